@@ -1,0 +1,8 @@
+//! `inventory-service`: a thin main — settings, logging, signals — around [`bookstore_inventory::run`].
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    bookstore_platform::telemetry::init("info");
+    let settings = bookstore_platform::config::load(bookstore_inventory::Settings::default())?;
+    bookstore_inventory::run(settings, bookstore_platform::shutdown::on_signal(), |_| {}).await
+}

@@ -1,0 +1,54 @@
+//! # order-service — orders: the orchestrator of user, catalog and inventory
+//!
+//! **Not built yet** (Day 31–32 has its own issue). The server runs, registers in Consul and
+//! answers health checks and reflection, but every RPC answers `UNIMPLEMENTED` (the
+//! generated default stubs): no RPC pretends to work. The contracts it will honour are
+//! written in `proto/bookstore/order/v1/order.proto`.
+//!
+//! - [`Settings`]: the common settings (port 9003, database `order_db`).
+//! - [`run`]: serve until shutdown.
+
+use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, run::Bound};
+use bookstore_proto::order::order_service_server::{OrderService, OrderServiceServer};
+use serde::{Deserialize, Serialize};
+
+/// This service's settings: only the common ones so far.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub common: CommonSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            common: CommonSettings::defaults(9003, "order_db"),
+        }
+    }
+}
+
+/// The gRPC handler. Empty on purpose: every method falls back to the generated stub,
+/// which answers `Status::unimplemented`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OrderApi;
+
+impl OrderService for OrderApi {}
+
+/// Binds, serves until `shutdown`, and reports the bound addresses through `on_bound`.
+pub async fn run(
+    settings: Settings,
+    shutdown: Shutdown,
+    on_bound: impl FnOnce(Bound),
+) -> anyhow::Result<()> {
+    let server = GrpcServer::bind(&settings.common.host, settings.common.port)
+        .await?
+        .add_service(OrderServiceServer::new(OrderApi));
+    bookstore_platform::run::serve(
+        "order-service",
+        &settings.common,
+        server,
+        shutdown,
+        on_bound,
+    )
+    .await
+}

@@ -1,0 +1,54 @@
+//! # payment-service — the mock payment gateway
+//!
+//! **Not built yet** (Day 33–34 has its own issue). The server runs, registers in Consul and
+//! answers health checks and reflection, but every RPC answers `UNIMPLEMENTED` (the
+//! generated default stubs): no RPC pretends to work. The contracts it will honour are
+//! written in `proto/bookstore/payment/v1/payment.proto`.
+//!
+//! - [`Settings`]: the common settings (port 9005, database `payment_db`).
+//! - [`run`]: serve until shutdown.
+
+use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, run::Bound};
+use bookstore_proto::payment::payment_service_server::{PaymentService, PaymentServiceServer};
+use serde::{Deserialize, Serialize};
+
+/// This service's settings: only the common ones so far.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub common: CommonSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            common: CommonSettings::defaults(9005, "payment_db"),
+        }
+    }
+}
+
+/// The gRPC handler. Empty on purpose: every method falls back to the generated stub,
+/// which answers `Status::unimplemented`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PaymentApi;
+
+impl PaymentService for PaymentApi {}
+
+/// Binds, serves until `shutdown`, and reports the bound addresses through `on_bound`.
+pub async fn run(
+    settings: Settings,
+    shutdown: Shutdown,
+    on_bound: impl FnOnce(Bound),
+) -> anyhow::Result<()> {
+    let server = GrpcServer::bind(&settings.common.host, settings.common.port)
+        .await?
+        .add_service(PaymentServiceServer::new(PaymentApi));
+    bookstore_platform::run::serve(
+        "payment-service",
+        &settings.common,
+        server,
+        shutdown,
+        on_bound,
+    )
+    .await
+}

@@ -1,0 +1,49 @@
+//! Reading the caller's token from gRPC metadata.
+//!
+//! DO: carry credentials in metadata (`authorization: Bearer <jwt>`), like HTTP headers —
+//! grpcurl (`-H`), the gateway and every client library know how to set it.
+//! DON'T: put tokens in request messages; they end up in request logs and caches.
+
+use tonic::{Status, metadata::MetadataMap};
+
+/// The bearer token of a request, or `Unauthenticated` with a message saying what is wrong.
+pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
+    let value = metadata
+        .get("authorization")
+        .ok_or_else(|| Status::unauthenticated("missing authorization metadata"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| Status::unauthenticated("authorization metadata is not ASCII"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?
+        .trim();
+    if token.is_empty() {
+        return Err(Status::unauthenticated("empty bearer token"));
+    }
+    Ok(token.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(v: &str) -> MetadataMap {
+        let mut m = MetadataMap::new();
+        m.insert("authorization", v.parse().unwrap());
+        m
+    }
+
+    #[test]
+    fn accepts_a_bearer_token() {
+        assert_eq!(bearer_token(&meta("Bearer abc.def")).unwrap(), "abc.def");
+    }
+
+    #[test]
+    fn rejects_missing_or_malformed_authorization() {
+        assert!(bearer_token(&MetadataMap::new()).is_err());
+        assert!(bearer_token(&meta("Basic dXNlcg==")).is_err());
+        assert!(bearer_token(&meta("Bearer   ")).is_err());
+    }
+}

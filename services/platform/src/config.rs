@@ -1,0 +1,146 @@
+//! Typed, layered settings (the zero-to-production shape).
+//!
+//! Layers, later wins:
+//! 1. the defaults the service passes in (the course's ports, local URLs);
+//! 2. an optional TOML file named by `BOOKSTORE_CONFIG` (e.g. `config/inventory.toml`);
+//! 3. environment variables `BOOKSTORE_<FIELD>` — nested fields with `__`,
+//!    e.g. `BOOKSTORE_PORT=0`, `BOOKSTORE_MYSQL_URL=mysql://root@127.0.0.1:3306`.
+//!
+//! DO: parse configuration into a struct once at start-up and fail fast on a bad value.
+//! DON'T: call `std::env::var` deep inside handlers — a typo then surfaces as a runtime
+//! error on the first request of the day, not as a refusal to start.
+
+use std::fmt;
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// A string that must never reach a log: passwords, JWT secrets, URLs with credentials.
+///
+/// `Debug` prints `Secret(***)`, so `tracing::info!(?settings)` is safe by construction.
+/// DON'T rely on "remembering not to log it" — a later `{:?}` added while debugging
+/// would quietly ship the database password to the log aggregator.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The only way to read the value: greppable, so every use can be reviewed.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Settings every service has. A service embeds it with `#[serde(flatten)]` next to its
+/// own fields, so one env var scheme covers everything.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CommonSettings {
+    /// Interface to bind. Loopback by default: a lab must not listen on the network.
+    pub host: String,
+    /// gRPC (or HTTP, for the gateway) port. 0 = let the OS choose (tests do this).
+    pub port: u16,
+    /// Prometheus `/metrics` port. 0 = let the OS choose; the bound port is logged and
+    /// published in Consul's service meta so the dashboard can find it.
+    pub metrics_port: u16,
+    /// MySQL *server* URL without a database, e.g. `mysql://root@127.0.0.1:3306`.
+    pub mysql_url: Secret,
+    /// This service's own database (one per service: services never share tables).
+    pub database: String,
+    /// Redis URL, e.g. `redis://127.0.0.1:6379`.
+    pub redis_url: Secret,
+    /// Prefix for every Redis key this instance writes. Empty in production; tests use a
+    /// random one so parallel tests never see each other's keys.
+    pub redis_prefix: String,
+    /// Consul agent HTTP address (`127.0.0.1:8500`). Empty = no registration/discovery.
+    pub consul_addr: String,
+    /// Address other processes should use to reach this instance (defaults to `host`).
+    pub advertise_host: String,
+    /// `development` allows insecure defaults (such as the built-in JWT secret);
+    /// anything else refuses them.
+    pub environment: String,
+}
+
+impl CommonSettings {
+    /// Defaults for a service that listens on `port` and owns `database`.
+    pub fn defaults(port: u16, database: &str) -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port,
+            metrics_port: 0,
+            mysql_url: Secret::new("mysql://root@127.0.0.1:3306"),
+            database: database.into(),
+            redis_url: Secret::new("redis://127.0.0.1:6379"),
+            redis_prefix: String::new(),
+            consul_addr: String::new(),
+            advertise_host: String::new(),
+            environment: "development".into(),
+        }
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.environment == "development"
+    }
+
+    /// The host other processes dial: `advertise_host`, else the bind host.
+    pub fn advertised_host(&self) -> &str {
+        if self.advertise_host.is_empty() {
+            &self.host
+        } else {
+            &self.advertise_host
+        }
+    }
+}
+
+/// Loads settings: `defaults` → TOML file from `BOOKSTORE_CONFIG` (if set) → `BOOKSTORE_*`.
+pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> anyhow::Result<T> {
+    let mut figment = Figment::from(Serialized::defaults(defaults));
+    if let Ok(path) = std::env::var("BOOKSTORE_CONFIG") {
+        figment = figment.merge(Toml::file(path));
+    }
+    // `BOOKSTORE_CONFIG` itself also matches the prefix; it is not a settings field, so
+    // it is ignored by deserialization (no `deny_unknown_fields`).
+    let settings = figment
+        .merge(Env::prefixed("BOOKSTORE_").split("__"))
+        .extract()?;
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let s = CommonSettings::defaults(1, "x_db");
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("mysql://"), "{printed}");
+        assert!(printed.contains("Secret(***)"));
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
+    fn environment_variables_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BOOKSTORE_PORT", "0");
+            jail.set_env("BOOKSTORE_REDIS_PREFIX", "t1:");
+            let s = load(CommonSettings::defaults(9004, "inventory_db")).unwrap();
+            assert_eq!(s.port, 0);
+            assert_eq!(s.redis_prefix, "t1:");
+            assert_eq!(s.database, "inventory_db");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,48 @@
+//! # user-service — accounts and JWTs
+//!
+//! **Not built yet** (Week 5 base, issue #4 has its own issue). The server runs, registers in Consul and
+//! answers health checks and reflection, but every RPC answers `UNIMPLEMENTED` (the
+//! generated default stubs): no RPC pretends to work. The contracts it will honour are
+//! written in `proto/bookstore/user/v1/user.proto`.
+//!
+//! - [`Settings`]: the common settings (port 9001, database `user_db`).
+//! - [`run`]: serve until shutdown.
+
+use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, run::Bound};
+use bookstore_proto::user::user_service_server::{UserService, UserServiceServer};
+use serde::{Deserialize, Serialize};
+
+/// This service's settings: only the common ones so far.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub common: CommonSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            common: CommonSettings::defaults(9001, "user_db"),
+        }
+    }
+}
+
+/// The gRPC handler. Empty on purpose: every method falls back to the generated stub,
+/// which answers `Status::unimplemented`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserApi;
+
+impl UserService for UserApi {}
+
+/// Binds, serves until `shutdown`, and reports the bound addresses through `on_bound`.
+pub async fn run(
+    settings: Settings,
+    shutdown: Shutdown,
+    on_bound: impl FnOnce(Bound),
+) -> anyhow::Result<()> {
+    let server = GrpcServer::bind(&settings.common.host, settings.common.port)
+        .await?
+        .add_service(UserServiceServer::new(UserApi));
+    bookstore_platform::run::serve("user-service", &settings.common, server, shutdown, on_bound)
+        .await
+}
