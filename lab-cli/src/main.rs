@@ -13,6 +13,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use bookstore_lab::bench::{BenchOptions, BenchTarget};
 use bookstore_stack::{Supervisor, UpOptions};
 use clap::{Parser, Subcommand};
 
@@ -59,6 +60,13 @@ enum Command {
     },
     /// 打印可 eval 的环境变量，例如 eval "$(bookstore-lab env)"
     Env,
+    /// 压测：在同一轮中测量基线（空 gRPC 调用、裸 Lua 脚本、裸 SQL），结果以比值呈现
+    Bench {
+        /// inventory（库存扣减）或 catalog（图书列表与缓存）
+        target: BenchTarget,
+        #[command(flatten)]
+        opts: BenchOptions,
+    },
 }
 
 fn default_dir() -> PathBuf {
@@ -121,6 +129,10 @@ async fn main() -> anyhow::Result<()> {
             if !healthy {
                 std::process::exit(1);
             }
+        }
+        Command::Bench { target, mut opts } => {
+            opts.infra = bookstore_stack::testing::try_infra_in(Some(sup.dir()))?;
+            bookstore_lab::bench::run(target, &opts).await?;
         }
         Command::Env => {
             let s = sup.state();

@@ -19,7 +19,7 @@ use sqlx::{Connection, mysql::MySqlConnection};
 use crate::state::StackState;
 
 /// Addresses of the running infrastructure.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Infra {
     /// MySQL server URL without a database.
     pub mysql_url: String,
@@ -42,35 +42,49 @@ pub fn find_lab_dir() -> Option<PathBuf> {
     }
 }
 
-/// The running infrastructure, or a panic that says how to start it.
+/// The running infrastructure, or a panic that says how to start it (for tests).
 pub fn infra() -> Infra {
+    try_infra().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The running infrastructure: from the environment, else from `lab_dir` (or the nearest
+/// `.lab/` above the current directory when `None`).
+pub fn try_infra_in(lab_dir: Option<&std::path::Path>) -> anyhow::Result<Infra> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let (Some(m), Some(r), Some(c)) = (
         var("BOOKSTORE_MYSQL_URL"),
         var("BOOKSTORE_REDIS_URL"),
         var("BOOKSTORE_CONSUL_ADDR"),
     ) {
-        return Infra {
+        return Ok(Infra {
             mysql_url: m,
             redis_url: r,
             consul_addr: c,
-        };
+        });
     }
-    let state = find_lab_dir()
+    let dir = lab_dir
+        .map(std::path::Path::to_path_buf)
+        .or_else(find_lab_dir);
+    let state = dir
         .and_then(|d| StackState::load(&d).ok().flatten())
         .filter(|s| s.mysql.is_some() && s.redis.is_some() && s.consul.is_some());
     let Some(state) = state else {
-        panic!(
+        anyhow::bail!(
             "no running infrastructure: run the suite with `make test`, or start it with \
-             `cargo run -p bookstore-lab -- up --infra-only` (or set BOOKSTORE_MYSQL_URL, \
-             BOOKSTORE_REDIS_URL and BOOKSTORE_CONSUL_ADDR)"
+             `bookstore-lab up` (or set BOOKSTORE_MYSQL_URL, BOOKSTORE_REDIS_URL and \
+             BOOKSTORE_CONSUL_ADDR)"
         )
     };
-    Infra {
-        mysql_url: state.mysql_url().unwrap_or_default().to_string(),
-        redis_url: state.redis_url().unwrap_or_default().to_string(),
-        consul_addr: state.consul_addr().unwrap_or_default().to_string(),
-    }
+    Ok(Infra {
+        mysql_url: state.mysql_url()?.to_string(),
+        redis_url: state.redis_url()?.to_string(),
+        consul_addr: state.consul_addr()?.to_string(),
+    })
+}
+
+/// [`try_infra_in`] with the default lookup.
+pub fn try_infra() -> anyhow::Result<Infra> {
+    try_infra_in(None)
 }
 
 /// `label` + 10 random lowercase letters/digits: a database name or key prefix no other
