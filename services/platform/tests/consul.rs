@@ -1,0 +1,78 @@
+//! Day 35 in miniature, against the real Consul agent: an instance registers with a gRPC
+//! health check, Consul calls that check and lists the instance as passing, and a graceful
+//! shutdown removes it at once. This is the contract discovery clients rely on.
+
+use std::time::{Duration, Instant};
+
+use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, consul::Consul, run};
+use bookstore_proto::payment::payment_service_server::{PaymentService, PaymentServiceServer};
+use bookstore_stack::testing;
+
+/// A service with no RPCs of its own beyond the generated UNIMPLEMENTED stubs: enough to
+/// have a named gRPC service whose health Consul can check.
+struct Probe;
+impl PaymentService for Probe {}
+
+async fn wait_for<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Registration, a passing gRPC health check, and deregistration on shutdown — read back
+/// through Consul's own HTTP API.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_serving_instance_is_listed_as_passing_and_removed_on_shutdown() {
+    let infra = testing::infra();
+    let name = testing::unique_name("probe-service");
+    let mut settings = CommonSettings::defaults(0, "unused");
+    settings.consul_addr = infra.consul_addr.clone();
+
+    let server = GrpcServer::bind("127.0.0.1", 0)
+        .await
+        .unwrap()
+        .add_service(PaymentServiceServer::new(Probe));
+    let addr = server.local_addr();
+    let shutdown = Shutdown::new();
+    let task = {
+        let (settings, shutdown, name) = (settings.clone(), shutdown.clone(), name.clone());
+        tokio::spawn(async move { run::serve(&name, &settings, server, shutdown, |_| {}).await })
+    };
+
+    let consul = Consul::new(&infra.consul_addr);
+    wait_for("instance passing in consul", || async {
+        consul
+            .healthy_instances(&name)
+            .await
+            .map(|v| v.iter().any(|i| i.address == addr))
+            .unwrap_or(false)
+    })
+    .await;
+    let instances = consul.healthy_instances(&name).await.unwrap();
+    assert_eq!(instances.len(), 1);
+    assert!(
+        instances[0].meta.contains_key("metrics_port"),
+        "metrics port published for the dashboard"
+    );
+
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    assert!(
+        consul.healthy_instances(&name).await.unwrap().is_empty(),
+        "deregistered on graceful shutdown"
+    );
+}
+
+/// The agent reports the version the course uses.
+#[tokio::test]
+async fn the_consul_agent_is_the_course_version() {
+    let infra = testing::infra();
+    let v = Consul::new(&infra.consul_addr).version().await.unwrap();
+    assert!(v.starts_with("1.16."), "{v}");
+}
