@@ -1,48 +1,144 @@
-//! # user-service — accounts and JWTs
+//! # user-service — accounts and the tokens every other service trusts
 //!
-//! **Not built yet** (Week 5 base, issue #4 has its own issue). The server runs, registers in Consul and
-//! answers health checks and reflection, but every RPC answers `UNIMPLEMENTED` (the
-//! generated default stubs): no RPC pretends to work. The contracts it will honour are
-//! written in `proto/bookstore/user/v1/user.proto`.
+//! The course's Week 5 service, rebuilt here because nothing downstream can run without
+//! it: PublishBook, CreateOrder and CreatePayment all start by asking *this* service who
+//! the caller is (`ValidateToken`). The contract is `proto/bookstore/user/v1/user.proto`.
 //!
-//! - [`Settings`]: the common settings (port 9001, database `user_db`).
-//! - [`run`]: serve until shutdown.
+//! What it is not for: authorisation rules of other services (may *this* user cancel
+//! *that* order?) — those live with the data they protect. user-service only answers
+//! "who is this?", and answers it the same way for everybody.
+//!
+//! | module | its one job |
+//! |---|---|
+//! | [`domain`] | newtypes that parse input: [`domain::Username`], [`domain::Password`], [`domain::Email`] |
+//! | [`password`] | argon2id hashing and verification, off the async runtime |
+//! | [`token`] | issuing and checking HS256 JWTs |
+//! | [`store`] | the `users` table (SQL only, no rules) |
+//! | [`api`] | the gRPC handlers: parse → rule → store → answer |
+//! | [`error`] | the one error enum and its one mapping to `tonic::Status` |
+//!
+//! ## How a request gets an identity
+//!
+//! ```text
+//! client ──Login(user, pw)──▶ user-service ── argon2id verify ──▶ signs JWT {sub, exp}
+//! client ◀──────── token ────┘
+//! client ──PublishBook + "authorization: Bearer <jwt>"──▶ catalog-service
+//!                         catalog ──ValidateToken(jwt)──▶ user-service (signature + expiry)
+//!                         catalog ◀── user_id, username ──┘  → the book is published
+//! ```
+//!
+//! Only user-service holds the signing secret. Other services never parse the token
+//! themselves; they ask `ValidateToken`. The alternative — give every service the secret
+//! and let it verify locally — saves one RPC per request but spreads the one key that can
+//! mint any identity over five processes and five configs. With an asymmetric algorithm
+//! (RS256/EdDSA: services get only the *public* key) local verification becomes safe; that
+//! is the usual next step once the extra RPC shows up in a profile.
+//!
+//! ## Why tokens and not server-side sessions
+//!
+//! A session id is a random key into a table the server must look up on every request —
+//! one more shared database between services. A JWT carries its claims with it, signed, so
+//! checking it is a pure CPU operation (microseconds) with no storage at all. The price:
+//! a JWT cannot be "logged out" before it expires. We keep expiry short (2 h) and say so;
+//! a deny-list in Redis, checked by `ValidateToken`, would add revocation if needed.
+//!
+//! [`Settings`] and [`run`] below are what `main.rs` and the tests use.
 
-use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, run::Bound};
-use bookstore_proto::user::user_service_server::{UserService, UserServiceServer};
+pub mod api;
+pub mod domain;
+pub mod error;
+pub mod password;
+pub mod store;
+pub mod token;
+
+use bookstore_platform::{CommonSettings, GrpcServer, Secret, Shutdown, run::Bound};
+use bookstore_proto::user::user_service_server::UserServiceServer;
 use serde::{Deserialize, Serialize};
 
-/// This service's settings: only the common ones so far.
+pub use error::Error;
+
+/// The secret the service ships with, so `bookstore-lab up` works with zero set-up.
+///
+/// DO: ship a development default — a lab that needs three env vars before it starts is a
+/// lab nobody finishes. DON'T: let that default reach production. Anyone who has read this
+/// file (it is on GitHub) could sign a token for any user id; [`Settings::check`] therefore
+/// refuses it unless `environment = "development"`.
+pub const DEV_JWT_SECRET: &str = "bookstore-lab-development-secret-do-not-use-in-production";
+
+/// HS256 keys shorter than the hash output (32 bytes) are guessable offline from any one
+/// token: an attacker who captures a JWT can brute-force a short secret at GPU speed.
+const MIN_SECRET_BYTES: usize = 32;
+
+/// user-service settings: the common ones plus the JWT secret and lifetime.
+/// Environment: `BOOKSTORE_JWT_SECRET`, `BOOKSTORE_JWT_TTL_SECS`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
+    /// HMAC key for signing tokens; `Secret` so it never shows in logs.
+    pub jwt_secret: Secret,
+    /// How long a token is accepted after login. Short enough that a leaked token expires
+    /// soon, long enough that a learner is not logged out mid-lesson (2 hours).
+    pub jwt_ttl_secs: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             common: CommonSettings::defaults(9001, "user_db"),
+            jwt_secret: Secret::new(DEV_JWT_SECRET),
+            jwt_ttl_secs: 2 * 60 * 60,
         }
     }
 }
 
-/// The gRPC handler. Empty on purpose: every method falls back to the generated stub,
-/// which answers `Status::unimplemented`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct UserApi;
+impl Settings {
+    /// Fails fast on settings that would make the service insecure or useless.
+    ///
+    /// DO: refuse to start. A service that starts and signs tokens with a public key is
+    /// worse than one that does not start: the first is an incident, the second a log line.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let secret = self.jwt_secret.expose();
+        anyhow::ensure!(
+            self.common.is_development() || secret != DEV_JWT_SECRET,
+            "refusing to start: BOOKSTORE_JWT_SECRET is the built-in development secret and \
+             environment is {:?}; set a random secret of at least {MIN_SECRET_BYTES} bytes",
+            self.common.environment
+        );
+        anyhow::ensure!(
+            secret.len() >= MIN_SECRET_BYTES,
+            "refusing to start: BOOKSTORE_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
+        );
+        anyhow::ensure!(self.jwt_ttl_secs > 0, "jwt_ttl_secs must be positive");
+        Ok(())
+    }
+}
 
-impl UserService for UserApi {}
-
-/// Binds, serves until `shutdown`, and reports the bound addresses through `on_bound`.
+/// Checks settings, connects MySQL (creating and migrating `user_db`), binds, serves until
+/// `shutdown`, and reports the bound addresses through `on_bound`.
 pub async fn run(
     settings: Settings,
     shutdown: Shutdown,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
+    settings.check()?;
+    let pool = bookstore_platform::db::connect(
+        settings.common.mysql_url.expose(),
+        &settings.common.database,
+        10,
+        &sqlx::migrate!("../../migrations/user"),
+    )
+    .await?;
+    let api = api::UserApi::new(
+        pool,
+        token::TokenKeys::new(&settings.jwt_secret),
+        settings.jwt_ttl_secs,
+    );
+    // The server is built only after MySQL answered, so health turns SERVING only when the
+    // service can really serve (see `bookstore_platform::server`).
     let server = GrpcServer::bind(&settings.common.host, settings.common.port)
         .await?
-        .add_service(UserServiceServer::new(UserApi));
+        .add_service(UserServiceServer::new(api));
     bookstore_platform::run::serve("user-service", &settings.common, server, shutdown, on_bound)
         .await
 }

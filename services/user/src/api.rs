@@ -1,0 +1,162 @@
+//! The gRPC handlers. Each one reads the same way: parse the request into domain types,
+//! apply the rule, touch the store, answer. Errors are [`crate::Error`]; `?` turns them
+//! into the right gRPC code at the end.
+
+use bookstore_proto::user::{
+    GetUserRequest, GetUserResponse, LoginRequest, LoginResponse, RegisterRequest,
+    RegisterResponse, ValidateTokenRequest, ValidateTokenResponse,
+    user_service_server::UserService,
+};
+use sqlx::MySqlPool;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    Error,
+    domain::{Email, Password, Username},
+    password::Hasher,
+    store,
+    token::{Claims, TokenKeys, now_secs},
+};
+
+/// The service: its dependencies, shared by every request (cheap clones inside).
+#[derive(Clone)]
+pub struct UserApi {
+    pool: MySqlPool,
+    keys: TokenKeys,
+    ttl_secs: i64,
+    // Field notes: `pool` is an `Arc` inside (clones share connections); `keys` hold the
+    // derived HMAC key (deriving it per request would be wasted work); `ttl_secs` is signed
+    // because JWT times are signed unix seconds; `hasher` bounds concurrent argon2 runs.
+    hasher: Hasher,
+}
+
+impl UserApi {
+    pub fn new(pool: MySqlPool, keys: TokenKeys, ttl_secs: u64) -> Self {
+        Self {
+            pool,
+            keys,
+            ttl_secs: i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2),
+            hasher: Hasher::default(),
+        }
+    }
+
+    /// Register: parse all three fields first (nothing is hashed or stored for a request
+    /// that is invalid anywhere), hash off the runtime, then let the unique index decide
+    /// whether the name is free.
+    ///
+    /// Order matters for cost, too: the cheap checks run before the 20 ms hash, so a flood
+    /// of malformed requests costs the server almost nothing.
+    async fn register(&self, req: RegisterRequest) -> Result<RegisterResponse, Error> {
+        let username = Username::parse(&req.username)?;
+        let password = Password::parse(&req.password)?;
+        let email = Email::parse(&req.email)?;
+        let hash = self.hasher.hash(&password).await?;
+        let row = store::insert(&self.pool, &username, &email, &hash).await?;
+        tracing::info!(user_id = row.id, username = %row.username, "registered");
+        Ok(RegisterResponse {
+            user: Some(row.to_proto()),
+        })
+    }
+
+    /// Login: look the user up, verify the password (always spending the time of one
+    /// verification), then sign a token.
+    ///
+    /// Every failure is the same [`Error::BadCredentials`]: unknown user, wrong password,
+    /// and input that could never have been registered. A real system adds rate limiting
+    /// per username and per IP here (the course's Week 8); argon2's cost already caps one
+    /// server at a few dozen guesses per second per core.
+    async fn login(&self, req: LoginRequest) -> Result<LoginResponse, Error> {
+        // A username or password that could never have been registered cannot match;
+        // answer exactly as for a wrong password (no "username too short" hint).
+        let (Ok(username), Ok(password)) = (
+            Username::parse(&req.username),
+            Password::parse(&req.password),
+        ) else {
+            return Err(Error::BadCredentials);
+        };
+        let row = store::find_by_username(&self.pool, username.as_str()).await?;
+        let stored = row.as_ref().map(|r| r.password_hash.clone());
+        // `verify` spends the same time whether or not the user exists (see password.rs).
+        if !self.hasher.verify(&password, stored).await? {
+            return Err(Error::BadCredentials);
+        }
+        let row = row.ok_or(Error::BadCredentials)?;
+        let now = now_secs();
+        let claims = Claims {
+            sub: row.id.to_string(),
+            username: row.username.clone(),
+            iat: now,
+            exp: now.saturating_add(self.ttl_secs),
+        };
+        let token = self.keys.sign(&claims)?;
+        Ok(LoginResponse {
+            token,
+            expires_at: claims.exp,
+            user: Some(row.to_proto()),
+        })
+    }
+
+    /// Stateless: the signature proves the claims, no database round trip. The price of
+    /// that speed is that a token cannot be revoked before it expires — which is why
+    /// `jwt_ttl_secs` is hours, not weeks. (Revocation would need a deny-list in Redis.)
+    fn validate(&self, req: ValidateTokenRequest) -> Result<ValidateTokenResponse, Error> {
+        let claims = self.keys.verify(req.token.trim())?;
+        let user_id = claims
+            .sub
+            .parse::<u64>()
+            .map_err(|_| Error::InvalidToken("malformed"))?;
+        Ok(ValidateTokenResponse {
+            user_id,
+            username: claims.username,
+            expires_at: claims.exp,
+        })
+    }
+
+    /// GetUser: a public profile by id. Id 0 is INVALID_ARGUMENT, not NOT_FOUND: proto3
+    /// sends 0 when the caller forgot the field, and saying "invalid" points at the bug.
+    async fn get_user(&self, req: GetUserRequest) -> Result<GetUserResponse, Error> {
+        if req.user_id == 0 {
+            return Err(Error::InvalidArgument("user_id must be positive".into()));
+        }
+        let row = store::find_by_id(&self.pool, req.user_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(GetUserResponse {
+            user: Some(row.to_proto()),
+        })
+    }
+}
+
+/// The generated trait, implemented as thin wrappers: unwrap the request, call the
+/// domain method above, let `?` map [`Error`] to a `Status`. Keeping the tonic types out of
+/// the methods above means they read (and could be tested) as plain Rust.
+#[tonic::async_trait]
+impl UserService for UserApi {
+    async fn register(
+        &self,
+        request: Request<RegisterRequest>,
+    ) -> Result<Response<RegisterResponse>, Status> {
+        Ok(Response::new(self.register(request.into_inner()).await?))
+    }
+
+    async fn login(
+        &self,
+        request: Request<LoginRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
+        Ok(Response::new(self.login(request.into_inner()).await?))
+    }
+
+    async fn validate_token(
+        &self,
+        request: Request<ValidateTokenRequest>,
+    ) -> Result<Response<ValidateTokenResponse>, Status> {
+        Ok(Response::new(self.validate(request.into_inner())?))
+    }
+
+    async fn get_user(
+        &self,
+        request: Request<GetUserRequest>,
+    ) -> Result<Response<GetUserResponse>, Status> {
+        Ok(Response::new(self.get_user(request.into_inner()).await?))
+    }
+}

@@ -1,0 +1,136 @@
+//! Newtypes that parse input at the door, so invalid values cannot reach the store.
+//!
+//! DO: `Username::parse(raw)?` once, in the handler, then pass `Username` around — every
+//! function that takes one knows it is valid without checking again.
+//! DON'T: pass `&str` deep into the code and validate "somewhere"; the one path that
+//! forgets is the one that stores a 10 MB username.
+
+use crate::Error;
+
+/// 3–32 characters of `[A-Za-z0-9_.-]`: printable in any log, safe in any URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let ok = (3..=32).contains(&raw.len())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(Error::InvalidArgument(
+                "username must be 3-32 characters of A-Z, a-z, 0-9, '_', '.', '-'".into(),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// 8–128 characters. Deliberately no "one digit, one symbol" rules: length is what makes
+/// a password strong (NIST SP 800-63B), and composition rules push people to `Passw0rd!`.
+///
+/// The upper bound matters too: hashing cost grows with input length, and an unbounded
+/// password field is a cheap way to make the server hash megabytes per request.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let chars = raw.chars().count();
+        if (8..=128).contains(&chars) {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(Error::InvalidArgument(
+                "password must be 8-128 characters".into(),
+            ))
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `Debug` never prints the password: a `?request` in a log line must not leak it.
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// An e-mail address, or empty (the field is optional). The check is intentionally
+/// shallow — one `@`, a dot in the domain, no spaces: the only real validation of an
+/// address is sending mail to it, which a lab does not do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(Self(String::new()));
+        }
+        let ok = raw.len() <= 254
+            && !raw.contains(char::is_whitespace)
+            && raw.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+            });
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(Error::InvalidArgument("malformed email address".into()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+// Why these limits are in code and not only in the proto comment: the proto documents the
+// contract for client authors; this module *enforces* it. A client generated from the
+// proto in Go or Python gets no validation for free — the server is the only place where
+// the rule holds for everybody.
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_outside_the_alphabet_or_length_are_refused() {
+        assert!(Username::parse("alice_01").is_ok());
+        assert!(Username::parse("al").is_err());
+        assert!(Username::parse(&"a".repeat(33)).is_err());
+        assert!(Username::parse("alice bob").is_err());
+        assert!(Username::parse("ali'; --").is_err());
+    }
+
+    #[test]
+    fn passwords_are_judged_by_length_only() {
+        assert!(Password::parse("correct horse").is_ok());
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse(&"x".repeat(129)).is_err());
+        assert_eq!(
+            format!("{:?}", Password::parse("secret-pass").unwrap()),
+            "Password(***)"
+        );
+    }
+
+    #[test]
+    fn emails_are_optional_but_must_look_like_addresses() {
+        assert!(Email::parse("").is_ok());
+        assert!(Email::parse("a@example.com").is_ok());
+        assert!(Email::parse("not-an-address").is_err());
+        assert!(Email::parse("a@b").is_err());
+        assert!(Email::parse("a b@example.com").is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! The `users` table: SQL and nothing else (rules live in [`crate::api`]).
+//!
+//! Every query uses bind parameters (`?`). DON'T build SQL with `format!` from input —
+//! that is how `' OR '1'='1` logs in as the first user in the table.
+
+//!
+//! Usernames are compared under the table collation `utf8mb4_unicode_ci`: case-insensitive,
+//! so `Alice` and `alice` are one account. DO decide this in the schema, once. DON'T
+//! lowercase in one handler and forget in another — the unique index would then allow
+//! `Alice` next to `alice`, and a login for one would find the other.
+
+use chrono::NaiveDateTime;
+use sqlx::MySqlPool;
+
+use crate::{
+    Error,
+    domain::{Email, Username},
+};
+
+/// A row of `users`. The hash never leaves this crate: [`UserRow::to_proto`] drops it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: u64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl UserRow {
+    /// The public profile (the proto `User` has no hash field, by design).
+    pub fn to_proto(&self) -> bookstore_proto::user::User {
+        bookstore_proto::user::User {
+            id: self.id,
+            username: self.username.clone(),
+            email: self.email.clone(),
+            // sqlx's MySQL connections use the UTC session time zone, so DATETIME values
+            // are UTC wall-clock times.
+            created_at: self.created_at.and_utc().timestamp_millis(),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, username, email, password_hash, created_at";
+
+/// Inserts a user. A duplicate username (the UNIQUE index, case-insensitive under the
+/// table's collation) becomes [`Error::UsernameTaken`].
+///
+/// DO: let the unique index decide. DON'T `SELECT` first and `INSERT` if absent: two
+/// concurrent registrations both see "absent" and the second one fails with an opaque
+/// error — or, without the index, succeeds and creates a duplicate account.
+pub async fn insert(
+    pool: &MySqlPool,
+    username: &Username,
+    email: &Email,
+    password_hash: &str,
+) -> Result<UserRow, Error> {
+    let result = sqlx::query("INSERT INTO users (username, email, password_hash) VALUES (?, ?, ?)")
+        .bind(username.as_str())
+        .bind(email.as_str())
+        .bind(password_hash)
+        .execute(pool)
+        .await;
+    let id = match result {
+        Ok(done) => done.last_insert_id(),
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            return Err(Error::UsernameTaken);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    find_by_id(pool, id).await?.ok_or(Error::NotFound)
+}
+
+pub async fn find_by_username(pool: &MySqlPool, username: &str) -> Result<Option<UserRow>, Error> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
+            .bind(username)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+pub async fn find_by_id(pool: &MySqlPool, id: u64) -> Result<Option<UserRow>, Error> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}

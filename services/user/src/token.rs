@@ -1,0 +1,147 @@
+//! Issuing and checking JWTs (HS256).
+//!
+//! A JWT is `base64(header).base64(claims).base64(signature)`: anyone can *read* the
+//! claims, only the holder of the secret can *produce* a valid signature. So:
+//! DO: put only identifiers in claims (user id, username) and always check the signature
+//! *and* the expiry before trusting them.
+//! DON'T: put secrets or permissions you cannot revoke into a long-lived token, and never
+//! accept `alg: none` — [`TokenKeys::verify`] pins the algorithm to HS256, so a token that
+//! names another algorithm is refused instead of being checked the attacker's way.
+
+//!
+//! ## Anatomy (decode any token at jwt.io and you will see this)
+//!
+//! ```text
+//! eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9      {"alg":"HS256","typ":"JWT"}
+//! .eyJzdWIiOiI3IiwidXNlcm5hbWUiOiJhbGljZSIsImlhdCI6…,"exp":…}
+//!                                          {"sub":"7","username":"alice","iat":…,"exp":…}
+//! .<HMAC-SHA256(secret, header.claims)>    the only part that needs the secret
+//! ```
+//!
+//! ## Which failures are which
+//!
+//! | the token | what `verify` says | gRPC code |
+//! |---|---|---|
+//! | signed by us, `exp` in the future | the claims | OK |
+//! | signed by us, `exp` past (+5 s leeway) | `expired` | UNAUTHENTICATED |
+//! | signed with any other key | `bad signature` | UNAUTHENTICATED |
+//! | `alg` other than HS256 (incl. `none`) | `unexpected algorithm` | UNAUTHENTICATED |
+//! | not three base64 parts / not JSON | `malformed` | UNAUTHENTICATED |
+//!
+//! The short reason goes into the message because it helps a developer fix a client
+//! ("expired" means log in again); it reveals nothing an attacker could not see by
+//! decoding the token themselves.
+
+use bookstore_platform::Secret;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// What a token says about its holder. `sub`, `iat` and `exp` are the registered JWT
+/// claim names (RFC 7519), so any JWT tool (jwt.io) shows them correctly.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user id, as a string (the RFC makes `sub` a string).
+    pub sub: String,
+    pub username: String,
+    /// Issued at, unix seconds.
+    pub iat: i64,
+    /// Expires at, unix seconds.
+    pub exp: i64,
+}
+
+/// The signing and verification keys, derived once from the configured secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &Secret) -> Self {
+        let bytes = secret.expose().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        // A token without an expiry would be valid forever: require one.
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        // The library's default grace period is 60 s. Our services share one clock (one
+        // machine, or NTP in production), so a few seconds cover the skew; a minute would
+        // only extend every stolen token's life.
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+        }
+    }
+
+    /// Signs `claims`. Tests use it directly to mint expired tokens.
+    pub fn sign(&self, claims: &Claims) -> Result<String, Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| Error::Crypto(e.to_string()))
+    }
+
+    /// Checks signature, algorithm and expiry, and returns the claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, Error> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| {
+                Error::InvalidToken(match e.kind() {
+                    ErrorKind::ExpiredSignature => "expired",
+                    ErrorKind::InvalidSignature => "bad signature",
+                    ErrorKind::InvalidAlgorithm => "unexpected algorithm",
+                    _ => "malformed",
+                })
+            })
+    }
+}
+
+/// Seconds since the epoch, now.
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(secret: &str) -> TokenKeys {
+        TokenKeys::new(&Secret::new(secret))
+    }
+
+    fn claims(exp_offset: i64) -> Claims {
+        Claims {
+            sub: "7".into(),
+            username: "alice".into(),
+            iat: now_secs(),
+            exp: now_secs() + exp_offset,
+        }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_with_the_same_secret_only() {
+        let a = keys("a-secret-that-is-long-enough-for-hs256!!");
+        let b = keys("another-secret-that-is-long-enough-too!!");
+        let token = a.sign(&claims(60)).unwrap();
+        assert_eq!(a.verify(&token).unwrap().sub, "7");
+        assert!(matches!(
+            b.verify(&token),
+            Err(Error::InvalidToken("bad signature"))
+        ));
+    }
+
+    #[test]
+    fn expired_and_garbage_tokens_are_refused() {
+        let k = keys("a-secret-that-is-long-enough-for-hs256!!");
+        let old = k.sign(&claims(-120)).unwrap();
+        assert!(matches!(
+            k.verify(&old),
+            Err(Error::InvalidToken("expired"))
+        ));
+        assert!(matches!(
+            k.verify("not.a.jwt"),
+            Err(Error::InvalidToken("malformed"))
+        ));
+    }
+}
