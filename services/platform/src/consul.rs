@@ -10,7 +10,7 @@
 //! DON'T: register before the server is ready to answer — the first health checks fail and
 //! some dashboards page someone for a service that was merely starting.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,9 +26,12 @@ pub struct Consul {
 pub struct Registration {
     /// Logical name, e.g. `inventory-service` (what clients look up).
     pub name: String,
-    /// Unique per instance, e.g. `inventory-service-127.0.0.1-9004`.
+    /// Unique per instance, e.g. `inventory-service-127.0.0.1:9004`.
     pub id: String,
-    pub address: SocketAddr,
+    /// Host other processes (and Consul's health checker) dial: an IP or a DNS name such
+    /// as `inventory` inside docker compose.
+    pub host: String,
+    pub port: u16,
     /// Fully-qualified gRPC service name whose health Consul checks.
     pub grpc_service: String,
     /// Extra facts (the metrics port), read by the dashboard.
@@ -42,7 +45,8 @@ pub struct Registration {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
     pub id: String,
-    pub address: SocketAddr,
+    /// `host:port`, ready to dial.
+    pub address: String,
     pub meta: std::collections::BTreeMap<String, String>,
 }
 
@@ -133,11 +137,11 @@ impl Consul {
         let body = AgentServiceRegistration {
             id: &reg.id,
             name: &reg.name,
-            address: reg.address.ip().to_string(),
-            port: reg.address.port(),
+            address: reg.host.clone(),
+            port: reg.port,
             meta,
             check: AgentCheck {
-                grpc: format!("{}/{}", reg.address, reg.grpc_service),
+                grpc: format!("{}:{}/{}", reg.host, reg.port, reg.grpc_service),
                 interval: format!("{}ms", reg.check_interval.as_millis()),
                 timeout: "2s".into(),
                 // Consul's reaper runs about once a minute; shorter values act as 1m.
@@ -183,13 +187,11 @@ impl Consul {
             } else {
                 e.service.address
             };
-            if let Ok(ip) = host.parse() {
-                out.push(Instance {
-                    id: e.service.id,
-                    address: SocketAddr::new(ip, e.service.port),
-                    meta: e.service.meta.unwrap_or_default(),
-                });
-            }
+            out.push(Instance {
+                id: e.service.id,
+                address: format!("{host}:{}", e.service.port),
+                meta: e.service.meta.unwrap_or_default(),
+            });
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)

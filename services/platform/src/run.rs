@@ -51,13 +51,12 @@ pub async fn serve(
     let registration = if settings.consul_addr.is_empty() {
         None
     } else {
-        let advertised: SocketAddr = format!("{}:{}", settings.advertised_host(), grpc.port())
-            .parse()
-            .map_err(|e| anyhow::anyhow!("advertise_host is not an IP address: {e}"))?;
+        let host = settings.advertised_host().to_string();
         let reg = Registration {
             name: consul_name.to_string(),
-            id: format!("{consul_name}-{advertised}"),
-            address: advertised,
+            id: format!("{consul_name}-{host}:{}", grpc.port()),
+            host,
+            port: grpc.port(),
             grpc_service,
             meta: vec![("metrics_port".into(), metrics.port().to_string())],
             check_interval: Duration::from_secs(2),

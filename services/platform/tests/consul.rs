@@ -50,7 +50,7 @@ async fn a_serving_instance_is_listed_as_passing_and_removed_on_shutdown() {
         consul
             .healthy_instances(&name)
             .await
-            .map(|v| v.iter().any(|i| i.address == addr))
+            .map(|v| v.iter().any(|i| i.address == addr.to_string()))
             .unwrap_or(false)
     })
     .await;
