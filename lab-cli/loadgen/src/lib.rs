@@ -64,20 +64,12 @@ pub struct LoadConfig {
 impl LoadConfig {
     /// `concurrency` workers for `duration`.
     pub fn timed(concurrency: usize, duration: Duration) -> Self {
-        Self {
-            concurrency,
-            duration: Some(duration),
-            max_ops: None,
-        }
+        Self { concurrency, duration: Some(duration), max_ops: None }
     }
 
     /// `concurrency` workers until `ops` operations have been started.
     pub fn counted(concurrency: usize, ops: u64) -> Self {
-        Self {
-            concurrency,
-            duration: None,
-            max_ops: Some(ops),
-        }
+        Self { concurrency, duration: None, max_ops: Some(ops) }
     }
 }
 
@@ -106,11 +98,7 @@ impl Snapshot {
     /// Completed operations per second over the whole run so far.
     pub fn tps(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.completed() as f64 / secs
-        } else {
-            0.0
-        }
+        if secs > 0.0 { self.completed() as f64 / secs } else { 0.0 }
     }
 }
 
@@ -165,10 +153,7 @@ impl Shared {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let us = latency.as_micros().min(u64::MAX as u128) as u64;
-        let _ = self.histograms[worker]
-            .lock()
-            .expect("histogram lock poisoned")
-            .record(us.max(1));
+        let _ = self.histograms[worker].lock().expect("histogram lock poisoned").record(us.max(1));
         let second = self.started.elapsed().as_secs() as usize;
         if let Some(slot) = self.per_second.get(second) {
             slot.fetch_add(1, Ordering::Relaxed);
@@ -305,12 +290,7 @@ mod tests {
     #[tokio::test]
     async fn progress_ends_with_a_done_snapshot() {
         let (tx, rx) = watch::channel(Snapshot::default());
-        let s = run(
-            LoadConfig::counted(2, 10),
-            |_| async { Outcome::Success },
-            Some(tx),
-        )
-        .await;
+        let s = run(LoadConfig::counted(2, 10), |_| async { Outcome::Success }, Some(tx)).await;
         let last = rx.borrow().clone();
         assert!(last.done);
         assert_eq!(last.completed(), s.completed());

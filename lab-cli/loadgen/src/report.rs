@@ -91,11 +91,7 @@ impl Report {
         let Some(base) = self.rows.iter().find(|r| r.name == baseline).map(|r| r.tps) else {
             return;
         };
-        for r in self
-            .rows
-            .iter_mut()
-            .filter(|r| rows.contains(&r.name.as_str()))
-        {
+        for r in self.rows.iter_mut().filter(|r| rows.contains(&r.name.as_str())) {
             if base > 0.0 {
                 r.ratio = Some(r.tps / base);
                 r.baseline = Some(baseline.to_string());
@@ -113,13 +109,7 @@ impl Report {
             "{} — {} workers × {:.0}s × {} runs (median)\n",
             self.bench, self.concurrency, self.duration_secs, self.runs
         );
-        let width = self
-            .rows
-            .iter()
-            .map(|r| r.name.chars().count())
-            .max()
-            .unwrap_or(4)
-            .max(4);
+        let width = self.rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(4).max(4);
         out.push_str(&format!(
             "{:<width$}  {:>10}  {:>9}  {:>9}  {:>8}  {:>8}  {:>7}  {}\n",
             "path", "TPS", "p50 µs", "p99 µs", "ok", "rejected", "errors", "ratio / notes"
@@ -164,11 +154,7 @@ pub fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     let mid = v.len() / 2;
-    if v.len().is_multiple_of(2) {
-        (v[mid - 1] + v[mid]) / 2.0
-    } else {
-        v[mid]
-    }
+    if v.len().is_multiple_of(2) { (v[mid - 1] + v[mid]) / 2.0 } else { v[mid] }
 }
 
 fn median_u64(mut v: Vec<u64>) -> u64 {

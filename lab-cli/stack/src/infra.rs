@@ -22,13 +22,8 @@ use crate::{
 
 /// The five service databases (DESIGN.md §2). Services also create their own if missing;
 /// creating them here lets a learner `USE order_db` before order-service first starts.
-pub const DATABASES: [&str; 5] = [
-    "user_db",
-    "catalog_db",
-    "inventory_db",
-    "order_db",
-    "payment_db",
-];
+pub const DATABASES: [&str; 5] =
+    ["user_db", "catalog_db", "inventory_db", "order_db", "payment_db"];
 
 /// Servers given from outside through the environment.
 #[derive(Clone, Debug, Default)]
@@ -163,9 +158,7 @@ where
 /// `SELECT VERSION()` on a MySQL server URL.
 pub async fn mysql_version(url: &str) -> anyhow::Result<String> {
     let mut conn = MySqlConnection::connect(url).await?;
-    let (v,): (String,) = sqlx::query_as("SELECT VERSION()")
-        .fetch_one(&mut conn)
-        .await?;
+    let (v,): (String,) = sqlx::query_as("SELECT VERSION()").fetch_one(&mut conn).await?;
     conn.close().await?;
     Ok(v)
 }
@@ -174,10 +167,7 @@ pub async fn mysql_version(url: &str) -> anyhow::Result<String> {
 pub async fn redis_version(url: &str) -> anyhow::Result<String> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
-    let info: String = redis::cmd("INFO")
-        .arg("server")
-        .query_async(&mut conn)
-        .await?;
+    let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await?;
     info.lines()
         .find_map(|l| l.strip_prefix("redis_version:"))
         .map(|v| v.trim().to_string())
@@ -186,9 +176,7 @@ pub async fn redis_version(url: &str) -> anyhow::Result<String> {
 
 /// The agent's version from `/v1/agent/self`, once it has a leader.
 pub async fn consul_version(addr: &str) -> anyhow::Result<String> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
     let leader: String = http
         .get(format!("http://{addr}/v1/status/leader"))
         .send()
@@ -197,16 +185,9 @@ pub async fn consul_version(addr: &str) -> anyhow::Result<String> {
         .json()
         .await?;
     anyhow::ensure!(!leader.is_empty(), "consul has no leader yet");
-    let me: serde_json::Value = http
-        .get(format!("http://{addr}/v1/agent/self"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(me["Config"]["Version"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string())
+    let me: serde_json::Value =
+        http.get(format!("http://{addr}/v1/agent/self")).send().await?.json().await?;
+    Ok(me["Config"]["Version"].as_str().unwrap_or_default().to_string())
 }
 
 /// MariaDB (or MySQL) in `dir/mysql`, initialised on first use.
@@ -216,9 +197,7 @@ pub async fn start_mysql(
     attached: bool,
 ) -> anyhow::Result<Component> {
     if let Some(url) = external_url {
-        let v = mysql_version(url)
-            .await
-            .with_context(|| "external MySQL does not answer")?;
+        let v = mysql_version(url).await.with_context(|| "external MySQL does not answer")?;
         eprintln!("==> using external MySQL {v}");
         return Ok(external("mysql", url));
     }
@@ -228,11 +207,7 @@ pub async fn start_mysql(
     let data = dir.join("mysql/data");
     let log = dir.join("logs/mysql.log");
     std::fs::create_dir_all(dir.join("logs"))?;
-    let user_args: Vec<String> = if is_root() {
-        vec!["--user=root".into()]
-    } else {
-        vec![]
-    };
+    let user_args: Vec<String> = if is_root() { vec!["--user=root".into()] } else { vec![] };
 
     if !data.join("mysql").is_dir() {
         eprintln!("==> initialising MariaDB data directory {}", data.display());
@@ -307,17 +282,13 @@ pub async fn start_redis(
     attached: bool,
 ) -> anyhow::Result<Component> {
     if let Some(url) = external_url {
-        let v = redis_version(url)
-            .await
-            .with_context(|| "external Redis does not answer")?;
+        let v = redis_version(url).await.with_context(|| "external Redis does not answer")?;
         eprintln!("==> using external Redis {v}");
         return Ok(external("redis", url));
     }
     let hint =
         "install redis-server (Debian/Ubuntu: `make setup`), or use --external with compose.yaml";
-    let program = require_program(&["redis-server"], hint)?
-        .display()
-        .to_string();
+    let program = require_program(&["redis-server"], hint)?.display().to_string();
     let data = dir.join("redis");
     std::fs::create_dir_all(&data)?;
     let log = dir.join("logs/redis.log");
@@ -375,9 +346,7 @@ pub async fn start_consul(
 ) -> anyhow::Result<Component> {
     if let Some(addr) = external_addr {
         let addr = addr.trim_start_matches("http://").trim_end_matches('/');
-        let v = consul_version(addr)
-            .await
-            .with_context(|| "external Consul does not answer")?;
+        let v = consul_version(addr).await.with_context(|| "external Consul does not answer")?;
         eprintln!("==> using external Consul {v}");
         return Ok(external("consul", addr));
     }

@@ -135,10 +135,7 @@ impl Supervisor {
         for c in self.state.services.iter().rev() {
             process::stop(c).await;
         }
-        for c in [&self.state.consul, &self.state.redis, &self.state.mysql]
-            .into_iter()
-            .flatten()
-        {
+        for c in [&self.state.consul, &self.state.redis, &self.state.mysql].into_iter().flatten() {
             process::stop(c).await;
         }
         process::kill_orphans(&self.dir).await;

@@ -33,16 +33,10 @@ pub async fn grpc_health(address: &str, service: &str) -> anyhow::Result<()> {
         .connect()
         .await?;
     let resp = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.into(),
-        })
+        .check(HealthCheckRequest { service: service.into() })
         .await?
         .into_inner();
-    anyhow::ensure!(
-        resp.status() == ServingStatus::Serving,
-        "status {:?}",
-        resp.status()
-    );
+    anyhow::ensure!(resp.status() == ServingStatus::Serving, "status {:?}", resp.status());
     Ok(())
 }
 
@@ -51,13 +45,8 @@ pub async fn service_health(spec: &ServiceSpec, address: &str) -> anyhow::Result
     match spec.health {
         Health::Grpc(name) => grpc_health(address, name).await,
         Health::Http(path) => {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(2))
-                .build()?;
-            http.get(format!("http://{address}{path}"))
-                .send()
-                .await?
-                .error_for_status()?;
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+            http.get(format!("http://{address}{path}")).send().await?.error_for_status()?;
             Ok(())
         }
     }
@@ -69,9 +58,7 @@ async fn check(c: &Component) -> ComponentHealth {
         "redis" => infra::redis_version(&c.address).await,
         "consul" => infra::consul_version(&c.address).await,
         name => match services::spec(name) {
-            Some(spec) => service_health(spec, &c.address)
-                .await
-                .map(|()| "SERVING".to_string()),
+            Some(spec) => service_health(spec, &c.address).await.map(|()| "SERVING".to_string()),
             None => Err(anyhow::anyhow!("unknown component")),
         },
     };
@@ -95,7 +82,5 @@ pub async fn check_all(state: &StackState) -> Vec<ComponentHealth> {
 
 /// Are all recorded child processes still running? (External ones are not checked.)
 pub fn all_alive(state: &StackState) -> bool {
-    state
-        .all()
-        .all(|c| c.pid.is_none_or(|pid| process::is_ours(pid, &c.program)))
+    state.all().all(|c| c.pid.is_none_or(|pid| process::is_ours(pid, &c.program)))
 }

@@ -58,9 +58,8 @@ pub fn spawn(s: Spawn<'_>) -> anyhow::Result<u32> {
             });
         }
     }
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start {} ({})", s.name, s.program))?;
+    let mut child =
+        cmd.spawn().with_context(|| format!("cannot start {} ({})", s.name, s.program))?;
     let pid = child.id();
     // Reap the child when it exits, so no zombie lingers while we keep running.
     std::thread::spawn(move || {
@@ -79,11 +78,7 @@ pub fn is_ours(pid: u32, program: &str) -> bool {
         return false;
     };
     // A zombie (state Z) has exited already.
-    if stat
-        .rsplit(')')
-        .next()
-        .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-    {
+    if stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')) {
         return false;
     }
     let exe = Path::new(program)
@@ -105,12 +100,7 @@ fn signal(pid: u32, sig: libc::c_int) {
 /// to [`is_ours`]: between fork and exec its command line is still ours.
 pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            !stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'))
-        })
+        .map(|stat| !stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')))
         .unwrap_or(false)
 }
 

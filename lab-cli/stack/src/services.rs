@@ -71,12 +71,7 @@ pub const SERVICES: &[ServiceSpec] = &[
         port: 9005,
         health: Health::Grpc("bookstore.payment.v1.PaymentService"),
     },
-    ServiceSpec {
-        name: "gateway",
-        binary: "gateway",
-        port: 8080,
-        health: Health::Http("/health"),
-    },
+    ServiceSpec { name: "gateway", binary: "gateway", port: 8080, health: Health::Http("/health") },
 ];
 
 /// Looks a spec up by short name.
@@ -88,10 +83,7 @@ pub fn spec(name: &str) -> Option<&'static ServiceSpec> {
 /// test binaries, which live one level down in `deps/`).
 pub fn default_bin_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let mut dir = exe
-        .parent()
-        .context("executable has no directory")?
-        .to_path_buf();
+    let mut dir = exe.parent().context("executable has no directory")?.to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
     }
@@ -170,10 +162,7 @@ pub async fn start(
         ("BOOKSTORE_METRICS_PORT".into(), metrics_port.to_string()),
         ("BOOKSTORE_MYSQL_URL".into(), state.mysql_url()?.to_string()),
         ("BOOKSTORE_REDIS_URL".into(), state.redis_url()?.to_string()),
-        (
-            "BOOKSTORE_CONSUL_ADDR".into(),
-            state.consul_addr()?.to_string(),
-        ),
+        ("BOOKSTORE_CONSUL_ADDR".into(), state.consul_addr()?.to_string()),
     ];
     env.extend(address_env(state, opts, spec, port)?);
     if let Ok(filter) = std::env::var("RUST_LOG") {

@@ -70,10 +70,7 @@ impl StackState {
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Component> {
-        [&self.mysql, &self.redis, &self.consul]
-            .into_iter()
-            .flatten()
-            .chain(self.services.iter())
+        [&self.mysql, &self.redis, &self.consul].into_iter().flatten().chain(self.services.iter())
     }
 
     pub fn service(&self, name: &str) -> Option<&Component> {

@@ -51,20 +51,12 @@ pub fn infra() -> Infra {
 /// `.lab/` above the current directory when `None`).
 pub fn try_infra_in(lab_dir: Option<&std::path::Path>) -> anyhow::Result<Infra> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    if let (Some(m), Some(r), Some(c)) = (
-        var("BOOKSTORE_MYSQL_URL"),
-        var("BOOKSTORE_REDIS_URL"),
-        var("BOOKSTORE_CONSUL_ADDR"),
-    ) {
-        return Ok(Infra {
-            mysql_url: m,
-            redis_url: r,
-            consul_addr: c,
-        });
+    if let (Some(m), Some(r), Some(c)) =
+        (var("BOOKSTORE_MYSQL_URL"), var("BOOKSTORE_REDIS_URL"), var("BOOKSTORE_CONSUL_ADDR"))
+    {
+        return Ok(Infra { mysql_url: m, redis_url: r, consul_addr: c });
     }
-    let dir = lab_dir
-        .map(std::path::Path::to_path_buf)
-        .or_else(find_lab_dir);
+    let dir = lab_dir.map(std::path::Path::to_path_buf).or_else(find_lab_dir);
     let state = dir
         .and_then(|d| StackState::load(&d).ok().flatten())
         .filter(|s| s.mysql.is_some() && s.redis.is_some() && s.consul.is_some());

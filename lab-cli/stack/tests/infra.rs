@@ -8,22 +8,15 @@ use bookstore_stack::{infra, testing};
 #[tokio::test]
 async fn mariadb_answers_with_its_version() {
     let infra = testing::infra();
-    let v = infra::mysql_version(&infra.mysql_url)
-        .await
-        .expect("MariaDB answers");
-    assert!(
-        v.to_lowercase().contains("mariadb") || v.starts_with('8'),
-        "unexpected version {v}"
-    );
+    let v = infra::mysql_version(&infra.mysql_url).await.expect("MariaDB answers");
+    assert!(v.to_lowercase().contains("mariadb") || v.starts_with('8'), "unexpected version {v}");
 }
 
 /// Redis answers `INFO server` with a 6.x/7.x version (Lua scripting and streams needed).
 #[tokio::test]
 async fn redis_answers_with_its_version() {
     let infra = testing::infra();
-    let v = infra::redis_version(&infra.redis_url)
-        .await
-        .expect("Redis answers");
+    let v = infra::redis_version(&infra.redis_url).await.expect("Redis answers");
     let major: u32 = v.split('.').next().unwrap().parse().unwrap();
     assert!(major >= 6, "Redis {v} is too old for the lab's scripts");
 }
@@ -32,13 +25,8 @@ async fn redis_answers_with_its_version() {
 #[tokio::test]
 async fn consul_answers_with_the_course_version() {
     let infra = testing::infra();
-    let v = infra::consul_version(&infra.consul_addr)
-        .await
-        .expect("Consul answers");
-    assert!(
-        v.starts_with("1.16."),
-        "Consul {v} is not the course's 1.16.x"
-    );
+    let v = infra::consul_version(&infra.consul_addr).await.expect("Consul answers");
+    assert!(v.starts_with("1.16."), "Consul {v} is not the course's 1.16.x");
 }
 
 /// A fresh test database is really created, empty, and distinct per call.
@@ -49,9 +37,7 @@ async fn fresh_databases_are_distinct_and_empty() {
     let a = infra.fresh_database("stack").await;
     let b = infra.fresh_database("stack").await;
     assert_ne!(a, b);
-    let mut conn = MySqlConnection::connect(&infra.database_url(&a))
-        .await
-        .unwrap();
+    let mut conn = MySqlConnection::connect(&infra.database_url(&a)).await.unwrap();
     let (tables,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()",
     )

@@ -30,28 +30,20 @@ fn lab(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn ok(out: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "command failed:\n{text}");
     text
 }
 
 fn grpcurl() -> Option<PathBuf> {
     let p = bookstore_stack::infra::tools_dir().join("grpcurl");
-    p.is_file()
-        .then_some(p)
-        .or_else(|| bookstore_stack::infra::find_program("grpcurl"))
+    p.is_file().then_some(p).or_else(|| bookstore_stack::infra::find_program("grpcurl"))
 }
 
 fn recorded_pids(dir: &Path) -> Vec<(u32, String)> {
     let state = StackState::load(dir).unwrap().unwrap_or_default();
-    state
-        .all()
-        .filter_map(|c| c.pid.map(|p| (p, c.program.clone())))
-        .collect()
+    state.all().filter_map(|c| c.pid.map(|p| (p, c.program.clone()))).collect()
 }
 
 /// `up` starts all six services healthy; grpcurl — through reflection alone, no proto
@@ -65,29 +57,19 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
     let json: serde_json::Value =
         serde_json::from_str(status.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
     assert_eq!(json["healthy"], true, "{status}");
-    assert_eq!(
-        json["components"].as_array().unwrap().len(),
-        9,
-        "3 infra + 6 services"
-    );
+    assert_eq!(json["components"].as_array().unwrap().len(), 9, "3 infra + 6 services");
 
     let state = StackState::load(dir.path()).unwrap().unwrap();
     if let Some(grpcurl) = grpcurl() {
         let inv = &state.service("inventory").unwrap().address;
-        let list = Command::new(&grpcurl)
-            .args(["-plaintext", inv, "list"])
-            .output()
-            .unwrap();
+        let list = Command::new(&grpcurl).args(["-plaintext", inv, "list"]).output().unwrap();
         let list = String::from_utf8_lossy(&list.stdout);
         for svc in [
             "bookstore.inventory.v1.InventoryService",
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
         ] {
-            assert!(
-                list.contains(svc),
-                "grpcurl list on {inv} lacks {svc}:\n{list}"
-            );
+            assert!(list.contains(svc), "grpcurl list on {inv} lacks {svc}:\n{list}");
         }
         assert!(
             !list.contains("CatalogService"),
@@ -118,10 +100,7 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
     let pids = recorded_pids(dir.path());
     ok(&lab(dir.path(), &["down"]));
     for (pid, program) in pids {
-        assert!(
-            !process::is_ours(pid, &program),
-            "{program} (pid {pid}) survived `down`"
-        );
+        assert!(!process::is_ours(pid, &program), "{program} (pid {pid}) survived `down`");
     }
     assert!(process::orphans(dir.path()).is_empty());
 }
@@ -130,10 +109,7 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn up_twice_keeps_the_running_stack() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&lab(
-        dir.path(),
-        &["up", "--external", "--free-ports", "--infra-only"],
-    ));
+    ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--infra-only"]));
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
     let first = recorded_pids(dir.path());
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
@@ -188,8 +164,5 @@ async fn down_cleans_up_after_an_up_that_was_killed_midway() {
         "the killed run left children (what we clean up)"
     );
     ok(&lab(dir.path(), &["down"]));
-    assert!(
-        process::orphans(dir.path()).is_empty(),
-        "down left processes behind"
-    );
+    assert!(process::orphans(dir.path()).is_empty(), "down left processes behind");
 }

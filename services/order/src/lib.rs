@@ -21,9 +21,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            common: CommonSettings::defaults(9003, "order_db"),
-        }
+        Self { common: CommonSettings::defaults(9003, "order_db") }
     }
 }
 
@@ -43,12 +41,6 @@ pub async fn run(
     let server = GrpcServer::bind(&settings.common.host, settings.common.port)
         .await?
         .add_service(OrderServiceServer::new(OrderApi));
-    bookstore_platform::run::serve(
-        "order-service",
-        &settings.common,
-        server,
-        shutdown,
-        on_bound,
-    )
-    .await
+    bookstore_platform::run::serve("order-service", &settings.common, server, shutdown, on_bound)
+        .await
 }

@@ -21,9 +21,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            common: CommonSettings::defaults(9005, "payment_db"),
-        }
+        Self { common: CommonSettings::defaults(9005, "payment_db") }
     }
 }
 
@@ -43,12 +41,6 @@ pub async fn run(
     let server = GrpcServer::bind(&settings.common.host, settings.common.port)
         .await?
         .add_service(PaymentServiceServer::new(PaymentApi));
-    bookstore_platform::run::serve(
-        "payment-service",
-        &settings.common,
-        server,
-        shutdown,
-        on_bound,
-    )
-    .await
+    bookstore_platform::run::serve("payment-service", &settings.common, server, shutdown, on_bound)
+        .await
 }

@@ -96,11 +96,7 @@ impl CommonSettings {
 
     /// The host other processes dial: `advertise_host`, else the bind host.
     pub fn advertised_host(&self) -> &str {
-        if self.advertise_host.is_empty() {
-            &self.host
-        } else {
-            &self.advertise_host
-        }
+        if self.advertise_host.is_empty() { &self.host } else { &self.advertise_host }
     }
 }
 
@@ -112,9 +108,7 @@ pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> anyhow::Result<T> {
     }
     // `BOOKSTORE_CONFIG` itself also matches the prefix; it is not a settings field, so
     // it is ignored by deserialization (no `deny_unknown_fields`).
-    let settings = figment
-        .merge(Env::prefixed("BOOKSTORE_").split("__"))
-        .extract()?;
+    let settings = figment.merge(Env::prefixed("BOOKSTORE_").split("__")).extract()?;
     Ok(settings)
 }
 

@@ -121,19 +121,12 @@ impl Consul {
             .error_for_status()?
             .json()
             .await?;
-        Ok(v["Config"]["Version"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string())
+        Ok(v["Config"]["Version"].as_str().unwrap_or_default().to_string())
     }
 
     /// Registers (or re-registers: the call is idempotent per id) an instance.
     pub async fn register(&self, reg: &Registration) -> anyhow::Result<()> {
-        let meta = reg
-            .meta
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let meta = reg.meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let body = AgentServiceRegistration {
             id: &reg.id,
             name: &reg.name,
@@ -159,10 +152,7 @@ impl Consul {
 
     /// Removes an instance. Unknown ids are not an error (Consul may have reaped it).
     pub async fn deregister(&self, id: &str) -> anyhow::Result<()> {
-        self.http
-            .put(format!("{}/v1/agent/service/deregister/{id}", self.base))
-            .send()
-            .await?;
+        self.http.put(format!("{}/v1/agent/service/deregister/{id}", self.base)).send().await?;
         Ok(())
     }
 
@@ -170,10 +160,7 @@ impl Consul {
     pub async fn healthy_instances(&self, name: &str) -> anyhow::Result<Vec<Instance>> {
         let entries: Vec<HealthEntry> = self
             .http
-            .get(format!(
-                "{}/v1/health/service/{name}?passing=true",
-                self.base
-            ))
+            .get(format!("{}/v1/health/service/{name}?passing=true", self.base))
             .send()
             .await?
             .error_for_status()?
@@ -182,11 +169,8 @@ impl Consul {
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
             // An empty service address means "same as the node" in Consul's model.
-            let host = if e.service.address.is_empty() {
-                e.node.address
-            } else {
-                e.service.address
-            };
+            let host =
+                if e.service.address.is_empty() { e.node.address } else { e.service.address };
             out.push(Instance {
                 id: e.service.id,
                 address: format!("{host}:{}", e.service.port),

@@ -19,10 +19,7 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    anyhow::ensure!(
-        ok,
-        "invalid database name {name:?}: use [A-Za-z0-9_]{{1,64}}"
-    );
+    anyhow::ensure!(ok, "invalid database name {name:?}: use [A-Za-z0-9_]{{1,64}}");
     Ok(())
 }
 

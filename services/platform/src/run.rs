@@ -40,12 +40,7 @@ pub async fn serve(
     tracing::info!(service = consul_name, %grpc, %metrics, "listening");
     on_bound(bound);
 
-    let grpc_service = server
-        .service_names()
-        .first()
-        .copied()
-        .unwrap_or_default()
-        .to_string();
+    let grpc_service = server.service_names().first().copied().unwrap_or_default().to_string();
     let serving = tokio::spawn(server.serve(shutdown.clone()));
 
     let registration = if settings.consul_addr.is_empty() {

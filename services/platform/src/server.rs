@@ -41,12 +41,7 @@ impl GrpcServer {
             .await
             .map_err(|e| anyhow::anyhow!("cannot bind {host}:{port}: {e}"))?;
         let addr = listener.local_addr()?;
-        Ok(Self {
-            listener,
-            addr,
-            routes: RoutesBuilder::default(),
-            names: Vec::new(),
-        })
+        Ok(Self { listener, addr, routes: RoutesBuilder::default(), names: Vec::new() })
     }
 
     /// The address actually bound (the real port when 0 was asked for).
@@ -97,10 +92,8 @@ impl GrpcServer {
         routes.add_service(health_service).add_service(reflection);
         // Request count and latency for every RPC, as Prometheus metrics: what the lab's
         // dashboard turns into QPS and p99.
-        let router = routes
-            .routes()
-            .into_axum_router()
-            .layer(axum::middleware::from_fn(record_rpc));
+        let router =
+            routes.routes().into_axum_router().layer(axum::middleware::from_fn(record_rpc));
 
         let names = self.names.clone();
         let drain = async move {
