@@ -8,6 +8,11 @@
 //! - [`Settings`]: the common settings (port 9004, database `inventory_db`).
 //! - [`run`]: serve until shutdown.
 
+pub mod domain;
+pub mod error;
+pub mod race;
+pub mod store;
+
 use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, run::Bound};
 use bookstore_proto::inventory::inventory_service_server::{
     InventoryService, InventoryServiceServer,
@@ -23,9 +28,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            common: CommonSettings::defaults(9004, "inventory_db"),
-        }
+        Self { common: CommonSettings::defaults(9004, "inventory_db") }
     }
 }
 

@@ -1,0 +1,48 @@
+-- decr.lua — DecrStock with items: the course's direct decrement (available -> sold),
+-- all-or-nothing across the items, idempotent per order id. The race experiment's "Lua"
+-- strategy and the bench drive exactly this script.
+--
+-- KEYS[1]   the direct-sale marker of this order id (exists = already applied)
+-- KEYS[2]   the change stream
+-- KEYS[2+i] the stock hash of item i
+-- ARGV[1]   order id;  ARGV[2] = n;  ARGV[2+i] book id i;  ARGV[2+n+i] quantity i
+--
+-- Returns {1, counters...} sold now, {2, counters...} replayed, {0, i} item i lacks stock,
+-- {-1, i} item i is an unknown book. counters = avail, locked, sold, total per item.
+--
+-- DO: read, check and write in one script. The course's first version
+--   GET stock; if stock >= q then DECRBY stock q
+-- is correct only because it runs inside Lua. The same two commands sent from the client
+-- oversell: a thousand buyers all read "1 left" before any of them decrements.
+-- DON'T: "DECRBY, and INCRBY back if it went negative" — between the two, other buyers see
+-- a negative stock and are refused although the stock was there, and a crash in between
+-- loses the units for good.
+
+local n = tonumber(ARGV[2])
+
+local function counters(out)
+  for i = 1, n do
+    local c = redis.call('HMGET', KEYS[2 + i], 'avail', 'locked', 'sold', 'total')
+    for j = 1, 4 do out[#out + 1] = tonumber(c[j] or 0) end
+  end
+  return out
+end
+
+if redis.call('EXISTS', KEYS[1]) == 1 then return counters({2}) end
+
+for i = 1, n do
+  local avail = redis.call('HGET', KEYS[2 + i], 'avail')
+  if not avail then return {-1, i} end
+  if tonumber(avail) < tonumber(ARGV[2 + n + i]) then return {0, i} end
+end
+
+for i = 1, n do
+  local book, q = ARGV[2 + i], tonumber(ARGV[2 + n + i])
+  redis.call('HINCRBY', KEYS[2 + i], 'avail', -q)
+  redis.call('HINCRBY', KEYS[2 + i], 'sold', q)
+  -- Emitted in the same atomic step as the change (see lock.lua: WHY EMIT HERE).
+  redis.call('XADD', KEYS[2], '*', 't', 3, 'b', book, 'q', -q,
+    'da', -q, 'dl', 0, 'ds', q, 'dt', 0, 'o', ARGV[1], 'r', 'direct', 'rq', '')
+end
+redis.call('SET', KEYS[1], 1)
+return counters({1})

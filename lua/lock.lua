@@ -1,0 +1,66 @@
+-- lock.lua — LockStock: move stock from available to locked for one order, all-or-nothing.
+--
+-- KEYS[1]   the order's reservation record (hash: state, at, b<book> = qty)
+-- KEYS[2]   the pending set (zset: order id scored by lock time, read by the sweeper)
+-- KEYS[3]   the change stream (the syncer copies it into MySQL's inventory_logs)
+-- KEYS[3+i] the stock hash of item i (fields avail, locked, sold, total)
+-- ARGV[1]   order id;  ARGV[2] = n items;  ARGV[2+i] book id i;  ARGV[2+n+i] quantity i
+--
+-- Returns {1, counters...} locked now, {2, counters...} replayed (this order already locked
+-- or confirmed: nothing changed), {0, i} item i lacks stock, {-1, i} item i is an unknown
+-- book, {3} the order was released before (a late retry must not lock again).
+-- "counters" = avail, locked, sold, total of every item, in request order.
+--
+-- WHY A SCRIPT (DON'T: GET, compare in the client, then DECRBY): between the GET and the
+-- DECRBY another buyer can take the same units, and both sales succeed — the oversell the
+-- lab shows. Redis runs a script to the end before any other command, so "check then
+-- change" below is one indivisible step, for every item of the order at once.
+--
+-- WHY LOCKED STOCK (DON'T: sell at order creation): a buyer gets 15 minutes to pay. Units
+-- moved to `locked` are not for sale to others, yet still not sold: payment confirms them
+-- (confirm.lua), cancellation or the sweeper returns them (release.lua).
+--
+-- WHY IDEMPOTENT (DON'T: trust that a request arrives once): order-service retries LockStock
+-- when a reply is lost. The reservation record makes the retry a no-op instead of locking
+-- the same order's books twice.
+--
+-- WHY EMIT HERE (DON'T: write the MySQL log after the script returns): if the process dies
+-- between the two steps, Redis changed and MySQL never hears of it. XADD inside the script
+-- makes "stock changed" and "the change is recorded" one atomic step; the syncer applies the
+-- stream to MySQL later, exactly once.
+
+local n = tonumber(ARGV[2])
+
+local function counters(out)
+  for i = 1, n do
+    local c = redis.call('HMGET', KEYS[3 + i], 'avail', 'locked', 'sold', 'total')
+    for j = 1, 4 do out[#out + 1] = tonumber(c[j] or 0) end
+  end
+  return out
+end
+
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'released' then return {3} end
+if state then return counters({2}) end
+
+-- Check every item before changing any: all-or-nothing without a rollback.
+for i = 1, n do
+  local avail = redis.call('HGET', KEYS[3 + i], 'avail')
+  if not avail then return {-1, i} end
+  if tonumber(avail) < tonumber(ARGV[2 + n + i]) then return {0, i} end
+end
+
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, n do
+  local book, q = ARGV[2 + i], tonumber(ARGV[2 + n + i])
+  redis.call('HINCRBY', KEYS[3 + i], 'avail', -q)
+  redis.call('HINCRBY', KEYS[3 + i], 'locked', q)
+  redis.call('HSET', KEYS[1], 'b' .. book, q)
+  -- t=type (1 lock), b=book, q=signed quantity, d*=deltas of avail/locked/sold/total, o=order
+  redis.call('XADD', KEYS[3], '*', 't', 1, 'b', book, 'q', -q,
+    'da', -q, 'dl', q, 'ds', 0, 'dt', 0, 'o', ARGV[1], 'r', '', 'rq', '')
+end
+redis.call('HSET', KEYS[1], 'state', 'locked', 'at', now_ms)
+redis.call('ZADD', KEYS[2], now_ms, ARGV[1])
+return counters({1})

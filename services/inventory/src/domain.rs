@@ -1,0 +1,217 @@
+//! Domain types that parse their input: once a value is a [`Quantity`] or a [`Lines`], it
+//! is valid, so the stores below never see a zero, a negative or a duplicate.
+//!
+//! DO: validate at the edge, into types. DON'T: pass raw `i32`s down and hope each layer
+//! checks — a quantity of -5 that reaches the decrement script *adds* five units, and a
+//! request naming the same book twice could pass a per-line stock check that the sum of
+//! its lines fails.
+
+use bookstore_proto::inventory as pb;
+
+use crate::error::Error;
+
+/// Largest quantity one line may ask for. Far above any real basket, far below what would
+/// overflow a counter; mentioned in the error so the caller knows the rule.
+pub const MAX_QUANTITY: i32 = 10_000;
+/// Most lines one request may carry (one script call touches every line's key).
+pub const MAX_LINES: usize = 100;
+
+/// A book id: never 0 (proto3's default, i.e. "the caller forgot to set it").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BookId(u64);
+
+impl BookId {
+    pub fn parse(raw: u64) -> Result<Self, Error> {
+        if raw == 0 {
+            return Err(Error::InvalidArgument("book_id must be set (non-zero)".into()));
+        }
+        Ok(Self(raw))
+    }
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// An order id: never 0. It is the idempotency key of LockStock/ReleaseStock/DecrStock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrderId(u64);
+
+impl OrderId {
+    pub fn parse(raw: u64) -> Result<Self, Error> {
+        if raw == 0 {
+            return Err(Error::InvalidArgument("order_id must be set (non-zero)".into()));
+        }
+        Ok(Self(raw))
+    }
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// A quantity in `1..=MAX_QUANTITY`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity(i32);
+
+impl Quantity {
+    /// Takes `i64` so callers with wider integers (the race API) cannot wrap around on the
+    /// way in: 4_294_967_297 must be refused, not read as 1.
+    pub fn parse(raw: i64) -> Result<Self, Error> {
+        if raw < 1 || raw > i64::from(MAX_QUANTITY) {
+            return Err(Error::InvalidArgument(format!(
+                "quantity must be between 1 and {MAX_QUANTITY}, got {raw}"
+            )));
+        }
+        Ok(Self(raw as i32))
+    }
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// One validated line of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub book: BookId,
+    pub qty: Quantity,
+}
+
+/// The validated lines of a LockStock/DecrStock: 1..=MAX_LINES lines, each book once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lines(Vec<Line>);
+
+impl Lines {
+    pub fn parse(items: &[pb::StockItem]) -> Result<Self, Error> {
+        if items.is_empty() {
+            return Err(Error::InvalidArgument("items must not be empty".into()));
+        }
+        if items.len() > MAX_LINES {
+            return Err(Error::InvalidArgument(format!(
+                "at most {MAX_LINES} items per request, got {}",
+                items.len()
+            )));
+        }
+        let mut lines = Vec::with_capacity(items.len());
+        for item in items {
+            let line = Line {
+                book: BookId::parse(item.book_id)?,
+                qty: Quantity::parse(item.quantity.into())?,
+            };
+            // Quadratic, but n <= 100: cheaper than a HashSet allocation per request.
+            // DON'T merge duplicates silently: a client that sends book 7 twice has a bug,
+            // and guessing whether it meant 1+1 or "1, retried" would hide it.
+            if lines.iter().any(|l: &Line| l.book == line.book) {
+                return Err(Error::InvalidArgument(format!(
+                    "book {} appears more than once; send one line per book",
+                    line.book.get()
+                )));
+            }
+            lines.push(line);
+        }
+        Ok(Self(lines))
+    }
+
+    /// A single line (the race API and the bench build requests directly).
+    pub fn one(book: BookId, qty: Quantity) -> Self {
+        Self(vec![Line { book, qty }])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Line> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn book_at(&self, index: usize) -> BookId {
+        self.0[index].book
+    }
+}
+
+/// IncrStock's idempotency key: 1..=64 visible ASCII characters (it becomes part of a
+/// Redis key and a UNIQUE MySQL column, so spaces and control characters are refused).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let ok = !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            return Err(Error::InvalidArgument(
+                "request_id must be 1..=64 visible ASCII characters".into(),
+            ));
+        }
+        Ok(Self(raw.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A free-text note for the audit log, at most 255 characters (the column's size).
+pub fn parse_remark(raw: &str) -> Result<String, Error> {
+    if raw.chars().count() > 255 {
+        return Err(Error::InvalidArgument("remark must be at most 255 characters".into()));
+    }
+    Ok(raw.to_string())
+}
+
+/// A book's four counters. Invariant: `available + locked + sold == total`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub book_id: u64,
+    pub available: i64,
+    pub locked: i64,
+    pub sold: i64,
+    pub total: i64,
+}
+
+impl Counters {
+    pub fn is_conserved(&self) -> bool {
+        self.available + self.locked + self.sold == self.total
+    }
+}
+
+impl From<Counters> for pb::Stock {
+    fn from(c: Counters) -> Self {
+        pb::Stock {
+            book_id: c.book_id,
+            available: c.available,
+            locked: c.locked,
+            sold: c.sold,
+            total: c.total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(book_id: u64, quantity: i32) -> pb::StockItem {
+        pb::StockItem { book_id, quantity }
+    }
+
+    /// Quantities outside 1..=10000 are refused, including values that would wrap in i32.
+    #[test]
+    fn quantities_outside_the_range_are_refused() {
+        assert!(Quantity::parse(1).is_ok());
+        assert!(Quantity::parse(10_000).is_ok());
+        for bad in [0, -1, 10_001, i64::from(i32::MAX) + 1, 4_294_967_297] {
+            assert!(Quantity::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Empty lists, zero ids and the same book twice never become `Lines`.
+    #[test]
+    fn malformed_item_lists_are_refused() {
+        assert!(Lines::parse(&[]).is_err());
+        assert!(Lines::parse(&[item(0, 1)]).is_err());
+        assert!(Lines::parse(&[item(7, 1), item(7, 2)]).is_err());
+        assert_eq!(Lines::parse(&[item(7, 1), item(8, 2)]).unwrap().len(), 2);
+    }
+}

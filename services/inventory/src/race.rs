@@ -1,0 +1,231 @@
+//! The race: the course's three ways to sell the last units, as real code paths behind one
+//! small interface, so the lab's TUI and the bench can run them side by side and *count*
+//! the oversells instead of asserting them.
+//!
+//! | strategy | how a purchase runs | what it costs |
+//! |---|---|---|
+//! | [`Strategy::Naive`] | `SELECT stock`, check in Rust, `UPDATE stock = stock - q` | oversells under concurrency |
+//! | [`Strategy::ForUpdate`] | the same inside a transaction, the read `FOR UPDATE` | correct; every buyer of a book queues on one row lock |
+//! | [`Strategy::Lua`] | the service's own `lua/decr.lua` in Redis | correct; one round trip, no lock held across the network |
+//!
+//! The SQL strategies use the service's real `inventory` table (its `stock` column);
+//! the Lua strategy uses the service's real stock hash and script ([`StockStore::decr`]).
+//! An arena is its own deployment: give it a database and key prefix of its own, because
+//! `reset` writes counters directly, bypassing the ledger a running service keeps.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use redis::AsyncCommands;
+use sqlx::MySqlPool;
+
+use crate::domain::{BookId, Lines, OrderId, Quantity};
+use crate::error::Error;
+use crate::store::{Keys, StockStore};
+
+/// One of the three strategies the course compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    Naive,
+    ForUpdate,
+    Lua,
+}
+
+impl Strategy {
+    /// Every strategy, in the order the lab shows them (wrong → slow → right).
+    pub const ALL: [Strategy; 3] = [Strategy::Naive, Strategy::ForUpdate, Strategy::Lua];
+
+    /// A stable short name for tables, JSON and CLI flags.
+    pub fn label(self) -> &'static str {
+        match self {
+            Strategy::Naive => "naive",
+            Strategy::ForUpdate => "for-update",
+            Strategy::Lua => "lua",
+        }
+    }
+}
+
+/// Where races run: a MySQL pool, a Redis connection and a key prefix. Cheap to clone.
+#[derive(Clone)]
+pub struct RaceArena {
+    pool: MySqlPool,
+    store: StockStore,
+    /// Each Lua purchase is a direct sale with its own order id (the script is idempotent
+    /// per order id, so two buyers must never share one). Seeded randomly so that arenas
+    /// sharing a prefix across runs do not replay each other's purchases.
+    next_order: Arc<AtomicU64>,
+}
+
+/// MySQL connections of an arena. Deliberately large: with a pool of 4 the pool itself
+/// would serialise the buyers and hide the race we want the learner to see.
+const POOL_SIZE: u32 = 64;
+
+impl RaceArena {
+    /// mysql_url is a server URL; `database` is created+migrated if missing.
+    pub async fn connect(
+        mysql_url: &str,
+        database: &str,
+        redis_url: &str,
+        key_prefix: &str,
+    ) -> anyhow::Result<Self> {
+        let pool = bookstore_platform::db::connect(
+            mysql_url,
+            database,
+            POOL_SIZE,
+            &sqlx::migrate!("../../migrations/inventory"),
+        )
+        .await?;
+        let redis = bookstore_platform::cache::connect(redis_url).await?;
+        let store = StockStore::new(redis, Keys::new(key_prefix)?);
+        let seed = rand::random::<u32>() as u64;
+        Ok(Self { pool, store, next_order: Arc::new(AtomicU64::new(seed << 32 | 1)) })
+    }
+
+    /// Sets the book's stock to `stock` for that strategy (fresh row/key; nothing sold).
+    pub async fn reset(&self, strategy: Strategy, book_id: u64, stock: i64) -> anyhow::Result<()> {
+        let book = BookId::parse(book_id)?;
+        anyhow::ensure!(stock >= 0, "stock must not be negative");
+        match strategy {
+            Strategy::Naive | Strategy::ForUpdate => {
+                sqlx::query(
+                    "INSERT INTO inventory
+                       (book_id, stock, locked_stock, sold_stock, total_stock, created_at, updated_at)
+                     VALUES (?, ?, 0, 0, ?, NOW(3), NOW(3))
+                     ON DUPLICATE KEY UPDATE stock = VALUES(stock), locked_stock = 0,
+                       sold_stock = 0, total_stock = VALUES(total_stock), updated_at = NOW(3)",
+                )
+                .bind(book.get())
+                .bind(stock)
+                .bind(stock)
+                .execute(&self.pool)
+                .await?;
+            }
+            Strategy::Lua => {
+                let keys = self.store.keys();
+                let mut conn = self.store.redis();
+                // Direct writes, not incr.lua: an arena is a scratch deployment whose
+                // change stream nobody syncs, so the stream is dropped here too.
+                let _: () = redis::pipe()
+                    .atomic()
+                    .del(keys.events())
+                    .hset_multiple(
+                        keys.stock(book),
+                        &[("avail", stock), ("locked", 0), ("sold", 0), ("total", stock)],
+                    )
+                    .sadd(keys.books(), book.get())
+                    .query_async(&mut conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One purchase attempt of `qty`: Ok(true) sold, Ok(false) refused as out of stock.
+    pub async fn buy(&self, strategy: Strategy, book_id: u64, qty: i64) -> anyhow::Result<bool> {
+        let book = BookId::parse(book_id)?;
+        let qty = Quantity::parse(qty)?;
+        match strategy {
+            Strategy::Naive => naive_buy(&self.pool, book, qty).await,
+            Strategy::ForUpdate => for_update_buy(&self.pool, book, qty).await,
+            Strategy::Lua => {
+                let order = OrderId::parse(self.next_order.fetch_add(1, Ordering::Relaxed))?;
+                match self.store.decr(order, &Lines::one(book, qty)).await {
+                    Ok(_) => Ok(true),
+                    Err(Error::OutOfStock { .. }) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    /// Stock left (may be negative after the naive path oversold).
+    pub async fn remaining(&self, strategy: Strategy, book_id: u64) -> anyhow::Result<i64> {
+        let book = BookId::parse(book_id)?;
+        match strategy {
+            Strategy::Naive | Strategy::ForUpdate => {
+                let stock: Option<i64> =
+                    sqlx::query_scalar("SELECT stock FROM inventory WHERE book_id = ?")
+                        .bind(book.get())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                stock.ok_or_else(|| anyhow::anyhow!("book {book_id} was never reset"))
+            }
+            Strategy::Lua => {
+                let mut conn = self.store.redis();
+                let avail: Option<i64> = conn.hget(self.store.keys().stock(book), "avail").await?;
+                avail.ok_or_else(|| anyhow::anyhow!("book {book_id} was never reset"))
+            }
+        }
+    }
+}
+
+/// ❌ The course's `DecrStockWrong`: read, decide in the application, write.
+///
+/// Two buyers both read `stock = 1`, both decide "enough", both run the UPDATE: two sales
+/// of one book, and stock ends at -1. Autocommit makes each statement atomic on its own;
+/// nothing makes the *pair* atomic. (`stock = stock - ?` at least does not lose updates —
+/// the classic `SET stock = <value read>` would also undercount sales.)
+///
+/// DON'T "fix" this with `WHERE stock >= ?` and then ignore the affected-row count — that
+/// is a correct conditional UPDATE only if you check it was 1, at which point the SELECT is
+/// pointless. It is shown wrong on purpose; the lab counts how wrong.
+async fn naive_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow::Result<bool> {
+    let stock: Option<i64> = sqlx::query_scalar("SELECT stock FROM inventory WHERE book_id = ?")
+        .bind(book.get())
+        .fetch_optional(pool)
+        .await?;
+    let stock = stock.ok_or_else(|| anyhow::anyhow!("book {} has no inventory row", book.get()))?;
+    if stock < i64::from(qty.get()) {
+        return Ok(false);
+    }
+    // The window between the check above and the write below is where the oversell lives:
+    // every buyer that read before the first UPDATE landed believes the stock is there.
+    sqlx::query(
+        "UPDATE inventory SET stock = stock - ?, sold_stock = sold_stock + ?, updated_at = NOW(3)
+         WHERE book_id = ?",
+    )
+    .bind(qty.get())
+    .bind(qty.get())
+    .bind(book.get())
+    .execute(pool)
+    .await?;
+    Ok(true)
+}
+
+/// ✅ (slow) The course's `DecrStockWithDBLock`: pessimistic locking in MySQL.
+///
+/// `SELECT … FOR UPDATE` takes an exclusive lock on the row until COMMIT, so the read,
+/// the check and the write happen while no one else can read-for-update the same row:
+/// correct, at the price that every buyer of a book waits in one queue, *and* each holds
+/// the lock across three network round trips (select, update, commit). The course quotes
+/// ~500 TPS for this; the bench measures it on this machine.
+///
+/// DON'T forget the transaction: `FOR UPDATE` under autocommit releases the lock as soon
+/// as the SELECT returns, which is the naive strategy with extra steps.
+async fn for_update_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let stock: Option<i64> =
+        sqlx::query_scalar("SELECT stock FROM inventory WHERE book_id = ? FOR UPDATE")
+            .bind(book.get())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let stock = stock.ok_or_else(|| anyhow::anyhow!("book {} has no inventory row", book.get()))?;
+    if stock < i64::from(qty.get()) {
+        // Dropping `tx` would roll back too; saying it releases the lock now, explicitly.
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE inventory SET stock = stock - ?, sold_stock = sold_stock + ?, updated_at = NOW(3)
+         WHERE book_id = ?",
+    )
+    .bind(qty.get())
+    .bind(qty.get())
+    .bind(book.get())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,363 @@
+//! The hot path: stock in Redis, changed only by the Lua scripts in `lua/`.
+//!
+//! Every method here is one script call (one round trip). The scripts are compiled into
+//! the binary with `include_str!` and sent with `EVALSHA`: Redis caches a script by its
+//! SHA-1, so each call ships 40 bytes instead of the script's text. After a Redis restart
+//! (or `SCRIPT FLUSH`) the cache is empty and EVALSHA answers `NOSCRIPT`; the `redis`
+//! crate's [`redis::Script`] then loads the text and retries once, which is the reload
+//! rule every production client needs.
+//!
+//! ## Keys, and the one trade-off to understand
+//!
+//! Every key of a deployment shares one hash tag, `{<prefix>inv}`: Redis Cluster hashes
+//! only the part between braces, so all inventory keys land in one slot. That keeps a
+//! multi-book LockStock one atomic script and the change stream one ordered stream.
+//! The price: in a cluster, all inventory traffic goes to the one node owning that slot.
+//! A single Redis does ~100k script calls per second, far above this shop; the day it is
+//! not, the alternative is a tag per book (`{inv:42}`) and a saga across the items (lock
+//! book by book, release the ones already locked if a later one fails) — more scripts,
+//! more states, and a stream per slot.
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{P inv}:stock:<book>` | hash | `avail`, `locked`, `sold`, `total` |
+//! | `{P inv}:order:<order>` | hash | a LockStock reservation: `state`, `at`, `b<book>` = qty |
+//! | `{P inv}:direct:<order>` | string | a direct DecrStock was applied for this order |
+//! | `{P inv}:incr:<request>` | string | an IncrStock was applied for this request id |
+//! | `{P inv}:pending` | zset | open reservations by lock time (the sweeper's queue) |
+//! | `{P inv}:events` | stream | every change, for the MySQL syncer |
+//! | `{P inv}:books` | set | every book id with stock (for reconcile and rebuild) |
+//! | `{P inv}:ready` | string | Redis holds this deployment's data (set after rebuild) |
+
+use std::sync::LazyLock;
+
+use redis::{Script, aio::ConnectionManager};
+
+use crate::domain::{BookId, Counters, Lines, OrderId, Quantity, RequestId};
+use crate::error::Error;
+
+/// The scripts, hashed once per process.
+struct Scripts {
+    lock: Script,
+    settle: Script,
+    decr: Script,
+    incr: Script,
+    snapshot: Script,
+}
+
+static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    lock: Script::new(include_str!("../../../lua/lock.lua")),
+    settle: Script::new(include_str!("../../../lua/settle.lua")),
+    decr: Script::new(include_str!("../../../lua/decr.lua")),
+    incr: Script::new(include_str!("../../../lua/incr.lua")),
+    snapshot: Script::new(include_str!("../../../lua/snapshot.lua")),
+});
+
+/// Key names of one deployment (one `redis_prefix`).
+#[derive(Clone, Debug)]
+pub struct Keys {
+    base: String,
+}
+
+impl Keys {
+    /// `prefix` is `settings.common.redis_prefix` (empty in production, random in tests).
+    pub fn new(prefix: &str) -> anyhow::Result<Self> {
+        // A brace inside the prefix would end the hash tag early and scatter the keys
+        // over several slots: refuse it at start-up rather than fail in a cluster later.
+        anyhow::ensure!(!prefix.contains(['{', '}']), "redis_prefix must not contain braces");
+        Ok(Self { base: format!("{{{prefix}inv}}") })
+    }
+    pub fn stock_prefix(&self) -> String {
+        format!("{}:stock:", self.base)
+    }
+    pub fn stock(&self, book: BookId) -> String {
+        format!("{}:stock:{}", self.base, book.get())
+    }
+    pub fn order(&self, order: OrderId) -> String {
+        format!("{}:order:{}", self.base, order.get())
+    }
+    pub fn direct(&self, order: OrderId) -> String {
+        format!("{}:direct:{}", self.base, order.get())
+    }
+    pub fn incr(&self, request: &RequestId) -> String {
+        format!("{}:incr:{}", self.base, request.as_str())
+    }
+    pub fn pending(&self) -> String {
+        format!("{}:pending", self.base)
+    }
+    pub fn events(&self) -> String {
+        format!("{}:events", self.base)
+    }
+    pub fn books(&self) -> String {
+        format!("{}:books", self.base)
+    }
+    pub fn ready(&self) -> String {
+        format!("{}:ready", self.base)
+    }
+    /// A `SCAN MATCH` pattern for every key of this deployment (the brackets escape the
+    /// braces, which are not glob characters but are kept literal for clarity).
+    pub fn all_pattern(&self) -> String {
+        format!("{}:*", self.base.replace('{', "\\{").replace('}', "\\}"))
+    }
+}
+
+/// How an order's reservation ends (see `lua/settle.lua`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settle {
+    /// locked → available (cancelled, or the payment window expired).
+    Release,
+    /// locked → sold (paid).
+    Confirm,
+}
+
+impl Settle {
+    fn arg(self) -> &'static str {
+        match self {
+            Settle::Release => "release",
+            Settle::Confirm => "confirm",
+        }
+    }
+    fn other_state(self) -> &'static str {
+        match self {
+            Settle::Release => "confirmed",
+            Settle::Confirm => "released",
+        }
+    }
+}
+
+/// What a settle did: the lines it moved, and whether it was a replay.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// `(book, quantity)` moved now; empty on a replay or when nothing was locked.
+    pub lines: Vec<(u64, i32)>,
+    pub replayed: bool,
+}
+
+/// A consistent picture of Redis (see `lua/snapshot.lua`).
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// The last change emitted to the stream, `(ms, seq)`; `(0, 0)` if none yet.
+    pub last_event: (u64, u64),
+    pub books: Vec<Counters>,
+}
+
+/// The Redis side of the service: a cheap clone over one multiplexed connection.
+#[derive(Clone)]
+pub struct StockStore {
+    redis: ConnectionManager,
+    keys: Keys,
+}
+
+impl StockStore {
+    pub fn new(redis: ConnectionManager, keys: Keys) -> Self {
+        Self { redis, keys }
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// The counters of one book, or `UnknownBook`.
+    pub async fn get(&self, book: BookId) -> Result<Counters, Error> {
+        let mut conn = self.redis.clone();
+        let raw: Vec<Option<i64>> = redis::cmd("HMGET")
+            .arg(self.keys.stock(book))
+            .arg(&["avail", "locked", "sold", "total"])
+            .query_async(&mut conn)
+            .await?;
+        match raw.as_slice() {
+            [Some(a), l, s, t] => Ok(Counters {
+                book_id: book.get(),
+                available: *a,
+                locked: l.unwrap_or(0),
+                sold: s.unwrap_or(0),
+                total: t.unwrap_or(0),
+            }),
+            _ => Err(Error::UnknownBook(book.get())),
+        }
+    }
+
+    /// LockStock: available → locked for every line, or nothing. Returns the counters
+    /// after the lock and whether this was a replay of an earlier call.
+    pub async fn lock(
+        &self,
+        order: OrderId,
+        lines: &Lines,
+    ) -> Result<(Vec<Counters>, bool), Error> {
+        let mut inv = SCRIPTS.lock.prepare_invoke();
+        inv.key(self.keys.order(order)).key(self.keys.pending()).key(self.keys.events());
+        for line in lines.iter() {
+            inv.key(self.keys.stock(line.book));
+        }
+        add_line_args(&mut inv, order, lines);
+        let reply: Vec<i64> = inv.invoke_async(&mut self.redis.clone()).await?;
+        if reply.first() == Some(&3) {
+            return Err(Error::AlreadySettled { order_id: order.get(), state: "released" });
+        }
+        decode_lines_reply(&reply, lines)
+    }
+
+    /// DecrStock with items: available → sold for every line, or nothing; idempotent per
+    /// order id. The race's Lua strategy and the bench call this very method.
+    pub async fn decr(
+        &self,
+        order: OrderId,
+        lines: &Lines,
+    ) -> Result<(Vec<Counters>, bool), Error> {
+        let mut inv = SCRIPTS.decr.prepare_invoke();
+        inv.key(self.keys.direct(order)).key(self.keys.events());
+        for line in lines.iter() {
+            inv.key(self.keys.stock(line.book));
+        }
+        add_line_args(&mut inv, order, lines);
+        let reply: Vec<i64> = inv.invoke_async(&mut self.redis.clone()).await?;
+        decode_lines_reply(&reply, lines)
+    }
+
+    /// ReleaseStock (`Settle::Release`) or DecrStock-confirm (`Settle::Confirm`).
+    pub async fn settle(
+        &self,
+        order: OrderId,
+        how: Settle,
+        remark: &str,
+    ) -> Result<Settled, Error> {
+        let reply: Vec<i64> = SCRIPTS
+            .settle
+            .key(self.keys.order(order))
+            .key(self.keys.pending())
+            .key(self.keys.events())
+            .arg(self.keys.stock_prefix())
+            .arg(order.get())
+            .arg(how.arg())
+            .arg(remark)
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        match reply.first() {
+            Some(1) => Ok(Settled {
+                lines: reply[1..].chunks_exact(2).map(|p| (p[0] as u64, p[1] as i32)).collect(),
+                replayed: false,
+            }),
+            Some(2) => Ok(Settled { lines: Vec::new(), replayed: true }),
+            // Nothing was ever locked for this order: a no-op, by contract.
+            Some(0) => Ok(Settled::default()),
+            Some(3) => {
+                Err(Error::AlreadySettled { order_id: order.get(), state: how.other_state() })
+            }
+            _ => Err(unexpected(&reply)),
+        }
+    }
+
+    /// IncrStock: adds `qty` to available and total, creating the book if needed.
+    pub async fn incr(
+        &self,
+        book: BookId,
+        qty: Quantity,
+        request: &RequestId,
+        remark: &str,
+    ) -> Result<(Counters, bool), Error> {
+        let reply: Vec<i64> = SCRIPTS
+            .incr
+            .key(self.keys.incr(request))
+            .key(self.keys.events())
+            .key(self.keys.stock(book))
+            .key(self.keys.books())
+            .arg(book.get())
+            .arg(qty.get())
+            .arg(request.as_str())
+            .arg(remark)
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        match reply.as_slice() {
+            [code @ (1 | 2), a, l, s, t] => Ok((
+                Counters { book_id: book.get(), available: *a, locked: *l, sold: *s, total: *t },
+                *code == 2,
+            )),
+            _ => Err(unexpected(&reply)),
+        }
+    }
+
+    /// Every book's counters and the last emitted change, read atomically.
+    pub async fn snapshot(&self) -> Result<Snapshot, Error> {
+        let reply: Vec<redis::Value> = SCRIPTS
+            .snapshot
+            .key(self.keys.books())
+            .key(self.keys.events())
+            .arg(self.keys.stock_prefix())
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        let mut it = reply.into_iter();
+        let last: String = redis::from_redis_value(&it.next().unwrap_or(redis::Value::Nil))?;
+        let last_event = parse_stream_id(&last).ok_or_else(|| unexpected_text(&last))?;
+        let nums: Vec<i64> =
+            it.map(|v| redis::from_redis_value::<i64>(&v)).collect::<Result<_, _>>()?;
+        let books = nums
+            .chunks_exact(5)
+            .map(|c| Counters {
+                book_id: c[0] as u64,
+                available: c[1],
+                locked: c[2],
+                sold: c[3],
+                total: c[4],
+            })
+            .collect();
+        Ok(Snapshot { last_event, books })
+    }
+}
+
+/// ARGV layout shared by lock.lua and decr.lua: order, n, books…, quantities….
+fn add_line_args(inv: &mut redis::ScriptInvocation<'_>, order: OrderId, lines: &Lines) {
+    inv.arg(order.get()).arg(lines.len());
+    for line in lines.iter() {
+        inv.arg(line.book.get());
+    }
+    for line in lines.iter() {
+        inv.arg(line.qty.get());
+    }
+}
+
+/// Decodes `{code, counters…}` / `{0|-1, item index}` from lock.lua and decr.lua.
+fn decode_lines_reply(reply: &[i64], lines: &Lines) -> Result<(Vec<Counters>, bool), Error> {
+    // Lua indexes items from 1.
+    let item = |i: i64| lines.book_at((i.max(1) - 1) as usize).get();
+    match reply {
+        [0, i] => Err(Error::OutOfStock { book_id: item(*i) }),
+        [-1, i] => Err(Error::UnknownBook(item(*i))),
+        [code @ (1 | 2), rest @ ..] if rest.len() == 4 * lines.len() => {
+            let counters = rest
+                .chunks_exact(4)
+                .zip(lines.iter())
+                .map(|(c, line)| Counters {
+                    book_id: line.book.get(),
+                    available: c[0],
+                    locked: c[1],
+                    sold: c[2],
+                    total: c[3],
+                })
+                .collect();
+            Ok((counters, *code == 2))
+        }
+        _ => Err(unexpected(reply)),
+    }
+}
+
+/// `"1700000000000-3"` → `(1700000000000, 3)`.
+pub fn parse_stream_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+fn unexpected(reply: &[i64]) -> Error {
+    unexpected_text(&format!("{reply:?}"))
+}
+
+fn unexpected_text(reply: &str) -> Error {
+    Error::Redis(redis::RedisError::from((
+        redis::ErrorKind::TypeError,
+        "unexpected script reply",
+        reply.to_string(),
+    )))
+}
