@@ -1,59 +1,128 @@
 //! # inventory-service — stock with Redis + Lua and a MySQL ledger
 //!
-//! **Not built yet** (Day 29–30, issue #3 has its own issue). The server runs, registers in Consul and
-//! answers health checks and reflection, but every RPC answers `UNIMPLEMENTED` (the
-//! generated default stubs): no RPC pretends to work. The contracts it will honour are
-//! written in `proto/bookstore/inventory/v1/inventory.proto`.
+//! The course's Day 30: sell the last copy of a book exactly once under a thousand
+//! concurrent buyers, and never lose track of a unit. Redis answers every request through
+//! one Lua script per operation (`lua/*.lua`); each script also appends its change to a
+//! Redis stream, which a background syncer applies to MySQL (`inventory`,
+//! `inventory_logs`) exactly once. MySQL is the durable ledger an empty Redis is rebuilt
+//! from. The contracts are the comments in `proto/bookstore/inventory/v1/inventory.proto`.
 //!
-//! - [`Settings`]: the common settings (port 9004, database `inventory_db`).
-//! - [`run`]: serve until shutdown.
+//! What it is not: a catalogue (prices and titles live in catalog-service) or an order
+//! system (order-service decides *when* to lock, release and confirm; this service makes
+//! each of those steps atomic and idempotent).
+//!
+//! - [`domain`]: validated ids, quantities and item lists; the four counters.
+//! - [`error`]: the one error enum and its mapping to gRPC codes.
+//! - [`store`]: the Redis keys and the script calls (the hot path).
+//! - [`ledger`]: the syncer (stream → MySQL), rebuild, reconcile, the audit log.
+//! - [`sweeper`]: releases reservations whose payment window has passed.
+//! - [`api`]: the gRPC handlers.
+//! - [`race`]: the course's three strategies (naive, FOR UPDATE, Lua) behind one interface,
+//!   for the lab's race and the bench.
+//! - [`Settings`], [`run`]: configuration and the service's lifecycle.
 
+pub mod api;
 pub mod domain;
 pub mod error;
+pub mod ledger;
 pub mod race;
 pub mod store;
+pub mod sweeper;
+
+use std::time::Duration;
 
 use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, run::Bound};
-use bookstore_proto::inventory::inventory_service_server::{
-    InventoryService, InventoryServiceServer,
-};
+use bookstore_proto::inventory::inventory_service_server::InventoryServiceServer;
 use serde::{Deserialize, Serialize};
+use sqlx::migrate::Migrator;
 
-/// This service's settings: only the common ones so far.
+/// The schema of `inventory_db` (compiled in, applied at start).
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/inventory");
+
+/// This service's settings. Env vars: `BOOKSTORE_PAYMENT_WINDOW_SECS=60`, etc.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
+    /// How long an order may hold locked stock before the sweeper releases it.
+    pub payment_window_secs: u64,
+    /// How often the sweeper looks for expired reservations.
+    pub sweep_interval_secs: u64,
+    /// Run the ledger syncer in this process. Tests turn it off to drive a syncer of their
+    /// own (and kill it part-way); in production every instance runs one.
+    pub run_syncer: bool,
+    /// Most changes the syncer applies per MySQL transaction.
+    pub sync_batch: usize,
+    /// MySQL connections (ledger reads and the syncer; the hot path does not use MySQL).
+    pub mysql_pool_size: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { common: CommonSettings::defaults(9004, "inventory_db") }
+        Self {
+            common: CommonSettings::defaults(9004, "inventory_db"),
+            // The course's 15 minutes to pay.
+            payment_window_secs: 900,
+            sweep_interval_secs: 5,
+            run_syncer: true,
+            sync_batch: 1000,
+            mysql_pool_size: 8,
+        }
     }
 }
 
-/// The gRPC handler. Empty on purpose: every method falls back to the generated stub,
-/// which answers `Status::unimplemented`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct InventoryApi;
+impl Settings {
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.payment_window_secs > 0, "payment_window_secs must be positive");
+        anyhow::ensure!(self.sweep_interval_secs > 0, "sweep_interval_secs must be positive");
+        anyhow::ensure!(self.sync_batch > 0, "sync_batch must be positive");
+        Ok(())
+    }
+}
 
-impl InventoryService for InventoryApi {}
-
-/// Binds, serves until `shutdown`, and reports the bound addresses through `on_bound`.
+/// Connects MySQL (creating and migrating `inventory_db`) and Redis, rebuilds an empty
+/// Redis from MySQL, starts the syncer and the sweeper, then serves until `shutdown` and
+/// reports the bound addresses through `on_bound`.
 pub async fn run(
     settings: Settings,
     shutdown: Shutdown,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
-    let server = GrpcServer::bind(&settings.common.host, settings.common.port)
-        .await?
-        .add_service(InventoryServiceServer::new(InventoryApi));
-    bookstore_platform::run::serve(
-        "inventory-service",
-        &settings.common,
-        server,
-        shutdown,
-        on_bound,
+    settings.check()?;
+    let common = &settings.common;
+    let pool = bookstore_platform::db::connect(
+        common.mysql_url.expose(),
+        &common.database,
+        settings.mysql_pool_size.max(2),
+        &MIGRATOR,
     )
-    .await
+    .await?;
+    let redis = bookstore_platform::cache::connect(common.redis_url.expose()).await?;
+    let store = store::StockStore::new(redis, store::Keys::new(&common.redis_prefix)?);
+
+    // Before serving: a request answered from a half-filled Redis would call real books
+    // unknown (see `ledger::rebuild_if_empty`).
+    ledger::rebuild_if_empty(&store, &pool).await?;
+
+    let syncer = settings.run_syncer.then(|| {
+        let syncer = ledger::Syncer::new(store.clone(), pool.clone(), settings.sync_batch);
+        tokio::spawn(syncer.run(shutdown.clone()))
+    });
+    tokio::spawn(sweeper::run(
+        store.clone(),
+        Duration::from_secs(settings.payment_window_secs),
+        Duration::from_secs(settings.sweep_interval_secs),
+        shutdown.clone(),
+    ));
+
+    let server = GrpcServer::bind(&common.host, common.port)
+        .await?
+        .add_service(InventoryServiceServer::new(api::InventoryApi::new(store, pool)));
+    bookstore_platform::run::serve("inventory-service", common, server, shutdown, on_bound).await?;
+    // Let the syncer finish the batch it is applying, so a clean stop leaves MySQL
+    // caught up to the moment the last request was answered.
+    if let Some(syncer) = syncer {
+        let _ = syncer.await;
+    }
+    Ok(())
 }

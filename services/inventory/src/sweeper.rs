@@ -1,0 +1,90 @@
+//! The sweeper: releases reservations whose payment window has passed.
+//!
+//! LockStock records each open reservation in a sorted set scored by its lock time (read
+//! from Redis's own clock inside the script). Every `interval`, the sweeper asks Redis for
+//! the members older than `now - window` and releases each through the same settle script
+//! ReleaseStock uses — so a sweep racing a payment is safe: whichever settles first wins,
+//! and the other gets "already settled" instead of moving the units twice.
+//!
+//! DO: let unpaid orders expire. DON'T: rely on order-service alone to release — if it is
+//! down when the window ends, the units stay locked forever and the book looks sold out
+//! while nobody bought it. The inventory owns its reservations, so it owns their expiry.
+//! (order-service still cancels its own orders; the two meet in settle.lua's idempotence.)
+//!
+//! The same tick refreshes the `inventory_stock_units{state}` gauges from one snapshot.
+
+use std::time::Duration;
+
+use bookstore_platform::Shutdown;
+
+use crate::domain::OrderId;
+use crate::error::Error;
+use crate::store::{Settle, StockStore};
+
+/// Most reservations released per tick (bounds one tick's work; the rest wait a tick).
+const MAX_PER_TICK: usize = 500;
+
+/// Sweeps every `interval` until `stop`.
+pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: Shutdown) {
+    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(50)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        match sweep_once(&store, window).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "released expired reservations"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+        if let Ok(snap) = store.snapshot().await {
+            let mut sums = [0i64; 3];
+            for c in &snap.books {
+                sums[0] += c.available;
+                sums[1] += c.locked;
+                sums[2] += c.sold;
+            }
+            for (state, v) in ["available", "locked", "sold"].into_iter().zip(sums) {
+                metrics::gauge!("inventory_stock_units", "state" => state).set(v as f64);
+            }
+        }
+    }
+}
+
+/// Releases every reservation older than `window`; returns how many it released.
+pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, Error> {
+    let mut conn = store.redis();
+    // Redis's clock, the same one lock.lua stamped the reservations with: two app servers
+    // with skewed clocks would otherwise expire orders early or late.
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await?;
+    let now_ms = secs * 1000 + micros / 1000;
+    let cutoff = now_ms.saturating_sub(window.as_millis() as u64);
+    let due: Vec<u64> = redis::cmd("ZRANGEBYSCORE")
+        .arg(store.keys().pending())
+        .arg("-inf")
+        .arg(cutoff)
+        .arg("LIMIT")
+        .arg(0)
+        .arg(MAX_PER_TICK)
+        .query_async(&mut conn)
+        .await?;
+    let mut released = 0;
+    for raw in due {
+        let Ok(order) = OrderId::parse(raw) else {
+            continue;
+        };
+        match store.settle(order, Settle::Release, "payment window expired").await {
+            Ok(s) if !s.lines.is_empty() => {
+                released += 1;
+                metrics::counter!("inventory_operations_total", "op" => "expire", "result" => "ok")
+                    .increment(1);
+            }
+            Ok(_) => {}
+            // Paid at the last moment: the confirm won, which is the right outcome.
+            Err(Error::AlreadySettled { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(released)
+}

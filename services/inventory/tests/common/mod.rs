@@ -1,0 +1,159 @@
+//! Shared test set-up: an inventory-service in-process on port 0, against the real MariaDB
+//! and Redis, with a fresh database and a unique key prefix per test.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::net::SocketAddr;
+
+use bookstore_inventory::{
+    Settings,
+    store::{Keys, StockStore},
+};
+use bookstore_platform::Shutdown;
+use bookstore_proto::inventory::{self as pb, inventory_service_client::InventoryServiceClient};
+use bookstore_stack::testing::{self, Infra};
+use sqlx::MySqlPool;
+use tonic::transport::Channel;
+
+pub type Client = InventoryServiceClient<Channel>;
+
+/// A running service and what a test needs to poke at it.
+pub struct TestApp {
+    pub settings: Settings,
+    pub infra: Infra,
+    pub addr: SocketAddr,
+    pub client: Client,
+    shutdown: Shutdown,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Settings for a fresh deployment: new database, new prefix, port 0, no Consul.
+pub async fn fresh_settings() -> (Settings, Infra) {
+    let infra = testing::infra();
+    let mut s = Settings::default();
+    s.common.port = 0;
+    s.common.metrics_port = 0;
+    s.common.mysql_url = bookstore_platform::Secret::new(infra.mysql_url.clone());
+    s.common.database = infra.fresh_database("inv").await;
+    s.common.redis_url = bookstore_platform::Secret::new(infra.redis_url.clone());
+    s.common.redis_prefix = testing::unique_prefix();
+    s.common.consul_addr = String::new();
+    (s, infra)
+}
+
+/// Starts a service with `settings` and waits until it listens.
+pub async fn start(settings: Settings, infra: Infra) -> TestApp {
+    let shutdown = Shutdown::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle =
+        tokio::spawn(bookstore_inventory::run(settings.clone(), shutdown.clone(), move |bound| {
+            let _ = tx.send(bound.grpc);
+        }));
+    let addr = rx.await.expect("service failed to start");
+    let client = InventoryServiceClient::connect(format!("http://{addr}")).await.expect("connect");
+    TestApp { settings, infra, addr, client, shutdown, handle }
+}
+
+/// A fresh service with the default settings.
+pub async fn spawn_app() -> TestApp {
+    let (s, infra) = fresh_settings().await;
+    start(s, infra).await
+}
+
+impl TestApp {
+    /// Stops the service gracefully and waits until it has stopped.
+    pub async fn stop(self) -> (Settings, Infra) {
+        self.shutdown.cancel();
+        self.handle.await.expect("join").expect("service run");
+        (self.settings, self.infra)
+    }
+
+    /// A MySQL pool on this service's database.
+    pub async fn pool(&self) -> MySqlPool {
+        MySqlPool::connect(&self.infra.database_url(&self.settings.common.database))
+            .await
+            .expect("pool")
+    }
+
+    /// A store on this service's Redis keys (to drive a syncer or sweeper directly).
+    pub async fn store(&self) -> StockStore {
+        let redis = bookstore_platform::cache::connect(&self.infra.redis_url).await.expect("redis");
+        StockStore::new(redis, Keys::new(&self.settings.common.redis_prefix).unwrap())
+    }
+
+    /// Restocks `book` with `qty` units.
+    pub async fn restock(&self, book: u64, qty: i32) -> pb::Stock {
+        self.client
+            .clone()
+            .incr_stock(pb::IncrStockRequest {
+                book_id: book,
+                quantity: qty,
+                request_id: format!("restock-{book}-{}", rand_suffix()),
+                remark: "test restock".into(),
+            })
+            .await
+            .expect("incr")
+            .into_inner()
+            .stock
+            .unwrap()
+    }
+
+    pub async fn stock(&self, book: u64) -> pb::Stock {
+        self.client
+            .clone()
+            .get_stock(pb::GetStockRequest { book_id: book })
+            .await
+            .expect("get")
+            .into_inner()
+            .stock
+            .unwrap()
+    }
+
+    /// Reconcile through the RPC; panics on drift (it waits for the syncer itself).
+    pub async fn assert_ledger_matches(&self) -> u64 {
+        let r = self
+            .client
+            .clone()
+            .reconcile(pb::ReconcileRequest { book_ids: vec![] })
+            .await
+            .expect("reconcile")
+            .into_inner();
+        assert!(r.drifts.is_empty(), "drifts: {:?}", r.drifts);
+        r.checked
+    }
+
+    /// Deletes every Redis key of this deployment: FLUSHALL, scoped to this test (a real
+    /// FLUSHALL would wipe the other tests' and engineers' keys on the shared Redis).
+    pub async fn flush_redis(&self) {
+        let keys = Keys::new(&self.settings.common.redis_prefix).unwrap();
+        let mut conn = bookstore_platform::cache::connect(&self.infra.redis_url).await.unwrap();
+        // SCAN, not KEYS: KEYS blocks the shared Redis while it walks every key.
+        let mut found: Vec<String> = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(keys.all_pattern())
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            found.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!(!found.is_empty(), "nothing to flush");
+        let _: () = redis::cmd("DEL").arg(&found).query_async(&mut conn).await.unwrap();
+    }
+}
+
+pub fn item(book_id: u64, quantity: i32) -> pb::StockItem {
+    pb::StockItem { book_id, quantity }
+}
+
+pub fn rand_suffix() -> u64 {
+    rand::random::<u64>()
+}

@@ -1,0 +1,62 @@
+//! The course's headline experiment: 1,000 buyers, 100 copies. Lua and FOR UPDATE sell
+//! exactly 100; the naive read-check-write sells more than it has.
+
+mod common;
+
+use bookstore_inventory::race::{RaceArena, Strategy};
+use bookstore_stack::testing;
+
+const BUYERS: usize = 1_000;
+const STOCK: i64 = 100;
+
+/// Runs BUYERS concurrent purchases of one unit; returns (sold, remaining).
+async fn race(arena: &RaceArena, strategy: Strategy, book: u64) -> (i64, i64) {
+    arena.reset(strategy, book, STOCK).await.unwrap();
+    let attempts = (0..BUYERS).map(|_| {
+        let arena = arena.clone();
+        tokio::spawn(async move { arena.buy(strategy, book, 1).await.unwrap() })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let sold = results.into_iter().filter(|r| *r.as_ref().unwrap()).count() as i64;
+    (sold, arena.remaining(strategy, book).await.unwrap())
+}
+
+async fn arena() -> RaceArena {
+    let infra = testing::infra();
+    let db = infra.fresh_database("race").await;
+    RaceArena::connect(&infra.mysql_url, &db, &infra.redis_url, &testing::unique_prefix())
+        .await
+        .unwrap()
+}
+
+/// Lua: exactly 100 of 1,000 concurrent buyers succeed and the stock ends at 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lua_sells_exactly_the_stock_to_a_thousand_concurrent_buyers() {
+    let arena = arena().await;
+    assert_eq!(race(&arena, Strategy::Lua, 1).await, (STOCK, 0));
+}
+
+/// FOR UPDATE: exactly 100 of 1,000 concurrent buyers succeed and the stock ends at 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn for_update_sells_exactly_the_stock_to_a_thousand_concurrent_buyers() {
+    let arena = arena().await;
+    assert_eq!(race(&arena, Strategy::ForUpdate, 2).await, (STOCK, 0));
+}
+
+/// Naive read-check-write oversells under the same race: more than 100 sales and a
+/// negative stock. The lab depends on this being visible, so the test insists on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn naive_read_then_update_oversells_under_the_same_race() {
+    let arena = arena().await;
+    let (sold, remaining) = race(&arena, Strategy::Naive, 3).await;
+    assert!(sold > STOCK, "naive sold only {sold}");
+    assert_eq!(remaining, STOCK - sold, "every sale decremented");
+    assert!(remaining < 0);
+}
+
+/// The labels are the stable names the lab and the bench print.
+#[test]
+fn strategies_have_stable_labels() {
+    let labels: Vec<_> = Strategy::ALL.iter().map(|s| s.label()).collect();
+    assert_eq!(labels, ["naive", "for-update", "lua"]);
+}
