@@ -1,54 +1,137 @@
-//! # catalog-service — books with a Redis cache
+//! # catalog-service — the books, served cache-aside from Redis
 //!
-//! **Not built yet** (Day 29, issue #4 has its own issue). The server runs, registers in Consul and
-//! answers health checks and reflection, but every RPC answers `UNIMPLEMENTED` (the
-//! generated default stubs): no RPC pretends to work. The contracts it will honour are
-//! written in `proto/bookstore/catalog/v1/catalog.proto`.
+//! Day 29–30 of the course. Five RPCs (`proto/bookstore/catalog/v1/catalog.proto`):
+//! ListBooks, GetBook and SearchBooks are reads, served from Redis when possible;
+//! PublishBook (authenticated through user-service) and UpdateStock (internal, for
+//! inventory-service) are writes, and each write invalidates exactly what it made stale.
+//! The crate also ships the seed catalogue (`catalog-service seed`).
 //!
-//! - [`Settings`]: the common settings (port 9002, database `catalog_db`).
-//! - [`run`]: serve until shutdown.
+//! What it is not for: stock *accounting*. inventory-service owns the ledger (locks,
+//! sales, the no-oversell invariant); the `stock` here is only the figure the catalogue
+//! displays, pushed by UpdateStock.
+//!
+//! | module | its one job |
+//! |---|---|
+//! | [`domain`] | parse and normalise requests (page, sort, keyword, new book, ISBN) |
+//! | [`store`] | the `books` table: SQL, LIKE escaping, counted queries |
+//! | [`cache`] | Redis cache-aside: keys, TTL + jitter, negative entries, version invalidation |
+//! | [`singleflight`] | one database load per key when many requests miss at once |
+//! | [`auth`] | ValidateToken calls to user-service, with a timeout |
+//! | [`stats`] | hit/miss and query counters: Prometheus + per-instance |
+//! | [`api`] | the gRPC handlers |
+//! | [`seed`] | the deterministic seed catalogue and its idempotent import |
+//! | [`error`] | the one error enum and its mapping to `tonic::Status` |
+
+pub mod api;
+pub mod auth;
+pub mod cache;
+pub mod domain;
+pub mod error;
+pub mod seed;
+pub mod singleflight;
+pub mod stats;
+pub mod store;
+
+use std::{sync::Arc, time::Duration};
 
 use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, run::Bound};
-use bookstore_proto::catalog::catalog_service_server::{CatalogService, CatalogServiceServer};
+use bookstore_proto::catalog::catalog_service_server::CatalogServiceServer;
 use serde::{Deserialize, Serialize};
 
-/// This service's settings: only the common ones so far.
+pub use error::Error;
+pub use seed::seed_catalog;
+pub use stats::{Stats, StatsSnapshot};
+
+/// catalog-service settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_LIST_TTL_SECS`, …
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
+    /// user-service, e.g. `http://127.0.0.1:9001` (the supervisor passes it).
+    pub user_addr: String,
+    /// Deadline for each call to user-service.
+    pub upstream_timeout_ms: u64,
+    /// List and search pages: 5 minutes (the course's figure). Lists change whenever any
+    /// book is published, so they are the first to go stale if an invalidation is lost.
+    pub list_ttl_secs: u64,
+    /// One book: 1 hour. Details change rarely and are invalidated precisely by id.
+    pub detail_ttl_secs: u64,
+    /// "No such id" entries: 1 minute. Long enough to absorb a flood of lookups for
+    /// missing ids, short enough that a mistake heals quickly.
+    pub negative_ttl_secs: u64,
+    /// MySQL pool size. Small on purpose: with the cache in front, MySQL sees only misses.
+    pub db_max_connections: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             common: CommonSettings::defaults(9002, "catalog_db"),
+            user_addr: "http://127.0.0.1:9001".into(),
+            upstream_timeout_ms: 3000,
+            list_ttl_secs: 300,
+            detail_ttl_secs: 3600,
+            negative_ttl_secs: 60,
+            db_max_connections: 10,
         }
     }
 }
 
-/// The gRPC handler. Empty on purpose: every method falls back to the generated stub,
-/// which answers `Status::unimplemented`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CatalogApi;
-
-impl CatalogService for CatalogApi {}
-
-/// Binds, serves until `shutdown`, and reports the bound addresses through `on_bound`.
+/// Connects MySQL (creating and migrating `catalog_db`) and Redis, then serves until
+/// `shutdown`, reporting the bound addresses through `on_bound`.
 pub async fn run(
     settings: Settings,
     shutdown: Shutdown,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
+    run_observed(settings, shutdown, |bound, _| on_bound(bound)).await
+}
+
+/// [`run`], also handing out this instance's [`Stats`] — what the tests and the bench
+/// use to count database queries and cache hits of *this* instance.
+pub async fn run_observed(
+    settings: Settings,
+    shutdown: Shutdown,
+    on_bound: impl FnOnce(Bound, Arc<Stats>),
+) -> anyhow::Result<()> {
+    let pool = bookstore_platform::db::connect(
+        settings.common.mysql_url.expose(),
+        &settings.common.database,
+        settings.db_max_connections,
+        &migrator(),
+    )
+    .await?;
+    let redis = bookstore_platform::cache::connect(settings.common.redis_url.expose()).await?;
+    let stats = Arc::new(Stats::default());
+    let cache = cache::Cache::new(
+        redis,
+        &settings.common.redis_prefix,
+        cache::Ttls {
+            list: Duration::from_secs(settings.list_ttl_secs),
+            detail: Duration::from_secs(settings.detail_ttl_secs),
+            negative: Duration::from_secs(settings.negative_ttl_secs),
+        },
+    );
+    let users = auth::UserClient::new(
+        &settings.user_addr,
+        Duration::from_millis(settings.upstream_timeout_ms),
+    )?;
+    let api =
+        api::CatalogApi::new(store::Store::new(pool, stats.clone()), cache, users, stats.clone());
     let server = GrpcServer::bind(&settings.common.host, settings.common.port)
         .await?
-        .add_service(CatalogServiceServer::new(CatalogApi));
+        .add_service(CatalogServiceServer::new(api));
     bookstore_platform::run::serve(
         "catalog-service",
         &settings.common,
         server,
         shutdown,
-        on_bound,
+        move |bound| on_bound(bound, stats),
     )
     .await
+}
+
+/// The catalog's migrations (`migrations/catalog`), for the service and the seed command.
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/catalog")
 }

@@ -1,8 +1,31 @@
-//! `catalog-service`: a thin main — settings, logging, signals — around [`bookstore_catalog::run`].
+//! `catalog-service`: a thin main around [`bookstore_catalog::run`].
+//!
+//! `catalog-service seed [--count N]` instead loads the seed catalogue into the configured
+//! database (idempotently) and exits — the analogue of the course's import from
+//! `bookstore.books`.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bookstore_platform::telemetry::init("info");
     let settings = bookstore_platform::config::load(bookstore_catalog::Settings::default())?;
-    bookstore_catalog::run(settings, bookstore_platform::shutdown::on_signal(), |_| {}).await
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => {
+            bookstore_catalog::run(settings, bookstore_platform::shutdown::on_signal(), |_| {})
+                .await
+        }
+        Some("seed") => {
+            let count = match args.get(1..) {
+                Some([flag, n]) if flag == "--count" => n.parse()?,
+                Some([]) => bookstore_catalog::seed::DEFAULT_COUNT,
+                _ => anyhow::bail!("usage: catalog-service seed [--count N]"),
+            };
+            let inserted = bookstore_catalog::seed::seed_command(&settings, count).await?;
+            println!("seeded {inserted} new books ({count} in the seed catalogue)");
+            Ok(())
+        }
+        Some(other) => {
+            anyhow::bail!("unknown command {other:?}; usage: catalog-service [seed [--count N]]")
+        }
+    }
 }

@@ -1,0 +1,62 @@
+//! Asking user-service who is calling (for PublishBook).
+//!
+//! DO: give every upstream call a deadline. A user-service that hangs must turn into a
+//! quick UNAVAILABLE here, not into PublishBook calls that pile up holding connections
+//! until this service hangs too — that is how one slow service takes down its callers.
+//! DO: connect lazily. catalog-service starts (and serves reads) even while user-service
+//! is still starting; only the first PublishBook needs it.
+
+use std::time::Duration;
+
+use bookstore_proto::user::{ValidateTokenRequest, user_service_client::UserServiceClient};
+use tonic::{Code, transport::Channel};
+
+use crate::Error;
+
+/// Who a valid token belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: u64,
+    pub username: String,
+}
+
+/// A user-service client with a per-call timeout.
+#[derive(Clone)]
+pub struct UserClient {
+    client: UserServiceClient<Channel>,
+    timeout: Duration,
+}
+
+impl UserClient {
+    /// `addr` like `http://127.0.0.1:9001`. Fails only on a malformed address.
+    pub fn new(addr: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let channel = tonic::transport::Endpoint::from_shared(addr.to_string())?
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .connect_lazy();
+        Ok(Self { client: UserServiceClient::new(channel), timeout })
+    }
+
+    /// Validates `token` with user-service.
+    pub async fn validate(&self, token: &str) -> Result<Identity, Error> {
+        let mut request = tonic::Request::new(ValidateTokenRequest { token: token.to_string() });
+        // Sent as the `grpc-timeout` header: user-service then knows how long we will
+        // wait and can give up too (deadline propagation).
+        request.set_timeout(self.timeout);
+        let mut client = self.client.clone();
+        let call = tokio::time::timeout(self.timeout, client.validate_token(request));
+        match call.await {
+            Ok(Ok(resp)) => {
+                let r = resp.into_inner();
+                Ok(Identity { user_id: r.user_id, username: r.username })
+            }
+            Ok(Err(status)) if status.code() == Code::Unauthenticated => {
+                Err(Error::Unauthenticated(status.message().to_string()))
+            }
+            Ok(Err(status)) => {
+                Err(Error::AuthUnavailable(format!("{:?}: {}", status.code(), status.message())))
+            }
+            Err(_) => Err(Error::AuthUnavailable("timed out".into())),
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Newtypes that parse requests at the door, so the store and the cache only ever see
+//! valid, *normalised* values.
+//!
+//! Normalisation is a caching concern as much as a validation one: `page_size=0` and
+//! `page_size=20` are the same query, and so are `keyword=" Rust "` and `keyword="rust"`
+//! (the table's collation is case-insensitive). Parsing them to one value first means they
+//! share one cache key instead of filling Redis with copies of the same page.
+
+use bookstore_proto::catalog::{
+    ListBooksRequest, PublishBookRequest, SearchBooksRequest, SortField, SortOrder,
+};
+
+use crate::Error;
+
+/// Page size when the request says 0.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+/// DO cap the page size. DON'T trust it: `page_size=10000` would turn one request into a
+/// 10,000-row query, a multi-megabyte cache value and a response the client cannot show.
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// Deep pages cost `OFFSET` rows of work each; nobody reads page 100,001 of a bookshop.
+pub const MAX_PAGE: u32 = 100_000;
+/// Longest keyword or search text, in characters.
+pub const MAX_KEYWORD_CHARS: usize = 100;
+
+/// The column a list is ordered by. A closed enum, mapped to SQL by [`SortKey::column`]:
+/// DON'T put a client's string into `ORDER BY` — it cannot be a bind parameter, so it
+/// would be SQL injection waiting to happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    CreatedAt,
+    Price,
+    Title,
+}
+
+impl SortKey {
+    pub fn column(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "created_at",
+            Self::Price => "price",
+            Self::Title => "title",
+        }
+    }
+}
+
+/// Ascending or descending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+impl Direction {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::Asc => "ASC",
+            Self::Desc => "DESC",
+        }
+    }
+}
+
+/// A validated page request: 1-based page, size in 1..=100.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Page {
+    pub page: u32,
+    pub size: u32,
+}
+
+impl Page {
+    /// `page` 0 means 1; `size` 0 means 20 and anything above 100 is capped at 100 (the
+    /// proto's contract: capping is friendlier than refusing for a UI that asks for "all").
+    pub fn parse(page: u32, size: u32) -> Result<Self, Error> {
+        if page > MAX_PAGE {
+            return Err(Error::InvalidArgument(format!("page must be at most {MAX_PAGE}")));
+        }
+        Ok(Self {
+            page: page.max(1),
+            size: match size {
+                0 => DEFAULT_PAGE_SIZE,
+                s => s.min(MAX_PAGE_SIZE),
+            },
+        })
+    }
+
+    /// Rows to skip.
+    pub fn offset(self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.size)
+    }
+}
+
+/// Trims, collapses inner whitespace and lowercases. Lowercasing is safe *because* the
+/// column collation (`utf8mb4_unicode_ci`) already compares case-insensitively: `Rust` and
+/// `rust` return the same rows, so they may share a cache entry.
+pub fn normalize_keyword(raw: &str) -> Result<String, Error> {
+    let words: Vec<&str> = raw.split_whitespace().collect();
+    let keyword = words.join(" ").to_lowercase();
+    if keyword.chars().count() > MAX_KEYWORD_CHARS {
+        return Err(Error::InvalidArgument(format!(
+            "keyword must be at most {MAX_KEYWORD_CHARS} characters"
+        )));
+    }
+    Ok(keyword)
+}
+
+/// A validated ListBooks request: every parameter that changes the answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ListQuery {
+    pub page: Page,
+    pub sort: SortKey,
+    pub direction: Direction,
+    /// Normalised; empty means "no filter".
+    pub keyword: String,
+}
+
+impl ListQuery {
+    pub fn parse(req: &ListBooksRequest) -> Result<Self, Error> {
+        let sort = match req.sort_by() {
+            SortField::Unspecified | SortField::CreatedAt => SortKey::CreatedAt,
+            SortField::Price => SortKey::Price,
+            SortField::Title => SortKey::Title,
+        };
+        let direction = match req.order() {
+            SortOrder::Unspecified | SortOrder::Desc => Direction::Desc,
+            SortOrder::Asc => Direction::Asc,
+        };
+        Ok(Self {
+            page: Page::parse(req.page, req.page_size)?,
+            sort,
+            direction,
+            keyword: normalize_keyword(&req.keyword)?,
+        })
+    }
+}
+
+/// A validated SearchBooks request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SearchQuery {
+    pub page: Page,
+    /// Normalised, never empty.
+    pub text: String,
+}
+
+impl SearchQuery {
+    pub fn parse(req: &SearchBooksRequest) -> Result<Self, Error> {
+        let text = normalize_keyword(&req.query)?;
+        if text.is_empty() {
+            return Err(Error::InvalidArgument("query must not be empty".into()));
+        }
+        Ok(Self { page: Page::parse(req.page, req.page_size)?, text })
+    }
+}
+
+/// Escapes a user's text for `LIKE … ESCAPE '\\'`, so that `%`, `_` and `\` match
+/// themselves instead of acting as wildcards.
+///
+/// DON'T: `format!("%{keyword}%")` unescaped. A search for `%` would then match every
+/// book (one cheap request = a full-table answer), and `_` would match any character, so
+/// a search for `c_t` would find "cat" and "cut". Bind parameters stop SQL injection; they
+/// do **not** stop LIKE's own wildcards — that takes this function.
+pub fn like_contains(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A positive book id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BookId(u64);
+
+impl BookId {
+    pub fn parse(id: u64) -> Result<Self, Error> {
+        if id == 0 {
+            return Err(Error::InvalidArgument("book id must be positive".into()));
+        }
+        Ok(Self(id))
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// A stock figure: 0..=1,000,000 (`INT` holds more, but a shelf of a million copies of
+/// one title is a typo, not a bookshop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stock(i32);
+
+impl Stock {
+    pub fn parse(stock: i32) -> Result<Self, Error> {
+        if (0..=1_000_000).contains(&stock) {
+            Ok(Self(stock))
+        } else {
+            Err(Error::InvalidArgument("stock must be between 0 and 1000000".into()))
+        }
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// Most expensive book accepted: 100,000 yuan, in cents.
+pub const MAX_PRICE_CENTS: i64 = 10_000_000;
+
+/// A validated PublishBook request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewBook {
+    pub title: String,
+    pub author: String,
+    /// 13 digits, check digit verified; `None` when the publisher gave none.
+    pub isbn: Option<String>,
+    pub publisher: String,
+    pub price: i64,
+    pub stock: Stock,
+    pub description: String,
+}
+
+fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, Error> {
+    let value = raw.trim().to_string();
+    let chars = value.chars().count();
+    if chars < min || chars > max {
+        return Err(Error::InvalidArgument(format!("{field} must be {min}-{max} characters")));
+    }
+    Ok(value)
+}
+
+impl NewBook {
+    pub fn parse(req: &PublishBookRequest) -> Result<Self, Error> {
+        if !(1..=MAX_PRICE_CENTS).contains(&req.price) {
+            return Err(Error::InvalidArgument(format!("price must be 1-{MAX_PRICE_CENTS} cents")));
+        }
+        let isbn = match req.isbn.trim() {
+            "" => None,
+            raw => Some(parse_isbn(raw)?),
+        };
+        Ok(Self {
+            title: text("title", &req.title, 1, 200)?,
+            author: text("author", &req.author, 1, 100)?,
+            isbn,
+            publisher: text("publisher", &req.publisher, 0, 100)?,
+            price: req.price,
+            stock: Stock::parse(req.stock)?,
+            description: text("description", &req.description, 0, 2000)?,
+        })
+    }
+}
+
+/// ISBN-13 check digit of the first 12 digits: weights 1,3,1,3,…; the digit makes the
+/// weighted sum a multiple of 10. Catches every single-digit typo.
+pub fn isbn13_check_digit(first12: &[u8]) -> u8 {
+    let sum: u32 = first12
+        .iter()
+        .enumerate()
+        .map(|(i, d)| u32::from(*d) * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    ((10 - sum % 10) % 10) as u8
+}
+
+/// Accepts `978-7-111-54742-6`-style input; returns the 13 digits.
+pub fn parse_isbn(raw: &str) -> Result<String, Error> {
+    let digits: Vec<u8> = raw
+        .chars()
+        .filter(|c| *c != '-' && *c != ' ')
+        .map(|c| c.to_digit(10).map(|d| d as u8))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::InvalidArgument("isbn must contain only digits".into()))?;
+    if digits.len() != 13 || isbn13_check_digit(&digits[..12]) != digits[12] {
+        return Err(Error::InvalidArgument("isbn must be a valid ISBN-13".into()));
+    }
+    Ok(digits.iter().map(|d| char::from(b'0' + d)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_in_user_input_are_escaped() {
+        assert_eq!(like_contains("100%"), r"%100\%%");
+        assert_eq!(like_contains("a_b"), r"%a\_b%");
+        assert_eq!(like_contains(r"c:\x"), r"%c:\\x%");
+    }
+
+    #[test]
+    fn page_size_is_defaulted_and_capped_and_deep_pages_refused() {
+        assert_eq!(Page::parse(0, 0).unwrap(), Page { page: 1, size: 20 });
+        assert_eq!(Page::parse(3, 10_000).unwrap().size, MAX_PAGE_SIZE);
+        assert!(Page::parse(MAX_PAGE + 1, 10).is_err());
+    }
+
+    #[test]
+    fn keywords_are_normalised_so_equal_queries_share_a_key() {
+        assert_eq!(normalize_keyword("  Rust   Book ").unwrap(), "rust book");
+        assert!(normalize_keyword(&"x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn isbn_check_digits_are_verified() {
+        assert_eq!(parse_isbn("978-7-111-54742-6").unwrap(), "9787111547426");
+        assert!(parse_isbn("9787111547427").is_err());
+        assert!(parse_isbn("97871115474").is_err());
+    }
+}

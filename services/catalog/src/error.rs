@@ -1,0 +1,42 @@
+//! The one error type of catalog-service and its one mapping to gRPC codes.
+
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed input (page too far, empty title, negative stock …); nothing changed.
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("book not found")]
+    NotFound,
+    /// PublishBook with an ISBN that is already in the catalogue.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// No, malformed, expired or foreign token (as judged by user-service).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// user-service could not be asked (down, or slower than the timeout). The caller may
+    /// retry; we must not guess the answer.
+    #[error("user-service unavailable: {0}")]
+    AuthUnavailable(String),
+    /// MySQL failed. Logged, never sent.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A cached value that does not decode (written by an incompatible version). Logged.
+    #[error("corrupt cache entry: {0}")]
+    Corrupt(String),
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::InvalidArgument(msg) => Status::invalid_argument(msg),
+            Error::NotFound => Status::not_found(err.to_string()),
+            Error::AlreadyExists(msg) => Status::already_exists(msg),
+            Error::Unauthenticated(msg) => Status::unauthenticated(msg),
+            Error::AuthUnavailable(e) => bookstore_platform::error::unavailable("user-service", e),
+            Error::Database(e) => bookstore_platform::error::internal("catalog store", e),
+            Error::Corrupt(e) => bookstore_platform::error::internal("catalog cache", e),
+        }
+    }
+}

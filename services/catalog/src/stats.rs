@@ -1,0 +1,106 @@
+//! Counters: the Prometheus metrics the dashboard reads, and a per-instance copy that
+//! tests and the bench read directly.
+//!
+//! Why two copies: the Prometheus recorder is one per *process*, and the tests of one file
+//! run in one process, in parallel, each with its own catalog instance. A test asserting
+//! "500 reads caused 1 query" must count only its own instance's queries — hence
+//! [`Stats`], an `Arc` of atomics owned by one instance.
+//!
+//! Metric names (stable; the lab dashboard reads them):
+//! - `cache_requests_total{cache="list"|"search"|"detail", result="hit"|"miss"}`
+//! - `catalog_db_queries_total{query="list"|"search"|"get"|"insert"|"update_stock"}`
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Which cache a lookup went to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheKind {
+    List,
+    Search,
+    Detail,
+}
+
+impl CacheKind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Search => "search",
+            Self::Detail => "detail",
+        }
+    }
+}
+
+/// One instance's counters. `Relaxed` ordering is enough: each counter is independent and
+/// only ever summed, never used to order other memory operations.
+#[derive(Debug, Default)]
+pub struct Stats {
+    db_queries: AtomicU64,
+    hits: [AtomicU64; 3],
+    misses: [AtomicU64; 3],
+}
+
+/// A copy of the counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub db_queries: u64,
+    pub list_hits: u64,
+    pub list_misses: u64,
+    pub search_hits: u64,
+    pub search_misses: u64,
+    pub detail_hits: u64,
+    pub detail_misses: u64,
+}
+
+impl StatsSnapshot {
+    /// Hits / lookups over every cache, 0.0 when there were none.
+    pub fn hit_rate(&self) -> f64 {
+        let hits = self.list_hits + self.search_hits + self.detail_hits;
+        let all = hits + self.list_misses + self.search_misses + self.detail_misses;
+        if all == 0 { 0.0 } else { hits as f64 / all as f64 }
+    }
+
+    /// The difference `self - earlier` (what happened between two snapshots).
+    pub fn since(&self, earlier: &StatsSnapshot) -> StatsSnapshot {
+        StatsSnapshot {
+            db_queries: self.db_queries - earlier.db_queries,
+            list_hits: self.list_hits - earlier.list_hits,
+            list_misses: self.list_misses - earlier.list_misses,
+            search_hits: self.search_hits - earlier.search_hits,
+            search_misses: self.search_misses - earlier.search_misses,
+            detail_hits: self.detail_hits - earlier.detail_hits,
+            detail_misses: self.detail_misses - earlier.detail_misses,
+        }
+    }
+}
+
+impl Stats {
+    /// Records one cache lookup, in both the instance counters and Prometheus.
+    pub fn cache(&self, kind: CacheKind, hit: bool) {
+        let i = kind as usize;
+        let (counter, result) =
+            if hit { (&self.hits[i], "hit") } else { (&self.misses[i], "miss") };
+        counter.fetch_add(1, Relaxed);
+        metrics::counter!("cache_requests_total", "cache" => kind.label(), "result" => result)
+            .increment(1);
+    }
+
+    /// Records one SQL statement sent to MySQL.
+    pub fn db_query(&self, query: &'static str) {
+        self.db_queries.fetch_add(1, Relaxed);
+        metrics::counter!("catalog_db_queries_total", "query" => query).increment(1);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let h = |k: CacheKind| self.hits[k as usize].load(Relaxed);
+        let m = |k: CacheKind| self.misses[k as usize].load(Relaxed);
+        StatsSnapshot {
+            db_queries: self.db_queries.load(Relaxed),
+            list_hits: h(CacheKind::List),
+            list_misses: m(CacheKind::List),
+            search_hits: h(CacheKind::Search),
+            search_misses: m(CacheKind::Search),
+            detail_hits: h(CacheKind::Detail),
+            detail_misses: m(CacheKind::Detail),
+        }
+    }
+}

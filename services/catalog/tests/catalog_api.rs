@@ -1,0 +1,391 @@
+//! catalog-service against real MariaDB and Redis: each test gets a fresh database, its
+//! own Redis key prefix and servers on port 0, and counts its instance's own database
+//! queries and cache hits through [`bookstore_catalog::Stats`].
+
+use std::{sync::Arc, time::Duration};
+
+use bookstore_catalog::{Settings, Stats, StatsSnapshot};
+use bookstore_platform::{Secret, Shutdown};
+use bookstore_proto::{
+    catalog::{
+        GetBookRequest, ListBooksRequest, PublishBookRequest, SearchBooksRequest, SortField,
+        SortOrder, UpdateStockRequest, catalog_service_client::CatalogServiceClient,
+    },
+    user::{LoginRequest, RegisterRequest, user_service_client::UserServiceClient},
+};
+use tonic::{Code, Request, transport::Channel};
+
+/// Books loaded from the seed catalogue into every test database.
+const SEEDED: usize = 300;
+
+/// A running catalog-service (and the user-service it authenticates with).
+struct TestCatalog {
+    client: CatalogServiceClient<Channel>,
+    addr: std::net::SocketAddr,
+    metrics_addr: std::net::SocketAddr,
+    users: UserServiceClient<Channel>,
+    stats: Arc<Stats>,
+    shutdown: Shutdown,
+}
+
+impl Drop for TestCatalog {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestCatalog {
+    fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Registers and logs in a fresh user; returns a bearer token.
+    async fn token(&mut self) -> String {
+        let username = bookstore_stack::testing::unique_name("pub");
+        self.users
+            .register(RegisterRequest {
+                username: username.clone(),
+                password: "publisher-password".into(),
+                email: String::new(),
+            })
+            .await
+            .unwrap();
+        self.users
+            .login(LoginRequest { username, password: "publisher-password".into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .token
+    }
+
+    async fn publish(&mut self, token: &str, title: &str) -> bookstore_proto::catalog::Book {
+        let mut req = Request::new(PublishBookRequest {
+            title: title.into(),
+            author: "Test Author".into(),
+            price: 4_990,
+            stock: 3,
+            ..Default::default()
+        });
+        req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        self.client.publish_book(req).await.unwrap().into_inner().book.unwrap()
+    }
+}
+
+const JWT_SECRET: &str = "catalog-test-secret-at-least-32-bytes-long";
+
+/// Starts user-service and catalog-service in-process, with the seed catalogue loaded.
+async fn spawn_catalog() -> TestCatalog {
+    let infra = bookstore_stack::testing::infra();
+    let shutdown = Shutdown::new();
+
+    let mut user = bookstore_user::Settings::default();
+    user.common.port = 0;
+    user.common.mysql_url = Secret::new(infra.mysql_url.clone());
+    user.common.database = infra.fresh_database("cat_user").await;
+    user.jwt_secret = Secret::new(JWT_SECRET);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(bookstore_user::run(user, shutdown.clone(), move |b| {
+        let _ = tx.send(b);
+    }));
+    let user_bound = rx.await.expect("user-service starts");
+
+    let mut settings = Settings::default();
+    settings.common.port = 0;
+    settings.common.mysql_url = Secret::new(infra.mysql_url.clone());
+    settings.common.redis_url = Secret::new(infra.redis_url.clone());
+    settings.common.redis_prefix = bookstore_stack::testing::unique_prefix();
+    settings.common.database = infra.fresh_database("catalog").await;
+    settings.user_addr = format!("http://{}", user_bound.grpc);
+    let pool = bookstore_platform::db::connect(
+        &infra.mysql_url,
+        &settings.common.database,
+        2,
+        &bookstore_catalog::migrator(),
+    )
+    .await
+    .unwrap();
+    bookstore_catalog::seed_catalog(&pool, SEEDED).await.unwrap();
+    pool.close().await;
+
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(bookstore_catalog::run_observed(settings, shutdown.clone(), move |b, stats| {
+        let _ = tx.send((b, stats));
+    }));
+    let (bound, stats) = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("catalog-service starts within 30 s")
+        .expect("catalog-service reports its address");
+    TestCatalog {
+        client: CatalogServiceClient::connect(format!("http://{}", bound.grpc)).await.unwrap(),
+        addr: bound.grpc,
+        metrics_addr: bound.metrics,
+        users: UserServiceClient::connect(format!("http://{}", user_bound.grpc)).await.unwrap(),
+        stats,
+        shutdown,
+    }
+}
+
+fn list(
+    page: u32,
+    size: u32,
+    sort: SortField,
+    order: SortOrder,
+    keyword: &str,
+) -> ListBooksRequest {
+    ListBooksRequest {
+        page,
+        page_size: size,
+        sort_by: sort as i32,
+        order: order as i32,
+        keyword: keyword.into(),
+    }
+}
+
+/// Cache-aside in its simplest form: the first read of a query misses and queries MySQL,
+/// the same read again is a hit with no query. Then every parameter — page, size, sort
+/// field, direction, keyword — is changed one at a time, and each change is a new miss:
+/// the key contains all of them, so no query is ever answered with another's page.
+#[tokio::test]
+async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
+    let mut svc = spawn_catalog().await;
+    let base = list(1, 10, SortField::Price, SortOrder::Asc, "");
+    let before = svc.stats();
+    let first = svc.client.list_books(base.clone()).await.unwrap().into_inner();
+    let after_miss = svc.stats().since(&before);
+    assert_eq!((after_miss.list_misses, after_miss.list_hits), (1, 0));
+    assert_eq!(after_miss.db_queries, 1);
+    assert_eq!(first.total, SEEDED as u64);
+    assert!(first.books.windows(2).all(|w| w[0].price <= w[1].price));
+
+    let second = svc.client.list_books(base.clone()).await.unwrap().into_inner();
+    let after_hit = svc.stats().since(&before);
+    assert_eq!((after_hit.list_misses, after_hit.list_hits), (1, 1));
+    assert_eq!(after_hit.db_queries, 1, "a hit must not query MySQL");
+    assert_eq!(first, second);
+
+    let variants = [
+        list(2, 10, SortField::Price, SortOrder::Asc, ""),
+        list(1, 11, SortField::Price, SortOrder::Asc, ""),
+        list(1, 10, SortField::Title, SortOrder::Asc, ""),
+        list(1, 10, SortField::Price, SortOrder::Desc, ""),
+        list(1, 10, SortField::Price, SortOrder::Asc, "rust"),
+    ];
+    for (i, variant) in variants.into_iter().enumerate() {
+        let got = svc.client.list_books(variant).await.unwrap().into_inner();
+        assert_ne!(got.books, first.books, "variant {i} must not reuse the base page");
+        let s = svc.stats().since(&before);
+        assert_eq!(s.list_misses, 2 + i as u64, "variant {i} is a miss");
+        assert_eq!(s.db_queries, 2 + i as u64);
+    }
+    // Normalisation: the same keyword with other case and spacing is the same query.
+    svc.client.list_books(list(1, 10, SortField::Price, SortOrder::Asc, "  RUST ")).await.unwrap();
+    assert_eq!(svc.stats().since(&before).db_queries, 6);
+
+    // The counters are exported on the Prometheus endpoint under the dashboard's names.
+    let text = reqwest::get(format!("http://{}/metrics", svc.metrics_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(r#"cache_requests_total{cache="list",result="hit"}"#), "{text}");
+}
+
+/// Writes invalidate what they made stale: after UpdateStock the next GetBook and the
+/// next ListBooks show the new stock (both were cached before), and after PublishBook the
+/// new book is on the first page and readable by id — even though that id had been looked
+/// up (and cached as missing) before it existed.
+#[tokio::test]
+async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
+    let mut svc = spawn_catalog().await;
+    let newest = list(1, 5, SortField::CreatedAt, SortOrder::Desc, "");
+    let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
+    let target = page.books[0].clone();
+    let get = GetBookRequest { id: target.id };
+    svc.client.get_book(get).await.unwrap();
+
+    let new_stock = if target.stock == 42 { 43 } else { 42 };
+    svc.client
+        .update_stock(UpdateStockRequest { book_id: target.id, stock: new_stock })
+        .await
+        .unwrap();
+    let detail = svc.client.get_book(get).await.unwrap().into_inner().book.unwrap();
+    assert_eq!(detail.stock, new_stock, "detail is not stale");
+    let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
+    assert_eq!(page.books[0].stock, new_stock, "list is not stale");
+
+    // The next id does not exist yet: looking it up caches "not found".
+    let next_id = SEEDED as u64 + 1;
+    let missing = svc.client.get_book(GetBookRequest { id: next_id }).await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    let token = svc.token().await;
+    let book = svc.publish(&token, "A Brand New Book").await;
+    assert_eq!(book.id, next_id);
+    let page = svc.client.list_books(newest).await.unwrap().into_inner();
+    assert_eq!(page.books[0].id, book.id, "the new book leads the newest-first list");
+    assert_eq!(page.total, SEEDED as u64 + 1);
+    let fetched = svc
+        .client
+        .get_book(GetBookRequest { id: next_id })
+        .await
+        .expect("the negative entry was invalidated by PublishBook");
+    assert_eq!(fetched.into_inner().book.unwrap().title, "A Brand New Book");
+}
+
+/// The stampede defence: 500 concurrent reads of one cold list key reach MySQL once —
+/// the rest wait for that one load (single-flight) or find it in Redis.
+#[tokio::test]
+async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query() {
+    let svc = spawn_catalog().await;
+    let before = svc.stats();
+    let req = list(3, 20, SortField::Title, SortOrder::Asc, "");
+    let calls = (0..500).map(|_| {
+        let mut client = svc.client.clone();
+        let req = req.clone();
+        async move { client.list_books(req).await.map(|r| r.into_inner()) }
+    });
+    let results = futures::future::join_all(calls).await;
+    let first = results[0].as_ref().unwrap();
+    assert!(results.iter().all(|r| r.as_ref().ok() == Some(first)));
+    let s = svc.stats().since(&before);
+    assert_eq!(s.db_queries, 1, "{s:?}");
+    assert_eq!(s.list_hits + s.list_misses, 500);
+}
+
+/// The penetration defence: a storm of lookups for an id that does not exist reaches
+/// MySQL once; afterwards the negative entry answers, still NOT_FOUND.
+#[tokio::test]
+async fn a_storm_of_reads_for_a_missing_id_reaches_the_database_once() {
+    let svc = spawn_catalog().await;
+    let before = svc.stats();
+    let calls = (0..300).map(|_| {
+        let mut client = svc.client.clone();
+        async move { client.get_book(GetBookRequest { id: 987_654 }).await }
+    });
+    for result in futures::future::join_all(calls).await {
+        assert_eq!(result.unwrap_err().code(), Code::NotFound);
+    }
+    let mut client = svc.client.clone();
+    for _ in 0..20 {
+        let err = client.get_book(GetBookRequest { id: 987_654 }).await.unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+    }
+    let s = svc.stats().since(&before);
+    assert_eq!(s.db_queries, 1, "{s:?}");
+    assert!(s.detail_hits >= 20);
+}
+
+/// `%` and `_` in a search or keyword are literal characters, not LIKE wildcards; and a
+/// page size of 10,000 is capped at 100 rather than honoured.
+#[tokio::test]
+async fn wildcards_match_literally_and_huge_pages_are_capped() {
+    let mut svc = spawn_catalog().await;
+    let token = svc.token().await;
+    let percent = svc.publish(&token, "100% Pure Rust").await;
+    let underscore = svc.publish(&token, "snake_case Everywhere").await;
+    let backslash = svc.publish(&token, r"Paths like C:\temp").await;
+
+    for (text, expected) in [("%", &percent), ("_", &underscore), (r"\", &backslash)] {
+        let found = svc
+            .client
+            .search_books(SearchBooksRequest { query: text.into(), page: 1, page_size: 50 })
+            .await
+            .unwrap()
+            .into_inner();
+        let ids: Vec<u64> = found.books.iter().map(|b| b.id).collect();
+        assert_eq!(ids, vec![expected.id], "search for {text:?}");
+        let listed = svc
+            .client
+            .list_books(list(1, 50, SortField::CreatedAt, SortOrder::Desc, text))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.total, 1, "keyword {text:?}");
+    }
+
+    let huge = svc
+        .client
+        .list_books(list(1, 10_000, SortField::Price, SortOrder::Asc, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(huge.page_size, 100);
+    assert_eq!(huge.books.len(), 100);
+    let empty = svc.client.search_books(SearchBooksRequest::default()).await.unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+}
+
+/// PublishBook is refused without a token, with a forged one, and with invalid fields —
+/// and a refused request changes nothing.
+#[tokio::test]
+async fn publish_book_requires_a_valid_token_and_valid_fields() {
+    let mut svc = spawn_catalog().await;
+    let valid = PublishBookRequest {
+        title: "Anonymous Book".into(),
+        author: "Nobody".into(),
+        price: 1_000,
+        ..Default::default()
+    };
+    let err = svc.client.publish_book(valid.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+
+    let mut forged = Request::new(valid.clone());
+    forged.metadata_mut().insert("authorization", "Bearer e30.e30.c2ln".parse().unwrap());
+    assert_eq!(svc.client.publish_book(forged).await.unwrap_err().code(), Code::Unauthenticated);
+
+    let token = svc.token().await;
+    for bad in [
+        PublishBookRequest { price: 0, ..valid.clone() },
+        PublishBookRequest { price: 10_000_001, ..valid.clone() },
+        PublishBookRequest { title: "  ".into(), ..valid.clone() },
+        PublishBookRequest { stock: -1, ..valid.clone() },
+        PublishBookRequest { isbn: "9787111547427".into(), ..valid.clone() },
+    ] {
+        let mut req = Request::new(bad);
+        req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        assert_eq!(svc.client.publish_book(req).await.unwrap_err().code(), Code::InvalidArgument);
+    }
+    let page = svc
+        .client
+        .list_books(list(1, 1, SortField::CreatedAt, SortOrder::Desc, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.total, SEEDED as u64, "nothing was published");
+}
+
+/// The service is usable with nothing but grpcurl: reflection lists it, and ListBooks
+/// answers JSON (the course's "grpcurl测试5个RPC方法").
+#[tokio::test]
+async fn grpcurl_finds_the_service_by_reflection_and_calls_it() {
+    let svc = spawn_catalog().await;
+    let tools = std::env::var("BOOKSTORE_TOOLS_DIR").unwrap_or_else(|_| {
+        format!("{}/.cache/bookstore-lab/tools", std::env::var("HOME").unwrap())
+    });
+    let grpcurl = format!("{tools}/grpcurl");
+    let addr = svc.addr.to_string();
+    let listed = tokio::process::Command::new(&grpcurl)
+        .args(["-plaintext", &addr, "list"])
+        .output()
+        .await
+        .expect("grpcurl is installed by `make test` (scripts/setup.sh)");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("bookstore.catalog.v1.CatalogService"), "{listed}");
+
+    let called = tokio::process::Command::new(&grpcurl)
+        .args([
+            "-plaintext",
+            "-d",
+            r#"{"page_size": 2, "sort_by": "SORT_FIELD_PRICE", "order": "SORT_ORDER_ASC"}"#,
+            &addr,
+            "bookstore.catalog.v1.CatalogService/ListBooks",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(called.status.success(), "{}", String::from_utf8_lossy(&called.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&called.stdout).unwrap();
+    assert_eq!(json["books"].as_array().unwrap().len(), 2);
+    assert_eq!(json["total"], SEEDED.to_string());
+}
