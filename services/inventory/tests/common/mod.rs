@@ -120,34 +120,34 @@ impl TestApp {
         assert!(r.drifts.is_empty(), "drifts: {:?}", r.drifts);
         r.checked
     }
+}
 
-    /// Deletes every Redis key of this deployment: FLUSHALL, scoped to this test (a real
-    /// FLUSHALL would wipe the other tests' and engineers' keys on the shared Redis).
-    pub async fn flush_redis(&self) {
-        let keys = Keys::new(&self.settings.common.redis_prefix).unwrap();
-        let mut conn = bookstore_platform::cache::connect(&self.infra.redis_url).await.unwrap();
-        // SCAN, not KEYS: KEYS blocks the shared Redis while it walks every key.
-        let mut found: Vec<String> = Vec::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(keys.all_pattern())
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-            found.extend(batch);
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
+/// Deletes every Redis key of this deployment: FLUSHALL, scoped to this test (a real
+/// FLUSHALL would wipe the other tests' and engineers' keys on the shared Redis).
+pub async fn flush_redis(settings: &Settings, infra: &Infra) {
+    let keys = Keys::new(&settings.common.redis_prefix).unwrap();
+    let mut conn = bookstore_platform::cache::connect(&infra.redis_url).await.unwrap();
+    // SCAN, not KEYS: KEYS blocks the shared Redis while it walks every key.
+    let mut found: Vec<String> = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(keys.all_pattern())
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        found.extend(batch);
+        cursor = next;
+        if cursor == 0 {
+            break;
         }
-        assert!(!found.is_empty(), "nothing to flush");
-        let _: () = redis::cmd("DEL").arg(&found).query_async(&mut conn).await.unwrap();
     }
+    assert!(!found.is_empty(), "nothing to flush");
+    let _: () = redis::cmd("DEL").arg(&found).query_async(&mut conn).await.unwrap();
 }
 
 pub fn item(book_id: u64, quantity: i32) -> pb::StockItem {
