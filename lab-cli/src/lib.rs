@@ -1,9 +1,32 @@
 //! # bookstore-lab (library half) — what the `bookstore-lab` binary is made of
 //!
-//! The binary (`main.rs`) only parses arguments; everything it runs lives here so tests can
-//! call it directly.
+//! The binary (`main.rs`) only parses arguments; everything it runs lives here so tests
+//! can call it directly. The TUI follows the ratatui template shape — state, events and
+//! rendering apart — and the experiments are library code the TUI only observes.
 //!
-//! - [`bench`]: `bookstore-lab bench inventory|catalog` — load runs with baselines, built
-//!   on the `bookstore-loadgen` engine, printed as a table or JSON.
+//! What it is not: a load engine (that is `bookstore-loadgen`) or a process supervisor
+//! (`bookstore-stack`); it drives both.
+//!
+//! - [`app`]: the TUI state and `update(event) -> commands` (no I/O).
+//! - [`event`]: the one `Event` enum and the key reader thread.
+//! - [`ui`]: rendering, a pure function of the state (snapshot-tested).
+//! - [`tui`]: the one loop: draw, receive an event, update, run commands.
+//! - [`terminal`]: raw mode in, always out (guard + panic hook).
+//! - [`lessons`]: lessons as data — manifest, source references, `lessons check`, progress.
+//! - [`experiments`]: Day 30's race and Day 29's cache load, reporting over channels.
+//! - [`dashboard`]: the poller behind `bookstore-lab dashboard`.
+//! - [`metrics`]: Prometheus text parsing, counter rates and histogram quantiles.
+//! - [`plain`]: the same commands without a TUI (progress bars, then tables).
+//! - [`bench`]: `bookstore-lab bench inventory|catalog`.
 
+pub mod app;
 pub mod bench;
+pub mod dashboard;
+pub mod event;
+pub mod experiments;
+pub mod lessons;
+pub mod metrics;
+pub mod plain;
+pub mod terminal;
+pub mod tui;
+pub mod ui;

@@ -1,19 +1,27 @@
 //! # bookstore-lab — the lab in your terminal
 //!
-//! The binary a learner types. Today it drives the stack supervisor:
-//! - `bookstore-lab up [--infra-only] [--external] [--free-ports]` — start MariaDB, Redis,
-//!   Consul and the six services (idempotent);
-//! - `bookstore-lab status` — every component's real health;
-//! - `bookstore-lab env` — shell exports for the running stack (`eval "$(bookstore-lab env)"`);
-//! - `bookstore-lab down` — stop everything, leaving no process behind.
+//! The binary a learner types. This file is the whole command line (clap) and nothing
+//! else: each command calls into the library (`bookstore_lab::…`) or the stack supervisor.
+//! - `bookstore-lab` — the TUI home (starts the stack first); plain status without a TTY;
+//! - `bookstore-lab lesson day30 [--reset] [--no-tui]` — a lesson and its live experiment;
+//! - `bookstore-lab lessons [check]` — the list with progress; validate `lessons/`;
+//! - `bookstore-lab dashboard` — health, QPS, p99, hit rate, stock of the running stack;
+//! - `bookstore-lab bench inventory|catalog` — load runs with baselines;
+//! - `bookstore-lab up | down | status | env` — the stack supervisor.
 //!
-//! The supervisor itself is the `bookstore-stack` library (`lab-cli/stack`), shared with
-//! the test suite; this file only parses arguments and prints.
+//! Every command works without a terminal (`--no-tui`, or stdout not a TTY): the same
+//! runners print progress bars and tables instead of drawing screens.
 
-use std::path::PathBuf;
+use std::{io::IsTerminal, path::PathBuf};
 
 use anyhow::Context;
-use bookstore_lab::bench::{BenchOptions, BenchTarget};
+use bookstore_lab::{
+    app::App,
+    bench::{BenchOptions, BenchTarget},
+    experiments::race::RaceParams,
+    lessons::{Library, progress::Progress},
+    plain, tui,
+};
 use bookstore_stack::{Supervisor, UpOptions};
 use clap::{Parser, Subcommand};
 
@@ -29,8 +37,12 @@ struct Cli {
     #[arg(long, global = true, env = "BOOKSTORE_LAB_HOME")]
     dir: Option<PathBuf>,
 
+    /// 不打开终端界面，输出纯文本（stdout 不是终端时自动如此）
+    #[arg(long, global = true)]
+    no_tui: bool,
+
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,6 +70,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// 打开一课（例如 day30）；课内按 x 运行它的实验
+    Lesson {
+        /// 课程 id：day29、day30 …（见 `bookstore-lab lessons`）
+        id: String,
+        /// 把这一课标记为未完成，然后退出
+        #[arg(long)]
+        reset: bool,
+        /// Day 30 实验的初始库存
+        #[arg(long, default_value_t = RaceParams::default().stock)]
+        stock: u32,
+        /// Day 30 实验的并发买家数
+        #[arg(long, default_value_t = RaceParams::default().buyers)]
+        buyers: u32,
+        /// Day 30 实验每种策略的秒数（0 = 每个买家只抢一次）
+        #[arg(long, default_value_t = RaceParams::default().duration_secs)]
+        duration: u32,
+    },
+    /// 列出所有课程和进度；`lessons check` 校验课程内容与源码引用
+    Lessons {
+        #[command(subcommand)]
+        action: Option<LessonsAction>,
+    },
+    /// 仪表盘：每个组件的健康、QPS、p99、缓存命中率与库存合计
+    Dashboard,
     /// 打印可 eval 的环境变量，例如 eval "$(bookstore-lab env)"
     Env,
     /// 压测：在同一轮中测量基线（空 gRPC 调用、裸 Lua 脚本、裸 SQL），结果以比值呈现
@@ -67,6 +103,12 @@ enum Command {
         #[command(flatten)]
         opts: BenchOptions,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum LessonsAction {
+    /// 校验 manifest 和每一处源码引用（文件存在、标记唯一），有问题时以非零状态退出
+    Check,
 }
 
 fn default_dir() -> PathBuf {
@@ -81,26 +123,25 @@ fn default_dir() -> PathBuf {
     }
 }
 
+/// Whether to draw screens: a terminal on stdout and no `--no-tui`.
+fn use_tui(cli: &Cli) -> bool {
+    !cli.no_tui && std::io::stdout().is_terminal()
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let tui_mode = use_tui(&cli);
     let dir = cli.dir.clone().unwrap_or_else(default_dir);
-    let mut sup =
-        Supervisor::open(&dir).with_context(|| format!("stack directory {}", dir.display()))?;
-    match cli.command {
-        Command::Up {
-            infra_only,
-            external,
-            free_ports,
-            bin_dir,
-        } => {
-            let opts = UpOptions {
-                infra_only,
-                external,
-                free_ports,
-                bin_dir,
-                attached: false,
-            };
+    let open =
+        || Supervisor::open(&dir).with_context(|| format!("stack directory {}", dir.display()));
+    let Some(command) = cli.command else {
+        return home(open()?, tui_mode).await;
+    };
+    match command {
+        Command::Up { infra_only, external, free_ports, bin_dir } => {
+            let mut sup = open()?;
+            let opts = UpOptions { infra_only, external, free_ports, bin_dir, attached: false };
             // Ctrl-C while starting: stop what was already started, leave nothing behind.
             tokio::select! {
                 r = sup.up(&opts) => {
@@ -121,20 +162,23 @@ async fn main() -> anyhow::Result<()> {
             print_status(&sup, false).await;
         }
         Command::Down => {
+            let mut sup = open()?;
             sup.down().await?;
             eprintln!("==> stack stopped ({})", sup.dir().display());
         }
         Command::Status { json } => {
-            let healthy = print_status(&sup, json).await;
+            let healthy = print_status(&open()?, json).await;
             if !healthy {
                 std::process::exit(1);
             }
         }
         Command::Bench { target, mut opts } => {
+            let sup = open()?;
             opts.infra = bookstore_stack::testing::try_infra_in(Some(sup.dir()))?;
             bookstore_lab::bench::run(target, &opts).await?;
         }
         Command::Env => {
+            let sup = open()?;
             let s = sup.state();
             if let Ok(u) = s.mysql_url() {
                 println!("export BOOKSTORE_MYSQL_URL={u}");
@@ -147,8 +191,76 @@ async fn main() -> anyhow::Result<()> {
                 println!("export CONSUL_HTTP_ADDR={a}");
             }
         }
+        Command::Lessons { action } => {
+            let lessons_dir = bookstore_lab::lessons::find_dir()?;
+            match action {
+                Some(LessonsAction::Check) => {
+                    if !plain::check(&lessons_dir) {
+                        std::process::exit(1);
+                    }
+                }
+                None => {
+                    let lib = Library::load(&lessons_dir)?;
+                    plain::list(&lib, &Progress::load(&dir)?);
+                }
+            }
+        }
+        Command::Lesson { id, reset, stock, buyers, duration } => {
+            let sup = open()?;
+            let lib = Library::discover()?;
+            let mut progress = Progress::load(sup.dir())?;
+            if reset {
+                let was = progress.reset(&id);
+                progress.save(sup.dir())?;
+                println!("{id}: {}", if was { "进度已重置" } else { "本来就未完成" });
+                return Ok(());
+            }
+            let params =
+                RaceParams { stock: stock.max(1), buyers: buyers.max(1), duration_secs: duration };
+            let ctx = tui::Context { lab_dir: sup.dir().to_path_buf() };
+            if tui_mode {
+                let mut app = App::new(&lib, progress);
+                app.open_lesson(&id)?;
+                app.race.params = params;
+                tui::run(app, ctx).await?;
+            } else {
+                plain::lesson(&lib, &id, sup.dir(), params, ctx.cache_targets()).await?;
+            }
+        }
+        Command::Dashboard => {
+            let sup = open()?;
+            if tui_mode {
+                let lib = Library::discover()?;
+                let mut app = App::new(&lib, Progress::load(sup.dir())?);
+                app.screen = bookstore_lab::app::Screen::Dashboard;
+                tui::run(app, tui::Context { lab_dir: sup.dir().to_path_buf() }).await?;
+            } else {
+                plain::dashboard(sup.dir()).await;
+            }
+        }
     }
     Ok(())
+}
+
+/// `bookstore-lab` alone: in a terminal, make sure the stack runs (idempotent) and open
+/// the TUI home; otherwise print the lessons and the stack's status.
+async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
+    let lib = Library::discover()?;
+    let progress = Progress::load(sup.dir())?;
+    if !tui_mode {
+        println!("书店微服务实验室 — 课程（bookstore-lab --help 查看全部命令）：");
+        plain::list(&lib, &progress);
+        println!();
+        print_status(&sup, false).await;
+        return Ok(());
+    }
+    eprintln!("==> 正在确认环境已启动（bookstore-lab up）…");
+    let started = sup.up(&UpOptions::default()).await;
+    let mut app = App::new(&lib, progress);
+    if let Err(e) = started {
+        app.notice = Some(format!("环境未能启动：{e:#}"));
+    }
+    tui::run(app, tui::Context { lab_dir: sup.dir().to_path_buf() }).await
 }
 
 /// Prints one line per component; returns whether all are healthy.
@@ -167,34 +279,14 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
         return all_ok;
     }
     if health.is_empty() {
-        println!(
-            "没有正在运行的环境（{}）。运行 `bookstore-lab up` 启动。",
-            sup.dir().display()
-        );
+        println!("没有正在运行的环境（{}）。运行 `bookstore-lab up` 启动。", sup.dir().display());
         return false;
     }
-    println!(
-        "{:<10} {:<8} {:<34} {:<8} 详情",
-        "组件", "状态", "地址", "PID"
-    );
+    println!("{:<10} {:<8} {:<34} {:<8} 详情", "组件", "状态", "地址", "PID");
     for h in &health {
-        let pid = h
-            .pid
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "外部".into());
-        let mark = if h.healthy {
-            "✔ 正常"
-        } else {
-            "✘ 异常"
-        };
-        println!(
-            "{:<10} {:<8} {:<34} {:<8} {}",
-            h.name,
-            mark,
-            redact(&h.address),
-            pid,
-            h.detail
-        );
+        let pid = h.pid.map(|p| p.to_string()).unwrap_or_else(|| "外部".into());
+        let mark = if h.healthy { "✔ 正常" } else { "✘ 异常" };
+        println!("{:<10} {:<8} {:<34} {:<8} {}", h.name, mark, redact(&h.address), pid, h.detail);
     }
     all_ok
 }

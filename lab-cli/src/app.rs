@@ -1,0 +1,416 @@
+//! The TUI's state and how each event changes it.
+//!
+//! [`App::update`] is a plain function of (state, event): it changes the state and returns
+//! the side effects to perform ([`Command`]: start a race, publish a book, …) instead of
+//! performing them. The loop in `tui.rs` runs the commands; rendering (`ui/`) only reads
+//! the state. That is what lets the tests drive the whole TUI with key events and assert
+//! on the state, with no terminal, no database and no sleeping.
+
+use std::collections::HashMap;
+
+use bookstore_loadgen::Snapshot;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::{
+    dashboard::DashboardSnapshot,
+    event::Event,
+    experiments::{
+        cache::{CacheEvent, CacheParams, HitCounts},
+        race::{RaceEvent, RaceParams, Strategy, StrategyResult},
+    },
+    lessons::{ExperimentKind, Library, progress::Progress},
+};
+
+/// Which screen is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Home,
+    Lesson,
+    Race,
+    Cache,
+    Dashboard,
+}
+
+/// A side effect the loop must perform.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    StartRace(RaceParams),
+    StartCache(CacheParams),
+    PublishBook,
+    ChangeStock(u64),
+    /// Write `progress.json` (after marking or resetting a lesson).
+    SaveProgress,
+}
+
+/// One lesson as the list shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LessonItem {
+    pub id: String,
+    pub day: u32,
+    pub title: String,
+    pub available: bool,
+    pub experiment: Option<ExperimentKind>,
+}
+
+/// The lesson being read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LessonView {
+    pub index: usize,
+    pub scroll: u16,
+}
+
+/// One strategy's lane on the race screen.
+#[derive(Clone, Debug, Default)]
+pub struct Lane {
+    pub running: bool,
+    pub live: Snapshot,
+    pub result: Option<StrategyResult>,
+}
+
+/// The Day 30 race screen.
+#[derive(Clone, Debug, Default)]
+pub struct RaceState {
+    pub params: RaceParams,
+    /// The parameters of the run on screen (the knobs may have moved since).
+    pub ran_with: Option<RaceParams>,
+    pub running: bool,
+    pub done: bool,
+    pub lanes: [Lane; 3],
+    pub error: Option<String>,
+}
+
+impl RaceState {
+    pub fn results(&self) -> Vec<StrategyResult> {
+        self.lanes.iter().filter_map(|l| l.result.clone()).collect()
+    }
+}
+
+/// The Day 29 cache screen.
+#[derive(Clone, Debug, Default)]
+pub struct CacheState {
+    pub params: CacheParams,
+    pub running: bool,
+    pub done: bool,
+    pub books: u64,
+    pub hot: Option<u64>,
+    pub load: Snapshot,
+    /// Hit rate per second, in percent (for the sparkline).
+    pub hit_series: Vec<u64>,
+    pub last_second: HitCounts,
+    pub total: HitCounts,
+    pub hot_stock: Option<i32>,
+    pub notes: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// The whole TUI state.
+pub struct App {
+    pub screen: Screen,
+    pub items: Vec<LessonItem>,
+    /// Lesson texts (references already expanded), or why one could not be read.
+    pub texts: HashMap<String, Result<String, String>>,
+    pub selected: usize,
+    pub lesson: LessonView,
+    pub race: RaceState,
+    pub cache: CacheState,
+    pub dashboard: Option<DashboardSnapshot>,
+    pub progress: Progress,
+    /// One line for the footer.
+    pub notice: Option<String>,
+    pub quit: bool,
+}
+
+/// Steps the knobs move through (values set by flags snap to the next step).
+const STOCK_STEPS: &[u32] = &[10, 20, 50, 100, 200, 500, 1000, 5000];
+const BUYER_STEPS: &[u32] = &[10, 50, 100, 200, 500, 1000, 2000];
+const DURATION_STEPS: &[u32] = &[0, 1, 2, 3, 5, 10, 20];
+
+/// The next (`up`) or previous step from `value`.
+pub fn step(steps: &[u32], value: u32, up: bool) -> u32 {
+    if up {
+        steps.iter().copied().find(|s| *s > value).unwrap_or(value)
+    } else {
+        steps.iter().rev().copied().find(|s| *s < value).unwrap_or(value)
+    }
+}
+
+impl App {
+    /// The state for a library and the learner's progress; lesson texts are read now, so
+    /// rendering never touches the disk.
+    pub fn new(library: &Library, progress: Progress) -> Self {
+        let items: Vec<LessonItem> = library
+            .manifest
+            .lessons
+            .iter()
+            .map(|l| LessonItem {
+                id: l.id.clone(),
+                day: l.day,
+                title: l.title.clone(),
+                available: l.is_available(),
+                experiment: l.experiment,
+            })
+            .collect();
+        let texts = library
+            .manifest
+            .lessons
+            .iter()
+            .filter(|l| l.is_available())
+            .map(|l| (l.id.clone(), library.text(l).map_err(|e| format!("{e:#}"))))
+            .collect();
+        Self {
+            screen: Screen::Home,
+            items,
+            texts,
+            selected: 0,
+            lesson: LessonView::default(),
+            race: RaceState::default(),
+            cache: CacheState::default(),
+            dashboard: None,
+            progress,
+            notice: None,
+            quit: false,
+        }
+    }
+
+    /// Opens a lesson by id (what `bookstore-lab lesson <id>` does first).
+    pub fn open_lesson(&mut self, id: &str) -> anyhow::Result<()> {
+        let index = self
+            .items
+            .iter()
+            .position(|i| i.id == id)
+            .ok_or_else(|| anyhow::anyhow!("no lesson `{id}` (see `bookstore-lab lessons`)"))?;
+        anyhow::ensure!(self.items[index].available, "lesson `{id}` is not available yet");
+        self.selected = index;
+        self.lesson = LessonView { index, scroll: 0 };
+        self.screen = Screen::Lesson;
+        Ok(())
+    }
+
+    /// The lesson on screen.
+    pub fn current_lesson(&self) -> &LessonItem {
+        &self.items[self.lesson.index]
+    }
+
+    /// Applies one event; returns the side effects to run.
+    pub fn update(&mut self, event: Event) -> Vec<Command> {
+        match event {
+            Event::Key(k) => self.on_key(k),
+            Event::Tick => Vec::new(),
+            Event::Race(e) => {
+                self.on_race(e);
+                Vec::new()
+            }
+            Event::Cache(e) => {
+                self.on_cache(e);
+                Vec::new()
+            }
+            Event::Dashboard(d) => {
+                self.dashboard = Some(d);
+                Vec::new()
+            }
+            Event::Notice(n) => {
+                self.notice = Some(n);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_key(&mut self, k: KeyEvent) -> Vec<Command> {
+        // Ctrl-C quits from anywhere: raw mode turns it into a key, not a signal.
+        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            self.quit = true;
+            return Vec::new();
+        }
+        if k.code == KeyCode::Char('q') {
+            self.quit = true;
+            return Vec::new();
+        }
+        self.notice = None;
+        match self.screen {
+            Screen::Home => self.home_key(k.code),
+            Screen::Lesson => self.lesson_key(k.code),
+            Screen::Race => self.race_key(k.code),
+            Screen::Cache => self.cache_key(k.code),
+            Screen::Dashboard => {
+                if matches!(k.code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
+                    self.screen = Screen::Home;
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn home_key(&mut self, code: KeyCode) -> Vec<Command> {
+        let n = self.items.len();
+        match code {
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.selected = (self.selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::Enter | KeyCode::Right => {
+                let id = self.items[self.selected].id.clone();
+                if let Err(e) = self.open_lesson(&id) {
+                    self.notice = Some(format!("{id}：尚未开放"));
+                    let _ = e;
+                }
+            }
+            KeyCode::Char('d') => self.screen = Screen::Dashboard,
+            KeyCode::Char('r') => {
+                let id = self.items[self.selected].id.clone();
+                if self.progress.reset(&id) {
+                    self.notice = Some(format!("{id} 的进度已重置"));
+                    return vec![Command::SaveProgress];
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn lesson_key(&mut self, code: KeyCode) -> Vec<Command> {
+        let scroll = &mut self.lesson.scroll;
+        match code {
+            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+            KeyCode::PageUp => *scroll = scroll.saturating_sub(15),
+            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(15),
+            KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => self.screen = Screen::Home,
+            KeyCode::Char('x') => match self.current_lesson().experiment {
+                Some(ExperimentKind::Race) => self.screen = Screen::Race,
+                Some(ExperimentKind::Cache) => self.screen = Screen::Cache,
+                None => self.notice = Some("这一课没有实验".into()),
+            },
+            KeyCode::Char('c') => {
+                let id = self.current_lesson().id.clone();
+                self.progress.mark_done(&id);
+                self.notice = Some(format!("{id} 已标记为完成 ✔"));
+                return vec![Command::SaveProgress];
+            }
+            KeyCode::Char('d') => self.screen = Screen::Dashboard,
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn race_key(&mut self, code: KeyCode) -> Vec<Command> {
+        let p = &mut self.race.params;
+        match code {
+            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => self.screen = Screen::Lesson,
+            KeyCode::Char('s') => p.stock = step(STOCK_STEPS, p.stock, false),
+            KeyCode::Char('S') => p.stock = step(STOCK_STEPS, p.stock, true),
+            KeyCode::Char('b') => p.buyers = step(BUYER_STEPS, p.buyers, false),
+            KeyCode::Char('B') => p.buyers = step(BUYER_STEPS, p.buyers, true),
+            KeyCode::Char('t') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, false),
+            KeyCode::Char('T') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, true),
+            KeyCode::Enter | KeyCode::Char('r') if !self.race.running => {
+                let params = self.race.params;
+                self.race = RaceState {
+                    params,
+                    ran_with: Some(params),
+                    running: true,
+                    ..RaceState::default()
+                };
+                return vec![Command::StartRace(params)];
+            }
+            KeyCode::Enter | KeyCode::Char('r') => {
+                self.notice = Some("正在运行，请等待本轮结束".into())
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn cache_key(&mut self, code: KeyCode) -> Vec<Command> {
+        match code {
+            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => self.screen = Screen::Lesson,
+            KeyCode::Enter | KeyCode::Char('r') if !self.cache.running => {
+                let params = self.cache.params;
+                self.cache = CacheState { params, running: true, ..CacheState::default() };
+                return vec![Command::StartCache(params)];
+            }
+            KeyCode::Char('p') => {
+                self.notice = Some("正在发布新书…".into());
+                return vec![Command::PublishBook];
+            }
+            KeyCode::Char('u') => match self.cache.hot {
+                Some(id) => {
+                    self.notice = Some(format!("正在修改图书 {id} 的库存…"));
+                    return vec![Command::ChangeStock(id)];
+                }
+                None => self.notice = Some("先按 Enter 开始实验，找到最热的书".into()),
+            },
+            KeyCode::Char('-') => {
+                self.cache.params.readers =
+                    step(&[1, 4, 8, 16, 32, 64], self.cache.params.readers, false)
+            }
+            KeyCode::Char('+') | KeyCode::Char('=') => {
+                self.cache.params.readers =
+                    step(&[1, 4, 8, 16, 32, 64], self.cache.params.readers, true)
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn on_race(&mut self, e: RaceEvent) {
+        let lanes = &mut self.race.lanes;
+        match e {
+            RaceEvent::Started(s) => lanes[s.index()].running = true,
+            RaceEvent::Progress(s, snap) => lanes[s.index()].live = snap,
+            RaceEvent::Finished(r) => {
+                let lane = &mut lanes[r.strategy.index()];
+                lane.running = false;
+                lane.live = r.summary.clone();
+                lane.result = Some(r);
+            }
+            RaceEvent::Done => {
+                self.race.running = false;
+                self.race.done = true;
+            }
+            RaceEvent::Failed(msg) => {
+                self.race.running = false;
+                for l in lanes.iter_mut() {
+                    l.running = false;
+                }
+                self.race.error = Some(msg);
+            }
+        }
+    }
+
+    fn on_cache(&mut self, e: CacheEvent) {
+        let c = &mut self.cache;
+        match e {
+            CacheEvent::Started { books, hot } => {
+                c.books = books;
+                c.hot = Some(hot);
+            }
+            CacheEvent::Progress { load, last_second, total, hot_stock } => {
+                c.load = load;
+                c.last_second = last_second;
+                c.total = total;
+                c.hot_stock = hot_stock;
+                if let Some(r) = last_second.rate() {
+                    c.hit_series.push((r * 100.0).round() as u64);
+                }
+            }
+            CacheEvent::Note(n) => {
+                c.notes.push(n.clone());
+                self.notice = Some(n);
+            }
+            CacheEvent::Done => {
+                c.running = false;
+                c.done = true;
+            }
+            CacheEvent::Failed(msg) => {
+                c.running = false;
+                c.error = Some(msg);
+            }
+        }
+    }
+}
+
+/// Lane index → strategy (the order of [`Strategy::ALL`]).
+pub fn lane_strategy(i: usize) -> Strategy {
+    Strategy::ALL[i]
+}

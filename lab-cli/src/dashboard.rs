@@ -1,0 +1,222 @@
+//! The dashboard's poller: every component's health, QPS, p99, hit rate and stock totals.
+//!
+//! It reads the supervisor's record (`stack.json`) on every poll, so services started or
+//! stopped by another `bookstore-lab up/down` appear and disappear without a restart.
+//! (Once Day 35's discovery lands, the list of instances will come from Consul instead.)
+//!
+//! Every figure is measured, never assumed:
+//! - health: the component's own protocol (`grpc.health.v1` per named service,
+//!   `SELECT VERSION()`, `INFO`, Consul's leader) through `bookstore_stack::probe`;
+//! - QPS and p99: differences between two scrapes of the service's `/metrics`
+//!   (see [`crate::metrics`] for why a lifetime p99 would lie);
+//! - cache hit rate: catalog's `cache_requests_total` over the last interval;
+//! - stock totals: the inventory ledger in MySQL (`inventory_db.inventory`), which the
+//!   service's syncer keeps up to date from Redis.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use bookstore_stack::{StackState, probe};
+
+use crate::metrics::{self, Scrape};
+
+/// One row of the dashboard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceRow {
+    pub name: String,
+    pub address: String,
+    pub healthy: bool,
+    /// `SERVING`, a version, or the error.
+    pub detail: String,
+    /// Requests per second over the last interval (services only).
+    pub qps: Option<f64>,
+    /// p99 latency over the last interval, milliseconds.
+    pub p99_ms: Option<f64>,
+    /// Cache hit rate over the last interval (catalog only).
+    pub hit_rate: Option<f64>,
+}
+
+/// Sum of every book's counters in the inventory ledger.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StockTotals {
+    pub books: i64,
+    pub available: i64,
+    pub locked: i64,
+    pub sold: i64,
+    pub total: i64,
+}
+
+/// One refresh of the dashboard.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DashboardSnapshot {
+    pub rows: Vec<ServiceRow>,
+    pub stock: Option<StockTotals>,
+    /// Where the list of components came from.
+    pub source: String,
+}
+
+/// Polls the stack recorded in a lab directory.
+pub struct Poller {
+    dir: PathBuf,
+    http: reqwest::Client,
+    /// The previous scrape of each service, to turn counters into rates.
+    prev: HashMap<String, (Instant, Scrape)>,
+    pool: Option<sqlx::MySqlPool>,
+}
+
+impl Poller {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .unwrap_or_default(),
+            prev: HashMap::new(),
+            pool: None,
+        }
+    }
+
+    /// One full refresh.
+    pub async fn poll(&mut self) -> DashboardSnapshot {
+        let state = StackState::load(&self.dir).ok().flatten().unwrap_or_default();
+        let health = probe::check_all(&state).await;
+        let mut rows = Vec::with_capacity(health.len());
+        for h in health {
+            let mut row = ServiceRow {
+                name: h.name.clone(),
+                address: h.address.clone(),
+                healthy: h.healthy,
+                detail: h.detail.clone(),
+                qps: None,
+                p99_ms: None,
+                hit_rate: None,
+            };
+            if let Some(m) = state.service(&h.name).and_then(|c| c.metrics.clone())
+                && let Ok(scrape) = metrics::scrape(&self.http, &m).await
+            {
+                let now = Instant::now();
+                if let Some((then, before)) = self.prev.get(&h.name) {
+                    let rates = rates(before, &scrape, now.duration_since(*then));
+                    row.qps = rates.qps;
+                    row.p99_ms = rates.p99_ms;
+                    row.hit_rate = rates.hit_rate;
+                }
+                self.prev.insert(h.name.clone(), (now, scrape));
+            }
+            rows.push(row);
+        }
+        let stock = match state.mysql_url() {
+            Ok(url) => self.stock(url).await.ok(),
+            Err(_) => None,
+        };
+        DashboardSnapshot { rows, stock, source: format!("{}/stack.json", self.dir.display()) }
+    }
+
+    async fn stock(&mut self, mysql_url: &str) -> anyhow::Result<StockTotals> {
+        if self.pool.is_none() {
+            let url = format!("{}/inventory_db", mysql_url.trim_end_matches('/'));
+            self.pool = Some(
+                sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(2))
+                    .connect(&url)
+                    .await?,
+            );
+        }
+        let pool = self.pool.as_ref().expect("set above");
+        // SUM over BIGINT is DECIMAL in MySQL; cast back to a plain integer.
+        let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(stock),0) AS SIGNED), \
+             CAST(COALESCE(SUM(locked_stock),0) AS SIGNED), \
+             CAST(COALESCE(SUM(sold_stock),0) AS SIGNED), \
+             CAST(COALESCE(SUM(total_stock),0) AS SIGNED) FROM inventory",
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok(StockTotals { books: row.0, available: row.1, locked: row.2, sold: row.3, total: row.4 })
+    }
+}
+
+/// What two scrapes of one service say about the interval between them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rates {
+    pub qps: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub hit_rate: Option<f64>,
+}
+
+/// QPS, p99 and hit rate between two scrapes `dt` apart.
+pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
+    let secs = dt.as_secs_f64();
+    let qps = (after.has("grpc_requests_total") && secs > 0.0).then(|| {
+        ((after.sum("grpc_requests_total", &[]) - before.sum("grpc_requests_total", &[])) / secs)
+            .max(0.0)
+    });
+    let p99_ms = metrics::quantile_between(
+        &before.buckets("grpc_request_duration_seconds"),
+        &after.buckets("grpc_request_duration_seconds"),
+        0.99,
+    )
+    .map(|s| s * 1000.0);
+    let hit_rate = after.has("cache_requests_total").then(|| {
+        let d = |r| {
+            after.sum("cache_requests_total", &[("result", r)])
+                - before.sum("cache_requests_total", &[("result", r)])
+        };
+        let (h, m) = (d("hit"), d("miss"));
+        if h + m > 0.0 { Some(h / (h + m)) } else { None }
+    });
+    Rates { qps, p99_ms, hit_rate: hit_rate.flatten() }
+}
+
+/// The dashboard as plain text (for `--no-tui` and scripts).
+pub fn table(s: &DashboardSnapshot) -> String {
+    let mut out = format!(
+        "{:<10} {:<6} {:>9} {:>9} {:>8}  {}\n",
+        "组件", "健康", "QPS", "p99", "命中率", "地址 / 详情"
+    );
+    for r in &s.rows {
+        out.push_str(&format!(
+            "{:<10} {:<6} {:>9} {:>9} {:>8}  {} {}\n",
+            r.name,
+            if r.healthy { "✔" } else { "✘" },
+            r.qps.map_or("-".into(), |q| format!("{q:.1}")),
+            r.p99_ms.map_or("-".into(), |p| format!("{p:.1}ms")),
+            r.hit_rate.map_or("-".into(), |h| format!("{:.1}%", h * 100.0)),
+            r.address,
+            if r.healthy { "" } else { r.detail.as_str() }
+        ));
+    }
+    if let Some(t) = s.stock {
+        out.push_str(&format!(
+            "库存合计：{} 本书，可用 {}，锁定 {}，已售 {}，总量 {}\n",
+            t.books, t.available, t.locked, t.sold, t.total
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::parse;
+
+    /// QPS is the counter's growth per second and the hit rate covers only the interval.
+    #[test]
+    fn rates_come_from_counter_deltas() {
+        let a = parse(
+            "grpc_requests_total{method=\"A\"} 100\ncache_requests_total{result=\"hit\"} 90\ncache_requests_total{result=\"miss\"} 10\n",
+        );
+        let b = parse(
+            "grpc_requests_total{method=\"A\"} 300\ncache_requests_total{result=\"hit\"} 140\ncache_requests_total{result=\"miss\"} 60\n",
+        );
+        let r = rates(&a, &b, Duration::from_secs(2));
+        assert_eq!(r.qps, Some(100.0));
+        assert_eq!(r.hit_rate, Some(0.5));
+        assert_eq!(r.p99_ms, None);
+    }
+}

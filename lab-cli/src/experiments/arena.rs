@@ -1,0 +1,57 @@
+//! The race arena: Day 30's strategies exactly as inventory-service implements them.
+//!
+//! The lab does not re-implement naive / FOR UPDATE / Lua: it calls
+//! `bookstore_inventory::race::RaceArena`, the service's own code paths (its `inventory`
+//! table, its `lua/decr.lua`), so what the learner watches oversell is the code the
+//! lesson quotes. The arena lives in its own database and Redis key prefix (default
+//! `lab_race` and `lab:race:`), because resetting stock for an experiment must never touch
+//! the ledger of the running inventory-service. Tests and parallel labs choose their own
+//! with `BOOKSTORE_LAB_RACE_DB` / `BOOKSTORE_LAB_RACE_PREFIX`.
+
+use bookstore_inventory::race::{self as inv, RaceArena};
+use bookstore_stack::testing::Infra;
+
+use super::race::{RaceTarget, Strategy};
+
+/// The arena the race runs in.
+pub struct Arena {
+    inner: RaceArena,
+}
+
+fn strategy(s: Strategy) -> inv::Strategy {
+    match s {
+        Strategy::Naive => inv::Strategy::Naive,
+        Strategy::ForUpdate => inv::Strategy::ForUpdate,
+        Strategy::Lua => inv::Strategy::Lua,
+    }
+}
+
+impl Arena {
+    /// Connects to the running MariaDB and Redis (creating and migrating the arena's
+    /// database on first use).
+    pub async fn connect(infra: &Infra) -> anyhow::Result<Self> {
+        let var = |k: &str, default: &str| {
+            std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.into())
+        };
+        let inner = RaceArena::connect(
+            &infra.mysql_url,
+            &var("BOOKSTORE_LAB_RACE_DB", "lab_race"),
+            &infra.redis_url,
+            &var("BOOKSTORE_LAB_RACE_PREFIX", "lab:race:"),
+        )
+        .await?;
+        Ok(Self { inner })
+    }
+}
+
+impl RaceTarget for Arena {
+    async fn reset(&self, s: Strategy, book: u64, stock: i64) -> anyhow::Result<()> {
+        self.inner.reset(strategy(s), book, stock).await
+    }
+    async fn buy(&self, s: Strategy, book: u64, qty: i64) -> anyhow::Result<bool> {
+        self.inner.buy(strategy(s), book, qty).await
+    }
+    async fn remaining(&self, s: Strategy, book: u64) -> anyhow::Result<i64> {
+        self.inner.remaining(strategy(s), book).await
+    }
+}

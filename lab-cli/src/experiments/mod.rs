@@ -1,0 +1,16 @@
+//! The live experiments: library code that drives load and reports what it sees.
+//!
+//! An experiment never draws anything and never reads a key. It runs the load through the
+//! one load engine (`bookstore-loadgen`) and sends what it observes as events over a
+//! channel; the TUI renders those events and the plain mode prints them. That split is
+//! the lesson of oha's 370-line loop mixing load, layout and input (STYLE.md): here the
+//! load cannot stutter because a frame is slow to draw, and the same runner feeds the
+//! TUI, the plain-text output and the tests.
+//!
+//! - [`race`]: Day 30 — naive vs `SELECT … FOR UPDATE` vs Lua on the same stock.
+//! - [`cache`]: Day 29 — a skewed read load on catalog-service, hit rate and invalidation.
+//! - [`arena`]: connects the race to inventory-service's real code paths.
+
+pub mod arena;
+pub mod cache;
+pub mod race;

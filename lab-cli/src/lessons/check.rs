@@ -1,0 +1,153 @@
+//! `bookstore-lab lessons check`: every problem in `lessons/`, so CI fails and not a learner.
+//!
+//! What is checked, and why each one:
+//! - the manifest parses and has the `format_version` this binary reads;
+//! - ids are unique (two `day30` entries would make `lesson day30` ambiguous);
+//! - an available lesson has a file that exists; a planned one has none (no placeholder
+//!   text pretending to be a lesson);
+//! - an available lesson has the five sections every lesson promises (the idea, DO/DON'T,
+//!   the experiment, pitfalls, "check it yourself");
+//! - every `{{source: path#marker}}` resolves: the file exists and the marker is found
+//!   exactly once — the guarantee that quoted code is the real, current code.
+
+use std::collections::HashSet;
+
+use super::{Library, manifest::Manifest, source};
+
+/// The sections (level-2 headings) every available lesson has, in this order.
+pub const REQUIRED_SECTIONS: &[&str] =
+    &["## 核心概念", "## DO / DON'T", "## 实验", "## 常见陷阱", "## 自己动手验证"];
+
+/// What `lessons check` found: one line per problem, and what was checked.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub problems: Vec<String>,
+    /// Number of lessons and source references verified.
+    pub lessons: usize,
+    pub references: usize,
+}
+
+impl CheckReport {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks the `lessons/` directory at `dir`.
+pub fn run(dir: &std::path::Path) -> CheckReport {
+    let mut report = CheckReport::default();
+    let manifest = match Manifest::load(dir) {
+        Ok(m) => m,
+        Err(e) => {
+            report.problems.push(format!("{e:#}"));
+            return report;
+        }
+    };
+    let lib = Library { dir: dir.to_path_buf(), manifest };
+    let root = lib.repo_root();
+    let mut seen = HashSet::new();
+    for entry in &lib.manifest.lessons {
+        report.lessons += 1;
+        let id = &entry.id;
+        if !seen.insert(id.clone()) {
+            report.problems.push(format!("{id}: duplicate lesson id"));
+        }
+        match (&entry.file, entry.is_available()) {
+            (None, true) => report.problems.push(format!("{id}: available but has no `file`")),
+            (Some(f), false) => report
+                .problems
+                .push(format!("{id}: planned lessons have no text, but `file = {f:?}` is set")),
+            (None, false) => {}
+            (Some(file), true) => {
+                let text = match std::fs::read_to_string(dir.join(file)) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        report.problems.push(format!("{id}: lessons/{file}: {e}"));
+                        continue;
+                    }
+                };
+                check_sections(id, &text, &mut report.problems);
+                for r in source::references(&text) {
+                    report.references += 1;
+                    if let Err(e) = source::resolve(&r, &root) {
+                        report
+                            .problems
+                            .push(format!("{id}: lessons/{file}:{}: {r}: {e:#}", r.line));
+                    }
+                }
+            }
+        }
+    }
+    report
+}
+
+/// Reports every required section that is missing or out of order.
+fn check_sections(id: &str, text: &str, problems: &mut Vec<String>) {
+    let headings: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("## ")).map(str::trim_end).collect();
+    let mut last = 0;
+    for section in REQUIRED_SECTIONS {
+        match headings.iter().position(|h| h.starts_with(section)) {
+            None => problems.push(format!("{id}: missing section `{section}`")),
+            Some(p) if p < last => {
+                problems.push(format!("{id}: section `{section}` is out of order"))
+            }
+            Some(p) => last = p,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab(manifest: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("lessons");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
+        for (path, text) in files {
+            let p = root.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        root
+    }
+
+    const SECTIONS: &str = "## 核心概念\n## DO / DON'T\n## 实验\n## 常见陷阱\n## 自己动手验证\n";
+
+    /// A lesson whose reference points at a marker that does not exist fails the check,
+    /// naming the lesson, the line and the reference.
+    #[test]
+    fn a_broken_marker_reference_is_reported() {
+        let body = format!("{SECTIONS}{{{{source: code.lua#gone}}}}\n");
+        let root = lab(
+            "format_version = 1\n[[lesson]]\nid = \"d\"\nday = 29\ntitle = \"t\"\nstatus = \"available\"\nfile = \"d.md\"\n",
+            &[("lessons/d.md", &body), ("code.lua", "-- no markers\n")],
+        );
+        let r = run(&root.path().join("lessons"));
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(r.problems[0].contains("code.lua#gone"), "{:?}", r.problems);
+    }
+
+    /// A newer manifest format is refused instead of misread.
+    #[test]
+    fn an_unknown_format_version_is_reported() {
+        let root = lab("format_version = 99\n", &[]);
+        let r = run(&root.path().join("lessons"));
+        assert!(!r.is_ok());
+        assert!(r.problems[0].contains("format_version 99"));
+    }
+
+    /// Planned lessons must not carry text, and available ones need all five sections.
+    #[test]
+    fn planned_text_and_missing_sections_are_reported() {
+        let root = lab(
+            "format_version = 1\n[[lesson]]\nid = \"a\"\nday = 29\ntitle = \"t\"\nstatus = \"available\"\nfile = \"a.md\"\n[[lesson]]\nid = \"p\"\nday = 31\ntitle = \"t\"\nstatus = \"planned\"\nfile = \"p.md\"\n",
+            &[("lessons/a.md", "## 核心概念\n")],
+        );
+        let r = run(&root.path().join("lessons"));
+        assert!(r.problems.iter().any(|p| p.contains("p: planned")));
+        assert!(r.problems.iter().any(|p| p.contains("missing section `## 实验`")));
+    }
+}

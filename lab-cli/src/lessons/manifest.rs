@@ -1,0 +1,87 @@
+//! `lessons/manifest.toml`: the list of lessons, in course order.
+//!
+//! The manifest carries a `format_version`, so an older binary meeting newer content
+//! refuses clearly ("format 2, this bookstore-lab reads 1") instead of misreading it.
+//! Unknown keys are rejected for the same reason: a typo (`experment = …`) must fail
+//! `lessons check`, not silently drop the experiment.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The manifest format this binary reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The whole manifest.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format_version: u32,
+    #[serde(rename = "lesson", default)]
+    pub lessons: Vec<LessonEntry>,
+}
+
+/// One lesson (one course day or pair of days).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LessonEntry {
+    /// `day30` — what `bookstore-lab lesson <id>` takes.
+    pub id: String,
+    /// The course day (29–35).
+    pub day: u32,
+    /// The title shown in the list.
+    pub title: String,
+    pub status: LessonStatus,
+    /// The Markdown file, relative to `lessons/`; only for available lessons.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The live experiment this lesson opens, if any.
+    #[serde(default)]
+    pub experiment: Option<ExperimentKind>,
+}
+
+impl LessonEntry {
+    pub fn is_available(&self) -> bool {
+        self.status == LessonStatus::Available
+    }
+}
+
+/// Written, or announced for later. A planned lesson shows in the list as "not yet
+/// available" and has no text — no placeholder that pretends to teach.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LessonStatus {
+    Available,
+    Planned,
+}
+
+/// The experiments the lab knows how to run.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExperimentKind {
+    /// Day 30: naive vs FOR UPDATE vs Lua on the same stock.
+    Race,
+    /// Day 29: a skewed read load on the catalog, hit rate and invalidation.
+    Cache,
+}
+
+impl Manifest {
+    /// Reads and parses `dir/manifest.toml`, refusing a format this binary does not read.
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join("manifest.toml");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let m: Manifest =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("manifest.toml: {e}"))?;
+        anyhow::ensure!(
+            m.format_version == FORMAT_VERSION,
+            "manifest.toml has format_version {}, this bookstore-lab reads {FORMAT_VERSION}",
+            m.format_version
+        );
+        Ok(m)
+    }
+}

@@ -1,0 +1,87 @@
+//! Lessons as data: the engine that reads `lessons/`, checks it and remembers progress.
+//!
+//! The content (Markdown in Simplified Chinese plus `lessons/manifest.toml`) lives apart
+//! from this code, the way rustlings keeps its exercises apart from its runner: a teacher
+//! edits a lesson without touching Rust, and `bookstore-lab lessons check` (run by
+//! `cargo test`) catches a broken lesson before a learner does.
+//!
+//! - [`manifest`]: the manifest format (`format_version`, one entry per day) and loading it.
+//! - [`source`]: `{{source: path#marker}}` references — excerpts of our real code, read at
+//!   display time so a lesson can never drift from the code it quotes.
+//! - [`check`]: `lessons check`, every problem of the manifest and the references.
+//! - [`progress`]: `progress.json` in the lab directory — which lessons are done.
+
+pub mod check;
+pub mod manifest;
+pub mod progress;
+pub mod source;
+
+use std::path::{Path, PathBuf};
+
+pub use manifest::{ExperimentKind, LessonEntry, LessonStatus, Manifest};
+
+/// The `lessons/` directory and its parsed manifest.
+#[derive(Clone, Debug)]
+pub struct Library {
+    /// `…/lessons`.
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl Library {
+    /// Loads `dir/manifest.toml` (without checking references: that is [`check::run`]).
+    pub fn load(dir: impl AsRef<Path>) -> anyhow::Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let manifest = Manifest::load(&dir)?;
+        Ok(Self { dir, manifest })
+    }
+
+    /// Finds `lessons/` (see [`find_dir`]) and loads it.
+    pub fn discover() -> anyhow::Result<Self> {
+        Self::load(find_dir()?)
+    }
+
+    /// The repository root: source references are relative to it.
+    pub fn repo_root(&self) -> PathBuf {
+        self.dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    pub fn get(&self, id: &str) -> Option<&LessonEntry> {
+        self.manifest.lessons.iter().find(|l| l.id == id)
+    }
+
+    /// The lesson's Markdown with every source reference replaced by the real excerpt.
+    /// A planned lesson has no text: it says so instead of pretending to be a lesson.
+    pub fn text(&self, entry: &LessonEntry) -> anyhow::Result<String> {
+        let Some(file) = &entry.file else {
+            anyhow::bail!("lesson {} is not available yet", entry.id)
+        };
+        let raw = std::fs::read_to_string(self.dir.join(file))
+            .map_err(|e| anyhow::anyhow!("lessons/{file}: {e}"))?;
+        source::expand(&raw, &self.repo_root())
+    }
+}
+
+/// Where `lessons/` is: `$BOOKSTORE_LESSONS_DIR`, else the nearest `lessons/manifest.toml`
+/// at or above the current directory, else the copy next to this crate's sources (so a
+/// `cargo run` from anywhere in the checkout finds it).
+pub fn find_dir() -> anyhow::Result<PathBuf> {
+    if let Some(d) = std::env::var_os("BOOKSTORE_LESSONS_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Ok(mut dir) = std::env::current_dir() {
+        loop {
+            if dir.join("lessons/manifest.toml").is_file() {
+                return Ok(dir.join("lessons"));
+            }
+            if !dir.pop() {
+                break;
+            }
+        }
+    }
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
+    if built_in.join("manifest.toml").is_file() {
+        return Ok(built_in.canonicalize()?);
+    }
+    anyhow::bail!("cannot find lessons/manifest.toml (set BOOKSTORE_LESSONS_DIR)")
+}

@@ -1,0 +1,185 @@
+//! Source references: lessons quote our real code by file and marker, never by copy.
+//!
+//! DON'T paste code into a lesson: the paste is correct the day it is written and wrong
+//! the day someone fixes the code — and a learner cannot tell which one they are reading.
+//! DO point at the code: a line `{{source: services/inventory/src/race.rs#naive}}` in a
+//! lesson is replaced, when the lesson is shown, by the lines between the markers
+//!
+//! ```text
+//! // lesson:naive:start
+//! …the code the lesson talks about…
+//! // lesson:naive:end
+//! ```
+//!
+//! in that file (any comment syntax: `//`, `--`, `#` — only the `lesson:<name>:start|end`
+//! text matters). Without `#marker` the whole file is quoted. `lessons check` verifies that
+//! every reference resolves, so a renamed file or a deleted marker fails CI.
+
+use std::path::Path;
+
+/// One `{{source: …}}` reference found in a lesson.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceRef {
+    /// Path relative to the repository root.
+    pub path: String,
+    /// The marker name, or `None` for the whole file.
+    pub marker: Option<String>,
+    /// 1-based line of the reference in the lesson (for error messages).
+    pub line: usize,
+}
+
+impl std::fmt::Display for SourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.marker {
+            Some(m) => write!(f, "{}#{m}", self.path),
+            None => write!(f, "{}", self.path),
+        }
+    }
+}
+
+/// Parses a line as a reference: `{{source: path}}` or `{{source: path#marker}}`.
+pub fn parse_line(line: &str, number: usize) -> Option<SourceRef> {
+    let inner = line.trim().strip_prefix("{{source:")?.strip_suffix("}}")?.trim();
+    let (path, marker) = match inner.split_once('#') {
+        Some((p, m)) => (p.trim(), Some(m.trim().to_string())),
+        None => (inner, None),
+    };
+    Some(SourceRef { path: path.to_string(), marker, line: number })
+}
+
+/// Every reference in a lesson, in order.
+pub fn references(text: &str) -> Vec<SourceRef> {
+    text.lines().enumerate().filter_map(|(i, l)| parse_line(l, i + 1)).collect()
+}
+
+/// True for a marker line of any name (`lesson:x:start` / `lesson:x:end`), which is
+/// scaffolding for the lesson engine and is left out of excerpts.
+fn is_marker_line(line: &str) -> bool {
+    line.split("lesson:").skip(1).any(|rest| {
+        let mut parts = rest.splitn(3, ':');
+        let name = parts.next().unwrap_or("");
+        let edge = parts.next().unwrap_or("");
+        !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && (edge.starts_with("start") || edge.starts_with("end"))
+    })
+}
+
+/// The lines between `lesson:<marker>:start` and `lesson:<marker>:end`, dedented. Each
+/// marker must appear exactly once, start before end — anything else is an error, because
+/// an ambiguous marker would quote the wrong code.
+pub fn extract(text: &str, marker: &str) -> anyhow::Result<String> {
+    let start_tag = format!("lesson:{marker}:start");
+    let end_tag = format!("lesson:{marker}:end");
+    let lines: Vec<&str> = text.lines().collect();
+    let find = |tag: &str| -> anyhow::Result<usize> {
+        let hits: Vec<usize> =
+            lines.iter().enumerate().filter(|(_, l)| l.contains(tag)).map(|(i, _)| i).collect();
+        match hits.as_slice() {
+            [one] => Ok(*one),
+            [] => anyhow::bail!("marker `{tag}` not found"),
+            _ => anyhow::bail!("marker `{tag}` appears {} times", hits.len()),
+        }
+    };
+    let (start, end) = (find(&start_tag)?, find(&end_tag)?);
+    anyhow::ensure!(start < end, "`{end_tag}` comes before `{start_tag}`");
+    let body: Vec<&str> =
+        lines[start + 1..end].iter().copied().filter(|l| !is_marker_line(l)).collect();
+    anyhow::ensure!(
+        body.iter().any(|l| !l.trim().is_empty()),
+        "marker `{marker}` encloses no code"
+    );
+    Ok(dedent(&body))
+}
+
+/// Removes the indentation every non-blank line shares, so an excerpt from inside an
+/// `impl` block does not start four columns to the right.
+fn dedent(lines: &[&str]) -> String {
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out: Vec<&str> =
+        lines.iter().map(|l| if l.len() >= indent { &l[indent..] } else { "" }).collect();
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    out.join("\n")
+}
+
+/// Reads the text a reference points at (relative to `root`).
+pub fn resolve(reference: &SourceRef, root: &Path) -> anyhow::Result<String> {
+    let path = root.join(&reference.path);
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", reference.path))?;
+    match &reference.marker {
+        Some(m) => extract(&text, m).map_err(|e| anyhow::anyhow!("{}: {e}", reference.path)),
+        None => Ok(text.trim_end().to_string()),
+    }
+}
+
+/// The code-fence language for a file, by extension (for readers and syntax colours).
+fn language(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or("") {
+        "rs" => "rust",
+        "lua" => "lua",
+        "sql" => "sql",
+        "proto" => "protobuf",
+        "toml" => "toml",
+        "sh" => "bash",
+        _ => "text",
+    }
+}
+
+/// The lesson with every reference line replaced by a fenced excerpt headed by where it
+/// comes from, so the learner can open the file and read on.
+pub fn expand(text: &str, root: &Path) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len() * 2);
+    for (i, line) in text.lines().enumerate() {
+        match parse_line(line, i + 1) {
+            Some(r) => {
+                let code = resolve(&r, root)?;
+                out.push_str(&format!("📄 {r}\n```{}\n{code}\n```\n", language(&r.path)));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reference line is recognised with and without a marker, other lines are not.
+    #[test]
+    fn reference_lines_parse_with_and_without_marker() {
+        let r = parse_line("  {{source: lua/decr.lua#body}} ", 3).unwrap();
+        assert_eq!(r.path, "lua/decr.lua");
+        assert_eq!(r.marker.as_deref(), Some("body"));
+        assert_eq!(parse_line("{{source: a/b.sql}}", 1).unwrap().marker, None);
+        assert!(parse_line("see {{source: a}} inline", 1).is_none());
+    }
+
+    /// The excerpt is what lies between the markers, dedented, without nested markers.
+    #[test]
+    fn extract_returns_dedented_lines_between_markers() {
+        let text = "fn a() {\n    // lesson:x:start\n    let a = 1;\n    // lesson:y:start\n      let b = 2;\n    // lesson:x:end\n}\n";
+        assert_eq!(extract(text, "x").unwrap(), "let a = 1;\n  let b = 2;");
+    }
+
+    /// Missing, duplicated and reversed markers are errors, never a wrong excerpt.
+    #[test]
+    fn extract_rejects_missing_duplicate_and_reversed_markers() {
+        assert!(extract("nothing here", "x").is_err());
+        let dup = "-- lesson:x:start\na\n-- lesson:x:start\n-- lesson:x:end\n";
+        assert!(extract(dup, "x").is_err());
+        let rev = "-- lesson:x:end\na\n-- lesson:x:start\n";
+        assert!(extract(rev, "x").is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! Reading a service's `/metrics` (Prometheus text format) and turning counters into rates.
+//!
+//! Prometheus counters only ever grow, so a number on the dashboard is always a
+//! *difference* of two scrapes divided by the time between them — QPS from
+//! `grpc_requests_total`, p99 from the buckets of `grpc_request_duration_seconds` that
+//! filled up in between. DON'T show a p99 computed over the whole life of the process:
+//! after an hour, a burst of slow requests would barely move it, and the dashboard would
+//! say "fine" while users wait.
+
+use std::collections::BTreeMap;
+
+/// One sample line: `name{k="v",…} value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// All samples of one scrape.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scrape {
+    pub samples: Vec<Sample>,
+}
+
+/// Parses the text format; comment lines and lines that do not parse are skipped.
+pub fn parse(text: &str) -> Scrape {
+    let samples = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(parse_line)
+        .collect();
+    Scrape { samples }
+}
+
+fn parse_line(line: &str) -> Option<Sample> {
+    let (head, value) = match line.find('}') {
+        Some(close) => (&line[..=close], line[close + 1..].trim()),
+        None => line.split_once(' ').map(|(h, v)| (h, v.trim()))?,
+    };
+    // A trailing timestamp may follow the value.
+    let value: f64 = value.split_whitespace().next()?.parse().ok()?;
+    let (name, labels) = match head.split_once('{') {
+        Some((n, rest)) => (n, parse_labels(rest.strip_suffix('}')?)),
+        None => (head, BTreeMap::new()),
+    };
+    Some(Sample { name: name.trim().to_string(), labels, value })
+}
+
+fn parse_labels(s: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut rest = s;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        value.push(n);
+                    }
+                }
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        out.insert(key.trim_start_matches(',').trim().to_string(), value);
+        rest = &after[end..];
+    }
+    out
+}
+
+impl Scrape {
+    /// Sum of every sample named `name` whose labels include all of `filter`.
+    pub fn sum(&self, name: &str, filter: &[(&str, &str)]) -> f64 {
+        self.samples
+            .iter()
+            .filter(|s| s.name == name)
+            .filter(|s| {
+                filter.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|s| s.value)
+            .sum()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.samples.iter().any(|s| s.name == name)
+    }
+
+    /// Cumulative bucket counts of histogram `name` summed over all other labels, by
+    /// upper bound (`le`), sorted.
+    pub fn buckets(&self, name: &str) -> Vec<(f64, f64)> {
+        let bucket = format!("{name}_bucket");
+        let mut by_le: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+        for s in self.samples.iter().filter(|s| s.name == bucket) {
+            let Some(le) = s.labels.get("le") else {
+                continue;
+            };
+            let le: f64 = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                match le.parse() {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                }
+            };
+            by_le.entry(le.to_bits()).or_insert((le, 0.0)).1 += s.value;
+        }
+        let mut v: Vec<(f64, f64)> = by_le.into_values().collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        v
+    }
+}
+
+/// The `q` quantile (0.99 → p99) of the observations that arrived between two scrapes of a
+/// histogram, interpolated inside the bucket like Prometheus' `histogram_quantile`.
+/// `None` when nothing was observed in between.
+pub fn quantile_between(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
+    let delta: Vec<(f64, f64)> = after
+        .iter()
+        .map(|(le, n)| {
+            let old =
+                before.iter().find(|(l, _)| l.to_bits() == le.to_bits()).map_or(0.0, |(_, n)| *n);
+            (*le, (n - old).max(0.0))
+        })
+        .collect();
+    let total = delta.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let mut lower = (0.0, 0.0);
+    for (le, cum) in &delta {
+        if *cum >= rank {
+            if le.is_infinite() {
+                // Beyond the last finite bucket: the best honest answer is its bound.
+                return Some(lower.0);
+            }
+            let in_bucket = cum - lower.1;
+            let frac = if in_bucket > 0.0 { (rank - lower.1) / in_bucket } else { 1.0 };
+            return Some(lower.0 + (le - lower.0) * frac);
+        }
+        lower = (*le, *cum);
+    }
+    None
+}
+
+/// Fetches and parses `http://<address>/metrics`.
+pub async fn scrape(http: &reqwest::Client, address: &str) -> anyhow::Result<Scrape> {
+    let text = http
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(parse(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"# TYPE grpc_requests_total counter
+grpc_requests_total{method="GetBook",code="OK"} 10
+grpc_requests_total{method="ListBooks",code="OK"} 5
+cache_requests_total{cache="detail",result="hit"} 8
+cache_requests_total{cache="detail",result="miss"} 2
+grpc_request_duration_seconds_bucket{method="GetBook",le="0.001"} 5
+grpc_request_duration_seconds_bucket{method="GetBook",le="0.01"} 9
+grpc_request_duration_seconds_bucket{method="GetBook",le="+Inf"} 10
+"#;
+
+    /// Labels are matched exactly and sums cover every series of a name.
+    #[test]
+    fn sums_filter_by_labels() {
+        let s = parse(TEXT);
+        assert_eq!(s.sum("grpc_requests_total", &[]), 15.0);
+        assert_eq!(s.sum("cache_requests_total", &[("result", "hit")]), 8.0);
+    }
+
+    /// p99 comes from the observations between two scrapes, not the process lifetime.
+    #[test]
+    fn quantiles_use_only_the_observations_between_scrapes() {
+        let before = parse(TEXT).buckets("grpc_request_duration_seconds");
+        let later = TEXT
+            .replace("le=\"0.001\"} 5", "le=\"0.001\"} 105")
+            .replace("le=\"0.01\"} 9", "le=\"0.01\"} 109")
+            .replace("le=\"+Inf\"} 10", "le=\"+Inf\"} 110");
+        let after = parse(&later).buckets("grpc_request_duration_seconds");
+        // 100 new observations, all in the first bucket.
+        let p99 = quantile_between(&before, &after, 0.99).unwrap();
+        assert!(p99 <= 0.001, "{p99}");
+        assert_eq!(quantile_between(&after, &after, 0.99), None);
+    }
+}

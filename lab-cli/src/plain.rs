@@ -1,0 +1,174 @@
+//! The same commands without a TUI: for scripts, CI and a terminal that is not one.
+//!
+//! When stdout is not a terminal (or with `--no-tui`) a lesson prints its text, then its
+//! experiment shows indicatif progress bars on stderr and finishes with a table on
+//! stdout — so `bookstore-lab lesson day30 --no-tui | tee out.txt` keeps only the
+//! results. The runners are the very ones the TUI observes; only the observer differs.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc;
+
+use crate::{
+    dashboard::{self, Poller},
+    experiments::{
+        arena::Arena,
+        cache::{self, CacheEvent, CacheParams, CacheTargets},
+        race::{self, RaceEvent, RaceParams, Strategy},
+    },
+    lessons::{ExperimentKind, Library, check, progress::Progress},
+};
+
+/// `bookstore-lab lessons`: the list with progress.
+pub fn list(lib: &Library, progress: &Progress) {
+    for l in &lib.manifest.lessons {
+        let mark = if !l.is_available() {
+            "未开放"
+        } else if progress.is_done(&l.id) {
+            "✔ 完成"
+        } else {
+            "可学习"
+        };
+        println!("{:<6} Day {}  {:<8} {}", l.id, l.day, mark, l.title);
+    }
+}
+
+/// `bookstore-lab lessons check`: prints every problem; false if there was one.
+pub fn check(dir: &Path) -> bool {
+    let report = check::run(dir);
+    for p in &report.problems {
+        eprintln!("✘ {p}");
+    }
+    if report.is_ok() {
+        println!(
+            "✔ lessons check: {} lessons, {} source references, all resolve ({})",
+            report.lessons,
+            report.references,
+            dir.display()
+        );
+    } else {
+        eprintln!("lessons check: {} problem(s)", report.problems.len());
+    }
+    report.is_ok()
+}
+
+/// `bookstore-lab lesson <id> --no-tui`: the text, then the experiment.
+pub async fn lesson(
+    lib: &Library,
+    id: &str,
+    lab_dir: &Path,
+    race_params: RaceParams,
+    targets: anyhow::Result<CacheTargets>,
+) -> anyhow::Result<()> {
+    let entry = lib.get(id).ok_or_else(|| anyhow::anyhow!("no lesson `{id}`"))?;
+    anyhow::ensure!(entry.is_available(), "lesson `{id}` is not available yet");
+    println!("{}", lib.text(entry)?);
+    match entry.experiment {
+        Some(ExperimentKind::Race) => {
+            let infra = bookstore_stack::testing::try_infra_in(Some(lab_dir))?;
+            println!("==> 实验：{}", race_params.describe());
+            let results =
+                race_with_bars(Arc::new(Arena::connect(&infra).await?), race_params).await?;
+            println!("\n{}", race::verdict_table(&results));
+        }
+        Some(ExperimentKind::Cache) => {
+            cache_with_lines(targets?, CacheParams { duration_secs: 10, ..CacheParams::default() })
+                .await?
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Runs the race with one progress bar per strategy.
+pub async fn race_with_bars(
+    arena: Arc<Arena>,
+    params: RaceParams,
+) -> anyhow::Result<Vec<race::StrategyResult>> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let runner = tokio::spawn(race::run(arena, params, tx));
+    let style = ProgressStyle::with_template("{prefix:>11} [{bar:30}] {pos}/{len} {msg}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    let mut bar: Option<ProgressBar> = None;
+    while let Some(e) = rx.recv().await {
+        match e {
+            RaceEvent::Started(s) => {
+                let len = match params.duration_secs {
+                    0 => u64::from(params.buyers),
+                    d => u64::from(d) * 1000,
+                };
+                let b = ProgressBar::new(len).with_style(style.clone());
+                b.set_prefix(s.label());
+                bar = Some(b);
+            }
+            RaceEvent::Progress(_, snap) => {
+                if let Some(b) = &bar {
+                    b.set_position(match params.duration_secs {
+                        0 => snap.completed(),
+                        _ => snap.elapsed.as_millis() as u64,
+                    });
+                    b.set_message(format!(
+                        "sold {} oversell {} tps {:.0}",
+                        snap.successes,
+                        race::oversell(snap.successes, params.stock),
+                        snap.tps()
+                    ));
+                }
+            }
+            RaceEvent::Finished(r) => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                println!(
+                    "{:>11}: sold {}/{} oversell {} remaining {} tps {:.0} p99 {}",
+                    r.strategy.label(),
+                    r.sold(),
+                    r.stock,
+                    r.oversell(),
+                    r.remaining,
+                    r.summary.tps(),
+                    crate::ui::fmt_us(r.summary.p99_us)
+                );
+            }
+            RaceEvent::Done | RaceEvent::Failed(_) => {}
+        }
+    }
+    let _ = Strategy::ALL;
+    runner.await?
+}
+
+/// Runs the cache experiment, printing one line per second.
+pub async fn cache_with_lines(targets: CacheTargets, params: CacheParams) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let runner = tokio::spawn(cache::run(targets, params, tx));
+    let pct = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0));
+    while let Some(e) = rx.recv().await {
+        match e {
+            CacheEvent::Started { books, hot } => {
+                println!("==> 实验：{books} 本书，Zipf s={}，最热 #{hot}", params.skew)
+            }
+            CacheEvent::Progress { load, last_second, total, hot_stock } => println!(
+                "{:>4.0}s  tps {:>7.0}  hit {:>6} (total {:>6})  hot stock {}",
+                load.elapsed.as_secs_f64(),
+                load.tps(),
+                pct(last_second.rate()),
+                pct(total.rate()),
+                hot_stock.map_or("-".into(), |s| s.to_string())
+            ),
+            CacheEvent::Note(n) => println!("{n}"),
+            CacheEvent::Done | CacheEvent::Failed(_) => {}
+        }
+    }
+    runner.await?
+}
+
+/// `bookstore-lab dashboard --no-tui`: two polls a second apart (rates need two
+/// scrapes), then the table.
+pub async fn dashboard(lab_dir: &Path) {
+    let mut poller = Poller::new(lab_dir);
+    poller.poll().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    print!("{}", dashboard::table(&poller.poll().await));
+}

@@ -1,0 +1,105 @@
+//! Day 29's cache experiment: hit rate per second, the hottest book, and invalidation.
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    style::{Color, Modifier, Style},
+    text::Line,
+    widgets::{Block, Paragraph, Sparkline},
+};
+
+use super::fmt_us;
+use crate::app::App;
+
+fn pct(r: Option<f64>) -> String {
+    r.map_or("-".into(), |r| format!("{:.1}%", r * 100.0))
+}
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+) -> (String, &'static [(&'static str, &'static str)]) {
+    let c = &app.cache;
+    let [stats_area, spark_area, notes_area] =
+        Layout::vertical([Constraint::Length(7), Constraint::Length(5), Constraint::Min(3)])
+            .areas(area);
+    let status = if let Some(e) = &c.error {
+        format!("失败：{e}")
+    } else if c.running {
+        "运行中…".into()
+    } else if c.done {
+        "完成（按 Enter 再跑一轮）".into()
+    } else {
+        "按 Enter 开始".into()
+    };
+    let lines = vec![
+        Line::styled(
+            format!(
+                "读者 {} · 每轮 {} 秒 · Zipf s={} · {status}",
+                c.params.readers, c.params.duration_secs, c.params.skew
+            ),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Line::from(format!(
+            "图书 {} 本 · 请求 {} · TPS {:.0} · p50 {} · p99 {}",
+            c.books,
+            c.load.completed(),
+            c.load.tps(),
+            fmt_us(c.load.p50_us),
+            fmt_us(c.load.p99_us)
+        )),
+        Line::styled(
+            format!(
+                "命中率：本秒 {} · 累计 {}（列表 {}/{}，详情 {}/{}）",
+                pct(c.last_second.rate()),
+                pct(c.total.rate()),
+                c.total.list_hits,
+                c.total.list_hits + c.total.list_misses,
+                c.total.detail_hits,
+                c.total.detail_hits + c.total.detail_misses
+            ),
+            Style::new().fg(Color::Green),
+        ),
+        Line::from(format!(
+            "最热的书：{} · 经缓存读到的库存 {}",
+            c.hot.map_or("-".into(), |h| format!("#{h}")),
+            c.hot_stock.map_or("-".into(), |s| s.to_string())
+        )),
+        Line::from("按 u 改它的库存：下一秒读到的就是新值（写时删缓存）。"),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" 缓存命中 ")),
+        stats_area,
+    );
+    frame.render_widget(
+        Sparkline::default()
+            .data(&c.hit_series)
+            .max(100)
+            .style(Style::new().fg(Color::Cyan))
+            .block(Block::bordered().title(" 每秒命中率（0–100%） ")),
+        spark_area,
+    );
+    let notes: Vec<Line> = c
+        .notes
+        .iter()
+        .rev()
+        .take(notes_area.height.saturating_sub(2) as usize)
+        .map(|n| Line::from(n.clone()))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(notes).block(Block::bordered().title(" 你的写操作 ")),
+        notes_area,
+    );
+    (
+        "Day 29 · 缓存命中与失效".into(),
+        &[
+            ("Enter", "开始"),
+            ("p", "发布新书"),
+            ("u", "改库存"),
+            ("+/-", "读者"),
+            ("Esc", "返回"),
+            ("q", "退出"),
+        ],
+    )
+}

@@ -1,0 +1,82 @@
+//! The dashboard: one row per component of the running stack.
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    style::{Color, Modifier, Style},
+    widgets::{Block, Paragraph, Row, Table},
+};
+
+use crate::app::App;
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+) -> (String, &'static [(&'static str, &'static str)]) {
+    let [table_area, stock_area] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(3)]).areas(area);
+    let keys: &'static [(&'static str, &'static str)] = &[("Esc", "返回"), ("q", "退出")];
+    let Some(d) = &app.dashboard else {
+        frame.render_widget(
+            Paragraph::new("正在读取各组件的健康状态与指标…").block(Block::bordered()),
+            area,
+        );
+        return ("仪表盘".into(), keys);
+    };
+    if d.rows.is_empty() {
+        frame.render_widget(
+            Paragraph::new("没有正在运行的环境。运行 `bookstore-lab up` 启动。")
+                .block(Block::bordered()),
+            area,
+        );
+        return ("仪表盘".into(), keys);
+    }
+    let rows = d.rows.iter().map(|r| {
+        let style = if r.healthy { Style::new() } else { Style::new().fg(Color::Red) };
+        Row::new(vec![
+            r.name.clone(),
+            if r.healthy { "✔ 正常" } else { "✘ 异常" }.to_string(),
+            r.qps.map_or("-".into(), |q| format!("{q:.1}")),
+            r.p99_ms.map_or("-".into(), |p| format!("{p:.1}ms")),
+            r.hit_rate.map_or("-".into(), |h| format!("{:.1}%", h * 100.0)),
+            if r.healthy { short(&r.address) } else { r.detail.clone() },
+        ])
+        .style(style)
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(10),
+            Constraint::Length(7),
+            Constraint::Length(8),
+            Constraint::Length(9),
+            Constraint::Length(7),
+            Constraint::Min(10),
+        ],
+    )
+    .header(
+        Row::new(["组件", "健康", "QPS", "p99", "命中率", "地址 / 错误"])
+            .style(Style::new().add_modifier(Modifier::BOLD)),
+    )
+    .block(Block::bordered().title(" 每秒刷新 · 健康来自 grpc.health.v1，指标来自 /metrics "));
+    frame.render_widget(table, table_area);
+    let stock = match d.stock {
+        Some(t) => format!(
+            "{} 本书 · 可用 {} · 锁定 {} · 已售 {} · 总量 {}",
+            t.books, t.available, t.locked, t.sold, t.total
+        ),
+        None => "库存台账不可读（inventory_db 尚未建表？）".into(),
+    };
+    frame.render_widget(
+        Paragraph::new(stock).block(Block::bordered().title(" 库存合计（MySQL 台账） ")),
+        stock_area,
+    );
+    ("仪表盘".into(), keys)
+}
+
+/// `mysql://root:pw@127.0.0.1:3306` → `127.0.0.1:3306` (no credentials on screen).
+fn short(address: &str) -> String {
+    let a = address.rsplit('@').next().unwrap_or(address);
+    a.trim_start_matches("redis://").trim_start_matches("http://").to_string()
+}

@@ -1,0 +1,64 @@
+//! The home screen: Day 29–35, what is done, what is not written yet.
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    style::{Color, Modifier, Style},
+    text::{Line, Span},
+    widgets::{Block, List, ListItem, ListState, Paragraph, Wrap},
+};
+
+use crate::app::App;
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+) -> (String, &'static [(&'static str, &'static str)]) {
+    let [list_area, info_area] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(area);
+    let items: Vec<ListItem> = app
+        .items
+        .iter()
+        .map(|l| {
+            let (mark, style) = if !l.available {
+                ("  未开放", Style::new().fg(Color::DarkGray))
+            } else if app.progress.is_done(&l.id) {
+                ("✔ 已完成", Style::new().fg(Color::Green))
+            } else {
+                ("  可学习", Style::new())
+            };
+            ListItem::new(Line::from(vec![
+                Span::styled(format!("{mark}  "), style),
+                Span::styled(format!("Day {}  ", l.day), style.add_modifier(Modifier::BOLD)),
+                Span::styled(l.title.clone(), style),
+            ]))
+        })
+        .collect();
+    let done = app.items.iter().filter(|l| app.progress.is_done(&l.id)).count();
+    let list = List::new(items)
+        .block(Block::bordered().title(format!(" 课程 · 已完成 {done}/{} ", app.items.len())))
+        .highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .highlight_symbol("▶ ");
+    let mut state = ListState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(list, list_area, &mut state);
+
+    let info = match app.items.get(app.selected) {
+        Some(l) if l.available => format!(
+            "Day {} · {}\n按 Enter 阅读，课内按 x 打开实验。进度保存在实验目录的 progress.json。",
+            l.day, l.title
+        ),
+        Some(l) => {
+            format!("Day {} · {}\n这一课尚未开放（课程按 Day 29 → 35 逐步上线）。", l.day, l.title)
+        }
+        None => String::new(),
+    };
+    frame.render_widget(
+        Paragraph::new(info).wrap(Wrap { trim: false }).block(Block::bordered().title(" 说明 ")),
+        info_area,
+    );
+    (
+        "Week 6 · Day 29–35".into(),
+        &[("↑↓", "选择"), ("Enter", "打开"), ("d", "仪表盘"), ("r", "重置进度"), ("q", "退出")],
+    )
+}

@@ -1,0 +1,35 @@
+//! A lesson's text, scrollable.
+
+use ratatui::{
+    Frame,
+    layout::Rect,
+    widgets::{Block, Paragraph, Wrap},
+};
+
+use super::markdown;
+use crate::app::App;
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+) -> (String, &'static [(&'static str, &'static str)]) {
+    let item = app.current_lesson();
+    let text = match app.texts.get(&item.id) {
+        Some(Ok(t)) => markdown::lines(t),
+        Some(Err(e)) => vec![format!("无法读取这一课：{e}").into()],
+        None => vec!["这一课尚未开放。".into()],
+    };
+    let done = if app.progress.is_done(&item.id) { " ✔" } else { "" };
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .scroll((app.lesson.scroll, 0))
+            .block(Block::bordered().title(format!(" Day {} · {}{done} ", item.day, item.title))),
+        area,
+    );
+    (
+        format!("课程 {}", item.id),
+        &[("↑↓ PgDn", "滚动"), ("x", "实验"), ("c", "完成"), ("Esc", "返回"), ("q", "退出")],
+    )
+}

@@ -1,0 +1,54 @@
+//! Just enough Markdown for lessons: headings, code fences, quotes, tables, lists.
+//!
+//! A full Markdown renderer would be another dependency for what lessons use: headings
+//! bold, code in its own colour (so a quoted excerpt stands out from the prose), the rest
+//! as written. Tables are kept verbatim, which reads well in a monospace terminal.
+
+use ratatui::{
+    style::{Color, Modifier, Style},
+    text::Line,
+};
+
+/// Styled lines of a lesson.
+pub fn lines(text: &str) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let mut in_code = false;
+    for raw in text.lines() {
+        let line = raw.to_string();
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        let style = if in_code {
+            Style::new().fg(Color::Cyan)
+        } else if let Some(h) = line.strip_prefix("# ") {
+            out.push(Line::styled(
+                h.to_string(),
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            ));
+            continue;
+        } else if let Some(h) = line.strip_prefix("## ") {
+            out.push(Line::default());
+            out.push(Line::styled(
+                format!("■ {h}"),
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ));
+            continue;
+        } else if let Some(h) = line.strip_prefix("### ") {
+            out.push(Line::styled(h.to_string(), Style::new().add_modifier(Modifier::BOLD)));
+            continue;
+        } else if line.starts_with("📄") {
+            Style::new().fg(Color::DarkGray)
+        } else if line.starts_with('>') {
+            Style::new().fg(Color::Gray).add_modifier(Modifier::ITALIC)
+        } else if line.contains("❌") {
+            Style::new().fg(Color::Red)
+        } else if line.contains("✅") {
+            Style::new().fg(Color::Green)
+        } else {
+            Style::new()
+        };
+        out.push(Line::styled(line.replace("**", "").replace('`', ""), style).patch_style(style));
+    }
+    out
+}

@@ -1,0 +1,164 @@
+//! Day 30's race: one lane per strategy, then the DO/DON'T table with measured numbers.
+//!
+//! Each lane shows sold vs stock, the oversell counter (red as soon as it is above 0 —
+//! the one number the lesson is about), TPS, p50/p99 and a TPS sparkline. The lane title
+//! repeats "超卖 N" in plain text so the number can be read from a captured screen too
+//! (the tmux end-to-end test does exactly that).
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    style::{Color, Modifier, Style},
+    text::{Line, Span},
+    widgets::{Block, Paragraph, Row, Sparkline, Table},
+};
+
+use super::fmt_us;
+use crate::{
+    app::{App, Lane, lane_strategy},
+    experiments::race::{oversell, verdicts},
+};
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+) -> (String, &'static [(&'static str, &'static str)]) {
+    let race = &app.race;
+    let [params_area, lanes_area, table_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(12), Constraint::Min(3)])
+            .areas(area);
+
+    let status = if let Some(e) = &race.error {
+        Span::styled(format!("  失败：{e}"), Style::new().fg(Color::Red))
+    } else if race.running {
+        Span::styled("  运行中…", Style::new().fg(Color::Yellow))
+    } else if race.done {
+        Span::styled("  全部完成", Style::new().fg(Color::Green))
+    } else {
+        Span::raw("  按 Enter 开始")
+    };
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled(
+                format!(" {} ", race.params.describe()),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+            status,
+        ]),
+        params_area,
+    );
+
+    let stock = race.ran_with.unwrap_or(race.params).stock;
+    let lane_areas = Layout::vertical([Constraint::Length(4); 3]).split(lanes_area);
+    for (i, lane) in race.lanes.iter().enumerate() {
+        render_lane(frame, lane_areas[i], i, lane, stock);
+    }
+
+    let results = race.results();
+    if results.is_empty() {
+        frame.render_widget(
+            Paragraph::new(
+                "同样的库存、同样多的买家，三种扣减方式依次上场。\n\
+                 naive 先查后改；FOR UPDATE 锁住行再改；Lua 在 Redis 里原子地检查并扣减。\n\
+                 猜一猜：谁会超卖？谁最快？",
+            )
+            .block(Block::bordered().title(" DO / DON'T ")),
+            table_area,
+        );
+    } else {
+        let rows = verdicts(&results).into_iter().map(|v| {
+            let style = if v.verdict == "DO" {
+                Style::new().fg(Color::Green)
+            } else {
+                Style::new().fg(Color::Red)
+            };
+            Row::new(vec![
+                v.verdict.to_string(),
+                v.strategy.label().to_string(),
+                format!("{:.0}", v.tps),
+                v.ratio.map_or("-".into(), |r| format!("{r:.2}×")),
+                v.oversell.to_string(),
+                v.remaining.to_string(),
+                v.strategy.lesson().to_string(),
+            ])
+            .style(style)
+        });
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(6),
+                Constraint::Length(11),
+                Constraint::Length(7),
+                Constraint::Length(8),
+                Constraint::Length(5),
+                Constraint::Length(5),
+                Constraint::Min(10),
+            ],
+        )
+        .header(
+            Row::new(["", "策略", "TPS", "×行锁", "超卖", "剩余", "为什么"])
+                .style(Style::new().add_modifier(Modifier::BOLD)),
+        )
+        .block(Block::bordered().title(" 结论 DO / DON'T（本轮实测） "));
+        frame.render_widget(table, table_area);
+    }
+    (
+        "Day 30 · 库存扣减竞赛".into(),
+        &[
+            ("Enter", "开始"),
+            ("s/S", "库存"),
+            ("b/B", "买家"),
+            ("t/T", "时长"),
+            ("Esc", "返回"),
+            ("q", "退出"),
+        ],
+    )
+}
+
+fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32) {
+    let strategy = lane_strategy(i);
+    let s = &lane.live;
+    let over = oversell(s.successes, stock);
+    let over_style = if over > 0 {
+        Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().fg(Color::Green)
+    };
+    let state = if lane.running {
+        "运行中"
+    } else if lane.result.is_some() {
+        "完成"
+    } else {
+        "等待"
+    };
+    let block = Block::bordered().title(Line::from(vec![
+        Span::styled(format!(" {} ", strategy.label()), Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(format!("· 超卖 {over} "), over_style),
+        Span::raw(format!("· {state} ")),
+    ]));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [text_area, spark_area] =
+        Layout::horizontal([Constraint::Min(40), Constraint::Length(24)]).areas(inner);
+    let remaining =
+        lane.result.as_ref().map_or(String::new(), |r| format!("  剩余 {}", r.remaining));
+    let lines = vec![
+        Line::from(vec![
+            Span::raw(format!("已售 {}/{}  ", s.successes, stock)),
+            Span::styled(format!("超卖 {over}"), over_style),
+            Span::raw(format!("{remaining}  拒绝 {}  错误 {}", s.rejections, s.failures)),
+        ]),
+        Line::from(format!(
+            "TPS {:.0}  p50 {}  p99 {}",
+            s.tps(),
+            fmt_us(s.p50_us),
+            fmt_us(s.p99_us)
+        )),
+    ];
+    frame.render_widget(Paragraph::new(lines), text_area);
+    frame.render_widget(
+        Sparkline::default().data(&s.tps_series).style(Style::new().fg(Color::Cyan)),
+        spark_area,
+    );
+}
