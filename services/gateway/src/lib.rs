@@ -1,53 +1,136 @@
 //! # gateway — the HTTP/JSON front door (port 8080)
 //!
-//! axum in front of the gRPC services. So far it serves only `GET /health`; the book and
-//! user routes arrive with issue #4, the order and payment routes with their services.
+//! axum in front of the gRPC services: browsers, `curl` and mobile apps speak HTTP/JSON;
+//! the services speak gRPC to each other. The gateway translates — routes, JSON shapes,
+//! Bearer tokens, gRPC codes → HTTP statuses, timeouts — and holds no business rules and
+//! no data of its own. What it is not for: validation (the services validate, because they
+//! must not trust any caller), caching (catalog-service caches), or internal RPCs
+//! (UpdateStock is deliberately not routed: it is for inventory-service only).
 //!
-//! - [`Settings`]: the common settings (port 8080).
-//! - [`router`]: the axum routes.
-//! - [`run`]: bind and serve until shutdown.
+//! | module | its one job |
+//! |---|---|
+//! | [`routes`] | the handlers: HTTP in, gRPC call, JSON out |
+//! | [`upstream`] | lazily connected gRPC clients with a timeout on every call |
+//! | [`json`] | the JSON request and response shapes (money in cents) |
+//! | [`error`] | [`error::ApiError`] and the gRPC → HTTP status table |
+//!
+//! Routes:
+//!
+//! | method and path | upstream | auth |
+//! |---|---|---|
+//! | `GET /health` | — | — |
+//! | `POST /api/v1/users/register` | user Register | — |
+//! | `POST /api/v1/users/login` | user Login | — |
+//! | `GET /api/v1/users/me` | user ValidateToken + GetUser | Bearer |
+//! | `GET /api/v1/books` | catalog ListBooks | — |
+//! | `GET /api/v1/books/search` | catalog SearchBooks | — |
+//! | `GET /api/v1/books/{id}` | catalog GetBook | — |
+//! | `POST /api/v1/books` | user ValidateToken + catalog PublishBook | Bearer |
+//!
+//! Order and payment routes arrive with those services.
 
-use std::net::SocketAddr;
+pub mod error;
+pub mod json;
+pub mod routes;
+pub mod upstream;
 
-use axum::{Json, Router, routing::get};
+use std::{net::SocketAddr, time::Duration, time::Instant};
+
+use axum::{
+    Json, Router,
+    extract::{MatchedPath, Request},
+    middleware::Next,
+    response::Response,
+    routing::{get, post},
+};
 use bookstore_platform::{CommonSettings, Shutdown};
 use serde::{Deserialize, Serialize};
 
+use crate::upstream::Upstreams;
+
+/// Gateway settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_CATALOG_ADDR`,
+/// `BOOKSTORE_UPSTREAM_TIMEOUT_MS`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
+    pub user_addr: String,
+    pub catalog_addr: String,
+    /// Deadline for each upstream call: 3 s. Generous for loopback (calls take ~1 ms);
+    /// short enough that a hung service shows as a 504 before a user gives up.
+    pub upstream_timeout_ms: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             common: CommonSettings::defaults(8080, ""),
+            user_addr: "http://127.0.0.1:9001".into(),
+            catalog_addr: "http://127.0.0.1:9002".into(),
+            upstream_timeout_ms: 3000,
         }
     }
 }
 
-/// The HTTP routes.
-pub fn router() -> Router {
-    Router::new().route(
-        "/health",
-        get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-    )
+/// The HTTP routes over `upstreams`.
+pub fn router(upstreams: Upstreams) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route("/api/v1/users/register", post(routes::register))
+        .route("/api/v1/users/login", post(routes::login))
+        .route("/api/v1/users/me", get(routes::me))
+        .route("/api/v1/books", get(routes::list_books).post(routes::publish_book))
+        .route("/api/v1/books/search", get(routes::search_books))
+        .route("/api/v1/books/{id}", get(routes::get_book))
+        .layer(axum::middleware::from_fn(record_http))
+        .with_state(upstreams)
 }
 
-/// Binds `host:port` (0 = any), reports the address, serves until `shutdown`.
+/// Middleware: `http_requests_total{route,status}` and `http_request_duration_seconds`,
+/// labelled by the route *pattern* (`/api/v1/books/{id}`), never the raw path — one label
+/// value per book id would grow Prometheus' memory without bound.
+async fn record_http(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    if route != "/health" {
+        let status = response.status().as_u16().to_string();
+        metrics::counter!("http_requests_total", "route" => route.clone(), "status" => status)
+            .increment(1);
+        metrics::histogram!("http_request_duration_seconds", "route" => route)
+            .record(started.elapsed().as_secs_f64());
+    }
+    response
+}
+
+/// Binds `host:port` (0 = any), serves `/metrics` on `metrics_port`, reports the HTTP
+/// address, and serves until `shutdown`.
 pub async fn run(
     settings: Settings,
     shutdown: Shutdown,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    let upstreams = Upstreams::new(
+        &settings.user_addr,
+        &settings.catalog_addr,
+        Duration::from_millis(settings.upstream_timeout_ms),
+    )?;
     let listener =
         tokio::net::TcpListener::bind((settings.common.host.as_str(), settings.common.port))
             .await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "gateway listening");
+    let metrics = bookstore_platform::metrics::serve(
+        &settings.common.host,
+        settings.common.metrics_port,
+        shutdown.clone(),
+    )
+    .await?;
+    tracing::info!(%addr, %metrics, "gateway listening");
     on_bound(addr);
-    axum::serve(listener, router())
+    axum::serve(listener, router(upstreams))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())

@@ -1,0 +1,106 @@
+//! Errors as HTTP: a status code and a JSON body `{"error":{"code":"NOT_FOUND","message":"…"}}`.
+//!
+//! The gateway's one error type is [`ApiError`]. Upstream services answer with gRPC codes;
+//! [`http_status`] is the one table that turns them into HTTP statuses:
+//!
+//! | gRPC code | HTTP | meaning for the client |
+//! |---|---|---|
+//! | INVALID_ARGUMENT, OUT_OF_RANGE | 400 | fix the request |
+//! | UNAUTHENTICATED | 401 | log in (again) |
+//! | PERMISSION_DENIED | 403 | you are known, but not allowed |
+//! | NOT_FOUND | 404 | no such thing |
+//! | ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION | 409 | conflicts with the current state |
+//! | RESOURCE_EXHAUSTED | 429 | slow down |
+//! | UNIMPLEMENTED | 501 | not built (yet) |
+//! | UNAVAILABLE | 503 | retry later |
+//! | DEADLINE_EXCEEDED | 504 | the upstream was too slow |
+//! | anything else | 500 | our fault; details are in our logs, not in the body |
+//!
+//! DO: keep the machine-readable `code` stable (clients switch on it) and the `message`
+//! human. DON'T: answer every failure with 500 or, worse, 200 + `{"ok": false}` — HTTP
+//! clients, proxies and retry policies all understand status codes, and nothing else.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use tonic::Code;
+
+/// An HTTP error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    /// 400 for a request the gateway itself could not read (bad JSON, bad query string).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", message)
+    }
+
+    /// 401 for a missing or malformed `Authorization` header.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
+    }
+
+    /// 504 when an upstream call outlived the gateway's timeout.
+    pub fn timeout(upstream: &str) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "DEADLINE_EXCEEDED",
+            format!("{upstream} did not answer in time"),
+        )
+    }
+}
+
+/// The mapping table above, as code.
+pub fn http_status(code: Code) -> (StatusCode, &'static str) {
+    match code {
+        Code::Ok => (StatusCode::OK, "OK"),
+        Code::InvalidArgument => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        Code::OutOfRange => (StatusCode::BAD_REQUEST, "OUT_OF_RANGE"),
+        Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+        Code::PermissionDenied => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
+        Code::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+        Code::AlreadyExists => (StatusCode::CONFLICT, "ALREADY_EXISTS"),
+        Code::Aborted => (StatusCode::CONFLICT, "ABORTED"),
+        // 409 rather than 400: the request was well-formed, the resource's *state* forbids
+        // it (cancel a shipped order). 422 is also defensible; what matters is one choice.
+        Code::FailedPrecondition => (StatusCode::CONFLICT, "FAILED_PRECONDITION"),
+        Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED"),
+        Code::Unimplemented => (StatusCode::NOT_IMPLEMENTED, "UNIMPLEMENTED"),
+        Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+        Code::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, "DEADLINE_EXCEEDED"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+    }
+}
+
+impl From<tonic::Status> for ApiError {
+    fn from(status: tonic::Status) -> Self {
+        let (http, code) = http_status(status.code());
+        // Upstreams already send only safe messages for INTERNAL ("internal error"), but
+        // the gateway does not rely on it: a 500 never carries upstream text.
+        let message = if http == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(code = ?status.code(), message = status.message(), "upstream failure");
+            "internal error".to_string()
+        } else {
+            status.message().to_string()
+        };
+        Self::new(http, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}

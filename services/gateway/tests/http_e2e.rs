@@ -1,0 +1,257 @@
+//! End to end over real HTTP: user-service, catalog-service (real MariaDB and Redis) and
+//! the gateway all run in this process on port 0; the test is an HTTP client, like a
+//! browser or `curl`, and checks status codes and JSON bodies.
+
+use std::{net::SocketAddr, time::Duration};
+
+use bookstore_platform::{Secret, Shutdown};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const JWT_SECRET: &str = "gateway-test-secret-at-least-32-bytes-long";
+const SEEDED: usize = 120;
+
+/// The three processes' worth of servers, stopped on drop.
+struct Stack {
+    base: String,
+    http: reqwest::Client,
+    shutdown: Shutdown,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Waits for a server's `on_bound` report.
+async fn bound<T>(rx: tokio::sync::oneshot::Receiver<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("server starts within 30 s")
+        .expect("server reports its address")
+}
+
+/// Starts user-service, catalog-service (seeded) and the gateway.
+async fn spawn_stack() -> Stack {
+    let infra = bookstore_stack::testing::infra();
+    let shutdown = Shutdown::new();
+
+    let mut user = bookstore_user::Settings::default();
+    user.common.port = 0;
+    user.common.mysql_url = Secret::new(infra.mysql_url.clone());
+    user.common.database = infra.fresh_database("gw_user").await;
+    user.jwt_secret = Secret::new(JWT_SECRET);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(bookstore_user::run(user, shutdown.clone(), move |b| {
+        let _ = tx.send(b);
+    }));
+    let user_addr = format!("http://{}", bound(rx).await.grpc);
+
+    let mut catalog = bookstore_catalog::Settings::default();
+    catalog.common.port = 0;
+    catalog.common.mysql_url = Secret::new(infra.mysql_url.clone());
+    catalog.common.redis_url = Secret::new(infra.redis_url.clone());
+    catalog.common.redis_prefix = bookstore_stack::testing::unique_prefix();
+    catalog.common.database = infra.fresh_database("gw_catalog").await;
+    catalog.user_addr = user_addr.clone();
+    let pool = bookstore_platform::db::connect(
+        &infra.mysql_url,
+        &catalog.common.database,
+        2,
+        &bookstore_catalog::migrator(),
+    )
+    .await
+    .unwrap();
+    bookstore_catalog::seed_catalog(&pool, SEEDED).await.unwrap();
+    pool.close().await;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(bookstore_catalog::run(catalog, shutdown.clone(), move |b| {
+        let _ = tx.send(b);
+    }));
+    let catalog_addr = format!("http://{}", bound(rx).await.grpc);
+
+    let mut gateway = bookstore_gateway::Settings::default();
+    gateway.common.port = 0;
+    gateway.user_addr = user_addr;
+    gateway.catalog_addr = catalog_addr;
+    let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+    tokio::spawn(bookstore_gateway::run(gateway, shutdown.clone(), move |a| {
+        let _ = tx.send(a);
+    }));
+    let addr = bound(rx).await;
+    Stack { base: format!("http://{addr}"), http: reqwest::Client::new(), shutdown }
+}
+
+impl Stack {
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        (resp.status(), resp.json().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, body: Value, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        (resp.status(), resp.json().await.unwrap())
+    }
+}
+
+/// A learner's whole first session over HTTP: register, log in, see "me", browse, search,
+/// read one book, publish one (only with a token), and see it listed — plus the error
+/// shapes a client meets on the way.
+#[tokio::test]
+async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
+    let stack = spawn_stack().await;
+    let (status, body) = stack.get("/health", None).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+
+    let creds =
+        json!({"username": "reader1", "password": "reader-password", "email": "r@example.com"});
+    let (status, body) = stack.post("/api/v1/users/register", creds.clone(), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["user"]["username"], "reader1");
+    let (status, body) = stack.post("/api/v1/users/register", creds.clone(), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "ALREADY_EXISTS");
+
+    let (status, body) = stack
+        .post(
+            "/api/v1/users/login",
+            json!({"username": "reader1", "password": "wrong-password"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "UNAUTHENTICATED");
+    let (status, session) = stack.post("/api/v1/users/login", creds, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let token = session["token"].as_str().unwrap().to_string();
+
+    let (status, me) = stack.get("/api/v1/users/me", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["user"]["email"], "r@example.com");
+    for bad in [None, Some("not-a-jwt")] {
+        let (status, body) = stack.get("/api/v1/users/me", bad).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+
+    let (status, page) =
+        stack.get("/api/v1/books?page=2&page_size=7&sort=price&order=asc", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["total"], SEEDED);
+    let books = page["books"].as_array().unwrap();
+    assert_eq!(books.len(), 7);
+    assert!(books.windows(2).all(|w| w[0]["price"].as_i64() <= w[1]["price"].as_i64()));
+    let (status, body) = stack.get("/api/v1/books?sort=popularity", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "INVALID_ARGUMENT");
+
+    let id = books[0]["id"].as_u64().unwrap();
+    let (status, detail) = stack.get(&format!("/api/v1/books/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["book"]["id"], id);
+    let (status, body) = stack.get("/api/v1/books/99999999", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "NOT_FOUND");
+    let (status, _) = stack.get("/api/v1/books/abc", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let new_book =
+        json!({"title": "HTTP 与 gRPC 之间", "author": "网关", "price": 5990, "stock": 7});
+    let (status, body) = stack.post("/api/v1/books", new_book.clone(), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = stack
+        .post("/api/v1/books", json!({"title": "", "author": "x", "price": 1}), Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, created) = stack.post("/api/v1/books", new_book, Some(&token)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["book"]["price"], 5990);
+
+    let (status, found) = stack.get("/api/v1/books/search?q=gRPC", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["books"][0]["id"], created["book"]["id"]);
+    let (_, newest) = stack.get("/api/v1/books?page_size=1", None).await;
+    assert_eq!(newest["books"][0]["id"], created["book"]["id"]);
+    assert_eq!(newest["total"], SEEDED + 1);
+}
+
+/// UpdateStock is internal (inventory-service only): no HTTP route reaches it, whatever
+/// the method or path a client tries.
+#[tokio::test]
+async fn the_internal_update_stock_rpc_is_not_reachable_over_http() {
+    let stack = spawn_stack().await;
+    for path in ["/api/v1/books/1/stock", "/api/v1/books/1"] {
+        for method in [reqwest::Method::PUT, reqwest::Method::PATCH, reqwest::Method::POST] {
+            let resp = stack
+                .http
+                .request(method.clone(), format!("{}{path}", stack.base))
+                .json(&json!({"stock": 0}))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                matches!(resp.status(), StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED),
+                "{method} {path} answered {}",
+                resp.status()
+            );
+        }
+    }
+}
+
+/// With the upstream services down (nothing listens at their addresses), the gateway still
+/// answers: quickly, with 503 and the JSON error body, never a hang or an HTML page.
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_json_503() {
+    let shutdown = Shutdown::new();
+    let mut settings = bookstore_gateway::Settings::default();
+    settings.common.port = 0;
+    // Port 1 on loopback: nothing listens there, so connects are refused at once.
+    settings.user_addr = "http://127.0.0.1:1".into();
+    settings.catalog_addr = "http://127.0.0.1:1".into();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(bookstore_gateway::run(settings, shutdown.clone(), move |a| {
+        let _ = tx.send(a);
+    }));
+    let addr = bound(rx).await;
+    let resp = reqwest::get(format!("http://{addr}/api/v1/books")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "UNAVAILABLE");
+    shutdown.cancel();
+}
+
+/// An upstream that accepts the connection but never answers (a hung process) turns into
+/// a 504 after the configured timeout — the gateway does not wait forever.
+#[tokio::test]
+async fn a_hung_upstream_is_a_json_504_after_the_timeout() {
+    // A listener that is never accepted from: TCP connects succeed (the kernel completes
+    // them into the backlog), but no HTTP/2 handshake or answer ever comes.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_addr = format!("http://{}", hung.local_addr().unwrap());
+    let shutdown = Shutdown::new();
+    let mut settings = bookstore_gateway::Settings::default();
+    settings.common.port = 0;
+    settings.user_addr = hung_addr.clone();
+    settings.catalog_addr = hung_addr;
+    settings.upstream_timeout_ms = 300;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(bookstore_gateway::run(settings, shutdown.clone(), move |a| {
+        let _ = tx.send(a);
+    }));
+    let addr = bound(rx).await;
+    let resp = reqwest::get(format!("http://{addr}/api/v1/books/1")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "DEADLINE_EXCEEDED");
+    shutdown.cancel();
+    drop(hung);
+}
