@@ -1,0 +1,46 @@
+//! `lessons check` on the real `lessons/` directory: a broken manifest or a source
+//! reference whose file or marker is gone fails `cargo test` (and so `make test` and CI).
+
+use std::process::Command;
+
+/// The committed lessons pass the check: manifest valid, every reference resolves.
+#[test]
+fn the_real_lessons_pass_lessons_check() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons");
+    let report = bookstore_lab::lessons::check::run(std::path::Path::new(dir));
+    assert!(report.is_ok(), "lessons check failed:\n{}", report.problems.join("\n"));
+    assert!(report.references > 0, "the lessons quote no source at all");
+}
+
+/// The binary's `lessons check` exits 0 on the real lessons and non-zero on a broken one.
+#[test]
+fn the_lessons_check_command_exits_non_zero_on_a_broken_reference() {
+    let bin = env!("CARGO_BIN_EXE_bookstore-lab");
+    let ok = Command::new(bin)
+        .args(["lessons", "check"])
+        .env("BOOKSTORE_LESSONS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons"))
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+
+    let root = tempfile::tempdir().unwrap();
+    let lessons = root.path().join("lessons");
+    std::fs::create_dir_all(&lessons).unwrap();
+    std::fs::write(
+        lessons.join("manifest.toml"),
+        "format_version = 1\n[[lesson]]\nid = \"x\"\nday = 30\ntitle = \"t\"\nstatus = \"available\"\nfile = \"x.md\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lessons.join("x.md"),
+        "## 核心概念\n## DO / DON'T\n{{source: missing.rs#gone}}\n## 实验\n## 常见陷阱\n## 自己动手验证\n",
+    )
+    .unwrap();
+    let bad = Command::new(bin)
+        .args(["lessons", "check"])
+        .env("BOOKSTORE_LESSONS_DIR", &lessons)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.rs#gone"));
+}

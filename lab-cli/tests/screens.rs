@@ -1,0 +1,242 @@
+//! The main screens drawn on a `TestBackend` at 80×24 (the smallest terminal the lab
+//! supports) and compared with committed insta snapshots, plus the update logic driven by
+//! key events. No terminal, no database: rendering is a pure function of the state, and
+//! the experiments' events are fed in by hand.
+
+use std::time::Duration;
+
+use bookstore_lab::{
+    app::{App, Command, Screen},
+    dashboard::{DashboardSnapshot, ServiceRow, StockTotals},
+    event::Event,
+    experiments::{
+        cache::{CacheEvent, HitCounts},
+        race::{RaceEvent, RaceParams, Strategy, StrategyResult},
+    },
+    lessons::{Library, progress::Progress},
+};
+use bookstore_loadgen::Snapshot;
+use ratatui::{
+    Terminal,
+    backend::TestBackend,
+    crossterm::event::{KeyCode, KeyEvent, KeyModifiers},
+};
+
+fn library() -> Library {
+    Library::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons")).expect("lessons/ loads")
+}
+
+fn app() -> App {
+    App::new(&library(), Progress::default())
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Command> {
+    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// The screen as text, one line per row (styles are not part of the snapshot).
+fn draw(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| bookstore_lab::ui::render(f, app)).unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    (0..height)
+        .map(|y| {
+            // A wide (CJK) character fills two cells; the second holds a filler to skip.
+            let mut line = String::new();
+            let mut x = 0;
+            while x < width {
+                let symbol = buffer[(x, y)].symbol();
+                line.push_str(symbol);
+                x += unicode_width::UnicodeWidthStr::width(symbol).max(1) as u16;
+            }
+            line.trim_end().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn snap(elapsed_ms: u64, sold: u64, rejected: u64, series: Vec<u64>) -> Snapshot {
+    Snapshot {
+        elapsed: Duration::from_millis(elapsed_ms),
+        successes: sold,
+        rejections: rejected,
+        failures: 0,
+        tps_series: series,
+        p50_us: 1800,
+        p99_us: 12_400,
+        max_us: 20_000,
+        done: true,
+    }
+}
+
+/// A race that has finished: naive oversold, FOR UPDATE and Lua did not.
+fn finished_race(app: &mut App) {
+    app.race.params = RaceParams { stock: 50, buyers: 500, duration_secs: 0 };
+    key(app, KeyCode::Enter);
+    let results = [
+        (Strategy::Naive, snap(400, 180, 320, vec![1250]), -130),
+        (Strategy::ForUpdate, snap(800, 50, 450, vec![625]), 0),
+        (Strategy::Lua, snap(250, 50, 450, vec![2000]), 0),
+    ];
+    for (strategy, summary, remaining) in results {
+        app.update(Event::Race(RaceEvent::Started(strategy)));
+        app.update(Event::Race(RaceEvent::Finished(StrategyResult {
+            strategy,
+            stock: 50,
+            summary,
+            remaining,
+        })));
+    }
+    app.update(Event::Race(RaceEvent::Done));
+}
+
+/// The home screen lists Day 29–35, marks what is done and what is not yet available.
+#[test]
+fn home_screen_lists_lessons_with_progress_at_80x24() {
+    let mut a = app();
+    a.progress.mark_done("day29");
+    insta::assert_snapshot!(draw(&a, 80, 24));
+}
+
+/// A lesson opens at its title, with its keys in the footer.
+#[test]
+fn lesson_screen_shows_day30_text_at_80x24() {
+    let mut a = app();
+    a.open_lesson("day30").unwrap();
+    insta::assert_snapshot!(draw(&a, 80, 24));
+}
+
+/// After a race the lanes show the oversell counters and the DO/DON'T table the ratios.
+#[test]
+fn race_screen_shows_oversell_and_verdicts_at_80x24() {
+    let mut a = app();
+    a.open_lesson("day30").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    finished_race(&mut a);
+    insta::assert_snapshot!(draw(&a, 80, 24));
+}
+
+/// The cache screen shows the hit rate per second and in total, and the hot book.
+#[test]
+fn cache_screen_shows_hit_rate_at_80x24() {
+    let mut a = app();
+    a.open_lesson("day29").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    assert_eq!(a.screen, Screen::Cache);
+    key(&mut a, KeyCode::Enter);
+    a.update(Event::Cache(CacheEvent::Started { books: 200, hot: 7 }));
+    for (i, hits) in [(1u64, 20.0), (2, 60.0), (3, 85.0)] {
+        let last =
+            HitCounts { detail_hits: hits, detail_misses: 100.0 - hits, ..Default::default() };
+        a.update(Event::Cache(CacheEvent::Progress {
+            load: snap(i * 1000, i * 100, 0, vec![100; i as usize]),
+            last_second: last,
+            total: last,
+            hot_stock: Some(41),
+        }));
+    }
+    a.update(Event::Cache(CacheEvent::Note("图书 7 库存 42 → 41".into())));
+    insta::assert_snapshot!(draw(&a, 80, 24));
+}
+
+/// The dashboard shows each component's health and rates, and the stock totals.
+#[test]
+fn dashboard_screen_shows_health_and_rates_at_80x24() {
+    let mut a = app();
+    key(&mut a, KeyCode::Char('d'));
+    let row = |name: &str, healthy: bool, qps: Option<f64>, hit: Option<f64>| ServiceRow {
+        name: name.into(),
+        address: "127.0.0.1:9002".into(),
+        healthy,
+        detail: if healthy { "SERVING".into() } else { "connection refused".into() },
+        qps,
+        p99_ms: qps.map(|_| 3.2),
+        hit_rate: hit,
+    };
+    a.update(Event::Dashboard(DashboardSnapshot {
+        rows: vec![
+            row("mysql", true, None, None),
+            row("catalog", true, Some(812.5), Some(0.91)),
+            row("inventory", false, None, None),
+        ],
+        stock: Some(StockTotals {
+            books: 200,
+            available: 9_000,
+            locked: 12,
+            sold: 988,
+            total: 10_000,
+        }),
+        source: "stack.json".into(),
+    }));
+    insta::assert_snapshot!(draw(&a, 80, 24));
+}
+
+/// Every main screen also renders at a larger size without panicking.
+#[test]
+fn screens_render_at_larger_sizes() {
+    let mut a = app();
+    for screen in [Screen::Home, Screen::Dashboard] {
+        a.screen = screen;
+        draw(&a, 160, 50);
+    }
+    a.open_lesson("day30").unwrap();
+    draw(&a, 120, 40);
+    key(&mut a, KeyCode::Char('x'));
+    finished_race(&mut a);
+    assert!(draw(&a, 120, 40).contains("超卖 130"));
+}
+
+/// Enter on the race screen starts exactly one run with the knobs' values; a second
+/// Enter while it runs starts nothing.
+#[test]
+fn starting_a_race_issues_one_command_with_the_current_params() {
+    let mut a = app();
+    a.open_lesson("day30").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    assert_eq!(a.screen, Screen::Race);
+    let before = a.race.params;
+    key(&mut a, KeyCode::Char('S'));
+    assert!(a.race.params.stock > before.stock);
+    key(&mut a, KeyCode::Char('b'));
+    assert!(a.race.params.buyers < before.buyers);
+    let cmds = key(&mut a, KeyCode::Enter);
+    assert_eq!(cmds, vec![Command::StartRace(a.race.params)]);
+    assert!(a.race.running);
+    assert!(key(&mut a, KeyCode::Enter).is_empty());
+}
+
+/// A planned lesson cannot be opened; the list says so instead.
+#[test]
+fn planned_lessons_do_not_open() {
+    let mut a = app();
+    let planned = a.items.iter().position(|i| !i.available).unwrap();
+    a.selected = planned;
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Home);
+    assert!(a.notice.as_deref().unwrap_or("").contains("尚未开放"));
+    assert!(a.open_lesson("day35").is_err());
+}
+
+/// Marking a lesson done and resetting it each ask for the progress file to be saved.
+#[test]
+fn completing_and_resetting_a_lesson_saves_progress() {
+    let mut a = app();
+    a.open_lesson("day30").unwrap();
+    assert_eq!(key(&mut a, KeyCode::Char('c')), vec![Command::SaveProgress]);
+    assert!(a.progress.is_done("day30"));
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(key(&mut a, KeyCode::Char('r')), vec![Command::SaveProgress]);
+    assert!(!a.progress.is_done("day30"));
+}
+
+/// q and Ctrl-C quit from any screen.
+#[test]
+fn q_and_ctrl_c_quit() {
+    let mut a = app();
+    key(&mut a, KeyCode::Char('q'));
+    assert!(a.quit);
+    let mut b = app();
+    b.open_lesson("day29").unwrap();
+    b.update(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    assert!(b.quit);
+}
