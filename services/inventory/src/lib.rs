@@ -72,11 +72,55 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Settings for an in-process instance against the given infrastructure: port 0 (any
+    /// free port), no Consul, a database and key prefix of the caller's choosing. Tests and
+    /// the bench use it so that nothing they run can touch the lab's own deployment.
+    pub fn in_process(mysql_url: &str, redis_url: &str, database: &str, prefix: &str) -> Self {
+        let mut s = Settings::default();
+        s.common.port = 0;
+        s.common.metrics_port = 0;
+        s.common.mysql_url = bookstore_platform::Secret::new(mysql_url);
+        s.common.redis_url = bookstore_platform::Secret::new(redis_url);
+        s.common.database = database.to_string();
+        s.common.redis_prefix = prefix.to_string();
+        s.common.consul_addr = String::new();
+        s
+    }
+
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.payment_window_secs > 0, "payment_window_secs must be positive");
         anyhow::ensure!(self.sweep_interval_secs > 0, "sweep_interval_secs must be positive");
         anyhow::ensure!(self.sync_batch > 0, "sync_batch must be positive");
         Ok(())
+    }
+}
+
+/// A service started with [`spawn`]: its gRPC address and a way to stop it.
+pub struct Spawned {
+    pub grpc: std::net::SocketAddr,
+    shutdown: Shutdown,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Spawned {
+    /// Stops the service gracefully and waits until it has drained.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.handle.await?
+    }
+}
+
+/// Runs the service on a task of the current runtime and returns once it listens.
+pub async fn spawn(settings: Settings) -> anyhow::Result<Spawned> {
+    let shutdown = Shutdown::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle = tokio::spawn(run(settings, shutdown.clone(), move |bound| {
+        let _ = tx.send(bound.grpc);
+    }));
+    match rx.await {
+        Ok(grpc) => Ok(Spawned { grpc, shutdown, handle }),
+        // The sender was dropped without a call: `run` failed before binding.
+        Err(_) => Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("service stopped"))),
     }
 }
 

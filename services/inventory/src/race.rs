@@ -140,6 +140,34 @@ impl RaceArena {
         }
     }
 
+    /// Deletes every Redis key under this arena's prefix (the MySQL database is the
+    /// caller's to drop). Returns how many keys were removed.
+    pub async fn purge(&self) -> anyhow::Result<u64> {
+        let mut conn = self.store.redis();
+        let mut cursor = 0u64;
+        let mut removed = 0;
+        // SCAN in pages, never KEYS: KEYS walks the whole keyspace in one command and
+        // blocks every other client of this Redis until it is done.
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(self.store.keys().all_pattern())
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                // UNLINK frees the memory in a background thread; DEL would do it inline.
+                removed += redis::cmd("UNLINK").arg(&keys).query_async::<u64>(&mut conn).await?;
+            }
+            cursor = next;
+            if cursor == 0 {
+                return Ok(removed);
+            }
+        }
+    }
+
     /// Stock left (may be negative after the naive path oversold).
     pub async fn remaining(&self, strategy: Strategy, book_id: u64) -> anyhow::Result<i64> {
         let book = BookId::parse(book_id)?;
