@@ -23,6 +23,31 @@
 //! its log in `.lab/logs/`, and connect with `mysql`/`redis-cli` to the same server the
 //! services use — no engine in between. Docker users get the same topology from
 //! `compose.yaml` and run the lab with `--external`.
+//!
+//! What it is NOT: an orchestrator. No restarts on crash, no scaling, no resource limits,
+//! no rolling upgrades — a production system gets those from systemd, Nomad or
+//! Kubernetes. The supervisor's promises are smaller and testable (`tests/supervisor.rs`):
+//! `up` is idempotent, `down` leaves no process behind, and a run killed at any point can
+//! be cleaned up by the next command.
+//!
+//! ## What happens when things go wrong
+//!
+//! A supervisor is judged by its failure cases, so here they are in one place:
+//!
+//! | event | what cleans up | where |
+//! |---|---|---|
+//! | `bookstore-lab down` | SIGTERM in reverse start order, SIGKILL after 30 s | [`Supervisor::down`] |
+//! | Ctrl-C in the terminal | only the supervisor gets SIGINT (children have their own process group) | [`process::spawn`] |
+//! | test binary or TUI killed, even by SIGKILL | the kernel: PR_SET_PDEATHSIG sends SIGTERM | [`process::spawn`] |
+//! | `up` killed before saving a pid | the next `up`/`down` sweeps `/proc` for our env marker | [`process::orphans`] |
+//! | a service crashed | the next `up` sees it gone and restarts the stack | [`probe::all_alive`] |
+//! | reboot, stale `stack.json` | pids are checked against `/proc/<pid>/cmdline` before any signal | [`process::is_ours`] |
+//! | a port is taken | infra falls back to a free port; services refuse and say why | [`ports`], [`services`] |
+//!
+//! Rows 1, 4 and 5 are tested end to end in `tests/supervisor.rs`; the Ctrl-C, SIGKILL and
+//! reboot rows rest on kernel behaviour that is documented but not tested. ✅ DO write the
+//! table first when you build a supervisor; ❌ DON'T let "what if it is killed half-way"
+//! be discovered by a learner with six stray processes holding the course's ports.
 
 pub mod infra;
 pub mod ports;
@@ -41,21 +66,33 @@ pub use state::{Component, StackState};
 /// Options for [`Supervisor::up`].
 #[derive(Clone, Debug, Default)]
 pub struct UpOptions {
-    /// Start only MariaDB, Redis and Consul (what the test suite needs).
+    /// Start only MariaDB, Redis and Consul (what the test suite needs: each test starts
+    /// the service it tests in-process on port 0, so service binaries would only be
+    /// in the way).
     pub infra_only: bool,
     /// Use servers that already run instead of starting them (all three must be given
     /// through the environment variables of [`infra::External`]).
     pub external: bool,
-    /// Put services on free ports instead of the course's 9001-9005/8080 (tests).
+    /// Put services on free ports instead of the course's 9001-9005/8080 (tests, or a
+    /// second lab next to a running one). Clients then find each other through Consul.
     pub free_ports: bool,
     /// Where the service binaries are; default: next to the running executable.
     pub bin_dir: Option<PathBuf>,
     /// Children die with the calling process (PR_SET_PDEATHSIG) instead of outliving it.
     /// `bookstore-lab up` leaves this off so the stack keeps running after the command.
+    /// Tests and the TUI turn it on: when they end — normally, by panic or by SIGKILL —
+    /// the kernel takes the children down with them, so no run leaks servers.
+    /// ✅ DO tie a child's life to its owner's when the owner is the only one who knows
+    /// about it; ❌ DON'T rely on `Drop` for that: `Drop` never runs on SIGKILL or abort.
     pub attached: bool,
 }
 
 /// Owns a stack directory and the processes recorded in it.
+///
+/// Shortcut to know about: there is no lock. Two `bookstore-lab up` on the same directory
+/// at the same moment would both see an empty record and both start servers (the second
+/// MariaDB then fails on the data directory's lock and says so in its log). A production
+/// tool would hold an exclusive `flock` on a file in the directory for the whole command.
 pub struct Supervisor {
     dir: PathBuf,
     state: StackState,
@@ -63,7 +100,9 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Opens (creating if needed) the stack directory. The directory is made absolute,
-    /// because its path is how we recognise our own processes later.
+    /// because its path is how we recognise our own processes later: `.lab` opened from
+    /// two different working directories must produce the same `BOOKSTORE_LAB_DIR`, or the
+    /// orphan sweep of one would miss the children of the other.
     pub fn open(dir: impl AsRef<Path>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir.as_ref())
             .with_context(|| format!("cannot create {}", dir.as_ref().display()))?;
@@ -72,10 +111,12 @@ impl Supervisor {
         Ok(Self { dir, state })
     }
 
+    /// The absolute stack directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// What `stack.json` recorded (a claim to verify; see [`state`]).
     pub fn state(&self) -> &StackState {
         &self.state
     }
@@ -83,6 +124,12 @@ impl Supervisor {
     /// Starts whatever is not already running and healthy. Idempotent: a second `up`
     /// with everything healthy changes nothing. Leftovers of a killed earlier run are
     /// stopped first.
+    ///
+    /// Why "partly down" means "stop everything and start again" rather than "restart only
+    /// the dead one": a dead MariaDB means every service holds a broken pool, and a dead
+    /// service may have left a port or a Consul entry half-owned. Restarting the whole
+    /// stack from a clean slate is slower but has one outcome to reason about; the data
+    /// directories survive `down`, so nothing the learner stored is lost.
     pub async fn up(&mut self, opts: &UpOptions) -> anyhow::Result<()> {
         if self.state.is_empty() {
             // Nothing recorded, but a killed run may have left processes behind.
@@ -91,9 +138,16 @@ impl Supervisor {
             eprintln!("    a previous stack is partly down; stopping its leftovers first");
             self.down().await?;
         }
+        // Read the environment on every `up`, not once at install time: the same stack
+        // directory can be used with and without compose.yaml on different days.
         let external = infra::External::from_env(opts.external)?;
+        // For the human reading `stack.json` (no code reads it back): the directory the
+        // children's `BOOKSTORE_LAB_DIR` markers name.
         self.state.lab_dir = self.dir.display().to_string();
 
+        // Infrastructure in dependency order, and `save` after each step: if MariaDB
+        // started and Redis then fails, `stack.json` already names MariaDB's pid, so the
+        // learner's `down` (or the next `up`) stops it instead of leaking it.
         if self.state.mysql.is_none() {
             let c = infra::start_mysql(&self.dir, external.mysql.as_deref(), opts.attached).await?;
             self.state.mysql = Some(c);
@@ -110,6 +164,7 @@ impl Supervisor {
             self.state.consul = Some(c);
             self.state.save(&self.dir)?;
         }
+        // Idempotent (`IF NOT EXISTS`), so it also runs for external servers and re-runs.
         infra::create_databases(self.state.mysql_url()?).await?;
 
         if !opts.infra_only {
@@ -117,6 +172,9 @@ impl Supervisor {
                 Some(d) => d.clone(),
                 None => services::default_bin_dir()?,
             };
+            // Sequential, in call-graph order, each one healthy before the next: slower
+            // than starting all six at once, but a failure then names the first broken
+            // service instead of six cascading "connection refused" errors.
             for spec in services::SERVICES {
                 if self.state.service(spec.name).is_some() {
                     continue;
@@ -131,6 +189,10 @@ impl Supervisor {
 
     /// Stops every process of this stack (services first, then infra), then sweeps for
     /// orphans. Data directories are kept, so the next `up` is fast and keeps the data.
+    ///
+    /// Order matters: a service stopped after its database would spend its shutdown
+    /// logging connection errors, and one stopped after Consul could not deregister.
+    /// Reverse start order is the general rule for dependency graphs.
     pub async fn down(&mut self) -> anyhow::Result<()> {
         for c in self.state.services.iter().rev() {
             process::stop(c).await;
@@ -138,13 +200,15 @@ impl Supervisor {
         for c in [&self.state.consul, &self.state.redis, &self.state.mysql].into_iter().flatten() {
             process::stop(c).await;
         }
+        // The sweep catches what the record missed (a child spawned just before a killed
+        // `up` could save it); then forget the stack, in memory and on disk.
         process::kill_orphans(&self.dir).await;
         self.state = StackState::default();
         StackState::remove(&self.dir)?;
         Ok(())
     }
 
-    /// Health of every recorded component.
+    /// Health of every recorded component, each asked over its own protocol (see [`probe`]).
     pub async fn status(&self) -> Vec<probe::ComponentHealth> {
         probe::check_all(&self.state).await
     }

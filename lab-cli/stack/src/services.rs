@@ -4,42 +4,59 @@
 //! last (it fronts all the others) — so no service starts while one it calls is down.
 //! Every address a service needs is passed in its environment (`BOOKSTORE_*_ADDR`), and
 //! each instance also registers in Consul, so Day 35's discovery has something to find.
+//!
+//! Why both static addresses *and* Consul: the static `BOOKSTORE_*_ADDR` variables make
+//! Days 29–34 work with nothing but environment variables (the twelve-factor way, easy to
+//! read in `ps e`); Day 35 then replaces them with discovery, and the learner can compare
+//! the two on the same running stack.
+//!
+//! What it is NOT: a deployment tool. One instance per service, no rolling restarts; to see
+//! several instances behind Consul, a learner starts extra binaries by hand (Day 35).
 
 use std::{
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{Context, bail};
 
 use crate::{
-    UpOptions, ports,
+    UpOptions, infra, ports,
     process::{self, Spawn},
     state::{Component, StackState},
 };
 
-/// How we ask a service whether it is ready.
+/// How we ask a service whether it is ready — always over the protocol its clients use.
 #[derive(Clone, Copy, Debug)]
 pub enum Health {
-    /// `grpc.health.v1.Health/Check` for this fully-qualified service name.
+    /// `grpc.health.v1.Health/Check` for this fully-qualified service name (the proto
+    /// package + service, exactly as in the `.proto`; a typo answers NOT_FOUND forever).
     Grpc(&'static str),
-    /// HTTP GET of this path must answer 200.
+    /// HTTP GET of this path must answer 2xx (the gateway speaks HTTP/JSON to browsers
+    /// and curl, so it gets the health check HTTP load balancers use).
     Http(&'static str),
 }
 
 /// One service of the stack.
 #[derive(Clone, Copy, Debug)]
 pub struct ServiceSpec {
-    /// Short name: `inventory`.
+    /// Short name: `inventory` (the key in `stack.json`, the log file name, the
+    /// `BOOKSTORE_INVENTORY_ADDR` variable).
     pub name: &'static str,
-    /// Binary in the bin dir: `inventory-service`.
+    /// Binary in the bin dir: `inventory-service` (the `[[bin]]` name in its Cargo.toml,
+    /// and, for the five gRPC services, the name it registers under in Consul).
     pub binary: &'static str,
-    /// The course's port.
+    /// The course's port (DESIGN.md §2), used unless `--free-ports`.
     pub port: u16,
+    /// The readiness question; see [`crate::probe::service_health`].
     pub health: Health,
 }
 
 /// Every service, in start order.
+///
+/// Note that order (port 9003) starts after inventory (9004): order calls inventory to
+/// reserve stock, so start order follows the call graph, not the port numbers. A data table like this,
+/// instead of six copies of start-up code, is what keeps the six consistent.
 pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "user",
@@ -74,13 +91,16 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec { name: "gateway", binary: "gateway", port: 8080, health: Health::Http("/health") },
 ];
 
-/// Looks a spec up by short name.
+/// Looks a spec up by short name (as recorded in `stack.json`). `None` means the record
+/// names a service this build does not know — e.g. written by a newer checkout.
 pub fn spec(name: &str) -> Option<&'static ServiceSpec> {
     SERVICES.iter().find(|s| s.name == name)
 }
 
 /// The directory of the running executable (`target/debug` for both `bookstore-lab` and
 /// test binaries, which live one level down in `deps/`).
+/// Next to ourselves, not PATH: a stale `inventory-service` installed with `cargo install`
+/// weeks ago must not be started in place of the one just built from this checkout.
 pub fn default_bin_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let mut dir = exe.parent().context("executable has no directory")?.to_path_buf();
@@ -91,7 +111,13 @@ pub fn default_bin_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// The port a service gets: the course's, or a free one with `free_ports`.
+///
+/// A taken course port is an error, not a silent fallback as for the databases: the
+/// lessons, README and grpcurl examples all say `localhost:9004`, and an inventory
+/// quietly moved to 41873 would make every one of them fail in a confusing way.
 fn port_for(spec: &ServiceSpec, state: &StackState, opts: &UpOptions) -> anyhow::Result<u16> {
+    // Already recorded (a restart within the same stack): keep its port, so addresses
+    // already handed to other services stay true.
     if let Some(c) = state.service(spec.name) {
         return Ok(c.address.rsplit(':').next().unwrap_or_default().parse()?);
     }
@@ -111,6 +137,11 @@ fn port_for(spec: &ServiceSpec, state: &StackState, opts: &UpOptions) -> anyhow:
 
 /// Address environment for every service: `BOOKSTORE_<NAME>_ADDR=http://127.0.0.1:<port>`.
 /// Ports of services not started yet are decided now, so the whole graph is consistent.
+///
+/// Why decide early: user-service starts first, but gateway (started last) is told where
+/// user-service is — and, with fixed ports, order-service is told inventory's port
+/// before inventory exists. Clients connect lazily (tonic channels reconnect), so an
+/// address that answers only a few seconds later is fine.
 fn address_env(
     state: &StackState,
     opts: &UpOptions,
@@ -130,6 +161,8 @@ fn address_env(
         } else {
             s.port
         };
+        // `http://` because tonic endpoints are URIs: a bare `host:port` fails to parse
+        // as one. `http` means h2c (HTTP/2 without TLS), fine on loopback only.
         env.push((
             format!("BOOKSTORE_{}_ADDR", s.name.to_uppercase()),
             format!("http://127.0.0.1:{port}"),
@@ -139,6 +172,9 @@ fn address_env(
 }
 
 /// Starts one service and waits until its health check passes.
+///
+/// Waiting on health before starting the next service is what makes start order mean
+/// something: order-service is started only once inventory answers SERVING.
 pub async fn start(
     dir: &Path,
     bin_dir: &Path,
@@ -146,6 +182,8 @@ pub async fn start(
     state: &StackState,
     opts: &UpOptions,
 ) -> anyhow::Result<Component> {
+    // Check before spawning: `Command::spawn` on a missing file fails with a bare ENOENT,
+    // while this says which binary and how to build it.
     let program = bin_dir.join(spec.binary);
     if !program.is_file() {
         bail!(
@@ -156,7 +194,13 @@ pub async fn start(
     }
     let program = program.display().to_string();
     let port = port_for(spec, state, opts)?;
+    // Always a free port for metrics: nothing in the course types these by hand; the TUI
+    // and `status` read them from `stack.json`.
     let metrics_port = ports::any_free()?;
+    // Configuration by environment variables only (no config file written per service):
+    // the same binary runs here, in compose.yaml and in tests, and `cat /proc/<pid>/environ`
+    // shows exactly what it was given. The names follow platform::config's `BOOKSTORE_`
+    // prefix, so the service's figment layering picks them up with no code here.
     let mut env = vec![
         ("BOOKSTORE_PORT".to_string(), port.to_string()),
         ("BOOKSTORE_METRICS_PORT".into(), metrics_port.to_string()),
@@ -165,9 +209,11 @@ pub async fn start(
         ("BOOKSTORE_CONSUL_ADDR".into(), state.consul_addr()?.to_string()),
     ];
     env.extend(address_env(state, opts, spec, port)?);
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        env.push(("RUST_LOG".into(), filter));
-    }
+    // Children inherit our whole environment (`Command::envs` adds to it, it does not
+    // replace it), so `RUST_LOG=debug bookstore-lab up` gives verbose service logs with no
+    // code here. The flip side: any `BOOKSTORE_*` variable in the learner's shell reaches
+    // every service too unless overridden here. (With `--free-ports`, an address that
+    // `address_env` skips would come from the learner's shell if it is set there.)
     let log = dir.join(format!("logs/{}.log", spec.name));
     eprintln!("==> starting {}-service on 127.0.0.1:{port}", spec.name);
     let pid = process::spawn(Spawn {
@@ -180,40 +226,14 @@ pub async fn start(
         lab_dir: dir,
     })?;
     let address = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match crate::probe::service_health(spec, &address).await {
-            Ok(()) => break,
-            Err(e) => {
-                if !process::alive(pid) {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    let tail: Vec<&str> = text.lines().rev().take(15).collect();
-                    let tail: Vec<&str> = tail.into_iter().rev().collect();
-                    bail!(
-                        "{}-service exited during start-up; {}:\n{}",
-                        spec.name,
-                        log.display(),
-                        tail.join("\n")
-                    );
-                }
-                if Instant::now() > deadline {
-                    process::terminate(pid, Duration::from_secs(5)).await;
-                    bail!(
-                        "{}-service not healthy after 60 s: {e} (log: {})",
-                        spec.name,
-                        log.display()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    Ok(Component {
-        name: spec.name.into(),
-        pid: Some(pid),
-        program,
-        address,
-        metrics: Some(format!("127.0.0.1:{metrics_port}")),
-        log: Some(log.display().to_string()),
+    // The same wait as for the databases: a real health check, fail fast with the log
+    // tail if the process died (a migration error, a bad config), stop it on timeout.
+    // 60 s covers a first start that creates its database and runs migrations.
+    let name = format!("{}-service", spec.name);
+    infra::wait_ready(&name, pid, &log, Duration::from_secs(60), || {
+        crate::probe::service_health(spec, &address)
     })
+    .await?;
+    let metrics = Some(format!("127.0.0.1:{metrics_port}"));
+    Ok(Component { metrics, ..Component::child(spec.name, pid, program, address, &log) })
 }

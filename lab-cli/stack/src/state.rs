@@ -1,5 +1,15 @@
 //! `stack.json`: what runs where. Written after every step of `up`, so even a run killed
 //! half-way leaves an accurate record for the next `up`/`down` to clean up.
+//!
+//! What this module is NOT: a lock or a liveness oracle. The file says what we *started*;
+//! whether it still runs is asked of the kernel ([`crate::process::is_ours`]) and whether
+//! it is healthy is asked of the server itself ([`crate::probe`]). A record can be stale —
+//! the machine rebooted, someone ran `kill -9` — and every reader must treat it as a claim
+//! to verify, never as the truth.
+//!
+//! Why a plain JSON file and not, say, SQLite: a learner can `cat .lab/stack.json` and see
+//! pids, ports and log paths, and other tools (`bookstore-lab env`, the TUI, the tests)
+//! read it without a schema migration story.
 
 use std::path::Path;
 
@@ -12,12 +22,16 @@ const FILE: &str = "stack.json";
 pub struct Component {
     /// `mysql`, `redis`, `consul`, or a service name such as `inventory`.
     pub name: String,
-    /// Our child's pid; `None` for an external server we did not start.
+    /// Our child's pid; `None` for an external server we did not start (and so must never
+    /// stop: `down` on a compose-based lab must not kill the learner's Docker MySQL).
     pub pid: Option<u32>,
     /// The executable we started, used to make sure a recorded pid is still ours.
     pub program: String,
     /// How clients reach it: a URL (`mysql://…`, `redis://…`), `host:port`.
     pub address: String,
+    // `#[serde(default)]` on the later-added fields: a `stack.json` written by an older
+    // build still loads. ✅ DO keep persisted formats readable by the next version;
+    // ❌ DON'T make a new field mandatory and strand every learner's running stack.
     /// For services: the Prometheus metrics address.
     #[serde(default)]
     pub metrics: Option<String>,
@@ -26,19 +40,40 @@ pub struct Component {
     pub log: Option<String>,
 }
 
+impl Component {
+    /// A child process we started: it has a pid to stop and a log to read.
+    pub fn child(name: &str, pid: u32, program: String, address: String, log: &Path) -> Self {
+        let log = Some(log.display().to_string());
+        Self { name: name.into(), pid: Some(pid), program, address, metrics: None, log }
+    }
+
+    /// A server someone else runs (compose.yaml, a shared cluster): no pid, so `down`
+    /// leaves it alone.
+    pub fn external(name: &str, address: &str) -> Self {
+        let (name, address) = (name.into(), address.into());
+        Self { name, pid: None, program: String::new(), address, metrics: None, log: None }
+    }
+}
+
 /// The whole stack as recorded.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct StackState {
+    /// The absolute stack directory; children carry it in `BOOKSTORE_LAB_DIR`, which is how
+    /// orphans of this stack (and only this stack) are recognised.
     #[serde(default)]
     pub lab_dir: String,
     pub mysql: Option<Component>,
     pub redis: Option<Component>,
     pub consul: Option<Component>,
+    /// In start order; `down` walks it backwards so callers stop before their callees.
     #[serde(default)]
     pub services: Vec<Component>,
 }
 
 impl StackState {
+    /// The recorded state, `None` if there is no `stack.json` (nothing was started here).
+    /// A file that exists but does not parse is an error, not "empty": silently treating
+    /// it as empty would make `up` start a second stack next to the first.
     pub fn load(dir: &Path) -> anyhow::Result<Option<Self>> {
         match std::fs::read_to_string(dir.join(FILE)) {
             Ok(text) => Ok(Some(serde_json::from_str(&text)?)),
@@ -48,6 +83,16 @@ impl StackState {
     }
 
     /// Atomic save: write a temp file, then rename, so a reader never sees half a file.
+    ///
+    /// Why it matters here: `bookstore-lab status` or the TUI may read `stack.json` while
+    /// `up` is writing it, and `up` itself may be killed mid-write (Ctrl-C during a slow
+    /// MariaDB start). `rename(2)` within one directory replaces the name in one step: a
+    /// reader sees the old file or the new one, never a truncated mix.
+    /// ❌ DON'T `std::fs::write` the real file in place: it truncates first, and a crash in
+    /// between leaves an empty or half JSON file that the next `load` rejects — losing the
+    /// only record of which pids to stop.
+    /// (We skip the `fsync` a database would add before the rename: after an OS crash the
+    /// children are gone anyway, and the orphan sweep covers what the file misses.)
     pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
         let tmp = dir.join(format!("{FILE}.tmp"));
         std::fs::write(&tmp, serde_json::to_string_pretty(self)?)?;
@@ -55,6 +100,7 @@ impl StackState {
         Ok(())
     }
 
+    /// Forgets the stack (after `down`). A missing file is fine: `down` is idempotent.
     pub fn remove(dir: &Path) -> anyhow::Result<()> {
         match std::fs::remove_file(dir.join(FILE)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
@@ -62,6 +108,8 @@ impl StackState {
         }
     }
 
+    /// Nothing recorded. `up` then still sweeps for orphans: "no record" may mean a run
+    /// was killed before it wrote its first line.
     pub fn is_empty(&self) -> bool {
         self.mysql.is_none()
             && self.redis.is_none()
@@ -69,13 +117,18 @@ impl StackState {
             && self.services.is_empty()
     }
 
+    /// Every component, infrastructure first, then services in start order.
     pub fn all(&self) -> impl Iterator<Item = &Component> {
         [&self.mysql, &self.redis, &self.consul].into_iter().flatten().chain(self.services.iter())
     }
 
+    /// The recorded service named `inventory`, …; a linear scan is right for six entries.
     pub fn service(&self, name: &str) -> Option<&Component> {
         self.services.iter().find(|c| c.name == name)
     }
+
+    // The three accessors below turn "not recorded" into an error that tells the learner
+    // what to run, instead of an `unwrap` panic deep inside a lesson.
 
     pub fn mysql_url(&self) -> anyhow::Result<&str> {
         self.mysql

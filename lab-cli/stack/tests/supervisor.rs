@@ -2,6 +2,15 @@
 //! binary, the real service binaries, checked with a real gRPC client we did not write
 //! (grpcurl) and with `/proc`. Each test uses its own stack directory and free ports, and
 //! reuses the suite's MariaDB/Redis/Consul (`--external`), so tests run in parallel.
+//!
+//! Why drive the binary and not call `Supervisor` directly: the promises under test are
+//! about processes — who outlives whom, what a SIGKILL leaves behind — and only a separate
+//! process can be killed the way a learner's terminal kills one. Why grpcurl: a check
+//! written with our own generated client would share our mistakes (a wrong package
+//! name in both proto and client still "works"); an independent client cannot.
+//!
+//! Needs the workspace's binaries built first (`make test` does `cargo build --bins`);
+//! each test takes a few seconds because it starts six real services.
 
 use std::{
     path::{Path, PathBuf},
@@ -11,24 +20,35 @@ use std::{
 
 use bookstore_stack::{StackState, process, services, testing};
 
+/// A workspace binary next to this test executable (`target/debug/<name>`).
 fn bin(name: &str) -> PathBuf {
     services::default_bin_dir().unwrap().join(name)
 }
 
-/// Runs `bookstore-lab --dir <dir> <args>` against the suite's infrastructure.
-fn lab(dir: &Path, args: &[&str]) -> Output {
+/// `bookstore-lab --dir <dir> <args>`, pointed at the suite's infrastructure.
+///
+/// The infra addresses are passed explicitly rather than inherited: the test must not
+/// depend on what the developer's shell happens to export, and `--external` then adopts
+/// the shared servers instead of starting a second MariaDB per test.
+fn lab_command(dir: &Path, args: &[&str]) -> Command {
     let infra = testing::infra();
-    Command::new(bin("bookstore-lab"))
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .env("BOOKSTORE_MYSQL_URL", &infra.mysql_url)
+    let mut cmd = Command::new(bin("bookstore-lab"));
+    cmd.arg("--dir").arg(dir).args(args);
+    cmd.env("BOOKSTORE_MYSQL_URL", &infra.mysql_url)
         .env("BOOKSTORE_REDIS_URL", &infra.redis_url)
-        .env("BOOKSTORE_CONSUL_ADDR", &infra.consul_addr)
+        .env("BOOKSTORE_CONSUL_ADDR", &infra.consul_addr);
+    cmd
+}
+
+/// Runs [`lab_command`] to completion.
+fn lab(dir: &Path, args: &[&str]) -> Output {
+    lab_command(dir, args)
         .output()
         .expect("bookstore-lab runs (built by `cargo build --workspace --bins`)")
 }
 
+/// Asserts that a command succeeded and returns its whole output, so a failing assertion
+/// shows what the supervisor printed — the first thing anyone debugging CI needs.
 fn ok(out: &Output) -> String {
     let text =
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -36,11 +56,14 @@ fn ok(out: &Output) -> String {
     text
 }
 
+/// grpcurl from the tools folder (`make setup` builds it) or PATH.
 fn grpcurl() -> Option<PathBuf> {
     let p = bookstore_stack::infra::tools_dir().join("grpcurl");
     p.is_file().then_some(p).or_else(|| bookstore_stack::infra::find_program("grpcurl"))
 }
 
+/// (pid, program) of every child in `stack.json`, to check afterwards with `is_ours` —
+/// by program, so that a pid reused by an unrelated process does not fail the test.
 fn recorded_pids(dir: &Path) -> Vec<(u32, String)> {
     let state = StackState::load(dir).unwrap().unwrap_or_default();
     state.all().filter_map(|c| c.pid.map(|p| (p, c.program.clone()))).collect()
@@ -49,6 +72,10 @@ fn recorded_pids(dir: &Path) -> Vec<(u32, String)> {
 /// `up` starts all six services healthy; grpcurl — through reflection alone, no proto
 /// files — lists the inventory service with health and reflection, and health answers
 /// SERVING for each named service; `down` leaves no process of ours behind.
+///
+/// Reflection restricted to the served services matters: an inventory server that also
+/// advertised `CatalogService` (because every server registered the whole descriptor set)
+/// would let grpcurl call an RPC that answers UNIMPLEMENTED — a confusing first lesson.
 #[tokio::test(flavor = "multi_thread")]
 async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,11 +84,14 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
     let json: serde_json::Value =
         serde_json::from_str(status.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
     assert_eq!(json["healthy"], true, "{status}");
+    // `status --json` is what the TUI and scripts read; checking it (not the human
+    // table) keeps the test independent of wording and colours.
     assert_eq!(json["components"].as_array().unwrap().len(), 9, "3 infra + 6 services");
 
     let state = StackState::load(dir.path()).unwrap().unwrap();
     if let Some(grpcurl) = grpcurl() {
         let inv = &state.service("inventory").unwrap().address;
+        // `-plaintext`: the lab speaks h2c on loopback; production would use TLS.
         let list = Command::new(&grpcurl).args(["-plaintext", inv, "list"]).output().unwrap();
         let list = String::from_utf8_lossy(&list.stdout);
         for svc in [
@@ -94,9 +124,12 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
             assert!(text.contains("SERVING"), "{name} at {addr}: {text}");
         }
     } else {
+        // Fail rather than skip: a skipped check here would let reflection break unseen.
         panic!("grpcurl not found: `make setup` builds it into the tools folder");
     }
 
+    // Two independent checks after `down`: every pid we recorded is gone, and nothing
+    // carrying our directory marker is left (which would catch a grandchild, too).
     let pids = recorded_pids(dir.path());
     ok(&lab(dir.path(), &["down"]));
     for (pid, program) in pids {
@@ -106,11 +139,16 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
 }
 
 /// A second `up` on a healthy stack changes nothing (same pids): `up` is idempotent.
+/// The first `--infra-only` call also checks the upgrade path: an infra-only stack (what
+/// `make test` starts) grows the services on the next plain `up` without a restart.
+/// Idempotence is what lets `make lab` run `up` every time without asking "is it running?".
 #[tokio::test(flavor = "multi_thread")]
 async fn up_twice_keeps_the_running_stack() {
     let dir = tempfile::tempdir().unwrap();
     ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--infra-only"]));
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
+    // Same pids, not merely "healthy again": a restart would also end healthy, but
+    // it would drop in-flight requests and reset in-memory state for nothing.
     let first = recorded_pids(dir.path());
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
     assert_eq!(first, recorded_pids(dir.path()));
@@ -119,16 +157,23 @@ async fn up_twice_keeps_the_running_stack() {
 
 /// A service killed with SIGKILL (a crash) is noticed by the next `up`, which stops the
 /// leftovers and brings the whole stack back healthy.
+/// (The final `down` + empty orphan list proves the recovery did not leak the old
+/// instances of the other five services.)
 #[tokio::test(flavor = "multi_thread")]
 async fn up_recovers_after_a_service_was_killed() {
     let dir = tempfile::tempdir().unwrap();
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
     let state = StackState::load(dir.path()).unwrap().unwrap();
     let victim = state.service("inventory").unwrap().pid.unwrap();
+    // SIGKILL, not SIGTERM: a crash gives the service no chance to deregister from
+    // Consul or to drain, which is exactly the state a supervisor must recover from.
     // SAFETY: kill(2) on a pid we started.
     unsafe { libc::kill(victim as libc::pid_t, libc::SIGKILL) };
+    // Give the kernel a moment to reap it (our reaper thread died with the first `up`, so
+    // the victim is re-parented to init, which reaps it); `up` must then see it gone.
     tokio::time::sleep(Duration::from_millis(300)).await;
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
+    // `status` exits non-zero if any component is unhealthy, so `ok` is the assertion.
     ok(&lab(dir.path(), &["status"]));
     ok(&lab(dir.path(), &["down"]));
     assert!(process::orphans(dir.path()).is_empty());
@@ -136,21 +181,21 @@ async fn up_recovers_after_a_service_was_killed() {
 
 /// `up` killed half-way (SIGKILL: no chance to clean up) leaves children running; the next
 /// `down` finds them through the stack directory in their environment and stops them all.
+///
+/// This is the case `stack.json` alone cannot handle: the child may have been spawned
+/// just before the supervisor died and just before its pid was saved. Only the
+/// environment marker (`BOOKSTORE_LAB_DIR`) finds it.
 #[tokio::test(flavor = "multi_thread")]
 async fn down_cleans_up_after_an_up_that_was_killed_midway() {
     let dir = tempfile::tempdir().unwrap();
-    let infra = testing::infra();
-    let mut child = Command::new(bin("bookstore-lab"))
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["up", "--external", "--free-ports"])
-        .env("BOOKSTORE_MYSQL_URL", &infra.mysql_url)
-        .env("BOOKSTORE_REDIS_URL", &infra.redis_url)
-        .env("BOOKSTORE_CONSUL_ADDR", &infra.consul_addr)
+    // `spawn`, not `output`: we need the supervisor running so we can kill it mid-`up`.
+    let mut child = lab_command(dir.path(), &["up", "--external", "--free-ports"])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     // Wait until at least one service process exists, then kill the supervisor.
+    // (`Child::kill` is SIGKILL: no handler runs, exactly like a closed terminal or OOM.
+    // The run is detached, so no PDEATHSIG helps either — the orphan sweep must.)
     for _ in 0..100 {
         if !process::orphans(dir.path()).is_empty() {
             break;
@@ -159,6 +204,8 @@ async fn down_cleans_up_after_an_up_that_was_killed_midway() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    // Guard against a vacuous pass: if the kill came too late or too early and nothing
+    // was left running, the `down` below would prove nothing.
     assert!(
         !process::orphans(dir.path()).is_empty(),
         "the killed run left children (what we clean up)"
