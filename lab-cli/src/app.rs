@@ -240,6 +240,8 @@ impl App {
         }
     }
 
+    /// Keys of the lesson list. Opening a planned lesson is refused with a notice instead
+    /// of an empty screen.
     fn home_key(&mut self, code: KeyCode) -> Vec<Command> {
         let n = self.items.len();
         match code {
@@ -267,6 +269,8 @@ impl App {
         Vec::new()
     }
 
+    /// Keys while reading. `x` opens the lesson's experiment (from the manifest, so a new
+    /// lesson gets an experiment by data, not by code); `c` marks the lesson done.
     fn lesson_key(&mut self, code: KeyCode) -> Vec<Command> {
         let scroll = &mut self.lesson.scroll;
         match code {
@@ -293,6 +297,10 @@ impl App {
         Vec::new()
     }
 
+    /// Keys of the race. The knobs move in steps (10, 20, 50, ...) rather than by one:
+    /// the interesting changes are orders of magnitude (10 buyers vs 1000), and nobody
+    /// wants to press a key 90 times. Enter while a run is going starts nothing - two
+    /// overlapping races would compete for the same database and spoil both measurements.
     fn race_key(&mut self, code: KeyCode) -> Vec<Command> {
         let p = &mut self.race.params;
         match code {
@@ -321,6 +329,7 @@ impl App {
         Vec::new()
     }
 
+    /// Keys of the cache experiment: start, and the two writes that must invalidate.
     fn cache_key(&mut self, code: KeyCode) -> Vec<Command> {
         match code {
             KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => self.screen = Screen::Lesson,
@@ -353,6 +362,8 @@ impl App {
         Vec::new()
     }
 
+    /// Folds a race event into the lanes. Events of a strategy only touch its own lane,
+    /// so a late snapshot of one strategy can never overwrite another's numbers.
     fn on_race(&mut self, e: RaceEvent) {
         let lanes = &mut self.race.lanes;
         match e {
@@ -378,6 +389,8 @@ impl App {
         }
     }
 
+    /// Folds a cache event into the screen state; the per-second hit rate is appended to
+    /// the sparkline only when something was looked up in that second (no fake zeros).
     fn on_cache(&mut self, e: CacheEvent) {
         let c = &mut self.cache;
         match e {

@@ -82,6 +82,10 @@ pub async fn lesson(
 }
 
 /// Runs the race with one progress bar per strategy.
+///
+/// indicatif draws on stderr and hides itself when stderr is not a terminal, so in CI
+/// the log shows only the one summary line per strategy and the final table - the same
+/// numbers the TUI shows, from the same runner.
 pub async fn race_with_bars(
     arena: Arc<Arena>,
     params: RaceParams,

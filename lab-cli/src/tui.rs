@@ -74,6 +74,9 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sends a tick twice a second so the screen redraws even when nothing else happens
+/// (a notice appearing). Experiments send their own snapshots at 4 Hz; the tick only
+/// guarantees that the screen is never older than half a second.
 fn spawn_ticker(tx: mpsc::UnboundedSender<Event>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -102,6 +105,10 @@ fn spawn_dashboard(tx: mpsc::UnboundedSender<Event>, dir: PathBuf, visible: Arc<
 }
 
 /// Performs one side effect; results come back later as events.
+///
+/// Every effect that waits on the network is spawned, never awaited here: awaiting a
+/// database connect in the loop would freeze the keyboard (and `q`) for as long as it
+/// takes. Failures come back as events too, so they are shown, not lost.
 fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSender<Event>) {
     match cmd {
         Command::SaveProgress => {

@@ -144,6 +144,8 @@ impl Zipf {
     }
 }
 
+/// A gRPC channel with short timeouts: a lab talking to a stopped service should say so
+/// in two seconds, not hang the screen for the OS's TCP timeout.
 async fn channel(address: &str) -> anyhow::Result<Channel> {
     Ok(tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
         .connect_timeout(Duration::from_secs(2))
@@ -152,7 +154,9 @@ async fn channel(address: &str) -> anyhow::Result<Channel> {
         .await?)
 }
 
-/// Every book id in the catalogue, in list order (newest first), read through ListBooks.
+/// Every book id in the catalogue, in list order (newest first), read through ListBooks
+/// rather than SQL: the experiment sees the catalogue the way a client does, and does not
+/// depend on the service's table layout. Capped at 50 pages of 100 (plenty for a skew).
 async fn book_ids(client: &mut CatalogServiceClient<Channel>) -> anyhow::Result<Vec<u64>> {
     let mut ids = Vec::new();
     for page in 1..=50 {

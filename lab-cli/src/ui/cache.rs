@@ -11,10 +11,19 @@ use ratatui::{
 use super::fmt_us;
 use crate::app::App;
 
+/// A rate as a percentage, or `-` when there were no lookups: DON'T print 0 % for
+/// "nothing measured" - a learner would read it as "the cache never hits".
 fn pct(r: Option<f64>) -> String {
     r.map_or("-".into(), |r| format!("{:.1}%", r * 100.0))
 }
 
+/// Draws the cache screen; returns its title and keys.
+///
+/// Three things side by side, because the lesson is about their relation: the hit rate
+/// (per second and in total), the hottest book's stock *as served through the cache*,
+/// and the learner's own writes. After `u`, the stock line changes within a second: the
+/// write evicted the cached detail. Had the service forgotten to invalidate, the old value
+/// would stay for the detail TTL (an hour) - the bug this screen makes visible.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -72,6 +81,8 @@ pub fn render(
         Paragraph::new(lines).block(Block::bordered().title(" 缓存命中 ")),
         stats_area,
     );
+    // Per second, not cumulative: after a publish the list version moves, list pages
+    // miss once and refill - a visible dip that the cumulative rate would smooth away.
     frame.render_widget(
         Sparkline::default()
             .data(&c.hit_series)

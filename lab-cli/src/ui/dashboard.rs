@@ -9,6 +9,12 @@ use ratatui::{
 
 use crate::app::App;
 
+/// Draws the dashboard; returns its title and keys.
+///
+/// "-" means "not measured" (no metrics endpoint, or no request in the last interval),
+/// never zero: a p99 of 0 ms would be a lie, and a QPS of 0 on a service that was not
+/// scraped would hide that the scrape failed. An unhealthy row shows the error instead of
+/// the address, because the error is what the learner needs in order to act.
 pub fn render(
     frame: &mut Frame,
     area: Rect,

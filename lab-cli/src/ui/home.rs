@@ -10,6 +10,11 @@ use ratatui::{
 
 use crate::app::App;
 
+/// Draws the lesson list; returns its title and keys.
+///
+/// Planned lessons are listed (so the learner sees where the week is going) but greyed
+/// and marked "未开放": they have no text at all rather than placeholder text, so nothing
+/// on screen pretends to teach what has not been written.
 pub fn render(
     frame: &mut Frame,
     area: Rect,

@@ -9,6 +9,11 @@ use ratatui::{
 use super::markdown;
 use crate::app::App;
 
+/// Draws the lesson text with its scroll offset; returns its title and keys.
+///
+/// The text was read (and its source references expanded) when the app started, so a
+/// frame never waits on the disk. A lesson that failed to load shows *why* (a missing
+/// marker, a moved file) instead of an empty page - the same message `lessons check` gives.
 pub fn render(
     frame: &mut Frame,
     area: Rect,

@@ -10,6 +10,11 @@ use ratatui::{
 };
 
 /// Styled lines of a lesson.
+///
+/// Lines are produced whole (no re-wrapping here): the `Paragraph` that shows them wraps
+/// to the terminal width, so the same lesson reads at 80 columns and at 200. `**` and
+/// backticks are dropped rather than rendered, which keeps the text readable without
+/// an inline parser; code blocks get a colour so quoted source stands apart from prose.
 pub fn lines(text: &str) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let mut in_code = false;

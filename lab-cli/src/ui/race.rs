@@ -19,6 +19,13 @@ use crate::{
     experiments::race::{oversell, verdicts},
 };
 
+/// Draws the race screen; returns its title and keys.
+///
+/// Why three lanes stacked rather than one table: the story is *sequential* (wrong ->
+/// slow -> right), and a learner watching the naive lane's counter turn red while the
+/// next lane has not started yet remembers it better than three numbers appearing at once.
+/// Why the lanes keep their final numbers after the run: the comparison only makes sense
+/// side by side, so nothing is cleared until the next Enter.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -49,6 +56,8 @@ pub fn render(
         params_area,
     );
 
+    // The stock of the run on screen, not of the knobs: the learner may already be
+    // adjusting the next run, and the oversell of *this* run must not change under them.
     let stock = race.ran_with.unwrap_or(race.params).stock;
     let lane_areas = Layout::vertical([Constraint::Length(4); 3]).split(lanes_area);
     for (i, lane) in race.lanes.iter().enumerate() {
@@ -116,6 +125,13 @@ pub fn render(
     )
 }
 
+/// One strategy's lane: counters on the left, the TPS sparkline on the right.
+///
+/// The oversell counter is computed from the live snapshot (sales so far - starting
+/// stock), not from the final `remaining`, so it turns red *during* the run - the moment
+/// the lesson wants the learner to see. Once the run is over, "剩余" (stock left in the
+/// store) confirms it from the database side: a negative number is the same oversell,
+/// seen by MySQL. Two independent measurements agreeing is what makes the claim credible.
 fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32) {
     let strategy = lane_strategy(i);
     let s = &lane.live;
