@@ -3,11 +3,17 @@
 //! DO: carry credentials in metadata (`authorization: Bearer <jwt>`), like HTTP headers —
 //! grpcurl (`-H`), the gateway and every client library know how to set it.
 //! DON'T: put tokens in request messages; they end up in request logs and caches.
+//!
+//! What it is NOT: token *validation*. This only extracts the string; whether it is a
+//! valid, unexpired JWT is user-service's business (ValidateToken). Keeping the two apart
+//! means the other services need no JWT secret at all.
 
 use tonic::{Status, metadata::MetadataMap};
 
 /// The bearer token of a request, or `Unauthenticated` with a message saying what is wrong.
 pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
+    // gRPC metadata keys are lowercase (HTTP/2 headers are), so "authorization" matches
+    // whatever case the client wrote.
     let value = metadata
         .get("authorization")
         .ok_or_else(|| Status::unauthenticated("missing authorization metadata"))?;
@@ -15,6 +21,8 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
         .to_str()
         .map_err(|_| Status::unauthenticated("authorization metadata is not ASCII"))?;
     let token = value
+        // The scheme is case-insensitive by RFC 7235; "Bearer" and "bearer" cover what real
+        // clients send. (Exotic "BEARER" is refused — a deliberate shortcut.)
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?
@@ -29,17 +37,22 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
 mod tests {
     use super::*;
 
+    /// Metadata with just an `authorization` entry, as a client would send it.
     fn meta(v: &str) -> MetadataMap {
         let mut m = MetadataMap::new();
         m.insert("authorization", v.parse().unwrap());
         m
     }
 
+    /// The normal case: the token comes back without the scheme, ready to validate.
     #[test]
     fn accepts_a_bearer_token() {
         assert_eq!(bearer_token(&meta("Bearer abc.def")).unwrap(), "abc.def");
     }
 
+    /// No header, another scheme (Basic auth) and an empty token are all refused. Each must
+    /// fail here, as `Unauthenticated`, before any service logic runs on a request whose
+    /// caller we do not know.
     #[test]
     fn rejects_missing_or_malformed_authorization() {
         assert!(bearer_token(&MetadataMap::new()).is_err());

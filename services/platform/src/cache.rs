@@ -4,13 +4,29 @@
 //! pipelines commands). Redis is single-threaded; a pool of 100 connections does not make
 //! it faster, it only adds context switches.
 //! DON'T: open a connection per request — connect cost dwarfs the command at 10k TPS.
+//!
+//! Why multiplexing is safe: Redis answers commands on one connection strictly in order, so
+//! the client can pipeline many tasks' commands on one socket and match replies by
+//! position. The exception is anything that holds the connection's *state* — `MULTI`/`EXEC`
+//! across awaits, blocking pops, `SUBSCRIBE` — which needs a dedicated connection. The
+//! course's atomicity comes from Lua scripts (one command), so one shared connection fits.
+//!
+//! What it is NOT: key naming. Prefixes (`CommonSettings::redis_prefix`) and Redis
+//! Cluster hash tags are applied by each service where it builds its keys.
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 /// Connects and verifies with a PING; reconnects transparently later.
+///
+/// The PING makes a wrong URL fail at start-up (fail fast), not on the first request.
+/// "Transparently" has a limit worth knowing: a command in flight when the connection
+/// drops fails with an I/O error — the manager reconnects for the *next* command — so
+/// handlers must map Redis errors to `Unavailable`, not assume they never happen.
 pub async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
     let client = redis::Client::open(url)?;
     let config = ConnectionManagerConfig::new()
+        // Timeouts on connect and on each response: without them, a Redis that accepts
+        // TCP but never answers (paused, swapping) would hang every request forever.
         .set_connection_timeout(std::time::Duration::from_secs(5))
         .set_response_timeout(std::time::Duration::from_secs(5));
     let mut conn = ConnectionManager::new_with_config(client, config).await?;

@@ -9,6 +9,17 @@
 //! DO: parse configuration into a struct once at start-up and fail fast on a bad value.
 //! DON'T: call `std::env::var` deep inside handlers — a typo then surfaces as a runtime
 //! error on the first request of the day, not as a refusal to start.
+//!
+//! Why layers: defaults make `cargo run -p inventory-service` work with zero set-up on the
+//! lab's machine; a file suits settings that are long or many (docker compose mounts one);
+//! environment variables are what every deployment tool can set per instance (the stack
+//! supervisor, compose, Kubernetes) and they override the rest. This is the twelve-factor
+//! rule "config in the environment", with the file as a convenience, not a requirement.
+//!
+//! Why figment rather than hand-written `env::var` parsing: its errors name the key and
+//! the layer that held a bad value (`BOOKSTORE_PORT=abc` fails naming `port` and the
+//! environment as its source), it merges nested structs, and it is the same few lines in
+//! every service.
 
 use std::fmt;
 
@@ -23,6 +34,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 /// `Debug` prints `Secret(***)`, so `tracing::info!(?settings)` is safe by construction.
 /// DON'T rely on "remembering not to log it" — a later `{:?}` added while debugging
 /// would quietly ship the database password to the log aggregator.
+// `transparent`: in TOML and env vars a secret is a plain string; the wrapper exists only
+// in Rust's type system, where it changes what `{:?}` prints.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
@@ -38,6 +51,9 @@ impl Secret {
     }
 }
 
+// No `Display` impl at all: `format!("{}", secret)` does not compile, so the only way to
+// the value is the explicit `expose()`. (Serialize still writes the value — settings are
+// never serialized to logs, only merged by figment — a stricter type would skip it.)
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
@@ -49,6 +65,8 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CommonSettings {
     /// Interface to bind. Loopback by default: a lab must not listen on the network.
+    /// Docker compose sets `0.0.0.0`, because inside a container loopback is private to
+    /// the container and other containers could not reach the service.
     pub host: String,
     /// gRPC (or HTTP, for the gateway) port. 0 = let the OS choose (tests do this).
     pub port: u16,
@@ -67,14 +85,22 @@ pub struct CommonSettings {
     /// Consul agent HTTP address (`127.0.0.1:8500`). Empty = no registration/discovery.
     pub consul_addr: String,
     /// Address other processes should use to reach this instance (defaults to `host`).
+    /// Needed because a bind address is not always dialable: `0.0.0.0` means "every
+    /// interface" to `bind` but nothing useful to a client, so in compose the service
+    /// binds `0.0.0.0` and advertises its service name (`inventory`) to Consul.
     pub advertise_host: String,
     /// `development` allows insecure defaults (such as the built-in JWT secret);
-    /// anything else refuses them.
+    /// anything else refuses them. ✅ DO make the safe behaviour the one you get by
+    /// forgetting a setting in production; ❌ DON'T ship a default secret that works
+    /// everywhere — someone will deploy it.
     pub environment: String,
 }
 
 impl CommonSettings {
-    /// Defaults for a service that listens on `port` and owns `database`.
+    /// Defaults for a service that listens on `port` and owns `database`: what a learner's
+    /// machine has (the lab's MariaDB on 3306, Redis on 6379), so no file is needed there.
+    /// Consul is off by default (empty address): a service started alone by hand should
+    /// not fail because no agent runs.
     pub fn defaults(port: u16, database: &str) -> Self {
         Self {
             host: "127.0.0.1".into(),
@@ -101,8 +127,15 @@ impl CommonSettings {
 }
 
 /// Loads settings: `defaults` → TOML file from `BOOKSTORE_CONFIG` (if set) → `BOOKSTORE_*`.
+///
+/// Generic over the service's own settings struct, which flattens [`CommonSettings`], so
+/// `BOOKSTORE_PORT` and, say, `BOOKSTORE_JWT_SECRET` go through one mechanism. An error
+/// here should end `main` with a non-zero exit: that is the "fail fast" — a service that
+/// started with a silently defaulted port or database is worse than one that did not start.
 pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> anyhow::Result<T> {
     let mut figment = Figment::from(Serialized::defaults(defaults));
+    // Note: figment's `Toml::file` treats a missing file as empty, so a typo in
+    // BOOKSTORE_CONFIG's path is not an error — the defaults and env vars still apply.
     if let Ok(path) = std::env::var("BOOKSTORE_CONFIG") {
         figment = figment.merge(Toml::file(path));
     }
@@ -116,6 +149,9 @@ pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> anyhow::Result<T> {
 mod tests {
     use super::*;
 
+    /// `{:?}` of the whole settings struct — what a `tracing::info!(?settings)` prints at
+    /// start-up — shows neither the MySQL URL nor anything from it. The URL is where a
+    /// database password lives, and logs are read by far more people than the database.
     #[test]
     fn secrets_never_show_in_debug_output() {
         let s = CommonSettings::defaults(1, "x_db");
@@ -124,6 +160,10 @@ mod tests {
         assert!(printed.contains("Secret(***)"));
     }
 
+    /// `BOOKSTORE_*` variables win over the defaults, and fields not set keep their
+    /// defaults: the layering every service and test relies on (tests set `PORT=0` and a
+    /// key prefix this way). `Jail` gives the closure a private environment, so this test
+    /// cannot leak variables into tests running in parallel.
     #[test]
     #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn environment_variables_override_defaults() {

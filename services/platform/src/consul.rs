@@ -9,12 +9,27 @@
 //! `DeregisterCriticalServiceAfter` (removal after a crash, when no goodbye comes).
 //! DON'T: register before the server is ready to answer — the first health checks fail and
 //! some dashboards page someone for a service that was merely starting.
+//!
+//! Why Consul checks *us* (an active gRPC health check) rather than us sending heartbeats
+//! (a TTL check): a heartbeat proves the process runs, a real check proves it answers on
+//! the address clients will dial — through the same network path. A service wedged in a
+//! deadlock keeps its heartbeat thread alive; it fails a gRPC health check.
+//!
+//! What it is NOT: a full Consul client (no KV, no ACL tokens, no blocking queries). The
+//! HTTP API needs three endpoints here, and plain `reqwest` + `serde` shows exactly what
+//! goes over the wire — which is the lesson. A production service would pass an ACL token
+//! (`X-Consul-Token`) and use blocking queries to watch for changes instead of polling.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// A client of the local Consul agent's HTTP API.
+/// A client of the local Consul agent's HTTP API. Cheap to clone (reqwest's client is an
+/// `Arc` around one connection pool), so clone it rather than building new ones.
+///
+/// "Local agent": in Consul's model every machine runs an agent and services talk only to
+/// it; the agent forwards to the servers. Registrations belong to that agent, which is why
+/// deregistration must go to the same agent that registered.
 #[derive(Clone, Debug)]
 pub struct Consul {
     base: String,
@@ -31,6 +46,7 @@ pub struct Registration {
     /// Host other processes (and Consul's health checker) dial: an IP or a DNS name such
     /// as `inventory` inside docker compose.
     pub host: String,
+    /// The gRPC port (the real one, never 0).
     pub port: u16,
     /// Fully-qualified gRPC service name whose health Consul checks.
     pub grpc_service: String,
@@ -41,7 +57,9 @@ pub struct Registration {
     pub check_interval: Duration,
 }
 
-/// A passing instance, as Consul's health endpoint lists it.
+/// A passing instance, as Consul's health endpoint lists it. Clients pick one per call
+/// (round-robin or random); caching the list for a few seconds is fine, caching it forever
+/// defeats the point of discovery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
     pub id: String,
@@ -50,6 +68,8 @@ pub struct Instance {
     pub meta: std::collections::BTreeMap<String, String>,
 }
 
+// The wire types below mirror Consul's JSON (PascalCase, `ID`, `GRPC`): private, so the
+// rest of the code deals in our types and only this file knows Consul's spelling.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct AgentServiceRegistration<'a> {
@@ -104,6 +124,8 @@ impl Consul {
         } else {
             format!("http://{}", addr.trim_end_matches('/'))
         };
+        // A timeout on every call: reqwest has none by default, and a hung agent must not
+        // hang a service's shutdown (which awaits `deregister`).
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -134,8 +156,12 @@ impl Consul {
             port: reg.port,
             meta,
             check: AgentCheck {
+                // `host:port/service`: Consul's syntax for "call grpc.health.v1.Health/Check
+                // with this service name". Without `/service` it checks the server-wide
+                // `""` status instead, which says nothing about our API.
                 grpc: format!("{}:{}/{}", reg.host, reg.port, reg.grpc_service),
                 interval: format!("{}ms", reg.check_interval.as_millis()),
+                // Shorter than the interval, so one slow check cannot overlap the next.
                 timeout: "2s".into(),
                 // Consul's reaper runs about once a minute; shorter values act as 1m.
                 deregister_critical_service_after: "1m".into(),
@@ -151,12 +177,18 @@ impl Consul {
     }
 
     /// Removes an instance. Unknown ids are not an error (Consul may have reaped it).
+    /// Note the missing `error_for_status`: that also hides real refusals (a 403 with ACLs
+    /// on); acceptable in the lab, where ACLs are off, worth a status check in production.
     pub async fn deregister(&self, id: &str) -> anyhow::Result<()> {
         self.http.put(format!("{}/v1/agent/service/deregister/{id}", self.base)).send().await?;
         Ok(())
     }
 
     /// Instances of `name` whose every check passes.
+    ///
+    /// `?passing=true` filters on the server side: critical *and* warning instances are
+    /// left out. ✅ DO ask for passing instances only; ❌ DON'T list all registrations and
+    /// dial them — a crashed instance stays registered for up to a minute.
     pub async fn healthy_instances(&self, name: &str) -> anyhow::Result<Vec<Instance>> {
         let entries: Vec<HealthEntry> = self
             .http
@@ -177,6 +209,8 @@ impl Consul {
                 meta: e.service.meta.unwrap_or_default(),
             });
         }
+        // Sorted, so callers and tests see a stable order (Consul's is unspecified);
+        // load spreading is the caller's job.
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }

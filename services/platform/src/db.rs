@@ -4,6 +4,12 @@
 //! another's data through that service's RPCs, so each can change its schema alone.
 //! DON'T: join across services' tables "just this once" — that join is a contract nobody
 //! wrote down, and it breaks on the day the other team migrates.
+//!
+//! Why the service creates its own database and runs its own migrations at start: a fresh
+//! machine, a fresh test database and a production upgrade then all take the same path,
+//! and no separate "setup step" can be forgotten. The trade-off: the service's MySQL user
+//! needs `CREATE` rights. Large companies often run migrations as a separate, reviewed
+//! deployment step with a privileged user, and give the service only DML rights.
 
 use std::str::FromStr;
 
@@ -15,6 +21,12 @@ use sqlx::{
 
 /// Database names are interpolated into `CREATE DATABASE`, which cannot take a bind
 /// parameter, so only a conservative alphabet is accepted.
+///
+/// Why no bind parameter: `?` placeholders stand for *values* in a prepared statement;
+/// the server parses the statement's structure — which database, which table — before any
+/// value arrives, so identifiers cannot be placeholders. The name comes from config (an
+/// env var), which is input: ✅ DO validate identifiers against an allow-list before
+/// splicing them; ❌ DON'T rely on escaping backticks yourself.
 fn check_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -24,6 +36,9 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 }
 
 /// Creates `database` on the server at `server_url` if it does not exist.
+/// `IF NOT EXISTS` makes it safe for several instances starting at once: the second
+/// `CREATE` is a no-op, not an error. utf8mb4 for the same reason as the lab's server
+/// flags: a 3-byte `utf8` cannot store emoji or rare CJK characters in book titles.
 pub async fn create_database(server_url: &str, database: &str) -> anyhow::Result<()> {
     check_name(database)?;
     let opts = MySqlConnectOptions::from_str(server_url)?;
@@ -40,6 +55,13 @@ pub async fn create_database(server_url: &str, database: &str) -> anyhow::Result
 /// Creates the database if needed, connects a pool of up to `max_connections` and runs
 /// `migrator`. Migrations are idempotent (sqlx records applied versions), so every
 /// instance may run them at start.
+///
+/// `max_connections` is the service's choice, because it is a capacity decision: the sum
+/// over all instances of all services must stay under the server's `max_connections`, and
+/// a pool larger than the row locks can serve only makes requests queue inside MySQL
+/// instead of in the pool — where the queue is at least visible and bounded.
+/// sqlx also takes a MySQL advisory lock while migrating, so two instances starting
+/// together do not apply the same migration twice.
 pub async fn connect(
     server_url: &str,
     database: &str,
@@ -53,6 +75,9 @@ pub async fn connect(
         .log_statements(tracing::log::LevelFilter::Debug);
     let pool = MySqlPoolOptions::new()
         .max_connections(max_connections)
+        // How long a request waits for a free connection before failing. Without a bound,
+        // an overloaded pool turns into requests that hang forever; with it, they fail
+        // with an error the service maps to `Unavailable`.
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect_with(opts)
         .await?;
@@ -64,6 +89,8 @@ pub async fn connect(
 mod tests {
     use super::check_name;
 
+    /// A normal name passes; a name carrying SQL (here a `DROP DATABASE` injection that
+    /// breaks out of the backticks) and an empty one are refused before any SQL is built.
     #[test]
     fn database_names_with_sql_in_them_are_refused() {
         assert!(check_name("inventory_db").is_ok());

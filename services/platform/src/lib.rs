@@ -18,6 +18,17 @@
 //! | [`auth`] | reading the `authorization: Bearer …` metadata |
 //! | [`error`] | turning internal failures into `Status::internal` without leaking them |
 //! | [`run`] | the lifecycle every `main.rs` shares: metrics, serve, register, shut down |
+//!
+//! How a service uses it, in order (see any `services/<svc>/src/lib.rs`):
+//! `config::load` → `telemetry::init` → `db::connect` / `cache::connect` →
+//! `GrpcServer::bind` + `add_service` → `run::serve`. Dependencies are connected *before*
+//! the server is built, so a service that cannot reach its database refuses to start
+//! instead of answering SERVING and then failing every request.
+//!
+//! Why a shared crate and not copy-paste: five services with five slightly different
+//! shutdown sequences is five places for the same bug. The cost is coupling — a change
+//! here rebuilds and affects every service — which is why this crate stays small and
+//! boring, and why nothing domain-specific may enter it.
 
 pub mod auth;
 pub mod cache;

@@ -3,6 +3,18 @@
 //!
 //! Keeping it here means a learner reads the order of these steps once, and a fix to it
 //! (say, deregistering *before* draining) lands in all services at once.
+//!
+//! Why this order:
+//! 1. metrics first — so the very first RPCs are already counted;
+//! 2. serve before registering — Consul's first health check must find a server that
+//!    answers, or the instance starts its life as "critical";
+//! 3. on shutdown, deregister from Consul *and* start draining — discovery clients stop
+//!    picking this instance, while RPCs already in flight are allowed to finish.
+//!
+//! Shortcut, honestly: step 3's two halves start at the same moment (both wait on the one
+//! `shutdown` token), so a client that looked us up a moment before may still dial a
+//! server that has just stopped accepting. Production services deregister, then wait a
+//! few seconds for caches and load balancers to notice, and only then stop accepting.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,6 +27,7 @@ use crate::{
 };
 
 /// Where a running service can be reached; returned to tests and logged at start.
+/// Real addresses, never the configured ones: with port 0 only these are dialable.
 #[derive(Clone, Copy, Debug)]
 pub struct Bound {
     pub grpc: SocketAddr,
@@ -40,7 +53,11 @@ pub async fn serve(
     tracing::info!(service = consul_name, %grpc, %metrics, "listening");
     on_bound(bound);
 
+    // Consul checks one name per registration: the first service added is the service's
+    // main API (the others, if any, share its process and so its fate).
     let grpc_service = server.service_names().first().copied().unwrap_or_default().to_string();
+    // Spawned so this function can go on to register; its `JoinHandle` is awaited at the
+    // end, so a server error still reaches `main` (and its exit code).
     let serving = tokio::spawn(server.serve(shutdown.clone()));
 
     let registration = if settings.consul_addr.is_empty() {
@@ -49,6 +66,8 @@ pub async fn serve(
         let host = settings.advertised_host().to_string();
         let reg = Registration {
             name: consul_name.to_string(),
+            // Unique per instance: two inventories on one machine differ by port, on two
+            // machines by host. Re-registering the same id replaces, never duplicates.
             id: format!("{consul_name}-{host}:{}", grpc.port()),
             host,
             port: grpc.port(),
@@ -63,6 +82,11 @@ pub async fn serve(
         let (c, r) = (consul.clone(), reg.clone());
         let retry_shutdown = shutdown.clone();
         tokio::spawn(async move {
+            // Exponential backoff, capped at 10 s: quick to succeed when Consul is merely
+            // starting, gentle on an agent that is down for longer.
+            // ❌ DON'T retry in a tight loop — a thousand instances hammering a recovering
+            // Consul every millisecond keep it from recovering. (Production adds random
+            // jitter too, so restarted fleets do not retry in lock-step.)
             let mut delay = Duration::from_millis(200);
             loop {
                 match c.register(&r).await {
@@ -85,10 +109,13 @@ pub async fn serve(
     shutdown.cancelled().await;
     if let Some((consul, reg)) = registration {
         // Deregister first: clients stop picking this instance while it still drains.
+        // A failure is only logged: shutdown must go on, and `DeregisterCriticalServiceAfter`
+        // removes the entry anyway once its health check has failed for a minute.
         if let Err(e) = consul.deregister(&reg.id).await {
             tracing::warn!(error = %e, "consul deregistration failed");
         }
     }
+    // Two `?`: the outer for a panicked server task (JoinError), the inner for its error.
     serving.await??;
     tracing::info!(service = consul_name, "stopped");
     Ok(())

@@ -11,6 +11,15 @@
 //! DO: mark a service SERVING only after its dependencies are connected (the caller adds
 //! services after connecting MySQL/Redis), and NOT_SERVING as soon as shutdown begins, so
 //! load balancers drain it before it stops.
+//!
+//! Why health *per named service*: one process may serve several gRPC services, and
+//! whoever routes traffic asks about the one it routes to — Consul's gRPC check names
+//! `bookstore.inventory.v1.InventoryService`, a Kubernetes probe or Envoy can do the same.
+//! Serving only the empty name `""` would answer those checks NOT_FOUND, and Consul would
+//! mark a healthy instance critical. We set both, so a generic prober works too.
+//!
+//! What it is NOT: a place for auth, rate limits or timeouts per RPC. Those are domain
+//! decisions and live in the services (or, for rate limits, in the gateway).
 
 use std::{convert::Infallible, net::SocketAddr, time::Instant};
 
@@ -27,6 +36,11 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use crate::shutdown::Shutdown;
 
 /// A bound, not yet serving, gRPC server.
+///
+/// Bind and serve are two steps on purpose (the zero-to-production shape): with port 0
+/// the OS picks the port during `bind`, and the caller needs it *before* `serve` blocks —
+/// to register in Consul, to tell a test where to dial. A single `serve(host, port)`
+/// could never report the port it got.
 pub struct GrpcServer {
     listener: TcpListener,
     addr: SocketAddr,
@@ -37,6 +51,8 @@ pub struct GrpcServer {
 impl GrpcServer {
     /// Binds `host:port` (port 0 = any free port).
     pub async fn bind(host: &str, port: u16) -> anyhow::Result<Self> {
+        // The address in the error: "Address already in use" alone does not say which of
+        // the service's two ports (gRPC, metrics) or which host was the problem.
         let listener = TcpListener::bind((host, port))
             .await
             .map_err(|e| anyhow::anyhow!("cannot bind {host}:{port}: {e}"))?;
@@ -50,6 +66,11 @@ impl GrpcServer {
     }
 
     /// Adds a generated service; its name becomes a health-checkable service.
+    ///
+    /// The long `where` clause is simply what tonic requires of a generated server
+    /// (`InventoryServiceServer<T>` satisfies it); `NamedService` is the part we use: it
+    /// gives the fully-qualified proto name at compile time, so health and reflection
+    /// names can never drift from the proto.
     pub fn add_service<S>(mut self, svc: S) -> Self
     where
         S: tower::Service<http::Request<Body>, Error = Infallible>
@@ -72,12 +93,20 @@ impl GrpcServer {
     }
 
     /// Serves until `shutdown` fires, then reports NOT_SERVING and drains in-flight RPCs.
+    ///
+    /// The health reporter is created here, at serve time, and set SERVING at once: by the
+    /// time `serve` is called the caller has connected its dependencies (see the crate
+    /// map), so there is no moment where a half-ready server says SERVING.
     pub async fn serve(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_all(&reporter, &self.names, ServingStatus::Serving).await;
 
         // The descriptor set holds every bookstore service; list only the ones this server
         // really serves, or `grpcurl list` on the inventory port would offer CatalogService.
+        // ❌ DON'T advertise what you do not serve: a client (or a learner with grpcurl)
+        // would build a call from the advertised schema and get UNIMPLEMENTED back.
+        // The message *types* of all protos stay resolvable — registering the whole set
+        // is how cross-package imports (shared messages) are found.
         let mut reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(bookstore_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -95,6 +124,9 @@ impl GrpcServer {
         let router =
             routes.routes().into_axum_router().layer(axum::middleware::from_fn(record_rpc));
 
+        // `serve_with_incoming_shutdown` stops accepting connections once `drain`
+        // completes, then waits for in-flight RPCs to finish (graceful drain). Setting
+        // NOT_SERVING first tells health-checking peers on existing connections to move away.
         let names = self.names.clone();
         let drain = async move {
             shutdown.cancelled().await;
@@ -108,6 +140,9 @@ impl GrpcServer {
     }
 }
 
+/// Sets the overall (`""`) status and every named service's to `status`. All together:
+/// this platform has no partial readiness (e.g. "catalog reads OK, writes down"); a service
+/// that needed it would set individual names itself.
 async fn set_all(reporter: &HealthReporter, names: &[&'static str], status: ServingStatus) {
     reporter.set_service_status("", status).await;
     for name in names {
@@ -116,8 +151,19 @@ async fn set_all(reporter: &HealthReporter, names: &[&'static str], status: Serv
 }
 
 /// Middleware: counts each RPC and records its latency, labelled by method path.
+///
+/// Labelled by method (`/bookstore.inventory.v1.InventoryService/Reserve`), never by user
+/// or book id: every distinct label value is a new time series in Prometheus, and an id
+/// label would grow without bound ("cardinality explosion").
+/// Shortcut: gRPC reports errors in trailers with HTTP 200, so this layer cannot see the
+/// status code cheaply; a production setup would add a `code` label (e.g. via
+/// tower-http's gRPC classifier) to graph error rates.
 async fn record_rpc(request: Request, next: Next) -> Response {
     let method = request.uri().path().to_owned();
+    // `Instant`, not `SystemTime`: a monotonic clock cannot jump backwards when NTP
+    // adjusts the wall clock, so a latency can never come out negative.
+    // Note that this times until the response *headers*; for a streaming RPC the body
+    // continues afterwards. All bookstore RPCs are unary, so headers ≈ completion.
     let started = Instant::now();
     let response = next.run(request).await;
     // Health checks and reflection are not traffic a learner wants to see in QPS.

@@ -1,6 +1,9 @@
 //! Day 35 in miniature, against the real Consul agent: an instance registers with a gRPC
 //! health check, Consul calls that check and lists the instance as passing, and a graceful
 //! shutdown removes it at once. This is the contract discovery clients rely on.
+//!
+//! Each test registers under a unique service name, so tests running in parallel (and
+//! instances left by a crashed run) never appear in each other's results.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,8 @@ use bookstore_stack::testing;
 struct Probe;
 impl PaymentService for Probe {}
 
+/// Polls `cond` until true, failing after 20 s with `what`. Consul checks every 2 s, so a
+/// fixed sleep would be both slow and flaky; polling waits only as long as needed.
 async fn wait_for<F, Fut>(what: &str, mut cond: F)
 where
     F: FnMut() -> Fut,
@@ -27,6 +32,11 @@ where
 
 /// Registration, a passing gRPC health check, and deregistration on shutdown — read back
 /// through Consul's own HTTP API.
+///
+/// "Passing" matters more than "registered": it proves Consul could dial the advertised
+/// address and that the named-service health check answered SERVING. The last assertion
+/// has no wait: graceful shutdown must remove the instance *at once*, not after the check
+/// has failed for a minute.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_serving_instance_is_listed_as_passing_and_removed_on_shutdown() {
     let infra = testing::infra();
@@ -69,7 +79,8 @@ async fn a_serving_instance_is_listed_as_passing_and_removed_on_shutdown() {
     );
 }
 
-/// The agent reports the version the course uses.
+/// The agent reports the version the course uses (1.16.x), whose API and UI the Day 35
+/// lesson describes.
 #[tokio::test]
 async fn the_consul_agent_is_the_course_version() {
     let infra = testing::infra();
