@@ -18,7 +18,7 @@ build: setup
 
 lab: build
 	@$(LAB) up
-	@$(LAB) status
+	@$(LAB)
 
 test: build
 	@scripts/test.sh $(LAB)
