@@ -29,6 +29,10 @@ impl InventoryApi {
 }
 
 /// Counts the outcome and converts the error: the one exit of every handler.
+///
+/// The metric's `result` label is the error's short name (`out_of_stock`, `invalid`, …):
+/// the lab's dashboard plots "sold out" apart from "broken", because a rising
+/// `out_of_stock` during a flash sale is success, and a rising `error` is an incident.
 fn finish<T>(op: &'static str, result: Result<T, Error>) -> Result<Response<T>, Status> {
     let label = match &result {
         Ok(_) => "ok",
@@ -40,10 +44,16 @@ fn finish<T>(op: &'static str, result: Result<T, Error>) -> Result<Response<T>, 
 
 #[tonic::async_trait]
 impl InventoryService for InventoryApi {
+    /// GetStock reads Redis, never MySQL: Redis is where stock is decided, MySQL trails it
+    /// by the syncer's lag. DON'T answer "how many are left" from the ledger — a shopper
+    /// would see "3 left", click, and be refused because those 3 sold a millisecond ago.
+    /// The one HMGET is atomic, so the four counters it returns are always conserved.
     async fn get_stock(
         &self,
         request: Request<pb::GetStockRequest>,
     ) -> Result<Response<pb::GetStockResponse>, Status> {
+        // The body is an async block returning `Result<_, Error>`, so `?` works on domain and
+        // store errors alike; `finish` is the single place they become a `Status`.
         let result = async {
             let book = BookId::parse(request.get_ref().book_id)?;
             let stock = self.store.get(book).await?;
@@ -52,6 +62,11 @@ impl InventoryService for InventoryApi {
         finish("get", result.await)
     }
 
+    /// LockStock, called by order-service when an order is created. All-or-nothing across
+    /// the items, so an order never ends up with half its books reserved. A retry with the
+    /// same order id (the first reply was lost) answers `replayed = true` and changes
+    /// nothing; a retry that arrives after the order was released is refused rather than
+    /// reserving stock for a dead order.
     async fn lock_stock(
         &self,
         request: Request<pb::LockStockRequest>,
@@ -59,6 +74,8 @@ impl InventoryService for InventoryApi {
         let req = request.into_inner();
         let result = async {
             let order = OrderId::parse(req.order_id)?;
+            // Parse everything before touching Redis: a request is either valid as a whole or
+            // refused as a whole, and a refused one leaves no trace (not even a log line).
             let lines = Lines::parse(&req.items)?;
             let (stocks, replayed) = self.store.lock(order, &lines).await?;
             Ok(pb::LockStockResponse {
@@ -69,6 +86,10 @@ impl InventoryService for InventoryApi {
         finish("lock", result.await)
     }
 
+    /// ReleaseStock: the order was cancelled (or expired). The order record says what to
+    /// give back; the request only names the order. An order that holds nothing is a
+    /// no-op — not an error — because "make sure this order holds no stock" is what the
+    /// caller means, and that is already true.
     async fn release_stock(
         &self,
         request: Request<pb::ReleaseStockRequest>,
@@ -76,6 +97,7 @@ impl InventoryService for InventoryApi {
         let req = request.into_inner();
         let result = async {
             let order = OrderId::parse(req.order_id)?;
+            // The reason becomes the log rows' remark, so an auditor sees why stock came back.
             let reason = parse_remark(&req.reason)?;
             let reason = if reason.is_empty() { "released".to_string() } else { reason };
             let settled = self.store.settle(order, Settle::Release, &reason).await?;
@@ -91,6 +113,14 @@ impl InventoryService for InventoryApi {
         finish("release", result.await)
     }
 
+    /// DecrStock, in its two forms (see the proto):
+    /// - no items: confirm the order's reservation after payment (locked → sold). The
+    ///   response's counters are re-read after the script: one extra round trip per item,
+    ///   acceptable on the once-per-order payment path, kept out of the scripts so that
+    ///   settle.lua stays a pure state change;
+    /// - items: the course's direct decrement (available → sold), idempotent per order id,
+    ///   used by the race and the bench. It skips the reservation step, so it suits
+    ///   "buy now" flows where payment is already captured.
     async fn decr_stock(
         &self,
         request: Request<pb::DecrStockRequest>,
@@ -101,6 +131,7 @@ impl InventoryService for InventoryApi {
             let order = OrderId::parse(req.order_id)?;
             if confirm {
                 // The order was paid: its locked units become sold.
+                // The payment path: called once per paid order, after payment-service's callback.
                 let settled = self.store.settle(order, Settle::Confirm, "paid").await?;
                 let mut stocks = Vec::with_capacity(settled.lines.len());
                 for (book, _) in &settled.lines {
@@ -108,6 +139,7 @@ impl InventoryService for InventoryApi {
                 }
                 return Ok(pb::DecrStockResponse { stocks, replayed: settled.replayed });
             }
+            // The direct path: the same validation as LockStock, then one decr.lua call.
             let lines = Lines::parse(&req.items)?;
             let (stocks, replayed) = self.store.decr(order, &lines).await?;
             Ok(pb::DecrStockResponse {
@@ -118,6 +150,8 @@ impl InventoryService for InventoryApi {
         finish(if confirm { "confirm" } else { "decr" }, result.await)
     }
 
+    /// IncrStock: restock or a return, idempotent per caller-chosen request id. This is the
+    /// only way a book gets stock, so it is also how a book "exists" for this service.
     async fn incr_stock(
         &self,
         request: Request<pb::IncrStockRequest>,
@@ -126,6 +160,7 @@ impl InventoryService for InventoryApi {
         let result = async {
             let book = BookId::parse(req.book_id)?;
             let qty = Quantity::parse(req.quantity.into())?;
+            // No request id, no restock: without it a retry could not be told from a new restock.
             let request_id = RequestId::parse(&req.request_id)?;
             let remark = parse_remark(&req.remark)?;
             let (stock, replayed) = self.store.incr(book, qty, &request_id, &remark).await?;
@@ -134,6 +169,10 @@ impl InventoryService for InventoryApi {
         finish("incr", result.await)
     }
 
+    /// GetStockLog pages through MySQL, newest first. Offset paging is fine for an audit
+    /// screen that reads the first pages; DON'T use OFFSET for deep exports — MySQL reads
+    /// and throws away every skipped row, so page 10,000 costs 10,000 pages. An export
+    /// would page by "id < last id seen" (keyset pagination) instead.
     async fn get_stock_log(
         &self,
         request: Request<pb::GetStockLogRequest>,
@@ -141,6 +180,8 @@ impl InventoryService for InventoryApi {
         let req = request.into_inner();
         let result = async {
             let book = BookId::parse(req.book_id)?;
+            // 0 means "the default" (proto3 cannot tell unset from 0); the cap keeps one call from
+            // asking MySQL for a whole book's history at once.
             let size = match req.page_size {
                 0 => 20,
                 n => n.min(100),
@@ -166,12 +207,16 @@ impl InventoryService for InventoryApi {
         finish("log", result.await)
     }
 
+    /// Reconcile: the operator's "are Redis and MySQL telling the same story?". It waits
+    /// up to 5 s for the syncer, then compares as of one instant (see
+    /// [`ledger::reconcile`]). A drift means a bug or a lost Redis write — never normal lag.
     async fn reconcile(
         &self,
         request: Request<pb::ReconcileRequest>,
     ) -> Result<Response<pb::ReconcileResponse>, Status> {
         let req = request.into_inner();
         let result = async {
+            // An id of 0 in the filter is a caller bug (proto3's default), refused like elsewhere.
             let books = req
                 .book_ids
                 .iter()

@@ -17,6 +17,9 @@ pub const MAX_QUANTITY: i32 = 10_000;
 pub const MAX_LINES: usize = 100;
 
 /// A book id: never 0 (proto3's default, i.e. "the caller forgot to set it").
+///
+/// Proto3 has no "required": a field the client forgot arrives as 0. Treating 0 as a real
+/// id would create book 0's stock on the first forgotten field, so 0 is refused everywhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BookId(u64);
 
@@ -33,6 +36,9 @@ impl BookId {
 }
 
 /// An order id: never 0. It is the idempotency key of LockStock/ReleaseStock/DecrStock.
+///
+/// A separate type from [`BookId`] although both wrap a `u64`: swapping the two arguments
+/// of a function is then a compile error, not a lock of order 7's stock for book 42.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct OrderId(u64);
 
@@ -49,6 +55,9 @@ impl OrderId {
 }
 
 /// A quantity in `1..=MAX_QUANTITY`.
+///
+/// Zero is refused too: a zero-unit lock would create an order record that holds nothing,
+/// and the order's later retries would be "replays" of an empty reservation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quantity(i32);
 
@@ -56,6 +65,7 @@ impl Quantity {
     /// Takes `i64` so callers with wider integers (the race API) cannot wrap around on the
     /// way in: 4_294_967_297 must be refused, not read as 1.
     pub fn parse(raw: i64) -> Result<Self, Error> {
+        // After this check the value fits in i32 by construction, so the cast below is exact.
         if raw < 1 || raw > i64::from(MAX_QUANTITY) {
             return Err(Error::InvalidArgument(format!(
                 "quantity must be between 1 and {MAX_QUANTITY}, got {raw}"
@@ -68,7 +78,7 @@ impl Quantity {
     }
 }
 
-/// One validated line of a request.
+/// One validated line of a request: which book, how many.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Line {
     pub book: BookId,
@@ -90,6 +100,8 @@ impl Lines {
                 items.len()
             )));
         }
+        // Validate every line before accepting any: the error names the first bad line, and a
+        // request is never half-accepted.
         let mut lines = Vec::with_capacity(items.len());
         for item in items {
             let line = Line {
@@ -139,6 +151,9 @@ pub struct RequestId(String);
 
 impl RequestId {
     pub fn parse(raw: &str) -> Result<Self, Error> {
+        // `is_ascii_graphic` excludes spaces and control bytes. Braces pass, harmlessly:
+        // Redis hashes the text between a key's *first* `{` and the next `}`, which is the
+        // tag at the start of the key, so a brace in the id cannot move it to another slot.
         let ok = !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
             return Err(Error::InvalidArgument(
@@ -161,6 +176,9 @@ pub fn parse_remark(raw: &str) -> Result<String, Error> {
 }
 
 /// A book's four counters. Invariant: `available + locked + sold == total`.
+///
+/// `i64`, like the proto's `Stock`: counters are sums of many quantities, and `total`
+/// only grows. Quantities per request are small (`i32`, capped); counters are not.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub book_id: u64,

@@ -24,10 +24,13 @@ pub enum Error {
     /// confirm, or a LockStock retry for an order that was already released.
     #[error("order {order_id} was already {state}")]
     AlreadySettled { order_id: u64, state: &'static str },
-    /// Reconcile waited for the syncer and it did not catch up in time.
+    /// Reconcile waited for the syncer and it did not catch up in time. UNAVAILABLE, not
+    /// a drift report: comparing before the syncer caught up would report lag as drift.
     #[error("the ledger syncer is behind; try again")]
     SyncerBehind,
     /// Redis failed (down, timeout, script error). Logged with context, never sent.
+    /// A script error here means a bug in a script or in its caller's KEYS/ARGV — the
+    /// scripts answer every business outcome with a status code, never with an error.
     #[error("redis error: {0}")]
     Redis(#[from] redis::RedisError),
     /// MySQL failed. Logged with context, never sent.
@@ -37,6 +40,9 @@ pub enum Error {
 
 impl Error {
     /// Short label for the `result` dimension of `inventory_operations_total`.
+    ///
+    /// A fixed, small set of values: a label with unbounded values (a book id, an error
+    /// message) would create a new Prometheus time series per value and exhaust memory.
     pub fn label(&self) -> &'static str {
         match self {
             Error::InvalidArgument(_) => "invalid",
@@ -53,6 +59,8 @@ impl From<Error> for Status {
     fn from(err: Error) -> Self {
         match err {
             Error::InvalidArgument(msg) => Status::invalid_argument(msg),
+            // The messages of these variants are written for callers: they name the book or the
+            // order the caller sent, and nothing about our storage.
             Error::UnknownBook(_) => Status::not_found(err.to_string()),
             // DO: FAILED_PRECONDITION for "sold out" — the request is fine, the system is not
             // in a state to honour it. DON'T use RESOURCE_EXHAUSTED (that means "slow down, a
@@ -62,6 +70,7 @@ impl From<Error> for Status {
             Error::OutOfStock { .. } | Error::AlreadySettled { .. } => {
                 Status::failed_precondition(err.to_string())
             }
+            // Safe to send: it names no internals, and tells the operator to retry shortly.
             Error::SyncerBehind => Status::unavailable(err.to_string()),
             // A Redis that is down or timing out is worth a retry; anything else is a bug.
             Error::Redis(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => {

@@ -20,6 +20,27 @@
 //! then wait for an InnoDB commit (~1 ms with fsync) and the Redis path would be no faster
 //! than the database it was meant to shield. The price of the stream: MySQL lags Redis by
 //! the syncer's latency (milliseconds), so the audit log is eventually consistent.
+//!
+//! ## Where the syncer can die, and why each is safe
+//!
+//! | dies… | Redis | MySQL | on restart |
+//! |---|---|---|---|
+//! | before reading | entries waiting | untouched | reads them from the cursor |
+//! | mid-transaction | entries waiting | rolled back by InnoDB | reads them again, applies once |
+//! | after COMMIT, before XTRIM | entries still there | rows + cursor committed | skips them (`> cursor`), then trims |
+//! | after XTRIM | gone | applied | nothing to do |
+//!
+//! The test `a_syncer_killed_mid_burst_loses_and_duplicates_nothing` aborts the syncer at
+//! random instants during a burst and checks the table above holds.
+//!
+//! ## Why not a consumer group (XREADGROUP/XACK)?
+//!
+//! A consumer group remembers progress in Redis, and the ack is a second write after the
+//! MySQL commit — the very two-step gap the stream was meant to close (commit, crash
+//! before XACK: the entries are delivered again; now only the UNIQUE key stops a double
+//! count). Keeping the cursor *in MySQL, in the same transaction* makes "applied" and
+//! "remembered as applied" one fact. Consumer groups earn their keep when several
+//! consumers share the work; one syncer per deployment does not need them.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -34,6 +55,11 @@ use crate::error::Error;
 use crate::store::{StockStore, parse_stream_id};
 
 /// One change as emitted by a script (field names as in `lua/*.lua`).
+///
+/// The scripts write short field names (`t`, `b`, `q`, `da`, …) because every sale stores
+/// one entry until the syncer trims it: at 20k sales/s, bytes per entry are memory. The
+/// deltas `d` make each entry self-describing — the syncer adds them and never needs to
+/// know what a "confirm" means, so a new script type needs no syncer change.
 #[derive(Clone, Debug)]
 struct Event {
     ms: u64,
@@ -51,6 +77,8 @@ struct Event {
 impl Event {
     fn parse(entry: &redis::streams::StreamId) -> Option<Self> {
         let (ms, seq) = parse_stream_id(&entry.id)?;
+        // Missing numeric fields make the whole entry unparseable (`?`), and the caller logs it:
+        // an entry we cannot read must be noticed, not applied as zeros.
         let s = |k: &str| entry.get::<String>(k).unwrap_or_default();
         let n = |k: &str| entry.get::<i64>(k);
         Some(Self {
@@ -60,12 +88,15 @@ impl Event {
             book: n("b")? as u64,
             qty: n("q")? as i32,
             d: [n("da")?, n("dl")?, n("ds")?, n("dt")?],
-            order: n("o").unwrap_or(0) as u64,
+            order: entry.get::<u64>("o").unwrap_or(0),
             remark: s("r"),
             request_id: s("rq"),
         })
     }
 
+    // The change's time is the stream id's millisecond part: Redis's clock at the moment the
+    // script ran, so log rows are ordered by when the sale happened, not by when the syncer
+    // got to it.
     fn at(&self) -> NaiveDateTime {
         chrono::DateTime::from_timestamp_millis(self.ms as i64).unwrap_or_default().naive_utc()
     }
@@ -121,10 +152,22 @@ impl Syncer {
                 _ = tokio::time::sleep(pause) => {}
             }
         }
+        // A graceful stop drains what is already in the stream, so MySQL is up to date when
+        // the process exits. Not required for correctness (the next start would apply it),
+        // but an operator who stops the service and reads MySQL expects to see everything.
+        while let Ok(n) = self.sync_once().await {
+            if n == 0 {
+                break;
+            }
+        }
     }
 
     /// Applies at most one batch; returns how many events it read from the stream.
+    ///
+    /// Public so that tests (and an operator's "sync now") can drive the syncer step by
+    /// step; `run` is just this in a loop.
     pub async fn sync_once(&mut self) -> Result<usize, Error> {
+        // Read where we left off; only the first call after start asks MySQL.
         let from = match self.cursor {
             Some(c) => c,
             None => read_cursor(&self.pool).await?,
@@ -140,6 +183,8 @@ impl Syncer {
             .arg(self.batch)
             .query_async(&mut conn)
             .await?;
+        // An entry that does not parse is skipped with an error log rather than blocking the
+        // stream forever; the cursor still moves past it, and Reconcile will report the drift.
         let events: Vec<Event> = reply.ids.iter().filter_map(Event::parse).collect();
         if reply.ids.len() != events.len() {
             tracing::error!("malformed entries in the change stream were skipped");
@@ -148,6 +193,8 @@ impl Syncer {
             self.cursor = Some(from);
             return Ok(0);
         };
+        // If this fails (MySQL down), the cursor does not move and the same range is read again
+        // on the next attempt: retrying is safe because `apply` is all-or-nothing.
         let applied = self.apply(&events).await?;
         self.cursor = Some(last);
         // Applied changes are no longer needed in Redis. MINID trims entries *below* the
@@ -163,7 +210,16 @@ impl Syncer {
     }
 
     /// One transaction: the log rows, the counters, the reservations and the cursor.
+    ///
+    /// Four multi-row statements per batch, whatever its size: a round trip to MySQL costs
+    /// far more than a row, so the syncer's throughput comes from batching. A batch of 1,000
+    /// sales is one log INSERT, one counter upsert per book, one reservation upsert and the
+    /// cursor UPDATE — then one fsync at COMMIT instead of a thousand.
     async fn apply(&self, events: &[Event]) -> Result<usize, Error> {
+        // One transaction for the whole batch. InnoDB makes it atomic: after a crash at any
+        // point, either every row of the batch and the new cursor are there, or none are.
+        // FOR UPDATE on the cursor row serialises syncers: a second instance's batch waits here
+        // until ours commits, then sees our cursor and filters out what we applied.
         let mut tx = self.pool.begin().await?;
         let (ms, seq): (u64, u64) = sqlx::query_as(
             "SELECT last_ms, last_seq FROM inventory_sync_cursor WHERE id = 1 FOR UPDATE",
@@ -176,8 +232,14 @@ impl Syncer {
             tx.rollback().await?;
             return Ok(0);
         };
+        // Empty strings from the stream become NULLs: `request_id` is UNIQUE, and MySQL allows
+        // many NULLs in a UNIQUE column but only one empty string.
         let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
 
+        // The log rows: one multi-row INSERT with bind parameters (13 per row; a batch of 4,000
+        // stays under MySQL's 65,535-placeholder limit — hence the clamp in `new`). Plain INSERT,
+        // not INSERT IGNORE: a duplicate event id here would be a bug in the cursor logic, and it
+        // should fail loudly and roll back rather than be skipped in silence.
         let mut logs = QueryBuilder::new(
             "INSERT INTO inventory_logs (ev_ms, ev_seq, book_id, quantity, type, order_id, \
              request_id, remark, d_avail, d_locked, d_sold, d_total, created_at) ",
@@ -208,6 +270,9 @@ impl Syncer {
                 *s += d;
             }
         }
+        // Upsert: a book seen for the first time gets a row with the deltas as its counters
+        // (a new book's first change is always a restock, so they start from zero); a known
+        // book gets the deltas added. `VALUES(col)` means "the value this row tried to insert".
         let now = last.at();
         let mut counters = QueryBuilder::new(
             "INSERT INTO inventory (book_id, stock, locked_stock, sold_stock, total_stock, \
@@ -232,6 +297,7 @@ impl Syncer {
 
         // Rows are applied in stream order, so a lock then a release of the same order in
         // one batch ends as "released", as it did in Redis.
+        // The reservation table is what a rebuild needs for idempotence (see the migration).
         let reservations: Vec<(&Event, (i8, i8))> =
             fresh.iter().filter_map(|e| e.reservation().map(|r| (*e, r))).collect();
         if !reservations.is_empty() {
@@ -254,6 +320,7 @@ impl Syncer {
             rows.build().execute(&mut *tx).await?;
         }
 
+        // Last, the cursor — inside the same transaction, which is the whole point.
         sqlx::query(
             "UPDATE inventory_sync_cursor SET last_ms = ?, last_seq = ?, updated_at = NOW(3) \
              WHERE id = 1",
@@ -267,7 +334,11 @@ impl Syncer {
     }
 }
 
-/// The last event id applied to MySQL.
+/// The last event id applied to MySQL (`(0, 0)` before the first).
+///
+/// Stream ids are `<milliseconds>-<sequence>` and grow monotonically, so "after the
+/// cursor" is a plain tuple comparison. The two parts are stored as two BIGINT columns,
+/// not one string: `"999-0" > "1000-0"` as strings, and the syncer would skip events.
 pub async fn read_cursor(pool: &MySqlPool) -> Result<(u64, u64), Error> {
     Ok(sqlx::query_as("SELECT last_ms, last_seq FROM inventory_sync_cursor WHERE id = 1")
         .fetch_one(pool)
@@ -291,6 +362,8 @@ pub async fn read_cursor(pool: &MySqlPool) -> Result<(u64, u64), Error> {
 pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bool, Error> {
     let keys = store.keys();
     let mut conn = store.redis();
+    // The marker says "this Redis already holds this deployment's data": the common case
+    // on every restart, answered with one EXISTS.
     if conn.exists(keys.ready()).await? {
         return Ok(false);
     }
@@ -300,6 +373,8 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
         return Ok(false);
     }
 
+    // Three reads, not in one transaction: the syncer cannot be writing (its stream was lost
+    // with the rest of Redis, and it starts after this function returns).
     let books: Vec<(u64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT book_id, stock, locked_stock, sold_stock, total_stock FROM inventory",
     )
@@ -317,6 +392,8 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
 
     // Chunks keep each pipeline small; a crash part-way is harmless because every write
     // is an overwrite with the same values, and the `books` set comes last.
+    // Key names are derived from the stock prefix so that the rebuild writes exactly the
+    // keys the scripts read (one definition of the layout, in `store::Keys`).
     let base = keys.stock_prefix();
     let order_prefix = keys.stock_prefix().replace(":stock:", ":order:");
     let direct_prefix = keys.stock_prefix().replace(":stock:", ":direct:");
@@ -332,6 +409,9 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
         queued += 1;
     }
     for (kind, order, book, qty, state, locked_at) in &reservations {
+        // A direct sale only needs its marker back; a reservation needs its record (items,
+        // state, lock time) and, if still open, its place in the sweeper's queue — with the
+        // original lock time, so a rebuild does not grant anyone a fresh 15 minutes.
         if *kind == 2 {
             pipe.set(format!("{direct_prefix}{order}"), 1).ignore();
         } else {
@@ -361,6 +441,8 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
     }
     let _: () = pipe.query_async(&mut conn).await?;
 
+    // The final, atomic step: the set of books and the ready marker. Until it runs, a
+    // restarted service would see "no books, no marker" and simply rebuild again.
     let mut last = redis::pipe();
     last.atomic();
     for (book, ..) in &books {
@@ -386,6 +468,12 @@ pub struct Drift {
 
 /// Compares Redis with MySQL as of one instant, even under traffic.
 ///
+/// An example: the snapshot says book 7 has `avail 90` at event `E`. By the time MySQL is
+/// read, the syncer has also applied a later sale (`-1`) and MySQL says `avail 89`. A naive
+/// comparison reports a drift of 1 that is only lag. Subtracting the deltas logged after
+/// `E` gives MySQL's `avail` at `E`: 89 − (−1) = 90, and the two agree. Only a real
+/// discrepancy — a change applied twice, or lost — survives this subtraction.
+///
 /// 1. `snapshot.lua` reads every counter and the last emitted event id atomically.
 /// 2. Wait (up to `wait`) until the syncer has applied that event.
 /// 3. In one MySQL transaction (one consistent read view), read the counters and subtract
@@ -398,8 +486,10 @@ pub async fn reconcile(
     books: &[u64],
     wait: Duration,
 ) -> Result<(u64, Vec<Drift>), Error> {
+    // Step 1: Redis, atomically.
     let snap = store.snapshot().await?;
     let deadline = tokio::time::Instant::now() + wait;
+    // Step 2: until MySQL has applied at least up to the snapshot's last event.
     while read_cursor(pool).await? < snap.last_event {
         if tokio::time::Instant::now() >= deadline {
             return Err(Error::SyncerBehind);
@@ -407,6 +497,9 @@ pub async fn reconcile(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (ms, seq) = snap.last_event;
+    // Step 3: both reads in one transaction, so both see the same InnoDB read view even if
+    // the syncer commits between them. SUM over INT is DECIMAL in MySQL; CAST keeps it an
+    // integer for the Rust side.
     let mut tx = pool.begin().await?;
     let rows: Vec<(u64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT book_id, stock, locked_stock, sold_stock, total_stock FROM inventory",
@@ -425,6 +518,7 @@ pub async fn reconcile(
     .await?;
     tx.rollback().await?;
 
+    // MySQL as of the snapshot = current counters minus everything logged after it.
     let wanted = |b: &u64| books.is_empty() || books.contains(b);
     let mut mysql: BTreeMap<u64, Counters> = BTreeMap::new();
     for (b, a, l, s, t) in rows.into_iter().filter(|r| wanted(&r.0)) {
@@ -439,6 +533,7 @@ pub async fn reconcile(
     }
     let redis: BTreeMap<u64, Counters> =
         snap.books.into_iter().filter(|c| wanted(&c.book_id)).map(|c| (c.book_id, c)).collect();
+    // Compare the union of books: a book missing on one side is a drift against zeros.
     let mut ids: Vec<u64> = mysql.keys().chain(redis.keys()).copied().collect();
     ids.sort_unstable();
     ids.dedup();
@@ -480,6 +575,9 @@ pub async fn stock_log(
     page: u32,
     size: u32,
 ) -> Result<(Vec<LogRow>, u64), Error> {
+    // Page 1 is the first page (the proto's convention); the caller already capped `size`.
+    // `ORDER BY id DESC` uses the (book_id, id) index: the newest rows of one book without a
+    // sort. The syncer inserts in stream order, so id order is change order.
     let offset = u64::from(page.saturating_sub(1)) * u64::from(size);
     let rows = sqlx::query_as::<_, LogRow>(
         "SELECT id, book_id, quantity, type, order_id, remark, created_at FROM inventory_logs \

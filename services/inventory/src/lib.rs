@@ -11,6 +11,7 @@
 //! system (order-service decides *when* to lock, release and confirm; this service makes
 //! each of those steps atomic and idempotent).
 //!
+//! - [`design`]: design notes only — the alternatives to each choice, and the shortcuts.
 //! - [`domain`]: validated ids, quantities and item lists; the four counters.
 //! - [`error`]: the one error enum and its mapping to gRPC codes.
 //! - [`store`]: the Redis keys and the script calls (the hot path).
@@ -19,9 +20,84 @@
 //! - [`api`]: the gRPC handlers.
 //! - [`race`]: the course's three strategies (naive, FOR UPDATE, Lua) behind one interface,
 //!   for the lab's race and the bench.
-//! - [`Settings`], [`run`]: configuration and the service's lifecycle.
+//! - [`Settings`], [`run`], [`spawn`]: configuration and the service's lifecycle.
+//!
+//! ## The life of one sale
+//!
+//! Follow `LockStock{order 42, [book 7 × 2]}` through the code:
+//!
+//! 1. [`api`] parses the request into [`domain::OrderId`] and [`domain::Lines`]. A zero
+//!    quantity or a duplicated book stops here, before any store is touched.
+//! 2. [`store::StockStore::lock`] sends one `EVALSHA` of `lua/lock.lua` with the keys of
+//!    the order record, the pending set, the change stream and book 7's stock hash.
+//! 3. Inside Redis, the script checks that the order is new and that book 7 has 2
+//!    available, then moves 2 from `avail` to `locked`, writes the order record, queues the
+//!    order for the sweeper and appends `{type 1, book 7, -2}` to the stream — one atomic
+//!    step: no other client can observe a state in between.
+//! 4. The reply goes back to order-service. Total time: one Redis round trip plus gRPC;
+//!    MySQL was not on the path.
+//! 5. Milliseconds later, [`ledger::Syncer`] reads the stream entry and, in one MySQL
+//!    transaction, inserts the `inventory_logs` row, adds the deltas to the `inventory` row,
+//!    records the reservation and moves its cursor past the entry. Then it trims the entry.
+//! 6. When payment succeeds, `DecrStock{order 42}` runs `lua/settle.lua`: 2 move from
+//!    `locked` to `sold`. If nobody pays within the window, [`sweeper`] runs the same script
+//!    the other way and the 2 return to `avail`.
+//!
+//! ## The course's DO / DON'T, and where each lives
+//!
+//! | DON'T | what goes wrong | DO (here) |
+//! |---|---|---|
+//! | `GET` stock, compare in the app, `DECRBY` | two buyers read the same "1 left": oversell | check and change in one Lua script (`lua/decr.lua`) |
+//! | SELECT, then UPDATE, no lock | the same oversell, in SQL | `SELECT … FOR UPDATE` in a transaction ([`race`]), or Redis |
+//! | sell at order creation | unpaid orders hold stock forever | lock, then confirm or release ([`store::Settle`]) |
+//! | trust that a request arrives once | a retried lock locks twice | a record per order id, checked inside the script |
+//! | write MySQL after the script returns | a crash in between loses the change | emit to a stream inside the script; [`ledger::Syncer`] applies it once |
+//! | let the caller say what to give back | a bogus release mints stock | the order record decides what is released |
+//! | keys spread over slots | scripts fail on Redis Cluster (CROSSSLOT) | one hash tag, `{<prefix>inv}`, for all keys ([`store`]) |
+//!
+//! ## Invariants, and what enforces each
+//!
+//! - **No oversell**: every script checks `avail >= q` for every line before changing any
+//!   line, and Redis runs the script alone. Tested with 1,000 concurrent buyers.
+//! - **Conservation** (`avail + locked + sold == total`): every script moves units between
+//!   fields of one hash, or adds to `avail` and `total` together; no script writes a
+//!   field without its counterpart. Tested under a random concurrent workload.
+//! - **Idempotence**: the order record / direct-sale marker / restock marker is checked and
+//!   written in the same script as the change.
+//! - **Nothing lost, nothing doubled**: the stream entry is written with the change; the
+//!   syncer's cursor commits with the rows it covers; `inventory_logs` has a UNIQUE event id.
+//! - **Rebuildable**: [`ledger::rebuild_if_empty`] runs before the server accepts requests.
+//!
+//! ## When something dies
+//!
+//! - *Redis down*: requests fail with UNAVAILABLE (nothing is sold without Redis — the
+//!   honest failure; serving from MySQL meanwhile would need a second, slower protocol).
+//! - *Redis loses its data*: restart the service; it rebuilds from MySQL, losing at most
+//!   the changes not yet synced (see [`ledger::rebuild_if_empty`]).
+//! - *MySQL down*: sales go on; the stream grows in Redis memory until MySQL returns and
+//!   the syncer catches up. GetStockLog and Reconcile fail meanwhile.
+//! - *The service dies mid-request*: the script either ran entirely or not at all; the
+//!   caller's retry (same order id) is answered as a replay or applied once.
+//!
+//! ## Try it (with the lab's stack running: `bookstore-lab up`)
+//!
+//! ```text
+//! grpcurl -plaintext -d '{"book_id":7,"quantity":10,"request_id":"r1"}' \
+//!   127.0.0.1:9004 bookstore.inventory.v1.InventoryService/IncrStock
+//! grpcurl -plaintext -d '{"order_id":42,"items":[{"book_id":7,"quantity":2}]}' \
+//!   127.0.0.1:9004 bookstore.inventory.v1.InventoryService/LockStock
+//! redis-cli HGETALL '{inv}:stock:7'          # avail 8, locked 2, sold 0, total 10
+//! redis-cli HGETALL '{inv}:order:42'         # state locked, at …, b7 2
+//! redis-cli XLEN '{inv}:events'              # 0 again once the syncer has caught up
+//! mariadb -uroot inventory_db -e 'SELECT * FROM inventory_logs'
+//! ```
+//!
+//! Run the LockStock call twice: the second answer says `"replayed": true` and the hash
+//! does not move. Then `redis-cli CLUSTER KEYSLOT '{inv}:stock:7'` and
+//! `… '{inv}:order:42'` print the same slot — the hash tag at work.
 
 pub mod api;
+pub mod design;
 pub mod domain;
 pub mod error;
 pub mod ledger;
@@ -40,20 +116,28 @@ use sqlx::migrate::Migrator;
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/inventory");
 
 /// This service's settings. Env vars: `BOOKSTORE_PAYMENT_WINDOW_SECS=60`, etc.
+///
+/// Every field has a production-sensible default, so a bare `inventory-service` runs the
+/// course's behaviour; the lab shortens the payment window to watch expiry happen live.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
-    /// How long an order may hold locked stock before the sweeper releases it.
+    /// How long an order may hold locked stock before the sweeper releases it. Longer is
+    /// kinder to slow payers and harsher on other buyers, who see the book sold out while
+    /// it sits in unpaid baskets; order-service uses the same window for its own expiry.
     pub payment_window_secs: u64,
-    /// How often the sweeper looks for expired reservations.
+    /// How often the sweeper looks for expired reservations. Expiry is therefore late by
+    /// up to this much — fine for a 15-minute window, and cheap (one ZRANGEBYSCORE).
     pub sweep_interval_secs: u64,
     /// Run the ledger syncer in this process. Tests turn it off to drive a syncer of their
     /// own (and kill it part-way); in production every instance runs one.
     pub run_syncer: bool,
-    /// Most changes the syncer applies per MySQL transaction.
+    /// Most changes the syncer applies per MySQL transaction. Larger batches mean fewer
+    /// commits (each one an fsync), at the cost of a longer transaction per batch.
     pub sync_batch: usize,
-    /// MySQL connections (ledger reads and the syncer; the hot path does not use MySQL).
+    /// MySQL connections (ledger reads and the syncer; the hot path does not use MySQL,
+    /// so a small pool is enough — a big one would only hold idle connections open).
     pub mysql_pool_size: u32,
 }
 
@@ -87,6 +171,8 @@ impl Settings {
         s
     }
 
+    /// Refuses settings that would start a broken service: a zero window would release
+    /// every reservation on the next sweep, a zero interval would spin the sweeper.
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.payment_window_secs > 0, "payment_window_secs must be positive");
         anyhow::ensure!(self.sweep_interval_secs > 0, "sweep_interval_secs must be positive");
@@ -111,6 +197,9 @@ impl Spawned {
 }
 
 /// Runs the service on a task of the current runtime and returns once it listens.
+///
+/// What tests and the bench use instead of a child process: same code as `main`, but the
+/// caller learns the port (it asked for port 0) and can stop the service deterministically.
 pub async fn spawn(settings: Settings) -> anyhow::Result<Spawned> {
     let shutdown = Shutdown::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -132,6 +221,8 @@ pub async fn run(
     shutdown: Shutdown,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
+    // Order matters here, and each step says why in its own module:
+    // 1. MySQL first: the migrations create the ledger tables everything else relies on.
     settings.check()?;
     let common = &settings.common;
     let pool = bookstore_platform::db::connect(
@@ -141,6 +232,7 @@ pub async fn run(
         &MIGRATOR,
     )
     .await?;
+    // 2. Redis, and the key layout of this deployment (its prefix).
     let redis = bookstore_platform::cache::connect(common.redis_url.expose()).await?;
     let store = store::StockStore::new(redis, store::Keys::new(&common.redis_prefix)?);
 
@@ -148,6 +240,7 @@ pub async fn run(
     // unknown (see `ledger::rebuild_if_empty`).
     ledger::rebuild_if_empty(&store, &pool).await?;
 
+    // 3. The background tasks. They share the shutdown token, so SIGTERM stops them too.
     let syncer = settings.run_syncer.then(|| {
         let syncer = ledger::Syncer::new(store.clone(), pool.clone(), settings.sync_batch);
         tokio::spawn(syncer.run(shutdown.clone()))
@@ -159,12 +252,13 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    // 4. Only now the server: health turns SERVING once every dependency above answered.
     let server = GrpcServer::bind(&common.host, common.port)
         .await?
         .add_service(InventoryServiceServer::new(api::InventoryApi::new(store, pool)));
     bookstore_platform::run::serve("inventory-service", common, server, shutdown, on_bound).await?;
-    // Let the syncer finish the batch it is applying, so a clean stop leaves MySQL
-    // caught up to the moment the last request was answered.
+    // Wait for the syncer's final drain (see `Syncer::run`), so a clean stop leaves MySQL
+    // caught up with what Redis held when the last request was answered.
     if let Some(syncer) = syncer {
         let _ = syncer.await;
     }

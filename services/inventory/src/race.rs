@@ -12,6 +12,48 @@
 //! the Lua strategy uses the service's real stock hash and script ([`StockStore::decr`]).
 //! An arena is its own deployment: give it a database and key prefix of its own, because
 //! `reset` writes counters directly, bypassing the ledger a running service keeps.
+//!
+//! ## The three timelines (stock = 1, buyers A and B)
+//!
+//! Naive — both reads happen before either write:
+//!
+//! ```text
+//! A: SELECT stock → 1        B: SELECT stock → 1
+//! A: 1 >= 1, sell            B: 1 >= 1, sell
+//! A: UPDATE stock = stock-1  B: UPDATE stock = stock-1      → stock = -1, two sales
+//! ```
+//!
+//! FOR UPDATE — B's read waits for A's COMMIT:
+//!
+//! ```text
+//! A: BEGIN; SELECT … FOR UPDATE → 1   B: BEGIN; SELECT … FOR UPDATE … (blocked)
+//! A: UPDATE; COMMIT                   B: … → 0; "sold out"; ROLLBACK  → one sale
+//! ```
+//!
+//! Lua — Redis runs one script at a time, so there is nothing to interleave:
+//!
+//! ```text
+//! A: EVALSHA decr → avail 1 >= 1, HINCRBY -1 → sold   B: EVALSHA decr → avail 0 < 1 → refused
+//! ```
+//!
+//! ## Why REPEATABLE READ does not save the naive path
+//!
+//! InnoDB's default isolation gives each transaction a consistent snapshot for plain
+//! SELECTs, which sounds protective. It is not: a plain SELECT never locks, so two
+//! snapshots may both say "1 left", and `UPDATE … SET stock = stock - 1` works on the
+//! *current* row (a "locking read"), not the snapshot — both decrements land. Isolation
+//! levels protect reads from other writers; they do not turn "read, decide, write" into one
+//! step. Only a lock (FOR UPDATE), a condition checked by the write itself, or a single
+//! atomic step (Lua) does.
+//!
+//! ## The fourth option the course leaves out
+//!
+//! `UPDATE inventory SET stock = stock - ? WHERE book_id = ? AND stock >= ?`, then check
+//! that one row was affected. The check and the write are one statement, so it cannot
+//! oversell, and it holds the row lock only for the statement, not for a transaction's
+//! three round trips. It is the best pure-SQL answer — but every buyer still funnels
+//! through one InnoDB row lock and a redo-log write, which is why hot-sale systems still
+//! put the counter in Redis. (Not raced here, to keep the lab to the course's three.)
 
 use std::sync::{
     Arc,
@@ -59,7 +101,9 @@ pub struct RaceArena {
 }
 
 /// MySQL connections of an arena. Deliberately large: with a pool of 4 the pool itself
-/// would serialise the buyers and hide the race we want the learner to see.
+/// would serialise the buyers and hide the race we want the learner to see. (The same
+/// effect makes some naive code look correct in development: one connection, one buyer at
+/// a time, no race — until production opens fifty.)
 const POOL_SIZE: u32 = 64;
 
 impl RaceArena {
@@ -79,15 +123,22 @@ impl RaceArena {
         .await?;
         let redis = bookstore_platform::cache::connect(redis_url).await?;
         let store = StockStore::new(redis, Keys::new(key_prefix)?);
-        let seed = rand::random::<u32>() as u64;
+        // 21 random bits above 32 counter bits: unique enough across arenas, and below
+        // 2^53 so the id survives any trip through a Lua number.
+        let seed = u64::from(rand::random::<u32>() & 0x1F_FFFF);
         Ok(Self { pool, store, next_order: Arc::new(AtomicU64::new(seed << 32 | 1)) })
     }
 
     /// Sets the book's stock to `stock` for that strategy (fresh row/key; nothing sold).
+    ///
+    /// Each strategy keeps its own copy of the book (a MySQL row for the SQL ones, a Redis
+    /// hash for Lua), so the lab can run all three at once without them sharing stock.
     pub async fn reset(&self, strategy: Strategy, book_id: u64, stock: i64) -> anyhow::Result<()> {
         let book = BookId::parse(book_id)?;
         anyhow::ensure!(stock >= 0, "stock must not be negative");
         match strategy {
+            // Both SQL strategies share one row: they differ in how they read it, not in what
+            // they store. An upsert, so a reset works on a fresh database and on a used one.
             Strategy::Naive | Strategy::ForUpdate => {
                 sqlx::query(
                     "INSERT INTO inventory
@@ -123,16 +174,24 @@ impl RaceArena {
     }
 
     /// One purchase attempt of `qty`: Ok(true) sold, Ok(false) refused as out of stock.
+    ///
+    /// `Err` means the attempt itself failed (a database error, a lost connection) —
+    /// neither a sale nor a refusal; a runner counts it apart, as loadgen's `Failed`.
     pub async fn buy(&self, strategy: Strategy, book_id: u64, qty: i64) -> anyhow::Result<bool> {
+        // The same validation as the service's: the race cannot buy 0 or -1 copies either,
+        // so every strategy is compared on the same, valid requests.
         let book = BookId::parse(book_id)?;
         let qty = Quantity::parse(qty)?;
         match strategy {
             Strategy::Naive => naive_buy(&self.pool, book, qty).await,
             Strategy::ForUpdate => for_update_buy(&self.pool, book, qty).await,
             Strategy::Lua => {
+                // A fresh order id per attempt: each purchase is a distinct sale, never a replay.
+                // Relaxed ordering is enough — only uniqueness matters, not order between threads.
                 let order = OrderId::parse(self.next_order.fetch_add(1, Ordering::Relaxed))?;
                 match self.store.decr(order, &Lines::one(book, qty)).await {
                     Ok(_) => Ok(true),
+                    // Sold out is an answer, not a failure: the race counts it as "refused".
                     Err(Error::OutOfStock { .. }) => Ok(false),
                     Err(e) => Err(e.into()),
                 }
@@ -169,9 +228,13 @@ impl RaceArena {
     }
 
     /// Stock left (may be negative after the naive path oversold).
+    ///
+    /// Sold = initial stock − remaining, for every strategy; oversold = sold − initial
+    /// stock when that is positive. A negative `remaining` is the oversell made visible.
     pub async fn remaining(&self, strategy: Strategy, book_id: u64) -> anyhow::Result<i64> {
         let book = BookId::parse(book_id)?;
         match strategy {
+            // Read the row's current value: for naive this is where the negative number shows.
             Strategy::Naive | Strategy::ForUpdate => {
                 let stock: Option<i64> =
                     sqlx::query_scalar("SELECT stock FROM inventory WHERE book_id = ?")

@@ -29,6 +29,22 @@
 //! | `{P inv}:books` | set | every book id with stock (for reconcile and rebuild) |
 //! | `{P inv}:ready` | string | Redis holds this deployment's data (set after rebuild) |
 
+//!
+//! ## What a script may and may not do
+//!
+//! Redis runs one command at a time, and a script is one command: that is the whole reason
+//! it is atomic, and the whole cost of it. While a script runs, every other client waits.
+//! So every script here is O(items of one request): no loops over all books, no KEYS, no
+//! SCAN. (`snapshot.lua` is the one exception, O(books), and only operators call it.)
+//!
+//! ## How replies are shaped
+//!
+//! Lua tables come back as arrays of integers. Each script answers `{code, …}`: `1` done
+//! now, `2` replayed (nothing changed), `0` not enough stock / nothing held, `-1` unknown
+//! book, `3` settled the other way. A status code instead of `redis.error_reply`, because
+//! "out of stock" is a normal answer, not an error, and the caller needs to know *which*
+//! line was short to say so.
+
 use std::sync::LazyLock;
 
 use redis::{Script, aio::ConnectionManager};
@@ -37,6 +53,11 @@ use crate::domain::{BookId, Counters, Lines, OrderId, Quantity, RequestId};
 use crate::error::Error;
 
 /// The scripts, hashed once per process.
+///
+/// `include_str!` puts each script's text in the binary at compile time, so the scripts a
+/// binary runs are exactly the ones it was tested with. DON'T `SCRIPT LOAD` by hand at
+/// deploy time and hard-code the SHA: the next edit of the script silently runs the old one
+/// until someone remembers to reload.
 struct Scripts {
     lock: Script,
     settle: Script,
@@ -142,6 +163,12 @@ pub struct Snapshot {
 }
 
 /// The Redis side of the service: a cheap clone over one multiplexed connection.
+///
+/// One connection for all requests is not a bottleneck but the fast choice: the
+/// `ConnectionManager` pipelines every concurrent command onto the socket, and Redis
+/// answers in order. Thousands of in-flight sales share a handful of TCP packets.
+/// It also reconnects by itself after Redis restarts; a call during the outage fails with
+/// an I/O error, which [`Error`] turns into UNAVAILABLE so callers retry.
 #[derive(Clone)]
 pub struct StockStore {
     redis: ConnectionManager,
@@ -149,19 +176,24 @@ pub struct StockStore {
 }
 
 impl StockStore {
+    /// A store over `redis` for the deployment whose keys are `keys`.
     pub fn new(redis: ConnectionManager, keys: Keys) -> Self {
         Self { redis, keys }
     }
 
+    /// This deployment's key names (the ledger's rebuild writes the same keys).
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
 
+    /// A handle on the shared connection, for the few plain commands outside scripts
+    /// (the syncer's XRANGE/XTRIM, the sweeper's ZRANGEBYSCORE, the rebuild's pipeline).
     pub fn redis(&self) -> ConnectionManager {
         self.redis.clone()
     }
 
-    /// The counters of one book, or `UnknownBook`.
+    /// The counters of one book, or `UnknownBook`. A plain HMGET, no script: a read of one
+    /// hash is already atomic, so the four values always belong to the same instant.
     pub async fn get(&self, book: BookId) -> Result<Counters, Error> {
         let mut conn = self.redis.clone();
         let raw: Vec<Option<i64>> = redis::cmd("HMGET")
@@ -170,6 +202,8 @@ impl StockStore {
             .query_async(&mut conn)
             .await?;
         match raw.as_slice() {
+            // `avail` is the field every script requires; its absence is what "unknown book"
+            // means (a book gets all four fields at its first restock).
             [Some(a), l, s, t] => Ok(Counters {
                 book_id: book.get(),
                 available: *a,
@@ -183,6 +217,10 @@ impl StockStore {
 
     /// LockStock: available → locked for every line, or nothing. Returns the counters
     /// after the lock and whether this was a replay of an earlier call.
+    ///
+    /// Every key the script touches is passed in KEYS (the cluster rule: Redis Cluster
+    /// routes a script by its declared keys). Lines go in ARGV as all book ids, then all
+    /// quantities, so the script finds line i at `ARGV[2+i]` and `ARGV[2+n+i]`.
     pub async fn lock(
         &self,
         order: OrderId,
@@ -194,7 +232,11 @@ impl StockStore {
             inv.key(self.keys.stock(line.book));
         }
         add_line_args(&mut inv, order, lines);
+        // `invoke_async` sends EVALSHA; on NOSCRIPT (a restarted or flushed Redis) it sends
+        // SCRIPT LOAD and retries — the reload rule, handled by the crate.
         let reply: Vec<i64> = inv.invoke_async(&mut self.redis.clone()).await?;
+        // `3`: the order was released before. Answering "replayed" would tell order-service
+        // its order holds stock when it does not; refusing makes the caller create a new order.
         if reply.first() == Some(&3) {
             return Err(Error::AlreadySettled { order_id: order.get(), state: "released" });
         }
@@ -202,7 +244,8 @@ impl StockStore {
     }
 
     /// DecrStock with items: available → sold for every line, or nothing; idempotent per
-    /// order id. The race's Lua strategy and the bench call this very method.
+    /// order id. The race's Lua strategy and the bench call this very method, so the
+    /// numbers the lab shows are the numbers of the code that serves requests.
     pub async fn decr(
         &self,
         order: OrderId,
@@ -219,6 +262,10 @@ impl StockStore {
     }
 
     /// ReleaseStock (`Settle::Release`) or DecrStock-confirm (`Settle::Confirm`).
+    ///
+    /// Only the order id goes in: what to move comes from the record the lock wrote. The
+    /// remark ends up in `inventory_logs` ("cancelled", "paid", "payment window expired"),
+    /// so an auditor can tell a customer's cancellation from an expiry.
     pub async fn settle(
         &self,
         order: OrderId,
@@ -252,6 +299,9 @@ impl StockStore {
     }
 
     /// IncrStock: adds `qty` to available and total, creating the book if needed.
+    ///
+    /// Adds, never sets: a restock that says "+50" composes with sales made meanwhile, a
+    /// "set to 50" would erase them.
     pub async fn incr(
         &self,
         book: BookId,
@@ -280,7 +330,8 @@ impl StockStore {
         }
     }
 
-    /// Every book's counters and the last emitted change, read atomically.
+    /// Every book's counters and the last emitted change, read atomically. The event id is
+    /// what lets [`crate::ledger::reconcile`] ask MySQL for the same instant.
     pub async fn snapshot(&self) -> Result<Snapshot, Error> {
         let reply: Vec<redis::Value> = SCRIPTS
             .snapshot
@@ -289,6 +340,8 @@ impl StockStore {
             .arg(self.keys.stock_prefix())
             .invoke_async(&mut self.redis.clone())
             .await?;
+        // Mixed reply: the first element is the stream id (a string), the rest are numbers in
+        // groups of five. `Value` + `from_redis_value` decodes each element with its own type.
         let mut it = reply.into_iter();
         let last: String = redis::from_redis_value(&it.next().unwrap_or(redis::Value::Nil))?;
         let last_event = parse_stream_id(&last).ok_or_else(|| unexpected_text(&last))?;
@@ -309,6 +362,12 @@ impl StockStore {
 }
 
 /// ARGV layout shared by lock.lua and decr.lua: order, n, books…, quantities….
+///
+/// Numbers travel as decimal strings (the Redis protocol has no integer arguments). The
+/// scripts use ids as strings (in key names and stream fields), and `tonumber` only on
+/// quantities: Lua 5.1 numbers are doubles, exact only up to 2^53, so an id run through
+/// `tonumber` could come back as a different id. (settle.lua and snapshot.lua do return
+/// book ids as numbers; ids here stay far below 2^53.)
 fn add_line_args(inv: &mut redis::ScriptInvocation<'_>, order: OrderId, lines: &Lines) {
     inv.arg(order.get()).arg(lines.len());
     for line in lines.iter() {
@@ -320,8 +379,12 @@ fn add_line_args(inv: &mut redis::ScriptInvocation<'_>, order: OrderId, lines: &
 }
 
 /// Decodes `{code, counters…}` / `{0|-1, item index}` from lock.lua and decr.lua.
+///
+/// A reply of any other shape means the script and this decoder disagree — a bug, so it
+/// becomes an internal error, never a guess.
 fn decode_lines_reply(reply: &[i64], lines: &Lines) -> Result<(Vec<Counters>, bool), Error> {
     // Lua indexes items from 1.
+    // Lua arrays start at 1; the script reports the failing line by its Lua index.
     let item = |i: i64| lines.book_at((i.max(1) - 1) as usize).get();
     match reply {
         [0, i] => Err(Error::OutOfStock { book_id: item(*i) }),
@@ -344,6 +407,8 @@ fn decode_lines_reply(reply: &[i64], lines: &Lines) -> Result<(Vec<Counters>, bo
     }
 }
 
+// Stream ids are exposed as strings by Redis; the ledger stores and compares them as
+// two integers (see `ledger::read_cursor` for why strings would compare wrongly).
 /// `"1700000000000-3"` → `(1700000000000, 3)`.
 pub fn parse_stream_id(id: &str) -> Option<(u64, u64)> {
     let (ms, seq) = id.split_once('-')?;

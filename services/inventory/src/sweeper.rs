@@ -22,6 +22,8 @@ use crate::error::Error;
 use crate::store::{Settle, StockStore};
 
 /// Most reservations released per tick (bounds one tick's work; the rest wait a tick).
+/// After an outage of the sweeper, a backlog drains at 500 per tick instead of one burst
+/// of thousands of scripts that would delay every sale queued behind them in Redis.
 const MAX_PER_TICK: usize = 500;
 
 /// Sweeps every `interval` until `stop`.
@@ -38,6 +40,8 @@ pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: 
             Ok(n) => tracing::info!(released = n, "released expired reservations"),
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
+        // The gauges: units available / locked / sold across all books, for the dashboard.
+        // Best effort — a failed snapshot skips one update rather than stopping the sweeper.
         if let Ok(snap) = store.snapshot().await {
             let mut sums = [0i64; 3];
             for c in &snap.books {
@@ -71,6 +75,7 @@ pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, E
         .await?;
     let mut released = 0;
     for raw in due {
+        // A member that is not a valid order id cannot come from lock.lua; skip it.
         let Ok(order) = OrderId::parse(raw) else {
             continue;
         };
@@ -80,6 +85,8 @@ pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, E
                 metrics::counter!("inventory_operations_total", "op" => "expire", "result" => "ok")
                     .increment(1);
             }
+            // Already settled between the ZRANGEBYSCORE and now (cancelled or paid): nothing
+            // to do, and settle.lua removed it from the queue.
             Ok(_) => {}
             // Paid at the last moment: the confirm won, which is the right outcome.
             Err(Error::AlreadySettled { .. }) => {}

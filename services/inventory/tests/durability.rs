@@ -1,5 +1,12 @@
 //! Nothing lost, nothing doubled: the syncer killed part-way through a burst, and a Redis
 //! that lost everything rebuilt from MySQL.
+//!
+//! "Kill" here is `JoinHandle::abort` on the syncer's task: the future is dropped at
+//! whatever `.await` it was parked on — inside a MySQL transaction, between COMMIT and
+//! XTRIM, in the middle of XRANGE. That is what a crash does to the syncer's own steps
+//! (a dropped transaction is rolled back, as InnoDB rolls back a dead connection's).
+//! What it does not simulate is a crash of MariaDB itself; InnoDB's durability is MariaDB's
+//! job and out of scope.
 
 mod common;
 
@@ -12,6 +19,10 @@ use common::{fresh_settings, item, start};
 /// A burst of sales while the syncer is aborted again and again at random points (mid
 /// transaction, between COMMIT and XTRIM, …): afterwards `inventory_logs` holds every
 /// change exactly once and MySQL matches Redis.
+///
+/// If the cursor were committed separately from the rows, some abort would land between
+/// the two and the next syncer would apply that batch again: the row count would exceed
+/// the number of changes (or the UNIQUE key would make the syncer fail forever).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     let (mut settings, infra) = fresh_settings().await;
@@ -90,6 +101,12 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
 
 /// After Redis loses every key of the deployment, a restart rebuilds the counters, the
 /// open reservations and the idempotency records from MySQL.
+///
+/// Real FLUSHALL would wipe the keys of every other test and engineer on the shared Redis,
+/// so the test deletes every key of its own prefix instead — the same situation from this
+/// deployment's point of view. After the restart, counters must match, and the rebuilt
+/// records must still turn retries into replays: a rebuild that restored only counters
+/// would let a retried direct sale sell twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
     let (settings, infra) = fresh_settings().await;

@@ -1,6 +1,11 @@
 //! The order lifecycle over gRPC: lock → release, lock → confirm, direct decrement,
 //! retries that change nothing, bad input that changes nothing, expiry, the audit log,
 //! and conservation under a concurrent random workload.
+//!
+//! Every test talks to a real server over gRPC, backed by the real MariaDB and Redis, and
+//! most end with `assert_ledger_matches`: after the calls, the syncer must have brought
+//! MySQL to exactly the same counters as Redis. So each test checks two things — the
+//! answer the caller sees, and that the ledger tells the same story.
 
 mod common;
 
@@ -27,6 +32,10 @@ fn counters(s: &pb::Stock) -> (i64, i64, i64, i64) {
 }
 
 /// Lock moves units to locked; release returns them; retrying either changes nothing.
+///
+/// The bug it catches: a lock script without the order record. The retried LockStock
+/// would lock 3 + 5 more units, and the one release would return only one set — stock
+/// that nobody bought would sit in `locked` forever.
 #[tokio::test]
 async fn lock_then_release_returns_the_units_and_retries_are_no_ops() {
     let app = spawn_app().await;
@@ -34,21 +43,26 @@ async fn lock_then_release_returns_the_units_and_retries_are_no_ops() {
     app.restock(1, 10).await;
     app.restock(2, 5).await;
 
+    // Counters are (available, locked, sold, total). Book 2's lock takes its last 5:
+    // "exactly enough" must succeed (`>=`, not `>`).
     let r = c.lock_stock(lock(100, vec![item(1, 3), item(2, 5)])).await.unwrap().into_inner();
     assert!(!r.replayed);
     assert_eq!(counters(&r.stocks[0]), (7, 3, 0, 10));
     assert_eq!(counters(&r.stocks[1]), (0, 5, 0, 5));
 
+    // The retry order-service sends when the first reply is lost in the network.
     let again = c.lock_stock(lock(100, vec![item(1, 3), item(2, 5)])).await.unwrap().into_inner();
     assert!(again.replayed, "a retried lock is a replay");
     assert_eq!(counters(&app.stock(1).await), (7, 3, 0, 10));
 
+    // Release names only the order; the record says what goes back.
     let rel = c.release_stock(release(100)).await.unwrap().into_inner();
     assert_eq!(rel.released.len(), 2);
     assert!(!rel.replayed);
     assert_eq!(counters(&app.stock(1).await), (10, 0, 0, 10));
     assert_eq!(counters(&app.stock(2).await), (5, 0, 0, 5));
 
+    // A second cancellation (user double-click, or the sweeper racing a cancel).
     let rel2 = c.release_stock(release(100)).await.unwrap().into_inner();
     assert!(rel2.replayed && rel2.released.is_empty());
     // A late LockStock retry for the released order must not lock again.
@@ -60,6 +74,9 @@ async fn lock_then_release_returns_the_units_and_retries_are_no_ops() {
 
 /// Lock then confirm turns locked units into sold ones; a retried confirm is a no-op,
 /// and a release after the confirm is refused without touching the counters.
+///
+/// The bug it catches: a settle script that does not look at the record's state. A
+/// cancellation arriving after payment would put sold books back on sale.
 #[tokio::test]
 async fn lock_then_confirm_sells_the_locked_units_exactly_once() {
     let app = spawn_app().await;
@@ -67,11 +84,13 @@ async fn lock_then_confirm_sells_the_locked_units_exactly_once() {
     app.restock(1, 10).await;
     c.lock_stock(lock(7, vec![item(1, 4)])).await.unwrap();
 
+    // Payment succeeded: DecrStock with no items confirms the reservation.
     let done = c.decr_stock(confirm(7)).await.unwrap().into_inner();
     assert!(!done.replayed);
     assert_eq!(counters(&done.stocks[0]), (6, 0, 4, 10));
     let again = c.decr_stock(confirm(7)).await.unwrap().into_inner();
     assert!(again.replayed);
+    // Cancel after pay is a refund flow, not a stock release: refused, nothing moves.
     let err = c.release_stock(release(7)).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(counters(&app.stock(1).await), (6, 0, 4, 10));
@@ -79,11 +98,16 @@ async fn lock_then_confirm_sells_the_locked_units_exactly_once() {
 }
 
 /// Releasing or confirming an order that never locked anything changes nothing.
+///
+/// The bug it catches: a release that trusts the caller's quantities, or that runs
+/// `HINCRBY locked -q` without checking — stock minted from nothing, `locked` negative.
 #[tokio::test]
 async fn settling_an_order_that_never_locked_changes_nothing() {
     let app = spawn_app().await;
     let mut c = app.client.clone();
     app.restock(1, 10).await;
+    // Order 999 never locked anything: both settles answer "nothing done", not an error,
+    // and not "replayed" (there was no earlier call to replay).
     let r = c.release_stock(release(999)).await.unwrap().into_inner();
     assert!(r.released.is_empty() && !r.replayed);
     let d = c.decr_stock(confirm(999)).await.unwrap().into_inner();
@@ -92,6 +116,10 @@ async fn settling_an_order_that_never_locked_changes_nothing() {
 }
 
 /// Direct decrement: all-or-nothing across items, idempotent per order id.
+///
+/// The bug it catches: a script that checks and decrements line by line. Book 1 would be
+/// decremented before book 2 is found short, and the refused order would still have
+/// taken two copies of book 1.
 #[tokio::test]
 async fn direct_decrement_is_all_or_nothing_and_idempotent() {
     let app = spawn_app().await;
@@ -106,6 +134,7 @@ async fn direct_decrement_is_all_or_nothing_and_idempotent() {
     assert!(err.message().contains("book 2"), "{}", err.message());
     assert_eq!(counters(&app.stock(1).await), (10, 0, 0, 10));
 
+    // Now a decrement that fits: both lines at once, and then its retry.
     let ok = c.decr_stock(decr(2, vec![item(1, 2), item(2, 1)])).await.unwrap().into_inner();
     assert!(!ok.replayed);
     let again = c.decr_stock(decr(2, vec![item(1, 2), item(2, 1)])).await.unwrap().into_inner();
@@ -116,6 +145,9 @@ async fn direct_decrement_is_all_or_nothing_and_idempotent() {
 }
 
 /// A retried IncrStock (same request id) adds the units once.
+///
+/// The bug it catches: a restock without the request marker — a return processed twice
+/// (the message was redelivered) adds units that are not on the shelf.
 #[tokio::test]
 async fn a_retried_restock_adds_the_units_once() {
     let app = spawn_app().await;
@@ -126,6 +158,8 @@ async fn a_retried_restock_adds_the_units_once() {
         request_id: "return-order-42".into(),
         remark: "return".into(),
     };
+    // The request id is derived from what caused the restock (here: the returned order),
+    // so a redelivered message carries the same id.
     let first = c.incr_stock(req.clone()).await.unwrap().into_inner();
     let second = c.incr_stock(req).await.unwrap().into_inner();
     assert!(!first.replayed && second.replayed);
@@ -133,6 +167,12 @@ async fn a_retried_restock_adds_the_units_once() {
 }
 
 /// Every malformed request gets a clear code and leaves stock and ledger untouched.
+///
+/// Bad input must be refused *before* the script runs: a quantity of -3 that reached
+/// decr.lua would pass `avail >= -3` and add three units. "Above i32" cannot be sent at all
+/// (the proto field is int32); `i32::MAX` and 10,001 stand in for it, and the domain unit
+/// tests cover wider values. The log count at the end proves nothing reached the ledger
+/// but the one restock.
 #[tokio::test]
 async fn bad_input_is_refused_with_a_clear_code_and_changes_nothing() {
     let app = spawn_app().await;
@@ -140,6 +180,9 @@ async fn bad_input_is_refused_with_a_clear_code_and_changes_nothing() {
     app.restock(1, 10).await;
     let before = counters(&app.stock(1).await);
 
+    // Each case names the rule it breaks and the code a caller should get:
+    // InvalidArgument = fix your request; NotFound = that book has no inventory;
+    // FailedPrecondition = a valid request the current stock cannot honour.
     let cases: Vec<(&str, pb::LockStockRequest, Code)> = vec![
         ("quantity 0", lock(1, vec![item(1, 0)]), Code::InvalidArgument),
         ("negative", lock(1, vec![item(1, -3)]), Code::InvalidArgument),
@@ -155,14 +198,18 @@ async fn bad_input_is_refused_with_a_clear_code_and_changes_nothing() {
     for (what, req, code) in cases {
         let err = c.lock_stock(req.clone()).await.unwrap_err();
         assert_eq!(err.code(), code, "{what}: {}", err.message());
+        // The same lines as a direct decrement: both forms share one validation path. (An
+        // empty list is not a bad decrement — it is the confirm form — so it is skipped.)
         let direct = pb::DecrStockRequest { order_id: req.order_id, items: req.items };
         if !direct.items.is_empty() {
             let err = c.decr_stock(direct).await.unwrap_err();
             assert_eq!(err.code(), code, "decr {what}: {}", err.message());
         }
     }
+    // "Clear" means the message states the rule, so the caller can fix the request.
     let err = c.lock_stock(lock(1, vec![item(1, 0)])).await.unwrap_err();
     assert!(err.message().contains("between 1 and 10000"), "{}", err.message());
+    // IncrStock has the same quantity rule, and needs its idempotency key.
     for (quantity, request_id) in [(0, "r1"), (-1, "r2"), (20_000, "r3"), (1, "")] {
         let err = c
             .incr_stock(pb::IncrStockRequest {
@@ -190,6 +237,11 @@ async fn bad_input_is_refused_with_a_clear_code_and_changes_nothing() {
 }
 
 /// The sweeper releases reservations older than the payment window, and only those.
+///
+/// `sweep_once` is called directly with a tiny window rather than waiting 15 minutes (or
+/// even one second): the test exercises the real query and the real settle script, and
+/// stays fast. A payment that arrives after the expiry is refused — the units are back on
+/// sale, possibly already sold to someone else.
 #[tokio::test]
 async fn reservations_past_the_payment_window_are_released_by_the_sweeper() {
     let app = spawn_app().await;
@@ -198,12 +250,14 @@ async fn reservations_past_the_payment_window_are_released_by_the_sweeper() {
     c.lock_stock(lock(11, vec![item(1, 3)])).await.unwrap();
     let store = app.store().await;
 
+    // With the real 15-minute window, a reservation made a moment ago is not due.
     let window = Duration::from_secs(900);
     assert_eq!(
         bookstore_inventory::sweeper::sweep_once(&store, window).await.unwrap(),
         0,
         "a fresh reservation is inside its window"
     );
+    // With a 10 ms window and 30 ms waited, it is overdue and gets released.
     tokio::time::sleep(Duration::from_millis(30)).await;
     let short = Duration::from_millis(10);
     assert_eq!(bookstore_inventory::sweeper::sweep_once(&store, short).await.unwrap(), 1);
@@ -215,6 +269,9 @@ async fn reservations_past_the_payment_window_are_released_by_the_sweeper() {
 }
 
 /// The audit log pages newest first, with the course's type codes.
+///
+/// Type codes: 1 lock, 2 release, 3 decrement, 4 increment — the course's table. Quantity
+/// is signed: the restock shows +10, the direct sale -1.
 #[tokio::test]
 async fn the_stock_log_pages_newest_first() {
     let app = spawn_app().await;
@@ -238,67 +295,69 @@ async fn the_stock_log_pages_newest_first() {
 }
 
 /// One random client: locks, releases, confirms, direct sales, restocks and retries.
+///
+/// The mix leans on what breaks conservation in practice: concurrent locks on shared
+/// books (two-line orders overlap with single-line ones), settles racing new locks, and
+/// 20 % of calls retried with the same id. Errors are expected (sold out, already
+/// settled) and ignored: the assertions are on the counters, not on each answer.
 async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
     use rand::Rng;
+    // Orders this client locked and has not settled yet (it settles its own orders only,
+    // as order-service does).
     let mut mine: Vec<u64> = Vec::new();
     for i in 0..ops {
         let (dice, book, qty, retry) = {
+            // `rand::rng()` is not Send; keep it out of scope across the awaits below.
             let mut rng = rand::rng();
-            (
-                rng.random_range(0..100),
-                rng.random_range(1..=books),
-                rng.random_range(1..=3),
-                rng.random_bool(0.2),
-            )
+            let dice = rng.random_range(0..100);
+            (dice, rng.random_range(1..=books), rng.random_range(1..=3), rng.random_bool(0.2))
         };
+        // How many times to send the same request: 1, or 2 when this one is "retried".
+        let sends = 1 + usize::from(retry);
         let order = worker * 1_000_000 + i as u64;
         match dice {
+            // 35 %: lock; two-line orders overlap with others on the neighbouring book.
             0..35 => {
-                let items = if book < books {
-                    vec![item(book, qty), item(book + 1, 1)]
-                } else {
-                    vec![item(book, qty)]
-                };
-                if c.lock_stock(lock(order, items.clone())).await.is_ok() {
-                    mine.push(order);
-                    if retry {
-                        let _ = c.lock_stock(lock(order, items)).await;
+                let mut items = vec![item(book, qty)];
+                if book < books {
+                    items.push(item(book + 1, 1));
+                }
+                for n in 0..sends {
+                    let locked = c.lock_stock(lock(order, items.clone())).await.is_ok();
+                    if locked && n == 0 {
+                        mine.push(order);
                     }
                 }
             }
-            35..55 => {
-                if let Some(o) = mine.pop() {
-                    let _ = c.release_stock(release(o)).await;
-                    if retry {
-                        let _ = c.release_stock(release(o)).await;
-                    }
+            // 20 %: cancel one of my orders; 20 %: pay for one.
+            35..75 => {
+                let Some(o) = mine.pop() else { continue };
+                for _ in 0..sends {
+                    let _ = if dice < 55 {
+                        c.release_stock(release(o)).await.map(|_| ())
+                    } else {
+                        c.decr_stock(confirm(o)).await.map(|_| ())
+                    };
                 }
             }
-            55..75 => {
-                if let Some(o) = mine.pop() {
-                    let _ = c.decr_stock(confirm(o)).await;
-                    if retry {
-                        let _ = c.decr_stock(confirm(o)).await;
-                    }
-                }
-            }
+            // 17 %: a direct sale.
             75..92 => {
                 let req = pb::DecrStockRequest { order_id: order, items: vec![item(book, qty)] };
-                let _ = c.decr_stock(req.clone()).await;
-                if retry {
-                    let _ = c.decr_stock(req).await;
+                for _ in 0..sends {
+                    let _ = c.decr_stock(req.clone()).await;
                 }
             }
+            // 8 %: a restock.
             _ => {
+                let request_id = format!("w{worker}-{i}");
                 let req = pb::IncrStockRequest {
                     book_id: book,
                     quantity: qty,
-                    request_id: format!("w{worker}-{i}"),
+                    request_id,
                     remark: String::new(),
                 };
-                let _ = c.incr_stock(req.clone()).await;
-                if retry {
-                    let _ = c.incr_stock(req).await;
+                for _ in 0..sends {
+                    let _ = c.incr_stock(req.clone()).await;
                 }
             }
         }
@@ -307,6 +366,10 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
 
 /// Under 32 concurrent random clients, every observed stock is conserved and never
 /// negative, and at the end Redis and MySQL agree book by book.
+///
+/// "At every instant" is checked by sampling GetStock while the workers run: a script
+/// that wrote `avail` and `locked` with two separate non-atomic commands would sooner or
+/// later be caught between them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conservation_holds_under_a_long_random_concurrent_workload() {
     const BOOKS: u64 = 5;

@@ -1,5 +1,9 @@
 //! The course's headline experiment: 1,000 buyers, 100 copies. Lua and FOR UPDATE sell
 //! exactly 100; the naive read-check-write sells more than it has.
+//!
+//! The buyers are 1,000 tokio tasks started at once against a pool of 64 MySQL
+//! connections (or one multiplexed Redis connection): enough real concurrency for reads
+//! to interleave with writes, which is all the naive path needs to go wrong.
 
 mod common;
 
@@ -45,6 +49,9 @@ async fn for_update_sells_exactly_the_stock_to_a_thousand_concurrent_buyers() {
 
 /// Naive read-check-write oversells under the same race: more than 100 sales and a
 /// negative stock. The lab depends on this being visible, so the test insists on it.
+///
+/// `remaining == STOCK - sold` also shows the oversell is not lost updates: every sale's
+/// UPDATE landed; the damage is entirely in deciding to sell on a stale read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn naive_read_then_update_oversells_under_the_same_race() {
     let arena = arena().await;

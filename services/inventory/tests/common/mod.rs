@@ -2,13 +2,10 @@
 //! and Redis, with a fresh database and a unique key prefix per test.
 #![allow(dead_code)] // each test file uses a different part of this module
 
-use std::net::SocketAddr;
-
 use bookstore_inventory::{
-    Settings,
+    Settings, Spawned,
     store::{Keys, StockStore},
 };
-use bookstore_platform::Shutdown;
 use bookstore_proto::inventory::{self as pb, inventory_service_client::InventoryServiceClient};
 use bookstore_stack::testing::{self, Infra};
 use sqlx::MySqlPool;
@@ -20,37 +17,26 @@ pub type Client = InventoryServiceClient<Channel>;
 pub struct TestApp {
     pub settings: Settings,
     pub infra: Infra,
-    pub addr: SocketAddr,
     pub client: Client,
-    shutdown: Shutdown,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    service: Spawned,
 }
 
-/// Settings for a fresh deployment: new database, new prefix, port 0, no Consul.
+/// Settings for a fresh deployment: a new database (`t_inv_<random>`) and a new key
+/// prefix, so tests running in parallel never see each other's books or orders.
 pub async fn fresh_settings() -> (Settings, Infra) {
     let infra = testing::infra();
-    let mut s = Settings::default();
-    s.common.port = 0;
-    s.common.metrics_port = 0;
-    s.common.mysql_url = bookstore_platform::Secret::new(infra.mysql_url.clone());
-    s.common.database = infra.fresh_database("inv").await;
-    s.common.redis_url = bookstore_platform::Secret::new(infra.redis_url.clone());
-    s.common.redis_prefix = testing::unique_prefix();
-    s.common.consul_addr = String::new();
+    let db = infra.fresh_database("inv").await;
+    let s =
+        Settings::in_process(&infra.mysql_url, &infra.redis_url, &db, &testing::unique_prefix());
     (s, infra)
 }
 
-/// Starts a service with `settings` and waits until it listens.
+/// Starts a service with `settings` (port 0) and connects a client to it.
 pub async fn start(settings: Settings, infra: Infra) -> TestApp {
-    let shutdown = Shutdown::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let handle =
-        tokio::spawn(bookstore_inventory::run(settings.clone(), shutdown.clone(), move |bound| {
-            let _ = tx.send(bound.grpc);
-        }));
-    let addr = rx.await.expect("service failed to start");
-    let client = InventoryServiceClient::connect(format!("http://{addr}")).await.expect("connect");
-    TestApp { settings, infra, addr, client, shutdown, handle }
+    let service = bookstore_inventory::spawn(settings.clone()).await.expect("service starts");
+    let url = format!("http://{}", service.grpc);
+    let client = InventoryServiceClient::connect(url).await.expect("connect");
+    TestApp { settings, infra, client, service }
 }
 
 /// A fresh service with the default settings.
@@ -60,10 +46,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
-    /// Stops the service gracefully and waits until it has stopped.
+    /// Stops the service gracefully (the way SIGTERM would) and waits until it stopped;
+    /// returns its settings so the test can start it again on the same data.
     pub async fn stop(self) -> (Settings, Infra) {
-        self.shutdown.cancel();
-        self.handle.await.expect("join").expect("service run");
+        self.service.stop().await.expect("service ran and stopped cleanly");
         (self.settings, self.infra)
     }
 
