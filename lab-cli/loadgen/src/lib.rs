@@ -23,6 +23,10 @@
 //! - closed-loop load: each worker waits for its answer before sending the next request, so
 //!   TPS is what the system sustains at that concurrency, not what we pushed at it.
 //!
+//! - no warm-up phase is discarded: the first second includes connecting, pool filling
+//!   and cold caches, and `tps_series` shows it. A bench that cares runs a short warm-up
+//!   first and throws its summary away (a production load tool would have a flag for it).
+//!
 //! ## Closed loop and coordinated omission
 //!
 //! There are two ways to generate load. *Open loop*: requests arrive on a schedule (say
@@ -70,7 +74,9 @@ pub enum Outcome {
     /// A correct refusal: out of stock, not found. Counted apart from failures, because
     /// "sold out" is the *right* answer once stock is gone.
     Rejected,
-    /// An error: timeout, transport failure, internal error.
+    /// An error: timeout, transport failure, internal error. Counted, never retried here:
+    /// a retry inside the load loop would hide the failure rate and add load nobody
+    /// asked for. Whether to retry is a question for the operation (the client code).
     Failed,
 }
 
@@ -219,6 +225,8 @@ impl Shared {
         // within 0.1 %, in under ~100 KB per histogram for this range. A sub-microsecond
         // operation (a no-op baseline) is recorded as 1 µs, the resolution we measure at,
         // so a p50 never reads 0 — which would look like a broken timer.
+        // (`as_micros` is u128; clamp before the cast so an absurd value saturates instead
+        // of wrapping around to a tiny latency.)
         let us = latency.as_micros().min(u64::MAX as u128) as u64;
         let _ = self.histograms[worker].lock().expect("histogram lock poisoned").record(us.max(1));
         // Bucketed by completion time: the series shows when work *finished*, which is
@@ -401,6 +409,7 @@ mod tests {
             None,
         )
         .await;
+        // 5 ms = 5 000 µs: the unit the snapshot promises.
         assert!(s.p50_us >= 5_000, "p50 {} µs", s.p50_us);
         assert!(s.p99_us >= s.p50_us);
     }
@@ -411,6 +420,8 @@ mod tests {
     async fn progress_ends_with_a_done_snapshot() {
         let (tx, rx) = watch::channel(Snapshot::default());
         let s = run(LoadConfig::counted(2, 10), |_| async { Outcome::Success }, Some(tx)).await;
+        // `borrow` reads the latest value only — which is the point of `watch`: whatever
+        // the subscriber missed in between, the last thing it sees is the final summary.
         let last = rx.borrow().clone();
         assert!(last.done);
         assert_eq!(last.completed(), s.completed());

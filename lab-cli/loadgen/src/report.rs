@@ -56,6 +56,7 @@ impl Row {
     /// Runs of different paths should be interleaved by the caller (A, B, A, B, …) rather
     /// than batched (A, A, B, B): slow drift in machine load then hits both paths alike.
     pub fn from_runs(name: impl Into<String>, runs: &[Summary]) -> Self {
+        // Kept per run (not only the median) so the report can show the spread.
         let tps: Vec<f64> = runs.iter().map(|s| s.tps()).collect();
         Self {
             name: name.into(),
@@ -98,6 +99,8 @@ pub struct Report {
 }
 
 impl Report {
+    /// An empty report for `bench`; rows are pushed as paths are measured, then
+    /// [`Report::ratio_to`] is called once all rows (including the baseline) exist.
     pub fn new(
         bench: impl Into<String>,
         concurrency: usize,
@@ -123,6 +126,8 @@ impl Report {
         let Some(base) = self.rows.iter().find(|r| r.name == baseline).map(|r| r.tps) else {
             return;
         };
+        // Only the listed rows: a report can hold several comparisons (Lua vs no-op gRPC,
+        // `FOR UPDATE` vs no-op SQL), each against its own, like-for-like baseline.
         for r in self.rows.iter_mut().filter(|r| rows.contains(&r.name.as_str())) {
             if base > 0.0 {
                 r.ratio = Some(r.tps / base);
@@ -133,6 +138,8 @@ impl Report {
 
     /// The machine-readable form (CI keeps it as an artifact; the TUI can load it).
     pub fn to_json(&self) -> String {
+        // `expect`, not `?`: plain structs of numbers and strings always serialize; a
+        // failure here would be a programming error (say, a map with non-string keys).
         serde_json::to_string_pretty(self).expect("report serializes")
     }
 
@@ -222,6 +229,7 @@ mod tests {
     fn median_of_odd_and_even_counts() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        // A bench aborted before its first run still renders a report instead of panicking.
         assert_eq!(median(&[]), 0.0);
     }
 
@@ -244,6 +252,7 @@ mod tests {
         };
         r.rows.push(Row::from_runs("noop", &[base]));
         r.rows.push(Row::from_runs("real", &[half]));
+        // "noop" itself is not listed, so it keeps `ratio: None` (a baseline of 1.00× is noise).
         r.ratio_to("noop", &["real"]);
         assert_eq!(r.rows[1].ratio, Some(0.5));
         assert!(r.to_table().contains("0.50× noop"));
