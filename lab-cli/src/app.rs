@@ -5,6 +5,47 @@
 //! performing them. The loop in `tui.rs` runs the commands; rendering (`ui/`) only reads
 //! the state. That is what lets the tests drive the whole TUI with key events and assert
 //! on the state, with no terminal, no database and no sleeping.
+//!
+//! ## The shape: state / events / update / render, kept apart
+//!
+//! This is the ratatui "template" shape (the one `cargo generate ratatui/templates` gives you),
+//! and the course asks you to copy it for any interactive tool:
+//!
+//! ```text
+//!   key thread ─┐
+//!   ticker ─────┤                       ┌──────────────┐
+//!   race task ──┼─► one mpsc channel ─► │ App::update  │ ─► Vec<Command> ─► tui::execute
+//!   cache task ─┤      (Event)          │ (this file)  │                   (spawns I/O,
+//!   dashboard ──┘                       └──────┬───────┘                    results come
+//!                                              │ &App                       back as Events)
+//!                                              ▼
+//!                                        ui::render (pure)
+//! ```
+//!
+//! - ✅ DO keep the state in one plain struct ([`App`]) with no handles, sockets or pools in it.
+//!   A test builds it with `App::new`, feeds it `Event`s and reads its fields.
+//! - ✅ DO make rendering a function of `&App` only. `ui/` can then be snapshot-tested on
+//!   ratatui's `TestBackend` at a fixed size (tests/screens.rs) — what the learner sees at
+//!   80×24 is pinned in a `.snap` file and reviewed like code.
+//! - ❌ DON'T write the "god loop": one 370-line `loop {}` that sends requests, aggregates
+//!   latencies, computes the layout and polls the keyboard in turn (oha's `monitor.rs` is the
+//!   example STYLE.md cites). Every concern then blocks the others — a slow frame delays
+//!   the load, a slow request freezes the keyboard — and nothing can be tested without a
+//!   real terminal and a real server.
+//!
+//! ## Why `update` returns commands instead of doing I/O
+//!
+//! `update` is synchronous and never awaits. If it connected to MariaDB itself, it would
+//! need a runtime, a database and error handling for both inside every test of a key press;
+//! worse, the loop would stop reading keys (including `q`) for as long as the connect took.
+//! Returning a [`Command`] is a *description* of the effect: the test asserts
+//! `update(Enter) == [StartRace(params)]` in microseconds, and `tui::execute` is the one
+//! place that turns descriptions into spawned tasks. This is the Elm architecture's
+//! `update : Msg -> Model -> (Model, Cmd)`, with `Vec<Command>` playing `Cmd`.
+//!
+//! The honest shortcut: [`Command::SaveProgress`] writes a small file synchronously in the
+//! loop (see `tui::execute`). It takes microseconds on a local disk; a network write would
+//! have to be spawned like the others.
 
 use std::collections::HashMap;
 
@@ -21,6 +62,10 @@ use crate::{
     lessons::{ExperimentKind, Library, progress::Progress},
 };
 
+// Screens are an enum, not a stack of boxed "views": there are five of them, they are
+// known at compile time, and `match self.screen` in `on_key` / `ui::render` makes the
+// compiler list every place a new screen must be handled. A trait-object view stack
+// pays off with dozens of screens and plugins; here it would only hide the flow.
 /// Which screen is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -31,6 +76,10 @@ pub enum Screen {
     Dashboard,
 }
 
+// Each variant is data (`PartialEq`, `Clone`), so a test can compare the returned
+// commands with `assert_eq!`. A command carries what it needs at the moment it was
+// decided — `StartRace(params)` copies the knobs — so a key pressed after Enter cannot
+// change a race that has already started.
 /// A side effect the loop must perform.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -52,6 +101,8 @@ pub struct LessonItem {
     pub experiment: Option<ExperimentKind>,
 }
 
+// `scroll` is a line offset, not a pixel or page: ratatui's `Paragraph::scroll` takes
+// lines, and keeping the state in the renderer's unit means no conversion to get wrong.
 /// The lesson being read.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LessonView {
@@ -59,6 +110,9 @@ pub struct LessonView {
     pub scroll: u16,
 }
 
+// `live` is overwritten by each snapshot (the bar moves) while `result` is set once at
+// the end. Keeping both lets the screen show a finished lane's final numbers next to a
+// lane that is still running, without a second source of truth.
 /// One strategy's lane on the race screen.
 #[derive(Clone, Debug, Default)]
 pub struct Lane {
@@ -71,10 +125,16 @@ pub struct Lane {
 #[derive(Clone, Debug, Default)]
 pub struct RaceState {
     pub params: RaceParams,
+    // Why both `params` and `ran_with`: the learner may press `S` to prepare the next run
+    // while looking at the last one. The headline must describe the numbers on screen, not
+    // the knobs — otherwise "库存 200" would sit above a run that started with 100.
     /// The parameters of the run on screen (the knobs may have moved since).
     pub ran_with: Option<RaceParams>,
     pub running: bool,
     pub done: bool,
+    // A fixed array indexed by `Strategy::index()`, not a `HashMap<Strategy, Lane>`: the
+    // lanes are always three, always in the lesson's order (naive, FOR UPDATE, Lua), and
+    // the renderer can draw them top to bottom without sorting.
     pub lanes: [Lane; 3],
     pub error: Option<String>,
 }
@@ -85,6 +145,9 @@ impl RaceState {
     }
 }
 
+// Counts are kept twice on purpose: `last_second` drives the sparkline (how the hit rate
+// moves right now, e.g. the dip after an invalidation) and `total` the headline (what
+// the run achieved overall). One without the other hides either the dip or the result.
 /// The Day 29 cache screen.
 #[derive(Clone, Debug, Default)]
 pub struct CacheState {
@@ -103,10 +166,16 @@ pub struct CacheState {
     pub error: Option<String>,
 }
 
+// Everything the screen can show is in here, and nothing that performs I/O is: no
+// channels, no pools, no clients. That is the test of a good state struct — a test
+// can build one from a `Library` and a `Progress` and never touch the network.
 /// The whole TUI state.
 pub struct App {
     pub screen: Screen,
     pub items: Vec<LessonItem>,
+    // Expanded once in `App::new`: rendering runs on every frame (several times a second)
+    // and must never read files. A lesson whose `{{source: …}}` reference is broken keeps
+    // its error here, so the screen says *why* instead of showing a half-lesson.
     /// Lesson texts (references already expanded), or why one could not be read.
     pub texts: HashMap<String, Result<String, String>>,
     pub selected: usize,
@@ -120,11 +189,17 @@ pub struct App {
     pub quit: bool,
 }
 
+// The steps are roughly logarithmic because the effects are: 10 vs 20 buyers barely
+// changes a race, 100 vs 1000 changes whether naive oversells at all. Duration 0 is a
+// real step — "every buyer tries once" is the flash-sale shape the lesson starts with.
 /// Steps the knobs move through (values set by flags snap to the next step).
 const STOCK_STEPS: &[u32] = &[10, 20, 50, 100, 200, 500, 1000, 5000];
 const BUYER_STEPS: &[u32] = &[10, 50, 100, 200, 500, 1000, 2000];
 const DURATION_STEPS: &[u32] = &[0, 1, 2, 3, 5, 10, 20];
 
+// Off-step values (e.g. `--stock 150` from the command line) move to the nearest step in
+// the pressed direction instead of jumping back to the first step. At either end the
+// value stays put: a knob that wraps from 5000 to 10 would surprise more than it helps.
 /// The next (`up`) or previous step from `value`.
 pub fn step(steps: &[u32], value: u32, up: bool) -> u32 {
     if up {
@@ -172,6 +247,8 @@ impl App {
         }
     }
 
+    // Returns an error instead of showing an empty screen: the command line turns it into
+    // a message and a non-zero exit, the home screen turns it into a footer notice.
     /// Opens a lesson by id (what `bookstore-lab lesson <id>` does first).
     pub fn open_lesson(&mut self, id: &str) -> anyhow::Result<()> {
         let index = self
@@ -191,6 +268,10 @@ impl App {
         &self.items[self.lesson.index]
     }
 
+    // The top-level `match` is deliberately boring: one arm per event source, each delegating
+    // to a small `on_*` function. Events from experiments never return commands — they only
+    // record what happened; only the learner (keys) causes new effects. That rule keeps
+    // feedback loops out (a snapshot can never start another race).
     /// Applies one event; returns the side effects to run.
     pub fn update(&mut self, event: Event) -> Vec<Command> {
         match event {
@@ -221,10 +302,13 @@ impl App {
             self.quit = true;
             return Vec::new();
         }
+        // `q` is global too, because a learner who is lost must always have one key that works.
         if k.code == KeyCode::Char('q') {
             self.quit = true;
             return Vec::new();
         }
+        // Any other key clears the footer notice: it answered the previous action, and leaving
+        // it up would make it look like the answer to the next one.
         self.notice = None;
         match self.screen {
             Screen::Home => self.home_key(k.code),
@@ -240,6 +324,8 @@ impl App {
         }
     }
 
+    // Both arrow keys and vim keys (`j`/`k`) are accepted everywhere: learners come with
+    // either habit, and accepting both costs one pattern per arm.
     /// Keys of the lesson list. Opening a planned lesson is refused with a notice instead
     /// of an empty screen.
     fn home_key(&mut self, code: KeyCode) -> Vec<Command> {
@@ -251,12 +337,17 @@ impl App {
             }
             KeyCode::Enter | KeyCode::Right => {
                 let id = self.items[self.selected].id.clone();
+                // The only error `open_lesson` can return here is "not available" (the id came from
+                // our own list), so the notice names that case in the learner's language instead of
+                // echoing an English error string meant for the command line.
                 if let Err(e) = self.open_lesson(&id) {
                     self.notice = Some(format!("{id}：尚未开放"));
                     let _ = e;
                 }
             }
             KeyCode::Char('d') => self.screen = Screen::Dashboard,
+            // `r` on the list resets progress; it only asks for a save when something changed, so
+            // pressing it on an untouched lesson does not rewrite `progress.json` for nothing.
             KeyCode::Char('r') => {
                 let id = self.items[self.selected].id.clone();
                 if self.progress.reset(&id) {
@@ -269,6 +360,8 @@ impl App {
         Vec::new()
     }
 
+    // `scroll` may run past the end of the text: the renderer clamps what it shows, so the
+    // state need not know the wrapped height (which depends on the terminal width).
     /// Keys while reading. `x` opens the lesson's experiment (from the manifest, so a new
     /// lesson gets an experiment by data, not by code); `c` marks the lesson done.
     fn lesson_key(&mut self, code: KeyCode) -> Vec<Command> {
@@ -311,6 +404,8 @@ impl App {
             KeyCode::Char('B') => p.buyers = step(BUYER_STEPS, p.buyers, true),
             KeyCode::Char('t') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, false),
             KeyCode::Char('T') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, true),
+            // Starting a run resets the whole race state (lanes, error, done) but keeps the knobs,
+            // so the screen never mixes lanes of the previous run with the new one.
             KeyCode::Enter | KeyCode::Char('r') if !self.race.running => {
                 let params = self.race.params;
                 self.race = RaceState {
@@ -329,6 +424,9 @@ impl App {
         Vec::new()
     }
 
+    // `p` and `u` are allowed while the load runs — that is the point: the learner writes
+    // *during* the read load and watches the hit rate dip and the hot book's stock change
+    // within a second. They do not need a running load either; then only the note appears.
     /// Keys of the cache experiment: start, and the two writes that must invalidate.
     fn cache_key(&mut self, code: KeyCode) -> Vec<Command> {
         match code {
@@ -349,6 +447,9 @@ impl App {
                 }
                 None => self.notice = Some("先按 Enter 开始实验，找到最热的书".into()),
             },
+            // Readers move in powers of two-ish steps: the hit rate barely depends on the number of
+            // readers, but the service's CPU does, and on a 2-core laptop 64 readers is already
+            // enough to see the catalog-service saturate in the dashboard.
             KeyCode::Char('-') => {
                 self.cache.params.readers =
                     step(&[1, 4, 8, 16, 32, 64], self.cache.params.readers, false)
@@ -362,6 +463,9 @@ impl App {
         Vec::new()
     }
 
+    // The race runs strategies one after another, so at most one lane is `running` at a
+    // time; the state does not rely on that, though — if a later version ran them in
+    // parallel, this function would still be right.
     /// Folds a race event into the lanes. Events of a strategy only touch its own lane,
     /// so a late snapshot of one strategy can never overwrite another's numbers.
     fn on_race(&mut self, e: RaceEvent) {
@@ -379,6 +483,8 @@ impl App {
                 self.race.running = false;
                 self.race.done = true;
             }
+            // A failure stops every lane, not only the current one: the runner gives up after the
+            // first error (usually "no database"), so no later `Finished` will arrive to clear them.
             RaceEvent::Failed(msg) => {
                 self.race.running = false;
                 for l in lanes.iter_mut() {
@@ -389,6 +495,9 @@ impl App {
         }
     }
 
+    // A second with zero lookups (the load has not started, or a scrape failed) would plot
+    // as a 0 % hit rate, and a learner would read it as "the cache emptied". Skipping it is
+    // the honest rendering: no data is not the same as bad data.
     /// Folds a cache event into the screen state; the per-second hit rate is appended to
     /// the sparkline only when something was looked up in that second (no fake zeros).
     fn on_cache(&mut self, e: CacheEvent) {
@@ -407,6 +516,9 @@ impl App {
                     c.hit_series.push((r * 100.0).round() as u64);
                 }
             }
+            // Notes (publish / stock change results) go both to the footer, where the learner is
+            // looking, and to the list on the screen, which keeps the history of the writes so the
+            // dips in the sparkline can be matched to them afterwards.
             CacheEvent::Note(n) => {
                 c.notes.push(n.clone());
                 self.notice = Some(n);
@@ -423,6 +535,8 @@ impl App {
     }
 }
 
+// The inverse of `Strategy::index`; renderers use it to label lanes without knowing the
+// enum's layout.
 /// Lane index → strategy (the order of [`Strategy::ALL`]).
 pub fn lane_strategy(i: usize) -> Strategy {
     Strategy::ALL[i]

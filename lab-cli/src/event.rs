@@ -4,6 +4,14 @@
 //! one loop (`tui::run`): keys from a reader thread, a tick for redraws, snapshots from
 //! experiments, polls from the dashboard. One channel means one place where state
 //! changes, in arrival order — no locks shared between the load and the screen.
+//!
+//! Why an enum of *facts* ("a key was pressed", "the race finished") rather than of
+//! intentions ("start a race"): facts can come from anywhere and be replayed in a test
+//! in any order; intentions are what `App::update` derives from them ([`crate::app::Command`]).
+//! A test of the TUI is therefore a list of `Event`s and an assertion on the state.
+//!
+//! The variants carry whole snapshots, not deltas. A lost or reordered delta corrupts the
+//! state for good; a snapshot is complete on its own, so the next one repairs anything.
 
 use ratatui::crossterm::event::{self, KeyEvent, KeyEventKind};
 use tokio::sync::mpsc;
@@ -16,8 +24,12 @@ use crate::{
 /// Everything the TUI reacts to.
 #[derive(Clone, Debug)]
 pub enum Event {
+    // On Windows crossterm reports both press and release for every key; without the filter
+    // each key would act twice there. On Linux/macOS only presses arrive, so the filter
+    // costs nothing.
     /// A key press (releases and repeats are filtered out).
     Key(KeyEvent),
+    // Ticks change no state (`update` ignores them); they exist only to make the loop draw.
     /// Time passed: redraw (spinners, elapsed time).
     Tick,
     /// The Day 30 race reported something.
@@ -26,15 +38,24 @@ pub enum Event {
     Cache(CacheEvent),
     /// The dashboard poller finished a refresh.
     Dashboard(DashboardSnapshot),
+    // Available to any producer that has something to say but no state of its own to update.
     /// A one-line message for the footer (an action's result or error).
     Notice(String),
 }
 
+// Why a thread and not a task: `event::read()` blocks the calling OS thread. On a Tokio
+// worker it would take one of our two cores away from the runtime for as long as the
+// learner does not type — ❌ DON'T call blocking reads inside async code. (crossterm has an
+// `EventStream` for async use behind its `event-stream` feature; a plain thread keeps the
+// dependency lean and is just as correct for one reader.)
 /// Reads terminal keys on a blocking thread (crossterm's reader is synchronous) and
 /// forwards them. The thread ends when the receiver is gone.
 pub fn spawn_key_reader(tx: mpsc::UnboundedSender<Event>) {
     std::thread::spawn(move || {
         loop {
+            // `poll` with a timeout instead of a bare `read()`: a bare read would block forever when
+            // the TUI quits without another key, and the thread could not notice that the receiver
+            // is gone. Every 200 ms it checks `is_closed()` and ends on its own.
             match event::poll(std::time::Duration::from_millis(200)) {
                 Ok(true) => {
                     if let Ok(event::Event::Key(k)) = event::read()

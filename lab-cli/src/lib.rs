@@ -18,6 +18,10 @@
 //! - [`metrics`]: Prometheus text parsing, counter rates and histogram quantiles.
 //! - [`plain`]: the same commands without a TUI (progress bars, then tables).
 //! - [`bench`]: `bookstore-lab bench inventory|catalog`.
+//!
+//! Reading order for a learner: `event` → `app` → `tui` → `ui` shows the template shape
+//! end to end in about 500 lines; `experiments::race` and `metrics` are the two modules
+//! that carry the course's content (oversell and measured rates).
 
 pub mod app;
 pub mod bench;

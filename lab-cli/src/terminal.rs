@@ -8,6 +8,15 @@
 //! - [`install_panic_hook`] restores *before* the panic message is printed, so the message
 //!   lands on the normal screen where it can be read, not on the alternate one that is
 //!   about to vanish.
+//!
+//! What a learner sees without them: the prompt comes back but typing shows nothing, Enter
+//! prints `^M` or nothing, arrows print `^[[A`, and the last TUI frame is still painted over
+//! the scrollback. The fix is `reset` (typed blind) or closing the terminal — and many
+//! learners will do the latter and lose the shell history of their lab. Keeping the
+//! terminal usable is part of a CLI's contract, like a correct exit status.
+//!
+//! ✅ DO restore in `Drop` *and* in the panic hook. ❌ DON'T restore only at the end of
+//! `main` — every early `return Err(..)` and every panic skips it.
 
 use std::io::{Stdout, stdout};
 
@@ -20,12 +29,17 @@ use ratatui::{
     },
 };
 
+// The guard owns the `Terminal`, so nobody can draw without one existing — and
+// nobody can forget to restore, because leaving the scope is restoring.
 /// The terminal in TUI mode; restored when dropped.
 pub struct TerminalGuard {
     pub terminal: Terminal<CrosstermBackend<Stdout>>,
 }
 
 impl TerminalGuard {
+    // The hook is installed first, so even a panic during the next few lines restores.
+    // If entering the alternate screen fails, raw mode is already on and no guard exists
+    // yet to undo it — hence the explicit `restore()` before returning the error.
     /// Enters raw mode and the alternate screen.
     pub fn enter() -> anyhow::Result<Self> {
         install_panic_hook();
@@ -48,12 +62,18 @@ impl Drop for TerminalGuard {
     }
 }
 
+// "More than once" matters: on a panic the hook restores, then unwinding drops the
+// guard, which restores again. Both calls ignore errors — there is nothing better to
+// do with a failure to restore than to keep going and let the shell try.
 /// Leaves the alternate screen and raw mode; safe to call more than once.
 pub fn restore() {
     let _ = stdout().execute(LeaveAlternateScreen);
     let _ = disable_raw_mode();
 }
 
+// The previous hook is kept and called after, so the panic message and `RUST_BACKTRACE`
+// output look exactly as usual, just readable. Note the limit: a hook cannot help with
+// `panic = "abort"` builds or `SIGKILL`; for those `reset` stays the learner's tool.
 /// Restores the terminal before the default panic message is printed.
 fn install_panic_hook() {
     let previous = std::panic::take_hook();

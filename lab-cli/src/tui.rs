@@ -4,6 +4,31 @@
 //! poller — runs in its own task and only *sends* events. So a slow database cannot
 //! freeze the keyboard, and a slow frame cannot slow the load (DON'T: oha's single loop
 //! that aggregates, lays out and reads input in one place).
+//!
+//! ## Why one channel and one loop
+//!
+//! Five producers (keys, ticks, race, cache, dashboard) and one consumer. The alternatives,
+//! and what goes wrong with each:
+//! - ❌ `Arc<Mutex<App>>` shared with the experiment tasks: every snapshot takes the lock
+//!   the renderer needs; a task that panics while holding it poisons the screen; and the
+//!   order in which changes happened is whatever the scheduler chose.
+//! - ❌ `tokio::select!` over five receivers in the loop: works, but every new source edits
+//!   the loop, and `select!` picks among ready branches at random, so a flood of snapshots
+//!   can still starve the key branch unless you add `biased;` and think hard.
+//! - ✅ one `mpsc::UnboundedSender<Event>` cloned into each producer: a producer only needs
+//!   `tx.send(..)`, the loop handles events strictly in arrival order, and `App` is owned
+//!   by exactly one task, so it needs no lock at all.
+//!
+//! Unbounded is a conscious shortcut: the producers are ours and slow (4 Hz snapshots, a
+//! 2 Hz tick, 1 Hz dashboard, human typing), so the queue cannot grow without bound in
+//! practice. A channel fed by the network would need a bound and a policy for overflow.
+//!
+//! One redraw per event is also a shortcut. ratatui diffs the frame against the previous
+//! one and writes only changed cells, so a redraw on a Tick with nothing new costs a few
+//! microseconds of CPU and zero bytes to the terminal.
+//!
+//! - [`run`]: set up the terminal and the producers, then the loop.
+//! - [`execute`]: the only place where a [`Command`] becomes real I/O.
 
 use std::{
     path::PathBuf,
@@ -29,6 +54,10 @@ use crate::{
     terminal::TerminalGuard,
 };
 
+// Only paths, no connections: every command that needs a service re-reads `stack.json`
+// at the moment it runs, because the learner may `bookstore-lab up` or `down` in another
+// terminal while the TUI is open. Caching addresses here would send the next race to a
+// port that no longer listens.
 /// Where the TUI finds the stack and keeps progress.
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -51,6 +80,10 @@ impl Context {
     }
 }
 
+// Order matters at the top: the guard is created first (so any later `?` restores the
+// terminal on the way out), then the channel, then the producers that hold clones of `tx`.
+// The loop ends when `q` sets `app.quit` or when every sender is gone (`recv()` → `None`).
+// Returning drops `guard` — that is what puts the learner's shell back.
 /// Runs the TUI until the learner quits. The terminal is restored on every exit path.
 pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
     let mut guard = TerminalGuard::enter()?;
@@ -61,11 +94,16 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
     spawn_dashboard(tx.clone(), ctx.lab_dir.clone(), dashboard_visible.clone());
 
     loop {
+        // Draw first, then wait: the first frame appears before any event arrives, and after
+        // each update the next iteration shows its effect immediately.
         guard.terminal.draw(|f| crate::ui::render(f, &app))?;
         let Some(ev) = rx.recv().await else { break };
         for cmd in app.update(ev) {
             execute(cmd, &mut app, &ctx, &tx);
         }
+        // The poller reads this flag once a second. `Relaxed` is enough: the flag carries no
+        // other data with it, and seeing the change one tick late costs one extra (or one
+        // missing) poll, nothing worse.
         dashboard_visible.store(app.screen == Screen::Dashboard, Ordering::Relaxed);
         if app.quit {
             break;
@@ -74,6 +112,8 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
     Ok(())
 }
 
+// `interval` fires immediately on the first `tick()`, so the loop gets a Tick right after
+// start; the send failing means the loop is gone, which is also how this task ends.
 /// Sends a tick twice a second so the screen redraws even when nothing else happens
 /// (a notice appearing). Experiments send their own snapshots at 4 Hz; the tick only
 /// guarantees that the screen is never older than half a second.
@@ -86,6 +126,11 @@ fn spawn_ticker(tx: mpsc::UnboundedSender<Event>) {
     });
 }
 
+// What "steal CPU" means on the course machine: a poll probes every component's health
+// over gRPC/SQL/HTTP and scrapes every `/metrics`; on 2 cores that competes with the 200
+// buyers of a race and would lower the TPS the learner is comparing. And a poll nobody
+// sees is pure waste. ✅ DO measure only what is displayed; ❌ DON'T run background
+// monitors "just in case" inside the tool that runs the benchmark.
 /// Polls the stack once a second, but only while the dashboard is on screen: probing
 /// every service during a race would steal CPU from the race we are measuring.
 fn spawn_dashboard(tx: mpsc::UnboundedSender<Event>, dir: PathBuf, visible: Arc<AtomicBool>) {
@@ -104,6 +149,11 @@ fn spawn_dashboard(tx: mpsc::UnboundedSender<Event>, dir: PathBuf, visible: Arc<
     });
 }
 
+// Each experiment reports on its *own* channel (`RaceEvent` / `CacheEvent`) because the
+// experiment modules are library code shared with the plain mode and the tests, which
+// know nothing of the TUI's `Event`. [`forward`] adapts one to the other, and is awaited
+// before a `Failed` is sent so the failure is the last thing the screen sees, after any
+// progress that was already queued.
 /// Performs one side effect; results come back later as events.
 ///
 /// Every effect that waits on the network is spawned, never awaited here: awaiting a
@@ -111,6 +161,9 @@ fn spawn_dashboard(tx: mpsc::UnboundedSender<Event>, dir: PathBuf, visible: Arc<
 /// takes. Failures come back as events too, so they are shown, not lost.
 fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSender<Event>) {
     match cmd {
+        // The one synchronous effect (see `app.rs`): a tiny local file, and a failure must be
+        // shown, not swallowed — a learner who marks a lesson done and loses it on restart
+        // would stop trusting the checkmarks.
         Command::SaveProgress => {
             if let Err(e) = app.progress.save(&ctx.lab_dir) {
                 app.notice = Some(format!("无法保存进度：{e}"));
@@ -118,17 +171,14 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
         }
         Command::StartRace(params) => {
             let tx = tx.clone();
+            // The race needs MariaDB and Redis, not the services: it connects to the infra recorded
+            // in the lab directory (`try_infra_in`), so it works even when inventory-service is
+            // stopped. Connecting happens inside the spawned task — a refused connection becomes a
+            // `Failed` event on screen a moment later, while the keyboard stays responsive.
             let dir = ctx.lab_dir.clone();
             tokio::spawn(async move {
-                let (rtx, mut rrx) = mpsc::unbounded_channel();
-                let forward = {
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        while let Some(e) = rrx.recv().await {
-                            let _ = tx.send(Event::Race(e));
-                        }
-                    })
-                };
+                let (rtx, rrx) = mpsc::unbounded_channel();
+                let forward = forward(rrx, tx.clone(), Event::Race);
                 let result = async {
                     let infra = bookstore_stack::testing::try_infra_in(Some(&dir))?;
                     let arena = Arc::new(Arena::connect(&infra).await?);
@@ -143,17 +193,13 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
         }
         Command::StartCache(params) => {
             let tx = tx.clone();
+            // The addresses are resolved now (cheap file read) but used inside the task; if the
+            // catalog is not running, the error travels into the task and comes back as `Failed`,
+            // so both the success and the failure path report through the same event.
             let targets = ctx.cache_targets();
             tokio::spawn(async move {
-                let (ctx_tx, mut crx) = mpsc::unbounded_channel();
-                let forward = {
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        while let Some(e) = crx.recv().await {
-                            let _ = tx.send(Event::Cache(e));
-                        }
-                    })
-                };
+                let (ctx_tx, crx) = mpsc::unbounded_channel();
+                let forward = forward(crx, tx.clone(), Event::Cache);
                 let result = match targets {
                     Ok(t) => cache::run(t, params, ctx_tx).await,
                     Err(e) => {
@@ -167,6 +213,9 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
                 }
             });
         }
+        // Writes report as a `Note`, success or failure alike: the learner pressed a key and must
+        // see an answer either way. `_ => return` is unreachable (the outer arm only admits these
+        // two commands); it is there to satisfy the exhaustive match without a panic.
         Command::PublishBook | Command::ChangeStock(_) => {
             let tx = tx.clone();
             let targets = ctx.cache_targets();
@@ -185,4 +234,21 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
             });
         }
     }
+}
+
+// `wrap` is a plain function pointer: the tuple-variant constructors `Event::Race` and
+// `Event::Cache` *are* functions `fn(RaceEvent) -> Event`, so no closure is needed. The
+// task ends when the experiment drops its sender, which is how the caller knows that
+// every event has been delivered.
+/// Re-sends every event of an experiment's own channel as a TUI [`Event`].
+fn forward<T: Send + 'static>(
+    mut rx: mpsc::UnboundedReceiver<T>,
+    tx: mpsc::UnboundedSender<Event>,
+    wrap: fn(T) -> Event,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            let _ = tx.send(wrap(e));
+        }
+    })
 }
