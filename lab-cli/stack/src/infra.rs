@@ -84,6 +84,8 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 /// The first of `names` that exists, or an error that says how to install it — the
 /// learner's first contact with the lab should end in a command to run, not a bare
 /// "No such file or directory (os error 2)".
+/// (Several names because distributions differ: MariaDB 10.5+ ships `mariadbd`, older
+/// ones and MySQL only `mysqld`.)
 fn require_program(names: &[&str], hint: &str) -> anyhow::Result<PathBuf> {
     names
         .iter()
@@ -245,6 +247,8 @@ pub async fn consul_version(addr: &str) -> anyhow::Result<String> {
         .json()
         .await?;
     anyhow::ensure!(!leader.is_empty(), "consul has no leader yet");
+    // The version is informational (`status` shows it), so a missing field reads as ""
+    // instead of failing a health check that the leader query already passed.
     let me: serde_json::Value =
         http.get(format!("http://{addr}/v1/agent/self")).send().await?.json().await?;
     Ok(me["Config"]["Version"].as_str().unwrap_or_default().to_string())
@@ -317,6 +321,7 @@ pub async fn start_mysql(
         "--no-defaults".to_string(),
         format!("--datadir={}", data.display()),
         format!("--port={port}"),
+        // Loopback only: root has no password (see install above). See `ports` for why.
         "--bind-address=127.0.0.1".into(),
         // Socket and pid file inside our directory: the defaults (/run/mysqld/…) belong to
         // the system server, may be unwritable, and two labs would fight over them.
@@ -379,6 +384,8 @@ pub async fn start_redis(
     let hint =
         "install redis-server (Debian/Ubuntu: `make setup`), or use --external with compose.yaml";
     let program = require_program(&["redis-server"], hint)?.display().to_string();
+    // The AOF lives here (Redis writes into `--dir`), so it survives `down` like MariaDB's
+    // data directory: stock counters are still there after the next `up`.
     let data = dir.join("redis");
     std::fs::create_dir_all(&data)?;
     let log = dir.join("logs/redis.log");
@@ -418,6 +425,7 @@ pub async fn start_redis(
     .map(String::from)
     .to_vec();
     let pid = spawn_server(dir, "redis", &program, args, &log, attached)?;
+    // 30 s: Redis starts in milliseconds; only replaying a large AOF takes longer.
     let url = format!("redis://127.0.0.1:{port}");
     wait_ready("Redis", pid, &log, Duration::from_secs(30), || async {
         redis_version(&url).await.map(drop)
@@ -449,6 +457,8 @@ pub async fn start_consul(
     }
     let program = consul_program()?.display().to_string();
     let log = dir.join("logs/consul.log");
+    // 8500 if free, so the Consul UI is at the address the Day 35 lesson gives
+    // (http://127.0.0.1:8500/ui) and the `consul` CLI works without CONSUL_HTTP_ADDR.
     let http = ports::pick(8500)?;
     let (lan, wan, server) = (ports::any_free()?, ports::any_free()?, ports::any_free()?);
     eprintln!("==> starting Consul on 127.0.0.1:{http}");
@@ -472,6 +482,8 @@ pub async fn start_consul(
         "-dns-port=-1".into(),
         "-grpc-port=-1".into(),
         "-grpc-tls-port=-1".into(),
+        // ❌ DON'T copy `-dev` to a shared environment: no persistence, no ACLs, one node.
+        // ✅ DO copy the idea: disable every listener you do not use.
         // The gossip (Serf LAN/WAN) and RPC ports cannot be turned off, so they get free
         // ports: the defaults 8301/8302/8300 would clash with a second lab on the machine.
         format!("-serf-lan-port={lan}"),
@@ -482,6 +494,8 @@ pub async fn start_consul(
         "-log-level=warn".into(),
     ];
     let pid = spawn_server(dir, "consul", &program, args, &log, attached)?;
+    // 60 s: a dev agent is usually leader within seconds, but on a loaded 2-core CI
+    // machine the Raft election timers can fire late.
     let addr = format!("127.0.0.1:{http}");
     wait_ready("Consul", pid, &log, Duration::from_secs(60), || async {
         consul_version(&addr).await.map(drop)

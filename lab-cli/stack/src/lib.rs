@@ -135,6 +135,8 @@ impl Supervisor {
             // Nothing recorded, but a killed run may have left processes behind.
             process::kill_orphans(&self.dir).await;
         } else if !probe::all_alive(&self.state) {
+            // Only process liveness here, not full health: a service that is alive but
+            // NOT_SERVING (still starting, draining) is no reason to tear the stack down.
             eprintln!("    a previous stack is partly down; stopping its leftovers first");
             self.down().await?;
         }
@@ -209,6 +211,8 @@ impl Supervisor {
     }
 
     /// Health of every recorded component, each asked over its own protocol (see [`probe`]).
+    /// Read-only: `status` never starts or stops anything, so it is safe to run in a loop
+    /// (the TUI's dashboard does) or while another command works on the stack.
     pub async fn status(&self) -> Vec<probe::ComponentHealth> {
         probe::check_all(&self.state).await
     }

@@ -28,6 +28,7 @@ pub fn is_free(port: u16) -> bool {
 /// is already stale when we act on it. It cannot be closed from outside the child — only
 /// the process that binds knows whether the bind worked — so we make the failure loud and
 /// clear (the start fails with the child's log) instead of pretending it cannot happen.
+/// (`preferred == 0` means "no preference" and goes straight to the OS.)
 pub fn pick(preferred: u16) -> anyhow::Result<u16> {
     if preferred != 0 && is_free(preferred) {
         return Ok(preferred);

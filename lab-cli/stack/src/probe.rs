@@ -89,6 +89,8 @@ async fn check(c: &Component) -> ComponentHealth {
         "mysql" => infra::mysql_version(&c.address).await,
         "redis" => infra::redis_version(&c.address).await,
         "consul" => infra::consul_version(&c.address).await,
+        // Anything else is a service; a name this build does not know (a `stack.json`
+        // from a newer checkout) shows as unhealthy rather than being skipped silently.
         name => match services::spec(name) {
             Some(spec) => service_health(spec, &c.address).await.map(|()| "SERVING".to_string()),
             None => Err(anyhow::anyhow!("unknown component")),

@@ -101,6 +101,8 @@ pub fn spawn(s: Spawn<'_>) -> anyhow::Result<u32> {
             });
         }
     }
+    // The common failure here is ENOENT or EACCES for the program; the context names
+    // both the component and the path, which the bare OS error does not.
     let mut child =
         cmd.spawn().with_context(|| format!("cannot start {} ({})", s.name, s.program))?;
     let pid = child.id();
@@ -196,7 +198,9 @@ pub async fn terminate(pid: u32, grace: Duration) {
     }
 }
 
-/// Stops a recorded component if it is still our process. External ones are left alone.
+/// Stops a recorded component if it is still our process. External ones are left alone:
+/// `pid: None` means "someone else's server" (compose, a shared cluster), and stopping
+/// it would take down what other people — or the learner's other projects — rely on.
 pub async fn stop(c: &Component) {
     // `is_ours`, not `alive`: this pid comes from a file and may be hours old.
     if let Some(pid) = c.pid
@@ -244,6 +248,9 @@ pub fn orphans(dir: &Path) -> Vec<u32> {
     found
 }
 
+/// Does `pid`'s environment contain exactly `BOOKSTORE_LAB_DIR=<dir>`? `/proc/<pid>/environ`
+/// is the environment the process *started* with (NUL-separated); later `setenv` calls
+/// inside the process do not show, which is fine: the marker is set before exec.
 fn has_lab_env(pid: u32, dir: &[u8]) -> bool {
     let mut want = b"BOOKSTORE_LAB_DIR=".to_vec();
     want.extend_from_slice(dir);

@@ -156,7 +156,9 @@ fn address_env(
             c.address.rsplit(':').next().unwrap_or_default().parse()?
         } else if opts.free_ports {
             // Not started yet with free ports: it will get its own port later; callers
-            // also find it through Consul.
+            // also find it through Consul. (Consequence: with `--free-ports`, a service
+            // started earlier never learns the static address of one started later —
+            // discovery is its only way there, which is what Day 35 is about.)
             continue;
         } else {
             s.port
@@ -175,6 +177,10 @@ fn address_env(
 ///
 /// Waiting on health before starting the next service is what makes start order mean
 /// something: order-service is started only once inventory answers SERVING.
+///
+/// Fails (and leaves nothing running) if the binary is missing, the port is taken, the
+/// process dies during start-up, or it is not healthy within 60 s; the caller has saved
+/// everything started before, so `down` can clean up after any of these.
 pub async fn start(
     dir: &Path,
     bin_dir: &Path,
@@ -225,6 +231,8 @@ pub async fn start(
         attached: opts.attached,
         lab_dir: dir,
     })?;
+    // Recorded as plain `host:port` (what grpcurl and `status` want); the `http://` form
+    // exists only in the environment handed to tonic clients.
     let address = format!("127.0.0.1:{port}");
     // The same wait as for the databases: a real health check, fail fast with the log
     // tail if the process died (a migration error, a bad config), stop it on timeout.

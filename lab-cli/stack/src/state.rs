@@ -15,6 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+/// Inside the stack directory; `.lab/` is git-ignored, so pids and ports never get committed.
 const FILE: &str = "stack.json";
 
 /// One running (or external) component.
@@ -117,7 +118,8 @@ impl StackState {
             && self.services.is_empty()
     }
 
-    /// Every component, infrastructure first, then services in start order.
+    /// Every component, infrastructure first, then services in start order. An iterator,
+    /// not a new `Vec`: callers (status, all_alive, tests) only walk it once.
     pub fn all(&self) -> impl Iterator<Item = &Component> {
         [&self.mysql, &self.redis, &self.consul].into_iter().flatten().chain(self.services.iter())
     }

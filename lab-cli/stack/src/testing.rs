@@ -65,6 +65,7 @@ pub fn find_lab_dir() -> Option<PathBuf> {
 /// The running infrastructure, or a panic that says how to start it (for tests).
 /// A panic, not a skipped test: a suite that silently skips its database tests when the
 /// database is missing reports green while testing nothing.
+/// Called at the top of every integration test; cheap (env vars or one small file read).
 pub fn infra() -> Infra {
     try_infra().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -160,6 +161,8 @@ impl Infra {
     }
 
     /// `mysql_url` with a database selected: the URL a service under test is given.
+    /// (`trim_end_matches('/')`: the server URL may or may not end in a slash, and a
+    /// doubled slash would garble the database part of the URL.)
     pub fn database_url(&self, database: &str) -> String {
         format!("{}/{database}", self.mysql_url.trim_end_matches('/'))
     }

@@ -44,6 +44,7 @@ async fn consul_answers_with_the_course_version() {
 async fn fresh_databases_are_distinct_and_empty() {
     use sqlx::{Connection, mysql::MySqlConnection};
     let infra = testing::infra();
+    // Two calls in a row with the same label: the random suffix alone must separate them.
     let a = infra.fresh_database("stack").await;
     let b = infra.fresh_database("stack").await;
     assert_ne!(a, b);

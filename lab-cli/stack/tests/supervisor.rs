@@ -88,6 +88,8 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
     // table) keeps the test independent of wording and colours.
     assert_eq!(json["components"].as_array().unwrap().len(), 9, "3 infra + 6 services");
 
+    // Read the addresses from `stack.json`, as any tool would: the ports are free ones,
+    // different on every run.
     let state = StackState::load(dir.path()).unwrap().unwrap();
     if let Some(grpcurl) = grpcurl() {
         let inv = &state.service("inventory").unwrap().address;
@@ -111,6 +113,7 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
             };
             let addr = &state.service(spec.name).unwrap().address;
             let out = Command::new(&grpcurl)
+                // `-d` is the request in proto3 JSON: `HealthCheckRequest { service }`.
                 .args([
                     "-plaintext",
                     "-d",
@@ -144,6 +147,8 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
 /// Idempotence is what lets `make lab` run `up` every time without asking "is it running?".
 #[tokio::test(flavor = "multi_thread")]
 async fn up_twice_keeps_the_running_stack() {
+    // A temporary stack directory per test: its path is also the orphan marker, so tests
+    // in parallel can never mistake each other's children for their own.
     let dir = tempfile::tempdir().unwrap();
     ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--infra-only"]));
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
