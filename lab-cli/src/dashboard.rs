@@ -12,6 +12,16 @@
 //! - cache hit rate: catalog's `cache_requests_total` over the last interval;
 //! - stock totals: the inventory ledger in MySQL (`inventory_db.inventory`), which the
 //!   service's syncer keeps up to date from Redis.
+//!
+//! Why the TUI polls only while the dashboard is visible (`tui::spawn_dashboard`): a poll
+//! is a dozen network round trips and SQL; during a race on 2 cores it would compete with
+//! the buyers and lower the very TPS the learner is comparing. The first poll after the
+//! dashboard opens has no previous scrape, so rates show `-` for one second — honest,
+//! since a rate needs two points.
+//!
+//! Stock totals come from MySQL, not Redis: Redis holds the live counters, but the ledger
+//! is what the business trusts; if the two disagree for more than a moment, the syncer is
+//! behind — a thing worth noticing on a dashboard.
 
 use std::{
     collections::HashMap,
@@ -23,6 +33,9 @@ use bookstore_stack::{StackState, probe};
 
 use crate::metrics::{self, Scrape};
 
+// `Option` for every rate: "not measurable" (first poll, no metrics endpoint, no
+// traffic in the interval) must render as `-`, never as 0 — a QPS of 0 claims the
+// service is idle, which may be false.
 /// One row of the dashboard.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceRow {
@@ -39,6 +52,8 @@ pub struct ServiceRow {
     pub hit_rate: Option<f64>,
 }
 
+// The invariant a learner can check by eye: `available + locked + sold = total` for
+// every book, hence for the sums (DESIGN.md §4's conservation rule).
 /// Sum of every book's counters in the inventory ledger.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StockTotals {
@@ -58,12 +73,16 @@ pub struct DashboardSnapshot {
     pub source: String,
 }
 
+// Stateful on purpose: a rate needs the previous scrape, so the poller keeps one per
+// service. It is owned by one task (no lock), like `App` is owned by the loop.
 /// Polls the stack recorded in a lab directory.
 pub struct Poller {
     dir: PathBuf,
     http: reqwest::Client,
     /// The previous scrape of each service, to turn counters into rates.
     prev: HashMap<String, (Instant, Scrape)>,
+    // Connected lazily on the first poll and kept: MariaDB may not be up yet when the
+    // dashboard opens, and reconnecting every second would cost a TCP + auth handshake.
     pool: Option<sqlx::MySqlPool>,
 }
 
@@ -82,6 +101,8 @@ impl Poller {
 
     /// One full refresh.
     pub async fn poll(&mut self) -> DashboardSnapshot {
+        // Errors become an empty state: a dashboard that can read nothing shows nothing
+        // running, which is exactly what the learner needs to see.
         let state = StackState::load(&self.dir).ok().flatten().unwrap_or_default();
         let health = probe::check_all(&state).await;
         let mut rows = Vec::with_capacity(health.len());
@@ -98,6 +119,9 @@ impl Poller {
             if let Some(m) = state.service(&h.name).and_then(|c| c.metrics.clone())
                 && let Ok(scrape) = metrics::scrape(&self.http, &m).await
             {
+                // The timestamp is taken *after* the scrape returned, for both scrapes, so the interval
+                // is measured between two comparable moments. A scrape that took 300 ms does not
+                // inflate or deflate the QPS.
                 let now = Instant::now();
                 if let Some((then, before)) = self.prev.get(&h.name) {
                     let rates = rates(before, &scrape, now.duration_since(*then));
@@ -105,6 +129,8 @@ impl Poller {
                     row.p99_ms = rates.p99_ms;
                     row.hit_rate = rates.hit_rate;
                 }
+                // Keyed by component name, so a restarted service (new port, counters back at 0) is
+                // still compared with its old scrape once: `rates` clamps that negative QPS to 0.
                 self.prev.insert(h.name.clone(), (now, scrape));
             }
             rows.push(row);
@@ -116,6 +142,8 @@ impl Poller {
         DashboardSnapshot { rows, stock, source: format!("{}/stack.json", self.dir.display()) }
     }
 
+    // `max_connections(1)`: the dashboard runs one query a second; a pool of 10 would hold
+    // ten idle connections on a database the learner is load-testing.
     async fn stock(&mut self, mysql_url: &str) -> anyhow::Result<StockTotals> {
         if self.pool.is_none() {
             let url = format!("{}/inventory_db", mysql_url.trim_end_matches('/'));
@@ -141,6 +169,8 @@ impl Poller {
     }
 }
 
+// All three rates are interval rates (see [`crate::metrics`]): the dashboard shows
+// the last second, not the average since the service started.
 /// What two scrapes of one service say about the interval between them.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Rates {
@@ -149,9 +179,13 @@ pub struct Rates {
     pub hit_rate: Option<f64>,
 }
 
+// A pure function of two scrapes and a duration, so the arithmetic is unit-tested with
+// literal `/metrics` text (below) instead of a running service and a sleep.
 /// QPS, p99 and hit rate between two scrapes `dt` apart.
 pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
     let secs = dt.as_secs_f64();
+    // `None` (not 0) for a component without the counter (MariaDB, Redis, Consul) — they
+    // have no gRPC QPS, and the table should say "-" for them.
     let qps = (after.has("grpc_requests_total") && secs > 0.0).then(|| {
         ((after.sum("grpc_requests_total", &[]) - before.sum("grpc_requests_total", &[])) / secs)
             .max(0.0)
@@ -162,6 +196,8 @@ pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
         0.99,
     )
     .map(|s| s * 1000.0);
+    // Outer `None`: this service has no cache (not the catalog). Inner `None`: it has one,
+    // but nothing was looked up in the interval. Both render as `-`.
     let hit_rate = after.has("cache_requests_total").then(|| {
         let d = |r| {
             after.sum("cache_requests_total", &[("result", r)])
@@ -173,6 +209,8 @@ pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
     Rates { qps, p99_ms, hit_rate: hit_rate.flatten() }
 }
 
+// The address is shown for everyone and the failure detail only for unhealthy rows:
+// the line a learner must act on is the one that explains itself.
 /// The dashboard as plain text (for `--no-tui` and scripts).
 pub fn table(s: &DashboardSnapshot) -> String {
     let mut out = format!(
@@ -205,6 +243,9 @@ mod tests {
     use super::*;
     use crate::metrics::parse;
 
+    // Proves both delta rules with numbers chosen to expose a lifetime computation: over the
+    // process lifetime the hit rate would be 140/200 = 70 %, over the interval it is
+    // 50/100 = 50 %; QPS is (300 − 100) / 2 s = 100. No histogram → p99 is `None`, not 0.
     /// QPS is the counter's growth per second and the hit rate covers only the interval.
     #[test]
     fn rates_come_from_counter_deltas() {

@@ -11,6 +11,10 @@
 //!
 //! Every command works without a terminal (`--no-tui`, or stdout not a TTY): the same
 //! runners print progress bars and tables instead of drawing screens.
+//!
+//! Why a thin `main`: everything here is argument plumbing, which is hard to test; the
+//! library behind it is tested directly (tests/). Help texts are Chinese (they are read by
+//! learners); errors are English (they are pasted into issues and searched for).
 
 use std::{io::IsTerminal, path::PathBuf};
 
@@ -31,6 +35,8 @@ use clap::{Parser, Subcommand};
     version,
     about = "书店微服务实验室 — Week 6 (Day 29–35) 的终端实验环境"
 )]
+// `--dir` and `--no-tui` are global so they can be written anywhere:
+// `bookstore-lab --no-tui lesson day30` and `bookstore-lab lesson day30 --no-tui` both work.
 struct Cli {
     /// Stack directory (data, logs, stack.json). Default: the nearest `.lab/` above the
     /// current directory, else `./.lab`.
@@ -111,6 +117,9 @@ enum LessonsAction {
     Check,
 }
 
+// Like git finding `.git`: walk up from the current directory, so `bookstore-lab` run from
+// `services/inventory/` still finds the checkout's `.lab/` instead of creating a second,
+// empty stack in a subdirectory.
 fn default_dir() -> PathBuf {
     let mut dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     loop {
@@ -123,6 +132,8 @@ fn default_dir() -> PathBuf {
     }
 }
 
+// stdout, not stdin: `bookstore-lab lesson day30 > out.txt` has a keyboard but must not
+// paint escape codes into the file.
 /// Whether to draw screens: a terminal on stdout and no `--no-tui`.
 fn use_tui(cli: &Cli) -> bool {
     !cli.no_tui && std::io::stdout().is_terminal()
@@ -141,6 +152,10 @@ async fn main() -> anyhow::Result<()> {
     match command {
         Command::Up { infra_only, external, free_ports, bin_dir } => {
             let mut sup = open()?;
+            // On the `select!` below: if Ctrl-C wins, the `up` future is dropped mid-way and some
+            // processes may already run. A fresh supervisor re-reads `stack.json` (written as each
+            // component starts) and stops exactly those — ❌ DON'T leave a half-started stack
+            // holding ports 3306/6379 that make the next `up` fail.
             let opts = UpOptions { infra_only, external, free_ports, bin_dir, attached: false };
             // Ctrl-C while starting: stop what was already started, leave nothing behind.
             tokio::select! {
@@ -168,6 +183,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Status { json } => {
             let healthy = print_status(&open()?, json).await;
+            // A non-zero exit for "something is unhealthy" makes `status` usable in scripts and CI
+            // (`bookstore-lab status || exit 1`), the same contract as `systemctl is-active`.
             if !healthy {
                 std::process::exit(1);
             }
@@ -177,6 +194,8 @@ async fn main() -> anyhow::Result<()> {
             opts.infra = bookstore_stack::testing::try_infra_in(Some(sup.dir()))?;
             bookstore_lab::bench::run(target, &opts).await?;
         }
+        // Output meant for `eval "$(bookstore-lab env)"`; `CONSUL_HTTP_ADDR` is the variable the
+        // `consul` CLI itself reads, so the learner's `consul catalog services` just works.
         Command::Env => {
             let sup = open()?;
             let s = sup.state();
@@ -216,6 +235,8 @@ async fn main() -> anyhow::Result<()> {
                 return Ok(());
             }
             let params =
+                // Zero stock or zero buyers would make a race with nothing to measure (and a division by
+                // zero in a rate); clamping to 1 keeps every command line valid.
                 RaceParams { stock: stock.max(1), buyers: buyers.max(1), duration_secs: duration };
             let ctx = tui::Context { lab_dir: sup.dir().to_path_buf() };
             if tui_mode {
@@ -242,6 +263,9 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+// A failed `up` does not prevent the TUI from opening: the lessons are readable without a
+// stack, and the notice tells the learner what to fix. Refusing to start would hide the
+// lessons behind an infrastructure problem.
 /// `bookstore-lab` alone: in a terminal, make sure the stack runs (idempotent) and open
 /// the TUI home; otherwise print the lessons and the stack's status.
 async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
@@ -291,6 +315,8 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
     all_ok
 }
 
+// Status output ends up in screenshots and issue reports; ✅ DO redact credentials in
+// anything a human may paste. `rfind('@')` because a password may itself contain `@`.
 /// Hides a password in a URL (`mysql://root:secret@…` → `mysql://root:***@…`).
 fn redact(address: &str) -> String {
     match (address.find("://"), address.rfind('@')) {

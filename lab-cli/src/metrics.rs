@@ -6,9 +6,40 @@
 //! filled up in between. DON'T show a p99 computed over the whole life of the process:
 //! after an hour, a burst of slow requests would barely move it, and the dashboard would
 //! say "fine" while users wait.
+//!
+//! ## QPS from counter deltas
+//!
+//! `grpc_requests_total` is a counter: the number of requests since the process started.
+//! QPS over the last interval is `(c₂ − c₁) / (t₂ − t₁)`, summed over every label set
+//! (method, code). The `t` is the *poller's* clock at each scrape, so a slow scrape
+//! stretches the interval and the QPS stays correct.
+//!
+//! ## p99 from histogram bucket deltas
+//!
+//! A Prometheus histogram is a set of cumulative counters, one per upper bound `le`:
+//! `…_bucket{le="0.005"} 812` means "812 requests so far took ≤ 5 ms". Subtracting two
+//! scrapes bucket by bucket gives a histogram of *only the requests in between*. The
+//! p99 is then found like `histogram_quantile()`: rank = 0.99 × count, find the first
+//! bucket whose cumulative count reaches the rank, and interpolate linearly inside it.
+//!
+//! The error of that interpolation, honestly: the histogram only knows "between 5 ms and
+//! 10 ms", not where inside. Linear interpolation assumes the requests are spread evenly
+//! across the bucket, so the reported p99 can be off by up to the bucket's width — with
+//! buckets 5 ms / 10 ms / 25 ms, a true p99 of 11 ms may be shown anywhere between 10 and
+//! 25 ms. ✅ DO choose buckets dense around the latencies you care about (the platform's
+//! are); ❌ DON'T read a histogram p99 to more precision than its bucket edges, and don't
+//! compare p99s from services with different buckets. The load engine's own p99 (from
+//! every sample, in an HDR histogram) has no bucket edges to guess between; this one is
+//! what an operator sees.
+//!
+//! Parsing is hand-written (~50 lines) rather than a crate: we need name, labels, value —
+//! no types, no exemplars, no OpenMetrics — and the parser is a good read for a learner
+//! who has never looked at `/metrics`.
 
 use std::collections::BTreeMap;
 
+// Labels in a `BTreeMap` so two samples with the same labels in a different order
+// compare equal, and debug output is stable for snapshot-like assertions.
 /// One sample line: `name{k="v",…} value`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
@@ -23,6 +54,8 @@ pub struct Scrape {
     pub samples: Vec<Sample>,
 }
 
+// Skipping instead of failing: `/metrics` also carries `# HELP` / `# TYPE` lines and
+// possibly series we do not understand; one odd line must not blank the whole dashboard.
 /// Parses the text format; comment lines and lines that do not parse are skipped.
 pub fn parse(text: &str) -> Scrape {
     let samples = text
@@ -33,6 +66,8 @@ pub fn parse(text: &str) -> Scrape {
     Scrape { samples }
 }
 
+// Split at the closing brace, not at the first space: label values may contain spaces
+// (`path="/api/v1/books list"`), so the value is whatever follows the `}`.
 fn parse_line(line: &str) -> Option<Sample> {
     let (head, value) = match line.find('}') {
         Some(close) => (&line[..=close], line[close + 1..].trim()),
@@ -47,6 +82,10 @@ fn parse_line(line: &str) -> Option<Sample> {
     Some(Sample { name: name.trim().to_string(), labels, value })
 }
 
+// A small state machine over `key="value",` pairs. Values are escaped (`\"`, `\\`, `\n`),
+// so a naive `split(',')` breaks on a value containing a comma or a quote; here each value
+// is read char by char until the first unescaped quote. (`\n` is kept as `n` — a
+// simplification; no label we filter on contains a newline.)
 fn parse_labels(s: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut rest = s;
@@ -75,6 +114,9 @@ fn parse_labels(s: &str) -> BTreeMap<String, String> {
 }
 
 impl Scrape {
+    // "Include", not "equal": `sum("cache_requests_total", [("result","hit")])` adds up the
+    // list and detail series. Summing across label sets is how you get a service-wide
+    // figure from per-method counters — it is PromQL's `sum(...)` without `by`.
     /// Sum of every sample named `name` whose labels include all of `filter`.
     pub fn sum(&self, name: &str, filter: &[(&str, &str)]) -> f64 {
         self.samples
@@ -91,6 +133,10 @@ impl Scrape {
         self.samples.iter().any(|s| s.name == name)
     }
 
+    // Summing buckets of different methods is valid because buckets are counts with the
+    // same bounds: the result is the histogram of all methods together. (Summing p99s of
+    // methods would *not* be valid — quantiles do not add.) Keyed by the float's bits so
+    // `0.005` from two series lands in one entry.
     /// Cumulative bucket counts of histogram `name` summed over all other labels, by
     /// upper bound (`le`), sorted.
     pub fn buckets(&self, name: &str) -> Vec<(f64, f64)> {
@@ -116,6 +162,9 @@ impl Scrape {
     }
 }
 
+// The `+Inf` bucket's cumulative count is the total number of observations, which is why
+// `delta.last()` is the total. A missing bucket in `before` (a series that appeared
+// meanwhile) counts as 0; `max(0.0)` absorbs a counter reset after a restart.
 /// The `q` quantile (0.99 → p99) of the observations that arrived between two scrapes of a
 /// histogram, interpolated inside the bucket like Prometheus' `histogram_quantile`.
 /// `None` when nothing was observed in between.
@@ -133,6 +182,7 @@ pub fn quantile_between(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> 
         return None;
     }
     let rank = q * total;
+    // The first bucket's lower edge is assumed to be 0 s, as in Prometheus.
     let mut lower = (0.0, 0.0);
     for (le, cum) in &delta {
         if *cum >= rank {
@@ -149,6 +199,8 @@ pub fn quantile_between(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> 
     None
 }
 
+// `error_for_status` so a 404 (wrong port, metrics disabled) is an error, not an
+// empty scrape that would silently show "no traffic".
 /// Fetches and parses `http://<address>/metrics`.
 pub async fn scrape(http: &reqwest::Client, address: &str) -> anyhow::Result<Scrape> {
     let text = http
@@ -175,6 +227,8 @@ grpc_request_duration_seconds_bucket{method="GetBook",le="0.01"} 9
 grpc_request_duration_seconds_bucket{method="GetBook",le="+Inf"} 10
 "#;
 
+    // Proves `sum` with no filter adds all label sets (10 + 5), and a filter keeps only
+    // matching series — the basis of every figure on the dashboard.
     /// Labels are matched exactly and sums cover every series of a name.
     #[test]
     fn sums_filter_by_labels() {
@@ -183,6 +237,9 @@ grpc_request_duration_seconds_bucket{method="GetBook",le="+Inf"} 10
         assert_eq!(s.sum("cache_requests_total", &[("result", "hit")]), 8.0);
     }
 
+    // Proves the delta principle: before, 1 of 10 lifetime requests was slow; then 100 fast
+    // ones arrive. A lifetime p99 would land in the slow bucket; the interval p99 is ≤ 1 ms.
+    // And no new observations gives `None`, not a stale number.
     /// p99 comes from the observations between two scrapes, not the process lifetime.
     #[test]
     fn quantiles_use_only_the_observations_between_scrapes() {

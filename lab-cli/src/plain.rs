@@ -4,6 +4,25 @@
 //! experiment shows indicatif progress bars on stderr and finishes with a table on
 //! stdout — so `bookstore-lab lesson day30 --no-tui | tee out.txt` keeps only the
 //! results. The runners are the very ones the TUI observes; only the observer differs.
+//!
+//! ## Why plain mode exists
+//!
+//! - **CI**: a CI runner has no TTY. `bookstore-lab lesson day30 --no-tui` there runs the
+//!   real race and prints the DO/DON'T table to the log, so a job can check that naive still
+//!   oversells on a clean machine, with the same code learners run (not wired into
+//!   `.ci/` yet — the lessons check is).
+//! - **scripts**: `… --no-tui | grep "DON'T"` or `tee` into a report; escape codes for a
+//!   screen would be garbage in a file.
+//! - **no TTY at all**: over `ssh host cmd`, inside `docker exec` without `-t`, or under
+//!   an editor's task runner, raw mode fails. Detecting `stdout().is_terminal()` and
+//!   falling back is kinder than an error "not a terminal".
+//!
+//! ✅ DO keep plain mode a second *observer* of the same runner. ❌ DON'T write a second
+//! implementation of the experiment for scripts — the two would drift, and CI would test
+//! the one learners never see.
+//!
+//! Progress goes to stderr, results to stdout: the Unix convention that makes
+//! `2>/dev/null` leave exactly the data.
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -15,11 +34,13 @@ use crate::{
     experiments::{
         arena::Arena,
         cache::{self, CacheEvent, CacheParams, CacheTargets},
-        race::{self, RaceEvent, RaceParams, Strategy},
+        race::{self, RaceEvent, RaceParams},
     },
     lessons::{ExperimentKind, Library, check, progress::Progress},
 };
 
+// Same three states as the TUI's home list, same words, so a screenshot in the course
+// notes matches either mode.
 /// `bookstore-lab lessons`: the list with progress.
 pub fn list(lib: &Library, progress: &Progress) {
     for l in &lib.manifest.lessons {
@@ -34,6 +55,8 @@ pub fn list(lib: &Library, progress: &Progress) {
     }
 }
 
+// Every problem is printed, not only the first: a lesson author who renamed a file sees
+// all broken references at once instead of fixing them one CI run at a time.
 /// `bookstore-lab lessons check`: prints every problem; false if there was one.
 pub fn check(dir: &Path) -> bool {
     let report = check::run(dir);
@@ -53,6 +76,9 @@ pub fn check(dir: &Path) -> bool {
     report.is_ok()
 }
 
+// The lesson text is printed first so a log reads like the lesson: the explanation, then
+// the evidence. The cache experiment runs 10 s here instead of 30 s: nobody presses `p`
+// or `u` in a script, so the extra 20 s would only repeat the same numbers.
 /// `bookstore-lab lesson <id> --no-tui`: the text, then the experiment.
 pub async fn lesson(
     lib: &Library,
@@ -90,6 +116,8 @@ pub async fn race_with_bars(
     arena: Arc<Arena>,
     params: RaceParams,
 ) -> anyhow::Result<Vec<race::StrategyResult>> {
+    // The runner is spawned and this function is its observer: the same division of labour
+    // as the TUI, with progress bars in place of lanes.
     let (tx, mut rx) = mpsc::unbounded_channel();
     let runner = tokio::spawn(race::run(arena, params, tx));
     let style = ProgressStyle::with_template("{prefix:>11} [{bar:30}] {pos}/{len} {msg}")
@@ -99,6 +127,8 @@ pub async fn race_with_bars(
     while let Some(e) = rx.recv().await {
         match e {
             RaceEvent::Started(s) => {
+                // The bar's unit follows the mode: attempts in a one-shot race (the bar ends when every
+                // buyer has tried), milliseconds in a timed one (the bar is a clock).
                 let len = match params.duration_secs {
                     0 => u64::from(params.buyers),
                     d => u64::from(d) * 1000,
@@ -121,6 +151,8 @@ pub async fn race_with_bars(
                     ));
                 }
             }
+            // One summary line per strategy, printed even when the bar is hidden, so a CI log keeps
+            // the per-strategy numbers and not only the final table.
             RaceEvent::Finished(r) => {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
@@ -136,13 +168,17 @@ pub async fn race_with_bars(
                     crate::ui::fmt_us(r.summary.p99_us)
                 );
             }
+            // `Failed` needs no print here: the runner also returns the error, and `runner.await?`
+            // below propagates it to `main`, which prints it and exits non-zero — what a script
+            // needs to notice.
             RaceEvent::Done | RaceEvent::Failed(_) => {}
         }
     }
-    let _ = Strategy::ALL;
     runner.await?
 }
 
+// One line per second instead of a bar: the interesting output is the time series
+// (hit rate settling, then dipping at a write), and a bar would overwrite it.
 /// Runs the cache experiment, printing one line per second.
 pub async fn cache_with_lines(targets: CacheTargets, params: CacheParams) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -168,6 +204,8 @@ pub async fn cache_with_lines(targets: CacheTargets, params: CacheParams) -> any
     runner.await?
 }
 
+// The first poll's result is thrown away on purpose: it only establishes the baseline
+// scrape. Printing it would show `-` for every rate and look broken.
 /// `bookstore-lab dashboard --no-tui`: two polls a second apart (rates need two
 /// scrapes), then the table.
 pub async fn dashboard(lab_dir: &Path) {

@@ -7,12 +7,21 @@
 //! `lab_race` and `lab:race:`), because resetting stock for an experiment must never touch
 //! the ledger of the running inventory-service. Tests and parallel labs choose their own
 //! with `BOOKSTORE_LAB_RACE_DB` / `BOOKSTORE_LAB_RACE_PREFIX`.
+//!
+//! ✅ DO run experiments against the production code path in an isolated namespace.
+//! ❌ DON'T copy the strategies into the lab "for clarity": the copy would drift from the
+//! service the moment someone fixes a bug there, and the lab would keep demonstrating a
+//! bug the course already fixed (the same argument as lessons' source markers).
 
 use bookstore_inventory::race::{self as inv, RaceArena};
 use bookstore_stack::testing::Infra;
 
 use super::race::{RaceTarget, Strategy};
 
+// A newtype around the service's arena. Implementing the lab's own trait directly for
+// the foreign `RaceArena` would be allowed (the trait is local, so the orphan rule is
+// satisfied); the wrapper exists to keep the inventory crate's types out of the lab's
+// public API and to map the two `Strategy` enums in exactly one place.
 /// The arena the race runs in.
 pub struct Arena {
     inner: RaceArena,
@@ -29,6 +38,8 @@ fn strategy(s: Strategy) -> inv::Strategy {
 impl Arena {
     /// Connects to the running MariaDB and Redis (creating and migrating the arena's
     /// database on first use).
+    // An empty variable counts as unset: `BOOKSTORE_LAB_RACE_DB= cargo test` (a common way
+    // to "unset" in a CI matrix) must not try to create a database with an empty name.
     pub async fn connect(infra: &Infra) -> anyhow::Result<Self> {
         let var = |k: &str, default: &str| {
             std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.into())

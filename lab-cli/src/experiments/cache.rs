@@ -10,6 +10,32 @@
 //! stock. Both are writes that must evict cached entries (DESIGN.md §4). The screen shows
 //! the hottest book's stock as read through the cache: it changes at once (DO: evict on
 //! write), and the hit rate dips while the evicted keys refill.
+//!
+//! ## Why skew matters for the hit rate
+//!
+//! A cache holds what was read recently (until its TTL). Under a *uniform* load over N books,
+//! every book is equally likely, so the hit rate is roughly "the share of the catalogue
+//! that is cached right now" — with a few hundred books and a 5-minute TTL it climbs slowly
+//! and any eviction hurts it evenly. Under a *Zipf* load with s ≈ 1, the top 1 % of books
+//! take a large share of all reads (with 1000 books and s = 1.1, rank 1 alone gets ~18 %
+//! and the top 10 almost half),
+//! so a handful of cached entries answer most requests and the hit rate reaches 90 %+
+//! within seconds. Two consequences the learner should take away:
+//! - ✅ caching pays off *because* traffic is skewed; measure with skewed load, or your
+//!   benchmark underestimates the cache (uniform load is the worst case, not the typical one);
+//! - ❌ the same skew makes the hottest key a single point of pain: when it is evicted,
+//!   every reader misses at once (a stampede) — which is why the service has single-flight
+//!   loading and TTL jitter, and why the experiment lets you evict *the hottest* book.
+//!
+//! ## Why the hit rate comes from the service's counters
+//!
+//! The lab cannot see inside the cache; it could only guess a hit from latency (fast =
+//! hit), which is wrong under load. Instead it scrapes `cache_requests_total{cache, result}`
+//! once a second and reports the *difference* to the previous scrape (see [`crate::metrics`]).
+//!
+//! Shortcuts, honestly: the load runs on the same 2 cores as the service, so absolute TPS
+//! here is not a benchmark (use `bookstore-lab bench catalog` for that); and a failed scrape
+//! repeats the previous counts, which shows as "no lookups that second", not as a dip.
 
 use std::{sync::Arc, time::Duration};
 
@@ -27,6 +53,9 @@ use tonic::transport::Channel;
 
 use crate::metrics;
 
+// 20 mirrors the page size a shop front end would use; list keys are cached per page,
+// so the page size decides how many list keys exist (N / 20), and with them how many
+// list entries one publish has to invalidate.
 /// Books per list page in the read load.
 const PAGE_SIZE: u32 = 20;
 
@@ -37,6 +66,8 @@ pub struct CacheParams {
     pub readers: u32,
     /// Seconds of load.
     pub duration_secs: u32,
+    // Try 0 in the lesson: the hit rate falls and refills much more slowly — the most
+    // direct way to *see* that skew, not the cache, makes 90 % possible.
     /// Zipf exponent: 0 = uniform, 1 = classic web skew, higher = a few books get it all.
     pub skew: f64,
 }
@@ -47,6 +78,8 @@ impl Default for CacheParams {
     }
 }
 
+// `f64` because Prometheus exposes every sample as a float, counters included; keeping
+// the type avoids a lossy round trip and lets deltas be computed without casts.
 /// Hit/miss counts of both caches (differences of two scrapes).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct HitCounts {
@@ -68,6 +101,9 @@ impl HitCounts {
         }
     }
 
+    // Counter arithmetic: counters only grow, so `now − before` is what happened in between.
+    // If the service restarted, the counters restart at 0 and this goes negative for one
+    // second; the rate then shows nonsense for one tick rather than hiding the restart.
     fn minus(&self, o: &Self) -> Self {
         Self {
             list_hits: self.list_hits - o.list_hits,
@@ -77,6 +113,9 @@ impl HitCounts {
         }
     }
 
+    // Combined over list and detail caches, weighted by lookups — not the average of the
+    // two rates. With four detail reads per list read, averaging would give the (fewer)
+    // list lookups four times their real weight.
     /// Hit rate over both caches, `None` when nothing was looked up.
     pub fn rate(&self) -> Option<f64> {
         let hits = self.list_hits + self.detail_hits;
@@ -118,6 +157,12 @@ pub struct CacheTargets {
     pub user: Option<String>,
 }
 
+// How it works: precompute the running sum of weights 1/1^s, 1/2^s, … 1/n^s (the CDF, not
+// normalised). To sample, draw x uniform in [0, total) and find the first rank whose
+// cumulative weight reaches x — `partition_point` is a binary search, so O(log n) per
+// sample after O(n) setup. Rank k is chosen with probability (1/k^s) / total, exactly.
+// Why not the `rand_distr::Zipf` crate: it is a fine choice; this is twelve lines the
+// lesson can show, with no extra dependency, and the test below checks its shape.
 /// Ranks 1..=n chosen ∝ 1/k^s, sampled by binary search in the cumulative weights.
 #[derive(Clone, Debug)]
 pub struct Zipf {
@@ -136,6 +181,7 @@ impl Zipf {
         Self { cdf }
     }
 
+    // `.min(len - 1)` guards the floating-point edge where x rounds to the total itself.
     /// A 0-based rank: 0 is the most popular.
     pub fn sample(&self, rng: &mut impl Rng) -> usize {
         let total = *self.cdf.last().unwrap_or(&1.0);
@@ -144,6 +190,9 @@ impl Zipf {
     }
 }
 
+// `connect_timeout` bounds the TCP connect, `timeout` bounds every request on the
+// channel. Without the second, a service stuck in a slow query would keep a reader
+// waiting forever, and the load engine would report fewer, not slower, requests.
 /// A gRPC channel with short timeouts: a lab talking to a stopped service should say so
 /// in two seconds, not hang the screen for the OS's TCP timeout.
 async fn channel(address: &str) -> anyhow::Result<Channel> {
@@ -154,6 +203,9 @@ async fn channel(address: &str) -> anyhow::Result<Channel> {
         .await?)
 }
 
+// The hottest book is the *newest* one (`ids[0]`, rank 0 of the Zipf): like a shop's new
+// releases, and it makes "publish a book" interesting — the new book becomes rank 0 only
+// in the next run, since the ids are read once at start.
 /// Every book id in the catalogue, in list order (newest first), read through ListBooks
 /// rather than SQL: the experiment sees the catalogue the way a client does, and does not
 /// depend on the service's table layout. Capped at 50 pages of 100 (plenty for a skew).
@@ -187,6 +239,8 @@ pub async fn run(
         "the catalogue is empty: seed it first (see the lesson's 自己动手验证)"
     );
     let ids = Arc::new(ids);
+    // Two independent Zipfs: one over books (for GetBook), one over list pages (for
+    // ListBooks). Page 1 is by far the most read, like a real shop's front page.
     let hot = ids[0];
     let pages = ids.len().div_ceil(PAGE_SIZE as usize);
     let by_id = Arc::new(Zipf::new(ids.len(), params.skew));
@@ -203,9 +257,14 @@ pub async fn run(
             }
         }
     };
+    // The baseline scrape, taken before the load starts: totals are "since this run began",
+    // not since the service started, so earlier runs do not inflate this run's hit rate.
     let start = scrape(http.clone()).await.unwrap_or_default();
 
     // Four reads in five are book details, one is a list page: a shop's browse pattern.
+    // A `watch` channel, not an mpsc: the sampler below only needs the *latest* load
+    // snapshot once a second, and a watch keeps exactly one value — the engine can publish
+    // as often as it likes without filling a queue.
     let (tx, rx) = watch::channel(Snapshot::default());
     let load = {
         let (ids, by_id, by_page) = (ids.clone(), by_id.clone(), by_page.clone());
@@ -218,6 +277,9 @@ pub async fn run(
             cfg,
             move |i| {
                 let mut client = client.clone();
+                // The rng is created and dropped before the `async move`: `rand::rng()` is thread-local
+                // and not `Send`, so holding it across an `.await` would make the future non-`Send` and
+                // the load engine (which spawns onto Tokio's worker threads) would not accept it.
                 let (id, page) = {
                     let mut rng = rand::rng();
                     (ids[by_id.sample(&mut rng)], by_page.sample(&mut rng) as u32 + 1)
@@ -237,6 +299,8 @@ pub async fn run(
                     };
                     match r {
                         Ok(()) => Outcome::Success,
+                        // NotFound is a correct answer (a deleted book), not a failure of the service; counting
+                        // it as Failed would make the error column light up for a healthy catalog.
                         Err(s) if s.code() == tonic::Code::NotFound => Outcome::Rejected,
                         Err(_) => Outcome::Failed,
                     }
@@ -247,12 +311,18 @@ pub async fn run(
     };
 
     // Sample once a second until the load is done.
+    // `interval` fires at once on the first tick; that tick is consumed before the loop so
+    // the first report covers a full second of load, not zero milliseconds of it.
     let mut prev = start;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {
         tick.tick().await;
         let now = scrape(http.clone()).await.unwrap_or(prev);
+        // The hot book's stock is read *through the service* (GetBook, i.e. through the cache),
+        // on purpose: after `u` changes the stock, this number changing within a second is the
+        // visible proof that the write evicted the cached detail. If it stayed stale for minutes,
+        // the service would be caching without invalidating — the bug Day 29 warns about.
         let hot_stock = client
             .get_book(GetBookRequest { id: hot })
             .await
@@ -260,6 +330,8 @@ pub async fn run(
             .and_then(|r| r.into_inner().book)
             .map(|b| b.stock);
         let snapshot = rx.borrow().clone();
+        // Checked before sending, so the last report (which includes the final snapshot)
+        // is sent once more after the load ended, and then the loop stops.
         let done = load.is_finished();
         let _ = events.send(CacheEvent::Progress {
             load: snapshot,
@@ -277,6 +349,9 @@ pub async fn run(
     Ok(())
 }
 
+// Registering a fresh user each time is a shortcut: it needs no credentials from the
+// learner and no seeded admin, at the price of one throwaway user per press. A real
+// admin tool would log in once and keep the token.
 /// A learner's write: publish a new book (as a lab user registered on the fly). The
 /// catalog must evict its list pages, or the new book stays invisible for 5 minutes.
 pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
@@ -294,6 +369,8 @@ pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
         .await?;
     let token =
         users.login(LoginRequest { username: name.clone(), password }).await?.into_inner().token;
+    // A random ISBN so repeated presses never hit the catalog's unique-ISBN check
+    // (AlreadyExists), which would teach nothing about caching.
     let mut req = tonic::Request::new(PublishBookRequest {
         title: format!("实验室新书 {name}"),
         author: "bookstore-lab".into(),
@@ -303,6 +380,8 @@ pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
         stock: 10,
         description: "Day 29 缓存失效实验中发布".into(),
     });
+    // gRPC metadata is the HTTP/2 header block; the catalog reads the token with
+    // `bookstore_platform::auth::bearer_token`, the same way the gateway forwards it.
     req.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
     let mut catalog = CatalogServiceClient::new(channel(&targets.catalog).await?);
     let book = catalog
@@ -314,6 +393,9 @@ pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
     Ok(format!("已发布《{}》(id {})", book.title, book.id))
 }
 
+// Down by one while there is stock, back up by ten near zero: pressing `u` repeatedly
+// keeps changing the number (each press must be a visible change) without ever
+// reaching an invalid negative stock, which the service would refuse.
 /// A learner's write: set the hottest book's stock to a new value through UpdateStock.
 pub async fn change_stock(targets: &CacheTargets, book: u64) -> anyhow::Result<String> {
     let mut catalog = CatalogServiceClient::new(channel(&targets.catalog).await?);
@@ -332,6 +414,10 @@ pub async fn change_stock(targets: &CacheTargets, book: u64) -> anyhow::Result<S
 mod tests {
     use super::*;
 
+    // Proves the sampler is skewed the right way round (rank 0 most popular) and strongly:
+    // with s = 1.1 the true ratio of rank 1 to rank 100 is 100^1.1 ≈ 158, so a threshold of
+    // 10× over 20,000 draws cannot fail by chance, yet would fail for a uniform or reversed
+    // sampler.
     /// With s > 0 the first rank is drawn far more often than the last.
     #[test]
     fn zipf_prefers_low_ranks() {
@@ -344,6 +430,8 @@ mod tests {
         assert!(counts[0] > 10 * counts[99].max(1), "{counts:?}");
     }
 
+    // Proves the rate is weighted by lookups (8 hits of 10 = 0.8, not the mean of 0.5 and
+    // 0.875) and that "no lookups" is `None`, which the sparkline relies on to skip a second.
     /// The hit rate covers both caches and is undefined with no lookups.
     #[test]
     fn hit_rate_combines_both_caches() {

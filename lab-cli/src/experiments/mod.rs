@@ -10,6 +10,12 @@
 //! - [`race`]: Day 30 — naive vs `SELECT … FOR UPDATE` vs Lua on the same stock.
 //! - [`cache`]: Day 29 — a skewed read load on catalog-service, hit rate and invalidation.
 //! - [`arena`]: connects the race to inventory-service's real code paths.
+//!
+//! The common shape of an experiment, so a new one (Day 31's orders, say) fits in:
+//! `Params` (the knobs, `Copy`, with a `Default` the lesson describes), an `Event` enum
+//! (`Started` / `Progress` / … / `Done` / `Failed`), and `async fn run(target, params,
+//! events) -> Result<..>`. `run` sends, never awaits a reader, and returns the final
+//! numbers too, so a test can ignore the channel and assert on the result.
 
 pub mod arena;
 pub mod cache;

@@ -15,12 +15,49 @@
 //! How the numbers are defined, so the screen, the plain output and the test agree:
 //! sold = sales the strategy confirmed; oversell = sold − starting stock when positive
 //! (equivalently, how far the remaining stock went below zero).
+//!
+//! ## Why one strategy after another, on the same stock
+//!
+//! The runner resets the book to the same stock, runs strategy 1 to the end, resets,
+//! runs strategy 2, and so on. It could run all three at once — it must not:
+//! - **fair comparison**: every strategy gets the same starting stock, the same number of
+//!   buyers and the whole machine. The course machine has 2 cores; three races at once would
+//!   each get about a third of them, and the ratio "Lua is N× FOR UPDATE" would measure the
+//!   scheduler, not the strategies.
+//! - **no cross-talk**: naive and FOR UPDATE share one MariaDB. FOR UPDATE's row locks and
+//!   naive's extra round trips would slow each other (lock waits, buffer pool, fsyncs), so
+//!   the naive lane's oversell count would depend on what the FOR UPDATE lane was doing.
+//! - **the story**: the screen fills top to bottom in the lesson's order — wrong, correct but
+//!   slow, correct and fast — so the learner reads each result before the next begins.
+//!
+//! The cost is wall time (3 × duration) — a good trade for numbers that mean something.
+//! Each strategy has its *own* row/key (the arena keeps them apart by strategy), so a reset
+//! of one can never disturb another's leftovers either.
+//!
+//! ## Why `remaining < 0` and `sold > stock` agree
+//!
+//! Conservation: every confirmed sale took exactly one unit off the store, so
+//! `remaining = stock − sold` as long as nothing else writes the row. Then
+//! `sold > stock ⇔ stock − sold < 0 ⇔ remaining < 0`, and `oversell = sold − stock = −remaining`.
+//! The two are computed from different places — `sold` from what the buyers were *told*
+//! (the load engine's success count), `remaining` from what the *store* holds afterwards —
+//! so checking both is a cross-check, not a duplicate: if they ever disagree, a sale was
+//! confirmed without being written (or written without being confirmed), which is a
+//! second bug, and [`verdicts`] says DON'T on either signal.
+//!
+//! Naive can go below zero because its `UPDATE stock = stock - 1` has no `WHERE stock >= 1`:
+//! that is the lesson's point (check in Rust, write in SQL, nothing ties them together).
+//! With a guarded `UPDATE … WHERE stock >= 1` the row would stop at 0 but buyers could
+//! still be *told* they succeeded if the code ignores `rows_affected` — `sold` catches that.
 
 use std::{sync::Arc, time::Duration};
 
 use bookstore_loadgen::{LoadConfig, Outcome, Snapshot};
 use tokio::sync::{mpsc, watch};
 
+// Mirrored rather than re-exported so the lab's public API (and its snapshot tests)
+// does not change when the service's enum grows a variant the lab does not show yet;
+// `experiments::arena` is the one place that maps between the two.
 /// One way to decrement stock (mirrors `bookstore_inventory::race::Strategy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
@@ -30,6 +67,8 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    // Also the run order (see the module docs) and the lane order on screen; `index()`
+    // relies on the declaration order matching this array.
     /// In the order the lesson tells the story: wrong, correct but slow, correct and fast.
     pub const ALL: [Strategy; 3] = [Strategy::Naive, Strategy::ForUpdate, Strategy::Lua];
 
@@ -41,6 +80,8 @@ impl Strategy {
         }
     }
 
+    // Learner-facing, so Chinese; one short line each because the plain table prints it at
+    // the end of an 80-column row.
     /// What the learner should remember about it (shown in the DO/DON'T table).
     pub fn lesson(self) -> &'static str {
         match self {
@@ -50,11 +91,18 @@ impl Strategy {
         }
     }
 
+    // `as usize` on a fieldless enum is its declaration index (0, 1, 2) — the lane index.
     pub fn index(self) -> usize {
         self as usize
     }
 }
 
+// The trait is the seam where a test could plug an in-memory store with a deliberately
+// racy `buy` and check the runner's bookkeeping without MariaDB. Honest gap: no such test
+// exists yet — the runner is exercised end to end against the real arena (tmux_day30.rs). The methods return `impl Future + Send` (return-position impl
+// trait in traits, stable since Rust 1.75) instead of using `#[async_trait]`: no boxing
+// per call, and the `Send` bound is spelled out because the load engine moves each buy
+// future onto Tokio's worker threads.
 /// What one buyer's attempt can do to the stock; implemented by the real arena
 /// ([`super::arena`]). A trait so the runner does not care which store sits behind it.
 pub trait RaceTarget: Send + Sync + 'static {
@@ -65,6 +113,9 @@ pub trait RaceTarget: Send + Sync + 'static {
         book: u64,
         stock: i64,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
+    // Three outcomes, not two: `Ok(false)` is a correct refusal and counts as "rejected",
+    // `Err` (lost connection, deadlock) counts as a failure. Mixing them would make a
+    // strategy that errors under load look like one that correctly sells out.
     /// One buyer tries to buy `qty`; true = sold, false = (correctly) out of stock.
     fn buy(
         &self,
@@ -90,6 +141,10 @@ pub struct RaceParams {
     /// 0: every buyer tries exactly once (a flash sale: all arrive at once). Otherwise
     /// buyers keep trying for this many seconds per strategy, which draws the TPS curve
     /// (after the stock is gone, the refusals are what gets measured).
+    // Why two modes: with 0 the question is "does it oversell?" (200 buyers, 100 units, all
+    // at once — the flash sale). With a duration the question becomes "how fast is it?",
+    // and after the stock is gone most attempts are refusals: that is realistic — a sold-out
+    // flash sale is mostly people being told "no", and how fast you say no matters too.
     pub duration_secs: u32,
 }
 
@@ -100,6 +155,8 @@ impl Default for RaceParams {
 }
 
 impl RaceParams {
+    // `counted(concurrency, ops)`: `buyers` workers, one attempt each in total.
+    // `timed(concurrency, d)`: `buyers` workers looping until `d` elapses.
     pub fn load(&self) -> LoadConfig {
         match self.duration_secs {
             0 => LoadConfig::counted(self.buyers as usize, u64::from(self.buyers)),
@@ -122,6 +179,8 @@ impl RaceParams {
 pub enum RaceEvent {
     /// A strategy's stock was reset and its buyers are starting.
     Started(Strategy),
+    // The snapshot is the load engine's cumulative view (successes, failures, latency
+    // percentiles so far), so a dropped one loses nothing: the next is complete.
     /// A live snapshot (every 250 ms) of the strategy that is running.
     Progress(Strategy, Snapshot),
     /// A strategy finished; its final numbers.
@@ -132,6 +191,9 @@ pub enum RaceEvent {
     Failed(String),
 }
 
+// `stock` is kept in the result (not only in the params) so a result is
+// self-describing: the oversell can be computed from the result alone, in the TUI,
+// in plain mode and in a test, with one function.
 /// The final numbers of one strategy.
 #[derive(Clone, Debug)]
 pub struct StrategyResult {
@@ -153,14 +215,21 @@ impl StrategyResult {
     }
 }
 
+// Saturating: fewer sales than stock is "no oversell", not a negative number — unsold
+// stock is a different (and harmless) outcome, e.g. when buyers < stock.
 /// Sales beyond the starting stock (0 when none).
 pub fn oversell(sold: u64, stock: u32) -> u64 {
     sold.saturating_sub(u64::from(stock))
 }
 
+// Book 1 in the arena's own database (`lab_race`), never the service's book 1: the
+// race resets its stock, which must not touch a real ledger.
 /// The book every race uses; the arena keeps it in its own database and key prefix.
 pub const RACE_BOOK: u64 = 1;
 
+// Sends are `let _ =`: if the receiver is gone (the learner quit), the race still finishes
+// its current strategy cleanly instead of erroring half-way, and nothing waits for a screen
+// that is no longer there.
 /// Runs every strategy in turn on the same starting stock, reporting over `events`.
 /// Returns the results (also sent as [`RaceEvent::Finished`]).
 pub async fn run<T: RaceTarget>(
@@ -170,6 +239,7 @@ pub async fn run<T: RaceTarget>(
 ) -> anyhow::Result<Vec<StrategyResult>> {
     let mut results = Vec::new();
     for strategy in Strategy::ALL {
+        // Reset before `Started`, so when the lane lights up the stock really is full.
         target.reset(strategy, RACE_BOOK, i64::from(params.stock)).await?;
         let _ = events.send(RaceEvent::Started(strategy));
 
@@ -185,6 +255,9 @@ pub async fn run<T: RaceTarget>(
                 }
             })
         };
+        // Each buyer attempt is a fresh future that owns an `Arc` clone of the target: the
+        // load engine runs many of them concurrently and none may borrow from this stack frame.
+        // Every buyer buys exactly 1 unit, so `sold` counts units as well as buyers.
         let buyer = target.clone();
         let summary = bookstore_loadgen::run(
             params.load(),
@@ -201,7 +274,11 @@ pub async fn run<T: RaceTarget>(
             Some(tx),
         )
         .await;
+        // Wait for the forwarder before `Finished`: otherwise a late `Progress` of this strategy
+        // could arrive after its `Finished` and replace the final numbers with older ones.
         let _ = forward.await;
+        // Read after every buyer is done — the load engine's `run` returns only when all
+        // in-flight attempts finished — so no sale can land after this read.
         let remaining = target.remaining(strategy, RACE_BOOK).await?;
         let result = StrategyResult { strategy, stock: params.stock, summary, remaining };
         let _ = events.send(RaceEvent::Finished(result.clone()));
@@ -211,6 +288,8 @@ pub async fn run<T: RaceTarget>(
     Ok(results)
 }
 
+// Display-ready numbers, computed once here so the TUI table and the plain table can
+// never disagree about a verdict.
 /// One row of the closing DO/DON'T table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
@@ -218,6 +297,9 @@ pub struct Verdict {
     /// `DON'T` when it oversold, else `DO`.
     pub verdict: &'static str,
     pub tps: f64,
+    // A ratio to a baseline of the *same run* is the only figure worth printing (house
+    // rule): absolute TPS on a shared 2-core laptop moves ±30 % with whatever else runs,
+    // while "Lua ≈ N× FOR UPDATE" stays stable, because both suffered the same noise.
     /// TPS relative to FOR UPDATE (the correct database baseline measured in this run).
     pub ratio: Option<f64>,
     pub sold: u64,
@@ -239,6 +321,8 @@ pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
         .iter()
         .map(|r| Verdict {
             strategy: r.strategy,
+            // Either signal suffices (see the module docs): they agree when the store is consistent,
+            // and if they ever disagree something is wrong anyway.
             verdict: if r.oversell() > 0 || r.remaining < 0 { "DON'T" } else { "DO" },
             tps: r.summary.tps(),
             ratio: base.map(|b| r.summary.tps() / b),
@@ -250,6 +334,8 @@ pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
         .collect()
 }
 
+// Fixed-width columns with explicit widths rather than a table crate: one table, and the
+// widths are part of what the tmux end-to-end test and learners' scripts read.
 /// The DO/DON'T table as plain text (for `--no-tui` and the end of a plain run).
 pub fn verdict_table(results: &[StrategyResult]) -> String {
     let mut out = format!(
@@ -292,6 +378,8 @@ mod tests {
         }
     }
 
+    // Proves the definition the screen relies on: selling *exactly* the stock is not an
+    // oversell (the off-by-one a `>=` would introduce), and under-selling is zero, not negative.
     /// Oversell counts only sales beyond the starting stock.
     #[test]
     fn oversell_is_sales_beyond_the_stock() {
@@ -300,6 +388,9 @@ mod tests {
         assert_eq!(oversell(57, 50), 7);
     }
 
+    // Proves the table is driven by numbers, not by which strategy it is: here naive oversold,
+    // so it gets DON'T; a run where it did not would get DO. And the ratio's baseline is
+    // FOR UPDATE (ratio 1.0), so "Lua 2×" means "twice the correct database path".
     /// The verdict follows the measured oversell, and ratios are to FOR UPDATE.
     #[test]
     fn verdicts_follow_measured_oversell_and_ratio_to_for_update() {
@@ -315,6 +406,8 @@ mod tests {
         assert_eq!(v[2].ratio, Some(2.0));
     }
 
+    // Proves the two modes map to the two load shapes (flash sale vs. sustained), so the
+    // `--duration 0` the lesson tells learners to try really means "everyone once".
     /// Duration 0 means one attempt per buyer; otherwise a timed run.
     #[test]
     fn params_choose_counted_or_timed_load() {
