@@ -240,3 +240,20 @@ fn q_and_ctrl_c_quit() {
     b.update(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
     assert!(b.quit);
 }
+
+/// A notice longer than the key line leaves room for it wraps onto its own rows above the
+/// keys at 80 columns: every word of it stays readable and no key disappears.
+#[test]
+fn long_notices_wrap_above_the_keys_at_80_columns() {
+    let mut a = app();
+    a.open_lesson("day29").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    let long = "失败：catalog-service is not running (start it with `bookstore-lab up`), \
+                then press p again to publish a book";
+    a.update(Event::Cache(CacheEvent::Note(long.into())));
+    let screen = draw(&a, 80, 24);
+    let flat: String = screen.lines().map(str::trim).collect();
+    assert!(flat.contains("press p again to publish a book"), "{screen}");
+    let last = screen.lines().last().unwrap();
+    assert!(last.contains("Esc") && last.contains("退出"), "{screen}");
+}
