@@ -9,11 +9,23 @@
 //!   the experiment, pitfalls, "check it yourself");
 //! - every `{{source: path#marker}}` resolves: the file exists and the marker is found
 //!   exactly once — the guarantee that quoted code is the real, current code.
+//!
+//! Design choices:
+//! - ✅ collect *every* problem, then report; a check that stops at the first error turns
+//!   one rename into five CI round trips.
+//! - ✅ the check is a library function returning a report, not a command that prints:
+//!   `cargo test` (tests/lessons_check.rs) and `bookstore-lab lessons check` share it, so
+//!   CI and a teacher at their desk see the same verdict.
+//! - ❌ no network, no database: it checks the *text*. Whether the quoted code is still
+//!   correct is the code's own tests' job; this guarantees that the lesson shows it.
 
 use std::collections::HashSet;
 
 use super::{Library, manifest::Manifest, source};
 
+// A fixed skeleton is what makes seven lessons by different authors feel like one course,
+// and it guarantees every lesson ends with commands the learner can run to verify it.
+// Matched by prefix, so `## 实验：三种扣减赛跑` satisfies `## 实验`.
 /// The sections (level-2 headings) every available lesson has, in this order.
 pub const REQUIRED_SECTIONS: &[&str] =
     &["## 核心概念", "## DO / DON'T", "## 实验", "## 常见陷阱", "## 自己动手验证"];
@@ -43,6 +55,8 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
             return report;
         }
     };
+    // Built directly (not `Library::load`) because the manifest was already loaded above and
+    // its error already reported.
     let lib = Library { dir: dir.to_path_buf(), manifest };
     let root = lib.repo_root();
     let mut seen = HashSet::new();
@@ -52,6 +66,8 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
         if !seen.insert(id.clone()) {
             report.problems.push(format!("{id}: duplicate lesson id"));
         }
+        // The four combinations of (has file, is available), each with its own message: the
+        // match is exhaustive, so a new status variant would force a decision here.
         match (&entry.file, entry.is_available()) {
             (None, true) => report.problems.push(format!("{id}: available but has no `file`")),
             (Some(f), false) => report
@@ -81,6 +97,9 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
     report
 }
 
+// "Out of order" compares positions among the headings found: a lesson with `## 实验`
+// before `## DO / DON'T` is flagged, because the experiment is meant to test what the
+// DO/DON'T section claimed.
 /// Reports every required section that is missing or out of order.
 fn check_sections(id: &str, text: &str, problems: &mut Vec<String>) {
     let headings: Vec<&str> =
@@ -101,6 +120,9 @@ fn check_sections(id: &str, text: &str, problems: &mut Vec<String>) {
 mod tests {
     use super::*;
 
+    // Builds a throwaway repository (`lessons/` plus source files beside it) so each test
+    // states exactly the content it checks; the real `lessons/` is checked by
+    // tests/lessons_check.rs.
     fn lab(manifest: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("lessons");
@@ -116,6 +138,8 @@ mod tests {
 
     const SECTIONS: &str = "## 核心概念\n## DO / DON'T\n## 实验\n## 常见陷阱\n## 自己动手验证\n";
 
+    // Proves the drift guarantee: the marker was deleted (the file has none), and the check
+    // says which lesson, which line and which reference — exactly one problem, no noise.
     /// A lesson whose reference points at a marker that does not exist fails the check,
     /// naming the lesson, the line and the reference.
     #[test]
@@ -130,6 +154,7 @@ mod tests {
         assert!(r.problems[0].contains("code.lua#gone"), "{:?}", r.problems);
     }
 
+    // Proves the version gate: format 99 stops the check with a message naming the version.
     /// A newer manifest format is refused instead of misread.
     #[test]
     fn an_unknown_format_version_is_reported() {
@@ -139,6 +164,8 @@ mod tests {
         assert!(r.problems[0].contains("format_version 99"));
     }
 
+    // Proves both structure rules in one run, which also shows that problems accumulate
+    // (the check did not stop after the first).
     /// Planned lessons must not carry text, and available ones need all five sections.
     #[test]
     fn planned_text_and_missing_sections_are_reported() {

@@ -4,11 +4,21 @@
 //! refuses clearly ("format 2, this bookstore-lab reads 1") instead of misreading it.
 //! Unknown keys are rejected for the same reason: a typo (`experment = …`) must fail
 //! `lessons check`, not silently drop the experiment.
+//!
+//! Why TOML and not YAML or JSON: the course's other config is TOML (Cargo, `config/`),
+//! it allows comments (the manifest's header explains itself), and it has no implicit
+//! typing surprises (`no` is not a boolean). serde does the parsing; this module only
+//! adds the two rules serde cannot know — the version and the status/file pairing (the
+//! latter is checked by `check.rs`).
 
 use std::path::Path;
 
 use serde::Deserialize;
 
+// Bump it for a breaking change (a renamed key, a changed meaning). An added optional
+// key (`#[serde(default)]`) needs no bump: new binaries still read old manifests. Old
+// binaries will refuse the new key (`deny_unknown_fields`) — the conservative choice for
+// a course: better "update bookstore-lab" than a lesson silently missing its experiment.
 /// The manifest format this binary reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -17,10 +27,14 @@ pub const FORMAT_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub format_version: u32,
+    // `[[lesson]]` (singular) is how TOML arrays of tables read best; the Rust field is
+    // plural because it is a list.
     #[serde(rename = "lesson", default)]
     pub lessons: Vec<LessonEntry>,
 }
 
+// Order in the file is course order: the list shows lessons as written, so moving an
+// entry is how a teacher reorders the course — no `order` field to keep consistent.
 /// One lesson (one course day or pair of days).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +69,8 @@ pub enum LessonStatus {
     Planned,
 }
 
+// A closed enum: the manifest can only name experiments the engine implements, and a
+// typo (`experiment = "races"`) fails parsing instead of opening nothing.
 /// The experiments the lab knows how to run.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -74,6 +90,9 @@ impl Manifest {
         Self::parse(&text)
     }
 
+    // The version check comes *after* parsing because `format_version` is itself read from the
+    // file; a future format that breaks parsing entirely would fail with serde's error, which
+    // still names the file and the line.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let m: Manifest =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("manifest.toml: {e}"))?;

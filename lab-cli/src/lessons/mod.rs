@@ -10,6 +10,25 @@
 //!   display time so a lesson can never drift from the code it quotes.
 //! - [`check`]: `lessons check`, every problem of the manifest and the references.
 //! - [`progress`]: `progress.json` in the lab directory — which lessons are done.
+//!
+//! ## Why lessons are data (the rustlings model)
+//!
+//! rustlings ships its exercises as files plus an `info.toml` that lists them in order; the
+//! runner only knows how to read that list, run an exercise and record progress. We copy
+//! the shape for the same reasons:
+//! - ✅ a teacher fixes a typo or adds Day 31 with a Markdown file and a manifest entry —
+//!   no Rust, no recompiling, a reviewable diff of prose;
+//! - ✅ the engine is small and generic: nothing here knows what Day 30 *says*; the
+//!   manifest says which experiment a lesson opens (`experiment = "race"`);
+//! - ✅ the content is checkable as data: `lessons check` validates structure and every
+//!   code reference in CI, like a linter for the course;
+//! - ❌ the alternative — lessons as `const &str` in Rust, or screens that hard-code the
+//!   lesson text — mixes content with code, and every wording fix becomes a code review
+//!   and a release.
+//!
+//! Shortcut, admitted: the text is plain Markdown rendered by a small subset renderer
+//! (`ui::markdown`), not CommonMark: headings and code fences are styled, quotes and tables
+//! are kept verbatim, inline `**`/backticks are dropped; anything fancier shows as written.
 
 pub mod check;
 pub mod manifest;
@@ -20,6 +39,8 @@ use std::path::{Path, PathBuf};
 
 pub use manifest::{ExperimentKind, LessonEntry, LessonStatus, Manifest};
 
+// Source references are resolved relative to the *repository root* (the parent of
+// `lessons/`), because lessons quote `services/…` and `lua/…`, which live beside it.
 /// The `lessons/` directory and its parsed manifest.
 #[derive(Clone, Debug)]
 pub struct Library {
@@ -50,6 +71,9 @@ impl Library {
         self.manifest.lessons.iter().find(|l| l.id == id)
     }
 
+    // Expansion fails as a whole if one reference is broken: a lesson with a hole where the
+    // code should be would teach around a missing piece. The TUI shows the error instead,
+    // and `lessons check` catches it before anyone opens the lesson.
     /// The lesson's Markdown with every source reference replaced by the real excerpt.
     /// A planned lesson has no text: it says so instead of pretending to be a lesson.
     pub fn text(&self, entry: &LessonEntry) -> anyhow::Result<String> {
@@ -62,6 +86,11 @@ impl Library {
     }
 }
 
+// The order matters: the environment variable wins (tests point it at a temporary
+// copy), then the working directory (a learner editing lessons in their own checkout
+// sees their edits), and only then the compile-time path (`cargo run` from outside the
+// checkout still works). A release binary shipped alone would need the lessons next to
+// it — the last error says how to point at them.
 /// Where `lessons/` is: `$BOOKSTORE_LESSONS_DIR`, else the nearest `lessons/manifest.toml`
 /// at or above the current directory, else the copy next to this crate's sources (so a
 /// `cargo run` from anywhere in the checkout finds it).

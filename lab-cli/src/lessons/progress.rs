@@ -4,6 +4,22 @@
 //! as rustlings does it: the learner can read it, delete it, or reset one lesson with
 //! `bookstore-lab lesson day30 --reset`. It is written atomically (temp file + rename), so
 //! a lab killed mid-write never leaves a half file that would lose all progress.
+//!
+//! Semantics, precisely:
+//! - a lesson is *done* when its id is a key of `completed`; the value is when it was first
+//!   marked (Unix seconds) — marking again keeps the first date;
+//! - nothing is inferred: running an experiment does not mark a lesson done, only the
+//!   learner's `c` does. Progress is a learner's statement ("I understood this"), not
+//!   telemetry — a rustlings exercise is done when it compiles, but "understood why naive
+//!   oversells" cannot be detected by a program;
+//! - ids are matched as strings and never validated against the manifest: progress for a
+//!   lesson that was renamed or removed is kept, harmlessly, instead of being deleted by a
+//!   newer binary;
+//! - a missing file means "nothing done"; a *corrupt* file is an error, not silently
+//!   "nothing done" — quietly wiping a learner's record is worse than telling them.
+//!
+//! Why in the lab directory and not `~/.config`: the progress belongs to one checkout of
+//! the course; deleting `.lab/` starts the course over, like deleting a rustlings clone.
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -11,6 +27,8 @@ use serde::{Deserialize, Serialize};
 
 const FILE: &str = "progress.json";
 
+// A `BTreeMap` so the JSON is written in a stable, sorted order: a learner who keeps
+// `.lab/` in a dotfiles repo gets clean diffs.
 /// Lesson id → Unix seconds when it was marked done.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Progress {
@@ -28,6 +46,11 @@ impl Progress {
         }
     }
 
+    // Write-then-rename: `rename` within one directory is atomic on POSIX filesystems, so a
+    // reader sees either the old file or the new one, never a truncated mix. ❌ DON'T
+    // `fs::write` the real path directly — a crash between truncate and write leaves `{}` or
+    // nothing, and the learner's record is gone. (A fully durable version would also fsync
+    // the file and the directory; for a progress file a lost last mark is acceptable.)
     pub fn save(&self, lab_dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(lab_dir)?;
         let tmp = lab_dir.join(format!("{FILE}.tmp"));
@@ -45,6 +68,7 @@ impl Progress {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        // A clock before 1970 (`unwrap_or(0)`) is a broken VM, not a reason to fail marking.
         self.completed.entry(id.to_string()).or_insert(now);
     }
 
@@ -58,6 +82,9 @@ impl Progress {
 mod tests {
     use super::*;
 
+    // Proves the whole lifecycle against a real temporary directory: missing file → empty,
+    // mark + save + load keeps the lesson, and `reset` reports whether anything was reset
+    // (true once, then false), which is what the `--reset` message relies on.
     /// Marking, saving, loading and resetting round-trip through the file.
     #[test]
     fn progress_round_trips_and_resets() {

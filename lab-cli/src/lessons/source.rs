@@ -14,9 +14,27 @@
 //! in that file (any comment syntax: `//`, `--`, `#` — only the `lesson:<name>:start|end`
 //! text matters). Without `#marker` the whole file is quoted. `lessons check` verifies that
 //! every reference resolves, so a renamed file or a deleted marker fails CI.
+//!
+//! ## Why markers beat pasted excerpts (and line numbers)
+//!
+//! Three ways to put code in a lesson, and how each one fails:
+//! - ❌ paste: drifts silently. The service gets a fix, the lesson keeps the bug, and CI is
+//!   green because nothing connects the two.
+//! - ❌ `path:40-62` line ranges: drift *loudly wrong* — add one import above and the lesson
+//!   quotes half a function plus the first line of the next, still without any error.
+//! - ✅ named markers: the excerpt moves with the code, because the markers are in the
+//!   code. Edit inside the span and the lesson shows the edit; delete or duplicate a marker
+//!   and `lessons check` fails with the lesson and line. The only thing a marker cannot
+//!   catch is a change of *meaning* — that is what reviewing a lesson diff is for.
+//!
+//! The cost is two comment lines in the quoted file. They are ordinary comments (no
+//! behaviour), excluded from the excerpt, and they tell the next editor "a lesson quotes
+//! this — keep it readable".
 
 use std::path::Path;
 
+// Carries the lesson line number so an error points at the lesson to edit, not only at
+// the source file that changed.
 /// One `{{source: …}}` reference found in a lesson.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceRef {
@@ -37,6 +55,9 @@ impl std::fmt::Display for SourceRef {
     }
 }
 
+// A reference must be alone on its line (after trimming). Inline references in prose
+// would be easy to write by accident in an explanation *about* references — like this
+// module's docs — and a whole-line rule makes them unambiguous.
 /// Parses a line as a reference: `{{source: path}}` or `{{source: path#marker}}`.
 pub fn parse_line(line: &str, number: usize) -> Option<SourceRef> {
     let inner = line.trim().strip_prefix("{{source:")?.strip_suffix("}}")?.trim();
@@ -52,6 +73,10 @@ pub fn references(text: &str) -> Vec<SourceRef> {
     text.lines().enumerate().filter_map(|(i, l)| parse_line(l, i + 1)).collect()
 }
 
+// Spans may nest or overlap (a lesson may quote a whole function and, later, two lines of
+// it); inner markers are dropped from the outer excerpt so the learner never sees the
+// scaffolding. The name rule (letters, digits, `-`, `_`) keeps prose that happens to
+// contain "lesson:" from being mistaken for a marker.
 /// True for a marker line of any name (`lesson:x:start` / `lesson:x:end`), which is
 /// scaffolding for the lesson engine and is left out of excerpts.
 fn is_marker_line(line: &str) -> bool {
@@ -65,6 +90,9 @@ fn is_marker_line(line: &str) -> bool {
     })
 }
 
+// Matching is by substring on each line, so the comment syntax does not matter — one
+// function handles Rust, Lua, SQL and TOML. An empty span is an error too: markers
+// around nothing usually mean the code moved out from between them.
 /// The lines between `lesson:<marker>:start` and `lesson:<marker>:end`, dedented. Each
 /// marker must appear exactly once, start before end — anything else is an error, because
 /// an ambiguous marker would quote the wrong code.
@@ -92,6 +120,9 @@ pub fn extract(text: &str, marker: &str) -> anyhow::Result<String> {
     Ok(dedent(&body))
 }
 
+// Computed in bytes, which is right for indentation made of spaces (what rustfmt and our
+// Lua use). Tabs count as one column each; mixing them would misalign, and none of the
+// quoted files does. Trailing blank lines are dropped so the fence closes tightly.
 /// Removes the indentation every non-blank line shares, so an excerpt from inside an
 /// `impl` block does not start four columns to the right.
 fn dedent(lines: &[&str]) -> String {
@@ -109,6 +140,9 @@ fn dedent(lines: &[&str]) -> String {
     out.join("\n")
 }
 
+// The path is joined to the repository root without canonicalising: lessons are our own
+// files, not input from strangers, so a `../` in a reference is a bug for
+// `lessons check` to surface, not an attack to defend against.
 /// Reads the text a reference points at (relative to `root`).
 pub fn resolve(reference: &SourceRef, root: &Path) -> anyhow::Result<String> {
     let path = root.join(&reference.path);
@@ -133,6 +167,8 @@ fn language(path: &str) -> &'static str {
     }
 }
 
+// The `📄 path#marker` header is what turns a quote into a pointer: the learner sees the
+// code *and* where to open it in their editor, and the file they open matches the quote.
 /// The lesson with every reference line replaced by a fenced excerpt headed by where it
 /// comes from, so the learner can open the file and read on.
 pub fn expand(text: &str, root: &Path) -> anyhow::Result<String> {
@@ -156,6 +192,7 @@ pub fn expand(text: &str, root: &Path) -> anyhow::Result<String> {
 mod tests {
     use super::*;
 
+    // Proves the syntax, including the whole-line rule: an inline mention is not a reference.
     /// A reference line is recognised with and without a marker, other lines are not.
     #[test]
     fn reference_lines_parse_with_and_without_marker() {
@@ -166,6 +203,9 @@ mod tests {
         assert!(parse_line("see {{source: a}} inline", 1).is_none());
     }
 
+    // Proves the three excerpt rules at once: the outer span's common indent (4) is removed,
+    // the relative indent of the inner line (2 more) is kept, and the nested marker `y` is
+    // not shown.
     /// The excerpt is what lies between the markers, dedented, without nested markers.
     #[test]
     fn extract_returns_dedented_lines_between_markers() {
@@ -173,6 +213,8 @@ mod tests {
         assert_eq!(extract(text, "x").unwrap(), "let a = 1;\n  let b = 2;");
     }
 
+    // Proves the failure modes are errors: each one would otherwise quote the wrong code
+    // (nothing, the wrong one of two spans, or the file between them).
     /// Missing, duplicated and reversed markers are errors, never a wrong excerpt.
     #[test]
     fn extract_rejects_missing_duplicate_and_reversed_markers() {

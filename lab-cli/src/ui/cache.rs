@@ -1,4 +1,14 @@
 //! Day 29's cache experiment: hit rate per second, the hottest book, and invalidation.
+//!
+//! Layout at 80×24: 7 rows of numbers, a 5-row sparkline, and the learner's writes in
+//! what is left. The numbers are read from the service's own counters
+//! (`cache_requests_total`), so what this screen shows is what the catalog observed.
+//!
+//! Reading the screen: the first seconds of a run are misses (cold cache) and the
+//! sparkline climbs; with Zipf skew it settles high within seconds because a few hot
+//! books answer most reads. Press `p`: the list version moves, list pages miss and refill
+//! (a dip). Press `u`: the hot book's detail is evicted and the stock line changes on the
+//! next sample.
 
 use ratatui::{
     Frame,
@@ -42,6 +52,8 @@ pub fn render(
     } else {
         "按 Enter 开始".into()
     };
+    // The list/detail split is shown as hits/lookups rather than two percentages: with
+    // few list lookups a percentage swings wildly, and "0/0" honestly says "none yet".
     let lines = vec![
         Line::styled(
             format!(
@@ -91,6 +103,8 @@ pub fn render(
             .block(Block::bordered().title(" 每秒命中率（0–100%） ")),
         spark_area,
     );
+    // Newest first, and only as many as fit: the latest write is the one whose effect the
+    // learner is looking for in the sparkline.
     let notes: Vec<Line> = c
         .notes
         .iter()

@@ -1,4 +1,8 @@
 //! The dashboard: one row per component of the running stack.
+//!
+//! The screen only shows what `dashboard::Poller` measured; it computes nothing. The
+//! poller runs only while this screen is visible (see `tui::spawn_dashboard`), so the
+//! first frame says "正在读取…" for up to a second instead of showing stale numbers.
 
 use ratatui::{
     Frame,
@@ -23,6 +27,9 @@ pub fn render(
     let [table_area, stock_area] =
         Layout::vertical([Constraint::Min(5), Constraint::Length(3)]).areas(area);
     let keys: &'static [(&'static str, &'static str)] = &[("Esc", "返回"), ("q", "退出")];
+    // Two empty states with different messages: "no data yet" (the first poll has not
+    // returned) is not "no stack" (the poll returned and found nothing) — the second tells
+    // the learner what to run.
     let Some(d) = &app.dashboard else {
         frame.render_widget(
             Paragraph::new("正在读取各组件的健康状态与指标…").block(Block::bordered()),
@@ -50,6 +57,8 @@ pub fn render(
         ])
         .style(style)
     });
+    // Widths chosen so name, health, QPS, p99 and hit rate fit in 41 columns and the
+    // address or error gets the rest of an 80-column terminal.
     let table = Table::new(
         rows,
         [
@@ -81,6 +90,8 @@ pub fn render(
     ("仪表盘".into(), keys)
 }
 
+// `rsplit('@')` takes the part after the *last* `@`, so a password containing `@` is
+// still removed entirely.
 /// `mysql://root:pw@127.0.0.1:3306` → `127.0.0.1:3306` (no credentials on screen).
 fn short(address: &str) -> String {
     let a = address.rsplit('@').next().unwrap_or(address);

@@ -1,4 +1,7 @@
 //! The home screen: Day 29–35, what is done, what is not written yet.
+//!
+//! Progress comes from `progress.json` (loaded once at start, saved by the loop when it
+//! changes) — the list never reads the file itself, like every screen.
 
 use ratatui::{
     Frame,
@@ -45,9 +48,14 @@ pub fn render(
         .block(Block::bordered().title(format!(" 课程 · 已完成 {done}/{} ", app.items.len())))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         .highlight_symbol("▶ ");
+    // ratatui's `ListState` (selection + scroll offset) is rebuilt from `app.selected` on
+    // every frame instead of being stored in `App`: the state stays plain data, and the
+    // selection can never disagree with what `update` decided.
     let mut state = ListState::default().with_selected(Some(app.selected));
     frame.render_stateful_widget(list, list_area, &mut state);
 
+    // The info box tells where progress is kept: learners should know that deleting the lab
+    // directory resets the course.
     let info = match app.items.get(app.selected) {
         Some(l) if l.available => format!(
             "Day {} · {}\n按 Enter 阅读，课内按 x 打开实验。进度保存在实验目录的 progress.json。",

@@ -1,4 +1,8 @@
 //! A lesson's text, scrollable.
+//!
+//! The text arrives already expanded: every `{{source: path#marker}}` line was replaced by
+//! the real excerpt when the app started (`lessons::source::expand`), so the code the
+//! learner reads here is the code in the repository right now.
 
 use ratatui::{
     Frame,
@@ -28,6 +32,8 @@ pub fn render(
     let done = if app.progress.is_done(&item.id) { " ✔" } else { "" };
     frame.render_widget(
         Paragraph::new(text)
+            // `trim: false` keeps the indentation of quoted code; wrapping happens at draw time,
+            // so the same lesson reads at any width.
             .wrap(Wrap { trim: false })
             .scroll((app.lesson.scroll, 0))
             .block(Block::bordered().title(format!(" Day {} · {}{done} ", item.day, item.title))),

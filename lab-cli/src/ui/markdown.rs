@@ -3,6 +3,14 @@
 //! A full Markdown renderer would be another dependency for what lessons use: headings
 //! bold, code in its own colour (so a quoted excerpt stands out from the prose), the rest
 //! as written. Tables are kept verbatim, which reads well in a monospace terminal.
+//!
+//! ✅/❌ lines get green/red, since the course marks its DO/DON'T with those symbols: the
+//! colour carries the verdict even for a learner skimming the page. The `📄 path#marker`
+//! headers of quoted code are dimmed — a pointer, not part of the prose.
+//!
+//! Shortcut, admitted: lines inside a code fence are styled as code even if the fence is
+//! never closed (a broken lesson shows the rest as code); `lessons check` does not catch
+//! that yet.
 
 use ratatui::{
     style::{Color, Modifier, Style},
@@ -20,6 +28,8 @@ pub fn lines(text: &str) -> Vec<Line<'static>> {
     let mut in_code = false;
     for raw in text.lines() {
         let line = raw.to_string();
+        // The fence line itself is dropped: in a terminal the colour already marks the code,
+        // and the bare ``` lines would only waste two rows per excerpt.
         if line.trim_start().starts_with("```") {
             in_code = !in_code;
             continue;

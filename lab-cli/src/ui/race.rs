@@ -4,6 +4,11 @@
 //! the one number the lesson is about), TPS, p50/p99 and a TPS sparkline. The lane title
 //! repeats "超卖 N" in plain text so the number can be read from a captured screen too
 //! (the tmux end-to-end test does exactly that).
+//!
+//! Layout at 80×24: 1 row of parameters, 3 lanes × 4 rows, and the table in what is left
+//! (at least 3 rows). The table only shows once a strategy has finished, and until then
+//! the same space asks the learner to guess — predicting before measuring is how the
+//! result sticks.
 
 use ratatui::{
     Frame,
@@ -36,6 +41,8 @@ pub fn render(
         Layout::vertical([Constraint::Length(1), Constraint::Length(12), Constraint::Min(3)])
             .areas(area);
 
+    // Precedence: an error outranks everything (a failed race must not say "全部完成"),
+    // then running, then done.
     let status = if let Some(e) = &race.error {
         Span::styled(format!("  失败：{e}"), Style::new().fg(Color::Red))
     } else if race.running {
@@ -76,6 +83,9 @@ pub fn render(
             table_area,
         );
     } else {
+        // The verdict colour is the verdict itself (red DON'T, green DO), computed from measured
+        // numbers by `verdicts` — the same function the plain table uses, so the two outputs
+        // cannot disagree.
         let rows = verdicts(&results).into_iter().map(|v| {
             let style = if v.verdict == "DO" {
                 Style::new().fg(Color::Green)
@@ -93,6 +103,8 @@ pub fn render(
             ])
             .style(style)
         });
+        // Column widths are fixed so the numbers line up and the last column ("为什么") takes
+        // what is left of 80; at wider terminals only that column grows.
         let table = Table::new(
             rows,
             [
@@ -135,6 +147,8 @@ pub fn render(
 fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32) {
     let strategy = lane_strategy(i);
     let s = &lane.live;
+    // `stock` is the run's stock (see above), so the live counter and the final verdict use
+    // the same definition — `oversell()` — and the same inputs.
     let over = oversell(s.successes, stock);
     let over_style = if over > 0 {
         Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
@@ -155,6 +169,8 @@ fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32)
     ]));
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    // The sparkline is TPS per interval from the load engine: for naive and Lua the bars stay
+    // high, for FOR UPDATE they are lower and flatter — the row lock's queue, visible.
     let [text_area, spark_area] =
         Layout::horizontal([Constraint::Min(40), Constraint::Length(24)]).areas(inner);
     let remaining =
