@@ -16,6 +16,10 @@ use crate::ledger;
 use crate::store::{Settle, StockStore};
 
 /// The service: the Redis store (hot path) and the MySQL pool (ledger reads).
+///
+/// Cloned per connection by tonic, so both fields are cheap handles (a multiplexed Redis
+/// connection, a pool) — DON'T put a `Mutex` around anything here: every request would
+/// queue on it, and the Lua script already provides all the mutual exclusion needed.
 #[derive(Clone)]
 pub struct InventoryApi {
     store: StockStore,
@@ -23,6 +27,7 @@ pub struct InventoryApi {
 }
 
 impl InventoryApi {
+    /// The handlers over an already connected store and pool (built by [`crate::run`]).
     pub fn new(store: StockStore, pool: MySqlPool) -> Self {
         Self { store, pool }
     }
@@ -56,6 +61,7 @@ impl InventoryService for InventoryApi {
         // store errors alike; `finish` is the single place they become a `Status`.
         let result = async {
             let book = BookId::parse(request.get_ref().book_id)?;
+            // One HMGET; unknown books come back as NOT_FOUND from the store.
             let stock = self.store.get(book).await?;
             Ok(pb::GetStockResponse { stock: Some(stock.into()) })
         };
@@ -77,6 +83,8 @@ impl InventoryService for InventoryApi {
             // Parse everything before touching Redis: a request is either valid as a whole or
             // refused as a whole, and a refused one leaves no trace (not even a log line).
             let lines = Lines::parse(&req.items)?;
+            // All or nothing: on OutOfStock the error names the first short book, and no line
+            // of the order was locked.
             let (stocks, replayed) = self.store.lock(order, &lines).await?;
             Ok(pb::LockStockResponse {
                 stocks: stocks.into_iter().map(Into::into).collect(),
@@ -134,6 +142,8 @@ impl InventoryService for InventoryApi {
                 // The payment path: called once per paid order, after payment-service's callback.
                 let settled = self.store.settle(order, Settle::Confirm, "paid").await?;
                 let mut stocks = Vec::with_capacity(settled.lines.len());
+                // The settle script answers with the lines it moved; the response promises counters,
+                // so read them back (a replay or a no-op moved nothing and returns none).
                 for (book, _) in &settled.lines {
                     stocks.push(self.store.get(BookId::parse(*book)?).await?.into());
                 }
@@ -147,6 +157,8 @@ impl InventoryService for InventoryApi {
                 replayed,
             })
         };
+        // Two metric ops for the two forms: sales after payment and direct sales are
+        // different business events, and the dashboard shows them apart.
         finish(if confirm { "confirm" } else { "decr" }, result.await)
     }
 
@@ -163,6 +175,8 @@ impl InventoryService for InventoryApi {
             // No request id, no restock: without it a retry could not be told from a new restock.
             let request_id = RequestId::parse(&req.request_id)?;
             let remark = parse_remark(&req.remark)?;
+            // A replay answers the book's current counters, which may include later sales: the
+            // caller learns "already done", not a stale copy of the first answer.
             let (stock, replayed) = self.store.incr(book, qty, &request_id, &remark).await?;
             Ok(pb::IncrStockResponse { stock: Some(stock.into()), replayed })
         };
@@ -195,9 +209,11 @@ impl InventoryService for InventoryApi {
                         id: r.id,
                         book_id: r.book_id,
                         quantity: r.quantity,
+                        // The proto enum's numbers are the course's codes, so the column maps 1:1.
                         r#type: i32::from(r.kind),
                         order_id: r.order_id.unwrap_or(0),
                         remark: r.remark.unwrap_or_default(),
+                        // Unix milliseconds, as the proto says: no time zone can be misread in transit.
                         created_at: r.created_at.and_utc().timestamp_millis(),
                     })
                     .collect(),

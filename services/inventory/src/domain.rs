@@ -30,6 +30,7 @@ impl BookId {
         }
         Ok(Self(raw))
     }
+    /// The raw id, for key names and SQL binds.
     pub fn get(self) -> u64 {
         self.0
     }
@@ -73,6 +74,7 @@ impl Quantity {
         }
         Ok(Self(raw as i32))
     }
+    /// The value, known to be in `1..=MAX_QUANTITY`.
     pub fn get(self) -> i32 {
         self.0
     }
@@ -94,6 +96,8 @@ impl Lines {
         if items.is_empty() {
             return Err(Error::InvalidArgument("items must not be empty".into()));
         }
+        // Capped because one script call touches every line's key while Redis serves nobody
+        // else: a 10,000-line request would stall every other buyer for its whole duration.
         if items.len() > MAX_LINES {
             return Err(Error::InvalidArgument(format!(
                 "at most {MAX_LINES} items per request, got {}",
@@ -122,7 +126,8 @@ impl Lines {
         Ok(Self(lines))
     }
 
-    /// A single line (the race API and the bench build requests directly).
+    /// A single line (the race API and the bench build requests directly). Infallible:
+    /// a `BookId` and a `Quantity` are valid by construction, and one line has no duplicate.
     pub fn one(book: BookId, qty: Quantity) -> Self {
         Self(vec![Line { book, qty }])
     }
@@ -139,6 +144,7 @@ impl Lines {
         self.0.is_empty()
     }
 
+    /// The book of line `index` (0-based), to name it in "not enough stock for book …".
     pub fn book_at(&self, index: usize) -> BookId {
         self.0[index].book
     }
@@ -169,6 +175,8 @@ impl RequestId {
 
 /// A free-text note for the audit log, at most 255 characters (the column's size).
 pub fn parse_remark(raw: &str) -> Result<String, Error> {
+    // Characters, not bytes: the column is VARCHAR(255) in utf8mb4, which counts
+    // characters, and a 100-character Chinese remark is 300 bytes.
     if raw.chars().count() > 255 {
         return Err(Error::InvalidArgument("remark must be at most 255 characters".into()));
     }
@@ -189,6 +197,7 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Whether the invariant holds: tests assert it on every sample they take.
     pub fn is_conserved(&self) -> bool {
         self.available + self.locked + self.sold == self.total
     }
@@ -208,6 +217,7 @@ impl From<Counters> for pb::Stock {
 
 #[cfg(test)]
 mod tests {
+    //! Unit tests for the parsers: the integration tests send the same cases over gRPC.
     use super::*;
 
     fn item(book_id: u64, quantity: i32) -> pb::StockItem {

@@ -9,7 +9,8 @@ use tonic::Status;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request is malformed (id 0, quantity out of range, duplicate book, …). It was
-    /// refused before any store was touched, so nothing changed.
+    /// refused before any store was touched, so nothing changed. The message is built by
+    /// the parser that refused it and states the rule ("between 1 and 10000").
     #[error("{0}")]
     InvalidArgument(String),
     /// A book that has no stock record (never restocked through IncrStock).

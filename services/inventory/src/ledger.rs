@@ -50,7 +50,7 @@ use redis::AsyncCommands;
 use redis::streams::StreamRangeReply;
 use sqlx::{MySqlPool, QueryBuilder};
 
-use crate::domain::Counters;
+use crate::domain::{BookId, Counters, OrderId, RequestId};
 use crate::error::Error;
 use crate::store::{StockStore, parse_stream_id};
 
@@ -62,8 +62,10 @@ use crate::store::{StockStore, parse_stream_id};
 /// know what a "confirm" means, so a new script type needs no syncer change.
 #[derive(Clone, Debug)]
 struct Event {
+    /// The stream id, `ms-seq`: unique, increasing, and the log row's time.
     ms: u64,
     seq: u64,
+    /// The course's type code (1 lock, 2 release, 3 decrement, 4 increment).
     kind: i8,
     book: u64,
     qty: i32,
@@ -103,6 +105,11 @@ impl Event {
 
     /// The row this change leaves in `inventory_reservations`, if any:
     /// `(kind, state)` with kind 1 = LockStock reservation, 2 = direct sale.
+    // type 1 lock      → (reservation, locked)
+    // type 2 release   → (reservation, released)
+    // type 3, dl != 0  → (reservation, confirmed)   a confirm draws on locked stock
+    // type 3, dl == 0  → (direct sale, sold)        a direct decrement does not
+    // type 4 increment → no row (restocks are idempotent through request_id instead)
     fn reservation(&self) -> Option<(i8, i8)> {
         match (self.kind, self.d[1]) {
             (1, _) => Some((1, 1)),
@@ -118,8 +125,11 @@ impl Event {
 /// Copies the change stream into MySQL. Run one per service instance; two at once are
 /// safe (the cursor row is locked `FOR UPDATE`, so they take turns), just pointless.
 pub struct Syncer {
+    /// Where the stream lives (read with XRANGE, trimmed with XTRIM).
     store: StockStore,
+    /// Where the ledger lives (one transaction per batch).
     pool: MySqlPool,
+    /// Most entries per batch.
     batch: usize,
     /// Last event applied, as far as this syncer knows. Only a hint for where to read:
     /// the truth is the cursor row, re-read under lock in every batch.
@@ -128,6 +138,7 @@ pub struct Syncer {
 
 impl Syncer {
     /// `batch`: most events per MySQL transaction (bigger = fewer commits, longer locks).
+    /// Clamped to 4,000 so one INSERT stays under MySQL's placeholder limit.
     pub fn new(store: StockStore, pool: MySqlPool, batch: usize) -> Self {
         Self { store, pool, batch: batch.clamp(1, 4000), cursor: None }
     }
@@ -186,9 +197,11 @@ impl Syncer {
         // An entry that does not parse is skipped with an error log rather than blocking the
         // stream forever; the cursor still moves past it, and Reconcile will report the drift.
         let events: Vec<Event> = reply.ids.iter().filter_map(Event::parse).collect();
+        // (Never expected: only our scripts write this stream, always with every field.)
         if reply.ids.len() != events.len() {
             tracing::error!("malformed entries in the change stream were skipped");
         }
+        // Nothing new in the stream: remember the cursor and report an idle round.
         let Some(last) = events.last().map(|e| (e.ms, e.seq)) else {
             self.cursor = Some(from);
             return Ok(0);
@@ -196,6 +209,7 @@ impl Syncer {
         // If this fails (MySQL down), the cursor does not move and the same range is read again
         // on the next attempt: retrying is safe because `apply` is all-or-nothing.
         let applied = self.apply(&events).await?;
+        // Remember where we are, so the next call reads on from here without asking MySQL.
         self.cursor = Some(last);
         // Applied changes are no longer needed in Redis. MINID trims entries *below* the
         // id, so last+1 keeps nothing that was applied and nothing that was not.
@@ -205,6 +219,7 @@ impl Syncer {
             .arg(format!("{}-{}", last.0, last.1 + 1))
             .query_async(&mut conn)
             .await?;
+        // `applied` counts rows written now; entries another syncer had applied are 0 here.
         metrics::counter!("inventory_ledger_events_applied_total").increment(applied as u64);
         Ok(reply.ids.len())
     }
@@ -250,6 +265,7 @@ impl Syncer {
                 .push_bind(e.book)
                 .push_bind(e.qty)
                 .push_bind(e.kind)
+                // Restocks carry order 0 in the stream; the column says NULL ("no order").
                 .push_bind((e.order != 0).then_some(e.order))
                 .push_bind(none_if_empty(&e.request_id))
                 .push_bind(none_if_empty(&e.remark))
@@ -263,6 +279,9 @@ impl Syncer {
 
         // One upsert per book per batch, however many sales it holds: at 20k sales/s of a
         // hot book this is the difference between 20k row updates and ~20.
+        // A BTreeMap, not a HashMap: rows are upserted in book-id order, so two syncers (or a
+        // syncer and the race's SQL) always take InnoDB row locks in the same order. Locking
+        // rows in different orders is the classic recipe for deadlocks.
         let mut per_book: BTreeMap<u64, [i64; 4]> = BTreeMap::new();
         for e in &fresh {
             let sum = per_book.entry(e.book).or_default();
@@ -339,6 +358,7 @@ impl Syncer {
 /// Stream ids are `<milliseconds>-<sequence>` and grow monotonically, so "after the
 /// cursor" is a plain tuple comparison. The two parts are stored as two BIGINT columns,
 /// not one string: `"999-0" > "1000-0"` as strings, and the syncer would skip events.
+/// Reconcile polls it to know when MySQL has caught up with a snapshot.
 pub async fn read_cursor(pool: &MySqlPool) -> Result<(u64, u64), Error> {
     Ok(sqlx::query_as("SELECT last_ms, last_seq FROM inventory_sync_cursor WHERE id = 1")
         .fetch_one(pool)
@@ -391,53 +411,40 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
             .await?;
 
     // Chunks keep each pipeline small; a crash part-way is harmless because every write
-    // is an overwrite with the same values, and the `books` set comes last.
-    // Key names are derived from the stock prefix so that the rebuild writes exactly the
-    // keys the scripts read (one definition of the layout, in `store::Keys`).
-    let base = keys.stock_prefix();
-    let order_prefix = keys.stock_prefix().replace(":stock:", ":order:");
-    let direct_prefix = keys.stock_prefix().replace(":stock:", ":direct:");
-    let incr_prefix = keys.stock_prefix().replace(":stock:", ":incr:");
+    // is an overwrite with the same values, and the `books` set comes last. Keys come
+    // from `store::Keys`, the one definition of the layout the scripts also read.
+    // (Rows came from our own tables, so their ids parse; `?` guards a hand-edited row.)
     let mut pipe = redis::pipe();
-    let mut queued = 0;
     for (book, a, l, s, t) in &books {
-        pipe.hset_multiple(
-            format!("{base}{book}"),
-            &[("avail", *a), ("locked", *l), ("sold", *s), ("total", *t)],
-        )
-        .ignore();
-        queued += 1;
+        let fields = [("avail", *a), ("locked", *l), ("sold", *s), ("total", *t)];
+        pipe.hset_multiple(keys.stock(BookId::parse(*book)?), &fields).ignore();
     }
-    for (kind, order, book, qty, state, locked_at) in &reservations {
+    for (i, (kind, order, book, qty, state, locked_at)) in reservations.iter().enumerate() {
+        let order_id = OrderId::parse(*order)?;
         // A direct sale only needs its marker back; a reservation needs its record (items,
         // state, lock time) and, if still open, its place in the sweeper's queue — with the
         // original lock time, so a rebuild does not grant anyone a fresh 15 minutes.
         if *kind == 2 {
-            pipe.set(format!("{direct_prefix}{order}"), 1).ignore();
+            pipe.set(keys.direct(order_id), 1).ignore();
         } else {
-            let key = format!("{order_prefix}{order}");
+            let key = keys.order(order_id);
             let at = locked_at.and_utc().timestamp_millis();
-            let state_name = match state {
-                1 => "locked",
-                2 => "released",
-                _ => "confirmed",
-            };
+            let state_name = ["locked", "released", "confirmed"][(*state as usize).clamp(1, 3) - 1];
             pipe.hset(&key, format!("b{book}"), *qty).ignore();
-            pipe.hset(&key, "state", state_name).ignore();
-            pipe.hset(&key, "at", at).ignore();
+            pipe.hset_multiple(&key, &[("state", state_name), ("at", &at.to_string())]).ignore();
             if *state == 1 {
                 pipe.zadd(keys.pending(), *order, at).ignore();
             }
         }
-        queued += 1;
-        if queued >= 5_000 {
+        // Flush every 5,000 reservations: one giant pipeline would hold the whole
+        // rebuild in memory twice (ours and Redis's input buffer).
+        if i % 5_000 == 4_999 {
             let _: () = pipe.query_async(&mut conn).await?;
             pipe = redis::pipe();
-            queued = 0;
         }
     }
     for request in &requests {
-        pipe.set(format!("{incr_prefix}{request}"), 1).ignore();
+        pipe.set(keys.incr(&RequestId::parse(request)?), 1).ignore();
     }
     let _: () = pipe.query_async(&mut conn).await?;
 
@@ -462,7 +469,9 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Drift {
     pub book_id: u64,
+    /// The counters in Redis at the snapshot (what the service is selling from).
     pub redis: Counters,
+    /// MySQL's counters as of the same event (what the ledger says they should be).
     pub mysql: Counters,
 }
 
@@ -488,6 +497,7 @@ pub async fn reconcile(
 ) -> Result<(u64, Vec<Drift>), Error> {
     // Step 1: Redis, atomically.
     let snap = store.snapshot().await?;
+    // Bounded wait: an operator tool must answer, even if only "the syncer is behind".
     let deadline = tokio::time::Instant::now() + wait;
     // Step 2: until MySQL has applied at least up to the snapshot's last event.
     while read_cursor(pool).await? < snap.last_event {
@@ -516,6 +526,7 @@ pub async fn reconcile(
     .bind(seq)
     .fetch_all(&mut *tx)
     .await?;
+    // A read-only transaction: nothing to commit; ending it releases the read view.
     tx.rollback().await?;
 
     // MySQL as of the snapshot = current counters minus everything logged after it.
@@ -557,11 +568,16 @@ fn counters(book_id: u64, c: [i64; 4]) -> Counters {
 pub struct LogRow {
     pub id: u64,
     pub book_id: u64,
+    /// Signed: negative when units leave (lock, sale), positive when they come back.
     pub quantity: i32,
+    /// The course's type code (1 lock, 2 release, 3 decrement, 4 increment). `type` is
+    /// a Rust keyword, hence the rename.
     #[sqlx(rename = "type")]
     pub kind: i8,
+    /// NULL for restocks, which belong to no order.
     pub order_id: Option<u64>,
     pub remark: Option<String>,
+    /// When the script ran (Redis's clock), not when the syncer wrote the row.
     pub created_at: NaiveDateTime,
 }
 
@@ -588,6 +604,8 @@ pub async fn stock_log(
     .bind(offset)
     .fetch_all(pool)
     .await?;
+    // COUNT(*) walks the book's index range: cheap for one book's log, which is why the
+    // proto promises a total per book and not for the whole table.
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inventory_logs WHERE book_id = ?")
         .bind(book_id)
         .fetch_one(pool)

@@ -1,4 +1,7 @@
 //! `inventory-service`: a thin main — settings, logging, signals — around [`bookstore_inventory::run`].
+//!
+//! Everything else lives in the library, so tests and the bench run the very same service
+//! in-process (on port 0) that this binary runs as a process.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

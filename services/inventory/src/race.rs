@@ -13,6 +13,13 @@
 //! An arena is its own deployment: give it a database and key prefix of its own, because
 //! `reset` writes counters directly, bypassing the ledger a running service keeps.
 //!
+//! ## How the lab uses it
+//!
+//! The Day 30 experiment resets one book per strategy to 100 copies, starts 1,000 buyers
+//! per strategy through the load engine, and shows live: sales, refusals, and the stock
+//! left. What a learner should see: naive ends with more sales than copies and a negative
+//! stock; FOR UPDATE ends exact but takes visibly longer; Lua ends exact and first.
+//!
 //! ## The three timelines (stock = 1, buyers A and B)
 //!
 //! Naive — both reads happen before either write:
@@ -70,8 +77,11 @@ use crate::store::{Keys, StockStore};
 /// One of the three strategies the course compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
+    /// ❌ SELECT, decide in Rust, UPDATE: oversells under concurrency.
     Naive,
+    /// ✅ (slow) SELECT … FOR UPDATE in a transaction: one buyer per book at a time.
     ForUpdate,
+    /// ✅ (fast) the service's decrement script: check and change in one Redis step.
     Lua,
 }
 
@@ -100,10 +110,10 @@ pub struct RaceArena {
     next_order: Arc<AtomicU64>,
 }
 
-/// MySQL connections of an arena. Deliberately large: with a pool of 4 the pool itself
-/// would serialise the buyers and hide the race we want the learner to see. (The same
-/// effect makes some naive code look correct in development: one connection, one buyer at
-/// a time, no race — until production opens fifty.)
+/// MySQL connections of an arena. Deliberately large: the pool bounds how many statements
+/// run at once, so with a handful of connections fewer reads interleave with writes (the
+/// naive oversell shrinks) and FOR UPDATE's queue forms in the pool rather than on the
+/// InnoDB row lock. 64 lets MySQL itself see the contention the course describes.
 const POOL_SIZE: u32 = 64;
 
 impl RaceArena {
@@ -158,6 +168,8 @@ impl RaceArena {
                 let mut conn = self.store.redis();
                 // Direct writes, not incr.lua: an arena is a scratch deployment whose
                 // change stream nobody syncs, so the stream is dropped here too.
+                // `atomic()` wraps the pipeline in MULTI/EXEC: a learner watching the hash sees the
+                // old stock or the new one, never a half-reset book.
                 let _: () = redis::pipe()
                     .atomic()
                     .del(keys.events())
@@ -183,6 +195,7 @@ impl RaceArena {
         let book = BookId::parse(book_id)?;
         let qty = Quantity::parse(qty)?;
         match strategy {
+            // Each strategy is a plain async fn below, readable on its own, side by side.
             Strategy::Naive => naive_buy(&self.pool, book, qty).await,
             Strategy::ForUpdate => for_update_buy(&self.pool, book, qty).await,
             Strategy::Lua => {
@@ -206,7 +219,8 @@ impl RaceArena {
         let mut cursor = 0u64;
         let mut removed = 0;
         // SCAN in pages, never KEYS: KEYS walks the whole keyspace in one command and
-        // blocks every other client of this Redis until it is done.
+        // blocks every other client of this Redis until it is done. Each SCAN page is one
+        // short command, so other clients are served between pages.
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
@@ -245,6 +259,7 @@ impl RaceArena {
             }
             Strategy::Lua => {
                 let mut conn = self.store.redis();
+                // Only `avail` matters for the race; decr.lua keeps the other counters conserved.
                 let avail: Option<i64> = conn.hget(self.store.keys().stock(book), "avail").await?;
                 avail.ok_or_else(|| anyhow::anyhow!("book {book_id} was never reset"))
             }
@@ -263,11 +278,14 @@ impl RaceArena {
 /// is a correct conditional UPDATE only if you check it was 1, at which point the SELECT is
 /// pointless. It is shown wrong on purpose; the lab counts how wrong.
 async fn naive_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow::Result<bool> {
+    // A plain SELECT under InnoDB takes no lock at all: any number of buyers read the
+    // same value at the same time. Each runs on whichever pooled connection is free.
     let stock: Option<i64> = sqlx::query_scalar("SELECT stock FROM inventory WHERE book_id = ?")
         .bind(book.get())
         .fetch_optional(pool)
         .await?;
     let stock = stock.ok_or_else(|| anyhow::anyhow!("book {} has no inventory row", book.get()))?;
+    // The decision is made in Rust on a value that may already be stale.
     if stock < i64::from(qty.get()) {
         return Ok(false);
     }
@@ -296,7 +314,11 @@ async fn naive_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow::Res
 /// DON'T forget the transaction: `FOR UPDATE` under autocommit releases the lock as soon
 /// as the SELECT returns, which is the naive strategy with extra steps.
 async fn for_update_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow::Result<bool> {
+    // BEGIN: everything up to COMMIT runs on one connection, holding its locks.
     let mut tx = pool.begin().await?;
+    // FOR UPDATE: wait for (then take) the row's exclusive lock. The 999 other buyers
+    // of this book queue here, each on its own pooled connection — so the pool size is
+    // also the queue length MySQL sees, and a small pool queues the rest in the app.
     let stock: Option<i64> =
         sqlx::query_scalar("SELECT stock FROM inventory WHERE book_id = ? FOR UPDATE")
             .bind(book.get())
@@ -317,6 +339,7 @@ async fn for_update_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow
     .bind(book.get())
     .execute(&mut *tx)
     .await?;
+    // COMMIT releases the lock; the next buyer in the queue reads the new stock.
     tx.commit().await?;
     Ok(true)
 }

@@ -29,12 +29,16 @@ const MAX_PER_TICK: usize = 500;
 /// Sweeps every `interval` until `stop`.
 pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: Shutdown) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(50)));
+    // If a sweep runs long (a big backlog), the next one waits a full interval instead of
+    // firing immediately to "catch up" — sweeps never pile onto Redis back to back.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
+        // Errors are logged and the next tick tries again: a Redis blip must not kill the
+        // sweeper for the rest of the process's life.
         match sweep_once(&store, window).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "released expired reservations"),
@@ -63,6 +67,7 @@ pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, E
     // with skewed clocks would otherwise expire orders early or late.
     let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await?;
     let now_ms = secs * 1000 + micros / 1000;
+    // Due = locked at or before `now - window`; ZRANGEBYSCORE returns them oldest first.
     let cutoff = now_ms.saturating_sub(window.as_millis() as u64);
     let due: Vec<u64> = redis::cmd("ZRANGEBYSCORE")
         .arg(store.keys().pending())
@@ -73,6 +78,9 @@ pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, E
         .arg(MAX_PER_TICK)
         .query_async(&mut conn)
         .await?;
+    // One settle script per order: a reservation may span several books, and each order
+    // must be released atomically on its own — a bulk script over 500 orders would block
+    // Redis for all of them at once.
     let mut released = 0;
     for raw in due {
         // A member that is not a valid order id cannot come from lock.lua; skip it.

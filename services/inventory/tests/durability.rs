@@ -26,6 +26,7 @@ use common::{fresh_settings, item, start};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     let (mut settings, infra) = fresh_settings().await;
+    // The service's own syncer is off: this test owns the only syncer, so it can kill it.
     settings.run_syncer = false;
     // Small batches: many transactions, so the aborts land in many different places.
     settings.sync_batch = 50;
@@ -33,6 +34,7 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     for b in 1..=4 {
         app.restock(b, 10_000).await;
     }
+    // The same Redis keys and MySQL database the service uses, for the test's syncers.
     let (store, pool) = (app.store().await, app.pool().await);
 
     // The burst: 16 clients × 100 direct sales of 1–2 books each.
@@ -40,6 +42,7 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
         .map(|w| {
             let mut c = app.client.clone();
             tokio::spawn(async move {
+                // Every line of a successful sale is one change, hence one log row to expect.
                 let mut lines = 0u64;
                 for i in 0..100u64 {
                     let book = 1 + (w + i) % 4;
@@ -58,9 +61,13 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
         .collect();
 
     // Meanwhile: start a syncer, let it run a random few ms, kill it; again and again.
+    // Each iteration: a new syncer (a "restarted process"), a random lifetime between
+    // 0.5 and 8 ms — long enough to be mid-batch, short enough to die often.
     let mut kills = 0;
     while burst.iter().any(|b| !b.is_finished()) {
         let syncer = Syncer::new(store.clone(), pool.clone(), 50);
+        // A never-cancelled token: the only way this syncer stops is the abort below —
+        // a crash, not a graceful stop (which would wait for its batch to finish).
         let task = tokio::spawn(syncer.run(bookstore_platform::Shutdown::new()));
         tokio::time::sleep(Duration::from_micros(rand::random_range(500..8_000))).await;
         task.abort();
@@ -71,12 +78,16 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     for b in burst {
         lines += b.await.unwrap();
     }
+    // More than one kill, or the test proved nothing about crashes.
     assert!(kills > 1, "the syncer was never killed part-way");
 
     // A fresh syncer catches up.
+    // The "restart": a new syncer starts from MySQL's cursor, knowing nothing else.
     let mut syncer = Syncer::new(store.clone(), pool.clone(), 50);
     while syncer.sync_once().await.unwrap() > 0 {}
 
+    // Exactly once: as many rows as changes (none lost), and no event id twice (none
+    // doubled — the UNIQUE key makes this a tautology, which is the point of having it).
     let (rows, distinct): (i64, i64) =
         sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT ev_ms, ev_seq) FROM inventory_logs")
             .fetch_one(&pool)
@@ -84,6 +95,7 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
             .unwrap();
     assert_eq!(rows as u64, lines, "every change logged exactly once");
     assert_eq!(rows, distinct);
+    // The counters agree too, summed over books and then book by book (Reconcile).
     let sold: i64 = sqlx::query_scalar("SELECT CAST(SUM(sold_stock) AS SIGNED) FROM inventory")
         .fetch_one(&pool)
         .await
@@ -115,6 +127,8 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
     app.restock(1, 20).await;
     app.restock(2, 20).await;
     let lock = |order_id, items| pb::LockStockRequest { order_id, items };
+    // Every kind of record a rebuild must restore: an open reservation (order 1), a
+    // confirmed one (2), a released one (3), a direct sale (9), two restocks.
     c.lock_stock(lock(1, vec![item(1, 2), item(2, 3)])).await.unwrap();
     c.lock_stock(lock(2, vec![item(1, 1)])).await.unwrap();
     c.lock_stock(lock(3, vec![item(2, 4)])).await.unwrap();
@@ -125,11 +139,13 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
     app.assert_ledger_matches().await;
     let before = (app.stock(1).await, app.stock(2).await);
 
+    // Stop, lose Redis, start again with the same settings (same database, same prefix).
     let (settings, infra) = app.stop().await;
     common::flush_redis(&settings, &infra).await;
     let app = start(settings, infra).await;
     let mut c = app.client.clone();
 
+    // Counters first: exactly what they were before Redis was lost (MySQL had caught up).
     assert_eq!((app.stock(1).await, app.stock(2).await), before);
     // Idempotency survived: every retry is a replay, and nothing moves.
     assert!(
@@ -143,6 +159,7 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
     );
     assert_eq!((app.stock(1).await, app.stock(2).await), before);
     // The open reservation is still open, and can be released.
+    // The open reservation (order 1) came back with its items, so it can still be settled.
     let rel = c
         .release_stock(pb::ReleaseStockRequest { order_id: 1, reason: String::new() })
         .await

@@ -15,6 +15,7 @@ use bookstore_proto::inventory as pb;
 use common::{Client, item, spawn_app};
 use tonic::Code;
 
+// Request builders: each test reads as the sequence of calls an order goes through.
 fn lock(order_id: u64, items: Vec<pb::StockItem>) -> pb::LockStockRequest {
     pb::LockStockRequest { order_id, items }
 }
@@ -27,6 +28,12 @@ fn confirm(order_id: u64) -> pb::DecrStockRequest {
     pb::DecrStockRequest { order_id, items: vec![] }
 }
 
+/// An IncrStock request for `quantity` of `book_id` with the given idempotency key.
+fn incr(book_id: u64, quantity: i32, request_id: &str) -> pb::IncrStockRequest {
+    pb::IncrStockRequest { book_id, quantity, request_id: request_id.into(), remark: String::new() }
+}
+
+/// (available, locked, sold, total): the four counters as one comparable value.
 fn counters(s: &pb::Stock) -> (i64, i64, i64, i64) {
     (s.available, s.locked, s.sold, s.total)
 }
@@ -152,14 +159,7 @@ async fn direct_decrement_is_all_or_nothing_and_idempotent() {
 async fn a_retried_restock_adds_the_units_once() {
     let app = spawn_app().await;
     let mut c = app.client.clone();
-    let req = pb::IncrStockRequest {
-        book_id: 5,
-        quantity: 7,
-        request_id: "return-order-42".into(),
-        remark: "return".into(),
-    };
-    // The request id is derived from what caused the restock (here: the returned order),
-    // so a redelivered message carries the same id.
+    let req = incr(5, 7, "return-order-42");
     let first = c.incr_stock(req.clone()).await.unwrap().into_inner();
     let second = c.incr_stock(req).await.unwrap().into_inner();
     assert!(!first.replayed && second.replayed);
@@ -211,16 +211,8 @@ async fn bad_input_is_refused_with_a_clear_code_and_changes_nothing() {
     assert!(err.message().contains("between 1 and 10000"), "{}", err.message());
     // IncrStock has the same quantity rule, and needs its idempotency key.
     for (quantity, request_id) in [(0, "r1"), (-1, "r2"), (20_000, "r3"), (1, "")] {
-        let err = c
-            .incr_stock(pb::IncrStockRequest {
-                book_id: 1,
-                quantity,
-                request_id: request_id.into(),
-                remark: String::new(),
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::InvalidArgument);
+        let req = incr(1, quantity, request_id);
+        assert_eq!(c.incr_stock(req).await.unwrap_err().code(), Code::InvalidArgument);
     }
     let err = c.get_stock(pb::GetStockRequest { book_id: 77 }).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -280,8 +272,11 @@ async fn the_stock_log_pages_newest_first() {
     c.lock_stock(lock(1, vec![item(1, 2)])).await.unwrap();
     c.release_stock(release(1)).await.unwrap();
     c.decr_stock(pb::DecrStockRequest { order_id: 2, items: vec![item(1, 1)] }).await.unwrap();
+    // The log is written by the syncer; waiting for Reconcile means it has caught up.
     app.assert_ledger_matches().await;
 
+    // Four changes were made, so: page 1 (size 2) holds the two newest — the direct sale
+    // (3) and the release (2) — and page 2 the lock (1) and the restock (4).
     let page = |page, page_size| pb::GetStockLogRequest { book_id: 1, page, page_size };
     let first = c.get_stock_log(page(1, 2)).await.unwrap().into_inner();
     assert_eq!(first.total, 4);
@@ -349,13 +344,7 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
             }
             // 8 %: a restock.
             _ => {
-                let request_id = format!("w{worker}-{i}");
-                let req = pb::IncrStockRequest {
-                    book_id: book,
-                    quantity: qty,
-                    request_id,
-                    remark: String::new(),
-                };
+                let req = incr(book, qty, &format!("w{worker}-{i}"));
                 for _ in 0..sends {
                     let _ = c.incr_stock(req.clone()).await;
                 }
@@ -377,6 +366,7 @@ async fn conservation_holds_under_a_long_random_concurrent_workload() {
     for b in 1..=BOOKS {
         app.restock(b, 40).await;
     }
+    // 32 clients × 150 operations, plus retries: a few thousand calls in about a second.
     let workers: Vec<_> =
         (1..=32).map(|w| tokio::spawn(random_client(app.client.clone(), w, BOOKS, 150))).collect();
     // Meanwhile, sample the counters: conserved at every instant, not just at the end.
@@ -389,9 +379,11 @@ async fn conservation_holds_under_a_long_random_concurrent_workload() {
             samples += 1;
         }
     }
+    // Any panic inside a worker (a transport error, say) surfaces here.
     for w in workers {
         w.await.unwrap();
     }
+    // Had the workers finished before the first sample, the test would prove nothing.
     assert!(samples > 0);
     for b in 1..=BOOKS {
         let s = app.stock(b).await;

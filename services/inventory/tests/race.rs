@@ -10,17 +10,20 @@ mod common;
 use bookstore_inventory::race::{RaceArena, Strategy};
 use bookstore_stack::testing;
 
+// The course's numbers: 1,000 concurrent buyers for 100 copies.
 const BUYERS: usize = 1_000;
 const STOCK: i64 = 100;
 
 /// Runs BUYERS concurrent purchases of one unit; returns (sold, remaining).
 async fn race(arena: &RaceArena, strategy: Strategy, book: u64) -> (i64, i64) {
     arena.reset(strategy, book, STOCK).await.unwrap();
+    // All buyers are spawned before any finishes, so they really compete.
     let attempts = (0..BUYERS).map(|_| {
         let arena = arena.clone();
         tokio::spawn(async move { arena.buy(strategy, book, 1).await.unwrap() })
     });
     let results = futures::future::join_all(attempts).await;
+    // `Ok(true)` is a sale; a failed task (panic) would fail the test right here.
     let sold = results.into_iter().filter(|r| *r.as_ref().unwrap()).count() as i64;
     (sold, arena.remaining(strategy, book).await.unwrap())
 }
@@ -28,6 +31,7 @@ async fn race(arena: &RaceArena, strategy: Strategy, book: u64) -> (i64, i64) {
 async fn arena() -> RaceArena {
     let infra = testing::infra();
     let db = infra.fresh_database("race").await;
+    // The arena's own database and prefix: the race never touches a service's data.
     RaceArena::connect(&infra.mysql_url, &db, &infra.redis_url, &testing::unique_prefix())
         .await
         .unwrap()

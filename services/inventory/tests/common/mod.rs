@@ -4,6 +4,7 @@
 
 use bookstore_inventory::{
     Settings, Spawned,
+    race::RaceArena,
     store::{Keys, StockStore},
 };
 use bookstore_proto::inventory::{self as pb, inventory_service_client::InventoryServiceClient};
@@ -11,6 +12,7 @@ use bookstore_stack::testing::{self, Infra};
 use sqlx::MySqlPool;
 use tonic::transport::Channel;
 
+/// The generated gRPC client: cheap to clone (clones share one HTTP/2 connection).
 pub type Client = InventoryServiceClient<Channel>;
 
 /// A running service and what a test needs to poke at it.
@@ -25,6 +27,7 @@ pub struct TestApp {
 /// prefix, so tests running in parallel never see each other's books or orders.
 pub async fn fresh_settings() -> (Settings, Infra) {
     let infra = testing::infra();
+    // An empty database: the service's own start-up creates its tables (migrations).
     let db = infra.fresh_database("inv").await;
     let s =
         Settings::in_process(&infra.mysql_url, &infra.redis_url, &db, &testing::unique_prefix());
@@ -35,6 +38,7 @@ pub async fn fresh_settings() -> (Settings, Infra) {
 pub async fn start(settings: Settings, infra: Infra) -> TestApp {
     let service = bookstore_inventory::spawn(settings.clone()).await.expect("service starts");
     let url = format!("http://{}", service.grpc);
+    // `spawn` returned after the port was bound, so the connect cannot race the bind.
     let client = InventoryServiceClient::connect(url).await.expect("connect");
     TestApp { settings, infra, client, service }
 }
@@ -53,7 +57,7 @@ impl TestApp {
         (self.settings, self.infra)
     }
 
-    /// A MySQL pool on this service's database.
+    /// A MySQL pool on this service's database, for asserting on the ledger directly.
     pub async fn pool(&self) -> MySqlPool {
         MySqlPool::connect(&self.infra.database_url(&self.settings.common.database))
             .await
@@ -66,7 +70,8 @@ impl TestApp {
         StockStore::new(redis, Keys::new(&self.settings.common.redis_prefix).unwrap())
     }
 
-    /// Restocks `book` with `qty` units.
+    /// Restocks `book` with `qty` units through the real RPC, with a fresh request id
+    /// each call (so two restocks in one test are two restocks, not a replay).
     pub async fn restock(&self, book: u64, qty: i32) -> pb::Stock {
         self.client
             .clone()
@@ -83,6 +88,7 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The book's counters through GetStock (Redis), as any caller would see them.
     pub async fn stock(&self, book: u64) -> pb::Stock {
         self.client
             .clone()
@@ -94,7 +100,9 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Reconcile through the RPC; panics on drift (it waits for the syncer itself).
+    /// Reconcile through the RPC: it waits for the syncer (up to 5 s) and compares Redis
+    /// with MySQL as of one instant; any drift fails the test with both sides printed.
+    /// Returns how many books were compared, so a test can check it was not vacuous.
     pub async fn assert_ledger_matches(&self) -> u64 {
         let r = self
             .client
@@ -109,37 +117,23 @@ impl TestApp {
 }
 
 /// Deletes every Redis key of this deployment: FLUSHALL, scoped to this test (a real
-/// FLUSHALL would wipe the other tests' and engineers' keys on the shared Redis).
+/// FLUSHALL would wipe the other tests' and engineers' keys on the shared Redis). Uses the
+/// race arena's purge (SCAN + UNLINK over the prefix); the arena's connect only re-runs
+/// the already-applied migrations on the same database.
 pub async fn flush_redis(settings: &Settings, infra: &Infra) {
-    let keys = Keys::new(&settings.common.redis_prefix).unwrap();
-    let mut conn = bookstore_platform::cache::connect(&infra.redis_url).await.unwrap();
-    // SCAN, not KEYS: KEYS blocks the shared Redis while it walks every key.
-    let mut found: Vec<String> = Vec::new();
-    let mut cursor = 0u64;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(keys.all_pattern())
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        found.extend(batch);
-        cursor = next;
-        if cursor == 0 {
-            break;
-        }
-    }
-    assert!(!found.is_empty(), "nothing to flush");
-    let _: () = redis::cmd("DEL").arg(&found).query_async(&mut conn).await.unwrap();
+    let c = &settings.common;
+    let arena =
+        RaceArena::connect(&infra.mysql_url, &c.database, &infra.redis_url, &c.redis_prefix);
+    let removed = arena.await.expect("arena").purge().await.expect("purge");
+    assert!(removed > 0, "nothing to flush");
 }
 
+/// A request line: `quantity` copies of `book_id`.
 pub fn item(book_id: u64, quantity: i32) -> pb::StockItem {
     pb::StockItem { book_id, quantity }
 }
 
+/// Random enough to keep request ids unique across a test's restocks.
 pub fn rand_suffix() -> u64 {
     rand::random::<u64>()
 }
