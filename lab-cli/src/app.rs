@@ -46,6 +46,32 @@
 //! The honest shortcut: [`Command::SaveProgress`] writes a small file synchronously in the
 //! loop (see `tui::execute`). It takes microseconds on a local disk; a network write would
 //! have to be spawned like the others.
+//!
+//! ## Recipe: adding a screen (say, Day 31's order saga)
+//!
+//! 1. a [`Screen`] variant and, if it has knobs or live numbers, a state struct here
+//!    (plain data, `Default`);
+//! 2. its keys in a `*_key` function returning commands, and its experiment's events in an
+//!    `on_*` function returning nothing;
+//! 3. a [`Command`] variant for each effect, executed in `tui::execute` (spawned, reporting
+//!    back as events);
+//! 4. `ui/<screen>.rs` with `render(frame, area, &App) -> (title, keys)`;
+//! 5. a snapshot test at 80×24 in tests/screens.rs, with the state built through `update`.
+//!
+//! The compiler walks you through 1–4: the `match self.screen` blocks here and in
+//! `ui::render` are exhaustive, so a new variant is an error until every place handles it.
+//!
+//! ## The lifecycle of an experiment's state
+//!
+//! ```text
+//!   idle ──Enter──► running ──Done──► done ──Enter──► running …
+//!                      │
+//!                      └──Failed──► idle + error (Enter tries again)
+//! ```
+//!
+//! `running` gates Enter (no overlapping runs); `done` only changes the status text.
+//! `Failed` clears `running` so the learner can retry after fixing the cause (start the
+//! stack, say) without restarting the TUI.
 
 use std::collections::HashMap;
 
@@ -116,6 +142,8 @@ pub struct LessonView {
 /// One strategy's lane on the race screen.
 #[derive(Clone, Debug, Default)]
 pub struct Lane {
+    // A lane's own `running` (not derived from `RaceState`) so the lane title can say
+    // "运行中" for exactly the strategy whose buyers are out right now.
     pub running: bool,
     pub live: Snapshot,
     pub result: Option<StrategyResult>,
@@ -126,8 +154,9 @@ pub struct Lane {
 pub struct RaceState {
     pub params: RaceParams,
     // Why both `params` and `ran_with`: the learner may press `S` to prepare the next run
-    // while looking at the last one. The headline must describe the numbers on screen, not
-    // the knobs — otherwise "库存 200" would sit above a run that started with 100.
+    // while looking at the last one. The lanes' oversell must use the stock of the run on
+    // screen, not the knobs — otherwise pressing `S` after a run would change its oversell
+    // count. (The line on top shows the knobs: it describes the *next* run.)
     /// The parameters of the run on screen (the knobs may have moved since).
     pub ran_with: Option<RaceParams>,
     pub running: bool,
@@ -136,6 +165,8 @@ pub struct RaceState {
     // lanes are always three, always in the lesson's order (naive, FOR UPDATE, Lua), and
     // the renderer can draw them top to bottom without sorting.
     pub lanes: [Lane; 3],
+    // The error replaces the status line; the lanes keep whatever they showed, because a
+    // failure in strategy 3 does not make strategies 1 and 2's numbers wrong.
     pub error: Option<String>,
 }
 
@@ -155,12 +186,18 @@ pub struct CacheState {
     pub running: bool,
     pub done: bool,
     pub books: u64,
+    // `None` until the run has listed the catalogue; the `u` key needs it and says so.
     pub hot: Option<u64>,
     pub load: Snapshot,
     /// Hit rate per second, in percent (for the sparkline).
+    // Integers because ratatui's `Sparkline` takes `u64`s; rounded percent is all a
+    // sparkline 78 columns wide can show anyway. It grows by one per second of a run (30
+    // by default), so it needs no cap for a lab session.
     pub hit_series: Vec<u64>,
     pub last_second: HitCounts,
     pub total: HitCounts,
+    // `None` when the read failed (service restarted mid-run): the screen shows `-` rather
+    // than a stale number that would look like a missed invalidation.
     pub hot_stock: Option<i32>,
     pub notes: Vec<String>,
     pub error: Option<String>,
@@ -178,14 +215,20 @@ pub struct App {
     // its error here, so the screen says *why* instead of showing a half-lesson.
     /// Lesson texts (references already expanded), or why one could not be read.
     pub texts: HashMap<String, Result<String, String>>,
+    // An index into `items`, kept even while a lesson is open, so Esc returns to the same
+    // row of the list.
     pub selected: usize,
     pub lesson: LessonView,
     pub race: RaceState,
     pub cache: CacheState,
+    // `None` until the first poll arrives: "not measured yet" is a different screen from
+    // "nothing is running" (an empty snapshot).
     pub dashboard: Option<DashboardSnapshot>,
     pub progress: Progress,
-    /// One line for the footer.
+    /// A message for the footer (drawn on its own rows above the key line).
     pub notice: Option<String>,
+    // A flag rather than returning early from `update`: the loop finishes the current
+    // iteration (runs the commands of the same event, if any) and then leaves cleanly.
     pub quit: bool,
 }
 

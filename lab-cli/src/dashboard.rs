@@ -70,6 +70,7 @@ pub struct DashboardSnapshot {
     pub rows: Vec<ServiceRow>,
     pub stock: Option<StockTotals>,
     /// Where the list of components came from.
+    // Shown so a learner with several lab directories can tell which stack is on screen.
     pub source: String,
 }
 
@@ -87,6 +88,8 @@ pub struct Poller {
 }
 
 impl Poller {
+    // The HTTP client's 2 s timeout bounds a scrape of a wedged service; without it one
+    // stuck `/metrics` would stall the whole poll, and with it every other row.
     pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
@@ -104,6 +107,8 @@ impl Poller {
         // Errors become an empty state: a dashboard that can read nothing shows nothing
         // running, which is exactly what the learner needs to see.
         let state = StackState::load(&self.dir).ok().flatten().unwrap_or_default();
+        // The same probes as `bookstore-lab status`, so the dashboard and the status command can
+        // never disagree about what is healthy.
         let health = probe::check_all(&state).await;
         let mut rows = Vec::with_capacity(health.len());
         for h in health {
@@ -116,6 +121,8 @@ impl Poller {
                 p99_ms: None,
                 hit_rate: None,
             };
+            // Infrastructure rows (MariaDB, Redis, Consul) have no metrics address and skip the
+            // scrape; their rates stay `None`.
             if let Some(m) = state.service(&h.name).and_then(|c| c.metrics.clone())
                 && let Ok(scrape) = metrics::scrape(&self.http, &m).await
             {
@@ -135,6 +142,8 @@ impl Poller {
             }
             rows.push(row);
         }
+        // Stock totals are optional: no MariaDB in the record (a partial `up`) means no box,
+        // not an error that hides the health rows above.
         let stock = match state.mysql_url() {
             Ok(url) => self.stock(url).await.ok(),
             Err(_) => None,
@@ -157,6 +166,8 @@ impl Poller {
         }
         let pool = self.pool.as_ref().expect("set above");
         // SUM over BIGINT is DECIMAL in MySQL; cast back to a plain integer.
+        // One aggregate query instead of fetching every row: the dashboard needs five numbers,
+        // and the table may hold thousands of books after a bench.
         let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), CAST(COALESCE(SUM(stock),0) AS SIGNED), \
              CAST(COALESCE(SUM(locked_stock),0) AS SIGNED), \

@@ -35,6 +35,35 @@
 //! Parsing is hand-written (~50 lines) rather than a crate: we need name, labels, value —
 //! no types, no exemplars, no OpenMetrics — and the parser is a good read for a learner
 //! who has never looked at `/metrics`.
+//!
+//! ## A worked example of the interpolation (and its error)
+//!
+//! Two scrapes one second apart; the deltas of `grpc_request_duration_seconds_bucket`:
+//!
+//! ```text
+//! le      0.001  0.005  0.010  0.025  +Inf
+//! Δcum      600    950    990   1000   1000     (1000 requests in the interval)
+//! ```
+//!
+//! rank = 0.99 × 1000 = 990. The first bucket whose cumulative count reaches 990 is
+//! `le=0.010`; the bucket below it ends at 950, so 40 requests fall in (5 ms, 10 ms] and we
+//! need the 40th of them: 5 ms + (990 − 950)/40 × 5 ms = **10 ms**. Had the rank been 951,
+//! the answer would be 5.125 ms — although the true value could be anywhere in (5, 10] ms.
+//! That is the error bound: one bucket width, here 5 ms, on a 10 ms answer.
+//!
+//! And the rank beyond the last finite bucket: if 15 requests landed in `+Inf`, p99 of
+//! 1000 would fall there, and we return the last finite bound (25 ms) — "at least 25 ms".
+//! Prometheus does the same; there is no upper edge to interpolate towards.
+//!
+//! ## The text format, as much as we parse
+//!
+//! ```text
+//! # HELP grpc_requests_total Requests by method and status.     ← skipped
+//! # TYPE grpc_requests_total counter                             ← skipped
+//! grpc_requests_total{method="GetBook",code="OK"} 1027            ← name, labels, value
+//! process_start_time_seconds 1.7e9                                ← no labels
+//! up 1 1700000000000                                              ← optional timestamp, ignored
+//! ```
 
 use std::collections::BTreeMap;
 

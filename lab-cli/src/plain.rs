@@ -23,6 +23,23 @@
 //!
 //! Progress goes to stderr, results to stdout: the Unix convention that makes
 //! `2>/dev/null` leave exactly the data.
+//!
+//! Example session, so the two streams are clear:
+//!
+//! ```text
+//! $ bookstore-lab lesson day30 --no-tui --stock 50 --buyers 500 --duration 0 2>/dev/null
+//! …the lesson text…
+//! ==> 实验：库存 50 · 买家 500 · 每人抢一次
+//!       naive: sold 180/50 oversell 130 remaining -130 tps 1250 p99 12.4ms
+//!  for-update: sold 50/50 oversell 0 remaining 0 tps 625 p99 40.1ms
+//!         lua: sold 50/50 oversell 0 remaining 0 tps 2000 p99 3.0ms
+//!
+//!         strategy          TPS  ×for-update   sold oversell   left errors  why
+//! DON'T   naive            1250        2.00×    180      130   -130      0  先查后改…
+//! …
+//! ```
+//!
+//! (Illustrative numbers: the ratios are what to compare, and they come from one run.)
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -43,6 +60,9 @@ use crate::{
 // notes matches either mode.
 /// `bookstore-lab lessons`: the list with progress.
 pub fn list(lib: &Library, progress: &Progress) {
+    // Fixed-width columns via `{:<8}` work for the ASCII id, but Chinese marks are two columns
+    // wide per character, so the title column may not line up perfectly — acceptable for a
+    // list of seven; the TUI home screen is the polished view.
     for l in &lib.manifest.lessons {
         let mark = if !l.is_available() {
             "未开放"
@@ -87,11 +107,16 @@ pub async fn lesson(
     race_params: RaceParams,
     targets: anyhow::Result<CacheTargets>,
 ) -> anyhow::Result<()> {
+    // Errors here are English (they go to stderr and into issue reports); the lesson text and
+    // the tables are Chinese (they are for the learner).
     let entry = lib.get(id).ok_or_else(|| anyhow::anyhow!("no lesson `{id}`"))?;
     anyhow::ensure!(entry.is_available(), "lesson `{id}` is not available yet");
     println!("{}", lib.text(entry)?);
     match entry.experiment {
         Some(ExperimentKind::Race) => {
+            // The race needs only MariaDB and Redis; `try_infra_in` reads them from the lab
+            // directory's `stack.json` or the `BOOKSTORE_*` variables, so it works with `up
+            // --infra-only` and in CI where the services are not running.
             let infra = bookstore_stack::testing::try_infra_in(Some(lab_dir))?;
             println!("==> 实验：{}", race_params.describe());
             let results =
@@ -120,9 +145,13 @@ pub async fn race_with_bars(
     // as the TUI, with progress bars in place of lanes.
     let (tx, mut rx) = mpsc::unbounded_channel();
     let runner = tokio::spawn(race::run(arena, params, tx));
+    // `expect` on a constant template is a programming error caught by the first run, not a
+    // runtime condition to handle.
     let style = ProgressStyle::with_template("{prefix:>11} [{bar:30}] {pos}/{len} {msg}")
         .expect("valid template")
         .progress_chars("=> ");
+    // One bar at a time, matching the sequential race: a `MultiProgress` with three bars would
+    // suggest the strategies run together, which they deliberately do not.
     let mut bar: Option<ProgressBar> = None;
     while let Some(e) = rx.recv().await {
         match e {
@@ -143,6 +172,8 @@ pub async fn race_with_bars(
                         0 => snap.completed(),
                         _ => snap.elapsed.as_millis() as u64,
                     });
+                    // The live oversell uses the same `race::oversell` as the TUI's lanes: one definition of
+                    // the number, whatever prints it.
                     b.set_message(format!(
                         "sold {} oversell {} tps {:.0}",
                         snap.successes,

@@ -29,6 +29,21 @@
 //!
 //! - [`run`]: set up the terminal and the producers, then the loop.
 //! - [`execute`]: the only place where a [`Command`] becomes real I/O.
+//!
+//! ## What happens on quit (the honest version)
+//!
+//! `q` sets `app.quit`; the loop breaks; `run` returns and the guard restores the terminal.
+//! Anything still running is *not* waited for: when `main` returns, the Tokio runtime is
+//! dropped and every spawned task (a race half-way through, a poll) is cancelled at its
+//! next `.await`, and the key-reader thread ends with the process. For the lab that is
+//! the right trade — the learner asked to leave, and a race abandoned mid-way leaves only
+//! arena rows that the next race resets first. A service would instead stop accepting
+//! work, drain what is in flight with a deadline, and then exit (see the platform's
+//! `run::serve`): ❌ DON'T copy this quit into a server.
+//!
+//! And if drawing fails (the terminal went away — a closed SSH session), `draw(..)?`
+//! returns the error: the guard's `Drop` still runs, and the process exits with a message
+//! instead of spinning on a dead terminal.
 
 use std::{
     path::PathBuf,

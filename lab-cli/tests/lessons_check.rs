@@ -1,8 +1,16 @@
 //! `lessons check` on the real `lessons/` directory: a broken manifest or a source
 //! reference whose file or marker is gone fails `cargo test` (and so `make test` and CI).
+//!
+//! This is the drift alarm for lessons: the moment someone renames
+//! `services/inventory/src/race.rs` or deletes a `lesson:…` marker, this test fails with
+//! the lesson file and line, in the same CI run as the change that broke it. The unit tests
+//! in `lessons::check` prove the rules on small fixtures; these two prove them on the real
+//! content and through the real command line.
 
 use std::process::Command;
 
+// The second assertion guards against a vacuous pass: a lesson set that quotes nothing
+// would pass every reference check trivially.
 /// The committed lessons pass the check: manifest valid, every reference resolves.
 #[test]
 fn the_real_lessons_pass_lessons_check() {
@@ -12,6 +20,8 @@ fn the_real_lessons_pass_lessons_check() {
     assert!(report.references > 0, "the lessons quote no source at all");
 }
 
+// Exit status is the contract scripts and CI rely on; the message must name the broken
+// reference so a teacher can fix it without reading code.
 /// The binary's `lessons check` exits 0 on the real lessons and non-zero on a broken one.
 #[test]
 fn the_lessons_check_command_exits_non_zero_on_a_broken_reference() {

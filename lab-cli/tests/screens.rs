@@ -2,6 +2,29 @@
 //! supports) and compared with committed insta snapshots, plus the update logic driven by
 //! key events. No terminal, no database: rendering is a pure function of the state, and
 //! the experiments' events are fed in by hand.
+//!
+//! ## What this file proves, and what it does not
+//!
+//! - The five main screens at 80×24 (`*_at_80x24`): the text a learner sees is pinned in
+//!   `tests/snapshots/*.snap`. A change to a screen shows up as a snapshot diff that must
+//!   be reviewed and accepted (`cargo insta review`), so layout changes are deliberate.
+//!   Only text is compared, not colours: colour is decoration here, text is content —
+//!   and a red `超卖 130` that lost its colour still reads correctly, while one that lost
+//!   its digits does not.
+//! - The update logic (`starting_a_race…`, `planned_lessons…`, `completing…`, `q_and…`):
+//!   key events in, state and returned [`Command`]s out. No terminal, no runtime — this is
+//!   what `update()` returning commands instead of doing I/O buys.
+//! - Not proven here: that commands *do* the right thing (that is the experiments' and the
+//!   tmux test's job) or that the terminal is restored (that needs a real TTY; the guard is
+//!   small enough to read).
+//!
+//! Why 80×24: it is the smallest terminal the lab promises to work in (and the default of
+//! many terminal emulators). A screen that fits 80×24 fits everything larger;
+//! `screens_render_at_larger_sizes` checks that larger sizes at least do not panic.
+//!
+//! ✅ DO build states through `update(Event…)` as the real loop would, so the snapshot
+//! shows a state the TUI can actually reach. ❌ DON'T poke fields into impossible
+//! combinations (a `done` race with no results) and snapshot those.
 
 use std::time::Duration;
 
@@ -22,6 +45,8 @@ use ratatui::{
     crossterm::event::{KeyCode, KeyEvent, KeyModifiers},
 };
 
+// The committed `lessons/`, not a fixture: the lesson screen's snapshot shows the real
+// first page of Day 30, so a lesson edit that changes it is reviewed like a layout change.
 fn library() -> Library {
     Library::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons")).expect("lessons/ loads")
 }
@@ -34,6 +59,10 @@ fn key(app: &mut App, code: KeyCode) -> Vec<Command> {
     app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
+// The buffer stores one cell per column; a CJK character fills its cell and leaves the
+// next one as an empty filler. Skipping by the symbol's display width rebuilds the line
+// as the terminal shows it — without this, every Chinese character would come out followed
+// by a space and the snapshots would be unreadable.
 /// The screen as text, one line per row (styles are not part of the snapshot).
 fn draw(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
@@ -55,6 +84,8 @@ fn draw(app: &App, width: u16, height: u16) -> String {
         .join("\n")
 }
 
+// Fixed latencies (1.8 ms / 12.4 ms) so the snapshot does not depend on anything
+// measured; the screens only format them.
 fn snap(elapsed_ms: u64, sold: u64, rejected: u64, series: Vec<u64>) -> Snapshot {
     Snapshot {
         elapsed: Duration::from_millis(elapsed_ms),
@@ -69,6 +100,9 @@ fn snap(elapsed_ms: u64, sold: u64, rejected: u64, series: Vec<u64>) -> Snapshot
     }
 }
 
+// Numbers chosen to be self-consistent (naive: 180 sold of 50 → oversell 130, remaining
+// −130; the others sell exactly 50 and leave 0), so the snapshot also shows that the
+// screen's oversell and "剩余" agree the way the race module's docs say they must.
 /// A race that has finished: naive oversold, FOR UPDATE and Lua did not.
 fn finished_race(app: &mut App) {
     app.race.params = RaceParams { stock: 50, buyers: 500, duration_secs: 0 };
@@ -90,6 +124,8 @@ fn finished_race(app: &mut App) {
     app.update(Event::Race(RaceEvent::Done));
 }
 
+// Proves the three states of a lesson render distinctly and the done-count in the title
+// comes from progress (day29 done → 1/7).
 /// The home screen lists Day 29–35, marks what is done and what is not yet available.
 #[test]
 fn home_screen_lists_lessons_with_progress_at_80x24() {
@@ -98,6 +134,8 @@ fn home_screen_lists_lessons_with_progress_at_80x24() {
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 
+// Proves a lesson renders from the manifest and its Markdown, including the expanded
+// source references on its first page (drift in a quoted file shows up here too).
 /// A lesson opens at its title, with its keys in the footer.
 #[test]
 fn lesson_screen_shows_day30_text_at_80x24() {
@@ -106,6 +144,8 @@ fn lesson_screen_shows_day30_text_at_80x24() {
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 
+// Proves the race screen's central claim: the naive lane shows `超卖 130`, the others 0, and
+// the table derives DO/DON'T and the ratios to FOR UPDATE from the numbers.
 /// After a race the lanes show the oversell counters and the DO/DON'T table the ratios.
 #[test]
 fn race_screen_shows_oversell_and_verdicts_at_80x24() {
@@ -116,6 +156,9 @@ fn race_screen_shows_oversell_and_verdicts_at_80x24() {
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 
+// Proves the hit rate is computed from counts (85 of 100 → 85.0 %), the sparkline gets one
+// bar per second with lookups, the hot book's stock is shown — and that a notice (the
+// stock change) is shown in full above the keys at 80 columns.
 /// The cache screen shows the hit rate per second and in total, and the hot book.
 #[test]
 fn cache_screen_shows_hit_rate_at_80x24() {
@@ -139,6 +182,8 @@ fn cache_screen_shows_hit_rate_at_80x24() {
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 
+// Proves `-` for what was not measured (MariaDB has no QPS), the error instead of the
+// address for an unhealthy row, and the stock totals line.
 /// The dashboard shows each component's health and rates, and the stock totals.
 #[test]
 fn dashboard_screen_shows_health_and_rates_at_80x24() {
@@ -171,6 +216,8 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 
+// Layouts with `Length` constraints can panic or overflow in odd sizes; this catches the
+// panics and checks one value survives the resize.
 /// Every main screen also renders at a larger size without panicking.
 #[test]
 fn screens_render_at_larger_sizes() {
@@ -186,6 +233,8 @@ fn screens_render_at_larger_sizes() {
     assert!(draw(&a, 120, 40).contains("超卖 130"));
 }
 
+// Proves the knobs move in steps and that the command carries the knobs' values at the
+// moment of Enter, and the "no overlapping races" rule (a second Enter returns nothing).
 /// Enter on the race screen starts exactly one run with the knobs' values; a second
 /// Enter while it runs starts nothing.
 #[test]
@@ -205,6 +254,8 @@ fn starting_a_race_issues_one_command_with_the_current_params() {
     assert!(key(&mut a, KeyCode::Enter).is_empty());
 }
 
+// Proves both paths refuse: the list (notice, stays on Home) and `open_lesson` (error),
+// so `bookstore-lab lesson day35` fails instead of showing an empty lesson.
 /// A planned lesson cannot be opened; the list says so instead.
 #[test]
 fn planned_lessons_do_not_open() {
@@ -217,6 +268,8 @@ fn planned_lessons_do_not_open() {
     assert!(a.open_lesson("day35").is_err());
 }
 
+// Proves persistence is requested exactly when progress changed; the save itself is
+// tested in `lessons::progress`.
 /// Marking a lesson done and resetting it each ask for the progress file to be saved.
 #[test]
 fn completing_and_resetting_a_lesson_saves_progress() {
@@ -229,6 +282,8 @@ fn completing_and_resetting_a_lesson_saves_progress() {
     assert!(!a.progress.is_done("day30"));
 }
 
+// Ctrl-C matters because raw mode disables the terminal's SIGINT: without this key
+// handling, the usual way out of a program would do nothing at all.
 /// q and Ctrl-C quit from any screen.
 #[test]
 fn q_and_ctrl_c_quit() {
@@ -241,6 +296,9 @@ fn q_and_ctrl_c_quit() {
     assert!(b.quit);
 }
 
+// The regression test for the cut-off footer: a realistic failure notice (longer than one
+// row) must be readable to its last word, and the key line below it must still be whole.
+// It flattens the rows before searching because the wrap may split anywhere.
 /// A notice longer than the key line leaves room for it wraps onto its own rows above the
 /// keys at 80 columns: every word of it stays readable and no key disappears.
 #[test]

@@ -5,12 +5,29 @@
 //! and key prefix of its own, and checks the lesson's claim on what the screen shows:
 //! naive oversold, Lua did not. Skipped (with a message) only when tmux is not installed;
 //! `make test` installs it, so CI runs it.
+//!
+//! What it proves that nothing else does: the real binary, in a real pseudo-terminal, with
+//! the real key reader, loop, renderer and race against real databases, produces the
+//! lesson's result on screen. The snapshot tests prove the screens, the unit tests the
+//! arithmetic; only this one proves the pieces are connected (a command that is never
+//! executed, a channel that is never forwarded, a terminal that never draws).
+//!
+//! Why tmux and not a pty crate: tmux is a terminal emulator with a scriptable API —
+//! `send-keys` to type, `capture-pane` to read what is *drawn* (after escape codes are
+//! interpreted) — so the test reads exactly what a learner would see, at a chosen size.
+//!
+//! It asserts on the numbers, not on timing: "naive oversold, FOR UPDATE and Lua did not".
+//! 500 buyers for 50 units at once makes the naive oversell overwhelmingly likely (see the
+//! race module's "Reading the numbers"); a run where it did not would fail loudly and
+//! print the screen, rather than pass by accident.
 
 use std::{
     process::Command,
     time::{Duration, Instant},
 };
 
+// A guard like the TUI's: a failed assertion unwinds through `drop`, so no tmux server
+// keeps a lab process (and its database connections) alive after the test.
 /// Kills the tmux session however the test ends.
 struct Session(String);
 
@@ -38,6 +55,9 @@ impl Session {
         assert!(status.success());
     }
 
+    // Polling with a deadline instead of a fixed `sleep`: fast machines finish in a second,
+    // slow CI machines get up to the timeout, and a failure prints the screen it gave up on —
+    // the most useful message an end-to-end test can give.
     /// Polls the screen until it contains `text`, or fails with what it shows.
     fn wait_for(&self, text: &str, timeout: Duration) -> String {
         let start = Instant::now();
@@ -52,6 +72,8 @@ impl Session {
     }
 }
 
+// Read from the lane *title* because the title is one line in every layout (see
+// `ui::race`); the body could wrap differently at another width.
 /// The number after `<label> · 超卖 ` on the screen (a lane title).
 fn oversell(screen: &str, label: &str) -> u64 {
     let tag = format!("{label} · 超卖 ");
@@ -69,6 +91,8 @@ fn day30_lesson_in_tmux_shows_naive_oversold_and_lua_did_not() {
         eprintln!("SKIPPED: tmux is not installed (make test installs it)");
         return;
     }
+    // A database and key prefix of its own, passed through the environment the way a learner
+    // would set them: parallel test runs and the developer's own `lab_race` never collide.
     let infra = bookstore_stack::testing::infra();
     let lab_dir = tempfile::tempdir().unwrap();
     let session = Session(bookstore_stack::testing::unique_name("lab_e2e"));
@@ -88,6 +112,8 @@ fn day30_lesson_in_tmux_shows_naive_oversold_and_lua_did_not() {
         bin = env!("CARGO_BIN_EXE_bookstore-lab"),
         dir = lab_dir.path().display(),
     );
+    // 120×40 rather than 80×24: the race screen is also snapshot-tested at 80×24; here the
+    // goal is the flow, and a roomier pane keeps the whole DO/DON'T table on screen.
     let status = Command::new("tmux")
         .args(["new-session", "-d", "-x", "120", "-y", "40", "-s", &session.0, &command])
         .status()
@@ -105,5 +131,7 @@ fn day30_lesson_in_tmux_shows_naive_oversold_and_lua_did_not() {
     assert_eq!(oversell(&screen, "for-update"), 0, "FOR UPDATE oversold:\n{screen}");
     assert!(screen.contains("DON'T"), "no DO/DON'T table:\n{screen}");
 
+    // Quitting is part of the flow: the session guard would kill it anyway, but `q` also
+    // exercises the normal exit path (terminal restored, tasks dropped).
     session.keys(&["q"]);
 }

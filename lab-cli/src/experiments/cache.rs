@@ -36,6 +36,29 @@
 //! Shortcuts, honestly: the load runs on the same 2 cores as the service, so absolute TPS
 //! here is not a benchmark (use `bookstore-lab bench catalog` for that); and a failed scrape
 //! repeats the previous counts, which shows as "no lookups that second", not as a dip.
+//!
+//! ## What the service does on each read (so the numbers can be interpreted)
+//!
+//! catalog-service uses cache-aside, the course's Day 29 pattern:
+//!
+//! ```text
+//! GetBook(id):   GET detail:{id} ── hit ──► return
+//!                     └─ miss ─► SELECT … (single-flight: one loader per key) ─► SET with TTL+jitter ─► return
+//! ListBooks(p):  GET list:v{version}:{page}:{size} … same shape
+//! write:         UPDATE in MySQL, then DEL detail:{id} and INCR the list version
+//! ```
+//!
+//! - A *detail* miss after `u` is one key: one load, then hits again. The dip is short.
+//! - A *list* miss after `p` is every page at once: bumping the version makes every old
+//!   list key unreachable (they expire on their own), so each page misses once. That is the
+//!   dip the sparkline shows, and the reason the service versions list keys instead of
+//!   deleting them one by one (it cannot know which pages a new book shifts).
+//! - ✅ DO delete (or version away) on write; ❌ DON'T update the cached value in place
+//!   on write — two concurrent writers can leave the older value cached, and the cache
+//!   then disagrees with MySQL until the TTL expires.
+//!
+//! The exact code is quoted in the Day 29 lesson through source markers in
+//! `services/catalog/src/cache.rs` and the service's API, so lesson and service agree.
 
 use std::{sync::Arc, time::Duration};
 

@@ -49,6 +49,29 @@
 //! that is the lesson's point (check in Rust, write in SQL, nothing ties them together).
 //! With a guarded `UPDATE … WHERE stock >= 1` the row would stop at 0 but buyers could
 //! still be *told* they succeeded if the code ignores `rows_affected` — `sold` catches that.
+//!
+//! The interleavings themselves (who reads what, when) are drawn as timelines in
+//! `bookstore_inventory::race`'s docs, next to the code; this module is about *measuring*
+//! them.
+//!
+//! ## Reading the numbers (what changes them, so a surprise teaches instead of confuses)
+//!
+//! - **buyers ≤ stock → naive gets DO.** Each buyer buys one unit, so it can sell at most
+//!   `buyers` units; an oversell needs more buyers than units *and* concurrency at the
+//!   moment the stock runs out. The bug is real but conditional — exactly why it survives
+//!   testing with three users and breaks on sale day. Try `b` down to 10 with stock 100.
+//! - **naive's oversell varies run to run.** It counts how many buyers were between their
+//!   SELECT and their UPDATE when the last unit went; that depends on scheduling, the
+//!   connection pool (the arena uses 64 connections so MySQL, not the pool, is where buyers
+//!   meet) and the machine's load. Read it as "> 0 or not", not as a constant.
+//! - **timed runs keep going after sell-out.** With a duration, most attempts after the first
+//!   moments are refusals, and TPS then measures *how fast each strategy says no*: Lua says
+//!   no in one Redis round trip, FOR UPDATE still queues for the row lock just to read 0.
+//!   That is a real cost of the row-lock design in a flash sale, where almost everyone
+//!   is refused.
+//! - **TPS is closed-loop** (see `bookstore_loadgen`): N buyers, each waiting for its answer
+//!   before trying again, so TPS is what the store sustains at N concurrent buyers — not
+//!   what it would do under an open stream of arrivals.
 
 use std::{sync::Arc, time::Duration};
 

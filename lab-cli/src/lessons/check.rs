@@ -30,6 +30,8 @@ use super::{Library, manifest::Manifest, source};
 pub const REQUIRED_SECTIONS: &[&str] =
     &["## 核心概念", "## DO / DON'T", "## 实验", "## 常见陷阱", "## 自己动手验证"];
 
+// The counts are part of the success message (`2 lessons, 9 source references`) so a
+// check that silently checked nothing — a wrong directory, an empty manifest — is visible.
 /// What `lessons check` found: one line per problem, and what was checked.
 #[derive(Debug, Default)]
 pub struct CheckReport {
@@ -48,6 +50,8 @@ impl CheckReport {
 /// Checks the `lessons/` directory at `dir`.
 pub fn run(dir: &std::path::Path) -> CheckReport {
     let mut report = CheckReport::default();
+    // A manifest that does not parse stops the check: without it there is no list of lessons
+    // to check, and anything reported after would be noise.
     let manifest = match Manifest::load(dir) {
         Ok(m) => m,
         Err(e) => {
@@ -63,6 +67,8 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
     for entry in &lib.manifest.lessons {
         report.lessons += 1;
         let id = &entry.id;
+        // A duplicate is reported but the entry is still checked: its file may have problems of
+        // its own, and reporting them now saves a round trip.
         if !seen.insert(id.clone()) {
             report.problems.push(format!("{id}: duplicate lesson id"));
         }
@@ -82,7 +88,11 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
                         continue;
                     }
                 };
+                // Sections are checked on the *raw* Markdown, references on each reference line: the
+                // check never expands the lesson, so one broken reference cannot hide the others.
                 check_sections(id, &text, &mut report.problems);
+                // Each reference is resolved exactly as the TUI would resolve it (same `source::resolve`),
+                // so "check passed" means "every lesson displays".
                 for r in source::references(&text) {
                     report.references += 1;
                     if let Err(e) = source::resolve(&r, &root) {

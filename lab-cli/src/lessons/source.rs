@@ -60,6 +60,8 @@ impl std::fmt::Display for SourceRef {
 // module's docs — and a whole-line rule makes them unambiguous.
 /// Parses a line as a reference: `{{source: path}}` or `{{source: path#marker}}`.
 pub fn parse_line(line: &str, number: usize) -> Option<SourceRef> {
+    // Whitespace around the path and marker is forgiven (`{{source:  a.rs # x }}`): a
+    // reference that fails on a stray space would be a paper cut for every lesson author.
     let inner = line.trim().strip_prefix("{{source:")?.strip_suffix("}}")?.trim();
     let (path, marker) = match inner.split_once('#') {
         Some((p, m)) => (p.trim(), Some(m.trim().to_string())),
@@ -79,6 +81,8 @@ pub fn references(text: &str) -> Vec<SourceRef> {
 // contain "lesson:" from being mistaken for a marker.
 /// True for a marker line of any name (`lesson:x:start` / `lesson:x:end`), which is
 /// scaffolding for the lesson engine and is left out of excerpts.
+// `split("lesson:").skip(1)` looks at the text after every occurrence, so a line holding
+// a marker after other text (`code(); // lesson:x:end`) is still recognised.
 fn is_marker_line(line: &str) -> bool {
     line.split("lesson:").skip(1).any(|rest| {
         let mut parts = rest.splitn(3, ':');
@@ -100,6 +104,8 @@ pub fn extract(text: &str, marker: &str) -> anyhow::Result<String> {
     let start_tag = format!("lesson:{marker}:start");
     let end_tag = format!("lesson:{marker}:end");
     let lines: Vec<&str> = text.lines().collect();
+    // Counting every hit rather than taking the first is the whole point: two spans with the
+    // same name would otherwise quote whichever comes first, silently.
     let find = |tag: &str| -> anyhow::Result<usize> {
         let hits: Vec<usize> =
             lines.iter().enumerate().filter(|(_, l)| l.contains(tag)).map(|(i, _)| i).collect();
@@ -155,6 +161,9 @@ pub fn resolve(reference: &SourceRef, root: &Path) -> anyhow::Result<String> {
 }
 
 /// The code-fence language for a file, by extension (for readers and syntax colours).
+// The fence language is informational in the terminal (the TUI colours all code alike),
+// but the expanded text is also what `--no-tui` prints, and a Markdown viewer reading
+// that output colours by it.
 fn language(path: &str) -> &'static str {
     match path.rsplit('.').next().unwrap_or("") {
         "rs" => "rust",
@@ -174,6 +183,8 @@ fn language(path: &str) -> &'static str {
 pub fn expand(text: &str, root: &Path) -> anyhow::Result<String> {
     let mut out = String::with_capacity(text.len() * 2);
     for (i, line) in text.lines().enumerate() {
+        // Lines are rebuilt one by one, so a reference inside a lesson's own code fence would be
+        // expanded too; lessons put references on their own lines between paragraphs.
         match parse_line(line, i + 1) {
             Some(r) => {
                 let code = resolve(&r, root)?;

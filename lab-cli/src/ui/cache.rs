@@ -21,6 +21,8 @@ use ratatui::{
 use super::fmt_us;
 use crate::app::App;
 
+// One decimal: enough to see a dip of a few percent after a publish, not so many that
+// the digits flicker every second with noise.
 /// A rate as a percentage, or `-` when there were no lookups: DON'T print 0 % for
 /// "nothing measured" - a learner would read it as "the cache never hits".
 fn pct(r: Option<f64>) -> String {
@@ -43,6 +45,8 @@ pub fn render(
     let [stats_area, spark_area, notes_area] =
         Layout::vertical([Constraint::Length(7), Constraint::Length(5), Constraint::Min(3)])
             .areas(area);
+    // The status sits in the first row, where the eye starts; an error replaces it so a
+    // failed run cannot look like a paused one.
     let status = if let Some(e) = &c.error {
         format!("失败：{e}")
     } else if c.running {
@@ -87,6 +91,8 @@ pub fn render(
             c.hot.map_or("-".into(), |h| format!("#{h}")),
             c.hot_stock.map_or("-".into(), |s| s.to_string())
         )),
+        // The screen states the expected outcome before the learner tries it: if the next sample
+        // shows the old stock, the learner has found a bug, not a quirk.
         Line::from("按 u 改它的库存：下一秒读到的就是新值（写时删缓存）。"),
     ];
     frame.render_widget(
@@ -96,6 +102,8 @@ pub fn render(
     // Per second, not cumulative: after a publish the list version moves, list pages
     // miss once and refill - a visible dip that the cumulative rate would smooth away.
     frame.render_widget(
+        // `max(100)` pins the scale to 0–100 %: an auto-scaled sparkline would stretch a change
+        // from 97 % to 95 % into a cliff and make a healthy cache look broken.
         Sparkline::default()
             .data(&c.hit_series)
             .max(100)

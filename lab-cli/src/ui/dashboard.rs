@@ -3,6 +3,16 @@
 //! The screen only shows what `dashboard::Poller` measured; it computes nothing. The
 //! poller runs only while this screen is visible (see `tui::spawn_dashboard`), so the
 //! first frame says "正在读取…" for up to a second instead of showing stale numbers.
+//!
+//! What each column means, and where it comes from:
+//! - 健康: the component's own health protocol (`grpc.health.v1` for services,
+//!   `SELECT VERSION()` for MariaDB, `INFO` for Redis, the leader for Consul) — not "the
+//!   port is open", which a wedged process still passes;
+//! - QPS / p99: interval rates from two `/metrics` scrapes (see `crate::metrics`);
+//!   p99 is only as precise as the service's histogram buckets;
+//! - 命中率: catalog's `cache_requests_total` hits over lookups in the interval;
+//! - the last box: sums over MySQL's inventory ledger, where `可用 + 锁定 + 已售 = 总量`
+//!   must hold at all times (DESIGN.md §4). If it does not, something bypassed the ledger.
 
 use ratatui::{
     Frame,
@@ -47,6 +57,8 @@ pub fn render(
     }
     let rows = d.rows.iter().map(|r| {
         let style = if r.healthy { Style::new() } else { Style::new().fg(Color::Red) };
+        // `✔ 正常` / `✘ 异常` spell the state out next to the symbol, for the same reason the
+        // race screen writes its numbers: captures and monochrome terminals drop colour.
         Row::new(vec![
             r.name.clone(),
             if r.healthy { "✔ 正常" } else { "✘ 异常" }.to_string(),
@@ -74,6 +86,8 @@ pub fn render(
         Row::new(["组件", "健康", "QPS", "p99", "命中率", "地址 / 错误"])
             .style(Style::new().add_modifier(Modifier::BOLD)),
     )
+    // The title states the sources, so a learner who doubts a number knows where to check it
+    // by hand (grpcurl, `curl …/metrics`).
     .block(Block::bordered().title(" 每秒刷新 · 健康来自 grpc.health.v1，指标来自 /metrics "));
     frame.render_widget(table, table_area);
     let stock = match d.stock {
@@ -81,6 +95,8 @@ pub fn render(
             "{} 本书 · 可用 {} · 锁定 {} · 已售 {} · 总量 {}",
             t.books, t.available, t.locked, t.sold, t.total
         ),
+        // The likely cause is named: before inventory-service's first start its migrations
+        // have not run, so the table does not exist yet — a normal state, not a crash.
         None => "库存台账不可读（inventory_db 尚未建表？）".into(),
     };
     frame.render_widget(

@@ -29,6 +29,8 @@ pub fn render(
         .items
         .iter()
         .map(|l| {
+            // Three states, each with a mark *and* a colour: greyed "未开放" (planned), green "✔ 已完成",
+            // plain "可学习". Marks are padded to the same width so the Day column lines up.
             let (mark, style) = if !l.available {
                 ("  未开放", Style::new().fg(Color::DarkGray))
             } else if app.progress.is_done(&l.id) {
@@ -43,10 +45,14 @@ pub fn render(
             ]))
         })
         .collect();
+    // Counted over the manifest's lessons only: progress for a lesson that no longer exists
+    // is kept in the file but not counted here.
     let done = app.items.iter().filter(|l| app.progress.is_done(&l.id)).count();
     let list = List::new(items)
         .block(Block::bordered().title(format!(" 课程 · 已完成 {done}/{} ", app.items.len())))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        // Reversed colours *and* an arrow: the selection stays visible in a terminal without
+        // colour support.
         .highlight_symbol("▶ ");
     // ratatui's `ListState` (selection + scroll offset) is rebuilt from `app.selected` on
     // every frame instead of being stored in `App`: the state stays plain data, and the
@@ -71,6 +77,8 @@ pub fn render(
         info_area,
     );
     (
+        // The home title names the week, so a learner who opens the lab again after a break
+        // knows where in the course it sits.
         "Week 6 · Day 29–35".into(),
         &[("↑↓", "选择"), ("Enter", "打开"), ("d", "仪表盘"), ("r", "重置进度"), ("q", "退出")],
     )

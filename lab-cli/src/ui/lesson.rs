@@ -24,11 +24,14 @@ pub fn render(
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let item = app.current_lesson();
+    // Three cases, three honest messages: the text, the reason it failed to load (a broken
+    // source reference names the file and marker), or "not yet available".
     let text = match app.texts.get(&item.id) {
         Some(Ok(t)) => markdown::lines(t),
         Some(Err(e)) => vec![format!("无法读取这一课：{e}").into()],
         None => vec!["这一课尚未开放。".into()],
     };
+    // The ✔ in the title confirms `c` worked without leaving the lesson.
     let done = if app.progress.is_done(&item.id) { " ✔" } else { "" };
     frame.render_widget(
         Paragraph::new(text)
@@ -41,6 +44,8 @@ pub fn render(
     );
     (
         format!("课程 {}", item.id),
+        // `x` is shown even for a lesson without an experiment; pressing it then says so in a
+        // notice, which teaches more than a key that silently does nothing.
         &[("↑↓ PgDn", "滚动"), ("x", "实验"), ("c", "完成"), ("Esc", "返回"), ("q", "退出")],
     )
 }

@@ -42,6 +42,8 @@ pub fn lines(text: &str) -> Vec<Line<'static>> {
                 Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
             ));
             continue;
+        // A blank line before every `##` section and a ■ mark: the five required sections are
+        // the lesson's skeleton, and they must be easy to find while scrolling.
         } else if let Some(h) = line.strip_prefix("## ") {
             out.push(Line::default());
             out.push(Line::styled(
@@ -63,6 +65,9 @@ pub fn lines(text: &str) -> Vec<Line<'static>> {
         } else {
             Style::new()
         };
+        // Inside code fences this also strips backticks and `**` from the quoted code — in
+        // practice only from Rust doc comments (`Quantity` shows as Quantity), a known
+        // limitation that costs a little emphasis, never meaning.
         out.push(Line::styled(line.replace("**", "").replace('`', ""), style).patch_style(style));
     }
     out

@@ -9,6 +9,15 @@
 //! (at least 3 rows). The table only shows once a strategy has finished, and until then
 //! the same space asks the learner to guess — predicting before measuring is how the
 //! result sticks.
+//!
+//! Colour is never the only carrier of meaning: the oversell is red *and* written as a
+//! number, the verdict is coloured *and* spelled DO / DON'T. Learners with colour-blind
+//! eyes, a monochrome terminal, or a `tmux capture-pane` (which drops colours) all read
+//! the same result.
+//!
+//! ✅ DO label every number with its unit or meaning on screen (已售 180/50, not 180).
+//! ❌ DON'T show a bare ratio without its baseline — "2.0×" of what? The table header
+//! says ×行锁 (relative to FOR UPDATE, measured in the same run).
 
 use ratatui::{
     Frame,
@@ -55,6 +64,8 @@ pub fn render(
     frame.render_widget(
         Line::from(vec![
             Span::styled(
+                // The knobs (`params`), not `ran_with`: this line answers "what will Enter run?", while
+                // the lanes below show what did run.
                 format!(" {} ", race.params.describe()),
                 Style::new().add_modifier(Modifier::BOLD),
             ),
@@ -74,6 +85,8 @@ pub fn render(
     let results = race.results();
     if results.is_empty() {
         frame.render_widget(
+            // Before the first result, the table's space asks the learner to predict. This text is
+            // static and short enough for 80 columns without wrapping.
             Paragraph::new(
                 "同样的库存、同样多的买家，三种扣减方式依次上场。\n\
                  naive 先查后改；FOR UPDATE 锁住行再改；Lua 在 Redis 里原子地检查并扣减。\n\
@@ -92,6 +105,8 @@ pub fn render(
             } else {
                 Style::new().fg(Color::Red)
             };
+            // Columns in the order of the argument: the verdict first, then the evidence (TPS, the
+            // ratio, oversell, what is left), then the one-line reason to remember.
             Row::new(vec![
                 v.verdict.to_string(),
                 v.strategy.label().to_string(),
@@ -155,6 +170,8 @@ fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32)
     } else {
         Style::new().fg(Color::Green)
     };
+    // Three lane states: waiting (not reached yet), running, done. With sequential runs the
+    // learner sees exactly one "运行中" at a time moving down the screen.
     let state = if lane.running {
         "运行中"
     } else if lane.result.is_some() {
@@ -173,6 +190,8 @@ fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32)
     // high, for FOR UPDATE they are lower and flatter — the row lock's queue, visible.
     let [text_area, spark_area] =
         Layout::horizontal([Constraint::Min(40), Constraint::Length(24)]).areas(inner);
+    // "剩余" only after the run: mid-run the store's remaining stock is not read (that would
+    // be a query per frame on the database being raced), so it would be a stale guess.
     let remaining =
         lane.result.as_ref().map_or(String::new(), |r| format!("  剩余 {}", r.remaining));
     let lines = vec![
