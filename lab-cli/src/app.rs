@@ -72,6 +72,20 @@
 //! `running` gates Enter (no overlapping runs); `done` only changes the status text.
 //! `Failed` clears `running` so the learner can retry after fixing the cause (start the
 //! stack, say) without restarting the TUI.
+//!
+//! ## Keys at a glance (each screen's footer lists its main ones)
+//!
+//! | screen | keys |
+//! |---|---|
+//! | everywhere | `q` / Ctrl-C quit |
+//! | home | ↑↓ / jk select · Enter open · `d` dashboard · `r` reset progress |
+//! | lesson | ↑↓ PgUp PgDn Space g scroll · `x` experiment · `c` done · `d` dashboard · Esc back |
+//! | race | Enter/`r` run · `s`/`S` stock · `b`/`B` buyers · `t`/`T` duration · Esc back |
+//! | cache | Enter/`r` run · `p` publish · `u` change hot stock · `-`/`+` readers · Esc back |
+//! | dashboard | Esc back |
+//!
+//! Lowercase lowers a knob and uppercase raises it: one mnemonic for all knobs, and no
+//! arrow keys, which the lesson screen already uses for scrolling.
 
 use std::collections::HashMap;
 

@@ -63,6 +63,16 @@
 //! grpc_requests_total{method="GetBook",code="OK"} 1027            ← name, labels, value
 //! process_start_time_seconds 1.7e9                                ← no labels
 //! up 1 1700000000000                                              ← optional timestamp, ignored
+//!
+//! ## How this compares with PromQL's `rate()`
+//!
+//! Prometheus' `rate(x[1m])` does more than our two-point difference: it uses every sample
+//! in the window, detects counter resets (a value lower than the previous one means the
+//! process restarted, and it adds the old value back), and extrapolates to the window's
+//! edges. Our dashboard takes two scrapes a second apart and clamps resets to zero — good
+//! enough for a live view of one lab, and the same idea at its core. In production, let
+//! Prometheus scrape and use `rate()`/`histogram_quantile()`; ❌ DON'T hand-roll a
+//! monitoring system out of a dashboard's poller.
 //! ```
 
 use std::collections::BTreeMap;

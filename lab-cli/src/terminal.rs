@@ -17,6 +17,19 @@
 //!
 //! ✅ DO restore in `Drop` *and* in the panic hook. ❌ DON'T restore only at the end of
 //! `main` — every early `return Err(..)` and every panic skips it.
+//!
+//! ## What the two modes are
+//!
+//! - **raw mode** switches off the terminal driver's line discipline (termios `ICANON`,
+//!   `ECHO`, `ISIG`, …): keys reach the program one at a time instead of a line after
+//!   Enter, nothing is echoed, and Ctrl-C arrives as a key instead of a SIGINT — which is
+//!   why `App::on_key` handles Ctrl-C itself.
+//! - **the alternate screen** (`smcup`/`rmcup`, what `vim` and `less` use) is a second
+//!   screen buffer: the TUI draws there, and leaving it brings back the shell's scrollback
+//!   exactly as it was, without the TUI's frames mixed into it.
+//!
+//! Both are *terminal* state, not process state: they outlive the process. That is why
+//! restoring is the program's job and why forgetting it is so visible.
 
 use std::io::{Stdout, stdout};
 

@@ -51,10 +51,14 @@ fn library() -> Library {
     Library::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons")).expect("lessons/ loads")
 }
 
+// Default progress (nothing done) so snapshots do not depend on the developer's own
+// `.lab/progress.json`.
 fn app() -> App {
     App::new(&library(), Progress::default())
 }
 
+// Returns the commands so a test can assert on the side effects a key *asks for* — the
+// loop that would execute them is not part of these tests.
 fn key(app: &mut App, code: KeyCode) -> Vec<Command> {
     app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
@@ -65,6 +69,8 @@ fn key(app: &mut App, code: KeyCode) -> Vec<Command> {
 // by a space and the snapshots would be unreadable.
 /// The screen as text, one line per row (styles are not part of the snapshot).
 fn draw(app: &App, width: u16, height: u16) -> String {
+    // `TestBackend` is ratatui's in-memory terminal: the same `draw` path as the real one,
+    // writing into a cell buffer instead of escape codes to stdout.
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| bookstore_lab::ui::render(f, app)).unwrap();
     let buffer = terminal.backend().buffer().clone();
@@ -106,6 +112,7 @@ fn snap(elapsed_ms: u64, sold: u64, rejected: u64, series: Vec<u64>) -> Snapshot
 /// A race that has finished: naive oversold, FOR UPDATE and Lua did not.
 fn finished_race(app: &mut App) {
     app.race.params = RaceParams { stock: 50, buyers: 500, duration_secs: 0 };
+    // Through the real key path, so `ran_with` is set exactly as in the TUI.
     key(app, KeyCode::Enter);
     let results = [
         (Strategy::Naive, snap(400, 180, 320, vec![1250]), -130),
@@ -121,6 +128,8 @@ fn finished_race(app: &mut App) {
             remaining,
         })));
     }
+    // Events in the order the runner sends them (Started, Finished per strategy, then Done):
+    // the state the snapshot shows is one the real run produces.
     app.update(Event::Race(RaceEvent::Done));
 }
 
@@ -151,6 +160,8 @@ fn lesson_screen_shows_day30_text_at_80x24() {
 fn race_screen_shows_oversell_and_verdicts_at_80x24() {
     let mut a = app();
     a.open_lesson("day30").unwrap();
+    // `x` opens the experiment named in the manifest (`experiment = "cache"`): the test also
+    // proves the manifest wiring.
     key(&mut a, KeyCode::Char('x'));
     finished_race(&mut a);
     insta::assert_snapshot!(draw(&a, 80, 24));
@@ -168,6 +179,8 @@ fn cache_screen_shows_hit_rate_at_80x24() {
     assert_eq!(a.screen, Screen::Cache);
     key(&mut a, KeyCode::Enter);
     a.update(Event::Cache(CacheEvent::Started { books: 200, hot: 7 }));
+    // Three seconds of a warming cache (20 % → 60 % → 85 %): the sparkline's rising shape is
+    // part of the snapshot.
     for (i, hits) in [(1u64, 20.0), (2, 60.0), (3, 85.0)] {
         let last =
             HitCounts { detail_hits: hits, detail_misses: 100.0 - hits, ..Default::default() };
@@ -189,6 +202,8 @@ fn cache_screen_shows_hit_rate_at_80x24() {
 fn dashboard_screen_shows_health_and_rates_at_80x24() {
     let mut a = app();
     key(&mut a, KeyCode::Char('d'));
+    // One healthy infrastructure row (no rates), one busy catalog (rates and hit rate), one
+    // broken service (error text instead of address): the three row shapes the screen has.
     let row = |name: &str, healthy: bool, qps: Option<f64>, hit: Option<f64>| ServiceRow {
         name: name.into(),
         address: "127.0.0.1:9002".into(),
@@ -243,6 +258,8 @@ fn starting_a_race_issues_one_command_with_the_current_params() {
     a.open_lesson("day30").unwrap();
     key(&mut a, KeyCode::Char('x'));
     assert_eq!(a.screen, Screen::Race);
+    // Knobs are compared relative to their defaults so the test survives a change of the
+    // default values.
     let before = a.race.params;
     key(&mut a, KeyCode::Char('S'));
     assert!(a.race.params.stock > before.stock);
@@ -260,6 +277,7 @@ fn starting_a_race_issues_one_command_with_the_current_params() {
 #[test]
 fn planned_lessons_do_not_open() {
     let mut a = app();
+    // Found by status rather than hard-coded, so the test still holds when Day 31 ships.
     let planned = a.items.iter().position(|i| !i.available).unwrap();
     a.selected = planned;
     key(&mut a, KeyCode::Enter);
@@ -290,6 +308,8 @@ fn q_and_ctrl_c_quit() {
     let mut a = app();
     key(&mut a, KeyCode::Char('q'));
     assert!(a.quit);
+    // A second app: the first has already quit, and the test must show Ctrl-C works from a
+    // screen other than home.
     let mut b = app();
     b.open_lesson("day29").unwrap();
     b.update(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));

@@ -7,6 +7,27 @@
 //!
 //! - [`inventory`]: LockStock/DecrStock over gRPC, the raw Lua script, naive and FOR UPDATE SQL.
 //! - [`catalog`]: ListBooks over gRPC and the gateway under a Zipf mix, cold and warm.
+//!
+//! ## Why ratios to same-run baselines, and medians
+//!
+//! On the course machine (2 cores shared by the services, MariaDB, Redis and the load
+//! generator itself) an absolute TPS moves by tens of percent between two identical runs:
+//! a compile in another terminal, CPU frequency scaling, a page-cache flush. A baseline
+//! measured *in the same run* suffers the same noise, so the ratio cancels most of it:
+//! "DecrStock over gRPC = 0.8× a no-op gRPC call" says how much the business logic costs
+//! on top of the transport, and stays put when the machine is busy.
+//!
+//! The median of `--runs` rather than the mean: one run disturbed by a background job
+//! drags a mean far off, while a median of three ignores one outlier. (Three runs is the
+//! minimum for a median to mean anything; use 5 for numbers you will publish.)
+//!
+//! ✅ DO report "X is N× baseline B (median of R runs, C workers, D s each)".
+//! ❌ DON'T publish a TPS from a timed test, or compare numbers from different machines
+//!    or different days without re-measuring the baseline.
+//!
+//! How this differs from the TUI's experiments: the experiments *show* a behaviour
+//! (oversell, a hit-rate dip) live, once; the benches *measure* costs repeatedly and
+//! print a report. Both drive load through the same `bookstore-loadgen`.
 
 pub mod catalog;
 pub mod inventory;
@@ -16,6 +37,9 @@ use bookstore_stack::testing::Infra;
 /// Options shared by every bench (the `bookstore-lab bench` flags).
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct BenchOptions {
+    // 64 by default: enough concurrent callers to keep a 2-core server busy (each call spends
+    // most of its time waiting on the network or a database), few enough that the load
+    // generator's own CPU stays a minority of the machine.
     /// 并发 worker 数（每个 worker 串行地发请求、等响应）
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
@@ -28,12 +52,15 @@ pub struct BenchOptions {
     /// 以 JSON 输出（供脚本使用）
     #[arg(long)]
     pub json: bool,
+    // Resolved by `main` from the lab directory so every bench talks to the same MariaDB and
+    // Redis as the learner's stack; `#[arg(skip)]` keeps it out of `--help`.
     /// The running infrastructure (resolved by the CLI, not a flag).
     #[arg(skip)]
     pub infra: Infra,
 }
 
 impl BenchOptions {
+    // At least one second: a zero-length run would report a TPS of 0/0.
     pub fn duration(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.duration.max(1))
     }
@@ -52,6 +79,8 @@ pub async fn run(target: BenchTarget, opts: &BenchOptions) -> anyhow::Result<()>
         BenchTarget::Inventory => inventory::run(opts).await?,
         BenchTarget::Catalog => catalog::run(opts).await?,
     };
+    // JSON for scripts that track numbers over time (one object per row, ratios included);
+    // the table for humans. Both come from the same report, so they cannot disagree.
     if opts.json {
         println!("{}", report.to_json());
     } else {

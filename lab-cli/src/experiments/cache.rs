@@ -59,6 +59,19 @@
 //!
 //! The exact code is quoted in the Day 29 lesson through source markers in
 //! `services/catalog/src/cache.rs` and the service's API, so lesson and service agree.
+//!
+//! ## Things to try, and what should happen
+//!
+//! | change | expect | why |
+//! |---|---|---|
+//! | skew 1.1 → 0 (uniform) | hit rate climbs slowly, settles lower | every book is equally likely; the cache must hold most of the catalogue |
+//! | skew 1.1 → 2 | ≈ 99 % within seconds | a handful of books take nearly every read |
+//! | readers 16 → 64 | TPS up until the 2 cores saturate; hit rate unchanged | the hit rate depends on *which* keys are read, not how many readers read them |
+//! | `p` during the run | a dip for a second or two | the list version moves: every list page misses once |
+//! | `u` during the run | the hot stock changes on the next sample; a tiny dip | one detail key is evicted and reloaded once |
+//!
+//! If the hot stock does *not* change after `u`, stop and read the service's
+//! `invalidate_book`: that is the bug Day 29 is about.
 
 use std::{sync::Arc, time::Duration};
 
@@ -261,6 +274,8 @@ pub async fn run(
         !ids.is_empty(),
         "the catalogue is empty: seed it first (see the lesson's 自己动手验证)"
     );
+    // Shared by `Arc` with every load closure: the id list is read-only during the run, so
+    // one copy serves all readers without a lock.
     let ids = Arc::new(ids);
     // Two independent Zipfs: one over books (for GetBook), one over list pages (for
     // ListBooks). Page 1 is by far the most read, like a real shop's front page.
@@ -270,6 +285,9 @@ pub async fn run(
     let by_page = Arc::new(Zipf::new(pages, params.skew));
     let _ = events.send(CacheEvent::Started { books: ids.len() as u64, hot });
 
+    // A separate HTTP client for `/metrics` (Prometheus exposition is plain HTTP, not gRPC);
+    // the closure below makes "no metrics address" (a service started without one) a `None`
+    // instead of an error that would abort the experiment.
     let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
     let scrape = |http: reqwest::Client| {
         let addr = targets.catalog_metrics.clone();
@@ -296,6 +314,8 @@ pub async fn run(
             params.readers as usize,
             Duration::from_secs(u64::from(params.duration_secs.max(1))),
         );
+        // The load runs in its own task so this function can sample the counters once a second
+        // while it runs; the engine also publishes its own snapshots on the `watch` channel.
         tokio::spawn(bookstore_loadgen::run(
             cfg,
             move |i| {

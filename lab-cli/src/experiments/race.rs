@@ -72,6 +72,15 @@
 //! - **TPS is closed-loop** (see `bookstore_loadgen`): N buyers, each waiting for its answer
 //!   before trying again, so TPS is what the store sustains at N concurrent buyers — not
 //!   what it would do under an open stream of arrivals.
+//!
+//! ## Adding a strategy (the conditional UPDATE, say)
+//!
+//! The service's race docs describe a fourth, pure-SQL answer (`UPDATE … WHERE stock >= ?`
+//! and check `rows_affected`). Racing it would take: a variant in the service's
+//! `race::Strategy` with its buy function, a variant here (mirrored, in story order), a
+//! mapping line in `experiments::arena`, a fourth lane in `app::RaceState` and `ui::race`
+//! (the 80×24 layout would need its lanes to shrink to 3 rows), and a snapshot update.
+//! The verdict logic needs nothing: it already judges by measured oversell.
 
 use std::{sync::Arc, time::Duration};
 
@@ -188,6 +197,8 @@ impl RaceParams {
     }
 
     /// A short human description, e.g. `库存 100 · 买家 200 · 每种 3 秒`.
+    // Learner-facing, so Chinese; it heads the race screen and the plain output, so the
+    // numbers are always shown with the conditions that produced them.
     pub fn describe(&self) -> String {
         let mode = match self.duration_secs {
             0 => "每人抢一次".to_string(),
@@ -331,6 +342,8 @@ pub struct Verdict {
     pub failures: u64,
 }
 
+// The baseline is `None` when FOR UPDATE is missing or measured 0 TPS (a failed run):
+// no ratio is better than a division by zero shown as `inf×`.
 /// The DO/DON'T table from measured results: the verdict comes from the oversell
 /// counter, not from what the lesson expects — if naive happened not to oversell on this
 /// run, the table says so honestly.
@@ -361,6 +374,7 @@ pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
 // widths are part of what the tmux end-to-end test and learners' scripts read.
 /// The DO/DON'T table as plain text (for `--no-tui` and the end of a plain run).
 pub fn verdict_table(results: &[StrategyResult]) -> String {
+    // `×for-update` in the header names the baseline of every ratio in the column.
     let mut out = format!(
         "{:<7} {:<11} {:>9} {:>12} {:>6} {:>8} {:>6} {:>6}  {}\n",
         "", "strategy", "TPS", "×for-update", "sold", "oversell", "left", "errors", "why"
