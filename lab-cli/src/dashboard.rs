@@ -22,6 +22,20 @@
 //! Stock totals come from MySQL, not Redis: Redis holds the live counters, but the ledger
 //! is what the business trusts; if the two disagree for more than a moment, the syncer is
 //! behind — a thing worth noticing on a dashboard.
+//!
+//! ## Two shortcuts, admitted
+//!
+//! - **The lab reads `inventory_db` directly.** In the course's architecture each service
+//!   owns its database, and nobody else may query it (database-per-service): the schema is
+//!   the service's private detail, and a second reader makes it impossible to change.
+//!   A read-only, aggregate monitoring query from the lab tool is the exception we allow
+//!   ourselves, because a learner must be able to check conservation against the ledger
+//!   itself. ❌ DON'T let another *service* do this: order-service asks inventory over gRPC.
+//! - **Components are polled one after another.** With a 2 s timeout, a few dead services
+//!   can stretch one poll to several seconds (and the 1 s tick then fires late, which is
+//!   harmless). Probing concurrently (`futures::future::join_all`) would fix it at the cost
+//!   of a burst of connections every second; for a lab with a handful of components the
+//!   sequential loop is simpler to read.
 
 use std::{
     collections::HashMap,

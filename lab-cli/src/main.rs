@@ -15,6 +15,18 @@
 //! Why a thin `main`: everything here is argument plumbing, which is hard to test; the
 //! library behind it is tested directly (tests/). Help texts are Chinese (they are read by
 //! learners); errors are English (they are pasted into issues and searched for).
+//!
+//! ## Command design, and why
+//!
+//! - ✅ every command is idempotent where it can be: `up` on a running stack starts only
+//!   what is missing, `down` on a stopped one does nothing. Learners re-run commands when
+//!   unsure; a second `up` must never start a second MariaDB on the same port.
+//! - ✅ exit codes carry the verdict (`status` and `lessons check` exit 1 on a problem), so
+//!   scripts and CI need no output parsing.
+//! - ✅ `--json` where a script may want the data (`status --json`, `bench --json`), with
+//!   stable keys; the human table may change its layout, the JSON keys do not.
+//! - ✅ one binary, subcommands, no daemon: the stack's processes are recorded in
+//!   `stack.json`, so any later invocation can find and stop them.
 
 use std::{io::IsTerminal, path::PathBuf};
 
@@ -134,6 +146,9 @@ fn default_dir() -> PathBuf {
 
 // stdout, not stdin: `bookstore-lab lesson day30 > out.txt` has a keyboard but must not
 // paint escape codes into the file.
+// The TUI also needs a terminal on stdin to read keys; in practice stdout and stdin are
+// redirected together (CI, ssh without -t), and checking stdout is what decides whether
+// escape codes would land in a file.
 /// Whether to draw screens: a terminal on stdout and no `--no-tui`.
 fn use_tui(cli: &Cli) -> bool {
     !cli.no_tui && std::io::stdout().is_terminal()
@@ -189,6 +204,8 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        // The bench reuses the lab's MariaDB and Redis but starts its own service instances
+        // in-process, so it never measures (or disturbs) the learner's running services.
         Command::Bench { target, mut opts } => {
             let sup = open()?;
             opts.infra = bookstore_stack::testing::try_infra_in(Some(sup.dir()))?;
@@ -224,6 +241,8 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        // `--reset` is handled before anything that needs the stack, so resetting progress works
+        // even when nothing is running.
         Command::Lesson { id, reset, stock, buyers, duration } => {
             let sup = open()?;
             let lib = Library::discover()?;
@@ -248,6 +267,8 @@ async fn main() -> anyhow::Result<()> {
                 plain::lesson(&lib, &id, sup.dir(), params, ctx.cache_targets()).await?;
             }
         }
+        // In plain mode the dashboard prints once (two polls a second apart) and exits: a
+        // script wants a snapshot; the TUI keeps polling while the screen is open.
         Command::Dashboard => {
             let sup = open()?;
             if tui_mode {

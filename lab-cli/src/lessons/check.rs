@@ -18,6 +18,14 @@
 //!   CI and a teacher at their desk see the same verdict.
 //! - ❌ no network, no database: it checks the *text*. Whether the quoted code is still
 //!   correct is the code's own tests' job; this guarantees that the lesson shows it.
+//!
+//! What it does not check (yet), so nobody assumes it does:
+//! - that a code fence is closed (an unclosed one styles the rest of the lesson as code);
+//! - that the `experiment` a lesson names works against a running stack — that needs the
+//!   stack; the tmux end-to-end test covers Day 30's;
+//! - orphan markers: a `lesson:x:start/end` pair in the code that no lesson quotes any
+//!   more. Harmless, but it misleads the next editor into keeping code "for a lesson";
+//! - that the prose still matches the code it quotes — that is what review is for.
 
 use std::collections::HashSet;
 

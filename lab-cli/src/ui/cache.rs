@@ -9,6 +9,12 @@
 //! books answer most reads. Press `p`: the list version moves, list pages miss and refill
 //! (a dip). Press `u`: the hot book's detail is evicted and the stock line changes on the
 //! next sample.
+//!
+//! Layout budget at 80×24: title 1 + stats 7 (border, 5 lines, border) + sparkline 5
+//! (border, 3 rows of bars, border) + notes `Min(3)` + key line 1; a notice takes its rows
+//! from the notes box. The sparkline's 78 inner columns hold 78 seconds of hit rates; a
+//! run is 30 s by default, and the series is reset on every Enter, so it never overflows
+//! (ratatui's `Sparkline` would show the *first* 78 values, not the latest).
 
 use ratatui::{
     Frame,

@@ -8,6 +8,16 @@
 //! colour carries the verdict even for a learner skimming the page. The `📄 path#marker`
 //! headers of quoted code are dimmed — a pointer, not part of the prose.
 //!
+//! Why not a Markdown crate (pulldown-cmark plus a ratatui adapter): it would parse
+//! emphasis, links and nested lists correctly — and the lessons do not need them. The
+//! engine stays small enough to read in one sitting, which is the point of a teaching
+//! repository; if lessons ever need real tables or links, swapping this function for a
+//! crate touches this file only (it returns plain `Line`s).
+//!
+//! Cost: `lines` runs on every frame of the lesson screen (a few hundred lines of text,
+//! well under a millisecond). Caching its result in `App` would put derived data in the
+//! state — the DON'T in `ui/mod.rs` — for no visible gain.
+//!
 //! Shortcut, admitted: lines inside a code fence are styled as code even if the fence is
 //! never closed (a broken lesson shows the rest as code); `lessons check` does not catch
 //! that yet.

@@ -18,6 +18,27 @@
 //! ✅ DO label every number with its unit or meaning on screen (已售 180/50, not 180).
 //! ❌ DON'T show a bare ratio without its baseline — "2.0×" of what? The table header
 //! says ×行锁 (relative to FOR UPDATE, measured in the same run).
+//!
+//! ## The layout budget at 80×24
+//!
+//! ```text
+//! row  0        title                      (ui::render)
+//! row  1        params + status            Length(1)
+//! rows 2–13     3 lanes × 4 rows           Length(12): border, 2 text rows, border
+//! rows 14–22    DO/DON'T table             Min(3): whatever is left — 9 rows here,
+//!                                          enough for border, header, 3 rows
+//! row 23        key line                   (ui::render; a notice takes rows from the table)
+//! ```
+//!
+//! `Length` for what has a natural size, `Min` for the one part that absorbs the rest:
+//! ratatui's layout solver then has exactly one flexible area and the result is
+//! predictable at every terminal size. Percentages would make the lanes grow with the
+//! window, which only adds empty rows.
+//!
+//! A sparkline gotcha: ratatui's `Sparkline` draws the *first* `width` values of its data,
+//! not the last. Each lane's `tps_series` has one value per second (≤ 20 with the
+//! duration steps), which fits in the 24 columns; a longer run would need to pass the tail
+//! slice (`&s[s.len().saturating_sub(w)..]`) to keep showing the present.
 
 use ratatui::{
     Frame,
