@@ -30,12 +30,17 @@ end
 
 if redis.call('EXISTS', KEYS[1]) == 1 then return counters({2}) end
 
+-- Check every line first, keeping what was read: the reply is computed from it below, so
+-- a sale costs no second read of the hashes.
+local before = {}
 for i = 1, n do
-  local avail = redis.call('HGET', KEYS[2 + i], 'avail')
-  if not avail then return {-1, i} end
-  if tonumber(avail) < tonumber(ARGV[2 + n + i]) then return {0, i} end
+  local c = redis.call('HMGET', KEYS[2 + i], 'avail', 'locked', 'sold', 'total')
+  if not c[1] then return {-1, i} end
+  if tonumber(c[1]) < tonumber(ARGV[2 + n + i]) then return {0, i} end
+  before[i] = c
 end
 
+local out = {1}
 for i = 1, n do
   local book, q = ARGV[2 + i], tonumber(ARGV[2 + n + i])
   redis.call('HINCRBY', KEYS[2 + i], 'avail', -q)
@@ -43,6 +48,11 @@ for i = 1, n do
   -- Emitted in the same atomic step as the change (see lock.lua: WHY EMIT HERE).
   redis.call('XADD', KEYS[2], '*', 't', 3, 'b', book, 'q', -q,
     'da', -q, 'dl', 0, 'ds', q, 'dt', 0, 'o', ARGV[1], 'r', 'direct', 'rq', '')
+  local c = before[i]
+  out[#out + 1] = tonumber(c[1]) - q
+  out[#out + 1] = tonumber(c[2] or 0)
+  out[#out + 1] = tonumber(c[3] or 0) + q
+  out[#out + 1] = tonumber(c[4] or 0)
 end
 redis.call('SET', KEYS[1], 1)
-return counters({1})
+return out

@@ -43,15 +43,19 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'released' then return {3} end
 if state then return counters({2}) end
 
--- Check every item before changing any: all-or-nothing without a rollback.
+-- Check every item before changing any: all-or-nothing without a rollback. What was read
+-- is kept, so the reply is computed without reading the hashes a second time.
+local before = {}
 for i = 1, n do
-  local avail = redis.call('HGET', KEYS[3 + i], 'avail')
-  if not avail then return {-1, i} end
-  if tonumber(avail) < tonumber(ARGV[2 + n + i]) then return {0, i} end
+  local c = redis.call('HMGET', KEYS[3 + i], 'avail', 'locked', 'sold', 'total')
+  if not c[1] then return {-1, i} end
+  if tonumber(c[1]) < tonumber(ARGV[2 + n + i]) then return {0, i} end
+  before[i] = c
 end
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {1}
 for i = 1, n do
   local book, q = ARGV[2 + i], tonumber(ARGV[2 + n + i])
   redis.call('HINCRBY', KEYS[3 + i], 'avail', -q)
@@ -60,7 +64,12 @@ for i = 1, n do
   -- t=type (1 lock), b=book, q=signed quantity, d*=deltas of avail/locked/sold/total, o=order
   redis.call('XADD', KEYS[3], '*', 't', 1, 'b', book, 'q', -q,
     'da', -q, 'dl', q, 'ds', 0, 'dt', 0, 'o', ARGV[1], 'r', '', 'rq', '')
+  local c = before[i]
+  out[#out + 1] = tonumber(c[1]) - q
+  out[#out + 1] = tonumber(c[2] or 0) + q
+  out[#out + 1] = tonumber(c[3] or 0)
+  out[#out + 1] = tonumber(c[4] or 0)
 end
 redis.call('HSET', KEYS[1], 'state', 'locked', 'at', now_ms)
 redis.call('ZADD', KEYS[2], now_ms, ARGV[1])
-return counters({1})
+return out

@@ -103,20 +103,20 @@ impl Event {
         chrono::DateTime::from_timestamp_millis(self.ms as i64).unwrap_or_default().naive_utc()
     }
 
-    /// The row this change leaves in `inventory_reservations`, if any:
-    /// `(kind, state)` with kind 1 = LockStock reservation, 2 = direct sale.
-    // type 1 lock      → (reservation, locked)
-    // type 2 release   → (reservation, released)
-    // type 3, dl != 0  → (reservation, confirmed)   a confirm draws on locked stock
-    // type 3, dl == 0  → (direct sale, sold)        a direct decrement does not
-    // type 4 increment → no row (restocks are idempotent through request_id instead)
-    fn reservation(&self) -> Option<(i8, i8)> {
+    /// The state this change gives the order's row in `inventory_reservations`, if any:
+    ///
+    /// ```text
+    /// type 1 lock              → 1 locked
+    /// type 2 release           → 2 released
+    /// type 3 with d_locked ≠ 0 → 3 confirmed   (a confirm draws on locked stock)
+    /// type 3 with d_locked = 0 → no row        (a direct sale: its log row is its record)
+    /// type 4 increment         → no row        (restocks are idempotent by request_id)
+    /// ```
+    fn reservation_state(&self) -> Option<i8> {
         match (self.kind, self.d[1]) {
-            (1, _) => Some((1, 1)),
-            (2, _) => Some((1, 2)),
-            // A decrement that drew on locked stock is a confirm; otherwise a direct sale.
-            (3, dl) if dl != 0 => Some((1, 3)),
-            (3, _) => Some((2, 4)),
+            (1, _) => Some(1),
+            (2, _) => Some(2),
+            (3, dl) if dl != 0 => Some(3),
             _ => None,
         }
     }
@@ -316,17 +316,16 @@ impl Syncer {
 
         // Rows are applied in stream order, so a lock then a release of the same order in
         // one batch ends as "released", as it did in Redis.
-        // The reservation table is what a rebuild needs for idempotence (see the migration).
-        let reservations: Vec<(&Event, (i8, i8))> =
-            fresh.iter().filter_map(|e| e.reservation().map(|r| (*e, r))).collect();
+        // The reservation table is what a rebuild needs for idempotence (see the migrations).
+        let reservations: Vec<(&Event, i8)> =
+            fresh.iter().filter_map(|e| e.reservation_state().map(|r| (*e, r))).collect();
         if !reservations.is_empty() {
             let mut rows = QueryBuilder::new(
-                "INSERT INTO inventory_reservations (kind, order_id, book_id, quantity, state, \
+                "INSERT INTO inventory_reservations (order_id, book_id, quantity, state, \
                  locked_at, updated_at) ",
             );
-            rows.push_values(&reservations, |mut row, (e, (kind, state))| {
-                row.push_bind(*kind)
-                    .push_bind(e.order)
+            rows.push_values(&reservations, |mut row, (e, state)| {
+                row.push_bind(e.order)
                     .push_bind(e.book)
                     .push_bind(e.qty.abs())
                     .push_bind(*state)
@@ -400,8 +399,15 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
     )
     .fetch_all(pool)
     .await?;
-    let reservations: Vec<(i8, u64, u64, i32, i8, NaiveDateTime)> = sqlx::query_as(
-        "SELECT kind, order_id, book_id, quantity, state, locked_at FROM inventory_reservations",
+    let reservations: Vec<(u64, u64, i32, i8, NaiveDateTime)> = sqlx::query_as(
+        "SELECT order_id, book_id, quantity, state, locked_at FROM inventory_reservations",
+    )
+    .fetch_all(pool)
+    .await?;
+    // Direct sales are found in the log: a decrement that did not draw on locked stock.
+    let direct: Vec<u64> = sqlx::query_scalar(
+        "SELECT DISTINCT order_id FROM inventory_logs \
+         WHERE type = 3 AND d_locked = 0 AND order_id IS NOT NULL",
     )
     .fetch_all(pool)
     .await?;
@@ -419,22 +425,17 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
         let fields = [("avail", *a), ("locked", *l), ("sold", *s), ("total", *t)];
         pipe.hset_multiple(keys.stock(BookId::parse(*book)?), &fields).ignore();
     }
-    for (i, (kind, order, book, qty, state, locked_at)) in reservations.iter().enumerate() {
-        let order_id = OrderId::parse(*order)?;
-        // A direct sale only needs its marker back; a reservation needs its record (items,
-        // state, lock time) and, if still open, its place in the sweeper's queue — with the
-        // original lock time, so a rebuild does not grant anyone a fresh 15 minutes.
-        if *kind == 2 {
-            pipe.set(keys.direct(order_id), 1).ignore();
-        } else {
-            let key = keys.order(order_id);
-            let at = locked_at.and_utc().timestamp_millis();
-            let state_name = ["locked", "released", "confirmed"][(*state as usize).clamp(1, 3) - 1];
-            pipe.hset(&key, format!("b{book}"), *qty).ignore();
-            pipe.hset_multiple(&key, &[("state", state_name), ("at", &at.to_string())]).ignore();
-            if *state == 1 {
-                pipe.zadd(keys.pending(), *order, at).ignore();
-            }
+    for (i, (order, book, qty, state, locked_at)) in reservations.iter().enumerate() {
+        // A reservation needs its record (items, state, lock time) and, if still open, its
+        // place in the sweeper's queue — with the original lock time, so a rebuild does not
+        // grant anyone a fresh 15 minutes.
+        let key = keys.order(OrderId::parse(*order)?);
+        let at = locked_at.and_utc().timestamp_millis();
+        let state_name = ["locked", "released", "confirmed"][(*state as usize).clamp(1, 3) - 1];
+        pipe.hset(&key, format!("b{book}"), *qty).ignore();
+        pipe.hset_multiple(&key, &[("state", state_name), ("at", &at.to_string())]).ignore();
+        if *state == 1 {
+            pipe.zadd(keys.pending(), *order, at).ignore();
         }
         // Flush every 5,000 reservations: one giant pipeline would hold the whole
         // rebuild in memory twice (ours and Redis's input buffer).
@@ -442,6 +443,10 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
             let _: () = pipe.query_async(&mut conn).await?;
             pipe = redis::pipe();
         }
+    }
+    // A direct sale only needs its marker back.
+    for order in &direct {
+        pipe.set(keys.direct(OrderId::parse(*order)?), 1).ignore();
     }
     for request in &requests {
         pipe.set(keys.incr(&RequestId::parse(request)?), 1).ignore();
