@@ -21,9 +21,17 @@ use crate::{
 };
 
 /// How long after a write the detail key is deleted a second time (see [`CatalogApi::invalidate_book`]).
+///
+/// 500 ms must exceed the longest plausible "read old row → SET cache" window of a
+/// concurrent reader (a detail load is ~1 ms; 500 leaves room for a slow moment). Too
+/// long and the window in which a stale entry can be served grows with it.
 const SECOND_DELETE_AFTER: Duration = Duration::from_millis(500);
 
 /// The service and its dependencies; cheap to clone (everything inside is shared).
+/// Three single-flight groups, one per kind of value: a list page, a search page and a
+/// detail (`Option<Book>`, where `None` is "known not to exist"). Errors are carried as
+/// `Status` because they are handed to every waiter, and `Status` can be cloned while a
+/// `sqlx::Error` cannot; the conversion happens once, in the leader.
 #[derive(Clone)]
 pub struct CatalogApi {
     store: Store,
@@ -49,17 +57,33 @@ impl CatalogApi {
     }
 
     /// ListBooks, cache-aside with single-flight.
+    ///
+    /// Counting: a request is a *hit* if its first GET found the key, a *miss* otherwise —
+    /// even if it then found the value inside single-flight. That keeps the hit rate the
+    /// plain "answered from cache on first try" figure the course asks for, and the
+    /// stampede protection shows up separately, as a low `catalog_db_queries_total`.
+    ///
+    /// Why protobuf bytes in Redis rather than JSON: the handler must return the proto
+    /// message anyway, so encoding it is the cheapest possible serialisation (no field
+    /// names, varint numbers: a 20-book page is ~3 KB instead of ~6 KB of JSON), and
+    /// decoding it is a copy. The price: `redis-cli GET` shows binary. DO write down the
+    /// encoding next to the key (here) so the next person does not guess.
     async fn list_books(&self, req: ListBooksRequest) -> Result<ListBooksResponse, Status> {
         let q = ListQuery::parse(&req)?;
-        let Some(version) = self.cache.list_version().await else {
+        // Steps 1 and 2 in one round trip: read the version stamp (every list key embeds
+        // it, which is what lets a write's single `INCR` invalidate all pages) and the
+        // entry for it. A hit is decoded and returned without touching MySQL.
+        let Some((key, cached)) = self.cache.versioned_get(|v| self.cache.list_key(v, &q)).await
+        else {
             // Redis is down: straight to MySQL (still coalesced per query).
             return self.lists.run(&format!("nocache:{q:?}"), || self.load_list(&q, None)).await;
         };
-        let key = self.cache.list_key(version, &q);
-        if let Some(bytes) = self.cache.get(&key).await {
+        if let Some(bytes) = cached {
             self.stats.cache(CacheKind::List, true);
             return decode(&bytes);
         }
+        // Step 3: a miss. The key itself is the single-flight key: requests for the same
+        // page coalesce, requests for different pages proceed in parallel.
         self.stats.cache(CacheKind::List, false);
         self.lists.run(&key, || self.load_list(&q, Some(&key))).await
     }
@@ -79,6 +103,9 @@ impl CatalogApi {
         {
             return decode(&bytes);
         }
+        // The one query. If it fails, the error goes to every waiter and *nothing* is
+        // cached: caching an error would turn a one-second database hiccup into five
+        // minutes of failures.
         let page = self.store.list(q).await?;
         let resp = ListBooksResponse {
             books: page.books,
@@ -93,12 +120,17 @@ impl CatalogApi {
     }
 
     /// SearchBooks: the same shape as ListBooks, under its own keys.
+    ///
+    /// Search is cached although the course caches only lists: `LIKE '%…%'` cannot use an
+    /// index and scans every row, so it is the most expensive read we have — exactly the
+    /// kind of query a cache is for. Its keys carry the list version, so a publish makes
+    /// new books searchable at once.
     async fn search_books(&self, req: SearchBooksRequest) -> Result<SearchBooksResponse, Status> {
         let q = SearchQuery::parse(&req)?;
-        let version = self.cache.list_version().await;
-        let key = version.map(|v| self.cache.search_key(v, &q));
-        if let Some(key) = &key {
-            if let Some(bytes) = self.cache.get(key).await {
+        let lookup = self.cache.versioned_get(|v| self.cache.search_key(v, &q)).await;
+        let key = lookup.as_ref().map(|(key, _)| key.clone());
+        if let Some((_, cached)) = lookup {
+            if let Some(bytes) = cached {
                 self.stats.cache(CacheKind::Search, true);
                 return decode(&bytes);
             }
@@ -128,7 +160,19 @@ impl CatalogApi {
     }
 
     /// GetBook: cache-aside with negative entries for ids that do not exist.
+    ///
+    /// Ids that do not exist are the attack surface for *penetration*: nothing is ever
+    /// cached for them, so without negative entries each lookup reaches MySQL. A client
+    /// that loops over ids 1..10⁹ would turn into 10⁹ primary-key lookups. With them, each
+    /// missing id costs one query per minute, however often it is asked for.
+    ///
+    /// DON'T fix penetration by caching "not found" for an hour: a book published a minute
+    /// later would look missing for the rest of the hour. Short TTL plus deletion on
+    /// publish (see [`CatalogApi::invalidate_book`]) gives both protection and freshness.
+    /// A Bloom filter of existing ids is the heavier alternative for huge id spaces.
     async fn get_book(&self, req: GetBookRequest) -> Result<GetBookResponse, Status> {
+        // Detail reads skip the version: a book's key is deleted precisely by every write
+        // to that book, which is cheaper and more precise than invalidating all details.
         let id = BookId::parse(req.id)?;
         let key = self.cache.detail_key(id);
         let book = match self.cache.get(&key).await {
@@ -162,15 +206,24 @@ impl CatalogApi {
     }
 
     /// PublishBook: authenticate, validate, insert, invalidate.
+    ///
+    /// Authentication is delegated: the token is passed to user-service's ValidateToken,
+    /// and only its answer counts. A token that user-service refuses is UNAUTHENTICATED
+    /// here too; a user-service that cannot be reached is UNAVAILABLE — never "let it
+    /// through because the check failed open".
     async fn publish_book(
         &self,
         req: Request<PublishBookRequest>,
     ) -> Result<PublishBookResponse, Status> {
         // Authentication first: an anonymous caller learns nothing, not even which of
         // their fields were invalid.
+        // Metadata is gRPC's header block; the platform helper accepts exactly
+        // `authorization: Bearer <jwt>` and answers UNAUTHENTICATED otherwise.
         let token = bookstore_platform::auth::bearer_token(req.metadata())?;
         let who = self.users.validate(&token).await?;
         let new = NewBook::parse(req.get_ref())?;
+        // The publisher's id is recorded with the book (`published_by`): the audit trail
+        // of who added what, taken from the verified token, never from the request body.
         let book = self.store.insert(&new, who.user_id).await?;
         tracing::info!(book_id = book.id, user_id = who.user_id, "book published");
         self.invalidate_book(BookId::parse(book.id)?).await;
@@ -178,6 +231,11 @@ impl CatalogApi {
     }
 
     /// UpdateStock: set the figure, then invalidate.
+    ///
+    /// Internal: inventory-service calls it after its own ledger changed, the gateway never
+    /// routes it. The request carries the *absolute* figure, not a delta, so a retried call
+    /// (after a timeout whose reply was lost) sets the same value again instead of
+    /// subtracting twice.
     async fn update_stock(&self, req: UpdateStockRequest) -> Result<UpdateStockResponse, Status> {
         let id = BookId::parse(req.book_id)?;
         let stock = Stock::parse(req.stock)?;
@@ -200,11 +258,15 @@ impl CatalogApi {
     /// through. Lists do not need this: a late writer of an old list writes it under the
     /// old version number, which nobody reads any more.
     async fn invalidate_book(&self, id: BookId) {
+        // Order inside the invalidation: forget the in-flight load first (so no new reader
+        // joins a pre-write load), then delete, then bump the list version.
         let key = self.cache.detail_key(id);
         self.details.forget(&key);
         self.cache.delete(&key).await;
         self.cache.bump_list_version().await;
         let cache = self.cache.clone();
+        // Fire and forget: the write's answer does not wait for the second delete. If the
+        // process dies in those 500 ms, the TTL is the backstop.
         tokio::spawn(async move {
             tokio::time::sleep(SECOND_DELETE_AFTER).await;
             cache.delete(&key).await;
@@ -212,6 +274,11 @@ impl CatalogApi {
     }
 }
 
+/// A value that does not decode means a different version of this service wrote the key
+/// with a different message layout (protobuf tolerates added fields, not changed types).
+/// The request fails with INTERNAL rather than guessing; the entry expires on its TTL.
+/// A fleet that changes the cached layout should also change the key prefix
+/// (`catalog:v2:…`) so old and new instances never read each other's entries.
 /// Decodes a cached protobuf message; a corrupt entry is an internal error (logged).
 fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, Status> {
     M::decode(bytes).map_err(|e| Error::Corrupt(e.to_string()).into())

@@ -6,6 +6,16 @@
 //! DO: connect lazily. catalog-service starts (and serves reads) even while user-service
 //! is still starting; only the first PublishBook needs it.
 
+//!
+//! | user-service answers | PublishBook answers | why |
+//! |---|---|---|
+//! | OK (user id) | continues | the token is valid |
+//! | UNAUTHENTICATED | UNAUTHENTICATED | the token is bad: the caller must log in again |
+//! | anything else, or no answer within the timeout | UNAVAILABLE | we could not check: fail *closed*, the caller may retry |
+//!
+//! Why not verify the JWT here with a copy of the secret: see the user-service crate docs
+//! (one holder of the signing key; the extra RPC costs ~1 ms and only writes pay it).
+
 use std::time::Duration;
 
 use bookstore_proto::user::{ValidateTokenRequest, user_service_client::UserServiceClient};
@@ -29,6 +39,10 @@ pub struct UserClient {
 
 impl UserClient {
     /// `addr` like `http://127.0.0.1:9001`. Fails only on a malformed address.
+    ///
+    /// A tonic `Channel` is a handle to a pooled HTTP/2 connection that reconnects by
+    /// itself; cloning the client per call is cheap and is how tonic expects concurrent
+    /// use (a client method takes `&mut self`).
     pub fn new(addr: &str, timeout: Duration) -> anyhow::Result<Self> {
         let channel = tonic::transport::Endpoint::from_shared(addr.to_string())?
             .connect_timeout(timeout)
@@ -38,6 +52,10 @@ impl UserClient {
     }
 
     /// Validates `token` with user-service.
+    ///
+    /// Two timeouts, on purpose: `set_timeout` tells user-service our deadline (the
+    /// `grpc-timeout` header, so it can stop early), and `tokio::time::timeout` enforces it
+    /// here whatever the other side does — including a connection that never completes.
     pub async fn validate(&self, token: &str) -> Result<Identity, Error> {
         let mut request = tonic::Request::new(ValidateTokenRequest { token: token.to_string() });
         // Sent as the `grpc-timeout` header: user-service then knows how long we will

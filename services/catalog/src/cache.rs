@@ -45,7 +45,50 @@
 //! protects MySQL from the extra load). A failed invalidation is logged; the TTL bounds
 //! how long the stale entry can live — one more reason every entry has one.
 
-use std::time::Duration;
+//!
+//! ## Key anatomy
+//!
+//! | key | value | TTL |
+//! |---|---|---|
+//! | `{prefix}catalog:list:version` | an integer, `INCR`ed by every write | none: it must outlive every key stamped with it |
+//! | `{prefix}catalog:list:v42:p2:n20:price:ASC:k=rust` | protobuf `ListBooksResponse` | 300 s ± 10 % |
+//! | `{prefix}catalog:search:v42:p1:n20:q=100%` | protobuf `SearchBooksResponse` | 300 s ± 10 % |
+//! | `{prefix}catalog:book:7` | protobuf `Book` | 3600 s ± 10 % |
+//! | `{prefix}catalog:book:999999` | empty string = "no such book" | 60 s ± 10 % |
+//!
+//! The version key is the one key without a TTL, and that is safe: it is a single small
+//! integer, not a growing set. If it were lost (a Redis restart without persistence), it
+//! restarts from 0 and readers would build keys that old entries may still occupy — at
+//! worst 5 minutes of stale lists, once. (A stricter design would seed the version from
+//! the clock; we keep the simple one and say so.)
+//!
+//! ## Why these TTLs
+//!
+//! The TTL is the upper bound on staleness *when invalidation fails*, and the lower bound
+//! on how often MySQL sees each key. Lists: 5 minutes — a learner publishing a book sees
+//! it at once through invalidation; if Redis missed that `INCR`, it appears within 5 min.
+//! Details: 1 hour — a book's fields rarely change and are deleted precisely by id on
+//! every write. With 5,000 books fully cached, the detail keys cost ~5,000 × 0.6 KB ≈ 3 MB;
+//! list keys are bounded by the traffic's distinct queries within 5 minutes.
+//!
+//! ## One round trip per hit
+//!
+//! A versioned key needs the version before the key can be named: naively `GET version`,
+//! then `GET key` — two round trips per hit. A Lua script could do both at once, but it
+//! would touch a key it did not declare (the versioned key is computed inside the
+//! script), which Redis Cluster forbids. Instead [`Cache::versioned_get`] *pipelines*
+//! `GET version` with `GET key(last version seen)`, and uses the second reply only if the
+//! first confirms the guess. Versions change only on writes, so almost every hit is one
+//! round trip, and correctness never depends on the guess.
+//! DON'T simply cache the version inside the process to save the GET: another instance's
+//! write would then stay invisible here until that local copy expired.
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use rand::Rng;
 use redis::{AsyncCommands, aio::ConnectionManager};
@@ -64,6 +107,11 @@ pub struct Ttls {
     pub negative: Duration,
 }
 
+/// Why ±10 %: 1,000 keys written in the same second with exactly 300 s all expire in the
+/// same second 5 minutes later — a synchronized miss storm. Spread uniformly over
+/// 270–330 s, the same keys expire at ~17 per second. Wider jitter spreads more but makes
+/// the "5 minutes" promise vaguer; 10 % is the usual compromise.
+///
 /// `base` ± 10 %, uniformly: the avalanche defence.
 pub fn jittered(base: Duration) -> Duration {
     let factor = rand::rng().random_range(0.9..=1.1);
@@ -76,23 +124,51 @@ pub struct Cache {
     conn: ConnectionManager,
     prefix: String,
     pub ttls: Ttls,
+    /// The list version this process saw last: a guess for [`Cache::versioned_get`].
+    version_hint: Arc<AtomicU64>,
 }
 
 impl Cache {
     pub fn new(conn: ConnectionManager, prefix: &str, ttls: Ttls) -> Self {
-        Self { conn, prefix: prefix.to_string(), ttls }
+        Self { conn, prefix: prefix.to_string(), ttls, version_hint: Arc::new(AtomicU64::new(0)) }
     }
 
     fn version_key(&self) -> String {
         format!("{}catalog:list:version", self.prefix)
     }
 
-    /// The current list version (0 before the first write). `None` if Redis failed; the
-    /// caller then skips the cache for this request.
-    pub async fn list_version(&self) -> Option<u64> {
+    /// Looks up a versioned key in **one** round trip: `GET version` and `GET key(hint)`
+    /// are pipelined, where `hint` is the version this process saw last. If the version
+    /// read back equals the hint — the normal case, versions change only on writes — the
+    /// second reply *is* the entry for the current version. Otherwise the hint is updated
+    /// and the right key is fetched (a second round trip, once per write per process).
+    ///
+    /// The hint is only ever a guess that the same round trip verifies, so this is not the
+    /// DON'T above (trusting a process-local version): a write by another instance is seen
+    /// on the very next request, exactly as with two sequential GETs.
+    ///
+    /// Returns `(key, cached bytes)`, or `None` if Redis failed (the caller then bypasses
+    /// the cache for this request).
+    pub async fn versioned_get(
+        &self,
+        key_for: impl Fn(u64) -> String,
+    ) -> Option<(String, Option<Vec<u8>>)> {
+        let hint = self.version_hint.load(Ordering::Relaxed);
+        let guessed = key_for(hint);
         let mut conn = self.conn.clone();
-        match conn.get::<_, Option<u64>>(self.version_key()).await {
-            Ok(v) => Some(v.unwrap_or(0)),
+        let reply: redis::RedisResult<(Option<u64>, Option<Vec<u8>>)> =
+            redis::pipe().get(self.version_key()).get(&guessed).query_async(&mut conn).await;
+        match reply {
+            Ok((version, value)) => {
+                let version = version.unwrap_or(0);
+                if version == hint {
+                    return Some((guessed, value));
+                }
+                self.version_hint.store(version, Ordering::Relaxed);
+                let key = key_for(version);
+                let value = self.get(&key).await;
+                Some((key, value))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "redis GET list version failed; bypassing cache");
                 None
@@ -142,6 +218,9 @@ impl Cache {
 
     /// `SET key value EX ttl±10%`. A failure is logged and ignored: the answer was
     /// already computed, the next request will simply miss again.
+    ///
+    /// DO: `SET … EX` in one command. DON'T `SET` then `EXPIRE`: if the process dies
+    /// between the two, the key lives forever — the "no TTL" failure, by accident.
     pub async fn put(&self, key: &str, value: &[u8], ttl: Duration) {
         let mut conn = self.conn.clone();
         let secs = jittered(ttl).as_secs();
@@ -151,6 +230,9 @@ impl Cache {
     }
 
     /// Invalidates every cached list and search page at once (`INCR` the version).
+    ///
+    /// `INCR` is atomic in Redis: two writers bumping at once get 43 and 44, never both 43,
+    /// so no write's invalidation can be lost to another's.
     pub async fn bump_list_version(&self) {
         let mut conn = self.conn.clone();
         if let Err(e) = conn.incr::<_, _, u64>(self.version_key(), 1).await {
@@ -159,6 +241,9 @@ impl Cache {
     }
 
     /// Deletes one key (a book's detail entry, positive or negative).
+    ///
+    /// DEL, not "SET the new value": see `CatalogApi::invalidate_book` for the race that
+    /// updating the cache from a writer creates.
     pub async fn delete(&self, key: &str) {
         let mut conn = self.conn.clone();
         if let Err(e) = conn.del::<_, ()>(key).await {

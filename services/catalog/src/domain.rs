@@ -6,6 +6,20 @@
 //! (the table's collation is case-insensitive). Parsing them to one value first means they
 //! share one cache key instead of filling Redis with copies of the same page.
 
+//!
+//! | type | accepts | refuses with INVALID_ARGUMENT |
+//! |---|---|---|
+//! | [`Page`] | page 0 (→1) … 100,000; size 0 (→20) … any (capped at 100) | page > 100,000 |
+//! | [`ListQuery`] | sort/order enums (unspecified → newest first), keyword ≤ 100 chars | longer keywords |
+//! | [`SearchQuery`] | non-empty text ≤ 100 chars | empty or longer text |
+//! | [`BookId`] | 1 … | 0 (proto3's "field not set") |
+//! | [`Stock`] | 0 … 1,000,000 | negative, absurd |
+//! | [`NewBook`] | title 1–200, author 1–100, price 1–10,000,000 cents, valid ISBN-13 or none | anything else |
+//!
+//! Capping versus refusing: an over-large page size is *capped* (the client gets a
+//! smaller page and can see `page_size` in the answer), a page beyond the limit is
+//! *refused* (there is no useful smaller answer). Both change nothing and cost no query.
+
 use bookstore_proto::catalog::{
     ListBooksRequest, PublishBookRequest, SearchBooksRequest, SortField, SortOrder,
 };
@@ -26,6 +40,9 @@ pub const MAX_KEYWORD_CHARS: usize = 100;
 /// DON'T put a client's string into `ORDER BY` — it cannot be a bind parameter, so it
 /// would be SQL injection waiting to happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Each variant corresponds to one index in `migrations/catalog` — adding a sort key
+/// means adding an index, or that sort becomes a full-table filesort on every miss.
 pub enum SortKey {
     CreatedAt,
     Price,
@@ -60,6 +77,9 @@ impl Direction {
 
 /// A validated page request: 1-based page, size in 1..=100.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Both fields are already clamped when a `Page` exists, so the SQL layer and the cache
+/// key never see page 0 or size 10,000.
 pub struct Page {
     pub page: u32,
     pub size: u32,
@@ -82,6 +102,9 @@ impl Page {
     }
 
     /// Rows to skip.
+    ///
+    /// Computed in `u64`: `(100,000 − 1) × 100` fits in `u32`, but a later change to the
+    /// limits should not be able to overflow silently into a wrong page.
     pub fn offset(self) -> u64 {
         u64::from(self.page - 1) * u64::from(self.size)
     }
@@ -90,6 +113,14 @@ impl Page {
 /// Trims, collapses inner whitespace and lowercases. Lowercasing is safe *because* the
 /// column collation (`utf8mb4_unicode_ci`) already compares case-insensitively: `Rust` and
 /// `rust` return the same rows, so they may share a cache entry.
+///
+/// Why normalise before the cache and not only in SQL: the cache key is built from the
+/// *parsed* query. Without normalisation, `Rust`, `rust` and ` rust ` would be three keys
+/// holding three identical copies, and each would miss separately — a lower hit rate for
+/// no benefit. DO make the key a function of the *meaning* of the request, not its bytes.
+///
+/// Whitespace inside is collapsed (`rust  book` → `rust book`) for the same reason; the
+/// words stay in order, because `LIKE '%rust book%'` is a phrase match, not a bag of words.
 pub fn normalize_keyword(raw: &str) -> Result<String, Error> {
     let words: Vec<&str> = raw.split_whitespace().collect();
     let keyword = words.join(" ").to_lowercase();
@@ -103,6 +134,13 @@ pub fn normalize_keyword(raw: &str) -> Result<String, Error> {
 
 /// A validated ListBooks request: every parameter that changes the answer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// It derives `Hash` and `Eq` because it *is* the identity of a cached page: two equal
+/// `ListQuery` values must produce the same key, and two different ones different keys.
+/// [`crate::cache::Cache::list_key`] writes every field into the key — add a field here
+/// and forget it there, and two different queries share a cache entry (the course's
+/// "key missing parameters" DON'T). The test
+/// `a_list_misses_then_hits_and_every_parameter_changes_the_key` guards exactly that.
 pub struct ListQuery {
     pub page: Page,
     pub sort: SortKey,
@@ -112,6 +150,10 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// Unspecified enum values (proto3 sends 0 when a client did not set the field) map to
+    /// the documented defaults — newest first — so an empty request is a valid request.
+    /// An unknown number (a newer client's enum value) also lands on the default through
+    /// prost's `sort_by()` accessor instead of failing.
     pub fn parse(req: &ListBooksRequest) -> Result<Self, Error> {
         let sort = match req.sort_by() {
             SortField::Unspecified | SortField::CreatedAt => SortKey::CreatedAt,
@@ -133,6 +175,10 @@ impl ListQuery {
 
 /// A validated SearchBooks request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Search shares [`Page`] and [`normalize_keyword`] with lists, so the same limits and the
+/// same normalisation apply; it differs only in the columns it matches (ISBN too) and in
+/// refusing an empty query.
 pub struct SearchQuery {
     pub page: Page,
     /// Normalised, never empty.
@@ -156,6 +202,10 @@ impl SearchQuery {
 /// book (one cheap request = a full-table answer), and `_` would match any character, so
 /// a search for `c_t` would find "cat" and "cut". Bind parameters stop SQL injection; they
 /// do **not** stop LIKE's own wildcards — that takes this function.
+///
+/// Example: the user searches `100%`. Unescaped, the pattern is `%100%%`, which matches
+/// "1000 Recipes" and "100 Days". Escaped, it is `%100\%%`: the middle `%` is a literal
+/// percent sign, and only "100% Pure Rust" matches.
 pub fn like_contains(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
@@ -171,6 +221,10 @@ pub fn like_contains(text: &str) -> String {
 
 /// A positive book id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Why a newtype for a number: `get_book(id)` and `update_stock(id, stock)` with bare
+/// integers compile just as happily with the arguments swapped. With `BookId` and `Stock`
+/// they do not, and "0 is not an id" is checked once, here, instead of in every handler.
 pub struct BookId(u64);
 
 impl BookId {
@@ -189,6 +243,9 @@ impl BookId {
 /// A stock figure: 0..=1,000,000 (`INT` holds more, but a shelf of a million copies of
 /// one title is a typo, not a bookshop).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// `i32` because the proto field is `int32`; the check makes "negative" unrepresentable
+/// past this point, which the `CHECK (stock >= 0)` constraint then only backs up.
 pub struct Stock(i32);
 
 impl Stock {
@@ -210,6 +267,9 @@ pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 
 /// A validated PublishBook request.
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// Text fields are trimmed before their length is checked, so "  " is an empty title, not
+/// a two-character one. Lengths are counted in characters, not bytes: "深入理解" is 4
+/// characters (12 bytes in UTF-8), and the columns are sized in characters too.
 pub struct NewBook {
     pub title: String,
     pub author: String,
@@ -231,6 +291,9 @@ fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, Error>
 }
 
 impl NewBook {
+    /// Price first, then the text fields: the order only decides which error message a
+    /// request with several problems gets, and price mistakes (cents vs yuan!) are the
+    /// most common — `price: 59.9` from a client that thinks in yuan arrives as 0 or 59.
     pub fn parse(req: &PublishBookRequest) -> Result<Self, Error> {
         if !(1..=MAX_PRICE_CENTS).contains(&req.price) {
             return Err(Error::InvalidArgument(format!("price must be 1-{MAX_PRICE_CENTS} cents")));
@@ -253,6 +316,9 @@ impl NewBook {
 
 /// ISBN-13 check digit of the first 12 digits: weights 1,3,1,3,…; the digit makes the
 /// weighted sum a multiple of 10. Catches every single-digit typo.
+///
+/// Worked example, `978-7-111-54742-?`: digits 9 7 8 7 1 1 1 5 4 7 4 2 weighted
+/// 1 3 1 3 … give 9+21+8+21+1+3+1+15+4+21+4+6 = 114; 10 − (114 mod 10) = 6.
 pub fn isbn13_check_digit(first12: &[u8]) -> u8 {
     let sum: u32 = first12
         .iter()
@@ -263,6 +329,11 @@ pub fn isbn13_check_digit(first12: &[u8]) -> u8 {
 }
 
 /// Accepts `978-7-111-54742-6`-style input; returns the 13 digits.
+///
+/// Only ISBN-13 is accepted (every book since 2007 has one; the 10-digit form converts by
+/// prefixing 978 and recomputing the check digit). Hyphens and spaces are presentation
+/// and are dropped, so `978-7-111-54742-6` and `9787111547426` are the same book and hit
+/// the same unique index.
 pub fn parse_isbn(raw: &str) -> Result<String, Error> {
     let digits: Vec<u8> = raw
         .chars()

@@ -1,5 +1,12 @@
 //! The one error type of catalog-service and its one mapping to gRPC codes.
 
+//!
+//! Every variant that is the *caller's* fault carries a message safe to show them; the two
+//! that are *ours* (`Database`, `Corrupt`) are logged with context and answered with a
+//! bare "internal error", so no SQL, table name or driver text ever leaves the service.
+//! `AuthUnavailable` is neither: a dependency is down, and UNAVAILABLE tells a client's
+//! retry policy that trying again later is reasonable.
+
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +16,8 @@ pub enum Error {
     InvalidArgument(String),
     #[error("book not found")]
     NotFound,
+    // Variants are named for what happened, not for the gRPC code they become: the code is
+    // a presentation decision made once, in `From<Error> for Status` below.
     /// PublishBook with an ISBN that is already in the catalogue.
     #[error("{0}")]
     AlreadyExists(String),

@@ -22,6 +22,37 @@
 //! | [`seed`] | the deterministic seed catalogue and its idempotent import |
 //! | [`error`] | the one error enum and its mapping to `tonic::Status` |
 
+//!
+//! ## A read, end to end
+//!
+//! ```text
+//! ListBooks(page 2, price asc, "rust")
+//!   │ domain::ListQuery::parse      validate + normalise (size 0→20, cap 100, "  Rust"→"rust")
+//!   │ cache: pipeline [GET …:list:version → 42, GET …:list:v42:p2:n20:price:ASC:k=rust]
+//!   ├─ hit  → decode protobuf bytes → answer            (one Redis round trip)
+//!   └─ miss → singleflight("…v42…p2…")                  (one leader per key)
+//!                ├─ GET again (someone may have just filled it)
+//!                ├─ store::list → one SELECT … LIMIT 20 OFFSET 20
+//!                └─ SET key bytes EX 300±30 → answer; waiters get a copy
+//! ```
+//!
+//! ## A write, end to end
+//!
+//! ```text
+//! UpdateStock(book 7, 42)
+//!   │ UPDATE books SET stock = 42 WHERE id = 7      the database first: the source of truth
+//!   │ DEL …:book:7                                    the detail entry
+//!   │ INCR …:list:version                             every list and search page at once
+//!   └ (500 ms later) DEL …:book:7 again               a reader that raced us loses
+//! ```
+//!
+//! ## Where to start reading
+//!
+//! [`api`] for the flow above, then [`cache`] for the why of every key and TTL, then
+//! [`singleflight`]. The tests in `tests/catalog_api.rs` prove each claim against real
+//! MariaDB and Redis: they count this instance's SQL statements ([`Stats`]) instead of
+//! trusting the design.
+
 pub mod api;
 pub mod auth;
 pub mod cache;
@@ -49,6 +80,9 @@ pub struct Settings {
     pub common: CommonSettings,
     /// user-service, e.g. `http://127.0.0.1:9001` (the supervisor passes it).
     pub user_addr: String,
+    /// 3 s by default: a loopback ValidateToken takes ~1 ms, so this only triggers when
+    /// user-service is in trouble, and then PublishBook fails with UNAVAILABLE instead of
+    /// hanging.
     /// Deadline for each call to user-service.
     pub upstream_timeout_ms: u64,
     /// List and search pages: 5 minutes (the course's figure). Lists change whenever any
@@ -59,6 +93,10 @@ pub struct Settings {
     /// "No such id" entries: 1 minute. Long enough to absorb a flood of lookups for
     /// missing ids, short enough that a mistake heals quickly.
     pub negative_ttl_secs: u64,
+    /// Why so few connections: every connection is a thread in MariaDB and memory in both
+    /// processes; behind a 95 %+ hit rate and single-flight, the concurrent misses are
+    /// few. A pool sized for the *total* request rate would only let a cache outage
+    /// hammer MySQL harder.
     /// MySQL pool size. Small on purpose: with the cache in front, MySQL sees only misses.
     pub db_max_connections: u32,
 }
@@ -79,6 +117,11 @@ impl Default for Settings {
 
 /// Connects MySQL (creating and migrating `catalog_db`) and Redis, then serves until
 /// `shutdown`, reporting the bound addresses through `on_bound`.
+///
+/// The order is deliberate: MySQL and Redis are connected *before* the port is bound, so a
+/// service whose dependencies are missing fails at start with a clear error instead of
+/// answering its first requests with UNAVAILABLE. user-service, by contrast, is only
+/// needed by PublishBook, so its client connects lazily (see [`auth`]).
 pub async fn run(
     settings: Settings,
     shutdown: Shutdown,
@@ -102,6 +145,8 @@ pub async fn run_observed(
     )
     .await?;
     let redis = bookstore_platform::cache::connect(settings.common.redis_url.expose()).await?;
+    // One `Stats` per instance, shared by the store (query counts) and the handlers
+    // (hit/miss counts), and handed out through `on_bound` to whoever observes us.
     let stats = Arc::new(Stats::default());
     let cache = cache::Cache::new(
         redis,
@@ -131,6 +176,9 @@ pub async fn run_observed(
     .await
 }
 
+/// `sqlx::migrate!` embeds the SQL files into the binary at compile time: the service
+/// carries its own schema, and a deployed binary can never run against migrations from a
+/// different checkout.
 /// The catalog's migrations (`migrations/catalog`), for the service and the seed command.
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/catalog")

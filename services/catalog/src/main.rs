@@ -4,6 +4,20 @@
 //! database (idempotently) and exits — the analogue of the course's import from
 //! `bookstore.books`.
 
+//!
+//! Examples:
+//!
+//! ```text
+//! catalog-service                               # serve on 9002 (BOOKSTORE_PORT to change)
+//! catalog-service seed                          # load the 5,000-book seed catalogue
+//! BOOKSTORE_DATABASE=my_db catalog-service seed --count 20000
+//! ```
+//!
+//! The seed command reads the same settings as the service (so it writes to the database
+//! the service reads), runs the migrations if needed, and is idempotent: running it twice
+//! inserts the books once. No clap here: two words of arguments do not need a parser, and
+//! a thin main stays thin.
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bookstore_platform::telemetry::init("info");

@@ -16,6 +16,14 @@
 //! - every ISBN derived from the book's index, so it is unique by construction and the
 //!   UNIQUE index on `isbn` makes a re-run insert nothing (`INSERT IGNORE`).
 
+//!
+//! The shape of the data, and why it matters for the lessons:
+//! - ~60 % Chinese and ~40 % English titles, ~20 % fiction: keywords such as `Rust`,
+//!   `Redis` or `算法` match tens to hundreds of books, so keyword pages are realistic;
+//! - prices 19.90–199.00 yuan, uniformly: sorting by price gives a full range of pages;
+//! - `created_at` spread over ten years: "newest first" is a real order, not all ties;
+//! - stock 0–500: some books show as sold out.
+
 use chrono::{DateTime, NaiveDateTime};
 use rand::{Rng, SeedableRng, seq::IndexedRandom};
 use rand_chacha::ChaCha8Rng;
@@ -46,166 +54,87 @@ pub struct SeedBook {
     pub created_at: NaiveDateTime,
 }
 
-// Word lists. Titles are composed as prefix + subject + suffix (technical books) or as
-// the patterns of fiction and essays, in Chinese and English, the mix of a Chinese
-// technical bookshop.
-const ZH_PREFIX: &[&str] =
-    &["深入理解", "精通", "实战", "从零开始学", "图解", "高性能", "现代", "趣学", "漫谈", "", ""];
-const ZH_SUBJECT: &[&str] = &[
-    "Go语言",
-    "Rust编程",
-    "分布式系统",
-    "微服务架构",
-    "MySQL",
-    "Redis",
-    "Kubernetes",
-    "算法",
-    "操作系统",
-    "计算机网络",
-    "机器学习",
-    "数据结构",
-    "Linux内核",
-    "编译原理",
-    "设计模式",
-    "云原生",
-    "数据库系统",
-    "并发编程",
-    "网络安全",
-    "深度学习",
-    "软件工程",
-    "Java虚拟机",
-    "Python",
-    "前端工程化",
-    "消息队列",
-    "搜索引擎",
-];
-const ZH_SUFFIX: &[&str] = &[
-    "",
-    "",
-    "（第2版）",
-    "（第3版）",
-    "实战",
-    "原理与实践",
-    "权威指南",
-    "核心技术",
-    "入门到精通",
-    "设计与实现",
-];
-const ZH_FICTION_ADJ: &[&str] = &[
-    "寂静的",
-    "遥远的",
-    "最后的",
-    "长夜里的",
-    "风中的",
-    "北方的",
-    "消失的",
-    "永恒的",
-    "平凡的",
-    "温暖的",
-];
-const ZH_FICTION_NOUN: &[&str] =
-    &["河流", "星辰", "城市", "故乡", "灯塔", "岁月", "森林", "少年", "信", "山谷", "图书馆"];
-const EN_ADJ: &[&str] = &[
-    "Practical",
-    "Designing",
-    "Programming",
-    "Mastering",
-    "Learning",
-    "Effective",
-    "Modern",
-    "Pragmatic",
-    "Advanced",
-    "Hands-On",
-];
-const EN_SUBJECT: &[&str] = &[
-    "Rust",
-    "Go",
-    "Distributed Systems",
-    "Microservices",
-    "Databases",
-    "Redis",
-    "Kubernetes",
-    "Algorithms",
-    "Operating Systems",
-    "Networks",
-    "Machine Learning",
-    "Data-Intensive Applications",
-    "Concurrency",
-    "Compilers",
-    "Cryptography",
-    "Site Reliability",
-];
-const EN_SUFFIX: &[&str] = &[
-    "",
-    "",
-    " in Action",
-    ": A Practical Guide",
-    ", 2nd Edition",
-    " from Scratch",
-    " Patterns",
-    " for Beginners",
-    " Cookbook",
-];
-const EN_FICTION: &[&str] = &[
-    "The Silent River",
-    "A Lantern in the Fog",
-    "The Last Library",
-    "Northern Lights",
-    "The Glass Orchard",
-    "Letters to Nowhere",
-    "The Winter Garden",
-    "Paper Moons",
-];
-const ZH_SURNAME: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
-    "何", "郭", "马", "罗",
-];
-const ZH_GIVEN: &[&str] = &[
-    "伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "涛", "明", "超",
-    "秀英", "志强", "建华", "晓东", "文博", "雨桐", "子轩",
-];
-const EN_FIRST: &[&str] = &[
-    "James", "Mary", "Robert", "Patricia", "Michael", "Linda", "David", "Susan", "Martin", "Karen",
-    "Alan", "Grace", "Brian", "Ada",
-];
-const EN_LAST: &[&str] = &[
-    "Smith",
-    "Johnson",
-    "Brown",
-    "Kleppmann",
-    "Miller",
-    "Davis",
-    "Wilson",
-    "Taylor",
-    "Thompson",
-    "Clark",
-    "Lewis",
-    "Walker",
-    "Knuth",
-    "Hopper",
-];
-const ZH_PUBLISHER: &[&str] = &[
-    "机械工业出版社",
-    "人民邮电出版社",
-    "电子工业出版社",
-    "清华大学出版社",
-    "人民文学出版社",
-    "中信出版社",
-];
-const EN_PUBLISHER: &[&str] =
-    &["O'Reilly Media", "Manning", "No Starch Press", "Addison-Wesley", "Penguin"];
+/// The word lists, from `services/catalog/seed-words.txt` (content as data: a learner can
+/// add subjects without touching Rust). Embedded at compile time, so the binary needs no
+/// file at run time and the catalogue cannot change under a running lab.
+const WORDS: &str = include_str!("../seed-words.txt");
+
+/// The entries of section `[name]` of [`WORDS`]. Panics on a missing or empty section:
+/// that is a broken build artefact, caught by the unit tests below, never by a learner.
+fn words(name: &str) -> Vec<&'static str> {
+    let header = format!("[{name}]");
+    let list: Vec<&'static str> = WORDS
+        .lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        // Entries are literal: " in Action" keeps its leading space (it is appended to a
+        // subject). Only a trailing `\r` (a file saved on Windows) is removed.
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| if l == "<empty>" { "" } else { l })
+        .collect();
+    assert!(!list.is_empty(), "seed-words.txt has no entries for [{name}]");
+    list
+}
+
+/// All lists, parsed once per [`generate`] call.
+struct Words {
+    zh_prefix: Vec<&'static str>,
+    zh_subject: Vec<&'static str>,
+    zh_suffix: Vec<&'static str>,
+    zh_fiction_adj: Vec<&'static str>,
+    zh_fiction_noun: Vec<&'static str>,
+    en_adj: Vec<&'static str>,
+    en_subject: Vec<&'static str>,
+    en_suffix: Vec<&'static str>,
+    en_fiction: Vec<&'static str>,
+    zh_surname: Vec<&'static str>,
+    zh_given: Vec<&'static str>,
+    en_first: Vec<&'static str>,
+    en_last: Vec<&'static str>,
+    zh_publisher: Vec<&'static str>,
+    en_publisher: Vec<&'static str>,
+}
+
+impl Words {
+    fn load() -> Self {
+        Self {
+            zh_prefix: words("zh_prefix"),
+            zh_subject: words("zh_subject"),
+            zh_suffix: words("zh_suffix"),
+            zh_fiction_adj: words("zh_fiction_adj"),
+            zh_fiction_noun: words("zh_fiction_noun"),
+            en_adj: words("en_adj"),
+            en_subject: words("en_subject"),
+            en_suffix: words("en_suffix"),
+            en_fiction: words("en_fiction"),
+            zh_surname: words("zh_surname"),
+            zh_given: words("zh_given"),
+            en_first: words("en_first"),
+            en_last: words("en_last"),
+            zh_publisher: words("zh_publisher"),
+            en_publisher: words("en_publisher"),
+        }
+    }
+}
 
 /// Keywords a learner (or the bench) can search for: the subjects the titles are made of.
 pub fn sample_keywords() -> Vec<&'static str> {
-    let mut words: Vec<&'static str> = ZH_SUBJECT.iter().chain(EN_SUBJECT).copied().collect();
-    words.extend(["河流", "Rust", "实战", "Guide"]);
-    words.dedup();
-    words
+    let mut list = words("zh_subject");
+    list.extend(words("en_subject"));
+    list.extend(["河流", "Rust", "实战", "Guide"]);
+    list.dedup();
+    list
 }
 
 /// A valid ISBN-13 for book `index`: `978` + `7` (China) or `1` (English) + 8 digits that
 /// look random but are a bijection of the index (×7919 mod 10⁸; 7919 is prime and shares
 /// no factor with 10⁸), so no two books share an ISBN.
+///
+/// The prefixes are real ISBN registration groups (978-7 is China, 978-1 English-language);
+/// the rest is fiction, so a generated ISBN may collide with a real book's — harmless in a
+/// lab, and one more reason the generator never claims to describe real books.
 fn isbn_for(index: usize, chinese: bool) -> String {
     let body = (index as u64 * 7919) % 100_000_000;
     let first12 = format!("978{}{body:08}", if chinese { '7' } else { '1' });
@@ -216,42 +145,56 @@ fn isbn_for(index: usize, chinese: bool) -> String {
 /// The first `count` books of the seed catalogue. Same `count` → same books, always; and
 /// the first N books of a larger catalogue are the N books of a smaller one.
 pub fn generate(count: usize) -> Vec<SeedBook> {
+    let w = Words::load();
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     // 2015-01-01T00:00:00Z and ten years of seconds after it.
     let epoch = 1_420_070_400_i64;
     let span = 10 * 365 * 24 * 3600_i64;
+    // `choose` on a slice draws a uniform index from the RNG: the same RNG state always
+    // picks the same word, which is all determinism needs.
     let pick =
         |rng: &mut ChaCha8Rng, list: &[&'static str]| *list.choose(rng).expect("non-empty list");
     (0..count)
+        // Every draw happens in a fixed order per book (language, genre, title words,
+        // author, price, date, stock). DON'T reorder these lines casually: moving one
+        // draw shifts every later book's values and changes the whole catalogue — which
+        // the determinism test would then (rightly) not notice, but every learner's
+        // "page 3 by price" would.
         .map(|i| {
             let chinese = rng.random_bool(0.6);
             let fiction = rng.random_bool(0.2);
             let (title, author, publisher) = if chinese {
                 let title = if fiction {
-                    format!("{}{}", pick(&mut rng, ZH_FICTION_ADJ), pick(&mut rng, ZH_FICTION_NOUN))
+                    format!(
+                        "{}{}",
+                        pick(&mut rng, &w.zh_fiction_adj),
+                        pick(&mut rng, &w.zh_fiction_noun)
+                    )
                 } else {
                     format!(
                         "{}{}{}",
-                        pick(&mut rng, ZH_PREFIX),
-                        pick(&mut rng, ZH_SUBJECT),
-                        pick(&mut rng, ZH_SUFFIX)
+                        pick(&mut rng, &w.zh_prefix),
+                        pick(&mut rng, &w.zh_subject),
+                        pick(&mut rng, &w.zh_suffix)
                     )
                 };
-                let author = format!("{}{}", pick(&mut rng, ZH_SURNAME), pick(&mut rng, ZH_GIVEN));
-                (title, author, pick(&mut rng, ZH_PUBLISHER))
+                let author =
+                    format!("{}{}", pick(&mut rng, &w.zh_surname), pick(&mut rng, &w.zh_given));
+                (title, author, pick(&mut rng, &w.zh_publisher))
             } else {
                 let title = if fiction {
-                    pick(&mut rng, EN_FICTION).to_string()
+                    pick(&mut rng, &w.en_fiction).to_string()
                 } else {
                     format!(
                         "{} {}{}",
-                        pick(&mut rng, EN_ADJ),
-                        pick(&mut rng, EN_SUBJECT),
-                        pick(&mut rng, EN_SUFFIX)
+                        pick(&mut rng, &w.en_adj),
+                        pick(&mut rng, &w.en_subject),
+                        pick(&mut rng, &w.en_suffix)
                     )
                 };
-                let author = format!("{} {}", pick(&mut rng, EN_FIRST), pick(&mut rng, EN_LAST));
-                (title, author, pick(&mut rng, EN_PUBLISHER))
+                let author =
+                    format!("{} {}", pick(&mut rng, &w.en_first), pick(&mut rng, &w.en_last));
+                (title, author, pick(&mut rng, &w.en_publisher))
             };
             // Prices as shops set them: 19.90 … 199.00 yuan, ending in .00, .80 or .90.
             let yuan = rng.random_range(19..=198_i64);
@@ -279,6 +222,14 @@ pub fn generate(count: usize) -> Vec<SeedBook> {
 
 /// Inserts the first `count` seed books into `pool` (which must be migrated), skipping
 /// any already present. Returns how many were new: `count` the first time, 0 after.
+///
+/// `INSERT IGNORE` skips rows that violate the unique ISBN index (a previous run's books)
+/// and inserts the rest, so a run interrupted half-way can simply be repeated. It also
+/// ignores some other errors (it downgrades them to warnings); that is acceptable for
+/// generated data whose validity the unit tests check, and would not be for user input.
+///
+/// Batches of 500 rows per statement: one round trip per 500 books instead of 5,000 round
+/// trips — the difference between ~0.3 s and several seconds for the whole catalogue.
 pub async fn seed_catalog(pool: &MySqlPool, count: usize) -> anyhow::Result<u64> {
     let books = generate(count);
     let mut inserted = 0;
@@ -304,6 +255,10 @@ pub async fn seed_catalog(pool: &MySqlPool, count: usize) -> anyhow::Result<u64>
 
 /// `catalog-service seed`: connect (creating and migrating the database if needed), load,
 /// and invalidate cached lists so a running service shows the new books at once.
+///
+/// Why invalidate: a catalog-service may already be running with cached pages of the old,
+/// smaller catalogue. The `INCR` makes the new books visible on the next list request,
+/// exactly as if they had been published one by one.
 pub async fn seed_command(settings: &Settings, count: usize) -> anyhow::Result<u64> {
     let pool = bookstore_platform::db::connect(
         settings.common.mysql_url.expose(),

@@ -23,6 +23,30 @@
 //! costs at most N queries, which is fine for N = 3; a fleet of hundreds would add a short
 //! Redis lock (`SET key:lock NX PX 3000`) around the load.
 
+//! ## A timeline of 500 requests for one cold key
+//!
+//! ```text
+//! t=0.0 ms   r1 GET → miss ── run("k") → creates cell, becomes leader → GET (miss) → SELECT …
+//! t=0.1 ms   r2…r300 GET → miss ── run("k") → same cell → await
+//! t=2.0 ms   leader: SET k … EX 300 → cell filled → r1…r300 all return the same page
+//! t=2.0 ms   entry "k" removed from the map
+//! t=2.1 ms   r301…r500 GET → hit (the SET above), never reach single-flight
+//! t=2.1 ms   (a straggler that missed at 1.9 ms and arrives now: run("k") → new cell →
+//!            leader → GET → hit → returns without a query: the double-check in the loader)
+//! ```
+//!
+//! ## The alternatives, and why not them here
+//!
+//! - **A Redis lock** (`SET k:lock 1 NX PX 3000`, losers poll the key): coalesces across
+//!   instances, at the price of polling latency and a lock that can expire mid-load.
+//!   Worth it with many instances; with a handful, in-process coalescing is enough.
+//! - **Never expire hot keys, refresh them in the background**: no miss at all for the
+//!   keys you know are hot, but you must know them, and a refresher is one more moving
+//!   part that can silently stop.
+//! - **Probabilistic early refresh** ("XFetch"): each hit near expiry refreshes with a
+//!   small probability, so one request refreshes before the key expires. Elegant; it
+//!   smooths expiry but does not help a cold start, which single-flight does.
+//!
 use std::{
     collections::HashMap,
     future::Future,
@@ -56,9 +80,15 @@ impl<V: Clone, E: Clone> SingleFlight<V, E> {
         Fut: Future<Output = Result<V, E>>,
     {
         let cell = {
+            // A poisoned lock only means another thread panicked while holding it; the map
+            // itself is still consistent (each operation is a single insert or remove), so
+            // we keep going instead of turning one panic into a dead service.
             let mut map = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(key.to_string()).or_insert_with(|| Arc::new(OnceCell::new())).clone()
         };
+        // Leader or follower, everyone awaits the cell: the first to get here runs `load`,
+        // the rest sleep until it is filled. The result is cloned per waiter (a page is a
+        // few KB; 500 clones are cheaper than one extra SQL query).
         let result = cell.get_or_init(load).await.clone();
         // Remove the entry, but only if it is still *our* cell: a `forget` and a new load
         // may have replaced it meanwhile.
@@ -72,6 +102,10 @@ impl<V: Clone, E: Clone> SingleFlight<V, E> {
     /// Detaches a running load from `key`: requests arriving from now on start a new
     /// load. Writers call it so that nobody who asks *after* a write is handed the answer
     /// of a load that began *before* it.
+    ///
+    /// The detached load still finishes and still writes the cache — with data read
+    /// *before* the write. That is the race the delayed second delete in
+    /// `CatalogApi::invalidate_book` exists for.
     pub fn forget(&self, key: &str) {
         self.inflight.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
@@ -83,6 +117,9 @@ mod tests {
 
     use super::*;
 
+    /// Fifty callers, one slow load (50 ms, long enough that all fifty arrive while it
+    /// runs): the load runs once and all fifty get its value. The integration tests prove
+    /// the same against MySQL; this one proves the mechanism alone.
     #[tokio::test]
     async fn concurrent_callers_share_one_load() {
         let flights = Arc::new(SingleFlight::<u32, ()>::default());

@@ -10,6 +10,17 @@
 //! - `cache_requests_total{cache="list"|"search"|"detail", result="hit"|"miss"}`
 //! - `catalog_db_queries_total{query="list"|"search"|"get"|"insert"|"update_stock"}`
 
+//!
+//! Reading the hit rate from Prometheus (what the dashboard does):
+//!
+//! ```text
+//! sum(rate(cache_requests_total{result="hit"}[1m]))
+//!   / sum(rate(cache_requests_total[1m]))
+//! ```
+//!
+//! DO: compute the rate from the two counters. DON'T export a "hit rate" gauge computed in
+//! the service: averages of averages across instances are wrong, while counters add up.
+
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Which cache a lookup went to.
@@ -41,6 +52,10 @@ pub struct Stats {
 
 /// A copy of the counters at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// Tests and the bench take one before and one after an action and subtract
+/// ([`StatsSnapshot::since`]): that isolates the effect of the action from everything the
+/// instance did before it, without resetting shared counters.
 pub struct StatsSnapshot {
     pub db_queries: u64,
     pub list_hits: u64,
@@ -53,6 +68,10 @@ pub struct StatsSnapshot {
 
 impl StatsSnapshot {
     /// Hits / lookups over every cache, 0.0 when there were none.
+    ///
+    /// Negative entries count as hits (they answered without MySQL). So do search pages.
+    /// This is the figure the course's "命中率 > 80 %" means: of all lookups, how many
+    /// the cache answered.
     pub fn hit_rate(&self) -> f64 {
         let hits = self.list_hits + self.search_hits + self.detail_hits;
         let all = hits + self.list_misses + self.search_misses + self.detail_misses;
@@ -85,6 +104,10 @@ impl Stats {
     }
 
     /// Records one SQL statement sent to MySQL.
+    ///
+    /// The `query` label (`list`, `get`, …) lets the dashboard show *which* reads reach
+    /// MySQL; a rising `get` with a flat `list` points at detail misses, for example a
+    /// scraper walking ids (penetration) — visible before it hurts.
     pub fn db_query(&self, query: &'static str) {
         self.db_queries.fetch_add(1, Relaxed);
         metrics::counter!("catalog_db_queries_total", "query" => query).increment(1);

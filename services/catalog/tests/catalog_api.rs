@@ -2,6 +2,27 @@
 //! own Redis key prefix and servers on port 0, and counts its instance's own database
 //! queries and cache hits through [`bookstore_catalog::Stats`].
 
+//!
+//! The issue's test list, and where each item is proved:
+//!
+//! | claim | test |
+//! |---|---|
+//! | a miss then a hit; keyword, sort and page all change the key | [`a_list_misses_then_hits_and_every_parameter_changes_the_key`] |
+//! | after PublishBook or UpdateStock the next read shows the change | [`writes_are_visible_on_the_next_read_of_lists_and_details`] |
+//! | 500 concurrent reads of one cold key → one database query | [`five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query`] |
+//! | a storm of reads for a missing id reaches the database once | [`a_storm_of_reads_for_a_missing_id_reaches_the_database_once`] |
+//! | `%` and `_` match literally; page size 10,000 is capped | [`wildcards_match_literally_and_huge_pages_are_capped`] |
+//! | PublishBook without a (valid) token is refused | [`publish_book_requires_a_valid_token_and_valid_fields`] |
+//! | the service works with grpcurl through reflection | [`grpcurl_finds_the_service_by_reflection_and_calls_it`] |
+//!
+//! How "one database query" is asserted for real: the store counts every SQL statement it
+//! sends in the instance's [`Stats`], and each test compares snapshots taken before and
+//! after. No mock database, no timing: a regression that sends a second query fails the
+//! assertion on every machine.
+//!
+//! Isolation: a fresh MySQL database and a fresh Redis key prefix per test, so the tests run
+//! in parallel against the same servers without seeing each other's books or cache keys.
+
 use std::{sync::Arc, time::Duration};
 
 use bookstore_catalog::{Settings, Stats, StatsSnapshot};
@@ -15,10 +36,17 @@ use bookstore_proto::{
 };
 use tonic::{Code, Request, transport::Channel};
 
+/// Enough books for several pages under every sort, few enough to seed in a blink. The
+/// seed is deterministic, so "page 1 sorted by price" is the same in every run.
 /// Books loaded from the seed catalogue into every test database.
 const SEEDED: usize = 300;
 
 /// A running catalog-service (and the user-service it authenticates with).
+///
+/// It holds the catalog client, the raw addresses (grpcurl and the metrics scrape need
+/// them), a user-service client to mint real tokens, and the instance's [`Stats`]. Every
+/// server in it shares one `Shutdown` token, cancelled on drop, so a failing assertion
+/// still stops the servers of that test.
 struct TestCatalog {
     client: CatalogServiceClient<Channel>,
     addr: std::net::SocketAddr,
@@ -40,6 +68,9 @@ impl TestCatalog {
     }
 
     /// Registers and logs in a fresh user; returns a bearer token.
+    ///
+    /// A real token from a real login, not a hand-signed one: the test then also covers
+    /// the path catalog → user-service ValidateToken that production uses.
     async fn token(&mut self) -> String {
         let username = bookstore_stack::testing::unique_name("pub");
         self.users
@@ -58,6 +89,8 @@ impl TestCatalog {
             .token
     }
 
+    /// Publishes a minimal valid book through the RPC (so invalidation runs), as the
+    /// token's owner. The bearer token goes in metadata, exactly as grpcurl's `-H` sends it.
     async fn publish(&mut self, token: &str, title: &str) -> bookstore_proto::catalog::Book {
         let mut req = Request::new(PublishBookRequest {
             title: title.into(),
@@ -71,9 +104,14 @@ impl TestCatalog {
     }
 }
 
+/// Both services must agree on it only because user-service signs and verifies; catalog
+/// never sees it (it asks user-service), which is the design the test exercises.
 const JWT_SECRET: &str = "catalog-test-secret-at-least-32-bytes-long";
 
 /// Starts user-service and catalog-service in-process, with the seed catalogue loaded.
+///
+/// The seed is loaded *before* the service starts, through the same migrator the service
+/// runs, so no list can be cached from a half-loaded table.
 async fn spawn_catalog() -> TestCatalog {
     let infra = bookstore_stack::testing::infra();
     let shutdown = Shutdown::new();
@@ -111,6 +149,8 @@ async fn spawn_catalog() -> TestCatalog {
     tokio::spawn(bookstore_catalog::run_observed(settings, shutdown.clone(), move |b, stats| {
         let _ = tx.send((b, stats));
     }));
+    // `run_observed` hands out the instance's Stats next to the addresses: the handle the
+    // assertions below use to count this instance's SQL statements.
     let (bound, stats) = tokio::time::timeout(Duration::from_secs(30), rx)
         .await
         .expect("catalog-service starts within 30 s")
@@ -125,6 +165,8 @@ async fn spawn_catalog() -> TestCatalog {
     }
 }
 
+/// A ListBooks request; every test spells out all five parameters, because the point of
+/// several tests is which of them the cache key depends on.
 fn list(
     page: u32,
     size: u32,
@@ -148,6 +190,7 @@ fn list(
 #[tokio::test]
 async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
     let mut svc = spawn_catalog().await;
+    // Page 1, ten books, cheapest first, no keyword: the reference query.
     let base = list(1, 10, SortField::Price, SortOrder::Asc, "");
     let before = svc.stats();
     let first = svc.client.list_books(base.clone()).await.unwrap().into_inner();
@@ -155,14 +198,20 @@ async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
     assert_eq!((after_miss.list_misses, after_miss.list_hits), (1, 0));
     assert_eq!(after_miss.db_queries, 1);
     assert_eq!(first.total, SEEDED as u64);
+    // The answer is right, not only cached: ordered by price, and the total counts all
+    // seeded books (the window function's COUNT(*) OVER ()).
     assert!(first.books.windows(2).all(|w| w[0].price <= w[1].price));
 
+    // The same query again: answered from Redis, and the query counter must not move.
     let second = svc.client.list_books(base.clone()).await.unwrap().into_inner();
     let after_hit = svc.stats().since(&before);
     assert_eq!((after_hit.list_misses, after_hit.list_hits), (1, 1));
     assert_eq!(after_hit.db_queries, 1, "a hit must not query MySQL");
     assert_eq!(first, second);
 
+    // One parameter changed at a time. With the course's DON'T key (`catalog:list:{page}`)
+    // variants 2–5 would be served page 1's cached books: the "脏数据" bug, caught here
+    // because each variant must be a miss *and* return different books.
     let variants = [
         list(2, 10, SortField::Price, SortOrder::Asc, ""),
         list(1, 11, SortField::Price, SortOrder::Asc, ""),
@@ -181,6 +230,7 @@ async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
     svc.client.list_books(list(1, 10, SortField::Price, SortOrder::Asc, "  RUST ")).await.unwrap();
     assert_eq!(svc.stats().since(&before).db_queries, 6);
 
+    // (6 = 1 base miss + 5 variant misses; the normalised keyword added none.)
     // The counters are exported on the Prometheus endpoint under the dashboard's names.
     let text = reqwest::get(format!("http://{}/metrics", svc.metrics_addr))
         .await
@@ -204,6 +254,9 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
     let get = GetBookRequest { id: target.id };
     svc.client.get_book(get).await.unwrap();
 
+    // Both the detail and the page containing the book are cached now. A cache that only
+    // expired by TTL would keep showing the old stock for up to an hour (detail) or five
+    // minutes (list); invalidation must make the very next read correct.
     let new_stock = if target.stock == 42 { 43 } else { 42 };
     svc.client
         .update_stock(UpdateStockRequest { book_id: target.id, stock: new_stock })
@@ -214,6 +267,8 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
     let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
     assert_eq!(page.books[0].stock, new_stock, "list is not stale");
 
+    // The subtle case: an id that was looked up *before* it existed has a negative entry.
+    // If PublishBook forgot to delete it, the new book would be "not found" for a minute.
     // The next id does not exist yet: looking it up caches "not found".
     let next_id = SEEDED as u64 + 1;
     let missing = svc.client.get_book(GetBookRequest { id: next_id }).await.unwrap_err();
@@ -240,16 +295,23 @@ async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query() 
     let svc = spawn_catalog().await;
     let before = svc.stats();
     let req = list(3, 20, SortField::Title, SortOrder::Asc, "");
+    // 500 requests in flight at once over one HTTP/2 connection, all for the same key.
+    // Without single-flight each would miss and run its own SELECT: 500 queries. The
+    // assertion allows exactly one.
     let calls = (0..500).map(|_| {
         let mut client = svc.client.clone();
         let req = req.clone();
         async move { client.list_books(req).await.map(|r| r.into_inner()) }
     });
     let results = futures::future::join_all(calls).await;
+    // Everyone got the same, successful answer: waiters receive a copy of the leader's
+    // page, not an error and not an empty default.
     let first = results[0].as_ref().unwrap();
     assert!(results.iter().all(|r| r.as_ref().ok() == Some(first)));
     let s = svc.stats().since(&before);
     assert_eq!(s.db_queries, 1, "{s:?}");
+    // Every request was counted exactly once, as a hit (it arrived after the fill) or a
+    // miss (it waited in single-flight): the counters add up to the traffic.
     assert_eq!(s.list_hits + s.list_misses, 500);
 }
 
@@ -259,6 +321,8 @@ async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query() 
 async fn a_storm_of_reads_for_a_missing_id_reaches_the_database_once() {
     let svc = spawn_catalog().await;
     let before = svc.stats();
+    // An id far beyond the seeded range: every request misses the cache the first time.
+    // Single-flight coalesces the concurrent ones; the negative entry answers the rest.
     let calls = (0..300).map(|_| {
         let mut client = svc.client.clone();
         async move { client.get_book(GetBookRequest { id: 987_654 }).await }
@@ -266,6 +330,7 @@ async fn a_storm_of_reads_for_a_missing_id_reaches_the_database_once() {
     for result in futures::future::join_all(calls).await {
         assert_eq!(result.unwrap_err().code(), Code::NotFound);
     }
+    // Then sequential requests, after the storm: each must be a (negative) cache hit.
     let mut client = svc.client.clone();
     for _ in 0..20 {
         let err = client.get_book(GetBookRequest { id: 987_654 }).await.unwrap_err();
@@ -282,10 +347,15 @@ async fn a_storm_of_reads_for_a_missing_id_reaches_the_database_once() {
 async fn wildcards_match_literally_and_huge_pages_are_capped() {
     let mut svc = spawn_catalog().await;
     let token = svc.token().await;
+    // Three titles, each containing one character that LIKE treats specially. The seed
+    // catalogue contains none of them, so each search has exactly one right answer.
     let percent = svc.publish(&token, "100% Pure Rust").await;
     let underscore = svc.publish(&token, "snake_case Everywhere").await;
     let backslash = svc.publish(&token, r"Paths like C:\temp").await;
 
+    // Each wildcard character must find exactly the one title that contains it. Unescaped,
+    // `%` would match all 303 books and `_` every non-empty title; `\` unescaped would
+    // make the pattern malformed or escape the closing `%`.
     for (text, expected) in [("%", &percent), ("_", &underscore), (r"\", &backslash)] {
         let found = svc
             .client
@@ -304,6 +374,9 @@ async fn wildcards_match_literally_and_huge_pages_are_capped() {
         assert_eq!(listed.total, 1, "keyword {text:?}");
     }
 
+    // The contract in catalog.proto: page_size is capped at 100, not honoured and not
+    // refused. Capping keeps a naive client working while bounding the query and the
+    // cached value.
     let huge = svc
         .client
         .list_books(list(1, 10_000, SortField::Price, SortOrder::Asc, ""))
@@ -330,11 +403,14 @@ async fn publish_book_requires_a_valid_token_and_valid_fields() {
     let err = svc.client.publish_book(valid.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
+    // A syntactically plausible JWT (header.payload.signature, base64) that no key signed.
     let mut forged = Request::new(valid.clone());
     forged.metadata_mut().insert("authorization", "Bearer e30.e30.c2ln".parse().unwrap());
     assert_eq!(svc.client.publish_book(forged).await.unwrap_err().code(), Code::Unauthenticated);
 
     let token = svc.token().await;
+    // With a valid token, every invalid field is INVALID_ARGUMENT; the last is an ISBN
+    // whose check digit is off by one — a typo the check digit exists to catch.
     for bad in [
         PublishBookRequest { price: 0, ..valid.clone() },
         PublishBookRequest { price: 10_000_001, ..valid.clone() },
@@ -346,6 +422,7 @@ async fn publish_book_requires_a_valid_token_and_valid_fields() {
         req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
         assert_eq!(svc.client.publish_book(req).await.unwrap_err().code(), Code::InvalidArgument);
     }
+    // "Bad input changes nothing": the catalogue still holds exactly the seeded books.
     let page = svc
         .client
         .list_books(list(1, 1, SortField::CreatedAt, SortOrder::Desc, ""))
@@ -360,11 +437,15 @@ async fn publish_book_requires_a_valid_token_and_valid_fields() {
 #[tokio::test]
 async fn grpcurl_finds_the_service_by_reflection_and_calls_it() {
     let svc = spawn_catalog().await;
+    // grpcurl is the tool a learner uses by hand (the course tests "5 RPC methods with
+    // grpcurl"); `make test` builds it into the tools folder. Reflection means it needs no
+    // .proto files: it asks the server for its own schema.
     let tools = std::env::var("BOOKSTORE_TOOLS_DIR").unwrap_or_else(|_| {
         format!("{}/.cache/bookstore-lab/tools", std::env::var("HOME").unwrap())
     });
     let grpcurl = format!("{tools}/grpcurl");
     let addr = svc.addr.to_string();
+    // `list` goes through the reflection service the platform registers next to ours.
     let listed = tokio::process::Command::new(&grpcurl)
         .args(["-plaintext", &addr, "list"])
         .output()
@@ -373,6 +454,8 @@ async fn grpcurl_finds_the_service_by_reflection_and_calls_it() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.contains("bookstore.catalog.v1.CatalogService"), "{listed}");
 
+    // A real call with JSON input: enums by name, as a learner would type them. grpcurl
+    // prints uint64 fields as JSON strings (proto3's JSON mapping), hence `total` below.
     let called = tokio::process::Command::new(&grpcurl)
         .args([
             "-plaintext",
