@@ -253,6 +253,7 @@ pub struct App {
 const STOCK_STEPS: &[u32] = &[10, 20, 50, 100, 200, 500, 1000, 5000];
 const BUYER_STEPS: &[u32] = &[10, 50, 100, 200, 500, 1000, 2000];
 const DURATION_STEPS: &[u32] = &[0, 1, 2, 3, 5, 10, 20];
+const READER_STEPS: &[u32] = &[1, 4, 8, 16, 32, 64];
 
 // Off-step values (e.g. `--stock 150` from the command line) move to the nearest step in
 // the pressed direction instead of jumping back to the first step. At either end the
@@ -326,31 +327,21 @@ impl App {
     }
 
     // The top-level `match` is deliberately boring: one arm per event source, each delegating
-    // to a small `on_*` function. Events from experiments never return commands — they only
-    // record what happened; only the learner (keys) causes new effects. That rule keeps
+    // to a small `on_*` function. Only the key arm returns commands — the shape of the match
+    // shows it: every other arm falls through to the empty `Vec`. Events from experiments
+    // only record what happened; only the learner causes new effects. That rule keeps
     // feedback loops out (a snapshot can never start another race).
     /// Applies one event; returns the side effects to run.
     pub fn update(&mut self, event: Event) -> Vec<Command> {
         match event {
-            Event::Key(k) => self.on_key(k),
-            Event::Tick => Vec::new(),
-            Event::Race(e) => {
-                self.on_race(e);
-                Vec::new()
-            }
-            Event::Cache(e) => {
-                self.on_cache(e);
-                Vec::new()
-            }
-            Event::Dashboard(d) => {
-                self.dashboard = Some(d);
-                Vec::new()
-            }
-            Event::Notice(n) => {
-                self.notice = Some(n);
-                Vec::new()
-            }
+            Event::Key(k) => return self.on_key(k),
+            Event::Tick => {}
+            Event::Race(e) => self.on_race(e),
+            Event::Cache(e) => self.on_cache(e),
+            Event::Dashboard(d) => self.dashboard = Some(d),
+            Event::Notice(n) => self.notice = Some(n),
         }
+        Vec::new()
     }
 
     fn on_key(&mut self, k: KeyEvent) -> Vec<Command> {
@@ -397,9 +388,8 @@ impl App {
                 // The only error `open_lesson` can return here is "not available" (the id came from
                 // our own list), so the notice names that case in the learner's language instead of
                 // echoing an English error string meant for the command line.
-                if let Err(e) = self.open_lesson(&id) {
+                if self.open_lesson(&id).is_err() {
                     self.notice = Some(format!("{id}：尚未开放"));
-                    let _ = e;
                 }
             }
             KeyCode::Char('d') => self.screen = Screen::Dashboard,
@@ -508,12 +498,10 @@ impl App {
             // readers, but the service's CPU does, and on a 2-core laptop 64 readers is already
             // enough to see the catalog-service saturate in the dashboard.
             KeyCode::Char('-') => {
-                self.cache.params.readers =
-                    step(&[1, 4, 8, 16, 32, 64], self.cache.params.readers, false)
+                self.cache.params.readers = step(READER_STEPS, self.cache.params.readers, false)
             }
             KeyCode::Char('+') | KeyCode::Char('=') => {
-                self.cache.params.readers =
-                    step(&[1, 4, 8, 16, 32, 64], self.cache.params.readers, true)
+                self.cache.params.readers = step(READER_STEPS, self.cache.params.readers, true)
             }
             _ => {}
         }

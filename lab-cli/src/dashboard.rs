@@ -36,6 +36,11 @@
 //!   harmless). Probing concurrently (`futures::future::join_all`) would fix it at the cost
 //!   of a burst of connections every second; for a lab with a handful of components the
 //!   sequential loop is simpler to read.
+//!
+//! Try it: open the dashboard in one terminal and run the cache experiment in another
+//! (`bookstore-lab lesson day29 --no-tui`). The catalog row's QPS should match the
+//! experiment's TPS within a few percent; its hit rate should match the experiment's
+//! per-second rate. Two observers, one set of counters.
 
 use std::{
     collections::HashMap,
@@ -236,6 +241,16 @@ pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
 
 // The address is shown for everyone and the failure detail only for unhealthy rows:
 // the line a learner must act on is the one that explains itself.
+// What it prints (illustrative):
+// ```text
+// 组件       健康           QPS       p99      命中率  地址 / 详情
+// mysql      ✔            -         -        -  127.0.0.1:3306
+// catalog    ✔        812.5     3.2ms    91.0%  127.0.0.1:9002
+// inventory  ✘            -         -        -  127.0.0.1:9003 connection refused
+// 库存合计：200 本书，可用 9000，锁定 12，已售 988，总量 10000
+// ```
+// Note the last line's arithmetic: 9000 + 12 + 988 = 10000 — the conservation rule,
+// checkable by eye.
 /// The dashboard as plain text (for `--no-tui` and scripts).
 pub fn table(s: &DashboardSnapshot) -> String {
     let mut out = format!(

@@ -12,6 +12,10 @@
 //!
 //! The variants carry whole snapshots, not deltas. A lost or reordered delta corrupts the
 //! state for good; a snapshot is complete on its own, so the next one repairs anything.
+//!
+//! Adding an event source is three steps: a variant here, a producer that holds a clone of
+//! the sender (`tui::run` hands them out), and an arm in `App::update`. The compiler flags
+//! the missing arm; nothing else in the loop changes.
 
 use ratatui::crossterm::event::{self, KeyEvent, KeyEventKind};
 use tokio::sync::mpsc;

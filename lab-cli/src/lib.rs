@@ -22,6 +22,25 @@
 //! Reading order for a learner: `event` → `app` → `tui` → `ui` shows the template shape
 //! end to end in about 500 lines; `experiments::race` and `metrics` are the two modules
 //! that carry the course's content (oversell and measured rates).
+//!
+//! ## How the pieces talk
+//!
+//! ```text
+//!                  ┌──────────── bookstore-lab (this crate) ─────────────┐
+//!  keyboard ──────►│ event ─► app::update ─► Command ─► tui::execute     │
+//!                  │   ▲            │                      │              │
+//!                  │   │            ▼                      ▼              │
+//!                  │   │        ui::render           experiments::{race, cache}
+//!                  │   │                                   │  (bookstore-loadgen)
+//!                  │   └──── RaceEvent / CacheEvent ◄──────┘              │
+//!                  │   └──── DashboardSnapshot ◄── dashboard::Poller       │
+//!                  └──────────────────────────────────────┬───────────────┘
+//!                                                         │ gRPC, SQL, Redis, /metrics
+//!        MariaDB · Redis · Consul · catalog · inventory · user · … (bookstore-stack)
+//! ```
+//!
+//! Arrows into the loop carry *data* (events); arrows out of it carry *requests* (commands).
+//! Nothing in the loop blocks on the right-hand side — the test of the design.
 
 pub mod app;
 pub mod bench;

@@ -63,6 +63,7 @@
 //! grpc_requests_total{method="GetBook",code="OK"} 1027            ← name, labels, value
 //! process_start_time_seconds 1.7e9                                ← no labels
 //! up 1 1700000000000                                              ← optional timestamp, ignored
+//! ```
 //!
 //! ## How this compares with PromQL's `rate()`
 //!
@@ -73,7 +74,13 @@
 //! enough for a live view of one lab, and the same idea at its core. In production, let
 //! Prometheus scrape and use `rate()`/`histogram_quantile()`; ❌ DON'T hand-roll a
 //! monitoring system out of a dashboard's poller.
-//! ```
+//!
+//! ## Exercise
+//!
+//! Run `curl -s <catalog metrics>/metrics | grep duration_seconds_bucket` twice, ten seconds
+//! apart, while the cache experiment runs. Subtract by hand, find the p99 bucket, and
+//! interpolate as in the worked example above. Compare with the dashboard — then with
+//! the load engine's p99 on the cache screen, and explain why the three differ.
 
 use std::collections::BTreeMap;
 

@@ -210,6 +210,15 @@ pub async fn race_with_bars(
 
 // One line per second instead of a bar: the interesting output is the time series
 // (hit rate settling, then dipping at a write), and a bar would overwrite it.
+// What it looks like (illustrative):
+// ```text
+// ==> 实验：200 本书，Zipf s=1.1，最热 #200
+//    1s  tps    2950  hit  41.3% (total  41.3%)  hot stock 10
+//    2s  tps    3410  hit  88.9% (total  65.2%)  hot stock 10
+//    3s  tps    3390  hit  95.7% (total  75.4%)  hot stock 10
+// ```
+// The per-second rate rising while the total lags behind is the cold start; the gap
+// between them is why the TUI plots the per-second one.
 /// Runs the cache experiment, printing one line per second.
 pub async fn cache_with_lines(targets: CacheTargets, params: CacheParams) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -237,6 +246,8 @@ pub async fn cache_with_lines(targets: CacheTargets, params: CacheParams) -> any
 
 // The first poll's result is thrown away on purpose: it only establishes the baseline
 // scrape. Printing it would show `-` for every rate and look broken.
+// A script can run this every minute (cron, a CI job after `up`) and get the same
+// numbers the TUI would show, without keeping a terminal open.
 /// `bookstore-lab dashboard --no-tui`: two polls a second apart (rates need two
 /// scrapes), then the table.
 pub async fn dashboard(lab_dir: &Path) {

@@ -44,6 +44,12 @@
 //! And if drawing fails (the terminal went away — a closed SSH session), `draw(..)?`
 //! returns the error: the guard's `Drop` still runs, and the process exits with a message
 //! instead of spinning on a dead terminal.
+//!
+//! ## Exercise
+//!
+//! Temporarily `.await` the race inside `execute` instead of spawning it, run the TUI and
+//! press Enter on the race screen, then `q`. Count the seconds until the TUI reacts —
+//! that delay is the reason every effect here is spawned.
 
 use std::{
     path::PathBuf,
@@ -82,6 +88,8 @@ pub struct Context {
 
 impl Context {
     /// The catalog/user addresses recorded by the supervisor right now.
+    // The user-service address is optional here: reads need only the catalog, and the
+    // missing user-service is reported when (and only if) the learner presses `p`.
     pub fn cache_targets(&self) -> anyhow::Result<CacheTargets> {
         let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
         let catalog = state.service("catalog").ok_or_else(|| {
@@ -101,10 +109,14 @@ impl Context {
 // Returning drops `guard` — that is what puts the learner's shell back.
 /// Runs the TUI until the learner quits. The terminal is restored on every exit path.
 pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
+    // `enter()` fails without a terminal (raw mode needs one); `main` only calls `run` when
+    // stdout is a TTY, so in practice this error means a broken terminal, reported as such.
     let mut guard = TerminalGuard::enter()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     event::spawn_key_reader(tx.clone());
     spawn_ticker(tx.clone());
+    // An `AtomicBool` is the smallest possible shared state: one bit, written by the loop,
+    // read by the poller. Anything richer would go through the channel like everything else.
     let dashboard_visible = Arc::new(AtomicBool::new(false));
     spawn_dashboard(tx.clone(), ctx.lab_dir.clone(), dashboard_visible.clone());
 

@@ -15,6 +15,8 @@ use std::process::Command;
 #[test]
 fn the_real_lessons_pass_lessons_check() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons");
+    // The library function, called directly: a failure shows every problem in the assertion
+    // message, which is faster to read than a subprocess's stderr.
     let report = bookstore_lab::lessons::check::run(std::path::Path::new(dir));
     assert!(report.is_ok(), "lessons check failed:\n{}", report.problems.join("\n"));
     assert!(report.references > 0, "the lessons quote no source at all");
@@ -33,6 +35,8 @@ fn the_lessons_check_command_exits_non_zero_on_a_broken_reference() {
         .unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
 
+    // A broken lesson set in a temporary directory: one lesson whose reference points at a
+    // file that does not exist — the most common drift (a renamed file).
     let root = tempfile::tempdir().unwrap();
     let lessons = root.path().join("lessons");
     std::fs::create_dir_all(&lessons).unwrap();

@@ -100,6 +100,9 @@ fn day30_lesson_in_tmux_shows_naive_oversold_and_lua_did_not() {
     let prefix = bookstore_stack::testing::unique_prefix();
     // The trailing `sleep` keeps the pane (and any error message) readable if the lab
     // exits early; the session is killed at the end either way.
+    // The environment is passed on the command line (not inherited) because the tmux server
+    // may already run with another environment: a session started by `new-session` gets the
+    // server's environment, not the test's. Single quotes guard paths with spaces.
     let command = format!(
         "BOOKSTORE_MYSQL_URL='{m}' BOOKSTORE_REDIS_URL='{r}' BOOKSTORE_CONSUL_ADDR='{c}' \
          BOOKSTORE_LAB_RACE_DB='{db}' BOOKSTORE_LAB_RACE_PREFIX='{prefix}' \
@@ -120,15 +123,21 @@ fn day30_lesson_in_tmux_shows_naive_oversold_and_lua_did_not() {
         .expect("tmux new-session");
     assert!(status.success());
 
+    // The lesson title: the binary started, found the lessons and drew its first frame.
     session.wait_for("库存服务与并发扣减", Duration::from_secs(10));
     session.keys(&["x"]);
+    // The race screen's idle status: `x` reached the experiment through the manifest.
     session.wait_for("按 Enter 开始", Duration::from_secs(5));
     session.keys(&["Enter"]);
+    // "全部完成" appears only after `Done`, i.e. after all three strategies finished and their
+    // `Finished` events were folded in; reading the counters earlier could see a half-run.
     let screen = session.wait_for("全部完成", Duration::from_secs(30));
 
     assert!(oversell(&screen, "naive") > 0, "naive did not oversell:\n{screen}");
     assert_eq!(oversell(&screen, "lua"), 0, "lua oversold:\n{screen}");
     assert_eq!(oversell(&screen, "for-update"), 0, "FOR UPDATE oversold:\n{screen}");
+    // The table is derived from the results, so its presence also proves `Finished` carried
+    // the results through the forwarder to the screen.
     assert!(screen.contains("DON'T"), "no DO/DON'T table:\n{screen}");
 
     // Quitting is part of the flow: the session guard would kill it anyway, but `q` also

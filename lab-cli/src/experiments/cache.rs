@@ -72,6 +72,16 @@
 //!
 //! If the hot stock does *not* change after `u`, stop and read the service's
 //! `invalidate_book`: that is the bug Day 29 is about.
+//!
+//! ## Exercises
+//!
+//! 1. In another terminal run `redis-cli MONITOR | grep -c GET` for ten seconds during a
+//!    run, then the same for `SET`. Does GET/(GET+SET) roughly match the hit rate on screen?
+//!    (It will not be exact: every list hit costs two GETs — version, then key — see
+//!    the catalog's cache module.)
+//! 2. Comment out the `DEL` of the detail key in the service (locally!), restart it, press
+//!    `u`. How long until the stock on screen changes? Which TTL did you just measure?
+//! 3. Set skew to 0 in `CacheParams::default` and compare the hit rate after 30 s with 1.1.
 
 use std::{sync::Arc, time::Duration};
 
@@ -206,6 +216,8 @@ pub struct Zipf {
 }
 
 impl Zipf {
+    // `n.max(1)` so an empty catalogue still yields a valid (one-rank) distribution; the
+    // caller refuses an empty catalogue earlier anyway.
     pub fn new(n: usize, s: f64) -> Self {
         let mut acc = 0.0;
         let cdf = (1..=n.max(1))
@@ -267,9 +279,17 @@ pub async fn run(
     params: CacheParams,
     events: mpsc::UnboundedSender<CacheEvent>,
 ) -> anyhow::Result<()> {
+    // One channel, cloned into every reader: a tonic `Channel` is a handle to one HTTP/2
+    // connection, and clones multiplex their calls over it as separate streams. ✅ DO share
+    // a channel; ❌ DON'T connect per request — the TCP and HTTP/2 handshakes would then be
+    // most of what the experiment measures, and the service would spend its CPU accepting
+    // connections instead of serving books.
     let channel = channel(&targets.catalog).await?;
     let mut client = CatalogServiceClient::new(channel.clone());
     let ids = book_ids(&mut client).await?;
+    // An empty catalogue is the one failure a learner can fix in seconds, so the message
+    // says where the fix is (the lesson's 自己动手验证 section seeds it) instead of failing
+    // later with a division by zero.
     anyhow::ensure!(
         !ids.is_empty(),
         "the catalogue is empty: seed it first (see the lesson's 自己动手验证)"
@@ -395,6 +415,12 @@ pub async fn run(
 // Registering a fresh user each time is a shortcut: it needs no credentials from the
 // learner and no seeded admin, at the price of one throwaway user per press. A real
 // admin tool would log in once and keep the token.
+// The call chain this press sets off is the course's Week 6 architecture in miniature:
+// lab → user-service Register/Login (a JWT) → catalog-service PublishBook with
+// `authorization: Bearer …` → catalog asks user-service `ValidateToken` (one holder of the
+// signing key) → INSERT in `catalog_db` → `INCR` the list version. Reads need no token; only
+// writes pay for the extra RPC. If user-service is down, PublishBook fails *closed*
+// (UNAVAILABLE) and the note says so — the right behaviour for an auth check.
 /// A learner's write: publish a new book (as a lab user registered on the fly). The
 /// catalog must evict its list pages, or the new book stays invisible for 5 minutes.
 pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
@@ -448,6 +474,10 @@ pub async fn change_stock(targets: &CacheTargets, book: u64) -> anyhow::Result<S
         .into_inner()
         .book
         .map_or(0, |b| b.stock);
+    // Read-modify-write from the client is racy in general (two learners pressing `u` at once
+    // could both write 41); it is fine here because the lab is the only writer and the point
+    // is the visible change, not the arithmetic. The inventory lessons are where concurrent
+    // writes are done properly.
     let next = if current > 5 { current - 1 } else { current + 10 };
     catalog.update_stock(UpdateStockRequest { book_id: book, stock: next }).await?;
     Ok(format!("图书 {book} 库存 {current} → {next}"))

@@ -81,6 +81,16 @@
 //! mapping line in `experiments::arena`, a fourth lane in `app::RaceState` and `ui::race`
 //! (the 80×24 layout would need its lanes to shrink to 3 rows), and a snapshot update.
 //! The verdict logic needs nothing: it already judges by measured oversell.
+//!
+//! ## Exercises
+//!
+//! 1. Find the boundary: stock 100, duration 0, and raise buyers from 50 step by step.
+//!    At which point does naive first oversell on your machine? Why never below 100?
+//! 2. Run the same race three times. Which numbers are stable (FOR UPDATE and Lua: sold =
+//!    stock, remaining = 0, always) and which vary (naive's oversell, every TPS)?
+//!    That split is the difference between a correctness property and a measurement.
+//! 3. Change `run` to start all three strategies at once (`join_all`) and compare the
+//!    ratios with the sequential run. Then revert it — and explain to a colleague why.
 
 use std::{sync::Arc, time::Duration};
 

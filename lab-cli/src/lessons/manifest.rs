@@ -45,12 +45,17 @@ pub struct LessonEntry {
     pub day: u32,
     /// The title shown in the list.
     pub title: String,
+    // Explicit rather than inferred from `file` being present: "planned" is a decision the
+    // teacher writes down, and `lessons check` can then flag the contradictions (a planned
+    // lesson with a file, an available one without).
     pub status: LessonStatus,
     /// The Markdown file, relative to `lessons/`; only for available lessons.
     #[serde(default)]
     pub file: Option<String>,
     /// The live experiment this lesson opens, if any.
     #[serde(default)]
+    // Data, not code: giving Day 31 an experiment is one line here once the engine knows
+    // the kind — no `if id == "day31"` anywhere in the TUI.
     pub experiment: Option<ExperimentKind>,
 }
 

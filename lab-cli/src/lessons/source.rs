@@ -30,6 +30,11 @@
 //! The cost is two comment lines in the quoted file. They are ordinary comments (no
 //! behaviour), excluded from the excerpt, and they tell the next editor "a lesson quotes
 //! this — keep it readable".
+//!
+//! Try it: add a `lesson:demo:start` / `lesson:demo:end` comment pair (with the `// `
+//! prefix) around any function, put `{{source: <path>#demo}}` on its own line in a lesson,
+//! and open the lesson. Then move the end marker above the start marker and run
+//! `bookstore-lab lessons check` to see the error you would get in CI.
 
 use std::path::Path;
 
@@ -178,6 +183,13 @@ fn language(path: &str) -> &'static str {
 
 // The `📄 path#marker` header is what turns a quote into a pointer: the learner sees the
 // code *and* where to open it in their editor, and the file they open matches the quote.
+// What a learner gets for `{{source: lua/decr.lua}}` (shape only):
+// ```text
+// 📄 lua/decr.lua
+// ```lua
+// -- the script as it is in the repository today
+// ```
+// ```
 /// The lesson with every reference line replaced by a fenced excerpt headed by where it
 /// comes from, so the learner can open the file and read on.
 pub fn expand(text: &str, root: &Path) -> anyhow::Result<String> {

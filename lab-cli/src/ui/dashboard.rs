@@ -34,6 +34,8 @@ pub fn render(
     area: Rect,
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
+    // The stock box has a fixed 3 rows (border, one line, border); the table gets the rest
+    // and, with the course's nine components, fits at 24 rows with room for a notice.
     let [table_area, stock_area] =
         Layout::vertical([Constraint::Min(5), Constraint::Length(3)]).areas(area);
     let keys: &'static [(&'static str, &'static str)] = &[("Esc", "返回"), ("q", "退出")];
@@ -109,6 +111,8 @@ pub fn render(
 // `rsplit('@')` takes the part after the *last* `@`, so a password containing `@` is
 // still removed entirely.
 /// `mysql://root:pw@127.0.0.1:3306` → `127.0.0.1:3306` (no credentials on screen).
+// Shortened for the screen only: the full address (with scheme) is what `status` and
+// `stack.json` show, for copy-pasting into grpcurl or redis-cli.
 fn short(address: &str) -> String {
     let a = address.rsplit('@').next().unwrap_or(address);
     a.trim_start_matches("redis://").trim_start_matches("http://").to_string()

@@ -2,6 +2,11 @@
 //!
 //! Progress comes from `progress.json` (loaded once at start, saved by the loop when it
 //! changes) — the list never reads the file itself, like every screen.
+//!
+//! Layout: the list takes what is left (`Min(5)`), the info box below it 6 rows — room for
+//! the selected lesson's title and one line of guidance, wrapped at 80 columns. Seven
+//! lessons fit without scrolling at 24 rows; if the course grows, `List` scrolls to keep
+//! the selection visible on its own, using the `ListState` built below.
 
 use ratatui::{
     Frame,
