@@ -137,6 +137,7 @@ pub struct LessonItem {
     pub id: String,
     pub day: u32,
     pub title: String,
+    /// Planned lessons are listed too (so the learner sees the week), but cannot be opened.
     pub available: bool,
     pub experiment: Option<ExperimentKind>,
 }
@@ -146,6 +147,8 @@ pub struct LessonItem {
 /// The lesson being read.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LessonView {
+    /// An index into `App::items` (the manifest's order), not an id: lookups on every frame
+    /// stay O(1), and the manifest cannot change while the TUI runs.
     pub index: usize,
     pub scroll: u16,
 }
@@ -159,6 +162,7 @@ pub struct Lane {
     // A lane's own `running` (not derived from `RaceState`) so the lane title can say
     // "运行中" for exactly the strategy whose buyers are out right now.
     pub running: bool,
+    /// The latest snapshot while running; after `Finished`, the final summary.
     pub live: Snapshot,
     pub result: Option<StrategyResult>,
 }
@@ -223,6 +227,7 @@ pub struct CacheState {
 /// The whole TUI state.
 pub struct App {
     pub screen: Screen,
+    /// In manifest order, which is course order.
     pub items: Vec<LessonItem>,
     // Expanded once in `App::new`: rendering runs on every frame (several times a second)
     // and must never read files. A lesson whose `{{source: …}}` reference is broken keeps

@@ -31,11 +31,11 @@
 //!   A read-only, aggregate monitoring query from the lab tool is the exception we allow
 //!   ourselves, because a learner must be able to check conservation against the ledger
 //!   itself. ❌ DON'T let another *service* do this: order-service asks inventory over gRPC.
-//! - **Components are polled one after another.** With a 2 s timeout, a few dead services
-//!   can stretch one poll to several seconds (and the 1 s tick then fires late, which is
-//!   harmless). Probing concurrently (`futures::future::join_all`) would fix it at the cost
-//!   of a burst of connections every second; for a lab with a handful of components the
-//!   sequential loop is simpler to read.
+//! - **Scrapes run one after another.** The health probes run concurrently
+//!   (`probe::check_all` joins them), but the `/metrics` scrapes below are awaited in turn:
+//!   with a 2 s timeout, a few wedged services can stretch one poll to several seconds
+//!   (the 1 s tick then fires late, which is harmless). Joining the scrapes too would fix
+//!   it; for a handful of services the sequential loop is simpler to read.
 //!
 //! Try it: open the dashboard in one terminal and run the cache experiment in another
 //! (`bookstore-lab lesson day29 --no-tui`). The catalog row's QPS should match the
@@ -58,8 +58,11 @@ use crate::metrics::{self, Scrape};
 /// One row of the dashboard.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceRow {
+    /// The component's name in `stack.json` (`mysql`, `catalog`, …), also the key of the
+    /// previous scrape.
     pub name: String,
     pub address: String,
+    /// From the component's own health protocol, not from "the port accepts connections".
     pub healthy: bool,
     /// `SERVING`, a version, or the error.
     pub detail: String,
@@ -76,17 +79,25 @@ pub struct ServiceRow {
 /// Sum of every book's counters in the inventory ledger.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StockTotals {
+    /// Rows in the ledger, i.e. books that have stock at all.
     pub books: i64,
+    /// Units that can be sold right now (the `stock` column).
     pub available: i64,
+    /// Units reserved by orders that are placed but not yet paid (LockStock); they go back to
+    /// `available` if the order is cancelled or times out, on to `sold` when it is paid.
     pub locked: i64,
+    /// Units whose orders were paid (the lock confirmed, or a direct DecrStock).
     pub sold: i64,
+    /// Units ever put on the shelf; `available + locked + sold` must equal it for every book.
     pub total: i64,
 }
 
 /// One refresh of the dashboard.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DashboardSnapshot {
+    /// In `stack.json` order: infrastructure first, then services, as `up` started them.
     pub rows: Vec<ServiceRow>,
+    /// `None` when the ledger cannot be read (no MariaDB, or inventory never started).
     pub stock: Option<StockTotals>,
     /// Where the list of components came from.
     // Shown so a learner with several lab directories can tell which stack is on screen.

@@ -91,6 +91,8 @@ use std::collections::BTreeMap;
 pub struct Sample {
     pub name: String,
     pub labels: BTreeMap<String, String>,
+    /// A float even for counters: the text format writes every value as one (`1.7e9`,
+    /// `+Inf`, `NaN` are all legal), and integers above 2^53 do not occur in practice.
     pub value: f64,
 }
 

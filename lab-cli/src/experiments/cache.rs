@@ -129,8 +129,11 @@ impl Default for CacheParams {
 /// Hit/miss counts of both caches (differences of two scrapes).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct HitCounts {
+    /// `cache="list"`: ListBooks pages, keyed by every query parameter. (SearchBooks has
+    /// its own `cache="search"` series; this load does not search.)
     pub list_hits: f64,
     pub list_misses: f64,
+    /// `cache="detail"`: GetBook, one key per book id.
     pub detail_hits: f64,
     pub detail_misses: f64,
 }

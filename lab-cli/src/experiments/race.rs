@@ -243,6 +243,8 @@ pub enum RaceEvent {
 pub struct StrategyResult {
     pub strategy: Strategy,
     pub stock: u32,
+    /// The load engine's final snapshot: `successes` are sales confirmed to buyers,
+    /// `rejections` correct "sold out" answers, `failures` errors (timeouts, deadlocks).
     pub summary: Snapshot,
     /// Stock left in the store after the run (negative = oversold).
     pub remaining: i64,
@@ -349,6 +351,8 @@ pub struct Verdict {
     pub sold: u64,
     pub oversell: u64,
     pub remaining: i64,
+    /// Shown, not judged: errors are not oversells, but a strategy that errors under load
+    /// is telling you something too (FOR UPDATE lock waits can time out).
     pub failures: u64,
 }
 

@@ -43,6 +43,7 @@ pub const REQUIRED_SECTIONS: &[&str] =
 /// What `lessons check` found: one line per problem, and what was checked.
 #[derive(Debug, Default)]
 pub struct CheckReport {
+    /// Each line starts with the lesson id, so `… | grep day30` finds one lesson's problems.
     pub problems: Vec<String>,
     /// Number of lessons and source references verified.
     pub lessons: usize,
