@@ -20,6 +20,10 @@ use crate::{
 
 /// The service: its dependencies, shared by every request (cheap clones inside).
 #[derive(Clone)]
+///
+/// The handlers are inherent methods returning `Result<_, Error>`; the trait impl at the
+/// bottom only adapts them to tonic. This keeps the domain logic free of tonic types and
+/// puts the whole Error → Status decision in one `?` per RPC.
 pub struct UserApi {
     pool: MySqlPool,
     keys: TokenKeys,
@@ -31,6 +35,8 @@ pub struct UserApi {
 }
 
 impl UserApi {
+    /// `ttl_secs` is clamped into `i64` (JWT times are signed seconds); a configured TTL
+    /// beyond that would be a typo, and is turned into "very long" rather than a panic.
     pub fn new(pool: MySqlPool, keys: TokenKeys, ttl_secs: u64) -> Self {
         Self {
             pool,
@@ -50,12 +56,13 @@ impl UserApi {
         let username = Username::parse(&req.username)?;
         let password = Password::parse(&req.password)?;
         let email = Email::parse(&req.email)?;
+        // ~20–40 ms of CPU on the blocking pool; the async worker thread is free meanwhile.
         let hash = self.hasher.hash(&password).await?;
+        // If the name is taken, the hash above was wasted work — the price of letting the
+        // index decide atomically instead of checking first (which would race anyway).
         let row = store::insert(&self.pool, &username, &email, &hash).await?;
         tracing::info!(user_id = row.id, username = %row.username, "registered");
-        Ok(RegisterResponse {
-            user: Some(row.to_proto()),
-        })
+        Ok(RegisterResponse { user: Some(row.to_proto()) })
     }
 
     /// Login: look the user up, verify the password (always spending the time of one
@@ -68,12 +75,13 @@ impl UserApi {
     async fn login(&self, req: LoginRequest) -> Result<LoginResponse, Error> {
         // A username or password that could never have been registered cannot match;
         // answer exactly as for a wrong password (no "username too short" hint).
-        let (Ok(username), Ok(password)) = (
-            Username::parse(&req.username),
-            Password::parse(&req.password),
-        ) else {
+        let (Ok(username), Ok(password)) =
+            (Username::parse(&req.username), Password::parse(&req.password))
+        else {
             return Err(Error::BadCredentials);
         };
+        // Look the user up first, but do not branch on the result yet: both paths must go
+        // through `verify`, so they cost the same.
         let row = store::find_by_username(&self.pool, username.as_str()).await?;
         let stored = row.as_ref().map(|r| r.password_hash.clone());
         // `verify` spends the same time whether or not the user exists (see password.rs).
@@ -82,6 +90,8 @@ impl UserApi {
         }
         let row = row.ok_or(Error::BadCredentials)?;
         let now = now_secs();
+        // The claims are what every service will believe about the caller until `exp`:
+        // the id (as the standard `sub`), the name for display, and the two timestamps.
         let claims = Claims {
             sub: row.id.to_string(),
             username: row.username.clone(),
@@ -89,27 +99,23 @@ impl UserApi {
             exp: now.saturating_add(self.ttl_secs),
         };
         let token = self.keys.sign(&claims)?;
-        Ok(LoginResponse {
-            token,
-            expires_at: claims.exp,
-            user: Some(row.to_proto()),
-        })
+        Ok(LoginResponse { token, expires_at: claims.exp, user: Some(row.to_proto()) })
     }
 
     /// Stateless: the signature proves the claims, no database round trip. The price of
     /// that speed is that a token cannot be revoked before it expires — which is why
     /// `jwt_ttl_secs` is hours, not weeks. (Revocation would need a deny-list in Redis.)
     fn validate(&self, req: ValidateTokenRequest) -> Result<ValidateTokenResponse, Error> {
+        // Surrounding whitespace is tolerated (copy-paste from a terminal); everything else
+        // about the token must be exact.
         let claims = self.keys.verify(req.token.trim())?;
         let user_id = claims
             .sub
+            // A token we signed always has a numeric `sub`; anything else means the token
+            // was not produced by `login`, so it is treated as malformed.
             .parse::<u64>()
             .map_err(|_| Error::InvalidToken("malformed"))?;
-        Ok(ValidateTokenResponse {
-            user_id,
-            username: claims.username,
-            expires_at: claims.exp,
-        })
+        Ok(ValidateTokenResponse { user_id, username: claims.username, expires_at: claims.exp })
     }
 
     /// GetUser: a public profile by id. Id 0 is INVALID_ARGUMENT, not NOT_FOUND: proto3
@@ -118,12 +124,8 @@ impl UserApi {
         if req.user_id == 0 {
             return Err(Error::InvalidArgument("user_id must be positive".into()));
         }
-        let row = store::find_by_id(&self.pool, req.user_id)
-            .await?
-            .ok_or(Error::NotFound)?;
-        Ok(GetUserResponse {
-            user: Some(row.to_proto()),
-        })
+        let row = store::find_by_id(&self.pool, req.user_id).await?.ok_or(Error::NotFound)?;
+        Ok(GetUserResponse { user: Some(row.to_proto()) })
     }
 }
 

@@ -9,14 +9,18 @@ use crate::Error;
 
 /// 3–32 characters of `[A-Za-z0-9_.-]`: printable in any log, safe in any URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The field is private: the only way to get a `Username` is [`Username::parse`], so
+/// holding one is proof the check ran. The same pattern guards every newtype here.
 pub struct Username(String);
 
+/// Why so strict an alphabet: usernames appear in URLs, logs, JWT claims and terminal
+/// tables. Allowing Unicode would invite look-alike names (`аlice` with a Cyrillic `а`)
+/// and control characters that rewrite a log line; a lab does not need them.
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let ok = (3..=32).contains(&raw.len())
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            && raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if ok {
             Ok(Self(raw.to_string()))
         } else {
@@ -39,15 +43,15 @@ impl Username {
 #[derive(Clone)]
 pub struct Password(String);
 
+/// `Clone` because hashing moves a copy to the blocking pool. There is no `as_str` or
+/// `Display`: [`Password::expose`] is the only read, greppable like `Secret::expose`.
 impl Password {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let chars = raw.chars().count();
         if (8..=128).contains(&chars) {
             Ok(Self(raw.to_string()))
         } else {
-            Err(Error::InvalidArgument(
-                "password must be 8-128 characters".into(),
-            ))
+            Err(Error::InvalidArgument("password must be 8-128 characters".into()))
         }
     }
 
@@ -67,8 +71,13 @@ impl std::fmt::Debug for Password {
 /// shallow — one `@`, a dot in the domain, no spaces: the only real validation of an
 /// address is sending mail to it, which a lab does not do.
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Emails are stored as given (after trimming), not lowercased: the local part is
+/// case-sensitive in theory, and the lab never sends mail, so it keeps what the user typed.
 pub struct Email(String);
 
+// The e-mail address is profile data shown back to its owner (`GET /api/v1/users/me`);
+// nothing in the lab uses it to identify or contact anyone.
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let raw = raw.trim();
@@ -119,10 +128,7 @@ mod tests {
         assert!(Password::parse("correct horse").is_ok());
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&"x".repeat(129)).is_err());
-        assert_eq!(
-            format!("{:?}", Password::parse("secret-pass").unwrap()),
-            "Password(***)"
-        );
+        assert_eq!(format!("{:?}", Password::parse("secret-pass").unwrap()), "Password(***)");
     }
 
     #[test]

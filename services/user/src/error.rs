@@ -29,12 +29,16 @@ pub enum Error {
     /// Login failed. Deliberately one variant for "no such user" and "wrong password".
     #[error("invalid username or password")]
     BadCredentials,
+    // `&'static str` rather than `String`: the reasons are a closed set chosen in
+    // token.rs, never text copied from a library error (which could say too much).
     /// A token that is expired, malformed or signed with another key. The reason is kept
     /// short and generic: it helps a developer, and tells an attacker nothing new.
     #[error("invalid token: {0}")]
     InvalidToken(&'static str),
     #[error("user not found")]
     NotFound,
+    // The two "our fault" variants keep their source error for the log line; `From` below
+    // turns them into a bare INTERNAL, so the text never reaches the caller.
     /// MySQL failed. Logged with context, never sent.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -42,6 +42,23 @@
 //! a JWT cannot be "logged out" before it expires. We keep expiry short (2 h) and say so;
 //! a deny-list in Redis, checked by `ValidateToken`, would add revocation if needed.
 //!
+//! ## Security checklist (each item is in the code, with its why)
+//!
+//! | DO | DON'T | where |
+//! |---|---|---|
+//! | hash with argon2id, a fresh salt per password | store plain text, MD5 or SHA-x | [`password`] |
+//! | hash on the blocking pool, a bounded number at once | hash inside an `async fn` | [`password::Hasher`] |
+//! | one answer for unknown user and wrong password | reveal which usernames exist | [`error`], [`api`] |
+//! | equalise the time of both failures | let the clock tell what the message hides | [`password::Hasher::verify`] |
+//! | pin the JWT algorithm, require `exp` | accept `alg: none` or tokens that never expire | [`token`] |
+//! | refuse the published dev secret outside development | ship a default key to production | [`Settings::check`] |
+//! | enforce uniqueness with an index | SELECT-then-INSERT | [`store::insert`] |
+//! | redact secrets and passwords in `Debug` | rely on nobody logging them | `Secret`, [`domain::Password`] |
+//!
+//! What is deliberately *not* here, and would be next in a real system: rate limiting of
+//! Login per account and per IP, token revocation (a deny-list), refresh tokens, and
+//! e-mail verification. Each is a known gap, not an oversight.
+//!
 //! [`Settings`] and [`run`] below are what `main.rs` and the tests use.
 
 pub mod api;
@@ -63,6 +80,12 @@ pub use error::Error;
 /// lab nobody finishes. DON'T: let that default reach production. Anyone who has read this
 /// file (it is on GitHub) could sign a token for any user id; [`Settings::check`] therefore
 /// refuses it unless `environment = "development"`.
+///
+/// Generating a production secret: `openssl rand -base64 48` (48 random bytes, 64
+/// characters). Put it in `BOOKSTORE_JWT_SECRET` through the deployment's secret store,
+/// never in a committed config file. Rotating it logs every user out (their tokens stop
+/// verifying) — acceptable for a rare rotation, and why real systems support two keys at
+/// once (a key id, `kid`, in the JWT header) during a rollover.
 pub const DEV_JWT_SECRET: &str = "bookstore-lab-development-secret-do-not-use-in-production";
 
 /// HS256 keys shorter than the hash output (32 bytes) are guessable offline from any one
@@ -72,6 +95,9 @@ const MIN_SECRET_BYTES: usize = 32;
 /// user-service settings: the common ones plus the JWT secret and lifetime.
 /// Environment: `BOOKSTORE_JWT_SECRET`, `BOOKSTORE_JWT_TTL_SECS`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+///
+/// Like every service's settings, the common part is flattened in, so `BOOKSTORE_PORT`,
+/// `BOOKSTORE_DATABASE`, … work the same here as everywhere.
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
@@ -97,6 +123,10 @@ impl Settings {
     ///
     /// DO: refuse to start. A service that starts and signs tokens with a public key is
     /// worse than one that does not start: the first is an incident, the second a log line.
+    ///
+    /// Called first thing in [`run`], before the database is touched, so a misconfigured
+    /// production deployment fails in milliseconds with a message that names the variable
+    /// to fix. (Tests call it directly too.)
     pub fn check(&self) -> anyhow::Result<()> {
         let secret = self.jwt_secret.expose();
         anyhow::ensure!(
@@ -116,6 +146,9 @@ impl Settings {
 
 /// Checks settings, connects MySQL (creating and migrating `user_db`), binds, serves until
 /// `shutdown`, and reports the bound addresses through `on_bound`.
+///
+/// A pool of 10 connections: Register and Login are CPU-bound (argon2), not
+/// database-bound, so more connections would sit idle while the hashes queue.
 pub async fn run(
     settings: Settings,
     shutdown: Shutdown,
@@ -129,11 +162,8 @@ pub async fn run(
         &sqlx::migrate!("../../migrations/user"),
     )
     .await?;
-    let api = api::UserApi::new(
-        pool,
-        token::TokenKeys::new(&settings.jwt_secret),
-        settings.jwt_ttl_secs,
-    );
+    let api =
+        api::UserApi::new(pool, token::TokenKeys::new(&settings.jwt_secret), settings.jwt_ttl_secs);
     // The server is built only after MySQL answered, so health turns SERVING only when the
     // service can really serve (see `bookstore_platform::server`).
     let server = GrpcServer::bind(&settings.common.host, settings.common.port)

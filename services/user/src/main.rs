@@ -1,5 +1,10 @@
 //! `user-service`: a thin main — settings, logging, signals — around [`bookstore_user::run`].
 
+//!
+//! Production example: `BOOKSTORE_ENVIRONMENT=production BOOKSTORE_JWT_SECRET=$(cat
+//! /run/secrets/jwt) user-service` — without the secret it refuses to start (see
+//! `Settings::check`).
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bookstore_platform::telemetry::init("info");

@@ -32,6 +32,14 @@
 //! more in a debug build). That is the point: negligible for one login, ruinous for
 //! someone trying a billion passwords.
 
+//! ## A short history of getting this wrong
+//!
+//! Plain text (one database leak = every password); unsalted MD5/SHA-1 (rainbow tables
+//! reverse common passwords instantly); salted SHA-256 (no tables, but a GPU still tries
+//! ~10⁹ guesses per second); bcrypt (slow by design, but needs little memory, so GPUs and
+//! ASICs still parallelise it); argon2id (slow *and* memory-hard — the 2015 Password
+//! Hashing Competition winner and today's OWASP first choice).
+//!
 use std::sync::{Arc, OnceLock};
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
@@ -41,22 +49,32 @@ use crate::{Error, domain::Password};
 
 /// Hashes and verifies passwords with a bounded number running at once.
 #[derive(Clone, Debug)]
+///
+/// A semaphore rather than a dedicated thread pool: tokio's blocking pool already has the
+/// threads (up to 512 by default); the semaphore only decides how many of them may hash
+/// at once. Waiting for a permit is an async wait, so a queue of logins costs memory for
+/// the waiting futures, not for 19 MiB hashes.
 pub struct Hasher {
     permits: Arc<Semaphore>,
 }
 
+/// The default bounds concurrency by the machine's cores; tests and services use the same
+/// value, so a test run exercises the same queueing a production instance would. On a
+/// 2-core lab machine that means two hashes at a time, the rest wait their turn.
 impl Default for Hasher {
     fn default() -> Self {
         // One hash per core: more would only queue inside the OS scheduler instead of here.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
-            permits: Arc::new(Semaphore::new(cores)),
-        }
+        Self { permits: Arc::new(Semaphore::new(cores)) }
     }
 }
 
 impl Hasher {
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) with a fresh salt.
+    ///
+    /// The salt comes from `rand::random` (the thread-local CSPRNG, seeded from the OS);
+    /// a salt needs to be unique, not secret, but a predictable one would let an attacker
+    /// precompute tables for it.
     pub async fn hash(&self, password: &Password) -> Result<String, Error> {
         let password = password.clone();
         self.blocking(move || {
@@ -83,24 +101,22 @@ impl Hasher {
             let known = stored.is_some();
             let stored = stored.unwrap_or_else(|| dummy_hash().to_string());
             let parsed = PasswordHash::new(&stored).map_err(|e| Error::Crypto(e.to_string()))?;
-            let matches = Argon2::default()
-                .verify_password(password.expose().as_bytes(), &parsed)
-                .is_ok();
+            let matches =
+                Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
             Ok(known && matches)
         })
         .await
     }
 
     /// Runs `work` on the blocking pool once a permit is free.
+    ///
+    /// The permit is held across `spawn_blocking` and released when this function
+    /// returns — after the hash finished, so the count of running hashes is exact.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let _permit = self.permits.acquire().await.map_err(|e| Error::Crypto(e.to_string()))?;
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| Error::Crypto(format!("hashing task failed: {e}")))?
@@ -108,6 +124,10 @@ impl Hasher {
 }
 
 /// A hash of a random password, computed once, verified against when the user is unknown.
+///
+/// Computed lazily with the same default parameters as real hashes, so verifying against
+/// it costs the same time. It is hashed from random bytes nobody knows, so no password
+/// can ever match it (and `verify` answers `false` for unknown users regardless).
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {

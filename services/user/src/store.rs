@@ -19,6 +19,9 @@ use crate::{
 
 /// A row of `users`. The hash never leaves this crate: [`UserRow::to_proto`] drops it.
 #[derive(Clone, Debug, sqlx::FromRow)]
+///
+/// `password_hash` is a field here because Login needs it, and nowhere else: the proto
+/// `User` has no such field, and [`UserRow::to_proto`] is the only way out of this crate.
 pub struct UserRow {
     pub id: u64,
     pub username: String,
@@ -27,6 +30,9 @@ pub struct UserRow {
     pub created_at: NaiveDateTime,
 }
 
+// A `DATETIME(3)` keeps milliseconds; the proto carries unix milliseconds; so no precision
+// is lost between the table and the wire, and a client sorting users by `created_at`
+// sees the same order as `ORDER BY created_at`.
 impl UserRow {
     /// The public profile (the proto `User` has no hash field, by design).
     pub fn to_proto(&self) -> bookstore_proto::user::User {
@@ -41,6 +47,8 @@ impl UserRow {
     }
 }
 
+/// Listed explicitly: `SELECT *` would break the `FromRow` mapping the day a column is
+/// added, and would read columns nobody asked for.
 const COLUMNS: &str = "id, username, email, password_hash, created_at";
 
 /// Inserts a user. A duplicate username (the UNIQUE index, case-insensitive under the
@@ -49,6 +57,10 @@ const COLUMNS: &str = "id, username, email, password_hash, created_at";
 /// DO: let the unique index decide. DON'T `SELECT` first and `INSERT` if absent: two
 /// concurrent registrations both see "absent" and the second one fails with an opaque
 /// error — or, without the index, succeeds and creates a duplicate account.
+///
+/// `last_insert_id()` comes from the same connection's OK packet, so it is this insert's
+/// id even with many concurrent registrations; the row is then read back to return the
+/// database's own `created_at`.
 pub async fn insert(
     pool: &MySqlPool,
     username: &Username,
@@ -71,20 +83,20 @@ pub async fn insert(
     find_by_id(pool, id).await?.ok_or(Error::NotFound)
 }
 
+/// The user with this username (case-insensitively, by collation), if any.
+///
+/// Uses the unique index, so it is one B-tree lookup however many users there are.
 pub async fn find_by_username(pool: &MySqlPool, username: &str) -> Result<Option<UserRow>, Error> {
-    Ok(
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
-            .bind(username)
-            .fetch_optional(pool)
-            .await?,
-    )
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
+        .bind(username)
+        .fetch_optional(pool)
+        .await?)
 }
 
+/// The user with this id, if any: a primary-key lookup.
 pub async fn find_by_id(pool: &MySqlPool, id: u64) -> Result<Option<UserRow>, Error> {
-    Ok(
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?,
-    )
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
 }

@@ -32,6 +32,14 @@
 //! ("expired" means log in again); it reveals nothing an attacker could not see by
 //! decoding the token themselves.
 
+//! ## Why HS256 (and when to switch)
+//!
+//! HS256 uses one shared secret to sign *and* verify. That is right while only
+//! user-service verifies (other services call ValidateToken). If services ever verify
+//! locally, switch to an asymmetric algorithm (RS256 or EdDSA): user-service keeps the
+//! private key, everyone else gets only the public key, and a compromised catalog-service
+//! can no longer mint tokens. The claims and the rest of this module would not change.
+//!
 use bookstore_platform::Secret;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -77,6 +85,9 @@ impl TokenKeys {
     }
 
     /// Signs `claims`. Tests use it directly to mint expired tokens.
+    ///
+    /// Signing cannot fail for HS256 with valid claims; the error path exists because the
+    /// library's API is general (RSA keys can be malformed) and is mapped to INTERNAL.
     pub fn sign(&self, claims: &Claims) -> Result<String, Error> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| Error::Crypto(e.to_string()))
@@ -98,6 +109,9 @@ impl TokenKeys {
 }
 
 /// Seconds since the epoch, now.
+///
+/// One helper so that issuing and checking agree on the unit: JWT times are *seconds*
+/// (RFC 7519 "NumericDate"), unlike the milliseconds the protos use for `created_at`.
 pub fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -125,23 +139,14 @@ mod tests {
         let b = keys("another-secret-that-is-long-enough-too!!");
         let token = a.sign(&claims(60)).unwrap();
         assert_eq!(a.verify(&token).unwrap().sub, "7");
-        assert!(matches!(
-            b.verify(&token),
-            Err(Error::InvalidToken("bad signature"))
-        ));
+        assert!(matches!(b.verify(&token), Err(Error::InvalidToken("bad signature"))));
     }
 
     #[test]
     fn expired_and_garbage_tokens_are_refused() {
         let k = keys("a-secret-that-is-long-enough-for-hs256!!");
         let old = k.sign(&claims(-120)).unwrap();
-        assert!(matches!(
-            k.verify(&old),
-            Err(Error::InvalidToken("expired"))
-        ));
-        assert!(matches!(
-            k.verify("not.a.jwt"),
-            Err(Error::InvalidToken("malformed"))
-        ));
+        assert!(matches!(k.verify(&old), Err(Error::InvalidToken("expired"))));
+        assert!(matches!(k.verify("not.a.jwt"), Err(Error::InvalidToken("malformed"))));
     }
 }

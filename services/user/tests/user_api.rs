@@ -31,6 +31,9 @@ use tonic::{Code, transport::Channel};
 const SECRET: &str = "test-secret-that-is-definitely-32-bytes-long";
 
 /// A running user-service and a client for it; the server stops when this is dropped.
+///
+/// Dropping it cancels the shutdown token: the server drains and its task ends, so a test
+/// that fails half-way does not leave a server running for the rest of the suite.
 struct TestUser {
     client: UserServiceClient<Channel>,
     shutdown: Shutdown,
@@ -44,6 +47,9 @@ impl Drop for TestUser {
 
 /// Settings for an in-process server: port 0 (the OS picks a free port, so parallel tests
 /// never collide), the test infrastructure's MySQL, no Consul registration.
+///
+/// `consul_addr` is emptied on purpose: a test server must not register itself in the
+/// shared Consul, where the lab's dashboard (and other tests) would see it.
 fn settings_for_tests(database: String) -> Settings {
     let infra = bookstore_stack::testing::infra();
     let mut settings = Settings::default();
@@ -58,9 +64,7 @@ fn settings_for_tests(database: String) -> Settings {
 /// Starts user-service in this process against a fresh database and waits until it has
 /// bound its port (the `on_bound` callback), then connects a client.
 async fn spawn_user_service() -> TestUser {
-    let database = bookstore_stack::testing::infra()
-        .fresh_database("user")
-        .await;
+    let database = bookstore_stack::testing::infra().fresh_database("user").await;
     let settings = settings_for_tests(database);
     let shutdown = Shutdown::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -77,6 +81,7 @@ async fn spawn_user_service() -> TestUser {
     TestUser { client, shutdown }
 }
 
+/// A registration request with a derived e-mail address (so profiles are checkable).
 fn register(username: &str, password: &str) -> RegisterRequest {
     RegisterRequest {
         username: username.into(),
@@ -85,15 +90,16 @@ fn register(username: &str, password: &str) -> RegisterRequest {
     }
 }
 
+/// A login request.
 fn login(username: &str, password: &str) -> LoginRequest {
-    LoginRequest {
-        username: username.into(),
-        password: password.into(),
-    }
+    LoginRequest { username: username.into(), password: password.into() }
 }
 
 /// The happy path: register, log in, and the token validates to the same user, whose
 /// public profile can be fetched without any password hash in it.
+// Each test below starts from an empty database: no fixtures, no order dependence. The
+// data a test needs, it creates through the API, as a real client would.
+
 #[tokio::test]
 async fn a_registered_user_can_log_in_and_the_token_names_them() {
     let mut svc = spawn_user_service().await;
@@ -108,25 +114,24 @@ async fn a_registered_user_can_log_in_and_the_token_names_them() {
     assert!(user.id > 0);
     assert!(user.created_at > 0);
 
-    let session = svc
-        .client
-        .login(login("alice", "correct horse battery"))
-        .await
-        .unwrap()
-        .into_inner();
+    // The token's expiry is in the future and is reported as unix seconds, so a client can
+    // schedule a re-login without decoding the JWT.
+    let session =
+        svc.client.login(login("alice", "correct horse battery")).await.unwrap().into_inner();
     assert!(session.expires_at > now_secs());
 
+    // ValidateToken is what every other service calls: it must name the same user id.
     let who = svc
         .client
-        .validate_token(ValidateTokenRequest {
-            token: session.token,
-        })
+        .validate_token(ValidateTokenRequest { token: session.token })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(who.user_id, user.id);
     assert_eq!(who.username, "alice");
 
+    // GetUser returns the public profile. (There is no hash field in the proto message at
+    // all, so leaking it is impossible rather than merely avoided.)
     let profile = svc
         .client
         .get_user(GetUserRequest { user_id: user.id })
@@ -143,32 +148,20 @@ async fn a_registered_user_can_log_in_and_the_token_names_them() {
 #[tokio::test]
 async fn a_taken_username_is_already_exists_and_bad_input_is_invalid_argument() {
     let mut svc = spawn_user_service().await;
-    svc.client
-        .register(register("bob", "password-one"))
-        .await
-        .unwrap();
-    let again = svc
-        .client
-        .register(register("bob", "password-two"))
-        .await
-        .unwrap_err();
+    svc.client.register(register("bob", "password-one")).await.unwrap();
+    let again = svc.client.register(register("bob", "password-two")).await.unwrap_err();
     assert_eq!(again.code(), Code::AlreadyExists);
-    let upper = svc
-        .client
-        .register(register("BOB", "password-two"))
-        .await
-        .unwrap_err();
+    // `BOB` is `bob` under the case-insensitive collation: also taken. Two accounts that
+    // differ only in case are a classic impersonation trick.
+    let upper = svc.client.register(register("BOB", "password-two")).await.unwrap_err();
     assert_eq!(upper.code(), Code::AlreadyExists);
 
+    // Invalid input never reaches the database (and is never hashed).
     for bad in [register("x", "password-ok"), register("carol", "short")] {
         let err = svc.client.register(bad).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
     }
-    let err = svc
-        .client
-        .get_user(GetUserRequest { user_id: 424_242 })
-        .await
-        .unwrap_err();
+    let err = svc.client.get_user(GetUserRequest { user_id: 424_242 }).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
 
@@ -177,21 +170,13 @@ async fn a_taken_username_is_already_exists_and_bad_input_is_invalid_argument() 
 #[tokio::test]
 async fn wrong_username_and_wrong_password_give_the_same_answer() {
     let mut svc = spawn_user_service().await;
-    svc.client
-        .register(register("dave", "the-right-password"))
-        .await
-        .unwrap();
-    let wrong_password = svc
-        .client
-        .login(login("dave", "the-wrong-password"))
-        .await
-        .unwrap_err();
-    let unknown_user = svc
-        .client
-        .login(login("nobody", "the-right-password"))
-        .await
-        .unwrap_err();
+    svc.client.register(register("dave", "the-right-password")).await.unwrap();
+    let wrong_password = svc.client.login(login("dave", "the-wrong-password")).await.unwrap_err();
+    let unknown_user = svc.client.login(login("nobody", "the-right-password")).await.unwrap_err();
     assert_eq!(wrong_password.code(), Code::Unauthenticated);
+    // Code *and* message identical. (Timing is equalised too, by verifying against a dummy
+    // hash; a timing assertion would be flaky on a shared machine, so it is not tested
+    // here — the code path is in `password::Hasher::verify`.)
     assert_eq!(unknown_user.code(), wrong_password.code());
     assert_eq!(unknown_user.message(), wrong_password.message());
 }
@@ -217,20 +202,18 @@ async fn expired_forged_and_malformed_tokens_are_unauthenticated() {
     };
     // Minted with the service's real secret, but an hour past expiry: the signature is
     // fine, only the clock says no.
-    let expired = TokenKeys::new(&Secret::new(SECRET))
-        .sign(&claims(now_secs() - 3600))
-        .unwrap();
+    let expired = TokenKeys::new(&Secret::new(SECRET)).sign(&claims(now_secs() - 3600)).unwrap();
     // Perfectly valid expiry and claims, signed with a key the service does not know: what
     // an attacker who guessed the token format (but not the secret) would send.
     let forged = TokenKeys::new(&Secret::new("an-attackers-own-secret-of-32-bytes-or-more"))
         .sign(&claims(now_secs() + 3600))
         .unwrap();
+    // Four different failures, one answer each time: UNAUTHENTICATED. Callers (the gateway
+    // maps it to 401) need no further distinction; the message says which for debugging.
     for token in [expired, forged, "garbage".to_string(), String::new()] {
         let err = svc
             .client
-            .validate_token(ValidateTokenRequest {
-                token: token.clone(),
-            })
+            .validate_token(ValidateTokenRequest { token: token.clone() })
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated, "token {token:?}");
@@ -245,9 +228,9 @@ async fn the_service_refuses_the_development_secret_outside_development() {
     settings.jwt_secret = Secret::new(bookstore_user::DEV_JWT_SECRET);
     assert!(settings.check().is_ok(), "development mode accepts it");
 
+    // The same settings with any environment other than "development": `run` must fail
+    // before binding a port or touching the database.
     settings.common.environment = "production".into();
-    let err = bookstore_user::run(settings, Shutdown::new(), |_| {})
-        .await
-        .unwrap_err();
+    let err = bookstore_user::run(settings, Shutdown::new(), |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("development secret"), "{err}");
 }
