@@ -86,6 +86,17 @@
 //!
 //! Lowercase lowers a knob and uppercase raises it: one mnemonic for all knobs, and no
 //! arrow keys, which the lesson screen already uses for scrolling.
+//!
+//! ## Why one flat `App`, not a component per screen
+//!
+//! ratatui also documents a "component" architecture: each screen a struct implementing
+//! `trait Component { fn handle_event(..); fn draw(..) }`, the app holding a list of them.
+//! It pays off when screens are many, self-contained and reusable. Here they are five and
+//! they share state (the open lesson decides which experiment `x` opens, Esc returns to
+//! it, every screen shows the footer notice), so components would pass most state
+//! around anyway. One flat struct
+//! with `match self.screen` is the simpler design at this size — ✅ DO start flat and
+//! split when a screen's state and keys stop touching the others'.
 
 use std::collections::HashMap;
 

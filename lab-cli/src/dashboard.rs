@@ -41,6 +41,16 @@
 //! (`bookstore-lab lesson day29 --no-tui`). The catalog row's QPS should match the
 //! experiment's TPS within a few percent; its hit rate should match the experiment's
 //! per-second rate. Two observers, one set of counters.
+//!
+//! ## Where the list of instances comes from, today and on Day 35
+//!
+//! Today the poller trusts the supervisor's record: `stack.json` lists what `up` started.
+//! That is a *static* view — it knows one instance per service, at the address it was
+//! started on. Day 35 introduces Consul: services register themselves with a health
+//! check, and the list becomes "whatever Consul says is passing right now", including a
+//! second catalog instance started by hand. The dashboard will then read
+//! `/v1/health/service/<name>?passing` instead of the file — the same move every client
+//! makes from hard-coded addresses to discovery.
 
 use std::{
     collections::HashMap,

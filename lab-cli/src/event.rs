@@ -60,6 +60,9 @@ pub fn spawn_key_reader(tx: mpsc::UnboundedSender<Event>) {
             // `poll` with a timeout instead of a bare `read()`: a bare read would block forever when
             // the TUI quits without another key, and the thread could not notice that the receiver
             // is gone. Every 200 ms it checks `is_closed()` and ends on its own.
+            // Resize events are read and dropped here on purpose: `Terminal::draw` checks the
+            // terminal size on every frame and re-lays out by itself, so the next Tick (≤ 0.5 s)
+            // shows the new size. Forwarding them would only redraw a little sooner.
             match event::poll(std::time::Duration::from_millis(200)) {
                 Ok(true) => {
                     if let Ok(event::Event::Key(k)) = event::read()

@@ -60,6 +60,9 @@ impl TerminalGuard {
     // If entering the alternate screen fails, raw mode is already on and no guard exists
     // yet to undo it — hence the explicit `restore()` before returning the error.
     /// Enters raw mode and the alternate screen.
+    // Mouse capture is deliberately *not* enabled: with it, the terminal would send clicks to
+    // the TUI and the learner could no longer select and copy a command from a lesson with
+    // the mouse — the most common thing they want to do with lesson text.
     pub fn enter() -> anyhow::Result<Self> {
         install_panic_hook();
         enable_raw_mode()?;

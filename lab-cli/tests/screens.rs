@@ -25,6 +25,17 @@
 //! ✅ DO build states through `update(Event…)` as the real loop would, so the snapshot
 //! shows a state the TUI can actually reach. ❌ DON'T poke fields into impossible
 //! combinations (a `done` race with no results) and snapshot those.
+//!
+//! ## When a snapshot test fails
+//!
+//! insta writes the new rendering next to the old one (`*.snap.new`; under `CI=true` it
+//! writes nothing and only fails). Then:
+//! 1. `cargo insta review` (or diff the two files) and read the change like code review;
+//! 2. if you meant it — a new column, a reworded hint — accept it (`cargo insta accept`, or
+//!    replace the `.snap`) and commit the `.snap` with the code that changed it;
+//! 3. if you did not mean it, the test just caught a regression: fix the code, not the
+//!    snapshot. A comment-only change never changes a snapshot; if it did, behaviour
+//!    changed.
 
 use std::time::Duration;
 

@@ -72,6 +72,10 @@ pub fn render(
             ),
             Style::new().add_modifier(Modifier::BOLD),
         ),
+        // The load line's p50/p99 come from the load engine (client side, every call, exact);
+        // the dashboard shows the service's own p99 from histogram buckets (server side,
+        // bucket-precise). The difference between the two is the network and gRPC overhead —
+        // on loopback usually a small part, which is itself worth knowing.
         Line::from(format!(
             "图书 {} 本 · 请求 {} · TPS {:.0} · p50 {} · p99 {}",
             c.books,

@@ -29,6 +29,19 @@
 //!
 //! Screens return their keys instead of drawing the footer themselves, so the key line
 //! looks identical everywhere and a screen cannot forget `q 退出`.
+//!
+//! ## Immediate mode: why there is no widget tree to keep in sync
+//!
+//! ratatui is an *immediate-mode* library: every frame, `render` builds the widgets from
+//! the state and throws them away; ratatui diffs the resulting cells against the previous
+//! frame and writes only what changed. Retained-mode toolkits (cursive, most GUI
+//! frameworks) keep a tree of widget objects and ask you to update them when the state
+//! changes — two copies of the truth that can drift (a label still saying "运行中" after
+//! the run ended). Immediate mode makes that class of bug impossible: the screen *is* a
+//! function of the state, which is also what makes snapshot tests meaningful.
+//!
+//! The price is recomputing the frame each time, which for a few thousand cells is
+//! microseconds — cheaper than the bookkeeping retained mode needs.
 
 pub mod cache;
 pub mod dashboard;

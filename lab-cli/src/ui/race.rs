@@ -215,6 +215,16 @@ fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32)
     // be a query per frame on the database being raced), so it would be a stale guess.
     let remaining =
         lane.result.as_ref().map_or(String::new(), |r| format!("  剩余 {}", r.remaining));
+    // What each number means, because two of them are easy to misread:
+    // - 已售 sold/stock — sales confirmed to buyers; above the stock is the oversell;
+    // - 拒绝 — correct "sold out" answers, not errors; with 500 buyers for 50 units,
+    //   450 refusals is the *right* result;
+    // - 错误 — failures (timeouts, lock-wait errors, lost connections);
+    // - TPS — *every* answered attempt per second, refusals included (the load engine's
+    //   `completed()`), so it measures how fast a strategy answers, not how fast it sells.
+    //   Sales per second would stop at "stock ÷ run time" for every correct strategy;
+    // - p50 / p99 — measured by the load engine around each call (client side: includes the
+    //   round trip), unlike the dashboard's p99, which the service measures around its handler.
     let lines = vec![
         Line::from(vec![
             Span::raw(format!("已售 {}/{}  ", s.successes, stock)),
