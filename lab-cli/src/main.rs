@@ -191,6 +191,9 @@ async fn main() -> anyhow::Result<()> {
             }
             print_status(&sup, false).await;
         }
+        // `down` stops only what this lab directory's `stack.json` says it started (by process
+        // group), never "every mariadbd on the machine": a learner's own database, or another
+        // checkout's lab, is not ours to kill.
         Command::Down => {
             let mut sup = open()?;
             sup.down().await?;
@@ -300,6 +303,8 @@ async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     eprintln!("==> 正在确认环境已启动（bookstore-lab up）…");
+    // The message goes to stderr *before* the alternate screen is entered, so it stays in the
+    // scrollback after the TUI exits — together with whatever `up` printed along the way.
     let started = sup.up(&UpOptions::default()).await;
     let mut app = App::new(&lib, progress);
     if let Err(e) = started {
@@ -313,6 +318,8 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
     let health = sup.status().await;
     let all_ok = !health.is_empty() && health.iter().all(|h| h.healthy);
     if json {
+        // The JSON shape is a contract for scripts: `{dir, healthy, components: [{name, address,
+        // pid, healthy, detail}]}`. `pid` is null for external components (not started by us).
         let rows: Vec<_> = health
             .iter()
             .map(|h| serde_json::json!({"name": h.name, "address": h.address, "pid": h.pid, "healthy": h.healthy, "detail": h.detail}))

@@ -229,6 +229,8 @@ pub fn quantile_between(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> 
     if total <= 0.0 {
         return None;
     }
+    // The loop walks the cumulative buckets upwards, remembering the previous bound and count
+    // as `lower`, and stops at the first bucket that contains the rank-th observation.
     let rank = q * total;
     // The first bucket's lower edge is assumed to be 0 s, as in Prometheus.
     let mut lower = (0.0, 0.0);
@@ -238,6 +240,9 @@ pub fn quantile_between(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> 
                 // Beyond the last finite bucket: the best honest answer is its bound.
                 return Some(lower.0);
             }
+            // `in_bucket` is never 0 here: a bucket that adds nothing cannot be the first to
+            // reach the rank (the previous one would have). The guard only makes a division
+            // by zero impossible, answering the bucket's upper bound if it ever triggered.
             let in_bucket = cum - lower.1;
             let frac = if in_bucket > 0.0 { (rank - lower.1) / in_bucket } else { 1.0 };
             return Some(lower.0 + (le - lower.0) * frac);

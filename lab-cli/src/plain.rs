@@ -123,6 +123,9 @@ pub async fn lesson(
                 race_with_bars(Arc::new(Arena::connect(&infra).await?), race_params).await?;
             println!("\n{}", race::verdict_table(&results));
         }
+        // The cache targets were resolved by `main` and arrive as a `Result`: if the catalog is
+        // not running, the error surfaces here — after the lesson text was printed, so the
+        // learner still gets the lesson and then a clear reason why the experiment did not run.
         Some(ExperimentKind::Cache) => {
             cache_with_lines(targets?, CacheParams { duration_secs: 10, ..CacheParams::default() })
                 .await?

@@ -199,6 +199,10 @@ impl Default for RaceParams {
 impl RaceParams {
     // `counted(concurrency, ops)`: `buyers` workers, one attempt each in total.
     // `timed(concurrency, d)`: `buyers` workers looping until `d` elapses.
+    // Honest detail of `counted`: the engine hands out exactly `buyers` attempt tickets to
+    // `buyers` workers. Usually that is one each, but a worker that finishes early may take a
+    // second ticket before a slow one has started. The *total* — what the oversell depends on
+    // — is exact; "one per buyer" is the picture, not a guarantee.
     pub fn load(&self) -> LoadConfig {
         match self.duration_secs {
             0 => LoadConfig::counted(self.buyers as usize, u64::from(self.buyers)),

@@ -123,6 +123,9 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
 fn check_sections(id: &str, text: &str, problems: &mut Vec<String>) {
     let headings: Vec<&str> =
         text.lines().filter(|l| l.starts_with("## ")).map(str::trim_end).collect();
+    // `last` is the position of the previous required section among all `##` headings, so
+    // extra sections in between (a lesson may add `## 延伸阅读`) are allowed; only the order of
+    // the required ones is enforced.
     let mut last = 0;
     for section in REQUIRED_SECTIONS {
         match headings.iter().position(|h| h.starts_with(section)) {

@@ -143,6 +143,10 @@ fn dedent(lines: &[&str]) -> String {
         .map(|l| l.len() - l.trim_start().len())
         .min()
         .unwrap_or(0);
+    // Lines shorter than the common indent can only be blank ones (non-blank lines define
+    // the minimum), so they become empty instead of panicking on the slice. Slicing by bytes
+    // is safe because the indent is leading ASCII spaces; a full-width (U+3000) indent would
+    // break it, and our sources have none.
     let mut out: Vec<&str> =
         lines.iter().map(|l| if l.len() >= indent { &l[indent..] } else { "" }).collect();
     while out.last().is_some_and(|l| l.trim().is_empty()) {
