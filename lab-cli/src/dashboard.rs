@@ -232,6 +232,10 @@ pub struct Rates {
 
 // A pure function of two scrapes and a duration, so the arithmetic is unit-tested with
 // literal `/metrics` text (below) instead of a running service and a sleep.
+// Worked example: scrape A at t = 10.0 s says `grpc_requests_total` = 5000 (summed over
+// methods and codes); scrape B at t = 11.2 s says 6200. QPS = (6200 − 5000) / 1.2 s = 1000.
+// Dividing by the nominal 1 s tick instead would report 1200 — a 20 % error from a
+// slow scrape, which is why the interval is measured, not assumed.
 /// QPS, p99 and hit rate between two scrapes `dt` apart.
 pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
     let secs = dt.as_secs_f64();

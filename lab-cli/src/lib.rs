@@ -41,6 +41,22 @@
 //!
 //! Arrows into the loop carry *data* (events); arrows out of it carry *requests* (commands).
 //! Nothing in the loop blocks on the right-hand side — the test of the design.
+//!
+//! ## The words on the screens, defined once
+//!
+//! - **oversell (超卖)**: units sold beyond the starting stock, `max(0, sold − stock)`;
+//!   equals `−remaining` when the store is consistent ([`experiments::race`]).
+//! - **TPS**: answered attempts per second, refusals included — how fast a path answers,
+//!   not how fast it sells ([`bookstore_loadgen::Snapshot::tps`]).
+//! - **QPS**: a service's requests per second, from `/metrics` counter deltas ([`metrics`]).
+//! - **p50 / p99**: the latency half / 99 % of calls stay under. Client-side and exact in
+//!   the experiments (the load engine), server-side and bucket-precise on the dashboard.
+//! - **hit rate (命中率)**: cache hits ÷ lookups over an interval, from the service's own
+//!   `cache_requests_total` ([`experiments::cache`]).
+//! - **closed loop**: N workers, each waiting for its answer before the next attempt; the
+//!   load model of every experiment and bench here.
+//! - **ratio (×行锁, ×baseline)**: a figure divided by a baseline measured in the same run —
+//!   the only kind of performance number the course prints.
 
 pub mod app;
 pub mod bench;

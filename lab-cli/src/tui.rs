@@ -50,6 +50,25 @@
 //! Temporarily `.await` the race inside `execute` instead of spawning it, run the TUI and
 //! press Enter on the race screen, then `q`. Count the seconds until the TUI reacts —
 //! that delay is the reason every effect here is spawned.
+//!
+//! ## The god loop, for contrast
+//!
+//! What this module replaces, in sketch form (the shape of oha's `monitor.rs`):
+//!
+//! ```text
+//! loop {
+//!     while let Ok(r) = results.try_recv() { stats.push(r) }      // aggregate the load
+//!     let p99 = percentile(&stats, 0.99);                          // compute
+//!     terminal.draw(|f| { /* 200 lines of layout using p99 */ })?; // lay out
+//!     if event::poll(frame_time)? { /* 50 lines of key handling */ } // input
+//! }
+//! ```
+//!
+//! Every concern waits for the others: while `draw` runs, results queue up; while
+//! `poll` waits, nothing is drawn; and the layout code can only be tested by running the
+//! whole thing against a real server. Here each concern is a separate piece with its own
+//! pace — the load in its tasks, aggregation in the load engine, state changes in
+//! `App::update`, layout in `ui`, input in its thread — and this loop only connects them.
 
 use std::{
     path::PathBuf,

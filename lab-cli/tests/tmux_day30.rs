@@ -20,6 +20,12 @@
 //! 500 buyers for 50 units at once makes the naive oversell overwhelmingly likely (see the
 //! race module's "Reading the numbers"); a run where it did not would fail loudly and
 //! print the screen, rather than pass by accident.
+//!
+//! When it fails: the assertion message contains the captured screen, which usually says
+//! enough (an error line, a lane stuck on 运行中). To watch it live, run the test with
+//! `-- --nocapture`, find the session with `tmux ls` (`lab_e2e…`) and `tmux attach -t` it
+//! before the test ends; the trailing `sleep 60` keeps the pane open if the lab exits
+//! early, so its last message can be read.
 
 use std::{
     process::Command,

@@ -29,6 +29,16 @@
 //! Shortcut, admitted: the text is plain Markdown rendered by a small subset renderer
 //! (`ui::markdown`), not CommonMark: headings and code fences are styled, quotes and tables
 //! are kept verbatim, inline `**`/backticks are dropped; anything fancier shows as written.
+//!
+//! ## Writing a lesson (the workflow this engine supports)
+//!
+//! 1. an entry in `lessons/manifest.toml` (`status = "planned"` until the text exists);
+//! 2. `lessons/dayNN/lesson.md` with the five required sections, then `status = "available"`;
+//! 3. wherever the lesson shows code, a `lesson:<name>:start`/`end` comment pair around it
+//!    in the source and a `{{source: path#name}}` line in the lesson (see [`source`]);
+//! 4. `bookstore-lab lessons check`, then read the lesson in the TUI at 80 columns;
+//! 5. if it is Day 30's first page, the lesson snapshot in tests/screens.rs changes —
+//!    review and accept it like any screen change.
 
 pub mod check;
 pub mod manifest;

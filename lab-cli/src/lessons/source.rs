@@ -31,8 +31,8 @@
 //! behaviour), excluded from the excerpt, and they tell the next editor "a lesson quotes
 //! this — keep it readable".
 //!
-//! Try it: add a `lesson:demo:start` / `lesson:demo:end` comment pair (with the `// `
-//! prefix) around any function, put `{{source: <path>#demo}}` on its own line in a lesson,
+//! Try it: add a start/end marker comment pair named `demo` (as in the example above)
+//! around any function, put `{{source: <path>#demo}}` on its own line in a lesson,
 //! and open the lesson. Then move the end marker above the start marker and run
 //! `bookstore-lab lessons check` to see the error you would get in CI.
 
