@@ -428,6 +428,9 @@ impl App {
     /// Keys while reading. `x` opens the lesson's experiment (from the manifest, so a new
     /// lesson gets an experiment by data, not by code); `c` marks the lesson done.
     fn lesson_key(&mut self, code: KeyCode) -> Vec<Command> {
+        // A mutable borrow of one field, used by most arms. The `x` and `c` arms call
+        // `self.current_lesson()` (an immutable borrow of all of `self`) — allowed, because with
+        // non-lexical lifetimes the `scroll` borrow is only live in the arms that use it.
         let scroll = &mut self.lesson.scroll;
         match code {
             KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
@@ -469,6 +472,9 @@ impl App {
             KeyCode::Char('T') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, true),
             // Starting a run resets the whole race state (lanes, error, done) but keeps the knobs,
             // so the screen never mixes lanes of the previous run with the new one.
+            // Match arms are tried top to bottom and a guard (`if …`) that fails falls through to
+            // the next arm — so the same keys appear twice: this arm when idle, the next one (the
+            // "please wait" notice) while a run is going.
             KeyCode::Enter | KeyCode::Char('r') if !self.race.running => {
                 let params = self.race.params;
                 self.race = RaceState {

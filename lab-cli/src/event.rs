@@ -65,6 +65,9 @@ pub fn spawn_key_reader(tx: mpsc::UnboundedSender<Event>) {
             // shows the new size. Forwarding them would only redraw a little sooner.
             match event::poll(std::time::Duration::from_millis(200)) {
                 Ok(true) => {
+                    // A let-chain (Rust 2024): pattern, then conditions, in one `if`. The send is the last
+                    // condition, so it only runs for key presses, and its failure (receiver gone) ends the
+                    // thread.
                     if let Ok(event::Event::Key(k)) = event::read()
                         && k.kind == KeyEventKind::Press
                         && tx.send(Event::Key(k)).is_err()

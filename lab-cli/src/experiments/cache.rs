@@ -77,8 +77,8 @@
 //!
 //! 1. In another terminal run `redis-cli MONITOR | grep -c GET` for ten seconds during a
 //!    run, then the same for `SET`. Does GET/(GET+SET) roughly match the hit rate on screen?
-//!    (It will not be exact: every list hit costs two GETs — version, then key — see
-//!    the catalog's cache module.)
+//!    (It will not be exact: every list hit sends two GETs — the version and the guessed
+//!    key, pipelined — see the catalog's cache module.)
 //! 2. Comment out the `DEL` of the detail key in the service (locally!), restart it, press
 //!    `u`. How long until the stock on screen changes? Which TTL did you just measure?
 //! 3. Set skew to 0 in `CacheParams::default` and compare the hit rate after 30 s with 1.1.

@@ -38,6 +38,8 @@ pub fn render(
     // and, with the course's nine components, fits at 24 rows with room for a notice.
     let [table_area, stock_area] =
         Layout::vertical([Constraint::Min(5), Constraint::Length(3)]).areas(area);
+    // No refresh key: the poller refreshes every second while this screen is visible, so a
+    // manual refresh would only add a second code path to the same data.
     let keys: &'static [(&'static str, &'static str)] = &[("Esc", "返回"), ("q", "退出")];
     // Two empty states with different messages: "no data yet" (the first poll has not
     // returned) is not "no stack" (the poll returned and found nothing) — the second tells

@@ -63,6 +63,9 @@ pub fn render(
     // every frame instead of being stored in `App`: the state stays plain data, and the
     // selection can never disagree with what `update` decided.
     let mut state = ListState::default().with_selected(Some(app.selected));
+    // `render_stateful_widget` lets the `List` adjust the state's scroll offset so the
+    // selection stays visible; the adjusted state is dropped after the frame, since `App`
+    // only needs the selected index.
     frame.render_stateful_widget(list, list_area, &mut state);
 
     // The info box tells where progress is kept: learners should know that deleting the lab

@@ -28,6 +28,8 @@ pub fn render(
     // source reference names the file and marker), or "not yet available".
     let text = match app.texts.get(&item.id) {
         Some(Ok(t)) => markdown::lines(t),
+        // The error text is the same `anyhow` chain `lessons check` prints (file, marker, reason),
+        // so what a learner reports is exactly what a maintainer needs to fix it.
         Some(Err(e)) => vec![format!("无法读取这一课：{e}").into()],
         None => vec!["这一课尚未开放。".into()],
     };
