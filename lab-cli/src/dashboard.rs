@@ -66,7 +66,7 @@ use crate::metrics::{self, Scrape};
 // traffic in the interval) must render as `-`, never as 0 — a QPS of 0 claims the
 // service is idle, which may be false.
 /// One row of the dashboard.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServiceRow {
     /// The component's name in `stack.json` (`mysql`, `catalog`, …), also the key of the
     /// previous scrape.
@@ -157,9 +157,7 @@ impl Poller {
                 address: h.address.clone(),
                 healthy: h.healthy,
                 detail: h.detail.clone(),
-                qps: None,
-                p99_ms: None,
-                hit_rate: None,
+                ..ServiceRow::default()
             };
             // Infrastructure rows (MariaDB, Redis, Consul) have no metrics address and skip the
             // scrape; their rates stay `None`.

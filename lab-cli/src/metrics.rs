@@ -191,16 +191,10 @@ impl Scrape {
         let bucket = format!("{name}_bucket");
         let mut by_le: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
         for s in self.samples.iter().filter(|s| s.name == bucket) {
-            let Some(le) = s.labels.get("le") else {
+            // Rust's float parser already accepts Prometheus' `+Inf` (and `NaN`), so one
+            // `parse` covers every bound; a bucket without a parsable `le` is skipped.
+            let Some(le) = s.labels.get("le").and_then(|le| le.parse::<f64>().ok()) else {
                 continue;
-            };
-            let le: f64 = if le == "+Inf" {
-                f64::INFINITY
-            } else {
-                match le.parse() {
-                    Ok(v) => v,
-                    Err(_) => continue,
-                }
             };
             by_le.entry(le.to_bits()).or_insert((le, 0.0)).1 += s.value;
         }
