@@ -264,6 +264,9 @@ pub async fn scrape(http: &reqwest::Client, address: &str) -> anyhow::Result<Scr
 mod tests {
     use super::*;
 
+    // A fixture in the real exposition format — a `# TYPE` line the parser must skip, label
+    // sets with two labels, and a histogram with a `+Inf` bucket — so the tests exercise the
+    // same parsing path a live scrape does.
     const TEXT: &str = r#"# TYPE grpc_requests_total counter
 grpc_requests_total{method="GetBook",code="OK"} 10
 grpc_requests_total{method="ListBooks",code="OK"} 5

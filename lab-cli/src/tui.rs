@@ -165,6 +165,9 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
 /// Sends a tick twice a second so the screen redraws even when nothing else happens
 /// (a notice appearing). Experiments send their own snapshots at 4 Hz; the tick only
 /// guarantees that the screen is never older than half a second.
+// Why 2 Hz: numbers that change more than a few times a second cannot be read, only
+// watched flicker; and the experiments already push their own snapshots at 4 Hz when
+// something is happening. The tick is the floor, not the frame rate.
 fn spawn_ticker(tx: mpsc::UnboundedSender<Event>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));

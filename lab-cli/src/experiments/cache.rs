@@ -257,6 +257,9 @@ impl Zipf {
 // waiting forever, and the load engine would report fewer, not slower, requests.
 /// A gRPC channel with short timeouts: a lab talking to a stopped service should say so
 /// in two seconds, not hang the screen for the OS's TCP timeout.
+// `http://`: plaintext HTTP/2 on loopback, like every hop inside the lab. Between
+// machines the same calls would run over TLS (`https://` plus a `ClientTlsConfig`);
+// nothing else in this code would change.
 async fn channel(address: &str) -> anyhow::Result<Channel> {
     Ok(tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
         .connect_timeout(Duration::from_secs(2))
@@ -273,6 +276,9 @@ async fn channel(address: &str) -> anyhow::Result<Channel> {
 /// depend on the service's table layout. Capped at 50 pages of 100 (plenty for a skew).
 async fn book_ids(client: &mut CatalogServiceClient<Channel>) -> anyhow::Result<Vec<u64>> {
     let mut ids = Vec::new();
+    // Pages of 100 because that is the service's cap (`MAX_PAGE_SIZE` in the catalog's
+    // domain): a list RPC that accepted `page_size = 100000` would let one request make the
+    // service read and serialise the whole table. The loop ends on the first short page.
     for page in 1..=50 {
         let resp = client
             .list_books(ListBooksRequest { page, page_size: 100, ..Default::default() })
@@ -459,6 +465,9 @@ pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
         author: "bookstore-lab".into(),
         isbn: format!("978{:010}", rand::rng().random_range(0..10_000_000_000u64)),
         publisher: "实验室出版社".into(),
+        // Money in integer cents (¥42.00), as the proto defines it: ❌ DON'T carry prices in
+        // floats — 0.1 + 0.2 ≠ 0.3, and an order total that is off by a cent fails the payment
+        // reconciliation on Day 34.
         price: 4200,
         stock: 10,
         description: "Day 29 缓存失效实验中发布".into(),
@@ -479,6 +488,10 @@ pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
 // Down by one while there is stock, back up by ten near zero: pressing `u` repeatedly
 // keeps changing the number (each press must be a visible change) without ever
 // reaching an invalid negative stock, which the service would refuse.
+// UpdateStock is an *internal* RPC (the proto says inventory-service calls it to keep the
+// catalogue's displayed stock in step; the gateway never exposes it). The lab calls it
+// directly to trigger a catalogue write on demand — a lab privilege, like reading the
+// ledger. The value is absolute, not a delta, so a retried call cannot apply twice.
 /// A learner's write: set the hottest book's stock to a new value through UpdateStock.
 pub async fn change_stock(targets: &CacheTargets, book: u64) -> anyhow::Result<String> {
     let mut catalog = CatalogServiceClient::new(channel(&targets.catalog).await?);

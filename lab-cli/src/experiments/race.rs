@@ -114,6 +114,8 @@ impl Strategy {
     /// In the order the lesson tells the story: wrong, correct but slow, correct and fast.
     pub const ALL: [Strategy; 3] = [Strategy::Naive, Strategy::ForUpdate, Strategy::Lua];
 
+    // ASCII labels on purpose: they title the lanes, head the plain table, and the tmux test
+    // finds `naive · 超卖 N` by them — one spelling everywhere, no translation to drift.
     pub fn label(self) -> &'static str {
         match self {
             Strategy::Naive => "naive",
@@ -419,6 +421,8 @@ pub fn verdict_table(results: &[StrategyResult]) -> String {
 mod tests {
     use super::*;
 
+    // `remaining` is derived by conservation (stock − sold), i.e. a consistent store: the
+    // tests below are about the verdict arithmetic, not about a store that lost writes.
     fn result(strategy: Strategy, stock: u32, sold: u64, secs: u64) -> StrategyResult {
         StrategyResult {
             strategy,
