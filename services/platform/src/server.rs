@@ -25,7 +25,7 @@ use std::{convert::Infallible, net::SocketAddr, time::Instant};
 
 use axum::{extract::Request, middleware::Next, response::Response};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
 use tonic::{
     body::Body,
     server::NamedService,
@@ -132,9 +132,20 @@ impl GrpcServer {
             shutdown.cancelled().await;
             set_all(&reporter, &names, ServingStatus::NotServing).await;
         };
+        // TCP_NODELAY on every accepted connection. tonic sets it only on listeners it
+        // binds itself, not on an incoming stream we hand it. Without it, Nagle's
+        // algorithm holds back the last small segment of a multi-segment response until
+        // the peer ACKs the previous one — and the peer delays that ACK by up to 40 ms.
+        // Measured with `bookstore-lab bench catalog`: ListBooks p99 ~50 ms without it.
+        let incoming = TcpListenerStream::new(self.listener).map(|conn| {
+            if let Ok(stream) = &conn {
+                let _ = stream.set_nodelay(true);
+            }
+            conn
+        });
         tonic::transport::Server::builder()
             .add_routes(Routes::from(router))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), drain)
+            .serve_with_incoming_shutdown(incoming, drain)
             .await?;
         Ok(())
     }
