@@ -20,6 +20,24 @@
 //! human. DON'T: answer every failure with 500 or, worse, 200 + `{"ok": false}` — HTTP
 //! clients, proxies and retry policies all understand status codes, and nothing else.
 
+//! ## 401 or 403?
+//!
+//! 401 Unauthorized means "I do not know who you are" (no token, bad token): log in.
+//! 403 Forbidden means "I know who you are, and you may not": logging in again will not
+//! help. Mixing them up sends clients into login loops, or hides a permission problem
+//! behind a login screen. The gRPC codes make the same split (UNAUTHENTICATED vs
+//! PERMISSION_DENIED), so the mapping is one-to-one.
+//!
+//! ## The body shape
+//!
+//! ```json
+//! {"error": {"code": "NOT_FOUND", "message": "book not found"}}
+//! ```
+//!
+//! Always an object under `error`, never a bare string: a client can test
+//! `body.error?.code` on any response, and the shape has room for more fields later
+//! (a request id, field-level details) without breaking anyone.
+//!
 use axum::{
     Json,
     http::StatusCode,
@@ -30,6 +48,9 @@ use tonic::Code;
 
 /// An HTTP error answer.
 #[derive(Debug)]
+///
+/// `code` is the machine-readable name (the gRPC code's name, so a client that speaks both
+/// protocols sees one vocabulary); `message` is for the developer reading the response.
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
@@ -37,21 +58,32 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The general constructor; the named ones below cover the gateway's own errors, and
+    /// `From<tonic::Status>` covers everything an upstream answers.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }
     }
 
     /// 400 for a request the gateway itself could not read (bad JSON, bad query string).
+    ///
+    /// The code is `INVALID_ARGUMENT`, the same a service would give, so a client handles
+    /// "the gateway could not read it" and "the service refused it" with one branch.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", message)
     }
 
     /// 401 for a missing or malformed `Authorization` header.
+    ///
+    /// Real HTTP servers add `WWW-Authenticate: Bearer` to a 401; browsers use it to pick
+    /// a login method. JSON API clients read the body instead, so we keep to the body.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
     }
 
     /// 504 when an upstream call outlived the gateway's timeout.
+    ///
+    /// 504 Gateway Timeout is exactly this: the gateway gave up waiting on an upstream.
+    /// (408 would mean the *client* was too slow to send its request.)
     pub fn timeout(upstream: &str) -> Self {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,
@@ -62,6 +94,10 @@ impl ApiError {
 }
 
 /// The mapping table above, as code.
+///
+/// `Code::Ok` appears only for completeness: a successful call never becomes an
+/// `ApiError`. Codes without a clear HTTP twin (`Cancelled`, `Unknown`, `DataLoss`,
+/// `Internal`) are 500: from the client's side they all mean "not your fault, not now".
 pub fn http_status(code: Code) -> (StatusCode, &'static str) {
     match code {
         Code::Ok => (StatusCode::OK, "OK"),
@@ -83,6 +119,8 @@ pub fn http_status(code: Code) -> (StatusCode, &'static str) {
     }
 }
 
+/// The one conversion from upstream errors. Because every handler goes through it, the
+/// rule "a 500 carries no upstream text" holds everywhere by construction.
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
         let (http, code) = http_status(status.code());

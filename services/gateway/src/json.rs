@@ -10,6 +10,8 @@ use bookstore_proto::{catalog, user};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// A user's public profile. Built only from the proto `User`, which has no password hash:
+/// the JSON cannot leak what the message does not carry.
 pub struct UserJson {
     pub id: u64,
     pub username: String,
@@ -24,6 +26,9 @@ impl From<user::User> for UserJson {
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+///
+/// Times stay unix milliseconds instead of ISO-8601 strings: a client formats them for its
+/// own locale and time zone, and numbers survive every JSON library unchanged.
 pub struct BookJson {
     pub id: u64,
     pub title: String,
@@ -38,6 +43,9 @@ pub struct BookJson {
     pub updated_at: i64,
 }
 
+/// Field-by-field on purpose (no `..` shortcuts): when the proto gains a field, this
+/// conversion keeps compiling and the JSON stays as documented until someone decides to
+/// expose the new field — an API change made consciously, not by regenerating code.
 impl From<catalog::Book> for BookJson {
     fn from(b: catalog::Book) -> Self {
         Self {
@@ -57,6 +65,10 @@ impl From<catalog::Book> for BookJson {
 
 /// A page of books (list and search).
 #[derive(Debug, Serialize, Deserialize)]
+///
+/// `total` lets a client draw page numbers (`ceil(total / page_size)`); `page` and
+/// `page_size` echo what the service actually used (after its defaults and cap), which is
+/// not always what the client asked for.
 pub struct BookPageJson {
     pub books: Vec<BookJson>,
     pub total: u64,
@@ -66,6 +78,10 @@ pub struct BookPageJson {
 
 /// `POST /api/v1/users/register`.
 #[derive(Debug, Serialize, Deserialize)]
+///
+/// `#[serde(default)]` on optional fields: a client may omit `email`. Required fields have
+/// no default, so a body without `username` is a 400 from the JSON extractor, before any
+/// upstream call.
 pub struct RegisterBody {
     pub username: String,
     pub password: String,
@@ -75,6 +91,9 @@ pub struct RegisterBody {
 
 /// `POST /api/v1/users/login`.
 #[derive(Debug, Serialize, Deserialize)]
+///
+/// Both fields required. There is deliberately no "remember me" flag: token lifetime is a
+/// server policy (`jwt_ttl_secs`), not a client's choice.
 pub struct LoginBody {
     pub username: String,
     pub password: String,
@@ -82,6 +101,9 @@ pub struct LoginBody {
 
 /// The answer to a login.
 #[derive(Debug, Serialize, Deserialize)]
+///
+/// `expires_at` is unix *seconds*, as in the JWT itself, so a client can compare it with
+/// the token's own `exp` claim without converting units.
 pub struct SessionJson {
     pub token: String,
     /// Unix seconds.
@@ -91,6 +113,9 @@ pub struct SessionJson {
 
 /// `POST /api/v1/books`.
 #[derive(Debug, Serialize, Deserialize)]
+///
+/// `price` is cents, an integer. A client sending `59.9` (yuan, a float) gets a 400 from
+/// the JSON parser — the type system catching the most common money bug at the door.
 pub struct PublishBody {
     pub title: String,
     pub author: String,
@@ -108,6 +133,11 @@ pub struct PublishBody {
 
 /// `GET /api/v1/books?page=&page_size=&sort=price|created_at|title&order=asc|desc&keyword=`.
 #[derive(Debug, Default, Deserialize)]
+///
+/// All fields optional: `GET /api/v1/books` alone is page 1, 20 books, newest first. The
+/// words `sort` and `order` are the HTTP vocabulary; the handler maps them to the proto
+/// enums, refusing unknown words instead of silently using the default (a typo such as
+/// `sort=prise` should be an error the developer sees, not a wrong order they do not).
 pub struct ListParams {
     pub page: Option<u32>,
     pub page_size: Option<u32>,
@@ -118,6 +148,9 @@ pub struct ListParams {
 
 /// `GET /api/v1/books/search?q=&page=&page_size=`.
 #[derive(Debug, Default, Deserialize)]
+///
+/// `q` is optional in the type so that a missing `q` reaches catalog-service as an empty
+/// query and gets *its* error message ("query must not be empty"), the same as over gRPC.
 pub struct SearchParams {
     pub q: Option<String>,
     pub page: Option<u32>,

@@ -29,6 +29,32 @@
 //!
 //! Order and payment routes arrive with those services.
 
+//!
+//! ## One request through the gateway
+//!
+//! ```text
+//! curl -H 'authorization: Bearer eyJ…' -d '{"title":…}' POST /api/v1/books
+//!   │ axum routes by method + path          → routes::publish_book
+//!   │ read the Bearer header                  missing/malformed → 401 {"error":…}
+//!   │ user-service ValidateToken (≤ 3 s)      refused → 401; down → 503; slow → 504
+//!   │ parse the JSON body                     malformed → 400
+//!   │ catalog-service PublishBook (≤ 3 s)     with the token in gRPC metadata
+//!   │   └ catalog validates the fields        INVALID_ARGUMENT → 400
+//!   └ 201 {"book": {… "price": 5990 …}}       money in cents, times in unix ms
+//! ```
+//!
+//! ## DO / DON'T for a gateway
+//!
+//! - DO keep it thin: translate, authenticate, time out. DON'T re-implement validation
+//!   here "to save a round trip" — the services must validate anyway (they are reachable
+//!   over gRPC directly), and two copies of a rule drift apart.
+//! - DO map errors by *code*, in one table ([`error::http_status`]). DON'T parse upstream
+//!   error messages to decide a status: messages are for humans and change freely.
+//! - DO bound every upstream call ([`upstream::Upstreams::call`]). DON'T let the HTTP
+//!   server's own (absent) timeout be the only limit.
+//! - DON'T expose internal RPCs: a route is a public contract, and UpdateStock would let
+//!   any client set any book's stock.
+//!
 pub mod error;
 pub mod json;
 pub mod routes;
@@ -42,6 +68,7 @@ use axum::{
     middleware::Next,
     response::Response,
     routing::{get, post},
+    serve::ListenerExt,
 };
 use bookstore_platform::{CommonSettings, Shutdown};
 use serde::{Deserialize, Serialize};
@@ -51,16 +78,25 @@ use crate::upstream::Upstreams;
 /// Gateway settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_CATALOG_ADDR`,
 /// `BOOKSTORE_UPSTREAM_TIMEOUT_MS`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+///
+/// The address fields are full URLs (`http://127.0.0.1:9002`) because that is what the
+/// supervisor passes (`BOOKSTORE_CATALOG_ADDR`) and what tonic's `Endpoint` parses. With
+/// Consul (Day 35) these become service names resolved at run time.
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
+    /// user-service: Register, Login, and ValidateToken for every Bearer-protected route.
     pub user_addr: String,
+    /// catalog-service: every `/api/v1/books` route. Order and payment addresses join when
+    /// those routes do; the supervisor already passes them (`BOOKSTORE_ORDER_ADDR`, …).
     pub catalog_addr: String,
     /// Deadline for each upstream call: 3 s. Generous for loopback (calls take ~1 ms);
     /// short enough that a hung service shows as a 504 before a user gives up.
     pub upstream_timeout_ms: u64,
 }
 
+/// The course's addresses (user 9001, catalog 9002, gateway 8080) as defaults, so
+/// `gateway` started by hand next to hand-started services needs no configuration.
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -73,6 +109,12 @@ impl Default for Settings {
 }
 
 /// The HTTP routes over `upstreams`.
+///
+/// Public so tests (and, later, the lab) can mount it on their own listener. The state is
+/// [`Upstreams`]: cheap clones of lazily connected channels, shared by every handler.
+/// `/health` answers without touching any upstream: it says "the gateway process is up",
+/// which is what the supervisor's probe needs; upstream health is each service's own
+/// `grpc.health.v1` (and the dashboard's business).
 pub fn router(upstreams: Upstreams) -> Router {
     Router::new()
         .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
@@ -89,6 +131,9 @@ pub fn router(upstreams: Upstreams) -> Router {
 /// Middleware: `http_requests_total{route,status}` and `http_request_duration_seconds`,
 /// labelled by the route *pattern* (`/api/v1/books/{id}`), never the raw path — one label
 /// value per book id would grow Prometheus' memory without bound.
+///
+/// `/health` is excluded: the supervisor probes it every few seconds, and those probes
+/// would dominate a quiet lab's request graph.
 async fn record_http(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
@@ -108,11 +153,19 @@ async fn record_http(request: Request, next: Next) -> Response {
 
 /// Binds `host:port` (0 = any), serves `/metrics` on `metrics_port`, reports the HTTP
 /// address, and serves until `shutdown`.
+///
+/// Nothing is connected at start: the upstream channels connect on first use. So the
+/// gateway starts in milliseconds even if every service is still starting, and each
+/// route fails on its own (503) while its service is down, instead of the whole gateway
+/// refusing to start.
 pub async fn run(
     settings: Settings,
     shutdown: Shutdown,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    // Order of start-up: clients (no I/O), HTTP listener, metrics listener, then report
+    // the bound address. Both listeners exist before `on_bound` fires, so a test that
+    // receives the address can send its first request at once.
     let upstreams = Upstreams::new(
         &settings.user_addr,
         &settings.catalog_addr,
@@ -130,6 +183,13 @@ pub async fn run(
     .await?;
     tracing::info!(%addr, %metrics, "gateway listening");
     on_bound(addr);
+    // Graceful shutdown: on the token, axum stops accepting and lets in-flight requests
+    // finish (each bounded by the upstream timeout), then `run` returns.
+    // TCP_NODELAY on every accepted connection: without it, Nagle's algorithm can hold a
+    // response's last segment back until the client's (delayed, up to 40 ms) ACK arrives.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(upstreams))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;

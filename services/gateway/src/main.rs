@@ -1,5 +1,10 @@
 //! `gateway`: a thin main around [`bookstore_gateway::run`].
 
+//!
+//! Settings come from `BOOKSTORE_*` variables (`BOOKSTORE_PORT`, `BOOKSTORE_USER_ADDR`,
+//! `BOOKSTORE_CATALOG_ADDR`, `BOOKSTORE_UPSTREAM_TIMEOUT_MS`); the supervisor sets them.
+//! Try it: `curl -s localhost:8080/api/v1/books?page_size=3 | jq`.
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bookstore_platform::telemetry::init("info");

@@ -3,6 +3,20 @@
 //! Every extractor is taken as a `Result`, so a malformed query string or body becomes the
 //! same JSON error shape as everything else instead of axum's plain-text rejection.
 
+//!
+//! Every handler has the same four steps, in the same order:
+//!
+//! 1. **extract** — path, query string, JSON body, `Authorization` header; a failure here
+//!    is the client's (400/401) and costs no upstream call;
+//! 2. **translate** — HTTP vocabulary to the proto request (`sort=price` →
+//!    `SortField::Price`), adding the deadline ([`Upstreams::request`]);
+//! 3. **call** — through [`Upstreams::call`], which bounds the wait and maps gRPC errors;
+//! 4. **answer** — proto response to the JSON shapes of [`crate::json`], with the status
+//!    code the operation deserves (201 for creations, 200 otherwise).
+//!
+//! Clients are cloned per call (`up.users.clone()`): a tonic client method takes
+//! `&mut self`, and a clone is only a handle on the shared channel.
+//!
 use axum::{
     Json,
     extract::{
@@ -29,16 +43,25 @@ use crate::{
     upstream::Upstreams,
 };
 
+/// Every handler returns `Result<_, ApiError>`; axum turns the error into the JSON
+/// response through `IntoResponse`, so `?` is all a handler needs.
 type ApiResult<T> = Result<T, ApiError>;
 
 /// The bearer token of an HTTP request — by reusing the platform's gRPC-metadata parser,
 /// so HTTP and gRPC callers are held to exactly the same rules.
+///
+/// The header is only parsed here, never trusted: the token's validity is decided by
+/// user-service. A missing or malformed header is answered at once with 401, without an
+/// upstream call.
 fn bearer(headers: &HeaderMap) -> ApiResult<String> {
     bookstore_platform::auth::bearer_token(&MetadataMap::from_headers(headers.clone()))
         .map_err(|status| ApiError::unauthenticated(status.message()))
 }
 
 /// `POST /api/v1/users/register` → 201 `{"user": …}`.
+///
+/// 201 Created rather than 200: a new resource exists now. Clients and proxies treat the
+/// two differently (201 is never cached), and REST clients expect it.
 pub async fn register(
     State(up): State<Upstreams>,
     body: Result<Json<RegisterBody>, JsonRejection>,
@@ -49,17 +72,26 @@ pub async fn register(
         password: body.password,
         email: body.email,
     });
+    // Validation (username alphabet, password length, e-mail shape) is user-service's; an
+    // invalid body comes back as INVALID_ARGUMENT and leaves here as 400.
     let resp = up.call("user-service", up.users.clone().register(req)).await?;
     let user = resp.user.map(UserJson::from);
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "user": user }))))
 }
 
 /// `POST /api/v1/users/login` → `{"token", "expires_at", "user"}`.
+///
+/// The gateway does not look inside the token or set a cookie: it passes the JWT to the
+/// client, which sends it back as `Authorization: Bearer …`. (A browser app would rather
+/// store it in an HttpOnly cookie to keep it away from scripts; this API serves `curl`
+/// and the lab, so a header is the honest choice.)
 pub async fn login(
     State(up): State<Upstreams>,
     body: Result<Json<LoginBody>, JsonRejection>,
 ) -> ApiResult<Json<SessionJson>> {
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    // The password passes through the gateway in memory only; it is never logged (the
+    // request struct is not printed anywhere) and never stored.
     let req = up.request(LoginRequest { username: body.username, password: body.password });
     let resp = up.call("user-service", up.users.clone().login(req)).await?;
     Ok(Json(SessionJson {
@@ -71,6 +103,10 @@ pub async fn login(
 
 /// `GET /api/v1/users/me` (Bearer) → `{"user": …}`: validate the token with user-service,
 /// then fetch the profile of whoever it names.
+///
+/// Two upstream calls in sequence, each with its own timeout: the worst case is twice the
+/// timeout. A stricter gateway would give the whole request one budget and pass what is
+/// left to each call; with two short calls we keep it simple and say so.
 pub async fn me(
     State(up): State<Upstreams>,
     headers: HeaderMap,
@@ -94,11 +130,16 @@ pub async fn me(
 
 /// `GET /api/v1/books` → a page. `sort` and `order` are words on the HTTP side and proto
 /// enums on the gRPC side; unknown words are a 400, not silently the default.
+///
+/// `page_size` is passed as given (0 when absent): catalog-service applies the default and
+/// the cap, so the answer's `page_size` tells the client what it really got.
 pub async fn list_books(
     State(up): State<Upstreams>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Json<BookPageJson>> {
     let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    // HTTP words → proto enums. Absent means the documented default; anything else that
+    // is not in the list is the caller's mistake and is said so.
     let sort = match p.sort.as_deref() {
         None | Some("created_at") => SortField::CreatedAt,
         Some("price") => SortField::Price,
@@ -123,6 +164,8 @@ pub async fn list_books(
         order: order as i32,
         keyword: p.keyword.unwrap_or_default(),
     });
+    // Caching is catalog-service's business: the gateway adds no cache of its own, so
+    // there is exactly one place to invalidate when a book changes.
     let r = up.call("catalog-service", up.catalog.clone().list_books(req)).await?;
     Ok(Json(BookPageJson {
         books: r.books.into_iter().map(BookJson::from).collect(),
@@ -133,6 +176,9 @@ pub async fn list_books(
 }
 
 /// `GET /api/v1/books/search?q=…`.
+///
+/// `q` is passed through untouched: escaping `%` and `_` is catalog-service's job (it owns
+/// the SQL), and a gateway that escaped too would double-escape.
 pub async fn search_books(
     State(up): State<Upstreams>,
     params: Result<Query<SearchParams>, QueryRejection>,
@@ -153,6 +199,9 @@ pub async fn search_books(
 }
 
 /// `GET /api/v1/books/{id}`.
+///
+/// A non-numeric id (`/api/v1/books/abc`) is a 400 from the path extractor; id 0 reaches
+/// catalog-service, which answers INVALID_ARGUMENT → 400 as well. Same answer, one rule.
 pub async fn get_book(
     State(up): State<Upstreams>,
     id: Result<Path<u64>, PathRejection>,
@@ -169,6 +218,10 @@ pub async fn get_book(
 /// The gateway checks the token first (an anonymous request costs catalog-service
 /// nothing), then forwards it as gRPC metadata: catalog-service checks it again, because
 /// it must not trust that every caller came through the gateway.
+///
+/// The order of checks is: token, then body. An anonymous caller with a malformed body
+/// gets 401, not 400 — telling unauthenticated callers how to shape a valid request is
+/// information they have not earned.
 pub async fn publish_book(
     State(up): State<Upstreams>,
     headers: HeaderMap,
@@ -190,10 +243,15 @@ pub async fn publish_book(
         stock: b.stock,
         description: b.description,
     });
+    // Forward the caller's own token, not a gateway credential: catalog-service must know
+    // *who* publishes (it records the user id), and it re-validates rather than trusting
+    // that the caller came through the gateway ("zero trust" between services).
     let value = format!("Bearer {token}")
         .parse()
         .map_err(|_| ApiError::unauthenticated("token is not valid header text"))?;
     req.metadata_mut().insert("authorization", value);
+    // From here on, catalog-service decides: field validation (400), a duplicate ISBN
+    // (409), or the new book (201).
     let r = up.call("catalog-service", up.catalog.clone().publish_book(req)).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "book": r.book.map(BookJson::from) }))))
 }

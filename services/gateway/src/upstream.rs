@@ -8,6 +8,23 @@
 //! DO: connect lazily, so the gateway starts (and `/health` answers) while services are
 //! still starting; a call to a service that is down becomes a quick 503.
 
+//!
+//! ## Why no retries here
+//!
+//! A retry at the gateway looks free and is not. Register and PublishBook are not
+//! idempotent: if the first attempt succeeded but its reply was lost, a retry creates a
+//! second book (or answers ALREADY_EXISTS for a registration that worked). Reads could be
+//! retried safely, but a retry multiplies load exactly when a service is struggling
+//! (the retry storm). The gateway therefore fails fast with a clear status, and leaves
+//! retrying to the client, which knows whether its request is safe to repeat.
+//!
+//! ## Deadlines, in numbers
+//!
+//! Loopback gRPC calls take ~0.2–2 ms; a cache miss in catalog-service adds a few ms of
+//! SQL. The default 3 s is three orders of magnitude above normal, so it only fires when
+//! something is really wrong — and then it bounds how many requests can pile up: at 1,000
+//! requests/s, at most ~3,000 in flight, instead of growing without limit.
+//!
 use std::{future::Future, time::Duration};
 
 use bookstore_proto::{
@@ -20,28 +37,43 @@ use crate::error::ApiError;
 
 /// Clients of every upstream service (cheap to clone: a channel is a handle).
 #[derive(Clone)]
+///
+/// Why one channel per service and not a pool: a tonic channel is one HTTP/2 connection
+/// that multiplexes many concurrent requests as separate streams, so one is enough for
+/// thousands of in-flight calls on loopback. (Across a real network, a few channels with
+/// a load balancer spread the work over several server instances — Day 35.)
 pub struct Upstreams {
     pub users: UserServiceClient<Channel>,
     pub catalog: CatalogServiceClient<Channel>,
     pub timeout: Duration,
 }
 
-fn channel(addr: &str, timeout: Duration) -> anyhow::Result<Channel> {
-    // Only the TCP connect gets a channel-level timeout; the whole call is bounded by
-    // `Upstreams::call`, one clock for everything, so a slow call is always our 504.
-    Ok(Endpoint::from_shared(addr.to_string())?.connect_timeout(timeout).connect_lazy())
+/// A lazily connected channel to `addr`. Fails only if `addr` is not a valid URI — a
+/// configuration error reported at start, not at the first request.
+fn channel(addr: &str) -> anyhow::Result<Channel> {
+    // No channel-level timeouts at all: the whole call — connect, HTTP/2 handshake,
+    // request, response — is bounded by `Upstreams::call`. One clock for everything, so a
+    // slow upstream is always our 504. (A second, equal `connect_timeout` would race with
+    // it and sometimes surface as an opaque transport error instead.) A refused connection
+    // still fails at once, as UNAVAILABLE → 503.
+    Ok(Endpoint::from_shared(addr.to_string())?.connect_lazy())
 }
 
 impl Upstreams {
+    /// Builds every client. Nothing is dialled yet (see the module docs for why).
     pub fn new(user_addr: &str, catalog_addr: &str, timeout: Duration) -> anyhow::Result<Self> {
         Ok(Self {
-            users: UserServiceClient::new(channel(user_addr, timeout)?),
-            catalog: CatalogServiceClient::new(channel(catalog_addr, timeout)?),
+            users: UserServiceClient::new(channel(user_addr)?),
+            catalog: CatalogServiceClient::new(channel(catalog_addr)?),
             timeout,
         })
     }
 
     /// A request carrying the gateway's deadline.
+    ///
+    /// `set_timeout` becomes the `grpc-timeout: 3000m` header. The upstream server sees the
+    /// deadline and can cancel work whose answer would arrive too late to matter; tonic's
+    /// server also enforces it, answering DEADLINE_EXCEEDED on its side.
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
@@ -49,6 +81,10 @@ impl Upstreams {
     }
 
     /// Awaits an upstream call for at most the timeout; maps gRPC errors to HTTP ones.
+    ///
+    /// Three outcomes, three answers: the upstream's reply (its gRPC error mapped to an
+    /// HTTP status by [`ApiError::from`]), or our own 504 when the clock ran out first —
+    /// which covers a hung connection, a stuck handshake and a slow query alike.
     pub async fn call<T>(
         &self,
         upstream: &str,
@@ -56,8 +92,25 @@ impl Upstreams {
     ) -> Result<T, ApiError> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
+            // tonic enforces the request's own deadline (`set_timeout`) on the client side
+            // too, and reports it as CANCELLED with a `TimeoutExpired` source. Both clocks
+            // are ours and equal, so whichever fires first, the answer is the same 504.
+            Ok(Err(status)) if is_deadline(&status) => Err(ApiError::timeout(upstream)),
             Ok(Err(status)) => Err(status.into()),
             Err(_) => Err(ApiError::timeout(upstream)),
         }
     }
+}
+
+/// Whether `status` is tonic's client-side deadline expiry (a `TimeoutExpired` anywhere in
+/// its source chain) — matched by type, never by message text.
+fn is_deadline(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(err) = source {
+        if err.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }

@@ -2,16 +2,35 @@
 //! the gateway all run in this process on port 0; the test is an HTTP client, like a
 //! browser or `curl`, and checks status codes and JSON bodies.
 
+//!
+//! | test | what it pins down |
+//! |---|---|
+//! | [`a_user_registers_logs_in_browses_and_publishes_over_http`] | every route, status codes, JSON shapes, auth on `me` and publish |
+//! | [`the_internal_update_stock_rpc_is_not_reachable_over_http`] | UpdateStock has no HTTP route |
+//! | [`an_unreachable_upstream_is_a_json_503`] | a down service is a quick 503 with the JSON error body |
+//! | [`a_hung_upstream_is_a_json_504_after_the_timeout`] | a hung service is a 504 after the configured timeout |
+//!
+//! The client is `reqwest`, a real HTTP client over a real socket: what is tested is what
+//! `curl` would see, including headers, status lines and bodies, not a router called as a
+//! function. The servers behind it use real MariaDB and Redis (fresh database and key
+//! prefix per test).
+
 use std::{net::SocketAddr, time::Duration};
 
 use bookstore_platform::{Secret, Shutdown};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// The user-service signing key for these tests (≥ 32 bytes, not the development default).
 const JWT_SECRET: &str = "gateway-test-secret-at-least-32-bytes-long";
+/// Seed books per test database: a few pages' worth, loaded in a fraction of a second.
 const SEEDED: usize = 120;
 
 /// The three processes' worth of servers, stopped on drop.
+///
+/// All servers share one shutdown token, cancelled on drop. The `reqwest::Client` keeps a
+/// connection pool, so consecutive requests reuse one keep-alive connection, as a browser
+/// would.
 struct Stack {
     base: String,
     http: reqwest::Client,
@@ -25,6 +44,9 @@ impl Drop for Stack {
 }
 
 /// Waits for a server's `on_bound` report.
+///
+/// Thirty seconds is generous (startup takes well under a second), but a test machine
+/// running other suites in parallel can be slow to create databases and run migrations.
 async fn bound<T>(rx: tokio::sync::oneshot::Receiver<T>) -> T {
     tokio::time::timeout(Duration::from_secs(30), rx)
         .await
@@ -33,6 +55,10 @@ async fn bound<T>(rx: tokio::sync::oneshot::Receiver<T>) -> T {
 }
 
 /// Starts user-service, catalog-service (seeded) and the gateway.
+///
+/// The same wiring the supervisor does with processes, done with tasks: each service
+/// gets the previous one's real address (`user_addr`, `catalog_addr`), learned from its
+/// `on_bound` report after binding port 0.
 async fn spawn_stack() -> Stack {
     let infra = bookstore_stack::testing::infra();
     let shutdown = Shutdown::new();
@@ -84,6 +110,9 @@ async fn spawn_stack() -> Stack {
 }
 
 impl Stack {
+    /// GET `path`, optionally with a bearer token; returns the status and the JSON body.
+    /// Every answer of this API is JSON — errors included — so parsing always succeeds
+    /// unless the gateway broke that promise, which then fails the test.
     async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
         let mut req = self.http.get(format!("{}{path}", self.base));
         if let Some(t) = token {
@@ -93,6 +122,7 @@ impl Stack {
         (resp.status(), resp.json().await.unwrap())
     }
 
+    /// POST a JSON body to `path`; same contract as [`Stack::get`].
     async fn post(&self, path: &str, body: Value, token: Option<&str>) -> (StatusCode, Value) {
         let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
         if let Some(t) = token {
@@ -109,9 +139,12 @@ impl Stack {
 #[tokio::test]
 async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     let stack = spawn_stack().await;
+    // The supervisor's probe: 200 and a JSON body, without touching any upstream.
     let (status, body) = stack.get("/health", None).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
 
+    // Registration: 201 the first time, 409 ALREADY_EXISTS the second — the gRPC code's
+    // name travels unchanged in the body, the HTTP status follows the mapping table.
     let creds =
         json!({"username": "reader1", "password": "reader-password", "email": "r@example.com"});
     let (status, body) = stack.post("/api/v1/users/register", creds.clone(), None).await;
@@ -121,6 +154,7 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "ALREADY_EXISTS");
 
+    // A wrong password is 401, with the same body an unknown user would get.
     let (status, body) = stack
         .post(
             "/api/v1/users/login",
@@ -130,10 +164,13 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "UNAUTHENTICATED");
+    // The right password gets a token; the rest of the test acts as this user.
     let (status, session) = stack.post("/api/v1/users/login", creds, None).await;
     assert_eq!(status, StatusCode::OK);
     let token = session["token"].as_str().unwrap().to_string();
 
+    // `me` needs the token; without one, or with garbage, it is 401 before any profile
+    // lookup happens.
     let (status, me) = stack.get("/api/v1/users/me", Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["user"]["email"], "r@example.com");
@@ -142,18 +179,23 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     }
 
+    // Browsing: page 2 of 7 books, cheapest first. Money arrives as integer cents.
     let (status, page) =
         stack.get("/api/v1/books?page=2&page_size=7&sort=price&order=asc", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["total"], SEEDED);
     let books = page["books"].as_array().unwrap();
     assert_eq!(books.len(), 7);
+    // The order survived the trip gRPC → JSON: the gateway must not reorder or re-sort.
     assert!(books.windows(2).all(|w| w[0]["price"].as_i64() <= w[1]["price"].as_i64()));
+    // An unknown sort word is refused, not silently replaced by the default.
     let (status, body) = stack.get("/api/v1/books?sort=popularity", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "INVALID_ARGUMENT");
 
+    // Detail by id; a missing id is a JSON 404; a non-numeric id a JSON 400.
     let id = books[0]["id"].as_u64().unwrap();
+    // Served by catalog's detail cache path (GetBook), distinct from the list path above.
     let (status, detail) = stack.get(&format!("/api/v1/books/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["book"]["id"], id);
@@ -163,6 +205,8 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     let (status, _) = stack.get("/api/v1/books/abc", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // Publishing: refused without a token (401), refused with invalid fields (400, decided
+    // by catalog-service and mapped here), accepted with both (201).
     let new_book =
         json!({"title": "HTTP 与 gRPC 之间", "author": "网关", "price": 5990, "stock": 7});
     let (status, body) = stack.post("/api/v1/books", new_book.clone(), None).await;
@@ -171,14 +215,18 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
         .post("/api/v1/books", json!({"title": "", "author": "x", "price": 1}), Some(&token))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Note the Chinese title: UTF-8 end to end (JSON → gRPC → MySQL utf8mb4 → back).
     let (status, created) = stack.post("/api/v1/books", new_book, Some(&token)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["book"]["price"], 5990);
 
+    // The new book is searchable and leads the newest-first list at once: the publish went
+    // through catalog-service, which invalidated its cached lists and searches.
     let (status, found) = stack.get("/api/v1/books/search?q=gRPC", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(found["total"], 1);
     assert_eq!(found["books"][0]["id"], created["book"]["id"]);
+    // Defaults: no page, no sort → page 1, newest first; `total` counts the new book.
     let (_, newest) = stack.get("/api/v1/books?page_size=1", None).await;
     assert_eq!(newest["books"][0]["id"], created["book"]["id"]);
     assert_eq!(newest["total"], SEEDED + 1);
@@ -189,6 +237,9 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
 #[tokio::test]
 async fn the_internal_update_stock_rpc_is_not_reachable_over_http() {
     let stack = spawn_stack().await;
+    // The plausible ways a client might try to set stock over REST. Each must be 404 (no
+    // such route) or 405 (route exists for GET only) — never a 2xx, and never a 401 that
+    // would hint the route exists behind authentication.
     for path in ["/api/v1/books/1/stock", "/api/v1/books/1"] {
         for method in [reqwest::Method::PUT, reqwest::Method::PATCH, reqwest::Method::POST] {
             let resp = stack
@@ -212,6 +263,8 @@ async fn the_internal_update_stock_rpc_is_not_reachable_over_http() {
 #[tokio::test]
 async fn an_unreachable_upstream_is_a_json_503() {
     let shutdown = Shutdown::new();
+    // No services at all this time: only the gateway, pointed at addresses where
+    // nothing listens.
     let mut settings = bookstore_gateway::Settings::default();
     settings.common.port = 0;
     // Port 1 on loopback: nothing listens there, so connects are refused at once.
@@ -222,6 +275,7 @@ async fn an_unreachable_upstream_is_a_json_503() {
         let _ = tx.send(a);
     }));
     let addr = bound(rx).await;
+    // The gateway itself is up; only its upstream is not. The route must still answer.
     let resp = reqwest::get(format!("http://{addr}/api/v1/books")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = resp.json().await.unwrap();
@@ -235,6 +289,8 @@ async fn an_unreachable_upstream_is_a_json_503() {
 async fn a_hung_upstream_is_a_json_504_after_the_timeout() {
     // A listener that is never accepted from: TCP connects succeed (the kernel completes
     // them into the backlog), but no HTTP/2 handshake or answer ever comes.
+    // The most dangerous failure for a caller: not an error, just silence. Without a
+    // timeout this request would hang for as long as the TCP connection stays open.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hung_addr = format!("http://{}", hung.local_addr().unwrap());
     let shutdown = Shutdown::new();
@@ -242,12 +298,14 @@ async fn a_hung_upstream_is_a_json_504_after_the_timeout() {
     settings.common.port = 0;
     settings.user_addr = hung_addr.clone();
     settings.catalog_addr = hung_addr;
+    // A short timeout keeps the test fast; the mechanism is the same at 3 s.
     settings.upstream_timeout_ms = 300;
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(bookstore_gateway::run(settings, shutdown.clone(), move |a| {
         let _ = tx.send(a);
     }));
     let addr = bound(rx).await;
+    // GetBook would answer in ~1 ms from a healthy catalog; here it must give up at 300 ms.
     let resp = reqwest::get(format!("http://{addr}/api/v1/books/1")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
     let body: Value = resp.json().await.unwrap();
