@@ -28,6 +28,8 @@ fn the_real_lessons_pass_lessons_check() {
 #[test]
 fn the_lessons_check_command_exits_non_zero_on_a_broken_reference() {
     let bin = env!("CARGO_BIN_EXE_bookstore-lab");
+    // `BOOKSTORE_LESSONS_DIR` pins the lessons the binary checks, independent of the test's
+    // working directory (cargo runs integration tests from the package directory).
     let ok = Command::new(bin)
         .args(["lessons", "check"])
         .env("BOOKSTORE_LESSONS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons"))
@@ -55,6 +57,8 @@ fn the_lessons_check_command_exits_non_zero_on_a_broken_reference() {
         .env("BOOKSTORE_LESSONS_DIR", &lessons)
         .output()
         .unwrap();
+    // Both the exit status and the message: a non-zero exit without the reference in the
+    // message would leave a teacher guessing which of many references broke.
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.rs#gone"));
 }

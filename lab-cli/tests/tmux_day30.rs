@@ -44,6 +44,9 @@ impl Drop for Session {
 }
 
 impl Session {
+    // `capture-pane -p` prints the pane's visible text after tmux has interpreted every
+    // escape code — the screen as a learner sees it, without colours. Wide (CJK) characters
+    // come out as themselves, so `超卖` can be searched for directly.
     fn capture(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.0])
@@ -52,6 +55,8 @@ impl Session {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    // `send-keys` takes tmux key names (`Enter`, `Escape`, `q`), which tmux turns into the
+    // bytes a real keyboard would send — so the lab's key reader cannot tell the difference.
     fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["send-keys", "-t", &self.0])
@@ -84,6 +89,8 @@ impl Session {
 fn oversell(screen: &str, label: &str) -> u64 {
     let tag = format!("{label} · 超卖 ");
     let at = screen.find(&tag).unwrap_or_else(|| panic!("no `{tag}` on screen:\n{screen}"));
+    // Digits up to the first non-digit: the title continues with ` · 完成`, and the parse must
+    // not depend on what follows.
     let digits: String =
         screen[at + tag.len()..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().unwrap_or_else(|_| panic!("no number after `{tag}`:\n{screen}"))
@@ -93,6 +100,8 @@ fn oversell(screen: &str, label: &str) -> u64 {
 /// ends with oversells above zero, the Lua lane with none, and the DO/DON'T table appears.
 #[test]
 fn day30_lesson_in_tmux_shows_naive_oversold_and_lua_did_not() {
+    // A skip, not a failure, when tmux is missing — but a loud one: the message is printed,
+    // and the setup script installs tmux, so CI always runs the test for real.
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("SKIPPED: tmux is not installed (make test installs it)");
         return;
