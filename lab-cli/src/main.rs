@@ -64,6 +64,9 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// The `///` lines on each variant and field *are* the `--help` text (clap's derive reads
+// doc comments), so help and code cannot disagree. They are Chinese because learners read
+// them; the identifiers stay English.
 enum Command {
     /// 启动整套环境：MariaDB、Redis、Consul 和六个服务（已在运行的部分不会重复启动）
     Up {
@@ -108,6 +111,8 @@ enum Command {
     /// 列出所有课程和进度；`lessons check` 校验课程内容与源码引用
     Lessons {
         #[command(subcommand)]
+        // An optional nested subcommand: `bookstore-lab lessons` lists, `bookstore-lab lessons
+        // check` validates — one noun, two verbs, instead of two unrelated top-level commands.
         action: Option<LessonsAction>,
     },
     /// 仪表盘：每个组件的健康、QPS、p99、缓存命中率与库存合计
@@ -118,6 +123,8 @@ enum Command {
     Bench {
         /// inventory（库存扣减）或 catalog（图书列表与缓存）
         target: BenchTarget,
+        // `flatten` pulls `BenchOptions`' flags (`--concurrency`, `--duration`, `--runs`, `--json`)
+        // into this subcommand, so every bench shares one definition of them.
         #[command(flatten)]
         opts: BenchOptions,
     },
@@ -154,11 +161,17 @@ fn use_tui(cli: &Cli) -> bool {
     !cli.no_tui && std::io::stdout().is_terminal()
 }
 
+// The default multi-threaded runtime (one worker per core): the TUI loop and the race's
+// buyers then run on both cores. With `flavor = "current_thread"` the loop would share one
+// thread with 200 buyers, and the screen would stutter exactly when the race is busiest.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let tui_mode = use_tui(&cli);
     let dir = cli.dir.clone().unwrap_or_else(default_dir);
+    // A closure, not an early call: `lessons check` and `lessons` do not need the stack
+    // directory at all, and must work in a fresh clone. `with_context` makes every error
+    // name the directory it was about.
     let open =
         || Supervisor::open(&dir).with_context(|| format!("stack directory {}", dir.display()));
     let Some(command) = cli.command else {
@@ -186,6 +199,9 @@ async fn main() -> anyhow::Result<()> {
                     eprintln!("\ninterrupted; stopping what was started");
                     let mut sup = Supervisor::open(&dir)?;
                     sup.down().await?;
+                    // 130 = 128 + SIGINT (2), the shell's convention for "ended by Ctrl-C"; scripts can tell
+                    // an interrupted `up` from a failed one (exit 1). `exit` skips destructors, which is fine
+                    // here: the stack was already stopped above, and no terminal guard exists in this mode.
                     std::process::exit(130);
                 }
             }

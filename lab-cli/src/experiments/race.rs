@@ -82,6 +82,27 @@
 //! (the 80×24 layout would need its lanes to shrink to 3 rows), and a snapshot update.
 //! The verdict logic needs nothing: it already judges by measured oversell.
 //!
+//! ## Predict before you measure
+//!
+//! Both correct strategies *serialise* the sales of one book — correctness requires it:
+//! someone must be first to take the last unit. What differs is how long each sale holds
+//! the critical section, and that alone predicts the ratio the table will show.
+//!
+//! - **FOR UPDATE** holds the row lock from `SELECT … FOR UPDATE` to `COMMIT`: three round
+//!   trips to MariaDB plus the commit's redo-log flush. At, say, 0.1 ms per loopback
+//!   round trip and 0.5–2 ms per flush, one sale holds the lock for roughly 1–2 ms, so the
+//!   book sells at most ~500–1000 times per second — no matter how many buyers queue.
+//! - **Lua** holds Redis (single-threaded: one script at a time, for *all* keys) only while
+//!   the script runs in memory: tens of microseconds. The ceiling is tens of thousands per
+//!   second; on a 2-core laptop the client's round trips and the load generator's own
+//!   CPU run out first.
+//!
+//! Adding buyers does not raise either ceiling; it lengthens the queue. Little's law says
+//! how much: in a closed loop, latency ≈ buyers ÷ TPS. With 200 buyers at 600 TPS, each
+//! attempt waits ≈ 330 ms — check it against the FOR UPDATE lane's p50. When the
+//! measurement disagrees with the prediction, one of the assumptions (round trip, flush,
+//! CPU) is wrong, and finding which one is the lesson.
+//!
 //! ## Exercises
 //!
 //! 1. Find the boundary: stock 100, duration 0, and raise buyers from 50 step by step.
