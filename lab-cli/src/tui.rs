@@ -69,6 +69,22 @@
 //! whole thing against a real server. Here each concern is a separate piece with its own
 //! pace — the load in its tasks, aggregation in the load engine, state changes in
 //! `App::update`, layout in `ui`, input in its thread — and this loop only connects them.
+//!
+//! ## When something is down: what the learner sees, and where it comes from
+//!
+//! | situation | on screen | path |
+//! |---|---|---|
+//! | MariaDB/Redis not running, Enter on the race | `失败：…connection refused…` in the race status line | `Arena::connect` error → `RaceEvent::Failed` |
+//! | Redis dies mid-race | naive and FOR UPDATE lanes keep their numbers, the race status shows the error | the Lua reset fails → `Failed`; finished lanes stay |
+//! | catalog not running, Enter on the cache screen | `失败：catalog-service is not running…` | `Context::cache_targets` → `CacheEvent::Failed` |
+//! | user-service down, `p` | a note `失败：…` above the keys | `publish_book` error → `CacheEvent::Note` |
+//! | `progress.json` not writable | `无法保存进度：…` | `Command::SaveProgress` |
+//!
+//! Every failure is an event rendered where the learner is looking, in words that say what
+//! to start. ❌ DON'T log errors to a file the learner never opens, or `unwrap` in a task:
+//! the task's panic would not stop the loop (the screen would wait for its events forever),
+//! yet the panic hook — which cannot tell a task's panic from the loop's — would restore
+//! the terminal under a TUI that keeps drawing.
 
 use std::{
     path::PathBuf,

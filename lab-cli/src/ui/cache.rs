@@ -105,6 +105,10 @@ pub fn render(
         // shows the old stock, the learner has found a bug, not a quirk.
         Line::from("按 u 改它的库存：下一秒读到的就是新值（写时删缓存）。"),
     ];
+    // No wrapping: each line is one fact, and a wrapped fact would push the next one out
+    // of the 5-row box. The longest line (the hit rate) is ~56 columns with small counts
+    // and grows by a few columns per extra digit — it fits 78 columns for any run the lab
+    // makes; a new field added to a line must be checked at 80×24 (the snapshot will show).
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" 缓存命中 ")),
         stats_area,

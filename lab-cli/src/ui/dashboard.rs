@@ -73,8 +73,10 @@ pub fn render(
         ])
         .style(style)
     });
-    // Widths chosen so name, health, QPS, p99 and hit rate fit in 41 columns and the
-    // address or error gets the rest of an 80-column terminal.
+    // Widths chosen so name, health, QPS, p99 and hit rate take 41 columns plus 5 gaps,
+    // leaving 32 of the 78 inner columns for the address or error. A longer error is cut
+    // at the border; `bookstore-lab status` prints it in full — the screen points, the
+    // command explains.
     let table = Table::new(
         rows,
         [

@@ -140,7 +140,10 @@ pub fn render(
             .style(style)
         });
         // Column widths are fixed so the numbers line up and the last column ("为什么") takes
-        // what is left of 80; at wider terminals only that column grows.
+        // what is left of 80; at wider terminals only that column grows. The arithmetic at
+        // 80×24: 78 inner columns − (6+11+7+8+5+5 widths + 6 one-column gaps) = 30 columns
+        // for the reason — which is why `Strategy::lesson` texts stay within 15 Chinese
+        // characters (2 columns each). A longer one would be cut at the border, silently.
         let table = Table::new(
             rows,
             [
