@@ -6,6 +6,10 @@
 //! the lesson file and line, in the same CI run as the change that broke it. The unit tests
 //! in `lessons::check` prove the rules on small fixtures; these two prove them on the real
 //! content and through the real command line.
+//!
+//! Run only this file with `cargo test -p bookstore-lab --test lessons_check`; no database
+//! or stack is needed, so it is the quickest check after editing a lesson or moving code
+//! that a lesson quotes.
 
 use std::process::Command;
 
@@ -14,6 +18,8 @@ use std::process::Command;
 /// The committed lessons pass the check: manifest valid, every reference resolves.
 #[test]
 fn the_real_lessons_pass_lessons_check() {
+    // The committed `lessons/`, found relative to this crate at compile time, so the test
+    // checks the same files whatever directory cargo runs it from.
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons");
     // The library function, called directly: a failure shows every problem in the assertion
     // message, which is faster to read than a subprocess's stderr.
@@ -42,11 +48,15 @@ fn the_lessons_check_command_exits_non_zero_on_a_broken_reference() {
     let root = tempfile::tempdir().unwrap();
     let lessons = root.path().join("lessons");
     std::fs::create_dir_all(&lessons).unwrap();
+    // The smallest valid manifest: one available lesson. Everything about it is right
+    // except the one reference, so the only possible failure is the one under test.
     std::fs::write(
         lessons.join("manifest.toml"),
         "format_version = 1\n[[lesson]]\nid = \"x\"\nday = 30\ntitle = \"t\"\nstatus = \"available\"\nfile = \"x.md\"\n",
     )
     .unwrap();
+    // All five required sections, so the section check passes and the reference is the
+    // only problem reported.
     std::fs::write(
         lessons.join("x.md"),
         "## 核心概念\n## DO / DON'T\n{{source: missing.rs#gone}}\n## 实验\n## 常见陷阱\n## 自己动手验证\n",

@@ -26,6 +26,11 @@
 //! shows a state the TUI can actually reach. ❌ DON'T poke fields into impossible
 //! combinations (a `done` race with no results) and snapshot those.
 //!
+//! Adding a screen test: build the state with `app()`, `key(..)` and `update(Event…)` as
+//! the loop would; `insta::assert_snapshot!(draw(&a, 80, 24))`; run once, review the new
+//! `.snap.new`, accept it, and commit the `.snap` with the test. Run only this file with
+//! `cargo test -p bookstore-lab --test screens`; it needs no database.
+//!
 //! ## When a snapshot test fails
 //!
 //! insta writes the new rendering next to the old one (`*.snap.new`; under `CI=true` it
@@ -152,6 +157,8 @@ fn finished_race(app: &mut App) {
 #[test]
 fn home_screen_lists_lessons_with_progress_at_80x24() {
     let mut a = app();
+    // Progress set directly: the home screen only *reads* it; how `c` sets it is tested in
+    // `completing_and_resetting_a_lesson_saves_progress`.
     a.progress.mark_done("day29");
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
@@ -162,6 +169,8 @@ fn home_screen_lists_lessons_with_progress_at_80x24() {
 #[test]
 fn lesson_screen_shows_day30_text_at_80x24() {
     let mut a = app();
+    // `open_lesson` is exactly what `bookstore-lab lesson day30` does before the loop starts,
+    // so this is the first frame a learner sees.
     a.open_lesson("day30").unwrap();
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
@@ -206,6 +215,8 @@ fn cache_screen_shows_hit_rate_at_80x24() {
             hot_stock: Some(41),
         }));
     }
+    // The note `change_stock` returns after `u`: it lands in the writes box and, as a notice,
+    // on its own row above the keys.
     a.update(Event::Cache(CacheEvent::Note("图书 7 库存 42 → 41".into())));
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
@@ -216,6 +227,8 @@ fn cache_screen_shows_hit_rate_at_80x24() {
 #[test]
 fn dashboard_screen_shows_health_and_rates_at_80x24() {
     let mut a = app();
+    // `d` from the home screen, the way a learner opens it; the poller's snapshot is then fed
+    // in by hand (no stack is polled in this test).
     key(&mut a, KeyCode::Char('d'));
     // One healthy infrastructure row (no rates), one busy catalog (rates and hit rate), one
     // broken service (error text instead of address): the three row shapes the screen has.

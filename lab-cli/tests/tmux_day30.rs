@@ -26,6 +26,12 @@
 //! `-- --nocapture`, find the session with `tmux ls` (`lab_e2e…`) and `tmux attach -t` it
 //! before the test ends; the trailing `sleep 60` keeps the pane open if the lab exits
 //! early, so its last message can be read.
+//!
+//! Running it alone: `eval "$(bookstore-lab --dir .lab-dev env)"` (the test infrastructure's
+//! addresses), then `cargo test -p bookstore-lab --test tmux_day30 -- --nocapture`. With
+//! `--duration 0` each strategy is one burst of 500 attempts, so the whole race usually
+//! finishes in a couple of seconds; the 30 s deadline is headroom for a loaded CI machine,
+//! not an expected duration.
 
 use std::{
     process::Command,
@@ -140,9 +146,11 @@ fn day30_lesson_in_tmux_shows_naive_oversold_and_lua_did_not() {
 
     // The lesson title: the binary started, found the lessons and drew its first frame.
     session.wait_for("库存服务与并发扣减", Duration::from_secs(10));
+    // `x` opens the lesson's experiment, found through `experiment = "race"` in the manifest.
     session.keys(&["x"]);
     // The race screen's idle status: `x` reached the experiment through the manifest.
     session.wait_for("按 Enter 开始", Duration::from_secs(5));
+    // Enter starts the race with the knobs from the command line (`--stock 50 --buyers 500`).
     session.keys(&["Enter"]);
     // "全部完成" appears only after `Done`, i.e. after all three strategies finished and their
     // `Finished` events were folded in; reading the counters earlier could see a half-run.
