@@ -338,6 +338,8 @@ impl App {
     }
 
     /// The lesson on screen.
+    // Indexing cannot panic: `lesson.index` is only ever set by `open_lesson`, which found it
+    // in `items`, and `items` never changes while the TUI runs.
     pub fn current_lesson(&self) -> &LessonItem {
         &self.items[self.lesson.index]
     }
@@ -379,6 +381,8 @@ impl App {
             Screen::Lesson => self.lesson_key(k.code),
             Screen::Race => self.race_key(k.code),
             Screen::Cache => self.cache_key(k.code),
+            // Esc, ← and Backspace all mean "back" on every screen: three habits (vim users
+            // reach for Esc, file-manager users for ←, browser users for Backspace), one meaning.
             Screen::Dashboard => {
                 if matches!(k.code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
                     self.screen = Screen::Home;

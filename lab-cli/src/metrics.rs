@@ -177,6 +177,8 @@ impl Scrape {
             .sum()
     }
 
+    // Presence is a different question from value: `has` tells "this service exports no such
+    // counter" (show `-`) apart from "the counter is 0" (show 0).
     pub fn has(&self, name: &str) -> bool {
         self.samples.iter().any(|s| s.name == name)
     }

@@ -149,6 +149,9 @@ pub struct HitCounts {
 }
 
 impl HitCounts {
+    // One scrape, four filtered sums. Reading all four from the *same* scrape matters: from
+    // two scrapes, hits and misses would cover slightly different intervals, and the rate
+    // could even exceed 100 % for a second.
     fn read(s: &metrics::Scrape) -> Self {
         let c =
             |cache, result| s.sum("cache_requests_total", &[("cache", cache), ("result", result)]);

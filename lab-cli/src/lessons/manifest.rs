@@ -98,6 +98,8 @@ impl Manifest {
     // The version check comes *after* parsing because `format_version` is itself read from the
     // file; a future format that breaks parsing entirely would fail with serde's error, which
     // still names the file and the line.
+    // Separate from `load` so tests (and `lessons check` on an in-memory fixture) can parse
+    // text without touching the disk.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let m: Manifest =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("manifest.toml: {e}"))?;
