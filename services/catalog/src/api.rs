@@ -68,6 +68,7 @@ impl CatalogApi {
     /// names, varint numbers: a 20-book page is ~3 KB instead of ~6 KB of JSON), and
     /// decoding it is a copy. The price: `redis-cli GET` shows binary. DO write down the
     /// encoding next to the key (here) so the next person does not guess.
+    // lesson:cache-aside:start
     async fn list_books(&self, req: ListBooksRequest) -> Result<ListBooksResponse, Status> {
         let q = ListQuery::parse(&req)?;
         // Steps 1 and 2 in one round trip: read the version stamp (every list key embeds
@@ -118,6 +119,7 @@ impl CatalogApi {
         }
         Ok(resp)
     }
+    // lesson:cache-aside:end
 
     /// SearchBooks: the same shape as ListBooks, under its own keys.
     ///
@@ -257,6 +259,7 @@ impl CatalogApi {
     /// moment later ("delayed double delete"); the TTL bounds anything that still slips
     /// through. Lists do not need this: a late writer of an old list writes it under the
     /// old version number, which nobody reads any more.
+    // lesson:invalidate:start
     async fn invalidate_book(&self, id: BookId) {
         // Order inside the invalidation: forget the in-flight load first (so no new reader
         // joins a pre-write load), then delete, then bump the list version.
@@ -272,6 +275,7 @@ impl CatalogApi {
             cache.delete(&key).await;
         });
     }
+    // lesson:invalidate:end
 }
 
 /// A value that does not decode means a different version of this service wrote the key

@@ -107,6 +107,7 @@ pub struct Ttls {
     pub negative: Duration,
 }
 
+// lesson:jitter:start
 /// Why ±10 %: 1,000 keys written in the same second with exactly 300 s all expire in the
 /// same second 5 minutes later — a synchronized miss storm. Spread uniformly over
 /// 270–330 s, the same keys expire at ~17 per second. Wider jitter spreads more but makes
@@ -117,6 +118,7 @@ pub fn jittered(base: Duration) -> Duration {
     let factor = rand::rng().random_range(0.9..=1.1);
     base.mul_f64(factor).max(Duration::from_secs(1))
 }
+// lesson:jitter:end
 
 /// The catalog's view of Redis: keys, TTLs, and the few commands it needs.
 #[derive(Clone)]
@@ -176,6 +178,7 @@ impl Cache {
         }
     }
 
+    // lesson:cache-keys:start
     /// `…catalog:list:v{version}:p{page}:n{size}:{sort}:{dir}:k={keyword}` — every input
     /// that changes the answer is in the key. The keyword goes last, so even a keyword
     /// containing `:` cannot make two different queries produce the same key.
@@ -203,6 +206,7 @@ impl Cache {
     pub fn detail_key(&self, id: BookId) -> String {
         format!("{}catalog:book:{}", self.prefix, id.get())
     }
+    // lesson:cache-keys:end
 
     /// The cached bytes, or `None` on a miss *or* a Redis error (logged).
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {

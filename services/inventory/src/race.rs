@@ -277,6 +277,7 @@ impl RaceArena {
 /// DON'T "fix" this with `WHERE stock >= ?` and then ignore the affected-row count — that
 /// is a correct conditional UPDATE only if you check it was 1, at which point the SELECT is
 /// pointless. It is shown wrong on purpose; the lab counts how wrong.
+// lesson:naive:start
 async fn naive_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow::Result<bool> {
     // A plain SELECT under InnoDB takes no lock at all: any number of buyers read the
     // same value at the same time. Each runs on whichever pooled connection is free.
@@ -302,6 +303,7 @@ async fn naive_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow::Res
     .await?;
     Ok(true)
 }
+// lesson:naive:end
 
 /// ✅ (slow) The course's `DecrStockWithDBLock`: pessimistic locking in MySQL.
 ///
@@ -313,6 +315,7 @@ async fn naive_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow::Res
 ///
 /// DON'T forget the transaction: `FOR UPDATE` under autocommit releases the lock as soon
 /// as the SELECT returns, which is the naive strategy with extra steps.
+// lesson:for-update:start
 async fn for_update_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow::Result<bool> {
     // BEGIN: everything up to COMMIT runs on one connection, holding its locks.
     let mut tx = pool.begin().await?;
@@ -343,3 +346,4 @@ async fn for_update_buy(pool: &MySqlPool, book: BookId, qty: Quantity) -> anyhow
     tx.commit().await?;
     Ok(true)
 }
+// lesson:for-update:end
