@@ -142,6 +142,8 @@ pub enum Command {
     SaveProgress,
 }
 
+// A copy of the manifest entry's display fields, so rendering never reaches into the
+// `Library` (and the state stays plain data a test can build).
 /// One lesson as the list shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LessonItem {
@@ -200,6 +202,7 @@ pub struct RaceState {
 }
 
 impl RaceState {
+    // Only finished lanes: after a failure the table still shows what did finish.
     pub fn results(&self) -> Vec<StrategyResult> {
         self.lanes.iter().filter_map(|l| l.result.clone()).collect()
     }

@@ -142,6 +142,8 @@ impl Poller {
         }
     }
 
+    // Never fails: every failure becomes part of the snapshot (an unhealthy row, a missing
+    // rate, no stock box), because a dashboard that errors out shows nothing at all.
     /// One full refresh.
     pub async fn poll(&mut self) -> DashboardSnapshot {
         // Errors become an empty state: a dashboard that can read nothing shows nothing

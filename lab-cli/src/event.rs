@@ -36,6 +36,8 @@ pub enum Event {
     // Ticks change no state (`update` ignores them); they exist only to make the loop draw.
     /// Time passed: redraw (spinners, elapsed time).
     Tick,
+    // The experiment's own event type, wrapped: the experiments know nothing of the TUI, so
+    // plain mode and tests can consume the same events unwrapped.
     /// The Day 30 race reported something.
     Race(RaceEvent),
     /// The Day 29 cache experiment reported something.

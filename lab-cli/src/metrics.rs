@@ -96,6 +96,8 @@ pub struct Sample {
     pub value: f64,
 }
 
+// A scrape is never updated in place: every rate compares two of them, taken at two
+// measured instants.
 /// All samples of one scrape.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scrape {

@@ -208,6 +208,8 @@ pub async fn race_with_bars(
             RaceEvent::Done | RaceEvent::Failed(_) => {}
         }
     }
+    // The runner's own results are returned (not rebuilt from the events), so the caller
+    // prints the table from exactly the numbers the bars showed.
     runner.await?
 }
 

@@ -52,6 +52,7 @@ use ratatui::{
 // nobody can forget to restore, because leaving the scope is restoring.
 /// The terminal in TUI mode; restored when dropped.
 pub struct TerminalGuard {
+    // Public so the loop can draw through the guard; the guard's own job is only restoring.
     pub terminal: Terminal<CrosstermBackend<Stdout>>,
 }
 

@@ -27,6 +27,8 @@ pub struct Arena {
     inner: RaceArena,
 }
 
+// Exhaustive over the lab's strategies: a lab variant without a service counterpart
+// cannot compile, so the lab can never race a path the service does not have.
 fn strategy(s: Strategy) -> inv::Strategy {
     match s {
         Strategy::Naive => inv::Strategy::Naive,

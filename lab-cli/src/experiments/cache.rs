@@ -128,6 +128,8 @@ pub struct CacheParams {
     pub skew: f64,
 }
 
+// 16 readers keep both cores busy; 30 s leaves time to press `p` and `u` and watch the hit
+// rate recover; s = 1.1 is a typical web skew.
 impl Default for CacheParams {
     fn default() -> Self {
         Self { readers: 16, duration_secs: 30, skew: 1.1 }
@@ -202,12 +204,15 @@ pub enum CacheEvent {
         total: HitCounts,
         hot_stock: Option<i32>,
     },
+    // Success and failure alike: the learner pressed a key and gets an answer either way.
     /// A learner action finished (publish, stock change), as a line to show.
     Note(String),
     Done,
     Failed(String),
 }
 
+// Resolved from `stack.json` each time a command runs (see `tui::Context`), never cached
+// across commands.
 /// Addresses of the services the experiment talks to.
 #[derive(Clone, Debug)]
 pub struct CacheTargets {

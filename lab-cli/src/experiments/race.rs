@@ -213,6 +213,8 @@ pub struct RaceParams {
     pub duration_secs: u32,
 }
 
+// Twice as many buyers as units, so naive oversells on almost any machine; 3 s per
+// strategy keeps a whole race under ten seconds, short enough to run again and again.
 impl Default for RaceParams {
     fn default() -> Self {
         Self { stock: 100, buyers: 200, duration_secs: 3 }
@@ -258,6 +260,7 @@ pub enum RaceEvent {
     Finished(StrategyResult),
     /// All strategies finished.
     Done,
+    // Sent instead of `Done`; nothing follows it.
     /// The race could not run (no database, …).
     Failed(String),
 }
@@ -367,6 +370,7 @@ pub async fn run<T: RaceTarget>(
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
     pub strategy: Strategy,
+    // A string rather than a bool because both tables print it as-is.
     /// `DON'T` when it oversold, else `DO`.
     pub verdict: &'static str,
     pub tps: f64,

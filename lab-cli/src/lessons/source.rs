@@ -43,6 +43,8 @@ use std::path::Path;
 /// One `{{source: …}}` reference found in a lesson.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceRef {
+    // Forward slashes and never absolute, as written in the lesson: the same lesson then
+    // resolves in every checkout, on every machine.
     /// Path relative to the repository root.
     pub path: String,
     /// The marker name, or `None` for the whole file.

@@ -189,6 +189,8 @@ fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32)
     // `stock` is the run's stock (see above), so the live counter and the final verdict use
     // the same definition — `oversell()` — and the same inputs.
     let over = oversell(s.successes, stock);
+    // White on red rather than red text: an oversell must be visible at a glance, even on a
+    // projector in a classroom.
     let over_style = if over > 0 {
         Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
     } else {
