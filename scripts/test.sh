@@ -14,4 +14,6 @@ eval "$("$lab" --dir "$dir" env)"
 export BOOKSTORE_TOOLS_DIR=${BOOKSTORE_TOOLS_DIR:-$HOME/.cache/bookstore-lab/tools}
 
 echo "==> cargo test --workspace"
-cargo test --workspace --no-fail-fast
+# A hung test must fail the run, not eat CI's whole 90 minutes: 45 is far above a normal
+# run (a few minutes warm) and leaves room for a cold build before it.
+timeout --signal=INT 45m cargo test --workspace --no-fail-fast

@@ -16,6 +16,7 @@
 //! | [`ports`] | picking a free loopback port (preferring the well-known one) |
 //! | [`infra`] | MariaDB, Redis and Consul: initialise, start, wait until ready |
 //! | [`services`] | the six service binaries: environment, start order, health wait |
+//! | [`seed`] | first-start content: the seed catalogue and its stock, idempotently |
 //! | [`probe`] | asking a running component whether it is healthy (for `status`) |
 //! | [`testing`] | what integration tests use: the running infra, a fresh database, a key prefix |
 //!
@@ -53,6 +54,7 @@ pub mod infra;
 pub mod ports;
 pub mod probe;
 pub mod process;
+pub mod seed;
 pub mod services;
 pub mod state;
 pub mod testing;
@@ -85,6 +87,8 @@ pub struct UpOptions {
     /// ✅ DO tie a child's life to its owner's when the owner is the only one who knows
     /// about it; ❌ DON'T rely on `Drop` for that: `Drop` never runs on SIGKILL or abort.
     pub attached: bool,
+    /// Skip loading the seed catalogue and its stock (tests that want empty services).
+    pub no_seed: bool,
 }
 
 /// Owns a stack directory and the processes recorded in it.
@@ -111,6 +115,17 @@ impl Supervisor {
         Ok(Self { dir, state })
     }
 
+    /// Takes the directory's lock for one `up` or `down`, waiting for another holder, and
+    /// re-reads `stack.json` (the other process may have changed it meanwhile).
+    ///
+    /// ❌ Without it, two `up`s at once on one directory would both see "nothing running"
+    /// and both start a MariaDB on the same data directory — which corrupts it.
+    fn lock(&mut self) -> anyhow::Result<DirLock> {
+        let lock = DirLock::acquire(&self.dir)?;
+        self.state = StackState::load(&self.dir)?.unwrap_or_default();
+        Ok(lock)
+    }
+
     /// The absolute stack directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -131,6 +146,7 @@ impl Supervisor {
     /// stack from a clean slate is slower but has one outcome to reason about; the data
     /// directories survive `down`, so nothing the learner stored is lost.
     pub async fn up(&mut self, opts: &UpOptions) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
         if self.state.is_empty() {
             // Nothing recorded, but a killed run may have left processes behind.
             process::kill_orphans(&self.dir).await;
@@ -138,7 +154,7 @@ impl Supervisor {
             // Only process liveness here, not full health: a service that is alive but
             // NOT_SERVING (still starting, draining) is no reason to tear the stack down.
             eprintln!("    a previous stack is partly down; stopping its leftovers first");
-            self.down().await?;
+            self.stop_all().await?;
         }
         // Read the environment on every `up`, not once at install time: the same stack
         // directory can be used with and without compose.yaml on different days.
@@ -185,6 +201,11 @@ impl Supervisor {
                 self.state.services.push(c);
                 self.state.save(&self.dir)?;
             }
+            // Every `up`, because it is idempotent (see `seed`): a learner who flushed
+            // Redis or dropped a database gets the books and their stock back.
+            if !opts.no_seed {
+                seed::seed(&self.dir, &bin_dir, &self.state).await?;
+            }
         }
         Ok(())
     }
@@ -196,6 +217,14 @@ impl Supervisor {
     /// logging connection errors, and one stopped after Consul could not deregister.
     /// Reverse start order is the general rule for dependency graphs.
     pub async fn down(&mut self) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
+        self.stop_all().await
+    }
+
+    /// The body of [`down`](Self::down), for callers that already hold the lock (`up`
+    /// restarting a partly-dead stack). flock(2) locks belong to an open file, so taking
+    /// the lock a second time from the same process would wait for ourselves forever.
+    async fn stop_all(&mut self) -> anyhow::Result<()> {
         for c in self.state.services.iter().rev() {
             process::stop(c).await;
         }
@@ -215,5 +244,32 @@ impl Supervisor {
     /// (the TUI's dashboard does) or while another command works on the stack.
     pub async fn status(&self) -> Vec<probe::ComponentHealth> {
         probe::check_all(&self.state).await
+    }
+}
+
+/// An exclusive `flock(2)` on `<dir>/lock`, released when dropped (or when the process
+/// dies: the kernel drops flocks with the file descriptor, so a killed `up` never leaves
+/// the directory locked).
+struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    fn acquire(dir: &Path) -> anyhow::Result<Self> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))?;
+        // SAFETY: flock on a descriptor we own; no memory is shared with the kernel.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            eprintln!("    waiting for another bookstore-lab up/down in {}", dir.display());
+            // SAFETY: as above; this call blocks until the other holder releases.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error().into());
+            }
+        }
+        Ok(Self { _file: file })
     }
 }

@@ -189,11 +189,15 @@ pub async fn terminate(pid: u32, grace: Duration) {
     }
     if alive(pid) {
         signal(pid, libc::SIGKILL);
-        // No deadline here: SIGKILL cannot be ignored, so the loop ends as soon as the
-        // kernel has torn the process down. (Only a process stuck in uninterruptible
-        // sleep, state D — a dead NFS mount, say — could keep it spinning.)
-        while alive(pid) {
+        // SIGKILL cannot be ignored, so this normally ends within milliseconds. The
+        // deadline is for a process stuck in uninterruptible sleep (state D — a dead NFS
+        // mount, say): `down` reports it instead of hanging forever.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(pid) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if alive(pid) {
+            eprintln!("    warning: pid {pid} survived SIGKILL for 10 s (uninterruptible sleep?)");
         }
     }
 }

@@ -40,9 +40,16 @@ fn lab_command(dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-/// Runs [`lab_command`] to completion.
+/// Runs [`lab_command`] to completion — under coreutils' `timeout`, so a supervisor that
+/// hangs (a deadlock, a health wait that never ends) fails this test in two minutes
+/// instead of stalling the whole CI run until its 90-minute limit.
 fn lab(dir: &Path, args: &[&str]) -> Output {
-    lab_command(dir, args)
+    let cmd = lab_command(dir, args);
+    Command::new("timeout")
+        .arg("120")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
         .output()
         .expect("bookstore-lab runs (built by `cargo build --workspace --bins`)")
 }
@@ -126,6 +133,33 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
             let text = String::from_utf8_lossy(&out.stdout);
             assert!(text.contains("SERVING"), "{name} at {addr}: {text}");
         }
+
+        // `up` also seeded the lab: the catalogue lists thousands of books, and the first
+        // of them has stock in inventory — read back through the services' own RPCs.
+        let call = |addr: &str, method: &str, body: &str| -> serde_json::Value {
+            let out = Command::new(&grpcurl)
+                .args(["-plaintext", "-d", body, addr, method])
+                .output()
+                .unwrap();
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| panic!("{method}: {}", String::from_utf8_lossy(&out.stderr)))
+        };
+        let catalog = &state.service("catalog").unwrap().address;
+        let page = call(
+            catalog,
+            "bookstore.catalog.v1.CatalogService/ListBooks",
+            r#"{"page_size":1,"order":"SORT_ORDER_ASC"}"#,
+        );
+        let total: u64 = page["total"].as_str().unwrap().parse().unwrap();
+        assert!(total >= 5000, "seed catalogue has {total} books");
+        let first = page["books"][0]["id"].as_str().unwrap();
+        let stock = call(
+            inv,
+            "bookstore.inventory.v1.InventoryService/GetStock",
+            &format!(r#"{{"book_id":{first}}}"#),
+        );
+        let available: i64 = stock["stock"]["available"].as_str().unwrap().parse().unwrap();
+        assert!(available > 0, "book {first} has no stock after seeding: {stock}");
     } else {
         // Fail rather than skip: a skipped check here would let reflection break unseen.
         panic!("grpcurl not found: `make setup` builds it into the tools folder");
@@ -151,11 +185,11 @@ async fn up_twice_keeps_the_running_stack() {
     // in parallel can never mistake each other's children for their own.
     let dir = tempfile::tempdir().unwrap();
     ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--infra-only"]));
-    ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
+    ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--no-seed"]));
     // Same pids, not merely "healthy again": a restart would also end healthy, but
     // it would drop in-flight requests and reset in-memory state for nothing.
     let first = recorded_pids(dir.path());
-    ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
+    ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--no-seed"]));
     assert_eq!(first, recorded_pids(dir.path()));
     ok(&lab(dir.path(), &["down"]));
 }
@@ -167,7 +201,7 @@ async fn up_twice_keeps_the_running_stack() {
 #[tokio::test(flavor = "multi_thread")]
 async fn up_recovers_after_a_service_was_killed() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
+    ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--no-seed"]));
     let state = StackState::load(dir.path()).unwrap().unwrap();
     let victim = state.service("inventory").unwrap().pid.unwrap();
     // SIGKILL, not SIGTERM: a crash gives the service no chance to deregister from
@@ -177,7 +211,7 @@ async fn up_recovers_after_a_service_was_killed() {
     // Give the kernel a moment to reap it (our reaper thread died with the first `up`, so
     // the victim is re-parented to init, which reaps it); `up` must then see it gone.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
+    ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--no-seed"]));
     // `status` exits non-zero if any component is unhealthy, so `ok` is the assertion.
     ok(&lab(dir.path(), &["status"]));
     ok(&lab(dir.path(), &["down"]));
@@ -194,7 +228,7 @@ async fn up_recovers_after_a_service_was_killed() {
 async fn down_cleans_up_after_an_up_that_was_killed_midway() {
     let dir = tempfile::tempdir().unwrap();
     // `spawn`, not `output`: we need the supervisor running so we can kill it mid-`up`.
-    let mut child = lab_command(dir.path(), &["up", "--external", "--free-ports"])
+    let mut child = lab_command(dir.path(), &["up", "--external", "--free-ports", "--no-seed"])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();

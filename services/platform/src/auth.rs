@@ -20,13 +20,12 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
     let value = value
         .to_str()
         .map_err(|_| Status::unauthenticated("authorization metadata is not ASCII"))?;
+    // The scheme is case-insensitive (RFC 7235): "Bearer", "bearer" and "BEARER" all count.
     let token = value
-        // The scheme is case-insensitive by RFC 7235; "Bearer" and "bearer" cover what real
-        // clients send. (Exotic "BEARER" is refused — a deliberate shortcut.)
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?
-        .trim();
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
     if token.is_empty() {
         return Err(Status::unauthenticated("empty bearer token"));
     }
@@ -48,6 +47,7 @@ mod tests {
     #[test]
     fn accepts_a_bearer_token() {
         assert_eq!(bearer_token(&meta("Bearer abc.def")).unwrap(), "abc.def");
+        assert_eq!(bearer_token(&meta("BEARER abc.def")).unwrap(), "abc.def");
     }
 
     /// No header, another scheme (Basic auth) and an empty token are all refused. Each must

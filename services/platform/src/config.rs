@@ -137,6 +137,11 @@ pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> anyhow::Result<T> {
     // Note: figment's `Toml::file` treats a missing file as empty, so a typo in
     // BOOKSTORE_CONFIG's path is not an error — the defaults and env vars still apply.
     if let Ok(path) = std::env::var("BOOKSTORE_CONFIG") {
+        // figment treats a missing file as empty; a mistyped path must fail instead.
+        anyhow::ensure!(
+            std::path::Path::new(&path).is_file(),
+            "BOOKSTORE_CONFIG={path}: no such file"
+        );
         figment = figment.merge(Toml::file(path));
     }
     // `BOOKSTORE_CONFIG` itself also matches the prefix; it is not a settings field, so

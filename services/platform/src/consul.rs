@@ -176,11 +176,14 @@ impl Consul {
         Ok(())
     }
 
-    /// Removes an instance. Unknown ids are not an error (Consul may have reaped it).
-    /// Note the missing `error_for_status`: that also hides real refusals (a 403 with ACLs
-    /// on); acceptable in the lab, where ACLs are off, worth a status check in production.
+    /// Removes an instance. An unknown id (404: Consul already reaped it) is not an
+    /// error; any other refusal — a 403 once ACLs are on — is, so it reaches the log.
     pub async fn deregister(&self, id: &str) -> anyhow::Result<()> {
-        self.http.put(format!("{}/v1/agent/service/deregister/{id}", self.base)).send().await?;
+        let resp =
+            self.http.put(format!("{}/v1/agent/service/deregister/{id}", self.base)).send().await?;
+        if resp.status() != reqwest::StatusCode::NOT_FOUND {
+            resp.error_for_status()?;
+        }
         Ok(())
     }
 

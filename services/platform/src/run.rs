@@ -58,7 +58,12 @@ pub async fn serve(
     let grpc_service = server.service_names().first().copied().unwrap_or_default().to_string();
     // Spawned so this function can go on to register; its `JoinHandle` is awaited at the
     // end, so a server error still reaches `main` (and its exit code).
-    let serving = tokio::spawn(server.serve(shutdown.clone()));
+    // The server drains on its own token, fired only after Consul has been told: the
+    // order is "stop being discoverable → stop accepting → finish in-flight RPCs".
+    // ❌ DON'T hand the server the signal token directly — it would close its listener at
+    // the same instant we deregister, and clients that just looked us up would be refused.
+    let drain = Shutdown::new();
+    let serving = tokio::spawn(server.serve(drain.clone()));
 
     let registration = if settings.consul_addr.is_empty() {
         None
@@ -81,7 +86,7 @@ pub async fn serve(
         // background until it succeeds.
         let (c, r) = (consul.clone(), reg.clone());
         let retry_shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        let registering = tokio::spawn(async move {
             // Exponential backoff, capped at 10 s: quick to succeed when Consul is merely
             // starting, gentle on an agent that is down for longer.
             // ❌ DON'T retry in a tight loop — a thousand instances hammering a recovering
@@ -103,11 +108,14 @@ pub async fn serve(
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
         });
-        Some((consul, reg))
+        Some((consul, reg, registering))
     };
 
     shutdown.cancelled().await;
-    if let Some((consul, reg)) = registration {
+    if let Some((consul, reg, registering)) = registration {
+        // Wait for an in-flight registration to finish (the loop stops retrying on
+        // shutdown), so it cannot land *after* the deregistration and leave a stale entry.
+        let _ = registering.await;
         // Deregister first: clients stop picking this instance while it still drains.
         // A failure is only logged: shutdown must go on, and `DeregisterCriticalServiceAfter`
         // removes the entry anyway once its health check has failed for a minute.
@@ -115,6 +123,7 @@ pub async fn serve(
             tracing::warn!(error = %e, "consul deregistration failed");
         }
     }
+    drain.cancel();
     // Two `?`: the outer for a panicked server task (JoinError), the inner for its error.
     serving.await??;
     tracing::info!(service = consul_name, "stopped");

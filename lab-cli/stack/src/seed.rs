@@ -1,0 +1,99 @@
+//! First-start content: the seed catalogue and the matching stock, so the lab has books to
+//! list, cache and sell on its very first screen.
+//!
+//! Both steps go through the services' own front doors — `catalog-service seed` (the
+//! course's import from `bookstore.books`) and inventory's `IncrStock` RPC — never by
+//! writing another service's tables from here. And both are idempotent, which is what
+//! lets `up` run them every time without asking "was this done before?":
+//! - the catalogue import uses `INSERT IGNORE` on a unique ISBN;
+//! - each restock carries the request id `seed:<book_id>`, and inventory applies a request
+//!   id at most once (its Lua script keeps a marker per id).
+//!
+//! ✅ DO make set-up steps idempotent and re-run them; ❌ DON'T keep a "seeded = true" flag
+//! beside the data — the flag and the data disagree the day someone restores a backup or
+//! flushes Redis, and the lab then starts empty with no way to notice.
+
+use std::{path::Path, process::Command};
+
+use anyhow::{Context, bail};
+use bookstore_proto::{
+    catalog::{
+        ListBooksRequest, SortField, SortOrder, catalog_service_client::CatalogServiceClient,
+    },
+    inventory::{IncrStockRequest, inventory_service_client::InventoryServiceClient},
+};
+use futures::{StreamExt, stream};
+
+use crate::state::StackState;
+
+/// Runs both steps; `bin_dir` holds `catalog-service`.
+pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Result<()> {
+    let catalog = state.service("catalog").context("catalog-service is not running")?;
+    let inventory = state.service("inventory").context("inventory-service is not running")?;
+
+    // Step 1: the catalogue. A child process with the same environment the service has,
+    // so it writes to the same database the running service reads.
+    let log = std::fs::File::create(dir.join("logs/seed.log"))?;
+    let status = Command::new(bin_dir.join("catalog-service"))
+        .arg("seed")
+        .env("BOOKSTORE_MYSQL_URL", state.mysql_url()?)
+        .env("BOOKSTORE_REDIS_URL", state.redis_url()?)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .status()
+        .context("cannot run `catalog-service seed`")?;
+    if !status.success() {
+        bail!("`catalog-service seed` failed; see {}", dir.join("logs/seed.log").display());
+    }
+
+    // Step 2: stock for every book, read back through ListBooks (the catalogue is the
+    // source of truth for which books exist; its `stock` column is the seed quantity).
+    let mut books = Vec::new();
+    let mut client = CatalogServiceClient::connect(format!("http://{}", catalog.address)).await?;
+    for page in 1.. {
+        let resp = client
+            .list_books(ListBooksRequest {
+                page,
+                page_size: 100,
+                sort_by: SortField::CreatedAt as i32,
+                order: SortOrder::Asc as i32,
+                keyword: String::new(),
+            })
+            .await?
+            .into_inner();
+        let done = resp.books.len() < 100;
+        books.extend(resp.books.into_iter().filter(|b| b.stock > 0).map(|b| (b.id, b.stock)));
+        if done {
+            break;
+        }
+    }
+
+    let inventory =
+        InventoryServiceClient::connect(format!("http://{}", inventory.address)).await?;
+    // 32 requests in flight: enough to finish 5,000 restocks in about a second, few enough
+    // not to starve the services the learner is about to look at.
+    let failures = stream::iter(books.iter().copied())
+        .map(|(book_id, stock)| {
+            let mut client = inventory.clone();
+            async move {
+                client
+                    .incr_stock(IncrStockRequest {
+                        book_id,
+                        quantity: stock,
+                        request_id: format!("seed:{book_id}"),
+                        remark: "seed".into(),
+                    })
+                    .await
+                    .err()
+            }
+        })
+        .buffer_unordered(32)
+        .filter_map(|e| async move { e })
+        .collect::<Vec<_>>()
+        .await;
+    if let Some(first) = failures.first() {
+        bail!("{} of {} restocks failed; first: {first}", failures.len(), books.len());
+    }
+    eprintln!("==> seed catalogue ready: {} books with stock", books.len());
+    Ok(())
+}
