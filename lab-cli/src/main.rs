@@ -82,6 +82,9 @@ enum Command {
         /// 服务二进制所在目录（默认与 bookstore-lab 同目录）
         #[arg(long)]
         bin_dir: Option<PathBuf>,
+        /// 不导入种子图书目录及其库存（默认每次 up 都幂等地导入）
+        #[arg(long)]
+        no_seed: bool,
     },
     /// 停止本环境启动的所有进程（数据目录保留）
     Down,
@@ -178,13 +181,14 @@ async fn main() -> anyhow::Result<()> {
         return home(open()?, tui_mode).await;
     };
     match command {
-        Command::Up { infra_only, external, free_ports, bin_dir } => {
+        Command::Up { infra_only, external, free_ports, bin_dir, no_seed } => {
             let mut sup = open()?;
             // On the `select!` below: if Ctrl-C wins, the `up` future is dropped mid-way and some
             // processes may already run. A fresh supervisor re-reads `stack.json` (written as each
             // component starts) and stops exactly those — ❌ DON'T leave a half-started stack
             // holding ports 3306/6379 that make the next `up` fail.
-            let opts = UpOptions { infra_only, external, free_ports, bin_dir, attached: false };
+            let opts =
+                UpOptions { infra_only, external, free_ports, bin_dir, attached: false, no_seed };
             // Ctrl-C while starting: stop what was already started, leave nothing behind.
             tokio::select! {
                 r = sup.up(&opts) => {
