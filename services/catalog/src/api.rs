@@ -43,6 +43,9 @@ pub struct CatalogApi {
     details: Arc<SingleFlight<Option<Book>, Status>>,
 }
 
+// The inherent methods below return `Result<_, Status>` rather than `Result<_, Error>`:
+// single-flight hands one result to many waiters, and only `Status` is `Clone`. Domain
+// errors still go through the one `From<Error> for Status` at each `?`.
 impl CatalogApi {
     pub fn new(store: Store, cache: Cache, users: UserClient, stats: Arc<Stats>) -> Self {
         Self {
@@ -76,6 +79,10 @@ impl CatalogApi {
         // entry for it. A hit is decoded and returned without touching MySQL.
         let Some((key, cached)) = self.cache.versioned_get(|v| self.cache.list_key(v, &q)).await
         else {
+            // The flight key is the query's Debug form, prefixed so it can never equal a
+            // real cache key: without Redis there is no cache key to coalesce on, but
+            // identical queries should still share one load — this is exactly the moment
+            // MySQL is most exposed.
             // Redis is down: straight to MySQL (still coalesced per query).
             return self.lists.run(&format!("nocache:{q:?}"), || self.load_list(&q, None)).await;
         };
@@ -94,6 +101,9 @@ impl CatalogApi {
     /// Why check again: a request that missed a moment ago may reach single-flight just
     /// *after* the previous leader finished and left. Without this second GET it would
     /// start a second query for a key that is now cached.
+    ///
+    /// `key` is `None` when Redis is down: the load then neither re-checks nor fills the
+    /// cache, it only answers.
     async fn load_list(
         &self,
         q: &ListQuery,
@@ -193,6 +203,10 @@ impl CatalogApi {
     }
 
     /// Loads one book and caches it — or caches its absence, for a short time.
+    ///
+    /// The leader of a detail flight: double-check Redis, then one primary-key SELECT,
+    /// then cache either the book (1 h) or its absence (60 s). Waiters receive the same
+    /// `Option<Book>`; `get_book` turns `None` into NOT_FOUND for each of them.
     async fn load_detail(&self, id: BookId, key: &str) -> Result<Option<Book>, Status> {
         if let Some(bytes) = self.cache.get(key).await {
             return decode_detail(&bytes);
@@ -289,9 +303,16 @@ fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, Status> {
 }
 
 /// A detail entry: [`NEGATIVE`] means "known not to exist".
+///
+/// The check is an exact comparison with the empty marker, so a corrupt non-empty value
+/// is still reported (as INTERNAL) instead of being mistaken for "not found".
 fn decode_detail(bytes: &[u8]) -> Result<Option<Book>, Status> {
     if bytes == NEGATIVE { Ok(None) } else { decode(bytes).map(Some) }
 }
+
+// Below: the tonic trait. Each method unwraps the request (or, for PublishBook, keeps it
+// whole, because the token is in its metadata) and delegates. No logic lives here, so
+// reading the inherent methods above is reading the whole service.
 
 /// Thin wrappers over the methods above.
 #[tonic::async_trait]

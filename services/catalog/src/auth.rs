@@ -23,6 +23,10 @@ use tonic::{Code, transport::Channel};
 
 use crate::Error;
 
+// Not cached: each PublishBook asks user-service again. Caching "token → user" for the
+// token's remaining lifetime would save an RPC per write, but a write path is rare, and
+// a cache would keep honouring a token after a future revocation list said no.
+
 /// Who a valid token belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -68,6 +72,9 @@ impl UserClient {
                 let r = resp.into_inner();
                 Ok(Identity { user_id: r.user_id, username: r.username })
             }
+            // The only answer that is about the token. Its message ("invalid token:
+            // expired") is passed on: it helps the client, and it came from a service that
+            // already chose it to be safe to show.
             Ok(Err(status)) if status.code() == Code::Unauthenticated => {
                 Err(Error::Unauthenticated(status.message().to_string()))
             }

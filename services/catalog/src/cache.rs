@@ -95,12 +95,21 @@ use redis::{AsyncCommands, aio::ConnectionManager};
 
 use crate::domain::{BookId, ListQuery, SearchQuery};
 
+// A limit of this design, said plainly: a *single* very hot key (page 1, newest first)
+// lives on one Redis node. At tens of thousands of requests per second on one key, the
+// usual next step is a tiny in-process cache (an L1 of a few hundred entries for a
+// second or two) in front of Redis — trading a second of staleness for no network hop.
+// At the lab's scale one Redis answers far more than the service can ask.
+
 /// The value stored for "this id does not exist": an empty string. A real book always
 /// encodes to at least a few bytes (its id is non-zero), so the two cannot be confused.
 pub const NEGATIVE: &[u8] = b"";
 
 /// The TTLs, from settings.
 #[derive(Clone, Copy, Debug)]
+///
+/// Durations rather than seconds so the rest of the code cannot mix up units; `put`
+/// converts to whole seconds for `EX` at the last moment.
 pub struct Ttls {
     pub list: Duration,
     pub detail: Duration,
@@ -182,6 +191,12 @@ impl Cache {
     /// `…catalog:list:v{version}:p{page}:n{size}:{sort}:{dir}:k={keyword}` — every input
     /// that changes the answer is in the key. The keyword goes last, so even a keyword
     /// containing `:` cannot make two different queries produce the same key.
+    ///
+    /// Example: `catalog:list:v3:p1:n20:created_at:DESC:k=` (no keyword) or
+    /// `catalog:list:v3:p2:n20:title:ASC:k=分布式系统`. Keys are binary-safe in Redis, so a
+    /// Chinese keyword is stored as its UTF-8 bytes; `redis-cli --scan` shows it escaped.
+    /// The longest possible key is ~400 bytes (a 100-character keyword): fine for Redis,
+    /// whose keys may be up to 512 MB, and small next to the values they name.
     pub fn list_key(&self, version: u64, q: &ListQuery) -> String {
         format!(
             "{}catalog:list:v{version}:p{}:n{}:{}:{}:k={}",
@@ -195,6 +210,10 @@ impl Cache {
     }
 
     /// Search results share the list version: a write can change any of them too.
+    ///
+    /// A different namespace (`catalog:search:`) from lists: the same text as a ListBooks
+    /// keyword and as a SearchBooks query matches different columns, so the two answers
+    /// differ and must never share a key.
     pub fn search_key(&self, version: u64, q: &SearchQuery) -> String {
         format!(
             "{}catalog:search:v{version}:p{}:n{}:q={}",
@@ -203,6 +222,10 @@ impl Cache {
     }
 
     /// `…catalog:book:{id}`: one key per book, deleted by every write to that book.
+    ///
+    /// No version in detail keys: versions invalidate *everything* at once, which is right
+    /// for lists (one write can move any page) and wasteful for details (one write changes
+    /// one book).
     pub fn detail_key(&self, id: BookId) -> String {
         format!("{}catalog:book:{}", self.prefix, id.get())
     }

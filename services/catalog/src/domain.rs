@@ -49,6 +49,8 @@ pub enum SortKey {
     Title,
 }
 
+// `column()` returns `&'static str`: the only strings that can reach `ORDER BY` are these
+// three literals, whatever a client sends.
 impl SortKey {
     pub fn column(self) -> &'static str {
         match self {
@@ -61,6 +63,10 @@ impl SortKey {
 
 /// Ascending or descending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Descending is the default for every sort, as the proto says: "newest first" is what a
+/// catalogue's front page shows. For price and title the gateway's default stays the
+/// same, so a client must ask for `order=asc` explicitly.
 pub enum Direction {
     Asc,
     Desc,
@@ -121,6 +127,9 @@ impl Page {
 ///
 /// Whitespace inside is collapsed (`rust  book` → `rust book`) for the same reason; the
 /// words stay in order, because `LIKE '%rust book%'` is a phrase match, not a bag of words.
+///
+/// The 100-character limit is checked *after* normalisation: what is limited is the text
+/// that reaches SQL and the cache key, not the padding a client sent around it.
 pub fn normalize_keyword(raw: &str) -> Result<String, Error> {
     let words: Vec<&str> = raw.split_whitespace().collect();
     let keyword = words.join(" ").to_lowercase();
@@ -141,11 +150,15 @@ pub fn normalize_keyword(raw: &str) -> Result<String, Error> {
 /// and forget it there, and two different queries share a cache entry (the course's
 /// "key missing parameters" DON'T). The test
 /// `a_list_misses_then_hits_and_every_parameter_changes_the_key` guards exactly that.
+/// (The field order here is the order of the key's segments, to make the two easy to
+/// compare when reading `redis-cli MONITOR` output next to this struct.)
+///
 pub struct ListQuery {
     pub page: Page,
     pub sort: SortKey,
     pub direction: Direction,
     /// Normalised; empty means "no filter".
+    // Four fields, and the cache key has all four (page counts twice: number and size).
     pub keyword: String,
 }
 
@@ -263,6 +276,9 @@ impl Stock {
 }
 
 /// Most expensive book accepted: 100,000 yuan, in cents.
+///
+/// Bounded on both sides: 0 or negative prices are meaningless, and an upper bound stops a
+/// typo (an extra three zeros) from publishing a ¥59,900,000 book.
 pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 
 /// A validated PublishBook request.
@@ -281,6 +297,8 @@ pub struct NewBook {
     pub description: String,
 }
 
+/// One helper for every free-text field: trim, then check the length in characters, with
+/// an error message that names the field. Four fields, one rule, one place to change it.
 fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, Error> {
     let value = raw.trim().to_string();
     let chars = value.chars().count();
@@ -348,6 +366,8 @@ pub fn parse_isbn(raw: &str) -> Result<String, Error> {
 }
 
 #[cfg(test)]
+// Pure functions, tested without a database: these are the rules every request passes
+// through, so they get the fastest tests.
 mod tests {
     use super::*;
 

@@ -11,6 +11,8 @@ use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    // Caller's fault first, then dependency trouble, then our own failures: the same order
+    // as the mapping below and as the table in the module docs.
     /// Malformed input (page too far, empty title, negative stock …); nothing changed.
     #[error("{0}")]
     InvalidArgument(String),
@@ -36,6 +38,8 @@ pub enum Error {
     Corrupt(String),
 }
 
+/// The one mapping. `unavailable` and `internal` log before answering, so every failure
+/// that is ours leaves a line in the log with its context, exactly once.
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         match err {

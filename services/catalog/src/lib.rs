@@ -53,6 +53,17 @@
 //! MariaDB and Redis: they count this instance's SQL statements ([`Stats`]) instead of
 //! trusting the design.
 
+//! ## Operating it: what the design assumes about Redis
+//!
+//! - **Eviction policy.** Every cache entry has a TTL, the list version key has none. Run
+//!   Redis with `maxmemory-policy volatile-lru` (or `volatile-ttl`): under memory pressure
+//!   it evicts cache entries and never the version key. With `allkeys-lru` the version
+//!   could be evicted, restart at 0, and briefly resurrect old list pages.
+//! - **Persistence.** Not needed for the cache itself (it refills from MySQL); the only
+//!   thing a restart loses that matters is the version number, discussed in [`cache`].
+//! - **One Redis, many instances.** Keys carry no instance id, so every catalog instance
+//!   shares every entry: one instance's miss fills the cache for all of them.
+//!
 pub mod api;
 pub mod auth;
 pub mod cache;
@@ -75,6 +86,10 @@ pub use stats::{Stats, StatsSnapshot};
 
 /// catalog-service settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_LIST_TTL_SECS`, …
 #[derive(Clone, Debug, Serialize, Deserialize)]
+///
+/// Examples: `BOOKSTORE_LIST_TTL_SECS=10` makes list expiry visible within a lesson;
+/// `BOOKSTORE_NEGATIVE_TTL_SECS=5` shortens the penetration guard for experiments;
+/// `BOOKSTORE_REDIS_PREFIX=me:` keeps a second instance's keys apart (tests do this).
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
@@ -101,6 +116,7 @@ pub struct Settings {
     pub db_max_connections: u32,
 }
 
+/// The course's port (9002) and database (`catalog_db`), and the course's TTLs.
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -132,6 +148,9 @@ pub async fn run(
 
 /// [`run`], also handing out this instance's [`Stats`] — what the tests and the bench
 /// use to count database queries and cache hits of *this* instance.
+///
+/// "Observed" because the caller gets to observe the instance from the inside: `main.rs`
+/// has no use for it, the tests and `bookstore-lab bench catalog` do.
 pub async fn run_observed(
     settings: Settings,
     shutdown: Shutdown,

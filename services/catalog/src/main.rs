@@ -18,11 +18,15 @@
 //! inserts the books once. No clap here: two words of arguments do not need a parser, and
 //! a thin main stays thin.
 
+// Settings load before the subcommand is chosen, so `seed` honours exactly the same
+// BOOKSTORE_* variables as the service it seeds for.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bookstore_platform::telemetry::init("info");
     let settings = bookstore_platform::config::load(bookstore_catalog::Settings::default())?;
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // No argument: serve. `seed [--count N]`: import and exit. Anything else: a usage
+    // error that says what is accepted, instead of starting a server by surprise.
     match args.first().map(String::as_str) {
         None => {
             bookstore_catalog::run(settings, bookstore_platform::shutdown::on_signal(), |_| {})

@@ -59,6 +59,9 @@ use tokio::sync::OnceCell;
 type Flight<V, E> = Arc<OnceCell<Result<V, E>>>;
 
 /// In-flight loads, keyed by cache key. `V` and `E` are cloned to every waiter.
+///
+/// Generic over the value and the error so one implementation serves lists, searches and
+/// details; `Clone` on both is the price of handing one result to many waiters.
 pub struct SingleFlight<V, E> {
     // A std Mutex, not a tokio one: it is held only to look up or insert a map entry,
     // never across an `.await`, and std's is faster for such short critical sections.
@@ -71,9 +74,16 @@ impl<V, E> Default for SingleFlight<V, E> {
     }
 }
 
+// Memory: the map holds only *in-flight* keys, removed when their load ends, so its size
+// is bounded by the number of concurrent distinct misses — a handful, not the keyspace.
+
 impl<V: Clone, E: Clone> SingleFlight<V, E> {
     /// Runs `load` for `key` unless a load for `key` is already running, in which case
     /// it waits for that one and returns a clone of its result.
+    ///
+    /// `load` is only called by the leader; followers drop theirs unused. So a load must
+    /// not have side effects the caller relies on beyond producing the value (ours fill
+    /// the cache, which is exactly the side effect everyone wants done once).
     pub async fn run<F, Fut>(&self, key: &str, load: F) -> Result<V, E>
     where
         F: FnOnce() -> Fut,

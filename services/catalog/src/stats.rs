@@ -25,6 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Which cache a lookup went to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// `#[repr]`-free `as usize` indexing into the counter arrays: the three variants are
+/// 0, 1, 2 in declaration order, and the arrays have exactly three slots.
 pub enum CacheKind {
     List,
     Search,
@@ -79,6 +82,9 @@ impl StatsSnapshot {
     }
 
     /// The difference `self - earlier` (what happened between two snapshots).
+    ///
+    /// Counters only grow, so every difference is non-negative; `earlier` must really be
+    /// earlier (taken from the same instance), which is how the tests and the bench use it.
     pub fn since(&self, earlier: &StatsSnapshot) -> StatsSnapshot {
         StatsSnapshot {
             db_queries: self.db_queries - earlier.db_queries,
@@ -92,8 +98,14 @@ impl StatsSnapshot {
     }
 }
 
+// Each method updates both views in the same call, so the two can never disagree about
+// what happened — only about when they are read.
 impl Stats {
     /// Records one cache lookup, in both the instance counters and Prometheus.
+    ///
+    /// Labels are a closed set (`list|search|detail` × `hit|miss`): six time series in
+    /// total. DON'T label by key or keyword — every distinct value is a new series, and
+    /// Prometheus' memory grows with every new search a user types.
     pub fn cache(&self, kind: CacheKind, hit: bool) {
         let i = kind as usize;
         let (counter, result) =
@@ -113,6 +125,9 @@ impl Stats {
         metrics::counter!("catalog_db_queries_total", "query" => query).increment(1);
     }
 
+    /// Reads each counter once. The fields are read one after another, not atomically as
+    /// a set, so a snapshot taken under load may be off by the few requests in flight —
+    /// fine for rates and for the tests, which snapshot when their traffic has finished.
     pub fn snapshot(&self) -> StatsSnapshot {
         let h = |k: CacheKind| self.hits[k as usize].load(Relaxed);
         let m = |k: CacheKind| self.misses[k as usize].load(Relaxed);

@@ -103,6 +103,10 @@ const COLUMNS: &str =
 /// `ESCAPE '\\'` (one backslash once MySQL has read the string literal) names the escape
 /// character that [`like_contains`] used. It is MySQL's default too, but saying it makes
 /// the contract between the two functions visible in the SQL.
+///
+/// The same pattern is bound once per column (`?` can only be used once each); binding
+/// the escaped pattern — never formatting it into the SQL text — keeps the user's text
+/// data, not code, even though LIKE gives some of its characters meaning.
 fn push_filter(sql: &mut QueryBuilder<'_, sqlx::MySql>, pattern: Option<&str>, columns: &[&str]) {
     let Some(pattern) = pattern else { return };
     sql.push(" WHERE ");
@@ -117,6 +121,9 @@ fn push_filter(sql: &mut QueryBuilder<'_, sqlx::MySql>, pattern: Option<&str>, c
 }
 
 /// A page of books and the number of books matching the filter.
+///
+/// `total` is `u64` like the proto field, even though `COUNT(*)` is a signed `BIGINT` in
+/// MySQL: the conversion happens once, in [`Store::list`], with a floor at zero.
 pub struct BookPage {
     pub books: Vec<Book>,
     pub total: u64,
@@ -133,10 +140,15 @@ pub struct Store {
 }
 
 impl Store {
+    /// When every connection is busy, a query waits for one (up to the pool's acquire
+    /// timeout, 10 s, set in the platform). Under a cache outage that queue is where
+    /// requests pile up — visible as latency, and bounded by the gateway's deadline.
     pub fn new(pool: MySqlPool, stats: Arc<Stats>) -> Self {
         Self { pool, stats }
     }
 
+    /// The pool, for callers outside the request path (the seed import in tests). Queries
+    /// made through it are not counted: they are not the service's own traffic.
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
     }
@@ -163,6 +175,10 @@ impl Store {
 
     /// SearchBooks: LIKE over title, author and ISBN, newest first. (Week 7 replaces this
     /// with a search engine: `LIKE '%x%'` cannot use an index and scans every row.)
+    ///
+    /// ISBN is matched with the same `LIKE`, so searching `978711` finds books by ISBN
+    /// prefix (and anywhere inside it); the digits-only normalisation of stored ISBNs
+    /// means a search with hyphens would not match — a known limit of LIKE-based search.
     pub async fn search(&self, q: &SearchQuery) -> Result<BookPage, Error> {
         let pattern = like_contains(&q.text);
         self.page_of(
@@ -215,6 +231,8 @@ impl Store {
         Ok(BookPage { books: rows.into_iter().map(|r| r.book.into()).collect(), total })
     }
 
+    /// `SELECT COUNT(*)` with the same filter as the page: the total for a page past the
+    /// end, which has no rows to carry the window function's value.
     async fn count(
         &self,
         label: &'static str,
@@ -274,6 +292,10 @@ impl Store {
     }
 
     /// Sets the stock figure; `None` if the book does not exist.
+    ///
+    /// Two statements: the UPDATE and a read-back. The read-back is what UpdateStock
+    /// returns (the book as stored now), and it distinguishes "no such book" from "same
+    /// figure as before", which the UPDATE's affected-rows count cannot.
     pub async fn update_stock(&self, id: BookId, stock: Stock) -> Result<Option<Book>, Error> {
         self.stats.db_query("update_stock");
         let done = sqlx::query("UPDATE books SET stock = ? WHERE id = ?")

@@ -62,7 +62,10 @@ impl Drop for TestCatalog {
     }
 }
 
+// Helpers that read as the sentences the tests are written in: "a token", "publish a
+// book", "the stats". Each one goes through the public API only.
 impl TestCatalog {
+    /// This instance's counters right now; tests subtract two of these.
     fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
     }
@@ -116,6 +119,7 @@ async fn spawn_catalog() -> TestCatalog {
     let infra = bookstore_stack::testing::infra();
     let shutdown = Shutdown::new();
 
+    // user-service first: catalog needs its address (PublishBook validates tokens there).
     let mut user = bookstore_user::Settings::default();
     user.common.port = 0;
     user.common.mysql_url = Secret::new(infra.mysql_url.clone());
@@ -127,6 +131,7 @@ async fn spawn_catalog() -> TestCatalog {
     }));
     let user_bound = rx.await.expect("user-service starts");
 
+    // catalog-service: port 0, the shared infrastructure, its own database and key prefix.
     let mut settings = Settings::default();
     settings.common.port = 0;
     settings.common.mysql_url = Secret::new(infra.mysql_url.clone());
@@ -232,6 +237,9 @@ async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
 
     // (6 = 1 base miss + 5 variant misses; the normalised keyword added none.)
     // The counters are exported on the Prometheus endpoint under the dashboard's names.
+    // The Prometheus text format, scraped like the dashboard does. Other tests in this
+    // process share the recorder, so only the presence of the series is asserted here;
+    // exact counts come from the per-instance Stats above.
     let text = reqwest::get(format!("http://{}/metrics", svc.metrics_addr))
         .await
         .unwrap()
@@ -249,6 +257,7 @@ async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
 async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
     let mut svc = spawn_catalog().await;
     let newest = list(1, 5, SortField::CreatedAt, SortOrder::Desc, "");
+    // Newest first: the book at the top is the one whose stock the test will change.
     let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
     let target = page.books[0].clone();
     let get = GetBookRequest { id: target.id };
@@ -262,6 +271,7 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
         .update_stock(UpdateStockRequest { book_id: target.id, stock: new_stock })
         .await
         .unwrap();
+    // Read back through the cache-aside path, not from MySQL directly: what a client sees.
     let detail = svc.client.get_book(get).await.unwrap().into_inner().book.unwrap();
     assert_eq!(detail.stock, new_stock, "detail is not stale");
     let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
@@ -272,14 +282,19 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
     // The next id does not exist yet: looking it up caches "not found".
     let next_id = SEEDED as u64 + 1;
     let missing = svc.client.get_book(GetBookRequest { id: next_id }).await.unwrap_err();
+    // NOT_FOUND, and a negative entry is now cached for this id.
     assert_eq!(missing.code(), Code::NotFound);
 
     let token = svc.token().await;
+    // Ids are AUTO_INCREMENT in a fresh database, so the new book takes exactly the id the
+    // test looked up before.
     let book = svc.publish(&token, "A Brand New Book").await;
     assert_eq!(book.id, next_id);
     let page = svc.client.list_books(newest).await.unwrap().into_inner();
     assert_eq!(page.books[0].id, book.id, "the new book leads the newest-first list");
+    // The total moved too: the cached page of the old catalogue was not reused.
     assert_eq!(page.total, SEEDED as u64 + 1);
+    // Not NOT_FOUND: PublishBook deleted the negative entry of the id it created.
     let fetched = svc
         .client
         .get_book(GetBookRequest { id: next_id })
@@ -293,6 +308,7 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
 #[tokio::test]
 async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query() {
     let svc = spawn_catalog().await;
+    // Page 3 by title: a key no other part of this test has touched, so it is truly cold.
     let before = svc.stats();
     let req = list(3, 20, SortField::Title, SortOrder::Asc, "");
     // 500 requests in flight at once over one HTTP/2 connection, all for the same key.
@@ -303,6 +319,8 @@ async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query() 
         let req = req.clone();
         async move { client.list_books(req).await.map(|r| r.into_inner()) }
     });
+    // `join_all` polls all 500 futures concurrently on this one task: they really are in
+    // flight at the same time, which a sequential loop would never test.
     let results = futures::future::join_all(calls).await;
     // Everyone got the same, successful answer: waiters receive a copy of the leader's
     // page, not an error and not an empty default.
@@ -323,10 +341,13 @@ async fn a_storm_of_reads_for_a_missing_id_reaches_the_database_once() {
     let before = svc.stats();
     // An id far beyond the seeded range: every request misses the cache the first time.
     // Single-flight coalesces the concurrent ones; the negative entry answers the rest.
+    // Nothing has been cached under this test's prefix yet; the id is cold too.
     let calls = (0..300).map(|_| {
         let mut client = svc.client.clone();
         async move { client.get_book(GetBookRequest { id: 987_654 }).await }
     });
+    // Every one of the 300 must be NOT_FOUND — including the waiters, who receive the
+    // leader's "None" and turn it into NOT_FOUND themselves.
     for result in futures::future::join_all(calls).await {
         assert_eq!(result.unwrap_err().code(), Code::NotFound);
     }
@@ -336,6 +357,8 @@ async fn a_storm_of_reads_for_a_missing_id_reaches_the_database_once() {
         let err = client.get_book(GetBookRequest { id: 987_654 }).await.unwrap_err();
         assert_eq!(err.code(), Code::NotFound);
     }
+    // One query in total: the storm's leader. Everything else was coalesced or served by
+    // the negative entry.
     let s = svc.stats().since(&before);
     assert_eq!(s.db_queries, 1, "{s:?}");
     assert!(s.detail_hits >= 20);
@@ -356,6 +379,8 @@ async fn wildcards_match_literally_and_huge_pages_are_capped() {
     // Each wildcard character must find exactly the one title that contains it. Unescaped,
     // `%` would match all 303 books and `_` every non-empty title; `\` unescaped would
     // make the pattern malformed or escape the closing `%`.
+    // The same three searches through ListBooks' keyword filter: same escaping, same
+    // answers, and each under its own cache key.
     for (text, expected) in [("%", &percent), ("_", &underscore), (r"\", &backslash)] {
         let found = svc
             .client
@@ -377,6 +402,7 @@ async fn wildcards_match_literally_and_huge_pages_are_capped() {
     // The contract in catalog.proto: page_size is capped at 100, not honoured and not
     // refused. Capping keeps a naive client working while bounding the query and the
     // cached value.
+    // (10,000 would also be a 10,000-row cache value: capping protects Redis too.)
     let huge = svc
         .client
         .list_books(list(1, 10_000, SortField::Price, SortOrder::Asc, ""))
@@ -384,6 +410,7 @@ async fn wildcards_match_literally_and_huge_pages_are_capped() {
         .unwrap()
         .into_inner();
     assert_eq!(huge.page_size, 100);
+    // 100 books came back, not 10,000: the query itself was bounded, not only the reply.
     assert_eq!(huge.books.len(), 100);
     let empty = svc.client.search_books(SearchBooksRequest::default()).await.unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
@@ -411,6 +438,7 @@ async fn publish_book_requires_a_valid_token_and_valid_fields() {
     let token = svc.token().await;
     // With a valid token, every invalid field is INVALID_ARGUMENT; the last is an ISBN
     // whose check digit is off by one — a typo the check digit exists to catch.
+    // From here on the caller is authenticated, so only the fields can be at fault.
     for bad in [
         PublishBookRequest { price: 0, ..valid.clone() },
         PublishBookRequest { price: 10_000_001, ..valid.clone() },
@@ -452,6 +480,8 @@ async fn grpcurl_finds_the_service_by_reflection_and_calls_it() {
         .await
         .expect("grpcurl is installed by `make test` (scripts/setup.sh)");
     let listed = String::from_utf8_lossy(&listed.stdout);
+    // Only this server's services are listed (the platform limits reflection to them),
+    // so CatalogService is there and, for instance, InventoryService is not.
     assert!(listed.contains("bookstore.catalog.v1.CatalogService"), "{listed}");
 
     // A real call with JSON input: enums by name, as a learner would type them. grpcurl
@@ -468,6 +498,7 @@ async fn grpcurl_finds_the_service_by_reflection_and_calls_it() {
         .await
         .unwrap();
     assert!(called.status.success(), "{}", String::from_utf8_lossy(&called.stderr));
+    // The answer is the proto message as JSON: the same books a gRPC client gets.
     let json: serde_json::Value = serde_json::from_slice(&called.stdout).unwrap();
     assert_eq!(json["books"].as_array().unwrap().len(), 2);
     assert_eq!(json["total"], SEEDED.to_string());

@@ -51,6 +51,11 @@ use tonic::Code;
 ///
 /// `code` is the machine-readable name (the gRPC code's name, so a client that speaks both
 /// protocols sees one vocabulary); `message` is for the developer reading the response.
+///
+/// Not an `enum`: the gateway's own errors are few (bad request, unauthenticated,
+/// timeout), and everything else arrives as a gRPC status, already classified by the
+/// service that knew what went wrong. One struct with the final status and code keeps
+/// that classification instead of re-deriving it.
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
@@ -68,6 +73,7 @@ impl ApiError {
     ///
     /// The code is `INVALID_ARGUMENT`, the same a service would give, so a client handles
     /// "the gateway could not read it" and "the service refused it" with one branch.
+    /// Used for rejections of the query string, the JSON body and the path.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", message)
     }
@@ -98,6 +104,10 @@ impl ApiError {
 /// `Code::Ok` appears only for completeness: a successful call never becomes an
 /// `ApiError`. Codes without a clear HTTP twin (`Cancelled`, `Unknown`, `DataLoss`,
 /// `Internal`) are 500: from the client's side they all mean "not your fault, not now".
+///
+/// A pure function of the code, so it is unit-testable and identical for every route;
+/// the alternative — each handler choosing its own status — is how an API ends up
+/// answering "not found" with 400 on one route and 404 on the next.
 pub fn http_status(code: Code) -> (StatusCode, &'static str) {
     match code {
         Code::Ok => (StatusCode::OK, "OK"),
@@ -136,6 +146,8 @@ impl From<tonic::Status> for ApiError {
     }
 }
 
+/// The JSON body is built with `json!` rather than a derived struct: the shape is tiny,
+/// fixed, and reads here exactly as a client will see it.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});

@@ -6,6 +6,10 @@
 //! enums and defaults are a gRPC concern (`sort_by: 2`), and the HTTP API is a contract of
 //! its own. Owning these types means a proto change cannot silently change the JSON.
 
+// Every struct derives both `Serialize` and `Deserialize`: the gateway needs one
+// direction, the tests (and any Rust client) the other, and one definition serves both so
+// they cannot disagree.
+
 use bookstore_proto::{catalog, user};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +23,8 @@ pub struct UserJson {
     pub created_at: i64,
 }
 
+// The conversions are `From` impls so handlers can write `.map(UserJson::from)` and the
+// mapping for each type exists exactly once.
 impl From<user::User> for UserJson {
     fn from(u: user::User) -> Self {
         Self { id: u.id, username: u.username, email: u.email, created_at: u.created_at }

@@ -75,6 +75,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::upstream::Upstreams;
 
+// Settings, the router and `run` are the whole public surface: `main.rs`, the tests and
+// the catalog bench use nothing else.
+
 /// Gateway settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_CATALOG_ADDR`,
 /// `BOOKSTORE_UPSTREAM_TIMEOUT_MS`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -108,6 +111,10 @@ impl Default for Settings {
     }
 }
 
+// Route syntax: axum 0.8 writes path parameters as `{id}` (0.7 used `:id`). A literal
+// segment (`/api/v1/books/search`) is matched before the parameter route, so "search" is
+// never parsed as a book id.
+
 /// The HTTP routes over `upstreams`.
 ///
 /// Public so tests (and, later, the lab) can mount it on their own listener. The state is
@@ -135,6 +142,8 @@ pub fn router(upstreams: Upstreams) -> Router {
 /// `/health` is excluded: the supervisor probes it every few seconds, and those probes
 /// would dominate a quiet lab's request graph.
 async fn record_http(request: Request, next: Next) -> Response {
+    // MatchedPath is set by the router before middleware added with `Router::layer` runs;
+    // a request that matched no route has none and is counted as "unmatched".
     let route = request
         .extensions()
         .get::<MatchedPath>()

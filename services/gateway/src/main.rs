@@ -5,6 +5,8 @@
 //! `BOOKSTORE_CATALOG_ADDR`, `BOOKSTORE_UPSTREAM_TIMEOUT_MS`); the supervisor sets them.
 //! Try it: `curl -s localhost:8080/api/v1/books?page_size=3 | jq`.
 
+// The same three lines as every service's main: telemetry, settings, run until a signal.
+// Everything testable lives in the library.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bookstore_platform::telemetry::init("info");

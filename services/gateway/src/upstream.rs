@@ -43,8 +43,11 @@ use crate::error::ApiError;
 /// thousands of in-flight calls on loopback. (Across a real network, a few channels with
 /// a load balancer spread the work over several server instances — Day 35.)
 pub struct Upstreams {
+    /// Register, Login, ValidateToken, GetUser.
     pub users: UserServiceClient<Channel>,
+    /// ListBooks, SearchBooks, GetBook, PublishBook — never UpdateStock.
     pub catalog: CatalogServiceClient<Channel>,
+    /// The per-call budget, from `upstream_timeout_ms`.
     pub timeout: Duration,
 }
 
@@ -61,6 +64,7 @@ fn channel(addr: &str) -> anyhow::Result<Channel> {
 
 impl Upstreams {
     /// Builds every client. Nothing is dialled yet (see the module docs for why).
+    /// (A malformed address, e.g. a missing `http://`, fails here — at start-up.)
     pub fn new(user_addr: &str, catalog_addr: &str, timeout: Duration) -> anyhow::Result<Self> {
         Ok(Self {
             users: UserServiceClient::new(channel(user_addr)?),
@@ -101,6 +105,9 @@ impl Upstreams {
         }
     }
 }
+
+// Matching by type, not by the message "Timeout expired": the type is tonic's API, the
+// message is prose that may change in any release.
 
 /// Whether `status` is tonic's client-side deadline expiry (a `TimeoutExpired` anywhere in
 /// its source chain) — matched by type, never by message text.

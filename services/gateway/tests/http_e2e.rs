@@ -109,6 +109,8 @@ async fn spawn_stack() -> Stack {
     Stack { base: format!("http://{addr}"), http: reqwest::Client::new(), shutdown }
 }
 
+// Two tiny helpers keep the long end-to-end test readable: each line is one request and
+// its expected status, like a transcript of a `curl` session.
 impl Stack {
     /// GET `path`, optionally with a bearer token; returns the status and the JSON body.
     /// Every answer of this API is JSON — errors included — so parsing always succeeds
@@ -209,6 +211,7 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     // by catalog-service and mapped here), accepted with both (201).
     let new_book =
         json!({"title": "HTTP 与 gRPC 之间", "author": "网关", "price": 5990, "stock": 7});
+    // (The body is valid; only the missing token is wrong.)
     let (status, body) = stack.post("/api/v1/books", new_book.clone(), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let (status, body) = stack
@@ -236,6 +239,8 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
 /// the method or path a client tries.
 #[tokio::test]
 async fn the_internal_update_stock_rpc_is_not_reachable_over_http() {
+    // A full stack, so that a route that *did* reach UpdateStock would really change data.
+
     let stack = spawn_stack().await;
     // The plausible ways a client might try to set stock over REST. Each must be 404 (no
     // such route) or 405 (route exists for GET only) — never a 2xx, and never a 401 that
