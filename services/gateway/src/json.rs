@@ -82,6 +82,14 @@ pub struct BookPageJson {
     pub page_size: u32,
 }
 
+impl BookPageJson {
+    /// A page from the fields ListBooks and SearchBooks responses share (two proto
+    /// messages with the same shape; one conversion for both).
+    pub fn new(books: Vec<catalog::Book>, total: u64, page: u32, page_size: u32) -> Self {
+        Self { books: books.into_iter().map(BookJson::from).collect(), total, page, page_size }
+    }
+}
+
 /// `POST /api/v1/users/register`.
 #[derive(Debug, Serialize, Deserialize)]
 ///

@@ -174,12 +174,7 @@ pub async fn list_books(
     // Caching is catalog-service's business: the gateway adds no cache of its own, so
     // there is exactly one place to invalidate when a book changes.
     let r = up.call("catalog-service", up.catalog.clone().list_books(req)).await?;
-    Ok(Json(BookPageJson {
-        books: r.books.into_iter().map(BookJson::from).collect(),
-        total: r.total,
-        page: r.page,
-        page_size: r.page_size,
-    }))
+    Ok(Json(BookPageJson::new(r.books, r.total, r.page, r.page_size)))
 }
 
 /// `GET /api/v1/books/search?q=…`.
@@ -198,12 +193,7 @@ pub async fn search_books(
         page_size: p.page_size.unwrap_or(0),
     });
     let r = up.call("catalog-service", up.catalog.clone().search_books(req)).await?;
-    Ok(Json(BookPageJson {
-        books: r.books.into_iter().map(BookJson::from).collect(),
-        total: r.total,
-        page: r.page,
-        page_size: r.page_size,
-    }))
+    Ok(Json(BookPageJson::new(r.books, r.total, r.page, r.page_size)))
 }
 
 /// `GET /api/v1/books/{id}`.
