@@ -108,7 +108,7 @@ use crate::{
     event::Event,
     experiments::{
         cache::{CacheEvent, CacheParams, HitCounts},
-        race::{RaceEvent, RaceParams, Strategy, StrategyResult},
+        race::{RaceEvent, RaceParams, Strategy, StrategyExt, StrategyResult},
     },
     lessons::{ExperimentKind, Library, progress::Progress},
 };

@@ -96,7 +96,7 @@ use bookstore_stack::testing::unique_name;
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use super::BenchOptions;
+use super::{BenchOptions, connect_channels, drop_databases, pick};
 
 // Row names double as ratio baselines (`Report::ratio_to` finds rows by name), so they are
 // constants, spelled once.
@@ -117,11 +117,9 @@ const BOOKS: usize = bookstore_catalog::seed::DEFAULT_COUNT;
 const PAGES: u32 = 100;
 /// Pages of each keyword's results in the mix.
 const KEYWORD_PAGES: u32 = 10;
-/// Workers per HTTP/2 connection on the gRPC client side: one connection serialises its
-/// frames on one task and would cap the gRPC paths below what the server can do.
-/// (The gateway, by contrast, uses one channel to catalog-service: part of what the
-/// HTTP rows measure is how one multiplexed connection copes with 64 concurrent streams.)
-const WORKERS_PER_CHANNEL: usize = 8;
+// The gRPC client side uses `super::connect_channels` (one HTTP/2 connection per 8
+// workers). The gateway, by contrast, uses one channel to catalog-service: part of what
+// the HTTP rows measure is how one multiplexed connection copes with 64 concurrent streams.
 /// The Zipf exponent the issue asks for.
 ///
 /// s = 1.0 is the classic web-popularity shape: the top query gets 1/H(n) of the traffic
@@ -310,7 +308,10 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
             let _ = t.await;
         }
     }
-    drop_database(&infra.mysql_url, &database).await;
+    // The Redis keys are not deleted: every one of them has a TTL (5 minutes for lists, the
+    // version key aside), so they disappear on their own, and deleting them would need the
+    // very KEYS/SCAN walk the catalog is designed never to do.
+    drop_databases(&infra.mysql_url, &[&database]).await;
     result
 }
 
@@ -578,50 +579,6 @@ fn add(a: &StatsSnapshot, b: &StatsSnapshot) -> StatsSnapshot {
 /// no "correct refusal", so `rejected` stays 0 in this bench.
 fn outcome(ok: bool) -> Outcome {
     if ok { Outcome::Success } else { Outcome::Failed }
-}
-
-/// One channel (one HTTP/2 connection) per [`WORKERS_PER_CHANNEL`] workers.
-///
-/// Connected eagerly (not lazily) so the first requests of the first round do not pay
-/// for TCP and HTTP/2 handshakes inside the measurement.
-///
-/// The same connection policy as the inventory bench, so the two benches' no-op rows are
-/// comparable with each other.
-async fn connect_channels(
-    addr: SocketAddr,
-    concurrency: usize,
-) -> anyhow::Result<Arc<Vec<Channel>>> {
-    let n = concurrency.div_ceil(WORKERS_PER_CHANNEL).max(1);
-    let mut channels = Vec::with_capacity(n);
-    for _ in 0..n {
-        channels.push(Channel::from_shared(format!("http://{addr}"))?.connect().await?);
-    }
-    Ok(Arc::new(channels))
-}
-
-/// Round-robin over the connections by operation index.
-fn pick(channels: &[Channel], op: u64) -> Channel {
-    channels[op as usize % channels.len()].clone()
-}
-
-// Cleanup helper, the same as the inventory bench's: a failure is logged, not fatal.
-/// Drops the bench database; a failure only leaves a stray database, so it is logged.
-///
-/// The Redis keys are not deleted: every one of them has a TTL (5 minutes for lists, the
-/// version key aside), so they disappear on their own, and deleting them would need the
-/// very KEYS/SCAN walk the catalog is designed never to do.
-async fn drop_database(mysql_url: &str, name: &str) {
-    use sqlx::Connection;
-    let Ok(mut conn) = sqlx::MySqlConnection::connect(mysql_url).await else {
-        tracing::warn!("could not connect to drop the bench database");
-        return;
-    };
-    // The name comes from unique_name(): [a-z0-9_] only, safe to interpolate.
-    if let Err(e) =
-        sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`")).execute(&mut conn).await
-    {
-        tracing::warn!(database = name, error = %e, "could not drop the bench database");
-    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,6 @@
 //!
 //! Everything the bench creates (two databases, two Redis key prefixes) is removed at the end.
 
-use std::sync::Arc;
 
 use anyhow::Context;
 use bookstore_inventory::{
@@ -51,7 +50,7 @@ use bookstore_stack::testing::unique_name;
 use tonic::{Code, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use super::BenchOptions;
+use super::{BenchOptions, connect_channels, drop_databases, pick};
 
 /// The book every path sells (a flash sale concentrates on one title).
 const BOOK: u64 = 1;
@@ -63,8 +62,6 @@ const LOCK: &str = "LockStock (gRPC)";
 const NAIVE: &str = "naive SQL";
 const FOR_UPDATE: &str = "FOR UPDATE SQL";
 const PATHS: [&str; 6] = [NOOP, RAW_LUA, DECR, LOCK, NAIVE, FOR_UPDATE];
-/// Workers per HTTP/2 connection on the client side.
-const WORKERS_PER_CHANNEL: usize = 8;
 /// Units kept in stock before each gRPC round, far above what one round can sell, so
 /// every path measures sales, not "sold out" refusals.
 const ROUND_STOCK: i64 = 2_000_000;
@@ -304,45 +301,11 @@ async fn top_up(client: &InventoryServiceClient<Channel>, round: usize) -> anyho
     Ok(())
 }
 
-/// One channel (one HTTP/2 connection) per [`WORKERS_PER_CHANNEL`] workers.
-async fn connect_channels(
-    addr: std::net::SocketAddr,
-    concurrency: usize,
-) -> anyhow::Result<Arc<Vec<Channel>>> {
-    let n = concurrency.div_ceil(WORKERS_PER_CHANNEL).max(1);
-    let mut channels = Vec::with_capacity(n);
-    for _ in 0..n {
-        channels.push(Channel::from_shared(format!("http://{addr}"))?.connect().await?);
-    }
-    Ok(Arc::new(channels))
-}
-
-fn pick(channels: &[Channel], op: u64) -> Channel {
-    channels[op as usize % channels.len()].clone()
-}
-
 /// Sold → success, refused for lack of stock → rejected, anything else → failure.
 fn outcome(result: Result<(), tonic::Status>) -> Outcome {
     match result {
         Ok(()) => Outcome::Success,
         Err(s) if s.code() == Code::FailedPrecondition => Outcome::Rejected,
         Err(_) => Outcome::Failed,
-    }
-}
-
-/// Drops the bench's databases; a failure only leaves a stray database, so it is logged.
-async fn drop_databases(mysql_url: &str, names: &[&str]) {
-    use sqlx::Connection;
-    let Ok(mut conn) = sqlx::MySqlConnection::connect(mysql_url).await else {
-        tracing::warn!("could not connect to drop the bench databases");
-        return;
-    };
-    for name in names {
-        // The names come from unique_name(): [a-z0-9_] only, safe to interpolate.
-        if let Err(e) =
-            sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`")).execute(&mut conn).await
-        {
-            tracing::warn!(database = name, error = %e, "could not drop a bench database");
-        }
     }
 }

@@ -88,3 +88,47 @@ pub async fn run(target: BenchTarget, opts: &BenchOptions) -> anyhow::Result<()>
     }
     Ok(())
 }
+
+/// Workers per HTTP/2 connection on the client side: one connection serialises its frames
+/// on one task and would cap the gRPC paths below what the server can do.
+const WORKERS_PER_CHANNEL: usize = 8;
+
+/// One channel (one HTTP/2 connection) per [`WORKERS_PER_CHANNEL`] workers, connected
+/// eagerly so the first requests of the first round do not pay for TCP and HTTP/2
+/// handshakes inside the measurement. Both benches use it, so their no-op rows compare.
+pub(crate) async fn connect_channels(
+    addr: std::net::SocketAddr,
+    concurrency: usize,
+) -> anyhow::Result<std::sync::Arc<Vec<tonic::transport::Channel>>> {
+    let n = concurrency.div_ceil(WORKERS_PER_CHANNEL).max(1);
+    let mut channels = Vec::with_capacity(n);
+    for _ in 0..n {
+        channels.push(
+            tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect().await?,
+        );
+    }
+    Ok(std::sync::Arc::new(channels))
+}
+
+/// Round-robin over the connections by operation index.
+pub(crate) fn pick(channels: &[tonic::transport::Channel], op: u64) -> tonic::transport::Channel {
+    channels[op as usize % channels.len()].clone()
+}
+
+/// Drops a bench's databases; a failure only leaves a stray database, so it is logged,
+/// never fatal (the report is already printed by then).
+pub(crate) async fn drop_databases(mysql_url: &str, names: &[&str]) {
+    use sqlx::Connection;
+    let Ok(mut conn) = sqlx::MySqlConnection::connect(mysql_url).await else {
+        tracing::warn!("could not connect to drop the bench databases");
+        return;
+    };
+    for name in names {
+        // The names come from unique_name(): [a-z0-9_] only, safe to interpolate.
+        if let Err(e) =
+            sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`")).execute(&mut conn).await
+        {
+            tracing::warn!(database = name, error = %e, "could not drop a bench database");
+        }
+    }
+}

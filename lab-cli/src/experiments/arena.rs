@@ -13,28 +13,16 @@
 //! service the moment someone fixes a bug there, and the lab would keep demonstrating a
 //! bug the course already fixed (the same argument as lessons' source markers).
 
-use bookstore_inventory::race::{self as inv, RaceArena};
+use bookstore_inventory::race::RaceArena;
 use bookstore_stack::testing::Infra;
 
 use super::race::{RaceTarget, Strategy};
 
-// A newtype around the service's arena. Implementing the lab's own trait directly for
-// the foreign `RaceArena` would be allowed (the trait is local, so the orphan rule is
-// satisfied); the wrapper exists to keep the inventory crate's types out of the lab's
-// public API and to map the two `Strategy` enums in exactly one place.
+// A newtype around the service's arena, so the lab's public API names its own `Arena`
+// and the inventory crate stays an implementation detail behind the `RaceTarget` seam.
 /// The arena the race runs in.
 pub struct Arena {
     inner: RaceArena,
-}
-
-// Exhaustive over the lab's strategies: a lab variant without a service counterpart
-// cannot compile, so the lab can never race a path the service does not have.
-fn strategy(s: Strategy) -> inv::Strategy {
-    match s {
-        Strategy::Naive => inv::Strategy::Naive,
-        Strategy::ForUpdate => inv::Strategy::ForUpdate,
-        Strategy::Lua => inv::Strategy::Lua,
-    }
 }
 
 impl Arena {
@@ -57,17 +45,17 @@ impl Arena {
     }
 }
 
-// Each method is a one-line delegation. The arena does the work; this impl only adapts
-// the lab's `Strategy` to the service's, so a reader can check at a glance that the lab
-// adds no logic of its own between the learner and the code being taught.
+// Each method is a one-line delegation: the arena does the work, so a reader can check
+// at a glance that the lab adds no logic of its own between the learner and the code
+// being taught.
 impl RaceTarget for Arena {
     async fn reset(&self, s: Strategy, book: u64, stock: i64) -> anyhow::Result<()> {
-        self.inner.reset(strategy(s), book, stock).await
+        self.inner.reset(s, book, stock).await
     }
     async fn buy(&self, s: Strategy, book: u64, qty: i64) -> anyhow::Result<bool> {
-        self.inner.buy(strategy(s), book, qty).await
+        self.inner.buy(s, book, qty).await
     }
     async fn remaining(&self, s: Strategy, book: u64) -> anyhow::Result<i64> {
-        self.inner.remaining(strategy(s), book).await
+        self.inner.remaining(s, book).await
     }
 }

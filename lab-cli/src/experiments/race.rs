@@ -118,37 +118,23 @@ use std::{sync::Arc, time::Duration};
 use bookstore_loadgen::{LoadConfig, Outcome, Snapshot};
 use tokio::sync::{mpsc, watch};
 
-// Mirrored rather than re-exported so the lab's public API (and its snapshot tests)
-// does not change when the service's enum grows a variant the lab does not show yet;
-// `experiments::arena` is the one place that maps between the two.
-/// One way to decrement stock (mirrors `bookstore_inventory::race::Strategy`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Strategy {
-    Naive,
-    ForUpdate,
-    Lua,
+// Re-exported, not mirrored: the lab races exactly the strategies the service has, with
+// the service's own labels ("naive", "for-update", "lua"), so a new variant there shows up
+// here as a compile error in every `match`, never as a silently missing lane.
+pub use bookstore_inventory::race::Strategy;
+
+/// What the lab adds to the service's [`Strategy`]: the lesson line and the lane index.
+pub trait StrategyExt: Copy {
+    /// What the learner should remember about it (shown in the DO/DON'T table).
+    fn lesson(self) -> &'static str;
+    /// The lane index on screen (0, 1, 2: the order of [`Strategy::ALL`]).
+    fn index(self) -> usize;
 }
 
-impl Strategy {
-    // Also the run order (see the module docs) and the lane order on screen; `index()`
-    // relies on the declaration order matching this array.
-    /// In the order the lesson tells the story: wrong, correct but slow, correct and fast.
-    pub const ALL: [Strategy; 3] = [Strategy::Naive, Strategy::ForUpdate, Strategy::Lua];
-
-    // ASCII labels on purpose: they title the lanes, head the plain table, and the tmux test
-    // finds `naive · 超卖 N` by them — one spelling everywhere, no translation to drift.
-    pub fn label(self) -> &'static str {
-        match self {
-            Strategy::Naive => "naive",
-            Strategy::ForUpdate => "for-update",
-            Strategy::Lua => "lua",
-        }
-    }
-
+impl StrategyExt for Strategy {
     // Learner-facing, so Chinese; one short line each because the plain table prints it at
     // the end of an 80-column row.
-    /// What the learner should remember about it (shown in the DO/DON'T table).
-    pub fn lesson(self) -> &'static str {
+    fn lesson(self) -> &'static str {
         match self {
             Strategy::Naive => "先查后改，两条语句之间会被插队",
             Strategy::ForUpdate => "行锁排队，正确但串行",
@@ -156,9 +142,10 @@ impl Strategy {
         }
     }
 
-    // `as usize` on a fieldless enum is its declaration index (0, 1, 2) — the lane index.
-    pub fn index(self) -> usize {
-        self as usize
+    fn index(self) -> usize {
+        // Looked up rather than `self as usize`: the lane order is the lab's `ALL` order,
+        // whatever order the service happens to declare its variants in.
+        Strategy::ALL.iter().position(|s| *s == self).expect("ALL lists every strategy")
     }
 }
 

@@ -51,7 +51,7 @@ use ratatui::{
 use super::fmt_us;
 use crate::{
     app::{App, Lane, lane_strategy},
-    experiments::race::{oversell, verdicts},
+    experiments::race::{StrategyExt, oversell, verdicts},
 };
 
 /// Draws the race screen; returns its title and keys.
