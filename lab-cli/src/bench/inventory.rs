@@ -32,7 +32,6 @@
 //!
 //! Everything the bench creates (two databases, two Redis key prefixes) is removed at the end.
 
-
 use anyhow::Context;
 use bookstore_inventory::{
     Settings,
