@@ -213,6 +213,10 @@ pub async fn start(
         ("BOOKSTORE_MYSQL_URL".into(), state.mysql_url()?.to_string()),
         ("BOOKSTORE_REDIS_URL".into(), state.redis_url()?.to_string()),
         ("BOOKSTORE_CONSUL_ADDR".into(), state.consul_addr()?.to_string()),
+        // A service that fails to start ends with anyhow's error chain, and the supervisor
+        // shows the last lines of its log. With an inherited RUST_BACKTRACE=1 those lines
+        // would be 30 frames of std internals and the actual error would scroll away.
+        ("RUST_LIB_BACKTRACE".into(), "0".into()),
     ];
     env.extend(address_env(state, opts, spec, port)?);
     // Children inherit our whole environment (`Command::envs` adds to it, it does not

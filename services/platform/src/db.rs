@@ -81,8 +81,30 @@ pub async fn connect(
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect_with(opts)
         .await?;
-    migrator.run(&pool).await?;
+    migrate(&pool, database, migrator).await?;
     Ok(pool)
+}
+
+/// Runs `migrator` while holding a named MySQL lock, so instances starting together take
+/// turns. Found the hard way: sqlx's own migration lock is `GET_LOCK(?, -1)` with the
+/// result ignored, and MariaDB does not treat -1 as "wait forever" — two instances on a
+/// fresh database then migrate at once, and the loser sees the winner's half-written
+/// bookkeeping row and refuses to start ("migration 1 is partially applied").
+///
+/// ✅ DO serialise schema changes across instances (a lock, or a separate migrate step
+/// before the rollout). ❌ DON'T assume a framework's lock works on every database
+/// flavour: MySQL DDL is not transactional, so a lost race leaves the schema half-done.
+async fn migrate(pool: &MySqlPool, database: &str, migrator: &Migrator) -> anyhow::Result<()> {
+    // The lock lives on one connection, so the migrations must run on that same one.
+    let mut conn = pool.acquire().await?;
+    let name = format!("bookstore-migrate:{database}");
+    let (got,): (Option<i64>,) =
+        sqlx::query_as("SELECT GET_LOCK(?, 60)").bind(&name).fetch_one(&mut *conn).await?;
+    anyhow::ensure!(got == Some(1), "waited 60 s for another instance's migrations of {database}");
+    let result = migrator.run_direct(&mut *conn).await;
+    // Released explicitly (the pool keeps the connection, and with it the lock, alive).
+    sqlx::query("SELECT RELEASE_LOCK(?)").bind(&name).execute(&mut *conn).await?;
+    Ok(result?)
 }
 
 #[cfg(test)]
