@@ -94,9 +94,8 @@ use bookstore_proto::catalog::{
 };
 use bookstore_stack::testing::unique_name;
 use tonic::transport::Channel;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use super::{BenchOptions, connect_channels, drop_databases, pick};
+use super::{BenchOptions, connect_channels, drop_databases, noop_grpc, pick};
 
 // Row names double as ratio baselines (`Report::ratio_to` finds rows by name), so they are
 // constants, spelled once.
@@ -427,21 +426,7 @@ async fn measure(opts: &BenchOptions, s: &Services) -> anyhow::Result<Report> {
             let summary = match *path {
                 // The baseline: the cheapest RPC the server has (health check, no I/O),
                 // over the same connections the ListBooks rows use.
-                NOOP_GRPC => {
-                    let channels = channels.clone();
-                    bookstore_loadgen::run(
-                        cfg.clone(),
-                        move |op| {
-                            let mut health = HealthClient::new(pick(&channels, op));
-                            async move {
-                                let req = HealthCheckRequest { service: String::new() };
-                                outcome(health.check(req).await.is_ok())
-                            }
-                        },
-                        None,
-                    )
-                    .await
-                }
+                NOOP_GRPC => noop_grpc(cfg.clone(), channels.clone()).await,
                 // ListBooks straight to the catalog over gRPC: the service-to-service path
                 // (what order-service would see), with no gateway in between.
                 GRPC_COLD | GRPC_WARM => {

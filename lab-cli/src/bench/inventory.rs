@@ -47,9 +47,8 @@ use bookstore_proto::inventory::{
 };
 use bookstore_stack::testing::unique_name;
 use tonic::{Code, transport::Channel};
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use super::{BenchOptions, connect_channels, drop_databases, pick};
+use super::{BenchOptions, connect_channels, drop_databases, noop_grpc, pick};
 
 /// The book every path sells (a flash sale concentrates on one title).
 const BOOK: u64 = 1;
@@ -120,21 +119,7 @@ async fn measure(
         top_up(&inventory, round).await?;
         for (i, path) in PATHS.iter().enumerate() {
             let summary = match *path {
-                NOOP => {
-                    let channels = channels.clone();
-                    bookstore_loadgen::run(
-                        cfg.clone(),
-                        move |op| {
-                            let mut health = HealthClient::new(pick(&channels, op));
-                            async move {
-                                let req = HealthCheckRequest { service: String::new() };
-                                outcome(health.check(req).await.map(|_| ()))
-                            }
-                        },
-                        None,
-                    )
-                    .await
-                }
+                NOOP => noop_grpc(cfg.clone(), channels.clone()).await,
                 RAW_LUA => race_path(cfg.clone(), arena, Strategy::Lua).await,
                 NAIVE => race_path(cfg.clone(), arena, Strategy::Naive).await,
                 FOR_UPDATE => race_path(cfg.clone(), arena, Strategy::ForUpdate).await,

@@ -132,3 +132,27 @@ pub(crate) async fn drop_databases(mysql_url: &str, names: &[&str]) {
         }
     }
 }
+
+/// The no-op gRPC baseline both benches divide by: `grpc.health.v1.Health/Check` — the
+/// cheapest RPC every server has (no I/O behind it) — over the same connections the
+/// measured rows use, so the ratio isolates what the real RPC adds on top of gRPC itself.
+pub(crate) async fn noop_grpc(
+    cfg: bookstore_loadgen::LoadConfig,
+    channels: std::sync::Arc<Vec<tonic::transport::Channel>>,
+) -> bookstore_loadgen::Summary {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    bookstore_loadgen::run(
+        cfg,
+        move |op| {
+            let mut health = HealthClient::new(pick(&channels, op));
+            async move {
+                match health.check(HealthCheckRequest { service: String::new() }).await {
+                    Ok(_) => bookstore_loadgen::Outcome::Success,
+                    Err(_) => bookstore_loadgen::Outcome::Failed,
+                }
+            }
+        },
+        None,
+    )
+    .await
+}
