@@ -7,7 +7,7 @@
 # Elsewhere it prints exactly what to install, or how to use compose.yaml instead.
 set -euo pipefail
 
-tools=${BOOKSTORE_TOOLS_DIR:-$HOME/.cache/bookstore-lab/tools}
+tools=${BOOKSTORE_TOOLS_DIR:-${HOME:-/tmp}/.cache/bookstore-lab/tools}
 here=$(cd "$(dirname "$0")" && pwd)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]; }

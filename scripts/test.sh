@@ -11,7 +11,7 @@ trap cleanup EXIT INT TERM
 echo "==> starting test infrastructure in $dir"
 "$lab" --dir "$dir" up --infra-only
 eval "$("$lab" --dir "$dir" env)"
-export BOOKSTORE_TOOLS_DIR=${BOOKSTORE_TOOLS_DIR:-$HOME/.cache/bookstore-lab/tools}
+export BOOKSTORE_TOOLS_DIR=${BOOKSTORE_TOOLS_DIR:-${HOME:-/tmp}/.cache/bookstore-lab/tools}
 
 echo "==> cargo test --workspace"
 # A hung test must fail the run, not eat CI's whole 90 minutes: 45 is far above a normal
