@@ -477,11 +477,19 @@ pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
     let token =
         users.login(LoginRequest { username: name.clone(), password }).await?.into_inner().token;
     // A random ISBN so repeated presses never hit the catalog's unique-ISBN check
-    // (AlreadyExists), which would teach nothing about caching.
+    // (AlreadyExists), which would teach nothing about caching. It must still be a *valid*
+    // ISBN-13 — the catalog checks the check digit — so the 13th digit comes from the
+    // catalog's own function rather than a second copy of the rule here.
+    let first12: Vec<u8> = std::iter::once([9u8, 7, 8])
+        .flatten()
+        .chain((0..9).map(|_| rand::rng().random_range(0..10u8)))
+        .collect();
+    let check = bookstore_catalog::domain::isbn13_check_digit(&first12);
+    let isbn: String = first12.iter().chain([&check]).map(|d| char::from(b'0' + d)).collect();
     let mut req = tonic::Request::new(PublishBookRequest {
         title: format!("实验室新书 {name}"),
         author: "bookstore-lab".into(),
-        isbn: format!("978{:010}", rand::rng().random_range(0..10_000_000_000u64)),
+        isbn,
         publisher: "实验室出版社".into(),
         // Money in integer cents (¥42.00), as the proto defines it: ❌ DON'T carry prices in
         // floats — 0.1 + 0.2 ≠ 0.3, and an order total that is off by a cent fails the payment
