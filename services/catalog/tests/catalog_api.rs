@@ -120,16 +120,11 @@ async fn spawn_catalog() -> TestCatalog {
     let shutdown = Shutdown::new();
 
     // user-service first: catalog needs its address (PublishBook validates tokens there).
-    let mut user = bookstore_user::Settings::default();
-    user.common.port = 0;
-    user.common.mysql_url = Secret::new(infra.mysql_url.clone());
-    user.common.database = infra.fresh_database("cat_user").await;
-    user.jwt_secret = Secret::new(JWT_SECRET);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_user::run(user, shutdown.clone(), move |b| {
-        let _ = tx.send(b);
-    }));
-    let user_bound = rx.await.expect("user-service starts");
+    let user_db = infra.fresh_database("cat_user").await;
+    let user_bound =
+        bookstore_user::spawn_in_process(&infra.mysql_url, user_db, JWT_SECRET, shutdown.clone())
+            .await
+            .expect("user-service starts");
 
     // catalog-service: port 0, the shared infrastructure, its own database and key prefix.
     let mut settings = Settings::default();

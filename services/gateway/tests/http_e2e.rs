@@ -63,16 +63,15 @@ async fn spawn_stack() -> Stack {
     let infra = bookstore_stack::testing::infra();
     let shutdown = Shutdown::new();
 
-    let mut user = bookstore_user::Settings::default();
-    user.common.port = 0;
-    user.common.mysql_url = Secret::new(infra.mysql_url.clone());
-    user.common.database = infra.fresh_database("gw_user").await;
-    user.jwt_secret = Secret::new(JWT_SECRET);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_user::run(user, shutdown.clone(), move |b| {
-        let _ = tx.send(b);
-    }));
-    let user_addr = format!("http://{}", bound(rx).await.grpc);
+    let user_db = infra.fresh_database("gw_user").await;
+    let user = tokio::time::timeout(
+        Duration::from_secs(30),
+        bookstore_user::spawn_in_process(&infra.mysql_url, user_db, JWT_SECRET, shutdown.clone()),
+    )
+    .await
+    .expect("user-service starts within 30 s")
+    .expect("user-service starts");
+    let user_addr = format!("http://{}", user.grpc);
 
     let mut catalog = bookstore_catalog::Settings::default();
     catalog.common.port = 0;

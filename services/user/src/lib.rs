@@ -172,3 +172,37 @@ pub async fn run(
     bookstore_platform::run::serve("user-service", &settings.common, server, shutdown, on_bound)
         .await
 }
+
+/// Starts user-service on a task — port 0, database `database` on `mysql_url`, tokens
+/// signed with `jwt_secret` — and returns once it is bound. Every service that checks
+/// tokens (catalog, gateway, …) needs a real user-service in its tests; this is the one
+/// way they start it, so a new required setting is added here once, not in each test.
+///
+/// A start-up failure (bad secret, MySQL down) is returned as the error instead of a
+/// test that waits for an address that never comes.
+pub async fn spawn_in_process(
+    mysql_url: &str,
+    database: String,
+    jwt_secret: &str,
+    shutdown: Shutdown,
+) -> anyhow::Result<Bound> {
+    let mut settings = Settings::default();
+    // Port 0: the OS picks a free port, so tests run in parallel without colliding; the
+    // real port comes back through `on_bound`. ❌ DON'T pick "a probably free" port number
+    // in a test — two tests pick the same one on a busy CI machine and one fails at random.
+    settings.common.port = 0;
+    settings.common.mysql_url = Secret::new(mysql_url);
+    settings.common.database = database;
+    settings.jwt_secret = Secret::new(jwt_secret);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle = tokio::spawn(run(settings, shutdown, move |b| {
+        let _ = tx.send(b);
+    }));
+    match rx.await {
+        Ok(bound) => Ok(bound),
+        // The sender was dropped unused: `run` failed before binding.
+        Err(_) => {
+            Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("user-service stopped")))
+        }
+    }
+}
