@@ -48,10 +48,7 @@ impl UserClient {
     /// itself; cloning the client per call is cheap and is how tonic expects concurrent
     /// use (a client method takes `&mut self`).
     pub fn new(addr: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let channel = tonic::transport::Endpoint::from_shared(addr.to_string())?
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .connect_lazy();
+        let channel = bookstore_platform::clients::channel("user-service", addr)?;
         Ok(Self { client: UserServiceClient::new(channel), timeout })
     }
 

@@ -13,6 +13,7 @@
 //! | [`server`] | the gRPC server: bind (port 0 allowed), health per named service, reflection, request metrics |
 //! | [`db`] | MySQL: create the service's database if missing, connect a pool, run migrations |
 //! | [`cache`] | Redis: a reconnecting connection and key namespacing |
+//! | [`clients`] | the one function that builds a channel to another service |
 //! | [`consul`] | register/deregister with the local Consul agent; list healthy instances |
 //! | [`metrics`] | the Prometheus `/metrics` endpoint |
 //! | [`auth`] | reading the `authorization: Bearer …` metadata |
@@ -32,6 +33,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod clients;
 pub mod config;
 pub mod consul;
 pub mod db;
