@@ -202,3 +202,76 @@ pub async fn run_observed(
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/catalog")
 }
+
+impl Settings {
+    /// Settings for an in-process instance (tests, benches, other services' tests): port 0,
+    /// no Consul, the given infrastructure, database, key prefix and user-service.
+    pub fn in_process(
+        mysql_url: &str,
+        redis_url: &str,
+        database: &str,
+        prefix: &str,
+        user_addr: &str,
+    ) -> Self {
+        let mut s = Settings::default();
+        s.common.port = 0;
+        s.common.mysql_url = bookstore_platform::Secret::new(mysql_url);
+        s.common.redis_url = bookstore_platform::Secret::new(redis_url);
+        s.common.database = database.to_string();
+        s.common.redis_prefix = prefix.to_string();
+        s.common.consul_addr = String::new();
+        s.user_addr = user_addr.to_string();
+        s
+    }
+}
+
+/// A catalog-service started with [`spawn_in_process`]: its addresses, its [`Stats`] (the
+/// counters the tests and the bench assert on) and a way to stop it.
+pub struct Spawned {
+    pub bound: Bound,
+    pub stats: Arc<Stats>,
+    shutdown: Shutdown,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Spawned {
+    /// Stops the service gracefully and waits until it has drained.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.handle.await?
+    }
+
+    /// The shutdown token, for callers that tie the service to a wider lifetime.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+}
+
+/// The one in-process start of catalog-service: migrates the database, loads the first
+/// `seed` books of the seed catalogue (0: none), runs [`run_observed`] on a task and returns
+/// once it listens. Used by catalog's tests, the gateway's and order's tests and the bench,
+/// so a new required setting is wired once here instead of in each of them.
+pub async fn spawn_in_process(settings: Settings, seed: usize) -> anyhow::Result<Spawned> {
+    if seed > 0 {
+        let pool = bookstore_platform::db::connect(
+            settings.common.mysql_url.expose(),
+            &settings.common.database,
+            2,
+            &migrator(),
+        )
+        .await?;
+        seed_catalog(&pool, seed).await?;
+        pool.close().await;
+    }
+    let shutdown = Shutdown::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle = tokio::spawn(run_observed(settings, shutdown.clone(), move |b, stats| {
+        let _ = tx.send((b, stats));
+    }));
+    match rx.await {
+        Ok((bound, stats)) => Ok(Spawned { bound, stats, shutdown, handle }),
+        Err(_) => {
+            Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("catalog-service stopped")))
+        }
+    }
+}

@@ -26,7 +26,7 @@
 use std::{sync::Arc, time::Duration};
 
 use bookstore_catalog::{Settings, Stats, StatsSnapshot};
-use bookstore_platform::{Secret, Shutdown};
+use bookstore_platform::Shutdown;
 use bookstore_proto::{
     catalog::{
         GetBookRequest, ListBooksRequest, PublishBookRequest, SearchBooksRequest, SortField,
@@ -54,11 +54,13 @@ struct TestCatalog {
     users: UserServiceClient<Channel>,
     stats: Arc<Stats>,
     shutdown: Shutdown,
+    catalog_shutdown: Shutdown,
 }
 
 impl Drop for TestCatalog {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        self.catalog_shutdown.cancel();
     }
 }
 
@@ -126,35 +128,26 @@ async fn spawn_catalog() -> TestCatalog {
             .await
             .expect("user-service starts");
 
-    // catalog-service: port 0, the shared infrastructure, its own database and key prefix.
-    let mut settings = Settings::default();
-    settings.common.port = 0;
-    settings.common.mysql_url = Secret::new(infra.mysql_url.clone());
-    settings.common.redis_url = Secret::new(infra.redis_url.clone());
-    settings.common.redis_prefix = bookstore_stack::testing::unique_prefix();
-    settings.common.database = infra.fresh_database("catalog").await;
-    settings.user_addr = format!("http://{}", user_bound.grpc);
-    let pool = bookstore_platform::db::connect(
+    // catalog-service: port 0, the shared infrastructure, its own database and key prefix,
+    // loaded with the first SEEDED books of the seed catalogue.
+    let settings = Settings::in_process(
         &infra.mysql_url,
-        &settings.common.database,
-        2,
-        &bookstore_catalog::migrator(),
+        &infra.redis_url,
+        &infra.fresh_database("catalog").await,
+        &bookstore_stack::testing::unique_prefix(),
+        &format!("http://{}", user_bound.grpc),
+    );
+    // The Spawned handle carries the instance's Stats next to the addresses: the handle the
+    // assertions below use to count this instance's SQL statements.
+    let catalog = tokio::time::timeout(
+        Duration::from_secs(30),
+        bookstore_catalog::spawn_in_process(settings, SEEDED),
     )
     .await
-    .unwrap();
-    bookstore_catalog::seed_catalog(&pool, SEEDED).await.unwrap();
-    pool.close().await;
-
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_catalog::run_observed(settings, shutdown.clone(), move |b, stats| {
-        let _ = tx.send((b, stats));
-    }));
-    // `run_observed` hands out the instance's Stats next to the addresses: the handle the
-    // assertions below use to count this instance's SQL statements.
-    let (bound, stats) = tokio::time::timeout(Duration::from_secs(30), rx)
-        .await
-        .expect("catalog-service starts within 30 s")
-        .expect("catalog-service reports its address");
+    .expect("catalog-service starts within 30 s")
+    .expect("catalog-service starts");
+    let (bound, stats) = (catalog.bound, catalog.stats.clone());
+    let catalog_shutdown = catalog.shutdown();
     TestCatalog {
         client: CatalogServiceClient::connect(format!("http://{}", bound.grpc)).await.unwrap(),
         addr: bound.grpc,
@@ -162,6 +155,7 @@ async fn spawn_catalog() -> TestCatalog {
         users: UserServiceClient::connect(format!("http://{}", user_bound.grpc)).await.unwrap(),
         stats,
         shutdown,
+        catalog_shutdown,
     }
 }
 

@@ -17,7 +17,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use bookstore_platform::{Secret, Shutdown};
+use bookstore_platform::Shutdown;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -35,11 +35,13 @@ struct Stack {
     base: String,
     http: reqwest::Client,
     shutdown: Shutdown,
+    catalog_shutdown: Shutdown,
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        self.catalog_shutdown.cancel();
     }
 }
 
@@ -73,28 +75,23 @@ async fn spawn_stack() -> Stack {
     .expect("user-service starts");
     let user_addr = format!("http://{}", user.grpc);
 
-    let mut catalog = bookstore_catalog::Settings::default();
-    catalog.common.port = 0;
-    catalog.common.mysql_url = Secret::new(infra.mysql_url.clone());
-    catalog.common.redis_url = Secret::new(infra.redis_url.clone());
-    catalog.common.redis_prefix = bookstore_stack::testing::unique_prefix();
-    catalog.common.database = infra.fresh_database("gw_catalog").await;
-    catalog.user_addr = user_addr.clone();
-    let pool = bookstore_platform::db::connect(
+    let catalog = bookstore_catalog::Settings::in_process(
         &infra.mysql_url,
-        &catalog.common.database,
-        2,
-        &bookstore_catalog::migrator(),
+        &infra.redis_url,
+        &infra.fresh_database("gw_catalog").await,
+        &bookstore_stack::testing::unique_prefix(),
+        &user_addr,
+    );
+    let catalog = tokio::time::timeout(
+        Duration::from_secs(30),
+        bookstore_catalog::spawn_in_process(catalog, SEEDED),
     )
     .await
-    .unwrap();
-    bookstore_catalog::seed_catalog(&pool, SEEDED).await.unwrap();
-    pool.close().await;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_catalog::run(catalog, shutdown.clone(), move |b| {
-        let _ = tx.send(b);
-    }));
-    let catalog_addr = format!("http://{}", bound(rx).await.grpc);
+    .expect("catalog-service starts within 30 s")
+    .expect("catalog-service starts");
+    let catalog_addr = format!("http://{}", catalog.bound.grpc);
+    // The catalog stops with the stack: its token is cancelled by the same guard.
+    let catalog_shutdown = catalog.shutdown();
 
     let mut gateway = bookstore_gateway::Settings::default();
     gateway.common.port = 0;
@@ -105,7 +102,12 @@ async fn spawn_stack() -> Stack {
         let _ = tx.send(a);
     }));
     let addr = bound(rx).await;
-    Stack { base: format!("http://{addr}"), http: reqwest::Client::new(), shutdown }
+    Stack {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        shutdown,
+        catalog_shutdown,
+    }
 }
 
 // Two tiny helpers keep the long end-to-end test readable: each line is one request and
