@@ -1,59 +1,219 @@
-//! # order-service — orders: the orchestrator of user, catalog and inventory
+//! # order-service — orders: the orchestrator of user, catalog and inventory (Day 31–32)
 //!
-//! **Not built yet** (Day 31–32 has its own issue). The server runs, registers in Consul and
-//! answers health checks and reflection, but every RPC answers `UNIMPLEMENTED` (the
-//! generated default stubs): no RPC pretends to work. The contracts it will honour are
-//! written in `proto/bookstore/order/v1/order.proto`.
+//! It owns `order_db` and calls three services: user (who is this?), catalog (what does
+//! the book cost now?), inventory (hold the units while the buyer pays). The contract is
+//! `proto/bookstore/order/v1/order.proto`; the lessons are `lessons/day31` and `lessons/day32`.
 //!
-//! - [`Settings`]: the common settings (port 9003, database `order_db`).
-//! - [`run`]: serve until shutdown.
+//! | module | its one job |
+//! |---|---|
+//! | [`domain`] | request parsing, the state machine, stock actions owed, totals — no I/O |
+//! | [`create`] | CreateOrder's call chain, its compensation ([`create::abandon`]) and lab faults |
+//! | [`sweeper`] | what order_db says is left to do: dead creations, expiry, owed stock actions |
+//! | [`store`] | order_db's SQL: intents, orders, conditional transitions |
+//! | [`peers`] | the clients of user, catalog and inventory, with deadlines and error meaning |
+//! | [`api`] | the gRPC handlers and who may call what |
+//! | [`error`] | the one error enum and its one mapping to `tonic::Status` |
+//! | `graph` | (feature `graph`) this service and its three peers in one process, for tests and benches |
 //!
-//! Why ship a skeleton at all: the stack supervisor, the gateway and the dashboard need
-//! all six processes from day one, and a stub that answers `UNIMPLEMENTED` is honest —
-//! a client learns at once that the RPC does not exist yet. ❌ DON'T fake a stub that
-//! returns an empty success: callers would build on an answer that means nothing.
-//! It connects to neither MySQL nor Redis yet: a dependency it does not use would only
-//! give it a way to fail at start-up.
+//! The invariants this service keeps (tests in `tests/` attack each):
+//! - a lock in inventory belongs to exactly one committed order, or is released — even if
+//!   this process is killed between LockStock and the commit (`tests/crash.rs`);
+//! - one idempotency key, one order: retries return it, another body is refused;
+//! - status changes follow the state machine and cannot both win a race;
+//! - every status change's stock work (release, confirm, return) happens exactly once in
+//!   effect, however often it is retried.
 
-use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, run::Bound};
-use bookstore_proto::order::order_service_server::{OrderService, OrderServiceServer};
+pub mod api;
+pub mod create;
+pub mod domain;
+pub mod error;
+#[cfg(feature = "graph")]
+pub mod graph;
+pub mod peers;
+pub mod store;
+pub mod sweeper;
+
+use std::time::Duration;
+
+use bookstore_platform::{CommonSettings, GrpcServer, Secret, Shutdown, run::Bound};
+use bookstore_proto::order::order_service_server::OrderServiceServer;
 use serde::{Deserialize, Serialize};
 
-/// This service's settings: only the common ones so far. `flatten` puts the common fields
-/// at the top level, so the env var is `BOOKSTORE_PORT`, not `BOOKSTORE_COMMON__PORT`;
-/// the service's own fields will sit next to them when it gets some.
+pub use error::Error;
+
+/// The service credential the lab ships with; refused outside development, like the JWT
+/// secret in user-service (anyone who read this file could mark orders paid with it).
+pub const DEV_SERVICE_TOKEN: &str = "bookstore-lab-development-service-token";
+
+/// order-service settings. Environment: `BOOKSTORE_INVENTORY_ADDR`, `BOOKSTORE_PAYMENT_WINDOW_SECS`, …
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
+    /// Peers (the supervisor passes all three).
+    pub user_addr: String,
+    pub catalog_addr: String,
+    pub inventory_addr: String,
+    /// Deadline of each peer call: ~1 ms on loopback normally, so 3 s fires only when a peer
+    /// is in real trouble, and then the order fails fast with UNAVAILABLE.
+    pub upstream_timeout_ms: u64,
+    /// How long a Pending order waits for payment: the course's 15 minutes. The lab shortens
+    /// it to watch expiry happen. Inventory's own window (its backstop sweeper) must be
+    /// longer, or inventory could release a lock that a still-payable order relies on.
+    pub payment_window_secs: u64,
+    /// How often the sweeper runs.
+    pub sweep_interval_secs: u64,
+    /// When an unfinished creation counts as dead (see `sweeper::SweepSettings`).
+    pub intent_stale_secs: u64,
+    /// `x-service-token` that UpdateOrderStatus requires (payment-service has the same).
+    pub service_token: Secret,
+    /// Honour `x-lab-fault` metadata (the lab's failure experiments, the crash test).
+    pub lab_faults: bool,
+    /// MySQL connections: each CreateOrder holds one for the claim and one for the commit;
+    /// the abandon path holds one across a ReleaseStock call.
+    pub db_max_connections: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { common: CommonSettings::defaults(9003, "order_db") }
+        Self {
+            common: CommonSettings::defaults(9003, "order_db"),
+            user_addr: "http://127.0.0.1:9001".into(),
+            catalog_addr: "http://127.0.0.1:9002".into(),
+            inventory_addr: "http://127.0.0.1:9004".into(),
+            upstream_timeout_ms: 3000,
+            payment_window_secs: 900,
+            sweep_interval_secs: 5,
+            intent_stale_secs: 60,
+            service_token: Secret::new(DEV_SERVICE_TOKEN),
+            lab_faults: false,
+            db_max_connections: 20,
+        }
     }
 }
 
-/// The gRPC handler. Empty on purpose: every method falls back to the generated stub,
-/// which answers `Status::unimplemented`. When it is built, this struct will hold the
-/// service's dependencies (a MySQL pool, clients of the services it calls), and each
-/// method will stay a thin translation between proto messages and the domain.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct OrderApi;
+impl Settings {
+    /// Fails fast on settings that would make the service unsafe.
+    ///
+    /// The stale-intent bound is the one a learner would not guess: if it were shorter
+    /// than a slow-but-alive CreateOrder (three peer deadlines, then the commit), the
+    /// sweeper would release the stock of an order that is about to commit — an order
+    /// without its lock, which someone else can then buy. ❌ DON'T tune it below that.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.common.is_development() || self.service_token.expose() != DEV_SERVICE_TOKEN,
+            "refusing to start: BOOKSTORE_SERVICE_TOKEN is the built-in development token and \
+             environment is {:?}",
+            self.common.environment
+        );
+        anyhow::ensure!(self.payment_window_secs > 0, "payment_window_secs must be positive");
+        anyhow::ensure!(self.sweep_interval_secs > 0, "sweep_interval_secs must be positive");
+        anyhow::ensure!(
+            self.intent_stale_secs * 1000 > 3 * self.upstream_timeout_ms + 1000,
+            "intent_stale_secs must exceed three upstream deadlines plus a second"
+        );
+        Ok(())
+    }
 
-impl OrderService for OrderApi {}
+    /// Settings for an in-process instance (tests, bench): port 0, no Consul, the given
+    /// infrastructure, database and peers, lab faults on.
+    pub fn in_process(mysql_url: &str, database: &str, peers: peers::PeerAddrs<'_>) -> Self {
+        let mut s = Settings::default();
+        s.common.port = 0;
+        s.common.mysql_url = Secret::new(mysql_url);
+        s.common.database = database.to_string();
+        s.common.consul_addr = String::new();
+        s.user_addr = peers.user.to_string();
+        s.catalog_addr = peers.catalog.to_string();
+        s.inventory_addr = peers.inventory.to_string();
+        s.lab_faults = true;
+        s
+    }
+}
 
-/// Binds, serves until `shutdown`, and reports the bound addresses through `on_bound`.
-/// A library function, not code in `main`, so integration tests can start the real
-/// server in-process on port 0 and learn its address from `on_bound`.
+/// The schema of `order_db`, compiled into the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/order");
+
+/// Connects MySQL (creating and migrating `order_db`), starts the sweeper, serves until
+/// `shutdown`, and reports the bound addresses through `on_bound`.
+///
+/// No Redis: order-service caches nothing. Orders are read by their owner a few times,
+/// right after they change — the worst case for a cache (low hit rate, fresh data needed).
 pub async fn run(
     settings: Settings,
     shutdown: Shutdown,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
-    let server = GrpcServer::bind(&settings.common.host, settings.common.port)
+    settings.check()?;
+    let common = &settings.common;
+    let pool = bookstore_platform::db::connect(
+        common.mysql_url.expose(),
+        &common.database,
+        settings.db_max_connections,
+        &MIGRATOR,
+    )
+    .await?;
+    let store = store::Store::new(pool);
+    let timeout = Duration::from_millis(settings.upstream_timeout_ms);
+    let peers = peers::Peers::new(
+        peers::PeerAddrs {
+            user: &settings.user_addr,
+            catalog: &settings.catalog_addr,
+            inventory: &settings.inventory_addr,
+        },
+        timeout,
+    )?;
+    tokio::spawn(sweeper::run(
+        store.clone(),
+        peers.clone(),
+        sweeper::SweepSettings {
+            interval: Duration::from_secs(settings.sweep_interval_secs),
+            intent_stale: Duration::from_secs(settings.intent_stale_secs),
+        },
+        shutdown.clone(),
+    ));
+    let api = api::OrderApi::new(
+        store,
+        peers,
+        api::Config {
+            payment_window_secs: settings.payment_window_secs,
+            service_token: settings.service_token.clone(),
+            lab_faults: settings.lab_faults,
+        },
+    );
+    let server = GrpcServer::bind(&common.host, common.port)
         .await?
-        .add_service(OrderServiceServer::new(OrderApi));
-    bookstore_platform::run::serve("order-service", &settings.common, server, shutdown, on_bound)
-        .await
+        .add_service(OrderServiceServer::new(api));
+    bookstore_platform::run::serve("order-service", common, server, shutdown, on_bound).await
+}
+
+/// A service started with [`spawn_in_process`]: its addresses and a way to stop it.
+pub struct Spawned {
+    pub bound: Bound,
+    shutdown: Shutdown,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Spawned {
+    /// Stops the service gracefully and waits until it has drained.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.handle.await?
+    }
+}
+
+/// The one in-process start of order-service (tests, gateway tests, `bench order`): runs
+/// [`run`] on a task and returns once it listens; a start-up failure is returned as the error.
+pub async fn spawn_in_process(settings: Settings) -> anyhow::Result<Spawned> {
+    let shutdown = Shutdown::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle = tokio::spawn(run(settings, shutdown.clone(), move |b| {
+        let _ = tx.send(b);
+    }));
+    match rx.await {
+        Ok(bound) => Ok(Spawned { bound, shutdown, handle }),
+        Err(_) => {
+            Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("order-service stopped")))
+        }
+    }
 }

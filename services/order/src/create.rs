@@ -1,0 +1,306 @@
+//! CreateOrder, the orchestration: who calls whom, in which order, and what undoes what.
+//!
+//! ```text
+//!  ValidateToken ─┐                      (side by side: neither needs the other's answer)
+//!  GetBook × N  ──┴─▶ claim intent ─▶ LockStock(order id) ─▶ commit {delete intent, insert order}
+//!                     (order id,        (inventory, Lua,       (one MySQL transaction)
+//!                      idempotency key)  all-or-nothing)
+//!  any failure after the claim ─▶ abandon: release the lock (idempotent), delete the intent
+//!  order-service killed after the claim ─▶ the sweeper abandons the stale intent
+//! ```
+//!
+//! The course's sample locks stock and, if the insert fails, releases it "and logs an error
+//! if the release fails" — so a crash or a failed release leaks locked stock until someone
+//! notices. Here the lock is keyed by an order id that is durable *before* LockStock (the
+//! intent row), so whatever dies, the intent is left behind and [`abandon`] finds it:
+//! either the order committed and owns the lock, or the intent is abandoned and the lock
+//! released. There is no third outcome — the transaction's first statement deletes the
+//! intent, and [`abandon`] holds the intent's row lock while it releases.
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    Error,
+    domain::{self, Lines},
+    peers::{BookSnapshot, Peers},
+    store::{Claim, ItemRow, NewOrder, OrderRow, Store},
+};
+
+/// Fault injection for the lab and the crash tests, from the `x-lab-fault` metadata; only
+/// honoured when the service runs with `lab_faults = true` (the lab and tests), never by
+/// default — a production endpoint that lets callers make it fail would be a gift to attackers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fault {
+    #[default]
+    None,
+    /// The commit fails after LockStock succeeded: the compensation must release the lock.
+    FailCommit,
+    /// Sleep this long after LockStock, before the commit: a window to `kill -9` the process
+    /// with the lock held (what the crash test does).
+    PauseAfterLock(Duration),
+}
+
+impl Fault {
+    /// `fail-commit` or `pause-after-lock=<ms>` (at most 60 s).
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        if raw == "fail-commit" {
+            return Ok(Fault::FailCommit);
+        }
+        if let Some(ms) = raw.strip_prefix("pause-after-lock=")
+            && let Ok(ms) = ms.parse::<u64>()
+            && ms <= 60_000
+        {
+            return Ok(Fault::PauseAfterLock(Duration::from_millis(ms)));
+        }
+        Err(Error::InvalidArgument(format!("unknown x-lab-fault {raw:?}")))
+    }
+}
+
+/// What the orchestration needs.
+pub struct Ctx<'a> {
+    pub store: &'a Store,
+    pub peers: &'a Peers,
+    /// How long an unpaid order lives.
+    pub payment_window_secs: u64,
+}
+
+/// One CreateOrder request, already read from the wire.
+pub struct Request<'a> {
+    pub token: &'a str,
+    pub items: Vec<(u64, i32)>,
+    pub idempotency_key: &'a str,
+    pub fault: Fault,
+}
+
+/// The order, whether it was a replay, and the call chain with each step's latency
+/// (sent back as `server-timing` metadata, drawn by the lab's call-chain view).
+pub struct Created {
+    pub order: OrderRow,
+    pub replayed: bool,
+    pub trace: Trace,
+}
+
+/// Each step's name and duration, in the order they finished.
+#[derive(Clone, Debug, Default)]
+pub struct Trace(pub Vec<(String, Duration)>);
+
+impl Trace {
+    fn push(&mut self, step: impl Into<String>, took: Duration) {
+        let step = step.into();
+        metrics::histogram!("order_create_step_seconds", "step" => step_label(&step))
+            .record(took.as_secs_f64());
+        self.0.push((step, took));
+    }
+
+    /// The HTTP `Server-Timing` format, which grpcurl -v and browsers' dev tools display:
+    /// `ValidateToken;dur=0.8, GetBook-7;dur=1.1, …` (milliseconds).
+    pub fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(s, d)| format!("{s};dur={:.2}", d.as_secs_f64() * 1e3))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Per-book steps share one metric label (`GetBook`), so the metric's cardinality does not
+/// grow with the catalogue.
+fn step_label(step: &str) -> &'static str {
+    match step {
+        s if s.starts_with("GetBook") => "GetBook",
+        "ValidateToken" => "ValidateToken",
+        "claim" => "claim",
+        "LockStock" => "LockStock",
+        "commit" => "commit",
+        _ => "other",
+    }
+}
+
+/// Runs CreateOrder end to end. See the module docs for the chain and its guarantees.
+pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
+    // 0. Parse before calling anyone: a bad request costs nothing downstream.
+    let lines = Lines::parse(req.items)?;
+    let key = domain::parse_idempotency_key(req.idempotency_key)?;
+    let mut trace = Trace::default();
+
+    // 1 + 2. The token check and the price lookups side by side. Sequential, the chain
+    // would cost 1 + N round trips; in parallel, about the slowest one (the lesson measures
+    // it). The trade-off: a caller with a bad token still costs us N cached GetBooks —
+    // cheap reads, bounded by MAX_LINES; a token check first would cost every honest
+    // buyer a round trip instead.
+    // lesson:parallel-lookups:start
+    let started = Instant::now();
+    let validate = timed(ctx.peers.validate(req.token));
+    let books = futures::future::join_all(lines.iter().map(|(b, _)| timed(ctx.peers.book(b))));
+    let ((identity, validate_took), books) = tokio::join!(validate, books);
+    trace.push("ValidateToken", validate_took);
+    // The token's verdict first: an anonymous caller learns nothing about which books exist.
+    let identity = identity?;
+    let mut snapshots = Vec::with_capacity(books.len());
+    for (book, took) in books {
+        let book = book?;
+        trace.push(format!("GetBook-{}", book.book_id), took);
+        snapshots.push(book);
+    }
+    let lookups_took = started.elapsed();
+    // lesson:parallel-lookups:end
+    tracing::debug!(?lookups_took, lines = lines.len(), "token and books looked up");
+
+    // 3. The intent: the order id, and the key claimed by a unique index.
+    let body = lines.canonical();
+    let t = Instant::now();
+    let claim = ctx.store.claim(identity.user_id, key.as_deref(), &body).await?;
+    trace.push("claim", t.elapsed());
+    let id = match claim {
+        Claim::Done(order) => {
+            // Stripe's rule: a key is bound to the request it first came with.
+            if order.request_body != body {
+                return Err(reused_key());
+            }
+            return Ok(Created { order, replayed: true, trace });
+        }
+        // A retry while the first attempt is still running — or after it crashed. Resuming
+        // under the same id is safe: LockStock is idempotent per order id, and only one of
+        // the two commits can delete the intent.
+        Claim::InFlight { id, request_body } if request_body == body => id,
+        Claim::InFlight { .. } => return Err(reused_key()),
+        Claim::New(id) => id,
+    };
+
+    let items = priced_items(&lines, &snapshots);
+    let total = domain::order_total(items.iter().map(|i| (i.price, i.quantity)))?;
+
+    // 4. LockStock, then 5. the commit. From here on every failure goes through `abandon`.
+    // lesson:lock-then-compensate:start
+    let t = Instant::now();
+    let locked = ctx.peers.lock(id, &lines).await;
+    trace.push("LockStock", t.elapsed());
+    if let Err(e) = locked {
+        // A refusal (no stock) locked nothing, and a timeout may have locked everything:
+        // one path for both, since releasing an order that holds nothing is a no-op.
+        abandon_or_leave(ctx, id, "order creation failed").await;
+        return Err(e);
+    }
+    // lesson:lock-then-compensate:end
+    if let Fault::PauseAfterLock(d) = req.fault {
+        tracing::warn!(order_id = id, ?d, "lab fault: pausing with the stock locked");
+        tokio::time::sleep(d).await;
+    }
+    let t = Instant::now();
+    let order_no = domain::order_no(id, chrono::Utc::now());
+    let new = NewOrder {
+        id,
+        order_no: &order_no,
+        user_id: identity.user_id,
+        total,
+        key: key.as_deref(),
+        request_body: &body,
+        expires_in_secs: ctx.payment_window_secs,
+        items: &items,
+    };
+    let committed = if req.fault == Fault::FailCommit {
+        Err(Error::Unavailable { peer: "order_db", detail: "lab fault: commit failed".into() })
+    } else {
+        ctx.store.commit_order(&new).await
+    };
+    trace.push("commit", t.elapsed());
+    match committed {
+        Ok(Some(order)) => {
+            metrics::counter!("orders_created_total").increment(1);
+            Ok(Created { order, replayed: false, trace })
+        }
+        // The intent was gone: a concurrent retry with the same key committed first (then
+        // the order exists and is ours to return), or the sweeper gave up on this creation.
+        Ok(None) => match ctx.store.get(id).await? {
+            Some(order) => Ok(Created { order, replayed: true, trace }),
+            None => Err(Error::Aborted(
+                "order creation took too long and was rolled back; retry".into(),
+            )),
+        },
+        // Another request with our key committed first (under its own intent): ours is
+        // undone, and the caller gets that order — the same answer as any other replay.
+        Err(Error::KeyTaken) => {
+            abandon_or_leave(ctx, id, "duplicate idempotency key").await;
+            let key = key.as_deref().unwrap_or_default();
+            match ctx.store.find_by_key(identity.user_id, key).await? {
+                Some(order) if order.request_body == body => {
+                    Ok(Created { order, replayed: true, trace })
+                }
+                Some(_) => Err(reused_key()),
+                None => Err(Error::Aborted("idempotency key is changing state; retry".into())),
+            }
+        }
+        Err(e) => {
+            // The commit may have failed *or* succeeded with its reply lost. `abandon`
+            // decides by the intent row, under its lock: present → not committed → release.
+            abandon_or_leave(ctx, id, "order insert failed").await;
+            Err(e)
+        }
+    }
+}
+
+/// Gives up on the creation of order `id`: releases its lock and deletes its intent — only
+/// if the intent is still there, checked under the intent's row lock. Returns whether it
+/// released anything (false: the order committed, or someone else abandoned it already).
+///
+/// Shared by the failure paths above and the sweeper, so "undo a creation" has one
+/// implementation. Holding `FOR UPDATE` on the intent across the ReleaseStock call is what
+/// serialises it with `commit_order`'s DELETE: that commit waits, then finds 0 rows and
+/// writes nothing. ❌ DON'T release first and delete the intent after without the lock: a
+/// commit slipping in between would leave an order whose stock was just given back.
+// lesson:abandon:start
+pub async fn abandon(store: &Store, peers: &Peers, id: u64, reason: &str) -> Result<bool, Error> {
+    let mut tx = store.pool().begin().await?;
+    let present: Option<u64> =
+        sqlx::query_scalar("SELECT id FROM order_intents WHERE id = ? FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if present.is_none() {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    // If this fails, the transaction rolls back and the intent stays for the next sweep.
+    peers.release(id, reason).await?;
+    sqlx::query("DELETE FROM order_intents WHERE id = ?").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+// lesson:abandon:end
+
+/// [`abandon`] on a request's failure path. If it fails too (inventory or MySQL down), the
+/// intent stays and the sweeper retries — the request still answers with its first error,
+/// which is what the caller needs to know.
+async fn abandon_or_leave(ctx: &Ctx<'_>, id: u64, reason: &str) {
+    match abandon(ctx.store, ctx.peers, id, reason).await {
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(order_id = id, error = %e, "compensation failed; the sweeper will release the lock")
+        }
+    }
+}
+
+fn reused_key() -> Error {
+    Error::InvalidArgument("idempotency key was already used with a different request".into())
+}
+
+/// The lines with the snapshot's title and price (both in book-id order).
+fn priced_items(lines: &Lines, books: &[BookSnapshot]) -> Vec<ItemRow> {
+    lines
+        .iter()
+        .zip(books)
+        .map(|((book_id, quantity), b)| ItemRow {
+            book_id,
+            title: b.title.clone(),
+            quantity,
+            price: b.price,
+        })
+        .collect()
+}
+
+/// Runs `f` and measures it, for the trace.
+async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let t = Instant::now();
+    let out = f.await;
+    (out, t.elapsed())
+}

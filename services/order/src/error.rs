@@ -1,0 +1,72 @@
+//! order-service's one error enum and its one mapping to `tonic::Status`.
+//!
+//! A peer's answer is translated, never forwarded as is: catalog's NOT_FOUND for a book is
+//! our NOT_FOUND "book 7 not found" (the caller named that book), but inventory's INTERNAL
+//! or a timeout is our UNAVAILABLE — the caller can retry, and must not see another
+//! service's internals. Driver errors are logged and answered as a bare INTERNAL.
+
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Not enough stock, an illegal transition, paying an expired order.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The same idempotency key is being processed by another request right now.
+    #[error("{0}")]
+    Aborted(String),
+    /// A peer is down, slow or failed in a way the caller may retry. The outcome of the
+    /// call may be unknown (a timeout after LockStock): the compensation path handles that.
+    #[error("{peer} unavailable: {detail}")]
+    Unavailable { peer: &'static str, detail: String },
+    /// Internal to CreateOrder: the idempotency key's order committed under another id
+    /// while this request was creating one. The request then answers with that order.
+    #[error("idempotency key already has an order")]
+    KeyTaken,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+impl Error {
+    /// A short label for the `orders_total{result=…}` metric.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument(_) => "invalid",
+            Error::NotFound(_) => "not_found",
+            Error::FailedPrecondition(_) => "refused",
+            Error::Unauthenticated(_) | Error::PermissionDenied(_) => "denied",
+            Error::Aborted(_) => "aborted",
+            Error::Unavailable { .. } => "unavailable",
+            Error::KeyTaken | Error::Database(_) | Error::Corrupt(_) => "error",
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::InvalidArgument(m) => Status::invalid_argument(m),
+            Error::NotFound(m) => Status::not_found(m),
+            Error::FailedPrecondition(m) => Status::failed_precondition(m),
+            Error::Unauthenticated(m) => Status::unauthenticated(m),
+            Error::PermissionDenied(m) => Status::permission_denied(m),
+            Error::Aborted(m) => Status::aborted(m),
+            Error::Unavailable { peer, detail } => {
+                bookstore_platform::error::unavailable(peer, detail)
+            }
+            Error::KeyTaken => Status::aborted("idempotency key is changing state; retry"),
+            Error::Database(e) => bookstore_platform::error::internal("order store", e),
+            Error::Corrupt(e) => bookstore_platform::error::internal("order store", e),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! order-service with everything it calls, in one process: user-, catalog- (seeded),
+//! inventory- and order-service, each through its own one in-process start, on port 0,
+//! against the running MariaDB and Redis with fresh databases and key prefixes.
+//!
+//! Behind the `graph` feature, for the callers that need the whole call graph without the
+//! supervisor: order's own tests, the gateway's order tests and `bookstore-lab bench order`.
+//! The order-service binary is built without it, so it does not carry three other services.
+
+use std::net::SocketAddr;
+
+use bookstore_platform::Shutdown;
+use bookstore_stack::testing::{Infra, unique_prefix};
+
+use crate::{Settings, Spawned, peers::PeerAddrs};
+
+/// The running graph: every service's gRPC address, and what a caller may need to poke at.
+pub struct Graph {
+    pub user: SocketAddr,
+    pub catalog: SocketAddr,
+    pub inventory: SocketAddr,
+    pub order: SocketAddr,
+    /// The settings order-service runs with (its database, for direct looks at order_db).
+    pub order_settings: Settings,
+    /// catalog-service's database (a test changes a price there, as an operator would).
+    pub catalog_db: String,
+    /// Every database the graph created, for callers that clean up (the bench).
+    pub databases: Vec<String>,
+    order_service: Option<Spawned>,
+    inventory_service: Option<bookstore_inventory::Spawned>,
+    catalog_service: Option<bookstore_catalog::Spawned>,
+    users: Shutdown,
+}
+
+/// `http://<addr>`, the form every settings field and tonic endpoint takes.
+pub fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+impl Graph {
+    /// Starts the graph with `books` seed books in the catalogue and the user JWT secret
+    /// `jwt_secret`; `tune` adjusts order-service's settings before it starts (a short
+    /// payment window for an expiry test, for example).
+    pub async fn spawn(
+        infra: &Infra,
+        books: usize,
+        jwt_secret: &str,
+        tune: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<Self> {
+        let users = Shutdown::new();
+        let user_db = infra.fresh_database("g_user").await;
+        let user = bookstore_user::spawn_in_process(
+            &infra.mysql_url,
+            user_db.clone(),
+            jwt_secret,
+            users.clone(),
+        )
+        .await?;
+        let catalog_db = infra.fresh_database("g_cat").await;
+        let catalog = bookstore_catalog::spawn_in_process(
+            bookstore_catalog::Settings::in_process(
+                &infra.mysql_url,
+                &infra.redis_url,
+                &catalog_db,
+                &unique_prefix(),
+                &url(user.grpc),
+            ),
+            books,
+        )
+        .await?;
+        let inventory_db = infra.fresh_database("g_inv").await;
+        let inventory = bookstore_inventory::spawn(bookstore_inventory::Settings::in_process(
+            &infra.mysql_url,
+            &infra.redis_url,
+            &inventory_db,
+            &unique_prefix(),
+        ))
+        .await?;
+        let order_db = infra.fresh_database("g_ord").await;
+        let (u, c, i) = (url(user.grpc), url(catalog.bound.grpc), url(inventory.grpc));
+        let mut settings = Settings::in_process(
+            &infra.mysql_url,
+            &order_db,
+            PeerAddrs { user: &u, catalog: &c, inventory: &i },
+        );
+        tune(&mut settings);
+        let order = crate::spawn_in_process(settings.clone()).await?;
+        Ok(Self {
+            user: user.grpc,
+            catalog: catalog.bound.grpc,
+            inventory: inventory.grpc,
+            order: order.bound.grpc,
+            order_settings: settings,
+            databases: vec![user_db, catalog_db.clone(), inventory_db, order_db],
+            catalog_db,
+            order_service: Some(order),
+            inventory_service: Some(inventory),
+            catalog_service: Some(catalog),
+            users,
+        })
+    }
+
+    /// Stops the in-process order-service alone (a test then runs its own instances).
+    pub async fn stop_order_service(&mut self) -> anyhow::Result<()> {
+        match self.order_service.take() {
+            Some(o) => o.stop().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Stops everything gracefully, callers first: order, inventory (its syncer drains),
+    /// catalog, user.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_order_service().await?;
+        if let Some(i) = self.inventory_service.take() {
+            i.stop().await?;
+        }
+        if let Some(c) = self.catalog_service.take() {
+            c.stop().await?;
+        }
+        self.users.cancel();
+        Ok(())
+    }
+}
+
+impl Drop for Graph {
+    /// A graph dropped without [`Graph::stop`] (a failed assertion) still stops its servers:
+    /// the tokens are cancelled and the tasks end with the test's runtime.
+    fn drop(&mut self) {
+        self.users.cancel();
+        if let Some(c) = &self.catalog_service {
+            c.shutdown().cancel();
+        }
+    }
+}

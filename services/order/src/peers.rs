@@ -1,0 +1,189 @@
+//! The three services order-service calls, each call bounded by a deadline, each answer
+//! translated into our own [`Error`].
+//!
+//! Channels come from `bookstore_platform::clients::channel` (one dialling code for every
+//! service; Day 35 puts discovery behind it). This module decides what only the caller
+//! can decide: how long each call may take, and what each peer error means *for an order*.
+//!
+//! Which calls are safe to retry — the question every orchestrator must answer per call:
+//! ValidateToken and GetBook are reads; LockStock, ReleaseStock, the confirm and IncrStock
+//! are idempotent per order id / request id in inventory. So every call here may be
+//! repeated after an unknown outcome, which is what makes the compensation and the sweeper
+//! safe. We still do not retry inside a request: the caller's deadline is better spent
+//! failing fast and letting the sweeper finish the job.
+
+use std::{future::Future, time::Duration};
+
+use bookstore_proto::{
+    catalog::{GetBookRequest, catalog_service_client::CatalogServiceClient},
+    inventory::{
+        DecrStockRequest, IncrStockRequest, LockStockRequest, ReleaseStockRequest, StockItem,
+        inventory_service_client::InventoryServiceClient,
+    },
+    user::{ValidateTokenRequest, user_service_client::UserServiceClient},
+};
+use tonic::{Code, transport::Channel};
+
+use crate::{Error, domain::Lines};
+
+/// Who a valid token belongs to.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub user_id: u64,
+}
+
+/// What an order copies from the catalogue: the snapshot.
+#[derive(Clone, Debug)]
+pub struct BookSnapshot {
+    pub book_id: u64,
+    pub title: String,
+    pub price: i64,
+}
+
+/// Clients of user-, catalog- and inventory-service (cheap to clone: channels are handles).
+#[derive(Clone)]
+pub struct Peers {
+    users: UserServiceClient<Channel>,
+    catalog: CatalogServiceClient<Channel>,
+    inventory: InventoryServiceClient<Channel>,
+    timeout: Duration,
+}
+
+/// The addresses [`Peers::new`] dials.
+pub struct PeerAddrs<'a> {
+    pub user: &'a str,
+    pub catalog: &'a str,
+    pub inventory: &'a str,
+}
+
+impl Peers {
+    pub fn new(addrs: PeerAddrs<'_>, timeout: Duration) -> anyhow::Result<Self> {
+        use bookstore_platform::clients::channel;
+        Ok(Self {
+            users: UserServiceClient::new(channel("user-service", addrs.user)?),
+            catalog: CatalogServiceClient::new(channel("catalog-service", addrs.catalog)?),
+            inventory: InventoryServiceClient::new(channel("inventory-service", addrs.inventory)?),
+            timeout,
+        })
+    }
+
+    /// ValidateToken: who is calling. Only UNAUTHENTICATED means "bad token"; any other
+    /// failure is user-service's trouble, answered UNAVAILABLE so the client retries rather
+    /// than logging the user out.
+    pub async fn validate(&self, token: &str) -> Result<Identity, Error> {
+        let req = ValidateTokenRequest { token: token.to_string() };
+        let mut c = self.users.clone();
+        match self.bounded("user-service", c.validate_token(self.request(req))).await {
+            Ok(r) => Ok(Identity { user_id: r.user_id }),
+            Err(s) if s.code() == Code::Unauthenticated => {
+                Err(Error::Unauthenticated(s.message().to_string()))
+            }
+            Err(s) => Err(unavailable("user-service", &s)),
+        }
+    }
+
+    /// GetBook: the title and the price, as the catalogue says *now*. The order keeps this
+    /// copy forever: ✅ DO snapshot the price at order time; ❌ DON'T read it again at
+    /// payment — a price change between ordering and paying would change what the buyer
+    /// agreed to, and a client-sent price would let the buyer set it.
+    pub async fn book(&self, book_id: u64) -> Result<BookSnapshot, Error> {
+        let mut c = self.catalog.clone();
+        match self
+            .bounded("catalog-service", c.get_book(self.request(GetBookRequest { id: book_id })))
+            .await
+        {
+            Ok(r) => {
+                let b = r.book.ok_or_else(|| Error::Corrupt("GetBook answered no book".into()))?;
+                Ok(BookSnapshot { book_id, title: b.title, price: b.price })
+            }
+            Err(s) if s.code() == Code::NotFound => {
+                Err(Error::NotFound(format!("book {book_id} not found")))
+            }
+            Err(s) => Err(unavailable("catalog-service", &s)),
+        }
+    }
+
+    /// LockStock, keyed by the order id (all-or-nothing in inventory). Its refusals are the
+    /// buyer's answer (not enough stock, a book without stock); anything else — including a
+    /// timeout, after which the lock may or may not exist — is UNAVAILABLE, and the caller
+    /// must compensate as if it had been locked.
+    pub async fn lock(&self, order_id: u64, lines: &Lines) -> Result<(), Error> {
+        let req = LockStockRequest { order_id, items: stock_items(lines) };
+        let mut c = self.inventory.clone();
+        match self.bounded("inventory-service", c.lock_stock(self.request(req))).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == Code::FailedPrecondition => {
+                Err(Error::FailedPrecondition(s.message().to_string()))
+            }
+            Err(s) if s.code() == Code::NotFound => Err(Error::NotFound(s.message().to_string())),
+            Err(s) => Err(unavailable("inventory-service", &s)),
+        }
+    }
+
+    /// ReleaseStock: give the order's locked units back. A no-op in inventory when the order
+    /// holds nothing, so calling it "to be sure" is always safe.
+    pub async fn release(&self, order_id: u64, reason: &str) -> Result<(), Error> {
+        let req = ReleaseStockRequest { order_id, reason: reason.to_string() };
+        let mut c = self.inventory.clone();
+        self.bounded("inventory-service", c.release_stock(self.request(req)))
+            .await
+            .map(drop)
+            .map_err(|s| unavailable("inventory-service", &s))
+    }
+
+    /// DecrStock's confirm form (no items): the order's locked units become sold.
+    pub async fn confirm(&self, order_id: u64) -> Result<(), Error> {
+        let req = DecrStockRequest { order_id, items: vec![] };
+        let mut c = self.inventory.clone();
+        self.bounded("inventory-service", c.decr_stock(self.request(req)))
+            .await
+            .map(drop)
+            .map_err(|s| unavailable("inventory-service", &s))
+    }
+
+    /// A paid order cancelled: its units go back on sale through IncrStock, one call per
+    /// line, each keyed `order-<id>-return-<book>` so a retried return adds them once.
+    pub async fn return_sold(&self, order_id: u64, lines: &[(u64, i32)]) -> Result<(), Error> {
+        for &(book_id, quantity) in lines {
+            let req = IncrStockRequest {
+                book_id,
+                quantity,
+                request_id: format!("order-{order_id}-return-{book_id}"),
+                remark: format!("order {order_id} cancelled after payment"),
+            };
+            let mut c = self.inventory.clone();
+            self.bounded("inventory-service", c.incr_stock(self.request(req)))
+                .await
+                .map_err(|s| unavailable("inventory-service", &s))?;
+        }
+        Ok(())
+    }
+
+    /// A request carrying our deadline (`grpc-timeout`), so the peer can give up too.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(message);
+        r.set_timeout(self.timeout);
+        r
+    }
+
+    /// Awaits a call for at most the deadline. Our own clock, not only the header: a peer
+    /// that accepted the connection and hangs would otherwise hold the order request open.
+    async fn bounded<T>(
+        &self,
+        peer: &'static str,
+        call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, tonic::Status> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(r) => r.map(tonic::Response::into_inner),
+            Err(_) => Err(tonic::Status::deadline_exceeded(format!("{peer} timed out"))),
+        }
+    }
+}
+
+fn stock_items(lines: &Lines) -> Vec<StockItem> {
+    lines.iter().map(|(book_id, quantity)| StockItem { book_id, quantity }).collect()
+}
+
+fn unavailable(peer: &'static str, s: &tonic::Status) -> Error {
+    Error::Unavailable { peer, detail: format!("{:?}: {}", s.code(), s.message()) }
+}

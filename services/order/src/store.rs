@@ -1,0 +1,408 @@
+//! order_db: SQL only, no rules (the rules are in `domain`, the orchestration in `create`).
+//!
+//! Timestamps are the database's `NOW(3)`, never this process's clock: with two order-service
+//! instances (or one whose clock jumps), "is this order expired?" must have one answer, and
+//! the sweeper's `expires_at < NOW(3)` and the insert's `NOW(3) + INTERVAL` read one clock.
+
+use chrono::NaiveDateTime;
+use sqlx::{MySqlPool, Row, mysql::MySqlRow};
+
+use crate::{
+    Error,
+    domain::{Status, StockAction},
+};
+
+/// One order with its lines, as stored.
+#[derive(Clone, Debug)]
+pub struct OrderRow {
+    pub id: u64,
+    pub order_no: String,
+    pub user_id: u64,
+    pub total: i64,
+    pub status: Status,
+    pub request_body: String,
+    pub cancel_reason: String,
+    pub stock_action: StockAction,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub items: Vec<ItemRow>,
+}
+
+/// One line: the snapshot of title and unit price taken at creation.
+#[derive(Clone, Debug)]
+pub struct ItemRow {
+    pub book_id: u64,
+    pub title: String,
+    pub quantity: i32,
+    pub price: i64,
+}
+
+/// The new order's fields, for [`Store::commit_order`].
+pub struct NewOrder<'a> {
+    pub id: u64,
+    pub order_no: &'a str,
+    pub user_id: u64,
+    pub total: i64,
+    pub key: Option<&'a str>,
+    pub request_body: &'a str,
+    pub expires_in_secs: u64,
+    pub items: &'a [ItemRow],
+}
+
+/// What claiming an idempotency key found.
+pub enum Claim {
+    /// The key (or no key) is ours: a fresh intent with this id, which becomes the order id.
+    New(u64),
+    /// An intent with this key exists: another request is creating it, or one crashed.
+    InFlight { id: u64, request_body: String },
+    /// The key already produced an order.
+    Done(OrderRow),
+}
+
+/// What a conditional status change did.
+pub enum Transition {
+    /// It happened: the order as it is now, and the stock action *this* change owes
+    /// (settle that one — the row may already show a later change's).
+    Changed(OrderRow, StockAction),
+    /// The order still owes inventory the stock work of its previous change: settle that
+    /// first, then try again (see [`Store::transition`]).
+    Owes(OrderRow),
+    /// The order already had the target status: nothing to do (a retry).
+    Already(OrderRow),
+    /// The state machine forbids it from the order's current status.
+    Illegal(OrderRow),
+    /// A Pending order past its expiry cannot be paid (the sweeper is about to cancel it).
+    Expired(OrderRow),
+}
+
+const COLS: &str = "id, order_no, user_id, total, status, request_body, cancel_reason, \
+                    stock_action, created_at, updated_at, expires_at";
+
+#[derive(Clone)]
+pub struct Store {
+    pool: MySqlPool,
+}
+
+impl Store {
+    pub fn new(pool: MySqlPool) -> Self {
+        Self { pool }
+    }
+
+    /// Writes the intent that reserves an order id — and, with a key, claims the key.
+    ///
+    /// ✅ DO claim with the unique index: the INSERT either wins or fails with a duplicate,
+    /// atomically, however many retries arrive at once. ❌ DON'T `SELECT … WHERE key = ?`
+    /// and insert when nothing is found: two concurrent retries both find nothing, both
+    /// insert, and the buyer gets two orders and two locks for one click.
+    // lesson:claim:start
+    pub async fn claim(&self, user_id: u64, key: Option<&str>, body: &str) -> Result<Claim, Error> {
+        // A committed order holds its key in `orders` (its intent is gone): look there
+        // first. This read is only the fast path for retries; the guarantee is still the
+        // unique index — an order committed between this read and our commit makes the
+        // commit fail on `uk_order_user_key`, and `commit_order` reports it as `KeyTaken`.
+        if let Some(key) = key
+            && let Some(order) = self.find_by_key(user_id, key).await?
+        {
+            return Ok(Claim::Done(order));
+        }
+        // Two rounds at most: the first INSERT loses to an intent that then turns into an
+        // order (or is swept) before our SELECT runs; the second sees the settled state.
+        for _ in 0..2 {
+            let inserted = sqlx::query(
+                "INSERT INTO order_intents (user_id, idempotency_key, request_body, created_at) \
+                 VALUES (?, ?, ?, NOW(3))",
+            )
+            .bind(user_id)
+            .bind(key)
+            .bind(body)
+            .execute(&self.pool)
+            .await;
+            match inserted {
+                Ok(r) => return Ok(Claim::New(r.last_insert_id())),
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {}
+                Err(e) => return Err(e.into()),
+            }
+            let key = key.expect("only keyed intents can collide");
+            if let Some(order) = self.find_by_key(user_id, key).await? {
+                return Ok(Claim::Done(order));
+            }
+            let intent = sqlx::query(
+                "SELECT id, request_body FROM order_intents WHERE user_id = ? AND idempotency_key = ?",
+            )
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(row) = intent {
+                return Ok(Claim::InFlight {
+                    id: row.try_get("id")?,
+                    request_body: row.try_get("request_body")?,
+                });
+            }
+        }
+        Err(Error::Aborted("idempotency key is changing state; retry".into()))
+    }
+    // lesson:claim:end
+
+    /// The order `user_id` created with `key`, if any.
+    pub async fn find_by_key(&self, user_id: u64, key: &str) -> Result<Option<OrderRow>, Error> {
+        let sql = format!("SELECT {COLS} FROM orders WHERE user_id = ? AND idempotency_key = ?");
+        let row = sqlx::query(&sql).bind(user_id).bind(key).fetch_optional(&self.pool).await?;
+        match row {
+            Some(r) => Ok(Some(self.with_items(order_from_row(&r)?).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Turns intent `id` into the order, in one transaction: delete the intent, insert the
+    /// order and its lines. Returns `None` when the intent was gone — another request with
+    /// the same key committed first, or the sweeper released it — and then nothing is written.
+    ///
+    /// Fails with [`Error::KeyTaken`] when another order committed with the same key in the
+    /// meantime (the unique index on `orders` caught it; nothing was written).
+    ///
+    /// The DELETE comes first on purpose: it takes the intent's row lock, so this commit and
+    /// the sweeper (which holds that lock while it releases the stock) are serialised — one of
+    /// them wins, the other sees 0 rows. That is the whole crash-safety argument in one
+    /// statement: a lock is either owned by a committed order or released by the sweeper.
+    pub async fn commit_order(&self, o: &NewOrder<'_>) -> Result<Option<OrderRow>, Error> {
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query("DELETE FROM order_intents WHERE id = ?")
+            .bind(o.id)
+            .execute(&mut *tx)
+            .await?;
+        if gone.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO orders (id, order_no, user_id, total, status, idempotency_key, request_body, \
+             created_at, updated_at, expires_at) \
+             VALUES (?, ?, ?, ?, 1, ?, ?, NOW(3), NOW(3), NOW(3) + INTERVAL ? SECOND)",
+        )
+        .bind(o.id)
+        .bind(o.order_no)
+        .bind(o.user_id)
+        .bind(o.total)
+        .bind(o.key)
+        .bind(o.request_body)
+        .bind(o.expires_in_secs)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Error::KeyTaken,
+            e => e.into(),
+        })?;
+        // One multi-row INSERT for all lines: one round trip instead of up to 50.
+        let mut items = sqlx::QueryBuilder::new(
+            "INSERT INTO order_items (order_id, book_id, title, quantity, price) ",
+        );
+        items.push_values(o.items, |mut b, i| {
+            b.push_bind(o.id)
+                .push_bind(i.book_id)
+                .push_bind(&i.title)
+                .push_bind(i.quantity)
+                .push_bind(i.price);
+        });
+        items.build().execute(&mut *tx).await?;
+        let sql = format!("SELECT {COLS} FROM orders WHERE id = ?");
+        let row = sqlx::query(&sql).bind(o.id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        let mut order = order_from_row(&row)?;
+        order.items = o.items.to_vec();
+        Ok(Some(order))
+    }
+
+    /// Deletes an intent whose stock was released (a failed creation, compensated).
+    pub async fn delete_intent(&self, id: u64) -> Result<(), Error> {
+        sqlx::query("DELETE FROM order_intents WHERE id = ?").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Order `id` with its lines, whoever owns it (internal callers and the sweeper).
+    pub async fn get(&self, id: u64) -> Result<Option<OrderRow>, Error> {
+        let sql = format!("SELECT {COLS} FROM orders WHERE id = ?");
+        match sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await? {
+            Some(r) => Ok(Some(self.with_items(order_from_row(&r)?).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// One page of `user_id`'s orders, newest first, optionally of one status, and the count.
+    /// Served by `idx_user_created` (user_id, created_at, id): an index range read backwards,
+    /// no filesort. The lines of the whole page come in one `IN (…)` query, not one per order.
+    pub async fn list(
+        &self,
+        user_id: u64,
+        status: Option<Status>,
+        page: u32,
+        size: u32,
+    ) -> Result<(Vec<OrderRow>, u64), Error> {
+        let filter = if status.is_some() { " AND status = ?" } else { "" };
+        let sql = format!(
+            "SELECT {COLS} FROM orders WHERE user_id = ?{filter} \
+             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        );
+        let mut q = sqlx::query(&sql).bind(user_id);
+        if let Some(s) = status {
+            q = q.bind(s as i8);
+        }
+        let offset = u64::from(page - 1) * u64::from(size);
+        let rows = q.bind(size).bind(offset).fetch_all(&self.pool).await?;
+        let mut orders = rows.iter().map(order_from_row).collect::<Result<Vec<_>, _>>()?;
+        let count_sql = format!("SELECT COUNT(*) FROM orders WHERE user_id = ?{filter}");
+        let mut c = sqlx::query_scalar::<_, i64>(&count_sql).bind(user_id);
+        if let Some(s) = status {
+            c = c.bind(s as i8);
+        }
+        let total = c.fetch_one(&self.pool).await?;
+        self.attach_items(&mut orders).await?;
+        Ok((orders, total as u64))
+    }
+
+    /// Moves order `id` to `to` if the state machine allows it from the status it has *now*,
+    /// recording the stock work the move owes inventory in the same UPDATE.
+    ///
+    /// ✅ DO make the change conditional: `… WHERE id = ? AND status = <what we read>`. If two
+    /// requests race (a cancel and a payment), both read Pending, both decide "legal", but
+    /// only the first UPDATE matches a row; the second changes 0 rows and re-reads.
+    /// ❌ DON'T read, check, then `UPDATE … WHERE id = ?`: both writes land, the last one wins,
+    /// and an order ends up Cancelled *and* paid, its stock both released and sold.
+    pub async fn transition(
+        &self,
+        id: u64,
+        to: Status,
+        reason: &str,
+    ) -> Result<Option<Transition>, Error> {
+        // A few rounds: each lost race means the status changed under us, and the next read
+        // decides again from the new status (usually "already there" or "illegal").
+        for _ in 0..3 {
+            let Some(order) = self.get(id).await? else { return Ok(None) };
+            let from = order.status;
+            if from == to {
+                return Ok(Some(Transition::Already(order)));
+            }
+            if !from.can_become(to) {
+                return Ok(Some(Transition::Illegal(order)));
+            }
+            // One debt at a time: a paid order whose confirm has not reached inventory yet
+            // must not be overwritten by the cancel's "return" — the confirm would be lost,
+            // the lock released later by inventory's backstop, and the return would add a
+            // unit that was never sold.
+            if order.stock_action != StockAction::None {
+                return Ok(Some(Transition::Owes(order)));
+            }
+            let action = StockAction::for_transition(from, to);
+            // Paying is allowed only before the deadline, checked by the same clock the
+            // sweeper uses, in the same statement: there is no instant at which both the
+            // payment and the expiry can win.
+            let unexpired = if to == Status::Paid { " AND expires_at > NOW(3)" } else { "" };
+            let reason = if to == Status::Cancelled { reason } else { "" };
+            let sql = format!(
+                "UPDATE orders SET status = ?, stock_action = ?, cancel_reason = ?, updated_at = NOW(3) \
+                 WHERE id = ? AND status = ? AND stock_action = 0{unexpired}"
+            );
+            // lesson:conditional-update:start
+            let done = sqlx::query(&sql)
+                .bind(to as i8)
+                .bind(action as i8)
+                .bind(reason)
+                .bind(id)
+                .bind(from as i8)
+                .execute(&self.pool)
+                .await?;
+            if done.rows_affected() == 1 {
+                // lesson:conditional-update:end
+                let now = self
+                    .get(id)
+                    .await?
+                    .ok_or_else(|| Error::Corrupt(format!("order {id} vanished")))?;
+                return Ok(Some(Transition::Changed(now, action)));
+            }
+            if to == Status::Paid && from == Status::Pending {
+                let again = self
+                    .get(id)
+                    .await?
+                    .ok_or_else(|| Error::Corrupt(format!("order {id} vanished")))?;
+                if again.status == Status::Pending {
+                    return Ok(Some(Transition::Expired(again)));
+                }
+            }
+        }
+        Err(Error::Aborted(format!("order {id} is changing too fast; retry")))
+    }
+
+    /// Clears `action` once inventory has acknowledged it. Conditional on the action, so a
+    /// later transition's newer debt is never wiped by an older acknowledgement.
+    pub async fn clear_action(&self, id: u64, action: StockAction) -> Result<(), Error> {
+        sqlx::query("UPDATE orders SET stock_action = 0 WHERE id = ? AND stock_action = ?")
+            .bind(id)
+            .bind(action as i8)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The pool, for the sweeper's transactions (they need `FOR UPDATE SKIP LOCKED`).
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    async fn with_items(&self, mut order: OrderRow) -> Result<OrderRow, Error> {
+        let rows = sqlx::query("SELECT order_id, book_id, title, quantity, price FROM order_items WHERE order_id = ? ORDER BY book_id")
+            .bind(order.id)
+            .fetch_all(&self.pool)
+            .await?;
+        order.items = rows.iter().map(item_from_row).collect::<Result<_, _>>()?;
+        Ok(order)
+    }
+
+    async fn attach_items(&self, orders: &mut [OrderRow]) -> Result<(), Error> {
+        if orders.is_empty() {
+            return Ok(());
+        }
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT order_id, book_id, title, quantity, price FROM order_items WHERE order_id IN (",
+        );
+        let mut ids = q.separated(", ");
+        for o in orders.iter() {
+            ids.push_bind(o.id);
+        }
+        q.push(") ORDER BY order_id, book_id");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        for r in &rows {
+            let order_id: u64 = r.try_get("order_id")?;
+            if let Some(o) = orders.iter_mut().find(|o| o.id == order_id) {
+                o.items.push(item_from_row(r)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn order_from_row(r: &MySqlRow) -> Result<OrderRow, Error> {
+    Ok(OrderRow {
+        id: r.try_get("id")?,
+        order_no: r.try_get("order_no")?,
+        user_id: r.try_get("user_id")?,
+        total: r.try_get("total")?,
+        status: Status::from_db(r.try_get("status")?)?,
+        request_body: r.try_get("request_body")?,
+        cancel_reason: r.try_get("cancel_reason")?,
+        stock_action: StockAction::from_db(r.try_get("stock_action")?)?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        expires_at: r.try_get("expires_at")?,
+        items: Vec::new(),
+    })
+}
+
+fn item_from_row(r: &MySqlRow) -> Result<ItemRow, Error> {
+    Ok(ItemRow {
+        book_id: r.try_get("book_id")?,
+        title: r.try_get("title")?,
+        quantity: r.try_get("quantity")?,
+        price: r.try_get("price")?,
+    })
+}

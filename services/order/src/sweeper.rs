@@ -1,0 +1,146 @@
+//! The sweeper: what order-service finishes on its own, from what order_db says, every few
+//! seconds. Three jobs, one loop:
+//!
+//! 1. **stale intents** — a creation that died between LockStock and the commit (kill -9,
+//!    a lost reply): [`create::abandon`] releases its lock and deletes the intent;
+//! 2. **expired orders** — Pending past `expires_at` become Cancelled ("expired") and owe a
+//!    release;
+//! 3. **owed stock actions** — a status change whose inventory call failed or never ran
+//!    (release, confirm, return) is retried until inventory acknowledges it.
+//!
+//! ✅ DO drive expiry from the database. ❌ DON'T arm an in-memory timer per order (the Go
+//! sample's `time.AfterFunc`/goroutine): a restart forgets every timer, and the orders it
+//! held stay Pending with their stock locked forever.
+//!
+//! Safe with two instances: expiry takes its batch with `FOR UPDATE SKIP LOCKED`, so two
+//! sweepers split the rows instead of queueing on each other; everything else is idempotent
+//! (inventory's calls per order id, `abandon` under the intent's row lock, `clear_action`
+//! conditional), so doing a job twice changes nothing.
+
+use std::time::Duration;
+
+use bookstore_platform::Shutdown;
+
+use crate::{
+    Error, api, create,
+    domain::{Status, StockAction},
+    peers::Peers,
+    store::Store,
+};
+
+/// The sweeper's knobs.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepSettings {
+    /// How often it wakes up: expiry is late by up to this much.
+    pub interval: Duration,
+    /// An intent older than this belongs to a dead creation. Must exceed the longest a live
+    /// CreateOrder can take (its three peer deadlines plus the commit), or the sweeper would
+    /// release the lock of a creation that is merely slow — `Settings::check` enforces it.
+    pub intent_stale: Duration,
+}
+
+/// Most rows per job per pass: a backlog after an outage is worked off over a few passes,
+/// each a short transaction, instead of one transaction holding thousands of row locks.
+const BATCH: u32 = 100;
+
+/// Sweeps until `shutdown`. Errors are logged and retried next pass: the sweeper must
+/// outlive a MySQL or inventory outage, which is exactly when it has work to catch up on.
+pub async fn run(store: Store, peers: Peers, settings: SweepSettings, shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(settings.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = sweep_once(&store, &peers, settings).await {
+            tracing::warn!(error = %e, "order sweep failed; retrying next pass");
+        }
+    }
+}
+
+/// What one pass did, for tests and logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub abandoned: usize,
+    pub expired: usize,
+    pub settled: usize,
+}
+
+/// One pass of all three jobs.
+pub async fn sweep_once(
+    store: &Store,
+    peers: &Peers,
+    settings: SweepSettings,
+) -> Result<Swept, Error> {
+    let mut swept = Swept::default();
+
+    // 1. Stale intents. No SKIP LOCKED needed here: `abandon` re-checks each intent under
+    // its own row lock, so a second sweeper (or a commit) racing for one simply finds it gone.
+    let stale: Vec<u64> = sqlx::query_scalar(
+        "SELECT id FROM order_intents WHERE created_at < NOW(3) - INTERVAL ? MICROSECOND ORDER BY id LIMIT ?",
+    )
+    .bind(settings.intent_stale.as_micros() as u64)
+    .bind(BATCH)
+    .fetch_all(store.pool())
+    .await?;
+    for id in stale {
+        if create::abandon(store, peers, id, "order creation abandoned").await? {
+            tracing::info!(order_id = id, "released the lock of an abandoned order creation");
+            metrics::counter!("order_sweeper_total", "job" => "abandoned").increment(1);
+            swept.abandoned += 1;
+        }
+    }
+
+    // lesson:expiry:start
+    // 2. Expired orders, as one short transaction per batch.
+    let mut tx = store.pool().begin().await?;
+    let expired: Vec<u64> = sqlx::query_scalar(
+        "SELECT id FROM orders WHERE status = ? AND expires_at < NOW(3) \
+         ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED",
+    )
+    .bind(Status::Pending as i8)
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !expired.is_empty() {
+        let mut q = sqlx::QueryBuilder::new("UPDATE orders SET status = ");
+        q.push_bind(Status::Cancelled as i8)
+            .push(", cancel_reason = 'expired', stock_action = ")
+            .push_bind(StockAction::Release as i8)
+            .push(", updated_at = NOW(3) WHERE status = ")
+            .push_bind(Status::Pending as i8)
+            .push(" AND id IN (");
+        let mut ids = q.separated(", ");
+        for id in &expired {
+            ids.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    // lesson:expiry:end
+    metrics::counter!("order_sweeper_total", "job" => "expired").increment(expired.len() as u64);
+    swept.expired = expired.len();
+
+    // 3. Owed stock actions — including the releases just recorded by step 2. A grace of
+    // 2 s skips changes whose own request is still settling them right now (harmless, but
+    // a duplicate call each).
+    let owed: Vec<u64> = sqlx::query_scalar(
+        "SELECT id FROM orders WHERE stock_action <> 0 AND (updated_at < NOW(3) - INTERVAL 2 SECOND OR cancel_reason = 'expired') \
+         ORDER BY updated_at LIMIT ?",
+    )
+    .bind(BATCH)
+    .fetch_all(store.pool())
+    .await?;
+    for id in owed {
+        if let Some(order) = store.get(id).await? {
+            api::settle(store, peers, &order, order.stock_action).await?;
+            swept.settled += 1;
+        }
+    }
+    if swept != Swept::default() {
+        tracing::info!(?swept, "order sweep");
+    }
+    Ok(swept)
+}

@@ -1,0 +1,239 @@
+//! The whole call graph order-service needs, in-process against the real MariaDB and Redis
+//! (`bookstore_order::graph`): user, catalog (seeded), inventory and order, each on port 0
+//! with its own fresh database and key prefix — so tests run in parallel.
+//! Everything a test does goes through the real gRPC APIs, as a client would.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::time::Duration;
+
+use bookstore_order::{
+    Settings,
+    graph::{Graph, url},
+};
+use bookstore_proto::{
+    catalog::{GetBookRequest, catalog_service_client::CatalogServiceClient},
+    inventory::{self as inv, inventory_service_client::InventoryServiceClient},
+    order::{self as pb, order_service_client::OrderServiceClient},
+    user::{LoginRequest, RegisterRequest, user_service_client::UserServiceClient},
+};
+use bookstore_stack::testing::{self, Infra};
+use tonic::{Request, Status, transport::Channel};
+
+pub const JWT_SECRET: &str = "order-test-secret-at-least-32-bytes-long!";
+/// Books loaded into the test catalogue (ids 1..=BOOKS).
+pub const BOOKS: usize = 30;
+
+pub struct TestStack {
+    pub infra: Infra,
+    pub order_settings: Settings,
+    pub orders: OrderServiceClient<Channel>,
+    pub users: UserServiceClient<Channel>,
+    pub catalog: CatalogServiceClient<Channel>,
+    pub inventory: InventoryServiceClient<Channel>,
+    /// catalog-service's database (tests change a price there, as an operator would).
+    pub catalog_db: String,
+    /// Addresses of the peers, to start a second (or restarted) order-service against.
+    pub user_addr: String,
+    pub catalog_addr: String,
+    pub inventory_addr: String,
+    graph: Graph,
+}
+
+/// Starts the four services; `tune` adjusts order-service's settings (a short payment
+/// window for the expiry tests, for example).
+pub async fn spawn_with(tune: impl FnOnce(&mut Settings)) -> TestStack {
+    let infra = testing::infra();
+    let graph =
+        Graph::spawn(&infra, BOOKS, JWT_SECRET, tune).await.expect("the order graph starts");
+    let connect = |a| tonic::transport::Endpoint::from_shared(url(a)).unwrap().connect_lazy();
+    TestStack {
+        orders: OrderServiceClient::new(connect(graph.order)),
+        users: UserServiceClient::new(connect(graph.user)),
+        catalog: CatalogServiceClient::new(connect(graph.catalog)),
+        inventory: InventoryServiceClient::new(connect(graph.inventory)),
+        order_settings: graph.order_settings.clone(),
+        catalog_db: graph.catalog_db.clone(),
+        user_addr: url(graph.user),
+        catalog_addr: url(graph.catalog),
+        inventory_addr: url(graph.inventory),
+        infra,
+        graph,
+    }
+}
+
+pub async fn spawn() -> TestStack {
+    spawn_with(|_| {}).await
+}
+
+impl TestStack {
+    /// Registers a fresh user and logs in: their Bearer token.
+    pub async fn shopper(&self) -> String {
+        let username = testing::unique_name("buyer");
+        let mut users = self.users.clone();
+        users
+            .register(RegisterRequest {
+                username: username.clone(),
+                password: "buyer-password-1".into(),
+                email: String::new(),
+            })
+            .await
+            .expect("register");
+        users
+            .login(LoginRequest { username, password: "buyer-password-1".into() })
+            .await
+            .expect("login")
+            .into_inner()
+            .token
+    }
+
+    /// Gives `book` `qty` more units in inventory (a fresh request id each call).
+    pub async fn restock(&self, book: u64, qty: i32) {
+        self.inventory
+            .clone()
+            .incr_stock(inv::IncrStockRequest {
+                book_id: book,
+                quantity: qty,
+                request_id: format!("restock-{book}-{}", rand::random::<u64>()),
+                remark: "test restock".into(),
+            })
+            .await
+            .expect("restock");
+    }
+
+    /// The book's counters in inventory, checking conservation on every read.
+    pub async fn stock(&self, book: u64) -> inv::Stock {
+        let s = self
+            .inventory
+            .clone()
+            .get_stock(inv::GetStockRequest { book_id: book })
+            .await
+            .expect("get stock")
+            .into_inner()
+            .stock
+            .unwrap();
+        assert_eq!(s.available + s.locked + s.sold, s.total, "conservation broken: {s:?}");
+        s
+    }
+
+    /// The catalogue's current price of `book`.
+    pub async fn price(&self, book: u64) -> i64 {
+        self.catalog
+            .clone()
+            .get_book(GetBookRequest { id: book })
+            .await
+            .unwrap()
+            .into_inner()
+            .book
+            .unwrap()
+            .price
+    }
+
+    /// CreateOrder with `token`, the given lines and idempotency key.
+    pub async fn create(
+        &self,
+        token: &str,
+        items: &[(u64, i32)],
+        key: &str,
+    ) -> Result<pb::CreateOrderResponse, Status> {
+        self.create_with(token, items, key, None).await
+    }
+
+    /// CreateOrder with a lab fault (`x-lab-fault`) as well.
+    pub async fn create_with(
+        &self,
+        token: &str,
+        items: &[(u64, i32)],
+        key: &str,
+        fault: Option<&str>,
+    ) -> Result<pb::CreateOrderResponse, Status> {
+        let mut req = authed(
+            token,
+            pb::CreateOrderRequest {
+                items: items
+                    .iter()
+                    .map(|&(book_id, quantity)| pb::CreateOrderItem { book_id, quantity })
+                    .collect(),
+                idempotency_key: key.to_string(),
+            },
+        );
+        if let Some(f) = fault {
+            req.metadata_mut().insert("x-lab-fault", f.parse().unwrap());
+        }
+        self.orders.clone().create_order(req).await.map(|r| r.into_inner())
+    }
+
+    pub async fn get(&self, token: &str, id: u64) -> Result<pb::Order, Status> {
+        let r = self
+            .orders
+            .clone()
+            .get_order(authed(token, pb::GetOrderRequest { order_id: id }))
+            .await?;
+        Ok(r.into_inner().order.unwrap())
+    }
+
+    pub async fn list(&self, token: &str, status: pb::OrderStatus) -> pb::ListOrdersResponse {
+        let req = pb::ListOrdersRequest { page: 1, page_size: 100, status: status as i32 };
+        self.orders.clone().list_orders(authed(token, req)).await.expect("list").into_inner()
+    }
+
+    pub async fn cancel(&self, token: &str, id: u64) -> Result<pb::Order, Status> {
+        let req = pb::CancelOrderRequest { order_id: id, reason: String::new() };
+        Ok(self.orders.clone().cancel_order(authed(token, req)).await?.into_inner().order.unwrap())
+    }
+
+    /// UpdateOrderStatus with the service credential (what payment-service sends).
+    pub async fn set_status(&self, id: u64, status: pb::OrderStatus) -> Result<pb::Order, Status> {
+        let mut req = Request::new(pb::UpdateOrderStatusRequest {
+            order_id: id,
+            status: status as i32,
+            reason: String::new(),
+        });
+        req.metadata_mut()
+            .insert("x-service-token", bookstore_order::DEV_SERVICE_TOKEN.parse().unwrap());
+        Ok(self.orders.clone().update_order_status(req).await?.into_inner().order.unwrap())
+    }
+
+    /// order_db, to look at intents and rows directly.
+    pub async fn order_db(&self) -> sqlx::MySqlPool {
+        sqlx::MySqlPool::connect(&self.infra.database_url(&self.order_settings.common.database))
+            .await
+            .unwrap()
+    }
+
+    /// Rows left in `order_intents` (creations not finished and not yet abandoned).
+    pub async fn intents(&self) -> i64 {
+        let db = self.order_db().await;
+        let n =
+            sqlx::query_scalar("SELECT COUNT(*) FROM order_intents").fetch_one(&db).await.unwrap();
+        db.close().await;
+        n
+    }
+
+    /// Stops the in-process order-service (gracefully).
+    pub async fn stop_orders(&mut self) {
+        self.graph.stop_order_service().await.expect("order-service stops cleanly");
+    }
+}
+
+/// A request with `authorization: Bearer <token>`.
+pub fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut r = Request::new(message);
+    r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+/// Polls `check` every 100 ms until it returns true or `within` elapses.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check().await
+}

@@ -1,0 +1,165 @@
+//! kill -9 of a real order-service process between LockStock and the commit.
+//!
+//! The claim (DESIGN.md §4, the issue): whatever instant order-service dies at, the stock
+//! ends up either held by a Pending order or released with no order — never locked for an
+//! order that does not exist. Here the process is the real `order-service` binary, started as
+//! a child with `x-lab-fault: pause-after-lock` so the kill lands exactly in the window that
+//! matters, and killed with SIGKILL: no destructor, no shutdown hook, no final log line.
+//! A second process on the same database must then find the dead creation's intent and
+//! release its lock; a kill after the commit must leave a Pending order that keeps its lock.
+
+mod common;
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use bookstore_proto::order::{
+    ListOrdersRequest, OrderStatus, order_service_client::OrderServiceClient,
+};
+use common::{TestStack, authed, eventually, spawn};
+use tonic::transport::Channel;
+
+/// A real order-service process on `port`, against the test stack's peers and order_db.
+/// Short timings, so the test waits seconds rather than the production minute: peer
+/// deadlines of 1 s allow an intent to count as dead after 5 s.
+fn start_process(s: &TestStack, port: u16) -> Reaper {
+    let child = Command::new(env!("CARGO_BIN_EXE_order-service"))
+        .env("BOOKSTORE_PORT", port.to_string())
+        .env("BOOKSTORE_METRICS_PORT", "0")
+        .env("BOOKSTORE_MYSQL_URL", &s.infra.mysql_url)
+        .env("BOOKSTORE_DATABASE", &s.order_settings.common.database)
+        .env("BOOKSTORE_CONSUL_ADDR", "")
+        .env("BOOKSTORE_ENVIRONMENT", "development")
+        .env("BOOKSTORE_USER_ADDR", &s.user_addr)
+        .env("BOOKSTORE_CATALOG_ADDR", &s.catalog_addr)
+        .env("BOOKSTORE_INVENTORY_ADDR", &s.inventory_addr)
+        .env("BOOKSTORE_LAB_FAULTS", "true")
+        .env("BOOKSTORE_UPSTREAM_TIMEOUT_MS", "1000")
+        .env("BOOKSTORE_INTENT_STALE_SECS", "5")
+        .env("BOOKSTORE_SWEEP_INTERVAL_SECS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("order-service binary starts");
+    Reaper(child)
+}
+
+/// A client of the process on `port`, once it answers (ListOrders with a valid token).
+async fn ready_client(port: u16, token: &str) -> OrderServiceClient<Channel> {
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..150 {
+        if let Ok(mut c) = OrderServiceClient::connect(url.clone()).await {
+            let req = authed(token, ListOrdersRequest { page: 1, page_size: 1, status: 0 });
+            if c.list_orders(req).await.is_ok() {
+                return c;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("order-service on port {port} did not become ready")
+}
+
+/// Kills the child if a failed assertion unwinds past it, so no stray process outlives the test.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn kill_9(child: &mut Reaper) {
+    let child = &mut child.0;
+    // SIGKILL, not `Child::kill` semantics we cannot see: the point is that the process
+    // gets no chance to run any compensation of its own.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    assert_eq!(rc, 0, "kill -9 failed");
+    child.wait().expect("reaped");
+}
+
+#[tokio::test]
+async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() {
+    let mut s = spawn().await;
+    // Only the child processes may touch this order_db: the in-process instance stops.
+    s.stop_orders().await;
+    s.restock(20, 10).await;
+    let token = s.shopper().await;
+
+    // 1. The creation reaches LockStock, then sleeps (the lab fault) — and is killed there.
+    let port = bookstore_stack::ports::any_free().unwrap();
+    let mut first = start_process(&s, port);
+    let client = ready_client(port, &token).await;
+    let mut req = authed(
+        &token,
+        bookstore_proto::order::CreateOrderRequest {
+            items: vec![bookstore_proto::order::CreateOrderItem { book_id: 20, quantity: 3 }],
+            idempotency_key: "crash-key".into(),
+        },
+    );
+    req.metadata_mut().insert("x-lab-fault", "pause-after-lock=30000".parse().unwrap());
+    let mut c = client.clone();
+    let call = tokio::spawn(async move { c.create_order(req).await });
+    assert!(
+        eventually(Duration::from_secs(10), || async { s.stock(20).await.locked == 3 }).await,
+        "the lock was taken"
+    );
+    kill_9(&mut first);
+    assert!(call.await.unwrap().is_err(), "the caller saw the creation fail");
+
+    // The state the crash left: a lock, an intent, no order.
+    assert_eq!(s.stock(20).await.locked, 3);
+    assert_eq!(s.intents().await, 1);
+
+    // 2. A new process on the same database: its sweeper finds the dead intent (older than
+    // 5 s) and releases its lock. No order ever existed.
+    let port = bookstore_stack::ports::any_free().unwrap();
+    let mut second = start_process(&s, port);
+    let mut client = ready_client(port, &token).await;
+    let released =
+        eventually(Duration::from_secs(20), || async { s.stock(20).await.locked == 0 }).await;
+    assert!(released, "the orphan lock was released by the sweeper: {:?}", s.stock(20).await);
+    assert_eq!(s.stock(20).await.available, 10);
+    assert_eq!(s.intents().await, 0);
+    let listed = client
+        .list_orders(authed(&token, ListOrdersRequest { page: 1, page_size: 10, status: 0 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.into_inner().total,
+        0,
+        "no order without its lock, no lock without its order"
+    );
+
+    // The same key can now be used again and works normally.
+    let retry = s_create(&mut client, &token, "crash-key").await;
+    assert_eq!(retry.status(), OrderStatus::Pending);
+    assert_eq!(s.stock(20).await.locked, 3);
+
+    // 3. Killed *after* the commit: the Pending order keeps its lock (it will expire or be
+    // paid); the restarted sweeper must not release it.
+    kill_9(&mut second);
+    let port = bookstore_stack::ports::any_free().unwrap();
+    let mut third = start_process(&s, port);
+    let _client = ready_client(port, &token).await;
+    tokio::time::sleep(Duration::from_secs(7)).await; // longer than the stale threshold + a sweep
+    assert_eq!(s.stock(20).await.locked, 3, "a committed order's lock is never swept");
+    kill_9(&mut third);
+}
+
+async fn s_create(
+    client: &mut OrderServiceClient<Channel>,
+    token: &str,
+    key: &str,
+) -> bookstore_proto::order::Order {
+    let req = authed(
+        token,
+        bookstore_proto::order::CreateOrderRequest {
+            items: vec![bookstore_proto::order::CreateOrderItem { book_id: 20, quantity: 3 }],
+            idempotency_key: key.into(),
+        },
+    );
+    client.create_order(req).await.expect("order created").into_inner().order.unwrap()
+}

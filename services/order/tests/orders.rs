@@ -1,0 +1,539 @@
+//! order-service end to end against real MariaDB and Redis, through the real gRPC APIs of
+//! user, catalog, inventory and order. Each test attacks one claim of the issue:
+//!
+//! | claim | test |
+//! |---|---|
+//! | the whole flow: create → get → list → cancel, stock locked then released | [`an_order_locks_its_stock_and_cancelling_releases_it`] |
+//! | unknown book, not enough stock: refused, nothing locked, no intent left | [`refused_orders_lock_nothing_and_leave_nothing`] |
+//! | bad input and bad tokens: the right code, nothing changed | [`bad_input_is_refused_with_the_right_code_and_changes_nothing`] |
+//! | the price is a snapshot | [`the_order_keeps_the_price_it_was_created_at`] |
+//! | same key → one order, one lock; another body → refused | [`a_retried_key_returns_the_same_order_and_locks_once`] |
+//! | concurrent orders never oversell; every lock is one order's | [`concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order`] |
+//! | only the owner sees or cancels an order | [`someone_elses_order_is_not_found`] |
+//! | every legal and illegal transition; who may move to Paid | [`the_state_machine_allows_exactly_its_transitions`] |
+//! | two racing transitions cannot both win | [`racing_transitions_never_both_win`] |
+//! | unpaid orders expire and release their stock | [`an_unpaid_order_expires_and_its_stock_comes_back`] |
+//! | a failed commit after LockStock releases the lock | [`a_failed_commit_after_the_lock_releases_it`] |
+//!
+//! The crash (kill -9 between LockStock and the commit) is in `tests/crash.rs`.
+
+mod common;
+
+use std::time::Duration;
+
+use bookstore_proto::order::{OrderStatus, order_service_client::OrderServiceClient};
+use common::{authed, eventually, spawn, spawn_with};
+use tonic::Code;
+
+/// Create (2 units) → Pending with the catalogue's price; the stock moves available → locked;
+/// GetOrder and ListOrders show it; cancel → Cancelled and the units are available again;
+/// a second cancel changes nothing.
+#[tokio::test]
+async fn an_order_locks_its_stock_and_cancelling_releases_it() {
+    let s = spawn().await;
+    s.restock(1, 10).await;
+    let token = s.shopper().await;
+    let price = s.price(1).await;
+
+    let created = s.create(&token, &[(1, 2)], "").await.expect("order created");
+    assert!(!created.replayed);
+    let order = created.order.unwrap();
+    assert_eq!(order.status(), OrderStatus::Pending);
+    assert_eq!(order.total, price * 2);
+    assert_eq!(order.items.len(), 1);
+    assert_eq!((order.items[0].price, order.items[0].quantity), (price, 2));
+    assert!(!order.items[0].title.is_empty(), "the title is snapshotted too");
+    assert!(
+        order.order_no.starts_with("BK") && order.order_no.ends_with(&format!("{:010}", order.id))
+    );
+    assert!(order.expires_at > order.created_at);
+    let stock = s.stock(1).await;
+    assert_eq!((stock.available, stock.locked), (8, 2));
+
+    assert_eq!(s.get(&token, order.id).await.unwrap().id, order.id);
+    let listed = s.list(&token, OrderStatus::Unspecified).await;
+    assert_eq!((listed.total, listed.orders[0].id), (1, order.id));
+    assert_eq!(s.list(&token, OrderStatus::Cancelled).await.total, 0, "the status filter applies");
+
+    let cancelled = s.cancel(&token, order.id).await.unwrap();
+    assert_eq!(cancelled.status(), OrderStatus::Cancelled);
+    assert_eq!(cancelled.cancel_reason, "cancelled by user");
+    let stock = s.stock(1).await;
+    assert_eq!((stock.available, stock.locked), (10, 0));
+    let again = s.cancel(&token, order.id).await.expect("cancelling twice is a no-op");
+    assert_eq!(again.status(), OrderStatus::Cancelled);
+    assert_eq!(s.stock(1).await.available, 10, "the second cancel released nothing more");
+    assert_eq!(s.intents().await, 0, "no creation left unfinished");
+}
+
+/// An unknown book is NOT_FOUND and a short book FAILED_PRECONDITION; in both cases no unit
+/// of any line is locked, no order exists and no intent is left behind.
+#[tokio::test]
+async fn refused_orders_lock_nothing_and_leave_nothing() {
+    let s = spawn().await;
+    s.restock(2, 5).await;
+    s.restock(3, 1).await;
+    let token = s.shopper().await;
+
+    let err = s.create(&token, &[(2, 1), (999_999, 1)], "").await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    assert!(err.message().contains("999999"), "names the book: {err:?}");
+
+    let err = s.create(&token, &[(2, 2), (3, 2)], "").await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    // A book in the catalogue with no stock row in inventory: also refused, nothing locked.
+    let err = s.create(&token, &[(4, 1)], "").await.unwrap_err();
+    assert!(matches!(err.code(), Code::NotFound | Code::FailedPrecondition), "{err:?}");
+
+    assert_eq!((s.stock(2).await.locked, s.stock(3).await.locked), (0, 0), "all or nothing");
+    assert_eq!(s.list(&token, OrderStatus::Unspecified).await.total, 0);
+    assert_eq!(s.intents().await, 0);
+}
+
+/// The request table of bad input: each gets its code; afterwards the stock is untouched
+/// and the user has no orders.
+#[tokio::test]
+async fn bad_input_is_refused_with_the_right_code_and_changes_nothing() {
+    let s = spawn().await;
+    s.restock(1, 100).await;
+    let token = s.shopper().await;
+    let fifty_one: Vec<(u64, i32)> = (1..=51).map(|b| (b, 1)).collect();
+    let cases: Vec<(&str, Vec<(u64, i32)>, &str)> = vec![
+        ("no items", vec![], ""),
+        ("quantity 0", vec![(1, 0)], ""),
+        ("negative quantity", vec![(1, -5)], ""),
+        ("huge quantity", vec![(1, i32::MAX)], ""),
+        ("51 lines", fifty_one, ""),
+        ("the same book twice", vec![(1, 1), (1, 2)], ""),
+        ("book id 0", vec![(0, 1)], ""),
+        ("key too long", vec![(1, 1)], &"k-123456789"[..]),
+    ];
+    for (what, items, key) in cases {
+        let key = if what == "key too long" { "k".repeat(65) } else { key.to_string() };
+        let err = s.create(&token, &items, &key).await.expect_err(what);
+        assert_eq!(err.code(), Code::InvalidArgument, "{what}: {err:?}");
+    }
+
+    for (what, bad) in [
+        ("garbage", "not-a-jwt"),
+        ("forged", &forged_token()[..]),
+        ("expired", &expired_token()[..]),
+    ] {
+        let err = s.create(bad, &[(1, 1)], "").await.expect_err(what);
+        assert_eq!(err.code(), Code::Unauthenticated, "{what}: {err:?}");
+    }
+    let mut anon = s.orders.clone();
+    let no_token = bookstore_proto::order::CreateOrderRequest {
+        items: vec![bookstore_proto::order::CreateOrderItem { book_id: 1, quantity: 1 }],
+        idempotency_key: String::new(),
+    };
+    assert_eq!(anon.create_order(no_token).await.unwrap_err().code(), Code::Unauthenticated);
+
+    let stock = s.stock(1).await;
+    assert_eq!((stock.available, stock.locked), (100, 0));
+    assert_eq!(s.list(&token, OrderStatus::Unspecified).await.total, 0);
+    assert_eq!(s.intents().await, 0);
+}
+
+/// After the catalogue's price changes, the existing order still costs what it cost; a
+/// new order pays the new price.
+#[tokio::test]
+async fn the_order_keeps_the_price_it_was_created_at() {
+    let s = spawn().await;
+    s.restock(5, 10).await;
+    let token = s.shopper().await;
+    let old = s.price(5).await;
+    let order = s.create(&token, &[(5, 1)], "").await.unwrap().order.unwrap();
+
+    // The catalogue has no price RPC: an operator changes it in catalog_db, then an
+    // UpdateStock (any write of the book) invalidates the cached detail.
+    let db = sqlx::MySqlPool::connect(&s.infra.database_url(&s.catalog_db)).await.unwrap();
+    sqlx::query("UPDATE books SET price = price + 1000 WHERE id = 5").execute(&db).await.unwrap();
+    s.catalog
+        .clone()
+        .update_stock(bookstore_proto::catalog::UpdateStockRequest { book_id: 5, stock: 10 })
+        .await
+        .unwrap();
+    assert_eq!(s.price(5).await, old + 1000);
+
+    let kept = s.get(&token, order.id).await.unwrap();
+    assert_eq!((kept.total, kept.items[0].price), (old, old), "the snapshot did not move");
+    let newer = s.create(&token, &[(5, 1)], "").await.unwrap().order.unwrap();
+    assert_eq!(newer.total, old + 1000);
+}
+
+/// The same key and body, sequentially and 10× concurrently → one order, locked once, every
+/// answer the same id; a retry with another body under the key → INVALID_ARGUMENT.
+#[tokio::test]
+async fn a_retried_key_returns_the_same_order_and_locks_once() {
+    let s = spawn().await;
+    s.restock(6, 50).await;
+    let token = s.shopper().await;
+
+    let first = s.create(&token, &[(6, 3)], "key-seq").await.unwrap();
+    let second = s.create(&token, &[(6, 3)], "key-seq").await.unwrap();
+    assert!(!first.replayed && second.replayed);
+    assert_eq!(first.order.unwrap().id, second.order.unwrap().id);
+    assert_eq!(s.stock(6).await.locked, 3);
+
+    let attempts = (0..10).map(|_| s.create(&token, &[(6, 2)], "key-burst"));
+    let results = futures::future::join_all(attempts).await;
+    let mut ids: Vec<u64> = Vec::new();
+    for r in results {
+        match r {
+            Ok(r) => ids.push(r.order.unwrap().id),
+            // A concurrent attempt may be told to retry; it must never be a second order.
+            Err(e) => assert_eq!(e.code(), Code::Aborted, "{e:?}"),
+        }
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one order for one key: {ids:?}");
+    assert_eq!(s.stock(6).await.locked, 5, "3 + 2: the burst locked once");
+    let retry = s.create(&token, &[(6, 2)], "key-burst").await.unwrap();
+    assert_eq!(retry.order.unwrap().id, ids[0]);
+
+    let err = s.create(&token, &[(6, 4)], "key-seq").await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("different request"), "{err:?}");
+    assert_eq!(s.stock(6).await.locked, 5, "the refused retry locked nothing");
+    // Keys are per user: another shopper may use the same string.
+    let other = s.shopper().await;
+    assert!(!s.create(&other, &[(6, 1)], "key-seq").await.unwrap().replayed);
+}
+
+/// 60 buyers, 20 units, one unit each, all at once: exactly 20 orders, 40 refusals, and the
+/// inventory's log shows exactly one LOCK per created order — no lock without an order.
+#[tokio::test]
+async fn concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order() {
+    let s = spawn().await;
+    s.restock(7, 20).await;
+    let tokens = [s.shopper().await, s.shopper().await, s.shopper().await];
+    let attempts = (0..60).map(|i| s.create(&tokens[i % 3], &[(7, 1)], ""));
+    let results = futures::future::join_all(attempts).await;
+    let mut created: Vec<u64> = Vec::new();
+    for r in results {
+        match r {
+            Ok(r) => created.push(r.order.unwrap().id),
+            Err(e) => assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}"),
+        }
+    }
+    assert_eq!(created.len(), 20, "exactly the stock, never more");
+    let stock = s.stock(7).await;
+    assert_eq!((stock.available, stock.locked), (0, 20));
+    assert_eq!(s.intents().await, 0);
+
+    // The ledger: the syncer copies inventory's changes into MySQL within moments.
+    let mut inventory = s.inventory.clone();
+    let mut logged: Vec<u64> = Vec::new();
+    let synced = eventually(Duration::from_secs(10), || {
+        let mut inventory = inventory.clone();
+        async move {
+            let req = bookstore_proto::inventory::GetStockLogRequest {
+                book_id: 7,
+                page: 1,
+                page_size: 100,
+            };
+            inventory.get_stock_log(req).await.map(|r| r.into_inner().total >= 21).unwrap_or(false)
+        }
+    })
+    .await;
+    assert!(synced, "the ledger caught up");
+    let req =
+        bookstore_proto::inventory::GetStockLogRequest { book_id: 7, page: 1, page_size: 100 };
+    for log in inventory.get_stock_log(req).await.unwrap().into_inner().logs {
+        if log.r#type == bookstore_proto::inventory::StockLogType::Lock as i32 {
+            logged.push(log.order_id);
+        }
+    }
+    logged.sort();
+    created.sort();
+    assert_eq!(logged, created, "one lock per order, each by its own order id");
+}
+
+/// Another user's order answers NOT_FOUND to GetOrder and CancelOrder (the same as a
+/// missing one), is absent from their ListOrders, and stays untouched.
+#[tokio::test]
+async fn someone_elses_order_is_not_found() {
+    let s = spawn().await;
+    s.restock(8, 5).await;
+    let (alice, mallory) = (s.shopper().await, s.shopper().await);
+    let order = s.create(&alice, &[(8, 1)], "").await.unwrap().order.unwrap();
+
+    assert_eq!(s.get(&mallory, order.id).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(s.get(&mallory, 987_654).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(s.cancel(&mallory, order.id).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(s.list(&mallory, OrderStatus::Unspecified).await.total, 0);
+    assert_eq!(s.get(&alice, order.id).await.unwrap().status(), OrderStatus::Pending);
+    assert_eq!(s.stock(8).await.locked, 1);
+}
+
+/// Walks the state machine: every illegal move is FAILED_PRECONDITION; Paid confirms the
+/// locked units as sold; a paid order cancelled returns its units; a user's token (or none)
+/// cannot call UpdateOrderStatus; UNSPECIFIED is not a status.
+#[tokio::test]
+async fn the_state_machine_allows_exactly_its_transitions() {
+    use OrderStatus::*;
+    let s = spawn().await;
+    s.restock(9, 10).await;
+    let token = s.shopper().await;
+    let order = |q| {
+        let s = &s;
+        let token = token.clone();
+        async move { s.create(&token, &[(9, q)], "").await.unwrap().order.unwrap().id }
+    };
+
+    // Who may call it.
+    let a = order(1).await;
+    let mut by_user = authed(
+        &token,
+        bookstore_proto::order::UpdateOrderStatusRequest {
+            order_id: a,
+            status: Paid as i32,
+            reason: String::new(),
+        },
+    );
+    by_user.metadata_mut().insert("x-service-token", "guess".parse().unwrap());
+    assert_eq!(
+        s.orders.clone().update_order_status(by_user).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(s.set_status(a, Unspecified).await.unwrap_err().code(), Code::InvalidArgument);
+
+    // Pending: only Paid or Cancelled.
+    for illegal in [Shipped, Completed] {
+        assert_eq!(
+            s.set_status(a, illegal).await.unwrap_err().code(),
+            Code::FailedPrecondition,
+            "Pending → {illegal:?}"
+        );
+    }
+    // Pending → Paid: the lock becomes a sale. Paying twice is a no-op (the relay retries).
+    assert_eq!(s.set_status(a, Paid).await.unwrap().status(), Paid);
+    assert_eq!(s.set_status(a, Paid).await.unwrap().status(), Paid);
+    let st = s.stock(9).await;
+    assert_eq!((st.available, st.locked, st.sold), (9, 0, 1));
+    assert_eq!(
+        s.set_status(a, Completed).await.unwrap_err().code(),
+        Code::FailedPrecondition,
+        "Paid → Completed"
+    );
+    // Paid → Shipped → Completed; nothing after Completed.
+    assert_eq!(s.set_status(a, Shipped).await.unwrap().status(), Shipped);
+    for illegal in [Pending, Paid, Cancelled] {
+        assert_eq!(
+            s.set_status(a, illegal).await.unwrap_err().code(),
+            Code::FailedPrecondition,
+            "Shipped → {illegal:?}"
+        );
+    }
+    assert_eq!(
+        s.cancel(&token, a).await.unwrap_err().code(),
+        Code::FailedPrecondition,
+        "a shipped order cannot be cancelled"
+    );
+    assert_eq!(s.set_status(a, Completed).await.unwrap().status(), Completed);
+    for illegal in [Pending, Paid, Shipped, Cancelled] {
+        assert_eq!(
+            s.set_status(a, illegal).await.unwrap_err().code(),
+            Code::FailedPrecondition,
+            "Completed → {illegal:?}"
+        );
+    }
+
+    // Paid → Cancelled: the sold units come back to available (a return), exactly once.
+    let b = order(2).await;
+    s.set_status(b, Paid).await.unwrap();
+    let before = s.stock(9).await;
+    let c = s.cancel(&token, b).await.unwrap();
+    assert_eq!(c.status(), Cancelled);
+    let after = s.stock(9).await;
+    assert_eq!(after.available, before.available + 2, "{before:?} → {after:?}");
+    s.cancel(&token, b).await.unwrap();
+    assert_eq!(s.stock(9).await.available, after.available, "the return happened once");
+    // Cancelled is final.
+    for illegal in [Pending, Paid, Shipped, Completed] {
+        assert_eq!(
+            s.set_status(b, illegal).await.unwrap_err().code(),
+            Code::FailedPrecondition,
+            "Cancelled → {illegal:?}"
+        );
+    }
+    assert_eq!(s.set_status(424_242, Paid).await.unwrap_err().code(), Code::NotFound);
+}
+
+/// Two kinds of race, 10 orders each:
+/// - from Pending, a payment and a cancel at once: the cancel always ends the order (either
+///   it won, and the payment is refused, or the payment won and the cancel became a return);
+/// - from Paid, Shipped and Cancelled at once: each forbids the other, so exactly one of the
+///   two calls succeeds — the conditional UPDATE lets only one match.
+/// Throughout, the stock stays conserved and nothing stays locked.
+#[tokio::test]
+async fn racing_transitions_never_both_win() {
+    let s = spawn().await;
+    s.restock(10, 20).await;
+    let token = s.shopper().await;
+    let mut paid_first = 0;
+    for _ in 0..10 {
+        let id = s.create(&token, &[(10, 1)], "").await.unwrap().order.unwrap().id;
+        let (pay, cancel) = tokio::join!(s.set_status(id, OrderStatus::Paid), s.cancel(&token, id));
+        assert_eq!(
+            cancel.expect("a cancel from Pending or Paid succeeds").status(),
+            OrderStatus::Cancelled
+        );
+        match pay {
+            Ok(_) => paid_first += 1,
+            Err(e) => assert_eq!(
+                e.code(),
+                Code::FailedPrecondition,
+                "the payment lost to the cancel: {e:?}"
+            ),
+        }
+        assert_eq!(s.get(&token, id).await.unwrap().status(), OrderStatus::Cancelled);
+    }
+    for _ in 0..10 {
+        let id = s.create(&token, &[(10, 1)], "").await.unwrap().order.unwrap().id;
+        s.set_status(id, OrderStatus::Paid).await.unwrap();
+        let (ship, cancel) =
+            tokio::join!(s.set_status(id, OrderStatus::Shipped), s.cancel(&token, id));
+        assert!(
+            ship.is_ok() != cancel.is_ok(),
+            "exactly one wins: ship {ship:?}, cancel {cancel:?}"
+        );
+        let loser = ship.as_ref().err().or(cancel.as_ref().err()).unwrap();
+        assert_eq!(loser.code(), Code::FailedPrecondition, "{loser:?}");
+        let now = s.get(&token, id).await.unwrap().status();
+        assert_eq!(now, if ship.is_ok() { OrderStatus::Shipped } else { OrderStatus::Cancelled });
+    }
+    let st = s.stock(10).await;
+    assert_eq!(st.locked, 0, "{st:?}");
+    // Every successful payment sold its unit once (a return adds the units back as new
+    // stock, it does not un-sell them): the 10 paid in the second round, and the payments
+    // that beat their cancel in the first.
+    assert_eq!(st.sold, 10 + paid_first, "{st:?}");
+}
+
+/// With a 2 s window, an unpaid order becomes Cancelled ("expired") and its stock comes
+/// back, driven by the sweeper; paying it afterwards is refused.
+#[tokio::test]
+async fn an_unpaid_order_expires_and_its_stock_comes_back() {
+    let s = spawn_with(|o| {
+        o.payment_window_secs = 2;
+        o.sweep_interval_secs = 1;
+    })
+    .await;
+    s.restock(11, 4).await;
+    let token = s.shopper().await;
+    let id = s.create(&token, &[(11, 3)], "").await.unwrap().order.unwrap().id;
+    assert_eq!(s.stock(11).await.locked, 3);
+
+    let expired = eventually(Duration::from_secs(10), || async {
+        s.get(&token, id).await.map(|o| o.status() == OrderStatus::Cancelled).unwrap_or(false)
+    })
+    .await;
+    assert!(expired, "the sweeper cancelled the unpaid order");
+    let o = s.get(&token, id).await.unwrap();
+    assert_eq!(o.cancel_reason, "expired");
+    assert!(
+        eventually(Duration::from_secs(5), || async { s.stock(11).await.locked == 0 }).await,
+        "the lock came back"
+    );
+    assert_eq!(s.stock(11).await.available, 4);
+    let err = s.set_status(id, OrderStatus::Paid).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+}
+
+/// An order past its window that the sweeper has not reached yet still cannot be paid: the
+/// payment's UPDATE checks `expires_at` itself.
+#[tokio::test]
+async fn an_expired_order_cannot_be_paid_even_before_the_sweep() {
+    let s = spawn_with(|o| {
+        o.payment_window_secs = 1;
+        o.sweep_interval_secs = 3600;
+    })
+    .await;
+    s.restock(12, 2).await;
+    let token = s.shopper().await;
+    let id = s.create(&token, &[(12, 1)], "").await.unwrap().order.unwrap().id;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let err = s.set_status(id, OrderStatus::Paid).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("expired"), "{err:?}");
+    assert_eq!(
+        s.get(&token, id).await.unwrap().status(),
+        OrderStatus::Pending,
+        "the sweeper will cancel it"
+    );
+}
+
+/// The lab's `fail-commit` fault makes the transaction fail after LockStock succeeded: the
+/// call fails, the lock is released at once, no order and no intent remain.
+#[tokio::test]
+async fn a_failed_commit_after_the_lock_releases_it() {
+    let s = spawn().await;
+    s.restock(13, 5).await;
+    let token = s.shopper().await;
+    let err = s.create_with(&token, &[(13, 2)], "", Some("fail-commit")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let st = s.stock(13).await;
+    assert_eq!((st.available, st.locked), (5, 0));
+    assert_eq!(s.list(&token, OrderStatus::Unspecified).await.total, 0);
+    assert_eq!(s.intents().await, 0);
+    // An unknown fault is refused, not ignored.
+    let err = s.create_with(&token, &[(13, 1)], "", Some("explode")).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+/// The call chain comes back as `server-timing` metadata: each downstream step with its
+/// duration — what the lab's call-chain view draws.
+#[tokio::test]
+async fn create_order_reports_its_call_chain() {
+    let s = spawn().await;
+    s.restock(14, 5).await;
+    s.restock(15, 5).await;
+    let token = s.shopper().await;
+    let req = authed(
+        &token,
+        bookstore_proto::order::CreateOrderRequest {
+            items: vec![
+                bookstore_proto::order::CreateOrderItem { book_id: 14, quantity: 1 },
+                bookstore_proto::order::CreateOrderItem { book_id: 15, quantity: 1 },
+            ],
+            idempotency_key: String::new(),
+        },
+    );
+    let mut client: OrderServiceClient<_> = s.orders.clone();
+    let resp = client.create_order(req).await.unwrap();
+    let timing =
+        resp.metadata().get("server-timing").expect("server-timing").to_str().unwrap().to_string();
+    for step in [
+        "ValidateToken;dur=",
+        "GetBook-14;dur=",
+        "GetBook-15;dur=",
+        "claim;dur=",
+        "LockStock;dur=",
+        "commit;dur=",
+    ] {
+        assert!(timing.contains(step), "{step} missing in {timing}");
+    }
+}
+
+fn forged_token() -> String {
+    mint("a-different-secret-that-is-long-enough!!", 3600)
+}
+
+fn expired_token() -> String {
+    mint(common::JWT_SECRET, -3600)
+}
+
+/// A JWT in user-service's format, signed with `secret`, expiring `exp_in` seconds from now.
+fn mint(secret: &str, exp_in: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims =
+        serde_json::json!({"sub": "1", "username": "x", "iat": now - 7200, "exp": now + exp_in});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
