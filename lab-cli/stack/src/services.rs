@@ -50,6 +50,8 @@ pub struct ServiceSpec {
     pub port: u16,
     /// The readiness question; see [`crate::probe::service_health`].
     pub health: Health,
+    /// Settings the lab gives this service beyond the common ones (as `BOOKSTORE_*` env).
+    pub lab_env: &'static [(&'static str, &'static str)],
 }
 
 /// Every service, in start order.
@@ -63,32 +65,51 @@ pub const SERVICES: &[ServiceSpec] = &[
         binary: "user-service",
         port: 9001,
         health: Health::Grpc("bookstore.user.v1.UserService"),
+        lab_env: &[],
     },
     ServiceSpec {
         name: "catalog",
         binary: "catalog-service",
         port: 9002,
         health: Health::Grpc("bookstore.catalog.v1.CatalogService"),
+        lab_env: &[],
     },
     ServiceSpec {
         name: "inventory",
         binary: "inventory-service",
         port: 9004,
         health: Health::Grpc("bookstore.inventory.v1.InventoryService"),
+        lab_env: &[],
     },
     ServiceSpec {
         name: "order",
         binary: "order-service",
         port: 9003,
         health: Health::Grpc("bookstore.order.v1.OrderService"),
+        // The lab's orders expire after 2 minutes instead of 15, so the Day 32 experiment
+        // can show expiry while the learner watches; faults can be injected per request
+        // (`x-lab-fault`), which only the lab enables. Inventory keeps its 15-minute
+        // backstop window: longer than order's, as it must be.
+        lab_env: &[
+            ("BOOKSTORE_PAYMENT_WINDOW_SECS", "120"),
+            ("BOOKSTORE_SWEEP_INTERVAL_SECS", "2"),
+            ("BOOKSTORE_LAB_FAULTS", "true"),
+        ],
     },
     ServiceSpec {
         name: "payment",
         binary: "payment-service",
         port: 9005,
         health: Health::Grpc("bookstore.payment.v1.PaymentService"),
+        lab_env: &[],
     },
-    ServiceSpec { name: "gateway", binary: "gateway", port: 8080, health: Health::Http("/health") },
+    ServiceSpec {
+        name: "gateway",
+        binary: "gateway",
+        port: 8080,
+        health: Health::Http("/health"),
+        lab_env: &[],
+    },
 ];
 
 /// Looks a spec up by short name (as recorded in `stack.json`). `None` means the record
@@ -219,6 +240,7 @@ pub async fn start(
         ("RUST_LIB_BACKTRACE".into(), "0".into()),
     ];
     env.extend(address_env(state, opts, spec, port)?);
+    env.extend(spec.lab_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     // Children inherit our whole environment (`Command::envs` adds to it, it does not
     // replace it), so `RUST_LOG=debug bookstore-lab up` gives verbose service logs with no
     // code here. The flip side: any `BOOKSTORE_*` variable in the learner's shell reaches

@@ -10,6 +10,7 @@
 //! | module | its one job |
 //! |---|---|
 //! | [`routes`] | the handlers: HTTP in, gRPC call, JSON out |
+//! | [`orders`] | the order handlers and their JSON shapes (`Idempotency-Key`) |
 //! | [`upstream`] | lazily connected gRPC clients with a timeout on every call |
 //! | [`json`] | the JSON request and response shapes (money in cents) |
 //! | [`error`] | [`error::ApiError`] and the gRPC → HTTP status table |
@@ -26,8 +27,12 @@
 //! | `GET /api/v1/books/search` | catalog SearchBooks | — |
 //! | `GET /api/v1/books/{id}` | catalog GetBook | — |
 //! | `POST /api/v1/books` | user ValidateToken + catalog PublishBook | Bearer |
+//! | `POST /api/v1/orders` | order CreateOrder (`Idempotency-Key` header) | Bearer |
+//! | `GET /api/v1/orders` | order ListOrders | Bearer |
+//! | `GET /api/v1/orders/{id}` | order GetOrder | Bearer |
+//! | `POST /api/v1/orders/{id}/cancel` | order CancelOrder | Bearer |
 //!
-//! Order and payment routes arrive with those services.
+//! Payment routes arrive with payment-service.
 
 //!
 //! ## One request through the gateway
@@ -57,6 +62,7 @@
 //!
 pub mod error;
 pub mod json;
+pub mod orders;
 pub mod routes;
 pub mod upstream;
 
@@ -90,9 +96,11 @@ pub struct Settings {
     pub common: CommonSettings,
     /// user-service: Register, Login, and ValidateToken for every Bearer-protected route.
     pub user_addr: String,
-    /// catalog-service: every `/api/v1/books` route. Order and payment addresses join when
-    /// those routes do; the supervisor already passes them (`BOOKSTORE_ORDER_ADDR`, …).
+    /// catalog-service: every `/api/v1/books` route.
     pub catalog_addr: String,
+    /// order-service: every `/api/v1/orders` route. (Payment joins with its routes; the
+    /// supervisor already passes every address, `BOOKSTORE_PAYMENT_ADDR` included.)
+    pub order_addr: String,
     /// Deadline for each upstream call: 3 s. Generous for loopback (calls take ~1 ms);
     /// short enough that a hung service shows as a 504 before a user gives up.
     pub upstream_timeout_ms: u64,
@@ -106,6 +114,7 @@ impl Default for Settings {
             common: CommonSettings::defaults(8080, ""),
             user_addr: "http://127.0.0.1:9001".into(),
             catalog_addr: "http://127.0.0.1:9002".into(),
+            order_addr: "http://127.0.0.1:9003".into(),
             upstream_timeout_ms: 3000,
         }
     }
@@ -131,6 +140,9 @@ pub fn router(upstreams: Upstreams) -> Router {
         .route("/api/v1/books", get(routes::list_books).post(routes::publish_book))
         .route("/api/v1/books/search", get(routes::search_books))
         .route("/api/v1/books/{id}", get(routes::get_book))
+        .route("/api/v1/orders", get(orders::list).post(orders::create))
+        .route("/api/v1/orders/{id}", get(orders::get))
+        .route("/api/v1/orders/{id}/cancel", post(orders::cancel))
         .layer(axum::middleware::from_fn(record_http))
         .with_state(upstreams)
 }
@@ -178,6 +190,7 @@ pub async fn run(
     let upstreams = Upstreams::new(
         &settings.user_addr,
         &settings.catalog_addr,
+        &settings.order_addr,
         Duration::from_millis(settings.upstream_timeout_ms),
     )?;
     let listener =

@@ -17,8 +17,7 @@
 //! Clients are cloned per call (`up.users.clone()`): a tonic client method takes
 //! `&mut self`, and a clone is only a handle on the shared channel.
 //!
-//! Not here: order and payment routes. They follow the same four steps when those
-//! services land; the table of routes in the crate docs is the list to extend.
+//! Order routes are in [`crate::orders`]; payment routes will follow the same four steps.
 //!
 use axum::{
     Json,
@@ -56,7 +55,7 @@ type ApiResult<T> = Result<T, ApiError>;
 /// The header is only parsed here, never trusted: the token's validity is decided by
 /// user-service. A missing or malformed header is answered at once with 401, without an
 /// upstream call.
-fn bearer(headers: &HeaderMap) -> ApiResult<String> {
+pub(crate) fn bearer(headers: &HeaderMap) -> ApiResult<String> {
     bookstore_platform::auth::bearer_token(&MetadataMap::from_headers(headers.clone()))
         .map_err(|status| ApiError::unauthenticated(status.message()))
 }

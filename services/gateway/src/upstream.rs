@@ -27,11 +27,12 @@
 //!
 use std::{future::Future, time::Duration};
 
+use bookstore_platform::clients::channel;
 use bookstore_proto::{
     catalog::catalog_service_client::CatalogServiceClient,
-    user::user_service_client::UserServiceClient,
+    order::order_service_client::OrderServiceClient, user::user_service_client::UserServiceClient,
 };
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::error::ApiError;
 
@@ -47,28 +48,29 @@ pub struct Upstreams {
     pub users: UserServiceClient<Channel>,
     /// ListBooks, SearchBooks, GetBook, PublishBook — never UpdateStock.
     pub catalog: CatalogServiceClient<Channel>,
+    /// CreateOrder, GetOrder, ListOrders, CancelOrder — never UpdateOrderStatus.
+    pub orders: OrderServiceClient<Channel>,
     /// The per-call budget, from `upstream_timeout_ms`.
     pub timeout: Duration,
-}
-
-/// A lazily connected channel to `addr`. Fails only if `addr` is not a valid URI — a
-/// configuration error reported at start, not at the first request.
-fn channel(addr: &str) -> anyhow::Result<Channel> {
-    // No channel-level timeouts at all: the whole call — connect, HTTP/2 handshake,
-    // request, response — is bounded by `Upstreams::call`. One clock for everything, so a
-    // slow upstream is always our 504. (A second, equal `connect_timeout` would race with
-    // it and sometimes surface as an opaque transport error instead.) A refused connection
-    // still fails at once, as UNAVAILABLE → 503.
-    Ok(Endpoint::from_shared(addr.to_string())?.connect_lazy())
 }
 
 impl Upstreams {
     /// Builds every client. Nothing is dialled yet (see the module docs for why).
     /// (A malformed address, e.g. a missing `http://`, fails here — at start-up.)
-    pub fn new(user_addr: &str, catalog_addr: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        user_addr: &str,
+        catalog_addr: &str,
+        order_addr: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            users: UserServiceClient::new(channel(user_addr)?),
-            catalog: CatalogServiceClient::new(channel(catalog_addr)?),
+            // No channel-level timeouts: the whole call — connect, handshake, request,
+            // response — is bounded by `Upstreams::call`, one clock for everything, so a
+            // slow upstream is always our 504 (a second, equal `connect_timeout` would race
+            // with it and sometimes surface as an opaque transport error instead).
+            users: UserServiceClient::new(channel("user-service", user_addr)?),
+            catalog: CatalogServiceClient::new(channel("catalog-service", catalog_addr)?),
+            orders: OrderServiceClient::new(channel("order-service", order_addr)?),
             timeout,
         })
     }

@@ -1,0 +1,187 @@
+//! The order routes over real HTTP: user, catalog, inventory and order services and the
+//! gateway in this process on port 0 (real MariaDB and Redis), a `reqwest` client doing
+//! what a shopper's `curl` session would — register, log in, order with an
+//! `Idempotency-Key`, retry, list, read, cancel — and the error answers on the way.
+
+use std::time::Duration;
+
+use bookstore_order::graph::{Graph, url};
+use bookstore_platform::Shutdown;
+use bookstore_proto::inventory::{
+    IncrStockRequest, inventory_service_client::InventoryServiceClient,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const JWT_SECRET: &str = "gateway-orders-secret-at-least-32-bytes";
+
+struct Shop {
+    base: String,
+    http: reqwest::Client,
+    inventory: InventoryServiceClient<tonic::transport::Channel>,
+    _graph: Graph,
+    gateway: Shutdown,
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        self.gateway.cancel();
+    }
+}
+
+/// The order graph (user, catalog, inventory, order — `bookstore_order::graph`) and the
+/// gateway in front of it.
+async fn open_shop() -> Shop {
+    let infra = bookstore_stack::testing::infra();
+    let graph = Graph::spawn(&infra, 20, JWT_SECRET, |_| {}).await.expect("the order graph starts");
+    let gateway = Shutdown::new();
+    let mut gw = bookstore_gateway::Settings::default();
+    gw.common.port = 0;
+    gw.user_addr = url(graph.user);
+    gw.catalog_addr = url(graph.catalog);
+    gw.order_addr = url(graph.order);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(bookstore_gateway::run(gw, gateway.clone(), move |a| {
+        let _ = tx.send(a);
+    }));
+    let addr = tokio::time::timeout(Duration::from_secs(30), rx).await.unwrap().unwrap();
+    Shop {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        inventory: InventoryServiceClient::connect(url(graph.inventory)).await.unwrap(),
+        _graph: graph,
+        gateway,
+    }
+}
+
+impl Shop {
+    /// One HTTP call; returns the status, the `Idempotent-Replayed` header and the JSON body.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, bool, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut req = if method == "GET" { self.http.get(url) } else { self.http.post(url) };
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let replayed = resp.headers().get("idempotent-replayed").is_some();
+        (resp.status(), replayed, resp.json().await.unwrap())
+    }
+
+    async fn token(&self, username: &str) -> String {
+        let creds = json!({"username": username, "password": "shopper-password", "email": ""});
+        let (s, _, b) =
+            self.call("POST", "/api/v1/users/register", None, None, Some(creds.clone())).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let (s, _, b) = self.call("POST", "/api/v1/users/login", None, None, Some(creds)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["token"].as_str().unwrap().to_string()
+    }
+}
+
+/// A shopper's session: order with a key (201), retry it (200, same order, replayed),
+/// reuse the key with another basket (400), list and read it, cancel (200) — and a second
+/// shopper sees none of it (404). Bad requests get the JSON error shape.
+#[tokio::test]
+async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
+    let shop = open_shop().await;
+    shop.inventory
+        .clone()
+        .incr_stock(IncrStockRequest {
+            book_id: 3,
+            quantity: 5,
+            request_id: "gw-restock-3".into(),
+            remark: String::new(),
+        })
+        .await
+        .unwrap();
+    let alice = shop.token("alice_gw").await;
+    let basket = json!({"items": [{"book_id": 3, "quantity": 2}]});
+
+    let (s, replayed, b) = shop
+        .call("POST", "/api/v1/orders", Some(&alice), Some("cart-1"), Some(basket.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert!(!replayed);
+    let order = &b["order"];
+    assert_eq!(order["status"], "pending");
+    assert_eq!(order["items"][0]["quantity"], 2);
+    let id = order["id"].as_u64().unwrap();
+    assert!(order["total"].as_i64().unwrap() > 0, "priced from the catalogue: {order}");
+
+    let (s, replayed, again) = shop
+        .call("POST", "/api/v1/orders", Some(&alice), Some("cart-1"), Some(basket.clone()))
+        .await;
+    assert_eq!((s, replayed), (StatusCode::OK, true), "{again}");
+    assert_eq!(again["order"]["id"].as_u64(), Some(id));
+    let other_basket = json!({"items": [{"book_id": 3, "quantity": 1}]});
+    let (s, _, err) =
+        shop.call("POST", "/api/v1/orders", Some(&alice), Some("cart-1"), Some(other_basket)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(err["error"]["code"], "INVALID_ARGUMENT");
+
+    let (s, _, list) =
+        shop.call("GET", "/api/v1/orders?status=pending", Some(&alice), None, None).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!((list["total"].as_u64(), list["orders"][0]["id"].as_u64()), (Some(1), Some(id)));
+    let (s, _, one) =
+        shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&alice), None, None).await;
+    assert_eq!((s, one["order"]["id"].as_u64()), (StatusCode::OK, Some(id)));
+
+    let mallory = shop.token("mallory_gw").await;
+    let (s, _, b) =
+        shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&mallory), None, None).await;
+    assert_eq!((s, &b["error"]["code"]), (StatusCode::NOT_FOUND, &json!("NOT_FOUND")));
+    let (s, _, _) =
+        shop.call("POST", &format!("/api/v1/orders/{id}/cancel"), Some(&mallory), None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let (s, _, c) = shop
+        .call(
+            "POST",
+            &format!("/api/v1/orders/{id}/cancel"),
+            Some(&alice),
+            None,
+            Some(json!({"reason": "changed my mind"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(
+        (c["order"]["status"].as_str(), c["order"]["cancel_reason"].as_str()),
+        (Some("cancelled"), Some("changed my mind"))
+    );
+
+    // The error answers a client meets: no token, bad status word, bad id, out of stock.
+    let (s, _, _) = shop.call("POST", "/api/v1/orders", None, None, Some(basket.clone())).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = shop.call("GET", "/api/v1/orders?status=lost", Some(&alice), None, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, _) = shop.call("GET", "/api/v1/orders/abc", Some(&alice), None, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, b) = shop
+        .call(
+            "POST",
+            "/api/v1/orders",
+            Some(&alice),
+            None,
+            Some(json!({"items": [{"book_id": 3, "quantity": 6}]})),
+        )
+        .await;
+    assert_eq!((s, &b["error"]["code"]), (StatusCode::CONFLICT, &json!("FAILED_PRECONDITION")));
+    let (s, _, _) = shop
+        .call("POST", "/api/v1/orders", Some(&alice), None, Some(json!({"items": "three"})))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
