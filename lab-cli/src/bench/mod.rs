@@ -7,6 +7,7 @@
 //!
 //! - [`inventory`]: LockStock/DecrStock over gRPC, the raw Lua script, naive and FOR UPDATE SQL.
 //! - [`catalog`]: ListBooks over gRPC and the gateway under a Zipf mix, cold and warm.
+//! - [`order`]: CreateOrder end to end against each of its steps alone.
 //!
 //! ## Why ratios to same-run baselines, and medians
 //!
@@ -31,6 +32,7 @@
 
 pub mod catalog;
 pub mod inventory;
+pub mod order;
 
 use bookstore_stack::testing::Infra;
 
@@ -71,6 +73,7 @@ impl BenchOptions {
 pub enum BenchTarget {
     Inventory,
     Catalog,
+    Order,
 }
 
 /// Runs a bench and prints its report (table, or JSON with `--json`).
@@ -78,6 +81,7 @@ pub async fn run(target: BenchTarget, opts: &BenchOptions) -> anyhow::Result<()>
     let report = match target {
         BenchTarget::Inventory => inventory::run(opts).await?,
         BenchTarget::Catalog => catalog::run(opts).await?,
+        BenchTarget::Order => order::run(opts).await?,
     };
     // JSON for scripts that track numbers over time (one object per row, ratios included);
     // the table for humans. Both come from the same report, so they cannot disagree.
