@@ -316,6 +316,8 @@ pub async fn start_mysql(
     // 3306 if free, so `mariadb -h127.0.0.1 -uroot` works with no `-P`; any port if a
     // system MariaDB already has it (the chosen URL is in `bookstore-lab env`).
     let port = ports::pick(3306)?;
+    let tmp = dir.join("mysql/tmp");
+    std::fs::create_dir_all(&tmp)?;
     let program = mysqld.display().to_string();
     let mut args = vec![
         "--no-defaults".to_string(),
@@ -327,6 +329,11 @@ pub async fn start_mysql(
         // the system server, may be unwritable, and two labs would fight over them.
         format!("--socket={}", dir.join("mysql/mysqld.sock").display()),
         format!("--pid-file={}", dir.join("mysql/mysqld.pid").display()),
+        // Temporary tables (a large ORDER BY, a COUNT over a join) spill into tmpdir, /tmp by
+        // default. On a shared machine /tmp is cleaned by other tools while the server runs,
+        // and a temp file deleted under it fails the query ("Error on delete of
+        // '/tmp/#sql-temptable-…'", seen in this lab): keep it private, like the socket.
+        format!("--tmpdir={}", tmp.display()),
         // Day 30's race experiments run hundreds of concurrent transactions, and every
         // service holds its own pool; the default (151) would turn the lesson on row locks
         // into a lesson on "Too many connections". Each connection costs memory, so
