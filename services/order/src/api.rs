@@ -27,8 +27,6 @@ use crate::{
     store::{OrderRow, Store, Transition},
 };
 
-/// Metadata key of the internal service credential.
-pub const SERVICE_TOKEN_HEADER: &str = "x-service-token";
 /// Metadata key of the lab's fault injection (see [`create::Fault`]).
 pub const FAULT_HEADER: &str = "x-lab-fault";
 
@@ -68,19 +66,11 @@ impl OrderApi {
         }
     }
 
-    /// The service credential check, in constant time: comparing byte by byte with an
-    /// early exit would let a caller learn the secret's prefix from response times.
     fn check_service<T>(&self, request: &Request<T>) -> Result<(), Error> {
-        let given = request
-            .metadata()
-            .get(SERVICE_TOKEN_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let want = self.inner.service_token.expose().as_bytes();
-        let given = given.as_bytes();
-        let same = given.len() == want.len()
-            && given.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-        if same {
+        if bookstore_platform::auth::has_service_token(
+            request.metadata(),
+            &self.inner.service_token,
+        ) {
             Ok(())
         } else {
             Err(Error::PermissionDenied("UpdateOrderStatus needs the service credential".into()))

@@ -41,9 +41,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::Error;
 
-/// The service credential the lab ships with; refused outside development, like the JWT
-/// secret in user-service (anyone who read this file could mark orders paid with it).
-pub const DEV_SERVICE_TOKEN: &str = "bookstore-lab-development-service-token";
+pub use bookstore_platform::auth::DEV_SERVICE_TOKEN;
 
 /// order-service settings. Environment: `BOOKSTORE_INVENTORY_ADDR`, `BOOKSTORE_PAYMENT_WINDOW_SECS`, …
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -32,6 +32,23 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
     Ok(token.to_string())
 }
 
+/// The metadata key of the internal service credential (payment-service → order-service's
+/// UpdateOrderStatus, the payment gateway → MockCallback).
+pub const SERVICE_TOKEN_HEADER: &str = "x-service-token";
+
+/// The service credential the lab ships with. Each service refuses it outside development
+/// (the same rule as the JWT secret): anyone who has read this file could mark orders paid.
+pub const DEV_SERVICE_TOKEN: &str = "bookstore-lab-development-service-token";
+
+/// Whether `metadata` carries the service credential `secret`, compared in constant time:
+/// a byte-by-byte compare with an early exit would let a caller learn the secret's prefix
+/// from response times, one byte at a time.
+pub fn has_service_token(metadata: &MetadataMap, secret: &crate::Secret) -> bool {
+    let given = metadata.get(SERVICE_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let want = secret.expose().as_bytes();
+    given.len() == want.len() && given.bytes().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +70,20 @@ mod tests {
     /// No header, another scheme (Basic auth) and an empty token are all refused. Each must
     /// fail here, as `Unauthenticated`, before any service logic runs on a request whose
     /// caller we do not know.
+    #[test]
+    fn the_service_token_must_match_exactly() {
+        let secret = crate::Secret::new("s3cret-token");
+        let with = |v: &str| {
+            let mut m = MetadataMap::new();
+            m.insert(SERVICE_TOKEN_HEADER, v.parse().unwrap());
+            m
+        };
+        assert!(has_service_token(&with("s3cret-token"), &secret));
+        assert!(!has_service_token(&with("s3cret-toke"), &secret));
+        assert!(!has_service_token(&with("s3cret-token!"), &secret));
+        assert!(!has_service_token(&MetadataMap::new(), &secret));
+    }
+
     #[test]
     fn rejects_missing_or_malformed_authorization() {
         assert!(bearer_token(&MetadataMap::new()).is_err());
