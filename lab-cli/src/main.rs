@@ -51,7 +51,8 @@ use clap::{Parser, Subcommand};
 // `bookstore-lab --no-tui lesson day30` and `bookstore-lab lesson day30 --no-tui` both work.
 struct Cli {
     /// Stack directory (data, logs, stack.json). Default: the nearest `.lab/` above the
-    /// current directory, else `./.lab`.
+    /// current directory, else the `.lab/` of the checkout this binary was built from, else
+    /// `./.lab`.
     #[arg(long, global = true, env = "BOOKSTORE_LAB_HOME")]
     dir: Option<PathBuf>,
 
@@ -141,7 +142,11 @@ enum LessonsAction {
 
 // Like git finding `.git`: walk up from the current directory, so `bookstore-lab` run from
 // `services/inventory/` still finds the checkout's `.lab/` instead of creating a second,
-// empty stack in a subdirectory.
+// empty stack in a subdirectory. Outside any checkout (`make build` linked the binary onto
+// the PATH, and the learner types `bookstore-lab lesson day30` in `~` or `/tmp`) it falls
+// back to the `.lab/` of the checkout it was built from — the stack `make lab` started.
+// ❌ Without that fallback the lesson opened with an empty `./.lab` of its own: no
+// progress, and a race that failed with "no stack" while the learner's stack was running.
 fn default_dir() -> PathBuf {
     let mut dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     loop {
@@ -149,8 +154,12 @@ fn default_dir() -> PathBuf {
             return dir.join(".lab");
         }
         if !dir.pop() {
-            return PathBuf::from(".lab");
+            break;
         }
+    }
+    match std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.lab").canonicalize() {
+        Ok(built_in) if built_in.is_dir() => built_in,
+        _ => PathBuf::from(".lab"),
     }
 }
 
