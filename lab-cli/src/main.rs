@@ -258,6 +258,13 @@ async fn main() -> anyhow::Result<()> {
                 println!("export BOOKSTORE_CONSUL_ADDR={a}");
                 println!("export CONSUL_HTTP_ADDR={a}");
             }
+            // Metrics ports are random (nothing in the course types them by hand), so a lesson's
+            // `curl "http://$BOOKSTORE_CATALOG_METRICS/metrics"` needs them from here.
+            for c in &s.services {
+                if let Some(m) = &c.metrics {
+                    println!("export BOOKSTORE_{}_METRICS={m}", c.name.to_uppercase());
+                }
+            }
         }
         Command::Lessons { action } => {
             let lessons_dir = bookstore_lab::lessons::find_dir()?;
@@ -351,7 +358,7 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
         // pid, healthy, detail}]}`. `pid` is null for external components (not started by us).
         let rows: Vec<_> = health
             .iter()
-            .map(|h| serde_json::json!({"name": h.name, "address": h.address, "pid": h.pid, "healthy": h.healthy, "detail": h.detail}))
+            .map(|h| serde_json::json!({"name": h.name, "address": h.address, "pid": h.pid, "healthy": h.healthy, "detail": h.detail, "metrics": metrics(sup, &h.name)}))
             .collect();
         println!(
             "{}",
@@ -367,9 +374,19 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
     for h in &health {
         let pid = h.pid.map(|p| p.to_string()).unwrap_or_else(|| "外部".into());
         let mark = if h.healthy { "✔ 正常" } else { "✘ 异常" };
-        println!("{:<10} {:<8} {:<34} {:<8} {}", h.name, mark, redact(&h.address), pid, h.detail);
+        // The metrics address goes into the detail column: Day 29 sends learners here for it.
+        let detail = match metrics(sup, &h.name) {
+            Some(m) => format!("{} · metrics {m}", h.detail),
+            None => h.detail.clone(),
+        };
+        println!("{:<10} {:<8} {:<34} {:<8} {detail}", h.name, mark, redact(&h.address), pid);
     }
     all_ok
+}
+
+/// A service's Prometheus address as `up` recorded it (random port), if it has one.
+fn metrics(sup: &Supervisor, name: &str) -> Option<String> {
+    sup.state().service(name).and_then(|c| c.metrics.clone())
 }
 
 // Status output ends up in screenshots and issue reports; ✅ DO redact credentials in

@@ -31,8 +31,14 @@
 //!   slow, correct and fast — so the learner reads each result before the next begins.
 //!
 //! The cost is wall time (3 × duration) — a good trade for numbers that mean something.
-//! Each strategy has its *own* row/key (the arena keeps them apart by strategy), so a reset
-//! of one can never disturb another's leftovers either.
+//!
+//! Each strategy races on a book of its own ([`race_book`]): naive on book 1 and FOR UPDATE
+//! on book 2 of the arena's `inventory` table (both SQL strategies use that one table, so
+//! on one book they would share one row), Lua on book 1's hash in Redis. So FOR UPDATE's
+//! reset never overwrites naive's result: after a race, `lab_race.inventory` still shows
+//! naive's row below zero next to FOR UPDATE's exact 0 — the lesson's "look at the row
+//! yourself". ❌ With one shared `RACE_BOOK` (as before) the row the learner inspected had
+//! already been reset and sold out by FOR UPDATE, and never showed the oversell.
 //!
 //! ## Why `remaining < 0` and `sold > stock` agree
 //!
@@ -285,10 +291,17 @@ pub fn oversell(sold: u64, stock: u32) -> u64 {
     sold.saturating_sub(u64::from(stock))
 }
 
-// Book 1 in the arena's own database (`lab_race`), never the service's book 1: the
-// race resets its stock, which must not touch a real ledger.
-/// The book every race uses; the arena keeps it in its own database and key prefix.
-pub const RACE_BOOK: u64 = 1;
+// Books in the arena's own database (`lab_race`) and key prefix, never the service's: the
+// race resets their stock, which must not touch a real ledger. Lua keeps book 1: its hash
+// lives in Redis, apart from both rows, and `{lab:race:inv}:stock:1` is what the lesson
+// tells learners to inspect.
+/// The book a strategy races on: one row (or hash) per strategy, see the module docs.
+pub fn race_book(strategy: Strategy) -> u64 {
+    match strategy {
+        Strategy::Naive | Strategy::Lua => 1,
+        Strategy::ForUpdate => 2,
+    }
+}
 
 // Sends are `let _ =`: if the receiver is gone (the learner quit), the race still finishes
 // its current strategy cleanly instead of erroring half-way, and nothing waits for a screen
@@ -302,8 +315,9 @@ pub async fn run<T: RaceTarget>(
 ) -> anyhow::Result<Vec<StrategyResult>> {
     let mut results = Vec::new();
     for strategy in Strategy::ALL {
+        let book = race_book(strategy);
         // Reset before `Started`, so when the lane lights up the stock really is full.
-        target.reset(strategy, RACE_BOOK, i64::from(params.stock)).await?;
+        target.reset(strategy, book, i64::from(params.stock)).await?;
         let _ = events.send(RaceEvent::Started(strategy));
 
         // The load engine publishes snapshots on a watch channel; forward each one as
@@ -327,7 +341,7 @@ pub async fn run<T: RaceTarget>(
             move |_| {
                 let t = buyer.clone();
                 async move {
-                    match t.buy(strategy, RACE_BOOK, 1).await {
+                    match t.buy(strategy, book, 1).await {
                         Ok(true) => Outcome::Success,
                         Ok(false) => Outcome::Rejected,
                         Err(_) => Outcome::Failed,
@@ -342,7 +356,7 @@ pub async fn run<T: RaceTarget>(
         let _ = forward.await;
         // Read after every buyer is done — the load engine's `run` returns only when all
         // in-flight attempts finished — so no sale can land after this read.
-        let remaining = target.remaining(strategy, RACE_BOOK).await?;
+        let remaining = target.remaining(strategy, book).await?;
         let result = StrategyResult { strategy, stock: params.stock, summary, remaining };
         let _ = events.send(RaceEvent::Finished(result.clone()));
         results.push(result);
