@@ -447,6 +447,10 @@ impl App {
     /// experiment (from the manifest, so a new lesson gets an experiment by data, not by
     /// code); `c` marks the lesson done.
     fn lesson_key(&mut self, code: KeyCode) -> Vec<Command> {
+        // The page as the renderer will draw it at the current terminal size; `last` is the
+        // first row of the final full page, the largest scroll that leaves no blank space
+        // below the text. `top` re-clamps first, because the window may have grown since the
+        // last key (a wider window wraps into fewer rows, so an old scroll can be too large).
         let (width, height) = lesson::text_size(self.viewport);
         let doc = lesson::document(self, width);
         let page = usize::from(height).max(1);
@@ -462,8 +466,12 @@ impl App {
             KeyCode::PageDown | KeyCode::Char(' ') => top + step,
             KeyCode::Home | KeyCode::Char('g') => 0,
             KeyCode::End | KeyCode::Char('G') => last,
+            // Past the last heading, `]` goes to the end and `[` before the first to the top: the
+            // key always moves somewhere sensible instead of silently doing nothing.
             KeyCode::Char(']') | KeyCode::Char('n') => doc.next_heading(top).unwrap_or(last),
             KeyCode::Char('[') | KeyCode::Char('N') => doc.previous_heading(top).unwrap_or(0),
+            // `>`/`<` rather than →/←: ← already means "back" on every screen, and a lesson
+            // switch on the same key would throw learners out of the list they came from.
             KeyCode::Char('>') | KeyCode::Char('<') => {
                 self.step_lesson(code == KeyCode::Char('>'));
                 return Vec::new();

@@ -384,6 +384,8 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
     all_ok
 }
 
+// From `stack.json`, not from the health probe: the probe asks the gRPC port, while the
+// metrics listener is a second port the supervisor chose and recorded at start.
 /// A service's Prometheus address as `up` recorded it (random port), if it has one.
 fn metrics(sup: &Supervisor, name: &str) -> Option<String> {
     sup.state().service(name).and_then(|c| c.metrics.clone())

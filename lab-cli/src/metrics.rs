@@ -65,6 +65,12 @@
 //! up 1 1700000000000                                              ← optional timestamp, ignored
 //! ```
 //!
+//! Label values are arbitrary strings, and real ones contain the characters a lazy parser
+//! splits on: the gateway labels each request with its route *template*,
+//! `route="/api/v1/books/{id}"`, so a `}` inside the value is ordinary. The parser
+//! therefore reads the label block with the same quote-aware scan as the values, and only
+//! a `}` outside quotes closes it.
+//!
 //! ## How this compares with PromQL's `rate()`
 //!
 //! Prometheus' `rate(x[1m])` does more than our two-point difference: it uses every sample

@@ -37,12 +37,17 @@ async fn each_strategy_leaves_its_own_row_after_the_race() {
 
     let naive = results.iter().find(|r| r.strategy == Strategy::Naive).expect("naive ran");
     assert!(naive.remaining < 0, "naive did not oversell this time: {naive:?}");
+    // Read back after the *whole* race: each row must still hold what its own strategy left
+    // (the runner read `remaining` right after that strategy's run). With the shared row,
+    // naive's would read FOR UPDATE's 0 here instead of its own negative stock.
     for r in &results {
         let left = arena.remaining(r.strategy, race_book(r.strategy)).await.unwrap();
         assert_eq!(left, r.remaining, "{:?}'s row changed after its run", r.strategy);
     }
     assert_ne!(race_book(Strategy::Naive), race_book(Strategy::ForUpdate));
 
+    // The arena created the database; dropping it keeps the shared test server from filling
+    // with one schema per run (the Redis keys sit under a unique prefix and cost nothing).
     let mut conn = sqlx::MySqlConnection::connect(&infra.mysql_url).await.unwrap();
     sqlx::query(&format!("DROP DATABASE IF EXISTS `{db}`")).execute(&mut conn).await.unwrap();
 }

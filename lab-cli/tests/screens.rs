@@ -14,6 +14,12 @@
 //! - The update logic (`starting_a_race…`, `planned_lessons…`, `completing…`, `q_and…`):
 //!   key events in, state and returned [`Command`]s out. No terminal, no runtime — this is
 //!   what `update()` returning commands instead of doing I/O buys.
+//! - The lesson renderer on fixtures of its own (`lesson_*`): a table, a code block with
+//!   `**` and backticks, a long nested list — each a small library in a temporary
+//!   directory built by `app_with`, so the snapshot pins the Markdown feature and not next
+//!   week's wording of Day 30. The scrolling tests compute their expectations from the
+//!   laid-out page (its row count at 80 columns) instead of hard-coding row numbers, so
+//!   they state the rule ("End shows the last row at the bottom") rather than a number.
 //! - Not proven here: that commands *do* the right thing (that is the experiments' and the
 //!   tmux test's job) or that the terminal is restored (that needs a real TTY; the guard is
 //!   small enough to read).
@@ -484,6 +490,8 @@ fn lesson_long_list_hangs_when_wrapped_at_80x24() {
 /// Scrolling is clamped to the text: End shows the last row at the bottom, never blanks.
 #[test]
 fn lesson_scrolling_is_clamped_and_end_shows_the_last_row() {
+    // 60 short paragraphs: a page of about 120 rows, several screens long at 24 rows, with
+    // a unique last row to look for.
     let body: String = (1..=60).map(|i| format!("第 {i} 段。\n\n")).collect();
     let (mut a, _dir) = app_with(&[&format!("# 长课\n\n{body}")]);
     key(&mut a, KeyCode::End);
@@ -529,6 +537,8 @@ fn lesson_section_jumps_and_position_indicator() {
 /// `>` and `<` open the next and previous lesson.
 #[test]
 fn lesson_next_and_previous_lesson_keys() {
+    // Two available lessons are enough to hit both ends of the walk; a planned lesson in
+    // between would be skipped by the same search, which checks `available` per index.
     let (mut a, _dir) = app_with(&["# 第一课\n", "# 第二课\n"]);
     key(&mut a, KeyCode::Char('<'));
     assert!(a.notice.as_deref().unwrap_or("").contains("第一课"));

@@ -28,7 +28,11 @@
 //!
 //! The text is CommonMark (plus GFM tables), parsed by pulldown-cmark and laid out for the
 //! window by `ui::markdown`: paragraphs reflow, tables get borders, code stays verbatim.
-//! `--no-tui` prints the Markdown itself, which any Markdown viewer reads.
+//! `--no-tui` prints the Markdown itself, which any Markdown viewer reads. So write lessons
+//! as ordinary CommonMark: hard-wrap prose wherever convenient (it is reflowed), use GFM
+//! tables for comparisons (they get borders and fit the window), and keep commands in
+//! ```` ```bash ```` blocks under 78 columns (split with `\`), because code is never
+//! reflowed — a longer line is folded at the window's edge with a `↪`.
 //!
 //! ## Writing a lesson (the workflow this engine supports)
 //!

@@ -66,9 +66,13 @@ pub fn render(
     let end = (top + visible.len()).max(1);
     let total = doc.lines.len().max(1);
     let position = format!(" 行 {}–{end}/{total} · {}% ", top + 1, end * 100 / total);
+    // The section of the *top* row: what the learner has scrolled into, even when the
+    // heading itself has already gone off the top of the window.
     let section = doc.section_at(top).map(|s| format!(" § {s} ")).unwrap_or_default();
     // The ✔ in the title confirms `c` worked without leaving the lesson.
     let done = if app.progress.is_done(&item.id) { " ✔" } else { "" };
+    // Position and section are dim: they answer "where am I" when asked, and must not
+    // compete with the lesson's own headings for attention.
     let dim = Style::new().fg(Color::DarkGray);
     let block = block
         .title(format!(" Day {} · {}{done} ", item.day, item.title))

@@ -53,6 +53,17 @@
 //! margins on the stack, and every emitted row concatenates them (bullets once, padding
 //! after), so no block type needs to know what contains it.
 //!
+//! ## What it does not do (honest shortcuts)
+//!
+//! - links show their text, underlined, but not their URL: the lessons link nowhere yet,
+//!   and a URL in the middle of a reflowed Chinese sentence would break it badly;
+//! - images, footnotes and task lists are not enabled, so their syntax shows as written;
+//! - raw HTML is shown as text (dimmed) rather than interpreted;
+//! - there is no syntax highlighting: all code is one colour. tui-markdown would bring
+//!   syntect for that — megabytes of grammars for a colour the lesson does not need;
+//! - a table wider than the window even at its narrowest columns overflows on the right
+//!   instead of scrolling sideways.
+//!
 //! Cost: a lesson of ~400 lines (with its expanded excerpts) lays out in well under a
 //! millisecond, so it is laid out on every frame and key press rather than cached in
 //! `App` (the DON'T in `ui/mod.rs`: derived data in the state goes stale on resize).
@@ -115,6 +126,9 @@ pub fn render(markdown: &str, width: u16) -> Doc {
     Doc { lines: w.lines, headings: w.headings }
 }
 
+// Inline content is kept as styled runs until the block ends, not as `Span`s, because the
+// wrapper cuts runs into words and re-assembles them into rows; a `Span` would have to be
+// split apart again.
 /// One run of inline text with its style; `Soft` is a source line break, resolved to a
 /// space or nothing when the paragraph is laid out (it depends on both neighbours).
 #[derive(Clone, Debug)]
@@ -123,6 +137,9 @@ enum Piece {
     Soft,
 }
 
+// Why a stack of margins rather than an indent number: a quote's bar, a bullet and the
+// spaces under a bullet are different strings, and nesting mixes them in any order (a list
+// in a quote, a quote in a list). Each container pushes its own and pops it at its end.
 /// A container's contribution to the left margin: what its first row shows (a bullet)
 /// and what every later row shows (as many spaces, so wrapped text hangs under the text).
 #[derive(Clone, Debug)]
@@ -435,6 +452,9 @@ impl Writer {
         }
     }
 
+    // One span per row for the code itself: the whole row is one colour, and keeping it a
+    // single span makes a copied row (terminal selection) exactly the source's text after
+    // the `↪` marker.
     fn emit_code_row(&mut self, row: String, folded: bool) {
         let mut spans = Vec::new();
         if folded {
@@ -767,10 +787,13 @@ fn wrap(pieces: &[Piece], width: usize) -> Vec<Vec<Span<'static>>> {
 mod tests {
     use super::*;
 
+    // The rows as plain strings: the tests assert on what a learner reads, and compare
+    // styles separately (spans) only where the style *is* the behaviour under test.
     fn text(doc: &Doc) -> Vec<String> {
         doc.lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
     }
 
+    // Display columns, the unit every width rule here is stated in.
     fn width(line: &str) -> usize {
         str_width(line)
     }

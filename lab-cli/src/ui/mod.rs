@@ -11,6 +11,11 @@
 //! - [`cache`]: Day 29's hit rate and invalidation.
 //! - [`dashboard`]: health, QPS, p99, hit rate and stock of the running stack.
 //!
+//! The one piece of terminal state the pure functions need is its size: the loop records
+//! it in `App::viewport` after each frame, so the lesson keys can clamp scrolling with the
+//! same layout `lesson::render` draws (a fact fed in, like a key — not a query from inside
+//! a render function).
+//!
 //! ## Why rendering is pure (and what it buys)
 //!
 //! A screen function takes `&App` and a `Frame` and returns its title and keys. Because it

@@ -159,6 +159,8 @@ pub fn render(
             ],
         )
         .header(
+            // The ratio column sits next to 成交/秒 because it is computed from it; 尝试/秒 follows,
+            // so a learner comparing the two speeds reads them side by side.
             Row::new(["", "策略", "成交/秒", "×行锁", "尝试/秒", "超卖", "为什么"])
                 .style(Style::new().add_modifier(Modifier::BOLD)),
         )
