@@ -79,7 +79,7 @@
 //! |---|---|
 //! | everywhere | `q` / Ctrl-C quit |
 //! | home | ↑↓ / jk select · Enter open · `d` dashboard · `r` reset progress |
-//! | lesson | ↑↓ PgUp PgDn Space g scroll · `x` experiment · `c` done · `d` dashboard · Esc back |
+//! | lesson | ↑↓ jk PgUp PgDn Space Home/g End/G scroll · `]`/`n` `[`/`N` next/previous section · `>` `<` next/previous lesson · `x` experiment · `c` done · `d` dashboard · Esc back |
 //! | race | Enter/`r` run · `s`/`S` stock · `b`/`B` buyers · `t`/`T` duration · Esc back |
 //! | cache | Enter/`r` run · `p` publish · `u` change hot stock · `-`/`+` readers · Esc back |
 //! | dashboard | Esc back |
@@ -111,6 +111,7 @@ use crate::{
         race::{RaceEvent, RaceParams, Strategy, StrategyExt, StrategyResult},
     },
     lessons::{ExperimentKind, Library, progress::Progress},
+    ui::lesson,
 };
 
 // Screens are an enum, not a stack of boxed "views": there are five of them, they are
@@ -155,15 +156,17 @@ pub struct LessonItem {
     pub experiment: Option<ExperimentKind>,
 }
 
-// `scroll` is a line offset, not a pixel or page: ratatui's `Paragraph::scroll` takes
-// lines, and keeping the state in the renderer's unit means no conversion to get wrong.
+// `scroll` is a row offset into the lesson *as laid out for the current width* (a row of
+// the reflowed page, not a line of the Markdown): the keys clamp it with the same layout
+// the renderer draws, so End shows the last row at the bottom, never blank space below.
 /// The lesson being read.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LessonView {
     /// An index into `App::items` (the manifest's order), not an id: lookups on every frame
     /// stay O(1), and the manifest cannot change while the TUI runs.
     pub index: usize,
-    pub scroll: u16,
+    /// The first row on screen.
+    pub scroll: usize,
 }
 
 // `live` is overwritten by each snapshot (the bar moves) while `result` is set once at
@@ -260,6 +263,11 @@ pub struct App {
     pub progress: Progress,
     /// A message for the footer (drawn on its own rows above the key line).
     pub notice: Option<String>,
+    // A fact about the terminal like a key press, recorded by the loop after each frame
+    // (`tui::run`): the lesson keys need it to clamp scrolling and find headings, because
+    // where a heading lands depends on how the paragraphs above it wrapped.
+    /// The terminal's size (columns, rows) at the last frame; 80×24 before the first.
+    pub viewport: (u16, u16),
     // A flag rather than returning early from `update`: the loop finishes the current
     // iteration (runs the commands of the same event, if any) and then leaves cleanly.
     pub quit: bool,
@@ -320,6 +328,7 @@ impl App {
             dashboard: None,
             progress,
             notice: None,
+            viewport: (80, 24),
             quit: false,
         }
     }
@@ -430,37 +439,89 @@ impl App {
         Vec::new()
     }
 
-    // `scroll` may run past the end of the text: the renderer clamps what it shows, so the
-    // state need not know the wrapped height (which depends on the terminal width).
-    /// Keys while reading. `x` opens the lesson's experiment (from the manifest, so a new
-    /// lesson gets an experiment by data, not by code); `c` marks the lesson done.
+    // Every key is followed by the clamp to the last page, so the state never holds a scroll
+    // the screen cannot show (❌ the old unclamped offset let PgDn run into blank space, and
+    // the next ↑ presses then moved nothing visible). The page is laid out again for each
+    // key — the same pure function the renderer calls, well under a millisecond.
+    /// Keys while reading: scrolling, section and lesson jumps; `x` opens the lesson's
+    /// experiment (from the manifest, so a new lesson gets an experiment by data, not by
+    /// code); `c` marks the lesson done.
     fn lesson_key(&mut self, code: KeyCode) -> Vec<Command> {
-        // A mutable borrow of one field, used by most arms. The `x` and `c` arms call
-        // `self.current_lesson()` (an immutable borrow of all of `self`) — allowed, because with
-        // non-lexical lifetimes the `scroll` borrow is only live in the arms that use it.
-        let scroll = &mut self.lesson.scroll;
-        match code {
-            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
-            KeyCode::PageUp => *scroll = scroll.saturating_sub(15),
-            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(15),
-            KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
-            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => self.screen = Screen::Home,
-            KeyCode::Char('x') => match self.current_lesson().experiment {
-                Some(ExperimentKind::Race) => self.screen = Screen::Race,
-                Some(ExperimentKind::Cache) => self.screen = Screen::Cache,
-                None => self.notice = Some("这一课没有实验".into()),
-            },
+        // The page as the renderer will draw it at the current terminal size; `last` is the
+        // first row of the final full page, the largest scroll that leaves no blank space
+        // below the text. `top` re-clamps first, because the window may have grown since the
+        // last key (a wider window wraps into fewer rows, so an old scroll can be too large).
+        let (width, height) = lesson::text_size(self.viewport);
+        let doc = lesson::document(self, width);
+        let page = usize::from(height).max(1);
+        let last = doc.lines.len().saturating_sub(page);
+        let top = self.lesson.scroll.min(last);
+        // A step of a page keeps one row of the previous page in view, so the eye finds its
+        // place; a section jump puts the heading on the top row (or as high as the end allows).
+        let step = page.saturating_sub(1).max(1);
+        self.lesson.scroll = match code {
+            KeyCode::Up | KeyCode::Char('k') => top.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => top + 1,
+            KeyCode::PageUp | KeyCode::Char('b') => top.saturating_sub(step),
+            KeyCode::PageDown | KeyCode::Char(' ') => top + step,
+            KeyCode::Home | KeyCode::Char('g') => 0,
+            KeyCode::End | KeyCode::Char('G') => last,
+            // Past the last heading, `]` goes to the end and `[` before the first to the top: the
+            // key always moves somewhere sensible instead of silently doing nothing.
+            KeyCode::Char(']') | KeyCode::Char('n') => doc.next_heading(top).unwrap_or(last),
+            KeyCode::Char('[') | KeyCode::Char('N') => doc.previous_heading(top).unwrap_or(0),
+            // `>`/`<` rather than →/←: ← already means "back" on every screen, and a lesson
+            // switch on the same key would throw learners out of the list they came from.
+            KeyCode::Char('>') | KeyCode::Char('<') => {
+                self.step_lesson(code == KeyCode::Char('>'));
+                return Vec::new();
+            }
+            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => {
+                self.screen = Screen::Home;
+                top
+            }
+            KeyCode::Char('x') => {
+                match self.current_lesson().experiment {
+                    Some(ExperimentKind::Race) => self.screen = Screen::Race,
+                    Some(ExperimentKind::Cache) => self.screen = Screen::Cache,
+                    None => self.notice = Some("这一课没有实验".into()),
+                }
+                top
+            }
             KeyCode::Char('c') => {
                 let id = self.current_lesson().id.clone();
                 self.progress.mark_done(&id);
                 self.notice = Some(format!("{id} 已标记为完成 ✔"));
                 return vec![Command::SaveProgress];
             }
-            KeyCode::Char('d') => self.screen = Screen::Dashboard,
-            _ => {}
+            KeyCode::Char('d') => {
+                self.screen = Screen::Dashboard;
+                top
+            }
+            _ => top,
         }
+        .min(last);
         Vec::new()
+    }
+
+    // Planned lessons are skipped (they cannot be opened); at either end the lesson stays
+    // and a notice says why nothing happened, instead of a key that silently does nothing.
+    /// Opens the next (`forward`) or previous available lesson, at its top.
+    fn step_lesson(&mut self, forward: bool) {
+        let here = self.lesson.index;
+        let found = if forward {
+            (here + 1..self.items.len()).find(|&i| self.items[i].available)
+        } else {
+            (0..here).rev().find(|&i| self.items[i].available)
+        };
+        match found {
+            Some(index) => {
+                self.selected = index;
+                self.lesson = LessonView { index, scroll: 0 };
+            }
+            None if forward => self.notice = Some("已经是最后一课（后面的课尚未开放）".into()),
+            None => self.notice = Some("已经是第一课".into()),
+        }
     }
 
     /// Keys of the race. The knobs move in steps (10, 20, 50, ...) rather than by one:

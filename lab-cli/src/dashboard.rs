@@ -239,18 +239,22 @@ pub struct Rates {
 /// QPS, p99 and hit rate between two scrapes `dt` apart.
 pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
     let secs = dt.as_secs_f64();
-    // `None` (not 0) for a component without the counter (MariaDB, Redis, Consul) — they
-    // have no gRPC QPS, and the table should say "-" for them.
-    let qps = (after.has("grpc_requests_total") && secs > 0.0).then(|| {
-        ((after.sum("grpc_requests_total", &[]) - before.sum("grpc_requests_total", &[])) / secs)
-            .max(0.0)
-    });
-    let p99_ms = metrics::quantile_between(
-        &before.buckets("grpc_request_duration_seconds"),
-        &after.buckets("grpc_request_duration_seconds"),
-        0.99,
-    )
-    .map(|s| s * 1000.0);
+    // The gRPC services count `grpc_requests_total`; the gateway, an HTTP server, counts
+    // `http_requests_total{route,status}` with the same histogram shape. Whichever the
+    // service exports is its QPS — ❌ reading only the gRPC names left the gateway's row at
+    // `-` even under load (its samples were also lost to the `}` in `route="…/{id}"`).
+    let (count, histogram) = if after.has("grpc_requests_total") {
+        ("grpc_requests_total", "grpc_request_duration_seconds")
+    } else {
+        ("http_requests_total", "http_request_duration_seconds")
+    };
+    // `None` (not 0) for a component without either counter (MariaDB, Redis, Consul): they
+    // serve no requests we count, and the table should say "-" for them.
+    let qps = (after.has(count) && secs > 0.0)
+        .then(|| ((after.sum(count, &[]) - before.sum(count, &[])) / secs).max(0.0));
+    let p99_ms =
+        metrics::quantile_between(&before.buckets(histogram), &after.buckets(histogram), 0.99)
+            .map(|s| s * 1000.0);
     // Outer `None`: this service has no cache (not the catalog). Inner `None`: it has one,
     // but nothing was looked up in the interval. Both render as `-`.
     let hit_rate = after.has("cache_requests_total").then(|| {
@@ -324,5 +328,22 @@ mod tests {
         assert_eq!(r.qps, Some(100.0));
         assert_eq!(r.hit_rate, Some(0.5));
         assert_eq!(r.p99_ms, None);
+    }
+
+    // Proves the gateway row: its HTTP counters (with the `{id}` route template that used to
+    // break parsing) give a QPS and a p99, like the gRPC services' counters do.
+    /// The gateway's `http_requests_total` and duration histogram give its QPS and p99.
+    #[test]
+    fn the_gateway_rates_come_from_its_http_metrics() {
+        let text = |n: u64| {
+            format!(
+                "http_requests_total{{route=\"/api/v1/books/{{id}}\",status=\"200\"}} {n}\n\
+                 http_request_duration_seconds_bucket{{route=\"/api/v1/books/{{id}}\",le=\"0.005\"}} {n}\n\
+                 http_request_duration_seconds_bucket{{route=\"/api/v1/books/{{id}}\",le=\"+Inf\"}} {n}\n"
+            )
+        };
+        let r = rates(&parse(&text(100)), &parse(&text(300)), Duration::from_secs(2));
+        assert_eq!(r.qps, Some(100.0));
+        assert!(r.p99_ms.is_some_and(|p| p > 0.0 && p <= 5.0), "{r:?}");
     }
 }

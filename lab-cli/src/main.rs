@@ -51,7 +51,8 @@ use clap::{Parser, Subcommand};
 // `bookstore-lab --no-tui lesson day30` and `bookstore-lab lesson day30 --no-tui` both work.
 struct Cli {
     /// Stack directory (data, logs, stack.json). Default: the nearest `.lab/` above the
-    /// current directory, else `./.lab`.
+    /// current directory, else the `.lab/` of the checkout this binary was built from, else
+    /// `./.lab`.
     #[arg(long, global = true, env = "BOOKSTORE_LAB_HOME")]
     dir: Option<PathBuf>,
 
@@ -141,7 +142,11 @@ enum LessonsAction {
 
 // Like git finding `.git`: walk up from the current directory, so `bookstore-lab` run from
 // `services/inventory/` still finds the checkout's `.lab/` instead of creating a second,
-// empty stack in a subdirectory.
+// empty stack in a subdirectory. Outside any checkout (`make build` linked the binary onto
+// the PATH, and the learner types `bookstore-lab lesson day30` in `~` or `/tmp`) it falls
+// back to the `.lab/` of the checkout it was built from — the stack `make lab` started.
+// ❌ Without that fallback the lesson opened with an empty `./.lab` of its own: no
+// progress, and a race that failed with "no stack" while the learner's stack was running.
 fn default_dir() -> PathBuf {
     let mut dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     loop {
@@ -149,8 +154,12 @@ fn default_dir() -> PathBuf {
             return dir.join(".lab");
         }
         if !dir.pop() {
-            return PathBuf::from(".lab");
+            break;
         }
+    }
+    match std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.lab").canonicalize() {
+        Ok(built_in) if built_in.is_dir() => built_in,
+        _ => PathBuf::from(".lab"),
     }
 }
 
@@ -249,6 +258,13 @@ async fn main() -> anyhow::Result<()> {
                 println!("export BOOKSTORE_CONSUL_ADDR={a}");
                 println!("export CONSUL_HTTP_ADDR={a}");
             }
+            // Metrics ports are random (nothing in the course types them by hand), so a lesson's
+            // `curl "http://$BOOKSTORE_CATALOG_METRICS/metrics"` needs them from here.
+            for c in &s.services {
+                if let Some(m) = &c.metrics {
+                    println!("export BOOKSTORE_{}_METRICS={m}", c.name.to_uppercase());
+                }
+            }
         }
         Command::Lessons { action } => {
             let lessons_dir = bookstore_lab::lessons::find_dir()?;
@@ -342,7 +358,7 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
         // pid, healthy, detail}]}`. `pid` is null for external components (not started by us).
         let rows: Vec<_> = health
             .iter()
-            .map(|h| serde_json::json!({"name": h.name, "address": h.address, "pid": h.pid, "healthy": h.healthy, "detail": h.detail}))
+            .map(|h| serde_json::json!({"name": h.name, "address": h.address, "pid": h.pid, "healthy": h.healthy, "detail": h.detail, "metrics": metrics(sup, &h.name)}))
             .collect();
         println!(
             "{}",
@@ -358,9 +374,21 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
     for h in &health {
         let pid = h.pid.map(|p| p.to_string()).unwrap_or_else(|| "外部".into());
         let mark = if h.healthy { "✔ 正常" } else { "✘ 异常" };
-        println!("{:<10} {:<8} {:<34} {:<8} {}", h.name, mark, redact(&h.address), pid, h.detail);
+        // The metrics address goes into the detail column: Day 29 sends learners here for it.
+        let detail = match metrics(sup, &h.name) {
+            Some(m) => format!("{} · metrics {m}", h.detail),
+            None => h.detail.clone(),
+        };
+        println!("{:<10} {:<8} {:<34} {:<8} {detail}", h.name, mark, redact(&h.address), pid);
     }
     all_ok
+}
+
+// From `stack.json`, not from the health probe: the probe asks the gRPC port, while the
+// metrics listener is a second port the supervisor chose and recorded at start.
+/// A service's Prometheus address as `up` recorded it (random port), if it has one.
+fn metrics(sup: &Supervisor, name: &str) -> Option<String> {
+    sup.state().service(name).and_then(|c| c.metrics.clone())
 }
 
 // Status output ends up in screenshots and issue reports; ✅ DO redact credentials in

@@ -65,6 +65,12 @@
 //! up 1 1700000000000                                              ← optional timestamp, ignored
 //! ```
 //!
+//! Label values are arbitrary strings, and real ones contain the characters a lazy parser
+//! splits on: the gateway labels each request with its route *template*,
+//! `route="/api/v1/books/{id}"`, so a `}` inside the value is ordinary. The parser
+//! therefore reads the label block with the same quote-aware scan as the values, and only
+//! a `}` outside quotes closes it.
+//!
 //! ## How this compares with PromQL's `rate()`
 //!
 //! Prometheus' `rate(x[1m])` does more than our two-point difference: it uses every sample
@@ -116,33 +122,42 @@ pub fn parse(text: &str) -> Scrape {
     Scrape { samples }
 }
 
-// Split at the closing brace, not at the first space: label values may contain spaces
-// (`path="/api/v1/books list"`), so the value is whatever follows the `}`.
+// The label block is read by the same quote-aware scan that reads the values, and the
+// sample value is whatever follows the `}` that *closes* it. ❌ DON'T split at the first
+// `}` (or the last space): label values may contain both — the gateway labels requests
+// with their route template, `route="/api/v1/books/{id}"`, and a `find('}')` then cut the
+// line inside the value, read `"} 3` as the value and dropped every gateway sample.
 fn parse_line(line: &str) -> Option<Sample> {
-    let (head, value) = match line.find('}') {
-        Some(close) => (&line[..=close], line[close + 1..].trim()),
-        None => line.split_once(' ').map(|(h, v)| (h, v.trim()))?,
+    let line = line.trim();
+    let name_end = line.find(|c: char| c == '{' || c.is_whitespace())?;
+    let name = &line[..name_end];
+    let (labels, rest) = match line[name_end..].strip_prefix('{') {
+        Some(block) => parse_labels(block)?,
+        None => (BTreeMap::new(), &line[name_end..]),
     };
     // A trailing timestamp may follow the value.
-    let value: f64 = value.split_whitespace().next()?.parse().ok()?;
-    let (name, labels) = match head.split_once('{') {
-        Some((n, rest)) => (n, parse_labels(rest.strip_suffix('}')?)),
-        None => (head, BTreeMap::new()),
-    };
-    Some(Sample { name: name.trim().to_string(), labels, value })
+    let value: f64 = rest.split_whitespace().next()?.parse().ok()?;
+    Some(Sample { name: name.to_string(), labels, value })
 }
 
-// A small state machine over `key="value",` pairs. Values are escaped (`\"`, `\\`, `\n`),
-// so a naive `split(',')` breaks on a value containing a comma or a quote; here each value
-// is read char by char until the first unescaped quote. (`\n` is kept as `n` — a
-// simplification; no label we filter on contains a newline.)
-fn parse_labels(s: &str) -> BTreeMap<String, String> {
+// A small state machine over `key="value",` pairs up to the closing `}`. Values are escaped
+// (`\"`, `\\`, `\n`), so a naive `split(',')` breaks on a value containing a comma or a
+// quote; here each value is read char by char until the first unescaped quote, and only a
+// `}` *between* pairs ends the block. (`\n` is kept as `n` — a simplification; no label we
+// filter on contains a newline.) Returns the labels and the text after the `}`; `None`
+// for a block that never closes (a truncated line is skipped, not half-read).
+fn parse_labels(s: &str) -> Option<(BTreeMap<String, String>, &str)> {
     let mut out = BTreeMap::new();
     let mut rest = s;
-    while let Some((key, after)) = rest.split_once("=\"") {
+    loop {
+        let trimmed = rest.trim_start_matches([',', ' ']);
+        if let Some(after) = trimmed.strip_prefix('}') {
+            return Some((out, after));
+        }
+        let (key, after) = trimmed.split_once("=\"")?;
         let mut value = String::new();
         let mut chars = after.char_indices();
-        let mut end = after.len();
+        let mut end = None;
         while let Some((i, c)) = chars.next() {
             match c {
                 '\\' => {
@@ -151,16 +166,15 @@ fn parse_labels(s: &str) -> BTreeMap<String, String> {
                     }
                 }
                 '"' => {
-                    end = i + 1;
+                    end = Some(i + 1);
                     break;
                 }
                 c => value.push(c),
             }
         }
-        out.insert(key.trim_start_matches(',').trim().to_string(), value);
-        rest = &after[end..];
+        out.insert(key.trim().to_string(), value);
+        rest = &after[end?..];
     }
-    out
 }
 
 impl Scrape {
@@ -289,6 +303,29 @@ grpc_request_duration_seconds_bucket{method="GetBook",le="+Inf"} 10
         let s = parse(TEXT);
         assert_eq!(s.sum("grpc_requests_total", &[]), 15.0);
         assert_eq!(s.sum("cache_requests_total", &[("result", "hit")]), 8.0);
+    }
+
+    // Proves the regression: the gateway's route label holds a `}` (and a space and a comma
+    // for good measure); before the fix the line was cut at that `}` and the sample lost, so
+    // the gateway's QPS read 0 on the dashboard.
+    /// A label value containing `}` (the gateway's route template) keeps the sample whole.
+    #[test]
+    fn a_brace_inside_a_label_value_does_not_split_the_line() {
+        let text = concat!(
+            r#"http_requests_total{method="GET",route="/api/v1/books/{id}",code="200"} 3"#,
+            "\n",
+            r#"http_requests_total{route="/x/{a}, {b} c",code="500"} 2 1700000000000"#,
+            "\n",
+            r#"broken{route="/api/v1/books/{id}" 1"#,
+            "\n",
+        );
+        let s = parse(text);
+        assert_eq!(s.samples.len(), 2, "{:?}", s.samples);
+        assert_eq!(s.samples[0].labels["route"], "/api/v1/books/{id}");
+        assert_eq!(s.samples[0].labels["code"], "200");
+        assert_eq!(s.samples[1].labels["route"], "/x/{a}, {b} c");
+        assert_eq!(s.sum("http_requests_total", &[]), 5.0);
+        assert_eq!(s.sum("http_requests_total", &[("route", "/api/v1/books/{id}")]), 3.0);
     }
 
     // Proves the delta principle: before, 1 of 10 lifetime requests was slow; then 100 fast

@@ -192,13 +192,14 @@ pub async fn race_with_bars(
                     b.finish_and_clear();
                 }
                 println!(
-                    "{:>11}: sold {}/{} oversell {} remaining {} tps {:.0} p99 {}",
+                    "{:>11}: sold {}/{} oversell {} remaining {} sales/s {} attempts/s {:.0} p99 {}",
                     r.strategy.label(),
                     r.sold(),
                     r.stock,
                     r.oversell(),
                     r.remaining,
-                    r.summary.tps(),
+                    r.sales_per_sec().map_or("-".to_string(), |s| format!("{s:.0}")),
+                    r.attempts_per_sec(),
                     crate::ui::fmt_us(r.summary.p99_us)
                 );
             }

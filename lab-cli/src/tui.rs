@@ -158,7 +158,8 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
     loop {
         // Draw first, then wait: the first frame appears before any event arrives, and after
         // each update the next iteration shows its effect immediately.
-        guard.terminal.draw(|f| crate::ui::render(f, &app))?;
+        let frame = guard.terminal.draw(|f| crate::ui::render(f, &app))?;
+        app.viewport = (frame.area.width, frame.area.height);
         // `let … else`: bind on the happy path, leave on the other — here `None` means every
         // sender was dropped, so no event can ever arrive again.
         let Some(ev) = rx.recv().await else { break };

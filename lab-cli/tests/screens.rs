@@ -14,6 +14,12 @@
 //! - The update logic (`starting_a_race…`, `planned_lessons…`, `completing…`, `q_and…`):
 //!   key events in, state and returned [`Command`]s out. No terminal, no runtime — this is
 //!   what `update()` returning commands instead of doing I/O buys.
+//! - The lesson renderer on fixtures of its own (`lesson_*`): a table, a code block with
+//!   `**` and backticks, a long nested list — each a small library in a temporary
+//!   directory built by `app_with`, so the snapshot pins the Markdown feature and not next
+//!   week's wording of Day 30. The scrolling tests compute their expectations from the
+//!   laid-out page (its row count at 80 columns) instead of hard-coding row numbers, so
+//!   they state the rule ("End shows the last row at the bottom") rather than a number.
 //! - Not proven here: that commands *do* the right thing (that is the experiments' and the
 //!   tmux test's job) or that the terminal is restored (that needs a real TTY; the guard is
 //!   small enough to read).
@@ -108,6 +114,29 @@ fn draw(app: &App, width: u16, height: u16) -> String {
         .join("\n")
 }
 
+// A library of its own in a temporary directory, one available lesson per text: the
+// rendering tests below pin exactly the Markdown they are about, independent of how the
+// real lessons are worded next week. The directory must outlive the `App` only while
+// `App::new` reads the texts, but it is returned so the caller decides.
+/// An `App` whose lessons are `texts` (ids `t0`, `t1`, …), opened at the first.
+fn app_with(texts: &[&str]) -> (App, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("lessons");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut manifest = String::from("format_version = 1\n");
+    for (i, text) in texts.iter().enumerate() {
+        manifest.push_str(&format!(
+            "[[lesson]]\nid = \"t{i}\"\nday = {}\ntitle = \"测试课 {i}\"\nstatus = \"available\"\nfile = \"t{i}.md\"\n",
+            29 + i
+        ));
+        std::fs::write(dir.join(format!("t{i}.md")), text).unwrap();
+    }
+    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
+    let mut a = App::new(&Library::load(&dir).unwrap(), Progress::default());
+    a.open_lesson("t0").unwrap();
+    (a, root)
+}
+
 // Fixed latencies (1.8 ms / 12.4 ms) so the snapshot does not depend on anything
 // measured; the screens only format them.
 fn snap(elapsed_ms: u64, sold: u64, rejected: u64, series: Vec<u64>) -> Snapshot {
@@ -132,18 +161,21 @@ fn finished_race(app: &mut App) {
     app.race.params = RaceParams { stock: 50, buyers: 500, duration_secs: 0 };
     // Through the real key path, so `ran_with` is set exactly as in the TUI.
     key(app, KeyCode::Enter);
+    // The sale windows (the time until the last sale) are a fraction of each run, as after a
+    // real sell-out: 成交/秒 and 尝试/秒 then differ, and the table's ratio uses the former.
     let results = [
-        (Strategy::Naive, snap(400, 180, 320, vec![1250]), -130),
-        (Strategy::ForUpdate, snap(800, 50, 450, vec![625]), 0),
-        (Strategy::Lua, snap(250, 50, 450, vec![2000]), 0),
+        (Strategy::Naive, snap(400, 180, 320, vec![1250]), -130, 120),
+        (Strategy::ForUpdate, snap(800, 50, 450, vec![625]), 0, 200),
+        (Strategy::Lua, snap(250, 50, 450, vec![2000]), 0, 10),
     ];
-    for (strategy, summary, remaining) in results {
+    for (strategy, summary, remaining, selling_ms) in results {
         app.update(Event::Race(RaceEvent::Started(strategy)));
         app.update(Event::Race(RaceEvent::Finished(StrategyResult {
             strategy,
             stock: 50,
             summary,
             remaining,
+            selling: Some(Duration::from_millis(selling_ms)),
         })));
     }
     // Events in the order the runner sends them (Started, Finished per strategy, then Done):
@@ -378,4 +410,144 @@ fn long_notices_wrap_above_the_keys_at_80_columns() {
     assert!(squeeze(&screen).contains(&squeeze("press p again to publish a book")), "{screen}");
     let last = screen.lines().last().unwrap();
     assert!(last.contains("Esc") && last.contains("退出"), "{screen}");
+}
+
+// The table of Day 30 in miniature: CJK cells wider than the window together, an ❌/✅
+// column and a long prose column. What the snapshot pins: box borders instead of the
+// `|---|` row, every row exactly as wide as its border, and the long cells wrapped inside
+// their column (with dividers between wrapped rows).
+/// A Markdown table renders with borders, aligned by display width, at 80×24.
+#[test]
+fn lesson_table_is_aligned_by_display_width_at_80x24() {
+    // The Markdown is Day 30's table with the `:---:` centre marker on one column, so the
+    // snapshot also shows alignment; `_dir` keeps the fixture until the end of the test.
+    let (a, _dir) = app_with(&["# 表格\n\n课程比较三种做法：\n\n\
+        | 策略 | 做法 | 正确性 | 代价 |\n|---|---|:---:|---|\n\
+        | naive | `SELECT` 后在应用里判断，再 `UPDATE` | ❌ 并发下超卖 | — |\n\
+        | FOR UPDATE | 事务内 `SELECT … FOR UPDATE` 锁住行再改 | ✅ | 所有买家在一把行锁上排队，每次持锁跨三次网络往返 |\n\
+        | Lua | 在 Redis 里用一个脚本完成检查 + 扣减 | ✅ | Redis 单线程执行脚本，一次往返，不跨网络持锁 |\n\n表格之后的一段。\n"]);
+    let screen = draw(&a, 80, 24);
+    // Beyond the snapshot, two properties that must hold for any table: no delimiter row,
+    // and the top border and the first body row are equally wide in display columns.
+    assert!(!screen.contains("|---"), "{screen}");
+    let widths: Vec<usize> = screen
+        .lines()
+        .filter(|l| l.contains('┌') || l.contains("│ naive"))
+        .map(unicode_width::UnicodeWidthStr::width)
+        .collect();
+    assert!(widths.windows(2).all(|w| w[0] == w[1]), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+// The old renderer deleted `**` and backticks from every line, code included, so Rust's
+// `x ** y`-free but doc-comment-rich excerpts lost characters. What the snapshot pins: the
+// code block's lines exactly as written (`**`, backticks, indentation, no reflow even where
+// prose would be), while `**bold**` and `code` in the prose lose their markers to styles.
+/// A code block keeps `**` and backticks verbatim; prose markers become styles.
+#[test]
+fn lesson_code_block_keeps_stars_and_backticks_at_80x24() {
+    let (a, _dir) = app_with(&["# 代码\n\n**粗体**和 `行内代码` 是样式，不是符号。\n\n\
+        ```rust\n/// `Quantity` **must** be > 0\nfn pow(x: i64) -> i64 {\n    x * x // not x ** 2\n}\n\
+        let line = \"a very long line of code that is wider than the eighty columns of the window, folded\";\n```\n"]);
+    let screen = draw(&a, 80, 24);
+    // The exact source lines must appear on screen character for character; the prose line
+    // must appear without its markers (the styles are not part of the text snapshot).
+    assert!(screen.contains("/// `Quantity` **must** be > 0"), "{screen}");
+    assert!(screen.contains("    x * x // not x ** 2"), "{screen}");
+    assert!(screen.contains("粗体和 行内代码 是样式"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+// Long items as the lessons write them: hard-wrapped in the source at ~95 columns, mixed
+// Chinese and code. What the snapshot pins: each item reflowed to the window, continuation
+// rows under the item's text (not under the bullet), a nested list indented once more,
+// and no `，` at the start of a row.
+/// A long list wraps with hanging indentation at 80×24.
+#[test]
+fn lesson_long_list_hangs_when_wrapped_at_80x24() {
+    let (a, _dir) = app_with(&["# 列表\n\n\
+        - **“加个 `WHERE stock >= 1` 就好了”**：条件 UPDATE 本身是原子的，但只有检查“影响行数 = 1”才算卖出；\n  检查了影响行数，前面的 SELECT 就多余了。只加条件不看结果，等于还是 naive。\n\
+        - **FOR UPDATE 忘了开事务**：自动提交模式下，`SELECT … FOR UPDATE` 返回时锁就释放了，和 naive 一样。\n\
+        - 嵌套：\n  1. 第一步，读到 `stock = 1`，判断“够”，然后在同一个原子步骤里完成检查和扣减，不留窗口；\n  2. 第二步。\n\
+        - Lua scripts run atomically in Redis, so the check and the decrement can never be interleaved by another buyer.\n"]);
+    let screen = draw(&a, 80, 24);
+    // The row after the first item's first row is its continuation: inside the frame's `│`
+    // it starts with exactly the bullet's width of spaces (2), not 0 and not 3.
+    let rows: Vec<&str> = screen.lines().collect();
+    let first = rows.iter().position(|r| r.contains("• “加个")).expect("first item");
+    assert!(rows[first + 1].starts_with("│  ") && !rows[first + 1].starts_with("│   "), "{screen}");
+    assert!(
+        rows.iter().all(|r| !r.trim_start_matches('│').trim_start().starts_with('，')),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+// The numbers are computed from the page itself (its row count at this width), so the test
+// does not hard-code how many rows a lesson has: End puts the last row on the bottom row of
+// the frame, more ↓ presses move nothing, and ↑ moves at once (the old unclamped scroll
+// needed as many ↑ as there had been extra ↓).
+/// Scrolling is clamped to the text: End shows the last row at the bottom, never blanks.
+#[test]
+fn lesson_scrolling_is_clamped_and_end_shows_the_last_row() {
+    // 60 short paragraphs: a page of about 120 rows, several screens long at 24 rows, with
+    // a unique last row to look for.
+    let body: String = (1..=60).map(|i| format!("第 {i} 段。\n\n")).collect();
+    let (mut a, _dir) = app_with(&[&format!("# 长课\n\n{body}")]);
+    key(&mut a, KeyCode::End);
+    let end = a.lesson.scroll;
+    assert!(end > 0);
+    for _ in 0..5 {
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::PageDown);
+    }
+    assert_eq!(a.lesson.scroll, end, "scrolling past the end is clamped");
+    let screen = draw(&a, 80, 24);
+    let rows: Vec<&str> = screen.lines().collect();
+    // Row 21 (0-based) is the last text row inside the border at 24 rows.
+    assert!(rows[21].contains("第 60 段"), "{screen}");
+    assert!(rows[22].contains("100%"), "{screen}");
+    key(&mut a, KeyCode::Up);
+    assert_eq!(a.lesson.scroll, end - 1);
+    key(&mut a, KeyCode::Home);
+    assert_eq!(a.lesson.scroll, 0);
+}
+
+// Section jumps land on the heading rows of the laid-out page, and the bottom border names
+// the section the top row is in — the learner's "you are here".
+/// `]` / `[` jump between headings; the frame shows the section and position.
+#[test]
+fn lesson_section_jumps_and_position_indicator() {
+    let filler: String = (1..=30).map(|i| format!("段落 {i}。\n\n")).collect();
+    let (mut a, _dir) =
+        app_with(&[&format!("# 课\n\n{filler}## 第二节\n\n{filler}## 第三节\n\n{filler}")]);
+    key(&mut a, KeyCode::Char(']'));
+    let screen = draw(&a, 80, 24);
+    let rows: Vec<&str> = screen.lines().collect();
+    assert!(rows[2].contains("■ 第二节"), "{screen}");
+    assert!(rows[23 - 1].contains("§ 第二节") && rows[22].contains("行 "), "{screen}");
+    key(&mut a, KeyCode::Char(']'));
+    assert!(draw(&a, 80, 24).lines().nth(2).unwrap().contains("■ 第三节"));
+    key(&mut a, KeyCode::Char('['));
+    assert!(draw(&a, 80, 24).lines().nth(2).unwrap().contains("■ 第二节"));
+}
+
+// `>` / `<` walk the available lessons in course order, starting each at its top, and say
+// so at either end instead of doing nothing.
+/// `>` and `<` open the next and previous lesson.
+#[test]
+fn lesson_next_and_previous_lesson_keys() {
+    // Two available lessons are enough to hit both ends of the walk; a planned lesson in
+    // between would be skipped by the same search, which checks `available` per index.
+    let (mut a, _dir) = app_with(&["# 第一课\n", "# 第二课\n"]);
+    key(&mut a, KeyCode::Char('<'));
+    assert!(a.notice.as_deref().unwrap_or("").contains("第一课"));
+    key(&mut a, KeyCode::Char('>'));
+    assert_eq!(a.current_lesson().id, "t1");
+    assert_eq!(a.selected, 1);
+    key(&mut a, KeyCode::Char('>'));
+    assert_eq!(a.current_lesson().id, "t1");
+    assert!(a.notice.as_deref().unwrap_or("").contains("最后一课"));
+    key(&mut a, KeyCode::Char('<'));
+    assert_eq!(a.current_lesson().id, "t0");
 }

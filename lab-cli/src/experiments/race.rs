@@ -31,8 +31,14 @@
 //!   slow, correct and fast — so the learner reads each result before the next begins.
 //!
 //! The cost is wall time (3 × duration) — a good trade for numbers that mean something.
-//! Each strategy has its *own* row/key (the arena keeps them apart by strategy), so a reset
-//! of one can never disturb another's leftovers either.
+//!
+//! Each strategy races on a book of its own ([`race_book`]): naive on book 1 and FOR UPDATE
+//! on book 2 of the arena's `inventory` table (both SQL strategies use that one table, so
+//! on one book they would share one row), Lua on book 1's hash in Redis. So FOR UPDATE's
+//! reset never overwrites naive's result: after a race, `lab_race.inventory` still shows
+//! naive's row below zero next to FOR UPDATE's exact 0 — the lesson's "look at the row
+//! yourself". ❌ With one shared `RACE_BOOK` (as before) the row the learner inspected had
+//! already been reset and sold out by FOR UPDATE, and never showed the oversell.
 //!
 //! ## Why `remaining < 0` and `sold > stock` agree
 //!
@@ -64,11 +70,15 @@
 //!   SELECT and their UPDATE when the last unit went; that depends on scheduling, the
 //!   connection pool (the arena uses 64 connections so MySQL, not the pool, is where buyers
 //!   meet) and the machine's load. Read it as "> 0 or not", not as a constant.
-//! - **timed runs keep going after sell-out.** With a duration, most attempts after the first
-//!   moments are refusals, and TPS then measures *how fast each strategy says no*: Lua says
-//!   no in one Redis round trip, FOR UPDATE still queues for the row lock just to read 0.
-//!   That is a real cost of the row-lock design in a flash sale, where almost everyone
-//!   is refused.
+//! - **timed runs keep going after sell-out.** With stock 100 and 200 buyers the stock is
+//!   gone within milliseconds, and the rest of each run is refusals — which cost Lua far
+//!   less than FOR UPDATE (no write, no stream entry, no commit). So the screen keeps two
+//!   rates apart: **成交/秒** = sales ÷ the time until the last sale ([`StrategyResult::selling`]),
+//!   the speed of selling *while stock lasts*, and **尝试/秒** = every answer (sale or "no")
+//!   ÷ the whole run, the speed of saying anything. The DO/DON'T ratio is computed on
+//!   成交/秒 only: like for like. ❌ The old single "TPS" mixed both, and "Lua 12× FOR
+//!   UPDATE" was mostly a ratio of refusals. How fast a strategy says no still matters in
+//!   a flash sale (almost everyone is refused) — that is what 尝试/秒 shows.
 //! - **TPS is closed-loop** (see `bookstore_loadgen`): N buyers, each waiting for its answer
 //!   before trying again, so TPS is what the store sustains at N concurrent buyers — not
 //!   what it would do under an open stream of arrivals.
@@ -97,6 +107,14 @@
 //!   second; on a 2-core laptop the client's round trips and the load generator's own
 //!   CPU run out first.
 //!
+//! The two rates on screen test this prediction from two sides. 成交/秒 is the ceiling
+//! itself: while stock lasts, every attempt that gets through the critical section is a
+//! sale. 尝试/秒 after a sell-out measures the *refusal* path, which for Lua skips the
+//! write and the stream entry and for FOR UPDATE still takes the row lock: on the course
+//! machine (stock 100, 200 buyers, 3 s) Lua sold 5× faster than FOR UPDATE but answered
+//! 17× faster. The first number is the lesson's DO/DON'T; the second is why a flash sale,
+//! where almost everyone is refused, punishes the row lock even more.
+//!
 //! Adding buyers does not raise either ceiling; it lengthens the queue. Little's law says
 //! how much: in a closed loop, latency ≈ buyers ÷ TPS. With 200 buyers at 600 TPS, each
 //! attempt waits ≈ 330 ms — check it against the FOR UPDATE lane's p50. When the
@@ -113,7 +131,13 @@
 //! 3. Change `run` to start all three strategies at once (`join_all`) and compare the
 //!    ratios with the sequential run. Then revert it — and explain to a colleague why.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use bookstore_loadgen::{LoadConfig, Outcome, Snapshot};
 use tokio::sync::{mpsc, watch};
@@ -260,6 +284,11 @@ pub enum RaceEvent {
 pub struct StrategyResult {
     pub strategy: Strategy,
     pub stock: u32,
+    // Measured by the runner (the load engine counts outcomes, not when they happened): the
+    // moment of the *last* confirmed sale. With stock to spare it is about the whole run;
+    // after a sell-out it is when the stock ran out, however long the run went on refusing.
+    /// From the start to the last confirmed sale; `None` when nothing was sold.
+    pub selling: Option<Duration>,
     /// The load engine's final snapshot: `successes` are sales confirmed to buyers,
     /// `rejections` correct "sold out" answers, `failures` errors (timeouts, deadlocks).
     pub summary: Snapshot,
@@ -276,6 +305,23 @@ impl StrategyResult {
     pub fn oversell(&self) -> u64 {
         oversell(self.summary.successes, self.stock)
     }
+
+    // A sale window under a millisecond (a handful of units, all gone in the first burst)
+    // would divide by almost nothing and print a meaningless million: below 1 ms there is
+    // no rate to report.
+    /// Sales per second while stock lasted (成交/秒).
+    pub fn sales_per_sec(&self) -> Option<f64> {
+        let secs = self.selling?.as_secs_f64();
+        (secs >= 0.001).then(|| self.sold() as f64 / secs)
+    }
+
+    // The load engine's own rate, unchanged: over the whole run, so after a sell-out it is
+    // dominated by how fast the strategy refuses — useful, but not comparable across
+    // strategies as a selling speed.
+    /// Every answer (sale, refusal or error) per second over the whole run (尝试/秒).
+    pub fn attempts_per_sec(&self) -> f64 {
+        self.summary.tps()
+    }
 }
 
 // Saturating: fewer sales than stock is "no oversell", not a negative number — unsold
@@ -285,10 +331,17 @@ pub fn oversell(sold: u64, stock: u32) -> u64 {
     sold.saturating_sub(u64::from(stock))
 }
 
-// Book 1 in the arena's own database (`lab_race`), never the service's book 1: the
-// race resets its stock, which must not touch a real ledger.
-/// The book every race uses; the arena keeps it in its own database and key prefix.
-pub const RACE_BOOK: u64 = 1;
+// Books in the arena's own database (`lab_race`) and key prefix, never the service's: the
+// race resets their stock, which must not touch a real ledger. Lua keeps book 1: its hash
+// lives in Redis, apart from both rows, and `{lab:race:inv}:stock:1` is what the lesson
+// tells learners to inspect.
+/// The book a strategy races on: one row (or hash) per strategy, see the module docs.
+pub fn race_book(strategy: Strategy) -> u64 {
+    match strategy {
+        Strategy::Naive | Strategy::Lua => 1,
+        Strategy::ForUpdate => 2,
+    }
+}
 
 // Sends are `let _ =`: if the receiver is gone (the learner quit), the race still finishes
 // its current strategy cleanly instead of erroring half-way, and nothing waits for a screen
@@ -302,8 +355,9 @@ pub async fn run<T: RaceTarget>(
 ) -> anyhow::Result<Vec<StrategyResult>> {
     let mut results = Vec::new();
     for strategy in Strategy::ALL {
+        let book = race_book(strategy);
         // Reset before `Started`, so when the lane lights up the stock really is full.
-        target.reset(strategy, RACE_BOOK, i64::from(params.stock)).await?;
+        target.reset(strategy, book, i64::from(params.stock)).await?;
         let _ = events.send(RaceEvent::Started(strategy));
 
         // The load engine publishes snapshots on a watch channel; forward each one as
@@ -322,13 +376,24 @@ pub async fn run<T: RaceTarget>(
         // load engine runs many of them concurrently and none may borrow from this stack frame.
         // Every buyer buys exactly 1 unit, so `sold` counts units as well as buyers.
         let buyer = target.clone();
+        // Microseconds since the start of the last sale seen by any buyer: `fetch_max` makes the
+        // order in which buyers finish irrelevant, and a relaxed atomic is enough because it is
+        // read only after every buyer is done (the load engine's `run` has returned).
+        let started = Instant::now();
+        let last_sale = Arc::new(AtomicU64::new(0));
+        let last = last_sale.clone();
         let summary = bookstore_loadgen::run(
             params.load(),
             move |_| {
                 let t = buyer.clone();
+                let last = last.clone();
                 async move {
-                    match t.buy(strategy, RACE_BOOK, 1).await {
-                        Ok(true) => Outcome::Success,
+                    match t.buy(strategy, book, 1).await {
+                        Ok(true) => {
+                            let at = started.elapsed().as_micros() as u64;
+                            last.fetch_max(at, Ordering::Relaxed);
+                            Outcome::Success
+                        }
                         Ok(false) => Outcome::Rejected,
                         Err(_) => Outcome::Failed,
                     }
@@ -342,8 +407,12 @@ pub async fn run<T: RaceTarget>(
         let _ = forward.await;
         // Read after every buyer is done — the load engine's `run` returns only when all
         // in-flight attempts finished — so no sale can land after this read.
-        let remaining = target.remaining(strategy, RACE_BOOK).await?;
-        let result = StrategyResult { strategy, stock: params.stock, summary, remaining };
+        let remaining = target.remaining(strategy, book).await?;
+        // No sale, no window: a strategy that sold nothing (every attempt failed, say) has no
+        // selling speed, which the table shows as `-` rather than as 0 sales per second.
+        let selling = (summary.successes > 0)
+            .then(|| Duration::from_micros(last_sale.load(Ordering::Relaxed)));
+        let result = StrategyResult { strategy, stock: params.stock, summary, remaining, selling };
         let _ = events.send(RaceEvent::Finished(result.clone()));
         results.push(result);
     }
@@ -360,11 +429,15 @@ pub struct Verdict {
     // A string rather than a bool because both tables print it as-is.
     /// `DON'T` when it oversold, else `DO`.
     pub verdict: &'static str,
-    pub tps: f64,
+    /// 成交/秒 while stock lasted (see the module docs); `None` when too little was sold.
+    pub sales_per_sec: Option<f64>,
+    /// 尝试/秒 over the whole run, refusals included.
+    pub attempts_per_sec: f64,
     // A ratio to a baseline of the *same run* is the only figure worth printing (house
     // rule): absolute TPS on a shared 2-core laptop moves ±30 % with whatever else runs,
     // while "Lua ≈ N× FOR UPDATE" stays stable, because both suffered the same noise.
-    /// TPS relative to FOR UPDATE (the correct database baseline measured in this run).
+    /// 成交/秒 relative to FOR UPDATE's (the correct database baseline measured in this run):
+    /// sales against sales, never refusals against sales.
     pub ratio: Option<f64>,
     pub sold: u64,
     pub oversell: u64,
@@ -383,7 +456,7 @@ pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
     let base = results
         .iter()
         .find(|r| r.strategy == Strategy::ForUpdate)
-        .map(|r| r.summary.tps())
+        .and_then(StrategyResult::sales_per_sec)
         .filter(|t| *t > 0.0);
     results
         .iter()
@@ -392,8 +465,9 @@ pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
             // Either signal suffices (see the module docs): they agree when the store is consistent,
             // and if they ever disagree something is wrong anyway.
             verdict: if r.oversell() > 0 || r.remaining < 0 { "DON'T" } else { "DO" },
-            tps: r.summary.tps(),
-            ratio: base.map(|b| r.summary.tps() / b),
+            sales_per_sec: r.sales_per_sec(),
+            attempts_per_sec: r.attempts_per_sec(),
+            ratio: base.zip(r.sales_per_sec()).map(|(b, s)| s / b),
             sold: r.sold(),
             oversell: r.oversell(),
             remaining: r.remaining,
@@ -408,17 +482,28 @@ pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
 pub fn verdict_table(results: &[StrategyResult]) -> String {
     // `×for-update` in the header names the baseline of every ratio in the column.
     let mut out = format!(
-        "{:<7} {:<11} {:>9} {:>12} {:>6} {:>8} {:>6} {:>6}  {}\n",
-        "", "strategy", "TPS", "×for-update", "sold", "oversell", "left", "errors", "why"
+        "{:<7} {:<11} {:>9} {:>12} {:>10} {:>6} {:>8} {:>6} {:>6}  {}\n",
+        "",
+        "strategy",
+        "sales/s",
+        "×for-update",
+        "attempts/s",
+        "sold",
+        "oversell",
+        "left",
+        "errors",
+        "why"
     );
     for v in verdicts(results) {
         let ratio = v.ratio.map_or("-".to_string(), |r| format!("{r:.2}×"));
+        let sales = v.sales_per_sec.map_or("-".to_string(), |s| format!("{s:.0}"));
         out.push_str(&format!(
-            "{:<7} {:<11} {:>9.0} {:>12} {:>6} {:>8} {:>6} {:>6}  {}\n",
+            "{:<7} {:<11} {:>9} {:>12} {:>10.0} {:>6} {:>8} {:>6} {:>6}  {}\n",
             v.verdict,
             v.strategy.label(),
-            v.tps,
+            sales,
             ratio,
+            v.attempts_per_sec,
             v.sold,
             v.oversell,
             v.remaining,
@@ -439,6 +524,7 @@ mod tests {
         StrategyResult {
             strategy,
             stock,
+            selling: Some(Duration::from_secs(secs)),
             summary: Snapshot {
                 elapsed: Duration::from_secs(secs),
                 successes: sold,
@@ -475,6 +561,26 @@ mod tests {
         assert_eq!(v[1].verdict, "DO");
         assert_eq!(v[1].ratio, Some(1.0));
         assert_eq!(v[2].ratio, Some(2.0));
+    }
+
+    // Proves the like-for-like rule: Lua refused 10 000 times in a second after selling its
+    // 50 units in 10 ms, FOR UPDATE refused 500 times after selling in 100 ms. Attempts/s
+    // would say Lua is 10 000 / 550 ≈ 18×; sales while stock lasted say 10× — the ratio the
+    // table must show. And a sale window under a millisecond yields no rate at all.
+    /// The DO/DON'T ratio compares sales per second while stock lasted, not attempts.
+    #[test]
+    fn the_ratio_compares_sales_while_stock_lasts_not_refusals() {
+        let mut fu = result(Strategy::ForUpdate, 50, 50, 1);
+        fu.selling = Some(Duration::from_millis(100));
+        fu.summary.rejections = 500;
+        let mut lua = result(Strategy::Lua, 50, 50, 1);
+        lua.selling = Some(Duration::from_millis(10));
+        lua.summary.rejections = 10_000;
+        let v = verdicts(&[fu, lua.clone()]);
+        assert_eq!(v[1].ratio.map(|r| r.round()), Some(10.0));
+        assert!(v[1].attempts_per_sec > 10.0 * v[0].attempts_per_sec);
+        lua.selling = Some(Duration::from_micros(500));
+        assert_eq!(lua.sales_per_sec(), None);
     }
 
     // Proves the two modes map to the two load shapes (flash sale vs. sustained), so the

@@ -26,9 +26,13 @@
 //!   lesson text — mixes content with code, and every wording fix becomes a code review
 //!   and a release.
 //!
-//! Shortcut, admitted: the text is plain Markdown rendered by a small subset renderer
-//! (`ui::markdown`), not CommonMark: headings and code fences are styled, quotes and tables
-//! are kept verbatim, inline `**`/backticks are dropped; anything fancier shows as written.
+//! The text is CommonMark (plus GFM tables), parsed by pulldown-cmark and laid out for the
+//! window by `ui::markdown`: paragraphs reflow, tables get borders, code stays verbatim.
+//! `--no-tui` prints the Markdown itself, which any Markdown viewer reads. So write lessons
+//! as ordinary CommonMark: hard-wrap prose wherever convenient (it is reflowed), use GFM
+//! tables for comparisons (they get borders and fit the window), and keep commands in
+//! ```` ```bash ```` blocks under 78 columns (split with `\`), because code is never
+//! reflowed — a longer line is folded at the window's edge with a `↪`.
 //!
 //! ## Writing a lesson (the workflow this engine supports)
 //!

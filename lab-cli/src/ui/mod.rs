@@ -6,10 +6,15 @@
 //! which keys do something here (nothing to memorise), and everything fits in 80×24.
 //!
 //! - [`home`]: the lesson list with progress.
-//! - [`lesson`]: a lesson's text; [`markdown`] styles it.
+//! - [`lesson`]: a lesson's text, scrolled; [`markdown`] lays it out for the window width.
 //! - [`race`]: Day 30's three lanes and the DO/DON'T table.
 //! - [`cache`]: Day 29's hit rate and invalidation.
 //! - [`dashboard`]: health, QPS, p99, hit rate and stock of the running stack.
+//!
+//! The one piece of terminal state the pure functions need is its size: the loop records
+//! it in `App::viewport` after each frame, so the lesson keys can clamp scrolling with the
+//! same layout `lesson::render` draws (a fact fed in, like a key — not a query from inside
+//! a render function).
 //!
 //! ## Why rendering is pure (and what it buys)
 //!

@@ -131,10 +131,10 @@ pub fn render(
             Row::new(vec![
                 v.verdict.to_string(),
                 v.strategy.label().to_string(),
-                format!("{:.0}", v.tps),
+                v.sales_per_sec.map_or("-".into(), |s| format!("{s:.0}")),
                 v.ratio.map_or("-".into(), |r| format!("{r:.2}×")),
+                format!("{:.0}", v.attempts_per_sec),
                 v.oversell.to_string(),
-                v.remaining.to_string(),
                 v.strategy.lesson().to_string(),
             ])
             .style(style)
@@ -146,18 +146,22 @@ pub fn render(
         // characters (2 columns each). A longer one would be cut at the border, silently.
         let table = Table::new(
             rows,
+            // Sized for 80 columns with the longest lesson line (15 CJK characters) whole: the
+            // remaining stock moved to the lanes, which show it next to the oversell.
             [
-                Constraint::Length(6),
-                Constraint::Length(11),
-                Constraint::Length(7),
-                Constraint::Length(8),
                 Constraint::Length(5),
+                Constraint::Length(10),
+                Constraint::Length(7),
+                Constraint::Length(6),
+                Constraint::Length(7),
                 Constraint::Length(5),
                 Constraint::Min(10),
             ],
         )
         .header(
-            Row::new(["", "策略", "TPS", "×行锁", "超卖", "剩余", "为什么"])
+            // The ratio column sits next to 成交/秒 because it is computed from it; 尝试/秒 follows,
+            // so a learner comparing the two speeds reads them side by side.
+            Row::new(["", "策略", "成交/秒", "×行锁", "尝试/秒", "超卖", "为什么"])
                 .style(Style::new().add_modifier(Modifier::BOLD)),
         )
         .block(Block::bordered().title(" 结论 DO / DON'T（本轮实测） "));
@@ -236,12 +240,22 @@ fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32)
             Span::styled(format!("超卖 {over}"), over_style),
             Span::raw(format!("{remaining}  拒绝 {}  错误 {}", s.rejections, s.failures)),
         ]),
-        Line::from(format!(
-            "TPS {:.0}  p50 {}  p99 {}",
-            s.tps(),
-            fmt_us(s.p50_us),
-            fmt_us(s.p99_us)
-        )),
+        // Live, only attempts/s is known (the sale window is measured at the end); the
+        // finished lane adds 成交/秒, the figure the verdict table compares.
+        Line::from(match lane.result.as_ref().and_then(|r| r.sales_per_sec()) {
+            Some(sales) => format!(
+                "成交/秒 {sales:.0}  尝试/秒 {:.0}  p50 {}  p99 {}",
+                s.tps(),
+                fmt_us(s.p50_us),
+                fmt_us(s.p99_us)
+            ),
+            None => format!(
+                "尝试/秒 {:.0}  p50 {}  p99 {}",
+                s.tps(),
+                fmt_us(s.p50_us),
+                fmt_us(s.p99_us)
+            ),
+        }),
     ];
     frame.render_widget(Paragraph::new(lines), text_area);
     frame.render_widget(
