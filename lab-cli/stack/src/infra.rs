@@ -216,14 +216,25 @@ pub async fn mysql_version(url: &str) -> anyhow::Result<String> {
     Ok(v)
 }
 
-/// `redis_version` from `INFO server`: a real command over the real protocol.
-/// Shortcut to know about: Redis answers `INFO` even while it is still replaying its
-/// append-only file (`loading:1`), when commands on data would get `-LOADING`. For a
-/// lab-sized AOF the replay takes milliseconds, so we accept it; a stricter check would
-/// also require `loading:0` in the same reply.
+/// `redis_version` from `INFO server`, once Redis has finished loading its data set.
+///
+/// Why `loading:0` and not merely "answers": Redis answers `INFO` while it is still
+/// replaying its append-only file, but PING and every command on data get `-LOADING
+/// Redis is loading the dataset in memory` until the replay ends. A lab-sized AOF replays
+/// in milliseconds; after a few benches it held 41 MB and took seconds — long enough for
+/// the supervisor to call Redis ready, start catalog-service, and watch it exit on
+/// `BusyLoadingError`. ✅ DO ask the question a client's first real command asks;
+/// ❌ DON'T treat "the server answers" as "the server serves".
 pub async fn redis_version(url: &str) -> anyhow::Result<String> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
+    // Two sections, two round trips: `INFO server persistence` in one call needs Redis 7,
+    // and `compose.yaml` users may point the lab at a Redis 6.
+    let persistence: String = redis::cmd("INFO").arg("persistence").query_async(&mut conn).await?;
+    anyhow::ensure!(
+        !persistence.lines().any(|l| l.trim() == "loading:1"),
+        "Redis is still loading its data set into memory (INFO persistence: loading:1)"
+    );
     let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await?;
     info.lines()
         .find_map(|l| l.strip_prefix("redis_version:"))
@@ -425,9 +436,11 @@ pub async fn start_redis(
     .map(String::from)
     .to_vec();
     let pid = spawn_server(dir, "redis", &program, args, &log, attached)?;
-    // 30 s: Redis starts in milliseconds; only replaying a large AOF takes longer.
+    // 120 s: Redis starts in milliseconds; only replaying a large AOF takes longer — about
+    // a second per few hundred MB from an RDB preamble, far longer from plain commands.
+    // Timing out here would stop a Redis that is merely busy and leave the lab unusable.
     let url = format!("redis://127.0.0.1:{port}");
-    wait_ready("Redis", pid, &log, Duration::from_secs(30), || async {
+    wait_ready("Redis", pid, &log, Duration::from_secs(120), || async {
         redis_version(&url).await.map(drop)
     })
     .await?;

@@ -31,27 +31,54 @@ fn bin(name: &str) -> PathBuf {
 /// depend on what the developer's shell happens to export, and `--external` then adopts
 /// the shared servers instead of starting a second MariaDB per test.
 fn lab_command(dir: &Path, args: &[&str]) -> Command {
+    lab_command_owning(dir, &[], args)
+}
+
+/// [`lab_command`], but the supervisor starts its own `mysql`/`redis` named in `own`
+/// instead of adopting the suite's (their URL variables are removed, not just left unset:
+/// the developer's shell may export them). For tests about what happens to a server the
+/// lab owns — killing it, filling it — which must never touch the shared one.
+fn lab_command_owning(dir: &Path, own: &[&str], args: &[&str]) -> Command {
     let infra = testing::infra();
     let mut cmd = Command::new(bin("bookstore-lab"));
     cmd.arg("--dir").arg(dir).args(args);
-    cmd.env("BOOKSTORE_MYSQL_URL", &infra.mysql_url)
-        .env("BOOKSTORE_REDIS_URL", &infra.redis_url)
-        .env("BOOKSTORE_CONSUL_ADDR", &infra.consul_addr);
+    for (name, var, value) in [
+        ("mysql", "BOOKSTORE_MYSQL_URL", &infra.mysql_url),
+        ("redis", "BOOKSTORE_REDIS_URL", &infra.redis_url),
+        ("consul", "BOOKSTORE_CONSUL_ADDR", &infra.consul_addr),
+    ] {
+        if own.contains(&name) {
+            cmd.env_remove(var);
+        } else {
+            cmd.env(var, value);
+        }
+    }
     cmd
 }
 
 /// Runs [`lab_command`] to completion — under coreutils' `timeout`, so a supervisor that
-/// hangs (a deadlock, a health wait that never ends) fails this test in two minutes
+/// hangs (a deadlock, a health wait that never ends) fails this test in three minutes
 /// instead of stalling the whole CI run until its 90-minute limit.
 fn lab(dir: &Path, args: &[&str]) -> Output {
-    let cmd = lab_command(dir, args);
-    Command::new("timeout")
-        .arg("120")
-        .arg(cmd.get_program())
-        .args(cmd.get_args())
-        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .output()
-        .expect("bookstore-lab runs (built by `cargo build --workspace --bins`)")
+    run(lab_command(dir, args))
+}
+
+/// [`lab`] with [`lab_command_owning`].
+fn lab_owning(dir: &Path, own: &[&str], args: &[&str]) -> Output {
+    run(lab_command_owning(dir, own, args))
+}
+
+/// `cmd` under `timeout 180`, its environment changes (additions *and* removals) carried over.
+fn run(cmd: Command) -> Output {
+    let mut timed = Command::new("timeout");
+    timed.arg("180").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    timed.output().expect("bookstore-lab runs (built by `cargo build --workspace --bins`)")
 }
 
 /// Asserts that a command succeeded and returns its whole output, so a failing assertion
@@ -251,4 +278,66 @@ async fn down_cleans_up_after_an_up_that_was_killed_midway() {
     );
     ok(&lab(dir.path(), &["down"]));
     assert!(process::orphans(dir.path()).is_empty(), "down left processes behind");
+}
+
+/// `INFO persistence`'s `loading:` flag of the Redis at `url`, and its key count.
+async fn redis_loading_and_size(url: &str) -> (bool, Option<u64>) {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO").arg("persistence").query_async(&mut conn).await.unwrap();
+    // DBSIZE is refused with `-LOADING` while the replay runs, hence an Option.
+    let size: Option<u64> = redis::cmd("DBSIZE").query_async(&mut conn).await.ok();
+    (info.lines().any(|l| l.trim() == "loading:1"), size)
+}
+
+/// The lab after a few benches: a Redis the lab owns holds 300,000 keys in a ~40 MB
+/// append-only file and is killed with SIGKILL. The next `up` must hand back a Redis that
+/// *serves data* — `DBSIZE` answers with every key the moment `up` returns — and a full
+/// `up` must then start all six services on it.
+///
+/// The bug this pins: readiness was "Redis answers INFO", which it does while replaying
+/// the AOF, so `up` returned (and started catalog-service) into `-LOADING` errors; the
+/// service exited on `BusyLoadingError` and `up` failed on every retry. 300,000 keys
+/// replay in about half a second — far longer than the supervisor's 100 ms poll.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_waits_for_a_killed_redis_to_replay_a_large_aof() {
+    const KEYS: u64 = 300_000;
+    let dir = tempfile::tempdir().unwrap();
+    let own = ["redis"];
+    ok(&lab_owning(dir.path(), &own, &["up", "--free-ports", "--infra-only"]));
+    let redis = StackState::load(dir.path()).unwrap().unwrap().redis.unwrap();
+
+    // Fill it the way benches do — many small writes — in pipelined batches of 10,000
+    // (one round trip per batch; 300,000 single round trips would take a minute).
+    let client = redis::Client::open(redis.address.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let value = "x".repeat(100);
+    for batch in 0..KEYS / 10_000 {
+        let mut pipe = redis::pipe();
+        for i in batch * 10_000..(batch + 1) * 10_000 {
+            pipe.set(format!("bulk:{i}"), &value).ignore();
+        }
+        let () = pipe.query_async(&mut conn).await.unwrap();
+    }
+    drop(conn);
+
+    // SIGKILL: no shutdown, no final fsync — the next start must replay the whole log.
+    let pid = redis.pid.unwrap();
+    // SAFETY: kill(2) on a pid we started.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    while process::alive(pid) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    ok(&lab_owning(dir.path(), &own, &["up", "--free-ports", "--infra-only"]));
+    let url = StackState::load(dir.path()).unwrap().unwrap().redis.unwrap().address;
+    let (loading, size) = redis_loading_and_size(&url).await;
+    assert!(!loading, "`up` returned while Redis was still loading its AOF");
+    assert_eq!(size, Some(KEYS), "every key is back after the replay");
+
+    // And the services start on it, which is what the learner actually ran `up` for.
+    ok(&lab_owning(dir.path(), &own, &["up", "--free-ports", "--no-seed"]));
+    ok(&lab_owning(dir.path(), &own, &["status"]));
+    ok(&lab(dir.path(), &["down"]));
+    assert!(process::orphans(dir.path()).is_empty());
 }
