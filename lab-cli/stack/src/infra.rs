@@ -269,10 +269,15 @@ pub async fn consul_version(addr: &str) -> anyhow::Result<String> {
 ///
 /// The data directory survives `down`: the second `up` skips initialisation and starts in
 /// a second or two, and the learner's experiments (orders, stock) are still there.
+///
+/// `port`: the port to prefer — the one a previous run recorded when `up` restarts a
+/// MariaDB that died, so services still running keep a valid `BOOKSTORE_MYSQL_URL`;
+/// `None` for the course's 3306. (The same parameter on Redis and Consul below.)
 pub async fn start_mysql(
     dir: &Path,
     external_url: Option<&str>,
     attached: bool,
+    port: Option<u16>,
 ) -> anyhow::Result<Component> {
     if let Some(url) = external_url {
         // Adopting an external server still checks it answers: failing here, with the
@@ -326,7 +331,7 @@ pub async fn start_mysql(
 
     // 3306 if free, so `mariadb -h127.0.0.1 -uroot` works with no `-P`; any port if a
     // system MariaDB already has it (the chosen URL is in `bookstore-lab env`).
-    let port = ports::pick(3306)?;
+    let port = ports::pick(port.unwrap_or(3306))?;
     let program = mysqld.display().to_string();
     let mut args = vec![
         "--no-defaults".to_string(),
@@ -386,6 +391,7 @@ pub async fn start_redis(
     dir: &Path,
     external_url: Option<&str>,
     attached: bool,
+    port: Option<u16>,
 ) -> anyhow::Result<Component> {
     if let Some(url) = external_url {
         let v = redis_version(url).await.with_context(|| "external Redis does not answer")?;
@@ -400,7 +406,7 @@ pub async fn start_redis(
     let data = dir.join("redis");
     std::fs::create_dir_all(&data)?;
     let log = dir.join("logs/redis.log");
-    let port = ports::pick(6379)?;
+    let port = ports::pick(port.unwrap_or(6379))?;
     eprintln!("==> starting Redis on 127.0.0.1:{port}");
     let args = [
         "--port",
@@ -459,6 +465,7 @@ pub async fn start_consul(
     dir: &Path,
     external_addr: Option<&str>,
     attached: bool,
+    port: Option<u16>,
 ) -> anyhow::Result<Component> {
     if let Some(addr) = external_addr {
         // Accept `http://host:8500/` as well as `host:8500`: the Consul CLI's own
@@ -472,7 +479,7 @@ pub async fn start_consul(
     let log = dir.join("logs/consul.log");
     // 8500 if free, so the Consul UI is at the address the Day 35 lesson gives
     // (http://127.0.0.1:8500/ui) and the `consul` CLI works without CONSUL_HTTP_ADDR.
-    let http = ports::pick(8500)?;
+    let http = ports::pick(port.unwrap_or(8500))?;
     let (lan, wan, server) = (ports::any_free()?, ports::any_free()?, ports::any_free()?);
     eprintln!("==> starting Consul on 127.0.0.1:{http}");
     let args = vec![

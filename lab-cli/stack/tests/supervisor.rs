@@ -221,24 +221,45 @@ async fn up_twice_keeps_the_running_stack() {
     ok(&lab(dir.path(), &["down"]));
 }
 
-/// A service killed with SIGKILL (a crash) is noticed by the next `up`, which stops the
-/// leftovers and brings the whole stack back healthy.
-/// (The final `down` + empty orphan list proves the recovery did not leak the old
-/// instances of the other five services.)
+/// A service killed with SIGKILL (a crash) is noticed by the next `up`, which restarts
+/// that service alone: its pid changes, every other pid — the lab's own MariaDB and Redis
+/// included — stays the same, and the stack is healthy again.
+///
+/// The bug this pins: one dead service made `up` stop and restart everything, so a
+/// learner paid a MariaDB restart and a full AOF replay for every crash (and, with a big
+/// AOF, the restart itself failed). The final `down` + empty orphan list proves nothing
+/// leaked on the way.
 #[tokio::test(flavor = "multi_thread")]
-async fn up_recovers_after_a_service_was_killed() {
+async fn up_restarts_only_a_killed_service() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--no-seed"]));
+    // The lab's own MariaDB and Redis (Consul stays the suite's): the promise is about
+    // the servers `up` would have restarted, so they must be ones it owns.
+    let own = ["mysql", "redis"];
+    ok(&lab_owning(dir.path(), &own, &["up", "--free-ports", "--no-seed"]));
+    let before = recorded_pids(dir.path());
     let state = StackState::load(dir.path()).unwrap().unwrap();
-    let victim = state.service("inventory").unwrap().pid.unwrap();
+    assert!(state.mysql.as_ref().unwrap().pid.is_some(), "the lab owns its MariaDB");
+    let victim = state.service("inventory").unwrap().clone();
     // SIGKILL, not SIGTERM: a crash gives the service no chance to deregister from
     // Consul or to drain, which is exactly the state a supervisor must recover from.
+    let pid = victim.pid.unwrap();
     // SAFETY: kill(2) on a pid we started.
-    unsafe { libc::kill(victim as libc::pid_t, libc::SIGKILL) };
-    // Give the kernel a moment to reap it (our reaper thread died with the first `up`, so
-    // the victim is re-parented to init, which reaps it); `up` must then see it gone.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--no-seed"]));
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    // Our reaper thread died with the first `up`, so the victim is re-parented to init,
+    // which reaps it; `up` must then see it gone.
+    while process::alive(pid) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ok(&lab_owning(dir.path(), &own, &["up", "--free-ports", "--no-seed"]));
+
+    let after = StackState::load(dir.path()).unwrap().unwrap();
+    let restarted = after.service("inventory").unwrap();
+    assert_ne!(restarted.pid, victim.pid, "inventory was restarted");
+    assert_eq!(restarted.address, victim.address, "on its old port, where the others look");
+    let unchanged: Vec<_> = before.iter().filter(|(p, _)| *p != pid).cloned().collect();
+    let kept: Vec<_> =
+        recorded_pids(dir.path()).into_iter().filter(|(p, _)| Some(*p) != restarted.pid).collect();
+    assert_eq!(unchanged, kept, "everything but inventory keeps its pid");
     // `status` exits non-zero if any component is unhealthy, so `ok` is the assertion.
     ok(&lab(dir.path(), &["status"]));
     ok(&lab(dir.path(), &["down"]));
