@@ -324,7 +324,10 @@ async fn redis_loading_and_size(url: &str) -> (bool, Option<u64>) {
 async fn up_waits_for_a_killed_redis_to_replay_a_large_aof() {
     const KEYS: u64 = 300_000;
     let dir = tempfile::tempdir().unwrap();
-    let own = ["redis"];
+    // Its own MariaDB too, not only Redis: the services started at the end must not share
+    // `inventory_db` with another test's inventory that runs on a different Redis (each
+    // would take the other's counters for lost ones and rebuild them).
+    let own = ["mysql", "redis"];
     ok(&lab_owning(dir.path(), &own, &["up", "--free-ports", "--infra-only"]));
     let redis = StackState::load(dir.path()).unwrap().unwrap().redis.unwrap();
 
