@@ -35,6 +35,9 @@ pub async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
         .set_response_timeout(std::time::Duration::from_secs(5));
     let conn = crate::retry::at_start(
         "Redis",
+        // A fresh manager per attempt: one whose first PING failed would go on working,
+        // but building it again keeps "the attempt" one self-contained step, and costs
+        // nothing next to the backoff between attempts.
         || async {
             let mut conn =
                 ConnectionManager::new_with_config(client.clone(), config.clone()).await?;

@@ -81,6 +81,11 @@ pub async fn connect(
     let server = MySqlConnectOptions::from_str(server_url)?;
     let pool = crate::retry::at_start(
         "MySQL",
+        // One attempt = create the database + open the pool, both inside the retry: the
+        // CREATE is the first contact with the server, so it is the step that meets a
+        // refused connection; the pool's own first connection can meet "too many
+        // connections" while other instances start. Migrations stay outside — a failing
+        // migration is a bug, and running it again would not fix it.
         || async {
             create(&server, database).await?;
             let opts = server

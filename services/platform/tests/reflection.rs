@@ -26,11 +26,16 @@ fn ghz() -> PathBuf {
 /// given to ghz), against a platform server in this process: all twenty answer OK.
 #[tokio::test(flavor = "multi_thread")]
 async fn ghz_finds_the_schema_through_reflection_and_its_calls_succeed() {
+    // A bare platform server: health and reflection only. That is enough — the schema
+    // ghz must discover is the health service's, served through the same reflection code
+    // every bookstore service uses — and it needs no database.
     let server = GrpcServer::bind("127.0.0.1", 0).await.unwrap();
     let addr = server.local_addr();
     let shutdown = Shutdown::new();
     let serving = tokio::spawn(server.serve(shutdown.clone()));
 
+    // `spawn_blocking`: `Command::output` blocks its thread until ghz exits, and the
+    // server answering ghz runs on this same runtime.
     let out = tokio::task::spawn_blocking(move || {
         Command::new(ghz())
             .args([
@@ -50,6 +55,8 @@ async fn ghz_finds_the_schema_through_reflection_and_its_calls_succeed() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "ghz failed: {}{stdout}", String::from_utf8_lossy(&out.stderr));
+    // The JSON report, not only the exit code: it counts the calls and groups them by
+    // status code, so the test can check that all twenty answered OK.
     let report: serde_json::Value =
         serde_json::from_str(&stdout).expect("ghz prints a JSON report");
     assert_eq!(report["count"], 20, "{report}");

@@ -199,11 +199,16 @@ mod tests {
     async fn the_bound_holds_when_callers_cancel() {
         let hasher = Hasher::with_limit(2);
         let password = Password::parse("correct horse battery staple").unwrap();
+        // The highest number of hashes seen running at once, sampled after every cancelled
+        // call and then every millisecond: a hash lasts tens of milliseconds, so any
+        // overlap beyond the bound is long enough to be seen.
         let mut peak = 0;
         for _ in 0..20 {
             let (h, p) = (hasher.clone(), password.clone());
             let cancelled =
                 tokio::time::timeout(Duration::from_millis(2), async move { h.hash(&p).await });
+            // Each caller really is cancelled (not finished): otherwise the test would be
+            // about normal completion, which the old code handled too.
             assert!(cancelled.await.is_err(), "a hash takes longer than 2 ms");
             peak = peak.max(hasher.running());
         }

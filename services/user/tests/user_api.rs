@@ -261,6 +261,8 @@ async fn an_unset_environment_means_production_and_development_must_be_chosen() 
         cmd
     };
 
+    // Production by default: `check` runs before MySQL is touched, so the refusal comes
+    // in milliseconds; the 20 s bound only keeps a regression from hanging the suite.
     let out = tokio::time::timeout(Duration::from_secs(20), command().output())
         .await
         .expect("refuses at once, without waiting for anything")
@@ -270,6 +272,9 @@ async fn an_unset_environment_means_production_and_development_must_be_chosen() 
     assert!(!out.status.success(), "started with the dev secret and no environment:\n{text}");
     assert!(text.contains("development secret"), "{text}");
 
+    // The same command with development chosen: it must get past `check`, migrate its
+    // fresh database and bind — the "listening" line is printed only after all three.
+    // `kill_on_drop` then stops it when the test ends.
     let mut dev = command()
         .env("BOOKSTORE_ENVIRONMENT", "development")
         .stdout(std::process::Stdio::piped())
