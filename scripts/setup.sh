@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what bookstore-lab needs and is missing — nothing else, and nothing twice.
 #   - MariaDB, Redis and tmux from the OS packages (Debian/Ubuntu: apt-get);
-#   - Consul 1.16 and grpcurl built from their Go modules into the tools folder
+#   - Consul 1.16, grpcurl and ghz built from their Go modules into the tools folder
 #     (${BOOKSTORE_TOOLS_DIR:-~/.cache/bookstore-lab/tools}), outside the clone so every
 #     clone and every CI run reuses one build.
 # Elsewhere it prints exactly what to install, or how to use compose.yaml instead.
@@ -42,8 +42,8 @@ else
 fi
 
 if ! command -v go >/dev/null 2>&1; then
-  if [ -x "$tools/consul" ] && [ -x "$tools/grpcurl" ]; then :; else
-    echo "error: Go is needed once to build Consul and grpcurl (apt-get install golang, or https://go.dev/dl)"
+  if [ -x "$tools/consul" ] && [ -x "$tools/grpcurl" ] && [ -x "$tools/ghz" ]; then :; else
+    echo "error: Go is needed once to build Consul, grpcurl and ghz (apt-get install golang, or https://go.dev/dl)"
     echo "       or use Consul from compose.yaml with --external"
     exit 1
   fi
@@ -57,5 +57,13 @@ if [ -x "$tools/grpcurl" ]; then
 else
   say "building grpcurl from its Go module (first time only)"
   GOBIN="$tools" GOFLAGS=-mod=mod go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
+fi
+# ghz, a gRPC load tester we did not write: the suite runs it against a server to prove
+# that clients asking only for reflection v1alpha (ghz, older grpcurl, IDE plugins) work.
+if [ -x "$tools/ghz" ]; then
+  say "ghz already built at $tools/ghz"
+else
+  say "building ghz from its Go module (first time only)"
+  GOBIN="$tools" GOFLAGS=-mod=mod go install github.com/bojand/ghz/cmd/ghz@v0.120.0
 fi
 say "tools ready in $tools"

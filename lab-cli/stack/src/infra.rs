@@ -216,14 +216,25 @@ pub async fn mysql_version(url: &str) -> anyhow::Result<String> {
     Ok(v)
 }
 
-/// `redis_version` from `INFO server`: a real command over the real protocol.
-/// Shortcut to know about: Redis answers `INFO` even while it is still replaying its
-/// append-only file (`loading:1`), when commands on data would get `-LOADING`. For a
-/// lab-sized AOF the replay takes milliseconds, so we accept it; a stricter check would
-/// also require `loading:0` in the same reply.
+/// `redis_version` from `INFO server`, once Redis has finished loading its data set.
+///
+/// Why `loading:0` and not merely "answers": Redis answers `INFO` while it is still
+/// replaying its append-only file, but PING and every command on data get `-LOADING
+/// Redis is loading the dataset in memory` until the replay ends. A lab-sized AOF replays
+/// in milliseconds; after a few benches it held 41 MB and took seconds — long enough for
+/// the supervisor to call Redis ready, start catalog-service, and watch it exit on
+/// `BusyLoadingError`. ✅ DO ask the question a client's first real command asks;
+/// ❌ DON'T treat "the server answers" as "the server serves".
 pub async fn redis_version(url: &str) -> anyhow::Result<String> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
+    // Two sections, two round trips: `INFO server persistence` in one call needs Redis 7,
+    // and `compose.yaml` users may point the lab at a Redis 6.
+    let persistence: String = redis::cmd("INFO").arg("persistence").query_async(&mut conn).await?;
+    anyhow::ensure!(
+        !persistence.lines().any(|l| l.trim() == "loading:1"),
+        "Redis is still loading its data set into memory (INFO persistence: loading:1)"
+    );
     let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await?;
     info.lines()
         .find_map(|l| l.strip_prefix("redis_version:"))
@@ -258,10 +269,15 @@ pub async fn consul_version(addr: &str) -> anyhow::Result<String> {
 ///
 /// The data directory survives `down`: the second `up` skips initialisation and starts in
 /// a second or two, and the learner's experiments (orders, stock) are still there.
+///
+/// `port`: the port to prefer — the one a previous run recorded when `up` restarts a
+/// MariaDB that died, so services still running keep a valid `BOOKSTORE_MYSQL_URL`;
+/// `None` for the course's 3306. (The same parameter on Redis and Consul below.)
 pub async fn start_mysql(
     dir: &Path,
     external_url: Option<&str>,
     attached: bool,
+    port: Option<u16>,
 ) -> anyhow::Result<Component> {
     if let Some(url) = external_url {
         // Adopting an external server still checks it answers: failing here, with the
@@ -315,7 +331,7 @@ pub async fn start_mysql(
 
     // 3306 if free, so `mariadb -h127.0.0.1 -uroot` works with no `-P`; any port if a
     // system MariaDB already has it (the chosen URL is in `bookstore-lab env`).
-    let port = ports::pick(3306)?;
+    let port = ports::pick(port.unwrap_or(3306))?;
     let tmp = dir.join("mysql/tmp");
     std::fs::create_dir_all(&tmp)?;
     let program = mysqld.display().to_string();
@@ -382,6 +398,7 @@ pub async fn start_redis(
     dir: &Path,
     external_url: Option<&str>,
     attached: bool,
+    port: Option<u16>,
 ) -> anyhow::Result<Component> {
     if let Some(url) = external_url {
         let v = redis_version(url).await.with_context(|| "external Redis does not answer")?;
@@ -396,7 +413,7 @@ pub async fn start_redis(
     let data = dir.join("redis");
     std::fs::create_dir_all(&data)?;
     let log = dir.join("logs/redis.log");
-    let port = ports::pick(6379)?;
+    let port = ports::pick(port.unwrap_or(6379))?;
     eprintln!("==> starting Redis on 127.0.0.1:{port}");
     let args = [
         "--port",
@@ -418,6 +435,20 @@ pub async fn start_redis(
         // snapshot in the middle of a load test would show up as a latency spike.
         "--save",
         "",
+        // Keep the AOF bounded: rewrite it (in a forked child, in the background) once it
+        // has doubled since the last rewrite *and* is over 16 MB. The AOF logs every write,
+        // so benches that overwrite the same stock counters a million times grow it
+        // without bound while the data stays small; a rewrite replaces the log with one
+        // snapshot of the data. Redis's default floor is 64 MB — after a few benches the
+        // lab's AOF sat at 41 MB of commands, replayed one by one on every start.
+        "--auto-aof-rewrite-percentage",
+        "100",
+        "--auto-aof-rewrite-min-size",
+        "16mb",
+        // The rewritten base is an RDB snapshot (the Redis 7 default, spelled out): it
+        // loads several times faster than replaying the same data as commands.
+        "--aof-use-rdb-preamble",
+        "yes",
         // Protected mode refuses non-loopback clients when no password is set. With
         // `--bind 127.0.0.1` only local clients can connect anyway, so it adds nothing
         // here; it is spelled out so the choice is visible.
@@ -432,9 +463,11 @@ pub async fn start_redis(
     .map(String::from)
     .to_vec();
     let pid = spawn_server(dir, "redis", &program, args, &log, attached)?;
-    // 30 s: Redis starts in milliseconds; only replaying a large AOF takes longer.
+    // 120 s: Redis starts in milliseconds; only replaying a large AOF takes longer — about
+    // a second per few hundred MB from an RDB preamble, far longer from plain commands.
+    // Timing out here would stop a Redis that is merely busy and leave the lab unusable.
     let url = format!("redis://127.0.0.1:{port}");
-    wait_ready("Redis", pid, &log, Duration::from_secs(30), || async {
+    wait_ready("Redis", pid, &log, Duration::from_secs(120), || async {
         redis_version(&url).await.map(drop)
     })
     .await?;
@@ -453,6 +486,7 @@ pub async fn start_consul(
     dir: &Path,
     external_addr: Option<&str>,
     attached: bool,
+    port: Option<u16>,
 ) -> anyhow::Result<Component> {
     if let Some(addr) = external_addr {
         // Accept `http://host:8500/` as well as `host:8500`: the Consul CLI's own
@@ -466,7 +500,7 @@ pub async fn start_consul(
     let log = dir.join("logs/consul.log");
     // 8500 if free, so the Consul UI is at the address the Day 35 lesson gives
     // (http://127.0.0.1:8500/ui) and the `consul` CLI works without CONSUL_HTTP_ADDR.
-    let http = ports::pick(8500)?;
+    let http = ports::pick(port.unwrap_or(8500))?;
     let (lan, wan, server) = (ports::any_free()?, ports::any_free()?, ports::any_free()?);
     eprintln!("==> starting Consul on 127.0.0.1:{http}");
     let args = vec![

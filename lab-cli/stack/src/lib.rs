@@ -41,7 +41,7 @@
 //! | Ctrl-C in the terminal | only the supervisor gets SIGINT (children have their own process group) | [`process::spawn`] |
 //! | test binary or TUI killed, even by SIGKILL | the kernel: PR_SET_PDEATHSIG sends SIGTERM | [`process::spawn`] |
 //! | `up` killed before saving a pid | the next `up`/`down` sweeps `/proc` for our env marker | [`process::orphans`] |
-//! | a service crashed | the next `up` sees it gone and restarts the stack | [`probe::all_alive`] |
+//! | a service or server crashed | the next `up` restarts only what is gone, on its old port | [`probe::running`] |
 //! | reboot, stale `stack.json` | pids are checked against `/proc/<pid>/cmdline` before any signal | [`process::is_ours`] |
 //! | a port is taken | infra falls back to a free port; services refuse and say why | [`ports`], [`services`] |
 //!
@@ -136,25 +136,32 @@ impl Supervisor {
         &self.state
     }
 
-    /// Starts whatever is not already running and healthy. Idempotent: a second `up`
-    /// with everything healthy changes nothing. Leftovers of a killed earlier run are
-    /// stopped first.
+    /// Starts whatever is not running. Idempotent: a second `up` with everything running
+    /// changes nothing. Leftovers of a killed earlier run are stopped first.
     ///
-    /// Why "partly down" means "stop everything and start again" rather than "restart only
-    /// the dead one": a dead MariaDB means every service holds a broken pool, and a dead
-    /// service may have left a port or a Consul entry half-owned. Restarting the whole
-    /// stack from a clean slate is slower but has one outcome to reason about; the data
-    /// directories survive `down`, so nothing the learner stored is lost.
+    /// "Partly down" restarts only what is down — one crashed service is one restart, and
+    /// MariaDB, Redis and the other services keep their pids, connections and caches. That
+    /// is safe because everything else already copes with a restart of what it talks to:
+    /// sqlx pools test a connection before handing it out and open a new one, Redis's
+    /// `ConnectionManager` reconnects, tonic channels reconnect, and a service restarted
+    /// on its recorded port re-registers under the same Consul id (replacing the stale
+    /// entry). Two cases restart the services as well, because their view of the world
+    /// would be wrong: Consul restarted (a dev agent forgets every registration), or a
+    /// server came back on a different port (their `BOOKSTORE_*_URL` now points nowhere).
+    /// ❌ The earlier rule, "anything dead → stop everything", turned one crashed service
+    /// into a MariaDB crash-recovery and a full AOF replay on every `up`.
     pub async fn up(&mut self, opts: &UpOptions) -> anyhow::Result<()> {
         let _lock = self.lock()?;
         if self.state.is_empty() {
             // Nothing recorded, but a killed run may have left processes behind.
             process::kill_orphans(&self.dir).await;
-        } else if !probe::all_alive(&self.state) {
-            // Only process liveness here, not full health: a service that is alive but
-            // NOT_SERVING (still starting, draining) is no reason to tear the stack down.
-            eprintln!("    a previous stack is partly down; stopping its leftovers first");
-            self.stop_all().await?;
+        }
+        // Only process liveness here, not full health: a service that is alive but
+        // NOT_SERVING (still starting, draining) is no reason to restart it.
+        let dead: Vec<&str> =
+            self.state.all().filter(|c| !probe::running(c)).map(|c| c.name.as_str()).collect();
+        if !dead.is_empty() {
+            eprintln!("    not running any more: {}; restarting only those", dead.join(", "));
         }
         // Read the environment on every `up`, not once at install time: the same stack
         // directory can be used with and without compose.yaml on different days.
@@ -166,21 +173,39 @@ impl Supervisor {
         // Infrastructure in dependency order, and `save` after each step: if MariaDB
         // started and Redis then fails, `stack.json` already names MariaDB's pid, so the
         // learner's `down` (or the next `up`) stops it instead of leaking it.
-        if self.state.mysql.is_none() {
-            let c = infra::start_mysql(&self.dir, external.mysql.as_deref(), opts.attached).await?;
+        let mut services_stale = false;
+        if let Some(old) = stale(&self.state.mysql) {
+            let c =
+                infra::start_mysql(&self.dir, external.mysql.as_deref(), opts.attached, port(&old))
+                    .await?;
+            services_stale |= old.is_some_and(|o| o.address != c.address);
             self.state.mysql = Some(c);
             self.state.save(&self.dir)?;
         }
-        if self.state.redis.is_none() {
-            let c = infra::start_redis(&self.dir, external.redis.as_deref(), opts.attached).await?;
+        if let Some(old) = stale(&self.state.redis) {
+            let c =
+                infra::start_redis(&self.dir, external.redis.as_deref(), opts.attached, port(&old))
+                    .await?;
+            services_stale |= old.is_some_and(|o| o.address != c.address);
             self.state.redis = Some(c);
             self.state.save(&self.dir)?;
         }
-        if self.state.consul.is_none() {
-            let c =
-                infra::start_consul(&self.dir, external.consul.as_deref(), opts.attached).await?;
+        if let Some(old) = stale(&self.state.consul) {
+            let c = infra::start_consul(
+                &self.dir,
+                external.consul.as_deref(),
+                opts.attached,
+                port(&old),
+            )
+            .await?;
+            // Any restart of Consul: the registrations of running services died with it.
+            services_stale |= old.is_some();
             self.state.consul = Some(c);
             self.state.save(&self.dir)?;
+        }
+        if services_stale && !self.state.services.is_empty() {
+            eprintln!("    infrastructure moved or lost its registry; restarting the services");
+            self.stop_services().await?;
         }
         // Idempotent (`IF NOT EXISTS`), so it also runs for external servers and re-runs.
         infra::create_databases(self.state.mysql_url()?).await?;
@@ -194,11 +219,13 @@ impl Supervisor {
             // than starting all six at once, but a failure then names the first broken
             // service instead of six cascading "connection refused" errors.
             for spec in services::SERVICES {
-                if self.state.service(spec.name).is_some() {
+                if self.state.service(spec.name).is_some_and(probe::running) {
                     continue;
                 }
+                // A dead service's record is still in `self.state` here, so `start` gives
+                // it back its port: the others were told that address at their own start.
                 let c = services::start(&self.dir, &bin_dir, spec, &self.state, opts).await?;
-                self.state.services.push(c);
+                self.state.put_service(c);
                 self.state.save(&self.dir)?;
             }
             // Every `up`, because it is idempotent (see `seed`): a learner who flushed
@@ -221,13 +248,11 @@ impl Supervisor {
         self.stop_all().await
     }
 
-    /// The body of [`down`](Self::down), for callers that already hold the lock (`up`
-    /// restarting a partly-dead stack). flock(2) locks belong to an open file, so taking
+    /// The body of [`down`](Self::down), apart from the lock, so that code which already
+    /// holds it can stop the stack too. flock(2) locks belong to an open file, so taking
     /// the lock a second time from the same process would wait for ourselves forever.
     async fn stop_all(&mut self) -> anyhow::Result<()> {
-        for c in self.state.services.iter().rev() {
-            process::stop(c).await;
-        }
+        self.stop_services().await?;
         for c in [&self.state.consul, &self.state.redis, &self.state.mysql].into_iter().flatten() {
             process::stop(c).await;
         }
@@ -239,12 +264,38 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Stops the recorded services (callers before callees) and forgets them, keeping the
+    /// infrastructure: `up` then starts them again with fresh addresses.
+    async fn stop_services(&mut self) -> anyhow::Result<()> {
+        for c in self.state.services.iter().rev() {
+            process::stop(c).await;
+        }
+        self.state.services.clear();
+        self.state.save(&self.dir)
+    }
+
     /// Health of every recorded component, each asked over its own protocol (see [`probe`]).
     /// Read-only: `status` never starts or stops anything, so it is safe to run in a loop
     /// (the TUI's dashboard does) or while another command works on the stack.
     pub async fn status(&self) -> Vec<probe::ComponentHealth> {
         probe::check_all(&self.state).await
     }
+}
+
+/// `Some(previous record)` when an infrastructure component must be started — it was never
+/// started (`Some(None)`) or its process is gone (`Some(Some(old))`) — and `None` when it
+/// runs. The old record is handed on for its port (see [`port`]).
+fn stale(c: &Option<Component>) -> Option<Option<Component>> {
+    match c {
+        Some(c) if probe::running(c) => None,
+        other => Some(other.clone()),
+    }
+}
+
+/// The port of a recorded address (`mysql://root@127.0.0.1:3306`, `127.0.0.1:8500`), so a
+/// restarted server comes back where its clients already look.
+fn port(c: &Option<Component>) -> Option<u16> {
+    c.as_ref()?.address.rsplit(':').next()?.trim_end_matches('/').parse().ok()
 }
 
 /// An exclusive `flock(2)` on `<dir>/lock`, released when dropped (or when the process

@@ -116,9 +116,9 @@ pub async fn check_all(state: &StackState) -> Vec<ComponentHealth> {
     futures::future::join_all(state.all().map(check)).await
 }
 
-/// Are all recorded child processes still running? (External ones are not checked.)
-/// Cheap (only `/proc`), so `up` can use it to decide whether a previous stack is intact
-/// before doing any network round-trip; the real health questions are left to `status`.
-pub fn all_alive(state: &StackState) -> bool {
-    state.all().all(|c| c.pid.is_none_or(|pid| process::is_ours(pid, &c.program)))
+/// Is this recorded component's process still running? (An external one is assumed so:
+/// the lab neither starts nor stops it.) Cheap (only `/proc`), so `up` can decide what to
+/// restart before any network round-trip; the real health questions are left to `status`.
+pub fn running(c: &Component) -> bool {
+    c.pid.is_none_or(|pid| process::is_ours(pid, &c.program))
 }

@@ -234,6 +234,9 @@ pub async fn start(
         ("BOOKSTORE_MYSQL_URL".into(), state.mysql_url()?.to_string()),
         ("BOOKSTORE_REDIS_URL".into(), state.redis_url()?.to_string()),
         ("BOOKSTORE_CONSUL_ADDR".into(), state.consul_addr()?.to_string()),
+        // Chosen here, explicitly: a service's own default is `production`, which refuses
+        // the built-in JWT secret the lab runs with (see platform's `CommonSettings`).
+        ("BOOKSTORE_ENVIRONMENT".into(), "development".into()),
         // A service that fails to start ends with anyhow's error chain, and the supervisor
         // shows the last lines of its log. With an inherited RUST_BACKTRACE=1 those lines
         // would be 30 frames of std internals and the actual error would scroll away.

@@ -119,7 +119,7 @@ impl StackState {
     }
 
     /// Every component, infrastructure first, then services in start order. An iterator,
-    /// not a new `Vec`: callers (status, all_alive, tests) only walk it once.
+    /// not a new `Vec`: callers (status, up, tests) only walk it once.
     pub fn all(&self) -> impl Iterator<Item = &Component> {
         [&self.mysql, &self.redis, &self.consul].into_iter().flatten().chain(self.services.iter())
     }
@@ -127,6 +127,15 @@ impl StackState {
     /// The recorded service named `inventory`, …; a linear scan is right for six entries.
     pub fn service(&self, name: &str) -> Option<&Component> {
         self.services.iter().find(|c| c.name == name)
+    }
+
+    /// Records `c`, replacing a record of the same name in place (a restarted service
+    /// keeps its position in start order, which `down` walks backwards) or appending it.
+    pub fn put_service(&mut self, c: Component) {
+        match self.services.iter_mut().find(|s| s.name == c.name) {
+            Some(slot) => *slot = c,
+            None => self.services.push(c),
+        }
     }
 
     // The three accessors below turn "not recorded" into an error that tells the learner

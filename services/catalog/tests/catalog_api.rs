@@ -14,6 +14,7 @@
 //! | `%` and `_` match literally; page size 10,000 is capped | [`wildcards_match_literally_and_huge_pages_are_capped`] |
 //! | PublishBook without a (valid) token is refused | [`publish_book_requires_a_valid_token_and_valid_fields`] |
 //! | the service works with grpcurl through reflection | [`grpcurl_finds_the_service_by_reflection_and_calls_it`] |
+//! | re-running the seed burns no ids: the next book gets the next id | [`reseeding_burns_no_ids`] |
 //!
 //! How "one database query" is asserted for real: the store counts every SQL statement it
 //! sends in the instance's [`Stats`], and each test compares snapshots taken before and
@@ -53,6 +54,9 @@ struct TestCatalog {
     metrics_addr: std::net::SocketAddr,
     users: UserServiceClient<Channel>,
     stats: Arc<Stats>,
+    /// The instance's MySQL database (server URL from the test infra), for tests that
+    /// act on it beside the service, as `catalog-service seed` does.
+    database: String,
     shutdown: Shutdown,
     catalog_shutdown: Shutdown,
 }
@@ -130,10 +134,11 @@ async fn spawn_catalog() -> TestCatalog {
 
     // catalog-service: port 0, the shared infrastructure, its own database and key prefix,
     // loaded with the first SEEDED books of the seed catalogue.
+    let database = infra.fresh_database("catalog").await;
     let settings = Settings::in_process(
         &infra.mysql_url,
         &infra.redis_url,
-        &infra.fresh_database("catalog").await,
+        &database,
         &bookstore_stack::testing::unique_prefix(),
         &format!("http://{}", user_bound.grpc),
     );
@@ -154,6 +159,7 @@ async fn spawn_catalog() -> TestCatalog {
         metrics_addr: bound.metrics,
         users: UserServiceClient::connect(format!("http://{}", user_bound.grpc)).await.unwrap(),
         stats,
+        database,
         shutdown,
         catalog_shutdown,
     }
@@ -491,4 +497,31 @@ async fn grpcurl_finds_the_service_by_reflection_and_calls_it() {
     let json: serde_json::Value = serde_json::from_slice(&called.stdout).unwrap();
     assert_eq!(json["books"].as_array().unwrap().len(), 2);
     assert_eq!(json["total"], SEEDED.to_string());
+}
+
+/// Two more seed runs on the running service's database — what two more `bookstore-lab
+/// up`s do — insert nothing, and then a published book gets id `SEEDED + 1`: the next id
+/// after the seed's last, as if the seed had run once.
+///
+/// The bug this pins: `INSERT IGNORE` of 5,000 existing books consumed 5,000
+/// auto-increment ids per run without inserting a row, so after a few starts a learner's
+/// first published book was id 78005.
+#[tokio::test]
+async fn reseeding_burns_no_ids() {
+    let mut svc = spawn_catalog().await;
+    let infra = bookstore_stack::testing::infra();
+    let pool = bookstore_platform::db::connect(
+        &infra.mysql_url,
+        &svc.database,
+        2,
+        &bookstore_catalog::migrator(),
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        assert_eq!(bookstore_catalog::seed_catalog(&pool, SEEDED).await.unwrap(), 0);
+    }
+    let token = svc.token().await;
+    let book = svc.publish(&token, "Published After Reseeding").await;
+    assert_eq!(book.id, SEEDED as u64 + 1, "re-seeding consumed auto-increment ids");
 }

@@ -78,6 +78,22 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", message)
     }
 
+    /// The answer to a JSON body the gateway could not take: 413 Payload Too Large when it
+    /// exceeded the body limit (axum's default, 2 MB), 400 for everything else (bad
+    /// syntax, missing fields, wrong content type).
+    ///
+    /// Why 413 matters although both are "your fault": a client that gets 400 fixes its
+    /// JSON and sends the same 3 MB again; 413 tells it (and any proxy or SDK retry logic)
+    /// that the *size* is the problem. axum's rejection already knows which it is
+    /// (`status()`); flattening every rejection to 400 threw that away.
+    pub fn from_json(e: axum::extract::rejection::JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(StatusCode::PAYLOAD_TOO_LARGE, "INVALID_ARGUMENT", e.body_text())
+        } else {
+            Self::bad_request(e.body_text())
+        }
+    }
+
     /// 401 for a missing or malformed `Authorization` header.
     ///
     /// Real HTTP servers add `WWW-Authenticate: Bearer` to a 401; browsers use it to pick

@@ -91,7 +91,7 @@ impl BookPageJson {
 }
 
 /// `POST /api/v1/users/register`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 ///
 /// `#[serde(default)]` on optional fields: a client may omit `email`. Required fields have
 /// no default, so a body without `username` is a 400 from the JSON extractor, before any
@@ -104,13 +104,36 @@ pub struct RegisterBody {
 }
 
 /// `POST /api/v1/users/login`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 ///
 /// Both fields required. There is deliberately no "remember me" flag: token lifetime is a
 /// server policy (`jwt_ttl_secs`), not a client's choice.
 pub struct LoginBody {
     pub username: String,
     pub password: String,
+}
+
+// The two bodies that hold a password implement `Debug` by hand and print `***` for it:
+// a derived `Debug` would put the password into the first `tracing::debug!(?body)` anyone
+// adds while chasing a bug — and request logs are read by many more people than the
+// user table. (The proto requests they become are redacted the same way.)
+impl std::fmt::Debug for RegisterBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterBody")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .field("email", &self.email)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginBody")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
 }
 
 /// The answer to a login.
@@ -169,4 +192,41 @@ pub struct SearchParams {
     pub q: Option<String>,
     pub page: Option<u32>,
     pub page_size: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use bookstore_proto::user::{LoginRequest, RegisterRequest};
+
+    use super::*;
+
+    /// `{:?}` of every request shape that carries a password — the gateway's JSON bodies
+    /// and the gRPC requests they turn into — shows the username but never the password.
+    #[test]
+    fn password_bodies_redact_the_password_in_debug() {
+        let secret = "hunter2-correct-horse";
+        let printed = [
+            format!(
+                "{:?}",
+                RegisterBody {
+                    username: "alice".into(),
+                    password: secret.into(),
+                    email: String::new()
+                }
+            ),
+            format!("{:?}", LoginBody { username: "alice".into(), password: secret.into() }),
+            format!(
+                "{:?}",
+                RegisterRequest {
+                    username: "alice".into(),
+                    password: secret.into(),
+                    email: String::new()
+                }
+            ),
+            format!("{:?}", LoginRequest { username: "alice".into(), password: secret.into() }),
+        ];
+        for p in printed {
+            assert!(!p.contains(secret) && p.contains("alice") && p.contains("***"), "{p}");
+        }
+    }
 }

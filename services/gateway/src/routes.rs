@@ -69,7 +69,7 @@ pub async fn register(
     State(up): State<Upstreams>,
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(body) = body.map_err(ApiError::from_json)?;
     let req = up.request(RegisterRequest {
         username: body.username,
         password: body.password,
@@ -92,7 +92,7 @@ pub async fn login(
     State(up): State<Upstreams>,
     body: Result<Json<LoginBody>, JsonRejection>,
 ) -> ApiResult<Json<SessionJson>> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(body) = body.map_err(ApiError::from_json)?;
     // The password passes through the gateway in memory only; it is never logged (the
     // request struct is not printed anywhere) and never stored.
     let req = up.request(LoginRequest { username: body.username, password: body.password });
@@ -230,7 +230,7 @@ pub async fn publish_book(
         up.users.clone().validate_token(up.request(ValidateTokenRequest { token: token.clone() })),
     )
     .await?;
-    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(b) = body.map_err(ApiError::from_json)?;
     let mut req = up.request(PublishBookRequest {
         title: b.title,
         author: b.author,

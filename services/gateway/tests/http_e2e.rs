@@ -9,6 +9,7 @@
 //! | [`the_internal_update_stock_rpc_is_not_reachable_over_http`] | UpdateStock has no HTTP route |
 //! | [`an_unreachable_upstream_is_a_json_503`] | a down service is a quick 503 with the JSON error body |
 //! | [`a_hung_upstream_is_a_json_504_after_the_timeout`] | a hung service is a 504 after the configured timeout |
+//! | [`an_oversized_body_is_a_json_413`] | a body over the limit is 413 (not 400), before any upstream call |
 //!
 //! The client is `reqwest`, a real HTTP client over a real socket: what is tested is what
 //! `curl` would see, including headers, status lines and bodies, not a router called as a
@@ -264,6 +265,27 @@ async fn the_internal_update_stock_rpc_is_not_reachable_over_http() {
     }
 }
 
+/// Port 1 on loopback: nothing listens there, so connects are refused at once.
+const NOWHERE: &str = "http://127.0.0.1:1";
+
+/// Starts the gateway alone on port 0 with `upstream` as both user- and catalog-service
+/// (and `timeout_ms` as its upstream timeout, if given); returns its address. For the
+/// tests about what the gateway answers by itself, with nothing healthy behind it.
+async fn gateway_alone(upstream: &str, timeout_ms: Option<u64>, shutdown: &Shutdown) -> SocketAddr {
+    let mut settings = bookstore_gateway::Settings::default();
+    settings.common.port = 0;
+    settings.user_addr = upstream.into();
+    settings.catalog_addr = upstream.into();
+    if let Some(ms) = timeout_ms {
+        settings.upstream_timeout_ms = ms;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(bookstore_gateway::run(settings, shutdown.clone(), move |a| {
+        let _ = tx.send(a);
+    }));
+    bound(rx).await
+}
+
 /// With the upstream services down (nothing listens at their addresses), the gateway still
 /// answers: quickly, with 503 and the JSON error body, never a hang or an HTML page.
 #[tokio::test]
@@ -271,16 +293,7 @@ async fn an_unreachable_upstream_is_a_json_503() {
     let shutdown = Shutdown::new();
     // No services at all this time: only the gateway, pointed at addresses where
     // nothing listens.
-    let mut settings = bookstore_gateway::Settings::default();
-    settings.common.port = 0;
-    // Port 1 on loopback: nothing listens there, so connects are refused at once.
-    settings.user_addr = "http://127.0.0.1:1".into();
-    settings.catalog_addr = "http://127.0.0.1:1".into();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_gateway::run(settings, shutdown.clone(), move |a| {
-        let _ = tx.send(a);
-    }));
-    let addr = bound(rx).await;
+    let addr = gateway_alone(NOWHERE, None, &shutdown).await;
     // The gateway itself is up; only its upstream is not. The route must still answer.
     let resp = reqwest::get(format!("http://{addr}/api/v1/books")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -300,17 +313,8 @@ async fn a_hung_upstream_is_a_json_504_after_the_timeout() {
     let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hung_addr = format!("http://{}", hung.local_addr().unwrap());
     let shutdown = Shutdown::new();
-    let mut settings = bookstore_gateway::Settings::default();
-    settings.common.port = 0;
-    settings.user_addr = hung_addr.clone();
-    settings.catalog_addr = hung_addr;
     // A short timeout keeps the test fast; the mechanism is the same at 3 s.
-    settings.upstream_timeout_ms = 300;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_gateway::run(settings, shutdown.clone(), move |a| {
-        let _ = tx.send(a);
-    }));
-    let addr = bound(rx).await;
+    let addr = gateway_alone(&hung_addr, Some(300), &shutdown).await;
     // GetBook would answer in ~1 ms from a healthy catalog; here it must give up at 300 ms.
     let resp = reqwest::get(format!("http://{addr}/api/v1/books/1")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
@@ -318,4 +322,32 @@ async fn a_hung_upstream_is_a_json_504_after_the_timeout() {
     assert_eq!(body["error"]["code"], "DEADLINE_EXCEEDED");
     shutdown.cancel();
     drop(hung);
+}
+
+/// A 3 MB JSON body (over axum's 2 MB limit) on a route that takes JSON is refused with
+/// 413 Payload Too Large and the JSON error body — not 400, which would tell the client to
+/// fix its syntax and send the same 3 MB again. A small malformed body stays a 400. No
+/// upstream is needed (they are unreachable here): the body is refused at the door.
+#[tokio::test]
+async fn an_oversized_body_is_a_json_413() {
+    let shutdown = Shutdown::new();
+    let addr = gateway_alone(NOWHERE, None, &shutdown).await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/api/v1/users/register");
+
+    let huge = json!({ "username": "alice", "password": "x".repeat(3 << 20) });
+    let resp = http.post(&url).json(&huge).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().is_some(), "{body}");
+
+    let resp = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    shutdown.cancel();
 }

@@ -22,6 +22,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 /// "Transparently" has a limit worth knowing: a command in flight when the connection
 /// drops fails with an I/O error — the manager reconnects for the *next* command — so
 /// handlers must map Redis errors to `Unavailable`, not assume they never happen.
+///
+/// A Redis that is still starting is waited for (see [`crate::retry`]): refused or dropped
+/// connections, timeouts and `-LOADING` (replaying its AOF — seconds for a large one) are
+/// retried for up to [`crate::retry::START_BUDGET`]; a bad URL or a refused AUTH is not.
 pub async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
     let client = redis::Client::open(url)?;
     let config = ConnectionManagerConfig::new()
@@ -29,7 +33,31 @@ pub async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
         // TCP but never answers (paused, swapping) would hang every request forever.
         .set_connection_timeout(std::time::Duration::from_secs(5))
         .set_response_timeout(std::time::Duration::from_secs(5));
-    let mut conn = ConnectionManager::new_with_config(client, config).await?;
-    let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+    let conn = crate::retry::at_start(
+        "Redis",
+        // A fresh manager per attempt: one whose first PING failed would go on working,
+        // but building it again keeps "the attempt" one self-contained step, and costs
+        // nothing next to the backoff between attempts.
+        || async {
+            let mut conn =
+                ConnectionManager::new_with_config(client.clone(), config.clone()).await?;
+            // PING, like every data command, gets `-LOADING` until the replay is done (only
+            // a few commands such as INFO are answered meanwhile), so it is the right test.
+            let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+            Ok(conn)
+        },
+        is_transient,
+    )
+    .await?;
     Ok(conn)
+}
+
+/// Can this error heal by itself while Redis starts up? `BusyLoadingError` is the
+/// `-LOADING` reply; `TryAgain` is Redis Cluster's "slot migrating, ask again".
+pub fn is_transient(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || e.is_timeout()
+        || matches!(e.kind(), redis::ErrorKind::BusyLoadingError | redis::ErrorKind::TryAgain)
 }

@@ -90,9 +90,12 @@ pub struct CommonSettings {
     /// binds `0.0.0.0` and advertises its service name (`inventory`) to Consul.
     pub advertise_host: String,
     /// `development` allows insecure defaults (such as the built-in JWT secret);
-    /// anything else refuses them. ✅ DO make the safe behaviour the one you get by
-    /// forgetting a setting in production; ❌ DON'T ship a default secret that works
-    /// everywhere — someone will deploy it.
+    /// anything else refuses them. The default is `production`: development must be
+    /// *chosen* (the lab's supervisor, compose.yaml and the tests set
+    /// `BOOKSTORE_ENVIRONMENT=development`), so a deployment that forgets the variable
+    /// refuses the published dev secret instead of signing tokens with it.
+    /// ✅ DO make the safe behaviour the one you get by forgetting a setting;
+    /// ❌ DON'T ship a default that is only safe if someone remembers to change it.
     pub environment: String,
 }
 
@@ -112,7 +115,7 @@ impl CommonSettings {
             redis_prefix: String::new(),
             consul_addr: String::new(),
             advertise_host: String::new(),
-            environment: "development".into(),
+            environment: "production".into(),
         }
     }
 

@@ -41,20 +41,29 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 /// flags: a 3-byte `utf8` cannot store emoji or rare CJK characters in book titles.
 pub async fn create_database(server_url: &str, database: &str) -> anyhow::Result<()> {
     check_name(database)?;
-    let opts = MySqlConnectOptions::from_str(server_url)?;
-    let mut conn = opts.connect().await?;
+    Ok(create(&MySqlConnectOptions::from_str(server_url)?, database).await?)
+}
+
+/// The body of [`create_database`] for a checked name, with sqlx's own error, so
+/// [`connect`] can tell a refused connection (retry) from a refused password (give up).
+async fn create(server: &MySqlConnectOptions, database: &str) -> sqlx::Result<()> {
+    let mut conn = server.connect().await?;
     sqlx::query(&format!(
         "CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
     ))
     .execute(&mut conn)
     .await?;
-    conn.close().await?;
-    Ok(())
+    conn.close().await
 }
 
 /// Creates the database if needed, connects a pool of up to `max_connections` and runs
 /// `migrator`. Migrations are idempotent (sqlx records applied versions), so every
 /// instance may run them at start.
+///
+/// A server that is not there *yet* is waited for (see [`crate::retry`]): connection
+/// refused or reset, a pool timeout, "too many connections" or "shutdown in progress" are
+/// retried for up to [`crate::retry::START_BUDGET`]. Everything else — access denied, a
+/// bad URL, a failing migration — fails at once: waiting would not fix it.
 ///
 /// `max_connections` is the service's choice, because it is a capacity decision: the sum
 /// over all instances of all services must stay under the server's `max_connections`, and
@@ -68,21 +77,52 @@ pub async fn connect(
     max_connections: u32,
     migrator: &Migrator,
 ) -> anyhow::Result<MySqlPool> {
-    create_database(server_url, database).await?;
-    let opts = MySqlConnectOptions::from_str(server_url)?
-        .database(database)
-        // Statement logging at INFO would print every query of a load test.
-        .log_statements(tracing::log::LevelFilter::Debug);
-    let pool = MySqlPoolOptions::new()
-        .max_connections(max_connections)
-        // How long a request waits for a free connection before failing. Without a bound,
-        // an overloaded pool turns into requests that hang forever; with it, they fail
-        // with an error the service maps to `Unavailable`.
-        .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect_with(opts)
-        .await?;
+    check_name(database)?;
+    let server = MySqlConnectOptions::from_str(server_url)?;
+    let pool = crate::retry::at_start(
+        "MySQL",
+        // One attempt = create the database + open the pool, both inside the retry: the
+        // CREATE is the first contact with the server, so it is the step that meets a
+        // refused connection; the pool's own first connection can meet "too many
+        // connections" while other instances start. Migrations stay outside — a failing
+        // migration is a bug, and running it again would not fix it.
+        || async {
+            create(&server, database).await?;
+            let opts = server
+                .clone()
+                .database(database)
+                // Statement logging at INFO would print every query of a load test.
+                .log_statements(tracing::log::LevelFilter::Debug);
+            MySqlPoolOptions::new()
+                .max_connections(max_connections)
+                // How long a request waits for a free connection before failing. Without
+                // a bound, an overloaded pool turns into requests that hang forever; with
+                // it, they fail with an error the service maps to `Unavailable`.
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+        },
+        is_transient,
+    )
+    .await?;
     migrate(&pool, database, migrator).await?;
     Ok(pool)
+}
+
+/// Can this error heal by itself while the server starts up?
+///
+/// Error numbers, MariaDB's and MySQL's alike: 1040 too many connections (other instances
+/// are starting too), 1053 server shutdown in progress (a restart), 1927 connection
+/// killed. Deliberately *not* 1045 access denied or 1049 unknown database: those are
+/// configuration errors, and retrying them only delays the message that names them.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|m| matches!(m.number(), 1040 | 1053 | 1927)),
+        _ => false,
+    }
 }
 
 /// Runs `migrator` while holding a named MySQL lock, so instances starting together take

@@ -16,6 +16,7 @@
 //! | [`clients`] | the one function that builds a channel to another service |
 //! | [`consul`] | register/deregister with the local Consul agent; list healthy instances |
 //! | [`metrics`] | the Prometheus `/metrics` endpoint |
+//! | [`retry`] | waiting for MySQL/Redis at start: transient errors retried for a bounded time |
 //! | [`auth`] | reading the `authorization: Bearer …` metadata |
 //! | [`error`] | turning internal failures into `Status::internal` without leaking them |
 //! | [`run`] | the lifecycle every `main.rs` shares: metrics, serve, register, shut down |
@@ -39,6 +40,7 @@ pub mod consul;
 pub mod db;
 pub mod error;
 pub mod metrics;
+pub mod retry;
 pub mod run;
 pub mod server;
 pub mod shutdown;

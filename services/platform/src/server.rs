@@ -5,8 +5,8 @@
 //! Every server also answers:
 //! - `grpc.health.v1.Health` for `""` *and* for each named service
 //!   (`bookstore.inventory.v1.InventoryService`), which Consul's gRPC check calls;
-//! - `grpc.reflection.v1.ServerReflection`, so `grpcurl -plaintext host:port list` works
-//!   without proto files.
+//! - `grpc.reflection.v1.ServerReflection` and its older twin `v1alpha`, so
+//!   `grpcurl -plaintext host:port list` and `ghz` work without proto files.
 //!
 //! DO: mark a service SERVING only after its dependencies are connected (the caller adds
 //! services after connecting MySQL/Redis), and NOT_SERVING as soon as shutdown begins, so
@@ -107,18 +107,38 @@ impl GrpcServer {
         // would build a call from the advertised schema and get UNIMPLEMENTED back.
         // The message *types* of all protos stay resolvable — registering the whole set
         // is how cross-package imports (shared messages) are found.
-        let mut reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(bookstore_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .with_service_name("grpc.health.v1.Health")
-            .with_service_name("grpc.reflection.v1.ServerReflection");
-        for name in &self.names {
-            reflection = reflection.with_service_name(*name);
-        }
-        let reflection = reflection.build_v1()?;
+        //
+        // Both reflection versions, from one list: v1 is the standard, but many clients
+        // still ask only v1alpha (ghz, older grpcurl, several IDE plugins) and report "server
+        // does not support the reflection API" otherwise. The two protocols are identical
+        // apart from the package name; serving both costs one more route.
+        // (The builder is consumed by `build_*`, hence a closure that makes one per version;
+        // each version also carries the other's descriptors, so `grpcurl describe` of either
+        // reflection service works through either.)
+        let names = &self.names;
+        let reflection = || {
+            let mut b = tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(bookstore_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .with_service_name("grpc.health.v1.Health")
+                .with_service_name("grpc.reflection.v1.ServerReflection")
+                .with_service_name("grpc.reflection.v1alpha.ServerReflection");
+            for name in names {
+                b = b.with_service_name(*name);
+            }
+            b
+        };
+        let v1 = reflection()
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
+            .build_v1()?;
+        let v1alpha = reflection()
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
 
         let mut routes = self.routes;
-        routes.add_service(health_service).add_service(reflection);
+        routes.add_service(health_service).add_service(v1).add_service(v1alpha);
         // Request count and latency for every RPC, as Prometheus metrics: what the lab's
         // dashboard turns into QPS and p99.
         let router =

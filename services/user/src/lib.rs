@@ -194,6 +194,10 @@ pub async fn spawn_in_process(
     settings.common.mysql_url = Secret::new(mysql_url);
     settings.common.database = database;
     settings.jwt_secret = Secret::new(jwt_secret);
+    // Development, chosen explicitly like the lab does: the default (production) would
+    // also work with a good test secret, but a test that happened to pass the dev secret
+    // should not turn into a start-up refusal in some other crate's suite.
+    settings.common.environment = "development".into();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let handle = tokio::spawn(run(settings, shutdown, move |b| {
         let _ = tx.send(b);

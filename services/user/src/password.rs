@@ -40,7 +40,10 @@
 //! ASICs still parallelise it); argon2id (slow *and* memory-hard — the 2015 Password
 //! Hashing Competition winner and today's OWASP first choice).
 //!
-use std::sync::{Arc, OnceLock};
+use std::sync::{
+    Arc, OnceLock,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use tokio::sync::Semaphore;
@@ -56,6 +59,9 @@ use crate::{Error, domain::Password};
 /// the waiting futures, not for 19 MiB hashes.
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    /// Hashes running right now — at most the number of permits. Exposed through
+    /// [`Hasher::running`] so the bound can be observed, not just believed.
+    running: Arc<AtomicUsize>,
 }
 
 /// The default bounds concurrency by the machine's cores; tests and services use the same
@@ -65,7 +71,7 @@ impl Default for Hasher {
     fn default() -> Self {
         // One hash per core: more would only queue inside the OS scheduler instead of here.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self { permits: Arc::new(Semaphore::new(cores)) }
+        Self::with_limit(cores)
     }
 }
 
@@ -108,18 +114,58 @@ impl Hasher {
         .await
     }
 
+    /// At most `limit` hashes at once.
+    pub fn with_limit(limit: usize) -> Self {
+        Self { permits: Arc::new(Semaphore::new(limit)), running: Arc::default() }
+    }
+
+    /// How many hashes or verifications are running on the blocking pool right now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
     /// Runs `work` on the blocking pool once a permit is free.
     ///
-    /// The permit is held across `spawn_blocking` and released when this function
-    /// returns — after the hash finished, so the count of running hashes is exact.
+    /// The permit is *owned* and moves into the blocking closure, so it is released when
+    /// the hash ends — not when the caller stops waiting. The difference shows under
+    /// load: a cancelled request (the client hung up, the gateway's 3 s deadline fired)
+    /// drops this future, but `spawn_blocking` cannot be cancelled and keeps hashing.
+    /// ❌ With a borrowed permit (`acquire()`, held in this future) that cancellation freed
+    /// the permit at once, the next caller started another 19 MiB hash next to the
+    /// orphaned one, and a flood of impatient clients ran an unbounded number of them —
+    /// the very thing the semaphore was for. ✅ Tie a limit to the work, not to whoever
+    /// is waiting for it.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let _permit = self.permits.acquire().await.map_err(|e| Error::Crypto(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| Error::Crypto(format!("hashing task failed: {e}")))?
+        let permit =
+            self.permits.clone().acquire_owned().await.map_err(|e| Error::Crypto(e.to_string()))?;
+        let running = Running::enter(&self.running);
+        tokio::task::spawn_blocking(move || {
+            // Both guards end with the closure, whether `work` returns or panics.
+            let _held = (permit, running);
+            work()
+        })
+        .await
+        .map_err(|e| Error::Crypto(format!("hashing task failed: {e}")))?
+    }
+}
+
+/// Counts one running hash for as long as it lives (a guard, so a panicking hash is
+/// uncounted too).
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn enter(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -137,4 +183,43 @@ fn dummy_hash() -> &'static str {
             .expect("hashing random bytes cannot fail")
             .to_string()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Twenty callers each give up after 2 ms — clients hitting a deadline while their
+    /// hash runs. With a bound of 2, never more than 2 hashes may run at once, however
+    /// many callers walked away. (Before the permit moved into the closure, each
+    /// cancellation freed a permit while its hash ran on, and the count climbed to ~20.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_bound_holds_when_callers_cancel() {
+        let hasher = Hasher::with_limit(2);
+        let password = Password::parse("correct horse battery staple").unwrap();
+        // The highest number of hashes seen running at once, sampled after every cancelled
+        // call and then every millisecond: a hash lasts tens of milliseconds, so any
+        // overlap beyond the bound is long enough to be seen.
+        let mut peak = 0;
+        for _ in 0..20 {
+            let (h, p) = (hasher.clone(), password.clone());
+            let cancelled =
+                tokio::time::timeout(Duration::from_millis(2), async move { h.hash(&p).await });
+            // Each caller really is cancelled (not finished): otherwise the test would be
+            // about normal completion, which the old code handled too.
+            assert!(cancelled.await.is_err(), "a hash takes longer than 2 ms");
+            peak = peak.max(hasher.running());
+        }
+        // Keep watching until the orphaned hashes are done.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while hasher.running() > 0 && Instant::now() < deadline {
+            peak = peak.max(hasher.running());
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(peak >= 1, "no hash ever ran: the test would prove nothing");
+        assert!(peak <= 2, "{peak} hashes ran at once with a bound of 2");
+        assert_eq!(hasher.running(), 0);
+    }
 }

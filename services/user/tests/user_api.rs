@@ -58,6 +58,8 @@ fn settings_for_tests(database: String) -> Settings {
     settings.common.database = database;
     settings.common.consul_addr = String::new();
     settings.jwt_secret = Secret::new(SECRET);
+    // Chosen explicitly, as the lab's supervisor does; the default is production.
+    settings.common.environment = "development".into();
     settings
 }
 
@@ -233,4 +235,60 @@ async fn the_service_refuses_the_development_secret_outside_development() {
     settings.common.environment = "production".into();
     let err = bookstore_user::run(settings, Shutdown::new(), |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("development secret"), "{err}");
+}
+
+/// What a deployment gets when it forgets `BOOKSTORE_ENVIRONMENT` (and the secret): the
+/// real `user-service` binary, given only a database, refuses to start and says why. The
+/// same binary with `BOOKSTORE_ENVIRONMENT=development` — what the lab sets — starts.
+///
+/// The binary and not `Settings::default()` in-process: the promise is about what a
+/// deployment *gets* from the layered config (defaults → file → env), so the test goes
+/// through the same `config::load` path with an environment emptied of everything else.
+#[tokio::test]
+async fn an_unset_environment_means_production_and_development_must_be_chosen() {
+    use tokio::{io::AsyncBufReadExt, process::Command};
+    let infra = bookstore_stack::testing::infra();
+    let database = infra.fresh_database("user").await;
+    let command = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_user-service"));
+        // `env_clear`: nothing from the developer's shell (or `bookstore-lab env`) may
+        // choose the environment for us.
+        cmd.env_clear()
+            .env("BOOKSTORE_PORT", "0")
+            .env("BOOKSTORE_MYSQL_URL", &infra.mysql_url)
+            .env("BOOKSTORE_DATABASE", &database)
+            .kill_on_drop(true);
+        cmd
+    };
+
+    // Production by default: `check` runs before MySQL is touched, so the refusal comes
+    // in milliseconds; the 20 s bound only keeps a regression from hanging the suite.
+    let out = tokio::time::timeout(Duration::from_secs(20), command().output())
+        .await
+        .expect("refuses at once, without waiting for anything")
+        .unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "started with the dev secret and no environment:\n{text}");
+    assert!(text.contains("development secret"), "{text}");
+
+    // The same command with development chosen: it must get past `check`, migrate its
+    // fresh database and bind — the "listening" line is printed only after all three.
+    // `kill_on_drop` then stops it when the test ends.
+    let mut dev = command()
+        .env("BOOKSTORE_ENVIRONMENT", "development")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(dev.stdout.take().unwrap()).lines();
+    let listening = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("listening") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(listening, Ok(true), "user-service did not start in development");
 }
