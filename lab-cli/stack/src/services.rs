@@ -101,14 +101,18 @@ pub const SERVICES: &[ServiceSpec] = &[
         binary: "payment-service",
         port: 9005,
         health: Health::Grpc("bookstore.payment.v1.PaymentService"),
-        lab_env: &[],
+        // The lab can make one payment fail on purpose (`x-lab-payment: fail`), so the
+        // Day 33 experiment can show the failure path; the mock gateway still answers
+        // after the course's 3 s.
+        lab_env: &[("BOOKSTORE_LAB_FAULTS", "true")],
     },
     ServiceSpec {
         name: "gateway",
         binary: "gateway",
         port: 8080,
         health: Health::Http("/health"),
-        lab_env: &[],
+        // The lab stands in for the payment provider: the gateway routes its mock callback.
+        lab_env: &[("BOOKSTORE_LAB_ROUTES", "true")],
     },
 ];
 

@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`routes`] | the handlers: HTTP in, gRPC call, JSON out |
 //! | [`orders`] | the order handlers and their JSON shapes (`Idempotency-Key`) |
+//! | [`payments`] | the payment handlers (and the lab's mock-callback route) |
 //! | [`upstream`] | lazily connected gRPC clients with a timeout on every call |
 //! | [`json`] | the JSON request and response shapes (money in cents) |
 //! | [`error`] | [`error::ApiError`] and the gRPC → HTTP status table |
@@ -32,7 +33,9 @@
 //! | `GET /api/v1/orders/{id}` | order GetOrder | Bearer |
 //! | `POST /api/v1/orders/{id}/cancel` | order CancelOrder | Bearer |
 //!
-//! Payment routes arrive with payment-service.
+//! | `POST /api/v1/orders/{id}/payments` | payment CreatePayment | Bearer |
+//! | `GET /api/v1/payments/{payment_no}` | payment QueryPayment | Bearer |
+//! | `POST /api/v1/payments/{payment_no}/mock-callback` | payment MockCallback (lab only) | — |
 
 //!
 //! ## One request through the gateway
@@ -63,10 +66,11 @@
 pub mod error;
 pub mod json;
 pub mod orders;
+pub mod payments;
 pub mod routes;
 pub mod upstream;
 
-use std::{net::SocketAddr, time::Duration, time::Instant};
+use std::{net::SocketAddr, time::Instant};
 
 use axum::{
     Json, Router,
@@ -98,9 +102,15 @@ pub struct Settings {
     pub user_addr: String,
     /// catalog-service: every `/api/v1/books` route.
     pub catalog_addr: String,
-    /// order-service: every `/api/v1/orders` route. (Payment joins with its routes; the
-    /// supervisor already passes every address, `BOOKSTORE_PAYMENT_ADDR` included.)
+    /// order-service: every `/api/v1/orders` route.
     pub order_addr: String,
+    /// payment-service: `/api/v1/orders/{id}/payments` and `/api/v1/payments/…`.
+    pub payment_addr: String,
+    /// Route `POST /api/v1/payments/{no}/mock-callback` (the lab stands in for the payment
+    /// provider). Off by default: see `payments` for why it must not be public.
+    pub lab_routes: bool,
+    /// The service credential that route adds for MockCallback.
+    pub service_token: bookstore_platform::Secret,
     /// Deadline for each upstream call: 3 s. Generous for loopback (calls take ~1 ms);
     /// short enough that a hung service shows as a 504 before a user gives up.
     pub upstream_timeout_ms: u64,
@@ -115,6 +125,11 @@ impl Default for Settings {
             user_addr: "http://127.0.0.1:9001".into(),
             catalog_addr: "http://127.0.0.1:9002".into(),
             order_addr: "http://127.0.0.1:9003".into(),
+            payment_addr: "http://127.0.0.1:9005".into(),
+            lab_routes: false,
+            service_token: bookstore_platform::Secret::new(
+                bookstore_platform::auth::DEV_SERVICE_TOKEN,
+            ),
             upstream_timeout_ms: 3000,
         }
     }
@@ -131,8 +146,12 @@ impl Default for Settings {
 /// `/health` answers without touching any upstream: it says "the gateway process is up",
 /// which is what the supervisor's probe needs; upstream health is each service's own
 /// `grpc.health.v1` (and the dashboard's business).
-pub fn router(upstreams: Upstreams) -> Router {
-    Router::new()
+pub fn router(upstreams: Upstreams, lab_routes: bool) -> Router {
+    let mut router = Router::new();
+    if lab_routes {
+        router = router.route("/api/v1/payments/{no}/mock-callback", post(payments::mock_callback));
+    }
+    router
         .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .route("/api/v1/users/register", post(routes::register))
         .route("/api/v1/users/login", post(routes::login))
@@ -143,6 +162,8 @@ pub fn router(upstreams: Upstreams) -> Router {
         .route("/api/v1/orders", get(orders::list).post(orders::create))
         .route("/api/v1/orders/{id}", get(orders::get))
         .route("/api/v1/orders/{id}/cancel", post(orders::cancel))
+        .route("/api/v1/orders/{id}/payments", post(payments::create))
+        .route("/api/v1/payments/{no}", get(payments::get))
         .layer(axum::middleware::from_fn(record_http))
         .with_state(upstreams)
 }
@@ -187,12 +208,7 @@ pub async fn run(
     // Order of start-up: clients (no I/O), HTTP listener, metrics listener, then report
     // the bound address. Both listeners exist before `on_bound` fires, so a test that
     // receives the address can send its first request at once.
-    let upstreams = Upstreams::new(
-        &settings.user_addr,
-        &settings.catalog_addr,
-        &settings.order_addr,
-        Duration::from_millis(settings.upstream_timeout_ms),
-    )?;
+    let upstreams = Upstreams::new(&settings)?;
     let listener =
         tokio::net::TcpListener::bind((settings.common.host.as_str(), settings.common.port))
             .await?;
@@ -212,7 +228,7 @@ pub async fn run(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(upstreams))
+    axum::serve(listener, router(upstreams, settings.lab_routes))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())

@@ -129,7 +129,11 @@ impl From<pb::Order> for OrderJson {
 }
 
 /// A gRPC request to order-service carrying the deadline and the caller's own token.
-fn authed<T>(up: &Upstreams, headers: &HeaderMap, message: T) -> ApiResult<tonic::Request<T>> {
+pub(crate) fn authed<T>(
+    up: &Upstreams,
+    headers: &HeaderMap,
+    message: T,
+) -> ApiResult<tonic::Request<T>> {
     let token = crate::routes::bearer(headers)?;
     let mut req = up.request(message);
     let value = format!("Bearer {token}")

@@ -30,7 +30,9 @@ use std::{future::Future, time::Duration};
 use bookstore_platform::clients::channel;
 use bookstore_proto::{
     catalog::catalog_service_client::CatalogServiceClient,
-    order::order_service_client::OrderServiceClient, user::user_service_client::UserServiceClient,
+    order::order_service_client::OrderServiceClient,
+    payment::payment_service_client::PaymentServiceClient,
+    user::user_service_client::UserServiceClient,
 };
 use tonic::transport::Channel;
 
@@ -50,6 +52,10 @@ pub struct Upstreams {
     pub catalog: CatalogServiceClient<Channel>,
     /// CreateOrder, GetOrder, ListOrders, CancelOrder — never UpdateOrderStatus.
     pub orders: OrderServiceClient<Channel>,
+    /// CreatePayment, QueryPayment, and MockCallback on the lab's mock-callback route.
+    pub payments: PaymentServiceClient<Channel>,
+    /// The service credential the lab's mock-callback route adds (see `payments`).
+    pub service_token: bookstore_platform::Secret,
     /// The per-call budget, from `upstream_timeout_ms`.
     pub timeout: Duration,
 }
@@ -57,21 +63,19 @@ pub struct Upstreams {
 impl Upstreams {
     /// Builds every client. Nothing is dialled yet (see the module docs for why).
     /// (A malformed address, e.g. a missing `http://`, fails here — at start-up.)
-    pub fn new(
-        user_addr: &str,
-        catalog_addr: &str,
-        order_addr: &str,
-        timeout: Duration,
-    ) -> anyhow::Result<Self> {
+    pub fn new(settings: &crate::Settings) -> anyhow::Result<Self> {
+        let s = settings;
         Ok(Self {
             // No channel-level timeouts: the whole call — connect, handshake, request,
             // response — is bounded by `Upstreams::call`, one clock for everything, so a
             // slow upstream is always our 504 (a second, equal `connect_timeout` would race
             // with it and sometimes surface as an opaque transport error instead).
-            users: UserServiceClient::new(channel("user-service", user_addr)?),
-            catalog: CatalogServiceClient::new(channel("catalog-service", catalog_addr)?),
-            orders: OrderServiceClient::new(channel("order-service", order_addr)?),
-            timeout,
+            users: UserServiceClient::new(channel("user-service", &s.user_addr)?),
+            catalog: CatalogServiceClient::new(channel("catalog-service", &s.catalog_addr)?),
+            orders: OrderServiceClient::new(channel("order-service", &s.order_addr)?),
+            payments: PaymentServiceClient::new(channel("payment-service", &s.payment_addr)?),
+            service_token: s.service_token.clone(),
+            timeout: Duration::from_millis(s.upstream_timeout_ms),
         })
     }
 

@@ -1,7 +1,7 @@
 //! The order routes over real HTTP: user, catalog, inventory and order services and the
 //! gateway in this process on port 0 (real MariaDB and Redis), a `reqwest` client doing
 //! what a shopper's `curl` session would — register, log in, order with an
-//! `Idempotency-Key`, retry, list, read, cancel — and the error answers on the way.
+//! `Idempotency-Key`, retry, list, read, cancel, pay — and the error answers on the way.
 
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ struct Shop {
     http: reqwest::Client,
     inventory: InventoryServiceClient<tonic::transport::Channel>,
     _graph: Graph,
+    _payment: bookstore_payment::Spawned,
     gateway: Shutdown,
 }
 
@@ -34,12 +35,21 @@ impl Drop for Shop {
 async fn open_shop() -> Shop {
     let infra = bookstore_stack::testing::infra();
     let graph = Graph::spawn(&infra, 20, JWT_SECRET, |_| {}).await.expect("the order graph starts");
+    let mut pay = bookstore_payment::Settings::in_process(
+        &infra.mysql_url,
+        &infra.fresh_database("gwo_pay").await,
+        &url(graph.order),
+    );
+    pay.confirm_delay_ms = 300;
+    let payment = bookstore_payment::spawn_in_process(pay).await.expect("payment-service starts");
     let gateway = Shutdown::new();
     let mut gw = bookstore_gateway::Settings::default();
     gw.common.port = 0;
     gw.user_addr = url(graph.user);
     gw.catalog_addr = url(graph.catalog);
     gw.order_addr = url(graph.order);
+    gw.payment_addr = url(payment.bound.grpc);
+    gw.lab_routes = true;
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(bookstore_gateway::run(gw, gateway.clone(), move |a| {
         let _ = tx.send(a);
@@ -50,6 +60,7 @@ async fn open_shop() -> Shop {
         http: reqwest::Client::new(),
         inventory: InventoryServiceClient::connect(url(graph.inventory)).await.unwrap(),
         _graph: graph,
+        _payment: payment,
         gateway,
     }
 }
@@ -184,4 +195,81 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
         .call("POST", "/api/v1/orders", Some(&alice), None, Some(json!({"items": "three"})))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+/// From register to Paid over HTTP: order, pay the exact total (201, pending), a wrong
+/// amount is 400, the mock gateway answers within a second → success, the order is paid;
+/// a second payment of the paid order is refused; the lab's mock callback of a settled
+/// payment changes nothing.
+#[tokio::test]
+async fn a_shopper_pays_for_an_order_over_http() {
+    let shop = open_shop().await;
+    shop.inventory
+        .clone()
+        .incr_stock(IncrStockRequest {
+            book_id: 4,
+            quantity: 3,
+            request_id: "gw-restock-4".into(),
+            remark: String::new(),
+        })
+        .await
+        .unwrap();
+    let bob = shop.token("bob_gw").await;
+    let (s, _, b) = shop
+        .call(
+            "POST",
+            "/api/v1/orders",
+            Some(&bob),
+            None,
+            Some(json!({"items": [{"book_id": 4, "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (id, total) = (b["order"]["id"].as_u64().unwrap(), b["order"]["total"].as_i64().unwrap());
+
+    let pay = format!("/api/v1/orders/{id}/payments");
+    let (s, _, b) =
+        shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total - 1}))).await;
+    assert_eq!(
+        (s, &b["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("INVALID_ARGUMENT")),
+        "{b}"
+    );
+    let (s, _, b) = shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["payment"]["status"], "pending");
+    let no = b["payment"]["payment_no"].as_str().unwrap().to_string();
+
+    let mut paid = json!(null);
+    for _ in 0..50 {
+        let (_, _, p) =
+            shop.call("GET", &format!("/api/v1/payments/{no}"), Some(&bob), None, None).await;
+        if p["payment"]["status"] == "success" && p["payment"]["order_notified"] == true {
+            paid = p;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(paid["payment"]["amount"].as_i64(), Some(total), "paid within 5 s: {paid}");
+    let (_, _, o) = shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&bob), None, None).await;
+    assert_eq!(o["order"]["status"], "paid");
+
+    let (s, _, b) = shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total}))).await;
+    assert_eq!(
+        (s, b["payment"]["payment_no"].as_str()),
+        (StatusCode::CREATED, Some(no.as_str())),
+        "a retry answers the same payment, no second charge: {b}"
+    );
+    let cb = format!("/api/v1/payments/{no}/mock-callback");
+    let (s, _, b) =
+        shop.call("POST", &cb, None, None, Some(json!({"success": false, "amount": total}))).await;
+    assert_eq!(
+        (s, &b["payment"]["status"]),
+        (StatusCode::OK, &json!("success")),
+        "a settled payment stays settled: {b}"
+    );
+    let eve = shop.token("eve_gw").await;
+    let (s, _, _) =
+        shop.call("GET", &format!("/api/v1/payments/{no}"), Some(&eve), None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -1,59 +1,181 @@
-//! # payment-service — the mock payment gateway
+//! # payment-service — payments with a durable mock gateway (Day 33–34)
 //!
-//! **Not built yet** (Day 33–34 has its own issue). The server runs, registers in Consul and
-//! answers health checks and reflection, but every RPC answers `UNIMPLEMENTED` (the
-//! generated default stubs): no RPC pretends to work. The contracts it will honour are
-//! written in `proto/bookstore/payment/v1/payment.proto`.
+//! It owns `payment_db` and calls one service, order-service: to learn what an order costs
+//! and whose it is (GetOrder with the payer's token), and to say "this order is paid"
+//! (UpdateOrderStatus with the service credential; order-service then confirms the stock).
+//! The contract is `proto/bookstore/payment/v1/payment.proto`.
 //!
-//! - [`Settings`]: the common settings (port 9005, database `payment_db`).
-//! - [`run`]: serve until shutdown.
+//! | module | its one job |
+//! |---|---|
+//! | [`domain`] | statuses and input rules (positive cents, ids) |
+//! | [`store`] | payment_db: payments, gateway jobs, the outbox; [`store::Store::settle_in`] is the one state change |
+//! | [`workers`] | the mock gateway and the outbox relay: what finishes a payment after a restart |
+//! | [`peers`] | the order-service client |
+//! | [`api`] | the gRPC handlers and who may call what |
+//! | [`error`] | the one error enum and its one mapping to `tonic::Status` |
 //!
-//! Why ship a skeleton at all: the stack supervisor, the gateway and the dashboard need
-//! all six processes from day one, and a stub that answers `UNIMPLEMENTED` is honest —
-//! a client learns at once that the RPC does not exist yet. ❌ DON'T fake a stub that
-//! returns an empty success: callers would build on an answer that means nothing.
-//! It connects to neither MySQL nor Redis yet: a dependency it does not use would only
-//! give it a way to fail at start-up.
+//! A payment's life, and what makes each step survive a crash:
+//!
+//! ```text
+//! CreatePayment ─▶ payments(Pending) + gateway_jobs(due in 3 s)          one transaction
+//! mock gateway ──▶ payments(Success) + outbox row                          one transaction
+//! relay ─────────▶ order UpdateOrderStatus(Paid) → inventory confirm      retried until accepted
+//!                  refused (order expired/cancelled) → payments(Refunded)
+//! ```
+//!
+//! Money is integer cents everywhere: `0.1 + 0.2 != 0.3` in floating point, and a payment
+//! system that loses a cent per thousand orders is a payment system with an audit finding.
 
-use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, run::Bound};
-use bookstore_proto::payment::payment_service_server::{PaymentService, PaymentServiceServer};
+pub mod api;
+pub mod domain;
+pub mod error;
+pub mod peers;
+pub mod store;
+pub mod workers;
+
+use std::time::Duration;
+
+use bookstore_platform::{
+    CommonSettings, GrpcServer, Secret, Shutdown, auth::DEV_SERVICE_TOKEN, run::Bound,
+};
+use bookstore_proto::payment::payment_service_server::PaymentServiceServer;
 use serde::{Deserialize, Serialize};
 
-/// This service's settings: only the common ones so far. `flatten` puts the common fields
-/// at the top level, so the env var is `BOOKSTORE_PORT`, not `BOOKSTORE_COMMON__PORT`;
-/// the service's own fields will sit next to them when it gets some.
+pub use error::Error;
+
+/// payment-service settings. Environment: `BOOKSTORE_ORDER_ADDR`, `BOOKSTORE_CONFIRM_DELAY_MS`, …
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
+    /// order-service, e.g. `http://127.0.0.1:9003`.
+    pub order_addr: String,
+    /// Deadline of each call to order-service.
+    pub upstream_timeout_ms: u64,
+    /// How long the mock gateway takes to answer: the course's 3 s.
+    pub confirm_delay_ms: u64,
+    /// Share of payments the mock gateway declines (0.0–1.0): the lab turns it up to show
+    /// the failure path; 0 by default, so nothing fails unless asked to.
+    pub mock_failure_rate: f64,
+    /// The credential for UpdateOrderStatus and MockCallback (order-service has the same).
+    pub service_token: Secret,
+    /// Honour `x-lab-payment: fail` (the lab's experiments and the tests).
+    pub lab_faults: bool,
+    pub db_max_connections: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { common: CommonSettings::defaults(9005, "payment_db") }
+        Self {
+            common: CommonSettings::defaults(9005, "payment_db"),
+            order_addr: "http://127.0.0.1:9003".into(),
+            upstream_timeout_ms: 3000,
+            confirm_delay_ms: 3000,
+            mock_failure_rate: 0.0,
+            service_token: Secret::new(DEV_SERVICE_TOKEN),
+            lab_faults: false,
+            db_max_connections: 10,
+        }
     }
 }
 
-/// The gRPC handler. Empty on purpose: every method falls back to the generated stub,
-/// which answers `Status::unimplemented`. When it is built, this struct will hold the
-/// service's dependencies (a MySQL pool, clients of the services it calls), and each
-/// method will stay a thin translation between proto messages and the domain.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PaymentApi;
+impl Settings {
+    /// Fails fast on settings that would make the service unsafe or meaningless.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.common.is_development() || self.service_token.expose() != DEV_SERVICE_TOKEN,
+            "refusing to start: BOOKSTORE_SERVICE_TOKEN is the built-in development token and \
+             environment is {:?}",
+            self.common.environment
+        );
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.mock_failure_rate),
+            "mock_failure_rate must be between 0 and 1"
+        );
+        Ok(())
+    }
 
-impl PaymentService for PaymentApi {}
+    /// Settings for an in-process instance (tests, bench): port 0, no Consul, lab faults on.
+    pub fn in_process(mysql_url: &str, database: &str, order_addr: &str) -> Self {
+        let mut s = Settings::default();
+        s.common.port = 0;
+        s.common.mysql_url = Secret::new(mysql_url);
+        s.common.database = database.to_string();
+        s.common.consul_addr = String::new();
+        s.order_addr = order_addr.to_string();
+        s.lab_faults = true;
+        s
+    }
+}
 
-/// Binds, serves until `shutdown`, and reports the bound addresses through `on_bound`.
-/// A library function, not code in `main`, so integration tests can start the real
-/// server in-process on port 0 and learn its address from `on_bound`.
+/// The schema of `payment_db`, compiled into the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/payment");
+
+/// Connects MySQL (creating and migrating `payment_db`), starts the mock gateway and the
+/// relay, serves until `shutdown`, and reports the bound addresses through `on_bound`.
 pub async fn run(
     settings: Settings,
     shutdown: Shutdown,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
-    let server = GrpcServer::bind(&settings.common.host, settings.common.port)
+    settings.check()?;
+    let common = &settings.common;
+    let pool = bookstore_platform::db::connect(
+        common.mysql_url.expose(),
+        &common.database,
+        settings.db_max_connections,
+        &MIGRATOR,
+    )
+    .await?;
+    let store = store::Store::new(pool);
+    let orders = peers::Orders::new(
+        &settings.order_addr,
+        settings.service_token.clone(),
+        Duration::from_millis(settings.upstream_timeout_ms),
+    )?;
+    tokio::spawn(workers::gateway(store.clone(), shutdown.clone()));
+    tokio::spawn(workers::relay(store.clone(), orders.clone(), shutdown.clone()));
+    let api = api::PaymentApi::new(
+        store,
+        orders,
+        api::Config {
+            confirm_delay: Duration::from_millis(settings.confirm_delay_ms),
+            failure_rate: settings.mock_failure_rate,
+            service_token: settings.service_token.clone(),
+            lab_faults: settings.lab_faults,
+        },
+    );
+    let server = GrpcServer::bind(&common.host, common.port)
         .await?
-        .add_service(PaymentServiceServer::new(PaymentApi));
-    bookstore_platform::run::serve("payment-service", &settings.common, server, shutdown, on_bound)
-        .await
+        .add_service(PaymentServiceServer::new(api));
+    bookstore_platform::run::serve("payment-service", common, server, shutdown, on_bound).await
+}
+
+/// A service started with [`spawn_in_process`].
+pub struct Spawned {
+    pub bound: Bound,
+    shutdown: Shutdown,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Spawned {
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.handle.await?
+    }
+}
+
+/// The one in-process start of payment-service (tests, gateway tests, benches).
+pub async fn spawn_in_process(settings: Settings) -> anyhow::Result<Spawned> {
+    let shutdown = Shutdown::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle = tokio::spawn(run(settings, shutdown.clone(), move |b| {
+        let _ = tx.send(b);
+    }));
+    match rx.await {
+        Ok(bound) => Ok(Spawned { bound, shutdown, handle }),
+        Err(_) => {
+            Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("payment-service stopped")))
+        }
+    }
 }

@@ -1,0 +1,100 @@
+//! payment-service's one peer: order-service, through the platform's one channel function.
+//!
+//! Two questions, asked two ways:
+//! - "is this order yours, what does it cost, may it be paid?" — GetOrder with the *payer's*
+//!   token, so order-service applies its owner rule (someone else's order is NOT_FOUND) and
+//!   payment-service never holds a copy of that rule;
+//! - "this order is paid" — UpdateOrderStatus(Paid) with the *service* credential, because
+//!   only payment-service may say it.
+
+use std::time::Duration;
+
+use bookstore_platform::Secret;
+use bookstore_proto::order::{
+    GetOrderRequest, Order, OrderStatus, UpdateOrderStatusRequest,
+    order_service_client::OrderServiceClient,
+};
+use tonic::{Code, transport::Channel};
+
+use crate::Error;
+
+/// What order-service said to "this order is paid".
+#[derive(Debug, PartialEq, Eq)]
+pub enum MarkPaid {
+    /// The order is Paid now (or already was): the stock is confirmed as sold.
+    Accepted,
+    /// The order cannot be paid any more (cancelled, expired): the money must go back.
+    Refused(String),
+}
+
+#[derive(Clone)]
+pub struct Orders {
+    client: OrderServiceClient<Channel>,
+    service_token: Secret,
+    timeout: Duration,
+}
+
+impl Orders {
+    pub fn new(addr: &str, service_token: Secret, timeout: Duration) -> anyhow::Result<Self> {
+        let channel = bookstore_platform::clients::channel("order-service", addr)?;
+        Ok(Self { client: OrderServiceClient::new(channel), service_token, timeout })
+    }
+
+    /// The caller's order `order_id`, asked with the caller's own token.
+    pub async fn get_for(&self, token: &str, order_id: u64) -> Result<Order, Error> {
+        let mut req = tonic::Request::new(GetOrderRequest { order_id });
+        req.set_timeout(self.timeout);
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| Error::Unauthenticated("token is not valid header text".into()))?;
+        req.metadata_mut().insert("authorization", value);
+        let mut c = self.client.clone();
+        match tokio::time::timeout(self.timeout, c.get_order(req)).await {
+            Ok(Ok(r)) => r
+                .into_inner()
+                .order
+                .ok_or_else(|| Error::Corrupt("GetOrder answered no order".into())),
+            Ok(Err(s)) if s.code() == Code::Unauthenticated => {
+                Err(Error::Unauthenticated(s.message().into()))
+            }
+            Ok(Err(s)) if s.code() == Code::NotFound => {
+                Err(Error::NotFound(format!("order {order_id} not found")))
+            }
+            Ok(Err(s)) => Err(unavailable(&s)),
+            Err(_) => Err(Error::Unavailable { peer: "order-service", detail: "timed out".into() }),
+        }
+    }
+
+    /// UpdateOrderStatus(Paid): order-service moves Pending → Paid (refused once the order
+    /// expired or was cancelled) and confirms the locked stock. Idempotent on its side, so
+    /// the relay may deliver the same message any number of times.
+    pub async fn mark_paid(&self, order_id: u64) -> Result<MarkPaid, Error> {
+        let mut req = tonic::Request::new(UpdateOrderStatusRequest {
+            order_id,
+            status: OrderStatus::Paid as i32,
+            reason: String::new(),
+        });
+        req.set_timeout(self.timeout);
+        let token = self
+            .service_token
+            .expose()
+            .parse()
+            .map_err(|_| Error::Corrupt("service token is not valid header text".into()))?;
+        req.metadata_mut().insert("x-service-token", token);
+        let mut c = self.client.clone();
+        match tokio::time::timeout(self.timeout, c.update_order_status(req)).await {
+            Ok(Ok(_)) => Ok(MarkPaid::Accepted),
+            // A definite "no": the order is in a state that can never become Paid again.
+            Ok(Err(s)) if matches!(s.code(), Code::FailedPrecondition | Code::NotFound) => {
+                Ok(MarkPaid::Refused(s.message().to_string()))
+            }
+            // Anything else (down, slow, a wrong credential) is retried: the outbox keeps it.
+            Ok(Err(s)) => Err(unavailable(&s)),
+            Err(_) => Err(Error::Unavailable { peer: "order-service", detail: "timed out".into() }),
+        }
+    }
+}
+
+fn unavailable(s: &tonic::Status) -> Error {
+    Error::Unavailable { peer: "order-service", detail: format!("{:?}: {}", s.code(), s.message()) }
+}

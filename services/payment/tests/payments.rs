@@ -1,0 +1,256 @@
+//! payment-service end to end: the real order graph behind it, real MariaDB and Redis.
+//!
+//! | claim | test |
+//! |---|---|
+//! | create → mock gateway → Success → order Paid → stock sold | [`a_payment_completes_and_the_order_is_paid_and_its_stock_sold`] |
+//! | amount checked against the order; bad input; someone else's order | [`wrong_amounts_bad_input_and_other_peoples_orders_are_refused`] |
+//! | one live payment per order; a failed one frees the order | [`a_retry_returns_the_live_payment_and_a_failure_frees_the_order`] |
+//! | 100 concurrent callbacks: one state change, one stock confirm | [`a_hundred_concurrent_callbacks_change_the_payment_once`] |
+//! | the relay retries while order-service is down | [`the_relay_retries_until_order_service_is_back`] |
+//! | paid after expiry → refunded, the order stays cancelled; paid first → stays paid | [`a_payment_after_expiry_is_refunded_and_one_before_is_kept`] |
+//!
+//! The restart of payment-service in the pending window is in `tests/restart.rs`.
+
+mod common;
+
+use std::time::Duration;
+
+use bookstore_proto::{order::OrderStatus, payment::PaymentStatus};
+use common::open;
+use tonic::Code;
+
+fn done(p: &bookstore_proto::payment::Payment) -> bool {
+    p.status() != PaymentStatus::Pending && p.order_notified
+}
+
+/// The happy path, watched step by step: Pending with a due time, then Success with the
+/// order notified; the order Paid; its two locked units now sold.
+#[tokio::test]
+async fn a_payment_completes_and_the_order_is_paid_and_its_stock_sold() {
+    let s = open(|_| {}, |_| {}).await;
+    s.restock(1, 5).await;
+    let token = s.shopper().await;
+    let order = s.order(&token, 1, 2).await;
+    let p = s.pay(&token, order.id, order.total).await.unwrap();
+    assert_eq!(p.status(), PaymentStatus::Pending);
+    assert!(p.payment_no.starts_with("PAY"), "{p:?}");
+    assert!(p.due_at > p.created_at);
+    assert_eq!(s.stock(1).await.locked, 2);
+
+    let p = s.wait_payment(&token, &p.payment_no, Duration::from_secs(10), done).await;
+    assert_eq!(p.status(), PaymentStatus::Success);
+    assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Paid);
+    let st = s.stock(1).await;
+    assert_eq!((st.available, st.locked, st.sold), (3, 0, 2));
+}
+
+#[tokio::test]
+async fn wrong_amounts_bad_input_and_other_peoples_orders_are_refused() {
+    let s = open(|_| {}, |_| {}).await;
+    s.restock(2, 5).await;
+    let (alice, mallory) = (s.shopper().await, s.shopper().await);
+    let order = s.order(&alice, 2, 1).await;
+    for (what, order_id, amount) in [
+        ("one cent less", order.id, order.total - 1),
+        ("one cent more", order.id, order.total + 1),
+        ("zero", order.id, 0),
+        ("negative", order.id, -order.total),
+        ("order id 0", 0, order.total),
+    ] {
+        let err = s.pay(&alice, order_id, amount).await.expect_err(what);
+        assert_eq!(err.code(), Code::InvalidArgument, "{what}: {err:?}");
+    }
+    let err = s.pay(&mallory, order.id, order.total).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "someone else's order: {err:?}");
+    assert_eq!(s.pay(&alice, 987_654, 100).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        s.pay("garbage", order.id, order.total).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+
+    // Nothing was created by any of them: the order has no payment.
+    let mut q = s.payments.clone();
+    let req = common::authed(
+        &alice,
+        bookstore_proto::payment::QueryPaymentRequest {
+            payment_no: String::new(),
+            order_id: order.id,
+        },
+    );
+    assert_eq!(q.query_payment(req).await.unwrap_err().code(), Code::NotFound);
+    let req = common::authed(&alice, bookstore_proto::payment::QueryPaymentRequest::default());
+    assert_eq!(q.query_payment(req).await.unwrap_err().code(), Code::InvalidArgument);
+
+    // The real one works, and only its payer can read it.
+    let p = s.pay(&alice, order.id, order.total).await.unwrap();
+    assert_eq!(s.query(&mallory, &p.payment_no).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(s.query(&alice, "PAY-unknown").await.unwrap_err().code(), Code::NotFound);
+}
+
+/// Two CreatePayments for one order answer the same payment; a payment the gateway declines
+/// (the lab's `x-lab-payment: fail`) ends Failed, the order stays Pending with its lock, and
+/// a new attempt gets a new payment that succeeds.
+#[tokio::test]
+async fn a_retry_returns_the_live_payment_and_a_failure_frees_the_order() {
+    let s = open(|_| {}, |_| {}).await;
+    s.restock(3, 5).await;
+    let token = s.shopper().await;
+    let order = s.order(&token, 3, 1).await;
+    let first = s.pay_with(&token, order.id, order.total, Some("fail")).await.unwrap();
+    let again = s.pay(&token, order.id, order.total).await.unwrap();
+    assert_eq!(first.id, again.id, "one live payment per order");
+
+    let failed = s
+        .wait_payment(&token, &first.payment_no, Duration::from_secs(10), |p| {
+            p.status() != PaymentStatus::Pending
+        })
+        .await;
+    assert_eq!(failed.status(), PaymentStatus::Failed);
+    assert!(failed.reason.contains("declined"), "{failed:?}");
+    assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Pending);
+    assert_eq!(s.stock(3).await.locked, 1, "a failed payment keeps the order's lock");
+
+    let second = s.pay(&token, order.id, order.total).await.unwrap();
+    assert_ne!(second.id, first.id);
+    let ok = s.wait_payment(&token, &second.payment_no, Duration::from_secs(10), done).await;
+    assert_eq!(ok.status(), PaymentStatus::Success);
+    assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Paid);
+}
+
+/// The gateway calls back 100 times at once (retries of a real gateway): exactly one
+/// changes the payment, one outbox message is written, and the stock is confirmed once.
+/// A late "failure" callback changes nothing; wrong amount, no credential, unknown payment
+/// are refused.
+#[tokio::test]
+async fn a_hundred_concurrent_callbacks_change_the_payment_once() {
+    let s = open(|_| {}, |p| p.confirm_delay_ms = 600_000).await;
+    s.restock(4, 5).await;
+    let token = s.shopper().await;
+    let order = s.order(&token, 4, 2).await;
+    let p = s.pay(&token, order.id, order.total).await.unwrap();
+
+    let calls = (0..100).map(|_| s.callback(&p.payment_no, true, p.amount));
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.expect("every callback answers").status(), PaymentStatus::Success);
+    }
+    let settled = s.wait_payment(&token, &p.payment_no, Duration::from_secs(10), done).await;
+    assert_eq!(settled.status(), PaymentStatus::Success);
+    let db = s.payment_db().await;
+    let outbox: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&db).await.unwrap();
+    assert_eq!(outbox, 1, "one message for order-service, however many callbacks");
+    let st = s.stock(4).await;
+    assert_eq!((st.locked, st.sold), (0, 2), "confirmed once");
+
+    assert_eq!(
+        s.callback(&p.payment_no, false, p.amount).await.unwrap().status(),
+        PaymentStatus::Success
+    );
+    assert_eq!(
+        s.callback(&p.payment_no, true, p.amount + 1).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    assert_eq!(s.callback("PAY-none", true, 1).await.unwrap_err().code(), Code::NotFound);
+    let mut anon = s.payments.clone();
+    let req = bookstore_proto::payment::MockCallbackRequest {
+        payment_no: p.payment_no.clone(),
+        success: false,
+        amount: p.amount,
+    };
+    assert_eq!(anon.mock_callback(req).await.unwrap_err().code(), Code::PermissionDenied);
+    assert_eq!(s.stock(4).await.sold, 2);
+}
+
+/// order-service is stopped right after the payment is created: the gateway's success is
+/// recorded, the relay keeps retrying (attempts grow), and once an order-service is back on
+/// the same address the order becomes Paid and the stock sold — nothing lost.
+#[tokio::test]
+async fn the_relay_retries_until_order_service_is_back() {
+    let mut s = open(|_| {}, |_| {}).await;
+    s.restock(5, 5).await;
+    let token = s.shopper().await;
+    let order = s.order(&token, 5, 1).await;
+    let p = s.pay(&token, order.id, order.total).await.unwrap();
+    let addr = s.graph.order;
+    let order_settings = s.graph.order_settings.clone();
+    s.graph.stop_order_service().await.unwrap();
+
+    let db = s.payment_db().await;
+    let mut attempts = 0;
+    for _ in 0..100 {
+        attempts = sqlx::query_scalar::<_, i32>("SELECT attempts FROM outbox")
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        if attempts >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(attempts >= 3, "the relay retried while order-service was down ({attempts})");
+    let status: i8 =
+        sqlx::query_scalar("SELECT status FROM payments").fetch_one(&db).await.unwrap();
+    assert_eq!(status, 2, "the payment itself succeeded meanwhile");
+
+    let mut back = order_settings;
+    back.common.port = addr.port();
+    let _order =
+        bookstore_order::spawn_in_process(back).await.expect("order-service back on its port");
+    let p = s.wait_payment(&token, &p.payment_no, Duration::from_secs(20), done).await;
+    assert_eq!(p.status(), PaymentStatus::Success);
+    assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Paid);
+    assert_eq!(s.stock(5).await.sold, 1);
+}
+
+/// Both orders of events, with a 2 s payment window:
+/// - the gateway answers after 4 s: the order expired first (stock released), so the
+///   payment is refunded and the order stays Cancelled — nothing sold;
+/// - the gateway answers after 0.3 s: the order is Paid before its deadline and stays Paid
+///   after it.
+#[tokio::test]
+async fn a_payment_after_expiry_is_refunded_and_one_before_is_kept() {
+    let s = open(
+        |o| {
+            o.payment_window_secs = 2;
+            o.sweep_interval_secs = 1;
+        },
+        |p| p.confirm_delay_ms = 4_000,
+    )
+    .await;
+    s.restock(6, 4).await;
+    let token = s.shopper().await;
+    let late = s.order(&token, 6, 1).await;
+    let p = s.pay(&token, late.id, late.total).await.unwrap();
+    let p = s.wait_payment(&token, &p.payment_no, Duration::from_secs(15), done).await;
+    assert_eq!(p.status(), PaymentStatus::Refunded, "{p:?}");
+    assert!(p.reason.starts_with("refunded"), "{p:?}");
+    assert_eq!(s.order_status(&token, late.id).await, OrderStatus::Cancelled);
+    let st = s.stock(6).await;
+    assert_eq!((st.available, st.locked, st.sold), (4, 0, 0), "nothing sold for the late payment");
+
+    // A second payment-service with a quick gateway, on the same payment_db and order graph.
+    let mut quick = s.payment_settings.clone();
+    quick.confirm_delay_ms = 300;
+    let quick = bookstore_payment::spawn_in_process(quick).await.unwrap();
+    let mut fast = bookstore_proto::payment::payment_service_client::PaymentServiceClient::connect(
+        format!("http://{}", quick.bound.grpc),
+    )
+    .await
+    .unwrap();
+    let early = s.order(&token, 6, 1).await;
+    let req = common::authed(
+        &token,
+        bookstore_proto::payment::CreatePaymentRequest { order_id: early.id, amount: early.total },
+    );
+    let p = fast.create_payment(req).await.unwrap().into_inner().payment.unwrap();
+    let p = s.wait_payment(&token, &p.payment_no, Duration::from_secs(10), done).await;
+    assert_eq!(p.status(), PaymentStatus::Success);
+    tokio::time::sleep(Duration::from_secs(3)).await; // past the order's deadline and a sweep
+    assert_eq!(
+        s.order_status(&token, early.id).await,
+        OrderStatus::Paid,
+        "a paid order never expires"
+    );
+    assert_eq!(s.stock(6).await.sold, 1);
+}

@@ -1,0 +1,120 @@
+//! kill -9 of a real payment-service process inside the mock gateway's pending window.
+//!
+//! The course's sample keeps the pending confirmation in a sleeping goroutine: a restart in
+//! those seconds loses it, and the order is never paid. Here the confirmation is a row with
+//! a due time, so a new process must pick it up: the payment succeeds, the order is Paid,
+//! the stock sold — exactly once.
+
+mod common;
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use bookstore_order::graph::url;
+use bookstore_proto::{
+    order::OrderStatus,
+    payment::{CreatePaymentRequest, PaymentStatus, payment_service_client::PaymentServiceClient},
+};
+use common::{Shop, authed, open};
+
+/// Kills the child if an assertion unwinds past it.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_process(s: &Shop, port: u16) -> Reaper {
+    let child = Command::new(env!("CARGO_BIN_EXE_payment-service"))
+        .env("BOOKSTORE_PORT", port.to_string())
+        .env("BOOKSTORE_METRICS_PORT", "0")
+        .env("BOOKSTORE_MYSQL_URL", &s.infra.mysql_url)
+        .env("BOOKSTORE_DATABASE", &s.payment_settings.common.database)
+        .env("BOOKSTORE_CONSUL_ADDR", "")
+        .env("BOOKSTORE_ENVIRONMENT", "development")
+        .env("BOOKSTORE_ORDER_ADDR", url(s.graph.order))
+        .env("BOOKSTORE_CONFIRM_DELAY_MS", "2000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("payment-service binary starts");
+    Reaper(child)
+}
+
+async fn client(port: u16) -> PaymentServiceClient<tonic::transport::Channel> {
+    for _ in 0..150 {
+        if let Ok(c) = PaymentServiceClient::connect(format!("http://127.0.0.1:{port}")).await {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("payment-service on {port} never answered")
+}
+
+#[tokio::test]
+async fn a_payment_survives_a_kill_in_the_pending_window() {
+    // The in-process payment-service of the test shop is stopped: only the processes below
+    // run workers on this payment_db.
+    let mut s = open(|_| {}, |_| {}).await;
+    s.stop_payment().await;
+    s.restock(7, 3).await;
+    let token = s.shopper().await;
+    let order = s.order(&token, 7, 2).await;
+
+    let port = bookstore_stack::ports::any_free().unwrap();
+    let mut first = start_process(&s, port);
+    let mut c = client(port).await;
+    let p = c
+        .create_payment(authed(
+            &token,
+            CreatePaymentRequest { order_id: order.id, amount: order.total },
+        ))
+        .await
+        .expect("payment created")
+        .into_inner()
+        .payment
+        .unwrap();
+    assert_eq!(p.status(), PaymentStatus::Pending);
+    // SIGKILL at once — 2 s before the gateway would answer.
+    assert_eq!(unsafe { libc::kill(first.0.id() as i32, libc::SIGKILL) }, 0);
+    first.0.wait().unwrap();
+    let db = s.payment_db().await;
+    let status: i8 =
+        sqlx::query_scalar("SELECT status FROM payments").fetch_one(&db).await.unwrap();
+    assert_eq!(status, 1, "the kill landed inside the pending window");
+    assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Pending);
+
+    // A new process finds the due job and finishes what the dead one promised.
+    let port = bookstore_stack::ports::any_free().unwrap();
+    let _second = start_process(&s, port);
+    let mut c = client(port).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let req = authed(
+            &token,
+            bookstore_proto::payment::QueryPaymentRequest {
+                payment_no: p.payment_no.clone(),
+                order_id: 0,
+            },
+        );
+        if let Ok(r) = c.query_payment(req).await {
+            let now = r.into_inner().payment.unwrap();
+            if now.status() == PaymentStatus::Success && now.order_notified {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the payment never completed after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Paid);
+    let st = s.stock(7).await;
+    assert_eq!((st.locked, st.sold), (0, 2), "sold exactly once");
+}
