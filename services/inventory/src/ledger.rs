@@ -87,6 +87,10 @@ impl Event {
         let Some(packed) = entry.get::<String>("e") else {
             return Self::parse_fields(entry, ms, seq);
         };
+        // `split(' ')`, not `split_whitespace`: the scripts write exactly one space between
+        // values, so an entry shaped otherwise was not written by them and must fail to
+        // parse (and be reported) rather than be read leniently into a wrong ledger row.
+        // A value that does not parse as an integer fails the same way, through `?`.
         let mut f = packed.split(' ');
         let mut n = || f.next()?.parse::<i64>().ok();
         let (kind, book, qty) = (n()? as i8, n()? as u64, n()? as i32);
