@@ -42,12 +42,15 @@ end
 
 local out = {1}
 for i = 1, n do
-  local book, q = ARGV[2 + i], tonumber(ARGV[2 + n + i])
-  redis.call('HINCRBY', KEYS[2 + i], 'avail', -q)
-  redis.call('HINCRBY', KEYS[2 + i], 'sold', q)
+  -- qs: the quantity as the string it arrived as (see lock.lua: WHY STRINGS).
+  local book, qs = ARGV[2 + i], ARGV[2 + n + i]
+  local q = tonumber(qs)
+  redis.call('HINCRBY', KEYS[2 + i], 'avail', '-' .. qs)
+  redis.call('HINCRBY', KEYS[2 + i], 'sold', qs)
   -- Emitted in the same atomic step as the change (see lock.lua: WHY EMIT HERE).
-  redis.call('XADD', KEYS[2], '*', 't', 3, 'b', book, 'q', -q,
-    'da', -q, 'dl', 0, 'ds', q, 'dt', 0, 'o', ARGV[1], 'r', 'direct', 'rq', '')
+  -- e = type book q d_avail d_locked d_sold d_total order (see lock.lua: THE ENTRY).
+  redis.call('XADD', KEYS[2], '*',
+    'e', '3 ' .. book .. ' -' .. qs .. ' -' .. qs .. ' 0 ' .. qs .. ' 0 ' .. ARGV[1], 'r', 'direct')
   local c = before[i]
   out[#out + 1] = tonumber(c[1]) - q
   out[#out + 1] = tonumber(c[2] or 0)

@@ -20,14 +20,16 @@ end
 
 if redis.call('EXISTS', KEYS[1]) == 1 then return counters(2) end
 
-local q = tonumber(ARGV[2])
+-- The quantity stays the string it arrived as (see lock.lua: WHY STRINGS).
+local q = ARGV[2]
 redis.call('HINCRBY', KEYS[3], 'avail', q)
 redis.call('HINCRBY', KEYS[3], 'total', q)
 -- Creates the other two fields as 0 on a new book, so all four always exist.
 redis.call('HINCRBY', KEYS[3], 'locked', 0)
 redis.call('HINCRBY', KEYS[3], 'sold', 0)
 redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('XADD', KEYS[2], '*', 't', 4, 'b', ARGV[1], 'q', q,
-  'da', q, 'dl', 0, 'ds', 0, 'dt', q, 'o', 0, 'r', ARGV[4], 'rq', ARGV[3])
+-- The entry's layout is lock.lua's (THE ENTRY); a restock has no order (0).
+redis.call('XADD', KEYS[2], '*', 'e', '4 ' .. ARGV[1] .. ' ' .. q .. ' ' .. q .. ' 0 0 ' .. q .. ' 0',
+  'r', ARGV[4], 'rq', ARGV[3])
 redis.call('SET', KEYS[1], 1)
 return counters(1)

@@ -29,27 +29,30 @@ local done = (action == 'release') and 'released' or 'confirmed'
 if state == done then return {2} end
 if state ~= 'locked' then return {3} end
 
-local log_type = (action == 'release') and 2 or 3
+-- A string, like every number this script writes (see lock.lua: WHY STRINGS).
+local log_type = (action == 'release') and '2' or '3'
 local out = {1}
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
   local f = fields[i]
   if string.sub(f, 1, 1) == 'b' then
-    local book, q = string.sub(f, 2), tonumber(fields[i + 1])
+    -- qs stays a string (the record stores what lock.lua wrote): see lock.lua, WHY STRINGS.
+    local book, qs = string.sub(f, 2), fields[i + 1]
     local stock = ARGV[1] .. book
-    redis.call('HINCRBY', stock, 'locked', -q)
+    redis.call('HINCRBY', stock, 'locked', '-' .. qs)
+    -- The entry's layout is lock.lua's (THE ENTRY): type book q d_avail d_locked d_sold d_total order.
     if action == 'release' then
-      redis.call('HINCRBY', stock, 'avail', q)
-      redis.call('XADD', KEYS[3], '*', 't', log_type, 'b', book, 'q', q,
-        'da', q, 'dl', -q, 'ds', 0, 'dt', 0, 'o', ARGV[2], 'r', ARGV[4], 'rq', '')
+      redis.call('HINCRBY', stock, 'avail', qs)
+      redis.call('XADD', KEYS[3], '*', 'e', log_type .. ' ' .. book .. ' ' .. qs .. ' ' .. qs ..
+        ' -' .. qs .. ' 0 0 ' .. ARGV[2], 'r', ARGV[4])
     else
-      redis.call('HINCRBY', stock, 'sold', q)
+      redis.call('HINCRBY', stock, 'sold', qs)
       -- q is negative: the units leave the warehouse; available already dropped at lock time.
-      redis.call('XADD', KEYS[3], '*', 't', log_type, 'b', book, 'q', -q,
-        'da', 0, 'dl', -q, 'ds', q, 'dt', 0, 'o', ARGV[2], 'r', ARGV[4], 'rq', '')
+      redis.call('XADD', KEYS[3], '*', 'e', log_type .. ' ' .. book .. ' -' .. qs .. ' 0 -' ..
+        qs .. ' ' .. qs .. ' 0 ' .. ARGV[2], 'r', ARGV[4])
     end
     out[#out + 1] = tonumber(book)
-    out[#out + 1] = q
+    out[#out + 1] = tonumber(qs)
   end
 end
 redis.call('HSET', KEYS[1], 'state', done)

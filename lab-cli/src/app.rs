@@ -271,6 +271,10 @@ pub struct App {
     // A flag rather than returning early from `update`: the loop finishes the current
     // iteration (runs the commands of the same event, if any) and then leaves cleanly.
     pub quit: bool,
+    // Set by `tui::run` from the binary's own build (`bench::build_label`), `None` in
+    // `App::new`: screen snapshots then look the same from a dev and a release test run.
+    /// Which unoptimised build this is, shown in the header; `None` for `--release`.
+    pub build: Option<String>,
 }
 
 // The steps are roughly logarithmic because the effects are: 10 vs 20 buyers barely
@@ -322,6 +326,7 @@ impl App {
             items,
             texts,
             selected: 0,
+            build: None,
             lesson: LessonView::default(),
             race: RaceState::default(),
             cache: CacheState::default(),

@@ -144,6 +144,9 @@ impl Context {
 // Returning drops `guard` — that is what puts the learner's shell back.
 /// Runs the TUI until the learner quits. The terminal is restored on every exit path.
 pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
+    // Every experiment on screen runs in this process: the header says when its numbers
+    // come from a dev build rather than `--release`.
+    app.build = crate::bench::build_label();
     // `enter()` fails without a terminal (raw mode needs one); `main` only calls `run` when
     // stdout is a TTY, so in practice this error means a broken terminal, reported as such.
     let mut guard = TerminalGuard::enter()?;

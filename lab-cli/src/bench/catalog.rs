@@ -55,9 +55,11 @@
 //! instances in this process, on free ports, against a database of its own, so it can
 //! run next to a learner's lab without touching the lab's data or cache keys.
 //!
-//! Use a release build (`cargo run --release -p bookstore-lab -- bench catalog`): a debug
-//! build spends most of its time in unoptimised protobuf and HTTP/2 code, and its figures
-//! say nothing about the design.
+//! Which build it measures matters: the services run inside this binary. `make lab`'s dev
+//! build optimises the dependencies (protobuf, HTTP/2, Redis and MySQL clients) but not our
+//! own crates fully, so when the binary is not `--release` the report's first note says so;
+//! for figures to set against the course's targets, run
+//! `cargo run --release -p bookstore-lab -- bench catalog`.
 //!
 //! ## Reading the table
 //!

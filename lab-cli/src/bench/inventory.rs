@@ -1,12 +1,13 @@
 //! `bookstore-lab bench inventory` — how fast can the service sell, and how much of that
 //! speed is the service's own doing?
 //!
-//! One run measures six paths against the same in-process inventory-service, one after
+//! One run measures seven paths against the same in-process inventory-service, one after
 //! the other, `--runs` times each, and reports medians:
 //!
 //! | path | what it measures | why it is in the table |
 //! |---|---|---|
 //! | `no-op gRPC` | `grpc.health.v1.Health/Check` on the same server | the ceiling: gRPC + HTTP/2 + this machine, with no work at all |
+//! | `EVALSHA return 1 (redis client)` | a do-nothing script through the client the service uses | the Redis round trip alone: client, socket, Redis's dispatch |
 //! | `raw Lua (redis, no gRPC)` | `lua/decr.lua` called straight from Rust | the other ceiling: the script alone |
 //! | `DecrStock direct (gRPC)` | the full RPC: validate, script, reply | the course's hot path (target ≥ 10,000 TPS) |
 //! | `LockStock (gRPC)` | the order-creation RPC, a new order id per call | a reservation record + a stream entry per call |
@@ -54,12 +55,13 @@ use super::{BenchOptions, connect_channels, drop_databases, noop_grpc, pick};
 const BOOK: u64 = 1;
 /// Path names, as rows and as ratio baselines.
 const NOOP: &str = "no-op gRPC";
+const EVALSHA: &str = "EVALSHA return 1 (redis client)";
 const RAW_LUA: &str = "raw Lua (redis, no gRPC)";
 const DECR: &str = "DecrStock direct (gRPC)";
 const LOCK: &str = "LockStock (gRPC)";
 const NAIVE: &str = "naive SQL";
 const FOR_UPDATE: &str = "FOR UPDATE SQL";
-const PATHS: [&str; 6] = [NOOP, RAW_LUA, DECR, LOCK, NAIVE, FOR_UPDATE];
+const PATHS: [&str; 7] = [NOOP, EVALSHA, RAW_LUA, DECR, LOCK, NAIVE, FOR_UPDATE];
 /// Units kept in stock before each gRPC round, far above what one round can sell, so
 /// every path measures sales, not "sold out" refusals.
 const ROUND_STOCK: i64 = 2_000_000;
@@ -85,7 +87,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
         RaceArena::connect(&infra.mysql_url, &service_db, &infra.redis_url, &service_prefix)
             .await?;
 
-    let result = measure(opts, service.grpc, &arena).await;
+    let result = measure(opts, service.grpc, &arena, &infra.redis_url).await;
 
     // Clean up whatever happened above, then report the first error, if any.
     let stopped = service.stop().await;
@@ -102,8 +104,12 @@ async fn measure(
     opts: &BenchOptions,
     addr: std::net::SocketAddr,
     arena: &RaceArena,
+    redis_url: &str,
 ) -> anyhow::Result<Report> {
     let channels = connect_channels(addr, opts.concurrency).await?;
+    // The same connect function, hence the same client type and settings (one multiplexed
+    // `ConnectionManager`, 5 s response timeout), as the service's `StockStore`.
+    let redis = bookstore_platform::cache::connect(redis_url).await?;
     let inventory = InventoryServiceClient::new(channels[0].clone());
     let cfg = LoadConfig::timed(opts.concurrency, opts.duration());
     // Huge SQL and raw-Lua stock: these rows measure speed; the race below measures
@@ -120,6 +126,7 @@ async fn measure(
         for (i, path) in PATHS.iter().enumerate() {
             let summary = match *path {
                 NOOP => noop_grpc(cfg.clone(), channels.clone()).await,
+                EVALSHA => evalsha_noop(cfg.clone(), redis.clone()).await,
                 RAW_LUA => race_path(cfg.clone(), arena, Strategy::Lua).await,
                 NAIVE => race_path(cfg.clone(), arena, Strategy::Naive).await,
                 FOR_UPDATE => race_path(cfg.clone(), arena, Strategy::ForUpdate).await,
@@ -181,6 +188,9 @@ async fn measure(
     // shown as an extra fact, because loadgen's Row holds a single baseline.
     report.ratio_to(NOOP, &[DECR, LOCK]);
     report.ratio_to(RAW_LUA, &[NAIVE, FOR_UPDATE]);
+    // The raw script against a do-nothing script on the same client: what decr.lua's own
+    // work inside Redis (and its reply) costs on top of one round trip.
+    report.ratio_to(EVALSHA, &[RAW_LUA]);
     let raw_tps = report.rows.iter().find(|r| r.name == RAW_LUA).map_or(0.0, |r| r.tps);
     for row in report.rows.iter_mut().filter(|r| [DECR, LOCK].contains(&r.name.as_str())) {
         if raw_tps > 0.0 {
@@ -201,6 +211,29 @@ async fn measure(
             .into(),
     );
     Ok(report)
+}
+
+/// `EVALSHA` of `return 1` through `redis`, one per operation: the floor under every
+/// script call — the client's encoding and multiplexing, the socket, and Redis's command
+/// dispatch — with no keys and no work. If DecrStock sits near this row minus gRPC, the
+/// script is not the cost; if this row itself is far below `redis-benchmark -c 64` on the
+/// same machine, the client (or the CPU it competes for) is.
+async fn evalsha_noop(cfg: LoadConfig, redis: redis::aio::ConnectionManager) -> Summary {
+    let script = std::sync::Arc::new(redis::Script::new("return 1"));
+    bookstore_loadgen::run(
+        cfg,
+        move |_| {
+            let (script, mut conn) = (script.clone(), redis.clone());
+            async move {
+                match script.invoke_async::<_, i64>(&mut conn).await {
+                    Ok(1) => Outcome::Success,
+                    _ => Outcome::Failed,
+                }
+            }
+        },
+        None,
+    )
+    .await
 }
 
 /// One loadgen run of a race strategy (one unit per purchase).

@@ -76,13 +76,49 @@ pub enum BenchTarget {
     Order,
 }
 
+/// The profile and opt-level this binary was compiled with, as `build.rs` recorded them.
+pub fn build_profile() -> (&'static str, &'static str) {
+    (env!("BOOKSTORE_BUILD_PROFILE"), env!("BOOKSTORE_BUILD_OPT_LEVEL"))
+}
+
+/// A warning line when this binary is not a fully optimised build, `None` for `--release`.
+///
+/// Every bench runs its services inside this process, so the numbers are this binary's
+/// numbers: a dev build (`make lab`, `cargo build`; our crates at opt-level 1, dependencies
+/// at 3 — see the workspace Cargo.toml) measures the code *and* the compiler settings.
+/// ✅ DO compare rows of one report (both sides were built alike); ❌ DON'T put a dev-build
+/// figure next to a `--release` one, or next to the course's targets, without saying so.
+pub fn build_warning() -> Option<String> {
+    let (profile, opt_level) = build_profile();
+    (profile != "release" || opt_level != "3").then(|| {
+        format!(
+            "构建：{profile} profile，本仓库 crate opt-level={opt_level}（第三方依赖的优化级别见工作区 Cargo.toml）——不是 --release；要与课程目标比较，请用 `cargo run --release -p bookstore-lab -- bench …`"
+        )
+    })
+}
+
+/// The same fact in a few columns, for the TUI header: `dev 构建 · opt-level 1`.
+pub fn build_label() -> Option<String> {
+    let (profile, opt_level) = build_profile();
+    build_warning().map(|_| format!("{profile} 构建 · opt-level {opt_level} · 非 --release"))
+}
+
 /// Runs a bench and prints its report (table, or JSON with `--json`).
 pub async fn run(target: BenchTarget, opts: &BenchOptions) -> anyhow::Result<()> {
-    let report = match target {
+    // Said before the first round (a bench takes a minute or more) and again in the
+    // report, where a pasted table keeps it. stderr, so `--json` output stays pure JSON.
+    let warning = build_warning();
+    if let Some(w) = &warning {
+        eprintln!("==> {w}");
+    }
+    let mut report = match target {
         BenchTarget::Inventory => inventory::run(opts).await?,
         BenchTarget::Catalog => catalog::run(opts).await?,
         BenchTarget::Order => order::run(opts).await?,
     };
+    if let Some(w) = warning {
+        report.notes.insert(0, w);
+    }
     // JSON for scripts that track numbers over time (one object per row, ratios included);
     // the table for humans. Both come from the same report, so they cannot disagree.
     if opts.json {

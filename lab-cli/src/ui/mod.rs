@@ -92,7 +92,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Cache => cache::render(frame, body, app),
         Screen::Dashboard => dashboard::render(frame, body, app),
     };
-    header(frame, top, &title);
+    header(frame, top, &title, app.build.as_deref());
     if let Some(rows) = notice {
         let style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
         let lines: Vec<Line> = rows.into_iter().map(|r| Line::styled(r, style)).collect();
@@ -103,12 +103,17 @@ pub fn render(frame: &mut Frame, app: &App) {
 
 // The product name is highlighted and the screen title follows it, so a screenshot
 // or a tmux capture says at once which screen it shows.
-fn header(frame: &mut Frame, area: Rect, title: &str) {
-    let line = Line::from(vec![
+fn header(frame: &mut Frame, area: Rect, title: &str, build: Option<&str>) {
+    let mut spans = vec![
         Span::styled(" 书店微服务实验室 ", Style::new().black().on_cyan().bold()),
         Span::raw(" "),
         Span::styled(title.to_string(), Style::new().bold()),
-    ]);
+    ];
+    // After the title, so a narrow terminal cuts the build note, never the screen's name.
+    if let Some(build) = build {
+        spans.push(Span::styled(format!("  [{build}]"), Style::new().yellow()));
+    }
+    let line = Line::from(spans);
     frame.render_widget(line, area);
 }
 

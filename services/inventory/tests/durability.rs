@@ -170,3 +170,48 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
     assert_eq!((s1.available, s1.locked, s1.sold, s1.total), (19, 0, 1, 20));
     app.assert_ledger_matches().await;
 }
+
+/// A sale recorded in the stream's first layout (one field per value, as versions before
+/// the one-field entry wrote it) is still applied exactly once after an upgrade.
+///
+/// The situation: the old version sold, then stopped before its syncer caught up; the new
+/// version starts with that entry waiting. A syncer that only knew the new layout would
+/// skip it as malformed — the sale would be in Redis and missing from the ledger for good.
+#[tokio::test]
+async fn a_change_in_the_first_stream_layout_is_still_applied() {
+    let (mut settings, infra) = fresh_settings().await;
+    settings.run_syncer = false;
+    let app = start(settings, infra).await;
+    app.restock(1, 10).await;
+    let (store, pool) = (app.store().await, app.pool().await);
+    let keys = store.keys().clone();
+    let book = bookstore_inventory::domain::BookId::parse(1).unwrap();
+    let order = bookstore_inventory::domain::OrderId::parse(77).unwrap();
+    // What the old decr.lua did for "order 77 buys 3 of book 1", in one atomic step.
+    let _: () = redis::pipe()
+        .atomic()
+        .hincr(keys.stock(book), "avail", -3)
+        .hincr(keys.stock(book), "sold", 3)
+        .cmd("XADD")
+        .arg(keys.events())
+        .arg("*")
+        .arg(&["t", "3", "b", "1", "q", "-3", "da", "-3", "dl", "0", "ds", "3", "dt", "0"])
+        .arg(&["o", "77", "r", "direct", "rq", ""])
+        .set(keys.direct(order), 1)
+        .query_async(&mut store.redis())
+        .await
+        .unwrap();
+
+    let mut syncer = Syncer::new(store.clone(), pool.clone(), 50);
+    while syncer.sync_once().await.unwrap() > 0 {}
+    // Both entries reached the log (the restock in the new layout, the sale in the old
+    // one), with the old entry's fields intact.
+    let rows: Vec<(i32, Option<u64>, Option<String>)> =
+        sqlx::query_as("SELECT quantity, order_id, remark FROM inventory_logs ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1], (-3, Some(77), Some("direct".into())));
+    assert_eq!(app.assert_ledger_matches().await, 1);
+}
