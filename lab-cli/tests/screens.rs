@@ -488,3 +488,20 @@ fn orders_ignore_a_previous_runs_events() {
     a.orders.chain = Vec::<ChainStep>::new();
     assert!(draw(&a, 80, 24).contains("第一笔订单成功后显示"));
 }
+
+// Proves the manifest wiring: both lessons name the experiment by data
+// (`experiment = "orders"`), so `x` opens the same screen from either, and Esc returns
+// to the lesson the learner came from.
+/// `x` on Day 31 and on Day 32 opens the orders experiment.
+#[test]
+fn day31_and_day32_open_the_orders_experiment() {
+    for id in ["day31", "day32"] {
+        let mut a = app();
+        a.open_lesson(id).unwrap();
+        key(&mut a, KeyCode::Char('x'));
+        assert_eq!(a.screen, Screen::Orders, "{id}");
+        key(&mut a, KeyCode::Esc);
+        assert_eq!(a.screen, Screen::Lesson);
+        assert_eq!(a.current_lesson().id, id);
+    }
+}
