@@ -82,6 +82,7 @@
 //! | lesson | ↑↓ jk PgUp PgDn Space Home/g End/G scroll · `]`/`n` `[`/`N` next/previous section · `>` `<` next/previous lesson · `x` experiment · `c` done · `d` dashboard · Esc back |
 //! | race | Enter/`r` run · `s`/`S` stock · `b`/`B` buyers · `t`/`T` duration · Esc back |
 //! | cache | Enter/`r` run · `p` publish · `u` change hot stock · `-`/`+` readers · Esc back |
+//! | orders | Enter/`r` run · `f` failing commit · `c` cancel · `e` await expiry · `s`/`S` stock · `b`/`B` attempts · Esc back |
 //! | dashboard | Esc back |
 //!
 //! Lowercase lowers a knob and uppercase raises it: one mnemonic for all knobs, and no
@@ -98,11 +99,14 @@
 //! with `match self.screen` is the simpler design at this size — ✅ DO start flat and
 //! split when a screen's state and keys stop touching the others'.
 
+pub mod orders;
+
 use std::collections::HashMap;
 
 use bookstore_loadgen::Snapshot;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::experiments::orders::{OrderParams, OrdersEvent};
 use crate::{
     dashboard::DashboardSnapshot,
     event::Event,
@@ -113,6 +117,7 @@ use crate::{
     lessons::{ExperimentKind, Library, progress::Progress},
     ui::lesson,
 };
+pub use orders::OrdersState;
 
 // Screens are an enum, not a stack of boxed "views": there are five of them, they are
 // known at compile time, and `match self.screen` in `on_key` / `ui::render` makes the
@@ -125,6 +130,8 @@ pub enum Screen {
     Lesson,
     Race,
     Cache,
+    /// Day 31–32: concurrent orders, compensation, cancel and expiry.
+    Orders,
     Dashboard,
 }
 
@@ -139,6 +146,23 @@ pub enum Command {
     StartCache(CacheParams),
     PublishBook,
     ChangeStock(u64),
+    /// Run `run` of the orders experiment (setup, chain, burst, watch).
+    StartOrders {
+        run: u64,
+        params: OrderParams,
+    },
+    /// One CreateOrder with `x-lab-fault: fail-commit` on the run's book.
+    OrderFault {
+        run: u64,
+        token: String,
+        book: u64,
+    },
+    /// Cancel one Pending order as its owner.
+    CancelOrder {
+        run: u64,
+        token: String,
+        order_id: u64,
+    },
     /// Write `progress.json` (after marking or resetting a lesson).
     SaveProgress,
 }
@@ -257,6 +281,7 @@ pub struct App {
     pub lesson: LessonView,
     pub race: RaceState,
     pub cache: CacheState,
+    pub orders: OrdersState,
     // `None` until the first poll arrives: "not measured yet" is a different screen from
     // "nothing is running" (an empty snapshot).
     pub dashboard: Option<DashboardSnapshot>,
@@ -330,6 +355,7 @@ impl App {
             lesson: LessonView::default(),
             race: RaceState::default(),
             cache: CacheState::default(),
+            orders: OrdersState::default(),
             dashboard: None,
             progress,
             notice: None,
@@ -373,6 +399,7 @@ impl App {
             Event::Tick => {}
             Event::Race(e) => self.on_race(e),
             Event::Cache(e) => self.on_cache(e),
+            Event::Orders(e) => self.on_orders(e),
             Event::Dashboard(d) => self.dashboard = Some(d),
             Event::Notice(n) => self.notice = Some(n),
         }
@@ -398,6 +425,7 @@ impl App {
             Screen::Lesson => self.lesson_key(k.code),
             Screen::Race => self.race_key(k.code),
             Screen::Cache => self.cache_key(k.code),
+            Screen::Orders => self.orders_key(k.code),
             // Esc, ← and Backspace all mean "back" on every screen: three habits (vim users
             // reach for Esc, file-manager users for ←, browser users for Backspace), one meaning.
             Screen::Dashboard => {
@@ -489,6 +517,7 @@ impl App {
                 match self.current_lesson().experiment {
                     Some(ExperimentKind::Race) => self.screen = Screen::Race,
                     Some(ExperimentKind::Cache) => self.screen = Screen::Cache,
+                    Some(ExperimentKind::Orders) => self.screen = Screen::Orders,
                     None => self.notice = Some("这一课没有实验".into()),
                 }
                 top
@@ -601,6 +630,29 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+
+    // Esc is handled here, not in `orders`, because leaving a screen is `App`'s business
+    // (which screen comes next); a notice is written only when the key produced one, so a
+    // knob key does not wipe the answer to the learner's last action.
+    /// Keys of the orders experiment (its logic lives in [`orders`]); Esc goes back.
+    fn orders_key(&mut self, code: KeyCode) -> Vec<Command> {
+        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
+            self.screen = Screen::Lesson;
+            return Vec::new();
+        }
+        let (cmds, notice) = self.orders.key(code);
+        if notice.is_some() {
+            self.notice = notice;
+        }
+        cmds
+    }
+
+    /// Folds an orders event; an action's answer also goes to the footer.
+    fn on_orders(&mut self, e: OrdersEvent) {
+        if let Some(n) = self.orders.on_event(e) {
+            self.notice = Some(n);
+        }
     }
 
     // The race runs strategies one after another, so at most one lane is `running` at a

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     dashboard::DashboardSnapshot,
-    experiments::{cache::CacheEvent, race::RaceEvent},
+    experiments::{cache::CacheEvent, orders::OrdersEvent, race::RaceEvent},
 };
 
 /// Everything the TUI reacts to.
@@ -42,6 +42,7 @@ pub enum Event {
     Race(RaceEvent),
     /// The Day 29 cache experiment reported something.
     Cache(CacheEvent),
+    Orders(OrdersEvent),
     /// The dashboard poller finished a refresh.
     Dashboard(DashboardSnapshot),
     // Available to any producer that has something to say but no state of its own to update.

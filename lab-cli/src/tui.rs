@@ -105,6 +105,7 @@ use crate::{
     experiments::{
         arena::Arena,
         cache::{self, CacheEvent, CacheTargets},
+        orders::{self, OrderTargets, OrdersEvent},
         race::{self, RaceEvent},
     },
     terminal::TerminalGuard,
@@ -134,6 +135,26 @@ impl Context {
             catalog: catalog.address.clone(),
             catalog_metrics: catalog.metrics.clone(),
             user: state.service("user").map(|c| c.address.clone()),
+        })
+    }
+
+    // Every name is required: an order needs a token (user), a price (catalog) and stock
+    // (inventory) besides order-service itself, and saying which one is missing before the
+    // run beats twenty UNAVAILABLE orders. Re-read at each command like the cache targets,
+    // so a service restarted on another port (free ports) is found again.
+    /// The four services the orders experiment calls; all must be running.
+    pub fn order_targets(&self) -> anyhow::Result<OrderTargets> {
+        let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
+        let addr = |name: &str| {
+            state.service(name).map(|c| c.address.clone()).ok_or_else(|| {
+                anyhow::anyhow!("{name}-service is not running (start it with `bookstore-lab up`)")
+            })
+        };
+        Ok(OrderTargets {
+            order: addr("order")?,
+            inventory: addr("inventory")?,
+            catalog: addr("catalog")?,
+            user: addr("user")?,
         })
     }
 }
@@ -282,6 +303,51 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
                 if let Err(e) = result {
                     let _ = tx.send(Event::Cache(CacheEvent::Failed(format!("{e:#}"))));
                 }
+            });
+        }
+        // Same shape as the cache: addresses now, everything else in the task, a failure comes
+        // back as an event of this run.
+        Command::StartOrders { run, params } => {
+            let tx = tx.clone();
+            let targets = ctx.order_targets();
+            tokio::spawn(async move {
+                let (otx, orx) = mpsc::unbounded_channel();
+                let forward = forward(orx, tx.clone(), Event::Orders);
+                let result = match targets {
+                    Ok(t) => orders::run(run, t, params, otx).await,
+                    Err(e) => {
+                        drop(otx);
+                        Err(e)
+                    }
+                };
+                let _ = forward.await;
+                if let Err(e) = result {
+                    let message = format!("{e:#}");
+                    let _ = tx.send(Event::Orders(OrdersEvent::Failed { run, message }));
+                }
+            });
+        }
+        // The learner's actions on the orders screen: one-shot tasks, like the cache's writes,
+        // answered by a `Note` of the same run whether they worked or not. They need no handle
+        // on the running experiment — the command carries the token and the ids, and the
+        // watcher's next sample shows the effect on the stock. `_ => return` cannot happen
+        // (the outer arm admits only these two commands); it keeps the match exhaustive.
+        Command::OrderFault { run, .. } | Command::CancelOrder { run, .. } => {
+            let tx = tx.clone();
+            let targets = ctx.order_targets();
+            tokio::spawn(async move {
+                let result = match (targets, cmd) {
+                    (Ok(t), Command::OrderFault { token, book, .. }) => {
+                        orders::fail_commit(&t, &token, book).await
+                    }
+                    (Ok(t), Command::CancelOrder { token, order_id, .. }) => {
+                        orders::cancel(&t, &token, order_id).await
+                    }
+                    (Err(e), _) => Err(e),
+                    _ => return,
+                };
+                let text = result.unwrap_or_else(|e| format!("失败：{e:#}"));
+                let _ = tx.send(Event::Orders(OrdersEvent::Note { run, text }));
             });
         }
         // Writes report as a `Note`, success or failure alike: the learner pressed a key and must

@@ -56,6 +56,7 @@ use bookstore_lab::{
     event::Event,
     experiments::{
         cache::{CacheEvent, HitCounts},
+        orders::{ChainStep, OrderParams, OrdersEvent, PendingOrder, StockView, parse_chain},
         race::{RaceEvent, RaceParams, Strategy, StrategyResult},
     },
     lessons::{Library, progress::Progress},
@@ -550,4 +551,129 @@ fn lesson_next_and_previous_lesson_keys() {
     assert!(a.notice.as_deref().unwrap_or("").contains("最后一课"));
     key(&mut a, KeyCode::Char('<'));
     assert_eq!(a.current_lesson().id, "t0");
+}
+
+// A run that has placed its orders and been sampled once: 5 units, 21 attempts (the lone
+// first order plus the burst of 20), 5 created and 16 refused, all 5 locked by 5 Pending
+// orders — self-consistent, so the conservation line is green. The clock is fixed
+// (`now`), so the countdown is too.
+/// The orders screen after a burst, through the real key and event paths.
+fn sampled_orders(a: &mut App) {
+    a.screen = Screen::Orders;
+    a.orders.params = OrderParams::default();
+    let cmds = key(a, KeyCode::Enter);
+    assert_eq!(cmds, vec![Command::StartOrders { run: 1, params: OrderParams::default() }]);
+    let tokens = vec!["t0".to_string(), "t1".into(), "t2".into(), "t3".into()];
+    a.update(Event::Orders(OrdersEvent::Ready { run: 1, book: 212, tokens }));
+    a.update(Event::Orders(OrdersEvent::Chain {
+        run: 1,
+        steps: parse_chain(
+            "ValidateToken;dur=0.81, GetBook-212;dur=1.10, claim;dur=0.95, LockStock;dur=0.62, commit;dur=2.40",
+        ),
+    }));
+    a.update(Event::Orders(OrdersEvent::BurstDone { run: 1, load: snap(300, 4, 16, vec![]) }));
+    let pending = (0..5)
+        .map(|i| PendingOrder {
+            id: 900 + i,
+            shopper: i as usize % 4,
+            quantity: 1,
+            expires_at: 1_000_000 + 1000 * i as i64,
+        })
+        .collect();
+    a.update(Event::Orders(OrdersEvent::Watch {
+        run: 1,
+        stock: StockView { available: 0, locked: 5, sold: 0, total: 5 },
+        pending,
+        cancelled: 0,
+        now: 913_000,
+    }));
+}
+
+// Proves the screen's four parts at 80×24: counts, stock with the green conservation line,
+// the call chain with the lookups side by side (same first column), and the countdown.
+/// The orders screen shows created vs refused, conservation, the call chain and expiry.
+#[test]
+fn orders_screen_shows_conservation_and_call_chain_at_80x24() {
+    let mut a = app();
+    sampled_orders(&mut a);
+    a.update(Event::Orders(OrdersEvent::Note {
+        run: 1,
+        text: "提交失败（Unavailable）：#906 锁定 1 件 → 补偿释放 1 件，available 仍为 0".into(),
+    }));
+    let screen = draw(&a, 80, 24);
+    assert!(screen.contains("守恒 ✔"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+// Proves each failure key asks for the right effect with the owner's token, and that `e`
+// then reports the awaited order's expiry when a sample no longer lists it.
+/// `f`, `c` and `e` on the orders screen: the fault, a cancel by the owner, the expiry.
+#[test]
+fn orders_keys_fault_cancel_and_await_expiry() {
+    let mut a = app();
+    sampled_orders(&mut a);
+    assert_eq!(
+        key(&mut a, KeyCode::Char('f')),
+        vec![Command::OrderFault { run: 1, token: "t0".into(), book: 212 }]
+    );
+    // `c` cancels the newest (904, shopper 0) so the oldest keeps its countdown.
+    assert_eq!(
+        key(&mut a, KeyCode::Char('c')),
+        vec![Command::CancelOrder { run: 1, token: "t0".into(), order_id: 904 }]
+    );
+    assert!(key(&mut a, KeyCode::Char('e')).is_empty());
+    assert_eq!(a.orders.awaiting, Some(900));
+    assert!(a.notice.as_deref().unwrap_or("").contains("87 秒"), "{:?}", a.notice);
+    // The sweeper cancelled 900 (and the learner 904): the next sample lists three.
+    let left: Vec<_> = a.orders.pending[1..4].to_vec();
+    a.update(Event::Orders(OrdersEvent::Watch {
+        run: 1,
+        stock: StockView { available: 2, locked: 3, sold: 0, total: 5 },
+        pending: left,
+        cancelled: 2,
+        now: 1_001_000,
+    }));
+    assert_eq!(a.orders.awaiting, None);
+    assert!(a.notice.as_deref().unwrap_or("").contains("#900 已过期"), "{:?}", a.notice);
+    assert!(draw(&a, 80, 24).contains("守恒 ✔"));
+}
+
+// Proves the run tag: a watcher of run 1 still sampling after Enter started run 2 cannot
+// paint its stock onto run 2's screen; and a second Enter during a burst starts nothing.
+/// Events of an earlier run are ignored; Enter during a burst is refused.
+#[test]
+fn orders_ignore_a_previous_runs_events() {
+    let mut a = app();
+    sampled_orders(&mut a);
+    assert_eq!(key(&mut a, KeyCode::Enter).len(), 1);
+    assert!(key(&mut a, KeyCode::Enter).is_empty(), "a burst is running");
+    a.update(Event::Orders(OrdersEvent::Watch {
+        run: 1,
+        stock: StockView { available: 9, locked: 0, sold: 0, total: 9 },
+        pending: Vec::new(),
+        cancelled: 0,
+        now: 0,
+    }));
+    assert_eq!(a.orders.run, 2);
+    assert_eq!(a.orders.stock, None);
+    // A chain without steps (no successful order yet) draws its placeholder, not a panic.
+    a.orders.chain = Vec::<ChainStep>::new();
+    assert!(draw(&a, 80, 24).contains("第一笔订单成功后显示"));
+}
+
+// Proves the manifest wiring: both lessons name the experiment by data
+// (`experiment = "orders"`), so `x` opens the same screen from either, and Esc returns
+// to the lesson the learner came from.
+/// `x` on Day 31 and on Day 32 opens the orders experiment.
+#[test]
+fn day31_and_day32_open_the_orders_experiment() {
+    for id in ["day31", "day32"] {
+        let mut a = app();
+        a.open_lesson(id).unwrap();
+        key(&mut a, KeyCode::Char('x'));
+        assert_eq!(a.screen, Screen::Orders, "{id}");
+        key(&mut a, KeyCode::Esc);
+        assert_eq!(a.screen, Screen::Lesson);
+        assert_eq!(a.current_lesson().id, id);
+    }
 }

@@ -278,7 +278,7 @@ impl Zipf {
 // `http://`: plaintext HTTP/2 on loopback, like every hop inside the lab. Between
 // machines the same calls would run over TLS (`https://` plus a `ClientTlsConfig`);
 // nothing else in this code would change.
-async fn channel(address: &str) -> anyhow::Result<Channel> {
+pub(crate) async fn channel(address: &str) -> anyhow::Result<Channel> {
     Ok(tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(5))

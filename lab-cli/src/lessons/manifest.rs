@@ -84,6 +84,8 @@ pub enum ExperimentKind {
     Race,
     /// Day 29: a skewed read load on the catalog, hit rate and invalidation.
     Cache,
+    /// Day 31–32: concurrent orders on little stock, compensation, cancel and expiry.
+    Orders,
 }
 
 impl Manifest {

@@ -9,6 +9,7 @@
 //! - [`lesson`]: a lesson's text, scrolled; [`markdown`] lays it out for the window width.
 //! - [`race`]: Day 30's three lanes and the DO/DON'T table.
 //! - [`cache`]: Day 29's hit rate and invalidation.
+//! - [`orders`]: Day 31–32's orders, stock conservation and the CreateOrder call chain.
 //! - [`dashboard`]: health, QPS, p99, hit rate and stock of the running stack.
 //!
 //! The one piece of terminal state the pure functions need is its size: the loop records
@@ -53,6 +54,7 @@ pub mod dashboard;
 pub mod home;
 pub mod lesson;
 pub mod markdown;
+pub mod orders;
 pub mod race;
 
 use ratatui::{
@@ -90,6 +92,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Lesson => lesson::render(frame, body, app),
         Screen::Race => race::render(frame, body, app),
         Screen::Cache => cache::render(frame, body, app),
+        Screen::Orders => orders::render(frame, body, app),
         Screen::Dashboard => dashboard::render(frame, body, app),
     };
     header(frame, top, &title, app.build.as_deref());

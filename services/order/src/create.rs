@@ -284,6 +284,7 @@ fn reused_key() -> Error {
     Error::InvalidArgument("idempotency key was already used with a different request".into())
 }
 
+// lesson:price-snapshot:start
 /// The lines with the snapshot's title and price (both in book-id order).
 fn priced_items(lines: &Lines, books: &[BookSnapshot]) -> Vec<ItemRow> {
     lines
@@ -297,6 +298,7 @@ fn priced_items(lines: &Lines, books: &[BookSnapshot]) -> Vec<ItemRow> {
         })
         .collect()
 }
+// lesson:price-snapshot:end
 
 /// Runs `f` and measures it, for the trace.
 async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, Duration) {

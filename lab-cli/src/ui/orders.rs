@@ -1,0 +1,187 @@
+//! Day 31–32's orders screen: the burst, the stock and its conservation, one CreateOrder's
+//! call chain, and the Pending orders with their expiry countdown.
+//!
+//! Layout budget at 80×24: title 1 + status 1 + burst box 5 (border, 3 lines, border) +
+//! call-chain box 8 (border, up to 5 steps and the total, border) + orders box `Min(3)` +
+//! key line 1; a notice takes its rows from the orders box.
+//!
+//! Reading the screen: created must equal the stock (one unit each) and the rest refused;
+//! the conservation line is green while `available + locked + sold = total` and `locked`
+//! equals the units of the Pending orders on screen — red is a leaked or lost unit. The
+//! call chain is a time axis: rows that start in the same column ran side by side
+//! (ValidateToken and the GetBooks, `∥`), the rest one after another.
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    style::{Color, Modifier, Style},
+    text::{Line, Span},
+    widgets::{Block, Paragraph, Wrap},
+};
+
+use super::fmt_us;
+use crate::{
+    app::App,
+    experiments::orders::{ChainStep, chain_total, conservation},
+};
+
+/// Columns of the call chain's time axis (label 15 + axis + duration 9 fit 78).
+const AXIS: usize = 52;
+
+/// Draws the orders screen; returns its title and keys.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+) -> (String, &'static [(&'static str, &'static str)]) {
+    let o = &app.orders;
+    let [status_area, burst_area, chain_area, orders_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(5),
+        Constraint::Length(8),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+
+    let status = if let Some(e) = &o.error {
+        format!("失败：{e}")
+    } else if o.run == 0 {
+        "按 Enter 开始（s/S 库存 · b/B 并发）".into()
+    } else if !o.burst_done {
+        "下单中…".into()
+    } else if o.running {
+        "观察中".into()
+    } else {
+        "完成（按 Enter 再来一轮）".into()
+    };
+    let book = o.book.map_or(String::new(), |b| format!(" · 图书 #{b}"));
+    frame.render_widget(
+        Line::styled(
+            format!("{}{book} · {status}", o.params.describe()),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        status_area,
+    );
+
+    // Two facts on the conservation line, each with its own ≠ when it fails, so a red line
+    // says which one broke: the counters not adding up is an inventory bug (a script moving
+    // units wrong); `locked ≠ pending` is the order/inventory disagreement Day 32 is about —
+    // a lock no order owns (a leak) or an order whose lock is gone (an oversell waiting to
+    // happen on payment).
+    // The burst: client-side counts from the load engine, where "refused" is the service's
+    // FAILED_PRECONDITION (not enough stock) — a correct answer, kept apart from errors.
+    let b = &o.burst;
+    let mut lines = vec![Line::from(format!(
+        "已创建 {} · 被拒绝 {}（库存不足）· 错误 {} · p50 {} · p99 {}",
+        b.successes,
+        b.rejections,
+        b.failures,
+        fmt_us(b.p50_us),
+        fmt_us(b.p99_us)
+    ))];
+    match &o.stock {
+        Some(s) => {
+            let c = conservation(s, &o.pending);
+            lines.push(Line::from(format!(
+                "库存  available {} · locked {} · sold {} · total {}",
+                s.available, s.locked, s.sold, s.total
+            )));
+            let (mark, color) = if c.holds() { ("✔", Color::Green) } else { ("✘", Color::Red) };
+            lines.push(Line::styled(
+                format!(
+                    "守恒 {mark} {}+{}+{}={}{} · locked {} {} 待支付订单 {} 件",
+                    s.available,
+                    s.locked,
+                    s.sold,
+                    s.available + s.locked + s.sold,
+                    if c.counters_add_up { " = total" } else { " ≠ total" },
+                    s.locked,
+                    if c.locks_owned { "=" } else { "≠" },
+                    c.pending_units
+                ),
+                Style::new().fg(color).add_modifier(Modifier::BOLD),
+            ));
+        }
+        None => lines.push(Line::from("库存  （等待第一次 GetStock）")),
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" 并发下单 ")),
+        burst_area,
+    );
+
+    frame.render_widget(
+        Paragraph::new(chain_lines(&o.chain))
+            .block(Block::bordered().title(" 一次 CreateOrder 的调用链（server-timing） ")),
+        chain_area,
+    );
+
+    let mut lines = vec![Line::from(match (o.pending.first(), o.countdown()) {
+        (Some(p), Some(secs)) => format!(
+            "待支付 {} 笔 · 已取消 {} 笔 · 最早的 #{} 还有 {secs} 秒过期{}",
+            o.pending.len(),
+            o.cancelled,
+            p.id,
+            if o.awaiting.is_some() { "（等待中）" } else { "" }
+        ),
+        _ => format!("待支付 0 笔 · 已取消 {} 笔", o.cancelled),
+    })];
+    // The newest notes that fit (a note may wrap to two rows, hence the halving); older ones
+    // scroll away — they are history, not state.
+    let room = (orders_area.height.saturating_sub(3) as usize).div_ceil(2).max(1);
+    let skip = o.notes.len().saturating_sub(room);
+    lines.extend(o.notes.iter().skip(skip).map(|n| Line::from(format!("· {n}"))));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(" 待支付订单 · 补偿 · 过期 ")),
+        orders_area,
+    );
+
+    const KEYS: &[(&str, &str)] = &[
+        ("Enter", "开始"),
+        ("f", "失败提交"),
+        ("c", "取消"),
+        ("e", "等过期"),
+        ("s/S", "库存"),
+        ("Esc", "返回"),
+        ("q", "退出"),
+    ];
+    ("订单实验：下单、补偿与过期（Day 31–32）".into(), KEYS)
+}
+
+// A Gantt chart in text: the columns are time, so "side by side" means "starting in the
+// same column" — ValidateToken and the GetBooks begin at 0 together and the longer of them
+// decides where `claim` starts. The parallel rows are cyan and marked `∥`, the sequential
+// ones yellow. Five rows fit the box; an order of several books lists more GetBooks, and
+// the summary line then says how many were left out rather than silently dropping them.
+/// The call chain as rows on one time axis: `name  ····████  1.10ms`.
+fn chain_lines(steps: &[ChainStep]) -> Vec<Line<'static>> {
+    if steps.is_empty() {
+        return vec![Line::from("（第一笔订单成功后显示）")];
+    }
+    let total = chain_total(steps);
+    let mut lines: Vec<Line> = steps
+        .iter()
+        .take(5)
+        .map(|s| {
+            let (start, len) = s.bar(total, AXIS);
+            let color = if s.parallel() { Color::Cyan } else { Color::Yellow };
+            Line::from(vec![
+                Span::raw(format!("{}{:<13} ", if s.parallel() { "∥" } else { " " }, s.name)),
+                Span::raw(" ".repeat(start)),
+                Span::styled("█".repeat(len), Style::new().fg(color)),
+                Span::raw(" ".repeat(AXIS - start - len)),
+                Span::raw(format!(" {:>7.2}ms", s.dur_ms)),
+            ])
+        })
+        .collect();
+    // A chain longer than the box (an order of several books) says so instead of hiding it.
+    let hidden = steps.len().saturating_sub(5);
+    let more =
+        if hidden > 0 { format!("（另有 {hidden} 步未显示）") } else { String::new() };
+    lines.push(Line::styled(
+        format!(" 合计 {total:.2}ms · ∥ = 并行（令牌校验与查书同时进行）{more}"),
+        Style::new().add_modifier(Modifier::DIM),
+    ));
+    lines
+}
