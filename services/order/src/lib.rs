@@ -125,6 +125,9 @@ impl Settings {
         s.catalog_addr = peers.catalog.to_string();
         s.inventory_addr = peers.inventory.to_string();
         s.lab_faults = true;
+        // Tests and benches run with the built-in development credentials, chosen explicitly:
+        // the default environment is production, which refuses them.
+        s.common.environment = "development".into();
         s
     }
 }

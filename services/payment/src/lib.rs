@@ -104,6 +104,9 @@ impl Settings {
         s.common.consul_addr = String::new();
         s.order_addr = order_addr.to_string();
         s.lab_faults = true;
+        // Tests and benches run with the built-in development credentials, chosen explicitly:
+        // the default environment is production, which refuses them.
+        s.common.environment = "development".into();
         s
     }
 }

@@ -80,7 +80,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO payments (payment_no, order_id, user_id, amount, status, live_order_id, created_at, updated_at) \
-             VALUES (UUID(), ?, ?, ?, 1, ?, NOW(3), NOW(3))",
+             VALUES (REPLACE(UUID(), '-', ''), ?, ?, ?, 1, ?, NOW(3), NOW(3))",
         )
         .bind(order_id)
         .bind(user_id)
@@ -105,7 +105,8 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         // The number a receipt shows, derived from the id (unique already) and the day;
-        // the UUID() above only held the unique column until the id was known.
+        // the dash-less UUID() above (32 characters, the column's width) only held the
+        // unique column until the id was known.
         sqlx::query("UPDATE payments SET payment_no = CONCAT('PAY', DATE_FORMAT(NOW(3), '%Y%m%d'), LPAD(id, 10, '0')) WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
