@@ -34,8 +34,8 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     for b in 1..=4 {
         app.restock(b, 10_000).await;
     }
-    // The same Redis keys and MySQL database the service uses, for the test's syncers.
-    let (store, pool) = (app.store().await, app.pool().await);
+    // The same Redis keys the service uses, for the test's syncers.
+    let store = app.store().await;
 
     // The burst: 16 clients × 100 direct sales of 1–2 books each.
     let burst: Vec<_> = (0..16u64)
@@ -65,7 +65,11 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     // 0.5 and 8 ms — long enough to be mid-batch, short enough to die often.
     let mut kills = 0;
     while burst.iter().any(|b| !b.is_finished()) {
-        let syncer = Syncer::new(store.clone(), pool.clone(), 50);
+        // Its own pool, as a process has: a kill takes the process's connections with it.
+        // (Aborting tasks that share one pool instead leaves connections cut mid-query in
+        // it; sqlx then needs up to the acquire timeout to give up on them — that made this
+        // test time out at random, while it says nothing about the syncer.)
+        let syncer = Syncer::new(store.clone(), app.pool().await, 50);
         // A never-cancelled token: the only way this syncer stops is the abort below —
         // a crash, not a graceful stop (which would wait for its batch to finish).
         let task = tokio::spawn(syncer.run(bookstore_platform::Shutdown::new()));
@@ -82,7 +86,8 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     assert!(kills > 1, "the syncer was never killed part-way");
 
     // A fresh syncer catches up.
-    // The "restart": a new syncer starts from MySQL's cursor, knowing nothing else.
+    // The "restart": a new syncer with a new pool starts from MySQL's cursor, knowing nothing else.
+    let pool = app.pool().await;
     let mut syncer = Syncer::new(store.clone(), pool.clone(), 50);
     while syncer.sync_once().await.unwrap() > 0 {}
 
