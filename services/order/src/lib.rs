@@ -188,33 +188,12 @@ pub async fn run(
     bookstore_platform::run::serve("order-service", common, server, shutdown, on_bound).await
 }
 
-/// A service started with [`spawn_in_process`]: its addresses and a way to stop it.
-pub struct Spawned {
-    pub bound: Bound,
-    shutdown: Shutdown,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+pub use bookstore_platform::run::Spawned;
 
-impl Spawned {
-    /// Stops the service gracefully and waits until it has drained.
-    pub async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        self.handle.await?
-    }
-}
-
-/// The one in-process start of order-service (tests, gateway tests, `bench order`): runs
-/// [`run`] on a task and returns once it listens; a start-up failure is returned as the error.
+/// The one in-process start of order-service (tests, the gateway's tests, benches).
 pub async fn spawn_in_process(settings: Settings) -> anyhow::Result<Spawned> {
-    let shutdown = Shutdown::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let handle = tokio::spawn(run(settings, shutdown.clone(), move |b| {
-        let _ = tx.send(b);
-    }));
-    match rx.await {
-        Ok(bound) => Ok(Spawned { bound, shutdown, handle }),
-        Err(_) => {
-            Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("order-service stopped")))
-        }
-    }
+    bookstore_platform::run::spawn_in_process("order-service", |shutdown, on_bound| {
+        run(settings, shutdown, on_bound)
+    })
+    .await
 }

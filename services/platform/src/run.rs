@@ -129,3 +129,51 @@ pub async fn serve(
     tracing::info!(service = consul_name, "stopped");
     Ok(())
 }
+
+/// A service started on a task of the current runtime with [`spawn_in_process`]: where it
+/// listens, and a way to stop it the way SIGTERM would.
+pub struct Spawned {
+    pub bound: Bound,
+    shutdown: Shutdown,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Spawned {
+    /// Stops the service gracefully and waits until it has drained.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.handle.await?
+    }
+
+    /// The service's shutdown token, for callers that tie it to a wider lifetime.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+}
+
+/// Runs a service's `run` (given its shutdown token and bound-address callback) on a task
+/// and returns once the service listens — the in-process start that tests and benches use
+/// instead of a child process: the same code as `main`, but the caller learns the port it
+/// got for port 0 and can stop the service deterministically. A start-up failure (bad
+/// settings, MySQL down) is returned as the error, not as an address that never comes.
+pub async fn spawn_in_process<Fut>(
+    name: &str,
+    run: impl FnOnce(Shutdown, Box<dyn FnOnce(Bound) + Send>) -> Fut,
+) -> anyhow::Result<Spawned>
+where
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let shutdown = Shutdown::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle = tokio::spawn(run(
+        shutdown.clone(),
+        Box::new(move |b| {
+            let _ = tx.send(b);
+        }),
+    ));
+    match rx.await {
+        Ok(bound) => Ok(Spawned { bound, shutdown, handle }),
+        // The sender was dropped unused: `run` failed before binding.
+        Err(_) => Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("{name} stopped"))),
+    }
+}
