@@ -42,6 +42,15 @@ pub struct OutboxRow {
     pub attempts: u32,
 }
 
+/// How a payment is looked up (see [`Store::find`]).
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Id(u64),
+    No(&'a str),
+    NewestOfOrder(u64),
+    LiveOfOrder(u64),
+}
+
 const SELECT: &str = "SELECT p.id, p.payment_no, p.order_id, p.user_id, p.amount, p.status, p.reason, \
      p.created_at, p.updated_at, j.due_at, CAST(o.delivered_at IS NOT NULL AS SIGNED) AS notified \
      FROM payments p LEFT JOIN gateway_jobs j ON j.payment_id = p.id \
@@ -124,49 +133,38 @@ impl Store {
     }
 
     pub async fn get(&self, id: u64) -> Result<Option<PaymentRow>, Error> {
-        let sql = format!("{SELECT} WHERE p.id = ?");
-        sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(from_row)
-            .transpose()
+        self.find(Key::Id(id)).await
     }
 
     pub async fn by_no(&self, payment_no: &str) -> Result<Option<PaymentRow>, Error> {
-        let sql = format!("{SELECT} WHERE p.payment_no = ?");
-        sqlx::query(&sql)
-            .bind(payment_no)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(from_row)
-            .transpose()
+        self.find(Key::No(payment_no)).await
     }
 
     /// The newest payment of `order_id` (any status).
     pub async fn latest_for_order(&self, order_id: u64) -> Result<Option<PaymentRow>, Error> {
-        let sql = format!("{SELECT} WHERE p.order_id = ? ORDER BY p.id DESC LIMIT 1");
-        sqlx::query(&sql)
-            .bind(order_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(from_row)
-            .transpose()
+        self.find(Key::NewestOfOrder(order_id)).await
     }
 
     /// The order's live payment (Pending or Success), if any.
     pub async fn find_live(&self, order_id: u64) -> Result<Option<PaymentRow>, Error> {
-        let sql = format!("{SELECT} WHERE p.live_order_id = ?");
-        sqlx::query(&sql)
-            .bind(order_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(from_row)
-            .transpose()
+        self.find(Key::LiveOfOrder(order_id)).await
+    }
+
+    /// One query shape (the payment with its job and outbox state) for every way a
+    /// payment is looked up.
+    async fn find(&self, key: Key<'_>) -> Result<Option<PaymentRow>, Error> {
+        let clause = match key {
+            Key::Id(_) => "p.id = ?",
+            Key::No(_) => "p.payment_no = ?",
+            Key::NewestOfOrder(_) => "p.order_id = ? ORDER BY p.id DESC LIMIT 1",
+            Key::LiveOfOrder(_) => "p.live_order_id = ?",
+        };
+        let sql = format!("{SELECT} WHERE {clause}");
+        let query = match key {
+            Key::No(no) => sqlx::query(&sql).bind(no),
+            Key::Id(v) | Key::NewestOfOrder(v) | Key::LiveOfOrder(v) => sqlx::query(&sql).bind(v),
+        };
+        query.fetch_optional(&self.pool).await?.as_ref().map(from_row).transpose()
     }
 
     /// Settles payment `id` as the gateway answered (`success`), inside `tx`: the one
