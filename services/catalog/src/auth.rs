@@ -18,8 +18,9 @@
 
 use std::time::Duration;
 
+use bookstore_platform::clients::Balanced;
 use bookstore_proto::user::{ValidateTokenRequest, user_service_client::UserServiceClient};
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 
 use crate::Error;
 
@@ -37,7 +38,7 @@ pub struct Identity {
 /// A user-service client with a per-call timeout.
 #[derive(Clone)]
 pub struct UserClient {
-    client: UserServiceClient<Channel>,
+    client: UserServiceClient<Balanced>,
     timeout: Duration,
 }
 

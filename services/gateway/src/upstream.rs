@@ -27,6 +27,7 @@
 //!
 use std::{future::Future, time::Duration};
 
+use bookstore_platform::clients::Balanced;
 use bookstore_platform::clients::channel;
 use bookstore_proto::{
     catalog::catalog_service_client::CatalogServiceClient,
@@ -34,7 +35,6 @@ use bookstore_proto::{
     payment::payment_service_client::PaymentServiceClient,
     user::user_service_client::UserServiceClient,
 };
-use tonic::transport::Channel;
 
 use crate::error::ApiError;
 
@@ -47,13 +47,13 @@ use crate::error::ApiError;
 /// a load balancer spread the work over several server instances — Day 35.)
 pub struct Upstreams {
     /// Register, Login, ValidateToken, GetUser.
-    pub users: UserServiceClient<Channel>,
+    pub users: UserServiceClient<Balanced>,
     /// ListBooks, SearchBooks, GetBook, PublishBook — never UpdateStock.
-    pub catalog: CatalogServiceClient<Channel>,
+    pub catalog: CatalogServiceClient<Balanced>,
     /// CreateOrder, GetOrder, ListOrders, CancelOrder — never UpdateOrderStatus.
-    pub orders: OrderServiceClient<Channel>,
+    pub orders: OrderServiceClient<Balanced>,
     /// CreatePayment, QueryPayment, and MockCallback on the lab's mock-callback route.
-    pub payments: PaymentServiceClient<Channel>,
+    pub payments: PaymentServiceClient<Balanced>,
     /// The service credential the lab's mock-callback route adds (see `payments`).
     pub service_token: bookstore_platform::Secret,
     /// The per-call budget, from `upstream_timeout_ms`.

@@ -14,6 +14,7 @@
 
 use std::{future::Future, time::Duration};
 
+use bookstore_platform::clients::Balanced;
 use bookstore_proto::{
     catalog::{GetBookRequest, catalog_service_client::CatalogServiceClient},
     inventory::{
@@ -22,7 +23,7 @@ use bookstore_proto::{
     },
     user::{ValidateTokenRequest, user_service_client::UserServiceClient},
 };
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 
 use crate::{Error, domain::Lines};
 
@@ -43,9 +44,9 @@ pub struct BookSnapshot {
 /// Clients of user-, catalog- and inventory-service (cheap to clone: channels are handles).
 #[derive(Clone)]
 pub struct Peers {
-    users: UserServiceClient<Channel>,
-    catalog: CatalogServiceClient<Channel>,
-    inventory: InventoryServiceClient<Channel>,
+    users: UserServiceClient<Balanced>,
+    catalog: CatalogServiceClient<Balanced>,
+    inventory: InventoryServiceClient<Balanced>,
     timeout: Duration,
 }
 

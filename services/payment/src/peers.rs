@@ -10,11 +10,12 @@
 use std::time::Duration;
 
 use bookstore_platform::Secret;
+use bookstore_platform::clients::Balanced;
 use bookstore_proto::order::{
     GetOrderRequest, Order, OrderStatus, UpdateOrderStatusRequest,
     order_service_client::OrderServiceClient,
 };
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 
 use crate::Error;
 
@@ -29,7 +30,7 @@ pub enum MarkPaid {
 
 #[derive(Clone)]
 pub struct Orders {
-    client: OrderServiceClient<Channel>,
+    client: OrderServiceClient<Balanced>,
     service_token: Secret,
     timeout: Duration,
 }

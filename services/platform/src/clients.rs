@@ -1,47 +1,48 @@
-//! The one way a service gets a channel to another service.
+//! The one way a service gets a client transport to another service.
 //!
-//! Every service-to-service client (order → user/catalog/inventory, catalog → user, the
-//! gateway → everyone) is built on [`channel`]. Today it dials the static address from the
-//! caller's settings (`BOOKSTORE_<NAME>_ADDR`); Day 35 swaps its inside for Consul discovery
-//! with round-robin over healthy instances, and no caller has to change.
+//! Every service-to-service client (order → user/catalog/inventory, catalog → user,
+//! payment → order, the gateway → everyone) is built on [`channel`], and the address
+//! string alone chooses how peers are found:
+//! - `http://127.0.0.1:9001` — a static address: one instance, no registry (Days 29–34);
+//! - `consul://127.0.0.1:8500/user-service` — every passing instance Consul lists, watched
+//!   and balanced round-robin (Day 35; the same URL form as the course's Go resolver).
+//!
 //! ❌ DON'T let each service call `Endpoint::from_shared` itself: six copies of the dialling
 //! code means six places to add discovery, keep-alives or TCP_NODELAY, and one of them
-//! always gets forgotten.
+//! always gets forgotten. Swapping static addresses for Consul was a change to this file
+//! and to the lab's environment, not to any service.
 //!
-//! What it is not for: deadlines and retries. Those depend on the call (is it idempotent?
-//! how long may it take?), so they stay with the caller — see `gateway::upstream` and
-//! `order::peers`.
+//! What it is not for: deadlines and retries of a *call's outcome* (is a timed-out
+//! LockStock locked or not?). Those depend on the call, so they stay with the caller — see
+//! `gateway::upstream` and `order::peers`. Transport-level re-sends live in [`discovery`].
+//!
+//! [`discovery`]: crate::discovery
 
-use std::time::Duration;
+pub use crate::discovery::Balanced;
+use crate::discovery::Tuning;
 
-use tonic::transport::{Channel, Endpoint};
-
-/// A lazily connected channel to the service `name`, reachable at `addr`
-/// (`http://127.0.0.1:9004`).
+/// A client transport to the service `name` at `addr` (see the module docs for the two
+/// forms), for use as `UserServiceClient::new(channel("user-service", addr)?)`.
 ///
-/// Lazy, so a service starts (and answers health checks) while its peers are still
-/// starting: the first call dials, and a peer that is down fails that call at once with
-/// UNAVAILABLE instead of failing our start-up. tonic reconnects on its own after a peer
-/// restarts. `name` is the logical service name (`inventory-service`) that discovery will
-/// resolve; today it only labels errors.
+/// Nothing is dialled yet, so a service starts (and answers health checks) while its peers
+/// are still starting: the first call dials, and a peer that is down fails that call
+/// UNAVAILABLE instead of failing our start-up.
 ///
-/// Settings chosen here, once, for every client:
-/// - TCP_NODELAY: without it, Nagle's algorithm holds a small gRPC frame back until the
-///   previous one is acknowledged, and with delayed ACKs that costs up to ~40 ms per call
-///   (the same finding as `server.rs`, on the client side of the socket);
-/// - HTTP/2 keep-alive pings every 20 s, so a connection to a peer that vanished without a
-///   FIN (a killed VM, a dropped NAT entry) is noticed within seconds rather than at the
-///   next request's deadline.
-///
-/// Fails only on a malformed address (a missing `http://`) — a configuration error,
-/// reported at start-up, never at the first request.
-pub fn channel(name: &str, addr: &str) -> anyhow::Result<Channel> {
-    let endpoint = Endpoint::from_shared(addr.to_string())
-        .map_err(|e| anyhow::anyhow!("address of {name} ({addr:?}) is not a URI: {e}"))?
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(20))
-        .keep_alive_timeout(Duration::from_secs(5));
-    Ok(endpoint.connect_lazy())
+/// Fails only on a malformed address (a bare `host:port`, an unknown scheme) — a
+/// configuration error, reported at start-up, never at the first request. Must be called
+/// inside a tokio runtime (the Consul form starts its watcher task).
+pub fn channel(name: &str, addr: &str) -> anyhow::Result<Balanced> {
+    if let Some(rest) = addr.strip_prefix("consul://") {
+        let (agent, service) = rest.split_once('/').filter(|(a, s)| !a.is_empty() && !s.is_empty()).ok_or_else(|| {
+            anyhow::anyhow!("address of {name} ({addr:?}) must look like consul://<agent host:port>/<service>")
+        })?;
+        return Ok(Balanced::consul(name, agent, service, Tuning::default()));
+    }
+    anyhow::ensure!(
+        addr.starts_with("http://") || addr.starts_with("https://"),
+        "address of {name} ({addr:?}) must start with http:// or consul://"
+    );
+    Balanced::fixed(name, addr)
 }
 
 #[cfg(test)]
@@ -50,8 +51,11 @@ mod tests {
     /// with the service named, not as an opaque transport error on the first call.
     #[tokio::test]
     async fn a_malformed_address_fails_at_once_naming_the_service() {
-        let err = super::channel("inventory-service", "not a uri").unwrap_err();
-        assert!(err.to_string().contains("inventory-service"), "{err}");
+        for bad in ["not a uri", "127.0.0.1:9004", "consul://127.0.0.1:8500", "consul:///x"] {
+            let err = super::channel("inventory-service", bad).err().expect(bad);
+            assert!(err.to_string().contains("inventory-service"), "{err}");
+        }
         assert!(super::channel("inventory-service", "http://127.0.0.1:9004").is_ok());
+        assert!(super::channel("inventory-service", "consul://127.0.0.1:8500/inv").is_ok());
     }
 }

@@ -82,8 +82,18 @@ pub struct CommonSettings {
     /// Prefix for every Redis key this instance writes. Empty in production; tests use a
     /// random one so parallel tests never see each other's keys.
     pub redis_prefix: String,
-    /// Consul agent HTTP address (`127.0.0.1:8500`). Empty = no registration/discovery.
+    /// Consul agent HTTP address (`127.0.0.1:8500`). Empty = no registration.
     pub consul_addr: String,
+    /// Name to register under; empty = the service's own (`user-service`). Tests set a
+    /// unique one so parallel tests never balance over each other's instances.
+    pub consul_name: String,
+    /// How often Consul runs our gRPC health check. The course's 10 s means a killed
+    /// instance stays "passing" for up to 10 s; the lab uses 1 s (Day 35 measures both).
+    pub consul_check_interval_ms: u64,
+    /// Deadline of one health check (the course: 3 s); below the interval.
+    pub consul_check_timeout_ms: u64,
+    /// Critical for this long → Consul removes the registration (crash clean-up).
+    pub consul_deregister_after_secs: u64,
     /// Address other processes should use to reach this instance (defaults to `host`).
     /// Needed because a bind address is not always dialable: `0.0.0.0` means "every
     /// interface" to `bind` but nothing useful to a client, so in compose the service
@@ -114,6 +124,10 @@ impl CommonSettings {
             redis_url: Secret::new("redis://127.0.0.1:6379"),
             redis_prefix: String::new(),
             consul_addr: String::new(),
+            consul_name: String::new(),
+            consul_check_interval_ms: 10_000,
+            consul_check_timeout_ms: 3_000,
+            consul_deregister_after_secs: 60,
             advertise_host: String::new(),
             environment: "production".into(),
         }

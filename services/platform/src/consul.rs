@@ -15,10 +15,11 @@
 //! the address clients will dial — through the same network path. A service wedged in a
 //! deadlock keeps its heartbeat thread alive; it fails a gRPC health check.
 //!
-//! What it is NOT: a full Consul client (no KV, no ACL tokens, no blocking queries). The
-//! HTTP API needs three endpoints here, and plain `reqwest` + `serde` shows exactly what
-//! goes over the wire — which is the lesson. A production service would pass an ACL token
-//! (`X-Consul-Token`) and use blocking queries to watch for changes instead of polling.
+//! What it is NOT: a full Consul client (no KV, no ACL tokens, no sessions). The HTTP API
+//! needs four endpoints here, and plain `reqwest` + `serde` shows exactly what goes over
+//! the wire — which is the lesson. (The `consulrs`/`rs-consul` crates wrap the same calls
+//! but hide the `X-Consul-Index` handshake that Day 35 is about.) A production service
+//! would also pass an ACL token (`X-Consul-Token`).
 
 use std::time::Duration;
 
@@ -52,9 +53,27 @@ pub struct Registration {
     pub grpc_service: String,
     /// Extra facts (the metrics port), read by the dashboard.
     pub meta: Vec<(String, String)>,
-    /// How often Consul checks. The course uses 10 s; the lab uses 2 s so a killed
+    /// How often Consul checks. The course uses 10 s; the lab uses 1 s so a killed
     /// instance visibly drops out within seconds.
     pub check_interval: Duration,
+    /// How long one check may take before it counts as failed (the course: 3 s). Keep it
+    /// below the interval, so a slow check cannot overlap the next one.
+    pub check_timeout: Duration,
+    /// How long an instance may stay critical before Consul removes its registration — the
+    /// clean-up for an instance that died without deregistering. Consul's reaper runs about
+    /// every 30 s and treats anything under a minute as one minute.
+    pub deregister_after: Duration,
+}
+
+/// Check timings, from [`crate::CommonSettings`]: what a learner turns to see how fast a
+/// dead instance leaves the passing list (Day 35).
+impl Registration {
+    /// The worst case before Consul stops listing a killed instance: one full interval
+    /// until the next check starts, plus that check's timeout (a refused connection fails
+    /// at once, so usually it is just the interval).
+    pub fn worst_detection(&self) -> Duration {
+        self.check_interval + self.check_timeout
+    }
 }
 
 /// A passing instance, as Consul's health endpoint lists it. Clients pick one per call
@@ -97,6 +116,14 @@ struct AgentCheck {
 struct HealthEntry {
     node: HealthNode,
     service: HealthService,
+    #[serde(default)]
+    checks: Vec<HealthCheck>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HealthCheck {
+    status: String,
 }
 
 #[derive(Deserialize)]
@@ -161,10 +188,8 @@ impl Consul {
                 // `""` status instead, which says nothing about our API.
                 grpc: format!("{}:{}/{}", reg.host, reg.port, reg.grpc_service),
                 interval: format!("{}ms", reg.check_interval.as_millis()),
-                // Shorter than the interval, so one slow check cannot overlap the next.
-                timeout: "2s".into(),
-                // Consul's reaper runs about once a minute; shorter values act as 1m.
-                deregister_critical_service_after: "1m".into(),
+                timeout: format!("{}ms", reg.check_timeout.as_millis()),
+                deregister_critical_service_after: format!("{}s", reg.deregister_after.as_secs()),
             },
         };
         self.http
@@ -187,34 +212,101 @@ impl Consul {
         Ok(())
     }
 
-    /// Instances of `name` whose every check passes.
+    /// Instances of `name` whose every check passes (one plain read, no waiting).
     ///
     /// `?passing=true` filters on the server side: critical *and* warning instances are
     /// left out. ✅ DO ask for passing instances only; ❌ DON'T list all registrations and
     /// dial them — a crashed instance stays registered for up to a minute.
     pub async fn healthy_instances(&self, name: &str) -> anyhow::Result<Vec<Instance>> {
+        Ok(self.watch_passing(name, 0, Duration::ZERO).await?.instances)
+    }
+
+    /// A *blocking query* for the passing instances of `name`: Consul holds the request
+    /// until the list changes past `index` or `wait` runs out, then answers the list and
+    /// its new index (the `X-Consul-Index` header).
+    ///
+    /// Why block instead of polling every second: a poll costs a request per client per
+    /// second even when nothing changes, and still learns of a change up to a second late;
+    /// a blocking query costs one request per change (or per `wait`) and returns the moment
+    /// the change is committed. `index = 0` asks for the current list at once.
+    /// The caller must sanity-check the returned index (see [`crate::discovery`]): Consul
+    /// documents that it can go backwards (a server restarted, a snapshot restored).
+    pub async fn watch_passing(
+        &self,
+        name: &str,
+        index: u64,
+        wait: Duration,
+    ) -> anyhow::Result<Watched> {
+        let mut req = self.http.get(format!("{}/v1/health/service/{name}", self.base));
+        req = req.query(&[("passing", "true")]);
+        if index > 0 {
+            // Consul adds up to wait/16 of jitter, so the client timeout must exceed the
+            // wait with room to spare, or every quiet period would end in a timeout error.
+            req = req
+                .query(&[("index", index.to_string()), ("wait", format!("{}ms", wait.as_millis()))])
+                .timeout(wait + wait / 8 + Duration::from_secs(5));
+        }
+        let resp = req.send().await?.error_for_status()?;
+        let index = resp
+            .headers()
+            .get("x-consul-index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let entries: Vec<HealthEntry> = resp.json().await?;
+        let mut instances: Vec<Instance> = entries.into_iter().map(Instance::from).collect();
+        // Sorted, so callers and tests see a stable order (Consul's is unspecified);
+        // load spreading is the caller's job.
+        instances.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Watched { instances, index })
+    }
+
+    /// Every registered instance of `name` with its aggregated check status — passing,
+    /// warning *and* critical: what the dashboard shows, so a killed instance is seen going
+    /// critical before Consul reaps it. (Clients must never dial from this list.)
+    pub async fn all_instances(&self, name: &str) -> anyhow::Result<Vec<(Instance, String)>> {
         let entries: Vec<HealthEntry> = self
             .http
-            .get(format!("{}/v1/health/service/{name}?passing=true", self.base))
+            .get(format!("{}/v1/health/service/{name}", self.base))
             .send()
             .await?
             .error_for_status()?
             .json()
             .await?;
-        let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
-            // An empty service address means "same as the node" in Consul's model.
-            let host =
-                if e.service.address.is_empty() { e.node.address } else { e.service.address };
-            out.push(Instance {
-                id: e.service.id,
-                address: format!("{host}:{}", e.service.port),
-                meta: e.service.meta.unwrap_or_default(),
-            });
-        }
-        // Sorted, so callers and tests see a stable order (Consul's is unspecified);
-        // load spreading is the caller's job.
-        out.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut out: Vec<(Instance, String)> = entries
+            .into_iter()
+            .map(|e| {
+                // The worst check wins, as Consul itself aggregates: one critical check
+                // (ours, or the node's serfHealth) makes the instance critical.
+                let status = ["critical", "warning", "passing"]
+                    .into_iter()
+                    .find(|s| e.checks.iter().any(|c| c.status == *s))
+                    .unwrap_or("passing")
+                    .to_string();
+                (Instance::from(e), status)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
         Ok(out)
+    }
+}
+
+/// One answer of [`Consul::watch_passing`].
+#[derive(Clone, Debug)]
+pub struct Watched {
+    pub instances: Vec<Instance>,
+    /// Consul's `X-Consul-Index` for this answer: pass it to the next call to wait for a change.
+    pub index: u64,
+}
+
+impl From<HealthEntry> for Instance {
+    fn from(e: HealthEntry) -> Self {
+        // An empty service address means "same as the node" in Consul's model.
+        let host = if e.service.address.is_empty() { e.node.address } else { e.service.address };
+        Instance {
+            id: e.service.id,
+            address: format!("{host}:{}", e.service.port),
+            meta: e.service.meta.unwrap_or_default(),
+        }
     }
 }

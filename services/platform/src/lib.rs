@@ -38,6 +38,7 @@ pub mod clients;
 pub mod config;
 pub mod consul;
 pub mod db;
+pub mod discovery;
 pub mod error;
 pub mod metrics;
 pub mod retry;

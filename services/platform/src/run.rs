@@ -69,16 +69,22 @@ pub async fn serve(
         None
     } else {
         let host = settings.advertised_host().to_string();
+        let name =
+            if settings.consul_name.is_empty() { consul_name } else { &settings.consul_name };
         let reg = Registration {
-            name: consul_name.to_string(),
-            // Unique per instance: two inventories on one machine differ by port, on two
-            // machines by host. Re-registering the same id replaces, never duplicates.
-            id: format!("{consul_name}-{host}:{}", grpc.port()),
+            name: name.to_string(),
+            // Unique per *process*: host and port tell instances apart, the pid tells a
+            // restarted instance from the one killed on the same port. The killed one's
+            // entry then goes critical and is reaped on its own, visibly (the dashboard
+            // shows it), instead of being silently overwritten by its successor.
+            id: format!("{name}-{host}-{}-{}", grpc.port(), std::process::id()),
             host,
             port: grpc.port(),
             grpc_service,
             meta: vec![("metrics_port".into(), metrics.port().to_string())],
-            check_interval: Duration::from_secs(2),
+            check_interval: Duration::from_millis(settings.consul_check_interval_ms),
+            check_timeout: Duration::from_millis(settings.consul_check_timeout_ms),
+            deregister_after: Duration::from_secs(settings.consul_deregister_after_secs),
         };
         let consul = Consul::new(&settings.consul_addr);
         // A Consul that is briefly down must not keep the service from starting: it can
