@@ -42,15 +42,17 @@
 //! experiment's TPS within a few percent; its hit rate should match the experiment's
 //! per-second rate. Two observers, one set of counters.
 //!
-//! ## Where the list of instances comes from, today and on Day 35
+//! ## Where the list of instances comes from: Consul, with the record as a fallback
 //!
-//! Today the poller trusts the supervisor's record: `stack.json` lists what `up` started.
-//! That is a *static* view — it knows one instance per service, at the address it was
-//! started on. Day 35 introduces Consul: services register themselves with a health
-//! check, and the list becomes "whatever Consul says is passing right now", including a
-//! second catalog instance started by hand. The dashboard will then read
-//! `/v1/health/service/<name>?passing` instead of the file — the same move every client
-//! makes from hard-coded addresses to discovery.
+//! Service rows come from Consul's `/v1/health/service/<name>` — every *registered*
+//! instance with its check status, not only the passing ones — so an instance killed with
+//! `kill -9` is seen going `critical` (its gRPC health ✘ at once, Consul's verdict a check
+//! interval later) and then disappearing when Consul reaps it. Instances the supervisor
+//! recorded but Consul does not know (never registered, or already reaped) are added from
+//! `stack.json`, so nothing the lab started can hide. The gateway is an HTTP server that
+//! does not register, and MariaDB/Redis/Consul are infrastructure: those rows always come
+//! from the record. If Consul itself does not answer, every row comes from the record and
+//! the title says so — the same fallback a discovery client makes.
 
 use std::{
     collections::HashMap,
@@ -58,7 +60,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bookstore_stack::{StackState, probe};
+use bookstore_platform::consul::Consul;
+use bookstore_stack::{Component, StackState, probe, services};
 
 use crate::metrics::{self, Scrape};
 
@@ -76,6 +79,9 @@ pub struct ServiceRow {
     pub healthy: bool,
     /// `SERVING`, a version, or the error.
     pub detail: String,
+    /// Consul's verdict on this instance (`passing`, `critical`, …); `None` for a row Consul
+    /// does not list (infrastructure, the gateway, an instance it never knew or reaped).
+    pub consul: Option<String>,
     /// Requests per second over the last interval (services only).
     pub qps: Option<f64>,
     /// p99 latency over the last interval, milliseconds.
@@ -114,6 +120,14 @@ pub struct DashboardSnapshot {
     pub source: String,
 }
 
+/// One row to probe: the label shown, what to probe (a spec name the probe knows, the
+/// address, the metrics endpoint) and Consul's verdict if it lists the instance.
+struct Target {
+    label: String,
+    component: Component,
+    consul: Option<String>,
+}
+
 // Stateful on purpose: a rate needs the previous scrape, so the poller keeps one per
 // service. It is owned by one task (no lock), like `App` is owned by the loop.
 /// Polls the stack recorded in a lab directory.
@@ -149,36 +163,40 @@ impl Poller {
         // Errors become an empty state: a dashboard that can read nothing shows nothing
         // running, which is exactly what the learner needs to see.
         let state = StackState::load(&self.dir).ok().flatten().unwrap_or_default();
-        // The same probes as `bookstore-lab status`, so the dashboard and the status command can
-        // never disagree about what is healthy.
-        let health = probe::check_all(&state).await;
-        let mut rows = Vec::with_capacity(health.len());
-        for h in health {
+        let (targets, source) = self.targets(&state).await;
+        // The same probe as `bookstore-lab status`, so the dashboard and the status command
+        // can never disagree about what is healthy; all at once, so one wedged instance
+        // costs its 2 s timeout once, not once per row after it.
+        let health =
+            futures::future::join_all(targets.iter().map(|t| probe::check(&t.component))).await;
+        let mut rows = Vec::with_capacity(targets.len());
+        for (t, h) in targets.into_iter().zip(health) {
             let mut row = ServiceRow {
-                name: h.name.clone(),
+                name: t.label.clone(),
                 address: h.address.clone(),
                 healthy: h.healthy,
                 detail: h.detail.clone(),
+                consul: t.consul,
                 ..ServiceRow::default()
             };
             // Infrastructure rows (MariaDB, Redis, Consul) have no metrics address and skip the
             // scrape; their rates stay `None`.
-            if let Some(m) = state.service(&h.name).and_then(|c| c.metrics.clone())
-                && let Ok(scrape) = metrics::scrape(&self.http, &m).await
+            if let Some(m) = &t.component.metrics
+                && let Ok(scrape) = metrics::scrape(&self.http, m).await
             {
                 // The timestamp is taken *after* the scrape returned, for both scrapes, so the interval
                 // is measured between two comparable moments. A scrape that took 300 ms does not
                 // inflate or deflate the QPS.
                 let now = Instant::now();
-                if let Some((then, before)) = self.prev.get(&h.name) {
+                if let Some((then, before)) = self.prev.get(&t.label) {
                     let rates = rates(before, &scrape, now.duration_since(*then));
                     row.qps = rates.qps;
                     row.p99_ms = rates.p99_ms;
                     row.hit_rate = rates.hit_rate;
                 }
-                // Keyed by component name, so a restarted service (new port, counters back at 0) is
-                // still compared with its old scrape once: `rates` clamps that negative QPS to 0.
-                self.prev.insert(h.name.clone(), (now, scrape));
+                // Keyed by row label, so a restarted instance (counters back at 0) is still
+                // compared with its old scrape once: `rates` clamps that negative QPS to 0.
+                self.prev.insert(t.label, (now, scrape));
             }
             rows.push(row);
         }
@@ -188,7 +206,70 @@ impl Poller {
             Ok(url) => self.stock(url).await.ok(),
             Err(_) => None,
         };
-        DashboardSnapshot { rows, stock, source: format!("{}/stack.json", self.dir.display()) }
+        DashboardSnapshot { rows, stock, source }
+    }
+
+    /// What to show, in order: infrastructure, then each gRPC service's instances as Consul
+    /// lists them (plus recorded ones it does not), then the gateway — and where that came from.
+    async fn targets(&self, state: &StackState) -> (Vec<Target>, String) {
+        let record =
+            |c: &Component| Target { label: c.name.clone(), component: c.clone(), consul: None };
+        let infra = [&state.mysql, &state.redis, &state.consul].into_iter().flatten().map(record);
+        let mut out: Vec<Target> = infra.collect();
+        let file = format!("{}/stack.json", self.dir.display());
+        let consul = match state.consul_addr() {
+            Ok(addr) => Consul::new(addr),
+            Err(_) => return (state.all().map(record).collect(), file),
+        };
+        let grpc =
+            services::SERVICES.iter().filter(|s| matches!(s.health, services::Health::Grpc(_)));
+        let lists =
+            futures::future::join_all(grpc.clone().map(|s| consul.all_instances(s.binary))).await;
+        if lists.iter().any(Result::is_err) {
+            out.extend(state.services.iter().map(record));
+            return (out, format!("{file}（Consul 无应答）"));
+        }
+        for (spec, list) in grpc.zip(lists) {
+            let mut rows: Vec<Target> = Vec::new();
+            for (instance, status) in list.unwrap_or_default() {
+                let recorded = state.services.iter().find(|c| c.address == instance.address);
+                let host = instance.address.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+                let metrics = instance.meta.get("metrics_port").map(|p| format!("{host}:{p}"));
+                let (label, pid, program) = match recorded {
+                    Some(c) => (c.name.clone(), c.pid, c.program.clone()),
+                    // Started by hand, outside the supervisor: labelled by port.
+                    None => (
+                        format!(
+                            "{}@{}",
+                            spec.name,
+                            instance.address.rsplit(':').next().unwrap_or("?")
+                        ),
+                        None,
+                        String::new(),
+                    ),
+                };
+                let component = Component {
+                    name: spec.name.into(),
+                    pid,
+                    program,
+                    address: instance.address.clone(),
+                    metrics,
+                    log: None,
+                };
+                rows.push(Target { label, component, consul: Some(status) });
+            }
+            for c in &state.services {
+                let same = services::spec(&c.name).is_some_and(|s| s.name == spec.name);
+                if same && !rows.iter().any(|r| r.component.address == c.address) {
+                    let component = Component { name: spec.name.into(), ..c.clone() };
+                    rows.push(Target { label: c.name.clone(), component, consul: None });
+                }
+            }
+            rows.sort_by_key(|r| services::instance_number(&r.label));
+            out.extend(rows);
+        }
+        out.extend(state.services.iter().filter(|c| c.name == "gateway").map(record));
+        (out, format!("Consul + {file}"))
     }
 
     // `max_connections(1)`: the dashboard runs one query a second; a pool of 10 would hold
@@ -283,14 +364,15 @@ pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
 /// The dashboard as plain text (for `--no-tui` and scripts).
 pub fn table(s: &DashboardSnapshot) -> String {
     let mut out = format!(
-        "{:<10} {:<6} {:>9} {:>9} {:>8}  {}\n",
-        "组件", "健康", "QPS", "p99", "命中率", "地址 / 详情"
+        "{:<10} {:<6} {:<9} {:>9} {:>9} {:>8}  {}\n",
+        "组件", "健康", "Consul", "QPS", "p99", "命中率", "地址 / 详情"
     );
     for r in &s.rows {
         out.push_str(&format!(
-            "{:<10} {:<6} {:>9} {:>9} {:>8}  {} {}\n",
+            "{:<10} {:<6} {:<9} {:>9} {:>9} {:>8}  {} {}\n",
             r.name,
             if r.healthy { "✔" } else { "✘" },
+            r.consul.as_deref().unwrap_or("-"),
             r.qps.map_or("-".into(), |q| format!("{q:.1}")),
             r.p99_ms.map_or("-".into(), |p| format!("{p:.1}ms")),
             r.hit_rate.map_or("-".into(), |h| format!("{:.1}%", h * 100.0)),

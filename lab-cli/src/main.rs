@@ -86,6 +86,12 @@ enum Command {
         /// 不导入种子图书目录及其库存（默认每次 up 都幂等地导入）
         #[arg(long)]
         no_seed: bool,
+        /// 某个服务启动多个实例，例如 `--replicas user=2`（可重复；额外实例用空闲端口，`status` 会列出）
+        #[arg(long, value_name = "服务=数量", value_parser = parse_replicas)]
+        replicas: Vec<(String, u32)>,
+        /// 服务之间用固定地址互相调用（Day 29–34 的方式），不经 Consul 服务发现
+        #[arg(long)]
+        static_addrs: bool,
     },
     /// 停止本环境启动的所有进程（数据目录保留）
     Down,
@@ -190,14 +196,30 @@ async fn main() -> anyhow::Result<()> {
         return home(open()?, tui_mode).await;
     };
     match command {
-        Command::Up { infra_only, external, free_ports, bin_dir, no_seed } => {
+        Command::Up {
+            infra_only,
+            external,
+            free_ports,
+            bin_dir,
+            no_seed,
+            replicas,
+            static_addrs,
+        } => {
             let mut sup = open()?;
             // On the `select!` below: if Ctrl-C wins, the `up` future is dropped mid-way and some
             // processes may already run. A fresh supervisor re-reads `stack.json` (written as each
             // component starts) and stops exactly those — ❌ DON'T leave a half-started stack
             // holding ports 3306/6379 that make the next `up` fail.
-            let opts =
-                UpOptions { infra_only, external, free_ports, bin_dir, attached: false, no_seed };
+            let opts = UpOptions {
+                infra_only,
+                external,
+                free_ports,
+                bin_dir,
+                attached: false,
+                no_seed,
+                replicas,
+                static_addrs,
+            };
             // Ctrl-C while starting: stop what was already started, leave nothing behind.
             tokio::select! {
                 r = sup.up(&opts) => {
@@ -406,5 +428,21 @@ fn redact(address: &str) -> String {
             }
         }
         _ => address.to_string(),
+    }
+}
+
+/// `user=2` → `("user", 2)`, refusing an unknown service or a count outside 1–8 (each
+/// instance is a process with its own pool of database connections).
+fn parse_replicas(arg: &str) -> Result<(String, u32), String> {
+    let (name, n) = arg.split_once('=').ok_or("expected <service>=<count>, e.g. user=2")?;
+    let known = bookstore_stack::services::SERVICES.iter().any(|s| s.name == name);
+    if !known || name == "gateway" {
+        return Err(format!(
+            "{name:?} is not a gRPC service (user, catalog, inventory, order, payment)"
+        ));
+    }
+    match n.parse::<u32>() {
+        Ok(n @ 1..=8) => Ok((name.to_string(), n)),
+        _ => Err(format!("count {n:?} must be 1–8")),
     }
 }

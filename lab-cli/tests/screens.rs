@@ -273,11 +273,18 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
         qps,
         p99_ms: qps.map(|_| 3.2),
         hit_rate: hit,
+        consul: None,
     };
+    // Consul's verdict on each service instance: a second user instance that was just
+    // killed shows its gRPC health ✘ while Consul still says `critical` (or, a check
+    // interval earlier, still `passing`).
+    let listed = |r: ServiceRow, status: &str| ServiceRow { consul: Some(status.into()), ..r };
     a.update(Event::Dashboard(DashboardSnapshot {
         rows: vec![
             row("mysql", true, None, None),
-            row("catalog", true, Some(812.5), Some(0.91)),
+            listed(row("user", true, Some(400.0), None), "passing"),
+            listed(row("user-2", false, None, None), "critical"),
+            listed(row("catalog", true, Some(812.5), Some(0.91)), "passing"),
             row("inventory", false, None, None),
         ],
         // A consistent ledger (9000 + 12 + 988 = 10000), so the snapshot shows what a healthy

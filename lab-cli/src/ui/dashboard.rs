@@ -66,6 +66,7 @@ pub fn render(
         Row::new(vec![
             r.name.clone(),
             if r.healthy { "✔ 正常" } else { "✘ 异常" }.to_string(),
+            r.consul.clone().unwrap_or_else(|| "-".into()),
             r.qps.map_or("-".into(), |q| format!("{q:.1}")),
             r.p99_ms.map_or("-".into(), |p| format!("{p:.1}ms")),
             r.hit_rate.map_or("-".into(), |h| format!("{:.1}%", h * 100.0)),
@@ -73,8 +74,8 @@ pub fn render(
         ])
         .style(style)
     });
-    // Widths chosen so name, health, QPS, p99 and hit rate take 41 columns plus 5 gaps,
-    // leaving 32 of the 78 inner columns for the address or error. A longer error is cut
+    // Widths chosen so name, health, Consul, QPS, p99 and hit rate take 49 columns plus 6
+    // gaps, leaving 23 of the 78 inner columns for the address (`127.0.0.1:33097`) or error. A longer error is cut
     // at the border; `bookstore-lab status` prints it in full — the screen points, the
     // command explains.
     let table = Table::new(
@@ -83,18 +84,22 @@ pub fn render(
             Constraint::Length(10),
             Constraint::Length(7),
             Constraint::Length(8),
+            Constraint::Length(8),
             Constraint::Length(9),
             Constraint::Length(7),
             Constraint::Min(10),
         ],
     )
     .header(
-        Row::new(["组件", "健康", "QPS", "p99", "命中率", "地址 / 错误"])
+        Row::new(["组件", "健康", "Consul", "QPS", "p99", "命中率", "地址 / 错误"])
             .style(Style::new().add_modifier(Modifier::BOLD)),
     )
     // The title states the sources, so a learner who doubts a number knows where to check it
     // by hand (grpcurl, `curl …/metrics`).
-    .block(Block::bordered().title(" 每秒刷新 · 健康来自 grpc.health.v1，指标来自 /metrics "));
+    .block(
+        Block::bordered()
+            .title(" 每秒刷新 · 实例来自 Consul · 健康来自 grpc.health.v1 · 指标来自 /metrics "),
+    );
     frame.render_widget(table, table_area);
     let stock = match d.stock {
         Some(t) => format!(

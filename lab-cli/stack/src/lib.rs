@@ -25,7 +25,7 @@
 //! services use — no engine in between. Docker users get the same topology from
 //! `compose.yaml` and run the lab with `--external`.
 //!
-//! What it is NOT: an orchestrator. No restarts on crash, no scaling, no resource limits,
+//! What it is NOT: an orchestrator. No restarts on crash, no autoscaling, no resource limits,
 //! no rolling upgrades — a production system gets those from systemd, Nomad or
 //! Kubernetes. The supervisor's promises are smaller and testable (`tests/supervisor.rs`):
 //! `up` is idempotent, `down` leaves no process behind, and a run killed at any point can
@@ -89,6 +89,19 @@ pub struct UpOptions {
     pub attached: bool,
     /// Skip loading the seed catalogue and its stock (tests that want empty services).
     pub no_seed: bool,
+    /// Instances wanted per service (`user` → 2); one for any service not named. A later
+    /// `up` without it keeps the instances already recorded (it never stops any).
+    pub replicas: Vec<(String, u32)>,
+    /// Hand services fixed `http://` addresses of their peers instead of Consul URLs (the
+    /// Days 29–34 wiring: no discovery, so only each service's first instance is used).
+    pub static_addrs: bool,
+}
+
+impl UpOptions {
+    /// Instances asked for `service` (at least one).
+    fn replicas_of(&self, service: &str) -> u32 {
+        self.replicas.iter().find(|(s, _)| s == service).map_or(1, |(_, n)| (*n).max(1))
+    }
 }
 
 /// Owns a stack directory and the processes recorded in it.
@@ -219,14 +232,19 @@ impl Supervisor {
             // than starting all six at once, but a failure then names the first broken
             // service instead of six cascading "connection refused" errors.
             for spec in services::SERVICES {
-                if self.state.service(spec.name).is_some_and(probe::running) {
-                    continue;
+                for instance in self.instances_to_run(spec, opts.replicas_of(spec.name)) {
+                    if self.state.service(&instance).is_some_and(probe::running) {
+                        continue;
+                    }
+                    // A dead instance's record is still in `self.state` here, so `start`
+                    // gives it back its port: with static addresses, the others were told
+                    // that address at their own start.
+                    let c =
+                        services::start(&self.dir, &bin_dir, spec, &instance, &self.state, opts)
+                            .await?;
+                    self.state.put_service(c);
+                    self.state.save(&self.dir)?;
                 }
-                // A dead service's record is still in `self.state` here, so `start` gives
-                // it back its port: the others were told that address at their own start.
-                let c = services::start(&self.dir, &bin_dir, spec, &self.state, opts).await?;
-                self.state.put_service(c);
-                self.state.save(&self.dir)?;
             }
             // Every `up`, because it is idempotent (see `seed`): a learner who flushed
             // Redis or dropped a database gets the books and their stock back.
@@ -272,6 +290,88 @@ impl Supervisor {
         }
         self.state.services.clear();
         self.state.save(&self.dir)
+    }
+
+    /// The instance names of `spec` that should run: every one recorded, plus the first
+    /// `wanted` (`user`, `user-2`, …), in instance order.
+    fn instances_to_run(&self, spec: &services::ServiceSpec, wanted: u32) -> Vec<String> {
+        let mut names: Vec<String> =
+            (1..=wanted).map(|k| services::instance_name(spec, k)).collect();
+        for c in &self.state.services {
+            if services::spec(&c.name).is_some_and(|s| s.name == spec.name)
+                && !names.contains(&c.name)
+            {
+                names.push(c.name.clone());
+            }
+        }
+        names.sort_by_key(|n| services::instance_number(n));
+        names
+    }
+
+    /// Starts one more instance of the service `service` (`user`) on a free port and
+    /// records it; the infrastructure must be running. Returns the new instance's record.
+    /// With discovery its callers find it through Consul — nobody is told its address.
+    pub async fn add_instance(
+        &mut self,
+        service: &str,
+        opts: &UpOptions,
+    ) -> anyhow::Result<Component> {
+        let _lock = self.lock()?;
+        let spec = services::spec(service)
+            .filter(|s| s.name == service)
+            .with_context(|| format!("no service named {service}"))?;
+        let taken: Vec<u32> = self
+            .state
+            .services
+            .iter()
+            .filter(|c| services::spec(&c.name).is_some_and(|s| s.name == spec.name))
+            .map(|c| services::instance_number(&c.name))
+            .collect();
+        let k = (1..).find(|k| !taken.contains(k)).expect("an unused number exists");
+        self.start_recorded(spec, &services::instance_name(spec, k), opts).await
+    }
+
+    /// Starts the recorded instance `instance` again if its process is gone (after a kill),
+    /// on its recorded port; a running one is left alone.
+    pub async fn restart_instance(
+        &mut self,
+        instance: &str,
+        opts: &UpOptions,
+    ) -> anyhow::Result<Component> {
+        let _lock = self.lock()?;
+        let spec = services::spec(instance).with_context(|| format!("no service {instance}"))?;
+        match self.state.service(instance) {
+            Some(c) if probe::running(c) => Ok(c.clone()),
+            _ => self.start_recorded(spec, instance, opts).await,
+        }
+    }
+
+    async fn start_recorded(
+        &mut self,
+        spec: &services::ServiceSpec,
+        instance: &str,
+        opts: &UpOptions,
+    ) -> anyhow::Result<Component> {
+        let bin_dir = match &opts.bin_dir {
+            Some(d) => d.clone(),
+            None => services::default_bin_dir()?,
+        };
+        let c = services::start(&self.dir, &bin_dir, spec, instance, &self.state, opts).await?;
+        self.state.put_service(c.clone());
+        self.state.save(&self.dir)?;
+        Ok(c)
+    }
+
+    /// Stops one instance gracefully (SIGTERM: it deregisters from Consul, then drains) and
+    /// forgets it, so the next `up` does not start it again.
+    pub async fn stop_instance(&mut self, instance: &str) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
+        if let Some(c) = self.state.service(instance).cloned() {
+            process::stop(&c).await;
+            self.state.services.retain(|s| s.name != instance);
+            self.state.save(&self.dir)?;
+        }
+        Ok(())
     }
 
     /// Health of every recorded component, each asked over its own protocol (see [`probe`]).

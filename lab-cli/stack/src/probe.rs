@@ -82,7 +82,7 @@ pub async fn service_health(spec: &ServiceSpec, address: &str) -> anyhow::Result
 
 /// One component's health. Errors become a red line with the message, never a failure of
 /// the whole `status`: one dead server must not hide the state of the others.
-async fn check(c: &Component) -> ComponentHealth {
+pub async fn check(c: &Component) -> ComponentHealth {
     let result = match c.name.as_str() {
         // The same functions `up` used for readiness: one definition of "healthy" for
         // start-up and for `status`, so the two can never disagree.

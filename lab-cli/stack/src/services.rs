@@ -5,13 +5,15 @@
 //! Every address a service needs is passed in its environment (`BOOKSTORE_*_ADDR`), and
 //! each instance also registers in Consul, so Day 35's discovery has something to find.
 //!
-//! Why both static addresses *and* Consul: the static `BOOKSTORE_*_ADDR` variables make
-//! Days 29–34 work with nothing but environment variables (the twelve-factor way, easy to
-//! read in `ps e`); Day 35 then replaces them with discovery, and the learner can compare
-//! the two on the same running stack.
+//! How services find each other: by default every `BOOKSTORE_*_ADDR` is a Consul URL
+//! (`consul://127.0.0.1:8500/user-service`), so a client balances over every passing
+//! instance and a second user-service started with `up --replicas user=2` (or from the
+//! TUI) gets traffic without anyone being told. `up --static-addrs` hands out the fixed
+//! `http://127.0.0.1:9001` addresses instead — the Days 29–34 way, one instance each — so
+//! the learner can compare the two on the same stack.
 //!
-//! What it is NOT: a deployment tool. One instance per service, no rolling restarts; to see
-//! several instances behind Consul, a learner starts extra binaries by hand (Day 35).
+//! What it is NOT: a deployment tool. No rolling restarts, no autoscaling; instances are
+//! added and removed by hand (`--replicas`, the TUI's Day 35 experiment).
 
 use std::{
     path::{Path, PathBuf},
@@ -116,11 +118,34 @@ pub const SERVICES: &[ServiceSpec] = &[
     },
 ];
 
-/// Looks a spec up by short name (as recorded in `stack.json`). `None` means the record
-/// names a service this build does not know — e.g. written by a newer checkout.
+/// Looks a spec up by instance name as recorded in `stack.json` (`user`, or `user-2` for
+/// a second instance). `None` means the record names a service this build does not know —
+/// e.g. written by a newer checkout.
 pub fn spec(name: &str) -> Option<&'static ServiceSpec> {
-    SERVICES.iter().find(|s| s.name == name)
+    let base = match name.rsplit_once('-') {
+        Some((base, n)) if n.parse::<u32>().is_ok_and(|n| n >= 2) => base,
+        _ => name,
+    };
+    SERVICES.iter().find(|s| s.name == base)
 }
+
+/// The name of the `k`-th instance of a service (1-based): `user`, `user-2`, `user-3`.
+/// The first keeps the bare name, so a one-instance stack reads exactly as before.
+pub fn instance_name(spec: &ServiceSpec, k: u32) -> String {
+    if k <= 1 { spec.name.to_string() } else { format!("{}-{k}", spec.name) }
+}
+
+/// The instance number of a recorded name (`user-2` → 2, `user` → 1).
+pub fn instance_number(name: &str) -> u32 {
+    name.rsplit_once('-').and_then(|(_, n)| n.parse().ok()).unwrap_or(1)
+}
+
+/// The lab's Consul check timings: a check every second with a 500 ms deadline, so a
+/// killed instance leaves the passing list within about a second (the course's 10 s would
+/// make the Day 35 experiment a long wait). Deregistration of a crashed instance's entry
+/// stays at Consul's 1-minute floor.
+const CHECK_ENV: &[(&str, &str)] =
+    &[("BOOKSTORE_CONSUL_CHECK_INTERVAL_MS", "1000"), ("BOOKSTORE_CONSUL_CHECK_TIMEOUT_MS", "500")];
 
 /// The directory of the running executable (`target/debug` for both `bookstore-lab` and
 /// test binaries, which live one level down in `deps/`).
@@ -140,13 +165,20 @@ pub fn default_bin_dir() -> anyhow::Result<PathBuf> {
 /// A taken course port is an error, not a silent fallback as for the databases: the
 /// lessons, README and grpcurl examples all say `localhost:9004`, and an inventory
 /// quietly moved to 41873 would make every one of them fail in a confusing way.
-fn port_for(spec: &ServiceSpec, state: &StackState, opts: &UpOptions) -> anyhow::Result<u16> {
+/// Second and later instances always get a free port: the course's ports are one per
+/// service (its plan puts a second user-service on 9002, which is catalog's).
+fn port_for(
+    spec: &ServiceSpec,
+    instance: &str,
+    state: &StackState,
+    opts: &UpOptions,
+) -> anyhow::Result<u16> {
     // Already recorded (a restart within the same stack): keep its port, so addresses
     // already handed to other services stay true.
-    if let Some(c) = state.service(spec.name) {
+    if let Some(c) = state.service(instance) {
         return Ok(c.address.rsplit(':').next().unwrap_or_default().parse()?);
     }
-    if opts.free_ports {
+    if opts.free_ports || instance != spec.name {
         return ports::any_free();
     }
     if !ports::is_free(spec.port) {
@@ -160,8 +192,9 @@ fn port_for(spec: &ServiceSpec, state: &StackState, opts: &UpOptions) -> anyhow:
     Ok(spec.port)
 }
 
-/// Address environment for every service: `BOOKSTORE_<NAME>_ADDR=http://127.0.0.1:<port>`.
-/// Ports of services not started yet are decided now, so the whole graph is consistent.
+/// Address environment for every service: `BOOKSTORE_<NAME>_ADDR=consul://<agent>/<name>-service`,
+/// or with `--static-addrs` `http://127.0.0.1:<port>` of each service's first instance
+/// (ports of services not started yet are decided now, so the whole graph is consistent).
 ///
 /// Why decide early: user-service starts first, but gateway (started last) is told where
 /// user-service is — and, with fixed ports, order-service is told inventory's port
@@ -173,6 +206,17 @@ fn address_env(
     own: &ServiceSpec,
     own_port: u16,
 ) -> anyhow::Result<Vec<(String, String)>> {
+    let var = |s: &ServiceSpec| format!("BOOKSTORE_{}_ADDR", s.name.to_uppercase());
+    if !opts.static_addrs {
+        // The service names are the binaries' names (what each registers under), and the
+        // agent is the lab's: one URL per peer, valid however many instances come and go.
+        let consul = state.consul_addr()?;
+        return Ok(SERVICES
+            .iter()
+            .filter(|s| matches!(s.health, Health::Grpc(_)))
+            .map(|s| (var(s), format!("consul://{consul}/{}", s.binary)))
+            .collect());
+    }
     let mut env = Vec::new();
     for s in SERVICES {
         let port = if s.name == own.name {
@@ -190,10 +234,7 @@ fn address_env(
         };
         // `http://` because tonic endpoints are URIs: a bare `host:port` fails to parse
         // as one. `http` means h2c (HTTP/2 without TLS), fine on loopback only.
-        env.push((
-            format!("BOOKSTORE_{}_ADDR", s.name.to_uppercase()),
-            format!("http://127.0.0.1:{port}"),
-        ));
+        env.push((var(s), format!("http://127.0.0.1:{port}")));
     }
     Ok(env)
 }
@@ -210,6 +251,7 @@ pub async fn start(
     dir: &Path,
     bin_dir: &Path,
     spec: &ServiceSpec,
+    instance: &str,
     state: &StackState,
     opts: &UpOptions,
 ) -> anyhow::Result<Component> {
@@ -224,7 +266,7 @@ pub async fn start(
         );
     }
     let program = program.display().to_string();
-    let port = port_for(spec, state, opts)?;
+    let port = port_for(spec, instance, state, opts)?;
     // Always a free port for metrics: nothing in the course types these by hand; the TUI
     // and `status` read them from `stack.json`.
     let metrics_port = ports::any_free()?;
@@ -247,16 +289,16 @@ pub async fn start(
         ("RUST_LIB_BACKTRACE".into(), "0".into()),
     ];
     env.extend(address_env(state, opts, spec, port)?);
-    env.extend(spec.lab_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env.extend(spec.lab_env.iter().chain(CHECK_ENV).map(|(k, v)| (k.to_string(), v.to_string())));
     // Children inherit our whole environment (`Command::envs` adds to it, it does not
     // replace it), so `RUST_LOG=debug bookstore-lab up` gives verbose service logs with no
     // code here. The flip side: any `BOOKSTORE_*` variable in the learner's shell reaches
     // every service too unless overridden here. (With `--free-ports`, an address that
     // `address_env` skips would come from the learner's shell if it is set there.)
-    let log = dir.join(format!("logs/{}.log", spec.name));
-    eprintln!("==> starting {}-service on 127.0.0.1:{port}", spec.name);
+    let log = dir.join(format!("logs/{instance}.log"));
+    eprintln!("==> starting {}-service ({instance}) on 127.0.0.1:{port}", spec.name);
     let pid = process::spawn(Spawn {
-        name: spec.name,
+        name: instance,
         program: &program,
         args: vec![],
         env,
@@ -275,6 +317,37 @@ pub async fn start(
         crate::probe::service_health(spec, &address)
     })
     .await?;
+    // With discovery, "ready" also means "findable": the callers started next resolve
+    // this service through Consul, and an instance whose first check has not passed yet
+    // is invisible to them (their first calls would fail UNAVAILABLE).
+    if !opts.static_addrs && matches!(spec.health, Health::Grpc(_)) {
+        wait_passing(state.consul_addr()?, spec.binary, &address, pid, &log).await?;
+    }
     let metrics = Some(format!("127.0.0.1:{metrics_port}"));
-    Ok(Component { metrics, ..Component::child(spec.name, pid, program, address, &log) })
+    Ok(Component { metrics, ..Component::child(instance, pid, program, address, &log) })
+}
+
+/// Waits until Consul lists the instance at `address` as passing (its first health check
+/// ran), for at most 20 s — many check intervals.
+async fn wait_passing(
+    consul: &str,
+    service: &str,
+    address: &str,
+    pid: u32,
+    log: &Path,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+    let url = format!("http://{consul}/v1/health/service/{service}?passing=true");
+    let name = format!("{service} in consul");
+    infra::wait_ready(&name, pid, log, Duration::from_secs(20), || async {
+        let entries: Vec<serde_json::Value> =
+            http.get(&url).send().await?.error_for_status()?.json().await?;
+        let listed = entries.iter().any(|e| {
+            let s = &e["Service"];
+            format!("{}:{}", s["Address"].as_str().unwrap_or_default(), s["Port"]) == address
+        });
+        anyhow::ensure!(listed, "not passing in consul yet");
+        Ok(())
+    })
+    .await
 }
