@@ -99,6 +99,7 @@
 //! with `match self.screen` is the simpler design at this size — ✅ DO start flat and
 //! split when a screen's state and keys stop touching the others'.
 
+pub mod discovery;
 pub mod orders;
 
 use std::collections::HashMap;
@@ -117,6 +118,7 @@ use crate::{
     lessons::{ExperimentKind, Library, progress::Progress},
     ui::lesson,
 };
+pub use discovery::DiscoveryState;
 pub use orders::OrdersState;
 
 // Screens are an enum, not a stack of boxed "views": there are five of them, they are
@@ -132,6 +134,8 @@ pub enum Screen {
     Cache,
     /// Day 31–32: concurrent orders, compensation, cancel and expiry.
     Orders,
+    /// Day 35: several user-service instances under load, kill one.
+    Discovery,
     Dashboard,
 }
 
@@ -146,6 +150,12 @@ pub enum Command {
     StartCache(CacheParams),
     PublishBook,
     ChangeStock(u64),
+    /// Start the Day 35 load and its sampler.
+    StartDiscovery,
+    /// An action on the running discovery experiment (kill, restart, add, stop).
+    Discovery(crate::experiments::discovery::Action),
+    /// Leave the discovery screen: stop its load.
+    StopDiscovery,
     /// Run `run` of the orders experiment (setup, chain, burst, watch).
     StartOrders {
         run: u64,
@@ -282,6 +292,7 @@ pub struct App {
     pub race: RaceState,
     pub cache: CacheState,
     pub orders: OrdersState,
+    pub discovery: DiscoveryState,
     // `None` until the first poll arrives: "not measured yet" is a different screen from
     // "nothing is running" (an empty snapshot).
     pub dashboard: Option<DashboardSnapshot>,
@@ -356,6 +367,7 @@ impl App {
             race: RaceState::default(),
             cache: CacheState::default(),
             orders: OrdersState::default(),
+            discovery: DiscoveryState::default(),
             dashboard: None,
             progress,
             notice: None,
@@ -400,6 +412,11 @@ impl App {
             Event::Race(e) => self.on_race(e),
             Event::Cache(e) => self.on_cache(e),
             Event::Orders(e) => self.on_orders(e),
+            Event::Discovery(e) => {
+                if let Some(n) = self.discovery.on_event(e) {
+                    self.notice = Some(n);
+                }
+            }
             Event::Dashboard(d) => self.dashboard = Some(d),
             Event::Notice(n) => self.notice = Some(n),
         }
@@ -426,6 +443,7 @@ impl App {
             Screen::Race => self.race_key(k.code),
             Screen::Cache => self.cache_key(k.code),
             Screen::Orders => self.orders_key(k.code),
+            Screen::Discovery => self.discovery_key(k.code),
             // Esc, ← and Backspace all mean "back" on every screen: three habits (vim users
             // reach for Esc, file-manager users for ←, browser users for Backspace), one meaning.
             Screen::Dashboard => {
@@ -518,6 +536,7 @@ impl App {
                     Some(ExperimentKind::Race) => self.screen = Screen::Race,
                     Some(ExperimentKind::Cache) => self.screen = Screen::Cache,
                     Some(ExperimentKind::Orders) => self.screen = Screen::Orders,
+                    Some(ExperimentKind::Discovery) => self.screen = Screen::Discovery,
                     None => self.notice = Some("这一课没有实验".into()),
                 }
                 top
@@ -642,6 +661,21 @@ impl App {
             return Vec::new();
         }
         let (cmds, notice) = self.orders.key(code);
+        if notice.is_some() {
+            self.notice = notice;
+        }
+        cmds
+    }
+
+    /// Keys of the discovery experiment; Esc goes back and stops its load (the load would
+    /// otherwise keep two cores busy behind a lesson the learner is reading).
+    fn discovery_key(&mut self, code: KeyCode) -> Vec<Command> {
+        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
+            self.screen = Screen::Lesson;
+            let was_running = std::mem::take(&mut self.discovery.running);
+            return if was_running { vec![Command::StopDiscovery] } else { Vec::new() };
+        }
+        let (cmds, notice) = self.discovery.key(code);
         if notice.is_some() {
             self.notice = notice;
         }

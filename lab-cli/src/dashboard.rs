@@ -223,8 +223,8 @@ impl Poller {
         };
         let grpc =
             services::SERVICES.iter().filter(|s| matches!(s.health, services::Health::Grpc(_)));
-        let lists =
-            futures::future::join_all(grpc.clone().map(|s| consul.all_instances(s.binary))).await;
+        let names: Vec<String> = grpc.clone().map(|s| state.consul_name(s.binary)).collect();
+        let lists = futures::future::join_all(names.iter().map(|n| consul.all_instances(n))).await;
         if lists.iter().any(Result::is_err) {
             out.extend(state.services.iter().map(record));
             return (out, format!("{file}（Consul 无应答）"));

@@ -284,7 +284,9 @@ async fn main() -> anyhow::Result<()> {
             // `curl "http://$BOOKSTORE_CATALOG_METRICS/metrics"` needs them from here.
             for c in &s.services {
                 if let Some(m) = &c.metrics {
-                    println!("export BOOKSTORE_{}_METRICS={m}", c.name.to_uppercase());
+                    // `user-2` → `USER_2`: a shell variable name cannot hold a dash.
+                    let var = c.name.to_uppercase().replace('-', "_");
+                    println!("export BOOKSTORE_{var}_METRICS={m}");
                 }
             }
         }

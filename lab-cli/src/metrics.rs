@@ -193,6 +193,18 @@ impl Scrape {
             .sum()
     }
 
+    /// The distinct values of label `label` among samples named `name` (the instances a
+    /// client's `upstream_requests_total` has seen, say), sorted.
+    pub fn label_values(&self, name: &str, label: &str) -> Vec<String> {
+        let values: std::collections::BTreeSet<&String> = self
+            .samples
+            .iter()
+            .filter(|s| s.name == name)
+            .filter_map(|s| s.labels.get(label))
+            .collect();
+        values.into_iter().cloned().collect()
+    }
+
     // Presence is a different question from value: `has` tells "this service exports no such
     // counter" (show `-`) apart from "the counter is 0" (show 0).
     pub fn has(&self, name: &str) -> bool {

@@ -137,6 +137,12 @@ pub async fn lesson(
             let ctx = crate::tui::Context { lab_dir: lab_dir.to_path_buf() };
             orders_with_lines(ctx.order_targets()?, OrderParams::default()).await?
         }
+        // Scripted: two instances, kill -9 one under load, restart it; fails (non-zero exit)
+        // if a single request of the load failed — the lesson's claim, checked.
+        Some(ExperimentKind::Discovery) => {
+            let targets = crate::experiments::discovery::DiscoveryTargets::from_lab(lab_dir)?;
+            crate::experiments::discovery::script(targets, |line| println!("{line}")).await?;
+        }
         None => {}
     }
     Ok(())

@@ -105,6 +105,7 @@ use crate::{
     experiments::{
         arena::Arena,
         cache::{self, CacheEvent, CacheTargets},
+        discovery::{self, Action, DiscoveryEvent, DiscoveryTargets},
         orders::{self, OrderTargets, OrdersEvent},
         race::{self, RaceEvent},
     },
@@ -115,6 +116,10 @@ use crate::{
 // at the moment it runs, because the learner may `bookstore-lab up` or `down` in another
 // terminal while the TUI is open. Caching addresses here would send the next race to a
 // port that no longer listens.
+/// The running discovery experiment's action channel (`None` when it is not running).
+static DISCOVERY: std::sync::Mutex<Option<mpsc::UnboundedSender<Action>>> =
+    std::sync::Mutex::new(None);
+
 /// Where the TUI finds the stack and keeps progress.
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -304,6 +309,37 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
                     let _ = tx.send(Event::Cache(CacheEvent::Failed(format!("{e:#}"))));
                 }
             });
+        }
+        // The discovery runner lives until its action sender is dropped: kept in a static
+        // (one TUI per process), replaced by the next start, taken away by Esc.
+        Command::StartDiscovery => {
+            let tx = tx.clone();
+            let targets = DiscoveryTargets::from_lab(&ctx.lab_dir);
+            let (atx, arx) = mpsc::unbounded_channel();
+            *DISCOVERY.lock().expect("not poisoned") = Some(atx);
+            tokio::spawn(async move {
+                let (etx, erx) = mpsc::unbounded_channel();
+                let forward = forward(erx, tx.clone(), Event::Discovery);
+                let result = match targets {
+                    Ok(t) => discovery::run(t, 16, arx, etx).await.map(drop),
+                    Err(e) => {
+                        drop(etx);
+                        Err(e)
+                    }
+                };
+                let _ = forward.await;
+                if let Err(e) = result {
+                    let _ = tx.send(Event::Discovery(DiscoveryEvent::Failed(format!("{e:#}"))));
+                }
+            });
+        }
+        Command::Discovery(action) => {
+            if let Some(atx) = DISCOVERY.lock().expect("not poisoned").as_ref() {
+                let _ = atx.send(action);
+            }
+        }
+        Command::StopDiscovery => {
+            DISCOVERY.lock().expect("not poisoned").take();
         }
         // Same shape as the cache: addresses now, everything else in the task, a failure comes
         // back as an event of this run.

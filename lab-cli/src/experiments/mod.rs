@@ -10,6 +10,7 @@
 //! - [`race`]: Day 30 — naive vs `SELECT … FOR UPDATE` vs Lua on the same stock.
 //! - [`cache`]: Day 29 — a skewed read load on catalog-service, hit rate and invalidation.
 //! - [`orders`]: Day 31–32 — concurrent orders on little stock, compensation and expiry.
+//! - [`discovery`]: Day 35 — load over several user-service instances, `kill -9` one.
 //! - [`arena`]: connects the race to inventory-service's real code paths.
 //!
 //! The common shape of an experiment, so a new one (Day 31's orders, say) fits in:
@@ -20,5 +21,6 @@
 
 pub mod arena;
 pub mod cache;
+pub mod discovery;
 pub mod orders;
 pub mod race;

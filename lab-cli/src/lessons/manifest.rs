@@ -86,6 +86,8 @@ pub enum ExperimentKind {
     Cache,
     /// Day 31–32: concurrent orders on little stock, compensation, cancel and expiry.
     Orders,
+    /// Day 35: load over several user-service instances, `kill -9` one, watch discovery.
+    Discovery,
 }
 
 impl Manifest {

@@ -10,6 +10,7 @@
 //! - [`race`]: Day 30's three lanes and the DO/DON'T table.
 //! - [`cache`]: Day 29's hit rate and invalidation.
 //! - [`orders`]: Day 31–32's orders, stock conservation and the CreateOrder call chain.
+//! - [`discovery`]: Day 35's instances, their Consul verdicts and the cost of a kill.
 //! - [`dashboard`]: health, QPS, p99, hit rate and stock of the running stack.
 //!
 //! The one piece of terminal state the pure functions need is its size: the loop records
@@ -51,6 +52,7 @@
 
 pub mod cache;
 pub mod dashboard;
+pub mod discovery;
 pub mod home;
 pub mod lesson;
 pub mod markdown;
@@ -93,6 +95,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Race => race::render(frame, body, app),
         Screen::Cache => cache::render(frame, body, app),
         Screen::Orders => orders::render(frame, body, app),
+        Screen::Discovery => discovery::render(frame, body, app),
         Screen::Dashboard => dashboard::render(frame, body, app),
     };
     header(frame, top, &title, app.build.as_deref());

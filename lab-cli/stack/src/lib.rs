@@ -182,6 +182,9 @@ impl Supervisor {
         // For the human reading `stack.json` (no code reads it back): the directory the
         // children's `BOOKSTORE_LAB_DIR` markers name.
         self.state.lab_dir = self.dir.display().to_string();
+        // Remembered, so an instance added or restarted later (from the TUI) is wired the
+        // same way as the stack it joins.
+        self.state.static_addrs = opts.static_addrs;
 
         // Infrastructure in dependency order, and `save` after each step: if MariaDB
         // started and Redis then fails, `stack.json` already names MariaDB's pid, so the
@@ -216,6 +219,11 @@ impl Supervisor {
             self.state.consul = Some(c);
             self.state.save(&self.dir)?;
         }
+        // A Consul we did not start may hold other stacks' services under the same names.
+        self.state.consul_suffix = match &self.state.consul {
+            Some(c) if c.pid.is_none() => format!("-{:08x}", name_hash(&self.state.lab_dir)),
+            _ => String::new(),
+        };
         if services_stale && !self.state.services.is_empty() {
             eprintln!("    infrastructure moved or lost its registry; restarting the services");
             self.stop_services().await?;
@@ -362,6 +370,21 @@ impl Supervisor {
         Ok(c)
     }
 
+    /// `kill -9` of one recorded instance, as a crash would end it: no deregistration, no
+    /// drain. The record stays, so `up` (or [`restart_instance`](Self::restart_instance))
+    /// brings it back on the same port. Returns the pid killed.
+    pub fn kill_instance(&self, instance: &str) -> anyhow::Result<u32> {
+        let c = self.state.service(instance).with_context(|| format!("no instance {instance}"))?;
+        let pid = c.pid.with_context(|| format!("{instance} was not started by the lab"))?;
+        // Checked first: a pid from a stale record may belong to another program by now.
+        anyhow::ensure!(process::is_ours(pid, &c.program), "{instance} is not running");
+        // SAFETY: sends a signal to a pid just verified to be our child; no memory is shared.
+        if unsafe { libc::kill(pid as i32, libc::SIGKILL) } != 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(pid)
+    }
+
     /// Stops one instance gracefully (SIGTERM: it deregisters from Consul, then drains) and
     /// forgets it, so the next `up` does not start it again.
     pub async fn stop_instance(&mut self, instance: &str) -> anyhow::Result<()> {
@@ -396,6 +419,12 @@ fn stale(c: &Option<Component>) -> Option<Option<Component>> {
 /// restarted server comes back where its clients already look.
 fn port(c: &Option<Component>) -> Option<u16> {
     c.as_ref()?.address.rsplit(':').next()?.trim_end_matches('/').parse().ok()
+}
+
+/// A stable 32-bit FNV-1a hash of the stack directory: the same directory always gets
+/// the same Consul suffix, across runs and builds (std's `DefaultHasher` promises neither).
+fn name_hash(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 /// An exclusive `flock(2)` on `<dir>/lock`, released when dropped (or when the process

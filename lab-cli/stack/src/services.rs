@@ -207,16 +207,18 @@ fn address_env(
     own_port: u16,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let var = |s: &ServiceSpec| format!("BOOKSTORE_{}_ADDR", s.name.to_uppercase());
-    if !opts.static_addrs {
+    // lesson:consul-addrs:start
+    if !state.static_addrs {
         // The service names are the binaries' names (what each registers under), and the
         // agent is the lab's: one URL per peer, valid however many instances come and go.
         let consul = state.consul_addr()?;
         return Ok(SERVICES
             .iter()
             .filter(|s| matches!(s.health, Health::Grpc(_)))
-            .map(|s| (var(s), format!("consul://{consul}/{}", s.binary)))
+            .map(|s| (var(s), format!("consul://{consul}/{}", state.consul_name(s.binary))))
             .collect());
     }
+    // lesson:consul-addrs:end
     let mut env = Vec::new();
     for s in SERVICES {
         let port = if s.name == own.name {
@@ -288,6 +290,7 @@ pub async fn start(
         // would be 30 frames of std internals and the actual error would scroll away.
         ("RUST_LIB_BACKTRACE".into(), "0".into()),
     ];
+    env.push(("BOOKSTORE_CONSUL_NAME".into(), state.consul_name(spec.binary)));
     env.extend(address_env(state, opts, spec, port)?);
     env.extend(spec.lab_env.iter().chain(CHECK_ENV).map(|(k, v)| (k.to_string(), v.to_string())));
     // Children inherit our whole environment (`Command::envs` adds to it, it does not
@@ -320,8 +323,9 @@ pub async fn start(
     // With discovery, "ready" also means "findable": the callers started next resolve
     // this service through Consul, and an instance whose first check has not passed yet
     // is invisible to them (their first calls would fail UNAVAILABLE).
-    if !opts.static_addrs && matches!(spec.health, Health::Grpc(_)) {
-        wait_passing(state.consul_addr()?, spec.binary, &address, pid, &log).await?;
+    if !state.static_addrs && matches!(spec.health, Health::Grpc(_)) {
+        wait_passing(state.consul_addr()?, &state.consul_name(spec.binary), &address, pid, &log)
+            .await?;
     }
     let metrics = Some(format!("127.0.0.1:{metrics_port}"));
     Ok(Component { metrics, ..Component::child(instance, pid, program, address, &log) })

@@ -69,6 +69,16 @@ pub struct StackState {
     /// In start order; `down` walks it backwards so callers stop before their callees.
     #[serde(default)]
     pub services: Vec<Component>,
+    /// The services were given fixed peer addresses (`up --static-addrs`) instead of
+    /// Consul URLs.
+    #[serde(default)]
+    pub static_addrs: bool,
+    /// Appended to every Consul service name this stack registers (`user-service-1a2b3c4d`)
+    /// when Consul is shared with other stacks (`--external`: the test suite, a team's
+    /// agent); empty with the lab's own Consul. Without it, the gateway of one stack would
+    /// balance over another stack's user-service — whose database has other users.
+    #[serde(default)]
+    pub consul_suffix: String,
 }
 
 impl StackState {
@@ -107,6 +117,11 @@ impl StackState {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }
+    }
+
+    /// The name a service binary (`user-service`) registers under in this stack's Consul.
+    pub fn consul_name(&self, binary: &str) -> String {
+        format!("{binary}{}", self.consul_suffix)
     }
 
     /// Nothing recorded. `up` then still sweeps for orphans: "no record" may mean a run

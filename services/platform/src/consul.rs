@@ -120,6 +120,15 @@ struct HealthEntry {
     checks: Vec<HealthCheck>,
 }
 
+/// An entry of the agent's own `/v1/agent/services` map.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AgentService {
+    service: String,
+    address: String,
+    port: u16,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct HealthCheck {
@@ -182,6 +191,7 @@ impl Consul {
             address: reg.host.clone(),
             port: reg.port,
             meta,
+            // lesson:register-check:start
             check: AgentCheck {
                 // `host:port/service`: Consul's syntax for "call grpc.health.v1.Health/Check
                 // with this service name". Without `/service` it checks the server-wide
@@ -191,6 +201,7 @@ impl Consul {
                 timeout: format!("{}ms", reg.check_timeout.as_millis()),
                 deregister_critical_service_after: format!("{}s", reg.deregister_after.as_secs()),
             },
+            // lesson:register-check:end
         };
         self.http
             .put(format!("{}/v1/agent/service/register", self.base))
@@ -199,6 +210,34 @@ impl Consul {
             .await?
             .error_for_status()?;
         Ok(())
+    }
+
+    /// Removes the registrations of `reg.name` at `reg.host:reg.port` other than `reg.id`:
+    /// predecessors on this address that died without deregistering (kill -9, a crash).
+    ///
+    /// Why it matters with per-process ids: Consul's health check of the dead predecessor
+    /// dials the same `host:port` — and reaches *us*. Its entry turns passing again, Consul
+    /// lists this address twice, and every client sends this instance a double share (and,
+    /// when it dies, tries the same dead address twice). We hold the port, so any other
+    /// entry for it is certainly stale. Returns how many were removed.
+    pub async fn deregister_predecessors(&self, reg: &Registration) -> anyhow::Result<usize> {
+        let services: std::collections::BTreeMap<String, AgentService> = self
+            .http
+            .get(format!("{}/v1/agent/services", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let mut removed = 0;
+        for (id, s) in services {
+            if s.service == reg.name && s.address == reg.host && s.port == reg.port && id != reg.id
+            {
+                self.deregister(&id).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes an instance. An unknown id (404: Consul already reaped it) is not an

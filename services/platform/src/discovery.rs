@@ -118,6 +118,15 @@ pub struct Backend {
     epoch: Instant,
     sent: AtomicU64,
     failed: AtomicU64,
+    /// The same two counts as Prometheus counters (`upstream_requests_total` and
+    /// `upstream_failures_total`, labelled by service and instance address), so the lab can
+    /// read from a client's `/metrics` where its calls went — the per-upstream-host figures
+    /// a proxy such as Envoy exports. Handles made at the first call, not in `new`: a
+    /// handle binds to the recorder installed *when it is made*, and the first instance list
+    /// can arrive before the service has installed its Prometheus recorder — those counters
+    /// would silently count into nothing. After that, an increment is one atomic add.
+    metrics: std::sync::OnceLock<(metrics::Counter, metrics::Counter)>,
+    labels: [(&'static str, String); 2],
 }
 
 /// What a client has sent to one instance, for the lab's screens and the tests.
@@ -133,7 +142,8 @@ pub struct BackendStats {
 }
 
 impl Backend {
-    fn new(id: String, address: &str) -> anyhow::Result<Self> {
+    fn new(service: &str, id: String, address: &str) -> anyhow::Result<Self> {
+        let labels = [("service", service.to_string()), ("instance", address.to_string())];
         Ok(Self {
             id,
             address: address.to_string(),
@@ -142,6 +152,17 @@ impl Backend {
             epoch: Instant::now(),
             sent: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            metrics: std::sync::OnceLock::new(),
+            labels,
+        })
+    }
+
+    fn counters(&self) -> &(metrics::Counter, metrics::Counter) {
+        self.metrics.get_or_init(|| {
+            (
+                metrics::counter!("upstream_requests_total", &self.labels),
+                metrics::counter!("upstream_failures_total", &self.labels),
+            )
         })
     }
 
@@ -162,11 +183,13 @@ impl Backend {
     async fn send(&self, request: http::Request<Body>) -> Result<http::Response<Body>, BoxError> {
         use tower::{Service, ServiceExt};
         self.sent.fetch_add(1, Ordering::Relaxed);
+        self.counters().0.increment(1);
         // A clone per call: a tonic `Channel` is a handle onto a shared connection, and
         // `ready` reserves a slot in its request buffer for this clone only.
         let result = self.channel.clone().ready().await?.call(request).await;
         if result.is_err() {
             self.failed.fetch_add(1, Ordering::Relaxed);
+            self.counters().1.increment(1);
         }
         result.map_err(Into::into)
     }
@@ -190,7 +213,7 @@ fn dial(address: &str) -> anyhow::Result<Channel> {
 impl Balanced {
     /// One fixed instance at `address` (`http://127.0.0.1:9001`): no Consul involved.
     pub fn fixed(name: &str, address: &str) -> anyhow::Result<Self> {
-        let backend = Backend::new(format!("{name}@{address}"), address)
+        let backend = Backend::new(name, format!("{name}@{address}"), address)
             .map_err(|e| anyhow::anyhow!("address of {name}: {e}"))?;
         let snapshot = Snapshot { backends: Arc::from(vec![Arc::new(backend)]), loaded: true };
         // The sender is dropped at once: a fixed list never changes, and `borrow` keeps
@@ -247,12 +270,14 @@ impl Shared {
     /// The next instance round-robin, skipping ejected ones and `avoid` (the one that
     /// just failed). If every instance is ejected, the plain next one: trying an instance
     /// that may have come back beats failing without trying.
+    // lesson:round-robin:start
     fn pick(&self, backends: &[Arc<Backend>], avoid: Option<&str>) -> Option<Arc<Backend>> {
         let n = backends.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let ring = || (0..n).map(|i| &backends[(start + i) % n]).filter(|b| avoid != Some(&b.id));
         ring().find(|b| !b.is_ejected()).or_else(|| ring().next()).cloned()
     }
+    // lesson:round-robin:end
 
     async fn dispatch(
         self: Arc<Self>,
@@ -267,6 +292,7 @@ impl Shared {
         // streaming request could not be buffered like this, and would not be retried).
         let (parts, body) = request.into_parts();
         let bytes = body.collect().await?.to_bytes();
+        // lesson:passive-ejection:start
         let error = match first.send(copy_request(&parts, bytes.clone())).await {
             Ok(response) => return Ok(response),
             Err(error) => error,
@@ -286,6 +312,7 @@ impl Shared {
             second.eject(self.tuning.cooldown);
         }
         result
+        // lesson:passive-ejection:end
     }
 }
 
@@ -379,6 +406,7 @@ async fn watch_consul(
             // Every client handle was dropped: nobody needs this list any more.
             _ = tx.closed() => return,
         };
+        // lesson:blocking-query:start
         match answer {
             Ok(watched) => {
                 backoff = Duration::from_millis(100);
@@ -397,6 +425,7 @@ async fn watch_consul(
                 index = 0;
             }
         }
+        // lesson:blocking-query:end
     }
 }
 
@@ -406,11 +435,17 @@ fn publish(tx: &watch::Sender<Snapshot>, service: &str, instances: &[Instance]) 
     let old = tx.borrow().backends.clone();
     let mut backends = Vec::with_capacity(instances.len());
     for i in instances {
+        // One backend per address, even if Consul lists an address twice (a stale
+        // registration whose health check reaches the new process on the same port): two
+        // backends for one process would double its share and its cost when it dies.
+        if backends.iter().any(|b: &Arc<Backend>| b.address == i.address) {
+            continue;
+        }
         if let Some(b) = old.iter().find(|b| b.id == i.id && b.address == i.address) {
             backends.push(b.clone());
             continue;
         }
-        match Backend::new(i.id.clone(), &i.address) {
+        match Backend::new(service, i.id.clone(), &i.address) {
             Ok(b) => backends.push(Arc::new(b)),
             Err(error) => tracing::warn!(%service, %error, "unusable address in consul"),
         }

@@ -103,6 +103,15 @@ pub async fn serve(
                 match c.register(&r).await {
                     Ok(()) => {
                         tracing::info!(id = %r.id, "registered in consul");
+                        match c.deregister_predecessors(&r).await {
+                            Ok(0) => {}
+                            Ok(n) => {
+                                tracing::info!(n, "removed stale registrations of this address")
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not clean stale registrations")
+                            }
+                        }
                         break;
                     }
                     Err(e) => tracing::warn!(error = %e, "consul registration failed; retrying"),

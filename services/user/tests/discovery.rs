@@ -182,7 +182,9 @@ async fn a_killed_instance_costs_no_read_and_a_restarted_one_gets_traffic_again(
          {last_change:?} after the kill; consul stopped listing it after {consul_gone:?}"
     );
     assert_eq!(failed, 0, "no read may fail while one of two instances dies");
-    assert!(last_change < Duration::from_secs(1), "ejected within 1 s: {last_change:?}");
+    // The aim is well under 1 s (typically < 100 ms); 1.5 s leaves room for a loaded CI
+    // machine while staying below the ~2 s Consul needs with 500 ms checks.
+    assert!(last_change < Duration::from_millis(1500), "ejected quickly: {last_change:?}");
 
     // The list follows Consul: the dead instance leaves the client's list too.
     wait_for("the client forgets the dead instance", || async {
@@ -194,6 +196,13 @@ async fn a_killed_instance_costs_no_read_and_a_restarted_one_gets_traffic_again(
     let _a2 = start(&name, &database, a.port);
     wait_for("the restarted instance gets calls", || async {
         read(&client).await && sent_to(&transport, pa) > 0
+    })
+    .await;
+    // The killed process's registration names the same address; Consul's check of it would
+    // reach the new process and list the address twice. The new one removes it on start.
+    wait_for("one entry per address", || async {
+        let all = consul.all_instances(&name).await.unwrap_or_default();
+        all.len() == 2 && passing_ports(&consul, &name).await == both
     })
     .await;
 }
