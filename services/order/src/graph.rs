@@ -6,10 +6,14 @@
 //! supervisor: order's own tests, the gateway's order tests and `bookstore-lab bench order`.
 //! The order-service binary is built without it, so it does not carry three other services.
 
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+};
 
 use bookstore_platform::Shutdown;
 use bookstore_stack::testing::{Infra, unique_prefix};
+use tonic::transport::{Channel, Endpoint};
 
 use crate::{Settings, Spawned, peers::PeerAddrs};
 
@@ -34,6 +38,39 @@ pub struct Graph {
 /// `http://<addr>`, the form every settings field and tonic endpoint takes.
 pub fn url(addr: SocketAddr) -> String {
     format!("http://{addr}")
+}
+
+/// A channel to `addr` that connects on its first call, so building a test's clients never
+/// fails or waits; a server that is not up yet shows as that call's `Unavailable`.
+pub fn lazy_channel(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(url(addr)).expect("an http:// URL of a socket address").connect_lazy()
+}
+
+/// A service binary started as a child process by a crash test (order's `tests/crash.rs`,
+/// payment's `tests/restart.rs`), killed when the guard drops, so a failed assertion that
+/// unwinds past it leaves no stray process holding a port and a database.
+pub struct Reaper(Child);
+
+impl Reaper {
+    /// Starts `command` (stdout and stderr discarded) under the guard.
+    pub fn spawn(command: &mut Command) -> std::io::Result<Self> {
+        command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().map(Self)
+    }
+
+    /// kill -9 and reap: the process gets no chance to run shutdown hooks or compensation of
+    /// its own, which is what the crash tests need. `Child::kill` is SIGKILL on Unix; there
+    /// is no graceful variant hiding behind it.
+    pub fn kill_9(&mut self) {
+        self.0.kill().expect("kill -9 failed");
+        self.0.wait().expect("reaped");
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 impl Graph {

@@ -98,12 +98,7 @@ impl Settings {
     /// sweeper would release the stock of an order that is about to commit — an order
     /// without its lock, which someone else can then buy. ❌ DON'T tune it below that.
     pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.common.is_development() || self.service_token.expose() != DEV_SERVICE_TOKEN,
-            "refusing to start: BOOKSTORE_SERVICE_TOKEN is the built-in development token and \
-             environment is {:?}",
-            self.common.environment
-        );
+        bookstore_platform::auth::refuse_dev_service_token(&self.common, &self.service_token)?;
         anyhow::ensure!(self.payment_window_secs > 0, "payment_window_secs must be positive");
         anyhow::ensure!(self.sweep_interval_secs > 0, "sweep_interval_secs must be positive");
         anyhow::ensure!(

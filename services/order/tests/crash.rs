@@ -10,11 +10,9 @@
 
 mod common;
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
+use bookstore_order::graph::Reaper;
 use bookstore_proto::order::{
     ListOrdersRequest, OrderStatus, order_service_client::OrderServiceClient,
 };
@@ -25,25 +23,23 @@ use tonic::transport::Channel;
 /// Short timings, so the test waits seconds rather than the production minute: peer
 /// deadlines of 1 s allow an intent to count as dead after 5 s.
 fn start_process(s: &TestStack, port: u16) -> Reaper {
-    let child = Command::new(env!("CARGO_BIN_EXE_order-service"))
-        .env("BOOKSTORE_PORT", port.to_string())
-        .env("BOOKSTORE_METRICS_PORT", "0")
-        .env("BOOKSTORE_MYSQL_URL", &s.infra.mysql_url)
-        .env("BOOKSTORE_DATABASE", &s.order_settings.common.database)
-        .env("BOOKSTORE_CONSUL_ADDR", "")
-        .env("BOOKSTORE_ENVIRONMENT", "development")
-        .env("BOOKSTORE_USER_ADDR", &s.user_addr)
-        .env("BOOKSTORE_CATALOG_ADDR", &s.catalog_addr)
-        .env("BOOKSTORE_INVENTORY_ADDR", &s.inventory_addr)
-        .env("BOOKSTORE_LAB_FAULTS", "true")
-        .env("BOOKSTORE_UPSTREAM_TIMEOUT_MS", "1000")
-        .env("BOOKSTORE_INTENT_STALE_SECS", "5")
-        .env("BOOKSTORE_SWEEP_INTERVAL_SECS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("order-service binary starts");
-    Reaper(child)
+    Reaper::spawn(
+        Command::new(env!("CARGO_BIN_EXE_order-service"))
+            .env("BOOKSTORE_PORT", port.to_string())
+            .env("BOOKSTORE_METRICS_PORT", "0")
+            .env("BOOKSTORE_MYSQL_URL", &s.infra.mysql_url)
+            .env("BOOKSTORE_DATABASE", &s.order_settings.common.database)
+            .env("BOOKSTORE_CONSUL_ADDR", "")
+            .env("BOOKSTORE_ENVIRONMENT", "development")
+            .env("BOOKSTORE_USER_ADDR", &s.user_addr)
+            .env("BOOKSTORE_CATALOG_ADDR", &s.catalog_addr)
+            .env("BOOKSTORE_INVENTORY_ADDR", &s.inventory_addr)
+            .env("BOOKSTORE_LAB_FAULTS", "true")
+            .env("BOOKSTORE_UPSTREAM_TIMEOUT_MS", "1000")
+            .env("BOOKSTORE_INTENT_STALE_SECS", "5")
+            .env("BOOKSTORE_SWEEP_INTERVAL_SECS", "1"),
+    )
+    .expect("order-service binary starts")
 }
 
 /// A client of the process on `port`, once it answers (ListOrders with a valid token).
@@ -59,25 +55,6 @@ async fn ready_client(port: u16, token: &str) -> OrderServiceClient<Channel> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("order-service on port {port} did not become ready")
-}
-
-/// Kills the child if a failed assertion unwinds past it, so no stray process outlives the test.
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn kill_9(child: &mut Reaper) {
-    let child = &mut child.0;
-    // SIGKILL, not `Child::kill` semantics we cannot see: the point is that the process
-    // gets no chance to run any compensation of its own.
-    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    assert_eq!(rc, 0, "kill -9 failed");
-    child.wait().expect("reaped");
 }
 
 #[tokio::test]
@@ -106,7 +83,7 @@ async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() 
         eventually(Duration::from_secs(10), || async { s.stock(20).await.locked == 3 }).await,
         "the lock was taken"
     );
-    kill_9(&mut first);
+    first.kill_9();
     assert!(call.await.unwrap().is_err(), "the caller saw the creation fail");
 
     // The state the crash left: a lock, an intent, no order.
@@ -140,13 +117,13 @@ async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() 
 
     // 3. Killed *after* the commit: the Pending order keeps its lock (it will expire or be
     // paid); the restarted sweeper must not release it.
-    kill_9(&mut second);
+    second.kill_9();
     let port = bookstore_stack::ports::any_free().unwrap();
     let mut third = start_process(&s, port);
     let _client = ready_client(port, &token).await;
     tokio::time::sleep(Duration::from_secs(7)).await; // longer than the stale threshold + a sweep
     assert_eq!(s.stock(20).await.locked, 3, "a committed order's lock is never swept");
-    kill_9(&mut third);
+    third.kill_9();
 }
 
 async fn s_create(

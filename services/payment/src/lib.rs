@@ -82,12 +82,7 @@ impl Default for Settings {
 impl Settings {
     /// Fails fast on settings that would make the service unsafe or meaningless.
     pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.common.is_development() || self.service_token.expose() != DEV_SERVICE_TOKEN,
-            "refusing to start: BOOKSTORE_SERVICE_TOKEN is the built-in development token and \
-             environment is {:?}",
-            self.common.environment
-        );
+        bookstore_platform::auth::refuse_dev_service_token(&self.common, &self.service_token)?;
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.mock_failure_rate),
             "mock_failure_rate must be between 0 and 1"

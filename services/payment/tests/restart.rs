@@ -7,43 +7,28 @@
 
 mod common;
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
-use bookstore_order::graph::url;
+use bookstore_order::graph::{Reaper, url};
 use bookstore_proto::{
     order::OrderStatus,
     payment::{CreatePaymentRequest, PaymentStatus, payment_service_client::PaymentServiceClient},
 };
 use common::{Shop, authed, open};
 
-/// Kills the child if an assertion unwinds past it.
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start_process(s: &Shop, port: u16) -> Reaper {
-    let child = Command::new(env!("CARGO_BIN_EXE_payment-service"))
-        .env("BOOKSTORE_PORT", port.to_string())
-        .env("BOOKSTORE_METRICS_PORT", "0")
-        .env("BOOKSTORE_MYSQL_URL", &s.infra.mysql_url)
-        .env("BOOKSTORE_DATABASE", &s.payment_settings.common.database)
-        .env("BOOKSTORE_CONSUL_ADDR", "")
-        .env("BOOKSTORE_ENVIRONMENT", "development")
-        .env("BOOKSTORE_ORDER_ADDR", url(s.graph.order))
-        .env("BOOKSTORE_CONFIRM_DELAY_MS", "2000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("payment-service binary starts");
-    Reaper(child)
+    Reaper::spawn(
+        Command::new(env!("CARGO_BIN_EXE_payment-service"))
+            .env("BOOKSTORE_PORT", port.to_string())
+            .env("BOOKSTORE_METRICS_PORT", "0")
+            .env("BOOKSTORE_MYSQL_URL", &s.infra.mysql_url)
+            .env("BOOKSTORE_DATABASE", &s.payment_settings.common.database)
+            .env("BOOKSTORE_CONSUL_ADDR", "")
+            .env("BOOKSTORE_ENVIRONMENT", "development")
+            .env("BOOKSTORE_ORDER_ADDR", url(s.graph.order))
+            .env("BOOKSTORE_CONFIRM_DELAY_MS", "2000"),
+    )
+    .expect("payment-service binary starts")
 }
 
 async fn client(port: u16) -> PaymentServiceClient<tonic::transport::Channel> {
@@ -81,8 +66,7 @@ async fn a_payment_survives_a_kill_in_the_pending_window() {
         .unwrap();
     assert_eq!(p.status(), PaymentStatus::Pending);
     // SIGKILL at once — 2 s before the gateway would answer.
-    assert_eq!(unsafe { libc::kill(first.0.id() as i32, libc::SIGKILL) }, 0);
-    first.0.wait().unwrap();
+    first.kill_9();
     let db = s.payment_db().await;
     let status: i8 =
         sqlx::query_scalar("SELECT status FROM payments").fetch_one(&db).await.unwrap();

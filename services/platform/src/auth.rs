@@ -40,6 +40,28 @@ pub const SERVICE_TOKEN_HEADER: &str = "x-service-token";
 /// (the same rule as the JWT secret): anyone who has read this file could mark orders paid.
 pub const DEV_SERVICE_TOKEN: &str = "bookstore-lab-development-service-token";
 
+/// Refuses to start a service whose service credential is still [`DEV_SERVICE_TOKEN`] in any
+/// environment but `development`; order- and payment-service call it from their
+/// `Settings::check`.
+///
+/// Why at start-up and not per request: a misconfigured production instance that serves
+/// with the published token has already lost — any caller could mark an order Paid or
+/// confirm a payment that never happened. ✅ DO fail before binding the port, where the
+/// operator reads the error; ❌ DON'T log a warning and serve anyway (nobody reads it).
+/// The default environment is production, so forgetting to set one is also refused.
+pub fn refuse_dev_service_token(
+    common: &crate::CommonSettings,
+    token: &crate::Secret,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        common.is_development() || token.expose() != DEV_SERVICE_TOKEN,
+        "refusing to start: BOOKSTORE_SERVICE_TOKEN is the built-in development token and \
+         environment is {:?}",
+        common.environment
+    );
+    Ok(())
+}
+
 /// Whether `metadata` carries the service credential `secret`, compared in constant time:
 /// a byte-by-byte compare with an early exit would let a caller learn the secret's prefix
 /// from response times, one byte at a time.
@@ -67,9 +89,8 @@ mod tests {
         assert_eq!(bearer_token(&meta("BEARER abc.def")).unwrap(), "abc.def");
     }
 
-    /// No header, another scheme (Basic auth) and an empty token are all refused. Each must
-    /// fail here, as `Unauthenticated`, before any service logic runs on a request whose
-    /// caller we do not know.
+    /// The service credential matches only byte for byte: a prefix, a longer string and a
+    /// missing header are all refused (the constant-time compare must still say "no").
     #[test]
     fn the_service_token_must_match_exactly() {
         let secret = crate::Secret::new("s3cret-token");
@@ -84,6 +105,20 @@ mod tests {
         assert!(!has_service_token(&MetadataMap::new(), &secret));
     }
 
+    /// The published token passes only in development; production (the default) needs its own.
+    #[test]
+    fn the_dev_service_token_is_refused_outside_development() {
+        let mut common = crate::CommonSettings::defaults(0, "any_db");
+        let dev = crate::Secret::new(DEV_SERVICE_TOKEN);
+        assert!(refuse_dev_service_token(&common, &dev).is_err(), "production is the default");
+        assert!(refuse_dev_service_token(&common, &crate::Secret::new("own-token")).is_ok());
+        common.environment = "development".into();
+        assert!(refuse_dev_service_token(&common, &dev).is_ok());
+    }
+
+    /// No header, another scheme (Basic auth) and an empty token are all refused. Each must
+    /// fail here, as `Unauthenticated`, before any service logic runs on a request whose
+    /// caller we do not know.
     #[test]
     fn rejects_missing_or_malformed_authorization() {
         assert!(bearer_token(&MetadataMap::new()).is_err());

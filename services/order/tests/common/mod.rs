@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bookstore_order::{
     Settings,
-    graph::{Graph, url},
+    graph::{Graph, lazy_channel, url},
 };
 use bookstore_proto::{
     catalog::{GetBookRequest, catalog_service_client::CatalogServiceClient},
@@ -45,12 +45,11 @@ pub async fn spawn_with(tune: impl FnOnce(&mut Settings)) -> TestStack {
     let infra = testing::infra();
     let graph =
         Graph::spawn(&infra, BOOKS, JWT_SECRET, tune).await.expect("the order graph starts");
-    let connect = |a| tonic::transport::Endpoint::from_shared(url(a)).unwrap().connect_lazy();
     TestStack {
-        orders: OrderServiceClient::new(connect(graph.order)),
-        users: UserServiceClient::new(connect(graph.user)),
-        catalog: CatalogServiceClient::new(connect(graph.catalog)),
-        inventory: InventoryServiceClient::new(connect(graph.inventory)),
+        orders: OrderServiceClient::new(lazy_channel(graph.order)),
+        users: UserServiceClient::new(lazy_channel(graph.user)),
+        catalog: CatalogServiceClient::new(lazy_channel(graph.catalog)),
+        inventory: InventoryServiceClient::new(lazy_channel(graph.inventory)),
         order_settings: graph.order_settings.clone(),
         catalog_db: graph.catalog_db.clone(),
         user_addr: url(graph.user),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use bookstore_order::graph::{Graph, url};
+use bookstore_order::graph::{Graph, lazy_channel, url};
 use bookstore_payment::Settings;
 use bookstore_proto::{
     inventory::{self as inv, inventory_service_client::InventoryServiceClient},
@@ -28,10 +28,6 @@ pub struct Shop {
     payment: Option<bookstore_payment::Spawned>,
 }
 
-fn lazy(addr: String) -> Channel {
-    tonic::transport::Endpoint::from_shared(addr).unwrap().connect_lazy()
-}
-
 /// The graph, with `order_tune` applied to order-service, and payment-service with
 /// `payment_tune` applied (a 300 ms mock gateway unless a test says otherwise).
 pub async fn open(
@@ -51,10 +47,10 @@ pub async fn open(
         .await
         .expect("payment-service starts");
     Shop {
-        payments: PaymentServiceClient::new(lazy(url(payment.bound.grpc))),
-        orders: OrderServiceClient::new(lazy(url(graph.order))),
-        users: UserServiceClient::new(lazy(url(graph.user))),
-        inventory: InventoryServiceClient::new(lazy(url(graph.inventory))),
+        payments: PaymentServiceClient::new(lazy_channel(payment.bound.grpc)),
+        orders: OrderServiceClient::new(lazy_channel(graph.order)),
+        users: UserServiceClient::new(lazy_channel(graph.user)),
+        inventory: InventoryServiceClient::new(lazy_channel(graph.inventory)),
         payment_settings: settings,
         payment: Some(payment),
         infra,
