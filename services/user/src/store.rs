@@ -49,8 +49,9 @@ impl UserRow {
     }
 }
 
-/// Listed explicitly: `SELECT *` would break the `FromRow` mapping the day a column is
-/// added, and would read columns nobody asked for.
+/// Listed explicitly: `SELECT *` would also ship every column a later migration adds to
+/// each read (sqlx ignores columns `FromRow` does not name, so nothing would break — it
+/// would only cost, silently), and the query would no longer say what it returns.
 const COLUMNS: &str = "id, username, email, password_hash, created_at";
 
 /// Inserts a user. A duplicate username (the UNIQUE index, case-insensitive under the
