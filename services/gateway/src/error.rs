@@ -19,7 +19,6 @@
 //! DO: keep the machine-readable `code` stable (clients switch on it) and the `message`
 //! human. DON'T: answer every failure with 500 or, worse, 200 + `{"ok": false}` — HTTP
 //! clients, proxies and retry policies all understand status codes, and nothing else.
-
 //! ## 401 or 403?
 //!
 //! 401 Unauthorized means "I do not know who you are" (no token, bad token): log in.
@@ -47,7 +46,6 @@ use serde_json::json;
 use tonic::Code;
 
 /// An HTTP error answer.
-#[derive(Debug)]
 ///
 /// `code` is the machine-readable name (the gRPC code's name, so a client that speaks both
 /// protocols sees one vocabulary); `message` is for the developer reading the response.
@@ -56,9 +54,13 @@ use tonic::Code;
 /// timeout), and everything else arrives as a gRPC status, already classified by the
 /// service that knew what went wrong. One struct with the final status and code keeps
 /// that classification instead of re-deriving it.
+#[derive(Debug)]
 pub struct ApiError {
+    /// The HTTP status line: what proxies, browsers and retry policies act on.
     pub status: StatusCode,
+    /// The gRPC code's name (`NOT_FOUND`): what a client's code switches on.
     pub code: &'static str,
+    /// For the developer reading the response; never upstream text on a 500.
     pub message: String,
 }
 

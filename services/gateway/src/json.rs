@@ -6,20 +6,23 @@
 //! enums and defaults are a gRPC concern (`sort_by: 2`), and the HTTP API is a contract of
 //! its own. Owning these types means a proto change cannot silently change the JSON.
 
-// Every struct derives both `Serialize` and `Deserialize`: the gateway needs one
+// Bodies and responses derive both `Serialize` and `Deserialize`: the gateway needs one
 // direction, the tests (and any Rust client) the other, and one definition serves both so
-// they cannot disagree.
+// they cannot disagree. The query-string shapes (`ListParams`, `SearchParams`) are only
+// ever read, so they only deserialise.
 
 use bookstore_proto::{catalog, user};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 /// A user's public profile. Built only from the proto `User`, which has no password hash:
 /// the JSON cannot leak what the message does not carry.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserJson {
     pub id: u64,
     pub username: String,
+    /// Returned to the user themselves only: on registration and by `GET /users/me`.
     pub email: String,
+    /// Unix milliseconds.
     pub created_at: i64,
 }
 
@@ -31,10 +34,11 @@ impl From<user::User> for UserJson {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// A book as JSON, field for field the proto `Book`.
 ///
 /// Times stay unix milliseconds instead of ISO-8601 strings: a client formats them for its
 /// own locale and time zone, and numbers survive every JSON library unchanged.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BookJson {
     pub id: u64,
     pub title: String,
@@ -43,6 +47,8 @@ pub struct BookJson {
     pub publisher: String,
     /// Cents.
     pub price: i64,
+    /// The figure the catalogue displays (set through UpdateStock), not inventory's live
+    /// count: a shopper's order is checked against inventory, never against this number.
     pub stock: i32,
     pub description: String,
     pub created_at: i64,
@@ -70,15 +76,18 @@ impl From<catalog::Book> for BookJson {
 }
 
 /// A page of books (list and search).
-#[derive(Debug, Serialize, Deserialize)]
 ///
 /// `total` lets a client draw page numbers (`ceil(total / page_size)`); `page` and
 /// `page_size` echo what the service actually used (after its defaults and cap), which is
 /// not always what the client asked for.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct BookPageJson {
     pub books: Vec<BookJson>,
+    /// Books matching the whole query (every page), not the length of `books`.
     pub total: u64,
+    /// The page served, 1-based.
     pub page: u32,
+    /// The size applied: the request's, defaulted to 20 and capped at 100.
     pub page_size: u32,
 }
 
@@ -91,23 +100,25 @@ impl BookPageJson {
 }
 
 /// `POST /api/v1/users/register`.
-#[derive(Serialize, Deserialize)]
 ///
 /// `#[serde(default)]` on optional fields: a client may omit `email`. Required fields have
 /// no default, so a body without `username` is a 400 from the JSON extractor, before any
 /// upstream call.
+#[derive(Serialize, Deserialize)]
 pub struct RegisterBody {
     pub username: String,
+    /// Passed to user-service as is: the gateway neither trims nor checks it, so the one
+    /// rule (8–128 characters) is user-service's.
     pub password: String,
     #[serde(default)]
     pub email: String,
 }
 
 /// `POST /api/v1/users/login`.
-#[derive(Serialize, Deserialize)]
 ///
 /// Both fields required. There is deliberately no "remember me" flag: token lifetime is a
 /// server policy (`jwt_ttl_secs`), not a client's choice.
+#[derive(Serialize, Deserialize)]
 pub struct LoginBody {
     pub username: String,
     pub password: String,
@@ -137,11 +148,12 @@ impl std::fmt::Debug for LoginBody {
 }
 
 /// The answer to a login.
-#[derive(Debug, Serialize, Deserialize)]
 ///
 /// `expires_at` is unix *seconds*, as in the JWT itself, so a client can compare it with
 /// the token's own `exp` claim without converting units.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SessionJson {
+    /// The JWT, to be sent back as `Authorization: Bearer <token>`.
     pub token: String,
     /// Unix seconds.
     pub expires_at: i64,
@@ -149,13 +161,15 @@ pub struct SessionJson {
 }
 
 /// `POST /api/v1/books`.
-#[derive(Debug, Serialize, Deserialize)]
 ///
 /// `price` is cents, an integer. A client sending `59.9` (yuan, a float) gets a 400 from
 /// the JSON parser — the type system catching the most common money bug at the door.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PublishBody {
     pub title: String,
     pub author: String,
+    /// Optional; hyphens allowed. catalog-service keeps the 13 digits and checks the
+    /// check digit, so `978-7-111-54742-6` and `9787111547426` are the same book.
     #[serde(default)]
     pub isbn: String,
     #[serde(default)]
@@ -169,26 +183,30 @@ pub struct PublishBody {
 }
 
 /// `GET /api/v1/books?page=&page_size=&sort=price|created_at|title&order=asc|desc&keyword=`.
-#[derive(Debug, Default, Deserialize)]
 ///
 /// All fields optional: `GET /api/v1/books` alone is page 1, 20 books, newest first. The
 /// words `sort` and `order` are the HTTP vocabulary; the handler maps them to the proto
 /// enums, refusing unknown words instead of silently using the default (a typo such as
 /// `sort=prise` should be an error the developer sees, not a wrong order they do not).
+#[derive(Debug, Default, Deserialize)]
 pub struct ListParams {
     pub page: Option<u32>,
     pub page_size: Option<u32>,
+    /// `price`, `created_at` or `title`.
     pub sort: Option<String>,
+    /// `asc` or `desc` (the default, for every sort).
     pub order: Option<String>,
+    /// Matched literally (`%` is a percent sign) in title or author, case-insensitively.
     pub keyword: Option<String>,
 }
 
 /// `GET /api/v1/books/search?q=&page=&page_size=`.
-#[derive(Debug, Default, Deserialize)]
 ///
 /// `q` is optional in the type so that a missing `q` reaches catalog-service as an empty
 /// query and gets *its* error message ("query must not be empty"), the same as over gRPC.
+#[derive(Debug, Default, Deserialize)]
 pub struct SearchParams {
+    /// Matched literally in title, author or ISBN digits.
     pub q: Option<String>,
     pub page: Option<u32>,
     pub page_size: Option<u32>,

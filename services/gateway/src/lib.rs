@@ -5,7 +5,7 @@
 //! Bearer tokens, gRPC codes → HTTP statuses, timeouts — and holds no business rules and
 //! no data of its own. What it is not for: validation (the services validate, because they
 //! must not trust any caller), caching (catalog-service caches), or internal RPCs
-//! (UpdateStock is deliberately not routed: it is for inventory-service only).
+//! (UpdateStock is deliberately not routed: it is an internal write).
 //!
 //! | module | its one job |
 //! |---|---|
@@ -32,11 +32,9 @@
 //! | `GET /api/v1/orders` | order ListOrders | Bearer |
 //! | `GET /api/v1/orders/{id}` | order GetOrder | Bearer |
 //! | `POST /api/v1/orders/{id}/cancel` | order CancelOrder | Bearer |
-//!
 //! | `POST /api/v1/orders/{id}/payments` | payment CreatePayment | Bearer |
 //! | `GET /api/v1/payments/{payment_no}` | payment QueryPayment | Bearer |
 //! | `POST /api/v1/payments/{payment_no}/mock-callback` | payment MockCallback (lab only) | — |
-
 //!
 //! ## One request through the gateway
 //!
@@ -90,11 +88,11 @@ use crate::upstream::Upstreams;
 
 /// Gateway settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_CATALOG_ADDR`,
 /// `BOOKSTORE_UPSTREAM_TIMEOUT_MS`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
 ///
 /// The address fields are full URLs (`http://127.0.0.1:9002`) because that is what the
 /// supervisor passes (`BOOKSTORE_CATALOG_ADDR`) and what tonic's `Endpoint` parses. With
 /// Consul (Day 35) these become service names resolved at run time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
@@ -110,14 +108,20 @@ pub struct Settings {
     /// provider). Off by default: see `payments` for why it must not be public.
     pub lab_routes: bool,
     /// The service credential that route adds for MockCallback.
+    ///
+    /// Unlike order- and payment-service, the gateway does not refuse the development
+    /// token outside development: it sends it only on the lab-only route, which a
+    /// production deployment leaves off — and payment-service, which does check, would
+    /// refuse to start with it anyway.
     pub service_token: bookstore_platform::Secret,
     /// Deadline for each upstream call: 3 s. Generous for loopback (calls take ~1 ms);
     /// short enough that a hung service shows as a 504 before a user gives up.
     pub upstream_timeout_ms: u64,
 }
 
-/// The course's addresses (user 9001, catalog 9002, gateway 8080) as defaults, so
-/// `gateway` started by hand next to hand-started services needs no configuration.
+/// The course's addresses (user 9001, catalog 9002, order 9003, payment 9005, gateway
+/// 8080) as defaults, so `gateway` started by hand next to hand-started services needs no
+/// configuration. The database is `""`: the gateway has none, and connects to none.
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -148,6 +152,8 @@ impl Default for Settings {
 /// `grpc.health.v1` (and the dashboard's business).
 pub fn router(upstreams: Upstreams, lab_routes: bool) -> Router {
     let mut router = Router::new();
+    // Absent rather than refused: without `lab_routes` the path is an ordinary 404, so a
+    // scan of a production gateway cannot even learn that a mock route exists.
     if lab_routes {
         router = router.route("/api/v1/payments/{no}/mock-callback", post(payments::mock_callback));
     }
@@ -221,15 +227,35 @@ pub async fn run(
     .await?;
     tracing::info!(%addr, %metrics, "gateway listening");
     on_bound(addr);
-    // Graceful shutdown: on the token, axum stops accepting and lets in-flight requests
-    // finish (each bounded by the upstream timeout), then `run` returns.
     // TCP_NODELAY on every accepted connection: without it, Nagle's algorithm can hold a
     // response's last segment back until the client's (delayed, up to 40 ms) ACK arrives.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    // Graceful shutdown: on the token, axum stops accepting and lets in-flight requests
+    // finish (each bounded by the upstream timeout, twice for `/users/me`), then `run`
+    // returns.
     axum::serve(listener, router(upstreams, settings.lab_routes))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())
+}
+
+/// The one in-process start of the gateway (its own tests): [`run`] on a task, on port 0,
+/// returning the bound address once it listens — or the start-up error, instead of a
+/// test that waits for an address that never comes.
+pub async fn spawn_in_process(
+    mut settings: Settings,
+    shutdown: Shutdown,
+) -> anyhow::Result<SocketAddr> {
+    settings.common.port = 0;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle = tokio::spawn(run(settings, shutdown, move |a| {
+        let _ = tx.send(a);
+    }));
+    match rx.await {
+        Ok(addr) => Ok(addr),
+        // The sender was dropped unused: `run` failed before binding.
+        Err(_) => Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("gateway stopped"))),
+    }
 }

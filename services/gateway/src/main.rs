@@ -1,5 +1,4 @@
 //! `gateway`: a thin main around [`bookstore_gateway::run`].
-
 //!
 //! Settings come from `BOOKSTORE_*` variables (`BOOKSTORE_PORT`, `BOOKSTORE_USER_ADDR`,
 //! `BOOKSTORE_CATALOG_ADDR`, `BOOKSTORE_UPSTREAM_TIMEOUT_MS`); the supervisor sets them.

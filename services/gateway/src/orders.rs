@@ -41,6 +41,9 @@ pub struct CreateBody {
     pub items: Vec<ItemBody>,
 }
 
+/// One line of a new order. `quantity` is `i32` like the proto field: `-3` reaches
+/// order-service, whose 400 ("quantity of book 7 must be 1..=…") says more than serde's
+/// "expected u32" would — and the rule stays in the one place that enforces it.
 #[derive(Debug, Deserialize)]
 pub struct ItemBody {
     pub book_id: u64,
@@ -55,6 +58,9 @@ pub struct CancelBody {
 }
 
 /// `GET /api/v1/orders` query: `page`, `page_size`, `status` (`pending`, `paid`, …).
+///
+/// Each field defaults when absent, so `GET /api/v1/orders` alone is the first page of
+/// every status; a value of the wrong type (`page=two`) is a 400 from the extractor.
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
     #[serde(default)]
@@ -68,28 +74,42 @@ pub struct ListParams {
 /// An order as JSON: money in cents, times in Unix milliseconds, the status as a word.
 #[derive(Debug, Serialize)]
 pub struct OrderJson {
+    /// The id for the routes (`/api/v1/orders/{id}`).
     pub id: u64,
+    /// The human-facing number for receipts and support calls; never used to look up.
     pub order_no: String,
     pub user_id: u64,
+    /// Sum of the lines at the prices snapshotted when the order was created, in cents:
+    /// the amount a payment must equal, whatever the catalogue says today.
     pub total: i64,
     pub status: &'static str,
     pub items: Vec<OrderItemJson>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When a Pending order stops being payable and its stock is released, so a client
+    /// can show a countdown instead of discovering the expiry at payment.
     pub expires_at: i64,
+    /// Left out of the JSON when empty: only cancelled orders carry a reason.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cancel_reason: String,
 }
 
+/// One line of an order. `title` and `price` are the snapshot taken at creation: a book
+/// renamed or repriced later does not change an order already placed.
 #[derive(Debug, Serialize)]
 pub struct OrderItemJson {
     pub book_id: u64,
     pub title: String,
     pub quantity: i32,
+    /// Unit price in cents, as snapshotted.
     pub price: i64,
 }
 
 /// The word for each status, and back: the JSON speaks words, the proto numbers.
+///
+/// One table serves both directions (answers and the `status=` filter), so a status
+/// cannot be added to one direction and forgotten in the other. `Unspecified` is not in
+/// it: no order has that status, and as a filter it is spelt "no `status` at all".
 const STATUS_WORDS: [(pb::OrderStatus, &str); 5] = [
     (pb::OrderStatus::Pending, "pending"),
     (pb::OrderStatus::Paid, "paid"),
@@ -98,6 +118,8 @@ const STATUS_WORDS: [(pb::OrderStatus, &str); 5] = [
     (pb::OrderStatus::Cancelled, "cancelled"),
 ];
 
+/// `"unknown"` for a status this gateway does not know — an order-service newer than the
+/// gateway — rather than failing the whole response over one field.
 fn status_word(s: pb::OrderStatus) -> &'static str {
     STATUS_WORDS.iter().find(|(v, _)| *v == s).map_or("unknown", |(_, w)| w)
 }
@@ -128,21 +150,8 @@ impl From<pb::Order> for OrderJson {
     }
 }
 
-/// A gRPC request to order-service carrying the deadline and the caller's own token.
-pub(crate) fn authed<T>(
-    up: &Upstreams,
-    headers: &HeaderMap,
-    message: T,
-) -> ApiResult<tonic::Request<T>> {
-    let token = crate::routes::bearer(headers)?;
-    let mut req = up.request(message);
-    let value = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| ApiError::unauthenticated("token is not valid header text"))?;
-    req.metadata_mut().insert("authorization", value);
-    Ok(req)
-}
-
+/// The `{id}` path segment as a number. Only the *shape* is checked here: `0` passes and
+/// order-service refuses it (400 as well), so the rule "ids are positive" lives in one place.
 fn order_id(id: Result<Path<u64>, PathRejection>) -> ApiResult<u64> {
     id.map(|Path(id)| id).map_err(|_| ApiError::bad_request("order id must be a positive integer"))
 }
@@ -158,6 +167,9 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> ApiResult<Response> {
+    // No header means no key: order-service then creates a new order on every POST, which
+    // is the caller's choice. A client that retries on timeouts must send one, or a lost
+    // reply turns into a second order (and a second lock on the stock).
     let key = match headers.get("idempotency-key") {
         Some(v) => v
             .to_str()
@@ -165,16 +177,30 @@ pub async fn create(
             .to_string(),
         None => String::new(),
     };
+    // Keys are scoped per shopper by order-service (`UNIQUE (user_id, idempotency_key)`):
+    // two shoppers who both send `cart-1` never collide, so a client may use simple keys.
     // Token before body, as for publishing: an anonymous caller learns nothing about shapes.
     crate::routes::bearer(&headers)?;
-    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(b) = body.map_err(ApiError::from_json)?;
     let items = b
         .items
         .into_iter()
         .map(|i| CreateOrderItem { book_id: i.book_id, quantity: i.quantity })
         .collect();
-    let req = authed(&up, &headers, CreateOrderRequest { items, idempotency_key: key })?;
+    let req =
+        crate::routes::authed(&up, &headers, CreateOrderRequest { items, idempotency_key: key })?;
+    // One call; order-service does the rest (token, prices, stock lock, commit). The
+    // gateway's 3 s travel with it as `grpc-timeout`, and CreateOrder makes up to three
+    // peer calls of its own, so a slow peer can outlast it: the client gets 504 while
+    // tonic drops the handler mid-way, perhaps after LockStock. That is one of the windows
+    // order-service's intent row and sweeper exist for (the lock is released or the order
+    // committed, never half of it). A 504 therefore means "outcome unknown", and the retry
+    // with the same `Idempotency-Key` is what resolves it: it answers the committed order,
+    // or creates it now.
     let r = up.call("order-service", up.orders.clone().create_order(req)).await?;
+    // Said twice on purpose: the header for proxies, SDKs and logs that never parse bodies,
+    // the `replayed` field for clients that only read JSON. Both come from order-service's
+    // own flag; the gateway does not guess from timing or from the order's age.
     let status = if r.replayed { StatusCode::OK } else { StatusCode::CREATED };
     let mut response = (
         status,
@@ -189,6 +215,9 @@ pub async fn create(
 
 /// `GET /api/v1/orders` → 200 `{"orders": […], "total": n, "page": p, "page_size": s}`.
 /// An unknown `status` word is a 400 here, rather than being sent on as "every status".
+///
+/// Only the caller's orders: the token decides whose, there is no `user_id` parameter to
+/// forge. Newest first, as order-service sorts them.
 pub async fn list(
     State(up): State<Upstreams>,
     headers: HeaderMap,
@@ -205,9 +234,15 @@ pub async fn list(
             })?
         }
     };
+    // The same default and cap order-service applies, computed here too because the JSON
+    // echoes `page` and `page_size` and ListOrders' reply does not carry them back.
     let (page, page_size) =
         (p.page.max(1), if p.page_size == 0 { 20 } else { p.page_size.min(100) });
-    let req = authed(&up, &headers, ListOrdersRequest { page, page_size, status: status as i32 })?;
+    let req = crate::routes::authed(
+        &up,
+        &headers,
+        ListOrdersRequest { page, page_size, status: status as i32 },
+    )?;
     let r = up.call("order-service", up.orders.clone().list_orders(req)).await?;
     let orders: Vec<OrderJson> = r.orders.into_iter().map(OrderJson::from).collect();
     Ok(Json(
@@ -222,13 +257,19 @@ pub async fn get(
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let order_id = order_id(id)?;
-    let req = authed(&up, &headers, GetOrderRequest { order_id })?;
+    // 404 rather than 403 for another shopper's order is order-service's decision: a 403
+    // would confirm that the id exists, and order ids are sequential.
+    let req = crate::routes::authed(&up, &headers, GetOrderRequest { order_id })?;
     let r = up.call("order-service", up.orders.clone().get_order(req)).await?;
     Ok(Json(serde_json::json!({ "order": r.order.map(OrderJson::from) })))
 }
 
 /// `POST /api/v1/orders/{id}/cancel` → 200 `{"order": …}`; a shipped order is 409.
 /// The body is optional: an empty POST cancels with the default reason.
+///
+/// POST, not DELETE: the order is not removed, it moves to Cancelled and stays readable
+/// (with its reason) — a state transition, which order-service makes conditionally, so a
+/// cancel racing a payment cannot both win.
 pub async fn cancel(
     State(up): State<Upstreams>,
     headers: HeaderMap,
@@ -236,8 +277,10 @@ pub async fn cancel(
     body: Option<Json<CancelBody>>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let order_id = order_id(id)?;
+    // `Option<Json<…>>`: an absent or unreadable body is simply "no reason"; a cancel must
+    // not fail over the one field that does not matter.
     let reason = body.map(|Json(b)| b.reason).unwrap_or_default();
-    let req = authed(&up, &headers, CancelOrderRequest { order_id, reason })?;
+    let req = crate::routes::authed(&up, &headers, CancelOrderRequest { order_id, reason })?;
     let r = up.call("order-service", up.orders.clone().cancel_order(req)).await?;
     Ok(Json(serde_json::json!({ "order": r.order.map(OrderJson::from) })))
 }

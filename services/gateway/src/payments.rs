@@ -25,6 +25,7 @@ use crate::{error::ApiError, upstream::Upstreams};
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// `POST /api/v1/orders/{id}/payments` body: `{"amount": cents}`.
 #[derive(Debug, Deserialize)]
 pub struct PayBody {
     /// The order total in cents, as the client saw it; payment-service checks it against
@@ -32,9 +33,12 @@ pub struct PayBody {
     pub amount: i64,
 }
 
+/// The lab's stand-in for a provider's notification: `{"success": bool, "amount": cents}`.
 #[derive(Debug, Deserialize)]
 pub struct CallbackBody {
+    /// `false` declines the payment; a payment already settled stays as it is.
     pub success: bool,
+    /// Must equal the payment's amount, as a real provider's signed amount would.
     pub amount: i64,
 }
 
@@ -48,13 +52,18 @@ pub struct PaymentJson {
     pub status: &'static str,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the mock gateway will answer a Pending payment; absent (0) once it is settled.
     #[serde(skip_serializing_if = "is_zero")]
     pub due_at: i64,
+    /// Why a payment failed or was refunded; absent otherwise.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// Whether the outbox row that tells order-service about this payment was delivered.
+    /// A `success` with `false` here is normal for a moment: the relay has not run yet.
     pub order_notified: bool,
 }
 
+/// `skip_serializing_if` for [`PaymentJson::due_at`].
 fn is_zero(v: &i64) -> bool {
     *v == 0
 }
@@ -83,12 +92,16 @@ impl From<pb::Payment> for PaymentJson {
     }
 }
 
+/// The one response shape of every payment route: `{"payment": …}`.
 fn payment_json(p: Option<pb::Payment>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "payment": p.map(PaymentJson::from) }))
 }
 
-/// `POST /api/v1/orders/{id}/payments` → 201 `{"payment": …}` (200 with the same payment
-/// when the order already has a live one: paying twice never charges twice).
+/// `POST /api/v1/orders/{id}/payments` → 201 `{"payment": …}`; when the order already has
+/// a live payment, the same payment comes back: paying twice never charges twice.
+///
+/// Always 201, also for that repeat: CreatePaymentResponse carries no "replayed" flag (as
+/// CreateOrder's does), so the gateway cannot tell the two apart and does not pretend to.
 pub async fn create(
     State(up): State<Upstreams>,
     headers: HeaderMap,
@@ -97,10 +110,11 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let Path(order_id) =
         id.map_err(|_| ApiError::bad_request("order id must be a positive integer"))?;
+    // Token before body, as everywhere: an anonymous caller learns nothing about shapes.
     crate::routes::bearer(&headers)?;
-    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(b) = body.map_err(ApiError::from_json)?;
     let req =
-        crate::orders::authed(&up, &headers, CreatePaymentRequest { order_id, amount: b.amount })?;
+        crate::routes::authed(&up, &headers, CreatePaymentRequest { order_id, amount: b.amount })?;
     let r = up.call("payment-service", up.payments.clone().create_payment(req)).await?;
     Ok((StatusCode::CREATED, payment_json(r.payment)))
 }
@@ -111,8 +125,10 @@ pub async fn get(
     headers: HeaderMap,
     Path(payment_no): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    // By payment number only (`order_id: 0`); payment-service asks order-service whether
+    // the payment's order is the caller's, and answers 404 if not.
     let req =
-        crate::orders::authed(&up, &headers, QueryPaymentRequest { payment_no, order_id: 0 })?;
+        crate::routes::authed(&up, &headers, QueryPaymentRequest { payment_no, order_id: 0 })?;
     let r = up.call("payment-service", up.payments.clone().query_payment(req)).await?;
     Ok(payment_json(r.payment))
 }
@@ -120,14 +136,20 @@ pub async fn get(
 /// `POST /api/v1/payments/{payment_no}/mock-callback` (lab only) → 200 `{"payment": …}`.
 /// The gateway adds the service credential the callback needs; no user token is involved,
 /// as none would be when a real provider calls.
+///
+/// Safe to repeat, as real providers do (they retry a notification until acknowledged):
+/// payment-service settles a payment once, and a later callback returns the payment as it
+/// already is, whatever `success` it claims.
 pub async fn mock_callback(
     State(up): State<Upstreams>,
     Path(payment_no): Path<String>,
     body: Result<Json<CallbackBody>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(b) = body.map_err(ApiError::from_json)?;
     let mut req =
         up.request(MockCallbackRequest { payment_no, success: b.success, amount: b.amount });
+    // The credential comes from the gateway's settings, never from the request: a caller
+    // cannot smuggle an `x-service-token` through, because no header of theirs is forwarded.
     let token = up
         .service_token
         .expose()

@@ -2,7 +2,6 @@
 //!
 //! Every extractor is taken as a `Result`, so a malformed query string or body becomes the
 //! same JSON error shape as everything else instead of axum's plain-text rejection.
-
 //!
 //! Every handler has the same four steps, in the same order:
 //!
@@ -17,7 +16,8 @@
 //! Clients are cloned per call (`up.users.clone()`): a tonic client method takes
 //! `&mut self`, and a clone is only a handle on the shared channel.
 //!
-//! Order routes are in [`crate::orders`]; payment routes will follow the same four steps.
+//! Order routes are in [`crate::orders`], payment routes in [`crate::payments`]; both follow
+//! the same four steps.
 //!
 use axum::{
     Json,
@@ -55,16 +55,41 @@ type ApiResult<T> = Result<T, ApiError>;
 /// The header is only parsed here, never trusted: the token's validity is decided by
 /// user-service. A missing or malformed header is answered at once with 401, without an
 /// upstream call.
+///
+/// The header map is copied to build a `MetadataMap` (a few hundred bytes per request):
+/// the price of one parser, and therefore one set of rules, for both protocols.
 pub(crate) fn bearer(headers: &HeaderMap) -> ApiResult<String> {
     bookstore_platform::auth::bearer_token(&MetadataMap::from_headers(headers.clone()))
         .map_err(|status| ApiError::unauthenticated(status.message()))
 }
 
-/// `POST /api/v1/users/register` → 201 `{"user": …}`.
+/// A gRPC request carrying the deadline and the caller's own token as `authorization`
+/// metadata: what every Bearer route sends upstream (books, orders, payments).
+///
+/// Why forward the caller's token: every upstream authorises by the *caller's* identity,
+/// which only the caller's token carries. ❌ DON'T give the gateway one credential of its
+/// own for all calls — every service would then see "the gateway" and could no longer
+/// tell whose order it is, so any shopper could read any order.
+pub(crate) fn authed<T>(
+    up: &Upstreams,
+    headers: &HeaderMap,
+    message: T,
+) -> ApiResult<tonic::Request<T>> {
+    let token = bearer(headers)?;
+    let mut req = up.request(message);
+    // Rebuilt from the parsed token rather than copied: what goes upstream is exactly
+    // `Bearer <token>`, whatever case or spacing the client used.
+    let value = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| ApiError::unauthenticated("token is not valid header text"))?;
+    req.metadata_mut().insert("authorization", value);
+    Ok(req)
+}
+
+/// `POST /api/v1/users/register` → 201 `{"user": …}`: registers a new user.
 ///
 /// 201 Created rather than 200: a new resource exists now. Clients and proxies treat the
 /// two differently (201 is never cached), and REST clients expect it.
-/// Register a new user.
 pub async fn register(
     State(up): State<Upstreams>,
     body: Result<Json<RegisterBody>, JsonRejection>,
@@ -231,22 +256,22 @@ pub async fn publish_book(
     )
     .await?;
     let Json(b) = body.map_err(ApiError::from_json)?;
-    let mut req = up.request(PublishBookRequest {
-        title: b.title,
-        author: b.author,
-        isbn: b.isbn,
-        publisher: b.publisher,
-        price: b.price,
-        stock: b.stock,
-        description: b.description,
-    });
     // Forward the caller's own token, not a gateway credential: catalog-service must know
     // *who* publishes (it records the user id), and it re-validates rather than trusting
     // that the caller came through the gateway ("zero trust" between services).
-    let value = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| ApiError::unauthenticated("token is not valid header text"))?;
-    req.metadata_mut().insert("authorization", value);
+    let req = authed(
+        &up,
+        &headers,
+        PublishBookRequest {
+            title: b.title,
+            author: b.author,
+            isbn: b.isbn,
+            publisher: b.publisher,
+            price: b.price,
+            stock: b.stock,
+            description: b.description,
+        },
+    )?;
     // From here on, catalog-service decides: field validation (400), a duplicate ISBN
     // (409), or the new book (201).
     let r = up.call("catalog-service", up.catalog.clone().publish_book(req)).await?;

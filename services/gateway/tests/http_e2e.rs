@@ -1,7 +1,6 @@
 //! End to end over real HTTP: user-service, catalog-service (real MariaDB and Redis) and
 //! the gateway all run in this process on port 0; the test is an HTTP client, like a
 //! browser or `curl`, and checks status codes and JSON bodies.
-
 //!
 //! | test | what it pins down |
 //! |---|---|
@@ -29,10 +28,12 @@ const SEEDED: usize = 120;
 
 /// The three processes' worth of servers, stopped on drop.
 ///
-/// All servers share one shutdown token, cancelled on drop. The `reqwest::Client` keeps a
+/// The test's token stops user-service and the gateway; catalog-service has its own (from
+/// `spawn_in_process`); both are cancelled on drop. The `reqwest::Client` keeps a
 /// connection pool, so consecutive requests reuse one keep-alive connection, as a browser
 /// would.
 struct Stack {
+    /// `http://127.0.0.1:<port>` of the gateway: the only address the tests talk to.
     base: String,
     http: reqwest::Client,
     shutdown: Shutdown,
@@ -44,17 +45,6 @@ impl Drop for Stack {
         self.shutdown.cancel();
         self.catalog_shutdown.cancel();
     }
-}
-
-/// Waits for a server's `on_bound` report.
-///
-/// Thirty seconds is generous (startup takes well under a second), but a test machine
-/// running other suites in parallel can be slow to create databases and run migrations.
-async fn bound<T>(rx: tokio::sync::oneshot::Receiver<T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), rx)
-        .await
-        .expect("server starts within 30 s")
-        .expect("server reports its address")
 }
 
 /// Starts user-service, catalog-service (seeded) and the gateway.
@@ -94,15 +84,12 @@ async fn spawn_stack() -> Stack {
     // The catalog stops with the stack: its token is cancelled by the same guard.
     let catalog_shutdown = catalog.shutdown();
 
-    let mut gateway = bookstore_gateway::Settings::default();
-    gateway.common.port = 0;
-    gateway.user_addr = user_addr;
-    gateway.catalog_addr = catalog_addr;
-    let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();
-    tokio::spawn(bookstore_gateway::run(gateway, shutdown.clone(), move |a| {
-        let _ = tx.send(a);
-    }));
-    let addr = bound(rx).await;
+    // Order- and payment-service are left at their defaults: nothing listens there, and the
+    // routes these tests call never reach them (the gateway connects lazily, per route).
+    let gateway = bookstore_gateway::Settings { user_addr, catalog_addr, ..Default::default() };
+    let addr = bookstore_gateway::spawn_in_process(gateway, shutdown.clone())
+        .await
+        .expect("the gateway starts");
     Stack {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
@@ -237,8 +224,8 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     assert_eq!(newest["total"], SEEDED + 1);
 }
 
-/// UpdateStock is internal (inventory-service only): no HTTP route reaches it, whatever
-/// the method or path a client tries.
+/// UpdateStock is internal: no HTTP route reaches it, whatever the method or path a client
+/// tries.
 #[tokio::test]
 async fn the_internal_update_stock_rpc_is_not_reachable_over_http() {
     // A full stack, so that a route that *did* reach UpdateStock would really change data.
@@ -272,18 +259,16 @@ const NOWHERE: &str = "http://127.0.0.1:1";
 /// (and `timeout_ms` as its upstream timeout, if given); returns its address. For the
 /// tests about what the gateway answers by itself, with nothing healthy behind it.
 async fn gateway_alone(upstream: &str, timeout_ms: Option<u64>, shutdown: &Shutdown) -> SocketAddr {
-    let mut settings = bookstore_gateway::Settings::default();
-    settings.common.port = 0;
-    settings.user_addr = upstream.into();
-    settings.catalog_addr = upstream.into();
+    let mut settings = bookstore_gateway::Settings {
+        user_addr: upstream.into(),
+        catalog_addr: upstream.into(),
+        ..Default::default()
+    };
     if let Some(ms) = timeout_ms {
         settings.upstream_timeout_ms = ms;
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_gateway::run(settings, shutdown.clone(), move |a| {
-        let _ = tx.send(a);
-    }));
-    bound(rx).await
+    // Starts at once although nothing healthy is behind it: the gateway connects lazily.
+    bookstore_gateway::spawn_in_process(settings, shutdown.clone()).await.expect("gateway starts")
 }
 
 /// With the upstream services down (nothing listens at their addresses), the gateway still
@@ -310,6 +295,8 @@ async fn a_hung_upstream_is_a_json_504_after_the_timeout() {
     // them into the backlog), but no HTTP/2 handshake or answer ever comes.
     // The most dangerous failure for a caller: not an error, just silence. Without a
     // timeout this request would hang for as long as the TCP connection stays open.
+    // The listener is held (and dropped at the end), never accepted from: the port stays
+    // taken, so no other test can bind it and answer by accident.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hung_addr = format!("http://{}", hung.local_addr().unwrap());
     let shutdown = Shutdown::new();
@@ -335,12 +322,15 @@ async fn an_oversized_body_is_a_json_413() {
     let http = reqwest::Client::new();
     let url = format!("http://{addr}/api/v1/users/register");
 
+    // 3 MiB of password: well-formed JSON, only too large. The limit is checked while the
+    // body streams in, so the gateway never buffers more than its 2 MB to refuse it.
     let huge = json!({ "username": "alice", "password": "x".repeat(3 << 20) });
     let resp = http.post(&url).json(&huge).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"]["message"].as_str().is_some(), "{body}");
 
+    // A small body that is not JSON: the client's syntax is the problem, so 400.
     let resp = http
         .post(&url)
         .header("content-type", "application/json")

@@ -13,14 +13,20 @@ use bookstore_proto::inventory::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// The secret of the graph's user-service; no other service (the gateway included) has it.
 const JWT_SECRET: &str = "gateway-orders-secret-at-least-32-bytes";
 
+/// The whole shop behind one gateway, and a plain HTTP client in front of it.
 struct Shop {
+    /// `http://127.0.0.1:<port>` of the gateway.
     base: String,
     http: reqwest::Client,
+    /// gRPC straight to inventory, for restocking: a shop's warehouse is not an HTTP route.
     inventory: InventoryServiceClient<tonic::transport::Channel>,
+    /// Held, not used: dropping them would stop the services behind the gateway.
     _graph: Graph,
     _payment: bookstore_payment::Spawned,
+    /// The gateway's token, cancelled on drop.
     gateway: Shutdown,
 }
 
@@ -40,21 +46,22 @@ async fn open_shop() -> Shop {
         &infra.fresh_database("gwo_pay").await,
         &url(graph.order),
     );
+    // 300 ms instead of the course's 3 s: the mock gateway answers well inside the test's
+    // five-second wait, and the pending window is still long enough to observe.
     pay.confirm_delay_ms = 300;
     let payment = bookstore_payment::spawn_in_process(pay).await.expect("payment-service starts");
     let gateway = Shutdown::new();
-    let mut gw = bookstore_gateway::Settings::default();
-    gw.common.port = 0;
-    gw.user_addr = url(graph.user);
-    gw.catalog_addr = url(graph.catalog);
-    gw.order_addr = url(graph.order);
-    gw.payment_addr = url(payment.bound.grpc);
-    gw.lab_routes = true;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_gateway::run(gw, gateway.clone(), move |a| {
-        let _ = tx.send(a);
-    }));
-    let addr = tokio::time::timeout(Duration::from_secs(30), rx).await.unwrap().unwrap();
+    let gw = bookstore_gateway::Settings {
+        user_addr: url(graph.user),
+        catalog_addr: url(graph.catalog),
+        order_addr: url(graph.order),
+        payment_addr: url(payment.bound.grpc),
+        // The test also plays the payment provider, through the lab-only mock-callback route.
+        lab_routes: true,
+        ..Default::default()
+    };
+    let addr =
+        bookstore_gateway::spawn_in_process(gw, gateway.clone()).await.expect("the gateway starts");
     Shop {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
@@ -87,10 +94,14 @@ impl Shop {
             req = req.json(&b);
         }
         let resp = req.send().await.unwrap();
+        // Every answer has a JSON body, errors included (`{"error": {"code", "message"}}`),
+        // so the helper can parse all of them; a plain-text body would fail the test here.
         let replayed = resp.headers().get("idempotent-replayed").is_some();
         (resp.status(), replayed, resp.json().await.unwrap())
     }
 
+    /// Registers `username` and logs in through the gateway's own routes: the token a
+    /// browser would hold.
     async fn token(&self, username: &str) -> String {
         let creds = json!({"username": username, "password": "shopper-password", "email": ""});
         let (s, _, b) =
@@ -108,6 +119,8 @@ impl Shop {
 #[tokio::test]
 async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
     let shop = open_shop().await;
+    // A fresh graph's inventory holds nothing: book 3 is orderable only once it is stocked.
+    // The user names are fixed because each test has databases of its own.
     shop.inventory
         .clone()
         .incr_stock(IncrStockRequest {
@@ -132,11 +145,14 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
     let id = order["id"].as_u64().unwrap();
     assert!(order["total"].as_i64().unwrap() > 0, "priced from the catalogue: {order}");
 
+    // The retry a client makes after a timeout: same key, same basket. It must not create
+    // (or lock stock for) a second order; it answers the first one, as 200 and replayed.
     let (s, replayed, again) = shop
         .call("POST", "/api/v1/orders", Some(&alice), Some("cart-1"), Some(basket.clone()))
         .await;
     assert_eq!((s, replayed), (StatusCode::OK, true), "{again}");
     assert_eq!(again["order"]["id"].as_u64(), Some(id));
+    // The same key with another body is a client bug, not a retry: refused, nothing changes.
     let other_basket = json!({"items": [{"book_id": 3, "quantity": 1}]});
     let (s, _, err) =
         shop.call("POST", "/api/v1/orders", Some(&alice), Some("cart-1"), Some(other_basket)).await;
@@ -151,6 +167,8 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
         shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&alice), None, None).await;
     assert_eq!((s, one["order"]["id"].as_u64()), (StatusCode::OK, Some(id)));
 
+    // Another shopper, with a valid token of their own: reading or cancelling alice's order
+    // is 404, exactly as for an id that does not exist.
     let mallory = shop.token("mallory_gw").await;
     let (s, _, b) =
         shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&mallory), None, None).await;
@@ -181,6 +199,8 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _, _) = shop.call("GET", "/api/v1/orders/abc", Some(&alice), None, None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Six of a book with five in stock (the cancel above released alice's two): the
+    // refusal is FAILED_PRECONDITION → 409, a state of the world, not a malformed request.
     let (s, _, b) = shop
         .call(
             "POST",
@@ -199,8 +219,8 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
 
 /// From register to Paid over HTTP: order, pay the exact total (201, pending), a wrong
 /// amount is 400, the mock gateway answers within a second → success, the order is paid;
-/// a second payment of the paid order is refused; the lab's mock callback of a settled
-/// payment changes nothing.
+/// paying the paid order again answers the same payment (no second charge); the lab's
+/// mock callback of a settled payment changes nothing; another shopper cannot read it.
 #[tokio::test]
 async fn a_shopper_pays_for_an_order_over_http() {
     let shop = open_shop().await;
@@ -227,6 +247,8 @@ async fn a_shopper_pays_for_an_order_over_http() {
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let (id, total) = (b["order"]["id"].as_u64().unwrap(), b["order"]["total"].as_i64().unwrap());
 
+    // One cent short: payment-service compares the amount with order-service's total, so
+    // a client cannot choose its own price. 400, and no payment row exists afterwards.
     let pay = format!("/api/v1/orders/{id}/payments");
     let (s, _, b) =
         shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total - 1}))).await;
@@ -235,11 +257,15 @@ async fn a_shopper_pays_for_an_order_over_http() {
         (StatusCode::BAD_REQUEST, &json!("INVALID_ARGUMENT")),
         "{b}"
     );
+    // The exact total: 201 and Pending. Nothing is paid yet; the mock gateway's answer is
+    // a durable job due in 300 ms.
     let (s, _, b) = shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total}))).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(b["payment"]["status"], "pending");
     let no = b["payment"]["payment_no"].as_str().unwrap().to_string();
 
+    // Poll as a client would: Pending → Success is the mock gateway (300 ms), and
+    // `order_notified` turns true once the outbox relay has told order-service.
     let mut paid = json!(null);
     for _ in 0..50 {
         let (_, _, p) =
@@ -251,15 +277,20 @@ async fn a_shopper_pays_for_an_order_over_http() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(paid["payment"]["amount"].as_i64(), Some(total), "paid within 5 s: {paid}");
+    // Paid in order-service too: the relay's UpdateOrderStatus went through.
     let (_, _, o) = shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&bob), None, None).await;
     assert_eq!(o["order"]["status"], "paid");
 
+    // The shopper presses "pay" again after success (a double click, a retry): the same
+    // payment comes back, and nothing is charged twice.
     let (s, _, b) = shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total}))).await;
     assert_eq!(
         (s, b["payment"]["payment_no"].as_str()),
         (StatusCode::CREATED, Some(no.as_str())),
         "a retry answers the same payment, no second charge: {b}"
     );
+    // A late "declined" from the provider for a payment that already succeeded: settled
+    // payments stay settled, or a replayed callback could un-pay a shipped order.
     let cb = format!("/api/v1/payments/{no}/mock-callback");
     let (s, _, b) =
         shop.call("POST", &cb, None, None, Some(json!({"success": false, "amount": total}))).await;
@@ -268,6 +299,8 @@ async fn a_shopper_pays_for_an_order_over_http() {
         (StatusCode::OK, &json!("success")),
         "a settled payment stays settled: {b}"
     );
+    // Knowing a payment number is not enough: another shopper's QueryPayment is checked
+    // against the order's owner, and answered as if the payment did not exist.
     let eve = shop.token("eve_gw").await;
     let (s, _, _) =
         shop.call("GET", &format!("/api/v1/payments/{no}"), Some(&eve), None, None).await;
