@@ -25,6 +25,25 @@
 //!
 //! Money is integer cents everywhere: `0.1 + 0.2 != 0.3` in floating point, and a payment
 //! system that loses a cent per thousand orders is a payment system with an audit finding.
+//!
+//! The invariants this service keeps (the tests in `tests/` attack each):
+//! - one live payment per order: a double click, a retry or 100 concurrent requests never
+//!   charge twice (a unique index, not a check in code);
+//! - one outcome per payment: however many callbacks arrive, and in whatever order with
+//!   the mock gateway's own answer, the first settles it and the rest change nothing;
+//! - "paid" and "order-service will hear about it" commit together (the outbox), and the
+//!   message is retried until order-service answers, across restarts of either side;
+//! - a payment that succeeds for an order that can no longer be paid is refunded; the
+//!   order is never moved back from Cancelled to Paid.
+//!
+//! What it is not for: deciding whether an order may be paid or who owns it (order-service
+//! answers both, with the payer's token), and talking to a real payment provider — the
+//! mock gateway in [`workers`] stands in for one, with the same asynchronous shape: an
+//! answer that arrives seconds later, possibly more than once.
+//!
+//! Where to start reading: [`api`] for CreatePayment's checks, then
+//! [`store::Store::settle_in`] for the one state change, then [`workers`] for what happens
+//! while nobody waits.
 
 pub mod api;
 pub mod domain;
@@ -50,20 +69,31 @@ pub struct Settings {
     pub common: CommonSettings,
     /// order-service, e.g. `http://127.0.0.1:9003`.
     pub order_addr: String,
-    /// Deadline of each call to order-service.
+    /// Deadline of each call to order-service (3 s): CreatePayment's GetOrder and the
+    /// relay's UpdateOrderStatus. A relay call that times out is simply retried later,
+    /// because the outbox row stays undelivered.
     pub upstream_timeout_ms: u64,
-    /// How long the mock gateway takes to answer: the course's 3 s.
+    /// How long the mock gateway takes to answer: the course's 3 s. It becomes the job's
+    /// `due_at`, a time in payment_db, so a restart does not reset or lose it.
     pub confirm_delay_ms: u64,
     /// Share of payments the mock gateway declines (0.0–1.0): the lab turns it up to show
     /// the failure path; 0 by default, so nothing fails unless asked to.
     pub mock_failure_rate: f64,
     /// The credential for UpdateOrderStatus and MockCallback (order-service has the same).
+    /// A `Secret`, so `Debug` of the settings prints `***`; refused at start outside
+    /// development while it is still the published default.
     pub service_token: Secret,
     /// Honour `x-lab-payment: fail` (the lab's experiments and the tests).
     pub lab_faults: bool,
+    /// MySQL connections (10). The relay holds one across each order-service call (its
+    /// outbox rows stay locked meanwhile), and the gateway worker one per pass; the rest
+    /// serve requests, each of which holds one only for its own statements.
     pub db_max_connections: u32,
 }
 
+/// The course's port (9005) and database (`payment_db`), order-service on 9003, and the
+/// mock gateway's 3 s; production by default, so the development token is refused until
+/// an environment is chosen.
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -91,6 +121,9 @@ impl Settings {
     }
 
     /// Settings for an in-process instance (tests, bench): port 0, no Consul, lab faults on.
+    ///
+    /// The mock gateway keeps the course's 3 s here; tests that want a shorter window set
+    /// `confirm_delay_ms` on the result, so each test states the timing it relies on.
     pub fn in_process(mysql_url: &str, database: &str, order_addr: &str) -> Self {
         let mut s = Settings::default();
         s.common.port = 0;
@@ -106,7 +139,8 @@ impl Settings {
     }
 }
 
-/// The schema of `payment_db`, compiled into the binary.
+/// The schema of `payment_db`, compiled into the binary: `payments`, `gateway_jobs` and
+/// `outbox` (`migrations/payment`), one table per thing that must survive a restart.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/payment");
 
 /// Connects MySQL (creating and migrating `payment_db`), starts the mock gateway and the
@@ -116,6 +150,7 @@ pub async fn run(
     shutdown: Shutdown,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
+    // Settings first: a refused credential fails in milliseconds, before MySQL is touched.
     settings.check()?;
     let common = &settings.common;
     let pool = bookstore_platform::db::connect(
@@ -126,11 +161,19 @@ pub async fn run(
     )
     .await?;
     let store = store::Store::new(pool);
+    // The client connects lazily: payment-service starts (and its workers drain the mock
+    // gateway's due jobs) while order-service is still starting; only CreatePayment and
+    // the relay need it, and the relay retries.
     let orders = peers::Orders::new(
         &settings.order_addr,
         settings.service_token.clone(),
         Duration::from_millis(settings.upstream_timeout_ms),
     )?;
+    // The two workers start before the port is bound, so jobs that came due while the
+    // service was down are answered at once: that is the restart guarantee `tests/restart.rs`
+    // checks. Both stop on the same shutdown token as the server, between passes; a pass
+    // cut short by the process exiting only rolls back its transaction, and its rows are
+    // due again for the next process.
     tokio::spawn(workers::gateway(store.clone(), shutdown.clone()));
     tokio::spawn(workers::relay(store.clone(), orders.clone(), shutdown.clone()));
     let api = api::PaymentApi::new(

@@ -27,6 +27,8 @@ pub enum MarkPaid {
     Refused(String),
 }
 
+/// The order-service client: a lazily connected channel, the service credential for
+/// UpdateOrderStatus, and the deadline for every call.
 #[derive(Clone)]
 pub struct Orders {
     client: OrderServiceClient<Channel>,
@@ -35,6 +37,7 @@ pub struct Orders {
 }
 
 impl Orders {
+    /// A client of order-service at `addr`; fails only on a malformed address.
     pub fn new(addr: &str, service_token: Secret, timeout: Duration) -> anyhow::Result<Self> {
         let channel = bookstore_platform::clients::channel("order-service", addr)?;
         Ok(Self { client: OrderServiceClient::new(channel), service_token, timeout })
@@ -42,6 +45,9 @@ impl Orders {
 
     /// The caller's order `order_id`, asked with the caller's own token.
     pub async fn get_for(&self, token: &str, order_id: u64) -> Result<Order, Error> {
+        // Two clocks, as in every client here: `set_timeout` tells order-service our
+        // deadline (`grpc-timeout`), `tokio::time::timeout` enforces it on our side even
+        // if the connection itself never completes.
         let mut req = tonic::Request::new(GetOrderRequest { order_id });
         req.set_timeout(self.timeout);
         let value = format!("Bearer {token}")
@@ -57,9 +63,13 @@ impl Orders {
             Ok(Err(s)) if s.code() == Code::Unauthenticated => {
                 Err(Error::Unauthenticated(s.message().into()))
             }
+            // NOT_FOUND also covers "someone else's order": order-service does not say which,
+            // and neither do we.
             Ok(Err(s)) if s.code() == Code::NotFound => {
                 Err(Error::NotFound(format!("order {order_id} not found")))
             }
+            // Everything else means "could not find out": UNAVAILABLE, retryable. Passing
+            // an INTERNAL through as INTERNAL would make our caller believe *we* broke.
             Ok(Err(s)) => Err(unavailable(&s)),
             Err(_) => Err(Error::Unavailable { peer: "order-service", detail: "timed out".into() }),
         }
@@ -68,6 +78,9 @@ impl Orders {
     /// UpdateOrderStatus(Paid): order-service moves Pending → Paid (refused once the order
     /// expired or was cancelled) and confirms the locked stock. Idempotent on its side, so
     /// the relay may deliver the same message any number of times.
+    ///
+    /// The three answers map to the relay's three actions: `Accepted` → mark delivered,
+    /// `Refused` → refund and mark delivered, `Err` → reschedule with backoff.
     pub async fn mark_paid(&self, order_id: u64) -> Result<MarkPaid, Error> {
         let mut req = tonic::Request::new(UpdateOrderStatusRequest {
             order_id,
@@ -80,11 +93,16 @@ impl Orders {
             .expose()
             .parse()
             .map_err(|_| Error::Corrupt("service token is not valid header text".into()))?;
+        // The service credential, not a user's token: the relay acts for nobody in
+        // particular, and only this credential may move an order to Paid.
         req.metadata_mut().insert("x-service-token", token);
         let mut c = self.client.clone();
         match tokio::time::timeout(self.timeout, c.update_order_status(req)).await {
             Ok(Ok(_)) => Ok(MarkPaid::Accepted),
             // A definite "no": the order is in a state that can never become Paid again.
+            // Only these two codes are final. Treating UNAVAILABLE as a refusal would refund
+            // a customer whose order was merely slow to answer; treating FAILED_PRECONDITION
+            // as retryable would retry a cancelled order forever and never refund.
             Ok(Err(s)) if matches!(s.code(), Code::FailedPrecondition | Code::NotFound) => {
                 Ok(MarkPaid::Refused(s.message().to_string()))
             }
@@ -95,6 +113,8 @@ impl Orders {
     }
 }
 
+/// order-service's failure as our UNAVAILABLE, with its code and message kept for the log
+/// line (`platform::error::unavailable` logs the detail; the caller sees only the peer).
 fn unavailable(s: &tonic::Status) -> Error {
     Error::Unavailable { peer: "order-service", detail: format!("{:?}: {}", s.code(), s.message()) }
 }

@@ -22,9 +22,18 @@ use crate::{
 };
 
 /// Rows per pass: a backlog after an outage drains in short transactions.
+///
+/// 50 rows × one order-service call each (~1 ms on loopback) keeps a relay pass around
+/// 50 ms; a pass over 5,000 rows would hold 5,000 row locks and one connection for
+/// seconds, and a single failure late in it would roll back all the work before.
 const BATCH: u32 = 50;
 
 /// How often both loops look for due rows: the mock's 3 s becomes 3.0–3.2 s.
+///
+/// Polling costs one indexed `SELECT` per loop every 200 ms when idle (10 per second per
+/// instance), which MariaDB does not notice. The alternative, waking the worker from
+/// CreatePayment, would still need the poll for jobs left by a dead process, so the poll
+/// alone is the simpler design with the same guarantee.
 const POLL: Duration = Duration::from_millis(200);
 
 /// Runs `pass` every [`POLL`] until `shutdown`; errors are logged and retried next pass.
@@ -33,6 +42,8 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<usize, crate::Error>>,
 {
+    // `Delay`: a pass slower than POLL (a backlog, a slow order-service) is followed by a
+    // full pause, not by a burst of catch-up passes that would hammer the database.
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -40,6 +51,9 @@ where
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        // An error ends this pass only: its transaction rolls back, the rows stay due, and
+        // the next tick tries again. A worker that exited on the first MySQL hiccup would
+        // leave payments Pending until someone restarted the service.
         match pass().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(worker = name, n, "pass"),
@@ -49,12 +63,19 @@ where
 }
 
 /// The mock gateway: answers every payment whose job is due.
+///
+/// In production this loop would not exist: the provider calls back (MockCallback's real
+/// twin), and a reconciliation job asks the provider about payments left Pending too long.
+/// The mock keeps the shape that matters — an answer that comes later, from outside the
+/// request that created the payment.
 pub async fn gateway(store: Store, shutdown: Shutdown) {
     every_poll("gateway", shutdown, || gateway_pass(&store)).await
 }
 
 /// One pass of the mock gateway; returns how many payments it answered.
 pub async fn gateway_pass(store: &Store) -> Result<usize, crate::Error> {
+    // One transaction for the pass: the due jobs stay locked until every one of them is
+    // settled and committed, so a second instance's worker (SKIP LOCKED) takes others.
     let mut tx = store.pool().begin().await?;
     let due: Vec<(u64, bool)> = sqlx::query_as(
         "SELECT payment_id, succeed FROM gateway_jobs WHERE due_at <= NOW(3) \
@@ -65,6 +86,8 @@ pub async fn gateway_pass(store: &Store) -> Result<usize, crate::Error> {
     .await?;
     let mut answered = 0;
     for (payment_id, succeed) in &due {
+        // `false` from `settle_in`: a MockCallback settled this payment first. Its job is
+        // deleted anyway, and the callback's answer stands.
         if Store::settle_in(&mut tx, *payment_id, *succeed, "declined by the mock gateway").await? {
             answered += 1;
             metrics::counter!("payment_gateway_answers_total", "success" => succeed.to_string())
@@ -76,6 +99,11 @@ pub async fn gateway_pass(store: &Store) -> Result<usize, crate::Error> {
 }
 
 /// The outbox relay: delivers every due "order paid" message.
+///
+/// Why a relay and not a call from `settle_in`: the settlement is a MySQL transaction, the
+/// notification an RPC to another service, and the two cannot commit together. Writing the
+/// intent (the outbox row) in the transaction and delivering it afterwards, as often as it
+/// takes, is the one order of the two steps in which neither can be lost.
 pub async fn relay(store: Store, orders: Orders, shutdown: Shutdown) {
     every_poll("relay", shutdown, || relay_pass(&store, &orders)).await
 }
@@ -90,9 +118,14 @@ pub async fn relay_pass(store: &Store, orders: &Orders) -> Result<usize, crate::
     let mut tx = store.pool().begin().await?;
     let due = Store::due_outbox(&mut tx, BATCH).await?;
     let mut settled = 0;
+    // One order-service call per row, in order. A row whose call fails is rescheduled and
+    // the pass goes on: one stuck order does not hold back the others' notifications.
     for row in &due {
         match orders.mark_paid(row.order_id).await {
             Ok(MarkPaid::Accepted) => {
+                // Delivered: order-service has marked the order Paid and confirmed its stock.
+                // If this commit is lost, the row is delivered again and order-service's
+                // Paid → Paid answers OK without doing anything twice.
                 sqlx::query(
                     "UPDATE outbox SET delivered_at = NOW(3), attempts = attempts + 1 WHERE id = ?",
                 )
@@ -108,6 +141,9 @@ pub async fn relay_pass(store: &Store, orders: &Orders) -> Result<usize, crate::
                 // ❌ DON'T "fix" the order back to Paid: its stock may already be sold to
                 // someone else — resurrecting it would sell the same units twice.
                 let reason = format!("refunded: {}", truncate(&why, 180));
+                // `AND status = 2`: only a Success becomes Refunded, never a payment some
+                // other path already changed. A real provider's refund API would be called
+                // from here (and itself be retried), the mock just records it.
                 sqlx::query(
                     "UPDATE payments SET status = 4, live_order_id = NULL, reason = ?, updated_at = NOW(3) \
                      WHERE id = ? AND status = 2",
@@ -126,6 +162,8 @@ pub async fn relay_pass(store: &Store, orders: &Orders) -> Result<usize, crate::
                 settled += 1;
             }
             Err(e) => {
+                // Not delivered, and not refused: order-service is down, slow, or answered
+                // something we cannot act on. The row stays undelivered, due again later.
                 // Exponential backoff, 0.2 s doubling to a 10 s cap: a down order-service is
                 // asked again soon, but not hammered while it recovers.
                 let delay_ms = (200u64 << row.attempts.min(6)).min(10_000);
@@ -146,6 +184,9 @@ pub async fn relay_pass(store: &Store, orders: &Orders) -> Result<usize, crate::
     Ok(settled)
 }
 
+/// The first `max_chars` characters of `s` — characters, not bytes, so a Chinese reason is
+/// never cut inside a UTF-8 sequence. Keeps `reason` (200) and `last_error` (255) within
+/// their columns, where an over-long value would fail the whole UPDATE in strict mode.
 fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }

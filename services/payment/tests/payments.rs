@@ -19,6 +19,9 @@ use bookstore_proto::{order::OrderStatus, payment::PaymentStatus};
 use common::open;
 use tonic::Code;
 
+/// A payment at rest: settled by the gateway *and* its outcome delivered to order-service.
+/// Waiting for `Success` alone would race the relay, and the test would then read an order
+/// that is not Paid yet.
 fn done(p: &bookstore_proto::payment::Payment) -> bool {
     p.status() != PaymentStatus::Pending && p.order_notified
 }
@@ -32,6 +35,9 @@ async fn a_payment_completes_and_the_order_is_paid_and_its_stock_sold() {
     let token = s.shopper().await;
     let order = s.order(&token, 1, 2).await;
     let p = s.pay(&token, order.id, order.total).await.unwrap();
+    // Right after CreatePayment: Pending, a receipt number, a due time in the future (the
+    // mock gateway's 300 ms), and the stock still only *locked* by the order — creating a
+    // payment moves no stock, only its success does.
     assert_eq!(p.status(), PaymentStatus::Pending);
     assert!(p.payment_no.starts_with("PAY"), "{p:?}");
     assert!(p.due_at > p.created_at);
@@ -40,10 +46,17 @@ async fn a_payment_completes_and_the_order_is_paid_and_its_stock_sold() {
     let p = s.wait_payment(&token, &p.payment_no, Duration::from_secs(10), done).await;
     assert_eq!(p.status(), PaymentStatus::Success);
     assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Paid);
+    // The relay's UpdateOrderStatus(Paid) made order-service confirm the lock: the two
+    // units moved from locked to sold, and `stock` checked conservation on the way.
     let st = s.stock(1).await;
     assert_eq!((st.available, st.locked, st.sold), (3, 0, 2));
 }
 
+/// Every way CreatePayment can be asked wrongly is refused and creates nothing: an amount
+/// one cent off either way, zero, negative, order id 0 (INVALID_ARGUMENT); someone else's
+/// order and an order that does not exist (both NOT_FOUND, indistinguishable); a bad token
+/// (UNAUTHENTICATED). QueryPayment then finds no payment for the order, and a real payment
+/// is readable by its payer only.
 #[tokio::test]
 async fn wrong_amounts_bad_input_and_other_peoples_orders_are_refused() {
     let s = open(|_| {}, |_| {}).await;
@@ -60,8 +73,11 @@ async fn wrong_amounts_bad_input_and_other_peoples_orders_are_refused() {
         let err = s.pay(&alice, order_id, amount).await.expect_err(what);
         assert_eq!(err.code(), Code::InvalidArgument, "{what}: {err:?}");
     }
+    // Mallory pays alice's order with the right amount: NOT_FOUND, the same answer as for
+    // an id that does not exist, so she cannot even learn that the order is real.
     let err = s.pay(&mallory, order.id, order.total).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "someone else's order: {err:?}");
+    // An order id nobody has: NOT_FOUND too, from the same GetOrder.
     assert_eq!(s.pay(&alice, 987_654, 100).await.unwrap_err().code(), Code::NotFound);
     assert_eq!(
         s.pay("garbage", order.id, order.total).await.unwrap_err().code(),
@@ -78,6 +94,7 @@ async fn wrong_amounts_bad_input_and_other_peoples_orders_are_refused() {
         },
     );
     assert_eq!(q.query_payment(req).await.unwrap_err().code(), Code::NotFound);
+    // Neither a number nor an order id: a malformed query, not an empty answer.
     let req = common::authed(&alice, bookstore_proto::payment::QueryPaymentRequest::default());
     assert_eq!(q.query_payment(req).await.unwrap_err().code(), Code::InvalidArgument);
 
@@ -96,6 +113,8 @@ async fn a_retry_returns_the_live_payment_and_a_failure_frees_the_order() {
     s.restock(3, 5).await;
     let token = s.shopper().await;
     let order = s.order(&token, 3, 1).await;
+    // The first attempt is set to be declined (decided now, carried out in 300 ms); the
+    // retry while it is Pending must not open a second payment beside it.
     let first = s.pay_with(&token, order.id, order.total, Some("fail")).await.unwrap();
     let again = s.pay(&token, order.id, order.total).await.unwrap();
     assert_eq!(first.id, again.id, "one live payment per order");
@@ -110,6 +129,8 @@ async fn a_retry_returns_the_live_payment_and_a_failure_frees_the_order() {
     assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Pending);
     assert_eq!(s.stock(3).await.locked, 1, "a failed payment keeps the order's lock");
 
+    // The failure released `live_order_id`, so a new attempt is a new payment, and the
+    // unique index lets it in.
     let second = s.pay(&token, order.id, order.total).await.unwrap();
     assert_ne!(second.id, first.id);
     let ok = s.wait_payment(&token, &second.payment_no, Duration::from_secs(10), done).await;
@@ -123,12 +144,17 @@ async fn a_retry_returns_the_live_payment_and_a_failure_frees_the_order() {
 /// are refused.
 #[tokio::test]
 async fn a_hundred_concurrent_callbacks_change_the_payment_once() {
+    // A mock gateway that would answer in ten minutes: the callbacks below are the only
+    // thing that can settle the payment during the test.
     let s = open(|_| {}, |p| p.confirm_delay_ms = 600_000).await;
     s.restock(4, 5).await;
     let token = s.shopper().await;
     let order = s.order(&token, 4, 2).await;
     let p = s.pay(&token, order.id, order.total).await.unwrap();
 
+    // 100 callbacks in flight at once, each in its own transaction: all of them queue on
+    // the payment's row lock, one settles it, 99 find it settled. Every caller is answered
+    // with the payment as it now is — a provider's retries get a success, not an error.
     let calls = (0..100).map(|_| s.callback(&p.payment_no, true, p.amount));
     for r in futures::future::join_all(calls).await {
         assert_eq!(r.expect("every callback answers").status(), PaymentStatus::Success);
@@ -136,12 +162,15 @@ async fn a_hundred_concurrent_callbacks_change_the_payment_once() {
     let settled = s.wait_payment(&token, &p.payment_no, Duration::from_secs(10), done).await;
     assert_eq!(settled.status(), PaymentStatus::Success);
     let db = s.payment_db().await;
+    // One outbox row: the unique `payment_id` would refuse a second, and `settle_in` never
+    // tries, because only the first settler saw Pending.
     let outbox: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&db).await.unwrap();
     assert_eq!(outbox, 1, "one message for order-service, however many callbacks");
     let st = s.stock(4).await;
     assert_eq!((st.locked, st.sold), (0, 2), "confirmed once");
 
+    // A late "declined" for a payment that succeeded: answered, ignored.
     assert_eq!(
         s.callback(&p.payment_no, false, p.amount).await.unwrap().status(),
         PaymentStatus::Success
@@ -151,6 +180,8 @@ async fn a_hundred_concurrent_callbacks_change_the_payment_once() {
         Code::InvalidArgument
     );
     assert_eq!(s.callback("PAY-none", true, 1).await.unwrap_err().code(), Code::NotFound);
+    // Without `x-service-token`: PERMISSION_DENIED — a shopper must not be able to declare
+    // their own payment successful (or anyone else's failed).
     let mut anon = s.payments.clone();
     let req = bookstore_proto::payment::MockCallbackRequest {
         payment_no: p.payment_no.clone(),
@@ -173,8 +204,12 @@ async fn the_relay_retries_until_order_service_is_back() {
     let p = s.pay(&token, order.id, order.total).await.unwrap();
     let addr = s.graph.order;
     let order_settings = s.graph.order_settings.clone();
+    // Stopped right after creation, inside the 300 ms before the gateway answers: the
+    // success that follows has nobody to be delivered to.
     s.graph.stop_order_service().await.unwrap();
 
+    // The outbox row's `attempts` is the relay's own record of trying: three failed
+    // deliveries (0.2 s, 0.4 s, 0.8 s of backoff) within the ten-second watch.
     let db = s.payment_db().await;
     let mut attempts = 0;
     for _ in 0..100 {
@@ -193,6 +228,8 @@ async fn the_relay_retries_until_order_service_is_back() {
         sqlx::query_scalar("SELECT status FROM payments").fetch_one(&db).await.unwrap();
     assert_eq!(status, 2, "the payment itself succeeded meanwhile");
 
+    // Back on the same port with the same order_db: to the relay, order-service was down
+    // and has recovered; it needs no new address and loses no message.
     let mut back = order_settings;
     back.common.port = addr.port();
     let _order =
@@ -220,9 +257,14 @@ async fn a_payment_after_expiry_is_refunded_and_one_before_is_kept() {
     .await;
     s.restock(6, 4).await;
     let token = s.shopper().await;
+    // Late: the order's 2 s window ends (and the 1 s sweeper cancels it, releasing its
+    // unit) before the 4 s gateway answers success.
     let late = s.order(&token, 6, 1).await;
     let p = s.pay(&token, late.id, late.total).await.unwrap();
     let p = s.wait_payment(&token, &p.payment_no, Duration::from_secs(15), done).await;
+    // order-service refused Paid for a Cancelled order (FAILED_PRECONDITION), the relay
+    // took that as final and refunded: the customer's money goes back, and the order is
+    // not resurrected, because its unit may already be someone else's.
     assert_eq!(p.status(), PaymentStatus::Refunded, "{p:?}");
     assert!(p.reason.starts_with("refunded"), "{p:?}");
     assert_eq!(s.order_status(&token, late.id).await, OrderStatus::Cancelled);
@@ -230,6 +272,8 @@ async fn a_payment_after_expiry_is_refunded_and_one_before_is_kept() {
     assert_eq!((st.available, st.locked, st.sold), (4, 0, 0), "nothing sold for the late payment");
 
     // A second payment-service with a quick gateway, on the same payment_db and order graph.
+    // Two instances on one database is a supported shape (both workers use SKIP LOCKED),
+    // and it lets this test change the gateway's timing without a new graph.
     let mut quick = s.payment_settings.clone();
     quick.confirm_delay_ms = 300;
     let quick = bookstore_payment::spawn_in_process(quick).await.unwrap();
@@ -238,6 +282,7 @@ async fn a_payment_after_expiry_is_refunded_and_one_before_is_kept() {
     )
     .await
     .unwrap();
+    // Early: paid within 0.3 s, well inside the 2 s window.
     let early = s.order(&token, 6, 1).await;
     let req = common::authed(
         &token,
@@ -252,5 +297,6 @@ async fn a_payment_after_expiry_is_refunded_and_one_before_is_kept() {
         OrderStatus::Paid,
         "a paid order never expires"
     );
+    // The expiry sweep saw a Paid order and left it alone: its unit stays sold.
     assert_eq!(s.stock(6).await.sold, 1);
 }

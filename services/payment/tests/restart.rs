@@ -16,6 +16,12 @@ use bookstore_proto::{
 };
 use common::{Shop, authed, open};
 
+/// A real payment-service process on `port`, on the shop's payment_db and order-service,
+/// with a 2 s mock gateway: long enough for the kill below to land inside the window.
+///
+/// A process and not a task: a killed task would leave its runtime, its pool and its
+/// in-memory state behind in the test process, so "the restart lost nothing" would prove
+/// little. SIGKILL of a process leaves exactly what a crash leaves — the database.
 fn start_process(s: &Shop, port: u16) -> Reaper {
     Reaper::spawn(
         Command::new(env!("CARGO_BIN_EXE_payment-service"))
@@ -23,6 +29,7 @@ fn start_process(s: &Shop, port: u16) -> Reaper {
             .env("BOOKSTORE_METRICS_PORT", "0")
             .env("BOOKSTORE_MYSQL_URL", &s.infra.mysql_url)
             .env("BOOKSTORE_DATABASE", &s.payment_settings.common.database)
+            // No Consul registration: a test process must not appear in the lab's dashboard.
             .env("BOOKSTORE_CONSUL_ADDR", "")
             .env("BOOKSTORE_ENVIRONMENT", "development")
             .env("BOOKSTORE_ORDER_ADDR", url(s.graph.order))
@@ -31,6 +38,8 @@ fn start_process(s: &Shop, port: u16) -> Reaper {
     .expect("payment-service binary starts")
 }
 
+/// A client of the process on `port`, once it accepts connections (up to 15 s: a fresh
+/// binary migrates nothing here, but it may queue behind other suites for the CPU).
 async fn client(port: u16) -> PaymentServiceClient<tonic::transport::Channel> {
     for _ in 0..150 {
         if let Ok(c) = PaymentServiceClient::connect(format!("http://127.0.0.1:{port}")).await {
@@ -41,6 +50,9 @@ async fn client(port: u16) -> PaymentServiceClient<tonic::transport::Channel> {
     panic!("payment-service on {port} never answered")
 }
 
+/// Created in one process, killed with SIGKILL before the mock gateway's 2 s are up, and
+/// finished by a second process: the payment succeeds, the order is Paid, the two units
+/// are sold exactly once.
 #[tokio::test]
 async fn a_payment_survives_a_kill_in_the_pending_window() {
     // The in-process payment-service of the test shop is stopped: only the processes below
@@ -67,6 +79,9 @@ async fn a_payment_survives_a_kill_in_the_pending_window() {
     assert_eq!(p.status(), PaymentStatus::Pending);
     // SIGKILL at once — 2 s before the gateway would answer.
     first.kill_9();
+    // Read from payment_db itself: no payment-service runs now to ask. Status 1 (Pending)
+    // and its job row are all the dead process left — with a goroutine-style timer, the
+    // promise would have died with the process.
     let db = s.payment_db().await;
     let status: i8 =
         sqlx::query_scalar("SELECT status FROM payments").fetch_one(&db).await.unwrap();
@@ -74,6 +89,8 @@ async fn a_payment_survives_a_kill_in_the_pending_window() {
     assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Pending);
 
     // A new process finds the due job and finishes what the dead one promised.
+    // By the time it is up, the job's due time has passed: its gateway worker answers it at
+    // the first poll, and its relay tells order-service.
     let port = bookstore_stack::ports::any_free().unwrap();
     let _second = start_process(&s, port);
     let mut c = client(port).await;
@@ -98,6 +115,7 @@ async fn a_payment_survives_a_kill_in_the_pending_window() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Confirmed once, whatever the first process had managed before the kill.
     assert_eq!(s.order_status(&token, order.id).await, OrderStatus::Paid);
     let st = s.stock(7).await;
     assert_eq!((st.locked, st.sold), (0, 2), "sold exactly once");

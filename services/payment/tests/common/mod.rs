@@ -1,5 +1,10 @@
 //! payment-service with the whole order graph behind it (user, catalog, inventory, order —
 //! `bookstore_order::graph`), in-process against the real MariaDB and Redis.
+//!
+//! Every test gets its own graph and its own payment_db (fresh names), so the tests run in
+//! parallel. Everything goes through the services' real gRPC APIs, as the gateway would,
+//! except two deliberate looks behind the curtain: [`Shop::payment_db`], to count outbox
+//! rows and read a status while no service runs, and the stock counters in inventory.
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use std::time::Duration;
@@ -15,16 +20,22 @@ use bookstore_proto::{
 use bookstore_stack::testing::{self, Infra};
 use tonic::{Request, Status, transport::Channel};
 
+/// The graph's user-service secret: tokens are minted by real logins, never by the tests.
 pub const JWT_SECRET: &str = "payment-test-secret-at-least-32-bytes!!";
 
+/// A running shop: the whole order graph, payment-service in front of it, and a client
+/// of each service a test talks to directly.
 pub struct Shop {
     pub infra: Infra,
+    /// The order graph; tests stop and restart its order-service (`tests/payments.rs`).
     pub graph: Graph,
+    /// What payment-service runs with: its database, for a second instance or a process.
     pub payment_settings: Settings,
     pub payments: PaymentServiceClient<Channel>,
     pub orders: OrderServiceClient<Channel>,
     pub users: UserServiceClient<Channel>,
     pub inventory: InventoryServiceClient<Channel>,
+    /// The in-process payment-service; `None` once [`Shop::stop_payment`] took it.
     payment: Option<bookstore_payment::Spawned>,
 }
 
@@ -41,11 +52,16 @@ pub async fn open(
         &infra.fresh_database("pay").await,
         &url(graph.order),
     );
+    // Development and lab faults come with `in_process`: the dev service token is accepted
+    // and `x-lab-payment: fail` is honoured, which two tests rely on.
+    // 300 ms instead of 3 s: the pending window stays observable, the tests stay fast.
     settings.confirm_delay_ms = 300;
     payment_tune(&mut settings);
     let payment = bookstore_payment::spawn_in_process(settings.clone())
         .await
         .expect("payment-service starts");
+    // Lazy channels: a client of an order-service a test stops and restarts reconnects on
+    // its next call, without the test building a new one.
     Shop {
         payments: PaymentServiceClient::new(lazy_channel(payment.bound.grpc)),
         orders: OrderServiceClient::new(lazy_channel(graph.order)),
@@ -58,6 +74,7 @@ pub async fn open(
     }
 }
 
+/// A request with `authorization: Bearer <token>`, as the gateway sends it.
 pub fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut r = Request::new(message);
     r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
@@ -65,7 +82,11 @@ pub fn authed<T>(token: &str, message: T) -> Request<T> {
 }
 
 impl Shop {
+    /// Registers a fresh shopper (a unique name, so tests never share accounts) and logs
+    /// in: their Bearer token.
     pub async fn shopper(&self) -> String {
+        // A real register and login: the token then goes through ValidateToken in
+        // order-service, the path production takes.
         let username = testing::unique_name("payer");
         let mut u = self.users.clone();
         let password = "payer-password-1".to_string();
@@ -79,6 +100,8 @@ impl Shop {
         u.login(LoginRequest { username, password }).await.unwrap().into_inner().token
     }
 
+    /// Gives `book` `qty` more units in inventory; a fresh request id each time, so two
+    /// restocks are two increments, not one replayed.
     pub async fn restock(&self, book: u64, qty: i32) {
         let req = inv::IncrStockRequest {
             book_id: book,
@@ -89,6 +112,9 @@ impl Shop {
         self.inventory.clone().incr_stock(req).await.unwrap();
     }
 
+    /// The book's counters in inventory, checking conservation (`available + locked +
+    /// sold == total`) on every read: a payment path that sold without confirming, or
+    /// confirmed twice, fails here whatever the test was about.
     pub async fn stock(&self, book: u64) -> inv::Stock {
         let s = self
             .inventory
@@ -103,8 +129,10 @@ impl Shop {
         s
     }
 
-    /// A Pending order of `qty` units of `book` for `token`.
+    /// A Pending order of `qty` units of `book` for `token`: its units locked in inventory,
+    /// its total priced by the catalogue — the amount a correct payment must equal.
     pub async fn order(&self, token: &str, book: u64, qty: i32) -> ord::Order {
+        // No idempotency key: every call is meant to be a new order.
         let req = ord::CreateOrderRequest {
             items: vec![ord::CreateOrderItem { book_id: book, quantity: qty }],
             idempotency_key: String::new(),
@@ -119,6 +147,7 @@ impl Shop {
             .unwrap()
     }
 
+    /// The order's status as its owner reads it (GetOrder with their token).
     pub async fn order_status(&self, token: &str, id: u64) -> ord::OrderStatus {
         let r = self
             .orders
@@ -129,6 +158,7 @@ impl Shop {
         r.into_inner().order.unwrap().status()
     }
 
+    /// CreatePayment for `order_id` with `amount` cents, as the payer.
     pub async fn pay(
         &self,
         token: &str,
@@ -138,6 +168,8 @@ impl Shop {
         self.pay_with(token, order_id, amount, None).await
     }
 
+    /// CreatePayment with the lab's switch: `Some("fail")` makes the mock gateway decline
+    /// this payment (payment-service honours it because `in_process` turns lab faults on).
     pub async fn pay_with(
         &self,
         token: &str,
@@ -152,13 +184,14 @@ impl Shop {
         Ok(self.payments.clone().create_payment(req).await?.into_inner().payment.unwrap())
     }
 
+    /// QueryPayment by number, as `token`'s owner.
     pub async fn query(&self, token: &str, payment_no: &str) -> Result<pb::Payment, Status> {
         let req =
             authed(token, pb::QueryPaymentRequest { payment_no: payment_no.into(), order_id: 0 });
         Ok(self.payments.clone().query_payment(req).await?.into_inner().payment.unwrap())
     }
 
-    /// MockCallback with the service credential.
+    /// MockCallback with the service credential: what the payment provider would send.
     pub async fn callback(
         &self,
         payment_no: &str,
@@ -170,6 +203,8 @@ impl Shop {
             success,
             amount,
         });
+        // The published development token: `in_process` runs in development, where it is
+        // accepted; a production instance would have refused to start with it.
         req.metadata_mut().insert(
             "x-service-token",
             bookstore_platform::auth::DEV_SERVICE_TOKEN.parse().unwrap(),
@@ -177,7 +212,9 @@ impl Shop {
         Ok(self.payments.clone().mock_callback(req).await?.into_inner().payment.unwrap())
     }
 
-    /// Waits until the payment `no` satisfies `done` (polling QueryPayment).
+    /// Waits until the payment `no` satisfies `done` (polling QueryPayment every 100 ms),
+    /// failing with the last state seen once `within` is over. Polling through the API,
+    /// not payment_db, so what is waited for is what a client would see.
     pub async fn wait_payment(
         &self,
         token: &str,
@@ -196,13 +233,16 @@ impl Shop {
         }
     }
 
-    /// payment_db, for direct looks at the outbox.
+    /// payment_db, for direct looks at the outbox. A pool of its own, so a test's queries
+    /// never take a connection from the service under test.
     pub async fn payment_db(&self) -> sqlx::MySqlPool {
         sqlx::MySqlPool::connect(&self.infra.database_url(&self.payment_settings.common.database))
             .await
             .unwrap()
     }
 
+    /// Stops the in-process payment-service gracefully, so that only the processes a test
+    /// starts run workers on this payment_db (`tests/restart.rs`).
     pub async fn stop_payment(&mut self) {
         if let Some(p) = self.payment.take() {
             p.stop().await.unwrap();
