@@ -16,6 +16,21 @@
 //! either the order committed and owns the lock, or the intent is abandoned and the lock
 //! released. There is no third outcome — the transaction's first statement deletes the
 //! intent, and [`abandon`] holds the intent's row lock while it releases.
+//!
+//! Where each failure lands, and who cleans up:
+//!
+//! | fails at | stock | intent | the caller gets | cleaned up by |
+//! |---|---|---|---|---|
+//! | parsing | untouched | none | INVALID_ARGUMENT | nothing to do |
+//! | ValidateToken / GetBook | untouched | none | UNAUTHENTICATED / NOT_FOUND / UNAVAILABLE | nothing to do |
+//! | the claim | untouched | none, or another request's | ABORTED / INVALID_ARGUMENT / the replay | nothing to do |
+//! | LockStock (refused or timed out) | maybe locked | present | FAILED_PRECONDITION / UNAVAILABLE | [`abandon`] now, else the sweeper |
+//! | the commit | locked | present | the error | [`abandon`] now, else the sweeper |
+//! | the process dies after the claim | maybe locked | present | a broken connection | the sweeper, after `intent_stale` |
+//!
+//! ✅ DO reserve the order id (the intent) *before* the first side effect in another
+//! service, so every side effect has a durable name to be undone by. ❌ DON'T lock first and
+//! create the row afterwards: a crash in between leaves a lock named by nothing.
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +46,7 @@ use crate::{
 /// default — a production endpoint that lets callers make it fail would be a gift to attackers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Fault {
+    /// No fault: the normal path (and the only one a production instance takes).
     #[default]
     None,
     /// The commit fails after LockStock succeeded: the compensation must release the lock.
@@ -42,6 +58,10 @@ pub enum Fault {
 
 impl Fault {
     /// `fail-commit` or `pause-after-lock=<ms>` (at most 60 s).
+    ///
+    /// An unknown value is an error rather than "no fault": a lab experiment with a typo
+    /// would otherwise run the happy path and "prove" that nothing goes wrong. The 60 s cap
+    /// keeps a pause from holding a connection and a lock for longer than a test waits.
     pub fn parse(raw: &str) -> Result<Self, Error> {
         if raw == "fail-commit" {
             return Ok(Fault::FailCommit);
@@ -56,7 +76,8 @@ impl Fault {
     }
 }
 
-/// What the orchestration needs.
+/// What the orchestration needs: borrowed from the handler for the length of one call, so
+/// `run` is a plain function of its inputs and can be read without the gRPC layer.
 pub struct Ctx<'a> {
     pub store: &'a Store,
     pub peers: &'a Peers,
@@ -66,8 +87,11 @@ pub struct Ctx<'a> {
 
 /// One CreateOrder request, already read from the wire.
 pub struct Request<'a> {
+    /// The Bearer token, not yet validated (`run` validates it).
     pub token: &'a str,
+    /// `(book_id, quantity)` as the client sent them: unparsed, possibly invalid.
     pub items: Vec<(u64, i32)>,
+    /// `""` for none.
     pub idempotency_key: &'a str,
     pub fault: Fault,
 }
@@ -76,15 +100,22 @@ pub struct Request<'a> {
 /// (sent back as `server-timing` metadata, drawn by the lab's call-chain view).
 pub struct Created {
     pub order: OrderRow,
+    /// True when the key had already produced this order: nothing was locked or written
+    /// now, and the gateway answers 200 instead of 201.
     pub replayed: bool,
     pub trace: Trace,
 }
 
 /// Each step's name and duration, in the order they finished.
+///
+/// Kept per request (not only as a histogram) because the lab draws *one* call's chain:
+/// averages hide the one GetBook that took 40 ms while the others took 1.
 #[derive(Clone, Debug, Default)]
 pub struct Trace(pub Vec<(String, Duration)>);
 
 impl Trace {
+    /// Records a finished step, in the trace and in the `order_create_step_seconds`
+    /// histogram (by [`step_label`], so per-book steps share one series).
     fn push(&mut self, step: impl Into<String>, took: Duration) {
         let step = step.into();
         metrics::histogram!("order_create_step_seconds", "step" => step_label(&step))
@@ -119,6 +150,11 @@ fn step_label(step: &str) -> &'static str {
 /// Runs CreateOrder end to end. See the module docs for the chain and its guarantees.
 pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     // 0. Parse before calling anyone: a bad request costs nothing downstream.
+    //
+    // Then the steps, each numbered as in the module's diagram. Every `?` before step 3
+    // returns with nothing written anywhere; every failure after step 3 goes through
+    // `abandon_or_leave` or leaves the intent for the sweeper — never a bare `?` with a
+    // lock that nobody would release.
     let lines = Lines::parse(req.items)?;
     let key = domain::parse_idempotency_key(req.idempotency_key)?;
     let mut trace = Trace::default();
@@ -136,6 +172,8 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     trace.push("ValidateToken", validate_took);
     // The token's verdict first: an anonymous caller learns nothing about which books exist.
     let identity = identity?;
+    // The first failing lookup decides the answer (book order, so the same request always
+    // names the same book); the others' results are dropped, they wrote nothing.
     let mut snapshots = Vec::with_capacity(books.len());
     for (book, took) in books {
         let book = book?;
@@ -146,14 +184,17 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     // lesson:parallel-lookups:end
     tracing::debug!(?lookups_took, lines = lines.len(), "token and books looked up");
 
-    // 3. The intent: the order id, and the key claimed by a unique index.
+    // 3. The intent: the order id, and the key claimed by a unique index. After the lookups,
+    // not before: a request with a bad token or an unknown book never writes a row, and the
+    // intent (the thing the sweeper must clean up) exists only for requests that will lock.
     let body = lines.canonical();
     let t = Instant::now();
     let claim = ctx.store.claim(identity.user_id, key.as_deref(), &body).await?;
     trace.push("claim", t.elapsed());
     let id = match claim {
         Claim::Done(order) => {
-            // Stripe's rule: a key is bound to the request it first came with.
+            // Stripe's rule: a key is bound to the request it first came with. Compared as
+            // the canonical basket, so the same lines in another order still match.
             if order.request_body != body {
                 return Err(reused_key());
             }
@@ -167,6 +208,8 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
         Claim::New(id) => id,
     };
 
+    // The total from the snapshots, in integer cents, before LockStock: an overflowing
+    // total fails here with nothing locked (the intent it leaves is swept as stale).
     let items = priced_items(&lines, &snapshots);
     let total = domain::order_total(items.iter().map(|i| (i.price, i.quantity)))?;
 
@@ -182,10 +225,14 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
         return Err(e);
     }
     // lesson:lock-then-compensate:end
+    // The crash window, made wide on purpose for the lab and `tests/crash.rs`: the lock is
+    // held, the intent is in order_db, and nothing else has happened yet.
     if let Fault::PauseAfterLock(d) = req.fault {
         tracing::warn!(order_id = id, ?d, "lab fault: pausing with the stock locked");
         tokio::time::sleep(d).await;
     }
+    // This process's clock for the date in the receipt number only; every time that rules
+    // anything (creation, expiry) is MySQL's `NOW(3)`, written by the commit.
     let t = Instant::now();
     let order_no = domain::order_no(id, chrono::Utc::now());
     let new = NewOrder {
@@ -198,6 +245,8 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
         expires_in_secs: ctx.payment_window_secs,
         items: &items,
     };
+    // The lab's failed commit is produced here, not inside the store: the path under test
+    // is this function's error handling, and the store stays free of lab code.
     let committed = if req.fault == Fault::FailCommit {
         Err(Error::Unavailable { peer: "order_db", detail: "lab fault: commit failed".into() })
     } else {
@@ -205,6 +254,7 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     };
     trace.push("commit", t.elapsed());
     match committed {
+        // The normal end: the order owns the lock, and the intent is gone with the commit.
         Ok(Some(order)) => {
             metrics::counter!("orders_created_total").increment(1);
             Ok(Created { order, replayed: false, trace })
@@ -261,6 +311,8 @@ pub async fn abandon(store: &Store, peers: &Peers, id: u64, reason: &str) -> Res
         return Ok(false);
     }
     // If this fails, the transaction rolls back and the intent stays for the next sweep.
+    // The row lock is held across this RPC (bounded by the peer deadline): the price of
+    // the guarantee, paid only on failure paths, never by a successful creation.
     peers.release(id, reason).await?;
     sqlx::query("DELETE FROM order_intents WHERE id = ?").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
@@ -280,12 +332,17 @@ async fn abandon_or_leave(ctx: &Ctx<'_>, id: u64, reason: &str) {
     }
 }
 
+/// The answer to a key reused with another basket: INVALID_ARGUMENT, a client bug. Not the
+/// old order (the client asked for something else) and not a new one (the key is taken).
 fn reused_key() -> Error {
     Error::InvalidArgument("idempotency key was already used with a different request".into())
 }
 
 // lesson:price-snapshot:start
 /// The lines with the snapshot's title and price (both in book-id order).
+///
+/// `zip` pairs them by position, which is correct because both come from the same
+/// `Lines::iter` (the snapshots were fetched in that order by `join_all`, which keeps it).
 fn priced_items(lines: &Lines, books: &[BookSnapshot]) -> Vec<ItemRow> {
     lines
         .iter()
@@ -300,7 +357,8 @@ fn priced_items(lines: &Lines, books: &[BookSnapshot]) -> Vec<ItemRow> {
 }
 // lesson:price-snapshot:end
 
-/// Runs `f` and measures it, for the trace.
+/// Runs `f` and measures it, for the trace. Each future measures itself, so the parallel
+/// lookups' durations are each one's own, not the time until `join` saw them.
 async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, Duration) {
     let t = Instant::now();
     let out = f.await;

@@ -7,17 +7,24 @@
 
 use tonic::Status;
 
+/// Everything that can go wrong in order-service, named for what happened.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A malformed basket, key, status or reason; a reused idempotency key with another
+    /// basket. Nothing was changed, no peer was called (or only the read-only lookups).
     #[error("{0}")]
     InvalidArgument(String),
+    /// No such order, or someone else's (the same answer, on purpose); a book the
+    /// catalogue does not have.
     #[error("{0}")]
     NotFound(String),
     /// Not enough stock, an illegal transition, paying an expired order.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// No token, or one user-service refused.
     #[error("{0}")]
     Unauthenticated(String),
+    /// UpdateOrderStatus without the service credential.
     #[error("{0}")]
     PermissionDenied(String),
     /// The same idempotency key is being processed by another request right now.
@@ -31,14 +38,18 @@ pub enum Error {
     /// while this request was creating one. The request then answers with that order.
     #[error("idempotency key already has an order")]
     KeyTaken,
+    /// MySQL failed. Logged with context, answered as a bare INTERNAL.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A row or an answer that breaks an invariant (an unknown status number, an order that
+    /// vanished under us). Logged, answered as INTERNAL.
     #[error("corrupt data: {0}")]
     Corrupt(String),
 }
 
 impl Error {
-    /// A short label for the `orders_total{result=…}` metric.
+    /// A short label for the `order_operations_total{result=…}` metric: a closed set of
+    /// words, never the message, so the metric has a fixed number of series.
     pub fn label(&self) -> &'static str {
         match self {
             Error::InvalidArgument(_) => "invalid",
@@ -52,6 +63,8 @@ impl Error {
     }
 }
 
+/// The one mapping to gRPC codes; the table a client reads to know what to retry:
+/// UNAVAILABLE and ABORTED (retry, the same key is safe), everything else (do not, as is).
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         match err {

@@ -19,9 +19,13 @@ use crate::{Settings, Spawned, peers::PeerAddrs};
 
 /// The running graph: every service's gRPC address, and what a caller may need to poke at.
 pub struct Graph {
+    /// user-service: tokens for the shoppers a test registers.
     pub user: SocketAddr,
+    /// catalog-service, seeded with the requested number of books (prices for orders).
     pub catalog: SocketAddr,
+    /// inventory-service, empty: a book is orderable once a test has stocked it.
     pub inventory: SocketAddr,
+    /// order-service, wired to the three above.
     pub order: SocketAddr,
     /// The settings order-service runs with (its database, for direct looks at order_db).
     pub order_settings: Settings,
@@ -29,9 +33,11 @@ pub struct Graph {
     pub catalog_db: String,
     /// Every database the graph created, for callers that clean up (the bench).
     pub databases: Vec<String>,
+    /// `Option`s, so each can be stopped alone and `Drop` knows what is still running.
     order_service: Option<Spawned>,
     inventory_service: Option<bookstore_inventory::Spawned>,
     catalog_service: Option<bookstore_catalog::Spawned>,
+    /// user-service's shutdown token (its in-process start returns only the addresses).
     users: Shutdown,
 }
 
@@ -83,6 +89,9 @@ impl Graph {
         jwt_secret: &str,
         tune: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<Self> {
+        // Started in call order, each with the previous one's real address: user first
+        // (catalog validates tokens there), order last (it needs all three). Every service
+        // gets a fresh database and a fresh Redis prefix, so graphs run side by side.
         let users = Shutdown::new();
         let user_db = infra.fresh_database("g_user").await;
         let user = bookstore_user::spawn_in_process(
@@ -119,8 +128,11 @@ impl Graph {
             &order_db,
             PeerAddrs { user: &u, catalog: &c, inventory: &i },
         );
+        // `tune` runs last, on the final settings, so a test's change wins over every default.
         tune(&mut settings);
         let order = crate::spawn_in_process(settings.clone()).await?;
+        // Every database is listed so the bench can drop them afterwards; tests leave them
+        // (cheap, and handy for looking at what a failed test stored).
         Ok(Self {
             user: user.grpc,
             catalog: catalog.bound.grpc,
@@ -136,7 +148,8 @@ impl Graph {
         })
     }
 
-    /// Stops the in-process order-service alone (a test then runs its own instances).
+    /// Stops the in-process order-service alone (a test then runs its own instances, or
+    /// restarts one on the same port, as payment's relay test does). Stopping twice is fine.
     pub async fn stop_order_service(&mut self) -> anyhow::Result<()> {
         match self.order_service.take() {
             Some(o) => o.stop().await,
@@ -145,7 +158,8 @@ impl Graph {
     }
 
     /// Stops everything gracefully, callers first: order, inventory (its syncer drains),
-    /// catalog, user.
+    /// catalog, user. Callers first, so no service is left calling a peer that is gone —
+    /// which would only fill the log with UNAVAILABLE warnings during the shutdown.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.stop_order_service().await?;
         if let Some(i) = self.inventory_service.take() {
@@ -162,6 +176,9 @@ impl Graph {
 impl Drop for Graph {
     /// A graph dropped without [`Graph::stop`] (a failed assertion) still stops its servers:
     /// the tokens are cancelled and the tasks end with the test's runtime.
+    ///
+    /// Only user's and catalog's tokens are reachable here; order's and inventory's tasks,
+    /// like every task a `#[tokio::test]` spawned, end when the test's runtime shuts down.
     fn drop(&mut self) {
         self.users.cancel();
         if let Some(c) = &self.catalog_service {

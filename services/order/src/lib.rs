@@ -22,6 +22,22 @@
 //! - status changes follow the state machine and cannot both win a race;
 //! - every status change's stock work (release, confirm, return) happens exactly once in
 //!   effect, however often it is retried.
+//!
+//! What it is not for: stock accounting (inventory owns available/locked/sold and the
+//! no-oversell rule; order-service only asks it to lock, release, confirm and return, by
+//! order id), prices (catalog's, copied once per order) and identities (user-service's).
+//! order_db holds what only order-service knows: which orders exist, whose they are, what
+//! state they are in, and what each still owes inventory.
+//!
+//! Where to start reading: [`create`] for the call chain and its failure table, then
+//! [`store::Store::transition`] for the state machine as a conditional UPDATE, then
+//! [`sweeper`] for what finishes on its own. `tests/crash.rs` is the proof that the
+//! first two survive a `kill -9`.
+//!
+//! A CreateOrder on loopback costs roughly: ValidateToken ∥ GetBook×N (≈1 ms together),
+//! the claim (one INSERT), LockStock (one Lua script), the commit (one transaction) —
+//! `bookstore-lab bench order` measures it, and the `server-timing` metadata of every
+//! answer shows the split for that one call.
 
 pub mod api;
 pub mod create;
@@ -48,9 +64,11 @@ pub use bookstore_platform::auth::DEV_SERVICE_TOKEN;
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
-    /// Peers (the supervisor passes all three).
+    /// user-service, for ValidateToken on every RPC (the supervisor passes all three peers).
     pub user_addr: String,
+    /// catalog-service, for the price and title snapshot of each line.
     pub catalog_addr: String,
+    /// inventory-service: LockStock, ReleaseStock, the confirm and IncrStock.
     pub inventory_addr: String,
     /// Deadline of each peer call: ~1 ms on loopback normally, so 3 s fires only when a peer
     /// is in real trouble, and then the order fails fast with UNAVAILABLE.
@@ -59,11 +77,13 @@ pub struct Settings {
     /// it to watch expiry happen. Inventory's own window (its backstop sweeper) must be
     /// longer, or inventory could release a lock that a still-payable order relies on.
     pub payment_window_secs: u64,
-    /// How often the sweeper runs.
+    /// How often the sweeper runs (5 s): the bound on how late an expiry or a retried stock
+    /// action can be. Shorter costs three small queries per pass; the lab sets 1 s.
     pub sweep_interval_secs: u64,
     /// When an unfinished creation counts as dead (see `sweeper::SweepSettings`).
     pub intent_stale_secs: u64,
     /// `x-service-token` that UpdateOrderStatus requires (payment-service has the same).
+    /// Refused at start outside development while it is the published default.
     pub service_token: Secret,
     /// Honour `x-lab-fault` metadata (the lab's failure experiments, the crash test).
     pub lab_faults: bool,
@@ -72,6 +92,9 @@ pub struct Settings {
     pub db_max_connections: u32,
 }
 
+/// The course's port (9003) and database (`order_db`), its peers on 9001/9002/9004, a
+/// 15-minute payment window, and production: the development token is refused until an
+/// environment is chosen, and lab faults are off.
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -110,6 +133,10 @@ impl Settings {
 
     /// Settings for an in-process instance (tests, bench): port 0, no Consul, the given
     /// infrastructure, database and peers, lab faults on.
+    ///
+    /// The timings stay the production ones (15-minute window, 5 s sweeps, 60 s stale
+    /// intents); a test that depends on a timing sets it through `Graph::spawn`'s `tune`,
+    /// so the test states the number it relies on.
     pub fn in_process(mysql_url: &str, database: &str, peers: peers::PeerAddrs<'_>) -> Self {
         let mut s = Settings::default();
         s.common.port = 0;
@@ -127,7 +154,8 @@ impl Settings {
     }
 }
 
-/// The schema of `order_db`, compiled into the binary.
+/// The schema of `order_db`, compiled into the binary: `order_intents`, `orders` and
+/// `order_items` (`migrations/order`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/order");
 
 /// Connects MySQL (creating and migrating `order_db`), starts the sweeper, serves until
@@ -140,6 +168,8 @@ pub async fn run(
     shutdown: Shutdown,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
+    // Settings first: an unsafe stale-intent bound or the published credential outside
+    // development fails in milliseconds, before MySQL is touched.
     settings.check()?;
     let common = &settings.common;
     let pool = bookstore_platform::db::connect(
@@ -151,6 +181,8 @@ pub async fn run(
     .await?;
     let store = store::Store::new(pool);
     let timeout = Duration::from_millis(settings.upstream_timeout_ms);
+    // Lazily connected: order-service starts while its peers are still starting; only
+    // requests (and the sweeper's stock calls) need them, and both retry.
     let peers = peers::Peers::new(
         peers::PeerAddrs {
             user: &settings.user_addr,
@@ -159,6 +191,8 @@ pub async fn run(
         },
         timeout,
     )?;
+    // The sweeper starts before the port is bound, so what a previous process left behind
+    // (stale intents, expired orders, owed stock actions) is worked off at once on restart.
     tokio::spawn(sweeper::run(
         store.clone(),
         peers.clone(),
@@ -185,7 +219,8 @@ pub async fn run(
 
 pub use bookstore_platform::run::Spawned;
 
-/// The one in-process start of order-service (tests, the gateway's tests, benches).
+/// The one in-process start of order-service (tests, the gateway's tests, benches): `run`
+/// on a task, returning once it listens, with a handle that stops it gracefully.
 pub async fn spawn_in_process(settings: Settings) -> anyhow::Result<Spawned> {
     bookstore_platform::run::spawn_in_process("order-service", |shutdown, on_bound| {
         run(settings, shutdown, on_bound)

@@ -29,6 +29,7 @@ use crate::{Error, domain::Lines};
 /// Who a valid token belongs to.
 #[derive(Clone, Debug)]
 pub struct Identity {
+    /// The only thing order-service needs to know about a caller: whose orders are theirs.
     pub user_id: u64,
 }
 
@@ -36,7 +37,9 @@ pub struct Identity {
 #[derive(Clone, Debug)]
 pub struct BookSnapshot {
     pub book_id: u64,
+    /// Copied so an order still reads right after the book is renamed or removed.
     pub title: String,
+    /// Unit price in cents, as the catalogue says at the moment of ordering.
     pub price: i64,
 }
 
@@ -46,6 +49,9 @@ pub struct Peers {
     users: UserServiceClient<Channel>,
     catalog: CatalogServiceClient<Channel>,
     inventory: InventoryServiceClient<Channel>,
+    /// One deadline for every call (`upstream_timeout_ms`, 3 s by default). A CreateOrder
+    /// waits for at most two in sequence (the parallel lookups, then LockStock), and
+    /// `Settings::check` makes the stale-intent bound exceed three of them plus a second.
     timeout: Duration,
 }
 
@@ -70,6 +76,9 @@ impl Peers {
     /// ValidateToken: who is calling. Only UNAUTHENTICATED means "bad token"; any other
     /// failure is user-service's trouble, answered UNAVAILABLE so the client retries rather
     /// than logging the user out.
+    ///
+    /// ❌ DON'T fail open: an order accepted because "user-service did not answer" would be
+    /// an order with no owner, or with whatever owner the request claimed.
     pub async fn validate(&self, token: &str) -> Result<Identity, Error> {
         let req = ValidateTokenRequest { token: token.to_string() };
         let mut c = self.users.clone();
@@ -92,10 +101,13 @@ impl Peers {
             .bounded("catalog-service", c.get_book(self.request(GetBookRequest { id: book_id })))
             .await
         {
+            // Served from catalog's Redis cache almost always (a detail entry lives an hour),
+            // so N parallel GetBooks cost about one loopback round trip together.
             Ok(r) => {
                 let b = r.book.ok_or_else(|| Error::Corrupt("GetBook answered no book".into()))?;
                 Ok(BookSnapshot { book_id, title: b.title, price: b.price })
             }
+            // The caller named a book that does not exist: their mistake, said as ours.
             Err(s) if s.code() == Code::NotFound => {
                 Err(Error::NotFound(format!("book {book_id} not found")))
             }
@@ -108,13 +120,17 @@ impl Peers {
     /// timeout, after which the lock may or may not exist — is UNAVAILABLE, and the caller
     /// must compensate as if it had been locked.
     pub async fn lock(&self, order_id: u64, lines: &Lines) -> Result<(), Error> {
+        // Keyed by the order id that the intent row already made durable: a retry, a resumed
+        // creation and the sweeper's release all name the same lock.
         let req = LockStockRequest { order_id, items: stock_items(lines) };
         let mut c = self.inventory.clone();
         match self.bounded("inventory-service", c.lock_stock(self.request(req))).await {
             Ok(_) => Ok(()),
+            // Not enough stock: a definite "no", nothing was locked (all-or-nothing).
             Err(s) if s.code() == Code::FailedPrecondition => {
                 Err(Error::FailedPrecondition(s.message().to_string()))
             }
+            // A book inventory has never been stocked with.
             Err(s) if s.code() == Code::NotFound => Err(Error::NotFound(s.message().to_string())),
             Err(s) => Err(unavailable("inventory-service", &s)),
         }
@@ -122,6 +138,10 @@ impl Peers {
 
     /// ReleaseStock: give the order's locked units back. A no-op in inventory when the order
     /// holds nothing, so calling it "to be sure" is always safe.
+    ///
+    /// Every failure is UNAVAILABLE, including inventory's refusals: there is no answer to
+    /// a release that would make us stop trying, so the caller (abandon, the sweeper) keeps
+    /// the debt recorded and tries again.
     pub async fn release(&self, order_id: u64, reason: &str) -> Result<(), Error> {
         let req = ReleaseStockRequest { order_id, reason: reason.to_string() };
         let mut c = self.inventory.clone();
@@ -132,6 +152,9 @@ impl Peers {
     }
 
     /// DecrStock's confirm form (no items): the order's locked units become sold.
+    ///
+    /// Idempotent per order id in inventory: the relay's at-least-once delivery of "paid"
+    /// may confirm the same order twice, and the second confirm changes nothing.
     pub async fn confirm(&self, order_id: u64) -> Result<(), Error> {
         let req = DecrStockRequest { order_id, items: vec![] };
         let mut c = self.inventory.clone();
@@ -143,6 +166,9 @@ impl Peers {
 
     /// A paid order cancelled: its units go back on sale through IncrStock, one call per
     /// line, each keyed `order-<id>-return-<book>` so a retried return adds them once.
+    ///
+    /// One call per line, in sequence, stopping at the first failure: the lines already
+    /// returned are keyed, so the retry (the action stays owed) adds only the missing ones.
     pub async fn return_sold(&self, order_id: u64, lines: &[(u64, i32)]) -> Result<(), Error> {
         for &(book_id, quantity) in lines {
             let req = IncrStockRequest {
@@ -160,6 +186,10 @@ impl Peers {
     }
 
     /// A request carrying our deadline (`grpc-timeout`), so the peer can give up too.
+    ///
+    /// The same deadline for every call, not a share of the caller's remaining budget: a
+    /// simplification the module admits (the gateway's 3 s and ours are equal, so a slow
+    /// chain shows as a 504 at the gateway while we finish or compensate on our own).
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut r = tonic::Request::new(message);
         r.set_timeout(self.timeout);
@@ -180,10 +210,13 @@ impl Peers {
     }
 }
 
+/// The basket in inventory's shape, ascending by book id as `Lines` keeps it.
 fn stock_items(lines: &Lines) -> Vec<StockItem> {
     lines.iter().map(|(book_id, quantity)| StockItem { book_id, quantity }).collect()
 }
 
+/// A peer's failure as our UNAVAILABLE: the caller sees "<peer> unavailable", the peer's
+/// code and message go to our log only.
 fn unavailable(peer: &'static str, s: &tonic::Status) -> Error {
     Error::Unavailable { peer, detail: format!("{:?}: {}", s.code(), s.message()) }
 }

@@ -3,6 +3,23 @@
 //! Timestamps are the database's `NOW(3)`, never this process's clock: with two order-service
 //! instances (or one whose clock jumps), "is this order expired?" must have one answer, and
 //! the sweeper's `expires_at < NOW(3)` and the insert's `NOW(3) + INTERVAL` read one clock.
+//!
+//! Three tables (`migrations/order`):
+//!
+//! | table | a row is | lives from … to … |
+//! |---|---|---|
+//! | `order_intents` | a creation in progress: the reserved order id, the claimed key | the claim → the commit, or its abandonment |
+//! | `orders` | an order: status, total, expiry, the stock action it still owes | for good |
+//! | `order_items` | one line: book, quantity, the title and price snapshotted | with its order |
+//!
+//! The two unique keys `(user_id, idempotency_key)` — one on intents, one on orders — are
+//! what make "one key, one order" true under any concurrency; every rule about keys in
+//! this module is a consequence of them, not a replacement.
+//!
+//! Lock order, for the statements that take row locks: an intent (`abandon`, and
+//! `commit_order`'s DELETE) is always locked before anything else of its order; the
+//! sweeper's expiry locks only `orders` rows. No statement locks an order and then an
+//! intent, so no two of them can wait on each other in a cycle.
 
 use chrono::NaiveDateTime;
 use sqlx::{MySqlPool, Row, mysql::MySqlRow};
@@ -15,17 +32,27 @@ use crate::{
 /// One order with its lines, as stored.
 #[derive(Clone, Debug)]
 pub struct OrderRow {
+    /// The intent's id, kept: the order id is reserved before LockStock, so inventory's
+    /// lock and the order carry the same key from the start.
     pub id: u64,
+    /// `BK` + day + id, for receipts (see [`crate::domain::order_no`]).
     pub order_no: String,
     pub user_id: u64,
+    /// Cents: the lines' snapshotted prices × quantities, fixed at creation.
     pub total: i64,
     pub status: Status,
+    /// The canonical basket (`"7x2,42x1"`) the idempotency key is bound to.
     pub request_body: String,
+    /// Why it was cancelled (`expired`, the shopper's text); empty otherwise.
     pub cancel_reason: String,
+    /// Stock work inventory still owes an acknowledgement for (see [`StockAction`]).
     pub stock_action: StockAction,
     pub created_at: NaiveDateTime,
+    /// Changed by every transition; the sweeper's grace period reads it.
     pub updated_at: NaiveDateTime,
+    /// The end of the payment window; meaningful while Pending.
     pub expires_at: NaiveDateTime,
+    /// Filled by a second query (`with_items` / `attach_items`), empty straight from a row.
     pub items: Vec<ItemRow>,
 }
 
@@ -38,19 +65,28 @@ pub struct ItemRow {
     pub price: i64,
 }
 
-/// The new order's fields, for [`Store::commit_order`].
+/// The new order's fields, for [`Store::commit_order`]: everything decided before the
+/// commit, so the transaction itself makes no decision and calls nobody.
 pub struct NewOrder<'a> {
     pub id: u64,
     pub order_no: &'a str,
     pub user_id: u64,
     pub total: i64,
+    /// The idempotency key, or `None` (stored as NULL: the unique index ignores NULLs, so
+    /// any number of key-less orders coexist).
     pub key: Option<&'a str>,
     pub request_body: &'a str,
+    /// Seconds from the commit (MySQL's clock) to `expires_at`.
     pub expires_in_secs: u64,
     pub items: &'a [ItemRow],
 }
 
 /// What claiming an idempotency key found.
+///
+/// Three outcomes and not two, because a key has three states: free, being used right now
+/// (an intent), used (an order). A design with only "free / used" has to pick a wrong
+/// answer for a retry that arrives while the first attempt is still running: a second
+/// order, or an error for a request that is about to succeed.
 pub enum Claim {
     /// The key (or no key) is ours: a fresh intent with this id, which becomes the order id.
     New(u64),
@@ -61,6 +97,10 @@ pub enum Claim {
 }
 
 /// What a conditional status change did.
+///
+/// A value, not an error, for each outcome: the caller (`api::move_to`) decides what each
+/// means for *its* caller — `Already` is success for a retry, `Owes` is "settle and try
+/// again", `Illegal` and `Expired` are refusals with different messages.
 pub enum Transition {
     /// It happened: the order as it is now, and the stock action *this* change owes
     /// (settle that one — the row may already show a later change's).
@@ -76,15 +116,18 @@ pub enum Transition {
     Expired(OrderRow),
 }
 
+/// The columns [`order_from_row`] reads, named once for every `SELECT` of an order.
 const COLS: &str = "id, order_no, user_id, total, status, request_body, cancel_reason, \
                     stock_action, created_at, updated_at, expires_at";
 
+/// order_db: a pool handle, cheap to clone into the handlers and the sweeper.
 #[derive(Clone)]
 pub struct Store {
     pool: MySqlPool,
 }
 
 impl Store {
+    /// A store over a migrated `order_db` pool.
     pub fn new(pool: MySqlPool) -> Self {
         Self { pool }
     }
@@ -96,6 +139,15 @@ impl Store {
     /// and insert when nothing is found: two concurrent retries both find nothing, both
     /// insert, and the buyer gets two orders and two locks for one click.
     // lesson:claim:start
+    ///
+    /// ```text
+    /// retry A: INSERT intent(key) → ok, id 42          retry B: INSERT intent(key) → duplicate
+    ///          … LockStock(42) …                                find_by_key → none yet
+    ///                                                           SELECT intent → 42: InFlight
+    ///          commit: DELETE intent 42 → 1 row                 resumes as 42: LockStock(42)
+    ///                                                           (idempotent), commit: 0 rows
+    ///                                                           → answers order 42, replayed
+    /// ```
     pub async fn claim(&self, user_id: u64, key: Option<&str>, body: &str) -> Result<Claim, Error> {
         // A committed order holds its key in `orders` (its intent is gone): look there
         // first. This read is only the fast path for retries; the guarantee is still the
@@ -108,6 +160,8 @@ impl Store {
         }
         // Two rounds at most: the first INSERT loses to an intent that then turns into an
         // order (or is swept) before our SELECT runs; the second sees the settled state.
+        // Autocommit INSERTs, not a transaction: the unique index answers at once, and no
+        // lock is held while the request goes on to call inventory.
         for _ in 0..2 {
             let inserted = sqlx::query(
                 "INSERT INTO order_intents (user_id, idempotency_key, request_body, created_at) \
@@ -123,7 +177,11 @@ impl Store {
                 Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {}
                 Err(e) => return Err(e.into()),
             }
+            // A NULL key never collides (NULLs are distinct in a unique index), so a
+            // duplicate here always has a key; a key-less claim returned `New` above.
             let key = key.expect("only keyed intents can collide");
+            // Lost the INSERT: the key is taken by an order (done) or an intent (in flight).
+            // Orders first, because an intent turns into an order, never the other way.
             if let Some(order) = self.find_by_key(user_id, key).await? {
                 return Ok(Claim::Done(order));
             }
@@ -141,11 +199,13 @@ impl Store {
                 });
             }
         }
+        // Both rounds found the key taken and then gone again: it is changing faster than we
+        // can read it. ABORTED tells the client that the same request, retried, is safe.
         Err(Error::Aborted("idempotency key is changing state; retry".into()))
     }
     // lesson:claim:end
 
-    /// The order `user_id` created with `key`, if any.
+    /// The order `user_id` created with `key`, if any: one lookup on `uk_order_user_key`.
     pub async fn find_by_key(&self, user_id: u64, key: &str) -> Result<Option<OrderRow>, Error> {
         let sql = format!("SELECT {COLS} FROM orders WHERE user_id = ? AND idempotency_key = ?");
         let row = sqlx::query(&sql).bind(user_id).bind(key).fetch_optional(&self.pool).await?;
@@ -167,15 +227,24 @@ impl Store {
     /// them wins, the other sees 0 rows. That is the whole crash-safety argument in one
     /// statement: a lock is either owned by a committed order or released by the sweeper.
     pub async fn commit_order(&self, o: &NewOrder<'_>) -> Result<Option<OrderRow>, Error> {
+        // Everything in one transaction: the intent disappears exactly when the order
+        // appears, so at no instant can the sweeper see neither (and release a lock that an
+        // order owns) or both (and count a creation twice).
         let mut tx = self.pool.begin().await?;
         let gone = sqlx::query("DELETE FROM order_intents WHERE id = ?")
             .bind(o.id)
             .execute(&mut *tx)
             .await?;
+        // 0 rows: the intent is gone, so this creation no longer owns its lock (another
+        // request committed under it, or the sweeper released it). Writing the order now
+        // would create an order whose stock may already be someone else's.
         if gone.rows_affected() == 0 {
             tx.rollback().await?;
             return Ok(None);
         }
+        // The intent's id becomes the order's id (explicit, not AUTO_INCREMENT): the id
+        // inventory's lock is keyed by must be the id of the order that owns it. Status 1 is
+        // Pending; the expiry is computed by MySQL, from the same clock the sweeper reads.
         sqlx::query(
             "INSERT INTO orders (id, order_no, user_id, total, status, idempotency_key, request_body, \
              created_at, updated_at, expires_at) \
@@ -190,11 +259,14 @@ impl Store {
         .bind(o.expires_in_secs)
         .execute(&mut *tx)
         .await
+        // `uk_order_user_key`: another request's order took our key between our claim and
+        // now. Nothing is written (the `?` drops the transaction, which rolls it back).
         .map_err(|e| match e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Error::KeyTaken,
             e => e.into(),
         })?;
-        // One multi-row INSERT for all lines: one round trip instead of up to 50.
+        // One multi-row INSERT for all lines: one round trip instead of up to 50. `Lines`
+        // refused an empty basket, so `push_values` always has at least one row.
         let mut items = sqlx::QueryBuilder::new(
             "INSERT INTO order_items (order_id, book_id, title, quantity, price) ",
         );
@@ -206,21 +278,19 @@ impl Store {
                 .push_bind(i.price);
         });
         items.build().execute(&mut *tx).await?;
+        // Read back inside the transaction: the timestamps are MySQL's `NOW(3)`, which this
+        // process does not know until it asks.
         let sql = format!("SELECT {COLS} FROM orders WHERE id = ?");
         let row = sqlx::query(&sql).bind(o.id).fetch_one(&mut *tx).await?;
         tx.commit().await?;
+        // The lines are the ones just inserted; no need to read them back.
         let mut order = order_from_row(&row)?;
         order.items = o.items.to_vec();
         Ok(Some(order))
     }
 
-    /// Deletes an intent whose stock was released (a failed creation, compensated).
-    pub async fn delete_intent(&self, id: u64) -> Result<(), Error> {
-        sqlx::query("DELETE FROM order_intents WHERE id = ?").bind(id).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// Order `id` with its lines, whoever owns it (internal callers and the sweeper).
+    /// Order `id` with its lines, whoever owns it (internal callers and the sweeper). The
+    /// owner check is the caller's (`api::owned`): the store answers facts, not permissions.
     pub async fn get(&self, id: u64) -> Result<Option<OrderRow>, Error> {
         let sql = format!("SELECT {COLS} FROM orders WHERE id = ?");
         match sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await? {
@@ -239,6 +309,7 @@ impl Store {
         page: u32,
         size: u32,
     ) -> Result<(Vec<OrderRow>, u64), Error> {
+        // The filter is a fixed literal or nothing; the status itself is a bind parameter.
         let filter = if status.is_some() { " AND status = ?" } else { "" };
         let sql = format!(
             "SELECT {COLS} FROM orders WHERE user_id = ?{filter} \
@@ -248,9 +319,13 @@ impl Store {
         if let Some(s) = status {
             q = q.bind(s as i8);
         }
+        // `page` is ≥ 1 (domain::page), so `page - 1` cannot underflow; u64 so a huge page
+        // number cannot overflow the product.
         let offset = u64::from(page - 1) * u64::from(size);
         let rows = q.bind(size).bind(offset).fetch_all(&self.pool).await?;
         let mut orders = rows.iter().map(order_from_row).collect::<Result<Vec<_>, _>>()?;
+        // A second statement for the total, on the same index: cheap per user (a shopper has
+        // tens of orders, not millions), and simpler than a window function.
         let count_sql = format!("SELECT COUNT(*) FROM orders WHERE user_id = ?{filter}");
         let mut c = sqlx::query_scalar::<_, i64>(&count_sql).bind(user_id);
         if let Some(s) = status {
@@ -269,6 +344,17 @@ impl Store {
     /// only the first UPDATE matches a row; the second changes 0 rows and re-reads.
     /// ❌ DON'T read, check, then `UPDATE … WHERE id = ?`: both writes land, the last one wins,
     /// and an order ends up Cancelled *and* paid, its stock both released and sold.
+    ///
+    /// ```text
+    /// t0  cancel reads Pending                    pay reads Pending
+    /// t1  cancel: UPDATE … AND status = 1 → 1 row (Cancelled, owes Release)
+    /// t2                                          pay: UPDATE … AND status = 1 → 0 rows
+    /// t3                                          pay re-reads Cancelled → Illegal → refused
+    /// ```
+    ///
+    /// The guard also carries `stock_action = 0` (no debt outstanding) and, for Paid,
+    /// `expires_at > NOW(3)`: every condition the decision was made on is re-checked by the
+    /// statement that acts on it, atomically, under InnoDB's row lock.
     pub async fn transition(
         &self,
         id: u64,
@@ -278,6 +364,8 @@ impl Store {
         // A few rounds: each lost race means the status changed under us, and the next read
         // decides again from the new status (usually "already there" or "illegal").
         for _ in 0..3 {
+            // A plain read, no lock: the decision below is re-checked by the UPDATE's own
+            // WHERE, so holding a row lock across it would only make racers queue.
             let Some(order) = self.get(id).await? else { return Ok(None) };
             let from = order.status;
             // "Paid" asked of an order that has moved past Paid is satisfied, not illegal:
@@ -304,6 +392,8 @@ impl Store {
             // sweeper uses, in the same statement: there is no instant at which both the
             // payment and the expiry can win.
             let unexpired = if to == Status::Paid { " AND expires_at > NOW(3)" } else { "" };
+            // A reason belongs to a cancellation only; any other move clears nothing and sets
+            // no text a shopper would read as "why was my order cancelled".
             let reason = if to == Status::Cancelled { reason } else { "" };
             let sql = format!(
                 "UPDATE orders SET status = ?, stock_action = ?, cancel_reason = ?, updated_at = NOW(3) \
@@ -326,6 +416,9 @@ impl Store {
                     .ok_or_else(|| Error::Corrupt(format!("order {id} vanished")))?;
                 return Ok(Some(Transition::Changed(now, action)));
             }
+            // 0 rows: either another change won (the next round re-reads and decides again),
+            // or — for a payment — the row is still Pending but past `expires_at`, which no
+            // number of rounds will fix. Tell the two apart now, not after three rounds.
             if to == Status::Paid && from == Status::Pending {
                 let again = self
                     .get(id)
@@ -341,6 +434,9 @@ impl Store {
 
     /// Clears `action` once inventory has acknowledged it. Conditional on the action, so a
     /// later transition's newer debt is never wiped by an older acknowledgement.
+    ///
+    /// It does not touch `updated_at`: that column says when the *status* changed, which is
+    /// what the sweeper's grace period and a shopper's order history mean by it.
     pub async fn clear_action(&self, id: u64, action: StockAction) -> Result<(), Error> {
         sqlx::query("UPDATE orders SET stock_action = 0 WHERE id = ? AND stock_action = ?")
             .bind(id)
@@ -355,6 +451,7 @@ impl Store {
         &self.pool
     }
 
+    /// `order` with its lines, in book-id order (the order `Lines` created them in).
     async fn with_items(&self, mut order: OrderRow) -> Result<OrderRow, Error> {
         let rows = sqlx::query("SELECT order_id, book_id, title, quantity, price FROM order_items WHERE order_id = ? ORDER BY book_id")
             .bind(order.id)
@@ -364,6 +461,8 @@ impl Store {
         Ok(order)
     }
 
+    /// The lines of a whole page in one `IN (…)` query instead of one per order: 100
+    /// orders cost two statements, not 101 (the "N+1 queries" a list endpoint falls into).
     async fn attach_items(&self, orders: &mut [OrderRow]) -> Result<(), Error> {
         if orders.is_empty() {
             return Ok(());
@@ -377,6 +476,8 @@ impl Store {
         }
         q.push(") ORDER BY order_id, book_id");
         let rows = q.build().fetch_all(&self.pool).await?;
+        // A linear search per line: a page is at most 100 orders, so a map would cost more
+        // to build than it saves.
         for r in &rows {
             let order_id: u64 = r.try_get("order_id")?;
             if let Some(o) = orders.iter_mut().find(|o| o.id == order_id) {
@@ -387,6 +488,8 @@ impl Store {
     }
 }
 
+/// A row of [`COLS`] as an [`OrderRow`] without lines; unknown status or action numbers
+/// are `Corrupt`, never a guess.
 fn order_from_row(r: &MySqlRow) -> Result<OrderRow, Error> {
     Ok(OrderRow {
         id: r.try_get("id")?,

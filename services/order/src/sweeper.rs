@@ -31,7 +31,8 @@ use crate::{
 /// The sweeper's knobs.
 #[derive(Clone, Copy, Debug)]
 pub struct SweepSettings {
-    /// How often it wakes up: expiry is late by up to this much.
+    /// How often it wakes up (5 s by default): expiry is late by up to this much, and an
+    /// owed stock action waits at most this long (plus the 2 s grace) for its retry.
     pub interval: Duration,
     /// An intent older than this belongs to a dead creation. Must exceed the longest a live
     /// CreateOrder can take (its three peer deadlines plus the commit), or the sweeper would
@@ -46,6 +47,9 @@ const BATCH: u32 = 100;
 /// Sweeps until `shutdown`. Errors are logged and retried next pass: the sweeper must
 /// outlive a MySQL or inventory outage, which is exactly when it has work to catch up on.
 pub async fn run(store: Store, peers: Peers, settings: SweepSettings, shutdown: Shutdown) {
+    // The first tick fires at once: a restarted process sweeps what its predecessor left
+    // before it waits a whole interval. `Delay` then keeps a slow pass (a backlog, a slow
+    // inventory) from being followed by a burst of catch-up passes.
     let mut tick = tokio::time::interval(settings.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -62,12 +66,20 @@ pub async fn run(store: Store, peers: Peers, settings: SweepSettings, shutdown: 
 /// What one pass did, for tests and logs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Swept {
+    /// Dead creations whose lock was released and whose intent was deleted.
     pub abandoned: usize,
+    /// Pending orders moved to Cancelled ("expired"), each now owing a release.
     pub expired: usize,
+    /// Owed stock actions carried out and cleared (the expiries' releases included).
     pub settled: usize,
 }
 
-/// One pass of all three jobs.
+/// One pass of all three jobs, in this order on purpose: intents first (their locks are
+/// the oldest debts), then expiry (which records releases), then the owed actions — so an
+/// order that expires is usually released in the same pass, not the next one.
+///
+/// A failing job ends the pass with its error; the jobs before it keep what they did
+/// (each committed on its own), and the next pass starts again from what order_db says.
 pub async fn sweep_once(
     store: &Store,
     peers: &Peers,
@@ -77,6 +89,8 @@ pub async fn sweep_once(
 
     // 1. Stale intents. No SKIP LOCKED needed here: `abandon` re-checks each intent under
     // its own row lock, so a second sweeper (or a commit) racing for one simply finds it gone.
+    // "Stale" by MySQL's clock, as `created_at` was written: no instance's clock skew can
+    // make a live creation look dead.
     let stale: Vec<u64> = sqlx::query_scalar(
         "SELECT id FROM order_intents WHERE created_at < NOW(3) - INTERVAL ? MICROSECOND ORDER BY id LIMIT ?",
     )
@@ -84,6 +98,9 @@ pub async fn sweep_once(
     .bind(BATCH)
     .fetch_all(store.pool())
     .await?;
+    // Oldest first, one `abandon` each: a transaction with the intent's row lock held
+    // across one ReleaseStock. `false` means it was gone already (committed, or another
+    // sweeper was faster) — not an error, just nothing left to do.
     for id in stale {
         if create::abandon(store, peers, id, "order creation abandoned").await? {
             tracing::info!(order_id = id, "released the lock of an abandoned order creation");
@@ -93,7 +110,9 @@ pub async fn sweep_once(
     }
 
     // lesson:expiry:start
-    // 2. Expired orders, as one short transaction per batch.
+    // 2. Expired orders, as one short transaction per batch. The transaction only changes
+    // rows in order_db and calls nobody: the releases are recorded (`stock_action`) and
+    // carried out by step 3, so the row locks are held for milliseconds, not for RPCs.
     let mut tx = store.pool().begin().await?;
     let expired: Vec<u64> = sqlx::query_scalar(
         "SELECT id FROM orders WHERE status = ? AND expires_at < NOW(3) \
@@ -103,6 +122,11 @@ pub async fn sweep_once(
     .bind(BATCH)
     .fetch_all(&mut *tx)
     .await?;
+    // One UPDATE for the whole batch. The rows are locked by the SELECT above, so a payment
+    // racing for one of them waits for this commit, then fails its own `status = Pending`
+    // condition, re-reads Cancelled and is refused — which makes the relay refund it. The
+    // `status = Pending` here is the same rule said twice, in case a row changed between
+    // a future version's SELECT and UPDATE.
     if !expired.is_empty() {
         let mut q = sqlx::QueryBuilder::new("UPDATE orders SET status = ");
         q.push_bind(Status::Cancelled as i8)
@@ -125,7 +149,8 @@ pub async fn sweep_once(
 
     // 3. Owed stock actions — including the releases just recorded by step 2. A grace of
     // 2 s skips changes whose own request is still settling them right now (harmless, but
-    // a duplicate call each).
+    // a duplicate call each). Expiries have no request of their own, so they are taken at
+    // once (`cancel_reason = 'expired'`).
     let owed: Vec<u64> = sqlx::query_scalar(
         "SELECT id FROM orders WHERE stock_action <> 0 AND (updated_at < NOW(3) - INTERVAL 2 SECOND OR cancel_reason = 'expired') \
          ORDER BY updated_at LIMIT ?",
@@ -133,6 +158,8 @@ pub async fn sweep_once(
     .bind(BATCH)
     .fetch_all(store.pool())
     .await?;
+    // One order at a time, and the first inventory failure ends the pass: when inventory is
+    // down, every further call would fail the same way, so the rest waits for next time.
     for id in owed {
         if let Some(order) = store.get(id).await? {
             api::settle(store, peers, &order, order.stock_action).await?;

@@ -34,8 +34,11 @@ fn start_process(s: &TestStack, port: u16) -> Reaper {
             .env("BOOKSTORE_USER_ADDR", &s.user_addr)
             .env("BOOKSTORE_CATALOG_ADDR", &s.catalog_addr)
             .env("BOOKSTORE_INVENTORY_ADDR", &s.inventory_addr)
+            // The pause fault below is honoured only with lab faults on.
             .env("BOOKSTORE_LAB_FAULTS", "true")
             .env("BOOKSTORE_UPSTREAM_TIMEOUT_MS", "1000")
+            // 5 s > 3 × 1 s + 1 s, the bound `Settings::check` demands: the sweeper may call
+            // an intent dead only once no live creation could still be running it.
             .env("BOOKSTORE_INTENT_STALE_SECS", "5")
             .env("BOOKSTORE_SWEEP_INTERVAL_SECS", "1"),
     )
@@ -43,6 +46,10 @@ fn start_process(s: &TestStack, port: u16) -> Reaper {
 }
 
 /// A client of the process on `port`, once it answers (ListOrders with a valid token).
+///
+/// A real call, not only a TCP connect: the process binds its port only after MySQL and
+/// the migrations, but ListOrders also proves that its user-service client works — what
+/// the steps below need.
 async fn ready_client(port: u16, token: &str) -> OrderServiceClient<Channel> {
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..150 {
@@ -57,10 +64,15 @@ async fn ready_client(port: u16, token: &str) -> OrderServiceClient<Channel> {
     panic!("order-service on port {port} did not become ready")
 }
 
+/// Three processes on one order_db: the first is killed holding a lock with no order, the
+/// second's sweeper releases that lock (and only that one), the third, started after a
+/// kill *after* a commit, leaves the committed order's lock alone.
 #[tokio::test]
 async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() {
     let mut s = spawn().await;
-    // Only the child processes may touch this order_db: the in-process instance stops.
+    // Only the child processes may touch this order_db: the in-process instance stops. Its
+    // sweeper would otherwise release the dead creation's lock and the test would prove
+    // nothing about the *restarted* process.
     s.stop_orders().await;
     s.restock(20, 10).await;
     let token = s.shopper().await;
@@ -76,17 +88,24 @@ async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() 
             idempotency_key: "crash-key".into(),
         },
     );
+    // 30 s of pause after LockStock: far longer than the test needs to kill the process, so
+    // the kill lands in the window with certainty, not by timing luck.
     req.metadata_mut().insert("x-lab-fault", "pause-after-lock=30000".parse().unwrap());
     let mut c = client.clone();
+    // On its own task: the call will never answer normally, and the test must go on.
     let call = tokio::spawn(async move { c.create_order(req).await });
     assert!(
         eventually(Duration::from_secs(10), || async { s.stock(20).await.locked == 3 }).await,
         "the lock was taken"
     );
+    // SIGKILL: no destructor, no shutdown, no compensation — only what order_db holds.
     first.kill_9();
+    // The client sees a broken connection: an unknown outcome, as after any crash.
     assert!(call.await.unwrap().is_err(), "the caller saw the creation fail");
 
-    // The state the crash left: a lock, an intent, no order.
+    // The state the crash left: a lock, an intent, no order. Without the intent (written
+    // before LockStock) nothing would name this lock, and it would stay until inventory's
+    // own 15-minute backstop — the course sample's leak.
     assert_eq!(s.stock(20).await.locked, 3);
     assert_eq!(s.intents().await, 1);
 
@@ -100,6 +119,7 @@ async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() 
     assert!(released, "the orphan lock was released by the sweeper: {:?}", s.stock(20).await);
     assert_eq!(s.stock(20).await.available, 10);
     assert_eq!(s.intents().await, 0);
+    // Released *and* no order: the two halves of the claim, checked on both services.
     let listed = client
         .list_orders(authed(&token, ListOrdersRequest { page: 1, page_size: 10, status: 0 }))
         .await
@@ -110,22 +130,27 @@ async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() 
         "no order without its lock, no lock without its order"
     );
 
-    // The same key can now be used again and works normally.
+    // The same key can now be used again and works normally: the intent that claimed it
+    // was deleted with the release, and no order ever held it.
     let retry = s_create(&mut client, &token, "crash-key").await;
     assert_eq!(retry.status(), OrderStatus::Pending);
     assert_eq!(s.stock(20).await.locked, 3);
 
     // 3. Killed *after* the commit: the Pending order keeps its lock (it will expire or be
-    // paid); the restarted sweeper must not release it.
+    // paid); the restarted sweeper must not release it. The commit deleted the intent in
+    // the same transaction that inserted the order, so there is nothing stale to find.
     second.kill_9();
     let port = bookstore_stack::ports::any_free().unwrap();
     let mut third = start_process(&s, port);
     let _client = ready_client(port, &token).await;
+    // A fixed wait here, unlike the `eventually`s above: the claim is that something does
+    // *not* happen, and only waiting past the point where it would have can show that.
     tokio::time::sleep(Duration::from_secs(7)).await; // longer than the stale threshold + a sweep
     assert_eq!(s.stock(20).await.locked, 3, "a committed order's lock is never swept");
     third.kill_9();
 }
 
+/// CreateOrder of 3 units of book 20 under `key`, on the given process's client.
 async fn s_create(
     client: &mut OrderServiceClient<Channel>,
     token: &str,

@@ -31,10 +31,13 @@ use tonic::Code;
 #[tokio::test]
 async fn an_order_locks_its_stock_and_cancelling_releases_it() {
     let s = spawn().await;
+    // A fresh graph's inventory knows no book until it is stocked; ten units of book 1.
     s.restock(1, 10).await;
     let token = s.shopper().await;
+    // The price as the catalogue shows it now: what the order must snapshot.
     let price = s.price(1).await;
 
+    // No idempotency key (""): a plain create.
     let created = s.create(&token, &[(1, 2)], "").await.expect("order created");
     assert!(!created.replayed);
     let order = created.order.unwrap();
@@ -43,10 +46,12 @@ async fn an_order_locks_its_stock_and_cancelling_releases_it() {
     assert_eq!(order.items.len(), 1);
     assert_eq!((order.items[0].price, order.items[0].quantity), (price, 2));
     assert!(!order.items[0].title.is_empty(), "the title is snapshotted too");
+    // The receipt number is derived from the id, so it can never collide.
     assert!(
         order.order_no.starts_with("BK") && order.order_no.ends_with(&format!("{:010}", order.id))
     );
     assert!(order.expires_at > order.created_at);
+    // Locked, not sold: a Pending order holds its units until it is paid or cancelled.
     let stock = s.stock(1).await;
     assert_eq!((stock.available, stock.locked), (8, 2));
 
@@ -55,11 +60,14 @@ async fn an_order_locks_its_stock_and_cancelling_releases_it() {
     assert_eq!((listed.total, listed.orders[0].id), (1, order.id));
     assert_eq!(s.list(&token, OrderStatus::Cancelled).await.total, 0, "the status filter applies");
 
+    // Cancel: Pending → Cancelled owes a Release, settled within the same request.
     let cancelled = s.cancel(&token, order.id).await.unwrap();
     assert_eq!(cancelled.status(), OrderStatus::Cancelled);
     assert_eq!(cancelled.cancel_reason, "cancelled by user");
     let stock = s.stock(1).await;
     assert_eq!((stock.available, stock.locked), (10, 0));
+    // A second cancel is `Transition::Already`: answered with the order, nothing released
+    // twice (inventory's release is idempotent too, but it is not even called).
     let again = s.cancel(&token, order.id).await.expect("cancelling twice is a no-op");
     assert_eq!(again.status(), OrderStatus::Cancelled);
     assert_eq!(s.stock(1).await.available, 10, "the second cancel released nothing more");
@@ -75,10 +83,15 @@ async fn refused_orders_lock_nothing_and_leave_nothing() {
     s.restock(3, 1).await;
     let token = s.shopper().await;
 
+    // One good line and one unknown book: refused at GetBook, before any intent or lock —
+    // the whole basket or nothing.
     let err = s.create(&token, &[(2, 1), (999_999, 1)], "").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
     assert!(err.message().contains("999999"), "names the book: {err:?}");
 
+    // Book 2 has enough, book 3 has one unit of two asked: LockStock refuses the whole
+    // basket (the Lua script checks every line before it changes any), and the intent
+    // written before it is abandoned at once.
     let err = s.create(&token, &[(2, 2), (3, 2)], "").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     // A book in the catalogue with no stock row in inventory: also refused, nothing locked.
@@ -111,11 +124,15 @@ async fn bad_input_is_refused_with_the_right_code_and_changes_nothing() {
         ("book id 0", vec![(0, 1)], ""),
         ("key too long", vec![(1, 1)], &long_key),
     ];
+    // Every case fails in `Lines::parse` or `parse_idempotency_key`, before the token is
+    // even checked: bad input costs no RPC at all.
     for (what, items, key) in cases {
         let err = s.create(&token, &items, key).await.expect_err(what);
         assert_eq!(err.code(), Code::InvalidArgument, "{what}: {err:?}");
     }
 
+    // Tokens user-service refuses, each a different reason, all UNAUTHENTICATED: not a
+    // JWT, signed with another secret, and signed right but expired.
     for (what, bad) in [
         ("garbage", "not-a-jwt"),
         ("forged", &forged_token()[..]),
@@ -124,6 +141,8 @@ async fn bad_input_is_refused_with_the_right_code_and_changes_nothing() {
         let err = s.create(bad, &[(1, 1)], "").await.expect_err(what);
         assert_eq!(err.code(), Code::Unauthenticated, "{what}: {err:?}");
     }
+    // No `authorization` metadata at all: refused by the platform's header parser, before
+    // user-service is asked.
     let mut anon = s.orders.clone();
     let no_token = bookstore_proto::order::CreateOrderRequest {
         items: vec![bookstore_proto::order::CreateOrderItem { book_id: 1, quantity: 1 }],
@@ -131,6 +150,8 @@ async fn bad_input_is_refused_with_the_right_code_and_changes_nothing() {
     };
     assert_eq!(anon.create_order(no_token).await.unwrap_err().code(), Code::Unauthenticated);
 
+    // "Bad input changes nothing", checked in all three places a request could leave a
+    // trace: inventory, orders, intents.
     let stock = s.stock(1).await;
     assert_eq!((stock.available, stock.locked), (100, 0));
     assert_eq!(s.list(&token, OrderStatus::Unspecified).await.total, 0);
@@ -156,10 +177,14 @@ async fn the_order_keeps_the_price_it_was_created_at() {
         .update_stock(bookstore_proto::catalog::UpdateStockRequest { book_id: 5, stock: 10 })
         .await
         .unwrap();
+    // The catalogue now shows the new price (read through its cache, invalidated above).
     assert_eq!(s.price(5).await, old + 1000);
 
+    // The existing order reads its own lines, never the catalogue: the price it was
+    // created at is what its payment must equal.
     let kept = s.get(&token, order.id).await.unwrap();
     assert_eq!((kept.total, kept.items[0].price), (old, old), "the snapshot did not move");
+    // And a new order takes the new price: the snapshot is per order, not a frozen price.
     let newer = s.create(&token, &[(5, 1)], "").await.unwrap().order.unwrap();
     assert_eq!(newer.total, old + 1000);
 }
@@ -172,12 +197,17 @@ async fn a_retried_key_returns_the_same_order_and_locks_once() {
     s.restock(6, 50).await;
     let token = s.shopper().await;
 
+    // Sequential: the second call finds the committed order by its key (`Claim::Done`) and
+    // answers it, replayed, without calling inventory.
     let first = s.create(&token, &[(6, 3)], "key-seq").await.unwrap();
     let second = s.create(&token, &[(6, 3)], "key-seq").await.unwrap();
     assert!(!first.replayed && second.replayed);
     assert_eq!(first.order.unwrap().id, second.order.unwrap().id);
     assert_eq!(s.stock(6).await.locked, 3);
 
+    // Concurrent: ten calls race for one new key. The unique index lets one intent in; the
+    // others see it in flight and resume under its id (LockStock is idempotent per order
+    // id, and only one commit can delete the intent) or are told to retry.
     let attempts = (0..10).map(|_| s.create(&token, &[(6, 2)], "key-burst"));
     let results = futures::future::join_all(attempts).await;
     let mut ids: Vec<u64> = Vec::new();
@@ -188,12 +218,15 @@ async fn a_retried_key_returns_the_same_order_and_locks_once() {
             Err(e) => assert_eq!(e.code(), Code::Aborted, "{e:?}"),
         }
     }
+    // `dedup` removes adjacent repeats: equal ids collapse to one, and any second id would
+    // survive it (wherever it sat in the list) and fail the length check.
     ids.dedup();
     assert_eq!(ids.len(), 1, "one order for one key: {ids:?}");
     assert_eq!(s.stock(6).await.locked, 5, "3 + 2: the burst locked once");
     let retry = s.create(&token, &[(6, 2)], "key-burst").await.unwrap();
     assert_eq!(retry.order.unwrap().id, ids[0]);
 
+    // The key with another basket: a client bug, refused, and nothing locked for it.
     let err = s.create(&token, &[(6, 4)], "key-seq").await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("different request"), "{err:?}");
@@ -209,6 +242,9 @@ async fn a_retried_key_returns_the_same_order_and_locks_once() {
 async fn concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order() {
     let s = spawn().await;
     s.restock(7, 20).await;
+    // Three shoppers, sixty requests in flight at once on one connection each way. Without
+    // an atomic check-and-lock in inventory, the naive "read available, then write" would
+    // let more than 20 through — the oversell the course's Day 30 shows.
     let tokens = [s.shopper().await, s.shopper().await, s.shopper().await];
     let attempts = (0..60).map(|i| s.create(&tokens[i % 3], &[(7, 1)], ""));
     let results = futures::future::join_all(attempts).await;
@@ -216,6 +252,7 @@ async fn concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order() 
     for r in results {
         match r {
             Ok(r) => created.push(r.order.unwrap().id),
+            // The 40 losers are told "not enough stock", never UNAVAILABLE or INTERNAL.
             Err(e) => assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}"),
         }
     }
@@ -227,6 +264,7 @@ async fn concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order() 
     // The ledger: the syncer copies inventory's changes into MySQL within moments.
     let mut inventory = s.inventory.clone();
     let mut logged: Vec<u64> = Vec::new();
+    // 21 rows = the restock plus 20 locks: the ledger is complete once it has them all.
     let synced = eventually(Duration::from_secs(10), || {
         let mut inventory = inventory.clone();
         async move {
@@ -247,6 +285,8 @@ async fn concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order() 
             logged.push(log.order_id);
         }
     }
+    // The same set of ids on both sides: every lock is named by an order that exists, and
+    // every order locked exactly once — no orphan lock from a refused or lost request.
     logged.sort();
     created.sort();
     assert_eq!(logged, created, "one lock per order, each by its own order id");
@@ -261,10 +301,13 @@ async fn someone_elses_order_is_not_found() {
     let (alice, mallory) = (s.shopper().await, s.shopper().await);
     let order = s.create(&alice, &[(8, 1)], "").await.unwrap().order.unwrap();
 
+    // Alice's real order and an id nobody has: the same code for mallory, so she cannot
+    // tell which ids exist (they are sequential, so "exists" would leak the shop's volume).
     assert_eq!(s.get(&mallory, order.id).await.unwrap_err().code(), Code::NotFound);
     assert_eq!(s.get(&mallory, 987_654).await.unwrap_err().code(), Code::NotFound);
     assert_eq!(s.cancel(&mallory, order.id).await.unwrap_err().code(), Code::NotFound);
     assert_eq!(s.list(&mallory, OrderStatus::Unspecified).await.total, 0);
+    // Her failed cancel changed nothing: still Pending, still holding its unit.
     assert_eq!(s.get(&alice, order.id).await.unwrap().status(), OrderStatus::Pending);
     assert_eq!(s.stock(8).await.locked, 1);
 }
@@ -278,6 +321,8 @@ async fn the_state_machine_allows_exactly_its_transitions() {
     let s = spawn().await;
     s.restock(9, 10).await;
     let token = s.shopper().await;
+    // A fresh Pending order of `q` units of book 9, by its id: each part of the walk below
+    // starts from its own order, so one part's end state cannot mask another's bug.
     let order = |q| {
         let s = &s;
         let token = token.clone();
@@ -294,11 +339,14 @@ async fn the_state_machine_allows_exactly_its_transitions() {
             reason: String::new(),
         },
     );
+    // A shopper's valid token plus a guessed credential: PERMISSION_DENIED. If a user's
+    // token were enough, every shopper could mark their own order paid.
     by_user.metadata_mut().insert("x-service-token", "guess".parse().unwrap());
     assert_eq!(
         s.orders.clone().update_order_status(by_user).await.unwrap_err().code(),
         Code::PermissionDenied
     );
+    // UNSPECIFIED (0, what an unset field decodes to) is not a status to move to.
     assert_eq!(s.set_status(a, Unspecified).await.unwrap_err().code(), Code::InvalidArgument);
 
     // Pending: only Paid or Cancelled.
@@ -312,8 +360,11 @@ async fn the_state_machine_allows_exactly_its_transitions() {
     // Pending → Paid: the lock becomes a sale. Paying twice is a no-op (the relay retries).
     assert_eq!(s.set_status(a, Paid).await.unwrap().status(), Paid);
     assert_eq!(s.set_status(a, Paid).await.unwrap().status(), Paid);
+    // The Confirm owed by Pending → Paid ran within the request: locked → sold. The second
+    // Paid was `Already` and confirmed nothing more.
     let st = s.stock(9).await;
     assert_eq!((st.available, st.locked, st.sold), (9, 0, 1));
+    // Skipping a step is illegal too: a paid order must ship before it completes.
     assert_eq!(
         s.set_status(a, Completed).await.unwrap_err().code(),
         Code::FailedPrecondition,
@@ -330,6 +381,8 @@ async fn the_state_machine_allows_exactly_its_transitions() {
             "Shipped → {illegal:?}"
         );
     }
+    // The shopper's own CancelOrder goes through the same state machine as the service's
+    // calls: no path around it.
     assert_eq!(
         s.cancel(&token, a).await.unwrap_err().code(),
         Code::FailedPrecondition,
@@ -345,6 +398,8 @@ async fn the_state_machine_allows_exactly_its_transitions() {
     }
 
     // Paid → Cancelled: the sold units come back to available (a return), exactly once.
+    // The return is IncrStock keyed `order-<id>-return-<book>`, so even a retried return
+    // (the sweeper after a lost acknowledgement) adds the units once.
     let b = order(2).await;
     s.set_status(b, Paid).await.unwrap();
     let before = s.stock(9).await;
@@ -352,6 +407,7 @@ async fn the_state_machine_allows_exactly_its_transitions() {
     assert_eq!(c.status(), Cancelled);
     let after = s.stock(9).await;
     assert_eq!(after.available, before.available + 2, "{before:?} → {after:?}");
+    // A second cancel of the cancelled order: `Already`, and no second return.
     s.cancel(&token, b).await.unwrap();
     assert_eq!(s.stock(9).await.available, after.available, "the return happened once");
     // Cancelled is final.
@@ -362,6 +418,8 @@ async fn the_state_machine_allows_exactly_its_transitions() {
             "Cancelled → {illegal:?}"
         );
     }
+    // An order id nobody has, asked by the service: NOT_FOUND (the service is trusted, so
+    // there is no owner to hide it from; it simply does not exist).
     assert_eq!(s.set_status(424_242, Paid).await.unwrap_err().code(), Code::NotFound);
 }
 
@@ -376,8 +434,13 @@ async fn racing_transitions_never_both_win() {
     let s = spawn().await;
     s.restock(10, 20).await;
     let token = s.shopper().await;
+    // How many payments beat their cancel in round one: the scheduler decides, so the test
+    // counts rather than expects, and checks the stock against the count.
     let mut paid_first = 0;
     for _ in 0..10 {
+        // Both requests read Pending and both find their move legal; only the conditional
+        // UPDATE decides. If the payment wins, the cancel then sees Paid, for which
+        // Cancelled is legal too (a return) — so the cancel succeeds either way.
         let id = s.create(&token, &[(10, 1)], "").await.unwrap().order.unwrap().id;
         let (pay, cancel) = tokio::join!(s.set_status(id, OrderStatus::Paid), s.cancel(&token, id));
         assert_eq!(
@@ -397,17 +460,22 @@ async fn racing_transitions_never_both_win() {
     for _ in 0..10 {
         let id = s.create(&token, &[(10, 1)], "").await.unwrap().order.unwrap().id;
         s.set_status(id, OrderStatus::Paid).await.unwrap();
+        // From Paid, Shipped and Cancelled exclude each other: after either, the other is
+        // illegal. Exactly one UPDATE can match `status = Paid`.
         let (ship, cancel) =
             tokio::join!(s.set_status(id, OrderStatus::Shipped), s.cancel(&token, id));
         assert!(
             ship.is_ok() != cancel.is_ok(),
             "exactly one wins: ship {ship:?}, cancel {cancel:?}"
         );
+        // The loser is refused as a state conflict, never INTERNAL or ABORTED: the conditional
+        // UPDATE turned the race into an ordinary "that move is no longer legal".
         let loser = ship.as_ref().err().or(cancel.as_ref().err()).unwrap();
         assert_eq!(loser.code(), Code::FailedPrecondition, "{loser:?}");
         let now = s.get(&token, id).await.unwrap().status();
         assert_eq!(now, if ship.is_ok() { OrderStatus::Shipped } else { OrderStatus::Cancelled });
     }
+    // Every race settled its stock work: nothing left locked by a cancelled or paid order.
     let st = s.stock(10).await;
     assert_eq!(st.locked, 0, "{st:?}");
     // Every successful payment sold its unit once (a return adds the units back as new
@@ -430,11 +498,15 @@ async fn an_unpaid_order_expires_and_its_stock_comes_back() {
     let id = s.create(&token, &[(11, 3)], "").await.unwrap().order.unwrap().id;
     assert_eq!(s.stock(11).await.locked, 3);
 
+    // Nobody calls anything: the 1 s sweeper finds the order past its 2 s window by
+    // MySQL's clock, cancels it and releases its lock — no timer in memory involved.
     let expired = eventually(Duration::from_secs(10), || async {
         s.get(&token, id).await.map(|o| o.status() == OrderStatus::Cancelled).unwrap_or(false)
     })
     .await;
     assert!(expired, "the sweeper cancelled the unpaid order");
+    // The reason tells the shopper (and the ledger's remark) why, without a status of its
+    // own: "expired" is a Cancelled order, as far as the state machine is concerned.
     let o = s.get(&token, id).await.unwrap();
     assert_eq!(o.cancel_reason, "expired");
     assert!(
@@ -442,6 +514,7 @@ async fn an_unpaid_order_expires_and_its_stock_comes_back() {
         "the lock came back"
     );
     assert_eq!(s.stock(11).await.available, 4);
+    // A payment arriving after the expiry: refused, so payment-service refunds it.
     let err = s.set_status(id, OrderStatus::Paid).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
 }
@@ -457,6 +530,8 @@ async fn an_expired_order_cannot_be_paid_even_before_the_sweep() {
     .await;
     s.restock(12, 2).await;
     let token = s.shopper().await;
+    // A sweeper that runs once an hour: the order is past its 1 s window but still Pending
+    // in the table, which is the window a payment must not slip through.
     let id = s.create(&token, &[(12, 1)], "").await.unwrap().order.unwrap().id;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let err = s.set_status(id, OrderStatus::Paid).await.unwrap_err();
@@ -476,8 +551,12 @@ async fn a_failed_commit_after_the_lock_releases_it() {
     let s = spawn().await;
     s.restock(13, 5).await;
     let token = s.shopper().await;
+    // The lock succeeds, the commit "fails": `abandon` runs on the request path, under
+    // the intent's row lock, and releases what was locked before answering.
     let err = s.create_with(&token, &[(13, 2)], "", Some("fail-commit")).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    // Released on the request path, not by the sweeper (which runs every 5 s and would
+    // make this check flaky): the caller's error arrives after the compensation.
     let st = s.stock(13).await;
     assert_eq!((st.available, st.locked), (5, 0));
     assert_eq!(s.list(&token, OrderStatus::Unspecified).await.total, 0);
@@ -505,6 +584,8 @@ async fn create_order_reports_its_call_chain() {
             idempotency_key: String::new(),
         },
     );
+    // The raw client, not `s.create`: the helper returns only the message, and the
+    // timing is in the response's metadata.
     let mut client: OrderServiceClient<_> = s.orders.clone();
     let resp = client.create_order(req).await.unwrap();
     let timing =
@@ -517,14 +598,19 @@ async fn create_order_reports_its_call_chain() {
         "LockStock;dur=",
         "commit;dur=",
     ] {
+        // Presence, not durations: a timing assertion would be flaky on a shared machine,
+        // and the numbers are for a person reading them, not for the test.
         assert!(timing.contains(step), "{step} missing in {timing}");
     }
 }
 
+/// A well-formed, unexpired token signed with a key user-service does not have: what an
+/// attacker who knows the format (it is public) but not the secret can produce.
 fn forged_token() -> String {
     mint("a-different-secret-that-is-long-enough!!", 3600)
 }
 
+/// A token signed with the real secret, an hour past its `exp`: a stolen but old token.
 fn expired_token() -> String {
     mint(common::JWT_SECRET, -3600)
 }

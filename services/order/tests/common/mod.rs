@@ -19,16 +19,25 @@ use bookstore_proto::{
 use bookstore_stack::testing::{self, Infra};
 use tonic::{Request, Status, transport::Channel};
 
+/// The graph's user-service secret; `tests/orders.rs` also signs an expired token with it.
 pub const JWT_SECRET: &str = "order-test-secret-at-least-32-bytes-long!";
 /// Books loaded into the test catalogue (ids 1..=BOOKS).
 pub const BOOKS: usize = 30;
 
+/// A running graph and a client of each of its services, plus what a test needs to start
+/// order-service again (as a process in `tests/crash.rs`) on the same database and peers.
 pub struct TestStack {
     pub infra: Infra,
+    /// order-service's settings: its database name, for `order_db` and for the processes.
     pub order_settings: Settings,
+    /// The service under test.
     pub orders: OrderServiceClient<Channel>,
+    /// For registering shoppers and logging them in: real tokens, never hand-made ones
+    /// (except the forged and expired ones `tests/orders.rs` makes on purpose).
     pub users: UserServiceClient<Channel>,
+    /// For prices, and for the UpdateStock that invalidates a changed price's cache entry.
     pub catalog: CatalogServiceClient<Channel>,
+    /// For stocking books and reading the counters and the ledger, as an operator would.
     pub inventory: InventoryServiceClient<Channel>,
     /// catalog-service's database (tests change a price there, as an operator would).
     pub catalog_db: String,
@@ -36,12 +45,15 @@ pub struct TestStack {
     pub user_addr: String,
     pub catalog_addr: String,
     pub inventory_addr: String,
+    /// Held so the services live as long as the stack; dropping it stops them.
     graph: Graph,
 }
 
 /// Starts the four services; `tune` adjusts order-service's settings (a short payment
 /// window for the expiry tests, for example).
 pub async fn spawn_with(tune: impl FnOnce(&mut Settings)) -> TestStack {
+    // The infrastructure `make test` started (MariaDB, Redis), shared by every test; the
+    // graph gives this test its own databases and key prefixes on it.
     let infra = testing::infra();
     let graph =
         Graph::spawn(&infra, BOOKS, JWT_SECRET, tune).await.expect("the order graph starts");
@@ -60,6 +72,7 @@ pub async fn spawn_with(tune: impl FnOnce(&mut Settings)) -> TestStack {
     }
 }
 
+/// The graph with order-service's default settings (a 15-minute payment window).
 pub async fn spawn() -> TestStack {
     spawn_with(|_| {}).await
 }
@@ -67,6 +80,8 @@ pub async fn spawn() -> TestStack {
 impl TestStack {
     /// Registers a fresh user and logs in: their Bearer token.
     pub async fn shopper(&self) -> String {
+        // A unique name per call: a test registers several shoppers in its one user
+        // database, and usernames are unique there.
         let username = testing::unique_name("buyer");
         let mut users = self.users.clone();
         users
@@ -85,7 +100,8 @@ impl TestStack {
             .token
     }
 
-    /// Gives `book` `qty` more units in inventory (a fresh request id each call).
+    /// Gives `book` `qty` more units in inventory (a fresh request id each call: IncrStock is
+    /// idempotent per request id, so reusing one would restock once however often called).
     pub async fn restock(&self, book: u64, qty: i32) {
         self.inventory
             .clone()
@@ -99,7 +115,9 @@ impl TestStack {
             .expect("restock");
     }
 
-    /// The book's counters in inventory, checking conservation on every read.
+    /// The book's counters in inventory, checking conservation on every read: `available +
+    /// locked + sold == total` must hold after any order operation, or a unit was created
+    /// or lost somewhere between the two services.
     pub async fn stock(&self, book: u64) -> inv::Stock {
         let s = self
             .inventory
@@ -114,7 +132,7 @@ impl TestStack {
         s
     }
 
-    /// The catalogue's current price of `book`.
+    /// The catalogue's current price of `book`, as GetBook (and so CreateOrder) sees it.
     pub async fn price(&self, book: u64) -> i64 {
         self.catalog
             .clone()
@@ -127,7 +145,7 @@ impl TestStack {
             .price
     }
 
-    /// CreateOrder with `token`, the given lines and idempotency key.
+    /// CreateOrder with `token`, the given lines and idempotency key (`""` for none).
     pub async fn create(
         &self,
         token: &str,
@@ -137,7 +155,8 @@ impl TestStack {
         self.create_with(token, items, key, None).await
     }
 
-    /// CreateOrder with a lab fault (`x-lab-fault`) as well.
+    /// CreateOrder with a lab fault (`x-lab-fault`) as well; the graph's order-service runs
+    /// with lab faults on (`Settings::in_process`), so the header is honoured.
     pub async fn create_with(
         &self,
         token: &str,
@@ -155,12 +174,14 @@ impl TestStack {
                 idempotency_key: key.to_string(),
             },
         );
+        // The header only: whether it is honoured is the service's setting, not the test's.
         if let Some(f) = fault {
             req.metadata_mut().insert("x-lab-fault", f.parse().unwrap());
         }
         self.orders.clone().create_order(req).await.map(|r| r.into_inner())
     }
 
+    /// GetOrder as `token`'s owner.
     pub async fn get(&self, token: &str, id: u64) -> Result<pb::Order, Status> {
         let r = self
             .orders
@@ -170,11 +191,13 @@ impl TestStack {
         Ok(r.into_inner().order.unwrap())
     }
 
+    /// The first 100 of `token`'s orders, of one status (`Unspecified`: every status).
     pub async fn list(&self, token: &str, status: pb::OrderStatus) -> pb::ListOrdersResponse {
         let req = pb::ListOrdersRequest { page: 1, page_size: 100, status: status as i32 };
         self.orders.clone().list_orders(authed(token, req)).await.expect("list").into_inner()
     }
 
+    /// CancelOrder as `token`'s owner, with the default reason.
     pub async fn cancel(&self, token: &str, id: u64) -> Result<pb::Order, Status> {
         let req = pb::CancelOrderRequest { order_id: id, reason: String::new() };
         Ok(self.orders.clone().cancel_order(authed(token, req)).await?.into_inner().order.unwrap())
@@ -187,19 +210,23 @@ impl TestStack {
             status: status as i32,
             reason: String::new(),
         });
+        // The published development token, accepted because the graph runs in development.
         req.metadata_mut()
             .insert("x-service-token", bookstore_order::DEV_SERVICE_TOKEN.parse().unwrap());
         Ok(self.orders.clone().update_order_status(req).await?.into_inner().order.unwrap())
     }
 
-    /// order_db, to look at intents and rows directly.
+    /// order_db, to look at intents and rows directly: a pool of its own, so the test never
+    /// takes a connection from the service under test.
     pub async fn order_db(&self) -> sqlx::MySqlPool {
         sqlx::MySqlPool::connect(&self.infra.database_url(&self.order_settings.common.database))
             .await
             .unwrap()
     }
 
-    /// Rows left in `order_intents` (creations not finished and not yet abandoned).
+    /// Rows left in `order_intents` (creations not finished and not yet abandoned). After
+    /// any request has answered, this must be 0 unless a crash is being simulated: a
+    /// leftover intent means a creation that neither committed nor cleaned up after itself.
     pub async fn intents(&self) -> i64 {
         let db = self.order_db().await;
         let n =
@@ -208,20 +235,25 @@ impl TestStack {
         n
     }
 
-    /// Stops the in-process order-service (gracefully).
+    /// Stops the in-process order-service (gracefully), so that only processes a test starts
+    /// work on this order_db — its sweeper included.
     pub async fn stop_orders(&mut self) {
         self.graph.stop_order_service().await.expect("order-service stops cleanly");
     }
 }
 
-/// A request with `authorization: Bearer <token>`.
+/// A request with `authorization: Bearer <token>`, as the gateway sends it: the one header
+/// every order RPC reads its caller from.
 pub fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut r = Request::new(message);
     r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
     r
 }
 
-/// Polls `check` every 100 ms until it returns true or `within` elapses.
+/// Polls `check` every 100 ms until it returns true or `within` elapses; then one last
+/// check, so a condition that became true at the deadline still counts. For what happens
+/// in the background (the sweeper, the ledger's syncer), where a fixed sleep would be
+/// either flaky or slow.
 pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
