@@ -37,6 +37,21 @@
 //! `body.error?.code` on any response, and the shape has room for more fields later
 //! (a request id, field-level details) without breaking anyone.
 //!
+//! ## What a client may retry
+//!
+//! | status | retry? | why |
+//! |---|---|---|
+//! | 400, 401, 403, 404, 413 | no, not as is | the request itself is the problem |
+//! | 409 ABORTED | yes, at once | a race inside the service; the same request will settle it |
+//! | 409 FAILED_PRECONDITION, ALREADY_EXISTS | no | the state forbids it; retrying cannot change that |
+//! | 429, 503 | yes, with backoff | overloaded or down; hammering makes it worse |
+//! | 504 | yes, *with the same idempotency key* | the outcome is unknown: it may have happened |
+//! | 500 | perhaps once | our bug, or a database hiccup; the log says which |
+//!
+//! The 504 row is the one that bites: a CreateOrder that timed out at the gateway may
+//! still commit behind it. Retrying without a key creates a second order; retrying with
+//! the same key returns the first. That is what `Idempotency-Key` is for.
+//!
 use axum::{
     Json,
     http::StatusCode,
@@ -66,12 +81,15 @@ pub struct ApiError {
 
 impl ApiError {
     /// The general constructor; the named ones below cover the gateway's own errors, and
-    /// `From<tonic::Status>` covers everything an upstream answers.
+    /// `From<tonic::Status>` covers everything an upstream answers. `code` is `'static`:
+    /// the set of codes is closed, and a client must never see one it cannot look up.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }
     }
 
-    /// 400 for a request the gateway itself could not read (bad JSON, bad query string).
+    /// 400 for a request the gateway itself could not read (bad JSON, bad query string, a
+    /// path segment that is not a number). The message is axum's description of what it
+    /// could not parse, which is exactly what the client's developer needs to fix it.
     ///
     /// The code is `INVALID_ARGUMENT`, the same a service would give, so a client handles
     /// "the gateway could not read it" and "the service refused it" with one branch.
@@ -96,7 +114,9 @@ impl ApiError {
         }
     }
 
-    /// 401 for a missing or malformed `Authorization` header.
+    /// 401 for a missing or malformed `Authorization` header — decided by the gateway alone,
+    /// with no upstream call; a token that is well-formed but refused comes back from
+    /// user-service as UNAUTHENTICATED and becomes the same 401 through `From<Status>`.
     ///
     /// Real HTTP servers add `WWW-Authenticate: Bearer` to a 401; browsers use it to pick
     /// a login method. JSON API clients read the body instead, so we keep to the body.
@@ -151,6 +171,8 @@ pub fn http_status(code: Code) -> (StatusCode, &'static str) {
 /// rule "a 500 carries no upstream text" holds everywhere by construction.
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
+        // The code decides; the message is carried along (or replaced, for 500s). Never the
+        // other way round: messages are for humans and change between versions.
         let (http, code) = http_status(status.code());
         // Upstreams already send only safe messages for INTERNAL ("internal error"), but
         // the gateway does not rely on it: a 500 never carries upstream text.
@@ -167,6 +189,8 @@ impl From<tonic::Status> for ApiError {
 /// The JSON body is built with `json!` rather than a derived struct: the shape is tiny,
 /// fixed, and reads here exactly as a client will see it.
 impl IntoResponse for ApiError {
+    /// The status line and the body; axum adds `content-type: application/json`, so a
+    /// client can parse every error the same way it parses every answer.
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         (self.status, Json(body)).into_response()

@@ -5,6 +5,20 @@
 //! Why separate structs instead of serialising the generated proto types: the protos'
 //! enums and defaults are a gRPC concern (`sort_by: 2`), and the HTTP API is a contract of
 //! its own. Owning these types means a proto change cannot silently change the JSON.
+//!
+//! What the HTTP side changes, and what it keeps:
+//!
+//! | on the wire | gRPC | JSON |
+//! |---|---|---|
+//! | enums | numbers (`SORT_FIELD_PRICE = 2`) | words (`sort=price`, `"status": "paid"`) |
+//! | money | `int64` cents | the same integer cents, never a float |
+//! | times | `int64` unix ms (JWT `exp`: seconds) | the same numbers, same units |
+//! | absent text | `""` (proto3 has no null) | `""`, or the field left out where noted |
+//! | errors | a status code + message | an HTTP status + `{"error": {"code", "message"}}` |
+//!
+//! ❌ DON'T convert cents to yuan "for convenience" here: `49.9` in JSON is a float in
+//! every JavaScript client, and `0.1 + 0.2` is not `0.3` — the shop would then show, sum and
+//! compare amounts that are not the ones it stored.
 
 // Bodies and responses derive both `Serialize` and `Deserialize`: the gateway needs one
 // direction, the tests (and any Rust client) the other, and one definition serves both so
@@ -29,6 +43,8 @@ pub struct UserJson {
 // The conversions are `From` impls so handlers can write `.map(UserJson::from)` and the
 // mapping for each type exists exactly once.
 impl From<user::User> for UserJson {
+    /// Field for field; a proto field added later stays out of the JSON until someone
+    /// chooses to show it (the same rule as for books, below).
     fn from(u: user::User) -> Self {
         Self { id: u.id, username: u.username, email: u.email, created_at: u.created_at }
     }
@@ -75,7 +91,8 @@ impl From<catalog::Book> for BookJson {
     }
 }
 
-/// A page of books (list and search).
+/// A page of books (list and search): the same shape for both, so a client renders a
+/// search result with the code that renders a list.
 ///
 /// `total` lets a client draw page numbers (`ceil(total / page_size)`); `page` and
 /// `page_size` echo what the service actually used (after its defaults and cap), which is
@@ -94,6 +111,10 @@ pub struct BookPageJson {
 impl BookPageJson {
     /// A page from the fields ListBooks and SearchBooks responses share (two proto
     /// messages with the same shape; one conversion for both).
+    ///
+    /// Plain arguments rather than a `From` for each response: the two messages are
+    /// different types with the same four fields, and a generic over them would need a
+    /// trait the generated code does not have.
     pub fn new(books: Vec<catalog::Book>, total: u64, page: u32, page_size: u32) -> Self {
         Self { books: books.into_iter().map(BookJson::from).collect(), total, page, page_size }
     }
@@ -116,7 +137,8 @@ pub struct RegisterBody {
 
 /// `POST /api/v1/users/login`.
 ///
-/// Both fields required. There is deliberately no "remember me" flag: token lifetime is a
+/// Both fields required; neither is checked here (user-service answers a malformed name
+/// exactly like a wrong password, so the gateway must not answer it differently). There is deliberately no "remember me" flag: token lifetime is a
 /// server policy (`jwt_ttl_secs`), not a client's choice.
 #[derive(Serialize, Deserialize)]
 pub struct LoginBody {
@@ -129,6 +151,7 @@ pub struct LoginBody {
 // adds while chasing a bug — and request logs are read by many more people than the
 // user table. (The proto requests they become are redacted the same way.)
 impl std::fmt::Debug for RegisterBody {
+    /// Every field but the password, which prints as `***`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegisterBody")
             .field("username", &self.username)
@@ -139,6 +162,7 @@ impl std::fmt::Debug for RegisterBody {
 }
 
 impl std::fmt::Debug for LoginBody {
+    /// The username, and `***` for the password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoginBody")
             .field("username", &self.username)
@@ -157,6 +181,7 @@ pub struct SessionJson {
     pub token: String,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The profile of whoever logged in, so a client needs no second call to greet them.
     pub user: Option<UserJson>,
 }
 
@@ -176,8 +201,10 @@ pub struct PublishBody {
     pub publisher: String,
     /// Cents.
     pub price: i64,
+    /// The opening stock figure the catalogue displays; 0 when absent.
     #[serde(default)]
     pub stock: i32,
+    /// Up to 2,000 characters; catalog-service enforces it.
     #[serde(default)]
     pub description: String,
 }
@@ -190,7 +217,9 @@ pub struct PublishBody {
 /// `sort=prise` should be an error the developer sees, not a wrong order they do not).
 #[derive(Debug, Default, Deserialize)]
 pub struct ListParams {
+    /// 1-based; absent means 1.
     pub page: Option<u32>,
+    /// Absent means catalog's default (20); above 100 is capped there.
     pub page_size: Option<u32>,
     /// `price`, `created_at` or `title`.
     pub sort: Option<String>,
@@ -208,10 +237,14 @@ pub struct ListParams {
 pub struct SearchParams {
     /// Matched literally in title, author or ISBN digits.
     pub q: Option<String>,
+    /// As for lists: 1-based, absent means 1.
     pub page: Option<u32>,
+    /// As for lists: default 20, capped at 100 by catalog-service.
     pub page_size: Option<u32>,
 }
 
+// A unit test, not an integration test: redaction is a property of the types, and a log
+// line is the place it would fail, long before any request reached a service.
 #[cfg(test)]
 mod tests {
     use bookstore_proto::user::{LoginRequest, RegisterRequest};
@@ -222,6 +255,7 @@ mod tests {
     /// and the gRPC requests they turn into — shows the username but never the password.
     #[test]
     fn password_bodies_redact_the_password_in_debug() {
+        // A password that cannot appear by accident in any other field's output.
         let secret = "hunter2-correct-horse";
         let printed = [
             format!(
@@ -243,6 +277,8 @@ mod tests {
             ),
             format!("{:?}", LoginRequest { username: "alice".into(), password: secret.into() }),
         ];
+        // Three checks per shape: the secret is absent, the username is still there (so the
+        // log line is useful), and the redaction marker shows that a field was hidden.
         for p in printed {
             assert!(!p.contains(secret) && p.contains("alice") && p.contains("***"), "{p}");
         }

@@ -61,6 +61,17 @@
 //! - DON'T expose internal RPCs: a route is a public contract, and UpdateStock would let
 //!   any client set any book's stock.
 //!
+//! ## Deadlines, in numbers
+//!
+//! Every upstream call gets `upstream_timeout_ms` (3 s), sent along as `grpc-timeout` and
+//! enforced here too. Most routes make one call, so a client waits at most ~3 s; `/users/me`
+//! and `POST /books` make two in sequence (ValidateToken, then the real call) and can take
+//! twice that. Behind the gateway each service bounds its own peer calls by 3 s as well, so
+//! a slow CreateOrder (up to two peer deadlines in sequence) can outlast the gateway's
+//! budget: the client sees 504 while order-service finishes or compensates on its own.
+//! A production gateway would pass each service the *remaining* budget instead; with
+//! loopback calls of ~1 ms we keep one number and say so.
+//!
 pub mod error;
 pub mod json;
 pub mod orders;
@@ -83,10 +94,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::upstream::Upstreams;
 
-// Settings, the router and `run` are the whole public surface: `main.rs`, the tests and
-// the catalog bench use nothing else.
+// Settings, the router, `run` and `spawn_in_process` are what `main.rs`, the tests and the
+// catalog bench use; the modules are public for their documentation and JSON types.
 
 /// Gateway settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_CATALOG_ADDR`,
+/// `BOOKSTORE_ORDER_ADDR`, `BOOKSTORE_PAYMENT_ADDR`, `BOOKSTORE_LAB_ROUTES`,
 /// `BOOKSTORE_UPSTREAM_TIMEOUT_MS`.
 ///
 /// The address fields are full URLs (`http://127.0.0.1:9002`) because that is what the
@@ -96,11 +108,14 @@ use crate::upstream::Upstreams;
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
-    /// user-service: Register, Login, and ValidateToken for every Bearer-protected route.
+    /// user-service: Register, Login, and ValidateToken for `/users/me` and publishing (the
+    /// order and payment routes leave the token check to their own services).
     pub user_addr: String,
-    /// catalog-service: every `/api/v1/books` route.
+    /// catalog-service: every `/api/v1/books` route (reads unauthenticated, publishing with
+    /// the caller's token).
     pub catalog_addr: String,
-    /// order-service: every `/api/v1/orders` route.
+    /// order-service: every `/api/v1/orders` route. Unused by the book routes, so a gateway
+    /// without order-service still serves the catalogue (each route fails on its own).
     pub order_addr: String,
     /// payment-service: `/api/v1/orders/{id}/payments` and `/api/v1/payments/…`.
     pub payment_addr: String,
@@ -125,15 +140,19 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            // No database: the gateway keeps no state of its own.
             common: CommonSettings::defaults(8080, ""),
             user_addr: "http://127.0.0.1:9001".into(),
             catalog_addr: "http://127.0.0.1:9002".into(),
             order_addr: "http://127.0.0.1:9003".into(),
             payment_addr: "http://127.0.0.1:9005".into(),
+            // Off unless asked for: a gateway started by hand, or in production, has no
+            // mock-callback route at all.
             lab_routes: false,
             service_token: bookstore_platform::Secret::new(
                 bookstore_platform::auth::DEV_SERVICE_TOKEN,
             ),
+            // The same 3 s as every service's own peer deadline.
             upstream_timeout_ms: 3000,
         }
     }
@@ -143,7 +162,10 @@ impl Default for Settings {
 // segment (`/api/v1/books/search`) is matched before the parameter route, so "search" is
 // never parsed as a book id.
 
-/// The HTTP routes over `upstreams`.
+/// The HTTP routes over `upstreams`, each with the request-metrics middleware.
+///
+/// Every route is listed here, in one place, so the public HTTP contract can be read (and
+/// reviewed) at a glance: a route that is not in this function does not exist.
 ///
 /// Public so tests (and, later, the lab) can mount it on their own listener. The state is
 /// [`Upstreams`]: cheap clones of lazily connected channels, shared by every handler.
@@ -174,7 +196,8 @@ pub fn router(upstreams: Upstreams, lab_routes: bool) -> Router {
         .with_state(upstreams)
 }
 
-/// Middleware: `http_requests_total{route,status}` and `http_request_duration_seconds`,
+/// Middleware: `http_requests_total{route,status}` and `http_request_duration_seconds`
+/// (a histogram, so the dashboard can show p99, not only an average),
 /// labelled by the route *pattern* (`/api/v1/books/{id}`), never the raw path — one label
 /// value per book id would grow Prometheus' memory without bound.
 ///
@@ -187,9 +210,13 @@ async fn record_http(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    // The whole request, upstream calls included: what the client waited, which is the
+    // figure a latency target is about.
     let started = Instant::now();
     let response = next.run(request).await;
     if route != "/health" {
+        // The status as a label: error rates per route come from this one counter
+        // (`status=~"5.."`), with no separate error metric to keep in step.
         let status = response.status().as_u16().to_string();
         metrics::counter!("http_requests_total", "route" => route.clone(), "status" => status)
             .increment(1);
@@ -201,6 +228,9 @@ async fn record_http(request: Request, next: Next) -> Response {
 
 /// Binds `host:port` (0 = any), serves `/metrics` on `metrics_port`, reports the HTTP
 /// address, and serves until `shutdown`.
+///
+/// Metrics on a port of their own, not a `/metrics` route here: the public listener then
+/// exposes only the API, and a firewall can keep the metrics port internal.
 ///
 /// Nothing is connected at start: the upstream channels connect on first use. So the
 /// gateway starts in milliseconds even if every service is still starting, and each
@@ -214,10 +244,14 @@ pub async fn run(
     // Order of start-up: clients (no I/O), HTTP listener, metrics listener, then report
     // the bound address. Both listeners exist before `on_bound` fires, so a test that
     // receives the address can send its first request at once.
+    // Fails only on a malformed address; nothing is dialled here.
     let upstreams = Upstreams::new(&settings)?;
+    // 127.0.0.1 by default (`CommonSettings`): the lab's gateway is not reachable from the
+    // network unless an operator sets `BOOKSTORE_HOST=0.0.0.0` on purpose.
     let listener =
         tokio::net::TcpListener::bind((settings.common.host.as_str(), settings.common.port))
             .await?;
+    // The port actually bound: with port 0 (tests) only the OS knows it.
     let addr = listener.local_addr()?;
     let metrics = bookstore_platform::metrics::serve(
         &settings.common.host,

@@ -8,6 +8,7 @@
 // Everything testable lives in the library.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logging first, so everything start-up reports goes through one subscriber.
     bookstore_platform::telemetry::init("info");
     let settings = bookstore_platform::config::load(bookstore_gateway::Settings::default())?;
     bookstore_gateway::run(settings, bookstore_platform::shutdown::on_signal(), |_| {}).await

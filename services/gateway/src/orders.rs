@@ -14,6 +14,20 @@
 //! The token is forwarded, not checked here: order-service validates it itself (it must,
 //! since it cannot know every caller came through the gateway), and a check here too would
 //! cost every order one more round trip to user-service for nothing.
+//!
+//! ## The `Idempotency-Key` contract, as a client sees it
+//!
+//! | the client sends | the gateway answers |
+//! |---|---|
+//! | a new key | 201, the new order |
+//! | the same key and basket again (a retry after a timeout, a double click) | 200, the same order, `Idempotent-Replayed: true` |
+//! | the same key with another basket | 400 INVALID_ARGUMENT: a key names one request |
+//! | the same key while the first request is still running | the same order (both requests answer it, whichever committed), or 409 ABORTED: retry |
+//! | no key | 201, a new order every time |
+//!
+//! ✅ DO generate one key per checkout attempt (a UUID) and send it with every retry of
+//! that attempt. ❌ DON'T derive it from the basket ("3 of book 7"): a shopper who buys the
+//! same thing twice on purpose would get the first order back instead of a second one.
 
 use axum::{
     Json,
@@ -32,12 +46,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::{error::ApiError, upstream::Upstreams};
 
+/// As in [`crate::routes`]: `?` turns any error into the JSON error response.
 type ApiResult<T> = Result<T, ApiError>;
 
 /// `POST /api/v1/orders` body: `{"items": [{"book_id": 1, "quantity": 2}]}`. No price field:
 /// a price sent by the client would be ignored at best and trusted at worst.
 #[derive(Debug, Deserialize)]
 pub struct CreateBody {
+    /// Required: a body without `items` is a 400 from the JSON extractor; an empty list
+    /// reaches order-service and is refused there ("an order needs at least one item").
     pub items: Vec<ItemBody>,
 }
 
@@ -53,6 +70,7 @@ pub struct ItemBody {
 /// `POST /api/v1/orders/{id}/cancel` body, optional: `{"reason": "…"}`.
 #[derive(Debug, Default, Deserialize)]
 pub struct CancelBody {
+    /// Up to 200 characters (order-service refuses longer); empty means its default.
     #[serde(default)]
     pub reason: String,
 }
@@ -63,10 +81,13 @@ pub struct CancelBody {
 /// every status; a value of the wrong type (`page=two`) is a 400 from the extractor.
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
+    /// 1-based; 0 or absent means 1.
     #[serde(default)]
     pub page: u32,
+    /// 0 or absent means 20; more than 100 is capped at 100.
     #[serde(default)]
     pub page_size: u32,
+    /// One of the words in `STATUS_WORDS`; absent or empty means every status.
     #[serde(default)]
     pub status: Option<String>,
 }
@@ -125,6 +146,8 @@ fn status_word(s: pb::OrderStatus) -> &'static str {
 }
 
 impl From<pb::Order> for OrderJson {
+    /// Field for field, with the status as a word; a field added to the proto stays out
+    /// of the JSON until someone decides to expose it.
     fn from(o: pb::Order) -> Self {
         Self {
             status: status_word(o.status()),
@@ -150,8 +173,9 @@ impl From<pb::Order> for OrderJson {
     }
 }
 
-/// The `{id}` path segment as a number. Only the *shape* is checked here: `0` passes and
-/// order-service refuses it (400 as well), so the rule "ids are positive" lives in one place.
+/// The `{id}` path segment as a number. Only the *shape* is checked here (`abc`, `-1` and
+/// `1.5` are 400): `0` passes, and order-service answers it 404 like any id the caller does
+/// not own — the gateway keeps no rule about which ids exist.
 fn order_id(id: Result<Path<u64>, PathRejection>) -> ApiResult<u64> {
     id.map(|Path(id)| id).map_err(|_| ApiError::bad_request("order id must be a positive integer"))
 }
@@ -180,8 +204,12 @@ pub async fn create(
     // Keys are scoped per shopper by order-service (`UNIQUE (user_id, idempotency_key)`):
     // two shoppers who both send `cart-1` never collide, so a client may use simple keys.
     // Token before body, as for publishing: an anonymous caller learns nothing about shapes.
+    // (Parsed only; `authed` below parses it again for the request — a few microseconds
+    // for keeping the order of checks visible here.)
     crate::routes::bearer(&headers)?;
     let Json(b) = body.map_err(ApiError::from_json)?;
+    // Passed through as the client sent them — duplicates, zeros and all: order-service's
+    // `Lines::parse` is the one place that decides what a valid basket is.
     let items = b
         .items
         .into_iter()
@@ -207,6 +235,8 @@ pub async fn create(
         Json(serde_json::json!({ "order": r.order.map(OrderJson::from), "replayed": r.replayed })),
     )
         .into_response();
+    // Only on a replay: the header's absence means "created now", so a client needs no
+    // second spelling for false.
     if r.replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
@@ -223,7 +253,10 @@ pub async fn list(
     headers: HeaderMap,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    // A malformed query string (`page=two`) is a 400 here, before the token is even read.
     let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    // The word → enum direction of `STATUS_WORDS`; empty counts as absent, so a form that
+    // submits `status=` with nothing selected lists every status.
     let status = match p.status.as_deref() {
         None | Some("") => pb::OrderStatus::Unspecified,
         Some(w) => {
@@ -243,6 +276,7 @@ pub async fn list(
         &headers,
         ListOrdersRequest { page, page_size, status: status as i32 },
     )?;
+    // `total` is the caller's orders of that status, for page numbers; `orders` one page.
     let r = up.call("order-service", up.orders.clone().list_orders(req)).await?;
     let orders: Vec<OrderJson> = r.orders.into_iter().map(OrderJson::from).collect();
     Ok(Json(
@@ -260,6 +294,7 @@ pub async fn get(
     // 404 rather than 403 for another shopper's order is order-service's decision: a 403
     // would confirm that the id exists, and order ids are sequential.
     let req = crate::routes::authed(&up, &headers, GetOrderRequest { order_id })?;
+    // The order as stored, with the price snapshot and the expiry: the gateway adds nothing.
     let r = up.call("order-service", up.orders.clone().get_order(req)).await?;
     Ok(Json(serde_json::json!({ "order": r.order.map(OrderJson::from) })))
 }
@@ -281,6 +316,8 @@ pub async fn cancel(
     // not fail over the one field that does not matter.
     let reason = body.map(|Json(b)| b.reason).unwrap_or_default();
     let req = crate::routes::authed(&up, &headers, CancelOrderRequest { order_id, reason })?;
+    // The answer is the order after the move: Cancelled, with the reason, its stock already
+    // released or returned (or owed and settled by the sweeper if inventory was down).
     let r = up.call("order-service", up.orders.clone().cancel_order(req)).await?;
     Ok(Json(serde_json::json!({ "order": r.order.map(OrderJson::from) })))
 }

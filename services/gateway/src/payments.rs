@@ -10,6 +10,11 @@
 //! routed only when `lab_routes` is on (the lab's supervisor turns it on): in production
 //! the provider calls payment-service directly with a signed request, and a public route
 //! that lets anyone declare a payment successful would be a way to shop for free.
+//!
+//! What a client does after `POST …/payments`: it polls `GET /api/v1/payments/{no}` until
+//! the status leaves `pending` (the mock gateway answers after `confirm_delay_ms`) and
+//! `order_notified` is true — then the order is Paid. ❌ DON'T treat the 201 as "paid": it
+//! only says the payment exists; the money moves later, as with any real provider.
 
 use axum::{
     Json,
@@ -23,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{error::ApiError, upstream::Upstreams};
 
+/// As in [`crate::routes`]: `?` turns any error into the JSON error response.
 type ApiResult<T> = Result<T, ApiError>;
 
 /// `POST /api/v1/orders/{id}/payments` body: `{"amount": cents}`.
@@ -46,9 +52,13 @@ pub struct CallbackBody {
 #[derive(Debug, Serialize)]
 pub struct PaymentJson {
     pub id: u64,
+    /// `PAY` + the day + the id: what a receipt shows and `GET /payments/{no}` takes.
     pub payment_no: String,
+    /// The order this pays; the path of the route that created it.
     pub order_id: u64,
+    /// Cents; always the order's total (anything else was refused at creation).
     pub amount: i64,
+    /// `pending`, `success`, `failed` or `refunded`.
     pub status: &'static str,
     pub created_at: i64,
     pub updated_at: i64,
@@ -69,6 +79,8 @@ fn is_zero(v: &i64) -> bool {
 }
 
 impl From<pb::Payment> for PaymentJson {
+    /// The status becomes a word (`pending`, `success`, …), as for orders; an unset status
+    /// is `unknown` rather than a failed response.
     fn from(p: pb::Payment) -> Self {
         let status = match p.status() {
             pb::PaymentStatus::Pending => "pending",
@@ -108,6 +120,8 @@ pub async fn create(
     id: Result<Path<u64>, axum::extract::rejection::PathRejection>,
     body: Result<Json<PayBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    // The order id is in the path (`/orders/{id}/payments`): a payment is a thing an
+    // order has, so the URL says whose it is, and the body carries only the amount.
     let Path(order_id) =
         id.map_err(|_| ApiError::bad_request("order id must be a positive integer"))?;
     // Token before body, as everywhere: an anonymous caller learns nothing about shapes.
@@ -115,11 +129,17 @@ pub async fn create(
     let Json(b) = body.map_err(ApiError::from_json)?;
     let req =
         crate::routes::authed(&up, &headers, CreatePaymentRequest { order_id, amount: b.amount })?;
+    // payment-service asks order-service for the order with the same token: ownership,
+    // total and deadline are checked there, not here.
     let r = up.call("payment-service", up.payments.clone().create_payment(req)).await?;
     Ok((StatusCode::CREATED, payment_json(r.payment)))
 }
 
 /// `GET /api/v1/payments/{payment_no}` → 200 `{"payment": …}`; someone else's is 404.
+///
+/// The route a client polls while a payment is pending: cheap (one indexed read in
+/// payment_db, one GetOrder for the owner check), so polling every few hundred
+/// milliseconds is fine.
 pub async fn get(
     State(up): State<Upstreams>,
     headers: HeaderMap,
@@ -145,7 +165,10 @@ pub async fn mock_callback(
     Path(payment_no): Path<String>,
     body: Result<Json<CallbackBody>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    // No Bearer check: this route stands in for a provider, which has no user token. Its
+    // protection is that it exists only in the lab (`lab_routes`).
     let Json(b) = body.map_err(ApiError::from_json)?;
+    // With the gateway's deadline, like every upstream call.
     let mut req =
         up.request(MockCallbackRequest { payment_no, success: b.success, amount: b.amount });
     // The credential comes from the gateway's settings, never from the request: a caller
@@ -156,6 +179,8 @@ pub async fn mock_callback(
         .parse()
         .map_err(|_| ApiError::bad_request("service token is not valid header text"))?;
     req.metadata_mut().insert(bookstore_platform::auth::SERVICE_TOKEN_HEADER, token);
+    // A refused callback (wrong amount, unknown payment) comes back as 400 / 404 like any
+    // other upstream answer; the lab shows it as the provider would see it.
     let r = up.call("payment-service", up.payments.clone().mock_callback(req)).await?;
     Ok(payment_json(r.payment))
 }

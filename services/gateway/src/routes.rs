@@ -16,6 +16,11 @@
 //! Clients are cloned per call (`up.users.clone()`): a tonic client method takes
 //! `&mut self`, and a clone is only a handle on the shared channel.
 //!
+//! What a handler does *not* do, on purpose: validate fields (the service does, for every
+//! caller), cache answers (catalog-service does, with invalidation), log bodies (they may
+//! hold passwords), or retry upstream calls (a retry of a non-idempotent call is the
+//! client's decision, made with an idempotency key; the gateway cannot know it is safe).
+//!
 //! Order routes are in [`crate::orders`], payment routes in [`crate::payments`]; both follow
 //! the same four steps.
 //!
@@ -95,6 +100,8 @@ pub async fn register(
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let Json(body) = body.map_err(ApiError::from_json)?;
+    // The gateway's deadline rides along (`grpc-timeout`); user-service hashes with argon2
+    // (~20–40 ms), well inside it.
     let req = up.request(RegisterRequest {
         username: body.username,
         password: body.password,
@@ -103,6 +110,7 @@ pub async fn register(
     // Validation (username alphabet, password length, e-mail shape) is user-service's; an
     // invalid body comes back as INVALID_ARGUMENT and leaves here as 400.
     let resp = up.call("user-service", up.users.clone().register(req)).await?;
+    // The profile as stored (id, created_at from the database), never an echo of the body.
     let user = resp.user.map(UserJson::from);
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "user": user }))))
 }
@@ -121,6 +129,8 @@ pub async fn login(
     // The password passes through the gateway in memory only; it is never logged (the
     // request struct is not printed anywhere) and never stored.
     let req = up.request(LoginRequest { username: body.username, password: body.password });
+    // A wrong password and an unknown user come back as the same UNAUTHENTICATED, and leave
+    // here as the same 401 body: the gateway adds no hint of its own.
     let resp = up.call("user-service", up.users.clone().login(req)).await?;
     Ok(Json(SessionJson {
         token: resp.token,
@@ -141,13 +151,15 @@ pub async fn me(
 ) -> ApiResult<Json<serde_json::Value>> {
     let token = bearer(&headers)?;
     // Step one: who is this? The token's claims are not read here; user-service's answer
-    // is the only source of the user id.
+    // is the only source of the user id (the gateway holds no JWT secret to check them).
     let who = up
         .call(
             "user-service",
             up.users.clone().validate_token(up.request(ValidateTokenRequest { token })),
         )
         .await?;
+    // Step two: the profile of exactly that id. The request has no user id a client could
+    // change, so `/me` can only ever be the caller's own profile.
     let resp = up
         .call(
             "user-service",
@@ -167,6 +179,8 @@ pub async fn list_books(
     State(up): State<Upstreams>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Json<BookPageJson>> {
+    // Every parameter is optional (`ListParams`), so only a malformed one (`page=-1`,
+    // `page_size=lots`) fails here.
     let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     // HTTP words → proto enums. Absent means the documented default; anything else that
     // is not in the list is the caller's mistake and is said so.
@@ -196,8 +210,10 @@ pub async fn list_books(
         keyword: p.keyword.unwrap_or_default(),
     });
     // Caching is catalog-service's business: the gateway adds no cache of its own, so
-    // there is exactly one place to invalidate when a book changes.
+    // there is exactly one place to invalidate when a book changes. (A gateway cache would
+    // also be per instance, and two instances would show two different catalogues.)
     let r = up.call("catalog-service", up.catalog.clone().list_books(req)).await?;
+    // `page` and `page_size` from the answer, not the request: what the service applied.
     Ok(Json(BookPageJson::new(r.books, r.total, r.page, r.page_size)))
 }
 
@@ -209,6 +225,7 @@ pub async fn search_books(
     State(up): State<Upstreams>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<BookPageJson>> {
+    // A bad query string (`page=two`) is our 400, in the JSON shape, before any upstream.
     let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     // Page and size pass through like ListBooks': the service defaults and caps them.
     let req = up.request(SearchBooksRequest {
@@ -216,6 +233,8 @@ pub async fn search_books(
         page: p.page.unwrap_or(1),
         page_size: p.page_size.unwrap_or(0),
     });
+    // Search is the most expensive read (`LIKE '%…%'` scans every row); catalog caches it
+    // under the list version, so a repeated search is a Redis hit, not a scan.
     let r = up.call("catalog-service", up.catalog.clone().search_books(req)).await?;
     Ok(Json(BookPageJson::new(r.books, r.total, r.page, r.page_size)))
 }
@@ -228,7 +247,10 @@ pub async fn get_book(
     State(up): State<Upstreams>,
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    // `u64` in the path: `-1`, `1.5` and `abc` are all the extractor's 400.
     let Path(id) = id.map_err(|_| ApiError::bad_request("book id must be a positive integer"))?;
+    // A missing book is catalog's NOT_FOUND → 404 with the JSON body; the gateway does not
+    // distinguish "never existed" from "cached as missing", and neither should a client.
     let r = up
         .call("catalog-service", up.catalog.clone().get_book(up.request(GetBookRequest { id })))
         .await?;
@@ -249,6 +271,8 @@ pub async fn publish_book(
     headers: HeaderMap,
     body: Result<Json<PublishBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    // A refused token ends here with 401; an unreachable user-service with 503, never a
+    // publish "because the check could not be made".
     let token = bearer(&headers)?;
     up.call(
         "user-service",

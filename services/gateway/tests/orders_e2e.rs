@@ -2,6 +2,17 @@
 //! gateway in this process on port 0 (real MariaDB and Redis), a `reqwest` client doing
 //! what a shopper's `curl` session would — register, log in, order with an
 //! `Idempotency-Key`, retry, list, read, cancel, pay — and the error answers on the way.
+//!
+//! | claim | test |
+//! |---|---|
+//! | a retried `Idempotency-Key` is 200 + `Idempotent-Replayed`, the same order, no second lock | [`a_shopper_orders_retries_lists_and_cancels_over_http`] |
+//! | a key reused with another basket is 400; another shopper's order is 404 | [`a_shopper_orders_retries_lists_and_cancels_over_http`] |
+//! | out of stock is 409, no token 401, a bad id or body 400 — all as JSON | [`a_shopper_orders_retries_lists_and_cancels_over_http`] |
+//! | a wrong amount is 400; the right one pays the order; paying again charges nothing | [`a_shopper_pays_for_an_order_over_http`] |
+//! | a late declining callback leaves a success a success | [`a_shopper_pays_for_an_order_over_http`] |
+//!
+//! The gRPC behaviour behind each answer is tested in order's and payment's own suites;
+//! these tests pin down what HTTP makes of it: status codes, headers and JSON shapes.
 
 use std::time::Duration;
 
@@ -31,15 +42,20 @@ struct Shop {
 }
 
 impl Drop for Shop {
+    /// Stops the gateway; the graph's own `Drop` stops its servers, and every remaining
+    /// task ends with the test's runtime.
     fn drop(&mut self) {
         self.gateway.cancel();
     }
 }
 
-/// The order graph (user, catalog, inventory, order — `bookstore_order::graph`) and the
-/// gateway in front of it.
+/// The order graph (user, catalog, inventory, order — `bookstore_order::graph`),
+/// payment-service, and the gateway in front of them, all in this process on port 0: the
+/// production wiring, with every address learned from a real bind.
 async fn open_shop() -> Shop {
     let infra = bookstore_stack::testing::infra();
+    // The same in-process graph order-service's own tests use (20 seeded books), so the
+    // gateway is tested against the real services, not a stub that agrees with it.
     let graph = Graph::spawn(&infra, 20, JWT_SECRET, |_| {}).await.expect("the order graph starts");
     let mut pay = bookstore_payment::Settings::in_process(
         &infra.mysql_url,
@@ -65,6 +81,7 @@ async fn open_shop() -> Shop {
     Shop {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
+        // Connected eagerly: inventory is up by now, and a failure here names the culprit.
         inventory: InventoryServiceClient::connect(url(graph.inventory)).await.unwrap(),
         _graph: graph,
         _payment: payment,
@@ -84,9 +101,12 @@ impl Shop {
     ) -> (StatusCode, bool, Value) {
         let url = format!("{}{path}", self.base);
         let mut req = if method == "GET" { self.http.get(url) } else { self.http.post(url) };
+        // `Authorization: Bearer …` exactly as curl's `-H` or a browser's fetch would send it.
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
+        // The header name as clients write it; HTTP header names are case-insensitive, and
+        // the gateway reads it as `idempotency-key`.
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
         }
@@ -98,6 +118,19 @@ impl Shop {
         // so the helper can parse all of them; a plain-text body would fail the test here.
         let replayed = resp.headers().get("idempotent-replayed").is_some();
         (resp.status(), replayed, resp.json().await.unwrap())
+    }
+
+    /// Gives `book` `qty` units in inventory, over gRPC: a fresh graph's inventory holds
+    /// nothing, and a book is orderable only once it is stocked. The request id is derived
+    /// from the book, so each test stocks each of its books once.
+    async fn restock(&self, book: u64, qty: i32) {
+        let req = IncrStockRequest {
+            book_id: book,
+            quantity: qty,
+            request_id: format!("gw-restock-{book}"),
+            remark: String::new(),
+        };
+        self.inventory.clone().incr_stock(req).await.unwrap();
     }
 
     /// Registers `username` and logs in through the gateway's own routes: the token a
@@ -119,27 +152,20 @@ impl Shop {
 #[tokio::test]
 async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
     let shop = open_shop().await;
-    // A fresh graph's inventory holds nothing: book 3 is orderable only once it is stocked.
     // The user names are fixed because each test has databases of its own.
-    shop.inventory
-        .clone()
-        .incr_stock(IncrStockRequest {
-            book_id: 3,
-            quantity: 5,
-            request_id: "gw-restock-3".into(),
-            remark: String::new(),
-        })
-        .await
-        .unwrap();
+    shop.restock(3, 5).await;
     let alice = shop.token("alice_gw").await;
     let basket = json!({"items": [{"book_id": 3, "quantity": 2}]});
 
+    // The first POST with a key: 201 Created, not replayed, priced by the catalogue (the
+    // body carries no price, and could not set one).
     let (s, replayed, b) = shop
         .call("POST", "/api/v1/orders", Some(&alice), Some("cart-1"), Some(basket.clone()))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert!(!replayed);
     let order = &b["order"];
+    // The status as a word, the line as sent: the JSON shape the gateway owns.
     assert_eq!(order["status"], "pending");
     assert_eq!(order["items"][0]["quantity"], 2);
     let id = order["id"].as_u64().unwrap();
@@ -159,10 +185,12 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{err}");
     assert_eq!(err["error"]["code"], "INVALID_ARGUMENT");
 
+    // The status filter is a word on the HTTP side; the gateway turns it into the enum.
     let (s, _, list) =
         shop.call("GET", "/api/v1/orders?status=pending", Some(&alice), None, None).await;
     assert_eq!(s, StatusCode::OK, "{list}");
     assert_eq!((list["total"].as_u64(), list["orders"][0]["id"].as_u64()), (Some(1), Some(id)));
+    // The order by id, as its owner: the same JSON shape as in the list.
     let (s, _, one) =
         shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&alice), None, None).await;
     assert_eq!((s, one["order"]["id"].as_u64()), (StatusCode::OK, Some(id)));
@@ -177,6 +205,8 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
         shop.call("POST", &format!("/api/v1/orders/{id}/cancel"), Some(&mallory), None, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
+    // The owner cancels with a reason: 200, Cancelled, and the reason comes back (the
+    // JSON's `cancel_reason` appears only now, empty reasons are left out).
     let (s, _, c) = shop
         .call(
             "POST",
@@ -193,10 +223,13 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
     );
 
     // The error answers a client meets: no token, bad status word, bad id, out of stock.
+    // No token: 401 from the gateway itself, before order-service is called.
     let (s, _, _) = shop.call("POST", "/api/v1/orders", None, None, Some(basket.clone())).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // An unknown status word is refused by the gateway, not sent on as "every status".
     let (s, _, _) = shop.call("GET", "/api/v1/orders?status=lost", Some(&alice), None, None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Not a number: the path extractor's 400, in the JSON error shape.
     let (s, _, _) = shop.call("GET", "/api/v1/orders/abc", Some(&alice), None, None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // Six of a book with five in stock (the cancel above released alice's two): the
@@ -211,6 +244,8 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
         )
         .await;
     assert_eq!((s, &b["error"]["code"]), (StatusCode::CONFLICT, &json!("FAILED_PRECONDITION")));
+    // A body of the wrong shape: axum's JSON extractor refuses it, answered in the gateway's
+    // JSON error shape rather than axum's plain text.
     let (s, _, _) = shop
         .call("POST", "/api/v1/orders", Some(&alice), None, Some(json!({"items": "three"})))
         .await;
@@ -224,16 +259,8 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
 #[tokio::test]
 async fn a_shopper_pays_for_an_order_over_http() {
     let shop = open_shop().await;
-    shop.inventory
-        .clone()
-        .incr_stock(IncrStockRequest {
-            book_id: 4,
-            quantity: 3,
-            request_id: "gw-restock-4".into(),
-            remark: String::new(),
-        })
-        .await
-        .unwrap();
+    shop.restock(4, 3).await;
+    // An order without a key: a plain 201; its id and total are what the payment needs.
     let bob = shop.token("bob_gw").await;
     let (s, _, b) = shop
         .call(
@@ -245,6 +272,7 @@ async fn a_shopper_pays_for_an_order_over_http() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
+    // Cents, as an integer: `as_i64` would fail on a float such as `49.9`.
     let (id, total) = (b["order"]["id"].as_u64().unwrap(), b["order"]["total"].as_i64().unwrap());
 
     // One cent short: payment-service compares the amount with order-service's total, so
@@ -261,11 +289,15 @@ async fn a_shopper_pays_for_an_order_over_http() {
     // a durable job due in 300 ms.
     let (s, _, b) = shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total}))).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
+    // 201 is "the payment exists", not "paid": its status says pending.
     assert_eq!(b["payment"]["status"], "pending");
+    // The payment number is the handle for everything after: query, callback, receipt.
     let no = b["payment"]["payment_no"].as_str().unwrap().to_string();
 
     // Poll as a client would: Pending → Success is the mock gateway (300 ms), and
     // `order_notified` turns true once the outbox relay has told order-service.
+    // 50 × 100 ms: five seconds for a 300 ms gateway and a 200 ms relay poll — generous on
+    // a loaded machine, and still a quick failure if the chain is broken.
     let mut paid = json!(null);
     for _ in 0..50 {
         let (_, _, p) =
