@@ -40,6 +40,9 @@ use crate::{
 };
 
 /// Metadata key of the lab's per-payment switch: `x-lab-payment: fail`.
+///
+/// Per payment, not only a global rate: an experiment (and a test) can decline exactly
+/// the payment it is about, and leave every other payment of the run alone.
 pub const LAB_HEADER: &str = "x-lab-payment";
 
 /// The service: its store, the order-service client and the settings the handlers read;
@@ -67,7 +70,8 @@ pub struct Config {
 }
 
 impl PaymentApi {
-    /// The handlers over `store` and `orders`; `config` is shared behind an `Arc`.
+    /// The handlers over `store` and `orders`; `config` is shared behind an `Arc`, so the
+    /// clone tonic makes per connection copies two handles and a pointer.
     pub fn new(store: Store, orders: Orders, config: Config) -> Self {
         Self { store, orders, config: Arc::new(config) }
     }
@@ -79,8 +83,10 @@ impl PaymentApi {
     /// comes due: a process that restarts in the pending window then gives the answer the
     /// first one would have — a restart must not turn a decline into a success, or back.
     fn will_succeed<T>(&self, request: &Request<T>) -> bool {
+        // Ignored unless lab faults are on: in production no header can choose an outcome.
         let forced = self.config.lab_faults
             && request.metadata().get(LAB_HEADER).and_then(|v| v.to_str().ok()) == Some("fail");
+        // `>=`: with a rate of 0 every draw in [0, 1) succeeds, with 1 none does.
         !forced && rand::random::<f64>() >= self.config.failure_rate
     }
 
@@ -111,10 +117,16 @@ impl PaymentApi {
         what: &str,
     ) -> Result<PaymentRow, Error> {
         let not_found = || Error::NotFound(format!("payment {what} not found"));
+        // A missing payment is answered without asking order-service: there is no order to
+        // check, and the answer is the same NOT_FOUND either way.
         let payment = payment.ok_or_else(not_found)?;
         match self.orders.get_for(token, payment.order_id).await {
             Ok(_) => Ok(payment),
+            // "Not your order" becomes "no such payment": the message names the payment the
+            // caller asked for, never the order it belongs to.
             Err(Error::NotFound(_)) => Err(not_found()),
+            // Unauthenticated or Unavailable pass through: a bad token must say so, and a
+            // down order-service must be retryable, not a false "not found".
             Err(e) => Err(e),
         }
     }
@@ -128,10 +140,16 @@ fn finish<T>(op: &'static str, result: Result<T, Error>) -> Result<Response<T>, 
         Ok(_) => "ok",
         Err(e) => e.label(),
     };
+    // Six result words × three ops: a fixed set of series, however many payments exist.
     metrics::counter!("payment_operations_total", "op" => op, "result" => label).increment(1);
     result.map(Response::new).map_err(Status::from)
 }
 
+/// The three RPCs. Each reads what it needs from the request's metadata first (token, lab
+/// switch), then runs its body inside `async { … }`, so that every outcome of the body —
+/// its early refusals included — goes through [`finish`] and is counted. (A missing Bearer
+/// token is answered before the body, uncounted; MockCallback checks its credential
+/// inside, so refused callbacks are counted.)
 #[tonic::async_trait]
 impl PaymentService for PaymentApi {
     async fn create_payment(
@@ -144,6 +162,8 @@ impl PaymentService for PaymentApi {
         let succeed = self.will_succeed(&request);
         let req = request.into_inner();
         let result = async {
+            // Shape first, with no I/O: a zero id or a non-positive amount never costs a call
+            // to order-service.
             let order_id = domain::parse_id("order_id", req.order_id)?;
             let amount = domain::parse_amount(req.amount)?;
             // The order as order-service has it: owner, total, status, deadline. Asked every
@@ -153,15 +173,20 @@ impl PaymentService for PaymentApi {
             // ❌ DON'T accept the amount and check it later: a payment for the wrong amount
             // would reach the provider, and a refund is a support ticket; refusing before
             // any row exists costs nothing.
+            // (A NOT_FOUND here also covers "someone else's order", by order-service's rule.)
             let order = self.orders.get_for(&token, order_id).await?;
             // A retry that arrives after the payment went through (the order is Paid now)
             // answers that payment, like any other retry — not "order not payable".
             // The amount must match too: a request for another amount is not a retry of
             // this payment, and falls through to the refusals below.
+            // Only for an order that is no longer Pending: while it is Pending, the retry
+            // path is `Store::create` itself, whose unique index answers the live payment.
             if order.status() != OrderStatus::Pending
                 && let Some(live) = self.store.find_live(order_id).await?
                 && live.amount == amount
             {
+                // The same payment, not a new one, and not an error: the shopper's "pay" after
+                // a lost reply should land on "it is paid", whatever the order did since.
                 return Ok(pb::CreatePaymentResponse { payment: Some(to_proto(&live)) });
             }
             // Cancelled, expired (already swept) or shipped: there is nothing to pay for.
@@ -174,9 +199,14 @@ impl PaymentService for PaymentApi {
             // Still Pending but past its deadline: order-service's sweeper has not run yet.
             // Refused here so that no new payment starts for an order about to expire; one
             // that starts just before and succeeds just after is refunded by the relay.
+            // (This process's clock against order-service's deadline: a second of skew only
+            // moves where the refusal happens; order-service's own check in its UPDATE is
+            // the one that counts.)
             if order.expires_at <= chrono::Utc::now().timestamp_millis() {
                 return Err(Error::FailedPrecondition(format!("order {order_id} has expired")));
             }
+            // Exactly the total, in cents: no partial payments, no overpayment "to be safe".
+            // The message states both numbers, so a client with a stale total sees why.
             if amount != order.total {
                 return Err(Error::InvalidArgument(format!(
                     "amount {amount} does not equal the order total {}",
@@ -203,6 +233,8 @@ impl PaymentService for PaymentApi {
         &self,
         request: Request<pb::QueryPaymentRequest>,
     ) -> Result<Response<pb::QueryPaymentResponse>, Status> {
+        // The payer's token: QueryPayment is answered only to the owner of the payment's
+        // order, as order-service judges it.
         let token = bearer_token(request.metadata())?;
         let req = request.into_inner();
         let result = async {
@@ -219,6 +251,7 @@ impl PaymentService for PaymentApi {
                     Error::NotFound(format!("order {} has no payment", req.order_id))
                 })?
             } else {
+                // Both empty: the proto's defaults, i.e. a client that set neither field.
                 return Err(Error::InvalidArgument("give payment_no or order_id".into()));
             };
             Ok(pb::QueryPaymentResponse { payment: Some(to_proto(&payment)) })
@@ -235,6 +268,8 @@ impl PaymentService for PaymentApi {
         let result = async {
             self.check_service(&request)?;
             let req = request.into_inner();
+            // No owner check: the provider is not a user. The credential above is what
+            // authorises it, for every payment.
             let payment =
                 self.store.by_no(&req.payment_no).await?.ok_or_else(|| {
                     Error::NotFound(format!("payment {} not found", req.payment_no))
@@ -259,7 +294,12 @@ impl PaymentService for PaymentApi {
                 "declined by the gateway callback",
             )
             .await?;
+            // The commit is what makes the outcome (and its outbox row) real; until it
+            // returns, the relay cannot see the message and a crash loses nothing but this
+            // callback, which the provider will send again.
             tx.commit().await?;
+            // `changed=false` counts the duplicates: a provider retrying its notification shows
+            // up here, as a ratio, without any error in the log.
             metrics::counter!("payment_callbacks_total", "changed" => changed.to_string())
                 .increment(1);
             // Read after the commit: the answer is the payment as stored now, which for a
@@ -291,8 +331,10 @@ pub fn to_proto(p: &PaymentRow) -> pb::Payment {
         status: p.status.to_proto() as i32,
         created_at: millis(&p.created_at),
         updated_at: millis(&p.updated_at),
+        // 0 for "no job": proto3 has no null, and 0 is no real due time.
         due_at: p.due_at.as_ref().map_or(0, millis),
         reason: p.reason.clone(),
+        // The outbox's state, so a client can tell "paid, order told" from "paid, telling".
         order_notified: p.order_notified,
     }
 }

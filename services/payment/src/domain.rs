@@ -21,6 +21,9 @@
 //!
 //! The transitions are carried out as SQL in [`crate::store`] and [`crate::workers`]; this
 //! module only names the states, so the diagram above is the one place they are drawn.
+//! Each of those statements is conditional on the state it leaves (`settle_in` checks
+//! Pending under the row lock, the refund's UPDATE says `AND status = 2`), so no arrow can
+//! be taken from the wrong state, even by two workers at once.
 
 use bookstore_proto::payment::PaymentStatus as Pb;
 
@@ -33,9 +36,14 @@ use crate::Error;
 /// (`SET status = 2`) use them, so reordering the variants must not renumber them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
+    /// Created; its gateway job is due. The only status that can change by a callback.
     Pending = 1,
+    /// The gateway took the money; an outbox row tells order-service. Holds the order's
+    /// `live_order_id`, so no second payment can start for it.
     Success = 2,
+    /// Declined; the order is free for a new attempt. Final.
     Failed = 3,
+    /// Succeeded for an order that could no longer be paid, and given back. Final.
     Refunded = 4,
 }
 
@@ -67,6 +75,9 @@ impl Status {
 
 /// A payment amount: positive cents. Zero would "pay" an order for nothing; a negative
 /// amount is a refund in disguise.
+///
+/// Only the sign is checked here; whether the amount is *right* needs the order, which is
+/// the handler's job (`amount == order.total`). Pure rules here, rules needing I/O there.
 pub fn parse_amount(amount: i64) -> Result<i64, Error> {
     if amount <= 0 {
         return Err(Error::InvalidArgument(format!("amount must be positive cents, got {amount}")));
@@ -75,7 +86,8 @@ pub fn parse_amount(amount: i64) -> Result<i64, Error> {
 }
 
 /// Ids are positive: 0 is what an unset proto field decodes to. `what` names the field in
-/// the message, so a client learns which one it forgot.
+/// the message, so a client learns which one it forgot. Whether the id *exists* is not
+/// decided here but by the order-service call that follows.
 pub fn parse_id(what: &str, id: u64) -> Result<u64, Error> {
     if id == 0 {
         return Err(Error::InvalidArgument(format!("{what} must be positive")));

@@ -54,8 +54,11 @@ impl Error {
             Error::InvalidArgument(_) => "invalid",
             Error::NotFound(_) => "not_found",
             Error::FailedPrecondition(_) => "refused",
+            // One word for both: the dashboard asks "how many were turned away", and the
+            // 401/403 split is visible in the gateway's own status metrics.
             Error::Unauthenticated(_) | Error::PermissionDenied(_) => "denied",
             Error::Unavailable { .. } => "unavailable",
+            // Our own failures: the ones that should page someone when their rate rises.
             Error::Database(_) | Error::Corrupt(_) => "error",
         }
     }
@@ -71,8 +74,8 @@ impl From<Error> for Status {
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
             Error::Unauthenticated(m) => Status::unauthenticated(m),
             Error::PermissionDenied(m) => Status::permission_denied(m),
-            // The caller reads "order-service unavailable"; the peer's own message goes to
-            // our log only, since it may name tables or hosts of another service.
+            // The caller reads "<peer> unavailable"; the detail (the peer's own message) goes
+            // to our log only, since it may name tables or hosts of another service.
             Error::Unavailable { peer, detail } => {
                 bookstore_platform::error::unavailable(peer, detail)
             }

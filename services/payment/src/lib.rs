@@ -44,6 +44,23 @@
 //! Where to start reading: [`api`] for CreatePayment's checks, then
 //! [`store::Store::settle_in`] for the one state change, then [`workers`] for what happens
 //! while nobody waits.
+//!
+//! ## The numbers, in one place
+//!
+//! | what | value | where it is decided |
+//! |---|---|---|
+//! | the mock gateway's answer | 3 s after creation (+ up to one 200 ms poll) | `confirm_delay_ms`, `workers::POLL` |
+//! | relay retries | 0.2 s, doubling, capped at 10 s | `workers::relay_pass` |
+//! | rows per worker pass | 50 | `workers::BATCH` |
+//! | each call to order-service | 3 s deadline | `upstream_timeout_ms` |
+//! | MySQL connections | 10 | `db_max_connections` |
+//!
+//! ## Two instances on one payment_db
+//!
+//! Safe by construction, and tested (`tests/payments.rs` runs a second instance): both
+//! workers take rows with `FOR UPDATE SKIP LOCKED`, one live payment per order is a unique
+//! index, settlement is idempotent under the payment's row lock, and order-service's Paid
+//! is idempotent too. Nothing here assumes it is the only process.
 
 pub mod api;
 pub mod domain;
@@ -63,6 +80,10 @@ use serde::{Deserialize, Serialize};
 pub use error::Error;
 
 /// payment-service settings. Environment: `BOOKSTORE_ORDER_ADDR`, `BOOKSTORE_CONFIRM_DELAY_MS`, …
+///
+/// The common part (port, database, environment, Consul) is flattened in, so the same
+/// `BOOKSTORE_PORT`, `BOOKSTORE_DATABASE` work here as in every service; the fields below
+/// are payment-service's own.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
@@ -77,7 +98,8 @@ pub struct Settings {
     /// `due_at`, a time in payment_db, so a restart does not reset or lose it.
     pub confirm_delay_ms: u64,
     /// Share of payments the mock gateway declines (0.0–1.0): the lab turns it up to show
-    /// the failure path; 0 by default, so nothing fails unless asked to.
+    /// the failure path; 0 by default, so nothing fails unless asked to. Drawn once per
+    /// payment at creation and stored with its job, so a restart cannot change an answer.
     pub mock_failure_rate: f64,
     /// The credential for UpdateOrderStatus and MockCallback (order-service has the same).
     /// A `Secret`, so `Debug` of the settings prints `***`; refused at start outside
@@ -100,8 +122,11 @@ impl Default for Settings {
             common: CommonSettings::defaults(9005, "payment_db"),
             order_addr: "http://127.0.0.1:9003".into(),
             upstream_timeout_ms: 3000,
+            // The course's 3 s: long enough to watch a payment sit in Pending in the lab,
+            // short enough that a learner is not left waiting.
             confirm_delay_ms: 3000,
             mock_failure_rate: 0.0,
+            // The published token: fine for the lab, refused by `check` in production.
             service_token: Secret::new(DEV_SERVICE_TOKEN),
             lab_faults: false,
             db_max_connections: 10,
@@ -113,6 +138,8 @@ impl Settings {
     /// Fails fast on settings that would make the service unsafe or meaningless.
     pub fn check(&self) -> anyhow::Result<()> {
         bookstore_platform::auth::refuse_dev_service_token(&self.common, &self.service_token)?;
+        // Outside 0–1 the rate is meaningless (1.5 would decline everything and hide the
+        // typo); NaN fails the range check too.
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.mock_failure_rate),
             "mock_failure_rate must be between 0 and 1"
@@ -131,6 +158,7 @@ impl Settings {
         s.common.database = database.to_string();
         s.common.consul_addr = String::new();
         s.order_addr = order_addr.to_string();
+        // Lab faults on: the tests decline chosen payments with `x-lab-payment: fail`.
         s.lab_faults = true;
         // Tests and benches run with the built-in development credentials, chosen explicitly:
         // the default environment is production, which refuses them.
@@ -176,6 +204,8 @@ pub async fn run(
     // due again for the next process.
     tokio::spawn(workers::gateway(store.clone(), shutdown.clone()));
     tokio::spawn(workers::relay(store.clone(), orders.clone(), shutdown.clone()));
+    // The handlers get the same store and client as the workers: one pool, one channel,
+    // so a request and a worker pass compete for the same 10 connections, by design.
     let api = api::PaymentApi::new(
         store,
         orders,
@@ -186,6 +216,8 @@ pub async fn run(
             lab_faults: settings.lab_faults,
         },
     );
+    // Bound last, after MySQL and the workers: health turns SERVING only once the service
+    // can really take payments.
     let server = GrpcServer::bind(&common.host, common.port)
         .await?
         .add_service(PaymentServiceServer::new(api));
@@ -194,7 +226,9 @@ pub async fn run(
 
 pub use bookstore_platform::run::Spawned;
 
-/// The one in-process start of payment-service (tests, the gateway's tests, benches).
+/// The one in-process start of payment-service (tests, the gateway's tests, benches): `run`
+/// on a task, returning once it listens, with a handle that stops it gracefully — its
+/// workers included, since they share the shutdown token.
 pub async fn spawn_in_process(settings: Settings) -> anyhow::Result<Spawned> {
     bookstore_platform::run::spawn_in_process("payment-service", |shutdown, on_bound| {
         run(settings, shutdown, on_bound)

@@ -81,6 +81,8 @@ enum Key<'a> {
 /// A payment with its job's due time and its outbox state. Both joins are LEFT JOINs on a
 /// unique key (`gateway_jobs` and `outbox` have at most one row per payment), so the
 /// statement returns one row per payment, and a settled payment simply has no `due_at`.
+// `CAST(… AS SIGNED)`: a BIGINT for certain, so `from_row` can read it as `i64` and compare
+// with 1 — sqlx checks column types, and the bare expression's type is the server's choice.
 const SELECT: &str = "SELECT p.id, p.payment_no, p.order_id, p.user_id, p.amount, p.status, p.reason, \
      p.created_at, p.updated_at, j.due_at, CAST(o.delivered_at IS NOT NULL AS SIGNED) AS notified \
      FROM payments p LEFT JOIN gateway_jobs j ON j.payment_id = p.id \
@@ -117,6 +119,12 @@ impl Store {
     /// ❌ DON'T `SELECT … WHERE order_id = ? AND status IN (pending, success)` and insert if
     /// none: a double click sends two requests that both find none, and the buyer is
     /// charged twice for one order.
+    ///
+    /// ```text
+    /// click 1: INSERT (live_order_id = 7) → ok ─ job ─ commit         → 201, payment A
+    /// click 2: INSERT (live_order_id = 7) → waits on click 1's row lock … duplicate key
+    ///          rollback → find_live(7) → payment A                  → the same payment A
+    /// ```
     pub async fn create(
         &self,
         order_id: u64,
@@ -134,6 +142,8 @@ impl Store {
             "INSERT INTO payments (payment_no, order_id, user_id, amount, status, live_order_id, created_at, updated_at) \
              VALUES (REPLACE(UUID(), '-', ''), ?, ?, ?, 1, ?, NOW(3), NOW(3))",
         )
+        // `order_id` twice: once as the order the payment belongs to (kept for good), once
+        // as `live_order_id` (cleared when the payment fails or is refunded).
         .bind(order_id)
         .bind(user_id)
         .bind(amount)
@@ -150,6 +160,8 @@ impl Store {
                 return match live {
                     Some(payment) => Ok(Created { payment, existing: true }),
                     // The live payment failed between our INSERT and this read: try again.
+                    // Rare (a decline landing in that millisecond) and harmless: the retry's
+                    // INSERT finds the order free and creates the new attempt.
                     None => Err(Error::Unavailable {
                         peer: "payment_db",
                         detail: "payment state changed; retry".into(),
@@ -166,6 +178,9 @@ impl Store {
         // needs a retry loop for the day it collides, and a timestamp collides at the first
         // two payments in one millisecond. The id is unique by construction, and the same
         // transaction makes the placeholder invisible to every other connection.
+        // `LPAD(id, 10, '0')`: ten digits, so numbers sort as text in id order. A limit to
+        // know: MySQL's LPAD *cuts* a longer string, so payment 10,000,000,000 would get a
+        // truncated, colliding number (the unique key would refuse it) — far beyond a lab.
         sqlx::query("UPDATE payments SET payment_no = CONCAT('PAY', DATE_FORMAT(NOW(3), '%Y%m%d'), LPAD(id, 10, '0')) WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -181,27 +196,33 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        // Read back for the answer: the number, the timestamps and the due time are MySQL's,
+        // and the caller shows them to the shopper.
         let payment =
             self.get(id).await?.ok_or_else(|| Error::Corrupt(format!("payment {id} vanished")))?;
         Ok(Created { payment, existing: false })
     }
 
-    /// The payment with this id, if any.
+    /// The payment with this id, if any (the read-backs after a write).
     pub async fn get(&self, id: u64) -> Result<Option<PaymentRow>, Error> {
         self.find(Key::Id(id)).await
     }
 
-    /// The payment with this number, if any (QueryPayment, MockCallback).
+    /// The payment with this number, if any (QueryPayment, MockCallback): the number is
+    /// what leaves the system (receipts, the provider's callback), so it is what callers
+    /// look a payment up by.
     pub async fn by_no(&self, payment_no: &str) -> Result<Option<PaymentRow>, Error> {
         self.find(Key::No(payment_no)).await
     }
 
-    /// The newest payment of `order_id` (any status).
+    /// The newest payment of `order_id` (any status): after a declined attempt and a
+    /// successful retry, the success — what QueryPayment by order should show.
     pub async fn latest_for_order(&self, order_id: u64) -> Result<Option<PaymentRow>, Error> {
         self.find(Key::NewestOfOrder(order_id)).await
     }
 
-    /// The order's live payment (Pending or Success), if any.
+    /// The order's live payment (Pending or Success), if any: the one `uk_live_order` allows,
+    /// found through that same index.
     pub async fn find_live(&self, order_id: u64) -> Result<Option<PaymentRow>, Error> {
         self.find(Key::LiveOfOrder(order_id)).await
     }
@@ -218,15 +239,24 @@ impl Store {
         // The clause is one of four literals chosen by the key, never text from a request;
         // the value is always a bind parameter.
         let sql = format!("{SELECT} WHERE {clause}");
+        // The bind matches the clause: a string for a number, an integer for the rest.
         let query = match key {
             Key::No(no) => sqlx::query(&sql).bind(no),
             Key::Id(v) | Key::NewestOfOrder(v) | Key::LiveOfOrder(v) => sqlx::query(&sql).bind(v),
         };
+        // At most one row for every key: the first three are unique, and NewestOfOrder
+        // has `LIMIT 1`.
         query.fetch_optional(&self.pool).await?.as_ref().map(from_row).transpose()
     }
 
     /// Settles payment `id` as the gateway answered (`success`), inside `tx`: the one
-    /// place a payment leaves Pending. Returns whether it changed anything.
+    /// place a payment leaves Pending. Returns whether it changed anything. `reason` is the
+    /// text a declined payment keeps ("declined by the mock gateway", "… by the gateway
+    /// callback"), so the shopper and support can tell which answer it was.
+    ///
+    /// An associated function taking the caller's transaction, not a method with its own:
+    /// the mock gateway settles a whole batch in one transaction, MockCallback one payment
+    /// in one, and both must hold the same locks in the same order.
     ///
     /// - not Pending any more → nothing (a duplicate callback, or the worker after a
     ///   MockCallback): idempotent by the payment's own state, under its row lock;
@@ -237,6 +267,12 @@ impl Store {
     /// ❌ DON'T mark the payment paid and then call order-service directly, hoping both
     /// work: a crash (or a down order-service) between the two leaves money taken and an
     /// order that expires unpaid — the customer is charged and gets nothing.
+    ///
+    /// ```text
+    /// worker:   lock job 9 ─ lock payment 9 (Pending) ─ Success + outbox ─ commit
+    /// callback:   lock job 9 … waits ………………………………………………………… ─ job gone ─ lock payment 9
+    ///             (Success) → changes nothing, answers the payment as it is
+    /// ```
     pub async fn settle_in(
         tx: &mut Transaction<'_, MySql>,
         id: u64,
@@ -255,6 +291,8 @@ impl Store {
                 .bind(id)
                 .fetch_optional(&mut **tx)
                 .await?;
+        // A job for a payment that does not exist cannot happen (one transaction writes
+        // both); a callback for one can, and is NOT_FOUND.
         let Some(status) = status else {
             return Err(Error::NotFound(format!("payment {id} not found")));
         };
@@ -269,6 +307,8 @@ impl Store {
         if Status::from_db(status)? != Status::Pending {
             return Ok(false);
         }
+        // Success keeps `live_order_id`: the order stays claimed, so no second payment can
+        // start for it — the double-charge guard outlives the pending window.
         if success {
             sqlx::query("UPDATE payments SET status = 2, updated_at = NOW(3) WHERE id = ?")
                 .bind(id)
@@ -297,7 +337,7 @@ impl Store {
 
     /// Due outbox rows, locked for this relay (`SKIP LOCKED`: a second relay takes others).
     ///
-    /// Oldest first (`ORDER BY id`), at most `limit`, served by `idx_outbox_due`. Without
+    /// Oldest first (`ORDER BY id`), at most `limit`, found through `idx_outbox_due`. Without
     /// `SKIP LOCKED` a second instance's relay would wait on the first one's rows for the
     /// whole pass (order-service calls included) and then find them delivered.
     ///
@@ -316,6 +356,8 @@ impl Store {
         .bind(limit)
         .fetch_all(&mut **tx)
         .await?;
+        // `attempts` is an `INT` column; it only ever counts up from 0, so the cast to u32
+        // cannot wrap in practice.
         rows.iter()
             .map(|r| {
                 Ok(OutboxRow {

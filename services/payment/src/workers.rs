@@ -33,10 +33,15 @@ const BATCH: u32 = 50;
 /// Polling costs one indexed `SELECT` per loop every 200 ms when idle (10 per second per
 /// instance), which MariaDB does not notice. The alternative, waking the worker from
 /// CreatePayment, would still need the poll for jobs left by a dead process, so the poll
-/// alone is the simpler design with the same guarantee.
+/// alone is the simpler design with the same guarantee. (MySQL has no push notification
+/// like PostgreSQL's LISTEN/NOTIFY; a poll on an indexed due time is the usual substitute,
+/// and `idx_gateway_due` / `idx_outbox_due` make each poll an index range read.)
 const POLL: Duration = Duration::from_millis(200);
 
 /// Runs `pass` every [`POLL`] until `shutdown`; errors are logged and retried next pass.
+///
+/// One loop shape for both workers, so their shutdown, pacing and error handling cannot
+/// drift apart; `name` labels their log lines.
 async fn every_poll<F, Fut>(name: &'static str, shutdown: Shutdown, mut pass: F)
 where
     F: FnMut() -> Fut,
@@ -55,7 +60,10 @@ where
         // the next tick tries again. A worker that exited on the first MySQL hiccup would
         // leave payments Pending until someone restarted the service.
         match pass().await {
+            // An idle pass is silent: ten a second per instance would drown the log.
             Ok(0) => {}
+            // `debug`, not `info`: a busy lab settles several payments a second, and the
+            // metrics already count them.
             Ok(n) => tracing::debug!(worker = name, n, "pass"),
             Err(e) => tracing::warn!(worker = name, error = %e, "pass failed; retrying"),
         }
@@ -72,7 +80,8 @@ pub async fn gateway(store: Store, shutdown: Shutdown) {
     every_poll("gateway", shutdown, || gateway_pass(&store)).await
 }
 
-/// One pass of the mock gateway; returns how many payments it answered.
+/// One pass of the mock gateway; returns how many payments it answered (0 when another
+/// instance's worker held every due job, or a callback had settled them first).
 pub async fn gateway_pass(store: &Store) -> Result<usize, crate::Error> {
     // One transaction for the pass: the due jobs stay locked until every one of them is
     // settled and committed, so a second instance's worker (SKIP LOCKED) takes others.
@@ -84,6 +93,8 @@ pub async fn gateway_pass(store: &Store) -> Result<usize, crate::Error> {
     .bind(BATCH)
     .fetch_all(&mut *tx)
     .await?;
+    // Settled one by one inside the pass's transaction: one MySQL round trip per job plus
+    // a handful of statements, all committed together below.
     let mut answered = 0;
     for (payment_id, succeed) in &due {
         // `false` from `settle_in`: a MockCallback settled this payment first. Its job is
@@ -94,6 +105,8 @@ pub async fn gateway_pass(store: &Store) -> Result<usize, crate::Error> {
                 .increment(1);
         }
     }
+    // A failed commit rolls every settlement of the pass back: the jobs are still there
+    // and due, and the next pass tries them again. Nothing half-settled is visible.
     tx.commit().await?;
     Ok(answered)
 }
@@ -108,13 +121,22 @@ pub async fn relay(store: Store, orders: Orders, shutdown: Shutdown) {
     every_poll("relay", shutdown, || relay_pass(&store, &orders)).await
 }
 
-/// One pass of the relay; returns how many messages were settled (delivered or refunded).
+/// One pass of the relay; returns how many messages were settled (delivered or refunded);
+/// a rescheduled row does not count, it is still owed.
 ///
 /// The outbox row stays locked while order-service is called: a second relay skips it
 /// instead of delivering it twice at once. (Twice in a row is still possible — the call
 /// succeeds and this process dies before the commit — which is why the receiving side is
 /// idempotent: at-least-once delivery, exactly-once effect.)
+///
+/// | the process dies … | order-service | the outbox row | what happens next |
+/// |---|---|---|---|
+/// | before the call | not told | due | the next relay delivers it |
+/// | after the call, before the commit | Paid | due (the update rolled back) | delivered again; Paid → Paid is OK |
+/// | after the commit | Paid | delivered | nothing: done |
 pub async fn relay_pass(store: &Store, orders: &Orders) -> Result<usize, crate::Error> {
+    // One transaction for the pass, holding the due rows' locks across the calls (see
+    // `Store::due_outbox`): the deliveries and their bookkeeping commit together.
     let mut tx = store.pool().begin().await?;
     let due = Store::due_outbox(&mut tx, BATCH).await?;
     let mut settled = 0;
@@ -135,6 +157,8 @@ pub async fn relay_pass(store: &Store, orders: &Orders) -> Result<usize, crate::
                 metrics::counter!("payment_relay_total", "result" => "delivered").increment(1);
                 settled += 1;
             }
+            // A definite refusal is settled in the same transaction as the delivery mark:
+            // a payment is never left refunded with its message still "due", or the reverse.
             Ok(MarkPaid::Refused(why)) => {
                 // Paid after the order was cancelled or expired: the order keeps its state
                 // (its stock is already back on sale), and the money goes back.
@@ -152,11 +176,15 @@ pub async fn relay_pass(store: &Store, orders: &Orders) -> Result<usize, crate::
                 .bind(row.payment_id)
                 .execute(&mut *tx)
                 .await?;
+                // Marked delivered, with the refusal kept in `last_error`: the row's story stays
+                // readable in payment_db for whoever investigates the refund.
                 sqlx::query("UPDATE outbox SET delivered_at = NOW(3), attempts = attempts + 1, last_error = ? WHERE id = ?")
                     .bind(truncate(&reason, 250))
                     .bind(row.id)
                     .execute(&mut *tx)
                     .await?;
+                // `info`, not `warn`: a refund is a normal business outcome here (paid too
+                // late), worth a line in the log, not an alert.
                 tracing::info!(payment_id = row.payment_id, order_id = row.order_id, %why, "payment refunded");
                 metrics::counter!("payment_relay_total", "result" => "refunded").increment(1);
                 settled += 1;
@@ -166,6 +194,8 @@ pub async fn relay_pass(store: &Store, orders: &Orders) -> Result<usize, crate::
                 // something we cannot act on. The row stays undelivered, due again later.
                 // Exponential backoff, 0.2 s doubling to a 10 s cap: a down order-service is
                 // asked again soon, but not hammered while it recovers.
+                // The caps matter: without them the 20th attempt would wait 2¹⁹ × 0.2 s (about
+                // a day), and a message would effectively be abandoned after a long outage.
                 let delay_ms = (200u64 << row.attempts.min(6)).min(10_000);
                 sqlx::query(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = ?, \
@@ -176,6 +206,8 @@ pub async fn relay_pass(store: &Store, orders: &Orders) -> Result<usize, crate::
                 .bind(row.id)
                 .execute(&mut *tx)
                 .await?;
+                // A rising `retry` rate with flat `delivered` is the dashboard's sign that
+                // order-service is down while payments keep succeeding.
                 metrics::counter!("payment_relay_total", "result" => "retry").increment(1);
             }
         }

@@ -31,20 +31,31 @@ pub struct Shop {
     pub graph: Graph,
     /// What payment-service runs with: its database, for a second instance or a process.
     pub payment_settings: Settings,
+    /// The service under test.
     pub payments: PaymentServiceClient<Channel>,
+    /// For creating orders and reading their status: the other side of every payment.
     pub orders: OrderServiceClient<Channel>,
+    /// For registering and logging in shoppers.
     pub users: UserServiceClient<Channel>,
+    /// For stocking books and reading what payments did to them.
     pub inventory: InventoryServiceClient<Channel>,
-    /// The in-process payment-service; `None` once [`Shop::stop_payment`] took it.
+    /// The in-process payment-service; `None` once [`Shop::stop_payment`] took it. Private:
+    /// tests stop it through that method, which stops it gracefully and only once.
     payment: Option<bookstore_payment::Spawned>,
 }
 
 /// The graph, with `order_tune` applied to order-service, and payment-service with
 /// `payment_tune` applied (a 300 ms mock gateway unless a test says otherwise).
+///
+/// Two hooks rather than one settings struct: each test changes the one or two numbers its
+/// race depends on (a 2 s payment window, a 10-minute gateway), and says so where it
+/// calls `open`, so the timing a test relies on is visible in the test.
 pub async fn open(
     order_tune: impl FnOnce(&mut bookstore_order::Settings),
     payment_tune: impl FnOnce(&mut Settings),
 ) -> Shop {
+    // The running MariaDB and Redis (`make test` starts them); everything below gets its
+    // own fresh database or key prefix on them.
     let infra = testing::infra();
     let graph = Graph::spawn(&infra, 10, JWT_SECRET, order_tune).await.expect("order graph starts");
     let mut settings = Settings::in_process(
@@ -103,6 +114,8 @@ impl Shop {
     /// Gives `book` `qty` more units in inventory; a fresh request id each time, so two
     /// restocks are two increments, not one replayed.
     pub async fn restock(&self, book: u64, qty: i32) {
+        // Straight to inventory over gRPC, as an operator would: restocking is no route of
+        // the shop's, and no test here is about it.
         let req = inv::IncrStockRequest {
             book_id: book,
             quantity: qty,
@@ -125,6 +138,8 @@ impl Shop {
             .into_inner()
             .stock
             .unwrap();
+        // Payment moves stock only through order-service's confirm (locked → sold) and, for
+        // refunds, not at all: any other change would break this sum.
         assert_eq!(s.available + s.locked + s.sold, s.total, "conservation: {s:?}");
         s
     }
@@ -137,6 +152,8 @@ impl Shop {
             items: vec![ord::CreateOrderItem { book_id: book, quantity: qty }],
             idempotency_key: String::new(),
         };
+        // Through order-service's real CreateOrder: the order's total is the catalogue's
+        // price, snapshotted, which is what every payment test pays against.
         self.orders
             .clone()
             .create_order(authed(token, req))
@@ -149,6 +166,8 @@ impl Shop {
 
     /// The order's status as its owner reads it (GetOrder with their token).
     pub async fn order_status(&self, token: &str, id: u64) -> ord::OrderStatus {
+        // Read from order-service, not payment_db: "the order is Paid" is order-service's
+        // fact, and the whole point of the relay is that it ends up there.
         let r = self
             .orders
             .clone()
@@ -158,7 +177,8 @@ impl Shop {
         r.into_inner().order.unwrap().status()
     }
 
-    /// CreatePayment for `order_id` with `amount` cents, as the payer.
+    /// CreatePayment for `order_id` with `amount` cents, as the payer; the error is returned,
+    /// not unwrapped, because half the tests are about refusals.
     pub async fn pay(
         &self,
         token: &str,
@@ -177,6 +197,8 @@ impl Shop {
         amount: i64,
         lab: Option<&str>,
     ) -> Result<pb::Payment, Status> {
+        // The switch travels as metadata, like every lab fault: it is about this request, not
+        // part of the payment's data.
         let mut req = authed(token, pb::CreatePaymentRequest { order_id, amount });
         if let Some(v) = lab {
             req.metadata_mut().insert("x-lab-payment", v.parse().unwrap());
@@ -184,8 +206,10 @@ impl Shop {
         Ok(self.payments.clone().create_payment(req).await?.into_inner().payment.unwrap())
     }
 
-    /// QueryPayment by number, as `token`'s owner.
+    /// QueryPayment by number, as `token`'s owner; a refusal comes back as the `Status`, so
+    /// tests can assert its code.
     pub async fn query(&self, token: &str, payment_no: &str) -> Result<pb::Payment, Status> {
+        // By number only; `order_id: 0` means "not by order".
         let req =
             authed(token, pb::QueryPaymentRequest { payment_no: payment_no.into(), order_id: 0 });
         Ok(self.payments.clone().query_payment(req).await?.into_inner().payment.unwrap())
@@ -209,6 +233,8 @@ impl Shop {
             "x-service-token",
             bookstore_platform::auth::DEV_SERVICE_TOKEN.parse().unwrap(),
         );
+        // The answer is the payment as stored after the callback, which for a duplicate is
+        // the first outcome, whatever `success` this call claimed.
         Ok(self.payments.clone().mock_callback(req).await?.into_inner().payment.unwrap())
     }
 
@@ -222,6 +248,8 @@ impl Shop {
         within: Duration,
         done: impl Fn(&pb::Payment) -> bool,
     ) -> pb::Payment {
+        // An error from QueryPayment fails the test at once: during these waits the service
+        // must stay answerable, whatever its workers are doing.
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let p = self.query(token, no).await.expect("query");
@@ -244,6 +272,7 @@ impl Shop {
     /// Stops the in-process payment-service gracefully, so that only the processes a test
     /// starts run workers on this payment_db (`tests/restart.rs`).
     pub async fn stop_payment(&mut self) {
+        // `take`: a second call is a no-op, and Drop has nothing left to stop.
         if let Some(p) = self.payment.take() {
             p.stop().await.unwrap();
         }
