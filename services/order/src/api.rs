@@ -42,13 +42,19 @@ use crate::{
     store::{OrderRow, Store, Transition},
 };
 
-/// Metadata key of the lab's fault injection (see [`create::Fault`]).
+/// Metadata key of the lab's fault injection (see [`create::Fault`]). Metadata rather than
+/// a request field, so the proto — the contract with every client — carries no lab knob.
 pub const FAULT_HEADER: &str = "x-lab-fault";
 
 /// The handler: the store, the peers and the few settings the RPCs read.
+///
+/// It owns no state of its own beyond handles: everything an RPC decides on is read from
+/// order_db or a peer during that RPC, so two instances (or a restarted one) answer the
+/// same question the same way.
 #[derive(Clone)]
 pub struct OrderApi {
     store: Store,
+    /// Shared with the sweeper: the same channels and deadlines for both.
     peers: Peers,
     inner: Arc<Config>,
 }
@@ -85,6 +91,8 @@ impl OrderApi {
     /// a missing one: PERMISSION_DENIED would confirm that the id exists, and ids are
     /// sequential — a scraper could count every shop's orders.
     async fn owned(&self, id: u64, user_id: u64) -> Result<OrderRow, Error> {
+        // One read decides both "exists" and "is yours", so there is no moment at which
+        // the two answers could be told apart by timing either.
         match self.store.get(id).await? {
             Some(o) if o.user_id == user_id => Ok(o),
             _ => Err(Error::NotFound(format!("order {id} not found"))),

@@ -31,6 +31,13 @@
 //! ✅ DO reserve the order id (the intent) *before* the first side effect in another
 //! service, so every side effect has a durable name to be undone by. ❌ DON'T lock first and
 //! create the row afterwards: a crash in between leaves a lock named by nothing.
+//!
+//! What this is, in the vocabulary of distributed transactions: a two-step saga with one
+//! compensating action (release), orchestrated by order-service and made crash-safe by a
+//! durable record of the saga's progress (the intent row). Not two-phase commit: inventory
+//! never holds a MySQL transaction open for us, and no coordinator can block it. The price
+//! is a window in which stock is locked for an order that may not come — bounded by the
+//! request's deadline, or by `intent_stale` after a crash.
 
 use std::time::{Duration, Instant};
 

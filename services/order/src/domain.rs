@@ -108,7 +108,7 @@ impl Status {
     }
 }
 
-/// Stock work an order still owes inventory, recorded in the same transaction as the status
+/// Stock work an order still owes inventory, recorded in the same UPDATE as the status
 /// change that caused it (`orders.stock_action`) and cleared once inventory acknowledged it.
 ///
 /// ✅ DO commit "what we owe" together with the state change, then do it, then clear it.
@@ -218,6 +218,8 @@ impl Lines {
 
     /// `"7x2,42x1"`: what an idempotency key is bound to. Stored with the intent and the
     /// order; a retry whose canonical form differs is a different request under a reused key.
+    /// Only the basket: not the token (the key is already per user), and not the prices (a
+    /// retry must match its first attempt even if the catalogue changed in between).
     /// At most 50 × 27 characters, within the column's 2,048.
     pub fn canonical(&self) -> String {
         self.iter().map(|(b, q)| format!("{b}x{q}")).collect::<Vec<_>>().join(",")
@@ -256,6 +258,8 @@ pub fn order_total(priced: impl IntoIterator<Item = (i64, i32)>) -> Result<i64, 
 }
 
 /// The human-facing order number: `BK` + the creation date + the id, e.g. `BK202612010000000042`.
+/// (`{id:010}` pads to ten digits and grows beyond them instead of cutting, so a larger id
+/// still yields a unique number.)
 /// Derived from the id (unique already), so it needs no second unique generator and no retry
 /// loop; the date makes it readable on a receipt and sortable by day.
 pub fn order_no(id: u64, created: chrono::DateTime<chrono::Utc>) -> String {

@@ -4,6 +4,16 @@
 //! our NOT_FOUND "book 7 not found" (the caller named that book), but inventory's INTERNAL
 //! or a timeout is our UNAVAILABLE — the caller can retry, and must not see another
 //! service's internals. Driver errors are logged and answered as a bare INTERNAL.
+//!
+//! | variant | code | the client should |
+//! |---|---|---|
+//! | `InvalidArgument` | INVALID_ARGUMENT | fix the request (a reused key included) |
+//! | `NotFound` | NOT_FOUND | stop: no such order for them, or no such book |
+//! | `FailedPrecondition` | FAILED_PRECONDITION | stop: no stock, an illegal move, an expired order |
+//! | `Unauthenticated` / `PermissionDenied` | UNAUTHENTICATED / PERMISSION_DENIED | log in / give up |
+//! | `Aborted`, `KeyTaken` | ABORTED | retry the same request (same key) at once |
+//! | `Unavailable` | UNAVAILABLE | retry later, with the same key |
+//! | `Database`, `Corrupt` | INTERNAL | report it; our log has the cause |
 
 use tonic::Status;
 

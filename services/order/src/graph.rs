@@ -5,6 +5,15 @@
 //! Behind the `graph` feature, for the callers that need the whole call graph without the
 //! supervisor: order's own tests, the gateway's order tests and `bookstore-lab bench order`.
 //! The order-service binary is built without it, so it does not carry three other services.
+//!
+//! It also holds the two helpers order's and payment's crash tests share — [`Reaper`] for a
+//! killed child process and [`lazy_channel`] for clients — so both suites kill and connect
+//! the same way; payment's tests already depend on this feature for the graph itself.
+//!
+//! Why in-process and not the supervisor's processes: a test needs fresh databases and key
+//! prefixes and ports chosen by the OS; in-process services give all three, report their
+//! bound addresses directly, and stop with the test when an assertion fails. The crash
+//! tests are the exception, on purpose: only a process can be killed with -9.
 
 use std::{
     net::SocketAddr,
@@ -101,6 +110,8 @@ impl Graph {
             users.clone(),
         )
         .await?;
+        // catalog seeded with `books` books, so every id 1..=books has a price and a title;
+        // its user-service address is only used by PublishBook, which no order test calls.
         let catalog_db = infra.fresh_database("g_cat").await;
         let catalog = bookstore_catalog::spawn_in_process(
             bookstore_catalog::Settings::in_process(
@@ -113,6 +124,7 @@ impl Graph {
             books,
         )
         .await?;
+        // inventory empty: tests stock what they order, so every count they assert is theirs.
         let inventory_db = infra.fresh_database("g_inv").await;
         let inventory = bookstore_inventory::spawn(bookstore_inventory::Settings::in_process(
             &infra.mysql_url,
@@ -121,6 +133,7 @@ impl Graph {
             &unique_prefix(),
         ))
         .await?;
+        // order last, with the three real addresses, as the supervisor wires processes.
         let order_db = infra.fresh_database("g_ord").await;
         let (u, c, i) = (url(user.grpc), url(catalog.bound.grpc), url(inventory.grpc));
         let mut settings = Settings::in_process(

@@ -122,8 +122,14 @@ impl Settings {
     /// without its lock, which someone else can then buy. ❌ DON'T tune it below that.
     pub fn check(&self) -> anyhow::Result<()> {
         bookstore_platform::auth::refuse_dev_service_token(&self.common, &self.service_token)?;
+        // A window of 0 would create orders that are expired on arrival: every payment
+        // refused, every order cancelled by the next sweep.
         anyhow::ensure!(self.payment_window_secs > 0, "payment_window_secs must be positive");
+        // An interval of 0 would make the sweeper's `interval` panic, and a sweeper that
+        // never runs is a crash-safety promise nobody keeps.
         anyhow::ensure!(self.sweep_interval_secs > 0, "sweep_interval_secs must be positive");
+        // With the defaults: 60 s against 3 × 3 s + 1 s = 10 s — a wide margin on purpose, so
+        // a slow machine's slow commit is never mistaken for a dead process.
         anyhow::ensure!(
             self.intent_stale_secs * 1000 > 3 * self.upstream_timeout_ms + 1000,
             "intent_stale_secs must exceed three upstream deadlines plus a second"
@@ -146,6 +152,7 @@ impl Settings {
         s.user_addr = peers.user.to_string();
         s.catalog_addr = peers.catalog.to_string();
         s.inventory_addr = peers.inventory.to_string();
+        // Lab faults on: the lab's failure experiments and the tests send `x-lab-fault`.
         s.lab_faults = true;
         // Tests and benches run with the built-in development credentials, chosen explicitly:
         // the default environment is production, which refuses them.
@@ -179,6 +186,8 @@ pub async fn run(
         &MIGRATOR,
     )
     .await?;
+    // One pool for the handlers and the sweeper (`db_max_connections`, 20): an abandon
+    // holds one across a ReleaseStock call, so the pool must outnumber those by a margin.
     let store = store::Store::new(pool);
     let timeout = Duration::from_millis(settings.upstream_timeout_ms);
     // Lazily connected: order-service starts while its peers are still starting; only
@@ -211,6 +220,7 @@ pub async fn run(
             lab_faults: settings.lab_faults,
         },
     );
+    // Bound last: health turns SERVING only once MySQL is migrated and the sweeper runs.
     let server = GrpcServer::bind(&common.host, common.port)
         .await?
         .add_service(OrderServiceServer::new(api));

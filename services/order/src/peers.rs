@@ -11,6 +11,19 @@
 //! repeated after an unknown outcome, which is what makes the compensation and the sweeper
 //! safe. We still do not retry inside a request: the caller's deadline is better spent
 //! failing fast and letting the sweeper finish the job.
+//!
+//! | call | keyed by | a repeat … | its refusals mean | anything else means |
+//! |---|---|---|---|---|
+//! | ValidateToken | — (a read) | changes nothing | UNAUTHENTICATED: bad token | UNAVAILABLE |
+//! | GetBook | — (a read) | changes nothing | NOT_FOUND: no such book | UNAVAILABLE |
+//! | LockStock | order id | answers "already locked" | FAILED_PRECONDITION / NOT_FOUND: no stock | UNAVAILABLE, maybe locked |
+//! | ReleaseStock | order id | releases nothing more | — (never final) | UNAVAILABLE, retried |
+//! | DecrStock (confirm) | order id | confirms nothing more | — (never final) | UNAVAILABLE, retried |
+//! | IncrStock (return) | `order-<id>-return-<book>` | adds nothing more | — (never final) | UNAVAILABLE, retried |
+//!
+//! The last column is the one to remember: after a timeout the *outcome* is unknown, so
+//! the caller must behave as if the call might have happened — which is only affordable
+//! because every call in this table can safely happen twice.
 
 use std::{future::Future, time::Duration};
 

@@ -60,8 +60,11 @@ pub struct OrderRow {
 #[derive(Clone, Debug)]
 pub struct ItemRow {
     pub book_id: u64,
+    /// The catalogue's title when the order was created: receipts and order history read
+    /// right even after the book is renamed or withdrawn.
     pub title: String,
     pub quantity: i32,
+    /// Unit price in cents at creation: what the customer agreed to pay.
     pub price: i64,
 }
 
@@ -91,8 +94,10 @@ pub enum Claim {
     /// The key (or no key) is ours: a fresh intent with this id, which becomes the order id.
     New(u64),
     /// An intent with this key exists: another request is creating it, or one crashed.
+    /// The caller may resume under `id` if `request_body` matches its own basket.
     InFlight { id: u64, request_body: String },
-    /// The key already produced an order.
+    /// The key already produced an order: a replay, answered with it (if the basket
+    /// matches) without touching inventory.
     Done(OrderRow),
 }
 
@@ -113,6 +118,8 @@ pub enum Transition {
     /// The state machine forbids it from the order's current status.
     Illegal(OrderRow),
     /// A Pending order past its expiry cannot be paid (the sweeper is about to cancel it).
+    /// A state of its own so the caller's message can say "expired", the one refusal a
+    /// shopper (and payment-service's refund) needs explained.
     Expired(OrderRow),
 }
 

@@ -16,6 +16,16 @@
 //! sweepers split the rows instead of queueing on each other; everything else is idempotent
 //! (inventory's calls per order id, `abandon` under the intent's row lock, `clear_action`
 //! conditional), so doing a job twice changes nothing.
+//!
+//! | job | found by | safe twice because | late by at most |
+//! |---|---|---|---|
+//! | stale intents | `created_at < NOW(3) − intent_stale` | `abandon` re-checks under the intent's lock | `intent_stale` + one interval |
+//! | expiry | `status = Pending AND expires_at < NOW(3)` | SKIP LOCKED + the UPDATE's Pending condition | one interval |
+//! | owed actions | `stock_action <> 0` (after a 2 s grace) | keyed inventory calls, conditional clear | one interval + 2 s |
+//!
+//! Inventory has a backstop of its own (it releases locks older than its own window), which
+//! is why order-service's payment window must be the shorter one: order-service decides,
+//! inventory's sweeper only catches what order-service could never tell it.
 
 use std::time::Duration;
 

@@ -74,10 +74,13 @@ async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() 
     // sweeper would otherwise release the dead creation's lock and the test would prove
     // nothing about the *restarted* process.
     s.stop_orders().await;
+    // Ten units; the creation below locks three of them.
     s.restock(20, 10).await;
     let token = s.shopper().await;
 
     // 1. The creation reaches LockStock, then sleeps (the lab fault) — and is killed there.
+    // A free port chosen by the OS, then handed to the child: the child cannot bind port 0
+    // and report back to the test as an in-process server would.
     let port = bookstore_stack::ports::any_free().unwrap();
     let mut first = start_process(&s, port);
     let client = ready_client(port, &token).await;
@@ -94,6 +97,8 @@ async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() 
     let mut c = client.clone();
     // On its own task: the call will never answer normally, and the test must go on.
     let call = tokio::spawn(async move { c.create_order(req).await });
+    // Inventory is the witness: once it reports the lock, the creation is inside the
+    // window (LockStock done, commit not yet), sleeping in the lab fault.
     assert!(
         eventually(Duration::from_secs(10), || async { s.stock(20).await.locked == 3 }).await,
         "the lock was taken"
@@ -111,6 +116,7 @@ async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() 
 
     // 2. A new process on the same database: its sweeper finds the dead intent (older than
     // 5 s) and releases its lock. No order ever existed.
+    // Any free port will do: the test talks to each process through a client of its own.
     let port = bookstore_stack::ports::any_free().unwrap();
     let mut second = start_process(&s, port);
     let mut client = ready_client(port, &token).await;
@@ -134,6 +140,7 @@ async fn a_kill_between_lock_and_commit_leaves_no_orphan_lock_after_the_sweep() 
     // was deleted with the release, and no order ever held it.
     let retry = s_create(&mut client, &token, "crash-key").await;
     assert_eq!(retry.status(), OrderStatus::Pending);
+    // Three locked again, by the new order: the first creation's lock is gone for good.
     assert_eq!(s.stock(20).await.locked, 3);
 
     // 3. Killed *after* the commit: the Pending order keeps its lock (it will expire or be

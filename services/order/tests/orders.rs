@@ -39,6 +39,8 @@ async fn an_order_locks_its_stock_and_cancelling_releases_it() {
 
     // No idempotency key (""): a plain create.
     let created = s.create(&token, &[(1, 2)], "").await.expect("order created");
+    // Not a replay (no key, nothing to replay) and Pending, the only status a new order
+    // can have; the total is the snapshotted unit price × 2, computed by the service.
     assert!(!created.replayed);
     let order = created.order.unwrap();
     assert_eq!(order.status(), OrderStatus::Pending);
@@ -50,11 +52,13 @@ async fn an_order_locks_its_stock_and_cancelling_releases_it() {
     assert!(
         order.order_no.starts_with("BK") && order.order_no.ends_with(&format!("{:010}", order.id))
     );
+    // The payment window is on the order itself, by MySQL's clock: 15 minutes by default.
     assert!(order.expires_at > order.created_at);
     // Locked, not sold: a Pending order holds its units until it is paid or cancelled.
     let stock = s.stock(1).await;
     assert_eq!((stock.available, stock.locked), (8, 2));
 
+    // Readable by its owner, one by one and in the list; the filter narrows the list.
     assert_eq!(s.get(&token, order.id).await.unwrap().id, order.id);
     let listed = s.list(&token, OrderStatus::Unspecified).await;
     assert_eq!((listed.total, listed.orders[0].id), (1, order.id));
@@ -62,6 +66,8 @@ async fn an_order_locks_its_stock_and_cancelling_releases_it() {
 
     // Cancel: Pending → Cancelled owes a Release, settled within the same request.
     let cancelled = s.cancel(&token, order.id).await.unwrap();
+    // No reason given, so the default one; and both units back on sale at once, because
+    // the release ran inside the cancel request (the sweeper is only the fallback).
     assert_eq!(cancelled.status(), OrderStatus::Cancelled);
     assert_eq!(cancelled.cancel_reason, "cancelled by user");
     let stock = s.stock(1).await;
@@ -95,9 +101,13 @@ async fn refused_orders_lock_nothing_and_leave_nothing() {
     let err = s.create(&token, &[(2, 2), (3, 2)], "").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     // A book in the catalogue with no stock row in inventory: also refused, nothing locked.
+    // Either code is a correct refusal here; what matters is that it is a refusal, not
+    // UNAVAILABLE (which would tell the client to retry a request that can never pass).
     let err = s.create(&token, &[(4, 1)], "").await.unwrap_err();
     assert!(matches!(err.code(), Code::NotFound | Code::FailedPrecondition), "{err:?}");
 
+    // Book 2 was fine in both baskets, and still nothing of it is locked: the whole basket
+    // or nothing, never the lines that happened to fit.
     assert_eq!((s.stock(2).await.locked, s.stock(3).await.locked), (0, 0), "all or nothing");
     assert_eq!(s.list(&token, OrderStatus::Unspecified).await.total, 0);
     assert_eq!(s.intents().await, 0);
@@ -110,6 +120,8 @@ async fn bad_input_is_refused_with_the_right_code_and_changes_nothing() {
     let s = spawn().await;
     s.restock(1, 100).await;
     let token = s.shopper().await;
+    // Two cases too long to write inline: 51 distinct books (one over the line limit) and a
+    // 65-character key (one over the column).
     let fifty_one: Vec<(u64, i32)> = (1..=51).map(|b| (b, 1)).collect();
     let long_key = "k".repeat(65);
     // (what, lines, idempotency key)
@@ -201,6 +213,7 @@ async fn a_retried_key_returns_the_same_order_and_locks_once() {
     // answers it, replayed, without calling inventory.
     let first = s.create(&token, &[(6, 3)], "key-seq").await.unwrap();
     let second = s.create(&token, &[(6, 3)], "key-seq").await.unwrap();
+    // One order, two answers, one lock of 3 units: the replay locked nothing.
     assert!(!first.replayed && second.replayed);
     assert_eq!(first.order.unwrap().id, second.order.unwrap().id);
     assert_eq!(s.stock(6).await.locked, 3);
@@ -223,6 +236,8 @@ async fn a_retried_key_returns_the_same_order_and_locks_once() {
     ids.dedup();
     assert_eq!(ids.len(), 1, "one order for one key: {ids:?}");
     assert_eq!(s.stock(6).await.locked, 5, "3 + 2: the burst locked once");
+    // After the burst, a plain retry finds the committed order: whoever was told ABORTED
+    // above gets the same order by retrying, which is what ABORTED promised.
     let retry = s.create(&token, &[(6, 2)], "key-burst").await.unwrap();
     assert_eq!(retry.order.unwrap().id, ids[0]);
 
@@ -232,6 +247,7 @@ async fn a_retried_key_returns_the_same_order_and_locks_once() {
     assert!(err.message().contains("different request"), "{err:?}");
     assert_eq!(s.stock(6).await.locked, 5, "the refused retry locked nothing");
     // Keys are per user: another shopper may use the same string.
+    // (The unique key is `(user_id, key)`: `key-seq` of another user is another key.)
     let other = s.shopper().await;
     assert!(!s.create(&other, &[(6, 1)], "key-seq").await.unwrap().replayed);
 }
@@ -257,11 +273,15 @@ async fn concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order() 
         }
     }
     assert_eq!(created.len(), 20, "exactly the stock, never more");
+    // All 20 locked, none left, and no creation left half-done by the 40 refusals: each
+    // refused LockStock was followed by its own abandon.
     let stock = s.stock(7).await;
     assert_eq!((stock.available, stock.locked), (0, 20));
     assert_eq!(s.intents().await, 0);
 
     // The ledger: the syncer copies inventory's changes into MySQL within moments.
+    // Inventory's durable ledger (MySQL), not its Redis counters: the log rows are the
+    // audit trail an operator would reconcile orders against.
     let mut inventory = s.inventory.clone();
     let mut logged: Vec<u64> = Vec::new();
     // 21 rows = the restock plus 20 locks: the ledger is complete once it has them all.
@@ -280,6 +300,7 @@ async fn concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order() 
     assert!(synced, "the ledger caught up");
     let req =
         bookstore_proto::inventory::GetStockLogRequest { book_id: 7, page: 1, page_size: 100 };
+    // Only LOCK rows: the restock's INCR row is not about any order.
     for log in inventory.get_stock_log(req).await.unwrap().into_inner().logs {
         if log.r#type == bookstore_proto::inventory::StockLogType::Lock as i32 {
             logged.push(log.order_id);
@@ -298,6 +319,7 @@ async fn concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order() 
 async fn someone_elses_order_is_not_found() {
     let s = spawn().await;
     s.restock(8, 5).await;
+    // Two real accounts: mallory is authenticated, just not the owner.
     let (alice, mallory) = (s.shopper().await, s.shopper().await);
     let order = s.create(&alice, &[(8, 1)], "").await.unwrap().order.unwrap();
 
@@ -305,6 +327,7 @@ async fn someone_elses_order_is_not_found() {
     // tell which ids exist (they are sequential, so "exists" would leak the shop's volume).
     assert_eq!(s.get(&mallory, order.id).await.unwrap_err().code(), Code::NotFound);
     assert_eq!(s.get(&mallory, 987_654).await.unwrap_err().code(), Code::NotFound);
+    // Writes are guarded like reads: her cancel is the same 404, and her list is empty.
     assert_eq!(s.cancel(&mallory, order.id).await.unwrap_err().code(), Code::NotFound);
     assert_eq!(s.list(&mallory, OrderStatus::Unspecified).await.total, 0);
     // Her failed cancel changed nothing: still Pending, still holding its unit.
@@ -349,7 +372,8 @@ async fn the_state_machine_allows_exactly_its_transitions() {
     // UNSPECIFIED (0, what an unset field decodes to) is not a status to move to.
     assert_eq!(s.set_status(a, Unspecified).await.unwrap_err().code(), Code::InvalidArgument);
 
-    // Pending: only Paid or Cancelled.
+    // Pending: only Paid or Cancelled; the refused moves leave the order Pending, which the
+    // legal move right after relies on.
     for illegal in [Shipped, Completed] {
         assert_eq!(
             s.set_status(a, illegal).await.unwrap_err().code(),
@@ -410,7 +434,7 @@ async fn the_state_machine_allows_exactly_its_transitions() {
     // A second cancel of the cancelled order: `Already`, and no second return.
     s.cancel(&token, b).await.unwrap();
     assert_eq!(s.stock(9).await.available, after.available, "the return happened once");
-    // Cancelled is final.
+    // Cancelled is final: not even Paid (a late payment is refunded, never applied).
     for illegal in [Pending, Paid, Shipped, Completed] {
         assert_eq!(
             s.set_status(b, illegal).await.unwrap_err().code(),
@@ -432,6 +456,8 @@ async fn the_state_machine_allows_exactly_its_transitions() {
 #[tokio::test]
 async fn racing_transitions_never_both_win() {
     let s = spawn().await;
+    // 20 units for 20 orders of one unit: stock never runs out, so every refusal below is
+    // about the race, not about stock.
     s.restock(10, 20).await;
     let token = s.shopper().await;
     // How many payments beat their cancel in round one: the scheduler decides, so the test
@@ -442,6 +468,8 @@ async fn racing_transitions_never_both_win() {
         // UPDATE decides. If the payment wins, the cancel then sees Paid, for which
         // Cancelled is legal too (a return) — so the cancel succeeds either way.
         let id = s.create(&token, &[(10, 1)], "").await.unwrap().order.unwrap().id;
+        // `join!` polls both on this task: the two requests are in flight at once, on one
+        // connection each way, which is as close to simultaneous as a test can make them.
         let (pay, cancel) = tokio::join!(s.set_status(id, OrderStatus::Paid), s.cancel(&token, id));
         assert_eq!(
             cancel.expect("a cancel from Pending or Paid succeeds").status(),
@@ -455,6 +483,7 @@ async fn racing_transitions_never_both_win() {
                 "the payment lost to the cancel: {e:?}"
             ),
         }
+        // Whoever won, the order ends Cancelled: never Paid with its cancel lost.
         assert_eq!(s.get(&token, id).await.unwrap().status(), OrderStatus::Cancelled);
     }
     for _ in 0..10 {
@@ -472,6 +501,7 @@ async fn racing_transitions_never_both_win() {
         // UPDATE turned the race into an ordinary "that move is no longer legal".
         let loser = ship.as_ref().err().or(cancel.as_ref().err()).unwrap();
         assert_eq!(loser.code(), Code::FailedPrecondition, "{loser:?}");
+        // The stored status is the winner's: the answer each caller got is the truth.
         let now = s.get(&token, id).await.unwrap().status();
         assert_eq!(now, if ship.is_ok() { OrderStatus::Shipped } else { OrderStatus::Cancelled });
     }
@@ -493,6 +523,7 @@ async fn an_unpaid_order_expires_and_its_stock_comes_back() {
         o.sweep_interval_secs = 1;
     })
     .await;
+    // Three of four units locked by an order nobody pays.
     s.restock(11, 4).await;
     let token = s.shopper().await;
     let id = s.create(&token, &[(11, 3)], "").await.unwrap().order.unwrap().id;

@@ -2,6 +2,14 @@
 //! (`bookstore_order::graph`): user, catalog (seeded), inventory and order, each on port 0
 //! with its own fresh database and key prefix — so tests run in parallel.
 //! Everything a test does goes through the real gRPC APIs, as a client would.
+//!
+//! Two deliberate exceptions, both reads: [`TestStack::order_db`] / [`TestStack::intents`]
+//! look at order_db directly (an intent has no RPC, and its absence is the crash-safety
+//! claim), and `catalog_db` is written once to change a price, as an operator would —
+//! the catalogue has no price-changing RPC.
+//!
+//! The helpers answer in the proto types and return a `Status` where a test asserts
+//! refusals, so each assertion reads as the client-visible behaviour it checks.
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use std::time::Duration;
@@ -103,6 +111,7 @@ impl TestStack {
     /// Gives `book` `qty` more units in inventory (a fresh request id each call: IncrStock is
     /// idempotent per request id, so reusing one would restock once however often called).
     pub async fn restock(&self, book: u64, qty: i32) {
+        // IncrStock both creates a book's stock row (its first restock) and adds to it.
         self.inventory
             .clone()
             .incr_stock(inv::IncrStockRequest {
@@ -134,6 +143,8 @@ impl TestStack {
 
     /// The catalogue's current price of `book`, as GetBook (and so CreateOrder) sees it.
     pub async fn price(&self, book: u64) -> i64 {
+        // Through catalog's cache, exactly the read CreateOrder makes: a test that compares
+        // an order's price with this one compares like with like.
         self.catalog
             .clone()
             .get_book(GetBookRequest { id: book })
@@ -193,12 +204,14 @@ impl TestStack {
 
     /// The first 100 of `token`'s orders, of one status (`Unspecified`: every status).
     pub async fn list(&self, token: &str, status: pb::OrderStatus) -> pb::ListOrdersResponse {
+        // 100, the service's cap: enough for every test's orders on one page.
         let req = pb::ListOrdersRequest { page: 1, page_size: 100, status: status as i32 };
         self.orders.clone().list_orders(authed(token, req)).await.expect("list").into_inner()
     }
 
     /// CancelOrder as `token`'s owner, with the default reason.
     pub async fn cancel(&self, token: &str, id: u64) -> Result<pb::Order, Status> {
+        // An empty reason: order-service substitutes "cancelled by user".
         let req = pb::CancelOrderRequest { order_id: id, reason: String::new() };
         Ok(self.orders.clone().cancel_order(authed(token, req)).await?.into_inner().order.unwrap())
     }
@@ -228,6 +241,8 @@ impl TestStack {
     /// any request has answered, this must be 0 unless a crash is being simulated: a
     /// leftover intent means a creation that neither committed nor cleaned up after itself.
     pub async fn intents(&self) -> i64 {
+        // A pool per call, closed at once: tests call this a handful of times, and a pool
+        // left open would hold connections until the test binary exits.
         let db = self.order_db().await;
         let n =
             sqlx::query_scalar("SELECT COUNT(*) FROM order_intents").fetch_one(&db).await.unwrap();
