@@ -27,6 +27,11 @@
 //!
 //! Every handler ends in [`finish`], which counts the outcome and maps the error: one line
 //! per RPC decides the gRPC answer, and no RPC can forget its metric.
+//!
+//! ✅ DO check "is this the caller's order?" here, in the service that owns the orders,
+//! on every RPC. ❌ DON'T leave it to the gateway: order-service is reachable over gRPC by
+//! every other service (and by grpcurl), so a rule enforced only in front of it holds for
+//! nobody who goes around the front.
 
 use std::sync::Arc;
 
@@ -83,6 +88,7 @@ impl OrderApi {
     /// that would keep honouring a token after it expired. The id comes from user-service's
     /// answer, never from the token's claims read here, so a forged token proves nothing.
     async fn caller<T>(&self, request: &Request<T>) -> Result<u64, Status> {
+        // A missing or malformed header is UNAUTHENTICATED here, without a call to user-service.
         let token = bearer_token(request.metadata())?;
         Ok(self.peers.validate(&token).await?.user_id)
     }
@@ -118,6 +124,7 @@ impl OrderApi {
     /// presence reveals nothing and costs nothing.
     fn fault<T>(&self, request: &Request<T>) -> Result<Fault, Error> {
         match request.metadata().get(FAULT_HEADER) {
+            // A header that is not text parses as "" and is refused like any unknown fault.
             Some(v) if self.inner.lab_faults => Fault::parse(v.to_str().unwrap_or("")),
             _ => Ok(Fault::None),
         }
@@ -131,6 +138,8 @@ impl OrderApi {
     async fn move_to(&self, id: u64, to: OrderStatus, reason: &str) -> Result<OrderRow, Error> {
         for _ in 0..3 {
             match self.store.transition(id, to, reason).await? {
+                // No such order: for CancelOrder already checked by `owned`, for the service a
+                // plain NOT_FOUND.
                 None => return Err(Error::NotFound(format!("order {id} not found"))),
                 // Here a failure is the answer: the move cannot happen before the old debt is
                 // paid, so if inventory is down the caller gets UNAVAILABLE and retries.
@@ -149,12 +158,16 @@ impl OrderApi {
                 // Already there: a retried cancel, a relay delivering Paid twice. The answer
                 // is the order as it is, exactly as for the first call — idempotent.
                 Some(Transition::Already(order)) => return Ok(order),
+                // The message names both states: "order 7 is Shipped; it cannot become
+                // Cancelled" tells a shopper (and a support agent) exactly why.
                 Some(Transition::Illegal(order)) => {
                     return Err(Error::FailedPrecondition(format!(
                         "order {id} is {:?}; it cannot become {to:?}",
                         order.status
                     )));
                 }
+                // FAILED_PRECONDITION, not NOT_FOUND or ABORTED: the relay treats it as final
+                // and refunds; a retryable code here would retry a dead order forever.
                 Some(Transition::Expired(_)) => {
                     return Err(Error::FailedPrecondition(format!(
                         "order {id} has expired; it can no longer be paid"
@@ -169,6 +182,9 @@ impl OrderApi {
 /// Performs `action`, the stock work a status change of `order` owes inventory, and clears
 /// it. Idempotent end to end: each inventory call is keyed by the order, and the clear is
 /// conditional on the action — so the request path and the sweeper may both run it.
+///
+/// Public because the sweeper runs exactly this for owed actions: one implementation of
+/// "pay inventory what an order owes", whoever notices the debt first.
 pub async fn settle(
     store: &Store,
     peers: &Peers,
@@ -212,8 +228,13 @@ fn finish<T>(op: &'static str, result: Result<T, Error>) -> Result<Response<T>, 
     result.map(Response::new).map_err(Status::from)
 }
 
+/// The five RPCs. Every one but UpdateOrderStatus learns who the caller is from a Bearer
+/// token, checked by user-service; UpdateOrderStatus instead checks the service
+/// credential, and trusts no user at all.
 #[tonic::async_trait]
 impl OrderService for OrderApi {
+    /// CreateOrder: the orchestration lives in [`create::run`]; this adapts it to tonic and
+    /// attaches the call chain.
     async fn create_order(
         &self,
         request: Request<pb::CreateOrderRequest>,
@@ -221,6 +242,8 @@ impl OrderService for OrderApi {
         // The token is passed to `create::run` unvalidated: it is checked there, side by
         // side with the price lookups, instead of costing a round trip up front.
         let token = bearer_token(request.metadata())?;
+        // An unknown fault is refused here, before any work: a lab run with a typo fails
+        // loudly instead of quietly taking the happy path.
         let fault = self.fault(&request)?;
         let req = request.into_inner();
         let ctx = create::Ctx {
@@ -244,6 +267,7 @@ impl OrderService for OrderApi {
         // lab draws it, and `grpcurl -v` shows it, without a tracing backend. Only on
         // success — a failed creation's partial chain would mislead more than it shows.
         let timing = created.as_ref().ok().map(|c| c.trace.header());
+        // `replayed` tells the caller (and the gateway's 200/201) whether anything happened now.
         let answer = created.map(|c| pb::CreateOrderResponse {
             order: Some(to_proto(&c.order)),
             replayed: c.replayed,
@@ -255,6 +279,10 @@ impl OrderService for OrderApi {
         Ok(response)
     }
 
+    /// GetOrder: the caller's own order, or NOT_FOUND.
+    ///
+    /// The order's own fields, lines included; besides user-service (who is asking?), no
+    /// other service is consulted: an order is a snapshot, read with two indexed queries.
     async fn get_order(
         &self,
         request: Request<pb::GetOrderRequest>,
@@ -268,6 +296,9 @@ impl OrderService for OrderApi {
         finish("get", result)
     }
 
+    /// ListOrders: a page of the caller's orders, newest first, optionally of one status.
+    ///
+    /// Three statements for any page: the page, the count, and the lines of the whole page.
     async fn list_orders(
         &self,
         request: Request<pb::ListOrdersRequest>,
@@ -278,6 +309,8 @@ impl OrderService for OrderApi {
             // 0 (UNSPECIFIED) is "every status", the proto's default for an unset filter.
             let status = match req.status {
                 0 => None,
+                // An unknown number is INVALID_ARGUMENT, not "every status": a filter the
+                // server cannot read must not silently widen to everything.
                 s => Some(OrderStatus::from_proto(s)?),
             };
             // The caller's own orders only: the user id comes from the token, and the request
@@ -289,10 +322,20 @@ impl OrderService for OrderApi {
         finish("list", result.await)
     }
 
+    /// CancelOrder: the owner cancels a Pending or Paid order; its stock is released or
+    /// returned, within the request if inventory answers, by the sweeper otherwise.
+    ///
+    /// A gap, said plainly: cancelling a *Paid* order returns its units but does not refund
+    /// the money — nothing tells payment-service (it refunds only payments that arrive for
+    /// an order that can no longer be paid). A real shop would record a "refund owed"
+    /// row here, committed together with the status change (an outbox like
+    /// payment-service's), and let a relay deliver it.
     async fn cancel_order(
         &self,
         request: Request<pb::CancelOrderRequest>,
     ) -> Result<Response<pb::CancelOrderResponse>, Status> {
+        // The caller first, outside the counted body: without a valid token there is no
+        // caller to attribute the cancel to.
         let user = self.caller(&request).await?;
         let req = request.into_inner();
         let result = async {
@@ -307,6 +350,8 @@ impl OrderService for OrderApi {
         finish("cancel", result.await)
     }
 
+    /// UpdateOrderStatus: payment-service's Paid, an operator's Shipped/Completed/Cancelled —
+    /// any legal move, for any order, with the service credential only.
     async fn update_order_status(
         &self,
         request: Request<pb::UpdateOrderStatusRequest>,
@@ -329,6 +374,9 @@ impl OrderService for OrderApi {
 }
 
 /// A caller's cancel reason: at most 200 characters (the column), else `default`.
+///
+/// Trimmed first, so "   " counts as no reason; counted in characters, so a Chinese
+/// reason of 200 characters fits a `VARCHAR(200)` column just as an English one does.
 fn cancel_reason(raw: &str, default: &str) -> Result<String, Error> {
     let raw = raw.trim();
     if raw.chars().count() > 200 {
@@ -337,7 +385,8 @@ fn cancel_reason(raw: &str, default: &str) -> Result<String, Error> {
     Ok(if raw.is_empty() { default.to_string() } else { raw.to_string() })
 }
 
-/// Unix milliseconds of a `DATETIME(3)`, which sqlx's MySQL sessions read as UTC.
+/// Unix milliseconds of a `DATETIME(3)`, which sqlx's MySQL sessions read as UTC: the
+/// unit every proto timestamp uses, so a client compares `expires_at` with its own clock.
 fn millis(t: &chrono::NaiveDateTime) -> i64 {
     t.and_utc().timestamp_millis()
 }
@@ -352,6 +401,7 @@ pub fn to_proto(o: &OrderRow) -> pb::Order {
         user_id: o.user_id,
         total: o.total,
         status: o.status.to_proto() as i32,
+        // The snapshot lines as stored, in book-id order.
         items: o
             .items
             .iter()

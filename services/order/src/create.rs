@@ -32,6 +32,18 @@
 //! service, so every side effect has a durable name to be undone by. ❌ DON'T lock first and
 //! create the row afterwards: a crash in between leaves a lock named by nothing.
 //!
+//! What one new order sends, counted from the code below (a replay stops after the claim):
+//!
+//! | step | to | messages |
+//! |---|---|---|
+//! | ValidateToken ∥ GetBook × N | user, catalog | 1 + N RPCs, in parallel: one round trip of wall time |
+//! | claim | order_db | 1 INSERT (plus 1–2 SELECTs only when the key is taken) |
+//! | LockStock | inventory | 1 RPC, one Lua script for the whole basket |
+//! | commit | order_db | 1 transaction: DELETE intent, INSERT order, INSERT lines, SELECT |
+//!
+//! So the floor is three sequential round trips (lookups, lock, commit) plus the claim,
+//! whatever the basket's size — which is why the lookups run side by side.
+//!
 //! What this is, in the vocabulary of distributed transactions: a two-step saga with one
 //! compensating action (release), orchestrated by order-service and made crash-safe by a
 //! durable record of the saga's progress (the intent row). Not two-phase commit: inventory
@@ -51,6 +63,11 @@ use crate::{
 /// Fault injection for the lab and the crash tests, from the `x-lab-fault` metadata; only
 /// honoured when the service runs with `lab_faults = true` (the lab and tests), never by
 /// default — a production endpoint that lets callers make it fail would be a gift to attackers.
+///
+/// Two faults, placed at the two instants the compensation logic exists for: after the
+/// lock and before the commit (a pause, wide enough to `kill -9` in), and the commit itself
+/// (a failure). Other failures need no injected fault: a process can be stopped or killed
+/// for real, as `tests/crash.rs` does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Fault {
     /// No fault: the normal path (and the only one a production instance takes).
@@ -92,7 +109,8 @@ pub struct Ctx<'a> {
     pub payment_window_secs: u64,
 }
 
-/// One CreateOrder request, already read from the wire.
+/// One CreateOrder request, already read from the wire: borrowed from the handler's
+/// request for the length of the call.
 pub struct Request<'a> {
     /// The Bearer token, not yet validated (`run` validates it).
     pub token: &'a str,
@@ -110,6 +128,7 @@ pub struct Created {
     /// True when the key had already produced this order: nothing was locked or written
     /// now, and the gateway answers 200 instead of 201.
     pub replayed: bool,
+    /// This request's call chain, for the `server-timing` metadata.
     pub trace: Trace,
 }
 
@@ -132,6 +151,9 @@ impl Trace {
 
     /// The HTTP `Server-Timing` format, which grpcurl -v and browsers' dev tools display:
     /// `ValidateToken;dur=0.8, GetBook-7;dur=1.1, …` (milliseconds).
+    ///
+    /// A standard format rather than our own JSON: a gateway could pass it through to a
+    /// browser unchanged, and the browser's network panel would draw it with no code of ours.
     pub fn header(&self) -> String {
         self.0
             .iter()
@@ -142,7 +164,8 @@ impl Trace {
 }
 
 /// Per-book steps share one metric label (`GetBook`), so the metric's cardinality does not
-/// grow with the catalogue.
+/// grow with the catalogue. (The trace keeps `GetBook-7`: one request's chain is small,
+/// and naming the book is what makes a slow line findable.)
 fn step_label(step: &str) -> &'static str {
     match step {
         s if s.starts_with("GetBook") => "GetBook",
@@ -150,11 +173,16 @@ fn step_label(step: &str) -> &'static str {
         "claim" => "claim",
         "LockStock" => "LockStock",
         "commit" => "commit",
+        // A closed set even for a step added later and forgotten here: it is counted as
+        // "other" rather than minting a new label from whatever string it carries.
         _ => "other",
     }
 }
 
 /// Runs CreateOrder end to end. See the module docs for the chain and its guarantees.
+///
+/// A plain async function of its inputs (no `self`, no tonic types): the handler adapts
+/// it, and everything it decides can be read top to bottom in one place.
 pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     // 0. Parse before calling anyone: a bad request costs nothing downstream.
     //
@@ -164,6 +192,7 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     // lock that nobody would release.
     let lines = Lines::parse(req.items)?;
     let key = domain::parse_idempotency_key(req.idempotency_key)?;
+    // The trace is filled as steps finish and returned only with success (see the handler).
     let mut trace = Trace::default();
 
     // 1 + 2. The token check and the price lookups side by side. Sequential, the chain
@@ -178,6 +207,7 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     let ((identity, validate_took), books) = tokio::join!(validate, books);
     trace.push("ValidateToken", validate_took);
     // The token's verdict first: an anonymous caller learns nothing about which books exist.
+    // (The GetBooks ran anyway, in parallel; only their answers are withheld.)
     let identity = identity?;
     // The first failing lookup decides the answer (book order, so the same request always
     // names the same book); the others' results are dropped, they wrote nothing.
@@ -187,6 +217,8 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
         trace.push(format!("GetBook-{}", book.book_id), took);
         snapshots.push(book);
     }
+    // The wall time of both lookups together — what the parallelism buys, and what the
+    // debug line below reports next to the number of lines.
     let lookups_took = started.elapsed();
     // lesson:parallel-lookups:end
     tracing::debug!(?lookups_took, lines = lines.len(), "token and books looked up");
@@ -194,10 +226,19 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     // 3. The intent: the order id, and the key claimed by a unique index. After the lookups,
     // not before: a request with a bad token or an unknown book never writes a row, and the
     // intent (the thing the sweeper must clean up) exists only for requests that will lock.
+    // The key is claimed for *this user*: `identity.user_id` comes from user-service, so a
+    // client cannot claim (or probe) another shopper's keys.
     let body = lines.canonical();
     let t = Instant::now();
     let claim = ctx.store.claim(identity.user_id, key.as_deref(), &body).await?;
+    // A replay's trace ends here: claim is its last step, and it locked nothing.
     trace.push("claim", t.elapsed());
+    // What the claim found decides the path (the key's three states × the body):
+    //   Done      + same basket → answer that order, replayed; nothing locked
+    //   Done      + other       → INVALID_ARGUMENT (a key names one request)
+    //   InFlight  + same basket → resume the creation under its id
+    //   InFlight  + other       → INVALID_ARGUMENT
+    //   New                     → a fresh creation under the new id
     let id = match claim {
         Claim::Done(order) => {
             // Stripe's rule: a key is bound to the request it first came with. Compared as
@@ -209,9 +250,11 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
         }
         // A retry while the first attempt is still running — or after it crashed. Resuming
         // under the same id is safe: LockStock is idempotent per order id, and only one of
-        // the two commits can delete the intent.
+        // the two commits can delete the intent. (After a crash this is also what frees the
+        // shopper from waiting for the sweeper: the retry finishes the dead attempt's work.)
         Claim::InFlight { id, request_body } if request_body == body => id,
         Claim::InFlight { .. } => return Err(reused_key()),
+        // Ours: the id is reserved and, with a key, the key claimed — nothing else yet.
         Claim::New(id) => id,
     };
 
@@ -221,13 +264,18 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     let total = domain::order_total(items.iter().map(|i| (i.price, i.quantity)))?;
 
     // 4. LockStock, then 5. the commit. From here on every failure goes through `abandon`.
+    // LockStock is the only step with an effect outside order_db, and the only one whose
+    // failure needs undoing; everything before it was reads and one INSERT of our own.
     // lesson:lock-then-compensate:start
     let t = Instant::now();
     let locked = ctx.peers.lock(id, &lines).await;
+    // Recorded whether it succeeded or not, for the histogram: a slow refusal is as worth
+    // seeing as a slow lock (the trace itself is only returned with a success).
     trace.push("LockStock", t.elapsed());
     if let Err(e) = locked {
         // A refusal (no stock) locked nothing, and a timeout may have locked everything:
         // one path for both, since releasing an order that holds nothing is a no-op.
+        // Telling them apart would need inventory's answer, which a timeout does not have.
         abandon_or_leave(ctx, id, "order creation failed").await;
         return Err(e);
     }
@@ -242,6 +290,8 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     // anything (creation, expiry) is MySQL's `NOW(3)`, written by the commit.
     let t = Instant::now();
     let order_no = domain::order_no(id, chrono::Utc::now());
+    // Everything the commit needs, decided before it starts: the transaction itself only
+    // writes, so it stays short and holds its locks for milliseconds.
     let new = NewOrder {
         id,
         order_no: &order_no,
@@ -255,10 +305,12 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     // The lab's failed commit is produced here, not inside the store: the path under test
     // is this function's error handling, and the store stays free of lab code.
     let committed = if req.fault == Fault::FailCommit {
+        // UNAVAILABLE, as a real lost commit would be answered: the client may retry.
         Err(Error::Unavailable { peer: "order_db", detail: "lab fault: commit failed".into() })
     } else {
         ctx.store.commit_order(&new).await
     };
+    // Timed from after the lab's pause: the step shows what MySQL took, not the fault.
     trace.push("commit", t.elapsed());
     match committed {
         // The normal end: the order owns the lock, and the intent is gone with the commit.
@@ -267,8 +319,10 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
             Ok(Created { order, replayed: false, trace })
         }
         // The intent was gone: a concurrent retry with the same key committed first (then
-        // the order exists and is ours to return), or the sweeper gave up on this creation.
+        // the order exists and is ours to return), or the sweeper gave up on this creation
+        // (then our lock was released, and committing would sell stock we no longer hold).
         Ok(None) => match ctx.store.get(id).await? {
+            // Answered as a replay: this request did not create it, a twin did.
             Some(order) => Ok(Created { order, replayed: true, trace }),
             None => Err(Error::Aborted(
                 "order creation took too long and was rolled back; retry".into(),
@@ -277,6 +331,8 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
         // Another request with our key committed first (under its own intent): ours is
         // undone, and the caller gets that order — the same answer as any other replay.
         Err(Error::KeyTaken) => {
+            // Our intent's lock is released first: the other order holds its own lock, and
+            // ours must not be left behind as a second hold on the same units.
             abandon_or_leave(ctx, id, "duplicate idempotency key").await;
             let key = key.as_deref().unwrap_or_default();
             match ctx.store.find_by_key(identity.user_id, key).await? {
@@ -284,6 +340,8 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
                     Ok(Created { order, replayed: true, trace })
                 }
                 Some(_) => Err(reused_key()),
+                // The order that took the key is not visible (yet, or any more): let the
+                // client retry, which will find the settled state.
                 None => Err(Error::Aborted("idempotency key is changing state; retry".into())),
             }
         }
@@ -297,7 +355,8 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
 }
 
 /// Gives up on the creation of order `id`: releases its lock and deletes its intent — only
-/// if the intent is still there, checked under the intent's row lock. Returns whether it
+/// if the intent is still there, checked under the intent's row lock. `reason` travels to
+/// inventory's ledger with the release. Returns whether it
 /// released anything (false: the order committed, or someone else abandoned it already).
 ///
 /// Shared by the failure paths above and the sweeper, so "undo a creation" has one
@@ -307,12 +366,16 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
 /// commit slipping in between would leave an order whose stock was just given back.
 // lesson:abandon:start
 pub async fn abandon(store: &Store, peers: &Peers, id: u64, reason: &str) -> Result<bool, Error> {
+    // A transaction only for the lock: it writes one DELETE, but it must hold the intent
+    // from the check until that DELETE, across the ReleaseStock call.
     let mut tx = store.pool().begin().await?;
     let present: Option<u64> =
         sqlx::query_scalar("SELECT id FROM order_intents WHERE id = ? FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
+    // Gone: committed as an order (which owns the lock) or abandoned by someone else
+    // (who released it). Either way there is nothing for us to release.
     if present.is_none() {
         tx.rollback().await?;
         return Ok(false);
@@ -330,8 +393,14 @@ pub async fn abandon(store: &Store, peers: &Peers, id: u64, reason: &str) -> Res
 /// [`abandon`] on a request's failure path. If it fails too (inventory or MySQL down), the
 /// intent stays and the sweeper retries — the request still answers with its first error,
 /// which is what the caller needs to know.
+///
+/// ❌ DON'T let the compensation's error replace the original one: "inventory unavailable"
+/// in answer to "not enough stock" would send the client into retries that can never
+/// succeed, and hide the real reason.
 async fn abandon_or_leave(ctx: &Ctx<'_>, id: u64, reason: &str) {
     match abandon(ctx.store, ctx.peers, id, reason).await {
+        // Released now, or nothing left to release (committed or abandoned elsewhere):
+        // either way this request has nothing more to undo.
         Ok(_) => {}
         Err(e) => {
             tracing::warn!(order_id = id, error = %e, "compensation failed; the sweeper will release the lock")

@@ -29,13 +29,19 @@ use crate::Error;
 /// serves nobody else. A real basket has a handful of lines.
 pub const MAX_LINES: usize = 50;
 /// The most units of one book per line — inventory's own bound, checked here too so that a
-/// request inventory would refuse is refused before a single peer is called.
+/// request inventory would refuse is refused before a single peer is called. (Both crates
+/// hold the number; if they ever differ, inventory's refusal still protects the stock, and
+/// this check merely refuses earlier.)
 pub const MAX_QUANTITY: i32 = 10_000;
 /// Idempotency keys longer than this are refused: the key is stored in a unique index
 /// (`VARCHAR(64)`), and index entries grow with it. A UUID (36 characters) fits.
 pub const MAX_KEY_LEN: usize = 64;
 
 /// The order's status — the course's numbering, which is also what the `status` column holds.
+///
+/// Stored as a `TINYINT`, not a string: one byte in every row and in `idx_status_expires`,
+/// and the SQL in `store` and `sweeper` binds `Status::X as i8`, so the numbers appear in
+/// exactly one place — this enum's discriminants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Pending = 1,
@@ -71,8 +77,9 @@ impl Status {
     }
     // lesson:state-machine:end
 
-    /// From the database column. An unknown number is corruption, never a default: treating
-    /// a row a newer version wrote as "Pending" could pay or cancel it a second time.
+    /// From the database column (`TINYINT`). An unknown number is corruption, never a
+    /// default: treating a row a newer version wrote as "Pending" could pay or cancel it a
+    /// second time.
     pub fn from_db(v: i8) -> Result<Self, Error> {
         Ok(match v {
             1 => Status::Pending,
@@ -158,6 +165,9 @@ impl StockAction {
 
 /// The lines of a valid order: 1–50 books, each once, 1–10,000 units each, ordered by book id.
 ///
+/// The field is private: the only way to a `Lines` is [`Lines::parse`], so a function
+/// taking one (LockStock's request, the canonical form) never re-checks the rules.
+///
 /// Ordered by book id so the request has one canonical form: the same basket listed in
 /// another order is the same order for the idempotency check (see [`Lines::canonical`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,6 +184,8 @@ impl Lines {
         // is the canonical order — one structure gives both checks and the key's form.
         let mut lines = BTreeMap::new();
         for (book_id, quantity) in items {
+            // Each message names the book (or the rule) so a client with 30 lines can find
+            // the one that is wrong.
             if book_id == 0 {
                 return Err(Error::InvalidArgument("book_id must be positive".into()));
             }
@@ -205,7 +217,7 @@ impl Lines {
         self.0.iter().map(|(b, q)| (*b, *q))
     }
 
-    /// How many distinct books, 1 ..= [`MAX_LINES`].
+    /// How many distinct books, 1 ..= [`MAX_LINES`] (the debug log line reports it).
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -235,6 +247,8 @@ pub fn parse_idempotency_key(raw: &str) -> Result<Option<String>, Error> {
     if raw.is_empty() {
         return Ok(None);
     }
+    // Bytes, and ASCII-graphic only: `len` is then also the character count, and what is
+    // stored is exactly what a client will send again on a retry.
     let ok = raw.len() <= MAX_KEY_LEN && raw.bytes().all(|b| b.is_ascii_graphic());
     if !ok {
         return Err(Error::InvalidArgument(format!(
@@ -248,6 +262,9 @@ pub fn parse_idempotency_key(raw: &str) -> Result<Option<String>, Error> {
 /// would make `0.1 + 0.2` a different amount from the payment's. Prices come from the catalogue,
 /// but 10,000 units of a book priced near `i64::MAX / 2` must be an error, not a wrap-around
 /// to a negative total that a payment would then "refund".
+///
+/// INVALID_ARGUMENT, not INTERNAL: only a request asking for absurd quantities of absurdly
+/// priced books can overflow, and the request is what must change.
 pub fn order_total(priced: impl IntoIterator<Item = (i64, i32)>) -> Result<i64, Error> {
     priced.into_iter().try_fold(0i64, |sum, (price, qty)| {
         price
@@ -262,11 +279,15 @@ pub fn order_total(priced: impl IntoIterator<Item = (i64, i32)>) -> Result<i64, 
 /// still yields a unique number.)
 /// Derived from the id (unique already), so it needs no second unique generator and no retry
 /// loop; the date makes it readable on a receipt and sortable by day.
+///
+/// The date is UTC (the caller passes `Utc::now()`), so an order placed just after midnight
+/// in Beijing carries the previous day — consistent across machines, which matters more
+/// here than matching a local calendar.
 pub fn order_no(id: u64, created: chrono::DateTime<chrono::Utc>) -> String {
     format!("BK{}{id:010}", created.format("%Y%m%d"))
 }
 
-/// A page request: page ≥ 1 (0 means 1), size 1–100 (0 means 20). Capped, not refused: a
+/// A page request: page ≥ 1 (0 means 1), size 1–100 (0 means 20), as `(page, size)`. Capped, not refused: a
 /// client asking for 10,000 rows gets 100, the way every other list in the system answers.
 /// (A shopper's orders are few, so deep pages are no concern here, unlike the catalogue.)
 pub fn page(page: u32, page_size: u32) -> (u32, u32) {
@@ -281,7 +302,10 @@ pub fn page(page: u32, page_size: u32) -> (u32, u32) {
 mod tests {
     use super::*;
 
-    /// Every pair of statuses, checked against the course's table: exactly five moves are legal.
+    /// Every pair of statuses, checked against the course's table: exactly five moves are
+    /// legal, and these five.
+    /// (A table test over all 25 pairs rather than a test per move: a sixth legal move
+    /// added by mistake fails here, which five tests of the five legal moves would miss.)
     #[test]
     fn only_the_courses_five_transitions_are_legal() {
         use Status::*;
@@ -307,6 +331,7 @@ mod tests {
     /// zero, negative, too many units, book id 0, a book twice, 51 lines; 50 lines pass.
     #[test]
     fn bad_lines_are_refused_with_the_reason() {
+        // The message, not only the variant: what a client reads must name the rule broken.
         let err = |items: Vec<(u64, i32)>| Lines::parse(items).unwrap_err().to_string();
         assert!(err(vec![]).contains("at least one"));
         assert!(err(vec![(1, 0)]).contains("1..=10000"));
@@ -315,10 +340,13 @@ mod tests {
         assert!(err(vec![(0, 1)]).contains("book_id"));
         assert!(err(vec![(3, 1), (3, 2)]).contains("twice"));
         assert!(err((1..=51).map(|b| (b, 1)).collect()).contains("more than 50"));
+        // Exactly at the limit is fine: the bound is inclusive, as the message says.
         assert!(Lines::parse((1..=50).map(|b| (b, 1))).is_ok());
     }
 
     /// The same basket in another order is the same request; another quantity is not.
+    /// (Why it matters: a retry that lists the basket in another order must be recognised
+    /// as the same request, or the key would refuse an honest retry as "a different body".)
     #[test]
     fn the_canonical_form_ignores_line_order_only() {
         let a = Lines::parse([(42, 1), (7, 2)]).unwrap();
@@ -332,13 +360,16 @@ mod tests {
     /// A normal total adds up; one that would overflow `i64` is an error, not a negative.
     #[test]
     fn totals_never_wrap_around() {
+        // 19.99 × 2 + 5.00 = 44.98, all in cents.
         assert_eq!(order_total([(1999, 2), (500, 1)]).unwrap(), 4498);
+        // Half of i64::MAX times 3 overflows: refused, not wrapped to a negative total.
         assert!(order_total([(i64::MAX / 2, 3)]).is_err());
     }
 
     /// Empty is "no key", 65 characters or a space are refused; pages default and cap.
     #[test]
     fn keys_and_pages_are_bounded() {
+        // "" is not an error but "no key": clients that never send one keep working.
         assert_eq!(parse_idempotency_key("").unwrap(), None);
         assert!(parse_idempotency_key(&"k".repeat(65)).is_err());
         assert!(parse_idempotency_key("has space").is_err());

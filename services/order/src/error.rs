@@ -28,7 +28,8 @@ pub enum Error {
     /// catalogue does not have.
     #[error("{0}")]
     NotFound(String),
-    /// Not enough stock, an illegal transition, paying an expired order.
+    /// Not enough stock, an illegal transition, paying an expired order: the world's state
+    /// forbids it, and the same request will keep failing until that state changes.
     #[error("{0}")]
     FailedPrecondition(String),
     /// No token, or one user-service refused.
@@ -37,11 +38,14 @@ pub enum Error {
     /// UpdateOrderStatus without the service credential.
     #[error("{0}")]
     PermissionDenied(String),
-    /// The same idempotency key is being processed by another request right now.
+    /// The same idempotency key is being processed by another request right now, or an
+    /// order changed too often under one request. Retrying the same request is safe and is
+    /// what the client should do.
     #[error("{0}")]
     Aborted(String),
     /// A peer is down, slow or failed in a way the caller may retry. The outcome of the
-    /// call may be unknown (a timeout after LockStock): the compensation path handles that.
+    /// call may be unknown (a timeout after LockStock): the compensation path handles that,
+    /// so a retry with the same idempotency key is always safe.
     #[error("{peer} unavailable: {detail}")]
     Unavailable { peer: &'static str, detail: String },
     /// Internal to CreateOrder: the idempotency key's order committed under another id
@@ -64,10 +68,13 @@ impl Error {
         match self {
             Error::InvalidArgument(_) => "invalid",
             Error::NotFound(_) => "not_found",
+            // The business refusals (no stock, illegal move, expired) in one word: their rate
+            // is demand and behaviour, not a fault to page anyone about.
             Error::FailedPrecondition(_) => "refused",
             Error::Unauthenticated(_) | Error::PermissionDenied(_) => "denied",
             Error::Aborted(_) => "aborted",
             Error::Unavailable { .. } => "unavailable",
+            // Ours: the word whose rate should alert someone.
             Error::KeyTaken | Error::Database(_) | Error::Corrupt(_) => "error",
         }
     }
@@ -87,7 +94,11 @@ impl From<Error> for Status {
             Error::Unavailable { peer, detail } => {
                 bookstore_platform::error::unavailable(peer, detail)
             }
+            // Internal to CreateOrder, which normally answers with the other order instead;
+            // if it ever escapes, "retry" is the truthful answer — the retry finds that order.
             Error::KeyTaken => Status::aborted("idempotency key is changing state; retry"),
+            // Both logged with the driver's text, both answered "internal error": a client
+            // cannot act on a SQL message, and must not learn our table names from one.
             Error::Database(e) => bookstore_platform::error::internal("order store", e),
             Error::Corrupt(e) => bookstore_platform::error::internal("order store", e),
         }

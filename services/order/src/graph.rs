@@ -36,11 +36,14 @@ pub struct Graph {
     pub inventory: SocketAddr,
     /// order-service, wired to the three above.
     pub order: SocketAddr,
-    /// The settings order-service runs with (its database, for direct looks at order_db).
+    /// The settings order-service runs with (its database, for direct looks at order_db, and
+    /// the base for a restarted instance in payment's relay test).
     pub order_settings: Settings,
     /// catalog-service's database (a test changes a price there, as an operator would).
     pub catalog_db: String,
-    /// Every database the graph created, for callers that clean up (the bench).
+    /// Every database the graph created, for callers that clean up (the bench). Tests leave
+    /// theirs: `make test` starts from fresh infrastructure anyway, and a failed test's rows
+    /// are worth looking at.
     pub databases: Vec<String>,
     /// `Option`s, so each can be stopped alone and `Drop` knows what is still running.
     order_service: Option<Spawned>,
@@ -50,7 +53,8 @@ pub struct Graph {
     users: Shutdown,
 }
 
-/// `http://<addr>`, the form every settings field and tonic endpoint takes.
+/// `http://<addr>`, the form every settings field and tonic endpoint takes (plain HTTP/2,
+/// as everything on the lab's loopback; TLS would be the deployment's business).
 pub fn url(addr: SocketAddr) -> String {
     format!("http://{addr}")
 }
@@ -67,7 +71,9 @@ pub fn lazy_channel(addr: SocketAddr) -> Channel {
 pub struct Reaper(Child);
 
 impl Reaper {
-    /// Starts `command` (stdout and stderr discarded) under the guard.
+    /// Starts `command` (stdout and stderr discarded) under the guard. Discarded, because a
+    /// child's log lines would interleave with the test harness's output; when a crash test
+    /// fails, rerun the binary by hand with the same variables to see its log.
     pub fn spawn(command: &mut Command) -> std::io::Result<Self> {
         command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().map(Self)
     }
@@ -88,10 +94,15 @@ impl Drop for Reaper {
     }
 }
 
+// Every service here is the real one, started the way its own tests start it; nothing in
+// the graph is a stub, so a test through it exercises the production code paths.
 impl Graph {
     /// Starts the graph with `books` seed books in the catalogue and the user JWT secret
     /// `jwt_secret`; `tune` adjusts order-service's settings before it starts (a short
     /// payment window for an expiry test, for example).
+    ///
+    /// Any service failing to start fails the whole graph with its error (a bad secret,
+    /// MySQL down), instead of leaving the caller to time out waiting for an address.
     pub async fn spawn(
         infra: &Infra,
         books: usize,
@@ -102,6 +113,8 @@ impl Graph {
         // (catalog validates tokens there), order last (it needs all three). Every service
         // gets a fresh database and a fresh Redis prefix, so graphs run side by side.
         let users = Shutdown::new();
+        // A database name of its own per service and per graph (`fresh_database` adds a
+        // random suffix): graphs of parallel tests never see each other's rows.
         let user_db = infra.fresh_database("g_user").await;
         let user = bookstore_user::spawn_in_process(
             &infra.mysql_url,
@@ -126,6 +139,8 @@ impl Graph {
         .await?;
         // inventory empty: tests stock what they order, so every count they assert is theirs.
         let inventory_db = infra.fresh_database("g_inv").await;
+        // Its own key prefix too: inventory's Lua scripts and stream live in Redis, shared
+        // by every graph of the test run.
         let inventory = bookstore_inventory::spawn(bookstore_inventory::Settings::in_process(
             &infra.mysql_url,
             &infra.redis_url,
@@ -143,6 +158,8 @@ impl Graph {
         );
         // `tune` runs last, on the final settings, so a test's change wins over every default.
         tune(&mut settings);
+        // The same in-process start the gateway's tests and the bench use, so "order-service
+        // in a test" is one code path everywhere.
         let order = crate::spawn_in_process(settings.clone()).await?;
         // Every database is listed so the bench can drop them afterwards; tests leave them
         // (cheap, and handy for looking at what a failed test stored).
@@ -174,6 +191,9 @@ impl Graph {
     /// catalog, user. Callers first, so no service is left calling a peer that is gone —
     /// which would only fill the log with UNAVAILABLE warnings during the shutdown.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        // Each stop waits for that service to drain (its `Spawned::stop` joins the task),
+        // so the next one stops only after its callers have; user-service's token is only
+        // cancelled, since nothing calls it any more by then.
         self.stop_order_service().await?;
         if let Some(i) = self.inventory_service.take() {
             i.stop().await?;

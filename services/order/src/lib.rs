@@ -34,10 +34,27 @@
 //! [`sweeper`] for what finishes on its own. `tests/crash.rs` is the proof that the
 //! first two survive a `kill -9`.
 //!
-//! A CreateOrder on loopback costs roughly: ValidateToken ∥ GetBook×N (≈1 ms together),
-//! the claim (one INSERT), LockStock (one Lua script), the commit (one transaction) —
-//! `bookstore-lab bench order` measures it, and the `server-timing` metadata of every
-//! answer shows the split for that one call.
+//! What it exports on its metrics port (the dashboard and `bench order` read them):
+//!
+//! | metric | labels | answers |
+//! |---|---|---|
+//! | `order_operations_total` | `op`, `result` | how many RPCs of each kind, and how they ended |
+//! | `orders_created_total` | — | orders actually committed (replays not counted) |
+//! | `order_create_step_seconds` | `step` | where a CreateOrder spends its time |
+//! | `order_sweeper_total` | `job` | dead creations abandoned, orders expired |
+//!
+//! Labels are closed sets (ops, result words, step names, job names): no order id, user
+//! id or book id ever becomes a label, so the number of series stays fixed.
+//!
+//! Two instances on one order_db are safe: keys are claimed by unique indexes, status
+//! changes are conditional UPDATEs, `abandon` holds the intent's row lock, expiry takes its
+//! rows with SKIP LOCKED, and every inventory call is keyed by the order. No step assumes
+//! it is the only process — which is also what makes a restart safe.
+//!
+//! A CreateOrder is: ValidateToken ∥ GetBook×N (one round trip of wall time), the claim
+//! (one INSERT), LockStock (one Lua script), the commit (one transaction). What that costs
+//! is `bookstore-lab bench order`'s to measure, not this comment's to claim; the
+//! `server-timing` metadata of every answer shows the split for that one call.
 
 pub mod api;
 pub mod create;
@@ -57,9 +74,16 @@ use serde::{Deserialize, Serialize};
 
 pub use error::Error;
 
+// Re-exported so callers of order-service (its tests, the lab) name the development
+// credential through this crate, the one whose UpdateOrderStatus accepts it.
 pub use bookstore_platform::auth::DEV_SERVICE_TOKEN;
 
 /// order-service settings. Environment: `BOOKSTORE_INVENTORY_ADDR`, `BOOKSTORE_PAYMENT_WINDOW_SECS`, …
+///
+/// The ones a learner turns in the lab: `payment_window_secs` (to watch an order expire in
+/// seconds instead of 15 minutes), `sweep_interval_secs` (how soon the sweeper notices),
+/// and `lab_faults` (to make a creation fail or stall on purpose). The rest are for
+/// operators, and `Settings::check` refuses the combinations that would be unsafe.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
@@ -71,7 +95,10 @@ pub struct Settings {
     /// inventory-service: LockStock, ReleaseStock, the confirm and IncrStock.
     pub inventory_addr: String,
     /// Deadline of each peer call: ~1 ms on loopback normally, so 3 s fires only when a peer
-    /// is in real trouble, and then the order fails fast with UNAVAILABLE.
+    /// is in real trouble, and then the order fails fast with UNAVAILABLE. Raising it makes
+    /// slow peers look healthy longer and forces `intent_stale_secs` up with it (see
+    /// [`Settings::check`]); lowering it below a peer's real p99 turns its slow moments
+    /// into failed orders.
     pub upstream_timeout_ms: u64,
     /// How long a Pending order waits for payment: the course's 15 minutes. The lab shortens
     /// it to watch expiry happen. Inventory's own window (its backstop sweeper) must be
@@ -80,15 +107,19 @@ pub struct Settings {
     /// How often the sweeper runs (5 s): the bound on how late an expiry or a retried stock
     /// action can be. Shorter costs three small queries per pass; the lab sets 1 s.
     pub sweep_interval_secs: u64,
-    /// When an unfinished creation counts as dead (see `sweeper::SweepSettings`).
+    /// When an unfinished creation counts as dead (see `sweeper::SweepSettings`): 60 s by
+    /// default. The cost of a longer bound is how long a crashed creation's stock stays
+    /// locked before the sweeper gives it back; a shorter one risks releasing a live one.
     pub intent_stale_secs: u64,
     /// `x-service-token` that UpdateOrderStatus requires (payment-service has the same).
     /// Refused at start outside development while it is the published default.
     pub service_token: Secret,
-    /// Honour `x-lab-fault` metadata (the lab's failure experiments, the crash test).
+    /// Honour `x-lab-fault` metadata (the lab's failure experiments, the crash test). Off by
+    /// default: a production endpoint must not let callers choose to fail.
     pub lab_faults: bool,
     /// MySQL connections: each CreateOrder holds one for the claim and one for the commit;
-    /// the abandon path holds one across a ReleaseStock call.
+    /// the abandon path holds one across a ReleaseStock call. 20, twice payment's 10: every
+    /// order RPC reads or writes order_db, and CreateOrder makes several statements.
     pub db_max_connections: u32,
 }
 
@@ -189,6 +220,7 @@ pub async fn run(
     // One pool for the handlers and the sweeper (`db_max_connections`, 20): an abandon
     // holds one across a ReleaseStock call, so the pool must outnumber those by a margin.
     let store = store::Store::new(pool);
+    // One deadline for every peer call, request path and sweeper alike.
     let timeout = Duration::from_millis(settings.upstream_timeout_ms);
     // Lazily connected: order-service starts while its peers are still starting; only
     // requests (and the sweeper's stock calls) need them, and both retry.
@@ -211,6 +243,7 @@ pub async fn run(
         },
         shutdown.clone(),
     ));
+    // The handlers share the sweeper's store and peers: one pool, one set of channels.
     let api = api::OrderApi::new(
         store,
         peers,
@@ -227,10 +260,13 @@ pub async fn run(
     bookstore_platform::run::serve("order-service", common, server, shutdown, on_bound).await
 }
 
+// The platform's handle, re-exported: callers stop order-service without depending on
+// the platform crate themselves.
 pub use bookstore_platform::run::Spawned;
 
 /// The one in-process start of order-service (tests, the gateway's tests, benches): `run`
-/// on a task, returning once it listens, with a handle that stops it gracefully.
+/// on a task, returning once it listens, with a handle that stops it gracefully. A start
+/// that fails (a refused setting, MySQL down) is returned as the error, not as a hang.
 pub async fn spawn_in_process(settings: Settings) -> anyhow::Result<Spawned> {
     bookstore_platform::run::spawn_in_process("order-service", |shutdown, on_bound| {
         run(settings, shutdown, on_bound)

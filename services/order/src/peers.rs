@@ -39,14 +39,15 @@ use tonic::{Code, transport::Channel};
 
 use crate::{Error, domain::Lines};
 
-/// Who a valid token belongs to.
+/// Who a valid token belongs to, as user-service answered it.
 #[derive(Clone, Debug)]
 pub struct Identity {
     /// The only thing order-service needs to know about a caller: whose orders are theirs.
     pub user_id: u64,
 }
 
-/// What an order copies from the catalogue: the snapshot.
+/// What an order copies from the catalogue: the snapshot. Only these three fields: stock
+/// is inventory's to decide, and the catalogue's displayed figure plays no part in an order.
 #[derive(Clone, Debug)]
 pub struct BookSnapshot {
     pub book_id: u64,
@@ -68,7 +69,8 @@ pub struct Peers {
     timeout: Duration,
 }
 
-/// The addresses [`Peers::new`] dials.
+/// The addresses [`Peers::new`] dials: three URLs, borrowed, since they are only read
+/// while the channels are built.
 pub struct PeerAddrs<'a> {
     pub user: &'a str,
     pub catalog: &'a str,
@@ -96,7 +98,10 @@ impl Peers {
         let req = ValidateTokenRequest { token: token.to_string() };
         let mut c = self.users.clone();
         match self.bounded("user-service", c.validate_token(self.request(req))).await {
+            // The id from user-service's answer, the only source order-service believes.
             Ok(r) => Ok(Identity { user_id: r.user_id }),
+            // user-service's own words ("invalid token: expired") pass through: they tell the
+            // client whether to log in again, and user-service chose them to be safe to show.
             Err(s) if s.code() == Code::Unauthenticated => {
                 Err(Error::Unauthenticated(s.message().to_string()))
             }
@@ -110,6 +115,8 @@ impl Peers {
     /// agreed to, and a client-sent price would let the buyer set it.
     pub async fn book(&self, book_id: u64) -> Result<BookSnapshot, Error> {
         let mut c = self.catalog.clone();
+        // No retry here either: a cache miss in catalog costs one primary-key SELECT, and a
+        // failure is answered UNAVAILABLE for the client (with its key) to retry.
         match self
             .bounded("catalog-service", c.get_book(self.request(GetBookRequest { id: book_id })))
             .await
@@ -128,7 +135,8 @@ impl Peers {
         }
     }
 
-    /// LockStock, keyed by the order id (all-or-nothing in inventory). Its refusals are the
+    /// LockStock, keyed by the order id (all-or-nothing in inventory: one Lua script checks
+    /// every line, then locks every line, with nothing else running on Redis in between). Its refusals are the
     /// buyer's answer (not enough stock, a book without stock); anything else — including a
     /// timeout, after which the lock may or may not exist — is UNAVAILABLE, and the caller
     /// must compensate as if it had been locked.
@@ -156,6 +164,7 @@ impl Peers {
     /// a release that would make us stop trying, so the caller (abandon, the sweeper) keeps
     /// the debt recorded and tries again.
     pub async fn release(&self, order_id: u64, reason: &str) -> Result<(), Error> {
+        // The reason ends up in inventory's ledger next to the released units.
         let req = ReleaseStockRequest { order_id, reason: reason.to_string() };
         let mut c = self.inventory.clone();
         self.bounded("inventory-service", c.release_stock(self.request(req)))
@@ -169,6 +178,8 @@ impl Peers {
     /// Idempotent per order id in inventory: the relay's at-least-once delivery of "paid"
     /// may confirm the same order twice, and the second confirm changes nothing.
     pub async fn confirm(&self, order_id: u64) -> Result<(), Error> {
+        // No items: inventory confirms exactly what this order locked, so the two services
+        // can never disagree about the quantities of a sale.
         let req = DecrStockRequest { order_id, items: vec![] };
         let mut c = self.inventory.clone();
         self.bounded("inventory-service", c.decr_stock(self.request(req)))
@@ -210,7 +221,11 @@ impl Peers {
     }
 
     /// Awaits a call for at most the deadline. Our own clock, not only the header: a peer
-    /// that accepted the connection and hangs would otherwise hold the order request open.
+    /// that accepted the connection and hangs would otherwise hold the order request open
+    /// (and, on the abandon path, the intent's row lock with it).
+    ///
+    /// The timeout becomes DEADLINE_EXCEEDED, which every caller above maps to UNAVAILABLE:
+    /// for an order, "too slow" and "down" mean the same thing — not decided, try again.
     async fn bounded<T>(
         &self,
         peer: &'static str,

@@ -1,8 +1,9 @@
 //! order_db: SQL only, no rules (the rules are in `domain`, the orchestration in `create`).
 //!
-//! Timestamps are the database's `NOW(3)`, never this process's clock: with two order-service
-//! instances (or one whose clock jumps), "is this order expired?" must have one answer, and
-//! the sweeper's `expires_at < NOW(3)` and the insert's `NOW(3) + INTERVAL` read one clock.
+//! Timestamps are `DATETIME(3)` (milliseconds) and the database's `NOW(3)`, never this
+//! process's clock: with two order-service instances (or one whose clock jumps), "is this
+//! order expired?" must have one answer, and the sweeper's `expires_at < NOW(3)` and the
+//! insert's `NOW(3) + INTERVAL` read one clock.
 //!
 //! Three tables (`migrations/order`):
 //!
@@ -12,9 +13,28 @@
 //! | `orders` | an order: status, total, expiry, the stock action it still owes | for good |
 //! | `order_items` | one line: book, quantity, the title and price snapshotted | with its order |
 //!
+//! Which index answers which question (every query here is one of these, none scans):
+//!
+//! | question | index |
+//! |---|---|
+//! | has this user's key produced an order? | `uk_order_user_key (user_id, idempotency_key)` |
+//! | is this user's key being used right now? | `uk_intent_user_key (user_id, idempotency_key)` |
+//! | which creations are stale? (sweeper) | `idx_intent_created (created_at)` |
+//! | which Pending orders expired? (sweeper) | `idx_status_expires (status, expires_at)` |
+//! | which orders owe inventory? (sweeper) | `idx_stock_action (stock_action)` |
+//! | this user's orders, newest first | `idx_user_created (user_id, created_at, id)` |
+//! | an order's lines | `order_items.idx_order_id` |
+//!
 //! The two unique keys `(user_id, idempotency_key)` — one on intents, one on orders — are
 //! what make "one key, one order" true under any concurrency; every rule about keys in
 //! this module is a consequence of them, not a replacement.
+//!
+//! Why creations in progress are a table of their own (`order_intents`) and not an order
+//! with a "Creating" status: every query about orders — lists, expiry, owed actions — would
+//! have to exclude that status, and one that forgot would show a shopper an order that may
+//! never exist, or expire one that was never placed. With the intent apart, a row in
+//! `orders` is always a committed fact, and the sweeper's "dead creation" query reads a
+//! small table of its own.
 //!
 //! Lock order, for the statements that take row locks: an intent (`abandon`, and
 //! `commit_order`'s DELETE) is always locked before anything else of its order; the
@@ -41,7 +61,9 @@ pub struct OrderRow {
     /// Cents: the lines' snapshotted prices × quantities, fixed at creation.
     pub total: i64,
     pub status: Status,
-    /// The canonical basket (`"7x2,42x1"`) the idempotency key is bound to.
+    /// The canonical basket (`"7x2,42x1"`) the idempotency key is bound to. Kept on the
+    /// order, not only on the intent: the intent is gone once the order commits, and a
+    /// replay days later must still be compared with what the key first asked for.
     pub request_body: String,
     /// Why it was cancelled (`expired`, the shopper's text); empty otherwise.
     pub cancel_reason: String,
@@ -170,6 +192,8 @@ impl Store {
         // Autocommit INSERTs, not a transaction: the unique index answers at once, and no
         // lock is held while the request goes on to call inventory.
         for _ in 0..2 {
+            // The intent's AUTO_INCREMENT id becomes the order id: unique before anything
+            // else happens, so it can name inventory's lock from the very first call.
             let inserted = sqlx::query(
                 "INSERT INTO order_intents (user_id, idempotency_key, request_body, created_at) \
                  VALUES (?, ?, ?, NOW(3))",
@@ -192,6 +216,8 @@ impl Store {
             if let Some(order) = self.find_by_key(user_id, key).await? {
                 return Ok(Claim::Done(order));
             }
+            // The intent's basket comes back too: the caller may only resume a creation
+            // of the same basket.
             let intent = sqlx::query(
                 "SELECT id, request_body FROM order_intents WHERE user_id = ? AND idempotency_key = ?",
             )
@@ -214,6 +240,7 @@ impl Store {
 
     /// The order `user_id` created with `key`, if any: one lookup on `uk_order_user_key`.
     pub async fn find_by_key(&self, user_id: u64, key: &str) -> Result<Option<OrderRow>, Error> {
+        // The user is part of the lookup: a key is only ever someone's key.
         let sql = format!("SELECT {COLS} FROM orders WHERE user_id = ? AND idempotency_key = ?");
         let row = sqlx::query(&sql).bind(user_id).bind(key).fetch_optional(&self.pool).await?;
         match row {
@@ -277,6 +304,8 @@ impl Store {
         let mut items = sqlx::QueryBuilder::new(
             "INSERT INTO order_items (order_id, book_id, title, quantity, price) ",
         );
+        // Title and price are the snapshot, written once with the order and never updated:
+        // the line says what was sold at what price, whatever the catalogue says later.
         items.push_values(o.items, |mut b, i| {
             b.push_bind(o.id)
                 .push_bind(i.book_id)
@@ -298,7 +327,11 @@ impl Store {
 
     /// Order `id` with its lines, whoever owns it (internal callers and the sweeper). The
     /// owner check is the caller's (`api::owned`): the store answers facts, not permissions.
+    ///
+    /// Two statements (the order, then its lines), not one JOIN: a JOIN would repeat the
+    /// order's columns on every line, and the order without lines would need an outer join.
     pub async fn get(&self, id: u64) -> Result<Option<OrderRow>, Error> {
+        // The primary key: one B-tree descent, whatever the table's size.
         let sql = format!("SELECT {COLS} FROM orders WHERE id = ?");
         match sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await? {
             Some(r) => Ok(Some(self.with_items(order_from_row(&r)?).await?)),
@@ -307,8 +340,12 @@ impl Store {
     }
 
     /// One page of `user_id`'s orders, newest first, optionally of one status, and the count.
+    /// `id` breaks ties between orders of the same millisecond, so a page boundary never
+    /// shows one order twice or skips one.
     /// Served by `idx_user_created` (user_id, created_at, id): an index range read backwards,
     /// no filesort. The lines of the whole page come in one `IN (…)` query, not one per order.
+    ///
+    /// `page` and `size` arrive already bounded by `domain::page` (1-based, ≤ 100).
     pub async fn list(
         &self,
         user_id: u64,
@@ -322,6 +359,7 @@ impl Store {
             "SELECT {COLS} FROM orders WHERE user_id = ?{filter} \
              ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         );
+        // Binds in the order of the `?`s: user, then the optional status, then paging.
         let mut q = sqlx::query(&sql).bind(user_id);
         if let Some(s) = status {
             q = q.bind(s as i8);
@@ -330,6 +368,8 @@ impl Store {
         // number cannot overflow the product.
         let offset = u64::from(page - 1) * u64::from(size);
         let rows = q.bind(size).bind(offset).fetch_all(&self.pool).await?;
+        // One corrupt row fails the whole page (`collect` into a `Result`): a list that
+        // silently skipped an order would tell its owner the order does not exist.
         let mut orders = rows.iter().map(order_from_row).collect::<Result<Vec<_>, _>>()?;
         // A second statement for the total, on the same index: cheap per user (a shopper has
         // tens of orders, not millions), and simpler than a window function.
@@ -339,6 +379,7 @@ impl Store {
             c = c.bind(s as i8);
         }
         let total = c.fetch_one(&self.pool).await?;
+        // Lines last, for the page only: `total` may be in the thousands, the page is ≤ 100.
         self.attach_items(&mut orders).await?;
         Ok((orders, total as u64))
     }
@@ -379,6 +420,8 @@ impl Store {
             // the payment relay delivers at least once, and a retry arriving after the
             // order shipped must not be answered "illegal" — the relay would refund a
             // payment that did pay for this order.
+            // (Cancelled is not "past Paid": a Paid for a Cancelled order is a refusal, and
+            // the refusal is what makes payment-service refund.)
             let past_paid =
                 to == Status::Paid && matches!(from, Status::Shipped | Status::Completed);
             if from == to || past_paid {
@@ -394,6 +437,8 @@ impl Store {
             if order.stock_action != StockAction::None {
                 return Ok(Some(Transition::Owes(order)));
             }
+            // The debt this move creates, written by the same UPDATE as the status: there is
+            // no instant at which the order is Cancelled but owes nothing it should.
             let action = StockAction::for_transition(from, to);
             // Paying is allowed only before the deadline, checked by the same clock the
             // sweeper uses, in the same statement: there is no instant at which both the
@@ -417,6 +462,8 @@ impl Store {
                 .await?;
             if done.rows_affected() == 1 {
                 // lesson:conditional-update:end
+                // Re-read for the answer: `updated_at` is MySQL's, and the caller returns
+                // the order as stored, not as this function imagines it.
                 let now = self
                     .get(id)
                     .await?
@@ -439,12 +486,14 @@ impl Store {
         Err(Error::Aborted(format!("order {id} is changing too fast; retry")))
     }
 
-    /// Clears `action` once inventory has acknowledged it. Conditional on the action, so a
+    /// Clears `action` once inventory has acknowledged it, so the sweeper stops retrying it. Conditional on the action, so a
     /// later transition's newer debt is never wiped by an older acknowledgement.
     ///
     /// It does not touch `updated_at`: that column says when the *status* changed, which is
     /// what the sweeper's grace period and a shopper's order history mean by it.
     pub async fn clear_action(&self, id: u64, action: StockAction) -> Result<(), Error> {
+        // `AND stock_action = ?`: clears only the action that was carried out; 0 rows means
+        // it was cleared already (by the request or the sweeper), which is fine.
         sqlx::query("UPDATE orders SET stock_action = 0 WHERE id = ? AND stock_action = ?")
             .bind(id)
             .bind(action as i8)
@@ -453,12 +502,15 @@ impl Store {
         Ok(())
     }
 
-    /// The pool, for the sweeper's transactions (they need `FOR UPDATE SKIP LOCKED`).
+    /// The pool, for the sweeper's transactions (they need `FOR UPDATE SKIP LOCKED`) and
+    /// for `create::abandon`, whose transaction spans a ReleaseStock call: the two places
+    /// where a transaction's shape is the point, and so is written out where it is used.
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
     }
 
-    /// `order` with its lines, in book-id order (the order `Lines` created them in).
+    /// `order` with its lines, in book-id order (the order `Lines` created them in), so a
+    /// replay and the first answer list the lines identically.
     async fn with_items(&self, mut order: OrderRow) -> Result<OrderRow, Error> {
         let rows = sqlx::query("SELECT order_id, book_id, title, quantity, price FROM order_items WHERE order_id = ? ORDER BY book_id")
             .bind(order.id)
@@ -514,6 +566,7 @@ fn order_from_row(r: &MySqlRow) -> Result<OrderRow, Error> {
     })
 }
 
+/// One `order_items` row; the same columns for `with_items` and `attach_items`.
 fn item_from_row(r: &MySqlRow) -> Result<ItemRow, Error> {
     Ok(ItemRow {
         book_id: r.try_get("book_id")?,

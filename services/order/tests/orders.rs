@@ -16,6 +16,15 @@
 //! | a failed commit after LockStock releases the lock | [`a_failed_commit_after_the_lock_releases_it`] |
 //!
 //! The crash (kill -9 between LockStock and the commit) is in `tests/crash.rs`.
+//!
+//! What every test checks besides its own claim, through the helpers in `common`: the
+//! stock's conservation (`available + locked + sold == total`) on every read, and — after
+//! the requests of a test have answered — that no intent is left in order_db. A bug that
+//! leaks a lock or a half-finished creation shows up in whichever test trips over it.
+//!
+//! Each test builds its own graph (fresh databases, fresh key prefixes), so the tests run
+//! in parallel; books are numbered per test (1, 2, 5, 6, …) only to make a failure's log
+//! easy to attribute, not for isolation.
 
 mod common;
 
@@ -61,7 +70,9 @@ async fn an_order_locks_its_stock_and_cancelling_releases_it() {
     // Readable by its owner, one by one and in the list; the filter narrows the list.
     assert_eq!(s.get(&token, order.id).await.unwrap().id, order.id);
     let listed = s.list(&token, OrderStatus::Unspecified).await;
+    // `total` counts all the caller's orders (one), not just the page.
     assert_eq!((listed.total, listed.orders[0].id), (1, order.id));
+    // A filter for a status no order has: empty, not "every order".
     assert_eq!(s.list(&token, OrderStatus::Cancelled).await.total, 0, "the status filter applies");
 
     // Cancel: Pending → Cancelled owes a Release, settled within the same request.
@@ -84,6 +95,7 @@ async fn an_order_locks_its_stock_and_cancelling_releases_it() {
 /// of any line is locked, no order exists and no intent is left behind.
 #[tokio::test]
 async fn refused_orders_lock_nothing_and_leave_nothing() {
+    // Book 2 has plenty, book 3 a single unit: the second basket below fits in part only.
     let s = spawn().await;
     s.restock(2, 5).await;
     s.restock(3, 1).await;
@@ -93,6 +105,8 @@ async fn refused_orders_lock_nothing_and_leave_nothing() {
     // the whole basket or nothing.
     let err = s.create(&token, &[(2, 1), (999_999, 1)], "").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    // The message names the missing book, so a client with a long basket knows which line
+    // to drop.
     assert!(err.message().contains("999999"), "names the book: {err:?}");
 
     // Book 2 has enough, book 3 has one unit of two asked: LockStock refuses the whole
@@ -109,6 +123,7 @@ async fn refused_orders_lock_nothing_and_leave_nothing() {
     // Book 2 was fine in both baskets, and still nothing of it is locked: the whole basket
     // or nothing, never the lines that happened to fit.
     assert_eq!((s.stock(2).await.locked, s.stock(3).await.locked), (0, 0), "all or nothing");
+    // No order and no intent: the refusals left no trace in order_db either.
     assert_eq!(s.list(&token, OrderStatus::Unspecified).await.total, 0);
     assert_eq!(s.intents().await, 0);
 }
@@ -117,6 +132,8 @@ async fn refused_orders_lock_nothing_and_leave_nothing() {
 /// and the user has no orders.
 #[tokio::test]
 async fn bad_input_is_refused_with_the_right_code_and_changes_nothing() {
+    // 100 units, so no case below can fail for lack of stock: every refusal is about the
+    // request's shape.
     let s = spawn().await;
     s.restock(1, 100).await;
     let token = s.shopper().await;
@@ -127,13 +144,20 @@ async fn bad_input_is_refused_with_the_right_code_and_changes_nothing() {
     // (what, lines, idempotency key)
     type Case<'a> = (&'a str, Vec<(u64, i32)>, &'a str);
     let cases: Vec<Case> = vec![
+        // An order of nothing.
         ("no items", vec![], ""),
+        // Zero and negative: a negative quantity reaching LockStock would *add* stock.
         ("quantity 0", vec![(1, 0)], ""),
         ("negative quantity", vec![(1, -5)], ""),
+        // Above inventory's own bound, and a number whose total could overflow.
         ("huge quantity", vec![(1, i32::MAX)], ""),
+        // One line over the limit: the bound on work one request can cause downstream.
         ("51 lines", fifty_one, ""),
+        // Two lines for one book would lock its units twice under one price.
         ("the same book twice", vec![(1, 1), (1, 2)], ""),
+        // What an unset `book_id` decodes to.
         ("book id 0", vec![(0, 1)], ""),
+        // One character over the key column's width.
         ("key too long", vec![(1, 1)], &long_key),
     ];
     // Every case fails in `Lines::parse` or `parse_idempotency_key`, before the token is
@@ -177,6 +201,8 @@ async fn the_order_keeps_the_price_it_was_created_at() {
     let s = spawn().await;
     s.restock(5, 10).await;
     let token = s.shopper().await;
+    // The order is placed at the old price, read through catalog exactly as CreateOrder
+    // reads it.
     let old = s.price(5).await;
     let order = s.create(&token, &[(5, 1)], "").await.unwrap().order.unwrap();
 
@@ -206,6 +232,8 @@ async fn the_order_keeps_the_price_it_was_created_at() {
 #[tokio::test]
 async fn a_retried_key_returns_the_same_order_and_locks_once() {
     let s = spawn().await;
+    // Plenty of stock: a second order for a reused key would succeed if the key failed to
+    // stop it, so the lock counts below really measure the key.
     s.restock(6, 50).await;
     let token = s.shopper().await;
 
@@ -243,6 +271,8 @@ async fn a_retried_key_returns_the_same_order_and_locks_once() {
 
     // The key with another basket: a client bug, refused, and nothing locked for it.
     let err = s.create(&token, &[(6, 4)], "key-seq").await.unwrap_err();
+    // INVALID_ARGUMENT with a message that names the mistake: the client's developer must
+    // learn that keys are per request, not per cart.
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("different request"), "{err:?}");
     assert_eq!(s.stock(6).await.locked, 5, "the refused retry locked nothing");
@@ -279,9 +309,9 @@ async fn concurrent_orders_never_oversell_and_every_lock_belongs_to_one_order() 
     assert_eq!((stock.available, stock.locked), (0, 20));
     assert_eq!(s.intents().await, 0);
 
-    // The ledger: the syncer copies inventory's changes into MySQL within moments.
-    // Inventory's durable ledger (MySQL), not its Redis counters: the log rows are the
-    // audit trail an operator would reconcile orders against.
+    // The ledger: inventory's syncer copies its changes from Redis into MySQL within
+    // moments. The durable ledger, not the Redis counters: the log rows are the audit trail
+    // an operator would reconcile orders against.
     let mut inventory = s.inventory.clone();
     let mut logged: Vec<u64> = Vec::new();
     // 21 rows = the restock plus 20 locks: the ledger is complete once it has them all.
@@ -341,6 +371,7 @@ async fn someone_elses_order_is_not_found() {
 #[tokio::test]
 async fn the_state_machine_allows_exactly_its_transitions() {
     use OrderStatus::*;
+    // Ten units of book 9, enough for every order of the walk below.
     let s = spawn().await;
     s.restock(9, 10).await;
     let token = s.shopper().await;
@@ -352,7 +383,9 @@ async fn the_state_machine_allows_exactly_its_transitions() {
         async move { s.create(&token, &[(9, q)], "").await.unwrap().order.unwrap().id }
     };
 
-    // Who may call it.
+    // Who may call it. UpdateOrderStatus is the one RPC a shopper's token does not open:
+    // moving an order to Paid, Shipped or Completed is something only the shop's own
+    // services (payment) or its operators do.
     let a = order(1).await;
     let mut by_user = authed(
         &token,
@@ -381,7 +414,8 @@ async fn the_state_machine_allows_exactly_its_transitions() {
             "Pending → {illegal:?}"
         );
     }
-    // Pending → Paid: the lock becomes a sale. Paying twice is a no-op (the relay retries).
+    // Pending → Paid: the lock becomes a sale. Paying twice is a no-op (the relay retries):
+    // the second call answers the order as it is, Paid, without a second Confirm.
     assert_eq!(s.set_status(a, Paid).await.unwrap().status(), Paid);
     assert_eq!(s.set_status(a, Paid).await.unwrap().status(), Paid);
     // The Confirm owed by Pending → Paid ran within the request: locked → sold. The second
@@ -394,10 +428,15 @@ async fn the_state_machine_allows_exactly_its_transitions() {
         Code::FailedPrecondition,
         "Paid → Completed"
     );
-    // Paid → Shipped → Completed; nothing after Completed.
+    // Paid → Shipped → Completed; nothing after Completed. Neither move owes inventory
+    // anything: the units were already sold by the Confirm.
     assert_eq!(s.set_status(a, Shipped).await.unwrap().status(), Shipped);
-    // A late retry of the payment relay: Paid is already true of a shipped order.
+    // A late retry of the payment relay: Paid is already true of a shipped order. Answered
+    // as success (the order as it is, Shipped), so the relay marks its message delivered
+    // instead of refunding a payment that did pay for this order.
     assert_eq!(s.set_status(a, Paid).await.unwrap().status(), Shipped);
+    // Shipped is past the point of no return: neither back to Pending nor Cancelled — the
+    // units are with the customer.
     for illegal in [Pending, Cancelled] {
         assert_eq!(
             s.set_status(a, illegal).await.unwrap_err().code(),
@@ -412,6 +451,7 @@ async fn the_state_machine_allows_exactly_its_transitions() {
         Code::FailedPrecondition,
         "a shipped order cannot be cancelled"
     );
+    // Completed is final: every move out of it is refused.
     assert_eq!(s.set_status(a, Completed).await.unwrap().status(), Completed);
     for illegal in [Pending, Shipped, Cancelled] {
         assert_eq!(
@@ -426,9 +466,13 @@ async fn the_state_machine_allows_exactly_its_transitions() {
     // (the sweeper after a lost acknowledgement) adds the units once.
     let b = order(2).await;
     s.set_status(b, Paid).await.unwrap();
+    // Measured around the cancel, so only the return's effect is compared.
     let before = s.stock(9).await;
+    // The owner's own CancelOrder on a Paid order: allowed, and it owes a Return.
     let c = s.cancel(&token, b).await.unwrap();
     assert_eq!(c.status(), Cancelled);
+    // Two units back on sale; `sold` is not decreased — a return adds stock, it does not
+    // rewrite history (see the race test's accounting).
     let after = s.stock(9).await;
     assert_eq!(after.available, before.available + 2, "{before:?} → {after:?}");
     // A second cancel of the cancelled order: `Already`, and no second return.
@@ -518,6 +562,7 @@ async fn racing_transitions_never_both_win() {
 /// back, driven by the sweeper; paying it afterwards is refused.
 #[tokio::test]
 async fn an_unpaid_order_expires_and_its_stock_comes_back() {
+    // A 2 s window swept every second: the expiry happens within the test's patience.
     let s = spawn_with(|o| {
         o.payment_window_secs = 2;
         o.sweep_interval_secs = 1;
@@ -531,6 +576,8 @@ async fn an_unpaid_order_expires_and_its_stock_comes_back() {
 
     // Nobody calls anything: the 1 s sweeper finds the order past its 2 s window by
     // MySQL's clock, cancels it and releases its lock — no timer in memory involved.
+    // 10 s for a 2 s window and 1 s sweeps: the margin is for a loaded machine, the check
+    // itself normally succeeds after about three seconds.
     let expired = eventually(Duration::from_secs(10), || async {
         s.get(&token, id).await.map(|o| o.status() == OrderStatus::Cancelled).unwrap_or(false)
     })
@@ -539,7 +586,10 @@ async fn an_unpaid_order_expires_and_its_stock_comes_back() {
     // The reason tells the shopper (and the ledger's remark) why, without a status of its
     // own: "expired" is a Cancelled order, as far as the state machine is concerned.
     let o = s.get(&token, id).await.unwrap();
+    // (Read after the `eventually` above, so the status is already Cancelled.)
     assert_eq!(o.cancel_reason, "expired");
+    // The release is the expiry's owed action, carried out by the sweeper's third job —
+    // usually in the same pass that expired the order.
     assert!(
         eventually(Duration::from_secs(5), || async { s.stock(11).await.locked == 0 }).await,
         "the lock came back"
@@ -554,6 +604,8 @@ async fn an_unpaid_order_expires_and_its_stock_comes_back() {
 /// payment's UPDATE checks `expires_at` itself.
 #[tokio::test]
 async fn an_expired_order_cannot_be_paid_even_before_the_sweep() {
+    // A 1 s window and a sweeper that runs once at start and then not for an hour: the
+    // expiry check under test must be the payment's own, not the sweeper's.
     let s = spawn_with(|o| {
         o.payment_window_secs = 1;
         o.sweep_interval_secs = 3600;
@@ -562,12 +614,16 @@ async fn an_expired_order_cannot_be_paid_even_before_the_sweep() {
     s.restock(12, 2).await;
     let token = s.shopper().await;
     // A sweeper that runs once an hour: the order is past its 1 s window but still Pending
-    // in the table, which is the window a payment must not slip through.
+    // in the table, which is the window a payment must not slip through. 1.5 s: half a
+    // second past the deadline, by MySQL's clock as by ours.
     let id = s.create(&token, &[(12, 1)], "").await.unwrap().order.unwrap().id;
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Refused by the payment's own UPDATE (`expires_at > NOW(3)`), with the message that
+    // says why — the one payment-service logs with the refund.
     let err = s.set_status(id, OrderStatus::Paid).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("expired"), "{err:?}");
+    // Still Pending in the table: the refusal wrote nothing, the sweeper will cancel it.
     assert_eq!(
         s.get(&token, id).await.unwrap().status(),
         OrderStatus::Pending,
@@ -579,6 +635,8 @@ async fn an_expired_order_cannot_be_paid_even_before_the_sweep() {
 /// call fails, the lock is released at once, no order and no intent remain.
 #[tokio::test]
 async fn a_failed_commit_after_the_lock_releases_it() {
+    // The default 5 s sweep interval on purpose: a release seen at once can only have come
+    // from the request's own compensation.
     let s = spawn().await;
     s.restock(13, 5).await;
     let token = s.shopper().await;
@@ -592,7 +650,8 @@ async fn a_failed_commit_after_the_lock_releases_it() {
     assert_eq!((st.available, st.locked), (5, 0));
     assert_eq!(s.list(&token, OrderStatus::Unspecified).await.total, 0);
     assert_eq!(s.intents().await, 0);
-    // An unknown fault is refused, not ignored.
+    // An unknown fault is refused, not ignored: a typo in an experiment must not quietly
+    // run the happy path and "show" that nothing can go wrong.
     let err = s.create_with(&token, &[(13, 1)], "", Some("explode")).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
@@ -601,6 +660,7 @@ async fn a_failed_commit_after_the_lock_releases_it() {
 /// duration — what the lab's call-chain view draws.
 #[tokio::test]
 async fn create_order_reports_its_call_chain() {
+    // Two books, so the chain has two GetBook steps that ran side by side.
     let s = spawn().await;
     s.restock(14, 5).await;
     s.restock(15, 5).await;
@@ -619,8 +679,11 @@ async fn create_order_reports_its_call_chain() {
     // timing is in the response's metadata.
     let mut client: OrderServiceClient<_> = s.orders.clone();
     let resp = client.create_order(req).await.unwrap();
+    // `Server-Timing` syntax (`name;dur=ms, …`), which grpcurl -v prints as it is.
     let timing =
         resp.metadata().get("server-timing").expect("server-timing").to_str().unwrap().to_string();
+    // Every step of the module's diagram, by name: a step that silently disappeared from
+    // the chain (a refactoring that skipped the claim, say) fails here.
     for step in [
         "ValidateToken;dur=",
         "GetBook-14;dur=",
@@ -648,6 +711,8 @@ fn expired_token() -> String {
 
 /// A JWT in user-service's format, signed with `secret`, expiring `exp_in` seconds from now.
 fn mint(secret: &str, exp_in: i64) -> String {
+    // The claims user-service issues (`sub`, `username`, `iat`, `exp`), so the only thing
+    // wrong with a minted token is what the test chose: its key or its expiry.
     let now = chrono::Utc::now().timestamp();
     let claims =
         serde_json::json!({"sub": "1", "username": "x", "iat": now - 7200, "exp": now + exp_in});

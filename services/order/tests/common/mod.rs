@@ -29,12 +29,14 @@ use tonic::{Request, Status, transport::Channel};
 
 /// The graph's user-service secret; `tests/orders.rs` also signs an expired token with it.
 pub const JWT_SECRET: &str = "order-test-secret-at-least-32-bytes-long!";
-/// Books loaded into the test catalogue (ids 1..=BOOKS).
+/// Books loaded into the test catalogue (ids 1..=BOOKS): enough for every test's own
+/// books (the highest used is 20, by the crash test), few enough to seed in moments.
 pub const BOOKS: usize = 30;
 
 /// A running graph and a client of each of its services, plus what a test needs to start
 /// order-service again (as a process in `tests/crash.rs`) on the same database and peers.
 pub struct TestStack {
+    /// The shared MariaDB and Redis, for direct looks at a database.
     pub infra: Infra,
     /// order-service's settings: its database name, for `order_db` and for the processes.
     pub order_settings: Settings,
@@ -47,7 +49,8 @@ pub struct TestStack {
     pub catalog: CatalogServiceClient<Channel>,
     /// For stocking books and reading the counters and the ledger, as an operator would.
     pub inventory: InventoryServiceClient<Channel>,
-    /// catalog-service's database (tests change a price there, as an operator would).
+    /// catalog-service's database (tests change a price there, as an operator would — the
+    /// catalogue has no RPC that changes a price).
     pub catalog_db: String,
     /// Addresses of the peers, to start a second (or restarted) order-service against.
     pub user_addr: String,
@@ -65,6 +68,8 @@ pub async fn spawn_with(tune: impl FnOnce(&mut Settings)) -> TestStack {
     let infra = testing::infra();
     let graph =
         Graph::spawn(&infra, BOOKS, JWT_SECRET, tune).await.expect("the order graph starts");
+    // Lazy clients: building them never fails, and a client of order-service keeps working
+    // after `stop_orders` and a restart on the same address (it reconnects on its next call).
     TestStack {
         orders: OrderServiceClient::new(lazy_channel(graph.order)),
         users: UserServiceClient::new(lazy_channel(graph.user)),
@@ -72,6 +77,8 @@ pub async fn spawn_with(tune: impl FnOnce(&mut Settings)) -> TestStack {
         inventory: InventoryServiceClient::new(lazy_channel(graph.inventory)),
         order_settings: graph.order_settings.clone(),
         catalog_db: graph.catalog_db.clone(),
+        // As URLs, the form `BOOKSTORE_*_ADDR` takes: what `tests/crash.rs` passes to the
+        // order-service processes it starts.
         user_addr: url(graph.user),
         catalog_addr: url(graph.catalog),
         inventory_addr: url(graph.inventory),
@@ -80,18 +87,22 @@ pub async fn spawn_with(tune: impl FnOnce(&mut Settings)) -> TestStack {
     }
 }
 
-/// The graph with order-service's default settings (a 15-minute payment window).
+/// The graph with order-service's default settings (a 15-minute payment window): for
+/// every test whose claim does not depend on a timing.
 pub async fn spawn() -> TestStack {
     spawn_with(|_| {}).await
 }
 
 impl TestStack {
-    /// Registers a fresh user and logs in: their Bearer token.
+    /// Registers a fresh user and logs in: their Bearer token, valid for user-service's 2 h
+    /// token lifetime, far beyond any test.
     pub async fn shopper(&self) -> String {
         // A unique name per call: a test registers several shoppers in its one user
         // database, and usernames are unique there.
         let username = testing::unique_name("buyer");
         let mut users = self.users.clone();
+        // One password for every shopper: each test logs them in once, right here, and the
+        // password itself is user-service's concern, tested there.
         users
             .register(RegisterRequest {
                 username: username.clone(),
@@ -175,6 +186,8 @@ impl TestStack {
         key: &str,
         fault: Option<&str>,
     ) -> Result<pb::CreateOrderResponse, Status> {
+        // The lines exactly as given — duplicates and zeros included — so tests can send the
+        // bad baskets the service must refuse.
         let mut req = authed(
             token,
             pb::CreateOrderRequest {
@@ -251,7 +264,8 @@ impl TestStack {
     }
 
     /// Stops the in-process order-service (gracefully), so that only processes a test starts
-    /// work on this order_db — its sweeper included.
+    /// work on this order_db — its sweeper included. The rest of the graph keeps running:
+    /// the processes need user, catalog and inventory as much as the in-process one did.
     pub async fn stop_orders(&mut self) {
         self.graph.stop_order_service().await.expect("order-service stops cleanly");
     }
