@@ -26,6 +26,8 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+    // `Bearer ` with nothing after it: refused here, so user-service is never asked to
+    // validate an empty string.
     if token.is_empty() {
         return Err(Status::unauthenticated("empty bearer token"));
     }
@@ -66,8 +68,12 @@ pub fn refuse_dev_service_token(
 /// a byte-by-byte compare with an early exit would let a caller learn the secret's prefix
 /// from response times, one byte at a time.
 pub fn has_service_token(metadata: &MetadataMap, secret: &crate::Secret) -> bool {
+    // A missing or non-text header is compared as "": it fails like any wrong value, through
+    // the same code path, so a caller cannot tell "absent" from "wrong" by the answer.
     let given = metadata.get(SERVICE_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
     let want = secret.expose().as_bytes();
+    // The length check does leak the secret's length; the content is compared with an OR of
+    // XORs over every byte, so the time does not depend on where the first difference is.
     given.len() == want.len() && given.bytes().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
@@ -75,7 +81,8 @@ pub fn has_service_token(metadata: &MetadataMap, secret: &crate::Secret) -> bool
 mod tests {
     use super::*;
 
-    /// Metadata with just an `authorization` entry, as a client would send it.
+    /// Metadata with just an `authorization` entry, as a client would send it (gRPC
+    /// metadata keys are lowercase on the wire, as HTTP/2 headers are).
     fn meta(v: &str) -> MetadataMap {
         let mut m = MetadataMap::new();
         m.insert("authorization", v.parse().unwrap());
@@ -83,6 +90,8 @@ mod tests {
     }
 
     /// The normal case: the token comes back without the scheme, ready to validate.
+    /// (Both spellings of the scheme: RFC 7235 makes it case-insensitive, and clients do
+    /// send `BEARER`.)
     #[test]
     fn accepts_a_bearer_token() {
         assert_eq!(bearer_token(&meta("Bearer abc.def")).unwrap(), "abc.def");
