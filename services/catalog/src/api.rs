@@ -47,6 +47,10 @@ pub struct CatalogApi {
 // single-flight hands one result to many waiters, and only `Status` is `Clone`. Domain
 // errors still go through the one `From<Error> for Status` at each `?`.
 impl CatalogApi {
+    /// The service over its store, cache and user-service client, with empty single-flight
+    /// groups. One is built per process and cloned into tonic's server, so every request
+    /// coalesces with every other request of this instance (not across instances: each
+    /// instance may run one load per key, and Redis then shares the result).
     pub fn new(store: Store, cache: Cache, users: UserClient, stats: Arc<Stats>) -> Self {
         Self {
             store,
@@ -79,11 +83,11 @@ impl CatalogApi {
         // entry for it. A hit is decoded and returned without touching MySQL.
         let Some((key, cached)) = self.cache.versioned_get(|v| self.cache.list_key(v, &q)).await
         else {
-            // The flight key is the query's Debug form, prefixed so it can never equal a
-            // real cache key: without Redis there is no cache key to coalesce on, but
-            // identical queries should still share one load — this is exactly the moment
-            // MySQL is most exposed.
-            // Redis is down: straight to MySQL (still coalesced per query).
+            // Redis is down: straight to MySQL, still coalesced per query. The flight key
+            // is the query's Debug form, prefixed so it can never equal a real cache key:
+            // without Redis there is no cache key to coalesce on, but identical queries
+            // should still share one load — this is exactly the moment MySQL is most
+            // exposed, since every request now misses.
             return self.lists.run(&format!("nocache:{q:?}"), || self.load_list(&q, None)).await;
         };
         if let Some(bytes) = cached {
@@ -118,6 +122,8 @@ impl CatalogApi {
         // cached: caching an error would turn a one-second database hiccup into five
         // minutes of failures.
         let page = self.store.list(q).await?;
+        // The applied page and size (defaulted, capped), not the request's: a client that
+        // asked for 10,000 rows reads `page_size: 100` and knows why it got 100.
         let resp = ListBooksResponse {
             books: page.books,
             total: page.total,
@@ -148,9 +154,12 @@ impl CatalogApi {
             }
             self.stats.cache(CacheKind::Search, false);
         }
+        // As in `list_books`: the cache key when Redis answered, else a `nocache:` key, so
+        // identical searches share one LIKE scan either way.
         let flight_key = key.clone().unwrap_or_else(|| format!("nocache:{q:?}"));
         self.searches
             .run(&flight_key, || async {
+                // The leader's second look (see `load_list`), then the one scan, then the fill.
                 if let Some(key) = &key
                     && let Some(bytes) = self.cache.get(key).await
                 {
@@ -198,6 +207,8 @@ impl CatalogApi {
                 self.details.run(&key, || self.load_detail(id, &key)).await?
             }
         };
+        // The flight shares `Option<Book>`, not a NOT_FOUND status: "missing" is a value to
+        // cache (the negative entry), not a failure; each caller makes its own NOT_FOUND.
         let book = book.ok_or(Error::NotFound)?;
         Ok(GetBookResponse { book: Some(book) })
     }
@@ -236,25 +247,36 @@ impl CatalogApi {
         // Metadata is gRPC's header block; the platform helper accepts exactly
         // `authorization: Bearer <jwt>` and answers UNAUTHENTICATED otherwise.
         let token = bookstore_platform::auth::bearer_token(req.metadata())?;
+        // One RPC to user-service per publish (~1 ms on loopback, bounded by the 3 s
+        // deadline); reads never pay it, which is why it is not cached (see `auth`).
         let who = self.users.validate(&token).await?;
         let new = NewBook::parse(req.get_ref())?;
         // The publisher's id is recorded with the book (`published_by`): the audit trail
         // of who added what, taken from the verified token, never from the request body.
+        // A duplicate ISBN is refused by the unique index inside this INSERT: ALREADY_EXISTS,
+        // and nothing is invalidated, because nothing changed.
         let book = self.store.insert(&new, who.user_id).await?;
         tracing::info!(book_id = book.id, user_id = who.user_id, "book published");
+        // The new id may already be cached as *missing* (someone looked it up before it
+        // existed, or probed ids): invalidation deletes that negative entry with the rest,
+        // so the book is readable at once, not after the negative TTL.
         self.invalidate_book(BookId::parse(book.id)?).await;
         Ok(PublishBookResponse { book: Some(book) })
     }
 
     /// UpdateStock: set the figure, then invalidate.
     ///
-    /// Internal: inventory-service calls it after its own ledger changed, the gateway never
-    /// routes it. The request carries the *absolute* figure, not a delta, so a retried call
+    /// Internal, and the gateway never routes it. The proto names inventory-service as its
+    /// caller, but today nothing in inventory calls it: the lab's Day 29 cache experiment
+    /// (`u` changes the hottest book's stock) and the tests do, to trigger a catalogue write
+    /// on demand. Because it bumps the list version, a caller that pushed every sale
+    /// through here would empty the list caches on every sale. The request carries the *absolute* figure, not a delta, so a retried call
     /// (after a timeout whose reply was lost) sets the same value again instead of
     /// subtracting twice.
     async fn update_stock(&self, req: UpdateStockRequest) -> Result<UpdateStockResponse, Status> {
         let id = BookId::parse(req.book_id)?;
         let stock = Stock::parse(req.stock)?;
+        // An unknown id changed no row, so there is nothing to invalidate: NOT_FOUND at once.
         let book = self.store.update_stock(id, stock).await?.ok_or(Error::NotFound)?;
         self.invalidate_book(id).await;
         Ok(UpdateStockResponse { book: Some(book) })
@@ -281,6 +303,8 @@ impl CatalogApi {
         self.details.forget(&key);
         self.cache.delete(&key).await;
         self.cache.bump_list_version().await;
+        // The task owns a clone of the cache handle and the key, not the request: it outlives
+        // the RPC, which has long answered by the time the second delete happens.
         let cache = self.cache.clone();
         // Fire and forget: the write's answer does not wait for the second delete. If the
         // process dies in those 500 ms, the TTL is the backstop.
@@ -292,12 +316,13 @@ impl CatalogApi {
     // lesson:invalidate:end
 }
 
+/// Decodes a cached protobuf message; a corrupt entry is an internal error (logged).
+///
 /// A value that does not decode means a different version of this service wrote the key
 /// with a different message layout (protobuf tolerates added fields, not changed types).
 /// The request fails with INTERNAL rather than guessing; the entry expires on its TTL.
 /// A fleet that changes the cached layout should also change the key prefix
 /// (`catalog:v2:…`) so old and new instances never read each other's entries.
-/// Decodes a cached protobuf message; a corrupt entry is an internal error (logged).
 fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, Status> {
     M::decode(bytes).map_err(|e| Error::Corrupt(e.to_string()).into())
 }

@@ -5,7 +5,6 @@
 //! until this service hangs too — that is how one slow service takes down its callers.
 //! DO: connect lazily. catalog-service starts (and serves reads) even while user-service
 //! is still starting; only the first PublishBook needs it.
-
 //!
 //! | user-service answers | PublishBook answers | why |
 //! |---|---|---|
@@ -28,10 +27,13 @@ use crate::Error;
 // token's remaining lifetime would save an RPC per write, but a write path is rare, and
 // a cache would keep honouring a token after a future revocation list said no.
 
-/// Who a valid token belongs to.
+/// Who a valid token belongs to, as user-service's ValidateToken answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
+    /// Recorded as the book's `published_by`: the audit trail comes from the verified
+    /// token, never from a field the client could fill in.
     pub user_id: u64,
+    /// The name at login time; PublishBook logs only the id.
     pub username: String,
 }
 
@@ -76,6 +78,8 @@ impl UserClient {
             Ok(Err(status)) if status.code() == Code::Unauthenticated => {
                 Err(Error::Unauthenticated(status.message().to_string()))
             }
+            // INTERNAL, UNAVAILABLE, DEADLINE_EXCEEDED, even INVALID_ARGUMENT: none of them
+            // says the token is bad, only that we could not find out. Fail closed.
             Ok(Err(status)) => {
                 Err(Error::AuthUnavailable(format!("{:?}: {}", status.code(), status.message())))
             }

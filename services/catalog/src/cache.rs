@@ -44,7 +44,6 @@
 //! miss and logged, so the service keeps answering from MySQL (single-flight still
 //! protects MySQL from the extra load). A failed invalidation is logged; the TTL bounds
 //! how long the stale entry can live — one more reason every entry has one.
-
 //!
 //! ## Key anatomy
 //!
@@ -106,23 +105,27 @@ use crate::domain::{BookId, ListQuery, SearchQuery};
 pub const NEGATIVE: &[u8] = b"";
 
 /// The TTLs, from settings.
-#[derive(Clone, Copy, Debug)]
 ///
 /// Durations rather than seconds so the rest of the code cannot mix up units; `put`
 /// converts to whole seconds for `EX` at the last moment.
+#[derive(Clone, Copy, Debug)]
 pub struct Ttls {
+    /// List and search pages (`list_ttl_secs`, 5 min by default).
     pub list: Duration,
+    /// One book's entry (`detail_ttl_secs`, 1 h).
     pub detail: Duration,
+    /// A [`NEGATIVE`] entry (`negative_ttl_secs`, 60 s).
     pub negative: Duration,
 }
 
 // lesson:jitter:start
+/// `base` ± 10 %, uniformly: the avalanche defence.
+///
 /// Why ±10 %: 1,000 keys written in the same second with exactly 300 s all expire in the
 /// same second 5 minutes later — a synchronized miss storm. Spread uniformly over
 /// 270–330 s, the same keys expire at ~17 per second. Wider jitter spreads more but makes
-/// the "5 minutes" promise vaguer; 10 % is the usual compromise.
-///
-/// `base` ± 10 %, uniformly: the avalanche defence.
+/// the "5 minutes" promise vaguer; 10 % is the usual compromise. The floor of 1 s keeps a
+/// tiny configured TTL from rounding down to `EX 0`, which Redis refuses as an error.
 pub fn jittered(base: Duration) -> Duration {
     let factor = rand::rng().random_range(0.9..=1.1);
     base.mul_f64(factor).max(Duration::from_secs(1))
@@ -140,10 +143,17 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// A cache over `conn` whose every key starts with `prefix` (empty in production; a
+    /// random one per test, so parallel tests share one Redis without sharing keys).
+    ///
+    /// `ConnectionManager` is one multiplexed connection that reconnects by itself; the
+    /// `conn.clone()` in every method below is a cheap handle to it, not a new socket.
+    /// The version hint starts at 0, the version of a Redis that has never seen a write.
     pub fn new(conn: ConnectionManager, prefix: &str, ttls: Ttls) -> Self {
         Self { conn, prefix: prefix.to_string(), ttls, version_hint: Arc::new(AtomicU64::new(0)) }
     }
 
+    /// The one key without a TTL (see the key anatomy above).
     fn version_key(&self) -> String {
         format!("{}catalog:list:version", self.prefix)
     }
@@ -171,10 +181,13 @@ impl Cache {
             redis::pipe().get(self.version_key()).get(&guessed).query_async(&mut conn).await;
         match reply {
             Ok((version, value)) => {
+                // No version key yet means version 0: the first `INCR` creates it as 1.
                 let version = version.unwrap_or(0);
                 if version == hint {
                     return Some((guessed, value));
                 }
+                // `Relaxed` is enough: the hint is a guess that the next pipeline verifies,
+                // so a stale read of it costs at most one extra round trip, never a wrong page.
                 self.version_hint.store(version, Ordering::Relaxed);
                 let key = key_for(version);
                 let value = self.get(&key).await;
@@ -232,6 +245,9 @@ impl Cache {
     // lesson:cache-keys:end
 
     /// The cached bytes, or `None` on a miss *or* a Redis error (logged).
+    ///
+    /// `warn!`, not `error!`: a failed GET costs one query and heals itself; an outage
+    /// shows as a burst of these lines next to a rising `catalog_db_queries_total`.
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
         let mut conn = self.conn.clone();
         match conn.get::<_, Option<Vec<u8>>>(key).await {
@@ -262,6 +278,8 @@ impl Cache {
     /// so no write's invalidation can be lost to another's.
     pub async fn bump_list_version(&self) {
         let mut conn = self.conn.clone();
+        // `error!`, where a failed GET or SET is only `warn!`: those cost one extra query,
+        // this one leaves every list stale for up to a TTL, which an operator should see.
         if let Err(e) = conn.incr::<_, _, u64>(self.version_key(), 1).await {
             tracing::error!(error = %e, "redis INCR list version failed; lists stay stale until TTL");
         }

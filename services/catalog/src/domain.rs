@@ -5,7 +5,6 @@
 //! `page_size=20` are the same query, and so are `keyword=" Rust "` and `keyword="rust"`
 //! (the table's collation is case-insensitive). Parsing them to one value first means they
 //! share one cache key instead of filling Redis with copies of the same page.
-
 //!
 //! | type | accepts | refuses with INVALID_ARGUMENT |
 //! |---|---|---|
@@ -32,6 +31,10 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// 10,000-row query, a multi-megabyte cache value and a response the client cannot show.
 pub const MAX_PAGE_SIZE: u32 = 100;
 /// Deep pages cost `OFFSET` rows of work each; nobody reads page 100,001 of a bookshop.
+///
+/// The bound caps the worst case, it does not make it cheap: page 100,000 at 100 rows is
+/// `OFFSET 9999900`, a walk of ten million index entries — on a 5,000-book catalogue
+/// an empty page, on a huge one a slow statement (see keyset pagination in `store`).
 pub const MAX_PAGE: u32 = 100_000;
 /// Longest keyword or search text, in characters.
 pub const MAX_KEYWORD_CHARS: usize = 100;
@@ -39,10 +42,10 @@ pub const MAX_KEYWORD_CHARS: usize = 100;
 /// The column a list is ordered by. A closed enum, mapped to SQL by [`SortKey::column`]:
 /// DON'T put a client's string into `ORDER BY` — it cannot be a bind parameter, so it
 /// would be SQL injection waiting to happen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 ///
 /// Each variant corresponds to one index in `migrations/catalog` — adding a sort key
 /// means adding an index, or that sort becomes a full-table filesort on every miss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SortKey {
     CreatedAt,
     Price,
@@ -52,6 +55,7 @@ pub enum SortKey {
 // `column()` returns `&'static str`: the only strings that can reach `ORDER BY` are these
 // three literals, whatever a client sends.
 impl SortKey {
+    /// The column name for `ORDER BY`, one of three literals.
     pub fn column(self) -> &'static str {
         match self {
             Self::CreatedAt => "created_at",
@@ -62,17 +66,19 @@ impl SortKey {
 }
 
 /// Ascending or descending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 ///
 /// Descending is the default for every sort, as the proto says: "newest first" is what a
 /// catalogue's front page shows. For price and title the gateway's default stays the
 /// same, so a client must ask for `order=asc` explicitly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
     Asc,
     Desc,
 }
 
 impl Direction {
+    /// The keyword for `ORDER BY`, applied to the sort column *and* the `id` tie-break, so
+    /// a descending page is the exact reverse of the ascending one.
     pub fn sql(self) -> &'static str {
         match self {
             Self::Asc => "ASC",
@@ -82,10 +88,10 @@ impl Direction {
 }
 
 /// A validated page request: 1-based page, size in 1..=100.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 ///
 /// Both fields are already clamped when a `Page` exists, so the SQL layer and the cache
 /// key never see page 0 or size 10,000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Page {
     pub page: u32,
     pub size: u32,
@@ -132,6 +138,8 @@ impl Page {
 /// that reaches SQL and the cache key, not the padding a client sent around it.
 pub fn normalize_keyword(raw: &str) -> Result<String, Error> {
     let words: Vec<&str> = raw.split_whitespace().collect();
+    // Unicode lowercasing (`Ä` → `ä`), matching the collation, which folds case beyond
+    // ASCII too; Chinese has no case and passes through unchanged.
     let keyword = words.join(" ").to_lowercase();
     if keyword.chars().count() > MAX_KEYWORD_CHARS {
         return Err(Error::InvalidArgument(format!(
@@ -142,7 +150,6 @@ pub fn normalize_keyword(raw: &str) -> Result<String, Error> {
 }
 
 /// A validated ListBooks request: every parameter that changes the answer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 ///
 /// It derives `Hash` and `Eq` because it *is* the identity of a cached page: two equal
 /// `ListQuery` values must produce the same key, and two different ones different keys.
@@ -153,6 +160,7 @@ pub fn normalize_keyword(raw: &str) -> Result<String, Error> {
 /// (The field order here is the order of the key's segments, to make the two easy to
 /// compare when reading `redis-cli MONITOR` output next to this struct.)
 ///
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ListQuery {
     pub page: Page,
     pub sort: SortKey,
@@ -187,11 +195,11 @@ impl ListQuery {
 }
 
 /// A validated SearchBooks request.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 ///
 /// Search shares [`Page`] and [`normalize_keyword`] with lists, so the same limits and the
 /// same normalisation apply; it differs only in the columns it matches (ISBN too) and in
 /// refusing an empty query.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SearchQuery {
     pub page: Page,
     /// Normalised, never empty.
@@ -199,6 +207,8 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
+    /// Normalises the text like a list keyword, then refuses what is empty *after*
+    /// normalisation: `"   "` would otherwise become `LIKE '%%'`, a full-table answer.
     pub fn parse(req: &SearchBooksRequest) -> Result<Self, Error> {
         let text = normalize_keyword(&req.query)?;
         if text.is_empty() {
@@ -233,14 +243,15 @@ pub fn like_contains(text: &str) -> String {
 }
 
 /// A positive book id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 ///
 /// Why a newtype for a number: `get_book(id)` and `update_stock(id, stock)` with bare
 /// integers compile just as happily with the arguments swapped. With `BookId` and `Stock`
 /// they do not, and "0 is not an id" is checked once, here, instead of in every handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BookId(u64);
 
 impl BookId {
+    /// Any id but 0, which proto3 sends when the caller never set the field.
     pub fn parse(id: u64) -> Result<Self, Error> {
         if id == 0 {
             return Err(Error::InvalidArgument("book id must be positive".into()));
@@ -248,6 +259,7 @@ impl BookId {
         Ok(Self(id))
     }
 
+    /// The id, for binding into SQL and building cache keys.
     pub fn get(self) -> u64 {
         self.0
     }
@@ -255,13 +267,14 @@ impl BookId {
 
 /// A stock figure: 0..=1,000,000 (`INT` holds more, but a shelf of a million copies of
 /// one title is a typo, not a bookshop).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 ///
 /// `i32` because the proto field is `int32`; the check makes "negative" unrepresentable
 /// past this point, which the `CHECK (stock >= 0)` constraint then only backs up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stock(i32);
 
 impl Stock {
+    /// 0 (sold out, still listed) up to a million; anything else is `InvalidArgument`.
     pub fn parse(stock: i32) -> Result<Self, Error> {
         if (0..=1_000_000).contains(&stock) {
             Ok(Self(stock))
@@ -270,6 +283,7 @@ impl Stock {
         }
     }
 
+    /// The figure, for binding into the UPDATE or INSERT.
     pub fn get(self) -> i32 {
         self.0
     }
@@ -282,23 +296,33 @@ impl Stock {
 pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 
 /// A validated PublishBook request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
 /// Text fields are trimmed before their length is checked, so "  " is an empty title, not
 /// a two-character one. Lengths are counted in characters, not bytes: "深入理解" is 4
 /// characters (12 bytes in UTF-8), and the columns are sized in characters too.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewBook {
+    /// 1–200 characters, required; the column is `VARCHAR(200)` in characters, so a title
+    /// accepted here always fits, whatever its script.
     pub title: String,
+    /// 1–100 characters, required.
     pub author: String,
     /// 13 digits, check digit verified; `None` when the publisher gave none.
     pub isbn: Option<String>,
+    /// Optional (0–100 characters): `""` is stored as is, there is no NULL to tell apart.
     pub publisher: String,
+    /// Integer cents, 1 ..= [`MAX_PRICE_CENTS`].
     pub price: i64,
+    /// The opening figure; later changes go through UpdateStock.
     pub stock: Stock,
+    /// Optional, up to 2,000 characters: a blurb, not a book.
     pub description: String,
 }
 
 /// One helper for every free-text field: trim, then check the length in characters, with
 /// an error message that names the field. Four fields, one rule, one place to change it.
+/// The message gives the bounds, not the value received: echoing input into an error
+/// would put up to 2,000 characters of someone's text into the caller's logs.
 fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, Error> {
     let value = raw.trim().to_string();
     let chars = value.chars().count();
@@ -316,6 +340,7 @@ impl NewBook {
         if !(1..=MAX_PRICE_CENTS).contains(&req.price) {
             return Err(Error::InvalidArgument(format!("price must be 1-{MAX_PRICE_CENTS} cents")));
         }
+        // An empty or blank ISBN is "none" (stored as NULL, see `store::BookRow::isbn`).
         let isbn = match req.isbn.trim() {
             "" => None,
             raw => Some(parse_isbn(raw)?),
@@ -371,6 +396,7 @@ pub fn parse_isbn(raw: &str) -> Result<String, Error> {
 mod tests {
     use super::*;
 
+    /// Each of LIKE's three special characters gets its backslash, and only those.
     #[test]
     fn like_wildcards_in_user_input_are_escaped() {
         assert_eq!(like_contains("100%"), r"%100\%%");
@@ -378,6 +404,7 @@ mod tests {
         assert_eq!(like_contains(r"c:\x"), r"%c:\\x%");
     }
 
+    /// 0/0 is the documented default page, 10,000 rows are capped, page 100,001 is refused.
     #[test]
     fn page_size_is_defaulted_and_capped_and_deep_pages_refused() {
         assert_eq!(Page::parse(0, 0).unwrap(), Page { page: 1, size: 20 });
@@ -385,12 +412,14 @@ mod tests {
         assert!(Page::parse(MAX_PAGE + 1, 10).is_err());
     }
 
+    /// Case and spacing vanish (one cache key for one meaning); 101 characters are refused.
     #[test]
     fn keywords_are_normalised_so_equal_queries_share_a_key() {
         assert_eq!(normalize_keyword("  Rust   Book ").unwrap(), "rust book");
         assert!(normalize_keyword(&"x".repeat(101)).is_err());
     }
 
+    /// Hyphens are dropped; a wrong check digit and a 11-digit number are both refused.
     #[test]
     fn isbn_check_digits_are_verified() {
         assert_eq!(parse_isbn("978-7-111-54742-6").unwrap(), "9787111547426");

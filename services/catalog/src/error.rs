@@ -1,5 +1,4 @@
 //! The one error type of catalog-service and its one mapping to gRPC codes.
-
 //!
 //! Every variant that is the *caller's* fault carries a message safe to show them; the two
 //! that are *ours* (`Database`, `Corrupt`) are logged with context and answered with a
@@ -9,6 +8,8 @@
 
 use tonic::Status;
 
+/// Everything that can go wrong in catalog-service, named for what happened; the gRPC
+/// code each becomes is decided once, in `From<Error> for Status` below.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // Caller's fault first, then dependency trouble, then our own failures: the same order
@@ -16,10 +17,10 @@ pub enum Error {
     /// Malformed input (page too far, empty title, negative stock …); nothing changed.
     #[error("{0}")]
     InvalidArgument(String),
+    /// GetBook or UpdateStock of an id no row has (for GetBook possibly answered by a
+    /// negative cache entry, without a query).
     #[error("book not found")]
     NotFound,
-    // Variants are named for what happened, not for the gRPC code they become: the code is
-    // a presentation decision made once, in `From<Error> for Status` below.
     /// PublishBook with an ISBN that is already in the catalogue.
     #[error("{0}")]
     AlreadyExists(String),

@@ -21,7 +21,6 @@
 //! | [`api`] | the gRPC handlers |
 //! | [`seed`] | the deterministic seed catalogue and its idempotent import |
 //! | [`error`] | the one error enum and its mapping to `tonic::Status` |
-
 //!
 //! ## A read, end to end
 //!
@@ -52,7 +51,6 @@
 //! [`singleflight`]. The tests in `tests/catalog_api.rs` prove each claim against real
 //! MariaDB and Redis: they count this instance's SQL statements ([`Stats`]) instead of
 //! trusting the design.
-
 //! ## Operating it: what the design assumes about Redis
 //!
 //! - **Eviction policy.** Every cache entry has a TTL, the list version key has none. Run
@@ -85,20 +83,21 @@ pub use seed::seed_catalog;
 pub use stats::{Stats, StatsSnapshot};
 
 /// catalog-service settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_LIST_TTL_SECS`, …
-#[derive(Clone, Debug, Serialize, Deserialize)]
 ///
 /// Examples: `BOOKSTORE_LIST_TTL_SECS=10` makes list expiry visible within a lesson;
 /// `BOOKSTORE_NEGATIVE_TTL_SECS=5` shortens the penetration guard for experiments;
 /// `BOOKSTORE_REDIS_PREFIX=me:` keeps a second instance's keys apart (tests do this).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
     /// user-service, e.g. `http://127.0.0.1:9001` (the supervisor passes it).
     pub user_addr: String,
+    /// Deadline for each call to user-service.
+    ///
     /// 3 s by default: a loopback ValidateToken takes ~1 ms, so this only triggers when
     /// user-service is in trouble, and then PublishBook fails with UNAVAILABLE instead of
     /// hanging.
-    /// Deadline for each call to user-service.
     pub upstream_timeout_ms: u64,
     /// List and search pages: 5 minutes (the course's figure). Lists change whenever any
     /// book is published, so they are the first to go stale if an invalidation is lost.
@@ -108,11 +107,12 @@ pub struct Settings {
     /// "No such id" entries: 1 minute. Long enough to absorb a flood of lookups for
     /// missing ids, short enough that a mistake heals quickly.
     pub negative_ttl_secs: u64,
+    /// MySQL pool size. Small on purpose: with the cache in front, MySQL sees only misses.
+    ///
     /// Why so few connections: every connection is a thread in MariaDB and memory in both
     /// processes; behind a 95 %+ hit rate and single-flight, the concurrent misses are
     /// few. A pool sized for the *total* request rate would only let a cache outage
     /// hammer MySQL harder.
-    /// MySQL pool size. Small on purpose: with the cache in front, MySQL sees only misses.
     pub db_max_connections: u32,
 }
 
@@ -163,19 +163,14 @@ pub async fn run_observed(
         &migrator(),
     )
     .await?;
+    // Redis must answer at start, although a running service survives its loss (reads fall
+    // back to MySQL, see `api`): starting blind would hide a wrong URL until the first
+    // cache outage, when the symptom is MySQL load instead of an error message.
     let redis = bookstore_platform::cache::connect(settings.common.redis_url.expose()).await?;
     // One `Stats` per instance, shared by the store (query counts) and the handlers
     // (hit/miss counts), and handed out through `on_bound` to whoever observes us.
     let stats = Arc::new(Stats::default());
-    let cache = cache::Cache::new(
-        redis,
-        &settings.common.redis_prefix,
-        cache::Ttls {
-            list: Duration::from_secs(settings.list_ttl_secs),
-            detail: Duration::from_secs(settings.detail_ttl_secs),
-            negative: Duration::from_secs(settings.negative_ttl_secs),
-        },
-    );
+    let cache = cache::Cache::new(redis, &settings.common.redis_prefix, settings.ttls());
     let users = auth::UserClient::new(
         &settings.user_addr,
         Duration::from_millis(settings.upstream_timeout_ms),
@@ -195,15 +190,26 @@ pub async fn run_observed(
     .await
 }
 
+/// The catalog's migrations (`migrations/catalog`), for the service and the seed command.
+///
 /// `sqlx::migrate!` embeds the SQL files into the binary at compile time: the service
 /// carries its own schema, and a deployed binary can never run against migrations from a
 /// different checkout.
-/// The catalog's migrations (`migrations/catalog`), for the service and the seed command.
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/catalog")
 }
 
 impl Settings {
+    /// The three TTLs as durations, for the service and for `catalog-service seed` (which
+    /// builds a `Cache` only to bump the list version, under the same prefix).
+    pub fn ttls(&self) -> cache::Ttls {
+        cache::Ttls {
+            list: Duration::from_secs(self.list_ttl_secs),
+            detail: Duration::from_secs(self.detail_ttl_secs),
+            negative: Duration::from_secs(self.negative_ttl_secs),
+        }
+    }
+
     /// Settings for an in-process instance (tests, benches, other services' tests): port 0,
     /// no Consul, the given infrastructure, database, key prefix and user-service.
     pub fn in_process(
@@ -228,9 +234,12 @@ impl Settings {
 /// A catalog-service started with [`spawn_in_process`]: its addresses, its [`Stats`] (the
 /// counters the tests and the bench assert on) and a way to stop it.
 pub struct Spawned {
+    /// The gRPC and metrics addresses the instance bound (port 0 chosen by the OS).
     pub bound: Bound,
+    /// This instance's counters, not the process-wide Prometheus ones.
     pub stats: Arc<Stats>,
     shutdown: Shutdown,
+    /// The server task: awaited by [`Spawned::stop`], so a serve error is not lost.
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -252,6 +261,8 @@ impl Spawned {
 /// once it listens. Used by catalog's tests, the gateway's and order's tests and the bench,
 /// so a new required setting is wired once here instead of in each of them.
 pub async fn spawn_in_process(settings: Settings, seed: usize) -> anyhow::Result<Spawned> {
+    // Seeded through a short-lived pool of its own, before the service starts: nothing can
+    // cache a page of a half-loaded table, and the service's pool stays sized for traffic.
     if seed > 0 {
         let pool = bookstore_platform::db::connect(
             settings.common.mysql_url.expose(),

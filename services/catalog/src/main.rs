@@ -3,7 +3,6 @@
 //! `catalog-service seed [--count N]` instead loads the seed catalogue into the configured
 //! database (idempotently) and exits — the analogue of the course's import from
 //! `bookstore.books`.
-
 //!
 //! Examples:
 //!
@@ -39,6 +38,8 @@ async fn main() -> anyhow::Result<()> {
                 _ => anyhow::bail!("usage: catalog-service seed [--count N]"),
             };
             let inserted = bookstore_catalog::seed::seed_command(&settings, count).await?;
+            // Printed, not logged: the count is the command's answer, for a person or a
+            // script (`bookstore-lab up` sends it to `.lab/logs/seed.log`; 0 on a re-run is normal).
             println!("seeded {inserted} new books ({count} in the seed catalogue)");
             Ok(())
         }

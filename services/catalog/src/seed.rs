@@ -15,12 +15,11 @@
 //! - dates counted from a fixed epoch, never from "now";
 //! - every ISBN derived from the book's index, so it is unique by construction and a
 //!   re-run finds every book already there and inserts nothing (see [`seed_catalog`]).
-
 //!
 //! The shape of the data, and why it matters for the lessons:
 //! - ~60 % Chinese and ~40 % English titles, ~20 % fiction: keywords such as `Rust`,
 //!   `Redis` or `算法` match tens to hundreds of books, so keyword pages are realistic;
-//! - prices 19.90–199.00 yuan, uniformly: sorting by price gives a full range of pages;
+//! - prices 19.90–198.90 yuan, uniformly: sorting by price gives a full range of pages;
 //! - `created_at` spread over ten years: "newest first" is a real order, not all ties;
 //! - stock 0–500: some books show as sold out.
 
@@ -41,17 +40,17 @@ pub const DEFAULT_COUNT: usize = 5_000;
 const SEED: u64 = 20_240_629;
 
 /// Rows per `INSERT`: large enough to amortise round trips, small enough to stay far below
-/// `max_allowed_packet` (each row is well under 1 KB).
-/// (MariaDB's default `max_allowed_packet` is 16 MB; 500 rows are ~250 KB.)
+/// `max_allowed_packet` (each row is well under 1 KB; MariaDB's default packet limit is
+/// 16 MB, and 500 rows are ~250 KB).
 const BATCH: usize = 500;
 
 /// One generated book, before it has an id.
-#[derive(Clone, Debug, PartialEq, Eq)]
 ///
 /// The same fields as a PublishBook request plus `created_at`: seed books bypass the RPC
 /// (no token, no per-book invalidation) because an import is a bulk operation, but they
 /// must satisfy the same rules — the unit tests run every seed book through the same
 /// validators ([`crate::domain::parse_isbn`], the price range) that PublishBook uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeedBook {
     pub title: String,
     pub author: String,
@@ -80,6 +79,7 @@ fn words(name: &str) -> Vec<&'static str> {
         // Entries are literal: " in Action" keeps its leading space (it is appended to a
         // subject). Only a trailing `\r` (a file saved on Windows) is removed.
         .map(|l| l.trim_end_matches('\r'))
+        // Blank lines and `#` lines are skipped, so the word file can explain itself.
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| if l == "<empty>" { "" } else { l })
         .collect();
@@ -93,15 +93,26 @@ fn words(name: &str) -> Vec<&'static str> {
 /// compile error here, and at most one `words("…")` call per list can be wrong — which
 /// the unit tests catch, because `generate` loads every list.
 struct Words {
+    /// A Chinese technical title is prefix + subject + suffix, e.g. 深入理解 + Rust编程 +
+    /// （第2版）. The subject is what keyword searches find, so it carries the real words.
     zh_prefix: Vec<&'static str>,
     zh_subject: Vec<&'static str>,
+    /// `<empty>` appears more than once on purpose: it is drawn uniformly like any entry,
+    /// so repeating it is how most titles get no edition suffix.
     zh_suffix: Vec<&'static str>,
+    /// A Chinese novel is adjective + noun (寂静的 + 河流): short, and never a keyword hit
+    /// for technical searches, as in a real shop's mix.
     zh_fiction_adj: Vec<&'static str>,
     zh_fiction_noun: Vec<&'static str>,
+    /// An English technical title is adjective, space, subject and suffix ("Practical" +
+    /// "Rust" + " in Action"); suffixes carry their own leading space.
     en_adj: Vec<&'static str>,
     en_subject: Vec<&'static str>,
     en_suffix: Vec<&'static str>,
+    /// English novels are whole titles, picked as they are.
     en_fiction: Vec<&'static str>,
+    /// Authors: surname + given name without a space in Chinese, first + last with one in
+    /// English; publishers follow the book's language.
     zh_surname: Vec<&'static str>,
     zh_given: Vec<&'static str>,
     en_first: Vec<&'static str>,
@@ -139,7 +150,11 @@ impl Words {
 pub fn sample_keywords() -> Vec<&'static str> {
     let mut list = words("zh_subject");
     list.extend(words("en_subject"));
+    // Words that also occur *inside* longer entries (Rust编程, a fiction noun, a prefix,
+    // a suffix): searching them exercises the `%…%` match in the middle of a title.
     list.extend(["河流", "Rust", "实战", "Guide"]);
+    // `dedup` drops only *adjacent* repeats, so a word already in a subject list ("Rust")
+    // stays twice: harmless, it is merely drawn a little more often.
     list.dedup();
     list
 }
@@ -212,7 +227,8 @@ pub fn generate(count: usize) -> Vec<SeedBook> {
                     format!("{} {}", pick(&mut rng, &w.en_first), pick(&mut rng, &w.en_last));
                 (title, author, pick(&mut rng, &w.en_publisher))
             };
-            // Prices as shops set them: 19.90 … 199.00 yuan, ending in .00, .80 or .90.
+            // Prices as shops set them: 19.90 … 198.90 yuan, ending in .00, .80 or .90 (the
+            // clamp lifts the two draws below 19.90, 19.00 and 19.80, to 19.90).
             let yuan = rng.random_range(19..=198_i64);
             let cents = *[0_i64, 80, 90].choose(&mut rng).expect("non-empty");
             let price = (yuan * 100 + cents).clamp(1_990, 19_900);
@@ -273,6 +289,8 @@ pub async fn seed_catalog(pool: &MySqlPool, count: usize) -> anyhow::Result<u64>
         let present: std::collections::HashSet<String> =
             present.build_query_scalar::<String>().fetch_all(pool).await?.into_iter().collect();
         let missing: Vec<&SeedBook> = chunk.iter().filter(|b| !present.contains(&b.isbn)).collect();
+        // A complete re-run ends here for every batch: ten SELECTs for 5,000 books (each an
+        // IN list probed on the unique index), no INSERT, no id consumed.
         if missing.is_empty() {
             continue;
         }
@@ -288,6 +306,8 @@ pub async fn seed_catalog(pool: &MySqlPool, count: usize) -> anyhow::Result<u64>
                 .push_bind(b.stock)
                 .push_bind(&b.description)
                 .push_bind(b.created_at)
+                // `updated_at` = `created_at`: a seed book was never edited. The import time
+                // would stamp all 5,000 books with one instant, which no real shop has.
                 .push_bind(b.created_at);
         });
         inserted += sql.build().execute(pool).await?.rows_affected();
@@ -305,6 +325,7 @@ pub async fn seed_command(settings: &Settings, count: usize) -> anyhow::Result<u
     let pool = bookstore_platform::db::connect(
         settings.common.mysql_url.expose(),
         &settings.common.database,
+        // Two connections: the import sends one statement at a time.
         2,
         &crate::migrator(),
     )
@@ -314,17 +335,9 @@ pub async fn seed_command(settings: &Settings, count: usize) -> anyhow::Result<u
         // Redis is optional here: with no Redis there is no cache to invalidate.
         match bookstore_platform::cache::connect(settings.common.redis_url.expose()).await {
             Ok(conn) => {
-                crate::cache::Cache::new(
-                    conn,
-                    &settings.common.redis_prefix,
-                    crate::cache::Ttls {
-                        list: std::time::Duration::from_secs(settings.list_ttl_secs),
-                        detail: std::time::Duration::from_secs(settings.detail_ttl_secs),
-                        negative: std::time::Duration::from_secs(settings.negative_ttl_secs),
-                    },
-                )
-                .bump_list_version()
-                .await
+                crate::cache::Cache::new(conn, &settings.common.redis_prefix, settings.ttls())
+                    .bump_list_version()
+                    .await
             }
             Err(e) => {
                 tracing::warn!(error = %e, "redis unavailable; cached lists expire on their own")
@@ -342,12 +355,16 @@ mod tests {
     use super::*;
     use crate::domain::parse_isbn;
 
+    /// Two calls give equal books, and a smaller catalogue is a prefix of a larger one —
+    /// what lets a test seed 300 books and the bench 5,000 from the same generator.
     #[test]
     fn the_catalogue_is_the_same_on_every_run() {
         assert_eq!(generate(50), generate(50));
         assert_eq!(generate(10), generate(50)[..10].to_vec());
     }
 
+    /// 2,000 books: every ISBN distinct and valid, every price in range, no empty title or
+    /// author — the rules PublishBook enforces, which the import bypasses.
     #[test]
     fn seed_books_are_valid_and_their_isbns_unique() {
         let books = generate(2_000);

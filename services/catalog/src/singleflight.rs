@@ -22,7 +22,6 @@
 //! Scope, honestly: this coalesces loads within one process. With N instances a cold key
 //! costs at most N queries, which is fine for N = 3; a fleet of hundreds would add a short
 //! Redis lock (`SET key:lock NX PX 3000`) around the load.
-
 //! ## A timeline of 500 requests for one cold key
 //!
 //! ```text

@@ -9,7 +9,6 @@
 //! Metric names (stable; the lab dashboard reads them):
 //! - `cache_requests_total{cache="list"|"search"|"detail", result="hit"|"miss"}`
 //! - `catalog_db_queries_total{query="list"|"search"|"get"|"insert"|"update_stock"}`
-
 //!
 //! Reading the hit rate from Prometheus (what the dashboard does):
 //!
@@ -24,10 +23,10 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Which cache a lookup went to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 ///
 /// `#[repr]`-free `as usize` indexing into the counter arrays: the three variants are
 /// 0, 1, 2 in declaration order, and the arrays have exactly three slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheKind {
     List,
     Search,
@@ -35,6 +34,7 @@ pub enum CacheKind {
 }
 
 impl CacheKind {
+    /// The `cache` label value; a closed set, so the metric has a fixed number of series.
     fn label(self) -> &'static str {
         match self {
             Self::List => "list",
@@ -48,18 +48,23 @@ impl CacheKind {
 /// only ever summed, never used to order other memory operations.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Every SQL statement sent, of any kind: what "500 reads → 1 query" is counted in.
     db_queries: AtomicU64,
+    /// Lookups answered from Redis, indexed by [`CacheKind`] (`as usize`).
     hits: [AtomicU64; 3],
+    /// Lookups whose first GET found nothing, indexed the same way; a miss that single-
+    /// flight then answered without a query still counts here (see `CatalogApi::list_books`).
     misses: [AtomicU64; 3],
 }
 
 /// A copy of the counters at one moment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 ///
 /// Tests and the bench take one before and one after an action and subtract
 /// ([`StatsSnapshot::since`]): that isolates the effect of the action from everything the
 /// instance did before it, without resetting shared counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
+    /// Statements sent to MySQL; the figure the stampede and penetration tests assert on.
     pub db_queries: u64,
     pub list_hits: u64,
     pub list_misses: u64,
@@ -75,6 +80,8 @@ impl StatsSnapshot {
     /// Negative entries count as hits (they answered without MySQL). So do search pages.
     /// This is the figure the course's "命中率 > 80 %" means: of all lookups, how many
     /// the cache answered.
+    /// `bookstore-lab bench catalog` prints it for every row: a warm row should read 100 %
+    /// (the mix was filled just before), a cold row shows what the Zipf mix alone achieves.
     pub fn hit_rate(&self) -> f64 {
         let hits = self.list_hits + self.search_hits + self.detail_hits;
         let all = hits + self.list_misses + self.search_misses + self.detail_misses;

@@ -1,6 +1,5 @@
 //! The `books` table: SQL only. Every statement is counted in [`Stats`], which is how the
 //! tests prove "500 concurrent reads → 1 query" instead of assuming it.
-
 //!
 //! ## Which index serves which query
 //!
@@ -46,17 +45,21 @@ use crate::{
 };
 
 /// One row of `books`.
-#[derive(Clone, Debug, sqlx::FromRow)]
 ///
 /// Field types mirror the column types exactly (`BIGINT UNSIGNED` → `u64`, `INT` → `i32`,
 /// nullable → `Option`): sqlx checks them at run time and fails loudly on a mismatch,
 /// rather than truncating a price or reading NULL as an empty string.
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct BookRow {
     pub id: u64,
     pub title: String,
     pub author: String,
+    /// NULL when the publisher gave none. NULL and not `''`: the UNIQUE index on `isbn`
+    /// admits any number of NULLs but only one empty string, so a second ISBN-less book
+    /// stored as `''` would be refused as a duplicate.
     pub isbn: Option<String>,
     pub publisher: String,
+    /// Integer cents (分), like every amount in the system.
     pub price: i64,
     pub stock: i32,
     pub description: String,
@@ -73,6 +76,8 @@ impl From<BookRow> for Book {
             id: r.id,
             title: r.title,
             author: r.author,
+            // proto3 strings have no "absent": `""` means no ISBN on the wire, as in
+            // PublishBook's request.
             isbn: r.isbn.unwrap_or_default(),
             publisher: r.publisher,
             price: r.price,
@@ -95,6 +100,9 @@ struct PagedRow {
     total: i64,
 }
 
+/// The columns [`BookRow`] reads, listed rather than `SELECT *`: the audit column
+/// `published_by` stays in the table, and the statement shows exactly what it returns
+/// (sqlx would ignore extra columns, but every read would still ship them).
 const COLUMNS: &str =
     "id, title, author, isbn, publisher, price, stock, description, created_at, updated_at";
 /// [`COLUMNS`] of the `b` side of a page's deferred join (see [`Store::list`]).
@@ -126,17 +134,17 @@ fn push_filter(sql: &mut QueryBuilder<'_, sqlx::MySql>, pattern: Option<&str>, c
 /// A page of books and the number of books matching the filter.
 ///
 /// `total` is `u64` like the proto field, even though `COUNT(*)` is a signed `BIGINT` in
-/// MySQL: the conversion happens once, in [`Store::list`], with a floor at zero.
+/// MySQL: the conversion happens once, in `Store::page_of`, with a floor at zero.
 pub struct BookPage {
     pub books: Vec<Book>,
     pub total: u64,
 }
 
 /// The table, with its query counter.
-#[derive(Clone)]
 ///
 /// Cloning a `Store` is cheap (a pool handle and an `Arc`), so every handler clone shares
 /// one connection pool and one set of counters.
+#[derive(Clone)]
 pub struct Store {
     pool: MySqlPool,
     stats: Arc<Stats>,
@@ -148,12 +156,6 @@ impl Store {
     /// requests pile up — visible as latency, and bounded by the gateway's deadline.
     pub fn new(pool: MySqlPool, stats: Arc<Stats>) -> Self {
         Self { pool, stats }
-    }
-
-    /// The pool, for callers outside the request path (the seed import in tests). Queries
-    /// made through it are not counted: they are not the service's own traffic.
-    pub fn pool(&self) -> &MySqlPool {
-        &self.pool
     }
 
     /// A page, optionally filtered by keyword (title or author, matched literally).
@@ -211,6 +213,9 @@ impl Store {
         .await
     }
 
+    /// One page of books matching `pattern` (a LIKE pattern over `columns`, or none), in
+    /// a total order, with the total of all matches: the statement shape `list` explains.
+    /// `label` names the query in the `catalog_db_queries_total` counter.
     async fn page_of(
         &self,
         label: &'static str,
@@ -220,12 +225,11 @@ impl Store {
         direction: Direction,
         page: Page,
     ) -> Result<BookPage, Error> {
-        // Column and direction come from closed enums, never from the request text. The
-        // `id` tie-break makes the order total: without it, books with equal prices could
-        // swap places between page 1 and page 2, and one would be shown twice.
         // These two strings are interpolated into the SQL text (ORDER BY cannot take bind
-        // parameters); they come from `&'static str` returned by closed enums, so no user
-        // byte can reach this part of the statement.
+        // parameters); they are `&'static str` returned by closed enums, so no user byte
+        // can reach this part of the statement. The `id` tie-break makes the order total:
+        // without it, books with equal prices could swap places between page 1 and page 2,
+        // and one would be shown twice.
         let (col, dir) = (sort.column(), direction.sql());
         // Where the total comes from (see `list`): counted by the inner scan when a filter
         // makes it read every row anyway, by a separate index-only COUNT otherwise.
@@ -253,9 +257,8 @@ impl Store {
         let total = match rows.first() {
             Some(r) => u64::try_from(r.total).unwrap_or(0),
             // A page past the end has no rows to carry the total; ask for it separately.
-            // (Rare: only clients paging beyond the last page pay this second query.)
-            // Note this makes a past-the-end page cost two statements; it is cached like any
-            // other page, so it costs them once per TTL.
+            // Only clients paging beyond the last page pay this second statement, and the
+            // empty page is cached like any other, so they pay it once per TTL.
             None if page.page > 1 => self.count(label, pattern, columns).await?,
             None => 0,
         };
@@ -329,14 +332,14 @@ impl Store {
     /// figure as before", which the UPDATE's affected-rows count cannot.
     pub async fn update_stock(&self, id: BookId, stock: Stock) -> Result<Option<Book>, Error> {
         self.stats.db_query("update_stock");
-        let done = sqlx::query("UPDATE books SET stock = ? WHERE id = ?")
+        sqlx::query("UPDATE books SET stock = ? WHERE id = ?")
             .bind(stock.get())
             .bind(id.get())
             .execute(&self.pool)
             .await?;
-        // MySQL reports "rows changed", not "rows matched": setting the same figure again
-        // affects 0 rows, so existence is decided by reading the row back.
-        let _ = done;
+        // The affected-rows count is ignored on purpose: MySQL reports "rows changed", not
+        // "rows matched", so setting the same figure again affects 0 rows; existence is
+        // decided by reading the row back.
         self.get(id).await
     }
 }

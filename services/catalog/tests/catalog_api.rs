@@ -1,7 +1,6 @@
 //! catalog-service against real MariaDB and Redis: each test gets a fresh database, its
 //! own Redis key prefix and servers on port 0, and counts its instance's own database
 //! queries and cache hits through [`bookstore_catalog::Stats`].
-
 //!
 //! The issue's test list, and where each item is proved:
 //!
@@ -37,9 +36,10 @@ use bookstore_proto::{
 };
 use tonic::{Code, Request, transport::Channel};
 
+/// Books loaded from the seed catalogue into every test database.
+///
 /// Enough books for several pages under every sort, few enough to seed in a blink. The
 /// seed is deterministic, so "page 1 sorted by price" is the same in every run.
-/// Books loaded from the seed catalogue into every test database.
 const SEEDED: usize = 300;
 
 /// A running catalog-service (and the user-service it authenticates with).
@@ -57,7 +57,10 @@ struct TestCatalog {
     /// The instance's MySQL database (server URL from the test infra), for tests that
     /// act on it beside the service, as `catalog-service seed` does.
     database: String,
+    /// The test's own token, given to user-service.
     shutdown: Shutdown,
+    /// catalog-service's token: `spawn_in_process` makes its own, so a drop must cancel
+    /// both, or the catalog instance would keep serving until the test binary exits.
     catalog_shutdown: Shutdown,
 }
 
@@ -113,8 +116,10 @@ impl TestCatalog {
     }
 }
 
-/// Both services must agree on it only because user-service signs and verifies; catalog
-/// never sees it (it asks user-service), which is the design the test exercises.
+/// The JWT secret of the test's user-service.
+///
+/// Only user-service needs it, because it signs and verifies; catalog never sees it (it
+/// asks user-service), which is the design the test exercises.
 const JWT_SECRET: &str = "catalog-test-secret-at-least-32-bytes-long";
 
 /// Starts user-service and catalog-service in-process, with the seed catalogue loaded.
@@ -144,6 +149,8 @@ async fn spawn_catalog() -> TestCatalog {
     );
     // The Spawned handle carries the instance's Stats next to the addresses: the handle the
     // assertions below use to count this instance's SQL statements.
+    // Bounded, so a start that hangs (a migration lock, an unreachable Redis) fails this
+    // test with a message instead of stalling the whole suite.
     let catalog = tokio::time::timeout(
         Duration::from_secs(30),
         bookstore_catalog::spawn_in_process(settings, SEEDED),
@@ -199,7 +206,7 @@ async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
     assert_eq!(after_miss.db_queries, 1);
     assert_eq!(first.total, SEEDED as u64);
     // The answer is right, not only cached: ordered by price, and the total counts all
-    // seeded books (the window function's COUNT(*) OVER ()).
+    // seeded books (for an unfiltered list, the statement's `(SELECT COUNT(*) FROM books)`).
     assert!(first.books.windows(2).all(|w| w[0].price <= w[1].price));
 
     // The same query again: answered from Redis, and the query counter must not move.
@@ -228,13 +235,13 @@ async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
     }
     // Normalisation: the same keyword with other case and spacing is the same query.
     svc.client.list_books(list(1, 10, SortField::Price, SortOrder::Asc, "  RUST ")).await.unwrap();
+    // 6 = 1 base miss + 5 variant misses; the normalised keyword added none.
     assert_eq!(svc.stats().since(&before).db_queries, 6);
 
-    // (6 = 1 base miss + 5 variant misses; the normalised keyword added none.)
-    // The counters are exported on the Prometheus endpoint under the dashboard's names.
-    // The Prometheus text format, scraped like the dashboard does. Other tests in this
-    // process share the recorder, so only the presence of the series is asserted here;
-    // exact counts come from the per-instance Stats above.
+    // The counters are exported on the Prometheus endpoint under the dashboard's names,
+    // scraped in the text format as the dashboard does. Other tests in this process share
+    // the recorder, so only the presence of the series is asserted here; exact counts
+    // come from the per-instance Stats above.
     let text = reqwest::get(format!("http://{}/metrics", svc.metrics_addr))
         .await
         .unwrap()
@@ -256,11 +263,14 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
     let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
     let target = page.books[0].clone();
     let get = GetBookRequest { id: target.id };
+    // A miss that fills the detail entry: from here on a stale cache would show.
     svc.client.get_book(get).await.unwrap();
 
     // Both the detail and the page containing the book are cached now. A cache that only
     // expired by TTL would keep showing the old stock for up to an hour (detail) or five
     // minutes (list); invalidation must make the very next read correct.
+    // Always a different figure from the current one: writing the same value would let the
+    // test pass even if nothing were invalidated.
     let new_stock = if target.stock == 42 { 43 } else { 42 };
     svc.client
         .update_stock(UpdateStockRequest { book_id: target.id, stock: new_stock })
@@ -274,7 +284,7 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
 
     // The subtle case: an id that was looked up *before* it existed has a negative entry.
     // If PublishBook forgot to delete it, the new book would be "not found" for a minute.
-    // The next id does not exist yet: looking it up caches "not found".
+    // The next id does not exist yet, so looking it up caches "not found".
     let next_id = SEEDED as u64 + 1;
     let missing = svc.client.get_book(GetBookRequest { id: next_id }).await.unwrap_err();
     // NOT_FOUND, and a negative entry is now cached for this id.
@@ -309,6 +319,8 @@ async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query() 
     // 500 requests in flight at once over one HTTP/2 connection, all for the same key.
     // Without single-flight each would miss and run its own SELECT: 500 queries. The
     // assertion allows exactly one.
+    // Cloned clients share one HTTP/2 connection: the 500 calls are 500 streams on it,
+    // which is how a gateway's traffic reaches catalog too.
     let calls = (0..500).map(|_| {
         let mut client = svc.client.clone();
         let req = req.clone();
@@ -319,6 +331,7 @@ async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query() 
     let results = futures::future::join_all(calls).await;
     // Everyone got the same, successful answer: waiters receive a copy of the leader's
     // page, not an error and not an empty default.
+    // (A stampede that *failed* would also show one query: hence the equality check.)
     let first = results[0].as_ref().unwrap();
     assert!(results.iter().all(|r| r.as_ref().ok() == Some(first)));
     let s = svc.stats().since(&before);
@@ -356,6 +369,8 @@ async fn a_storm_of_reads_for_a_missing_id_reaches_the_database_once() {
     // the negative entry.
     let s = svc.stats().since(&before);
     assert_eq!(s.db_queries, 1, "{s:?}");
+    // At least the 20 sequential reads; `>=` because storm requests that arrived after the
+    // fill were hits too, and how many did depends on scheduling.
     assert!(s.detail_hits >= 20);
 }
 
@@ -398,6 +413,7 @@ async fn wildcards_match_literally_and_huge_pages_are_capped() {
     // refused. Capping keeps a naive client working while bounding the query and the
     // cached value.
     // (10,000 would also be a 10,000-row cache value: capping protects Redis too.)
+    // The reply's `page_size` says what was applied, so a client can tell it was capped.
     let huge = svc
         .client
         .list_books(list(1, 10_000, SortField::Price, SortOrder::Asc, ""))
@@ -407,6 +423,7 @@ async fn wildcards_match_literally_and_huge_pages_are_capped() {
     assert_eq!(huge.page_size, 100);
     // 100 books came back, not 10,000: the query itself was bounded, not only the reply.
     assert_eq!(huge.books.len(), 100);
+    // And the one refusal among the reads: an empty search has no useful smaller answer.
     let empty = svc.client.search_books(SearchBooksRequest::default()).await.unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
 }
@@ -422,6 +439,7 @@ async fn publish_book_requires_a_valid_token_and_valid_fields() {
         price: 1_000,
         ..Default::default()
     };
+    // No `authorization` metadata at all: refused before user-service is even asked.
     let err = svc.client.publish_book(valid.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
@@ -431,9 +449,10 @@ async fn publish_book_requires_a_valid_token_and_valid_fields() {
     assert_eq!(svc.client.publish_book(forged).await.unwrap_err().code(), Code::Unauthenticated);
 
     let token = svc.token().await;
-    // With a valid token, every invalid field is INVALID_ARGUMENT; the last is an ISBN
+    // From here on the caller is authenticated, so only the fields can be at fault: every
+    // invalid field is INVALID_ARGUMENT. The cases are a zero price, one cent above the
+    // maximum, a title of only spaces (trimmed to empty), a negative stock, and an ISBN
     // whose check digit is off by one — a typo the check digit exists to catch.
-    // From here on the caller is authenticated, so only the fields can be at fault.
     for bad in [
         PublishBookRequest { price: 0, ..valid.clone() },
         PublishBookRequest { price: 10_000_001, ..valid.clone() },
@@ -463,6 +482,7 @@ async fn grpcurl_finds_the_service_by_reflection_and_calls_it() {
     // grpcurl is the tool a learner uses by hand (the course tests "5 RPC methods with
     // grpcurl"); `make test` builds it into the tools folder. Reflection means it needs no
     // .proto files: it asks the server for its own schema.
+    // The tools folder `make test` fills, overridable for machines that keep it elsewhere.
     let tools = std::env::var("BOOKSTORE_TOOLS_DIR").unwrap_or_else(|_| {
         format!("{}/.cache/bookstore-lab/tools", std::env::var("HOME").unwrap())
     });
@@ -518,9 +538,13 @@ async fn reseeding_burns_no_ids() {
     )
     .await
     .unwrap();
+    // A pool of the test's own beside the running service, as `catalog-service seed` opens
+    // one. Each run must insert nothing: the look-up finds every ISBN present.
     for _ in 0..2 {
         assert_eq!(bookstore_catalog::seed_catalog(&pool, SEEDED).await.unwrap(), 0);
     }
+    // The proof is the id, not the row count: `INSERT IGNORE` also reported 0 rows while
+    // it burned the ids, so only the next AUTO_INCREMENT value tells the two apart.
     let token = svc.token().await;
     let book = svc.publish(&token, "Published After Reseeding").await;
     assert_eq!(book.id, SEEDED as u64 + 1, "re-seeding consumed auto-increment ids");

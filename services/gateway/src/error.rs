@@ -19,7 +19,6 @@
 //! DO: keep the machine-readable `code` stable (clients switch on it) and the `message`
 //! human. DON'T: answer every failure with 500 or, worse, 200 + `{"ok": false}` — HTTP
 //! clients, proxies and retry policies all understand status codes, and nothing else.
-
 //! ## 401 or 403?
 //!
 //! 401 Unauthorized means "I do not know who you are" (no token, bad token): log in.
@@ -38,6 +37,21 @@
 //! `body.error?.code` on any response, and the shape has room for more fields later
 //! (a request id, field-level details) without breaking anyone.
 //!
+//! ## What a client may retry
+//!
+//! | status | retry? | why |
+//! |---|---|---|
+//! | 400, 401, 403, 404, 413 | no, not as is | the request itself is the problem |
+//! | 409 ABORTED | yes, at once | a race inside the service; the same request will settle it |
+//! | 409 FAILED_PRECONDITION, ALREADY_EXISTS | no | the state forbids it; retrying cannot change that |
+//! | 429, 503 | yes, with backoff | overloaded or down; hammering makes it worse |
+//! | 504 | yes, *with the same idempotency key* | the outcome is unknown: it may have happened |
+//! | 500 | perhaps once | our bug, or a database hiccup; the log says which |
+//!
+//! The 504 row is the one that bites: a CreateOrder that timed out at the gateway may
+//! still commit behind it. Retrying without a key creates a second order; retrying with
+//! the same key returns the first. That is what `Idempotency-Key` is for.
+//!
 use axum::{
     Json,
     http::StatusCode,
@@ -47,7 +61,6 @@ use serde_json::json;
 use tonic::Code;
 
 /// An HTTP error answer.
-#[derive(Debug)]
 ///
 /// `code` is the machine-readable name (the gRPC code's name, so a client that speaks both
 /// protocols sees one vocabulary); `message` is for the developer reading the response.
@@ -56,20 +69,27 @@ use tonic::Code;
 /// timeout), and everything else arrives as a gRPC status, already classified by the
 /// service that knew what went wrong. One struct with the final status and code keeps
 /// that classification instead of re-deriving it.
+#[derive(Debug)]
 pub struct ApiError {
+    /// The HTTP status line: what proxies, browsers and retry policies act on.
     pub status: StatusCode,
+    /// The gRPC code's name (`NOT_FOUND`): what a client's code switches on.
     pub code: &'static str,
+    /// For the developer reading the response; never upstream text on a 500.
     pub message: String,
 }
 
 impl ApiError {
     /// The general constructor; the named ones below cover the gateway's own errors, and
-    /// `From<tonic::Status>` covers everything an upstream answers.
+    /// `From<tonic::Status>` covers everything an upstream answers. `code` is `'static`:
+    /// the set of codes is closed, and a client must never see one it cannot look up.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }
     }
 
-    /// 400 for a request the gateway itself could not read (bad JSON, bad query string).
+    /// 400 for a request the gateway itself could not read (bad JSON, bad query string, a
+    /// path segment that is not a number). The message is axum's description of what it
+    /// could not parse, which is exactly what the client's developer needs to fix it.
     ///
     /// The code is `INVALID_ARGUMENT`, the same a service would give, so a client handles
     /// "the gateway could not read it" and "the service refused it" with one branch.
@@ -94,7 +114,9 @@ impl ApiError {
         }
     }
 
-    /// 401 for a missing or malformed `Authorization` header.
+    /// 401 for a missing or malformed `Authorization` header — decided by the gateway alone,
+    /// with no upstream call; a token that is well-formed but refused comes back from
+    /// user-service as UNAUTHENTICATED and becomes the same 401 through `From<Status>`.
     ///
     /// Real HTTP servers add `WWW-Authenticate: Bearer` to a 401; browsers use it to pick
     /// a login method. JSON API clients read the body instead, so we keep to the body.
@@ -149,6 +171,8 @@ pub fn http_status(code: Code) -> (StatusCode, &'static str) {
 /// rule "a 500 carries no upstream text" holds everywhere by construction.
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
+        // The code decides; the message is carried along (or replaced, for 500s). Never the
+        // other way round: messages are for humans and change between versions.
         let (http, code) = http_status(status.code());
         // Upstreams already send only safe messages for INTERNAL ("internal error"), but
         // the gateway does not rely on it: a 500 never carries upstream text.
@@ -165,6 +189,8 @@ impl From<tonic::Status> for ApiError {
 /// The JSON body is built with `json!` rather than a derived struct: the shape is tiny,
 /// fixed, and reads here exactly as a client will see it.
 impl IntoResponse for ApiError {
+    /// The status line and the body; axum adds `content-type: application/json`, so a
+    /// client can parse every error the same way it parses every answer.
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         (self.status, Json(body)).into_response()

@@ -1,5 +1,4 @@
 //! `gateway`: a thin main around [`bookstore_gateway::run`].
-
 //!
 //! Settings come from `BOOKSTORE_*` variables (`BOOKSTORE_PORT`, `BOOKSTORE_USER_ADDR`,
 //! `BOOKSTORE_CATALOG_ADDR`, `BOOKSTORE_UPSTREAM_TIMEOUT_MS`); the supervisor sets them.
@@ -9,6 +8,7 @@
 // Everything testable lives in the library.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logging first, so everything start-up reports goes through one subscriber.
     bookstore_platform::telemetry::init("info");
     let settings = bookstore_platform::config::load(bookstore_gateway::Settings::default())?;
     bookstore_gateway::run(settings, bookstore_platform::shutdown::on_signal(), |_| {}).await

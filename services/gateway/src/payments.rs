@@ -10,6 +10,11 @@
 //! routed only when `lab_routes` is on (the lab's supervisor turns it on): in production
 //! the provider calls payment-service directly with a signed request, and a public route
 //! that lets anyone declare a payment successful would be a way to shop for free.
+//!
+//! What a client does after `POST …/payments`: it polls `GET /api/v1/payments/{no}` until
+//! the status leaves `pending` (the mock gateway answers after `confirm_delay_ms`) and
+//! `order_notified` is true — then the order is Paid. ❌ DON'T treat the 201 as "paid": it
+//! only says the payment exists; the money moves later, as with any real provider.
 
 use axum::{
     Json,
@@ -23,8 +28,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{error::ApiError, upstream::Upstreams};
 
+/// As in [`crate::routes`]: `?` turns any error into the JSON error response.
 type ApiResult<T> = Result<T, ApiError>;
 
+/// `POST /api/v1/orders/{id}/payments` body: `{"amount": cents}`.
 #[derive(Debug, Deserialize)]
 pub struct PayBody {
     /// The order total in cents, as the client saw it; payment-service checks it against
@@ -32,9 +39,12 @@ pub struct PayBody {
     pub amount: i64,
 }
 
+/// The lab's stand-in for a provider's notification: `{"success": bool, "amount": cents}`.
 #[derive(Debug, Deserialize)]
 pub struct CallbackBody {
+    /// `false` declines the payment; a payment already settled stays as it is.
     pub success: bool,
+    /// Must equal the payment's amount, as a real provider's signed amount would.
     pub amount: i64,
 }
 
@@ -42,24 +52,35 @@ pub struct CallbackBody {
 #[derive(Debug, Serialize)]
 pub struct PaymentJson {
     pub id: u64,
+    /// `PAY` + the day + the id: what a receipt shows and `GET /payments/{no}` takes.
     pub payment_no: String,
+    /// The order this pays; the path of the route that created it.
     pub order_id: u64,
+    /// Cents; always the order's total (anything else was refused at creation).
     pub amount: i64,
+    /// `pending`, `success`, `failed` or `refunded`.
     pub status: &'static str,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the mock gateway will answer a Pending payment; absent (0) once it is settled.
     #[serde(skip_serializing_if = "is_zero")]
     pub due_at: i64,
+    /// Why a payment failed or was refunded; absent otherwise.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// Whether the outbox row that tells order-service about this payment was delivered.
+    /// A `success` with `false` here is normal for a moment: the relay has not run yet.
     pub order_notified: bool,
 }
 
+/// `skip_serializing_if` for [`PaymentJson::due_at`].
 fn is_zero(v: &i64) -> bool {
     *v == 0
 }
 
 impl From<pb::Payment> for PaymentJson {
+    /// The status becomes a word (`pending`, `success`, …), as for orders; an unset status
+    /// is `unknown` rather than a failed response.
     fn from(p: pb::Payment) -> Self {
         let status = match p.status() {
             pb::PaymentStatus::Pending => "pending",
@@ -83,36 +104,51 @@ impl From<pb::Payment> for PaymentJson {
     }
 }
 
+/// The one response shape of every payment route: `{"payment": …}`.
 fn payment_json(p: Option<pb::Payment>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "payment": p.map(PaymentJson::from) }))
 }
 
-/// `POST /api/v1/orders/{id}/payments` → 201 `{"payment": …}` (200 with the same payment
-/// when the order already has a live one: paying twice never charges twice).
+/// `POST /api/v1/orders/{id}/payments` → 201 `{"payment": …}`; when the order already has
+/// a live payment, the same payment comes back: paying twice never charges twice.
+///
+/// Always 201, also for that repeat: CreatePaymentResponse carries no "replayed" flag (as
+/// CreateOrder's does), so the gateway cannot tell the two apart and does not pretend to.
 pub async fn create(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     id: Result<Path<u64>, axum::extract::rejection::PathRejection>,
     body: Result<Json<PayBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    // The order id is in the path (`/orders/{id}/payments`): a payment is a thing an
+    // order has, so the URL says whose it is, and the body carries only the amount.
     let Path(order_id) =
         id.map_err(|_| ApiError::bad_request("order id must be a positive integer"))?;
+    // Token before body, as everywhere: an anonymous caller learns nothing about shapes.
     crate::routes::bearer(&headers)?;
-    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(b) = body.map_err(ApiError::from_json)?;
     let req =
-        crate::orders::authed(&up, &headers, CreatePaymentRequest { order_id, amount: b.amount })?;
+        crate::routes::authed(&up, &headers, CreatePaymentRequest { order_id, amount: b.amount })?;
+    // payment-service asks order-service for the order with the same token: ownership,
+    // total and deadline are checked there, not here.
     let r = up.call("payment-service", up.payments.clone().create_payment(req)).await?;
     Ok((StatusCode::CREATED, payment_json(r.payment)))
 }
 
 /// `GET /api/v1/payments/{payment_no}` → 200 `{"payment": …}`; someone else's is 404.
+///
+/// The route a client polls while a payment is pending: cheap (one indexed read in
+/// payment_db, one GetOrder for the owner check), so polling every few hundred
+/// milliseconds is fine.
 pub async fn get(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path(payment_no): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    // By payment number only (`order_id: 0`); payment-service asks order-service whether
+    // the payment's order is the caller's, and answers 404 if not.
     let req =
-        crate::orders::authed(&up, &headers, QueryPaymentRequest { payment_no, order_id: 0 })?;
+        crate::routes::authed(&up, &headers, QueryPaymentRequest { payment_no, order_id: 0 })?;
     let r = up.call("payment-service", up.payments.clone().query_payment(req)).await?;
     Ok(payment_json(r.payment))
 }
@@ -120,20 +156,31 @@ pub async fn get(
 /// `POST /api/v1/payments/{payment_no}/mock-callback` (lab only) → 200 `{"payment": …}`.
 /// The gateway adds the service credential the callback needs; no user token is involved,
 /// as none would be when a real provider calls.
+///
+/// Safe to repeat, as real providers do (they retry a notification until acknowledged):
+/// payment-service settles a payment once, and a later callback returns the payment as it
+/// already is, whatever `success` it claims.
 pub async fn mock_callback(
     State(up): State<Upstreams>,
     Path(payment_no): Path<String>,
     body: Result<Json<CallbackBody>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    // No Bearer check: this route stands in for a provider, which has no user token. Its
+    // protection is that it exists only in the lab (`lab_routes`).
+    let Json(b) = body.map_err(ApiError::from_json)?;
+    // With the gateway's deadline, like every upstream call.
     let mut req =
         up.request(MockCallbackRequest { payment_no, success: b.success, amount: b.amount });
+    // The credential comes from the gateway's settings, never from the request: a caller
+    // cannot smuggle an `x-service-token` through, because no header of theirs is forwarded.
     let token = up
         .service_token
         .expose()
         .parse()
         .map_err(|_| ApiError::bad_request("service token is not valid header text"))?;
     req.metadata_mut().insert(bookstore_platform::auth::SERVICE_TOKEN_HEADER, token);
+    // A refused callback (wrong amount, unknown payment) comes back as 400 / 404 like any
+    // other upstream answer; the lab shows it as the provider would see it.
     let r = up.call("payment-service", up.payments.clone().mock_callback(req)).await?;
     Ok(payment_json(r.payment))
 }

@@ -2,7 +2,6 @@
 //!
 //! Every extractor is taken as a `Result`, so a malformed query string or body becomes the
 //! same JSON error shape as everything else instead of axum's plain-text rejection.
-
 //!
 //! Every handler has the same four steps, in the same order:
 //!
@@ -17,7 +16,13 @@
 //! Clients are cloned per call (`up.users.clone()`): a tonic client method takes
 //! `&mut self`, and a clone is only a handle on the shared channel.
 //!
-//! Order routes are in [`crate::orders`]; payment routes will follow the same four steps.
+//! What a handler does *not* do, on purpose: validate fields (the service does, for every
+//! caller), cache answers (catalog-service does, with invalidation), log bodies (they may
+//! hold passwords), or retry upstream calls (a retry of a non-idempotent call is the
+//! client's decision, made with an idempotency key; the gateway cannot know it is safe).
+//!
+//! Order routes are in [`crate::orders`], payment routes in [`crate::payments`]; both follow
+//! the same four steps.
 //!
 use axum::{
     Json,
@@ -55,21 +60,48 @@ type ApiResult<T> = Result<T, ApiError>;
 /// The header is only parsed here, never trusted: the token's validity is decided by
 /// user-service. A missing or malformed header is answered at once with 401, without an
 /// upstream call.
+///
+/// The header map is copied to build a `MetadataMap` (a few hundred bytes per request):
+/// the price of one parser, and therefore one set of rules, for both protocols.
 pub(crate) fn bearer(headers: &HeaderMap) -> ApiResult<String> {
     bookstore_platform::auth::bearer_token(&MetadataMap::from_headers(headers.clone()))
         .map_err(|status| ApiError::unauthenticated(status.message()))
 }
 
-/// `POST /api/v1/users/register` → 201 `{"user": …}`.
+/// A gRPC request carrying the deadline and the caller's own token as `authorization`
+/// metadata: what every Bearer route sends upstream (books, orders, payments).
+///
+/// Why forward the caller's token: every upstream authorises by the *caller's* identity,
+/// which only the caller's token carries. ❌ DON'T give the gateway one credential of its
+/// own for all calls — every service would then see "the gateway" and could no longer
+/// tell whose order it is, so any shopper could read any order.
+pub(crate) fn authed<T>(
+    up: &Upstreams,
+    headers: &HeaderMap,
+    message: T,
+) -> ApiResult<tonic::Request<T>> {
+    let token = bearer(headers)?;
+    let mut req = up.request(message);
+    // Rebuilt from the parsed token rather than copied: what goes upstream is exactly
+    // `Bearer <token>`, whatever case or spacing the client used.
+    let value = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| ApiError::unauthenticated("token is not valid header text"))?;
+    req.metadata_mut().insert("authorization", value);
+    Ok(req)
+}
+
+/// `POST /api/v1/users/register` → 201 `{"user": …}`: registers a new user.
 ///
 /// 201 Created rather than 200: a new resource exists now. Clients and proxies treat the
 /// two differently (201 is never cached), and REST clients expect it.
-/// Register a new user.
 pub async fn register(
     State(up): State<Upstreams>,
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let Json(body) = body.map_err(ApiError::from_json)?;
+    // The gateway's deadline rides along (`grpc-timeout`); user-service hashes with argon2
+    // (~20–40 ms), well inside it.
     let req = up.request(RegisterRequest {
         username: body.username,
         password: body.password,
@@ -78,6 +110,7 @@ pub async fn register(
     // Validation (username alphabet, password length, e-mail shape) is user-service's; an
     // invalid body comes back as INVALID_ARGUMENT and leaves here as 400.
     let resp = up.call("user-service", up.users.clone().register(req)).await?;
+    // The profile as stored (id, created_at from the database), never an echo of the body.
     let user = resp.user.map(UserJson::from);
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "user": user }))))
 }
@@ -96,6 +129,8 @@ pub async fn login(
     // The password passes through the gateway in memory only; it is never logged (the
     // request struct is not printed anywhere) and never stored.
     let req = up.request(LoginRequest { username: body.username, password: body.password });
+    // A wrong password and an unknown user come back as the same UNAUTHENTICATED, and leave
+    // here as the same 401 body: the gateway adds no hint of its own.
     let resp = up.call("user-service", up.users.clone().login(req)).await?;
     Ok(Json(SessionJson {
         token: resp.token,
@@ -116,13 +151,15 @@ pub async fn me(
 ) -> ApiResult<Json<serde_json::Value>> {
     let token = bearer(&headers)?;
     // Step one: who is this? The token's claims are not read here; user-service's answer
-    // is the only source of the user id.
+    // is the only source of the user id (the gateway holds no JWT secret to check them).
     let who = up
         .call(
             "user-service",
             up.users.clone().validate_token(up.request(ValidateTokenRequest { token })),
         )
         .await?;
+    // Step two: the profile of exactly that id. The request has no user id a client could
+    // change, so `/me` can only ever be the caller's own profile.
     let resp = up
         .call(
             "user-service",
@@ -142,6 +179,8 @@ pub async fn list_books(
     State(up): State<Upstreams>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Json<BookPageJson>> {
+    // Every parameter is optional (`ListParams`), so only a malformed one (`page=-1`,
+    // `page_size=lots`) fails here.
     let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     // HTTP words → proto enums. Absent means the documented default; anything else that
     // is not in the list is the caller's mistake and is said so.
@@ -171,8 +210,10 @@ pub async fn list_books(
         keyword: p.keyword.unwrap_or_default(),
     });
     // Caching is catalog-service's business: the gateway adds no cache of its own, so
-    // there is exactly one place to invalidate when a book changes.
+    // there is exactly one place to invalidate when a book changes. (A gateway cache would
+    // also be per instance, and two instances would show two different catalogues.)
     let r = up.call("catalog-service", up.catalog.clone().list_books(req)).await?;
+    // `page` and `page_size` from the answer, not the request: what the service applied.
     Ok(Json(BookPageJson::new(r.books, r.total, r.page, r.page_size)))
 }
 
@@ -184,6 +225,7 @@ pub async fn search_books(
     State(up): State<Upstreams>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<BookPageJson>> {
+    // A bad query string (`page=two`) is our 400, in the JSON shape, before any upstream.
     let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     // Page and size pass through like ListBooks': the service defaults and caps them.
     let req = up.request(SearchBooksRequest {
@@ -191,6 +233,8 @@ pub async fn search_books(
         page: p.page.unwrap_or(1),
         page_size: p.page_size.unwrap_or(0),
     });
+    // Search is the most expensive read (`LIKE '%…%'` scans every row); catalog caches it
+    // under the list version, so a repeated search is a Redis hit, not a scan.
     let r = up.call("catalog-service", up.catalog.clone().search_books(req)).await?;
     Ok(Json(BookPageJson::new(r.books, r.total, r.page, r.page_size)))
 }
@@ -203,7 +247,10 @@ pub async fn get_book(
     State(up): State<Upstreams>,
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    // `u64` in the path: `-1`, `1.5` and `abc` are all the extractor's 400.
     let Path(id) = id.map_err(|_| ApiError::bad_request("book id must be a positive integer"))?;
+    // A missing book is catalog's NOT_FOUND → 404 with the JSON body; the gateway does not
+    // distinguish "never existed" from "cached as missing", and neither should a client.
     let r = up
         .call("catalog-service", up.catalog.clone().get_book(up.request(GetBookRequest { id })))
         .await?;
@@ -224,6 +271,8 @@ pub async fn publish_book(
     headers: HeaderMap,
     body: Result<Json<PublishBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    // A refused token ends here with 401; an unreachable user-service with 503, never a
+    // publish "because the check could not be made".
     let token = bearer(&headers)?;
     up.call(
         "user-service",
@@ -231,22 +280,22 @@ pub async fn publish_book(
     )
     .await?;
     let Json(b) = body.map_err(ApiError::from_json)?;
-    let mut req = up.request(PublishBookRequest {
-        title: b.title,
-        author: b.author,
-        isbn: b.isbn,
-        publisher: b.publisher,
-        price: b.price,
-        stock: b.stock,
-        description: b.description,
-    });
     // Forward the caller's own token, not a gateway credential: catalog-service must know
     // *who* publishes (it records the user id), and it re-validates rather than trusting
     // that the caller came through the gateway ("zero trust" between services).
-    let value = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| ApiError::unauthenticated("token is not valid header text"))?;
-    req.metadata_mut().insert("authorization", value);
+    let req = authed(
+        &up,
+        &headers,
+        PublishBookRequest {
+            title: b.title,
+            author: b.author,
+            isbn: b.isbn,
+            publisher: b.publisher,
+            price: b.price,
+            stock: b.stock,
+            description: b.description,
+        },
+    )?;
     // From here on, catalog-service decides: field validation (400), a duplicate ISBN
     // (409), or the new book (201).
     let r = up.call("catalog-service", up.catalog.clone().publish_book(req)).await?;

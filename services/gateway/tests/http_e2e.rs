@@ -1,7 +1,6 @@
 //! End to end over real HTTP: user-service, catalog-service (real MariaDB and Redis) and
 //! the gateway all run in this process on port 0; the test is an HTTP client, like a
 //! browser or `curl`, and checks status codes and JSON bodies.
-
 //!
 //! | test | what it pins down |
 //! |---|---|
@@ -29,10 +28,12 @@ const SEEDED: usize = 120;
 
 /// The three processes' worth of servers, stopped on drop.
 ///
-/// All servers share one shutdown token, cancelled on drop. The `reqwest::Client` keeps a
+/// The test's token stops user-service and the gateway; catalog-service has its own (from
+/// `spawn_in_process`); both are cancelled on drop. The `reqwest::Client` keeps a
 /// connection pool, so consecutive requests reuse one keep-alive connection, as a browser
 /// would.
 struct Stack {
+    /// `http://127.0.0.1:<port>` of the gateway: the only address the tests talk to.
     base: String,
     http: reqwest::Client,
     shutdown: Shutdown,
@@ -40,21 +41,12 @@ struct Stack {
 }
 
 impl Drop for Stack {
+    /// Cancels both tokens: the servers drain and their tasks end, even when an assertion
+    /// failed half-way through the test.
     fn drop(&mut self) {
         self.shutdown.cancel();
         self.catalog_shutdown.cancel();
     }
-}
-
-/// Waits for a server's `on_bound` report.
-///
-/// Thirty seconds is generous (startup takes well under a second), but a test machine
-/// running other suites in parallel can be slow to create databases and run migrations.
-async fn bound<T>(rx: tokio::sync::oneshot::Receiver<T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), rx)
-        .await
-        .expect("server starts within 30 s")
-        .expect("server reports its address")
 }
 
 /// Starts user-service, catalog-service (seeded) and the gateway.
@@ -66,6 +58,8 @@ async fn spawn_stack() -> Stack {
     let infra = bookstore_stack::testing::infra();
     let shutdown = Shutdown::new();
 
+    // user-service first: catalog needs its address for PublishBook's token check, and the
+    // gateway needs both. Its in-process start is the one every crate's tests use.
     let user_db = infra.fresh_database("gw_user").await;
     let user = tokio::time::timeout(
         Duration::from_secs(30),
@@ -76,6 +70,8 @@ async fn spawn_stack() -> Stack {
     .expect("user-service starts");
     let user_addr = format!("http://{}", user.grpc);
 
+    // catalog-service with its own database and a random Redis prefix, seeded before it
+    // starts, so no list can be cached from a half-loaded table.
     let catalog = bookstore_catalog::Settings::in_process(
         &infra.mysql_url,
         &infra.redis_url,
@@ -94,15 +90,12 @@ async fn spawn_stack() -> Stack {
     // The catalog stops with the stack: its token is cancelled by the same guard.
     let catalog_shutdown = catalog.shutdown();
 
-    let mut gateway = bookstore_gateway::Settings::default();
-    gateway.common.port = 0;
-    gateway.user_addr = user_addr;
-    gateway.catalog_addr = catalog_addr;
-    let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();
-    tokio::spawn(bookstore_gateway::run(gateway, shutdown.clone(), move |a| {
-        let _ = tx.send(a);
-    }));
-    let addr = bound(rx).await;
+    // Order- and payment-service are left at their defaults: nothing listens there, and the
+    // routes these tests call never reach them (the gateway connects lazily, per route).
+    let gateway = bookstore_gateway::Settings { user_addr, catalog_addr, ..Default::default() };
+    let addr = bookstore_gateway::spawn_in_process(gateway, shutdown.clone())
+        .await
+        .expect("the gateway starts");
     Stack {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
@@ -144,6 +137,8 @@ impl Stack {
 async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     let stack = spawn_stack().await;
     // The supervisor's probe: 200 and a JSON body, without touching any upstream.
+    // (This test's user-service and catalog are up, but `/health` would answer the same
+    // without them: it reports the gateway process, not its upstreams.)
     let (status, body) = stack.get("/health", None).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
 
@@ -154,6 +149,7 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     let (status, body) = stack.post("/api/v1/users/register", creds.clone(), None).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["user"]["username"], "reader1");
+    // The same name again: user-service's unique index refuses it, ALREADY_EXISTS → 409.
     let (status, body) = stack.post("/api/v1/users/register", creds.clone(), None).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "ALREADY_EXISTS");
@@ -168,44 +164,53 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "UNAUTHENTICATED");
-    // The right password gets a token; the rest of the test acts as this user.
+    // The right password gets a token; the rest of the test acts as this user. The token is
+    // used as an opaque string: the gateway never decodes it, and neither does the test.
     let (status, session) = stack.post("/api/v1/users/login", creds, None).await;
     assert_eq!(status, StatusCode::OK);
     let token = session["token"].as_str().unwrap().to_string();
 
-    // `me` needs the token; without one, or with garbage, it is 401 before any profile
-    // lookup happens.
+    // With the token: the caller's own profile, e-mail included (only its owner sees it).
     let (status, me) = stack.get("/api/v1/users/me", Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["user"]["email"], "r@example.com");
+    // `me` needs the token; without one, or with garbage, it is 401 before any profile
+    // lookup happens.
     for bad in [None, Some("not-a-jwt")] {
         let (status, body) = stack.get("/api/v1/users/me", bad).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     }
 
-    // Browsing: page 2 of 7 books, cheapest first. Money arrives as integer cents.
+    // Browsing: page 2 of 7 books, cheapest first. Money arrives as integer cents. No token:
+    // the catalogue is public, so browsing never costs a call to user-service.
     let (status, page) =
         stack.get("/api/v1/books?page=2&page_size=7&sort=price&order=asc", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["total"], SEEDED);
+    // Page 2 of size 7 is rows 8–14 of the price order; 120 seeded books fill it.
     let books = page["books"].as_array().unwrap();
     assert_eq!(books.len(), 7);
     // The order survived the trip gRPC → JSON: the gateway must not reorder or re-sort.
     assert!(books.windows(2).all(|w| w[0]["price"].as_i64() <= w[1]["price"].as_i64()));
-    // An unknown sort word is refused, not silently replaced by the default.
+    // An unknown sort word is refused, not silently replaced by the default: a typo would
+    // otherwise show a page in the wrong order that looks perfectly fine.
     let (status, body) = stack.get("/api/v1/books?sort=popularity", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "INVALID_ARGUMENT");
 
-    // Detail by id; a missing id is a JSON 404; a non-numeric id a JSON 400.
+    // Detail by id; a missing id is a JSON 404; a non-numeric id a JSON 400. The three
+    // answers a client must tell apart: found, absent, and "your URL is wrong".
     let id = books[0]["id"].as_u64().unwrap();
     // Served by catalog's detail cache path (GetBook), distinct from the list path above.
     let (status, detail) = stack.get(&format!("/api/v1/books/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["book"]["id"], id);
+    // Far beyond the 120 seeded ids: catalog answers NOT_FOUND (and caches the absence for
+    // a minute), the gateway 404 with the JSON body.
     let (status, body) = stack.get("/api/v1/books/99999999", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "NOT_FOUND");
+    // Not a number: refused by the path extractor, so catalog-service is never asked.
     let (status, _) = stack.get("/api/v1/books/abc", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
@@ -213,9 +218,12 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     // by catalog-service and mapped here), accepted with both (201).
     let new_book =
         json!({"title": "HTTP 与 gRPC 之间", "author": "网关", "price": 5990, "stock": 7});
-    // (The body is valid; only the missing token is wrong.)
+    // (The body is valid; only the missing token is wrong. A valid body proves the 401 is
+    // about authentication, not a 400 that happened to be reported first.)
     let (status, body) = stack.post("/api/v1/books", new_book.clone(), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // Authenticated, but an empty title: catalog-service refuses it (INVALID_ARGUMENT), and
+    // the gateway, which validated nothing itself, maps it to 400.
     let (status, body) = stack
         .post("/api/v1/books", json!({"title": "", "author": "x", "price": 1}), Some(&token))
         .await;
@@ -223,10 +231,13 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     // Note the Chinese title: UTF-8 end to end (JSON → gRPC → MySQL utf8mb4 → back).
     let (status, created) = stack.post("/api/v1/books", new_book, Some(&token)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
+    // 5990 in, 5990 out: cents end to end, no float anywhere on the way.
     assert_eq!(created["book"]["price"], 5990);
 
     // The new book is searchable and leads the newest-first list at once: the publish went
     // through catalog-service, which invalidated its cached lists and searches.
+    // "gRPC" appears only in the new title: a search that finds exactly one book proves
+    // both the invalidation and that the keyword matched literally.
     let (status, found) = stack.get("/api/v1/books/search?q=gRPC", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(found["total"], 1);
@@ -234,11 +245,13 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     // Defaults: no page, no sort → page 1, newest first; `total` counts the new book.
     let (_, newest) = stack.get("/api/v1/books?page_size=1", None).await;
     assert_eq!(newest["books"][0]["id"], created["book"]["id"]);
+    // The total grew by one at once: the list version was bumped by the publish, so no page
+    // of the old catalogue is served under the new one.
     assert_eq!(newest["total"], SEEDED + 1);
 }
 
-/// UpdateStock is internal (inventory-service only): no HTTP route reaches it, whatever
-/// the method or path a client tries.
+/// UpdateStock is internal: no HTTP route reaches it, whatever the method or path a client
+/// tries.
 #[tokio::test]
 async fn the_internal_update_stock_rpc_is_not_reachable_over_http() {
     // A full stack, so that a route that *did* reach UpdateStock would really change data.
@@ -247,6 +260,8 @@ async fn the_internal_update_stock_rpc_is_not_reachable_over_http() {
     // The plausible ways a client might try to set stock over REST. Each must be 404 (no
     // such route) or 405 (route exists for GET only) — never a 2xx, and never a 401 that
     // would hint the route exists behind authentication.
+    // Two paths (a REST-style sub-resource and the book itself) × three write methods: the
+    // shapes a client, or a scanner, would try first.
     for path in ["/api/v1/books/1/stock", "/api/v1/books/1"] {
         for method in [reqwest::Method::PUT, reqwest::Method::PATCH, reqwest::Method::POST] {
             let resp = stack
@@ -272,18 +287,16 @@ const NOWHERE: &str = "http://127.0.0.1:1";
 /// (and `timeout_ms` as its upstream timeout, if given); returns its address. For the
 /// tests about what the gateway answers by itself, with nothing healthy behind it.
 async fn gateway_alone(upstream: &str, timeout_ms: Option<u64>, shutdown: &Shutdown) -> SocketAddr {
-    let mut settings = bookstore_gateway::Settings::default();
-    settings.common.port = 0;
-    settings.user_addr = upstream.into();
-    settings.catalog_addr = upstream.into();
+    let mut settings = bookstore_gateway::Settings {
+        user_addr: upstream.into(),
+        catalog_addr: upstream.into(),
+        ..Default::default()
+    };
     if let Some(ms) = timeout_ms {
         settings.upstream_timeout_ms = ms;
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_gateway::run(settings, shutdown.clone(), move |a| {
-        let _ = tx.send(a);
-    }));
-    bound(rx).await
+    // Starts at once although nothing healthy is behind it: the gateway connects lazily.
+    bookstore_gateway::spawn_in_process(settings, shutdown.clone()).await.expect("gateway starts")
 }
 
 /// With the upstream services down (nothing listens at their addresses), the gateway still
@@ -295,8 +308,12 @@ async fn an_unreachable_upstream_is_a_json_503() {
     // nothing listens.
     let addr = gateway_alone(NOWHERE, None, &shutdown).await;
     // The gateway itself is up; only its upstream is not. The route must still answer.
+    // Refused connections fail fast (no timeout is involved): UNAVAILABLE from tonic's
+    // channel, 503 from the gateway, in milliseconds.
     let resp = reqwest::get(format!("http://{addr}/api/v1/books")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // JSON even now: a client's error handling must never meet an HTML error page or an
+    // empty body just because the service behind the gateway is down.
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "UNAVAILABLE");
     shutdown.cancel();
@@ -310,14 +327,20 @@ async fn a_hung_upstream_is_a_json_504_after_the_timeout() {
     // them into the backlog), but no HTTP/2 handshake or answer ever comes.
     // The most dangerous failure for a caller: not an error, just silence. Without a
     // timeout this request would hang for as long as the TCP connection stays open.
+    // The listener is held (and dropped at the end), never accepted from: the port stays
+    // taken, so no other test can bind it and answer by accident.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hung_addr = format!("http://{}", hung.local_addr().unwrap());
     let shutdown = Shutdown::new();
     // A short timeout keeps the test fast; the mechanism is the same at 3 s.
+    // The gateway's own clock ends the wait (`Upstreams::call`), whichever stage hangs:
+    // here it is the HTTP/2 handshake that never completes.
     let addr = gateway_alone(&hung_addr, Some(300), &shutdown).await;
     // GetBook would answer in ~1 ms from a healthy catalog; here it must give up at 300 ms.
     let resp = reqwest::get(format!("http://{addr}/api/v1/books/1")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+    // The gRPC code's name in the body, so a client can tell "too slow" (retry later, with
+    // the same idempotency key) from "down" (503) without parsing the message.
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "DEADLINE_EXCEEDED");
     shutdown.cancel();
@@ -335,12 +358,17 @@ async fn an_oversized_body_is_a_json_413() {
     let http = reqwest::Client::new();
     let url = format!("http://{addr}/api/v1/users/register");
 
+    // 3 MiB of password: well-formed JSON, only too large. The limit is checked while the
+    // body streams in, so the gateway never buffers more than its 2 MB to refuse it.
     let huge = json!({ "username": "alice", "password": "x".repeat(3 << 20) });
+    // Refused by the body limit before user-service (unreachable here) could be asked:
+    // an oversized request costs the gateway its first 2 MB and nothing downstream.
     let resp = http.post(&url).json(&huge).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"]["message"].as_str().is_some(), "{body}");
 
+    // A small body that is not JSON: the client's syntax is the problem, so 400.
     let resp = http
         .post(&url)
         .header("content-type", "application/json")

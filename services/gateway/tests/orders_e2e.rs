@@ -2,6 +2,17 @@
 //! gateway in this process on port 0 (real MariaDB and Redis), a `reqwest` client doing
 //! what a shopper's `curl` session would — register, log in, order with an
 //! `Idempotency-Key`, retry, list, read, cancel, pay — and the error answers on the way.
+//!
+//! | claim | test |
+//! |---|---|
+//! | a retried `Idempotency-Key` is 200 + `Idempotent-Replayed`, the same order, no second lock | [`a_shopper_orders_retries_lists_and_cancels_over_http`] |
+//! | a key reused with another basket is 400; another shopper's order is 404 | [`a_shopper_orders_retries_lists_and_cancels_over_http`] |
+//! | out of stock is 409, no token 401, a bad id or body 400 — all as JSON | [`a_shopper_orders_retries_lists_and_cancels_over_http`] |
+//! | a wrong amount is 400; the right one pays the order; paying again charges nothing | [`a_shopper_pays_for_an_order_over_http`] |
+//! | a late declining callback leaves a success a success | [`a_shopper_pays_for_an_order_over_http`] |
+//!
+//! The gRPC behaviour behind each answer is tested in order's and payment's own suites;
+//! these tests pin down what HTTP makes of it: status codes, headers and JSON shapes.
 
 use std::time::Duration;
 
@@ -13,51 +24,64 @@ use bookstore_proto::inventory::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// The secret of the graph's user-service; no other service (the gateway included) has it.
 const JWT_SECRET: &str = "gateway-orders-secret-at-least-32-bytes";
 
+/// The whole shop behind one gateway, and a plain HTTP client in front of it.
 struct Shop {
+    /// `http://127.0.0.1:<port>` of the gateway.
     base: String,
     http: reqwest::Client,
+    /// gRPC straight to inventory, for restocking: a shop's warehouse is not an HTTP route.
     inventory: InventoryServiceClient<tonic::transport::Channel>,
+    /// Held, not used: dropping them would stop the services behind the gateway.
     _graph: Graph,
     _payment: bookstore_payment::Spawned,
+    /// The gateway's token, cancelled on drop.
     gateway: Shutdown,
 }
 
 impl Drop for Shop {
+    /// Stops the gateway; the graph's own `Drop` stops its servers, and every remaining
+    /// task ends with the test's runtime.
     fn drop(&mut self) {
         self.gateway.cancel();
     }
 }
 
-/// The order graph (user, catalog, inventory, order — `bookstore_order::graph`) and the
-/// gateway in front of it.
+/// The order graph (user, catalog, inventory, order — `bookstore_order::graph`),
+/// payment-service, and the gateway in front of them, all in this process on port 0: the
+/// production wiring, with every address learned from a real bind.
 async fn open_shop() -> Shop {
     let infra = bookstore_stack::testing::infra();
+    // The same in-process graph order-service's own tests use (20 seeded books), so the
+    // gateway is tested against the real services, not a stub that agrees with it.
     let graph = Graph::spawn(&infra, 20, JWT_SECRET, |_| {}).await.expect("the order graph starts");
     let mut pay = bookstore_payment::Settings::in_process(
         &infra.mysql_url,
         &infra.fresh_database("gwo_pay").await,
         &url(graph.order),
     );
+    // 300 ms instead of the course's 3 s: the mock gateway answers well inside the test's
+    // five-second wait, and the pending window is still long enough to observe.
     pay.confirm_delay_ms = 300;
     let payment = bookstore_payment::spawn_in_process(pay).await.expect("payment-service starts");
     let gateway = Shutdown::new();
-    let mut gw = bookstore_gateway::Settings::default();
-    gw.common.port = 0;
-    gw.user_addr = url(graph.user);
-    gw.catalog_addr = url(graph.catalog);
-    gw.order_addr = url(graph.order);
-    gw.payment_addr = url(payment.bound.grpc);
-    gw.lab_routes = true;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_gateway::run(gw, gateway.clone(), move |a| {
-        let _ = tx.send(a);
-    }));
-    let addr = tokio::time::timeout(Duration::from_secs(30), rx).await.unwrap().unwrap();
+    let gw = bookstore_gateway::Settings {
+        user_addr: url(graph.user),
+        catalog_addr: url(graph.catalog),
+        order_addr: url(graph.order),
+        payment_addr: url(payment.bound.grpc),
+        // The test also plays the payment provider, through the lab-only mock-callback route.
+        lab_routes: true,
+        ..Default::default()
+    };
+    let addr =
+        bookstore_gateway::spawn_in_process(gw, gateway.clone()).await.expect("the gateway starts");
     Shop {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
+        // Connected eagerly: inventory is up by now, and a failure here names the culprit.
         inventory: InventoryServiceClient::connect(url(graph.inventory)).await.unwrap(),
         _graph: graph,
         _payment: payment,
@@ -77,9 +101,12 @@ impl Shop {
     ) -> (StatusCode, bool, Value) {
         let url = format!("{}{path}", self.base);
         let mut req = if method == "GET" { self.http.get(url) } else { self.http.post(url) };
+        // `Authorization: Bearer …` exactly as curl's `-H` or a browser's fetch would send it.
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
+        // The header name as clients write it; HTTP header names are case-insensitive, and
+        // the gateway reads it as `idempotency-key`.
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
         }
@@ -87,10 +114,27 @@ impl Shop {
             req = req.json(&b);
         }
         let resp = req.send().await.unwrap();
+        // Every answer has a JSON body, errors included (`{"error": {"code", "message"}}`),
+        // so the helper can parse all of them; a plain-text body would fail the test here.
         let replayed = resp.headers().get("idempotent-replayed").is_some();
         (resp.status(), replayed, resp.json().await.unwrap())
     }
 
+    /// Gives `book` `qty` units in inventory, over gRPC: a fresh graph's inventory holds
+    /// nothing, and a book is orderable only once it is stocked. The request id is derived
+    /// from the book, so each test stocks each of its books once.
+    async fn restock(&self, book: u64, qty: i32) {
+        let req = IncrStockRequest {
+            book_id: book,
+            quantity: qty,
+            request_id: format!("gw-restock-{book}"),
+            remark: String::new(),
+        };
+        self.inventory.clone().incr_stock(req).await.unwrap();
+    }
+
+    /// Registers `username` and logs in through the gateway's own routes: the token a
+    /// browser would hold.
     async fn token(&self, username: &str) -> String {
         let creds = json!({"username": username, "password": "shopper-password", "email": ""});
         let (s, _, b) =
@@ -108,49 +152,51 @@ impl Shop {
 #[tokio::test]
 async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
     let shop = open_shop().await;
-    shop.inventory
-        .clone()
-        .incr_stock(IncrStockRequest {
-            book_id: 3,
-            quantity: 5,
-            request_id: "gw-restock-3".into(),
-            remark: String::new(),
-        })
-        .await
-        .unwrap();
+    // The user names are fixed because each test has databases of its own.
+    shop.restock(3, 5).await;
     let alice = shop.token("alice_gw").await;
     let basket = json!({"items": [{"book_id": 3, "quantity": 2}]});
 
+    // The first POST with a key: 201 Created, not replayed, priced by the catalogue (the
+    // body carries no price, and could not set one).
     let (s, replayed, b) = shop
         .call("POST", "/api/v1/orders", Some(&alice), Some("cart-1"), Some(basket.clone()))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert!(!replayed);
     let order = &b["order"];
+    // The status as a word, the line as sent: the JSON shape the gateway owns.
     assert_eq!(order["status"], "pending");
     assert_eq!(order["items"][0]["quantity"], 2);
     let id = order["id"].as_u64().unwrap();
     assert!(order["total"].as_i64().unwrap() > 0, "priced from the catalogue: {order}");
 
+    // The retry a client makes after a timeout: same key, same basket. It must not create
+    // (or lock stock for) a second order; it answers the first one, as 200 and replayed.
     let (s, replayed, again) = shop
         .call("POST", "/api/v1/orders", Some(&alice), Some("cart-1"), Some(basket.clone()))
         .await;
     assert_eq!((s, replayed), (StatusCode::OK, true), "{again}");
     assert_eq!(again["order"]["id"].as_u64(), Some(id));
+    // The same key with another body is a client bug, not a retry: refused, nothing changes.
     let other_basket = json!({"items": [{"book_id": 3, "quantity": 1}]});
     let (s, _, err) =
         shop.call("POST", "/api/v1/orders", Some(&alice), Some("cart-1"), Some(other_basket)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{err}");
     assert_eq!(err["error"]["code"], "INVALID_ARGUMENT");
 
+    // The status filter is a word on the HTTP side; the gateway turns it into the enum.
     let (s, _, list) =
         shop.call("GET", "/api/v1/orders?status=pending", Some(&alice), None, None).await;
     assert_eq!(s, StatusCode::OK, "{list}");
     assert_eq!((list["total"].as_u64(), list["orders"][0]["id"].as_u64()), (Some(1), Some(id)));
+    // The order by id, as its owner: the same JSON shape as in the list.
     let (s, _, one) =
         shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&alice), None, None).await;
     assert_eq!((s, one["order"]["id"].as_u64()), (StatusCode::OK, Some(id)));
 
+    // Another shopper, with a valid token of their own: reading or cancelling alice's order
+    // is 404, exactly as for an id that does not exist.
     let mallory = shop.token("mallory_gw").await;
     let (s, _, b) =
         shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&mallory), None, None).await;
@@ -159,6 +205,8 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
         shop.call("POST", &format!("/api/v1/orders/{id}/cancel"), Some(&mallory), None, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
+    // The owner cancels with a reason: 200, Cancelled, and the reason comes back (the
+    // JSON's `cancel_reason` appears only now, empty reasons are left out).
     let (s, _, c) = shop
         .call(
             "POST",
@@ -175,12 +223,17 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
     );
 
     // The error answers a client meets: no token, bad status word, bad id, out of stock.
+    // No token: 401 from the gateway itself, before order-service is called.
     let (s, _, _) = shop.call("POST", "/api/v1/orders", None, None, Some(basket.clone())).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // An unknown status word is refused by the gateway, not sent on as "every status".
     let (s, _, _) = shop.call("GET", "/api/v1/orders?status=lost", Some(&alice), None, None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Not a number: the path extractor's 400, in the JSON error shape.
     let (s, _, _) = shop.call("GET", "/api/v1/orders/abc", Some(&alice), None, None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Six of a book with five in stock (the cancel above released alice's two): the
+    // refusal is FAILED_PRECONDITION → 409, a state of the world, not a malformed request.
     let (s, _, b) = shop
         .call(
             "POST",
@@ -191,6 +244,8 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
         )
         .await;
     assert_eq!((s, &b["error"]["code"]), (StatusCode::CONFLICT, &json!("FAILED_PRECONDITION")));
+    // A body of the wrong shape: axum's JSON extractor refuses it, answered in the gateway's
+    // JSON error shape rather than axum's plain text.
     let (s, _, _) = shop
         .call("POST", "/api/v1/orders", Some(&alice), None, Some(json!({"items": "three"})))
         .await;
@@ -199,21 +254,13 @@ async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
 
 /// From register to Paid over HTTP: order, pay the exact total (201, pending), a wrong
 /// amount is 400, the mock gateway answers within a second → success, the order is paid;
-/// a second payment of the paid order is refused; the lab's mock callback of a settled
-/// payment changes nothing.
+/// paying the paid order again answers the same payment (no second charge); the lab's
+/// mock callback of a settled payment changes nothing; another shopper cannot read it.
 #[tokio::test]
 async fn a_shopper_pays_for_an_order_over_http() {
     let shop = open_shop().await;
-    shop.inventory
-        .clone()
-        .incr_stock(IncrStockRequest {
-            book_id: 4,
-            quantity: 3,
-            request_id: "gw-restock-4".into(),
-            remark: String::new(),
-        })
-        .await
-        .unwrap();
+    shop.restock(4, 3).await;
+    // An order without a key: a plain 201; its id and total are what the payment needs.
     let bob = shop.token("bob_gw").await;
     let (s, _, b) = shop
         .call(
@@ -225,8 +272,11 @@ async fn a_shopper_pays_for_an_order_over_http() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
+    // Cents, as an integer: `as_i64` would fail on a float such as `49.9`.
     let (id, total) = (b["order"]["id"].as_u64().unwrap(), b["order"]["total"].as_i64().unwrap());
 
+    // One cent short: payment-service compares the amount with order-service's total, so
+    // a client cannot choose its own price. 400, and no payment row exists afterwards.
     let pay = format!("/api/v1/orders/{id}/payments");
     let (s, _, b) =
         shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total - 1}))).await;
@@ -235,11 +285,19 @@ async fn a_shopper_pays_for_an_order_over_http() {
         (StatusCode::BAD_REQUEST, &json!("INVALID_ARGUMENT")),
         "{b}"
     );
+    // The exact total: 201 and Pending. Nothing is paid yet; the mock gateway's answer is
+    // a durable job due in 300 ms.
     let (s, _, b) = shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total}))).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
+    // 201 is "the payment exists", not "paid": its status says pending.
     assert_eq!(b["payment"]["status"], "pending");
+    // The payment number is the handle for everything after: query, callback, receipt.
     let no = b["payment"]["payment_no"].as_str().unwrap().to_string();
 
+    // Poll as a client would: Pending → Success is the mock gateway (300 ms), and
+    // `order_notified` turns true once the outbox relay has told order-service.
+    // 50 × 100 ms: five seconds for a 300 ms gateway and a 200 ms relay poll — generous on
+    // a loaded machine, and still a quick failure if the chain is broken.
     let mut paid = json!(null);
     for _ in 0..50 {
         let (_, _, p) =
@@ -251,15 +309,20 @@ async fn a_shopper_pays_for_an_order_over_http() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(paid["payment"]["amount"].as_i64(), Some(total), "paid within 5 s: {paid}");
+    // Paid in order-service too: the relay's UpdateOrderStatus went through.
     let (_, _, o) = shop.call("GET", &format!("/api/v1/orders/{id}"), Some(&bob), None, None).await;
     assert_eq!(o["order"]["status"], "paid");
 
+    // The shopper presses "pay" again after success (a double click, a retry): the same
+    // payment comes back, and nothing is charged twice.
     let (s, _, b) = shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total}))).await;
     assert_eq!(
         (s, b["payment"]["payment_no"].as_str()),
         (StatusCode::CREATED, Some(no.as_str())),
         "a retry answers the same payment, no second charge: {b}"
     );
+    // A late "declined" from the provider for a payment that already succeeded: settled
+    // payments stay settled, or a replayed callback could un-pay a shipped order.
     let cb = format!("/api/v1/payments/{no}/mock-callback");
     let (s, _, b) =
         shop.call("POST", &cb, None, None, Some(json!({"success": false, "amount": total}))).await;
@@ -268,6 +331,8 @@ async fn a_shopper_pays_for_an_order_over_http() {
         (StatusCode::OK, &json!("success")),
         "a settled payment stays settled: {b}"
     );
+    // Knowing a payment number is not enough: another shopper's QueryPayment is checked
+    // against the order's owner, and answered as if the payment did not exist.
     let eve = shop.token("eve_gw").await;
     let (s, _, _) =
         shop.call("GET", &format!("/api/v1/payments/{no}"), Some(&eve), None, None).await;

@@ -26,6 +26,8 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+    // `Bearer ` with nothing after it: refused here, so user-service is never asked to
+    // validate an empty string.
     if token.is_empty() {
         return Err(Status::unauthenticated("empty bearer token"));
     }
@@ -40,12 +42,38 @@ pub const SERVICE_TOKEN_HEADER: &str = "x-service-token";
 /// (the same rule as the JWT secret): anyone who has read this file could mark orders paid.
 pub const DEV_SERVICE_TOKEN: &str = "bookstore-lab-development-service-token";
 
+/// Refuses to start a service whose service credential is still [`DEV_SERVICE_TOKEN`] in any
+/// environment but `development`; order- and payment-service call it from their
+/// `Settings::check`.
+///
+/// Why at start-up and not per request: a misconfigured production instance that serves
+/// with the published token has already lost — any caller could mark an order Paid or
+/// confirm a payment that never happened. ✅ DO fail before binding the port, where the
+/// operator reads the error; ❌ DON'T log a warning and serve anyway (nobody reads it).
+/// The default environment is production, so forgetting to set one is also refused.
+pub fn refuse_dev_service_token(
+    common: &crate::CommonSettings,
+    token: &crate::Secret,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        common.is_development() || token.expose() != DEV_SERVICE_TOKEN,
+        "refusing to start: BOOKSTORE_SERVICE_TOKEN is the built-in development token and \
+         environment is {:?}",
+        common.environment
+    );
+    Ok(())
+}
+
 /// Whether `metadata` carries the service credential `secret`, compared in constant time:
 /// a byte-by-byte compare with an early exit would let a caller learn the secret's prefix
 /// from response times, one byte at a time.
 pub fn has_service_token(metadata: &MetadataMap, secret: &crate::Secret) -> bool {
+    // A missing or non-text header is compared as "": it fails like any wrong value, through
+    // the same code path, so a caller cannot tell "absent" from "wrong" by the answer.
     let given = metadata.get(SERVICE_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
     let want = secret.expose().as_bytes();
+    // The length check does leak the secret's length; the content is compared with an OR of
+    // XORs over every byte, so the time does not depend on where the first difference is.
     given.len() == want.len() && given.bytes().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
@@ -53,7 +81,8 @@ pub fn has_service_token(metadata: &MetadataMap, secret: &crate::Secret) -> bool
 mod tests {
     use super::*;
 
-    /// Metadata with just an `authorization` entry, as a client would send it.
+    /// Metadata with just an `authorization` entry, as a client would send it (gRPC
+    /// metadata keys are lowercase on the wire, as HTTP/2 headers are).
     fn meta(v: &str) -> MetadataMap {
         let mut m = MetadataMap::new();
         m.insert("authorization", v.parse().unwrap());
@@ -61,15 +90,16 @@ mod tests {
     }
 
     /// The normal case: the token comes back without the scheme, ready to validate.
+    /// (Both spellings of the scheme: RFC 7235 makes it case-insensitive, and clients do
+    /// send `BEARER`.)
     #[test]
     fn accepts_a_bearer_token() {
         assert_eq!(bearer_token(&meta("Bearer abc.def")).unwrap(), "abc.def");
         assert_eq!(bearer_token(&meta("BEARER abc.def")).unwrap(), "abc.def");
     }
 
-    /// No header, another scheme (Basic auth) and an empty token are all refused. Each must
-    /// fail here, as `Unauthenticated`, before any service logic runs on a request whose
-    /// caller we do not know.
+    /// The service credential matches only byte for byte: a prefix, a longer string and a
+    /// missing header are all refused (the constant-time compare must still say "no").
     #[test]
     fn the_service_token_must_match_exactly() {
         let secret = crate::Secret::new("s3cret-token");
@@ -84,6 +114,20 @@ mod tests {
         assert!(!has_service_token(&MetadataMap::new(), &secret));
     }
 
+    /// The published token passes only in development; production (the default) needs its own.
+    #[test]
+    fn the_dev_service_token_is_refused_outside_development() {
+        let mut common = crate::CommonSettings::defaults(0, "any_db");
+        let dev = crate::Secret::new(DEV_SERVICE_TOKEN);
+        assert!(refuse_dev_service_token(&common, &dev).is_err(), "production is the default");
+        assert!(refuse_dev_service_token(&common, &crate::Secret::new("own-token")).is_ok());
+        common.environment = "development".into();
+        assert!(refuse_dev_service_token(&common, &dev).is_ok());
+    }
+
+    /// No header, another scheme (Basic auth) and an empty token are all refused. Each must
+    /// fail here, as `Unauthenticated`, before any service logic runs on a request whose
+    /// caller we do not know.
     #[test]
     fn rejects_missing_or_malformed_authorization() {
         assert!(bearer_token(&MetadataMap::new()).is_err());

@@ -19,11 +19,11 @@ use crate::{
 };
 
 /// The service: its dependencies, shared by every request (cheap clones inside).
-#[derive(Clone)]
 ///
 /// The handlers are inherent methods returning `Result<_, Error>`; the trait impl at the
 /// bottom only adapts them to tonic. This keeps the domain logic free of tonic types and
 /// puts the whole Error → Status decision in one `?` per RPC.
+#[derive(Clone)]
 pub struct UserApi {
     pool: MySqlPool,
     keys: TokenKeys,
@@ -41,6 +41,8 @@ impl UserApi {
         Self {
             pool,
             keys,
+            // Half of `i64::MAX`: `now + ttl` then cannot come near overflow even before the
+            // `saturating_add` in `login`.
             ttl_secs: i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2),
             hasher: Hasher::default(),
         }
@@ -61,6 +63,7 @@ impl UserApi {
         // If the name is taken, the hash above was wasted work — the price of letting the
         // index decide atomically instead of checking first (which would race anyway).
         let row = store::insert(&self.pool, &username, &email, &hash).await?;
+        // The id and the name only: never the e-mail, never anything derived from the password.
         tracing::info!(user_id = row.id, username = %row.username, "registered");
         Ok(RegisterResponse { user: Some(row.to_proto()) })
     }
@@ -83,11 +86,15 @@ impl UserApi {
         // Look the user up first, but do not branch on the result yet: both paths must go
         // through `verify`, so they cost the same.
         let row = store::find_by_username(&self.pool, username.as_str()).await?;
+        // A copy of the hash moves into the blocking closure; `row` stays here for the claims.
         let stored = row.as_ref().map(|r| r.password_hash.clone());
         // `verify` spends the same time whether or not the user exists (see password.rs).
         if !self.hasher.verify(&password, stored).await? {
             return Err(Error::BadCredentials);
         }
+        // `verify` already answered false for an unknown user, so this `None` cannot happen;
+        // mapping it to the same error (not `unwrap`) keeps a future change from turning
+        // a refactoring slip into a panic on a public endpoint.
         let row = row.ok_or(Error::BadCredentials)?;
         let now = now_secs();
         // The claims are what every service will believe about the caller until `exp`:
@@ -108,6 +115,7 @@ impl UserApi {
     fn validate(&self, req: ValidateTokenRequest) -> Result<ValidateTokenResponse, Error> {
         // Surrounding whitespace is tolerated (copy-paste from a terminal); everything else
         // about the token must be exact.
+        // No database lookup: a deleted user's token stays valid until `exp` (see above).
         let claims = self.keys.verify(req.token.trim())?;
         let user_id = claims
             .sub
@@ -120,6 +128,10 @@ impl UserApi {
 
     /// GetUser: a public profile by id. Id 0 is INVALID_ARGUMENT, not NOT_FOUND: proto3
     /// sends 0 when the caller forgot the field, and saying "invalid" points at the bug.
+    ///
+    /// No token is asked for here: this is an internal RPC, reachable only inside the
+    /// cluster. The gateway's `GET /api/v1/users/me` is what limits a shopper to their own
+    /// profile — it validates the Bearer token and asks for that token's user id only.
     async fn get_user(&self, req: GetUserRequest) -> Result<GetUserResponse, Error> {
         if req.user_id == 0 {
             return Err(Error::InvalidArgument("user_id must be positive".into()));
@@ -148,6 +160,9 @@ impl UserService for UserApi {
         Ok(Response::new(self.login(request.into_inner()).await?))
     }
 
+    /// Synchronous inside: checking an HS256 signature is microseconds of CPU, so unlike
+    /// `verify` of a password it needs neither the blocking pool nor a permit. This is the
+    /// RPC every other service calls on every authenticated request.
     async fn validate_token(
         &self,
         request: Request<ValidateTokenRequest>,

@@ -8,17 +8,23 @@
 use crate::Error;
 
 /// 3–32 characters of `[A-Za-z0-9_.-]`: printable in any log, safe in any URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
 ///
 /// The field is private: the only way to get a `Username` is [`Username::parse`], so
 /// holding one is proof the check ran. The same pattern guards every newtype here.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Username(String);
 
-/// Why so strict an alphabet: usernames appear in URLs, logs, JWT claims and terminal
-/// tables. Allowing Unicode would invite look-alike names (`аlice` with a Cyrillic `а`)
-/// and control characters that rewrite a log line; a lab does not need them.
 impl Username {
+    /// Accepts `raw` as it is (no trimming, no lowercasing) or refuses it with
+    /// `InvalidArgument`.
+    ///
+    /// Why so strict an alphabet: usernames appear in URLs, logs, JWT claims and terminal
+    /// tables. Allowing Unicode would invite look-alike names (`аlice` with a Cyrillic `а`)
+    /// and control characters that rewrite a log line; a lab does not need them.
+    /// Case is left alone on purpose: the column's collation makes `Alice` and `alice`
+    /// one account (see [`crate::store`]), so lowercasing here would be a second rule.
     pub fn parse(raw: &str) -> Result<Self, Error> {
+        // `len()` counts bytes; the alphabet is ASCII, so here bytes and characters agree.
         let ok = (3..=32).contains(&raw.len())
             && raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if ok {
@@ -30,6 +36,7 @@ impl Username {
         }
     }
 
+    /// The validated name, for binding into SQL and for the JWT's `username` claim.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -40,13 +47,18 @@ impl Username {
 ///
 /// The upper bound matters too: hashing cost grows with input length, and an unbounded
 /// password field is a cheap way to make the server hash megabytes per request.
+///
+/// `Clone` because hashing moves a copy to the blocking pool. There is no `as_str` or
+/// `Display`: [`Password::expose`] is the only read, greppable like `Secret::expose`.
 #[derive(Clone)]
 pub struct Password(String);
 
-/// `Clone` because hashing moves a copy to the blocking pool. There is no `as_str` or
-/// `Display`: [`Password::expose`] is the only read, greppable like `Secret::expose`.
 impl Password {
+    /// Accepts any 8–128 characters, spaces and Unicode included, or refuses with
+    /// `InvalidArgument`; the password is never trimmed (a trailing space is part of it).
     pub fn parse(raw: &str) -> Result<Self, Error> {
+        // Characters, not bytes: a passphrase of eight Chinese characters (24 bytes in
+        // UTF-8) is eight characters long, and three of them are not "long enough".
         let chars = raw.chars().count();
         if (8..=128).contains(&chars) {
             Ok(Self(raw.to_string()))
@@ -55,6 +67,7 @@ impl Password {
         }
     }
 
+    /// The plain text, for argon2 only: every other use is a leak waiting to happen.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -70,20 +83,23 @@ impl std::fmt::Debug for Password {
 /// An e-mail address, or empty (the field is optional). The check is intentionally
 /// shallow — one `@`, a dot in the domain, no spaces: the only real validation of an
 /// address is sending mail to it, which a lab does not do.
-#[derive(Clone, Debug, PartialEq, Eq)]
 ///
 /// Emails are stored as given (after trimming), not lowercased: the local part is
 /// case-sensitive in theory, and the lab never sends mail, so it keeps what the user typed.
+/// The address is profile data shown back to its owner (`GET /api/v1/users/me`); nothing
+/// in the lab uses it to identify or contact anyone, so it needs no unique index.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Email(String);
 
-// The e-mail address is profile data shown back to its owner (`GET /api/v1/users/me`);
-// nothing in the lab uses it to identify or contact anyone.
 impl Email {
+    /// An empty (or all-blank) field is "no address"; anything else must pass the shallow
+    /// shape check or is refused with `InvalidArgument`.
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Ok(Self(String::new()));
         }
+        // 254 bytes: the longest address that fits SMTP's 256-byte path with its `<>`.
         let ok = raw.len() <= 254
             && !raw.contains(char::is_whitespace)
             && raw.split_once('@').is_some_and(|(local, domain)| {
@@ -100,6 +116,7 @@ impl Email {
         }
     }
 
+    /// The trimmed address, or `""` when none was given.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -114,6 +131,8 @@ impl Email {
 mod tests {
     use super::*;
 
+    /// Too short, too long, a space, and SQL punctuation are all refused at the door: the
+    /// last one is not an injection risk (queries bind parameters) but a log-reading one.
     #[test]
     fn usernames_outside_the_alphabet_or_length_are_refused() {
         assert!(Username::parse("alice_01").is_ok());
@@ -123,6 +142,8 @@ mod tests {
         assert!(Username::parse("ali'; --").is_err());
     }
 
+    /// Length is the only rule (a phrase of words passes, `short` does not), and `Debug` redacts: a password in a `?request` log field
+    /// must print as `Password(***)`.
     #[test]
     fn passwords_are_judged_by_length_only() {
         assert!(Password::parse("correct horse").is_ok());
@@ -131,6 +152,7 @@ mod tests {
         assert_eq!(format!("{:?}", Password::parse("secret-pass").unwrap()), "Password(***)");
     }
 
+    /// Empty means "none"; a dot-less domain and an embedded space are refused.
     #[test]
     fn emails_are_optional_but_must_look_like_addresses() {
         assert!(Email::parse("").is_ok());

@@ -3,7 +3,6 @@
 //! Every handler returns `Result<_, Error>`; the `?` at the boundary converts with
 //! [`From<Error> for Status`](#impl-From<Error>-for-Status). Reading that one `match` tells
 //! a learner every answer the service can give.
-
 //!
 //! | variant | gRPC code | who caused it |
 //! |---|---|---|
@@ -18,6 +17,8 @@
 
 use tonic::Status;
 
+/// Everything that can go wrong in user-service, one variant per answer a caller can get;
+/// the `#[error]` texts are what the caller reads for the caller-caused variants.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request is malformed (bad username, short password, …); nothing was changed.
@@ -35,6 +36,8 @@ pub enum Error {
     /// short and generic: it helps a developer, and tells an attacker nothing new.
     #[error("invalid token: {0}")]
     InvalidToken(&'static str),
+    /// GetUser for an id that no row has. Only GetUser answers it: Login never does, so
+    /// that it cannot be used to probe which accounts exist.
     #[error("user not found")]
     NotFound,
     // The two "our fault" variants keep their source error for the log line; `From` below
@@ -58,6 +61,9 @@ impl From<Error> for Status {
             Error::BadCredentials => Status::unauthenticated(err.to_string()),
             Error::InvalidToken(_) => Status::unauthenticated(err.to_string()),
             Error::NotFound => Status::not_found(err.to_string()),
+            // A shortcut, admitted: every sqlx error is INTERNAL, a MySQL outage included. A
+            // pool timeout would deserve UNAVAILABLE (retry later) rather than "our bug";
+            // the client sees "internal error" and the log line has the cause.
             Error::Database(e) => bookstore_platform::error::internal("user store", e),
             Error::Crypto(e) => bookstore_platform::error::internal("user crypto", e),
         }

@@ -88,16 +88,18 @@ pub use error::Error;
 /// once (a key id, `kid`, in the JWT header) during a rollover.
 pub const DEV_JWT_SECRET: &str = "bookstore-lab-development-secret-do-not-use-in-production";
 
+/// The shortest JWT secret [`Settings::check`] accepts, in bytes (HMAC keys are bytes).
+///
 /// HS256 keys shorter than the hash output (32 bytes) are guessable offline from any one
 /// token: an attacker who captures a JWT can brute-force a short secret at GPU speed.
 const MIN_SECRET_BYTES: usize = 32;
 
 /// user-service settings: the common ones plus the JWT secret and lifetime.
 /// Environment: `BOOKSTORE_JWT_SECRET`, `BOOKSTORE_JWT_TTL_SECS`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
 ///
 /// Like every service's settings, the common part is flattened in, so `BOOKSTORE_PORT`,
 /// `BOOKSTORE_DATABASE`, … work the same here as everywhere.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub common: CommonSettings,
@@ -139,6 +141,8 @@ impl Settings {
             secret.len() >= MIN_SECRET_BYTES,
             "refusing to start: BOOKSTORE_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
         );
+        // A TTL of 0 would issue tokens that expire the moment they are signed (accepted only
+        // for the 5 s leeway): every login would "succeed" and the next minute's requests fail.
         anyhow::ensure!(self.jwt_ttl_secs > 0, "jwt_ttl_secs must be positive");
         Ok(())
     }
@@ -159,6 +163,8 @@ pub async fn run(
         settings.common.mysql_url.expose(),
         &settings.common.database,
         10,
+        // The migrations are compiled into the binary: a deployed user-service always
+        // carries the schema it was written for, never a folder of another version.
         &sqlx::migrate!("../../migrations/user"),
     )
     .await?;

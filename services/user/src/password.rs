@@ -11,7 +11,6 @@
 //! it (health checks included) waits. `spawn_blocking` moves it to the blocking pool.
 //! DO: bound how many hashes run at once ([`Hasher`]'s semaphore): 1,000 concurrent logins
 //! would otherwise ask for 19 GiB of memory at the same moment.
-
 //!
 //! ## The parameters, and what a PHC string records
 //!
@@ -31,7 +30,6 @@
 //! Measured cost: roughly 20–40 ms per hash in a release build on one core (several times
 //! more in a debug build). That is the point: negligible for one login, ruinous for
 //! someone trying a billion passwords.
-
 //! ## A short history of getting this wrong
 //!
 //! Plain text (one database leak = every password); unsalted MD5/SHA-1 (rainbow tables
@@ -51,12 +49,12 @@ use tokio::sync::Semaphore;
 use crate::{Error, domain::Password};
 
 /// Hashes and verifies passwords with a bounded number running at once.
-#[derive(Clone, Debug)]
 ///
 /// A semaphore rather than a dedicated thread pool: tokio's blocking pool already has the
 /// threads (up to 512 by default); the semaphore only decides how many of them may hash
 /// at once. Waiting for a permit is an async wait, so a queue of logins costs memory for
 /// the waiting futures, not for 19 MiB hashes.
+#[derive(Clone, Debug)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
     /// Hashes running right now — at most the number of permits. Exposed through
@@ -70,6 +68,7 @@ pub struct Hasher {
 impl Default for Hasher {
     fn default() -> Self {
         // One hash per core: more would only queue inside the OS scheduler instead of here.
+        // 2 when the standard library cannot tell: the size of the lab's reference machine.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self::with_limit(cores)
     }
@@ -82,6 +81,7 @@ impl Hasher {
     /// a salt needs to be unique, not secret, but a predictable one would let an attacker
     /// precompute tables for it.
     pub async fn hash(&self, password: &Password) -> Result<String, Error> {
+        // An owned copy: the blocking closure may outlive this future (see `blocking`).
         let password = password.clone();
         self.blocking(move || {
             // A random 16-byte salt per password: equal passwords get different hashes,
@@ -109,17 +109,21 @@ impl Hasher {
             let parsed = PasswordHash::new(&stored).map_err(|e| Error::Crypto(e.to_string()))?;
             let matches =
                 Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
+            // `known &&`: even if some input matched the dummy hash, an unknown user could
+            // not log in; the dummy exists to spend time, never to grant anything.
             Ok(known && matches)
         })
         .await
     }
 
-    /// At most `limit` hashes at once.
+    /// At most `limit` hashes or verifications at once; the rest wait, asynchronously, for a
+    /// permit. The tests use a limit of 2 to make the bound visible on any machine.
     pub fn with_limit(limit: usize) -> Self {
         Self { permits: Arc::new(Semaphore::new(limit)), running: Arc::default() }
     }
 
-    /// How many hashes or verifications are running on the blocking pool right now.
+    /// How many hashes or verifications are running on the blocking pool right now — a
+    /// gauge for tests; it never exceeds the limit, even while callers give up.
     pub fn running(&self) -> usize {
         self.running.load(Ordering::SeqCst)
     }
@@ -157,6 +161,7 @@ impl Hasher {
 struct Running(Arc<AtomicUsize>);
 
 impl Running {
+    /// Counts one more running hash; the count goes down when the guard drops.
     fn enter(counter: &Arc<AtomicUsize>) -> Self {
         counter.fetch_add(1, Ordering::SeqCst);
         Self(counter.clone())

@@ -2,7 +2,6 @@
 //!
 //! Every query uses bind parameters (`?`). DON'T build SQL with `format!` from input —
 //! that is how `' OR '1'='1` logs in as the first user in the table.
-
 //!
 //! Usernames are compared under the table collation `utf8mb4_unicode_ci`: case-insensitive,
 //! so `Alice` and `alice` are one account. DO decide this in the schema, once. DON'T
@@ -18,15 +17,18 @@ use crate::{
 };
 
 /// A row of `users`. The hash never leaves this crate: [`UserRow::to_proto`] drops it.
-#[derive(Clone, Debug, sqlx::FromRow)]
 ///
 /// `password_hash` is a field here because Login needs it, and nowhere else: the proto
 /// `User` has no such field, and [`UserRow::to_proto`] is the only way out of this crate.
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct UserRow {
     pub id: u64,
     pub username: String,
     pub email: String,
+    /// The PHC string from [`crate::password::Hasher::hash`]: algorithm, parameters, salt, hash.
     pub password_hash: String,
+    /// `DATETIME(3)` carries no time zone, and `NaiveDateTime` says so in the type; the
+    /// conversion to UTC happens once, in [`UserRow::to_proto`].
     pub created_at: NaiveDateTime,
 }
 
@@ -47,8 +49,9 @@ impl UserRow {
     }
 }
 
-/// Listed explicitly: `SELECT *` would break the `FromRow` mapping the day a column is
-/// added, and would read columns nobody asked for.
+/// Listed explicitly: `SELECT *` would also ship every column a later migration adds to
+/// each read (sqlx ignores columns `FromRow` does not name, so nothing would break — it
+/// would only cost, silently), and the query would no longer say what it returns.
 const COLUMNS: &str = "id, username, email, password_hash, created_at";
 
 /// Inserts a user. A duplicate username (the UNIQUE index, case-insensitive under the
@@ -80,12 +83,18 @@ pub async fn insert(
         }
         Err(e) => return Err(e.into()),
     };
+    // The read-back is one more primary-key lookup (well under a millisecond) on the pool,
+    // possibly on another connection: the INSERT has committed (autocommit), so any
+    // connection sees the row. `NotFound` here would mean someone deleted it in between.
     find_by_id(pool, id).await?.ok_or(Error::NotFound)
 }
 
 /// The user with this username (case-insensitively, by collation), if any.
 ///
 /// Uses the unique index, so it is one B-tree lookup however many users there are.
+///
+/// It takes `&str` rather than [`Username`]: it only reads, and a name that could never be
+/// registered simply finds no row (Login has already parsed it anyway, to fail early).
 pub async fn find_by_username(pool: &MySqlPool, username: &str) -> Result<Option<UserRow>, Error> {
     Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
         .bind(username)

@@ -7,7 +7,6 @@
 //! DON'T: put secrets or permissions you cannot revoke into a long-lived token, and never
 //! accept `alg: none` — [`TokenKeys::verify`] pins the algorithm to HS256, so a token that
 //! names another algorithm is refused instead of being checked the attacker's way.
-
 //!
 //! ## Anatomy (decode any token at jwt.io and you will see this)
 //!
@@ -31,7 +30,6 @@
 //! The short reason goes into the message because it helps a developer fix a client
 //! ("expired" means log in again); it reveals nothing an attacker could not see by
 //! decoding the token themselves.
-
 //! ## Why HS256 (and when to switch)
 //!
 //! HS256 uses one shared secret to sign *and* verify. That is right while only
@@ -52,6 +50,8 @@ use crate::Error;
 pub struct Claims {
     /// The user id, as a string (the RFC makes `sub` a string).
     pub sub: String,
+    /// The name at login time, for display only: services authorise by `sub`, the id, which
+    /// never changes; a name is only as current as the token that carries it.
     pub username: String,
     /// Issued at, unix seconds.
     pub iat: i64,
@@ -68,6 +68,11 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
+    /// Derives both keys from `secret` and fixes the rules every token is checked by:
+    /// HS256 only, `exp` and `sub` required, 5 s of clock leeway.
+    ///
+    /// Built once in [`crate::run`] and cloned into the API: the keys and the `Validation`
+    /// are the same for every request, so building them per call would be wasted work.
     pub fn new(secret: &Secret) -> Self {
         let bytes = secret.expose().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
@@ -120,10 +125,12 @@ pub fn now_secs() -> i64 {
 mod tests {
     use super::*;
 
+    /// Keys for a test secret (long enough for HS256, as `Settings::check` demands).
     fn keys(secret: &str) -> TokenKeys {
         TokenKeys::new(&Secret::new(secret))
     }
 
+    /// Claims for user 7 that expire `exp_offset` seconds from now (negative: already past).
     fn claims(exp_offset: i64) -> Claims {
         Claims {
             sub: "7".into(),
@@ -133,6 +140,8 @@ mod tests {
         }
     }
 
+    /// A token round-trips with its own key, and the *reason* for refusing a foreign one
+    /// is the signature — not the expiry or the shape, which are both fine here.
     #[test]
     fn a_signed_token_verifies_with_the_same_secret_only() {
         let a = keys("a-secret-that-is-long-enough-for-hs256!!");
@@ -142,6 +151,9 @@ mod tests {
         assert!(matches!(b.verify(&token), Err(Error::InvalidToken("bad signature"))));
     }
 
+    /// Two minutes past `exp` is beyond the 5 s leeway, so "expired"; a string with three
+    /// dots that is not base64 JSON is "malformed" — the two failures a client most often
+    /// meets, each with the reason that tells its developer what to do.
     #[test]
     fn expired_and_garbage_tokens_are_refused() {
         let k = keys("a-secret-that-is-long-enough-for-hs256!!");

@@ -1,6 +1,5 @@
 //! user-service against real MariaDB: each test starts its own server on port 0 with a
 //! fresh database, then talks to it over gRPC like any other service would.
-
 //!
 //! What these tests pin down, in the order a learner meets it in the course:
 //! 1. the happy path (register → login → validate → profile);
@@ -73,6 +72,8 @@ async fn spawn_user_service() -> TestUser {
     tokio::spawn(bookstore_user::run(settings, shutdown.clone(), move |b| {
         let _ = tx.send(b);
     }));
+    // A bound, not an expectation: a start that breaks fails the test in 30 s instead of
+    // hanging the whole suite; a healthy start (fresh database, migrations) takes far less.
     let bound = tokio::time::timeout(Duration::from_secs(30), rx)
         .await
         .expect("user-service starts within 30 s")
@@ -84,6 +85,7 @@ async fn spawn_user_service() -> TestUser {
 }
 
 /// A registration request with a derived e-mail address (so profiles are checkable).
+/// Names are fixed ("alice", "bob"): each test has its own database, so they never clash.
 fn register(username: &str, password: &str) -> RegisterRequest {
     RegisterRequest {
         username: username.into(),
@@ -92,16 +94,16 @@ fn register(username: &str, password: &str) -> RegisterRequest {
     }
 }
 
-/// A login request.
+/// A login request (no e-mail: Login identifies by username alone).
 fn login(username: &str, password: &str) -> LoginRequest {
     LoginRequest { username: username.into(), password: password.into() }
 }
 
-/// The happy path: register, log in, and the token validates to the same user, whose
-/// public profile can be fetched without any password hash in it.
 // Each test below starts from an empty database: no fixtures, no order dependence. The
 // data a test needs, it creates through the API, as a real client would.
 
+/// The happy path: register, log in, and the token validates to the same user, whose
+/// public profile can be fetched without any password hash in it.
 #[tokio::test]
 async fn a_registered_user_can_log_in_and_the_token_names_them() {
     let mut svc = spawn_user_service().await;
@@ -113,6 +115,8 @@ async fn a_registered_user_can_log_in_and_the_token_names_them() {
         .into_inner()
         .user
         .unwrap();
+    // The id comes from AUTO_INCREMENT and `created_at` from the row the database wrote,
+    // read back after the insert: neither is made up by the service.
     assert!(user.id > 0);
     assert!(user.created_at > 0);
 
@@ -158,11 +162,13 @@ async fn a_taken_username_is_already_exists_and_bad_input_is_invalid_argument() 
     let upper = svc.client.register(register("BOB", "password-two")).await.unwrap_err();
     assert_eq!(upper.code(), Code::AlreadyExists);
 
-    // Invalid input never reaches the database (and is never hashed).
+    // Invalid input never reaches the database (and is never hashed): a one-letter name and
+    // a five-letter password are refused by the domain newtypes before `store::insert`.
     for bad in [register("x", "password-ok"), register("carol", "short")] {
         let err = svc.client.register(bad).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
     }
+    // An id nobody has is NOT_FOUND, not INTERNAL: the caller asked for something absent.
     let err = svc.client.get_user(GetUserRequest { user_id: 424_242 }).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
@@ -199,6 +205,7 @@ async fn expired_forged_and_malformed_tokens_are_unauthenticated() {
     let claims = |exp: i64| Claims {
         sub: user.id.to_string(),
         username: "erin".into(),
+        // Issued two hours ago, so an expiry in the past is consistent with the issue time.
         iat: now_secs() - 7200,
         exp,
     };
@@ -207,11 +214,14 @@ async fn expired_forged_and_malformed_tokens_are_unauthenticated() {
     let expired = TokenKeys::new(&Secret::new(SECRET)).sign(&claims(now_secs() - 3600)).unwrap();
     // Perfectly valid expiry and claims, signed with a key the service does not know: what
     // an attacker who guessed the token format (but not the secret) would send.
+    // Both are minted with the crate's own `TokenKeys`, the code path `login` uses, so the
+    // test forges exactly the tokens a real attacker or a stale client would hold.
     let forged = TokenKeys::new(&Secret::new("an-attackers-own-secret-of-32-bytes-or-more"))
         .sign(&claims(now_secs() + 3600))
         .unwrap();
     // Four different failures, one answer each time: UNAUTHENTICATED. Callers (the gateway
     // maps it to 401) need no further distinction; the message says which for debugging.
+    // The empty string is what a client sends when it forgot to log in.
     for token in [expired, forged, "garbage".to_string(), String::new()] {
         let err = svc
             .client
@@ -226,6 +236,7 @@ async fn expired_forged_and_malformed_tokens_are_unauthenticated() {
 /// deployment cannot start with a key that is published on GitHub.
 #[tokio::test]
 async fn the_service_refuses_the_development_secret_outside_development() {
+    // "unused_db": `check` refuses before any connection, so the database is never created.
     let mut settings = settings_for_tests("unused_db".into());
     settings.jwt_secret = Secret::new(bookstore_user::DEV_JWT_SECRET);
     assert!(settings.check().is_ok(), "development mode accepts it");
@@ -233,6 +244,8 @@ async fn the_service_refuses_the_development_secret_outside_development() {
     // The same settings with any environment other than "development": `run` must fail
     // before binding a port or touching the database.
     settings.common.environment = "production".into();
+    // Through `run`, not only `check`: the promise is that the *service* refuses, so the
+    // test would catch a `run` that forgot to call `check` first.
     let err = bookstore_user::run(settings, Shutdown::new(), |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("development secret"), "{err}");
 }
@@ -257,6 +270,8 @@ async fn an_unset_environment_means_production_and_development_must_be_chosen() 
             .env("BOOKSTORE_PORT", "0")
             .env("BOOKSTORE_MYSQL_URL", &infra.mysql_url)
             .env("BOOKSTORE_DATABASE", &database)
+            // tokio leaves a dropped child running by default; this one must not outlive
+            // the test, or it would keep its port and log into the next test's output.
             .kill_on_drop(true);
         cmd
     };
@@ -267,6 +282,8 @@ async fn an_unset_environment_means_production_and_development_must_be_chosen() 
         .await
         .expect("refuses at once, without waiting for anything")
         .unwrap();
+    // Both streams: the refusal is the error `main` returns (stderr), while the log goes to
+    // stdout; the test should not care which one carries the words.
     let text =
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "started with the dev secret and no environment:\n{text}");
