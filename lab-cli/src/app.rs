@@ -83,6 +83,7 @@
 //! | race | Enter/`r` run · `s`/`S` stock · `b`/`B` buyers · `t`/`T` duration · Esc back |
 //! | cache | Enter/`r` run · `p` publish · `u` change hot stock · `-`/`+` readers · Esc back |
 //! | orders | Enter/`r` run · `f` failing commit · `c` cancel · `e` await expiry · `s`/`S` stock · `b`/`B` attempts · Esc back |
+//! | payments | Enter/`1` timeline · `2` 100× duplicate callback · `3` kill -9 payment-service · `4` cancel, then pay → refund · Esc back |
 //! | dashboard | Esc back |
 //!
 //! Lowercase lowers a knob and uppercase raises it: one mnemonic for all knobs, and no
@@ -100,6 +101,7 @@
 //! split when a screen's state and keys stop touching the others'.
 
 pub mod orders;
+pub mod payments;
 
 use std::collections::HashMap;
 
@@ -107,6 +109,7 @@ use bookstore_loadgen::Snapshot;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::experiments::orders::{OrderParams, OrdersEvent};
+use crate::experiments::payments::{PaymentsEvent, Scenario, Setup};
 use crate::{
     dashboard::DashboardSnapshot,
     event::Event,
@@ -118,6 +121,7 @@ use crate::{
     ui::lesson,
 };
 pub use orders::OrdersState;
+pub use payments::PaymentsState;
 
 // Screens are an enum, not a stack of boxed "views": there are five of them, they are
 // known at compile time, and `match self.screen` in `on_key` / `ui::render` makes the
@@ -132,6 +136,8 @@ pub enum Screen {
     Cache,
     /// Day 31–32: concurrent orders, compensation, cancel and expiry.
     Orders,
+    /// Day 33–34: a payment's timeline, duplicate callbacks, a kill -9, a refund.
+    Payments,
     Dashboard,
 }
 
@@ -162,6 +168,12 @@ pub enum Command {
         run: u64,
         token: String,
         order_id: u64,
+    },
+    /// Run one payments scenario (`setup` from an earlier one, or `None` to make it).
+    StartPayment {
+        run: u64,
+        scenario: Scenario,
+        setup: Option<Setup>,
     },
     /// Write `progress.json` (after marking or resetting a lesson).
     SaveProgress,
@@ -282,6 +294,7 @@ pub struct App {
     pub race: RaceState,
     pub cache: CacheState,
     pub orders: OrdersState,
+    pub payments: PaymentsState,
     // `None` until the first poll arrives: "not measured yet" is a different screen from
     // "nothing is running" (an empty snapshot).
     pub dashboard: Option<DashboardSnapshot>,
@@ -356,6 +369,7 @@ impl App {
             race: RaceState::default(),
             cache: CacheState::default(),
             orders: OrdersState::default(),
+            payments: PaymentsState::default(),
             dashboard: None,
             progress,
             notice: None,
@@ -400,6 +414,7 @@ impl App {
             Event::Race(e) => self.on_race(e),
             Event::Cache(e) => self.on_cache(e),
             Event::Orders(e) => self.on_orders(e),
+            Event::Payments(e) => self.on_payments(e),
             Event::Dashboard(d) => self.dashboard = Some(d),
             Event::Notice(n) => self.notice = Some(n),
         }
@@ -426,6 +441,7 @@ impl App {
             Screen::Race => self.race_key(k.code),
             Screen::Cache => self.cache_key(k.code),
             Screen::Orders => self.orders_key(k.code),
+            Screen::Payments => self.payments_key(k.code),
             // Esc, ← and Backspace all mean "back" on every screen: three habits (vim users
             // reach for Esc, file-manager users for ←, browser users for Backspace), one meaning.
             Screen::Dashboard => {
@@ -518,6 +534,7 @@ impl App {
                     Some(ExperimentKind::Race) => self.screen = Screen::Race,
                     Some(ExperimentKind::Cache) => self.screen = Screen::Cache,
                     Some(ExperimentKind::Orders) => self.screen = Screen::Orders,
+                    Some(ExperimentKind::Payments) => self.screen = Screen::Payments,
                     None => self.notice = Some("这一课没有实验".into()),
                 }
                 top
@@ -651,6 +668,26 @@ impl App {
     /// Folds an orders event; an action's answer also goes to the footer.
     fn on_orders(&mut self, e: OrdersEvent) {
         if let Some(n) = self.orders.on_event(e) {
+            self.notice = Some(n);
+        }
+    }
+
+    /// Keys of the payments experiment (its logic lives in [`payments`]); Esc goes back.
+    fn payments_key(&mut self, code: KeyCode) -> Vec<Command> {
+        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
+            self.screen = Screen::Lesson;
+            return Vec::new();
+        }
+        let (cmds, notice) = self.payments.key(code);
+        if notice.is_some() {
+            self.notice = notice;
+        }
+        cmds
+    }
+
+    /// Folds a payments event; a scenario's verdict also goes to the footer.
+    fn on_payments(&mut self, e: PaymentsEvent) {
+        if let Some(n) = self.payments.on_event(e) {
             self.notice = Some(n);
         }
     }

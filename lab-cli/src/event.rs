@@ -22,7 +22,9 @@ use tokio::sync::mpsc;
 
 use crate::{
     dashboard::DashboardSnapshot,
-    experiments::{cache::CacheEvent, orders::OrdersEvent, race::RaceEvent},
+    experiments::{
+        cache::CacheEvent, orders::OrdersEvent, payments::PaymentsEvent, race::RaceEvent,
+    },
 };
 
 /// Everything the TUI reacts to.
@@ -43,6 +45,8 @@ pub enum Event {
     /// The Day 29 cache experiment reported something.
     Cache(CacheEvent),
     Orders(OrdersEvent),
+    /// A Day 33–34 payments scenario reported something.
+    Payments(PaymentsEvent),
     /// The dashboard poller finished a refresh.
     Dashboard(DashboardSnapshot),
     // Available to any producer that has something to say but no state of its own to update.

@@ -10,6 +10,8 @@
 //! - [`race`]: Day 30 — naive vs `SELECT … FOR UPDATE` vs Lua on the same stock.
 //! - [`cache`]: Day 29 — a skewed read load on catalog-service, hit rate and invalidation.
 //! - [`orders`]: Day 31–32 — concurrent orders on little stock, compensation and expiry.
+//! - [`payments`]: Day 33–34 — one payment's timeline, duplicate callbacks, a kill -9 in the
+//!   3-second window, and the refund of a payment that lands after its order was cancelled.
 //! - [`arena`]: connects the race to inventory-service's real code paths.
 //!
 //! The common shape of an experiment, so a new one (Day 31's orders, say) fits in:
@@ -21,4 +23,5 @@
 pub mod arena;
 pub mod cache;
 pub mod orders;
+pub mod payments;
 pub mod race;

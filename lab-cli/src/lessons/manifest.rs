@@ -86,6 +86,8 @@ pub enum ExperimentKind {
     Cache,
     /// Day 31–32: concurrent orders on little stock, compensation, cancel and expiry.
     Orders,
+    /// Day 33–34: a payment's timeline, duplicate callbacks, a kill -9, a refund.
+    Payments,
 }
 
 impl Manifest {

@@ -10,6 +10,7 @@
 //! - [`race`]: Day 30's three lanes and the DO/DON'T table.
 //! - [`cache`]: Day 29's hit rate and invalidation.
 //! - [`orders`]: Day 31–32's orders, stock conservation and the CreateOrder call chain.
+//! - [`payments`]: Day 33–34's payment timeline, stock before/after and four verdicts.
 //! - [`dashboard`]: health, QPS, p99, hit rate and stock of the running stack.
 //!
 //! The one piece of terminal state the pure functions need is its size: the loop records
@@ -55,6 +56,7 @@ pub mod home;
 pub mod lesson;
 pub mod markdown;
 pub mod orders;
+pub mod payments;
 pub mod race;
 
 use ratatui::{
@@ -93,6 +95,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Race => race::render(frame, body, app),
         Screen::Cache => cache::render(frame, body, app),
         Screen::Orders => orders::render(frame, body, app),
+        Screen::Payments => payments::render(frame, body, app),
         Screen::Dashboard => dashboard::render(frame, body, app),
     };
     header(frame, top, &title, app.build.as_deref());
