@@ -228,8 +228,8 @@ impl Report {
         if let Some(c) = &self.callbacks {
             ok &= c.ok == c.sent && c.changed.is_none_or(|n| n == 1);
             why.push_str(&format!(" · 回调 {}/{} 成功", c.ok, c.sent));
-            if let Some(n) = c.changed {
-                why.push_str(&format!("，生效 {n} 次"));
+            if let (Some(n), Some(m)) = (c.changed, c.unchanged) {
+                why.push_str(&format!("，生效 {n} 次、空操作 {m} 次"));
             }
         }
         (ok, why)

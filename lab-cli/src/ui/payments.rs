@@ -109,7 +109,7 @@ pub fn render(
 
 // One line per scenario, green or red by the report's own verdict (the same function the
 // tests and the plain output use, so the colour cannot disagree with them).
-/// `1 一次支付的时间线  ✔ SUCCESS · 订单 Paid · sold +1 …`, or "not run yet".
+/// `1 时间线   ✔ SUCCESS/Paid · sold +1 · 出库 1 次`, or "not run yet".
 fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
     let Some(r) = r else {
         return Line::styled(
@@ -121,7 +121,7 @@ fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
     let color = if ok { Color::Green } else { Color::Red };
     let extra = match (&r.callbacks, &r.restart) {
         (Some(c), _) => match (c.changed, c.unchanged) {
-            (Some(y), Some(n)) => format!(" · 生效 {y} / 空操作 {n}"),
+            (Some(y), Some(n)) => format!(" · 回调生效 {y} / 空操作 {n}"),
             _ => String::new(),
         },
         (_, Some(x)) => format!(" · pid {} → {}", x.killed_pid, x.new_pid),
@@ -129,7 +129,7 @@ fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
     };
     Line::styled(
         format!(
-            "{key} {} {} 支付 {} · 订单 {} · sold {:+} · 确认出库 {}{extra}",
+            "{key} {} {} {}/{} · sold {:+} · 出库 {} 次{extra}",
             s.short(),
             mark(ok),
             status_word(r),
