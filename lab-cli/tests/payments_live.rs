@@ -71,6 +71,11 @@ impl Drop for Stack {
     }
 }
 
+// One test for the four scenarios, not four tests: starting six services costs more than
+// all the scenarios together, the scenarios share the shopper and the book as on the
+// screen, and their order is the lesson's — the kill comes after the duplicates so that
+// the restarted process is the one the refund scenario talks to (a restart that broke
+// payment-service would fail scenario 4, not pass unnoticed).
 /// All four scenarios on one stack, in the lesson's order: the timeline pays once; 100
 /// concurrent duplicate callbacks still confirm the stock once (and payment-service counts
 /// one callback that changed something); a kill -9 of payment-service inside the 3-second
@@ -78,6 +83,8 @@ impl Drop for Stack {
 /// after its order was cancelled is refunded and sells nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payments_are_exactly_once_survive_a_kill_and_refund_after_cancel() {
+    // Its own stack directory and free ports on the suite's servers, like the supervisor's
+    // tests: the kill must hit *this* test's payment-service, never the learner's `.lab`.
     let stack = Stack::up();
     let ctx = Context { lab_dir: stack.path().to_path_buf() };
     let mut setup = None;
@@ -93,6 +100,8 @@ async fn payments_are_exactly_once_survive_a_kill_and_refund_after_cancel() {
                 setup = Some(s);
             }
         }
+        // The report's own verdict first (the one the screen colours), with the whole report
+        // in the message: a red run in CI then shows its timeline, not just "false".
         let (ok, why) = run.verdict();
         assert!(ok, "{scenario:?} broke an invariant: {why}\n{run:#?}");
         reports.push(run);
@@ -110,7 +119,9 @@ async fn payments_are_exactly_once_survive_a_kill_and_refund_after_cancel() {
     assert_eq!(c.unchanged, Some(DUPLICATES as u64 - 1), "{c:?}");
     assert_eq!(dups.confirms, 1, "the stock is confirmed once");
 
-    // The kill: a different process finished the payment the killed one accepted.
+    // The kill: a different process finished the payment the killed one accepted. The new
+    // pid is checked against `stack.json` too — the supervisor, not some other process,
+    // restarted it, so `bookstore-lab down` will stop it at the end.
     let r = crash.restart.as_ref().expect("scenario 3 restarts payment-service");
     assert_ne!(r.killed_pid, r.new_pid);
     assert!(!bookstore_stack::process::alive(r.killed_pid), "the killed process is gone");

@@ -6,6 +6,10 @@
 //! the first scenario and reused after, so each key press costs one order, not a new
 //! account — and the results table keeps every scenario's last verdict side by side.
 
+//! ✅ DO keep a result per scenario and overwrite it on the next run of the same scenario;
+//! ❌ DON'T append every run to a list: after a dozen presses the screen would be a log,
+//! and the four-line checklist the lesson refers to would scroll away.
+
 use ratatui::crossterm::event::KeyCode;
 
 use super::Command;
@@ -31,6 +35,8 @@ pub struct PaymentsState {
     pub error: Option<String>,
 }
 
+// Enter as well as `1`: every other experiment starts on Enter, and the timeline is the
+// scenario to run first (the others are read against it).
 /// The scenario a key starts (`1`–`4`, Enter = the timeline).
 fn scenario_for(code: KeyCode) -> Option<Scenario> {
     match code {
@@ -57,6 +63,9 @@ impl PaymentsState {
         if let Some(now) = self.running {
             return (Vec::new(), Some(format!("正在运行「{}」，请等它结束", now.label())));
         }
+        // The setup travels in the command (cloned), not looked up by the runner: the runner
+        // is library code that knows nothing of this state, and the plain mode and the
+        // tests call it the same way.
         self.run += 1;
         self.running = Some(scenario);
         self.shown = Some(scenario);
@@ -85,13 +94,16 @@ impl PaymentsState {
             PaymentsEvent::Finished { report, .. } => {
                 self.running = None;
                 let (ok, why) = report.verdict();
-                let notice = format!("{}：{} {why}", report.scenario.label(), mark(ok));
+                // The short name in the footer, so the verdict fits its three rows.
+                let notice = format!("{}：{} {why}", report.scenario.short().trim_end(), mark(ok));
                 // The report's steps are the complete list; the live ones may have raced it.
                 self.steps = report.steps.clone();
                 let slot = Self::slot(report.scenario);
                 self.reports[slot] = Some(*report);
                 return Some(notice);
             }
+            // A failure keeps the timeline so far: the last step shown is where it stopped
+            // (for example, right after the kill if `bookstore-lab up` failed).
             PaymentsEvent::Failed { message, .. } => {
                 self.running = None;
                 self.error = Some(message);

@@ -38,6 +38,37 @@
 //!   refuses Paid (FAILED_PRECONDITION), the relay turns that into REFUNDED, sold stays
 //!   put and the unit is back in `available`.
 //!
+//! ## Reading the numbers (what changes them)
+//!
+//! - **the 3 s is a promise, the rest is queueing.** `due_at` is written by
+//!   payment-service at creation (`NOW(3) + 3 s`), so "+3.0 s" on the timeline is exact;
+//!   the answer lands up to one gateway poll (200 ms) later, and Paid up to one relay poll
+//!   after that. On the shared 2-core machine a busy MariaDB adds tens of milliseconds to
+//!   each step — read the gaps as "about", the order of the steps as "must".
+//! - **exactly-once is a count, not a timing.** "1 effective / 99 no-ops" and "one DECR"
+//!   hold on any machine under any load; if they ever read 2, the bug is in the code (a
+//!   settle without the row lock, a confirm not keyed by the order), never in the machine.
+//! - **the restart time is the binary's start-up.** `bookstore-lab up` for one service is a
+//!   fork/exec, a pool connect (the migrations are already applied) and one health check:
+//!   ~0.1–0.2 s with the lab's optimised dev profile, seconds for a cold unoptimised build.
+//!   Either way the job is answered — before its due time, the new process waits for it;
+//!   after, the first gateway pass picks the overdue row at once.
+//! - **the refund's delay is the relay's.** Cancel is instant; the refund waits for the
+//!   gateway's 3 s and then one relay pass: REFUNDED is the relay's reading of order-service's
+//!   FAILED_PRECONDITION, so it can never come before the success it refunds.
+//!
+//! ## Why these mechanisms
+//!
+//! - ✅ DO watch through the public RPCs (QueryPayment, GetOrder, GetStock, GetStockLog), as
+//!   a client must; ❌ DON'T read payment_db in the experiment — the screen would then prove
+//!   what the tables say, not what the API promises, and break on the next migration.
+//! - ✅ DO count the effect where it lands (inventory's stock log, payment-service's own
+//!   counter); ❌ DON'T infer it from the 100 responses: by contract a duplicate answers
+//!   exactly like the original, so the responses cannot tell one sale from two.
+//! - ✅ DO kill with SIGKILL and restart with the supervisor the learner uses; ❌ DON'T
+//!   simulate the crash inside the service (an "exit now" flag runs the process's own exit
+//!   path and proves only that the flag works).
+//!
 //! ## Why cancel, not wait for the expiry, in scenario 4
 //!
 //! The lab's payment window is 120 s (`lab_env` in the stack's services.rs) and
@@ -171,6 +202,9 @@ pub struct Restart {
     pub new_pid: u32,
 }
 
+// A plain record with no handles, cloned into the event for the screen and returned to
+// the caller: the TUI, the plain output and the live test judge the same struct with the
+// same `verdict`, so the three can never disagree about what a run showed.
 /// What one scenario measured, for the screen, the plain output and the tests.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
@@ -178,7 +212,8 @@ pub struct Report {
     pub order_id: u64,
     pub payment_no: String,
     pub amount: i64,
-    /// The book's stock before CreateOrder and once the payment settled.
+    /// The book's stock before CreateOrder and once the payment settled (read by GetStock
+    /// from inventory's Redis counters — the figures shoppers are served from).
     pub before: StockView,
     pub after: StockView,
     pub payment_status: PaymentStatus,
@@ -236,6 +271,9 @@ impl Report {
     }
 }
 
+// Steps are sent as they happen (the timeline grows while the learner watches the 3 s
+// pass) and repeated in the final report: a screen that joined late or dropped an event
+// still ends with the complete list.
 /// What the runner reports; every event carries the run id (see `app::payments`).
 #[derive(Clone, Debug)]
 pub enum PaymentsEvent {
@@ -261,16 +299,26 @@ pub enum PaymentsEvent {
     },
 }
 
+// The buyer's token on every call, as the gateway forwards it: CreatePayment and
+// QueryPayment are owner-only (payment-service asks order-service with *this* token), so
+// a lab that called them with a service credential would skip the rule Day 33 teaches.
 fn authed<T>(body: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut req = tonic::Request::new(body);
     req.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
     Ok(req)
 }
 
+// The lab's wall clock, in the same unit as the services' timestamps (`due_at`,
+// `created_at`): the timeline mixes both, which is only meaningful because the lab and
+// the stack share one machine and one clock. Across machines the steps would carry skew.
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+// Dialled once per scenario rather than once per screen: scenario 3 replaces the
+// payment-service process, and a channel kept from before the kill would spend its first
+// calls discovering that its connection is dead. Dialling costs a TCP handshake on
+// loopback (well under a millisecond) — cheap next to the 3 s every scenario waits.
 /// Clients of one scenario, dialled once.
 struct Clients {
     orders: OrderServiceClient<Channel>,
@@ -323,6 +371,22 @@ pub async fn run(
         }
     };
     let mut c = Clients::connect(&targets).await?;
+    // A learner who presses the keys many times sells the book out (each paid scenario
+    // takes one of its 20 units); a sold-out book would make CreateOrder fail with
+    // FAILED_PRECONDITION and the scenario report an error that is not about payments.
+    // So an empty book is replaced by a fresh one, announced like the first.
+    let setup = if c.stock(setup.book).await?.available < 1 {
+        let ch = channel(&targets.inventory).await?;
+        let book = orders::fresh_book(&targets.catalog, &ch, &setup.token, BOOK_STOCK).await?;
+        let s = Setup { book, ..setup };
+        let _ = events.send(PaymentsEvent::Ready { run, setup: s.clone() });
+        s
+    } else {
+        setup
+    };
+    // t0 is taken before CreateOrder is sent, so every step's time includes the lab's own
+    // round trips: "+3.03 s" for the gateway is 3 s of `due_at` plus CreateOrder and
+    // CreatePayment — the learner reads the same clock a customer would.
     let t0 = now_ms();
     let step = |what: String| {
         let s = Step { at_ms: now_ms() - t0, what };
@@ -332,6 +396,8 @@ pub async fn run(
     let mut steps = Vec::new();
     let before = c.stock(setup.book).await?;
 
+    // No idempotency key: each scenario is a new purchase, and a key reused across
+    // presses would replay the first scenario's order (already paid) instead.
     let order_req = CreateOrderRequest {
         items: vec![CreateOrderItem { book_id: setup.book, quantity: 1 }],
         ..Default::default()
@@ -349,7 +415,7 @@ pub async fn run(
     let payment = c.payments.create_payment(authed(pay_req, &setup.token)?).await?.into_inner();
     let payment = payment.payment.context("CreatePayment returned no payment")?;
     steps.push(step(format!(
-        "CreatePayment → {} PENDING，模拟网关 +{:.1}s 回调（gateway_jobs 一行）",
+        "CreatePayment → {} PENDING，gateway_jobs +{:.1}s 到期",
         payment.payment_no,
         (payment.due_at - t0) as f64 / 1000.0
     )));
@@ -378,7 +444,7 @@ pub async fn run(
                 CancelOrderRequest { order_id: order.id, reason: "cancelled in the lab".into() };
             c.orders.cancel_order(authed(req, &setup.token)?).await?;
             steps.push(step(format!(
-                "CancelOrder → 订单 #{} Cancelled，锁定的 1 件回到 available（支付仍在等网关）",
+                "CancelOrder → 订单 #{} Cancelled，锁定的 1 件回到 available",
                 order.id
             )));
         }
@@ -387,9 +453,16 @@ pub async fn run(
     // Watch until the payment has settled for good: notified (Paid and confirmed) or
     // refunded. 60 s is far beyond the 3 s gateway plus the relay's backoff (capped at
     // 10 s); only a stuck worker reaches it, and the scenario then fails loudly.
+    //
+    // Polled every 50 ms over the public RPCs rather than read from payment_db: the lab
+    // sees what a client sees (QueryPayment, GetOrder, GetStock), and a step appears at
+    // most one poll after it happened. Each change is recorded once, at its first sight,
+    // so a status that flickers cannot add two lines.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let (mut seen_pay, mut seen_order, mut seen_sold, mut seen_notified) =
         (PaymentStatus::Pending, OrderStatus::Pending, before.sold, false);
+    // The refund scenario cancelled the order itself and said so; starting from Cancelled
+    // keeps the watch from announcing that cancel a second time.
     if scenario == Scenario::Refund {
         seen_order = OrderStatus::Cancelled;
     }
@@ -415,7 +488,9 @@ pub async fn run(
                 PaymentStatus::Success => {
                     "支付 SUCCESS：网关回调生效，同一事务写入 outbox 一行".into()
                 }
-                PaymentStatus::Refunded => format!("支付 REFUNDED：{}", p.reason),
+                PaymentStatus::Refunded => {
+                    format!("支付 REFUNDED：{}", p.reason.trim_start_matches("refunded: "))
+                }
                 other => format!("支付 {other:?}"),
             };
             steps.push(step(what));
@@ -435,6 +510,11 @@ pub async fn run(
             seen_notified = true;
             steps.push(step("order_notified = true：outbox 行已投递".into()));
         }
+        // "Settled" for a paid scenario needs three facts, not the first one: the payment's
+        // outbox row delivered, the order Paid, and the lock gone from inventory — the
+        // confirm runs after the Paid commit (or in order-service's sweeper if inventory was
+        // slow), so stopping at `Paid` could read `locked + 1` and report a leak that is
+        // only a few milliseconds of lag.
         let settled = match scenario {
             Scenario::Refund => seen_pay == PaymentStatus::Refunded,
             _ => p.order_notified && seen_order == OrderStatus::Paid && s.locked == before.locked,
@@ -489,6 +569,10 @@ async fn duplicate_callbacks(
     amount: i64,
 ) -> anyhow::Result<CallbackCounts> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
+    // `None` when the metrics address is unknown or the scrape fails: the counts are then
+    // shown as missing rather than as 0, which would read as "no callback took effect".
+    // A counter that does not exist yet (a freshly restarted service that has seen no
+    // callback) sums to 0, which is the truth.
     let counter = async |changed: &str| -> Option<u64> {
         let m = targets.payment_metrics.as_deref()?;
         let scrape = crate::metrics::scrape(&http, m).await.ok()?;
@@ -506,6 +590,9 @@ async fn duplicate_callbacks(
             (ok && v["payment"]["status"] == "success").then_some(())
         }
     });
+    // An answer counts as ok only with HTTP 200 *and* the payment reported as `success`:
+    // a duplicate must answer the payment as it is, not an error a retrying provider
+    // would read as "try again" (and retry forever).
     let answers = futures::future::join_all(calls).await;
     let ok = answers.iter().filter(|a| a.is_some()).count();
     let (yes1, no1) = (counter("true").await, counter("false").await);

@@ -10,6 +10,16 @@
 //! (every 50 ms), so each step is at most one poll late — the gateway's "+3.0 s" is the
 //! service's own `due_at`, the other steps are what the lab saw when.
 
+//! What a red row would mean, scenario by scenario:
+//! - 1 (timeline): the payment never settled or the stock did not move — a worker is not
+//!   running, or order-service refused the service credential (see payment's log);
+//! - 2 (duplicates): more than one callback took effect, or two confirms — a settle that
+//!   does not check the payment's state under its row lock;
+//! - 3 (kill -9): the payment stayed Pending after the restart — the promise was kept in
+//!   memory, the course's `go func(){ sleep }` bug;
+//! - 4 (refund): the order came back as Paid or a unit was sold — the relay "fixed" the
+//!   order instead of refunding.
+
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
@@ -41,6 +51,8 @@ pub fn render(
     ])
     .areas(area);
 
+    // The book id leads the status line so a learner can follow the same book with
+    // grpcurl GetStock / GetStockLog in another terminal while the scenarios run.
     let book = p.setup.as_ref().map_or(String::new(), |s| format!("图书 #{} · ", s.book));
     let status = if let Some(e) = &p.error {
         format!("失败：{e}")
@@ -54,6 +66,9 @@ pub fn render(
         status_area,
     );
 
+    // All four rows always, in the lesson's order, "未运行" until run: the box is the
+    // lesson's checklist, and a row that appeared only after its run would make the
+    // learner wonder which scenarios exist.
     let lines: Vec<Line> = Scenario::ALL
         .iter()
         .enumerate()
@@ -68,6 +83,8 @@ pub fn render(
     // difference is the claim ("sold +1 exactly once", "refund: sold +0"), so both rows are
     // shown rather than only the deltas — a learner can check the arithmetic.
     let shown = p.shown.and_then(|s| p.reports[PaymentsState::slot(s)].as_ref());
+    // Hidden while a scenario runs: the previous scenario's before/after under the new
+    // scenario's title would pair the wrong numbers with the wrong timeline.
     let stock_lines = match shown.filter(|_| p.running.is_none()) {
         Some(r) => vec![stock_line("之前", &r.before), stock_line("之后", &r.after)],
         None => vec![Line::from("（场景结束后显示 GetStock 的前后对比）")],
@@ -79,12 +96,17 @@ pub fn render(
 
     // The newest steps that fit: the end of a scenario (SUCCESS, Paid, sold) is what the
     // learner waits for; the first steps are on screen before the box can overflow.
+    // Not wrapped: a wrapped step takes two rows, and counting rows instead of steps would
+    // push the newest step off the bottom. A step text is written to fit 78 columns; one
+    // that does not is cut at the border, which the snapshot test would show.
     let room = timeline_area.height.saturating_sub(2) as usize;
     let skip = p.steps.len().saturating_sub(room);
     let mut lines: Vec<Line> = p
         .steps
         .iter()
         .skip(skip)
+        // Seconds with milliseconds: the gaps that matter are 3 s (the gateway) and tens of
+        // ms (the relay after it); one format shows both without switching units.
         .map(|s| Line::from(format!("{:>+8.3}s  {}", s.at_ms as f64 / 1000.0, s.what)))
         .collect();
     if lines.is_empty() {
@@ -96,6 +118,8 @@ pub fn render(
     };
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), timeline_area);
 
+    // Digits, not mnemonic letters: the four scenarios are the lesson's numbered list, and
+    // `r`, `c`, `e`, `f` already mean other things on the orders screen next door.
     const KEYS: &[(&str, &str)] = &[
         ("1", "时间线"),
         ("2", "重复回调"),
@@ -119,6 +143,9 @@ fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
     };
     let (ok, _) = r.verdict();
     let color = if ok { Color::Green } else { Color::Red };
+    // The one figure each scenario exists for, after the common ones: the duplicates'
+    // "1 effective / 99 no-ops" (payment-service's own counter), the kill's old → new pid
+    // (proof that a different process finished the payment).
     let extra = match (&r.callbacks, &r.restart) {
         (Some(c), _) => match (c.changed, c.unchanged) {
             (Some(y), Some(n)) => format!(" · 回调生效 {y} / 空操作 {n}"),
@@ -141,6 +168,8 @@ fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
     )
 }
 
+// The proto's names without the `PAYMENT_STATUS_` prefix, as grpcurl and the lesson
+// show them; `{:?}` would print `Success`, which matches neither the lesson nor the SQL.
 fn status_word(r: &Report) -> &'static str {
     use bookstore_proto::payment::PaymentStatus as P;
     match r.payment_status {
@@ -152,6 +181,8 @@ fn status_word(r: &Report) -> &'static str {
     }
 }
 
+// The order's status as order-service and the gateway's JSON spell it (capitalised as in
+// the lesson's state machine).
 fn order_word(r: &Report) -> &'static str {
     use bookstore_proto::order::OrderStatus as O;
     match r.order_status {
@@ -164,6 +195,8 @@ fn order_word(r: &Report) -> &'static str {
     }
 }
 
+// All four counters, `total` included: `available + locked + sold = total` is the
+// conservation check of Day 31–32, and a payment must keep it too.
 fn stock_line(label: &str, s: &StockView) -> Line<'static> {
     Line::from(format!(
         "{label}  available {} · locked {} · sold {} · total {}",
