@@ -743,7 +743,7 @@ fn finished_payments(a: &mut App) {
         let steps: Vec<Step> = match scenario {
             Scenario::Crash => vec![
                 (6, "CreateOrder → 订单 #5 Pending，总额 5900 分，锁定 1 件"),
-                (11, "CreatePayment → PAY202612010000000025 PENDING，gateway_jobs +3.0s 到期"),
+                (11, "CreatePayment → PAY202612010000000025 PENDING，网关 +3.0s 回调"),
                 (12, "kill -9 12517（payment-service，网关任务尚未到期）"),
                 (12, "进程 12517 已消失：内存里的一切（若有定时器）都随它而去"),
                 (142, "bookstore-lab up：payment-service 重启（pid 19274，同一端口）"),

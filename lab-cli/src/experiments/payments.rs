@@ -415,7 +415,7 @@ pub async fn run(
     let payment = c.payments.create_payment(authed(pay_req, &setup.token)?).await?.into_inner();
     let payment = payment.payment.context("CreatePayment returned no payment")?;
     steps.push(step(format!(
-        "CreatePayment → {} PENDING，gateway_jobs +{:.1}s 到期",
+        "CreatePayment → {} PENDING，网关 +{:.1}s 回调",
         payment.payment_no,
         (payment.due_at - t0) as f64 / 1000.0
     )));
