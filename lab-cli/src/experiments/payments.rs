@@ -363,6 +363,9 @@ pub async fn run(
         Some(s) => s,
         None => {
             let ch = channel(&targets.inventory).await?;
+            // One shopper, not the orders experiment's four: the scenarios run one at a time,
+            // and every order, payment and query belongs to the same owner — the owner-only
+            // rules are then exercised on every call instead of needing a token per order.
             let token = orders::shoppers(&targets.user, 1).await?.remove(0);
             let book = orders::fresh_book(&targets.catalog, &ch, &token, BOOK_STOCK).await?;
             let s = Setup { book, token };
@@ -388,6 +391,8 @@ pub async fn run(
     // round trips: "+3.03 s" for the gateway is 3 s of `due_at` plus CreateOrder and
     // CreatePayment — the learner reads the same clock a customer would.
     let t0 = now_ms();
+    // Sends the step to the screen *and* returns it for the report: the live timeline and
+    // the final one are the same values, stamped once.
     let step = |what: String| {
         let s = Step { at_ms: now_ms() - t0, what };
         let _ = events.send(PaymentsEvent::Step { run, step: s.clone() });
@@ -424,6 +429,9 @@ pub async fn run(
     let mut restart = None;
     match scenario {
         Scenario::Timeline => {}
+        // Fired at once after CreatePayment, while the payment is still Pending: all 100 then
+        // compete for the one Pending → Success transition. Fired after the gateway's 3 s,
+        // they would meet a settled payment and prove only that a no-op is a no-op.
         Scenario::Duplicates => {
             let counts = duplicate_callbacks(&targets, &payment.payment_no, payment.amount).await?;
             steps.push(step(format!(
@@ -432,6 +440,9 @@ pub async fn run(
             )));
             callbacks = Some(counts);
         }
+        // Killed right after CreatePayment answered — CreatePayment answers only after its
+        // transaction committed, so the job row exists and only the process is lost. A kill
+        // before the answer would test something else: whether the client retries.
         Scenario::Crash => {
             let (killed, new_pid) = kill_and_restart(&targets, &mut steps, &step).await?;
             restart = Some(Restart { killed_pid: killed, new_pid });
@@ -439,6 +450,8 @@ pub async fn run(
             // its own, but a fresh dial makes the first poll not wait for that.
             c = Clients::connect(&targets).await?;
         }
+        // Cancelled at once, well inside the 3 s: the gateway's success is then certain to
+        // arrive after the cancel — the "pay after expiry" order of events, on demand.
         Scenario::Refund => {
             let req =
                 CancelOrderRequest { order_id: order.id, reason: "cancelled in the lab".into() };
@@ -473,6 +486,8 @@ pub async fn run(
             payment.payment_no
         );
         // Errors while payment-service restarts are expected in scenario 3: keep polling.
+        // Order-service and inventory are never killed here, so their errors (`?` below)
+        // end the scenario: they are real failures, not the experiment's doing.
         let q = QueryPaymentRequest { payment_no: payment.payment_no.clone(), order_id: 0 };
         let Ok(p) = c.payments.query_payment(authed(q, &setup.token)?).await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -636,6 +651,9 @@ async fn kill_and_restart(
     let rc = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
     anyhow::ensure!(rc == 0, "kill -9 {pid}: {}", std::io::Error::last_os_error());
     steps.push(step(format!("kill -9 {pid}（payment-service，网关任务尚未到期）")));
+    // SIGKILL takes effect at once unless the process is in uninterruptible sleep (a stuck
+    // disk); the 5 s cap keeps a stuck process from hanging the scenario, and `up` below
+    // would then refuse to start a second one on the same port and say so.
     let gone = tokio::time::Instant::now() + Duration::from_secs(5);
     while bookstore_stack::process::alive(pid) && tokio::time::Instant::now() < gone {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -645,6 +663,9 @@ async fn kill_and_restart(
     let out = tokio::process::Command::new(&lab)
         .arg("--dir")
         .arg(&targets.lab_dir)
+        // `--no-seed`: the seed is idempotent but re-checks thousands of books and their stock,
+        // seconds of work that would push the restart past the 3 s window and change what
+        // the timeline shows; nothing was lost from the catalogue, only a process.
         .args(["up", "--no-seed"])
         .stdin(std::process::Stdio::null())
         .output()
@@ -655,6 +676,8 @@ async fn kill_and_restart(
         "bookstore-lab up failed: {}",
         String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")
     );
+    // The new pid from the supervisor's own record, re-read after `up` wrote it: the report
+    // then names the process the supervisor will stop at `down`.
     let (new_pid, _) = pid_of()?;
     steps.push(step(format!("bookstore-lab up：payment-service 重启（pid {new_pid}，同一端口）")));
     Ok((pid, new_pid))
@@ -664,6 +687,8 @@ async fn kill_and_restart(
 mod tests {
     use super::*;
 
+    // A report with round numbers (10 available, 5 sold, 15 total) and only the deltas as
+    // parameters, so each assertion below reads as the one fact it changes.
     fn report(scenario: Scenario, sold: i64, avail: i64, confirms: usize) -> Report {
         let before = StockView { available: 10, locked: 0, sold: 5, total: 15 };
         let after = StockView { available: 10 + avail, locked: 0, sold: 5 + sold, total: 15 };

@@ -54,6 +54,8 @@ pub fn render(
     // The book id leads the status line so a learner can follow the same book with
     // grpcurl GetStock / GetStockLog in another terminal while the scenarios run.
     let book = p.setup.as_ref().map_or(String::new(), |s| format!("图书 #{} · ", s.book));
+    // The error replaces the hint, not the boxes: the verdicts of earlier scenarios stay
+    // true after a later one failed (a stopped gateway does not unsell a unit).
     let status = if let Some(e) = &p.error {
         format!("失败：{e}")
     } else if let Some(s) = p.running {
@@ -133,8 +135,9 @@ pub fn render(
 
 // One line per scenario, green or red by the report's own verdict (the same function the
 // tests and the plain output use, so the colour cannot disagree with them).
-/// `1 时间线   ✔ SUCCESS/Paid · sold +1 · 出库 1 次`, or "not run yet".
+/// `1 时间线   ✔ SUCCESS/PAID · sold +1 · 出库 1 次`, or "not run yet".
 fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
+    // Grey, not red: a scenario not run yet has broken nothing.
     let Some(r) = r else {
         return Line::styled(
             format!("{key} {}：未运行", s.label()),
@@ -168,31 +171,15 @@ fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
     )
 }
 
-// The proto's names without the `PAYMENT_STATUS_` prefix, as grpcurl and the lesson
-// show them; `{:?}` would print `Success`, which matches neither the lesson nor the SQL.
+// The proto's names without their prefix (`SUCCESS`, `PAID`), exactly as grpcurl prints
+// them in the lesson's commands; `{:?}` would print `Success`, which matches neither the
+// lesson nor grpcurl, and a hand-written table would drift when a status is added.
 fn status_word(r: &Report) -> &'static str {
-    use bookstore_proto::payment::PaymentStatus as P;
-    match r.payment_status {
-        P::Success => "SUCCESS",
-        P::Refunded => "REFUNDED",
-        P::Failed => "FAILED",
-        P::Pending => "PENDING",
-        P::Unspecified => "?",
-    }
+    r.payment_status.as_str_name().trim_start_matches("PAYMENT_STATUS_")
 }
 
-// The order's status as order-service and the gateway's JSON spell it (capitalised as in
-// the lesson's state machine).
 fn order_word(r: &Report) -> &'static str {
-    use bookstore_proto::order::OrderStatus as O;
-    match r.order_status {
-        O::Paid => "Paid",
-        O::Cancelled => "Cancelled",
-        O::Pending => "Pending",
-        O::Shipped => "Shipped",
-        O::Completed => "Completed",
-        O::Unspecified => "?",
-    }
+    r.order_status.as_str_name().trim_start_matches("ORDER_STATUS_")
 }
 
 // All four counters, `total` included: `available + locked + sold = total` is the
