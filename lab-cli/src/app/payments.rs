@@ -49,6 +49,8 @@ fn scenario_for(code: KeyCode) -> Option<Scenario> {
 }
 
 impl PaymentsState {
+    // A lookup in `ALL` rather than `s as usize`: `ALL` is the one place the lesson's order
+    // is written, and the report slots, the rows and the keys all follow it from there.
     /// The index of `s` in [`Scenario::ALL`] (and in `reports`).
     pub fn slot(s: Scenario) -> usize {
         Scenario::ALL.iter().position(|x| *x == s).unwrap_or(0)
@@ -69,6 +71,8 @@ impl PaymentsState {
         self.run += 1;
         self.running = Some(scenario);
         self.shown = Some(scenario);
+        // The new scenario's timeline starts empty and the last error goes: both describe the
+        // previous run. The verdicts of the other scenarios stay — they are still true.
         self.steps.clear();
         self.error = None;
         let cmd = Command::StartPayment { run: self.run, scenario, setup: self.setup.clone() };
@@ -89,6 +93,8 @@ impl PaymentsState {
             return None;
         }
         match e {
+            // Ready can come again in a later run: a sold-out book is replaced by a fresh one,
+            // and the next command must carry the new book, not the empty one.
             PaymentsEvent::Ready { setup, .. } => self.setup = Some(setup),
             PaymentsEvent::Step { step, .. } => self.steps.push(step),
             PaymentsEvent::Finished { report, .. } => {

@@ -43,6 +43,9 @@ pub fn render(
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let p = &app.payments;
+    // Fixed heights for the verdicts and the stock (they never grow: four scenarios, two
+    // rows), and the remainder for the timeline, the only part whose length varies — nine
+    // steps for the crash scenario, which fit at 80×24 without a notice.
     let [status_area, verdict_area, stock_area, timeline_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(6),
