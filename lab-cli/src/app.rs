@@ -83,6 +83,7 @@
 //! | race | Enter/`r` run · `s`/`S` stock · `b`/`B` buyers · `t`/`T` duration · Esc back |
 //! | cache | Enter/`r` run · `p` publish · `u` change hot stock · `-`/`+` readers · Esc back |
 //! | orders | Enter/`r` run · `f` failing commit · `c` cancel · `e` await expiry · `s`/`S` stock · `b`/`B` attempts · Esc back |
+//! | payments | Enter/`1` timeline · `2` 100× duplicate callback · `3` kill -9 payment-service · `4` cancel, then pay → refund · Esc back |
 //! | dashboard | Esc back |
 //!
 //! Lowercase lowers a knob and uppercase raises it: one mnemonic for all knobs, and no
@@ -101,6 +102,7 @@
 
 pub mod discovery;
 pub mod orders;
+pub mod payments;
 
 use std::collections::HashMap;
 
@@ -108,6 +110,7 @@ use bookstore_loadgen::Snapshot;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::experiments::orders::{OrderParams, OrdersEvent};
+use crate::experiments::payments::{PaymentsEvent, Scenario, Setup};
 use crate::{
     dashboard::DashboardSnapshot,
     event::Event,
@@ -120,6 +123,7 @@ use crate::{
 };
 pub use discovery::DiscoveryState;
 pub use orders::OrdersState;
+pub use payments::PaymentsState;
 
 // Screens are an enum, not a stack of boxed "views": there are five of them, they are
 // known at compile time, and `match self.screen` in `on_key` / `ui::render` makes the
@@ -136,6 +140,8 @@ pub enum Screen {
     Orders,
     /// Day 35: several user-service instances under load, kill one.
     Discovery,
+    /// Day 33–34: a payment's timeline, duplicate callbacks, a kill -9, a refund.
+    Payments,
     Dashboard,
 }
 
@@ -172,6 +178,12 @@ pub enum Command {
         run: u64,
         token: String,
         order_id: u64,
+    },
+    /// Run one payments scenario (`setup` from an earlier one, or `None` to make it).
+    StartPayment {
+        run: u64,
+        scenario: Scenario,
+        setup: Option<Setup>,
     },
     /// Write `progress.json` (after marking or resetting a lesson).
     SaveProgress,
@@ -293,6 +305,7 @@ pub struct App {
     pub cache: CacheState,
     pub orders: OrdersState,
     pub discovery: DiscoveryState,
+    pub payments: PaymentsState,
     // `None` until the first poll arrives: "not measured yet" is a different screen from
     // "nothing is running" (an empty snapshot).
     pub dashboard: Option<DashboardSnapshot>,
@@ -368,6 +381,7 @@ impl App {
             cache: CacheState::default(),
             orders: OrdersState::default(),
             discovery: DiscoveryState::default(),
+            payments: PaymentsState::default(),
             dashboard: None,
             progress,
             notice: None,
@@ -417,6 +431,7 @@ impl App {
                     self.notice = Some(n);
                 }
             }
+            Event::Payments(e) => self.on_payments(e),
             Event::Dashboard(d) => self.dashboard = Some(d),
             Event::Notice(n) => self.notice = Some(n),
         }
@@ -444,6 +459,7 @@ impl App {
             Screen::Cache => self.cache_key(k.code),
             Screen::Orders => self.orders_key(k.code),
             Screen::Discovery => self.discovery_key(k.code),
+            Screen::Payments => self.payments_key(k.code),
             // Esc, ← and Backspace all mean "back" on every screen: three habits (vim users
             // reach for Esc, file-manager users for ←, browser users for Backspace), one meaning.
             Screen::Dashboard => {
@@ -537,6 +553,7 @@ impl App {
                     Some(ExperimentKind::Cache) => self.screen = Screen::Cache,
                     Some(ExperimentKind::Orders) => self.screen = Screen::Orders,
                     Some(ExperimentKind::Discovery) => self.screen = Screen::Discovery,
+                    Some(ExperimentKind::Payments) => self.screen = Screen::Payments,
                     None => self.notice = Some("这一课没有实验".into()),
                 }
                 top
@@ -685,6 +702,26 @@ impl App {
     /// Folds an orders event; an action's answer also goes to the footer.
     fn on_orders(&mut self, e: OrdersEvent) {
         if let Some(n) = self.orders.on_event(e) {
+            self.notice = Some(n);
+        }
+    }
+
+    /// Keys of the payments experiment (its logic lives in [`payments`]); Esc goes back.
+    fn payments_key(&mut self, code: KeyCode) -> Vec<Command> {
+        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
+            self.screen = Screen::Lesson;
+            return Vec::new();
+        }
+        let (cmds, notice) = self.payments.key(code);
+        if notice.is_some() {
+            self.notice = notice;
+        }
+        cmds
+    }
+
+    /// Folds a payments event; a scenario's verdict also goes to the footer.
+    fn on_payments(&mut self, e: PaymentsEvent) {
+        if let Some(n) = self.payments.on_event(e) {
             self.notice = Some(n);
         }
     }

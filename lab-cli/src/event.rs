@@ -23,7 +23,8 @@ use tokio::sync::mpsc;
 use crate::{
     dashboard::DashboardSnapshot,
     experiments::{
-        cache::CacheEvent, discovery::DiscoveryEvent, orders::OrdersEvent, race::RaceEvent,
+        cache::CacheEvent, discovery::DiscoveryEvent, orders::OrdersEvent, payments::PaymentsEvent,
+        race::RaceEvent,
     },
 };
 
@@ -47,6 +48,8 @@ pub enum Event {
     Orders(OrdersEvent),
     /// The Day 35 discovery experiment reported something.
     Discovery(DiscoveryEvent),
+    /// A Day 33–34 payments scenario reported something.
+    Payments(PaymentsEvent),
     /// The dashboard poller finished a refresh.
     Dashboard(DashboardSnapshot),
     // Available to any producer that has something to say but no state of its own to update.

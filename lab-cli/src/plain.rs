@@ -52,6 +52,7 @@ use crate::{
         arena::Arena,
         cache::{self, CacheEvent, CacheParams, CacheTargets},
         orders::{self, OrderParams, OrderTargets, OrdersEvent},
+        payments::{self, PaymentTargets, Scenario},
         race::{self, RaceEvent, RaceParams},
     },
     lessons::{ExperimentKind, Library, check, progress::Progress},
@@ -142,6 +143,10 @@ pub async fn lesson(
         Some(ExperimentKind::Discovery) => {
             let targets = crate::experiments::discovery::DiscoveryTargets::from_lab(lab_dir)?;
             crate::experiments::discovery::script(targets, |line| println!("{line}")).await?;
+        }
+        Some(ExperimentKind::Payments) => {
+            let ctx = crate::tui::Context { lab_dir: lab_dir.to_path_buf() };
+            payments_with_lines(&ctx).await?
         }
         None => {}
     }
@@ -257,6 +262,52 @@ pub async fn orders_with_lines(targets: OrderTargets, params: OrderParams) -> an
     }
     // The watcher would go on sampling until the orders expire; the script has what it came for.
     runner.abort();
+    Ok(())
+}
+
+// All four scenarios in the lesson's order, each a line per step as it happens and a
+// verdict line, then a non-zero exit if any verdict is ✘ — so a CI job running
+// `bookstore-lab lesson day34 --no-tui` fails when a duplicate callback sells twice or a
+// late payment is not refunded. The targets are re-read before every scenario because
+// scenario 3 restarts payment-service (a new pid and metrics port). About 20 s in all.
+/// Runs the four payment scenarios and prints each step and verdict.
+pub async fn payments_with_lines(ctx: &crate::tui::Context) -> anyhow::Result<()> {
+    let mut setup = None;
+    let mut failed = 0;
+    for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
+        let targets: PaymentTargets = ctx.payment_targets()?;
+        println!("==> 场景 {}：{}", i + 1, scenario.label());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        // The printer also keeps the first scenario's shopper and book (its `Ready`), so the
+        // next three reuse them as the TUI does.
+        let printer = tokio::spawn(async move {
+            let mut ready = None;
+            while let Some(e) = rx.recv().await {
+                match e {
+                    payments::PaymentsEvent::Step { step, .. } => {
+                        println!("  {:>+8.3}s  {}", step.at_ms as f64 / 1000.0, step.what)
+                    }
+                    payments::PaymentsEvent::Ready { setup, .. } => ready = Some(setup),
+                    _ => {}
+                }
+            }
+            ready
+        });
+        let report = payments::run(i as u64 + 1, targets, scenario, setup.clone(), tx).await;
+        if let Ok(Some(made)) = printer.await {
+            setup = Some(made);
+        }
+        let report = report?;
+        let (ok, why) = report.verdict();
+        failed += usize::from(!ok);
+        println!(
+            "  {} 支付 {:?} · 订单 {:?} · {why}",
+            crate::app::payments::mark(ok),
+            report.payment_status,
+            report.order_status
+        );
+    }
+    anyhow::ensure!(failed == 0, "{failed} payment scenario(s) broke an invariant");
     Ok(())
 }
 

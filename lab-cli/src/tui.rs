@@ -107,6 +107,7 @@ use crate::{
         cache::{self, CacheEvent, CacheTargets},
         discovery::{self, Action, DiscoveryEvent, DiscoveryTargets},
         orders::{self, OrderTargets, OrdersEvent},
+        payments::{self, PaymentTargets, PaymentsEvent},
         race::{self, RaceEvent},
     },
     terminal::TerminalGuard,
@@ -160,6 +161,30 @@ impl Context {
             inventory: addr("inventory")?,
             catalog: addr("catalog")?,
             user: addr("user")?,
+        })
+    }
+
+    // Read at each key press like the others — and it matters more here: scenario 3 kills
+    // payment-service and `up` restarts it with a new pid and a new metrics port, so the
+    // next scenario must not use the record from before the kill.
+    /// The six addresses the payments experiment calls (all required), plus the lab
+    /// directory for scenario 3's kill and restart.
+    pub fn payment_targets(&self) -> anyhow::Result<PaymentTargets> {
+        let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
+        let addr = |name: &str| {
+            state.service(name).map(|c| c.address.clone()).ok_or_else(|| {
+                anyhow::anyhow!("{name} is not running (start it with `bookstore-lab up`)")
+            })
+        };
+        Ok(PaymentTargets {
+            order: addr("order")?,
+            inventory: addr("inventory")?,
+            catalog: addr("catalog")?,
+            user: addr("user")?,
+            payment: addr("payment")?,
+            gateway: addr("gateway")?,
+            payment_metrics: state.service("payment").and_then(|c| c.metrics.clone()),
+            lab_dir: self.lab_dir.clone(),
         })
     }
 }
@@ -360,6 +385,27 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
                 if let Err(e) = result {
                     let message = format!("{e:#}");
                     let _ = tx.send(Event::Orders(OrdersEvent::Failed { run, message }));
+                }
+            });
+        }
+        // Same shape again; the report also comes back as `Finished`, so the `Ok` is dropped.
+        Command::StartPayment { run, scenario, setup } => {
+            let tx = tx.clone();
+            let targets = ctx.payment_targets();
+            tokio::spawn(async move {
+                let (ptx, prx) = mpsc::unbounded_channel();
+                let forward = forward(prx, tx.clone(), Event::Payments);
+                let result = match targets {
+                    Ok(t) => payments::run(run, t, scenario, setup, ptx).await.map(drop),
+                    Err(e) => {
+                        drop(ptx);
+                        Err(e)
+                    }
+                };
+                let _ = forward.await;
+                if let Err(e) = result {
+                    let message = format!("{e:#}");
+                    let _ = tx.send(Event::Payments(PaymentsEvent::Failed { run, message }));
                 }
             });
         }

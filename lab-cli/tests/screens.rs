@@ -57,11 +57,13 @@ use bookstore_lab::{
     experiments::{
         cache::{CacheEvent, HitCounts},
         orders::{ChainStep, OrderParams, OrdersEvent, PendingOrder, StockView, parse_chain},
+        payments::{CallbackCounts, PaymentsEvent, Report, Restart, Scenario, Setup, Step},
         race::{RaceEvent, RaceParams, Strategy, StrategyResult},
     },
     lessons::{Library, progress::Progress},
 };
 use bookstore_loadgen::Snapshot;
+use bookstore_proto::{order::OrderStatus, payment::PaymentStatus};
 use ratatui::{
     Terminal,
     backend::TestBackend,
@@ -679,6 +681,147 @@ fn day31_and_day32_open_the_orders_experiment() {
         a.open_lesson(id).unwrap();
         key(&mut a, KeyCode::Char('x'));
         assert_eq!(a.screen, Screen::Orders, "{id}");
+        key(&mut a, KeyCode::Esc);
+        assert_eq!(a.screen, Screen::Lesson);
+        assert_eq!(a.current_lesson().id, id);
+    }
+}
+
+// The first page of each payments lesson, as `bookstore-lab lesson day33|day34` opens it:
+// the title, the goal and the start of 核心概念 with its diagram (verbatim, not reflowed).
+/// Day 33 and Day 34 open at their titles.
+#[test]
+fn lesson_screens_show_day33_and_day34_text_at_80x24() {
+    let mut a = app();
+    a.open_lesson("day33").unwrap();
+    insta::assert_snapshot!("lesson_day33_first_page", draw(&a, 80, 24));
+    a.open_lesson("day34").unwrap();
+    insta::assert_snapshot!("lesson_day34_first_page", draw(&a, 80, 24));
+}
+
+// Proves the one table of Day 34 (the two race orders) renders with borders at 80 columns
+// — its cells are long Chinese sentences, which must wrap inside the cells rather than
+// push the table past the window. Found by paging, as a learner would reach it.
+/// Day 34's race-order table wraps inside its borders at 80×24.
+#[test]
+fn lesson_day34_race_table_fits_80_columns() {
+    let mut a = app();
+    a.open_lesson("day34").unwrap();
+    let mut page = draw(&a, 80, 24);
+    for _ in 0..60 {
+        if page.contains("先发生的") {
+            break;
+        }
+        key(&mut a, KeyCode::PageDown);
+        page = draw(&a, 80, 24);
+    }
+    assert!(page.contains("先发生的"), "the table was not found:\n{page}");
+    for line in page.lines() {
+        assert!(unicode_width::UnicodeWidthStr::width(line) <= 80, "too wide: {line}");
+    }
+    insta::assert_snapshot!(page);
+}
+
+// A payments screen after the four scenarios, through the real key and event paths, with
+// the numbers of a real run (the plain output of `lesson day33 --no-tui` on the lab
+// stack): every verdict green, the crash scenario's timeline on screen.
+/// The payments screen after all four scenarios.
+fn finished_payments(a: &mut App) {
+    a.screen = Screen::Payments;
+    let setup = Setup { book: 5011, token: "t".into() };
+    let before = StockView { available: 20, locked: 0, sold: 0, total: 20 };
+    for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
+        let digit = char::from(b'1' + i as u8);
+        let cmds = key(a, KeyCode::Char(digit));
+        let setup_sent = if i == 0 { None } else { Some(setup.clone()) };
+        assert_eq!(
+            cmds,
+            vec![Command::StartPayment { run: i as u64 + 1, scenario, setup: setup_sent }]
+        );
+        let run = i as u64 + 1;
+        if i == 0 {
+            a.update(Event::Payments(PaymentsEvent::Ready { run, setup: setup.clone() }));
+        }
+        let refund = scenario == Scenario::Refund;
+        let sold = before.sold + i as i64;
+        let b = StockView { available: 20 - i as i64, sold, ..before };
+        let after =
+            if refund { b } else { StockView { available: b.available - 1, sold: sold + 1, ..b } };
+        let steps: Vec<Step> = match scenario {
+            Scenario::Crash => vec![
+                (6, "CreateOrder → 订单 #5 Pending，总额 5900 分，锁定 1 件"),
+                (11, "CreatePayment → PAY202612010000000025 PENDING，网关 +3.0s 回调"),
+                (12, "kill -9 12517（payment-service，网关任务尚未到期）"),
+                (12, "进程 12517 已消失：内存里的一切（若有定时器）都随它而去"),
+                (142, "bookstore-lab up：payment-service 重启（pid 19274，同一端口）"),
+                (3069, "支付 SUCCESS：网关回调生效，同一事务写入 outbox 一行"),
+                (3245, "订单 #5 Paid（relay 带服务凭证调 UpdateOrderStatus）"),
+                (3245, "库存 sold 2 → 3（locked 确认为已售）"),
+                (3245, "order_notified = true：outbox 行已投递"),
+            ],
+            _ => vec![(6, "CreateOrder → …")],
+        }
+        .into_iter()
+        .map(|(at_ms, what)| Step { at_ms, what: what.into() })
+        .collect();
+        let report = Report {
+            scenario,
+            order_id: 3 + i as u64,
+            payment_no: format!("PAY20261201000000002{}", 3 + i),
+            amount: 5900,
+            before: b,
+            after,
+            payment_status: if refund { PaymentStatus::Refunded } else { PaymentStatus::Success },
+            order_status: if refund { OrderStatus::Cancelled } else { OrderStatus::Paid },
+            reason: String::new(),
+            confirms: usize::from(!refund),
+            callbacks: (scenario == Scenario::Duplicates).then_some(CallbackCounts {
+                sent: 100,
+                ok: 100,
+                failed: 0,
+                changed: Some(1),
+                unchanged: Some(99),
+            }),
+            restart: (scenario == Scenario::Crash)
+                .then_some(Restart { killed_pid: 12517, new_pid: 19274 }),
+            steps,
+        };
+        // The crash scenario is the one left on screen: the others are replaced by the next key.
+        if scenario != Scenario::Refund {
+            a.update(Event::Payments(PaymentsEvent::Finished { run, report: Box::new(report) }));
+        } else {
+            let crash = a.payments.reports[2].clone().unwrap();
+            a.update(Event::Payments(PaymentsEvent::Finished { run, report: Box::new(report) }));
+            a.payments.shown = Some(Scenario::Crash);
+            a.payments.steps = crash.steps;
+        }
+    }
+}
+
+// Proves the screen's three parts at 80×24: four green verdicts (with the duplicate
+// counts and the pids of the kill), the stock before/after, the timeline with times.
+/// The payments screen shows every verdict, the stock and the crash timeline.
+#[test]
+fn payments_screen_shows_verdicts_stock_and_timeline_at_80x24() {
+    let mut a = app();
+    finished_payments(&mut a);
+    a.notice = None;
+    let screen = draw(&a, 80, 24);
+    assert_eq!(screen.matches('✔').count(), 4, "{screen}");
+    assert!(screen.contains("生效 1 / 空操作 99"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+// Proves the manifest wiring: both lessons name the experiment by data
+// (`experiment = "payments"`), and Esc returns to the lesson the learner came from.
+/// `x` on Day 33 and on Day 34 opens the payments experiment.
+#[test]
+fn day33_and_day34_open_the_payments_experiment() {
+    for id in ["day33", "day34"] {
+        let mut a = app();
+        a.open_lesson(id).unwrap();
+        key(&mut a, KeyCode::Char('x'));
+        assert_eq!(a.screen, Screen::Payments, "{id}");
         key(&mut a, KeyCode::Esc);
         assert_eq!(a.screen, Screen::Lesson);
         assert_eq!(a.current_lesson().id, id);

@@ -11,6 +11,8 @@
 //! - [`cache`]: Day 29 — a skewed read load on catalog-service, hit rate and invalidation.
 //! - [`orders`]: Day 31–32 — concurrent orders on little stock, compensation and expiry.
 //! - [`discovery`]: Day 35 — load over several user-service instances, `kill -9` one.
+//! - [`payments`]: Day 33–34 — one payment's timeline, duplicate callbacks, a kill -9 in the
+//!   3-second window, and the refund of a payment that lands after its order was cancelled.
 //! - [`arena`]: connects the race to inventory-service's real code paths.
 //!
 //! The common shape of an experiment, so a new one (Day 31's orders, say) fits in:
@@ -23,4 +25,5 @@ pub mod arena;
 pub mod cache;
 pub mod discovery;
 pub mod orders;
+pub mod payments;
 pub mod race;

@@ -423,7 +423,7 @@ pub async fn run(
 // orders (as `day31-alice`) never mix into the conservation check.
 /// `n` fresh users, registered and logged in at once (each register is an argon2 hash on
 /// user-service, so doing them together halves the setup on two cores).
-async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>> {
     let ch = channel(user).await?;
     let logins = (0..n).map(|_| {
         let mut users = UserServiceClient::new(ch.clone());
@@ -448,7 +448,12 @@ async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>> {
 // the book is published with 0 and its units come from IncrStock — the one way a book gets
 // stock in inventory. The request id is random: a rerun must add, not replay.
 /// Publishes a new book and gives it `stock` units in inventory; returns its id.
-async fn fresh_book(catalog: &str, inv: &Channel, token: &str, stock: u32) -> anyhow::Result<u64> {
+pub(crate) async fn fresh_book(
+    catalog: &str,
+    inv: &Channel,
+    token: &str,
+    stock: u32,
+) -> anyhow::Result<u64> {
     let first12: Vec<u8> =
         [9u8, 7, 8].into_iter().chain((0..9).map(|_| rand::rng().random_range(0..10u8))).collect();
     let check = bookstore_catalog::domain::isbn13_check_digit(&first12);

@@ -88,6 +88,8 @@ pub enum ExperimentKind {
     Orders,
     /// Day 35: load over several user-service instances, `kill -9` one, watch discovery.
     Discovery,
+    /// Day 33–34: a payment's timeline, duplicate callbacks, a kill -9, a refund.
+    Payments,
 }
 
 impl Manifest {

@@ -11,6 +11,7 @@
 //! - [`cache`]: Day 29's hit rate and invalidation.
 //! - [`orders`]: Day 31–32's orders, stock conservation and the CreateOrder call chain.
 //! - [`discovery`]: Day 35's instances, their Consul verdicts and the cost of a kill.
+//! - [`payments`]: Day 33–34's payment timeline, stock before/after and four verdicts.
 //! - [`dashboard`]: health, QPS, p99, hit rate and stock of the running stack.
 //!
 //! The one piece of terminal state the pure functions need is its size: the loop records
@@ -57,6 +58,7 @@ pub mod home;
 pub mod lesson;
 pub mod markdown;
 pub mod orders;
+pub mod payments;
 pub mod race;
 
 use ratatui::{
@@ -96,6 +98,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Cache => cache::render(frame, body, app),
         Screen::Orders => orders::render(frame, body, app),
         Screen::Discovery => discovery::render(frame, body, app),
+        Screen::Payments => payments::render(frame, body, app),
         Screen::Dashboard => dashboard::render(frame, body, app),
     };
     header(frame, top, &title, app.build.as_deref());

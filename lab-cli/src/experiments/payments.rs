@@ -1,0 +1,739 @@
+//! Day 33–34's experiment: one payment's life against the real payment-service, and the
+//! three ways the course's sample would lose money — a duplicate callback, a restart in
+//! the 3-second window, a payment that lands after the order is gone.
+//!
+//! Every call goes to the running stack: shoppers, books and orders through the services'
+//! gRPC APIs (as in the orders experiment), the gateway's callbacks through its HTTP route
+//! `POST /api/v1/payments/{no}/mock-callback` — the lab's stand-in for the payment
+//! provider, which adds the service credential itself, so the lab never holds it. The kill
+//! is a real `SIGKILL` of the pid in `stack.json`, and the restart is `bookstore-lab up`.
+//!
+//! ## The four scenarios (one key each on the screen)
+//!
+//! ```text
+//!  1 timeline    CreateOrder ─► CreatePayment (job due +3 s) ─► mock gateway ─► SUCCESS
+//!                ─► outbox relay ─► UpdateOrderStatus(Paid) ─► inventory confirm (sold +1)
+//!  2 duplicates  CreatePayment, then 100 MockCallbacks at once ─► one SUCCESS, one confirm
+//!  3 crash       CreatePayment, kill -9 payment-service, `bookstore-lab up` ─► still Paid
+//!  4 refund      CreatePayment, CancelOrder, the gateway's success ─► REFUNDED, stock unsold
+//! ```
+//!
+//! Every scenario orders one unit of the run's own fresh book, so "sold went up by exactly
+//! one" is a statement about this payment and nobody else's — the same reason the orders
+//! experiment publishes a book per run.
+//!
+//! ## What to expect, and what would be a bug
+//!
+//! - timeline: the gateway answers 3.0–3.2 s after CreatePayment (its worker polls every
+//!   200 ms); order Paid and sold +1 follow within a few hundred ms (the relay's poll).
+//! - duplicates: all 100 callbacks answer 200 with status `success`; payment-service's own
+//!   counter shows exactly 1 callback that changed something and 99 that did not, and the
+//!   stock log holds exactly one confirm (DECR) for the order. Two confirms would be a unit
+//!   sold twice.
+//! - crash: the process is gone (its pid no longer in `/proc`), the supervisor starts a new
+//!   one on the same port, and the payment still completes — the `gateway_jobs` row waited
+//!   in MariaDB. With the course's `go func(){ sleep(3s) }()` the callback would be lost
+//!   and the order would expire unpaid after the customer paid.
+//! - refund: the order is Cancelled before the gateway's success arrives; order-service
+//!   refuses Paid (FAILED_PRECONDITION), the relay turns that into REFUNDED, sold stays
+//!   put and the unit is back in `available`.
+//!
+//! ## Reading the numbers (what changes them)
+//!
+//! - **the 3 s is a promise, the rest is queueing.** `due_at` is written by
+//!   payment-service at creation (`NOW(3) + 3 s`), so "+3.0 s" on the timeline is exact;
+//!   the answer lands up to one gateway poll (200 ms) later, and Paid up to one relay poll
+//!   after that. On the shared 2-core machine a busy MariaDB adds tens of milliseconds to
+//!   each step — read the gaps as "about", the order of the steps as "must".
+//! - **exactly-once is a count, not a timing.** "1 effective / 99 no-ops" and "one DECR"
+//!   hold on any machine under any load; if they ever read 2, the bug is in the code (a
+//!   settle without the row lock, a confirm not keyed by the order), never in the machine.
+//! - **the restart time is the binary's start-up.** `bookstore-lab up` for one service is a
+//!   fork/exec, a pool connect (the migrations are already applied) and one health check:
+//!   ~0.1–0.2 s with the lab's optimised dev profile, seconds for a cold unoptimised build.
+//!   Either way the job is answered — before its due time, the new process waits for it;
+//!   after, the first gateway pass picks the overdue row at once.
+//! - **the refund's delay is the relay's.** Cancel is instant; the refund waits for the
+//!   gateway's 3 s and then one relay pass: REFUNDED is the relay's reading of order-service's
+//!   FAILED_PRECONDITION, so it can never come before the success it refunds.
+//!
+//! ## Why these mechanisms
+//!
+//! - ✅ DO watch through the public RPCs (QueryPayment, GetOrder, GetStock, GetStockLog), as
+//!   a client must; ❌ DON'T read payment_db in the experiment — the screen would then prove
+//!   what the tables say, not what the API promises, and break on the next migration.
+//! - ✅ DO count the effect where it lands (inventory's stock log, payment-service's own
+//!   counter); ❌ DON'T infer it from the 100 responses: by contract a duplicate answers
+//!   exactly like the original, so the responses cannot tell one sale from two.
+//! - ✅ DO kill with SIGKILL and restart with the supervisor the learner uses; ❌ DON'T
+//!   simulate the crash inside the service (an "exit now" flag runs the process's own exit
+//!   path and proves only that the flag works).
+//!
+//! ## Why cancel, not wait for the expiry, in scenario 4
+//!
+//! The lab's payment window is 120 s (`lab_env` in the stack's services.rs) and
+//! order-service has no per-order window. A cancelled order and an expired one are the
+//! same state to payment-service (Cancelled; only `cancel_reason` differs), and the relay
+//! meets the same refusal — so the lab cancels and the lesson shows the expiry race with
+//! `mysql`. ❌ DON'T add a "short window" knob to a service just for a demo: it becomes a
+//! production setting someone turns on.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use bookstore_proto::{
+    inventory::{
+        GetStockLogRequest, GetStockRequest, StockLogType,
+        inventory_service_client::InventoryServiceClient,
+    },
+    order::{
+        CancelOrderRequest, CreateOrderItem, CreateOrderRequest, GetOrderRequest, OrderStatus,
+        order_service_client::OrderServiceClient,
+    },
+    payment::{
+        CreatePaymentRequest, PaymentStatus, QueryPaymentRequest,
+        payment_service_client::PaymentServiceClient,
+    },
+};
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+
+use super::{
+    cache::channel,
+    orders::{self, StockView},
+};
+
+/// The stack's addresses the experiment needs (re-read from `stack.json` per command: a
+/// restarted payment-service gets a new metrics port).
+#[derive(Clone, Debug)]
+pub struct PaymentTargets {
+    pub order: String,
+    pub inventory: String,
+    pub catalog: String,
+    pub user: String,
+    pub payment: String,
+    /// The HTTP gateway (`host:port`): the mock-callback route.
+    pub gateway: String,
+    /// payment-service's Prometheus endpoint, if recorded: the callback counters.
+    pub payment_metrics: Option<String>,
+    /// The stack directory: the pid to kill and the supervisor that restarts it.
+    pub lab_dir: PathBuf,
+}
+
+/// The four scenarios, in the lesson's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    Timeline,
+    Duplicates,
+    Crash,
+    Refund,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 4] =
+        [Scenario::Timeline, Scenario::Duplicates, Scenario::Crash, Scenario::Refund];
+
+    /// The verdict table's short name.
+    pub fn short(self) -> &'static str {
+        match self {
+            Scenario::Timeline => "时间线  ",
+            Scenario::Duplicates => "重复回调",
+            Scenario::Crash => "kill -9 ",
+            Scenario::Refund => "先取消后",
+        }
+    }
+
+    /// The screen's label for the scenario (its key is its position + 1).
+    pub fn label(self) -> &'static str {
+        match self {
+            Scenario::Timeline => "一次支付的时间线",
+            Scenario::Duplicates => "重复回调 ×100",
+            Scenario::Crash => "3 秒窗口内 kill -9 payment-service",
+            Scenario::Refund => "先取消订单、后支付成功 → 退款",
+        }
+    }
+}
+
+/// How many duplicate callbacks scenario 2 fires at once: the course's "a gateway retries
+/// its callback" turned up until a missing lock or a non-conditional update would show.
+pub const DUPLICATES: usize = 100;
+
+// One shopper and one book, made once and reused by every scenario of a screen session:
+// registering costs an argon2 hash, publishing a catalog write. The stock (20) covers many
+// presses of the four keys; each scenario takes one unit, the refund gives it back.
+/// The shopper's token and the run's book.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setup {
+    pub book: u64,
+    pub token: String,
+}
+
+/// Units the experiment's book starts with.
+pub const BOOK_STOCK: u32 = 20;
+
+/// One line of a scenario's timeline: milliseconds after CreateOrder was sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub at_ms: i64,
+    pub what: String,
+}
+
+// `changed` / `unchanged` come from payment-service's own counter
+// `payment_callbacks_total{changed=…}`, scraped before and after — the service's word on
+// how many callbacks did something, not the lab's inference from the responses (which all
+// look alike: every duplicate answers the payment as it is, by contract).
+/// Scenario 2's counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbackCounts {
+    pub sent: usize,
+    /// HTTP 200 with `"status":"success"` in the body.
+    pub ok: usize,
+    pub failed: usize,
+    /// Callbacks that settled the payment (must be 1), if the metrics could be read.
+    pub changed: Option<u64>,
+    /// Callbacks that found it settled already (must be `sent − 1`).
+    pub unchanged: Option<u64>,
+}
+
+/// Scenario 3's kill and restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restart {
+    pub killed_pid: u32,
+    pub new_pid: u32,
+}
+
+// A plain record with no handles, cloned into the event for the screen and returned to
+// the caller: the TUI, the plain output and the live test judge the same struct with the
+// same `verdict`, so the three can never disagree about what a run showed.
+/// What one scenario measured, for the screen, the plain output and the tests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub scenario: Scenario,
+    pub order_id: u64,
+    pub payment_no: String,
+    pub amount: i64,
+    /// The book's stock before CreateOrder and once the payment settled (read by GetStock
+    /// from inventory's Redis counters — the figures shoppers are served from).
+    pub before: StockView,
+    pub after: StockView,
+    pub payment_status: PaymentStatus,
+    pub order_status: OrderStatus,
+    /// The payment's `reason` (why it was refunded), empty otherwise.
+    pub reason: String,
+    /// DECR (confirm) entries in the stock log for this order: 1 if paid, 0 if refunded.
+    pub confirms: usize,
+    pub callbacks: Option<CallbackCounts>,
+    pub restart: Option<Restart>,
+    pub steps: Vec<Step>,
+}
+
+impl Report {
+    // The invariants, as the lesson states them: a paid order sold exactly its unit once
+    // (sold +1, one confirm) and the unit left `available` exactly once; a refunded payment
+    // left the order Cancelled and the unit for sale (sold +0, available as before).
+    // `locked` must be back where it started either way — a unit left locked is the leak
+    // Day 32 is about. Checked against the book's counters *and* the stock log, because a
+    // double confirm that inventory's idempotence absorbed would pass the first and fail
+    // only the second.
+    /// Whether the scenario ended as it must, and a one-line explanation.
+    pub fn verdict(&self) -> (bool, String) {
+        let sold = self.after.sold - self.before.sold;
+        let avail = self.after.available - self.before.available;
+        let locked = self.after.locked - self.before.locked;
+        let mut ok = locked == 0;
+        let mut why = format!("sold {sold:+} · available {avail:+} · locked {locked:+}");
+        match self.scenario {
+            Scenario::Refund => {
+                ok &= self.payment_status == PaymentStatus::Refunded
+                    && self.order_status == OrderStatus::Cancelled
+                    && sold == 0
+                    && avail == 0
+                    && self.confirms == 0;
+                why.push_str(&format!(" · 确认出库 {} 次（应为 0）", self.confirms));
+            }
+            _ => {
+                ok &= self.payment_status == PaymentStatus::Success
+                    && self.order_status == OrderStatus::Paid
+                    && sold == 1
+                    && avail == -1
+                    && self.confirms == 1;
+                why.push_str(&format!(" · 确认出库 {} 次（应为 1）", self.confirms));
+            }
+        }
+        if let Some(c) = &self.callbacks {
+            ok &= c.ok == c.sent && c.changed.is_none_or(|n| n == 1);
+            why.push_str(&format!(" · 回调 {}/{} 成功", c.ok, c.sent));
+            if let (Some(n), Some(m)) = (c.changed, c.unchanged) {
+                why.push_str(&format!("，生效 {n} 次、空操作 {m} 次"));
+            }
+        }
+        (ok, why)
+    }
+}
+
+// Steps are sent as they happen (the timeline grows while the learner watches the 3 s
+// pass) and repeated in the final report: a screen that joined late or dropped an event
+// still ends with the complete list.
+/// What the runner reports; every event carries the run id (see `app::payments`).
+#[derive(Clone, Debug)]
+pub enum PaymentsEvent {
+    /// The shopper and the book exist (sent once, then reused by later scenarios).
+    Ready {
+        run: u64,
+        setup: Setup,
+    },
+    /// A step of the scenario happened (the timeline grows live).
+    Step {
+        run: u64,
+        step: Step,
+    },
+    /// The scenario settled: the numbers and the verdict.
+    // Boxed: a report is ~300 bytes and every `Step` event would otherwise be as large.
+    Finished {
+        run: u64,
+        report: Box<Report>,
+    },
+    Failed {
+        run: u64,
+        message: String,
+    },
+}
+
+// The buyer's token on every call, as the gateway forwards it: CreatePayment and
+// QueryPayment are owner-only (payment-service asks order-service with *this* token), so
+// a lab that called them with a service credential would skip the rule Day 33 teaches.
+fn authed<T>(body: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut req = tonic::Request::new(body);
+    req.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(req)
+}
+
+// The lab's wall clock, in the same unit as the services' timestamps (`due_at`,
+// `created_at`): the timeline mixes both, which is only meaningful because the lab and
+// the stack share one machine and one clock. Across machines the steps would carry skew.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+// Dialled once per scenario rather than once per screen: scenario 3 replaces the
+// payment-service process, and a channel kept from before the kill would spend its first
+// calls discovering that its connection is dead. Dialling costs a TCP handshake on
+// loopback (well under a millisecond) — cheap next to the 3 s every scenario waits.
+/// Clients of one scenario, dialled once.
+struct Clients {
+    orders: OrderServiceClient<Channel>,
+    payments: PaymentServiceClient<Channel>,
+    inventory: InventoryServiceClient<Channel>,
+}
+
+impl Clients {
+    async fn connect(t: &PaymentTargets) -> anyhow::Result<Self> {
+        Ok(Self {
+            orders: OrderServiceClient::new(channel(&t.order).await?),
+            payments: PaymentServiceClient::new(channel(&t.payment).await?),
+            inventory: InventoryServiceClient::new(channel(&t.inventory).await?),
+        })
+    }
+
+    async fn stock(&mut self, book: u64) -> anyhow::Result<StockView> {
+        let s = self.inventory.get_stock(GetStockRequest { book_id: book }).await?;
+        let s = s.into_inner().stock.unwrap_or_default();
+        Ok(StockView { available: s.available, locked: s.locked, sold: s.sold, total: s.total })
+    }
+
+    // Counted from inventory's own log, by order id: the book is this run's, but earlier
+    // scenarios sold units of it too, and only this order's confirms say "sold once".
+    async fn confirms(&mut self, book: u64, order_id: u64) -> anyhow::Result<usize> {
+        let req = GetStockLogRequest { book_id: book, page: 1, page_size: 100 };
+        let logs = self.inventory.get_stock_log(req).await?.into_inner().logs;
+        let decr = StockLogType::Decr as i32;
+        Ok(logs.iter().filter(|l| l.order_id == order_id && l.r#type == decr).count())
+    }
+}
+
+/// Runs one scenario; makes the shopper and the book first when `setup` is `None`.
+pub async fn run(
+    run: u64,
+    targets: PaymentTargets,
+    scenario: Scenario,
+    setup: Option<Setup>,
+    events: mpsc::UnboundedSender<PaymentsEvent>,
+) -> anyhow::Result<Report> {
+    let setup = match setup {
+        Some(s) => s,
+        None => {
+            let ch = channel(&targets.inventory).await?;
+            // One shopper, not the orders experiment's four: the scenarios run one at a time,
+            // and every order, payment and query belongs to the same owner — the owner-only
+            // rules are then exercised on every call instead of needing a token per order.
+            let token = orders::shoppers(&targets.user, 1).await?.remove(0);
+            let book = orders::fresh_book(&targets.catalog, &ch, &token, BOOK_STOCK).await?;
+            let s = Setup { book, token };
+            let _ = events.send(PaymentsEvent::Ready { run, setup: s.clone() });
+            s
+        }
+    };
+    let mut c = Clients::connect(&targets).await?;
+    // A learner who presses the keys many times sells the book out (each paid scenario
+    // takes one of its 20 units); a sold-out book would make CreateOrder fail with
+    // FAILED_PRECONDITION and the scenario report an error that is not about payments.
+    // So an empty book is replaced by a fresh one, announced like the first.
+    let setup = if c.stock(setup.book).await?.available < 1 {
+        let ch = channel(&targets.inventory).await?;
+        let book = orders::fresh_book(&targets.catalog, &ch, &setup.token, BOOK_STOCK).await?;
+        let s = Setup { book, ..setup };
+        let _ = events.send(PaymentsEvent::Ready { run, setup: s.clone() });
+        s
+    } else {
+        setup
+    };
+    // t0 is taken before CreateOrder is sent, so every step's time includes the lab's own
+    // round trips: "+3.03 s" for the gateway is 3 s of `due_at` plus CreateOrder and
+    // CreatePayment — the learner reads the same clock a customer would.
+    let t0 = now_ms();
+    // Sends the step to the screen *and* returns it for the report: the live timeline and
+    // the final one are the same values, stamped once.
+    let step = |what: String| {
+        let s = Step { at_ms: now_ms() - t0, what };
+        let _ = events.send(PaymentsEvent::Step { run, step: s.clone() });
+        s
+    };
+    let mut steps = Vec::new();
+    let before = c.stock(setup.book).await?;
+
+    // No idempotency key: each scenario is a new purchase, and a key reused across
+    // presses would replay the first scenario's order (already paid) instead.
+    let order_req = CreateOrderRequest {
+        items: vec![CreateOrderItem { book_id: setup.book, quantity: 1 }],
+        ..Default::default()
+    };
+    let order = c.orders.create_order(authed(order_req, &setup.token)?).await?.into_inner();
+    let order = order.order.context("CreateOrder returned no order")?;
+    steps.push(step(format!(
+        "CreateOrder → 订单 #{} Pending，总额 {} 分，锁定 1 件",
+        order.id, order.total
+    )));
+
+    // The amount is the order's total as order-service stated it; payment-service asks
+    // order-service again and refuses anything else (Day 33), so the lab cannot cheat here.
+    let pay_req = CreatePaymentRequest { order_id: order.id, amount: order.total };
+    let payment = c.payments.create_payment(authed(pay_req, &setup.token)?).await?.into_inner();
+    let payment = payment.payment.context("CreatePayment returned no payment")?;
+    steps.push(step(format!(
+        "CreatePayment → {} PENDING，网关 +{:.1}s 回调",
+        payment.payment_no,
+        (payment.due_at - t0) as f64 / 1000.0
+    )));
+
+    let mut callbacks = None;
+    let mut restart = None;
+    match scenario {
+        Scenario::Timeline => {}
+        // Fired at once after CreatePayment, while the payment is still Pending: all 100 then
+        // compete for the one Pending → Success transition. Fired after the gateway's 3 s,
+        // they would meet a settled payment and prove only that a no-op is a no-op.
+        Scenario::Duplicates => {
+            let counts = duplicate_callbacks(&targets, &payment.payment_no, payment.amount).await?;
+            steps.push(step(format!(
+                "{} 个 MockCallback 同时到达：{} 个 200，{} 个失败",
+                counts.sent, counts.ok, counts.failed
+            )));
+            callbacks = Some(counts);
+        }
+        // Killed right after CreatePayment answered — CreatePayment answers only after its
+        // transaction committed, so the job row exists and only the process is lost. A kill
+        // before the answer would test something else: whether the client retries.
+        Scenario::Crash => {
+            let (killed, new_pid) = kill_and_restart(&targets, &mut steps, &step).await?;
+            restart = Some(Restart { killed_pid: killed, new_pid });
+            // The old channel pointed at the dead process's connection; tonic reconnects on
+            // its own, but a fresh dial makes the first poll not wait for that.
+            c = Clients::connect(&targets).await?;
+        }
+        // Cancelled at once, well inside the 3 s: the gateway's success is then certain to
+        // arrive after the cancel — the "pay after expiry" order of events, on demand.
+        Scenario::Refund => {
+            let req =
+                CancelOrderRequest { order_id: order.id, reason: "cancelled in the lab".into() };
+            c.orders.cancel_order(authed(req, &setup.token)?).await?;
+            steps.push(step(format!(
+                "CancelOrder → 订单 #{} Cancelled，锁定的 1 件回到 available",
+                order.id
+            )));
+        }
+    }
+
+    // Watch until the payment has settled for good: notified (Paid and confirmed) or
+    // refunded. 60 s is far beyond the 3 s gateway plus the relay's backoff (capped at
+    // 10 s); only a stuck worker reaches it, and the scenario then fails loudly.
+    //
+    // Polled every 50 ms over the public RPCs rather than read from payment_db: the lab
+    // sees what a client sees (QueryPayment, GetOrder, GetStock), and a step appears at
+    // most one poll after it happened. Each change is recorded once, at its first sight,
+    // so a status that flickers cannot add two lines.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let (mut seen_pay, mut seen_order, mut seen_sold, mut seen_notified) =
+        (PaymentStatus::Pending, OrderStatus::Pending, before.sold, false);
+    // The refund scenario cancelled the order itself and said so; starting from Cancelled
+    // keeps the watch from announcing that cancel a second time.
+    if scenario == Scenario::Refund {
+        seen_order = OrderStatus::Cancelled;
+    }
+    let (pay, ord, after) = loop {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "payment {} did not settle within 60 s (status {seen_pay:?}, order {seen_order:?})",
+            payment.payment_no
+        );
+        // Errors while payment-service restarts are expected in scenario 3: keep polling.
+        // Order-service and inventory are never killed here, so their errors (`?` below)
+        // end the scenario: they are real failures, not the experiment's doing.
+        let q = QueryPaymentRequest { payment_no: payment.payment_no.clone(), order_id: 0 };
+        let Ok(p) = c.payments.query_payment(authed(q, &setup.token)?).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let p = p.into_inner().payment.context("QueryPayment returned no payment")?;
+        let o = c.orders.get_order(authed(GetOrderRequest { order_id: order.id }, &setup.token)?);
+        let o = o.await?.into_inner().order.context("GetOrder returned no order")?;
+        let s = c.stock(setup.book).await?;
+        if p.status() != seen_pay {
+            seen_pay = p.status();
+            let what = match seen_pay {
+                PaymentStatus::Success => {
+                    "支付 SUCCESS：网关回调生效，同一事务写入 outbox 一行".into()
+                }
+                PaymentStatus::Refunded => {
+                    format!("支付 REFUNDED：{}", p.reason.trim_start_matches("refunded: "))
+                }
+                other => format!("支付 {other:?}"),
+            };
+            steps.push(step(what));
+        }
+        if o.status() != seen_order {
+            seen_order = o.status();
+            steps.push(step(format!(
+                "订单 #{} {:?}（relay 带服务凭证调 UpdateOrderStatus）",
+                o.id, seen_order
+            )));
+        }
+        if s.sold != seen_sold {
+            steps.push(step(format!("库存 sold {} → {}（locked 确认为已售）", seen_sold, s.sold)));
+            seen_sold = s.sold;
+        }
+        if p.order_notified && !seen_notified {
+            seen_notified = true;
+            steps.push(step("order_notified = true：outbox 行已投递".into()));
+        }
+        // "Settled" for a paid scenario needs three facts, not the first one: the payment's
+        // outbox row delivered, the order Paid, and the lock gone from inventory — the
+        // confirm runs after the Paid commit (or in order-service's sweeper if inventory was
+        // slow), so stopping at `Paid` could read `locked + 1` and report a leak that is
+        // only a few milliseconds of lag.
+        let settled = match scenario {
+            Scenario::Refund => seen_pay == PaymentStatus::Refunded,
+            _ => p.order_notified && seen_order == OrderStatus::Paid && s.locked == before.locked,
+        };
+        if settled {
+            break (p, o, s);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The stock log is written to MySQL from inventory's event stream a moment after the
+    // Redis change; give it a second before counting a missing confirm as missing.
+    let mut confirms = c.confirms(setup.book, order.id).await?;
+    let want = usize::from(scenario != Scenario::Refund);
+    for _ in 0..10 {
+        if confirms >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        confirms = c.confirms(setup.book, order.id).await?;
+    }
+    let report = Report {
+        scenario,
+        order_id: order.id,
+        payment_no: payment.payment_no,
+        amount: payment.amount,
+        before,
+        after,
+        payment_status: pay.status(),
+        order_status: ord.status(),
+        reason: pay.reason,
+        confirms,
+        callbacks,
+        restart,
+        steps,
+    };
+    let _ = events.send(PaymentsEvent::Finished { run, report: Box::new(report.clone()) });
+    Ok(report)
+}
+
+// Through the gateway's lab route, not payment-service's gRPC: the route is how a provider
+// reaches us in the lab, and it adds the service credential — the lab does not need it.
+// All 100 are in flight together (one reqwest client, its pool opens as many connections
+// as needed), so they meet inside payment-service at the same moment: the payment's row
+// lock in `settle_in` is what makes 99 of them wait and then find "not Pending any more".
+// ❌ DON'T fire them one after another to "test idempotence": sequential duplicates pass
+// even a check-then-update without a lock; only concurrent ones catch it.
+/// Scenario 2: `DUPLICATES` concurrent successful callbacks for one payment, with
+/// payment-service's counters read around them.
+async fn duplicate_callbacks(
+    targets: &PaymentTargets,
+    payment_no: &str,
+    amount: i64,
+) -> anyhow::Result<CallbackCounts> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
+    // `None` when the metrics address is unknown or the scrape fails: the counts are then
+    // shown as missing rather than as 0, which would read as "no callback took effect".
+    // A counter that does not exist yet (a freshly restarted service that has seen no
+    // callback) sums to 0, which is the truth.
+    let counter = async |changed: &str| -> Option<u64> {
+        let m = targets.payment_metrics.as_deref()?;
+        let scrape = crate::metrics::scrape(&http, m).await.ok()?;
+        Some(scrape.sum("payment_callbacks_total", &[("changed", changed)]) as u64)
+    };
+    let (yes0, no0) = (counter("true").await, counter("false").await);
+    let url = format!("http://{}/api/v1/payments/{payment_no}/mock-callback", targets.gateway);
+    let body = serde_json::json!({ "success": true, "amount": amount });
+    let calls = (0..DUPLICATES).map(|_| {
+        let req = http.post(&url).json(&body).send();
+        async move {
+            let r = req.await.ok()?;
+            let ok = r.status().is_success();
+            let v: serde_json::Value = r.json().await.ok()?;
+            (ok && v["payment"]["status"] == "success").then_some(())
+        }
+    });
+    // An answer counts as ok only with HTTP 200 *and* the payment reported as `success`:
+    // a duplicate must answer the payment as it is, not an error a retrying provider
+    // would read as "try again" (and retry forever).
+    let answers = futures::future::join_all(calls).await;
+    let ok = answers.iter().filter(|a| a.is_some()).count();
+    let (yes1, no1) = (counter("true").await, counter("false").await);
+    let delta = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a.unwrap_or(0)));
+    Ok(CallbackCounts {
+        sent: DUPLICATES,
+        ok,
+        failed: DUPLICATES - ok,
+        changed: delta(yes0, yes1),
+        unchanged: delta(no0, no1),
+    })
+}
+
+// The kill is SIGKILL, the `-9` of the lesson: no shutdown hook runs, no in-flight
+// transaction commits, exactly what a power cut or the OOM killer does — a SIGTERM would
+// let the service drain and prove less. The pid comes from `stack.json` and is checked
+// against `/proc/<pid>/cmdline` first (`is_ours`): a stale record must never kill an
+// unrelated process. The restart is `bookstore-lab up` as a child process, the command
+// the learner would type: it sees payment-service dead, restarts only it, on its recorded
+// port, and waits for its health check. A child process rather than `Supervisor::up` in
+// this process because `up` reports progress on stderr, which would scribble over the
+// TUI's screen; its output is kept and shown only if it fails.
+/// Scenario 3: kill -9 payment-service, wait until it is gone, restart it.
+async fn kill_and_restart(
+    targets: &PaymentTargets,
+    steps: &mut Vec<Step>,
+    step: &impl Fn(String) -> Step,
+) -> anyhow::Result<(u32, u32)> {
+    let pid_of = || -> anyhow::Result<(u32, String)> {
+        let state = bookstore_stack::StackState::load(&targets.lab_dir)?.unwrap_or_default();
+        let c = state.service("payment").context("payment-service is not in stack.json")?;
+        let pid = c.pid.context("payment-service is external (no pid): the lab cannot kill it")?;
+        Ok((pid, c.program.clone()))
+    };
+    let (pid, program) = pid_of()?;
+    anyhow::ensure!(
+        bookstore_stack::process::is_ours(pid, &program),
+        "pid {pid} in stack.json is not payment-service any more; run `bookstore-lab up`"
+    );
+    // SAFETY: kill(2) on a pid just verified to be our payment-service; no memory involved.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    anyhow::ensure!(rc == 0, "kill -9 {pid}: {}", std::io::Error::last_os_error());
+    steps.push(step(format!("kill -9 {pid}（payment-service，网关任务尚未到期）")));
+    // SIGKILL takes effect at once unless the process is in uninterruptible sleep (a stuck
+    // disk); the 5 s cap keeps a stuck process from hanging the scenario, and `up` below
+    // would then refuse to start a second one on the same port and say so.
+    let gone = tokio::time::Instant::now() + Duration::from_secs(5);
+    while bookstore_stack::process::alive(pid) && tokio::time::Instant::now() < gone {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    steps.push(step(format!("进程 {pid} 已消失：内存里的一切（若有定时器）都随它而去")));
+    let lab = bookstore_stack::services::default_bin_dir()?.join("bookstore-lab");
+    let out = tokio::process::Command::new(&lab)
+        .arg("--dir")
+        .arg(&targets.lab_dir)
+        // `--no-seed`: the seed is idempotent but re-checks thousands of books and their stock,
+        // seconds of work that would push the restart past the 3 s window and change what
+        // the timeline shows; nothing was lost from the catalogue, only a process.
+        .args(["up", "--no-seed"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("run {} up", lab.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "bookstore-lab up failed: {}",
+        String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+    );
+    // The new pid from the supervisor's own record, re-read after `up` wrote it: the report
+    // then names the process the supervisor will stop at `down`.
+    let (new_pid, _) = pid_of()?;
+    steps.push(step(format!("bookstore-lab up：payment-service 重启（pid {new_pid}，同一端口）")));
+    Ok((pid, new_pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A report with round numbers (10 available, 5 sold, 15 total) and only the deltas as
+    // parameters, so each assertion below reads as the one fact it changes.
+    fn report(scenario: Scenario, sold: i64, avail: i64, confirms: usize) -> Report {
+        let before = StockView { available: 10, locked: 0, sold: 5, total: 15 };
+        let after = StockView { available: 10 + avail, locked: 0, sold: 5 + sold, total: 15 };
+        let (payment_status, order_status) = match scenario {
+            Scenario::Refund => (PaymentStatus::Refunded, OrderStatus::Cancelled),
+            _ => (PaymentStatus::Success, OrderStatus::Paid),
+        };
+        Report {
+            scenario,
+            order_id: 1,
+            payment_no: "PAY1".into(),
+            amount: 5900,
+            before,
+            after,
+            payment_status,
+            order_status,
+            reason: String::new(),
+            confirms,
+            callbacks: None,
+            restart: None,
+            steps: Vec::new(),
+        }
+    }
+
+    // Proves the verdict fails for each way a payment can go wrong while the statuses look
+    // right: a unit sold twice (two confirms), a refund that still sold, a lost lock.
+    /// Paid means sold +1 with one confirm; refunded means nothing sold.
+    #[test]
+    fn verdict_catches_a_double_sale_and_a_refund_that_sold() {
+        assert!(report(Scenario::Timeline, 1, -1, 1).verdict().0);
+        assert!(!report(Scenario::Duplicates, 2, -2, 2).verdict().0, "sold twice");
+        assert!(!report(Scenario::Timeline, 1, -1, 2).verdict().0, "two confirms");
+        assert!(report(Scenario::Refund, 0, 0, 0).verdict().0);
+        assert!(!report(Scenario::Refund, 1, -1, 1).verdict().0, "refunded but sold");
+        let mut leaked = report(Scenario::Crash, 1, -1, 1);
+        leaked.after.locked = 1;
+        assert!(!leaked.verdict().0, "a unit left locked");
+        let mut dup = report(Scenario::Duplicates, 1, -1, 1);
+        dup.callbacks = Some(CallbackCounts {
+            sent: 100,
+            ok: 100,
+            failed: 0,
+            changed: Some(2),
+            unchanged: Some(98),
+        });
+        assert!(!dup.verdict().0, "two callbacks took effect");
+    }
+}
