@@ -26,7 +26,8 @@ use std::{collections::BTreeMap, time::Duration};
 
 use bookstore_platform::Shutdown;
 use redis::streams::StreamRangeReply;
-use sqlx::{MySqlPool, QueryBuilder};
+use chrono::NaiveDateTime;
+use sqlx::{MySqlConnection, MySqlPool, QueryBuilder};
 
 use super::chunks::fixed_chunks;
 use super::cursor::read_cursor;
@@ -160,114 +161,136 @@ impl Syncer {
             tx.rollback().await?;
             return Ok(0);
         };
-        // Empty strings from the stream become NULLs: `request_id` is UNIQUE, and MySQL allows
-        // many NULLs in a UNIQUE column but only one empty string.
-        let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-
-        // The log rows: multi-row INSERTs with bind parameters (13 per row; the largest chunk
-        // stays far under MySQL's 65,535-placeholder limit). Plain INSERT,
-        // not INSERT IGNORE: a duplicate event id here would be a bug in the cursor logic, and it
-        // should fail loudly and roll back rather than be skipped in silence.
-        for chunk in fixed_chunks(&fresh) {
-            let mut logs = QueryBuilder::new(
-                "INSERT INTO inventory_logs (ev_ms, ev_seq, book_id, quantity, type, order_id, \
-                 request_id, remark, d_avail, d_locked, d_sold, d_total, created_at) ",
-            );
-            logs.push_values(chunk, |mut row, e| {
-                row.push_bind(e.ms)
-                    .push_bind(e.seq)
-                    .push_bind(e.book)
-                    .push_bind(e.qty)
-                    .push_bind(e.kind)
-                    // Restocks carry order 0 in the stream; the column says NULL ("no order").
-                    .push_bind((e.order != 0).then_some(e.order))
-                    .push_bind(none_if_empty(&e.request_id))
-                    .push_bind(none_if_empty(&e.remark))
-                    .push_bind(e.d[0])
-                    .push_bind(e.d[1])
-                    .push_bind(e.d[2])
-                    .push_bind(e.d[3])
-                    .push_bind(e.at());
-            });
-            logs.build().execute(&mut *tx).await?;
-        }
-
-        // One upsert per book per batch, however many sales it holds: at 20k sales/s of a
-        // hot book this is the difference between 20k row updates and ~20.
-        // A BTreeMap, not a HashMap: rows are upserted in book-id order, so two syncers (or a
-        // syncer and the race's SQL) always take InnoDB row locks in the same order. Locking
-        // rows in different orders is the classic recipe for deadlocks.
-        let mut per_book: BTreeMap<u64, [i64; 4]> = BTreeMap::new();
-        for e in &fresh {
-            let sum = per_book.entry(e.book).or_default();
-            for (s, d) in sum.iter_mut().zip(e.d) {
-                *s += d;
-            }
-        }
-        // Upsert: a book seen for the first time gets a row with the deltas as its counters
-        // (a new book's first change is always a restock, so they start from zero); a known
-        // book gets the deltas added. `VALUES(col)` means "the value this row tried to insert".
-        let now = last.at();
-        // Chunks are consecutive runs of the sorted list, so the lock order still holds.
-        let per_book: Vec<(u64, [i64; 4])> = per_book.into_iter().collect();
-        for chunk in fixed_chunks(&per_book) {
-            let mut counters = QueryBuilder::new(
-                "INSERT INTO inventory (book_id, stock, locked_stock, sold_stock, total_stock, \
-                 created_at, updated_at) ",
-            );
-            counters.push_values(chunk, |mut row, (book, d)| {
-                row.push_bind(*book)
-                    .push_bind(d[0])
-                    .push_bind(d[1])
-                    .push_bind(d[2])
-                    .push_bind(d[3])
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            counters.push(
-                " ON DUPLICATE KEY UPDATE stock = stock + VALUES(stock), \
-                 locked_stock = locked_stock + VALUES(locked_stock), \
-                 sold_stock = sold_stock + VALUES(sold_stock), \
-                 total_stock = total_stock + VALUES(total_stock), updated_at = VALUES(updated_at)",
-            );
-            counters.build().execute(&mut *tx).await?;
-        }
-
-        // Rows are applied in stream order, so a lock then a release of the same order in
-        // one batch ends as "released", as it did in Redis.
-        // The reservation table is what a rebuild needs for idempotence (see the migrations).
-        let reservations: Vec<(&Event, i8)> =
-            fresh.iter().filter_map(|e| e.reservation_state().map(|r| (*e, r))).collect();
-        // (Chunks run in stream order too, so the later state still wins.)
-        for chunk in fixed_chunks(&reservations) {
-            let mut rows = QueryBuilder::new(
-                "INSERT INTO inventory_reservations (order_id, book_id, quantity, state, \
-                 locked_at, updated_at) ",
-            );
-            rows.push_values(chunk, |mut row, (e, state)| {
-                row.push_bind(e.order)
-                    .push_bind(e.book)
-                    .push_bind(e.qty.abs())
-                    .push_bind(*state)
-                    .push_bind(e.at())
-                    .push_bind(e.at());
-            });
-            rows.push(
-                " ON DUPLICATE KEY UPDATE state = VALUES(state), updated_at = VALUES(updated_at)",
-            );
-            rows.build().execute(&mut *tx).await?;
-        }
-
-        // Last, the cursor — inside the same transaction, which is the whole point.
-        sqlx::query(
-            "UPDATE inventory_sync_cursor SET last_ms = ?, last_seq = ?, updated_at = NOW(3) \
-             WHERE id = 1",
-        )
-        .bind(last.ms)
-        .bind(last.seq)
-        .execute(&mut *tx)
-        .await?;
+        insert_logs(&mut tx, &fresh).await?;
+        upsert_counters(&mut tx, &fresh, last.at()).await?;
+        upsert_reservations(&mut tx, &fresh).await?;
+        advance_cursor(&mut tx, last).await?;
         tx.commit().await?;
         Ok(fresh.len())
     }
+}
+
+/// The batch's `inventory_logs` rows, one multi-row INSERT per chunk.
+async fn insert_logs(tx: &mut MySqlConnection, fresh: &[&Event]) -> Result<(), Error> {
+    // Empty strings from the stream become NULLs: `request_id` is UNIQUE, and MySQL allows
+    // many NULLs in a UNIQUE column but only one empty string.
+    let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    // The log rows: multi-row INSERTs with bind parameters (13 per row; the largest chunk
+    // stays far under MySQL's 65,535-placeholder limit). Plain INSERT,
+    // not INSERT IGNORE: a duplicate event id here would be a bug in the cursor logic, and it
+    // should fail loudly and roll back rather than be skipped in silence.
+    for chunk in fixed_chunks(fresh) {
+        let mut logs = QueryBuilder::new(
+            "INSERT INTO inventory_logs (ev_ms, ev_seq, book_id, quantity, type, order_id, \
+             request_id, remark, d_avail, d_locked, d_sold, d_total, created_at) ",
+        );
+        logs.push_values(chunk, |mut row, e| {
+            row.push_bind(e.ms)
+                .push_bind(e.seq)
+                .push_bind(e.book)
+                .push_bind(e.qty)
+                .push_bind(e.kind)
+                // Restocks carry order 0 in the stream; the column says NULL ("no order").
+                .push_bind((e.order != 0).then_some(e.order))
+                .push_bind(none_if_empty(&e.request_id))
+                .push_bind(none_if_empty(&e.remark))
+                .push_bind(e.d[0])
+                .push_bind(e.d[1])
+                .push_bind(e.d[2])
+                .push_bind(e.d[3])
+                .push_bind(e.at());
+        });
+        logs.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// The `inventory` counters: the batch's deltas summed per book, one upsert row per book.
+async fn upsert_counters(
+    tx: &mut MySqlConnection,
+    fresh: &[&Event],
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    // One upsert per book per batch, however many sales it holds: at 20k sales/s of a
+    // hot book this is the difference between 20k row updates and ~20.
+    // A BTreeMap, not a HashMap: rows are upserted in book-id order, so two syncers (or a
+    // syncer and the race's SQL) always take InnoDB row locks in the same order. Locking
+    // rows in different orders is the classic recipe for deadlocks.
+    let mut per_book: BTreeMap<u64, [i64; 4]> = BTreeMap::new();
+    for e in fresh {
+        let sum = per_book.entry(e.book).or_default();
+        for (s, d) in sum.iter_mut().zip(e.d) {
+            *s += d;
+        }
+    }
+    // Upsert: a book seen for the first time gets a row with the deltas as its counters
+    // (a new book's first change is always a restock, so they start from zero); a known
+    // book gets the deltas added. `VALUES(col)` means "the value this row tried to insert".
+    // Chunks are consecutive runs of the sorted list, so the lock order still holds.
+    let per_book: Vec<(u64, [i64; 4])> = per_book.into_iter().collect();
+    for chunk in fixed_chunks(&per_book) {
+        let mut counters = QueryBuilder::new(
+            "INSERT INTO inventory (book_id, stock, locked_stock, sold_stock, total_stock, \
+             created_at, updated_at) ",
+        );
+        counters.push_values(chunk, |mut row, (book, d)| {
+            row.push_bind(*book)
+                .push_bind(d[0])
+                .push_bind(d[1])
+                .push_bind(d[2])
+                .push_bind(d[3])
+                .push_bind(now)
+                .push_bind(now);
+        });
+        counters.push(
+            " ON DUPLICATE KEY UPDATE stock = stock + VALUES(stock), \
+             locked_stock = locked_stock + VALUES(locked_stock), \
+             sold_stock = sold_stock + VALUES(sold_stock), \
+             total_stock = total_stock + VALUES(total_stock), updated_at = VALUES(updated_at)",
+        );
+        counters.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// The `inventory_reservations` rows: the state each lock, release or confirm leaves.
+async fn upsert_reservations(tx: &mut MySqlConnection, fresh: &[&Event]) -> Result<(), Error> {
+    // Rows are applied in stream order, so a lock then a release of the same order in
+    // one batch ends as "released", as it did in Redis.
+    // The reservation table is what a rebuild needs for idempotence (see the migrations).
+    let reservations: Vec<(&Event, i8)> =
+        fresh.iter().filter_map(|e| e.reservation_state().map(|r| (*e, r))).collect();
+    // (Chunks run in stream order too, so the later state still wins.)
+    for chunk in fixed_chunks(&reservations) {
+        let mut rows = QueryBuilder::new(
+            "INSERT INTO inventory_reservations (order_id, book_id, quantity, state, \
+             locked_at, updated_at) ",
+        );
+        rows.push_values(chunk, |mut row, (e, state)| {
+            row.push_bind(e.order)
+                .push_bind(e.book)
+                .push_bind(e.qty.abs())
+                .push_bind(*state)
+                .push_bind(e.at())
+                .push_bind(e.at());
+        });
+        rows.push(
+            " ON DUPLICATE KEY UPDATE state = VALUES(state), updated_at = VALUES(updated_at)",
+        );
+        rows.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Last, the cursor — inside the same transaction, which is the whole point.
+async fn advance_cursor(tx: &mut MySqlConnection, last: &Event) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE inventory_sync_cursor SET last_ms = ?, last_seq = ?, updated_at = NOW(3) \
+         WHERE id = 1",
+    )
+    .bind(last.ms)
+    .bind(last.seq)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
