@@ -62,22 +62,7 @@ pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: 
 
 /// Releases every reservation older than `window`; returns how many it released.
 pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, Error> {
-    let mut conn = store.redis();
-    // Redis's clock, the same one lock.lua stamped the reservations with: two app servers
-    // with skewed clocks would otherwise expire orders early or late.
-    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await?;
-    let now_ms = secs * 1000 + micros / 1000;
-    // Due = locked at or before `now - window`; ZRANGEBYSCORE returns them oldest first.
-    let cutoff = now_ms.saturating_sub(window.as_millis() as u64);
-    let due: Vec<u64> = redis::cmd("ZRANGEBYSCORE")
-        .arg(store.keys().pending())
-        .arg("-inf")
-        .arg(cutoff)
-        .arg("LIMIT")
-        .arg(0)
-        .arg(MAX_PER_TICK)
-        .query_async(&mut conn)
-        .await?;
+    let due = store.due_reservations(window, MAX_PER_TICK).await?;
     // One settle script per order: a reservation may span several books, and each order
     // must be released atomically on its own — a bulk script over 500 orders would block
     // Redis for all of them at once.

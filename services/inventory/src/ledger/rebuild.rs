@@ -1,12 +1,11 @@
 //! Rebuild: an empty Redis refilled from the MySQL ledger before the service serves.
 
 use chrono::NaiveDateTime;
-use redis::AsyncCommands;
 use sqlx::MySqlPool;
 
-use crate::domain::{BookId, OrderId, RequestId};
+use crate::domain::{Counters, OrderId, RequestId};
 use crate::error::Error;
-use crate::store::StockStore;
+use crate::store::{Restore, RestoredReservation, StockStore};
 
 /// Refills Redis from MySQL if Redis holds nothing of this deployment (first start, or
 /// Redis lost its data). Returns whether it rebuilt.
@@ -23,16 +22,14 @@ use crate::store::StockStore;
 /// lags Redis, so overwriting would undo the newest sales. The `books` set, written last,
 /// tells the two cases apart.
 pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bool, Error> {
-    let keys = store.keys();
-    let mut conn = store.redis();
     // The marker says "this Redis already holds this deployment's data": the common case
     // on every restart, answered with one EXISTS.
-    if conn.exists(keys.ready()).await? {
+    if store.is_ready().await? {
         return Ok(false);
     }
-    if conn.exists(keys.books()).await? {
+    if store.has_books().await? {
         tracing::warn!("redis has inventory data but no ready marker; keeping it as is");
-        let _: () = conn.set(keys.ready(), 1).await?;
+        store.mark_ready().await?;
         return Ok(false);
     }
 
@@ -60,52 +57,36 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
             .fetch_all(pool)
             .await?;
 
-    // Chunks keep each pipeline small; a crash part-way is harmless because every write
-    // is an overwrite with the same values, and the `books` set comes last. Keys come
-    // from `store::Keys`, the one definition of the layout the scripts also read.
-    // (Rows came from our own tables, so their ids parse; `?` guards a hand-edited row.)
-    let mut pipe = redis::pipe();
-    for (book, a, l, s, t) in &books {
-        let fields = [("avail", *a), ("locked", *l), ("sold", *s), ("total", *t)];
-        pipe.hset_multiple(keys.stock(BookId::parse(*book)?), &fields).ignore();
-    }
-    for (i, (order, book, qty, state, locked_at)) in reservations.iter().enumerate() {
-        // A reservation needs its record (items, state, lock time) and, if still open, its
-        // place in the sweeper's queue — with the original lock time, so a rebuild does not
-        // grant anyone a fresh 15 minutes.
-        let key = keys.order(OrderId::parse(*order)?);
-        let at = locked_at.and_utc().timestamp_millis();
-        let state_name = ["locked", "released", "confirmed"][(*state as usize).clamp(1, 3) - 1];
-        pipe.hset(&key, format!("b{book}"), *qty).ignore();
-        pipe.hset_multiple(&key, &[("state", state_name), ("at", &at.to_string())]).ignore();
-        if *state == 1 {
-            pipe.zadd(keys.pending(), *order, at).ignore();
-        }
-        // Flush every 5,000 reservations: one giant pipeline would hold the whole
-        // rebuild in memory twice (ours and Redis's input buffer).
-        if i % 5_000 == 4_999 {
-            let _: () = pipe.query_async(&mut conn).await?;
-            pipe = redis::pipe();
-        }
-    }
-    // A direct sale only needs its marker back.
-    for order in &direct {
-        pipe.set(keys.direct(OrderId::parse(*order)?), 1).ignore();
-    }
-    for request in &requests {
-        pipe.set(keys.incr(&RequestId::parse(request)?), 1).ignore();
-    }
-    let _: () = pipe.query_async(&mut conn).await?;
-
-    // The final, atomic step: the set of books and the ready marker. Until it runs, a
-    // restarted service would see "no books, no marker" and simply rebuild again.
-    let mut last = redis::pipe();
-    last.atomic();
-    for (book, ..) in &books {
-        last.sadd(keys.books(), *book).ignore();
-    }
-    last.set(keys.ready(), 1).ignore();
-    let _: () = last.query_async(&mut conn).await?;
+    // Rows came from our own tables, so their ids parse; `?` guards a hand-edited row, and
+    // refuses it before anything is written to Redis.
+    let restore = Restore {
+        books: books
+            .iter()
+            .map(|&(book_id, available, locked, sold, total)| Counters {
+                book_id,
+                available,
+                locked,
+                sold,
+                total,
+            })
+            .collect(),
+        reservations: reservations
+            .iter()
+            .map(|&(order, book, qty, state, locked_at)| {
+                Ok(RestoredReservation {
+                    order: OrderId::parse(order)?,
+                    book,
+                    qty,
+                    state,
+                    locked_at_ms: locked_at.and_utc().timestamp_millis(),
+                })
+            })
+            .collect::<Result<_, Error>>()?,
+        direct: direct.iter().map(|o| OrderId::parse(*o)).collect::<Result<_, _>>()?,
+        requests: requests.iter().map(|r| RequestId::parse(r)).collect::<Result<_, _>>()?,
+    };
+    // Keys come from `store::Keys`, the one definition of the layout the scripts also read.
+    store.restore(&restore).await?;
     tracing::info!(
         books = books.len(),
         reservations = reservations.len(),

@@ -25,8 +25,8 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use bookstore_platform::Shutdown;
-use redis::streams::StreamRangeReply;
 use chrono::NaiveDateTime;
+use redis::streams::StreamRangeReply;
 use sqlx::{MySqlConnection, MySqlPool, QueryBuilder};
 
 use super::chunks::fixed_chunks;
@@ -96,17 +96,7 @@ impl Syncer {
             Some(c) => c,
             None => read_cursor(&self.pool).await?,
         };
-        let mut conn = self.store.redis();
-        let events_key = self.store.keys().events();
-        // `(` makes the start exclusive: everything strictly after the cursor.
-        let reply: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(&events_key)
-            .arg(format!("({}-{}", from.0, from.1))
-            .arg("+")
-            .arg("COUNT")
-            .arg(self.batch)
-            .query_async(&mut conn)
-            .await?;
+        let reply: StreamRangeReply = self.store.events_after(from, self.batch).await?;
         // An entry that does not parse is skipped with an error log rather than blocking the
         // stream forever; the cursor still moves past it, and Reconcile will report the drift.
         let events: Vec<Event> = reply.ids.iter().filter_map(Event::parse).collect();
@@ -124,14 +114,8 @@ impl Syncer {
         let applied = self.apply(&events).await?;
         // Remember where we are, so the next call reads on from here without asking MySQL.
         self.cursor = Some(last);
-        // Applied changes are no longer needed in Redis. MINID trims entries *below* the
-        // id, so last+1 keeps nothing that was applied and nothing that was not.
-        let _: i64 = redis::cmd("XTRIM")
-            .arg(&events_key)
-            .arg("MINID")
-            .arg(format!("{}-{}", last.0, last.1 + 1))
-            .query_async(&mut conn)
-            .await?;
+        // Applied changes are no longer needed in Redis.
+        self.store.trim_events_through(last).await?;
         // `applied` counts rows written now; entries another syncer had applied are 0 here.
         metrics::counter!("inventory_ledger_events_applied_total").increment(applied as u64);
         Ok(reply.ids.len())
