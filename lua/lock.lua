@@ -17,8 +17,9 @@
 -- change" below is one indivisible step, for every item of the order at once.
 --
 -- WHY LOCKED STOCK (DON'T: sell at order creation): a buyer gets 15 minutes to pay. Units
--- moved to `locked` are not for sale to others, yet still not sold: payment confirms them
--- (confirm.lua), cancellation or the sweeper returns them (release.lua).
+-- moved to `locked` are not for sale to others, yet still not sold: payment confirms them,
+-- cancellation or the sweeper returns them — both through settle.lua, which reads the
+-- record this script writes.
 --
 -- WHY IDEMPOTENT (DON'T: trust that a request arrives once): order-service retries LockStock
 -- when a reply is lost. The reservation record makes the retry a no-op instead of locking

@@ -11,11 +11,13 @@
 //! system (order-service decides *when* to lock, release and confirm; this service makes
 //! each of those steps atomic and idempotent).
 //!
-//! - [`design`]: design notes only — the alternatives to each choice, and the shortcuts.
+//! - [`design`]: lesson notes waiting to move to `lessons/` (reading the bench, exercises).
 //! - [`domain`]: validated ids, quantities and item lists; the four counters.
 //! - [`error`]: the one error enum and its mapping to gRPC codes.
-//! - [`store`]: the Redis keys and the script calls (the hot path).
-//! - [`ledger`]: the syncer (stream → MySQL), rebuild, reconcile, the audit log.
+//! - [`store`]: every Redis command of the service — the key layout, the script calls
+//!   (the hot path), and the few plain commands the syncer, sweeper and rebuild need.
+//! - [`ledger`]: MySQL's side, one module each: the syncer (stream → MySQL), rebuild,
+//!   reconcile, the audit log.
 //! - [`sweeper`]: releases reservations whose payment window has passed.
 //! - [`api`]: the gRPC handlers.
 //! - [`race`]: the course's three strategies (naive, FOR UPDATE, Lua) behind one interface,
@@ -83,6 +85,20 @@
 //!   the syncer catches up. GetStockLog and Reconcile fail meanwhile.
 //! - *The service dies mid-request*: the script either ran entirely or not at all; the
 //!   caller's retry (same order id) is answered as a replay or applied once.
+//!
+//! ## What to watch (the metrics it exports)
+//!
+//! | metric | what it tells |
+//! |---|---|
+//! | `inventory_operations_total{op, result}` | per RPC (and the sweeper's `expire`), how each ended: `ok`, `out_of_stock`, `invalid`, `not_found`, `settled`, `syncer_behind`, `error` |
+//! | `inventory_stock_units{state}` | units `available`, `locked`, `sold` over all books, refreshed every sweep |
+//! | `inventory_ledger_events_applied_total` | changes the syncer wrote to MySQL |
+//!
+//! `result="out_of_stock"` climbing in a flash sale is the system working;
+//! `result="error"` above zero is an incident. The syncer keeps up while the rate of
+//! `…events_applied_total` matches the rate of changing operations; a lasting gap means
+//! the stream is growing in Redis memory. `locked` units climbing while confirms stay flat
+//! means unpaid orders are holding stock — look at the payment window.
 //!
 //! ## Try it (with the lab's stack running: `bookstore-lab up`)
 //!

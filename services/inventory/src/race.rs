@@ -123,13 +123,9 @@ impl RaceArena {
         redis_url: &str,
         key_prefix: &str,
     ) -> anyhow::Result<Self> {
-        let pool = bookstore_platform::db::connect(
-            mysql_url,
-            database,
-            POOL_SIZE,
-            &sqlx::migrate!("../../migrations/inventory"),
-        )
-        .await?;
+        let pool =
+            bookstore_platform::db::connect(mysql_url, database, POOL_SIZE, &crate::MIGRATOR)
+                .await?;
         let redis = bookstore_platform::cache::connect(redis_url).await?;
         let store = StockStore::new(redis, Keys::new(key_prefix)?);
         // 21 random bits above 32 counter bits: unique enough across arenas, and below

@@ -11,6 +11,13 @@
 //! while nobody bought it. The inventory owns its reservations, so it owns their expiry.
 //! (order-service still cancels its own orders; the two meet in settle.lua's idempotence.)
 //!
+//! ❌ DON'T let Redis key expiry do it (`EXPIRE` on the order record): an expired key just
+//! vanishes — no script runs, so its units stay in `locked` forever — and the keyspace
+//! notification that could trigger a release is fire-and-forget, lost whenever no
+//! subscriber happens to be connected. ✅ A sorted set scored by lock time plus a sweeper
+//! that runs the ordinary settle script: a missed tick only delays the release, and a
+//! sweep racing a payment is decided by the script's state check, like any two callers.
+//!
 //! The same tick refreshes the `inventory_stock_units{state}` gauges from one snapshot.
 
 use std::time::Duration;
@@ -38,7 +45,8 @@ pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: 
             _ = tick.tick() => {}
         }
         // Errors are logged and the next tick tries again: a Redis blip must not kill the
-        // sweeper for the rest of the process's life.
+        // sweeper for the rest of the process's life. (A sweeper that died silently is the
+        // worst failure here: nothing breaks at once, the shelf just empties over a day.)
         match sweep_once(&store, window).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "released expired reservations"),

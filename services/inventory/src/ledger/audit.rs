@@ -12,8 +12,8 @@ pub struct LogRow {
     pub book_id: u64,
     /// Signed: negative when units leave (lock, sale), positive when they come back.
     pub quantity: i32,
-    /// The course's type code (1 lock, 2 release, 3 decrement, 4 increment). `type` is
-    /// a Rust keyword, hence the rename.
+    /// The course's type code (1 lock, 2 release, 3 decrement, 4 increment). The column is
+    /// named `type` as in the course's schema; `kind` here only because `type` is reserved.
     #[sqlx(rename = "type")]
     pub kind: i8,
     /// NULL for restocks, which belong to no order.
@@ -24,6 +24,10 @@ pub struct LogRow {
 }
 
 /// A page of a book's log, newest first, and the total number of rows.
+///
+/// The log is append-only: the syncer inserts, nothing updates or deletes. That is what
+/// makes it an audit trail — every unit that moved has a row saying when, which order and
+/// why (the remark) — and what lets Reconcile rewind MySQL's counters by summing deltas.
 ///
 /// The log is written by the syncer, so a change made a few milliseconds ago may not be
 /// on the first page yet: the audit trail is eventually consistent, the stock is not.

@@ -25,6 +25,24 @@
 //! then wait for an InnoDB commit (~1 ms with fsync) and the Redis path would be no faster
 //! than the database it was meant to shield. The price of the stream: MySQL lags Redis by
 //! the syncer's latency (milliseconds), so the audit log is eventually consistent.
+//!
+//! ## Redis first, with the outbox in Redis — against the usual cures
+//!
+//! "Change Redis, then write MySQL" is the dual-write problem: two systems, no shared
+//! transaction. The textbook cures both put MySQL first:
+//!
+//! - a transactional outbox (the change and an outbox row in one MySQL transaction, then a
+//!   relay to Redis) — right when MySQL decides, but every sale would wait for an InnoDB
+//!   commit, the bottleneck this service exists to avoid;
+//! - change data capture (tail MySQL's binlog, Debezium-style) — the same trade-off.
+//!
+//! Here Redis decides, so the outbox lives in Redis: the stream *is* the outbox, written
+//! in the same atomic step as the change, and the syncer is its relay. What that costs:
+//! for the last few milliseconds of sales Redis is the only record. Redis losing its data
+//! loses the entries not yet relayed — bounded to about a second by AOF with
+//! `appendfsync everysec` (the lab's setting); `always` closes the gap at a large cost per
+//! write; with a replica, `WAIT 1 0` after each script would make a sale wait for
+//! replication instead — the same dial, turned per request.
 
 pub mod audit;
 mod chunks;

@@ -21,6 +21,17 @@ use crate::store::{Restore, RestoredReservation, StockStore};
 /// Redis would see books as unknown. DON'T run it when Redis still has live data — MySQL
 /// lags Redis, so overwriting would undo the newest sales. The `books` set, written last,
 /// tells the two cases apart.
+///
+/// Why MySQL can be the source at all: it holds the counters *and* the records that make
+/// retries safe (`inventory_reservations`, the log's order and request ids). A ledger that
+/// kept only counters would rebuild the numbers and forget which orders were applied, so
+/// the first retried sale after a Redis loss would sell twice.
+///
+/// Two limits, open in issue 12 and not handled here: two instances starting at once on
+/// an emptied Redis both rebuild, and the slower one can overwrite counters the faster one
+/// already sells from (a lock around the rebuild closes it); and the rebuilt stream starts
+/// empty, so its first id comes from Redis's clock — if that clock is behind the MySQL
+/// cursor, the syncer filters the new entries out as already applied.
 pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bool, Error> {
     // The marker says "this Redis already holds this deployment's data": the common case
     // on every restart, answered with one EXISTS.
@@ -33,7 +44,7 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
         return Ok(false);
     }
 
-    // Three reads, not in one transaction: the syncer cannot be writing (its stream was lost
+    // Four reads, not in one transaction: the syncer cannot be writing (its stream was lost
     // with the rest of Redis, and it starts after this function returns).
     let books: Vec<(u64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT book_id, stock, locked_stock, sold_stock, total_stock FROM inventory",
@@ -46,6 +57,8 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
     .fetch_all(pool)
     .await?;
     // Direct sales are found in the log: a decrement that did not draw on locked stock.
+    // (They need no table of their own: the log row is the record, and its order id is
+    // all the marker needs.)
     let direct: Vec<u64> = sqlx::query_scalar(
         "SELECT DISTINCT order_id FROM inventory_logs \
          WHERE type = 3 AND d_locked = 0 AND order_id IS NOT NULL",

@@ -33,6 +33,13 @@ pub struct Drift {
 ///    the deltas of every log row *after* that event — MySQL "as of" the snapshot.
 ///
 /// `books` empty = every book. Returns how many books were compared and the drifts.
+///
+/// Reading a drift: Redis ahead of MySQL (more `sold` in Redis) means a change that never
+/// reached the ledger — a stream entry lost with Redis data, or skipped as malformed;
+/// MySQL ahead of Redis means Redis lost changes the ledger kept (a Redis restored from an
+/// old AOF) or the ledger applied something twice. It reports and never repairs: which
+/// side is right depends on the cause, and a repair that "fixed" the numbers would erase
+/// the evidence of the bug. ❌ DON'T schedule "copy Redis into MySQL" as a cure for drift.
 pub async fn reconcile(
     store: &StockStore,
     pool: &MySqlPool,
@@ -42,6 +49,8 @@ pub async fn reconcile(
     // Step 1: Redis, atomically.
     let snap = store.snapshot().await?;
     // Bounded wait: an operator tool must answer, even if only "the syncer is behind".
+    // Comparing anyway after the deadline would report the syncer's lag as drift, the one
+    // false alarm this function exists to avoid.
     let deadline = tokio::time::Instant::now() + wait;
     // Step 2: until MySQL has applied at least up to the snapshot's last event.
     while read_cursor(pool).await? < snap.last_event {

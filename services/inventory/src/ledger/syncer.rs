@@ -21,6 +21,16 @@
 //! count). Keeping the cursor *in MySQL, in the same transaction* makes "applied" and
 //! "remembered as applied" one fact. Consumer groups earn their keep when several
 //! consumers share the work; one syncer per deployment does not need them.
+//!
+//! ## What it does not scale to, said plainly
+//!
+//! Every instance runs a syncer that polls every 10 ms; with many instances they take
+//! turns on the cursor row and all but one find nothing new — harmless, but wasted
+//! queries. A dedicated relay process (one per deployment, with a standby) would scale
+//! better. And while MySQL is down the stream grows in Redis memory without bound (51
+//! bytes per entry by `MEMORY USAGE` over 10,000 sales, so an hour at 1,000 sales/s is
+//! ~180 MB): production alerts on `XLEN` and decides in advance between refusing sales
+//! and dropping ledger entries.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -66,6 +76,9 @@ impl Syncer {
                 // Polling, not `XREAD BLOCK`: a blocking read would stall every other
                 // command multiplexed on the shared connection. 10 ms bounds the lag.
                 Ok(_) => Duration::from_millis(10),
+                // MySQL (or Redis) is failing: retry, never give up — the entries wait in
+                // the stream — but at 2 per second, so an outage does not log 100 lines a
+                // second or hammer a database that is trying to recover.
                 Err(e) => {
                     tracing::warn!(error = %e, "ledger sync failed; retrying");
                     Duration::from_millis(500)
@@ -238,6 +251,10 @@ async fn upsert_counters(
 }
 
 /// The `inventory_reservations` rows: the state each lock, release or confirm leaves.
+///
+/// One row per (order, book), upserted to its latest state. This table, not the log, is
+/// what lets a rebuilt Redis answer a retried LockStock as a replay and still release an
+/// open reservation: scanning the log for an order's last state would read the whole log.
 async fn upsert_reservations(tx: &mut MySqlConnection, fresh: &[&Event]) -> Result<(), Error> {
     // Rows are applied in stream order, so a lock then a release of the same order in
     // one batch ends as "released", as it did in Redis.
@@ -267,6 +284,13 @@ async fn upsert_reservations(tx: &mut MySqlConnection, fresh: &[&Event]) -> Resu
 }
 
 /// Last, the cursor — inside the same transaction, which is the whole point.
+///
+/// ❌ The tempting split — commit the rows, then move the cursor in a second transaction —
+/// reopens the dual-write gap inside one database: a crash between the two commits leaves
+/// rows applied under an old cursor, the next syncer reads the batch again, and its log
+/// INSERT hits the UNIQUE event id. The syncer then fails that batch forever (and without
+/// the UNIQUE key it would add every counter delta twice). The killed-syncer test in
+/// `tests/durability.rs` finds exactly this when the two are separated.
 async fn advance_cursor(tx: &mut MySqlConnection, last: &Event) -> Result<(), Error> {
     sqlx::query(
         "UPDATE inventory_sync_cursor SET last_ms = ?, last_seq = ?, updated_at = NOW(3) \

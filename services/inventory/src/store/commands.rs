@@ -65,6 +65,11 @@ impl StockStore {
     }
 
     /// At most `count` stream entries strictly after `after` (`ms`, `seq`), oldest first.
+    ///
+    /// XRANGE from the syncer's own cursor rather than XREAD: the position to read from is
+    /// the one MySQL committed, so after a restart the syncer resumes exactly there.
+    /// `COUNT` bounds both the reply's memory and the MySQL transaction it becomes; after an
+    /// outage a backlog of a million entries drains in batches, never in one reply.
     pub async fn events_after(
         &self,
         after: (u64, u64),
@@ -96,6 +101,10 @@ impl StockStore {
 
     /// Orders whose reservation was locked `window` ago or earlier, oldest first, at most
     /// `limit` (raw members of the pending set; the caller parses them).
+    ///
+    /// Two commands, not a script: the answer is only a list of candidates, and each one
+    /// is then settled by settle.lua, which re-checks the state atomically. A candidate that
+    /// was paid in between is refused there, so no check here needs to be atomic.
     pub async fn due_reservations(
         &self,
         window: Duration,
@@ -137,6 +146,11 @@ impl StockStore {
 
     /// Writes `r` into this deployment's keys, then — last, and atomically — the set of
     /// books and the ready marker.
+    ///
+    /// Pipelines, not scripts: the rebuild runs before the server accepts requests and
+    /// before the syncer starts, so nothing competes with it, and a script over every book
+    /// would block Redis for the whole rebuild. One round trip per pipeline instead of one
+    /// per key: the load is bound by Redis's command rate, not by network round trips.
     pub async fn restore(&self, r: &Restore) -> Result<(), Error> {
         let keys = &self.keys;
         let mut conn = self.redis.clone();

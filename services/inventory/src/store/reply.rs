@@ -11,11 +11,16 @@ pub(super) fn decode_lines_reply(
     reply: &[i64],
     lines: &Lines,
 ) -> Result<(Vec<Counters>, bool), Error> {
-    // Lua arrays start at 1; the script reports the failing line by its Lua index.
+    // Lua arrays start at 1; the script reports the failing line by its Lua index, so the
+    // error can name the book that was short ("not enough stock for book 8") instead of
+    // refusing the whole basket with no hint of which line to remove.
     let item = |i: i64| lines.book_at((i.max(1) - 1) as usize).get();
     match reply {
         [0, i] => Err(Error::OutOfStock { book_id: item(*i) }),
         [-1, i] => Err(Error::UnknownBook(item(*i))),
+        // The length is checked, not assumed: a script edited to add a fifth counter would
+        // otherwise be decoded shifted by one, and every caller would get plausible but
+        // wrong numbers instead of an error that points at the mismatch.
         [code @ (1 | 2), rest @ ..] if rest.len() == 4 * lines.len() => {
             let counters = rest
                 .chunks_exact(4)
@@ -34,9 +39,11 @@ pub(super) fn decode_lines_reply(
     }
 }
 
-// Stream ids are exposed as strings by Redis; the ledger stores and compares them as
-// two integers (see `ledger::read_cursor` for why strings would compare wrongly).
 /// `"1700000000000-3"` → `(1700000000000, 3)`.
+///
+/// Redis hands stream ids out as strings; the ledger stores and compares them as two
+/// integers (see `ledger::read_cursor` for why strings would compare wrongly). `None` for
+/// anything else: an id is either exactly `<ms>-<seq>` or it did not come from Redis.
 pub fn parse_stream_id(id: &str) -> Option<(u64, u64)> {
     let (ms, seq) = id.split_once('-')?;
     Some((ms.parse().ok()?, seq.parse().ok()?))
