@@ -93,6 +93,7 @@
 //! | `inventory_operations_total{op, result}` | per RPC (and the sweeper's `expire`), how each ended: `ok`, `out_of_stock`, `invalid`, `not_found`, `settled`, `syncer_behind`, `error` |
 //! | `inventory_stock_units{state}` | units `available`, `locked`, `sold` over all books, refreshed every sweep |
 //! | `inventory_ledger_events_applied_total` | changes the syncer wrote to MySQL |
+//! | `inventory_ledger_events_malformed_total` | stream entries skipped as unreadable; above zero is a bug to chase |
 //!
 //! `result="out_of_stock"` climbing in a flash sale is the system working;
 //! `result="error"` above zero is an incident. The syncer keeps up while the rate of

@@ -28,6 +28,11 @@ pub(super) struct Event {
     pub(super) request_id: String,
 }
 
+/// A stream id's millisecond part as the time MySQL stores (UTC, millisecond precision).
+pub(super) fn at_ms(ms: u64) -> NaiveDateTime {
+    chrono::DateTime::from_timestamp_millis(ms as i64).unwrap_or_default().naive_utc()
+}
+
 impl Event {
     pub(super) fn parse(entry: &redis::streams::StreamId) -> Option<Self> {
         let (ms, seq) = parse_stream_id(&entry.id)?;
@@ -73,7 +78,7 @@ impl Event {
     // script ran, so log rows are ordered by when the sale happened, not by when the syncer
     // got to it.
     pub(super) fn at(&self) -> NaiveDateTime {
-        chrono::DateTime::from_timestamp_millis(self.ms as i64).unwrap_or_default().naive_utc()
+        at_ms(self.ms)
     }
 
     /// The state this change gives the order's row in `inventory_reservations`, if any:

@@ -41,9 +41,9 @@ use sqlx::{MySqlConnection, MySqlPool, QueryBuilder};
 
 use super::chunks::fixed_chunks;
 use super::cursor::read_cursor;
-use super::event::Event;
+use super::event::{Event, at_ms};
 use crate::error::Error;
-use crate::store::StockStore;
+use crate::store::{StockStore, parse_stream_id};
 
 /// Copies the change stream into MySQL. Run one per service instance; two at once are
 /// safe (the cursor row is locked `FOR UPDATE`, so they take turns), just pointless.
@@ -110,25 +110,20 @@ impl Syncer {
             None => read_cursor(&self.pool).await?,
         };
         let reply: StreamRangeReply = self.store.events_after(from, self.batch).await?;
-        // An entry that does not parse is skipped with an error log rather than blocking the
-        // stream forever; the cursor still moves past it, and Reconcile will report the drift.
-        let events: Vec<Event> = reply.ids.iter().filter_map(Event::parse).collect();
-        // (Never expected: only our scripts write this stream, always with every field.)
-        if reply.ids.len() != events.len() {
-            tracing::error!("malformed entries in the change stream were skipped");
-        }
         // Nothing new in the stream: remember the cursor and report an idle round.
-        let Some(last) = events.last().map(|e| (e.ms, e.seq)) else {
+        // `through` is the last entry *read*, parsed or not: the cursor moves to it.
+        let Some(through) = reply.ids.last().and_then(|e| parse_stream_id(&e.id)) else {
             self.cursor = Some(from);
             return Ok(0);
         };
+        let events = parse_batch(&reply);
         // If this fails (MySQL down), the cursor does not move and the same range is read again
         // on the next attempt: retrying is safe because `apply` is all-or-nothing.
-        let applied = self.apply(&events).await?;
+        let applied = self.apply(&events, through).await?;
         // Remember where we are, so the next call reads on from here without asking MySQL.
-        self.cursor = Some(last);
+        self.cursor = Some(through);
         // Applied changes are no longer needed in Redis.
-        self.store.trim_events_through(last).await?;
+        self.store.trim_events_through(through).await?;
         // `applied` counts rows written now; entries another syncer had applied are 0 here.
         metrics::counter!("inventory_ledger_events_applied_total").increment(applied as u64);
         Ok(reply.ids.len())
@@ -141,7 +136,10 @@ impl Syncer {
     /// sales is a handful of log INSERTs (see [`fixed_chunks`]), one counter upsert per
     /// book, the reservation upserts and the cursor UPDATE — then one fsync at COMMIT
     /// instead of a thousand.
-    async fn apply(&self, events: &[Event]) -> Result<usize, Error> {
+    ///
+    /// `through` is the id of the last entry read, where the cursor moves: past `events`
+    /// and past any malformed entry that `parse_batch` skipped after them.
+    async fn apply(&self, events: &[Event], through: (u64, u64)) -> Result<usize, Error> {
         // One transaction for the whole batch. InnoDB makes it atomic: after a crash at any
         // point, either every row of the batch and the new cursor are there, or none are.
         // FOR UPDATE on the cursor row serialises syncers: a second instance's batch waits here
@@ -152,19 +150,43 @@ impl Syncer {
         )
         .fetch_one(&mut *tx)
         .await?;
-        // Another syncer may have applied some of these since we read the cursor.
-        let fresh: Vec<&Event> = events.iter().filter(|e| (e.ms, e.seq) > (ms, seq)).collect();
-        let Some(last) = fresh.last() else {
+        // Another syncer may have applied this whole range since we read the cursor, or
+        // some of it: only what is after the locked cursor is applied here.
+        if through <= (ms, seq) {
             tx.rollback().await?;
             return Ok(0);
-        };
+        }
+        let fresh: Vec<&Event> = events.iter().filter(|e| (e.ms, e.seq) > (ms, seq)).collect();
         insert_logs(&mut tx, &fresh).await?;
-        upsert_counters(&mut tx, &fresh, last.at()).await?;
+        upsert_counters(&mut tx, &fresh, at_ms(through.0)).await?;
         upsert_reservations(&mut tx, &fresh).await?;
-        advance_cursor(&mut tx, last).await?;
+        advance_cursor(&mut tx, through).await?;
         tx.commit().await?;
         Ok(fresh.len())
     }
+}
+
+/// The entries of one XRANGE reply that parse, in stream order. An entry that does not is
+/// skipped — once: the cursor moves past it with the batch — and recorded in the error
+/// log with its id and fields and in `inventory_ledger_events_malformed_total`.
+///
+/// Never expected: only our scripts write this stream, always with every field. ❌ DON'T
+/// stop at such an entry (the syncer would re-read it every 10 ms and the ledger would
+/// stall behind it for good); ❌ DON'T apply it as zeros either. If it was a real change
+/// that got mangled, the counters it moved are in Redis and not in MySQL, and Reconcile
+/// reports exactly that book as drift.
+fn parse_batch(reply: &StreamRangeReply) -> Vec<Event> {
+    let mut events = Vec::with_capacity(reply.ids.len());
+    for entry in &reply.ids {
+        match Event::parse(entry) {
+            Some(e) => events.push(e),
+            None => {
+                tracing::error!(id = %entry.id, fields = ?entry.map, "skipped a malformed change-stream entry");
+                metrics::counter!("inventory_ledger_events_malformed_total").increment(1);
+            }
+        }
+    }
+    events
 }
 
 /// The batch's `inventory_logs` rows, one multi-row INSERT per chunk.
@@ -291,13 +313,13 @@ async fn upsert_reservations(tx: &mut MySqlConnection, fresh: &[&Event]) -> Resu
 /// INSERT hits the UNIQUE event id. The syncer then fails that batch forever (and without
 /// the UNIQUE key it would add every counter delta twice). The killed-syncer test in
 /// `tests/durability.rs` finds exactly this when the two are separated.
-async fn advance_cursor(tx: &mut MySqlConnection, last: &Event) -> Result<(), Error> {
+async fn advance_cursor(tx: &mut MySqlConnection, (ms, seq): (u64, u64)) -> Result<(), Error> {
     sqlx::query(
         "UPDATE inventory_sync_cursor SET last_ms = ?, last_seq = ?, updated_at = NOW(3) \
          WHERE id = 1",
     )
-    .bind(last.ms)
-    .bind(last.seq)
+    .bind(ms)
+    .bind(seq)
     .execute(&mut *tx)
     .await?;
     Ok(())
