@@ -254,6 +254,8 @@ pub async fn run(
     let pool = bookstore_platform::db::connect(
         common.mysql_url.expose(),
         &common.database,
+        // At least 2: the syncer holds one connection for a whole batch's transaction, so
+        // with a pool of 1 every GetStockLog and Reconcile would queue behind each batch.
         settings.mysql_pool_size.max(2),
         &MIGRATOR,
     )

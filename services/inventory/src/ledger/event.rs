@@ -48,6 +48,8 @@ impl Event {
         // A value that does not parse as an integer fails the same way, through `?`.
         let mut f = packed.split(' ');
         let mut n = || f.next()?.parse::<i64>().ok();
+        // The casts are exact for every entry a script writes: codes 1–4, ids below 2^53,
+        // quantities within ±10,000.
         let (kind, book, qty) = (n()? as i8, n()? as u64, n()? as i32);
         let d = [n()?, n()?, n()?, n()?];
         let order = n()? as u64;

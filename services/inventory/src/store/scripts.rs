@@ -148,6 +148,16 @@ impl StockStore {
         if reply.first() == Some(&3) {
             return Err(Error::AlreadySettled { order_id: order.get(), state: "released" });
         }
+        // `4`: the order id is taken by a reservation of other items. InvalidArgument, as
+        // order-service answers a reused idempotency key: the caller has a bug to fix, and
+        // no retry of this request can ever succeed.
+        if reply.first() == Some(&4) {
+            return Err(Error::InvalidArgument(format!(
+                "order {} was already locked with different items; a retry must repeat the \
+                 request exactly",
+                order.get()
+            )));
+        }
         decode_lines_reply(&reply, lines)
     }
 
