@@ -262,3 +262,36 @@ async fn a_malformed_stream_entry_is_skipped_once_and_does_not_wedge_the_syncer(
     while syncer.sync_once().await.unwrap() > 0 {}
     assert_eq!(app.assert_ledger_matches().await, 1);
 }
+
+/// After Redis loses its data, a sale made while Redis's clock is behind MySQL's cursor
+/// still reaches the ledger: the rebuild starts the new stream after the cursor.
+///
+/// Stream ids come from Redis's clock. A Redis restarted on another host (or after a
+/// clock step) can hand out ids below the cursor the syncer committed; the syncer reads
+/// strictly after its cursor, so those sales would be in Redis and never in MySQL — and
+/// Reconcile, seeing a snapshot "older" than the cursor, would not even wait for them. The
+/// test moves the cursor a day ahead instead of moving a clock back: the same situation.
+#[tokio::test]
+async fn a_rebuilt_stream_starts_after_the_mysql_cursor() {
+    let (settings, infra) = fresh_settings().await;
+    let app = start(settings, infra).await;
+    app.restock(1, 10).await;
+    app.assert_ledger_matches().await;
+    let pool = app.pool().await;
+    let (settings, infra) = app.stop().await;
+    sqlx::query("UPDATE inventory_sync_cursor SET last_ms = last_ms + 86400000 WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    common::flush_redis(&settings, &infra).await;
+
+    let app = start(settings, infra).await;
+    let sale = pb::DecrStockRequest { order_id: 3, items: vec![item(1, 2)] };
+    app.client.clone().decr_stock(sale).await.unwrap();
+    assert_eq!(app.assert_ledger_matches().await, 1);
+    let sold: i64 = sqlx::query_scalar("SELECT sold_stock FROM inventory WHERE book_id = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sold, 2, "the sale reached MySQL");
+}

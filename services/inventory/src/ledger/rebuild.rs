@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use sqlx::MySqlPool;
 
+use super::cursor::read_cursor;
 use crate::domain::{Counters, OrderId, RequestId};
 use crate::error::Error;
 use crate::store::{Restore, RestoredReservation, StockStore};
@@ -27,11 +28,11 @@ use crate::store::{Restore, RestoredReservation, StockStore};
 /// kept only counters would rebuild the numbers and forget which orders were applied, so
 /// the first retried sale after a Redis loss would sell twice.
 ///
-/// Two limits, open in issue 12 and not handled here: two instances starting at once on
-/// an emptied Redis both rebuild, and the slower one can overwrite counters the faster one
-/// already sells from (a lock around the rebuild closes it); and the rebuilt stream starts
-/// empty, so its first id comes from Redis's clock — if that clock is behind the MySQL
-/// cursor, the syncer filters the new entries out as already applied.
+/// The rebuilt stream starts after MySQL's cursor (see `StockStore::restore`), so sales
+/// made under a Redis clock that is behind still reach the ledger. One limit, open in
+/// issue 12: two instances starting at once on an emptied Redis both rebuild, and the
+/// slower one can overwrite counters the faster one already sells from (a lock around
+/// the rebuild would close it).
 pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bool, Error> {
     // The marker says "this Redis already holds this deployment's data": the common case
     // on every restart, answered with one EXISTS.
@@ -97,6 +98,7 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
             .collect::<Result<_, Error>>()?,
         direct: direct.iter().map(|o| OrderId::parse(*o)).collect::<Result<_, _>>()?,
         requests: requests.iter().map(|r| RequestId::parse(r)).collect::<Result<_, _>>()?,
+        cursor: read_cursor(pool).await?,
     };
     // Keys come from `store::Keys`, the one definition of the layout the scripts also read.
     store.restore(&restore).await?;

@@ -26,6 +26,8 @@ pub struct Restore {
     pub direct: Vec<OrderId>,
     /// Request ids of applied restocks, whose markers make a retry a replay.
     pub requests: Vec<RequestId>,
+    /// MySQL's cursor: the new stream's ids must start after it.
+    pub cursor: (u64, u64),
 }
 
 /// One line of a reservation, as `inventory_reservations` stores it.
@@ -194,6 +196,36 @@ impl StockStore {
             pipe.set(keys.incr(request), 1).ignore();
         }
         let _: () = pipe.query_async(&mut conn).await?;
+
+        // The stream was lost with the rest, and its ids come from Redis's clock: a Redis
+        // restarted on a host whose clock is behind would hand out ids below the cursor,
+        // and the syncer (which reads strictly after it) would never see those sales. An
+        // entry *at* the cursor, trimmed at once, leaves an empty stream whose last id is
+        // the cursor, so every new id is above it; and Reconcile, waiting for the cursor to
+        // reach that last id, finds it already there. The syncer never reads the entry
+        // itself (it reads strictly after the cursor), even if a crash kept it untrimmed.
+        if r.cursor != (0, 0) {
+            let added: Result<String, redis::RedisError> = redis::cmd("XADD")
+                .arg(keys.events())
+                .arg(format!("{}-{}", r.cursor.0, r.cursor.1))
+                .arg(&["e", "rebuilt"])
+                .query_async(&mut conn)
+                .await;
+            match added {
+                Ok(_) => {
+                    let _: i64 = redis::cmd("XTRIM")
+                        .arg(keys.events())
+                        .arg("MAXLEN")
+                        .arg(0)
+                        .query_async(&mut conn)
+                        .await?;
+                }
+                // The stream already ends at or past the cursor (a rebuild that crashed
+                // after this step, and runs again): there is nothing to move.
+                Err(e) if e.to_string().contains("equal or smaller") => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
 
         // The final, atomic step: the set of books and the ready marker. Until it runs, a
         // restarted service would see "no books, no marker" and simply rebuild again.
