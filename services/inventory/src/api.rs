@@ -108,6 +108,8 @@ impl InventoryService for InventoryApi {
             let order = OrderId::parse(req.order_id)?;
             // The reason becomes the log rows' remark, so an auditor sees why stock came back.
             let reason = parse_remark(&req.reason)?;
+            // Never an empty remark: every log row says why units moved, so an auditor
+            // reading "released" knows it came through this RPC and not from the sweeper.
             let reason = if reason.is_empty() { "released".to_string() } else { reason };
             let settled = self.store.settle(order, Settle::Release, &reason).await?;
             Ok(pb::ReleaseStockResponse {
@@ -201,6 +203,7 @@ impl InventoryService for InventoryApi {
                 0 => 20,
                 n => n.min(100),
             };
+            // Page 0 (proto3's unset) reads as page 1, like size 0 reads as the default.
             let (rows, total) =
                 ledger::stock_log(&self.pool, book.get(), req.page.max(1), size).await?;
             Ok(pb::GetStockLogResponse {
