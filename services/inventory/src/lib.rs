@@ -11,7 +11,6 @@
 //! system (order-service decides *when* to lock, release and confirm; this service makes
 //! each of those steps atomic and idempotent).
 //!
-//! - [`design`]: lesson notes waiting to move to `lessons/` (reading the bench, exercises).
 //! - [`domain`]: validated ids, quantities and item lists; the four counters.
 //! - [`error`]: the one error enum and its mapping to gRPC codes.
 //! - [`store`]: every Redis command of the service — the key layout, the script calls
@@ -119,7 +118,6 @@
 //! `… '{inv}:order:42'` print the same slot — the hash tag at work.
 
 pub mod api;
-pub mod design;
 pub mod domain;
 pub mod error;
 pub mod ledger;
