@@ -8,7 +8,8 @@
 --
 -- Returns {1, counters...} locked now, {2, counters...} replayed (this order already locked
 -- or confirmed: nothing changed), {0, i} item i lacks stock, {-1, i} item i is an unknown
--- book, {3} the order was released before (a late retry must not lock again).
+-- book, {3} the order was released before (a late retry must not lock again), {4} the
+-- order holds a reservation with other items (a retry must repeat the request exactly).
 -- "counters" = avail, locked, sold, total of every item, in request order.
 --
 -- WHY A SCRIPT (DON'T: GET, compare in the client, then DECRBY): between the GET and the
@@ -17,12 +18,15 @@
 -- change" below is one indivisible step, for every item of the order at once.
 --
 -- WHY LOCKED STOCK (DON'T: sell at order creation): a buyer gets 15 minutes to pay. Units
--- moved to `locked` are not for sale to others, yet still not sold: payment confirms them
--- (confirm.lua), cancellation or the sweeper returns them (release.lua).
+-- moved to `locked` are not for sale to others, yet still not sold: payment confirms them,
+-- cancellation or the sweeper returns them — both through settle.lua, which reads the
+-- record this script writes.
 --
 -- WHY IDEMPOTENT (DON'T: trust that a request arrives once): order-service retries LockStock
 -- when a reply is lost. The reservation record makes the retry a no-op instead of locking
--- the same order's books twice.
+-- the same order's books twice — but only a retry of the *same* request: the same order id
+-- with other lines is refused ({4}), never answered as a replay, or a client that reused
+-- an id for another basket would be told books were reserved that never were.
 --
 -- WHY EMIT HERE (DON'T: write the MySQL log after the script returns): if the process dies
 -- between the two steps, Redis changed and MySQL never hears of it. XADD inside the script
@@ -55,7 +59,15 @@ end
 
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'released' then return {3} end
-if state then return counters({2}) end
+if state then
+  -- The record holds `state`, `at` and one `b<book>` field per line: same lines, same
+  -- quantities (as the strings lock wrote), or it is not a retry of this request.
+  if redis.call('HLEN', KEYS[1]) - 2 ~= n then return {4} end
+  for i = 1, n do
+    if redis.call('HGET', KEYS[1], 'b' .. ARGV[2 + i]) ~= ARGV[2 + n + i] then return {4} end
+  end
+  return counters({2})
+end
 
 -- Check every item before changing any: all-or-nothing without a rollback. What was read
 -- is kept, so the reply is computed without reading the hashes a second time.

@@ -14,7 +14,7 @@
 //! | [`state`] | the `stack.json` record of what runs where (written after every step) |
 //! | [`process`] | spawning children with logs, stopping them, finding orphans of a killed run |
 //! | [`ports`] | picking a free loopback port (preferring the well-known one) |
-//! | [`infra`] | MariaDB, Redis and Consul: initialise, start, wait until ready |
+//! | [`infra`] | MariaDB, Redis and Consul (one submodule each, plus what they share): initialise, start, wait until ready |
 //! | [`services`] | the six service binaries: environment, start order, health wait |
 //! | [`seed`] | first-start content: the seed catalogue and its stock, idempotently |
 //! | [`probe`] | asking a running component whether it is healthy (for `status`) |

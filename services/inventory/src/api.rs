@@ -84,7 +84,8 @@ impl InventoryService for InventoryApi {
             // refused as a whole, and a refused one leaves no trace (not even a log line).
             let lines = Lines::parse(&req.items)?;
             // All or nothing: on OutOfStock the error names the first short book, and no line
-            // of the order was locked.
+            // of the order was locked. A replay answers the *current* counters, which may
+            // include later sales: the caller learns "already locked", not a stale copy.
             let (stocks, replayed) = self.store.lock(order, &lines).await?;
             Ok(pb::LockStockResponse {
                 stocks: stocks.into_iter().map(Into::into).collect(),
@@ -107,6 +108,8 @@ impl InventoryService for InventoryApi {
             let order = OrderId::parse(req.order_id)?;
             // The reason becomes the log rows' remark, so an auditor sees why stock came back.
             let reason = parse_remark(&req.reason)?;
+            // Never an empty remark: every log row says why units moved, so an auditor
+            // reading "released" knows it came through this RPC and not from the sweeper.
             let reason = if reason.is_empty() { "released".to_string() } else { reason };
             let settled = self.store.settle(order, Settle::Release, &reason).await?;
             Ok(pb::ReleaseStockResponse {
@@ -200,6 +203,7 @@ impl InventoryService for InventoryApi {
                 0 => 20,
                 n => n.min(100),
             };
+            // Page 0 (proto3's unset) reads as page 1, like size 0 reads as the default.
             let (rows, total) =
                 ledger::stock_log(&self.pool, book.get(), req.page.max(1), size).await?;
             Ok(pb::GetStockLogResponse {
@@ -226,6 +230,8 @@ impl InventoryService for InventoryApi {
     /// Reconcile: the operator's "are Redis and MySQL telling the same story?". It waits
     /// up to 5 s for the syncer, then compares as of one instant (see
     /// [`ledger::reconcile`]). A drift means a bug or a lost Redis write — never normal lag.
+    /// 5 s is 500 of the syncer's 10 ms polls: a syncer that needs longer is stuck or its
+    /// MySQL is down, and "syncer behind" is then the true answer.
     async fn reconcile(
         &self,
         request: Request<pb::ReconcileRequest>,

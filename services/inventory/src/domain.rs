@@ -11,7 +11,8 @@ use bookstore_proto::inventory as pb;
 use crate::error::Error;
 
 /// Largest quantity one line may ask for. Far above any real basket, far below what would
-/// overflow a counter; mentioned in the error so the caller knows the rule.
+/// overflow a counter; mentioned in the error so the caller knows the rule. (100 lines of
+/// 10,000 is a million units per request: still exact as a Lua double, still an i64 sum.)
 pub const MAX_QUANTITY: i32 = 10_000;
 /// Most lines one request may carry (one script call touches every line's key).
 pub const MAX_LINES: usize = 100;
@@ -37,6 +38,10 @@ impl BookId {
 }
 
 /// An order id: never 0. It is the idempotency key of LockStock/ReleaseStock/DecrStock.
+///
+/// So it must be chosen once per order, before the first attempt, and sent unchanged on
+/// every retry: order-service takes it from its own `orders` row. A caller that made a
+/// fresh id per attempt would turn every retry into a second reservation.
 ///
 /// A separate type from [`BookId`] although both wrap a `u64`: swapping the two arguments
 /// of a function is then a compile error, not a lock of order 7's stock for book 42.
@@ -88,6 +93,11 @@ pub struct Line {
 }
 
 /// The validated lines of a LockStock/DecrStock: 1..=MAX_LINES lines, each book once.
+///
+/// Why "each book once" matters to the scripts: they check every line against the stock
+/// *as it was before the request*, then apply every line. Book 7 twice with 3 each, and 5
+/// available, passes both checks (3 ≤ 5) and then takes 6 — an oversell made of one
+/// request. Refusing duplicates here keeps the scripts' all-or-nothing check exact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lines(Vec<Line>);
 
@@ -152,6 +162,10 @@ impl Lines {
 
 /// IncrStock's idempotency key: 1..=64 visible ASCII characters (it becomes part of a
 /// Redis key and a UNIQUE MySQL column, so spaces and control characters are refused).
+///
+/// Chosen by the caller, not generated here: only the caller knows that two calls are the
+/// same restock (a warehouse delivery note number, a return's id). A server-made id would
+/// be new on every retry, so every retry would restock again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(String);
 
@@ -184,6 +198,23 @@ pub fn parse_remark(raw: &str) -> Result<String, Error> {
 }
 
 /// A book's four counters. Invariant: `available + locked + sold == total`.
+///
+/// Four, not the course's three (`total = stock + locked`): with no place for sold units,
+/// "total" silently shrinks with every sale and cannot be checked against anything. With
+/// `sold`, every operation moves units between fields, or adds to `available` and `total`
+/// together, so conservation is a fact a test can assert at any instant — and the flows
+/// test does, 32 clients mixing every operation while it samples.
+///
+/// An order's life as book 7's counters see it (10 in stock):
+///
+/// ```text
+///                             avail  locked  sold  total
+/// IncrStock +10                  10       0     0     10
+/// LockStock order 42, 2           8       2     0     10
+/// DecrStock order 42 (paid)       8       0     2     10
+///   or ReleaseStock 42           10       0     0     10
+///   or the sweeper, window over  10       0     0     10
+/// ```
 ///
 /// `i64`, like the proto's `Stock`: counters are sums of many quantities, and `total`
 /// only grows. Quantities per request are small (`i32`, capped); counters are not.

@@ -11,11 +11,12 @@
 //! system (order-service decides *when* to lock, release and confirm; this service makes
 //! each of those steps atomic and idempotent).
 //!
-//! - [`design`]: design notes only — the alternatives to each choice, and the shortcuts.
 //! - [`domain`]: validated ids, quantities and item lists; the four counters.
 //! - [`error`]: the one error enum and its mapping to gRPC codes.
-//! - [`store`]: the Redis keys and the script calls (the hot path).
-//! - [`ledger`]: the syncer (stream → MySQL), rebuild, reconcile, the audit log.
+//! - [`store`]: every Redis command of the service — the key layout, the script calls
+//!   (the hot path), and the few plain commands the syncer, sweeper and rebuild need.
+//! - [`ledger`]: MySQL's side, one module each: the syncer (stream → MySQL), rebuild,
+//!   reconcile, the audit log.
 //! - [`sweeper`]: releases reservations whose payment window has passed.
 //! - [`api`]: the gRPC handlers.
 //! - [`race`]: the course's three strategies (naive, FOR UPDATE, Lua) behind one interface,
@@ -84,6 +85,21 @@
 //! - *The service dies mid-request*: the script either ran entirely or not at all; the
 //!   caller's retry (same order id) is answered as a replay or applied once.
 //!
+//! ## What to watch (the metrics it exports)
+//!
+//! | metric | what it tells |
+//! |---|---|
+//! | `inventory_operations_total{op, result}` | per RPC (and the sweeper's `expire`), how each ended: `ok`, `out_of_stock`, `invalid`, `not_found`, `settled`, `syncer_behind`, `error` |
+//! | `inventory_stock_units{state}` | units `available`, `locked`, `sold` over all books, refreshed every sweep |
+//! | `inventory_ledger_events_applied_total` | changes the syncer wrote to MySQL |
+//! | `inventory_ledger_events_malformed_total` | stream entries skipped as unreadable; above zero is a bug to chase |
+//!
+//! `result="out_of_stock"` climbing in a flash sale is the system working;
+//! `result="error"` above zero is an incident. The syncer keeps up while the rate of
+//! `…events_applied_total` matches the rate of changing operations; a lasting gap means
+//! the stream is growing in Redis memory. `locked` units climbing while confirms stay flat
+//! means unpaid orders are holding stock — look at the payment window.
+//!
 //! ## Try it (with the lab's stack running: `bookstore-lab up`)
 //!
 //! ```text
@@ -102,7 +118,6 @@
 //! `… '{inv}:order:42'` print the same slot — the hash tag at work.
 
 pub mod api;
-pub mod design;
 pub mod domain;
 pub mod error;
 pub mod ledger;
@@ -237,6 +252,8 @@ pub async fn run(
     let pool = bookstore_platform::db::connect(
         common.mysql_url.expose(),
         &common.database,
+        // At least 2: the syncer holds one connection for a whole batch's transaction, so
+        // with a pool of 1 every GetStockLog and Reconcile would queue behind each batch.
         settings.mysql_pool_size.max(2),
         &MIGRATOR,
     )

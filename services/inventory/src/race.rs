@@ -67,7 +67,6 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use redis::AsyncCommands;
 use sqlx::MySqlPool;
 
 use crate::domain::{BookId, Lines, OrderId, Quantity};
@@ -124,13 +123,9 @@ impl RaceArena {
         redis_url: &str,
         key_prefix: &str,
     ) -> anyhow::Result<Self> {
-        let pool = bookstore_platform::db::connect(
-            mysql_url,
-            database,
-            POOL_SIZE,
-            &sqlx::migrate!("../../migrations/inventory"),
-        )
-        .await?;
+        let pool =
+            bookstore_platform::db::connect(mysql_url, database, POOL_SIZE, &crate::MIGRATOR)
+                .await?;
         let redis = bookstore_platform::cache::connect(redis_url).await?;
         let store = StockStore::new(redis, Keys::new(key_prefix)?);
         // 21 random bits above 32 counter bits: unique enough across arenas, and below
@@ -163,24 +158,8 @@ impl RaceArena {
                 .execute(&self.pool)
                 .await?;
             }
-            Strategy::Lua => {
-                let keys = self.store.keys();
-                let mut conn = self.store.redis();
-                // Direct writes, not incr.lua: an arena is a scratch deployment whose
-                // change stream nobody syncs, so the stream is dropped here too.
-                // `atomic()` wraps the pipeline in MULTI/EXEC: a learner watching the hash sees the
-                // old stock or the new one, never a half-reset book.
-                let _: () = redis::pipe()
-                    .atomic()
-                    .del(keys.events())
-                    .hset_multiple(
-                        keys.stock(book),
-                        &[("avail", stock), ("locked", 0), ("sold", 0), ("total", stock)],
-                    )
-                    .sadd(keys.books(), book.get())
-                    .query_async(&mut conn)
-                    .await?;
-            }
+            // The store writes the scratch hash; see `StockStore::reset_scratch_book`.
+            Strategy::Lua => self.store.reset_scratch_book(book, stock).await?,
         }
         Ok(())
     }
@@ -215,30 +194,7 @@ impl RaceArena {
     /// Deletes every Redis key under this arena's prefix (the MySQL database is the
     /// caller's to drop). Returns how many keys were removed.
     pub async fn purge(&self) -> anyhow::Result<u64> {
-        let mut conn = self.store.redis();
-        let mut cursor = 0u64;
-        let mut removed = 0;
-        // SCAN in pages, never KEYS: KEYS walks the whole keyspace in one command and
-        // blocks every other client of this Redis until it is done. Each SCAN page is one
-        // short command, so other clients are served between pages.
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(self.store.keys().all_pattern())
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await?;
-            if !keys.is_empty() {
-                // UNLINK frees the memory in a background thread; DEL would do it inline.
-                removed += redis::cmd("UNLINK").arg(&keys).query_async::<u64>(&mut conn).await?;
-            }
-            cursor = next;
-            if cursor == 0 {
-                return Ok(removed);
-            }
-        }
+        Ok(self.store.purge().await?)
     }
 
     /// Stock left (may be negative after the naive path oversold).
@@ -258,9 +214,8 @@ impl RaceArena {
                 stock.ok_or_else(|| anyhow::anyhow!("book {book_id} was never reset"))
             }
             Strategy::Lua => {
-                let mut conn = self.store.redis();
                 // Only `avail` matters for the race; decr.lua keeps the other counters conserved.
-                let avail: Option<i64> = conn.hget(self.store.keys().stock(book), "avail").await?;
+                let avail = self.store.available(book).await?;
                 avail.ok_or_else(|| anyhow::anyhow!("book {book_id} was never reset"))
             }
         }

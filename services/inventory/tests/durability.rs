@@ -220,3 +220,78 @@ async fn a_change_in_the_first_stream_layout_is_still_applied() {
     assert_eq!(rows[1], (-3, Some(77), Some("direct".into())));
     assert_eq!(app.assert_ledger_matches().await, 1);
 }
+
+/// A malformed entry at the end of the stream is skipped once: the cursor moves past it,
+/// the stream is trimmed behind it, and the next sale is applied as usual.
+///
+/// Only our scripts write the stream, so such an entry means a bug or a hand-made XADD —
+/// and it must cost one error line, not the ledger. Before the fix the cursor stopped at
+/// the last entry that parsed: the bad one was read again every 10 ms, logged every time,
+/// never trimmed, and with no later sale the syncer stayed "behind" for good (Reconcile
+/// answered UNAVAILABLE).
+#[tokio::test]
+async fn a_malformed_stream_entry_is_skipped_once_and_does_not_wedge_the_syncer() {
+    let (mut settings, infra) = fresh_settings().await;
+    settings.run_syncer = false;
+    let app = start(settings, infra).await;
+    app.restock(1, 10).await;
+    let (store, pool) = (app.store().await, app.pool().await);
+    // After the restock's entry, one that no script writes: a packed field of words.
+    let bad: String = redis::cmd("XADD")
+        .arg(store.keys().events())
+        .arg("*")
+        .arg(&["e", "not a change"])
+        .query_async(&mut store.redis())
+        .await
+        .unwrap();
+    let bad = bookstore_inventory::store::parse_stream_id(&bad).unwrap();
+
+    let mut syncer = Syncer::new(store.clone(), pool.clone(), 50);
+    while syncer.sync_once().await.unwrap() > 0 {}
+    assert_eq!(read_cursor(&pool).await.unwrap(), bad, "the cursor moved past the bad entry");
+    let left: u64 = redis::cmd("XLEN")
+        .arg(store.keys().events())
+        .query_async(&mut store.redis())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the bad entry was trimmed with the applied ones");
+
+    // Business as usual afterwards: a sale reaches the ledger, and Reconcile agrees.
+    let sale = pb::DecrStockRequest { order_id: 5, items: vec![item(1, 2)] };
+    app.client.clone().decr_stock(sale).await.unwrap();
+    while syncer.sync_once().await.unwrap() > 0 {}
+    assert_eq!(app.assert_ledger_matches().await, 1);
+}
+
+/// After Redis loses its data, a sale made while Redis's clock is behind MySQL's cursor
+/// still reaches the ledger: the rebuild starts the new stream after the cursor.
+///
+/// Stream ids come from Redis's clock. A Redis restarted on another host (or after a
+/// clock step) can hand out ids below the cursor the syncer committed; the syncer reads
+/// strictly after its cursor, so those sales would be in Redis and never in MySQL — and
+/// Reconcile, seeing a snapshot "older" than the cursor, would not even wait for them. The
+/// test moves the cursor a day ahead instead of moving a clock back: the same situation.
+#[tokio::test]
+async fn a_rebuilt_stream_starts_after_the_mysql_cursor() {
+    let (settings, infra) = fresh_settings().await;
+    let app = start(settings, infra).await;
+    app.restock(1, 10).await;
+    app.assert_ledger_matches().await;
+    let pool = app.pool().await;
+    let (settings, infra) = app.stop().await;
+    sqlx::query("UPDATE inventory_sync_cursor SET last_ms = last_ms + 86400000 WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    common::flush_redis(&settings, &infra).await;
+
+    let app = start(settings, infra).await;
+    let sale = pb::DecrStockRequest { order_id: 3, items: vec![item(1, 2)] };
+    app.client.clone().decr_stock(sale).await.unwrap();
+    assert_eq!(app.assert_ledger_matches().await, 1);
+    let sold: i64 = sqlx::query_scalar("SELECT sold_stock FROM inventory WHERE book_id = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sold, 2, "the sale reached MySQL");
+}

@@ -79,6 +79,34 @@ async fn lock_then_release_returns_the_units_and_retries_are_no_ops() {
     app.assert_ledger_matches().await;
 }
 
+/// A retry must repeat the request: the same order id with other items is refused, not
+/// answered `replayed`, and nothing moves.
+///
+/// The bug it catches: a lock script that treats any second LockStock of an order as a
+/// replay. A client that reused an order id for a different basket would be told its
+/// books were reserved when they were not — Stripe's rule for idempotency keys is the
+/// same: one key, one request; a key reused with other parameters is an error.
+#[tokio::test]
+async fn a_retry_with_different_items_is_refused_not_replayed() {
+    let app = spawn_app().await;
+    let mut c = app.client.clone();
+    app.restock(1, 10).await;
+    app.restock(2, 10).await;
+    c.lock_stock(lock(50, vec![item(1, 2)])).await.unwrap();
+
+    // Another quantity, another book, an extra line: each is a different request.
+    for other in [vec![item(1, 3)], vec![item(2, 2)], vec![item(1, 2), item(2, 1)]] {
+        let err = c.lock_stock(lock(50, other)).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+        assert!(err.message().contains("different items"), "{}", err.message());
+    }
+    // The exact retry is still a replay, and the counters never moved.
+    assert!(c.lock_stock(lock(50, vec![item(1, 2)])).await.unwrap().into_inner().replayed);
+    assert_eq!(counters(&app.stock(1).await), (8, 2, 0, 10));
+    assert_eq!(counters(&app.stock(2).await), (10, 0, 0, 10));
+    app.assert_ledger_matches().await;
+}
+
 /// Lock then confirm turns locked units into sold ones; a retried confirm is a no-op,
 /// and a release after the confirm is refused without touching the counters.
 ///

@@ -4,6 +4,12 @@
 //! The buyers are 1,000 tokio tasks started at once against a pool of 64 MySQL
 //! connections (or one multiplexed Redis connection): enough real concurrency for reads
 //! to interleave with writes, which is all the naive path needs to go wrong.
+//!
+//! The naive test *requires* an oversell. That is a test of the lab, not of a bug: if a
+//! change (a smaller pool, a serialising proxy, awaiting each buyer before spawning the
+//! next) ever hid the race, the lesson built on it would silently stop teaching. It is
+//! also why naive code "works" on a developer's laptop with one user clicking, and
+//! oversells on the first sale day: without concurrency there is no race to lose.
 
 mod common;
 

@@ -1,5 +1,20 @@
 //! Shared test set-up: an inventory-service in-process on port 0, against the real MariaDB
 //! and Redis, with a fresh database and a unique key prefix per test.
+//!
+//! Real servers, because every invariant of this service is about what MariaDB and Redis
+//! do under concurrency (a script's atomicity, a row lock, a transaction's rollback): a
+//! mock would only test our idea of them. Isolation comes from the fresh names, never from
+//! running tests one at a time, so the suite stays parallel and a test that leaks into
+//! another's keys fails instead of passing by luck.
+//!
+//! | invariant | where it is provoked |
+//! |---|---|
+//! | no oversell | `race.rs`: 1,000 tasks buy one of 100 copies at once, per strategy |
+//! | conservation | `flows.rs`: 32 random clients mix every operation while GetStock is sampled |
+//! | idempotence | `flows.rs`: every operation sent twice; settles of orders that never locked |
+//! | nothing lost or doubled | `durability.rs`: the syncer aborted at random instants mid-burst |
+//! | rebuildable | `durability.rs`: every key of the deployment deleted, the service restarted |
+//! | bad input changes nothing | `flows.rs`: a table of malformed requests, then the ledger checked |
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use bookstore_inventory::{

@@ -1,34 +1,30 @@
-//! The hot path: stock in Redis, changed only by the Lua scripts in `lua/`.
+//! The script calls: one `EVALSHA` per stock operation, and the snapshot.
 //!
-//! Every method here is one script call (one round trip). The scripts are compiled into
-//! the binary with `include_str!` and sent with `EVALSHA`: Redis caches a script by its
-//! SHA-1, so each call ships 40 bytes instead of the script's text. After a Redis restart
-//! (or `SCRIPT FLUSH`) the cache is empty and EVALSHA answers `NOSCRIPT`; the `redis`
-//! crate's [`redis::Script`] then loads the text and retries once, which is the reload
-//! rule every production client needs.
+//! ## Why a script, not GET-then-DECRBY
 //!
-//! ## Keys, and the one trade-off to understand
+//! The course's first Redis version is two commands from the application: `GET stock:7`,
+//! then `DECRBY stock:7 q` if enough was left. Between the two, Redis serves other
+//! clients; with one copy left, two buyers can both GET 1, both DECRBY, and the stock ends
+//! at -1. Redis being single-threaded does not help: each *command* is atomic, the *pair*
+//! is not. The alternatives a learner meets, and what each costs:
 //!
-//! Every key of a deployment shares one hash tag, `{<prefix>inv}`: Redis Cluster hashes
-//! only the part between braces, so all inventory keys land in one slot. That keeps a
-//! multi-book LockStock one atomic script and the change stream one ordered stream.
-//! The price: in a cluster, all inventory traffic goes to the one node owning that slot.
-//! A single Redis does ~100k script calls per second, far above this shop; the day it is
-//! not, the alternative is a tag per book (`{inv:42}`) and a saga across the items (lock
-//! book by book, release the ones already locked if a later one fails) — more scripts,
-//! more states, and a stream per slot.
+//! - ❌ MULTI/WATCH (optimistic): EXEC fails if anyone touched the key since WATCH, and the
+//!   client retries. Correct, but in a flash sale of one book almost every EXEC fails, and
+//!   each retry is three more round trips: throughput collapses exactly when it matters.
+//! - ❌ DECRBY first, INCRBY back if negative: between the two, other buyers read a
+//!   negative stock and are refused although units were there, and a crash in between
+//!   loses the units for good.
+//! - ❌ A lock (`SET NX PX`) around GET/DECRBY: four round trips instead of one, every
+//!   buyer of the book queued behind it, and a lock that can expire while its holder is
+//!   paused (GC, swap), so two holders coexist — FOR UPDATE rebuilt on worse foundations.
+//! - ✅ A Lua script: the check and the change in one round trip and one atomic step, no
+//!   retry loop, no lock to expire. The price is below: while it runs, Redis runs nothing
+//!   else.
 //!
-//! | key | type | holds |
-//! |---|---|---|
-//! | `{P inv}:stock:<book>` | hash | `avail`, `locked`, `sold`, `total` |
-//! | `{P inv}:order:<order>` | hash | a LockStock reservation: `state`, `at`, `b<book>` = qty |
-//! | `{P inv}:direct:<order>` | string | a direct DecrStock was applied for this order |
-//! | `{P inv}:incr:<request>` | string | an IncrStock was applied for this request id |
-//! | `{P inv}:pending` | zset | open reservations by lock time (the sweeper's queue) |
-//! | `{P inv}:events` | stream | every change, for the MySQL syncer |
-//! | `{P inv}:books` | set | every book id with stock (for reconcile and rebuild) |
-//! | `{P inv}:ready` | string | Redis holds this deployment's data (set after rebuild) |
-
+//! Redis 7's Functions (`FUNCTION LOAD`, `FCALL`) would store the scripts server-side under
+//! a name. They add a deploy step (load the library before the new binary serves);
+//! EVALSHA of text compiled into the binary keeps "the code that runs is the code that was
+//! tested" with no deploy step at all.
 //!
 //! ## What a script may and may not do
 //!
@@ -36,25 +32,6 @@
 //! it is atomic, and the whole cost of it. While a script runs, every other client waits.
 //! So every script here is O(items of one request): no loops over all books, no KEYS, no
 //! SCAN. (`snapshot.lua` is the one exception, O(books), and only operators call it.)
-//!
-//! ## One sale, command by command
-//!
-//! What Redis executes for `DecrStock{order 9, [book 7 × 1]}` inside decr.lua:
-//!
-//! ```text
-//! EXISTS  {inv}:direct:9                       -- already applied?      no
-//! HGET    {inv}:stock:7 avail                  -- enough?               yes
-//! HINCRBY {inv}:stock:7 avail -1               -- the sale
-//! HINCRBY {inv}:stock:7 sold 1
-//! XADD    {inv}:events * t 3 b 7 q -1 …        -- the ledger entry
-//! SET     {inv}:direct:9 1                     -- the idempotency record
-//! HMGET   {inv}:stock:7 avail locked sold total  -- the reply's counters
-//! ```
-//!
-//! Seven commands of about a microsecond each, plus the script call itself and the
-//! network read and write: roughly 10–20 µs of Redis's one thread per sale. That is the
-//! ceiling the bench's `raw Lua` row measures, and why Redis shows up at about a third
-//! of a core when the service sells 20,000 books per second.
 //!
 //! ## How replies are shaped
 //!
@@ -66,8 +43,10 @@
 
 use std::sync::LazyLock;
 
-use redis::{Script, aio::ConnectionManager};
+use redis::Script;
 
+use super::StockStore;
+use super::reply::{decode_lines_reply, parse_stream_id, unexpected, unexpected_text};
 use crate::domain::{BookId, Counters, Lines, OrderId, Quantity, RequestId};
 use crate::error::Error;
 
@@ -86,73 +65,20 @@ struct Scripts {
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
-    lock: Script::new(include_str!("../../../lua/lock.lua")),
-    settle: Script::new(include_str!("../../../lua/settle.lua")),
-    decr: Script::new(include_str!("../../../lua/decr.lua")),
-    incr: Script::new(include_str!("../../../lua/incr.lua")),
-    snapshot: Script::new(include_str!("../../../lua/snapshot.lua")),
+    lock: Script::new(include_str!("../../../../lua/lock.lua")),
+    settle: Script::new(include_str!("../../../../lua/settle.lua")),
+    decr: Script::new(include_str!("../../../../lua/decr.lua")),
+    incr: Script::new(include_str!("../../../../lua/incr.lua")),
+    snapshot: Script::new(include_str!("../../../../lua/snapshot.lua")),
 });
 
-/// Key names of one deployment (one `redis_prefix`).
-#[derive(Clone, Debug)]
-pub struct Keys {
-    /// `{<prefix>inv}`: the hash tag every key starts with.
-    base: String,
-}
-
-impl Keys {
-    /// `prefix` is `settings.common.redis_prefix` (empty in production, random in tests).
-    pub fn new(prefix: &str) -> anyhow::Result<Self> {
-        // A brace inside the prefix would end the hash tag early and scatter the keys
-        // over several slots: refuse it at start-up rather than fail in a cluster later.
-        anyhow::ensure!(!prefix.contains(['{', '}']), "redis_prefix must not contain braces");
-        // `{{` and `}}` are format!'s escapes for literal braces: `t_1:` gives `{t_1:inv}`.
-        Ok(Self { base: format!("{{{prefix}inv}}") })
-    }
-    /// The prefix of every stock hash; settle.lua and snapshot.lua append a book id to it.
-    pub fn stock_prefix(&self) -> String {
-        format!("{}:stock:", self.base)
-    }
-    /// A book's counters. Written only by scripts (and by the rebuild).
-    pub fn stock(&self, book: BookId) -> String {
-        format!("{}:stock:{}", self.base, book.get())
-    }
-    /// A LockStock reservation: written by lock.lua, settled by settle.lua.
-    pub fn order(&self, order: OrderId) -> String {
-        format!("{}:order:{}", self.base, order.get())
-    }
-    /// The marker that a direct DecrStock for this order id was applied (decr.lua).
-    pub fn direct(&self, order: OrderId) -> String {
-        format!("{}:direct:{}", self.base, order.get())
-    }
-    /// The marker that an IncrStock with this request id was applied (incr.lua).
-    pub fn incr(&self, request: &RequestId) -> String {
-        format!("{}:incr:{}", self.base, request.as_str())
-    }
-    /// Open reservations by lock time: lock.lua adds, settle.lua removes, the sweeper reads.
-    pub fn pending(&self) -> String {
-        format!("{}:pending", self.base)
-    }
-    /// The change stream: every script appends, only the syncer reads and trims.
-    pub fn events(&self) -> String {
-        format!("{}:events", self.base)
-    }
-    /// Every book with stock: incr.lua adds; reconcile, the gauges and the rebuild read it.
-    pub fn books(&self) -> String {
-        format!("{}:books", self.base)
-    }
-    /// Set once Redis holds this deployment's data; its absence triggers the rebuild.
-    pub fn ready(&self) -> String {
-        format!("{}:ready", self.base)
-    }
-    /// A `SCAN MATCH` pattern for every key of this deployment (the brackets escape the
-    /// braces, which are not glob characters but are kept literal for clarity).
-    pub fn all_pattern(&self) -> String {
-        format!("{}:*", self.base.replace('{', "\\{").replace('}', "\\}"))
-    }
-}
-
 /// How an order's reservation ends (see `lua/settle.lua`).
+///
+/// Why reservations at all: checkout leaves up to 15 minutes between "order created" and
+/// "paid". ❌ Selling at creation lets abandoned baskets empty the shelf, and un-selling
+/// needs a "return" indistinguishable from a real one; ❌ selling only at payment lets two
+/// buyers order and pay for the last copy, and one gets a refund and an apology. ✅ Lock at
+/// creation (the unit leaves `avail`, nobody else can take it), then confirm or release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settle {
     /// locked → available (cancelled, or the payment window expired).
@@ -194,61 +120,7 @@ pub struct Snapshot {
     pub books: Vec<Counters>,
 }
 
-/// The Redis side of the service: a cheap clone over one multiplexed connection.
-///
-/// One connection for all requests is not a bottleneck but the fast choice: the
-/// `ConnectionManager` pipelines every concurrent command onto the socket, and Redis
-/// answers in order. Thousands of in-flight sales share a handful of TCP packets.
-/// It also reconnects by itself after Redis restarts; a call during the outage fails with
-/// an I/O error, which [`Error`] turns into UNAVAILABLE so callers retry.
-#[derive(Clone)]
-pub struct StockStore {
-    /// The shared, reconnecting, multiplexed connection.
-    redis: ConnectionManager,
-    /// This deployment's key names (its prefix inside the hash tag).
-    keys: Keys,
-}
-
 impl StockStore {
-    /// A store over `redis` for the deployment whose keys are `keys`.
-    pub fn new(redis: ConnectionManager, keys: Keys) -> Self {
-        Self { redis, keys }
-    }
-
-    /// This deployment's key names (the ledger's rebuild writes the same keys).
-    pub fn keys(&self) -> &Keys {
-        &self.keys
-    }
-
-    /// A handle on the shared connection, for the few plain commands outside scripts
-    /// (the syncer's XRANGE/XTRIM, the sweeper's ZRANGEBYSCORE, the rebuild's pipeline).
-    pub fn redis(&self) -> ConnectionManager {
-        self.redis.clone()
-    }
-
-    /// The counters of one book, or `UnknownBook`. A plain HMGET, no script: a read of one
-    /// hash is already atomic, so the four values always belong to the same instant.
-    pub async fn get(&self, book: BookId) -> Result<Counters, Error> {
-        let mut conn = self.redis.clone();
-        let raw: Vec<Option<i64>> = redis::cmd("HMGET")
-            .arg(self.keys.stock(book))
-            .arg(&["avail", "locked", "sold", "total"])
-            .query_async(&mut conn)
-            .await?;
-        match raw.as_slice() {
-            // `avail` is the field every script requires; its absence is what "unknown book"
-            // means (a book gets all four fields at its first restock).
-            [Some(a), l, s, t] => Ok(Counters {
-                book_id: book.get(),
-                available: *a,
-                locked: l.unwrap_or(0),
-                sold: s.unwrap_or(0),
-                total: t.unwrap_or(0),
-            }),
-            _ => Err(Error::UnknownBook(book.get())),
-        }
-    }
-
     /// LockStock: available → locked for every line, or nothing. Returns the counters
     /// after the lock and whether this was a replay of an earlier call.
     ///
@@ -276,12 +148,26 @@ impl StockStore {
         if reply.first() == Some(&3) {
             return Err(Error::AlreadySettled { order_id: order.get(), state: "released" });
         }
+        // `4`: the order id is taken by a reservation of other items. InvalidArgument, as
+        // order-service answers a reused idempotency key: the caller has a bug to fix, and
+        // no retry of this request can ever succeed.
+        if reply.first() == Some(&4) {
+            return Err(Error::InvalidArgument(format!(
+                "order {} was already locked with different items; a retry must repeat the \
+                 request exactly",
+                order.get()
+            )));
+        }
         decode_lines_reply(&reply, lines)
     }
 
     /// DecrStock with items: available → sold for every line, or nothing; idempotent per
     /// order id. The race's Lua strategy and the bench call this very method, so the
     /// numbers the lab shows are the numbers of the code that serves requests.
+    ///
+    /// A shortcut, named so nobody copies it by accident: this is the course's direct
+    /// decrement and skips the reservation. A real checkout locks first and confirms on
+    /// payment; a direct sale suits "buy now" only where the money is already captured.
     pub async fn decr(
         &self,
         order: OrderId,
@@ -304,6 +190,12 @@ impl StockStore {
     /// Only the order id goes in: what to move comes from the record the lock wrote. The
     /// remark ends up in `inventory_logs` ("cancelled", "paid", "payment window expired"),
     /// so an auditor can tell a customer's cancellation from an expiry.
+    ///
+    /// A gap left open on purpose: a release of an order that never locked leaves no
+    /// trace, so a LockStock that arrives *after* its own cancellation (messages reordered
+    /// on the network) still locks, and the sweeper gives the units back only when the
+    /// payment window ends. A tombstone record ("released before it locked") would close
+    /// the gap at the price of one more state in both scripts.
     pub async fn settle(
         &self,
         order: OrderId,
@@ -376,6 +268,12 @@ impl StockStore {
 
     /// Every book's counters and the last emitted change, read atomically. The event id is
     /// what lets [`crate::ledger::reconcile`] ask MySQL for the same instant.
+    ///
+    /// O(books) inside one script, so Redis serves nobody else meanwhile. Measured with
+    /// `SLOWLOG` on the lab machine (2 cores, load average 8): 40–140 ms for 5,000 books,
+    /// every sweep tick and per Reconcile — every sale queued behind it waits that long.
+    /// Tolerable for a lab catalogue; for millions of books it would stall sales for
+    /// seconds, and the snapshot would have to be read in slices against a stream id.
     pub async fn snapshot(&self) -> Result<Snapshot, Error> {
         let reply: Vec<redis::Value> = SCRIPTS
             .snapshot
@@ -421,54 +319,4 @@ fn add_line_args(inv: &mut redis::ScriptInvocation<'_>, order: OrderId, lines: &
     for line in lines.iter() {
         inv.arg(line.qty.get());
     }
-}
-
-/// Decodes `{code, counters…}` / `{0|-1, item index}` from lock.lua and decr.lua.
-///
-/// A reply of any other shape means the script and this decoder disagree — a bug, so it
-/// becomes an internal error, never a guess.
-fn decode_lines_reply(reply: &[i64], lines: &Lines) -> Result<(Vec<Counters>, bool), Error> {
-    // Lua arrays start at 1; the script reports the failing line by its Lua index.
-    let item = |i: i64| lines.book_at((i.max(1) - 1) as usize).get();
-    match reply {
-        [0, i] => Err(Error::OutOfStock { book_id: item(*i) }),
-        [-1, i] => Err(Error::UnknownBook(item(*i))),
-        [code @ (1 | 2), rest @ ..] if rest.len() == 4 * lines.len() => {
-            let counters = rest
-                .chunks_exact(4)
-                .zip(lines.iter())
-                .map(|(c, line)| Counters {
-                    book_id: line.book.get(),
-                    available: c[0],
-                    locked: c[1],
-                    sold: c[2],
-                    total: c[3],
-                })
-                .collect();
-            Ok((counters, *code == 2))
-        }
-        _ => Err(unexpected(reply)),
-    }
-}
-
-// Stream ids are exposed as strings by Redis; the ledger stores and compares them as
-// two integers (see `ledger::read_cursor` for why strings would compare wrongly).
-/// `"1700000000000-3"` → `(1700000000000, 3)`.
-pub fn parse_stream_id(id: &str) -> Option<(u64, u64)> {
-    let (ms, seq) = id.split_once('-')?;
-    Some((ms.parse().ok()?, seq.parse().ok()?))
-}
-/// A reply shape this code does not know: reported as a Redis type error, which
-/// `Error` maps to INTERNAL and logs with the reply for whoever debugs it.
-fn unexpected(reply: &[i64]) -> Error {
-    unexpected_text(&format!("{reply:?}"))
-}
-
-/// The same, for a reply already rendered as text (the snapshot's stream id).
-fn unexpected_text(reply: &str) -> Error {
-    Error::Redis(redis::RedisError::from((
-        redis::ErrorKind::TypeError,
-        "unexpected script reply",
-        reply.to_string(),
-    )))
 }

@@ -1,0 +1,103 @@
+//! The in-process catalog-service and gateway one bench run measures.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use bookstore_catalog::{Settings, Stats};
+use bookstore_platform::{Secret, Shutdown};
+
+use super::BOOKS;
+use crate::bench::BenchOptions;
+
+/// The in-process services of one bench run.
+///
+/// `invalidator` is a second `Cache` handle on the service's key prefix, used only to bump
+/// the list version before a cold round — the same command a write sends, so "cold"
+/// reproduces exactly what happens to a live service after a publish.
+pub(super) struct Services {
+    /// catalog-service's gRPC address (port 0 → whatever the OS gave).
+    pub(super) grpc: SocketAddr,
+    /// The gateway's HTTP address.
+    pub(super) http: SocketAddr,
+    /// The catalog instance's own counters: hits, misses, SQL statements.
+    pub(super) stats: Arc<Stats>,
+    pub(super) invalidator: bookstore_catalog::cache::Cache,
+    /// One token stops both servers.
+    pub(super) shutdown: Shutdown,
+    /// The server tasks, awaited on the way out so nothing outlives the bench.
+    pub(super) tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Seeds a fresh database and starts catalog-service and the gateway on port 0.
+///
+/// No user-service: ListBooks needs no authentication, and catalog-service's client for
+/// it connects lazily, so it is never dialled. The gateway is given catalog's real
+/// address; its user-service address stays the default and is never used by the
+/// list route.
+pub(super) async fn start(
+    opts: &BenchOptions,
+    database: &str,
+    prefix: &str,
+) -> anyhow::Result<Services> {
+    let infra = &opts.infra;
+    // The same two steps a learner runs by hand (`catalog-service seed`): migrate, then
+    // load the deterministic catalogue. Every bench run sees the same 5,000 books.
+    let pool = bookstore_platform::db::connect(
+        &infra.mysql_url,
+        database,
+        2,
+        &bookstore_catalog::migrator(),
+    )
+    .await
+    .context("create the bench database")?;
+    bookstore_catalog::seed_catalog(&pool, BOOKS).await.context("seed the catalogue")?;
+    pool.close().await;
+
+    let shutdown = Shutdown::new();
+    let mut settings = Settings::default();
+    settings.common.port = 0;
+    settings.common.mysql_url = Secret::new(infra.mysql_url.clone());
+    settings.common.redis_url = Secret::new(infra.redis_url.clone());
+    settings.common.redis_prefix = prefix.to_string();
+    settings.common.database = database.to_string();
+    let ttls = bookstore_catalog::cache::Ttls {
+        list: std::time::Duration::from_secs(settings.list_ttl_secs),
+        detail: std::time::Duration::from_secs(settings.detail_ttl_secs),
+        negative: std::time::Duration::from_secs(settings.negative_ttl_secs),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let catalog = tokio::spawn(bookstore_catalog::run_observed(
+        settings,
+        shutdown.clone(),
+        move |b, stats| {
+            let _ = tx.send((b, stats));
+        },
+    ));
+    // `run_observed` hands out the instance's Stats: the hit rates in the report are read
+    // from the same counters the service exports on /metrics, without scraping text.
+    let (bound, stats) = rx.await.context("catalog-service did not start")?;
+
+    // The gateway in front of the same catalog instance, so the HTTP rows hit the same
+    // cache and their hit rates come from the same counters.
+    let mut gw = bookstore_gateway::Settings::default();
+    gw.common.port = 0;
+    gw.catalog_addr = format!("http://{}", bound.grpc);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let gateway = tokio::spawn(bookstore_gateway::run(gw, shutdown.clone(), move |a| {
+        let _ = tx.send(a);
+    }));
+    let http = rx.await.context("gateway did not start")?;
+
+    // A second handle on the same keys, to invalidate every list before a cold round.
+    let redis = bookstore_platform::cache::connect(&infra.redis_url).await?;
+    // (Its TTLs are never used: the invalidator only ever sends `INCR`.)
+    let invalidator = bookstore_catalog::cache::Cache::new(redis, prefix, ttls);
+    Ok(Services {
+        grpc: bound.grpc,
+        http,
+        stats,
+        invalidator,
+        shutdown,
+        tasks: vec![catalog, gateway],
+    })
+}
