@@ -131,7 +131,7 @@ enum Command {
     Env,
     /// 压测：在同一轮中测量基线（空 gRPC 调用、裸 Lua 脚本、裸 SQL），结果以比值呈现
     Bench {
-        /// inventory（库存扣减）或 catalog（图书列表与缓存）
+        /// inventory（库存扣减）、catalog（图书列表与缓存）、order（下单调用链）或 discovery（服务发现的开销）
         target: BenchTarget,
         // `flatten` pulls `BenchOptions`' flags (`--concurrency`, `--duration`, `--runs`, `--json`)
         // into this subcommand, so every bench shares one definition of them.

@@ -349,7 +349,7 @@ fn starting_a_race_issues_one_command_with_the_current_params() {
 }
 
 // Proves both paths refuse: the list (notice, stays on Home) and `open_lesson` (error),
-// so `bookstore-lab lesson day35` fails instead of showing an empty lesson.
+// so `bookstore-lab lesson week6` fails instead of showing an empty lesson.
 /// A planned lesson cannot be opened; the list says so instead.
 #[test]
 fn planned_lessons_do_not_open() {
@@ -360,9 +360,9 @@ fn planned_lessons_do_not_open() {
     key(&mut a, KeyCode::Enter);
     assert_eq!(a.screen, Screen::Home);
     assert!(a.notice.as_deref().unwrap_or("").contains("尚未开放"));
-    // day35 is `planned` in the real manifest; when it ships, this line must move to the next
-    // planned lesson (the `position` above already adapts).
-    assert!(a.open_lesson("day35").is_err());
+    // week6 (the summary and capstone) is `planned` in the real manifest; when it ships, this
+    // line must move to the next planned lesson (the `position` above already adapts).
+    assert!(a.open_lesson("week6").is_err());
 }
 
 // Proves persistence is requested exactly when progress changed; the save itself is

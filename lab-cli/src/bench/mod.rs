@@ -31,6 +31,7 @@
 //! print a report. Both drive load through the same `bookstore-loadgen`.
 
 pub mod catalog;
+pub mod discovery;
 pub mod inventory;
 pub mod order;
 
@@ -74,6 +75,8 @@ pub enum BenchTarget {
     Inventory,
     Catalog,
     Order,
+    /// Day 35: the no-op call through a static address vs Consul discovery.
+    Discovery,
 }
 
 /// The profile and opt-level this binary was compiled with, as `build.rs` recorded them.
@@ -115,6 +118,7 @@ pub async fn run(target: BenchTarget, opts: &BenchOptions) -> anyhow::Result<()>
         BenchTarget::Inventory => inventory::run(opts).await?,
         BenchTarget::Catalog => catalog::run(opts).await?,
         BenchTarget::Order => order::run(opts).await?,
+        BenchTarget::Discovery => discovery::run(opts).await?,
     };
     if let Some(w) = warning {
         report.notes.insert(0, w);

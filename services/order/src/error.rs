@@ -97,6 +97,15 @@ impl From<Error> for Status {
             // Internal to CreateOrder, which normally answers with the other order instead;
             // if it ever escapes, "retry" is the truthful answer — the retry finds that order.
             Error::KeyTaken => Status::aborted("idempotency key is changing state; retry"),
+            // InnoDB picked this transaction as a deadlock victim (seen when concurrent
+            // retries of one idempotency key commit at once: each holds the shared lock a
+            // duplicate-key check takes and wants the other's exclusive one). It rolled the
+            // whole transaction back, so nothing changed and the same request may be sent
+            // again — ABORTED says exactly that. ❌ DON'T answer INTERNAL: the client would
+            // treat a routine, retryable collision as a bug on our side and give up.
+            Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40001") => {
+                Status::aborted("a concurrent request on the same order won; retry")
+            }
             // Both logged with the driver's text, both answered "internal error": a client
             // cannot act on a SQL message, and must not learn our table names from one.
             Error::Database(e) => bookstore_platform::error::internal("order store", e),

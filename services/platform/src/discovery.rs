@@ -166,6 +166,9 @@ impl Backend {
         })
     }
 
+    // Time as milliseconds since the backend was made, so the ejection deadline fits one
+    // `AtomicU64`: every call reads it, and a `Mutex<Instant>` would make all callers of a
+    // hot client take turns on one lock just to learn that nobody is ejected.
     fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
@@ -174,6 +177,10 @@ impl Backend {
         self.ejected_until.load(Ordering::Relaxed) > self.now_ms()
     }
 
+    // Last writer wins, and that is fine: two calls failing on the same dead instance at
+    // once both push the deadline to about the same moment. `Relaxed` because the deadline
+    // guards no other data — a caller that sees it a few nanoseconds late sends one more
+    // call that fails and is re-sent, which the design already pays for.
     fn eject(&self, cooldown: Duration) {
         let until = self.now_ms() + cooldown.as_millis() as u64;
         self.ejected_until.store(until, Ordering::Relaxed);
@@ -256,6 +263,9 @@ impl Balanced {
 impl Shared {
     /// The current list; right after start-up, waits (bounded) for the watcher's first one.
     async fn snapshot(&self) -> Result<Snapshot, BoxError> {
+        // A clone of the `Arc`ed list, not a borrow held across the call: a `watch` borrow
+        // is a read lock, and holding it for a whole RPC would block the watcher's next
+        // update until every in-flight call had finished.
         let current = self.list.borrow().clone();
         if current.loaded {
             return Ok(current);
@@ -273,6 +283,11 @@ impl Shared {
     // lesson:round-robin:start
     fn pick(&self, backends: &[Arc<Backend>], avoid: Option<&str>) -> Option<Arc<Backend>> {
         let n = backends.len();
+        // One shared counter: with N instances, call k goes to k mod N. A caller that always
+        // makes two calls per request (ValidateToken, then GetUser) with two instances
+        // therefore sends every ValidateToken to one and every GetUser to the other — even
+        // in total, uneven per method (the Day 35 lesson measures it). Random choice would
+        // avoid the aliasing at the price of a less even spread over short windows.
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let ring = || (0..n).map(|i| &backends[(start + i) % n]).filter(|b| avoid != Some(&b.id));
         ring().find(|b| !b.is_ejected()).or_else(|| ring().next()).cloned()
@@ -450,6 +465,9 @@ fn publish(tx: &watch::Sender<Snapshot>, service: &str, instances: &[Instance]) 
             Err(error) => tracing::warn!(%service, %error, "unusable address in consul"),
         }
     }
+    // Publish only real changes: every published list is a new `Arc` that in-flight calls
+    // keep alive, and a blocking query that times out (no change for `wait`) answers the
+    // same list again — replacing it each time would churn for nothing and log noise.
     let changed = !tx.borrow().loaded
         || backends.len() != old.len()
         || backends.iter().zip(old.iter()).any(|(a, b)| !Arc::ptr_eq(a, b));

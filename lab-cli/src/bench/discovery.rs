@@ -1,0 +1,127 @@
+//! `bookstore-lab bench discovery`: what client-side discovery costs on the cheapest call.
+//!
+//! Two in-process gRPC servers (health and reflection only) register in the stack's real
+//! Consul under a unique name; the same no-op `grpc.health.v1.Health/Check` then runs over
+//!
+//! | row | transport |
+//! |---|---|
+//! | `no-op gRPC` | plain tonic channels to instance A (the baseline) |
+//! | `static address` | `clients::channel("…", "http://A")`: one fixed instance |
+//! | `consul, 2 instances` | `clients::channel("…", "consul://agent/name")`: round-robin over A and B |
+//!
+//! Each row gets one transport per 8 workers, so all three use the same number of
+//! connections per instance and the ratio isolates what [`Balanced`] adds per call: a
+//! round-robin pick, one body copy kept for a possible re-send, two atomic counters.
+//!
+//! [`Balanced`]: bookstore_platform::clients::Balanced
+
+use std::{sync::Arc, time::Duration};
+
+use bookstore_loadgen::{
+    LoadConfig, Outcome, Summary,
+    report::{Report, Row},
+};
+use bookstore_platform::{CommonSettings, GrpcServer, Shutdown, clients, consul::Consul, run};
+use bookstore_proto::payment::payment_service_server::{PaymentService, PaymentServiceServer};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use super::{BenchOptions, connect_channels, noop_grpc};
+
+const NOOP: &str = "no-op gRPC";
+const STATIC: &str = "static address";
+const CONSUL: &str = "consul, 2 instances";
+
+/// A server with a named gRPC service (its RPCs answer UNIMPLEMENTED; only health is
+/// called), so Consul has a service health to check.
+struct Probe;
+impl PaymentService for Probe {}
+
+/// Runs the discovery bench.
+pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
+    let name = bookstore_stack::testing::unique_name("bench-discovery");
+    let mut settings = CommonSettings::defaults(0, "unused");
+    settings.consul_addr = opts.infra.consul_addr.clone();
+    settings.consul_check_interval_ms = 500;
+    let shutdown = Shutdown::new();
+    let mut addrs = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let server =
+            GrpcServer::bind("127.0.0.1", 0).await?.add_service(PaymentServiceServer::new(Probe));
+        addrs.push(server.local_addr());
+        let (settings, shutdown, name) = (settings.clone(), shutdown.clone(), name.clone());
+        tasks.push(tokio::spawn(async move {
+            run::serve(&name, &settings, server, shutdown, |_| {}).await
+        }));
+    }
+    let consul = Consul::new(&opts.infra.consul_addr);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while consul.healthy_instances(&name).await.map_or(0, |l| l.len()) < 2 {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "instances never passed in consul");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let result = measure(opts, &name, addrs[0]).await;
+    shutdown.cancel();
+    for t in tasks {
+        t.await??;
+    }
+    result
+}
+
+async fn measure(
+    opts: &BenchOptions,
+    name: &str,
+    a: std::net::SocketAddr,
+) -> anyhow::Result<Report> {
+    let n = opts.concurrency.div_ceil(8).max(1);
+    let channels = connect_channels(a, opts.concurrency).await?;
+    let fixed: Vec<clients::Balanced> = (0..n)
+        .map(|_| clients::channel("bench", &format!("http://{a}")))
+        .collect::<anyhow::Result<_>>()?;
+    let url = format!("consul://{}/{name}", opts.infra.consul_addr);
+    let found: Vec<clients::Balanced> =
+        (0..n).map(|_| clients::channel("bench", &url)).collect::<anyhow::Result<_>>()?;
+    let (fixed, found) = (Arc::new(fixed), Arc::new(found));
+    let cfg = LoadConfig::timed(opts.concurrency, opts.duration());
+    let mut runs: Vec<Vec<Summary>> = vec![Vec::new(); 3];
+    for _round in 0..opts.runs.max(1) {
+        runs[0].push(noop_grpc(cfg.clone(), channels.clone()).await);
+        runs[1].push(balanced(cfg.clone(), fixed.clone()).await);
+        runs[2].push(balanced(cfg.clone(), found.clone()).await);
+    }
+    let mut report =
+        Report::new("discovery", opts.concurrency, opts.duration().as_secs_f64(), opts.runs.max(1));
+    for (row, summaries) in [NOOP, STATIC, CONSUL].iter().zip(&runs) {
+        report.rows.push(Row::from_runs(*row, summaries));
+    }
+    report.ratio_to(NOOP, &[STATIC, CONSUL]);
+    let spread: Vec<u64> = found.iter().fold(vec![0, 0], |mut acc, b| {
+        for (i, s) in b.stats().iter().enumerate().take(2) {
+            acc[i] += s.sent;
+        }
+        acc
+    });
+    report.notes.push(format!(
+        "consul 行的调用在两个实例间的分布：{} / {}（轮询）；比值 = 各行 TPS ÷ no-op gRPC（同一轮测得）",
+        spread[0], spread[1]
+    ));
+    Ok(report)
+}
+
+/// The no-op call over [`clients::Balanced`] transports, one per 8 workers.
+async fn balanced(cfg: LoadConfig, transports: Arc<Vec<clients::Balanced>>) -> Summary {
+    bookstore_loadgen::run(
+        cfg,
+        move |op| {
+            let mut health = HealthClient::new(transports[op as usize % transports.len()].clone());
+            async move {
+                match health.check(HealthCheckRequest { service: String::new() }).await {
+                    Ok(_) => Outcome::Success,
+                    Err(_) => Outcome::Failed,
+                }
+            }
+        },
+        None,
+    )
+    .await
+}
