@@ -318,8 +318,11 @@ pub enum OrdersEvent {
     },
 }
 
-/// A request with `authorization: Bearer <token>`, as the gateway forwards it.
-fn authed<T>(body: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+/// A request with `authorization: Bearer <token>`, as the gateway forwards it. The payments
+/// experiment uses it too: CreatePayment and QueryPayment are owner-only (payment-service
+/// asks order-service with *this* token), so calling them with a service credential would
+/// skip the rule Day 33 teaches.
+pub(crate) fn authed<T>(body: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut req = tonic::Request::new(body);
     req.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
     Ok(req)

@@ -100,7 +100,7 @@ use tonic::transport::Channel;
 
 use super::{
     cache::channel,
-    orders::{self, StockView},
+    orders::{self, StockView, authed},
 };
 
 /// The stack's addresses the experiment needs (re-read from `stack.json` per command: a
@@ -297,15 +297,6 @@ pub enum PaymentsEvent {
         run: u64,
         message: String,
     },
-}
-
-// The buyer's token on every call, as the gateway forwards it: CreatePayment and
-// QueryPayment are owner-only (payment-service asks order-service with *this* token), so
-// a lab that called them with a service credential would skip the rule Day 33 teaches.
-fn authed<T>(body: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    let mut req = tonic::Request::new(body);
-    req.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(req)
 }
 
 // The lab's wall clock, in the same unit as the services' timestamps (`due_at`,
