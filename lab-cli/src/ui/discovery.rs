@@ -11,7 +11,7 @@ use ratatui::{
     layout::{Constraint, Direction, Layout, Rect},
     style::{Color, Modifier, Style},
     text::Line,
-    widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Row, Table},
+    widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Row, Table, Wrap},
 };
 
 use crate::{app::App, experiments::discovery::kill_line};
@@ -37,7 +37,9 @@ pub fn render(
         Constraint::Length(1),
         Constraint::Min(5),
         Constraint::Length(6),
-        Constraint::Length(3),
+        // Two lines inside the border: the kill's figures are one long sentence that
+        // wraps at 80 columns.
+        Constraint::Length(4),
     ])
     .areas(area);
 
@@ -116,7 +118,9 @@ pub fn render(
         kill_line,
     );
     frame.render_widget(
-        Paragraph::new(kill).block(Block::bordered().title(" 最近一次 kill -9 ")),
+        Paragraph::new(kill)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(" 最近一次 kill -9 ")),
         kill_area,
     );
     (title, keys)
