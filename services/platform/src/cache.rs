@@ -32,7 +32,20 @@ pub async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
         // Timeouts on connect and on each response: without them, a Redis that accepts
         // TCP but never answers (paused, swapping) would hang every request forever.
         .set_connection_timeout(std::time::Duration::from_secs(5))
-        .set_response_timeout(std::time::Duration::from_secs(5));
+        .set_response_timeout(std::time::Duration::from_secs(5))
+        // lesson:redis-reconnect:start
+        // Reconnect attempts at most 0.5 s apart, three per round. Every command waits for
+        // the reconnect in progress, so its backoff *is* the outage a caller sees. The
+        // defaults are a trap: redis 0.32 hands `factor` (100) to its backoff crate as the
+        // *multiplier* on a 1 s first delay, so after one failed attempt the next came 60 s
+        // later — the capstone's 2-second Redis restart stopped every sale for a minute.
+        // After a failed round the next command starts a new one, so giving up early costs
+        // nothing: it only makes that command fail fast (UNAVAILABLE, retried by the caller)
+        // instead of hanging on a reconnect that may take a minute.
+        .set_factor(2)
+        .set_max_delay(500)
+        .set_number_of_retries(3);
+    // lesson:redis-reconnect:end
     let conn = crate::retry::at_start(
         "Redis",
         // A fresh manager per attempt: one whose first PING failed would go on working,
