@@ -169,6 +169,18 @@ impl Supervisor {
             // Nothing recorded, but a killed run may have left processes behind.
             process::kill_orphans(&self.dir).await;
         }
+        // A component left frozen (the capstone's "pause MariaDB" fault in a lab that was
+        // killed before it could send SIGCONT) would make every step below hang on it:
+        // alive, but answering nothing. Thawing is always safe — it only lets it run on.
+        for c in self.state.all() {
+            if let Some(pid) = c.pid
+                && process::is_ours(pid, &c.program)
+                && process::stopped(pid)
+            {
+                eprintln!("    {} (pid {pid}) was paused (SIGSTOP); resuming it", c.name);
+                process::thaw(pid);
+            }
+        }
         // Only process liveness here, not full health: a service that is alive but
         // NOT_SERVING (still starting, draining) is no reason to restart it.
         let dead: Vec<&str> =
@@ -191,17 +203,25 @@ impl Supervisor {
         // learner's `down` (or the next `up`) stops it instead of leaking it.
         let mut services_stale = false;
         if let Some(old) = stale(&self.state.mysql) {
-            let c =
-                infra::start_mysql(&self.dir, external.mysql.as_deref(), opts.attached, port(&old))
-                    .await?;
+            let c = infra::start_mysql(
+                &self.dir,
+                keep_own(&old, &external.mysql),
+                opts.attached,
+                port(&old),
+            )
+            .await?;
             services_stale |= old.is_some_and(|o| o.address != c.address);
             self.state.mysql = Some(c);
             self.state.save(&self.dir)?;
         }
         if let Some(old) = stale(&self.state.redis) {
-            let c =
-                infra::start_redis(&self.dir, external.redis.as_deref(), opts.attached, port(&old))
-                    .await?;
+            let c = infra::start_redis(
+                &self.dir,
+                keep_own(&old, &external.redis),
+                opts.attached,
+                port(&old),
+            )
+            .await?;
             services_stale |= old.is_some_and(|o| o.address != c.address);
             self.state.redis = Some(c);
             self.state.save(&self.dir)?;
@@ -209,7 +229,7 @@ impl Supervisor {
         if let Some(old) = stale(&self.state.consul) {
             let c = infra::start_consul(
                 &self.dir,
-                external.consul.as_deref(),
+                keep_own(&old, &external.consul),
                 opts.attached,
                 port(&old),
             )
@@ -412,6 +432,19 @@ fn stale(c: &Option<Component>) -> Option<Option<Component>> {
     match c {
         Some(c) if probe::running(c) => None,
         other => Some(other.clone()),
+    }
+}
+
+/// The external address to use for a component that must be started, or `None` to start
+/// our own: a server this stack started itself (its record has a pid) comes back as our
+/// child even when the environment names an external one. `up` reads `BOOKSTORE_*_URL` on
+/// every run, and without this a crashed lab Redis would be silently replaced by whatever
+/// Redis the shell happens to export — the test suite exports its shared one — and every
+/// service would be restarted against it (found by the capstone's Redis restart).
+fn keep_own<'a>(old: &Option<Component>, external: &'a Option<String>) -> Option<&'a str> {
+    match old {
+        Some(c) if c.pid.is_some() => None,
+        _ => external.as_deref(),
     }
 }
 

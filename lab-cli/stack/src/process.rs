@@ -172,6 +172,25 @@ pub fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// Is `pid` stopped by a signal (state `T`: SIGSTOP, or a debugger)? A stopped server
+/// keeps its port open and accepts connections into the kernel's backlog, but answers
+/// nothing — to a client it looks like the slowest server in the world, not a dead one.
+pub fn stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('T')))
+}
+
+/// SIGSTOP: freezes `pid` where it stands (the lab's "pause MariaDB" fault). Undone only
+/// by [`thaw`] — which is why `up` thaws any stopped component it finds.
+pub fn freeze(pid: u32) {
+    signal(pid, libc::SIGSTOP);
+}
+
+/// SIGCONT: lets a frozen `pid` run on; it never noticed the pause except in its clocks.
+pub fn thaw(pid: u32) {
+    signal(pid, libc::SIGCONT);
+}
+
 /// SIGTERM, wait up to `grace`, then SIGKILL.
 ///
 /// SIGTERM asks: servers catch it and shut down properly — MariaDB flushes InnoDB, Redis
