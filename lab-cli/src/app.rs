@@ -101,6 +101,7 @@
 //! split when a screen's state and keys stop touching the others'.
 
 pub mod discovery;
+pub mod flash;
 pub mod orders;
 pub mod payments;
 
@@ -122,6 +123,7 @@ use crate::{
     ui::lesson,
 };
 pub use discovery::DiscoveryState;
+pub use flash::FlashState;
 pub use orders::OrdersState;
 pub use payments::PaymentsState;
 
@@ -142,6 +144,8 @@ pub enum Screen {
     Discovery,
     /// Day 33–34: a payment's timeline, duplicate callbacks, a kill -9, a refund.
     Payments,
+    /// Week 6 capstone: the flash sale with faults and the invariant board.
+    Flash,
     Dashboard,
 }
 
@@ -162,6 +166,14 @@ pub enum Command {
     Discovery(crate::experiments::discovery::Action),
     /// Leave the discovery screen: stop its load.
     StopDiscovery,
+    /// Start the capstone's flash sale.
+    StartFlash(crate::experiments::flash::FlashParams),
+    /// Inject a fault into the running sale.
+    Flash(crate::experiments::flash::faults::Fault),
+    /// Leave the capstone screen: the shoppers stop, the run ends through catch-up.
+    StopFlash,
+    /// Check the Week 6 completion criteria against the stack and the saved benches.
+    FlashChecklist,
     /// Run `run` of the orders experiment (setup, chain, burst, watch).
     StartOrders {
         run: u64,
@@ -306,6 +318,7 @@ pub struct App {
     pub orders: OrdersState,
     pub discovery: DiscoveryState,
     pub payments: PaymentsState,
+    pub flash: FlashState,
     // `None` until the first poll arrives: "not measured yet" is a different screen from
     // "nothing is running" (an empty snapshot).
     pub dashboard: Option<DashboardSnapshot>,
@@ -382,6 +395,7 @@ impl App {
             orders: OrdersState::default(),
             discovery: DiscoveryState::default(),
             payments: PaymentsState::default(),
+            flash: FlashState::default(),
             dashboard: None,
             progress,
             notice: None,
@@ -432,6 +446,11 @@ impl App {
                 }
             }
             Event::Payments(e) => self.on_payments(e),
+            Event::Flash(e) => {
+                if let Some(n) = self.flash.on_event(e) {
+                    self.notice = Some(n);
+                }
+            }
             Event::Dashboard(d) => self.dashboard = Some(d),
             Event::Notice(n) => self.notice = Some(n),
         }
@@ -460,6 +479,7 @@ impl App {
             Screen::Orders => self.orders_key(k.code),
             Screen::Discovery => self.discovery_key(k.code),
             Screen::Payments => self.payments_key(k.code),
+            Screen::Flash => self.flash_key(k.code),
             // Esc, ← and Backspace all mean "back" on every screen: three habits (vim users
             // reach for Esc, file-manager users for ←, browser users for Backspace), one meaning.
             Screen::Dashboard => {
@@ -554,6 +574,7 @@ impl App {
                     Some(ExperimentKind::Orders) => self.screen = Screen::Orders,
                     Some(ExperimentKind::Discovery) => self.screen = Screen::Discovery,
                     Some(ExperimentKind::Payments) => self.screen = Screen::Payments,
+                    Some(ExperimentKind::Flash) => self.screen = Screen::Flash,
                     None => self.notice = Some("这一课没有实验".into()),
                 }
                 top
@@ -678,6 +699,21 @@ impl App {
             return Vec::new();
         }
         let (cmds, notice) = self.orders.key(code);
+        if notice.is_some() {
+            self.notice = notice;
+        }
+        cmds
+    }
+
+    /// Keys of the capstone; Esc goes back and stops the shoppers (the run still ends
+    /// through catch-up in the background, so no fault is left half-done).
+    fn flash_key(&mut self, code: KeyCode) -> Vec<Command> {
+        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
+            self.screen = Screen::Lesson;
+            let was_running = std::mem::take(&mut self.flash.running);
+            return if was_running { vec![Command::StopFlash] } else { Vec::new() };
+        }
+        let (cmds, notice) = self.flash.key(code);
         if notice.is_some() {
             self.notice = notice;
         }

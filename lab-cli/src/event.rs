@@ -23,8 +23,8 @@ use tokio::sync::mpsc;
 use crate::{
     dashboard::DashboardSnapshot,
     experiments::{
-        cache::CacheEvent, discovery::DiscoveryEvent, orders::OrdersEvent, payments::PaymentsEvent,
-        race::RaceEvent,
+        cache::CacheEvent, discovery::DiscoveryEvent, flash::FlashEvent, orders::OrdersEvent,
+        payments::PaymentsEvent, race::RaceEvent,
     },
 };
 
@@ -48,6 +48,8 @@ pub enum Event {
     Orders(OrdersEvent),
     /// The Day 35 discovery experiment reported something.
     Discovery(DiscoveryEvent),
+    /// The capstone's flash sale.
+    Flash(FlashEvent),
     /// A Day 33–34 payments scenario reported something.
     Payments(PaymentsEvent),
     /// The dashboard poller finished a refresh.

@@ -263,7 +263,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { target, mut opts } => {
             let sup = open()?;
             opts.infra = bookstore_stack::testing::try_infra_in(Some(sup.dir()))?;
-            bookstore_lab::bench::run(target, &opts).await?;
+            let report = bookstore_lab::bench::run(target, &opts).await?;
+            bookstore_lab::bench::save(sup.dir(), target, &report)?;
         }
         // Output meant for `eval "$(bookstore-lab env)"`; `CONSUL_HTTP_ADDR` is the variable the
         // `consul` CLI itself reads, so the learner's `consul catalog services` just works.

@@ -106,6 +106,7 @@ use crate::{
         arena::Arena,
         cache::{self, CacheEvent, CacheTargets},
         discovery::{self, Action, DiscoveryEvent, DiscoveryTargets},
+        flash::{self, FlashEvent, FlashTargets, faults::Fault},
         orders::{self, OrderTargets, OrdersEvent},
         payments::{self, PaymentTargets, PaymentsEvent},
         race::{self, RaceEvent},
@@ -120,6 +121,8 @@ use crate::{
 /// The running discovery experiment's action channel (`None` when it is not running).
 static DISCOVERY: std::sync::Mutex<Option<mpsc::UnboundedSender<Action>>> =
     std::sync::Mutex::new(None);
+/// The running flash sale's fault channel, kept the same way as [`DISCOVERY`].
+static FLASH: std::sync::Mutex<Option<mpsc::UnboundedSender<Fault>>> = std::sync::Mutex::new(None);
 
 /// Where the TUI finds the stack and keeps progress.
 #[derive(Clone, Debug)]
@@ -365,6 +368,45 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
         }
         Command::StopDiscovery => {
             DISCOVERY.lock().expect("not poisoned").take();
+        }
+        Command::StartFlash(params) => {
+            let tx = tx.clone();
+            let targets = FlashTargets::from_lab(&ctx.lab_dir);
+            let (ftx, frx) = mpsc::unbounded_channel();
+            *FLASH.lock().expect("not poisoned") = Some(ftx);
+            tokio::spawn(async move {
+                let (etx, erx) = mpsc::unbounded_channel();
+                let forward = forward(erx, tx.clone(), Event::Flash);
+                let result = match targets {
+                    Ok(t) => flash::run(t, params, frx, etx).await.map(drop),
+                    Err(e) => {
+                        drop(etx);
+                        Err(e)
+                    }
+                };
+                let _ = forward.await;
+                if let Err(e) = result {
+                    let _ = tx.send(Event::Flash(FlashEvent::Failed(format!("{e:#}"))));
+                }
+            });
+        }
+        Command::Flash(fault) => {
+            if let Some(ftx) = FLASH.lock().expect("not poisoned").as_ref() {
+                let _ = ftx.send(fault);
+            }
+        }
+        Command::StopFlash => {
+            FLASH.lock().expect("not poisoned").take();
+        }
+        Command::FlashChecklist => {
+            let (tx, dir) = (tx.clone(), ctx.lab_dir.clone());
+            tokio::spawn(async move {
+                let event = match flash::checklist::run(&dir).await {
+                    Ok(items) => FlashEvent::Checklist(items),
+                    Err(e) => FlashEvent::Failed(format!("{e:#}")),
+                };
+                let _ = tx.send(Event::Flash(event));
+            });
         }
         // Same shape as the cache: addresses now, everything else in the task, a failure comes
         // back as an event of this run.

@@ -11,6 +11,7 @@
 //! - [`cache`]: Day 29 — a skewed read load on catalog-service, hit rate and invalidation.
 //! - [`orders`]: Day 31–32 — concurrent orders on little stock, compensation and expiry.
 //! - [`discovery`]: Day 35 — load over several user-service instances, `kill -9` one.
+//! - [`flash`]: Week 6 capstone — a flash sale through the gateway with faults and an invariant board.
 //! - [`payments`]: Day 33–34 — one payment's timeline, duplicate callbacks, a kill -9 in the
 //!   3-second window, and the refund of a payment that lands after its order was cancelled.
 //! - [`arena`]: connects the race to inventory-service's real code paths.
@@ -24,6 +25,7 @@
 pub mod arena;
 pub mod cache;
 pub mod discovery;
+pub mod flash;
 pub mod orders;
 pub mod payments;
 pub mod race;

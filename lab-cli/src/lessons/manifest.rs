@@ -90,6 +90,8 @@ pub enum ExperimentKind {
     Discovery,
     /// Day 33–34: a payment's timeline, duplicate callbacks, a kill -9, a refund.
     Payments,
+    /// Week 6 capstone: a flash sale through the gateway, faults injected, an invariant board.
+    Flash,
 }
 
 impl Manifest {

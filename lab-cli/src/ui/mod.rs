@@ -11,6 +11,7 @@
 //! - [`cache`]: Day 29's hit rate and invalidation.
 //! - [`orders`]: Day 31–32's orders, stock conservation and the CreateOrder call chain.
 //! - [`discovery`]: Day 35's instances, their Consul verdicts and the cost of a kill.
+//! - [`flash`]: the capstone's sale, its invariant board and the faults' recovery times.
 //! - [`payments`]: Day 33–34's payment timeline, stock before/after and four verdicts.
 //! - [`dashboard`]: health, QPS, p99, hit rate and stock of the running stack.
 //!
@@ -54,6 +55,7 @@
 pub mod cache;
 pub mod dashboard;
 pub mod discovery;
+pub mod flash;
 pub mod home;
 pub mod lesson;
 pub mod markdown;
@@ -99,6 +101,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Orders => orders::render(frame, body, app),
         Screen::Discovery => discovery::render(frame, body, app),
         Screen::Payments => payments::render(frame, body, app),
+        Screen::Flash => flash::render(frame, body, app),
         Screen::Dashboard => dashboard::render(frame, body, app),
     };
     header(frame, top, &title, app.build.as_deref());

@@ -1,0 +1,602 @@
+//! The invariant board: the six promises of DESIGN.md §4, checked once a second from the
+//! stores themselves — inventory's Redis counters, and inventory_db, order_db and
+//! payment_db in MariaDB — for the sale's book and every order that touched it.
+//!
+//! Why the stores and not the APIs (the other experiments watch through the public RPCs):
+//! the board is the auditor, and an auditor that asks the service "did you oversell?"
+//! gets the service's opinion. Reading the rows each service wrote makes a bug in a
+//! service's own bookkeeping visible instead of repeated. One query per database, joined
+//! here in Rust rather than across databases in SQL: each service owns its database, and
+//! in production they need not even share a server.
+//!
+//! ## Broken, lagging, fine
+//!
+//! Some promises hold at every instant, because one atomic step keeps them (a Lua script
+//! changes all four counters at once): `available + locked + sold = total`, `sold ≤ stock`,
+//! two confirms for one order. A single sample that breaks one is a bug: red at once.
+//! Others hold only *after catch-up*, because two stores are written one after the other:
+//! an order is Paid in order_db a moment before inventory confirms its unit; Redis changes
+//! a moment before the syncer writes MySQL's copy. Those are "追赶中" (lagging) with their
+//! age, and red only when the same difference has outlived [`GRACE`] — the line between
+//! "eventually consistent" and "lost". Each difference is tracked by what it *is* (which
+//! order, which values): under load the set changes every second, and only a difference
+//! that stays the same for the whole grace period is a failure.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    time::{Duration, Instant},
+};
+
+use bookstore_inventory::{domain::BookId, store::Keys};
+use redis::AsyncCommands as _;
+
+/// How long a cross-store difference may last before it counts as broken: the relay's
+/// backoff caps at 10 s, order-service's sweeper retries a pending stock action every 2 s,
+/// and a fault (a MariaDB pause, a restart) adds its own seconds on top.
+pub const GRACE: Duration = Duration::from_secs(20);
+
+/// Every query's deadline: a paused MariaDB makes the board say "unknown", not hang.
+const QUERY_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The six checks, in the board's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Invariant {
+    NoOversell,
+    Conservation,
+    PaidSoldOnce,
+    NoOrphanLock,
+    LedgerMatches,
+    PaymentBacked,
+}
+
+impl Invariant {
+    pub const ALL: [Invariant; 6] = [
+        Invariant::NoOversell,
+        Invariant::Conservation,
+        Invariant::PaidSoldOnce,
+        Invariant::NoOrphanLock,
+        Invariant::LedgerMatches,
+        Invariant::PaymentBacked,
+    ];
+
+    /// The board's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Invariant::NoOversell => "不超卖：已售 ≤ 库存，可用 ≥ 0",
+            Invariant::Conservation => "守恒：可用 + 锁定 + 已售 = 总量",
+            Invariant::PaidSoldOnce => "每个已支付订单恰好售出一次",
+            Invariant::NoOrphanLock => "没有无主的锁（过期后锁必须释放）",
+            Invariant::LedgerMatches => "账本（MySQL）追上后等于 Redis",
+            Invariant::PaymentBacked => "成功的支付都有已支付订单或退款",
+        }
+    }
+}
+
+/// One check's verdict in one sample.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    Holds,
+    /// Differences that may still resolve, with the age of the oldest.
+    Lagging {
+        oldest: Duration,
+        items: Vec<String>,
+    },
+    Broken(Vec<String>),
+    /// A store did not answer (Redis stopped, MariaDB paused): no verdict this second.
+    Unknown(String),
+}
+
+impl Verdict {
+    pub fn is_broken(&self) -> bool {
+        matches!(self, Verdict::Broken(_))
+    }
+}
+
+/// One row of the board.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub invariant: Invariant,
+    pub verdict: Verdict,
+    /// The check was ever broken during the run (a red that turned green again is still
+    /// a broken promise; the summary reports it).
+    pub ever_broken: Option<Vec<String>>,
+}
+
+/// Inventory's four counters for the book.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub avail: i64,
+    pub locked: i64,
+    pub sold: i64,
+    pub total: i64,
+}
+
+/// One order of the book, as order_db has it.
+#[derive(Clone, Debug)]
+struct OrderRow {
+    status: i8,
+    total: i64,
+    quantity: i64,
+    /// Unix ms.
+    expires_at: i64,
+}
+
+// order_db's and payment_db's status numbers (migrations/order, migrations/payment).
+const PENDING: i8 = 1;
+const PAID_OR_LATER: [i8; 3] = [2, 3, 4];
+const PAY_SUCCESS: i8 = 2;
+
+/// What one sample read from the stores.
+#[derive(Debug, Default)]
+pub struct Sample {
+    pub redis: Option<Counters>,
+    pub mysql: Option<Counters>,
+    orders: BTreeMap<u64, OrderRow>,
+    /// Confirms (inventory_logs type 3) per order.
+    confirms: HashMap<u64, i64>,
+    /// Reservations still locked (inventory_reservations state 1): order → quantity.
+    locked: BTreeMap<u64, i64>,
+    /// Payments per order: (payment_no, status, amount).
+    payments: BTreeMap<u64, Vec<(String, i8, i64)>>,
+    pub errors: Vec<String>,
+    /// Every MariaDB query of the sample answered.
+    pub mysql_ok: bool,
+    /// Unix ms of the sample (order expiry is compared with it).
+    now_ms: i64,
+}
+
+impl Sample {
+    /// Orders by status, for the summary: (pending, paid, cancelled).
+    pub fn order_counts(&self) -> (usize, usize, usize) {
+        let count = |f: &dyn Fn(i8) -> bool| self.orders.values().filter(|o| f(o.status)).count();
+        (count(&|s| s == PENDING), count(&|s| PAID_OR_LATER.contains(&s)), count(&|s| s == 5))
+    }
+}
+
+/// Reads the stores and keeps each difference's first sighting across samples.
+pub struct Board {
+    book: u64,
+    stock: i64,
+    pool: sqlx::MySqlPool,
+    redis_url: String,
+    redis: Option<redis::aio::MultiplexedConnection>,
+    stock_key: String,
+    /// (check, difference) → when it was first seen.
+    seen: HashMap<(Invariant, String), Instant>,
+    ever: BTreeMap<Invariant, Vec<String>>,
+}
+
+impl Board {
+    /// `mysql_url` is the server (no database): the board reads three databases.
+    pub fn new(mysql_url: &str, redis_url: &str, book: u64, stock: u32) -> anyhow::Result<Self> {
+        // Two connections, opened lazily: the board's queries run one after another, and a
+        // paused MariaDB must not make the lab wait at start-up.
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(QUERY_DEADLINE)
+            .connect_lazy(mysql_url.trim_end_matches('/'))?;
+        // The lab's stack runs inventory without a key prefix (only tests add one).
+        let stock_key = Keys::new("")?.stock(BookId::parse(book)?);
+        Ok(Self {
+            book,
+            stock: i64::from(stock),
+            pool,
+            redis_url: redis_url.to_string(),
+            redis: None,
+            stock_key,
+            seen: HashMap::new(),
+            ever: BTreeMap::new(),
+        })
+    }
+
+    /// One sample of every store; `extra_orders` are ids the shoppers were given (an order
+    /// that never locked stock is in no inventory table, but order_db still has it).
+    pub async fn sample(&mut self, extra_orders: &[u64]) -> Sample {
+        let mut s = Sample { now_ms: chrono::Utc::now().timestamp_millis(), ..Sample::default() };
+        match tokio::time::timeout(QUERY_DEADLINE, self.read_redis()).await {
+            Ok(Ok(c)) => s.redis = Some(c),
+            Ok(Err(e)) => {
+                self.redis = None;
+                s.errors.push(format!("Redis: {e}"));
+            }
+            Err(_) => {
+                self.redis = None;
+                s.errors.push("Redis: no answer in 2 s".into());
+            }
+        }
+        let read = tokio::time::timeout(QUERY_DEADLINE * 2, self.read_mysql(&mut s, extra_orders));
+        let failed = match read.await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("MariaDB: {e}")),
+            Err(_) => Some("MariaDB: no answer in 4 s (paused?)".into()),
+        };
+        // All of MariaDB's part or none of it: judging payments against half-read orders
+        // would report "paid without a payment" for rows that were simply not read yet.
+        if let Some(e) = failed {
+            s.errors.push(e);
+            s.mysql_ok = false;
+            s.mysql = None;
+            s.orders.clear();
+            s.confirms.clear();
+            s.locked.clear();
+            s.payments.clear();
+        } else {
+            s.mysql_ok = true;
+        }
+        s
+    }
+
+    async fn read_redis(&mut self) -> anyhow::Result<Counters> {
+        if self.redis.is_none() {
+            let client = redis::Client::open(self.redis_url.as_str())?;
+            self.redis = Some(client.get_multiplexed_async_connection().await?);
+        }
+        let conn = self.redis.as_mut().expect("set above");
+        let v: Vec<Option<i64>> =
+            conn.hget(&self.stock_key, &["avail", "locked", "sold", "total"]).await?;
+        let f = |i: usize| v.get(i).copied().flatten().unwrap_or(0);
+        Ok(Counters { avail: f(0), locked: f(1), sold: f(2), total: f(3) })
+    }
+
+    async fn read_mysql(&self, s: &mut Sample, extra_orders: &[u64]) -> anyhow::Result<()> {
+        let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT stock, locked_stock, sold_stock, total_stock FROM inventory_db.inventory \
+             WHERE book_id = ?",
+        )
+        .bind(self.book)
+        .fetch_optional(&self.pool)
+        .await?;
+        s.mysql = row.map(|(avail, locked, sold, total)| Counters { avail, locked, sold, total });
+        // Every order that ever locked the book, by the ledger's book index: the set of
+        // orders the stock invariants are about, found without trusting the lab's own list.
+        // CAST … AS SIGNED on computed columns: sqlx decodes by the exact column type, and
+        // COALESCE of an unsigned column with a literal is not BIGINT UNSIGNED any more.
+        let logs: Vec<(i64, i8, i64)> = sqlx::query_as(
+            "SELECT CAST(COALESCE(order_id, 0) AS SIGNED), type, COUNT(*) \
+             FROM inventory_db.inventory_logs WHERE book_id = ? GROUP BY order_id, type",
+        )
+        .bind(self.book)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut ids: HashSet<u64> = extra_orders.iter().copied().collect();
+        for (order, kind, n) in logs {
+            let order = order as u64;
+            if order != 0 {
+                ids.insert(order);
+                if kind == 3 {
+                    s.confirms.insert(order, n);
+                }
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        // `list` is made of integers we formatted ourselves: safe to splice (an IN list of
+        // unknown length cannot be one bind parameter).
+        let locked: Vec<(u64, i64)> = sqlx::query_as(&format!(
+            "SELECT order_id, CAST(quantity AS SIGNED) FROM inventory_db.inventory_reservations \
+             WHERE book_id = {} AND state = 1 AND order_id IN ({list})",
+            self.book
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        s.locked = locked.into_iter().collect();
+        let orders: Vec<(u64, i8, i64, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT o.id, o.status, o.total, CAST(i.quantity AS SIGNED), \
+             CAST(UNIX_TIMESTAMP(o.expires_at) * 1000 AS SIGNED) \
+             FROM order_db.orders o JOIN order_db.order_items i ON i.order_id = o.id \
+             WHERE o.id IN ({list}) AND i.book_id = {}",
+            self.book
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        s.orders = orders
+            .into_iter()
+            .map(|(id, status, total, quantity, expires_at)| {
+                (id, OrderRow { status, total, quantity, expires_at })
+            })
+            .collect();
+        let payments: Vec<(String, u64, i8, i64)> = sqlx::query_as(&format!(
+            "SELECT payment_no, order_id, status, amount FROM payment_db.payments \
+             WHERE order_id IN ({list})"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        for (no, order, status, amount) in payments {
+            s.payments.entry(order).or_default().push((no, status, amount));
+        }
+        Ok(())
+    }
+
+    /// The board for one sample: each check's verdict, with lagging differences aged by
+    /// their first sighting (see the module docs).
+    pub fn judge(&mut self, s: &Sample) -> Vec<Row> {
+        let now = Instant::now();
+        let mut live = HashSet::new();
+        let mut rows = Vec::new();
+        for inv in Invariant::ALL {
+            let (broken, lagging, unknown) = self.check(inv, s);
+            let mut old = Vec::new();
+            let mut young = Vec::new();
+            let mut oldest = Duration::ZERO;
+            // lesson:lag-or-loss:start
+            for item in lagging {
+                let first = *self.seen.entry((inv, item.clone())).or_insert(now);
+                live.insert((inv, item.clone()));
+                let age = now - first;
+                if age > GRACE {
+                    old.push(format!("{item}（{} 秒未追上）", age.as_secs()));
+                } else {
+                    oldest = oldest.max(age);
+                    young.push(item);
+                }
+            }
+            let broken: Vec<String> = broken.into_iter().chain(old).collect();
+            // lesson:lag-or-loss:end
+            let verdict = if !broken.is_empty() {
+                let ever = self.ever.entry(inv).or_default();
+                for b in &broken {
+                    if !ever.contains(b) && ever.len() < 20 {
+                        ever.push(b.clone());
+                    }
+                }
+                Verdict::Broken(broken)
+            } else if let Some(why) = unknown {
+                Verdict::Unknown(why)
+            } else if !young.is_empty() {
+                Verdict::Lagging { oldest, items: young }
+            } else {
+                Verdict::Holds
+            };
+            rows.push(Row { invariant: inv, verdict, ever_broken: self.ever.get(&inv).cloned() });
+        }
+        // A difference that disappeared is forgotten: if it comes back, it is a new one.
+        self.seen.retain(|k, _| live.contains(k));
+        rows
+    }
+
+    /// One check: (broken now, lagging differences, why it cannot be judged).
+    fn check(&self, inv: Invariant, s: &Sample) -> (Vec<String>, Vec<String>, Option<String>) {
+        let mut broken = Vec::new();
+        let mut lagging = Vec::new();
+        let redis_down = s
+            .redis
+            .is_none()
+            .then(|| s.errors.iter().find(|e| e.starts_with("Redis")).cloned().unwrap_or_default());
+        let mysql_down = (!s.mysql_ok).then(|| {
+            s.errors.iter().find(|e| e.starts_with("MariaDB")).cloned().unwrap_or_default()
+        });
+        // Only the Redis halves of the first two checks can be judged without MariaDB.
+        let needs_mysql = !matches!(inv, Invariant::NoOversell | Invariant::Conservation);
+        if needs_mysql && mysql_down.is_some() {
+            return (broken, lagging, mysql_down);
+        }
+        let qty = |f: &dyn Fn(i8) -> bool| -> i64 {
+            s.orders.values().filter(|o| f(o.status)).map(|o| o.quantity).sum()
+        };
+        let paid_qty = qty(&|st| PAID_OR_LATER.contains(&st));
+        match inv {
+            Invariant::NoOversell => {
+                if let Some(c) = s.redis {
+                    if c.sold > self.stock || c.avail < 0 || c.locked < 0 {
+                        broken.push(format!(
+                            "book {}: sold {} avail {} locked {} (库存 {})",
+                            self.book, c.sold, c.avail, c.locked, self.stock
+                        ));
+                    }
+                }
+                if paid_qty > self.stock {
+                    broken.push(format!("已支付 {paid_qty} 件 > 库存 {}", self.stock));
+                }
+                return (broken, lagging, redis_down.or(mysql_down));
+            }
+            Invariant::Conservation => {
+                for (store, c) in [("Redis", s.redis), ("MySQL", s.mysql)] {
+                    if let Some(c) = c
+                        && (c.avail + c.locked + c.sold != c.total || c.total != self.stock)
+                    {
+                        broken.push(format!(
+                            "{store}: {}+{}+{} = {} ≠ total {} / 库存 {}",
+                            c.avail,
+                            c.locked,
+                            c.sold,
+                            c.avail + c.locked + c.sold,
+                            c.total,
+                            self.stock
+                        ));
+                    }
+                }
+                return (broken, lagging, redis_down.or(mysql_down));
+            }
+            Invariant::PaidSoldOnce => {
+                for (id, o) in &s.orders {
+                    let n = s.confirms.get(id).copied().unwrap_or(0);
+                    let paid = PAID_OR_LATER.contains(&o.status);
+                    match (paid, n) {
+                        (_, n) if n > 1 => broken.push(format!("order {id}: 确认出库 {n} 次")),
+                        (false, 1) if o.status != PENDING => {
+                            broken.push(format!("order {id}: 未支付却已售出"))
+                        }
+                        (true, 0) => lagging.push(format!("order {id}: 已支付、待确认出库")),
+                        _ => {}
+                    }
+                }
+                if let Some(c) = s.redis
+                    && c.sold != paid_qty
+                    && mysql_down.is_none()
+                {
+                    lagging.push(format!("Redis sold {} vs 已支付 {paid_qty} 件", c.sold));
+                }
+            }
+            Invariant::NoOrphanLock => {
+                // An order past its expiry plus two sweeps (the lab sweeps every 2 s) that is
+                // still Pending means the sweeper is not doing its job.
+                for (id, o) in &s.orders {
+                    if o.status == PENDING && s.now_ms > o.expires_at + 5_000 {
+                        broken.push(format!(
+                            "order {id}: 已过期 {} 秒仍待支付",
+                            (s.now_ms - o.expires_at) / 1000
+                        ));
+                    }
+                }
+                for (id, q) in &s.locked {
+                    match s.orders.get(id) {
+                        Some(o) if o.status == PENDING => {}
+                        Some(_) => lagging.push(format!("order {id}: 订单已结束，锁 {q} 件未释放")),
+                        None => lagging.push(format!("order {id}: 订单不存在，锁 {q} 件")),
+                    }
+                }
+                let pending = qty(&|st| st == PENDING);
+                if let Some(c) = s.redis
+                    && c.locked != pending
+                    && mysql_down.is_none()
+                {
+                    lagging.push(format!("Redis locked {} vs 待支付 {pending} 件", c.locked));
+                }
+            }
+            Invariant::LedgerMatches => match (s.redis, s.mysql) {
+                (Some(r), Some(m)) if r != m => lagging.push(format!(
+                    "Redis {}/{}/{} vs MySQL {}/{}/{}",
+                    r.avail, r.locked, r.sold, m.avail, m.locked, m.sold
+                )),
+                (Some(_), None) if mysql_down.is_none() => {
+                    lagging.push("MySQL 还没有这本书的库存行".into())
+                }
+                _ => {}
+            },
+            Invariant::PaymentBacked => {
+                for (id, o) in &s.orders {
+                    let pays = s.payments.get(id).map(Vec::as_slice).unwrap_or_default();
+                    let ok: Vec<_> = pays.iter().filter(|p| p.1 == PAY_SUCCESS).collect();
+                    if ok.len() > 1 {
+                        broken.push(format!("order {id}: {} 笔成功支付", ok.len()));
+                    }
+                    let paid = PAID_OR_LATER.contains(&o.status);
+                    match ok.first() {
+                        Some(p) if p.2 != o.total => {
+                            broken.push(format!("{}: 金额 {} ≠ 订单总额 {}", p.0, p.2, o.total))
+                        }
+                        Some(p) if !paid => {
+                            lagging.push(format!("{}: 成功，订单 {id} 未支付", p.0))
+                        }
+                        None if paid => broken.push(format!("order {id}: 已支付却没有成功的支付")),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let unknown = match inv {
+            Invariant::LedgerMatches | Invariant::PaidSoldOnce | Invariant::NoOrphanLock => {
+                redis_down.or(mysql_down)
+            }
+            _ => mysql_down,
+        };
+        (broken, lagging, unknown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A board over nothing: `judge` needs no connection, only the book and its stock.
+    fn board() -> Board {
+        Board::new("mysql://root@127.0.0.1:1", "redis://127.0.0.1:1", 7, 10).unwrap()
+    }
+
+    // Ten units: two paid (one order each), one pending, seven for sale — consistent in
+    // every store, so each test below breaks exactly one thing.
+    fn sample() -> Sample {
+        let c = Counters { avail: 7, locked: 1, sold: 2, total: 10 };
+        let order =
+            |status| OrderRow { status, total: 5900, quantity: 1, expires_at: i64::MAX / 2 };
+        let mut s = Sample {
+            redis: Some(c),
+            mysql: Some(c),
+            mysql_ok: true,
+            now_ms: 1_000,
+            ..Sample::default()
+        };
+        s.orders = BTreeMap::from([(1, order(2)), (2, order(2)), (3, order(PENDING))]);
+        s.confirms = HashMap::from([(1, 1), (2, 1)]);
+        s.locked = BTreeMap::from([(3, 1)]);
+        s.payments = BTreeMap::from([
+            (1, vec![("PAY1".into(), PAY_SUCCESS, 5900)]),
+            (2, vec![("PAY2".into(), PAY_SUCCESS, 5900)]),
+        ]);
+        s
+    }
+
+    fn verdict(rows: &[Row], inv: Invariant) -> &Verdict {
+        &rows.iter().find(|r| r.invariant == inv).unwrap().verdict
+    }
+
+    /// The consistent sample holds everywhere; a double confirm or an oversold counter is
+    /// red at once — those can never be lag.
+    #[tokio::test]
+    async fn atomic_promises_break_at_once() {
+        let mut b = board();
+        assert!(b.judge(&sample()).iter().all(|r| r.verdict == Verdict::Holds));
+        let mut s = sample();
+        s.confirms.insert(1, 2);
+        assert!(verdict(&b.judge(&s), Invariant::PaidSoldOnce).is_broken());
+        let mut s = sample();
+        s.redis = Some(Counters { avail: -1, locked: 1, sold: 10, total: 10 });
+        let rows = b.judge(&s);
+        assert!(verdict(&rows, Invariant::NoOversell).is_broken());
+        assert!(verdict(&rows, Invariant::Conservation).is_broken());
+    }
+
+    /// A confirm on its way is lagging, not broken, and a broken promise stays on the
+    /// board (`ever_broken`) after it turned green again.
+    #[tokio::test]
+    async fn a_difference_is_lag_until_it_outlives_the_grace() {
+        let mut b = board();
+        let mut s = sample();
+        s.confirms.remove(&2);
+        s.redis = Some(Counters { avail: 7, locked: 2, sold: 1, total: 10 });
+        s.mysql = s.redis;
+        let rows = b.judge(&s);
+        assert!(matches!(verdict(&rows, Invariant::PaidSoldOnce), Verdict::Lagging { .. }));
+        // Pretend it was first seen longer ago than the grace allows.
+        for seen in b.seen.values_mut() {
+            *seen -= GRACE + Duration::from_secs(1);
+        }
+        let rows = b.judge(&s);
+        assert!(verdict(&rows, Invariant::PaidSoldOnce).is_broken());
+        let rows = b.judge(&sample());
+        let row = rows.iter().find(|r| r.invariant == Invariant::PaidSoldOnce).unwrap();
+        assert_eq!(row.verdict, Verdict::Holds);
+        assert!(row.ever_broken.is_some(), "the broken promise is remembered");
+    }
+
+    /// Without MariaDB only the Redis checks are judged; nothing is called broken from
+    /// half-read rows.
+    #[tokio::test]
+    async fn a_paused_mariadb_is_unknown_not_broken() {
+        let mut b = board();
+        let s = Sample {
+            redis: Some(Counters { avail: 7, locked: 1, sold: 2, total: 10 }),
+            errors: vec!["MariaDB: no answer in 4 s (paused?)".into()],
+            ..Sample::default()
+        };
+        let rows = b.judge(&s);
+        assert_eq!(verdict(&rows, Invariant::Conservation), &Verdict::Holds);
+        for inv in [Invariant::PaidSoldOnce, Invariant::PaymentBacked, Invariant::LedgerMatches] {
+            assert!(matches!(verdict(&rows, inv), Verdict::Unknown(_)), "{inv:?}");
+        }
+    }
+
+    /// A paid order needs its successful payment, of its exact total.
+    #[tokio::test]
+    async fn a_paid_order_without_its_payment_is_broken() {
+        let mut b = board();
+        let mut s = sample();
+        s.payments.remove(&2);
+        assert!(verdict(&b.judge(&s), Invariant::PaymentBacked).is_broken());
+        let mut s = sample();
+        s.payments.insert(2, vec![("PAY2".into(), PAY_SUCCESS, 1)]);
+        assert!(verdict(&b.judge(&s), Invariant::PaymentBacked).is_broken());
+    }
+}

@@ -1,0 +1,218 @@
+//! The course's Week 6 completion criteria, checked against the running stack and the
+//! learner's own bench results — the summary lesson's checklist, as code.
+//!
+//! - **every RPC answers**: each method of the five services, read from the descriptor set
+//!   compiled into `bookstore-proto` (so a method added to a `.proto` is checked without a
+//!   line here), is called with an empty request and no credentials. An empty message is
+//!   zero bytes in protobuf whatever its type, so one untyped call fits every method. The
+//!   right answers are decisions — INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, … — which
+//!   prove the handler exists and validates; UNIMPLEMENTED, UNAVAILABLE, INTERNAL and
+//!   UNKNOWN fail the check. ❌ DON'T call with real arguments here: a checklist that
+//!   creates users and orders on the learner's stack changes what it checks.
+//! - **Consul**: every recorded instance registered and passing.
+//! - **performance targets**: read from `<lab dir>/results/bench-<name>.json`, which every
+//!   `bookstore-lab bench` run writes; a target never measured says which command to run
+//!   instead of guessing a number.
+
+use std::{path::Path, time::Duration};
+
+use bookstore_platform::consul::Consul;
+use bookstore_stack::{StackState, services};
+use prost::Message as _;
+use tonic::{Code, codegen::http::uri::PathAndQuery};
+
+/// One line of the checklist: `None` = not measured yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub label: String,
+    pub ok: Option<bool>,
+    pub detail: String,
+}
+
+/// Every criterion, in the course's order.
+pub async fn run(lab_dir: &Path) -> anyhow::Result<Vec<Item>> {
+    let state = StackState::load(lab_dir)?.unwrap_or_default();
+    let mut items = vec![rpcs(&state).await, consul(&state).await];
+    items.extend(targets(lab_dir));
+    Ok(items)
+}
+
+/// Every unary method of the five services: (the stack's instance name, gRPC path).
+fn methods() -> anyhow::Result<Vec<(String, String)>> {
+    let set = prost_types::FileDescriptorSet::decode(bookstore_proto::FILE_DESCRIPTOR_SET)?;
+    let mut out = Vec::new();
+    for file in set.file {
+        let package = file.package().to_string();
+        // `bookstore.user.v1` → the stack's instance name `user`.
+        let Some(service_name) =
+            package.strip_prefix("bookstore.").and_then(|p| p.split('.').next())
+        else {
+            continue;
+        };
+        for svc in &file.service {
+            for m in &svc.method {
+                if m.client_streaming() || m.server_streaming() {
+                    continue;
+                }
+                out.push((
+                    service_name.to_string(),
+                    format!("/{package}.{}/{}", svc.name(), m.name()),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn rpcs(state: &StackState) -> Item {
+    let label = "gRPC 方法全部实现、校验输入（空请求）".to_string();
+    let methods = match methods() {
+        Ok(m) => m,
+        Err(e) => return Item { label, ok: Some(false), detail: format!("descriptor: {e}") },
+    };
+    let mut bad = Vec::new();
+    for (service, path) in &methods {
+        let Some(c) = state.service(service) else {
+            bad.push(format!("{service} 未运行"));
+            continue;
+        };
+        if let Err(why) = call_empty(&c.address, path).await {
+            bad.push(format!("{path}: {why}"));
+        }
+    }
+    bad.dedup();
+    let n = methods.len();
+    Item {
+        label,
+        ok: Some(bad.is_empty()),
+        detail: if bad.is_empty() {
+            format!("{n}/{n} 个 RPC 都给出了明确的回答")
+        } else {
+            format!("{} 个有问题：{}", bad.len(), bad.join("；"))
+        },
+    }
+}
+
+/// Calls `path` with an empty request; `Err` when the answer says the method is missing
+/// or broken rather than a decision about the (empty) request.
+async fn call_empty(address: &str, path: &str) -> Result<(), String> {
+    let channel = super::super::cache::channel(address).await.map_err(|e| format!("{e:#}"))?;
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.map_err(|e| e.to_string())?;
+    let path = PathAndQuery::try_from(path.to_string()).map_err(|e| e.to_string())?;
+    let mut req = tonic::Request::new(());
+    req.set_timeout(Duration::from_secs(3));
+    // `()` is a protobuf message with no fields: it encodes to zero bytes and decodes any
+    // answer by skipping its fields — exactly "an empty request of whatever type".
+    let answer = grpc.unary::<(), (), _>(req, path, tonic_prost::ProstCodec::default()).await;
+    match answer {
+        Ok(_) => Ok(()),
+        Err(s) => match s.code() {
+            Code::Unimplemented | Code::Unavailable | Code::Internal | Code::Unknown => {
+                Err(format!("{:?}", s.code()))
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
+async fn consul(state: &StackState) -> Item {
+    let label = "Consul：所有服务注册成功、健康检查通过".to_string();
+    let Ok(addr) = state.consul_addr() else {
+        return Item { label, ok: Some(false), detail: "没有 Consul".into() };
+    };
+    let consul = Consul::new(addr);
+    let mut bad = Vec::new();
+    let mut passing = 0;
+    for c in state.services.iter().filter(|c| c.name != "gateway") {
+        let Some(spec) = services::spec(&c.name) else { continue };
+        let listed =
+            consul.all_instances(&state.consul_name(spec.binary)).await.unwrap_or_default();
+        match listed.iter().find(|(i, _)| i.address == c.address) {
+            Some((_, status)) if status == "passing" => passing += 1,
+            Some((_, status)) => bad.push(format!("{} {status}", c.name)),
+            None => bad.push(format!("{} 未注册", c.name)),
+        }
+    }
+    Item {
+        label,
+        ok: Some(bad.is_empty()),
+        detail: if bad.is_empty() {
+            format!("{passing} 个实例 passing")
+        } else {
+            bad.join("；")
+        },
+    }
+}
+
+/// The four performance targets, from the learner's saved bench reports.
+fn targets(lab_dir: &Path) -> Vec<Item> {
+    // (label, bench, row, what to read, target)
+    let rows = [
+        ("catalog 列表查询 QPS > 1000", "catalog", "ListBooks gRPC warm", None, 1000.0),
+        ("inventory 扣减 TPS > 10000", "inventory", "DecrStock direct (gRPC)", None, 10000.0),
+        ("order 下单 TPS > 500", "order", "CreateOrder", None, 500.0),
+        (
+            "缓存命中率 > 80 %（冷启动那一轮）",
+            "catalog",
+            "ListBooks gRPC cold",
+            Some("hit_rate"),
+            80.0,
+        ),
+    ];
+    rows.into_iter()
+        .map(|(label, bench, row, extra, target)| {
+            let file = lab_dir.join(format!("results/bench-{bench}.json"));
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                return Item {
+                    label: label.into(),
+                    ok: None,
+                    detail: format!("尚未测量：运行 bookstore-lab bench {bench}"),
+                };
+            };
+            let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            let found =
+                report["rows"].as_array().and_then(|rs| rs.iter().find(|r| r["name"] == row));
+            let value = found.and_then(|r| match extra {
+                None => r["tps"].as_f64(),
+                // `extra` is a list of [key, value] pairs; the value reads "93.1%".
+                Some(key) => r["extra"].as_array()?.iter().find(|p| p[0] == key)?[1]
+                    .as_str()?
+                    .trim_end_matches('%')
+                    .parse()
+                    .ok(),
+            });
+            match value {
+                Some(v) => Item {
+                    label: label.into(),
+                    ok: Some(v > target),
+                    detail: format!(
+                        "{v:.0}（{}，{}）",
+                        row,
+                        report["build"].as_str().unwrap_or("bench 报告")
+                    ),
+                },
+                None => Item {
+                    label: label.into(),
+                    ok: None,
+                    detail: format!("{} 里没有 {row} 这一行", file.display()),
+                },
+            }
+        })
+        .collect()
+}
+
+/// `✔ label — detail` lines for the plain output.
+pub fn lines(items: &[Item]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| {
+            let m = match i.ok {
+                Some(true) => '✔',
+                Some(false) => '✘',
+                None => '·',
+            };
+            format!("    {m} {} — {}", i.label, i.detail)
+        })
+        .collect()
+}

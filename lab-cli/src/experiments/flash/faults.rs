@@ -1,0 +1,214 @@
+//! The faults the learner injects into the sale — each a real action on a real process of
+//! the stack the supervisor started, never a flag inside a service:
+//!
+//! | fault | the action | what it tests |
+//! |---|---|---|
+//! | kill -9 a service | SIGKILL of the pid in `stack.json`; 1 s later `bookstore-lab up` | retries with the same idempotency key; durable intents and outboxes |
+//! | stop Redis | SIGTERM (Redis fsyncs its AOF), 2 s down, `up` | stock scripts fail as UNAVAILABLE, nothing half-applied |
+//! | pause MariaDB | SIGSTOP for a few seconds, then SIGCONT | every transaction hangs mid-flight: deadlines, 504s, retries of unknown outcomes |
+//! | kill the relay | waits for an undelivered outbox row, then kill -9 payment-service (the relay's process) | a payment that succeeded before the crash still makes its order Paid |
+//!
+//! The restart after a kill is what an init system (systemd's `Restart=always`, a
+//! Kubernetes pod) would do, spelled out: `bookstore-lab up` as a child process, which
+//! restarts only what is dead, on its recorded port. A child process, not
+//! `Supervisor::up` here, because `up` reports on stderr and would scribble over the TUI;
+//! its output is kept and shown only if it fails.
+//!
+//! ❌ DON'T fake a fault inside the service ("return UNAVAILABLE when flag X is set"): the
+//! process then dies on its own terms — its shutdown path runs, its transactions commit or
+//! roll back politely — and the test proves only that the flag works. SIGKILL and SIGSTOP
+//! give the service no say, which is what a power cut, the OOM killer and a stalled disk do.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use bookstore_stack::{StackState, Supervisor, process, services};
+
+use super::shopper::Route;
+
+/// How long a killed service stays dead before the "init system" restarts it.
+const RESTART_DELAY: Duration = Duration::from_secs(1);
+/// How long Redis stays stopped.
+const REDIS_DOWN: Duration = Duration::from_secs(2);
+
+/// One fault the lab can inject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// kill -9 the instance with this supervisor name (`order`, `user-2`), restart it.
+    Kill(String),
+    /// Stop Redis gracefully, wait, start it again.
+    RestartRedis,
+    /// SIGSTOP MariaDB for this many seconds.
+    PauseMysql(u64),
+    /// kill -9 payment-service while its outbox holds an undelivered row.
+    KillRelay,
+}
+
+impl Fault {
+    /// The screen's and the summary's name of the fault.
+    pub fn label(&self) -> String {
+        match self {
+            Fault::Kill(name) => format!("kill -9 {name}"),
+            Fault::RestartRedis => format!("停止 Redis {} 秒再启动", REDIS_DOWN.as_secs()),
+            Fault::PauseMysql(s) => format!("暂停 MariaDB {s} 秒（SIGSTOP）"),
+            Fault::KillRelay => "kill -9 outbox relay（payment-service）".into(),
+        }
+    }
+
+    /// The step whose recovery this fault is timed on: the first success of that route
+    /// among requests sent after the fault began.
+    pub fn route(&self) -> Route {
+        match self {
+            Fault::Kill(name) if services::spec(name).is_some_and(|s| s.name == "payment") => {
+                Route::Pay
+            }
+            Fault::KillRelay => Route::Paid,
+            _ => Route::Order,
+        }
+    }
+}
+
+/// What the action itself did: the line for the screen and when the system was whole
+/// again from the lab's side (the process back, MariaDB thawed).
+pub struct Done {
+    pub note: String,
+    pub restored: Instant,
+}
+
+/// Carries out `fault` on the stack in `lab_dir`; returns once the fault is over.
+pub async fn inject(lab_dir: &Path, mysql_url: &str, fault: &Fault) -> anyhow::Result<Done> {
+    let state = StackState::load(lab_dir)?.unwrap_or_default();
+    match fault {
+        Fault::Kill(name) => {
+            let pid = Supervisor::open(lab_dir)?.kill_instance(name)?;
+            wait_gone(pid).await;
+            tokio::time::sleep(RESTART_DELAY).await;
+            up_again(lab_dir).await?;
+            let new = StackState::load(lab_dir)?.unwrap_or_default();
+            let new_pid = new.service(name).and_then(|c| c.pid).unwrap_or_default();
+            Ok(Done {
+                note: format!(
+                    "kill -9 {name}（pid {pid}）→ {RESTART_DELAY:?} 后重启（pid {new_pid}）"
+                ),
+                restored: Instant::now(),
+            })
+        }
+        Fault::RestartRedis => {
+            let c = state.redis.as_ref().context("no Redis in stack.json")?;
+            let pid = own_pid(c)?;
+            // SIGTERM, not SIGKILL: Redis writes its AOF out and exits, so no acknowledged
+            // write is lost. (A kill -9 could lose up to one second of writes with
+            // `appendfsync everysec` — a different lesson: inventory's rebuild from MySQL.)
+            process::terminate(pid, Duration::from_secs(30)).await;
+            tokio::time::sleep(REDIS_DOWN).await;
+            up_again(lab_dir).await?;
+            Ok(Done {
+                note: format!("Redis（pid {pid}）已停止 {REDIS_DOWN:?} 并重新启动，AOF 重放完毕"),
+                restored: Instant::now(),
+            })
+        }
+        // lesson:pause-mariadb:start
+        Fault::PauseMysql(secs) => {
+            let c = state.mysql.as_ref().context("no MariaDB in stack.json")?;
+            let pid = own_pid(c)?;
+            let thaw = Thaw(pid);
+            process::freeze(pid);
+            tokio::time::sleep(Duration::from_secs(*secs)).await;
+            drop(thaw);
+            Ok(Done {
+                note: format!("MariaDB（pid {pid}）暂停 {secs} 秒后继续：挂起的事务接着执行"),
+                restored: Instant::now(),
+            })
+        }
+        // lesson:pause-mariadb:end
+        Fault::KillRelay => {
+            // Only a kill while the relay holds work proves anything: with an empty outbox
+            // the relay has nothing to lose.
+            let waiting = undelivered_soon(mysql_url).await?;
+            let pid = Supervisor::open(lab_dir)?.kill_instance("payment")?;
+            wait_gone(pid).await;
+            tokio::time::sleep(RESTART_DELAY).await;
+            up_again(lab_dir).await?;
+            Ok(Done {
+                note: format!(
+                    "kill -9 payment-service（pid {pid}），outbox 中 {waiting} 行未投递 → 重启后由新进程投递"
+                ),
+                restored: Instant::now(),
+            })
+        }
+    }
+}
+
+// A guard so that nothing — an error, a panic, the task being dropped when the learner
+// leaves the screen — can leave MariaDB frozen: the whole stack would hang on it. (If the
+// lab process itself is killed mid-pause, `bookstore-lab up` thaws it.)
+/// Sends SIGCONT when dropped.
+struct Thaw(u32);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        process::thaw(self.0);
+    }
+}
+
+/// The pid of a server the lab started; an external one (compose, a shared server) is not
+/// ours to stop or freeze.
+fn own_pid(c: &bookstore_stack::state::Component) -> anyhow::Result<u32> {
+    let pid = c.pid.with_context(|| format!("{} is external: the lab does not own it", c.name))?;
+    anyhow::ensure!(process::is_ours(pid, &c.program), "{} is not running", c.name);
+    Ok(pid)
+}
+
+/// Waits up to 5 s for a killed pid to disappear (SIGKILL acts at once unless the process
+/// is in uninterruptible sleep).
+async fn wait_gone(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process::alive(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Undelivered outbox rows of payment_db, waiting up to 10 s for at least one to appear.
+async fn undelivered_soon(mysql_url: &str) -> anyhow::Result<i64> {
+    let url = format!("{}/payment_db", mysql_url.trim_end_matches('/'));
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(&url)
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
+            .fetch_one(&pool)
+            .await?;
+        if n > 0 || Instant::now() > deadline {
+            pool.close().await;
+            return Ok(n);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `bookstore-lab --dir <lab_dir> up --no-seed` as a child process: restarts whatever is
+/// not running, exactly as the learner's own command would. `--no-seed`: nothing was lost
+/// from the catalogue, only a process, and the seed's checks would add seconds.
+pub(crate) async fn up_again(lab_dir: &Path) -> anyhow::Result<()> {
+    let lab: PathBuf = services::default_bin_dir()?.join("bookstore-lab");
+    let out = tokio::process::Command::new(&lab)
+        .arg("--dir")
+        .arg(lab_dir)
+        .args(["up", "--no-seed"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("run {} up", lab.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "bookstore-lab up failed: {}",
+        String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+    );
+    Ok(())
+}

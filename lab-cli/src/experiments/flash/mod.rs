@@ -1,0 +1,593 @@
+//! Week 6's capstone — a flash sale through the whole system while the learner breaks it,
+//! and a board of invariants that must stay green.
+//!
+//! ```text
+//!  shoppers ×N   register → login → POST /orders (Idempotency-Key) → POST …/payments → poll
+//!                └─ over the gateway, arriving over a ramp, retrying as a real client must
+//!  faults        kill -9 a service · stop Redis · SIGSTOP MariaDB · kill the outbox relay
+//!  board (1 s)   six invariants read from Redis and the three MariaDB databases
+//!  end           shoppers done → catch-up (every store agrees) → summary and verdict
+//! ```
+//!
+//! Module map: [`shopper`] (one client's visit and its retry policy), [`faults`] (the real
+//! actions on real processes), [`board`] (the invariants and how lag differs from loss),
+//! [`checklist`] (the course's completion criteria against the stack and the benches);
+//! this file runs them together and measures each fault's recovery.
+//!
+//! ## What a fault's numbers mean
+//!
+//! - **restored**: the lab's action was over (the process back up, MariaDB thawed).
+//! - **recovered**: the first *answer* (a success, or a correct "sold out") of the route the fault hits (CreateOrder for most,
+//!   CreatePayment for payment-service, "order turned Paid" for the relay) among requests
+//!   sent after the fault began. It includes the retries' backoff: a client that waits
+//!   1.6 s between tries sees the service back up to 1.6 s late — the price of not
+//!   hammering a recovering service.
+//! - **failed answers**: requests on that route that came back as errors meanwhile. They
+//!   are not lost orders: each was retried with its key, and the board says whether any
+//!   promise broke. A fault that shows failed answers and a green board is the point of
+//!   the week: failures are normal, broken invariants are not.
+//!
+//! The summary's verdict needs two things: no check was ever red during the run, and after
+//! catch-up every check holds — "eventually" has to arrive.
+
+pub mod board;
+pub mod checklist;
+pub mod faults;
+pub mod shopper;
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use bookstore_stack::{StackState, services};
+use tokio::sync::mpsc;
+
+use self::{
+    board::{Board, Row, Verdict},
+    faults::Fault,
+    shopper::{Outcome, Route, Shopper, Tally},
+};
+
+/// The knobs of one sale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlashParams {
+    /// Simulated shoppers, each its own registered user.
+    pub shoppers: u32,
+    /// Units of the sale's book: far fewer than shoppers.
+    pub stock: u32,
+    /// Shoppers arrive spread over this many seconds.
+    pub ramp_secs: u32,
+    /// One shopper in this many leaves its order unpaid (0: nobody).
+    pub abandon_one_in: u32,
+}
+
+// 60 shoppers for 20 units, over 20 s: the sale sells out while faults can still meet
+// checkouts in flight, and registering 60 users (two argon2 hashes each) takes seconds,
+// not minutes, on 2 cores.
+impl Default for FlashParams {
+    fn default() -> Self {
+        Self { shoppers: 60, stock: 20, ramp_secs: 20, abandon_one_in: 8 }
+    }
+}
+
+impl FlashParams {
+    /// `顾客 60 · 库存 20 · 20 秒内到达`, heading the screen and the plain output.
+    pub fn describe(&self) -> String {
+        format!("顾客 {} · 库存 {} · {} 秒内陆续到达", self.shoppers, self.stock, self.ramp_secs)
+    }
+}
+
+/// Where the sale finds the stack (from `stack.json`).
+#[derive(Clone, Debug)]
+pub struct FlashTargets {
+    pub lab_dir: PathBuf,
+    /// `host:port` of the HTTP gateway.
+    pub gateway: String,
+    /// gRPC addresses for the set-up (publishing the book, giving it stock).
+    pub user: String,
+    pub catalog: String,
+    pub inventory: String,
+    /// The MariaDB server (no database) and Redis, read by the board.
+    pub mysql_url: String,
+    pub redis_url: String,
+    /// Instances the learner can kill (supervisor names, in stack order).
+    pub instances: Vec<String>,
+}
+
+impl FlashTargets {
+    /// Everything from the supervisor's record; the gateway and the three set-up services
+    /// must be running.
+    pub fn from_lab(lab_dir: &std::path::Path) -> anyhow::Result<Self> {
+        let state = StackState::load(lab_dir)?.unwrap_or_default();
+        let addr = |name: &str| {
+            state.service(name).map(|c| c.address.clone()).with_context(|| {
+                format!("{name} is not running (start the stack with `bookstore-lab up`)")
+            })
+        };
+        Ok(Self {
+            lab_dir: lab_dir.to_path_buf(),
+            gateway: addr("gateway")?,
+            user: addr("user")?,
+            catalog: addr("catalog")?,
+            inventory: addr("inventory")?,
+            mysql_url: state.mysql_url()?.to_string(),
+            redis_url: state.redis_url()?.to_string(),
+            instances: state.services.iter().map(|c| c.name.clone()).collect(),
+        })
+    }
+}
+
+/// One injected fault and what it cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultRecord {
+    pub label: String,
+    /// Seconds into the sale.
+    pub at_s: f64,
+    pub route: Route,
+    /// The action's own report, or its error.
+    pub note: Option<String>,
+    pub restored_ms: Option<u64>,
+    pub recovered_ms: Option<u64>,
+    /// Answers on `route` that were errors between the fault and the recovery.
+    pub failed_answers: u64,
+}
+
+/// The shoppers' counts at one moment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counts {
+    pub shoppers: u64,
+    pub logged_in: u64,
+    pub placed: u64,
+    pub refused: u64,
+    pub abandoned: u64,
+    pub paid: u64,
+    pub retries: u64,
+    pub replayed: u64,
+    pub gave_up: u64,
+    pub finished: u64,
+    pub last_error: Option<String>,
+}
+
+/// Where the run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Selling,
+    /// Shoppers done; waiting for every store to agree.
+    CatchingUp,
+    Done,
+}
+
+/// One second of the sale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tick {
+    pub elapsed_s: f64,
+    pub phase: Phase,
+    pub counts: Counts,
+    /// Successful requests per second over the last second, and their p99.
+    pub rps: f64,
+    pub p99_ms: Option<f64>,
+    pub board: Vec<Row>,
+    pub faults: Vec<FaultRecord>,
+    /// Inventory's counters for the book as Redis has them (available, locked, sold).
+    pub stock: Option<(i64, i64, i64)>,
+}
+
+/// The end of a sale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub book: u64,
+    pub params: FlashParams,
+    pub last: Tick,
+    /// Orders of the book in order_db: pending, paid, cancelled (incl. expired).
+    pub orders: (usize, usize, usize),
+    /// Every check held after catch-up and none was ever red.
+    pub held: bool,
+}
+
+/// Events of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlashEvent {
+    /// The book is on sale; `instances` are what the learner can kill (see [`killable`]).
+    Ready {
+        book: u64,
+        params: FlashParams,
+        instances: Vec<String>,
+    },
+    Tick(Box<Tick>),
+    /// A fault's action finished (or failed): a line for the footer.
+    Note(String),
+    Finished(Box<Summary>),
+    Failed(String),
+    /// The completion checklist's answer (key `v`; independent of any sale).
+    Checklist(Vec<checklist::Item>),
+}
+
+/// A fault being timed.
+struct Timed {
+    record: FaultRecord,
+    began: Instant,
+}
+
+/// The catch-up's limit: longer than the board's grace, so a difference that never
+/// resolves turns red before the run gives up on it.
+const CATCH_UP: Duration = Duration::from_secs(45);
+
+/// Runs one sale until every shopper is done (or `faults` is closed: the learner left),
+/// then waits for catch-up. Faults arrive on `faults` while it runs.
+pub async fn run(
+    targets: FlashTargets,
+    params: FlashParams,
+    mut faults: mpsc::UnboundedReceiver<Fault>,
+    events: mpsc::UnboundedSender<FlashEvent>,
+) -> anyhow::Result<Summary> {
+    // The book is published and stocked over gRPC by a lab account: set-up, not the sale.
+    let inv = super::cache::channel(&targets.inventory).await?;
+    let token = super::orders::shoppers(&targets.user, 1).await?.remove(0);
+    let book = super::orders::fresh_book(&targets.catalog, &inv, &token, params.stock).await?;
+    let _ = events.send(FlashEvent::Ready { book, params, instances: killable(&targets) });
+    let mut board = Board::new(&targets.mysql_url, &targets.redis_url, book, params.stock)?;
+
+    let tally = Arc::new(Tally::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    // One HTTP client for all shoppers (its pool keeps a connection per concurrent
+    // request); 5 s per request, above the gateway's own 3 s upstream deadline, so the
+    // gateway's 504 arrives before our timeout and says what happened.
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let started = Instant::now();
+    let ramp = f64::from(params.ramp_secs.max(1));
+    for n in 0..params.shoppers {
+        let s = Shopper {
+            http: http.clone(),
+            base: format!("http://{}", targets.gateway),
+            book,
+            abandons: params.abandon_one_in > 0
+                && n % params.abandon_one_in == params.abandon_one_in - 1,
+            // Evenly spread arrivals with a little jitter: a steady stream, not 60 at t=0.
+            arrives_after: Duration::from_secs_f64(
+                (f64::from(n) * ramp / f64::from(params.shoppers) + rand::random_range(0.0..0.5))
+                    .min(ramp),
+            ),
+            sale_ends: started + Duration::from_secs_f64(ramp + 2.0),
+        };
+        tokio::spawn(s.visit(tally.clone(), stop.clone()));
+    }
+
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, anyhow::Result<faults::Done>)>();
+    let mut timed: Vec<Timed> = Vec::new();
+    let mut running_faults = 0usize;
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    // A sample blocked by a paused MariaDB (up to its 4 s deadline) must not be followed
+    // by a burst of catch-up ticks: each tick is "one second of the sale", or nothing.
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut phase = Phase::Selling;
+    let mut catch_up_began = None;
+    let mut faults_open = true;
+    let mut ok_before = 0usize;
+    loop {
+        tokio::select! {
+            f = faults.recv(), if faults_open => match f {
+                Some(fault) => {
+                    let record = FaultRecord {
+                        label: fault.label(),
+                        at_s: started.elapsed().as_secs_f64(),
+                        route: fault.route(),
+                        note: None,
+                        restored_ms: None,
+                        recovered_ms: None,
+                        failed_answers: 0,
+                    };
+                    timed.push(Timed { record, began: Instant::now() });
+                    running_faults += 1;
+                    let (idx, tx, dir, mysql) =
+                        (timed.len() - 1, done_tx.clone(), targets.lab_dir.clone(), targets.mysql_url.clone());
+                    tokio::spawn(async move {
+                        let _ = tx.send((idx, faults::inject(&dir, &mysql, &fault).await));
+                    });
+                }
+                // The learner left (or the script ended): the shoppers stop between steps.
+                None => {
+                    faults_open = false;
+                    stop.store(true, Ordering::Relaxed);
+                }
+            },
+            Some((idx, result)) = done_rx.recv() => {
+                running_faults -= 1;
+                let t = &mut timed[idx];
+                let note = match result {
+                    Ok(d) => {
+                        t.record.restored_ms = Some((d.restored - t.began).as_millis() as u64);
+                        d.note
+                    }
+                    Err(e) => format!("{}：失败：{e:#}", t.record.label),
+                };
+                t.record.note = Some(note.clone());
+                let _ = events.send(FlashEvent::Note(note));
+            }
+            _ = interval.tick() => {
+                let ids = order_ids(&tally);
+                let sample = board.sample(&ids).await;
+                let rows = board.judge(&sample);
+                let (ok_now, p99_ms) = progress(&tally);
+                let rps = (ok_now - ok_before) as f64;
+                ok_before = ok_now;
+                time_faults(&tally, &mut timed);
+                let counts = counts(&tally, params.shoppers);
+                // Catch-up starts when no shopper and no fault is still at work: a fault
+                // in progress (MariaDB frozen) would make "every store agrees" premature.
+                if phase == Phase::Selling && counts.finished >= counts.shoppers && running_faults == 0 {
+                    phase = Phase::CatchingUp;
+                    catch_up_began = Some(Instant::now());
+                }
+                let settled = rows.iter().all(|r| r.verdict == Verdict::Holds);
+                if phase == Phase::CatchingUp
+                    && (settled || catch_up_began.is_some_and(|t| t.elapsed() > CATCH_UP))
+                {
+                    phase = Phase::Done;
+                }
+                let tick = Tick {
+                    elapsed_s: started.elapsed().as_secs_f64(),
+                    phase,
+                    counts,
+                    rps,
+                    p99_ms,
+                    board: rows,
+                    faults: timed.iter().map(|t| t.record.clone()).collect(),
+                    stock: sample.redis.map(|c| (c.avail, c.locked, c.sold)),
+                };
+                let _ = events.send(FlashEvent::Tick(Box::new(tick.clone())));
+                if phase == Phase::Done {
+                    let held = tick.board.iter().all(|r| r.verdict == Verdict::Holds && r.ever_broken.is_none());
+                    let summary = Summary { book, params, orders: sample.order_counts(), last: tick, held };
+                    let _ = events.send(FlashEvent::Finished(Box::new(summary.clone())));
+                    return Ok(summary);
+                }
+            }
+        }
+        // A closed event channel means nobody watches any more: stop the shoppers; the run
+        // still ends through catch-up, so no fault is left half-done (MariaDB frozen).
+        if events.is_closed() {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Order ids the shoppers were given: added to the board's query, so an order that never
+/// reached inventory is still checked against its payments.
+fn order_ids(tally: &Tally) -> Vec<u64> {
+    tally.orders.lock().expect("not poisoned").clone()
+}
+
+/// Successful answers so far, and the p99 of the last second's successes.
+fn progress(tally: &Tally) -> (usize, Option<f64>) {
+    let ok =
+        tally.log.lock().expect("not poisoned").iter().filter(|a| a.outcome == Outcome::Ok).count();
+    let mut v = std::mem::take(&mut *tally.latencies.lock().expect("not poisoned"));
+    if v.is_empty() {
+        return (ok, None);
+    }
+    v.sort_unstable();
+    (ok, Some(f64::from(v[(v.len() * 99 / 100).min(v.len() - 1)]) / 1000.0))
+}
+
+/// Fills in each fault's recovery: the first answer on its route (a success, or a correct
+/// "sold out") among requests sent after it began, and the errors on that route until then.
+fn time_faults(tally: &Tally, timed: &mut [Timed]) {
+    let log = tally.log.lock().expect("not poisoned");
+    for t in timed.iter_mut().filter(|t| t.record.recovered_ms.is_none()) {
+        let mut failed = 0;
+        for a in log.iter().filter(|a| a.route == t.record.route && a.sent >= t.began) {
+            if a.outcome != Outcome::Error {
+                t.record.recovered_ms = Some((a.done - t.began).as_millis() as u64);
+                break;
+            }
+            failed += 1;
+        }
+        t.record.failed_answers = failed;
+    }
+}
+
+fn counts(tally: &Tally, shoppers: u32) -> Counts {
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    Counts {
+        shoppers: u64::from(shoppers),
+        logged_in: n(&tally.logged_in),
+        placed: n(&tally.placed),
+        refused: n(&tally.refused),
+        abandoned: n(&tally.abandoned),
+        paid: n(&tally.paid),
+        retries: n(&tally.retries),
+        replayed: n(&tally.replayed),
+        gave_up: n(&tally.gave_up),
+        finished: n(&tally.finished),
+        last_error: tally.last_error.lock().expect("not poisoned").clone(),
+    }
+}
+
+/// The scripted sale of `bookstore-lab lesson week6 --no-tui` and of the test: every fault
+/// type once, four seconds apart, while the shoppers arrive. Prints a line per second and
+/// fails unless every invariant held.
+pub async fn script(
+    targets: FlashTargets,
+    params: FlashParams,
+    mut print: impl FnMut(String),
+) -> anyhow::Result<Summary> {
+    // The first killable service that every checkout passes through.
+    let victim = ["order", "inventory", "catalog", "user"]
+        .into_iter()
+        .find(|n| targets.instances.iter().any(|i| i == n))
+        .context("no order/inventory/catalog/user instance to kill")?
+        .to_string();
+    // `BOOKSTORE_FLASH_FAULTS=redis,mysql` runs only those (in that order, 4 s apart):
+    // one fault at a time is how you find which one a symptom belongs to.
+    // The default order puts the relay second, while payments are still in flight: a
+    // relay killed after the last payment has nothing to lose.
+    let chosen =
+        std::env::var("BOOKSTORE_FLASH_FAULTS").unwrap_or_else(|_| "kill,relay,redis,mysql".into());
+    let mut plan = Vec::new();
+    for (n, name) in chosen.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
+        let fault = match name {
+            "kill" => Fault::Kill(victim.clone()),
+            "redis" => Fault::RestartRedis,
+            "mysql" => Fault::PauseMysql(3),
+            "relay" => Fault::KillRelay,
+            other => anyhow::bail!(
+                "unknown fault `{other}` in BOOKSTORE_FLASH_FAULTS (kill, redis, mysql, relay)"
+            ),
+        };
+        plan.push((3.0 + 4.0 * n as f64, fault));
+    }
+    // The sale ends when its last shopper does; a fault planned after that would never be
+    // sent and the run would look like it survived a fault it never met.
+    let last_at = plan.last().map_or(0.0, |(at, _)| *at);
+    anyhow::ensure!(
+        f64::from(params.ramp_secs) + 2.0 > last_at,
+        "a {} s sale ends before the fault planned at {last_at} s: use ramp_secs ≥ {}",
+        params.ramp_secs,
+        last_at.ceil() as u32
+    );
+    let (ftx, frx) = mpsc::unbounded_channel();
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let runner = tokio::spawn(run(targets, params, frx, etx));
+    let mut plan = plan.into_iter().peekable();
+    let mut ftx = Some(ftx);
+    while let Some(e) = erx.recv().await {
+        match e {
+            FlashEvent::Ready { book, params, .. } => {
+                print(format!("==> 秒杀开始：图书 #{book}，{}", params.describe()))
+            }
+            FlashEvent::Note(n) => print(format!("    {n}")),
+            FlashEvent::Failed(m) => anyhow::bail!(m),
+            FlashEvent::Finished(_) => break,
+            FlashEvent::Checklist(_) => {}
+            FlashEvent::Tick(t) => {
+                print(tick_line(&t));
+                while let Some((at, _)) = plan.peek()
+                    && t.elapsed_s >= *at
+                {
+                    let (_, fault) = plan.next().expect("peeked");
+                    print(format!("==> 注入故障：{}", fault.label()));
+                    if let Some(tx) = &ftx {
+                        tx.send(fault)?;
+                    }
+                }
+                // All faults sent: close the channel once the shoppers are done, so the
+                // runner moves on to catch-up as soon as it can.
+                if plan.peek().is_none() && t.counts.finished >= t.counts.shoppers {
+                    ftx = None;
+                }
+            }
+        }
+    }
+    drop(ftx);
+    let summary = runner.await??;
+    for line in summary_lines(&summary) {
+        print(line);
+    }
+    anyhow::ensure!(summary.held, "an invariant broke during the flash sale (see the board above)");
+    Ok(summary)
+}
+
+/// `t= 12s 卖出中 成功 84/s p99 41ms | 下单 18 售罄 9 已付 12 重试 23 | 库存 2/4/14 | 看板 ✔✔✔✔✔✔`
+pub fn tick_line(t: &Tick) -> String {
+    let c = &t.counts;
+    let phase = match t.phase {
+        Phase::Selling => "卖出中",
+        Phase::CatchingUp => "追赶中",
+        Phase::Done => "结束",
+    };
+    let marks: String = t.board.iter().map(|r| mark(&r.verdict)).collect();
+    format!(
+        "t={:>3.0}s {phase} 成功 {:.0}/s p99 {} | 下单 {} 售罄 {} 已付 {} 放弃 {} 重试 {} 重放 {} | 库存 {} | 看板 {marks}",
+        t.elapsed_s,
+        t.rps,
+        t.p99_ms.map_or("-".into(), |p| format!("{p:.0}ms")),
+        c.placed,
+        c.refused,
+        c.paid,
+        c.abandoned,
+        c.retries,
+        c.replayed,
+        t.stock.map_or("?".into(), |(a, l, s)| format!("{a}/{l}/{s}")),
+    )
+}
+
+/// ✔ holds, … lagging, ✘ broken, ? unknown.
+pub fn mark(v: &Verdict) -> char {
+    match v {
+        Verdict::Holds => '✔',
+        Verdict::Lagging { .. } => '…',
+        Verdict::Broken(_) => '✘',
+        Verdict::Unknown(_) => '?',
+    }
+}
+
+/// The end-of-run report: counts, each fault's cost, each invariant's verdict.
+pub fn summary_lines(s: &Summary) -> Vec<String> {
+    let c = &s.last.counts;
+    let (pending, paid, cancelled) = s.orders;
+    let mut out = vec![
+        format!("==> 秒杀结束：图书 #{}，{}", s.book, s.params.describe()),
+        format!(
+            "    顾客 {} · 登录 {} · 下单成功 {} · 售罄被拒 {} · 放弃支付 {} · 已支付 {} · 放弃重试 {}",
+            c.shoppers, c.logged_in, c.placed, c.refused, c.abandoned, c.paid, c.gave_up
+        ),
+        format!(
+            "    order_db：待支付 {pending} · 已支付 {paid} · 已取消/过期 {cancelled}；重试 {} 次，其中幂等重放 {} 次",
+            c.retries, c.replayed
+        ),
+    ];
+    if let Some(e) = &c.last_error {
+        out.push(format!("    最后一个放弃的原因：{e}"));
+    }
+    for f in &s.last.faults {
+        let ms = |v: Option<u64>| v.map_or("-".into(), |v| format!("{:.1}s", v as f64 / 1000.0));
+        out.push(format!(
+            "    故障 t={:.0}s {}：动作结束 {} · 恢复 {}（首个成功的 {:?}）· 期间错误应答 {}",
+            f.at_s,
+            f.label,
+            ms(f.restored_ms),
+            ms(f.recovered_ms),
+            f.route,
+            f.failed_answers
+        ));
+    }
+    for r in &s.last.board {
+        let now = match &r.verdict {
+            Verdict::Holds => "成立".to_string(),
+            Verdict::Lagging { items, .. } => format!("仍在追赶：{}", items.join("；")),
+            Verdict::Broken(items) => format!("被破坏：{}", items.join("；")),
+            Verdict::Unknown(why) => format!("无法判断：{why}"),
+        };
+        let ever = r
+            .ever_broken
+            .as_ref()
+            .map_or(String::new(), |e| format!("（运行中曾被破坏：{}）", e.join("；")));
+        out.push(format!("    {} {} — {now}{ever}", mark(&r.verdict), r.invariant.label()));
+    }
+    out.push(if s.held {
+        "==> 全部不变量成立：故障造成了错误应答和重试，但没有超卖、没有丢单、没有错账".into()
+    } else {
+        "==> 有不变量被破坏：见上面的看板".into()
+    });
+    out
+}
+
+/// The instances a learner can kill, in the screen's order: the services every checkout
+/// writes through first (order, inventory, payment), then the readers, the gateway last
+/// (killing the only entrance ends every checkout at once — allowed, but not the default).
+pub fn killable(targets: &FlashTargets) -> Vec<String> {
+    const ORDER: [&str; 6] = ["order", "inventory", "payment", "catalog", "user", "gateway"];
+    let rank = |n: &String| {
+        let base = services::spec(n).map_or("", |s| s.name);
+        (ORDER.iter().position(|o| *o == base).unwrap_or(ORDER.len()), services::instance_number(n))
+    };
+    let mut v = targets.instances.clone();
+    v.sort_by_key(rank);
+    v
+}

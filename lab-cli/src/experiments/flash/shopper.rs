@@ -1,0 +1,368 @@
+//! One simulated shopper of the flash sale: register, log in, order one copy, pay, wait
+//! until the order is Paid — over the gateway's public HTTP API, retrying the way a real
+//! client must when the system behind it is failing.
+//!
+//! The retry policy is the gateway's own table (`services/gateway/src/error.rs`, "What a
+//! client may retry") turned into code: 503/504/429 and a refused or reset connection are
+//! retried with backoff; a 409 `ABORTED` at once; every other 4xx is final. The one rule
+//! that makes retrying safe is the idempotency key: it is drawn once per checkout and sent
+//! with every retry of that checkout, so a CreateOrder that timed out at the gateway but
+//! committed behind it is answered with the same order instead of a second one. A shopper
+//! that drew a new key per attempt would buy twice whenever the gateway timed out — the
+//! board's "每个已支付订单恰好售出一次" would not notice (each order sold once), but the
+//! shopper's second order would lock a unit nobody pays for. CreatePayment needs no key:
+//! payment-service keeps one live payment per order, so a retry answers the same one.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// The steps whose failures and recoveries the faults are timed against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    Login,
+    /// `POST /api/v1/orders`.
+    Order,
+    /// `POST /api/v1/orders/{id}/payments`.
+    Pay,
+    /// A poll that found the order Paid: the relay delivered (payment → order-service).
+    Paid,
+}
+
+/// How a request ended, as far as recovery is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// A correct "no" (409 FAILED_PRECONDITION: sold out): the service is up and deciding.
+    Refused,
+    /// An error or no answer: the service (or what it needs) is not there.
+    Error,
+}
+
+/// One answered request, for timing recoveries: when it was sent and how it ended.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt {
+    pub route: Route,
+    pub sent: Instant,
+    /// When the answer arrived.
+    pub done: Instant,
+    pub outcome: Outcome,
+}
+
+/// Everything the shoppers count, shared by all of them (atomics: 60 tasks add to it).
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub logged_in: AtomicU64,
+    /// Checkouts that got an order (201 or a replayed 200).
+    pub placed: AtomicU64,
+    /// CreateOrder answered 409 FAILED_PRECONDITION: sold out, the correct "no".
+    pub refused: AtomicU64,
+    /// Orders the shopper left unpaid on purpose (they expire or stay Pending).
+    pub abandoned: AtomicU64,
+    /// Orders the shopper saw turn Paid.
+    pub paid: AtomicU64,
+    /// Requests re-sent after a retryable answer (503, 504, 409 ABORTED, a dead connection).
+    pub retries: AtomicU64,
+    /// Replays the gateway marked `Idempotent-Replayed: true`: retries that found their
+    /// first attempt had committed — each one an order the key kept from being doubled.
+    pub replayed: AtomicU64,
+    /// Shoppers who gave up (a final error or the step's deadline).
+    pub gave_up: AtomicU64,
+    /// Shoppers done, for whatever reason.
+    pub finished: AtomicU64,
+    /// Ids of the orders the shoppers were given (the board checks them too).
+    pub orders: Mutex<Vec<u64>>,
+    /// The last final error, for the screen.
+    pub last_error: Mutex<Option<String>>,
+    /// Every answered request (a few thousand per run), newest last.
+    pub log: Mutex<Vec<Attempt>>,
+    /// Latencies of successful requests since the last tick, in µs.
+    pub latencies: Mutex<Vec<u32>>,
+}
+
+impl Tally {
+    fn record(&self, route: Route, sent: Instant, outcome: Outcome) {
+        let done = Instant::now();
+        self.log.lock().expect("not poisoned").push(Attempt { route, sent, done, outcome });
+        if outcome == Outcome::Ok {
+            let us = sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+            self.latencies.lock().expect("not poisoned").push(us);
+        }
+    }
+
+    fn fail(&self, message: String) {
+        self.gave_up.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().expect("not poisoned") = Some(message);
+    }
+}
+
+/// How one shopper behaves.
+#[derive(Clone, Debug)]
+pub struct Shopper {
+    pub http: reqwest::Client,
+    /// `http://host:port` of the gateway.
+    pub base: String,
+    pub book: u64,
+    /// This shopper leaves its order unpaid.
+    pub abandons: bool,
+    /// Waits this long before it starts (the sale's doors open over a ramp, so faults
+    /// injected later still meet checkouts in flight).
+    pub arrives_after: Duration,
+    /// Until then a refused shopper tries again every 2 s, as people do on a sold-out sale
+    /// page (a unit can come back when another order is cancelled) — which also keeps
+    /// CreateOrder traffic flowing for the faults to be timed against.
+    pub sale_ends: Instant,
+}
+
+/// The longest one step is retried before the shopper gives up: long enough to ride out
+/// any fault the lab injects (a MariaDB pause of a few seconds, a restart of a service),
+/// short enough that a real outage ends the run instead of hanging it.
+const STEP_DEADLINE: Duration = Duration::from_secs(45);
+
+/// What a step ended with, when it did not succeed.
+enum Stop {
+    /// 409 FAILED_PRECONDITION: the state forbids it (sold out, order no longer payable).
+    Refused,
+    /// A final error or the deadline: the message says which.
+    Failed(String),
+}
+
+impl Shopper {
+    /// The whole visit; counts go to `tally`. Returns when the shopper is done or `stop`
+    /// is set (then between steps).
+    pub async fn visit(self, tally: Arc<Tally>, stop: Arc<AtomicBool>) {
+        tokio::time::sleep(self.arrives_after).await;
+        if !stop.load(Ordering::Relaxed) {
+            self.checkout(&tally, &stop).await;
+        }
+        tally.finished.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn checkout(&self, tally: &Tally, stop: &AtomicBool) {
+        let name = bookstore_stack::testing::unique_name("flash");
+        let password = format!("{name}-pw-1234");
+        let reg = serde_json::json!({"username": name, "password": password, "email": format!("{name}@lab.local")});
+        let login = serde_json::json!({"username": name, "password": password});
+        // Registration is not a step the faults are timed on (it is the shopper's set-up),
+        // but it goes through the same retries: a shopper arriving during a fault waits.
+        // A 409 to a retried registration is its own success arriving late (the first try
+        // created the user, its answer was lost): go on and log in.
+        match self.send(tally, Route::Login, "/api/v1/users/register", &reg, None, None).await {
+            Ok(_) | Err(Stop::Refused) => {}
+            Err(Stop::Failed(m)) => return tally.fail(format!("register: {m}")),
+        }
+        let token =
+            match self.send(tally, Route::Login, "/api/v1/users/login", &login, None, None).await {
+                Ok(v) => v["token"].as_str().unwrap_or_default().to_string(),
+                Err(Stop::Refused) => return tally.fail("login: refused".into()),
+                Err(Stop::Failed(m)) => return tally.fail(format!("login: {m}")),
+            };
+        tally.logged_in.fetch_add(1, Ordering::Relaxed);
+        // One key per checkout, kept across every retry of it (see the module docs).
+        let key = format!("flash-{:016x}", rand::random::<u64>());
+        let body = serde_json::json!({"items": [{"book_id": self.book, "quantity": 1}]});
+        // Refused orders are tried again until the sale ends (see `sale_ends`). Each try
+        // draws a new key: it is a new checkout, not a retry of one whose outcome is unknown.
+        let mut order = None;
+        let mut key = key;
+        for round in 0.. {
+            if round > 0 {
+                if Instant::now() + Duration::from_secs(2) > self.sale_ends {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                key = format!("flash-{:016x}", rand::random::<u64>());
+            }
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            match self
+                .send(tally, Route::Order, "/api/v1/orders", &body, Some(&token), Some(&key))
+                .await
+            {
+                Ok(v) => {
+                    order = Some(v);
+                    break;
+                }
+                Err(Stop::Refused) => {}
+                Err(Stop::Failed(m)) => return tally.fail(format!("order: {m}")),
+            }
+        }
+        let Some(order) = order else {
+            tally.refused.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        tally.placed.fetch_add(1, Ordering::Relaxed);
+        let id = order["order"]["id"].as_u64().unwrap_or_default();
+        tally.orders.lock().expect("not poisoned").push(id);
+        let total = order["order"]["total"].as_i64().unwrap_or_default();
+        if self.abandons {
+            tally.abandoned.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let pay = serde_json::json!({"amount": total});
+        let path = format!("/api/v1/orders/{id}/payments");
+        if let Err(e) = self.send(tally, Route::Pay, &path, &pay, Some(&token), None).await {
+            let m = match e {
+                Stop::Refused => "payment refused (order no longer payable)".into(),
+                Stop::Failed(m) => m,
+            };
+            return tally.fail(format!("pay: {m}"));
+        }
+        // Poll the order, as a shop's "waiting for your payment" page does: Paid arrives
+        // after the mock gateway's 3 s and one relay pass — longer when a fault held the
+        // relay, which is exactly what the Paid route's recovery time measures.
+        let started = Instant::now();
+        let url = format!("{}/api/v1/orders/{id}", self.base);
+        while started.elapsed() < STEP_DEADLINE * 2 {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let sent = Instant::now();
+            let answer = self.http.get(&url).bearer_auth(&token).send().await;
+            if let Ok(r) = answer
+                && r.status().is_success()
+                && let Ok(v) = r.json::<Value>().await
+            {
+                match v["order"]["status"].as_str() {
+                    Some("paid" | "shipped" | "completed") => {
+                        tally.record(Route::Paid, sent, Outcome::Ok);
+                        tally.paid.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    Some("cancelled") => return tally.fail(format!("order {id} cancelled")),
+                    _ => {}
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        tally.fail(format!("order {id} not paid within {}s", (STEP_DEADLINE * 2).as_secs()));
+    }
+
+    /// POSTs `body` to `path` until it succeeds, is refused, fails for good or the step's
+    /// deadline passes. Returns the answer's JSON.
+    async fn send(
+        &self,
+        tally: &Tally,
+        route: Route,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+        key: Option<&str>,
+    ) -> Result<Value, Stop> {
+        // lesson:client-retry:start
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(k) = key {
+                req = req.header("idempotency-key", k);
+            }
+            let sent = Instant::now();
+            let verdict = match req.send().await {
+                Ok(r) => {
+                    let status = r.status();
+                    let replayed = r.headers().contains_key("idempotent-replayed");
+                    let v: Value = r.json().await.unwrap_or(Value::Null);
+                    classify(status, &v).map(|()| (v, replayed))
+                }
+                // Refused, reset or timed out: the request may or may not have arrived —
+                // the case the idempotency key exists for.
+                Err(e) => Err(Retry::After(format!("{}", e.without_url()))),
+            };
+            let outcome = match &verdict {
+                Ok(_) => Outcome::Ok,
+                Err(Retry::Refused) => Outcome::Refused,
+                Err(_) => Outcome::Error,
+            };
+            tally.record(route, sent, outcome);
+            let why = match verdict {
+                Ok((v, replayed)) => {
+                    if replayed {
+                        tally.replayed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(v);
+                }
+                Err(Retry::Refused) => return Err(Stop::Refused),
+                Err(Retry::Final(m)) => return Err(Stop::Failed(m)),
+                Err(Retry::Now(m)) => {
+                    backoff = Duration::from_millis(20);
+                    m
+                }
+                Err(Retry::After(m)) => m,
+            };
+            if started.elapsed() > STEP_DEADLINE {
+                return Err(Stop::Failed(format!(
+                    "gave up after {}s: {why}",
+                    STEP_DEADLINE.as_secs()
+                )));
+            }
+            tally.retries.fetch_add(1, Ordering::Relaxed);
+            // Jittered, so the retries of 60 shoppers that failed together do not return
+            // together and knock the recovering service over again (the thundering herd).
+            let jitter = rand::random_range(0.5..1.5);
+            tokio::time::sleep(backoff.mul_f64(jitter)).await;
+            backoff = (backoff * 2).min(Duration::from_millis(1600));
+        }
+        // lesson:client-retry:end
+    }
+}
+
+/// Why an answer was not a success, and what the client does about it.
+enum Retry {
+    /// 409 FAILED_PRECONDITION: do not retry; the state says no.
+    Refused,
+    /// Retry at once (409 ABORTED: a race inside the service).
+    Now(String),
+    /// Retry with backoff (503, 504, 429, 500, a dead connection).
+    After(String),
+    /// Do not retry (400, 401, 403, 404): the request itself is wrong.
+    Final(String),
+}
+
+/// The gateway's retry table (see the module docs) applied to one answer.
+fn classify(status: StatusCode, body: &Value) -> Result<(), Retry> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let code = body["error"]["code"].as_str().unwrap_or("");
+    let what =
+        format!("{} {code}: {}", status.as_u16(), body["error"]["message"].as_str().unwrap_or(""));
+    Err(match (status.as_u16(), code) {
+        (409, "ABORTED") => Retry::Now(what),
+        (409, _) => Retry::Refused,
+        // 500 is retried too, with backoff: during a MariaDB pause a service can answer
+        // INTERNAL for a connection the pause broke; retrying with the same key is safe.
+        (429 | 500 | 502 | 503 | 504, _) => Retry::After(what),
+        _ => Retry::Final(what),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The retry table: what is retried, at once or after a pause, and what is final.
+    #[test]
+    fn answers_are_classified_by_the_gateways_retry_table() {
+        let body = |code: &str| serde_json::json!({"error": {"code": code, "message": "m"}});
+        let c = |s: u16, code: &str| classify(StatusCode::from_u16(s).unwrap(), &body(code));
+        assert!(c(201, "").is_ok());
+        assert!(matches!(c(409, "FAILED_PRECONDITION"), Err(Retry::Refused)));
+        assert!(matches!(c(409, "ABORTED"), Err(Retry::Now(_))));
+        assert!(matches!(c(504, "DEADLINE_EXCEEDED"), Err(Retry::After(_))));
+        assert!(matches!(c(503, "UNAVAILABLE"), Err(Retry::After(_))));
+        assert!(matches!(c(400, "INVALID_ARGUMENT"), Err(Retry::Final(_))));
+        assert!(matches!(c(401, "UNAUTHENTICATED"), Err(Retry::Final(_))));
+    }
+}

@@ -1,0 +1,191 @@
+//! The capstone screen: the sale's counts, the invariant board, and what each fault cost.
+//!
+//! Layout budget at 80×24 (22 body rows): status 1 + counts 2 + board 8 (border, six
+//! checks, border) + fault target 1 + faults box `Min(4)`; a notice takes its rows from
+//! the faults box, which then shows its newest faults.
+//!
+//! Reading the board: green ✔ holds; yellow … is a difference between two stores that is
+//! still inside the grace period (a confirm on its way, the syncer a few entries behind) —
+//! normal under load and right after a fault; red ✘ is a broken promise, with the ids to
+//! look up; grey ? means a store did not answer this second (Redis stopped, MariaDB
+//! paused), which is a fact about the fault, not a verdict.
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    style::{Color, Modifier, Style},
+    text::Line,
+    widgets::{Block, Paragraph, Row, Table, Wrap},
+};
+
+use crate::{
+    app::App,
+    experiments::flash::{
+        Phase,
+        board::{Invariant, Verdict},
+        mark,
+    },
+};
+
+/// Draws the screen; returns its title and keys.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+) -> (String, &'static [(&'static str, &'static str)]) {
+    let f = &app.flash;
+    let keys: &'static [(&'static str, &'static str)] = &[
+        ("Enter", "开始"),
+        ("→[", "目标"),
+        ("k", "kill"),
+        ("r", "Redis"),
+        ("m", "MariaDB"),
+        ("o", "relay"),
+        ("v", "标准"),
+        ("Esc", "返回"),
+    ];
+    let title = "Week 6 综合实验：带故障注入的秒杀".to_string();
+    let [status_area, counts_area, board_area, target_area, faults_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Length(8),
+        Constraint::Length(1),
+        Constraint::Min(4),
+    ])
+    .areas(area);
+
+    let book = f.book.map_or(String::new(), |b| format!("图书 #{b} · "));
+    let (status, style) = match (&f.error, &f.tick, &f.summary) {
+        (Some(e), _, _) => (format!("失败：{e}"), Style::new().fg(Color::Red)),
+        (None, _, Some(s)) if s.held => (
+            format!("{book}结束：全部不变量成立（有故障、有重试，但没有超卖、丢单、错账）"),
+            Style::new().fg(Color::Green),
+        ),
+        (None, _, Some(_)) => {
+            (format!("{book}结束：有不变量被破坏，见看板红行"), Style::new().fg(Color::Red))
+        }
+        (None, None, None) if !f.running => {
+            (format!("按 Enter 开始：{}，经网关登录→下单→支付", f.params.describe()), Style::new())
+        }
+        (None, None, None) => ("正在注册顾客、发布限量图书…".into(), Style::new()),
+        (None, Some(t), None) => {
+            let phase = match t.phase {
+                Phase::Selling => "卖出中",
+                Phase::CatchingUp => "追赶中（顾客已结束，等各存储一致）",
+                Phase::Done => "结束",
+            };
+            (
+                format!(
+                    "{book}t={:.0}s {phase} · 成功 {:.0}/s · p99 {}",
+                    t.elapsed_s,
+                    t.rps,
+                    t.p99_ms.map_or("-".into(), |p| format!("{p:.0}ms"))
+                ),
+                Style::new(),
+            )
+        }
+    };
+    frame.render_widget(Line::styled(status, style.add_modifier(Modifier::BOLD)), status_area);
+
+    let counts = f.tick.as_ref().map_or(String::new(), |t| {
+        let c = &t.counts;
+        format!(
+            "顾客 {}/{} 结束 · 下单 {} · 售罄 {} · 已付 {} · 不付 {} · 放弃 {}\n\
+             库存（可用/锁定/已售）{} · 重试 {} · 幂等重放 {}",
+            c.finished,
+            c.shoppers,
+            c.placed,
+            c.refused,
+            c.paid,
+            c.abandoned,
+            c.gave_up,
+            t.stock.map_or("?".into(), |(a, l, s)| format!("{a}/{l}/{s}")),
+            c.retries,
+            c.replayed,
+        )
+    });
+    frame.render_widget(Paragraph::new(counts), counts_area);
+
+    let rows: Vec<Row> = Invariant::ALL
+        .iter()
+        .map(|inv| {
+            let row = f.tick.as_ref().and_then(|t| t.board.iter().find(|r| r.invariant == *inv));
+            let (m, detail, colour) = match row.map(|r| (&r.verdict, &r.ever_broken)) {
+                None => (' ', String::new(), Color::Reset),
+                Some((Verdict::Holds, None)) => ('✔', "成立".into(), Color::Green),
+                // Green now but red once: the board keeps the evidence, the row stays red.
+                Some((Verdict::Holds, Some(e))) => {
+                    ('✘', format!("曾被破坏：{}", e.join("；")), Color::Red)
+                }
+                Some((v @ Verdict::Lagging { oldest, items }, _)) => (
+                    mark(v),
+                    format!("追赶中 {}s：{}", oldest.as_secs(), items.join("；")),
+                    Color::Yellow,
+                ),
+                Some((v @ Verdict::Broken(items), _)) => (mark(v), items.join("；"), Color::Red),
+                Some((v @ Verdict::Unknown(why), _)) => (mark(v), why.clone(), Color::DarkGray),
+            };
+            Row::new(vec![m.to_string(), inv.label().to_string(), detail])
+                .style(Style::new().fg(colour))
+        })
+        .collect();
+    let table =
+        Table::new(rows, [Constraint::Length(2), Constraint::Length(34), Constraint::Min(10)])
+            .block(Block::bordered().title(" 不变量看板（每秒从 Redis 与三个数据库读取） "));
+    frame.render_widget(table, board_area);
+
+    let target = match f.target_name() {
+        Some(name) => format!("k 将 kill -9：{name}（→ / [ 切换）"),
+        None => "开始后可选择要 kill 的实例".into(),
+    };
+    frame.render_widget(Line::styled(target, Style::new().fg(Color::Cyan)), target_area);
+
+    if let Some(items) = &f.checklist {
+        let lines: Vec<Line> = items
+            .iter()
+            .map(|i| {
+                let (m, colour) = match i.ok {
+                    Some(true) => ('✔', Color::Green),
+                    Some(false) => ('✘', Color::Red),
+                    None => ('·', Color::DarkGray),
+                };
+                Line::styled(format!("{m} {} — {}", i.label, i.detail), Style::new().fg(colour))
+            })
+            .collect();
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
+                .block(Block::bordered().title(" Week 6 完成标准（v 重新核对） ")),
+            faults_area,
+        );
+        return (title, keys);
+    }
+    let faults = f.tick.as_ref().map(|t| t.faults.as_slice()).unwrap_or_default();
+    let ms = |v: Option<u64>| v.map_or("…".into(), |v| format!("{:.1}s", v as f64 / 1000.0));
+    let mut lines: Vec<Line> = faults
+        .iter()
+        .map(|x| {
+            Line::from(format!(
+                "t={:>3.0}s {} · 动作 {} · 恢复 {} · 错误应答 {}",
+                x.at_s,
+                x.label,
+                ms(x.restored_ms),
+                ms(x.recovered_ms),
+                x.failed_answers
+            ))
+        })
+        .collect();
+    if lines.is_empty() {
+        lines.push(Line::from("k/r/m/o 注入故障；恢复 = 故障开始后，受影响步骤第一次成功的时间"));
+    }
+    // Newest last, and only as many as fit: the box keeps the latest faults in view.
+    let room = usize::from(faults_area.height.saturating_sub(2));
+    let skip = lines.len().saturating_sub(room);
+    frame.render_widget(
+        Paragraph::new(lines.split_off(skip))
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(" 注入的故障与恢复时间 ")),
+        faults_area,
+    );
+    (title, keys)
+}
