@@ -57,6 +57,8 @@ async fn poll<F: std::future::Future<Output = bool>>(
     what: &str,
     check: impl Fn() -> F,
 ) -> anyhow::Result<()> {
+    // 10 s: three nodes start in milliseconds and agree in about a second of gossip; a
+    // wait longer than that means a node died (its log is in the cluster directory).
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check().await {
         if Instant::now() > deadline {
@@ -84,6 +86,9 @@ pub async fn start_redis_cluster(parent: &Path) -> anyhow::Result<RedisCluster> 
     let dir = parent.join(format!("redis-cluster-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir)?;
     let mut cluster = RedisCluster { ports: vec![], children: vec![], dir: dir.clone() };
+    // Three masters: the fewest `redis-cli --cluster create` accepts, since a cluster needs a
+    // majority of masters to agree that one has failed. No replicas: failover is not what
+    // these tests are about, and each replica would be one more process on a 2-core box.
     for _ in 0..3 {
         let port = free_node_port()?;
         let log = std::fs::File::create(dir.join(format!("{port}.log")))?;
@@ -92,6 +97,8 @@ pub async fn start_redis_cluster(parent: &Path) -> anyhow::Result<RedisCluster> 
             // Each node writes its view of the cluster here; one file per node, or they
             // would overwrite each other's.
             .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+            // No RDB, no AOF: the data dies with the test, and a snapshot's fork would only
+            // add latency to a test that measures nothing but correctness.
             .args(["--dir", &dir.display().to_string(), "--save", "", "--appendonly", "no"])
             .stdout(log)
             .stderr(Stdio::null())
@@ -103,6 +110,8 @@ pub async fn start_redis_cluster(parent: &Path) -> anyhow::Result<RedisCluster> 
     for &port in &cluster.ports {
         poll("a node answers", || async move { cluster_info(port).await.is_some() }).await?;
     }
+    // A node started with --cluster-enabled owns no slots and refuses every key
+    // (CLUSTERDOWN) until `create` assigns them: 16,384 slots, about 5,461 per node.
     let nodes: Vec<String> = cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     // `--cluster-yes` accepts the proposed slot layout without the interactive prompt.
     let out = Command::new(&cli)
@@ -131,8 +140,11 @@ impl RedisCluster {
     pub async fn owner_of(&self, key: &str) -> anyhow::Result<u16> {
         let client = redis::Client::open(format!("redis://127.0.0.1:{}", self.ports[0]))?;
         let mut conn = client.get_multiplexed_async_connection().await?;
-        let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query_async(&mut conn).await?;
+        let slot: i64 =
+            redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query_async(&mut conn).await?;
         // One entry per range: [start, end, [ip, port, id, metadata], replicas…].
+        // Decoded as exactly three fields per range, which holds because the nodes have no
+        // replicas; a replica would add a fourth element and fail the decode loudly.
         let ranges: Vec<(i64, i64, Vec<redis::Value>)> =
             redis::cmd("CLUSTER").arg("SLOTS").query_async(&mut conn).await?;
         let (_, _, master) = ranges
