@@ -568,11 +568,16 @@ async fn a_detail_load_stalled_past_the_second_delete_does_not_fill_the_cache() 
     sqlx::query("LOCK TABLES books WRITE").execute(&mut lock).await.unwrap();
     let before = svc.stats();
     let mut client = svc.client.clone();
+    // Book 1 is cold (a fresh prefix), so this read leads a detail load; its SELECT now
+    // waits for the table lock inside MariaDB, holding one of the pool's connections.
     let stalled = tokio::spawn(async move { client.get_book(GetBookRequest { id: 1 }).await });
     tokio::time::sleep(Duration::from_millis(700)).await;
+    // 700 ms: past the fill deadline (250 ms) and past the second delete (500 ms) too.
     sqlx::query("UNLOCK TABLES").execute(&mut lock).await.unwrap();
     let book = stalled.await.unwrap().expect("the stalled reader still gets its book");
     assert_eq!(book.into_inner().book.unwrap().id, 1);
+    // The next read tells whether the stalled load filled the cache: a miss (and a second
+    // SELECT) if it did not, a hit if it did.
     let mut client = svc.client.clone();
     client.get_book(GetBookRequest { id: 1 }).await.unwrap();
     let s = svc.stats().since(&before);
