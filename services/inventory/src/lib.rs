@@ -268,14 +268,14 @@ pub async fn run(
     // with an empty Redis would answer "unknown book" for the whole catalogue.
     ledger::rebuild_if_empty(&store, &pool).await?;
 
-    // 3. The background tasks. They share the shutdown token, so SIGTERM stops them too.
+    // 3. The background tasks. The sweeper stops on the shutdown signal; the syncer on a
+    // token of its own, fired only once nothing can add to the stream any more (below).
+    let sync_stop = Shutdown::new();
     let syncer = settings.run_syncer.then(|| {
         let syncer = ledger::Syncer::new(store.clone(), pool.clone(), settings.sync_batch);
-        tokio::spawn(syncer.run(shutdown.clone()))
+        tokio::spawn(syncer.run(sync_stop.clone()))
     });
-    // The sweeper has no JoinHandle kept: it holds no transaction, so stopping it at any
-    // await point is safe, and the shutdown token ends its loop.
-    tokio::spawn(sweeper::run(
+    let sweeper = tokio::spawn(sweeper::run(
         store.clone(),
         Duration::from_secs(settings.payment_window_secs),
         Duration::from_secs(settings.sweep_interval_secs),
@@ -286,11 +286,20 @@ pub async fn run(
     let server = GrpcServer::bind(&common.host, common.port)
         .await?
         .add_service(InventoryServiceServer::new(api::InventoryApi::new(store, pool)));
-    bookstore_platform::run::serve("inventory-service", common, server, shutdown, on_bound).await?;
-    // Wait for the syncer's final drain (see `Syncer::run`), so a clean stop leaves MySQL
-    // caught up with what Redis held when the last request was answered.
+    let served =
+        bookstore_platform::run::serve("inventory-service", common, server, shutdown, on_bound)
+            .await;
+    // 5. The stop, in the order that loses nothing: `serve` returned, so the listener is
+    // closed and every in-flight RPC has finished; then the sweeper, the other writer of
+    // the stream, is waited for; only then is the syncer told to stop, and it drains the
+    // stream to its end before it returns (see `Syncer::run`). A clean stop thus leaves
+    // MySQL equal to Redis. ❌ DON'T stop the syncer on the signal itself: it would drain
+    // while RPCs still sell, and their acknowledged changes would wait in Redis for the
+    // next start (or be lost with Redis).
+    let _ = sweeper.await;
+    sync_stop.cancel();
     if let Some(syncer) = syncer {
         let _ = syncer.await;
     }
-    Ok(())
+    served
 }
