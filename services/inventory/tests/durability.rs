@@ -263,6 +263,21 @@ async fn a_malformed_stream_entry_is_skipped_once_and_does_not_wedge_the_syncer(
     assert_eq!(app.assert_ledger_matches().await, 1);
 }
 
+/// Redis loses every key of the deployment, and its clock is "behind" MySQL's cursor:
+/// the cursor is moved a day ahead instead of moving a clock back — the same situation
+/// for the syncer, which reads strictly after its cursor.
+async fn lose_redis_behind_the_cursor(
+    pool: &sqlx::MySqlPool,
+    settings: &bookstore_inventory::Settings,
+    infra: &bookstore_stack::testing::Infra,
+) {
+    sqlx::query("UPDATE inventory_sync_cursor SET last_ms = last_ms + 86400000 WHERE id = 1")
+        .execute(pool)
+        .await
+        .unwrap();
+    common::flush_redis(settings, infra).await;
+}
+
 /// After Redis loses its data, a sale made while Redis's clock is behind MySQL's cursor
 /// still reaches the ledger: the rebuild starts the new stream after the cursor.
 ///
@@ -279,11 +294,7 @@ async fn a_rebuilt_stream_starts_after_the_mysql_cursor() {
     app.assert_ledger_matches().await;
     let pool = app.pool().await;
     let (settings, infra) = app.stop().await;
-    sqlx::query("UPDATE inventory_sync_cursor SET last_ms = last_ms + 86400000 WHERE id = 1")
-        .execute(&pool)
-        .await
-        .unwrap();
-    common::flush_redis(&settings, &infra).await;
+    lose_redis_behind_the_cursor(&pool, &settings, &infra).await;
 
     let app = start(settings, infra).await;
     let sale = pb::DecrStockRequest { order_id: 3, items: vec![item(1, 2)] };
@@ -319,12 +330,7 @@ async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
     let mut syncer = Syncer::new(store.clone(), pool.clone(), 1000);
     while syncer.sync_once().await.unwrap() > 0 {}
     let (settings, infra) = app.stop().await;
-    // Redis's clock "behind" the cursor, as in a_rebuilt_stream_starts_after_the_mysql_cursor.
-    sqlx::query("UPDATE inventory_sync_cursor SET last_ms = last_ms + 86400000 WHERE id = 1")
-        .execute(&pool)
-        .await
-        .unwrap();
-    common::flush_redis(&settings, &infra).await;
+    lose_redis_behind_the_cursor(&pool, &settings, &infra).await;
 
     // Two instances' worth of connections: their own Redis connection each, and for B a
     // MySQL pool of one connection that the test holds for now.
@@ -337,33 +343,24 @@ async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
     let held = pool_b.acquire().await.unwrap();
     let (store_a, store_b) =
         (common::store_on(&settings, &infra).await, common::store_on(&settings, &infra).await);
-    // Each instance sells one copy of every book as soon as its rebuild returns — the
-    // sales a second rebuild would overwrite. Order ids differ per instance, so none of
-    // them is a replay of the other's.
-    let sell_each_book = |store: bookstore_inventory::store::StockStore, first_order: u64| async move {
-        for b in 1..=BOOKS {
-            let order = bookstore_inventory::domain::OrderId::parse(first_order + b).unwrap();
-            let lines = bookstore_inventory::domain::Lines::parse(&[item(b, 1)]).unwrap();
-            store.decr(order, &lines).await.unwrap();
-        }
+    // One instance's start: rebuild if Redis is empty, then sell one copy of every book at
+    // once — the sales a second rebuild would overwrite. Order ids differ per instance, so
+    // none of them is a replay of the other's.
+    let instance = |store: bookstore_inventory::store::StockStore, pool, first_order: u64| {
+        tokio::spawn(async move {
+            bookstore_inventory::ledger::rebuild_if_empty(&store, &pool).await.unwrap();
+            for b in 1..=BOOKS {
+                let order = bookstore_inventory::domain::OrderId::parse(first_order + b).unwrap();
+                let lines = bookstore_inventory::domain::Lines::parse(&[item(b, 1)]).unwrap();
+                store.decr(order, &lines).await.unwrap();
+            }
+        })
     };
-    let b = tokio::spawn({
-        let store_b = store_b.clone();
-        async move {
-            bookstore_inventory::ledger::rebuild_if_empty(&store_b, &pool_b).await.unwrap();
-            sell_each_book(store_b, 20_000).await;
-        }
-    });
+    let b = instance(store_b.clone(), pool_b, 20_000);
     // B is now past its first check, waiting for its MySQL connection. (With the lock, B
     // holds the rebuild lock while it waits, so A waits for B instead of rebuilding.)
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let a = tokio::spawn({
-        let store_a = store_a.clone();
-        async move {
-            bookstore_inventory::ledger::rebuild_if_empty(&store_a, &pool_a).await.unwrap();
-            sell_each_book(store_a, 10_000).await;
-        }
-    });
+    let a = instance(store_a.clone(), pool_a, 10_000);
     // Long enough for A to rebuild and sell everything if nothing stops it, as before the
     // fix; then B gets its connection and goes on.
     tokio::time::sleep(Duration::from_millis(400)).await;
