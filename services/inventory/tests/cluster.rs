@@ -41,7 +41,8 @@ async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
-/// A plain (non-cluster) connection to one node.
+/// A plain (non-cluster) connection to one node: it follows no redirection, so a `MOVED`
+/// reaches the test as an error instead of being handled behind its back.
 async fn node(port: u16) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
     client.get_multiplexed_async_connection().await.unwrap()
@@ -139,6 +140,8 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
 
     // Walk the log: each EVALSHA declares keys; each command run inside it ([0 lua]) may
     // touch only those (COMMAND GETKEYS says which of its arguments are keys).
+    // The MONITOR log is in execution order, and a script runs alone, so every `[0 lua]`
+    // line between two EVALSHAs belongs to the first of them.
     let mut declared: Vec<String> = Vec::new();
     let mut script = String::new();
     let mut checked = 0;

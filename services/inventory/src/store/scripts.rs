@@ -33,6 +33,13 @@
 //! So every script here is O(items of one request): no loops over all books, no KEYS, no
 //! SCAN. (`snapshot.lua` is the one exception, O(books), and only operators call it.)
 //!
+//! Every key a script touches arrives in KEYS, never built inside from a prefix: Redis
+//! Cluster routes a script to the node of its declared keys and checks only those (a key
+//! built inside works only while it happens to share the slot). When only Redis knows the
+//! keys — settle needs the books of an order's record, the snapshot every book — the
+//! caller reads them first and the script re-checks that they are still the same, so the
+//! extra round trip costs no atomicity. `tests/cluster.rs` checks the rule with MONITOR.
+//!
 //! ## How replies are shaped
 //!
 //! Lua tables come back as arrays of integers. Each script answers `{code, …}`: `1` done
