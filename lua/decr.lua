@@ -5,7 +5,8 @@
 -- KEYS[1]   the direct-sale marker of this order id (exists = already applied)
 -- KEYS[2]   the change stream
 -- KEYS[2+i] the stock hash of item i
--- ARGV[1]   order id;  ARGV[2] = n;  ARGV[2+i] book id i;  ARGV[2+n+i] quantity i
+-- ARGV[1]   order id;  ARGV[2] = n;  ARGV[2+i] book id i;  ARGV[2+n+i] quantity i;
+-- ARGV[3+2n] how long the marker lives, in ms (store::keys::REPLAY_RETENTION)
 --
 -- Returns {1, counters...} sold now, {2, counters...} replayed, {0, i} item i lacks stock,
 -- {-1, i} item i is an unknown book. counters = avail, locked, sold, total per item.
@@ -57,5 +58,7 @@ for i = 1, n do
   out[#out + 1] = tonumber(c[3] or 0) + q
   out[#out + 1] = tonumber(c[4] or 0)
 end
-redis.call('SET', KEYS[1], 1)
+-- SET … PX in one command: a marker written by SET and then PEXPIRE would live forever
+-- if the script were stopped between the two (SCRIPT KILL cannot, but a bug could).
+redis.call('SET', KEYS[1], 1, 'PX', ARGV[3 + 2 * n])
 return out

@@ -1,6 +1,9 @@
 //! The gRPC handlers: parse → cache → (single-flight) store → answer; writes invalidate.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bookstore_proto::catalog::{
     Book, GetBookRequest, GetBookResponse, ListBooksRequest, ListBooksResponse, PublishBookRequest,
@@ -26,6 +29,21 @@ use crate::{
 /// concurrent reader (a detail load is ~1 ms; 500 leaves room for a slow moment). Too
 /// long and the window in which a stale entry can be served grows with it.
 const SECOND_DELETE_AFTER: Duration = Duration::from_millis(500);
+
+/// A detail load that took longer than this does not write the cache: it answers its
+/// callers and drops the value.
+///
+/// Why: the second delete only catches a stale fill that lands within 500 ms of the write.
+/// A load that read the row before the write commits and fills the cache later than that
+/// — stalled on the pool (its acquire timeout is 10 s), a slow MySQL, a starved task —
+/// would cache the pre-write row for the detail TTL, an hour. A load that fills within
+/// 250 ms of its own start, which was before the commit, fills before the second delete
+/// with 250 ms to spare (for the write's own DEL and a second instance's network). ✅ DO
+/// bound the fill by the load's start, not by the SELECT's duration alone: the stall can
+/// be anywhere between the start and the SET. ❌ DON'T answer the slow caller with an
+/// error instead: the row it read is fine to *return* — only caching it is not.
+const FILL_DEADLINE: Duration = Duration::from_millis(250);
+const _: () = assert!(FILL_DEADLINE.as_millis() < SECOND_DELETE_AFTER.as_millis());
 
 /// The service and its dependencies; cheap to clone (everything inside is shared).
 /// Three single-flight groups, one per kind of value: a list page, a search page and a
@@ -219,10 +237,19 @@ impl CatalogApi {
     /// then cache either the book (1 h) or its absence (60 s). Waiters receive the same
     /// `Option<Book>`; `get_book` turns `None` into NOT_FOUND for each of them.
     async fn load_detail(&self, id: BookId, key: &str) -> Result<Option<Book>, Status> {
+        let started = Instant::now();
         if let Some(bytes) = self.cache.get(key).await {
             return decode_detail(&bytes);
         }
         let book = self.store.get(id).await?;
+        if started.elapsed() > FILL_DEADLINE {
+            tracing::warn!(
+                book_id = id.get(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "slow detail load not cached"
+            );
+            return Ok(book);
+        }
         match &book {
             Some(b) => self.cache.put(key, &b.encode_to_vec(), self.cache.ttls.detail).await,
             // Penetration defence: remember "no such id" for ~60 s. Short, because the id

@@ -549,3 +549,41 @@ async fn reseeding_burns_no_ids() {
     let book = svc.publish(&token, "Published After Reseeding").await;
     assert_eq!(book.id, SEEDED as u64 + 1, "re-seeding consumed auto-increment ids");
 }
+
+/// A detail load that stalls longer than the delayed second delete does not write the
+/// cache: what it read may predate a write whose two deletes have both passed, and it
+/// would be served for the detail TTL, an hour.
+///
+/// The stall is real: the test holds `LOCK TABLES books WRITE` on its own connection, so
+/// the load's SELECT waits inside MariaDB for 700 ms (the pool's acquire queue, a slow
+/// MySQL or a starved task would do the same). The reader still gets its book; the next
+/// read is a miss that reaches MySQL again. Before the fix the stalled load cached its
+/// row and the next read was a hit.
+#[tokio::test]
+async fn a_detail_load_stalled_past_the_second_delete_does_not_fill_the_cache() {
+    use sqlx::Connection;
+    let svc = spawn_catalog().await;
+    let url = bookstore_stack::testing::infra().database_url(&svc.database);
+    let mut lock = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    sqlx::query("LOCK TABLES books WRITE").execute(&mut lock).await.unwrap();
+    let before = svc.stats();
+    let mut client = svc.client.clone();
+    // Book 1 is cold (a fresh prefix), so this read leads a detail load; its SELECT now
+    // waits for the table lock inside MariaDB, holding one of the pool's connections.
+    let stalled = tokio::spawn(async move { client.get_book(GetBookRequest { id: 1 }).await });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // 700 ms: past the fill deadline (250 ms) and past the second delete (500 ms) too.
+    sqlx::query("UNLOCK TABLES").execute(&mut lock).await.unwrap();
+    let book = stalled.await.unwrap().expect("the stalled reader still gets its book");
+    assert_eq!(book.into_inner().book.unwrap().id, 1);
+    // The next read tells whether the stalled load filled the cache: a miss (and a second
+    // SELECT) if it did not, a hit if it did.
+    let mut client = svc.client.clone();
+    client.get_book(GetBookRequest { id: 1 }).await.unwrap();
+    let s = svc.stats().since(&before);
+    assert_eq!((s.detail_misses, s.detail_hits), (2, 0), "the stalled load cached nothing: {s:?}");
+    assert_eq!(s.db_queries, 2, "{s:?}");
+    // A prompt load still fills the cache as before.
+    client.get_book(GetBookRequest { id: 1 }).await.unwrap();
+    assert_eq!(svc.stats().since(&before).detail_hits, 1);
+}

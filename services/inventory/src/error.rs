@@ -29,6 +29,11 @@ pub enum Error {
     /// a drift report: comparing before the syncer caught up would report lag as drift.
     #[error("the ledger syncer is behind; try again")]
     SyncerBehind,
+    /// The rebuild lock expired or passed to another instance while this one was still
+    /// rebuilding; its remaining writes were refused. Never reaches a caller: the rebuild
+    /// starts over and finds the other instance's work (see `store::RebuildLock`).
+    #[error("lost the rebuild lock")]
+    LostRebuildLock,
     /// Redis failed (down, timeout, script error). Logged with context, never sent.
     /// A script error here means a bug in a script or in its caller's KEYS/ARGV — the
     /// scripts answer every business outcome with a status code, never with an error.
@@ -51,7 +56,7 @@ impl Error {
             Error::OutOfStock { .. } => "out_of_stock",
             Error::AlreadySettled { .. } => "settled",
             Error::SyncerBehind => "syncer_behind",
-            Error::Redis(_) | Error::Database(_) => "error",
+            Error::Redis(_) | Error::Database(_) | Error::LostRebuildLock => "error",
         }
     }
 }
@@ -79,6 +84,7 @@ impl From<Error> for Status {
             }
             Error::Redis(e) => bookstore_platform::error::internal("stock store", e),
             Error::Database(e) => bookstore_platform::error::internal("inventory ledger", e),
+            Error::LostRebuildLock => bookstore_platform::error::unavailable("stock store", err),
         }
     }
 }

@@ -60,6 +60,8 @@
 //! | write MySQL after the script returns | a crash in between loses the change | emit to a stream inside the script; [`ledger::Syncer`] applies it once |
 //! | let the caller say what to give back | a bogus release mints stock | the order record decides what is released |
 //! | keys spread over slots | scripts fail on Redis Cluster (CROSSSLOT) | one hash tag, `{<prefix>inv}`, for all keys ([`store`]) |
+//! | build key names inside a script | the cluster routes and checks only declared keys | every key in KEYS; the caller reads first, the script re-checks (`tests/cluster.rs`) |
+//! | rebuild an empty Redis from every instance at once | a late rebuild overwrites sales made meanwhile | one rebuild under a fenced lock ([`store::RebuildLock`]) |
 //!
 //! ## Invariants, and what enforces each
 //!
@@ -69,7 +71,8 @@
 //!   fields of one hash, or adds to `avail` and `total` together; no script writes a
 //!   field without its counterpart. Tested under a random concurrent workload.
 //! - **Idempotence**: the order record / direct-sale marker / restock marker is checked and
-//!   written in the same script as the change.
+//!   written in the same script as the change; per-order records answer retries for
+//!   [`store::REPLAY_RETENTION`] (24 h) after they were settled, then expire.
 //! - **Nothing lost, nothing doubled**: the stream entry is written with the change; the
 //!   syncer's cursor commits with the rows it covers; `inventory_logs` has a UNIQUE event id.
 //! - **Rebuildable**: [`ledger::rebuild_if_empty`] runs before the server accepts requests.
@@ -79,7 +82,11 @@
 //! - *Redis down*: requests fail with UNAVAILABLE (nothing is sold without Redis — the
 //!   honest failure; serving from MySQL meanwhile would need a second, slower protocol).
 //! - *Redis loses its data*: restart the service; it rebuilds from MySQL, losing at most
-//!   the changes not yet synced (see [`ledger::rebuild_if_empty`]).
+//!   the changes not yet synced (see [`ledger::rebuild_if_empty`]). Several instances
+//!   restarting together take turns: one rebuilds under the rebuild lock, the others wait
+//!   for its ready marker and serve from what it wrote.
+//! - *SIGTERM*: the server stops accepting and finishes its in-flight RPCs, then the syncer
+//!   drains the stream to its end, so a clean stop leaves MySQL equal to Redis.
 //! - *MySQL down*: sales go on; the stream grows in Redis memory until MySQL returns and
 //!   the syncer catches up. GetStockLog and Reconcile fail meanwhile.
 //! - *The service dies mid-request*: the script either ran entirely or not at all; the
@@ -268,14 +275,14 @@ pub async fn run(
     // with an empty Redis would answer "unknown book" for the whole catalogue.
     ledger::rebuild_if_empty(&store, &pool).await?;
 
-    // 3. The background tasks. They share the shutdown token, so SIGTERM stops them too.
+    // 3. The background tasks. The sweeper stops on the shutdown signal; the syncer on a
+    // token of its own, fired only once nothing can add to the stream any more (below).
+    let sync_stop = Shutdown::new();
     let syncer = settings.run_syncer.then(|| {
         let syncer = ledger::Syncer::new(store.clone(), pool.clone(), settings.sync_batch);
-        tokio::spawn(syncer.run(shutdown.clone()))
+        tokio::spawn(syncer.run(sync_stop.clone()))
     });
-    // The sweeper has no JoinHandle kept: it holds no transaction, so stopping it at any
-    // await point is safe, and the shutdown token ends its loop.
-    tokio::spawn(sweeper::run(
+    let sweeper = tokio::spawn(sweeper::run(
         store.clone(),
         Duration::from_secs(settings.payment_window_secs),
         Duration::from_secs(settings.sweep_interval_secs),
@@ -286,11 +293,20 @@ pub async fn run(
     let server = GrpcServer::bind(&common.host, common.port)
         .await?
         .add_service(InventoryServiceServer::new(api::InventoryApi::new(store, pool)));
-    bookstore_platform::run::serve("inventory-service", common, server, shutdown, on_bound).await?;
-    // Wait for the syncer's final drain (see `Syncer::run`), so a clean stop leaves MySQL
-    // caught up with what Redis held when the last request was answered.
+    let served =
+        bookstore_platform::run::serve("inventory-service", common, server, shutdown, on_bound)
+            .await;
+    // 5. The stop, in the order that loses nothing: `serve` returned, so the listener is
+    // closed and every in-flight RPC has finished; then the sweeper, the other writer of
+    // the stream, is waited for; only then is the syncer told to stop, and it drains the
+    // stream to its end before it returns (see `Syncer::run`). A clean stop thus leaves
+    // MySQL equal to Redis. ❌ DON'T stop the syncer on the signal itself: it would drain
+    // while RPCs still sell, and their acknowledged changes would wait in Redis for the
+    // next start (or be lost with Redis).
+    let _ = sweeper.await;
+    sync_stop.cancel();
     if let Some(syncer) = syncer {
         let _ = syncer.await;
     }
-    Ok(())
+    served
 }

@@ -263,6 +263,21 @@ async fn a_malformed_stream_entry_is_skipped_once_and_does_not_wedge_the_syncer(
     assert_eq!(app.assert_ledger_matches().await, 1);
 }
 
+/// Redis loses every key of the deployment, and its clock is "behind" MySQL's cursor:
+/// the cursor is moved a day ahead instead of moving a clock back — the same situation
+/// for the syncer, which reads strictly after its cursor.
+async fn lose_redis_behind_the_cursor(
+    pool: &sqlx::MySqlPool,
+    settings: &bookstore_inventory::Settings,
+    infra: &bookstore_stack::testing::Infra,
+) {
+    sqlx::query("UPDATE inventory_sync_cursor SET last_ms = last_ms + 86400000 WHERE id = 1")
+        .execute(pool)
+        .await
+        .unwrap();
+    common::flush_redis(settings, infra).await;
+}
+
 /// After Redis loses its data, a sale made while Redis's clock is behind MySQL's cursor
 /// still reaches the ledger: the rebuild starts the new stream after the cursor.
 ///
@@ -279,11 +294,7 @@ async fn a_rebuilt_stream_starts_after_the_mysql_cursor() {
     app.assert_ledger_matches().await;
     let pool = app.pool().await;
     let (settings, infra) = app.stop().await;
-    sqlx::query("UPDATE inventory_sync_cursor SET last_ms = last_ms + 86400000 WHERE id = 1")
-        .execute(&pool)
-        .await
-        .unwrap();
-    common::flush_redis(&settings, &infra).await;
+    lose_redis_behind_the_cursor(&pool, &settings, &infra).await;
 
     let app = start(settings, infra).await;
     let sale = pb::DecrStockRequest { order_id: 3, items: vec![item(1, 2)] };
@@ -294,4 +305,266 @@ async fn a_rebuilt_stream_starts_after_the_mysql_cursor() {
         .await
         .unwrap();
     assert_eq!(sold, 2, "the sale reached MySQL");
+}
+
+/// Two instances starting the rebuild at once on an emptied Redis: one rebuilds, the other
+/// waits and then sells from the rebuilt state; the counters end equal to MySQL's, and the
+/// sales made after the rebuild reach MySQL although the cursor is ahead of Redis's clock.
+///
+/// The interleaving that broke it is forced, not hoped for: instance B's only MySQL
+/// connection is held by the test, so B passes its "is Redis empty?" check and then stalls
+/// before reading the ledger. Meanwhile A rebuilds and sells one copy of every book. When
+/// B is let go it wrote the counters it read from MySQL over A's sales — Redis forgot them
+/// while the stream still carried them to MySQL, and the two disagreed by A's sales.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
+    let (mut settings, infra) = fresh_settings().await;
+    settings.run_syncer = false;
+    let app = start(settings, infra).await;
+    const BOOKS: u64 = 40;
+    for b in 1..=BOOKS {
+        app.restock(b, 100).await;
+    }
+    let store = app.store().await;
+    let pool = app.pool().await;
+    let mut syncer = Syncer::new(store.clone(), pool.clone(), 1000);
+    while syncer.sync_once().await.unwrap() > 0 {}
+    let (settings, infra) = app.stop().await;
+    lose_redis_behind_the_cursor(&pool, &settings, &infra).await;
+
+    // Two instances' worth of connections: their own Redis connection each, and for B a
+    // MySQL pool of one connection that the test holds for now.
+    let url = infra.database_url(&settings.common.database);
+    let pool_a = pool.clone();
+    let pool_b =
+        sqlx::mysql::MySqlPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    // The stall: B's only connection, held by the test. Nothing in B's code is changed or
+    // mocked; it just waits for a connection, as a real instance does on a busy pool.
+    let held = pool_b.acquire().await.unwrap();
+    let (store_a, store_b) =
+        (common::store_on(&settings, &infra).await, common::store_on(&settings, &infra).await);
+    // One instance's start: rebuild if Redis is empty, then sell one copy of every book at
+    // once — the sales a second rebuild would overwrite. Order ids differ per instance, so
+    // none of them is a replay of the other's.
+    let instance = |store: bookstore_inventory::store::StockStore, pool, first_order: u64| {
+        tokio::spawn(async move {
+            bookstore_inventory::ledger::rebuild_if_empty(&store, &pool).await.unwrap();
+            for b in 1..=BOOKS {
+                let order = bookstore_inventory::domain::OrderId::parse(first_order + b).unwrap();
+                let lines = bookstore_inventory::domain::Lines::parse(&[item(b, 1)]).unwrap();
+                store.decr(order, &lines).await.unwrap();
+            }
+        })
+    };
+    let b = instance(store_b.clone(), pool_b, 20_000);
+    // B is now past its first check, waiting for its MySQL connection. (With the lock, B
+    // holds the rebuild lock while it waits, so A waits for B instead of rebuilding.)
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let a = instance(store_a.clone(), pool_a, 10_000);
+    // Long enough for A to rebuild and sell everything if nothing stops it, as before the
+    // fix; then B gets its connection and goes on.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    drop(held);
+    a.await.unwrap();
+    b.await.unwrap();
+
+    // Drain the stream into MySQL, then compare both sides with the arithmetic: 100 copies,
+    // one sold by each instance. A sale after the rebuild that the cursor filtered out
+    // would show as 99 in MySQL; an overwritten sale as 99 in Redis.
+    let mut syncer = Syncer::new(store_a.clone(), pool.clone(), 1000);
+    while syncer.sync_once().await.unwrap() > 0 {}
+    for b in 1..=BOOKS {
+        let id = bookstore_inventory::domain::BookId::parse(b).unwrap();
+        let redis = store_a.get(id).await.unwrap();
+        let mysql: (i64, i64, i64) = sqlx::query_as(
+            "SELECT stock, sold_stock, total_stock FROM inventory WHERE book_id = ?",
+        )
+        .bind(b)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((redis.available, redis.sold, redis.total), (98, 2, 100), "book {b} in Redis");
+        assert_eq!(mysql, (98, 2, 100), "book {b} in MySQL: both instances' sales reached it");
+    }
+}
+
+/// A clean stop right after a burst of sales leaves MySQL equal to Redis: the server
+/// drains its in-flight RPCs first, and only then does the syncer catch up and stop.
+///
+/// The last RPC is made to be in flight at the stop: it is sent by hand over HTTP/2
+/// (prior knowledge, as gRPC speaks it), its headers before the stop and its body 300 ms
+/// after it. The server must finish that RPC, and it sells. Before the fix the syncer
+/// heard the same signal as the server, drained the stream at once and stopped; the sale,
+/// acknowledged 300 ms later, sat in Redis until the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = common::spawn_app().await;
+    app.restock(1, 1_000).await;
+    let store = app.store().await;
+    let pool = app.pool().await;
+    // The burst: 16 clients × 20 sales of one copy.
+    let burst = (0..16u64).map(|w| {
+        let mut c = app.client.clone();
+        async move {
+            for i in 0..20u64 {
+                let req =
+                    pb::DecrStockRequest { order_id: 1_000 + w * 100 + i, items: vec![item(1, 1)] };
+                c.decr_stock(req).await.unwrap();
+            }
+        }
+    });
+    futures::future::join_all(burst).await;
+
+    // The RPC in flight: DecrStock{order 99, [book 1 × 1]}, headers now, body later.
+    // An HTTP/2 frame: a 24-bit payload length, a type (0 DATA, 1 HEADERS, 4 SETTINGS,
+    // 6 PING), flags (1 = END_STREAM on DATA, ACK on SETTINGS and PING; 4 = END_HEADERS)
+    // and a 31-bit stream id (0 for the connection itself), then the payload.
+    let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
+        let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        f.extend([kind, flags]);
+        f.extend(stream.to_be_bytes());
+        f.extend(payload);
+        f
+    };
+    // The request's headers, HPACK-encoded by hand (the test has no HTTP/2 client that can
+    // pause between headers and body; a tonic client sends both at once).
+    let mut headers = Vec::new();
+    let path = "/bookstore.inventory.v1.InventoryService/DecrStock";
+    let authority = app.client_addr();
+    for (name, value) in [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", path),
+        (":authority", authority.as_str()),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+    ] {
+        // HPACK "literal header field without indexing, new name", no Huffman coding.
+        headers.extend([0u8, name.len() as u8]);
+        headers.extend(name.as_bytes());
+        headers.push(value.len() as u8);
+        headers.extend(value.as_bytes());
+    }
+    // gRPC servers speak HTTP/2 "with prior knowledge": no Upgrade dance, the client opens
+    // with the fixed preface and its SETTINGS, and may send a request at once. Stream 1 is
+    // the first stream a client opens; its HEADERS make it an RPC the server must finish.
+    let mut tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend(frame(4, 0, 0, &[])); // our SETTINGS
+    hello.extend(frame(1, 4, 1, &headers)); // HEADERS, END_HEADERS, stream 1
+    tcp.write_all(&hello).await.unwrap();
+    let (mut rd, wr) = tcp.into_split();
+    let wr = std::sync::Arc::new(tokio::sync::Mutex::new(wr));
+    // Read frame by frame: ACK the server's SETTINGS, and answer its PINGs — a draining
+    // h2 server pings before its final GOAWAY and waits for the answer.
+    let reader = tokio::spawn({
+        let wr = wr.clone();
+        async move {
+            let mut head = [0u8; 9];
+            while rd.read_exact(&mut head).await.is_ok() {
+                let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                let mut payload = vec![0u8; len];
+                if rd.read_exact(&mut payload).await.is_err() {
+                    break;
+                }
+                let (kind, flags) = (head[3], head[4]);
+                let reply = match (kind, flags & 1) {
+                    (4, 0) => frame(4, 1, 0, &[]),
+                    (6, 0) => frame(6, 1, 0, &payload),
+                    _ => continue,
+                };
+                if wr.lock().await.write_all(&reply).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // The stop, as SIGTERM would trigger it; the body follows while the server drains.
+    let stop = tokio::spawn(app.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The gRPC message: a compression flag (0), its length (4 bytes), the protobuf bytes —
+    // field 1 (order_id) = 99, field 2 (items) = one StockItem {book_id 1, quantity 1},
+    // each a tag byte (field << 3 | wire type) then the value.
+    let msg = [0x08, 99, 0x12, 0x04, 0x08, 0x01, 0x10, 0x01];
+    let mut body = vec![0u8];
+    body.extend((msg.len() as u32).to_be_bytes());
+    body.extend(msg);
+    wr.lock().await.write_all(&frame(0, 1, 1, &body)).await.unwrap(); // DATA, END_STREAM
+    tokio::time::timeout(Duration::from_secs(10), stop).await.expect("stops").unwrap();
+    reader.abort();
+
+    // The service is gone; Redis and MySQL are read directly. The in-flight sale must be in
+    // Redis (the server finished it) and in MySQL (the syncer drained after it).
+    let redis = store.get(bookstore_inventory::domain::BookId::parse(1).unwrap()).await.unwrap();
+    assert_eq!(redis.sold, 16 * 20 + 1, "the burst and the in-flight sale were served");
+    let mysql: (i64, i64) =
+        sqlx::query_as("SELECT stock, sold_stock FROM inventory WHERE book_id = 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(mysql, (redis.available, redis.sold), "MySQL equals Redis after a clean stop");
+}
+
+/// The per-order replay records carry a TTL of the replay retention — a settled
+/// reservation and a direct-sale marker, also after a rebuild — while an open reservation
+/// has none; a retry inside the retention still replays.
+///
+/// Before the fix every record lived for ever (`PTTL` -1), so Redis grew with every
+/// order ever placed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_records_expire_after_the_retention_and_replay_inside_it() {
+    use bookstore_inventory::{domain::OrderId, store::REPLAY_RETENTION};
+    let app = common::spawn_app().await;
+    app.restock(1, 50).await;
+    let mut c = app.client.clone();
+    let direct = pb::DecrStockRequest { order_id: 5, items: vec![item(1, 2)] };
+    let paid = pb::LockStockRequest { order_id: 6, items: vec![item(1, 1)] };
+    let open = pb::LockStockRequest { order_id: 7, items: vec![item(1, 1)] };
+    c.decr_stock(direct.clone()).await.unwrap();
+    c.lock_stock(paid.clone()).await.unwrap();
+    c.decr_stock(pb::DecrStockRequest { order_id: 6, items: vec![] }).await.unwrap();
+    c.lock_stock(open.clone()).await.unwrap();
+
+    // PTTL of the direct marker (order 5), the settled record (6), the open one (7).
+    async fn ttls(app: &common::TestApp) -> (i64, i64, i64) {
+        let store = app.store().await;
+        let (k, mut r) = (store.keys().clone(), store.redis());
+        let mut out = [0i64; 3];
+        let keys = [
+            k.direct(OrderId::parse(5).unwrap()),
+            k.order(OrderId::parse(6).unwrap()),
+            k.order(OrderId::parse(7).unwrap()),
+        ];
+        for (o, key) in out.iter_mut().zip(keys) {
+            *o = redis::cmd("PTTL").arg(key).query_async(&mut r).await.unwrap();
+        }
+        (out[0], out[1], out[2])
+    }
+    // "Carries the retention": at most the full figure, and no more than a minute below it
+    // (the test's own calls take milliseconds; a TTL far below would mean a wrong unit).
+    let max = REPLAY_RETENTION.as_millis() as i64;
+    let check = |(direct, settled, open): (i64, i64, i64), when: &str| {
+        assert!(direct > max - 60_000 && direct <= max, "{when}: direct marker PTTL {direct}");
+        assert!(settled > max - 60_000 && settled <= max, "{when}: settled record PTTL {settled}");
+        assert_eq!(open, -1, "{when}: an open reservation never expires");
+    };
+    check(ttls(&app).await, "after the sales");
+    // Retries inside the retention replay, and move nothing.
+    let before = app.stock(1).await;
+    assert!(c.decr_stock(direct.clone()).await.unwrap().into_inner().replayed);
+    assert!(c.lock_stock(paid.clone()).await.unwrap().into_inner().replayed);
+    assert_eq!(app.stock(1).await, before);
+
+    // A rebuild restores the records with what is left of their retention.
+    app.assert_ledger_matches().await;
+    let (settings, infra) = app.stop().await;
+    common::flush_redis(&settings, &infra).await;
+    let app = start(settings, infra).await;
+    check(ttls(&app).await, "after a rebuild");
+    let mut c = app.client.clone();
+    assert!(c.decr_stock(direct).await.unwrap().into_inner().replayed);
+    assert_eq!(app.stock(1).await, before);
 }

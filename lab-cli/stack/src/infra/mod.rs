@@ -18,10 +18,12 @@
 //! |---|---|
 //! | `mysql` | MariaDB: initialise the data directory, start, `SELECT VERSION()`, create the databases |
 //! | `redis` | Redis with an append-only file: start, ready once `loading:0` |
+//! | `cluster` | a throw-away 3-node Redis Cluster for tests (never part of `up`) |
 //! | `consul` | a dev-mode Consul agent: find the binary, start, ready once it has a leader |
 //! | `launch` | what the three share: finding a program, spawning it with a log, waiting until ready |
 //! | [`External`] (here) | servers given from outside through the environment |
 
+mod cluster;
 mod consul;
 mod launch;
 mod mysql;
@@ -29,6 +31,7 @@ mod redis;
 
 use anyhow::bail;
 
+pub use self::cluster::{RedisCluster, start_redis_cluster};
 pub use self::consul::{consul_program, consul_version, start_consul, tools_dir};
 pub use self::launch::find_program;
 pub(crate) use self::launch::wait_ready;

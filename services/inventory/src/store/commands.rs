@@ -22,8 +22,9 @@ pub struct Restore {
     pub books: Vec<Counters>,
     /// Every reservation line (`inventory_reservations`), open or settled.
     pub reservations: Vec<RestoredReservation>,
-    /// Orders sold directly (DecrStock with items), whose markers make a retry a replay.
-    pub direct: Vec<OrderId>,
+    /// Orders sold directly (DecrStock with items) inside the replay retention, with the
+    /// sale's time (Unix ms): their markers make a retry a replay until the retention ends.
+    pub direct: Vec<(OrderId, i64)>,
     /// Request ids of applied restocks, whose markers make a retry a replay.
     pub requests: Vec<RequestId>,
     /// MySQL's cursor: the new stream's ids must start after it.
@@ -40,6 +41,33 @@ pub struct RestoredReservation {
     pub state: i8,
     /// When lock.lua ran, by Redis's clock, in Unix milliseconds.
     pub locked_at_ms: i64,
+    /// When the reservation was settled (Unix ms); its record expires the replay retention
+    /// after it. Unused while the reservation is open (state 1).
+    pub settled_at_ms: i64,
+}
+
+/// The rebuild lock, held: the token this instance wrote with `SET NX PX`.
+///
+/// Why a lock at all: two instances started together on an emptied Redis would both see
+/// "no data" and both rebuild; the faster one marks Redis ready and starts selling while
+/// the slower one is still writing the counters it read from MySQL — and overwrites the
+/// new sales. With the lock one instance rebuilds and the others wait, then find Redis
+/// ready. ✅ DO give the lock an expiry (a holder killed mid-rebuild must not block every
+/// start after it) and a random token (so the release and the writes can tell "mine" from
+/// "a successor's"). The expiry alone is not enough: a holder paused past it (swap, a
+/// stopped VM) would wake up and go on writing beside its successor. So every write of the
+/// rebuild is fenced: `WATCH` the lock, check the token, `MULTI … EXEC` — Redis aborts the
+/// EXEC if the lock expired or changed hands in between (see [`StockStore::restore`]).
+#[derive(Debug)]
+pub struct RebuildLock {
+    token: String,
+}
+
+impl RebuildLock {
+    /// The random value the lock key holds while this instance owns it.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
 }
 
 impl StockStore {
@@ -140,25 +168,71 @@ impl StockStore {
         Ok(self.redis.clone().exists(self.keys.books()).await?)
     }
 
+    /// Takes the rebuild lock for `ttl` if nobody holds it (`SET key token NX PX ttl`).
+    pub async fn try_rebuild_lock(&self, ttl: Duration) -> Result<Option<RebuildLock>, Error> {
+        // 128 random bits: two instances can never draw the same token, so "the lock holds
+        // my token" really means "I still own it". A pid or hostname would not do: a
+        // restarted instance reuses both while its predecessor's lock may still be there.
+        let token = format!("{:032x}", rand::random::<u128>());
+        // One command: SET NX then PEXPIRE would leave a lock without expiry (held for ever)
+        // if this process died between the two.
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(self.keys.rebuild_lock())
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(taken.map(|_| RebuildLock { token }))
+    }
+
+    /// Runs `pipe` as one MULTI/EXEC only if `lock` still holds the rebuild lock.
+    ///
+    /// WATCH is per connection, and this one is shared — safe here because the rebuild runs
+    /// before the server, the syncer and the sweeper start, so nothing else of this
+    /// instance sends a command meanwhile. Another client touching the lock key (its expiry
+    /// included) makes EXEC answer nil, and nothing of `pipe` is applied.
+    async fn fenced(&self, lock: &RebuildLock, pipe: &mut redis::Pipeline) -> Result<(), Error> {
+        let mut conn = self.redis.clone();
+        let key = self.keys.rebuild_lock();
+        let _: () = redis::cmd("WATCH").arg(&key).query_async(&mut conn).await?;
+        // The check runs after WATCH, so a change between this GET and EXEC still aborts the
+        // EXEC: that ordering is what makes check-then-write safe without a script.
+        let holder: Option<String> = conn.get(&key).await?;
+        if holder.as_deref() != Some(lock.token()) {
+            let _: () = redis::cmd("UNWATCH").query_async(&mut conn).await?;
+            return Err(Error::LostRebuildLock);
+        }
+        // `None` is EXEC's nil reply: the lock key changed since WATCH, nothing was applied.
+        let done: Option<()> = pipe.atomic().query_async(&mut conn).await?;
+        *pipe = redis::pipe();
+        done.ok_or(Error::LostRebuildLock)
+    }
+
     /// Sets the ready marker.
     pub async fn mark_ready(&self) -> Result<(), Error> {
         let _: () = self.redis.clone().set(self.keys.ready(), 1).await?;
         Ok(())
     }
 
-    /// Writes `r` into this deployment's keys, then — last, and atomically — the set of
-    /// books and the ready marker.
+    /// Writes `r` into this deployment's keys, then — last, and atomically — the stream's
+    /// new start, the set of books and the ready marker. Every write is fenced by `lock`
+    /// ([`Error::LostRebuildLock`] if it expired or was taken over; nothing more is written).
     ///
-    /// Pipelines, not scripts: the rebuild runs before the server accepts requests and
-    /// before the syncer starts, so nothing competes with it, and a script over every book
-    /// would block Redis for the whole rebuild. One round trip per pipeline instead of one
-    /// per key: the load is bound by Redis's command rate, not by network round trips.
-    pub async fn restore(&self, r: &Restore) -> Result<(), Error> {
+    /// Transactions, not scripts: nothing of this instance competes with the rebuild, and
+    /// a script over every book would block Redis for the whole rebuild. Chunks of 5,000
+    /// writes keep each transaction short and its memory small (ours and Redis's input
+    /// buffer); one round trip per chunk, not per key.
+    pub async fn restore(&self, r: &Restore, lock: &RebuildLock) -> Result<(), Error> {
         let keys = &self.keys;
-        let mut conn = self.redis.clone();
-        // Chunks keep each pipeline small; a crash part-way is harmless because every write
-        // is an overwrite with the same values, and the `books` set comes last.
+        // Absolute expiry times (PEXPIREAT, PXAT) from the ledger's timestamps, not a fresh
+        // TTL: a rebuild must not give a day-old record another full day.
+        let retention = super::REPLAY_RETENTION.as_millis() as i64;
+        // A crash part-way is harmless: every write is an overwrite with the same values,
+        // and until the final step the next holder sees "no books, no marker" and rebuilds.
         let mut pipe = redis::pipe();
+        let mut queued = 0;
         for c in &r.books {
             let fields = [
                 ("avail", c.available),
@@ -167,11 +241,16 @@ impl StockStore {
                 ("total", c.total),
             ];
             pipe.hset_multiple(keys.stock(BookId::parse(c.book_id)?), &fields).ignore();
+            queued += 1;
+            if queued % 5_000 == 0 {
+                self.fenced(lock, &mut pipe).await?;
+            }
         }
-        for (i, line) in r.reservations.iter().enumerate() {
+        for line in &r.reservations {
             // A reservation needs its record (items, state, lock time) and, if still open, its
             // place in the sweeper's queue — with the original lock time, so a rebuild does not
-            // grant anyone a fresh 15 minutes.
+            // grant anyone a fresh 15 minutes. A settled one keeps what is left of its
+            // retention (PEXPIREAT in the past deletes it: it had expired anyway).
             let key = keys.order(line.order);
             let at = line.locked_at_ms;
             let state_name =
@@ -180,63 +259,48 @@ impl StockStore {
             pipe.hset_multiple(&key, &[("state", state_name), ("at", &at.to_string())]).ignore();
             if line.state == 1 {
                 pipe.zadd(keys.pending(), line.order.get(), at).ignore();
+            } else {
+                pipe.cmd("PEXPIREAT").arg(&key).arg(line.settled_at_ms + retention).ignore();
             }
-            // Flush every 5,000 reservations: one giant pipeline would hold the whole
-            // rebuild in memory twice (ours and Redis's input buffer).
-            if i % 5_000 == 4_999 {
-                let _: () = pipe.query_async(&mut conn).await?;
-                pipe = redis::pipe();
+            queued += 1;
+            if queued % 5_000 == 0 {
+                self.fenced(lock, &mut pipe).await?;
             }
         }
-        // A direct sale only needs its marker back.
-        for order in &r.direct {
-            pipe.set(keys.direct(*order), 1).ignore();
+        // A direct sale only needs its marker back, for what is left of its retention.
+        for (order, sold_at_ms) in &r.direct {
+            let until = sold_at_ms + retention;
+            pipe.cmd("SET").arg(keys.direct(*order)).arg(1).arg("PXAT").arg(until).ignore();
         }
+        // Restock markers come back without expiry, like the originals (see `keys`: a
+        // restock replayed after its marker expired would wedge the syncer on MySQL's UNIQUE).
         for request in &r.requests {
             pipe.set(keys.incr(request), 1).ignore();
         }
-        let _: () = pipe.query_async(&mut conn).await?;
+        self.fenced(lock, &mut pipe).await?;
 
-        // The stream was lost with the rest, and its ids come from Redis's clock: a Redis
-        // restarted on a host whose clock is behind would hand out ids below the cursor,
-        // and the syncer (which reads strictly after it) would never see those sales. An
-        // entry *at* the cursor, trimmed at once, leaves an empty stream whose last id is
-        // the cursor, so every new id is above it; and Reconcile, waiting for the cursor to
-        // reach that last id, finds it already there. The syncer never reads the entry
-        // itself (it reads strictly after the cursor), even if a crash kept it untrimmed.
+        // The final, atomic step. First the stream: it was lost with the rest, and its ids
+        // come from Redis's clock — a Redis restarted on a host whose clock is behind would
+        // hand out ids below the cursor, and the syncer (which reads strictly after it)
+        // would never see those sales. An entry *at* the cursor, deleted at once, leaves an
+        // empty stream whose last id is the cursor, so every new id is above it (what
+        // `XSETID` does, which Redis 7.0 refuses on a stream that does not exist yet); and
+        // Reconcile, waiting for the cursor to reach that last id, finds it already there.
+        // DEL first: whatever a crashed earlier attempt left in the stream holds no sale
+        // (nothing sells before the ready marker), and an XADD at the cursor would be
+        // refused behind it. Then the set of books and the ready marker: until they are
+        // written, a restarted service sees "no books, no marker" and simply rebuilds again.
+        pipe.del(keys.events()).ignore();
         if r.cursor != (0, 0) {
-            let added: Result<String, redis::RedisError> = redis::cmd("XADD")
-                .arg(keys.events())
-                .arg(format!("{}-{}", r.cursor.0, r.cursor.1))
-                .arg(&["e", "rebuilt"])
-                .query_async(&mut conn)
-                .await;
-            match added {
-                Ok(_) => {
-                    let _: i64 = redis::cmd("XTRIM")
-                        .arg(keys.events())
-                        .arg("MAXLEN")
-                        .arg(0)
-                        .query_async(&mut conn)
-                        .await?;
-                }
-                // The stream already ends at or past the cursor (a rebuild that crashed
-                // after this step, and runs again): there is nothing to move.
-                Err(e) if e.to_string().contains("equal or smaller") => {}
-                Err(e) => return Err(e.into()),
-            }
+            let id = format!("{}-{}", r.cursor.0, r.cursor.1);
+            pipe.cmd("XADD").arg(keys.events()).arg(&id).arg(&["e", "rebuilt"]).ignore();
+            pipe.cmd("XDEL").arg(keys.events()).arg(&id).ignore();
         }
-
-        // The final, atomic step: the set of books and the ready marker. Until it runs, a
-        // restarted service would see "no books, no marker" and simply rebuild again.
-        let mut last = redis::pipe();
-        last.atomic();
         for c in &r.books {
-            last.sadd(keys.books(), c.book_id).ignore();
+            pipe.sadd(keys.books(), c.book_id).ignore();
         }
-        last.set(keys.ready(), 1).ignore();
-        let _: () = last.query_async(&mut conn).await?;
-        Ok(())
+        pipe.set(keys.ready(), 1).ignore();
+        self.fenced(lock, &mut pipe).await
     }
 
     /// Puts `stock` units of `book` on a scratch deployment's shelf, nothing sold, and

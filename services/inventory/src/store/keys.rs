@@ -31,11 +31,17 @@
 //! the change; checking it from Rust first (`EXISTS`, then the script) reopens the
 //! GET-then-DECRBY race for two concurrent retries of one order.
 //!
-//! The records are never expired here, which is exact but grows with every order
+//! The per-order records expire [`REPLAY_RETENTION`] after they were settled (a
+//! reservation) or written (a direct-sale marker); an open reservation never expires, the
+//! sweeper still needs it. Without a retention every order ever placed stays in Redis
 //! (`MEMORY USAGE`: 120 bytes for a one-book reservation, 72 for a marker — about 1.2 GB
-//! per ten million orders). A production service would expire a
-//! settled record after the longest retry horizon of its callers and keep the long memory
-//! in MySQL (`inventory_reservations`, which a rebuild reloads).
+//! per ten million orders); the long memory is MySQL's (`inventory_reservations`, the log),
+//! and a rebuild restores only the records still inside the retention.
+//!
+//! The restock markers (`incr:`) do not expire, on purpose: `inventory_logs.request_id` is
+//! UNIQUE, so a restock retried after its marker expired would be applied in Redis and then
+//! refused by MySQL — and the syncer would stop on that batch for good. Restocks are rare
+//! (an admin, a publish), so keeping their markers costs little.
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -47,8 +53,26 @@
 //! | `{P inv}:events` | stream | every change, for the MySQL syncer |
 //! | `{P inv}:books` | set | every book id with stock (for reconcile and rebuild) |
 //! | `{P inv}:ready` | string | Redis holds this deployment's data (set after rebuild) |
+//! | `{P inv}:rebuild` | string | the rebuild lock: a random token, with an expiry |
+
+use std::time::Duration;
 
 use crate::domain::{BookId, OrderId, RequestId};
+
+/// How long a settled reservation and a direct-sale marker keep answering retries as
+/// replays: 24 hours.
+///
+/// Against order-service, the only caller that retries per order: its LockStock retries
+/// happen inside one CreateOrder (its peer deadline, seconds) or in its sweeper's
+/// `abandon` of a stale intent (`intent_stale` plus one 5 s pass); a confirm or release is
+/// retried every pass until inventory acknowledges it, and a payment can confirm until
+/// the order's 15-minute window ends. So a retry comes within minutes — or, while inventory
+/// itself is down, as long as the outage lasts. A day covers the payment window ~100 times
+/// over and any outage short of an incident someone is already handling. What a retry
+/// after the retention does: a late confirm or release finds no record and is a no-op
+/// (safe); a late LockStock locks again (the sweeper releases it after the payment
+/// window); a late direct DecrStock sells again — the case the figure must rule out.
+pub const REPLAY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// Key names of one deployment (one `redis_prefix`).
 #[derive(Clone, Debug)]
@@ -66,10 +90,6 @@ impl Keys {
         // `t_1:` gives `{t_1:inv}`: the prefix goes inside the tag, so each test's keys
         // share one slot just as production's do, and a cluster test is a faithful one.
         Ok(Self { base: format!("{{{prefix}inv}}") })
-    }
-    /// The prefix of every stock hash; settle.lua and snapshot.lua append a book id to it.
-    pub fn stock_prefix(&self) -> String {
-        format!("{}:stock:", self.base)
     }
     /// A book's counters. Written only by scripts (and by the rebuild).
     pub fn stock(&self, book: BookId) -> String {
@@ -102,6 +122,10 @@ impl Keys {
     /// Set once Redis holds this deployment's data; its absence triggers the rebuild.
     pub fn ready(&self) -> String {
         format!("{}:ready", self.base)
+    }
+    /// The rebuild lock: held by the one instance refilling an emptied Redis.
+    pub fn rebuild_lock(&self) -> String {
+        format!("{}:rebuild", self.base)
     }
     /// A `SCAN MATCH` pattern for every key of this deployment. The backslashes escape the
     /// braces: Redis's glob gives them no meaning today, and escaping keeps the pattern

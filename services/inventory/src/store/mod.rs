@@ -25,7 +25,7 @@
 //! HINCRBY {inv}:stock:7 avail -1                   -- the sale
 //! HINCRBY {inv}:stock:7 sold 1
 //! XADD    {inv}:events * e "3 7 -1 -1 0 1 0 9" r direct   -- the ledger entry
-//! SET     {inv}:direct:9 1                         -- the idempotency record
+//! SET     {inv}:direct:9 1 PX 86400000             -- the idempotency record, for a day
 //! ```
 //!
 //! Six commands of about a microsecond each, plus the script call itself and the network
@@ -41,8 +41,8 @@ mod scripts;
 
 use redis::aio::ConnectionManager;
 
-pub use commands::{Restore, RestoredReservation};
-pub use keys::Keys;
+pub use commands::{RebuildLock, Restore, RestoredReservation};
+pub use keys::{Keys, REPLAY_RETENTION};
 pub use reply::parse_stream_id;
 pub use scripts::{Settle, Settled, Snapshot};
 

@@ -33,6 +33,13 @@
 //! So every script here is O(items of one request): no loops over all books, no KEYS, no
 //! SCAN. (`snapshot.lua` is the one exception, O(books), and only operators call it.)
 //!
+//! Every key a script touches arrives in KEYS, never built inside from a prefix: Redis
+//! Cluster routes a script to the node of its declared keys and checks only those (a key
+//! built inside works only while it happens to share the slot). When only Redis knows the
+//! keys — settle needs the books of an order's record, the snapshot every book — the
+//! caller reads them first and the script re-checks that they are still the same, so the
+//! extra round trip costs no atomicity. `tests/cluster.rs` checks the rule with MONITOR.
+//!
 //! ## How replies are shaped
 //!
 //! Lua tables come back as arrays of integers. Each script answers `{code, …}`: `1` done
@@ -45,8 +52,8 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::StockStore;
 use super::reply::{decode_lines_reply, parse_stream_id, unexpected, unexpected_text};
+use super::{REPLAY_RETENTION, StockStore};
 use crate::domain::{BookId, Counters, Lines, OrderId, Quantity, RequestId};
 use crate::error::Error;
 
@@ -62,6 +69,7 @@ struct Scripts {
     decr: Script,
     incr: Script,
     snapshot: Script,
+    unlock: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -70,7 +78,13 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     decr: Script::new(include_str!("../../../../lua/decr.lua")),
     incr: Script::new(include_str!("../../../../lua/incr.lua")),
     snapshot: Script::new(include_str!("../../../../lua/snapshot.lua")),
+    unlock: Script::new(include_str!("../../../../lua/unlock.lua")),
 });
+
+/// How often a script whose declared keys went stale in between (settle's `{5}`,
+/// snapshot's `changed`) is re-read and re-run before giving up. Each retry needs a write
+/// landing between one read and the next script; three in a row means something is wrong.
+const STALE_KEYS_ATTEMPTS: usize = 3;
 
 /// How an order's reservation ends (see `lua/settle.lua`).
 ///
@@ -180,6 +194,7 @@ impl StockStore {
             inv.key(self.keys.stock(line.book));
         }
         add_line_args(&mut inv, order, lines);
+        inv.arg(REPLAY_RETENTION.as_millis() as u64);
         // One round trip; the reply says sold, replayed, short (which line) or unknown book.
         let reply: Vec<i64> = inv.invoke_async(&mut self.redis.clone()).await?;
         decode_lines_reply(&reply, lines)
@@ -202,19 +217,34 @@ impl StockStore {
         how: Settle,
         remark: &str,
     ) -> Result<Settled, Error> {
-        // The settle script builds the stock keys itself (see its cluster note): here only
-        // the order record, the pending set and the stream are declared.
-        let reply: Vec<i64> = SCRIPTS
-            .settle
-            .key(self.keys.order(order))
-            .key(self.keys.pending())
-            .key(self.keys.events())
-            .arg(self.keys.stock_prefix())
-            .arg(order.get())
-            .arg(how.arg())
-            .arg(remark)
-            .invoke_async(&mut self.redis.clone())
-            .await?;
+        // Two round trips: the record's lines first, so the stock keys can be declared (see
+        // settle.lua: EVERY KEY IN KEYS). Sales do not pay this: decr.lua and lock.lua get
+        // their books in the request. A `{5}` means the record appeared in between.
+        let mut reply = Vec::new();
+        for _ in 0..STALE_KEYS_ATTEMPTS {
+            let record: Vec<String> = redis::cmd("HKEYS")
+                .arg(self.keys.order(order))
+                .query_async(&mut self.redis.clone())
+                .await?;
+            // `b<book>` fields are the lines; `state` and `at` are not books. An order that
+            // never locked has no record, no lines, and settle.lua answers `{0}` for it.
+            let books: Vec<BookId> = record
+                .iter()
+                .filter_map(|f| f.strip_prefix('b')?.parse().ok())
+                .map(BookId::parse)
+                .collect::<Result<_, _>>()?;
+            let mut inv = SCRIPTS.settle.prepare_invoke();
+            inv.key(self.keys.order(order)).key(self.keys.pending()).key(self.keys.events());
+            inv.arg(order.get()).arg(how.arg()).arg(remark);
+            inv.arg(REPLAY_RETENTION.as_millis() as u64).arg(books.len());
+            for book in &books {
+                inv.key(self.keys.stock(*book)).arg(book.get());
+            }
+            reply = inv.invoke_async(&mut self.redis.clone()).await?;
+            if reply.first() != Some(&5) {
+                break;
+            }
+        }
         match reply.first() {
             // `1`: settled now; the rest of the reply is (book, quantity) pairs.
             Some(1) => Ok(Settled {
@@ -275,13 +305,26 @@ impl StockStore {
     /// Tolerable for a lab catalogue; for millions of books it would stall sales for
     /// seconds, and the snapshot would have to be read in slices against a stream id.
     pub async fn snapshot(&self) -> Result<Snapshot, Error> {
-        let reply: Vec<redis::Value> = SCRIPTS
-            .snapshot
-            .key(self.keys.books())
-            .key(self.keys.events())
-            .arg(self.keys.stock_prefix())
-            .invoke_async(&mut self.redis.clone())
-            .await?;
+        // The books first, so their stock keys can be declared; the script answers
+        // `changed` if a restock added a book in between (see snapshot.lua).
+        let mut reply: Vec<redis::Value> = Vec::new();
+        for _ in 0..STALE_KEYS_ATTEMPTS {
+            let books: Vec<u64> = redis::cmd("SMEMBERS")
+                .arg(self.keys.books())
+                .query_async(&mut self.redis.clone())
+                .await?;
+            let mut inv = SCRIPTS.snapshot.prepare_invoke();
+            inv.key(self.keys.books()).key(self.keys.events());
+            for book in books {
+                inv.key(self.keys.stock(BookId::parse(book)?)).arg(book);
+            }
+            reply = inv.invoke_async(&mut self.redis.clone()).await?;
+            let changed =
+                matches!(reply.first(), Some(redis::Value::BulkString(b)) if b == b"changed");
+            if !changed {
+                break;
+            }
+        }
         // Mixed reply: the first element is the stream id (a string), the rest are numbers in
         // groups of five. `Value` + `from_redis_value` decodes each element with its own type.
         let mut it = reply.into_iter();
@@ -301,6 +344,20 @@ impl StockStore {
             })
             .collect();
         Ok(Snapshot { last_event, books })
+    }
+}
+
+impl StockStore {
+    /// Releases the rebuild lock if `lock` still holds it (compare-and-delete, see
+    /// `lua/unlock.lua`); returns whether it did.
+    pub async fn release_rebuild_lock(&self, lock: &super::RebuildLock) -> Result<bool, Error> {
+        let released: i64 = SCRIPTS
+            .unlock
+            .key(self.keys.rebuild_lock())
+            .arg(lock.token())
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        Ok(released == 1)
     }
 }
 

@@ -72,6 +72,11 @@ impl TestApp {
         (self.settings, self.infra)
     }
 
+    /// The service's gRPC address as `host:port` (for a client written by hand).
+    pub fn client_addr(&self) -> String {
+        self.service.grpc.to_string()
+    }
+
     /// A MySQL pool on this service's database, for asserting on the ledger directly.
     pub async fn pool(&self) -> MySqlPool {
         MySqlPool::connect(&self.infra.database_url(&self.settings.common.database))
@@ -141,6 +146,13 @@ pub async fn flush_redis(settings: &Settings, infra: &Infra) {
         RaceArena::connect(&infra.mysql_url, &c.database, &infra.redis_url, &c.redis_prefix);
     let removed = arena.await.expect("arena").purge().await.expect("purge");
     assert!(removed > 0, "nothing to flush");
+}
+
+/// A store on the keys of `settings`' deployment over a connection of its own — what a
+/// second instance of the service would hold.
+pub async fn store_on(settings: &Settings, infra: &Infra) -> StockStore {
+    let redis = bookstore_platform::cache::connect(&infra.redis_url).await.expect("redis");
+    StockStore::new(redis, Keys::new(&settings.common.redis_prefix).unwrap())
 }
 
 /// A request line: `quantity` copies of `book_id`.
