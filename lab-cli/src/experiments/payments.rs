@@ -650,23 +650,9 @@ async fn kill_and_restart(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     steps.push(step(format!("进程 {pid} 已消失：内存里的一切（若有定时器）都随它而去")));
-    let lab = bookstore_stack::services::default_bin_dir()?.join("bookstore-lab");
-    let out = tokio::process::Command::new(&lab)
-        .arg("--dir")
-        .arg(&targets.lab_dir)
-        // `--no-seed`: the seed is idempotent but re-checks thousands of books and their stock,
-        // seconds of work that would push the restart past the 3 s window and change what
-        // the timeline shows; nothing was lost from the catalogue, only a process.
-        .args(["up", "--no-seed"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .with_context(|| format!("run {} up", lab.display()))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "bookstore-lab up failed: {}",
-        String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")
-    );
+    // `--no-seed` matters here: the seed re-checks thousands of books, seconds that would
+    // push the restart past the 3 s window and change what the timeline shows.
+    super::flash::faults::up_again(&targets.lab_dir).await?;
     // The new pid from the supervisor's own record, re-read after `up` wrote it: the report
     // then names the process the supervisor will stop at `down`.
     let (new_pid, _) = pid_of()?;

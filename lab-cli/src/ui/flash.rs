@@ -106,6 +106,8 @@ pub fn render(
     });
     frame.render_widget(Paragraph::new(counts), counts_area);
 
+    // Always six rows in the course's order, even before the first sample: a board whose
+    // rows move around as checks appear is harder to read at a glance than a blank one.
     let rows: Vec<Row> = Invariant::ALL
         .iter()
         .map(|inv| {
@@ -140,6 +142,9 @@ pub fn render(
     };
     frame.render_widget(Line::styled(target, Style::new().fg(Color::Cyan)), target_area);
 
+    // The checklist takes the faults' box rather than a box of its own: 80×24 has no
+    // spare rows, and the learner asks for it (`v`) after a sale, when the faults of that
+    // sale are already in the summary line above.
     if let Some(items) = &f.checklist {
         let lines: Vec<Line> = items
             .iter()

@@ -227,6 +227,8 @@ pub async fn run(
     events: mpsc::UnboundedSender<FlashEvent>,
 ) -> anyhow::Result<Summary> {
     // The book is published and stocked over gRPC by a lab account: set-up, not the sale.
+    // A fresh book per sale scopes every invariant: only this run's orders touch it, so
+    // "sold = the paid orders' quantities" is exact, whatever else the stack is doing.
     let inv = super::cache::channel(&targets.inventory).await?;
     let token = super::orders::shoppers(&targets.user, 1).await?.remove(0);
     let book = super::orders::fresh_book(&targets.catalog, &inv, &token, params.stock).await?;
@@ -258,6 +260,9 @@ pub async fn run(
         tokio::spawn(s.visit(tally.clone(), stop.clone()));
     }
 
+    // Each fault runs on a task of its own and reports back here: a MariaDB pause lasts
+    // seconds and a restart waits for `up`, and the board must keep ticking through both —
+    // the seconds a fault lasts are exactly the ones the learner wants to watch.
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, anyhow::Result<faults::Done>)>();
     let mut timed: Vec<Timed> = Vec::new();
     let mut running_faults = 0usize;
@@ -309,6 +314,9 @@ pub async fn run(
                 t.record.note = Some(note.clone());
                 let _ = events.send(FlashEvent::Note(note));
             }
+            // Once a second: read the stores, judge, time the faults, report. The sample is
+            // taken here, in the loop, not on a task of its own, so a tick's board and its
+            // counts describe the same moment.
             _ = interval.tick() => {
                 let ids = order_ids(&tally);
                 let sample = board.sample(&ids).await;
@@ -324,6 +332,10 @@ pub async fn run(
                     phase = Phase::CatchingUp;
                     catch_up_began = Some(Instant::now());
                 }
+                // Catch-up ends when every check holds — the moment "eventually consistent"
+                // has arrived — or after CATCH_UP, when a difference that never resolved has
+                // long turned red. Ending at the last shopper instead would report the
+                // confirms and syncer writes still in flight as failures.
                 let settled = rows.iter().all(|r| r.verdict == Verdict::Holds);
                 if phase == Phase::CatchingUp
                     && (settled || catch_up_began.is_some_and(|t| t.elapsed() > CATCH_UP))
