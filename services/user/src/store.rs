@@ -130,7 +130,7 @@ pub async fn ensure_admin(
     username: &Username,
     password_hash: &str,
 ) -> Result<(UserRow, bool), Error> {
-    let done = sqlx::query(
+    sqlx::query(
         "INSERT INTO users (username, email, password_hash, role) VALUES (?, '', ?, 'admin') \
          ON DUPLICATE KEY UPDATE role = 'admin'",
     )
@@ -138,9 +138,10 @@ pub async fn ensure_admin(
     .bind(password_hash)
     .execute(pool)
     .await?;
-    // MySQL's affected rows: 1 for an insert, 2 for an update that changed the row, 0 for
-    // an update that changed nothing (already an admin).
-    let created = done.rows_affected() == 1;
     let row = find_by_username(pool, username.as_str()).await?.ok_or(Error::NotFound)?;
+    // Created by *this* call exactly when the stored hash is the one we just made: every
+    // hash has a fresh random salt, so no earlier account can hold it. (Affected rows
+    // cannot tell: sqlx asks MySQL for *found* rows, 1 for an unchanged update too.)
+    let created = row.password_hash == password_hash;
     Ok((row, created))
 }
