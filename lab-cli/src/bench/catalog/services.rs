@@ -64,7 +64,7 @@ pub(super) async fn start(
     pool.close().await;
 
     let shutdown = Shutdown::new();
-    let mut inv = bookstore_inventory::Settings::in_process(
+    let inv = bookstore_inventory::Settings::in_process(
         &infra.mysql_url,
         &infra.redis_url,
         &inventory_db(database),
