@@ -95,6 +95,7 @@ impl LiveStock {
         })
     }
 
+    // lesson:live-stock:start
     /// Sets every book's `stock` to inventory's `available` (see the module docs for how
     /// fresh). One RPC for all the books whose figure is older than the TTL, none if every
     /// figure is fresh.
@@ -117,6 +118,7 @@ impl LiveStock {
             book.stock = seen.get(&book.id).map_or(0, |s| s.available);
         }
     }
+    // lesson:live-stock:end
 
     /// One GetStocks for `ids` (at most 100: a page's worth), remembered with the time of
     /// the answer. Ids inventory left out have no row there: remembered as 0.
