@@ -656,6 +656,7 @@ async fn only_an_admin_may_publish() {
         stock: 5,
         ..Default::default()
     };
+    // The report, replayed: a fresh account, a valid token, a 1-cent book.
     let shopper = svc.shopper_token().await;
     let mut req = Request::new(book.clone());
     req.metadata_mut().insert("authorization", format!("Bearer {shopper}").parse().unwrap());
@@ -669,7 +670,8 @@ async fn only_an_admin_may_publish() {
         }
     };
     assert_eq!(total(&mut svc).await, SEEDED as u64, "the shopper published nothing");
-    // Nothing reached inventory either: the next id has no stock row.
+    // Nothing reached inventory either: the next id has no stock row. (The refusal comes
+    // before NewBook::parse and the INSERT, so no id was even burned.)
     let next = SEEDED as u64 + 1;
     let missing = svc.inventory.get_stock(GetStockRequest { book_id: next }).await.unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
@@ -695,10 +697,13 @@ async fn a_sale_in_inventory_shows_on_the_detail_and_the_list_within_a_second() 
     let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
     assert_eq!((page.books[0].id, page.books[0].stock), (book.id, 3));
 
+    // The sale goes to inventory alone, as a shop's sales do; the catalogue hears nothing.
     let version = svc.list_version().await;
     svc.sell(7001, book.id, 3).await.unwrap();
     let sold_at = std::time::Instant::now();
     // Poll until both show 0; the promise is "within about a second", so 1.5 s fails.
+    // Polling rather than one sleep: the test then also reports *how late* a slow run was,
+    // and never waits longer than needed on a fast one.
     loop {
         let detail = svc.shown(book.id).await.stock;
         let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
@@ -737,10 +742,17 @@ async fn a_burst_of_sales_leaves_the_list_cache_alone() {
     req.metadata_mut().insert("authorization", format!("Bearer {admin}").parse().unwrap());
     let book = svc.client.publish_book(req).await.unwrap().into_inner().book.unwrap();
     let newest = list(1, 20, SortField::CreatedAt, SortOrder::Desc, "");
-    svc.client.list_books(newest.clone()).await.unwrap(); // fills the page
+    // One read fills the page: from here on every read of it is a hit unless something
+    // evicts it, so any eviction caused by a sale shows up as a miss and a SQL statement.
+    svc.client.list_books(newest.clone()).await.unwrap();
+    // Read straight from Redis, not from the service: the version key is what an
+    // UpdateStock-per-sale design would bump, so it is the witness of the avalanche.
     let version = svc.list_version().await;
     let before = svc.stats();
 
+    // 200 sales with distinct order ids (each a real sale, none a replay), all in flight
+    // together with 100 page reads: the reads must land *during* the sales, not after, or
+    // the test would only prove that a quiet cache stays warm.
     let sales = (0..200u64).map(|i| {
         let mut inv = svc.inventory.clone();
         async move {
@@ -761,7 +773,8 @@ async fn a_burst_of_sales_leaves_the_list_cache_alone() {
     assert_eq!(svc.list_version().await, version, "200 sales bumped the list version");
     assert_eq!(during.db_queries, 0, "not one statement reached MySQL during the burst");
     assert_eq!((during.list_hits, during.list_misses), (100, 0), "every read was a cache hit");
-    // And the shown stock caught up with inventory within the TTL.
+    // And the shown stock caught up with inventory within the TTL: 600 ms is the 500 ms
+    // memory plus room for the RPC. 300 − 200 = 100, the figure inventory holds.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let page = svc.client.list_books(newest).await.unwrap().into_inner();
     assert_eq!((page.books[0].id, page.books[0].stock), (book.id, 100));
@@ -791,6 +804,7 @@ async fn publishing_opens_the_stock_in_inventory_once_even_when_retried() {
             client.publish_book(req).await.map(|r| r.into_inner().book.unwrap())
         }
     };
+    // The first publish inserts the row and opens 7 units under `publish:<id>`.
     let first = send(&mut svc, publish.clone()).await.unwrap();
     let stock = |svc: &mut TestCatalog, id: u64| {
         let mut inv = svc.inventory.clone();
@@ -804,6 +818,9 @@ async fn publishing_opens_the_stock_in_inventory_once_even_when_retried() {
         }
     };
     assert_eq!(stock(&mut svc, first.id).await.available, 7);
+    // Three retries of the identical request — what a client does after a lost answer.
+    // Each meets the ISBN's unique index, is recognised as the same book by the same
+    // admin, re-sends IncrStock with the same request id, and inventory replays it.
     for _ in 0..3 {
         let again = send(&mut svc, publish.clone()).await.unwrap();
         assert_eq!(again.id, first.id, "a retry answers the book it published");
@@ -811,6 +828,7 @@ async fn publishing_opens_the_stock_in_inventory_once_even_when_retried() {
     let s = stock(&mut svc, first.id).await;
     assert_eq!((s.available, s.total), (7, 7), "three retries added no stock");
 
+    // Same ISBN, different title: not a retry but a clash, refused before any stock moves.
     let other = PublishBookRequest { title: "Another Book".into(), ..publish };
     let err = send(&mut svc, other).await.unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
@@ -822,7 +840,9 @@ async fn publishing_opens_the_stock_in_inventory_once_even_when_retried() {
 /// reads keep answering, showing 0 for stock nobody could read.
 #[tokio::test]
 async fn a_publish_that_cannot_open_its_stock_leaves_no_book() {
-    // A port that was just free: nothing listens there.
+    // A port that was just free: nothing listens there. The listener is dropped at the end
+    // of the statement, so the OS refuses connections at once (no timeout to wait for):
+    // the failure path runs in milliseconds, as a crashed inventory's would.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut svc = spawn_catalog_with(Some(format!("http://{closed}"))).await;
     let admin = svc.token().await;
@@ -834,6 +854,7 @@ async fn a_publish_that_cannot_open_its_stock_leaves_no_book() {
         ..Default::default()
     });
     req.metadata_mut().insert("authorization", format!("Bearer {admin}").parse().unwrap());
+    // UNAVAILABLE, the retryable code: the caller learns "try again later", not "invalid".
     let err = svc.client.publish_book(req).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     let page = svc

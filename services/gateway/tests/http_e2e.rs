@@ -140,6 +140,10 @@ impl Stack {
     }
 
     /// A fresh admin account (as the lab's `up` makes one), logged in over HTTP.
+    ///
+    /// `ensure_admin` is an operator's command against user-service's database, not an
+    /// HTTP route: there is deliberately no way to become admin through the gateway, so the
+    /// test takes the operator's path and then logs in like any client.
     async fn admin_token(&self) -> String {
         let username = bookstore_stack::testing::unique_name("admin");
         let infra = bookstore_stack::testing::infra();

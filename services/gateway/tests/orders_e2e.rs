@@ -376,6 +376,8 @@ async fn an_admins_new_book_is_orderable_and_its_sell_out_shows_on_its_pages() {
     let (_, _, page) = shop.call("GET", "/api/v1/books?page_size=1", None, None, None).await;
     assert_eq!(page["total"], 20, "the shopper published nothing");
 
+    // The admin is made the way the lab's `up` makes its own (ensure-admin), then logs in
+    // over HTTP like anyone: the role arrives in the token, not in any request field.
     let admin = shop.admin_token("boss_gw").await;
     let (s, _, b) = shop.call("POST", "/api/v1/books", Some(&admin), None, Some(book)).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
@@ -391,19 +393,23 @@ async fn an_admins_new_book_is_orderable_and_its_sell_out_shows_on_its_pages() {
         .unwrap();
     assert_eq!((stock.available, stock.total), (3, 3));
 
-    // Orderable at once: the shopper reserves 1.
+    // Orderable at once: the shopper reserves 1. Before the fix this was FAILED_PRECONDITION
+    // territory — inventory had no row for a book published through the catalogue.
     let basket = json!({"items": [{"book_id": id, "quantity": 1}]});
     let (s, _, b) =
         shop.call("POST", "/api/v1/orders", Some(&shopper), Some("new-book-1"), Some(basket)).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
 
-    // The last 2 units sell directly in inventory (a flash sale elsewhere).
+    // The last 2 units sell directly in inventory (a flash sale elsewhere). 1 locked by the
+    // order + 2 sold = 3: available is 0, which is what both pages must come to say.
     let items = vec![bookstore_proto::inventory::StockItem { book_id: id, quantity: 2 }];
     shop.inventory
         .clone()
         .decr_stock(bookstore_proto::inventory::DecrStockRequest { order_id: 99_001, items })
         .await
         .unwrap();
+    // The same one-second promise as catalog's own test, now through the gateway's JSON:
+    // the gateway adds no cache of its own, so it must not add staleness either.
     let sold_out = std::time::Instant::now();
     loop {
         let (_, _, detail) =

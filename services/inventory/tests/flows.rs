@@ -203,7 +203,10 @@ async fn get_stocks_answers_known_books_in_one_call_and_refuses_bad_batches() {
     let mut c = app.client.clone();
     app.restock(11, 4).await;
     app.restock(12, 9).await;
+    // A sale first, so the answer must carry live counters (sold 2), not the restock's.
     c.decr_stock(pb::DecrStockRequest { order_id: 5, items: vec![item(12, 2)] }).await.unwrap();
+    // 999 was never stocked and 12 is asked twice: the answer keeps 12 first (its first
+    // mention), once, and leaves 999 out instead of failing the whole page.
     let r = c
         .get_stocks(pb::GetStocksRequest { book_ids: vec![12, 999, 11, 12] })
         .await

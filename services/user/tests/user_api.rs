@@ -336,9 +336,13 @@ async fn roles_are_signed_into_the_token_and_only_ensure_admin_grants_admin() {
     fn login_roles(l: &bookstore_proto::user::LoginResponse) -> Vec<String> {
         l.user.as_ref().unwrap().roles.clone()
     }
+    // Register grants no more than `customer`: there is no field in RegisterRequest a
+    // shopper could fill in to ask for more, and the column's default decides.
     assert_eq!(roles_of(&mut svc, "frank", "franks-password").await, ["customer"]);
 
-    // An existing account is promoted and keeps its password; a new one is created.
+    // An existing account is promoted and keeps its password (frank still logs in with
+    // his own, not with the one passed here); a new one is created; a second run of
+    // the same command changes nothing and says so (`false`) — `up` runs it every time.
     let settings = svc.settings.clone();
     assert!(!bookstore_user::ensure_admin(&settings, "frank", "ignored-password").await.unwrap());
     assert_eq!(roles_of(&mut svc, "frank", "franks-password").await, ["admin"]);
@@ -346,7 +350,9 @@ async fn roles_are_signed_into_the_token_and_only_ensure_admin_grants_admin() {
     assert!(!bookstore_user::ensure_admin(&settings, "root_op", "operator-pass").await.unwrap());
     assert_eq!(roles_of(&mut svc, "root_op", "operator-pass").await, ["admin"]);
 
-    // A shopper who edits the claim to say admin breaks the signature.
+    // A shopper who edits the claim to say admin breaks the signature: the roles are only
+    // as trustworthy as the HMAC over them, which is why no service reads them from a
+    // token it has not had ValidateToken check.
     let forged = TokenKeys::new(&Secret::new("not-the-services-secret-but-32-bytes-long"))
         .sign(&Claims {
             sub: "1".into(),
@@ -359,6 +365,8 @@ async fn roles_are_signed_into_the_token_and_only_ensure_admin_grants_admin() {
     let err = svc.client.validate_token(ValidateTokenRequest { token: forged }).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
+    // The published password works in development only, exactly like the published JWT
+    // secret: a production deployment that forgot to choose its own is refused.
     let mut production = settings.clone();
     production.common.environment = "production".into();
     let refused =
