@@ -288,6 +288,8 @@ impl CatalogApi {
         let new = NewBook::parse(req.get_ref())?;
         // The publisher's id is recorded with the book (`published_by`): the audit trail
         // of who added what, taken from the verified token, never from the request body.
+        // `inserted` tells the two cases apart for the compensation below: only a row this
+        // call created may be deleted by it — never the original of a retried publish.
         let (mut book, inserted) = match self.store.insert(&new, who.user_id).await {
             Ok(book) => (book, true),
             Err(Error::AlreadyExists(msg)) => {
@@ -325,6 +327,10 @@ impl CatalogApi {
     async fn retried(&self, new: &NewBook, user_id: u64) -> Result<Option<Book>, Status> {
         let Some(isbn) = &new.isbn else { return Ok(None) };
         let Some((book, by)) = self.store.by_isbn(isbn).await? else { return Ok(None) };
+        // The fields a retry cannot change without being a different publish. Publisher
+        // and description are left out: a client that trims a blurb between retries is
+        // still retrying. The account must match: another admin's book under this ISBN
+        // is a clash, or one admin could "retry" their way into someone else's book.
         let same = by == Some(user_id)
             && book.title == new.title
             && book.author == new.author

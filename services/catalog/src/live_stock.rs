@@ -101,6 +101,9 @@ impl LiveStock {
     /// figure is fresh.
     pub async fn overlay(&self, books: &mut [Book]) {
         let now = Instant::now();
+        // The lock is taken twice, never across the RPC: a std `MutexGuard` held over an
+        // `.await` would block every other request of this instance for the RPC's length
+        // (and does not compile in a `Send` future anyway). Two short sections instead.
         let stale: Vec<u64> = {
             let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             books
@@ -123,6 +126,9 @@ impl LiveStock {
     /// One GetStocks for `ids` (at most 100: a page's worth), remembered with the time of
     /// the answer. Ids inventory left out have no row there: remembered as 0.
     async fn refresh(&self, ids: &[u64]) {
+        // Both deadlines, as in `auth`: `set_timeout` tells inventory when we stop waiting
+        // (`grpc-timeout`), `tokio::time::timeout` enforces it here even on a connect that
+        // never completes.
         let mut request = tonic::Request::new(GetStocksRequest { book_ids: ids.to_vec() });
         request.set_timeout(self.timeout);
         let mut client = self.client.clone();
@@ -144,6 +150,9 @@ impl LiveStock {
         metrics::counter!("catalog_live_stock_reads_total", "result" => "ok").increment(1);
         let at = Instant::now();
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Every id asked for is remembered, the absent ones as 0: otherwise a page with one
+        // never-stocked book would re-ask inventory on every read — the penetration pattern
+        // of the detail cache, one level down, with the same cure.
         for id in ids {
             seen.insert(*id, Seen { available: 0, at });
         }
@@ -185,6 +194,8 @@ impl LiveStock {
             }
             Err(_) => return Err(Error::StockUnavailable("timed out".into())),
         };
+        // A replay answers the book's current counters, so after a retried publish this is
+        // what is on the shelf now (the opening stock minus any sales since), not 0.
         let available = i32::try_from(stock.available.max(0)).unwrap_or(i32::MAX);
         // Remembered now: the publisher's next read shows the stock without waiting a TTL.
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());

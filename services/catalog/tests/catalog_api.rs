@@ -167,15 +167,25 @@ impl TestCatalog {
     /// Publishes a minimal valid book through the RPC (so invalidation runs), as the
     /// token's owner. The bearer token goes in metadata, exactly as grpcurl's `-H` sends it.
     async fn publish(&mut self, token: &str, title: &str) -> bookstore_proto::catalog::Book {
-        let mut req = Request::new(PublishBookRequest {
+        let book = PublishBookRequest {
             title: title.into(),
             author: "Test Author".into(),
             price: 4_990,
             stock: 3,
             ..Default::default()
-        });
+        };
+        self.publish_as(token, book).await.unwrap()
+    }
+
+    /// Sends `book` as PublishBook with `token` and returns the answer, refusals included.
+    async fn publish_as(
+        &mut self,
+        token: &str,
+        book: PublishBookRequest,
+    ) -> Result<bookstore_proto::catalog::Book, tonic::Status> {
+        let mut req = Request::new(book);
         req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-        self.client.publish_book(req).await.unwrap().into_inner().book.unwrap()
+        Ok(self.client.publish_book(req).await?.into_inner().book.unwrap())
     }
 }
 
@@ -658,9 +668,7 @@ async fn only_an_admin_may_publish() {
     };
     // The report, replayed: a fresh account, a valid token, a 1-cent book.
     let shopper = svc.shopper_token().await;
-    let mut req = Request::new(book.clone());
-    req.metadata_mut().insert("authorization", format!("Bearer {shopper}").parse().unwrap());
-    let err = svc.client.publish_book(req).await.unwrap_err();
+    let err = svc.publish_as(&shopper, book.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     let total = |svc: &mut TestCatalog| {
         let mut client = svc.client.clone();
@@ -732,15 +740,14 @@ async fn a_sale_in_inventory_shows_on_the_detail_and_the_list_within_a_second() 
 async fn a_burst_of_sales_leaves_the_list_cache_alone() {
     let mut svc = spawn_catalog().await;
     let admin = svc.token().await;
-    let mut req = Request::new(PublishBookRequest {
+    let flash = PublishBookRequest {
         title: "Flash Sale".into(),
         author: "Burst".into(),
         price: 990,
         stock: 300,
         ..Default::default()
-    });
-    req.metadata_mut().insert("authorization", format!("Bearer {admin}").parse().unwrap());
-    let book = svc.client.publish_book(req).await.unwrap().into_inner().book.unwrap();
+    };
+    let book = svc.publish_as(&admin, flash).await.unwrap();
     let newest = list(1, 20, SortField::CreatedAt, SortOrder::Desc, "");
     // One read fills the page: from here on every read of it is a hit unless something
     // evicts it, so any eviction caused by a sale shows up as a miss and a SQL statement.
@@ -795,17 +802,8 @@ async fn publishing_opens_the_stock_in_inventory_once_even_when_retried() {
         stock: 7,
         ..Default::default()
     };
-    let send = |svc: &mut TestCatalog, body: PublishBookRequest| {
-        let mut client = svc.client.clone();
-        let token = admin.clone();
-        async move {
-            let mut req = Request::new(body);
-            req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-            client.publish_book(req).await.map(|r| r.into_inner().book.unwrap())
-        }
-    };
     // The first publish inserts the row and opens 7 units under `publish:<id>`.
-    let first = send(&mut svc, publish.clone()).await.unwrap();
+    let first = svc.publish_as(&admin, publish.clone()).await.unwrap();
     let stock = |svc: &mut TestCatalog, id: u64| {
         let mut inv = svc.inventory.clone();
         async move {
@@ -822,7 +820,7 @@ async fn publishing_opens_the_stock_in_inventory_once_even_when_retried() {
     // Each meets the ISBN's unique index, is recognised as the same book by the same
     // admin, re-sends IncrStock with the same request id, and inventory replays it.
     for _ in 0..3 {
-        let again = send(&mut svc, publish.clone()).await.unwrap();
+        let again = svc.publish_as(&admin, publish.clone()).await.unwrap();
         assert_eq!(again.id, first.id, "a retry answers the book it published");
     }
     let s = stock(&mut svc, first.id).await;
@@ -830,7 +828,7 @@ async fn publishing_opens_the_stock_in_inventory_once_even_when_retried() {
 
     // Same ISBN, different title: not a retry but a clash, refused before any stock moves.
     let other = PublishBookRequest { title: "Another Book".into(), ..publish };
-    let err = send(&mut svc, other).await.unwrap_err();
+    let err = svc.publish_as(&admin, other).await.unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
     assert_eq!(stock(&mut svc, first.id).await.total, 7);
 }
@@ -846,16 +844,15 @@ async fn a_publish_that_cannot_open_its_stock_leaves_no_book() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut svc = spawn_catalog_with(Some(format!("http://{closed}"))).await;
     let admin = svc.token().await;
-    let mut req = Request::new(PublishBookRequest {
+    let never = PublishBookRequest {
         title: "Never Sellable".into(),
         author: "Nobody".into(),
         price: 100,
         stock: 5,
         ..Default::default()
-    });
-    req.metadata_mut().insert("authorization", format!("Bearer {admin}").parse().unwrap());
+    };
     // UNAVAILABLE, the retryable code: the caller learns "try again later", not "invalid".
-    let err = svc.client.publish_book(req).await.unwrap_err();
+    let err = svc.publish_as(&admin, never).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     let page = svc
         .client
