@@ -76,8 +76,8 @@ pub(super) async fn start(
     }));
     let inventory_addr = rx.await.context("inventory-service did not start")?;
 
-    let mut settings = Settings::default();
-    settings.inventory_addr = format!("http://{inventory_addr}");
+    let mut settings =
+        Settings { inventory_addr: format!("http://{inventory_addr}"), ..Default::default() };
     settings.common.port = 0;
     settings.common.mysql_url = Secret::new(infra.mysql_url.clone());
     settings.common.redis_url = Secret::new(infra.redis_url.clone());
