@@ -144,6 +144,7 @@ impl Context {
             catalog: catalog.address.clone(),
             catalog_metrics: catalog.metrics.clone(),
             user: state.service("user").map(|c| c.address.clone()),
+            inventory: state.service("inventory").map(|c| c.address.clone()),
         })
     }
 

@@ -89,7 +89,7 @@ use bookstore_loadgen::{LoadConfig, Outcome, Snapshot};
 use bookstore_proto::{
     catalog::{PublishBookRequest, catalog_service_client::CatalogServiceClient},
     inventory::{
-        GetStockLogRequest, GetStockRequest, IncrStockRequest, StockLogType,
+        GetStockLogRequest, GetStockRequest, StockLogType,
         inventory_service_client::InventoryServiceClient,
     },
     order::{
@@ -352,7 +352,7 @@ pub async fn run(
     let order_ch = channel(&targets.order).await?;
     let inv_ch = channel(&targets.inventory).await?;
     let tokens = shoppers(&targets.user, params.shoppers.max(1) as usize).await?;
-    let book = fresh_book(&targets.catalog, &inv_ch, &tokens[0], params.stock.max(1)).await?;
+    let book = fresh_book(&targets.user, &targets.catalog, params.stock.max(1)).await?;
     let _ = events.send(OrdersEvent::Ready { run, book, tokens: tokens.clone() });
 
     // One order alone first: under the burst every step would include queueing behind the
@@ -447,16 +447,22 @@ pub(crate) async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>
     futures::future::try_join_all(logins).await.context("register the experiment's shoppers")
 }
 
-// The catalogue's `stock` field is display-only (DESIGN.md: inventory owns the ledger), so
-// the book is published with 0 and its units come from IncrStock — the one way a book gets
-// stock in inventory. The request id is random: a rerun must add, not replay.
-/// Publishes a new book and gives it `stock` units in inventory; returns its id.
-pub(crate) async fn fresh_book(
-    catalog: &str,
-    inv: &Channel,
-    token: &str,
-    stock: u32,
-) -> anyhow::Result<u64> {
+/// Logs in as the lab's admin account (`admin`, made by every `bookstore-lab up`; see
+/// `bookstore_stack::seed::ensure_admin`): publishing needs the admin role, which no
+/// shopper's token carries.
+pub(crate) async fn admin_token(user: &str) -> anyhow::Result<String> {
+    use bookstore_stack::seed::{ADMIN_PASSWORD, ADMIN_USERNAME};
+    let mut users = UserServiceClient::new(channel(user).await?);
+    let login = LoginRequest { username: ADMIN_USERNAME.into(), password: ADMIN_PASSWORD.into() };
+    let r = users.login(login).await.context("log in as the lab's admin (made by `up`)")?;
+    Ok(r.into_inner().token)
+}
+
+// Published as the lab's admin with its opening stock: PublishBook gives the book its
+// units in inventory itself (IncrStock `publish:<id>`), so there is no restock step here.
+/// Publishes a new book with `stock` units (in inventory, through the publish); returns its id.
+pub(crate) async fn fresh_book(user: &str, catalog: &str, stock: u32) -> anyhow::Result<u64> {
+    let token = admin_token(user).await?;
     let first12: Vec<u8> =
         [9u8, 7, 8].into_iter().chain((0..9).map(|_| rand::rng().random_range(0..10u8))).collect();
     let check = bookstore_catalog::domain::isbn13_check_digit(&first12);
@@ -468,25 +474,16 @@ pub(crate) async fn fresh_book(
         isbn,
         publisher: "实验室出版社".into(),
         price: 5900,
-        stock: 0,
+        stock: i32::try_from(stock).unwrap_or(i32::MAX),
         description: "Day 31–32 订单实验用书，库存很少".into(),
     };
     let book = cat
-        .publish_book(authed(req, token)?)
+        .publish_book(authed(req, &token)?)
         .await
         .context("publish the experiment's book")?
         .into_inner()
         .book
         .ok_or_else(|| anyhow::anyhow!("PublishBook returned no book"))?;
-    InventoryServiceClient::new(inv.clone())
-        .incr_stock(IncrStockRequest {
-            book_id: book.id,
-            quantity: stock as i32,
-            request_id: bookstore_stack::testing::unique_name("lab-restock"),
-            remark: "orders experiment".into(),
-        })
-        .await
-        .context("stock the experiment's book")?;
     Ok(book.id)
 }
 

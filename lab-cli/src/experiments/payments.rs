@@ -353,12 +353,11 @@ pub async fn run(
     let setup = match setup {
         Some(s) => s,
         None => {
-            let ch = channel(&targets.inventory).await?;
             // One shopper, not the orders experiment's four: the scenarios run one at a time,
             // and every order, payment and query belongs to the same owner — the owner-only
             // rules are then exercised on every call instead of needing a token per order.
             let token = orders::shoppers(&targets.user, 1).await?.remove(0);
-            let book = orders::fresh_book(&targets.catalog, &ch, &token, BOOK_STOCK).await?;
+            let book = orders::fresh_book(&targets.user, &targets.catalog, BOOK_STOCK).await?;
             let s = Setup { book, token };
             let _ = events.send(PaymentsEvent::Ready { run, setup: s.clone() });
             s
@@ -370,8 +369,7 @@ pub async fn run(
     // FAILED_PRECONDITION and the scenario report an error that is not about payments.
     // So an empty book is replaced by a fresh one, announced like the first.
     let setup = if c.stock(setup.book).await?.available < 1 {
-        let ch = channel(&targets.inventory).await?;
-        let book = orders::fresh_book(&targets.catalog, &ch, &setup.token, BOOK_STOCK).await?;
+        let book = orders::fresh_book(&targets.user, &targets.catalog, BOOK_STOCK).await?;
         let s = Setup { book, ..setup };
         let _ = events.send(PaymentsEvent::Ready { run, setup: s.clone() });
         s

@@ -7,8 +7,8 @@
 //! Reading the screen: the first seconds of a run are misses (cold cache) and the
 //! sparkline climbs; with Zipf skew it settles high within seconds because a few hot
 //! books answer most reads. Press `p`: the list version moves, list pages miss and refill
-//! (a dip). Press `u`: the hot book's detail is evicted and the stock line changes on the
-//! next sample.
+//! (a dip). Press `u`: one copy sells in inventory, the stock line changes within a
+//! second, and the hit rate does not dip — a sale evicts nothing.
 //!
 //! Layout budget at 80×24: title 1 + stats 7 (border, 5 lines, border) + sparkline 5
 //! (border, 3 rows of bars, border) + notes `Min(3)` + key line 1; a notice takes its rows
@@ -38,10 +38,11 @@ fn pct(r: Option<f64>) -> String {
 /// Draws the cache screen; returns its title and keys.
 ///
 /// Three things side by side, because the lesson is about their relation: the hit rate
-/// (per second and in total), the hottest book's stock *as served through the cache*,
-/// and the learner's own writes. After `u`, the stock line changes within a second: the
-/// write evicted the cached detail. Had the service forgotten to invalidate, the old value
-/// would stay for the detail TTL (an hour) - the bug this screen makes visible.
+/// (per second and in total), the hottest book's stock *as the catalogue answers it*
+/// (inventory's live figure over the cached book), and the learner's own writes. After
+/// `u` (a sale in inventory) the stock line changes within a second *and* the hit rate
+/// stays: the stock is not in the cache. Had the catalogue cached it with the book, the
+/// old value would stay for the detail TTL (an hour) — the bug issue #12 found.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -97,13 +98,13 @@ pub fn render(
             Style::new().fg(Color::Green),
         ),
         Line::from(format!(
-            "最热的书：{} · 经缓存读到的库存 {}",
+            "最热的书：{} · 目录显示的库存（来自库存服务）{}",
             c.hot.map_or("-".into(), |h| format!("#{h}")),
             c.hot_stock.map_or("-".into(), |s| s.to_string())
         )),
         // The screen states the expected outcome before the learner tries it: if the next sample
         // shows the old stock, the learner has found a bug, not a quirk.
-        Line::from("按 u 改它的库存：下一秒读到的就是新值（写时删缓存）。"),
+        Line::from("按 u 在库存服务卖出一本：1 秒内目录显示新值，缓存一个不删。"),
     ];
     // No wrapping: each line is one fact, and a wrapped fact would push the next one out
     // of the 5-row box. The longest line (the hit rate) is ~56 columns with small counts

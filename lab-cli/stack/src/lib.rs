@@ -276,6 +276,7 @@ impl Supervisor {
             }
             // Every `up`, because it is idempotent (see `seed`): a learner who flushed
             // Redis or dropped a database gets the books and their stock back.
+            seed::ensure_admin(&self.dir, &bin_dir, &self.state).await?;
             if !opts.no_seed {
                 seed::seed(&self.dir, &bin_dir, &self.state).await?;
             }

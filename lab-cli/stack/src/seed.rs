@@ -9,6 +9,9 @@
 //! - each restock carries the request id `seed:<book_id>`, and inventory applies a request
 //!   id at most once (its Lua script keeps a marker per id).
 //!
+//! - the lab's admin account ([`ensure_admin`]) is made by `user-service ensure-admin`,
+//!   which promotes an existing account instead of failing on it.
+//!
 //! ✅ DO make set-up steps idempotent and re-run them; ❌ DON'T keep a "seeded = true" flag
 //! beside the data — the flag and the data disagree the day someone restores a backup or
 //! flushes Redis, and the lab then starts empty with no way to notice.
@@ -47,7 +50,8 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
     }
 
     // Step 2: stock for every book, read back through ListBooks (the catalogue is the
-    // source of truth for which books exist; its `stock` column is the seed quantity).
+    // source of truth for which books exist; `initial_stock` is the seed quantity —
+    // `stock` is inventory's live figure, 0 for a book this step has not stocked yet).
     let mut books = Vec::new();
     let mut client = CatalogServiceClient::connect(format!("http://{}", catalog.address)).await?;
     for page in 1.. {
@@ -62,7 +66,9 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
             .await?
             .into_inner();
         let done = resp.books.len() < 100;
-        books.extend(resp.books.into_iter().filter(|b| b.stock > 0).map(|b| (b.id, b.stock)));
+        books.extend(
+            resp.books.into_iter().filter(|b| b.initial_stock > 0).map(|b| (b.id, b.initial_stock)),
+        );
         if done {
             break;
         }
@@ -95,5 +101,34 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
         bail!("{} of {} restocks failed; first: {first}", failures.len(), books.len());
     }
     eprintln!("==> seed catalogue ready: {} books with stock", books.len());
+    Ok(())
+}
+
+/// The lab's admin account: `admin` / `bookstore-admin-dev` (development only — the
+/// services refuse that password outside development). Publishing books needs it.
+pub const ADMIN_USERNAME: &str = "admin";
+/// See [`ADMIN_USERNAME`]. Also in the README and the Day 29 lesson.
+pub const ADMIN_PASSWORD: &str = "bookstore-admin-dev";
+
+/// Makes the lab's admin account ([`ADMIN_USERNAME`]) through `user-service ensure-admin`,
+/// the operator's command — there is no RPC that grants admin (see user-service).
+///
+/// Run by every `up`, with or without `--no-seed`: an account is not catalogue content,
+/// and the experiments that publish a book (Day 29, 31–34) log in as it.
+pub async fn ensure_admin(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Result<()> {
+    let log = std::fs::File::create(dir.join("logs/admin.log"))?;
+    let status = Command::new(bin_dir.join("user-service"))
+        .args(["ensure-admin", ADMIN_USERNAME])
+        .env("BOOKSTORE_MYSQL_URL", state.mysql_url()?)
+        // The built-in password is accepted in development only, which the lab runs.
+        .env("BOOKSTORE_ENVIRONMENT", "development")
+        .env("BOOKSTORE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .status()
+        .context("cannot run `user-service ensure-admin`")?;
+    if !status.success() {
+        bail!("`user-service ensure-admin` failed; see {}", dir.join("logs/admin.log").display());
+    }
     Ok(())
 }

@@ -18,6 +18,7 @@ use crate::{
     auth::UserClient,
     cache::{Cache, NEGATIVE},
     domain::{BookId, ListQuery, NewBook, SearchQuery, Stock},
+    live_stock::LiveStock,
     singleflight::SingleFlight,
     stats::{CacheKind, Stats},
     store::Store,
@@ -55,6 +56,8 @@ pub struct CatalogApi {
     store: Store,
     cache: Cache,
     users: UserClient,
+    /// inventory's live stock, laid over every answer (never cached with the book).
+    stock: LiveStock,
     stats: Arc<Stats>,
     lists: Arc<SingleFlight<ListBooksResponse, Status>>,
     searches: Arc<SingleFlight<SearchBooksResponse, Status>>,
@@ -69,11 +72,18 @@ impl CatalogApi {
     /// groups. One is built per process and cloned into tonic's server, so every request
     /// coalesces with every other request of this instance (not across instances: each
     /// instance may run one load per key, and Redis then shares the result).
-    pub fn new(store: Store, cache: Cache, users: UserClient, stats: Arc<Stats>) -> Self {
+    pub fn new(
+        store: Store,
+        cache: Cache,
+        users: UserClient,
+        stock: LiveStock,
+        stats: Arc<Stats>,
+    ) -> Self {
         Self {
             store,
             cache,
             users,
+            stock,
             stats,
             lists: Default::default(),
             searches: Default::default(),
@@ -259,12 +269,35 @@ impl CatalogApi {
         Ok(book)
     }
 
-    /// PublishBook: authenticate, validate, insert, invalidate.
+    /// PublishBook: authenticate, authorise (admin), validate, insert, open the stock in
+    /// inventory, invalidate.
     ///
     /// Authentication is delegated: the token is passed to user-service's ValidateToken,
     /// and only its answer counts. A token that user-service refuses is UNAUTHENTICATED
     /// here too; a user-service that cannot be reached is UNAVAILABLE — never "let it
-    /// through because the check failed open".
+    /// through because the check failed open". A valid token without the `admin` role is
+    /// PERMISSION_DENIED, before the body is even parsed: shoppers do not publish.
+    ///
+    /// ## The stock, all or nothing, once
+    ///
+    /// A book is only sellable once inventory has its row, so the opening stock is part of
+    /// publishing: IncrStock with request id `publish:<book_id>` right after the INSERT.
+    /// - inventory unreachable → the inserted row is deleted again and the answer is
+    ///   UNAVAILABLE: nothing was published, the caller may retry. ❌ DON'T answer OK with
+    ///   a book that cannot be ordered, nor leave it listed with "0 left" by accident.
+    /// - a retry of the same publish (the first answer was lost) → the INSERT meets the
+    ///   ISBN's unique index; if the row there is the *same* book (ISBN, title, author,
+    ///   price, opening stock) by the *same* account, it is a retry: IncrStock runs again
+    ///   with the same request id, which inventory answers as a replay (no stock added),
+    ///   and the existing book is answered. A different book under that ISBN is
+    ///   ALREADY_EXISTS, as before.
+    /// - known gap: a book without an ISBN has no natural key, so its retry publishes a
+    ///   second book (with its own stock). An `Idempotency-Key`, as CreateOrder takes,
+    ///   would close it; publishing is an admin's rare act, and we say so instead.
+    /// - known gap: if IncrStock applied but its answer was lost *and* the compensation
+    ///   deleted the row, inventory keeps stock under an id no book has — unsellable
+    ///   (order-service prices through GetBook, which answers NOT_FOUND) and visible in
+    ///   GetStockLog as "opening stock (PublishBook)".
     async fn publish_book(
         &self,
         req: Request<PublishBookRequest>,
@@ -277,35 +310,77 @@ impl CatalogApi {
         // One RPC to user-service per publish (~1 ms on loopback, bounded by the 3 s
         // deadline); reads never pay it, which is why it is not cached (see `auth`).
         let who = self.users.validate(&token).await?;
+        // Authorisation: the role is in the signed token, checked by the one platform rule.
+        bookstore_platform::auth::require_role(&who.roles, bookstore_platform::auth::ADMIN_ROLE)?;
         let new = NewBook::parse(req.get_ref())?;
         // The publisher's id is recorded with the book (`published_by`): the audit trail
         // of who added what, taken from the verified token, never from the request body.
-        // A duplicate ISBN is refused by the unique index inside this INSERT: ALREADY_EXISTS,
-        // and nothing is invalidated, because nothing changed.
-        let book = self.store.insert(&new, who.user_id).await?;
-        tracing::info!(book_id = book.id, user_id = who.user_id, "book published");
+        // `inserted` tells the two cases apart for the compensation below: only a row this
+        // call created may be deleted by it — never the original of a retried publish.
+        let (mut book, inserted) = match self.store.insert(&new, who.user_id).await {
+            Ok(book) => (book, true),
+            Err(Error::AlreadyExists(msg)) => {
+                (self.retried(&new, who.user_id).await?.ok_or(Error::AlreadyExists(msg))?, false)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let id = BookId::parse(book.id)?;
+        // Stock 0 needs no inventory row: the book shows 0 and cannot be ordered, which is
+        // what 0 means; a later IncrStock creates the row.
+        if new.stock.get() > 0 {
+            match self.stock.open(book.id, new.stock.get()).await {
+                Ok(available) => book.stock = available,
+                Err(e) => {
+                    if inserted {
+                        // The compensation: the row goes, and so does anything a concurrent
+                        // list read may have cached with it.
+                        self.store.delete(id).await?;
+                        self.invalidate_book(id).await;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        tracing::info!(book_id = book.id, user_id = who.user_id, inserted, "book published");
         // The new id may already be cached as *missing* (someone looked it up before it
         // existed, or probed ids): invalidation deletes that negative entry with the rest,
         // so the book is readable at once, not after the negative TTL.
-        self.invalidate_book(BookId::parse(book.id)?).await;
+        self.invalidate_book(id).await;
         Ok(PublishBookResponse { book: Some(book) })
     }
 
-    /// UpdateStock: set the figure, then invalidate.
+    /// The book already stored under `new`'s ISBN, if it is `new` itself published by
+    /// `user_id` — a retry — and `None` for a different book (the ISBN clash).
+    async fn retried(&self, new: &NewBook, user_id: u64) -> Result<Option<Book>, Status> {
+        let Some(isbn) = &new.isbn else { return Ok(None) };
+        let Some((book, by)) = self.store.by_isbn(isbn).await? else { return Ok(None) };
+        // The fields a retry cannot change without being a different publish. Publisher
+        // and description are left out: a client that trims a blurb between retries is
+        // still retrying. The account must match: another admin's book under this ISBN
+        // is a clash, or one admin could "retry" their way into someone else's book.
+        let same = by == Some(user_id)
+            && book.title == new.title
+            && book.author == new.author
+            && book.price == new.price
+            && book.initial_stock == new.stock.get();
+        Ok(same.then_some(book))
+    }
+
+    /// UpdateStock: set catalog's own record of the stock (`initial_stock`), then invalidate.
     ///
-    /// Internal, and the gateway never routes it. The proto names inventory-service as its
-    /// caller, but today nothing in inventory calls it: the lab's Day 29 cache experiment
-    /// (`u` changes the hottest book's stock) and the tests do, to trigger a catalogue write
-    /// on demand. Because it bumps the list version, a caller that pushed every sale
-    /// through here would empty the list caches on every sale. The request carries the *absolute* figure, not a delta, so a retried call
-    /// (after a timeout whose reply was lost) sets the same value again instead of
-    /// subtracting twice.
+    /// Internal, and the gateway never routes it. It no longer changes what shoppers see:
+    /// that is inventory's live figure ([`crate::live_stock`]). What remains is a catalogue
+    /// write the tests use to trigger an invalidation on demand. ❌ DON'T wire sales into
+    /// it: it bumps the list version, so every sale would empty every list cache — the
+    /// avalanche `live_stock` exists to avoid. The request carries the *absolute* figure,
+    /// not a delta, so a retried call sets the same value again instead of subtracting twice.
     async fn update_stock(&self, req: UpdateStockRequest) -> Result<UpdateStockResponse, Status> {
         let id = BookId::parse(req.book_id)?;
         let stock = Stock::parse(req.stock)?;
         // An unknown id changed no row, so there is nothing to invalidate: NOT_FOUND at once.
-        let book = self.store.update_stock(id, stock).await?.ok_or(Error::NotFound)?;
+        let mut book = self.store.update_stock(id, stock).await?.ok_or(Error::NotFound)?;
         self.invalidate_book(id).await;
+        self.stock.overlay(std::slice::from_mut(&mut book)).await;
         Ok(UpdateStockResponse { book: Some(book) })
     }
 
@@ -363,8 +438,9 @@ fn decode_detail(bytes: &[u8]) -> Result<Option<Book>, Status> {
 }
 
 // Below: the tonic trait. Each method unwraps the request (or, for PublishBook, keeps it
-// whole, because the token is in its metadata) and delegates. No logic lives here, so
-// reading the inherent methods above is reading the whole service.
+// whole, because the token is in its metadata) and delegates. The one step added here is
+// the live stock over each read's answer: *after* the cache and single-flight, so the
+// cached bytes never hold a figure a sale could make stale (see `live_stock`).
 
 /// Thin wrappers over the methods above.
 #[tonic::async_trait]
@@ -373,21 +449,27 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<ListBooksRequest>,
     ) -> Result<Response<ListBooksResponse>, Status> {
-        self.list_books(request.into_inner()).await.map(Response::new)
+        let mut r = self.list_books(request.into_inner()).await?;
+        self.stock.overlay(&mut r.books).await;
+        Ok(Response::new(r))
     }
 
     async fn get_book(
         &self,
         request: Request<GetBookRequest>,
     ) -> Result<Response<GetBookResponse>, Status> {
-        self.get_book(request.into_inner()).await.map(Response::new)
+        let mut r = self.get_book(request.into_inner()).await?;
+        self.stock.overlay(r.book.as_mut_slice()).await;
+        Ok(Response::new(r))
     }
 
     async fn search_books(
         &self,
         request: Request<SearchBooksRequest>,
     ) -> Result<Response<SearchBooksResponse>, Status> {
-        self.search_books(request.into_inner()).await.map(Response::new)
+        let mut r = self.search_books(request.into_inner()).await?;
+        self.stock.overlay(&mut r.books).await;
+        Ok(Response::new(r))
     }
 
     async fn publish_book(

@@ -1,4 +1,4 @@
-//! Asking user-service who is calling (for PublishBook).
+//! Asking user-service who is calling (for PublishBook), and with which roles.
 //!
 //! DO: give every upstream call a deadline. A user-service that hangs must turn into a
 //! quick UNAVAILABLE here, not into PublishBook calls that pile up holding connections
@@ -35,6 +35,8 @@ pub struct Identity {
     pub user_id: u64,
     /// The name at login time; PublishBook logs only the id.
     pub username: String,
+    /// The signed roles; PublishBook requires `admin` (`platform::auth::require_role`).
+    pub roles: Vec<String>,
 }
 
 /// A user-service client with a per-call timeout.
@@ -70,7 +72,7 @@ impl UserClient {
         match call.await {
             Ok(Ok(resp)) => {
                 let r = resp.into_inner();
-                Ok(Identity { user_id: r.user_id, username: r.username })
+                Ok(Identity { user_id: r.user_id, username: r.username, roles: r.roles })
             }
             // The only answer that is about the token. Its message ("invalid token:
             // expired") is passed on: it helps the client, and it came from a service that

@@ -295,6 +295,11 @@ impl Stock {
 /// typo (an extra three zeros) from publishing a ¥59,900,000 book.
 pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 
+/// The most stock a book can be published with: inventory's largest single IncrStock
+/// (its `MAX_QUANTITY`), because the opening stock is exactly one IncrStock. A larger
+/// first delivery is published with 10,000 and restocked.
+pub const MAX_OPENING_STOCK: i32 = 10_000;
+
 /// A validated PublishBook request.
 ///
 /// Text fields are trimmed before their length is checked, so "  " is an empty title, not
@@ -313,7 +318,8 @@ pub struct NewBook {
     pub publisher: String,
     /// Integer cents, 1 ..= [`MAX_PRICE_CENTS`].
     pub price: i64,
-    /// The opening figure; later changes go through UpdateStock.
+    /// The opening figure, 0 ..= [`MAX_OPENING_STOCK`]: PublishBook hands it to inventory
+    /// (IncrStock) and keeps it as `initial_stock`; later changes are inventory's.
     pub stock: Stock,
     /// Optional, up to 2,000 characters: a blurb, not a book.
     pub description: String,
@@ -351,7 +357,14 @@ impl NewBook {
             isbn,
             publisher: text("publisher", &req.publisher, 0, 100)?,
             price: req.price,
-            stock: Stock::parse(req.stock)?,
+            stock: match req.stock {
+                n if n > MAX_OPENING_STOCK => {
+                    return Err(Error::InvalidArgument(format!(
+                        "stock must be between 0 and {MAX_OPENING_STOCK}"
+                    )));
+                }
+                n => Stock::parse(n)?,
+            },
             description: text("description", &req.description, 0, 2000)?,
         })
     }

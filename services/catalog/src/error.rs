@@ -31,6 +31,10 @@ pub enum Error {
     /// retry; we must not guess the answer.
     #[error("user-service unavailable: {0}")]
     AuthUnavailable(String),
+    /// inventory-service could not give a published book its stock; the book was not
+    /// published (see `CatalogApi::publish_book`). The caller may retry.
+    #[error("inventory-service unavailable: {0}")]
+    StockUnavailable(String),
     /// MySQL failed. Logged, never sent.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -49,6 +53,9 @@ impl From<Error> for Status {
             Error::AlreadyExists(msg) => Status::already_exists(msg),
             Error::Unauthenticated(msg) => Status::unauthenticated(msg),
             Error::AuthUnavailable(e) => bookstore_platform::error::unavailable("user-service", e),
+            Error::StockUnavailable(e) => {
+                bookstore_platform::error::unavailable("inventory-service", e)
+            }
             Error::Database(e) => bookstore_platform::error::internal("catalog store", e),
             Error::Corrupt(e) => bookstore_platform::error::internal("catalog cache", e),
         }

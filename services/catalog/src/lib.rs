@@ -7,8 +7,10 @@
 //! The crate also ships the seed catalogue (`catalog-service seed`).
 //!
 //! What it is not for: stock *accounting*. inventory-service owns the ledger (locks,
-//! sales, the no-oversell invariant); the `stock` here is only the figure the catalogue
-//! displays, pushed by UpdateStock.
+//! sales, the no-oversell invariant). The `stock` in every answer is inventory's live
+//! figure, read at answer time by [`live_stock`] and never cached with the book — so a
+//! sale invalidates nothing here. PublishBook gives a new book its opening stock in
+//! inventory (IncrStock, idempotent per book).
 //!
 //! | module | its one job |
 //! |---|---|
@@ -17,6 +19,7 @@
 //! | [`cache`] | Redis cache-aside: keys, TTL + jitter, negative entries, version invalidation |
 //! | [`singleflight`] | one database load per key when many requests miss at once |
 //! | [`auth`] | ValidateToken calls to user-service, with a timeout |
+//! | [`live_stock`] | inventory's live stock over every answer; the opening stock of a publish |
 //! | [`stats`] | hit/miss and query counters: Prometheus + per-instance |
 //! | [`api`] | the gRPC handlers |
 //! | [`seed`] | the deterministic seed catalogue and its idempotent import |
@@ -38,7 +41,7 @@
 //! ## A write, end to end
 //!
 //! ```text
-//! UpdateStock(book 7, 42)
+//! UpdateStock(book 7, 42)                           catalog's own record (initial_stock)
 //!   │ UPDATE books SET stock = 42 WHERE id = 7      the database first: the source of truth
 //!   │ DEL …:book:7                                    the detail entry
 //!   │ INCR …:list:version                             every list and search page at once
@@ -67,6 +70,7 @@ pub mod auth;
 pub mod cache;
 pub mod domain;
 pub mod error;
+pub mod live_stock;
 pub mod seed;
 pub mod singleflight;
 pub mod stats;
@@ -82,7 +86,7 @@ pub use error::Error;
 pub use seed::seed_catalog;
 pub use stats::{Stats, StatsSnapshot};
 
-/// catalog-service settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_LIST_TTL_SECS`, …
+/// catalog-service settings. Environment: `BOOKSTORE_USER_ADDR`, `BOOKSTORE_INVENTORY_ADDR`, `BOOKSTORE_STOCK_TTL_MS`, `BOOKSTORE_LIST_TTL_SECS`, …
 ///
 /// Examples: `BOOKSTORE_LIST_TTL_SECS=10` makes list expiry visible within a lesson;
 /// `BOOKSTORE_NEGATIVE_TTL_SECS=5` shortens the penetration guard for experiments;
@@ -114,6 +118,16 @@ pub struct Settings {
     /// few. A pool sized for the *total* request rate would only let a cache outage
     /// hammer MySQL harder.
     pub db_max_connections: u32,
+    /// inventory-service, e.g. `http://127.0.0.1:9004`: the live stock of every answer
+    /// and the opening stock of a publish (see [`live_stock`]).
+    pub inventory_addr: String,
+    /// How long a stock figure read from inventory is shown without asking again: 500 ms,
+    /// the "within about a second" the course promises, at ≤ 2 GetStocks per page per
+    /// second per instance however hot the page. 0: ask on every read.
+    pub stock_ttl_ms: u64,
+    /// Deadline of one GetStocks: 300 ms. A page waits at most this long for stock before
+    /// it is answered with the last known figures.
+    pub stock_timeout_ms: u64,
 }
 
 /// The course's port (9002) and database (`catalog_db`), and the course's TTLs.
@@ -127,6 +141,9 @@ impl Default for Settings {
             detail_ttl_secs: 3600,
             negative_ttl_secs: 60,
             db_max_connections: 10,
+            inventory_addr: "http://127.0.0.1:9004".into(),
+            stock_ttl_ms: 500,
+            stock_timeout_ms: 300,
         }
     }
 }
@@ -175,8 +192,18 @@ pub async fn run_observed(
         &settings.user_addr,
         Duration::from_millis(settings.upstream_timeout_ms),
     )?;
-    let api =
-        api::CatalogApi::new(store::Store::new(pool, stats.clone()), cache, users, stats.clone());
+    let stock = live_stock::LiveStock::new(
+        &settings.inventory_addr,
+        Duration::from_millis(settings.stock_ttl_ms),
+        Duration::from_millis(settings.stock_timeout_ms),
+    )?;
+    let api = api::CatalogApi::new(
+        store::Store::new(pool, stats.clone()),
+        cache,
+        users,
+        stock,
+        stats.clone(),
+    );
     let server = GrpcServer::bind(&settings.common.host, settings.common.port)
         .await?
         .add_service(CatalogServiceServer::new(api));
@@ -211,13 +238,14 @@ impl Settings {
     }
 
     /// Settings for an in-process instance (tests, benches, other services' tests): port 0,
-    /// no Consul, the given infrastructure, database, key prefix and user-service.
+    /// no Consul, the given infrastructure, database, key prefix, user- and inventory-service.
     pub fn in_process(
         mysql_url: &str,
         redis_url: &str,
         database: &str,
         prefix: &str,
         user_addr: &str,
+        inventory_addr: &str,
     ) -> Self {
         let mut s = Settings::default();
         s.common.port = 0;
@@ -227,6 +255,7 @@ impl Settings {
         s.common.redis_prefix = prefix.to_string();
         s.common.consul_addr = String::new();
         s.user_addr = user_addr.to_string();
+        s.inventory_addr = inventory_addr.to_string();
         s
     }
 }

@@ -81,7 +81,11 @@ impl From<BookRow> for Book {
             isbn: r.isbn.unwrap_or_default(),
             publisher: r.publisher,
             price: r.price,
-            stock: r.stock,
+            // Not the shown stock: `live_stock` lays inventory's figure over every answer.
+            // The column is kept as `initial_stock`, and the cached bytes carry no live
+            // figure that a sale could make stale.
+            stock: 0,
+            initial_stock: r.stock,
             description: r.description,
             // The session time zone is UTC (sqlx sets it), so DATETIME is UTC.
             created_at: r.created_at.and_utc().timestamp_millis(),
@@ -341,5 +345,33 @@ impl Store {
         // "rows matched", so setting the same figure again affects 0 rows; existence is
         // decided by reading the row back.
         self.get(id).await
+    }
+}
+
+impl Store {
+    /// The book with this ISBN and who published it (`published_by`, NULL for seed books):
+    /// what PublishBook compares a duplicate ISBN against to tell a retry from a clash.
+    pub async fn by_isbn(&self, isbn: &str) -> Result<Option<(Book, Option<u64>)>, Error> {
+        self.stats.db_query("by_isbn");
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            book: BookRow,
+            published_by: Option<u64>,
+        }
+        let row: Option<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS}, published_by FROM books WHERE isbn = ?"))
+                .bind(isbn)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| (Book::from(r.book), r.published_by)))
+    }
+
+    /// Deletes a book PublishBook just inserted and could not give stock: the compensation
+    /// that keeps a publish all-or-nothing (see `CatalogApi::publish_book`).
+    pub async fn delete(&self, id: BookId) -> Result<(), Error> {
+        self.stats.db_query("delete");
+        sqlx::query("DELETE FROM books WHERE id = ?").bind(id.get()).execute(&self.pool).await?;
+        Ok(())
     }
 }

@@ -12,6 +12,11 @@
 //! | a storm of reads for a missing id reaches the database once | [`a_storm_of_reads_for_a_missing_id_reaches_the_database_once`] |
 //! | `%` and `_` match literally; page size 10,000 is capped | [`wildcards_match_literally_and_huge_pages_are_capped`] |
 //! | PublishBook without a (valid) token is refused | [`publish_book_requires_a_valid_token_and_valid_fields`] |
+//! | a shopper's token is PERMISSION_DENIED and publishes nothing; an admin's publishes | [`only_an_admin_may_publish`] |
+//! | a sale in inventory shows on detail and list pages within the stock TTL | [`a_sale_in_inventory_shows_on_the_detail_and_the_list_within_a_second`] |
+//! | a burst of sales bumps no list version and costs the list cache nothing | [`a_burst_of_sales_leaves_the_list_cache_alone`] |
+//! | publishing opens the stock in inventory, once even when retried | [`publishing_opens_the_stock_in_inventory_once_even_when_retried`] |
+//! | inventory unreachable: the publish is refused and leaves no book | [`a_publish_that_cannot_open_its_stock_leaves_no_book`] |
 //! | the service works with grpcurl through reflection | [`grpcurl_finds_the_service_by_reflection_and_calls_it`] |
 //! | re-running the seed burns no ids: the next book gets the next id | [`reseeding_burns_no_ids`] |
 //!
@@ -31,6 +36,10 @@ use bookstore_proto::{
     catalog::{
         GetBookRequest, ListBooksRequest, PublishBookRequest, SearchBooksRequest, SortField,
         SortOrder, UpdateStockRequest, catalog_service_client::CatalogServiceClient,
+    },
+    inventory::{
+        DecrStockRequest, GetStockRequest, StockItem,
+        inventory_service_client::InventoryServiceClient,
     },
     user::{LoginRequest, RegisterRequest, user_service_client::UserServiceClient},
 };
@@ -53,6 +62,12 @@ struct TestCatalog {
     addr: std::net::SocketAddr,
     metrics_addr: std::net::SocketAddr,
     users: UserServiceClient<Channel>,
+    /// inventory-service, where the tests sell what the catalogue shows.
+    inventory: InventoryServiceClient<Channel>,
+    /// user-service's database, where [`TestCatalog::token`] makes its admin.
+    user_db: String,
+    /// The catalog's Redis key prefix, for reading its list version directly.
+    prefix: String,
     stats: Arc<Stats>,
     /// The instance's MySQL database (server URL from the test infra), for tests that
     /// act on it beside the service, as `catalog-service seed` does.
@@ -79,11 +94,27 @@ impl TestCatalog {
         self.stats.snapshot()
     }
 
-    /// Registers and logs in a fresh user; returns a bearer token.
+    /// A fresh admin account (made by `ensure_admin`, as the lab's `up` makes its own),
+    /// logged in; returns a bearer token that may publish.
     ///
     /// A real token from a real login, not a hand-signed one: the test then also covers
     /// the path catalog → user-service ValidateToken that production uses.
     async fn token(&mut self) -> String {
+        let username = bookstore_stack::testing::unique_name("adm");
+        let infra = bookstore_stack::testing::infra();
+        bookstore_user::ensure_admin_in_process(
+            &infra.mysql_url,
+            &self.user_db,
+            &username,
+            "publisher-password",
+        )
+        .await
+        .unwrap();
+        self.login(username).await
+    }
+
+    /// A freshly registered shopper's token: valid, but without the admin role.
+    async fn shopper_token(&mut self) -> String {
         let username = bookstore_stack::testing::unique_name("pub");
         self.users
             .register(RegisterRequest {
@@ -93,6 +124,10 @@ impl TestCatalog {
             })
             .await
             .unwrap();
+        self.login(username).await
+    }
+
+    async fn login(&mut self, username: String) -> String {
         self.users
             .login(LoginRequest { username, password: "publisher-password".into() })
             .await
@@ -101,18 +136,56 @@ impl TestCatalog {
             .token
     }
 
+    /// The list version in Redis right now (0 before the first write).
+    async fn list_version(&self) -> u64 {
+        let infra = bookstore_stack::testing::infra();
+        let mut redis = bookstore_platform::cache::connect(&infra.redis_url).await.unwrap();
+        let v: Option<u64> =
+            redis::AsyncCommands::get(&mut redis, format!("{}catalog:list:version", self.prefix))
+                .await
+                .unwrap();
+        v.unwrap_or(0)
+    }
+
+    /// Sells `quantity` of `book` directly in inventory (DecrStock with items), as the
+    /// race experiment's buyers do; `order` is the idempotency key.
+    async fn sell(&mut self, order: u64, book: u64, quantity: i32) -> Result<(), tonic::Status> {
+        self.inventory
+            .decr_stock(DecrStockRequest {
+                order_id: order,
+                items: vec![StockItem { book_id: book, quantity }],
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The book as GetBook answers it now (through the cache and the live stock).
+    async fn shown(&mut self, id: u64) -> bookstore_proto::catalog::Book {
+        self.client.get_book(GetBookRequest { id }).await.unwrap().into_inner().book.unwrap()
+    }
+
     /// Publishes a minimal valid book through the RPC (so invalidation runs), as the
     /// token's owner. The bearer token goes in metadata, exactly as grpcurl's `-H` sends it.
     async fn publish(&mut self, token: &str, title: &str) -> bookstore_proto::catalog::Book {
-        let mut req = Request::new(PublishBookRequest {
+        let book = PublishBookRequest {
             title: title.into(),
             author: "Test Author".into(),
             price: 4_990,
             stock: 3,
             ..Default::default()
-        });
+        };
+        self.publish_as(token, book).await.unwrap()
+    }
+
+    /// Sends `book` as PublishBook with `token` and returns the answer, refusals included.
+    async fn publish_as(
+        &mut self,
+        token: &str,
+        book: PublishBookRequest,
+    ) -> Result<bookstore_proto::catalog::Book, tonic::Status> {
+        let mut req = Request::new(book);
         req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-        self.client.publish_book(req).await.unwrap().into_inner().book.unwrap()
+        Ok(self.client.publish_book(req).await?.into_inner().book.unwrap())
     }
 }
 
@@ -127,25 +200,50 @@ const JWT_SECRET: &str = "catalog-test-secret-at-least-32-bytes-long";
 /// The seed is loaded *before* the service starts, through the same migrator the service
 /// runs, so no list can be cached from a half-loaded table.
 async fn spawn_catalog() -> TestCatalog {
+    spawn_catalog_with(None).await
+}
+
+/// [`spawn_catalog`] with its own inventory-service, or — `Some(addr)` — pointed at an
+/// inventory address of the test's choosing (one where nothing listens, to test the
+/// failure path).
+async fn spawn_catalog_with(inventory_addr: Option<String>) -> TestCatalog {
     let infra = bookstore_stack::testing::infra();
     let shutdown = Shutdown::new();
 
     // user-service first: catalog needs its address (PublishBook validates tokens there).
     let user_db = infra.fresh_database("cat_user").await;
-    let user_bound =
-        bookstore_user::spawn_in_process(&infra.mysql_url, user_db, JWT_SECRET, shutdown.clone())
-            .await
-            .expect("user-service starts");
+    let user_bound = bookstore_user::spawn_in_process(
+        &infra.mysql_url,
+        user_db.clone(),
+        JWT_SECRET,
+        shutdown.clone(),
+    )
+    .await
+    .expect("user-service starts");
+
+    // inventory-service, empty: catalog lays its live stock over every answer, and
+    // PublishBook opens a new book's stock there.
+    let inventory = bookstore_inventory::spawn(bookstore_inventory::Settings::in_process(
+        &infra.mysql_url,
+        &infra.redis_url,
+        &infra.fresh_database("cat_inv").await,
+        &bookstore_stack::testing::unique_prefix(),
+    ))
+    .await
+    .expect("inventory-service starts");
+    let inventory_url = format!("http://{}", inventory.grpc);
 
     // catalog-service: port 0, the shared infrastructure, its own database and key prefix,
     // loaded with the first SEEDED books of the seed catalogue.
     let database = infra.fresh_database("catalog").await;
+    let prefix = bookstore_stack::testing::unique_prefix();
     let settings = Settings::in_process(
         &infra.mysql_url,
         &infra.redis_url,
         &database,
-        &bookstore_stack::testing::unique_prefix(),
+        &prefix,
         &format!("http://{}", user_bound.grpc),
+        inventory_addr.as_deref().unwrap_or(&inventory_url),
     );
     // The Spawned handle carries the instance's Stats next to the addresses: the handle the
     // assertions below use to count this instance's SQL statements.
@@ -165,6 +263,9 @@ async fn spawn_catalog() -> TestCatalog {
         addr: bound.grpc,
         metrics_addr: bound.metrics,
         users: UserServiceClient::connect(format!("http://{}", user_bound.grpc)).await.unwrap(),
+        inventory: InventoryServiceClient::connect(inventory_url).await.unwrap(),
+        user_db,
+        prefix,
         stats,
         database,
         shutdown,
@@ -271,16 +372,17 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
     // minutes (list); invalidation must make the very next read correct.
     // Always a different figure from the current one: writing the same value would let the
     // test pass even if nothing were invalidated.
-    let new_stock = if target.stock == 42 { 43 } else { 42 };
+    // UpdateStock changes catalog's own record (`initial_stock`), not inventory's stock.
+    let new_stock = if target.initial_stock == 42 { 43 } else { 42 };
     svc.client
         .update_stock(UpdateStockRequest { book_id: target.id, stock: new_stock })
         .await
         .unwrap();
     // Read back through the cache-aside path, not from MySQL directly: what a client sees.
     let detail = svc.client.get_book(get).await.unwrap().into_inner().book.unwrap();
-    assert_eq!(detail.stock, new_stock, "detail is not stale");
+    assert_eq!(detail.initial_stock, new_stock, "detail is not stale");
     let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
-    assert_eq!(page.books[0].stock, new_stock, "list is not stale");
+    assert_eq!(page.books[0].initial_stock, new_stock, "list is not stale");
 
     // The subtle case: an id that was looked up *before* it existed has a negative entry.
     // If PublishBook forgot to delete it, the new book would be "not found" for a minute.
@@ -458,6 +560,7 @@ async fn publish_book_requires_a_valid_token_and_valid_fields() {
         PublishBookRequest { price: 10_000_001, ..valid.clone() },
         PublishBookRequest { title: "  ".into(), ..valid.clone() },
         PublishBookRequest { stock: -1, ..valid.clone() },
+        PublishBookRequest { stock: 10_001, ..valid.clone() },
         PublishBookRequest { isbn: "9787111547427".into(), ..valid.clone() },
     ] {
         let mut req = Request::new(bad);
@@ -586,4 +689,215 @@ async fn a_detail_load_stalled_past_the_second_delete_does_not_fill_the_cache() 
     // A prompt load still fills the cache as before.
     client.get_book(GetBookRequest { id: 1 }).await.unwrap();
     assert_eq!(svc.stats().since(&before).detail_hits, 1);
+}
+
+/// A valid token is not enough to publish: a shopper's is PERMISSION_DENIED (distinct from
+/// UNAUTHENTICATED: logging in again would not help) and publishes nothing; an admin's
+/// publishes.
+#[tokio::test]
+async fn only_an_admin_may_publish() {
+    let mut svc = spawn_catalog().await;
+    let book = PublishBookRequest {
+        title: "一分钱的书".into(),
+        author: "Shopper".into(),
+        price: 1,
+        stock: 5,
+        ..Default::default()
+    };
+    // The report, replayed: a fresh account, a valid token, a 1-cent book.
+    let shopper = svc.shopper_token().await;
+    let err = svc.publish_as(&shopper, book.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let total = |svc: &mut TestCatalog| {
+        let mut client = svc.client.clone();
+        async move {
+            let q = list(1, 1, SortField::CreatedAt, SortOrder::Desc, "");
+            client.list_books(q).await.unwrap().into_inner().total
+        }
+    };
+    assert_eq!(total(&mut svc).await, SEEDED as u64, "the shopper published nothing");
+    // Nothing reached inventory either: the next id has no stock row. (The refusal comes
+    // before NewBook::parse and the INSERT, so no id was even burned.)
+    let next = SEEDED as u64 + 1;
+    let missing = svc.inventory.get_stock(GetStockRequest { book_id: next }).await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    let admin = svc.token().await;
+    let published = svc.publish(&admin, "管理员发布的书").await;
+    assert_eq!(published.id, next);
+    assert_eq!(total(&mut svc).await, SEEDED as u64 + 1);
+}
+
+/// The scenario: a book sells out in inventory; GetBook and ListBooks show 0
+/// within the promised second (the stock TTL is 500 ms), with both entries cached before
+/// the sale — the sale invalidated nothing, the stock is laid over at answer time.
+#[tokio::test]
+async fn a_sale_in_inventory_shows_on_the_detail_and_the_list_within_a_second() {
+    let mut svc = spawn_catalog().await;
+    let admin = svc.token().await;
+    let book = svc.publish(&admin, "Sold Out Soon").await;
+    assert_eq!(book.stock, 3, "the publish answer shows the opening stock");
+    let newest = list(1, 5, SortField::CreatedAt, SortOrder::Desc, "");
+    // Both reads cached (detail and page), both showing 3.
+    assert_eq!(svc.shown(book.id).await.stock, 3);
+    let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
+    assert_eq!((page.books[0].id, page.books[0].stock), (book.id, 3));
+
+    // The sale goes to inventory alone, as a shop's sales do; the catalogue hears nothing.
+    let version = svc.list_version().await;
+    svc.sell(7001, book.id, 3).await.unwrap();
+    let sold_at = std::time::Instant::now();
+    // Poll until both show 0; the promise is "within about a second", so 1.5 s fails.
+    // Polling rather than one sleep: the test then also reports *how late* a slow run was,
+    // and never waits longer than needed on a fast one.
+    loop {
+        let detail = svc.shown(book.id).await.stock;
+        let page = svc.client.list_books(newest.clone()).await.unwrap().into_inner();
+        if detail == 0 && page.books[0].stock == 0 {
+            break;
+        }
+        assert!(
+            sold_at.elapsed() < Duration::from_millis(1500),
+            "still showing {detail} / {} after {:?}",
+            page.books[0].stock,
+            sold_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(svc.list_version().await, version, "a sale bumps no list version");
+    // And what is shown is inventory's figure, not catalog's record of the opening stock.
+    let shown = svc.shown(book.id).await;
+    assert_eq!((shown.stock, shown.initial_stock), (0, 3));
+}
+
+/// A burst of 200 concurrent sales while shoppers read the list: the list version does
+/// not move and the list pages keep being served from Redis — no list query reaches MySQL
+/// during the burst. (Before, every stock change was a catalogue write that bumped the
+/// version: 200 sales would have emptied every list page 200 times.)
+#[tokio::test]
+async fn a_burst_of_sales_leaves_the_list_cache_alone() {
+    let mut svc = spawn_catalog().await;
+    let admin = svc.token().await;
+    let flash = PublishBookRequest {
+        title: "Flash Sale".into(),
+        author: "Burst".into(),
+        price: 990,
+        stock: 300,
+        ..Default::default()
+    };
+    let book = svc.publish_as(&admin, flash).await.unwrap();
+    let newest = list(1, 20, SortField::CreatedAt, SortOrder::Desc, "");
+    // One read fills the page: from here on every read of it is a hit unless something
+    // evicts it, so any eviction caused by a sale shows up as a miss and a SQL statement.
+    svc.client.list_books(newest.clone()).await.unwrap();
+    // Read straight from Redis, not from the service: the version key is what an
+    // UpdateStock-per-sale design would bump, so it is the witness of the avalanche.
+    let version = svc.list_version().await;
+    let before = svc.stats();
+
+    // 200 sales with distinct order ids (each a real sale, none a replay), all in flight
+    // together with 100 page reads: the reads must land *during* the sales, not after, or
+    // the test would only prove that a quiet cache stays warm.
+    let sales = (0..200u64).map(|i| {
+        let mut inv = svc.inventory.clone();
+        async move {
+            let items = vec![StockItem { book_id: book.id, quantity: 1 }];
+            inv.decr_stock(DecrStockRequest { order_id: 10_000 + i, items }).await.unwrap();
+        }
+    });
+    let reads = (0..100).map(|_| {
+        let mut client = svc.client.clone();
+        let q = newest.clone();
+        async move {
+            client.list_books(q).await.unwrap();
+        }
+    });
+    futures::future::join(futures::future::join_all(sales), futures::future::join_all(reads)).await;
+
+    let during = svc.stats().since(&before);
+    assert_eq!(svc.list_version().await, version, "200 sales bumped the list version");
+    assert_eq!(during.db_queries, 0, "not one statement reached MySQL during the burst");
+    assert_eq!((during.list_hits, during.list_misses), (100, 0), "every read was a cache hit");
+    // And the shown stock caught up with inventory within the TTL: 600 ms is the 500 ms
+    // memory plus room for the RPC. 300 − 200 = 100, the figure inventory holds.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let page = svc.client.list_books(newest).await.unwrap().into_inner();
+    assert_eq!((page.books[0].id, page.books[0].stock), (book.id, 100));
+}
+
+/// PublishBook gives the book its stock in inventory (GetStock answers it); the same
+/// publish retried (its answer lost) answers the same book and adds no stock; another
+/// book under that ISBN is still ALREADY_EXISTS and changes nothing.
+#[tokio::test]
+async fn publishing_opens_the_stock_in_inventory_once_even_when_retried() {
+    let mut svc = spawn_catalog().await;
+    let admin = svc.token().await;
+    let publish = PublishBookRequest {
+        title: "Idempotent Publishing".into(),
+        author: "Retry".into(),
+        isbn: "9787111547426".into(),
+        price: 5_000,
+        stock: 7,
+        ..Default::default()
+    };
+    // The first publish inserts the row and opens 7 units under `publish:<id>`.
+    let first = svc.publish_as(&admin, publish.clone()).await.unwrap();
+    let stock = |svc: &mut TestCatalog, id: u64| {
+        let mut inv = svc.inventory.clone();
+        async move {
+            inv.get_stock(GetStockRequest { book_id: id })
+                .await
+                .unwrap()
+                .into_inner()
+                .stock
+                .unwrap()
+        }
+    };
+    assert_eq!(stock(&mut svc, first.id).await.available, 7);
+    // Three retries of the identical request — what a client does after a lost answer.
+    // Each meets the ISBN's unique index, is recognised as the same book by the same
+    // admin, re-sends IncrStock with the same request id, and inventory replays it.
+    for _ in 0..3 {
+        let again = svc.publish_as(&admin, publish.clone()).await.unwrap();
+        assert_eq!(again.id, first.id, "a retry answers the book it published");
+    }
+    let s = stock(&mut svc, first.id).await;
+    assert_eq!((s.available, s.total), (7, 7), "three retries added no stock");
+
+    // Same ISBN, different title: not a retry but a clash, refused before any stock moves.
+    let other = PublishBookRequest { title: "Another Book".into(), ..publish };
+    let err = svc.publish_as(&admin, other).await.unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    assert_eq!(stock(&mut svc, first.id).await.total, 7);
+}
+
+/// With inventory unreachable, a publish cannot give its book stock: UNAVAILABLE, and the
+/// book is not left behind (compensated), so the catalogue still has only the seed — while
+/// reads keep answering, showing 0 for stock nobody could read.
+#[tokio::test]
+async fn a_publish_that_cannot_open_its_stock_leaves_no_book() {
+    // A port that was just free: nothing listens there. The listener is dropped at the end
+    // of the statement, so the OS refuses connections at once (no timeout to wait for):
+    // the failure path runs in milliseconds, as a crashed inventory's would.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut svc = spawn_catalog_with(Some(format!("http://{closed}"))).await;
+    let admin = svc.token().await;
+    let never = PublishBookRequest {
+        title: "Never Sellable".into(),
+        author: "Nobody".into(),
+        price: 100,
+        stock: 5,
+        ..Default::default()
+    };
+    // UNAVAILABLE, the retryable code: the caller learns "try again later", not "invalid".
+    let err = svc.publish_as(&admin, never).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let page = svc
+        .client
+        .list_books(list(1, 20, SortField::CreatedAt, SortOrder::Desc, ""))
+        .await
+        .expect("browsing survives an inventory outage")
+        .into_inner();
+    assert_eq!(page.total, SEEDED as u64, "no book was left behind");
+    assert!(page.books.iter().all(|b| b.stock == 0));
 }

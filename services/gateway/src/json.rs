@@ -63,8 +63,10 @@ pub struct BookJson {
     pub publisher: String,
     /// Cents.
     pub price: i64,
-    /// The figure the catalogue displays (set through UpdateStock), not inventory's live
-    /// count: a shopper's order is checked against inventory, never against this number.
+    /// Units a shopper can buy now: inventory's `available`, at most ~0.5 s old (catalog
+    /// composes it, see `catalog::live_stock`). A display, not a promise: an order is
+    /// checked against inventory itself. (The opening figure, `initial_stock`, is not
+    /// exposed: it is history, and a shopper would read it as availability.)
     pub stock: i32,
     pub description: String,
     pub created_at: i64,
@@ -201,7 +203,7 @@ pub struct PublishBody {
     pub publisher: String,
     /// Cents.
     pub price: i64,
-    /// The opening stock figure the catalogue displays; 0 when absent.
+    /// The opening stock, put into inventory by the publish (0..=10000); 0 when absent.
     #[serde(default)]
     pub stock: i32,
     /// Up to 2,000 characters; catalog-service enforces it.

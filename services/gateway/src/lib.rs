@@ -24,10 +24,10 @@
 //! | `POST /api/v1/users/register` | user Register | — |
 //! | `POST /api/v1/users/login` | user Login | — |
 //! | `GET /api/v1/users/me` | user ValidateToken + GetUser | Bearer |
-//! | `GET /api/v1/books` | catalog ListBooks | — |
+//! | `GET /api/v1/books` | catalog ListBooks (stock: inventory's live figure, composed by catalog) | — |
 //! | `GET /api/v1/books/search` | catalog SearchBooks | — |
 //! | `GET /api/v1/books/{id}` | catalog GetBook | — |
-//! | `POST /api/v1/books` | user ValidateToken + catalog PublishBook | Bearer |
+//! | `POST /api/v1/books` | user ValidateToken + catalog PublishBook (which opens the stock in inventory) | Bearer, `admin` role |
 //! | `POST /api/v1/orders` | order CreateOrder (`Idempotency-Key` header) | Bearer |
 //! | `GET /api/v1/orders` | order ListOrders | Bearer |
 //! | `GET /api/v1/orders/{id}` | order GetOrder | Bearer |
@@ -43,6 +43,7 @@
 //!   │ axum routes by method + path          → routes::publish_book
 //!   │ read the Bearer header                  missing/malformed → 401 {"error":…}
 //!   │ user-service ValidateToken (≤ 3 s)      refused → 401; down → 503; slow → 504
+//!   │ the token's roles                        no `admin` → 403
 //!   │ parse the JSON body                     malformed → 400
 //!   │ catalog-service PublishBook (≤ 3 s)     with the token in gRPC metadata
 //!   │   └ catalog validates the fields        INVALID_ARGUMENT → 400

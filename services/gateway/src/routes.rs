@@ -257,7 +257,7 @@ pub async fn get_book(
     Ok(Json(serde_json::json!({ "book": r.book.map(BookJson::from) })))
 }
 
-/// `POST /api/v1/books` (Bearer) → 201 `{"book": …}`.
+/// `POST /api/v1/books` (Bearer, admin role) → 201 `{"book": …}`; a shopper's token is 403.
 ///
 /// The gateway checks the token first (an anonymous request costs catalog-service
 /// nothing), then forwards it as gRPC metadata: catalog-service checks it again, because
@@ -274,11 +274,17 @@ pub async fn publish_book(
     // A refused token ends here with 401; an unreachable user-service with 503, never a
     // publish "because the check could not be made".
     let token = bearer(&headers)?;
-    up.call(
-        "user-service",
-        up.users.clone().validate_token(up.request(ValidateTokenRequest { token: token.clone() })),
-    )
-    .await?;
+    let who = up
+        .call(
+            "user-service",
+            up.users
+                .clone()
+                .validate_token(up.request(ValidateTokenRequest { token: token.clone() })),
+        )
+        .await?;
+    // A shopper's valid token is 403 here, before the body is read — by the same platform
+    // rule catalog-service applies again (it must not trust that callers came through us).
+    bookstore_platform::auth::require_role(&who.roles, bookstore_platform::auth::ADMIN_ROLE)?;
     let Json(b) = body.map_err(ApiError::from_json)?;
     // Forward the caller's own token, not a gateway credential: catalog-service must know
     // *who* publishes (it records the user id), and it re-validates rather than trusting

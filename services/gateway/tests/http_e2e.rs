@@ -38,6 +38,8 @@ struct Stack {
     http: reqwest::Client,
     shutdown: Shutdown,
     catalog_shutdown: Shutdown,
+    /// user-service's database, where [`Stack::admin_token`] makes its admin.
+    user_db: String,
 }
 
 impl Drop for Stack {
@@ -63,12 +65,28 @@ async fn spawn_stack() -> Stack {
     let user_db = infra.fresh_database("gw_user").await;
     let user = tokio::time::timeout(
         Duration::from_secs(30),
-        bookstore_user::spawn_in_process(&infra.mysql_url, user_db, JWT_SECRET, shutdown.clone()),
+        bookstore_user::spawn_in_process(
+            &infra.mysql_url,
+            user_db.clone(),
+            JWT_SECRET,
+            shutdown.clone(),
+        ),
     )
     .await
     .expect("user-service starts within 30 s")
     .expect("user-service starts");
     let user_addr = format!("http://{}", user.grpc);
+
+    // inventory-service, empty: catalog reads the live stock of every book it shows there,
+    // and opens a published book's stock there.
+    let inventory = bookstore_inventory::spawn(bookstore_inventory::Settings::in_process(
+        &infra.mysql_url,
+        &infra.redis_url,
+        &infra.fresh_database("gw_inv").await,
+        &bookstore_stack::testing::unique_prefix(),
+    ))
+    .await
+    .expect("inventory-service starts");
 
     // catalog-service with its own database and a random Redis prefix, seeded before it
     // starts, so no list can be cached from a half-loaded table.
@@ -78,6 +96,7 @@ async fn spawn_stack() -> Stack {
         &infra.fresh_database("gw_catalog").await,
         &bookstore_stack::testing::unique_prefix(),
         &user_addr,
+        &format!("http://{}", inventory.grpc),
     );
     let catalog = tokio::time::timeout(
         Duration::from_secs(30),
@@ -101,6 +120,7 @@ async fn spawn_stack() -> Stack {
         http: reqwest::Client::new(),
         shutdown,
         catalog_shutdown,
+        user_db,
     }
 }
 
@@ -117,6 +137,28 @@ impl Stack {
         }
         let resp = req.send().await.unwrap();
         (resp.status(), resp.json().await.unwrap())
+    }
+
+    /// A fresh admin account (as the lab's `up` makes one), logged in over HTTP.
+    ///
+    /// `ensure_admin` is an operator's command against user-service's database, not an
+    /// HTTP route: there is deliberately no way to become admin through the gateway, so the
+    /// test takes the operator's path and then logs in like any client.
+    async fn admin_token(&self) -> String {
+        let username = bookstore_stack::testing::unique_name("admin");
+        let infra = bookstore_stack::testing::infra();
+        bookstore_user::ensure_admin_in_process(
+            &infra.mysql_url,
+            &self.user_db,
+            &username,
+            "admin-password",
+        )
+        .await
+        .unwrap();
+        let creds = json!({"username": username, "password": "admin-password"});
+        let (status, session) = self.post("/api/v1/users/login", creds, None).await;
+        assert_eq!(status, StatusCode::OK, "{session}");
+        session["token"].as_str().unwrap().to_string()
     }
 
     /// POST a JSON body to `path`; same contract as [`Stack::get`].
@@ -214,14 +256,24 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     let (status, _) = stack.get("/api/v1/books/abc", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    // Publishing: refused without a token (401), refused with invalid fields (400, decided
-    // by catalog-service and mapped here), accepted with both (201).
+    // Publishing: refused without a token (401), refused for a shopper's token (403),
+    // refused with invalid fields (400, decided by catalog-service and mapped here),
+    // accepted with an admin's token and valid fields (201).
     let new_book =
         json!({"title": "HTTP 与 gRPC 之间", "author": "网关", "price": 5990, "stock": 7});
     // (The body is valid; only the missing token is wrong. A valid body proves the 401 is
     // about authentication, not a 400 that happened to be reported first.)
     let (status, body) = stack.post("/api/v1/books", new_book.clone(), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // The report: a fresh shopper account published a 1-cent book. Now 403, the
+    // gRPC code's name in the body, and the catalogue is unchanged.
+    let cheap = json!({"title": "一分钱", "author": "x", "price": 1, "stock": 1});
+    let (status, body) = stack.post("/api/v1/books", cheap, Some(&token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "PERMISSION_DENIED");
+    let (_, unchanged) = stack.get("/api/v1/books?page_size=1", None).await;
+    assert_eq!(unchanged["total"], SEEDED, "the shopper published nothing");
+    let token = stack.admin_token().await;
     // Authenticated, but an empty title: catalog-service refuses it (INVALID_ARGUMENT), and
     // the gateway, which validated nothing itself, maps it to 400.
     let (status, body) = stack
@@ -233,6 +285,8 @@ async fn a_user_registers_logs_in_browses_and_publishes_over_http() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     // 5990 in, 5990 out: cents end to end, no float anywhere on the way.
     assert_eq!(created["book"]["price"], 5990);
+    // The stock shown is inventory's: publishing opened it there.
+    assert_eq!(created["book"]["stock"], 7);
 
     // The new book is searchable and leads the newest-first list at once: the publish went
     // through catalog-service, which invalidated its cached lists and searches.

@@ -10,6 +10,7 @@
 //! | out of stock is 409, no token 401, a bad id or body 400 — all as JSON | [`a_shopper_orders_retries_lists_and_cancels_over_http`] |
 //! | a wrong amount is 400; the right one pays the order; paying again charges nothing | [`a_shopper_pays_for_an_order_over_http`] |
 //! | a late declining callback leaves a success a success | [`a_shopper_pays_for_an_order_over_http`] |
+//! | only an admin publishes; the published book is orderable; its sell-out shows on its pages within a second | [`an_admins_new_book_is_orderable_and_its_sell_out_shows_on_its_pages`] |
 //!
 //! The gRPC behaviour behind each answer is tested in order's and payment's own suites;
 //! these tests pin down what HTTP makes of it: status codes, headers and JSON shapes.
@@ -34,6 +35,8 @@ struct Shop {
     http: reqwest::Client,
     /// gRPC straight to inventory, for restocking: a shop's warehouse is not an HTTP route.
     inventory: InventoryServiceClient<tonic::transport::Channel>,
+    /// The graph's user-service database, where [`Shop::admin_token`] makes its admin.
+    user_db: String,
     /// Held, not used: dropping them would stop the services behind the gateway.
     _graph: Graph,
     _payment: bookstore_payment::Spawned,
@@ -83,6 +86,8 @@ async fn open_shop() -> Shop {
         http: reqwest::Client::new(),
         // Connected eagerly: inventory is up by now, and a failure here names the culprit.
         inventory: InventoryServiceClient::connect(url(graph.inventory)).await.unwrap(),
+        // The graph starts user-service first: its database is the first one listed.
+        user_db: graph.databases[0].clone(),
         _graph: graph,
         _payment: payment,
         gateway,
@@ -131,6 +136,23 @@ impl Shop {
             remark: String::new(),
         };
         self.inventory.clone().incr_stock(req).await.unwrap();
+    }
+
+    /// `username` made an admin (as the lab's `up` makes its own) and logged in over HTTP.
+    async fn admin_token(&self, username: &str) -> String {
+        let infra = bookstore_stack::testing::infra();
+        bookstore_user::ensure_admin_in_process(
+            &infra.mysql_url,
+            &self.user_db,
+            username,
+            "shopper-password",
+        )
+        .await
+        .unwrap();
+        let creds = json!({"username": username, "password": "shopper-password"});
+        let (s, _, b) = self.call("POST", "/api/v1/users/login", None, None, Some(creds)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["token"].as_str().unwrap().to_string()
     }
 
     /// Registers `username` and logs in through the gateway's own routes: the token a
@@ -337,4 +359,74 @@ async fn a_shopper_pays_for_an_order_over_http() {
     let (s, _, _) =
         shop.call("GET", &format!("/api/v1/payments/{no}"), Some(&eve), None, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// Issue #12 end to end over HTTP: a shopper cannot publish (403, nothing changes); an
+/// admin's book gets its stock in inventory (GetStock answers it) and can be ordered at
+/// once; when the last units sell in inventory, the book's detail and list pages say 0
+/// within the promised second.
+#[tokio::test]
+async fn an_admins_new_book_is_orderable_and_its_sell_out_shows_on_its_pages() {
+    let shop = open_shop().await;
+    let book = json!({"title": "新书上架", "author": "管理员", "price": 3900, "stock": 3});
+    let shopper = shop.token("carol_gw").await;
+    let (s, _, b) =
+        shop.call("POST", "/api/v1/books", Some(&shopper), None, Some(book.clone())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    let (_, _, page) = shop.call("GET", "/api/v1/books?page_size=1", None, None, None).await;
+    assert_eq!(page["total"], 20, "the shopper published nothing");
+
+    // The admin is made the way the lab's `up` makes its own (ensure-admin), then logs in
+    // over HTTP like anyone: the role arrives in the token, not in any request field.
+    let admin = shop.admin_token("boss_gw").await;
+    let (s, _, b) = shop.call("POST", "/api/v1/books", Some(&admin), None, Some(book)).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let id = b["book"]["id"].as_u64().unwrap();
+    let stock = shop
+        .inventory
+        .clone()
+        .get_stock(bookstore_proto::inventory::GetStockRequest { book_id: id })
+        .await
+        .expect("publishing created the book's stock in inventory")
+        .into_inner()
+        .stock
+        .unwrap();
+    assert_eq!((stock.available, stock.total), (3, 3));
+
+    // Orderable at once: the shopper reserves 1. Before the fix this was FAILED_PRECONDITION
+    // territory — inventory had no row for a book published through the catalogue.
+    let basket = json!({"items": [{"book_id": id, "quantity": 1}]});
+    let (s, _, b) =
+        shop.call("POST", "/api/v1/orders", Some(&shopper), Some("new-book-1"), Some(basket)).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+
+    // The last 2 units sell directly in inventory (a flash sale elsewhere). 1 locked by the
+    // order + 2 sold = 3: available is 0, which is what both pages must come to say.
+    let items = vec![bookstore_proto::inventory::StockItem { book_id: id, quantity: 2 }];
+    shop.inventory
+        .clone()
+        .decr_stock(bookstore_proto::inventory::DecrStockRequest { order_id: 99_001, items })
+        .await
+        .unwrap();
+    // The same one-second promise as catalog's own test, now through the gateway's JSON:
+    // the gateway adds no cache of its own, so it must not add staleness either.
+    let sold_out = std::time::Instant::now();
+    loop {
+        let (_, _, detail) =
+            shop.call("GET", &format!("/api/v1/books/{id}"), None, None, None).await;
+        let (_, _, list) = shop.call("GET", "/api/v1/books?page_size=5", None, None, None).await;
+        let listed = list["books"].as_array().unwrap().iter().find(|b| b["id"] == id).cloned();
+        let listed = listed.expect("the newest book is on the first page");
+        if detail["book"]["stock"] == 0 && listed["stock"] == 0 {
+            break;
+        }
+        assert!(
+            sold_out.elapsed() < Duration::from_millis(1500),
+            "detail {} / list {} after {:?}",
+            detail["book"]["stock"],
+            listed["stock"],
+            sold_out.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -15,6 +15,9 @@ use crate::error::Error;
 use crate::ledger;
 use crate::store::{Settle, StockStore};
 
+/// Most ids one GetStocks may ask for: a catalogue page is at most 100 books.
+pub const MAX_BATCH: usize = 100;
+
 /// The service: the Redis store (hot path) and the MySQL pool (ledger reads).
 ///
 /// Cloned per connection by tonic, so both fields are cheap handles (a multiplexed Redis
@@ -66,6 +69,36 @@ impl InventoryService for InventoryApi {
             Ok(pb::GetStockResponse { stock: Some(stock.into()) })
         };
         finish("get", result.await)
+    }
+
+    /// GetStocks: the counters of up to [`MAX_BATCH`] books in one call — what
+    /// catalog-service reads to show live stock on a page without one RPC per book.
+    /// Unknown books are left out rather than failing the call: a page of 20 with one book
+    /// never stocked must still show the other 19.
+    async fn get_stocks(
+        &self,
+        request: Request<pb::GetStocksRequest>,
+    ) -> Result<Response<pb::GetStocksResponse>, Status> {
+        let result = async {
+            let ids = &request.get_ref().book_ids;
+            if ids.is_empty() || ids.len() > MAX_BATCH {
+                return Err(Error::InvalidArgument(format!(
+                    "book_ids must hold 1 to {MAX_BATCH} ids, got {}",
+                    ids.len()
+                )));
+            }
+            // Repeats are answered once: the first mention keeps its place in the answer.
+            let mut books: Vec<BookId> = Vec::with_capacity(ids.len());
+            for id in ids {
+                let book = BookId::parse(*id)?;
+                if !books.contains(&book) {
+                    books.push(book);
+                }
+            }
+            let stocks = self.store.get_many(&books).await?;
+            Ok(pb::GetStocksResponse { stocks: stocks.into_iter().map(Into::into).collect() })
+        };
+        finish("get_many", result.await)
     }
 
     /// LockStock, called by order-service when an order is created. All-or-nothing across

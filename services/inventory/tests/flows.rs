@@ -194,6 +194,32 @@ async fn a_retried_restock_adds_the_units_once() {
     assert_eq!(counters(&app.stock(5).await), (7, 0, 0, 7));
 }
 
+/// GetStocks answers many books in one call: known books with their counters, in the
+/// order asked, repeats once, unknown books left out; no ids, 101 ids or an id 0 are
+/// INVALID_ARGUMENT.
+#[tokio::test]
+async fn get_stocks_answers_known_books_in_one_call_and_refuses_bad_batches() {
+    let app = spawn_app().await;
+    let mut c = app.client.clone();
+    app.restock(11, 4).await;
+    app.restock(12, 9).await;
+    // A sale first, so the answer must carry live counters (sold 2), not the restock's.
+    c.decr_stock(pb::DecrStockRequest { order_id: 5, items: vec![item(12, 2)] }).await.unwrap();
+    // 999 was never stocked and 12 is asked twice: the answer keeps 12 first (its first
+    // mention), once, and leaves 999 out instead of failing the whole page.
+    let r = c
+        .get_stocks(pb::GetStocksRequest { book_ids: vec![12, 999, 11, 12] })
+        .await
+        .unwrap()
+        .into_inner();
+    let got: Vec<_> = r.stocks.iter().map(|s| (s.book_id, s.available, s.sold)).collect();
+    assert_eq!(got, [(12, 7, 2), (11, 4, 0)]);
+    for bad in [vec![], (1..=101).collect(), vec![11, 0]] {
+        let err = c.get_stocks(pb::GetStocksRequest { book_ids: bad }).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    }
+}
+
 /// Every malformed request gets a clear code and leaves stock and ledger untouched.
 ///
 /// Bad input must be refused *before* the script runs: a quantity of -3 that reached

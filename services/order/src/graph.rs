@@ -110,7 +110,8 @@ impl Graph {
         tune: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<Self> {
         // Started in call order, each with the previous one's real address: user first
-        // (catalog validates tokens there), order last (it needs all three). Every service
+        // (catalog validates tokens there), inventory before catalog (catalog reads its
+        // live stock), order last (it needs all three). Every service
         // gets a fresh database and a fresh Redis prefix, so graphs run side by side.
         let users = Shutdown::new();
         // A database name of its own per service and per graph (`fresh_database` adds a
@@ -123,20 +124,6 @@ impl Graph {
             users.clone(),
         )
         .await?;
-        // catalog seeded with `books` books, so every id 1..=books has a price and a title;
-        // its user-service address is only used by PublishBook, which no order test calls.
-        let catalog_db = infra.fresh_database("g_cat").await;
-        let catalog = bookstore_catalog::spawn_in_process(
-            bookstore_catalog::Settings::in_process(
-                &infra.mysql_url,
-                &infra.redis_url,
-                &catalog_db,
-                &unique_prefix(),
-                &url(user.grpc),
-            ),
-            books,
-        )
-        .await?;
         // inventory empty: tests stock what they order, so every count they assert is theirs.
         let inventory_db = infra.fresh_database("g_inv").await;
         // Its own key prefix too: inventory's Lua scripts and stream live in Redis, shared
@@ -147,6 +134,22 @@ impl Graph {
             &inventory_db,
             &unique_prefix(),
         ))
+        .await?;
+        // catalog seeded with `books` books, so every id 1..=books has a price and a title;
+        // its user-service address is only used by PublishBook; inventory (started first
+        // for this) gives every answer its live stock.
+        let catalog_db = infra.fresh_database("g_cat").await;
+        let catalog = bookstore_catalog::spawn_in_process(
+            bookstore_catalog::Settings::in_process(
+                &infra.mysql_url,
+                &infra.redis_url,
+                &catalog_db,
+                &unique_prefix(),
+                &url(user.grpc),
+                &url(inventory.grpc),
+            ),
+            books,
+        )
         .await?;
         // order last, with the three real addresses, as the supervisor wires processes.
         let order_db = infra.fresh_database("g_ord").await;

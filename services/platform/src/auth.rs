@@ -4,6 +4,9 @@
 //! grpcurl (`-H`), the gateway and every client library know how to set it.
 //! DON'T: put tokens in request messages; they end up in request logs and caches.
 //!
+//! Also here: [`require_role`], the one check of what a validated caller may do, so every
+//! service refuses a shopper the same way (PERMISSION_DENIED, HTTP 403).
+//!
 //! What it is NOT: token *validation*. This only extracts the string; whether it is a
 //! valid, unexpired JWT is user-service's business (ValidateToken). Keeping the two apart
 //! means the other services need no JWT secret at all.
@@ -32,6 +35,25 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
         return Err(Status::unauthenticated("empty bearer token"));
     }
     Ok(token.to_string())
+}
+
+/// The role that may publish books (and, later, any other catalogue or stock write).
+/// user-service puts it in the token of accounts made admin by `user-service ensure-admin`.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// `Ok` if `roles` (ValidateToken's answer) holds `role`, else PERMISSION_DENIED.
+///
+/// PERMISSION_DENIED and not UNAUTHENTICATED: the caller *is* known, logging in again
+/// would not help. Clients must be able to tell the two apart — 401 means "get a new
+/// token", 403 means "this account may not". ❌ DON'T decide from the username (`admin`):
+/// names are chosen by whoever registers first; the role is granted by an operator and
+/// signed into the token.
+pub fn require_role(roles: &[String], role: &str) -> Result<(), Status> {
+    if roles.iter().any(|r| r == role) {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!("this action needs the {role} role")))
+    }
 }
 
 /// The metadata key of the internal service credential (payment-service → order-service's
@@ -123,6 +145,18 @@ mod tests {
         assert!(refuse_dev_service_token(&common, &crate::Secret::new("own-token")).is_ok());
         common.environment = "development".into();
         assert!(refuse_dev_service_token(&common, &dev).is_ok());
+    }
+
+    /// Only the exact role passes: a shopper's token, no roles at all (a token from before
+    /// roles existed) and a look-alike are all PERMISSION_DENIED.
+    #[test]
+    fn only_the_named_role_passes() {
+        let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(require_role(&roles(&["admin"]), ADMIN_ROLE).is_ok());
+        for denied in [roles(&["customer"]), roles(&[]), roles(&["Admin", "admins"])] {
+            let err = require_role(&denied, ADMIN_ROLE).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::PermissionDenied, "{denied:?}");
+        }
     }
 
     /// No header, another scheme (Basic auth) and an empty token are all refused. Each must

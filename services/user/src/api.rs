@@ -102,6 +102,7 @@ impl UserApi {
         let claims = Claims {
             sub: row.id.to_string(),
             username: row.username.clone(),
+            roles: row.roles(),
             iat: now,
             exp: now.saturating_add(self.ttl_secs),
         };
@@ -123,7 +124,14 @@ impl UserApi {
             // was not produced by `login`, so it is treated as malformed.
             .parse::<u64>()
             .map_err(|_| Error::InvalidToken("malformed"))?;
-        Ok(ValidateTokenResponse { user_id, username: claims.username, expires_at: claims.exp })
+        // The roles are the signed claim, passed on as they are: what a role allows is for
+        // the service that owns the action to decide (catalog: publishing needs `admin`).
+        Ok(ValidateTokenResponse {
+            user_id,
+            username: claims.username,
+            expires_at: claims.exp,
+            roles: claims.roles,
+        })
     }
 
     /// GetUser: a public profile by id. Id 0 is INVALID_ARGUMENT, not NOT_FOUND: proto3

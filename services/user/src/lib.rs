@@ -52,6 +52,7 @@
 //! | equalise the time of both failures | let the clock tell what the message hides | [`password::Hasher::verify`] |
 //! | pin the JWT algorithm, require `exp` | accept `alg: none` or tokens that never expire | [`token`] |
 //! | refuse the published dev secret outside development | ship a default key to production | [`Settings::check`] |
+//! | roles in the signed token, granted only by an operator command | let Register or a request field make anyone an admin | [`ensure_admin`] |
 //! | enforce uniqueness with an index | SELECT-then-INSERT | [`store::insert`] |
 //! | redact secrets and passwords in `Debug` | rely on nobody logging them | `Secret`, [`domain::Password`] |
 //!
@@ -87,6 +88,14 @@ pub use error::Error;
 /// verifying) — acceptable for a rare rotation, and why real systems support two keys at
 /// once (a key id, `kid`, in the JWT header) during a rollover.
 pub const DEV_JWT_SECRET: &str = "bookstore-lab-development-secret-do-not-use-in-production";
+
+/// The lab's admin account (development only): `admin` / [`DEV_ADMIN_PASSWORD`]. The
+/// lab's `up` creates it with [`ensure_admin`]; the README says how to log in as it.
+pub const DEV_ADMIN_USERNAME: &str = "admin";
+
+/// The lab admin's password. Public like [`DEV_JWT_SECRET`], and refused the same way
+/// outside development: anyone who has read this file could publish books as that admin.
+pub const DEV_ADMIN_PASSWORD: &str = "bookstore-admin-dev";
 
 /// The shortest JWT secret [`Settings::check`] accepts, in bytes (HMAC keys are bytes).
 ///
@@ -215,4 +224,55 @@ pub async fn spawn_in_process(
             Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("user-service stopped")))
         }
     }
+}
+
+/// `user-service ensure-admin <username>`: makes `username` an admin, creating the account
+/// with `password` if it does not exist (an existing account keeps its password). Answers
+/// whether the account was created. Idempotent, so the lab runs it on every `up`.
+///
+/// An operator command and not an RPC, on purpose: ❌ DON'T add a "GrantRole" RPC that
+/// any caller reaching user-service could try; ✅ DO make granting admin something only
+/// whoever holds the database credentials can do. The built-in [`DEV_ADMIN_PASSWORD`] is
+/// refused outside development, like the built-in JWT secret.
+pub async fn ensure_admin(
+    settings: &Settings,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<bool> {
+    anyhow::ensure!(
+        settings.common.is_development() || password != DEV_ADMIN_PASSWORD,
+        "refusing the built-in development admin password: environment is {:?}",
+        settings.common.environment
+    );
+    let username = domain::Username::parse(username)?;
+    let password = domain::Password::parse(password)?;
+    let pool = bookstore_platform::db::connect(
+        settings.common.mysql_url.expose(),
+        &settings.common.database,
+        2,
+        &sqlx::migrate!("../../migrations/user"),
+    )
+    .await?;
+    // Hashed even when the account exists and keeps its own password: one code path, and
+    // an operator command can afford 30 ms.
+    let hash = password::Hasher::default().hash(&password).await?;
+    let (row, created) = store::ensure_admin(&pool, &username, &hash).await?;
+    tracing::info!(user_id = row.id, username = %row.username, created, "admin ensured");
+    pool.close().await;
+    Ok(created)
+}
+
+/// [`ensure_admin`] against the database `database` of an in-process user-service (started
+/// with [`spawn_in_process`]): how other crates' tests get an admin account to log in as.
+pub async fn ensure_admin_in_process(
+    mysql_url: &str,
+    database: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<bool> {
+    let mut settings = Settings::default();
+    settings.common.mysql_url = Secret::new(mysql_url);
+    settings.common.database = database.to_string();
+    settings.common.environment = "development".into();
+    ensure_admin(&settings, username, password).await
 }

@@ -27,6 +27,8 @@ pub struct UserRow {
     pub email: String,
     /// The PHC string from [`crate::password::Hasher::hash`]: algorithm, parameters, salt, hash.
     pub password_hash: String,
+    /// `customer` or `admin` (migration 0002); the token's `roles` claim is made from it.
+    pub role: String,
     /// `DATETIME(3)` carries no time zone, and `NaiveDateTime` says so in the type; the
     /// conversion to UTC happens once, in [`UserRow::to_proto`].
     pub created_at: NaiveDateTime,
@@ -45,14 +47,20 @@ impl UserRow {
             // sqlx's MySQL connections use the UTC session time zone, so DATETIME values
             // are UTC wall-clock times.
             created_at: self.created_at.and_utc().timestamp_millis(),
+            roles: self.roles(),
         }
+    }
+
+    /// The roles as the token and the proto carry them: a list of one today.
+    pub fn roles(&self) -> Vec<String> {
+        vec![self.role.clone()]
     }
 }
 
 /// Listed explicitly: `SELECT *` would also ship every column a later migration adds to
 /// each read (sqlx ignores columns `FromRow` does not name, so nothing would break — it
 /// would only cost, silently), and the query would no longer say what it returns.
-const COLUMNS: &str = "id, username, email, password_hash, created_at";
+const COLUMNS: &str = "id, username, email, password_hash, role, created_at";
 
 /// Inserts a user. A duplicate username (the UNIQUE index, case-insensitive under the
 /// table's collation) becomes [`Error::UsernameTaken`].
@@ -108,4 +116,32 @@ pub async fn find_by_id(pool: &MySqlPool, id: u64) -> Result<Option<UserRow>, Er
         .bind(id)
         .fetch_optional(pool)
         .await?)
+}
+
+/// Makes the account `username` an admin, creating it with `password_hash` if it does not
+/// exist; answers the row and whether it was created.
+///
+/// An existing account keeps its password: promoting an account must not reset the
+/// credential of whoever already uses it. `INSERT … ON DUPLICATE KEY UPDATE` makes the
+/// two cases one statement on the unique index, so two concurrent runs (two `up`s) cannot
+/// both create the account or fail on each other's insert.
+pub async fn ensure_admin(
+    pool: &MySqlPool,
+    username: &Username,
+    password_hash: &str,
+) -> Result<(UserRow, bool), Error> {
+    sqlx::query(
+        "INSERT INTO users (username, email, password_hash, role) VALUES (?, '', ?, 'admin') \
+         ON DUPLICATE KEY UPDATE role = 'admin'",
+    )
+    .bind(username.as_str())
+    .bind(password_hash)
+    .execute(pool)
+    .await?;
+    let row = find_by_username(pool, username.as_str()).await?.ok_or(Error::NotFound)?;
+    // Created by *this* call exactly when the stored hash is the one we just made: every
+    // hash has a fresh random salt, so no earlier account can hold it. (Affected rows
+    // cannot tell: sqlx asks MySQL for *found* rows, 1 for an unchanged update too.)
+    let created = row.password_hash == password_hash;
+    Ok((row, created))
 }

@@ -13,7 +13,7 @@
 //! ```text
 //! eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9      {"alg":"HS256","typ":"JWT"}
 //! .eyJzdWIiOiI3IiwidXNlcm5hbWUiOiJhbGljZSIsImlhdCI6…,"exp":…}
-//!                                          {"sub":"7","username":"alice","iat":…,"exp":…}
+//!                                          {"sub":"7","username":"alice","roles":["customer"],"iat":…,"exp":…}
 //! .<HMAC-SHA256(secret, header.claims)>    the only part that needs the secret
 //! ```
 //!
@@ -53,6 +53,13 @@ pub struct Claims {
     /// The name at login time, for display only: services authorise by `sub`, the id, which
     /// never changes; a name is only as current as the token that carries it.
     pub username: String,
+    /// What the holder may do (`["customer"]`, `["admin"]`), signed like the rest: a
+    /// shopper cannot add `admin` without breaking the signature. A token issued before
+    /// roles existed has none and is treated as a shopper's (`default`), never an admin's.
+    /// Revocation caveat: a role taken away applies from the next login, up to
+    /// `jwt_ttl_secs` later — the price of checking tokens without a database read.
+    #[serde(default)]
+    pub roles: Vec<String>,
     /// Issued at, unix seconds.
     pub iat: i64,
     /// Expires at, unix seconds.
@@ -135,6 +142,7 @@ mod tests {
         Claims {
             sub: "7".into(),
             username: "alice".into(),
+            roles: vec!["customer".into()],
             iat: now_secs(),
             exp: now_secs() + exp_offset,
         }

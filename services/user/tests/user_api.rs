@@ -35,6 +35,8 @@ const SECRET: &str = "test-secret-that-is-definitely-32-bytes-long";
 /// that fails half-way does not leave a server running for the rest of the suite.
 struct TestUser {
     client: UserServiceClient<Channel>,
+    /// The service's settings (its database), for the `ensure-admin` command's tests.
+    settings: Settings,
     shutdown: Shutdown,
 }
 
@@ -69,7 +71,7 @@ async fn spawn_user_service() -> TestUser {
     let settings = settings_for_tests(database);
     let shutdown = Shutdown::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(bookstore_user::run(settings, shutdown.clone(), move |b| {
+    tokio::spawn(bookstore_user::run(settings.clone(), shutdown.clone(), move |b| {
         let _ = tx.send(b);
     }));
     // A bound, not an expectation: a start that breaks fails the test in 30 s instead of
@@ -81,7 +83,7 @@ async fn spawn_user_service() -> TestUser {
     let client = UserServiceClient::connect(format!("http://{}", bound.grpc))
         .await
         .expect("connect to user-service");
-    TestUser { client, shutdown }
+    TestUser { client, settings, shutdown }
 }
 
 /// A registration request with a derived e-mail address (so profiles are checkable).
@@ -205,6 +207,7 @@ async fn expired_forged_and_malformed_tokens_are_unauthenticated() {
     let claims = |exp: i64| Claims {
         sub: user.id.to_string(),
         username: "erin".into(),
+        roles: vec!["customer".into()],
         // Issued two hours ago, so an expiry in the past is consistent with the issue time.
         iat: now_secs() - 7200,
         exp,
@@ -308,4 +311,65 @@ async fn an_unset_environment_means_production_and_development_must_be_chosen() 
     })
     .await;
     assert_eq!(listening, Ok(true), "user-service did not start in development");
+}
+
+/// Roles travel in the signed token: a registered shopper validates as `["customer"]`;
+/// `ensure-admin` makes an account an admin (idempotently, keeping its password), and its
+/// next login validates as `["admin"]`. A token with a forged `roles` claim fails the
+/// signature, and outside development the built-in admin password is refused.
+#[tokio::test]
+async fn roles_are_signed_into_the_token_and_only_ensure_admin_grants_admin() {
+    let mut svc = spawn_user_service().await;
+    svc.client.register(register("frank", "franks-password")).await.unwrap();
+    let roles_of = |svc: &mut TestUser, name: &str, password: &str| {
+        let mut client = svc.client.clone();
+        let (name, password) = (name.to_string(), password.to_string());
+        async move {
+            let login =
+                client.login(LoginRequest { username: name, password }).await.unwrap().into_inner();
+            assert_eq!(login.user.as_ref().unwrap().roles, login_roles(&login));
+            let who =
+                client.validate_token(ValidateTokenRequest { token: login.token }).await.unwrap();
+            who.into_inner().roles
+        }
+    };
+    fn login_roles(l: &bookstore_proto::user::LoginResponse) -> Vec<String> {
+        l.user.as_ref().unwrap().roles.clone()
+    }
+    // Register grants no more than `customer`: there is no field in RegisterRequest a
+    // shopper could fill in to ask for more, and the column's default decides.
+    assert_eq!(roles_of(&mut svc, "frank", "franks-password").await, ["customer"]);
+
+    // An existing account is promoted and keeps its password (frank still logs in with
+    // his own, not with the one passed here); a new one is created; a second run of
+    // the same command changes nothing and says so (`false`) — `up` runs it every time.
+    let settings = svc.settings.clone();
+    assert!(!bookstore_user::ensure_admin(&settings, "frank", "ignored-password").await.unwrap());
+    assert_eq!(roles_of(&mut svc, "frank", "franks-password").await, ["admin"]);
+    assert!(bookstore_user::ensure_admin(&settings, "root_op", "operator-pass").await.unwrap());
+    assert!(!bookstore_user::ensure_admin(&settings, "root_op", "operator-pass").await.unwrap());
+    assert_eq!(roles_of(&mut svc, "root_op", "operator-pass").await, ["admin"]);
+
+    // A shopper who edits the claim to say admin breaks the signature: the roles are only
+    // as trustworthy as the HMAC over them, which is why no service reads them from a
+    // token it has not had ValidateToken check.
+    let forged = TokenKeys::new(&Secret::new("not-the-services-secret-but-32-bytes-long"))
+        .sign(&Claims {
+            sub: "1".into(),
+            username: "frank".into(),
+            roles: vec!["admin".into()],
+            iat: now_secs(),
+            exp: now_secs() + 60,
+        })
+        .unwrap();
+    let err = svc.client.validate_token(ValidateTokenRequest { token: forged }).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+
+    // The published password works in development only, exactly like the published JWT
+    // secret: a production deployment that forgot to choose its own is refused.
+    let mut production = settings.clone();
+    production.common.environment = "production".into();
+    let refused =
+        bookstore_user::ensure_admin(&production, "admin", bookstore_user::DEV_ADMIN_PASSWORD);
+    assert!(refused.await.is_err(), "the published admin password is development-only");
 }

@@ -139,6 +139,6 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
     // The Redis keys are not deleted: every one of them has a TTL (5 minutes for lists, the
     // version key aside), so they disappear on their own, and deleting them would need the
     // very KEYS/SCAN walk the catalog is designed never to do.
-    drop_databases(&infra.mysql_url, &[&database]).await;
+    drop_databases(&infra.mysql_url, &[&database, &services::inventory_db(&database)]).await;
     result
 }

@@ -28,8 +28,18 @@ pub(super) struct Services {
     pub(super) tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-/// Seeds a fresh database and starts catalog-service and the gateway on port 0.
+/// The database of the bench's inventory-service, named after the catalogue's.
+pub(super) fn inventory_db(database: &str) -> String {
+    format!("{database}_inv")
+}
+
+/// Seeds a fresh database and starts inventory-service, catalog-service and the gateway
+/// on port 0.
 ///
+/// inventory-service because every read now lays its live stock over the page (one
+/// GetStocks per page per 500 ms, see catalog's `live_stock`): a bench without it would
+/// measure failed connects instead of the real read path. It holds no stock, so every
+/// book shows 0 — the figure is not what the bench measures, the read's cost is.
 /// No user-service: ListBooks needs no authentication, and catalog-service's client for
 /// it connects lazily, so it is never dialled. The gateway is given catalog's real
 /// address; its user-service address stays the default and is never used by the
@@ -54,7 +64,20 @@ pub(super) async fn start(
     pool.close().await;
 
     let shutdown = Shutdown::new();
-    let mut settings = Settings::default();
+    let inv = bookstore_inventory::Settings::in_process(
+        &infra.mysql_url,
+        &infra.redis_url,
+        &inventory_db(database),
+        prefix,
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let inventory = tokio::spawn(bookstore_inventory::run(inv, shutdown.clone(), move |b| {
+        let _ = tx.send(b.grpc);
+    }));
+    let inventory_addr = rx.await.context("inventory-service did not start")?;
+
+    let mut settings =
+        Settings { inventory_addr: format!("http://{inventory_addr}"), ..Default::default() };
     settings.common.port = 0;
     settings.common.mysql_url = Secret::new(infra.mysql_url.clone());
     settings.common.redis_url = Secret::new(infra.redis_url.clone());
@@ -98,6 +121,6 @@ pub(super) async fn start(
         stats,
         invalidator,
         shutdown,
-        tasks: vec![catalog, gateway],
+        tasks: vec![catalog, gateway, inventory],
     })
 }

@@ -6,10 +6,12 @@
 //! The hit rate is read from the service's `/metrics` (`cache_requests_total`), never
 //! computed by the lab from its own guesses — the number is what the service observed.
 //!
-//! Invalidation, made visible: the learner publishes a book or changes the hottest book's
-//! stock. Both are writes that must evict cached entries (DESIGN.md §4). The screen shows
-//! the hottest book's stock as read through the cache: it changes at once (DO: evict on
-//! write), and the hit rate dips while the evicted keys refill.
+//! Invalidation, made visible: the learner publishes a book (`p`, a catalogue write that
+//! must evict the list pages) or changes the hottest book's stock in inventory (`u`, which
+//! must evict *nothing*). The screen shows the hottest book's stock as catalog-service
+//! answers it: inventory's live figure, laid over the cached book at answer time (see
+//! catalog's `live_stock`), so it follows a sale within about a second while the cached
+//! entries stay — no dip in the hit rate after `u`, a dip after `p`.
 //!
 //! ## Why skew matters for the hit rate
 //!
@@ -48,7 +50,11 @@
 //! write:         UPDATE in MySQL, then DEL detail:{id} and INCR the list version
 //! ```
 //!
-//! - A *detail* miss after `u` is one key: one load, then hits again. The dip is short.
+//! - `u` is a sale (or a restock) in inventory-service: catalog caches no stock, so the
+//!   sale evicts no key at all — the hit rate does not move, and the shown stock catches up
+//!   within the 500 ms the catalog remembers a figure. ❌ DON'T push every sale into the
+//!   catalogue as a write: at thousands of sales per second, every list page would be
+//!   evicted thousands of times a second.
 //! - A *list* miss after `p` is every page at once: bumping the version makes every old
 //!   list key unreachable (they expire on their own), so each page misses once. That is the
 //!   dip the sparkline shows, and the reason the service versions list keys instead of
@@ -68,10 +74,11 @@
 //! | skew 1.1 → 2 | ≈ 99 % within seconds | a handful of books take nearly every read |
 //! | readers 16 → 64 | TPS up until the 2 cores saturate; hit rate unchanged | the hit rate depends on *which* keys are read, not how many readers read them |
 //! | `p` during the run | a dip for a second or two | the list version moves: every list page misses once |
-//! | `u` during the run | the hot stock changes on the next sample; a tiny dip | one detail key is evicted and reloaded once |
+//! | `u` during the run | the hot stock changes within a second; no dip | the stock is read live from inventory, nothing cached is evicted |
 //!
-//! If the hot stock does *not* change after `u`, stop and read the service's
-//! `invalidate_book`: that is the bug Day 29 is about.
+//! If the hot stock does *not* change after `u`, stop and read catalog's `live_stock`;
+//! if the hit rate dips after `u`, a sale has become a catalogue write — the avalanche
+//! Day 29 warns about.
 //!
 //! ## Exercises
 //!
@@ -80,7 +87,9 @@
 //!    (It will not be exact: every list hit sends two GETs — the version and the guessed
 //!    key, pipelined — see the catalog's cache module.)
 //! 2. Comment out the `DEL` of the detail key in the service (locally!), restart it, press
-//!    `u`. How long until the stock on screen changes? Which TTL did you just measure?
+//!    `p` and read the new book by id. Which TTL decides when it appears? Then start
+//!    catalog-service with `BOOKSTORE_STOCK_TTL_MS=5000` and press `u`: how long until the
+//!    stock on screen changes now?
 //! 3. Set skew to 0 in `CacheParams::default` and compare the hit rate after 30 s with 1.1.
 //!
 //! ## Predict before you measure
@@ -176,6 +185,8 @@ pub struct CacheTargets {
     pub catalog_metrics: Option<String>,
     /// user-service gRPC `host:port` (for the token PublishBook needs).
     pub user: Option<String>,
+    /// inventory-service gRPC `host:port`: where `u` sells or restocks the hot book.
+    pub inventory: Option<String>,
 }
 
 // `connect_timeout` bounds the TCP connect, `timeout` bounds every request on the

@@ -1,24 +1,27 @@
-//! The learner's two writes during the run (`p` and `u`): each must evict cached entries,
-//! and the screen shows whether it did.
+//! The learner's two writes during the run: `p` publishes (a catalogue write that must
+//! evict the list pages), `u` sells or restocks in inventory (which must evict nothing,
+//! yet show on the catalogue's pages within a second). The screen shows both.
+
+use std::time::{Duration, Instant};
 
 use bookstore_proto::{
-    catalog::{
-        GetBookRequest, PublishBookRequest, UpdateStockRequest,
-        catalog_service_client::CatalogServiceClient,
+    catalog::{GetBookRequest, PublishBookRequest, catalog_service_client::CatalogServiceClient},
+    inventory::{
+        DecrStockRequest, GetStockRequest, IncrStockRequest, StockItem,
+        inventory_service_client::InventoryServiceClient,
     },
-    user::{LoginRequest, RegisterRequest, user_service_client::UserServiceClient},
 };
 use rand::Rng;
 
 use super::{CacheTargets, channel};
 
-// Registering a fresh user each time is a shortcut: it needs no credentials from the
-// learner and no seeded admin, at the price of one throwaway user per press. A real
-// admin tool would log in once and keep the token.
+// Logged in as the lab's admin (made by every `up`): publishing needs the admin role, and
+// a shopper's token is refused with PERMISSION_DENIED.
 // The call chain this press sets off is the course's Week 6 architecture in miniature:
-// lab → user-service Register/Login (a JWT) → catalog-service PublishBook with
+// lab → user-service Login (a JWT with roles) → catalog-service PublishBook with
 // `authorization: Bearer …` → catalog asks user-service `ValidateToken` (one holder of the
-// signing key) → INSERT in `catalog_db` → `INCR` the list version. Reads need no token; only
+// signing key) and checks the `admin` role → INSERT in `catalog_db` → IncrStock in
+// inventory (the opening stock) → `INCR` the list version. Reads need no token; only
 // writes pay for the extra RPC. If user-service is down, PublishBook fails *closed*
 // (UNAVAILABLE) and the note says so — the right behaviour for an auth check.
 /// A learner's write: publish a new book (as a lab user registered on the fly). The
@@ -26,18 +29,8 @@ use super::{CacheTargets, channel};
 pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
     let user_addr =
         targets.user.as_deref().ok_or_else(|| anyhow::anyhow!("user-service is not running"))?;
-    let mut users = UserServiceClient::new(channel(user_addr).await?);
+    let token = crate::experiments::orders::admin_token(user_addr).await?;
     let name = bookstore_stack::testing::unique_name("lab");
-    let password = format!("{name}-pw-1234");
-    users
-        .register(RegisterRequest {
-            username: name.clone(),
-            password: password.clone(),
-            email: format!("{name}@lab.local"),
-        })
-        .await?;
-    let token =
-        users.login(LoginRequest { username: name.clone(), password }).await?.into_inner().token;
     // A random ISBN so repeated presses never hit the catalog's unique-ISBN check
     // (AlreadyExists), which would teach nothing about caching. It must still be a *valid*
     // ISBN-13 — the catalog checks the check digit — so the 13th digit comes from the
@@ -74,26 +67,54 @@ pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
 }
 
 // Down by one while there is stock, back up by ten near zero: pressing `u` repeatedly
-// keeps changing the number (each press must be a visible change) without ever
-// reaching an invalid negative stock, which the service would refuse.
-// UpdateStock is an *internal* RPC (the proto says inventory-service calls it to keep the
-// catalogue's displayed stock in step; the gateway never exposes it). The lab calls it
-// directly to trigger a catalogue write on demand — a lab privilege, like reading the
-// ledger. The value is absolute, not a delta, so a retried call cannot apply twice.
-/// A learner's write: set the hottest book's stock to a new value through UpdateStock.
+// keeps changing the number (each press must be a visible change) without ever selling
+// out the hottest book, whose reads are the experiment.
+// The change goes where stock lives — inventory-service (DecrStock, IncrStock), like a
+// real sale or delivery — and never through the catalogue: catalog caches no stock, so
+// nothing is evicted, and the catalogue shows the new figure once its 500 ms memory of
+// the old one has passed. The press then *measures* that: it polls GetBook until the
+// catalogue answers the new figure and reports how long it took.
+/// A learner's write: sell one copy of the hottest book in inventory (or restock ten near
+/// zero), then wait until catalog-service's GetBook shows it; reports both figures and
+/// the delay.
 pub async fn change_stock(targets: &CacheTargets, book: u64) -> anyhow::Result<String> {
+    let inv_addr = targets
+        .inventory
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("inventory-service is not running"))?;
+    let mut inventory = InventoryServiceClient::new(channel(inv_addr).await?);
+    let current = inventory.get_stock(GetStockRequest { book_id: book }).await?.into_inner();
+    let current = current.stock.map_or(0, |s| s.available);
+    // Idempotency keys from the clock: each press is a new sale or delivery, never a replay.
+    let key = chrono::Utc::now().timestamp_micros().unsigned_abs();
+    let next = if current > 5 {
+        let items = vec![StockItem { book_id: book, quantity: 1 }];
+        let r = inventory.decr_stock(DecrStockRequest { order_id: key, items }).await?;
+        r.into_inner().stocks.first().map_or(current - 1, |s| s.available)
+    } else {
+        let r = inventory
+            .incr_stock(IncrStockRequest {
+                book_id: book,
+                quantity: 10,
+                request_id: format!("lab-day29-{key}"),
+                remark: "Day 29 experiment".into(),
+            })
+            .await?;
+        r.into_inner().stock.map_or(current + 10, |s| s.available)
+    };
     let mut catalog = CatalogServiceClient::new(channel(&targets.catalog).await?);
-    let current = catalog
-        .get_book(GetBookRequest { id: book })
-        .await?
-        .into_inner()
-        .book
-        .map_or(0, |b| b.stock);
-    // Read-modify-write from the client is racy in general (two learners pressing `u` at once
-    // could both write 41); it is fine here because the lab is the only writer and the point
-    // is the visible change, not the arithmetic. The inventory lessons are where concurrent
-    // writes are done properly.
-    let next = if current > 5 { current - 1 } else { current + 10 };
-    catalog.update_stock(UpdateStockRequest { book_id: book, stock: next }).await?;
-    Ok(format!("图书 {book} 库存 {current} → {next}"))
+    let started = Instant::now();
+    // Bounded at 3 s, six times the promise: a catalogue still showing the old figure then
+    // is reported as such, not waited for.
+    while started.elapsed() < Duration::from_secs(3) {
+        let shown = catalog.get_book(GetBookRequest { id: book }).await?.into_inner().book;
+        if shown.is_some_and(|b| i64::from(b.stock) == next) {
+            let ms = started.elapsed().as_millis();
+            return Ok(format!(
+                "库存服务：图书 {book} {current} → {next}；目录 {ms} ms 后显示 {next}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(format!("库存服务：图书 {book} {current} → {next}；目录 3 秒后仍未显示新值！"))
 }

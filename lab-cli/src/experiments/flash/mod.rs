@@ -89,10 +89,9 @@ pub struct FlashTargets {
     pub lab_dir: PathBuf,
     /// `host:port` of the HTTP gateway.
     pub gateway: String,
-    /// gRPC addresses for the set-up (publishing the book, giving it stock).
+    /// gRPC addresses for the set-up (the admin's login, publishing the book).
     pub user: String,
     pub catalog: String,
-    pub inventory: String,
     /// The MariaDB server (no database) and Redis, read by the board.
     pub mysql_url: String,
     pub redis_url: String,
@@ -115,7 +114,6 @@ impl FlashTargets {
             gateway: addr("gateway")?,
             user: addr("user")?,
             catalog: addr("catalog")?,
-            inventory: addr("inventory")?,
             mysql_url: state.mysql_url()?.to_string(),
             redis_url: state.redis_url()?.to_string(),
             instances: state.services.iter().map(|c| c.name.clone()).collect(),
@@ -226,12 +224,11 @@ pub async fn run(
     mut faults: mpsc::UnboundedReceiver<Fault>,
     events: mpsc::UnboundedSender<FlashEvent>,
 ) -> anyhow::Result<Summary> {
-    // The book is published and stocked over gRPC by a lab account: set-up, not the sale.
+    // The book is published (with its stock in inventory) over gRPC by the lab's admin:
+    // set-up, not the sale.
     // A fresh book per sale scopes every invariant: only this run's orders touch it, so
     // "sold = the paid orders' quantities" is exact, whatever else the stack is doing.
-    let inv = super::cache::channel(&targets.inventory).await?;
-    let token = super::orders::shoppers(&targets.user, 1).await?.remove(0);
-    let book = super::orders::fresh_book(&targets.catalog, &inv, &token, params.stock).await?;
+    let book = super::orders::fresh_book(&targets.user, &targets.catalog, params.stock).await?;
     let _ = events.send(FlashEvent::Ready { book, params, instances: killable(&targets) });
     let mut board = Board::new(&targets.mysql_url, &targets.redis_url, book, params.stock)?;
 

@@ -1,0 +1,205 @@
+//! The stock a shopper sees: inventory-service's live figure, laid over every answer.
+//!
+//! inventory-service is the source of truth for stock (it sells, locks and releases); the
+//! catalogue only *shows* it. Before this module, the catalogue showed its own `stock`
+//! column, which nothing updated after a sale: a book sold out in inventory still said
+//! "303 left". This module replaces that figure in every GetBook, ListBooks, SearchBooks
+//! and PublishBook answer with inventory's `available`, read at answer time.
+//!
+//! ## Why compose at read time, and not push every sale into the catalogue
+//!
+//! | design | what a sale costs the catalogue | how fresh the shown stock is |
+//! |---|---|---|
+//! | ❌ inventory calls UpdateStock on every sale | a DB write, a detail DEL and an `INCR` of the list version: *every* list and search page is invalidated — a flash sale of 2,000 sales/s empties the list cache 2,000 times a second (an avalanche made by ourselves) | exact, at the cost of the cache |
+//! | a read model fed by inventory's change stream | nothing per read; a consumer per catalog deployment | the consumer's lag; but the stream is inventory's private Redis data, and reading it would couple catalog to inventory's key layout |
+//! | ✅ cache the slow-changing fields, read the fast-changing one live | nothing at all: the cached pages hold title, price, … and no stock, so a sale invalidates nothing | at most [`LiveStock`]'s TTL (500 ms) plus one RPC behind inventory |
+//!
+//! The rule behind the choice: ✅ DO cache data by how often it changes. A book's title
+//! changes once a year, its stock many times a second; cached in one value, the stock
+//! decides the TTL of the title. Split, each gets the freshness it needs.
+//!
+//! ## The short-lived read, and what it costs inventory
+//!
+//! One page of 20 books is one `GetStocks` RPC (one pipelined HMGET per book in
+//! inventory's Redis), not 20 GetStock calls. Each figure is then remembered here for
+//! [`LiveStock::ttl`] (500 ms by default): a hot page read 10,000 times a second by one
+//! catalog instance asks inventory at most twice a second, not 10,000 times — the same
+//! Redis node that must keep selling. A shorter TTL is fresher and costs inventory more;
+//! 0 reads live on every request.
+//!
+//! ## The consistency it gives, said plainly
+//!
+//! - A sale that inventory applied more than TTL + one RPC (≈ 0.5 s) before a read is
+//!   shown by that read. Not more: two catalog instances may show different figures for
+//!   up to the TTL, and a figure can be a moment behind a sale a shopper just made.
+//! - A shown figure is a *display*, never a promise: LockStock in inventory decides, so a
+//!   shopper who sees "1 left" may still be told "sold out" — never the other way round
+//!   (no oversell, whatever this module shows).
+//! - inventory down or slow (over [`LiveStock::timeout`], 300 ms): the last figure this
+//!   instance saw, or 0 if it saw none. A warning is logged and
+//!   `catalog_live_stock_reads_total{result="unavailable"}` counts it. Nothing can be
+//!   sold while inventory is down, so a stale or zero figure misleads nobody into an order
+//!   that would have succeeded; the page itself still answers (browsing survives).
+//! - A book with no inventory row shows 0: it cannot be ordered, and "0 left" says so.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use bookstore_platform::clients::Balanced;
+use bookstore_proto::{
+    catalog::Book,
+    inventory::{
+        GetStocksRequest, IncrStockRequest, inventory_service_client::InventoryServiceClient,
+    },
+};
+use tonic::Code;
+
+use crate::Error;
+
+/// A figure read from inventory, and when.
+#[derive(Clone, Copy)]
+struct Seen {
+    available: i32,
+    at: Instant,
+}
+
+/// inventory-service's stock, read in batches and remembered briefly.
+///
+/// Cheap to clone: the client is a channel handle, the memory an `Arc`.
+#[derive(Clone)]
+pub struct LiveStock {
+    client: InventoryServiceClient<Balanced>,
+    /// How long a figure is shown without asking again (`stock_ttl_ms`).
+    pub ttl: Duration,
+    /// Deadline for one GetStocks (`stock_timeout_ms`): past it the page is answered with
+    /// what is known, instead of making every shopper wait for a struggling inventory.
+    pub timeout: Duration,
+    /// The last figure per book id. A std `Mutex`, not tokio's: it is held for a few map
+    /// operations and never across an `.await`. Bounded by the number of books that exist
+    /// (ids reach here only after the catalogue found them): ~40 bytes × 5,000 books.
+    seen: Arc<Mutex<HashMap<u64, Seen>>>,
+}
+
+impl LiveStock {
+    /// A reader of inventory at `addr` (`http://…` or `consul://…`, connected lazily).
+    pub fn new(addr: &str, ttl: Duration, timeout: Duration) -> anyhow::Result<Self> {
+        let channel = bookstore_platform::clients::channel("inventory-service", addr)?;
+        Ok(Self {
+            client: InventoryServiceClient::new(channel),
+            ttl,
+            timeout,
+            seen: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+
+    // lesson:live-stock:start
+    /// Sets every book's `stock` to inventory's `available` (see the module docs for how
+    /// fresh). One RPC for all the books whose figure is older than the TTL, none if every
+    /// figure is fresh.
+    pub async fn overlay(&self, books: &mut [Book]) {
+        let now = Instant::now();
+        // The lock is taken twice, never across the RPC: a std `MutexGuard` held over an
+        // `.await` would block every other request of this instance for the RPC's length
+        // (and does not compile in a `Send` future anyway). Two short sections instead.
+        let stale: Vec<u64> = {
+            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            books
+                .iter()
+                .filter(|b| seen.get(&b.id).is_none_or(|s| now.duration_since(s.at) >= self.ttl))
+                .map(|b| b.id)
+                .collect()
+        };
+        if !stale.is_empty() {
+            self.refresh(&stale).await;
+        }
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for book in books {
+            // Still missing only if inventory never answered for it: 0, see the module docs.
+            book.stock = seen.get(&book.id).map_or(0, |s| s.available);
+        }
+    }
+    // lesson:live-stock:end
+
+    /// One GetStocks for `ids` (at most 100: a page's worth), remembered with the time of
+    /// the answer. Ids inventory left out have no row there: remembered as 0.
+    async fn refresh(&self, ids: &[u64]) {
+        // Both deadlines, as in `auth`: `set_timeout` tells inventory when we stop waiting
+        // (`grpc-timeout`), `tokio::time::timeout` enforces it here even on a connect that
+        // never completes.
+        let mut request = tonic::Request::new(GetStocksRequest { book_ids: ids.to_vec() });
+        request.set_timeout(self.timeout);
+        let mut client = self.client.clone();
+        let answer = tokio::time::timeout(self.timeout, client.get_stocks(request)).await;
+        let stocks = match answer {
+            Ok(Ok(r)) => r.into_inner().stocks,
+            failed => {
+                let why = match failed {
+                    Ok(Err(status)) => format!("{:?}: {}", status.code(), status.message()),
+                    _ => "timed out".to_string(),
+                };
+                // Keep what is remembered (stale beats blank); see the module docs.
+                tracing::warn!(error = %why, books = ids.len(), "GetStocks failed; showing the last known stock");
+                metrics::counter!("catalog_live_stock_reads_total", "result" => "unavailable")
+                    .increment(1);
+                return;
+            }
+        };
+        metrics::counter!("catalog_live_stock_reads_total", "result" => "ok").increment(1);
+        let at = Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Every id asked for is remembered, the absent ones as 0: otherwise a page with one
+        // never-stocked book would re-ask inventory on every read — the penetration pattern
+        // of the detail cache, one level down, with the same cure.
+        for id in ids {
+            seen.insert(*id, Seen { available: 0, at });
+        }
+        for s in stocks {
+            // `available` is an i64 in inventory, an i32 in the catalogue's Book; a shelf
+            // beyond 2³¹ copies is shown as the largest figure rather than wrapping negative.
+            let available = i32::try_from(s.available.max(0)).unwrap_or(i32::MAX);
+            seen.insert(s.book_id, Seen { available, at });
+        }
+    }
+
+    /// Gives a newly published book its opening stock in inventory: IncrStock with request
+    /// id `publish:<book_id>`, so a retried publish of the same book adds it once
+    /// (inventory answers the retry as a replay). Returns the book's `available` after it.
+    ///
+    /// The id is derived from the book, not chosen at random per call: a random id would
+    /// make every retry a fresh restock, and a publish retried three times would put three
+    /// times the stock on the shelf.
+    pub async fn open(&self, book_id: u64, quantity: i32) -> Result<i32, Error> {
+        let mut request = tonic::Request::new(IncrStockRequest {
+            book_id,
+            quantity,
+            request_id: format!("publish:{book_id}"),
+            remark: "opening stock (PublishBook)".into(),
+        });
+        // A write, so the ordinary upstream deadline of the caller, not the display read's.
+        let deadline = self.timeout.max(Duration::from_secs(3));
+        request.set_timeout(deadline);
+        let mut client = self.client.clone();
+        let stock = match tokio::time::timeout(deadline, client.incr_stock(request)).await {
+            Ok(Ok(r)) => r.into_inner().stock.unwrap_or_default(),
+            // A refusal of the request itself (a quantity out of range) is the caller's
+            // error; anything else means inventory could not be asked.
+            Ok(Err(s)) if s.code() == Code::InvalidArgument => {
+                return Err(Error::InvalidArgument(s.message().to_string()));
+            }
+            Ok(Err(s)) => {
+                return Err(Error::StockUnavailable(format!("{:?}: {}", s.code(), s.message())));
+            }
+            Err(_) => return Err(Error::StockUnavailable("timed out".into())),
+        };
+        // A replay answers the book's current counters, so after a retried publish this is
+        // what is on the shelf now (the opening stock minus any sales since), not 0.
+        let available = i32::try_from(stock.available.max(0)).unwrap_or(i32::MAX);
+        // Remembered now: the publisher's next read shows the stock without waiting a TTL.
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(book_id, Seen { available, at: Instant::now() });
+        Ok(available)
+    }
+}
