@@ -399,6 +399,9 @@ impl Board {
                 }
                 return (broken, lagging, redis_down.or(mysql_down));
             }
+            // Checked in both stores: Redis because sales happen there, MySQL because a
+            // syncer that applied a change to some columns and not others would leave a row
+            // that no longer adds up — while still matching Redis on the columns it did write.
             Invariant::Conservation => {
                 for (store, c) in [("Redis", s.redis), ("MySQL", s.mysql)] {
                     if let Some(c) = c
@@ -417,6 +420,11 @@ impl Board {
                 }
                 return (broken, lagging, redis_down.or(mysql_down));
             }
+            // Counted per order from the ledger, not from the counters: `sold` going up by
+            // one per paid order would also hold if one order were confirmed twice and
+            // another never — the sum hides exactly the double confirm this row is about.
+            // A confirm for an order that was *not* paid (cancelled, expired) is a unit
+            // handed over for nothing: broken at once, no lag explains it.
             Invariant::PaidSoldOnce => {
                 for (id, o) in &s.orders {
                     let n = s.confirms.get(id).copied().unwrap_or(0);
@@ -473,6 +481,11 @@ impl Board {
                 }
                 _ => {}
             },
+            // Money, from payment_db's side: a success must end as a Paid order (the relay
+            // delivered) or a refund; the amount must be the order's total, because a
+            // payment of anything else is money the shop lost or took. A Paid order with no
+            // successful payment is the opposite leak — goods for nothing — and never lag:
+            // the relay marks the order Paid only after the payment committed.
             Invariant::PaymentBacked => {
                 for (id, o) in &s.orders {
                     let pays = s.payments.get(id).map(Vec::as_slice).unwrap_or_default();
