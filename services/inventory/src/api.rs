@@ -26,6 +26,9 @@ pub const MAX_BATCH: usize = 100;
 #[derive(Clone)]
 pub struct InventoryApi {
     store: StockStore,
+    /// Read-only here: GetStockLog and Reconcile read the ledger, and no handler writes it.
+    /// The syncer is the ledger's one writer, so a slow MySQL slows the audit screens and
+    /// the sync lag, never a sale.
     pool: MySqlPool,
 }
 
@@ -46,6 +49,8 @@ fn finish<T>(op: &'static str, result: Result<T, Error>) -> Result<Response<T>, 
         Ok(_) => "ok",
         Err(e) => e.label(),
     };
+    // Counted before the conversion, on the domain error: once it is a `Status`, "sold out"
+    // and "a precondition failed for another reason" share one code and cannot be told apart.
     metrics::counter!("inventory_operations_total", "op" => op, "result" => label).increment(1);
     result.map(Response::new).map_err(Status::from)
 }
@@ -95,6 +100,8 @@ impl InventoryService for InventoryApi {
                     books.push(book);
                 }
             }
+            // The answer follows `books`' order (the store zips its replies with it), so the page
+            // can render the list in the order it asked without a lookup by id.
             let stocks = self.store.get_many(&books).await?;
             Ok(pb::GetStocksResponse { stocks: stocks.into_iter().map(Into::into).collect() })
         };
@@ -186,6 +193,8 @@ impl InventoryService for InventoryApi {
                 return Ok(pb::DecrStockResponse { stocks, replayed: settled.replayed });
             }
             // The direct path: the same validation as LockStock, then one decr.lua call.
+            // The same parse as LockStock: a duplicate book here would let one call sell past the
+            // stock (see `Lines`), and the direct path has no reservation step to catch it later.
             let lines = Lines::parse(&req.items)?;
             let (stocks, replayed) = self.store.decr(order, &lines).await?;
             Ok(pb::DecrStockResponse {
@@ -234,6 +243,8 @@ impl InventoryService for InventoryApi {
             // asking MySQL for a whole book's history at once.
             let size = match req.page_size {
                 0 => 20,
+                // Clamped, not refused: an audit screen asking for 500 still gets a useful page, and
+                // `total` in the answer tells it how many pages there are.
                 n => n.min(100),
             };
             // Page 0 (proto3's unset) reads as page 1, like size 0 reads as the default.
@@ -248,6 +259,8 @@ impl InventoryService for InventoryApi {
                         quantity: r.quantity,
                         // The proto enum's numbers are the course's codes, so the column maps 1:1.
                         r#type: i32::from(r.kind),
+                        // NULL for restocks (they carry a request id, not an order): sent as 0, which no real
+                        // order has, because `OrderId` refuses 0 on the way in.
                         order_id: r.order_id.unwrap_or(0),
                         remark: r.remark.unwrap_or_default(),
                         // Unix milliseconds, as the proto says: no time zone can be misread in transit.
@@ -278,6 +291,8 @@ impl InventoryService for InventoryApi {
                 .map(|b| BookId::parse(*b).map(BookId::get))
                 .collect::<Result<Vec<_>, _>>()?;
             let (checked, drifts) =
+                // An empty filter means "every book": the snapshot script reads all of them, O(books),
+                // which is why Reconcile is an operator call and never on a request path.
                 ledger::reconcile(&self.store, &self.pool, &books, Duration::from_secs(5)).await?;
             Ok(pb::ReconcileResponse {
                 checked,

@@ -142,6 +142,9 @@ impl Lines {
         Self(vec![Line { book, qty }])
     }
 
+    /// The lines in request order. The scripts' replies follow this order too (four
+    /// counters per line), and so does the index in an out-of-stock answer: re-sorting here
+    /// would pair each book with another book's counters.
     pub fn iter(&self) -> impl Iterator<Item = &Line> {
         self.0.iter()
     }
@@ -174,6 +177,8 @@ impl RequestId {
         // `is_ascii_graphic` excludes spaces and control bytes. Braces pass, harmlessly:
         // Redis hashes the text between a key's *first* `{` and the next `}`, which is the
         // tag at the start of the key, so a brace in the id cannot move it to another slot.
+        // 64 is `inventory_logs.request_id VARCHAR(64)`: a longer id would pass Redis, then be
+        // refused by the syncer's INSERT (strict SQL mode), holding up the batch it is in.
         let ok = !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
             return Err(Error::InvalidArgument(
@@ -260,6 +265,8 @@ mod tests {
     fn quantities_outside_the_range_are_refused() {
         assert!(Quantity::parse(1).is_ok());
         assert!(Quantity::parse(10_000).is_ok());
+        // 4_294_967_297 is 2^32 + 1: cast to i32 it is 1, a valid-looking quantity. This is the
+        // case that would pass if `parse` took an `i32` and callers cast on the way in.
         for bad in [0, -1, 10_001, i64::from(i32::MAX) + 1, 4_294_967_297] {
             assert!(Quantity::parse(bad).is_err(), "{bad}");
         }
@@ -270,6 +277,7 @@ mod tests {
     fn malformed_item_lists_are_refused() {
         assert!(Lines::parse(&[]).is_err());
         assert!(Lines::parse(&[item(0, 1)]).is_err());
+        // Book 7 twice is the one-request oversell described on `Lines`, refused at the edge.
         assert!(Lines::parse(&[item(7, 1), item(7, 2)]).is_err());
         assert_eq!(Lines::parse(&[item(7, 1), item(8, 2)]).unwrap().len(), 2);
     }

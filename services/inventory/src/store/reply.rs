@@ -14,6 +14,8 @@ pub(super) fn decode_lines_reply(
     // Lua arrays start at 1; the script reports the failing line by its Lua index, so the
     // error can name the book that was short ("not enough stock for book 8") instead of
     // refusing the whole basket with no hint of which line to remove.
+    // `max(1)`: an index of 0 can only come from a broken script; it names the first line
+    // instead of underflowing into an out-of-range index and panicking the handler.
     let item = |i: i64| lines.book_at((i.max(1) - 1) as usize).get();
     match reply {
         [0, i] => Err(Error::OutOfStock { book_id: item(*i) }),

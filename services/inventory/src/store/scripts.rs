@@ -69,6 +69,7 @@ struct Scripts {
     decr: Script,
     incr: Script,
     snapshot: Script,
+    /// The rebuild lock's compare-and-delete: the one script off the stock path.
     unlock: Script,
 }
 
@@ -102,12 +103,15 @@ pub enum Settle {
 }
 
 impl Settle {
+    /// The action settle.lua receives as `ARGV[2]`; it records `released` or `confirmed`.
     fn arg(self) -> &'static str {
         match self {
             Settle::Release => "release",
             Settle::Confirm => "confirm",
         }
     }
+    /// The state that makes this settle impossible, named in `AlreadySettled`: a release
+    /// of a confirmed order, or a confirm of a released one.
     fn other_state(self) -> &'static str {
         match self {
             Settle::Release => "confirmed",
@@ -316,6 +320,8 @@ impl StockStore {
             let mut inv = SCRIPTS.snapshot.prepare_invoke();
             inv.key(self.keys.books()).key(self.keys.events());
             for book in books {
+                // Each book goes in twice, as its stock key and as ARGV: the script checks the ids
+                // against the set and answers them back, without parsing ids out of key names.
                 inv.key(self.keys.stock(BookId::parse(book)?)).arg(book);
             }
             reply = inv.invoke_async(&mut self.redis.clone()).await?;
@@ -351,6 +357,8 @@ impl StockStore {
     /// Releases the rebuild lock if `lock` still holds it (compare-and-delete, see
     /// `lua/unlock.lua`); returns whether it did.
     pub async fn release_rebuild_lock(&self, lock: &super::RebuildLock) -> Result<bool, Error> {
+        // A script, not GET then DEL from here: our lock may expire between the two, and the
+        // DEL would then free a successor's lock (see unlock.lua).
         let released: i64 = SCRIPTS
             .unlock
             .key(self.keys.rebuild_lock())
