@@ -131,6 +131,8 @@ impl RaceArena {
         // 21 random bits above 32 counter bits: unique enough across arenas, and below
         // 2^53 so the id survives any trip through a Lua number.
         let seed = u64::from(rand::random::<u32>() & 0x1F_FFFF);
+        // The counter starts at 1, never 0 (which `OrderId` refuses), and has 2^32 purchases
+        // before it would reach the next seed's range.
         Ok(Self { pool, store, next_order: Arc::new(AtomicU64::new(seed << 32 | 1)) })
     }
 

@@ -35,6 +35,8 @@ const MAX_PER_TICK: usize = 500;
 
 /// Sweeps every `interval` until `stop`.
 pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: Shutdown) {
+    // A 50 ms floor: `interval` panics on zero, and a mistyped 1 ms would run the O(books)
+    // snapshot below a thousand times a second.
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(50)));
     // If a sweep runs long (a big backlog), the next one waits a full interval instead of
     // firing immediately to "catch up" — sweeps never pile onto Redis back to back.
@@ -94,6 +96,8 @@ pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, E
             Ok(_) => {}
             // Paid at the last moment: the confirm won, which is the right outcome.
             Err(Error::AlreadySettled { .. }) => {}
+            // A Redis error ends this tick early; the orders not yet released are still in
+            // the pending set, so the next tick picks them up again.
             Err(e) => return Err(e),
         }
     }

@@ -40,6 +40,8 @@ pub async fn stock_log(
     // Page 1 is the first page (the proto's convention); the caller already capped `size`.
     // `ORDER BY id DESC` uses the (book_id, id) index: the newest rows of one book without a
     // sort. The syncer inserts in stream order, so id order is change order.
+    // In u64: `page` is any u32 the caller sends, and page × size overflows a u32 from page
+    // 43 million on (at size 100); the far page simply comes back empty.
     let offset = u64::from(page.saturating_sub(1)) * u64::from(size);
     let rows = sqlx::query_as::<_, LogRow>(
         "SELECT id, book_id, quantity, type, order_id, remark, created_at FROM inventory_logs \

@@ -20,9 +20,11 @@ pub(super) struct Event {
     /// The course's type code (1 lock, 2 release, 3 decrement, 4 increment).
     pub(super) kind: i8,
     pub(super) book: u64,
+    /// Signed as the log shows it: negative when units leave `avail` (lock, direct sale).
     pub(super) qty: i32,
     /// Deltas of available, locked, sold, total.
     pub(super) d: [i64; 4],
+    /// 0 when the change belongs to no order (a restock); the syncer writes NULL for it.
     pub(super) order: u64,
     pub(super) remark: String,
     pub(super) request_id: String,
@@ -30,6 +32,8 @@ pub(super) struct Event {
 
 /// A stream id's millisecond part as the time MySQL stores (UTC, millisecond precision).
 pub(super) fn at_ms(ms: u64) -> NaiveDateTime {
+    // `unwrap_or_default` (1970-01-01) only for an ms beyond chrono's range, which no Redis
+    // clock produces: an obviously wrong date in one row beats a panic that stops the syncer.
     chrono::DateTime::from_timestamp_millis(ms as i64).unwrap_or_default().naive_utc()
 }
 
@@ -76,9 +80,9 @@ impl Event {
         })
     }
 
-    // The change's time is the stream id's millisecond part: Redis's clock at the moment the
-    // script ran, so log rows are ordered by when the sale happened, not by when the syncer
-    // got to it.
+    /// When the change happened: the stream id's millisecond part, Redis's clock at the
+    /// moment the script ran, so log rows are dated by when the sale happened, not by when
+    /// the syncer got to it.
     pub(super) fn at(&self) -> NaiveDateTime {
         at_ms(self.ms)
     }

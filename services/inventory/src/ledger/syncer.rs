@@ -94,6 +94,8 @@ impl Syncer {
         // A graceful stop drains what is already in the stream, so MySQL is up to date when
         // the process exits. Not required for correctness (the next start would apply it),
         // but an operator who stops the service and reads MySQL expects to see everything.
+        // An error ends the drain instead of retrying: a stop must finish, and what is left
+        // waits in the stream for the next start, which resumes from MySQL's cursor.
         while let Ok(n) = self.sync_once().await {
             if n == 0 {
                 break;
@@ -160,6 +162,8 @@ impl Syncer {
         }
         let fresh: Vec<&Event> = events.iter().filter(|e| (e.ms, e.seq) > (ms, seq)).collect();
         insert_logs(&mut tx, &fresh).await?;
+        // `updated_at` is the batch's last change by Redis's clock, not MySQL's NOW(): a backlog
+        // drained after an outage records when stock changed, not when it was copied.
         upsert_counters(&mut tx, &fresh, at_ms(through.0)).await?;
         upsert_reservations(&mut tx, &fresh).await?;
         advance_cursor(&mut tx, through).await?;
@@ -294,6 +298,8 @@ async fn upsert_reservations(tx: &mut MySqlConnection, fresh: &[&Event]) -> Resu
         rows.push_values(chunk, |mut row, (e, state)| {
             row.push_bind(e.order)
                 .push_bind(e.book)
+                // The event's quantity is signed (a lock is -q, units leaving `avail`); a reservation
+                // row stores how many units it holds, which is never negative.
                 .push_bind(e.qty.abs())
                 .push_bind(*state)
                 .push_bind(e.at())
