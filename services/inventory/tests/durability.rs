@@ -31,6 +31,8 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     // Small batches: many transactions, so the aborts land in many different places.
     settings.sync_batch = 50;
     let app = start(settings, infra).await;
+    // 10,000 a book, far above the burst's ~2,700 units: no sale is refused, so every
+    // `unwrap` below is a change the ledger must hold and the row count is exact.
     for b in 1..=4 {
         app.restock(b, 10_000).await;
     }
@@ -47,10 +49,13 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
                 for i in 0..100u64 {
                     let book = 1 + (w + i) % 4;
                     let mut items = vec![item(book, 1)];
+                    // The neighbouring book (4 wraps to 1), never `book` itself: a duplicate
+                    // line would be refused and sell nothing.
                     if i % 3 == 0 {
                         items.push(item(1 + book % 4, 2));
                     }
                     let n = items.len() as u64;
+                    // Unique per worker (i < 1,000) and never 0, which `OrderId` refuses.
                     let req = pb::DecrStockRequest { order_id: w * 1000 + i + 1, items };
                     c.decr_stock(req).await.unwrap();
                     lines += n;
@@ -85,8 +90,8 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     // More than one kill, or the test proved nothing about crashes.
     assert!(kills > 1, "the syncer was never killed part-way");
 
-    // A fresh syncer catches up.
-    // The "restart": a new syncer with a new pool starts from MySQL's cursor, knowing nothing else.
+    // The "restart": a new syncer with a new pool starts from MySQL's cursor, knowing nothing
+    // else, and reads until a read finds nothing (the burst is over, so that is caught up).
     let pool = app.pool().await;
     let mut syncer = Syncer::new(store.clone(), pool.clone(), 50);
     while syncer.sync_once().await.unwrap() > 0 {}
@@ -111,7 +116,8 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     }
     assert_eq!(sold, redis_sold);
     assert_eq!(app.assert_ledger_matches().await, 4);
-    // The applied part of the stream was trimmed away.
+    // The cursor reached the last change Redis emitted: no entry of the burst was left
+    // behind a cursor that skipped it.
     let snap = store.snapshot().await.unwrap();
     assert_eq!(read_cursor(&pool).await.unwrap(), snap.last_event);
 }
@@ -141,6 +147,8 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
     c.release_stock(pb::ReleaseStockRequest { order_id: 3, reason: String::new() }).await.unwrap();
     let direct = pb::DecrStockRequest { order_id: 9, items: vec![item(2, 5)] };
     c.decr_stock(direct.clone()).await.unwrap();
+    // MySQL must hold everything before Redis is lost: otherwise the rebuild restores
+    // older numbers, and the syncer's lag would be blamed on the rebuild.
     app.assert_ledger_matches().await;
     let before = (app.stock(1).await, app.stock(2).await);
 
@@ -163,7 +171,6 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
         "a released order stays released"
     );
     assert_eq!((app.stock(1).await, app.stock(2).await), before);
-    // The open reservation is still open, and can be released.
     // The open reservation (order 1) came back with its items, so it can still be settled.
     let rel = c
         .release_stock(pb::ReleaseStockRequest { order_id: 1, reason: String::new() })
@@ -171,6 +178,7 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
         .unwrap()
         .into_inner();
     assert_eq!(rel.released.len(), 2);
+    // Book 1: 20 stocked, 1 sold to order 2, order 1's 2 units back on the shelf.
     let s1 = app.stock(1).await;
     assert_eq!((s1.available, s1.locked, s1.sold, s1.total), (19, 0, 1, 20));
     app.assert_ledger_matches().await;
@@ -185,6 +193,8 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
 #[tokio::test]
 async fn a_change_in_the_first_stream_layout_is_still_applied() {
     let (mut settings, infra) = fresh_settings().await;
+    // No service syncer: the old-layout entry must still be waiting when the test's syncer
+    // runs, as it is when a new version starts after an old one stopped behind.
     settings.run_syncer = false;
     let app = start(settings, infra).await;
     app.restock(1, 10).await;
@@ -300,6 +310,8 @@ async fn a_rebuilt_stream_starts_after_the_mysql_cursor() {
     let sale = pb::DecrStockRequest { order_id: 3, items: vec![item(1, 2)] };
     app.client.clone().decr_stock(sale).await.unwrap();
     assert_eq!(app.assert_ledger_matches().await, 1);
+    // MySQL read directly as well: Reconcile's verdict rests on the same cursor arithmetic
+    // this test is about, so the ledger row is checked without it.
     let sold: i64 = sqlx::query_scalar("SELECT sold_stock FROM inventory WHERE book_id = 1")
         .fetch_one(&pool)
         .await
@@ -400,6 +412,7 @@ async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
 async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = common::spawn_app().await;
+    // 1,000 copies for 321 sales: none is refused, so the final count is exact.
     app.restock(1, 1_000).await;
     let store = app.store().await;
     let pool = app.pool().await;
@@ -408,6 +421,7 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
         let mut c = app.client.clone();
         async move {
             for i in 0..20u64 {
+                // Unique across workers (i < 100), and never 99, the in-flight RPC's order.
                 let req =
                     pb::DecrStockRequest { order_id: 1_000 + w * 100 + i, items: vec![item(1, 1)] };
                 c.decr_stock(req).await.unwrap();
@@ -480,6 +494,8 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
             }
         }
     });
+    // Time for the server to accept stream 1's HEADERS: the stop must find the RPC already
+    // in flight; one opened after the stop began would rightly be refused.
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     // The stop, as SIGTERM would trigger it; the body follows while the server drains.
@@ -558,7 +574,10 @@ async fn replay_records_expire_after_the_retention_and_replay_inside_it() {
     assert!(c.lock_stock(paid.clone()).await.unwrap().into_inner().replayed);
     assert_eq!(app.stock(1).await, before);
 
-    // A rebuild restores the records with what is left of their retention.
+    // A rebuild restores the records with what is left of their retention. (This run lasts
+    // seconds, so `check` cannot tell "what is left" from a fresh full TTL: it proves the
+    // records come back with an expiry, and an open one without.) Reconcile first: the
+    // rebuild reads the settle times from MySQL, so the syncer must have written them.
     app.assert_ledger_matches().await;
     let (settings, infra) = app.stop().await;
     common::flush_redis(&settings, &infra).await;
