@@ -35,8 +35,9 @@ const MAX_PER_TICK: usize = 500;
 
 /// Sweeps every `interval` until `stop`.
 pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: Shutdown) {
-    // A 50 ms floor: `interval` panics on zero, and a mistyped 1 ms would run the O(books)
-    // snapshot below a thousand times a second.
+    // A 50 ms floor for callers that pass a `Duration` directly (the settings already refuse
+    // 0 s): `interval` panics on zero, and 1 ms would run the O(books) snapshot below a
+    // thousand times a second.
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(50)));
     // If a sweep runs long (a big backlog), the next one waits a full interval instead of
     // firing immediately to "catch up" — sweeps never pile onto Redis back to back.

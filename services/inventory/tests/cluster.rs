@@ -123,10 +123,14 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
     let snap = store.snapshot().await.unwrap();
     let mut got: Vec<_> = snap.books.iter().map(|c| (c.book_id, c.available, c.sold)).collect();
     got.sort();
+    // Book 1: 10 − 2 (order 1, confirmed) − 1 (order 3) = 7 left, 3 sold; book 2: order 1's
+    // one unit sold; book 3: order 2's 4 units came back, order 3 sold one.
     assert_eq!(got, vec![(1, 7, 3), (2, 9, 1), (3, 9, 1)]);
 
     // A sentinel command, so the test knows MONITOR has printed everything before it.
     let mut n = node(port).await;
+    // Built on the events key, so it carries the same hash tag and is served (and
+    // printed) by this node; a key of another slot would be answered with MOVED instead.
     let sentinel = format!("{}:end", keys.events());
     let _: Option<String> = redis::cmd("GET").arg(&sentinel).query_async(&mut n).await.unwrap();
     wait_for(
@@ -151,6 +155,8 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
         let Some(cmd) = args.first().map(|a| a.to_lowercase()) else { continue };
         if !from_lua {
             if cmd == "evalsha" || cmd == "eval" {
+                // `EVALSHA sha numkeys key… arg…`: args[2] says how many of the following
+                // arguments are keys; the rest are ARGV, which by the rule never name a key.
                 let numkeys: usize = args[2].parse().unwrap();
                 declared = args[3..3 + numkeys].to_vec();
                 script = args[1].clone();

@@ -47,6 +47,8 @@ async fn arena() -> RaceArena {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lua_sells_exactly_the_stock_to_a_thousand_concurrent_buyers() {
     let arena = arena().await;
+    // Both numbers, because each catches a different bug: a check written `>` for `>=`
+    // sells 99 and leaves 1; a check-then-write split sells 101 and leaves −1.
     assert_eq!(race(&arena, Strategy::Lua, 1).await, (STOCK, 0));
 }
 
@@ -54,6 +56,8 @@ async fn lua_sells_exactly_the_stock_to_a_thousand_concurrent_buyers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn for_update_sells_exactly_the_stock_to_a_thousand_concurrent_buyers() {
     let arena = arena().await;
+    // A FOR UPDATE outside a transaction (autocommit releases the lock as the SELECT
+    // returns) fails here with the naive test's numbers.
     assert_eq!(race(&arena, Strategy::ForUpdate, 2).await, (STOCK, 0));
 }
 
