@@ -86,6 +86,8 @@ impl InventoryService for InventoryApi {
     ) -> Result<Response<pb::GetStocksResponse>, Status> {
         let result = async {
             let ids = &request.get_ref().book_ids;
+            // Empty is refused, not answered empty: proto3 sends a forgotten repeated field as
+            // an empty list, so it is the caller's bug, like an id of 0.
             if ids.is_empty() || ids.len() > MAX_BATCH {
                 return Err(Error::InvalidArgument(format!(
                     "book_ids must hold 1 to {MAX_BATCH} ids, got {}",

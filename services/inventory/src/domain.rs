@@ -25,6 +25,7 @@ pub const MAX_LINES: usize = 100;
 pub struct BookId(u64);
 
 impl BookId {
+    /// The only way to make a `BookId`: 0 is refused with INVALID_ARGUMENT.
     pub fn parse(raw: u64) -> Result<Self, Error> {
         if raw == 0 {
             return Err(Error::InvalidArgument("book_id must be set (non-zero)".into()));
@@ -49,12 +50,14 @@ impl BookId {
 pub struct OrderId(u64);
 
 impl OrderId {
+    /// The only way to make an `OrderId`: 0 is refused with INVALID_ARGUMENT.
     pub fn parse(raw: u64) -> Result<Self, Error> {
         if raw == 0 {
             return Err(Error::InvalidArgument("order_id must be set (non-zero)".into()));
         }
         Ok(Self(raw))
     }
+    /// The raw id, for the scripts' ARGV, the record's key and the `order_id` columns.
     pub fn get(self) -> u64 {
         self.0
     }

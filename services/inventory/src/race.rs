@@ -142,6 +142,8 @@ impl RaceArena {
     /// hash for Lua), so the lab can run all three at once without them sharing stock.
     pub async fn reset(&self, strategy: Strategy, book_id: u64, stock: i64) -> anyhow::Result<()> {
         let book = BookId::parse(book_id)?;
+        // A negative start would make the naive row "oversold" before any buyer ran, and
+        // the lab's `remaining < 0` would show a race that never happened.
         anyhow::ensure!(stock >= 0, "stock must not be negative");
         match strategy {
             // Both SQL strategies share one row: they differ in how they read it, not in what

@@ -42,6 +42,8 @@ pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: 
     // If a sweep runs long (a big backlog), the next one waits a full interval instead of
     // firing immediately to "catch up" — sweeps never pile onto Redis back to back.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick completes at once, so a restarted service releases what expired while
+    // it was down without waiting a whole interval first.
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -82,7 +84,9 @@ pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, E
     // Redis for all of them at once.
     let mut released = 0;
     for raw in due {
-        // A member that is not a valid order id cannot come from lock.lua; skip it.
+        // A member that is not a valid order id cannot come from lock.lua; skip it. Only a
+        // `0` gets here (a non-numeric member fails the reply's decoding, and the sweep with
+        // it); nothing removes it, so it is skipped again on every tick.
         let Ok(order) = OrderId::parse(raw) else {
             continue;
         };

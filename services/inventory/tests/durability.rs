@@ -281,6 +281,8 @@ async fn lose_redis_behind_the_cursor(
     settings: &bookstore_inventory::Settings,
     infra: &bookstore_stack::testing::Infra,
 ) {
+    // 86,400,000 ms is one day: far beyond any real clock skew, so without the fix every id
+    // the new stream hands out would fall below the cursor.
     sqlx::query("UPDATE inventory_sync_cursor SET last_ms = last_ms + 86400000 WHERE id = 1")
         .execute(pool)
         .await

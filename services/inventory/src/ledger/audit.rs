@@ -52,6 +52,9 @@ pub async fn stock_log(
     .bind(offset)
     .fetch_all(pool)
     .await?;
+    // Two reads on the pool, not one transaction: a batch the syncer commits between them
+    // can make `total` count a row the page does not show — harmless for a screen that pages
+    // on, and the next read shows it.
     // COUNT(*) walks the book's index range: cheap for one book's log, which is why the
     // proto promises a total per book and not for the whole table.
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inventory_logs WHERE book_id = ?")

@@ -41,7 +41,8 @@ impl Event {
     pub(super) fn parse(entry: &redis::streams::StreamId) -> Option<Self> {
         let (ms, seq) = parse_stream_id(&entry.id)?;
         // Missing numeric fields make the whole entry unparseable (`?`), and the caller logs it:
-        // an entry we cannot read must be noticed, not applied as zeros.
+        // an entry we cannot read must be noticed, not applied as zeros. `r` and `rq` are the
+        // exception, optional by design: absent is "", which the syncer stores as NULL.
         let s = |k: &str| entry.get::<String>(k).unwrap_or_default();
         let Some(packed) = entry.get::<String>("e") else {
             return Self::parse_fields(entry, ms, seq);

@@ -130,6 +130,8 @@ impl Syncer {
         self.store.trim_events_through(through).await?;
         // `applied` counts rows written now; entries another syncer had applied are 0 here.
         metrics::counter!("inventory_ledger_events_applied_total").increment(applied as u64);
+        // Entries read, not rows written: `run` compares this with the batch size to spot a
+        // backlog, and a full batch of entries another syncer had applied is still one.
         Ok(reply.ids.len())
     }
 
@@ -157,6 +159,8 @@ impl Syncer {
         // Another syncer may have applied this whole range since we read the cursor, or
         // some of it: only what is after the locked cursor is applied here.
         if through <= (ms, seq) {
+            // Nothing to write: end the transaction at once, which frees the cursor row for
+            // the syncer that is ahead instead of holding it until this one's next step.
             tx.rollback().await?;
             return Ok(0);
         }

@@ -245,6 +245,8 @@ impl StockStore {
         }
         // `None` is EXEC's nil reply: the lock key changed since WATCH, nothing was applied.
         let done: Option<()> = pipe.atomic().query_async(&mut conn).await?;
+        // A fresh pipeline for the caller's next chunk: reusing this one would send the
+        // commands already applied again with it.
         *pipe = redis::pipe();
         done.ok_or(Error::LostRebuildLock)
     }
@@ -315,6 +317,8 @@ impl StockStore {
             }
         }
         // A direct sale only needs its marker back, for what is left of its retention.
+        // Not counted towards the chunks: all of them share the transaction below with the
+        // restock markers, so that one grows with a day's direct sales (the bench makes many).
         for (order, sold_at_ms) in &r.direct {
             let until = sold_at_ms + retention;
             pipe.cmd("SET").arg(keys.direct(*order)).arg(1).arg("PXAT").arg(until).ignore();

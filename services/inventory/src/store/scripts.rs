@@ -249,6 +249,8 @@ impl StockStore {
                 break;
             }
         }
+        // A `{5}` still there after the last attempt falls to `unexpected` below: INTERNAL,
+        // which the caller may retry, rather than a loop that could spin under a write storm.
         match reply.first() {
             // `1`: settled now; the rest of the reply is (book, quantity) pairs.
             Some(1) => Ok(Settled {
@@ -286,6 +288,9 @@ impl StockStore {
             .key(self.keys.books())
             .arg(book.get())
             .arg(qty.get())
+            // The request id twice, as the marker's key above and as ARGV: the key is for
+            // the check, the ARGV copy goes into the stream entry and so into the ledger's
+            // UNIQUE `request_id`, which a rebuild reads the markers back from.
             .arg(request.as_str())
             .arg(remark)
             .invoke_async(&mut self.redis.clone())
@@ -335,6 +340,8 @@ impl StockStore {
         // groups of five. `Value` + `from_redis_value` decodes each element with its own type.
         let mut it = reply.into_iter();
         let last: String = redis::from_redis_value(&it.next().unwrap_or(redis::Value::Nil))?;
+        // Still `changed` after the last attempt: "changed" is no stream id, so the caller
+        // gets an error, never a picture that misses a book.
         let last_event = parse_stream_id(&last).ok_or_else(|| unexpected_text(&last))?;
         let nums: Vec<i64> =
             it.map(|v| redis::from_redis_value::<i64>(&v)).collect::<Result<_, _>>()?;
