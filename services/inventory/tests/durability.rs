@@ -355,6 +355,8 @@ async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
     // The stall: B's only connection, held by the test. Nothing in B's code is changed or
     // mocked; it just waits for a connection, as a real instance does on a busy pool.
     let held = pool_b.acquire().await.unwrap();
+    // A connection each, as two processes have: the rebuild's fence is a WATCH, which is
+    // per connection, so two instances sharing one would disturb each other's fences.
     let (store_a, store_b) =
         (common::store_on(&settings, &infra).await, common::store_on(&settings, &infra).await);
     // One instance's start: rebuild if Redis is empty, then sell one copy of every book at
@@ -471,6 +473,8 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
     hello.extend(frame(1, 4, 1, &headers)); // HEADERS, END_HEADERS, stream 1
     tcp.write_all(&hello).await.unwrap();
     let (mut rd, wr) = tcp.into_split();
+    // Two writers share the socket — the reader task (ACKs, PING answers) and the test (the
+    // DATA frame) — so the lock keeps one frame's bytes from interleaving with another's.
     let wr = std::sync::Arc::new(tokio::sync::Mutex::new(wr));
     // Read frame by frame: ACK the server's SETTINGS, and answer its PINGs — a draining
     // h2 server pings before its final GOAWAY and waits for the answer.
@@ -484,6 +488,9 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
                 if rd.read_exact(&mut payload).await.is_err() {
                     break;
                 }
+                // Only frames without ACK need an answer: the server's SETTINGS (4) and its
+                // PINGs (6), echoed with their payload as HTTP/2 requires. Its own ACKs,
+                // GOAWAY and the response frames need nothing from us.
                 let (kind, flags) = (head[3], head[4]);
                 let reply = match (kind, flags & 1) {
                     (4, 0) => frame(4, 1, 0, &[]),
@@ -511,6 +518,8 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
     body.extend((msg.len() as u32).to_be_bytes());
     body.extend(msg);
     wr.lock().await.write_all(&frame(0, 1, 1, &body)).await.unwrap(); // DATA, END_STREAM
+    // Bounded: a drain that hangs (the RPC never finished, a PING left unanswered) fails
+    // the test instead of hanging the suite.
     tokio::time::timeout(Duration::from_secs(10), stop).await.expect("stops").unwrap();
     reader.abort();
 

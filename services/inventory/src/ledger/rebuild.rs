@@ -148,6 +148,8 @@ async fn rebuild(store: &StockStore, pool: &MySqlPool, lock: &RebuildLock) -> Re
                     qty,
                     state,
                     locked_at_ms: locked_at.and_utc().timestamp_millis(),
+                    // `updated_at` is the row's last state change, i.e. its settle; on an
+                    // open row it equals `locked_at`, and `restore` does not use it.
                     settled_at_ms: updated_at.and_utc().timestamp_millis(),
                 })
             })
