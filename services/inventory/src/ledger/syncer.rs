@@ -269,8 +269,8 @@ async fn upsert_counters(
                 .push_bind(d[2])
                 .push_bind(d[3])
                 // `created_at` and `updated_at`: a new row gets the batch's time for both; on
-                // a known row the UPDATE below takes only `updated_at`, so `created_at` keeps
-                // the book's first change.
+                // a known row the UPDATE below leaves `created_at` alone, so it keeps the
+                // time of the book's first change.
                 .push_bind(now)
                 .push_bind(now);
         });
