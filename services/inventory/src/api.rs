@@ -187,8 +187,8 @@ impl InventoryService for InventoryApi {
                 // The payment path: called once per paid order, after payment-service's callback.
                 let settled = self.store.settle(order, Settle::Confirm, "paid").await?;
                 let mut stocks = Vec::with_capacity(settled.lines.len());
-                // The settle script answers with the lines it moved; the response promises counters,
-                // so read them back (a replay or a no-op moved nothing and returns none).
+                // The settle script answers with the lines it moved; the response promises
+                // counters, so read them back (a replay or a no-op moved nothing and returns none).
                 for (book, _) in &settled.lines {
                     stocks.push(self.store.get(BookId::parse(*book)?).await?.into());
                 }
@@ -245,8 +245,8 @@ impl InventoryService for InventoryApi {
             // asking MySQL for a whole book's history at once.
             let size = match req.page_size {
                 0 => 20,
-                // Clamped, not refused: an audit screen asking for 500 still gets a useful page, and
-                // `total` in the answer tells it how many pages there are.
+                // Clamped, not refused: an audit screen asking for 500 still gets a useful page,
+                // and `total` in the answer tells it how many pages there are.
                 n => n.min(100),
             };
             // Page 0 (proto3's unset) reads as page 1, like size 0 reads as the default.
@@ -261,11 +261,12 @@ impl InventoryService for InventoryApi {
                         quantity: r.quantity,
                         // The proto enum's numbers are the course's codes, so the column maps 1:1.
                         r#type: i32::from(r.kind),
-                        // NULL for restocks (they carry a request id, not an order): sent as 0, which no real
-                        // order has, because `OrderId` refuses 0 on the way in.
+                        // NULL for restocks (they carry a request id, not an order): sent as 0,
+                        // which no real order has, because `OrderId` refuses 0 on the way in.
                         order_id: r.order_id.unwrap_or(0),
                         remark: r.remark.unwrap_or_default(),
-                        // Unix milliseconds, as the proto says: no time zone can be misread in transit.
+                        // Unix milliseconds, as the proto says: no time zone can be misread in
+                        // transit.
                         created_at: r.created_at.and_utc().timestamp_millis(),
                     })
                     .collect(),
@@ -293,8 +294,9 @@ impl InventoryService for InventoryApi {
                 .map(|b| BookId::parse(*b).map(BookId::get))
                 .collect::<Result<Vec<_>, _>>()?;
             let (checked, drifts) =
-                // An empty filter means "every book": the snapshot script reads all of them, O(books),
-                // which is why Reconcile is an operator call and never on a request path.
+                // An empty filter means "every book"; filter or not, the snapshot script reads
+                // every book, O(books), which is why Reconcile is an operator call, never on a
+                // request path.
                 ledger::reconcile(&self.store, &self.pool, &books, Duration::from_secs(5)).await?;
             Ok(pb::ReconcileResponse {
                 checked,

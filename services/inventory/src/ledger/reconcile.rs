@@ -58,8 +58,8 @@ pub async fn reconcile(
         if tokio::time::Instant::now() >= deadline {
             return Err(Error::SyncerBehind);
         }
-        // 20 ms: two of the syncer's 10 ms polls, so a caught-up syncer is noticed within one
-        // sleep, and the wait costs MySQL at most 50 cursor reads a second.
+        // 20 ms between cursor reads: a caught-up syncer is noticed at most 20 ms late, and
+        // the wait costs MySQL at most 50 cursor reads a second.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (ms, seq) = snap.last_event;

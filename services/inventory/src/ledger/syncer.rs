@@ -159,8 +159,8 @@ impl Syncer {
         // Another syncer may have applied this whole range since we read the cursor, or
         // some of it: only what is after the locked cursor is applied here.
         if through <= (ms, seq) {
-            // Nothing to write: end the transaction at once, which frees the cursor row for
-            // the syncer that is ahead instead of holding it until this one's next step.
+            // Nothing to write: roll back now, freeing the cursor row's lock for other syncers at
+            // once rather than at the dropped transaction's deferred rollback.
             tx.rollback().await?;
             return Ok(0);
         }
@@ -305,8 +305,8 @@ async fn upsert_reservations(tx: &mut MySqlConnection, fresh: &[&Event]) -> Resu
         rows.push_values(chunk, |mut row, (e, state)| {
             row.push_bind(e.order)
                 .push_bind(e.book)
-                // The event's quantity is signed (a lock is -q, units leaving `avail`); a reservation
-                // row stores how many units it holds, which is never negative.
+                // The event's quantity is signed (a lock is -q, units leaving `avail`); a
+                // reservation row stores how many units it holds, which is never negative.
                 .push_bind(e.qty.abs())
                 .push_bind(*state)
                 .push_bind(e.at())

@@ -299,8 +299,9 @@ impl StockStore {
             let key = keys.order(line.order);
             let at = line.locked_at_ms;
             let state_name =
-                // The clamp keeps a hand-edited state code (0, 9) from panicking on the index; such a
-                // row is restored as the nearest state, and Reconcile is where its counters would show.
+                // The clamp keeps a hand-edited state code (0, 9) from panicking on the index: such
+                // a row is restored as the nearest state instead of stopping the rebuild of every
+                // book.
                 ["locked", "released", "confirmed"][(line.state as usize).clamp(1, 3) - 1];
             // `b<book>` = quantity is the field layout lock.lua writes and settle.lua reads back:
             // one reservation row per book, so a two-book order is two rows folded into one hash.

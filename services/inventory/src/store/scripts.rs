@@ -69,7 +69,7 @@ struct Scripts {
     decr: Script,
     incr: Script,
     snapshot: Script,
-    /// The rebuild lock's compare-and-delete: the one script off the stock path.
+    /// The rebuild lock's compare-and-delete: the only script that touches no stock key.
     unlock: Script,
 }
 
@@ -240,6 +240,8 @@ impl StockStore {
             let mut inv = SCRIPTS.settle.prepare_invoke();
             inv.key(self.keys.order(order)).key(self.keys.pending()).key(self.keys.events());
             inv.arg(order.get()).arg(how.arg()).arg(remark);
+            // The retention in ms, for the PEXPIRE settle.lua puts on the record once it is
+            // settled: the expiry starts at the settle, never at the lock.
             inv.arg(REPLAY_RETENTION.as_millis() as u64).arg(books.len());
             for book in &books {
                 inv.key(self.keys.stock(*book)).arg(book.get());
