@@ -197,6 +197,8 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
         .await
         .unwrap_err();
     assert_eq!(moved.kind(), redis::ErrorKind::Moved, "{moved}");
+    // Sent to the same other node: the slot check comes before routing, so any node refuses
+    // keys over two slots, whoever owns them — no redirect could make this script run.
     let crossslot = redis::cmd("EVAL")
         .arg("return redis.call('HGET', KEYS[1], 'avail')")
         .arg(2)

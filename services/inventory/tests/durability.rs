@@ -246,7 +246,8 @@ async fn a_malformed_stream_entry_is_skipped_once_and_does_not_wedge_the_syncer(
     let app = start(settings, infra).await;
     app.restock(1, 10).await;
     let (store, pool) = (app.store().await, app.pool().await);
-    // After the restock's entry, one that no script writes: a packed field of words.
+    // After the restock's entry, one that no script writes: a packed field of words, where
+    // the syncer expects eight integers ("not" already fails to parse).
     let bad: String = redis::cmd("XADD")
         .arg(store.keys().events())
         .arg("*")
