@@ -179,6 +179,8 @@ impl InventoryService for InventoryApi {
         request: Request<pb::DecrStockRequest>,
     ) -> Result<Response<pb::DecrStockResponse>, Status> {
         let req = request.into_inner();
+        // Decided before any parsing: an empty list *is* the confirm form by the proto's
+        // contract, so it can never be refused as an empty direct sale.
         let confirm = req.items.is_empty();
         let result = async {
             let order = OrderId::parse(req.order_id)?;

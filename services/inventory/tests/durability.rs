@@ -212,6 +212,7 @@ async fn a_change_in_the_first_stream_layout_is_still_applied() {
         .arg("*")
         .arg(&["t", "3", "b", "1", "q", "-3", "da", "-3", "dl", "0", "ds", "3", "dt", "0"])
         .arg(&["o", "77", "r", "direct", "rq", ""])
+        // The marker as well, so this is a whole old-version sale, not a stray stream entry.
         .set(keys.direct(order), 1)
         .query_async(&mut store.redis())
         .await

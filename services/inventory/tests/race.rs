@@ -26,6 +26,8 @@ async fn race(arena: &RaceArena, strategy: Strategy, book: u64) -> (i64, i64) {
     // All buyers are spawned before any finishes, so they really compete.
     let attempts = (0..BUYERS).map(|_| {
         let arena = arena.clone();
+        // `unwrap`: an attempt that failed (neither sale nor refusal) would skew both counts,
+        // so it fails the test rather than being counted as either.
         tokio::spawn(async move { arena.buy(strategy, book, 1).await.unwrap() })
     });
     let results = futures::future::join_all(attempts).await;

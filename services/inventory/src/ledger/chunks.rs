@@ -25,6 +25,8 @@ pub(super) const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
 pub(super) fn fixed_chunks<T>(rows: &[T]) -> Vec<&[T]> {
     let mut chunks = Vec::new();
     let mut rest = rows;
+    // Greedy, largest first: because each size divides the one before, this is also the
+    // fewest statements any split into these sizes can reach.
     for size in CHUNK_SIZES {
         while rest.len() >= size {
             let (chunk, tail) = rest.split_at(size);

@@ -86,6 +86,8 @@ impl Syncer {
                     Duration::from_millis(500)
                 }
             };
+            // A stop during the pause is seen at once; one during a batch waits for the batch,
+            // since the select only starts after `sync_once` returned.
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(pause) => {}

@@ -24,6 +24,8 @@ pub(super) fn decode_lines_reply(
         // otherwise be decoded shifted by one, and every caller would get plausible but
         // wrong numbers instead of an error that points at the mismatch.
         [code @ (1 | 2), rest @ ..] if rest.len() == 4 * lines.len() => {
+            // The guard above makes this exactly one chunk per line, so the zip drops nothing
+            // and each book gets its own four counters.
             let counters = rest
                 .chunks_exact(4)
                 .zip(lines.iter())
