@@ -91,6 +91,8 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let reader = {
         let (lines, out) = (lines.clone(), monitor.stdout.take().unwrap());
+        // A thread, not a task: the pipe read blocks, and a blocked task would stall one of
+        // the runtime's two workers for the whole test.
         std::thread::spawn(move || {
             for l in BufReader::new(out).lines().map_while(Result::ok) {
                 lines.lock().unwrap().push(l);

@@ -116,8 +116,8 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     }
     assert_eq!(sold, redis_sold);
     assert_eq!(app.assert_ledger_matches().await, 4);
-    // The cursor reached the last change Redis emitted: no entry of the burst was left
-    // behind a cursor that skipped it.
+    // The cursor reached the last change Redis emitted: the final syncer applied the whole
+    // stream, and nothing of the burst is still waiting in it.
     let snap = store.snapshot().await.unwrap();
     assert_eq!(read_cursor(&pool).await.unwrap(), snap.last_event);
 }
