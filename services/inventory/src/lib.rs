@@ -220,7 +220,9 @@ impl Settings {
 pub struct Spawned {
     /// Where the gRPC server listens (the real port, when port 0 was asked for).
     pub grpc: std::net::SocketAddr,
+    /// Fired by `stop`, as SIGTERM fires the binary's token: a test's stop takes the real drain.
     shutdown: Shutdown,
+    /// The service's task; its result is `run`'s, so an error while serving reaches `stop`.
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 

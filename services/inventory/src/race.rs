@@ -101,7 +101,9 @@ impl Strategy {
 /// Where races run: a MySQL pool, a Redis connection and a key prefix. Cheap to clone.
 #[derive(Clone)]
 pub struct RaceArena {
+    /// The arena's own database, where the two SQL strategies keep their row.
     pool: MySqlPool,
+    /// The Lua strategy's store, under the arena's key prefix.
     store: StockStore,
     /// Each Lua purchase is a direct sale with its own order id (the script is idempotent
     /// per order id, so two buyers must never share one). Seeded randomly so that arenas

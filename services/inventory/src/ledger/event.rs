@@ -26,7 +26,9 @@ pub(super) struct Event {
     pub(super) d: [i64; 4],
     /// 0 when the change belongs to no order (a restock); the syncer writes NULL for it.
     pub(super) order: u64,
+    /// Why the units moved ("paid", "cancelled", …); empty when the caller gave none.
     pub(super) remark: String,
+    /// Empty for all but restocks; stored as NULL, so the UNIQUE column admits many.
     pub(super) request_id: String,
 }
 
