@@ -230,8 +230,11 @@ pub fn parse_remark(raw: &str) -> Result<String, Error> {
 pub struct Counters {
     pub book_id: u64,
     pub available: i64,
+    /// Held by open reservations: out of `available`, not yet `sold`.
     pub locked: i64,
     pub sold: i64,
+    /// Every unit ever stocked. It only grows, so `total - sold` is what is still on the
+    /// shelf or held for an order.
     pub total: i64,
 }
 

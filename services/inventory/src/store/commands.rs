@@ -36,6 +36,7 @@ pub struct Restore {
 pub struct RestoredReservation {
     pub order: OrderId,
     pub book: u64,
+    /// Units the line holds, always positive (the syncer stores the signed event's `abs`).
     pub qty: i32,
     /// 1 locked, 2 released, 3 confirmed (the table's codes).
     pub state: i8,
