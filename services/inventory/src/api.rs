@@ -26,6 +26,9 @@ pub const MAX_BATCH: usize = 100;
 #[derive(Clone)]
 pub struct InventoryApi {
     store: StockStore,
+    /// Read-only here: GetStockLog and Reconcile read the ledger, and no handler writes it.
+    /// The syncer is the ledger's one writer, so a slow MySQL slows the audit screens and
+    /// the sync lag, never a sale.
     pool: MySqlPool,
 }
 
@@ -46,6 +49,8 @@ fn finish<T>(op: &'static str, result: Result<T, Error>) -> Result<Response<T>, 
         Ok(_) => "ok",
         Err(e) => e.label(),
     };
+    // Counted before the conversion, on the domain error: once it is a `Status`, "sold out"
+    // and "a precondition failed for another reason" share one code and cannot be told apart.
     metrics::counter!("inventory_operations_total", "op" => op, "result" => label).increment(1);
     result.map(Response::new).map_err(Status::from)
 }
@@ -81,6 +86,8 @@ impl InventoryService for InventoryApi {
     ) -> Result<Response<pb::GetStocksResponse>, Status> {
         let result = async {
             let ids = &request.get_ref().book_ids;
+            // Empty is refused, not answered empty: proto3 sends a forgotten repeated field as
+            // an empty list, so it is the caller's bug, like an id of 0.
             if ids.is_empty() || ids.len() > MAX_BATCH {
                 return Err(Error::InvalidArgument(format!(
                     "book_ids must hold 1 to {MAX_BATCH} ids, got {}",
@@ -95,6 +102,8 @@ impl InventoryService for InventoryApi {
                     books.push(book);
                 }
             }
+            // The answer follows `books`' order (the store zips its replies with it), so the page
+            // can render the list in the order it asked without a lookup by id.
             let stocks = self.store.get_many(&books).await?;
             Ok(pb::GetStocksResponse { stocks: stocks.into_iter().map(Into::into).collect() })
         };
@@ -170,6 +179,8 @@ impl InventoryService for InventoryApi {
         request: Request<pb::DecrStockRequest>,
     ) -> Result<Response<pb::DecrStockResponse>, Status> {
         let req = request.into_inner();
+        // Decided before any parsing: an empty list *is* the confirm form by the proto's
+        // contract, so it can never be refused as an empty direct sale.
         let confirm = req.items.is_empty();
         let result = async {
             let order = OrderId::parse(req.order_id)?;
@@ -178,14 +189,16 @@ impl InventoryService for InventoryApi {
                 // The payment path: called once per paid order, after payment-service's callback.
                 let settled = self.store.settle(order, Settle::Confirm, "paid").await?;
                 let mut stocks = Vec::with_capacity(settled.lines.len());
-                // The settle script answers with the lines it moved; the response promises counters,
-                // so read them back (a replay or a no-op moved nothing and returns none).
+                // The settle script answers with the lines it moved; the response promises
+                // counters, so read them back (a replay or a no-op moved nothing and returns none).
                 for (book, _) in &settled.lines {
                     stocks.push(self.store.get(BookId::parse(*book)?).await?.into());
                 }
                 return Ok(pb::DecrStockResponse { stocks, replayed: settled.replayed });
             }
             // The direct path: the same validation as LockStock, then one decr.lua call.
+            // The same parse as LockStock: a duplicate book here would let one call sell past the
+            // stock (see `Lines`), and the direct path has no reservation step to catch it later.
             let lines = Lines::parse(&req.items)?;
             let (stocks, replayed) = self.store.decr(order, &lines).await?;
             Ok(pb::DecrStockResponse {
@@ -234,6 +247,8 @@ impl InventoryService for InventoryApi {
             // asking MySQL for a whole book's history at once.
             let size = match req.page_size {
                 0 => 20,
+                // Clamped, not refused: an audit screen asking for 500 still gets a useful page,
+                // and `total` in the answer tells it how many pages there are.
                 n => n.min(100),
             };
             // Page 0 (proto3's unset) reads as page 1, like size 0 reads as the default.
@@ -248,9 +263,12 @@ impl InventoryService for InventoryApi {
                         quantity: r.quantity,
                         // The proto enum's numbers are the course's codes, so the column maps 1:1.
                         r#type: i32::from(r.kind),
+                        // NULL for restocks (they carry a request id, not an order): sent as 0,
+                        // which no real order has, because `OrderId` refuses 0 on the way in.
                         order_id: r.order_id.unwrap_or(0),
                         remark: r.remark.unwrap_or_default(),
-                        // Unix milliseconds, as the proto says: no time zone can be misread in transit.
+                        // Unix milliseconds, as the proto says: no time zone can be misread in
+                        // transit.
                         created_at: r.created_at.and_utc().timestamp_millis(),
                     })
                     .collect(),
@@ -278,6 +296,9 @@ impl InventoryService for InventoryApi {
                 .map(|b| BookId::parse(*b).map(BookId::get))
                 .collect::<Result<Vec<_>, _>>()?;
             let (checked, drifts) =
+                // An empty filter means "every book"; filter or not, the snapshot script reads
+                // every book, O(books), which is why Reconcile is an operator call, never on a
+                // request path.
                 ledger::reconcile(&self.store, &self.pool, &books, Duration::from_secs(5)).await?;
             Ok(pb::ReconcileResponse {
                 checked,

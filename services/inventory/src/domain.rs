@@ -25,6 +25,7 @@ pub const MAX_LINES: usize = 100;
 pub struct BookId(u64);
 
 impl BookId {
+    /// The only way to make a `BookId`: 0 is refused with INVALID_ARGUMENT.
     pub fn parse(raw: u64) -> Result<Self, Error> {
         if raw == 0 {
             return Err(Error::InvalidArgument("book_id must be set (non-zero)".into()));
@@ -49,12 +50,14 @@ impl BookId {
 pub struct OrderId(u64);
 
 impl OrderId {
+    /// The only way to make an `OrderId`: 0 is refused with INVALID_ARGUMENT.
     pub fn parse(raw: u64) -> Result<Self, Error> {
         if raw == 0 {
             return Err(Error::InvalidArgument("order_id must be set (non-zero)".into()));
         }
         Ok(Self(raw))
     }
+    /// The raw id, for the scripts' ARGV, the record's key and the `order_id` columns.
     pub fn get(self) -> u64 {
         self.0
     }
@@ -142,6 +145,9 @@ impl Lines {
         Self(vec![Line { book, qty }])
     }
 
+    /// The lines in request order. The scripts' replies follow this order too (four
+    /// counters per line), and so does the index in an out-of-stock answer: re-sorting here
+    /// would pair each book with another book's counters.
     pub fn iter(&self) -> impl Iterator<Item = &Line> {
         self.0.iter()
     }
@@ -174,6 +180,8 @@ impl RequestId {
         // `is_ascii_graphic` excludes spaces and control bytes. Braces pass, harmlessly:
         // Redis hashes the text between a key's *first* `{` and the next `}`, which is the
         // tag at the start of the key, so a brace in the id cannot move it to another slot.
+        // 64 is `inventory_logs.request_id VARCHAR(64)`: a longer id would pass Redis, then be
+        // refused by the syncer's INSERT (strict SQL mode), holding up the batch it is in.
         let ok = !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
             return Err(Error::InvalidArgument(
@@ -222,8 +230,11 @@ pub fn parse_remark(raw: &str) -> Result<String, Error> {
 pub struct Counters {
     pub book_id: u64,
     pub available: i64,
+    /// Held by open reservations: out of `available`, not yet `sold`.
     pub locked: i64,
     pub sold: i64,
+    /// Every unit ever stocked. It only grows, so `total - sold` is what is still on the
+    /// shelf or held for an order.
     pub total: i64,
 }
 
@@ -260,6 +271,8 @@ mod tests {
     fn quantities_outside_the_range_are_refused() {
         assert!(Quantity::parse(1).is_ok());
         assert!(Quantity::parse(10_000).is_ok());
+        // 4_294_967_297 is 2^32 + 1: cast to i32 it is 1, a valid-looking quantity. This is the
+        // case that would pass if `parse` took an `i32` and callers cast on the way in.
         for bad in [0, -1, 10_001, i64::from(i32::MAX) + 1, 4_294_967_297] {
             assert!(Quantity::parse(bad).is_err(), "{bad}");
         }
@@ -270,6 +283,7 @@ mod tests {
     fn malformed_item_lists_are_refused() {
         assert!(Lines::parse(&[]).is_err());
         assert!(Lines::parse(&[item(0, 1)]).is_err());
+        // Book 7 twice is the one-request oversell described on `Lines`, refused at the edge.
         assert!(Lines::parse(&[item(7, 1), item(7, 2)]).is_err());
         assert_eq!(Lines::parse(&[item(7, 1), item(8, 2)]).unwrap().len(), 2);
     }

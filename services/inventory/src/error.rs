@@ -84,6 +84,7 @@ impl From<Error> for Status {
             }
             Error::Redis(e) => bookstore_platform::error::internal("stock store", e),
             Error::Database(e) => bookstore_platform::error::internal("inventory ledger", e),
+            // UNAVAILABLE should it ever escape: the rebuild starts over, so a retry succeeds.
             Error::LostRebuildLock => bookstore_platform::error::unavailable("stock store", err),
         }
     }

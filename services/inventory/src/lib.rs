@@ -192,11 +192,14 @@ impl Settings {
     pub fn in_process(mysql_url: &str, redis_url: &str, database: &str, prefix: &str) -> Self {
         let mut s = Settings::default();
         s.common.port = 0;
+        // Metrics on port 0 too: tests run in parallel, and each needs its own exporter
+        // rather than a fight over the service's fixed port.
         s.common.metrics_port = 0;
         s.common.mysql_url = bookstore_platform::Secret::new(mysql_url);
         s.common.redis_url = bookstore_platform::Secret::new(redis_url);
         s.common.database = database.to_string();
         s.common.redis_prefix = prefix.to_string();
+        // Never registered: a test instance in Consul would be handed the lab's real traffic.
         s.common.consul_addr = String::new();
         s
     }
@@ -206,6 +209,8 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.payment_window_secs > 0, "payment_window_secs must be positive");
         anyhow::ensure!(self.sweep_interval_secs > 0, "sweep_interval_secs must be positive");
+        // `Syncer::new` would clamp 0 to 1, but a setting that silently means something else
+        // hides the typo; refusing it at start-up names it.
         anyhow::ensure!(self.sync_batch > 0, "sync_batch must be positive");
         Ok(())
     }
@@ -215,7 +220,9 @@ impl Settings {
 pub struct Spawned {
     /// Where the gRPC server listens (the real port, when port 0 was asked for).
     pub grpc: std::net::SocketAddr,
+    /// Fired by `stop`, as SIGTERM fires the binary's token: a test's stop takes the real drain.
     shutdown: Shutdown,
+    /// The service's task; its result is `run`'s, so an error while serving reaches `stop`.
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -235,6 +242,7 @@ pub async fn spawn(settings: Settings) -> anyhow::Result<Spawned> {
     let shutdown = Shutdown::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let handle = tokio::spawn(run(settings, shutdown.clone(), move |bound| {
+        // A failed send means the caller stopped waiting; nobody needs the port then.
         let _ = tx.send(bound.grpc);
     }));
     match rx.await {

@@ -7,5 +7,7 @@
 async fn main() -> anyhow::Result<()> {
     bookstore_platform::telemetry::init("info");
     let settings = bookstore_platform::config::load(bookstore_inventory::Settings::default())?;
+    // `|_| {}`: the binary has no use for the bound address; tests pass a callback here to
+    // learn which real port their port 0 became.
     bookstore_inventory::run(settings, bookstore_platform::shutdown::on_signal(), |_| {}).await
 }

@@ -101,7 +101,9 @@ impl Strategy {
 /// Where races run: a MySQL pool, a Redis connection and a key prefix. Cheap to clone.
 #[derive(Clone)]
 pub struct RaceArena {
+    /// The arena's own database, where the two SQL strategies keep their row.
     pool: MySqlPool,
+    /// The Lua strategy's store, under the arena's key prefix.
     store: StockStore,
     /// Each Lua purchase is a direct sale with its own order id (the script is idempotent
     /// per order id, so two buyers must never share one). Seeded randomly so that arenas
@@ -131,6 +133,8 @@ impl RaceArena {
         // 21 random bits above 32 counter bits: unique enough across arenas, and below
         // 2^53 so the id survives any trip through a Lua number.
         let seed = u64::from(rand::random::<u32>() & 0x1F_FFFF);
+        // The counter starts at 1, never 0 (which `OrderId` refuses), and has 2^32 purchases
+        // before it would reach the next seed's range.
         Ok(Self { pool, store, next_order: Arc::new(AtomicU64::new(seed << 32 | 1)) })
     }
 
@@ -140,6 +144,8 @@ impl RaceArena {
     /// hash for Lua), so the lab can run all three at once without them sharing stock.
     pub async fn reset(&self, strategy: Strategy, book_id: u64, stock: i64) -> anyhow::Result<()> {
         let book = BookId::parse(book_id)?;
+        // A negative start would make the naive row "oversold" before any buyer ran, and
+        // the lab's `remaining < 0` would show a race that never happened.
         anyhow::ensure!(stock >= 0, "stock must not be negative");
         match strategy {
             // Both SQL strategies share one row: they differ in how they read it, not in what

@@ -35,10 +35,15 @@ const MAX_PER_TICK: usize = 500;
 
 /// Sweeps every `interval` until `stop`.
 pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: Shutdown) {
+    // A 50 ms floor for callers that pass a `Duration` directly (the settings already refuse
+    // 0 s): `interval` panics on zero, and 1 ms would run the O(books) snapshot below a
+    // thousand times a second.
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(50)));
     // If a sweep runs long (a big backlog), the next one waits a full interval instead of
     // firing immediately to "catch up" — sweeps never pile onto Redis back to back.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick completes at once, so a restarted service releases what expired while
+    // it was down without waiting a whole interval first.
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -79,7 +84,9 @@ pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, E
     // Redis for all of them at once.
     let mut released = 0;
     for raw in due {
-        // A member that is not a valid order id cannot come from lock.lua; skip it.
+        // A member that is not a valid order id cannot come from lock.lua; skip it. Only a
+        // `0` gets here (a non-numeric member fails the reply's decoding, and the sweep with
+        // it); nothing removes it, so it is skipped again on every tick.
         let Ok(order) = OrderId::parse(raw) else {
             continue;
         };
@@ -94,6 +101,8 @@ pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, E
             Ok(_) => {}
             // Paid at the last moment: the confirm won, which is the right outcome.
             Err(Error::AlreadySettled { .. }) => {}
+            // A Redis error ends this tick early; the orders not yet released are still in
+            // the pending set, so the next tick picks them up again.
             Err(e) => return Err(e),
         }
     }

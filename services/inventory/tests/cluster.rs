@@ -91,6 +91,8 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let reader = {
         let (lines, out) = (lines.clone(), monitor.stdout.take().unwrap());
+        // A thread, not a task: the pipe read blocks, and a blocked task would stall one of
+        // the runtime's two workers for the whole test.
         std::thread::spawn(move || {
             for l in BufReader::new(out).lines().map_while(Result::ok) {
                 lines.lock().unwrap().push(l);
@@ -123,10 +125,14 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
     let snap = store.snapshot().await.unwrap();
     let mut got: Vec<_> = snap.books.iter().map(|c| (c.book_id, c.available, c.sold)).collect();
     got.sort();
+    // Book 1: 10 − 2 (order 1, confirmed) − 1 (order 3) = 7 left, 3 sold; book 2: order 1's
+    // one unit sold; book 3: order 2's 4 units came back, order 3 sold one.
     assert_eq!(got, vec![(1, 7, 3), (2, 9, 1), (3, 9, 1)]);
 
     // A sentinel command, so the test knows MONITOR has printed everything before it.
     let mut n = node(port).await;
+    // Built on the events key, so it carries the same hash tag and is served (and
+    // printed) by this node; a key of another slot would be answered with MOVED instead.
     let sentinel = format!("{}:end", keys.events());
     let _: Option<String> = redis::cmd("GET").arg(&sentinel).query_async(&mut n).await.unwrap();
     wait_for(
@@ -151,6 +157,8 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
         let Some(cmd) = args.first().map(|a| a.to_lowercase()) else { continue };
         if !from_lua {
             if cmd == "evalsha" || cmd == "eval" {
+                // `EVALSHA sha numkeys key… arg…`: args[2] says how many of the following
+                // arguments are keys; the rest are ARGV, which by the rule never name a key.
                 let numkeys: usize = args[2].parse().unwrap();
                 declared = args[3..3 + numkeys].to_vec();
                 script = args[1].clone();
@@ -191,6 +199,8 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
         .await
         .unwrap_err();
     assert_eq!(moved.kind(), redis::ErrorKind::Moved, "{moved}");
+    // Sent to the same other node: the slot check comes before routing, so any node refuses
+    // keys over two slots, whoever owns them — no redirect could make this script run.
     let crossslot = redis::cmd("EVAL")
         .arg("return redis.call('HGET', KEYS[1], 'avail')")
         .arg(2)

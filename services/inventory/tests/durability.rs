@@ -31,6 +31,8 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     // Small batches: many transactions, so the aborts land in many different places.
     settings.sync_batch = 50;
     let app = start(settings, infra).await;
+    // 10,000 a book, far above the burst's ~2,700 units: no sale is refused, so every
+    // `unwrap` below is a change the ledger must hold and the row count is exact.
     for b in 1..=4 {
         app.restock(b, 10_000).await;
     }
@@ -47,10 +49,13 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
                 for i in 0..100u64 {
                     let book = 1 + (w + i) % 4;
                     let mut items = vec![item(book, 1)];
+                    // The neighbouring book (4 wraps to 1), never `book` itself: a duplicate
+                    // line would be refused and sell nothing.
                     if i % 3 == 0 {
                         items.push(item(1 + book % 4, 2));
                     }
                     let n = items.len() as u64;
+                    // Unique per worker (i < 1,000) and never 0, which `OrderId` refuses.
                     let req = pb::DecrStockRequest { order_id: w * 1000 + i + 1, items };
                     c.decr_stock(req).await.unwrap();
                     lines += n;
@@ -85,8 +90,8 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     // More than one kill, or the test proved nothing about crashes.
     assert!(kills > 1, "the syncer was never killed part-way");
 
-    // A fresh syncer catches up.
-    // The "restart": a new syncer with a new pool starts from MySQL's cursor, knowing nothing else.
+    // The "restart": a new syncer with a new pool starts from MySQL's cursor, knowing nothing
+    // else, and reads until a read finds nothing (the burst is over, so that is caught up).
     let pool = app.pool().await;
     let mut syncer = Syncer::new(store.clone(), pool.clone(), 50);
     while syncer.sync_once().await.unwrap() > 0 {}
@@ -111,7 +116,8 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     }
     assert_eq!(sold, redis_sold);
     assert_eq!(app.assert_ledger_matches().await, 4);
-    // The applied part of the stream was trimmed away.
+    // The cursor reached the last change Redis emitted: the final syncer applied the whole
+    // stream, and nothing of the burst is still waiting in it.
     let snap = store.snapshot().await.unwrap();
     assert_eq!(read_cursor(&pool).await.unwrap(), snap.last_event);
 }
@@ -141,6 +147,8 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
     c.release_stock(pb::ReleaseStockRequest { order_id: 3, reason: String::new() }).await.unwrap();
     let direct = pb::DecrStockRequest { order_id: 9, items: vec![item(2, 5)] };
     c.decr_stock(direct.clone()).await.unwrap();
+    // MySQL must hold everything before Redis is lost: otherwise the rebuild restores
+    // older numbers, and the syncer's lag would be blamed on the rebuild.
     app.assert_ledger_matches().await;
     let before = (app.stock(1).await, app.stock(2).await);
 
@@ -163,7 +171,6 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
         "a released order stays released"
     );
     assert_eq!((app.stock(1).await, app.stock(2).await), before);
-    // The open reservation is still open, and can be released.
     // The open reservation (order 1) came back with its items, so it can still be settled.
     let rel = c
         .release_stock(pb::ReleaseStockRequest { order_id: 1, reason: String::new() })
@@ -171,6 +178,7 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
         .unwrap()
         .into_inner();
     assert_eq!(rel.released.len(), 2);
+    // Book 1: 20 stocked, 1 sold to order 2, order 1's 2 units back on the shelf.
     let s1 = app.stock(1).await;
     assert_eq!((s1.available, s1.locked, s1.sold, s1.total), (19, 0, 1, 20));
     app.assert_ledger_matches().await;
@@ -185,6 +193,8 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
 #[tokio::test]
 async fn a_change_in_the_first_stream_layout_is_still_applied() {
     let (mut settings, infra) = fresh_settings().await;
+    // No service syncer: the old-layout entry must still be waiting when the test's syncer
+    // runs, as it is when a new version starts after an old one stopped behind.
     settings.run_syncer = false;
     let app = start(settings, infra).await;
     app.restock(1, 10).await;
@@ -202,6 +212,7 @@ async fn a_change_in_the_first_stream_layout_is_still_applied() {
         .arg("*")
         .arg(&["t", "3", "b", "1", "q", "-3", "da", "-3", "dl", "0", "ds", "3", "dt", "0"])
         .arg(&["o", "77", "r", "direct", "rq", ""])
+        // The marker as well, so this is a whole old-version sale, not a stray stream entry.
         .set(keys.direct(order), 1)
         .query_async(&mut store.redis())
         .await
@@ -236,7 +247,8 @@ async fn a_malformed_stream_entry_is_skipped_once_and_does_not_wedge_the_syncer(
     let app = start(settings, infra).await;
     app.restock(1, 10).await;
     let (store, pool) = (app.store().await, app.pool().await);
-    // After the restock's entry, one that no script writes: a packed field of words.
+    // After the restock's entry, one that no script writes: a packed field of words, where
+    // the syncer expects eight integers ("not" already fails to parse).
     let bad: String = redis::cmd("XADD")
         .arg(store.keys().events())
         .arg("*")
@@ -271,6 +283,8 @@ async fn lose_redis_behind_the_cursor(
     settings: &bookstore_inventory::Settings,
     infra: &bookstore_stack::testing::Infra,
 ) {
+    // 86,400,000 ms is one day: far beyond any real clock skew, so without the fix every id
+    // the new stream hands out would fall below the cursor.
     sqlx::query("UPDATE inventory_sync_cursor SET last_ms = last_ms + 86400000 WHERE id = 1")
         .execute(pool)
         .await
@@ -300,6 +314,8 @@ async fn a_rebuilt_stream_starts_after_the_mysql_cursor() {
     let sale = pb::DecrStockRequest { order_id: 3, items: vec![item(1, 2)] };
     app.client.clone().decr_stock(sale).await.unwrap();
     assert_eq!(app.assert_ledger_matches().await, 1);
+    // MySQL read directly as well: Reconcile's verdict rests on the same cursor arithmetic
+    // this test is about, so the ledger row is checked without it.
     let sold: i64 = sqlx::query_scalar("SELECT sold_stock FROM inventory WHERE book_id = 1")
         .fetch_one(&pool)
         .await
@@ -319,6 +335,7 @@ async fn a_rebuilt_stream_starts_after_the_mysql_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
     let (mut settings, infra) = fresh_settings().await;
+    // The syncer is driven by hand, so the cursor is final before it is moved a day ahead.
     settings.run_syncer = false;
     let app = start(settings, infra).await;
     const BOOKS: u64 = 40;
@@ -341,6 +358,8 @@ async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
     // The stall: B's only connection, held by the test. Nothing in B's code is changed or
     // mocked; it just waits for a connection, as a real instance does on a busy pool.
     let held = pool_b.acquire().await.unwrap();
+    // A connection each, as two processes have: the rebuild's fence is a WATCH, which is
+    // per connection, so two instances sharing one would disturb each other's fences.
     let (store_a, store_b) =
         (common::store_on(&settings, &infra).await, common::store_on(&settings, &infra).await);
     // One instance's start: rebuild if Redis is empty, then sell one copy of every book at
@@ -400,6 +419,7 @@ async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
 async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = common::spawn_app().await;
+    // 1,000 copies for 321 sales: none is refused, so the final count is exact.
     app.restock(1, 1_000).await;
     let store = app.store().await;
     let pool = app.pool().await;
@@ -408,6 +428,7 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
         let mut c = app.client.clone();
         async move {
             for i in 0..20u64 {
+                // Unique across workers (i < 100), and never 99, the in-flight RPC's order.
                 let req =
                     pb::DecrStockRequest { order_id: 1_000 + w * 100 + i, items: vec![item(1, 1)] };
                 c.decr_stock(req).await.unwrap();
@@ -455,6 +476,8 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
     hello.extend(frame(1, 4, 1, &headers)); // HEADERS, END_HEADERS, stream 1
     tcp.write_all(&hello).await.unwrap();
     let (mut rd, wr) = tcp.into_split();
+    // Two writers share the socket — the reader task (ACKs, PING answers) and the test (the
+    // DATA frame) — so the lock keeps one frame's bytes from interleaving with another's.
     let wr = std::sync::Arc::new(tokio::sync::Mutex::new(wr));
     // Read frame by frame: ACK the server's SETTINGS, and answer its PINGs — a draining
     // h2 server pings before its final GOAWAY and waits for the answer.
@@ -468,6 +491,9 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
                 if rd.read_exact(&mut payload).await.is_err() {
                     break;
                 }
+                // Only frames without ACK need an answer: the server's SETTINGS (4) and its
+                // PINGs (6), echoed with their payload as HTTP/2 requires. Its own ACKs,
+                // GOAWAY and the response frames need nothing from us.
                 let (kind, flags) = (head[3], head[4]);
                 let reply = match (kind, flags & 1) {
                     (4, 0) => frame(4, 1, 0, &[]),
@@ -480,6 +506,8 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
             }
         }
     });
+    // Time for the server to accept stream 1's HEADERS: the stop must find the RPC already
+    // in flight; one opened after the stop began would rightly be refused.
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     // The stop, as SIGTERM would trigger it; the body follows while the server drains.
@@ -493,6 +521,8 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
     body.extend((msg.len() as u32).to_be_bytes());
     body.extend(msg);
     wr.lock().await.write_all(&frame(0, 1, 1, &body)).await.unwrap(); // DATA, END_STREAM
+    // Bounded: a drain that hangs (the RPC never finished, a PING left unanswered) fails
+    // the test instead of hanging the suite.
     tokio::time::timeout(Duration::from_secs(10), stop).await.expect("stops").unwrap();
     reader.abort();
 
@@ -558,7 +588,10 @@ async fn replay_records_expire_after_the_retention_and_replay_inside_it() {
     assert!(c.lock_stock(paid.clone()).await.unwrap().into_inner().replayed);
     assert_eq!(app.stock(1).await, before);
 
-    // A rebuild restores the records with what is left of their retention.
+    // A rebuild restores the records with what is left of their retention. (This run lasts
+    // seconds, so `check` cannot tell "what is left" from a fresh full TTL: it proves the
+    // records come back with an expiry, and an open one without.) Reconcile first: the
+    // rebuild reads the settle times from MySQL, so the syncer must have written them.
     app.assert_ledger_matches().await;
     let (settings, infra) = app.stop().await;
     common::flush_redis(&settings, &infra).await;

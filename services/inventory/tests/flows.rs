@@ -60,6 +60,8 @@ async fn lock_then_release_returns_the_units_and_retries_are_no_ops() {
     // The retry order-service sends when the first reply is lost in the network.
     let again = c.lock_stock(lock(100, vec![item(1, 3), item(2, 5)])).await.unwrap().into_inner();
     assert!(again.replayed, "a retried lock is a replay");
+    // Read back, not taken from the replay's answer: a script that locked again but still
+    // said `replayed` would show (4, 6, 0, 10) here.
     assert_eq!(counters(&app.stock(1).await), (7, 3, 0, 10));
 
     // Release names only the order; the record says what goes back.
@@ -94,7 +96,9 @@ async fn a_retry_with_different_items_is_refused_not_replayed() {
     app.restock(2, 10).await;
     c.lock_stock(lock(50, vec![item(1, 2)])).await.unwrap();
 
-    // Another quantity, another book, an extra line: each is a different request.
+    // Another quantity, another book, an extra line: each is a different request, and each
+    // catches a narrower comparison that would wrongly call it a replay: books only,
+    // quantities only, or only the lines the record already has.
     for other in [vec![item(1, 3)], vec![item(2, 2)], vec![item(1, 2), item(2, 1)]] {
         let err = c.lock_stock(lock(50, other)).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
@@ -246,7 +250,10 @@ async fn bad_input_is_refused_with_a_clear_code_and_changes_nothing() {
         ("same book twice", lock(1, vec![item(1, 1), item(1, 1)]), Code::InvalidArgument),
         ("order id 0", lock(0, vec![item(1, 1)]), Code::InvalidArgument),
         ("book id 0", lock(1, vec![item(0, 1)]), Code::InvalidArgument),
+        // The unknown book comes second, after a valid line: the final counter check then
+        // proves that line was not locked before the script found the unknown one.
         ("unknown book", lock(1, vec![item(1, 1), item(424242, 1)]), Code::NotFound),
+        // 11 of 10: one past "exactly enough", the boundary the first test checks from below.
         ("more than stock", lock(1, vec![item(1, 11)]), Code::FailedPrecondition),
     ];
     for (what, req, code) in cases {
@@ -274,6 +281,7 @@ async fn bad_input_is_refused_with_a_clear_code_and_changes_nothing() {
     assert_eq!(counters(&app.stock(1).await), before);
     // Only the restock reached the ledger.
     app.assert_ledger_matches().await;
+    // Page size 0 reads as the default; `total` counts every row of the book regardless.
     let log = c
         .get_stock_log(pb::GetStockLogRequest { book_id: 1, page: 1, page_size: 0 })
         .await
@@ -303,7 +311,8 @@ async fn reservations_past_the_payment_window_are_released_by_the_sweeper() {
         0,
         "a fresh reservation is inside its window"
     );
-    // With a 10 ms window and 30 ms waited, it is overdue and gets released.
+    // With a 10 ms window and 30 ms waited, it is overdue and gets released. The margin
+    // absorbs the whole-millisecond cutoff; a slower machine only makes it more overdue.
     tokio::time::sleep(Duration::from_millis(30)).await;
     let short = Duration::from_millis(10);
     assert_eq!(bookstore_inventory::sweeper::sweep_once(&store, short).await.unwrap(), 1);
@@ -363,6 +372,8 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
         };
         // How many times to send the same request: 1, or 2 when this one is "retried".
         let sends = 1 + usize::from(retry);
+        // Disjoint per worker (ops < 1,000,000): a "replay" is always this client's own
+        // retry, never another client's order that happens to share the id.
         let order = worker * 1_000_000 + i as u64;
         match dice {
             // 35 %: lock; two-line orders overlap with others on the neighbouring book.
@@ -398,6 +409,7 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
             }
             // 8 %: a restock.
             _ => {
+                // One request id per operation: its retry is a replay, the next one a restock.
                 let req = incr(book, qty, &format!("w{worker}-{i}"));
                 for _ in 0..sends {
                     let _ = c.incr_stock(req.clone()).await;
@@ -417,6 +429,8 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
 async fn conservation_holds_under_a_long_random_concurrent_workload() {
     const BOOKS: u64 = 5;
     let app = spawn_app().await;
+    // 40 a book is little for 32 clients: books run short during the run, so the sold-out
+    // paths race the sales too, and the restocks keep refilling them.
     for b in 1..=BOOKS {
         app.restock(b, 40).await;
     }
@@ -443,5 +457,7 @@ async fn conservation_holds_under_a_long_random_concurrent_workload() {
         let s = app.stock(b).await;
         assert_eq!(s.available + s.locked + s.sold, s.total, "{s:?}");
     }
+    // `checked == BOOKS`: Reconcile compared every book, so an empty snapshot (a wrong
+    // prefix, say) cannot pass as "no drift".
     assert_eq!(app.assert_ledger_matches().await, BOOKS);
 }

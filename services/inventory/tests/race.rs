@@ -26,6 +26,8 @@ async fn race(arena: &RaceArena, strategy: Strategy, book: u64) -> (i64, i64) {
     // All buyers are spawned before any finishes, so they really compete.
     let attempts = (0..BUYERS).map(|_| {
         let arena = arena.clone();
+        // `unwrap`: an attempt that failed (neither sale nor refusal) would skew both counts,
+        // so it fails the test rather than being counted as either.
         tokio::spawn(async move { arena.buy(strategy, book, 1).await.unwrap() })
     });
     let results = futures::future::join_all(attempts).await;
@@ -47,6 +49,8 @@ async fn arena() -> RaceArena {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lua_sells_exactly_the_stock_to_a_thousand_concurrent_buyers() {
     let arena = arena().await;
+    // Both numbers, because each catches a different bug: a check written `>` for `>=`
+    // sells 99 and leaves 1; a check-then-write split sells 101 and leaves −1.
     assert_eq!(race(&arena, Strategy::Lua, 1).await, (STOCK, 0));
 }
 
@@ -54,6 +58,8 @@ async fn lua_sells_exactly_the_stock_to_a_thousand_concurrent_buyers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn for_update_sells_exactly_the_stock_to_a_thousand_concurrent_buyers() {
     let arena = arena().await;
+    // A FOR UPDATE outside a transaction (autocommit releases the lock as the SELECT
+    // returns) fails here with the naive test's numbers.
     assert_eq!(race(&arena, Strategy::ForUpdate, 2).await, (STOCK, 0));
 }
 

@@ -40,6 +40,8 @@ pub async fn stock_log(
     // Page 1 is the first page (the proto's convention); the caller already capped `size`.
     // `ORDER BY id DESC` uses the (book_id, id) index: the newest rows of one book without a
     // sort. The syncer inserts in stream order, so id order is change order.
+    // In u64: `page` is any u32 the caller sends, and page × size overflows a u32 from page
+    // 43 million on (at size 100); the far page simply comes back empty.
     let offset = u64::from(page.saturating_sub(1)) * u64::from(size);
     let rows = sqlx::query_as::<_, LogRow>(
         "SELECT id, book_id, quantity, type, order_id, remark, created_at FROM inventory_logs \
@@ -50,6 +52,9 @@ pub async fn stock_log(
     .bind(offset)
     .fetch_all(pool)
     .await?;
+    // Two reads on the pool, not one transaction: a batch the syncer commits between them
+    // can make `total` count a row the page does not show — harmless for a screen that pages
+    // on, and the next read shows it.
     // COUNT(*) walks the book's index range: cheap for one book's log, which is why the
     // proto promises a total per book and not for the whole table.
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inventory_logs WHERE book_id = ?")

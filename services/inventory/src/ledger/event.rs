@@ -20,16 +20,22 @@ pub(super) struct Event {
     /// The course's type code (1 lock, 2 release, 3 decrement, 4 increment).
     pub(super) kind: i8,
     pub(super) book: u64,
+    /// Signed as the log shows it: negative when units leave `avail` (lock, direct sale).
     pub(super) qty: i32,
     /// Deltas of available, locked, sold, total.
     pub(super) d: [i64; 4],
+    /// 0 when the change belongs to no order (a restock); the syncer writes NULL for it.
     pub(super) order: u64,
+    /// Why the units moved ("paid", "cancelled", …); empty when the caller gave none.
     pub(super) remark: String,
+    /// Empty for all but restocks; stored as NULL, so the UNIQUE column admits many.
     pub(super) request_id: String,
 }
 
 /// A stream id's millisecond part as the time MySQL stores (UTC, millisecond precision).
 pub(super) fn at_ms(ms: u64) -> NaiveDateTime {
+    // `unwrap_or_default` (1970-01-01) only for an ms beyond chrono's range, which no Redis
+    // clock produces: an obviously wrong date in one row beats a panic that stops the syncer.
     chrono::DateTime::from_timestamp_millis(ms as i64).unwrap_or_default().naive_utc()
 }
 
@@ -37,7 +43,8 @@ impl Event {
     pub(super) fn parse(entry: &redis::streams::StreamId) -> Option<Self> {
         let (ms, seq) = parse_stream_id(&entry.id)?;
         // Missing numeric fields make the whole entry unparseable (`?`), and the caller logs it:
-        // an entry we cannot read must be noticed, not applied as zeros.
+        // an entry we cannot read must be noticed, not applied as zeros. `r` and `rq` are the
+        // exception, optional by design: absent is "", which the syncer stores as NULL.
         let s = |k: &str| entry.get::<String>(k).unwrap_or_default();
         let Some(packed) = entry.get::<String>("e") else {
             return Self::parse_fields(entry, ms, seq);
@@ -76,9 +83,9 @@ impl Event {
         })
     }
 
-    // The change's time is the stream id's millisecond part: Redis's clock at the moment the
-    // script ran, so log rows are ordered by when the sale happened, not by when the syncer
-    // got to it.
+    /// When the change happened: the stream id's millisecond part, Redis's clock at the
+    /// moment the script ran, so log rows are dated by when the sale happened, not by when
+    /// the syncer got to it.
     pub(super) fn at(&self) -> NaiveDateTime {
         at_ms(self.ms)
     }

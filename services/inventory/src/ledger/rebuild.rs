@@ -45,6 +45,9 @@ pub async fn rebuild_if_empty(store: &StockStore, pool: &MySqlPool) -> Result<bo
             return Ok(false);
         }
         if store.has_books().await? {
+            // Data without the marker: a Redis filled before the marker existed. Its counters are
+            // newer than MySQL's (the ledger trails by the sync lag), so rebuilding over them would
+            // undo sales; trusting them and setting the marker loses nothing.
             tracing::warn!("redis has inventory data but no ready marker; keeping it as is");
             store.mark_ready().await?;
             return Ok(false);
@@ -107,6 +110,8 @@ async fn rebuild(store: &StockStore, pool: &MySqlPool, lock: &RebuildLock) -> Re
     // (They need no table of their own: the log row is the record, and its order id is
     // all the marker needs.)
     let direct: Vec<(u64, NaiveDateTime)> = sqlx::query_as(
+        // One log row per line of a sale, all stamped by the same script call: MAX picks one
+        // time per order, and the marker needs no more than that.
         "SELECT order_id, MAX(created_at) FROM inventory_logs \
          WHERE type = 3 AND d_locked = 0 AND order_id IS NOT NULL \
          AND created_at > UTC_TIMESTAMP(3) - INTERVAL ? SECOND GROUP BY order_id",
@@ -114,6 +119,8 @@ async fn rebuild(store: &StockStore, pool: &MySqlPool, lock: &RebuildLock) -> Re
     .bind(REPLAY_RETENTION.as_secs())
     .fetch_all(pool)
     .await?;
+    // No retention filter here: restock markers never expire (see `restore`), so every one
+    // comes back — the one read of the rebuild that grows with the ledger's whole history.
     let requests: Vec<String> =
         sqlx::query_scalar("SELECT request_id FROM inventory_logs WHERE request_id IS NOT NULL")
             .fetch_all(pool)
@@ -141,6 +148,8 @@ async fn rebuild(store: &StockStore, pool: &MySqlPool, lock: &RebuildLock) -> Re
                     qty,
                     state,
                     locked_at_ms: locked_at.and_utc().timestamp_millis(),
+                    // `updated_at` is the row's last state change, i.e. its settle; on an
+                    // open row it equals `locked_at`, and `restore` does not use it.
                     settled_at_ms: updated_at.and_utc().timestamp_millis(),
                 })
             })
@@ -159,5 +168,7 @@ async fn rebuild(store: &StockStore, pool: &MySqlPool, lock: &RebuildLock) -> Re
         reservations = reservations.len(),
         "rebuilt redis stock from the mysql ledger"
     );
+    // `false` on a first start over an empty ledger: nothing was restored, but the ready
+    // marker is set all the same, so the next start does not try again.
     Ok(!books.is_empty())
 }

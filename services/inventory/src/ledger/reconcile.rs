@@ -12,6 +12,7 @@ use crate::store::StockStore;
 /// A book whose Redis and MySQL counters differ.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Drift {
+    /// The book both sides are keyed by; a book missing on one side shows zeros there.
     pub book_id: u64,
     /// The counters in Redis at the snapshot (what the service is selling from).
     pub redis: Counters,
@@ -57,12 +58,17 @@ pub async fn reconcile(
         if tokio::time::Instant::now() >= deadline {
             return Err(Error::SyncerBehind);
         }
+        // 20 ms between cursor reads: a caught-up syncer is noticed at most 20 ms late, and
+        // the wait costs MySQL at most 50 cursor reads a second.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (ms, seq) = snap.last_event;
     // Step 3: both reads in one transaction, so both see the same InnoDB read view even if
     // the syncer commits between them. SUM over INT is DECIMAL in MySQL; CAST keeps it an
     // integer for the Rust side.
+    // This leans on InnoDB's default REPEATABLE READ, where the first SELECT fixes the view
+    // for the whole transaction; under READ COMMITTED each SELECT would take a fresh view,
+    // and a batch committed between the two would be counted in one and not the other.
     let mut tx = pool.begin().await?;
     let rows: Vec<(u64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT book_id, stock, locked_stock, sold_stock, total_stock FROM inventory",
@@ -83,6 +89,8 @@ pub async fn reconcile(
     tx.rollback().await?;
 
     // MySQL as of the snapshot = current counters minus everything logged after it.
+    // Filtered here, not with an `IN (…)` in SQL: an operator's filter is a few ids, and
+    // fixed query texts stay in sqlx's statement cache (`chunks` says what varying ones cost).
     let wanted = |b: &u64| books.is_empty() || books.contains(b);
     let mut mysql: BTreeMap<u64, Counters> = BTreeMap::new();
     for (b, a, l, s, t) in rows.into_iter().filter(|r| wanted(&r.0)) {
@@ -90,6 +98,8 @@ pub async fn reconcile(
     }
     for (b, a, l, s, t) in later.into_iter().filter(|r| wanted(&r.0)) {
         let c = mysql.entry(b).or_insert_with(|| counters(b, [0; 4]));
+        // Subtracting the later deltas undoes them: the log rows are signed (+10 restock, -1
+        // sale), so current − Σ(later) is the value just before the first of them.
         c.available -= a;
         c.locked -= l;
         c.sold -= s;
@@ -104,6 +114,8 @@ pub async fn reconcile(
     let drifts = ids
         .iter()
         .filter_map(|&b| {
+            // `Counters` compares book id and all four fields, so one unit moved between `locked`
+            // and `sold` on one side only is a drift even though `total` agrees.
             let r = redis.get(&b).copied().unwrap_or(counters(b, [0; 4]));
             let m = mysql.get(&b).copied().unwrap_or(counters(b, [0; 4]));
             (r != m).then_some(Drift { book_id: b, redis: r, mysql: m })
@@ -112,6 +124,7 @@ pub async fn reconcile(
     Ok((ids.len() as u64, drifts))
 }
 
+/// Counters from `[available, locked, sold, total]`, the column order of both queries.
 fn counters(book_id: u64, c: [i64; 4]) -> Counters {
     Counters { book_id, available: c[0], locked: c[1], sold: c[2], total: c[3] }
 }

@@ -86,6 +86,8 @@ impl Syncer {
                     Duration::from_millis(500)
                 }
             };
+            // A stop during the pause is seen at once; one during a batch waits for the batch,
+            // since the select only starts after `sync_once` returned.
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(pause) => {}
@@ -94,6 +96,8 @@ impl Syncer {
         // A graceful stop drains what is already in the stream, so MySQL is up to date when
         // the process exits. Not required for correctness (the next start would apply it),
         // but an operator who stops the service and reads MySQL expects to see everything.
+        // An error ends the drain instead of retrying: a stop must finish, and what is left
+        // waits in the stream for the next start, which resumes from MySQL's cursor.
         while let Ok(n) = self.sync_once().await {
             if n == 0 {
                 break;
@@ -128,6 +132,8 @@ impl Syncer {
         self.store.trim_events_through(through).await?;
         // `applied` counts rows written now; entries another syncer had applied are 0 here.
         metrics::counter!("inventory_ledger_events_applied_total").increment(applied as u64);
+        // Entries read, not rows written: `run` compares this with the batch size to spot a
+        // backlog, and a full batch of entries another syncer had applied is still one.
         Ok(reply.ids.len())
     }
 
@@ -155,11 +161,15 @@ impl Syncer {
         // Another syncer may have applied this whole range since we read the cursor, or
         // some of it: only what is after the locked cursor is applied here.
         if through <= (ms, seq) {
+            // Nothing to write: roll back now, freeing the cursor row's lock for other syncers at
+            // once rather than at the dropped transaction's deferred rollback.
             tx.rollback().await?;
             return Ok(0);
         }
         let fresh: Vec<&Event> = events.iter().filter(|e| (e.ms, e.seq) > (ms, seq)).collect();
         insert_logs(&mut tx, &fresh).await?;
+        // `updated_at` is the batch's last change by Redis's clock, not MySQL's NOW(): a backlog
+        // drained after an outage records when stock changed, not when it was copied.
         upsert_counters(&mut tx, &fresh, at_ms(through.0)).await?;
         upsert_reservations(&mut tx, &fresh).await?;
         advance_cursor(&mut tx, through).await?;
@@ -260,6 +270,9 @@ async fn upsert_counters(
                 .push_bind(d[1])
                 .push_bind(d[2])
                 .push_bind(d[3])
+                // `created_at` and `updated_at`: a new row gets the batch's time for both; on
+                // a known row the UPDATE below leaves `created_at` alone, so it keeps the
+                // time of the book's first change.
                 .push_bind(now)
                 .push_bind(now);
         });
@@ -294,6 +307,8 @@ async fn upsert_reservations(tx: &mut MySqlConnection, fresh: &[&Event]) -> Resu
         rows.push_values(chunk, |mut row, (e, state)| {
             row.push_bind(e.order)
                 .push_bind(e.book)
+                // The event's quantity is signed (a lock is -q, units leaving `avail`); a
+                // reservation row stores how many units it holds, which is never negative.
                 .push_bind(e.qty.abs())
                 .push_bind(*state)
                 .push_bind(e.at())

@@ -36,6 +36,7 @@ pub struct Restore {
 pub struct RestoredReservation {
     pub order: OrderId,
     pub book: u64,
+    /// Units the line holds, always positive (the syncer stores the signed event's `abs`).
     pub qty: i32,
     /// 1 locked, 2 released, 3 confirmed (the table's codes).
     pub state: i8,
@@ -150,6 +151,10 @@ impl StockStore {
     }
 
     /// Deletes every stream entry up to and including `last`.
+    ///
+    /// Called only after MySQL committed the batch *and* its cursor: trimming first, then
+    /// failing to commit, would delete sales the ledger never got. A crash between the
+    /// commit and this trim only leaves entries the next read skips (they are `<=` the cursor).
     pub async fn trim_events_through(&self, last: (u64, u64)) -> Result<(), Error> {
         // MINID trims entries *below* the id, so last+1 keeps nothing that was applied and
         // nothing that was not.
@@ -177,6 +182,8 @@ impl StockStore {
         // Redis's clock, the same one lock.lua stamped the reservations with: two app servers
         // with skewed clocks would otherwise expire orders early or late.
         let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await?;
+        // TIME answers (seconds, microseconds within that second): both parts are needed, or
+        // every cutoff would be rounded down by up to a second.
         let now_ms = secs * 1000 + micros / 1000;
         // Due = locked at or before `now - window`; ZRANGEBYSCORE returns them oldest first.
         let cutoff = now_ms.saturating_sub(window.as_millis() as u64);
@@ -239,11 +246,17 @@ impl StockStore {
         }
         // `None` is EXEC's nil reply: the lock key changed since WATCH, nothing was applied.
         let done: Option<()> = pipe.atomic().query_async(&mut conn).await?;
+        // A fresh pipeline for the caller's next chunk: reusing this one would send the
+        // commands already applied again with it.
         *pipe = redis::pipe();
         done.ok_or(Error::LostRebuildLock)
     }
 
     /// Sets the ready marker.
+    ///
+    /// No expiry, on purpose: the marker must live exactly as long as the data. A Redis that
+    /// loses its data (flush, restart without persistence) loses the marker with it, and
+    /// that absence is what makes the next start rebuild.
     pub async fn mark_ready(&self) -> Result<(), Error> {
         let _: () = self.redis.clone().set(self.keys.ready(), 1).await?;
         Ok(())
@@ -287,7 +300,12 @@ impl StockStore {
             let key = keys.order(line.order);
             let at = line.locked_at_ms;
             let state_name =
+                // The clamp keeps a hand-edited state code (0, 9) from panicking on the index: such
+                // a row is restored as the nearest state instead of stopping the rebuild of every
+                // book.
                 ["locked", "released", "confirmed"][(line.state as usize).clamp(1, 3) - 1];
+            // `b<book>` = quantity is the field layout lock.lua writes and settle.lua reads back:
+            // one reservation row per book, so a two-book order is two rows folded into one hash.
             pipe.hset(&key, format!("b{}", line.book), line.qty).ignore();
             pipe.hset_multiple(&key, &[("state", state_name), ("at", &at.to_string())]).ignore();
             if line.state == 1 {
@@ -301,6 +319,8 @@ impl StockStore {
             }
         }
         // A direct sale only needs its marker back, for what is left of its retention.
+        // Not counted towards the chunks: all of them share the transaction below with the
+        // restock markers, so that one grows with a day's direct sales (the bench makes many).
         for (order, sold_at_ms) in &r.direct {
             let until = sold_at_ms + retention;
             pipe.cmd("SET").arg(keys.direct(*order)).arg(1).arg("PXAT").arg(until).ignore();
@@ -371,6 +391,8 @@ impl StockStore {
         // blocks every other client of this Redis until it is done. Each SCAN page is one
         // short command, so other clients are served between pages.
         loop {
+            // COUNT is a hint of work per page, not a page size: a page may hold more keys, fewer,
+            // or none while the scan is not done. Only the returned cursor 0 means "finished".
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")

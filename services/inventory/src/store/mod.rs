@@ -11,7 +11,7 @@
 //! | module | its one job |
 //! |---|---|
 //! | `keys` | [`Keys`]: every key name of a deployment, all under one hash tag |
-//! | `scripts` | the script calls that change stock: lock, decr, settle, incr, and the snapshot |
+//! | `scripts` | the script calls: lock, decr, settle and incr that change stock, the snapshot, and the rebuild lock's release |
 //! | `commands` | the plain commands: GetStock's read, the syncer's stream, the sweeper's queue, the rebuild's restore, the race arena's scratch book |
 //! | `reply` | decoding the scripts' replies, refusing any shape they do not send |
 //!

@@ -14,6 +14,8 @@ pub(super) fn decode_lines_reply(
     // Lua arrays start at 1; the script reports the failing line by its Lua index, so the
     // error can name the book that was short ("not enough stock for book 8") instead of
     // refusing the whole basket with no hint of which line to remove.
+    // `max(1)`: an index of 0 can only come from a broken script; it names the first line
+    // instead of underflowing into an out-of-range index and panicking the handler.
     let item = |i: i64| lines.book_at((i.max(1) - 1) as usize).get();
     match reply {
         [0, i] => Err(Error::OutOfStock { book_id: item(*i) }),
@@ -22,6 +24,8 @@ pub(super) fn decode_lines_reply(
         // otherwise be decoded shifted by one, and every caller would get plausible but
         // wrong numbers instead of an error that points at the mismatch.
         [code @ (1 | 2), rest @ ..] if rest.len() == 4 * lines.len() => {
+            // The guard above makes this exactly one chunk per line, so the zip drops nothing
+            // and each book gets its own four counters.
             let counters = rest
                 .chunks_exact(4)
                 .zip(lines.iter())

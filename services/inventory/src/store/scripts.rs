@@ -69,6 +69,7 @@ struct Scripts {
     decr: Script,
     incr: Script,
     snapshot: Script,
+    /// The rebuild lock's compare-and-delete: the only script that touches no stock key.
     unlock: Script,
 }
 
@@ -102,12 +103,15 @@ pub enum Settle {
 }
 
 impl Settle {
+    /// The action settle.lua receives as `ARGV[2]`; it records `released` or `confirmed`.
     fn arg(self) -> &'static str {
         match self {
             Settle::Release => "release",
             Settle::Confirm => "confirm",
         }
     }
+    /// The state that makes this settle impossible, named in `AlreadySettled`: a release
+    /// of a confirmed order, or a confirm of a released one.
     fn other_state(self) -> &'static str {
         match self {
             Settle::Release => "confirmed",
@@ -236,6 +240,8 @@ impl StockStore {
             let mut inv = SCRIPTS.settle.prepare_invoke();
             inv.key(self.keys.order(order)).key(self.keys.pending()).key(self.keys.events());
             inv.arg(order.get()).arg(how.arg()).arg(remark);
+            // The retention in ms, for the PEXPIRE settle.lua puts on the record once it is
+            // settled: the expiry starts at the settle, never at the lock.
             inv.arg(REPLAY_RETENTION.as_millis() as u64).arg(books.len());
             for book in &books {
                 inv.key(self.keys.stock(*book)).arg(book.get());
@@ -245,6 +251,8 @@ impl StockStore {
                 break;
             }
         }
+        // A `{5}` still there after the last attempt falls to `unexpected` below: INTERNAL,
+        // which the caller may retry, rather than a loop that could spin under a write storm.
         match reply.first() {
             // `1`: settled now; the rest of the reply is (book, quantity) pairs.
             Some(1) => Ok(Settled {
@@ -282,6 +290,9 @@ impl StockStore {
             .key(self.keys.books())
             .arg(book.get())
             .arg(qty.get())
+            // The request id twice, as the marker's key above and as ARGV: the key is for
+            // the check, the ARGV copy goes into the stream entry and so into the ledger's
+            // UNIQUE `request_id`, which a rebuild reads the markers back from.
             .arg(request.as_str())
             .arg(remark)
             .invoke_async(&mut self.redis.clone())
@@ -316,6 +327,8 @@ impl StockStore {
             let mut inv = SCRIPTS.snapshot.prepare_invoke();
             inv.key(self.keys.books()).key(self.keys.events());
             for book in books {
+                // Each book goes in twice, as its stock key and as ARGV: the script checks the ids
+                // against the set and answers them back, without parsing ids out of key names.
                 inv.key(self.keys.stock(BookId::parse(book)?)).arg(book);
             }
             reply = inv.invoke_async(&mut self.redis.clone()).await?;
@@ -329,6 +342,8 @@ impl StockStore {
         // groups of five. `Value` + `from_redis_value` decodes each element with its own type.
         let mut it = reply.into_iter();
         let last: String = redis::from_redis_value(&it.next().unwrap_or(redis::Value::Nil))?;
+        // Still `changed` after the last attempt: "changed" is no stream id, so the caller
+        // gets an error, never a picture that misses a book.
         let last_event = parse_stream_id(&last).ok_or_else(|| unexpected_text(&last))?;
         let nums: Vec<i64> =
             it.map(|v| redis::from_redis_value::<i64>(&v)).collect::<Result<_, _>>()?;
@@ -351,6 +366,8 @@ impl StockStore {
     /// Releases the rebuild lock if `lock` still holds it (compare-and-delete, see
     /// `lua/unlock.lua`); returns whether it did.
     pub async fn release_rebuild_lock(&self, lock: &super::RebuildLock) -> Result<bool, Error> {
+        // A script, not GET then DEL from here: our lock may expire between the two, and the
+        // DEL would then free a successor's lock (see unlock.lua).
         let released: i64 = SCRIPTS
             .unlock
             .key(self.keys.rebuild_lock())

@@ -127,6 +127,7 @@ impl TestApp {
         let r = self
             .client
             .clone()
+            // No filter: every book, so a drift in one the test did not think of still fails.
             .reconcile(pb::ReconcileRequest { book_ids: vec![] })
             .await
             .expect("reconcile")
@@ -145,6 +146,8 @@ pub async fn flush_redis(settings: &Settings, infra: &Infra) {
     let arena =
         RaceArena::connect(&infra.mysql_url, &c.database, &infra.redis_url, &c.redis_prefix);
     let removed = arena.await.expect("arena").purge().await.expect("purge");
+    // Nothing removed means a wrong prefix, and the "rebuild" that follows would run on an
+    // untouched Redis and prove nothing.
     assert!(removed > 0, "nothing to flush");
 }
 
