@@ -129,7 +129,7 @@ impl BookPageJson {
 /// upstream call.
 #[derive(Serialize, Deserialize)]
 pub struct RegisterBody {
-    /// Passed on unchanged too: user-service alone enforces 3–32 characters of
+    /// Passed on unchanged, like the password: user-service alone enforces 3–32 characters of
     /// `A-Z a-z 0-9 _ . -`, so the rule cannot drift between two copies.
     pub username: String,
     /// Passed to user-service as is: the gateway neither trims nor checks it, so the one
