@@ -100,6 +100,7 @@ impl UserApi {
         // mapping it to the same error (not `unwrap`) keeps a future change from turning
         // a refactoring slip into a panic on a public endpoint.
         let row = row.ok_or(Error::BadCredentials)?;
+        // One clock reading for both `iat` and `exp`, so `exp - iat` is exactly the TTL.
         let now = now_secs();
         // The claims are what every service will believe about the caller until `exp`:
         // the id (as the standard `sub`), the name for display, the roles (what the caller

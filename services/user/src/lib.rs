@@ -213,6 +213,8 @@ pub async fn spawn_in_process(
     settings.common.port = 0;
     settings.common.mysql_url = Secret::new(mysql_url);
     settings.common.database = database;
+    // The caller's secret must pass `check` like any other (at least 32 bytes): a short one
+    // fails this start with its reason, not some later token assertion.
     settings.jwt_secret = Secret::new(jwt_secret);
     // Development, chosen explicitly like the lab does: the default (production) would
     // also work with a good test secret, but a test that happened to pass the dev secret

@@ -21,6 +21,8 @@ async fn main() -> anyhow::Result<()> {
         [] => {
             bookstore_user::run(settings, bookstore_platform::shutdown::on_signal(), |_| {}).await
         }
+        // Exactly two arguments: a missing or extra one is the usage error below, never an
+        // admin account named after a stray flag.
         [cmd, username] if cmd == "ensure-admin" => {
             // No silent fallback: an admin created with a password nobody chose is worse
             // than an error naming the variable to set.

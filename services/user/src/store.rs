@@ -46,6 +46,8 @@ impl UserRow {
         bookstore_proto::user::User {
             id: self.id,
             username: self.username.clone(),
+            // In the profile: GetUser is internal, and the gateway shows it only on `/me`,
+            // to the address's owner.
             email: self.email.clone(),
             // sqlx's MySQL connections use the UTC session time zone, so DATETIME values
             // are UTC wall-clock times.

@@ -71,6 +71,7 @@ pub struct Claims {
 /// The signing and verification keys, derived once from the configured secret.
 #[derive(Clone)]
 pub struct TokenKeys {
+    /// Made from the same bytes as `decoding`: HS256 is symmetric, one secret signs and checks.
     encoding: EncodingKey,
     decoding: DecodingKey,
     /// The rules fixed in `new` (HS256 only, `exp` and `sub` required, 5 s leeway), shared
@@ -134,6 +135,8 @@ impl TokenKeys {
 /// One helper so that issuing and checking agree on the unit: JWT times are *seconds*
 /// (RFC 7519 "NumericDate"), unlike the milliseconds the protos use for `created_at`.
 pub fn now_secs() -> i64 {
+    // The wall clock, not a monotonic one: JWT times must mean the same on every machine
+    // that reads them, which only an (NTP-synchronised) wall clock gives.
     chrono::Utc::now().timestamp()
 }
 

@@ -29,6 +29,7 @@ struct Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        // Errors ignored: the child may be dead already (the test killed it), which is fine.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -275,6 +276,8 @@ async fn the_client_keeps_its_last_list_while_consul_is_down() {
     wait_for("both passing", || async { passing_ports(&consul, &name).await.len() == 2 }).await;
 
     let (proxy, proxy_task) = consul_proxy(infra.consul_addr.clone()).await;
+    // Through the proxy: pulling it is the agent dying for this client only, while the
+    // instances keep registering with the real Consul.
     let transport = clients::channel("user-service", &format!("consul://{proxy}/{name}")).unwrap();
     let client = UserServiceClient::new(transport.clone());
     wait_for("the client sees both", || async {
@@ -310,6 +313,8 @@ async fn a_graceful_stop_deregisters_at_once() {
     let consul = Consul::new(&infra.consul_addr);
     wait_for("passing", || async { passing_ports(&consul, &name).await == vec![port] }).await;
     a.sigterm();
+    // `all_instances`, not the passing list: a registration that had only turned critical
+    // would still be listed here, so an empty answer means deregistered.
     let all = consul.all_instances(&name).await.unwrap();
     assert!(all.is_empty(), "deregistered by the time the process exits: {all:?}");
 }

@@ -186,6 +186,8 @@ async fn wrong_username_and_wrong_password_give_the_same_answer() {
     let mut svc = spawn_user_service().await;
     svc.client.register(register("dave", "the-right-password")).await.unwrap();
     let wrong_password = svc.client.login(login("dave", "the-wrong-password")).await.unwrap_err();
+    // A name never registered, with dave's own password: the account is the only thing
+    // that differs from a valid login.
     let unknown_user = svc.client.login(login("nobody", "the-right-password")).await.unwrap_err();
     assert_eq!(wrong_password.code(), Code::Unauthenticated);
     // Code *and* message identical. (Timing is equalised too, by verifying against a dummy
@@ -307,6 +309,8 @@ async fn an_unset_environment_means_production_and_development_must_be_chosen() 
     // `kill_on_drop` then stops it when the test ends.
     let mut dev = command()
         .env("BOOKSTORE_ENVIRONMENT", "development")
+        // Piped, to read the "listening" line; stderr stays inherited, so a failed start
+        // shows its error in the test's output.
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
