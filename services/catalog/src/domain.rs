@@ -362,8 +362,8 @@ impl NewBook {
             isbn,
             publisher: text("publisher", &req.publisher, 0, 100)?,
             price: req.price,
-            // The opening cap first, `Stock::parse` for the floor: 20,000 gets the
-            // opening-stock message, not the million-copy one that would not explain it.
+            // Two rules: the opening cap (10,000, inventory's largest IncrStock) here, the
+            // floor of 0 in `Stock::parse`, whose million cap an opening figure never reaches.
             stock: match req.stock {
                 n if n > MAX_OPENING_STOCK => {
                     return Err(Error::InvalidArgument(format!(
