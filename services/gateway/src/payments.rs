@@ -64,7 +64,7 @@ pub struct PaymentJson {
     /// Unix milliseconds, like every time in this API.
     pub created_at: i64,
     /// Moves when the payment settles: for a `success`, `updated_at - created_at` is the
-    /// provider's delay (`confirm_delay_ms` with the lab's mock gateway).
+    /// provider's delay (with the lab's mock gateway, `confirm_delay_ms` plus one poll).
     pub updated_at: i64,
     /// When the mock gateway will answer a Pending payment; absent (0) once it is settled.
     #[serde(skip_serializing_if = "is_zero")]
