@@ -96,8 +96,8 @@ impl StatsSnapshot {
     /// Counters only grow, so every difference is non-negative; `earlier` must really be
     /// earlier (taken from the same instance), which is how the tests and the bench use it.
     pub fn since(&self, earlier: &StatsSnapshot) -> StatsSnapshot {
-        // Plain `-` on purpose: a reversed pair underflows, which panics in the debug build
-        // the tests use, instead of passing with a saturated 0 that would hide the mistake.
+        // Plain `-`: a reversed pair underflows, which panics in the debug build the tests
+        // use, where a saturating 0 would pass and hide the mistake.
         StatsSnapshot {
             db_queries: self.db_queries - earlier.db_queries,
             list_hits: self.list_hits - earlier.list_hits,
