@@ -227,7 +227,7 @@ fn dial(address: &str) -> anyhow::Result<Channel> {
         .map_err(|e| anyhow::anyhow!("{address:?} is not a URI: {e}"))?
         .tcp_nodelay(true)
         // A peer gone without a FIN is noticed within interval + timeout, at most 25 s,
-        // even on a connection with no call in flight to fail first.
+        // while calls are open; tonic pings no idle connection (`keep_alive_while_idle`).
         .http2_keep_alive_interval(Duration::from_secs(20))
         .keep_alive_timeout(Duration::from_secs(5));
     Ok(endpoint.connect_lazy())
