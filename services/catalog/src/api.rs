@@ -184,6 +184,8 @@ impl CatalogApi {
         }
         // As in `list_books`: the cache key when Redis answered, else a `nocache:` key, so
         // identical searches share one LIKE scan either way.
+        // The same `nocache:` prefix as lists, but another flight group (`searches`), so a
+        // search and a list whose Debug forms happened to match could still not share a load.
         let flight_key = key.clone().unwrap_or_else(|| format!("nocache:{q:?}"));
         self.searches
             .run(&flight_key, || async {
@@ -352,7 +354,11 @@ impl CatalogApi {
     /// The book already stored under `new`'s ISBN, if it is `new` itself published by
     /// `user_id` — a retry — and `None` for a different book (the ISBN clash).
     async fn retried(&self, new: &NewBook, user_id: u64) -> Result<Option<Book>, Status> {
+        // No ISBN cannot reach here today (only the ISBN index raises AlreadyExists); `None`
+        // keeps the answer ALREADY_EXISTS if another unique index is ever added.
         let Some(isbn) = &new.isbn else { return Ok(None) };
+        // Gone since the INSERT failed (a concurrent publish's compensation deleted it):
+        // answered as the clash, and the client's next retry then inserts afresh.
         let Some((book, by)) = self.store.by_isbn(isbn).await? else { return Ok(None) };
         // The fields a retry cannot change without being a different publish. Publisher
         // and description are left out: a client that trims a blurb between retries is
@@ -380,6 +386,8 @@ impl CatalogApi {
         // An unknown id changed no row, so there is nothing to invalidate: NOT_FOUND at once.
         let mut book = self.store.update_stock(id, stock).await?.ok_or(Error::NotFound)?;
         self.invalidate_book(id).await;
+        // Overlaid like every answer: `stock` is inventory's figure, so this reply cannot
+        // suggest that the figure just written is what shoppers now see.
         self.stock.overlay(std::slice::from_mut(&mut book)).await;
         Ok(UpdateStockResponse { book: Some(book) })
     }

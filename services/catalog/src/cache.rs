@@ -177,6 +177,9 @@ impl Cache {
         let hint = self.version_hint.load(Ordering::Relaxed);
         let guessed = key_for(hint);
         let mut conn = self.conn.clone();
+        // A pipeline, not MULTI: the two GETs are not atomic. A write landing between them
+        // makes this the page as it was just before that write (what a request a moment
+        // earlier got), never a mix of two versions.
         let reply: redis::RedisResult<(Option<u64>, Option<Vec<u8>>)> =
             redis::pipe().get(self.version_key()).get(&guessed).query_async(&mut conn).await;
         match reply {

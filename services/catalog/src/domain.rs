@@ -47,8 +47,12 @@ pub const MAX_KEYWORD_CHARS: usize = 100;
 /// means adding an index, or that sort becomes a full-table filesort on every miss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SortKey {
+    /// `idx_books_created_at`: the front page's order, and the default.
     CreatedAt,
+    /// `idx_books_price`: integer cents, so equal prices really are equal (no float noise).
     Price,
+    /// `idx_books_title`, compared by the column's collation, not by bytes: `apple` and
+    /// `Apple` sort side by side.
     Title,
 }
 
@@ -159,7 +163,6 @@ pub fn normalize_keyword(raw: &str) -> Result<String, Error> {
 /// `a_list_misses_then_hits_and_every_parameter_changes_the_key` guards exactly that.
 /// (The field order here is the order of the key's segments, to make the two easy to
 /// compare when reading `redis-cli MONITOR` output next to this struct.)
-///
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ListQuery {
     pub page: Page,
@@ -330,6 +333,8 @@ pub struct NewBook {
 /// The message gives the bounds, not the value received: echoing input into an error
 /// would put up to 2,000 characters of someone's text into the caller's logs.
 fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, Error> {
+    // `trim` removes Unicode whitespace, so a title of only full-width spaces (`　`, typed
+    // easily with a Chinese input method) is blank too, not a one-character title.
     let value = raw.trim().to_string();
     let chars = value.chars().count();
     if chars < min || chars > max {
@@ -357,6 +362,8 @@ impl NewBook {
             isbn,
             publisher: text("publisher", &req.publisher, 0, 100)?,
             price: req.price,
+            // Two rules: the opening cap (10,000, inventory's largest IncrStock) here, the
+            // floor of 0 in `Stock::parse`, whose million cap an opening figure never reaches.
             stock: match req.stock {
                 n if n > MAX_OPENING_STOCK => {
                     return Err(Error::InvalidArgument(format!(
@@ -371,7 +378,8 @@ impl NewBook {
 }
 
 /// ISBN-13 check digit of the first 12 digits: weights 1,3,1,3,…; the digit makes the
-/// weighted sum a multiple of 10. Catches every single-digit typo.
+/// weighted sum a multiple of 10. Catches every single-digit typo, but not every swap of
+/// two neighbours: `16` ↔ `61` passes, because 1·1 + 3·6 and 1·6 + 3·1 differ by exactly 10.
 ///
 /// Worked example, `978-7-111-54742-?`: digits 9 7 8 7 1 1 1 5 4 7 4 2 weighted
 /// 1 3 1 3 … give 9+21+8+21+1+3+1+15+4+21+4+6 = 114; 10 − (114 mod 10) = 6.
@@ -381,6 +389,7 @@ pub fn isbn13_check_digit(first12: &[u8]) -> u8 {
         .enumerate()
         .map(|(i, d)| u32::from(*d) * if i % 2 == 0 { 1 } else { 3 })
         .sum();
+    // The outer `% 10`: a sum that is already a multiple of 10 needs check digit 0, not 10.
     ((10 - sum % 10) % 10) as u8
 }
 

@@ -3,8 +3,12 @@
 //! Every variant that is the *caller's* fault carries a message safe to show them; the two
 //! that are *ours* (`Database`, `Corrupt`) are logged with context and answered with a
 //! bare "internal error", so no SQL, table name or driver text ever leaves the service.
-//! `AuthUnavailable` is neither: a dependency is down, and UNAVAILABLE tells a client's
-//! retry policy that trying again later is reasonable.
+//! `AuthUnavailable` and `StockUnavailable` are neither: a dependency is down, and
+//! UNAVAILABLE tells a client's retry policy that trying again later is reasonable.
+//!
+//! PERMISSION_DENIED has no variant: a shopper's token is refused by the platform's
+//! `require_role`, which already answers a `Status`, so the rule and its code live in one
+//! place for every service that checks a role.
 
 use tonic::Status;
 
@@ -13,7 +17,7 @@ use tonic::Status;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // Caller's fault first, then dependency trouble, then our own failures: the same order
-    // as the mapping below and as the table in the module docs.
+    // as the mapping below, so a variant and its code are read side by side.
     /// Malformed input (page too far, empty title, negative stock …); nothing changed.
     #[error("{0}")]
     InvalidArgument(String),

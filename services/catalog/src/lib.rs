@@ -188,6 +188,8 @@ pub async fn run_observed(
     // (hit/miss counts), and handed out through `on_bound` to whoever observes us.
     let stats = Arc::new(Stats::default());
     let cache = cache::Cache::new(redis, &settings.common.redis_prefix, settings.ttls());
+    // Both clients dial lazily: a malformed address fails the start here, but a user- or
+    // inventory-service that is still starting does not keep catalog from serving reads.
     let users = auth::UserClient::new(
         &settings.user_addr,
         Duration::from_millis(settings.upstream_timeout_ms),
@@ -248,11 +250,15 @@ impl Settings {
         inventory_addr: &str,
     ) -> Self {
         let mut s = Settings::default();
+        // Port 0: the OS picks a free port, so parallel tests never collide; the real one
+        // comes back through `on_bound`.
         s.common.port = 0;
         s.common.mysql_url = bookstore_platform::Secret::new(mysql_url);
         s.common.redis_url = bookstore_platform::Secret::new(redis_url);
         s.common.database = database.to_string();
         s.common.redis_prefix = prefix.to_string();
+        // No Consul: a test instance must not register in the lab's Consul, where discovery
+        // could send a running lab's traffic to a database that a test is about to drop.
         s.common.consul_addr = String::new();
         s.user_addr = user_addr.to_string();
         s.inventory_addr = inventory_addr.to_string();

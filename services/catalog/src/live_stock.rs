@@ -63,6 +63,8 @@ use crate::Error;
 #[derive(Clone, Copy)]
 struct Seen {
     available: i32,
+    /// When the answer arrived, not when it was asked for: the age is under-read by up to
+    /// one RPC, which is why the module docs promise "TTL + one RPC".
     at: Instant,
 }
 
@@ -105,6 +107,9 @@ impl LiveStock {
         // `.await` would block every other request of this instance for the RPC's length
         // (and does not compile in a `Send` future anyway). Two short sections instead.
         let stale: Vec<u64> = {
+            // A poisoned lock (a panic while it was held) is recovered, not propagated: the
+            // map holds display figures only, so the worst case is one stale number, where
+            // `unwrap` would turn one panic into a failed read on every later request.
             let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             books
                 .iter()
@@ -112,6 +117,9 @@ impl LiveStock {
                 .map(|b| b.id)
                 .collect()
         };
+        // No single-flight here: requests that find the same figures stale refresh them
+        // side by side. Each answer is a true figure and the last insert wins; the cost is
+        // a burst of duplicate GetStocks when a popular page expires, one per request.
         if !stale.is_empty() {
             self.refresh(&stale).await;
         }
@@ -179,6 +187,8 @@ impl LiveStock {
             remark: "opening stock (PublishBook)".into(),
         });
         // A write, so the ordinary upstream deadline of the caller, not the display read's.
+        // `max`: a lab that shortens the display timeout to 50 ms must not make publishing
+        // fail under ordinary load along with it.
         let deadline = self.timeout.max(Duration::from_secs(3));
         request.set_timeout(deadline);
         let mut client = self.client.clone();

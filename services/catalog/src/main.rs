@@ -28,11 +28,14 @@ async fn main() -> anyhow::Result<()> {
     // error that says what is accepted, instead of starting a server by surprise.
     match args.first().map(String::as_str) {
         None => {
+            // SIGINT/SIGTERM cancel the token, so `kill` or Ctrl-C drains in-flight requests
+            // and deregisters from Consul instead of dropping them mid-answer.
             bookstore_catalog::run(settings, bookstore_platform::shutdown::on_signal(), |_| {})
                 .await
         }
         Some("seed") => {
             let count = match args.get(1..) {
+                // `--count abc` fails the parse and exits non-zero, before any connection.
                 Some([flag, n]) if flag == "--count" => n.parse()?,
                 Some([]) => bookstore_catalog::seed::DEFAULT_COUNT,
                 _ => anyhow::bail!("usage: catalog-service seed [--count N]"),

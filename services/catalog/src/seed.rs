@@ -56,9 +56,11 @@ pub struct SeedBook {
     pub author: String,
     pub isbn: String,
     pub publisher: String,
+    /// Cents, 1,990..=19,900: inside PublishBook's price range by the generator's clamp.
     pub price: i64,
     pub stock: i32,
     pub description: String,
+    /// From the fixed epoch, never from "now", so a re-run generates the same instant.
     pub created_at: NaiveDateTime,
 }
 
@@ -167,6 +169,8 @@ pub fn sample_keywords() -> Vec<&'static str> {
 /// the rest is fiction, so a generated ISBN may collide with a real book's — harmless in a
 /// lab, and one more reason the generator never claims to describe real books.
 fn isbn_for(index: usize, chinese: bool) -> String {
+    // A bijection only for index < 10⁸: past that the bodies repeat, and the seed would
+    // silently skip the repeats as "already present". `DEFAULT_COUNT` is 5,000.
     let body = (index as u64 * 7919) % 100_000_000;
     let first12 = format!("978{}{body:08}", if chinese { '7' } else { '1' });
     let digits: Vec<u8> = first12.bytes().map(|b| b - b'0').collect();
@@ -180,6 +184,7 @@ pub fn generate(count: usize) -> Vec<SeedBook> {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     // 2015-01-01T00:00:00Z and ten years of seconds after it.
     let epoch = 1_420_070_400_i64;
+    // 365-day years: the span ends three leap days short of 2025, which no page can show.
     let span = 10 * 365 * 24 * 3600_i64;
     // `choose` on a slice draws a uniform index from the RNG: the same RNG state always
     // picks the same word, which is all determinism needs.
@@ -282,6 +287,8 @@ pub async fn seed_catalog(pool: &MySqlPool, count: usize) -> anyhow::Result<u64>
     // a title.
     let mut inserted = 0;
     for chunk in books.chunks(BATCH) {
+        // 500 ISBNs are 500 placeholders, and the INSERT below 500 × 9 = 4,500: both far
+        // under the 65,535 placeholders one prepared statement may carry in MySQL's protocol.
         let mut present = QueryBuilder::new("SELECT isbn FROM books WHERE isbn IN ");
         present.push_tuples(chunk, |mut t, b| {
             t.push_bind(&b.isbn);
@@ -310,6 +317,8 @@ pub async fn seed_catalog(pool: &MySqlPool, count: usize) -> anyhow::Result<u64>
                 // would stamp all 5,000 books with one instant, which no real shop has.
                 .push_bind(b.created_at);
         });
+        // `rows_affected` counts only rows really inserted: a book a concurrent seed wrote
+        // between the SELECT and here is ignored, and not counted as new.
         inserted += sql.build().execute(pool).await?.rows_affected();
     }
     Ok(inserted)
@@ -331,6 +340,8 @@ pub async fn seed_command(settings: &Settings, count: usize) -> anyhow::Result<u
     )
     .await?;
     let inserted = seed_catalog(&pool, count).await?;
+    // Only when something was new: the no-op re-run of every `up` must not bump the
+    // version, or each start would throw away every cached list page for nothing.
     if inserted > 0 {
         // Redis is optional here: with no Redis there is no cache to invalidate.
         match bookstore_platform::cache::connect(settings.common.redis_url.expose()).await {
@@ -340,6 +351,8 @@ pub async fn seed_command(settings: &Settings, count: usize) -> anyhow::Result<u
                     .await
             }
             Err(e) => {
+                // Stale for at most the list TTL (`list_ttl_secs`, 5 min by default); the
+                // rows are committed either way, so the seed itself has succeeded.
                 tracing::warn!(error = %e, "redis unavailable; cached lists expire on their own")
             }
         }

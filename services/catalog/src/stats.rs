@@ -50,7 +50,9 @@ impl CacheKind {
 pub struct Stats {
     /// Every SQL statement sent, of any kind: what "500 reads → 1 query" is counted in.
     db_queries: AtomicU64,
-    /// Lookups answered from Redis, indexed by [`CacheKind`] (`as usize`).
+    /// Lookups answered from Redis, indexed by [`CacheKind`] (`as usize`). 3 is the number
+    /// of kinds: a fourth kind added without widening this panics at the index, in the
+    /// first test that records it, rather than counting into a neighbour's slot.
     hits: [AtomicU64; 3],
     /// Lookups whose first GET found nothing, indexed the same way; a miss that single-
     /// flight then answered without a query still counts here (see `CatalogApi::list_books`).
@@ -66,6 +68,7 @@ pub struct Stats {
 pub struct StatsSnapshot {
     /// Statements sent to MySQL; the figure the stampede and penetration tests assert on.
     pub db_queries: u64,
+    /// Per cache kind, as [`Stats::cache`] recorded them; a negative entry is a detail hit.
     pub list_hits: u64,
     pub list_misses: u64,
     pub search_hits: u64,
@@ -93,6 +96,8 @@ impl StatsSnapshot {
     /// Counters only grow, so every difference is non-negative; `earlier` must really be
     /// earlier (taken from the same instance), which is how the tests and the bench use it.
     pub fn since(&self, earlier: &StatsSnapshot) -> StatsSnapshot {
+        // Plain `-`: a reversed pair underflows, which panics in the debug build the tests
+        // use, where a saturating 0 would pass and hide the mistake.
         StatsSnapshot {
             db_queries: self.db_queries - earlier.db_queries,
             list_hits: self.list_hits - earlier.list_hits,

@@ -61,8 +61,10 @@ pub struct BookRow {
     pub publisher: String,
     /// Integer cents (分), like every amount in the system.
     pub price: i64,
+    /// The opening stock, sent as `initial_stock`; the shown figure is inventory's.
     pub stock: i32,
     pub description: String,
+    /// `DATETIME`, which stores no zone: UTC by the session setting (see the `From` below).
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -101,6 +103,7 @@ impl From<BookRow> for Book {
 struct PagedRow {
     #[sqlx(flatten)]
     book: BookRow,
+    /// Signed because `COUNT(*)` is a `BIGINT`: sqlx refuses to decode it into `u64`.
     total: i64,
 }
 
@@ -264,6 +267,7 @@ impl Store {
             // Only clients paging beyond the last page pay this second statement, and the
             // empty page is cached like any other, so they pay it once per TTL.
             None if page.page > 1 => self.count(label, pattern, columns).await?,
+            // An empty page 1 means nothing matched: the total is 0 without asking.
             None => 0,
         };
         Ok(BookPage { books: rows.into_iter().map(|r| r.book.into()).collect(), total })
@@ -320,20 +324,24 @@ impl Store {
         .execute(&self.pool)
         .await;
         let id = match done {
+            // The AUTO_INCREMENT id of *this* connection's INSERT: MySQL keeps it per
+            // connection, so concurrent publishes never read each other's id.
             Ok(done) => done.last_insert_id(),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
                 return Err(Error::AlreadyExists("a book with this isbn exists".into()));
             }
             Err(e) => return Err(e.into()),
         };
+        // The read-back may run on another pooled connection: fine, because the INSERT ran
+        // in autocommit and was committed before `execute` returned.
         self.get(BookId::parse(id)?).await?.ok_or(Error::NotFound)
     }
 
     /// Sets the stock figure; `None` if the book does not exist.
     ///
     /// Two statements: the UPDATE and a read-back. The read-back is what UpdateStock
-    /// returns (the book as stored now), and it distinguishes "no such book" from "same
-    /// figure as before", which the UPDATE's affected-rows count cannot.
+    /// returns (the book as stored now), and its `None` is also the "no such book" answer,
+    /// so one statement settles both.
     pub async fn update_stock(&self, id: BookId, stock: Stock) -> Result<Option<Book>, Error> {
         self.stats.db_query("update_stock");
         sqlx::query("UPDATE books SET stock = ? WHERE id = ?")
@@ -341,9 +349,10 @@ impl Store {
             .bind(id.get())
             .execute(&self.pool)
             .await?;
-        // The affected-rows count is ignored on purpose: MySQL reports "rows changed", not
-        // "rows matched", so setting the same figure again affects 0 rows; existence is
-        // decided by reading the row back.
+        // The affected-rows count is not used: the read-back is needed for the answer anyway.
+        // (sqlx connects with `CLIENT_FOUND_ROWS`, so the count would be rows *matched*;
+        // without that flag MySQL reports rows *changed*, 0 for an unchanged figure — a
+        // trap when this code moves to another driver.)
         self.get(id).await
     }
 }

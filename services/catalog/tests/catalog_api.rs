@@ -127,6 +127,9 @@ impl TestCatalog {
         self.login(username).await
     }
 
+    /// Logs `username` in with the password both helpers give their accounts. Login is the
+    /// only way to a token here: catalog mints none, so the tests depend on user-service
+    /// exactly as production does.
     async fn login(&mut self, username: String) -> String {
         self.users
             .login(LoginRequest { username, password: "publisher-password".into() })
@@ -137,6 +140,9 @@ impl TestCatalog {
     }
 
     /// The list version in Redis right now (0 before the first write).
+    ///
+    /// Read from Redis directly because no RPC exposes it: the tests that call this prove
+    /// that a sale did *not* bump it, which no answer of the service would reveal.
     async fn list_version(&self) -> u64 {
         let infra = bookstore_stack::testing::infra();
         let mut redis = bookstore_platform::cache::connect(&infra.redis_url).await.unwrap();
@@ -170,6 +176,8 @@ impl TestCatalog {
         let book = PublishBookRequest {
             title: title.into(),
             author: "Test Author".into(),
+            // Valid under every rule of `NewBook::parse`; 3 units, so the sell-out test
+            // empties the book with one 3-unit sale.
             price: 4_990,
             stock: 3,
             ..Default::default()
@@ -184,6 +192,8 @@ impl TestCatalog {
         book: PublishBookRequest,
     ) -> Result<bookstore_proto::catalog::Book, tonic::Status> {
         let mut req = Request::new(book);
+        // The `unwrap` cannot fire for a real token: metadata values must be visible ASCII,
+        // and a JWT is three base64url parts joined by dots.
         req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
         Ok(self.client.publish_book(req).await?.into_inner().book.unwrap())
     }
@@ -258,6 +268,8 @@ async fn spawn_catalog_with(inventory_addr: Option<String>) -> TestCatalog {
     .expect("catalog-service starts");
     let (bound, stats) = (catalog.bound, catalog.stats.clone());
     let catalog_shutdown = catalog.shutdown();
+    // Clients connect eagerly: every server above has reported its bound port, so a failed
+    // connect here names a wiring mistake rather than surfacing later as a refused RPC.
     TestCatalog {
         client: CatalogServiceClient::connect(format!("http://{}", bound.grpc)).await.unwrap(),
         addr: bound.grpc,
@@ -387,6 +399,8 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
     // The subtle case: an id that was looked up *before* it existed has a negative entry.
     // If PublishBook forgot to delete it, the new book would be "not found" for a minute.
     // The next id does not exist yet, so looking it up caches "not found".
+    // SEEDED + 1 holds because the seed burns no ids in a fresh database (pinned by
+    // `reseeding_burns_no_ids`); if it did, the `book.id` assertion below fails first.
     let next_id = SEEDED as u64 + 1;
     let missing = svc.client.get_book(GetBookRequest { id: next_id }).await.unwrap_err();
     // NOT_FOUND, and a negative entry is now cached for this id.
@@ -546,6 +560,8 @@ async fn publish_book_requires_a_valid_token_and_valid_fields() {
     assert_eq!(err.code(), Code::Unauthenticated);
 
     // A syntactically plausible JWT (header.payload.signature, base64) that no key signed.
+    // `e30` is base64url for `{}` and `c2ln` for `sig`: the right shape for the bearer
+    // parser, so the refusal comes from user-service verifying the token, not from parsing.
     let mut forged = Request::new(valid.clone());
     forged.metadata_mut().insert("authorization", "Bearer e30.e30.c2ln".parse().unwrap());
     assert_eq!(svc.client.publish_book(forged).await.unwrap_err().code(), Code::Unauthenticated);
@@ -553,7 +569,8 @@ async fn publish_book_requires_a_valid_token_and_valid_fields() {
     let token = svc.token().await;
     // From here on the caller is authenticated, so only the fields can be at fault: every
     // invalid field is INVALID_ARGUMENT. The cases are a zero price, one cent above the
-    // maximum, a title of only spaces (trimmed to empty), a negative stock, and an ISBN
+    // maximum, a title of only spaces (trimmed to empty), a negative stock, one unit above
+    // `MAX_OPENING_STOCK` (10,000, inventory's largest single IncrStock), and an ISBN
     // whose check digit is off by one — a typo the check digit exists to catch.
     for bad in [
         PublishBookRequest { price: 0, ..valid.clone() },
@@ -676,6 +693,8 @@ async fn a_detail_load_stalled_past_the_second_delete_does_not_fill_the_cache() 
     let stalled = tokio::spawn(async move { client.get_book(GetBookRequest { id: 1 }).await });
     tokio::time::sleep(Duration::from_millis(700)).await;
     // 700 ms: past the fill deadline (250 ms) and past the second delete (500 ms) too.
+    // Unlocked explicitly: the lock belongs to the connection and would also end when it
+    // closes, but only at the end of the test, long after the 700 ms that are the point.
     sqlx::query("UNLOCK TABLES").execute(&mut lock).await.unwrap();
     let book = stalled.await.unwrap().expect("the stalled reader still gets its book");
     assert_eq!(book.into_inner().book.unwrap().id, 1);
@@ -708,6 +727,8 @@ async fn only_an_admin_may_publish() {
     let shopper = svc.shopper_token().await;
     let err = svc.publish_as(&shopper, book.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // The catalogue's size, through a one-book page: `total` counts every row, so a book
+    // written before the refusal was decided would show here even if it sorted elsewhere.
     let total = |svc: &mut TestCatalog| {
         let mut client = svc.client.clone();
         async move {
@@ -745,6 +766,8 @@ async fn a_sale_in_inventory_shows_on_the_detail_and_the_list_within_a_second() 
 
     // The sale goes to inventory alone, as a shop's sales do; the catalogue hears nothing.
     let version = svc.list_version().await;
+    // The book's whole opening stock in one sale, so 0 is where both pages must end up;
+    // order id 7001 need only be unique within this test's own inventory database.
     svc.sell(7001, book.id, 3).await.unwrap();
     let sold_at = std::time::Instant::now();
     // Poll until both show 0; the promise is "within about a second", so 1.5 s fails.
@@ -782,6 +805,8 @@ async fn a_burst_of_sales_leaves_the_list_cache_alone() {
         title: "Flash Sale".into(),
         author: "Burst".into(),
         price: 990,
+        // 300, so the 200 sales never run out: a refused sale would fail its `unwrap` and
+        // end the burst before the reads had overlapped with it.
         stock: 300,
         ..Default::default()
     };
@@ -835,6 +860,8 @@ async fn publishing_opens_the_stock_in_inventory_once_even_when_retried() {
     let publish = PublishBookRequest {
         title: "Idempotent Publishing".into(),
         author: "Retry".into(),
+        // A valid ISBN (the check-digit example in `domain`): a retry is recognised through
+        // the ISBN's unique index, so a book without one could not be told from a new one.
         isbn: "9787111547426".into(),
         price: 5_000,
         stock: 7,
@@ -899,5 +926,7 @@ async fn a_publish_that_cannot_open_its_stock_leaves_no_book() {
         .expect("browsing survives an inventory outage")
         .into_inner();
     assert_eq!(page.total, SEEDED as u64, "no book was left behind");
+    // 0 because this instance never read a figure (inventory was never reachable), and an
+    // unknown stock is shown as 0: a page that cannot be ordered from says "0 left".
     assert!(page.books.iter().all(|b| b.stock == 0));
 }

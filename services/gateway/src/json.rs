@@ -129,6 +129,8 @@ impl BookPageJson {
 /// upstream call.
 #[derive(Serialize, Deserialize)]
 pub struct RegisterBody {
+    /// Passed on unchanged, like the password: user-service alone enforces 3–32 characters of
+    /// `A-Z a-z 0-9 _ . -`, so the rule cannot drift between two copies.
     pub username: String,
     /// Passed to user-service as is: the gateway neither trims nor checks it, so the one
     /// rule (8–128 characters) is user-service's.
@@ -140,8 +142,9 @@ pub struct RegisterBody {
 /// `POST /api/v1/users/login`.
 ///
 /// Both fields required; neither is checked here (user-service answers a malformed name
-/// exactly like a wrong password, so the gateway must not answer it differently). There is deliberately no "remember me" flag: token lifetime is a
-/// server policy (`jwt_ttl_secs`), not a client's choice.
+/// exactly like a wrong password, so the gateway must not answer it differently).
+/// There is deliberately no "remember me" flag: token lifetime is a server policy
+/// (`jwt_ttl_secs`), not a client's choice.
 #[derive(Serialize, Deserialize)]
 pub struct LoginBody {
     pub username: String,

@@ -99,13 +99,19 @@ pub struct OrderJson {
     pub id: u64,
     /// The human-facing number for receipts and support calls; never used to look up.
     pub order_no: String,
+    /// The owner, taken from the token at creation; on these routes always the caller's own
+    /// id, since another shopper's order answers 404.
     pub user_id: u64,
     /// Sum of the lines at the prices snapshotted when the order was created, in cents:
     /// the amount a payment must equal, whatever the catalogue says today.
     pub total: i64,
+    /// A word from `STATUS_WORDS`, or `unknown` from an order-service newer than this gateway.
     pub status: &'static str,
     pub items: Vec<OrderItemJson>,
+    /// Unix milliseconds, as the proto carries them: the client formats them in its own
+    /// time zone, so the API never has to guess one.
     pub created_at: i64,
+    /// Moves on every status change (paid, cancelled, …): when the order last changed.
     pub updated_at: i64,
     /// When a Pending order stops being payable and its stock is released, so a client
     /// can show a countdown instead of discovering the expiry at payment.

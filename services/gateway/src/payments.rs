@@ -51,6 +51,7 @@ pub struct CallbackBody {
 /// A payment as JSON: cents, Unix milliseconds, the status as a word.
 #[derive(Debug, Serialize)]
 pub struct PaymentJson {
+    /// payment-service's row id; the routes take `payment_no`, so this is for logs only.
     pub id: u64,
     /// `PAY` + the day + the id: what a receipt shows and `GET /payments/{no}` takes.
     pub payment_no: String,
@@ -60,7 +61,10 @@ pub struct PaymentJson {
     pub amount: i64,
     /// `pending`, `success`, `failed` or `refunded`.
     pub status: &'static str,
+    /// Unix milliseconds, like every time in this API.
     pub created_at: i64,
+    /// Moves when the payment settles: for a `success`, `updated_at - created_at` is the
+    /// provider's delay (with the lab's mock gateway, `confirm_delay_ms` plus one poll).
     pub updated_at: i64,
     /// When the mock gateway will answer a Pending payment; absent (0) once it is settled.
     #[serde(skip_serializing_if = "is_zero")]

@@ -63,6 +63,8 @@ async fn spawn_stack() -> Stack {
     // user-service first: catalog needs its address for PublishBook's token check, and the
     // gateway needs both. Its in-process start is the one every crate's tests use.
     let user_db = infra.fresh_database("gw_user").await;
+    // 30 s bounds a stuck MariaDB connect: without it a down database would hang the test
+    // until CI's global timeout, with no hint of which service was waiting.
     let user = tokio::time::timeout(
         Duration::from_secs(30),
         bookstore_user::spawn_in_process(
@@ -321,6 +323,8 @@ async fn the_internal_update_stock_rpc_is_not_reachable_over_http() {
             let resp = stack
                 .http
                 .request(method.clone(), format!("{}{path}", stack.base))
+                // A plausible body, so a route that did exist would parse it and zero the
+                // stock; without one, a 400/415 could hide a route instead of proving none.
                 .json(&json!({"stock": 0}))
                 .send()
                 .await
@@ -370,6 +374,8 @@ async fn an_unreachable_upstream_is_a_json_503() {
     // empty body just because the service behind the gateway is down.
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "UNAVAILABLE");
+    // By hand: these tests hold no `Stack` whose `Drop` would cancel. If an assertion fails
+    // first, the gateway task simply ends with the test's runtime.
     shutdown.cancel();
 }
 
@@ -398,6 +404,8 @@ async fn a_hung_upstream_is_a_json_504_after_the_timeout() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "DEADLINE_EXCEEDED");
     shutdown.cancel();
+    // Dropped only now: closing the listener before the request would turn the hang into a
+    // refused connection, and the test would see a quick 503 instead of the 504 it is about.
     drop(hung);
 }
 
@@ -414,12 +422,16 @@ async fn an_oversized_body_is_a_json_413() {
 
     // 3 MiB of password: well-formed JSON, only too large. The limit is checked while the
     // body streams in, so the gateway never buffers more than its 2 MB to refuse it.
+    // `3 << 20` bytes is 3 MiB: a whole MiB over the limit, so neither the JSON framing nor
+    // the MB/MiB difference can decide the outcome.
     let huge = json!({ "username": "alice", "password": "x".repeat(3 << 20) });
     // Refused by the body limit before user-service (unreachable here) could be asked:
     // an oversized request costs the gateway its first 2 MB and nothing downstream.
     let resp = http.post(&url).json(&huge).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = resp.json().await.unwrap();
+    // Only that a message exists: its wording is axum's and may change between versions;
+    // the status and the JSON shape are the contract a client relies on.
     assert!(body["error"]["message"].as_str().is_some(), "{body}");
 
     // A small body that is not JSON: the client's syntax is the problem, so 400.

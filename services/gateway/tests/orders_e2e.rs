@@ -26,6 +26,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// The secret of the graph's user-service; no other service (the gateway included) has it.
+/// At least 32 bytes because user-service's settings check refuses shorter HS256 keys:
+/// a short one here would fail `open_shop` with a config error, not a test assertion.
 const JWT_SECRET: &str = "gateway-orders-secret-at-least-32-bytes";
 
 /// The whole shop behind one gateway, and a plain HTTP client in front of it.
@@ -105,6 +107,8 @@ impl Shop {
         body: Option<Value>,
     ) -> (StatusCode, bool, Value) {
         let url = format!("{}{path}", self.base);
+        // GET or POST only: the API has no PUT/DELETE (cancelling is `POST …/cancel`, an
+        // action with a reason, not a deletion), so two methods cover every route tested.
         let mut req = if method == "GET" { self.http.get(url) } else { self.http.post(url) };
         // `Authorization: Bearer …` exactly as curl's `-H` or a browser's fetch would send it.
         if let Some(t) = token {
@@ -118,6 +122,8 @@ impl Shop {
         if let Some(b) = body {
             req = req.json(&b);
         }
+        // A transport error (the gateway not listening) panics here, separately from any
+        // status assertion: "no answer" and "the wrong answer" are different bugs.
         let resp = req.send().await.unwrap();
         // Every answer has a JSON body, errors included (`{"error": {"code", "message"}}`),
         // so the helper can parse all of them; a plain-text body would fail the test here.
@@ -135,6 +141,8 @@ impl Shop {
             request_id: format!("gw-restock-{book}"),
             remark: String::new(),
         };
+        // A clone because tonic's generated methods take `&mut self`; it shares the one
+        // HTTP/2 channel, so `&self` helpers need neither a lock nor a second connection.
         self.inventory.clone().incr_stock(req).await.unwrap();
     }
 
@@ -175,6 +183,8 @@ impl Shop {
 async fn a_shopper_orders_retries_lists_and_cancels_over_http() {
     let shop = open_shop().await;
     // The user names are fixed because each test has databases of its own.
+    // Five units: enough for the 2-unit order, and exactly one short of the 6-unit order
+    // at the end, so that 409 can only come from the stock check, not from a lost release.
     shop.restock(3, 5).await;
     let alice = shop.token("alice_gw").await;
     let basket = json!({"items": [{"book_id": 3, "quantity": 2}]});
@@ -309,6 +319,8 @@ async fn a_shopper_pays_for_an_order_over_http() {
     );
     // The exact total: 201 and Pending. Nothing is paid yet; the mock gateway's answer is
     // a durable job due in 300 ms.
+    // No `Idempotency-Key` header: the payment route is idempotent per order instead
+    // (one live payment per order), which the repeat below relies on.
     let (s, _, b) = shop.call("POST", &pay, Some(&bob), None, Some(json!({"amount": total}))).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     // 201 is "the payment exists", not "paid": its status says pending.
@@ -373,6 +385,8 @@ async fn an_admins_new_book_is_orderable_and_its_sell_out_shows_on_its_pages() {
     let (s, _, b) =
         shop.call("POST", "/api/v1/books", Some(&shopper), None, Some(book.clone())).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    // `page_size=1`: only `total` is read, and 20 is the graph's seed count, so one more
+    // would mean the 403 was answered after the book had already been written.
     let (_, _, page) = shop.call("GET", "/api/v1/books?page_size=1", None, None, None).await;
     assert_eq!(page["total"], 20, "the shopper published nothing");
 
@@ -402,6 +416,8 @@ async fn an_admins_new_book_is_orderable_and_its_sell_out_shows_on_its_pages() {
 
     // The last 2 units sell directly in inventory (a flash sale elsewhere). 1 locked by the
     // order + 2 sold = 3: available is 0, which is what both pages must come to say.
+    // The direct form of DecrStock (with items), idempotent per order id: 99_001 is an id
+    // no order in this graph has, so it cannot replay or collide with the shopper's order.
     let items = vec![bookstore_proto::inventory::StockItem { book_id: id, quantity: 2 }];
     shop.inventory
         .clone()
@@ -416,10 +432,14 @@ async fn an_admins_new_book_is_orderable_and_its_sell_out_shows_on_its_pages() {
             shop.call("GET", &format!("/api/v1/books/{id}"), None, None, None).await;
         let (_, _, list) = shop.call("GET", "/api/v1/books?page_size=5", None, None, None).await;
         let listed = list["books"].as_array().unwrap().iter().find(|b| b["id"] == id).cloned();
+        // Newest first is the list's default order, so the book published last must be on
+        // page 1; a missing book here means the list cache was not invalidated by publish.
         let listed = listed.expect("the newest book is on the first page");
         if detail["book"]["stock"] == 0 && listed["stock"] == 0 {
             break;
         }
+        // 1.5 s, not 1 s: the promise is one second of staleness, plus room for the 50 ms
+        // poll and two HTTP round trips on a loaded CI machine.
         assert!(
             sold_out.elapsed() < Duration::from_millis(1500),
             "detail {} / list {} after {:?}",

@@ -27,6 +27,7 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
     let token = value
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        // `trim`: extra spaces after the scheme (`Bearer  abc`) are tolerated, not a 401.
         .map(|(_, token)| token.trim())
         .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
     // `Bearer ` with nothing after it: refused here, so user-service is never asked to
@@ -49,6 +50,8 @@ pub const ADMIN_ROLE: &str = "admin";
 /// names are chosen by whoever registers first; the role is granted by an operator and
 /// signed into the token.
 pub fn require_role(roles: &[String], role: &str) -> Result<(), Status> {
+    // Exact and case-sensitive: `Admin` is not `admin`, so no near-miss spelling that a
+    // registration or a buggy issuer produced can pass for the role.
     if roles.iter().any(|r| r == role) {
         Ok(())
     } else {
@@ -131,6 +134,8 @@ mod tests {
             m
         };
         assert!(has_service_token(&with("s3cret-token"), &secret));
+        // One byte short and one byte long: both refused by the length check; the XOR fold
+        // is what decides the exact match above.
         assert!(!has_service_token(&with("s3cret-toke"), &secret));
         assert!(!has_service_token(&with("s3cret-token!"), &secret));
         assert!(!has_service_token(&MetadataMap::new(), &secret));
@@ -153,6 +158,8 @@ mod tests {
     fn only_the_named_role_passes() {
         let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(require_role(&roles(&["admin"]), ADMIN_ROLE).is_ok());
+        // `Admin` and `admins`: the near-misses a case-insensitive or `contains` check would
+        // wrongly let through.
         for denied in [roles(&["customer"]), roles(&[]), roles(&["Admin", "admins"])] {
             let err = require_role(&denied, ADMIN_ROLE).unwrap_err();
             assert_eq!(err.code(), tonic::Code::PermissionDenied, "{denied:?}");
@@ -165,7 +172,9 @@ mod tests {
     #[test]
     fn rejects_missing_or_malformed_authorization() {
         assert!(bearer_token(&MetadataMap::new()).is_err());
+        // A real scheme with a well-formed value: refused for the scheme, not for its shape.
         assert!(bearer_token(&meta("Basic dXNlcg==")).is_err());
+        // Spaces only: the scheme matches, and the trimmed token is empty.
         assert!(bearer_token(&meta("Bearer   ")).is_err());
     }
 }

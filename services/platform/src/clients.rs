@@ -33,6 +33,8 @@ use crate::discovery::Tuning;
 /// inside a tokio runtime (the Consul form starts its watcher task).
 pub fn channel(name: &str, addr: &str) -> anyhow::Result<Balanced> {
     if let Some(rest) = addr.strip_prefix("consul://") {
+        // At the first `/`: the agent's `host:port` never holds one, so all after it is the
+        // service name. Both parts must be non-empty, or the watcher would ask for nothing.
         let (agent, service) = rest.split_once('/').filter(|(a, s)| !a.is_empty() && !s.is_empty()).ok_or_else(|| {
             anyhow::anyhow!("address of {name} ({addr:?}) must look like consul://<agent host:port>/<service>")
         })?;
@@ -51,6 +53,8 @@ mod tests {
     /// with the service named, not as an opaque transport error on the first call.
     #[tokio::test]
     async fn a_malformed_address_fails_at_once_naming_the_service() {
+        // Free text, the bare `host:port`, a Consul URL without a service, one without an
+        // agent: each is refused before any connection or watcher exists.
         for bad in ["not a uri", "127.0.0.1:9004", "consul://127.0.0.1:8500", "consul:///x"] {
             let err = super::channel("inventory-service", bad).err().expect(bad);
             assert!(err.to_string().contains("inventory-service"), "{err}");

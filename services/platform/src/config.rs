@@ -133,6 +133,8 @@ impl CommonSettings {
         }
     }
 
+    /// Exactly `development`: `dev`, `Development` or a typo count as production, which
+    /// is the safe side to fall on (see `environment`).
     pub fn is_development(&self) -> bool {
         self.environment == "development"
     }
@@ -151,8 +153,8 @@ impl CommonSettings {
 /// started with a silently defaulted port or database is worse than one that did not start.
 pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> anyhow::Result<T> {
     let mut figment = Figment::from(Serialized::defaults(defaults));
-    // Note: figment's `Toml::file` treats a missing file as empty, so a typo in
-    // BOOKSTORE_CONFIG's path is not an error — the defaults and env vars still apply.
+    // Read only when set: without `BOOKSTORE_CONFIG`, the defaults and the environment are
+    // the whole configuration, which is the lab's usual case.
     if let Ok(path) = std::env::var("BOOKSTORE_CONFIG") {
         // figment treats a missing file as empty; a mistyped path must fail instead.
         anyhow::ensure!(
@@ -162,7 +164,9 @@ pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> anyhow::Result<T> {
         figment = figment.merge(Toml::file(path));
     }
     // `BOOKSTORE_CONFIG` itself also matches the prefix; it is not a settings field, so
-    // it is ignored by deserialization (no `deny_unknown_fields`).
+    // it is ignored by deserialization (no `deny_unknown_fields`). The same leniency lets
+    // a misspelt variable (`BOOKSTORE_PROT=0`) pass unnoticed: serde cannot deny unknown
+    // fields in a struct that uses `flatten`, which every service's settings do.
     let settings = figment.merge(Env::prefixed("BOOKSTORE_").split("__")).extract()?;
     Ok(settings)
 }
@@ -184,8 +188,9 @@ mod tests {
 
     /// `BOOKSTORE_*` variables win over the defaults, and fields not set keep their
     /// defaults: the layering every service and test relies on (tests set `PORT=0` and a
-    /// key prefix this way). `Jail` gives the closure a private environment, so this test
-    /// cannot leak variables into tests running in parallel.
+    /// key prefix this way). `Jail` serialises jailed tests and restores the environment
+    /// when the closure ends; the variables are process-wide meanwhile, which is safe here
+    /// because no other test of this crate calls `load`.
     #[test]
     #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn environment_variables_override_defaults() {
@@ -195,6 +200,8 @@ mod tests {
             let s = load(CommonSettings::defaults(9004, "inventory_db")).unwrap();
             assert_eq!(s.port, 0);
             assert_eq!(s.redis_prefix, "t1:");
+            // Not set in the jail: the default survives the merge, which is what "later
+            // wins" means — per field, not per layer.
             assert_eq!(s.database, "inventory_db");
             Ok(())
         });

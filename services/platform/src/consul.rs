@@ -33,6 +33,8 @@ use serde::{Deserialize, Serialize};
 /// deregistration must go to the same agent that registered.
 #[derive(Clone, Debug)]
 pub struct Consul {
+    /// Always with a scheme and without a trailing slash (see `new`), so every path is
+    /// appended as `{base}/v1/…`.
     base: String,
     http: reqwest::Client,
 }
@@ -81,14 +83,19 @@ impl Registration {
 /// defeats the point of discovery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
+    /// The registration id (`name-host-port-pid`, see `run::serve`): unique per process,
+    /// and the sort key that gives callers a stable order.
     pub id: String,
     /// `host:port`, ready to dial.
     pub address: String,
+    /// The registration's metadata; the dashboard reads `metrics_port` from it. A BTreeMap
+    /// so two answers with the same metadata compare equal (`Instance: Eq`).
     pub meta: std::collections::BTreeMap<String, String>,
 }
 
 // The wire types below mirror Consul's JSON (PascalCase, `ID`, `GRPC`): private, so the
 // rest of the code deals in our types and only this file knows Consul's spelling.
+/// The body of `PUT /v1/agent/service/register`.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct AgentServiceRegistration<'a> {
@@ -106,16 +113,20 @@ struct AgentServiceRegistration<'a> {
 struct AgentCheck {
     #[serde(rename = "GRPC")]
     grpc: String,
+    /// This and the two below are Go duration strings (`1000ms`, `60s`), the format
+    /// Consul's API documents for them.
     interval: String,
     timeout: String,
     deregister_critical_service_after: String,
 }
 
+/// One element of `GET /v1/health/service/{name}`: the node, the service, its checks.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct HealthEntry {
     node: HealthNode,
     service: HealthService,
+    /// No checks decode as none, which `all_instances` reports as passing.
     #[serde(default)]
     checks: Vec<HealthCheck>,
 }
@@ -138,6 +149,7 @@ struct HealthCheck {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct HealthNode {
+    /// Used when the service registered no address of its own (see `From<HealthEntry>`).
     address: String,
 }
 
@@ -148,6 +160,8 @@ struct HealthService {
     id: String,
     address: String,
     port: u16,
+    /// `Option`: Consul is written in Go, where a map never set is sent as `null`, which
+    /// would not decode into a plain map; null and absent both mean no metadata.
     #[serde(default)]
     meta: Option<std::collections::BTreeMap<String, String>>,
 }
@@ -179,6 +193,8 @@ impl Consul {
             .error_for_status()?
             .json()
             .await?;
+        // An answer without the field gives `""`, which the version test reports with the
+        // value it got, rather than a decoding error that hides what the agent said.
         Ok(v["Config"]["Version"].as_str().unwrap_or_default().to_string())
     }
 
@@ -233,6 +249,8 @@ impl Consul {
         for (id, s) in services {
             if s.service == reg.name && s.address == reg.host && s.port == reg.port && id != reg.id
             {
+                // `?` stops at the first refusal: the remaining stale entries are left to
+                // Consul's reaper, and the caller logs the error.
                 self.deregister(&id).await?;
                 removed += 1;
             }
@@ -285,6 +303,8 @@ impl Consul {
                 .query(&[("index", index.to_string()), ("wait", format!("{}ms", wait.as_millis()))])
                 .timeout(wait + wait / 8 + Duration::from_secs(5));
         }
+        // Without an index the request does not block, so the client's 10 s timeout from
+        // `new` is the only bound, far above an agent's usual few-millisecond answer.
         let resp = req.send().await?.error_for_status()?;
         let index = resp
             .headers()

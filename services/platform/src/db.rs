@@ -29,6 +29,8 @@ use sqlx::{
 /// splicing them; ❌ DON'T rely on escaping backticks yourself.
 fn check_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
+        // 64: MySQL's maximum identifier length, so a longer name fails here, with our
+        // message, rather than in `CREATE DATABASE`.
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     anyhow::ensure!(ok, "invalid database name {name:?}: use [A-Za-z0-9_]{{1,64}}");
@@ -69,8 +71,8 @@ async fn create(server: &MySqlConnectOptions, database: &str) -> sqlx::Result<()
 /// over all instances of all services must stay under the server's `max_connections`, and
 /// a pool larger than the row locks can serve only makes requests queue inside MySQL
 /// instead of in the pool — where the queue is at least visible and bounded.
-/// sqlx also takes a MySQL advisory lock while migrating, so two instances starting
-/// together do not apply the same migration twice.
+/// Migrations run under a named lock of our own (see `migrate`): sqlx's lock does not
+/// hold on MariaDB, and two instances starting together would apply one migration twice.
 pub async fn connect(
     server_url: &str,
     database: &str,
@@ -137,7 +139,11 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
 async fn migrate(pool: &MySqlPool, database: &str, migrator: &Migrator) -> anyhow::Result<()> {
     // The lock lives on one connection, so the migrations must run on that same one.
     let mut conn = pool.acquire().await?;
+    // One lock per database: services migrating their own databases never wait on each
+    // other, only instances of the same service do.
     let name = format!("bookstore-migrate:{database}");
+    // 1 = got it, 0 = timed out after 60 s, NULL = an error (the session was killed), hence
+    // `Option`. A minute is far beyond any of the lab's migrations: the holder is stuck.
     let (got,): (Option<i64>,) =
         sqlx::query_as("SELECT GET_LOCK(?, 60)").bind(&name).fetch_one(&mut *conn).await?;
     anyhow::ensure!(got == Some(1), "waited 60 s for another instance's migrations of {database}");
@@ -157,6 +163,7 @@ mod tests {
     fn database_names_with_sql_in_them_are_refused() {
         assert!(check_name("inventory_db").is_ok());
         assert!(check_name("x`; DROP DATABASE mysql; --").is_err());
+        // Empty: `CREATE DATABASE ``` would fail as a syntax error, far from its cause.
         assert!(check_name("").is_err());
     }
 }

@@ -75,7 +75,11 @@ impl Default for Tuning {
     fn default() -> Self {
         Self {
             cooldown: Duration::from_secs(3),
+            // Far under Consul's 10-minute maximum: a quiet watch still hears from the
+            // agent twice a minute, so a silently dead agent is noticed by the error path.
             wait: Duration::from_secs(30),
+            // A first, non-blocking read takes milliseconds; 5 s covers an agent that is
+            // itself starting, without holding a caller for a whole blocking `wait`.
             first_list: Duration::from_secs(5),
         }
     }
@@ -92,6 +96,7 @@ pub struct Balanced {
 struct Shared {
     /// The logical name (`user-service`), for errors and logs.
     name: String,
+    /// The watcher's latest [`Snapshot`]; calls clone the `Arc`ed list out of it.
     list: watch::Receiver<Snapshot>,
     /// The round-robin position, shared by all clones (one counter per client, not per
     /// clone, or every clone would start at instance 0 and they would move in lock-step).
@@ -110,12 +115,19 @@ struct Snapshot {
 
 /// One instance: its channel, whether it is ejected, and what was sent to it.
 pub struct Backend {
+    /// Consul's registration id, or `name@address` for a fixed instance: what `avoid`
+    /// compares, and (with the address) how `publish` recognises a backend it already has.
     id: String,
     address: String,
+    /// Connected lazily by `dial`; kept across list updates, so a re-published instance
+    /// keeps its open connection instead of paying a new TCP and HTTP/2 handshake.
     channel: Channel,
     /// Milliseconds since `epoch` until which the instance is skipped; 0 = not ejected.
     ejected_until: AtomicU64,
+    /// The zero of `ejected_until`, taken when the backend was made.
     epoch: Instant,
+    /// Calls sent and transport failures, for [`Balanced::stats`]; `Relaxed` counters that
+    /// order nothing else.
     sent: AtomicU64,
     failed: AtomicU64,
     /// The same two counts as Prometheus counters (`upstream_requests_total` and
@@ -126,6 +138,7 @@ pub struct Backend {
     /// can arrive before the service has installed its Prometheus recorder — those counters
     /// would silently count into nothing. After that, an increment is one atomic add.
     metrics: std::sync::OnceLock<(metrics::Counter, metrics::Counter)>,
+    /// `service` and `instance`, kept for the counters made lazily in `counters`.
     labels: [(&'static str, String); 2],
 }
 
@@ -170,6 +183,7 @@ impl Backend {
     // `AtomicU64`: every call reads it, and a `Mutex<Instant>` would make all callers of a
     // hot client take turns on one lock just to learn that nobody is ejected.
     fn now_ms(&self) -> u64 {
+        // `u128` to `u64` cannot truncate in practice: 2⁶⁴ ms is 584 million years.
         self.epoch.elapsed().as_millis() as u64
     }
 
@@ -212,6 +226,8 @@ fn dial(address: &str) -> anyhow::Result<Channel> {
     let endpoint = Endpoint::from_shared(uri)
         .map_err(|e| anyhow::anyhow!("{address:?} is not a URI: {e}"))?
         .tcp_nodelay(true)
+        // A peer gone without a FIN is noticed within interval + timeout, at most 25 s,
+        // while calls are open; tonic pings no idle connection (`keep_alive_while_idle`).
         .http2_keep_alive_interval(Duration::from_secs(20))
         .keep_alive_timeout(Duration::from_secs(5));
     Ok(endpoint.connect_lazy())
@@ -226,6 +242,8 @@ impl Balanced {
         // The sender is dropped at once: a fixed list never changes, and `borrow` keeps
         // answering the last value after the sender is gone.
         let (_, list) = watch::channel(snapshot);
+        // Default tuning: with no watcher only `cooldown` matters, and a lone ejected instance
+        // is still tried (see `pick`), so a restarted peer is used again at once.
         Ok(Self::from_list(name, list, Tuning::default()))
     }
 
@@ -270,6 +288,8 @@ impl Shared {
         if current.loaded {
             return Ok(current);
         }
+        // `wait_for` looks at the current value first, so a first answer that arrived between
+        // the check above and here is not missed.
         let mut rx = self.list.clone();
         match tokio::time::timeout(self.tuning.first_list, rx.wait_for(|s| s.loaded)).await {
             Ok(Ok(s)) => Ok(s.clone()),
@@ -294,6 +314,8 @@ impl Shared {
     }
     // lesson:round-robin:end
 
+    /// One call: pick, send, and on a transport failure eject and perhaps re-send once to
+    /// another instance (which calls may be re-sent: see the module docs).
     async fn dispatch(
         self: Arc<Self>,
         request: http::Request<Body>,
@@ -318,11 +340,15 @@ impl Shared {
         if !(is_idempotent(parts.uri.path()) || never_sent(&*error)) {
             return Err(error);
         }
+        // `None` when the failed instance was the only one: nothing else to try, so the
+        // caller gets the first error as it was.
         let Some(second) = self.pick(&snapshot.backends, Some(&first.id)) else {
             return Err(error);
         };
         tracing::debug!(service = %self.name, from = %first.id, to = %second.id, "re-sending to another instance");
         let result = second.send(copy_request(&parts, bytes)).await;
+        // No third try: one call costs at most two attempts, so a fleet-wide outage does
+        // not multiply every client's traffic while it lasts.
         if result.is_err() {
             second.eject(self.tuning.cooldown);
         }
@@ -447,6 +473,7 @@ async fn watch_consul(
 /// Replaces the published list, keeping the `Backend` (and so the open connection, the
 /// counters and an ejection) of every instance that is still listed.
 fn publish(tx: &watch::Sender<Snapshot>, service: &str, instances: &[Instance]) {
+    // A clone of the `Arc`ed list, so the borrow (a read lock) ends before any `Backend::new`.
     let old = tx.borrow().backends.clone();
     let mut backends = Vec::with_capacity(instances.len());
     for i in instances {
@@ -462,6 +489,8 @@ fn publish(tx: &watch::Sender<Snapshot>, service: &str, instances: &[Instance]) 
         }
         match Backend::new(service, i.id.clone(), &i.address) {
             Ok(b) => backends.push(Arc::new(b)),
+            // Skipped, not fatal: one registration with a broken address (say, registered
+            // by hand) must not hide the good instances listed next to it.
             Err(error) => tracing::warn!(%service, %error, "unusable address in consul"),
         }
     }
@@ -470,6 +499,7 @@ fn publish(tx: &watch::Sender<Snapshot>, service: &str, instances: &[Instance]) 
     // same list again — replacing it each time would churn for nothing and log noise.
     let changed = !tx.borrow().loaded
         || backends.len() != old.len()
+        // Pointer equality: a kept backend is the very same `Arc`, a new one never is.
         || backends.iter().zip(old.iter()).any(|(a, b)| !Arc::ptr_eq(a, b));
     if changed {
         let ids: Vec<&str> = backends.iter().map(|b| b.id.as_str()).collect();
@@ -491,6 +521,8 @@ mod tests {
         assert!(is_idempotent("/grpc.health.v1.Health/Check"));
         assert!(!is_idempotent("/bookstore.order.v1.OrderService/CreateOrder"));
         assert!(!is_idempotent("/bookstore.inventory.v1.InventoryService/LockStock"));
+        // A write whose name starts with none of the prefixes: re-sent, it could answer
+        // ALREADY_EXISTS for the very account its first attempt created.
         assert!(!is_idempotent("/bookstore.user.v1.UserService/Register"));
     }
 }

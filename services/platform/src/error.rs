@@ -29,6 +29,8 @@ pub fn internal(context: &str, err: impl Display) -> Status {
 /// reveals nothing. Retrying is safe only for idempotent RPCs — which is why inventory's
 /// stock RPCs and payment's callback are idempotent per order (see their protos).
 pub fn unavailable(context: &str, err: impl Display) -> Status {
+    // `warn!` here, `error!` in `internal`: an alert on error lines then means a bug in this
+    // service, not a restart of something it depends on.
     tracing::warn!(context, error = %err, "dependency unavailable");
     Status::unavailable(format!("{context} unavailable"))
 }

@@ -12,12 +12,13 @@
 //! | [`shutdown`] | one cancellation token fired by SIGINT/SIGTERM |
 //! | [`server`] | the gRPC server: bind (port 0 allowed), health per named service, reflection, request metrics |
 //! | [`db`] | MySQL: create the service's database if missing, connect a pool, run migrations |
-//! | [`cache`] | Redis: a reconnecting connection and key namespacing |
+//! | [`cache`] | Redis: one reconnecting connection, waited for at start (key naming stays with each service) |
 //! | [`clients`] | the one function that builds a channel to another service |
+//! | [`discovery`] | where a call goes: static or Consul-listed instances, round-robin, passive ejection |
 //! | [`consul`] | register/deregister with the local Consul agent; list healthy instances |
 //! | [`metrics`] | the Prometheus `/metrics` endpoint |
 //! | [`retry`] | waiting for MySQL/Redis at start: transient errors retried for a bounded time |
-//! | [`auth`] | reading the `authorization: Bearer …` metadata |
+//! | [`auth`] | reading the `authorization: Bearer …` metadata, the role check, the internal service credential |
 //! | [`error`] | turning internal failures into `Status::internal` without leaking them |
 //! | [`run`] | the lifecycle every `main.rs` shares: metrics, serve, register, shut down |
 //!

@@ -51,6 +51,8 @@ where
         .with_min_delay(Duration::from_millis(100))
         .with_max_delay(Duration::from_secs(2))
         .with_jitter()
+        // No attempt limit: time is the one bound, so the policy means the same whether
+        // an attempt fails in 1 ms (refused) or takes seconds (a connect timeout).
         .without_max_times()
         .with_total_delay(Some(START_BUDGET));
     attempt

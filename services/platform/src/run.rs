@@ -8,13 +8,13 @@
 //! 1. metrics first — so the very first RPCs are already counted;
 //! 2. serve before registering — Consul's first health check must find a server that
 //!    answers, or the instance starts its life as "critical";
-//! 3. on shutdown, deregister from Consul *and* start draining — discovery clients stop
+//! 3. on shutdown, deregister from Consul, *then* start draining — discovery clients stop
 //!    picking this instance, while RPCs already in flight are allowed to finish.
 //!
-//! Shortcut, honestly: step 3's two halves start at the same moment (both wait on the one
-//! `shutdown` token), so a client that looked us up a moment before may still dial a
-//! server that has just stopped accepting. Production services deregister, then wait a
-//! few seconds for caches and load balancers to notice, and only then stop accepting.
+//! Shortcut, honestly: draining starts as soon as the deregistration call returns, so a
+//! client whose cached instance list (see `discovery`) still names us may dial a server
+//! that has just stopped accepting. Production services deregister, then wait a few
+//! seconds for caches and load balancers to notice, and only then stop accepting.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,7 +30,9 @@ use crate::{
 /// Real addresses, never the configured ones: with port 0 only these are dialable.
 #[derive(Clone, Copy, Debug)]
 pub struct Bound {
+    /// The gRPC address: what clients dial and Consul's health check calls.
     pub grpc: SocketAddr,
+    /// The `/metrics` address, published to Consul as `metrics_port` for the dashboard.
     pub metrics: SocketAddr,
 }
 
@@ -55,6 +57,8 @@ pub async fn serve(
 
     // Consul checks one name per registration: the first service added is the service's
     // main API (the others, if any, share its process and so its fate).
+    // A server with no service of its own (`unwrap_or_default`) gets the server-wide `""`
+    // health checked instead, which every platform server reports.
     let grpc_service = server.service_names().first().copied().unwrap_or_default().to_string();
     // Spawned so this function can go on to register; its `JoinHandle` is awaited at the
     // end, so a server error still reaches `main` (and its exit code).
@@ -130,6 +134,7 @@ pub async fn serve(
     if let Some((consul, reg, registering)) = registration {
         // Wait for an in-flight registration to finish (the loop stops retrying on
         // shutdown), so it cannot land *after* the deregistration and leave a stale entry.
+        // A `JoinError` (the task panicked) is ignored: shutdown must go on either way.
         let _ = registering.await;
         // Deregister first: clients stop picking this instance while it still drains.
         // A failure is only logged: shutdown must go on, and `DeregisterCriticalServiceAfter`
@@ -150,6 +155,7 @@ pub async fn serve(
 pub struct Spawned {
     pub bound: Bound,
     shutdown: Shutdown,
+    /// Awaited by `stop`, so a drain error or a panic in the service reaches the caller.
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -179,6 +185,8 @@ where
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     let shutdown = Shutdown::new();
+    // A oneshot: `on_bound` runs at most once, and a sender dropped unused is itself the
+    // signal that `run` failed before binding (see the `Err` arm below).
     let (tx, rx) = tokio::sync::oneshot::channel();
     let handle = tokio::spawn(run(
         shutdown.clone(),
@@ -189,6 +197,8 @@ where
     match rx.await {
         Ok(bound) => Ok(Spawned { bound, shutdown, handle }),
         // The sender was dropped unused: `run` failed before binding.
+        // `run` returning Ok without ever binding is not something a service does; if one
+        // did, the error still names it.
         Err(_) => Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("{name} stopped"))),
     }
 }

@@ -45,6 +45,8 @@ pub struct GrpcServer {
     listener: TcpListener,
     addr: SocketAddr,
     routes: RoutesBuilder,
+    /// `S::NAME` of each added service, in the order added: health reports each of them,
+    /// and `run::serve` registers the first one's health with Consul.
     names: Vec<&'static str>,
 }
 
@@ -56,6 +58,7 @@ impl GrpcServer {
         let listener = TcpListener::bind((host, port))
             .await
             .map_err(|e| anyhow::anyhow!("cannot bind {host}:{port}: {e}"))?;
+        // Read back from the socket: with port 0, this is the only place the real port exists.
         let addr = listener.local_addr()?;
         Ok(Self { listener, addr, routes: RoutesBuilder::default(), names: Vec::new() })
     }
@@ -159,6 +162,8 @@ impl GrpcServer {
         // Measured with `bookstore-lab bench catalog`: ListBooks p99 ~50 ms without it.
         let incoming = TcpListenerStream::new(self.listener).map(|conn| {
             if let Ok(stream) = &conn {
+                // Ignored on failure: a socket that refuses the option still works, only
+                // slower, which is no reason to drop a client's connection.
                 let _ = stream.set_nodelay(true);
             }
             conn
@@ -183,7 +188,7 @@ async fn set_all(reporter: &HealthReporter, names: &[&'static str], status: Serv
 
 /// Middleware: counts each RPC and records its latency, labelled by method path.
 ///
-/// Labelled by method (`/bookstore.inventory.v1.InventoryService/Reserve`), never by user
+/// Labelled by method (`/bookstore.inventory.v1.InventoryService/LockStock`), never by user
 /// or book id: every distinct label value is a new time series in Prometheus, and an id
 /// label would grow without bound ("cardinality explosion").
 /// Shortcut: gRPC reports errors in trailers with HTTP 200, so this layer cannot see the

@@ -24,6 +24,8 @@ pub use tokio_util::sync::CancellationToken as Shutdown;
 pub fn on_signal() -> Shutdown {
     let token = Shutdown::new();
     let fire = token.clone();
+    // Spawned, so the caller gets the token at once while the wait runs beside the service;
+    // hence `on_signal` must be called inside the runtime (as `#[tokio::main]` code is).
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown signal received");

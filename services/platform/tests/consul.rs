@@ -16,7 +16,8 @@ use bookstore_stack::testing;
 struct Probe;
 impl PaymentService for Probe {}
 
-/// Polls `cond` until true, failing after 20 s with `what`. Consul checks every 2 s, so a
+/// Polls `cond` until true, failing after 20 s with `what`. Consul's first check comes at
+/// some point within the first interval (10 s with the default settings used here), so a
 /// fixed sleep would be both slow and flaky; polling waits only as long as needed.
 async fn wait_for<F, Fut>(what: &str, mut cond: F)
 where
@@ -41,6 +42,8 @@ where
 async fn a_serving_instance_is_listed_as_passing_and_removed_on_shutdown() {
     let infra = testing::infra();
     let name = testing::unique_name("probe-service");
+    // Port and database are never used: the server is bound below, and nothing here opens
+    // MySQL. `run::serve` reads only the host, the metrics port (0: any) and Consul's address.
     let mut settings = CommonSettings::defaults(0, "unused");
     settings.consul_addr = infra.consul_addr.clone();
 
@@ -60,7 +63,11 @@ async fn a_serving_instance_is_listed_as_passing_and_removed_on_shutdown() {
         consul
             .healthy_instances(&name)
             .await
+            // Matched by address, not by count alone: Consul must list the very port this
+            // test bound, which is what a client will dial.
             .map(|v| v.iter().any(|i| i.address == addr.to_string()))
+            // An error (the agent busy or restarting) counts as "not yet": the deadline
+            // decides, not the first hiccup.
             .unwrap_or(false)
     })
     .await;
@@ -72,6 +79,8 @@ async fn a_serving_instance_is_listed_as_passing_and_removed_on_shutdown() {
     );
 
     shutdown.cancel();
+    // Awaited before the check: `serve` returns only after deregistering and draining, so
+    // the assertion below needs no polling — a wait here would hide a lazy deregistration.
     task.await.unwrap().unwrap();
     assert!(
         consul.healthy_instances(&name).await.unwrap().is_empty(),

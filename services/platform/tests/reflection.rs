@@ -39,10 +39,13 @@ async fn ghz_finds_the_schema_through_reflection_and_its_calls_succeed() {
     let out = tokio::task::spawn_blocking(move || {
         Command::new(ghz())
             .args([
+                // Plaintext, as every lab server speaks: there is no TLS on loopback.
                 "--insecure",
                 "--call",
                 "grpc.health.v1.Health/Check",
                 "-d",
+                // The empty name asks for the server-wide status, which every platform
+                // server reports, so the call needs no service of ours behind it.
                 r#"{"service":""}"#,
             ])
             // A handful of requests: this checks compatibility, not speed.
@@ -63,5 +66,7 @@ async fn ghz_finds_the_schema_through_reflection_and_its_calls_succeed() {
     assert_eq!(report["statusCodeDistribution"]["OK"], 20, "{report}");
 
     shutdown.cancel();
+    // Awaited, so a server that failed while ghz used it shows here instead of vanishing
+    // with the test's runtime.
     serving.await.unwrap().unwrap();
 }

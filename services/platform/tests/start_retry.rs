@@ -34,6 +34,8 @@ fn open_port_later(port: u16, target: String, delay: Duration) {
             // lock must live on one of them for as long as it is held.
             tokio::spawn(async move {
                 let mut server = TcpStream::connect(target).await.unwrap();
+                // The result is ignored: one side closing is how every relayed connection
+                // ends, and a reset mid-relay is for the client under test to handle.
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
             });
         }
@@ -54,6 +56,8 @@ fn host_port(url: &str) -> String {
 #[tokio::test]
 async fn mysql_connect_waits_for_a_server_that_comes_up_late() {
     let infra = testing::infra();
+    // Free now and closed until `open_port_later` binds it: the "server not up yet" state.
+    // Were another process to take it meanwhile, the test would fail loudly, not pass.
     let port = ports::any_free().unwrap();
     open_port_later(port, host_port(&infra.mysql_url), Duration::from_millis(1500));
     let database = testing::unique_name("t_retry");
@@ -70,7 +74,11 @@ async fn mysql_connect_waits_for_a_server_that_comes_up_late() {
     .expect("connect waits until the port opens");
     // Guard against a vacuous pass: had `connect` somehow reached a server at once, the
     // retry would be untested.
+    // 1,400 rather than 1,500 ms: slack for timer granularity, still far above the few
+    // milliseconds an immediate success would take.
     assert!(started.elapsed() >= Duration::from_millis(1400), "it really had to wait");
+    // A query through the pool: the connection works end to end through the relay, not
+    // only far enough for `connect` to return.
     let (one,): (i64,) = sqlx::query_as("SELECT 1").fetch_one(&pool).await.unwrap();
     assert_eq!(one, 1);
 }
@@ -80,6 +88,7 @@ async fn mysql_connect_waits_for_a_server_that_comes_up_late() {
 #[tokio::test]
 async fn mysql_connect_fails_at_once_when_access_is_denied() {
     let infra = testing::infra();
+    // A user no test creates, so the server's answer is certainly 1045, never a login.
     let url = format!("mysql://no_such_user_x:wrong@{}", host_port(&infra.mysql_url));
     let started = Instant::now();
     // Error 1045 is the server's answer, over a working connection: nothing about it can
@@ -88,6 +97,7 @@ async fn mysql_connect_fails_at_once_when_access_is_denied() {
         bookstore_platform::db::connect(&url, "t_never", 2, &sqlx::migrate::Migrator::DEFAULT)
             .await
             .expect_err("an unknown user cannot connect");
+    // 5 s: far under the 30 s retry budget, far over one refused handshake (milliseconds).
     assert!(started.elapsed() < Duration::from_secs(5), "not retried: {:?}", started.elapsed());
     assert!(format!("{err:#}").contains("Access denied"), "{err:#}");
 }
@@ -125,6 +135,8 @@ async fn redis_connect_waits_while_redis_loads_its_data_set() {
         loop {
             match client.get_multiplexed_async_connection().await {
                 Ok(c) => return c,
+                // 10 ms: the port opens within milliseconds of the spawn, and this loop is
+                // the test's own, so its speed proves nothing about the code under test.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             }
         }
@@ -152,6 +164,8 @@ async fn redis_connect_waits_while_redis_loads_its_data_set() {
     // The call under test: it meets `-LOADING` on its PING, retries with backoff, and
     // returns once the load is over — well inside the 30 s start-up budget.
     let mut conn = bookstore_platform::cache::connect(&url).await.expect("waits for the load");
+    // Every key is there: `connect` returned after the load, not merely once the port
+    // answered.
     let size: i64 = redis::cmd("DBSIZE").query_async(&mut conn).await.unwrap();
     assert_eq!(size, KEYS);
 }

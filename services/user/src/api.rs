@@ -25,12 +25,14 @@ use crate::{
 /// puts the whole Error → Status decision in one `?` per RPC.
 #[derive(Clone)]
 pub struct UserApi {
+    /// An `Arc` inside: every clone of the service shares one set of connections.
     pool: MySqlPool,
+    /// The HMAC keys, derived once from the secret: deriving them per request would be
+    /// wasted work on the hottest RPC, ValidateToken.
     keys: TokenKeys,
+    /// Signed, because JWT times (`iat`, `exp`) are signed unix seconds.
     ttl_secs: i64,
-    // Field notes: `pool` is an `Arc` inside (clones share connections); `keys` hold the
-    // derived HMAC key (deriving it per request would be wasted work); `ttl_secs` is signed
-    // because JWT times are signed unix seconds; `hasher` bounds concurrent argon2 runs.
+    /// Bounds how many argon2 runs share the CPU at once (see `password`).
     hasher: Hasher,
 }
 
@@ -85,6 +87,8 @@ impl UserApi {
         };
         // Look the user up first, but do not branch on the result yet: both paths must go
         // through `verify`, so they cost the same.
+        // A database failure is not dressed up as BadCredentials: `?` answers it as its own
+        // error, so an outage never reads to a shopper as "wrong password".
         let row = store::find_by_username(&self.pool, username.as_str()).await?;
         // A copy of the hash moves into the blocking closure; `row` stays here for the claims.
         let stored = row.as_ref().map(|r| r.password_hash.clone());
@@ -96,9 +100,12 @@ impl UserApi {
         // mapping it to the same error (not `unwrap`) keeps a future change from turning
         // a refactoring slip into a panic on a public endpoint.
         let row = row.ok_or(Error::BadCredentials)?;
+        // One clock reading for both `iat` and `exp`, so `exp - iat` is exactly the TTL.
         let now = now_secs();
         // The claims are what every service will believe about the caller until `exp`:
-        // the id (as the standard `sub`), the name for display, and the two timestamps.
+        // the id (as the standard `sub`), the name for display, the roles (what the caller
+        // may do: read from the row now, so a promotion applies from the next login), and
+        // the two timestamps.
         let claims = Claims {
             sub: row.id.to_string(),
             username: row.username.clone(),
@@ -129,6 +136,7 @@ impl UserApi {
         Ok(ValidateTokenResponse {
             user_id,
             username: claims.username,
+            // From the claim: a caller that caches this answer knows when it must stop.
             expires_at: claims.exp,
             roles: claims.roles,
         })
@@ -171,6 +179,10 @@ impl UserService for UserApi {
     /// Synchronous inside: checking an HS256 signature is microseconds of CPU, so unlike
     /// `verify` of a password it needs neither the blocking pool nor a permit. This is the
     /// RPC every other service calls on every authenticated request.
+    ///
+    /// The token travels in the message here, not in `authorization` metadata: it is the
+    /// data being judged, not the caller's credential — the one deliberate exception to
+    /// `platform::auth`'s rule.
     async fn validate_token(
         &self,
         request: Request<ValidateTokenRequest>,

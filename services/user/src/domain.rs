@@ -95,13 +95,18 @@ impl Email {
     /// An empty (or all-blank) field is "no address"; anything else must pass the shallow
     /// shape check or is refused with `InvalidArgument`.
     pub fn parse(raw: &str) -> Result<Self, Error> {
+        // Trimmed, unlike usernames and passwords: stray spaces pasted into a form are
+        // common in addresses and never part of one.
         let raw = raw.trim();
         if raw.is_empty() {
             return Ok(Self(String::new()));
         }
         // 254 bytes: the longest address that fits SMTP's 256-byte path with its `<>`.
+        // Bytes, not characters, because SMTP's limit is counted in octets.
         let ok = raw.len() <= 254
             && !raw.contains(char::is_whitespace)
+            // At the first `@`; the `domain.contains('@')` test then refuses a second one,
+            // and the dot may not sit at either end (`a@.com`, `a@com.` are typos).
             && raw.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && domain.contains('.')
@@ -138,16 +143,18 @@ mod tests {
         assert!(Username::parse("alice_01").is_ok());
         assert!(Username::parse("al").is_err());
         assert!(Username::parse(&"a".repeat(33)).is_err());
+        // A space would split the name in every log line and break it in a URL.
         assert!(Username::parse("alice bob").is_err());
         assert!(Username::parse("ali'; --").is_err());
     }
 
-    /// Length is the only rule (a phrase of words passes, `short` does not), and `Debug` redacts: a password in a `?request` log field
-    /// must print as `Password(***)`.
+    /// Length is the only rule (a phrase of words passes, `short` does not), and `Debug`
+    /// redacts: a password in a `?request` log field must print as `Password(***)`.
     #[test]
     fn passwords_are_judged_by_length_only() {
         assert!(Password::parse("correct horse").is_ok());
         assert!(Password::parse("short").is_err());
+        // One over the 128 cap: the bound that keeps a request from making us hash megabytes.
         assert!(Password::parse(&"x".repeat(129)).is_err());
         assert_eq!(format!("{:?}", Password::parse("secret-pass").unwrap()), "Password(***)");
     }
@@ -158,6 +165,8 @@ mod tests {
         assert!(Email::parse("").is_ok());
         assert!(Email::parse("a@example.com").is_ok());
         assert!(Email::parse("not-an-address").is_err());
+        // A domain without a dot: `localhost`-style addresses are real, but never a
+        // shopper's, so refusing them catches a forgotten `.com` instead.
         assert!(Email::parse("a@b").is_err());
         assert!(Email::parse("a b@example.com").is_err());
     }

@@ -110,6 +110,7 @@ const MIN_SECRET_BYTES: usize = 32;
 /// `BOOKSTORE_DATABASE`, … work the same here as everywhere.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
+    /// Flattened: the variables are `BOOKSTORE_PORT`, not `BOOKSTORE_COMMON__PORT`.
     #[serde(flatten)]
     pub common: CommonSettings,
     /// HMAC key for signing tokens; `Secret` so it never shows in logs.
@@ -123,6 +124,8 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             common: CommonSettings::defaults(9001, "user_db"),
+            // The published secret as the default: `check` refuses it outside development,
+            // so this convenience cannot reach production unnoticed.
             jwt_secret: Secret::new(DEV_JWT_SECRET),
             jwt_ttl_secs: 2 * 60 * 60,
         }
@@ -146,12 +149,14 @@ impl Settings {
              environment is {:?}; set a random secret of at least {MIN_SECRET_BYTES} bytes",
             self.common.environment
         );
+        // `len()` counts bytes, which is what an HMAC key is: 32 ASCII characters pass at
+        // exactly 32 bytes, and a short secret of multi-byte characters is judged by its bytes.
         anyhow::ensure!(
             secret.len() >= MIN_SECRET_BYTES,
             "refusing to start: BOOKSTORE_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
         );
         // A TTL of 0 would issue tokens that expire the moment they are signed (accepted only
-        // for the 5 s leeway): every login would "succeed" and the next minute's requests fail.
+        // for the 5 s leeway): every login would "succeed" and every request after it fail.
         anyhow::ensure!(self.jwt_ttl_secs > 0, "jwt_ttl_secs must be positive");
         Ok(())
     }
@@ -208,6 +213,8 @@ pub async fn spawn_in_process(
     settings.common.port = 0;
     settings.common.mysql_url = Secret::new(mysql_url);
     settings.common.database = database;
+    // The caller's secret must pass `check` like any other (at least 32 bytes): a short one
+    // fails this start with its reason, not some later token assertion.
     settings.jwt_secret = Secret::new(jwt_secret);
     // Development, chosen explicitly like the lab does: the default (production) would
     // also work with a good test secret, but a test that happened to pass the dev secret
@@ -239,6 +246,8 @@ pub async fn ensure_admin(
     username: &str,
     password: &str,
 ) -> anyhow::Result<bool> {
+    // Before anything is parsed or connected: a production run with the published password
+    // fails without touching the database.
     anyhow::ensure!(
         settings.common.is_development() || password != DEV_ADMIN_PASSWORD,
         "refusing the built-in development admin password: environment is {:?}",
@@ -249,6 +258,7 @@ pub async fn ensure_admin(
     let pool = bookstore_platform::db::connect(
         settings.common.mysql_url.expose(),
         &settings.common.database,
+        // Two connections: the command sends its statements one after another.
         2,
         &sqlx::migrate!("../../migrations/user"),
     )
@@ -258,6 +268,8 @@ pub async fn ensure_admin(
     let hash = password::Hasher::default().hash(&password).await?;
     let (row, created) = store::ensure_admin(&pool, &username, &hash).await?;
     tracing::info!(user_id = row.id, username = %row.username, created, "admin ensured");
+    // Closed explicitly, so the connections say goodbye before the process exits instead
+    // of being cut (an "Aborted connection" warning in MariaDB's log on every `up`).
     pool.close().await;
     Ok(created)
 }
@@ -273,6 +285,8 @@ pub async fn ensure_admin_in_process(
     let mut settings = Settings::default();
     settings.common.mysql_url = Secret::new(mysql_url);
     settings.common.database = database.to_string();
+    // Development, as in `spawn_in_process`: a test may pass `DEV_ADMIN_PASSWORD`, and the
+    // production default would refuse it there, far from the test that chose it.
     settings.common.environment = "development".into();
     ensure_admin(&settings, username, password).await
 }

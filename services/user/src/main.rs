@@ -13,13 +13,19 @@
 async fn main() -> anyhow::Result<()> {
     // Logging first, so a refusal by `Settings::check` (inside `run`) reaches the log.
     bookstore_platform::telemetry::init("info");
+    // Loaded before the subcommand is chosen, so `ensure-admin` reaches exactly the database
+    // the service would (`BOOKSTORE_MYSQL_URL`, `BOOKSTORE_DATABASE`).
     let settings = bookstore_platform::config::load(bookstore_user::Settings::default())?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [] => {
             bookstore_user::run(settings, bookstore_platform::shutdown::on_signal(), |_| {}).await
         }
+        // Exactly two arguments: a missing or extra one is the usage error below, never an
+        // admin account named after a stray flag.
         [cmd, username] if cmd == "ensure-admin" => {
+            // No silent fallback: an admin created with a password nobody chose is worse
+            // than an error naming the variable to set.
             let password = std::env::var("BOOKSTORE_ADMIN_PASSWORD")
                 .map_err(|_| anyhow::anyhow!("set BOOKSTORE_ADMIN_PASSWORD"))?;
             let created = bookstore_user::ensure_admin(&settings, username, &password).await?;

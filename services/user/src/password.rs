@@ -56,6 +56,8 @@ use crate::{Error, domain::Password};
 /// the waiting futures, not for 19 MiB hashes.
 #[derive(Clone, Debug)]
 pub struct Hasher {
+    /// One permit per hash allowed to run; an `Arc`, so every clone of the service draws
+    /// from the same set and the bound holds per process, not per clone.
     permits: Arc<Semaphore>,
     /// Hashes running right now — at most the number of permits. Exposed through
     /// [`Hasher::running`] so the bound can be observed, not just believed.
@@ -106,6 +108,8 @@ impl Hasher {
         self.blocking(move || {
             let known = stored.is_some();
             let stored = stored.unwrap_or_else(|| dummy_hash().to_string());
+            // A stored hash that does not parse (a corrupted row) is an internal error, not a
+            // failed login: the password the user typed may well be right.
             let parsed = PasswordHash::new(&stored).map_err(|e| Error::Crypto(e.to_string()))?;
             let matches =
                 Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
@@ -125,6 +129,8 @@ impl Hasher {
     /// How many hashes or verifications are running on the blocking pool right now — a
     /// gauge for tests; it never exceeds the limit, even while callers give up.
     pub fn running(&self) -> usize {
+        // `SeqCst` for a test gauge: free next to a 20 ms hash, and the tests then need no
+        // reasoning about memory orderings to trust what they read.
         self.running.load(Ordering::SeqCst)
     }
 
@@ -143,6 +149,7 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
+        // Fails only on a closed semaphore, which nothing here closes: mapped, not unwrapped.
         let permit =
             self.permits.clone().acquire_owned().await.map_err(|e| Error::Crypto(e.to_string()))?;
         let running = Running::enter(&self.running);
@@ -179,6 +186,9 @@ impl Drop for Running {
 /// Computed lazily with the same default parameters as real hashes, so verifying against
 /// it costs the same time. It is hashed from random bytes nobody knows, so no password
 /// can ever match it (and `verify` answers `false` for unknown users regardless).
+///
+/// One caveat, honestly: the first unknown-user login after start pays for computing it
+/// (one extra hash), so only that one call is slower; every later one reuses the string.
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
@@ -218,6 +228,8 @@ mod tests {
             peak = peak.max(hasher.running());
         }
         // Keep watching until the orphaned hashes are done.
+        // 30 s only guards against a hang: twenty debug-build hashes, two at a time, are done
+        // in a few seconds.
         let deadline = Instant::now() + Duration::from_secs(30);
         while hasher.running() > 0 && Instant::now() < deadline {
             peak = peak.max(hasher.running());

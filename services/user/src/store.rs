@@ -23,7 +23,10 @@ use crate::{
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct UserRow {
     pub id: u64,
+    /// As registered, case kept: `Alice` finds this row when logging in as `alice` (the
+    /// collation), and is still shown as `Alice`.
     pub username: String,
+    /// `''` when none was given: what `Email::parse` returned is stored, never NULL.
     pub email: String,
     /// The PHC string from [`crate::password::Hasher::hash`]: algorithm, parameters, salt, hash.
     pub password_hash: String,
@@ -43,6 +46,8 @@ impl UserRow {
         bookstore_proto::user::User {
             id: self.id,
             username: self.username.clone(),
+            // In the profile: GetUser is internal, and the gateway shows it only on `/me`,
+            // to the address's owner.
             email: self.email.clone(),
             // sqlx's MySQL connections use the UTC session time zone, so DATETIME values
             // are UTC wall-clock times.
@@ -52,6 +57,9 @@ impl UserRow {
     }
 
     /// The roles as the token and the proto carry them: a list of one today.
+    ///
+    /// A list on the wire although the row has one column: a second role later changes
+    /// this function and a migration, not the claim format every service already reads.
     pub fn roles(&self) -> Vec<String> {
         vec![self.role.clone()]
     }
@@ -89,6 +97,8 @@ pub async fn insert(
         Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
             return Err(Error::UsernameTaken);
         }
+        // Anything else (the server gone, a value too long for its column) goes up as
+        // `Database`: INTERNAL to the caller, logged with its cause.
         Err(e) => return Err(e.into()),
     };
     // The read-back is one more primary-key lookup (well under a millisecond) on the pool,
@@ -104,6 +114,8 @@ pub async fn insert(
 /// It takes `&str` rather than [`Username`]: it only reads, and a name that could never be
 /// registered simply finds no row (Login has already parsed it anyway, to fail early).
 pub async fn find_by_username(pool: &MySqlPool, username: &str) -> Result<Option<UserRow>, Error> {
+    // `format!` splices only the constant column list; the username itself is bound (`?`),
+    // as the module's rule demands.
     Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
         .bind(username)
         .fetch_optional(pool)
@@ -138,6 +150,7 @@ pub async fn ensure_admin(
     .bind(password_hash)
     .execute(pool)
     .await?;
+    // NotFound only if the account was deleted between the two statements.
     let row = find_by_username(pool, username.as_str()).await?.ok_or(Error::NotFound)?;
     // Created by *this* call exactly when the stored hash is the one we just made: every
     // hash has a fresh random salt, so no earlier account can hold it. (Affected rows

@@ -2,9 +2,10 @@
 //!
 //! A JWT is `base64(header).base64(claims).base64(signature)`: anyone can *read* the
 //! claims, only the holder of the secret can *produce* a valid signature. So:
-//! DO: put only identifiers in claims (user id, username) and always check the signature
-//! *and* the expiry before trusting them.
-//! DON'T: put secrets or permissions you cannot revoke into a long-lived token, and never
+//! DO: put only identifiers and short-lived facts in claims (user id, username, roles) and
+//! always check the signature *and* the expiry before trusting them.
+//! DON'T: put secrets into a token, or permissions into a *long-lived* one — a role taken
+//! away holds until `exp` (see [`Claims::roles`]) — and never
 //! accept `alg: none` — [`TokenKeys::verify`] pins the algorithm to HS256, so a token that
 //! names another algorithm is refused instead of being checked the attacker's way.
 //!
@@ -60,7 +61,8 @@ pub struct Claims {
     /// `jwt_ttl_secs` later — the price of checking tokens without a database read.
     #[serde(default)]
     pub roles: Vec<String>,
-    /// Issued at, unix seconds.
+    /// Issued at, unix seconds. Not checked by `verify` (only `exp` is); kept so a token
+    /// says when its holder logged in, which an audit or a "log out older sessions" needs.
     pub iat: i64,
     /// Expires at, unix seconds.
     pub exp: i64,
@@ -69,8 +71,11 @@ pub struct Claims {
 /// The signing and verification keys, derived once from the configured secret.
 #[derive(Clone)]
 pub struct TokenKeys {
+    /// Made from the same bytes as `decoding`: HS256 is symmetric, one secret signs and checks.
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The rules fixed in `new` (HS256 only, `exp` and `sub` required, 5 s leeway), shared
+    /// by every `verify`.
     validation: Validation,
 }
 
@@ -83,7 +88,8 @@ impl TokenKeys {
     pub fn new(secret: &Secret) -> Self {
         let bytes = secret.expose().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
-        // A token without an expiry would be valid forever: require one.
+        // A token without an expiry would be valid forever: require one. `sub` too: it is
+        // the user id `validate` answers, and a token without it would name nobody.
         validation.set_required_spec_claims(&["exp", "sub"]);
         // The library's default grace period is 60 s. Our services share one clock (one
         // machine, or NTP in production), so a few seconds cover the skew; a minute would
@@ -101,6 +107,8 @@ impl TokenKeys {
     /// Signing cannot fail for HS256 with valid claims; the error path exists because the
     /// library's API is general (RSA keys can be malformed) and is mapped to INTERNAL.
     pub fn sign(&self, claims: &Claims) -> Result<String, Error> {
+        // HS256 in the header too, the one algorithm `verify` accepts: a token we sign always
+        // passes our own algorithm check.
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| Error::Crypto(e.to_string()))
     }
@@ -114,6 +122,8 @@ impl TokenKeys {
                     ErrorKind::ExpiredSignature => "expired",
                     ErrorKind::InvalidSignature => "bad signature",
                     ErrorKind::InvalidAlgorithm => "unexpected algorithm",
+                    // Bad base64, bad JSON, a missing `exp` or `sub`: one word, because the
+                    // client's fix is the same for all of them — log in again.
                     _ => "malformed",
                 })
             })
@@ -125,6 +135,8 @@ impl TokenKeys {
 /// One helper so that issuing and checking agree on the unit: JWT times are *seconds*
 /// (RFC 7519 "NumericDate"), unlike the milliseconds the protos use for `created_at`.
 pub fn now_secs() -> i64 {
+    // The wall clock, not a monotonic one: JWT times must mean the same on every machine
+    // that reads them, which only an (NTP-synchronised) wall clock gives.
     chrono::Utc::now().timestamp()
 }
 
@@ -154,13 +166,14 @@ mod tests {
     fn a_signed_token_verifies_with_the_same_secret_only() {
         let a = keys("a-secret-that-is-long-enough-for-hs256!!");
         let b = keys("another-secret-that-is-long-enough-too!!");
+        // 60 s ahead: valid with room to spare beyond the 5 s leeway, so only the key differs.
         let token = a.sign(&claims(60)).unwrap();
         assert_eq!(a.verify(&token).unwrap().sub, "7");
         assert!(matches!(b.verify(&token), Err(Error::InvalidToken("bad signature"))));
     }
 
-    /// Two minutes past `exp` is beyond the 5 s leeway, so "expired"; a string with three
-    /// dots that is not base64 JSON is "malformed" — the two failures a client most often
+    /// Two minutes past `exp` is beyond the 5 s leeway, so "expired"; three dot-separated
+    /// parts that are not base64 JSON are "malformed" — the two failures a client most often
     /// meets, each with the reason that tells its developer what to do.
     #[test]
     fn expired_and_garbage_tokens_are_refused() {

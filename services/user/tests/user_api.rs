@@ -25,8 +25,8 @@ use bookstore_user::{
 };
 use tonic::{Code, transport::Channel};
 
-/// A secret of the minimum length, different from the development default, as an operator
-/// would configure in production.
+/// A secret above the 32-byte minimum (44 bytes), different from the development default,
+/// as an operator would configure in production.
 const SECRET: &str = "test-secret-that-is-definitely-32-bytes-long";
 
 /// A running user-service and a client for it; the server stops when this is dropped.
@@ -70,6 +70,8 @@ async fn spawn_user_service() -> TestUser {
     let database = bookstore_stack::testing::infra().fresh_database("user").await;
     let settings = settings_for_tests(database);
     let shutdown = Shutdown::new();
+    // The oneshot handshake of `bookstore_user::spawn_in_process`, written out here because
+    // these tests keep the `Settings` for the `ensure_admin` calls.
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(bookstore_user::run(settings.clone(), shutdown.clone(), move |b| {
         let _ = tx.send(b);
@@ -157,6 +159,7 @@ async fn a_registered_user_can_log_in_and_the_token_names_them() {
 async fn a_taken_username_is_already_exists_and_bad_input_is_invalid_argument() {
     let mut svc = spawn_user_service().await;
     svc.client.register(register("bob", "password-one")).await.unwrap();
+    // Another password, so the refusal can only be about the name.
     let again = svc.client.register(register("bob", "password-two")).await.unwrap_err();
     assert_eq!(again.code(), Code::AlreadyExists);
     // `BOB` is `bob` under the case-insensitive collation: also taken. Two accounts that
@@ -171,6 +174,7 @@ async fn a_taken_username_is_already_exists_and_bad_input_is_invalid_argument() 
         assert_eq!(err.code(), Code::InvalidArgument);
     }
     // An id nobody has is NOT_FOUND, not INTERNAL: the caller asked for something absent.
+    // 424,242: far past any id this fresh database has handed out (one user, bob).
     let err = svc.client.get_user(GetUserRequest { user_id: 424_242 }).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
@@ -182,6 +186,8 @@ async fn wrong_username_and_wrong_password_give_the_same_answer() {
     let mut svc = spawn_user_service().await;
     svc.client.register(register("dave", "the-right-password")).await.unwrap();
     let wrong_password = svc.client.login(login("dave", "the-wrong-password")).await.unwrap_err();
+    // A name never registered, with dave's own password: the account is the only thing
+    // that differs from a valid login.
     let unknown_user = svc.client.login(login("nobody", "the-right-password")).await.unwrap_err();
     assert_eq!(wrong_password.code(), Code::Unauthenticated);
     // Code *and* message identical. (Timing is equalised too, by verifying against a dummy
@@ -204,6 +210,7 @@ async fn expired_forged_and_malformed_tokens_are_unauthenticated() {
         .into_inner()
         .user
         .unwrap();
+    // The real user's id and name: only the expiry or the signature can be what is refused.
     let claims = |exp: i64| Claims {
         sub: user.id.to_string(),
         username: "erin".into(),
@@ -249,6 +256,7 @@ async fn the_service_refuses_the_development_secret_outside_development() {
     settings.common.environment = "production".into();
     // Through `run`, not only `check`: the promise is that the *service* refuses, so the
     // test would catch a `run` that forgot to call `check` first.
+    // A token nobody cancels: `run` must come back on its own, by refusing.
     let err = bookstore_user::run(settings, Shutdown::new(), |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("development secret"), "{err}");
 }
@@ -265,11 +273,15 @@ async fn an_unset_environment_means_production_and_development_must_be_chosen() 
     use tokio::{io::AsyncBufReadExt, process::Command};
     let infra = bookstore_stack::testing::infra();
     let database = infra.fresh_database("user").await;
+    // A closure, so both runs below start from the same cleared environment and differ
+    // only in the one variable under test.
     let command = || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_user-service"));
         // `env_clear`: nothing from the developer's shell (or `bookstore-lab env`) may
         // choose the environment for us.
         cmd.env_clear()
+            // Port 0, so the development run below never collides with a running lab's
+            // user-service on 9001.
             .env("BOOKSTORE_PORT", "0")
             .env("BOOKSTORE_MYSQL_URL", &infra.mysql_url)
             .env("BOOKSTORE_DATABASE", &database)
@@ -297,6 +309,8 @@ async fn an_unset_environment_means_production_and_development_must_be_chosen() 
     // `kill_on_drop` then stops it when the test ends.
     let mut dev = command()
         .env("BOOKSTORE_ENVIRONMENT", "development")
+        // Piped, to read the "listening" line; stderr stays inherited, so a failed start
+        // shows its error in the test's output.
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -307,6 +321,7 @@ async fn an_unset_environment_means_production_and_development_must_be_chosen() 
                 return true;
             }
         }
+        // stdout closed without "listening": the process exited, and the assert says so.
         false
     })
     .await;
@@ -327,6 +342,8 @@ async fn roles_are_signed_into_the_token_and_only_ensure_admin_grants_admin() {
         async move {
             let login =
                 client.login(LoginRequest { username: name, password }).await.unwrap().into_inner();
+            // Note: this compares the login's roles with themselves, so it only proves that
+            // Login returned a profile; the roles are checked through ValidateToken below.
             assert_eq!(login.user.as_ref().unwrap().roles, login_roles(&login));
             let who =
                 client.validate_token(ValidateTokenRequest { token: login.token }).await.unwrap();
@@ -362,6 +379,8 @@ async fn roles_are_signed_into_the_token_and_only_ensure_admin_grants_admin() {
             exp: now_secs() + 60,
         })
         .unwrap();
+    // UNAUTHENTICATED, not PERMISSION_DENIED: the token as a whole is refused, so its claims,
+    // `admin` included, are never read.
     let err = svc.client.validate_token(ValidateTokenRequest { token: forged }).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
@@ -369,6 +388,7 @@ async fn roles_are_signed_into_the_token_and_only_ensure_admin_grants_admin() {
     // secret: a production deployment that forgot to choose its own is refused.
     let mut production = settings.clone();
     production.common.environment = "production".into();
+    // Refused before any connection (see `ensure_admin`): the database is not touched.
     let refused =
         bookstore_user::ensure_admin(&production, "admin", bookstore_user::DEV_ADMIN_PASSWORD);
     assert!(refused.await.is_err(), "the published admin password is development-only");
