@@ -9,66 +9,22 @@
 //! and after catch-up, every shopper ended (bought, was refused, or left on purpose — none
 //! gave up on an error), every fault's action completed and the system answered again.
 //!
-//! The short version `make test` runs: 24 shoppers for 12 units over the same 20 s as the TUI's
-//! sale (60 for 20): the scripted faults come at 3, 7, 11 and 15 s, inside the sale. About 60 s: the private MariaDB's first start is most of it.
-
-use std::{path::Path, process::Command};
+//! The short version `make test` runs: 24 shoppers for 12 units over the same 20 s as the
+//! TUI's sale (60 for 20), so the scripted faults at 3, 7, 11 and 15 s all land inside it.
+//! About 30 s for the sale, plus the private stack's start (MariaDB's first start is most
+//! of that). The stack guard is `common::Stack`, shared with the payments test.
 
 use bookstore_lab::experiments::flash::{self, FlashParams, FlashTargets};
-use bookstore_stack::services;
 
-fn lab() -> std::path::PathBuf {
-    services::default_bin_dir().unwrap().join("bookstore-lab")
-}
+mod common;
 
-/// A private stack: `bookstore-lab down` when dropped, panic or not, so a failed
-/// assertion never leaves a frozen MariaDB or six services holding ports.
-struct Stack {
-    dir: tempfile::TempDir,
-}
-
-impl Stack {
-    fn up() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("timeout")
-            .arg("300")
-            .arg(lab())
-            .arg("--dir")
-            .arg(dir.path())
-            // `--free-ports`: never the course's ports; `--no-seed`: the sale publishes its
-            // own book. The suite's `BOOKSTORE_*` servers are removed from the environment,
-            // so the supervisor starts servers of its own for this test to break.
-            .args(["up", "--free-ports", "--no-seed"])
-            .env_remove("BOOKSTORE_MYSQL_URL")
-            .env_remove("BOOKSTORE_REDIS_URL")
-            .env_remove("BOOKSTORE_CONSUL_ADDR")
-            .output()
-            .expect("bookstore-lab runs (built by `cargo build --workspace --bins`)");
-        assert!(
-            out.status.success(),
-            "up failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = Command::new(lab()).arg("--dir").arg(self.dir.path()).arg("down").output();
-    }
-}
+use common::{Infra, Stack};
 
 /// The scripted sale with all four faults keeps every invariant, and every fault is
 /// recovered from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flash_sale_keeps_every_invariant_through_kills_a_redis_restart_and_a_frozen_mariadb() {
-    let stack = Stack::up();
+    let stack = Stack::up(Infra::Private);
     let targets = FlashTargets::from_lab(stack.path()).expect("the stack records every service");
     let params = FlashParams { shoppers: 24, stock: 12, ramp_secs: 20, abandon_one_in: 6 };
     let mut log = Vec::new();

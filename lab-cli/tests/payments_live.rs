@@ -12,69 +12,16 @@
 //! exported (`eval "$(bookstore-lab --dir .lab-test env)"`). About 30 s: six services start,
 //! and each scenario waits for the mock gateway's 3 s.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
-
 use bookstore_lab::{
     experiments::payments::{self, DUPLICATES, Scenario},
     tui::Context,
 };
 use bookstore_proto::{order::OrderStatus, payment::PaymentStatus};
-use bookstore_stack::{StackState, services, testing};
+use bookstore_stack::StackState;
 
-// The binary next to this test executable, the same one the experiment runs for its
-// restart: the test starts and stops the stack the way a learner does.
-fn lab() -> PathBuf {
-    services::default_bin_dir().unwrap().join("bookstore-lab")
-}
+mod common;
 
-// A guard, not a last line of the test: when an assertion fails half-way, the six services
-// (and the payment-service the experiment restarted, which is detached like any `up`'s
-// children) must still be stopped, or they hold ports and CPU for the rest of the suite.
-/// Runs `bookstore-lab down` for its directory when dropped, panic or not.
-struct Stack {
-    dir: tempfile::TempDir,
-}
-
-impl Stack {
-    fn up() -> Self {
-        let infra = testing::infra();
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("timeout")
-            .arg("180")
-            .arg(lab())
-            .arg("--dir")
-            .arg(dir.path())
-            // `--external`: the suite's MariaDB/Redis/Consul, not a second set per test;
-            // `--free-ports`: never the course's 9005, which the learner's lab may hold;
-            // `--no-seed`: the scenarios publish their own book.
-            .args(["up", "--external", "--free-ports", "--no-seed"])
-            .env("BOOKSTORE_MYSQL_URL", &infra.mysql_url)
-            .env("BOOKSTORE_REDIS_URL", &infra.redis_url)
-            .env("BOOKSTORE_CONSUL_ADDR", &infra.consul_addr)
-            .output()
-            .expect("bookstore-lab runs (built by `cargo build --workspace --bins`)");
-        assert!(
-            out.status.success(),
-            "up failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = Command::new(lab()).arg("--dir").arg(self.dir.path()).arg("down").output();
-    }
-}
+use common::{Infra, Stack};
 
 // One test for the four scenarios, not four tests: starting six services costs more than
 // all the scenarios together, the scenarios share the shopper and the book as on the
@@ -90,7 +37,7 @@ impl Drop for Stack {
 async fn payments_are_exactly_once_survive_a_kill_and_refund_after_cancel() {
     // Its own stack directory and free ports on the suite's servers, like the supervisor's
     // tests: the kill must hit *this* test's payment-service, never the learner's `.lab`.
-    let stack = Stack::up();
+    let stack = Stack::up(Infra::Shared);
     let ctx = Context { lab_dir: stack.path().to_path_buf() };
     let mut setup = None;
     let mut reports = Vec::new();

@@ -342,17 +342,16 @@ async fn roles_are_signed_into_the_token_and_only_ensure_admin_grants_admin() {
         async move {
             let login =
                 client.login(LoginRequest { username: name, password }).await.unwrap().into_inner();
-            // Note: this compares the login's roles with themselves, so it only proves that
-            // Login returned a profile; the roles are checked through ValidateToken below.
-            assert_eq!(login.user.as_ref().unwrap().roles, login_roles(&login));
+            // Two sources that must agree: the profile Login read from user_db, and the
+            // roles claim signed into the token (what every other service trusts).
+            let profile = login.user.as_ref().unwrap().roles.clone();
             let who =
                 client.validate_token(ValidateTokenRequest { token: login.token }).await.unwrap();
-            who.into_inner().roles
+            let signed = who.into_inner().roles;
+            assert_eq!(profile, signed, "the login's profile and its token disagree on roles");
+            signed
         }
     };
-    fn login_roles(l: &bookstore_proto::user::LoginResponse) -> Vec<String> {
-        l.user.as_ref().unwrap().roles.clone()
-    }
     // Register grants no more than `customer`: there is no field in RegisterRequest a
     // shopper could fill in to ask for more, and the column's default decides.
     assert_eq!(roles_of(&mut svc, "frank", "franks-password").await, ["customer"]);

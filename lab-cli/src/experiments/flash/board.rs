@@ -66,7 +66,7 @@ impl Invariant {
             Invariant::Conservation => "守恒：可用 + 锁定 + 已售 = 总量",
             Invariant::PaidSoldOnce => "每个已支付订单恰好售出一次",
             Invariant::NoOrphanLock => "没有无主的锁（过期后锁必须释放）",
-            Invariant::LedgerMatches => "账本（MySQL）追上后等于 Redis",
+            Invariant::LedgerMatches => "账本（表、流水之和）追上 Redis",
             Invariant::PaymentBacked => "成功的支付都有已支付订单或退款",
         }
     }
@@ -131,6 +131,8 @@ const PAY_SUCCESS: i8 = 2;
 pub struct Sample {
     pub redis: Option<Counters>,
     pub mysql: Option<Counters>,
+    /// The sum of every change in `inventory_logs` for the book: the log replayed.
+    logged: Option<Counters>,
     orders: BTreeMap<u64, OrderRow>,
     /// Confirms (inventory_logs type 3) per order.
     confirms: HashMap<u64, i64>,
@@ -216,6 +218,7 @@ impl Board {
             s.errors.push(e);
             s.mysql_ok = false;
             s.mysql = None;
+            s.logged = None;
             s.orders.clear();
             s.confirms.clear();
             s.locked.clear();
@@ -255,6 +258,19 @@ impl Board {
         .fetch_optional(&self.pool)
         .await?;
         s.mysql = row.map(|(avail, locked, sold, total)| Counters { avail, locked, sold, total });
+        // The log replayed by SQL: each row carries its four deltas, so their sums must be
+        // the counters — a row the syncer applied to `inventory` but lost from the log (or
+        // the reverse) shows here, where comparing the table with Redis would not.
+        let sums: (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(d_avail), 0) AS SIGNED), \
+             CAST(COALESCE(SUM(d_locked), 0) AS SIGNED), \
+             CAST(COALESCE(SUM(d_sold), 0) AS SIGNED), CAST(COALESCE(SUM(d_total), 0) AS SIGNED) \
+             FROM inventory_db.inventory_logs WHERE book_id = ?",
+        )
+        .bind(self.book)
+        .fetch_one(&self.pool)
+        .await?;
+        s.logged = Some(Counters { avail: sums.0, locked: sums.1, sold: sums.2, total: sums.3 });
         // Every order that ever locked the book, by the ledger's book index: the set of
         // orders the stock invariants are about, found without trusting the lab's own list.
         // CAST … AS SIGNED on computed columns: sqlx decodes by the exact column type, and
@@ -471,16 +487,22 @@ impl Board {
                     lagging.push(format!("Redis locked {} vs 待支付 {pending} 件", c.locked));
                 }
             }
-            Invariant::LedgerMatches => match (s.redis, s.mysql) {
-                (Some(r), Some(m)) if r != m => lagging.push(format!(
-                    "Redis {}/{}/{} vs MySQL {}/{}/{}",
-                    r.avail, r.locked, r.sold, m.avail, m.locked, m.sold
-                )),
-                (Some(_), None) if mysql_down.is_none() => {
-                    lagging.push("MySQL 还没有这本书的库存行".into())
+            // Two copies of the ledger against Redis: the `inventory` row the syncer keeps,
+            // and the log replayed (the sum of every row's deltas). Both lag Redis by the
+            // syncer's batch; either one still different after the grace is a lost change.
+            Invariant::LedgerMatches => {
+                let Some(r) = s.redis else { return (broken, lagging, redis_down) };
+                for (what, m) in [("inventory 表", s.mysql), ("inventory_logs 之和", s.logged)] {
+                    match m {
+                        Some(m) if m != r => lagging.push(format!(
+                            "Redis {}/{}/{} vs {what} {}/{}/{}",
+                            r.avail, r.locked, r.sold, m.avail, m.locked, m.sold
+                        )),
+                        Some(_) => {}
+                        None => lagging.push(format!("{what}：还没有这本书")),
+                    }
                 }
-                _ => {}
-            },
+            }
             // Money, from payment_db's side: a success must end as a Paid order (the relay
             // delivered) or a refund; the amount must be the order's total, because a
             // payment of anything else is money the shop lost or took. A Paid order with no
@@ -535,6 +557,7 @@ mod tests {
         let mut s = Sample {
             redis: Some(c),
             mysql: Some(c),
+            logged: Some(c),
             mysql_ok: true,
             now_ms: 1_000,
             ..Sample::default()
@@ -579,6 +602,7 @@ mod tests {
         s.confirms.remove(&2);
         s.redis = Some(Counters { avail: 7, locked: 2, sold: 1, total: 10 });
         s.mysql = s.redis;
+        s.logged = s.redis;
         let rows = b.judge(&s);
         assert!(matches!(verdict(&rows, Invariant::PaidSoldOnce), Verdict::Lagging { .. }));
         // Pretend it was first seen longer ago than the grace allows.

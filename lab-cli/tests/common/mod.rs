@@ -1,0 +1,84 @@
+//! The live tests' stack: the six service binaries started by the lab's own supervisor
+//! (`bookstore-lab up`) in a temporary directory, stopped by `bookstore-lab down` when the
+//! guard is dropped — the way a learner starts and stops the lab.
+
+// Each test binary compiles this module on its own and uses only part of it (the payments
+// test never asks for private servers), which rustc would report as dead code.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use bookstore_stack::{services, testing};
+
+/// The binary next to the test executable, the same one the experiments run for their
+/// restarts.
+pub fn lab() -> PathBuf {
+    services::default_bin_dir().unwrap().join("bookstore-lab")
+}
+
+/// Where the stack's MariaDB, Redis and Consul come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Infra {
+    /// The suite's shared servers (`--external`): cheap, for tests that only use them.
+    Shared,
+    /// Servers of the stack's own: for a test that stops or freezes them, which would
+    /// break every other test running beside it on the shared ones.
+    Private,
+}
+
+// A guard, not a last line of the test: when an assertion fails half-way, the services
+// (and any the experiment restarted, detached like every `up`'s children) must still be
+// stopped, or they hold ports and CPU — and a frozen MariaDB — for the rest of the suite.
+/// Runs `bookstore-lab down` for its directory when dropped, panic or not.
+pub struct Stack {
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    /// `up --free-ports --no-seed` (never the course's ports, which the learner's lab may
+    /// hold; the experiments publish their own books) on the chosen servers.
+    pub fn up(infra: Infra) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("timeout");
+        cmd.arg("300").arg(lab()).arg("--dir").arg(dir.path()).arg("up");
+        match infra {
+            Infra::Shared => {
+                let shared = testing::infra();
+                cmd.arg("--external")
+                    .env("BOOKSTORE_MYSQL_URL", &shared.mysql_url)
+                    .env("BOOKSTORE_REDIS_URL", &shared.redis_url)
+                    .env("BOOKSTORE_CONSUL_ADDR", &shared.consul_addr);
+            }
+            // Without the suite's variables the supervisor starts servers of its own.
+            Infra::Private => {
+                cmd.env_remove("BOOKSTORE_MYSQL_URL")
+                    .env_remove("BOOKSTORE_REDIS_URL")
+                    .env_remove("BOOKSTORE_CONSUL_ADDR");
+            }
+        }
+        let out = cmd
+            .args(["--free-ports", "--no-seed"])
+            .output()
+            .expect("bookstore-lab runs (built by `cargo build --workspace --bins`)");
+        assert!(
+            out.status.success(),
+            "up failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = Command::new(lab()).arg("--dir").arg(self.dir.path()).arg("down").output();
+    }
+}
