@@ -210,6 +210,8 @@ async fn a_killed_instance_costs_no_read_and_a_restarted_one_gets_traffic_again(
          {last_change:?} after the kill; consul stopped listing it after {consul_gone:?}"
     );
     // Both counts: `failed == 0` alone would also pass had the callers sent nothing.
+    // Above zero and no more: how many reads a loaded CI machine manages is a figure for
+    // the lesson's 实测, not a pass/fail line.
     assert!(ok > 0, "the callers read through the kill");
     assert_eq!(failed, 0, "no read may fail while one of two instances dies");
     // The aim is well under 1 s (typically < 100 ms); 1.5 s leaves room for a loaded CI
