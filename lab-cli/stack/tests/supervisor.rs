@@ -408,7 +408,19 @@ async fn redis_rewrites_its_aof_as_it_grows() {
     while size() > 16 << 20 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(size() <= 16 << 20, "AOF directory holds {} bytes after 40 MB of overwrites", size());
+    // Redis's own count of rewrites: the test never asks for one, so any is automatic —
+    // the property under test. The size is the consequence: usually back under the 16 MB
+    // floor, but on a loaded CI machine the *second* automatic rewrite once had not
+    // finished after 90 s (24.7 MB left). Either way the log was cut: well under the
+    // 40 MB it would hold without rewrites.
+    let info: String = redis::cmd("INFO").arg("persistence").query_async(&mut conn).await.unwrap();
+    let rewrites: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("aof_rewrites:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(rewrites >= 1, "Redis never rewrote its AOF by itself:\n{info}");
+    assert!(size() < 30 << 20, "AOF directory holds {} bytes after 40 MB of overwrites", size());
     ok(&lab(dir.path(), &["down"]));
 }
 

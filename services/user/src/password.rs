@@ -154,8 +154,11 @@ impl Hasher {
             self.permits.clone().acquire_owned().await.map_err(|e| Error::Crypto(e.to_string()))?;
         let running = Running::enter(&self.running);
         tokio::task::spawn_blocking(move || {
-            // Both guards end with the closure, whether `work` returns or panics.
-            let _held = (permit, running);
+            // Both guards end with the closure, whether `work` returns or panics. Tuple
+            // fields drop first to last, so the count goes down *before* the permit is
+            // freed: the other way round, the next hash could start and count itself in
+            // the instant between, and `running()` would read one above the bound.
+            let _held = (running, permit);
             work()
         })
         .await
