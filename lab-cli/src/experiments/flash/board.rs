@@ -36,16 +36,28 @@ use redis::AsyncCommands as _;
 pub const GRACE: Duration = Duration::from_secs(20);
 
 /// Every query's deadline: a paused MariaDB makes the board say "unknown", not hang.
+///
+/// MariaDB's part gets twice this in total (six queries in a row); both together stay
+/// under the tick's second only when the stores are healthy, which is when it matters.
 const QUERY_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The six checks, in the board's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Invariant {
+    /// Redis's `sold ≤ stock`, `avail ≥ 0`, `locked ≥ 0`, and the paid quantity ≤ stock.
     NoOversell,
+    /// `avail + locked + sold = total = stock`, in Redis and in MySQL's copy.
     Conservation,
+    /// One confirm per paid order in the ledger, none for an unpaid one; Redis's `sold`
+    /// catches up with the paid quantity.
     PaidSoldOnce,
+    /// No Pending order past its expiry, no lock held for a finished order, and Redis's
+    /// `locked` catches up with the pending quantity.
     NoOrphanLock,
+    /// MySQL's `inventory` row and the replayed `inventory_logs` both catch up with Redis.
     LedgerMatches,
+    /// At most one successful payment per order, of its exact total, and only for an order
+    /// that is (or becomes) Paid.
     PaymentBacked,
 }
 
@@ -81,12 +93,14 @@ pub enum Verdict {
         oldest: Duration,
         items: Vec<String>,
     },
+    /// A difference that can never be lag, or lag that outlived [`GRACE`]; one line each.
     Broken(Vec<String>),
     /// A store did not answer (Redis stopped, MariaDB paused): no verdict this second.
     Unknown(String),
 }
 
 impl Verdict {
+    /// Red (lag and unknown are not failures).
     pub fn is_broken(&self) -> bool {
         matches!(self, Verdict::Broken(_))
     }
@@ -95,7 +109,9 @@ impl Verdict {
 /// One row of the board.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// Which check this row is.
     pub invariant: Invariant,
+    /// This sample's verdict.
     pub verdict: Verdict,
     /// The check was ever broken during the run (a red that turned green again is still
     /// a broken promise; the summary reports it).
@@ -104,6 +120,9 @@ pub struct Row {
 
 /// Inventory's four counters for the book.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// As inventory's Lua scripts keep them: `avail + locked + sold = total` after every
+/// script, because each script changes them in one atomic step.
 pub struct Counters {
     pub avail: i64,
     pub locked: i64,
@@ -114,14 +133,20 @@ pub struct Counters {
 /// One order of the book, as order_db has it.
 #[derive(Clone, Debug)]
 struct OrderRow {
+    /// order_db's status (1 pending … 5 cancelled).
     status: i8,
+    /// The order's total in cents (all its items; the sale orders one book per order).
     total: i64,
+    /// Copies of the sale's book in this order (its `order_items` row).
     quantity: i64,
     /// Unix ms.
+    /// End of the payment window: a Pending order past it should have been cancelled.
     expires_at: i64,
 }
 
 // order_db's and payment_db's status numbers (migrations/order, migrations/payment).
+// Shipped and completed count as paid: both come after Paid, so the unit was sold.
+// 5 is cancelled (which includes expired), 3 in payment_db is failed, 4 refunded.
 const PENDING: i8 = 1;
 const PAID_OR_LATER: [i8; 3] = [2, 3, 4];
 const PAY_SUCCESS: i8 = 2;
@@ -129,10 +154,15 @@ const PAY_SUCCESS: i8 = 2;
 /// What one sample read from the stores.
 #[derive(Debug, Default)]
 pub struct Sample {
+    /// `None` when Redis did not answer this sample.
     pub redis: Option<Counters>,
+    /// MySQL's copy (`inventory_db.inventory`), written by inventory's syncer; `None` when
+    /// MariaDB failed or the syncer has not created the row yet.
     pub mysql: Option<Counters>,
     /// The sum of every change in `inventory_logs` for the book: the log replayed.
     logged: Option<Counters>,
+    /// Every order of the book found in the ledger or given to a shopper, by id. A
+    /// `BTreeMap` so the board lists differences in id order, the same every second.
     orders: BTreeMap<u64, OrderRow>,
     /// Confirms (inventory_logs type 3) per order.
     confirms: HashMap<u64, i64>,
@@ -140,6 +170,7 @@ pub struct Sample {
     locked: BTreeMap<u64, i64>,
     /// Payments per order: (payment_no, status, amount).
     payments: BTreeMap<u64, Vec<(String, i8, i64)>>,
+    /// Why a store did not answer (one line per store), shown as the unknown reason.
     pub errors: Vec<String>,
     /// Every MariaDB query of the sample answered.
     pub mysql_ok: bool,
@@ -156,15 +187,23 @@ impl Sample {
 }
 
 /// Reads the stores and keeps each difference's first sighting across samples.
+///
+/// Not `Clone` and owned by the run's loop: the first-sighting map is the board's memory,
+/// and two boards would disagree about how old a difference is.
 pub struct Board {
     book: u64,
+    /// The stock the book was published with: what `total` must equal in every store.
     stock: i64,
     pool: sqlx::MySqlPool,
     redis_url: String,
+    /// Dropped after any failure and reopened at the next sample (see `read_redis`).
     redis: Option<redis::aio::MultiplexedConnection>,
+    /// inventory's hash for the book, built by inventory's own `Keys`, so a change to the
+    /// key layout cannot leave the board reading an empty key (and seeing zeros).
     stock_key: String,
     /// (check, difference) → when it was first seen.
     seen: HashMap<(Invariant, String), Instant>,
+    /// Differences that were ever red, per check (the first 20 of each).
     ever: BTreeMap<Invariant, Vec<String>>,
 }
 
@@ -194,7 +233,13 @@ impl Board {
     /// One sample of every store; `extra_orders` are ids the shoppers were given (an order
     /// that never locked stock is in no inventory table, but order_db still has it).
     pub async fn sample(&mut self, extra_orders: &[u64]) -> Sample {
+        // Wall-clock ms, not an Instant: it is compared with `expires_at`, which MariaDB
+        // stores as a wall-clock time.
         let mut s = Sample { now_ms: chrono::Utc::now().timestamp_millis(), ..Sample::default() };
+        // Redis first: it is the system of record for stock, and its few microseconds
+        // make the counters and the MySQL rows read right after it as close in time as two
+        // stores can be. Still not one snapshot: a sale between the two reads shows as lag
+        // for one second, which is why no cross-store difference is red at once.
         match tokio::time::timeout(QUERY_DEADLINE, self.read_redis()).await {
             Ok(Ok(c)) => s.redis = Some(c),
             Ok(Err(e)) => {
@@ -237,16 +282,21 @@ impl Board {
             let client = redis::Client::open(self.redis_url.as_str())?;
             self.redis = Some(client.get_multiplexed_async_connection().await?);
         }
+        // One HGET of four fields (HMGET), so the four counters come from one instant
+        // of Redis: four separate reads could straddle a script and not add up.
         let conn = self.redis.as_mut().expect("set above");
         let v: Vec<Option<i64>> =
             conn.hget(&self.stock_key, &["avail", "locked", "sold", "total"]).await?;
+        // A missing field reads 0: before inventory has seen the book the hash is
+        // absent, and the conservation check then reports `0 ≠ total`, which is true.
         let f = |i: usize| v.get(i).copied().flatten().unwrap_or(0);
         Ok(Counters { avail: f(0), locked: f(1), sold: f(2), total: f(3) })
     }
 
-    // Five small queries, each served by an index: the book's row (primary key), its
-    // ledger (`idx_book_id`), reservations and orders by id (primary keys), payments by
-    // order (`idx_order_id`). Once a second on a 2-core machine under load, a scan of
+    // Six small queries, each served by an index: the book's row (primary key), its
+    // ledger twice — the deltas' sums and the orders that touched it (`idx_book_id`) —,
+    // reservations and orders by id (primary keys), payments by order (`idx_order_id`).
+    // Once a second on a 2-core machine under load, a scan of
     // `order_items` (no book index; benches leave tens of thousands of rows) would be
     // the board's own load showing up in the sale's latency.
     async fn read_mysql(&self, s: &mut Sample, extra_orders: &[u64]) -> anyhow::Result<()> {
@@ -282,6 +332,8 @@ impl Board {
         .bind(self.book)
         .fetch_all(&self.pool)
         .await?;
+        // `order_id` 0 marks a ledger row that belongs to no order (a restock, the
+        // book's creation).
         let mut ids: HashSet<u64> = extra_orders.iter().copied().collect();
         for (order, kind, n) in logs {
             let order = order as u64;
@@ -292,6 +344,7 @@ impl Board {
                 }
             }
         }
+        // No order yet (the first seconds of the ramp): nothing to join against.
         if ids.is_empty() {
             return Ok(());
         }
@@ -305,6 +358,8 @@ impl Board {
         ))
         .fetch_all(&self.pool)
         .await?;
+        // The orders with their quantity of this book: the join picks the book's
+        // item, and `o.id IN (…)` keeps it to the primary key.
         s.locked = locked.into_iter().collect();
         let orders: Vec<(u64, i8, i64, i64, i64)> = sqlx::query_as(&format!(
             "SELECT o.id, o.status, o.total, CAST(i.quantity AS SIGNED), \
@@ -321,6 +376,8 @@ impl Board {
                 (id, OrderRow { status, total, quantity, expires_at })
             })
             .collect();
+        // Every payment of those orders, any status: a second success or a wrong
+        // amount is the thing to find, so the query must not filter by status.
         let payments: Vec<(String, u64, i8, i64)> = sqlx::query_as(&format!(
             "SELECT payment_no, order_id, status, amount FROM payment_db.payments \
              WHERE order_id IN ({list})"
@@ -339,12 +396,17 @@ impl Board {
         let now = Instant::now();
         let mut live = HashSet::new();
         let mut rows = Vec::new();
+        // Every check, every sample, in the board's order: a row that is skipped
+        // when its store is down would make the board jump.
         for inv in Invariant::ALL {
             let (broken, lagging, unknown) = self.check(inv, s);
             let mut old = Vec::new();
             let mut young = Vec::new();
             let mut oldest = Duration::ZERO;
             // lesson:lag-or-loss:start
+            // A difference is identified by its text, which names the order and the
+            // values: the same text seen again is the same difference, aging;
+            // a changed value is a new one, whose clock starts again.
             for item in lagging {
                 let first = *self.seen.entry((inv, item.clone())).or_insert(now);
                 live.insert((inv, item.clone()));
@@ -361,11 +423,16 @@ impl Board {
             let verdict = if !broken.is_empty() {
                 let ever = self.ever.entry(inv).or_default();
                 for b in &broken {
+                    // Capped at 20 per check: a systematic bug would otherwise
+                    // grow the list by a line per order per second.
                     if !ever.contains(b) && ever.len() < 20 {
                         ever.push(b.clone());
                     }
                 }
                 Verdict::Broken(broken)
+            // Broken wins over unknown: a difference Redis alone proves is red even
+            // while MariaDB is down. Unknown wins over lagging: a lag judged from a
+            // half-dead sample is a guess.
             } else if let Some(why) = unknown {
                 Verdict::Unknown(why)
             } else if !young.is_empty() {
@@ -392,6 +459,8 @@ impl Board {
             s.errors.iter().find(|e| e.starts_with("MariaDB")).cloned().unwrap_or_default()
         });
         // Only the Redis halves of the first two checks can be judged without MariaDB.
+        // For those two, MariaDB being down still reaches the verdict as "unknown"
+        // through the return value below, unless Redis already proved them broken.
         let needs_mysql = !matches!(inv, Invariant::NoOversell | Invariant::Conservation);
         if needs_mysql && mysql_down.is_some() {
             return (broken, lagging, mysql_down);
@@ -399,6 +468,7 @@ impl Board {
         let qty = |f: &dyn Fn(i8) -> bool| -> i64 {
             s.orders.values().filter(|o| f(o.status)).map(|o| o.quantity).sum()
         };
+        // Units the shop owes: the paid (or later) orders' quantity of this book.
         let paid_qty = qty(&|st| PAID_OR_LATER.contains(&st));
         match inv {
             Invariant::NoOversell => {
@@ -410,6 +480,8 @@ impl Board {
                         self.book, c.sold, c.avail, c.locked, self.stock
                     ));
                 }
+                // Oversold in order_db's terms: more units paid for than exist, whatever
+                // Redis says — the failure a shopper would see as "paid, never shipped".
                 if paid_qty > self.stock {
                     broken.push(format!("已支付 {paid_qty} 件 > 库存 {}", self.stock));
                 }
@@ -450,10 +522,15 @@ impl Board {
                         (false, 1) if o.status != PENDING => {
                             broken.push(format!("order {id}: 未支付却已售出"))
                         }
+                        // Paid in order_db, confirm not yet in the ledger: order-service confirms
+                        // the unit after it marks the order Paid, and the syncer then writes the
+                        // ledger — two writes behind, never at the same instant.
                         (true, 0) => lagging.push(format!("order {id}: 已支付、待确认出库")),
                         _ => {}
                     }
                 }
+                // The counters' view of the same promise. Skipped while MariaDB is down, when
+                // `paid_qty` is computed from no rows at all.
                 if let Some(c) = s.redis
                     && c.sold != paid_qty
                     && mysql_down.is_none()
@@ -472,10 +549,16 @@ impl Board {
                         ));
                     }
                 }
+                // A reservation still locked for an order that is no longer Pending: the
+                // release or confirm has yet to reach inventory (order-service retries it
+                // every sweep), so lag — unless it outlives the grace.
                 for (id, q) in &s.locked {
                     match s.orders.get(id) {
                         Some(o) if o.status == PENDING => {}
                         Some(_) => lagging.push(format!("order {id}: 订单已结束，锁 {q} 件未释放")),
+                        // LockStock committed in inventory but no order row exists in
+                        // order_db (a kill between the two): lag while the release is on
+                        // its way, red if it outlives the grace.
                         None => lagging.push(format!("order {id}: 订单不存在，锁 {q} 件")),
                     }
                 }
@@ -491,6 +574,8 @@ impl Board {
             // and the log replayed (the sum of every row's deltas). Both lag Redis by the
             // syncer's batch; either one still different after the grace is a lost change.
             Invariant::LedgerMatches => {
+                // Compared with Redis as a whole (all four counters via `!=`), but only three
+                // are printed: `total` never changes during a sale.
                 let Some(r) = s.redis else { return (broken, lagging, redis_down) };
                 for (what, m) in [("inventory 表", s.mysql), ("inventory_logs 之和", s.logged)] {
                     match m {
@@ -512,6 +597,8 @@ impl Board {
                 for (id, o) in &s.orders {
                     let pays = s.payments.get(id).map(Vec::as_slice).unwrap_or_default();
                     let ok: Vec<_> = pays.iter().filter(|p| p.1 == PAY_SUCCESS).collect();
+                    // Two successes for one order: the customer was charged twice. Never lag —
+                    // payment-service keeps one live payment per order.
                     if ok.len() > 1 {
                         broken.push(format!("order {id}: {} 笔成功支付", ok.len()));
                     }
@@ -529,6 +616,8 @@ impl Board {
                 }
             }
         }
+        // Which store's silence leaves a check unjudged: the three that compare
+        // Redis with MySQL need both; PaymentBacked reads only MariaDB.
         let unknown = match inv {
             Invariant::LedgerMatches | Invariant::PaidSoldOnce | Invariant::NoOrphanLock => {
                 redis_down.or(mysql_down)
@@ -544,6 +633,8 @@ mod tests {
     use super::*;
 
     // A board over nothing: `judge` needs no connection, only the book and its stock.
+    // Port 1 is never listened on: a test that accidentally sampled would fail loudly
+    // instead of reading a real stack.
     fn board() -> Board {
         Board::new("mysql://root@127.0.0.1:1", "redis://127.0.0.1:1", 7, 10).unwrap()
     }
@@ -580,9 +671,13 @@ mod tests {
     /// red at once — those can never be lag.
     #[tokio::test]
     async fn atomic_promises_break_at_once() {
+        // The order matters: the first assertion proves the baseline sample is green, so
+        // each red below is caused by the one field that test changed.
         let mut b = board();
         assert!(b.judge(&sample()).iter().all(|r| r.verdict == Verdict::Holds));
         let mut s = sample();
+        // A double confirm: one order, two units handed over. The sum `sold` would hide
+        // it if another order had none, which is why the row counts per order.
         s.confirms.insert(1, 2);
         assert!(verdict(&b.judge(&s), Invariant::PaidSoldOnce).is_broken());
         let mut s = sample();
@@ -599,6 +694,8 @@ mod tests {
     async fn a_difference_is_lag_until_it_outlives_the_grace() {
         let mut b = board();
         let mut s = sample();
+        // Order 2 is Paid but its confirm has not arrived; the counters say so too
+        // (two units locked and one sold, not one and two), the same in every store.
         s.confirms.remove(&2);
         s.redis = Some(Counters { avail: 7, locked: 2, sold: 1, total: 10 });
         s.mysql = s.redis;
@@ -611,6 +708,8 @@ mod tests {
         }
         let rows = b.judge(&s);
         assert!(verdict(&rows, Invariant::PaidSoldOnce).is_broken());
+        // The confirm arrives: green now, but `ever_broken` must remember the red — the
+        // regression it catches is a board that forgets and passes a healed sale.
         let rows = b.judge(&sample());
         let row = rows.iter().find(|r| r.invariant == Invariant::PaidSoldOnce).unwrap();
         assert_eq!(row.verdict, Verdict::Holds);
@@ -622,6 +721,9 @@ mod tests {
     #[tokio::test]
     async fn a_paused_mariadb_is_unknown_not_broken() {
         let mut b = board();
+        // What `sample` leaves after a MariaDB timeout: no rows, `mysql_ok` false,
+        // an error line. With no orders read, a naive check would call every paid
+        // order's payment missing.
         let paused = |redis| Sample {
             redis: Some(redis),
             errors: vec!["MariaDB: no answer in 4 s (paused?)".into()],
@@ -631,6 +733,7 @@ mod tests {
         for inv in Invariant::ALL {
             assert!(matches!(verdict(&rows, inv), Verdict::Unknown(_)), "{inv:?}");
         }
+        // 7+1+3 = 11 ≠ 10: Redis alone proves it, so it is red with MariaDB down.
         let rows = b.judge(&paused(Counters { avail: 7, locked: 1, sold: 3, total: 10 }));
         assert!(verdict(&rows, Invariant::Conservation).is_broken());
     }
@@ -643,6 +746,8 @@ mod tests {
         s.payments.remove(&2);
         assert!(verdict(&b.judge(&s), Invariant::PaymentBacked).is_broken());
         let mut s = sample();
+        // A success of 1 cent for a 59.00 order: the amount check, separately from the
+        // "has a payment" check above.
         s.payments.insert(2, vec![("PAY2".into(), PAY_SUCCESS, 1)]);
         assert!(verdict(&b.judge(&s), Invariant::PaymentBacked).is_broken());
     }

@@ -25,11 +25,19 @@ use tonic::{Code, codegen::http::uri::PathAndQuery};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Item {
     pub label: String,
+    /// `Some(true)` passed, `Some(false)` failed, `None` not measured: three states, because
+    /// a target nobody measured is neither a pass nor a failure, and showing it as either
+    /// would tell the learner something that is not known.
     pub ok: Option<bool>,
+    /// The evidence: counts, the measured value and its bench row, or what is wrong.
     pub detail: String,
 }
 
 /// Every criterion, in the course's order.
+///
+/// Read-only against the stack: it calls every RPC with an empty request (which no
+/// handler can act on) and reads Consul and saved reports, so pressing `v` mid-sale
+/// changes nothing the board is checking.
 pub async fn run(lab_dir: &Path) -> anyhow::Result<Vec<Item>> {
     let state = StackState::load(lab_dir)?.unwrap_or_default();
     let mut items = vec![rpcs(&state).await, consul(&state).await];
@@ -38,6 +46,9 @@ pub async fn run(lab_dir: &Path) -> anyhow::Result<Vec<Item>> {
 }
 
 /// Every unary method of the five services: (the stack's instance name, gRPC path).
+///
+/// From the descriptor set, not a list written here: the list could only fall behind
+/// the protos, and a method missing from it would be a method nobody checks.
 fn methods() -> anyhow::Result<Vec<(String, String)>> {
     let set = prost_types::FileDescriptorSet::decode(bookstore_proto::FILE_DESCRIPTOR_SET)?;
     let mut out = Vec::new();
@@ -51,6 +62,8 @@ fn methods() -> anyhow::Result<Vec<(String, String)>> {
         };
         for svc in &file.service {
             for m in &svc.method {
+                // A streaming method cannot be called as unary, and an empty unary call would
+                // report a codec error rather than the handler's decision.
                 if m.client_streaming() || m.server_streaming() {
                     continue;
                 }
@@ -64,6 +77,8 @@ fn methods() -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// The "every RPC answers" item: one call per method, against the first instance of
+/// its service (`state.service(name)` is the plain name, not `name-2`).
 async fn rpcs(state: &StackState) -> Item {
     let label = "gRPC 方法全部实现、校验输入（空请求）".to_string();
     let methods = match methods() {
@@ -80,6 +95,8 @@ async fn rpcs(state: &StackState) -> Item {
             bad.push(format!("{path}: {why}"));
         }
     }
+    // A stopped service fails every one of its methods with the same line: collapse
+    // consecutive repeats so the detail names the cause once.
     bad.dedup();
     let n = methods.len();
     Item {
@@ -96,11 +113,15 @@ async fn rpcs(state: &StackState) -> Item {
 /// Calls `path` with an empty request; `Err` when the answer says the method is missing
 /// or broken rather than a decision about the (empty) request.
 async fn call_empty(address: &str, path: &str) -> Result<(), String> {
+    // A fresh channel per call: a checklist runs rarely, and a shared channel that
+    // broke on the first dead service would fail every method after it.
     let channel = super::super::cache::channel(address).await.map_err(|e| format!("{e:#}"))?;
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.map_err(|e| e.to_string())?;
     let path = PathAndQuery::try_from(path.to_string()).map_err(|e| e.to_string())?;
     let mut req = tonic::Request::new(());
+    // 3 s, the gateway's own upstream deadline: a handler slower than that on an
+    // empty request would time out for real clients too.
     req.set_timeout(Duration::from_secs(3));
     // `()` is a protobuf message with no fields: it encodes to zero bytes and decodes any
     // answer by skipping its fields — exactly "an empty request of whatever type".
@@ -108,6 +129,10 @@ async fn call_empty(address: &str, path: &str) -> Result<(), String> {
     match answer {
         Ok(_) => Ok(()),
         Err(s) => match s.code() {
+            // UNIMPLEMENTED: the method is in the proto but not served. UNAVAILABLE: no
+            // server. INTERNAL/UNKNOWN: the handler broke on input it should have
+            // rejected — validation missing. DEADLINE_EXCEEDED passes: a slow
+            // decision is still a decision, and the latency targets are the benches'.
             Code::Unimplemented | Code::Unavailable | Code::Internal | Code::Unknown => {
                 Err(format!("{:?}", s.code()))
             }
@@ -116,6 +141,8 @@ async fn call_empty(address: &str, path: &str) -> Result<(), String> {
     }
 }
 
+/// The Consul item: every recorded service instance is in the catalogue at its own
+/// address and its health check passes.
 async fn consul(state: &StackState) -> Item {
     let label = "Consul：所有服务注册成功、健康检查通过".to_string();
     let Ok(addr) = state.consul_addr() else {
@@ -124,10 +151,14 @@ async fn consul(state: &StackState) -> Item {
     let consul = Consul::new(addr);
     let mut bad = Vec::new();
     let mut passing = 0;
+    // The gateway is the one process that does not register: it is the entrance,
+    // which clients reach at its address, and it looks the others up instead.
     for c in state.services.iter().filter(|c| c.name != "gateway") {
         let Some(spec) = services::spec(&c.name) else { continue };
         let listed =
             consul.all_instances(&state.consul_name(spec.binary)).await.unwrap_or_default();
+        // Matched by address, not by name: with replicas, "user is registered" would
+        // pass while `user-2` was missing.
         match listed.iter().find(|(i, _)| i.address == c.address) {
             Some((_, status)) if status == "passing" => passing += 1,
             Some((_, status)) => bad.push(format!("{} {status}", c.name)),
@@ -146,6 +177,9 @@ async fn consul(state: &StackState) -> Item {
 }
 
 /// The four performance targets, from the learner's saved bench reports.
+///
+/// The targets are judged from the learner's last saved run, not measured here: a
+/// measurement on the stack in the middle of a sale would measure the sale.
 fn targets(lab_dir: &Path) -> Vec<Item> {
     // (label, bench, row, what to read, target)
     let rows = [
@@ -175,6 +209,8 @@ fn targets(lab_dir: &Path) -> Vec<Item> {
                     detail: format!("尚未测量：运行 bookstore-lab bench {bench}"),
                 };
             };
+            // An unreadable report becomes `Null` and falls through to "no such row": the
+            // item then names the file, which is where the learner has to look.
             let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
             let found =
                 report["rows"].as_array().and_then(|rs| rs.iter().find(|r| r["name"] == row));
@@ -190,6 +226,8 @@ fn targets(lab_dir: &Path) -> Vec<Item> {
             match value {
                 Some(v) => Item {
                     label: label.into(),
+                    // Strictly greater: the course's targets read "> 1000", and a bench
+                    // that lands exactly on the line has not beaten it.
                     ok: Some(v > target),
                     detail: format!(
                         "{v:.0}（{}，{}）",
@@ -208,6 +246,8 @@ fn targets(lab_dir: &Path) -> Vec<Item> {
 }
 
 /// `✔ label — detail` lines for the plain output.
+///
+/// `·` for "not measured", so a run that never benched shows a gap, not a red mark.
 pub fn lines(items: &[Item]) -> Vec<String> {
     items
         .iter()

@@ -30,20 +30,35 @@ use bookstore_stack::{StackState, Supervisor, process, services};
 use super::shopper::Route;
 
 /// How long a killed service stays dead before the "init system" restarts it.
+///
+/// Long enough that requests in that second meet a dead port (refused connections)
+/// rather than a restart too quick to notice; short enough that the outage tests the
+/// retries, not the shoppers' 45 s deadline.
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 /// How long Redis stays stopped.
+///
+/// Two seconds of "Redis is not there": every LockStock in that window fails as
+/// UNAVAILABLE, and the shoppers' backoff (up to 1.6 s) is tested across a gap that is
+/// longer than its first steps.
 const REDIS_DOWN: Duration = Duration::from_secs(2);
 
 /// One fault the lab can inject.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// kill -9 the instance with this supervisor name (`order`, `user-2`), restart it.
+    /// Timed on CreateOrder, or on CreatePayment for payment-service (see [`Fault::route`]).
     Kill(String),
     /// Stop Redis gracefully, wait, start it again.
+    /// Redis is inventory's system of record for stock: this is the fault that stops every
+    /// sale at once, without losing a write.
     RestartRedis,
     /// SIGSTOP MariaDB for this many seconds.
+    /// The process keeps its sockets open while stopped, so clients do not see a refused
+    /// connection — they see silence, which only a deadline ends.
     PauseMysql(u64),
     /// kill -9 payment-service while its outbox holds an undelivered row.
+    /// The relay is a task inside payment-service, so killing "the relay" means killing that
+    /// process: it tests that delivery is durable (the outbox row), not held in memory.
     KillRelay,
 }
 
@@ -62,6 +77,8 @@ impl Fault {
     /// among requests sent after the fault began.
     pub fn route(&self) -> Route {
         match self {
+            // Killing payment-service stops CreatePayment; every other service sits on the
+            // CreateOrder path (inventory locks, catalog prices, user validates the token).
             Fault::Kill(name) if services::spec(name).is_some_and(|s| s.name == "payment") => {
                 Route::Pay
             }
@@ -74,20 +91,30 @@ impl Fault {
 /// What the action itself did: the line for the screen and when the system was whole
 /// again from the lab's side (the process back, MariaDB thawed).
 pub struct Done {
+    /// What was done, with the pids before and after: proof the fault was real.
     pub note: String,
+    /// Stamped when the action returned: for a kill, after `up` has waited for the new
+    /// process's health, so it means "back and serving", not "spawned".
     pub restored: Instant,
 }
 
 /// Carries out `fault` on the stack in `lab_dir`; returns once the fault is over.
 pub async fn inject(lab_dir: &Path, mysql_url: &str, fault: &Fault) -> anyhow::Result<Done> {
+    // Read fresh for every fault: an earlier fault's restart changed the pids.
     let state = StackState::load(lab_dir)?.unwrap_or_default();
     match fault {
         Fault::Kill(name) => {
+            // The supervisor sends SIGKILL to the recorded pid after checking it is the
+            // program it started (a recycled pid is never killed by mistake).
             let pid = Supervisor::open(lab_dir)?.kill_instance(name)?;
+            // Waiting for the pid to vanish first: `up` would otherwise see the old
+            // process still alive and restart nothing.
             wait_gone(pid).await;
             tokio::time::sleep(RESTART_DELAY).await;
             up_again(lab_dir).await?;
             let new = StackState::load(lab_dir)?.unwrap_or_default();
+            // A new pid in the note is the learner's evidence that the process really
+            // died and a different one answers now.
             let new_pid = new.service(name).and_then(|c| c.pid).unwrap_or_default();
             Ok(Done {
                 note: format!(
@@ -102,8 +129,12 @@ pub async fn inject(lab_dir: &Path, mysql_url: &str, fault: &Fault) -> anyhow::R
             // SIGTERM, not SIGKILL: Redis writes its AOF out and exits, so no acknowledged
             // write is lost. (A kill -9 could lose up to one second of writes with
             // `appendfsync everysec` — a different lesson: inventory's rebuild from MySQL.)
+            // 30 s before it escalates: Redis's shutdown writes the AOF out, which for the
+            // lab's data takes well under a second; the margin is for a loaded CI machine.
             process::terminate(pid, Duration::from_secs(30)).await;
             tokio::time::sleep(REDIS_DOWN).await;
+            // `up` calls Redis ready only at `loading:0`, after the AOF is replayed — so
+            // `restored` is "the stock is back", not "the process started".
             up_again(lab_dir).await?;
             Ok(Done {
                 note: format!("Redis（pid {pid}）已停止 {REDIS_DOWN:?} 并重新启动，AOF 重放完毕"),
@@ -114,8 +145,14 @@ pub async fn inject(lab_dir: &Path, mysql_url: &str, fault: &Fault) -> anyhow::R
         Fault::PauseMysql(secs) => {
             let c = state.mysql.as_ref().context("no MariaDB in stack.json")?;
             let pid = own_pid(c)?;
+            // The guard exists before the freeze: there is no instant at which MariaDB is
+            // stopped and nothing is responsible for waking it.
             let thaw = Thaw(pid);
             process::freeze(pid);
+            // 3 s in the script, 4 s from the TUI: at or past the gateway's 3 s upstream
+            // deadline, so a CreateOrder caught mid-transaction comes back as a 504 while
+            // the frozen server still holds its work — the unknown outcome the
+            // idempotency key is for.
             tokio::time::sleep(Duration::from_secs(*secs)).await;
             drop(thaw);
             Ok(Done {
@@ -127,6 +164,9 @@ pub async fn inject(lab_dir: &Path, mysql_url: &str, fault: &Fault) -> anyhow::R
         Fault::KillRelay => {
             // Only a kill while the relay holds work proves anything: with an empty outbox
             // the relay has nothing to lose.
+            // Polled, not guessed: the kill lands within 20 ms of a row being seen, while
+            // payments still arrive. If none appears in 10 s it kills anyway, and the note
+            // says 0 rows — an honest "this run proved nothing about the relay".
             let waiting = undelivered_soon(mysql_url).await?;
             let pid = Supervisor::open(lab_dir)?.kill_instance("payment")?;
             wait_gone(pid).await;
@@ -146,6 +186,7 @@ pub async fn inject(lab_dir: &Path, mysql_url: &str, fault: &Fault) -> anyhow::R
 // leaves the screen — can leave MariaDB frozen: the whole stack would hang on it. (If the
 // lab process itself is killed mid-pause, `bookstore-lab up` thaws it.)
 /// Sends SIGCONT when dropped.
+/// The MariaDB pid it thaws.
 struct Thaw(u32);
 
 impl Drop for Thaw {
@@ -156,6 +197,10 @@ impl Drop for Thaw {
 
 /// The pid of a server the lab started; an external one (compose, a shared server) is not
 /// ours to stop or freeze.
+///
+/// `is_ours` compares the pid's program with the one recorded: after a restart outside
+/// the lab the old pid may belong to something else, and freezing it would be the lab's
+/// own bug.
 fn own_pid(c: &bookstore_stack::state::Component) -> anyhow::Result<u32> {
     let pid = c.pid.with_context(|| format!("{} is external: the lab does not own it", c.name))?;
     anyhow::ensure!(process::is_ours(pid, &c.program), "{} is not running", c.name);
@@ -164,6 +209,9 @@ fn own_pid(c: &bookstore_stack::state::Component) -> anyhow::Result<u32> {
 
 /// Waits up to 5 s for a killed pid to disappear (SIGKILL acts at once unless the process
 /// is in uninterruptible sleep).
+///
+/// 20 ms polls: the restart delay is measured from the process's death, not from an
+/// arbitrary poll later. After 5 s it gives up waiting and lets `up` decide.
 async fn wait_gone(pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while process::alive(pid) && Instant::now() < deadline {
@@ -172,6 +220,9 @@ async fn wait_gone(pid: u32) {
 }
 
 /// Undelivered outbox rows of payment_db, waiting up to 10 s for at least one to appear.
+///
+/// Its own one-connection pool, closed after use: the fault must not hold a connection
+/// that counts against MariaDB's limit for the rest of the sale.
 async fn undelivered_soon(mysql_url: &str) -> anyhow::Result<i64> {
     let url = format!("{}/payment_db", mysql_url.trim_end_matches('/'));
     let pool = sqlx::mysql::MySqlPoolOptions::new()
@@ -181,6 +232,8 @@ async fn undelivered_soon(mysql_url: &str) -> anyhow::Result<i64> {
         .await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
+        // Served by `idx_outbox_due (delivered_at, …)`: polled every 20 ms, it must not
+        // scan the outbox's delivered history.
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
             .fetch_one(&pool)
             .await?;
@@ -196,11 +249,14 @@ async fn undelivered_soon(mysql_url: &str) -> anyhow::Result<i64> {
 /// not running, exactly as the learner's own command would. `--no-seed`: nothing was lost
 /// from the catalogue, only a process, and the seed's checks would add seconds.
 pub(crate) async fn up_again(lab_dir: &Path) -> anyhow::Result<()> {
+    // The binary next to the services', not `current_exe()`: tests run this code
+    // from a test harness binary, which has no `up` subcommand.
     let lab: PathBuf = services::default_bin_dir()?.join("bookstore-lab");
     let out = tokio::process::Command::new(&lab)
         .arg("--dir")
         .arg(lab_dir)
         .args(["up", "--no-seed"])
+        // No stdin: `up` must never wait for an answer the TUI cannot give.
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -208,6 +264,7 @@ pub(crate) async fn up_again(lab_dir: &Path) -> anyhow::Result<()> {
     anyhow::ensure!(
         out.status.success(),
         "bookstore-lab up failed: {}",
+        // The last five lines of stderr, newest first: where `up` says what failed.
         String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")
     );
     Ok(())

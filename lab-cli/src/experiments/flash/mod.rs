@@ -58,12 +58,23 @@ use self::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlashParams {
     /// Simulated shoppers, each its own registered user.
+    /// Each registers its own user, as real shoppers are: order-service scopes idempotency
+    /// keys per user (`UNIQUE (user_id, idempotency_key)`), and each order has its own owner.
     pub shoppers: u32,
     /// Units of the sale's book: far fewer than shoppers.
+    /// The gap between the two is the lesson: with three shoppers per unit, most checkouts
+    /// end in a 409 "sold out", and the board must show that every refusal left the
+    /// counters whole — a sale where everyone gets a unit never tests the no-oversell check.
     pub stock: u32,
     /// Shoppers arrive spread over this many seconds.
+    /// A ramp, not a burst: faults injected a few seconds in still meet shoppers
+    /// mid-checkout, and the first seconds are not all argon2 hashing at the user service.
     pub ramp_secs: u32,
     /// One shopper in this many leaves its order unpaid (0: nobody).
+    /// Abandoned orders keep their unit locked: they are what the "no orphan lock" row and
+    /// Redis's `locked` counter are checked against. The lab's payment window is 120 s
+    /// (`BOOKSTORE_PAYMENT_WINDOW_SECS`), longer than a default sale, so they are usually
+    /// still Pending at the end, and `locked` must equal their quantity.
     pub abandon_one_in: u32,
 }
 
@@ -86,13 +97,20 @@ impl FlashParams {
 /// Where the sale finds the stack (from `stack.json`).
 #[derive(Clone, Debug)]
 pub struct FlashTargets {
+    /// The lab directory: the faults read `stack.json` here for pids, and restart what they
+    /// killed with `bookstore-lab --dir <lab_dir> up`.
     pub lab_dir: PathBuf,
     /// `host:port` of the HTTP gateway.
+    /// Every shopper request goes here and only here: a restarted instance comes back on
+    /// its recorded port, so this address stays valid across every fault.
     pub gateway: String,
     /// gRPC addresses for the set-up (the admin's login, publishing the book).
     pub user: String,
+    /// Set-up only, like `user`: publishing the sale's book is not part of what is measured.
     pub catalog: String,
     /// The MariaDB server (no database) and Redis, read by the board.
+    /// No database in the URL: the board's queries name `inventory_db.`, `order_db.` and
+    /// `payment_db.` tables on one connection instead of opening three pools.
     pub mysql_url: String,
     pub redis_url: String,
     /// Instances the learner can kill (supervisor names, in stack order).
@@ -124,65 +142,112 @@ impl FlashTargets {
 /// One injected fault and what it cost.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultRecord {
+    /// [`Fault::label`], for the screen and the summary.
     pub label: String,
     /// Seconds into the sale.
+    /// Measured from the sale's `started` (after the book was published), like
+    /// [`Tick::elapsed_s`], so a fault's row lines up with the ticks around it.
     pub at_s: f64,
+    /// The step the recovery is timed on ([`Fault::route`]).
     pub route: Route,
     /// The action's own report, or its error.
     pub note: Option<String>,
+    /// From the moment the loop received the fault to the end of the lab's action (see the
+    /// module docs); `None` while it runs, and for an action that failed.
     pub restored_ms: Option<u64>,
+    /// From the same start to the *answer* of the first non-error request on `route` that
+    /// was sent after the fault began. `None` until one arrives; it stays `None` when no
+    /// request on that route was sent afterwards (the sale ended first), shown as "-".
     pub recovered_ms: Option<u64>,
     /// Answers on `route` that were errors between the fault and the recovery.
     pub failed_answers: u64,
 }
 
 /// The shoppers' counts at one moment.
+///
+/// Every field is a count of shoppers or of requests, read from [`Tally`]'s atomics one
+/// by one: a tick may see one counter a request ahead of another. That is fine for a
+/// display; the one decision taken from these numbers (all shoppers `finished`) reads a
+/// single counter, the last one each shopper bumps.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Counts {
     pub shoppers: u64,
+    /// Shoppers past register and login (their set-up steps).
     pub logged_in: u64,
+    /// Shoppers who got an order (one each, whatever retries it took).
     pub placed: u64,
+    /// Shoppers who never got an order because the sale stayed sold out until it ended.
     pub refused: u64,
+    /// Shoppers who got an order and left it unpaid on purpose.
     pub abandoned: u64,
+    /// Shoppers who *saw* their order turn Paid. order_db's count (in [`Summary::orders`])
+    /// may be higher: a shopper who gave up polling may still have paid.
     pub paid: u64,
+    /// Requests re-sent, over all shoppers and steps: the cost of the faults in traffic.
     pub retries: u64,
+    /// Retries the gateway answered from its idempotency record: each is a duplicate order
+    /// that the key prevented.
     pub replayed: u64,
+    /// Shoppers who stopped on a final error or a step's deadline.
     pub gave_up: u64,
+    /// Shoppers done for any reason (including a stop); catch-up waits for all of them.
     pub finished: u64,
+    /// The last give-up's reason: one line is enough to tell a fault that outlasted the
+    /// retries from a request the lab built wrong.
     pub last_error: Option<String>,
 }
 
 /// Where the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
+    /// Shoppers still arriving or checking out; faults can be injected.
     Selling,
     /// Shoppers done; waiting for every store to agree.
     CatchingUp,
+    /// Every check held after catch-up, or [`CATCH_UP`] ran out; the summary follows.
     Done,
 }
 
 /// One second of the sale.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tick {
+    /// Seconds since the sale started (set-up excluded).
     pub elapsed_s: f64,
     pub phase: Phase,
     pub counts: Counts,
     /// Successful requests per second over the last second, and their p99.
+    ///
+    /// "Per second" holds only while ticks are a second apart: a tick delayed by a blocked
+    /// sample (a paused MariaDB) counts every success since the previous tick. Successes
+    /// include every route — register, login, orders, payments and the poll that saw Paid —
+    /// so it answers "is the system serving at all", not "how many orders per second".
     pub rps: f64,
+    /// The latencies behind it include registration and login, whose argon2 hashing
+    /// dominates the first seconds of the ramp; `None` in a second with no success.
     pub p99_ms: Option<f64>,
+    /// The six checks as judged from this tick's sample.
     pub board: Vec<Row>,
+    /// Every fault so far, in the order they were injected, with its timing filled in as
+    /// far as it is known.
     pub faults: Vec<FaultRecord>,
     /// Inventory's counters for the book as Redis has them (available, locked, sold).
+    /// `None` while Redis does not answer; the screen then shows "?" rather than the last
+    /// known numbers, which would look like a frozen but healthy sale.
     pub stock: Option<(i64, i64, i64)>,
 }
 
 /// The end of a sale.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
+    /// The sale's fresh book id: every order of the run is about it and nothing else.
     pub book: u64,
     pub params: FlashParams,
+    /// The final tick: its board is the post-catch-up verdict, with `ever_broken` for what
+    /// was red on the way.
     pub last: Tick,
     /// Orders of the book in order_db: pending, paid, cancelled (incl. expired).
+    /// Read from the final sample, so they are the store's truth, not the shoppers' view;
+    /// all zero if MariaDB did not answer that last sample.
     pub orders: (usize, usize, usize),
     /// Every check held after catch-up and none was ever red.
     pub held: bool,
@@ -197,16 +262,21 @@ pub enum FlashEvent {
         params: FlashParams,
         instances: Vec<String>,
     },
+    /// One sample of the sale, once a second. Boxed, like `Finished`: the board's rows make
+    /// it far larger than the other variants, and an enum is as large as its largest.
     Tick(Box<Tick>),
     /// A fault's action finished (or failed): a line for the footer.
     Note(String),
     Finished(Box<Summary>),
+    /// The run could not start or the checklist failed (sent by the task that runs them).
     Failed(String),
     /// The completion checklist's answer (key `v`; independent of any sale).
     Checklist(Vec<checklist::Item>),
 }
 
 /// A fault being timed.
+/// `began` is a monotonic `Instant`, not `at_s`: recovery is compared with the `sent`
+/// instants of [`shopper::Attempt`], on the same clock.
 struct Timed {
     record: FaultRecord,
     began: Instant,
@@ -230,14 +300,22 @@ pub async fn run(
     // "sold = the paid orders' quantities" is exact, whatever else the stack is doing.
     let book = super::orders::fresh_book(&targets.user, &targets.catalog, params.stock).await?;
     let _ = events.send(FlashEvent::Ready { book, params, instances: killable(&targets) });
+    // Before any shopper starts, so the first tick can already judge; the pool connects
+    // lazily, so a stack with a slow MariaDB does not delay the sale's start.
     let mut board = Board::new(&targets.mysql_url, &targets.redis_url, book, params.stock)?;
 
+    // Shared with every shopper: the shoppers write, this loop reads once a second. `stop`
+    // is the only thing this loop tells them, and they check it between steps, never in
+    // the middle of a request (a request cut off half-way would be an unknown outcome the
+    // lab itself created).
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     // One HTTP client for all shoppers (its pool keeps a connection per concurrent
     // request); 5 s per request, above the gateway's own 3 s upstream deadline, so the
     // gateway's 504 arrives before our timeout and says what happened.
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    // The sale's clock starts here, after set-up: "t=3 s" means three seconds after the
+    // doors opened, whatever the book's publishing cost.
     let started = Instant::now();
     let ramp = f64::from(params.ramp_secs.max(1));
     for n in 0..params.shoppers {
@@ -245,6 +323,8 @@ pub async fn run(
             http: http.clone(),
             base: format!("http://{}", targets.gateway),
             book,
+            // Every k-th shopper (k-1, 2k-1, …), not a random one: each run has the same
+            // share of abandoners, spread evenly over the ramp.
             abandons: params.abandon_one_in > 0
                 && n % params.abandon_one_in == params.abandon_one_in - 1,
             // Evenly spread arrivals with a little jitter: a steady stream, not 60 at t=0.
@@ -252,8 +332,12 @@ pub async fn run(
                 (f64::from(n) * ramp / f64::from(params.shoppers) + rand::random_range(0.0..0.5))
                     .min(ramp),
             ),
+            // Two seconds past the last arrival: the last shopper still gets a retry
+            // round if its first try was refused.
             sale_ends: started + Duration::from_secs_f64(ramp + 2.0),
         };
+        // Detached: the run ends when `finished` reaches `shoppers`, not by joining
+        // the tasks, so a shopper stuck in a request cannot hold the board's ticks.
         tokio::spawn(s.visit(tally.clone(), stop.clone()));
     }
 
@@ -262,6 +346,7 @@ pub async fn run(
     // the seconds a fault lasts are exactly the ones the learner wants to watch.
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, anyhow::Result<faults::Done>)>();
     let mut timed: Vec<Timed> = Vec::new();
+    // Faults still acting; catch-up may not begin while one is.
     let mut running_faults = 0usize;
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     // A sample blocked by a paused MariaDB (up to its 4 s deadline) must not be followed
@@ -270,6 +355,7 @@ pub async fn run(
     let mut phase = Phase::Selling;
     let mut catch_up_began = None;
     let mut faults_open = true;
+    // Successes counted at the previous tick: the difference is this tick's rps.
     let mut ok_before = 0usize;
     loop {
         tokio::select! {
@@ -284,6 +370,9 @@ pub async fn run(
                         recovered_ms: None,
                         failed_answers: 0,
                     };
+                    // The clock starts when the lab receives the fault, before the action
+                    // is spawned: a SIGKILL takes effect at once, so every request from
+                    // here on may meet it.
                     timed.push(Timed { record, began: Instant::now() });
                     running_faults += 1;
                     let (idx, tx, dir, mysql) =
@@ -299,6 +388,8 @@ pub async fn run(
                 }
             },
             Some((idx, result)) = done_rx.recv() => {
+                // `done_tx` is held by this function, so the channel never closes and
+                // the pattern always matches: a `None` never silently disables this arm.
                 running_faults -= 1;
                 let t = &mut timed[idx];
                 let note = match result {
@@ -316,11 +407,17 @@ pub async fn run(
             // counts describe the same moment.
             _ = interval.tick() => {
                 let ids = order_ids(&tally);
+                // While the sample waits on a paused MariaDB (up to 2 s for Redis plus
+                // 4 s for MariaDB), fault arrivals and fault reports simply queue.
                 let sample = board.sample(&ids).await;
+                // Judged at once: a difference's age comes from `Instant::now()` inside
+                // `judge`, so the grace is wall-clock time, not a count of ticks.
                 let rows = board.judge(&sample);
                 let (ok_now, p99_ms) = progress(&tally);
                 let rps = (ok_now - ok_before) as f64;
                 ok_before = ok_now;
+                // After the sample, so a recovery seen in the log is on the same tick as
+                // the board that shows whether it broke anything.
                 time_faults(&tally, &mut timed);
                 let counts = counts(&tally, params.shoppers);
                 // Catch-up starts when no shopper and no fault is still at work: a fault
@@ -351,6 +448,8 @@ pub async fn run(
                 };
                 let _ = events.send(FlashEvent::Tick(Box::new(tick.clone())));
                 if phase == Phase::Done {
+                    // `ever_broken` too: a red that turned green is still a broken
+                    // promise, and the verdict must not pass a sale that only healed.
                     let held = tick.board.iter().all(|r| r.verdict == Verdict::Holds && r.ever_broken.is_none());
                     let summary = Summary { book, params, orders: sample.order_counts(), last: tick, held };
                     let _ = events.send(FlashEvent::Finished(Box::new(summary.clone())));
@@ -368,11 +467,18 @@ pub async fn run(
 
 /// Order ids the shoppers were given: added to the board's query, so an order that never
 /// reached inventory is still checked against its payments.
+///
+/// Without them, an order whose LockStock never committed would be missing from every
+/// inventory table — and so from the board — exactly when a fault made it interesting.
 fn order_ids(tally: &Tally) -> Vec<u64> {
     tally.orders.lock().expect("not poisoned").clone()
 }
 
 /// Successful answers so far, and the p99 of the last second's successes.
+///
+/// The count re-reads the whole log (a few thousand entries per run; cheap once a
+/// second). The latencies are *taken*, so each p99 covers one tick's successes only:
+/// a slow second during a fault is not averaged away by the calm seconds before it.
 fn progress(tally: &Tally) -> (usize, Option<f64>) {
     let ok =
         tally.log.lock().expect("not poisoned").iter().filter(|a| a.outcome == Outcome::Ok).count();
@@ -380,12 +486,21 @@ fn progress(tally: &Tally) -> (usize, Option<f64>) {
     if v.is_empty() {
         return (ok, None);
     }
+    // Nearest rank: with fewer than 100 successes in a second this is the slowest one,
+    // which is the honest reading of "p99" for so few samples.
     v.sort_unstable();
     (ok, Some(f64::from(v[(v.len() * 99 / 100).min(v.len() - 1)]) / 1000.0))
 }
 
 /// Fills in each fault's recovery: the first answer on its route (a success, or a correct
 /// "sold out") among requests sent after it began, and the errors on that route until then.
+///
+/// Only requests *sent* after the fault count: a request already in flight that
+/// succeeded just after the SIGKILL would report a recovery before the fault had
+/// touched anything. The answer's own time is used, not its send time, because the
+/// shopper learns of the recovery only when the answer arrives. A "sold out" counts as
+/// recovered: the service is up and deciding. Once a recovery is found it is frozen;
+/// until then the failed count is recomputed from the log on every tick.
 fn time_faults(tally: &Tally, timed: &mut [Timed]) {
     let log = tally.log.lock().expect("not poisoned");
     for t in timed.iter_mut().filter(|t| t.record.recovered_ms.is_none()) {
@@ -401,6 +516,7 @@ fn time_faults(tally: &Tally, timed: &mut [Timed]) {
     }
 }
 
+/// A snapshot of the shared counters for one tick (see [`Counts`] on consistency).
 fn counts(tally: &Tally, shoppers: u32) -> Counts {
     let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     Counts {
@@ -427,6 +543,8 @@ pub async fn script(
     mut print: impl FnMut(String),
 ) -> anyhow::Result<Summary> {
     // The first killable service that every checkout passes through.
+    // payment is not in the list: killing it is the relay fault's job, and the script
+    // runs that one separately, timed on the Paid route.
     let victim = ["order", "inventory", "catalog", "user"]
         .into_iter()
         .find(|n| targets.instances.iter().any(|i| i == n))
@@ -449,6 +567,10 @@ pub async fn script(
                 "unknown fault `{other}` in BOOKSTORE_FLASH_FAULTS (kill, redis, mysql, relay)"
             ),
         };
+        // The first fault at 3 s, when shoppers are already mid-checkout; 4 s apart,
+        // about one fault's length, so most recoveries are timed alone. Two faults on
+        // the same route can still overlap on a slow machine, and then the later one's
+        // recovery includes the earlier one's tail.
         plan.push((3.0 + 4.0 * n as f64, fault));
     }
     // The sale ends when its last shopper does; a fault planned after that would never be
@@ -462,6 +584,9 @@ pub async fn script(
     );
     let (ftx, frx) = mpsc::unbounded_channel();
     let (etx, mut erx) = mpsc::unbounded_channel();
+    // The runner owns the sale; this loop only reads its events and sends faults
+    // when a tick's clock passes their planned time, so a fault is sent at tick
+    // granularity (within a second of its plan).
     let runner = tokio::spawn(run(targets, params, frx, etx));
     let mut plan = plan.into_iter().peekable();
     let mut ftx = Some(ftx);
@@ -472,6 +597,8 @@ pub async fn script(
             }
             FlashEvent::Note(n) => print(format!("    {n}")),
             FlashEvent::Failed(m) => anyhow::bail!(m),
+            // The summary comes back from `runner` itself below; the event's copy is for
+            // the TUI.
             FlashEvent::Finished(_) => break,
             FlashEvent::Checklist(_) => {}
             FlashEvent::Tick(t) => {
@@ -503,6 +630,11 @@ pub async fn script(
 }
 
 /// `t= 12s 卖出中 成功 84/s p99 41ms | 下单 18 售罄 9 已付 12 重试 23 | 库存 2/4/14 | 看板 ✔✔✔✔✔✔`
+///
+/// Left to right it answers the lesson's questions in order: is the system serving
+/// (successes per second, p99), how far the sale is (orders placed, sold-out refusals,
+/// paid, abandoned), what the faults cost in traffic (retries, and the replays that
+/// prevented duplicate orders), Redis's available/locked/sold, and the six checks.
 pub fn tick_line(t: &Tick) -> String {
     let c = &t.counts;
     let phase = match t.phase {
@@ -527,6 +659,9 @@ pub fn tick_line(t: &Tick) -> String {
 }
 
 /// ✔ holds, … lagging, ✘ broken, ? unknown.
+///
+/// Lagging has its own mark because it is not a failure: the point of the board is that
+/// "…" is normal under eventual consistency and only "✘" is a bug.
 pub fn mark(v: &Verdict) -> char {
     match v {
         Verdict::Holds => '✔',
@@ -537,6 +672,10 @@ pub fn mark(v: &Verdict) -> char {
 }
 
 /// The end-of-run report: counts, each fault's cost, each invariant's verdict.
+///
+/// The shoppers' counts and order_db's counts are printed side by side on purpose: the
+/// client's view ("I saw Paid") and the store's truth ("status = 2") may differ after a
+/// fault, and the difference is the thing to explain, not to hide.
 pub fn summary_lines(s: &Summary) -> Vec<String> {
     let c = &s.last.counts;
     let (pending, paid, cancelled) = s.orders;
@@ -554,6 +693,9 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
     if let Some(e) = &c.last_error {
         out.push(format!("    最后一个放弃的原因：{e}"));
     }
+    // Both durations per fault: "restored" is when the lab's action ended, "recovered"
+    // when a client got an answer again; the gap between them is the retries' backoff
+    // plus whatever the service needed after it was back (reconnecting, a rebuild).
     for f in &s.last.faults {
         let ms = |v: Option<u64>| v.map_or("-".into(), |v| format!("{:.1}s", v as f64 / 1000.0));
         out.push(format!(
@@ -573,6 +715,8 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
             Verdict::Broken(items) => format!("被破坏：{}", items.join("；")),
             Verdict::Unknown(why) => format!("无法判断：{why}"),
         };
+        // A check that is green now but was red on the way says so on the same line:
+        // otherwise a healed failure would read like a pass.
         let ever = r
             .ever_broken
             .as_ref()
@@ -592,6 +736,8 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
 /// (killing the only entrance ends every checkout at once — allowed, but not the default).
 pub fn killable(targets: &FlashTargets) -> Vec<String> {
     const ORDER: [&str; 6] = ["order", "inventory", "payment", "catalog", "user", "gateway"];
+    // Unknown names sort last; instances of one service sort by their number, so
+    // `user` comes before `user-2`.
     let rank = |n: &String| {
         let base = services::spec(n).map_or("", |s| s.name);
         (ORDER.iter().position(|o| *o == base).unwrap_or(ORDER.len()), services::instance_number(n))

@@ -27,6 +27,8 @@ use serde_json::Value;
 /// The steps whose failures and recoveries the faults are timed against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {
+    /// Register and login: the shopper's set-up, and the route timed for no fault (the
+    /// user service is not in the script's kill list, but a learner may kill it by hand).
     Login,
     /// `POST /api/v1/orders`.
     Order,
@@ -39,6 +41,7 @@ pub enum Route {
 /// How a request ended, as far as recovery is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// A 2xx: the step happened (or had happened, for a replay).
     Ok,
     /// A correct "no" (409 FAILED_PRECONDITION: sold out): the service is up and deciding.
     Refused,
@@ -50,15 +53,24 @@ pub enum Outcome {
 #[derive(Clone, Copy, Debug)]
 pub struct Attempt {
     pub route: Route,
+    /// Taken just before the request left: recovery counts only requests sent after a
+    /// fault began (see `time_faults` in the parent module).
     pub sent: Instant,
     /// When the answer arrived.
     pub done: Instant,
+    /// The classification, not the status code: recovery timing needs only "answered",
+    /// "refused" and "failed", and the retry table has already mapped codes to those.
     pub outcome: Outcome,
 }
 
 /// Everything the shoppers count, shared by all of them (atomics: 60 tasks add to it).
 #[derive(Debug, Default)]
+///
+/// Relaxed atomics: each counter is independent and only displayed, and no thread waits
+/// on one to see another's writes. The vectors sit behind std `Mutex`es, held for one
+/// push or one copy and never across an `.await`, so a Tokio mutex would only add cost.
 pub struct Tally {
+    /// Shoppers who got a token (one per shopper, not per login request).
     pub logged_in: AtomicU64,
     /// Checkouts that got an order (201 or a replayed 200).
     pub placed: AtomicU64,
@@ -88,6 +100,11 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Logs one answered request; a success's latency also goes to the tick's p99.
+    ///
+    /// The latency is `sent` to now, measured after the body was read by the caller, so it
+    /// is what the shopper waited, not only the time to the first header. µs in a `u32`
+    /// caps at about 71 minutes — far beyond the 5 s client timeout.
     fn record(&self, route: Route, sent: Instant, outcome: Outcome) {
         let done = Instant::now();
         self.log.lock().expect("not poisoned").push(Attempt { route, sent, done, outcome });
@@ -97,6 +114,7 @@ impl Tally {
         }
     }
 
+    /// Counts a give-up and keeps its reason for the screen (the latest one wins).
     fn fail(&self, message: String) {
         self.gave_up.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().expect("not poisoned") = Some(message);
@@ -106,9 +124,11 @@ impl Tally {
 /// How one shopper behaves.
 #[derive(Clone, Debug)]
 pub struct Shopper {
+    /// The sale's one client, cloned (a clone shares the connection pool).
     pub http: reqwest::Client,
     /// `http://host:port` of the gateway.
     pub base: String,
+    /// The sale's book: every shopper orders one copy of it.
     pub book: u64,
     /// This shopper leaves its order unpaid.
     pub abandons: bool,
@@ -124,6 +144,10 @@ pub struct Shopper {
 /// The longest one step is retried before the shopper gives up: long enough to ride out
 /// any fault the lab injects (a MariaDB pause of a few seconds, a restart of a service),
 /// short enough that a real outage ends the run instead of hanging it.
+///
+/// The backoff caps at 1.6 s, so 45 s is about 30 tries of one step. The poll for Paid
+/// gets twice this: the payment gateway's mock adds its own 3 s, and the relay fault
+/// holds the delivery until payment-service is back.
 const STEP_DEADLINE: Duration = Duration::from_secs(45);
 
 /// What a step ended with, when it did not succeed.
@@ -145,7 +169,12 @@ impl Shopper {
         tally.finished.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Register, log in, order (again while sold out), pay, poll until Paid; each exit
+    /// counts in exactly one of `refused`, `abandoned`, `paid`, `gave_up` — or in none when
+    /// `stop` cut the visit short.
     async fn checkout(&self, tally: &Tally, stop: &AtomicBool) {
+        // Unique per shopper and per run: a second sale on the same stack must not log in
+        // as the first sale's users (their passwords are the same pattern).
         let name = bookstore_stack::testing::unique_name("flash");
         let password = format!("{name}-pw-1234");
         let reg = serde_json::json!({"username": name, "password": password, "email": format!("{name}@lab.local")});
@@ -158,6 +187,8 @@ impl Shopper {
             Ok(_) | Err(Stop::Refused) => {}
             Err(Stop::Failed(m)) => return tally.fail(format!("register: {m}")),
         }
+        // Unlike the registration's 409 above, no refusal of a login is a late success:
+        // a refused login ends the visit.
         let token =
             match self.send(tally, Route::Login, "/api/v1/users/login", &login, None, None).await {
                 Ok(v) => v["token"].as_str().unwrap_or_default().to_string(),
@@ -200,6 +231,8 @@ impl Shopper {
             return;
         };
         tally.placed.fetch_add(1, Ordering::Relaxed);
+        // Recorded before paying, so the board checks this order's payments even if
+        // the shopper never gets to pay (a give-up, an abandon, a stop).
         let id = order["order"]["id"].as_u64().unwrap_or_default();
         tally.orders.lock().expect("not poisoned").push(id);
         let total = order["order"]["total"].as_i64().unwrap_or_default();
@@ -207,8 +240,12 @@ impl Shopper {
             tally.abandoned.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        // The order's own total, as a shop's checkout page would send it: the board's
+        // "payment amount = order total" check proves nobody rewrote it on the way.
         let pay = serde_json::json!({"amount": total});
         let path = format!("/api/v1/orders/{id}/payments");
+        // No idempotency key: payment-service keeps one live payment per order, so a
+        // retried CreatePayment is answered with the same payment (module docs).
         if let Err(e) = self.send(tally, Route::Pay, &path, &pay, Some(&token), None).await {
             let m = match e {
                 Stop::Refused => "payment refused (order no longer payable)".into(),
@@ -226,6 +263,9 @@ impl Shopper {
                 return;
             }
             let sent = Instant::now();
+            // Failed or not-yet-Paid polls are not recorded: they are the expected
+            // wait, not errors. Only the poll that sees Paid is logged, which makes it
+            // the first "answer" the relay fault's recovery is timed on.
             let answer = self.http.get(&url).bearer_auth(&token).send().await;
             if let Ok(r) = answer
                 && r.status().is_success()
@@ -237,10 +277,14 @@ impl Shopper {
                         tally.paid.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
+                    // Cancelled after the shopper paid: the payment window closed first, or
+                    // a refund ran — the board's payment row says which promise that touches.
                     Some("cancelled") => return tally.fail(format!("order {id} cancelled")),
                     _ => {}
                 }
             }
+            // 250 ms: Paid is seen within a quarter second of the relay's delivery,
+            // at four GETs a second per waiting shopper — small next to the sale.
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         tally.fail(format!("order {id} not paid within {}s", (STEP_DEADLINE * 2).as_secs()));
@@ -259,6 +303,9 @@ impl Shopper {
     ) -> Result<Value, Stop> {
         // lesson:client-retry:start
         let started = Instant::now();
+        // 100 ms doubling to 1.6 s: five retries cover the first three seconds,
+        // about the length of one injected fault, and later tries come no faster than
+        // every 1.6 s — the lateness the module docs of the parent count into "recovered".
         let mut backoff = Duration::from_millis(100);
         loop {
             let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
@@ -272,7 +319,12 @@ impl Shopper {
             let verdict = match req.send().await {
                 Ok(r) => {
                     let status = r.status();
+                    // The gateway sets this header on a 200 that replays the first answer for
+                    // the same key: the only way a client can tell "my retry duplicated
+                    // nothing" from "my first try never arrived".
                     let replayed = r.headers().contains_key("idempotent-replayed");
+                    // A body that is not JSON (a proxy's HTML error page) still goes through
+                    // `classify` by its status; `Null` only loses the error code.
                     let v: Value = r.json().await.unwrap_or(Value::Null);
                     classify(status, &v).map(|()| (v, replayed))
                 }
@@ -285,6 +337,9 @@ impl Shopper {
                 Err(Retry::Refused) => Outcome::Refused,
                 Err(_) => Outcome::Error,
             };
+            // Every answer is logged, including those about to be retried: the fault
+            // timing counts the failed ones, and a success after retries is timed
+            // from its own send, not from the step's first try.
             tally.record(route, sent, outcome);
             let why = match verdict {
                 Ok((v, replayed)) => {
@@ -296,11 +351,17 @@ impl Shopper {
                 Err(Retry::Refused) => return Err(Stop::Refused),
                 Err(Retry::Final(m)) => return Err(Stop::Failed(m)),
                 Err(Retry::Now(m)) => {
+                    // An ABORTED is a lost race inside the service (a lock or a
+                    // version check), not an overload: retrying at once is right, and the
+                    // backoff restarts small so the next failure does not inherit a long wait.
                     backoff = Duration::from_millis(20);
                     m
                 }
                 Err(Retry::After(m)) => m,
             };
+            // Checked after the answer, not before the send: a step always gets at
+            // least one try, and the deadline bounds the retrying, not the request
+            // (each request has the client's own 5 s timeout).
             if started.elapsed() > STEP_DEADLINE {
                 return Err(Stop::Failed(format!(
                     "gave up after {}s: {why}",
@@ -319,6 +380,9 @@ impl Shopper {
 }
 
 /// Why an answer was not a success, and what the client does about it.
+///
+/// Only `After` grows the backoff. `Refused` and `Final` are decisions about the request:
+/// retrying them changes nothing but the load.
 enum Retry {
     /// 409 FAILED_PRECONDITION: do not retry; the state says no.
     Refused,
@@ -331,6 +395,9 @@ enum Retry {
 }
 
 /// The gateway's retry table (see the module docs) applied to one answer.
+///
+/// The error body is the gateway's `{"error": {"code", "message"}}`; the gRPC code name
+/// is what tells two 409s apart (sold out is final, a lost race is not).
 fn classify(status: StatusCode, body: &Value) -> Result<(), Retry> {
     if status.is_success() {
         return Ok(());
@@ -340,6 +407,8 @@ fn classify(status: StatusCode, body: &Value) -> Result<(), Retry> {
         format!("{} {code}: {}", status.as_u16(), body["error"]["message"].as_str().unwrap_or(""));
     Err(match (status.as_u16(), code) {
         (409, "ABORTED") => Retry::Now(what),
+        // Any other 409 (FAILED_PRECONDITION, ALREADY_EXISTS for a retried register) is a
+        // decision of the current state: the caller treats it as "the answer is no".
         (409, _) => Retry::Refused,
         // 500 is retried too, with backoff: during a MariaDB pause a service can answer
         // INTERNAL for a connection the pause broke; retrying with the same key is safe.
@@ -354,6 +423,10 @@ mod tests {
 
     /// The retry table: what is retried, at once or after a pause, and what is final.
     #[test]
+    ///
+    /// It catches the two costly regressions: a sold-out 409 retried as if it were a race
+    /// (sixty shoppers hammering a sold-out book until their deadlines), and a 504 treated
+    /// as final (a shopper giving up on an order that may have been placed).
     fn answers_are_classified_by_the_gateways_retry_table() {
         let body = |code: &str| serde_json::json!({"error": {"code": code, "message": "m"}});
         let c = |s: u16, code: &str| classify(StatusCode::from_u16(s).unwrap(), &body(code));
