@@ -36,16 +36,28 @@ use tokio::sync::mpsc;
 use crate::metrics::{self, Scrape};
 
 /// The binary whose instances the experiment balances over and kills.
+///
+/// user-service because `/users/me` needs it twice per request (ValidateToken, GetUser),
+/// both reads the gateway's discovery may re-send to another instance, and because
+/// `up --replicas user=2` is the course's way to have more than one.
 const SERVICE: &str = "user-service";
 /// Sampling period: fine enough to time an ejection to ~100 ms.
+///
+/// Only while a kill is timed: otherwise every tenth tick does the work, one per second.
+/// A scrape of the gateway and a Consul query per 100 ms is light on loopback, and
+/// coarser sampling would round passive ejection (milliseconds) up to a full second.
 const SAMPLE: Duration = Duration::from_millis(100);
 
 /// Where the experiment finds the stack (re-read from `stack.json` when it starts).
 #[derive(Clone, Debug)]
 pub struct DiscoveryTargets {
     pub lab_dir: PathBuf,
+    /// `host:port` of the gateway's HTTP API: the load's only entrance, as a browser's.
     pub gateway: String,
+    /// The gateway's `/metrics` (`host:port`): where its per-instance call counters are.
+    /// `None` hides the client-side columns and the re-send count, nothing else.
     pub gateway_metrics: Option<String>,
+    /// Consul's HTTP API (`host:port`), asked for every instance and its health.
     pub consul: String,
     /// user-service's name in this stack's Consul (see `StackState::consul_name`).
     pub service: String,
@@ -59,6 +71,8 @@ impl DiscoveryTargets {
             anyhow::anyhow!("the gateway is not running (start the stack with `bookstore-lab up`)")
         })?;
         anyhow::ensure!(
+            // With static addresses the gateway dials one fixed instance: killing it is a
+            // plain outage, and the lesson's point (calls move elsewhere) cannot be shown.
             !state.static_addrs,
             "this stack was started with --static-addrs: the gateway does not use Consul \
              (run `bookstore-lab down` and `bookstore-lab up --replicas user=2`)"
@@ -79,8 +93,12 @@ pub enum Action {
     /// `kill -9` the instance with this supervisor name (`user-2`).
     Kill(String),
     /// Start a killed instance again on its port.
+    /// Through the supervisor, which gives a dead instance back its recorded port; the
+    /// new process registers with Consul again under a new id.
     Restart(String),
     /// Start one more instance on a free port.
+    /// The lesson's counterpart to the kill: no caller is told the address, yet calls
+    /// reach it once Consul passes its check — discovery, not configuration.
     Add,
     /// Stop an instance gracefully (SIGTERM: it deregisters first).
     Stop(String),
@@ -91,49 +109,74 @@ pub enum Action {
 pub struct InstanceView {
     /// The supervisor's name (`user`, `user-2`), or `user@<port>` for one started by hand.
     pub label: String,
+    /// The instance's gRPC `host:port`: the key every count is matched by, because Consul
+    /// ids change on a restart and supervisor names do not exist for hand-started ones.
     pub address: String,
     /// Consul's verdict (`passing`, `critical`), or `-` when Consul no longer lists it.
     pub consul: String,
     /// Calls per second the instance *served* (its own `/metrics`); `None` when it could not
     /// be scraped (dead).
+    /// Both rates are differences of counters over the real time between two samples, not
+    /// an assumed second, so a slow scrape does not inflate them.
     pub served_qps: Option<f64>,
     /// Calls per second the gateway *sent* it (the gateway's `/metrics`).
+    /// Compared with `served_qps`, it shows who decides where calls go: the gateway stops
+    /// sending to a dead instance before Consul says anything.
     pub sent_qps: Option<f64>,
 }
 
 /// What happened after the last kill, in milliseconds after it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct KillReport {
+    /// The killed instance's supervisor name.
     pub label: String,
     pub address: String,
     /// Requests of the load that failed since the kill (the goal: 0).
+    /// Each one is a request the gateway's discovery did not save by a re-send: the
+    /// lesson's one number that must stay at zero.
     pub failed: u64,
     /// Calls the gateway's discovery saw fail on the dead instance and re-sent elsewhere.
+    /// Counted from the gateway's `upstream_failures_total` (all user-service instances):
+    /// for these reads each failure is followed by one re-send on another instance.
     pub resent: u64,
     /// The gateway's last call to the dead instance.
+    ///
+    /// Resolution is the sample: the first 100 ms tick at which the gateway's counter for
+    /// the dead address stopped growing. Usually within the first tick (passive ejection);
+    /// later if the ejection's cooldown ran out before Consul dropped the instance.
     pub last_call_ms: Option<u64>,
     /// Consul's first verdict other than `passing`.
+    /// The health check's view: one check interval (1 s in the lab) after the kill, at
+    /// most. Compare with `last_call_ms` to see the client act before the registry.
     pub not_passing_ms: Option<u64>,
     /// Consul forgot the registration entirely.
+    /// Consul's `DeregisterCriticalServiceAfter`, whose floor is one minute: this is the
+    /// number that shows why nobody should wait for the registry to notice a crash.
     pub deregistered_ms: Option<u64>,
 }
 
 /// One second of the experiment.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tick {
+    /// Seconds since the load started.
     pub elapsed_s: f64,
     /// Requests per second over the last second, and the run's totals.
     pub rps: f64,
     pub ok: u64,
     pub failed: u64,
+    /// Over every answer of the last second, failures included: a failure that took the
+    /// client's 5 s timeout must show in the tail, not be filtered out of it.
     pub p99_ms: Option<f64>,
+    /// Every instance Consul lists plus every recorded one it does not (see `views`).
     pub instances: Vec<InstanceView>,
+    /// The last kill's figures, frozen when it is restarted.
     pub kill: Option<KillReport>,
 }
 
 /// Events of one run, in the usual experiment shape.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DiscoveryEvent {
+    /// The load runs (the lab user is logged in); `workers` concurrent callers.
     Ready {
         workers: usize,
     },
@@ -144,6 +187,11 @@ pub enum DiscoveryEvent {
 }
 
 /// The load generator: `workers` loops of `GET /api/v1/users/me` until `stop`.
+///
+/// Closed-loop: each worker sends its next request only when the last one answered, so
+/// `workers` is the concurrency and the rate is whatever the system sustains. A slow
+/// instance therefore lowers the rate instead of piling up requests — enough for this
+/// lesson, which is about where calls go, not about the system's capacity.
 struct Load {
     ok: AtomicU64,
     failed: AtomicU64,
@@ -160,6 +208,8 @@ impl Load {
             latencies: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
+        // 5 s, above the gateway's 3 s upstream deadline: a stuck upstream shows as
+        // the gateway's own 504, which names what happened, not as a client timeout.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -172,6 +222,8 @@ impl Load {
                 while !load.stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
                     let answer = http.get(&url).header("authorization", &auth).send().await;
+                    // The body is not read: the status alone answers "did the call work",
+                    // and the latency is to the answer's head, the part every caller waits for.
                     let ok = answer.is_ok_and(|r| r.status().is_success());
                     let counter = if ok { &load.ok } else { &load.failed };
                     counter.fetch_add(1, Ordering::Relaxed);
@@ -183,6 +235,7 @@ impl Load {
         load
     }
 
+    /// The p99 of the answers since the last call, which takes them (one tick's worth).
     fn p99_ms(&self) -> Option<f64> {
         let mut v = std::mem::take(&mut *self.latencies.lock().expect("not poisoned"));
         if v.is_empty() {
@@ -195,10 +248,15 @@ impl Load {
 
 /// A kill being timed.
 struct KillMark {
+    /// When the kill was recorded: just after the SIGKILL and one scrape of the gateway
+    /// (a few ms on loopback), so every time in the report is that much early.
     at: Instant,
     /// The instance was restarted: a new process on the same address would look like the
     /// dead one still getting calls, so the timing stops here.
     done: bool,
+    /// The load's failures, the gateway's failure total and its calls to the dead address
+    /// at `at`: the report shows the differences since then, so a failure that happened
+    /// before the kill is never charged to it.
     failed_before: u64,
     resent_before: f64,
     last_sent: f64,
@@ -207,6 +265,9 @@ struct KillMark {
 
 /// Counters of one sample, per instance address.
 #[derive(Default)]
+///
+/// Kept from one second to the next: the rates in [`InstanceView`] are this sample's
+/// counts minus the previous one's, over the time between them.
 struct Counters {
     at: Option<Instant>,
     served: HashMap<String, f64>,
@@ -215,6 +276,9 @@ struct Counters {
 
 /// Registers and logs in a lab user through the gateway (a new one per run, so the
 /// experiment never depends on what an earlier run left).
+///
+/// No retry: this runs before the load, and a gateway that cannot register a user is
+/// a stack that is not up — the error says so.
 async fn login(http: &reqwest::Client, gateway: &str) -> anyhow::Result<String> {
     let name = format!("disc{}", rand::random::<u32>());
     let body = serde_json::json!({"username": name, "password": "discovery-35", "email": format!("{name}@lab.example")});
@@ -247,11 +311,15 @@ pub async fn run(
     events: mpsc::UnboundedSender<DiscoveryEvent>,
 ) -> anyhow::Result<Tick> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+    // One user and one token for all workers: the token is validated on every call
+    // (user-service's ValidateToken), so it costs the same as sixteen users would.
     let token = login(&http, &targets.gateway).await?;
     let load = Load::start(&targets.gateway, &token, workers);
     let _ = events.send(DiscoveryEvent::Ready { workers });
     let consul = Consul::new(&targets.consul);
     let started = Instant::now();
+    // The per-second counters of the previous full sample; empty at first, so the
+    // first tick shows no rates rather than a rate computed from zero.
     let mut second = Counters::default();
     let mut ok_before = 0;
     let mut kill: Option<KillMark> = None;
@@ -266,6 +334,8 @@ pub async fn run(
                 // instant start the timing; starting an instance waits for Consul's first
                 // passing check (a second or two), so it runs beside the sampler.
                 Some(Action::Kill(label)) => {
+                    // Only the signal is sent (no restart), so `act` returns within a few
+                    // milliseconds and the timestamps below are about the kill.
                     let note = act(&targets, &Action::Kill(label.clone())).await;
                     if note.is_ok() {
                         let (sent, resent) = gateway_counts(&http, &targets).await;
@@ -290,6 +360,9 @@ pub async fn run(
                     if let (Action::Restart(label), Some(k)) = (&other, kill.as_mut())
                         && *label == k.report.label
                     {
+                        // Marked before the restart has even begun: once it is requested, any
+                        // call to that address may be the new process's, not a late one to the
+                        // dead process.
                         k.done = true;
                     }
                     let (targets, events) = (targets.clone(), events.clone());
@@ -301,11 +374,17 @@ pub async fn run(
             },
             _ = interval.tick() => {
                 samples += 1;
+                // 90 s: Consul's one-minute deregistration floor, with room for its own
+                // check and reap timing. After that the last figure (deregistered) is either in or
+                // will not come, and sampling drops back to once a second.
                 let timing = kill.as_ref().is_some_and(|k| !k.done && k.at.elapsed() < Duration::from_secs(90));
                 // Every 100 ms while a kill is being timed, else every second.
                 if !timing && !samples.is_multiple_of(10) {
                     continue;
                 }
+                // Caveat: a failed Consul query becomes an empty list here, and `time_kill`
+                // then reads the dead instance as deregistered at that sample. With Consul
+                // on loopback this has not been seen, but it is a measurement that can lie.
                 let listed = consul.all_instances(&targets.service).await.unwrap_or_default();
                 let (sent, resent) = gateway_counts(&http, &targets).await;
                 if let Some(k) = kill.as_mut().filter(|k| !k.done) {
@@ -315,6 +394,8 @@ pub async fn run(
                     continue;
                 }
                 let now = Instant::now();
+                // Server side only once a second: it scrapes every instance, and the per-
+                // instance rates are per-second figures anyway.
                 let served = served_counts(&http, &listed).await;
                 let state = StackState::load(&targets.lab_dir).ok().flatten().unwrap_or_default();
                 let instances = views(&state, &listed, &second, &served, &sent, now);
@@ -322,6 +403,8 @@ pub async fn run(
                 let ok = load.ok.load(Ordering::Relaxed);
                 last = Tick {
                     elapsed_s: started.elapsed().as_secs_f64(),
+                    // Successes since the previous full sample, taken as one second (ten
+                    // ticks); a burst of delayed ticks makes one value a little high.
                     rps: (ok - ok_before) as f64,
                     ok,
                     failed: load.failed.load(Ordering::Relaxed),
@@ -330,12 +413,15 @@ pub async fn run(
                     kill: kill.as_ref().map(|k| k.report.clone()),
                 };
                 ok_before = ok;
+                // Nobody listens any more (the screen closed): stop the load.
                 if events.send(DiscoveryEvent::Tick(last.clone())).is_err() {
                     break Ok(last);
                 }
             }
         }
     };
+    // The workers stop after their current request; they hold only `Arc`s, so
+    // nothing else has to be joined.
     load.stop.store(true, Ordering::Relaxed);
     result
 }
@@ -368,6 +454,9 @@ async fn act(targets: &DiscoveryTargets, action: &Action) -> anyhow::Result<Stri
 
 /// The gateway's discovery counters for user-service: calls sent per instance address, and
 /// the total of failed (re-sent) calls.
+///
+/// Both zero when the gateway has no metrics port or its scrape failed: the report
+/// then shows no calls and no re-sends, which the TUI labels as "not measured".
 async fn gateway_counts(
     http: &reqwest::Client,
     targets: &DiscoveryTargets,
@@ -380,6 +469,8 @@ async fn gateway_counts(
     )
 }
 
+/// `name`'s value per `instance` label, for one `service`: the gateway's calls per
+/// instance address.
 fn per_instance(scrape: &Scrape, name: &str, service: &str) -> HashMap<String, f64> {
     scrape
         .label_values(name, "instance")
@@ -397,9 +488,14 @@ async fn served_counts(
     listed: &[(bookstore_platform::consul::Instance, String)],
 ) -> HashMap<String, f64> {
     let scrapes = futures::future::join_all(listed.iter().map(|(i, _)| async move {
+        // The metrics port is in the registration's meta, and the host is the
+        // instance's own: scraping the address Consul gives is what a Prometheus
+        // with Consul service discovery would do.
         let host = i.address.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
         let port = i.meta.get("metrics_port")?;
         let s = metrics::scrape(http, &format!("{host}:{port}")).await.ok()?;
+        // Every method summed: the question is "did this process serve calls", and
+        // `/users/me` alone is two methods.
         Some((i.address.clone(), s.sum("grpc_requests_total", &[])))
     }))
     .await;
@@ -407,6 +503,9 @@ async fn served_counts(
 }
 
 /// Advances a kill's report with one sample.
+///
+/// Called on every 100 ms sample until the kill is restarted. Each moment is recorded
+/// once, at the first sample that shows it, so its resolution is one sample.
 fn time_kill(
     k: &mut KillMark,
     listed: &[(bookstore_platform::consul::Instance, String)],
@@ -418,12 +517,15 @@ fn time_kill(
     let r = &mut k.report;
     r.failed = failed - k.failed_before;
     r.resent = (resent - k.resent_before).max(0.0) as u64;
+    // An address missing from this scrape (a failed scrape) means no new call
+    // seen, not a counter back at zero: keep the last value.
     let now_sent = sent.get(&r.address).copied().unwrap_or(k.last_sent);
     if now_sent > k.last_sent {
         k.last_sent = now_sent;
         r.last_call_ms = Some(ms);
     }
     let status = listed.iter().find(|(i, _)| i.address == r.address).map(|(_, s)| s.as_str());
+    // Not listed at all counts too: a deregistration is also "not passing".
     if r.not_passing_ms.is_none() && status != Some("passing") {
         r.not_passing_ms = Some(ms);
     }
@@ -433,6 +535,10 @@ fn time_kill(
 }
 
 /// The rows of a tick: every instance Consul lists, plus recorded ones it does not.
+///
+/// Recorded instances that Consul does not list are rows too: a dead instance that has
+/// been deregistered must stay visible as "-", or the screen would suggest it never
+/// existed.
 fn views(
     state: &StackState,
     listed: &[(bookstore_platform::consul::Instance, String)],
@@ -479,6 +585,7 @@ fn views(
             }
         })
         .collect();
+    // By instance number, so `user` stays above `user-2` whatever order Consul uses.
     rows.sort_by_key(|r| services::instance_number(&r.label));
     rows
 }
@@ -499,11 +606,20 @@ pub async fn script(
         .collect();
     let (atx, arx) = mpsc::unbounded_channel();
     let (etx, mut erx) = mpsc::unbounded_channel();
+    // 16 callers: enough concurrency that both instances have calls in flight at
+    // the kill (so there is something to re-send), not so many that the
+    // 2-core lab machine measures its own saturation.
     let runner = tokio::spawn(run(targets, 16, arx, etx));
     if users.len() < 2 {
+        // Sent before the first tick; the new instance usually passes its first
+        // Consul check within a second or two, before the kill at 3 s.
         atx.send(Action::Add)?;
     }
+    // The highest-numbered instance: the one added for the lesson, never the
+    // only one the rest of the stack was started with.
     let victim = |ticks: &Tick| ticks.instances.last().map(|i| i.label.clone());
+    // 3 s of steady load before the kill, 4 s to watch ejection and the health
+    // check, 4 s after the restart to see traffic return to the new process.
     let mut plan = vec![(3.0, "kill"), (7.0, "restart"), (11.0, "end")].into_iter().peekable();
     let mut victim_label = None;
     while let Some(e) = erx.recv().await {
@@ -542,11 +658,16 @@ pub async fn script(
     if let Some(k) = &last.kill {
         print(kill_line(k));
     }
+    // Zero, not "few": every call of this load is a read that discovery may
+    // re-send, so any failure is a bug in the client side, not bad luck.
     anyhow::ensure!(last.failed == 0, "{} requests failed while an instance died", last.failed);
     Ok(last)
 }
 
 /// `t=5s 1234 req/s 失败 0 p99 3.1ms | user passing 610/s | user-2 critical -`
+///
+/// The instance columns are the *served* rates: the instances' own count is the
+/// evidence that traffic moved, not the gateway's claim about where it sent it.
 pub fn tick_line(t: &Tick) -> String {
     let mut line = format!(
         "t={:>4.1}s {:>6.0} 请求/秒 · 失败 {} · p99 {}",
@@ -567,6 +688,9 @@ pub fn tick_line(t: &Tick) -> String {
 }
 
 /// The kill's figures as one line.
+///
+/// The three moments in the order they happen — last call, not passing, deregistered —
+/// so the line itself reads as the lesson's timeline; `尚未` for one not reached yet.
 pub fn kill_line(k: &KillReport) -> String {
     let ms = |v: Option<u64>| v.map_or("尚未".into(), |v| format!("+{v}ms"));
     format!(
