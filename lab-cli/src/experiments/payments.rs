@@ -107,14 +107,22 @@ use super::{
 /// restarted payment-service gets a new metrics port).
 #[derive(Clone, Debug)]
 pub struct PaymentTargets {
+    /// order-service (gRPC): CreateOrder, CancelOrder and the GetOrder polls.
     pub order: String,
+    /// inventory-service (gRPC): GetStock before and after, GetStockLog for the confirms.
     pub inventory: String,
+    /// catalog-service (gRPC), with `user`: set-up only (the shopper, the fresh book).
     pub catalog: String,
     pub user: String,
+    /// payment-service (gRPC): CreatePayment and the QueryPayment polls.
     pub payment: String,
     /// The HTTP gateway (`host:port`): the mock-callback route.
     pub gateway: String,
     /// payment-service's Prometheus endpoint, if recorded: the callback counters.
+    ///
+    /// The first instance's only: with `--replicas payment=2` the gateway spreads the 100
+    /// callbacks over both, this counter sees one share, and `changed` can read 0 for a
+    /// payment the other instance settled — run scenario 2 against a single instance.
     pub payment_metrics: Option<String>,
     /// The stack directory: the pid to kill and the supervisor that restarts it.
     pub lab_dir: PathBuf,
@@ -123,9 +131,16 @@ pub struct PaymentTargets {
 /// The four scenarios, in the lesson's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
+    /// Nothing injected: the reference timeline every other scenario is read against.
     Timeline,
+    /// Catches a settle without its row lock: two concurrent callbacks would both see
+    /// Pending and both write the outcome (two outbox rows, two confirms).
     Duplicates,
+    /// Catches a gateway answer kept only in memory: it would die with the process, and
+    /// the order would stay Pending although the customer paid.
     Crash,
+    /// Catches a relay that treats "order no longer payable" as a retryable error (it would
+    /// retry forever) or as success (the money kept for goods never shipped).
     Refund,
 }
 
@@ -156,6 +171,10 @@ impl Scenario {
 
 /// How many duplicate callbacks scenario 2 fires at once: the course's "a gateway retries
 /// its callback" turned up until a missing lock or a non-conditional update would show.
+///
+/// 100, not 2: two requests rarely overlap inside the few milliseconds of one
+/// transaction, so a missing lock would pass most runs; a hundred at once make the
+/// overlap near certain, and the count stays small for a loopback HTTP pool.
 pub const DUPLICATES: usize = 100;
 
 // One shopper and one book, made once and reused by every scenario of a screen session:
@@ -164,17 +183,24 @@ pub const DUPLICATES: usize = 100;
 /// The shopper's token and the run's book.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setup {
+    /// The book every scenario orders from (replaced by a fresh one once it sells out).
     pub book: u64,
+    /// The shopper's bearer token: every order, payment and query belongs to this user.
     pub token: String,
 }
 
 /// Units the experiment's book starts with.
+///
+/// A paid scenario takes one unit and a refund gives its unit back, so twenty covers a
+/// session of key presses; `run` publishes a new book when it runs out.
 pub const BOOK_STOCK: u32 = 20;
 
 /// One line of a scenario's timeline: milliseconds after CreateOrder was sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
+    /// Milliseconds since `t0`, which is taken just before CreateOrder is sent.
     pub at_ms: i64,
+    /// The line for the screen, in the learner's language.
     pub what: String,
 }
 
@@ -185,9 +211,12 @@ pub struct Step {
 /// Scenario 2's counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallbackCounts {
+    /// Always [`DUPLICATES`]: what the other counts are read against.
     pub sent: usize,
     /// HTTP 200 with `"status":"success"` in the body.
     pub ok: usize,
+    /// No answer, a non-2xx status, or a body whose payment was not `success`: a provider
+    /// would retry each of these, so one is already a failure of the contract.
     pub failed: usize,
     /// Callbacks that settled the payment (must be 1), if the metrics could be read.
     pub changed: Option<u64>,
@@ -198,6 +227,8 @@ pub struct CallbackCounts {
 /// Scenario 3's kill and restart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Restart {
+    /// The pid that got SIGKILL, and the pid `up` recorded for the new process: two
+    /// different numbers are the proof that a process really died.
     pub killed_pid: u32,
     pub new_pid: u32,
 }
@@ -209,21 +240,27 @@ pub struct Restart {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
     pub scenario: Scenario,
+    /// The scenario's own order (a new one per scenario, no idempotency key).
     pub order_id: u64,
     pub payment_no: String,
+    /// In cents, equal to the order's total (payment-service refuses anything else).
     pub amount: i64,
     /// The book's stock before CreateOrder and once the payment settled (read by GetStock
     /// from inventory's Redis counters — the figures shoppers are served from).
     pub before: StockView,
     pub after: StockView,
+    /// From the last QueryPayment and GetOrder polls: the public API's answer, not a table.
     pub payment_status: PaymentStatus,
     pub order_status: OrderStatus,
     /// The payment's `reason` (why it was refunded), empty otherwise.
     pub reason: String,
     /// DECR (confirm) entries in the stock log for this order: 1 if paid, 0 if refunded.
     pub confirms: usize,
+    /// Scenario 2 only.
     pub callbacks: Option<CallbackCounts>,
+    /// Scenario 3 only.
     pub restart: Option<Restart>,
+    /// Every step, in the order they were first seen (the same values the live events had).
     pub steps: Vec<Step>,
 }
 
@@ -240,6 +277,9 @@ impl Report {
         let sold = self.after.sold - self.before.sold;
         let avail = self.after.available - self.before.available;
         let locked = self.after.locked - self.before.locked;
+        // Checked for every scenario: a paid order's lock became the sale, a refunded
+        // one's lock went back to `available` at the cancel. Either way, a non-zero
+        // `locked` delta is a unit nobody can buy any more.
         let mut ok = locked == 0;
         let mut why = format!("sold {sold:+} · available {avail:+} · locked {locked:+}");
         match self.scenario {
@@ -247,6 +287,8 @@ impl Report {
                 ok &= self.payment_status == PaymentStatus::Refunded
                     && self.order_status == OrderStatus::Cancelled
                     && sold == 0
+                    // 0, not +1: the unit was locked by CreateOrder and returned by the cancel,
+                    // so `available` is back where it started and nothing was sold.
                     && avail == 0
                     && self.confirms == 0;
                 why.push_str(&format!(" · 确认出库 {} 次（应为 0）", self.confirms));
@@ -255,12 +297,18 @@ impl Report {
                 ok &= self.payment_status == PaymentStatus::Success
                     && self.order_status == OrderStatus::Paid
                     && sold == 1
+                    // The unit moved available → locked → sold: one fewer for sale, one more
+                    // sold, and the total unchanged.
                     && avail == -1
                     && self.confirms == 1;
                 why.push_str(&format!(" · 确认出库 {} 次（应为 1）", self.confirms));
             }
         }
         if let Some(c) = &self.callbacks {
+            // A missing metric does not fail the verdict: the confirms above already
+            // prove the sale happened once, and the counter is the service's extra
+            // testimony. `unchanged` is shown, not checked: `sent − 1` follows from
+            // `ok == sent` and `changed == 1`.
             ok &= c.ok == c.sent && c.changed.is_none_or(|n| n == 1);
             why.push_str(&format!(" · 回调 {}/{} 成功", c.ok, c.sent));
             if let (Some(n), Some(m)) = (c.changed, c.unchanged) {
@@ -350,6 +398,8 @@ pub async fn run(
     setup: Option<Setup>,
     events: mpsc::UnboundedSender<PaymentsEvent>,
 ) -> anyhow::Result<Report> {
+    // Reused across scenarios of one screen session: the caller passes the Setup from
+    // the first run's Ready event back in.
     let setup = match setup {
         Some(s) => s,
         None => {
@@ -388,6 +438,8 @@ pub async fn run(
         s
     };
     let mut steps = Vec::new();
+    // Read before the order, after t0: the reference the verdict's deltas are from.
+    // Earlier scenarios' units have long settled, since each waited for its own.
     let before = c.stock(setup.book).await?;
 
     // No idempotency key: each scenario is a new purchase, and a key reused across
@@ -406,11 +458,16 @@ pub async fn run(
     // The amount is the order's total as order-service stated it; payment-service asks
     // order-service again and refuses anything else (Day 33), so the lab cannot cheat here.
     let pay_req = CreatePaymentRequest { order_id: order.id, amount: order.total };
+    // CreatePayment answers after its transaction committed the payment and its
+    // `gateway_jobs` row: from here on the gateway's answer no longer depends on this
+    // process staying alive — which scenario 3 tests.
     let payment = c.payments.create_payment(authed(pay_req, &setup.token)?).await?.into_inner();
     let payment = payment.payment.context("CreatePayment returned no payment")?;
     steps.push(step(format!(
         "CreatePayment → {} PENDING，网关 +{:.1}s 回调",
         payment.payment_no,
+        // `due_at` is payment-service's own clock (see `now_ms`): the promise, not a
+        // measurement of when it will be kept.
         (payment.due_at - t0) as f64 / 1000.0
     )));
 
@@ -478,6 +535,8 @@ pub async fn run(
         // Order-service and inventory are never killed here, so their errors (`?` below)
         // end the scenario: they are real failures, not the experiment's doing.
         let q = QueryPaymentRequest { payment_no: payment.payment_no.clone(), order_id: 0 };
+        // 100 ms after a failure instead of 50: a restarting service refuses
+        // connections, and a tighter loop would only add noise to its start.
         let Ok(p) = c.payments.query_payment(authed(q, &setup.token)?).await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
@@ -519,6 +578,8 @@ pub async fn run(
         // confirm runs after the Paid commit (or in order-service's sweeper if inventory was
         // slow), so stopping at `Paid` could read `locked + 1` and report a leak that is
         // only a few milliseconds of lag.
+        // For the refund, REFUNDED is the last step: the relay writes it only after
+        // order-service refused Paid, and the cancel already returned the unit.
         let settled = match scenario {
             Scenario::Refund => seen_pay == PaymentStatus::Refunded,
             _ => p.order_notified && seen_order == OrderStatus::Paid && s.locked == before.locked,
@@ -530,6 +591,9 @@ pub async fn run(
     };
     // The stock log is written to MySQL from inventory's event stream a moment after the
     // Redis change; give it a second before counting a missing confirm as missing.
+    // Up to ten waits of 150 ms (1.5 s in all) for the confirm to reach the log;
+    // for the refund (want 0) the first read ends the loop: order-service never asks
+    // to confirm a cancelled order, so there is no confirm to wait for.
     let mut confirms = c.confirms(setup.book, order.id).await?;
     let want = usize::from(scenario != Scenario::Refund);
     for _ in 0..10 {
@@ -572,6 +636,9 @@ async fn duplicate_callbacks(
     payment_no: &str,
     amount: i64,
 ) -> anyhow::Result<CallbackCounts> {
+    // 15 s per callback: the 99 losers wait on the winner's row lock in turn, and
+    // a loaded MariaDB can stretch that queue; a timeout would count as a failed
+    // callback and blame the service for the lab's impatience.
     let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
     // `None` when the metrics address is unknown or the scrape fails: the counts are then
     // shown as missing rather than as 0, which would read as "no callback took effect".
@@ -582,9 +649,13 @@ async fn duplicate_callbacks(
         let scrape = crate::metrics::scrape(&http, m).await.ok()?;
         Some(scrape.sum("payment_callbacks_total", &[("changed", changed)]) as u64)
     };
+    // Read just before the burst and just after: the difference is this scenario's
+    // share of a counter that lives as long as the process.
     let (yes0, no0) = (counter("true").await, counter("false").await);
     let url = format!("http://{}/api/v1/payments/{payment_no}/mock-callback", targets.gateway);
     let body = serde_json::json!({ "success": true, "amount": amount });
+    // The requests are built first and awaited together by `join_all` below:
+    // nothing is sent until then, so none gets a head start.
     let calls = (0..DUPLICATES).map(|_| {
         let req = http.post(&url).json(&body).send();
         async move {
@@ -600,6 +671,8 @@ async fn duplicate_callbacks(
     let answers = futures::future::join_all(calls).await;
     let ok = answers.iter().filter(|a| a.is_some()).count();
     let (yes1, no1) = (counter("true").await, counter("false").await);
+    // A missing "before" (no callback ever yet) counts as 0; a missing "after" means
+    // the scrape failed and the figure is unknown, not zero.
     let delta = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a.unwrap_or(0)));
     Ok(CallbackCounts {
         sent: DUPLICATES,
@@ -625,6 +698,8 @@ async fn kill_and_restart(
     steps: &mut Vec<Step>,
     step: &impl Fn(String) -> Step,
 ) -> anyhow::Result<(u32, u32)> {
+    // Re-read from `stack.json` each time: the second call must see the pid that
+    // `up` wrote for the new process.
     let pid_of = || -> anyhow::Result<(u32, String)> {
         let state = bookstore_stack::StackState::load(&targets.lab_dir)?.unwrap_or_default();
         let c = state.service("payment").context("payment-service is not in stack.json")?;
@@ -692,6 +767,10 @@ mod tests {
     // right: a unit sold twice (two confirms), a refund that still sold, a lost lock.
     /// Paid means sold +1 with one confirm; refunded means nothing sold.
     #[test]
+    ///
+    /// The regressions it catches: a verdict that looked only at the statuses (every case
+    /// here has the "right" statuses), one that trusted the counters over the stock log,
+    /// and one that forgot the `locked` delta.
     fn verdict_catches_a_double_sale_and_a_refund_that_sold() {
         assert!(report(Scenario::Timeline, 1, -1, 1).verdict().0);
         assert!(!report(Scenario::Duplicates, 2, -2, 2).verdict().0, "sold twice");
