@@ -2,15 +2,15 @@
 //! real order-service, and the failure cases that must give the stock back.
 //!
 //! Everything goes through the running stack's public RPCs — the lab registers shoppers
-//! with user-service, publishes a fresh book with catalog-service, gives it a few units
-//! with inventory's `IncrStock`, and then calls order-service's `CreateOrder` exactly as
-//! the gateway would. Nothing is simulated: the refusals are inventory's Lua script
+//! with user-service, publishes a fresh book with catalog-service (whose PublishBook gives
+//! it its few units through inventory's `IncrStock`), and then calls order-service's
+//! `CreateOrder` exactly as the gateway would. Nothing is simulated: the refusals are inventory's Lua script
 //! saying no, the call chain is the service's own `server-timing` metadata.
 //!
 //! ## The run, step by step (what the screen fills in, top to bottom)
 //!
 //! ```text
-//!  setup    Register+Login × shoppers ─► PublishBook (fresh book) ─► IncrStock(+stock)
+//!  setup    Register+Login × shoppers ─► PublishBook (fresh book; catalog IncrStocks it)
 //!  chain    one CreateOrder alone, its `server-timing` parsed into bars
 //!  burst    `attempts` CreateOrders at once (bookstore-loadgen), 1 unit each
 //!  watch    once a second: GetStock(book) + ListOrders(Pending/Cancelled) per shopper
@@ -31,8 +31,9 @@
 //!
 //! ## What to expect
 //!
-//! - burst: `created = stock` (one unit each), `refused = attempts − stock`, errors 0.
-//!   More created than stock would be an oversell — the conservation line turns red.
+//! - burst: `created = stock − 1` (one unit each; the chain's lone first order took one),
+//!   `refused = attempts − created`, errors 0. More created than that would be an
+//!   oversell — the conservation line turns red.
 //! - `f`: CreateOrder fails (UNAVAILABLE, "lab fault: commit failed"); the stock log shows
 //!   a LOCK and a RELEASE for the same order id; available is unchanged.
 //! - `c`: Pending → Cancelled, locked −1, available +1 at once.
@@ -71,8 +72,9 @@
 //!
 //! ## Exercises
 //!
-//! 1. Set the stock to 1 (`s` until 1) and attempts to 200 (`B`). Does created stay 1?
-//!    How does p99 change, and why does it change while created does not?
+//! 1. Set the stock to 2 (`s` down to 2) and attempts to 200 (`B`). Does the burst's
+//!    created stay 1 (the lone first order took the other unit)? How does p99 change,
+//!    and why does it change while created does not?
 //! 2. Press `f` while every unit is locked. Why does the note say nothing was locked?
 //!    (LockStock refused the order before any commit could fail.) Then `c`, then `f`.
 //! 3. Press `e`, and in another terminal run the lesson's `mysql` query on `orders` while
@@ -138,9 +140,13 @@ impl OrderParams {
 /// The stack's addresses the experiment needs (from `stack.json`, see `tui::Context`).
 #[derive(Clone, Debug)]
 pub struct OrderTargets {
+    /// order-service: the burst, the watch's ListOrders, `f` and `c`.
     pub order: String,
+    /// inventory-service: GetStock for the counters, GetStockLog for `f`'s proof.
     pub inventory: String,
+    /// catalog-service: PublishBook of the run's fresh book (as the lab's admin).
     pub catalog: String,
+    /// user-service: the shoppers' registrations and logins, and the admin's login.
     pub user: String,
 }
 
@@ -150,9 +156,13 @@ pub struct OrderTargets {
 /// inventory's four counters for one book, as GetStock reports them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StockView {
+    /// Units a new order can lock now.
     pub available: i64,
+    /// Units held by orders that are not paid yet (LockStock without its confirm or release).
     pub locked: i64,
+    /// Units confirmed by a payment: they never come back to `available`.
     pub sold: i64,
+    /// `available + locked + sold` when inventory is right: the one number no order moves.
     pub total: i64,
 }
 
@@ -178,14 +188,19 @@ pub struct PendingOrder {
 /// One step of a CreateOrder's call chain, placed on a time axis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChainStep {
+    /// The step's name in the header (`ValidateToken`, `GetBook-<id>`, `claim`, …).
     pub name: String,
     /// Milliseconds after the request started (parallel steps share a start).
     pub start_ms: f64,
+    /// The step's own duration, as the service measured it (the header's `dur`).
     pub dur_ms: f64,
 }
 
 impl ChainStep {
     /// ValidateToken and the GetBooks: the steps create.rs runs side by side.
+    ///
+    /// By name, because the header carries no start times (see [`parse_chain`]); a new
+    /// parallel step in create.rs needs its name added here.
     pub fn parallel(&self) -> bool {
         self.name == "ValidateToken" || self.name.starts_with("GetBook")
     }
@@ -218,8 +233,11 @@ pub fn parse_chain(header: &str) -> Vec<ChainStep> {
             Some((n, d)) => (n.trim(), d.trim().parse::<f64>().unwrap_or(0.0)),
             None => (part, 0.0),
         };
+        // A part without `;dur=` keeps its place with zero length: the chain's order is
+        // the service's, and a malformed entry must not shift the later steps.
         let parallel = ChainStep { name: name.to_string(), start_ms: 0.0, dur_ms: dur }.parallel();
         let start = if parallel {
+            // The lookups overlap, so the chain moves on when the slowest one ends.
             lookups_end = lookups_end.max(dur);
             0.0
         } else {
@@ -233,6 +251,9 @@ pub fn parse_chain(header: &str) -> Vec<ChainStep> {
 }
 
 /// The end of the chain (ms): what the request cost the service, end to end.
+///
+/// The handler's steps only, as the service timed them: the network and the client's
+/// own overhead are not in it.
 pub fn chain_total(steps: &[ChainStep]) -> f64 {
     steps.iter().map(|s| s.start_ms + s.dur_ms).fold(0.0, f64::max)
 }
@@ -253,12 +274,16 @@ pub struct Conservation {
 }
 
 impl Conservation {
+    /// The line is green only when both halves hold (the screen shows which one broke).
     pub fn holds(&self) -> bool {
         self.counters_add_up && self.locks_owned
     }
 }
 
 /// Judges one sample.
+///
+/// Exact only because the book is the run's own: every lock on it belongs to an order
+/// this run placed, so "locked = pending units" cannot be thrown off by anyone else.
 pub fn conservation(stock: &StockView, pending: &[PendingOrder]) -> Conservation {
     let pending_units = pending.iter().map(|p| p.quantity).sum();
     Conservation {
@@ -273,6 +298,8 @@ pub fn conservation(stock: &StockView, pending: &[PendingOrder]) -> Conservation
 #[derive(Clone, Debug)]
 pub enum OrdersEvent {
     /// Shoppers registered, the fresh book stocked.
+    /// The tokens and the book go to the screen so its keys (`f`, `c`) can act
+    /// without asking the runner: see the module docs on stateless commands.
     Ready {
         run: u64,
         book: u64,
@@ -286,6 +313,7 @@ pub enum OrdersEvent {
     /// The burst's live counts: successes = created, rejections = FAILED_PRECONDITION.
     Burst {
         run: u64,
+        /// The load engine's running counts, latency histogram included.
         load: Snapshot,
     },
     /// The burst is over (its final snapshot).
@@ -300,6 +328,7 @@ pub enum OrdersEvent {
         run: u64,
         stock: StockView,
         pending: Vec<PendingOrder>,
+        /// This run's Cancelled orders (by the lab, the sweeper, or anyone else).
         cancelled: u64,
         now: i64,
     },
@@ -328,6 +357,8 @@ pub(crate) fn authed<T>(body: T, token: &str) -> anyhow::Result<tonic::Request<T
     Ok(req)
 }
 
+/// A CreateOrder for one unit of `book`: one unit per order, so `created` can be
+/// compared with the stock one to one.
 fn one_unit(book: u64) -> CreateOrderRequest {
     // No idempotency key: every call is a new order (the proto's contract), which is what
     // a burst of distinct shoppers is.
@@ -337,6 +368,7 @@ fn one_unit(book: u64) -> CreateOrderRequest {
     }
 }
 
+/// Wall-clock ms, the unit of the orders' `expires_at` (order_db's clock, same machine).
 fn unix_now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -358,17 +390,23 @@ pub async fn run(
     // One order alone first: under the burst every step would include queueing behind the
     // other 19, and the chain would show contention instead of the shape of the call.
     let mut orders = OrderServiceClient::new(order_ch.clone());
+    // It takes one unit too: the burst then meets `stock − 1`, and its `created` is
+    // one less than the stock — the first order is counted in the watch's Pending.
     let first = orders.create_order(authed(one_unit(book), &tokens[0])?).await?;
     let header = first
         .metadata()
         .get("server-timing")
         .and_then(|v| v.to_str().ok())
+        // No header (a service without the timing layer): an empty chain, which the
+        // screen shows as "no data" rather than failing the run.
         .unwrap_or_default()
         .to_string();
     let _ = events.send(OrdersEvent::Chain { run, steps: parse_chain(&header) });
 
     // The burst: `attempts` workers, one CreateOrder each, through the one load engine.
     // FAILED_PRECONDITION is inventory's correct "not enough stock" → Rejected, not Failed.
+    // A watch channel, not a queue: the screen wants the latest counts, and a
+    // slow screen skips intermediate snapshots instead of falling behind.
     let (tx, mut rx) = watch::channel(Snapshot::default());
     let forward = {
         let events = events.clone();
@@ -383,15 +421,21 @@ pub async fn run(
     let tokens_for_load = std::sync::Arc::new(tokens.clone());
     let client = orders.clone();
     let load = bookstore_loadgen::run(
+        // `n` workers and `n` requests: every request starts at once, one per
+        // worker — a burst, not a rate.
         LoadConfig::counted(n, n as u64),
         move |i| {
             let mut client = client.clone();
+            // Round robin over the shoppers: several orders per owner, so the
+            // watch's per-owner ListOrders sees them all.
             let token = tokens_for_load[i as usize % tokens_for_load.len()].clone();
             async move {
                 let Ok(req) = authed(one_unit(book), &token) else { return Outcome::Failed };
                 match client.create_order(req).await {
                     Ok(_) => Outcome::Success,
                     Err(s) if s.code() == Code::FailedPrecondition => Outcome::Rejected,
+                    // Anything else — UNAVAILABLE, a timeout — is a real error: the
+                    // "errors 0" of the module docs.
                     Err(_) => Outcome::Failed,
                 }
             }
@@ -399,6 +443,8 @@ pub async fn run(
         Some(tx),
     )
     .await;
+    // The forwarder ends when `tx` is dropped with the load engine, so every
+    // Burst event is sent before BurstDone.
     let _ = forward.await;
     let _ = events.send(OrdersEvent::BurstDone { run, load });
 
@@ -409,6 +455,8 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     while tokio::time::Instant::now() < deadline && !events.is_closed() {
         tick.tick().await;
+        // A failed sample ends the run (`?`): the watch has no fault to ride out,
+        // and a stack that stops answering is the news.
         let (stock, pending, cancelled) = sample(&order_ch, &inv_ch, &tokens, book).await?;
         let done = pending.is_empty();
         let _ =
@@ -428,6 +476,8 @@ pub async fn run(
 /// user-service, so doing them together halves the setup on two cores).
 pub(crate) async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>> {
     let ch = channel(user).await?;
+    // Concurrent, one channel: the argon2 hashes run on user-service's
+    // blocking threads side by side.
     let logins = (0..n).map(|_| {
         let mut users = UserServiceClient::new(ch.clone());
         async move {
@@ -463,6 +513,8 @@ pub(crate) async fn admin_token(user: &str) -> anyhow::Result<String> {
 /// Publishes a new book with `stock` units (in inventory, through the publish); returns its id.
 pub(crate) async fn fresh_book(user: &str, catalog: &str, stock: u32) -> anyhow::Result<u64> {
     let token = admin_token(user).await?;
+    // A random valid ISBN-13 (978 prefix, computed check digit): catalog
+    // rejects malformed ones, and a fixed ISBN would collide with the previous run's.
     let first12: Vec<u8> =
         [9u8, 7, 8].into_iter().chain((0..9).map(|_| rand::rng().random_range(0..10u8))).collect();
     let check = bookstore_catalog::domain::isbn13_check_digit(&first12);
@@ -473,6 +525,7 @@ pub(crate) async fn fresh_book(user: &str, catalog: &str, stock: u32) -> anyhow:
         author: "bookstore-lab".into(),
         isbn,
         publisher: "实验室出版社".into(),
+        // 59.00 in cents: the payments experiment's amount checks read this total.
         price: 5900,
         stock: i32::try_from(stock).unwrap_or(i32::MAX),
         description: "Day 31–32 订单实验用书，库存很少".into(),
@@ -491,7 +544,8 @@ pub(crate) async fn fresh_book(user: &str, catalog: &str, stock: u32) -> anyhow:
 // order_db: the experiment must not depend on the service's tables, and reading as the
 // owner also exercises the owner-only rule. The cost is one call per shopper and status
 // per second (8 with the defaults), negligible next to the burst. GetStock is read
-// first: a cancel landing between the two reads shows as a momentary "locked < pending"
+// first: a cancel or an expiry landing between the two reads shows as a momentary
+// "locked > pending" (the lock counted, its order already gone from the Pending list)
 // for one sample at most, never as a lasting red line.
 /// One sample: GetStock, and every shopper's Pending and Cancelled orders of the book.
 async fn sample(
@@ -513,6 +567,8 @@ async fn sample(
     let mut client = OrderServiceClient::new(order.clone());
     for (shopper, token) in tokens.iter().enumerate() {
         for status in [OrderStatus::Pending, OrderStatus::Cancelled] {
+            // One page of 50: a run places at most `attempts` orders spread over the
+            // shoppers, so with the defaults a shopper has about five.
             let req = ListOrdersRequest { page: 1, page_size: 50, status: status as i32 };
             let list = client.list_orders(authed(req, token)?).await?.into_inner();
             for o in list.orders {
@@ -522,6 +578,8 @@ async fn sample(
                     .filter(|i| i.book_id == book)
                     .map(|i| i64::from(i.quantity))
                     .sum();
+                // Not this run's book (a shopper's order is always of it; the check is for
+                // orders placed by hand with the same token).
                 if quantity == 0 {
                     continue;
                 }
@@ -557,8 +615,12 @@ pub async fn fail_commit(targets: &OrderTargets, token: &str, book: u64) -> anyh
         let r = inv.get_stock_log(GetStockLogRequest { book_id: book, page: 1, page_size: 50 });
         anyhow::Ok(r.await?.into_inner().logs)
     };
+    // The log's newest id before the request: the high-water mark the pair must be
+    // above (see the comment on this function).
     let before = log(&mut inv).await?.iter().map(|l| l.id).max().unwrap_or(0);
     let mut req = authed(one_unit(book), token)?;
+    // Honoured only when order-service runs with `BOOKSTORE_LAB_FAULTS=true`,
+    // which the lab's stack sets; a production build ignores the header.
     req.metadata_mut().insert("x-lab-fault", "fail-commit".parse()?);
     let answer = OrderServiceClient::new(channel(&targets.order).await?).create_order(req).await;
     let err = match answer {
@@ -569,6 +631,7 @@ pub async fn fail_commit(targets: &OrderTargets, token: &str, book: u64) -> anyh
     };
     let (lock, release) = (StockLogType::Lock as i32, StockLogType::Release as i32);
     let mut pair = None;
+    // Up to 20 × 150 ms = 3 s for both entries to reach MySQL through the syncer.
     for _ in 0..20 {
         let logs: Vec<_> = log(&mut inv).await?.into_iter().filter(|l| l.id > before).collect();
         let find = |t: i32| logs.iter().find(|l| l.r#type == t).map(|l| (l.order_id, l.quantity));
@@ -621,6 +684,9 @@ mod tests {
     // ended, and the rest follow one another.
     /// Parallel lookups start at 0; the later steps are laid end to end.
     #[test]
+    ///
+    /// It fails if `claim` starts at the first lookup's end instead of the slowest's
+    /// (ValidateToken 0.81 < GetBook 1.10), or if a sequential step is drawn from 0.
     fn chain_puts_lookups_side_by_side_and_the_rest_in_a_row() {
         let s = parse_chain(
             "ValidateToken;dur=0.81, GetBook-7;dur=1.10, claim;dur=0.50, LockStock;dur=0.40, commit;dur=2.00",
@@ -638,6 +704,9 @@ mod tests {
     // leak) keeps the counters adding up but breaks ownership.
     /// Conservation needs both the counters to add up and every lock to have a Pending order.
     #[test]
+    ///
+    /// `drift` is the other failure: the counters themselves no longer add up, whatever
+    /// the orders say.
     fn conservation_catches_an_orphan_lock() {
         let p = |q| PendingOrder { id: 1, shopper: 0, quantity: q, expires_at: 0 };
         let s = StockView { available: 2, locked: 3, sold: 0, total: 5 };
