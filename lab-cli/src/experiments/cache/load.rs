@@ -31,6 +31,8 @@ async fn book_ids(client: &mut CatalogServiceClient<Channel>) -> anyhow::Result<
             .into_inner();
         let n = resp.books.len();
         ids.extend(resp.books.into_iter().map(|b| b.id));
+        // A full page may still be the last one: the next request then returns an
+        // empty page and ends the loop, one RPC later.
         if n < 100 {
             break;
         }
@@ -62,6 +64,8 @@ pub async fn run(
     // Shared by `Arc` with every load closure: the id list is read-only during the run, so
     // one copy serves all readers without a lock.
     let ids = Arc::new(ids);
+    // Fixed for the run: the sampler reads this id's stock every second, and a
+    // `p` press publishes a newer book without making it "hot" (see above).
     let hot = ids[0];
     let _ = events.send(CacheEvent::Started { books: ids.len() as u64, hot });
 
@@ -70,14 +74,22 @@ pub async fn run(
     let metrics_addr = targets.catalog_metrics.as_deref();
     // The baseline scrape, taken before the load starts: totals are "since this run began",
     // not since the service started, so earlier runs do not inflate this run's hit rate.
+    // Caveat: if this first scrape fails, the baseline is zero and the run's totals
+    // include every lookup since the service started; the per-second figures are
+    // unaffected (each is a difference of two later scrapes).
     let start = scrape(&http, metrics_addr).await.unwrap_or_default();
 
     // A `watch` channel, not an mpsc: the sampler below only needs the *latest* load
     // snapshot once a second, and a watch keeps exactly one value — the engine can publish
     // as often as it likes without filling a queue.
     let (tx, rx) = watch::channel(Snapshot::default());
+    // The sampler's own client clone goes to `report_every_second`: its one GetBook
+    // per second is a cache lookup too, but one in thousands, below the rate's
+    // rounding.
     let load = spawn_readers(&client, ids, params, tx);
     report_every_second(&mut client, hot, (&http, metrics_addr), start, rx, &load, &events).await;
+    // The engine's summary is not needed: the last Progress event already carried
+    // its final snapshot.
     let _ = load.await;
     let _ = events.send(CacheEvent::Done);
     Ok(())
@@ -85,6 +97,9 @@ pub async fn run(
 
 /// One scrape of the service's cache counters. "No metrics address" (a service started
 /// without one) is a `None` instead of an error that would abort the experiment.
+///
+/// A failed scrape is a `None` too: callers decide whether that means "zero" (the
+/// baseline) or "repeat the last value" (the per-second sampler).
 async fn scrape(http: &reqwest::Client, addr: Option<&str>) -> Option<HitCounts> {
     let addr = addr?;
     metrics::scrape(http, addr).await.map(|s| HitCounts::read(&s)).ok()
@@ -100,10 +115,17 @@ fn spawn_readers(
 ) -> tokio::task::JoinHandle<bookstore_loadgen::Summary> {
     // Two independent Zipfs: one over books (for GetBook), one over list pages (for
     // ListBooks). Page 1 is by far the most read, like a real shop's front page.
+    // Pages of `PAGE_SIZE` (20), not the 100 `book_ids` read with: these are the
+    // pages a shopper browses, and their keys are what the list cache holds.
     let pages = ids.len().div_ceil(PAGE_SIZE as usize);
+    // Rank 0 is `ids[0]`, the newest book; the same skew for both, so one knob
+    // changes how concentrated the whole load is.
     let by_id = Arc::new(Zipf::new(ids.len(), params.skew));
     let by_page = Arc::new(Zipf::new(pages, params.skew));
     let client = client.clone();
+    // Closed loop, `readers` at a time, for the run's duration: each reader sends
+    // its next call when the last one answered, so the rate is what the service
+    // sustains and a slow second shows as fewer calls, not as a queue.
     let cfg = LoadConfig::timed(
         params.readers as usize,
         Duration::from_secs(u64::from(params.duration_secs.max(1))),
@@ -119,9 +141,14 @@ fn spawn_readers(
             // the load engine (which spawns onto Tokio's worker threads) would not accept it.
             let (id, page) = {
                 let mut rng = rand::rng();
+                // Both drawn for every call, one of them unused: simpler than two
+                // branches, and a sample is one binary search over the CDF.
                 (ids[by_id.sample(&mut rng)], by_page.sample(&mut rng) as u32 + 1)
             };
             async move {
+                // `i` is the engine's global operation index, not a reader's: exactly one
+                // call in five is a list page whatever the number of readers, and the
+                // two kinds stay interleaved in time.
                 let r = if i % 5 == 4 {
                     client
                         .list_books(ListBooksRequest {
@@ -139,6 +166,8 @@ fn spawn_readers(
                     // NotFound is a correct answer (a deleted book), not a failure of the service; counting
                     // it as Failed would make the error column light up for a healthy catalog.
                     Err(s) if s.code() == tonic::Code::NotFound => Outcome::Rejected,
+                    // Anything else (UNAVAILABLE, a timeout) is the service failing: the
+                    // error column the learner watches when Redis or MariaDB is stopped.
                     Err(_) => Outcome::Failed,
                 }
             }
@@ -149,6 +178,10 @@ fn spawn_readers(
 
 /// Sends a `Progress` event once a second until the load is done, the last one after it
 /// ended (so it includes the final snapshot).
+///
+/// One sample per second holds three readings taken within milliseconds of each other:
+/// the service's counters, the hot book's stock through GetBook, and the load engine's
+/// latest snapshot — so a second's hit rate and its latency describe the same second.
 async fn report_every_second(
     client: &mut CatalogServiceClient<Channel>,
     hot: u64,
@@ -165,24 +198,36 @@ async fn report_every_second(
     tick.tick().await;
     loop {
         tick.tick().await;
+        // A failed scrape repeats the previous counts: that second shows no lookups,
+        // and the next good scrape's difference covers both seconds. A dip to zero
+        // is thus a missed scrape, never a fake drop in the hit rate.
         let now = scrape(http, metrics_addr).await.unwrap_or(prev);
-        // The hot book's stock is read *through the service* (GetBook, i.e. through the cache),
-        // on purpose: after `u` changes the stock, this number changing within a second is the
-        // visible proof that the write evicted the cached detail. If it stayed stale for minutes,
-        // the service would be caching without invalidating — the bug Day 29 warns about.
+        // The hot book's stock is read *through the service* (GetBook, as a shopper sees it),
+        // on purpose: after `u` sells a copy in inventory, this number changing within about a
+        // second — while the hit rate does not dip — is the visible proof that catalog caches
+        // no stock and lays inventory's live figure over the cached book (its `live_stock`,
+        // 500 ms memory). If it stayed stale for minutes, the stock would be cached with the
+        // book and wait for the TTL — the mixed-freshness bug the module docs warn about.
         let hot_stock = client
             .get_book(GetBookRequest { id: hot })
             .await
             .ok()
             .and_then(|r| r.into_inner().book)
             .map(|b| b.stock);
+        // The engine's latest published snapshot (it publishes on its own cadence):
+        // cumulative counts and latencies since the load began.
         let snapshot = rx.borrow().clone();
         // Checked before sending, so the last report (which includes the final snapshot)
         // is sent once more after the load ended, and then the loop stops.
         let done = load.is_finished();
+        // A closed screen does not stop the run: the load is bounded by its duration,
+        // and it ends on its own within `duration_secs`.
         let _ = events.send(CacheEvent::Progress {
             load: snapshot,
+            // The difference of two scrapes about a second apart: "this second's"
+            // hit rate, the number the sparkline plots.
             last_second: now.minus(&prev),
+            // Since this run's baseline: the figure the summary line reads.
             total: now.minus(&start),
             hot_stock,
         });

@@ -24,9 +24,11 @@ use super::{CacheTargets, channel};
 // inventory (the opening stock) → `INCR` the list version. Reads need no token; only
 // writes pay for the extra RPC. If user-service is down, PublishBook fails *closed*
 // (UNAVAILABLE) and the note says so — the right behaviour for an auth check.
-/// A learner's write: publish a new book (as a lab user registered on the fly). The
-/// catalog must evict its list pages, or the new book stays invisible for 5 minutes.
+/// A learner's write: publish a new book (as the lab's admin). The catalog must evict its
+/// list pages, or the new book stays invisible for 5 minutes.
 pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
+    // user-service is optional for the cache experiment (reads need no token), so
+    // its absence is reported here, at the one press that needs it.
     let user_addr =
         targets.user.as_deref().ok_or_else(|| anyhow::anyhow!("user-service is not running"))?;
     let token = crate::experiments::orders::admin_token(user_addr).await?;
@@ -50,6 +52,8 @@ pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
         // floats — 0.1 + 0.2 ≠ 0.3, and an order total that is off by a cent fails the payment
         // reconciliation on Day 34.
         price: 4200,
+        // The opening stock, given in inventory by PublishBook itself (IncrStock
+        // `publish:<id>`), so the new book is on sale at once.
         stock: 10,
         description: "Day 29 缓存失效实验中发布".into(),
     });
@@ -63,6 +67,8 @@ pub async fn publish_book(targets: &CacheTargets) -> anyhow::Result<String> {
         .into_inner()
         .book
         .ok_or_else(|| anyhow::anyhow!("PublishBook returned no book"))?;
+    // The title and id are the service's answer, not the request: the note proves the
+    // book exists; the list pages' dip in the hit rate proves they were evicted.
     Ok(format!("已发布《{}》(id {})", book.title, book.id))
 }
 
@@ -84,12 +90,20 @@ pub async fn change_stock(targets: &CacheTargets, book: u64) -> anyhow::Result<S
         .ok_or_else(|| anyhow::anyhow!("inventory-service is not running"))?;
     let mut inventory = InventoryServiceClient::new(channel(inv_addr).await?);
     let current = inventory.get_stock(GetStockRequest { book_id: book }).await?.into_inner();
+    // inventory's own figure, read directly: the "before" of the note must not come
+    // from the catalogue, whose display is what is being timed.
     let current = current.stock.map_or(0, |s| s.available);
     // Idempotency keys from the clock: each press is a new sale or delivery, never a replay.
+    // As an order id it is far above any real one (order_db's ids count from 1),
+    // so the lab's sale can never collide with a real order's settled record.
     let key = chrono::Utc::now().timestamp_micros().unsigned_abs();
+    // Above 5: sell one (a direct DecrStock, the shape of a checkout without a
+    // lock). At 5 or below: restock ten, so repeated presses cycle between 5 and 15.
     let next = if current > 5 {
         let items = vec![StockItem { book_id: book, quantity: 1 }];
         let r = inventory.decr_stock(DecrStockRequest { order_id: key, items }).await?;
+        // The answer's figure, not `current - 1`: if anyone else sold or restocked
+        // the book meanwhile, inventory's answer is the only exact "after".
         r.into_inner().stocks.first().map_or(current - 1, |s| s.available)
     } else {
         let r = inventory
@@ -103,17 +117,24 @@ pub async fn change_stock(targets: &CacheTargets, book: u64) -> anyhow::Result<S
         r.into_inner().stock.map_or(current + 10, |s| s.available)
     };
     let mut catalog = CatalogServiceClient::new(channel(&targets.catalog).await?);
+    // The clock starts after inventory answered: what is timed is the catalogue's
+    // delay in showing a change that has already happened.
     let started = Instant::now();
     // Bounded at 3 s, six times the promise: a catalogue still showing the old figure then
     // is reported as such, not waited for.
     while started.elapsed() < Duration::from_secs(3) {
         let shown = catalog.get_book(GetBookRequest { id: book }).await?.into_inner().book;
+        // Equality with the exact figure: a change by someone else in between
+        // (a second press, a curl) would never match and end as the 3 s message,
+        // a false alarm the note's numbers let the learner recognise.
         if shown.is_some_and(|b| i64::from(b.stock) == next) {
             let ms = started.elapsed().as_millis();
             return Ok(format!(
                 "库存服务：图书 {book} {current} → {next}；目录 {ms} ms 后显示 {next}"
             ));
         }
+        // 50 ms polls: the reported delay is accurate to about one poll, well
+        // under the 500 ms it is compared with.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(format!("库存服务：图书 {book} {current} → {next}；目录 3 秒后仍未显示新值！"))
