@@ -182,6 +182,8 @@ impl Sample {
     /// Orders by status, for the summary: (pending, paid, cancelled).
     pub fn order_counts(&self) -> (usize, usize, usize) {
         let count = |f: &dyn Fn(i8) -> bool| self.orders.values().filter(|o| f(o.status)).count();
+        // Status 5 is cancelled, which order_db also uses for expired orders (the reason
+        // column tells them apart, not needed here).
         (count(&|s| s == PENDING), count(&|s| PAID_OR_LATER.contains(&s)), count(&|s| s == 5))
     }
 }
@@ -194,7 +196,10 @@ pub struct Board {
     book: u64,
     /// The stock the book was published with: what `total` must equal in every store.
     stock: i64,
+    /// One pool for the three databases: the queries name their tables with the database
+    /// (`order_db.orders`), which one MariaDB user with read rights on all three can run.
     pool: sqlx::MySqlPool,
+    /// Kept to reconnect: the board opens its own connection after each failure.
     redis_url: String,
     /// Dropped after any failure and reopened at the next sample (see `read_redis`).
     redis: Option<redis::aio::MultiplexedConnection>,
@@ -202,6 +207,9 @@ pub struct Board {
     /// key layout cannot leave the board reading an empty key (and seeing zeros).
     stock_key: String,
     /// (check, difference) → when it was first seen.
+    ///
+    /// A monotonic `Instant`, so a wall-clock jump (NTP) cannot age a difference past the
+    /// grace in one step or make it young again.
     seen: HashMap<(Invariant, String), Instant>,
     /// Differences that were ever red, per check (the first 20 of each).
     ever: BTreeMap<Invariant, Vec<String>>,
@@ -214,9 +222,13 @@ impl Board {
         // paused MariaDB must not make the lab wait at start-up.
         let pool = sqlx::mysql::MySqlPoolOptions::new()
             .max_connections(2)
+            // A frozen MariaDB accepts the TCP connection and then says nothing: without
+            // this bound, opening a connection would wait for the pause to end.
             .acquire_timeout(QUERY_DEADLINE)
             .connect_lazy(mysql_url.trim_end_matches('/'))?;
         // The lab's stack runs inventory without a key prefix (only tests add one).
+        // `BookId::parse` refuses 0, as inventory itself does: a board for a book
+        // inventory would never accept fails at construction.
         let stock_key = Keys::new("")?.stock(BookId::parse(book)?);
         Ok(Self {
             book,
@@ -242,6 +254,8 @@ impl Board {
         // for one second, which is why no cross-store difference is red at once.
         match tokio::time::timeout(QUERY_DEADLINE, self.read_redis()).await {
             Ok(Ok(c)) => s.redis = Some(c),
+            // Dropped after an error: a connection that failed mid-command may deliver
+            // a late reply, and the next sample must not read it as its own.
             Ok(Err(e)) => {
                 self.redis = None;
                 s.errors.push(format!("Redis: {e}"));
@@ -251,6 +265,8 @@ impl Board {
                 s.errors.push("Redis: no answer in 2 s".into());
             }
         }
+        // One deadline around all six queries, not one each: the sample's cost is
+        // bounded at 4 s whichever query the pause catches.
         let read = tokio::time::timeout(QUERY_DEADLINE * 2, self.read_mysql(&mut s, extra_orders));
         let failed = match read.await {
             Ok(Ok(())) => None,
@@ -332,11 +348,11 @@ impl Board {
         .bind(self.book)
         .fetch_all(&self.pool)
         .await?;
-        // `order_id` 0 marks a ledger row that belongs to no order (a restock, the
-        // book's creation).
         let mut ids: HashSet<u64> = extra_orders.iter().copied().collect();
         for (order, kind, n) in logs {
             let order = order as u64;
+            // `order_id` 0 marks a ledger row that belongs to no order (a restock, the
+            // book's creation).
             if order != 0 {
                 ids.insert(order);
                 if kind == 3 {
@@ -358,9 +374,9 @@ impl Board {
         ))
         .fetch_all(&self.pool)
         .await?;
+        s.locked = locked.into_iter().collect();
         // The orders with their quantity of this book: the join picks the book's
         // item, and `o.id IN (…)` keeps it to the primary key.
-        s.locked = locked.into_iter().collect();
         let orders: Vec<(u64, i8, i64, i64, i64)> = sqlx::query_as(&format!(
             "SELECT o.id, o.status, o.total, CAST(i.quantity AS SIGNED), \
              CAST(UNIX_TIMESTAMP(o.expires_at) * 1000 AS SIGNED) \
@@ -394,6 +410,8 @@ impl Board {
     /// their first sighting (see the module docs).
     pub fn judge(&mut self, s: &Sample) -> Vec<Row> {
         let now = Instant::now();
+        // The (check, difference) pairs seen in this sample: whatever is not in it is
+        // forgotten at the end, so a resolved difference cannot keep its old age.
         let mut live = HashSet::new();
         let mut rows = Vec::new();
         // Every check, every sample, in the board's order: a row that is skipped
@@ -414,6 +432,8 @@ impl Board {
                 if age > GRACE {
                     old.push(format!("{item}（{} 秒未追上）", age.as_secs()));
                 } else {
+                    // Only the still-young differences set the row's age: the old ones are
+                    // already reported as broken, with their own age in the text.
                     oldest = oldest.max(age);
                     young.push(item);
                 }
@@ -451,6 +471,7 @@ impl Board {
     fn check(&self, inv: Invariant, s: &Sample) -> (Vec<String>, Vec<String>, Option<String>) {
         let mut broken = Vec::new();
         let mut lagging = Vec::new();
+        // The first error line of each store, as the reason an "unknown" shows.
         let redis_down = s
             .redis
             .is_none()
@@ -465,6 +486,8 @@ impl Board {
         if needs_mysql && mysql_down.is_some() {
             return (broken, lagging, mysql_down);
         }
+        // Units of the sale's book in the orders whose status passes `f`: each order
+        // holds one unit in the sale, but the sum is what the counters are compared with.
         let qty = |f: &dyn Fn(i8) -> bool| -> i64 {
             s.orders.values().filter(|o| f(o.status)).map(|o| o.quantity).sum()
         };
@@ -473,6 +496,8 @@ impl Board {
         match inv {
             Invariant::NoOversell => {
                 if let Some(c) = s.redis
+                    // Negative `avail` or `locked` is the other face of an oversell: a script
+                    // that moved units it did not have.
                     && (c.sold > self.stock || c.avail < 0 || c.locked < 0)
                 {
                     broken.push(format!(
@@ -493,6 +518,8 @@ impl Board {
             Invariant::Conservation => {
                 for (store, c) in [("Redis", s.redis), ("MySQL", s.mysql)] {
                     if let Some(c) = c
+                        // `total = stock` too: a restock nobody made, or a unit lost from all three
+                        // counters, keeps the sum consistent with itself but not with the sale.
                         && (c.avail + c.locked + c.sold != c.total || c.total != self.stock)
                     {
                         broken.push(format!(
@@ -519,6 +546,10 @@ impl Board {
                     let paid = PAID_OR_LATER.contains(&o.status);
                     match (paid, n) {
                         (_, n) if n > 1 => broken.push(format!("order {id}: 确认出库 {n} 次")),
+                        // A confirm on a still-Pending order is not flagged here, although no
+                        // lag explains it (the confirm follows the Paid commit, and the ledger is
+                        // read before the orders): a gap — it shows only if the order later
+                        // expires (status 5, caught by this arm).
                         (false, 1) if o.status != PENDING => {
                             broken.push(format!("order {id}: 未支付却已售出"))
                         }
@@ -542,6 +573,8 @@ impl Board {
                 // An order past its expiry plus two sweeps (the lab sweeps every 2 s) that is
                 // still Pending means the sweeper is not doing its job.
                 for (id, o) in &s.orders {
+                    // 5 s past the deadline: two 2 s sweeps and a second of sampling. Red at once
+                    // from there — the sweeper, not lag, is what ends a Pending order.
                     if o.status == PENDING && s.now_ms > o.expires_at + 5_000 {
                         broken.push(format!(
                             "order {id}: 已过期 {} 秒仍待支付",
@@ -555,6 +588,8 @@ impl Board {
                 for (id, q) in &s.locked {
                     match s.orders.get(id) {
                         Some(o) if o.status == PENDING => {}
+                        // Paid but not confirmed, or cancelled but not released: order-service's
+                        // stock action is still on its way (it retries every sweep).
                         Some(_) => lagging.push(format!("order {id}: 订单已结束，锁 {q} 件未释放")),
                         // LockStock committed in inventory but no order row exists in
                         // order_db (a kill between the two): lag while the release is on
@@ -595,6 +630,8 @@ impl Board {
             // the relay marks the order Paid only after the payment committed.
             Invariant::PaymentBacked => {
                 for (id, o) in &s.orders {
+                    // Every payment of the order, whatever its status: failed and refunded ones
+                    // are history, only successes are money that must be accounted for.
                     let pays = s.payments.get(id).map(Vec::as_slice).unwrap_or_default();
                     let ok: Vec<_> = pays.iter().filter(|p| p.1 == PAY_SUCCESS).collect();
                     // Two successes for one order: the customer was charged twice. Never lag —

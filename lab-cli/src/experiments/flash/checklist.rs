@@ -24,6 +24,7 @@ use tonic::{Code, codegen::http::uri::PathAndQuery};
 /// One line of the checklist: `None` = not measured yet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Item {
+    /// The criterion as the course states it (Chinese, shown as is).
     pub label: String,
     /// `Some(true)` passed, `Some(false)` failed, `None` not measured: three states, because
     /// a target nobody measured is neither a pass nor a failure, and showing it as either
@@ -40,6 +41,8 @@ pub struct Item {
 /// changes nothing the board is checking.
 pub async fn run(lab_dir: &Path) -> anyhow::Result<Vec<Item>> {
     let state = StackState::load(lab_dir)?.unwrap_or_default();
+    // One after the other, not joined: the RPC sweep is a few dozen calls on loopback,
+    // and running it beside Consul's queries would save milliseconds on a key press.
     let mut items = vec![rpcs(&state).await, consul(&state).await];
     items.extend(targets(lab_dir));
     Ok(items)
@@ -53,6 +56,8 @@ fn methods() -> anyhow::Result<Vec<(String, String)>> {
     let set = prost_types::FileDescriptorSet::decode(bookstore_proto::FILE_DESCRIPTOR_SET)?;
     let mut out = Vec::new();
     for file in set.file {
+        // Files of other packages (`grpc.health.v1`, Google's well-known types) have
+        // no `bookstore.` prefix and are skipped below: they are not the course's API.
         let package = file.package().to_string();
         // `bookstore.user.v1` → the stack's instance name `user`.
         let Some(service_name) =
@@ -87,6 +92,8 @@ async fn rpcs(state: &StackState) -> Item {
     };
     let mut bad = Vec::new();
     for (service, path) in &methods {
+        // A service the stack did not start fails each of its methods with the same
+        // line; `dedup` below keeps one of them.
         let Some(c) = state.service(service) else {
             bad.push(format!("{service} 未运行"));
             continue;
@@ -98,6 +105,8 @@ async fn rpcs(state: &StackState) -> Item {
     // A stopped service fails every one of its methods with the same line: collapse
     // consecutive repeats so the detail names the cause once.
     bad.dedup();
+    // `n` counts methods; after `dedup`, the "有问题" count is of distinct lines (a
+    // stopped service is one line however many methods it has).
     let n = methods.len();
     Item {
         label,
@@ -117,6 +126,8 @@ async fn call_empty(address: &str, path: &str) -> Result<(), String> {
     // broke on the first dead service would fail every method after it.
     let channel = super::super::cache::channel(address).await.map_err(|e| format!("{e:#}"))?;
     let mut grpc = tonic::client::Grpc::new(channel);
+    // `ready` waits until the channel can take a request: a connection that broke
+    // since the connect fails here, before anything is sent.
     grpc.ready().await.map_err(|e| e.to_string())?;
     let path = PathAndQuery::try_from(path.to_string()).map_err(|e| e.to_string())?;
     let mut req = tonic::Request::new(());
@@ -127,6 +138,8 @@ async fn call_empty(address: &str, path: &str) -> Result<(), String> {
     // answer by skipping its fields — exactly "an empty request of whatever type".
     let answer = grpc.unary::<(), (), _>(req, path, tonic_prost::ProstCodec::default()).await;
     match answer {
+        // OK to an empty request is a decision too: a list with default paging, a
+        // lookup that treats "no filter" as "all". The handler exists and answered.
         Ok(_) => Ok(()),
         Err(s) => match s.code() {
             // UNIMPLEMENTED: the method is in the proto but not served. UNAVAILABLE: no
@@ -148,6 +161,8 @@ async fn consul(state: &StackState) -> Item {
     let Ok(addr) = state.consul_addr() else {
         return Item { label, ok: Some(false), detail: "没有 Consul".into() };
     };
+    // The agent the stack started, asked over HTTP: `/v1/health/service/<name>`
+    // gives every instance with its checks, as the discovery experiment reads it.
     let consul = Consul::new(addr);
     let mut bad = Vec::new();
     let mut passing = 0;
@@ -155,6 +170,9 @@ async fn consul(state: &StackState) -> Item {
     // which clients reach at its address, and it looks the others up instead.
     for c in state.services.iter().filter(|c| c.name != "gateway") {
         let Some(spec) = services::spec(&c.name) else { continue };
+        // The stack's Consul names carry its suffix when the agent is shared
+        // (`StackState::consul_name`), so two stacks never see each other's instances.
+        // A failed query reads as "nothing registered": every service then shows 未注册.
         let listed =
             consul.all_instances(&state.consul_name(spec.binary)).await.unwrap_or_default();
         // Matched by address, not by name: with replicas, "user is registered" would
@@ -201,6 +219,8 @@ fn targets(lab_dir: &Path) -> Vec<Item> {
     ];
     rows.into_iter()
         .map(|(label, bench, row, extra, target)| {
+            // The last run of that bench overwrites the file: the item always shows the
+            // learner's most recent measurement, not the best one.
             let file = lab_dir.join(format!("results/bench-{bench}.json"));
             let Ok(text) = std::fs::read_to_string(&file) else {
                 return Item {
@@ -212,6 +232,8 @@ fn targets(lab_dir: &Path) -> Vec<Item> {
             // An unreadable report becomes `Null` and falls through to "no such row": the
             // item then names the file, which is where the learner has to look.
             let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            // Rows are matched by their exact name: a bench that renamed a row makes the
+            // item say "no such row" rather than read a different measurement.
             let found =
                 report["rows"].as_array().and_then(|rs| rs.iter().find(|r| r["name"] == row));
             let value = found.and_then(|r| match extra {

@@ -299,6 +299,8 @@ pub async fn run(
     // A fresh book per sale scopes every invariant: only this run's orders touch it, so
     // "sold = the paid orders' quantities" is exact, whatever else the stack is doing.
     let book = super::orders::fresh_book(&targets.user, &targets.catalog, params.stock).await?;
+    // Sent before the board and the shoppers exist: the screen can show the book
+    // and the kill menu while the first shoppers are still in their arrival delay.
     let _ = events.send(FlashEvent::Ready { book, params, instances: killable(&targets) });
     // Before any shopper starts, so the first tick can already judge; the pool connects
     // lazily, so a stack with a slow MariaDB does not delay the sale's start.
@@ -317,6 +319,8 @@ pub async fn run(
     // The sale's clock starts here, after set-up: "t=3 s" means three seconds after the
     // doors opened, whatever the book's publishing cost.
     let started = Instant::now();
+    // At least 1 s: with a 0 s ramp every shopper would start at t = 0, the burst
+    // the ramp exists to avoid.
     let ramp = f64::from(params.ramp_secs.max(1));
     for n in 0..params.shoppers {
         let s = Shopper {
@@ -359,6 +363,9 @@ pub async fn run(
     let mut ok_before = 0usize;
     loop {
         tokio::select! {
+            // `if faults_open`: once the channel is closed, `recv` would return `None`
+            // at once on every loop turn; disabling the arm keeps the loop waiting on
+            // the ticks instead of spinning.
             f = faults.recv(), if faults_open => match f {
                 Some(fault) => {
                     let record = FaultRecord {
@@ -459,6 +466,8 @@ pub async fn run(
         }
         // A closed event channel means nobody watches any more: stop the shoppers; the run
         // still ends through catch-up, so no fault is left half-done (MariaDB frozen).
+        // Checked after every event of the loop (a tick, a fault, a report), so the
+        // shoppers learn within a second that the screen is gone.
         if events.is_closed() {
             stop.store(true, Ordering::Relaxed);
         }
@@ -561,6 +570,8 @@ pub async fn script(
         let fault = match name {
             "kill" => Fault::Kill(victim.clone()),
             "redis" => Fault::RestartRedis,
+            // 3 s, the gateway's upstream deadline: long enough to turn CreateOrders into
+            // 504s of unknown outcome, short enough for four faults in one ramp.
             "mysql" => Fault::PauseMysql(3),
             "relay" => Fault::KillRelay,
             other => anyhow::bail!(
@@ -596,6 +607,8 @@ pub async fn script(
                 print(format!("==> 秒杀开始：图书 #{book}，{}", params.describe()))
             }
             FlashEvent::Note(n) => print(format!("    {n}")),
+            // `run` itself returns its errors rather than sending this; the arm is here
+            // so the script stops if a future sender does use it.
             FlashEvent::Failed(m) => anyhow::bail!(m),
             // The summary comes back from `runner` itself below; the event's copy is for
             // the TUI.
@@ -620,7 +633,10 @@ pub async fn script(
             }
         }
     }
+    // The loop also ends when the runner drops its sender (it failed): the fault
+    // channel is closed either way, and the runner's own error comes out below.
     drop(ftx);
+    // Two layers: the task panicked (a `JoinError`) or the run returned an error.
     let summary = runner.await??;
     for line in summary_lines(&summary) {
         print(line);
@@ -697,6 +713,8 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
     // when a client got an answer again; the gap between them is the retries' backoff
     // plus whatever the service needed after it was back (reconnecting, a rebuild).
     for f in &s.last.faults {
+        // Tenths of a second: the recovery includes backoff steps of up to 1.6 s,
+        // so milliseconds would claim a precision the measurement does not have.
         let ms = |v: Option<u64>| v.map_or("-".into(), |v| format!("{:.1}s", v as f64 / 1000.0));
         out.push(format!(
             "    故障 t={:.0}s {}：动作结束 {} · 恢复 {}（首个成功的 {:?}）· 期间错误应答 {}",
