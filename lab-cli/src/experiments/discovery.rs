@@ -280,6 +280,8 @@ struct Counters {
 /// No retry: this runs before the load, and a gateway that cannot register a user is
 /// a stack that is not up — the error says so.
 async fn login(http: &reqwest::Client, gateway: &str) -> anyhow::Result<String> {
+    // A random name per run: registering an existing name is a 409, and the
+    // experiment must not depend on what an earlier run left in user_db.
     let name = format!("disc{}", rand::random::<u32>());
     let body = serde_json::json!({"username": name, "password": "discovery-35", "email": format!("{name}@lab.example")});
     http.post(format!("http://{gateway}/api/v1/users/register"))
@@ -310,6 +312,8 @@ pub async fn run(
     mut actions: mpsc::UnboundedReceiver<Action>,
     events: mpsc::UnboundedSender<DiscoveryEvent>,
 ) -> anyhow::Result<Tick> {
+    // The sampler's client (scrapes, login): 2 s, because a scrape that takes
+    // longer has missed its 100 ms slot many times over and is better skipped.
     let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
     // One user and one token for all workers: the token is validated on every call
     // (user-service's ValidateToken), so it costs the same as sixteen users would.
@@ -547,7 +551,13 @@ fn views(
     sent: &HashMap<String, f64>,
     now: Instant,
 ) -> Vec<InstanceView> {
+    // No previous sample (the first tick): no rates at all, rather than a
+    // count since the process started divided by an invented second.
     let secs = prev.at.map(|t| now.duration_since(t).as_secs_f64()).filter(|s| *s > 0.0);
+    // An address new since the previous sample (an added instance) counts from 0,
+    // so its first rate includes every call since it started; a restarted process's
+    // counter starts again below the old one, and `max(0.0)` shows 0 for that second
+    // instead of a negative rate.
     let rate = |before: &HashMap<String, f64>, after: &HashMap<String, f64>, a: &str| {
         Some((after.get(a)? - before.get(a).copied().unwrap_or(0.0)).max(0.0) / secs?)
     };
@@ -568,11 +578,15 @@ fn views(
                 .services
                 .iter()
                 .filter(|c| services::spec(&c.name).is_some_and(|s| s.binary == SERVICE))
+                // Recorded by the supervisor but not in Consul: a killed instance after its
+                // deregistration, or one that never registered (its rows then read "-").
                 .filter(|c| !listed.iter().any(|(i, _)| i.address == c.address))
                 .map(|c| (c.address.clone(), "-".to_string())),
         )
         .map(|(address, consul)| {
             let label = state.services.iter().find(|c| c.address == address).map_or_else(
+                // An address the supervisor did not start (a learner's own
+                // `cargo run -p user-service`): named by its port.
                 || format!("user@{}", address.rsplit(':').next().unwrap_or("?")),
                 |c| c.name.clone(),
             );
@@ -598,6 +612,9 @@ pub async fn script(
     mut print: impl FnMut(String),
 ) -> anyhow::Result<Tick> {
     let state = StackState::load(&targets.lab_dir)?.unwrap_or_default();
+    // The user-service instances the stack recorded before the run: with one, the
+    // script adds a second, since killing the only instance is an outage, not a
+    // lesson in discovery.
     let users: Vec<String> = state
         .services
         .iter()
@@ -647,6 +664,8 @@ pub async fn script(
                                 atx.send(Action::Restart(v.clone()))?;
                             }
                         }
+                        // "end": stop reading; `drop(atx)` below closes the actions channel,
+                        // which ends `run` and its load.
                         _ => break,
                     }
                 }
@@ -677,6 +696,7 @@ pub fn tick_line(t: &Tick) -> String {
         t.p99_ms.map_or("-".into(), |p| format!("{p:.1}ms"))
     );
     for i in &t.instances {
+        // `-` for an instance that could not be scraped: dead, or not yet up.
         line.push_str(&format!(
             " | {} {} {}",
             i.label,

@@ -35,6 +35,10 @@ pub enum Route {
     /// `POST /api/v1/orders/{id}/payments`.
     Pay,
     /// A poll that found the order Paid: the relay delivered (payment → order-service).
+    ///
+    /// Only the poll that finds Paid is logged (the polls before it are the expected wait),
+    /// so a fault timed on this route always shows 0 failed answers: its cost is in the
+    /// recovery time alone.
     Paid,
 }
 
@@ -191,6 +195,8 @@ impl Shopper {
         // a refused login ends the visit.
         let token =
             match self.send(tally, Route::Login, "/api/v1/users/login", &login, None, None).await {
+                // A 2xx without a token (a gateway bug) goes on with an empty one: the
+                // order step then fails as 401, final, and the give-up names the step.
                 Ok(v) => v["token"].as_str().unwrap_or_default().to_string(),
                 Err(Stop::Refused) => return tally.fail("login: refused".into()),
                 Err(Stop::Failed(m)) => return tally.fail(format!("login: {m}")),
@@ -198,6 +204,8 @@ impl Shopper {
         tally.logged_in.fetch_add(1, Ordering::Relaxed);
         // One key per checkout, kept across every retry of it (see the module docs).
         let key = format!("flash-{:016x}", rand::random::<u64>());
+        // One unit per order: "paid orders' quantity = sold" is then a count of orders,
+        // and three shoppers per unit compete for the stock.
         let body = serde_json::json!({"items": [{"book_id": self.book, "quantity": 1}]});
         // Refused orders are tried again until the sale ends (see `sale_ends`). Each try
         // draws a new key: it is a new checkout, not a retry of one whose outcome is unknown.
@@ -205,6 +213,8 @@ impl Shopper {
         let mut key = key;
         for round in 0.. {
             if round > 0 {
+                // The next round must start before the sale ends: a refusal after
+                // `sale_ends` would keep CreateOrder traffic going into catch-up.
                 if Instant::now() + Duration::from_secs(2) > self.sale_ends {
                     break;
                 }
@@ -227,6 +237,7 @@ impl Shopper {
             }
         }
         let Some(order) = order else {
+            // Refused at every round until the sale ended: sold out for this shopper.
             tally.refused.fetch_add(1, Ordering::Relaxed);
             return;
         };
@@ -236,6 +247,8 @@ impl Shopper {
         let id = order["order"]["id"].as_u64().unwrap_or_default();
         tally.orders.lock().expect("not poisoned").push(id);
         let total = order["order"]["total"].as_i64().unwrap_or_default();
+        // Abandoned right after the order: its unit stays locked until the payment
+        // window ends, which is what keeps `locked` non-zero through the run.
         if self.abandons {
             tally.abandoned.fetch_add(1, Ordering::Relaxed);
             return;
@@ -257,6 +270,8 @@ impl Shopper {
         // after the mock gateway's 3 s and one relay pass — longer when a fault held the
         // relay, which is exactly what the Paid route's recovery time measures.
         let started = Instant::now();
+        // GetOrder through the gateway as the owner: the shopper sees what the shop
+        // shows, not payment-service's own state.
         let url = format!("{}/api/v1/orders/{id}", self.base);
         while started.elapsed() < STEP_DEADLINE * 2 {
             if stop.load(Ordering::Relaxed) {
@@ -272,6 +287,8 @@ impl Shopper {
                 && let Ok(v) = r.json::<Value>().await
             {
                 match v["order"]["status"].as_str() {
+                    // Any status at or after Paid: the relay delivered, whatever came
+                    // after it.
                     Some("paid" | "shipped" | "completed") => {
                         tally.record(Route::Paid, sent, Outcome::Ok);
                         tally.paid.fetch_add(1, Ordering::Relaxed);
