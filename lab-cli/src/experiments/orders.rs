@@ -418,6 +418,7 @@ pub async fn run(
         })
     };
     let n = params.attempts.max(1) as usize;
+    // Shared by `Arc`: the closure runs once per request and only reads the list.
     let tokens_for_load = std::sync::Arc::new(tokens.clone());
     let client = orders.clone();
     let load = bookstore_loadgen::run(
@@ -454,6 +455,8 @@ pub async fn run(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     while tokio::time::Instant::now() < deadline && !events.is_closed() {
+        // The first tick fires at once: the first sample is taken right after the
+        // burst, so the screen shows the sold-out stock without waiting a second.
         tick.tick().await;
         // A failed sample ends the run (`?`): the watch has no fault to ride out,
         // and a stack that stops answering is the news.
@@ -624,6 +627,8 @@ pub async fn fail_commit(targets: &OrderTargets, token: &str, book: u64) -> anyh
     req.metadata_mut().insert("x-lab-fault", "fail-commit".parse()?);
     let answer = OrderServiceClient::new(channel(&targets.order).await?).create_order(req).await;
     let err = match answer {
+        // No fault without the lab's switch: the order is real, holds a unit, and
+        // the watch will count it as Pending like any other.
         Ok(_) => anyhow::bail!(
             "the order committed: is order-service running with BOOKSTORE_LAB_FAULTS=true?"
         ),
@@ -634,6 +639,9 @@ pub async fn fail_commit(targets: &OrderTargets, token: &str, book: u64) -> anyh
     // Up to 20 × 150 ms = 3 s for both entries to reach MySQL through the syncer.
     for _ in 0..20 {
         let logs: Vec<_> = log(&mut inv).await?.into_iter().filter(|l| l.id > before).collect();
+        // The first LOCK and the first RELEASE above the mark, not matched by order
+        // id: on the run's own quiet book they are this request's, but an expiry of
+        // another order inside the same 3 s would pair with this lock.
         let find = |t: i32| logs.iter().find(|l| l.r#type == t).map(|l| (l.order_id, l.quantity));
         if let (Some(l), Some(r)) = (find(lock), find(release)) {
             pair = Some((l, r));

@@ -542,6 +542,9 @@ pub async fn run(
             continue;
         };
         let p = p.into_inner().payment.context("QueryPayment returned no payment")?;
+        // Three reads per poll, one after the other: a step can appear one poll late
+        // relative to another store's, which is why the timeline's gaps read as "about"
+        // and only the order of the steps as "must".
         let o = c.orders.get_order(authed(GetOrderRequest { order_id: order.id }, &setup.token)?);
         let o = o.await?.into_inner().order.context("GetOrder returned no order")?;
         let s = c.stock(setup.book).await?;
@@ -565,10 +568,14 @@ pub async fn run(
                 o.id, seen_order
             )));
         }
+        // `sold` moving in GetStock is inventory's Redis applying the confirm: the
+        // unit the order locked is now sold, one step after the order turned Paid.
         if s.sold != seen_sold {
             steps.push(step(format!("库存 sold {} → {}（locked 确认为已售）", seen_sold, s.sold)));
             seen_sold = s.sold;
         }
+        // Set by the relay once order-service accepted the message: the outbox row is
+        // delivered and will not be sent again.
         if p.order_notified && !seen_notified {
             seen_notified = true;
             steps.push(step("order_notified = true：outbox 行已投递".into()));
