@@ -343,6 +343,8 @@ pub async fn run(
                     let note = act(&targets, &Action::Kill(label.clone())).await;
                     if note.is_ok() {
                         let (sent, resent) = gateway_counts(&http, &targets).await;
+                        // The victim's address from the supervisor's record: the key that ties
+                        // the gateway's per-instance counter and Consul's entry to this kill.
                         let address = StackState::load(&targets.lab_dir)?
                             .unwrap_or_default()
                             .service(&label)
@@ -353,6 +355,8 @@ pub async fn run(
                             done: false,
                             failed_before: load.failed.load(Ordering::Relaxed),
                             resent_before: resent,
+                            // The gateway's count of calls to the victim at the kill: any
+                            // growth after this is a call sent to a dead process.
                             last_sent: sent.get(&address).copied().unwrap_or(0.0),
                             report: KillReport { label, address, ..KillReport::default() },
                         });
@@ -369,6 +373,8 @@ pub async fn run(
                         // dead process.
                         k.done = true;
                     }
+                    // Its own task: a restart or an added instance waits for health and
+                    // Consul (seconds), and the sampler must keep its 100 ms pace meanwhile.
                     let (targets, events) = (targets.clone(), events.clone());
                     tokio::spawn(async move {
                         let text = act(&targets, &other).await.unwrap_or_else(|e| format!("失败：{e:#}"));
@@ -438,14 +444,21 @@ async fn act(targets: &DiscoveryTargets, action: &Action) -> anyhow::Result<Stri
     let opts = UpOptions::default();
     Ok(match action {
         Action::Kill(label) => {
+            // Only the signal: no deregistration, no drain. Compare `-` (Stop) on another
+            // instance: SIGTERM deregisters first and drains, so callers move away while
+            // it still serves, and nothing should need a re-send.
             let pid = sup.kill_instance(label)?;
             format!("kill -9 {label}（pid {pid}）：不注销、不排空，像崩溃一样")
         }
         Action::Restart(label) => {
+            // Back on the dead instance's recorded port: the callers learn nothing
+            // new, Consul's passing check is what lets traffic return.
             let c = sup.restart_instance(label, &opts).await?;
             format!("{label} 已重新启动于 {}，Consul 检查通过后开始接收流量", c.address)
         }
         Action::Add => {
+            // A free port nobody was told about: it gets traffic only because it
+            // registers in Consul and the gateway's watcher sees it.
             let c = sup.add_instance("user", &opts).await?;
             format!("新实例 {} 启动于 {}（没有任何调用方被告知这个地址）", c.name, c.address)
         }
@@ -468,6 +481,8 @@ async fn gateway_counts(
     let Some(m) = &targets.gateway_metrics else { return (HashMap::new(), 0.0) };
     let Ok(scrape) = metrics::scrape(http, m).await else { return (HashMap::new(), 0.0) };
     (
+        // Labelled with the Consul name the gateway resolved (`service`) and the
+        // address it sent to (`instance`), by `platform::discovery`.
         per_instance(&scrape, "upstream_requests_total", &targets.service),
         scrape.sum("upstream_failures_total", &[("service", targets.service.as_str())]),
     )
@@ -477,6 +492,8 @@ async fn gateway_counts(
 /// instance address.
 fn per_instance(scrape: &Scrape, name: &str, service: &str) -> HashMap<String, f64> {
     scrape
+        // Every instance address that appears on the metric, whatever its service;
+        // the sum below keeps user-service's calls, so other addresses read 0.
         .label_values(name, "instance")
         .into_iter()
         .map(|addr| {
@@ -519,6 +536,8 @@ fn time_kill(
 ) {
     let ms = k.at.elapsed().as_millis() as u64;
     let r = &mut k.report;
+    // Both cumulative since the kill, recomputed on every sample: the report
+    // shows the running total, not the last sample's share.
     r.failed = failed - k.failed_before;
     r.resent = (resent - k.resent_before).max(0.0) as u64;
     // An address missing from this scrape (a failed scrape) means no new call
@@ -566,6 +585,8 @@ fn views(
     let mut by_address: Vec<(String, String)> = Vec::new();
     for (i, status) in listed {
         match by_address.iter_mut().find(|(a, _)| *a == i.address) {
+            // Two ids on one address: the new process (passing) wins over the old
+            // registration (critical) until Consul reaps the old one.
             Some(row) if status == "passing" => row.1 = status.clone(),
             Some(_) => {}
             None => by_address.push((i.address.clone(), status.clone())),

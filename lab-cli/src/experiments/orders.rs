@@ -285,6 +285,8 @@ impl Conservation {
 /// Exact only because the book is the run's own: every lock on it belongs to an order
 /// this run placed, so "locked = pending units" cannot be thrown off by anyone else.
 pub fn conservation(stock: &StockView, pending: &[PendingOrder]) -> Conservation {
+    // The units the run's Pending orders hold: what inventory's `locked` must be,
+    // since no other order ever touches the run's book.
     let pending_units = pending.iter().map(|p| p.quantity).sum();
     Conservation {
         counters_add_up: stock.available + stock.locked + stock.sold == stock.total,
@@ -381,8 +383,12 @@ pub async fn run(
     params: OrderParams,
     events: mpsc::UnboundedSender<OrdersEvent>,
 ) -> anyhow::Result<()> {
+    // Dialled once for the whole run, burst and watch: the watch lasts up to ten
+    // minutes, and a tonic channel reconnects on its own if order-service restarts.
     let order_ch = channel(&targets.order).await?;
     let inv_ch = channel(&targets.inventory).await?;
+    // At least one shopper and one unit: zero of either would make the run's
+    // division of attempts and its conservation check meaningless.
     let tokens = shoppers(&targets.user, params.shoppers.max(1) as usize).await?;
     let book = fresh_book(&targets.user, &targets.catalog, params.stock.max(1)).await?;
     let _ = events.send(OrdersEvent::Ready { run, book, tokens: tokens.clone() });
@@ -461,6 +467,8 @@ pub async fn run(
         // A failed sample ends the run (`?`): the watch has no fault to ride out,
         // and a stack that stops answering is the news.
         let (stock, pending, cancelled) = sample(&order_ch, &inv_ch, &tokens, book).await?;
+        // Decided before sending: the last Watch, with nothing Pending and the stock
+        // all back, is still shown before the run ends.
         let done = pending.is_empty();
         let _ =
             events.send(OrdersEvent::Watch { run, stock, pending, cancelled, now: unix_now_ms() });
@@ -497,6 +505,8 @@ pub(crate) async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>
             anyhow::Ok(r.into_inner().token)
         }
     });
+    // All or nothing: the burst deals its orders over every token, and a missing
+    // shopper would shift which orders belong to whom.
     futures::future::try_join_all(logins).await.context("register the experiment's shoppers")
 }
 
@@ -530,6 +540,7 @@ pub(crate) async fn fresh_book(user: &str, catalog: &str, stock: u32) -> anyhow:
         publisher: "实验室出版社".into(),
         // 59.00 in cents: the payments experiment's amount checks read this total.
         price: 5900,
+        // The proto's opening stock is an `i32`; the lab's knobs stay far below it.
         stock: i32::try_from(stock).unwrap_or(i32::MAX),
         description: "Day 31–32 订单实验用书，库存很少".into(),
     };

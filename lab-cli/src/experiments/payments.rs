@@ -151,6 +151,8 @@ impl Scenario {
     /// The verdict table's short name.
     pub fn short(self) -> &'static str {
         match self {
+            // Each padded to 8 display columns (a CJK character is two), so the verdict
+            // table's columns line up in a terminal.
             Scenario::Timeline => "时间线  ",
             Scenario::Duplicates => "重复回调",
             Scenario::Crash => "kill -9 ",
@@ -281,6 +283,8 @@ impl Report {
         // one's lock went back to `available` at the cancel. Either way, a non-zero
         // `locked` delta is a unit nobody can buy any more.
         let mut ok = locked == 0;
+        // The three deltas lead the explanation whether the verdict passes or not: they
+        // are the numbers a learner checks against the lesson's expectation.
         let mut why = format!("sold {sold:+} · available {avail:+} · locked {locked:+}");
         match self.scenario {
             Scenario::Refund => {
@@ -360,8 +364,11 @@ fn now_ms() -> i64 {
 // loopback (well under a millisecond) — cheap next to the 3 s every scenario waits.
 /// Clients of one scenario, dialled once.
 struct Clients {
+    /// CreateOrder, CancelOrder, GetOrder as the shopper.
     orders: OrderServiceClient<Channel>,
+    /// CreatePayment and QueryPayment as the shopper; re-dialled after the kill.
     payments: PaymentServiceClient<Channel>,
+    /// GetStock and GetStockLog: the two witnesses of what was sold.
     inventory: InventoryServiceClient<Channel>,
 }
 
@@ -383,6 +390,9 @@ impl Clients {
     // Counted from inventory's own log, by order id: the book is this run's, but earlier
     // scenarios sold units of it too, and only this order's confirms say "sold once".
     async fn confirms(&mut self, book: u64, order_id: u64) -> anyhow::Result<usize> {
+        // Page 1 is the newest rows (the log is read `ORDER BY id DESC`) and 100 is the
+        // service's cap: this scenario's entries are among the newest, however long the
+        // book's history grew over a session.
         let req = GetStockLogRequest { book_id: book, page: 1, page_size: 100 };
         let logs = self.inventory.get_stock_log(req).await?.into_inner().logs;
         let decr = StockLogType::Decr as i32;
@@ -479,6 +489,9 @@ pub async fn run(
         // compete for the one Pending → Success transition. Fired after the gateway's 3 s,
         // they would meet a settled payment and prove only that a no-op is a no-op.
         Scenario::Duplicates => {
+            // The mock gateway's own job fires at +3 s as well: by then one callback has
+            // settled the payment, so the job is deleted without changing anything (and is
+            // not counted on `payment_callbacks_total`, which only MockCallbacks feed).
             let counts = duplicate_callbacks(&targets, &payment.payment_no, payment.amount).await?;
             steps.push(step(format!(
                 "{} 个 MockCallback 同时到达：{} 个 200，{} 个失败",
@@ -501,6 +514,9 @@ pub async fn run(
         Scenario::Refund => {
             let req =
                 CancelOrderRequest { order_id: order.id, reason: "cancelled in the lab".into() };
+            // The payment itself is untouched: at +3 s the gateway still reports success,
+            // the watch below sees SUCCESS and then REFUNDED once the relay's UpdateOrderStatus
+            // is refused — the two steps the timeline must show, in that order.
             c.orders.cancel_order(authed(req, &setup.token)?).await?;
             steps.push(step(format!(
                 "CancelOrder → 订单 #{} Cancelled，锁定的 1 件回到 available",

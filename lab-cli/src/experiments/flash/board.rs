@@ -62,6 +62,8 @@ pub enum Invariant {
 }
 
 impl Invariant {
+    /// The board's row order: the two checks one Redis read can settle first, then the
+    /// cross-store ones in the order a checkout writes them (sale, lock, ledger), money last.
     pub const ALL: [Invariant; 6] = [
         Invariant::NoOversell,
         Invariant::Conservation,
@@ -72,6 +74,9 @@ impl Invariant {
     ];
 
     /// The board's label.
+    ///
+    /// Each label is the promise in the lesson's own words, so the learner can match a
+    /// red row to the sentence of the course it breaks.
     pub fn label(self) -> &'static str {
         match self {
             Invariant::NoOversell => "不超卖：已售 ≤ 库存，可用 ≥ 0",
@@ -277,6 +282,8 @@ impl Board {
         // would report "paid without a payment" for rows that were simply not read yet.
         if let Some(e) = failed {
             s.errors.push(e);
+            // Everything MariaDB's part may have filled before the failure is dropped,
+            // field by field, including what the earlier of the six queries did read.
             s.mysql_ok = false;
             s.mysql = None;
             s.logged = None;
@@ -317,6 +324,8 @@ impl Board {
     // the board's own load showing up in the sale's latency.
     async fn read_mysql(&self, s: &mut Sample, extra_orders: &[u64]) -> anyhow::Result<()> {
         let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+            // MySQL's names for Redis's four fields: `stock` is `avail`. `fetch_optional`:
+            // the row appears only after the syncer's first write for the book.
             "SELECT stock, locked_stock, sold_stock, total_stock FROM inventory_db.inventory \
              WHERE book_id = ?",
         )
@@ -342,6 +351,8 @@ impl Board {
         // CAST … AS SIGNED on computed columns: sqlx decodes by the exact column type, and
         // COALESCE of an unsigned column with a literal is not BIGINT UNSIGNED any more.
         let logs: Vec<(i64, i8, i64)> = sqlx::query_as(
+            // One row per (order, ledger type) with its count: the confirms per order in
+            // one query, without fetching every ledger row of a busy book.
             "SELECT CAST(COALESCE(order_id, 0) AS SIGNED), type, COUNT(*) \
              FROM inventory_db.inventory_logs WHERE book_id = ? GROUP BY order_id, type",
         )
@@ -368,6 +379,8 @@ impl Board {
         // `list` is made of integers we formatted ourselves: safe to splice (an IN list of
         // unknown length cannot be one bind parameter).
         let locked: Vec<(u64, i64)> = sqlx::query_as(&format!(
+            // State 1 is still locked; released (2) and confirmed (3) reservations are
+            // settled and owe nothing.
             "SELECT order_id, CAST(quantity AS SIGNED) FROM inventory_db.inventory_reservations \
              WHERE book_id = {} AND state = 1 AND order_id IN ({list})",
             self.book
@@ -378,6 +391,8 @@ impl Board {
         // The orders with their quantity of this book: the join picks the book's
         // item, and `o.id IN (…)` keeps it to the primary key.
         let orders: Vec<(u64, i8, i64, i64, i64)> = sqlx::query_as(&format!(
+            // `UNIX_TIMESTAMP` of a DATETIME(3) is a decimal with a fraction: ×1000 and
+            // CAST give whole ms, the unit `now_ms` is in.
             "SELECT o.id, o.status, o.total, CAST(i.quantity AS SIGNED), \
              CAST(UNIX_TIMESTAMP(o.expires_at) * 1000 AS SIGNED) \
              FROM order_db.orders o JOIN order_db.order_items i ON i.order_id = o.id \
@@ -460,6 +475,8 @@ impl Board {
             } else {
                 Verdict::Holds
             };
+            // `ever` already includes this sample's reds (added above), so a row
+            // that is red now always carries them in `ever_broken` too.
             rows.push(Row { invariant: inv, verdict, ever_broken: self.ever.get(&inv).cloned() });
         }
         // A difference that disappeared is forgotten: if it comes back, it is a new one.

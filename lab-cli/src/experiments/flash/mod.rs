@@ -122,6 +122,8 @@ impl FlashTargets {
     /// must be running.
     pub fn from_lab(lab_dir: &std::path::Path) -> anyhow::Result<Self> {
         let state = StackState::load(lab_dir)?.unwrap_or_default();
+        // Read once, at the start: a fault's restart gives a killed service back its
+        // recorded port, so these addresses stay right for the whole sale.
         let addr = |name: &str| {
             state.service(name).map(|c| c.address.clone()).with_context(|| {
                 format!("{name} is not running (start the stack with `bookstore-lab up`)")
@@ -134,6 +136,7 @@ impl FlashTargets {
             catalog: addr("catalog")?,
             mysql_url: state.mysql_url()?.to_string(),
             redis_url: state.redis_url()?.to_string(),
+            // Every recorded service instance, gateway included; `killable` orders them.
             instances: state.services.iter().map(|c| c.name.clone()).collect(),
         })
     }
@@ -382,6 +385,8 @@ pub async fn run(
                     // here on may meet it.
                     timed.push(Timed { record, began: Instant::now() });
                     running_faults += 1;
+                    // The index into `timed` travels with the task and comes back with its
+                    // result: faults may finish out of order (a kill outlasts a pause).
                     let (idx, tx, dir, mysql) =
                         (timed.len() - 1, done_tx.clone(), targets.lab_dir.clone(), targets.mysql_url.clone());
                     tokio::spawn(async move {
@@ -404,6 +409,8 @@ pub async fn run(
                         t.record.restored_ms = Some((d.restored - t.began).as_millis() as u64);
                         d.note
                     }
+                    // A failed action keeps `restored_ms` at `None`: the summary shows "-",
+                    // never a time for an action that did not happen.
                     Err(e) => format!("{}：失败：{e:#}", t.record.label),
                 };
                 t.record.note = Some(note.clone());
@@ -437,6 +444,8 @@ pub async fn run(
                 // has arrived — or after CATCH_UP, when a difference that never resolved has
                 // long turned red. Ending at the last shopper instead would report the
                 // confirms and syncer writes still in flight as failures.
+                // Holds on every row: an Unknown row (a store not answering) is not
+                // settled, so catch-up waits for the stores to answer again.
                 let settled = rows.iter().all(|r| r.verdict == Verdict::Holds);
                 if phase == Phase::CatchingUp
                     && (settled || catch_up_began.is_some_and(|t| t.elapsed() > CATCH_UP))
@@ -451,6 +460,8 @@ pub async fn run(
                     p99_ms,
                     board: rows,
                     faults: timed.iter().map(|t| t.record.clone()).collect(),
+                    // Redis's figures (the system of record), the ones the screen shows
+                    // beside the board.
                     stock: sample.redis.map(|c| (c.avail, c.locked, c.sold)),
                 };
                 let _ = events.send(FlashEvent::Tick(Box::new(tick.clone())));
@@ -458,6 +469,8 @@ pub async fn run(
                     // `ever_broken` too: a red that turned green is still a broken
                     // promise, and the verdict must not pass a sale that only healed.
                     let held = tick.board.iter().all(|r| r.verdict == Verdict::Holds && r.ever_broken.is_none());
+                    // The order counts come from this last sample, after catch-up (or its
+                    // limit): order_db's statuses once the relay and the sweeper caught up.
                     let summary = Summary { book, params, orders: sample.order_counts(), last: tick, held };
                     let _ = events.send(FlashEvent::Finished(Box::new(summary.clone())));
                     return Ok(summary);
@@ -514,6 +527,11 @@ fn time_faults(tally: &Tally, timed: &mut [Timed]) {
     let log = tally.log.lock().expect("not poisoned");
     for t in timed.iter_mut().filter(|t| t.record.recovered_ms.is_none()) {
         let mut failed = 0;
+        // Caveat for the relay fault: `began` is when the lab received the fault,
+        // and the kill waits (up to 10 s) for an undelivered outbox row; a poll
+        // that finds an order Paid — possibly delivered before the kill — can then
+        // end its timing early. Read its recovery as "Paid seen again", not as "the
+        // new process delivered".
         for a in log.iter().filter(|a| a.route == t.record.route && a.sent >= t.began) {
             if a.outcome != Outcome::Error {
                 t.record.recovered_ms = Some((a.done - t.began).as_millis() as u64);
