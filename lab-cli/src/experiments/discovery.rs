@@ -328,10 +328,15 @@ pub async fn run(
     let mut ok_before = 0;
     let mut kill: Option<KillMark> = None;
     let mut last = Tick::default();
+    // The default `MissedTickBehavior::Burst`: a sample that took 300 ms is followed
+    // by quick catch-up ticks, so ten ticks still span about a second and the
+    // once-a-second figures stay on the clock.
     let mut interval = tokio::time::interval(SAMPLE);
     let mut samples = 0u64;
     let result = loop {
         tokio::select! {
+            // `select!` polls its ready branches in random order, so a stream of actions
+            // cannot starve the sampler, nor the sampler the actions.
             action = actions.recv() => match action {
                 None => break Ok(last),
                 // A kill is done here, inline, because its instant and the counters at that

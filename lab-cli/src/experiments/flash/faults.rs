@@ -154,6 +154,8 @@ pub async fn inject(lab_dir: &Path, mysql_url: &str, fault: &Fault) -> anyhow::R
             // the frozen server still holds its work — the unknown outcome the
             // idempotency key is for.
             tokio::time::sleep(Duration::from_secs(*secs)).await;
+            // Thawed here, explicitly, before `restored` is stamped below: the
+            // recorded end of the fault must come after the SIGCONT, not before.
             drop(thaw);
             Ok(Done {
                 note: format!("MariaDB（pid {pid}）暂停 {secs} 秒后继续：挂起的事务接着执行"),
@@ -168,6 +170,10 @@ pub async fn inject(lab_dir: &Path, mysql_url: &str, fault: &Fault) -> anyhow::R
             // payments still arrive. If none appears in 10 s it kills anyway, and the note
             // says 0 rows — an honest "this run proved nothing about the relay".
             let waiting = undelivered_soon(mysql_url).await?;
+            // The first payment-service instance. With `--replicas payment=2` the other
+            // instance's relay may deliver the waiting row instead (its `SKIP LOCKED`
+            // pass takes whatever is free): the payment still ends Paid, but the run then
+            // proves delivery by a survivor, not by the restarted process.
             let pid = Supervisor::open(lab_dir)?.kill_instance("payment")?;
             wait_gone(pid).await;
             tokio::time::sleep(RESTART_DELAY).await;
@@ -224,6 +230,8 @@ async fn wait_gone(pid: u32) {
 /// Its own one-connection pool, closed after use: the fault must not hold a connection
 /// that counts against MariaDB's limit for the rest of the sale.
 async fn undelivered_soon(mysql_url: &str) -> anyhow::Result<i64> {
+    // payment-service's own database: the only place the relay's backlog is
+    // visible from outside the process.
     let url = format!("{}/payment_db", mysql_url.trim_end_matches('/'));
     let pool = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(1)

@@ -207,7 +207,7 @@ pub enum Phase {
     Selling,
     /// Shoppers done; waiting for every store to agree.
     CatchingUp,
-    /// Every check held after catch-up, or [`CATCH_UP`] ran out; the summary follows.
+    /// Every check held after catch-up, or `CATCH_UP` ran out; the summary follows.
     Done,
 }
 

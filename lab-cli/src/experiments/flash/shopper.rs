@@ -368,8 +368,9 @@ impl Shopper {
                 Err(Retry::Refused) => return Err(Stop::Refused),
                 Err(Retry::Final(m)) => return Err(Stop::Failed(m)),
                 Err(Retry::Now(m)) => {
-                    // An ABORTED is a lost race inside the service (a lock or a
-                    // version check), not an overload: retrying at once is right, and the
+                    // An ABORTED is a lost race inside the service, not an overload —
+                    // often with this checkout's own earlier attempt under the same key,
+                    // whose state was still changing: retrying at once is right, and the
                     // backoff restarts small so the next failure does not inherit a long wait.
                     backoff = Duration::from_millis(20);
                     m
