@@ -264,10 +264,10 @@ struct KillMark {
 }
 
 /// Counters of one sample, per instance address.
-#[derive(Default)]
 ///
 /// Kept from one second to the next: the rates in [`InstanceView`] are this sample's
 /// counts minus the previous one's, over the time between them.
+#[derive(Default)]
 struct Counters {
     at: Option<Instant>,
     served: HashMap<String, f64>,

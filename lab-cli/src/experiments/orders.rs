@@ -702,10 +702,10 @@ mod tests {
     // share the start (they run side by side), claim starts when the *slowest* lookup
     // ended, and the rest follow one another.
     /// Parallel lookups start at 0; the later steps are laid end to end.
-    #[test]
     ///
     /// It fails if `claim` starts at the first lookup's end instead of the slowest's
     /// (ValidateToken 0.81 < GetBook 1.10), or if a sequential step is drawn from 0.
+    #[test]
     fn chain_puts_lookups_side_by_side_and_the_rest_in_a_row() {
         let s = parse_chain(
             "ValidateToken;dur=0.81, GetBook-7;dur=1.10, claim;dur=0.50, LockStock;dur=0.40, commit;dur=2.00",
@@ -722,10 +722,10 @@ mod tests {
     // Proves both halves of the check can fail independently: a lock without an order (the
     // leak) keeps the counters adding up but breaks ownership.
     /// Conservation needs both the counters to add up and every lock to have a Pending order.
-    #[test]
     ///
     /// `drift` is the other failure: the counters themselves no longer add up, whatever
     /// the orders say.
+    #[test]
     fn conservation_catches_an_orphan_lock() {
         let p = |q| PendingOrder { id: 1, shopper: 0, quantity: q, expires_at: 0 };
         let s = StockView { available: 2, locked: 3, sold: 0, total: 5 };

@@ -789,11 +789,11 @@ mod tests {
     // Proves the verdict fails for each way a payment can go wrong while the statuses look
     // right: a unit sold twice (two confirms), a refund that still sold, a lost lock.
     /// Paid means sold +1 with one confirm; refunded means nothing sold.
-    #[test]
     ///
     /// The regressions it catches: a verdict that looked only at the statuses (every case
     /// here has the "right" statuses), one that trusted the counters over the stock log,
     /// and one that forgot the `locked` delta.
+    #[test]
     fn verdict_catches_a_double_sale_and_a_refund_that_sold() {
         assert!(report(Scenario::Timeline, 1, -1, 1).verdict().0);
         assert!(!report(Scenario::Duplicates, 2, -2, 2).verdict().0, "sold twice");

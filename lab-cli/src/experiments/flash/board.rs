@@ -124,10 +124,10 @@ pub struct Row {
 }
 
 /// Inventory's four counters for the book.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 ///
 /// As inventory's Lua scripts keep them: `avail + locked + sold = total` after every
 /// script, because each script changes them in one atomic step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub avail: i64,
     pub locked: i64,

@@ -68,11 +68,11 @@ pub struct Attempt {
 }
 
 /// Everything the shoppers count, shared by all of them (atomics: 60 tasks add to it).
-#[derive(Debug, Default)]
 ///
 /// Relaxed atomics: each counter is independent and only displayed, and no thread waits
 /// on one to see another's writes. The vectors sit behind std `Mutex`es, held for one
 /// push or one copy and never across an `.await`, so a Tokio mutex would only add cost.
+#[derive(Debug, Default)]
 pub struct Tally {
     /// Shoppers who got a token (one per shopper, not per login request).
     pub logged_in: AtomicU64,
@@ -440,11 +440,11 @@ mod tests {
     use super::*;
 
     /// The retry table: what is retried, at once or after a pause, and what is final.
-    #[test]
     ///
     /// It catches the two costly regressions: a sold-out 409 retried as if it were a race
     /// (sixty shoppers hammering a sold-out book until their deadlines), and a 504 treated
     /// as final (a shopper giving up on an order that may have been placed).
+    #[test]
     fn answers_are_classified_by_the_gateways_retry_table() {
         let body = |code: &str| serde_json::json!({"error": {"code": code, "message": "m"}});
         let c = |s: u16, code: &str| classify(StatusCode::from_u16(s).unwrap(), &body(code));
