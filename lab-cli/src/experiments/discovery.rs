@@ -55,7 +55,7 @@ pub struct DiscoveryTargets {
     /// `host:port` of the gateway's HTTP API: the load's only entrance, as a browser's.
     pub gateway: String,
     /// The gateway's `/metrics` (`host:port`): where its per-instance call counters are.
-    /// `None` hides the client-side columns and the re-send count, nothing else.
+    /// `None` leaves the client-side column at `-` and the re-send count at 0.
     pub gateway_metrics: Option<String>,
     /// Consul's HTTP API (`host:port`), asked for every instance and its health.
     pub consul: String,
@@ -390,8 +390,8 @@ pub async fn run(
             _ = interval.tick() => {
                 samples += 1;
                 // 90 s: Consul's one-minute deregistration floor, with room for its own
-                // check and reap timing. After that the last figure (deregistered) is either in or
-                // will not come, and sampling drops back to once a second.
+                // check and reap timing. After that the last figure (deregistered) is
+                // either in or will not come, and sampling drops back to once a second.
                 let timing = kill.as_ref().is_some_and(|k| !k.done && k.at.elapsed() < Duration::from_secs(90));
                 // Every 100 ms while a kill is being timed, else every second.
                 if !timing && !samples.is_multiple_of(10) {
@@ -477,8 +477,8 @@ async fn act(targets: &DiscoveryTargets, action: &Action) -> anyhow::Result<Stri
 /// The gateway's discovery counters for user-service: calls sent per instance address, and
 /// the total of failed (re-sent) calls.
 ///
-/// Both zero when the gateway has no metrics port or its scrape failed: the report
-/// then shows no calls and no re-sends, which the TUI labels as "not measured".
+/// Both empty or zero when the gateway has no metrics port or its scrape failed: the
+/// report then shows 0 re-sends, which in that case means "not measured", not "none".
 async fn gateway_counts(
     http: &reqwest::Client,
     targets: &DiscoveryTargets,

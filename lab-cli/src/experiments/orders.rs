@@ -4,8 +4,9 @@
 //! Everything goes through the running stack's public RPCs — the lab registers shoppers
 //! with user-service, publishes a fresh book with catalog-service (whose PublishBook gives
 //! it its few units through inventory's `IncrStock`), and then calls order-service's
-//! `CreateOrder` exactly as the gateway would. Nothing is simulated: the refusals are inventory's Lua script
-//! saying no, the call chain is the service's own `server-timing` metadata.
+//! `CreateOrder` exactly as the gateway would. Nothing is simulated: the refusals are
+//! inventory's Lua script saying no, the call chain is the service's own `server-timing`
+//! metadata.
 //!
 //! ## The run, step by step (what the screen fills in, top to bottom)
 //!
@@ -403,16 +404,17 @@ pub async fn run(
         .metadata()
         .get("server-timing")
         .and_then(|v| v.to_str().ok())
-        // No header (a service without the timing layer): an empty chain, which the
-        // screen shows as "no data" rather than failing the run.
+        // No header (a service without the timing layer): an empty chain, not a
+        // failed run.
         .unwrap_or_default()
         .to_string();
     let _ = events.send(OrdersEvent::Chain { run, steps: parse_chain(&header) });
 
     // The burst: `attempts` workers, one CreateOrder each, through the one load engine.
     // FAILED_PRECONDITION is inventory's correct "not enough stock" → Rejected, not Failed.
-    // A watch channel, not a queue: the screen wants the latest counts, and a
-    // slow screen skips intermediate snapshots instead of falling behind.
+    // A watch channel, not a queue: the forwarder below sends the latest counts each
+    // time it wakes, and skips snapshots it was too slow to see instead of falling
+    // behind.
     let (tx, mut rx) = watch::channel(Snapshot::default());
     let forward = {
         let events = events.clone();
@@ -487,8 +489,8 @@ pub async fn run(
 /// user-service, so doing them together halves the setup on two cores).
 pub(crate) async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>> {
     let ch = channel(user).await?;
-    // Concurrent, one channel: the argon2 hashes run on user-service's
-    // blocking threads side by side.
+    // Concurrent, over one channel: user-service runs the argon2 hashes in parallel
+    // on its blocking pool, up to its own bound on hashes at once.
     let logins = (0..n).map(|_| {
         let mut users = UserServiceClient::new(ch.clone());
         async move {
@@ -581,8 +583,8 @@ async fn sample(
     let mut client = OrderServiceClient::new(order.clone());
     for (shopper, token) in tokens.iter().enumerate() {
         for status in [OrderStatus::Pending, OrderStatus::Cancelled] {
-            // One page of 50: a run places at most `attempts` orders spread over the
-            // shoppers, so with the defaults a shopper has about five.
+            // One page of 50: a run makes `attempts + 1` CreateOrders over the shoppers
+            // (five or six each with the defaults), and only `stock` become orders.
             let req = ListOrdersRequest { page: 1, page_size: 50, status: status as i32 };
             let list = client.list_orders(authed(req, token)?).await?.into_inner();
             for o in list.orders {

@@ -134,7 +134,8 @@ pub enum Scenario {
     /// Nothing injected: the reference timeline every other scenario is read against.
     Timeline,
     /// Catches a settle without its row lock: two concurrent callbacks would both see
-    /// Pending and both write the outcome (two outbox rows, two confirms).
+    /// Pending and both try to settle it — caught as `changed = 2`, or as a callback that
+    /// failed on the outbox's unique key.
     Duplicates,
     /// Catches a gateway answer kept only in memory: it would die with the process, and
     /// the order would stay Pending although the customer paid.

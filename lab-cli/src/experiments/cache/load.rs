@@ -227,7 +227,7 @@ async fn report_every_second(
             // The difference of two scrapes about a second apart: "this second's"
             // hit rate, the number the sparkline plots.
             last_second: now.minus(&prev),
-            // Since this run's baseline: the figure the summary line reads.
+            // Since this run's baseline: the screen's run totals (rate, hits, lookups).
             total: now.minus(&start),
             hot_stock,
         });
