@@ -152,6 +152,8 @@ impl Infra {
         let mut conn = MySqlConnection::connect(&self.mysql_url)
             .await
             .expect("connect to the test MySQL server");
+        // No `IF NOT EXISTS`: a name that exists already (a collision, or a broken
+        // `unique_name`) must fail here, loudly, rather than let two tests share a database.
         sqlx::query(&format!("CREATE DATABASE `{name}`"))
             .execute(&mut conn)
             .await
