@@ -19,6 +19,11 @@
 //! per-call share is as large as it will ever get; on a real RPC it shrinks into the
 //! noise. A ratio near 1.0 here is therefore the strongest claim the row can make.
 //!
+//! Two instances are not twice the capacity here: both servers run in this process, on the
+//! same cores as the load generator, so the consul row cannot win by having more servers —
+//! it can only lose to the baseline by what discovery costs. On separate machines the
+//! same row would also show the capacity a second instance adds; this bench does not ask.
+//!
 //! What would make the consul row lie: an instance that had not passed its first check
 //! would be missing from the list and every call would go to one server, so [`run`] waits
 //! until Consul lists both as passing. The spread note (calls per instance) is the proof
@@ -53,6 +58,8 @@ impl PaymentService for Probe {}
 /// Consul never balance over each other's instances.
 pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
     let name = bookstore_stack::testing::unique_name("bench-discovery");
+    // Only the Consul part of the settings matters: the probe servers have no database,
+    // hence the placeholder name, and bind their own port-0 sockets below.
     let mut settings = CommonSettings::defaults(0, "unused");
     settings.consul_addr = opts.infra.consul_addr.clone();
     // Checks every 500 ms, so both instances pass within a second of starting; the
@@ -82,6 +89,9 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
     // Cancelled even when `measure` failed: `serve` deregisters on the way out, so no
     // entry of this bench is left for the next one's Consul queries to trip over.
     shutdown.cancel();
+    // A server task's error wins over `measure`'s result: a server that failed mid-bench
+    // left the consul row on one instance, and its figures must not be reported as two.
+    // (The price: when both fail, `measure`'s error is the one not shown.)
     for t in tasks {
         t.await??;
     }
@@ -124,7 +134,10 @@ async fn measure(
     }
     report.ratio_to(NOOP, &[STATIC, CONSUL]);
     // Calls sent per instance, summed over the consul row's transports and rounds: about
-    // half each if round-robin saw both instances the whole time.
+    // half each if round-robin saw both instances the whole time. Summed by position in
+    // each transport's list, which assumes every list is in the same order — true for
+    // lists from the same agent query; `stats` also carries each instance's id, which a
+    // stricter sum would key on.
     let spread: Vec<u64> = found.iter().fold(vec![0, 0], |mut acc, b| {
         for (i, s) in b.stats().iter().enumerate().take(2) {
             acc[i] += s.sent;

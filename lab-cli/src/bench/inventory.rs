@@ -84,7 +84,7 @@ const ROUND_STOCK: i64 = 2_000_000;
 ///
 /// Two worlds side by side, each with its own database and key prefix: the real service
 /// (for the gRPC rows) and a race arena (the raw script and the SQL strategies, called
-/// from this process with no service in between). Separate, so the arena's billion-unit
+/// from this process with no service in between). Separate, so the arena's trillion-unit
 /// stock and its oversold rows never mix with the service's stock and ledger.
 pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
     let infra = &opts.infra;
@@ -102,8 +102,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
         .await
         .context("connect the race arena")?;
     // The service's own keys are purged through an arena on its prefix (never reset).
-    // An arena rather than a `KEYS prefix*` here: the arena's purge is the one place that
-    // knows how to walk a prefix without blocking Redis, so it is not written twice.
+    // An arena, because its purge is the store's (SCAN + UNLINK over the prefix, never a
+    // blocking `KEYS`): the walk is written once, in the inventory crate.
     let service_keys =
         RaceArena::connect(&infra.mysql_url, &service_db, &infra.redis_url, &service_prefix)
             .await?;
@@ -139,8 +139,8 @@ async fn measure(
     let cfg = LoadConfig::timed(opts.concurrency, opts.duration());
     // Huge SQL and raw-Lua stock: these rows measure speed; the race below measures
     // correctness.
-    // A trillion units: even the naive strategy's lost updates cannot drive it to zero in
-    // any run, so no speed row ever turns into a row of cheap "sold out" refusals.
+    // A trillion units: no strategy can sell that many in any run, so no speed row ever
+    // turns into a row of cheap "sold out" refusals.
     for strategy in Strategy::ALL {
         arena.reset(strategy, BOOK, 1_000_000_000_000).await?;
     }
@@ -259,6 +259,9 @@ async fn measure(
 /// script is not the cost; if this row itself is far below `redis-benchmark -c 64` on the
 /// same machine, the client (or the CPU it competes for) is.
 async fn evalsha_noop(cfg: LoadConfig, redis: redis::aio::ConnectionManager) -> Summary {
+    // One `Script` shared by every worker: its SHA is computed once, the run's first
+    // EVALSHA answers NOSCRIPT and loads it, and every later call is a plain EVALSHA —
+    // the same path the service's scripts take once warm.
     let script = std::sync::Arc::new(redis::Script::new("return 1"));
     bookstore_loadgen::run(
         cfg,
@@ -364,6 +367,7 @@ async fn top_up(client: &InventoryServiceClient<Channel>, round: usize) -> anyho
     let mut client = client.clone();
     let available = match client.get_stock(GetStockRequest { book_id: BOOK }).await {
         Ok(r) => r.into_inner().stock.map_or(0, |s| s.available),
+        // Before the first round the book has never been stocked: nothing to top up from.
         Err(s) if s.code() == Code::NotFound => 0,
         Err(s) => return Err(s.into()),
     };

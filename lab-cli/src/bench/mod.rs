@@ -61,6 +61,10 @@
 //!   bookkeeping is CPU taken from the server it measures, and more of it on the HTTP
 //!   rows (reqwest, JSON) than on gRPC. Both sides of a ratio pay it alike; an absolute
 //!   number does not say how much of it was the client.
+//! - One runtime for both sides: `main`'s `#[tokio::main]` runs the in-process servers
+//!   and the load workers on the same worker threads (one per core), so they share the
+//!   scheduler as well as the CPU. A blocking call on either side stalls both, and the
+//!   stall is then measured as the server's latency.
 //! - A dev build: see [`build_warning`].
 
 pub mod catalog;
@@ -88,7 +92,7 @@ pub struct BenchOptions {
     #[arg(long, default_value_t = 5)]
     pub duration: u64,
     // Rounds of *every* path: the paths are interleaved within a round, so `--runs 5`
-    // means five samples of each row taken minutes apart, not five back to back.
+    // means five samples of each row taken a whole round apart, not five back to back.
     /// 每条路径运行的轮数（报告取中位数）
     #[arg(long, default_value_t = 3)]
     pub runs: usize,

@@ -14,8 +14,10 @@
 //! | `order insert tx` | order-service's own SQL alone: the intent INSERT, then the commit (delete intent, order, line) |
 //! | `CreateOrder` | the whole chain over gRPC |
 //!
-//! Each worker buys as its own user with its own token (registered before the clock
-//! starts), one unit of one of 50 well-stocked books per order — many buyers, no
+//! There are as many buyers as workers, each with its own token (registered before the
+//! clock starts); an operation takes token `op % workers`, so a buyer's orders come from
+//! whichever worker draws its index, and the calls in flight at any instant mostly belong to
+//! different buyers. One unit of one of 50 well-stocked books per order — many buyers, no
 //! single-row hot spot, so what is measured is the orchestration, not one contended lock.
 //!
 //! Reading the table: CreateOrder cannot be faster than its slowest step, and its latency
@@ -109,7 +111,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// Everything a worker needs, shared: per-service channels and one token per worker.
+/// Everything a worker needs, shared: per-service channels and as many tokens as workers
+/// (picked by operation index, not by worker).
 ///
 /// A channel set per service, each sized by [`connect_channels`]: a step row talks to one
 /// service directly, while the CreateOrder row talks to order-service, which reaches the
@@ -195,8 +198,8 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
     let lookups_p50 =
         |name: &str| report.rows.iter().find(|r| r.name == name).map_or(0, |r| r.p50_us);
     let (validate_p50, book_p50) = (lookups_p50(VALIDATE), lookups_p50(GET_BOOK));
-    // `tps > 0.0`: a step that failed every call would make the quotient infinite; the
-    // fact is left out instead, and the step's error count says why.
+    // `tps > 0.0`: a step that completed no call at all would make the quotient infinite;
+    // the fact is left out instead (failed calls do count as completed, so this is rare).
     if let (Some((name, tps)), Some(create)) =
         (slowest, report.rows.iter_mut().find(|r| r.name == CREATE))
         && tps > 0.0
@@ -231,7 +234,7 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
 /// One registered user per worker, logged in: their tokens (argon2 hashing happens here,
 /// before any clock starts).
 ///
-/// One user per worker rather than one shared account: the load is many buyers, as the
+/// As many users as workers rather than one shared account: the load is many buyers, as the
 /// module docs say, and nothing a service keeps per user becomes one hot entry. The names
 /// carry a random run label, so a second bench on the same databases cannot collide.
 async fn shoppers(graph: &Graph, n: usize) -> anyhow::Result<Vec<String>> {
@@ -367,6 +370,8 @@ async fn insert_path(cfg: LoadConfig, store: Store) -> Summary {
                     Ok(Claim::New(id)) => id,
                     _ => return Outcome::Failed,
                 };
+                // The order number from the service's own rule, so the row is shaped exactly
+                // like a real order's (its unique index included).
                 let order_no = bookstore_order::domain::order_no(id, chrono::Utc::now());
                 let items = [ItemRow {
                     book_id: book_for(op),
@@ -386,6 +391,9 @@ async fn insert_path(cfg: LoadConfig, store: Store) -> Summary {
                     expires_in_secs: 3600,
                     items: &items,
                 };
+                // `Ok(None)` (the intent was gone: swept, or committed by a twin) counts as a
+                // failure: with a fresh intent per operation and an hour's window it cannot
+                // happen here, so seeing one means the bench's premise is broken.
                 match store.commit_order(&new).await {
                     Ok(Some(_)) => Outcome::Success,
                     _ => Outcome::Failed,

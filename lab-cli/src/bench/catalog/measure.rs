@@ -183,8 +183,8 @@ fn report(
         // Cache facts only for ListBooks rows: the no-op paths never touch the cache.
         // `hit_rate` = hits ÷ lookups over all of the row's rounds; `db` = SQL statements
         // in the same windows. A warm row should read 100 % and db=0: anything else means
-        // keys expired or were evicted mid-round. On a cold row, db far above the number
-        // of distinct queries would mean single-flight let a stampede through.
+        // keys expired or were evicted mid-round. On a cold row, db far above the distinct
+        // queries asked per round × rounds would mean single-flight let a stampede through.
         if !path.starts_with("no-op") {
             row = row
                 .with("hit_rate", format!("{:.1}%", 100.0 * c.hit_rate()))

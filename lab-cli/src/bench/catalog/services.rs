@@ -114,6 +114,10 @@ pub(super) async fn start(
     ));
     // `run_observed` hands out the instance's Stats: the hit rates in the report are read
     // from the same counters the service exports on /metrics, without scraping text.
+    // A gap worth knowing: if this (or the gateway below) fails to start, the `?` returns
+    // before `Services` exists, so nobody cancels `shutdown` and the servers already
+    // started run on until the process exits — harmless for a CLI that exits right after
+    // the error, not for a long-lived caller.
     let (bound, stats) = rx.await.context("catalog-service did not start")?;
 
     // The gateway in front of the same catalog instance, so the HTTP rows hit the same
