@@ -129,7 +129,7 @@ pub async fn check_all(state: &StackState) -> Vec<ComponentHealth> {
 /// restart before any network round-trip; the real health questions are left to `status`.
 ///
 /// Why `up` must not use the full health check here: a service that is alive but not yet
-/// SERVING (migrating on start, or under the lab's "pause MariaDB" fault) would be
+/// SERVING (still starting, or draining) would be
 /// declared dead and started a second time on a port it still holds.
 pub fn running(c: &Component) -> bool {
     c.pid.is_none_or(|pid| process::is_ours(pid, &c.program))

@@ -113,8 +113,8 @@ pub async fn start_redis_cluster(parent: &Path) -> anyhow::Result<RedisCluster> 
             // No RDB, no AOF: the data dies with the test, and a snapshot's fork would only
             // add latency to a test that measures nothing but correctness.
             .args(["--dir", &dir.display().to_string(), "--save", "", "--appendonly", "no"])
-            // Redis logs to stdout; stderr carries nothing but crash dumps, which the
-            // test's own failure (a node that never answers) points to anyway.
+            // With no `logfile` set, Redis logs to stdout, kept per node in the cluster
+            // directory; stderr is dropped.
             .stdout(log)
             .stderr(Stdio::null())
             .spawn()
