@@ -250,6 +250,10 @@ impl Shared {
 /// state it needs must be shared explicitly (an `Arc`'d client, an atomic). A gRPC client
 /// clone per call is the usual pattern — tonic clients are cheap handles over one channel.
 ///
+/// `op` must never block its thread: the workers are tasks on the caller's runtime, and in
+/// the lab that runtime also runs the in-process services being measured, so a blocking
+/// `op` would slow the very server whose latency it reports.
+///
 /// A `watch` channel for progress because the TUI only ever wants the *latest* snapshot:
 /// a slow reader skips stale ones instead of building a queue, and a sender never blocks
 /// the load loop (unlike a bounded `mpsc`, which would let a slow screen slow the run).

@@ -191,7 +191,8 @@ impl Report {
                 tail.push_str(&format!("{k}={v}"));
             }
             // (Rust's `{:<width$}` pads by chars too, so the name column lines up even
-            // with non-ASCII names.)
+            // with non-ASCII names.) TPS is printed to the unit and latencies in whole µs:
+            // decimals would claim a precision the spread of the runs does not have.
             out.push_str(&format!(
                 "{:<width$}  {:>10.0}  {:>9}  {:>9}  {:>8}  {:>8}  {:>7}  {}\n",
                 r.name, r.tps, r.p50_us, r.p99_us, r.successes, r.rejections, r.failures, tail
