@@ -24,8 +24,9 @@
 //!   TPS is what the system sustains at that concurrency, not what we pushed at it.
 //!
 //! - no warm-up phase is discarded: the first second includes connecting, pool filling
-//!   and cold caches, and `tps_series` shows it. A bench that cares runs a short warm-up
-//!   first and throws its summary away (a production load tool would have a flag for it).
+//!   and cold caches, and `tps_series` shows it. A bench that cares runs an unmeasured
+//!   pass first and throws its summary away — the catalog bench's fill before a warm row
+//!   — or relies on the median over rounds (a production load tool would have a flag).
 //!
 //! ## Closed loop and coordinated omission
 //!
