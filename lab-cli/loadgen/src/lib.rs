@@ -24,8 +24,9 @@
 //!   TPS is what the system sustains at that concurrency, not what we pushed at it.
 //!
 //! - no warm-up phase is discarded: the first second includes connecting, pool filling
-//!   and cold caches, and `tps_series` shows it. A bench that cares runs a short warm-up
-//!   first and throws its summary away (a production load tool would have a flag for it).
+//!   and cold caches, and `tps_series` shows it. A bench that cares runs an unmeasured
+//!   pass first and throws its summary away — the catalog bench's fill before a warm row
+//!   — or relies on the median over rounds (a production load tool would have a flag).
 //!
 //! ## Closed loop and coordinated omission
 //!
@@ -93,6 +94,8 @@ pub struct LoadConfig {
     /// Stop after this long (`None`: only the operation budget limits the run).
     pub duration: Option<Duration>,
     /// Stop after this many operations in total (`None`: only the duration limits it).
+    /// Counted as operations *started*: with both limits set, whichever comes first ends
+    /// the run, and every started operation is finished and counted.
     pub max_ops: Option<u64>,
 }
 
@@ -185,6 +188,8 @@ impl Shared {
     /// same as if one histogram had recorded everything — averaging per-worker p99s would
     /// not be (percentiles do not average).
     fn snapshot(&self, done: bool) -> Snapshot {
+        // Each worker's lock is held only for its own `add`, one after the other: a
+        // snapshot never stops all workers at once, so taking it does not dent the TPS.
         let mut merged = Histogram::<u64>::new(3).expect("3 significant figures is valid");
         for h in &self.histograms {
             let h = h.lock().expect("histogram lock poisoned");
@@ -245,6 +250,10 @@ impl Shared {
 /// `op` is `Fn`, not `FnMut`: all workers call the same closure concurrently, so any
 /// state it needs must be shared explicitly (an `Arc`'d client, an atomic). A gRPC client
 /// clone per call is the usual pattern — tonic clients are cheap handles over one channel.
+///
+/// `op` must never block its thread: the workers are tasks on the caller's runtime, and in
+/// the lab that runtime also runs the in-process services being measured, so a blocking
+/// `op` would slow the very server whose latency it reports.
 ///
 /// A `watch` channel for progress because the TUI only ever wants the *latest* snapshot:
 /// a slow reader skips stale ones instead of building a queue, and a sender never blocks
@@ -357,6 +366,10 @@ where
     if let Some(r) = reporter {
         let _ = r.await;
     }
+    // Caveat: `snapshot` reads the clock now, so with a reporter the final `elapsed`
+    // also holds the wait for its next tick (up to 250 ms) and the TPS reads slightly
+    // low — up to 5 % on a 5 s run. The benches pass no reporter and are unaffected;
+    // the TUI's live runs are, in their TPS only (counts and percentiles are exact).
     let summary = shared.snapshot(true);
     if let Some(tx) = progress {
         let _ = tx.send(summary.clone());

@@ -56,6 +56,9 @@ impl Row {
     /// Runs of different paths should be interleaved by the caller (A, B, A, B, …) rather
     /// than batched (A, A, B, B): slow drift in machine load then hits both paths alike.
     pub fn from_runs(name: impl Into<String>, runs: &[Summary]) -> Self {
+        // Each run's TPS is computed by that run over its own elapsed time, then the
+        // median is taken: pooling counts and durations first would let one long, slow
+        // run (a stalled tail) weigh more than the others.
         // Kept per run (not only the median) so the report can show the spread.
         let tps: Vec<f64> = runs.iter().map(|s| s.tps()).collect();
         Self {
@@ -85,7 +88,8 @@ impl Row {
 /// because a TPS figure without its concurrency means nothing in a closed-loop test.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
-    /// Which bench (`race`, `cache`, …), as typed after `bookstore-lab bench`.
+    /// Which bench (`inventory`, `catalog`, `order`, `discovery`), as typed after
+    /// `bookstore-lab bench`.
     pub bench: String,
     /// Workers per run (closed loop: the load knob).
     pub concurrency: usize,
@@ -93,6 +97,8 @@ pub struct Report {
     pub duration_secs: f64,
     /// How many runs each median is taken over (3–5 is the usual compromise).
     pub runs: usize,
+    /// In measuring order, which is also the order the table prints: benches put the
+    /// baselines first, so a reader meets the ceiling before the rows divided by it.
     pub rows: Vec<Row>,
     /// Plain-language notes (what the ratios mean, caveats of this machine).
     pub notes: Vec<String>,
@@ -123,9 +129,13 @@ impl Report {
     /// apart — never a number from an earlier day or another machine. A missing baseline,
     /// or one at 0 TPS, leaves the ratios unset rather than printing inf or NaN.
     pub fn ratio_to(&mut self, baseline: &str, rows: &[&str]) {
+        // By name, so a typo in a bench's row constant silently gives no ratios; the
+        // benches spell every name once, as a constant, for that reason.
         let Some(base) = self.rows.iter().find(|r| r.name == baseline).map(|r| r.tps) else {
             return;
         };
+        // A later call overwrites an earlier one's ratio on the same row: one row, one
+        // baseline (the inventory bench adds a second comparison as an extra fact).
         // Only the listed rows: a report can hold several comparisons (Lua vs no-op gRPC,
         // `FOR UPDATE` vs no-op SQL), each against its own, like-for-like baseline.
         for r in self.rows.iter_mut().filter(|r| rows.contains(&r.name.as_str())) {
@@ -146,7 +156,7 @@ impl Report {
     /// A fixed-width table for terminals and CI logs, shaped like this:
     ///
     /// ```text
-    /// race — 64 workers × 5s × 5 runs (median)
+    /// inventory — 64 workers × 5s × 5 runs (median)
     /// path              TPS     p50 µs     p99 µs        ok  rejected   errors  ratio / notes
     /// noop grpc      <tps a>    <p50>      <p99>       <n>       <n>      <n>
     /// lua            <tps b>    <p50>      <p99>       <n>       <n>      <n>  <b/a>× noop grpc  oversold=0
@@ -168,6 +178,8 @@ impl Report {
             "path", "TPS", "p50 µs", "p99 µs", "ok", "rejected", "errors", "ratio / notes"
         ));
         for r in &self.rows {
+            // The ratio first, then the extra facts in the order the bench added them:
+            // the ratio is the figure the course reads, the facts qualify it.
             let mut tail = r
                 .ratio
                 .map(|x| format!("{x:.2}× {}", r.baseline.as_deref().unwrap_or("")))
@@ -179,7 +191,8 @@ impl Report {
                 tail.push_str(&format!("{k}={v}"));
             }
             // (Rust's `{:<width$}` pads by chars too, so the name column lines up even
-            // with non-ASCII names.)
+            // with non-ASCII names.) TPS is printed to the unit and latencies in whole µs:
+            // decimals would claim a precision the spread of the runs does not have.
             out.push_str(&format!(
                 "{:<width$}  {:>10.0}  {:>9}  {:>9}  {:>8}  {:>8}  {:>7}  {}\n",
                 r.name, r.tps, r.p50_us, r.p99_us, r.successes, r.rejections, r.failures, tail

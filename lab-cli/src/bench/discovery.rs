@@ -1,7 +1,8 @@
 //! `bookstore-lab bench discovery`: what client-side discovery costs on the cheapest call.
 //!
-//! Two in-process gRPC servers (health and reflection only) register in the stack's real
-//! Consul under a unique name; the same no-op `grpc.health.v1.Health/Check` then runs over
+//! Two in-process gRPC servers (health, reflection and an empty PaymentService) register in
+//! the stack's real Consul under a unique name; the same no-op `grpc.health.v1.Health/Check`
+//! then runs over
 //!
 //! | row | transport |
 //! |---|---|
@@ -12,6 +13,21 @@
 //! Each row gets one transport per 8 workers, so all three use the same number of
 //! connections per instance and the ratio isolates what [`Balanced`] adds per call: a
 //! round-robin pick, one body copy kept for a possible re-send, two atomic counters.
+//!
+//! Why the cheapest call: discovery's cost is per call (the pick) plus a background
+//! refresh of the instance list, both independent of what the RPC does. On a no-op the
+//! per-call share is as large as it will ever get; on a real RPC it shrinks into the
+//! noise. A ratio near 1.0 here is therefore the strongest claim the row can make.
+//!
+//! Two instances are not twice the capacity here: both servers run in this process, on the
+//! same cores as the load generator, so the consul row cannot win by having more servers —
+//! it can only lose to the baseline by what discovery costs. On separate machines the
+//! same row would also show the capacity a second instance adds; this bench does not ask.
+//!
+//! What would make the consul row lie: an instance that had not passed its first check
+//! would be missing from the list and every call would go to one server, so [`run`] waits
+//! until Consul lists both as passing. The spread note (calls per instance) is the proof
+//! the row measured two instances, not one.
 //!
 //! [`Balanced`]: bookstore_platform::clients::Balanced
 
@@ -37,14 +53,22 @@ struct Probe;
 impl PaymentService for Probe {}
 
 /// Runs the discovery bench.
+///
+/// The name is unique per run, so two benches (or a bench next to the test suite) on one
+/// Consul never balance over each other's instances.
 pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
     let name = bookstore_stack::testing::unique_name("bench-discovery");
+    // Only the Consul part of the settings matters: the probe servers have no database,
+    // hence the placeholder name, and bind their own port-0 sockets below.
     let mut settings = CommonSettings::defaults(0, "unused");
     settings.consul_addr = opts.infra.consul_addr.clone();
+    // Checks every 500 ms, so both instances pass within a second of starting; the
+    // check's own traffic is two tiny requests a second, negligible next to the load.
     settings.consul_check_interval_ms = 500;
     let shutdown = Shutdown::new();
     let mut addrs = Vec::new();
     let mut tasks = Vec::new();
+    // Port 0: the OS picks, so the bench never fights the lab's own services for 9005.
     for _ in 0..2 {
         let server =
             GrpcServer::bind("127.0.0.1", 0).await?.add_service(PaymentServiceServer::new(Probe));
@@ -54,6 +78,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
             run::serve(&name, &settings, server, shutdown, |_| {}).await
         }));
     }
+    // 20 s: many check intervals, so a timeout means registration failed, not a slow check.
     let consul = Consul::new(&opts.infra.consul_addr);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while consul.healthy_instances(&name).await.map_or(0, |l| l.len()) < 2 {
@@ -61,18 +86,26 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let result = measure(opts, &name, addrs[0]).await;
+    // Cancelled even when `measure` failed: `serve` deregisters on the way out, so no
+    // entry of this bench is left for the next one's Consul queries to trip over.
     shutdown.cancel();
+    // A server task's error wins over `measure`'s result: a server that failed mid-bench
+    // left the consul row on one instance, and its figures must not be reported as two.
+    // (The price: when both fail, `measure`'s error is the one not shown.)
     for t in tasks {
         t.await??;
     }
     result
 }
 
+/// Interleaved rounds of the three rows; the report with ratios and the spread note.
 async fn measure(
     opts: &BenchOptions,
     name: &str,
     a: std::net::SocketAddr,
 ) -> anyhow::Result<Report> {
+    // The same 8 workers per transport as `connect_channels` uses for the baseline: with
+    // fewer connections the balanced rows would measure HTTP/2 queueing, not discovery.
     let n = opts.concurrency.div_ceil(8).max(1);
     let channels = connect_channels(a, opts.concurrency).await?;
     let fixed: Vec<clients::Balanced> = (0..n)
@@ -81,6 +114,11 @@ async fn measure(
     let url = format!("consul://{}/{name}", opts.infra.consul_addr);
     let found: Vec<clients::Balanced> =
         (0..n).map(|_| clients::channel("bench", &url)).collect::<anyhow::Result<_>>()?;
+    // Both kinds are lazy, unlike the baseline's eagerly connected channels: a fixed
+    // transport dials on its first call, a consul one starts a watcher whose first
+    // instance list arrives in the background. Round one of these two rows therefore pays
+    // connection set-up (and the first lookup) that the baseline did not; the median of
+    // three rounds outvotes it, a `--runs 1` report reads their ratios low.
     let (fixed, found) = (Arc::new(fixed), Arc::new(found));
     let cfg = LoadConfig::timed(opts.concurrency, opts.duration());
     let mut runs: Vec<Vec<Summary>> = vec![Vec::new(); 3];
@@ -95,6 +133,11 @@ async fn measure(
         report.rows.push(Row::from_runs(*row, summaries));
     }
     report.ratio_to(NOOP, &[STATIC, CONSUL]);
+    // Calls sent per instance, summed over the consul row's transports and rounds: about
+    // half each if round-robin saw both instances the whole time. Summed by position in
+    // each transport's list, which assumes every list is in the same order — true for
+    // lists from the same agent query; `stats` also carries each instance's id, which a
+    // stricter sum would key on.
     let spread: Vec<u64> = found.iter().fold(vec![0, 0], |mut acc, b| {
         for (i, s) in b.stats().iter().enumerate().take(2) {
             acc[i] += s.sent;
@@ -109,6 +152,9 @@ async fn measure(
 }
 
 /// The no-op call over [`clients::Balanced`] transports, one per 8 workers.
+///
+/// Picked by operation index, like [`super::pick`] for plain channels, so each transport
+/// carries the same share of calls in both balanced rows.
 async fn balanced(cfg: LoadConfig, transports: Arc<Vec<clients::Balanced>>) -> Summary {
     bookstore_loadgen::run(
         cfg,

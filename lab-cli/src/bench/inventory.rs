@@ -1,8 +1,9 @@
 //! `bookstore-lab bench inventory` — how fast can the service sell, and how much of that
 //! speed is the service's own doing?
 //!
-//! One run measures seven paths against the same in-process inventory-service, one after
-//! the other, `--runs` times each, and reports medians:
+//! One run measures seven paths, one after the other, `--runs` times each, and reports
+//! medians: three over gRPC against an in-process inventory-service, four straight from
+//! this process to Redis or MariaDB (a race arena on the same servers, no service between):
 //!
 //! | path | what it measures | why it is in the table |
 //! |---|---|---|
@@ -30,6 +31,16 @@
 //!   is exactly what the course warns about;
 //! - the service's ledger syncer keeps running during the gRPC paths: that CPU is part of
 //!   what a sale costs.
+//!
+//! What can still move a figure, so read the spread (`runs_tps`) before the median:
+//! - the lab's Redis rewrites its append-only file in a forked child once the file has
+//!   doubled (see the stack's `redis.rs`); a bench writes millions of commands, so a
+//!   rewrite can land inside any round and slow whichever row is running;
+//! - the SQL rows run on MariaDB with `innodb_flush_log_at_trx_commit=2`: commits do not
+//!   wait for the disk, which flatters their absolute TPS but not the oversell counts;
+//! - both SQL strategies serialise on the one hot row — naive only for its UPDATE,
+//!   FOR UPDATE for the whole transaction — so their gap is the length of the lock hold,
+//!   which is the lesson, and not an artefact of the bench.
 //!
 //! Everything the bench creates (two databases, two Redis key prefixes) is removed at the end.
 
@@ -61,12 +72,20 @@ const DECR: &str = "DecrStock direct (gRPC)";
 const LOCK: &str = "LockStock (gRPC)";
 const NAIVE: &str = "naive SQL";
 const FOR_UPDATE: &str = "FOR UPDATE SQL";
+/// One round's order: the two floors first (bare gRPC, a bare script call), then the
+/// script alone, the service, and the SQL strategies last — so each ratio's two rows ran
+/// within seconds of each other in the same round.
 const PATHS: [&str; 7] = [NOOP, EVALSHA, RAW_LUA, DECR, LOCK, NAIVE, FOR_UPDATE];
 /// Units kept in stock before each gRPC round, far above what one round can sell, so
 /// every path measures sales, not "sold out" refusals.
 const ROUND_STOCK: i64 = 2_000_000;
 
 /// Runs the inventory bench.
+///
+/// Two worlds side by side, each with its own database and key prefix: the real service
+/// (for the gRPC rows) and a race arena (the raw script and the SQL strategies, called
+/// from this process with no service in between). Separate, so the arena's trillion-unit
+/// stock and its oversold rows never mix with the service's stock and ledger.
 pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
     let infra = &opts.infra;
     let service_db = unique_name("bench_inventory");
@@ -83,13 +102,17 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
         .await
         .context("connect the race arena")?;
     // The service's own keys are purged through an arena on its prefix (never reset).
+    // An arena, because its purge is the store's (SCAN + UNLINK over the prefix, never a
+    // blocking `KEYS`): the walk is written once, in the inventory crate.
     let service_keys =
         RaceArena::connect(&infra.mysql_url, &service_db, &infra.redis_url, &service_prefix)
             .await?;
 
     let result = measure(opts, service.grpc, &arena, &infra.redis_url).await;
 
-    // Clean up whatever happened above, then report the first error, if any.
+    // Clean up whatever happened above, then report the first error, if any. The service
+    // is stopped before its keys are purged: a background task of a service still running
+    // (its sweeper, say) could write a key after the purge and leave it behind.
     let stopped = service.stop().await;
     let _ = arena.purge().await;
     let _ = service_keys.purge().await;
@@ -110,18 +133,26 @@ async fn measure(
     // The same connect function, hence the same client type and settings (one multiplexed
     // `ConnectionManager`, 5 s response timeout), as the service's `StockStore`.
     let redis = bookstore_platform::cache::connect(redis_url).await?;
+    // One client for the set-up calls (stock reads and top-ups), on the first measured
+    // connection: set-up runs between rounds, never inside one.
     let inventory = InventoryServiceClient::new(channels[0].clone());
     let cfg = LoadConfig::timed(opts.concurrency, opts.duration());
     // Huge SQL and raw-Lua stock: these rows measure speed; the race below measures
     // correctness.
+    // A trillion units: no strategy can sell that many in any run, so no speed row ever
+    // turns into a row of cheap "sold out" refusals.
     for strategy in Strategy::ALL {
         arena.reset(strategy, BOOK, 1_000_000_000_000).await?;
     }
 
     let mut runs: Vec<Vec<Summary>> = vec![Vec::new(); PATHS.len()];
     // Order ids: disjoint ranges per path and round, so no call is ever a replay.
+    // (A reused id would be answered from the script's idempotency marker: no stock
+    // moved, a cheaper call, a TPS that is not a sale's.)
     let mut order_base = 1u64;
     for round in 0..opts.runs.max(1) {
+        // Before the round, outside every clock: the DecrStock and LockStock rows of the
+        // previous round sold from the same book.
         top_up(&inventory, round).await?;
         for (i, path) in PATHS.iter().enumerate() {
             let summary = match *path {
@@ -130,6 +161,9 @@ async fn measure(
                 RAW_LUA => race_path(cfg.clone(), arena, Strategy::Lua).await,
                 NAIVE => race_path(cfg.clone(), arena, Strategy::Naive).await,
                 FOR_UPDATE => race_path(cfg.clone(), arena, Strategy::ForUpdate).await,
+                // DecrStock and LockStock share one closure: same request shape, same
+                // connections, same outcome mapping — the two rows differ only in the RPC,
+                // so their gap is LockStock's reservation record and stream entry.
                 DECR | LOCK => {
                     let channels = channels.clone();
                     let lock = *path == LOCK;
@@ -140,6 +174,8 @@ async fn measure(
                             let mut client = InventoryServiceClient::new(pick(&channels, op));
                             let order_id = base + op;
                             let items = vec![StockItem { book_id: BOOK, quantity: 1 }];
+                            // The reply is decoded and dropped: decoding is part of the call
+                            // a real client makes, so it stays inside the timed future.
                             async move {
                                 let result = if lock {
                                     client
@@ -161,11 +197,15 @@ async fn measure(
                 }
                 _ => unreachable!("every path is matched above"),
             };
+            // Past every id this run could have taken: `completed` counts the indexes a
+            // timed run used, the per-worker margin covers a call that never reported.
             order_base += summary.completed() + opts.concurrency as u64 + 1;
             runs[i].push(summary);
         }
     }
 
+    // After the speed rounds, not between them: the race's 1,000 simultaneous buyers
+    // would otherwise be background load for whichever row ran next.
     let oversold = oversell_race(arena).await?;
     let mut report =
         Report::new("inventory", opts.concurrency, opts.duration().as_secs_f64(), opts.runs.max(1));
@@ -219,6 +259,9 @@ async fn measure(
 /// script is not the cost; if this row itself is far below `redis-benchmark -c 64` on the
 /// same machine, the client (or the CPU it competes for) is.
 async fn evalsha_noop(cfg: LoadConfig, redis: redis::aio::ConnectionManager) -> Summary {
+    // One `Script` shared by every worker: its SHA is computed once, the run's first
+    // EVALSHA answers NOSCRIPT and loads it, and every later call is a plain EVALSHA —
+    // the same path the service's scripts take once warm.
     let script = std::sync::Arc::new(redis::Script::new("return 1"));
     bookstore_loadgen::run(
         cfg,
@@ -237,6 +280,14 @@ async fn evalsha_noop(cfg: LoadConfig, redis: redis::aio::ConnectionManager) -> 
 }
 
 /// One loadgen run of a race strategy (one unit per purchase).
+///
+/// The arena calls the strategy's SQL or script straight from this process: what is
+/// timed is one client round trip plus the store's work, with no gRPC or service around
+/// it. That is what makes the raw-Lua row a ceiling for DecrStock.
+///
+/// The arena's MySQL pool holds 64 connections, the default worker count: each SQL worker
+/// has its own. With `--concurrency` above 64 the extra workers wait in the pool, and the
+/// SQL rows then time pool waits as well as the row lock.
 async fn race_path(cfg: LoadConfig, arena: &RaceArena, strategy: Strategy) -> Summary {
     let arena = arena.clone();
     bookstore_loadgen::run(
@@ -258,6 +309,15 @@ async fn race_path(cfg: LoadConfig, arena: &RaceArena, strategy: Strategy) -> Su
 
 /// The course's race, per strategy: stock 100, 1,000 buyers at once. Returns the units
 /// sold beyond the stock.
+///
+/// A counted run with one worker per buyer, so all 1,000 attempts are in flight together
+/// and every attempt is made exactly once: successes − 100 is then the oversell with no
+/// rounding from a timed window. A separate book from the speed rows, reset to exactly
+/// 100 before each strategy, so no strategy inherits another's leftovers.
+///
+/// 1,000 is the number of attempts, not of statements in the database at once: the SQL
+/// strategies go through the arena's 64-connection pool, so the naive oversell is what 64
+/// interleaved read-then-writes produce. Lua has no pool in the way, and needs none.
 async fn oversell_race(arena: &RaceArena) -> anyhow::Result<Vec<(Strategy, i64)>> {
     const STOCK: i64 = 100;
     const BUYERS: u64 = 1_000;
@@ -281,17 +341,23 @@ async fn oversell_race(arena: &RaceArena) -> anyhow::Result<Vec<(Strategy, i64)>
             None,
         )
         .await;
+        // A failed purchase is neither a sale nor a refusal: with any, "successes − 100"
+        // would under-count the oversell, so the race refuses to report a number at all.
         anyhow::ensure!(
             summary.failures == 0,
             "{} race had {} failed purchases",
             strategy.label(),
             summary.failures
         );
+        // Counted from the buyers' side — sales acknowledged beyond the stock — which reads
+        // the same for all three strategies, whether their counter is a MySQL row or a
+        // Redis key.
         out.push((strategy, (summary.successes as i64 - STOCK).max(0)));
     }
     Ok(out)
 }
 
+/// The oversell of `strategy` in the race's result, 0 if it is missing.
 fn count(list: &[(Strategy, i64)], strategy: Strategy) -> i64 {
     list.iter().find(|(s, _)| *s == strategy).map_or(0, |(_, n)| *n)
 }
@@ -301,9 +367,14 @@ async fn top_up(client: &InventoryServiceClient<Channel>, round: usize) -> anyho
     let mut client = client.clone();
     let available = match client.get_stock(GetStockRequest { book_id: BOOK }).await {
         Ok(r) => r.into_inner().stock.map_or(0, |s| s.available),
+        // Before the first round the book has never been stocked: nothing to top up from.
         Err(s) if s.code() == Code::NotFound => 0,
         Err(s) => return Err(s.into()),
     };
+    // Whole calls of 10,000, rounded up: stock ends at or just above ROUND_STOCK. The
+    // request id names the round and the call because IncrStock applies a request id at
+    // most once: ids reused from round 0 would be answered as replays, add nothing, and
+    // the later rounds would sell out into cheap refusals.
     let missing = (ROUND_STOCK - available).max(0);
     for i in 0..(missing + 9_999) / 10_000 {
         client

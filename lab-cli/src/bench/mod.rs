@@ -29,6 +29,43 @@
 //! How this differs from the TUI's experiments: the experiments *show* a behaviour
 //! (oversell, a hit-rate dip) live, once; the benches *measure* costs repeatedly and
 //! print a report. Both drive load through the same `bookstore-loadgen`.
+//!
+//! ## Where the load shape comes from
+//!
+//! The three numbers of every title line are the flags of [`BenchOptions`], with
+//! defaults chosen for the course machine: 64 closed-loop workers (see the field's
+//! comment), 5 s per path and round (long enough that the first few hundred
+//! milliseconds of a round weigh little, short enough that seven paths × three rounds
+//! finish in about two minutes), 3 rounds (the smallest count a median means anything
+//! for). There is no separate warm-up round: connections are opened before the clock
+//! starts ([`connect_channels`]), and whatever else is lazy — a Lua script's first
+//! `EVALSHA` answering `NOSCRIPT` and being loaded, pools growing to size, the page
+//! cache — lands in round one, which the median of three then outvotes. With `--runs 1`
+//! nothing outvotes it: read a one-round report's first rows as pessimistic.
+//!
+//! ## What would make a figure lie, and what each bench does about it
+//!
+//! - Coordinated omission: the load is a closed loop, so a stall hides the requests
+//!   that would have queued behind it and p99 reads too good. The reports' p99 is
+//!   service time at N concurrent callers, never a user-facing latency at an arrival
+//!   rate (loadgen's crate docs explain the mechanism).
+//! - A cache or a counter left in a friendly state: the catalog bench invalidates every
+//!   list key before a cold round and fills the whole mix before a warm one, rather than
+//!   inheriting whatever the previous row left; the inventory and order benches stock far
+//!   more than a round can sell, because a sold-out refusal is much cheaper than a sale and
+//!   would inflate the TPS of every row after it.
+//! - A replay measured as a sale: every sale carries an order id never used before
+//!   (disjoint ranges per path and round), because the stock scripts answer a repeated id
+//!   from their idempotency marker without selling anything.
+//! - The load generator on the same 2 cores: every worker's encoding, decoding and
+//!   bookkeeping is CPU taken from the server it measures, and more of it on the HTTP
+//!   rows (reqwest, JSON) than on gRPC. Both sides of a ratio pay it alike; an absolute
+//!   number does not say how much of it was the client.
+//! - One runtime for both sides: `main`'s `#[tokio::main]` runs the in-process servers
+//!   and the load workers on the same worker threads (one per core), so they share the
+//!   scheduler as well as the CPU. A blocking call on either side stalls both, and the
+//!   stall is then measured as the server's latency.
+//! - A dev build: see [`build_warning`].
 
 pub mod catalog;
 pub mod discovery;
@@ -43,13 +80,19 @@ use bookstore_stack::testing::Infra;
 pub struct BenchOptions {
     // 64 by default: enough concurrent callers to keep a 2-core server busy (each call spends
     // most of its time waiting on the network or a database), few enough that the load
-    // generator's own CPU stays a minority of the machine.
+    // generator's own CPU stays a minority of the machine. It is also the N of every
+    // closed-loop figure: TPS and p99 are "at 64 callers", and a report compared with
+    // another at a different N compares two different questions.
     /// 并发 worker 数（每个 worker 串行地发请求、等响应）
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    // Seconds, whole: a sub-second round would be dominated by its first and last
+    // milliseconds (workers starting, the in-flight tail after the deadline).
     /// 每条路径每轮的持续时间（秒）
     #[arg(long, default_value_t = 5)]
     pub duration: u64,
+    // Rounds of *every* path: the paths are interleaved within a round, so `--runs 5`
+    // means five samples of each row taken a whole round apart, not five back to back.
     /// 每条路径运行的轮数（报告取中位数）
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
@@ -64,7 +107,11 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
-    // At least one second: a zero-length run would report a TPS of 0/0.
+    /// The length of one path's round, at least one second.
+    ///
+    /// `--duration 0` would stop every worker before its first call: every row at 0 TPS,
+    /// and no ratio at all (a baseline at 0 leaves them unset), which reads like a broken
+    /// server rather than a typo.
     pub fn duration(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.duration.max(1))
     }
@@ -73,8 +120,11 @@ impl BenchOptions {
 /// Which bench to run.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchTarget {
+    /// How fast a sale is over gRPC, against the raw script and the two SQL strategies.
     Inventory,
+    /// What a catalogue page costs cold and warm, over gRPC and through the gateway.
     Catalog,
+    /// What one CreateOrder costs, against each of its steps alone.
     Order,
     /// Day 35: the no-op call through a static address vs Consul discovery.
     Discovery,
@@ -93,6 +143,9 @@ impl BenchTarget {
 }
 
 /// The profile and opt-level this binary was compiled with, as `build.rs` recorded them.
+///
+/// `env!` is read at compile time, so the answer describes this very binary — not what
+/// the workspace's Cargo.toml says today, which may have changed since it was built.
 pub fn build_profile() -> (&'static str, &'static str) {
     (env!("BOOKSTORE_BUILD_PROFILE"), env!("BOOKSTORE_BUILD_OPT_LEVEL"))
 }
@@ -148,6 +201,10 @@ pub async fn run(target: BenchTarget, opts: &BenchOptions) -> anyhow::Result<Rep
 
 /// Keeps a bench's report in `<lab dir>/results/bench-<target>.json`, with the build it
 /// measured: the Week 6 checklist reads the learner's own figures from there.
+///
+/// One file per target, overwritten by the next run: the checklist wants the learner's
+/// latest figures, and `saved_at` plus `build` say which run and which binary they are
+/// from, so a dev-build figure saved last week cannot pass for a `--release` one.
 pub fn save(lab_dir: &std::path::Path, target: BenchTarget, report: &Report) -> anyhow::Result<()> {
     let mut value = serde_json::to_value(report)?;
     let (profile, opt_level) = build_profile();
@@ -162,6 +219,11 @@ pub fn save(lab_dir: &std::path::Path, target: BenchTarget, report: &Report) -> 
 
 /// Workers per HTTP/2 connection on the client side: one connection serialises its frames
 /// on one task and would cap the gRPC paths below what the server can do.
+///
+/// Between the two extremes on purpose: one connection for all 64 workers measures that
+/// connection's task, one per worker measures 64 sockets a service-to-service pool would
+/// not open. The discovery bench writes the same 8 as `div_ceil(8)`; change both together,
+/// or its rows stop comparing with the no-op row built here.
 const WORKERS_PER_CHANNEL: usize = 8;
 
 /// One channel (one HTTP/2 connection) per [`WORKERS_PER_CHANNEL`] workers, connected
@@ -174,6 +236,9 @@ pub(crate) async fn connect_channels(
     let n = concurrency.div_ceil(WORKERS_PER_CHANNEL).max(1);
     let mut channels = Vec::with_capacity(n);
     for _ in 0..n {
+        // `connect().await`, not `connect_lazy()`: a lazy channel dials on its first
+        // request, inside the first round's clock, and a refused address would surface as
+        // a row of failures instead of this function's error.
         channels.push(
             tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect().await?,
         );
@@ -182,6 +247,11 @@ pub(crate) async fn connect_channels(
 }
 
 /// Round-robin over the connections by operation index.
+///
+/// By index, not by worker: loadgen hands out indexes in start order, so consecutive
+/// operations land on different connections and every connection carries about the same
+/// share of streams, whichever workers happen to be fast. The clone is a cheap handle on
+/// the same connection, not a new one.
 pub(crate) fn pick(channels: &[tonic::transport::Channel], op: u64) -> tonic::transport::Channel {
     channels[op as usize % channels.len()].clone()
 }
@@ -217,6 +287,8 @@ pub(crate) async fn noop_grpc(
         move |op| {
             let mut health = HealthClient::new(pick(&channels, op));
             async move {
+                // `service: ""` asks about the server as a whole: an in-memory map lookup
+                // in tonic-health, so what is timed is framing, HTTP/2 and protobuf only.
                 match health.check(HealthCheckRequest { service: String::new() }).await {
                     Ok(_) => bookstore_loadgen::Outcome::Success,
                     Err(_) => bookstore_loadgen::Outcome::Failed,

@@ -40,7 +40,7 @@
 //! | `bookstore-lab down` | SIGTERM in reverse start order, SIGKILL after 30 s | [`Supervisor::down`] |
 //! | Ctrl-C in the terminal | only the supervisor gets SIGINT (children have their own process group) | [`process::spawn`] |
 //! | test binary or TUI killed, even by SIGKILL | the kernel: PR_SET_PDEATHSIG sends SIGTERM | [`process::spawn`] |
-//! | `up` killed before saving a pid | the next `up`/`down` sweeps `/proc` for our env marker | [`process::orphans`] |
+//! | `up` killed before saving a pid | `down` sweeps `/proc` for our env marker; `up` does so only when nothing is recorded | [`process::orphans`] |
 //! | a service or server crashed | the next `up` restarts only what is gone, on its old port | [`probe::running`] |
 //! | reboot, stale `stack.json` | pids are checked against `/proc/<pid>/cmdline` before any signal | [`process::is_ours`] |
 //! | a port is taken | infra falls back to a free port; services refuse and say why | [`ports`], [`services`] |
@@ -49,6 +49,25 @@
 //! reboot rows rest on kernel behaviour that is documented but not tested. ✅ DO write the
 //! table first when you build a supervisor; ❌ DON'T let "what if it is killed half-way"
 //! be discovered by a learner with six stray processes holding the course's ports.
+//!
+//! A known gap in row 4: an `up` killed while it waits for a child to become ready
+//! (Redis replaying a large AOF, a service running migrations) has saved the components
+//! before it but not that child. The next `up` sees a non-empty record, skips the sweep,
+//! and starts the component again — on a fallback port for infrastructure, or not at all
+//! for a service whose course port the orphan still holds. `down` first is the way out.
+//!
+//! ## The decisions behind `up`, and the failure each one prevents
+//!
+//! - Readiness is a real query (`SELECT VERSION()`, `INFO` with `loading:0`, a Consul
+//!   leader, gRPC health SERVING), never an open port: a port opens before InnoDB recovery
+//!   or an AOF replay ends, and the next component would start against a server that
+//!   refuses its first command (see [`infra`]).
+//! - Course ports when free, the recorded port on a restart: clients and lessons keep
+//!   working. Infrastructure falls back to a free port, services refuse (see [`ports`]).
+//! - Liveness from `/proc`, checked against the recorded program: a stale record never
+//!   makes us signal an unrelated process that inherited a pid ([`process::is_ours`]).
+//! - A component we started stays ours (`keep_own`), a frozen one is thawed, and the
+//!   directory is locked for the whole command (`DirLock`).
 
 pub mod infra;
 pub mod ports;
@@ -106,12 +125,14 @@ impl UpOptions {
 
 /// Owns a stack directory and the processes recorded in it.
 ///
-/// Shortcut to know about: there is no lock. Two `bookstore-lab up` on the same directory
-/// at the same moment would both see an empty record and both start servers (the second
-/// MariaDB then fails on the data directory's lock and says so in its log). A production
-/// tool would hold an exclusive `flock` on a file in the directory for the whole command.
+/// Every command that changes the stack (`up`, `down`, adding, restarting or stopping an
+/// instance) holds the directory's `flock` for its whole run (`Supervisor::lock`), so
+/// two commands on one directory take turns instead of both acting on the same stale
+/// record. Reading (`status`, `state`) takes no lock: it only looks.
 pub struct Supervisor {
+    /// Absolute (see [`Supervisor::open`]): its text is the orphan marker.
     dir: PathBuf,
+    /// The last `stack.json` read or written; re-read under the lock before any change.
     state: StackState,
 }
 
@@ -166,7 +187,9 @@ impl Supervisor {
     pub async fn up(&mut self, opts: &UpOptions) -> anyhow::Result<()> {
         let _lock = self.lock()?;
         if self.state.is_empty() {
-            // Nothing recorded, but a killed run may have left processes behind.
+            // Nothing recorded, but a killed run may have left processes behind. Only
+            // then: with a record, a sweep would also find the recorded children, which
+            // are alive on purpose (see the known gap in the crate docs).
             process::kill_orphans(&self.dir).await;
         }
         // A component left frozen (the capstone's "pause MariaDB" fault in a lab that was
@@ -201,8 +224,13 @@ impl Supervisor {
         // Infrastructure in dependency order, and `save` after each step: if MariaDB
         // started and Redis then fails, `stack.json` already names MariaDB's pid, so the
         // learner's `down` (or the next `up`) stops it instead of leaking it.
+        // `services_stale`: some infrastructure came back where the services no longer
+        // look (a new port) or without their registrations (Consul). The services are
+        // then restarted after the infrastructure, with fresh environment.
         let mut services_stale = false;
         if let Some(old) = stale(&self.state.mysql) {
+            // The old record decides two things: whose server this is (`keep_own`) and
+            // where it should come back (`port`).
             let c = infra::start_mysql(
                 &self.dir,
                 keep_own(&old, &external.mysql),
@@ -210,6 +238,9 @@ impl Supervisor {
                 port(&old),
             )
             .await?;
+            // Back on its old address, the services need nothing: their pools reconnect
+            // to the same URL. On a new one (the old port was taken meanwhile) they hold
+            // a URL that points nowhere and must be restarted with the new one.
             services_stale |= old.is_some_and(|o| o.address != c.address);
             self.state.mysql = Some(c);
             self.state.save(&self.dir)?;
@@ -240,6 +271,8 @@ impl Supervisor {
             self.state.save(&self.dir)?;
         }
         // A Consul we did not start may hold other stacks' services under the same names.
+        // The suffix is a hash of this directory, so the same lab gets the same names on
+        // every `up` — a changing suffix would strand the registrations of running services.
         self.state.consul_suffix = match &self.state.consul {
             Some(c) if c.pid.is_none() => format!("-{:08x}", name_hash(&self.state.lab_dir)),
             _ => String::new(),
@@ -249,6 +282,8 @@ impl Supervisor {
             self.stop_services().await?;
         }
         // Idempotent (`IF NOT EXISTS`), so it also runs for external servers and re-runs.
+        // Before the services: a learner who dropped `order_db` gets it back even though
+        // order-service is still running and would not recreate it until its restart.
         infra::create_databases(self.state.mysql_url()?).await?;
 
         if !opts.infra_only {
@@ -275,7 +310,9 @@ impl Supervisor {
                 }
             }
             // Every `up`, because it is idempotent (see `seed`): a learner who flushed
-            // Redis or dropped a database gets the books and their stock back.
+            // Redis or dropped a database gets the books and their stock back. After all
+            // services are healthy: seeding goes through catalog's and inventory's own
+            // front doors, so both must answer.
             seed::ensure_admin(&self.dir, &bin_dir, &self.state).await?;
             if !opts.no_seed {
                 seed::seed(&self.dir, &bin_dir, &self.state).await?;
@@ -300,6 +337,8 @@ impl Supervisor {
     /// the lock a second time from the same process would wait for ourselves forever.
     async fn stop_all(&mut self) -> anyhow::Result<()> {
         self.stop_services().await?;
+        // Consul, Redis, MariaDB: the reverse of their start order, though none of the
+        // three depends on another — the services that did are already gone.
         for c in [&self.state.consul, &self.state.redis, &self.state.mysql].into_iter().flatten() {
             process::stop(c).await;
         }
@@ -337,8 +376,10 @@ impl Supervisor {
         names
     }
 
-    /// Starts one more instance of the service `service` (`user`) on a free port and
-    /// records it; the infrastructure must be running. Returns the new instance's record.
+    /// Starts one more instance of the service `service` (`user`) and records it; the
+    /// infrastructure must be running. Returns the new instance's record. A second or
+    /// later instance gets a free port; number 1 (when no `user` is recorded, say after
+    /// `stop_instance("user")`) gets the course's port, as in `up`.
     /// With discovery its callers find it through Consul — nobody is told its address.
     pub async fn add_instance(
         &mut self,
@@ -346,6 +387,8 @@ impl Supervisor {
         opts: &UpOptions,
     ) -> anyhow::Result<Component> {
         let _lock = self.lock()?;
+        // A base name only: `user-2` names an instance, and "add an instance of user-2"
+        // has no meaning.
         let spec = services::spec(service)
             .filter(|s| s.name == service)
             .with_context(|| format!("no service named {service}"))?;
@@ -356,6 +399,8 @@ impl Supervisor {
             .filter(|c| services::spec(&c.name).is_some_and(|s| s.name == spec.name))
             .map(|c| services::instance_number(&c.name))
             .collect();
+        // The lowest free number, so `user-2` is reused after it was stopped: instance
+        // names, log files and the TUI's rows stay short and predictable.
         let k = (1..).find(|k| !taken.contains(k)).expect("an unused number exists");
         self.start_recorded(spec, &services::instance_name(spec, k), opts).await
     }
@@ -369,12 +414,16 @@ impl Supervisor {
     ) -> anyhow::Result<Component> {
         let _lock = self.lock()?;
         let spec = services::spec(instance).with_context(|| format!("no service {instance}"))?;
+        // The record of a killed instance is still there, so `services::start` gives it
+        // back its port: with static addresses, callers were told that port.
         match self.state.service(instance) {
             Some(c) if probe::running(c) => Ok(c.clone()),
             _ => self.start_recorded(spec, instance, opts).await,
         }
     }
 
+    /// Starts `instance` and records it at once (the save is the crash-safety rule of
+    /// `up`: a pid that is running is a pid in `stack.json`).
     async fn start_recorded(
         &mut self,
         spec: &services::ServiceSpec,
@@ -410,6 +459,8 @@ impl Supervisor {
     /// forgets it, so the next `up` does not start it again.
     pub async fn stop_instance(&mut self, instance: &str) -> anyhow::Result<()> {
         let _lock = self.lock()?;
+        // Unknown or already forgotten: nothing to do, and no error — stopping is
+        // idempotent like `down`, so the TUI can press it twice.
         if let Some(c) = self.state.service(instance).cloned() {
             process::stop(&c).await;
             self.state.services.retain(|s| s.name != instance);
@@ -429,6 +480,10 @@ impl Supervisor {
 /// `Some(previous record)` when an infrastructure component must be started — it was never
 /// started (`Some(None)`) or its process is gone (`Some(Some(old))`) — and `None` when it
 /// runs. The old record is handed on for its port (see [`port`]).
+///
+/// An external component (no pid) always counts as running: `up` checks that it answers
+/// when it first adopts it, and never again — `up` cannot restart what it did not start,
+/// so a dead external server shows in `status` instead.
 fn stale(c: &Option<Component>) -> Option<Option<Component>> {
     match c {
         Some(c) if probe::running(c) => None,
@@ -451,6 +506,9 @@ fn keep_own<'a>(old: &Option<Component>, external: &'a Option<String>) -> Option
 
 /// The port of a recorded address (`mysql://root@127.0.0.1:3306`, `127.0.0.1:8500`), so a
 /// restarted server comes back where its clients already look.
+///
+/// `None` for no record or an address without a parsable port: the server then starts on
+/// its course port, as on a first `up`.
 fn port(c: &Option<Component>) -> Option<u16> {
     c.as_ref()?.address.rsplit(':').next()?.trim_end_matches('/').parse().ok()
 }
@@ -469,8 +527,12 @@ struct DirLock {
 }
 
 impl DirLock {
+    /// Takes the lock, saying so on stderr when another command holds it: a silent wait
+    /// behind a slow `up` in another terminal would look like a hang.
     fn acquire(dir: &Path) -> anyhow::Result<Self> {
         use std::os::fd::AsRawFd;
+        // A separate `lock` file rather than `stack.json` itself: `save` replaces
+        // `stack.json` by rename, and a lock on the old inode would lock nothing.
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -27,6 +27,8 @@ use crate::{
 pub struct ComponentHealth {
     /// As recorded in `stack.json` (`mysql`, `inventory`, …).
     pub name: String,
+    /// The address that was asked: the one clients are given, so a green line means
+    /// "reachable where the services look", not merely "running somewhere".
     pub address: String,
     /// `None` for an external server (the lab did not start it and will not stop it).
     pub pid: Option<u32>,
@@ -96,6 +98,9 @@ pub async fn check(c: &Component) -> ComponentHealth {
             None => Err(anyhow::anyhow!("unknown component")),
         },
     };
+    // `to_string` keeps only the outermost message, one line for a dashboard row; for a
+    // transport error that line can be as vague as "error sending request", and the
+    // cause (`{e:#}` would show it) is then in the component's log, not here.
     let (healthy, detail) = match result {
         Ok(v) => (true, v),
         Err(e) => (false, e.to_string()),
@@ -112,6 +117,9 @@ pub async fn check(c: &Component) -> ComponentHealth {
 /// Health of every recorded component, checked concurrently: nine sequential checks, each
 /// allowed a few seconds, could make a broken stack take half a minute to report;
 /// concurrently it takes as long as the slowest one.
+///
+/// The result keeps the record's order (infrastructure, then services in start order),
+/// whatever order the answers arrived in: `join_all` returns in input order.
 pub async fn check_all(state: &StackState) -> Vec<ComponentHealth> {
     futures::future::join_all(state.all().map(check)).await
 }
@@ -119,6 +127,10 @@ pub async fn check_all(state: &StackState) -> Vec<ComponentHealth> {
 /// Is this recorded component's process still running? (An external one is assumed so:
 /// the lab neither starts nor stops it.) Cheap (only `/proc`), so `up` can decide what to
 /// restart before any network round-trip; the real health questions are left to `status`.
+///
+/// Why `up` must not use the full health check here: a service that is alive but not yet
+/// SERVING (still starting, or draining) would be
+/// declared dead and started a second time on a port it still holds.
 pub fn running(c: &Component) -> bool {
     c.pid.is_none_or(|pid| process::is_ours(pid, &c.program))
 }

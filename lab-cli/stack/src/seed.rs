@@ -7,10 +7,9 @@
 //! lets `up` run them every time without asking "was this done before?":
 //! - the catalogue import uses `INSERT IGNORE` on a unique ISBN;
 //! - each restock carries the request id `seed:<book_id>`, and inventory applies a request
-//!   id at most once (its Lua script keeps a marker per id).
-//!
-//! - the lab's admin account ([`ensure_admin`]) is made by `user-service ensure-admin`,
-//!   which promotes an existing account instead of failing on it.
+//!   id at most once (its Lua script keeps a marker per id);
+//! - the lab's admin account ([`ensure_admin`], run apart from [`seed`]) is made by
+//!   `user-service ensure-admin`, which promotes an existing account instead of failing.
 //!
 //! ✅ DO make set-up steps idempotent and re-run them; ❌ DON'T keep a "seeded = true" flag
 //! beside the data — the flag and the data disagree the day someone restores a backup or
@@ -35,7 +34,9 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
     let inventory = state.service("inventory").context("inventory-service is not running")?;
 
     // Step 1: the catalogue. A child process with the same environment the service has,
-    // so it writes to the same database the running service reads.
+    // so it writes to the same database the running service reads. A blocking
+    // `Command::status` inside async code: it holds one runtime thread for the second or
+    // two the import takes — acceptable for a one-off set-up step, not on a request path.
     let log = std::fs::File::create(dir.join("logs/seed.log"))?;
     let status = Command::new(bin_dir.join("catalog-service"))
         .arg("seed")
@@ -52,6 +53,9 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
     // Step 2: stock for every book, read back through ListBooks (the catalogue is the
     // source of truth for which books exist; `initial_stock` is the seed quantity —
     // `stock` is inventory's live figure, 0 for a book this step has not stocked yet).
+    // Pages of 100 in creation order: a stable order, so a book inserted while we page
+    // (a learner publishing during `up`) lands at the end instead of shifting the pages
+    // under us. A short page is the last one.
     let mut books = Vec::new();
     let mut client = CatalogServiceClient::connect(format!("http://{}", catalog.address)).await?;
     for page in 1.. {
@@ -66,6 +70,11 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
             .await?
             .into_inner();
         let done = resp.books.len() < 100;
+        // Books whose opening stock is 0 are skipped (the seed makes some sold out on
+        // purpose, and IncrStock refuses a quantity of 0). Nothing here tells a seed book
+        // from one the learner published: those were stocked by PublishBook under
+        // `publish:<id>`, and this step adds their opening stock once more under
+        // `seed:<id>` at the next `up` (once: the id is then a replay). A known gap.
         books.extend(
             resp.books.into_iter().filter(|b| b.initial_stock > 0).map(|b| (b.id, b.initial_stock)),
         );
@@ -82,6 +91,8 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
         .map(|(book_id, stock)| {
             let mut client = inventory.clone();
             async move {
+                // The whole quantity in one call: IncrStock refuses more than 10,000 at
+                // once, and seed quantities are 0–500.
                 client
                     .incr_stock(IncrStockRequest {
                         book_id,
@@ -97,6 +108,9 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
         .filter_map(|e| async move { e })
         .collect::<Vec<_>>()
         .await;
+    // Every restock is attempted before failing, and the count is reported: "3 of 5,000
+    // failed" and "5,000 of 5,000 failed" point at different problems. A re-run of `up`
+    // repeats only the missing ones in effect, since applied ids are replays.
     if let Some(first) = failures.first() {
         bail!("{} of {} restocks failed; first: {first}", failures.len(), books.len());
     }
@@ -116,6 +130,9 @@ pub const ADMIN_PASSWORD: &str = "bookstore-admin-dev";
 /// Run by every `up`, with or without `--no-seed`: an account is not catalogue content,
 /// and the experiments that publish a book (Day 29, 31–34) log in as it.
 pub async fn ensure_admin(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Result<()> {
+    // The operator's command, run as a child with the same MySQL URL the running
+    // user-service has: the account lands in the database it reads, through the same
+    // argon2 hashing code, and no lab code writes user-service's tables.
     let log = std::fs::File::create(dir.join("logs/admin.log"))?;
     let status = Command::new(bin_dir.join("user-service"))
         .args(["ensure-admin", ADMIN_USERNAME])

@@ -61,6 +61,11 @@ pub struct ServiceSpec {
 /// Note that order (port 9003) starts after inventory (9004): order calls inventory to
 /// reserve stock, so start order follows the call graph, not the port numbers. A data table like this,
 /// instead of six copies of start-up code, is what keeps the six consistent.
+///
+/// Three of the six run on their own defaults (`lab_env: &[]`); the other three get
+/// lab-only switches — a shorter payment window, fault injection, the mock payment
+/// route — each explained next to its entry. A switch only the lab sets is one a
+/// production deployment cannot turn on by accident.
 pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "user",
@@ -122,6 +127,9 @@ pub const SERVICES: &[ServiceSpec] = &[
 /// a second instance). `None` means the record names a service this build does not know —
 /// e.g. written by a newer checkout.
 pub fn spec(name: &str) -> Option<&'static ServiceSpec> {
+    // Only a numeric suffix of 2 or more is an instance number: the first instance is
+    // written bare (`user`, never `user-1`), so `user-1` stays an unknown name instead of
+    // quietly aliasing the first instance's record.
     let base = match name.rsplit_once('-') {
         Some((base, n)) if n.parse::<u32>().is_ok_and(|n| n >= 2) => base,
         _ => name,
@@ -136,6 +144,8 @@ pub fn instance_name(spec: &ServiceSpec, k: u32) -> String {
 }
 
 /// The instance number of a recorded name (`user-2` → 2, `user` → 1).
+/// Used to sort instances, so `up` starts `user` before `user-2` and a listing reads in
+/// instance order rather than string order (`user-10` before `user-2`).
 pub fn instance_number(name: &str) -> u32 {
     name.rsplit_once('-').and_then(|(_, n)| n.parse().ok()).unwrap_or(1)
 }
@@ -175,6 +185,9 @@ fn port_for(
 ) -> anyhow::Result<u16> {
     // Already recorded (a restart within the same stack): keep its port, so addresses
     // already handed to other services stay true.
+    // An unparsable recorded address is an error, not a fresh port: it means a
+    // `stack.json` edited by hand or by another build, and guessing would hand the
+    // service a port nobody else was told.
     if let Some(c) = state.service(instance) {
         return Ok(c.address.rsplit(':').next().unwrap_or_default().parse()?);
     }
@@ -206,6 +219,8 @@ fn address_env(
     own: &ServiceSpec,
     own_port: u16,
 ) -> anyhow::Result<Vec<(String, String)>> {
+    // The variable names the platform's settings read (`BOOKSTORE_INVENTORY_ADDR` →
+    // `inventory_addr`); a service ignores the ones for peers it does not call.
     let var = |s: &ServiceSpec| format!("BOOKSTORE_{}_ADDR", s.name.to_uppercase());
     // lesson:consul-addrs:start
     if !state.static_addrs {
@@ -219,6 +234,8 @@ fn address_env(
             .collect());
     }
     // lesson:consul-addrs:end
+    // Static addresses: only each service's *first* instance is named — a fixed URL has
+    // room for one — which is exactly the limitation Day 35's discovery removes.
     let mut env = Vec::new();
     for s in SERVICES {
         let port = if s.name == own.name {
@@ -290,14 +307,21 @@ pub async fn start(
         // would be 30 frames of std internals and the actual error would scroll away.
         ("RUST_LIB_BACKTRACE".into(), "0".into()),
     ];
+    // The Consul name with this stack's suffix (see `StackState::consul_suffix`): the
+    // name the service registers under must be the one its callers' URLs ask for.
     env.push(("BOOKSTORE_CONSUL_NAME".into(), state.consul_name(spec.binary)));
     env.extend(address_env(state, opts, spec, port)?);
+    // Last, so the lab's per-service settings win over anything set above (a later
+    // entry of the same name replaces an earlier one in `Command::envs`).
     env.extend(spec.lab_env.iter().chain(CHECK_ENV).map(|(k, v)| (k.to_string(), v.to_string())));
     // Children inherit our whole environment (`Command::envs` adds to it, it does not
     // replace it), so `RUST_LOG=debug bookstore-lab up` gives verbose service logs with no
     // code here. The flip side: any `BOOKSTORE_*` variable in the learner's shell reaches
     // every service too unless overridden here. (With `--free-ports`, an address that
     // `address_env` skips would come from the learner's shell if it is set there.)
+    // One log per instance, truncated by `spawn` on every start: after a crash, read
+    // `logs/<instance>.log` *before* the next `up`, which restarts the service and
+    // overwrites the very lines that say why it died.
     let log = dir.join(format!("logs/{instance}.log"));
     eprintln!("==> starting {}-service ({instance}) on 127.0.0.1:{port}", spec.name);
     let pid = process::spawn(Spawn {
@@ -327,12 +351,19 @@ pub async fn start(
         wait_passing(state.consul_addr()?, &state.consul_name(spec.binary), &address, pid, &log)
             .await?;
     }
+    // The record is made only now, after both waits: the caller saves it at once, and a
+    // failure above has already stopped the process (see `wait_ready`), so no record
+    // ever names a service that never became healthy.
     let metrics = Some(format!("127.0.0.1:{metrics_port}"));
     Ok(Component { metrics, ..Component::child(instance, pid, program, address, &log) })
 }
 
 /// Waits until Consul lists the instance at `address` as passing (its first health check
 /// ran), for at most 20 s — many check intervals.
+///
+/// Matched by address, not by "any passing entry": when a second `user-service` starts,
+/// the first is passing already, and a name-only query would call the new one findable
+/// before Consul has checked it once.
 async fn wait_passing(
     consul: &str,
     service: &str,
@@ -340,12 +371,16 @@ async fn wait_passing(
     pid: u32,
     log: &Path,
 ) -> anyhow::Result<()> {
+    // A 2 s bound per query: a wedged agent fails one attempt, and `wait_ready` retries
+    // until its own deadline instead of hanging on one request.
     let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
     let url = format!("http://{consul}/v1/health/service/{service}?passing=true");
     let name = format!("{service} in consul");
     infra::wait_ready(&name, pid, log, Duration::from_secs(20), || async {
         let entries: Vec<serde_json::Value> =
             http.get(&url).send().await?.error_for_status()?.json().await?;
+        // `Service.Address:Service.Port` is what the instance registered itself as; in
+        // the lab that is its loopback listener, the same text as the record's address.
         let listed = entries.iter().any(|e| {
             let s = &e["Service"];
             format!("{}:{}", s["Address"].as_str().unwrap_or_default(), s["Port"]) == address

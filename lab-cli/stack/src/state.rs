@@ -63,6 +63,8 @@ pub struct StackState {
     /// orphans of this stack (and only this stack) are recognised.
     #[serde(default)]
     pub lab_dir: String,
+    /// `None` until `up` has started or adopted it; saved the moment it is ready, before
+    /// the next component is started.
     pub mysql: Option<Component>,
     pub redis: Option<Component>,
     pub consul: Option<Component>,
@@ -86,6 +88,8 @@ impl StackState {
     /// A file that exists but does not parse is an error, not "empty": silently treating
     /// it as empty would make `up` start a second stack next to the first.
     pub fn load(dir: &Path) -> anyhow::Result<Option<Self>> {
+        // A stray `stack.json.tmp` from a save killed mid-write is never read: only the
+        // renamed file counts, and the next save overwrites the temp file.
         match std::fs::read_to_string(dir.join(FILE)) {
             Ok(text) => Ok(Some(serde_json::from_str(&text)?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -120,6 +124,9 @@ impl StackState {
     }
 
     /// The name a service binary (`user-service`) registers under in this stack's Consul.
+    ///
+    /// Both sides use this one function — the service's `BOOKSTORE_CONSUL_NAME` and every
+    /// caller's `consul://…/<name>` URL — so the two cannot drift apart.
     pub fn consul_name(&self, binary: &str) -> String {
         format!("{binary}{}", self.consul_suffix)
     }
@@ -156,6 +163,8 @@ impl StackState {
     // The three accessors below turn "not recorded" into an error that tells the learner
     // what to run, instead of an `unwrap` panic deep inside a lesson.
 
+    /// The server URL without a database (`mysql://root@127.0.0.1:3306`); services append
+    /// their own database.
     pub fn mysql_url(&self) -> anyhow::Result<&str> {
         self.mysql
             .as_ref()
@@ -163,6 +172,7 @@ impl StackState {
             .ok_or_else(|| anyhow::anyhow!("MariaDB is not running (try `bookstore-lab up`)"))
     }
 
+    /// `redis://host:port`; every service puts its own key prefix on top.
     pub fn redis_url(&self) -> anyhow::Result<&str> {
         self.redis
             .as_ref()
@@ -170,6 +180,7 @@ impl StackState {
             .ok_or_else(|| anyhow::anyhow!("Redis is not running (try `bookstore-lab up`)"))
     }
 
+    /// The agent's HTTP `host:port`, without a scheme (what `consul://` URLs embed).
     pub fn consul_addr(&self) -> anyhow::Result<&str> {
         self.consul
             .as_ref()

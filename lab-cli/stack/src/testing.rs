@@ -1,7 +1,9 @@
 //! What integration tests use: the running infrastructure, plus isolation per test.
 //!
-//! `make test` starts MariaDB, Redis and Consul once (`bookstore-lab up --infra-only`) and
-//! runs `cargo test`; every test then finds them here. Isolation is per test, never by
+//! `make test` (`scripts/test.sh`) starts MariaDB, Redis and Consul once in a stack
+//! directory of its own, `.lab-test` (`bookstore-lab --dir .lab-test up --infra-only`),
+//! exports their addresses with `bookstore-lab env`, and runs `cargo test`; every test then
+//! finds them here, through the first rule below. Isolation is per test, never by
 //! running tests one at a time:
 //! - a fresh MySQL database with a random name ([`Infra::fresh_database`]);
 //! - a random Redis key prefix ([`unique_prefix`]);
@@ -23,8 +25,10 @@
 //! also make tests independent of leftovers from an earlier, crashed run.
 //!
 //! What it is NOT: a cleanup service. Test databases and keys are left behind (cheap,
-//! and handy for looking at what a failed test stored); `make test` starts from fresh
-//! infrastructure anyway.
+//! and handy for looking at what a failed test stored). They outlive the run, too:
+//! `make test` stops its servers with `down`, which keeps the data directories, so the
+//! next run starts fresh processes on the same data; `make clean-lab` deletes
+//! `.lab-test` and everything in it.
 
 use std::path::PathBuf;
 
@@ -152,6 +156,8 @@ impl Infra {
         let mut conn = MySqlConnection::connect(&self.mysql_url)
             .await
             .expect("connect to the test MySQL server");
+        // No `IF NOT EXISTS`: a name that exists already (a collision, or a broken
+        // `unique_name`) must fail here, loudly, rather than let two tests share a database.
         sqlx::query(&format!("CREATE DATABASE `{name}`"))
             .execute(&mut conn)
             .await

@@ -176,6 +176,8 @@ impl Lines {
 pub struct RequestId(String);
 
 impl RequestId {
+    /// The only way to make a `RequestId`: every id the store turns into a marker key or
+    /// the syncer into a log row has passed these checks, so neither re-checks it.
     pub fn parse(raw: &str) -> Result<Self, Error> {
         // `is_ascii_graphic` excludes spaces and control bytes. Braces pass, harmlessly:
         // Redis hashes the text between a key's *first* `{` and the next `}`, which is the

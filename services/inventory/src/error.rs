@@ -79,10 +79,15 @@ impl From<Error> for Status {
             // Safe to send: it names no internals, and tells the operator to retry shortly.
             Error::SyncerBehind => Status::unavailable(err.to_string()),
             // A Redis that is down or timing out is worth a retry; anything else is a bug.
+            // Marking a timeout retryable is safe only because every writing script is
+            // idempotent per order or request id: a timeout cannot say whether the script
+            // ran, and the retry then answers `replayed` instead of selling a second time.
             Error::Redis(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => {
                 bookstore_platform::error::unavailable("stock store", e)
             }
             Error::Redis(e) => bookstore_platform::error::internal("stock store", e),
+            // Reaches a caller only from the two ledger reads (GetStockLog, Reconcile): no
+            // sale touches MySQL, so a MySQL outage shows here and never on the hot path.
             Error::Database(e) => bookstore_platform::error::internal("inventory ledger", e),
             // UNAVAILABLE should it ever escape: the rebuild starts over, so a retry succeeds.
             Error::LostRebuildLock => bookstore_platform::error::unavailable("stock store", err),

@@ -27,6 +27,9 @@ use bookstore_inventory::{
 use common::item;
 
 /// Polls `f` for up to 10 s (MONITOR attaching, MONITOR printing the sentinel).
+///
+/// Both happen within milliseconds on a healthy machine; 10 s of nothing means
+/// `redis-cli` failed to start or lost its connection, and the message says which wait.
 async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
     f: impl Fn() -> F,
     what: &str,
@@ -71,6 +74,8 @@ fn monitor_args(line: &str) -> Option<(bool, Vec<String>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
     let cluster = bookstore_stack::infra::start_redis_cluster(&std::env::temp_dir()).await.unwrap();
+    // A prefix as the service gets one, even on a throw-away cluster: the keys then carry
+    // the real hash tag (`{<prefix>inv}`), and the slot computed below is production's.
     let prefix = bookstore_stack::testing::unique_prefix();
     let keys = Keys::new(&prefix).unwrap();
     // The service's store on a plain connection to the slot's owner: what a cluster client
@@ -108,10 +113,14 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
     let book = |b| BookId::parse(b).unwrap();
     let order = |o| OrderId::parse(o).unwrap();
     let lines_of = |items: &[bookstore_proto::inventory::StockItem]| Lines::parse(items).unwrap();
+    // A request id per book: three restocks, so incr.lua runs its applying path each time
+    // (a shared id would make two of them replays, which touch fewer keys).
     for b in 1..=3 {
         let rq = RequestId::parse(&format!("r{b}")).unwrap();
         store.incr(book(b), Quantity::parse(10).unwrap(), &rq, "restock").await.unwrap();
     }
+    // A fresh order, so lock.lua runs its locking path with every key it declares, not the
+    // replay shortcut that would leave most of them untouched.
     let (_, replayed) = store.lock(order(1), &lines_of(&[item(1, 2), item(2, 1)])).await.unwrap();
     assert!(!replayed);
     store.lock(order(2), &lines_of(&[item(3, 4)])).await.unwrap();
@@ -123,6 +132,8 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
     // The snapshot reads the book set first and declares the three stock keys; the
     // counters prove every earlier script changed what it should on this node.
     let snap = store.snapshot().await.unwrap();
+    // Sorted, because the snapshot follows the book set's SMEMBERS order, which Redis does
+    // not define.
     let mut got: Vec<_> = snap.books.iter().map(|c| (c.book_id, c.available, c.sold)).collect();
     got.sort();
     // Book 1: 10 − 2 (order 1, confirmed) − 1 (order 3) = 7 left, 3 sold; book 2: order 1's
@@ -140,6 +151,8 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
         "the sentinel in MONITOR",
     )
     .await;
+    // Stopped before the log is walked: `COMMAND GETKEYS` below runs on the same node, and
+    // a MONITOR still attached would append those lookups to the log being read.
     let _ = monitor.kill();
     let _ = monitor.wait();
     let _ = reader.join();
@@ -210,5 +223,7 @@ async fn the_stock_scripts_run_on_a_redis_cluster_with_every_key_declared() {
         .await
         .unwrap_err();
     assert_eq!(crossslot.kind(), redis::ErrorKind::CrossSlot, "{crossslot}");
+    // Dropped here, explicitly: the nodes must outlive the last EVAL above, and the drop
+    // (kill, then remove the directory) is where they go — on a panic too, by unwinding.
     drop(cluster);
 }

@@ -47,6 +47,9 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
                 // Every line of a successful sale is one change, hence one log row to expect.
                 let mut lines = 0u64;
                 for i in 0..100u64 {
+                    // Spread over the four books by worker and step: every batch mixes
+                    // books and sums several sales per book, so the per-book upsert (and
+                    // its lock order) is exercised, not only the log INSERT.
                     let book = 1 + (w + i) % 4;
                     let mut items = vec![item(book, 1)];
                     // The neighbouring book (4 wraps to 1), never `book` itself: a duplicate
@@ -80,6 +83,9 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
         let task = tokio::spawn(syncer.run(bookstore_platform::Shutdown::new()));
         tokio::time::sleep(Duration::from_micros(rand::random_range(500..8_000))).await;
         task.abort();
+        // Awaited, so the aborted future (and its pool) is really gone before the next
+        // syncer starts: two syncers alive at once would test the syncers' exclusion,
+        // not recovery from a crash, which is this test's question.
         let _ = task.await;
         kills += 1;
     }
@@ -106,6 +112,7 @@ async fn a_syncer_killed_mid_burst_loses_and_duplicates_nothing() {
     assert_eq!(rows as u64, lines, "every change logged exactly once");
     assert_eq!(rows, distinct);
     // The counters agree too, summed over books and then book by book (Reconcile).
+    // SUM over an integer column is DECIMAL in MySQL; the CAST lets it decode as an i64.
     let sold: i64 = sqlx::query_scalar("SELECT CAST(SUM(sold_stock) AS SIGNED) FROM inventory")
         .fetch_one(&pool)
         .await
@@ -150,6 +157,8 @@ async fn an_emptied_redis_is_rebuilt_from_mysql_on_start() {
     // MySQL must hold everything before Redis is lost: otherwise the rebuild restores
     // older numbers, and the syncer's lag would be blamed on the rebuild.
     app.assert_ledger_matches().await;
+    // Read through GetStock, i.e. from Redis: the rebuild must reproduce the numbers the
+    // callers saw, not merely the ones MySQL holds (the check above made them equal).
     let before = (app.stock(1).await, app.stock(2).await);
 
     // Stop, lose Redis, start again with the same settings (same database, same prefix).
@@ -203,6 +212,8 @@ async fn a_change_in_the_first_stream_layout_is_still_applied() {
     let book = bookstore_inventory::domain::BookId::parse(1).unwrap();
     let order = bookstore_inventory::domain::OrderId::parse(77).unwrap();
     // What the old decr.lua did for "order 77 buys 3 of book 1", in one atomic step.
+    // `atomic()` wraps the pipeline in MULTI/EXEC: the counters, the entry and the marker
+    // land together, as the script's did — no syncer can see the entry without the sale.
     let _: () = redis::pipe()
         .atomic()
         .hincr(keys.stock(book), "avail", -3)
@@ -228,6 +239,8 @@ async fn a_change_in_the_first_stream_layout_is_still_applied() {
             .await
             .unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
+    // Row 2 is the old-layout sale: rows are inserted in stream order and the restock's
+    // entry came first. Its order id and remark survived, so the audit log is whole.
     assert_eq!(rows[1], (-3, Some(77), Some("direct".into())));
     assert_eq!(app.assert_ledger_matches().await, 1);
 }
@@ -258,6 +271,9 @@ async fn a_malformed_stream_entry_is_skipped_once_and_does_not_wedge_the_syncer(
         .unwrap();
     let bad = bookstore_inventory::store::parse_stream_id(&bad).unwrap();
 
+    // Drained until a pass reads nothing (`sync_once` counts entries read). Before the
+    // fix this loop would spin for ever, every pass reading the bad entry again: the
+    // regression shows as a hung test, caught by the suite's timeout, not as an assert.
     let mut syncer = Syncer::new(store.clone(), pool.clone(), 50);
     while syncer.sync_once().await.unwrap() > 0 {}
     assert_eq!(read_cursor(&pool).await.unwrap(), bad, "the cursor moved past the bad entry");
@@ -344,6 +360,8 @@ async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
     }
     let store = app.store().await;
     let pool = app.pool().await;
+    // Drained by hand before the stop (this test runs no service syncer): the 40 restocks
+    // must be in MySQL, the rebuild's only source, before Redis is emptied.
     let mut syncer = Syncer::new(store.clone(), pool.clone(), 1000);
     while syncer.sync_once().await.unwrap() > 0 {}
     let (settings, infra) = app.stop().await;
@@ -352,6 +370,8 @@ async fn two_instances_rebuilding_at_once_leave_counters_equal_to_mysql() {
     // Two instances' worth of connections: their own Redis connection each, and for B a
     // MySQL pool of one connection that the test holds for now.
     let url = infra.database_url(&settings.common.database);
+    // A gets the test's ordinary pool and is never stalled: it is the instance that would
+    // rebuild and sell first if nothing made it wait for B.
     let pool_a = pool.clone();
     let pool_b =
         sqlx::mysql::MySqlPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
@@ -435,6 +455,8 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
             }
         }
     });
+    // All 320 answered before the stop begins: acknowledged sales, which MySQL must hold
+    // after a clean stop whatever the drain does with the one RPC still to come.
     futures::future::join_all(burst).await;
 
     // The RPC in flight: DecrStock{order 99, [book 1 × 1]}, headers now, body later.
@@ -511,6 +533,8 @@ async fn a_clean_stop_right_after_a_burst_leaves_mysql_equal_to_redis() {
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     // The stop, as SIGTERM would trigger it; the body follows while the server drains.
+    // Spawned, not awaited: `stop` returns only once the drain is over, and the drain
+    // waits for the very body this test sends 300 ms later.
     let stop = tokio::spawn(app.stop());
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The gRPC message: a compression flag (0), its length (4 bytes), the protobuf bytes —
@@ -550,6 +574,9 @@ async fn replay_records_expire_after_the_retention_and_replay_inside_it() {
     let app = common::spawn_app().await;
     app.restock(1, 50).await;
     let mut c = app.client.clone();
+    // One order per kind of record, so each PTTL below speaks about one record type. The
+    // open one matters most: if it expired, a buyer still paying would find no record,
+    // and the confirm after payment would be refused although the stock was held for it.
     let direct = pb::DecrStockRequest { order_id: 5, items: vec![item(1, 2)] };
     let paid = pb::LockStockRequest { order_id: 6, items: vec![item(1, 1)] };
     let open = pb::LockStockRequest { order_id: 7, items: vec![item(1, 1)] };

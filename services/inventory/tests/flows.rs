@@ -57,7 +57,8 @@ async fn lock_then_release_returns_the_units_and_retries_are_no_ops() {
     assert_eq!(counters(&r.stocks[0]), (7, 3, 0, 10));
     assert_eq!(counters(&r.stocks[1]), (0, 5, 0, 5));
 
-    // The retry order-service sends when the first reply is lost in the network.
+    // The retry order-service sends when the first reply is lost in the network: the
+    // same order id and the same items, which is what makes it a replay and not a change.
     let again = c.lock_stock(lock(100, vec![item(1, 3), item(2, 5)])).await.unwrap().into_inner();
     assert!(again.replayed, "a retried lock is a replay");
     // Read back, not taken from the replay's answer: a script that locked again but still
@@ -71,7 +72,8 @@ async fn lock_then_release_returns_the_units_and_retries_are_no_ops() {
     assert_eq!(counters(&app.stock(1).await), (10, 0, 0, 10));
     assert_eq!(counters(&app.stock(2).await), (5, 0, 0, 5));
 
-    // A second cancellation (user double-click, or the sweeper racing a cancel).
+    // A second cancellation (user double-click, or the sweeper racing a cancel): answered
+    // as a replay with nothing released, so a caller can repeat a cancel without fear.
     let rel2 = c.release_stock(release(100)).await.unwrap().into_inner();
     assert!(rel2.replayed && rel2.released.is_empty());
     // A late LockStock retry for the released order must not lock again.
@@ -127,6 +129,8 @@ async fn lock_then_confirm_sells_the_locked_units_exactly_once() {
     let done = c.decr_stock(confirm(7)).await.unwrap().into_inner();
     assert!(!done.replayed);
     assert_eq!(counters(&done.stocks[0]), (6, 0, 4, 10));
+    // payment-service's callback delivered twice: the second confirm is a replay, and the
+    // four units are sold once.
     let again = c.decr_stock(confirm(7)).await.unwrap().into_inner();
     assert!(again.replayed);
     // Cancel after pay is a refund flow, not a stock release: refused, nothing moves.
@@ -191,6 +195,9 @@ async fn direct_decrement_is_all_or_nothing_and_idempotent() {
 async fn a_retried_restock_adds_the_units_once() {
     let app = spawn_app().await;
     let mut c = app.client.clone();
+    // Book 5 was never stocked, so the first call also creates it: the replay is checked
+    // on the path that makes a book exist (the seed's and PublishBook's), where a lost
+    // marker would read (14, 0, 0, 14) below.
     let req = incr(5, 7, "return-order-42");
     let first = c.incr_stock(req.clone()).await.unwrap().into_inner();
     let second = c.incr_stock(req).await.unwrap().into_inner();
@@ -201,6 +208,10 @@ async fn a_retried_restock_adds_the_units_once() {
 /// GetStocks answers many books in one call: known books with their counters, in the
 /// order asked, repeats once, unknown books left out; no ids, 101 ids or an id 0 are
 /// INVALID_ARGUMENT.
+///
+/// The bugs it catches: a batch that fails as a whole on one unknown book — the catalog
+/// asks for a page of 20 at once, so one title without inventory would blank the stock of
+/// the other 19 — and a batch read that answers stored counters instead of live ones.
 #[tokio::test]
 async fn get_stocks_answers_known_books_in_one_call_and_refuses_bad_batches() {
     let app = spawn_app().await;
@@ -218,6 +229,8 @@ async fn get_stocks_answers_known_books_in_one_call_and_refuses_bad_batches() {
         .into_inner();
     let got: Vec<_> = r.stocks.iter().map(|s| (s.book_id, s.available, s.sold)).collect();
     assert_eq!(got, [(12, 7, 2), (11, 4, 0)]);
+    // The three edges: nothing asked, one id past the cap of 100, and a bad id *after*
+    // a good one (a check that stopped at the first valid id would let it through).
     for bad in [vec![], (1..=101).collect(), vec![11, 0]] {
         let err = c.get_stocks(pb::GetStocksRequest { book_ids: bad }).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
@@ -236,6 +249,7 @@ async fn bad_input_is_refused_with_a_clear_code_and_changes_nothing() {
     let app = spawn_app().await;
     let mut c = app.client.clone();
     app.restock(1, 10).await;
+    // After the one restock: every refused call below must leave exactly these counters.
     let before = counters(&app.stock(1).await);
 
     // Each case names the rule it breaks and the code a caller should get:
@@ -296,6 +310,12 @@ async fn bad_input_is_refused_with_a_clear_code_and_changes_nothing() {
 /// even one second): the test exercises the real query and the real settle script, and
 /// stays fast. A payment that arrives after the expiry is refused — the units are back on
 /// sale, possibly already sold to someone else.
+///
+/// Each step catches its own bug: the first sweep a cutoff that releases too early (a
+/// buyer still paying loses the stock), the second one that never releases (abandoned
+/// carts hold stock for ever), and the late payment a sweep that moved the counters but
+/// left the record "locked", which the confirm would then turn into a sale of units
+/// already back on the shelf.
 #[tokio::test]
 async fn reservations_past_the_payment_window_are_released_by_the_sweeper() {
     let app = spawn_app().await;
@@ -327,6 +347,10 @@ async fn reservations_past_the_payment_window_are_released_by_the_sweeper() {
 ///
 /// Type codes: 1 lock, 2 release, 3 decrement, 4 increment — the course's table. Quantity
 /// is signed: the restock shows +10, the direct sale -1.
+///
+/// The bugs it catches: an offset that forgets page 1 starts at 0 (the newest rows would
+/// never be shown), an order by anything but insertion order, and unsigned quantities
+/// (a sale and a restock of the same size would read alike to an auditor).
 #[tokio::test]
 async fn the_stock_log_pages_newest_first() {
     let app = spawn_app().await;
@@ -340,6 +364,9 @@ async fn the_stock_log_pages_newest_first() {
 
     // Four changes were made, so: page 1 (size 2) holds the two newest — the direct sale
     // (3) and the release (2) — and page 2 the lock (1) and the restock (4).
+    // "Newest" is by row id, the order the syncer inserted them in (stream order): the
+    // four changes can share a millisecond, and sorting by `created_at` would then leave
+    // the page order to chance — this test would flake instead of failing.
     let page = |page, page_size| pb::GetStockLogRequest { book_id: 1, page, page_size };
     let first = c.get_stock_log(page(1, 2)).await.unwrap().into_inner();
     assert_eq!(first.total, 4);
@@ -371,6 +398,8 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
             (dice, rng.random_range(1..=books), rng.random_range(1..=3), rng.random_bool(0.2))
         };
         // How many times to send the same request: 1, or 2 when this one is "retried".
+        // Sent back to back on the same client, so the retry can arrive while the first
+        // call's effects are still fresh — the case a marker written late would miss.
         let sends = 1 + usize::from(retry);
         // Disjoint per worker (ops < 1,000,000): a "replay" is always this client's own
         // retry, never another client's order that happens to share the id.
@@ -391,6 +420,8 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
             }
             // 20 %: cancel one of my orders; 20 %: pay for one.
             35..75 => {
+                // The newest of my orders (`pop`): settles then chase locks made moments
+                // ago, while other clients still lock the same books.
                 let Some(o) = mine.pop() else { continue };
                 for _ in 0..sends {
                     let _ = if dice < 55 {
@@ -435,6 +466,9 @@ async fn conservation_holds_under_a_long_random_concurrent_workload() {
         app.restock(b, 40).await;
     }
     // 32 clients × 150 operations, plus retries: a few thousand calls in about a second.
+    // Four runtime threads for 32 tasks: the calls really overlap on the server, which is
+    // what gives a non-atomic update (two commands from the client instead of one script)
+    // the chance to be caught between its halves.
     let workers: Vec<_> =
         (1..=32).map(|w| tokio::spawn(random_client(app.client.clone(), w, BOOKS, 150))).collect();
     // Meanwhile, sample the counters: conserved at every instant, not just at the end.
@@ -447,7 +481,10 @@ async fn conservation_holds_under_a_long_random_concurrent_workload() {
             samples += 1;
         }
     }
-    // Any panic inside a worker (a transport error, say) surfaces here.
+    // `random_client` ignores every answer, failures included, so this join surfaces
+    // only a panic in the client's own code. Note what that leaves open: a workload whose
+    // every call failed would still pass (conserved counters that never moved) — the
+    // samples and the final Reconcile prove conservation, not that the mix ran.
     for w in workers {
         w.await.unwrap();
     }

@@ -33,6 +33,9 @@ async fn race(arena: &RaceArena, strategy: Strategy, book: u64) -> (i64, i64) {
     let results = futures::future::join_all(attempts).await;
     // `Ok(true)` is a sale; a failed task (panic) would fail the test right here.
     let sold = results.into_iter().filter(|r| *r.as_ref().unwrap()).count() as i64;
+    // Two independent witnesses: `sold` is counted from the buyers' answers, `remaining`
+    // read from where the strategy keeps its stock (a MySQL row or the Redis hash). A
+    // strategy that acknowledged sales it did not record would make them disagree.
     (sold, arena.remaining(strategy, book).await.unwrap())
 }
 
@@ -78,6 +81,10 @@ async fn naive_read_then_update_oversells_under_the_same_race() {
 }
 
 /// The labels are the stable names the lab and the bench print.
+///
+/// They end up in reports, saved bench JSON and the lab's screens, where scripts and
+/// learners' notes refer to them: renaming one is a breaking change, so it has to be a
+/// deliberate edit of this test too, never a side effect of renaming a variant.
 #[test]
 fn strategies_have_stable_labels() {
     let labels: Vec<_> = Strategy::ALL.iter().map(|s| s.label()).collect();

@@ -23,12 +23,16 @@ struct Load {
     /// part of what the HTTP rows measure is how one multiplexed connection copes with 64
     /// concurrent streams.
     channels: Arc<Vec<Channel>>,
+    /// One HTTP client for every worker (it pools its own connections; see `connect`).
     http: reqwest::Client,
+    /// The 600 queries and their sampler, shared read-only by every worker.
     mix: Arc<Mix>,
+    /// The same timed shape for every measured path, so rows compare.
     cfg: LoadConfig,
 }
 
 impl Load {
+    /// The clients and the mix of one run, made once before any round.
     async fn connect(opts: &BenchOptions, s: &Services) -> anyhow::Result<Self> {
         // Clients are created once, outside the measured loops: a bench that dialled per
         // request would measure connection set-up, not the service.
@@ -61,14 +65,18 @@ pub(super) async fn measure(opts: &BenchOptions, s: &Services) -> anyhow::Result
             // Counters are read around the loadgen run only, so the fill's misses are not
             // charged to the warm row.
             let before = s.stats.snapshot();
-            // A different salt per round and path: each round draws a fresh sequence from
-            // the same distribution.
-            // Same salt for a path in a given round on every run of the bench, so two runs
-            // of the whole bench send identical request sequences.
+            // A different salt per round and path, so each round draws a fresh sequence from
+            // the same distribution (a repeated sequence would favour whatever the previous
+            // round cached); derived from the loop indexes only, so two runs of the whole
+            // bench still send identical request sequences.
             let salt = (round * PATHS.len() + i) as u64;
             let summary = run_path(path, s, &load, salt).await;
             // The instance's counters, before and after this path only: hits, misses and
             // SQL statements attributable to this row.
+            // Read after loadgen has returned, when every operation of the row has
+            // finished: none of its hits can spill into the next row's counts. The
+            // counters are the instance's, so the HTTP rows (gateway → this catalog) are
+            // counted by the very same ones.
             let delta = s.stats.snapshot().since(&before);
             counts[i] = add(&counts[i], &delta);
             runs[i].push(summary);
@@ -80,6 +88,9 @@ pub(super) async fn measure(opts: &BenchOptions, s: &Services) -> anyhow::Result
 /// Per-path preparation, outside the measured window: invalidate before a cold round,
 /// fill before a warm one.
 async fn prepare(path: &str, s: &Services, load: &Load, concurrency: usize) {
+    // One INCR makes every list key of the old version unreachable at once: the keys
+    // stay in Redis until their TTL, but no reader computes their names any more. That
+    // is what a publish does, so "cold" is the state a write leaves, not an empty Redis.
     if [GRPC_COLD, HTTP_COLD].contains(&path) {
         s.invalidator.bump_list_version().await;
     }
@@ -88,7 +99,7 @@ async fn prepare(path: &str, s: &Services, load: &Load, concurrency: usize) {
     }
 }
 
-/// One measured load run of `path`.
+/// One measured load run of `path`: the only code between a row's two counter reads.
 async fn run_path(path: &str, s: &Services, load: &Load, salt: u64) -> Summary {
     match path {
         // The baseline: the cheapest RPC the server has (health check, no I/O),
@@ -102,14 +113,16 @@ async fn run_path(path: &str, s: &Services, load: &Load, salt: u64) -> Summary {
     }
 }
 
-/// ListBooks straight to the catalog over gRPC: the service-to-service path (what
-/// order-service would see), with no gateway in between.
+/// ListBooks straight to the catalog over gRPC: the service-to-service path, with no
+/// gateway in between. Its ratio to the no-op gRPC row is the cost of a page itself.
 async fn list_over_grpc(load: &Load, salt: u64) -> Summary {
     let (channels, mix) = (load.channels.clone(), load.mix.clone());
     bookstore_loadgen::run(
         load.cfg.clone(),
         move |op| {
             let mut client = CatalogServiceClient::new(pick(&channels, op));
+            // The query is drawn outside the async block: sampling is part of the
+            // worker's bookkeeping, and loadgen's timer starts only when the future runs.
             let req = mix.pick(op, salt).grpc();
             async move { outcome(client.list_books(req).await.is_ok()) }
         },
@@ -120,6 +133,10 @@ async fn list_over_grpc(load: &Load, salt: u64) -> Summary {
 
 /// Through the gateway: HTTP/1.1 + JSON in front, gRPC behind. The no-op (`noop`) is the
 /// gateway's `/health`, which answers without an upstream call.
+///
+/// The gap between the HTTP and gRPC rows of one kind is the gateway's hop: one more
+/// loopback round trip (in-process, but over a real socket), JSON encoding, and the one
+/// channel the gateway multiplexes every worker's request over.
 async fn over_http(load: &Load, base: String, noop: bool, salt: u64) -> Summary {
     let (http, mix) = (load.http.clone(), load.mix.clone());
     bookstore_loadgen::run(
@@ -135,10 +152,10 @@ async fn over_http(load: &Load, base: String, noop: bool, salt: u64) -> Summary 
             let http = http.clone();
             async move {
                 let ok = match http.get(url).send().await {
-                    // Only 2xx counts as success; a JSON error body is a
-                    // failure even though it parsed.
-                    // Read the body: a client that stops at the headers
-                    // would measure less than a browser waits for.
+                    // Only 2xx counts as success; a JSON error body is a failure even
+                    // though it parsed. The body is read to the end: a client that stops
+                    // at the headers would measure less than a browser waits for (and the
+                    // gateway would still be writing when the timer stopped).
                     Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
                     _ => false,
                 };
@@ -164,6 +181,10 @@ fn report(
     for ((path, summaries), c) in PATHS.iter().zip(runs).zip(counts) {
         let mut row = Row::from_runs(*path, summaries);
         // Cache facts only for ListBooks rows: the no-op paths never touch the cache.
+        // `hit_rate` = hits ÷ lookups over all of the row's rounds; `db` = SQL statements
+        // in the same windows. A warm row should read 100 % and db=0: anything else means
+        // keys expired or were evicted mid-round. On a cold row, db far above the distinct
+        // queries asked per round × rounds would mean single-flight let a stampede through.
         if !path.starts_with("no-op") {
             row = row
                 .with("hit_rate", format!("{:.1}%", 100.0 * c.hit_rate()))
@@ -204,8 +225,9 @@ fn report(
 /// not measured, so the protocol used to fill it does not matter.
 async fn fill(channels: &Arc<Vec<Channel>>, mix: &Arc<Mix>, concurrency: usize) {
     let (channels, mix) = (channels.clone(), mix.clone());
-    // Exactly one request per distinct query (`op` is the index), 64 at a time: the
-    // quickest way to fill the cache, and each is a miss only if the cold round missed it.
+    // Exactly one request per distinct query (`op` is the index), `concurrency` at a time
+    // (64 by default): the quickest way to fill the cache, and each is a miss only if
+    // the cold round never asked it. Counted, not timed: all 600, however long it takes.
     let total = mix.queries.len() as u64;
     bookstore_loadgen::run(
         LoadConfig::counted(concurrency, total),
@@ -220,6 +242,9 @@ async fn fill(channels: &Arc<Vec<Channel>>, mix: &Arc<Mix>, concurrency: usize) 
 }
 
 /// Sums two snapshots (the counts of one path over all its rounds).
+///
+/// Sums, then one rate at the end: averaging per-round hit rates would weigh a round of
+/// 1,000 requests like one of 50,000.
 fn add(a: &StatsSnapshot, b: &StatsSnapshot) -> StatsSnapshot {
     StatsSnapshot {
         db_queries: a.db_queries + b.db_queries,

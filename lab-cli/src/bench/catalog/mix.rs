@@ -3,17 +3,18 @@
 
 use bookstore_proto::catalog::{ListBooksRequest, SortField, SortOrder};
 
-/// Pages of the mix (20 books a page: 5,000 books are 250 pages; nobody reads past 100).
-/// With 20 books a page, the 5,000 seed books fill 250 pages; the mix stops at 100, which
-/// already makes deep `OFFSET`s (up to 1,980 rows skipped) part of the cold cost.
+/// Pages of the unfiltered lists in the mix. With 20 books a page, the 5,000 seed books
+/// fill 250 pages; the mix stops at 100 (nobody reads further), which already makes deep
+/// `OFFSET`s (up to 1,980 rows skipped) part of the cold cost.
 pub(super) const PAGES: u32 = 100;
-/// Pages of each keyword's results in the mix.
+/// Pages of each keyword's results in the mix: 10 keywords × 10 pages × 3 sorts plus
+/// 100 unfiltered pages × 3 sorts are the 600 distinct queries.
 pub(super) const KEYWORD_PAGES: u32 = 10;
 /// The Zipf exponent the issue asks for.
 ///
 /// s = 1.0 is the classic web-popularity shape: the top query gets 1/H(n) of the traffic
 /// (H(600) ≈ 7.0, so ~14 %), the top 10 about 42 %, and half of the traffic goes to the
-/// top ~25 queries — while the remaining half is spread thinly over the long tail, which
+/// top ~18 queries — while the remaining half is spread thinly over the long tail, which
 /// is what makes a cold cache take a while to reach its steady hit rate.
 pub(super) const ZIPF_S: f64 = 1.0;
 
@@ -21,13 +22,14 @@ pub(super) const ZIPF_S: f64 = 1.0;
 // protocols provably ask for the same pages.
 
 /// One query of the mix.
-#[derive(Clone, Debug)]
 ///
 /// `keyword` is `&'static str` because the keywords come from the seed's word lists,
 /// which live for the whole program; queries are then cheap to clone into every request.
+#[derive(Clone, Debug)]
 pub(super) struct Query {
     /// 1-based, as the API counts.
     page: u32,
+    /// One of the three sorts a UI offers; each is its own cache key and its own SQL.
     sort: SortField,
     order: SortOrder,
     /// Empty for "no keyword filter".
@@ -51,6 +53,8 @@ impl Query {
     /// The same query as a gateway URL. Both protocols must ask for exactly the same
     /// pages, or the HTTP and gRPC rows would measure different cache keys.
     pub(super) fn http_path(&self) -> String {
+        // The gateway's spelling of each sort; `_` is CreatedAt, the only other sort the
+        // mix uses.
         let sort = match self.sort {
             SortField::Price => "price",
             SortField::Title => "title",
@@ -61,7 +65,9 @@ impl Query {
             format!("/api/v1/books?page={}&page_size=20&sort={sort}&order={order}", self.page);
         if !self.keyword.is_empty() {
             path.push_str("&keyword=");
-            // Percent-encode the keyword's UTF-8 bytes (Chinese keywords included).
+            // Percent-encode the keyword's UTF-8 bytes (Chinese keywords included): every
+            // byte but ASCII letters and digits, which over-encodes a little but can never
+            // produce a URL the gateway decodes to a different keyword than gRPC sends.
             for b in self.keyword.bytes() {
                 if b.is_ascii_alphanumeric() {
                     path.push(char::from(b));
@@ -89,6 +95,7 @@ pub(super) struct Mix {
 }
 
 impl Mix {
+    /// Builds the 600 queries in rank order and their cumulative Zipf weights.
     pub(super) fn new() -> Self {
         // "" (no keyword) plus the first ten of the seed's own subjects, so every keyword
         // query has results.
@@ -133,6 +140,9 @@ impl Mix {
     /// often. `min` guards the floating-point edge where `u` lands exactly on the total.
     pub(super) fn pick(&self, op: u64, salt: u64) -> &Query {
         let total = *self.cdf.last().expect("the mix is not empty");
+        // The salt goes into the high 32 bits: XORed into the low bits, a small salt would
+        // only swap operation indexes among themselves (salt 1 maps op 0 ↔ 1), and every
+        // round would draw the same set of numbers in a different order.
         let u = unit(op ^ salt.rotate_left(32)) * total;
         let rank = self.cdf.partition_point(|c| *c < u).min(self.queries.len() - 1);
         &self.queries[rank]

@@ -80,6 +80,7 @@
 //! "List QPS > 1,000" is met by every ListBooks row, cold included. "Hit rate > 80 %" is
 //! met cold and warm. This project's stricter aim — ≥ 10,000 QPS over gRPC warm and
 //! ≥ 95 % hits under Zipf(1.0) — is what the warm gRPC row and the cold rows' hit rates
+//! are there to check.
 //!
 //! ## Modules
 //!
@@ -108,8 +109,8 @@ const HTTP_COLD: &str = "ListBooks HTTP cold";
 const HTTP_WARM: &str = "ListBooks HTTP warm";
 const PATHS: [&str; 6] = [NOOP_GRPC, GRPC_COLD, GRPC_WARM, NOOP_HTTP, HTTP_COLD, HTTP_WARM];
 
-/// Books in the bench catalogue (the seed command's default).
-/// The seed command's default size, so the bench measures the catalogue a learner has.
+/// Books in the bench catalogue: the seed command's default size, so the bench measures
+/// the catalogue a learner has (and deep pages cost what they cost in the lab).
 const BOOKS: usize = bookstore_catalog::seed::DEFAULT_COUNT;
 
 /// Runs the catalog bench.

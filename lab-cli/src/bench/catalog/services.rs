@@ -21,6 +21,7 @@ pub(super) struct Services {
     pub(super) http: SocketAddr,
     /// The catalog instance's own counters: hits, misses, SQL statements.
     pub(super) stats: Arc<Stats>,
+    /// The handle that bumps the list version before a cold round (see above).
     pub(super) invalidator: bookstore_catalog::cache::Cache,
     /// One token stops both servers.
     pub(super) shutdown: Shutdown,
@@ -29,6 +30,9 @@ pub(super) struct Services {
 }
 
 /// The database of the bench's inventory-service, named after the catalogue's.
+///
+/// Derived, not random: `run` drops both by name at the end, and a second random name
+/// would have to be carried out of `start` just for the clean-up.
 pub(super) fn inventory_db(database: &str) -> String {
     format!("{database}_inv")
 }
@@ -50,6 +54,8 @@ pub(super) async fn start(
     prefix: &str,
 ) -> anyhow::Result<Services> {
     let infra = &opts.infra;
+    // A pool of 2 for the seeding only, closed right after: the service opens its own
+    // pool, and an idle seed pool left open would hold connections through the bench.
     // The same two steps a learner runs by hand (`catalog-service seed`): migrate, then
     // load the deterministic catalogue. Every bench run sees the same 5,000 books.
     let pool = bookstore_platform::db::connect(
@@ -63,19 +69,29 @@ pub(super) async fn start(
     bookstore_catalog::seed_catalog(&pool, BOOKS).await.context("seed the catalogue")?;
     pool.close().await;
 
+    // One shutdown token for all three servers: `run` cancels it once and awaits the
+    // tasks, whichever of them is still running.
     let shutdown = Shutdown::new();
+    // The catalog's Redis prefix for inventory too: inventory's keys sit under its own
+    // `{<prefix>inv}` tag, apart from the catalog's, and all of the run's keys start with
+    // one recognisable prefix in `redis-cli`.
     let inv = bookstore_inventory::Settings::in_process(
         &infra.mysql_url,
         &infra.redis_url,
         &inventory_db(database),
         prefix,
     );
+    // The bound address comes back through a oneshot once the server listens on its
+    // port-0 socket: waiting for it is waiting for "ready", and a server that fails
+    // before binding drops the sender, which turns into the error below.
     let (tx, rx) = tokio::sync::oneshot::channel();
     let inventory = tokio::spawn(bookstore_inventory::run(inv, shutdown.clone(), move |b| {
         let _ = tx.send(b.grpc);
     }));
     let inventory_addr = rx.await.context("inventory-service did not start")?;
 
+    // The service's defaults otherwise (TTLs included), so the bench measures the
+    // configuration the lab runs, not one tuned for the bench.
     let mut settings =
         Settings { inventory_addr: format!("http://{inventory_addr}"), ..Default::default() };
     settings.common.port = 0;
@@ -98,10 +114,16 @@ pub(super) async fn start(
     ));
     // `run_observed` hands out the instance's Stats: the hit rates in the report are read
     // from the same counters the service exports on /metrics, without scraping text.
+    // A gap worth knowing: if this (or the gateway below) fails to start, the `?` returns
+    // before `Services` exists, so nobody cancels `shutdown` and the servers already
+    // started run on until the process exits — harmless for a CLI that exits right after
+    // the error, not for a long-lived caller.
     let (bound, stats) = rx.await.context("catalog-service did not start")?;
 
     // The gateway in front of the same catalog instance, so the HTTP rows hit the same
     // cache and their hit rates come from the same counters.
+    // Not registered anywhere and left on its default upstreams otherwise: only the list
+    // route and `/health` are called, and neither touches user-service.
     let mut gw = bookstore_gateway::Settings::default();
     gw.common.port = 0;
     gw.catalog_addr = format!("http://{}", bound.grpc);
@@ -121,6 +143,8 @@ pub(super) async fn start(
         stats,
         invalidator,
         shutdown,
+        // Awaited in this order on the way out; all three got the one cancel already, so
+        // the order only decides which join waits first, not who stops first.
         tasks: vec![catalog, gateway, inventory],
     })
 }

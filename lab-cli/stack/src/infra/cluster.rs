@@ -22,7 +22,12 @@ use super::launch::require_program;
 pub struct RedisCluster {
     /// The nodes' client ports (each also listens on port + 10000, the cluster bus).
     pub ports: Vec<u16>,
+    /// Plain `std` children, not [`crate::process::spawn`]: nothing records them in
+    /// `stack.json`, and this value is their only owner. The price: without
+    /// `PR_SET_PDEATHSIG`, a test binary killed by SIGKILL (a CI timeout) runs no `Drop`
+    /// and leaves the three nodes running until someone kills them.
     children: Vec<Child>,
+    /// A random directory per cluster: node configs, logs and nothing else.
     dir: PathBuf,
 }
 
@@ -42,9 +47,14 @@ impl Drop for RedisCluster {
 /// (port 0), so parallel tests do not collide; a cluster node cannot use port 0 itself,
 /// because every node must announce a fixed bus port to the others.
 fn free_node_port() -> anyhow::Result<u16> {
+    // 100 tries: a pair fails only when port + 10000 is taken, which on a quiet machine
+    // is rare; a hundred misses in a row mean the machine is out of ports, not unlucky.
     for _ in 0..100 {
         let probe = TcpListener::bind("127.0.0.1:0")?;
         let port = probe.local_addr()?.port();
+        // Below 55,000 so that port + 10000 is still a port (≤ 65,535). Both listeners
+        // are released on return, so the same check-then-use race as in `ports` applies:
+        // a node that loses it fails to start, and the first `poll` below says so.
         if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
             return Ok(port);
         }
@@ -70,6 +80,9 @@ async fn poll<F: std::future::Future<Output = bool>>(
 }
 
 /// `CLUSTER INFO` of the node on `port`, or `None` while it does not answer.
+///
+/// A fresh plain connection per call, not a cluster client: the question is about this
+/// one node, and a cluster client would follow redirects to another.
 async fn cluster_info(port: u16) -> Option<String> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
     let mut conn = client.get_multiplexed_async_connection().await.ok()?;
@@ -100,10 +113,14 @@ pub async fn start_redis_cluster(parent: &Path) -> anyhow::Result<RedisCluster> 
             // No RDB, no AOF: the data dies with the test, and a snapshot's fork would only
             // add latency to a test that measures nothing but correctness.
             .args(["--dir", &dir.display().to_string(), "--save", "", "--appendonly", "no"])
+            // With no `logfile` set, Redis logs to stdout, kept per node in the cluster
+            // directory; stderr is dropped.
             .stdout(log)
             .stderr(Stdio::null())
             .spawn()
             .context("starting redis-server")?;
+        // Pushed at once: if a later node fails to start, `?` drops `cluster`, and its
+        // `Drop` kills the nodes already running instead of leaking them.
         cluster.children.push(child);
         cluster.ports.push(port);
     }
@@ -138,6 +155,8 @@ impl RedisCluster {
     /// The port of the master that owns `key`'s slot — what a cluster client computes
     /// before every command (`CLUSTER KEYSLOT`, then the owner from `CLUSTER SLOTS`).
     pub async fn owner_of(&self, key: &str) -> anyhow::Result<u16> {
+        // Any node answers KEYSLOT (a pure CRC16 of the key or its `{hash tag}`) and
+        // SLOTS (every node knows the whole map), so the first one is asked.
         let client = redis::Client::open(format!("redis://127.0.0.1:{}", self.ports[0]))?;
         let mut conn = client.get_multiplexed_async_connection().await?;
         let slot: i64 =

@@ -26,6 +26,8 @@ pub fn tools_dir() -> PathBuf {
 /// The tools folder comes before PATH because it holds the course's pinned 1.16; a
 /// system `consul` of another major version may differ in flags and API.
 pub fn consul_program() -> anyhow::Result<PathBuf> {
+    // Taken as given, not checked: an explicit override that points nowhere should fail
+    // at spawn with that path in the error, not fall back silently to another Consul.
     if let Some(p) = std::env::var_os("BOOKSTORE_CONSUL_BIN") {
         return Ok(PathBuf::from(p));
     }
@@ -47,7 +49,11 @@ pub fn consul_program() -> anyhow::Result<PathBuf> {
 /// itself — fails with "No cluster leader". Starting services against a leaderless Consul
 /// makes their first registration fail at random.
 pub async fn consul_version(addr: &str) -> anyhow::Result<String> {
+    // 3 s per request: `status` and `wait_ready` call this in a loop, and a wedged agent
+    // must fail one attempt rather than hang the loop.
     let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
+    // `/v1/status/leader` answers `"127.0.0.1:<server port>"` once elected and `""`
+    // before: the one question that says whether registrations will succeed.
     let leader: String = http
         .get(format!("http://{addr}/v1/status/leader"))
         .send()
@@ -90,6 +96,8 @@ pub async fn start_consul(
     // 8500 if free, so the Consul UI is at the address the Day 35 lesson gives
     // (http://127.0.0.1:8500/ui) and the `consul` CLI works without CONSUL_HTTP_ADDR.
     let http = ports::pick(port.unwrap_or(8500))?;
+    // Picked anew on every start, never recorded: nothing outside the agent connects to
+    // these ports, so a restart may move them freely.
     let (lan, wan, server) = (ports::any_free()?, ports::any_free()?, ports::any_free()?);
     eprintln!("==> starting Consul on 127.0.0.1:{http}");
     let args = vec![

@@ -18,6 +18,9 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
         .map(|d| d.join(name))
+        // `is_file`, not merely "exists": a directory named `consul` on PATH (a checkout,
+        // say) must not be taken for the program. Execute permission is left to spawn,
+        // whose EACCES names the path.
         .find(|p| p.is_file())
 }
 
@@ -37,6 +40,8 @@ pub(super) fn require_program(names: &[&str], hint: &str) -> anyhow::Result<Path
 /// always in its last lines (a port in use, a bad flag, a data directory it cannot read),
 /// so we print them with our error rather than asking the learner to go and look.
 fn log_tail(log: &Path) -> String {
+    // Read whole: start-up logs are small, and a missing or unreadable log gives an
+    // empty tail rather than hiding the start error it was meant to explain.
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
@@ -80,6 +85,8 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
+    // The deadline is checked only after a failed attempt, so a slow first answer that
+    // arrives past it still counts as ready: the timeout bounds waiting, not the server.
     let deadline = Instant::now() + timeout;
     loop {
         match ready().await {
@@ -94,7 +101,12 @@ where
                         log_tail(log)
                     );
                 }
+                // The error text of the *last* attempt goes into the message: it is the
+                // one that says how far start-up got ("no leader yet", "loading:1").
                 if Instant::now() > deadline {
+                    // 5 s grace, not `stop`'s 30: a server that never became ready has
+                    // taken no writes from the lab (InnoDB killed mid-recovery recovers
+                    // again next time), and the learner is waiting for the error.
                     process::terminate(pid, Duration::from_secs(5)).await;
                     bail!(
                         "{name} did not become ready in {timeout:?}: {e}\nlog ({}):\n{}",

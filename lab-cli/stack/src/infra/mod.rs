@@ -44,8 +44,11 @@ pub use self::redis::{redis_version, start_redis};
 /// 6379 can point the lab at it and let the supervisor start only MariaDB and Consul.
 #[derive(Clone, Debug, Default)]
 pub struct External {
+    /// A server URL without a database (`mysql://root:bookstore@127.0.0.1:3306`).
     pub mysql: Option<String>,
+    /// `redis://host:port`.
     pub redis: Option<String>,
+    /// The agent's HTTP address, with or without `http://`.
     pub consul: Option<String>,
 }
 
@@ -53,6 +56,9 @@ impl External {
     /// Reads `BOOKSTORE_MYSQL_URL`, `BOOKSTORE_REDIS_URL`, `BOOKSTORE_CONSUL_ADDR`.
     /// With `required` (`--external`) all three must be set.
     pub fn from_env(required: bool) -> anyhow::Result<Self> {
+        // An empty value counts as unset: `BOOKSTORE_REDIS_URL= bookstore-lab up` is how a
+        // shell unsets a variable for one command, and an empty URL would only fail later
+        // with a less helpful parse error.
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let e = Self {
             mysql: var("BOOKSTORE_MYSQL_URL"),

@@ -17,6 +17,8 @@ use crate::{ports, state::Component};
 /// `BusyLoadingError`. ✅ DO ask the question a client's first real command asks;
 /// ❌ DON'T treat "the server answers" as "the server serves".
 pub async fn redis_version(url: &str) -> anyhow::Result<String> {
+    // A new connection per attempt: a connection made to a server that then restarted
+    // would fail every later attempt, and `status` must see the server as it is now.
     let client = redis::Client::open(url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     // Two sections, two round trips: `INFO server persistence` in one call needs Redis 7,
@@ -35,17 +37,19 @@ pub async fn redis_version(url: &str) -> anyhow::Result<String> {
 
 /// Redis in `dir/redis`, with an append-only file so a restart keeps the stock counters.
 ///
-/// Why persistence matters for this course: the Day 30 Lua path keeps the *authoritative*
-/// stock counter in Redis (`DECRBY` only if enough is left). If Redis restarted empty,
-/// the counter would be gone while MySQL's orders remain — and the invariant "sold +
-/// left = initial stock" that the lab checks would break for reasons that have nothing to
-/// do with the race being taught.
+/// Why persistence matters for this course: since Day 30 the *authoritative* stock
+/// counters live in Redis (one hash per book — avail, locked, sold, total — moved only by
+/// the Lua scripts). If Redis restarted empty, the counters would be gone while MySQL's
+/// orders remain — and the invariant `avail + locked + sold == total` that the lab checks
+/// would break for reasons that have nothing to do with the race being taught.
 pub async fn start_redis(
     dir: &Path,
     external_url: Option<&str>,
     attached: bool,
     port: Option<u16>,
 ) -> anyhow::Result<Component> {
+    // An external Redis is asked the same readiness question once, without waiting: it is
+    // supposed to be running already, and a loading one fails fast with the reason.
     if let Some(url) = external_url {
         let v = redis_version(url).await.with_context(|| "external Redis does not answer")?;
         eprintln!("==> using external Redis {v}");
@@ -59,6 +63,8 @@ pub async fn start_redis(
     let data = dir.join("redis");
     std::fs::create_dir_all(&data)?;
     let log = dir.join("logs/redis.log");
+    // 6379 if free, so `redis-cli` works with no `-p`; the recorded port on a restart, so
+    // running services keep a valid `BOOKSTORE_REDIS_URL`.
     let port = ports::pick(port.unwrap_or(6379))?;
     eprintln!("==> starting Redis on 127.0.0.1:{port}");
     let args = [

@@ -40,6 +40,9 @@ pub(super) fn at_ms(ms: u64) -> NaiveDateTime {
 }
 
 impl Event {
+    /// Parses an entry in either layout (the packed `e` field, or the first layout's one
+    /// field per value); `None` for an entry neither explains, which the caller skips once
+    /// and reports (see `parse_batch`) rather than apply as zeros.
     pub(super) fn parse(entry: &redis::streams::StreamId) -> Option<Self> {
         let (ms, seq) = parse_stream_id(&entry.id)?;
         // Missing numeric fields make the whole entry unparseable (`?`), and the caller logs it:

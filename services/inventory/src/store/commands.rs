@@ -358,6 +358,10 @@ impl StockStore {
 
     /// Puts `stock` units of `book` on a scratch deployment's shelf, nothing sold, and
     /// drops its change stream (the race arena's reset).
+    ///
+    /// ❌ Never on a live deployment's keys: the stream it drops holds the sales the syncer
+    /// has not applied yet, and overwriting the hash bypasses the ledger altogether. Only
+    /// the race arena calls it, on a prefix of its own.
     pub async fn reset_scratch_book(&self, book: BookId, stock: i64) -> Result<(), Error> {
         let keys = &self.keys;
         // Direct writes, not incr.lua: an arena is a scratch deployment whose
@@ -378,6 +382,9 @@ impl StockStore {
     }
 
     /// A book's `avail` alone, `None` if the book has no hash (the race's "stock left").
+    ///
+    /// `None`, not [`Error::UnknownBook`]: the arena asks about a book it reset itself, and
+    /// a missing hash there means "never reset", which it reports in its own words.
     pub async fn available(&self, book: BookId) -> Result<Option<i64>, Error> {
         Ok(self.redis.clone().hget(self.keys.stock(book), "avail").await?)
     }

@@ -32,9 +32,13 @@ pub type Client = InventoryServiceClient<Channel>;
 
 /// A running service and what a test needs to poke at it.
 pub struct TestApp {
+    /// What the service was started with: `stop` hands them back, so a restart runs on
+    /// the same database and key prefix (the durability tests' "same deployment").
     pub settings: Settings,
     pub infra: Infra,
     pub client: Client,
+    /// Private: a test ends the service through [`TestApp::stop`], which waits for the
+    /// drain, rather than dropping a handle and racing the next start.
     service: Spawned,
 }
 
@@ -51,6 +55,8 @@ pub async fn fresh_settings() -> (Settings, Infra) {
 
 /// Starts a service with `settings` (port 0) and connects a client to it.
 pub async fn start(settings: Settings, infra: Infra) -> TestApp {
+    // `spawn` runs the real start-up, rebuild-if-empty included: a test that restarts a
+    // service on an emptied Redis exercises the same path as a production restart.
     let service = bookstore_inventory::spawn(settings.clone()).await.expect("service starts");
     let url = format!("http://{}", service.grpc);
     // `spawn` returned after the port was bound, so the connect cannot race the bind.
@@ -78,6 +84,9 @@ impl TestApp {
     }
 
     /// A MySQL pool on this service's database, for asserting on the ledger directly.
+    ///
+    /// A new pool on every call, not the service's: a test that aborts tasks using it
+    /// (durability.rs) gives each simulated process connections of its own.
     pub async fn pool(&self) -> MySqlPool {
         MySqlPool::connect(&self.infra.database_url(&self.settings.common.database))
             .await
@@ -109,6 +118,9 @@ impl TestApp {
     }
 
     /// The book's counters through GetStock (Redis), as any caller would see them.
+    ///
+    /// Redis's story only; whether MySQL tells the same one is
+    /// [`TestApp::assert_ledger_matches`]'s question, so a test can check each on its own.
     pub async fn stock(&self, book: u64) -> pb::Stock {
         self.client
             .clone()
