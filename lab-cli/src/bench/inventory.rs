@@ -76,7 +76,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
 
     let settings =
         Settings::in_process(&infra.mysql_url, &infra.redis_url, &service_db, &service_prefix);
-    let service = bookstore_inventory::spawn(settings)
+    let service = bookstore_inventory::spawn_in_process(settings)
         .await
         .context("start the in-process inventory-service")?;
     let arena = RaceArena::connect(&infra.mysql_url, &arena_db, &infra.redis_url, &arena_prefix)
@@ -87,7 +87,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
         RaceArena::connect(&infra.mysql_url, &service_db, &infra.redis_url, &service_prefix)
             .await?;
 
-    let result = measure(opts, service.grpc, &arena, &infra.redis_url).await;
+    let result = measure(opts, service.bound.grpc, &arena, &infra.redis_url).await;
 
     // Clean up whatever happened above, then report the first error, if any.
     let stopped = service.stop().await;
