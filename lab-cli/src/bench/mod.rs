@@ -99,6 +99,12 @@ pub struct BenchOptions {
     /// 以 JSON 输出（供脚本使用）
     #[arg(long)]
     pub json: bool,
+    // For profiling one path: `perf record` over a whole bench mixes every path's stacks.
+    // A filtered report has no ratio where its baseline was filtered out — ask for the
+    // baseline too (`--only decr,no-op`) when the ratio matters.
+    /// 只跑名字里含这些词的路径（逗号分隔，不区分大小写），例如 `--only decr,no-op`
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
     // Resolved by `main` from the lab directory so every bench talks to the same MariaDB and
     // Redis as the learner's stack; `#[arg(skip)]` keeps it out of `--help`.
     /// The running infrastructure (resolved by the CLI, not a flag).
@@ -107,11 +113,21 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
+<<<<<<< HEAD
     /// The length of one path's round, at least one second.
     ///
     /// `--duration 0` would stop every worker before its first call: every row at 0 TPS,
     /// and no ratio at all (a baseline at 0 leaves them unset), which reads like a broken
     /// server rather than a typo.
+=======
+    /// Whether `--only` (empty = everything) selects the path named `path`.
+    pub fn wants(&self, path: &str) -> bool {
+        let path = path.to_lowercase();
+        self.only.is_empty() || self.only.iter().any(|w| path.contains(&w.to_lowercase()))
+    }
+
+    // At least one second: a zero-length run would report a TPS of 0/0.
+>>>>>>> perf
     pub fn duration(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.duration.max(1))
     }

@@ -151,7 +151,7 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
     // 1), so the direct LockStock rows never collide with a real order's lock.
     let mut lock_base = 1u64 << 40;
     for _round in 0..opts.runs.max(1) {
-        for (i, path) in PATHS.iter().enumerate() {
+        for (i, path) in PATHS.iter().enumerate().filter(|(_, p)| opts.wants(p)) {
             let summary = match *path {
                 NOOP => noop_grpc(cfg.clone(), c.order.clone()).await,
                 VALIDATE => validate_path(cfg.clone(), &c).await,
@@ -175,7 +175,7 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
 
     let mut report =
         Report::new("order", opts.concurrency, opts.duration().as_secs_f64(), opts.runs.max(1));
-    for (path, summaries) in PATHS.iter().zip(&runs) {
+    for (path, summaries) in PATHS.iter().zip(&runs).filter(|(_, s)| !s.is_empty()) {
         report.rows.push(Row::from_runs(*path, summaries));
     }
     // Every row against the no-op call of order-service: one transport ceiling for all,

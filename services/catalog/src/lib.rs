@@ -266,28 +266,25 @@ impl Settings {
     }
 }
 
-/// A catalog-service started with [`spawn_in_process`]: its addresses, its [`Stats`] (the
-/// counters the tests and the bench assert on) and a way to stop it.
+/// A catalog-service started with [`spawn_in_process`]: the platform's handle (addresses,
+/// graceful stop) plus this instance's [`Stats`] — the counters the tests and the bench
+/// assert on, which the platform's handle knows nothing about.
 pub struct Spawned {
-    /// The gRPC and metrics addresses the instance bound (port 0 chosen by the OS).
-    pub bound: Bound,
+    /// Where it listens, and the stop: the same handle every other service returns.
+    pub service: bookstore_platform::run::Spawned,
     /// This instance's counters, not the process-wide Prometheus ones.
     pub stats: Arc<Stats>,
-    shutdown: Shutdown,
-    /// The server task: awaited by [`Spawned::stop`], so a serve error is not lost.
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Spawned {
     /// Stops the service gracefully and waits until it has drained.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        self.handle.await?
+        self.service.stop().await
     }
 
     /// The shutdown token, for callers that tie the service to a wider lifetime.
     pub fn shutdown(&self) -> Shutdown {
-        self.shutdown.clone()
+        self.service.shutdown()
     }
 }
 
@@ -309,15 +306,18 @@ pub async fn spawn_in_process(settings: Settings, seed: usize) -> anyhow::Result
         seed_catalog(&pool, seed).await?;
         pool.close().await;
     }
-    let shutdown = Shutdown::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let handle = tokio::spawn(run_observed(settings, shutdown.clone(), move |b, stats| {
-        let _ = tx.send((b, stats));
-    }));
-    match rx.await {
-        Ok((bound, stats)) => Ok(Spawned { bound, stats, shutdown, handle }),
-        Err(_) => {
-            Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("catalog-service stopped")))
-        }
-    }
+    // The platform's start does the oneshot dance once for all services; the stats ride
+    // beside it, sent before `on_bound` fires, so they are there when the start returns.
+    let (stats_tx, stats_rx) = tokio::sync::oneshot::channel();
+    let service =
+        bookstore_platform::run::spawn_in_process("catalog-service", |shutdown, on_bound| {
+            run_observed(settings, shutdown, move |bound, stats| {
+                let _ = stats_tx.send(stats);
+                on_bound(bound);
+            })
+        })
+        .await?;
+    let stats =
+        stats_rx.await.map_err(|_| anyhow::anyhow!("catalog-service bound without its stats"))?;
+    Ok(Spawned { service, stats })
 }

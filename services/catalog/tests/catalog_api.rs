@@ -233,15 +233,16 @@ async fn spawn_catalog_with(inventory_addr: Option<String>) -> TestCatalog {
 
     // inventory-service, empty: catalog lays its live stock over every answer, and
     // PublishBook opens a new book's stock there.
-    let inventory = bookstore_inventory::spawn(bookstore_inventory::Settings::in_process(
-        &infra.mysql_url,
-        &infra.redis_url,
-        &infra.fresh_database("cat_inv").await,
-        &bookstore_stack::testing::unique_prefix(),
-    ))
-    .await
-    .expect("inventory-service starts");
-    let inventory_url = format!("http://{}", inventory.grpc);
+    let inventory =
+        bookstore_inventory::spawn_in_process(bookstore_inventory::Settings::in_process(
+            &infra.mysql_url,
+            &infra.redis_url,
+            &infra.fresh_database("cat_inv").await,
+            &bookstore_stack::testing::unique_prefix(),
+        ))
+        .await
+        .expect("inventory-service starts");
+    let inventory_url = format!("http://{}", inventory.bound.grpc);
 
     // catalog-service: port 0, the shared infrastructure, its own database and key prefix,
     // loaded with the first SEEDED books of the seed catalogue.
@@ -266,7 +267,7 @@ async fn spawn_catalog_with(inventory_addr: Option<String>) -> TestCatalog {
     .await
     .expect("catalog-service starts within 30 s")
     .expect("catalog-service starts");
-    let (bound, stats) = (catalog.bound, catalog.stats.clone());
+    let (bound, stats) = (catalog.service.bound, catalog.stats.clone());
     let catalog_shutdown = catalog.shutdown();
     // Clients connect eagerly: every server above has reported its bound port, so a failed
     // connect here names a wiring mistake rather than surfacing later as a refused RPC.

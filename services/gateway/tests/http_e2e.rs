@@ -81,14 +81,15 @@ async fn spawn_stack() -> Stack {
 
     // inventory-service, empty: catalog reads the live stock of every book it shows there,
     // and opens a published book's stock there.
-    let inventory = bookstore_inventory::spawn(bookstore_inventory::Settings::in_process(
-        &infra.mysql_url,
-        &infra.redis_url,
-        &infra.fresh_database("gw_inv").await,
-        &bookstore_stack::testing::unique_prefix(),
-    ))
-    .await
-    .expect("inventory-service starts");
+    let inventory =
+        bookstore_inventory::spawn_in_process(bookstore_inventory::Settings::in_process(
+            &infra.mysql_url,
+            &infra.redis_url,
+            &infra.fresh_database("gw_inv").await,
+            &bookstore_stack::testing::unique_prefix(),
+        ))
+        .await
+        .expect("inventory-service starts");
 
     // catalog-service with its own database and a random Redis prefix, seeded before it
     // starts, so no list can be cached from a half-loaded table.
@@ -98,7 +99,7 @@ async fn spawn_stack() -> Stack {
         &infra.fresh_database("gw_catalog").await,
         &bookstore_stack::testing::unique_prefix(),
         &user_addr,
-        &format!("http://{}", inventory.grpc),
+        &format!("http://{}", inventory.bound.grpc),
     );
     let catalog = tokio::time::timeout(
         Duration::from_secs(30),
@@ -107,7 +108,7 @@ async fn spawn_stack() -> Stack {
     .await
     .expect("catalog-service starts within 30 s")
     .expect("catalog-service starts");
-    let catalog_addr = format!("http://{}", catalog.bound.grpc);
+    let catalog_addr = format!("http://{}", catalog.service.bound.grpc);
     // The catalog stops with the stack: its token is cancelled by the same guard.
     let catalog_shutdown = catalog.shutdown();
 

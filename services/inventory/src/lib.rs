@@ -21,7 +21,7 @@
 //! - [`api`]: the gRPC handlers.
 //! - [`race`]: the course's three strategies (naive, FOR UPDATE, Lua) behind one interface,
 //!   for the lab's race and the bench.
-//! - [`Settings`], [`run`], [`spawn`]: configuration and the service's lifecycle.
+//! - [`Settings`], [`run`], [`spawn_in_process`]: configuration and the service's lifecycle.
 //!
 //! Where to start reading, for Day 30: `lua/decr.lua` (the whole idea in 40 lines), then
 //! [`store::StockStore::decr`] (how Rust calls it), [`api`]'s `decr_stock` (the RPC around
@@ -216,40 +216,20 @@ impl Settings {
     }
 }
 
-/// A service started with [`spawn`]: its gRPC address and a way to stop it.
-pub struct Spawned {
-    /// Where the gRPC server listens (the real port, when port 0 was asked for).
-    pub grpc: std::net::SocketAddr,
-    /// Fired by `stop`, as SIGTERM fires the binary's token: a test's stop takes the real drain.
-    shutdown: Shutdown,
-    /// The service's task; its result is `run`'s, so an error while serving reaches `stop`.
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+// The platform's handle, re-exported (as order and payment do): a caller reads
+// `bound.grpc` and stops the service without depending on the platform crate itself.
+pub use bookstore_platform::run::Spawned;
 
-impl Spawned {
-    /// Stops the service gracefully and waits until it has drained.
-    pub async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        self.handle.await?
-    }
-}
-
-/// Runs the service on a task of the current runtime and returns once it listens.
-///
-/// What tests and the bench use instead of a child process: same code as `main`, but the
-/// caller learns the port (it asked for port 0) and can stop the service deterministically.
-pub async fn spawn(settings: Settings) -> anyhow::Result<Spawned> {
-    let shutdown = Shutdown::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let handle = tokio::spawn(run(settings, shutdown.clone(), move |bound| {
-        // A failed send means the caller stopped waiting; nobody needs the port then.
-        let _ = tx.send(bound.grpc);
-    }));
-    match rx.await {
-        Ok(grpc) => Ok(Spawned { grpc, shutdown, handle }),
-        // The sender was dropped without a call: `run` failed before binding.
-        Err(_) => Err(handle.await?.err().unwrap_or_else(|| anyhow::anyhow!("service stopped"))),
-    }
+/// The one in-process start of inventory-service, used by its tests, the catalog's, the
+/// gateway's and order's tests and `bench inventory`: [`run`] on a task of the current
+/// runtime, returning once it listens. Same code as `main`, but the caller learns the port
+/// it got for port 0 and stops the service with the real drain (syncer flush included); a
+/// start that fails (MySQL down, a refused setting) is the error, not a hang.
+pub async fn spawn_in_process(settings: Settings) -> anyhow::Result<Spawned> {
+    bookstore_platform::run::spawn_in_process("inventory-service", |shutdown, on_bound| {
+        run(settings, shutdown, on_bound)
+    })
+    .await
 }
 
 /// Connects MySQL (creating and migrating `inventory_db`) and Redis, rebuilds an empty

@@ -128,13 +128,14 @@ impl Graph {
         let inventory_db = infra.fresh_database("g_inv").await;
         // Its own key prefix too: inventory's Lua scripts and stream live in Redis, shared
         // by every graph of the test run.
-        let inventory = bookstore_inventory::spawn(bookstore_inventory::Settings::in_process(
-            &infra.mysql_url,
-            &infra.redis_url,
-            &inventory_db,
-            &unique_prefix(),
-        ))
-        .await?;
+        let inventory =
+            bookstore_inventory::spawn_in_process(bookstore_inventory::Settings::in_process(
+                &infra.mysql_url,
+                &infra.redis_url,
+                &inventory_db,
+                &unique_prefix(),
+            ))
+            .await?;
         // catalog seeded with `books` books, so every id 1..=books has a price and a title;
         // its user-service address is only used by PublishBook; inventory (started first
         // for this) gives every answer its live stock.
@@ -146,14 +147,15 @@ impl Graph {
                 &catalog_db,
                 &unique_prefix(),
                 &url(user.grpc),
-                &url(inventory.grpc),
+                &url(inventory.bound.grpc),
             ),
             books,
         )
         .await?;
         // order last, with the three real addresses, as the supervisor wires processes.
         let order_db = infra.fresh_database("g_ord").await;
-        let (u, c, i) = (url(user.grpc), url(catalog.bound.grpc), url(inventory.grpc));
+        let (u, c, i) =
+            (url(user.grpc), url(catalog.service.bound.grpc), url(inventory.bound.grpc));
         let mut settings = Settings::in_process(
             &infra.mysql_url,
             &order_db,
@@ -168,8 +170,8 @@ impl Graph {
         // (cheap, and handy for looking at what a failed test stored).
         Ok(Self {
             user: user.grpc,
-            catalog: catalog.bound.grpc,
-            inventory: inventory.grpc,
+            catalog: catalog.service.bound.grpc,
+            inventory: inventory.bound.grpc,
             order: order.bound.grpc,
             order_settings: settings,
             databases: vec![user_db, catalog_db.clone(), inventory_db, order_db],

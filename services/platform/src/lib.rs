@@ -33,6 +33,21 @@
 //! here rebuilds and affects every service — which is why this crate stays small and
 //! boring, and why nothing domain-specific may enter it.
 
+// The allocator, chosen here once for every service binary and the lab (which runs the
+// benches' services in-process), so "the numbers the lab shows" are the services' numbers.
+// Why not glibc's malloc: in `bench catalog`'s warm ListBooks path (decode a cached page
+// of ~100 strings, re-encode it, and the load generator decodes it again) `perf` put
+// glibc's `_int_malloc`/`_int_free`/`malloc_consolidate`/`unlink_chunk` at ~14 % of all
+// samples — its per-thread arenas consolidate and lock on exactly this pattern of many
+// small blocks freed by another tokio worker than the one that allocated them. mimalloc
+// frees into the owning thread's page without a global lock. The before/after figures are
+// in the closing note of issue #11 (`bookstore-lab bench inventory|catalog`).
+// DON'T pick an allocator by reputation: profile first; for a CLI that mostly sleeps the
+// system allocator is fine, and a second `#[global_allocator]` anywhere in a binary's
+// crates is a link error.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod auth;
 pub mod cache;
 pub mod clients;

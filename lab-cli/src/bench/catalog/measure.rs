@@ -60,7 +60,7 @@ pub(super) async fn measure(opts: &BenchOptions, s: &Services) -> anyhow::Result
     let mut runs: Vec<Vec<Summary>> = vec![Vec::new(); PATHS.len()];
     let mut counts: Vec<StatsSnapshot> = vec![StatsSnapshot::default(); PATHS.len()];
     for round in 0..opts.runs.max(1) {
-        for (i, path) in PATHS.iter().enumerate() {
+        for (i, path) in PATHS.iter().enumerate().filter(|(_, p)| opts.wants(p)) {
             prepare(path, s, &load, opts.concurrency).await;
             // Counters are read around the loadgen run only, so the fill's misses are not
             // charged to the warm row.
@@ -178,7 +178,9 @@ fn report(
     // the cache facts summed over the rounds, which are counts, not rates.
     let mut report =
         Report::new("catalog", opts.concurrency, opts.duration().as_secs_f64(), opts.runs.max(1));
-    for ((path, summaries), c) in PATHS.iter().zip(runs).zip(counts) {
+    for ((path, summaries), c) in
+        PATHS.iter().zip(runs).zip(counts).filter(|((_, s), _)| !s.is_empty())
+    {
         let mut row = Row::from_runs(*path, summaries);
         // Cache facts only for ListBooks rows: the no-op paths never touch the cache.
         // `hit_rate` = hits ÷ lookups over all of the row's rounds; `db` = SQL statements

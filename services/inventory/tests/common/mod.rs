@@ -55,11 +55,12 @@ pub async fn fresh_settings() -> (Settings, Infra) {
 
 /// Starts a service with `settings` (port 0) and connects a client to it.
 pub async fn start(settings: Settings, infra: Infra) -> TestApp {
-    // `spawn` runs the real start-up, rebuild-if-empty included: a test that restarts a
-    // service on an emptied Redis exercises the same path as a production restart.
-    let service = bookstore_inventory::spawn(settings.clone()).await.expect("service starts");
-    let url = format!("http://{}", service.grpc);
-    // `spawn` returned after the port was bound, so the connect cannot race the bind.
+    // `spawn_in_process` runs the real start-up, rebuild-if-empty included: a test that
+    // restarts a service on an emptied Redis exercises the same path as a production restart.
+    let service =
+        bookstore_inventory::spawn_in_process(settings.clone()).await.expect("service starts");
+    let url = format!("http://{}", service.bound.grpc);
+    // The start returned after the port was bound, so the connect cannot race the bind.
     let client = InventoryServiceClient::connect(url).await.expect("connect");
     TestApp { settings, infra, client, service }
 }
@@ -80,7 +81,7 @@ impl TestApp {
 
     /// The service's gRPC address as `host:port` (for a client written by hand).
     pub fn client_addr(&self) -> String {
-        self.service.grpc.to_string()
+        self.service.bound.grpc.to_string()
     }
 
     /// A MySQL pool on this service's database, for asserting on the ledger directly.
