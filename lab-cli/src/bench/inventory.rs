@@ -204,14 +204,10 @@ async fn measure(
         }
     }
 
-<<<<<<< HEAD
     // After the speed rounds, not between them: the race's 1,000 simultaneous buyers
-    // would otherwise be background load for whichever row ran next.
-    let oversold = oversell_race(arena).await?;
-=======
-    // The correctness race belongs to the full report; a filtered (profiling) run skips it.
+    // would otherwise be background load for whichever row ran next. It belongs to the
+    // full report; a filtered (`--only`, profiling) run skips it.
     let oversold = if opts.only.is_empty() { oversell_race(arena).await? } else { Vec::new() };
->>>>>>> perf
     let mut report =
         Report::new("inventory", opts.concurrency, opts.duration().as_secs_f64(), opts.runs.max(1));
     for (path, summaries) in PATHS.iter().zip(&runs).filter(|(_, s)| !s.is_empty()) {

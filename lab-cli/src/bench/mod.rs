@@ -113,21 +113,17 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
-<<<<<<< HEAD
-    /// The length of one path's round, at least one second.
-    ///
-    /// `--duration 0` would stop every worker before its first call: every row at 0 TPS,
-    /// and no ratio at all (a baseline at 0 leaves them unset), which reads like a broken
-    /// server rather than a typo.
-=======
     /// Whether `--only` (empty = everything) selects the path named `path`.
     pub fn wants(&self, path: &str) -> bool {
         let path = path.to_lowercase();
         self.only.is_empty() || self.only.iter().any(|w| path.contains(&w.to_lowercase()))
     }
 
-    // At least one second: a zero-length run would report a TPS of 0/0.
->>>>>>> perf
+    /// The length of one path's round, at least one second.
+    ///
+    /// `--duration 0` would stop every worker before its first call: every row at 0 TPS,
+    /// and no ratio at all (a baseline at 0 leaves them unset), which reads like a broken
+    /// server rather than a typo.
     pub fn duration(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.duration.max(1))
     }
