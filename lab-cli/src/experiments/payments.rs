@@ -724,35 +724,26 @@ async fn kill_and_restart(
 ) -> anyhow::Result<(u32, u32)> {
     // Re-read from `stack.json` each time: the second call must see the pid that
     // `up` wrote for the new process.
-    let pid_of = || -> anyhow::Result<(u32, String)> {
+    let pid_of = || -> anyhow::Result<u32> {
         let state = bookstore_stack::StackState::load(&targets.lab_dir)?.unwrap_or_default();
         let c = state.service("payment").context("payment-service is not in stack.json")?;
-        let pid = c.pid.context("payment-service is external (no pid): the lab cannot kill it")?;
-        Ok((pid, c.program.clone()))
+        c.pid.context("payment-service is external (no pid): the lab cannot kill it")
     };
-    let (pid, program) = pid_of()?;
-    anyhow::ensure!(
-        bookstore_stack::process::is_ours(pid, &program),
-        "pid {pid} in stack.json is not payment-service any more; run `bookstore-lab up`"
-    );
-    // SAFETY: kill(2) on a pid just verified to be our payment-service; no memory involved.
-    let rc = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-    anyhow::ensure!(rc == 0, "kill -9 {pid}: {}", std::io::Error::last_os_error());
+    // The supervisor's kill (the `is_ours` check above happens inside), shared with the
+    // flash sale's faults and the discovery experiment.
+    let pid = bookstore_stack::Supervisor::open(&targets.lab_dir)?.kill_instance("payment")?;
     steps.push(step(format!("kill -9 {pid}（payment-service，网关任务尚未到期）")));
-    // SIGKILL takes effect at once unless the process is in uninterruptible sleep (a stuck
-    // disk); the 5 s cap keeps a stuck process from hanging the scenario, and `up` below
-    // would then refuse to start a second one on the same port and say so.
-    let gone = tokio::time::Instant::now() + Duration::from_secs(5);
-    while bookstore_stack::process::alive(pid) && tokio::time::Instant::now() < gone {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Gone first, then `up`: started while the old process still held its port, the new
+    // one would fail to bind. A process stuck past the 5 s cap is left to `up`, which
+    // refuses to start a second one on the same port and says so.
+    super::flash::faults::wait_gone(pid).await;
     steps.push(step(format!("进程 {pid} 已消失：内存里的一切（若有定时器）都随它而去")));
     // `--no-seed` matters here: the seed re-checks thousands of books, seconds that would
     // push the restart past the 3 s window and change what the timeline shows.
     super::flash::faults::up_again(&targets.lab_dir).await?;
     // The new pid from the supervisor's own record, re-read after `up` wrote it: the report
     // then names the process the supervisor will stop at `down`.
-    let (new_pid, _) = pid_of()?;
+    let new_pid = pid_of()?;
     steps.push(step(format!("bookstore-lab up：payment-service 重启（pid {new_pid}，同一端口）")));
     Ok((pid, new_pid))
 }

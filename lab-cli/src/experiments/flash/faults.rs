@@ -218,7 +218,7 @@ fn own_pid(c: &bookstore_stack::state::Component) -> anyhow::Result<u32> {
 ///
 /// 20 ms polls: the restart delay is measured from the process's death, not from an
 /// arbitrary poll later. After 5 s it gives up waiting and lets `up` decide.
-async fn wait_gone(pid: u32) {
+pub(crate) async fn wait_gone(pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while process::alive(pid) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
