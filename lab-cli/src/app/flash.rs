@@ -1,9 +1,10 @@
 //! The capstone screen's state, keys and events (the `App` hooks them in).
 //!
-//! Faults are chosen with two keys: ←/→ picks the instance a `k` will kill (the list comes
-//! from the first tick's `instances`, i.e. from `stack.json`), and `r`, `m`, `o` are the
-//! three infrastructure faults. The runner owns every action; this state only remembers
-//! the last tick, the target, and the answers.
+//! Faults are chosen with two keys: `→` (or Tab) and `[` step through the instances a `k`
+//! will kill (← is taken: it leaves the screen, like Esc), and `r`, `m`, `o` are the three
+//! infrastructure faults. The list comes from the run's `Ready` event — the services in
+//! `stack.json`, order-service first (see `experiments::flash::killable`). The runner owns
+//! every action; this state only remembers the last tick, the target, and the answers.
 
 use ratatui::crossterm::event::KeyCode;
 
@@ -17,18 +18,27 @@ pub const PAUSE_SECS: u64 = 4;
 /// The capstone screen.
 #[derive(Clone, Debug, Default)]
 pub struct FlashState {
+    /// A sale is on: Enter set it, `Finished`/`Failed` or Esc clear it. Faults are only
+    /// sent while it is set.
     pub running: bool,
+    /// The sale's size; `Ready` overwrites it with what the runner actually used.
     pub params: FlashParams,
+    /// The fresh book of this sale (each sale publishes its own, so sales never share stock).
     pub book: Option<u64>,
+    /// The last second of the sale: counts, board, faults.
     pub tick: Option<Tick>,
+    /// Set at the end; its `held` decides the green or red final status line.
     pub summary: Option<Summary>,
     /// Instances a `k` can kill, and which one is chosen.
     pub instances: Vec<String>,
+    /// Index into `instances`; it wraps both ways (→ after the last is the first, `[` before
+    /// the first is the last).
     pub target: usize,
     /// Answers to faults, newest last.
     pub notes: Vec<String>,
     /// The completion checklist, once `v` ran it (shown instead of the faults).
     pub checklist: Option<Vec<crate::experiments::flash::checklist::Item>>,
+    /// Why the sale (or the checklist) failed; replaces the status line.
     pub error: Option<String>,
 }
 
@@ -45,6 +55,8 @@ impl FlashState {
             (vec![Command::Flash(f)], Some(note))
         };
         match code {
+            // A new sale starts from a clean screen: the last sale's board and faults under a
+            // new sale's status line would pair one sale's verdicts with another's numbers.
             KeyCode::Enter if !self.running => {
                 self.running = true;
                 self.error = None;
@@ -57,6 +69,8 @@ impl FlashState {
                     Some("秒杀开始：注册顾客、发布限量图书…".into()),
                 )
             }
+            // `max(1)` keeps the modulo defined before `Ready` (no instances yet); the target
+            // then stays 0 and `k` answers that there is nothing to pick.
             KeyCode::Right | KeyCode::Tab => {
                 self.target = (self.target + 1) % self.instances.len().max(1);
                 (Vec::new(), None)
@@ -70,12 +84,17 @@ impl FlashState {
                     self.target.checked_sub(1).unwrap_or(self.instances.len().saturating_sub(1));
                 (Vec::new(), None)
             }
+            // Faults only during a sale: outside one there is no load to show their cost, and
+            // the runner that times them is not listening (the TUI would drop the command).
             _ if !self.running => (Vec::new(), Some("先按 Enter 开始秒杀".into())),
             KeyCode::Char('k') => match self.target_name() {
                 Some(name) => fault(Fault::Kill(name.to_string())),
                 None => (Vec::new(), Some("还没有可选的实例".into())),
             },
             KeyCode::Char('r') => fault(Fault::RestartRedis),
+            // 4 s here where the scripted run uses 3 (`experiments::flash::script`): only a
+            // pause longer than the gateway's 3 s deadline is sure to show the learner 504s;
+            // the script and its test assert on recovery, not on the 504s.
             KeyCode::Char('m') => fault(Fault::PauseMysql(PAUSE_SECS)),
             KeyCode::Char('o') => fault(Fault::KillRelay),
             _ => (Vec::new(), None),
@@ -84,8 +103,8 @@ impl FlashState {
 
     /// Folds an event; a fault's answer also goes to the footer.
     pub fn on_event(&mut self, e: FlashEvent) -> Option<String> {
-        // A run the learner left with Esc goes on to its catch-up in the background; its
-        // late events must not paint over the screen's next run (or its idle state).
+        // The checklist is not part of a sale (it reads the stack and the saved benches), so
+        // its answer is folded before the running gate below, at any time.
         if let FlashEvent::Checklist(items) = e {
             let count = |ok: Option<bool>| items.iter().filter(|i| i.ok == ok).count();
             let note = format!(
@@ -97,6 +116,10 @@ impl FlashState {
             self.checklist = Some(items);
             return Some(note);
         }
+        // A run the learner left with Esc goes on to its catch-up in the background; its
+        // late events must not paint over the screen's next run (or its idle state).
+        // `Failed` passes anyway because the checklist reports its failure with it while no
+        // sale runs — the price: a late failure of an abandoned sale shows up too.
         if !self.running && !matches!(e, FlashEvent::Failed(_)) {
             return None;
         }
@@ -112,6 +135,8 @@ impl FlashState {
                 self.notes.push(n.clone());
                 return Some(n);
             }
+            // The summary carries the last tick so the board the verdict was made on stays on
+            // screen, not the second before it.
             FlashEvent::Finished(s) => {
                 self.running = false;
                 self.tick = Some(s.last.clone());
