@@ -7,11 +7,13 @@
 //! the two is exactly what passive ejection removes.
 //!
 //! Reading the screen after `k`: the killed instance's bar loses its number at once (no
-//! process, no `/metrics`), its *网关发出* figure keeps growing for a few hundred ms until
-//! the gateway ejects it, its Consul column turns red seconds later (the health check's
-//! interval), and the status line's failure count should stay 0 throughout — the lesson's
-//! claim is that a crash costs re-sends, not errors. Each of those moments is timed in
-//! the kill box at the bottom, relative to the kill.
+//! process, no `/metrics`), its *网关发出* figure stops growing once the gateway ejects it
+//! on the first failed call (about 100 ms in the lesson's measurements), its Consul column
+//! turns red after the next health check (the lab checks every second; the course's 10 s
+//! would make it ten times slower), and the status line's failure count should stay 0
+//! throughout — the lesson's claim is that a crash costs re-sends, not errors. Each of
+//! those moments is timed in the kill box at the bottom, relative to the kill; the screen
+//! itself refreshes once a second, so the box, not the bars, is where the timings are read.
 //!
 //! Layout budget at 80×24 (22 body rows): status 1 + instance bars `Min(5)` (11 rows, so
 //! 9 inside the border — one per instance) + instance table 6 (border, header, three
@@ -57,8 +59,8 @@ pub fn render(
     ])
     .areas(area);
 
-    // The status line is the load's own view (client side, every request counted): it is
-    // the number a customer would feel, and the only one that must not move after a kill.
+    // The status line is the load's own view (client side, every request counted): what a
+    // customer would feel, and its failure count is the one figure a kill must not move.
     let status = match (&d.error, &d.tick) {
         (Some(e), _) => format!("失败：{e}"),
         // The idle hint names the one request the load makes, so the learner can repeat it
@@ -93,9 +95,10 @@ pub fn render(
 
     let instances = d.tick.as_ref().map(|t| t.instances.as_slice()).unwrap_or_default();
     // Two sources on one bar, on purpose: the length is what the instance itself served
-    // (`served_qps`), the colour is Consul's verdict. Right after a kill the bar is empty
-    // with `-` but still green — the window in which Consul still believes in a dead
-    // process, which is why the gateway cannot wait for Consul before it stops sending.
+    // (`served_qps`), the colour is Consul's verdict. Until the next health check after a
+    // kill the bar can be empty with `-` and still green — the window in which Consul still
+    // believes in a dead process (up to 10 s with the course's interval), which is why the
+    // gateway cannot wait for Consul before it stops sending.
     // An unscraped instance draws as 0 in length but `-` in text: DON'T print "0/s" for
     // "could not ask", a live idle instance and a dead one must look different.
     let bars: Vec<Bar> = instances

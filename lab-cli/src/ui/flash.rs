@@ -43,6 +43,8 @@ pub fn render(
     // `→` and `[` pick the target rather than ←/→: ← (like Esc and Backspace) leaves every
     // experiment screen in `App`, and a key that sometimes moves the target and sometimes
     // walks out of the sale would cost the learner a run.
+    // The eight pairs are 84 columns wide: at 80 the last description (返回) is cut and only
+    // its key `Esc` shows (the snapshot test's last line) — one pair too many for 80×24.
     let keys: &'static [(&'static str, &'static str)] = &[
         ("Enter", "开始"),
         ("→[", "目标"),
@@ -94,9 +96,11 @@ pub fn render(
                 Phase::CatchingUp => "追赶中（顾客已结束，等各存储一致）",
                 Phase::Done => "结束",
             };
-            // Successful requests only, and their p99 in whole ms: under faults the p99 of a
-            // checkout step moves by hundreds of ms, so decimals would be noise. A failed
-            // request is not in the rate — the board and the fault lines account for it.
+            // `t=` in whole seconds, the same clock as the fault lines' `t=`, so a fault can be
+            // placed on the sale's timeline. Successful requests only, and their p99 in whole
+            // ms: under faults the p99 of a checkout step moves by hundreds of ms, so decimals
+            // would be noise. A failed request is not in the rate — the board and the fault
+            // lines account for it.
             (
                 format!(
                     "{book}t={:.0}s {phase} · 成功 {:.0}/s · p99 {}",
@@ -110,9 +114,9 @@ pub fn render(
     };
     frame.render_widget(Line::styled(status, style.add_modifier(Modifier::BOLD)), status_area);
 
-    // The shoppers' own view, two lines. Line one must add up: placed = the stock (every unit
-    // found a buyer, none twice), refused is the correct "sold out", paid + abandoned =
-    // placed, and `gave_up` (an error no retry got past) must stay 0. Line two is Redis's
+    // The shoppers' own view, two lines. Line one must add up once the sale is over: placed
+    // = the stock (every unit found a buyer, none twice), refused is the correct "sold out",
+    // paid + abandoned = placed, and `gave_up` (an error no retry got past) stays 0. Line two is Redis's
     // counters (`?` while Redis is down — a fault, not a zero) and the price of the faults:
     // retries, and the replays among them — a retry the server had already carried out,
     // answered from its idempotency record instead of being done twice.
@@ -210,6 +214,8 @@ pub fn render(
     // requests sent after it began; *错误应答* counts the error answers on that route in
     // between. `…` means "not yet", which a fault still running legitimately is.
     let faults = f.tick.as_ref().map(|t| t.faults.as_slice()).unwrap_or_default();
+    // Seconds with one decimal: the times run from a few hundred ms (a retry that found the
+    // restarted process) to several seconds (Redis's stop and AOF replay).
     let ms = |v: Option<u64>| v.map_or("…".into(), |v| format!("{:.1}s", v as f64 / 1000.0));
     let mut lines: Vec<Line> = faults
         .iter()

@@ -57,6 +57,9 @@ pub fn render(
     } else {
         "完成（按 Enter 再来一轮）".into()
     };
+    // The knobs lead the line (`params.describe()`), so `s`/`S`/`b`/`B` show their effect
+    // before Enter. `b`/`B` are named only in the idle hint, not in the key line: with them
+    // the key line would need 88 of the 80 columns.
     let book = o.book.map_or(String::new(), |b| format!(" · 图书 #{b}"));
     frame.render_widget(
         Line::styled(
@@ -70,6 +73,8 @@ pub fn render(
     // FAILED_PRECONDITION (not enough stock) — a correct answer, kept apart from errors.
     // p50/p99 are the load engine's, every CreateOrder of the burst timed by the caller, so
     // they include the contention of all the shoppers at once (unlike the chain below).
+    // *错误* is everything else (a deadline, an Internal) and should read 0: a non-zero count
+    // is a bug or an overloaded machine, never part of the lesson's result.
     let b = &o.burst;
     let mut lines = vec![Line::from(format!(
         "已创建 {} · 被拒绝 {}（库存不足）· 错误 {} · p50 {} · p99 {}",
@@ -110,6 +115,8 @@ pub fn render(
                 Style::new().fg(color).add_modifier(Modifier::BOLD),
             ));
         }
+        // No zeros before the first sample: `0+0+0=0` would be a green conservation line
+        // about a stock nobody has read yet.
         None => lines.push(Line::from("库存  （等待第一次 GetStock）")),
     }
     frame.render_widget(
@@ -151,9 +158,9 @@ pub fn render(
         orders_area,
     );
 
-    // `f`, `c` and `e` are the three ways an order leaves Pending without payment — a
-    // failed commit that must be compensated, a cancel, an expiry — each one a path the
-    // conservation line must survive.
+    // `f`, `c` and `e` are the three ways a lock is released without a sale — a failed
+    // commit (compensated before any order exists), a cancel, an expiry — each one a path
+    // the conservation line must survive.
     const KEYS: &[(&str, &str)] = &[
         ("Enter", "开始"),
         ("f", "失败提交"),
@@ -182,15 +189,17 @@ fn chain_lines(steps: &[ChainStep]) -> Vec<Line<'static>> {
         .iter()
         .take(5)
         .map(|s| {
-            // Scaled to this chain's own total, not to a fixed ms range: the shape (what
-            // overlaps, what dominates) is the lesson, and it must read the same on a fast
-            // and a slow machine. The absolute figure is the right-hand column.
+            // Scaled to this chain's own total (`ChainStep::bar` says why); the absolute
+            // milliseconds are the right-hand column.
             let (start, len) = s.bar(total, AXIS);
             let color = if s.parallel() { Color::Cyan } else { Color::Yellow };
             Line::from(vec![
                 Span::raw(format!("{}{:<13} ", if s.parallel() { "∥" } else { " " }, s.name)),
                 Span::raw(" ".repeat(start)),
                 Span::styled("█".repeat(len), Style::new().fg(color)),
+                // Pad to the axis' end so every duration sits in the same column and the
+                // right-hand figures compare at a glance; `bar` keeps `start + len <= AXIS`,
+                // which is what makes this subtraction safe.
                 Span::raw(" ".repeat(AXIS - start - len)),
                 Span::raw(format!(" {:>7.2}ms", s.dur_ms)),
             ])

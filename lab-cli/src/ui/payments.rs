@@ -157,6 +157,9 @@ fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
     // The one figure each scenario exists for, after the common ones: the duplicates'
     // "1 effective / 99 no-ops" (payment-service's own counter), the kill's old → new pid
     // (proof that a different process finished the payment).
+    // Only scenario 2 has `callbacks` and only scenario 3 a `restart`, so at most one arm
+    // applies. The counter's figures are omitted, not shown as 0, when payment-service's
+    // `/metrics` could not be read: "0 effective" would claim the settle never happened.
     let extra = match (&r.callbacks, &r.restart) {
         (Some(c), _) => match (c.changed, c.unchanged) {
             (Some(y), Some(n)) => format!(" · 回调生效 {y} / 空操作 {n}"),
