@@ -50,6 +50,8 @@ impl FlashState {
 
     /// A key: the commands to run, and a notice for the footer.
     pub fn key(&mut self, code: KeyCode) -> (Vec<Command>, Option<String>) {
+        // The footer names the fault at once; the runner's own account (pids, how long it
+        // was down) follows as a `Note` when the action is over, seconds later.
         let fault = |f: Fault| {
             let note = format!("注入故障：{}", f.label());
             (vec![Command::Flash(f)], Some(note))
@@ -128,6 +130,9 @@ impl FlashState {
                 self.book = Some(book);
                 self.params = params;
                 self.instances = instances;
+                // Back to the first of `killable`'s order (order-service): the list is rebuilt
+                // from this sale's `stack.json`, and an index into the previous sale's list
+                // could now name another service.
                 self.target = 0;
             }
             FlashEvent::Tick(t) => self.tick = Some(*t),

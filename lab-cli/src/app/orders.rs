@@ -155,6 +155,8 @@ impl OrdersState {
     /// Folds an event of the experiment into the screen; returns a notice when the
     /// learner should look (an action's answer, the awaited order expiring).
     pub fn on_event(&mut self, e: OrdersEvent) -> Option<String> {
+        // Every variant named, no `_` arm: an event added later without a run id does not
+        // compile, instead of slipping past the filter below.
         let run = match &e {
             OrdersEvent::Ready { run, .. }
             | OrdersEvent::Chain { run, .. }
@@ -183,6 +185,8 @@ impl OrdersState {
                 self.stock = Some(stock);
                 self.cancelled = cancelled;
                 self.now = now;
+                // Gone from the Pending list means expired: nothing in this experiment pays, and
+                // `c` on the awaited order already cleared `awaiting` before its cancel landed.
                 let gone = self.awaiting.filter(|id| !pending.iter().any(|p| p.id == *id));
                 self.pending = pending;
                 if let Some(id) = gone {

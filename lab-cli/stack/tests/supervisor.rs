@@ -107,6 +107,9 @@ fn ok(out: &Output) -> String {
 }
 
 /// grpcurl from the tools folder (`make setup` builds it) or PATH.
+///
+/// The tools folder first: that copy is the one the course's setup built, whichever older
+/// grpcurl the learner's PATH may hold.
 fn grpcurl() -> Option<PathBuf> {
     let p = bookstore_stack::infra::tools_dir().join("grpcurl");
     p.is_file().then_some(p).or_else(|| bookstore_stack::infra::find_program("grpcurl"))
@@ -130,6 +133,8 @@ fn recorded_pids(dir: &Path) -> Vec<(u32, String)> {
 async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
     let _heavy = HEAVY.lock().await;
     let dir = tempfile::tempdir().unwrap();
+    // The one test here that seeds (no `--no-seed`): the reads at the end need the seeded
+    // catalogue, and its 5,000 books are why this test takes `HEAVY`.
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
     let status = ok(&lab(dir.path(), &["status", "--json"]));
     // `ok` returns stdout and stderr together, so the JSON is found as the line that
@@ -190,6 +195,8 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
                 .args(["-plaintext", "-d", body, addr, method])
                 .output()
                 .unwrap();
+            // grpcurl prints the answer as JSON on stdout and a gRPC error on stderr, so a
+            // failed call panics with the server's status, not with a JSON parse error.
             serde_json::from_slice(&out.stdout)
                 .unwrap_or_else(|_| panic!("{method}: {}", String::from_utf8_lossy(&out.stderr)))
         };
@@ -288,6 +295,8 @@ async fn up_restarts_only_a_killed_service() {
         recorded_pids(dir.path()).into_iter().filter(|(p, _)| Some(*p) != restarted.pid).collect();
     assert_eq!(unchanged, kept, "everything but inventory keeps its pid");
     // `status` exits non-zero if any component is unhealthy, so `ok` is the assertion.
+    // Plain `lab`, not `lab_owning`, is enough for `status` and `down`: they probe what
+    // `stack.json` records, and the environment only matters to an `up` that starts servers.
     ok(&lab(dir.path(), &["status"]));
     ok(&lab(dir.path(), &["down"]));
     assert!(process::orphans(dir.path()).is_empty());
