@@ -167,9 +167,11 @@ async fn report_every_second(
         tick.tick().await;
         let now = scrape(http, metrics_addr).await.unwrap_or(prev);
         // The hot book's stock is read *through the service* (GetBook, i.e. through the cache),
-        // on purpose: after `u` changes the stock, this number changing within a second is the
-        // visible proof that the write evicted the cached detail. If it stayed stale for minutes,
-        // the service would be caching without invalidating — the bug Day 29 warns about.
+        // on purpose: `u` sells a copy in inventory and evicts nothing, yet this number changes
+        // within a second (catalog's `live_stock` lays inventory's figure over the cached book,
+        // remembered 500 ms) — the visible proof that the cached detail holds no stock. If it
+        // stayed stale for the detail's TTL, the stock would be cached with the book, and a sale
+        // could only show by evicting it: the write-per-sale avalanche Day 29 warns about.
         let hot_stock = client
             .get_book(GetBookRequest { id: hot })
             .await
