@@ -902,3 +902,103 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
     assert_eq!(screen.matches('✔').count(), 5, "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+// Five instances (`+` three times) need five table rows; the box once had three, and the
+// fourth and fifth rows — with the `▶` on them — were drawn below its border.
+/// The discovery table shows the selected row at 80×24 even with five instances, and
+/// every row at a larger size.
+#[test]
+fn discovery_table_keeps_the_selected_instance_in_view_at_80x24() {
+    use bookstore_lab::experiments::discovery::DiscoveryEvent;
+    let mut a = app();
+    a.open_lesson("day35").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    assert_eq!(a.screen, Screen::Discovery);
+    assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartDiscovery]);
+    a.update(Event::Discovery(DiscoveryEvent::Ready { workers: 16 }));
+    // Five: two more than the old box held, and fewer than the six that fit the bars and
+    // the table both at 80×24, so the snapshot shows every bar too.
+    let labels = ["user", "user-2", "user-3", "user-4", "user-5"];
+    a.update(discovery_tick(&labels));
+    // Down to the last row, the one the old layout drew below the border.
+    for _ in 0..4 {
+        key(&mut a, KeyCode::Down);
+    }
+    let screen = draw(&a, 80, 24);
+    assert!(screen.contains("▶user-5"), "{screen}");
+    let large = draw(&a, 120, 40);
+    // The addresses are in the table only (the bars carry the labels).
+    for n in 0..labels.len() {
+        let address = format!("127.0.0.1:{}", 50051 + n);
+        assert!(large.contains(&address), "{address} missing at 120×40:\n{large}");
+    }
+    insta::assert_snapshot!(screen);
+}
+
+// Addresses from 50051 up, one per row: the table is the one place addresses are drawn,
+// so a test finds a row there by its address.
+/// A discovery tick listing `labels`, all passing.
+fn discovery_tick(labels: &[&str]) -> Event {
+    use bookstore_lab::experiments::discovery::{DiscoveryEvent, InstanceView, Tick};
+    let instances = labels
+        .iter()
+        .enumerate()
+        .map(|(n, l)| InstanceView {
+            label: l.to_string(),
+            address: format!("127.0.0.1:{}", 50051 + n),
+            consul: "passing".into(),
+            served_qps: Some(400.0),
+            sent_qps: Some(400.0),
+        })
+        .collect();
+    Event::Discovery(DiscoveryEvent::Tick(Tick {
+        rps: 800.0,
+        ok: 800,
+        instances,
+        ..Tick::default()
+    }))
+}
+
+// With an index for the selection, `user` vanishing moved the `▶` from user-2 to user-3,
+// and `k` killed an instance the learner never chose.
+/// The discovery selection follows its instance when a row above it disappears, and a
+/// selection whose instance left the list kills nothing.
+#[test]
+fn discovery_k_kills_the_selected_instance_after_a_row_above_it_disappears() {
+    use bookstore_lab::experiments::discovery::Action;
+    let mut a = app();
+    a.open_lesson("day35").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    key(&mut a, KeyCode::Enter);
+    a.update(discovery_tick(&["user", "user-2", "user-3"]));
+    // The first tick selected `user`; one row down is user-2. Then `user` leaves the list
+    // (stopped with `-`, or forgotten by Consul): user-2 is now the first row.
+    key(&mut a, KeyCode::Down);
+    a.update(discovery_tick(&["user-2", "user-3"]));
+    assert!(draw(&a, 80, 24).contains("▶user-2"));
+    let cmds = key(&mut a, KeyCode::Char('k'));
+    assert_eq!(cmds, vec![Command::Discovery(Action::Kill("user-2".into()))]);
+    // The selected instance itself leaves: no row is marked, and `k` says why instead of
+    // picking a neighbour.
+    a.update(discovery_tick(&["user-3"]));
+    assert!(key(&mut a, KeyCode::Char('k')).is_empty(), "user-2 is gone: nothing to kill");
+    assert!(a.notice.as_deref().is_some_and(|n| n.contains("user-2")), "{:?}", a.notice);
+}
+
+// Enter used to keep `tick`: the first run's rps and failure count stood under the second
+// run's status line until its first second, and read as the new run's figures.
+/// A second discovery run starts without the first run's last second on screen.
+#[test]
+fn discovery_enter_after_a_finished_run_clears_its_figures() {
+    use bookstore_lab::experiments::discovery::DiscoveryEvent;
+    let mut a = app();
+    a.open_lesson("day35").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    key(&mut a, KeyCode::Enter);
+    a.update(discovery_tick(&["user"]));
+    // A failed run is over (`running` cleared), so Enter starts the next one.
+    a.update(Event::Discovery(DiscoveryEvent::Failed("gateway gone".into())));
+    assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartDiscovery]);
+    assert!(a.discovery.tick.is_none());
+    assert!(draw(&a, 80, 24).contains("正在登录"));
+}

@@ -15,16 +15,19 @@
 //! those moments is timed in the kill box at the bottom, relative to the kill; the screen
 //! itself refreshes once a second, so the box, not the bars, is where the timings are read.
 //!
-//! Layout budget at 80×24 (22 body rows): status 1 + instance bars `Min(5)` (11 rows, so
-//! 9 inside the border — one per instance) + instance table 6 (border, header, three
-//! instances, border) + kill box 4.
+//! Layout budget at 80×24 (22 body rows): status 1 + instance bars `Min(5)` + instance
+//! table (border, header, a row per instance, border — at least three rows) + kill box 4.
+//! The table, where `k` aims, takes the rows its instances need and the bars what is left:
+//! six instances fit both at 80×24 (table 9 rows, bars 8). From the seventh the bars show
+//! the first ones only; the table keeps every row up to nine, and past that scrolls to
+//! keep the `▶` row in view. A larger terminal gives the bars the extra rows.
 
 use ratatui::{
     Frame,
     layout::{Constraint, Direction, Layout, Rect},
     style::{Color, Modifier, Style},
     text::Line,
-    widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Row, Table, Wrap},
+    widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Row, Table, TableState, Wrap},
 };
 
 use crate::{app::App, experiments::discovery::kill_line};
@@ -49,10 +52,14 @@ pub fn render(
         ("Esc", "返回"),
     ];
     let title = "Day 35 服务发现".to_string();
+    let instances = d.tick.as_ref().map(|t| t.instances.as_slice()).unwrap_or_default();
+    // Border, header and border around one row per instance, at least three so the box
+    // does not jump while the first instances register.
+    let table_rows = instances.len().max(3) as u16 + 3;
     let [status_area, bars_area, table_area, kill_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(5),
-        Constraint::Length(6),
+        Constraint::Length(table_rows),
         // Two lines inside the border: the kill's figures are one long sentence that
         // wraps at 80 columns.
         Constraint::Length(4),
@@ -93,7 +100,6 @@ pub fn render(
     };
     frame.render_widget(Line::styled(status, style), status_area);
 
-    let instances = d.tick.as_ref().map(|t| t.instances.as_slice()).unwrap_or_default();
     // Two sources on one bar, on purpose: the length is what the instance itself served
     // (`served_qps`), the colour is Consul's verdict. Until the next health check after a
     // kill the bar can be empty with `-` and still green — the window in which Consul still
@@ -129,8 +135,8 @@ pub fn render(
     // glance. *网关发出* is the gateway's per-address counter (`upstream_requests_total`):
     // it shows whether the client still aims at an address, which the instance's own
     // count cannot show once the process is gone.
-    let rows = instances.iter().enumerate().map(|(n, i)| {
-        let marker = if n == d.selected { "▶" } else { " " };
+    let rows = instances.iter().map(|i| {
+        let marker = if d.selected.as_ref() == Some(&i.label) { "▶" } else { " " };
         let style = if i.consul == "passing" { Style::new() } else { Style::new().fg(Color::Red) };
         Row::new(vec![
             format!("{marker}{}", i.label),
@@ -143,8 +149,6 @@ pub fn render(
     // Widths for what the columns hold: `▶user@65535` (11), `127.0.0.1:65535` (15), the
     // longest Consul status `critical` (8). The four columns and their gaps take about 50
     // of 78 inner columns, so nothing is cut at 80×24.
-    // Honest limit: only three instance rows fit the box's height. A fourth instance (`+`
-    // twice) and its `▶` fall below the border unseen, while the bars above still show it.
     let table = Table::new(
         rows,
         [
@@ -159,7 +163,12 @@ pub fn render(
             .style(Style::new().add_modifier(Modifier::BOLD)),
     )
     .block(Block::bordered().title(" 实例（来自 Consul 的健康列表） "));
-    frame.render_widget(table, table_area);
+    // More instances than the box has rows (a tenth at 80×24): `TableState` scrolls so
+    // the selected row is drawn, rebuilt each frame like the home screen's list, so the
+    // selection stays the state's and only the scroll is the widget's. ❌ DON'T let the
+    // `▶` fall below the border: `k` would then kill a process the learner cannot see.
+    let mut state = TableState::default().with_selected(d.selected_row());
+    frame.render_stateful_widget(table, table_area, &mut state);
 
     // `kill_line` is shared with the plain output of `lesson day35 --no-tui`, so the screen,
     // the script and the supervisor test (which asserts on `负载失败 0 次`) read the same
