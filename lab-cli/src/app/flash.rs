@@ -18,6 +18,8 @@ pub const PAUSE_SECS: u64 = 4;
 /// The capstone screen.
 #[derive(Clone, Debug, Default)]
 pub struct FlashState {
+    /// The sale on screen (0: none yet); each Enter starts the next.
+    pub run: u64,
     /// A sale is on: Enter set it, `Finished`/`Failed` or Esc clear it. Faults are only
     /// sent while it is set.
     pub running: bool,
@@ -38,7 +40,8 @@ pub struct FlashState {
     pub notes: Vec<String>,
     /// The completion checklist, once `v` ran it (shown instead of the faults).
     pub checklist: Option<Vec<crate::experiments::flash::checklist::Item>>,
-    /// Why the sale (or the checklist) failed; replaces the status line.
+    /// Why the sale failed; replaces the status line. (A checklist that could not be made
+    /// says so in the footer: a sale may still be running under it.)
     pub error: Option<String>,
 }
 
@@ -60,6 +63,7 @@ impl FlashState {
             // A new sale starts from a clean screen: the last sale's board and faults under a
             // new sale's status line would pair one sale's verdicts with another's numbers.
             KeyCode::Enter if !self.running => {
+                self.run += 1;
                 self.running = true;
                 self.error = None;
                 self.tick = None;
@@ -67,7 +71,7 @@ impl FlashState {
                 self.notes.clear();
                 self.checklist = None;
                 (
-                    vec![Command::StartFlash(self.params)],
+                    vec![Command::StartFlash { run: self.run, params: self.params }],
                     Some("秒杀开始：注册顾客、发布限量图书…".into()),
                 )
             }
@@ -106,27 +110,37 @@ impl FlashState {
     /// Folds an event; a fault's answer also goes to the footer.
     pub fn on_event(&mut self, e: FlashEvent) -> Option<String> {
         // The checklist is not part of a sale (it reads the stack and the saved benches), so
-        // its answer is folded before the running gate below, at any time.
-        if let FlashEvent::Checklist(items) = e {
-            let count = |ok: Option<bool>| items.iter().filter(|i| i.ok == ok).count();
-            let note = format!(
-                "完成标准：{} 项达成 · {} 项未达成 · {} 项尚未测量",
-                count(Some(true)),
-                count(Some(false)),
-                count(None)
-            );
-            self.checklist = Some(items);
-            return Some(note);
-        }
-        // A run the learner left with Esc goes on to its catch-up in the background; its
-        // late events must not paint over the screen's next run (or its idle state).
-        // `Failed` passes anyway because the checklist reports its failure with it while no
-        // sale runs — the price: a late failure of an abandoned sale shows up too.
-        if !self.running && !matches!(e, FlashEvent::Failed(_)) {
+        // its answer is folded before the run gate below, at any time.
+        let run = match e {
+            FlashEvent::Checklist(Err(m)) => return Some(format!("完成标准核对失败：{m}")),
+            FlashEvent::Checklist(Ok(items)) => {
+                let count = |ok: Option<bool>| items.iter().filter(|i| i.ok == ok).count();
+                let note = format!(
+                    "完成标准：{} 项达成 · {} 项未达成 · {} 项尚未测量",
+                    count(Some(true)),
+                    count(Some(false)),
+                    count(None)
+                );
+                self.checklist = Some(items);
+                return Some(note);
+            }
+            // Every sale variant named, no `_` arm: an event added later without a run id
+            // does not compile, instead of slipping past the gate.
+            FlashEvent::Ready { run, .. }
+            | FlashEvent::Tick { run, .. }
+            | FlashEvent::Note { run, .. }
+            | FlashEvent::Finished { run, .. }
+            | FlashEvent::Failed { run, .. } => run,
+        };
+        // Only the sale on screen, and only while it runs: a sale the learner left with Esc
+        // goes on to its catch-up in the background, and its late events — a failure among
+        // them — must paint neither the idle screen (same run number, no longer running)
+        // nor the next sale's (a newer run number).
+        if !self.running || run != self.run {
             return None;
         }
         match e {
-            FlashEvent::Ready { book, params, instances } => {
+            FlashEvent::Ready { book, params, instances, .. } => {
                 self.book = Some(book);
                 self.params = params;
                 self.instances = instances;
@@ -135,21 +149,21 @@ impl FlashState {
                 // could now name another service.
                 self.target = 0;
             }
-            FlashEvent::Tick(t) => self.tick = Some(*t),
-            FlashEvent::Note(n) => {
-                self.notes.push(n.clone());
-                return Some(n);
+            FlashEvent::Tick { tick, .. } => self.tick = Some(*tick),
+            FlashEvent::Note { text, .. } => {
+                self.notes.push(text.clone());
+                return Some(text);
             }
             // The summary carries the last tick so the board the verdict was made on stays on
             // screen, not the second before it.
-            FlashEvent::Finished(s) => {
+            FlashEvent::Finished { summary, .. } => {
                 self.running = false;
-                self.tick = Some(s.last.clone());
-                self.summary = Some(*s);
+                self.tick = Some(summary.last.clone());
+                self.summary = Some(*summary);
             }
-            FlashEvent::Failed(m) => {
+            FlashEvent::Failed { message, .. } => {
                 self.running = false;
-                self.error = Some(m);
+                self.error = Some(message);
             }
             FlashEvent::Checklist(_) => {}
         }

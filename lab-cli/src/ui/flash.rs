@@ -23,6 +23,7 @@ use ratatui::{
     text::Line,
     widgets::{Block, Paragraph, Row, Table, Wrap},
 };
+use unicode_width::UnicodeWidthStr;
 
 use crate::{
     app::App,
@@ -43,11 +44,10 @@ pub fn render(
     // `→` and `[` pick the target rather than ←/→: ← (like Esc and Backspace) leaves every
     // experiment screen in `App`, and a key that sometimes moves the target and sometimes
     // walks out of the sale would cost the learner a run.
-    // The eight pairs are 84 columns wide: at 80 the last description (返回) is cut and only
-    // its key `Esc` shows (the snapshot test's last line) — one pair too many for 80×24.
+    // They are not in this line: eight pairs were 84 columns and cut 返回 at 80. The target
+    // row below names them next to what they change, and the seven pairs left take 74.
     let keys: &'static [(&'static str, &'static str)] = &[
         ("Enter", "开始"),
-        ("→[", "目标"),
         ("k", "kill"),
         ("r", "Redis"),
         ("m", "MariaDB"),
@@ -176,10 +176,10 @@ pub fn render(
     frame.render_widget(table, board_area);
 
     // Cyan, its own row: the next `k` kills a real process, so what it will hit is always in
-    // view, not hidden in the key line.
+    // view, not hidden in the key line — and so are the keys that change it.
     let target = match f.target_name() {
         Some(name) => format!("k 将 kill -9：{name}（→ / [ 切换）"),
-        None => "开始后可选择要 kill 的实例".into(),
+        None => "开始后可用 → / [ 选择要 kill 的实例".into(),
     };
     frame.render_widget(Line::styled(target, Style::new().fg(Color::Cyan)), target_area);
 
@@ -217,33 +217,71 @@ pub fn render(
     // Seconds with one decimal: the times run from a few hundred ms (a retry that found the
     // restarted process) to several seconds (Redis's stop and AOF replay).
     let ms = |v: Option<u64>| v.map_or("…".into(), |v| format!("{:.1}s", v as f64 / 1000.0));
-    let mut lines: Vec<Line> = faults
+    let block = Block::bordered().title(" 注入的故障与恢复时间 ");
+    // No fault yet: the hint is the box's only text, with nothing after it to keep in
+    // view, so ratatui's word wrap may break it where it likes.
+    if faults.is_empty() {
+        let hint = "k/r/m/o 注入故障；恢复 = 故障开始后，受影响步骤第一次成功的时间";
+        frame.render_widget(
+            Paragraph::new(hint).wrap(Wrap { trim: true }).block(block),
+            faults_area,
+        );
+        return (title, keys);
+    }
+    let width = usize::from(faults_area.width.saturating_sub(2));
+    let faults: Vec<Vec<String>> = faults
         .iter()
         .map(|x| {
-            Line::from(format!(
-                "t={:>3.0}s {} · 动作 {} · 恢复 {} · 错误应答 {}",
-                x.at_s,
-                x.label,
-                ms(x.restored_ms),
-                ms(x.recovered_ms),
-                x.failed_answers
-            ))
+            let pieces = [
+                format!("t={:>3.0}s {}", x.at_s, x.label),
+                format!("动作 {}", ms(x.restored_ms)),
+                format!("恢复 {}", ms(x.recovered_ms)),
+                format!("错误应答 {}", x.failed_answers),
+            ];
+            fault_rows(&pieces, width)
         })
         .collect();
-    if lines.is_empty() {
-        lines.push(Line::from("k/r/m/o 注入故障；恢复 = 故障开始后，受影响步骤第一次成功的时间"));
-    }
-    // Newest last, and only as many *lines* as the box has rows: the box keeps the latest
-    // faults in view. Not exact: the relay's line is ~87 columns and wraps to two rows at
-    // 80, so once the box is full the newest fault can slip below the border. Not wrapping
-    // (the payments screen's choice) would cut that line's recovery figures instead.
+    // Newest last, and as many faults as their *rows* fit, counted from the newest back:
+    // the relay's line is wider than the 78 columns inside the box and takes two rows, so counting lines let the
+    // newest fault slip below the border once the box was full. The newest is always
+    // drawn, even alone in a box too low for it (its first rows, then).
     let room = usize::from(faults_area.height.saturating_sub(2));
-    let skip = lines.len().saturating_sub(room);
-    frame.render_widget(
-        Paragraph::new(lines.split_off(skip))
-            .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(" 注入的故障与恢复时间 ")),
-        faults_area,
-    );
+    let (mut shown, mut used) = (0, 0);
+    for rows in faults.iter().rev() {
+        if shown > 0 && used + rows.len() > room {
+            break;
+        }
+        used += rows.len();
+        shown += 1;
+    }
+    let lines: Vec<Line> =
+        faults[faults.len() - shown..].iter().flatten().map(|r| Line::from(r.as_str())).collect();
+    frame.render_widget(Paragraph::new(lines).block(block), faults_area);
     (title, keys)
+}
+
+/// One fault's pieces as the rows the box draws: joined by ` · ` while they fit `width`
+/// columns, a continuation row indented under the label.
+///
+/// Wrapped here rather than by `Paragraph`'s word wrap so the row count the box budgets
+/// with is the count it draws: widths are display columns (`unicode-width`, what ratatui
+/// places cells by — a CJK character takes two), and breaking at the ` · ` keeps a figure
+/// and its name on one row. A single piece wider than the box is cut at the border (still
+/// one row), which only a label far longer than any fault's could be.
+fn fault_rows(pieces: &[String], width: usize) -> Vec<String> {
+    // Past `t=  3s `, under the label: a continuation reads as the same fault's figures,
+    // not as a fault of its own.
+    let indent = " ".repeat("t=  3s ".len());
+    let mut rows: Vec<String> = Vec::new();
+    for piece in pieces {
+        match rows.last_mut() {
+            None => rows.push(piece.clone()),
+            Some(row) if row.width() + " · ".width() + piece.width() <= width => {
+                row.push_str(" · ");
+                row.push_str(piece);
+            }
+            Some(_) => rows.push(format!("{indent}· {piece}")),
+        }
+    }
+    rows
 }

@@ -188,22 +188,38 @@ pub struct Summary {
     pub held: bool,
 }
 
-/// Events of a run.
+/// Events of a run, each tagged with the run (a sale) that sent it — as the orders and
+/// payments experiments do: a sale the learner left with Esc goes on to its catch-up in
+/// the background, and its late events must not land on the next sale's screen.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FlashEvent {
     /// The book is on sale; `instances` are what the learner can kill (see [`killable`]).
     Ready {
+        run: u64,
         book: u64,
         params: FlashParams,
         instances: Vec<String>,
     },
-    Tick(Box<Tick>),
+    Tick {
+        run: u64,
+        tick: Box<Tick>,
+    },
     /// A fault's action finished (or failed): a line for the footer.
-    Note(String),
-    Finished(Box<Summary>),
-    Failed(String),
-    /// The completion checklist's answer (key `v`; independent of any sale).
-    Checklist(Vec<checklist::Item>),
+    Note {
+        run: u64,
+        text: String,
+    },
+    Finished {
+        run: u64,
+        summary: Box<Summary>,
+    },
+    Failed {
+        run: u64,
+        message: String,
+    },
+    /// The completion checklist's answer, or why it could not be made (key `v`). No run:
+    /// it reads the stack and the saved benches, not a sale, and comes at any time.
+    Checklist(Result<Vec<checklist::Item>, String>),
 }
 
 /// A fault being timed.
@@ -216,9 +232,10 @@ struct Timed {
 /// resolves turns red before the run gives up on it.
 const CATCH_UP: Duration = Duration::from_secs(45);
 
-/// Runs one sale until every shopper is done (or `faults` is closed: the learner left),
+/// Runs sale `run` until every shopper is done (or `faults` is closed: the learner left),
 /// then waits for catch-up. Faults arrive on `faults` while it runs.
 pub async fn run(
+    run: u64,
     targets: FlashTargets,
     params: FlashParams,
     mut faults: mpsc::UnboundedReceiver<Fault>,
@@ -229,7 +246,7 @@ pub async fn run(
     // A fresh book per sale scopes every invariant: only this run's orders touch it, so
     // "sold = the paid orders' quantities" is exact, whatever else the stack is doing.
     let book = super::orders::fresh_book(&targets.user, &targets.catalog, params.stock).await?;
-    let _ = events.send(FlashEvent::Ready { book, params, instances: killable(&targets) });
+    let _ = events.send(FlashEvent::Ready { run, book, params, instances: killable(&targets) });
     let mut board = Board::new(&targets.mysql_url, &targets.redis_url, book, params.stock)?;
 
     let tally = Arc::new(Tally::default());
@@ -309,7 +326,7 @@ pub async fn run(
                     Err(e) => format!("{}：失败：{e:#}", t.record.label),
                 };
                 t.record.note = Some(note.clone());
-                let _ = events.send(FlashEvent::Note(note));
+                let _ = events.send(FlashEvent::Note { run, text: note });
             }
             // Once a second: read the stores, judge, time the faults, report. The sample is
             // taken here, in the loop, not on a task of its own, so a tick's board and its
@@ -349,11 +366,11 @@ pub async fn run(
                     faults: timed.iter().map(|t| t.record.clone()).collect(),
                     stock: sample.redis.map(|c| (c.avail, c.locked, c.sold)),
                 };
-                let _ = events.send(FlashEvent::Tick(Box::new(tick.clone())));
+                let _ = events.send(FlashEvent::Tick { run, tick: Box::new(tick.clone()) });
                 if phase == Phase::Done {
                     let held = tick.board.iter().all(|r| r.verdict == Verdict::Holds && r.ever_broken.is_none());
                     let summary = Summary { book, params, orders: sample.order_counts(), last: tick, held };
-                    let _ = events.send(FlashEvent::Finished(Box::new(summary.clone())));
+                    let _ = events.send(FlashEvent::Finished { run, summary: Box::new(summary.clone()) });
                     return Ok(summary);
                 }
             }
@@ -462,7 +479,8 @@ pub async fn script(
     );
     let (ftx, frx) = mpsc::unbounded_channel();
     let (etx, mut erx) = mpsc::unbounded_channel();
-    let runner = tokio::spawn(run(targets, params, frx, etx));
+    // Run 1: the script's events go to no screen, so there is no earlier run to tell apart.
+    let runner = tokio::spawn(run(1, targets, params, frx, etx));
     let mut plan = plan.into_iter().peekable();
     let mut ftx = Some(ftx);
     while let Some(e) = erx.recv().await {
@@ -470,11 +488,11 @@ pub async fn script(
             FlashEvent::Ready { book, params, .. } => {
                 print(format!("==> 秒杀开始：图书 #{book}，{}", params.describe()))
             }
-            FlashEvent::Note(n) => print(format!("    {n}")),
-            FlashEvent::Failed(m) => anyhow::bail!(m),
-            FlashEvent::Finished(_) => break,
+            FlashEvent::Note { text, .. } => print(format!("    {text}")),
+            FlashEvent::Failed { message, .. } => anyhow::bail!(message),
+            FlashEvent::Finished { .. } => break,
             FlashEvent::Checklist(_) => {}
-            FlashEvent::Tick(t) => {
+            FlashEvent::Tick { tick: t, .. } => {
                 print(tick_line(&t));
                 while let Some((at, _)) = plan.peek()
                     && t.elapsed_s >= *at
