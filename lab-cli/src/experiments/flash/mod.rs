@@ -435,12 +435,22 @@ fn counts(tally: &Tally, shoppers: u32) -> Counts {
     }
 }
 
-/// The scripted sale of `bookstore-lab lesson week6 --no-tui` and of the test: every fault
-/// type once, four seconds apart, while the shoppers arrive. Prints a line per second and
-/// fails unless every invariant held.
+/// The faults of the scripted sale unless told otherwise: every type once, the relay
+/// second, while payments are still in flight (a relay killed after the last payment has
+/// nothing to lose).
+pub const DEFAULT_FAULTS: &str = "kill,relay,redis,mysql";
+
+/// The scripted sale of `bookstore-lab lesson week6 --no-tui` and of the test: the faults
+/// named in `faults` (comma-separated, e.g. [`DEFAULT_FAULTS`]), four seconds apart, while
+/// the shoppers arrive. Prints a line per second and fails unless every invariant held.
+///
+/// The plan is an argument, not read from `BOOKSTORE_FLASH_FAULTS` here: the lesson's
+/// variable is the plain mode's to read, and a test passes the plan it asserts on — a
+/// variable left in the developer's shell then cannot change what the test runs.
 pub async fn script(
     targets: FlashTargets,
     params: FlashParams,
+    faults: &str,
     mut print: impl FnMut(String),
 ) -> anyhow::Result<Summary> {
     // The first killable service that every checkout passes through.
@@ -449,21 +459,15 @@ pub async fn script(
         .find(|n| targets.instances.iter().any(|i| i == n))
         .context("no order/inventory/catalog/user instance to kill")?
         .to_string();
-    // `BOOKSTORE_FLASH_FAULTS=redis,mysql` runs only those (in that order, 4 s apart):
-    // one fault at a time is how you find which one a symptom belongs to.
-    // The default order puts the relay second, while payments are still in flight: a
-    // relay killed after the last payment has nothing to lose.
-    let chosen =
-        std::env::var("BOOKSTORE_FLASH_FAULTS").unwrap_or_else(|_| "kill,relay,redis,mysql".into());
     let mut plan = Vec::new();
-    for (n, name) in chosen.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
+    for (n, name) in faults.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
         let fault = match name {
             "kill" => Fault::Kill(victim.clone()),
             "redis" => Fault::RestartRedis,
             "mysql" => Fault::PauseMysql(3),
             "relay" => Fault::KillRelay,
             other => anyhow::bail!(
-                "unknown fault `{other}` in BOOKSTORE_FLASH_FAULTS (kill, redis, mysql, relay)"
+                "unknown fault `{other}` in `{faults}` (known: kill, redis, mysql, relay)"
             ),
         };
         plan.push((3.0 + 4.0 * n as f64, fault));
