@@ -166,8 +166,12 @@ pub enum Command {
     Discovery(crate::experiments::discovery::Action),
     /// Leave the discovery screen: stop its load.
     StopDiscovery,
-    /// Start the capstone's flash sale.
-    StartFlash(crate::experiments::flash::FlashParams),
+    /// Start sale `run` of the capstone; every event of that sale comes back tagged with
+    /// `run`, and the screen drops the events of any other (see `app::flash`).
+    StartFlash {
+        run: u64,
+        params: crate::experiments::flash::FlashParams,
+    },
     /// Inject a fault into the running sale.
     Flash(crate::experiments::flash::faults::Fault),
     /// Leave the capstone screen: the shoppers stop, the run ends through catch-up.

@@ -370,7 +370,7 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
         Command::StopDiscovery => {
             DISCOVERY.lock().expect("not poisoned").take();
         }
-        Command::StartFlash(params) => {
+        Command::StartFlash { run, params } => {
             let tx = tx.clone();
             let targets = FlashTargets::from_lab(&ctx.lab_dir);
             let (ftx, frx) = mpsc::unbounded_channel();
@@ -379,7 +379,7 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
                 let (etx, erx) = mpsc::unbounded_channel();
                 let forward = forward(erx, tx.clone(), Event::Flash);
                 let result = match targets {
-                    Ok(t) => flash::run(t, params, frx, etx).await.map(drop),
+                    Ok(t) => flash::run(run, t, params, frx, etx).await.map(drop),
                     Err(e) => {
                         drop(etx);
                         Err(e)
@@ -387,7 +387,10 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
                 };
                 let _ = forward.await;
                 if let Err(e) = result {
-                    let _ = tx.send(Event::Flash(FlashEvent::Failed(format!("{e:#}"))));
+                    // Tagged like the sale's own events: a set-up that fails after the learner
+                    // left (or started the next sale) is dropped with them.
+                    let message = format!("{e:#}");
+                    let _ = tx.send(Event::Flash(FlashEvent::Failed { run, message }));
                 }
             });
         }
@@ -402,11 +405,8 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
         Command::FlashChecklist => {
             let (tx, dir) = (tx.clone(), ctx.lab_dir.clone());
             tokio::spawn(async move {
-                let event = match flash::checklist::run(&dir).await {
-                    Ok(items) => FlashEvent::Checklist(items),
-                    Err(e) => FlashEvent::Failed(format!("{e:#}")),
-                };
-                let _ = tx.send(Event::Flash(event));
+                let items = flash::checklist::run(&dir).await.map_err(|e| format!("{e:#}"));
+                let _ = tx.send(Event::Flash(FlashEvent::Checklist(items)));
             });
         }
         // Same shape as the cache: addresses now, everything else in the task, a failure comes

@@ -1,5 +1,6 @@
 //! The Day 33–34 payments experiment against a real stack: the six service binaries started
-//! by the lab's own supervisor (`bookstore-lab up --external --free-ports`) on the suite's
+//! by the lab's own supervisor (`bookstore-lab up --external --free-ports --no-seed`, see
+//! `common::Stack`) on the suite's
 //! MariaDB, Redis and Consul, then the four scenarios exactly as the TUI runs them — the
 //! kill in scenario 3 is a real SIGKILL of the real payment-service process.
 //!
@@ -42,11 +43,15 @@ async fn payments_are_exactly_once_survive_a_kill_and_refund_after_cancel() {
     let mut setup = None;
     let mut reports = Vec::new();
     for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
+        // Re-read for every scenario, as the TUI does on every key: after scenario 3's
+        // restart, `stack.json` holds the new payment-service process.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let targets = ctx.payment_targets().expect("the stack records all six services");
         let run = payments::run(i as u64 + 1, targets, scenario, setup.clone(), tx)
             .await
             .unwrap_or_else(|e| panic!("{scenario:?}: {e:#}"));
+        // The setup travels the way `PaymentsState` carries it: taken from the run's `Ready`
+        // and handed to the next run, so all four scenarios share one shopper and one book.
         while let Ok(e) = rx.try_recv() {
             if let payments::PaymentsEvent::Ready { setup: s, .. } = e {
                 setup = Some(s);
@@ -86,6 +91,8 @@ async fn payments_are_exactly_once_survive_a_kill_and_refund_after_cancel() {
     // Cancel, then pay: refunded, the order stays Cancelled, the unit is for sale again.
     assert_eq!(refund.payment_status, PaymentStatus::Refunded);
     assert_eq!(refund.order_status, OrderStatus::Cancelled);
+    // The reason is the relay's refund record (`refunded: <order-service's refusal>`): the
+    // refund path was taken, not some other failure that happened to sell nothing.
     assert!(refund.reason.starts_with("refunded"), "reason: {}", refund.reason);
     assert_eq!(refund.after.sold, refund.before.sold);
     assert_eq!(refund.after.available, refund.before.available);

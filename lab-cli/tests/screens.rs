@@ -845,9 +845,9 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
     key(&mut a, KeyCode::Char('x'));
     assert_eq!(a.screen, Screen::Flash);
     let params = FlashParams::default();
-    assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartFlash(params)]);
+    assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartFlash { run: 1, params }]);
     let instances = vec!["order".to_string(), "inventory".into(), "payment".into()];
-    a.update(Event::Flash(FlashEvent::Ready { book: 7, params, instances }));
+    a.update(Event::Flash(FlashEvent::Ready { run: 1, book: 7, params, instances }));
     let board = Invariant::ALL
         .iter()
         .map(|&invariant| Row {
@@ -894,11 +894,205 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
         ],
         stock: Some((0, 13, 7)),
     };
-    a.update(Event::Flash(FlashEvent::Tick(Box::new(tick))));
+    a.update(Event::Flash(FlashEvent::Tick { run: 1, tick: Box::new(tick) }));
     key(&mut a, KeyCode::Right);
     a.notice = None;
     let screen = draw(&a, 80, 24);
     assert!(screen.contains("k 将 kill -9：inventory"), "{screen}");
     assert_eq!(screen.matches('✔').count(), 5, "{screen}");
+    // The key line fits 80 columns: its last pair, Esc and what it does, is not cut.
+    assert!(screen.lines().last().unwrap().ends_with("Esc  返回"), "{screen}");
     insta::assert_snapshot!(screen);
+}
+
+// Five instances (`+` three times) need five table rows; the box once had three, and the
+// fourth and fifth rows — with the `▶` on them — were drawn below its border.
+/// The discovery table shows the selected row at 80×24 even with five instances, and
+/// every row at a larger size.
+#[test]
+fn discovery_table_keeps_the_selected_instance_in_view_at_80x24() {
+    use bookstore_lab::experiments::discovery::DiscoveryEvent;
+    let mut a = app();
+    a.open_lesson("day35").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    assert_eq!(a.screen, Screen::Discovery);
+    assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartDiscovery]);
+    a.update(Event::Discovery(DiscoveryEvent::Ready { workers: 16 }));
+    // Five: two more than the old box held, and fewer than the six that fit the bars and
+    // the table both at 80×24, so the snapshot shows every bar too.
+    let labels = ["user", "user-2", "user-3", "user-4", "user-5"];
+    a.update(discovery_tick(&labels));
+    // Down to the last row, the one the old layout drew below the border.
+    for _ in 0..4 {
+        key(&mut a, KeyCode::Down);
+    }
+    let screen = draw(&a, 80, 24);
+    assert!(screen.contains("▶user-5"), "{screen}");
+    let large = draw(&a, 120, 40);
+    // The addresses are in the table only (the bars carry the labels).
+    for n in 0..labels.len() {
+        let address = format!("127.0.0.1:{}", 50051 + n);
+        assert!(large.contains(&address), "{address} missing at 120×40:\n{large}");
+    }
+    insta::assert_snapshot!(screen);
+}
+
+// Addresses from 50051 up, one per row: the table is the one place addresses are drawn,
+// so a test finds a row there by its address.
+/// A discovery tick listing `labels`, all passing.
+fn discovery_tick(labels: &[&str]) -> Event {
+    use bookstore_lab::experiments::discovery::{DiscoveryEvent, InstanceView, Tick};
+    let instances = labels
+        .iter()
+        .enumerate()
+        .map(|(n, l)| InstanceView {
+            label: l.to_string(),
+            address: format!("127.0.0.1:{}", 50051 + n),
+            consul: "passing".into(),
+            served_qps: Some(400.0),
+            sent_qps: Some(400.0),
+        })
+        .collect();
+    Event::Discovery(DiscoveryEvent::Tick(Tick {
+        rps: 800.0,
+        ok: 800,
+        instances,
+        ..Tick::default()
+    }))
+}
+
+// With an index for the selection, `user` vanishing moved the `▶` from user-2 to user-3,
+// and `k` killed an instance the learner never chose.
+/// The discovery selection follows its instance when a row above it disappears, and a
+/// selection whose instance left the list kills nothing.
+#[test]
+fn discovery_k_kills_the_selected_instance_after_a_row_above_it_disappears() {
+    use bookstore_lab::experiments::discovery::Action;
+    let mut a = app();
+    a.open_lesson("day35").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    key(&mut a, KeyCode::Enter);
+    a.update(discovery_tick(&["user", "user-2", "user-3"]));
+    // The first tick selected `user`; one row down is user-2. Then `user` leaves the list
+    // (stopped with `-`, or forgotten by Consul): user-2 is now the first row.
+    key(&mut a, KeyCode::Down);
+    a.update(discovery_tick(&["user-2", "user-3"]));
+    assert!(draw(&a, 80, 24).contains("▶user-2"));
+    let cmds = key(&mut a, KeyCode::Char('k'));
+    assert_eq!(cmds, vec![Command::Discovery(Action::Kill("user-2".into()))]);
+    // The selected instance itself leaves: no row is marked, and `k` says why instead of
+    // picking a neighbour.
+    a.update(discovery_tick(&["user-3"]));
+    assert!(key(&mut a, KeyCode::Char('k')).is_empty(), "user-2 is gone: nothing to kill");
+    assert!(a.notice.as_deref().is_some_and(|n| n.contains("user-2")), "{:?}", a.notice);
+}
+
+// Enter used to keep `tick`: the first run's rps and failure count stood under the second
+// run's status line until its first second, and read as the new run's figures.
+/// A second discovery run starts without the first run's last second on screen.
+#[test]
+fn discovery_enter_after_a_finished_run_clears_its_figures() {
+    use bookstore_lab::experiments::discovery::DiscoveryEvent;
+    let mut a = app();
+    a.open_lesson("day35").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    key(&mut a, KeyCode::Enter);
+    a.update(discovery_tick(&["user"]));
+    // A failed run is over (`running` cleared), so Enter starts the next one.
+    a.update(Event::Discovery(DiscoveryEvent::Failed("gateway gone".into())));
+    assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartDiscovery]);
+    assert!(a.discovery.tick.is_none());
+    assert!(draw(&a, 80, 24).contains("正在登录"));
+}
+
+// The relay's line is wider than the box and wraps to two rows; counting lines instead of
+// rows let the newest faults fall below the border once the box was full.
+/// With more faults than rows, the faults box still shows the newest fault whole.
+#[test]
+fn flash_faults_box_keeps_the_newest_fault_when_lines_wrap() {
+    use bookstore_lab::experiments::flash::{
+        Counts, FaultRecord, FlashEvent, FlashParams, Phase, Tick, shopper::Route,
+    };
+    let mut a = app();
+    a.open_lesson("week6").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    key(&mut a, KeyCode::Enter);
+    let instances = vec!["order".to_string()];
+    a.update(Event::Flash(FlashEvent::Ready {
+        run: 1,
+        book: 7,
+        params: FlashParams::default(),
+        instances,
+    }));
+    // Eight faults for a box of 8 rows, relay (two rows each) and kill (one) in turn, the
+    // newest a kill at t=31 s. Counted from the newest back, 7 rows hold t=15…31 s and the
+    // t=3, 7 and 11 s faults drop out; the old count kept the eight oldest *lines*, 12 rows,
+    // and the box cut them after t=19 s. `failed_answers` = n marks each fault's last row.
+    let faults = (0..8)
+        .map(|n| FaultRecord {
+            label: if n % 2 == 0 {
+                "kill -9 outbox relay（payment-service）".into()
+            } else {
+                "kill -9 order".into()
+            },
+            at_s: 3.0 + 4.0 * n as f64,
+            route: if n % 2 == 0 { Route::Paid } else { Route::Order },
+            note: None,
+            restored_ms: Some(1700),
+            recovered_ms: Some(1800),
+            failed_answers: n,
+        })
+        .collect();
+    let tick = Tick {
+        elapsed_s: 33.0,
+        phase: Phase::Selling,
+        counts: Counts::default(),
+        rps: 5.0,
+        p99_ms: None,
+        board: Vec::new(),
+        faults,
+        stock: None,
+    };
+    a.update(Event::Flash(FlashEvent::Tick { run: 1, tick: Box::new(tick) }));
+    // No notice: it would take its rows from the faults box and change the count.
+    a.notice = None;
+    let screen = draw(&a, 80, 24);
+    // The newest fault (t=31s) and its last figure, not only its first row.
+    assert!(screen.contains("t= 31s kill -9 order"), "{screen}");
+    assert!(screen.contains("错误应答 7"), "{screen}");
+}
+
+// Esc leaves a sale that goes on to its catch-up in the background; a failure it reports
+// later belongs to that abandoned run, not to the idle screen or the next sale. The
+// checklist's failure, which used the same event before runs were tagged, still shows.
+/// A late failure of a sale the learner left is not shown, on the idle screen or on the
+/// next sale's; the checklist's is.
+#[test]
+fn flash_drops_a_late_failure_of_an_abandoned_sale() {
+    use bookstore_lab::experiments::flash::FlashEvent;
+    let failed =
+        |run| Event::Flash(FlashEvent::Failed { run, message: "order-service unreachable".into() });
+    let mut a = app();
+    a.open_lesson("week6").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    key(&mut a, KeyCode::Enter);
+    // Sale 1 is left with Esc (its shoppers stop, its catch-up goes on) and the learner
+    // comes back: sale 1's failure lands on the idle screen.
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('x'));
+    assert_eq!(a.screen, Screen::Flash);
+    a.update(failed(1));
+    assert_eq!(a.flash.error, None);
+    assert!(!draw(&a, 80, 24).contains("失败"));
+    // Sale 2 runs: sale 1's failure, later still, is not sale 2's; sale 2's own is shown.
+    let params = a.flash.params;
+    assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartFlash { run: 2, params }]);
+    a.update(failed(1));
+    assert!(a.flash.running && a.flash.error.is_none(), "sale 2 goes on");
+    a.update(failed(2));
+    assert!(!a.flash.running);
+    assert!(draw(&a, 80, 24).contains("失败：order-service unreachable"));
+    // The checklist has no run: its failure comes at any time and goes to the footer.
+    a.update(Event::Flash(FlashEvent::Checklist(Err("no stack.json".into()))));
+    assert!(a.notice.as_deref().is_some_and(|n| n.contains("no stack.json")), "{:?}", a.notice);
 }

@@ -1,9 +1,10 @@
 //! The capstone screen's state, keys and events (the `App` hooks them in).
 //!
-//! Faults are chosen with two keys: ←/→ picks the instance a `k` will kill (the list comes
-//! from the first tick's `instances`, i.e. from `stack.json`), and `r`, `m`, `o` are the
-//! three infrastructure faults. The runner owns every action; this state only remembers
-//! the last tick, the target, and the answers.
+//! Faults are chosen with two keys: `→` (or Tab) and `[` step through the instances a `k`
+//! will kill (← is taken: it leaves the screen, like Esc), and `r`, `m`, `o` are the three
+//! infrastructure faults. The list comes from the run's `Ready` event — the services in
+//! `stack.json`, order-service first (see `experiments::flash::killable`). The runner owns
+//! every action; this state only remembers the last tick, the target, and the answers.
 
 use ratatui::crossterm::event::KeyCode;
 
@@ -17,18 +18,30 @@ pub const PAUSE_SECS: u64 = 4;
 /// The capstone screen.
 #[derive(Clone, Debug, Default)]
 pub struct FlashState {
+    /// The sale on screen (0: none yet); each Enter starts the next.
+    pub run: u64,
+    /// A sale is on: Enter set it, `Finished`/`Failed` or Esc clear it. Faults are only
+    /// sent while it is set.
     pub running: bool,
+    /// The sale's size; `Ready` overwrites it with what the runner actually used.
     pub params: FlashParams,
+    /// The fresh book of this sale (each sale publishes its own, so sales never share stock).
     pub book: Option<u64>,
+    /// The last second of the sale: counts, board, faults.
     pub tick: Option<Tick>,
+    /// Set at the end; its `held` decides the green or red final status line.
     pub summary: Option<Summary>,
     /// Instances a `k` can kill, and which one is chosen.
     pub instances: Vec<String>,
+    /// Index into `instances`; it wraps both ways (→ after the last is the first, `[` before
+    /// the first is the last).
     pub target: usize,
     /// Answers to faults, newest last.
     pub notes: Vec<String>,
     /// The completion checklist, once `v` ran it (shown instead of the faults).
     pub checklist: Option<Vec<crate::experiments::flash::checklist::Item>>,
+    /// Why the sale failed; replaces the status line. (A checklist that could not be made
+    /// says so in the footer: a sale may still be running under it.)
     pub error: Option<String>,
 }
 
@@ -40,12 +53,17 @@ impl FlashState {
 
     /// A key: the commands to run, and a notice for the footer.
     pub fn key(&mut self, code: KeyCode) -> (Vec<Command>, Option<String>) {
+        // The footer names the fault at once; the runner's own account (pids, how long it
+        // was down) follows as a `Note` when the action is over, seconds later.
         let fault = |f: Fault| {
             let note = format!("注入故障：{}", f.label());
             (vec![Command::Flash(f)], Some(note))
         };
         match code {
+            // A new sale starts from a clean screen: the last sale's board and faults under a
+            // new sale's status line would pair one sale's verdicts with another's numbers.
             KeyCode::Enter if !self.running => {
+                self.run += 1;
                 self.running = true;
                 self.error = None;
                 self.tick = None;
@@ -53,10 +71,12 @@ impl FlashState {
                 self.notes.clear();
                 self.checklist = None;
                 (
-                    vec![Command::StartFlash(self.params)],
+                    vec![Command::StartFlash { run: self.run, params: self.params }],
                     Some("秒杀开始：注册顾客、发布限量图书…".into()),
                 )
             }
+            // `max(1)` keeps the modulo defined before `Ready` (no instances yet); the target
+            // then stays 0 and `k` answers that there is nothing to pick.
             KeyCode::Right | KeyCode::Tab => {
                 self.target = (self.target + 1) % self.instances.len().max(1);
                 (Vec::new(), None)
@@ -70,12 +90,17 @@ impl FlashState {
                     self.target.checked_sub(1).unwrap_or(self.instances.len().saturating_sub(1));
                 (Vec::new(), None)
             }
+            // Faults only during a sale: outside one there is no load to show their cost, and
+            // the runner that times them is not listening (the TUI would drop the command).
             _ if !self.running => (Vec::new(), Some("先按 Enter 开始秒杀".into())),
             KeyCode::Char('k') => match self.target_name() {
                 Some(name) => fault(Fault::Kill(name.to_string())),
                 None => (Vec::new(), Some("还没有可选的实例".into())),
             },
             KeyCode::Char('r') => fault(Fault::RestartRedis),
+            // 4 s here where the scripted run uses 3 (`experiments::flash::script`): only a
+            // pause longer than the gateway's 3 s deadline is sure to show the learner 504s;
+            // the script and its test assert on recovery, not on the 504s.
             KeyCode::Char('m') => fault(Fault::PauseMysql(PAUSE_SECS)),
             KeyCode::Char('o') => fault(Fault::KillRelay),
             _ => (Vec::new(), None),
@@ -84,42 +109,61 @@ impl FlashState {
 
     /// Folds an event; a fault's answer also goes to the footer.
     pub fn on_event(&mut self, e: FlashEvent) -> Option<String> {
-        // A run the learner left with Esc goes on to its catch-up in the background; its
-        // late events must not paint over the screen's next run (or its idle state).
-        if let FlashEvent::Checklist(items) = e {
-            let count = |ok: Option<bool>| items.iter().filter(|i| i.ok == ok).count();
-            let note = format!(
-                "完成标准：{} 项达成 · {} 项未达成 · {} 项尚未测量",
-                count(Some(true)),
-                count(Some(false)),
-                count(None)
-            );
-            self.checklist = Some(items);
-            return Some(note);
-        }
-        if !self.running && !matches!(e, FlashEvent::Failed(_)) {
+        // The checklist is not part of a sale (it reads the stack and the saved benches), so
+        // its answer is folded before the run gate below, at any time.
+        let run = match e {
+            FlashEvent::Checklist(Err(m)) => return Some(format!("完成标准核对失败：{m}")),
+            FlashEvent::Checklist(Ok(items)) => {
+                let count = |ok: Option<bool>| items.iter().filter(|i| i.ok == ok).count();
+                let note = format!(
+                    "完成标准：{} 项达成 · {} 项未达成 · {} 项尚未测量",
+                    count(Some(true)),
+                    count(Some(false)),
+                    count(None)
+                );
+                self.checklist = Some(items);
+                return Some(note);
+            }
+            // Every sale variant named, no `_` arm: an event added later without a run id
+            // does not compile, instead of slipping past the gate.
+            FlashEvent::Ready { run, .. }
+            | FlashEvent::Tick { run, .. }
+            | FlashEvent::Note { run, .. }
+            | FlashEvent::Finished { run, .. }
+            | FlashEvent::Failed { run, .. } => run,
+        };
+        // Only the sale on screen, and only while it runs: a sale the learner left with Esc
+        // goes on to its catch-up in the background, and its late events — a failure among
+        // them — must paint neither the idle screen (same run number, no longer running)
+        // nor the next sale's (a newer run number).
+        if !self.running || run != self.run {
             return None;
         }
         match e {
-            FlashEvent::Ready { book, params, instances } => {
+            FlashEvent::Ready { book, params, instances, .. } => {
                 self.book = Some(book);
                 self.params = params;
                 self.instances = instances;
+                // Back to the first of `killable`'s order (order-service): the list is rebuilt
+                // from this sale's `stack.json`, and an index into the previous sale's list
+                // could now name another service.
                 self.target = 0;
             }
-            FlashEvent::Tick(t) => self.tick = Some(*t),
-            FlashEvent::Note(n) => {
-                self.notes.push(n.clone());
-                return Some(n);
+            FlashEvent::Tick { tick, .. } => self.tick = Some(*tick),
+            FlashEvent::Note { text, .. } => {
+                self.notes.push(text.clone());
+                return Some(text);
             }
-            FlashEvent::Finished(s) => {
+            // The summary carries the last tick so the board the verdict was made on stays on
+            // screen, not the second before it.
+            FlashEvent::Finished { summary, .. } => {
                 self.running = false;
-                self.tick = Some(s.last.clone());
-                self.summary = Some(*s);
+                self.tick = Some(summary.last.clone());
+                self.summary = Some(*summary);
             }
-            FlashEvent::Failed(m) => {
+            FlashEvent::Failed { message, .. } => {
                 self.running = false;
-                self.error = Some(m);
+                self.error = Some(message);
             }
             FlashEvent::Checklist(_) => {}
         }

@@ -30,6 +30,8 @@ const ATTEMPT_STEPS: &[u32] = &[2, 5, 10, 20, 50, 100, 200];
 /// The orders screen.
 #[derive(Clone, Debug, Default)]
 pub struct OrdersState {
+    /// Stock and burst size for the *next* run; `s`/`S`/`b`/`B` change it at any time,
+    /// a running burst keeps the values it started with.
     pub params: OrderParams,
     /// The run on screen (0: none yet).
     pub run: u64,
@@ -39,17 +41,23 @@ pub struct OrdersState {
     pub book: Option<u64>,
     /// The run's shoppers' tokens (index = `PendingOrder::shopper`).
     pub tokens: Vec<String>,
+    /// The first CreateOrder's steps, run alone before the burst (see `ui::orders`).
     pub chain: Vec<ChainStep>,
+    /// The load engine's live counts of the burst; the final snapshot once `burst_done`.
     pub burst: Snapshot,
+    /// The burst is over: from here the run only watches, and Enter may start the next.
     pub burst_done: bool,
     /// The latest sample (`None` before the first).
     pub stock: Option<StockView>,
     /// The run's Pending orders, oldest first.
     pub pending: Vec<PendingOrder>,
+    /// This run's orders listed as Cancelled in the last sample (by `c` or the sweeper).
     pub cancelled: u64,
     /// The latest sample's clock (unix ms): countdowns are computed from it.
     pub now: i64,
-    /// The order `e` is waiting for.
+    /// The order `e` is waiting for. `e` sends nothing: expiry is order-service's
+    /// sweeper's job, and the lab's part is to watch it happen (the note comes from
+    /// `on_event` when the order leaves the Pending list).
     pub awaiting: Option<u64>,
     /// Answers to the learner's actions, newest last.
     pub notes: Vec<String>,
@@ -85,6 +93,9 @@ impl OrdersState {
             // Enter is refused only until the burst is over: after that the old run is just a
             // watcher, and a new run (a new book, new shoppers) cannot disturb it.
             KeyCode::Enter | KeyCode::Char('r') if !self.running || self.burst_done => {
+                // A whole new state but the knobs and the run number: the old run's tokens,
+                // orders and notes must not leak into the new run's screen, and the run id
+                // is what lets `on_event` drop the old watcher's late samples.
                 let params = self.params;
                 let run = self.run + 1;
                 *self = OrdersState { params, run, running: true, ..OrdersState::default() };
@@ -93,6 +104,9 @@ impl OrdersState {
             KeyCode::Enter | KeyCode::Char('r') => {
                 return (Vec::new(), Some("正在下单，请等这一轮抢完".into()));
             }
+            // On this run's book, as its first shopper: the lock and its compensating release
+            // then show on the same conservation line the learner is watching, and the note
+            // quotes both entries of inventory's stock log.
             KeyCode::Char('f') => {
                 return match (self.book, self.tokens.first()) {
                     (Some(book), Some(token)) => (
@@ -107,6 +121,9 @@ impl OrdersState {
                 let Some(o) = self.pending.last() else {
                     return (Vec::new(), Some("没有待支付的订单可取消".into()));
                 };
+                // The owner's token: CancelOrder checks that the caller owns the order, and
+                // `shopper` indexes the tokens of this same run (the watcher listed the orders
+                // with them), so the index is always in range.
                 let cmd = Command::CancelOrder {
                     run: self.run,
                     token: self.tokens[o.shopper].clone(),
@@ -138,6 +155,8 @@ impl OrdersState {
     /// Folds an event of the experiment into the screen; returns a notice when the
     /// learner should look (an action's answer, the awaited order expiring).
     pub fn on_event(&mut self, e: OrdersEvent) -> Option<String> {
+        // Every variant named, no `_` arm: an event added later without a run id does not
+        // compile, instead of slipping past the filter below.
         let run = match &e {
             OrdersEvent::Ready { run, .. }
             | OrdersEvent::Chain { run, .. }
@@ -166,6 +185,8 @@ impl OrdersState {
                 self.stock = Some(stock);
                 self.cancelled = cancelled;
                 self.now = now;
+                // Gone from the Pending list means expired: nothing in this experiment pays, and
+                // `c` on the awaited order already cleared `awaiting` before its cancel landed.
                 let gone = self.awaiting.filter(|id| !pending.iter().any(|p| p.id == *id));
                 self.pending = pending;
                 if let Some(id) = gone {

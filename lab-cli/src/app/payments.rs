@@ -32,6 +32,8 @@ pub struct PaymentsState {
     pub steps: Vec<Step>,
     /// The last report of each scenario, indexed like [`Scenario::ALL`].
     pub reports: [Option<Report>; 4],
+    /// The last scenario's failure (an RPC error, a restart that did not come back), not
+    /// a broken invariant — that is a red verdict row, with the report to show for it.
     pub error: Option<String>,
 }
 
@@ -53,6 +55,8 @@ impl PaymentsState {
     // is written, and the report slots, the rows and the keys all follow it from there.
     /// The index of `s` in [`Scenario::ALL`] (and in `reports`).
     pub fn slot(s: Scenario) -> usize {
+        // `ALL` lists every variant, so the fallback is unreachable; 0 rather than a panic
+        // because a wrong row on screen is a smaller failure than a crashed terminal.
         Scenario::ALL.iter().position(|x| *x == s).unwrap_or(0)
     }
 
@@ -75,6 +79,8 @@ impl PaymentsState {
         // previous run. The verdicts of the other scenarios stay — they are still true.
         self.steps.clear();
         self.error = None;
+        // `setup: None` on the first press: the runner then registers a shopper, publishes a
+        // book and announces both in `Ready`, which every later press carries back.
         let cmd = Command::StartPayment { run: self.run, scenario, setup: self.setup.clone() };
         (vec![cmd], Some(format!("开始：{}", scenario.label())))
     }

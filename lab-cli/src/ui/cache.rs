@@ -1,7 +1,7 @@
 //! Day 29's cache experiment: hit rate per second, the hottest book, and invalidation.
 //!
-//! Layout at 80×24: 7 rows of numbers, a 5-row sparkline, and the learner's writes in
-//! what is left. The numbers are read from the service's own counters
+//! Layout at 80×24: a 7-row box of numbers, a 5-row sparkline, and the learner's writes
+//! in what is left. The numbers are read from the service's own counters
 //! (`cache_requests_total`), so what this screen shows is what the catalog observed.
 //!
 //! Reading the screen: the first seconds of a run are misses (cold cache) and the
@@ -85,6 +85,9 @@ pub fn render(
             fmt_us(c.load.p50_us),
             fmt_us(c.load.p99_us)
         )),
+        // The lesson's number, hence the colour: the rate of the last second (what the
+        // sparkline plots) next to the run's total, then the split — list pages are the
+        // ones a publish invalidates, details the ones it leaves alone.
         Line::styled(
             format!(
                 "命中率：本秒 {} · 累计 {}（列表 {}/{}，详情 {}/{}）",
@@ -97,6 +100,9 @@ pub fn render(
             ),
             Style::new().fg(Color::Green),
         ),
+        // The hottest book (Zipf rank 1, the one `u` sells) and its stock as catalog's own
+        // GetBook answers it: the question is whether the cached book carries a stale stock,
+        // so the figure must come through the catalogue, not from inventory directly.
         Line::from(format!(
             "最热的书：{} · 目录显示的库存（来自库存服务）{}",
             c.hot.map_or("-".into(), |h| format!("#{h}")),
@@ -116,6 +122,9 @@ pub fn render(
     );
     // Per second, not cumulative: after a publish the list version moves, list pages
     // miss once and refill - a visible dip that the cumulative rate would smooth away.
+    // A second without lookups adds no bar (see `App::on_cache`), so the x axis is seconds
+    // that had reads: an idle second is not drawn as a 0 % dip the learner would blame on
+    // the cache.
     frame.render_widget(
         // `max(100)` pins the scale to 0–100 %: an auto-scaled sparkline would stretch a change
         // from 97 % to 95 % into a cliff and make a healthy cache look broken.

@@ -43,6 +43,9 @@ pub fn render(
     ])
     .areas(area);
 
+    // 观察中 = the burst is over but the watcher still samples until no order of the run is
+    // Pending (paid, cancelled or expired by the sweeper): the part of Day 32 that takes
+    // minutes. Enter is accepted again from here, on a new book (see `app::orders`).
     let status = if let Some(e) = &o.error {
         format!("失败：{e}")
     } else if o.run == 0 {
@@ -54,6 +57,9 @@ pub fn render(
     } else {
         "完成（按 Enter 再来一轮）".into()
     };
+    // The knobs lead the line (`params.describe()`), so `s`/`S`/`b`/`B` show their effect
+    // before Enter. `b`/`B` are named only in the idle hint, not in the key line: with them
+    // the key line would need 88 of the 80 columns.
     let book = o.book.map_or(String::new(), |b| format!(" · 图书 #{b}"));
     frame.render_widget(
         Line::styled(
@@ -63,13 +69,12 @@ pub fn render(
         status_area,
     );
 
-    // Two facts on the conservation line, each with its own ≠ when it fails, so a red line
-    // says which one broke: the counters not adding up is an inventory bug (a script moving
-    // units wrong); `locked ≠ pending` is the order/inventory disagreement Day 32 is about —
-    // a lock no order owns (a leak) or an order whose lock is gone (an oversell waiting to
-    // happen on payment).
     // The burst: client-side counts from the load engine, where "refused" is the service's
     // FAILED_PRECONDITION (not enough stock) — a correct answer, kept apart from errors.
+    // p50/p99 are the load engine's, every CreateOrder of the burst timed by the caller, so
+    // they include the contention of all the shoppers at once (unlike the chain below).
+    // *错误* is everything else (a deadline, an Internal) and should read 0: a non-zero count
+    // is a bug or an overloaded machine, never part of the lesson's result.
     let b = &o.burst;
     let mut lines = vec![Line::from(format!(
         "已创建 {} · 被拒绝 {}（库存不足）· 错误 {} · p50 {} · p99 {}",
@@ -79,6 +84,11 @@ pub fn render(
         fmt_us(b.p50_us),
         fmt_us(b.p99_us)
     ))];
+    // The stock is inventory's own GetStock of this run's fresh book, sampled once a second
+    // by the watcher in the same round as the Pending orders — but GetStock first, then each
+    // shopper's ListOrders. A cancel or expiry landing between the two reads shows
+    // `locked ≠ pending` for one sample: a red the next second clears is the sampling, a red
+    // that stays is a leak.
     match &o.stock {
         Some(s) => {
             let c = conservation(s, &o.pending);
@@ -86,6 +96,9 @@ pub fn render(
                 "库存  available {} · locked {} · sold {} · total {}",
                 s.available, s.locked, s.sold, s.total
             )));
+            // Two facts on the conservation line (see `experiments::orders::Conservation` for
+            // the bug behind each), and each gets its own `≠` when it fails, so a red line
+            // says which one broke without the learner doing the sum.
             let (mark, color) = if c.holds() { ("✔", Color::Green) } else { ("✘", Color::Red) };
             lines.push(Line::styled(
                 format!(
@@ -102,6 +115,8 @@ pub fn render(
                 Style::new().fg(color).add_modifier(Modifier::BOLD),
             ));
         }
+        // No zeros before the first sample: `0+0+0=0` would be a green conservation line
+        // about a stock nobody has read yet.
         None => lines.push(Line::from("库存  （等待第一次 GetStock）")),
     }
     frame.render_widget(
@@ -109,12 +124,18 @@ pub fn render(
         burst_area,
     );
 
+    // The chain is the first CreateOrder run alone before the burst, from its
+    // `server-timing` header: an unloaded picture of where one order's time goes, so the
+    // parallel lookups are visible and not drowned in the burst's queueing.
     frame.render_widget(
         Paragraph::new(chain_lines(&o.chain))
             .block(Block::bordered().title(" 一次 CreateOrder 的调用链（server-timing） ")),
         chain_area,
     );
 
+    // The oldest Pending order leads because it expires first: its countdown is what `e`
+    // waits for, and `c` cancels the newest so this one keeps counting. The countdown is
+    // computed from the sample's clock (`o.now`), never read here.
     let mut lines = vec![Line::from(match (o.pending.first(), o.countdown()) {
         (Some(p), Some(secs)) => format!(
             "待支付 {} 笔 · 已取消 {} 笔 · 最早的 #{} 还有 {secs} 秒过期{}",
@@ -137,6 +158,9 @@ pub fn render(
         orders_area,
     );
 
+    // `f`, `c` and `e` are the three ways a lock is released without a sale — a failed
+    // commit (compensated before any order exists), a cancel, an expiry — each one a path
+    // the conservation line must survive.
     const KEYS: &[(&str, &str)] = &[
         ("Enter", "开始"),
         ("f", "失败提交"),
@@ -149,12 +173,13 @@ pub fn render(
     ("订单实验：下单、补偿与过期（Day 31–32）".into(), KEYS)
 }
 
-// A Gantt chart in text: the columns are time, so "side by side" means "starting in the
-// same column" — ValidateToken and the GetBooks begin at 0 together and the longer of them
-// decides where `claim` starts. The parallel rows are cyan and marked `∥`, the sequential
-// ones yellow. Five rows fit the box; an order of several books lists more GetBooks, and
-// the summary line then says how many were left out rather than silently dropping them.
 /// The call chain as rows on one time axis: `name  ····████  1.10ms`.
+///
+/// A Gantt chart in text: the columns are time, so "side by side" means "starting in the
+/// same column" — ValidateToken and the GetBooks begin at 0 together and the longer of them
+/// decides where `claim` starts. The parallel rows are cyan and marked `∥`, the sequential
+/// ones yellow. Five rows fit the box; an order of several books lists more GetBooks, and
+/// the summary line then says how many were left out rather than silently dropping them.
 fn chain_lines(steps: &[ChainStep]) -> Vec<Line<'static>> {
     if steps.is_empty() {
         return vec![Line::from("（第一笔订单成功后显示）")];
@@ -164,12 +189,17 @@ fn chain_lines(steps: &[ChainStep]) -> Vec<Line<'static>> {
         .iter()
         .take(5)
         .map(|s| {
+            // Scaled to this chain's own total (`ChainStep::bar` says why); the absolute
+            // milliseconds are the right-hand column.
             let (start, len) = s.bar(total, AXIS);
             let color = if s.parallel() { Color::Cyan } else { Color::Yellow };
             Line::from(vec![
                 Span::raw(format!("{}{:<13} ", if s.parallel() { "∥" } else { " " }, s.name)),
                 Span::raw(" ".repeat(start)),
                 Span::styled("█".repeat(len), Style::new().fg(color)),
+                // Pad to the axis' end so every duration sits in the same column and the
+                // right-hand figures compare at a glance; `bar` keeps `start + len <= AXIS`,
+                // which is what makes this subtraction safe.
                 Span::raw(" ".repeat(AXIS - start - len)),
                 Span::raw(format!(" {:>7.2}ms", s.dur_ms)),
             ])

@@ -6,9 +6,10 @@
 //! line 1; a notice takes its rows from the timeline, which then shows its newest steps.
 //!
 //! Reading the screen: every scenario's line must be green. The timeline's times are
-//! milliseconds after CreateOrder left the lab, measured by the lab's clock as it polls
-//! (every 50 ms), so each step is at most one poll late — the gateway's "+3.0 s" is the
-//! service's own `due_at`, the other steps are what the lab saw when.
+//! milliseconds after the lab sent CreateOrder, measured by the lab's clock as it polls
+//! (every 50 ms, each poll reading the payment, the order and the stock), so each step is
+//! at most one poll and its three reads late — the gateway's "+3.0 s" is the service's own
+//! `due_at`, the other steps are what the lab saw when.
 
 //! What a red row would mean, scenario by scenario:
 //! - 1 (timeline): the payment never settled or the stock did not move — a worker is not
@@ -59,6 +60,8 @@ pub fn render(
     let book = p.setup.as_ref().map_or(String::new(), |s| format!("图书 #{} · ", s.book));
     // The error replaces the hint, not the boxes: the verdicts of earlier scenarios stay
     // true after a later one failed (a stopped gateway does not unsell a unit).
+    // While a scenario runs the status names it: the timeline below belongs to it, and the
+    // stock box is hidden until it ends (see below).
     let status = if let Some(e) = &p.error {
         format!("失败：{e}")
     } else if let Some(s) = p.running {
@@ -147,11 +150,16 @@ fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
             Style::new().fg(Color::DarkGray),
         );
     };
+    // The row's colour is `Report::verdict`, which also demands `locked` unchanged: a
+    // payment that settled but left its lock behind is red here even with sold +1.
     let (ok, _) = r.verdict();
     let color = if ok { Color::Green } else { Color::Red };
     // The one figure each scenario exists for, after the common ones: the duplicates'
     // "1 effective / 99 no-ops" (payment-service's own counter), the kill's old → new pid
     // (proof that a different process finished the payment).
+    // Only scenario 2 has `callbacks` and only scenario 3 a `restart`, so at most one arm
+    // applies. The counter's figures are omitted, not shown as 0, when payment-service's
+    // `/metrics` could not be read: "0 effective" would claim the settle never happened.
     let extra = match (&r.callbacks, &r.restart) {
         (Some(c), _) => match (c.changed, c.unchanged) {
             (Some(y), Some(n)) => format!(" · 回调生效 {y} / 空操作 {n}"),
@@ -160,6 +168,9 @@ fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
         (_, Some(x)) => format!(" · pid {} → {}", x.killed_pid, x.new_pid),
         _ => String::new(),
     };
+    // `{:+}` so the refund row reads `sold +0`, an explicit claim, not a missing number;
+    // *出库* counts this order's confirms in inventory's stock log (MySQL), a second store
+    // that must agree with Redis's `sold`.
     Line::styled(
         format!(
             "{key} {} {} {}/{} · sold {:+} · 出库 {} 次{extra}",

@@ -42,6 +42,9 @@ fn lab_command_owning(dir: &Path, own: &[&str], args: &[&str]) -> Command {
     let infra = testing::infra();
     let mut cmd = Command::new(bin("bookstore-lab"));
     cmd.arg("--dir").arg(dir).args(args);
+    // Per server, one or the other, never both: the variable set means "adopt this one",
+    // removed means "start your own" — a server left to whatever the environment says
+    // could be the suite's, and a test that then kills "its" Redis kills everybody's.
     for (name, var, value) in [
         ("mysql", "BOOKSTORE_MYSQL_URL", &infra.mysql_url),
         ("redis", "BOOKSTORE_REDIS_URL", &infra.redis_url),
@@ -70,6 +73,10 @@ fn lab_owning(dir: &Path, own: &[&str], args: &[&str]) -> Output {
 
 /// `cmd` under `timeout 180`, its environment changes (additions *and* removals) carried over.
 fn run(cmd: Command) -> Output {
+    // A new `Command` around the old one's program and arguments, because a `Command` cannot
+    // be wrapped. The removals must be copied too: a variable removed from `cmd` but not
+    // from `timed` would be inherited again by `timeout` and passed on to the supervisor,
+    // which would adopt the shared server an "owning" test is about to kill.
     let mut timed = Command::new("timeout");
     timed.arg("180").arg(cmd.get_program()).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
@@ -82,11 +89,12 @@ fn run(cmd: Command) -> Output {
 }
 
 /// Taken by the tests that load the machine hardest (filling a Redis with hundreds of
-/// thousands of keys, tens of MB of AOF) and by the one that seeds 5,000 books, so they
-/// do not run at the same time. On a 2-core machine the seeding test's 5,000 restocks
-/// failed with `Internal` twice in five runs while both big fills ran next to it — most
-/// likely Redis calls timing out under the load (not proven). Serialising the three costs
-/// about ten seconds; the light tests still run in parallel with them.
+/// thousands of keys, tens of MB of AOF), by the one that seeds 5,000 books, and by the
+/// Day 35 test (16 callers through the gateway, failing on a single failed request), so
+/// they do not run at the same time. On a 2-core machine the seeding test's 5,000
+/// restocks failed with `Internal` twice in five runs while both big fills ran next to it
+/// — most likely Redis calls timing out under the load (not proven). Serialising the
+/// three original ones cost about ten seconds; the light tests still run in parallel.
 static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Asserts that a command succeeded and returns its whole output, so a failing assertion
@@ -99,6 +107,9 @@ fn ok(out: &Output) -> String {
 }
 
 /// grpcurl from the tools folder (`make setup` builds it) or PATH.
+///
+/// The tools folder first: that copy is the one the course's setup built, whichever older
+/// grpcurl the learner's PATH may hold.
 fn grpcurl() -> Option<PathBuf> {
     let p = bookstore_stack::infra::tools_dir().join("grpcurl");
     p.is_file().then_some(p).or_else(|| bookstore_stack::infra::find_program("grpcurl"))
@@ -122,8 +133,12 @@ fn recorded_pids(dir: &Path) -> Vec<(u32, String)> {
 async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
     let _heavy = HEAVY.lock().await;
     let dir = tempfile::tempdir().unwrap();
+    // The one test here that seeds (no `--no-seed`): the reads at the end need the seeded
+    // catalogue, and its 5,000 books are why this test takes `HEAVY`.
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
     let status = ok(&lab(dir.path(), &["status", "--json"]));
+    // `ok` returns stdout and stderr together, so the JSON is found as the line that
+    // starts with `{` rather than parsed from the whole output.
     let json: serde_json::Value =
         serde_json::from_str(status.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
     assert_eq!(json["healthy"], true, "{status}");
@@ -150,6 +165,9 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
             !list.contains("CatalogService"),
             "inventory must not advertise other services:\n{list}"
         );
+        // Every service that serves gRPC health, by its *named* service: an empty name would
+        // answer SERVING for the server as a whole even if the service itself was never
+        // registered. The gateway speaks HTTP and is health-checked by `status` above.
         for spec in services::SERVICES {
             let services::Health::Grpc(name) = spec.health else {
                 continue;
@@ -177,6 +195,8 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
                 .args(["-plaintext", "-d", body, addr, method])
                 .output()
                 .unwrap();
+            // grpcurl prints the answer as JSON on stdout and a gRPC error on stderr, so a
+            // failed call panics with the server's status, not with a JSON parse error.
             serde_json::from_slice(&out.stdout)
                 .unwrap_or_else(|_| panic!("{method}: {}", String::from_utf8_lossy(&out.stderr)))
         };
@@ -186,6 +206,8 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
             "bookstore.catalog.v1.CatalogService/ListBooks",
             r#"{"page_size":1,"order":"SORT_ORDER_ASC"}"#,
         );
+        // proto3 JSON writes 64-bit integers as strings (JavaScript numbers lose precision
+        // past 2^53), hence `as_str` and a parse for `total`, `id` and `available`.
         let total: u64 = page["total"].as_str().unwrap().parse().unwrap();
         assert!(total >= 5000, "seed catalogue has {total} books");
         let first = page["books"][0]["id"].as_str().unwrap();
@@ -221,6 +243,7 @@ async fn up_twice_keeps_the_running_stack() {
     // in parallel can never mistake each other's children for their own.
     let dir = tempfile::tempdir().unwrap();
     ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--infra-only"]));
+    // The upgrade: this `up` must add the six services to the infra-only stack and succeed.
     ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--no-seed"]));
     // Same pids, not merely "healthy again": a restart would also end healthy, but
     // it would drop in-flight requests and reset in-memory state for nothing.
@@ -265,11 +288,15 @@ async fn up_restarts_only_a_killed_service() {
     let restarted = after.service("inventory").unwrap();
     assert_ne!(restarted.pid, victim.pid, "inventory was restarted");
     assert_eq!(restarted.address, victim.address, "on its old port, where the others look");
+    // Compared as ordered lists of (pid, program), both sides minus inventory: any other
+    // restart, or a component recorded twice or dropped, makes the lists differ.
     let unchanged: Vec<_> = before.iter().filter(|(p, _)| *p != pid).cloned().collect();
     let kept: Vec<_> =
         recorded_pids(dir.path()).into_iter().filter(|(p, _)| Some(*p) != restarted.pid).collect();
     assert_eq!(unchanged, kept, "everything but inventory keeps its pid");
     // `status` exits non-zero if any component is unhealthy, so `ok` is the assertion.
+    // Plain `lab`, not `lab_owning`, is enough for `status` and `down`: they probe what
+    // `stack.json` records, and the environment only matters to an `up` that starts servers.
     ok(&lab(dir.path(), &["status"]));
     ok(&lab(dir.path(), &["down"]));
     assert!(process::orphans(dir.path()).is_empty());
@@ -292,6 +319,9 @@ async fn down_cleans_up_after_an_up_that_was_killed_midway() {
     // Wait until at least one service process exists, then kill the supervisor.
     // (`Child::kill` is SIGKILL: no handler runs, exactly like a closed terminal or OOM.
     // The run is detached, so no PDEATHSIG helps either — the orphan sweep must.)
+    // At most 5 s (100 × 50 ms): with the servers adopted (`--external`) there is nothing
+    // to start before the first service, and if none appeared in time the assertion below
+    // says so instead of letting the test pass.
     for _ in 0..100 {
         if !process::orphans(dir.path()).is_empty() {
             break;
@@ -345,6 +375,8 @@ async fn up_waits_for_a_killed_redis_to_replay_a_large_aof() {
     // (one round trip per batch; 300,000 single round trips would take a minute).
     let client = redis::Client::open(redis.address.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // 100-byte values: 300,000 × (key + value + RESP framing, ~140 bytes) ≈ 40 MB of AOF;
+    // the replay time it costs, not the data, is what the test needs.
     let value = "x".repeat(100);
     for batch in 0..KEYS / 10_000 {
         let mut pipe = redis::pipe();
@@ -363,6 +395,8 @@ async fn up_waits_for_a_killed_redis_to_replay_a_large_aof() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    // Read at once after `up` returns, with no wait of our own: any sleep here would give
+    // Redis the time `up` is supposed to have waited for, and hide the bug.
     ok(&lab_owning(dir.path(), &own, &["up", "--free-ports", "--infra-only"]));
     let url = StackState::load(dir.path()).unwrap().unwrap().redis.unwrap().address;
     let (loading, size) = redis_loading_and_size(&url).await;
@@ -404,6 +438,8 @@ async fn redis_rewrites_its_aof_as_it_grows() {
     let size = || -> u64 {
         std::fs::read_dir(&aof_dir).unwrap().flatten().map(|e| e.metadata().unwrap().len()).sum()
     };
+    // Polled down to 16 MiB (Redis's `auto-aof-rewrite-min-size` in the lab's config): below
+    // it Redis will not rewrite again, so waiting longer could not shrink it further.
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     while size() > 16 << 20 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -420,6 +456,8 @@ async fn redis_rewrites_its_aof_as_it_grows() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     assert!(rewrites >= 1, "Redis never rewrote its AOF by itself:\n{info}");
+    // 30 MiB sits between the 24.7 MB once seen with a lagging second rewrite and the
+    // ≥ 40 MB a Redis that never rewrites would hold, so it tells the two apart.
     assert!(size() < 30 << 20, "AOF directory holds {} bytes after 40 MB of overwrites", size());
     ok(&lab(dir.path(), &["down"]));
 }
@@ -447,6 +485,9 @@ async fn two_user_instances_share_the_load_and_a_kill_fails_no_request() {
     let passing: Vec<serde_json::Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
     assert_eq!(passing.len(), 2, "both instances pass: {passing:?}");
 
+    // The scripted run prints `kill_line`, the sentence the TUI's kill box shows: asserting
+    // on its wording ties the test to what the learner reads, so rewording it there means
+    // updating this line too (deliberately: Week 6's lesson quotes "负载失败 0 次").
     let out = ok(&lab(dir.path(), &["--no-tui", "lesson", "day35"]));
     assert!(out.contains("kill -9 user-2：负载失败 0 次"), "{out}");
     ok(&lab(dir.path(), &["down"]));

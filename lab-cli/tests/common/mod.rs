@@ -15,6 +15,10 @@ use bookstore_stack::{services, testing};
 
 /// The binary next to the test executable, the same one the experiments run for their
 /// restarts.
+///
+/// `cargo test` builds this package's own binary, but not the six services `up` starts
+/// from the same directory: run `cargo build --workspace --bins` first, or `up` fails —
+/// or starts whatever older builds are lying there.
 pub fn lab() -> PathBuf {
     services::default_bin_dir().unwrap().join("bookstore-lab")
 }
@@ -42,6 +46,9 @@ impl Stack {
     /// hold; the experiments publish their own books) on the chosen servers.
     pub fn up(infra: Infra) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        // 300 s under coreutils' `timeout`, more than the supervisor tests' 180: a private
+        // stack first initialises its own MariaDB data directory. A hung `up` then fails
+        // this test instead of holding the whole suite.
         let mut cmd = Command::new("timeout");
         cmd.arg("300").arg(lab()).arg("--dir").arg(dir.path()).arg("up");
         match infra {
@@ -72,6 +79,8 @@ impl Stack {
         Self { dir }
     }
 
+    /// The stack directory: its `stack.json` is where the experiments find every address,
+    /// exactly as they do in a learner's `.lab`.
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -79,6 +88,8 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        // Errors ignored, and no assertion: `drop` also runs while a failed test unwinds,
+        // and a second panic there would abort the binary and lose the first message.
         let _ = Command::new(lab()).arg("--dir").arg(self.dir.path()).arg("down").output();
     }
 }

@@ -202,12 +202,12 @@ async fn report_every_second(
         // and the next good scrape's difference covers both seconds. A dip to zero
         // is thus a missed scrape, never a fake drop in the hit rate.
         let now = scrape(http, metrics_addr).await.unwrap_or(prev);
-        // The hot book's stock is read *through the service* (GetBook, as a shopper sees it),
-        // on purpose: after `u` sells a copy in inventory, this number changing within about a
-        // second — while the hit rate does not dip — is the visible proof that catalog caches
-        // no stock and lays inventory's live figure over the cached book (its `live_stock`,
-        // 500 ms memory). If it stayed stale for minutes, the stock would be cached with the
-        // book and wait for the TTL — the mixed-freshness bug the module docs warn about.
+        // The hot book's stock is read *through the service* (GetBook, i.e. through the cache),
+        // on purpose: `u` sells a copy in inventory and evicts nothing, yet this number changes
+        // within a second (catalog's `live_stock` lays inventory's figure over the cached book,
+        // remembered 500 ms) — the visible proof that the cached detail holds no stock. If it
+        // stayed stale for the detail's TTL, the stock would be cached with the book, and a sale
+        // could only show by evicting it: the write-per-sale avalanche Day 29 warns about.
         let hot_stock = client
             .get_book(GetBookRequest { id: hot })
             .await

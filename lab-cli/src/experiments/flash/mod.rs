@@ -256,25 +256,41 @@ pub struct Summary {
     pub held: bool,
 }
 
-/// Events of a run.
+/// Events of a run, each tagged with the run (a sale) that sent it — as the orders and
+/// payments experiments do: a sale the learner left with Esc goes on to its catch-up in
+/// the background, and its late events must not land on the next sale's screen.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FlashEvent {
     /// The book is on sale; `instances` are what the learner can kill (see [`killable`]).
     Ready {
+        run: u64,
         book: u64,
         params: FlashParams,
         instances: Vec<String>,
     },
     /// One sample of the sale, once a second. Boxed, like `Finished`: the board's rows make
     /// it far larger than the other variants, and an enum is as large as its largest.
-    Tick(Box<Tick>),
+    Tick {
+        run: u64,
+        tick: Box<Tick>,
+    },
     /// A fault's action finished (or failed): a line for the footer.
-    Note(String),
-    Finished(Box<Summary>),
-    /// The run could not start or the checklist failed (sent by the task that runs them).
-    Failed(String),
-    /// The completion checklist's answer (key `v`; independent of any sale).
-    Checklist(Vec<checklist::Item>),
+    Note {
+        run: u64,
+        text: String,
+    },
+    Finished {
+        run: u64,
+        summary: Box<Summary>,
+    },
+    /// The run could not start (sent by the task that runs it).
+    Failed {
+        run: u64,
+        message: String,
+    },
+    /// The completion checklist's answer, or why it could not be made (key `v`). No run:
+    /// it reads the stack and the saved benches, not a sale, and comes at any time.
+    Checklist(Result<Vec<checklist::Item>, String>),
 }
 
 /// A fault being timed.
@@ -289,9 +305,10 @@ struct Timed {
 /// resolves turns red before the run gives up on it.
 const CATCH_UP: Duration = Duration::from_secs(45);
 
-/// Runs one sale until every shopper is done (or `faults` is closed: the learner left),
+/// Runs sale `run` until every shopper is done (or `faults` is closed: the learner left),
 /// then waits for catch-up. Faults arrive on `faults` while it runs.
 pub async fn run(
+    run: u64,
     targets: FlashTargets,
     params: FlashParams,
     mut faults: mpsc::UnboundedReceiver<Fault>,
@@ -304,7 +321,7 @@ pub async fn run(
     let book = super::orders::fresh_book(&targets.user, &targets.catalog, params.stock).await?;
     // Sent before the board and the shoppers exist: the screen can show the book
     // and the kill menu while the first shoppers are still in their arrival delay.
-    let _ = events.send(FlashEvent::Ready { book, params, instances: killable(&targets) });
+    let _ = events.send(FlashEvent::Ready { run, book, params, instances: killable(&targets) });
     // Before any shopper starts, so the first tick can already judge; the pool connects
     // lazily, so a stack with a slow MariaDB does not delay the sale's start.
     let mut board = Board::new(&targets.mysql_url, &targets.redis_url, book, params.stock)?;
@@ -414,7 +431,7 @@ pub async fn run(
                     Err(e) => format!("{}：失败：{e:#}", t.record.label),
                 };
                 t.record.note = Some(note.clone());
-                let _ = events.send(FlashEvent::Note(note));
+                let _ = events.send(FlashEvent::Note { run, text: note });
             }
             // Once a second: read the stores, judge, time the faults, report. The sample is
             // taken here, in the loop, not on a task of its own, so a tick's board and its
@@ -464,7 +481,7 @@ pub async fn run(
                     // beside the board.
                     stock: sample.redis.map(|c| (c.avail, c.locked, c.sold)),
                 };
-                let _ = events.send(FlashEvent::Tick(Box::new(tick.clone())));
+                let _ = events.send(FlashEvent::Tick { run, tick: Box::new(tick.clone()) });
                 if phase == Phase::Done {
                     // `ever_broken` too: a red that turned green is still a broken
                     // promise, and the verdict must not pass a sale that only healed.
@@ -472,7 +489,7 @@ pub async fn run(
                     // The order counts come from this last sample, after catch-up (or its
                     // limit): order_db's statuses once the relay and the sweeper caught up.
                     let summary = Summary { book, params, orders: sample.order_counts(), last: tick, held };
-                    let _ = events.send(FlashEvent::Finished(Box::new(summary.clone())));
+                    let _ = events.send(FlashEvent::Finished { run, summary: Box::new(summary.clone()) });
                     return Ok(summary);
                 }
             }
@@ -561,12 +578,22 @@ fn counts(tally: &Tally, shoppers: u32) -> Counts {
     }
 }
 
-/// The scripted sale of `bookstore-lab lesson week6 --no-tui` and of the test: every fault
-/// type once, four seconds apart, while the shoppers arrive. Prints a line per second and
-/// fails unless every invariant held.
+/// The faults of the scripted sale unless told otherwise: every type once, the relay
+/// second, while payments are still in flight (a relay killed after the last payment has
+/// nothing to lose).
+pub const DEFAULT_FAULTS: &str = "kill,relay,redis,mysql";
+
+/// The scripted sale of `bookstore-lab lesson week6 --no-tui` and of the test: the faults
+/// named in `faults` (comma-separated, e.g. [`DEFAULT_FAULTS`]), four seconds apart, while
+/// the shoppers arrive. Prints a line per second and fails unless every invariant held.
+///
+/// The plan is an argument, not read from `BOOKSTORE_FLASH_FAULTS` here: the lesson's
+/// variable is the plain mode's to read, and a test passes the plan it asserts on — a
+/// variable left in the developer's shell then cannot change what the test runs.
 pub async fn script(
     targets: FlashTargets,
     params: FlashParams,
+    faults: &str,
     mut print: impl FnMut(String),
 ) -> anyhow::Result<Summary> {
     // The first killable service that every checkout passes through.
@@ -577,14 +604,8 @@ pub async fn script(
         .find(|n| targets.instances.iter().any(|i| i == n))
         .context("no order/inventory/catalog/user instance to kill")?
         .to_string();
-    // `BOOKSTORE_FLASH_FAULTS=redis,mysql` runs only those (in that order, 4 s apart):
-    // one fault at a time is how you find which one a symptom belongs to.
-    // The default order puts the relay second, while payments are still in flight: a
-    // relay killed after the last payment has nothing to lose.
-    let chosen =
-        std::env::var("BOOKSTORE_FLASH_FAULTS").unwrap_or_else(|_| "kill,relay,redis,mysql".into());
     let mut plan = Vec::new();
-    for (n, name) in chosen.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
+    for (n, name) in faults.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
         let fault = match name {
             "kill" => Fault::Kill(victim.clone()),
             "redis" => Fault::RestartRedis,
@@ -593,7 +614,7 @@ pub async fn script(
             "mysql" => Fault::PauseMysql(3),
             "relay" => Fault::KillRelay,
             other => anyhow::bail!(
-                "unknown fault `{other}` in BOOKSTORE_FLASH_FAULTS (kill, redis, mysql, relay)"
+                "unknown fault `{other}` in `{faults}` (known: kill, redis, mysql, relay)"
             ),
         };
         // The first fault at 3 s, when shoppers are already mid-checkout; 4 s apart,
@@ -615,8 +636,9 @@ pub async fn script(
     let (etx, mut erx) = mpsc::unbounded_channel();
     // The runner owns the sale; this loop only reads its events and sends faults
     // when a tick's clock passes their planned time, so a fault is sent at tick
-    // granularity (within a second of its plan).
-    let runner = tokio::spawn(run(targets, params, frx, etx));
+    // granularity (within a second of its plan). Run 1: the script's events go to no
+    // screen, so there is no earlier run to tell apart.
+    let runner = tokio::spawn(run(1, targets, params, frx, etx));
     let mut plan = plan.into_iter().peekable();
     let mut ftx = Some(ftx);
     while let Some(e) = erx.recv().await {
@@ -624,15 +646,15 @@ pub async fn script(
             FlashEvent::Ready { book, params, .. } => {
                 print(format!("==> 秒杀开始：图书 #{book}，{}", params.describe()))
             }
-            FlashEvent::Note(n) => print(format!("    {n}")),
+            FlashEvent::Note { text, .. } => print(format!("    {text}")),
             // `run` itself returns its errors rather than sending this; the arm is here
             // so the script stops if a future sender does use it.
-            FlashEvent::Failed(m) => anyhow::bail!(m),
+            FlashEvent::Failed { message, .. } => anyhow::bail!(message),
             // The summary comes back from `runner` itself below; the event's copy is for
             // the TUI.
-            FlashEvent::Finished(_) => break,
+            FlashEvent::Finished { .. } => break,
             FlashEvent::Checklist(_) => {}
-            FlashEvent::Tick(t) => {
+            FlashEvent::Tick { tick: t, .. } => {
                 print(tick_line(&t));
                 while let Some((at, _)) = plan.peek()
                     && t.elapsed_s >= *at
