@@ -27,6 +27,30 @@
 //!   stable keys; the human table may change its layout, the JSON keys do not.
 //! - ✅ one binary, subcommands, no daemon: the stack's processes are recorded in
 //!   `stack.json`, so any later invocation can find and stop them.
+//!
+//! ## Exit codes, as a script sees them
+//!
+//! - `0`: the command did what it says (`status`: every component healthy; `lessons
+//!   check`: every reference resolves; `up`: the whole stack is up).
+//! - `1`: a verdict or a failure. `status` with an unhealthy or missing component,
+//!   `lessons check` with a problem, an `up` that failed (after stopping what it had
+//!   started), and any error returned from `main` — Rust prints it as `Error: …` on stderr
+//!   and exits 1. A script cannot tell "unhealthy" from "crashed" by the code alone;
+//!   `status --json` says which component is unhealthy.
+//! - `130`: `up` interrupted by Ctrl-C, after it stopped what it had started. Inside the TUI
+//!   Ctrl-C is a key (raw mode), so quitting the TUI that way still exits 0.
+//!
+//! ## How each command opens the stack
+//!
+//! Only commands that touch the stack open it, and none of them starts it as a side effect
+//! except the bare `bookstore-lab` in a terminal. `Supervisor::open` creates the directory
+//! and reads `stack.json`; it starts nothing and probes nothing. What happens next differs:
+//! `up`/`down` take the directory lock and change processes; `status` probes each recorded
+//! component (the record is a claim, the probe is the answer); `bench` reads only the
+//! infrastructure addresses and starts its own services; `lesson` and `dashboard` only
+//! read the directory (progress, addresses) and leave a stopped stack stopped — a screen
+//! that starts MariaDB because someone wanted to read Day 30 would surprise the learner
+//! and hide that their stack was down.
 
 use std::{io::IsTerminal, path::PathBuf};
 
@@ -169,6 +193,9 @@ fn default_dir() -> PathBuf {
     }
 }
 
+// Decided once, first, before anything is printed: every later step (the `up` message in
+// `home`, the choice between `tui::run` and `plain::…`) follows from it, so one run never
+// mixes a drawn screen with plain lines.
 // stdout, not stdin: `bookstore-lab lesson day30 > out.txt` has a keyboard but must not
 // paint escape codes into the file.
 // The TUI also needs a terminal on stdin to read keys; in practice stdout and stdin are
@@ -184,12 +211,17 @@ fn use_tui(cli: &Cli) -> bool {
 // thread with 200 buyers, and the screen would stutter exactly when the race is busiest.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Start-up order: parse (a usage error exits 2 from clap before any file is touched),
+    // choose the output mode, resolve the directory — and only then, per command, open it.
     let cli = Cli::parse();
     let tui_mode = use_tui(&cli);
+    // `--dir`/`BOOKSTORE_LAB_HOME` win over the search, so tests and a second lab on the same
+    // machine can point at their own directory without `cd`.
     let dir = cli.dir.clone().unwrap_or_else(default_dir);
-    // A closure, not an early call: `lessons check` and `lessons` do not need the stack
-    // directory at all, and must work in a fresh clone. `with_context` makes every error
-    // name the directory it was about.
+    // A closure, not an early call: `Supervisor::open` creates the directory, while
+    // `lessons check` never needs it and `lessons` only reads `progress.json` from it if it
+    // exists — both must work in a fresh clone without leaving an empty `.lab/` behind.
+    // `with_context` makes every error name the directory it was about.
     let open =
         || Supervisor::open(&dir).with_context(|| format!("stack directory {}", dir.display()));
     let Some(command) = cli.command else {
@@ -221,8 +253,13 @@ async fn main() -> anyhow::Result<()> {
                 static_addrs,
             };
             // Ctrl-C while starting: stop what was already started, leave nothing behind.
+            // Dropping the `up` future also drops its directory lock (an `flock` on a file
+            // it owns), so the `down` in the Ctrl-C arm does not wait behind itself.
             tokio::select! {
                 r = sup.up(&opts) => {
+                    // A failed `up` is rolled back as a whole, not left half-up: the learner's
+                    // next step is to read the error and run `up` again, and that second `up` must
+                    // start from nothing rather than from a MariaDB without its services.
                     if let Err(e) = r {
                         eprintln!("error: {e:#}");
                         eprintln!("==> stopping what was started");
@@ -240,6 +277,9 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(130);
                 }
             }
+            // The table after `up` is the proof that it worked: each row is a live probe, not
+            // the record `up` just wrote. Its health does not change the exit code — `up`
+            // already succeeded; use `status` for a verdict.
             print_status(&sup, false).await;
         }
         // `down` stops only what this lab directory's `stack.json` says it started (by process
@@ -260,6 +300,11 @@ async fn main() -> anyhow::Result<()> {
         }
         // The bench reuses the lab's MariaDB and Redis but starts its own service instances
         // in-process, so it never measures (or disturbs) the learner's running services.
+        // The infrastructure comes from `BOOKSTORE_*` variables if all three are set, else
+        // from this directory's `stack.json`; with neither it fails at once with a hint
+        // rather than after a warm-up. The report is saved as
+        // `<lab dir>/results/bench-<target>.json` because the Week 6 checklist reads the
+        // learner's own figures from there.
         Command::Bench { target, mut opts } => {
             let sup = open()?;
             opts.infra = bookstore_stack::testing::try_infra_in(Some(sup.dir()))?;
@@ -291,10 +336,15 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        // `find_dir`: `BOOKSTORE_LESSONS_DIR`, else the nearest `lessons/manifest.toml` above
+        // the current directory, else the checkout the binary was built from — the same rule
+        // as `default_dir`, so `lessons` and `lesson` read the same course.
         Command::Lessons { action } => {
             let lessons_dir = bookstore_lab::lessons::find_dir()?;
             match action {
                 Some(LessonsAction::Check) => {
+                    // Problems go to stderr and the verdict to the exit code, so CI fails the
+                    // build on a broken reference without parsing the output.
                     if !plain::check(&lessons_dir) {
                         std::process::exit(1);
                     }
@@ -305,8 +355,10 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        // `--reset` is handled before anything that needs the stack, so resetting progress works
-        // even when nothing is running.
+        // `--reset` is handled before anything that needs a running stack, so resetting
+        // progress works even when nothing is running. The lesson itself does not start the
+        // stack either: its experiment fails with `try_infra_in`'s "no running
+        // infrastructure" hint when run, while the text stays readable.
         Command::Lesson { id, reset, stock, buyers, duration } => {
             let sup = open()?;
             let lib = Library::discover()?;
@@ -324,6 +376,8 @@ async fn main() -> anyhow::Result<()> {
             let ctx = tui::Context { lab_dir: sup.dir().to_path_buf() };
             if tui_mode {
                 let mut app = App::new(&lib, progress);
+                // Before `tui::run`: an unknown or planned id fails here as a plain error on a
+                // normal terminal, instead of inside the alternate screen where it would vanish.
                 app.open_lesson(&id)?;
                 app.race.params = params;
                 tui::run(app, ctx).await?;
@@ -354,8 +408,12 @@ async fn main() -> anyhow::Result<()> {
 /// `bookstore-lab` alone: in a terminal, make sure the stack runs (idempotent) and open
 /// the TUI home; otherwise print the lessons and the stack's status.
 async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
+    // Lessons and progress first: a missing `lessons/` or a corrupt `progress.json` fails in
+    // a moment, before `up` spends many seconds starting MariaDB for a TUI that cannot open.
     let lib = Library::discover()?;
     let progress = Progress::load(sup.dir())?;
+    // Without a terminal nothing is started: a script or CI job that runs the bare command
+    // gets a report of what is there, not processes it did not ask for.
     if !tui_mode {
         println!("书店微服务实验室 — 课程（bookstore-lab --help 查看全部命令）：");
         plain::list(&lib, &progress);
@@ -366,6 +424,8 @@ async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
     eprintln!("==> 正在确认环境已启动（bookstore-lab up）…");
     // The message goes to stderr *before* the alternate screen is entered, so it stays in the
     // scrollback after the TUI exits — together with whatever `up` printed along the way.
+    // `up` runs to completion before `tui::run` takes the screen: its progress lines go to
+    // stderr, and printed into the alternate screen they would tear the first frame.
     let started = sup.up(&UpOptions::default()).await;
     let mut app = App::new(&lib, progress);
     if let Err(e) = started {
@@ -377,6 +437,8 @@ async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
 /// Prints one line per component; returns whether all are healthy.
 async fn print_status(sup: &Supervisor, json: bool) -> bool {
     let health = sup.status().await;
+    // An empty list is not "all healthy": with nothing running, `status` must fail, or
+    // `bookstore-lab status && run-tests` would run the tests against no stack at all.
     let all_ok = !health.is_empty() && health.iter().all(|h| h.healthy);
     if json {
         // The JSON shape is a contract for scripts: `{dir, healthy, components: [{name, address,
