@@ -5,7 +5,7 @@
 //!
 //! ## What this file proves, and what it does not
 //!
-//! - The five main screens at 80×24 (`*_at_80x24`): the text a learner sees is pinned in
+//! - The main screens at 80×24 (`*_at_80x24`): the text a learner sees is pinned in
 //!   `tests/snapshots/*.snap`. A change to a screen shows up as a snapshot diff that must
 //!   be reviewed and accepted (`cargo insta review`), so layout changes are deliberate.
 //!   Only text is compared, not colours: colour is decoration here, text is content —
@@ -72,6 +72,8 @@ use ratatui::{
 
 // The committed `lessons/`, not a fixture: the lesson screen's snapshot shows the real
 // first page of Day 30, so a lesson edit that changes it is reviewed like a layout change.
+// `expect`, not a skip: a manifest that no longer parses must fail every screen test,
+// because the TUI would not open on it either.
 fn library() -> Library {
     Library::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons")).expect("lessons/ loads")
 }
@@ -107,6 +109,8 @@ fn draw(app: &App, width: u16, height: u16) -> String {
             while x < width {
                 let symbol = buffer[(x, y)].symbol();
                 line.push_str(symbol);
+                // `.max(1)`: a cell whose symbol has display width 0 (an empty string) still
+                // occupies a column; without it the loop would never advance past it.
                 x += unicode_width::UnicodeWidthStr::width(symbol).max(1) as u16;
             }
             // Trailing spaces are trimmed: editors and git tooling strip them from `.snap` files,
@@ -126,6 +130,8 @@ fn app_with(texts: &[&str]) -> (App, tempfile::TempDir) {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("lessons");
     std::fs::create_dir_all(&dir).unwrap();
+    // Every fixture lesson is `available` (a planned one would make `open_lesson` below
+    // fail) and gets `day = 29 + i`, so the days stay inside the week the header names.
     let mut manifest = String::from("format_version = 1\n");
     for (i, text) in texts.iter().enumerate() {
         manifest.push_str(&format!(
@@ -136,6 +142,8 @@ fn app_with(texts: &[&str]) -> (App, tempfile::TempDir) {
     }
     std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
     let mut a = App::new(&Library::load(&dir).unwrap(), Progress::default());
+    // Opened at the first lesson, scroll 0: the state `bookstore-lab lesson t0` starts in,
+    // so key presses in the tests move from the same first frame a learner sees.
     a.open_lesson("t0").unwrap();
     (a, root)
 }
@@ -147,8 +155,12 @@ fn snap(elapsed_ms: u64, sold: u64, rejected: u64, series: Vec<u64>) -> Snapshot
         elapsed: Duration::from_millis(elapsed_ms),
         successes: sold,
         rejections: rejected,
+        // No errors, so every DO/DON'T in a snapshot can only come from the oversell
+        // counter, and the 错误 column reads 0 on every lane.
         failures: 0,
         tps_series: series,
+        // p50 < p99 < max, as in any real histogram: a screen that swapped two columns
+        // would print them out of order, which the snapshot diff makes visible.
         p50_us: 1800,
         p99_us: 12_400,
         max_us: 20_000,
@@ -161,11 +173,19 @@ fn snap(elapsed_ms: u64, sold: u64, rejected: u64, series: Vec<u64>) -> Snapshot
 // screen's oversell and "剩余" agree the way the race module's docs say they must.
 /// A race that has finished: naive oversold, FOR UPDATE and Lua did not.
 fn finished_race(app: &mut App) {
+    // `duration_secs: 0` is the one-try-per-buyer mode, so each lane's sold + refused adds
+    // up to the 500 buyers (naive 180 + 320, the others 50 + 450): a state a real run of
+    // these knobs can produce, as the module docs require.
     app.race.params = RaceParams { stock: 50, buyers: 500, duration_secs: 0 };
     // Through the real key path, so `ran_with` is set exactly as in the TUI.
     key(app, KeyCode::Enter);
     // The sale windows (the time until the last sale) are a fraction of each run, as after a
     // real sell-out: 成交/秒 and 尝试/秒 then differ, and the table's ratio uses the former.
+    // The series holds attempts per second (500 in 0.4 s = 1250), the 尝试/秒 the lane
+    // prints. 成交/秒 is sold over the sale window: naive 180 / 0.12 s = 1500, FOR UPDATE
+    // 50 / 0.2 s = 250, Lua 50 / 0.01 s = 5000 — so the table must say 6.00× and 20.00×.
+    // Had the ratio used attempts (2000 / 625), Lua would show 3.20×: that is the
+    // regression the snapshot's ratio column catches.
     let results = [
         (Strategy::Naive, snap(400, 180, 320, vec![1250]), -130, 120),
         (Strategy::ForUpdate, snap(800, 50, 450, vec![625]), 0, 200),
@@ -187,7 +207,8 @@ fn finished_race(app: &mut App) {
 }
 
 // Proves the three states of a lesson render distinctly and the done-count in the title
-// comes from progress (day29 done → 1/7).
+// comes from progress (day29 done → 1/8: Day 29–35 plus the Week 6 capstone). Catches a
+// title that counts a lesson as done without progress, or a list that drops a lesson.
 /// The home screen lists Day 29–35, marks what is done and what is not yet available.
 #[test]
 fn home_screen_lists_lessons_with_progress_at_80x24() {
@@ -199,7 +220,8 @@ fn home_screen_lists_lessons_with_progress_at_80x24() {
 }
 
 // Proves a lesson renders from the manifest and its Markdown, including the expanded
-// source references on its first page (drift in a quoted file shows up here too).
+// source references on its first page (drift in a quoted file shows up here too). Catches
+// a lesson screen that opens scrolled, loses its title row, or shows raw `{{source:…}}`.
 /// A lesson opens at its title, with its keys in the footer.
 #[test]
 fn lesson_screen_shows_day30_text_at_80x24() {
@@ -217,10 +239,13 @@ fn lesson_screen_shows_day30_text_at_80x24() {
 fn race_screen_shows_oversell_and_verdicts_at_80x24() {
     let mut a = app();
     a.open_lesson("day30").unwrap();
-    // `x` opens the experiment named in the manifest (`experiment = "cache"`): the test also
-    // proves the manifest wiring.
+    // `x` opens the experiment named in the manifest (`experiment = "race"` for day30): the
+    // test also proves the manifest wiring.
     key(&mut a, KeyCode::Char('x'));
     finished_race(&mut a);
+    // Catches, in one diff: a lane whose 剩余 and 超卖 disagree (−130 vs 130), a verdict
+    // taken from the strategy's name instead of its counters, the ratio's baseline moving
+    // off FOR UPDATE (its row must read 1.00×), and a table pushed below row 24.
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 
@@ -237,6 +262,8 @@ fn cache_screen_shows_hit_rate_at_80x24() {
     // Enter returns `StartCache`, which nobody executes here; the events the runner would
     // send are fed in by hand below — the experiment itself is not under test.
     key(&mut a, KeyCode::Enter);
+    // `hot: 7` is the book the Zipf load reads most; the screen must name it, because `u`
+    // changes that book's stock and the learner watches its row update.
     a.update(Event::Cache(CacheEvent::Started { books: 200, hot: 7 }));
     // Three seconds of a warming cache (20 % → 60 % → 85 %): the sparkline's rising shape is
     // part of the snapshot.
@@ -245,6 +272,9 @@ fn cache_screen_shows_hit_rate_at_80x24() {
             HitCounts { detail_hits: hits, detail_misses: 100.0 - hits, ..Default::default() };
         a.update(Event::Cache(CacheEvent::Progress {
             load: snap(i * 1000, i * 100, 0, vec![100; i as usize]),
+            // The same counts for 本秒 and 累计 keep the arithmetic checkable by eye: 85 hits
+            // of 85 + 15 lookups must print 85.0 %, so a rate computed as hits / misses
+            // (567 %) or from the list counts (0/0) shows up in the diff.
             last_second: last,
             total: last,
             hot_stock: Some(41),
@@ -267,6 +297,8 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
     key(&mut a, KeyCode::Char('d'));
     // One healthy infrastructure row (no rates), one busy catalog (rates and hit rate), one
     // broken service (error text instead of address): the three row shapes the screen has.
+    // One address for every row: the test is about which column shows it (healthy) or the
+    // error in its place (unhealthy), not about the addresses themselves.
     let row = |name: &str, healthy: bool, qps: Option<f64>, hit: Option<f64>| ServiceRow {
         name: name.into(),
         address: "127.0.0.1:9002".into(),
@@ -300,6 +332,9 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
         }),
         source: "stack.json".into(),
     }));
+    // Catches `0` printed where nothing was measured (a MariaDB row with QPS 0 would claim a
+    // measurement), a hit rate shown for a service that has no cache, and an unhealthy row
+    // that still shows its address instead of the reason.
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 
@@ -313,12 +348,15 @@ fn screens_render_at_larger_sizes() {
     // and race screens are reached through the real keys below.
     for screen in [Screen::Home, Screen::Dashboard] {
         a.screen = screen;
+        // The result is ignored: a panic inside `draw` is the failure this loop looks for.
         draw(&a, 160, 50);
     }
     a.open_lesson("day30").unwrap();
     draw(&a, 120, 40);
     key(&mut a, KeyCode::Char('x'));
     finished_race(&mut a);
+    // A size other than the snapshots' 80×24: a layout that only worked because 80 columns
+    // happened to fit its constants would lose the oversell figure here.
     assert!(draw(&a, 120, 40).contains("超卖 130"));
 }
 
@@ -340,8 +378,12 @@ fn starting_a_race_issues_one_command_with_the_current_params() {
     assert!(a.race.params.stock > before.stock);
     key(&mut a, KeyCode::Char('b'));
     assert!(a.race.params.buyers < before.buyers);
+    // The params travel inside the command (a copy), so the runner never reads `App`:
+    // a learner pressing `S` mid-run cannot change a race already under way.
     let cmds = key(&mut a, KeyCode::Enter);
     assert_eq!(cmds, vec![Command::StartRace(a.race.params)]);
+    // `running` is set by `update` itself, before any event from the runner arrives: that
+    // is what makes the second Enter below refuse even if the runner has not started yet.
     assert!(a.race.running);
     // The second Enter hits `race_key`'s unguarded arm: a notice, no command — two races
     // would share one database and spoil both measurements.
@@ -360,9 +402,12 @@ fn planned_lessons_do_not_open() {
     a.items[planned].available = false;
     a.selected = planned;
     key(&mut a, KeyCode::Enter);
+    // Staying on Home with a notice, not an empty lesson screen: catches a list that checks
+    // `available` only in `open_lesson` and then opens the screen anyway.
     assert_eq!(a.screen, Screen::Home);
     assert!(a.notice.as_deref().unwrap_or("").contains("尚未开放"));
     let id = a.items[planned].id.clone();
+    // The command-line path has no list in front of it, so `open_lesson` itself must refuse.
     assert!(a.open_lesson(&id).is_err());
 }
 
@@ -373,6 +418,8 @@ fn planned_lessons_do_not_open() {
 fn completing_and_resetting_a_lesson_saves_progress() {
     let mut a = app();
     a.open_lesson("day30").unwrap();
+    // Exactly one `SaveProgress`: catches a key that changes progress in memory only (lost
+    // when the TUI quits) as well as one that saves on every key press.
     assert_eq!(key(&mut a, KeyCode::Char('c')), vec![Command::SaveProgress]);
     assert!(a.progress.is_done("day30"));
     // `open_lesson` also moved the list's selection to day30, so `r` on the home screen
@@ -388,6 +435,8 @@ fn completing_and_resetting_a_lesson_saves_progress() {
 #[test]
 fn q_and_ctrl_c_quit() {
     let mut a = app();
+    // `quit` is a flag the loop reads after `update`, not an exit inside it: `tui::run`
+    // then returns and its guard restores the terminal, so the shell gets its screen back.
     key(&mut a, KeyCode::Char('q'));
     assert!(a.quit);
     // A second app: the first has already quit, and the test must show Ctrl-C works from a
@@ -410,6 +459,8 @@ fn long_notices_wrap_above_the_keys_at_80_columns() {
     let mut a = app();
     a.open_lesson("day29").unwrap();
     key(&mut a, KeyCode::Char('x'));
+    // A real notice's shape: English error text from a service plus Chinese guidance, about
+    // 1.5 rows at 80 columns — long enough that a one-row footer cuts off its end.
     let long = "失败：catalog-service is not running (start it with `bookstore-lab up`), \
                 then press p again to publish a book";
     a.update(Event::Cache(CacheEvent::Note(long.into())));
@@ -419,6 +470,8 @@ fn long_notices_wrap_above_the_keys_at_80_columns() {
     // test is about every word being on screen, not about where the rows break.
     let squeeze = |s: &str| s.split_whitespace().collect::<String>();
     assert!(squeeze(&screen).contains(&squeeze("press p again to publish a book")), "{screen}");
+    // The keys stay on the last row: a notice that grew the footer by pushing the keys off
+    // screen would hide the way out (Esc, q) exactly when something failed.
     let last = screen.lines().last().unwrap();
     assert!(last.contains("Esc") && last.contains("退出"), "{screen}");
 }
@@ -440,12 +493,15 @@ fn lesson_table_is_aligned_by_display_width_at_80x24() {
     let screen = draw(&a, 80, 24);
     // Beyond the snapshot, two properties that must hold for any table: no delimiter row,
     // and the top border and the first body row are equally wide in display columns.
+    // A `|---` on screen means the table was not recognised and fell through as prose.
     assert!(!screen.contains("|---"), "{screen}");
     let widths: Vec<usize> = screen
         .lines()
         .filter(|l| l.contains('┌') || l.contains("│ naive"))
         .map(unicode_width::UnicodeWidthStr::width)
         .collect();
+    // Measured in display columns, not chars: a renderer that padded by `chars().count()`
+    // would make every row with Chinese cells wider than the border — ragged right edges.
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "{screen}");
     insta::assert_snapshot!(screen);
 }
@@ -463,8 +519,10 @@ fn lesson_code_block_keeps_stars_and_backticks_at_80x24() {
     let screen = draw(&a, 80, 24);
     // The exact source lines must appear on screen character for character; the prose line
     // must appear without its markers (the styles are not part of the text snapshot).
+    // Catches the old marker-stripping renderer: it would print `/// Quantity must be > 0`.
     assert!(screen.contains("/// `Quantity` **must** be > 0"), "{screen}");
     assert!(screen.contains("    x * x // not x ** 2"), "{screen}");
+    // And the opposite mistake, prose left raw: `**粗体**` on screen would fail this line.
     assert!(screen.contains("粗体和 行内代码 是样式"), "{screen}");
     insta::assert_snapshot!(screen);
 }
@@ -487,6 +545,8 @@ fn lesson_long_list_hangs_when_wrapped_at_80x24() {
     let rows: Vec<&str> = screen.lines().collect();
     let first = rows.iter().position(|r| r.contains("• “加个")).expect("first item");
     assert!(rows[first + 1].starts_with("│  ") && !rows[first + 1].starts_with("│   "), "{screen}");
+    // Chinese line-breaking rule (no closing punctuation at the start of a row): a wrap
+    // that splits by width alone puts `，` first on a row whenever one lands at column 80.
     assert!(
         rows.iter().all(|r| !r.trim_start_matches('│').trim_start().starts_with('，')),
         "{screen}"
@@ -507,6 +567,7 @@ fn lesson_scrolling_is_clamped_and_end_shows_the_last_row() {
     let (mut a, _dir) = app_with(&[&format!("# 长课\n\n{body}")]);
     key(&mut a, KeyCode::End);
     let end = a.lesson.scroll;
+    // Non-zero, or the page fit on one screen and nothing below tests scrolling at all.
     assert!(end > 0);
     for _ in 0..5 {
         key(&mut a, KeyCode::Down);
@@ -518,6 +579,8 @@ fn lesson_scrolling_is_clamped_and_end_shows_the_last_row() {
     // Row 21 (0-based) is the last text row inside the border at 24 rows.
     assert!(rows[21].contains("第 60 段"), "{screen}");
     assert!(rows[22].contains("100%"), "{screen}");
+    // One ↑ after ten extra ↓/PageDown moves one row: this is the unclamped-scroll bug's
+    // symptom (the offset had run on past the end, and ↑ first had to walk it back).
     key(&mut a, KeyCode::Up);
     assert_eq!(a.lesson.scroll, end - 1);
     key(&mut a, KeyCode::Home);
@@ -535,10 +598,14 @@ fn lesson_section_jumps_and_position_indicator() {
     key(&mut a, KeyCode::Char(']'));
     let screen = draw(&a, 80, 24);
     let rows: Vec<&str> = screen.lines().collect();
+    // Row 2 is the first text row (header, then the top border): the jump must put the
+    // heading at the top, not merely somewhere on screen.
     assert!(rows[2].contains("■ 第二节"), "{screen}");
     assert!(rows[23 - 1].contains("§ 第二节") && rows[22].contains("行 "), "{screen}");
     key(&mut a, KeyCode::Char(']'));
     assert!(draw(&a, 80, 24).lines().nth(2).unwrap().contains("■ 第三节"));
+    // `[` from a heading goes to the previous heading, not to the top of the current one
+    // (which it is already at) — the off-by-one a naive "last heading ≤ scroll" would make.
     key(&mut a, KeyCode::Char('['));
     assert!(draw(&a, 80, 24).lines().nth(2).unwrap().contains("■ 第二节"));
 }
@@ -551,10 +618,12 @@ fn lesson_next_and_previous_lesson_keys() {
     // Two available lessons are enough to hit both ends of the walk; a planned lesson in
     // between would be skipped by the same search, which checks `available` per index.
     let (mut a, _dir) = app_with(&["# 第一课\n", "# 第二课\n"]);
+    // At the first lesson `<` says so instead of wrapping round to the last one.
     key(&mut a, KeyCode::Char('<'));
     assert!(a.notice.as_deref().unwrap_or("").contains("第一课"));
     key(&mut a, KeyCode::Char('>'));
     assert_eq!(a.current_lesson().id, "t1");
+    // The home list's selection follows, so Esc returns to the lesson just read.
     assert_eq!(a.selected, 1);
     key(&mut a, KeyCode::Char('>'));
     assert_eq!(a.current_lesson().id, "t1");
@@ -581,12 +650,16 @@ fn sampled_orders(a: &mut App) {
             "ValidateToken;dur=0.81, GetBook-212;dur=1.10, claim;dur=0.95, LockStock;dur=0.62, commit;dur=2.40",
         ),
     }));
+    // The burst's own counts (4 created, 16 refused): the screen's 已创建 is the burst's,
+    // the lone first order is what the call chain above was measured on.
     a.update(Event::Orders(OrdersEvent::BurstDone { run: 1, load: snap(300, 4, 16, vec![]) }));
     let pending = (0..5)
         .map(|i| PendingOrder {
             id: 900 + i,
             shopper: i as usize % 4,
             quantity: 1,
+            // Expiries one second apart, in ms like `now`, so "the oldest" is unambiguous and
+            // its countdown is 1_000_000 − 913_000 ms = 87 s at the sample's `now`.
             expires_at: 1_000_000 + 1000 * i as i64,
         })
         .collect();
@@ -611,6 +684,9 @@ fn orders_screen_shows_conservation_and_call_chain_at_80x24() {
         text: "提交失败（Unavailable）：#906 锁定 1 件 → 补偿释放 1 件，available 仍为 0".into(),
     }));
     let screen = draw(&a, 80, 24);
+    // 0 + 5 + 0 = 5 and locked 5 = five pending orders of one unit: the line must be green.
+    // Catches a check that goes red on a consistent state, and a layout at 80×24 that
+    // pushes the line out of its box (the snapshot alone would be re-accepted too easily).
     assert!(screen.contains("守恒 ✔"), "{screen}");
     insta::assert_snapshot!(screen);
 }
@@ -631,6 +707,9 @@ fn orders_keys_fault_cancel_and_await_expiry() {
         key(&mut a, KeyCode::Char('c')),
         vec![Command::CancelOrder { run: 1, token: "t0".into(), order_id: 904 }]
     );
+    // `e` issues no command: expiry is the sweeper's job in order-service, and the screen
+    // only waits for a sample in which #900 is gone. It awaits the oldest (900), since the
+    // newest (904) was just cancelled by hand.
     assert!(key(&mut a, KeyCode::Char('e')).is_empty());
     assert_eq!(a.orders.awaiting, Some(900));
     assert!(a.notice.as_deref().unwrap_or("").contains("87 秒"), "{:?}", a.notice);
@@ -645,6 +724,8 @@ fn orders_keys_fault_cancel_and_await_expiry() {
     }));
     assert_eq!(a.orders.awaiting, None);
     assert!(a.notice.as_deref().unwrap_or("").contains("#900 已过期"), "{:?}", a.notice);
+    // After the releases 2 + 3 + 0 = 5 still holds: expiry and cancel returned stock to
+    // `available` rather than losing it — the invariant Day 32 is about.
     assert!(draw(&a, 80, 24).contains("守恒 ✔"));
 }
 
@@ -664,6 +745,8 @@ fn orders_ignore_a_previous_runs_events() {
         cancelled: 0,
         now: 0,
     }));
+    // Run 2's stock is still unknown (`None`), not run 1's 9 units: catches a handler that
+    // applies an event without comparing its `run` tag.
     assert_eq!(a.orders.run, 2);
     assert_eq!(a.orders.stock, None);
     // A chain without steps (no successful order yet) draws its placeholder, not a panic.
@@ -709,6 +792,8 @@ fn lesson_day34_race_table_fits_80_columns() {
     let mut a = app();
     a.open_lesson("day34").unwrap();
     let mut page = draw(&a, 80, 24);
+    // At most 60 pages: a bound, so a lesson that lost the table fails with the message
+    // below instead of looping forever (PageDown at the end no longer moves).
     for _ in 0..60 {
         if page.contains("先发生的") {
             break;
@@ -734,6 +819,9 @@ fn finished_payments(a: &mut App) {
     for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
         let digit = char::from(b'1' + i as u8);
         let cmds = key(a, KeyCode::Char(digit));
+        // The first scenario asks the runner to prepare a book and a token (`setup: None`);
+        // later ones reuse that `Setup`, so all four run on one book and the stock before /
+        // after of each follows on from the previous one.
         let setup_sent = if i == 0 { None } else { Some(setup.clone()) };
         assert_eq!(
             cmds,
@@ -806,9 +894,15 @@ fn finished_payments(a: &mut App) {
 fn payments_screen_shows_verdicts_stock_and_timeline_at_80x24() {
     let mut a = app();
     finished_payments(&mut a);
+    // The last scenario's notice is cleared so the snapshot shows the screen itself, not
+    // whichever note happened to arrive last.
     a.notice = None;
     let screen = draw(&a, 80, 24);
+    // Four ✔, one per scenario: catches a verdict row dropped at 80×24 or one turned red
+    // by a check that reads the wrong stock view.
     assert_eq!(screen.matches('✔').count(), 4, "{screen}");
+    // 1 changed + 99 no-ops of 100 duplicate callbacks: the idempotency of Day 34 in one
+    // line; a screen that showed only "100 OK" would hide whether they were applied.
     assert!(screen.contains("生效 1 / 空操作 99"), "{screen}");
     insta::assert_snapshot!(screen);
 }
@@ -895,10 +989,15 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
         stock: Some((0, 13, 7)),
     };
     a.update(Event::Flash(FlashEvent::Tick(Box::new(tick))));
+    // → moves the fault target from the first instance (order) to the next: the key line
+    // must name what `k` will kill before it is pressed.
     key(&mut a, KeyCode::Right);
     a.notice = None;
     let screen = draw(&a, 80, 24);
     assert!(screen.contains("k 将 kill -9：inventory"), "{screen}");
+    // Five of the six invariants hold and one lags (drawn `…` with its oldest item): a
+    // lagging check must not be drawn ✔ (it would hide the confirm in flight), and the
+    // count also catches a fault row that started printing ✔ of its own.
     assert_eq!(screen.matches('✔').count(), 5, "{screen}");
     insta::assert_snapshot!(screen);
 }
