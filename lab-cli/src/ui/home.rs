@@ -4,9 +4,10 @@
 //! changes) — the list never reads the file itself, like every screen.
 //!
 //! Layout: the list takes what is left (`Min(5)`), the info box below it 6 rows — room for
-//! the selected lesson's title and one line of guidance, wrapped at 80 columns. Seven
-//! lessons fit without scrolling at 24 rows; if the course grows, `List` scrolls to keep
-//! the selection visible on its own, using the `ListState` built below.
+//! the selected lesson's title and one line of guidance, wrapped at the box's width. The
+//! eight entries (Day 29–35 and the Week 6 capstone) fit without scrolling at 24 rows; if
+//! the course grows, `List` scrolls to keep the selection visible on its own, using the
+//! `ListState` built below.
 
 use ratatui::{
     Frame,
@@ -30,6 +31,8 @@ pub fn render(
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let [list_area, info_area] =
         Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(area);
+    // In manifest order, not sorted by day: the capstone also says Day 35 and must stay
+    // after discovery, and the manifest is where the course's order is decided.
     let items: Vec<ListItem> = app
         .items
         .iter()
@@ -78,6 +81,8 @@ pub fn render(
         Some(l) => {
             format!("Day {} · {}\n这一课尚未开放（课程按 Day 29 → 35 逐步上线）。", l.day, l.title)
         }
+        // Only with a manifest that lists no lessons: an empty box rather than a panic on
+        // an index, and the list's title already says 0/0.
         None => String::new(),
     };
     frame.render_widget(
