@@ -132,6 +132,8 @@ enum Command {
         /// 把这一课标记为未完成，然后退出
         #[arg(long)]
         reset: bool,
+        // The defaults are read from `RaceParams::default()`, so `--help`, the TUI's knobs and
+        // the plain run all start from the same numbers, and changing one changes all three.
         /// Day 30 实验的初始库存
         #[arg(long, default_value_t = RaceParams::default().stock)]
         stock: u32,
@@ -247,6 +249,8 @@ async fn main() -> anyhow::Result<()> {
                 external,
                 free_ports,
                 bin_dir,
+                // Detached: the stack must outlive this command — that is what `up` is for.
+                // (Tests start theirs attached, so a killed test run leaks no servers.)
                 attached: false,
                 no_seed,
                 replicas,
@@ -263,11 +267,15 @@ async fn main() -> anyhow::Result<()> {
                     if let Err(e) = r {
                         eprintln!("error: {e:#}");
                         eprintln!("==> stopping what was started");
+                        // If the rollback fails too, `?` exits 1 with that error; the `up` error
+                        // is already on stderr above it, so neither is lost.
                         sup.down().await?;
                         std::process::exit(1);
                     }
                 }
                 _ = tokio::signal::ctrl_c() => {
+                    // The leading newline: the terminal echoed `^C` mid-line, and the message
+                    // should start on a line of its own.
                     eprintln!("\ninterrupted; stopping what was started");
                     let mut sup = Supervisor::open(&dir)?;
                     sup.down().await?;
@@ -285,6 +293,8 @@ async fn main() -> anyhow::Result<()> {
         // `down` stops only what this lab directory's `stack.json` says it started (by process
         // group), never "every mariadbd on the machine": a learner's own database, or another
         // checkout's lab, is not ours to kill.
+        // The data directory stays: progress and the seeded catalogue survive a `down`/`up`
+        // cycle, and deleting the directory is the deliberate way to start over.
         Command::Down => {
             let mut sup = open()?;
             sup.down().await?;
@@ -382,11 +392,16 @@ async fn main() -> anyhow::Result<()> {
                 app.race.params = params;
                 tui::run(app, ctx).await?;
             } else {
+                // `cache_targets()` goes in as a `Result`, not through `?`: a stopped
+                // catalog-service must not stop Day 30's text or race; only Day 29's experiment,
+                // which needs it, reports the error — after the lesson text was printed.
                 plain::lesson(&lib, &id, sup.dir(), params, ctx.cache_targets()).await?;
             }
         }
         // In plain mode the dashboard prints once (two polls a second apart) and exits: a
-        // script wants a snapshot; the TUI keeps polling while the screen is open.
+        // script wants a snapshot; the TUI keeps polling while the screen is open. Two polls
+        // because QPS is the difference of two counter scrapes over their interval — a
+        // single scrape has counts but no rate.
         Command::Dashboard => {
             let sup = open()?;
             if tui_mode {
@@ -426,6 +441,9 @@ async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
     // scrollback after the TUI exits — together with whatever `up` printed along the way.
     // `up` runs to completion before `tui::run` takes the screen: its progress lines go to
     // stderr, and printed into the alternate screen they would tear the first frame.
+    // `UpOptions::default()` is detached as well: the stack the home screen started keeps
+    // running after the TUI quits, so `bookstore-lab lesson day30` in a second terminal, or
+    // the next `bookstore-lab`, finds it instead of waiting for another start.
     let started = sup.up(&UpOptions::default()).await;
     let mut app = App::new(&lib, progress);
     if let Err(e) = started {
@@ -442,7 +460,10 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
     let all_ok = !health.is_empty() && health.iter().all(|h| h.healthy);
     if json {
         // The JSON shape is a contract for scripts: `{dir, healthy, components: [{name, address,
-        // pid, healthy, detail}]}`. `pid` is null for external components (not started by us).
+        // pid, healthy, detail, metrics}]}`. `pid` is null for external components (not
+        // started by us), `metrics` null for infrastructure. Unlike the table, `address` is
+        // not redacted here: a script may need the full URL to connect, so this output is
+        // for pipes, not for pasting.
         let rows: Vec<_> = health
             .iter()
             .map(|h| serde_json::json!({"name": h.name, "address": h.address, "pid": h.pid, "healthy": h.healthy, "detail": h.detail, "metrics": metrics(sup, &h.name)}))
@@ -457,6 +478,9 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
         println!("没有正在运行的环境（{}）。运行 `bookstore-lab up` 启动。", sup.dir().display());
         return false;
     }
+    // `{:<34}` pads but never truncates: a longer address (a MySQL URL) shifts the rest of
+    // its row rather than losing characters someone may copy. The detail column goes last
+    // because its length varies most.
     println!("{:<10} {:<8} {:<34} {:<8} 详情", "组件", "状态", "地址", "PID");
     for h in &health {
         let pid = h.pid.map(|p| p.to_string()).unwrap_or_else(|| "外部".into());
@@ -485,6 +509,8 @@ fn redact(address: &str) -> String {
     match (address.find("://"), address.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &address[scheme + 3..at];
+            // Split at the first `:`: a user name cannot contain one in a URL, a password can.
+            // No `:` means a user without a password, and there is nothing to hide.
             match creds.split_once(':') {
                 Some((user, _)) => {
                     format!("{}{user}:***{}", &address[..scheme + 3], &address[at..])
@@ -500,6 +526,10 @@ fn redact(address: &str) -> String {
 /// instance is a process with its own pool of database connections).
 fn parse_replicas(arg: &str) -> Result<(String, u32), String> {
     let (name, n) = arg.split_once('=').ok_or("expected <service>=<count>, e.g. user=2")?;
+    // Checked here, at parse time, so a typo (`--replicas usr=2`) is a clap usage error
+    // before anything starts, not a half-started stack. `SERVICES` also lists the HTTP
+    // gateway, which is refused by name: replicas are for the gRPC services that callers
+    // balance across through Consul.
     let known = bookstore_stack::services::SERVICES.iter().any(|s| s.name == name);
     if !known || name == "gateway" {
         return Err(format!(
