@@ -258,6 +258,7 @@ fn cache_screen_shows_hit_rate_at_80x24() {
     let mut a = app();
     a.open_lesson("day29").unwrap();
     key(&mut a, KeyCode::Char('x'));
+    // day29's manifest entry names `experiment = "cache"`.
     assert_eq!(a.screen, Screen::Cache);
     // Enter returns `StartCache`, which nobody executes here; the events the runner would
     // send are fed in by hand below — the experiment itself is not under test.
@@ -578,6 +579,8 @@ fn lesson_scrolling_is_clamped_and_end_shows_the_last_row() {
     let rows: Vec<&str> = screen.lines().collect();
     // Row 21 (0-based) is the last text row inside the border at 24 rows.
     assert!(rows[21].contains("第 60 段"), "{screen}");
+    // The bottom border (row 22; row 23 holds the keys) carries the position: 100 % only
+    // when the last row is visible, so a percentage of the scroll offset would fail here.
     assert!(rows[22].contains("100%"), "{screen}");
     // One ↑ after ten extra ↓/PageDown moves one row: this is the unclamped-scroll bug's
     // symptom (the offset had run on past the end, and ↑ first had to walk it back).
@@ -601,6 +604,8 @@ fn lesson_section_jumps_and_position_indicator() {
     // Row 2 is the first text row (header, then the top border): the jump must put the
     // heading at the top, not merely somewhere on screen.
     assert!(rows[2].contains("■ 第二节"), "{screen}");
+    // The section name is taken from the heading at or above the top row: after the jump
+    // that is the heading itself, so `§ 第二节` and not the section before it.
     assert!(rows[23 - 1].contains("§ 第二节") && rows[22].contains("行 "), "{screen}");
     key(&mut a, KeyCode::Char(']'));
     assert!(draw(&a, 80, 24).lines().nth(2).unwrap().contains("■ 第三节"));
@@ -698,6 +703,9 @@ fn orders_screen_shows_conservation_and_call_chain_at_80x24() {
 fn orders_keys_fault_cancel_and_await_expiry() {
     let mut a = app();
     sampled_orders(&mut a);
+    // The token and book come from `Ready`: the screen builds the command from its own
+    // state, without asking the runner — and a command with another run's book would make
+    // the fault order fail for the wrong reason.
     assert_eq!(
         key(&mut a, KeyCode::Char('f')),
         vec![Command::OrderFault { run: 1, token: "t0".into(), book: 212 }]
@@ -736,6 +744,8 @@ fn orders_keys_fault_cancel_and_await_expiry() {
 fn orders_ignore_a_previous_runs_events() {
     let mut a = app();
     sampled_orders(&mut a);
+    // Once run 1 has finished its burst, Enter may start run 2 (one command) even though run
+    // 1's watcher is still sampling — which is exactly why events carry a run tag.
     assert_eq!(key(&mut a, KeyCode::Enter).len(), 1);
     assert!(key(&mut a, KeyCode::Enter).is_empty(), "a burst is running");
     a.update(Event::Orders(OrdersEvent::Watch {
@@ -778,6 +788,8 @@ fn day31_and_day32_open_the_orders_experiment() {
 fn lesson_screens_show_day33_and_day34_text_at_80x24() {
     let mut a = app();
     a.open_lesson("day33").unwrap();
+    // Named snapshots: two in one test would otherwise be told apart only by a counter
+    // suffix, and reordering them would swap their files silently.
     insta::assert_snapshot!("lesson_day33_first_page", draw(&a, 80, 24));
     a.open_lesson("day34").unwrap();
     insta::assert_snapshot!("lesson_day34_first_page", draw(&a, 80, 24));
@@ -802,6 +814,8 @@ fn lesson_day34_race_table_fits_80_columns() {
         page = draw(&a, 80, 24);
     }
     assert!(page.contains("先发生的"), "the table was not found:\n{page}");
+    // Display width, not bytes or chars: a row of Chinese cells is twice as wide as its
+    // char count. A row over 80 would be wrapped by the terminal itself, breaking the box.
     for line in page.lines() {
         assert!(unicode_width::UnicodeWidthStr::width(line) <= 80, "too wide: {line}");
     }
@@ -831,12 +845,18 @@ fn finished_payments(a: &mut App) {
         if i == 0 {
             a.update(Event::Payments(PaymentsEvent::Ready { run, setup: setup.clone() }));
         }
+        // Each scenario starts where the previous one left the book: one unit sold per paid
+        // scenario before it, the refund (last) selling none.
         let refund = scenario == Scenario::Refund;
         let sold = before.sold + i as i64;
         let b = StockView { available: 20 - i as i64, sold, ..before };
         let after =
             if refund { b } else { StockView { available: b.available - 1, sold: sold + 1, ..b } };
         let steps: Vec<Step> = match scenario {
+            // The crash timeline's point is in its times: the kill at 12 ms and the restart at
+            // 142 ms come before the callback at ~3 s, and the payment still succeeds — the
+            // callback is the gateway's timer, not payment-service's, so the kill lost
+            // nothing. Times are ms from the scenario's start, as the screen prints them.
             Scenario::Crash => vec![
                 (6, "CreateOrder → 订单 #5 Pending，总额 5900 分，锁定 1 件"),
                 (11, "CreatePayment → PAY202612010000000025 PENDING，网关 +3.0s 回调"),
@@ -857,12 +877,16 @@ fn finished_payments(a: &mut App) {
             scenario,
             order_id: 3 + i as u64,
             payment_no: format!("PAY20261201000000002{}", 3 + i),
+            // Integer cents (分), as every service stores money: 59.00 never passes through a
+            // float on its way to a ledger.
             amount: 5900,
             before: b,
             after,
             payment_status: if refund { PaymentStatus::Refunded } else { PaymentStatus::Success },
             order_status: if refund { OrderStatus::Cancelled } else { OrderStatus::Paid },
             reason: String::new(),
+            // One stock confirm per paid order; a refund confirms nothing, because its locked
+            // unit is released back to `available`, not sold.
             confirms: usize::from(!refund),
             callbacks: (scenario == Scenario::Duplicates).then_some(CallbackCounts {
                 sent: 100,
@@ -940,6 +964,8 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
     assert_eq!(a.screen, Screen::Flash);
     let params = FlashParams::default();
     assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartFlash(params)]);
+    // The names `k` cycles through; the first is preselected, so one → below must name
+    // the second.
     let instances = vec!["order".to_string(), "inventory".into(), "payment".into()];
     a.update(Event::Flash(FlashEvent::Ready { book: 7, params, instances }));
     let board = Invariant::ALL
@@ -966,6 +992,8 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
         recovered_ms: Some(recovered),
         failed_answers: failed,
     };
+    // `stock` is (available, locked, sold) as Redis has it: 0 + 13 + 7 = 20, the default
+    // `FlashParams` stock, so the conservation row's ✔ is one this sample can really show.
     let tick = Tick {
         elapsed_s: 9.0,
         phase: Phase::Selling,
@@ -982,6 +1010,9 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
         rps: 6.0,
         p99_ms: Some(57.0),
         board,
+        // The relay's recovery (1.9 s) is shorter than its action (2.6 s), with no failed
+        // answer: the two clocks are independent (see `FaultRecord`), and the screen must
+        // print both as measured rather than assume recovery follows the restart.
         faults: vec![
             fault("kill -9 order", 3.0, Route::Order, 1700, 1800, 13),
             fault("kill -9 outbox relay（payment-service）", 7.0, Route::Paid, 2600, 1900, 0),
