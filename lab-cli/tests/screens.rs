@@ -271,6 +271,8 @@ fn cache_screen_shows_hit_rate_at_80x24() {
     for (i, hits) in [(1u64, 20.0), (2, 60.0), (3, 85.0)] {
         let last =
             HitCounts { detail_hits: hits, detail_misses: 100.0 - hits, ..Default::default() };
+        // The load snapshot is cumulative (300 requests after 3 s, TPS 100), like the
+        // engine's: each event replaces the previous one rather than adding to it.
         a.update(Event::Cache(CacheEvent::Progress {
             load: snap(i * 1000, i * 100, 0, vec![100; i as usize]),
             // The same counts for 本秒 and 累计 keep the arithmetic checkable by eye: 85 hits
@@ -306,6 +308,8 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
         healthy,
         detail: if healthy { "SERVING".into() } else { "connection refused".into() },
         qps,
+        // A p99 exactly when there is a rate: both come from the same pair of scrapes, so a
+        // row has both or neither.
         p99_ms: qps.map(|_| 3.2),
         hit_rate: hit,
         consul: None,
@@ -320,6 +324,8 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
             listed(row("user", true, Some(400.0), None), "passing"),
             listed(row("user-2", false, None, None), "critical"),
             listed(row("catalog", true, Some(812.5), Some(0.91)), "passing"),
+            // Not listed in Consul at all: drawn `-`, not `critical` — "absent from the
+            // registry" and "registered but failing its check" are different answers.
             row("inventory", false, None, None),
         ],
         // A consistent ledger (9000 + 12 + 988 = 10000), so the snapshot shows what a healthy
@@ -595,6 +601,8 @@ fn lesson_scrolling_is_clamped_and_end_shows_the_last_row() {
 /// `]` / `[` jump between headings; the frame shows the section and position.
 #[test]
 fn lesson_section_jumps_and_position_indicator() {
+    // 30 paragraphs (about 60 rows) between headings: more than a screen, so every jump
+    // really scrolls and a jump that only moved to "the next screen" would miss the heading.
     let filler: String = (1..=30).map(|i| format!("段落 {i}。\n\n")).collect();
     let (mut a, _dir) =
         app_with(&[&format!("# 课\n\n{filler}## 第二节\n\n{filler}## 第三节\n\n{filler}")]);
@@ -643,12 +651,19 @@ fn lesson_next_and_previous_lesson_keys() {
 // (`now`), so the countdown is too.
 /// The orders screen after a burst, through the real key and event paths.
 fn sampled_orders(a: &mut App) {
+    // Set directly rather than through a lesson's `x`: that wiring has its own test
+    // (`day31_and_day32_open_the_orders_experiment`), and this fixture is about the run.
     a.screen = Screen::Orders;
     a.orders.params = OrderParams::default();
     let cmds = key(a, KeyCode::Enter);
     assert_eq!(cmds, vec![Command::StartOrders { run: 1, params: OrderParams::default() }]);
+    // One token per shopper (the default four, 顾客 4 in the header); the pending orders
+    // below index them with `i % 4`, so each order has an owner whose token can cancel it.
     let tokens = vec!["t0".to_string(), "t1".into(), "t2".into(), "t3".into()];
     a.update(Event::Orders(OrdersEvent::Ready { run: 1, book: 212, tokens }));
+    // A real `server-timing` header. The snapshot's 合计 5.07 ms is 1.10 (the longer of the
+    // parallel pair ValidateToken ∥ GetBook) + 0.95 + 0.62 + 2.40, not the plain sum 5.88:
+    // a total that added parallel steps would overstate what the caller waited.
     a.update(Event::Orders(OrdersEvent::Chain {
         run: 1,
         steps: parse_chain(
@@ -684,6 +699,8 @@ fn sampled_orders(a: &mut App) {
 fn orders_screen_shows_conservation_and_call_chain_at_80x24() {
     let mut a = app();
     sampled_orders(&mut a);
+    // A compensation note as `f` produces it: it must land both in the box (the run's log)
+    // and in the footer (the latest news), and fit each at 80 columns.
     a.update(Event::Orders(OrdersEvent::Note {
         run: 1,
         text: "提交失败（Unavailable）：#906 锁定 1 件 → 补偿释放 1 件，available 仍为 0".into(),
@@ -721,7 +738,8 @@ fn orders_keys_fault_cancel_and_await_expiry() {
     assert!(key(&mut a, KeyCode::Char('e')).is_empty());
     assert_eq!(a.orders.awaiting, Some(900));
     assert!(a.notice.as_deref().unwrap_or("").contains("87 秒"), "{:?}", a.notice);
-    // The sweeper cancelled 900 (and the learner 904): the next sample lists three.
+    // The sweeper cancelled 900 (and the learner 904): the next sample lists three,
+    // 901–903, taken from the screen's own list so their expiries stay as sampled.
     let left: Vec<_> = a.orders.pending[1..4].to_vec();
     a.update(Event::Orders(OrdersEvent::Watch {
         run: 1,
@@ -827,6 +845,8 @@ fn lesson_day34_race_table_fits_80_columns() {
 // stack): every verdict green, the crash scenario's timeline on screen.
 /// The payments screen after all four scenarios.
 fn finished_payments(a: &mut App) {
+    // Directly, like `sampled_orders`: `day33_and_day34_open_the_payments_experiment` covers
+    // the key path.
     a.screen = Screen::Payments;
     let setup = Setup { book: 5011, token: "t".into() };
     let before = StockView { available: 20, locked: 0, sold: 0, total: 20 };
@@ -842,6 +862,8 @@ fn finished_payments(a: &mut App) {
             vec![Command::StartPayment { run: i as u64 + 1, scenario, setup: setup_sent }]
         );
         let run = i as u64 + 1;
+        // The runner answers the first scenario with the `Setup` it created; the screen keeps
+        // it and sends it back with every later key (the `setup_sent` asserted above).
         if i == 0 {
             a.update(Event::Payments(PaymentsEvent::Ready { run, setup: setup.clone() }));
         }
@@ -850,6 +872,9 @@ fn finished_payments(a: &mut App) {
         let refund = scenario == Scenario::Refund;
         let sold = before.sold + i as i64;
         let b = StockView { available: 20 - i as i64, sold, ..before };
+        // The deltas `Report`'s verdict checks: sold +1, available −1, locked 0 for a payment;
+        // all zero for the refund (its unit went back at the cancel). Any other `after` here
+        // would turn a ✔ red and fail the count of four below.
         let after =
             if refund { b } else { StockView { available: b.available - 1, sold: sold + 1, ..b } };
         let steps: Vec<Step> = match scenario {
@@ -882,6 +907,8 @@ fn finished_payments(a: &mut App) {
             amount: 5900,
             before: b,
             after,
+            // A refund's end state is a pair — payment Refunded *and* order Cancelled — and the
+            // verdict requires both: either alone is a half-done compensation.
             payment_status: if refund { PaymentStatus::Refunded } else { PaymentStatus::Success },
             order_status: if refund { OrderStatus::Cancelled } else { OrderStatus::Paid },
             reason: String::new(),
@@ -963,6 +990,7 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
     key(&mut a, KeyCode::Char('x'));
     assert_eq!(a.screen, Screen::Flash);
     let params = FlashParams::default();
+    // The knobs travel in the command, as for the race: the sale cannot change under way.
     assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartFlash(params)]);
     // The names `k` cycles through; the first is preselected, so one → below must name
     // the second.
@@ -980,6 +1008,8 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
             } else {
                 Verdict::Holds
             },
+            // Never broken during this sale: a row that had turned red once would keep its
+            // record here even after it holds again, and the screen would mark it.
             ever_broken: None,
         })
         .collect();

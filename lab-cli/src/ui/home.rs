@@ -73,6 +73,8 @@ pub fn render(
 
     // The info box tells where progress is kept: learners should know that deleting the lab
     // directory resets the course.
+    // The guidance names `x`, which is not a key of this screen: the experiment is the
+    // reason to open a lesson, so the learner should know it waits inside.
     let info = match app.items.get(app.selected) {
         Some(l) if l.available => format!(
             "Day {} · {}\n按 Enter 阅读，课内按 x 打开实验。进度保存在实验目录的 progress.json。",
@@ -89,6 +91,8 @@ pub fn render(
         Paragraph::new(info).wrap(Wrap { trim: false }).block(Block::bordered().title(" 说明 ")),
         info_area,
     );
+    // Each screen returns its own keys for the footer because letters change meaning per
+    // screen: `r` here resets the selected lesson's progress, on the race screen it runs.
     (
         // The home title names the week, so a learner who opens the lab again after a break
         // knows where in the course it sits.

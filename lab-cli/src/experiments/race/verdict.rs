@@ -7,6 +7,7 @@ use super::{Strategy, StrategyExt, StrategyResult};
 /// One row of the closing DO/DON'T table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
+    /// The strategy judged; rows keep the order of the results they came from.
     pub strategy: Strategy,
     // A string rather than a bool because both tables print it as-is.
     /// `DON'T` when it oversold, else `DO`.
@@ -101,6 +102,8 @@ pub fn verdict_table(results: &[StrategyResult]) -> String {
             v.oversell,
             v.remaining,
             v.failures,
+            // The one-line reason from the lesson's own table, so a plain run ends with the
+            // same DO/DON'T sentence the learner read, next to the numbers that back it.
             v.strategy.lesson()
         ));
     }
@@ -117,6 +120,8 @@ mod tests {
 
     // `remaining` is derived by conservation (stock − sold), i.e. a consistent store: the
     // tests below are about the verdict arithmetic, not about a store that lost writes.
+    // The sale window equals the whole run here (`selling` = `elapsed`), so sales/s and
+    // attempts/s coincide unless a test sets refusals or a shorter window itself.
     fn result(strategy: Strategy, stock: u32, sold: u64, secs: u64) -> StrategyResult {
         StrategyResult {
             strategy,
