@@ -6,7 +6,7 @@
 //! - `bookstore-lab lesson day30 [--reset] [--no-tui]` — a lesson and its live experiment;
 //! - `bookstore-lab lessons [check]` — the list with progress; validate `lessons/`;
 //! - `bookstore-lab dashboard` — health, QPS, p99, hit rate, stock of the running stack;
-//! - `bookstore-lab bench inventory|catalog` — load runs with baselines;
+//! - `bookstore-lab bench inventory|catalog|order|discovery` — load runs with baselines;
 //! - `bookstore-lab up | down | status | env` — the stack supervisor.
 //!
 //! Every command works without a terminal (`--no-tui`, or stdout not a TTY): the same
@@ -84,6 +84,8 @@ struct Cli {
     #[arg(long, global = true)]
     no_tui: bool,
 
+    // Optional: the bare `bookstore-lab` is the most common invocation of all (the home
+    // screen), so no subcommand is a command of its own rather than a usage error.
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -389,6 +391,8 @@ async fn main() -> anyhow::Result<()> {
                 // Before `tui::run`: an unknown or planned id fails here as a plain error on a
                 // normal terminal, instead of inside the alternate screen where it would vanish.
                 app.open_lesson(&id)?;
+                // The knobs start at the command line's values: `--stock 10` shows as 库存 10 on
+                // the race screen, and Enter runs with it until the learner turns a knob.
                 app.race.params = params;
                 tui::run(app, ctx).await?;
             } else {
@@ -405,6 +409,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Dashboard => {
             let sup = open()?;
             if tui_mode {
+                // The library even here: Esc from the dashboard leads to the home list, which
+                // is built from it.
                 let lib = Library::discover()?;
                 let mut app = App::new(&lib, Progress::load(sup.dir())?);
                 app.screen = bookstore_lab::app::Screen::Dashboard;

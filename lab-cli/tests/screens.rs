@@ -11,7 +11,8 @@
 //!   Only text is compared, not colours: colour is decoration here, text is content —
 //!   and a red `超卖 130` that lost its colour still reads correctly, while one that lost
 //!   its digits does not.
-//! - The update logic (`starting_a_race…`, `planned_lessons…`, `completing…`, `q_and…`):
+//! - The update logic (`starting_a_race…`, `planned_lessons…`, `completing…`, `q_and…`,
+//!   `orders_keys…`, `orders_ignore…`, the `lesson_*` key tests):
 //!   key events in, state and returned [`Command`]s out. No terminal, no runtime — this is
 //!   what `update()` returning commands instead of doing I/O buys.
 //! - The lesson renderer on fixtures of its own (`lesson_*`): a table, a code block with
