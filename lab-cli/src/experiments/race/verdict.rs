@@ -73,6 +73,9 @@ pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
 /// The DO/DON'T table as plain text (for `--no-tui` and the end of a plain run).
 pub fn verdict_table(results: &[StrategyResult]) -> String {
     // `×for-update` in the header names the baseline of every ratio in the column.
+    // More columns than the TUI's table (sold, left, errors): on screen the lanes above
+    // show those, while at the end of a plain log this table is all that remains. The
+    // verdict leads each row, so `grep "DON'T"` on a saved log finds what oversold.
     let mut out = format!(
         "{:<7} {:<11} {:>9} {:>12} {:>10} {:>6} {:>8} {:>6} {:>6}  {}\n",
         "",
