@@ -42,13 +42,14 @@
 //!
 //! ## How each command opens the stack
 //!
-//! Only commands that touch the stack open it, and none of them starts it as a side effect
-//! except the bare `bookstore-lab` in a terminal. `Supervisor::open` creates the directory
-//! and reads `stack.json`; it starts nothing and probes nothing. What happens next differs:
-//! `up`/`down` take the directory lock and change processes; `status` probes each recorded
-//! component (the record is a claim, the probe is the answer); `bench` reads only the
-//! infrastructure addresses and starts its own services; `lesson` and `dashboard` only
-//! read the directory (progress, addresses) and leave a stopped stack stopped — a screen
+//! Every command but `lessons` opens the lab directory, and none starts the stack as a
+//! side effect except `up` and the bare `bookstore-lab` in a terminal. `Supervisor::open`
+//! creates the directory and reads `stack.json`; it starts nothing and probes nothing.
+//! What happens next differs: `up`/`down` take the directory lock and change processes;
+//! `status` probes each recorded component (the record is a claim, the probe is the
+//! answer); `bench` reads only the infrastructure addresses and starts its own services;
+//! `lesson` and `dashboard` read the directory (progress, addresses) and open on a stopped
+//! stack without starting it (an experiment's own kill-and-restart steps aside) — a screen
 //! that starts MariaDB because someone wanted to read Day 30 would surprise the learner
 //! and hide that their stack was down.
 
@@ -263,9 +264,9 @@ async fn main() -> anyhow::Result<()> {
             // it owns), so the `down` in the Ctrl-C arm does not wait behind itself.
             tokio::select! {
                 r = sup.up(&opts) => {
-                    // A failed `up` is rolled back as a whole, not left half-up: the learner's
-                    // next step is to read the error and run `up` again, and that second `up` must
-                    // start from nothing rather than from a MariaDB without its services.
+                    // A failed `up` is rolled back as a whole, not left half-up: a half-started
+                    // stack holds its ports and passes part of `status`, which reads like a running
+                    // lab with one broken service instead of the failed start it is.
                     if let Err(e) = r {
                         eprintln!("error: {e:#}");
                         eprintln!("==> stopping what was started");
