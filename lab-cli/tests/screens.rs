@@ -903,8 +903,8 @@ fn finished_payments(a: &mut App) {
             scenario,
             order_id: 3 + i as u64,
             payment_no: format!("PAY20261201000000002{}", 3 + i),
-            // Integer cents (分), as every service stores money: 59.00 never passes through a
-            // float on its way to a ledger.
+            // Integer cents (分), as the order and payment protos carry amounts: 59.00 never
+            // passes through a float on its way to a ledger.
             amount: 5900,
             before: b,
             after,
