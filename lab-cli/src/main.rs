@@ -349,10 +349,10 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        // `find_dir`: `BOOKSTORE_LESSONS_DIR`, else the nearest `lessons/manifest.toml` above
-        // the current directory, else the checkout the binary was built from — the same rule
-        // as `default_dir`, so `lessons` and `lesson` read the same course.
         Command::Lessons { action } => {
+            // `find_dir`: `BOOKSTORE_LESSONS_DIR`, else the nearest `lessons/manifest.toml`
+            // above the current directory, else the checkout the binary was built from — the
+            // same rule as `default_dir`, so `lessons` and `lesson` read the same course.
             let lessons_dir = bookstore_lab::lessons::find_dir()?;
             match action {
                 Some(LessonsAction::Check) => {
