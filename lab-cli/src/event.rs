@@ -45,6 +45,8 @@ pub enum Event {
     Race(RaceEvent),
     /// The Day 29 cache experiment reported something.
     Cache(CacheEvent),
+    /// The Day 31–32 orders experiment reported something (tagged with its run, so a
+    /// previous run's watcher cannot paint over the current one).
     Orders(OrdersEvent),
     /// The Day 35 discovery experiment reported something.
     Discovery(DiscoveryEvent),
@@ -77,9 +79,10 @@ pub fn spawn_key_reader(tx: mpsc::UnboundedSender<Event>) {
             // shows the new size. Forwarding them would only redraw a little sooner.
             match event::poll(std::time::Duration::from_millis(200)) {
                 Ok(true) => {
-                    // A let-chain (Rust 2024): pattern, then conditions, in one `if`. The send is the last
-                    // condition, so it only runs for key presses, and its failure (receiver gone) ends the
-                    // thread.
+                    // The send is the last condition, so it runs only for key presses; its
+                    // failure means the TUI loop has dropped its receiver, and the thread ends
+                    // instead of reading keys that nobody will handle. A read error is ignored
+                    // here and the next `poll` decides.
                     if let Ok(event::Event::Key(k)) = event::read()
                         && k.kind == KeyEventKind::Press
                         && tx.send(Event::Key(k)).is_err()

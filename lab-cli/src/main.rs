@@ -6,7 +6,7 @@
 //! - `bookstore-lab lesson day30 [--reset] [--no-tui]` — a lesson and its live experiment;
 //! - `bookstore-lab lessons [check]` — the list with progress; validate `lessons/`;
 //! - `bookstore-lab dashboard` — health, QPS, p99, hit rate, stock of the running stack;
-//! - `bookstore-lab bench inventory|catalog` — load runs with baselines;
+//! - `bookstore-lab bench inventory|catalog|order|discovery` — load runs with baselines;
 //! - `bookstore-lab up | down | status | env` — the stack supervisor.
 //!
 //! Every command works without a terminal (`--no-tui`, or stdout not a TTY): the same
@@ -27,6 +27,31 @@
 //!   stable keys; the human table may change its layout, the JSON keys do not.
 //! - ✅ one binary, subcommands, no daemon: the stack's processes are recorded in
 //!   `stack.json`, so any later invocation can find and stop them.
+//!
+//! ## Exit codes, as a script sees them
+//!
+//! - `0`: the command did what it says (`status`: every component healthy; `lessons
+//!   check`: every reference resolves; `up`: the whole stack is up).
+//! - `1`: a verdict or a failure. `status` with an unhealthy or missing component,
+//!   `lessons check` with a problem, an `up` that failed (after stopping what it had
+//!   started), and any error returned from `main` — Rust prints it as `Error: …` on stderr
+//!   and exits 1. A script cannot tell "unhealthy" from "crashed" by the code alone;
+//!   `status --json` says which component is unhealthy.
+//! - `130`: `up` interrupted by Ctrl-C, after it stopped what it had started. Inside the TUI
+//!   Ctrl-C is a key (raw mode), so quitting the TUI that way still exits 0.
+//!
+//! ## How each command opens the stack
+//!
+//! Every command but `lessons` opens the lab directory, and none starts the stack as a
+//! side effect except `up` and the bare `bookstore-lab` in a terminal. `Supervisor::open`
+//! creates the directory and reads `stack.json`; it starts nothing and probes nothing.
+//! What happens next differs: `up`/`down` take the directory lock and change processes;
+//! `status` probes each recorded component (the record is a claim, the probe is the
+//! answer); `bench` reads only the infrastructure addresses and starts its own services;
+//! `lesson` and `dashboard` read the directory (progress, addresses) and open on a stopped
+//! stack without starting it (an experiment's own kill-and-restart steps aside) — a screen
+//! that starts MariaDB because someone wanted to read Day 30 would surprise the learner
+//! and hide that their stack was down.
 
 use std::{io::IsTerminal, path::PathBuf};
 
@@ -60,6 +85,8 @@ struct Cli {
     #[arg(long, global = true)]
     no_tui: bool,
 
+    // Optional: the bare `bookstore-lab` is the most common invocation of all (the home
+    // screen), so no subcommand is a command of its own rather than a usage error.
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -108,6 +135,8 @@ enum Command {
         /// 把这一课标记为未完成，然后退出
         #[arg(long)]
         reset: bool,
+        // The defaults are read from `RaceParams::default()`, so `--help`, the TUI's knobs and
+        // the plain run all start from the same numbers, and changing one changes all three.
         /// Day 30 实验的初始库存
         #[arg(long, default_value_t = RaceParams::default().stock)]
         stock: u32,
@@ -169,6 +198,9 @@ fn default_dir() -> PathBuf {
     }
 }
 
+// Decided once, first, before anything is printed: every later step (the `up` message in
+// `home`, the choice between `tui::run` and `plain::…`) follows from it, so one run never
+// mixes a drawn screen with plain lines.
 // stdout, not stdin: `bookstore-lab lesson day30 > out.txt` has a keyboard but must not
 // paint escape codes into the file.
 // The TUI also needs a terminal on stdin to read keys; in practice stdout and stdin are
@@ -184,12 +216,17 @@ fn use_tui(cli: &Cli) -> bool {
 // thread with 200 buyers, and the screen would stutter exactly when the race is busiest.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Start-up order: parse (a usage error exits 2 from clap before any file is touched),
+    // choose the output mode, resolve the directory — and only then, per command, open it.
     let cli = Cli::parse();
     let tui_mode = use_tui(&cli);
+    // `--dir`/`BOOKSTORE_LAB_HOME` win over the search, so tests and a second lab on the same
+    // machine can point at their own directory without `cd`.
     let dir = cli.dir.clone().unwrap_or_else(default_dir);
-    // A closure, not an early call: `lessons check` and `lessons` do not need the stack
-    // directory at all, and must work in a fresh clone. `with_context` makes every error
-    // name the directory it was about.
+    // A closure, not an early call: `Supervisor::open` creates the directory, while
+    // `lessons check` never needs it and `lessons` only reads `progress.json` from it if it
+    // exists — both must work in a fresh clone without leaving an empty `.lab/` behind.
+    // `with_context` makes every error name the directory it was about.
     let open =
         || Supervisor::open(&dir).with_context(|| format!("stack directory {}", dir.display()));
     let Some(command) = cli.command else {
@@ -215,22 +252,33 @@ async fn main() -> anyhow::Result<()> {
                 external,
                 free_ports,
                 bin_dir,
+                // Detached: the stack must outlive this command — that is what `up` is for.
+                // (Tests start theirs attached, so a killed test run leaks no servers.)
                 attached: false,
                 no_seed,
                 replicas,
                 static_addrs,
             };
             // Ctrl-C while starting: stop what was already started, leave nothing behind.
+            // Dropping the `up` future also drops its directory lock (an `flock` on a file
+            // it owns), so the `down` in the Ctrl-C arm does not wait behind itself.
             tokio::select! {
                 r = sup.up(&opts) => {
+                    // A failed `up` is rolled back as a whole, not left half-up: a half-started
+                    // stack holds its ports and passes part of `status`, which reads like a running
+                    // lab with one broken service instead of the failed start it is.
                     if let Err(e) = r {
                         eprintln!("error: {e:#}");
                         eprintln!("==> stopping what was started");
+                        // If the rollback fails too, `?` exits 1 with that error; the `up` error
+                        // is already on stderr above it, so neither is lost.
                         sup.down().await?;
                         std::process::exit(1);
                     }
                 }
                 _ = tokio::signal::ctrl_c() => {
+                    // The leading newline: the terminal echoed `^C` mid-line, and the message
+                    // should start on a line of its own.
                     eprintln!("\ninterrupted; stopping what was started");
                     let mut sup = Supervisor::open(&dir)?;
                     sup.down().await?;
@@ -240,11 +288,16 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(130);
                 }
             }
+            // The table after `up` is the proof that it worked: each row is a live probe, not
+            // the record `up` just wrote. Its health does not change the exit code — `up`
+            // already succeeded; use `status` for a verdict.
             print_status(&sup, false).await;
         }
         // `down` stops only what this lab directory's `stack.json` says it started (by process
         // group), never "every mariadbd on the machine": a learner's own database, or another
         // checkout's lab, is not ours to kill.
+        // The data directory stays: progress and the seeded catalogue survive a `down`/`up`
+        // cycle, and deleting the directory is the deliberate way to start over.
         Command::Down => {
             let mut sup = open()?;
             sup.down().await?;
@@ -260,6 +313,11 @@ async fn main() -> anyhow::Result<()> {
         }
         // The bench reuses the lab's MariaDB and Redis but starts its own service instances
         // in-process, so it never measures (or disturbs) the learner's running services.
+        // The infrastructure comes from `BOOKSTORE_*` variables if all three are set, else
+        // from this directory's `stack.json`; with neither it fails at once with a hint
+        // rather than after a warm-up. The report is saved as
+        // `<lab dir>/results/bench-<target>.json` because the Week 6 checklist reads the
+        // learner's own figures from there.
         Command::Bench { target, mut opts } => {
             let sup = open()?;
             opts.infra = bookstore_stack::testing::try_infra_in(Some(sup.dir()))?;
@@ -292,9 +350,14 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Lessons { action } => {
+            // `find_dir`: `BOOKSTORE_LESSONS_DIR`, else the nearest `lessons/manifest.toml`
+            // above the current directory, else the checkout the binary was built from — the
+            // same rule as `default_dir`, so `lessons` and `lesson` read the same course.
             let lessons_dir = bookstore_lab::lessons::find_dir()?;
             match action {
                 Some(LessonsAction::Check) => {
+                    // Problems go to stderr and the verdict to the exit code, so CI fails the
+                    // build on a broken reference without parsing the output.
                     if !plain::check(&lessons_dir) {
                         std::process::exit(1);
                     }
@@ -305,8 +368,10 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        // `--reset` is handled before anything that needs the stack, so resetting progress works
-        // even when nothing is running.
+        // `--reset` is handled before anything that needs a running stack, so resetting
+        // progress works even when nothing is running. The lesson itself does not start the
+        // stack either: its experiment fails with `try_infra_in`'s "no running
+        // infrastructure" hint when run, while the text stays readable.
         Command::Lesson { id, reset, stock, buyers, duration } => {
             let sup = open()?;
             let lib = Library::discover()?;
@@ -324,18 +389,29 @@ async fn main() -> anyhow::Result<()> {
             let ctx = tui::Context { lab_dir: sup.dir().to_path_buf() };
             if tui_mode {
                 let mut app = App::new(&lib, progress);
+                // Before `tui::run`: an unknown or planned id fails here as a plain error on a
+                // normal terminal, instead of inside the alternate screen where it would vanish.
                 app.open_lesson(&id)?;
+                // The knobs start at the command line's values: `--stock 10` shows as 库存 10 on
+                // the race screen, and Enter runs with it until the learner turns a knob.
                 app.race.params = params;
                 tui::run(app, ctx).await?;
             } else {
+                // `cache_targets()` goes in as a `Result`, not through `?`: a stopped
+                // catalog-service must not stop Day 30's text or race; only Day 29's experiment,
+                // which needs it, reports the error — after the lesson text was printed.
                 plain::lesson(&lib, &id, sup.dir(), params, ctx.cache_targets()).await?;
             }
         }
         // In plain mode the dashboard prints once (two polls a second apart) and exits: a
-        // script wants a snapshot; the TUI keeps polling while the screen is open.
+        // script wants a snapshot; the TUI keeps polling while the screen is open. Two polls
+        // because QPS is the difference of two counter scrapes over their interval — a
+        // single scrape has counts but no rate.
         Command::Dashboard => {
             let sup = open()?;
             if tui_mode {
+                // The library even here: Esc from the dashboard leads to the home list, which
+                // is built from it.
                 let lib = Library::discover()?;
                 let mut app = App::new(&lib, Progress::load(sup.dir())?);
                 app.screen = bookstore_lab::app::Screen::Dashboard;
@@ -354,8 +430,12 @@ async fn main() -> anyhow::Result<()> {
 /// `bookstore-lab` alone: in a terminal, make sure the stack runs (idempotent) and open
 /// the TUI home; otherwise print the lessons and the stack's status.
 async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
+    // Lessons and progress first: a missing `lessons/` or a corrupt `progress.json` fails in
+    // a moment, before `up` spends many seconds starting MariaDB for a TUI that cannot open.
     let lib = Library::discover()?;
     let progress = Progress::load(sup.dir())?;
+    // Without a terminal nothing is started: a script or CI job that runs the bare command
+    // gets a report of what is there, not processes it did not ask for.
     if !tui_mode {
         println!("书店微服务实验室 — 课程（bookstore-lab --help 查看全部命令）：");
         plain::list(&lib, &progress);
@@ -366,6 +446,11 @@ async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
     eprintln!("==> 正在确认环境已启动（bookstore-lab up）…");
     // The message goes to stderr *before* the alternate screen is entered, so it stays in the
     // scrollback after the TUI exits — together with whatever `up` printed along the way.
+    // `up` runs to completion before `tui::run` takes the screen: its progress lines go to
+    // stderr, and printed into the alternate screen they would tear the first frame.
+    // `UpOptions::default()` is detached as well: the stack the home screen started keeps
+    // running after the TUI quits, so `bookstore-lab lesson day30` in a second terminal, or
+    // the next `bookstore-lab`, finds it instead of waiting for another start.
     let started = sup.up(&UpOptions::default()).await;
     let mut app = App::new(&lib, progress);
     if let Err(e) = started {
@@ -377,10 +462,15 @@ async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
 /// Prints one line per component; returns whether all are healthy.
 async fn print_status(sup: &Supervisor, json: bool) -> bool {
     let health = sup.status().await;
+    // An empty list is not "all healthy": with nothing running, `status` must fail, or
+    // `bookstore-lab status && run-tests` would run the tests against no stack at all.
     let all_ok = !health.is_empty() && health.iter().all(|h| h.healthy);
     if json {
         // The JSON shape is a contract for scripts: `{dir, healthy, components: [{name, address,
-        // pid, healthy, detail}]}`. `pid` is null for external components (not started by us).
+        // pid, healthy, detail, metrics}]}`. `pid` is null for external components (not
+        // started by us), `metrics` null for infrastructure. Unlike the table, `address` is
+        // not redacted here: a script may need the full URL to connect, so this output is
+        // for pipes, not for pasting.
         let rows: Vec<_> = health
             .iter()
             .map(|h| serde_json::json!({"name": h.name, "address": h.address, "pid": h.pid, "healthy": h.healthy, "detail": h.detail, "metrics": metrics(sup, &h.name)}))
@@ -395,6 +485,9 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
         println!("没有正在运行的环境（{}）。运行 `bookstore-lab up` 启动。", sup.dir().display());
         return false;
     }
+    // `{:<34}` pads but never truncates: a longer address (a MySQL URL) shifts the rest of
+    // its row rather than losing characters someone may copy. The detail column goes last
+    // because its length varies most.
     println!("{:<10} {:<8} {:<34} {:<8} 详情", "组件", "状态", "地址", "PID");
     for h in &health {
         let pid = h.pid.map(|p| p.to_string()).unwrap_or_else(|| "外部".into());
@@ -423,6 +516,8 @@ fn redact(address: &str) -> String {
     match (address.find("://"), address.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &address[scheme + 3..at];
+            // Split at the first `:`: a user name cannot contain one in a URL, a password can.
+            // No `:` means a user without a password, and there is nothing to hide.
             match creds.split_once(':') {
                 Some((user, _)) => {
                     format!("{}{user}:***{}", &address[..scheme + 3], &address[at..])
@@ -438,6 +533,10 @@ fn redact(address: &str) -> String {
 /// instance is a process with its own pool of database connections).
 fn parse_replicas(arg: &str) -> Result<(String, u32), String> {
     let (name, n) = arg.split_once('=').ok_or("expected <service>=<count>, e.g. user=2")?;
+    // Checked here, at parse time, so a typo (`--replicas usr=2`) is a clap usage error
+    // before anything starts, not a half-started stack. `SERVICES` also lists the HTTP
+    // gateway, which is refused by name: replicas are for the gRPC services that callers
+    // balance across through Consul.
     let known = bookstore_stack::services::SERVICES.iter().any(|s| s.name == name);
     if !known || name == "gateway" {
         return Err(format!(

@@ -71,8 +71,14 @@ impl TerminalGuard {
             restore();
             return Err(e.into());
         }
+        // ❗ Known gap: the three `?` below return with raw mode and the alternate screen
+        // still on, since no guard exists until `Ok(Self …)`. They rarely fail (stdout is a
+        // terminal by now), but when they do the error prints onto the alternate screen.
         let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+        // Cleared once so the first frame does not draw over whatever the alternate screen
+        // held; from then on ratatui writes only the cells that changed.
         terminal.clear()?;
+        // The cursor would otherwise blink at the last written cell, somewhere mid-frame.
         terminal.hide_cursor()?;
         Ok(Self { terminal })
     }
@@ -80,6 +86,8 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        // The cursor first, while still on the alternate screen where it was hidden; a
+        // shell without a visible cursor is the subtlest leftover of a TUI.
         let _ = self.terminal.show_cursor();
         restore();
     }
@@ -90,6 +98,8 @@ impl Drop for TerminalGuard {
 // do with a failure to restore than to keep going and let the shell try.
 /// Leaves the alternate screen and raw mode; safe to call more than once.
 pub fn restore() {
+    // Leave the screen, then raw mode — the reverse of `enter`, so each step undoes the
+    // one taken after it.
     let _ = stdout().execute(LeaveAlternateScreen);
     let _ = disable_raw_mode();
 }

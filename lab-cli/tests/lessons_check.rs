@@ -33,6 +33,8 @@ fn the_real_lessons_pass_lessons_check() {
 /// The binary's `lessons check` exits 0 on the real lessons and non-zero on a broken one.
 #[test]
 fn the_lessons_check_command_exits_non_zero_on_a_broken_reference() {
+    // Cargo builds the binary before integration tests and names its path here, so the
+    // test runs the binary a learner runs — no `cargo run` (and no second build) inside it.
     let bin = env!("CARGO_BIN_EXE_bookstore-lab");
     // `BOOKSTORE_LESSONS_DIR` pins the lessons the binary checks, independent of the test's
     // working directory (cargo runs integration tests from the package directory).
@@ -41,6 +43,8 @@ fn the_lessons_check_command_exits_non_zero_on_a_broken_reference() {
         .env("BOOKSTORE_LESSONS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons"))
         .output()
         .unwrap();
+    // The passing case first: a binary that failed on every input (say, one that could not
+    // find `lessons/` at all) would pass the broken-reference half below on its own.
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
 
     // A broken lesson set in a temporary directory: one lesson whose reference points at a
@@ -70,5 +74,7 @@ fn the_lessons_check_command_exits_non_zero_on_a_broken_reference() {
     // Both the exit status and the message: a non-zero exit without the reference in the
     // message would leave a teacher guessing which of many references broke.
     assert!(!bad.status.success());
+    // On stderr, where `plain::check` prints problems: stdout stays free for the one-line
+    // success summary, so `lessons check > /dev/null` still shows what broke.
     assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.rs#gone"));
 }

@@ -5,13 +5,14 @@
 //!
 //! ## What this file proves, and what it does not
 //!
-//! - The five main screens at 80×24 (`*_at_80x24`): the text a learner sees is pinned in
+//! - The main screens at 80×24 (`*_at_80x24`): the text a learner sees is pinned in
 //!   `tests/snapshots/*.snap`. A change to a screen shows up as a snapshot diff that must
 //!   be reviewed and accepted (`cargo insta review`), so layout changes are deliberate.
 //!   Only text is compared, not colours: colour is decoration here, text is content —
 //!   and a red `超卖 130` that lost its colour still reads correctly, while one that lost
 //!   its digits does not.
-//! - The update logic (`starting_a_race…`, `planned_lessons…`, `completing…`, `q_and…`):
+//! - The update logic (`starting_a_race…`, `planned_lessons…`, `completing…`, `q_and…`,
+//!   `orders_keys…`, `orders_ignore…`, the `lesson_*` key tests):
 //!   key events in, state and returned [`Command`]s out. No terminal, no runtime — this is
 //!   what `update()` returning commands instead of doing I/O buys.
 //! - The lesson renderer on fixtures of its own (`lesson_*`): a table, a code block with
@@ -72,6 +73,8 @@ use ratatui::{
 
 // The committed `lessons/`, not a fixture: the lesson screen's snapshot shows the real
 // first page of Day 30, so a lesson edit that changes it is reviewed like a layout change.
+// `expect`, not a skip: a manifest that no longer parses must fail every screen test,
+// because the TUI would not open on it either.
 fn library() -> Library {
     Library::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons")).expect("lessons/ loads")
 }
@@ -107,6 +110,8 @@ fn draw(app: &App, width: u16, height: u16) -> String {
             while x < width {
                 let symbol = buffer[(x, y)].symbol();
                 line.push_str(symbol);
+                // `.max(1)`: a cell whose symbol has display width 0 (an empty string) still
+                // occupies a column; without it the loop would never advance past it.
                 x += unicode_width::UnicodeWidthStr::width(symbol).max(1) as u16;
             }
             // Trailing spaces are trimmed: editors and git tooling strip them from `.snap` files,
@@ -126,6 +131,8 @@ fn app_with(texts: &[&str]) -> (App, tempfile::TempDir) {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("lessons");
     std::fs::create_dir_all(&dir).unwrap();
+    // Every fixture lesson is `available` (a planned one would make `open_lesson` below
+    // fail) and gets `day = 29 + i`, so the days stay inside the week the header names.
     let mut manifest = String::from("format_version = 1\n");
     for (i, text) in texts.iter().enumerate() {
         manifest.push_str(&format!(
@@ -136,6 +143,8 @@ fn app_with(texts: &[&str]) -> (App, tempfile::TempDir) {
     }
     std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
     let mut a = App::new(&Library::load(&dir).unwrap(), Progress::default());
+    // Opened at the first lesson, scroll 0: the state `bookstore-lab lesson t0` starts in,
+    // so key presses in the tests move from the same first frame a learner sees.
     a.open_lesson("t0").unwrap();
     (a, root)
 }
@@ -147,8 +156,12 @@ fn snap(elapsed_ms: u64, sold: u64, rejected: u64, series: Vec<u64>) -> Snapshot
         elapsed: Duration::from_millis(elapsed_ms),
         successes: sold,
         rejections: rejected,
+        // No errors, so every DO/DON'T in a snapshot can only come from the oversell
+        // counter, and the 错误 column reads 0 on every lane.
         failures: 0,
         tps_series: series,
+        // p50 < p99 < max, as in any real histogram: a screen that swapped two columns
+        // would print them out of order, which the snapshot diff makes visible.
         p50_us: 1800,
         p99_us: 12_400,
         max_us: 20_000,
@@ -161,11 +174,19 @@ fn snap(elapsed_ms: u64, sold: u64, rejected: u64, series: Vec<u64>) -> Snapshot
 // screen's oversell and "剩余" agree the way the race module's docs say they must.
 /// A race that has finished: naive oversold, FOR UPDATE and Lua did not.
 fn finished_race(app: &mut App) {
+    // `duration_secs: 0` is the one-try-per-buyer mode, so each lane's sold + refused adds
+    // up to the 500 buyers (naive 180 + 320, the others 50 + 450): a state a real run of
+    // these knobs can produce, as the module docs require.
     app.race.params = RaceParams { stock: 50, buyers: 500, duration_secs: 0 };
     // Through the real key path, so `ran_with` is set exactly as in the TUI.
     key(app, KeyCode::Enter);
     // The sale windows (the time until the last sale) are a fraction of each run, as after a
     // real sell-out: 成交/秒 and 尝试/秒 then differ, and the table's ratio uses the former.
+    // The series holds attempts per second (500 in 0.4 s = 1250), the 尝试/秒 the lane
+    // prints. 成交/秒 is sold over the sale window: naive 180 / 0.12 s = 1500, FOR UPDATE
+    // 50 / 0.2 s = 250, Lua 50 / 0.01 s = 5000 — so the table must say 6.00× and 20.00×.
+    // Had the ratio used attempts (2000 / 625), Lua would show 3.20×: that is the
+    // regression the snapshot's ratio column catches.
     let results = [
         (Strategy::Naive, snap(400, 180, 320, vec![1250]), -130, 120),
         (Strategy::ForUpdate, snap(800, 50, 450, vec![625]), 0, 200),
@@ -187,7 +208,8 @@ fn finished_race(app: &mut App) {
 }
 
 // Proves the three states of a lesson render distinctly and the done-count in the title
-// comes from progress (day29 done → 1/7).
+// comes from progress (day29 done → 1/8: Day 29–35 plus the Week 6 capstone). Catches a
+// title that counts a lesson as done without progress, or a list that drops a lesson.
 /// The home screen lists Day 29–35, marks what is done and what is not yet available.
 #[test]
 fn home_screen_lists_lessons_with_progress_at_80x24() {
@@ -199,7 +221,8 @@ fn home_screen_lists_lessons_with_progress_at_80x24() {
 }
 
 // Proves a lesson renders from the manifest and its Markdown, including the expanded
-// source references on its first page (drift in a quoted file shows up here too).
+// source references on its first page (drift in a quoted file shows up here too). Catches
+// a lesson screen that opens scrolled, loses its title row, or shows raw `{{source:…}}`.
 /// A lesson opens at its title, with its keys in the footer.
 #[test]
 fn lesson_screen_shows_day30_text_at_80x24() {
@@ -217,10 +240,13 @@ fn lesson_screen_shows_day30_text_at_80x24() {
 fn race_screen_shows_oversell_and_verdicts_at_80x24() {
     let mut a = app();
     a.open_lesson("day30").unwrap();
-    // `x` opens the experiment named in the manifest (`experiment = "cache"`): the test also
-    // proves the manifest wiring.
+    // `x` opens the experiment named in the manifest (`experiment = "race"` for day30): the
+    // test also proves the manifest wiring.
     key(&mut a, KeyCode::Char('x'));
     finished_race(&mut a);
+    // Catches, in one diff: a lane whose 剩余 and 超卖 disagree (−130 vs 130), a verdict
+    // taken from the strategy's name instead of its counters, the ratio's baseline moving
+    // off FOR UPDATE (its row must read 1.00×), and a table pushed below row 24.
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 
@@ -233,18 +259,26 @@ fn cache_screen_shows_hit_rate_at_80x24() {
     let mut a = app();
     a.open_lesson("day29").unwrap();
     key(&mut a, KeyCode::Char('x'));
+    // day29's manifest entry names `experiment = "cache"`.
     assert_eq!(a.screen, Screen::Cache);
     // Enter returns `StartCache`, which nobody executes here; the events the runner would
     // send are fed in by hand below — the experiment itself is not under test.
     key(&mut a, KeyCode::Enter);
+    // `hot: 7` is the book the Zipf load reads most; the screen must name it, because `u`
+    // changes that book's stock and the learner watches its row update.
     a.update(Event::Cache(CacheEvent::Started { books: 200, hot: 7 }));
     // Three seconds of a warming cache (20 % → 60 % → 85 %): the sparkline's rising shape is
     // part of the snapshot.
     for (i, hits) in [(1u64, 20.0), (2, 60.0), (3, 85.0)] {
         let last =
             HitCounts { detail_hits: hits, detail_misses: 100.0 - hits, ..Default::default() };
+        // The load snapshot is cumulative (300 requests after 3 s, TPS 100), like the
+        // engine's: each event replaces the previous one rather than adding to it.
         a.update(Event::Cache(CacheEvent::Progress {
             load: snap(i * 1000, i * 100, 0, vec![100; i as usize]),
+            // The same counts for 本秒 and 累计 keep the arithmetic checkable by eye: 85 hits
+            // of 85 + 15 lookups must print 85.0 %, so a rate computed as hits / misses
+            // (567 %) or from the list counts (0/0) shows up in the diff.
             last_second: last,
             total: last,
             hot_stock: Some(41),
@@ -267,12 +301,16 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
     key(&mut a, KeyCode::Char('d'));
     // One healthy infrastructure row (no rates), one busy catalog (rates and hit rate), one
     // broken service (error text instead of address): the three row shapes the screen has.
+    // One address for every row: the test is about which column shows it (healthy) or the
+    // error in its place (unhealthy), not about the addresses themselves.
     let row = |name: &str, healthy: bool, qps: Option<f64>, hit: Option<f64>| ServiceRow {
         name: name.into(),
         address: "127.0.0.1:9002".into(),
         healthy,
         detail: if healthy { "SERVING".into() } else { "connection refused".into() },
         qps,
+        // A p99 exactly when there is a rate: both come from the same pair of scrapes, so a
+        // row has both or neither.
         p99_ms: qps.map(|_| 3.2),
         hit_rate: hit,
         consul: None,
@@ -287,6 +325,8 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
             listed(row("user", true, Some(400.0), None), "passing"),
             listed(row("user-2", false, None, None), "critical"),
             listed(row("catalog", true, Some(812.5), Some(0.91)), "passing"),
+            // Not listed in Consul at all: drawn `-`, not `critical` — "absent from the
+            // registry" and "registered but failing its check" are different answers.
             row("inventory", false, None, None),
         ],
         // A consistent ledger (9000 + 12 + 988 = 10000), so the snapshot shows what a healthy
@@ -300,6 +340,9 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
         }),
         source: "stack.json".into(),
     }));
+    // Catches `0` printed where nothing was measured (a MariaDB row with QPS 0 would claim a
+    // measurement), a hit rate shown for a service that has no cache, and an unhealthy row
+    // that still shows its address instead of the reason.
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 
@@ -313,12 +356,15 @@ fn screens_render_at_larger_sizes() {
     // and race screens are reached through the real keys below.
     for screen in [Screen::Home, Screen::Dashboard] {
         a.screen = screen;
+        // The result is ignored: a panic inside `draw` is the failure this loop looks for.
         draw(&a, 160, 50);
     }
     a.open_lesson("day30").unwrap();
     draw(&a, 120, 40);
     key(&mut a, KeyCode::Char('x'));
     finished_race(&mut a);
+    // A size other than the snapshots' 80×24: a layout that only worked because 80 columns
+    // happened to fit its constants would lose the oversell figure here.
     assert!(draw(&a, 120, 40).contains("超卖 130"));
 }
 
@@ -340,8 +386,12 @@ fn starting_a_race_issues_one_command_with_the_current_params() {
     assert!(a.race.params.stock > before.stock);
     key(&mut a, KeyCode::Char('b'));
     assert!(a.race.params.buyers < before.buyers);
+    // The params travel inside the command (a copy), so the runner never reads `App`:
+    // a learner pressing `S` mid-run cannot change a race already under way.
     let cmds = key(&mut a, KeyCode::Enter);
     assert_eq!(cmds, vec![Command::StartRace(a.race.params)]);
+    // `running` is set by `update` itself, before any event from the runner arrives: that
+    // is what makes the second Enter below refuse even if the runner has not started yet.
     assert!(a.race.running);
     // The second Enter hits `race_key`'s unguarded arm: a notice, no command — two races
     // would share one database and spoil both measurements.
@@ -360,9 +410,12 @@ fn planned_lessons_do_not_open() {
     a.items[planned].available = false;
     a.selected = planned;
     key(&mut a, KeyCode::Enter);
+    // Staying on Home with a notice, not an empty lesson screen: catches a list that checks
+    // `available` only in `open_lesson` and then opens the screen anyway.
     assert_eq!(a.screen, Screen::Home);
     assert!(a.notice.as_deref().unwrap_or("").contains("尚未开放"));
     let id = a.items[planned].id.clone();
+    // The command-line path has no list in front of it, so `open_lesson` itself must refuse.
     assert!(a.open_lesson(&id).is_err());
 }
 
@@ -373,6 +426,8 @@ fn planned_lessons_do_not_open() {
 fn completing_and_resetting_a_lesson_saves_progress() {
     let mut a = app();
     a.open_lesson("day30").unwrap();
+    // Exactly one `SaveProgress`: catches a key that changes progress in memory only (lost
+    // when the TUI quits) as well as one that saves on every key press.
     assert_eq!(key(&mut a, KeyCode::Char('c')), vec![Command::SaveProgress]);
     assert!(a.progress.is_done("day30"));
     // `open_lesson` also moved the list's selection to day30, so `r` on the home screen
@@ -388,6 +443,8 @@ fn completing_and_resetting_a_lesson_saves_progress() {
 #[test]
 fn q_and_ctrl_c_quit() {
     let mut a = app();
+    // `quit` is a flag the loop reads after `update`, not an exit inside it: `tui::run`
+    // then returns and its guard restores the terminal, so the shell gets its screen back.
     key(&mut a, KeyCode::Char('q'));
     assert!(a.quit);
     // A second app: the first has already quit, and the test must show Ctrl-C works from a
@@ -410,6 +467,8 @@ fn long_notices_wrap_above_the_keys_at_80_columns() {
     let mut a = app();
     a.open_lesson("day29").unwrap();
     key(&mut a, KeyCode::Char('x'));
+    // A real notice's shape: English error text from a service plus Chinese guidance, about
+    // 1.5 rows at 80 columns — long enough that a one-row footer cuts off its end.
     let long = "失败：catalog-service is not running (start it with `bookstore-lab up`), \
                 then press p again to publish a book";
     a.update(Event::Cache(CacheEvent::Note(long.into())));
@@ -419,6 +478,8 @@ fn long_notices_wrap_above_the_keys_at_80_columns() {
     // test is about every word being on screen, not about where the rows break.
     let squeeze = |s: &str| s.split_whitespace().collect::<String>();
     assert!(squeeze(&screen).contains(&squeeze("press p again to publish a book")), "{screen}");
+    // The keys stay on the last row: a notice that grew the footer by pushing the keys off
+    // screen would hide the way out (Esc, q) exactly when something failed.
     let last = screen.lines().last().unwrap();
     assert!(last.contains("Esc") && last.contains("退出"), "{screen}");
 }
@@ -440,12 +501,15 @@ fn lesson_table_is_aligned_by_display_width_at_80x24() {
     let screen = draw(&a, 80, 24);
     // Beyond the snapshot, two properties that must hold for any table: no delimiter row,
     // and the top border and the first body row are equally wide in display columns.
+    // A `|---` on screen means the table was not recognised and fell through as prose.
     assert!(!screen.contains("|---"), "{screen}");
     let widths: Vec<usize> = screen
         .lines()
         .filter(|l| l.contains('┌') || l.contains("│ naive"))
         .map(unicode_width::UnicodeWidthStr::width)
         .collect();
+    // Measured in display columns, not chars: a renderer that padded by `chars().count()`
+    // would make every row with Chinese cells wider than the border — ragged right edges.
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "{screen}");
     insta::assert_snapshot!(screen);
 }
@@ -463,8 +527,10 @@ fn lesson_code_block_keeps_stars_and_backticks_at_80x24() {
     let screen = draw(&a, 80, 24);
     // The exact source lines must appear on screen character for character; the prose line
     // must appear without its markers (the styles are not part of the text snapshot).
+    // Catches the old marker-stripping renderer: it would print `/// Quantity must be > 0`.
     assert!(screen.contains("/// `Quantity` **must** be > 0"), "{screen}");
     assert!(screen.contains("    x * x // not x ** 2"), "{screen}");
+    // And the opposite mistake, prose left raw: `**粗体**` on screen would fail this line.
     assert!(screen.contains("粗体和 行内代码 是样式"), "{screen}");
     insta::assert_snapshot!(screen);
 }
@@ -487,6 +553,8 @@ fn lesson_long_list_hangs_when_wrapped_at_80x24() {
     let rows: Vec<&str> = screen.lines().collect();
     let first = rows.iter().position(|r| r.contains("• “加个")).expect("first item");
     assert!(rows[first + 1].starts_with("│  ") && !rows[first + 1].starts_with("│   "), "{screen}");
+    // Chinese line-breaking rule (no closing punctuation at the start of a row): a wrap
+    // that splits by width alone puts `，` first on a row whenever one lands at column 80.
     assert!(
         rows.iter().all(|r| !r.trim_start_matches('│').trim_start().starts_with('，')),
         "{screen}"
@@ -507,6 +575,7 @@ fn lesson_scrolling_is_clamped_and_end_shows_the_last_row() {
     let (mut a, _dir) = app_with(&[&format!("# 长课\n\n{body}")]);
     key(&mut a, KeyCode::End);
     let end = a.lesson.scroll;
+    // Non-zero, or the page fit on one screen and nothing below tests scrolling at all.
     assert!(end > 0);
     for _ in 0..5 {
         key(&mut a, KeyCode::Down);
@@ -517,7 +586,11 @@ fn lesson_scrolling_is_clamped_and_end_shows_the_last_row() {
     let rows: Vec<&str> = screen.lines().collect();
     // Row 21 (0-based) is the last text row inside the border at 24 rows.
     assert!(rows[21].contains("第 60 段"), "{screen}");
+    // The bottom border (row 22; row 23 holds the keys) carries the position: 100 % only
+    // when the last row is visible, so a percentage of the scroll offset would fail here.
     assert!(rows[22].contains("100%"), "{screen}");
+    // One ↑ after ten extra ↓/PageDown moves one row: this is the unclamped-scroll bug's
+    // symptom (the offset had run on past the end, and ↑ first had to walk it back).
     key(&mut a, KeyCode::Up);
     assert_eq!(a.lesson.scroll, end - 1);
     key(&mut a, KeyCode::Home);
@@ -529,16 +602,24 @@ fn lesson_scrolling_is_clamped_and_end_shows_the_last_row() {
 /// `]` / `[` jump between headings; the frame shows the section and position.
 #[test]
 fn lesson_section_jumps_and_position_indicator() {
+    // 30 paragraphs (about 60 rows) between headings: more than a screen, so every jump
+    // really scrolls and a jump that only moved to "the next screen" would miss the heading.
     let filler: String = (1..=30).map(|i| format!("段落 {i}。\n\n")).collect();
     let (mut a, _dir) =
         app_with(&[&format!("# 课\n\n{filler}## 第二节\n\n{filler}## 第三节\n\n{filler}")]);
     key(&mut a, KeyCode::Char(']'));
     let screen = draw(&a, 80, 24);
     let rows: Vec<&str> = screen.lines().collect();
+    // Row 2 is the first text row (header, then the top border): the jump must put the
+    // heading at the top, not merely somewhere on screen.
     assert!(rows[2].contains("■ 第二节"), "{screen}");
+    // The section name is taken from the heading at or above the top row: after the jump
+    // that is the heading itself, so `§ 第二节` and not the section before it.
     assert!(rows[23 - 1].contains("§ 第二节") && rows[22].contains("行 "), "{screen}");
     key(&mut a, KeyCode::Char(']'));
     assert!(draw(&a, 80, 24).lines().nth(2).unwrap().contains("■ 第三节"));
+    // `[` from a heading goes to the previous heading, not to the top of the current one
+    // (which it is already at) — the off-by-one a naive "last heading ≤ scroll" would make.
     key(&mut a, KeyCode::Char('['));
     assert!(draw(&a, 80, 24).lines().nth(2).unwrap().contains("■ 第二节"));
 }
@@ -551,10 +632,12 @@ fn lesson_next_and_previous_lesson_keys() {
     // Two available lessons are enough to hit both ends of the walk; a planned lesson in
     // between would be skipped by the same search, which checks `available` per index.
     let (mut a, _dir) = app_with(&["# 第一课\n", "# 第二课\n"]);
+    // At the first lesson `<` says so instead of wrapping round to the last one.
     key(&mut a, KeyCode::Char('<'));
     assert!(a.notice.as_deref().unwrap_or("").contains("第一课"));
     key(&mut a, KeyCode::Char('>'));
     assert_eq!(a.current_lesson().id, "t1");
+    // The home list's selection follows, so Esc returns to the lesson just read.
     assert_eq!(a.selected, 1);
     key(&mut a, KeyCode::Char('>'));
     assert_eq!(a.current_lesson().id, "t1");
@@ -569,24 +652,35 @@ fn lesson_next_and_previous_lesson_keys() {
 // (`now`), so the countdown is too.
 /// The orders screen after a burst, through the real key and event paths.
 fn sampled_orders(a: &mut App) {
+    // Set directly rather than through a lesson's `x`: that wiring has its own test
+    // (`day31_and_day32_open_the_orders_experiment`), and this fixture is about the run.
     a.screen = Screen::Orders;
     a.orders.params = OrderParams::default();
     let cmds = key(a, KeyCode::Enter);
     assert_eq!(cmds, vec![Command::StartOrders { run: 1, params: OrderParams::default() }]);
+    // One token per shopper (the default four, 顾客 4 in the header); the pending orders
+    // below index them with `i % 4`, so each order has an owner whose token can cancel it.
     let tokens = vec!["t0".to_string(), "t1".into(), "t2".into(), "t3".into()];
     a.update(Event::Orders(OrdersEvent::Ready { run: 1, book: 212, tokens }));
+    // A real `server-timing` header. The snapshot's 合计 5.07 ms is 1.10 (the longer of the
+    // parallel pair ValidateToken ∥ GetBook) + 0.95 + 0.62 + 2.40, not the plain sum 5.88:
+    // a total that added parallel steps would overstate what the caller waited.
     a.update(Event::Orders(OrdersEvent::Chain {
         run: 1,
         steps: parse_chain(
             "ValidateToken;dur=0.81, GetBook-212;dur=1.10, claim;dur=0.95, LockStock;dur=0.62, commit;dur=2.40",
         ),
     }));
+    // The burst's own counts (4 created, 16 refused): the screen's 已创建 is the burst's,
+    // the lone first order is what the call chain above was measured on.
     a.update(Event::Orders(OrdersEvent::BurstDone { run: 1, load: snap(300, 4, 16, vec![]) }));
     let pending = (0..5)
         .map(|i| PendingOrder {
             id: 900 + i,
             shopper: i as usize % 4,
             quantity: 1,
+            // Expiries one second apart, in ms like `now`, so "the oldest" is unambiguous and
+            // its countdown is 1_000_000 − 913_000 ms = 87 s at the sample's `now`.
             expires_at: 1_000_000 + 1000 * i as i64,
         })
         .collect();
@@ -606,11 +700,16 @@ fn sampled_orders(a: &mut App) {
 fn orders_screen_shows_conservation_and_call_chain_at_80x24() {
     let mut a = app();
     sampled_orders(&mut a);
+    // A compensation note as `f` produces it: it must land both in the box (the run's log)
+    // and in the footer (the latest news), and fit each at 80 columns.
     a.update(Event::Orders(OrdersEvent::Note {
         run: 1,
         text: "提交失败（Unavailable）：#906 锁定 1 件 → 补偿释放 1 件，available 仍为 0".into(),
     }));
     let screen = draw(&a, 80, 24);
+    // 0 + 5 + 0 = 5 and locked 5 = five pending orders of one unit: the line must be green.
+    // Catches a check that goes red on a consistent state, and a layout at 80×24 that
+    // pushes the line out of its box (the snapshot alone would be re-accepted too easily).
     assert!(screen.contains("守恒 ✔"), "{screen}");
     insta::assert_snapshot!(screen);
 }
@@ -622,6 +721,9 @@ fn orders_screen_shows_conservation_and_call_chain_at_80x24() {
 fn orders_keys_fault_cancel_and_await_expiry() {
     let mut a = app();
     sampled_orders(&mut a);
+    // The token and book come from `Ready`: the screen builds the command from its own
+    // state, without asking the runner — and a command with another run's book would make
+    // the fault order fail for the wrong reason.
     assert_eq!(
         key(&mut a, KeyCode::Char('f')),
         vec![Command::OrderFault { run: 1, token: "t0".into(), book: 212 }]
@@ -631,10 +733,14 @@ fn orders_keys_fault_cancel_and_await_expiry() {
         key(&mut a, KeyCode::Char('c')),
         vec![Command::CancelOrder { run: 1, token: "t0".into(), order_id: 904 }]
     );
+    // `e` issues no command: expiry is the sweeper's job in order-service, and the screen
+    // only waits for a sample in which #900 is gone. It awaits the oldest (900), since the
+    // newest (904) was just cancelled by hand.
     assert!(key(&mut a, KeyCode::Char('e')).is_empty());
     assert_eq!(a.orders.awaiting, Some(900));
     assert!(a.notice.as_deref().unwrap_or("").contains("87 秒"), "{:?}", a.notice);
-    // The sweeper cancelled 900 (and the learner 904): the next sample lists three.
+    // The sweeper cancelled 900 (and the learner 904): the next sample lists three,
+    // 901–903, taken from the screen's own list so their expiries stay as sampled.
     let left: Vec<_> = a.orders.pending[1..4].to_vec();
     a.update(Event::Orders(OrdersEvent::Watch {
         run: 1,
@@ -645,6 +751,8 @@ fn orders_keys_fault_cancel_and_await_expiry() {
     }));
     assert_eq!(a.orders.awaiting, None);
     assert!(a.notice.as_deref().unwrap_or("").contains("#900 已过期"), "{:?}", a.notice);
+    // After the releases 2 + 3 + 0 = 5 still holds: expiry and cancel returned stock to
+    // `available` rather than losing it — the invariant Day 32 is about.
     assert!(draw(&a, 80, 24).contains("守恒 ✔"));
 }
 
@@ -655,6 +763,8 @@ fn orders_keys_fault_cancel_and_await_expiry() {
 fn orders_ignore_a_previous_runs_events() {
     let mut a = app();
     sampled_orders(&mut a);
+    // Once run 1 has finished its burst, Enter may start run 2 (one command) even though run
+    // 1's watcher is still sampling — which is exactly why events carry a run tag.
     assert_eq!(key(&mut a, KeyCode::Enter).len(), 1);
     assert!(key(&mut a, KeyCode::Enter).is_empty(), "a burst is running");
     a.update(Event::Orders(OrdersEvent::Watch {
@@ -664,6 +774,8 @@ fn orders_ignore_a_previous_runs_events() {
         cancelled: 0,
         now: 0,
     }));
+    // Run 2's stock is still unknown (`None`), not run 1's 9 units: catches a handler that
+    // applies an event without comparing its `run` tag.
     assert_eq!(a.orders.run, 2);
     assert_eq!(a.orders.stock, None);
     // A chain without steps (no successful order yet) draws its placeholder, not a panic.
@@ -695,6 +807,8 @@ fn day31_and_day32_open_the_orders_experiment() {
 fn lesson_screens_show_day33_and_day34_text_at_80x24() {
     let mut a = app();
     a.open_lesson("day33").unwrap();
+    // Named snapshots: two in one test would otherwise be told apart only by a counter
+    // suffix, and reordering them would swap their files silently.
     insta::assert_snapshot!("lesson_day33_first_page", draw(&a, 80, 24));
     a.open_lesson("day34").unwrap();
     insta::assert_snapshot!("lesson_day34_first_page", draw(&a, 80, 24));
@@ -709,6 +823,8 @@ fn lesson_day34_race_table_fits_80_columns() {
     let mut a = app();
     a.open_lesson("day34").unwrap();
     let mut page = draw(&a, 80, 24);
+    // At most 60 pages: a bound, so a lesson that lost the table fails with the message
+    // below instead of looping forever (PageDown at the end no longer moves).
     for _ in 0..60 {
         if page.contains("先发生的") {
             break;
@@ -717,6 +833,8 @@ fn lesson_day34_race_table_fits_80_columns() {
         page = draw(&a, 80, 24);
     }
     assert!(page.contains("先发生的"), "the table was not found:\n{page}");
+    // Display width, not bytes or chars: a row of Chinese cells is twice as wide as its
+    // char count. A row over 80 would be wrapped by the terminal itself, breaking the box.
     for line in page.lines() {
         assert!(unicode_width::UnicodeWidthStr::width(line) <= 80, "too wide: {line}");
     }
@@ -728,27 +846,43 @@ fn lesson_day34_race_table_fits_80_columns() {
 // stack): every verdict green, the crash scenario's timeline on screen.
 /// The payments screen after all four scenarios.
 fn finished_payments(a: &mut App) {
+    // Directly, like `sampled_orders`: `day33_and_day34_open_the_payments_experiment` covers
+    // the key path.
     a.screen = Screen::Payments;
     let setup = Setup { book: 5011, token: "t".into() };
     let before = StockView { available: 20, locked: 0, sold: 0, total: 20 };
     for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
         let digit = char::from(b'1' + i as u8);
         let cmds = key(a, KeyCode::Char(digit));
+        // The first scenario asks the runner to prepare a book and a token (`setup: None`);
+        // later ones reuse that `Setup`, so all four run on one book and the stock before /
+        // after of each follows on from the previous one.
         let setup_sent = if i == 0 { None } else { Some(setup.clone()) };
         assert_eq!(
             cmds,
             vec![Command::StartPayment { run: i as u64 + 1, scenario, setup: setup_sent }]
         );
         let run = i as u64 + 1;
+        // The runner answers the first scenario with the `Setup` it created; the screen keeps
+        // it and sends it back with every later key (the `setup_sent` asserted above).
         if i == 0 {
             a.update(Event::Payments(PaymentsEvent::Ready { run, setup: setup.clone() }));
         }
+        // Each scenario starts where the previous one left the book: one unit sold per paid
+        // scenario before it, the refund (last) selling none.
         let refund = scenario == Scenario::Refund;
         let sold = before.sold + i as i64;
         let b = StockView { available: 20 - i as i64, sold, ..before };
+        // The deltas `Report`'s verdict checks: sold +1, available −1, locked 0 for a payment;
+        // all zero for the refund (its unit went back at the cancel). Any other `after` here
+        // would turn a ✔ red and fail the count of four below.
         let after =
             if refund { b } else { StockView { available: b.available - 1, sold: sold + 1, ..b } };
         let steps: Vec<Step> = match scenario {
+            // The crash timeline's point is in its times: the kill at 12 ms and the restart at
+            // 142 ms come before the callback at ~3 s, and the payment still succeeds — the
+            // callback is the gateway's timer, not payment-service's, so the kill lost
+            // nothing. Times are ms from the scenario's start, as the screen prints them.
             Scenario::Crash => vec![
                 (6, "CreateOrder → 订单 #5 Pending，总额 5900 分，锁定 1 件"),
                 (11, "CreatePayment → PAY202612010000000025 PENDING，网关 +3.0s 回调"),
@@ -769,12 +903,18 @@ fn finished_payments(a: &mut App) {
             scenario,
             order_id: 3 + i as u64,
             payment_no: format!("PAY20261201000000002{}", 3 + i),
+            // Integer cents (分), as the order and payment protos carry amounts: 59.00 never
+            // passes through a float on its way to a ledger.
             amount: 5900,
             before: b,
             after,
+            // A refund's end state is a pair — payment Refunded *and* order Cancelled — and the
+            // verdict requires both: either alone is a half-done compensation.
             payment_status: if refund { PaymentStatus::Refunded } else { PaymentStatus::Success },
             order_status: if refund { OrderStatus::Cancelled } else { OrderStatus::Paid },
             reason: String::new(),
+            // One stock confirm per paid order; a refund confirms nothing, because its locked
+            // unit is released back to `available`, not sold.
             confirms: usize::from(!refund),
             callbacks: (scenario == Scenario::Duplicates).then_some(CallbackCounts {
                 sent: 100,
@@ -806,9 +946,15 @@ fn finished_payments(a: &mut App) {
 fn payments_screen_shows_verdicts_stock_and_timeline_at_80x24() {
     let mut a = app();
     finished_payments(&mut a);
+    // The last scenario's notice is cleared so the snapshot shows the screen itself, not
+    // whichever note happened to arrive last.
     a.notice = None;
     let screen = draw(&a, 80, 24);
+    // Four ✔, one per scenario: catches a verdict row dropped at 80×24 or one turned red
+    // by a check that reads the wrong stock view.
     assert_eq!(screen.matches('✔').count(), 4, "{screen}");
+    // 1 changed + 99 no-ops of 100 duplicate callbacks: the idempotency of Day 34 in one
+    // line; a screen that showed only "100 OK" would hide whether they were applied.
     assert!(screen.contains("生效 1 / 空操作 99"), "{screen}");
     insta::assert_snapshot!(screen);
 }
@@ -845,7 +991,10 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
     key(&mut a, KeyCode::Char('x'));
     assert_eq!(a.screen, Screen::Flash);
     let params = FlashParams::default();
+    // The knobs travel in the command, as for the race: the sale cannot change under way.
     assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartFlash { run: 1, params }]);
+    // The names `k` cycles through; the first is preselected, so one → below must name
+    // the second.
     let instances = vec!["order".to_string(), "inventory".into(), "payment".into()];
     a.update(Event::Flash(FlashEvent::Ready { run: 1, book: 7, params, instances }));
     let board = Invariant::ALL
@@ -860,6 +1009,8 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
             } else {
                 Verdict::Holds
             },
+            // Never broken during this sale: a row that had turned red once would keep its
+            // record here even after it holds again, and the screen would mark it.
             ever_broken: None,
         })
         .collect();
@@ -872,6 +1023,8 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
         recovered_ms: Some(recovered),
         failed_answers: failed,
     };
+    // `stock` is (available, locked, sold) as Redis has it: 0 + 13 + 7 = 20, the default
+    // `FlashParams` stock, so the conservation row's ✔ is one this sample can really show.
     let tick = Tick {
         elapsed_s: 9.0,
         phase: Phase::Selling,
@@ -885,9 +1038,14 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
             finished: 9,
             ..Counts::default()
         },
+        // Successes per second over every route (see `Tick::rps`), not orders per second:
+        // 6/s with 20 orders placed in 9 s is consistent because logins and polls count.
         rps: 6.0,
         p99_ms: Some(57.0),
         board,
+        // The relay's recovery (1.9 s) is shorter than its action (2.6 s), with no failed
+        // answer: the two clocks are independent (see `FaultRecord`), and the screen must
+        // print both as measured rather than assume recovery follows the restart.
         faults: vec![
             fault("kill -9 order", 3.0, Route::Order, 1700, 1800, 13),
             fault("kill -9 outbox relay（payment-service）", 7.0, Route::Paid, 2600, 1900, 0),
@@ -895,10 +1053,15 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
         stock: Some((0, 13, 7)),
     };
     a.update(Event::Flash(FlashEvent::Tick { run: 1, tick: Box::new(tick) }));
+    // → moves the fault target from the first instance (order) to the next: the key line
+    // must name what `k` will kill before it is pressed.
     key(&mut a, KeyCode::Right);
     a.notice = None;
     let screen = draw(&a, 80, 24);
     assert!(screen.contains("k 将 kill -9：inventory"), "{screen}");
+    // Five of the six invariants hold and one lags (drawn `…` with its oldest item): a
+    // lagging check must not be drawn ✔ (it would hide the confirm in flight), and the
+    // count also catches a fault row that started printing ✔ of its own.
     assert_eq!(screen.matches('✔').count(), 5, "{screen}");
     // The key line fits 80 columns: its last pair, Esc and what it does, is not cut.
     assert!(screen.lines().last().unwrap().ends_with("Esc  返回"), "{screen}");

@@ -4,9 +4,10 @@
 //! changes) — the list never reads the file itself, like every screen.
 //!
 //! Layout: the list takes what is left (`Min(5)`), the info box below it 6 rows — room for
-//! the selected lesson's title and one line of guidance, wrapped at 80 columns. Seven
-//! lessons fit without scrolling at 24 rows; if the course grows, `List` scrolls to keep
-//! the selection visible on its own, using the `ListState` built below.
+//! the selected lesson's title and one line of guidance, wrapped at the box's width. The
+//! eight entries (Day 29–35 and the Week 6 capstone) fit without scrolling at 24 rows; if
+//! the course grows, `List` scrolls to keep the selection visible on its own, using the
+//! `ListState` built below.
 
 use ratatui::{
     Frame,
@@ -30,6 +31,8 @@ pub fn render(
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let [list_area, info_area] =
         Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(area);
+    // In manifest order, not sorted by day: the capstone also says Day 35 and must stay
+    // after discovery, and the manifest is where the course's order is decided.
     let items: Vec<ListItem> = app
         .items
         .iter()
@@ -70,6 +73,8 @@ pub fn render(
 
     // The info box tells where progress is kept: learners should know that deleting the lab
     // directory resets the course.
+    // The guidance names `x`, which is not a key of this screen: the experiment is the
+    // reason to open a lesson, so the learner should know it waits inside.
     let info = match app.items.get(app.selected) {
         Some(l) if l.available => format!(
             "Day {} · {}\n按 Enter 阅读，课内按 x 打开实验。进度保存在实验目录的 progress.json。",
@@ -78,12 +83,16 @@ pub fn render(
         Some(l) => {
             format!("Day {} · {}\n这一课尚未开放（课程按 Day 29 → 35 逐步上线）。", l.day, l.title)
         }
+        // Only with a manifest that lists no lessons: an empty box rather than a panic on
+        // an index, and the list's title already says 0/0.
         None => String::new(),
     };
     frame.render_widget(
         Paragraph::new(info).wrap(Wrap { trim: false }).block(Block::bordered().title(" 说明 ")),
         info_area,
     );
+    // Each screen returns its own keys for the footer because letters change meaning per
+    // screen: `r` here resets the selected lesson's progress, on the race screen it runs.
     (
         // The home title names the week, so a learner who opens the lab again after a break
         // knows where in the course it sits.

@@ -7,6 +7,7 @@ use super::{Strategy, StrategyExt, StrategyResult};
 /// One row of the closing DO/DON'T table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
+    /// The strategy judged; rows keep the order of the results they came from.
     pub strategy: Strategy,
     // A string rather than a bool because both tables print it as-is.
     /// `DON'T` when it oversold, else `DO`.
@@ -21,8 +22,13 @@ pub struct Verdict {
     /// 成交/秒 relative to FOR UPDATE's (the correct database baseline measured in this run):
     /// sales against sales, never refusals against sales.
     pub ratio: Option<f64>,
+    /// Successful answers: units the buyers were told they bought.
     pub sold: u64,
+    /// Sales beyond the starting stock: units sold that never existed.
     pub oversell: u64,
+    /// Stock read back from the strategy's own store after the run (negative = oversold).
+    /// Read, not computed from `sold`, so it is a second signal independent of the buyers'
+    /// counters: a strategy whose answers and store disagree shows it in this column.
     pub remaining: i64,
     /// Shown, not judged: errors are not oversells, but a strategy that errors under load
     /// is telling you something too (FOR UPDATE lock waits can time out).
@@ -35,6 +41,8 @@ pub struct Verdict {
 /// counter, not from what the lesson expects — if naive happened not to oversell on this
 /// run, the table says so honestly.
 pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
+    // The baseline is looked up by strategy, not by position: the runner's order is a
+    // presentation choice, and a reordering must not silently change every ratio.
     let base = results
         .iter()
         .find(|r| r.strategy == Strategy::ForUpdate)
@@ -49,6 +57,8 @@ pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
             verdict: if r.oversell() > 0 || r.remaining < 0 { "DON'T" } else { "DO" },
             sales_per_sec: r.sales_per_sec(),
             attempts_per_sec: r.attempts_per_sec(),
+            // Both rates or no ratio: a row whose sale window was under 1 ms has no rate, and
+            // printing `-` is honest where a number from that window would be noise.
             ratio: base.zip(r.sales_per_sec()).map(|(b, s)| s / b),
             sold: r.sold(),
             oversell: r.oversell(),
@@ -63,6 +73,9 @@ pub fn verdicts(results: &[StrategyResult]) -> Vec<Verdict> {
 /// The DO/DON'T table as plain text (for `--no-tui` and the end of a plain run).
 pub fn verdict_table(results: &[StrategyResult]) -> String {
     // `×for-update` in the header names the baseline of every ratio in the column.
+    // More columns than the TUI's table (sold, left, errors): on screen the lanes above
+    // show those, while at the end of a plain log this table is all that remains. The
+    // verdict leads each row, so `grep "DON'T"` on a saved log finds what oversold.
     let mut out = format!(
         "{:<7} {:<11} {:>9} {:>12} {:>10} {:>6} {:>8} {:>6} {:>6}  {}\n",
         "",
@@ -77,6 +90,8 @@ pub fn verdict_table(results: &[StrategyResult]) -> String {
         "why"
     );
     for v in verdicts(results) {
+        // Two decimals for a ratio (1.00× marks the baseline row exactly), none for rates:
+        // a rate's last digits are run-to-run noise, a ratio's first two are the finding.
         let ratio = v.ratio.map_or("-".to_string(), |r| format!("{r:.2}×"));
         let sales = v.sales_per_sec.map_or("-".to_string(), |s| format!("{s:.0}"));
         out.push_str(&format!(
@@ -90,6 +105,8 @@ pub fn verdict_table(results: &[StrategyResult]) -> String {
             v.oversell,
             v.remaining,
             v.failures,
+            // The one-line reason from the lesson's own table, so a plain run ends with the
+            // same DO/DON'T sentence the learner read, next to the numbers that back it.
             v.strategy.lesson()
         ));
     }
@@ -106,6 +123,8 @@ mod tests {
 
     // `remaining` is derived by conservation (stock − sold), i.e. a consistent store: the
     // tests below are about the verdict arithmetic, not about a store that lost writes.
+    // The sale window equals the whole run here (`selling` = `elapsed`), so sales/s and
+    // attempts/s coincide unless a test sets refusals or a shorter window itself.
     fn result(strategy: Strategy, stock: u32, sold: u64, secs: u64) -> StrategyResult {
         StrategyResult {
             strategy,
@@ -133,9 +152,12 @@ mod tests {
             result(Strategy::Lua, 50, 50, 1),
         ]);
         assert_eq!(v[0].verdict, "DON'T");
+        // 60 sold of 50 → 10: sales beyond the stock, not the sales themselves.
         assert_eq!(v[0].oversell, 10);
         assert_eq!(v[1].verdict, "DO");
         assert_eq!(v[1].ratio, Some(1.0));
+        // Lua 50/s against FOR UPDATE 25/s: 2.0, and 0.5 if the division were inverted —
+        // the baseline row's 1.0 alone could not tell the two apart.
         assert_eq!(v[2].ratio, Some(2.0));
     }
 
@@ -153,7 +175,11 @@ mod tests {
         lua.selling = Some(Duration::from_millis(10));
         lua.summary.rejections = 10_000;
         let v = verdicts(&[fu, lua.clone()]);
+        // Rounded: 5000 / 500 computed from 0.01 s and 0.1 s (not exact in binary) need not
+        // be exactly 10.0, and the test states the finding (10×), not float digits.
         assert_eq!(v[1].ratio.map(|r| r.round()), Some(10.0));
+        // Attempts/s is still reported and is larger (about 18×): the table shows both, and
+        // only the ratio column is restricted to sales.
         assert!(v[1].attempts_per_sec > 10.0 * v[0].attempts_per_sec);
         lua.selling = Some(Duration::from_micros(500));
         assert_eq!(lua.sales_per_sec(), None);
