@@ -57,6 +57,7 @@ local function counters(out)
   return out
 end
 
+-- lesson:lock:start
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'released' then return {3} end
 if state then
@@ -100,3 +101,4 @@ end
 redis.call('HSET', KEYS[1], 'state', 'locked', 'at', now_ms)
 redis.call('ZADD', KEYS[2], now_ms, ARGV[1])
 return out
+-- lesson:lock:end
