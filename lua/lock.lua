@@ -47,6 +47,7 @@
 -- (__printf_fp_l, hack_digit) among its top entries. `tonumber` is used only where a
 -- value is compared or summed.
 
+-- lesson:lock:start
 local n = tonumber(ARGV[2])
 
 local function counters(out)
@@ -57,7 +58,6 @@ local function counters(out)
   return out
 end
 
--- lesson:lock:start
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'released' then return {3} end
 if state then
