@@ -47,6 +47,7 @@
 -- (__printf_fp_l, hack_digit) among its top entries. `tonumber` is used only where a
 -- value is compared or summed.
 
+-- lesson:lock:start
 local n = tonumber(ARGV[2])
 
 local function counters(out)
@@ -100,3 +101,4 @@ end
 redis.call('HSET', KEYS[1], 'state', 'locked', 'at', now_ms)
 redis.call('ZADD', KEYS[2], now_ms, ARGV[1])
 return out
+-- lesson:lock:end

@@ -28,6 +28,7 @@
 -- settles it. ❌ DON'T build the stock keys here from a prefix: Redis Cluster routes and
 -- checks a script by its declared keys, and a key built inside the script is invisible to
 -- that check (it works only while it happens to share the slot).
+-- lesson:settle:start
 local action = ARGV[2]
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {0} end
@@ -69,3 +70,4 @@ redis.call('HSET', KEYS[1], 'state', done)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return out
+-- lesson:settle:end

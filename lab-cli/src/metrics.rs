@@ -36,24 +36,9 @@
 //! no types, no exemplars, no OpenMetrics — and the parser is a good read for a learner
 //! who has never looked at `/metrics`.
 //!
-//! ## A worked example of the interpolation (and its error)
-//!
-//! Two scrapes one second apart; the deltas of `grpc_request_duration_seconds_bucket`:
-//!
-//! ```text
-//! le      0.001  0.005  0.010  0.025  +Inf
-//! Δcum      600    950    990   1000   1000     (1000 requests in the interval)
-//! ```
-//!
-//! rank = 0.99 × 1000 = 990. The first bucket whose cumulative count reaches 990 is
-//! `le=0.010`; the bucket below it ends at 950, so 40 requests fall in (5 ms, 10 ms] and we
-//! need the 40th of them: 5 ms + (990 − 950)/40 × 5 ms = **10 ms**. Had the rank been 951,
-//! the answer would be 5.125 ms — although the true value could be anywhere in (5, 10] ms.
-//! That is the error bound: one bucket width, here 5 ms, on a 10 ms answer.
-//!
-//! And the rank beyond the last finite bucket: if 15 requests landed in `+Inf`, p99 of
-//! 1000 would fall there, and we return the last finite bound (25 ms) — "at least 25 ms".
-//! Prometheus does the same; there is no upper edge to interpolate towards.
+//! A worked example of the interpolation, with its error bound, and an exercise that does
+//! it by hand on a live scrape are in the Day 29 lesson (`lessons/day29/lesson.md`,
+//! 延伸阅读：从 `/metrics` 算出 p99).
 //!
 //! ## The text format, as much as we parse
 //!
@@ -80,13 +65,6 @@
 //! enough for a live view of one lab, and the same idea at its core. In production, let
 //! Prometheus scrape and use `rate()`/`histogram_quantile()`; ❌ DON'T hand-roll a
 //! monitoring system out of a dashboard's poller.
-//!
-//! ## Exercise
-//!
-//! Run `curl -s <catalog metrics>/metrics | grep duration_seconds_bucket` twice, ten seconds
-//! apart, while the cache experiment runs. Subtract by hand, find the p99 bucket, and
-//! interpolate as in the worked example above. Compare with the dashboard — then with
-//! the load engine's p99 on the cache screen, and explain why the three differ.
 
 use std::collections::BTreeMap;
 

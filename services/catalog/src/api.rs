@@ -300,6 +300,7 @@ impl CatalogApi {
     ///   deleted the row, inventory keeps stock under an id no book has — unsellable
     ///   (order-service prices through GetBook, which answers NOT_FOUND) and visible in
     ///   GetStockLog as "opening stock (PublishBook)".
+    // lesson:publish-auth:start
     async fn publish_book(
         &self,
         req: Request<PublishBookRequest>,
@@ -314,6 +315,7 @@ impl CatalogApi {
         let who = self.users.validate(&token).await?;
         // Authorisation: the role is in the signed token, checked by the one platform rule.
         bookstore_platform::auth::require_role(&who.roles, bookstore_platform::auth::ADMIN_ROLE)?;
+        // lesson:publish-auth:end
         let new = NewBook::parse(req.get_ref())?;
         // The publisher's id is recorded with the book (`published_by`): the audit trail
         // of who added what, taken from the verified token, never from the request body.

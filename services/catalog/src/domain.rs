@@ -221,6 +221,7 @@ impl SearchQuery {
     }
 }
 
+// lesson:like-escape:start
 /// Escapes a user's text for `LIKE … ESCAPE '\\'`, so that `%`, `_` and `\` match
 /// themselves instead of acting as wildcards.
 ///
@@ -244,6 +245,7 @@ pub fn like_contains(text: &str) -> String {
     pattern.push('%');
     pattern
 }
+// lesson:like-escape:end
 
 /// A positive book id.
 ///

@@ -181,6 +181,7 @@ pub fn router(upstreams: Upstreams, lab_routes: bool) -> Router {
         router = router.route("/api/v1/payments/{no}/mock-callback", post(payments::mock_callback));
     }
     router
+        // lesson:http-routes:start
         .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .route("/api/v1/users/register", post(routes::register))
         .route("/api/v1/users/login", post(routes::login))
@@ -188,6 +189,7 @@ pub fn router(upstreams: Upstreams, lab_routes: bool) -> Router {
         .route("/api/v1/books", get(routes::list_books).post(routes::publish_book))
         .route("/api/v1/books/search", get(routes::search_books))
         .route("/api/v1/books/{id}", get(routes::get_book))
+        // lesson:http-routes:end
         .route("/api/v1/orders", get(orders::list).post(orders::create))
         .route("/api/v1/orders/{id}", get(orders::get))
         .route("/api/v1/orders/{id}/cancel", post(orders::cancel))

@@ -76,6 +76,7 @@ pub async fn run(store: StockStore, window: Duration, interval: Duration, stop: 
     }
 }
 
+// lesson:sweep:start
 /// Releases every reservation older than `window`; returns how many it released.
 pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, Error> {
     let due = store.due_reservations(window, MAX_PER_TICK).await?;
@@ -108,3 +109,4 @@ pub async fn sweep_once(store: &StockStore, window: Duration) -> Result<usize, E
     }
     Ok(released)
 }
+// lesson:sweep:end

@@ -13,21 +13,8 @@
 //! catalog's `live_stock`), so it follows a sale within about a second while the cached
 //! entries stay — no dip in the hit rate after `u`, a dip after `p`.
 //!
-//! ## Why skew matters for the hit rate
-//!
-//! A cache holds what was read recently (until its TTL). Under a *uniform* load over N books,
-//! every book is equally likely, so the hit rate is roughly "the share of the catalogue
-//! that is cached right now" — with a few hundred books and a 5-minute TTL it climbs slowly
-//! and any eviction hurts it evenly. Under a *Zipf* load with s ≈ 1, the top 1 % of books
-//! take a large share of all reads (with 1000 books and s = 1.1, rank 1 alone gets ~18 %
-//! and the top 10 almost half),
-//! so a handful of cached entries answer most requests and the hit rate reaches 90 %+
-//! within seconds. Two consequences the learner should take away:
-//! - ✅ caching pays off *because* traffic is skewed; measure with skewed load, or your
-//!   benchmark underestimates the cache (uniform load is the worst case, not the typical one);
-//! - ❌ the same skew makes the hottest key a single point of pain: when it is evicted,
-//!   every reader misses at once (a stampede) — which is why the service has single-flight
-//!   loading and TTL jitter, and why the experiment lets you evict *the hottest* book.
+//! Why skew decides the hit rate, what changing the knobs should do, a back-of-envelope
+//! estimate and the exercises are in the Day 29 lesson (`lessons/day29/lesson.md`, 实验).
 //!
 //! ## Why the hit rate comes from the service's counters
 //!
@@ -65,42 +52,6 @@
 //!
 //! The exact code is quoted in the Day 29 lesson through source markers in
 //! `services/catalog/src/cache.rs` and the service's API, so lesson and service agree.
-//!
-//! ## Things to try, and what should happen
-//!
-//! | change | expect | why |
-//! |---|---|---|
-//! | skew 1.1 → 0 (uniform) | hit rate climbs slowly, settles lower | every book is equally likely; the cache must hold most of the catalogue |
-//! | skew 1.1 → 2 | ≈ 99 % within seconds | a handful of books take nearly every read |
-//! | readers 16 → 64 | TPS up until the 2 cores saturate; hit rate unchanged | the hit rate depends on *which* keys are read, not how many readers read them |
-//! | `p` during the run | a dip for a second or two | the list version moves: every list page misses once |
-//! | `u` during the run | the hot stock changes within a second; no dip | the stock is read live from inventory, nothing cached is evicted |
-//!
-//! If the hot stock does *not* change after `u`, stop and read catalog's `live_stock`;
-//! if the hit rate dips after `u`, a sale has become a catalogue write — the avalanche
-//! Day 29 warns about.
-//!
-//! ## Exercises
-//!
-//! 1. In another terminal run `redis-cli MONITOR | grep -c GET` for ten seconds during a
-//!    run, then the same for `SET`. Does GET/(GET+SET) roughly match the hit rate on screen?
-//!    (It will not be exact: every list hit sends two GETs — the version and the guessed
-//!    key, pipelined — see the catalog's cache module.)
-//! 2. Comment out the `DEL` of the detail key in the service (locally!), restart it, press
-//!    `p` and read the new book by id. Which TTL decides when it appears? Then start
-//!    catalog-service with `BOOKSTORE_STOCK_TTL_MS=5000` and press `u`: how long until the
-//!    stock on screen changes now?
-//! 3. Set skew to 0 in `CacheParams::default` and compare the hit rate after 30 s with 1.1.
-//!
-//! ## Predict before you measure
-//!
-//! A hit costs one Redis round trip inside the service; a miss adds a MariaDB query and a
-//! SET. If a hit takes ~0.3 ms end to end and a miss ~2 ms, then at 90 % hits the average
-//! read costs 0.9 × 0.3 + 0.1 × 2 ≈ 0.47 ms, and at 50 % about 1.15 ms — the hit rate, not
-//! the speed of Redis, decides the service's throughput. With 16 readers in a closed loop,
-//! Little's law gives TPS ≈ readers ÷ latency: 16 ÷ 0.47 ms ≈ 34 000/s as an upper bound
-//! the 2 cores will not reach; the gap between that bound and the measured TPS is CPU
-//! (serialisation, gRPC, the load generator itself).
 //!
 //! ## Modules
 //!

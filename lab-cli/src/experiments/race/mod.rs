@@ -62,14 +62,6 @@
 //!
 //! ## Reading the numbers (what changes them, so a surprise teaches instead of confuses)
 //!
-//! - **buyers ≤ stock → naive gets DO.** Each buyer buys one unit, so it can sell at most
-//!   `buyers` units; an oversell needs more buyers than units *and* concurrency at the
-//!   moment the stock runs out. The bug is real but conditional — exactly why it survives
-//!   testing with three users and breaks on sale day. Try `b` down to 10 with stock 100.
-//! - **naive's oversell varies run to run.** It counts how many buyers were between their
-//!   SELECT and their UPDATE when the last unit went; that depends on scheduling, the
-//!   connection pool (the arena uses 64 connections so MySQL, not the pool, is where buyers
-//!   meet) and the machine's load. Read it as "> 0 or not", not as a constant.
 //! - **timed runs keep going after sell-out.** With stock 100 and 200 buyers the stock is
 //!   gone within milliseconds, and the rest of each run is refusals — which cost Lua far
 //!   less than FOR UPDATE (no write, no stream entry, no commit). So the screen keeps two
@@ -92,45 +84,11 @@
 //! (the 80×24 layout would need its lanes to shrink to 3 rows), and a snapshot update.
 //! The verdict logic needs nothing: it already judges by measured oversell.
 //!
-//! ## Predict before you measure
+//! ## For the learner
 //!
-//! Both correct strategies *serialise* the sales of one book — correctness requires it:
-//! someone must be first to take the last unit. What differs is how long each sale holds
-//! the critical section, and that alone predicts the ratio the table will show.
-//!
-//! - **FOR UPDATE** holds the row lock from `SELECT … FOR UPDATE` to `COMMIT`: three round
-//!   trips to MariaDB plus the commit's redo-log flush. At, say, 0.1 ms per loopback
-//!   round trip and 0.5–2 ms per flush, one sale holds the lock for roughly 1–2 ms, so the
-//!   book sells at most ~500–1000 times per second — no matter how many buyers queue.
-//! - **Lua** holds Redis (single-threaded: one script at a time, for *all* keys) only while
-//!   the script runs in memory: tens of microseconds. The ceiling is tens of thousands per
-//!   second; on a 2-core laptop the client's round trips and the load generator's own
-//!   CPU run out first.
-//!
-//! The two rates on screen test this prediction from two sides. 成交/秒 is the ceiling
-//! itself: while stock lasts, every attempt that gets through the critical section is a
-//! sale. 尝试/秒 after a sell-out measures the *refusal* path, which for Lua skips the
-//! write and the stream entry and for FOR UPDATE still takes the row lock: on the course
-//! machine (stock 100, 200 buyers, 3 s) Lua sold 5× faster than FOR UPDATE but answered
-//! 17× faster. The first number is the lesson's DO/DON'T; the second is why a flash sale,
-//! where almost everyone is refused, punishes the row lock even more.
-//!
-//! Adding buyers does not raise either ceiling; it lengthens the queue. Little's law says
-//! how much: in a closed loop, latency ≈ buyers ÷ TPS. With 200 buyers at 600 TPS, each
-//! attempt waits ≈ 330 ms — check it against the FOR UPDATE lane's p50. When the
-//! measurement disagrees with the prediction, one of the assumptions (round trip, flush,
-//! CPU) is wrong, and finding which one is the lesson.
-//!
-//! ## Exercises
-//!
-//! 1. Find the boundary: stock 100, duration 0, and raise buyers from 50 step by step.
-//!    At which point does naive first oversell on your machine? Why never below 100?
-//! 2. Run the same race three times. Which numbers are stable (FOR UPDATE and Lua: sold =
-//!    stock, remaining = 0, always) and which vary (naive's oversell, every TPS)?
-//!    That split is the difference between a correctness property and a measurement.
-//! 3. Change `run` to start all three strategies at once (`join_all`) and compare the
-//!    ratios with the sequential run. Then revert it — and explain to a colleague why.
-
+//! What the numbers should be before you measure them (the critical section of each
+//! strategy, Little's law), how to read a surprising run, and the exercises live in the
+//! Day 30 lesson (`lessons/day30/lesson.md`, 实验), next to the race they are about.
 //!
 //! ## Modules
 //!
