@@ -39,7 +39,7 @@
 //!
 //! One line per strategy, x = seconds since *that* strategy started (they run one after
 //! another, but the comparison is of equal moments of each run), y = answers per second in
-//! each 250 ms interval ([`TpsSeries`]). A thin vertical line in the strategy's colour
+//! each 250 ms interval ([`TpsSeries`]). A dotted vertical line in the strategy's colour
 //! marks its last confirmed sale: left of it buyers were still being sold to, right of it
 //! every answer is a refusal. That is the picture behind the table's two speeds — 成交/秒
 //! is measured left of the line, 尝试/秒 over the whole run — and why ❌ a single "TPS" for a
@@ -343,8 +343,8 @@ fn render_chart(frame: &mut Frame, area: Rect, race: &RaceState) {
         })
         .collect();
     // Lines first, marks after: later datasets paint over earlier ones in a shared cell. The
-    // marks are thin dim braille rules (`⡇`): vertical, so they cannot be mistaken for the
-    // naive line's horizontal braille, and not dots, which are FOR UPDATE's marker.
+    // marks are dim dotted columns; in a colourless capture they share the dot with FOR
+    // UPDATE's line and are told apart by being vertical.
     let lines = series.iter().map(|(st, s)| (*st, s.points(), false));
     let dots = marks.iter().map(|(st, m)| (*st, m.as_slice(), true));
     let datasets: Vec<Dataset> = lines
@@ -354,7 +354,7 @@ fn render_chart(frame: &mut Frame, area: Rect, race: &RaceState) {
             let style = Style::new().fg(colour);
             Dataset::default()
                 .graph_type(GraphType::Line)
-                .marker(if mark { Marker::Braille } else { marker })
+                .marker(if mark { Marker::Dot } else { marker })
                 .style(if mark { style.add_modifier(Modifier::DIM) } else { style })
                 .data(data)
         })
