@@ -117,7 +117,7 @@ use crate::{
     event::Event,
     experiments::{
         cache::{CacheEvent, CacheParams, HitCounts},
-        race::{RaceEvent, RaceParams, Strategy, StrategyExt, StrategyResult},
+        race::{RaceEvent, RaceParams, Strategy, StrategyExt, StrategyResult, TpsSeries},
     },
     lessons::{ExperimentKind, Library, progress::Progress},
     ui::lesson,
@@ -242,6 +242,8 @@ pub struct Lane {
     pub running: bool,
     /// The latest snapshot while running; after `Finished`, the final summary.
     pub live: Snapshot,
+    /// Answers/s per snapshot interval, for the chart (every snapshot, the final one too).
+    pub tps: TpsSeries,
     pub result: Option<StrategyResult>,
 }
 
@@ -775,10 +777,17 @@ impl App {
         let lanes = &mut self.race.lanes;
         match e {
             RaceEvent::Started(s) => lanes[s.index()].running = true,
-            RaceEvent::Progress(s, snap) => lanes[s.index()].live = snap,
+            RaceEvent::Progress(s, snap) => {
+                let lane = &mut lanes[s.index()];
+                lane.tps.push(&snap);
+                lane.live = snap;
+            }
             RaceEvent::Finished(r) => {
                 let lane = &mut lanes[r.strategy.index()];
                 lane.running = false;
+                // The summary covers the tail after the last 250 ms tick (in-flight buyers
+                // finishing), so the chart ends where the lane's numbers do.
+                lane.tps.push(&r.summary);
                 lane.live = r.summary.clone();
                 lane.result = Some(r);
             }

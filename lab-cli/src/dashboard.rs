@@ -9,6 +9,8 @@
 //!   `SELECT VERSION()`, `INFO`, Consul's leader) through `bookstore_stack::probe`;
 //! - QPS and p99: differences between two scrapes of the service's `/metrics`
 //!   (see [`crate::metrics`] for why a lifetime p99 would lie);
+//! - the last minute's QPS and p99 lines and the error rate: a ring buffer of one point per
+//!   refresh and service ([`History`]), differences of its points again;
 //! - cache hit rate: catalog's `cache_requests_total` over the last interval;
 //! - stock totals: the inventory ledger in MySQL (`inventory_db.inventory`), which the
 //!   service's syncer keeps up to date from Redis.
@@ -65,6 +67,9 @@ use bookstore_stack::{Component, StackState, probe, services};
 
 use crate::metrics::{self, Scrape};
 
+mod history;
+pub use history::{History, Point, WINDOW_SECS};
+
 // `Option` for every rate: "not measurable" (first poll, no metrics endpoint, no
 // traffic in the interval) must render as `-`, never as 0 — a QPS of 0 claims the
 // service is idle, which may be false.
@@ -88,6 +93,12 @@ pub struct ServiceRow {
     pub p99_ms: Option<f64>,
     /// Cache hit rate over the last interval (catalog only).
     pub hit_rate: Option<f64>,
+    /// Errors over requests in the last minute (see [`History::error_rate`]).
+    pub error_rate: Option<f64>,
+    /// The last minute's QPS, `(seconds before now, qps)`, one point per refresh.
+    pub qps_line: Vec<(f64, f64)>,
+    /// The last minute's p99, `(seconds before now, ms)`, for intervals with requests.
+    pub p99_line: Vec<(f64, f64)>,
 }
 
 // The invariant a learner can check by eye: `available + locked + sold = total` for
@@ -136,6 +147,10 @@ pub struct Poller {
     http: reqwest::Client,
     /// The previous scrape of each service, to turn counters into rates.
     prev: HashMap<String, (Instant, Scrape)>,
+    /// The last minute of each service, by row label, for the charts and the error rate.
+    history: HashMap<String, History>,
+    /// The origin of the history's clock (only differences of it are ever used).
+    started: Instant,
     // Connected lazily on the first poll and kept: MariaDB may not be up yet when the
     // dashboard opens, and reconnecting every second would cost a TCP + auth handshake.
     pool: Option<sqlx::MySqlPool>,
@@ -152,6 +167,8 @@ impl Poller {
                 .build()
                 .unwrap_or_default(),
             prev: HashMap::new(),
+            history: HashMap::new(),
+            started: Instant::now(),
             pool: None,
         }
     }
@@ -193,6 +210,16 @@ impl Poller {
                     row.qps = rates.qps;
                     row.p99_ms = rates.p99_ms;
                     row.hit_rate = rates.hit_rate;
+                }
+                // One point per refresh into the service's minute; a component without a
+                // request counter gets no history (and its lines stay empty).
+                let at = now.duration_since(self.started).as_secs_f64();
+                if let Some(point) = Point::from_scrape(at, &scrape) {
+                    let h = self.history.entry(t.label.clone()).or_default();
+                    h.push(point);
+                    row.qps_line = h.qps();
+                    row.p99_line = h.p99_ms();
+                    row.error_rate = h.error_rate();
                 }
                 // Keyed by row label, so a restarted instance (counters back at 0) is still
                 // compared with its old scrape once: `rates` clamps that negative QPS to 0.
@@ -353,10 +380,10 @@ pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
 // the line a learner must act on is the one that explains itself.
 // What it prints (illustrative):
 // ```text
-// 组件       健康           QPS       p99      命中率  地址 / 详情
-// mysql      ✔            -         -        -  127.0.0.1:3306
-// catalog    ✔        812.5     3.2ms    91.0%  127.0.0.1:9002
-// inventory  ✘            -         -        -  127.0.0.1:9003 connection refused
+// 组件       健康           QPS       p99   错误率   命中率  地址 / 详情
+// mysql      ✔            -         -        -        -  127.0.0.1:3306
+// catalog    ✔        812.5     3.2ms     0.4%    91.0%  127.0.0.1:9002
+// inventory  ✘            -         -        -        -  127.0.0.1:9003 connection refused
 // 库存合计：200 本书，可用 9000，锁定 12，已售 988，总量 10000
 // ```
 // Note the last line's arithmetic: 9000 + 12 + 988 = 10000 — the conservation rule,
@@ -364,17 +391,18 @@ pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
 /// The dashboard as plain text (for `--no-tui` and scripts).
 pub fn table(s: &DashboardSnapshot) -> String {
     let mut out = format!(
-        "{:<10} {:<6} {:<9} {:>9} {:>9} {:>8}  {}\n",
-        "组件", "健康", "Consul", "QPS", "p99", "命中率", "地址 / 详情"
+        "{:<10} {:<6} {:<9} {:>9} {:>9} {:>8} {:>8}  {}\n",
+        "组件", "健康", "Consul", "QPS", "p99", "错误率", "命中率", "地址 / 详情"
     );
     for r in &s.rows {
         out.push_str(&format!(
-            "{:<10} {:<6} {:<9} {:>9} {:>9} {:>8}  {} {}\n",
+            "{:<10} {:<6} {:<9} {:>9} {:>9} {:>8} {:>8}  {} {}\n",
             r.name,
             if r.healthy { "✔" } else { "✘" },
             r.consul.as_deref().unwrap_or("-"),
             r.qps.map_or("-".into(), |q| format!("{q:.1}")),
             r.p99_ms.map_or("-".into(), |p| format!("{p:.1}ms")),
+            r.error_rate.map_or("-".into(), |e| format!("{:.1}%", e * 100.0)),
             r.hit_rate.map_or("-".into(), |h| format!("{:.1}%", h * 100.0)),
             r.address,
             if r.healthy { "" } else { r.detail.as_str() }

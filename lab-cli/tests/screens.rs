@@ -303,6 +303,9 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
     // broken service (error text instead of address): the three row shapes the screen has.
     // One address for every row: the test is about which column shows it (healthy) or the
     // error in its place (unhealthy), not about the addresses themselves.
+    // A busy row also has a minute of history: its QPS line ramps up over the last 30 s
+    // (a load run starting) and its p99 line steps from 2 ms to 8 ms, each scaled by the
+    // row's QPS so the two lines differ; and 0.4 % of its answers in the window failed.
     let row = |name: &str, healthy: bool, qps: Option<f64>, hit: Option<f64>| ServiceRow {
         name: name.into(),
         address: "127.0.0.1:9002".into(),
@@ -314,6 +317,13 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
         p99_ms: qps.map(|_| 3.2),
         hit_rate: hit,
         consul: None,
+        error_rate: qps.map(|_| 0.004),
+        qps_line: qps.map_or(Vec::new(), |q| {
+            (-60..=0).map(|x| (f64::from(x), q * f64::from((x + 60).min(30)) / 30.0)).collect()
+        }),
+        p99_line: qps.map_or(Vec::new(), |q| {
+            (-60..=0).map(|x| (f64::from(x), if x < -30 { 2.0 } else { 8.0 } * q / 800.0)).collect()
+        }),
     };
     // Consul's verdict on each service instance: a second user instance that was just
     // killed shows its gRPC health ✘ while Consul still says `critical` (or, a check
@@ -343,6 +353,43 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
     // Catches `0` printed where nothing was measured (a MariaDB row with QPS 0 would claim a
     // measurement), a hit rate shown for a service that has no cache, and an unhealthy row
     // that still shows its address instead of the reason.
+    insta::assert_snapshot!(draw(&a, 80, 24));
+}
+
+// Proves the chart's data path end to end through the real events: Progress snapshots every
+// 250 ms feed each lane's series, Finished adds the tail and the last-sale mark. The numbers
+// tell the lesson's story — every strategy sells its 100 units in the first interval, then
+// answers refusals at its own pace (Lua fastest, FOR UPDATE slowest).
+/// After a timed race, the chart draws each strategy's answers/s and the table still fits.
+#[test]
+fn race_chart_after_a_timed_run_at_80x24() {
+    let mut a = app();
+    a.open_lesson("day30").unwrap();
+    key(&mut a, KeyCode::Char('x'));
+    a.race.params = RaceParams { stock: 100, buyers: 200, duration_secs: 3 };
+    key(&mut a, KeyCode::Enter);
+    // Refusals per 250 ms after the opening burst: 500, 250 and 1000 (2000/s, 1000/s, 4000/s).
+    let runs = [
+        (Strategy::Naive, 500, 130, -30, 90),
+        (Strategy::ForUpdate, 250, 100, 0, 240),
+        (Strategy::Lua, 1000, 100, 0, 20),
+    ];
+    for (strategy, per_tick, sold, remaining, selling_ms) in runs {
+        a.update(Event::Race(RaceEvent::Started(strategy)));
+        for tick in 1..=12u64 {
+            let mut s = snap(tick * 250, sold, per_tick * tick, Vec::new());
+            s.done = false;
+            a.update(Event::Race(RaceEvent::Progress(strategy, s)));
+        }
+        a.update(Event::Race(RaceEvent::Finished(StrategyResult {
+            strategy,
+            stock: 100,
+            summary: snap(3100, sold, per_tick * 12 + per_tick / 5, Vec::new()),
+            remaining,
+            selling: Some(Duration::from_millis(selling_ms)),
+        })));
+    }
+    a.update(Event::Race(RaceEvent::Done));
     insta::assert_snapshot!(draw(&a, 80, 24));
 }
 

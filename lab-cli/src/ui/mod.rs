@@ -53,6 +53,7 @@
 //! microseconds — cheaper than the bookkeeping retained mode needs.
 
 pub mod cache;
+pub mod chart;
 pub mod dashboard;
 pub mod discovery;
 pub mod flash;

@@ -100,11 +100,13 @@
 mod params;
 mod result;
 mod runner;
+mod series;
 mod verdict;
 
 pub use params::RaceParams;
 pub use result::{StrategyResult, oversell};
 pub use runner::{RaceEvent, RaceTarget, race_book, run};
+pub use series::TpsSeries;
 pub use verdict::{Verdict, verdict_table, verdicts};
 
 // Re-exported, not mirrored: the lab races exactly the strategies the service has, with
