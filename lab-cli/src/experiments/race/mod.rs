@@ -145,7 +145,7 @@ mod runner;
 mod verdict;
 
 pub use params::RaceParams;
-pub use result::{StrategyResult, oversell};
+pub use result::{FIGURE_KEYS, StrategyResult, figures, oversell};
 pub use runner::{RaceEvent, RaceTarget, race_book, run};
 pub use verdict::{Verdict, verdict_table, verdicts};
 
