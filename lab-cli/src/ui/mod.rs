@@ -53,6 +53,7 @@
 //! microseconds — cheaper than the bookkeeping retained mode needs.
 
 pub mod cache;
+pub mod checkpoint;
 pub mod dashboard;
 pub mod discovery;
 pub mod flash;
@@ -102,6 +103,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Discovery => discovery::render(frame, body, app),
         Screen::Payments => payments::render(frame, body, app),
         Screen::Flash => flash::render(frame, body, app),
+        Screen::Checkpoint => checkpoint::render(frame, body, app),
         Screen::Dashboard => dashboard::render(frame, body, app),
     };
     header(frame, top, &title, app.build.as_deref());
