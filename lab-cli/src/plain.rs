@@ -108,7 +108,8 @@ pub async fn check_run(dir: &Path, only: Option<&str>) -> anyhow::Result<bool> {
     let started = std::time::Instant::now();
     let stack = crate::lessons::live::PrivateStack::up()?;
     println!("==> 环境就绪（{:.0} s），开始运行课程命令", started.elapsed().as_secs_f64());
-    let report = crate::lessons::live::run(&lib, stack.dir(), only, |line| println!("{line}")).await;
+    let report =
+        crate::lessons::live::run(&lib, stack.dir(), only, |line| println!("{line}")).await;
     drop(stack);
     for f in &report.failures {
         eprintln!("✘ {f}");

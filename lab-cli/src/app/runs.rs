@@ -78,7 +78,8 @@ impl App {
     /// The checkpoint of lesson `id`, if its text has a valid one.
     pub fn checkpoint(&self, id: &str) -> Option<Checkpoint> {
         let Some(Ok(text)) = self.texts.get(id) else { return None };
-        let block = blocks::blocks(text).into_iter().find(|b| b.kind == blocks::BlockKind::Checkpoint)?;
+        let block =
+            blocks::blocks(text).into_iter().find(|b| b.kind == blocks::BlockKind::Checkpoint)?;
         Checkpoint::parse(&block.body).ok()
     }
 
@@ -175,7 +176,8 @@ impl App {
             if outcome.success() {
                 cmds = self.pass_item(lesson, &cp, *item);
             } else if outcome.exit != crate::lessons::runner::Exit::Code(1) {
-                self.notice = Some(format!("检查脚本本身出错（{}），请报告这个问题", outcome.status_line()));
+                self.notice =
+                    Some(format!("检查脚本本身出错（{}），请报告这个问题", outcome.status_line()));
             }
         }
         self.runs.results.insert(purpose, RunStatus::Done(outcome));

@@ -635,7 +635,10 @@ pub fn figures(
     chain: &[ChainStep],
     stock: Option<&StockView>,
 ) -> Vec<(&'static str, String)> {
-    let end = chain.iter().map(|s| s.start_ms + s.dur_ms).fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
+    let end = chain
+        .iter()
+        .map(|s| s.start_ms + s.dur_ms)
+        .fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
     let st = |f: fn(&StockView) -> i64| stock.map_or("-".into(), |s| f(s).to_string());
     let values = [
         params.stock.to_string(),

@@ -683,7 +683,9 @@ pub fn figures(reports: &[Option<Report>]) -> Vec<(&'static str, String)> {
         cb.map_or_else(dash, |c| c.sent.to_string()),
         cb.map_or_else(dash, |c| c.ok.to_string()),
         cb.and_then(|c| c.changed).map_or_else(dash, |n| n.to_string()),
-        of(Scenario::Duplicates).or(of(Scenario::Timeline)).map_or_else(dash, |r| r.confirms.to_string()),
+        of(Scenario::Duplicates)
+            .or(of(Scenario::Timeline))
+            .map_or_else(dash, |r| r.confirms.to_string()),
         restart.map_or_else(dash, |r| r.killed_pid.to_string()),
         restart.map_or_else(dash, |r| r.new_pid.to_string()),
         of(Scenario::Refund).map_or_else(dash, |r| r.reason.clone()),

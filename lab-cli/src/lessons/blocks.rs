@@ -181,7 +181,12 @@ impl Checkpoint {
             // `answer = 0` is the classic slip of a 0-based habit in a 1-based format; out of
             // range, no number key could ever pass the question and the lesson never completes.
             if q.answer == 0 || q.answer > q.options.len() {
-                out.push(format!("question {}: answer {} is not 1..={}", i + 1, q.answer, q.options.len()));
+                out.push(format!(
+                    "question {}: answer {} is not 1..={}",
+                    i + 1,
+                    q.answer,
+                    q.options.len()
+                ));
             }
             if q.explain.trim().is_empty() || q.ask.trim().is_empty() {
                 out.push(format!("question {}: empty ask or explain", i + 1));

@@ -160,18 +160,24 @@ fn check_blocks(
                 // The format's rule for `norun`: say why on the first line, or the next editor
                 // "fixes" it back into a block that hangs the check.
                 if b.kind == BlockKind::NoRun && !b.body.trim_start().starts_with('#') {
-                    problems.push(format!("{at}: a `bash norun` block starts with a `#` comment saying why"));
+                    problems.push(format!(
+                        "{at}: a `bash norun` block starts with a `#` comment saying why"
+                    ));
                 }
             }
             BlockKind::Reveal => {
                 let Some(kind) = experiment else {
-                    problems.push(format!("{at}: a reveal block in a lesson without an experiment"));
+                    problems
+                        .push(format!("{at}: a reveal block in a lesson without an experiment"));
                     continue;
                 };
                 let keys = crate::experiments::figure_keys(kind);
                 for k in super::blocks::placeholders(&b.body) {
                     if !keys.contains(&k) {
-                        problems.push(format!("{at}: unknown key `{{{{measured:{k}}}}}` (known: {})", keys.join(", ")));
+                        problems.push(format!(
+                            "{at}: unknown key `{{{{measured:{k}}}}}` (known: {})",
+                            keys.join(", ")
+                        ));
                     }
                 }
             }
@@ -192,7 +198,8 @@ fn check_blocks(
         }
     }
     if checkpoints > 1 {
-        problems.push(format!("{id}: lessons/{file}: {checkpoints} checkpoint blocks (one expected)"));
+        problems
+            .push(format!("{id}: lessons/{file}: {checkpoints} checkpoint blocks (one expected)"));
     }
 }
 

@@ -47,7 +47,8 @@ impl PrivateStack {
         let bin = std::env::current_exe()?;
         // Pid and a random suffix: two `make test` runs on one machine (two checkouts, two
         // engineers) must not share a MariaDB data directory.
-        let unique = format!("bookstore-lessons-run-{}-{}", std::process::id(), rand::random::<u32>());
+        let unique =
+            format!("bookstore-lessons-run-{}-{}", std::process::id(), rand::random::<u32>());
         let dir = std::env::temp_dir().join(unique);
         std::fs::create_dir_all(&dir)?;
         let stack = Self { dir, bin };

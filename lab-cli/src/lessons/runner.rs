@@ -114,9 +114,9 @@ fn search_path() -> std::ffi::OsString {
     if let Some(d) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
         dirs.push(d);
     }
-    let tools = std::env::var_os("BOOKSTORE_TOOLS_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/bookstore-lab/tools")));
+    let tools = std::env::var_os("BOOKSTORE_TOOLS_DIR").map(PathBuf::from).or_else(|| {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/bookstore-lab/tools"))
+    });
     dirs.extend(tools);
     if let Some(p) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&p));
@@ -250,7 +250,12 @@ mod tests {
 
     fn ctx(timeout: Duration) -> Context {
         let dir = std::env::temp_dir();
-        Context { cwd: dir.clone(), lab_dir: dir, vars: vec![("LAB_X".into(), "42".into())], timeout }
+        Context {
+            cwd: dir.clone(),
+            lab_dir: dir,
+            vars: vec![("LAB_X".into(), "42".into())],
+            timeout,
+        }
     }
 
     // Proves the format's shell contract on a real bash: `-u` fails an unset variable,

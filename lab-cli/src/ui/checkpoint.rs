@@ -33,8 +33,13 @@ pub fn render(
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let lesson = app.current_lesson();
-    let keys: &'static [(&'static str, &'static str)] =
-        &[("↑↓", "选题"), ("1-9", "作答"), ("Enter", "验证任务"), ("Esc", "返回课程"), ("q", "退出")];
+    let keys: &'static [(&'static str, &'static str)] = &[
+        ("↑↓", "选题"),
+        ("1-9", "作答"),
+        ("Enter", "验证任务"),
+        ("Esc", "返回课程"),
+        ("q", "退出"),
+    ];
     let title = format!("检查点 {}", lesson.id);
     let Some(cp) = app.checkpoint(&lesson.id) else {
         let p = Paragraph::new("这一课还没有检查点。").block(Block::bordered());
@@ -45,7 +50,8 @@ pub fn render(
     let sel = app.checkpoint_view.item.min(items.len().saturating_sub(1));
     let passed = (0..items.len()).filter(|&i| app.progress.has_passed(&lesson.id, &cp.item_id(i)));
     let done = if app.progress.is_done(&lesson.id) { " · 这一课已完成 ✔" } else { "" };
-    let head = format!(" Day {} 检查点 · 已通过 {}/{}{done} ", lesson.day, passed.count(), items.len());
+    let head =
+        format!(" Day {} 检查点 · 已通过 {}/{}{done} ", lesson.day, passed.count(), items.len());
     // The list takes exactly its rows (items + border) and the detail the rest: with five
     // items the detail still gets 15 rows at 80×24, enough for a question and its reason.
     let [list_area, detail_area] =
@@ -71,7 +77,8 @@ pub fn render(
             // Pointer *and* bold: the selection must read without colour (a learner's terminal
             // theme may make the bold invisible, the arrow never is).
             let pointer = if i == sel { "▶ " } else { "  " };
-            let row_style = if i == sel { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
+            let row_style =
+                if i == sel { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
             Line::from(vec![
                 Span::raw(pointer),
                 Span::styled(mark, style),
@@ -113,7 +120,10 @@ pub fn render(
             match app.runs.results.get(&purpose) {
                 None => lines.push(Line::styled("完成后按 Enter，让实验室在环境上验证。", dim)),
                 Some(status) => {
-                    lines.push(Line::styled(status.status_line(app.runs.tick), Style::new().fg(Color::Yellow)));
+                    lines.push(Line::styled(
+                        status.status_line(app.runs.tick),
+                        Style::new().fg(Color::Yellow),
+                    ));
                     // The check's own report is its last line of output (the format asks for one
                     // Chinese line saying what it saw); earlier lines are the script's noise.
                     if let RunStatus::Done(o) = status

@@ -64,7 +64,11 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
                 command_index -= 1;
                 let purpose = Purpose::Block { lesson: id.to_string(), index: command_index };
                 let Some(status) = app.runs.results.get(&purpose) else { continue };
-                format!("{}\n{}", &text[b.range.clone()].trim_end(), output_block(status, app.runs.tick))
+                format!(
+                    "{}\n{}",
+                    &text[b.range.clone()].trim_end(),
+                    output_block(status, app.runs.tick)
+                )
             }
             BlockKind::Reveal => match &measured {
                 Some(figures) => {
@@ -79,7 +83,9 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
             BlockKind::Checkpoint => {
                 let n = blocks::Checkpoint::parse(&b.body).map(|c| c.items().len()).unwrap_or(0);
                 let passed = app.progress.passed.get(id).map_or(0, |s| s.len());
-                format!("**检查点**：{n} 项，已通过 {passed} 项 —— 按 `c` 打开，全部通过这一课才算完成。\n")
+                format!(
+                    "**检查点**：{n} 项，已通过 {passed} 项 —— 按 `c` 打开，全部通过这一课才算完成。\n"
+                )
             }
         };
         out.replace_range(b.range.clone(), &replacement);

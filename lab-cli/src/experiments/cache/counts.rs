@@ -55,14 +55,26 @@ impl HitCounts {
 }
 
 /// The `{{measured:KEY}}` keys a Day 29 cache run fills (see race's `FIGURE_KEYS`).
-pub const FIGURE_KEYS: [&str; 7] =
-    ["hit_rate", "list_hit_rate", "detail_hit_rate", "lookups", "db_queries", "reads_per_s", "p99_ms"];
+pub const FIGURE_KEYS: [&str; 7] = [
+    "hit_rate",
+    "list_hit_rate",
+    "detail_hit_rate",
+    "lookups",
+    "db_queries",
+    "reads_per_s",
+    "p99_ms",
+];
 
 // `db_queries` is the misses: in cache-aside every miss is exactly one query to catalog_db
 // (and every hit is none) — the number the lesson wants learners to see fall.
 /// The cache run's figures: its totals over the whole run and the load's last snapshot.
-pub fn figures(total: &HitCounts, load: &bookstore_loadgen::Snapshot) -> Vec<(&'static str, String)> {
-    let pct = |h: f64, m: f64| if h + m > 0.0 { format!("{:.1}%", 100.0 * h / (h + m)) } else { "-".into() };
+pub fn figures(
+    total: &HitCounts,
+    load: &bookstore_loadgen::Snapshot,
+) -> Vec<(&'static str, String)> {
+    let pct = |h: f64, m: f64| {
+        if h + m > 0.0 { format!("{:.1}%", 100.0 * h / (h + m)) } else { "-".into() }
+    };
     let misses = total.list_misses + total.detail_misses;
     let lookups = misses + total.list_hits + total.detail_hits;
     let values = [

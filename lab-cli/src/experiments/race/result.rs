@@ -87,7 +87,8 @@ pub const FIGURE_KEYS: [&str; 12] = [
 /// The race's figures from the finished lanes of one run.
 pub fn figures(results: &[StrategyResult]) -> Vec<(&'static str, String)> {
     let of = |s: Strategy| results.iter().find(|r| r.strategy == s);
-    let count = |s: Strategy, f: fn(&StrategyResult) -> i64| of(s).map_or("-".into(), |r| f(r).to_string());
+    let count =
+        |s: Strategy, f: fn(&StrategyResult) -> i64| of(s).map_or("-".into(), |r| f(r).to_string());
     let rate = |s: Strategy| of(s).and_then(StrategyResult::sales_per_sec);
     let fmt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
     let ratio = match (rate(Strategy::Lua), rate(Strategy::ForUpdate)) {
