@@ -117,6 +117,8 @@ impl App {
         let visible = |r: usize| r >= top && r < top + page;
         let first_on_screen = rows.iter().position(|&r| visible(r));
         let next = match (code, self.runs.selected) {
+            // Wrapping at both ends, like Tab in a form: from the last command, Tab goes back to
+            // the first instead of doing nothing at the bottom of a long lesson.
             (KeyCode::Tab, Some(k)) => (k + 1) % n,
             (KeyCode::BackTab, Some(k)) => (k + n - 1) % n,
             (KeyCode::Tab, None) => first_on_screen.unwrap_or(0),
@@ -132,6 +134,8 @@ impl App {
         };
         self.runs.selected = Some(next);
         let row = rows[next];
+        // The page stays put while the label and the first two command rows are in view: a
+        // scroll on every Tab would make the text jump under the reader's eyes.
         let scroll = if visible(row) && visible(row + 2) { top } else { row.saturating_sub(2) };
         if code != KeyCode::Enter {
             return (Vec::new(), scroll);
@@ -149,6 +153,8 @@ impl App {
 
     /// Starts a run unless one is going (then a notice says so).
     fn start_run(&mut self, purpose: Purpose, script: String) -> Vec<Command> {
+        // Refused with a notice, not queued: a queue would run a command minutes after the key
+        // press, when the learner has scrolled on and no longer watches its output.
         if self.runs.running.is_some() {
             self.notice = Some("已有命令在运行，请等它结束（Esc 停止）".into());
             return Vec::new();
@@ -186,6 +192,8 @@ impl App {
 
     /// Records a passed item; saves progress, and says so when it completed the lesson.
     fn pass_item(&mut self, lesson: &str, cp: &Checkpoint, item: usize) -> Vec<Command> {
+        // The ids of *this* version of the checkpoint: an item removed from the lesson is no
+        // longer required, one added is, so "done" always means the checkpoint on screen.
         let all: Vec<String> = (0..cp.items().len()).map(|i| cp.item_id(i)).collect();
         if self.progress.pass(lesson, &cp.item_id(item), &all) {
             self.notice = Some(format!("{lesson} 的检查点全部通过，这一课已完成 ✔"));
@@ -218,6 +226,8 @@ impl App {
                 // wrong answer (see ui/checkpoint.rs), and retrying is allowed and expected.
                 if let Some(Item::Question(q)) = items.get(i) {
                     let chosen = c as usize - '0' as usize;
+                    // A number past the options is ignored, not counted as a wrong answer: it is
+                    // a slip of the finger, and it would show an explanation for nothing.
                     if chosen > q.options.len() {
                         return Vec::new();
                     }
@@ -244,6 +254,8 @@ impl App {
 // make "3/8" read as five lessons left to do when only two are open.
 /// (done, available) for the home screen's progress count.
 pub fn progress_count(app: &App) -> (usize, usize) {
+    // One pass over the manifest's items, not over `progress.completed`: a lesson id in the
+    // file that the manifest no longer has must not count as done.
     let open = app.items.iter().filter(|l| l.available);
     let (mut done, mut total) = (0, 0);
     for l in open {
@@ -266,6 +278,8 @@ impl App {
         use crate::experiments::{cache, discovery, flash, orders, payments, race};
         use crate::lessons::ExperimentKind as K;
         match kind {
+            // `done` *and* results: a race that failed in its first lane is "done" with nothing
+            // measured, and a reveal filled with dashes would pretend there was a run.
             K::Race => (self.race.done && !self.race.results().is_empty())
                 .then(|| race::figures(&self.race.results())),
             K::Cache => {

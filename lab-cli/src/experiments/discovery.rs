@@ -605,6 +605,7 @@ pub fn figures(tick: &Tick) -> Vec<(&'static str, String)> {
         tick.failed.to_string(),
         tick.p99_ms.map_or_else(dash, |p| format!("{p:.1}")),
         tick.instances.len().to_string(),
+        // The lesson's claim is that this is 0: retries on another instance hide the crash.
         kill.map_or_else(dash, |k| k.failed.to_string()),
         ms(kill.and_then(|k| k.not_passing_ms)),
         ms(kill.and_then(|k| k.deregistered_ms)),

@@ -95,6 +95,8 @@ pub fn blocks(markdown: &str) -> Vec<Block> {
     out
 }
 
+// `norun` blocks are selectable too: "the check must not run it" is not "the learner must
+// not"; a `sleep infinity` watcher is run from the TUI and stopped with Esc.
 /// The command blocks only (`bash` and `bash norun`), in order — what Tab selects.
 pub fn commands(markdown: &str) -> Vec<Block> {
     blocks(markdown).into_iter().filter(|b| b.kind.is_command()).collect()
@@ -143,6 +145,8 @@ pub enum Item<'a> {
 impl Checkpoint {
     /// Parses a `checkpoint` block's body.
     pub fn parse(body: &str) -> anyhow::Result<Self> {
+        // TOML's error names the line and column inside the block; the caller adds the
+        // block's own line in the lesson, so the two together point at the typo.
         toml::from_str(body).map_err(|e| anyhow::anyhow!("checkpoint TOML: {e}"))
     }
 

@@ -44,6 +44,8 @@ impl PrivateStack {
     // removing them from a child's environment is safe where changing our own is not.
     /// `bookstore-lab --dir <tmp> up --free-ports`, with the suite's server variables removed.
     pub fn up() -> anyhow::Result<Self> {
+        // `current_exe`: the stack is started by the binary running the check, with the
+        // service binaries next to it — the build under test, not an older one on the PATH.
         let bin = std::env::current_exe()?;
         // Pid and a random suffix: two `make test` runs on one machine (two checkouts, two
         // engineers) must not share a MariaDB data directory.
@@ -76,6 +78,8 @@ impl PrivateStack {
     }
 }
 
+// Errors are ignored on purpose: `drop` cannot report them, and a failed `down` leaves at
+// worst processes the supervisor's orphan sweep recognises by their `BOOKSTORE_LAB_DIR`.
 impl Drop for PrivateStack {
     fn drop(&mut self) {
         let _ = Command::new(&self.bin).arg("--dir").arg(&self.dir).arg("down").output();
@@ -163,6 +167,8 @@ fn mark(ok: bool) -> &'static str {
 }
 
 /// A failure as reported: where, how it ended, and the last lines it printed.
+// The `│` gutter sets the output apart from the report's own lines in a CI log, where the
+// failures of three lessons follow each other with no other structure.
 fn failure(at: &str, o: &Outcome) -> String {
     let tail = &o.lines[o.lines.len().saturating_sub(TAIL)..];
     let mut s = format!("{at}: {}", o.status_line());

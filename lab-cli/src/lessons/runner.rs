@@ -110,6 +110,8 @@ impl Context {
 // is what `scripts/link-bin.sh` arranges for a learner's shell, so a block works the
 // same in both places.
 fn search_path() -> std::ffi::OsString {
+    // Built as a list and joined by the OS rules (`join_paths`), so a directory with a space
+    // in its name — a learner's home on macOS often has one — stays one entry.
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(d) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
         dirs.push(d);
@@ -222,6 +224,8 @@ pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
+    // Lossy: a command that prints binary (a gzip body, a Redis dump) still shows something,
+    // with replacement characters where its bytes are not UTF-8, instead of nothing.
     let (lines, dropped) = clean_lines(&String::from_utf8_lossy(&bytes));
     Outcome { exit, elapsed: started.elapsed(), lines, dropped }
 }

@@ -41,6 +41,8 @@ pub fn render(
         ("q", "退出"),
     ];
     let title = format!("检查点 {}", lesson.id);
+    // Parsed on each frame, like the lesson page: a few dozen lines of TOML cost microseconds,
+    // and nothing derived is kept in `App` to go stale.
     let Some(cp) = app.checkpoint(&lesson.id) else {
         let p = Paragraph::new("这一课还没有检查点。").block(Block::bordered());
         frame.render_widget(p, area);

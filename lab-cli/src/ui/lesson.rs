@@ -53,9 +53,13 @@ const OUTPUT_ROWS: usize = 12;
 // last block backwards keeps the earlier byte ranges valid.
 /// The lesson text with this session's outputs, reveals and checkpoint pointer in place.
 pub fn prepare(app: &App, id: &str, text: &str) -> String {
+    // The lesson's own experiment, from the manifest: Day 32's reveals show the orders run,
+    // even if the learner ran the race from Day 30 a minute ago.
     let experiment = app.items.iter().find(|i| i.id == id).and_then(|i| i.experiment);
     let measured = experiment.and_then(|k| app.measured(k));
     let all = blocks::blocks(text);
+    // Counting down from the total while walking backwards gives each command block the same
+    // index the renderer and the keys use (document order, from 0).
     let mut command_index = all.iter().filter(|b| b.kind.is_command()).count();
     let mut out = text.to_string();
     for b in all.iter().rev() {
@@ -63,6 +67,7 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
             BlockKind::Run | BlockKind::NoRun => {
                 command_index -= 1;
                 let purpose = Purpose::Block { lesson: id.to_string(), index: command_index };
+                // A block that never ran is left byte for byte as written.
                 let Some(status) = app.runs.results.get(&purpose) else { continue };
                 format!(
                     "{}\n{}",
@@ -80,6 +85,8 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
                 }
                 None => "> 🔒 答案在实验跑完后揭晓（按 x 打开实验）\n".to_string(),
             },
+            // The TOML itself is for the checkpoint screen; in the page it would read as a wall
+            // of `[[question]]` with the answers in plain sight.
             BlockKind::Checkpoint => {
                 let n = blocks::Checkpoint::parse(&b.body).map(|c| c.items().len()).unwrap_or(0);
                 let passed = app.progress.passed.get(id).map_or(0, |s| s.len());
@@ -97,6 +104,8 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
 fn output_block(status: &RunStatus, tick: u64) -> String {
     let mut body = vec![status.status_line(tick)];
     if let RunStatus::Done(o) = status {
+        // The last rows, because they hold the verdict (the error, the final count); the
+        // count of hidden rows keeps the cut honest.
         let hidden = o.dropped + o.lines.len().saturating_sub(OUTPUT_ROWS);
         if hidden > 0 {
             body.push(format!("…（前 {hidden} 行省略）"));

@@ -628,6 +628,7 @@ pub fn figures(s: &Summary) -> Vec<(&'static str, String)> {
         c.retries.to_string(),
         c.gave_up.to_string(),
         s.last.faults.len().to_string(),
+        // Words, not `true`: the reveal is a sentence ("不变量：全部守住").
         if s.held { "全部守住".into() } else { "有不变量被打破".into() },
     ];
     FIGURE_KEYS.into_iter().zip(values).collect()

@@ -99,6 +99,8 @@ pub fn figures(results: &[StrategyResult]) -> Vec<(&'static str, String)> {
         results.first().map_or("-".into(), |r| r.stock.to_string()),
         count(Strategy::Naive, |r| r.sold() as i64),
         count(Strategy::Naive, |r| r.oversell() as i64),
+        // Negative when naive oversold: the store's own count, so the reveal can show the
+        // learner the same number `SELECT stock` shows them afterwards.
         count(Strategy::Naive, |r| r.remaining),
         count(Strategy::ForUpdate, |r| r.sold() as i64),
         count(Strategy::ForUpdate, |r| r.oversell() as i64),
@@ -107,6 +109,8 @@ pub fn figures(results: &[StrategyResult]) -> Vec<(&'static str, String)> {
         fmt(rate(Strategy::ForUpdate)),
         fmt(rate(Strategy::Lua)),
         ratio,
+        // Attempts, refusals included: offered beside the sales rate so a lesson can show why
+        // the two differ after a sell-out (the issue #14 TPS mix-up, in numbers).
         fmt(of(Strategy::Lua).map(StrategyResult::attempts_per_sec)),
     ];
     FIGURE_KEYS.into_iter().zip(values).collect()
