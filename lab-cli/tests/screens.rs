@@ -565,11 +565,12 @@ fn lesson_long_list_hangs_when_wrapped_at_80x24() {
         - 嵌套：\n  1. 第一步，读到 `stock = 1`，判断“够”，然后在同一个原子步骤里完成检查和扣减，不留窗口；\n  2. 第二步。\n\
         - Lua scripts run atomically in Redis, so the check and the decrement can never be interleaved by another buyer.\n"]);
     let screen = draw(&a, 80, 24);
-    // The row after the first item's first row is its continuation: inside the frame's `│`
-    // it starts with exactly the bullet's width of spaces (2), not 0 and not 3.
+    // The row after the first item's first row is its continuation: it starts with exactly
+    // the bullet's width of spaces (2), not 0 and not 3. (The frame has no side border any
+    // more, so command rows copy clean; rows start at column 0.)
     let rows: Vec<&str> = screen.lines().collect();
     let first = rows.iter().position(|r| r.contains("• “加个")).expect("first item");
-    assert!(rows[first + 1].starts_with("│  ") && !rows[first + 1].starts_with("│   "), "{screen}");
+    assert!(rows[first + 1].starts_with("  ") && !rows[first + 1].starts_with("   "), "{screen}");
     assert!(
         rows.iter().all(|r| !r.trim_start_matches('│').trim_start().starts_with('，')),
         "{screen}"
