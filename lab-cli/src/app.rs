@@ -79,7 +79,8 @@
 //! |---|---|
 //! | everywhere | `q` / Ctrl-C quit |
 //! | home | ↑↓ / jk select · Enter open · `d` dashboard · `r` reset progress |
-//! | lesson | ↑↓ jk PgUp PgDn Space Home/g End/G scroll · `]`/`n` `[`/`N` next/previous section · `>` `<` next/previous lesson · `x` experiment · `c` done · `d` dashboard · Esc back |
+//! | lesson | ↑↓ jk PgUp PgDn Space Home/g End/G scroll · `]`/`n` `[`/`N` next/previous section · `>` `<` next/previous lesson · Tab/Shift-Tab select a command · Enter run it · `x` experiment · `c` checkpoint · `d` dashboard · Esc back (stops a running command first) |
+//! | checkpoint | ↑↓ / Tab item · `1`–`9` answer · Enter check a task · Esc back |
 //! | race | Enter/`r` run · `s`/`S` stock · `b`/`B` buyers · `t`/`T` duration · Esc back |
 //! | cache | Enter/`r` run · `p` publish · `u` change hot stock · `-`/`+` readers · Esc back |
 //! | orders | Enter/`r` run · `f` failing commit · `c` cancel · `e` await expiry · `s`/`S` stock · `b`/`B` attempts · Esc back |
@@ -104,6 +105,7 @@ pub mod discovery;
 pub mod flash;
 pub mod orders;
 pub mod payments;
+pub mod runs;
 
 use std::collections::HashMap;
 
@@ -146,6 +148,8 @@ pub enum Screen {
     Payments,
     /// Week 6 capstone: the flash sale with faults and the invariant board.
     Flash,
+    /// The open lesson's checkpoint (`c` in the lesson).
+    Checkpoint,
     Dashboard,
 }
 
@@ -203,6 +207,13 @@ pub enum Command {
     },
     /// Write `progress.json` (after marking or resetting a lesson).
     SaveProgress,
+    /// Run a lesson's command block or a checkpoint task's check (`lessons::runner`).
+    RunScript {
+        purpose: runs::Purpose,
+        script: String,
+    },
+    /// Kill the running script (Esc / Ctrl-C while it runs).
+    StopScript,
 }
 
 // A copy of the manifest entry's display fields, so rendering never reaches into the
@@ -325,6 +336,9 @@ pub struct App {
     pub discovery: DiscoveryState,
     pub payments: PaymentsState,
     pub flash: FlashState,
+    /// Command blocks and checkpoint checks run in this session, and the selection.
+    pub runs: runs::Runs,
+    pub checkpoint_view: runs::CheckpointView,
     // `None` until the first poll arrives: "not measured yet" is a different screen from
     // "nothing is running" (an empty snapshot).
     pub dashboard: Option<DashboardSnapshot>,
@@ -402,6 +416,8 @@ impl App {
             discovery: DiscoveryState::default(),
             payments: PaymentsState::default(),
             flash: FlashState::default(),
+            runs: runs::Runs::default(),
+            checkpoint_view: runs::CheckpointView::default(),
             dashboard: None,
             progress,
             notice: None,
@@ -422,6 +438,7 @@ impl App {
         anyhow::ensure!(self.items[index].available, "lesson `{id}` is not available yet");
         self.selected = index;
         self.lesson = LessonView { index, scroll: 0 };
+        self.runs.selected = None;
         self.screen = Screen::Lesson;
         Ok(())
     }
@@ -442,7 +459,10 @@ impl App {
     pub fn update(&mut self, event: Event) -> Vec<Command> {
         match event {
             Event::Key(k) => return self.on_key(k),
-            Event::Tick => {}
+            Event::Tick => self.runs.tick += 1,
+            // The one event that returns a command: a task check that exited 0 passes its
+            // item, and the pass must be saved. It causes no new *run*, so no feedback loop.
+            Event::ScriptDone(purpose, outcome) => return self.on_script_done(purpose, outcome),
             Event::Race(e) => self.on_race(e),
             Event::Cache(e) => self.on_cache(e),
             Event::Orders(e) => self.on_orders(e),
@@ -466,6 +486,9 @@ impl App {
     fn on_key(&mut self, k: KeyEvent) -> Vec<Command> {
         // Ctrl-C quits from anywhere: raw mode turns it into a key, not a signal.
         if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            if let Some(stop) = self.stop_run_key() {
+                return stop;
+            }
             self.quit = true;
             return Vec::new();
         }
@@ -486,6 +509,14 @@ impl App {
             Screen::Discovery => self.discovery_key(k.code),
             Screen::Payments => self.payments_key(k.code),
             Screen::Flash => self.flash_key(k.code),
+            Screen::Checkpoint => {
+                if k.code == KeyCode::Esc
+                    && let Some(stop) = self.stop_run_key()
+                {
+                    return stop;
+                }
+                self.checkpoint_key(k.code)
+            }
             // Esc, ← and Backspace all mean "back" on every screen: three habits (vim users
             // reach for Esc, file-manager users for ←, browser users for Backspace), one meaning.
             Screen::Dashboard => {
@@ -569,9 +600,17 @@ impl App {
                 self.step_lesson(code == KeyCode::Char('>'));
                 return Vec::new();
             }
+            KeyCode::Esc if self.runs.running.is_some() => {
+                return self.stop_run_key().unwrap_or_default();
+            }
             KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => {
                 self.screen = Screen::Home;
                 top
+            }
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Enter => {
+                let (cmds, scroll) = self.command_key(code, &doc.commands, top, page);
+                self.lesson.scroll = scroll.min(last);
+                return cmds;
             }
             KeyCode::Char('x') => {
                 match self.current_lesson().experiment {
@@ -585,11 +624,11 @@ impl App {
                 }
                 top
             }
+            // `c` opens the checkpoint; passing it is what marks the lesson done (progress.rs).
             KeyCode::Char('c') => {
-                let id = self.current_lesson().id.clone();
-                self.progress.mark_done(&id);
-                self.notice = Some(format!("{id} 已标记为完成 ✔"));
-                return vec![Command::SaveProgress];
+                self.checkpoint_view.item = 0;
+                self.screen = Screen::Checkpoint;
+                top
             }
             KeyCode::Char('d') => {
                 self.screen = Screen::Dashboard;
@@ -615,6 +654,7 @@ impl App {
             Some(index) => {
                 self.selected = index;
                 self.lesson = LessonView { index, scroll: 0 };
+                self.runs.selected = None;
             }
             None if forward => self.notice = Some("已经是最后一课（后面的课尚未开放）".into()),
             None => self.notice = Some("已经是第一课".into()),

@@ -54,6 +54,8 @@ pub enum Event {
     Flash(FlashEvent),
     /// A Day 33–34 payments scenario reported something.
     Payments(PaymentsEvent),
+    /// A lesson command or checkpoint check finished (or was stopped).
+    ScriptDone(crate::app::runs::Purpose, crate::lessons::runner::Outcome),
     /// The dashboard poller finished a refresh.
     Dashboard(DashboardSnapshot),
     // Available to any producer that has something to say but no state of its own to update.

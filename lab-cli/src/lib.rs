@@ -14,6 +14,7 @@
 //! - [`terminal`]: raw mode in, always out (guard + panic hook).
 //! - [`lessons`]: lessons as data — manifest, source references, `lessons check`, progress.
 //! - [`experiments`]: Day 30's race and Day 29's cache load, reporting over channels.
+//! - [`lab_env`]: the stack's addresses as environment variables (`env`, lesson commands).
 //! - [`dashboard`]: the poller behind `bookstore-lab dashboard`.
 //! - [`metrics`]: Prometheus text parsing, counter rates and histogram quantiles.
 //! - [`plain`]: the same commands without a TUI (progress bars, then tables).
@@ -63,6 +64,7 @@ pub mod bench;
 pub mod dashboard;
 pub mod event;
 pub mod experiments;
+pub mod lab_env;
 pub mod lessons;
 pub mod metrics;
 pub mod plain;

@@ -172,7 +172,14 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum LessonsAction {
     /// 校验 manifest 和每一处源码引用（文件存在、标记唯一），有问题时以非零状态退出
-    Check,
+    Check {
+        /// 另起一套私有环境（up --free-ports），运行每一课的每条命令和检查点任务
+        #[arg(long)]
+        run: bool,
+        /// 只运行这一课（配合 --run，例如 --only day31）
+        #[arg(long, requires = "run")]
+        only: Option<String>,
+    },
 }
 
 // Like git finding `.git`: walk up from the current directory, so `bookstore-lab` run from
@@ -327,26 +334,10 @@ async fn main() -> anyhow::Result<()> {
         // Output meant for `eval "$(bookstore-lab env)"`; `CONSUL_HTTP_ADDR` is the variable the
         // `consul` CLI itself reads, so the learner's `consul catalog services` just works.
         Command::Env => {
-            let sup = open()?;
-            let s = sup.state();
-            if let Ok(u) = s.mysql_url() {
-                println!("export BOOKSTORE_MYSQL_URL={u}");
-            }
-            if let Ok(u) = s.redis_url() {
-                println!("export BOOKSTORE_REDIS_URL={u}");
-            }
-            if let Ok(a) = s.consul_addr() {
-                println!("export BOOKSTORE_CONSUL_ADDR={a}");
-                println!("export CONSUL_HTTP_ADDR={a}");
-            }
-            // Metrics ports are random (nothing in the course types them by hand), so a lesson's
-            // `curl "http://$BOOKSTORE_CATALOG_METRICS/metrics"` needs them from here.
-            for c in &s.services {
-                if let Some(m) = &c.metrics {
-                    // `user-2` → `USER_2`: a shell variable name cannot hold a dash.
-                    let var = c.name.to_uppercase().replace('-', "_");
-                    println!("export BOOKSTORE_{var}_METRICS={m}");
-                }
+            // The same pairs the lesson runner exports (`lab_env::vars`), so a command that works
+            // in the TUI works in the learner's shell after `eval "$(bookstore-lab env)"`.
+            for (k, v) in bookstore_lab::lab_env::vars(open()?.state()) {
+                println!("export {k}={v}");
             }
         }
         Command::Lessons { action } => {
@@ -355,10 +346,14 @@ async fn main() -> anyhow::Result<()> {
             // same rule as `default_dir`, so `lessons` and `lesson` read the same course.
             let lessons_dir = bookstore_lab::lessons::find_dir()?;
             match action {
-                Some(LessonsAction::Check) => {
+                Some(LessonsAction::Check { run, only }) => {
                     // Problems go to stderr and the verdict to the exit code, so CI fails the
-                    // build on a broken reference without parsing the output.
+                    // build on a broken reference without parsing the output. The text check
+                    // first: a lesson that does not parse is not worth a stack start.
                     if !plain::check(&lessons_dir) {
+                        std::process::exit(1);
+                    }
+                    if run && !plain::check_run(&lessons_dir, only.as_deref()).await? {
                         std::process::exit(1);
                     }
                 }

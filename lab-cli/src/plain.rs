@@ -43,6 +43,7 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
+use bookstore_loadgen::Snapshot;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
@@ -50,7 +51,7 @@ use crate::{
     dashboard::{self, Poller},
     experiments::{
         arena::Arena,
-        cache::{self, CacheEvent, CacheParams, CacheTargets},
+        cache::{self, CacheEvent, CacheParams, CacheTargets, HitCounts},
         orders::{self, OrderParams, OrderTargets, OrdersEvent},
         payments::{self, PaymentTargets, Scenario},
         race::{self, RaceEvent, RaceParams},
@@ -98,6 +99,36 @@ pub fn check(dir: &Path) -> bool {
     report.is_ok()
 }
 
+// Progress goes to stdout line by line (a CI log shows where it is), failures to stderr
+// at the end, all together, each with its output's tail — the part a reader needs first.
+/// `lessons check --run`: a private stack, every command and check; false on a failure.
+pub async fn check_run(dir: &Path, only: Option<&str>) -> anyhow::Result<bool> {
+    let lib = Library::load(dir)?;
+    println!("==> 启动一套私有环境（up --free-ports，自带 MariaDB / Redis / Consul）…");
+    let started = std::time::Instant::now();
+    let stack = crate::lessons::live::PrivateStack::up()?;
+    println!("==> 环境就绪（{:.0} s），开始运行课程命令", started.elapsed().as_secs_f64());
+    let report =
+        crate::lessons::live::run(&lib, stack.dir(), only, |line| println!("{line}")).await;
+    drop(stack);
+    for f in &report.failures {
+        eprintln!("✘ {f}");
+    }
+    let summary = format!(
+        "{} command blocks, {} checkpoint checks, {} norun, {:.0} s",
+        report.blocks,
+        report.checks,
+        report.norun,
+        started.elapsed().as_secs_f64()
+    );
+    if report.failures.is_empty() {
+        println!("✔ lessons check --run: {summary}");
+    } else {
+        eprintln!("lessons check --run: {} failure(s) · {summary}", report.failures.len());
+    }
+    Ok(report.failures.is_empty())
+}
+
 // The lesson text is printed first so a log reads like the lesson: the explanation, then
 // the evidence. The cache experiment runs 10 s here instead of 30 s: nobody presses `p`
 // or `u` in a script, so the extra 20 s would only repeat the same numbers.
@@ -113,7 +144,8 @@ pub async fn lesson(
     // the tables are Chinese (they are for the learner).
     let entry = lib.get(id).ok_or_else(|| anyhow::anyhow!("no lesson `{id}`"))?;
     anyhow::ensure!(entry.is_available(), "lesson `{id}` is not available yet");
-    println!("{}", lib.text(entry)?);
+    let text = lib.text(entry)?;
+    println!("{text}");
     match entry.experiment {
         Some(ExperimentKind::Race) => {
             // The race needs only MariaDB and Redis; `try_infra_in` reads them from the lab
@@ -124,13 +156,15 @@ pub async fn lesson(
             let results =
                 race_with_bars(Arc::new(Arena::connect(&infra).await?), race_params).await?;
             println!("\n{}", race::verdict_table(&results));
+            print_reveals(&text, &race::figures(&results));
         }
         // The cache targets were resolved by `main` and arrive as a `Result`: if the catalog is
         // not running, the error surfaces here — after the lesson text was printed, so the
         // learner still gets the lesson and then a clear reason why the experiment did not run.
         Some(ExperimentKind::Cache) => {
-            cache_with_lines(targets?, CacheParams { duration_secs: 10, ..CacheParams::default() })
-                .await?
+            let params = CacheParams { duration_secs: 10, ..CacheParams::default() };
+            let figures = cache_with_lines(targets?, params).await?;
+            print_reveals(&text, &figures);
         }
         // The four service addresses are read here rather than by `main`: only this lesson
         // needs them, and a missing service fails after the text, like the cache.
@@ -159,6 +193,9 @@ pub async fn lesson(
                 .unwrap_or_else(|_| flash::DEFAULT_FAULTS.into());
             let params = flash::FlashParams::default();
             let sale = flash::script(targets, params, &faults, |line| println!("{line}")).await;
+            if let Ok(summary) = &sale {
+                print_reveals(&text, &flash::figures(summary));
+            }
             // The checklist runs even after a broken sale: it says what else is wrong. Its
             // functional lines (every RPC answers, Consul passing) fail the run; the
             // performance targets do not — they depend on the machine, not on the code.
@@ -439,7 +476,12 @@ pub async fn race_with_bars(
 // The per-second rate rising while the total lags behind is the cold start; the gap
 // between them is why the TUI plots the per-second one.
 /// Runs the cache experiment, printing one line per second.
-pub async fn cache_with_lines(targets: CacheTargets, params: CacheParams) -> anyhow::Result<()> {
+pub async fn cache_with_lines(
+    targets: CacheTargets,
+    params: CacheParams,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    // The run's last totals and load snapshot, for the reveal keys (`cache::figures`).
+    let mut last = (HitCounts::default(), Snapshot::default());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let runner = tokio::spawn(cache::run(targets, params, tx));
     let pct = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0));
@@ -448,19 +490,37 @@ pub async fn cache_with_lines(targets: CacheTargets, params: CacheParams) -> any
             CacheEvent::Started { books, hot } => {
                 println!("==> 实验：{books} 本书，Zipf s={}，最热 #{hot}", params.skew)
             }
-            CacheEvent::Progress { load, last_second, total, hot_stock } => println!(
-                "{:>4.0}s  tps {:>7.0}  hit {:>6} (total {:>6})  hot stock {}",
-                load.elapsed.as_secs_f64(),
-                load.tps(),
-                pct(last_second.rate()),
-                pct(total.rate()),
-                hot_stock.map_or("-".into(), |s| s.to_string())
-            ),
+            CacheEvent::Progress { load, last_second, total, hot_stock } => {
+                println!(
+                    "{:>4.0}s  tps {:>7.0}  hit {:>6} (total {:>6})  hot stock {}",
+                    load.elapsed.as_secs_f64(),
+                    load.tps(),
+                    pct(last_second.rate()),
+                    pct(total.rate()),
+                    hot_stock.map_or("-".into(), |s| s.to_string())
+                );
+                last = (total, load);
+            }
             CacheEvent::Note(n) => println!("{n}"),
             CacheEvent::Done | CacheEvent::Failed(_) => {}
         }
     }
-    runner.await?
+    runner.await??;
+    Ok(cache::figures(&last.0, &last.1))
+}
+
+// Plain mode has no "session": the experiment just ran, so its reveals are due now, after
+// the report they explain (lesson format §3). The body is printed as Markdown, like the
+// lesson text above it.
+/// Prints every `reveal` block of `text` with its placeholders filled from `figures`.
+fn print_reveals(text: &str, figures: &[(&'static str, String)]) {
+    use crate::lessons::blocks::{self, BlockKind};
+    for b in blocks::blocks(text).into_iter().filter(|b| b.kind == BlockKind::Reveal) {
+        let body = blocks::fill(&b.body, |k| {
+            figures.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        });
+        println!("\n==> 先猜再看 · 答案（本次实测）\n{}", body.trim_end());
+    }
 }
 
 // The first poll's result is thrown away on purpose: it only establishes the baseline

@@ -124,6 +124,12 @@ static DISCOVERY: std::sync::Mutex<Option<mpsc::UnboundedSender<Action>>> =
 /// The running flash sale's fault channel, kept the same way as [`DISCOVERY`].
 static FLASH: std::sync::Mutex<Option<mpsc::UnboundedSender<Fault>>> = std::sync::Mutex::new(None);
 
+// The same shape for the lesson command that is running: one at a time (app/runs.rs), so
+// one slot; sending on it stops the script (the runner kills its process group).
+/// Stops the running lesson command or checkpoint check (`None` when none runs).
+static SCRIPT: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>> =
+    std::sync::Mutex::new(None);
+
 /// Where the TUI finds the stack and keeps progress.
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -290,6 +296,28 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
         // The one synchronous effect (see `app.rs`): a tiny local file, and a failure must be
         // shown, not swallowed — a learner who marks a lesson done and loses it on restart
         // would stop trusting the checkmarks.
+        // The script's environment is read from `stack.json` now (`Context::for_lab`), and it
+        // runs from the repository root the lessons were loaded from, exactly as
+        // `lessons check --run` runs it.
+        Command::RunScript { purpose, script } => {
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+            *SCRIPT.lock().expect("not poisoned") = Some(stop_tx);
+            let root = crate::lessons::find_dir()
+                .ok()
+                .and_then(|d| d.parent().map(std::path::Path::to_path_buf))
+                .unwrap_or_else(|| PathBuf::from("."));
+            let run_ctx = crate::lessons::runner::Context::for_lab(&root, &ctx.lab_dir);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let outcome = crate::lessons::runner::run(&script, &run_ctx, Some(stop_rx)).await;
+                let _ = tx.send(Event::ScriptDone(purpose, outcome));
+            });
+        }
+        Command::StopScript => {
+            if let Some(stop) = SCRIPT.lock().expect("not poisoned").take() {
+                let _ = stop.send(());
+            }
+        }
         Command::SaveProgress => {
             if let Err(e) = app.progress.save(&ctx.lab_dir) {
                 app.notice = Some(format!("无法保存进度：{e}"));

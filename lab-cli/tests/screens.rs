@@ -51,6 +51,8 @@
 
 use std::time::Duration;
 
+use bookstore_lab::lessons::runner::{Exit, Outcome};
+
 use bookstore_lab::{
     app::{App, Command, Screen},
     dashboard::{DashboardSnapshot, ServiceRow, StockTotals},
@@ -471,17 +473,96 @@ fn planned_lessons_do_not_open() {
 /// Marking a lesson done and resetting it each ask for the progress file to be saved.
 #[test]
 fn completing_and_resetting_a_lesson_saves_progress() {
-    let mut a = app();
-    a.open_lesson("day30").unwrap();
-    // Exactly one `SaveProgress`: catches a key that changes progress in memory only (lost
-    // when the TUI quits) as well as one that saves on every key press.
-    assert_eq!(key(&mut a, KeyCode::Char('c')), vec![Command::SaveProgress]);
-    assert!(a.progress.is_done("day30"));
-    // `open_lesson` also moved the list's selection to day30, so `r` on the home screen
-    // resets exactly the lesson just completed.
+    let (mut a, _dir) = app_with(&[CHECKPOINT_LESSON]);
+    // `c` opens the checkpoint; it no longer marks anything done by itself.
+    assert_eq!(key(&mut a, KeyCode::Char('c')), vec![]);
+    assert_eq!(a.screen, Screen::Checkpoint);
+    assert!(!a.progress.is_done("t0"));
+    // A wrong answer is recorded but passes nothing; the right one passes the question.
+    assert_eq!(key(&mut a, KeyCode::Char('1')), vec![]);
+    assert_eq!(key(&mut a, KeyCode::Char('2')), vec![Command::SaveProgress]);
+    key(&mut a, KeyCode::Down);
+    assert_eq!(key(&mut a, KeyCode::Char('1')), vec![Command::SaveProgress]);
+    key(&mut a, KeyCode::Down);
+    // Enter on the task asks for its check to run; its exit 0 passes the last item.
+    let cmds = key(&mut a, KeyCode::Enter);
+    let [Command::RunScript { purpose, script }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert!(script.contains("exit 0"), "{script}");
+    assert!(!a.progress.is_done("t0"), "two of three items are not done");
+    let cmds = a.update(Event::ScriptDone(purpose.clone(), outcome(0, &["书已售罄"])));
+    assert_eq!(cmds, vec![Command::SaveProgress]);
+    assert!(a.progress.is_done("t0"));
+    assert_eq!(bookstore_lab::app::runs::progress_count(&a), (1, 1));
+    // `open_lesson` moved the list's selection to t0, so `r` on the home screen resets it.
+    key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Esc);
     assert_eq!(key(&mut a, KeyCode::Char('r')), vec![Command::SaveProgress]);
-    assert!(!a.progress.is_done("day30"));
+    assert!(!a.progress.is_done("t0"));
+    assert!(!a.progress.has_passed("t0", "q1"), "reset forgets the passed items too");
+}
+
+/// A lesson with a checkpoint of two questions and one task (the fixture of the tests
+/// below).
+const CHECKPOINT_LESSON: &str = "# 检查点测试\n\n正文。\n\n## 检查点\n\n```checkpoint\n\
+    [[question]]\nask = \"naive 为什么会超卖？\"\noptions = [\"网络太慢\", \"读和写之间别人也读到了旧值\", \"Redis 丢数据\"]\nanswer = 2\n\
+    explain = \"SELECT 与 UPDATE 之间没有锁：两个买家读到同一个库存，各自减一。\"\n\
+    [[question]]\nask = \"Lua 脚本为什么不会超卖？\"\noptions = [\"检查和扣减在 Redis 里一步完成\", \"Lua 更快\"]\nanswer = 1\n\
+    explain = \"Redis 单线程执行整个脚本，中间插不进别的命令。\"\n\
+    [[task]]\nask = \"让一本书卖光\"\nhint = \"按 x 运行实验\"\ncheck = \"echo 书已售罄; exit 0\"\n\
+    explain = \"卖光是计数器的状态。\"\n```\n";
+
+/// A finished run with exit `code` and `lines` of output, 0.4 s long.
+fn outcome(code: i32, lines: &[&str]) -> Outcome {
+    Outcome {
+        exit: Exit::Code(code),
+        elapsed: Duration::from_millis(400),
+        lines: lines.iter().map(|l| l.to_string()).collect(),
+        dropped: 0,
+    }
+}
+
+// What the snapshot pins: the label row above the selected command, the command rows
+// starting at column 0 with nothing after them (copy-friendly: no border character on
+// a command row), and the output under the block with its status line.
+/// A command block run from the lesson shows its output inline at 80×24.
+#[test]
+fn a_command_block_shows_its_output_inline_at_80x24() {
+    let (mut a, _dir) = app_with(&[
+        "# 命令\n\n运行下面的命令：\n\n```bash\neval \"$(bookstore-lab env)\"\n\
+        curl -s \"http://$BOOKSTORE_GATEWAY/api/v1/books?page_size=2\" | jq -c '.books[] | {id, title}'\n```\n\n后面的文字。\n",
+    ]);
+    key(&mut a, KeyCode::Tab);
+    let cmds = key(&mut a, KeyCode::Enter);
+    let [Command::RunScript { purpose, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    let running = draw(&a, 80, 24);
+    assert!(running.contains("运行中"), "{running}");
+    a.update(Event::ScriptDone(
+        purpose.clone(),
+        outcome(
+            0,
+            &[
+                r#"{"id":1,"title":"Rust 程序设计"}"#,
+                r#"{"id":2,"title":"数据密集型应用系统设计"}"#,
+            ],
+        ),
+    ));
+    let screen = draw(&a, 80, 24);
+    assert!(screen.lines().any(|l| l.starts_with("eval \"$(bookstore-lab env)\"")), "{screen}");
+    assert!(screen.contains("✔ 退出码 0 · 0.4 s"), "{screen}");
+    assert!(!screen.lines().any(|l| l.starts_with('│')), "no side border: {screen}");
+    insta::assert_snapshot!(screen);
+}
+
+/// The checkpoint screen after a wrong answer shows the explanation, at 80×24.
+#[test]
+fn a_checkpoint_shows_items_and_the_explanation_at_80x24() {
+    let (mut a, _dir) = app_with(&[CHECKPOINT_LESSON]);
+    key(&mut a, KeyCode::Char('c'));
+    key(&mut a, KeyCode::Char('3'));
+    let screen = draw(&a, 80, 24);
+    assert!(screen.contains("不对"), "{screen}");
+    assert!(screen.contains("SELECT 与 UPDATE 之间没有锁"), "{screen}");
+    insta::assert_snapshot!(screen);
 }
 
 // Ctrl-C matters because raw mode disables the terminal's SIGINT: without this key
@@ -595,11 +676,12 @@ fn lesson_long_list_hangs_when_wrapped_at_80x24() {
         - 嵌套：\n  1. 第一步，读到 `stock = 1`，判断“够”，然后在同一个原子步骤里完成检查和扣减，不留窗口；\n  2. 第二步。\n\
         - Lua scripts run atomically in Redis, so the check and the decrement can never be interleaved by another buyer.\n"]);
     let screen = draw(&a, 80, 24);
-    // The row after the first item's first row is its continuation: inside the frame's `│`
-    // it starts with exactly the bullet's width of spaces (2), not 0 and not 3.
+    // The row after the first item's first row is its continuation: it starts with exactly
+    // the bullet's width of spaces (2), not 0 and not 3. (The frame has no side border any
+    // more, so command rows copy clean; rows start at column 0.)
     let rows: Vec<&str> = screen.lines().collect();
     let first = rows.iter().position(|r| r.contains("• “加个")).expect("first item");
-    assert!(rows[first + 1].starts_with("│  ") && !rows[first + 1].starts_with("│   "), "{screen}");
+    assert!(rows[first + 1].starts_with("  ") && !rows[first + 1].starts_with("   "), "{screen}");
     // Chinese line-breaking rule (no closing punctuation at the start of a row): a wrap
     // that splits by width alone puts `，` first on a row whenever one lands at column 80.
     assert!(

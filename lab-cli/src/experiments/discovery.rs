@@ -749,3 +749,36 @@ pub fn kill_line(k: &KillReport) -> String {
         ms(k.deregistered_ms)
     )
 }
+
+/// The `{{measured:KEY}}` keys a discovery run fills (see race's `FIGURE_KEYS`).
+pub const FIGURE_KEYS: [&str; 8] = [
+    "rps",
+    "ok",
+    "failed",
+    "p99_ms",
+    "instances",
+    "kill_failed",
+    "kill_not_passing_ms",
+    "kill_deregistered_ms",
+];
+
+// From the run's last tick: the totals are the run's, and the kill figures describe the
+// last `kill -9` (the one the lesson asks about); `-` before any kill.
+/// The discovery run's figures.
+pub fn figures(tick: &Tick) -> Vec<(&'static str, String)> {
+    let dash = || "-".to_string();
+    let kill = tick.kill.as_ref();
+    let ms = |v: Option<u64>| v.map_or_else(dash, |v| v.to_string());
+    let values = [
+        format!("{:.0}", tick.rps),
+        tick.ok.to_string(),
+        tick.failed.to_string(),
+        tick.p99_ms.map_or_else(dash, |p| format!("{p:.1}")),
+        tick.instances.len().to_string(),
+        // The lesson's claim is that this is 0: retries on another instance hide the crash.
+        kill.map_or_else(dash, |k| k.failed.to_string()),
+        ms(kill.and_then(|k| k.not_passing_ms)),
+        ms(kill.and_then(|k| k.deregistered_ms)),
+    ];
+    FIGURE_KEYS.into_iter().zip(values).collect()
+}

@@ -29,3 +29,52 @@ pub mod flash;
 pub mod orders;
 pub mod payments;
 pub mod race;
+
+use crate::lessons::ExperimentKind;
+
+// One table from the manifest's `experiment = "…"` to that experiment's keys: `lessons
+// check` rejects a `{{measured:KEY}}` that is not in it, and lessons/README.md lists the
+// same keys for authors (a test compares the two).
+/// The reveal keys the experiment of `kind` fills after a finished run.
+pub fn figure_keys(kind: ExperimentKind) -> &'static [&'static str] {
+    match kind {
+        ExperimentKind::Race => &race::FIGURE_KEYS,
+        ExperimentKind::Cache => &cache::FIGURE_KEYS,
+        ExperimentKind::Orders => &orders::FIGURE_KEYS,
+        ExperimentKind::Payments => &payments::FIGURE_KEYS,
+        ExperimentKind::Discovery => &discovery::FIGURE_KEYS,
+        ExperimentKind::Flash => &flash::FIGURE_KEYS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Proves the promise of lessons/README.md's key table: every key an experiment fills is
+    // listed on that experiment's row, and the row lists nothing the code does not fill — the
+    // table is what the content authors write placeholders from.
+    /// The README's reveal key table matches `FIGURE_KEYS` of every experiment.
+    #[test]
+    fn the_readme_lists_exactly_the_keys_each_experiment_fills() {
+        let readme = include_str!("../../../lessons/README.md");
+        let kinds = [
+            ("race", ExperimentKind::Race),
+            ("cache", ExperimentKind::Cache),
+            ("orders", ExperimentKind::Orders),
+            ("payments", ExperimentKind::Payments),
+            ("discovery", ExperimentKind::Discovery),
+            ("flash", ExperimentKind::Flash),
+        ];
+        for (name, kind) in kinds {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("no README row for {name}"));
+            let cell = row.split('|').nth(2).unwrap_or_default();
+            // The keys are the backticked words of the row's second cell, in order.
+            let listed: Vec<&str> = cell.split('`').skip(1).step_by(2).collect();
+            assert_eq!(listed, figure_keys(kind), "README row of {name}");
+        }
+    }
+}

@@ -696,6 +696,48 @@ pub async fn cancel(targets: &OrderTargets, token: &str, order_id: u64) -> anyho
     Ok(format!("订单 #{} 已取消（{:?}），锁定的库存回到 available", order.id, order.status()))
 }
 
+/// The `{{measured:KEY}}` keys an orders run fills (see race's `FIGURE_KEYS`).
+pub const FIGURE_KEYS: [&str; 9] = [
+    "stock",
+    "attempts",
+    "created",
+    "refused",
+    "errors",
+    "chain_ms",
+    "available",
+    "locked",
+    "sold",
+];
+
+// `chain_ms` is where the single order's last step ended: the wall time of one CreateOrder
+// as its `server-timing` tells it, parallel steps counted once (that is the saving Day 31
+// measures). The stock figures are the last `GetStock` read, so they include expiries.
+/// The orders run's figures: its knobs, the burst's outcome, the chain, the last stock read.
+pub fn figures(
+    params: &OrderParams,
+    burst: &Snapshot,
+    chain: &[ChainStep],
+    stock: Option<&StockView>,
+) -> Vec<(&'static str, String)> {
+    let end = chain
+        .iter()
+        .map(|s| s.start_ms + s.dur_ms)
+        .fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
+    let st = |f: fn(&StockView) -> i64| stock.map_or("-".into(), |s| f(s).to_string());
+    let values = [
+        params.stock.to_string(),
+        params.attempts.to_string(),
+        burst.successes.to_string(),
+        burst.rejections.to_string(),
+        burst.failures.to_string(),
+        end.map_or("-".into(), |e| format!("{e:.1}")),
+        st(|s| s.available),
+        st(|s| s.locked),
+        st(|s| s.sold),
+    ];
+    FIGURE_KEYS.into_iter().zip(values).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,14 @@
 //! - an available lesson has the five sections every lesson promises (the idea, DO/DON'T,
 //!   the experiment, pitfalls, "check it yourself");
 //! - every `{{source: path#marker}}` resolves: the file exists and the marker is found
-//!   exactly once — the guarantee that quoted code is the real, current code.
+//!   exactly once — the guarantee that quoted code is the real, current code;
+//! - every `{{measured:KEY}}` in a `reveal` block is a key the lesson's experiment fills
+//!   (`experiments::figure_keys`), so an answer never shows a hole;
+//! - a `checkpoint` block parses, has 3–5 items with at least one task, answers in range,
+//!   explanations, and every task's `check` passes `bash -n` (syntax only — whether it
+//!   works on a stack is `lessons check --run`'s job, [`super::live`]);
+//! - every command block passes `bash -n` too: a quote left open fails here, in a second,
+//!   instead of after a stack start.
 //!
 //! Design choices:
 //! - ✅ collect *every* problem, then report; a check that stops at the first error turns
@@ -29,7 +36,7 @@
 
 use std::collections::HashSet;
 
-use super::{Library, manifest::Manifest, source};
+use super::{Library, blocks::BlockKind, manifest::Manifest, source};
 
 // A fixed skeleton is what makes seven lessons by different authors feel like one course,
 // and it guarantees every lesson ends with commands the learner can run to verify it.
@@ -102,6 +109,7 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
                 check_sections(id, &text, &mut report.problems);
                 // Each reference is resolved exactly as the TUI would resolve it (same `source::resolve`),
                 // so "check passed" means "every lesson displays".
+                check_blocks(id, file, entry.experiment, &text, &mut report.problems);
                 for r in source::references(&text) {
                     report.references += 1;
                     if let Err(e) = source::resolve(&r, &root) {
@@ -114,6 +122,85 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
         }
     }
     report
+}
+
+// `bash -n` parses without running: cheap enough for every block of every lesson, and it
+// catches what review misses in a 30-line command (an unclosed quote, a stray `fi`).
+fn bash_syntax(script: &str) -> Result<(), String> {
+    let out = std::process::Command::new("bash")
+        .arg("-n")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run bash: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Reveal keys, checkpoint structure and the shell syntax of commands and checks.
+fn check_blocks(
+    id: &str,
+    file: &str,
+    experiment: Option<super::ExperimentKind>,
+    text: &str,
+    problems: &mut Vec<String>,
+) {
+    let mut checkpoints = 0;
+    for b in super::blocks::blocks(text) {
+        let at = format!("{id}: lessons/{file}:{}", b.line);
+        match b.kind {
+            BlockKind::Run | BlockKind::NoRun => {
+                if let Err(e) = bash_syntax(&b.body) {
+                    problems.push(format!("{at}: bash -n: {e}"));
+                }
+                // The format's rule for `norun`: say why on the first line, or the next editor
+                // "fixes" it back into a block that hangs the check.
+                if b.kind == BlockKind::NoRun && !b.body.trim_start().starts_with('#') {
+                    problems.push(format!(
+                        "{at}: a `bash norun` block starts with a `#` comment saying why"
+                    ));
+                }
+            }
+            BlockKind::Reveal => {
+                let Some(kind) = experiment else {
+                    problems
+                        .push(format!("{at}: a reveal block in a lesson without an experiment"));
+                    continue;
+                };
+                let keys = crate::experiments::figure_keys(kind);
+                for k in super::blocks::placeholders(&b.body) {
+                    if !keys.contains(&k) {
+                        problems.push(format!(
+                            "{at}: unknown key `{{{{measured:{k}}}}}` (known: {})",
+                            keys.join(", ")
+                        ));
+                    }
+                }
+            }
+            BlockKind::Checkpoint => {
+                checkpoints += 1;
+                match super::blocks::Checkpoint::parse(&b.body) {
+                    Err(e) => problems.push(format!("{at}: {e:#}")),
+                    Ok(cp) => {
+                        problems.extend(cp.problems().into_iter().map(|p| format!("{at}: {p}")));
+                        for (i, t) in cp.task.iter().enumerate() {
+                            if let Err(e) = bash_syntax(&t.check) {
+                                problems.push(format!("{at}: task {} check: bash -n: {e}", i + 1));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if checkpoints > 1 {
+        problems
+            .push(format!("{id}: lessons/{file}: {checkpoints} checkpoint blocks (one expected)"));
+    }
 }
 
 // "Out of order" compares positions among the headings found: a lesson with `## 实验`

@@ -9,6 +9,9 @@
 //! - [`source`]: `{{source: path#marker}}` references — excerpts of our real code, read at
 //!   display time so a lesson can never drift from the code it quotes.
 //! - [`check`]: `lessons check`, every problem of the manifest and the references.
+//! - [`blocks`]: the blocks a lesson acts on — commands, reveals, the checkpoint.
+//! - [`live`]: `lessons check --run` — every command and checkpoint check on a private stack.
+//! - [`runner`]: runs a command block (TUI and `lessons check --run` alike).
 //! - [`progress`]: `progress.json` in the lab directory — which lessons are done.
 //!
 //! ## Why lessons are data (the rustlings model)
@@ -44,9 +47,12 @@
 //! 5. if it is Day 30's first page, the lesson snapshot in tests/screens.rs changes —
 //!    review and accept it like any screen change.
 
+pub mod blocks;
 pub mod check;
+pub mod live;
 pub mod manifest;
 pub mod progress;
+pub mod runner;
 pub mod source;
 
 use std::path::{Path, PathBuf};

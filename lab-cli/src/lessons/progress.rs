@@ -8,10 +8,11 @@
 //! Semantics, precisely:
 //! - a lesson is *done* when its id is a key of `completed`; the value is when it was first
 //!   marked (Unix seconds) — marking again keeps the first date;
-//! - nothing is inferred: running an experiment does not mark a lesson done, only the
-//!   learner's `c` does. Progress is a learner's statement ("I understood this"), not
-//!   telemetry — a rustlings exercise is done when it compiles, but "understood why naive
-//!   oversells" cannot be detected by a program;
+//! - it is marked done when every item of its checkpoint has passed (`passed` records
+//!   each: questions answered right, tasks whose check exited 0 on the stack) — never on
+//!   a keypress. A rustlings exercise is done when it compiles; "understood why naive
+//!   oversells" is as close as a program gets to checking understanding, so we check that
+//!   rather than take the learner's word;
 //! - ids are matched as strings and never validated against the manifest: progress for a
 //!   lesson that was renamed or removed is kept, harmlessly, instead of being deleted by a
 //!   newer binary;
@@ -35,10 +36,15 @@
 //! Small enough to read and edit by hand; a field added later (say, per-lesson notes)
 //! gets `#[serde(default)]` so older files keep loading.
 //!
-//! Try it: mark a lesson done with `c`, then `cat .lab/progress.json`; reset it with
-//! `bookstore-lab lesson day30 --reset` and look again. There is no other state.
+//! With a checkpoint under way, `passed` holds the items so far (`"day31": ["q1", "t1"]`).
+//!
+//! Try it: pass a lesson's checkpoint (`c` in the lesson), then `cat .lab/progress.json`;
+//! reset it with `bookstore-lab lesson day30 --reset` and look again. There is no other state.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +57,10 @@ const FILE: &str = "progress.json";
 pub struct Progress {
     #[serde(default)]
     pub completed: BTreeMap<String, u64>,
+    // Added with checkpoints; `default` keeps an older file (only `completed`) loading.
+    /// Lesson id → the checkpoint items passed so far (`q1`, `t2`, see `Checkpoint::item_id`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub passed: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Progress {
@@ -89,9 +99,29 @@ impl Progress {
         self.completed.entry(id.to_string()).or_insert(now);
     }
 
-    /// Forgets a lesson (`--reset`); true if it had been done.
+    /// Forgets a lesson (`--reset`): done and every passed item; true if anything was set.
     pub fn reset(&mut self, id: &str) -> bool {
-        self.completed.remove(id).is_some()
+        let items = self.passed.remove(id).is_some();
+        self.completed.remove(id).is_some() || items
+    }
+
+    pub fn has_passed(&self, id: &str, item: &str) -> bool {
+        self.passed.get(id).is_some_and(|s| s.contains(item))
+    }
+
+    // The done rule lives here, next to the state it changes, so the TUI cannot mark a lesson
+    // done any other way. `all` is every item id of the lesson's checkpoint: an empty list
+    // (a lesson without a checkpoint) never completes — there is nothing to have passed.
+    /// Records that `item` of lesson `id` passed; marks the lesson done once every id of
+    /// `all` has passed. Returns true when this pass completed the lesson.
+    pub fn pass(&mut self, id: &str, item: &str, all: &[String]) -> bool {
+        self.passed.entry(id.to_string()).or_default().insert(item.to_string());
+        let complete = !all.is_empty() && all.iter().all(|i| self.has_passed(id, i));
+        let first = complete && !self.is_done(id);
+        if complete {
+            self.mark_done(id);
+        }
+        first
     }
 }
 
@@ -114,5 +144,25 @@ mod tests {
         assert!(back.is_done("day30"));
         assert!(back.reset("day30"));
         assert!(!back.reset("day30"));
+    }
+
+    // Proves the done rule: passing items one by one does not complete the lesson until
+    // the last one, a repeated pass is harmless, and the passes survive a save and load.
+    /// A lesson is done exactly when every checkpoint item has passed.
+    #[test]
+    fn a_lesson_is_done_only_when_every_item_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let all: Vec<String> = ["q1", "q2", "t1"].map(String::from).to_vec();
+        let mut p = Progress::default();
+        assert!(!p.pass("day31", "q1", &all));
+        assert!(!p.pass("day31", "q1", &all));
+        assert!(!p.pass("day31", "t1", &all));
+        assert!(!p.is_done("day31"));
+        assert!(p.pass("day31", "q2", &all), "the last item completes the lesson");
+        assert!(p.is_done("day31"));
+        assert!(!p.pass("day31", "q2", &all), "completing twice is not news");
+        p.save(dir.path()).unwrap();
+        assert!(Progress::load(dir.path()).unwrap().has_passed("day31", "t1"));
+        assert!(!p.pass("day32", "q1", &[]), "no checkpoint, never done");
     }
 }

@@ -182,7 +182,9 @@ fn language(path: &str) -> &'static str {
         "sql" => "sql",
         "proto" => "protobuf",
         "toml" => "toml",
-        "sh" => "bash",
+        // `sh`, not `bash`: a ```` ```bash ```` block is a command the lesson runs (see
+        // `lessons::blocks`), and a quoted script is code to read, not to execute.
+        "sh" => "sh",
         _ => "text",
     }
 }

@@ -53,11 +53,11 @@ pub fn render(
             ]))
         })
         .collect();
-    // Counted over the manifest's lessons only: progress for a lesson that no longer exists
-    // is kept in the file but not counted here.
-    let done = app.items.iter().filter(|l| app.progress.is_done(&l.id)).count();
+    // Counted over the manifest's open lessons only (`progress_count`): progress for a lesson
+    // that no longer exists is kept in the file but not counted, and planned ones cannot be done.
+    let (done, open) = crate::app::runs::progress_count(app);
     let list = List::new(items)
-        .block(Block::bordered().title(format!(" 课程 · 已完成 {done}/{} ", app.items.len())))
+        .block(Block::bordered().title(format!(" 课程 · 已完成 {done}/{open} ")))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         // Reversed colours *and* an arrow: the selection stays visible in a terminal without
         // colour support.

@@ -6,6 +6,15 @@
 //! for the width of the window; the keys in `app.rs` scroll through the same layout
 //! ([`document`] is shared), so the clamp and the picture can never disagree.
 //!
+//! Before layout, the lesson's own blocks are brought to life ([`prepare`]): a command
+//! block's last output is inserted under it, a `reveal` block becomes its answer (once the
+//! experiment has run) or a sealed note, and the `checkpoint` block a one-line pointer to
+//! the checkpoint screen. The rest of the text is laid out untouched.
+//!
+//! The frame has a top and a bottom border only. ❌ DON'T draw side borders around the
+//! page: every command row would then start and end with `│`, and a learner's terminal
+//! selection of a three-line command would copy three border characters with it.
+//!
 //! The frame's bottom border says where the learner is: the section (`§ 实验`) on the
 //! left and `行 41–60/212 · 28%` on the right — on a page of 200 rows, the scroll bar a
 //! terminal does not have.
@@ -15,18 +24,99 @@ use ratatui::{
     layout::Rect,
     style::{Color, Style},
     text::Line,
-    widgets::{Block, Paragraph},
+    widgets::{Block, Borders, Paragraph},
 };
 
 use super::markdown::{self, Doc};
-use crate::app::App;
+use crate::{
+    app::{
+        App,
+        runs::{Purpose, RunStatus},
+    },
+    lessons::blocks::{self, BlockKind},
+};
 
 // The lesson screen is the body between the one-row header and key line, inside a border:
 // two columns and four rows less than the terminal. A notice takes rows too, but any key
 // clears it, so the keys measure the page without one (the renderer clamps what it shows).
 /// The text area (columns, rows) of the lesson screen in a terminal of `viewport`.
 pub fn text_size((width, height): (u16, u16)) -> (u16, u16) {
-    (width.saturating_sub(2), height.saturating_sub(4))
+    (width, height.saturating_sub(4))
+}
+
+/// Rows of a run's output shown under its block (the last ones; the rest is summarised).
+const OUTPUT_ROWS: usize = 12;
+
+// Text in, text out, so the renderer stays a Markdown renderer: outputs become fenced
+// `lab-output` blocks (with a fence longer than any backtick run in them, so output that
+// prints ``` cannot close the block early), reveals become quotes. Replacing from the
+// last block backwards keeps the earlier byte ranges valid.
+/// The lesson text with this session's outputs, reveals and checkpoint pointer in place.
+pub fn prepare(app: &App, id: &str, text: &str) -> String {
+    // The lesson's own experiment, from the manifest: Day 32's reveals show the orders run,
+    // even if the learner ran the race from Day 30 a minute ago.
+    let experiment = app.items.iter().find(|i| i.id == id).and_then(|i| i.experiment);
+    let measured = experiment.and_then(|k| app.measured(k));
+    let all = blocks::blocks(text);
+    // Counting down from the total while walking backwards gives each command block the same
+    // index the renderer and the keys use (document order, from 0).
+    let mut command_index = all.iter().filter(|b| b.kind.is_command()).count();
+    let mut out = text.to_string();
+    for b in all.iter().rev() {
+        let replacement = match b.kind {
+            BlockKind::Run | BlockKind::NoRun => {
+                command_index -= 1;
+                let purpose = Purpose::Block { lesson: id.to_string(), index: command_index };
+                // A block that never ran is left byte for byte as written.
+                let Some(status) = app.runs.results.get(&purpose) else { continue };
+                format!(
+                    "{}\n{}",
+                    &text[b.range.clone()].trim_end(),
+                    output_block(status, app.runs.tick)
+                )
+            }
+            BlockKind::Reveal => match &measured {
+                Some(figures) => {
+                    let body = blocks::fill(&b.body, |k| {
+                        figures.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+                    });
+                    let quoted: Vec<String> = body.lines().map(|l| format!("> {l}")).collect();
+                    format!("> **答案（本次实验的实测）**\n>\n{}\n", quoted.join("\n"))
+                }
+                None => "> 🔒 答案在实验跑完后揭晓（按 x 打开实验）\n".to_string(),
+            },
+            // The TOML itself is for the checkpoint screen; in the page it would read as a wall
+            // of `[[question]]` with the answers in plain sight.
+            BlockKind::Checkpoint => {
+                let n = blocks::Checkpoint::parse(&b.body).map(|c| c.items().len()).unwrap_or(0);
+                let passed = app.progress.passed.get(id).map_or(0, |s| s.len());
+                format!(
+                    "**检查点**：{n} 项，已通过 {passed} 项 —— 按 `c` 打开，全部通过这一课才算完成。\n"
+                )
+            }
+        };
+        out.replace_range(b.range.clone(), &replacement);
+    }
+    out
+}
+
+/// A run as a fenced `lab-output` block: the status line, then the output's last rows.
+fn output_block(status: &RunStatus, tick: u64) -> String {
+    let mut body = vec![status.status_line(tick)];
+    if let RunStatus::Done(o) = status {
+        // The last rows, because they hold the verdict (the error, the final count); the
+        // count of hidden rows keeps the cut honest.
+        let hidden = o.dropped + o.lines.len().saturating_sub(OUTPUT_ROWS);
+        if hidden > 0 {
+            body.push(format!("…（前 {hidden} 行省略）"));
+        }
+        let shown = o.lines.len().min(OUTPUT_ROWS);
+        body.extend(o.lines[o.lines.len() - shown..].iter().cloned());
+    }
+    let text = body.join("\n");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("\n{fence}lab-output\n{text}\n{fence}\n")
 }
 
 // Three cases, three honest pages: the text, the reason it failed to load (a broken source
@@ -36,12 +126,15 @@ pub fn text_size((width, height): (u16, u16)) -> (u16, u16) {
 /// The current lesson laid out for `width` columns.
 pub fn document(app: &App, width: u16) -> Doc {
     let message = match app.texts.get(&app.current_lesson().id) {
-        Some(Ok(t)) => return markdown::render(t, width),
+        Some(Ok(t)) => {
+            let id = &app.current_lesson().id;
+            return markdown::render_selected(&prepare(app, id, t), width, app.runs.selected);
+        }
         Some(Err(e)) => format!("无法读取这一课：{e}"),
         None => "这一课尚未开放。".to_string(),
     };
     let lines = super::wrap_columns(&message, width.into(), 20).into_iter().map(Line::from);
-    Doc { lines: lines.collect(), headings: Vec::new() }
+    Doc { lines: lines.collect(), headings: Vec::new(), commands: Vec::new() }
 }
 
 /// Draws the visible rows of the lesson; returns its title and keys.
@@ -51,7 +144,7 @@ pub fn render(
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let item = app.current_lesson();
-    let block = Block::bordered();
+    let block = Block::new().borders(Borders::TOP | Borders::BOTTOM);
     let inner = block.inner(area);
     let doc = document(app, inner.width);
     let rows = usize::from(inner.height);
@@ -69,7 +162,7 @@ pub fn render(
     // The section of the *top* row: what the learner has scrolled into, even when the
     // heading itself has already gone off the top of the window.
     let section = doc.section_at(top).map(|s| format!(" § {s} ")).unwrap_or_default();
-    // The ✔ in the title confirms `c` worked without leaving the lesson.
+    // The ✔ in the title: the checkpoint was passed (the only way a lesson becomes done).
     let done = if app.progress.is_done(&item.id) { " ✔" } else { "" };
     // Position and section are dim: they answer "where am I" when asked, and must not
     // compete with the lesson's own headings for attention.
@@ -87,11 +180,12 @@ pub fn render(
         // notice, which teaches more than a key that silently does nothing. Home/g, PgUp/b
         // and n/N work too (see the key table in `app.rs`); the line has room for 80 columns.
         &[
-            ("↑↓ PgDn End", "滚动"),
+            ("↑↓ PgDn", "滚动"),
+            ("Tab ⏎", "命令"),
             ("[ ]", "章节"),
             ("< >", "换课"),
             ("x", "实验"),
-            ("c", "完成"),
+            ("c", "检查点"),
             ("Esc", "返回"),
             ("q", "退出"),
         ],

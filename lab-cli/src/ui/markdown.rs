@@ -15,7 +15,12 @@
 //!   text — code spans and code blocks show exactly what the source has;
 //! - code blocks keep their lines (no reflow); a line wider than the window is folded at
 //!   the edge, and the folded rest starts with a dim `↪` so it cannot pass for a new line;
-//! - the page remembers where each heading landed, for section jumps (`[` / `]`).
+//! - the page remembers where each heading landed, for section jumps (`[` / `]`), and
+//!   where each command block (```` ```bash ````) starts, for Tab; a command block gets a
+//!   label row above it (`▷ 命令 2`) and nothing beside its lines, so a terminal selection
+//!   of the command copies the command and nothing else;
+//! - a ```` ```lab-output ```` block (the output of a run, inserted by `ui::lesson`) is
+//!   drawn dim, with its first line (the exit status) in green or red.
 //!
 //! Why not tui-markdown (checked, 0.3.13): it targets ratatui-core 0.1, so it would fit
 //! ratatui 0.30, and its tables are good — but it returns one `Line` per paragraph and
@@ -68,7 +73,7 @@
 //! millisecond, so it is laid out on every frame and key press rather than cached in
 //! `App` (the DON'T in `ui/mod.rs`: derived data in the state goes stale on resize).
 
-use pulldown_cmark::{Alignment, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Alignment, CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use ratatui::{
     style::{Color, Modifier, Style},
     text::{Line, Span},
@@ -83,6 +88,8 @@ pub struct Doc {
     pub lines: Vec<Line<'static>>,
     /// Each heading's row in `lines` and its text, in order (for `[`/`]` and the footer).
     pub headings: Vec<(usize, String)>,
+    /// The label row of each command block, in order (for Tab and scrolling to it).
+    pub commands: Vec<usize>,
 }
 
 // Linear scans: a lesson has a dozen headings, and the keys ask once per press.
@@ -111,19 +118,24 @@ const DIM: Style = Style::new().fg(Color::DarkGray);
 
 /// Lays `markdown` out in rows of at most `width` display columns.
 pub fn render(markdown: &str, width: u16) -> Doc {
+    render_selected(markdown, width, None)
+}
+
+/// [`render`], with command block `selected` (0-based, in document order) highlighted.
+pub fn render_selected(markdown: &str, width: u16, selected: Option<usize>) -> Doc {
     // Tables are the only extension the lessons use; the others (footnotes, task lists,
     // smart punctuation) would only turn ordinary characters into surprises.
     let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES);
     // A floor of 8 columns: below that nothing reads anyway, and every width computation
     // below may then subtract margins without reaching zero.
-    let mut w = Writer { width: usize::from(width).max(8), ..Writer::default() };
+    let mut w = Writer { width: usize::from(width).max(8), selected, ..Writer::default() };
     for event in parser {
         w.event(event);
     }
     // A document may end inside a block (text without a closing blank line is still a
     // paragraph, but a truncated excerpt could leave inline content pending).
     w.flush();
-    Doc { lines: w.lines, headings: w.headings }
+    Doc { lines: w.lines, headings: w.headings, commands: w.commands }
 }
 
 // Inline content is kept as styled runs until the block ends, not as `Span`s, because the
@@ -187,6 +199,13 @@ struct Writer {
     blank: bool,
     /// The last block was a `📄 path#marker` header: its excerpt follows without a gap.
     header: bool,
+    /// Which command block to highlight, and the label rows of those seen so far.
+    selected: Option<usize>,
+    commands: Vec<usize>,
+    /// How the open code block's rows are drawn (commands and outputs differ from code).
+    code_style: Style,
+    /// The open code block is a run's output: its first row is the status line.
+    output: bool,
 }
 
 impl Writer {
@@ -249,9 +268,34 @@ impl Writer {
                 self.margins.push(Margin { first: bar.clone(), rest: bar, used: false });
                 self.styles.push(Style::new().fg(Color::Gray).add_modifier(Modifier::ITALIC));
             }
-            Tag::CodeBlock(_) => {
+            Tag::CodeBlock(kind) => {
+                let info = match &kind {
+                    CodeBlockKind::Fenced(info) => info.split_whitespace().next().unwrap_or(""),
+                    CodeBlockKind::Indented => "",
+                };
                 self.open_block(!self.header);
                 self.code = Some(String::new());
+                self.code_style = CODE;
+                self.output = info == "lab-output";
+                if self.output {
+                    self.code_style = Style::new().fg(Color::Gray);
+                }
+                // The label is a row of its own, *above* the command: the selection mark never
+                // shares a row with the command text (see the module doc on copying).
+                if info == "bash" {
+                    let k = self.commands.len();
+                    self.commands.push(self.lines.len());
+                    let label = if self.selected == Some(k) {
+                        self.code_style = CODE.add_modifier(Modifier::BOLD);
+                        Span::styled(
+                            format!("▶ 命令 {} · Enter 运行 · Tab 下一条", k + 1),
+                            Style::new().fg(Color::Yellow).bold(),
+                        )
+                    } else {
+                        Span::styled(format!("▷ 命令 {}", k + 1), DIM)
+                    };
+                    self.emit(vec![label]);
+                }
             }
             Tag::List(start) => {
                 // A nested list starts right under its item's text, without a blank row.
@@ -460,7 +504,19 @@ impl Writer {
         if folded {
             spans.push(Span::styled("↪ ", DIM));
         }
-        spans.push(Span::styled(row, CODE));
+        // An output's first row is its status (`✔ 退出码 0 · 0.4 s`): coloured by verdict so
+        // a failed run reads as failed before a word of its output is read.
+        let style = if self.output {
+            self.output = false;
+            match row.chars().next() {
+                Some('✔') => Style::new().fg(Color::Green),
+                Some('✘') => Style::new().fg(Color::Red),
+                _ => Style::new().fg(Color::Yellow),
+            }
+        } else {
+            self.code_style
+        };
+        spans.push(Span::styled(row, style));
         self.emit(spans);
     }
 

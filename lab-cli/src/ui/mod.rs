@@ -54,6 +54,7 @@
 
 pub mod cache;
 pub mod chart;
+pub mod checkpoint;
 pub mod dashboard;
 pub mod discovery;
 pub mod flash;
@@ -103,6 +104,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Discovery => discovery::render(frame, body, app),
         Screen::Payments => payments::render(frame, body, app),
         Screen::Flash => flash::render(frame, body, app),
+        Screen::Checkpoint => checkpoint::render(frame, body, app),
         Screen::Dashboard => dashboard::render(frame, body, app),
     };
     header(frame, top, &title, app.build.as_deref());

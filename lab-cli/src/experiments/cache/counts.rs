@@ -54,6 +54,41 @@ impl HitCounts {
     }
 }
 
+/// The `{{measured:KEY}}` keys a Day 29 cache run fills (see race's `FIGURE_KEYS`).
+pub const FIGURE_KEYS: [&str; 7] = [
+    "hit_rate",
+    "list_hit_rate",
+    "detail_hit_rate",
+    "lookups",
+    "db_queries",
+    "reads_per_s",
+    "p99_ms",
+];
+
+// `db_queries` is the misses: in cache-aside every miss is exactly one query to catalog_db
+// (and every hit is none) — the number the lesson wants learners to see fall.
+/// The cache run's figures: its totals over the whole run and the load's last snapshot.
+pub fn figures(
+    total: &HitCounts,
+    load: &bookstore_loadgen::Snapshot,
+) -> Vec<(&'static str, String)> {
+    let pct = |h: f64, m: f64| {
+        if h + m > 0.0 { format!("{:.1}%", 100.0 * h / (h + m)) } else { "-".into() }
+    };
+    let misses = total.list_misses + total.detail_misses;
+    let lookups = misses + total.list_hits + total.detail_hits;
+    let values = [
+        total.rate().map_or("-".into(), |r| format!("{:.1}%", r * 100.0)),
+        pct(total.list_hits, total.list_misses),
+        pct(total.detail_hits, total.detail_misses),
+        format!("{lookups:.0}"),
+        format!("{misses:.0}"),
+        format!("{:.0}", load.tps()),
+        format!("{:.1}", load.p99_us as f64 / 1000.0),
+    ];
+    FIGURE_KEYS.into_iter().zip(values).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

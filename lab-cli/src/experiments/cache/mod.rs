@@ -70,7 +70,7 @@ use std::time::Duration;
 use bookstore_loadgen::Snapshot;
 use tonic::transport::Channel;
 
-pub use counts::HitCounts;
+pub use counts::{FIGURE_KEYS, HitCounts, figures};
 pub use load::run;
 pub use writes::{change_stock, publish_book};
 pub use zipf::Zipf;

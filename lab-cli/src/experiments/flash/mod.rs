@@ -804,3 +804,36 @@ pub fn killable(targets: &FlashTargets) -> Vec<String> {
     v.sort_by_key(rank);
     v
 }
+
+/// The `{{measured:KEY}}` keys a flash sale fills (see race's `FIGURE_KEYS`).
+pub const FIGURE_KEYS: [&str; 10] = [
+    "stock",
+    "shoppers",
+    "placed",
+    "paid",
+    "abandoned",
+    "refused",
+    "retries",
+    "gave_up",
+    "faults",
+    "held",
+];
+
+/// The sale's figures from its summary (after catch-up, so they are final).
+pub fn figures(s: &Summary) -> Vec<(&'static str, String)> {
+    let c = &s.last.counts;
+    let values = [
+        s.params.stock.to_string(),
+        s.params.shoppers.to_string(),
+        c.placed.to_string(),
+        c.paid.to_string(),
+        c.abandoned.to_string(),
+        c.refused.to_string(),
+        c.retries.to_string(),
+        c.gave_up.to_string(),
+        s.last.faults.len().to_string(),
+        // Words, not `true`: the reveal is a sentence ("不变量：全部守住").
+        if s.held { "全部守住".into() } else { "有不变量被打破".into() },
+    ];
+    FIGURE_KEYS.into_iter().zip(values).collect()
+}

@@ -104,7 +104,7 @@ mod series;
 mod verdict;
 
 pub use params::RaceParams;
-pub use result::{StrategyResult, oversell};
+pub use result::{FIGURE_KEYS, StrategyResult, figures, oversell};
 pub use runner::{RaceEvent, RaceTarget, race_book, run};
 pub use series::TpsSeries;
 pub use verdict::{Verdict, verdict_table, verdicts};

@@ -61,6 +61,61 @@ pub fn oversell(sold: u64, stock: u32) -> u64 {
     sold.saturating_sub(u64::from(stock))
 }
 
+// The reveal keys of Day 30 (lessons/README.md lists them for lesson authors). A fixed-size
+// array zipped with the values: adding a key without a value (or the reverse) is a compile
+// error, so the list `lessons check` validates against cannot drift from what is filled.
+/// The `{{measured:KEY}}` keys a race run fills.
+pub const FIGURE_KEYS: [&str; 12] = [
+    "stock",
+    "naive_sold",
+    "naive_oversold",
+    "naive_remaining",
+    "forupdate_sold",
+    "forupdate_oversold",
+    "lua_sold",
+    "lua_oversold",
+    "forupdate_sales_per_s",
+    "lua_sales_per_s",
+    "lua_vs_forupdate",
+    "lua_attempts_per_s",
+];
+
+// Like for like, as the lesson's DO/DON'T says: the ratio divides sales per second *while
+// stock lasted*, not attempts, so refusals (cheap for Lua, a locked row for FOR UPDATE) do
+// not inflate it. `-` stands for "this run has no such figure" (a strategy that did not
+// finish, or a sale window under a millisecond).
+/// The race's figures from the finished lanes of one run.
+pub fn figures(results: &[StrategyResult]) -> Vec<(&'static str, String)> {
+    let of = |s: Strategy| results.iter().find(|r| r.strategy == s);
+    let count =
+        |s: Strategy, f: fn(&StrategyResult) -> i64| of(s).map_or("-".into(), |r| f(r).to_string());
+    let rate = |s: Strategy| of(s).and_then(StrategyResult::sales_per_sec);
+    let fmt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
+    let ratio = match (rate(Strategy::Lua), rate(Strategy::ForUpdate)) {
+        (Some(l), Some(f)) if f > 0.0 => format!("{:.1}×", l / f),
+        _ => "-".into(),
+    };
+    let values = [
+        results.first().map_or("-".into(), |r| r.stock.to_string()),
+        count(Strategy::Naive, |r| r.sold() as i64),
+        count(Strategy::Naive, |r| r.oversell() as i64),
+        // Negative when naive oversold: the store's own count, so the reveal can show the
+        // learner the same number `SELECT stock` shows them afterwards.
+        count(Strategy::Naive, |r| r.remaining),
+        count(Strategy::ForUpdate, |r| r.sold() as i64),
+        count(Strategy::ForUpdate, |r| r.oversell() as i64),
+        count(Strategy::Lua, |r| r.sold() as i64),
+        count(Strategy::Lua, |r| r.oversell() as i64),
+        fmt(rate(Strategy::ForUpdate)),
+        fmt(rate(Strategy::Lua)),
+        ratio,
+        // Attempts, refusals included: offered beside the sales rate so a lesson can show why
+        // the two differ after a sell-out (the issue #14 TPS mix-up, in numbers).
+        fmt(of(Strategy::Lua).map(StrategyResult::attempts_per_sec)),
+    ];
+    FIGURE_KEYS.into_iter().zip(values).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,155 @@
+//! The checkpoint screen: the lesson's questions and tasks, one in detail at a time.
+//!
+//! Top: every item with its mark (✔ passed, ✘ last answer wrong, ▶ the one on screen), so
+//! the learner sees at a glance what is left. Below: the selected item — a question with
+//! its numbered options and, once answered, the explanation; or a task with its hint, the
+//! last run of its check (status and the check's own line: "42 号书已售罄……") and, once
+//! passed, the explanation. At 80×24 five items and a four-option question fit together.
+//!
+//! Why the explanation shows after a *wrong* answer too: the point is understanding, not a
+//! score. A learner who picked 乙 reads why 丙 is right, then presses 3 — and the item is
+//! passed by an answer they now understand, which is what the done rule should measure.
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    style::{Color, Modifier, Style},
+    text::{Line, Span},
+    widgets::{Block, Paragraph, Wrap},
+};
+
+use crate::{
+    app::{
+        App,
+        runs::{Purpose, RunStatus},
+    },
+    lessons::blocks::Item,
+};
+
+/// Draws the checkpoint of the open lesson; returns its title and keys.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+) -> (String, &'static [(&'static str, &'static str)]) {
+    let lesson = app.current_lesson();
+    let keys: &'static [(&'static str, &'static str)] = &[
+        ("↑↓", "选题"),
+        ("1-9", "作答"),
+        ("Enter", "验证任务"),
+        ("Esc", "返回课程"),
+        ("q", "退出"),
+    ];
+    let title = format!("检查点 {}", lesson.id);
+    // Parsed on each frame, like the lesson page: a few dozen lines of TOML cost microseconds,
+    // and nothing derived is kept in `App` to go stale.
+    let Some(cp) = app.checkpoint(&lesson.id) else {
+        let p = Paragraph::new("这一课还没有检查点。").block(Block::bordered());
+        frame.render_widget(p, area);
+        return (title, keys);
+    };
+    let items = cp.items();
+    let sel = app.checkpoint_view.item.min(items.len().saturating_sub(1));
+    let passed = (0..items.len()).filter(|&i| app.progress.has_passed(&lesson.id, &cp.item_id(i)));
+    let done = if app.progress.is_done(&lesson.id) { " · 这一课已完成 ✔" } else { "" };
+    let head =
+        format!(" Day {} 检查点 · 已通过 {}/{}{done} ", lesson.day, passed.count(), items.len());
+    // The list takes exactly its rows (items + border) and the detail the rest: with five
+    // items the detail still gets 15 rows at 80×24, enough for a question and its reason.
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Length(items.len() as u16 + 2), Constraint::Min(0)])
+            .areas(area);
+
+    // The list: one row per item, its mark first so the column of marks reads as progress.
+    let rows: Vec<Line> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let ok = app.progress.has_passed(&lesson.id, &cp.item_id(i));
+            let wrong = !ok && answer(app, &lesson.id, i).is_some();
+            let (mark, style) = match (ok, wrong) {
+                (true, _) => ("✔", Style::new().fg(Color::Green)),
+                (_, true) => ("✘", Style::new().fg(Color::Red)),
+                _ => ("·", Style::new().fg(Color::DarkGray)),
+            };
+            let (kind, ask) = match item {
+                Item::Question(q) => ("问题", q.ask.as_str()),
+                Item::Task(t) => ("任务", t.ask.as_str()),
+            };
+            // Pointer *and* bold: the selection must read without colour (a learner's terminal
+            // theme may make the bold invisible, the arrow never is).
+            let pointer = if i == sel { "▶ " } else { "  " };
+            let row_style =
+                if i == sel { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
+            Line::from(vec![
+                Span::raw(pointer),
+                Span::styled(mark, style),
+                Span::styled(format!(" {} {kind}：{ask}", i + 1), row_style),
+            ])
+        })
+        .collect();
+    // `Paragraph` without wrap: a long question is cut at the edge here and shown whole below.
+    frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(head)), list_area);
+
+    let mut lines: Vec<Line> = Vec::new();
+    let dim = Style::new().fg(Color::DarkGray);
+    match items.get(sel) {
+        Some(Item::Question(q)) => {
+            lines.push(Line::styled(q.ask.clone(), Style::new().bold()));
+            for (k, o) in q.options.iter().enumerate() {
+                lines.push(Line::raw(format!("  {}) {o}", k + 1)));
+            }
+            match answer(app, &lesson.id, sel) {
+                None => lines.push(Line::styled("按数字键作答。", dim)),
+                Some(a) => {
+                    let right = a == q.answer;
+                    let verdict = if right {
+                        Span::styled(format!("✔ 答对了（{a}）"), Style::new().fg(Color::Green))
+                    } else {
+                        Span::styled(format!("✘ {a} 不对，再试一次"), Style::new().fg(Color::Red))
+                    };
+                    lines.push(Line::from(verdict));
+                    lines.push(Line::raw(q.explain.clone()));
+                }
+            }
+        }
+        Some(Item::Task(t)) => {
+            lines.push(Line::styled(t.ask.clone(), Style::new().bold()));
+            if let Some(h) = &t.hint {
+                lines.push(Line::styled(format!("提示：{h}"), dim));
+            }
+            let purpose = Purpose::Task { lesson: lesson.id.clone(), item: sel };
+            match app.runs.results.get(&purpose) {
+                None => lines.push(Line::styled("完成后按 Enter，让实验室在环境上验证。", dim)),
+                Some(status) => {
+                    lines.push(Line::styled(
+                        status.status_line(app.runs.tick),
+                        Style::new().fg(Color::Yellow),
+                    ));
+                    // The check's own report is its last line of output (the format asks for one
+                    // Chinese line saying what it saw); earlier lines are the script's noise.
+                    if let RunStatus::Done(o) = status
+                        && let Some(last) = o.lines.iter().rev().find(|l| !l.trim().is_empty())
+                    {
+                        lines.push(Line::raw(format!("检查结果：{last}")));
+                    }
+                }
+            }
+            if app.progress.has_passed(&lesson.id, &cp.item_id(sel)) {
+                lines.push(Line::styled("✔ 已通过", Style::new().fg(Color::Green)));
+                lines.push(Line::raw(t.explain.clone()));
+            }
+        }
+        None => {}
+    }
+    // Wrapped here (unlike the lesson page) because this text is prose from TOML strings, not
+    // Markdown with code that must keep its lines; `trim: false` keeps the options' indent.
+    let detail = Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered());
+    frame.render_widget(detail, detail_area);
+    (title, keys)
+}
+
+/// The option last chosen for item `i` of `lesson`, if any.
+fn answer(app: &App, lesson: &str, i: usize) -> Option<usize> {
+    app.checkpoint_view.answers.get(&(lesson.to_string(), i)).copied()
+}
