@@ -86,6 +86,8 @@ impl Progress {
         Ok(())
     }
 
+    // Reads `completed` only: once done, a lesson stays done even if its checkpoint later
+    // grows an item — a finished learner is not un-finished by a newer edition of the text.
     pub fn is_done(&self, id: &str) -> bool {
         self.completed.contains_key(id)
     }
@@ -101,6 +103,8 @@ impl Progress {
 
     /// Forgets a lesson (`--reset`): done and every passed item; true if anything was set.
     pub fn reset(&mut self, id: &str) -> bool {
+        // Both maps: clearing only `completed` would let the next single pass re-complete
+        // the lesson at once from the items still recorded.
         let items = self.passed.remove(id).is_some();
         self.completed.remove(id).is_some() || items
     }
@@ -114,6 +118,11 @@ impl Progress {
     // (a lesson without a checkpoint) never completes — there is nothing to have passed.
     /// Records that `item` of lesson `id` passed; marks the lesson done once every id of
     /// `all` has passed. Returns true when this pass completed the lesson.
+    // Why "every item" and not a score: the one item the stack verifies is a task, and a
+    // threshold (4 of 5) lets a learner skip exactly that one and be "done" by reading.
+    // ❌ DON'T test `passed.len() == all.len()`: ids of items a later edit removed stay in
+    // `passed`, so a count could say done while a newly added item was never passed; the
+    // membership test below asks about the current ids only.
     pub fn pass(&mut self, id: &str, item: &str, all: &[String]) -> bool {
         self.passed.entry(id.to_string()).or_default().insert(item.to_string());
         let complete = !all.is_empty() && all.iter().all(|i| self.has_passed(id, i));

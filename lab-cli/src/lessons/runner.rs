@@ -28,6 +28,8 @@ use std::{
 
 use tokio::{io::AsyncReadExt, sync::oneshot};
 
+// A bound the learner can sit through and `lessons check --run` can multiply by the number
+// of blocks: a block that waits forever (a `watch`, a blocking read) belongs in `norun`.
 /// The lesson format's limit per block; a block that needs longer is a lesson bug.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -95,6 +97,9 @@ impl Context {
     // restarted on new free ports mid-session is the one the next block talks to.
     /// The context for the stack recorded in `lab_dir`, run from `repo_root`.
     pub fn for_lab(repo_root: &Path, lab_dir: &Path) -> Self {
+        // No stack (or an unreadable `stack.json`) means no variables rather than an error:
+        // the block still runs, and `-u` stops it at the first use of a lab variable
+        // with "unbound variable" — a message that points at the missing stack.
         let vars = bookstore_stack::StackState::load(lab_dir)
             .ok()
             .flatten()
@@ -177,6 +182,8 @@ pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>
             }
             buf.extend_from_slice(&chunk[..n]);
             // Keep the tail only: a runaway `yes` cannot grow the lab's memory past ~1 MiB.
+            // Cut to half the cap, not to the cap: the copy then happens once per 512 KiB read
+            // instead of on every 8 KiB chunk once the cap is reached.
             if buf.len() > 1 << 20 {
                 buf.drain(..buf.len() - (1 << 19));
             }
@@ -198,8 +205,9 @@ pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>
     // here: the sleep and the stop receiver own nothing, and the child is killed below.
     let exit = tokio::select! {
         status = child.wait() => match status {
-            // No code means a signal ended bash (someone ran `kill -9` on it): reported the way a
-            // shell would, 128 + the signal, so it reads as a failure and not as success.
+            // No code means a signal ended bash (someone ran `kill -9` on it): reported as 137,
+            // a shell's code for SIGKILL (128 + 9), whatever the signal was — the point is that
+            // it reads as a failure and not as success, not which signal it was.
             Ok(s) => Exit::Code(s.code().unwrap_or(128 + 9)),
             Err(e) => Exit::SpawnFailed(e.to_string()),
         },
@@ -234,6 +242,9 @@ pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>
 // progress bar keeps only what was drawn last, which is what a terminal would show.
 /// Output text → display lines: no ANSI codes, `\r` overdraws resolved, tail-capped.
 pub fn clean_lines(text: &str) -> (Vec<String>, usize) {
+    // Tabs become four spaces below because a tab has no display width for the renderer
+    // (it would count 0 columns and misalign the fold), and `find(non-empty)` keeps the text
+    // of a line that ends in `\r\n` instead of the empty string after its `\r`.
     let stripped = console::strip_ansi_codes(text);
     let mut lines: Vec<String> = stripped
         .trim_end_matches('\n')
