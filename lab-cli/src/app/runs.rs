@@ -42,6 +42,9 @@ pub enum RunStatus {
 pub struct Runs {
     /// The selected command block of the open lesson (reset when the lesson changes).
     pub selected: Option<usize>,
+    // Keyed by purpose, kept for the session: the output under a block stays when the
+    // learner scrolls on or opens the checkpoint, and goes when the lab quits (never saved,
+    // because output against last week's stack would describe a stack that is gone).
     pub results: HashMap<Purpose, RunStatus>,
     /// The run going on now, if any (at most one, see the module doc).
     pub running: Option<Purpose>,
@@ -58,6 +61,8 @@ pub struct CheckpointView {
     pub answers: HashMap<(String, usize), usize>,
 }
 
+// Something must move while a `curl` waits on a slow service: a static "running" line
+// reads as a hung TUI, and the learner presses keys that then land somewhere else.
 /// Braille spinner frames, one per Tick.
 const SPINNER: [char; 8] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧'];
 
@@ -67,6 +72,7 @@ impl RunStatus {
         match self {
             RunStatus::Running { since_tick } => {
                 let frame = SPINNER[(tick % SPINNER.len() as u64) as usize];
+                // Ticks → seconds: two ticks a second (see `Runs::tick`), whole seconds shown.
                 format!("{frame} 运行中 {} s · Esc 停止", tick.saturating_sub(*since_tick) / 2)
             }
             RunStatus::Done(o) => o.status_line(),
@@ -76,6 +82,9 @@ impl RunStatus {
 
 impl App {
     /// The checkpoint of lesson `id`, if its text has a valid one.
+    // Parsed from the text on every call rather than stored: the text is the one truth, so
+    // the screen, the keys and `pass_item` always see the same items. A checkpoint that
+    // does not parse is `None` here; `lessons check` is where its error is reported.
     pub fn checkpoint(&self, id: &str) -> Option<Checkpoint> {
         let Some(Ok(text)) = self.texts.get(id) else { return None };
         let block =
@@ -172,6 +181,8 @@ impl App {
     // a learner does not keep retrying a task whose check is broken.
     /// A finished run: record it; a task's exit 0 passes its checkpoint item.
     pub(super) fn on_script_done(&mut self, purpose: Purpose, outcome: Outcome) -> Vec<Command> {
+        // Compared, not cleared blindly: only the run that is `running` frees the slot, so a
+        // late result can never unlock a second run while the current one is still going.
         if self.runs.running.as_ref() == Some(&purpose) {
             self.runs.running = None;
         }
@@ -179,6 +190,8 @@ impl App {
         if let Purpose::Task { lesson, item } = &purpose
             && let Some(cp) = self.checkpoint(lesson)
         {
+            // Exit 0 only, stricter than `lessons check --run` (which accepts 0 and 1, as it asks
+            // only whether the check works): a pass here is what marks the item in progress.json.
             if outcome.success() {
                 cmds = self.pass_item(lesson, &cp, *item);
             } else if outcome.exit != crate::lessons::runner::Exit::Code(1) {
@@ -198,6 +211,8 @@ impl App {
         if self.progress.pass(lesson, &cp.item_id(item), &all) {
             self.notice = Some(format!("{lesson} 的检查点全部通过，这一课已完成 ✔"));
         }
+        // Saved on every pass, not at quit: a lab killed by a closed terminal keeps what the
+        // learner earned.
         vec![Command::SaveProgress]
     }
 
@@ -238,6 +253,9 @@ impl App {
                 }
             }
             KeyCode::Enter => {
+                // The check runs through the same runner as a command block (`-euo pipefail`,
+                // the lab's variables, the timeout), so it judges the stack the learner's own
+                // blocks just changed.
                 if let Some(Item::Task(t)) = items.get(i) {
                     let script = t.check.clone();
                     return self.start_run(Purpose::Task { lesson, item: i }, script);

@@ -33,6 +33,9 @@ pub fn render(
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let lesson = app.current_lesson();
+    // Number keys answer because options are shown numbered `1)`…`4)`: one key press per
+    // answer, no cursor to move onto an option first. Enter is reserved for tasks, whose
+    // check runs on the stack and takes seconds, so it must be a deliberate key.
     let keys: &'static [(&'static str, &'static str)] = &[
         ("↑↓", "选题"),
         ("1-9", "作答"),
@@ -49,7 +52,11 @@ pub fn render(
         return (title, keys);
     };
     let items = cp.items();
+    // Clamped, not trusted: `checkpoint_view.item` survives a lesson edit (and a switch to
+    // a lesson with fewer items), and indexing past the end would panic mid-frame.
     let sel = app.checkpoint_view.item.min(items.len().saturating_sub(1));
+    // Read from `progress` (progress.json), the store the done rule uses, not from this
+    // session's answers: a learner who passed q1 yesterday sees it ✔ today.
     let passed = (0..items.len()).filter(|&i| app.progress.has_passed(&lesson.id, &cp.item_id(i)));
     let done = if app.progress.is_done(&lesson.id) { " · 这一课已完成 ✔" } else { "" };
     let head =
@@ -66,6 +73,8 @@ pub fn render(
         .enumerate()
         .map(|(i, item)| {
             let ok = app.progress.has_passed(&lesson.id, &cp.item_id(i));
+            // `answers` holds questions only, so a task whose check said "not yet" keeps the
+            // `·` mark; its result is in the detail below, with the check's own line.
             let wrong = !ok && answer(app, &lesson.id, i).is_some();
             let (mark, style) = match (ok, wrong) {
                 (true, _) => ("✔", Style::new().fg(Color::Green)),
@@ -101,6 +110,8 @@ pub fn render(
             }
             match answer(app, &lesson.id, sel) {
                 None => lines.push(Line::styled("按数字键作答。", dim)),
+                // The render only reads: the pass itself was recorded by the key handler
+                // (`App::checkpoint_key`), so a redraw can never pass an item twice.
                 Some(a) => {
                     let right = a == q.answer;
                     let verdict = if right {
@@ -109,6 +120,7 @@ pub fn render(
                         Span::styled(format!("✘ {a} 不对，再试一次"), Style::new().fg(Color::Red))
                     };
                     lines.push(Line::from(verdict));
+                    // Right or wrong alike, see the module doc: the reason is the lesson.
                     lines.push(Line::raw(q.explain.clone()));
                 }
             }
@@ -118,6 +130,8 @@ pub fn render(
             if let Some(h) = &t.hint {
                 lines.push(Line::styled(format!("提示：{h}"), dim));
             }
+            // The same key the run was started under (`App::start_run`), so the result shown
+            // is this item's last run and never another task's output.
             let purpose = Purpose::Task { lesson: lesson.id.clone(), item: sel };
             match app.runs.results.get(&purpose) {
                 None => lines.push(Line::styled("完成后按 Enter，让实验室在环境上验证。", dim)),
@@ -135,6 +149,8 @@ pub fn render(
                     }
                 }
             }
+            // A task's explanation waits for the pass, unlike a question's: before it, the
+            // explanation would read as the recipe and the check would verify copying.
             if app.progress.has_passed(&lesson.id, &cp.item_id(sel)) {
                 lines.push(Line::styled("✔ 已通过", Style::new().fg(Color::Green)));
                 lines.push(Line::raw(t.explain.clone()));
@@ -149,6 +165,8 @@ pub fn render(
     (title, keys)
 }
 
+// Session state only (`CheckpointView`), never saved: what persists is the pass, in
+// progress.json; a wrong answer from last week has nothing to teach on reopening.
 /// The option last chosen for item `i` of `lesson`, if any.
 fn answer(app: &App, lesson: &str, i: usize) -> Option<usize> {
     app.checkpoint_view.answers.get(&(lesson.to_string(), i)).copied()

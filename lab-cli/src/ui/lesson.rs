@@ -36,14 +36,17 @@ use crate::{
     lessons::blocks::{self, BlockKind},
 };
 
-// The lesson screen is the body between the one-row header and key line, inside a border:
-// two columns and four rows less than the terminal. A notice takes rows too, but any key
+// The lesson screen is the body between the one-row header and key line, inside a top and
+// a bottom border (no side borders, see the module doc): the full width and four rows less
+// than the terminal. A notice takes rows too, but any key
 // clears it, so the keys measure the page without one (the renderer clamps what it shows).
 /// The text area (columns, rows) of the lesson screen in a terminal of `viewport`.
 pub fn text_size((width, height): (u16, u16)) -> (u16, u16) {
     (width, height.saturating_sub(4))
 }
 
+// 12, not the runner's 200: the output sits inside the lesson's text, and a long one
+// would push the next paragraph — the one that explains the output — off the screen.
 /// Rows of a run's output shown under its block (the last ones; the rest is summarised).
 const OUTPUT_ROWS: usize = 12;
 
@@ -56,6 +59,8 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
     // The lesson's own experiment, from the manifest: Day 32's reveals show the orders run,
     // even if the learner ran the race from Day 30 a minute ago.
     let experiment = app.items.iter().find(|i| i.id == id).and_then(|i| i.experiment);
+    // `None` until a run of *this session* finished (see `App::measured`), so a reveal is
+    // never filled from figures the learner did not just watch happen.
     let measured = experiment.and_then(|k| app.measured(k));
     let all = blocks::blocks(text);
     // Counting down from the total while walking backwards gives each command block the same
@@ -77,6 +82,8 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
             }
             BlockKind::Reveal => match &measured {
                 Some(figures) => {
+                    // Keys were checked against `experiments::figure_keys` by `lessons check`, so
+                    // a lookup miss here means the experiment reported fewer figures this run.
                     let body = blocks::fill(&b.body, |k| {
                         figures.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
                     });
@@ -89,6 +96,9 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
             // of `[[question]]` with the answers in plain sight.
             BlockKind::Checkpoint => {
                 let n = blocks::Checkpoint::parse(&b.body).map(|c| c.items().len()).unwrap_or(0);
+                // Counts every id stored for the lesson, including ids of items a later edit
+                // removed (a `t3` of a checkpoint now of three items), so this pointer can
+                // read higher than the checkpoint screen, which counts the current ids only.
                 let passed = app.progress.passed.get(id).map_or(0, |s| s.len());
                 format!(
                     "**检查点**：{n} 项，已通过 {passed} 项 —— 按 `c` 打开，全部通过这一课才算完成。\n"
@@ -114,6 +124,8 @@ fn output_block(status: &RunStatus, tick: u64) -> String {
         body.extend(o.lines[o.lines.len() - shown..].iter().cloned());
     }
     let text = body.join("\n");
+    // The longest run of backticks in the output, plus one: CommonMark closes a fence only
+    // with a run at least as long as the opening one, so nothing printed can close it.
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("\n{fence}lab-output\n{text}\n{fence}\n")
