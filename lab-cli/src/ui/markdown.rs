@@ -222,6 +222,8 @@ impl Writer {
             },
             Event::Code(t) => self.push_text(&t, self.inline_style().patch(CODE)),
             Event::SoftBreak => self.inline.push(Piece::Soft),
+            // A hard break (`\` or two spaces at a line's end) ends the row here: what came
+            // before is laid out now, the rest starts a new row under the same margins.
             Event::HardBreak => {
                 self.flush();
             }
@@ -229,6 +231,7 @@ impl Writer {
             Event::Html(t) | Event::InlineHtml(t) => self.push_text(&t, DIM),
             Event::Rule => {
                 self.open_block(true);
+                // At most 40 columns: a rule across a 200-column window reads as a frame border.
                 self.emit(vec![Span::styled("─".repeat(self.text_width().min(40)), DIM)]);
                 self.blank = true;
             }
@@ -282,6 +285,10 @@ impl Writer {
                 }
                 // The label is a row of its own, *above* the command: the selection mark never
                 // shares a row with the command text (see the module doc on copying).
+                // `info` is the first word, so `bash norun` is labelled too, as
+                // `blocks::commands` counts it. ❌ DON'T compare the whole info string: a
+                // `norun` block would lose its number while the keys still count it, and from
+                // there on Enter would run the block after the one the learner selected.
                 if info == "bash" {
                     let k = self.commands.len();
                     self.commands.push(self.lines.len());
@@ -440,6 +447,8 @@ impl Writer {
     /// The columns left for text inside the current margins.
     fn text_width(&self) -> usize {
         let margin: usize = self.margins.iter().map(|m| m.rest.width()).sum();
+        // Four columns at least: a list in a quote in a list in a narrow window could leave
+        // zero, and at width 0 no character fits, so every one would get a row of its own.
         self.width.saturating_sub(margin).max(4)
     }
 
@@ -463,6 +472,8 @@ impl Writer {
             return;
         }
         let mut pieces = std::mem::take(&mut self.inline);
+        // Remembered for the next block only (`open_block` resets it): the excerpt under a
+        // `📄` line opens without a blank row, so pointer and code read as one unit.
         self.header = plain(&pieces).starts_with('📄');
         tint(&mut pieces);
         for row in wrap(&pieces, self.text_width()) {
@@ -483,6 +494,10 @@ impl Writer {
             let mut used = 0;
             let mut folded = false;
             for c in line.chars() {
+                // A tab counts 0 here (a control character has no width), while a terminal
+                // draws up to 8: lessons indent code with spaces, and run output has its tabs
+                // expanded by `runner::clean_lines`, but a tab in a lesson's code block would
+                // let that row run past the fold point.
                 let w = c.width().unwrap_or(0);
                 if used + w > width {
                     self.emit_code_row(std::mem::take(&mut row), folded);
@@ -539,6 +554,8 @@ impl Writer {
                     .map(|p| str_width(&plain(p)))
                     .max()
                     .unwrap_or(0)
+                    // An empty column still gets one column, so it draws as `│   │` and not
+                    // as two borders run together.
                     .max(1)
             })
             .collect();
@@ -559,6 +576,8 @@ impl Writer {
                     .map(|c| {
                         let empty = Vec::new();
                         let cell = row.get(c).unwrap_or(&empty);
+                        // Header cells are bolded *before* wrapping, so the bold text is
+                        // measured and wrapped like any other (bold does not change width).
                         let mut pieces: Vec<Piece> = if i < t.head_rows {
                             cell.iter()
                                 .map(|p| match p {
@@ -642,6 +661,8 @@ fn tint(pieces: &mut [Piece]) {
 /// Column widths that fit `available`: the natural widths if they fit, else the widest
 /// column is narrowed first, again and again — short columns (`naive`, `✅`) keep their
 /// width and the long prose columns share what is left.
+// One column at a time, one column per step: at most (sum − available) steps, a few
+// hundred for the widest lesson table, laid out once per frame without a measurable cost.
 fn fit_columns(natural: &[usize], available: usize) -> Vec<usize> {
     let mut widths = natural.to_vec();
     let floor = 4;
@@ -713,14 +734,12 @@ enum Glue {
 }
 
 // The wrapping algorithm, in three stages (each a loop below):
-//
 // ```text
 //   pieces  [Text("检查 `x`", plain) · Soft · Text("and", bold)]
 //   atoms   检 查 ␣x ␣and      one per CJK char, one per ASCII word, glue before each
 //   words   [检] [查] [x] [and] atoms joined by Glue::None (a word can span styles)
 //   rows    greedy: a word goes on the row if it fits, else starts the next one
 // ```
-//
 // Greedy (first fit) rather than optimal (Knuth–Plass): terminals have no justification to
 // balance, and greedy is what every terminal pager does, so the result looks familiar.
 /// Wraps styled pieces into rows of at most `width` columns (display width).
