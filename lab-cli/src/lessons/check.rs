@@ -149,6 +149,8 @@ fn check_blocks(
     text: &str,
     problems: &mut Vec<String>,
 ) {
+    // The same `blocks::blocks` the TUI and `--run` use: the check validates the blocks the
+    // screen will number and run, never a second opinion about where a block is.
     let mut checkpoints = 0;
     for b in super::blocks::blocks(text) {
         let at = format!("{id}: lessons/{file}:{}", b.line);
@@ -197,6 +199,8 @@ fn check_blocks(
             }
         }
     }
+    // More than one is an error because the screen opens the first only (`App::checkpoint`)
+    // and progress ids (`q1`, `t1`) are per lesson: a second one's items could never pass.
     if checkpoints > 1 {
         problems
             .push(format!("{id}: lessons/{file}: {checkpoints} checkpoint blocks (one expected)"));
@@ -208,6 +212,9 @@ fn check_blocks(
 // DO/DON'T section claimed.
 /// Reports every required section that is missing or out of order.
 fn check_sections(id: &str, text: &str, problems: &mut Vec<String>) {
+    // Raw lines, not parsed headings: a `## ` line inside a code block (a bash comment
+    // `## step 2`) is counted as a heading too. Harmless unless it repeats a required name,
+    // when it could satisfy or misorder a section that the page does not show as one.
     let headings: Vec<&str> =
         text.lines().filter(|l| l.starts_with("## ")).map(str::trim_end).collect();
     // `last` is the position of the previous required section among all `##` headings, so

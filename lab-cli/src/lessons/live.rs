@@ -3,14 +3,17 @@
 //! The text check (`check.rs`) proves a lesson *displays*; this proves its commands
 //! *work*: a private full stack (its own MariaDB, Redis and Consul, services on free
 //! ports — the `up --free-ports` a learner could type) is started in a temporary
-//! directory, every ```` ```bash ```` block of every available lesson runs against it
-//! through the same runner the TUI uses, then every checkpoint task's `check` runs once.
+//! directory, and each available lesson's ```` ```bash ```` blocks and checkpoint tasks'
+//! `check`s run against it in document order (each once), through the same runner the TUI
+//! uses.
 //! A renamed RPC, a changed JSON field or a port that moved fails `make test` with the
 //! lesson, the block's line and the last lines of its output.
 //!
 //! Why a private stack and not the suite's shared servers: lessons use the standard
 //! database names (`inventory_db`, …), and they write (register users, order, sell out
 //! books). On the shared servers those names belong to whoever ran `up` there.
+//! `--free-ports` for the same reason one level up: a learner's own stack on the default
+//! ports keeps running while `make test` checks the lessons beside it.
 //!
 //! Checks pass on exit 0 (done) *and* 1 (not yet): on a fresh stack most tasks are not
 //! done, and that is fine. Any other exit — 127 command not found, 2 a usage error, a
@@ -27,6 +30,8 @@ use super::{
     runner::{self, Exit, Outcome},
 };
 
+// Fewer than the runner keeps (`runner::MAX_LINES`): this goes into a CI log, where three
+// failing lessons of 200 lines each would bury the lines that name the failure.
 /// Lines of output quoted under a failure: enough for curl's error and the command's echo.
 const TAIL: usize = 12;
 
@@ -113,6 +118,9 @@ pub async fn run(
     // One context for the whole run: the private stack does not move, and reading
     // `stack.json` once keeps every block on exactly the same addresses.
     let ctx = runner::Context::for_lab(&lib.repo_root(), lab_dir);
+    // Lessons in manifest order, blocks in document order: the order a learner meets them,
+    // so the state a block finds (a user registered, a book sold out) is the state a
+    // learner who followed the course would have.
     for entry in lib.manifest.lessons.iter().filter(|l| l.is_available()) {
         if only.is_some_and(|o| o != entry.id) {
             continue;
@@ -144,6 +152,8 @@ pub async fn run(
                     let Ok(cp) = Checkpoint::parse(&b.body) else { continue };
                     for (i, t) in cp.task.iter().enumerate() {
                         report.checks += 1;
+                        // After the lesson's own blocks have run, so a check may well answer 0 (the
+                        // blocks did the task): either answer proves the check itself works.
                         let o = runner::run(&t.check, &ctx, None).await;
                         // 0 and 1 are the check's two answers; only a third kind of ending is a bug.
                         let ok = matches!(o.exit, Exit::Code(0) | Exit::Code(1));
