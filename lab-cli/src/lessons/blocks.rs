@@ -52,6 +52,8 @@ pub struct Block {
 // The info string's first word decides; the rest are flags. Only `norun` is a flag today,
 // and `bash` without it is the default on purpose: a command is checked unless its author
 // says why not.
+// `None` for every other info string (`text`, `rust`, `toml`): those stay ordinary code to
+// read, and no key or check ever runs them.
 fn kind_of(info: &str) -> Option<BlockKind> {
     let mut words = info.split_whitespace();
     match words.next()? {
@@ -215,6 +217,8 @@ pub fn placeholders(body: &str) -> Vec<&str> {
     while let Some(start) = rest.find("{{measured:") {
         let after = &rest[start + "{{measured:".len()..];
         let Some(end) = after.find("}}") else { break };
+        // Trimmed, like `fill`: `{{measured: key }}` and `{{measured:key}}` are one key, so
+        // the check and the screen cannot disagree over a space.
         out.push(after[..end].trim());
         rest = &after[end + 2..];
     }
@@ -279,8 +283,11 @@ mod tests {
         assert_eq!(filled, "卖出 83 本，?nope。");
     }
 
-    // Proves each validation rule fires on its own fixture, so none can silently pass.
-    /// A checkpoint with an answer out of range, no task and two items gets three problems.
+    // Proves each validation rule fires, so none can silently pass: the bad fixture breaks
+    // four at once (answer out of range, a blank explain, no task, two items), and the
+    // count catches a rule that stopped firing as well as one that fires twice.
+    /// A checkpoint with an answer out of range, a blank explain, no task and two items gets
+    /// four problems.
     #[test]
     fn checkpoint_rules_are_enforced() {
         let ok = Checkpoint::parse(
@@ -288,6 +295,8 @@ mod tests {
         )
         .unwrap();
         assert!(ok.problems().is_empty(), "{:?}", ok.problems());
+        // Ids restart per kind: the first task is `t1` even after two questions, so adding a
+        // question does not rename the tasks a learner already passed.
         assert_eq!(ok.item_id(1), "q2");
         assert_eq!(ok.item_id(2), "t1");
         let bad = Checkpoint::parse(
@@ -296,6 +305,7 @@ mod tests {
         .unwrap();
         let p = bad.problems();
         assert_eq!(p.len(), 4, "{p:?}");
+        // `deny_unknown_fields`: the typo is a parse error, not an explanation silently lost.
         assert!(Checkpoint::parse("[[question]]\nask='a'\nexplian='typo'\n").is_err());
     }
 }
