@@ -155,9 +155,13 @@ enum Piece {
 /// A container's contribution to the left margin: what its first row shows (a bullet)
 /// and what every later row shows (as many spaces, so wrapped text hangs under the text).
 #[derive(Clone, Debug)]
+// Invariant: `first` and `rest` are equally wide (the item pads with the marker's own
+// width, a quote uses its bar for both). `text_width` sums `rest` only, so a wider bullet
+// would push its first row one column past the window.
 struct Margin {
     first: Span<'static>,
     rest: Span<'static>,
+    /// Set once the first row is emitted: the bullet shows once per item, not per row.
     used: bool,
 }
 
