@@ -307,6 +307,9 @@ mod tests {
         assert!(k.elapsed < Duration::from_secs(5));
     }
 
+    // Proves the three cleanings on known input: an SGR colour code leaves no bytes, a
+    // progress line keeps only its last redraw (not `10%50%100%`), and the cap keeps the
+    // tail — a cap that kept the head would show line 0 and hide the error at the end.
     /// Colour codes and `\r` redraws are removed; only the last lines are kept.
     #[test]
     fn output_is_cleaned_and_capped() {
