@@ -14,8 +14,8 @@
 //! ```text
 //!   key thread ─┐
 //!   ticker ─────┤                       ┌──────────────┐
-//!   race task ──┼─► one mpsc channel ─► │ App::update  │ ─► Vec<Command> ─► tui::execute
-//!   cache task ─┤      (Event)          │ (this file)  │                   (spawns I/O,
+//!  experiments ┼─► one mpsc channel ─► │ App::update  │ ─► Vec<Command> ─► tui::execute
+//!   scripts ────┤      (Event)          │ (this file)  │                   (spawns I/O,
 //!   dashboard ──┘                       └──────┬───────┘                    results come
 //!                                              │ &App                       back as Events)
 //!                                              ▼
@@ -47,7 +47,7 @@
 //! loop (see `tui::execute`). It takes microseconds on a local disk; a network write would
 //! have to be spawned like the others.
 //!
-//! ## Recipe: adding a screen (say, Day 31's order saga)
+//! ## Recipe: adding a screen (as Day 31's orders screen was added)
 //!
 //! 1. a [`Screen`] variant and, if it has knobs or live numbers, a state struct here
 //!    (plain data, `Default`);
@@ -94,7 +94,7 @@
 //!
 //! ratatui also documents a "component" architecture: each screen a struct implementing
 //! `trait Component { fn handle_event(..); fn draw(..) }`, the app holding a list of them.
-//! It pays off when screens are many, self-contained and reusable. Here they are five and
+//! It pays off when screens are many, self-contained and reusable. Here they are ten, and
 //! they share state (the open lesson decides which experiment `x` opens, Esc returns to
 //! it, every screen shows the footer notice), so components would pass most state
 //! around anyway. One flat struct
@@ -451,14 +451,18 @@ impl App {
     }
 
     // The top-level `match` is deliberately boring: one arm per event source, each delegating
-    // to a small `on_*` function. Only the key arm returns commands — the shape of the match
-    // shows it: every other arm falls through to the empty `Vec`. Events from experiments
+    // to a small `on_*` function. Only the key arm and `ScriptDone` return commands — the
+    // shape of the match shows it: every other arm falls through to the empty `Vec`. Events
+    // from experiments
     // only record what happened; only the learner causes new effects. That rule keeps
     // feedback loops out (a snapshot can never start another race).
     /// Applies one event; returns the side effects to run.
     pub fn update(&mut self, event: Event) -> Vec<Command> {
         match event {
             Event::Key(k) => return self.on_key(k),
+            // The 2 Hz tick counted: the running command's spinner (app/runs.rs) turns one
+            // step per tick and its "运行中 N s" is ticks / 2, so both move even when the
+            // script prints nothing — the learner can tell "still working" from "hung".
             Event::Tick => self.runs.tick += 1,
             // The one event that returns a command: a task check that exited 0 passes its
             // item, and the pass must be saved. It causes no new *run*, so no feedback loop.
@@ -477,6 +481,9 @@ impl App {
                     self.notice = Some(n);
                 }
             }
+            // Replaced whole, never merged: the snapshot already carries the last minute's
+            // lines (the history lives in the `Poller`, on its task), so the App holds no
+            // scrape state and a dashboard test can build a snapshot by hand.
             Event::Dashboard(d) => self.dashboard = Some(d),
             Event::Notice(n) => self.notice = Some(n),
         }
@@ -676,10 +683,9 @@ impl App {
             KeyCode::Char('t') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, false),
             KeyCode::Char('T') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, true),
             // Starting a run resets the whole race state (lanes, error, done) but keeps the knobs,
-            // so the screen never mixes lanes of the previous run with the new one.
-            // Match arms are tried top to bottom and a guard (`if …`) that fails falls through to
-            // the next arm — so the same keys appear twice: this arm when idle, the next one (the
-            // "please wait" notice) while a run is going.
+            // so the screen never mixes lanes of the previous run with the new one — the TPS
+            // chart included: a new `TpsSeries` starts from (0 s, 0 answers), as the run does.
+            // While a run is going the same keys fall to the next arm, a "please wait" notice.
             KeyCode::Enter | KeyCode::Char('r') if !self.race.running => {
                 let params = self.race.params;
                 self.race = RaceState {
@@ -817,6 +823,9 @@ impl App {
         let lanes = &mut self.race.lanes;
         match e {
             RaceEvent::Started(s) => lanes[s.index()].running = true,
+            // The chart's series is built here, in the state, from every snapshot as it
+            // arrives: a renderer sees only the latest `App`, so an interval it did not keep
+            // could never be computed again. Each `push` makes one point (see `TpsSeries`).
             RaceEvent::Progress(s, snap) => {
                 let lane = &mut lanes[s.index()];
                 lane.tps.push(&snap);
