@@ -396,6 +396,8 @@ impl App {
                 experiment: l.experiment,
             })
             .collect();
+        // Only available lessons are read: a planned one may not have its file yet, and
+        // reading it would turn a normal state of the course into an error entry.
         let texts = library
             .manifest
             .lessons
@@ -418,6 +420,8 @@ impl App {
             flash: FlashState::default(),
             runs: runs::Runs::default(),
             checkpoint_view: runs::CheckpointView::default(),
+            // No dashboard snapshot: the poller only runs while its screen is visible, so the
+            // first frame there says "正在读取…" rather than showing numbers from nowhere.
             dashboard: None,
             progress,
             notice: None,
@@ -444,8 +448,9 @@ impl App {
     }
 
     /// The lesson on screen.
-    // Indexing cannot panic: `lesson.index` is only ever set by `open_lesson`, which found it
-    // in `items`, and `items` never changes while the TUI runs.
+    // Indexing cannot panic: `lesson.index` is only ever set by `open_lesson` and
+    // `step_lesson`, which both found it in `items`, and `items` never changes while the
+    // TUI runs.
     pub fn current_lesson(&self) -> &LessonItem {
         &self.items[self.lesson.index]
     }
@@ -453,9 +458,8 @@ impl App {
     // The top-level `match` is deliberately boring: one arm per event source, each delegating
     // to a small `on_*` function. Only the key arm and `ScriptDone` return commands — the
     // shape of the match shows it: every other arm falls through to the empty `Vec`. Events
-    // from experiments
-    // only record what happened; only the learner causes new effects. That rule keeps
-    // feedback loops out (a snapshot can never start another race).
+    // from experiments only record what happened; only the learner causes new effects. That
+    // rule keeps feedback loops out (a snapshot can never start another race).
     /// Applies one event; returns the side effects to run.
     pub fn update(&mut self, event: Event) -> Vec<Command> {
         match event {
