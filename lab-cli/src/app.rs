@@ -129,16 +129,20 @@ pub use flash::FlashState;
 pub use orders::OrdersState;
 pub use payments::PaymentsState;
 
-// Screens are an enum, not a stack of boxed "views": there are five of them, they are
+// Screens are an enum, not a stack of boxed "views": there are ten of them, they are
 // known at compile time, and `match self.screen` in `on_key` / `ui::render` makes the
 // compiler list every place a new screen must be handled. A trait-object view stack
 // pays off with dozens of screens and plugins; here it would only hide the flow.
 /// Which screen is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
+    /// The lesson list with progress marks; where the TUI starts and Esc ends up.
     Home,
+    /// The open lesson's text, its runnable command blocks and their output.
     Lesson,
+    /// Day 30: naive, FOR UPDATE and Lua deducting the same stock, lanes and TPS chart.
     Race,
+    /// Day 29: a Zipf read load on the catalogue, its hit rate and the writes that evict.
     Cache,
     /// Day 31–32: concurrent orders, compensation, cancel and expiry.
     Orders,
@@ -150,6 +154,7 @@ pub enum Screen {
     Flash,
     /// The open lesson's checkpoint (`c` in the lesson).
     Checkpoint,
+    /// Every component's health, rates and last-minute charts, and the ledger's totals.
     Dashboard,
 }
 
@@ -160,9 +165,13 @@ pub enum Screen {
 /// A side effect the loop must perform.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    /// Run the three strategies one after another with these knobs.
     StartRace(RaceParams),
+    /// Start the cache experiment's read load (its length and readers in the params).
     StartCache(CacheParams),
+    /// Publish a new book as the lab's admin (the write that must evict the list pages).
     PublishBook,
+    /// Sell or restock book `id` in inventory and time until the catalogue shows it.
     ChangeStock(u64),
     /// Start the Day 35 load and its sampler.
     StartDiscovery,
@@ -172,10 +181,7 @@ pub enum Command {
     StopDiscovery,
     /// Start sale `run` of the capstone; every event of that sale comes back tagged with
     /// `run`, and the screen drops the events of any other (see `app::flash`).
-    StartFlash {
-        run: u64,
-        params: crate::experiments::flash::FlashParams,
-    },
+    StartFlash { run: u64, params: crate::experiments::flash::FlashParams },
     /// Inject a fault into the running sale.
     Flash(crate::experiments::flash::faults::Fault),
     /// Leave the capstone screen: the shoppers stop, the run ends through catch-up.
@@ -183,35 +189,17 @@ pub enum Command {
     /// Check the Week 6 completion criteria against the stack and the saved benches.
     FlashChecklist,
     /// Run `run` of the orders experiment (setup, chain, burst, watch).
-    StartOrders {
-        run: u64,
-        params: OrderParams,
-    },
+    StartOrders { run: u64, params: OrderParams },
     /// One CreateOrder with `x-lab-fault: fail-commit` on the run's book.
-    OrderFault {
-        run: u64,
-        token: String,
-        book: u64,
-    },
+    OrderFault { run: u64, token: String, book: u64 },
     /// Cancel one Pending order as its owner.
-    CancelOrder {
-        run: u64,
-        token: String,
-        order_id: u64,
-    },
+    CancelOrder { run: u64, token: String, order_id: u64 },
     /// Run one payments scenario (`setup` from an earlier one, or `None` to make it).
-    StartPayment {
-        run: u64,
-        scenario: Scenario,
-        setup: Option<Setup>,
-    },
+    StartPayment { run: u64, scenario: Scenario, setup: Option<Setup> },
     /// Write `progress.json` (after marking or resetting a lesson).
     SaveProgress,
     /// Run a lesson's command block or a checkpoint task's check (`lessons::runner`).
-    RunScript {
-        purpose: runs::Purpose,
-        script: String,
-    },
+    RunScript { purpose: runs::Purpose, script: String },
     /// Kill the running script (Esc / Ctrl-C while it runs).
     StopScript,
 }
@@ -221,11 +209,13 @@ pub enum Command {
 /// One lesson as the list shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LessonItem {
+    /// The manifest id (`day30`), also the key of `App::texts` and of `progress.json`.
     pub id: String,
     pub day: u32,
     pub title: String,
     /// Planned lessons are listed too (so the learner sees the week), but cannot be opened.
     pub available: bool,
+    /// Which screen `x` opens from this lesson; `None` for a reading-only lesson.
     pub experiment: Option<ExperimentKind>,
 }
 
@@ -839,7 +829,8 @@ impl App {
                 let lane = &mut lanes[r.strategy.index()];
                 lane.running = false;
                 // The summary covers the tail after the last 250 ms tick (in-flight buyers
-                // finishing), so the chart ends where the lane's numbers do.
+                // finishing), so the chart ends where the lane's numbers do — unless that
+                // tail is under 50 ms, which `TpsSeries::push` leaves off rather than spike.
                 lane.tps.push(&r.summary);
                 lane.live = r.summary.clone();
                 lane.result = Some(r);
