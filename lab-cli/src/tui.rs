@@ -218,6 +218,8 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
     // stdout is a TTY, so in practice this error means a broken terminal, reported as such.
     let mut guard = TerminalGuard::enter()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // Keys on a thread of their own (crossterm's reader blocks), the rest on tasks: each
+    // producer only holds a `tx` clone, so none of them can touch `app`.
     event::spawn_key_reader(tx.clone());
     spawn_ticker(tx.clone());
     // An `AtomicBool` is the smallest possible shared state: one bit, written by the loop,
@@ -276,10 +278,19 @@ fn spawn_ticker(tx: mpsc::UnboundedSender<Event>) {
 /// every service during a race would steal CPU from the race we are measuring.
 fn spawn_dashboard(tx: mpsc::UnboundedSender<Event>, dir: PathBuf, visible: Arc<AtomicBool>) {
     tokio::spawn(async move {
+        // One poller for the whole session, so its previous scrapes and histories survive
+        // leaving the screen. The cost: the first refresh after coming back computes its rates
+        // against the scrape from before the learner left, so for one second the table shows
+        // an average over the hidden time under a title that says "最近 1 秒".
         let mut poller = Poller::new(&dir);
+        // The default missed-tick behaviour is `Burst`: after a poll slowed by a wedged
+        // service, the missed ticks fire at once and the next polls run back to back; the
+        // rates stay right because every interval is measured (`dashboard::rates`).
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
+            // Ticks are still taken while hidden, so coming back does not burst through
+            // every second the screen was away.
             if !visible.load(Ordering::Relaxed) {
                 continue;
             }

@@ -87,6 +87,8 @@ pub fn render(
     // window only adds resolution to the curve.
     let [left_area, chart_area] =
         Layout::horizontal([Constraint::Length(44), Constraint::Min(20)]).areas(top_area);
+    // The lanes take their fixed 12 rows and the note the rest of the left column, so a
+    // notice shortens the note first and the lanes' numbers last.
     let [lanes_area, note_area] =
         Layout::vertical([Constraint::Length(12), Constraint::Min(0)]).areas(left_area);
 
@@ -287,8 +289,12 @@ fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32)
                 s.tps(),
                 last.as_secs_f64()
             ),
+            // Nothing sold, or a sale window under 1 ms (`sales_per_sec`): `-`, because a
+            // selling speed computed from that would be noise, not a slower strategy.
             _ => format!("成交/秒 -  尝试/秒 {:.0}", s.tps()),
         },
+        // Mid-run only the attempts: a selling speed needs the time of the last sale, which
+        // is known once the lane has finished.
         None => format!("尝试/秒 {:.0}", s.tps()),
     };
     let lines = vec![

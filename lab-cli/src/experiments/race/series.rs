@@ -60,8 +60,8 @@ impl TpsSeries {
     // then needs no `Option` at the call site.
     /// The highest rate seen (0 when empty), for the chart's y bound.
     ///
-    /// One short interval can set it (the opening burst often answers fastest), which is
-    /// why the bound is rounded up by `ui::chart::nice_ceil` rather than used as is.
+    /// A single interval sets it, and one just over 50 ms is as noisy as its few answers;
+    /// the chart rounds it up (`ui::chart::nice_ceil`) so that point does not touch the top.
     pub fn peak(&self) -> f64 {
         self.points.iter().map(|p| p.1).fold(0.0, f64::max)
     }
