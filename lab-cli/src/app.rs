@@ -165,13 +165,9 @@ pub enum Screen {
 /// A side effect the loop must perform.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// Run the three strategies one after another with these knobs.
     StartRace(RaceParams),
-    /// Start the cache experiment's read load (its length and readers in the params).
     StartCache(CacheParams),
-    /// Publish a new book as the lab's admin (the write that must evict the list pages).
     PublishBook,
-    /// Sell or restock book `id` in inventory and time until the catalogue shows it.
     ChangeStock(u64),
     /// Start the Day 35 load and its sampler.
     StartDiscovery,
@@ -181,7 +177,10 @@ pub enum Command {
     StopDiscovery,
     /// Start sale `run` of the capstone; every event of that sale comes back tagged with
     /// `run`, and the screen drops the events of any other (see `app::flash`).
-    StartFlash { run: u64, params: crate::experiments::flash::FlashParams },
+    StartFlash {
+        run: u64,
+        params: crate::experiments::flash::FlashParams,
+    },
     /// Inject a fault into the running sale.
     Flash(crate::experiments::flash::faults::Fault),
     /// Leave the capstone screen: the shoppers stop, the run ends through catch-up.
@@ -189,17 +188,35 @@ pub enum Command {
     /// Check the Week 6 completion criteria against the stack and the saved benches.
     FlashChecklist,
     /// Run `run` of the orders experiment (setup, chain, burst, watch).
-    StartOrders { run: u64, params: OrderParams },
+    StartOrders {
+        run: u64,
+        params: OrderParams,
+    },
     /// One CreateOrder with `x-lab-fault: fail-commit` on the run's book.
-    OrderFault { run: u64, token: String, book: u64 },
+    OrderFault {
+        run: u64,
+        token: String,
+        book: u64,
+    },
     /// Cancel one Pending order as its owner.
-    CancelOrder { run: u64, token: String, order_id: u64 },
+    CancelOrder {
+        run: u64,
+        token: String,
+        order_id: u64,
+    },
     /// Run one payments scenario (`setup` from an earlier one, or `None` to make it).
-    StartPayment { run: u64, scenario: Scenario, setup: Option<Setup> },
+    StartPayment {
+        run: u64,
+        scenario: Scenario,
+        setup: Option<Setup>,
+    },
     /// Write `progress.json` (after marking or resetting a lesson).
     SaveProgress,
     /// Run a lesson's command block or a checkpoint task's check (`lessons::runner`).
-    RunScript { purpose: runs::Purpose, script: String },
+    RunScript {
+        purpose: runs::Purpose,
+        script: String,
+    },
     /// Kill the running script (Esc / Ctrl-C while it runs).
     StopScript,
 }
