@@ -161,6 +161,8 @@ pub async fn lesson(
             println!("==> 实验：{}", race_params.describe());
             let results =
                 race_with_bars(Arc::new(Arena::connect(&infra).await?), race_params).await?;
+            // Table, then reveals: the reveal text quotes this run's figures (`race::figures`),
+            // so it must come after the numbers it explains, as in the TUI.
             println!("\n{}", race::verdict_table(&results));
             print_reveals(&text, &race::figures(&results));
         }
@@ -198,6 +200,8 @@ pub async fn lesson(
             let faults = std::env::var("BOOKSTORE_FLASH_FAULTS")
                 .unwrap_or_else(|_| flash::DEFAULT_FAULTS.into());
             let params = flash::FlashParams::default();
+            // The sale's error is kept, not returned yet: the checklist below still runs, and
+            // `sale?` after it makes the exit code say the sale broke.
             let sale = flash::script(targets, params, &faults, |line| println!("{line}")).await;
             if let Ok(summary) = &sale {
                 print_reveals(&text, &flash::figures(summary));
@@ -353,6 +357,10 @@ pub async fn orders_with_lines(targets: OrderTargets, params: OrderParams) -> an
 // scenario 3 restarts payment-service (a new pid and metrics port). About 20 s in all.
 /// Runs the four payment scenarios and prints each step and verdict.
 pub async fn payments_with_lines(ctx: &crate::tui::Context) -> anyhow::Result<()> {
+    // `setup` (the shopper and book of scenario 1) is threaded through: the later scenarios
+    // reuse it like the TUI does, so four scenarios cost one registration, not four.
+    // `failed` counts verdicts rather than stopping at the first ✘: a CI log should show
+    // every broken invariant of the run at once.
     let mut setup = None;
     let mut failed = 0;
     for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
@@ -452,6 +460,8 @@ pub async fn race_with_bars(
             // One summary line per strategy, printed even when the bar is hidden, so a CI log keeps
             // the per-strategy numbers and not only the final table.
             RaceEvent::Finished(r) => {
+                // Cleared, not finished in place: the summary line below replaces the bar, so a
+                // terminal log and a CI log (bar hidden) end up with the same lines.
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
