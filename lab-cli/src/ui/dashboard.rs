@@ -91,8 +91,12 @@ pub fn render(
         );
         return ("仪表盘".into(), keys);
     }
+    // Computed once per frame and shared by the table and both charts, so a service's name
+    // and its two lines can never get different colours.
     let colours = line_colours(&d.rows);
     let rows = d.rows.iter().zip(&colours).map(|(r, colour)| {
+        // Health colours the whole row: its `/metrics` may still answer while the health
+        // check fails, and red says "read the error in the last column before the rates".
         let style = if r.healthy { Style::new() } else { Style::new().fg(Color::Red) };
         // The name cell carries the row's line colour: the charts below have no legend box
         // of their own (at 40 columns it would hide half the plot).
@@ -107,6 +111,8 @@ pub fn render(
             Cell::from(if r.healthy { "✔ 正常" } else { "✘ 异常" }),
             Cell::from(r.consul.clone().unwrap_or_else(|| "-".into())),
             Cell::from(r.qps.map_or("-".into(), |q| format!("{q:.1}"))),
+            // The p99 is interpolated inside a histogram bucket (`crate::metrics`): its decimal
+            // is a reading aid, the real precision is the bucket's width.
             Cell::from(r.p99_ms.map_or("-".into(), |p| format!("{p:.1}ms"))),
             // One decimal: 0.4 % (4 in 1000) is a normal NotFound share, 40 % an outage, and
             // both must read differently from "0.0 %" (no errors at all).

@@ -6,11 +6,11 @@
 //! key line 1; a notice takes its rows from the orders box.
 //!
 //! Reading the screen: created must equal the stock less the chain's lone first order (one
-//! unit each) and the rest refused;
-//! the conservation line is green while `available + locked + sold = total` and `locked`
-//! equals the units of the Pending orders on screen — red is a leaked or lost unit. The
-//! call chain is a time axis: rows that start in the same column ran side by side
-//! (ValidateToken and the GetBooks, `∥`), the rest one after another.
+//! unit each) and the rest refused; the conservation line is green while
+//! `available + locked + sold = total` and `locked` equals the units of the Pending orders
+//! on screen — red is a leaked or lost unit. The call chain is a time axis: rows that start
+//! in the same column ran side by side (ValidateToken and the GetBooks, `∥`), the rest one
+//! after another.
 
 use ratatui::{
     Frame,
@@ -131,7 +131,9 @@ pub fn render(
 
     // The chain is the first CreateOrder run alone before the burst, from its
     // `server-timing` header: an unloaded picture of where one order's time goes, so the
-    // parallel lookups are visible and not drowned in the burst's queueing.
+    // parallel lookups are visible and not drowned in the burst's queueing. Expect its
+    // 合计 below the burst's p50: it is the handler alone, timed by the service, while the
+    // p50 is the caller's clock (network included) with every shopper ordering at once.
     frame.render_widget(
         Paragraph::new(chain_lines(&o.chain))
             .block(Block::bordered().title(" 一次 CreateOrder 的调用链（server-timing） ")),
