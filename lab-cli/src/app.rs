@@ -14,8 +14,8 @@
 //! ```text
 //!   key thread ─┐
 //!   ticker ─────┤                       ┌──────────────┐
-//!   race task ──┼─► one mpsc channel ─► │ App::update  │ ─► Vec<Command> ─► tui::execute
-//!   cache task ─┤      (Event)          │ (this file)  │                   (spawns I/O,
+//!  experiments ┼─► one mpsc channel ─► │ App::update  │ ─► Vec<Command> ─► tui::execute
+//!   scripts ────┤      (Event)          │ (this file)  │                   (spawns I/O,
 //!   dashboard ──┘                       └──────┬───────┘                    results come
 //!                                              │ &App                       back as Events)
 //!                                              ▼
@@ -47,7 +47,7 @@
 //! loop (see `tui::execute`). It takes microseconds on a local disk; a network write would
 //! have to be spawned like the others.
 //!
-//! ## Recipe: adding a screen (say, Day 31's order saga)
+//! ## Recipe: adding a screen (as Day 31's orders screen was added)
 //!
 //! 1. a [`Screen`] variant and, if it has knobs or live numbers, a state struct here
 //!    (plain data, `Default`);
@@ -94,7 +94,7 @@
 //!
 //! ratatui also documents a "component" architecture: each screen a struct implementing
 //! `trait Component { fn handle_event(..); fn draw(..) }`, the app holding a list of them.
-//! It pays off when screens are many, self-contained and reusable. Here they are five and
+//! It pays off when screens are many, self-contained and reusable. Here they are ten, and
 //! they share state (the open lesson decides which experiment `x` opens, Esc returns to
 //! it, every screen shows the footer notice), so components would pass most state
 //! around anyway. One flat struct
@@ -129,16 +129,20 @@ pub use flash::FlashState;
 pub use orders::OrdersState;
 pub use payments::PaymentsState;
 
-// Screens are an enum, not a stack of boxed "views": there are five of them, they are
+// Screens are an enum, not a stack of boxed "views": there are ten of them, they are
 // known at compile time, and `match self.screen` in `on_key` / `ui::render` makes the
 // compiler list every place a new screen must be handled. A trait-object view stack
 // pays off with dozens of screens and plugins; here it would only hide the flow.
 /// Which screen is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
+    /// The lesson list with progress marks; where the TUI starts and Esc ends up.
     Home,
+    /// The open lesson's text, its runnable command blocks and their output.
     Lesson,
+    /// Day 30: naive, FOR UPDATE and Lua deducting the same stock, lanes and TPS chart.
     Race,
+    /// Day 29: a Zipf read load on the catalogue, its hit rate and the writes that evict.
     Cache,
     /// Day 31–32: concurrent orders, compensation, cancel and expiry.
     Orders,
@@ -150,6 +154,7 @@ pub enum Screen {
     Flash,
     /// The open lesson's checkpoint (`c` in the lesson).
     Checkpoint,
+    /// Every component's health, rates and last-minute charts, and the ledger's totals.
     Dashboard,
 }
 
@@ -221,11 +226,13 @@ pub enum Command {
 /// One lesson as the list shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LessonItem {
+    /// The manifest id (`day30`), also the key of `App::texts` and of `progress.json`.
     pub id: String,
     pub day: u32,
     pub title: String,
     /// Planned lessons are listed too (so the learner sees the week), but cannot be opened.
     pub available: bool,
+    /// Which screen `x` opens from this lesson; `None` for a reading-only lesson.
     pub experiment: Option<ExperimentKind>,
 }
 
@@ -396,6 +403,8 @@ impl App {
                 experiment: l.experiment,
             })
             .collect();
+        // Only available lessons are read: a planned one may not have its file yet, and
+        // reading it would turn a normal state of the course into an error entry.
         let texts = library
             .manifest
             .lessons
@@ -418,6 +427,8 @@ impl App {
             flash: FlashState::default(),
             runs: runs::Runs::default(),
             checkpoint_view: runs::CheckpointView::default(),
+            // No dashboard snapshot: the poller only runs while its screen is visible, so the
+            // first frame there says "正在读取…" rather than showing numbers from nowhere.
             dashboard: None,
             progress,
             notice: None,
@@ -444,21 +455,25 @@ impl App {
     }
 
     /// The lesson on screen.
-    // Indexing cannot panic: `lesson.index` is only ever set by `open_lesson`, which found it
-    // in `items`, and `items` never changes while the TUI runs.
+    // Indexing cannot panic: `lesson.index` is only ever set by `open_lesson` and
+    // `step_lesson`, which both found it in `items`, and `items` never changes while the
+    // TUI runs.
     pub fn current_lesson(&self) -> &LessonItem {
         &self.items[self.lesson.index]
     }
 
     // The top-level `match` is deliberately boring: one arm per event source, each delegating
-    // to a small `on_*` function. Only the key arm returns commands — the shape of the match
-    // shows it: every other arm falls through to the empty `Vec`. Events from experiments
-    // only record what happened; only the learner causes new effects. That rule keeps
-    // feedback loops out (a snapshot can never start another race).
+    // to a small `on_*` function. Only the key arm and `ScriptDone` return commands — the
+    // shape of the match shows it: every other arm falls through to the empty `Vec`. Events
+    // from experiments only record what happened; only the learner causes new effects. That
+    // rule keeps feedback loops out (a snapshot can never start another race).
     /// Applies one event; returns the side effects to run.
     pub fn update(&mut self, event: Event) -> Vec<Command> {
         match event {
             Event::Key(k) => return self.on_key(k),
+            // The 2 Hz tick counted: the running command's spinner (app/runs.rs) turns one
+            // step per tick and its "运行中 N s" is ticks / 2, so both move even when the
+            // script prints nothing — the learner can tell "still working" from "hung".
             Event::Tick => self.runs.tick += 1,
             // The one event that returns a command: a task check that exited 0 passes its
             // item, and the pass must be saved. It causes no new *run*, so no feedback loop.
@@ -477,6 +492,9 @@ impl App {
                     self.notice = Some(n);
                 }
             }
+            // Replaced whole, never merged: the snapshot already carries the last minute's
+            // lines (the history lives in the `Poller`, on its task), so the App holds no
+            // scrape state and a dashboard test can build a snapshot by hand.
             Event::Dashboard(d) => self.dashboard = Some(d),
             Event::Notice(n) => self.notice = Some(n),
         }
@@ -676,10 +694,9 @@ impl App {
             KeyCode::Char('t') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, false),
             KeyCode::Char('T') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, true),
             // Starting a run resets the whole race state (lanes, error, done) but keeps the knobs,
-            // so the screen never mixes lanes of the previous run with the new one.
-            // Match arms are tried top to bottom and a guard (`if …`) that fails falls through to
-            // the next arm — so the same keys appear twice: this arm when idle, the next one (the
-            // "please wait" notice) while a run is going.
+            // so the screen never mixes lanes of the previous run with the new one — the TPS
+            // chart included: a new `TpsSeries` starts from (0 s, 0 answers), as the run does.
+            // While a run is going the same keys fall to the next arm, a "please wait" notice.
             KeyCode::Enter | KeyCode::Char('r') if !self.race.running => {
                 let params = self.race.params;
                 self.race = RaceState {
@@ -817,6 +834,9 @@ impl App {
         let lanes = &mut self.race.lanes;
         match e {
             RaceEvent::Started(s) => lanes[s.index()].running = true,
+            // The chart's series is built here, in the state, from every snapshot as it
+            // arrives: a renderer sees only the latest `App`, so an interval it did not keep
+            // could never be computed again. Each `push` makes one point (see `TpsSeries`).
             RaceEvent::Progress(s, snap) => {
                 let lane = &mut lanes[s.index()];
                 lane.tps.push(&snap);
@@ -826,7 +846,8 @@ impl App {
                 let lane = &mut lanes[r.strategy.index()];
                 lane.running = false;
                 // The summary covers the tail after the last 250 ms tick (in-flight buyers
-                // finishing), so the chart ends where the lane's numbers do.
+                // finishing), so the chart ends where the lane's numbers do — unless that
+                // tail is under 50 ms, which `TpsSeries::push` leaves off rather than spike.
                 lane.tps.push(&r.summary);
                 lane.live = r.summary.clone();
                 lane.result = Some(r);

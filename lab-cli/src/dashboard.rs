@@ -2,7 +2,7 @@
 //!
 //! It reads the supervisor's record (`stack.json`) on every poll, so services started or
 //! stopped by another `bookstore-lab up/down` appear and disappear without a restart.
-//! (Once Day 35's discovery lands, the list of instances will come from Consul instead.)
+//! Service instances come from Consul first and the record second (last section below).
 //!
 //! Every figure is measured, never assumed:
 //! - health: the component's own protocol (`grpc.health.v1` per named service,
@@ -34,7 +34,7 @@
 //!   ourselves, because a learner must be able to check conservation against the ledger
 //!   itself. ❌ DON'T let another *service* do this: order-service asks inventory over gRPC.
 //! - **Scrapes run one after another.** The health probes run concurrently
-//!   (`probe::check_all` joins them), but the `/metrics` scrapes below are awaited in turn:
+//!   (`join_all` over `probe::check` in [`Poller::poll`]), but the `/metrics` scrapes below are awaited in turn:
 //!   with a 2 s timeout, a few wedged services can stretch one poll to several seconds
 //!   (the 1 s tick then fires late, which is harmless). Joining the scrapes too would fix
 //!   it; for a handful of services the sequential loop is simpler to read.
@@ -239,19 +239,32 @@ impl Poller {
     /// What to show, in order: infrastructure, then each gRPC service's instances as Consul
     /// lists them (plus recorded ones it does not), then the gateway — and where that came from.
     async fn targets(&self, state: &StackState) -> (Vec<Target>, String) {
+        // A row from the record alone carries no Consul verdict: `None` renders as `-`, which
+        // says "Consul was not asked about this one", not "Consul thinks it is fine".
         let record =
             |c: &Component| Target { label: c.name.clone(), component: c.clone(), consul: None };
         let infra = [&state.mysql, &state.redis, &state.consul].into_iter().flatten().map(record);
         let mut out: Vec<Target> = infra.collect();
         let file = format!("{}/stack.json", self.dir.display());
+        // No Consul in the record (a partial `up`, or a stack from before Day 35): the record
+        // is the whole truth, and the source line names only the file.
         let consul = match state.consul_addr() {
             Ok(addr) => Consul::new(addr),
             Err(_) => return (state.all().map(record).collect(), file),
         };
+        // Only the services that register (gRPC health); the gateway never appears in
+        // Consul, so asking for it would return an empty list every second.
         let grpc =
             services::SERVICES.iter().filter(|s| matches!(s.health, services::Health::Grpc(_)));
+        // `consul_name`: the name this stack's services registered under (binary + the
+        // stack's suffix) — the same function the services use, so the two cannot drift.
         let names: Vec<String> = grpc.clone().map(|s| state.consul_name(s.binary)).collect();
+        // `all_instances`, not the passing-only list a client dials from: the dashboard must
+        // show the critical instance too, since seeing it turn critical is the Day 35 lesson.
         let lists = futures::future::join_all(names.iter().map(|n| consul.all_instances(n))).await;
+        // All or nothing: if one list failed, mixing Consul rows for some services with
+        // record rows for others would make the Consul column mean two things on one
+        // screen. The title's `（Consul 无应答）` says why every verdict is `-`.
         if lists.iter().any(Result::is_err) {
             out.extend(state.services.iter().map(record));
             return (out, format!("{file}（Consul 无应答）"));
@@ -259,10 +272,18 @@ impl Poller {
         for (spec, list) in grpc.zip(lists) {
             let mut rows: Vec<Target> = Vec::new();
             for (instance, status) in list.unwrap_or_default() {
+                // Matched by address, the one thing Consul and the record both know: Consul's
+                // instance id is not in `stack.json`, and the name is the same for every
+                // instance of a service.
                 let recorded = state.services.iter().find(|c| c.address == instance.address);
+                // The metrics endpoint is on the same host as the gRPC port, at the port the
+                // service put in its registration's meta; without that meta the row still shows
+                // health but no rates (`metrics: None` skips the scrape).
                 let host = instance.address.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
                 let metrics = instance.meta.get("metrics_port").map(|p| format!("{host}:{p}"));
                 let (label, pid, program) = match recorded {
+                    // The supervisor's name (`user-2`): it is also the key of the previous
+                    // scrape and of the history, so the row keeps its rates and its line colour.
                     Some(c) => (c.name.clone(), c.pid, c.program.clone()),
                     // Started by hand, outside the supervisor: labelled by port.
                     None => (
@@ -285,6 +306,9 @@ impl Poller {
                 };
                 rows.push(Target { label, component, consul: Some(status) });
             }
+            // Recorded but not (or no longer) in Consul: never registered, or already reaped
+            // after a crash. Shown anyway with no verdict, so nothing the lab started can hide
+            // from the learner behind Consul's view.
             for c in &state.services {
                 let same = services::spec(&c.name).is_some_and(|s| s.name == spec.name);
                 if same && !rows.iter().any(|r| r.component.address == c.address) {
@@ -292,6 +316,9 @@ impl Poller {
                     rows.push(Target { label: c.name.clone(), component, consul: None });
                 }
             }
+            // `all_instances` returns them by Consul id, and the record's extras come last;
+            // sorting by instance number puts `user` before `user-2` and a recorded extra in
+            // its place, so rows (and the colour each line gets by position) stay put.
             rows.sort_by_key(|r| services::instance_number(&r.label));
             out.extend(rows);
         }
@@ -358,6 +385,8 @@ pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
     };
     // `None` (not 0) for a component without either counter (MariaDB, Redis, Consul): they
     // serve no requests we count, and the table should say "-" for them.
+    // `.max(0.0)`: across a restart the counter falls and the difference is negative; the
+    // table shows 0.0 for that one interval (the charts restart instead, see `History::push`).
     let qps = (after.has(count) && secs > 0.0)
         .then(|| ((after.sum(count, &[]) - before.sum(count, &[])) / secs).max(0.0));
     let p99_ms =

@@ -30,9 +30,9 @@
 //! $ bookstore-lab lesson day30 --no-tui --stock 50 --buyers 500 --duration 0 2>/dev/null
 //! …the lesson text…
 //! ==> 实验：库存 50 · 买家 500 · 每人抢一次
-//!       naive: sold 180/50 oversell 130 remaining -130 tps 1250 p99 12.4ms
-//!  for-update: sold 50/50 oversell 0 remaining 0 tps 625 p99 40.1ms
-//!         lua: sold 50/50 oversell 0 remaining 0 tps 2000 p99 3.0ms
+//!       naive: sold 180/50 oversell 130 remaining -130 sales/s 450 attempts/s 1250 p99 12.4ms
+//!  for-update: sold 50/50 oversell 0 remaining 0 sales/s 62 attempts/s 625 p99 40.1ms
+//!         lua: sold 50/50 oversell 0 remaining 0 sales/s 200 attempts/s 2000 p99 3.0ms
 //!
 //!         strategy          TPS  ×for-update   sold oversell   left errors  why
 //! DON'T   naive            1250        2.00×    180      130   -130      0  先查后改…
@@ -82,6 +82,8 @@ pub fn list(lib: &Library, progress: &Progress) {
 // all broken references at once instead of fixing them one CI run at a time.
 /// `bookstore-lab lessons check`: prints every problem; false if there was one.
 pub fn check(dir: &Path) -> bool {
+    // Static only: files, anchors and source references are read, nothing is run, so this
+    // is the check CI can afford on every push (`--run` needs a whole private stack).
     let report = check::run(dir);
     for p in &report.problems {
         eprintln!("✘ {p}");
@@ -106,10 +108,14 @@ pub async fn check_run(dir: &Path, only: Option<&str>) -> anyhow::Result<bool> {
     let lib = Library::load(dir)?;
     println!("==> 启动一套私有环境（up --free-ports，自带 MariaDB / Redis / Consul）…");
     let started = std::time::Instant::now();
+    // Private (its own lab directory and free ports), so a learner's running stack is
+    // neither used nor disturbed: the commands start from the state a fresh learner has.
     let stack = crate::lessons::live::PrivateStack::up()?;
     println!("==> 环境就绪（{:.0} s），开始运行课程命令", started.elapsed().as_secs_f64());
     let report =
         crate::lessons::live::run(&lib, stack.dir(), only, |line| println!("{line}")).await;
+    // Dropped before the report is printed: the stack's teardown kills its processes, and
+    // a learner reading failures should not have a dozen services still holding ports.
     drop(stack);
     for f in &report.failures {
         eprintln!("✘ {f}");
@@ -155,6 +161,8 @@ pub async fn lesson(
             println!("==> 实验：{}", race_params.describe());
             let results =
                 race_with_bars(Arc::new(Arena::connect(&infra).await?), race_params).await?;
+            // Table, then reveals: the reveal text quotes this run's figures (`race::figures`),
+            // so it must come after the numbers it explains, as in the TUI.
             println!("\n{}", race::verdict_table(&results));
             print_reveals(&text, &race::figures(&results));
         }
@@ -192,6 +200,8 @@ pub async fn lesson(
             let faults = std::env::var("BOOKSTORE_FLASH_FAULTS")
                 .unwrap_or_else(|_| flash::DEFAULT_FAULTS.into());
             let params = flash::FlashParams::default();
+            // The sale's error is kept, not returned yet: the checklist below still runs, and
+            // `sale?` after it makes the exit code say the sale broke.
             let sale = flash::script(targets, params, &faults, |line| println!("{line}")).await;
             if let Ok(summary) = &sale {
                 print_reveals(&text, &flash::figures(summary));
@@ -205,6 +215,9 @@ pub async fn lesson(
                 println!("{line}");
             }
             sale?;
+            // The first two items are the functional ones (every RPC answers, Consul passing:
+            // `checklist::run` lists them first); a new item inserted before them would make
+            // this slice judge a performance target instead.
             let functional = &items[..items.len().min(2)];
             let broken: Vec<&str> = functional
                 .iter()
@@ -223,7 +236,7 @@ pub async fn lesson(
 }
 
 // The same run as the TUI, with the keys pressed by the script in the lesson's order: the
-// burst, `f`, `c`, then the expiry countdown. It does not wait the lab's 2 minutes for the
+// burst, `c`, `f` (that order, see the `0 =>` stage below), then the expiry countdown. It does not wait the lab's 2 minutes for the
 // expiry — a script would sit idle for them; the line says when it will happen and the TUI
 // (or `mysql`, see the lesson) shows it. What it looks like (illustrative numbers):
 // ```text
@@ -244,6 +257,8 @@ pub async fn lesson(
 /// Runs the orders experiment and prints each stage as a line.
 pub async fn orders_with_lines(targets: OrderTargets, params: OrderParams) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // Run 1: plain mode runs one experiment per process, so the run tag the TUI uses to
+    // drop a previous run's late events has nothing to tell apart here.
     let runner = tokio::spawn(orders::run(1, targets.clone(), params, tx));
     let (mut book, mut tokens) = (0, Vec::new());
     // The script's position: after the burst, the first sample prints the stock, then `f`
@@ -271,6 +286,7 @@ pub async fn orders_with_lines(targets: OrderTargets, params: OrderParams) -> an
                     );
                 }
             }
+            // Burst progress is the TUI's animation; a log wants the burst's final counts only.
             OrdersEvent::Burst { .. } | OrdersEvent::Done { .. } => {}
             OrdersEvent::BurstDone { load, .. } => println!(
                 "并发下单：已创建 {} · 被拒绝 {}（FAILED_PRECONDITION）· 错误 {} · p50 {} · p99 {}（另有第一笔单独下的 1 单）",
@@ -341,6 +357,10 @@ pub async fn orders_with_lines(targets: OrderTargets, params: OrderParams) -> an
 // scenario 3 restarts payment-service (a new pid and metrics port). About 20 s in all.
 /// Runs the four payment scenarios and prints each step and verdict.
 pub async fn payments_with_lines(ctx: &crate::tui::Context) -> anyhow::Result<()> {
+    // `setup` (the shopper and book of scenario 1) is threaded through: the later scenarios
+    // reuse it like the TUI does, so four scenarios cost one registration, not four.
+    // `failed` counts verdicts rather than stopping at the first ✘: a CI log should show
+    // every broken invariant of the run at once.
     let mut setup = None;
     let mut failed = 0;
     for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
@@ -363,6 +383,8 @@ pub async fn payments_with_lines(ctx: &crate::tui::Context) -> anyhow::Result<()
             ready
         });
         let report = payments::run(i as u64 + 1, targets, scenario, setup.clone(), tx).await;
+        // The printer is awaited before the verdict line: `run` returned, so its sender is
+        // dropped and every step line is already out — the verdict is always the last line.
         if let Ok(Some(made)) = printer.await {
             setup = Some(made);
         }
@@ -438,6 +460,8 @@ pub async fn race_with_bars(
             // One summary line per strategy, printed even when the bar is hidden, so a CI log keeps
             // the per-strategy numbers and not only the final table.
             RaceEvent::Finished(r) => {
+                // Cleared, not finished in place: the summary line below replaces the bar, so a
+                // terminal log and a CI log (bar hidden) end up with the same lines.
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
@@ -491,6 +515,9 @@ pub async fn cache_with_lines(
                 println!("==> 实验：{books} 本书，Zipf s={}，最热 #{hot}", params.skew)
             }
             CacheEvent::Progress { load, last_second, total, hot_stock } => {
+                // Mind the windows: `tps` is the engine's average since the start (`tps()`),
+                // while the first hit rate is the last second's — a cold start shows in the
+                // hit column at once and in the tps column only slowly.
                 println!(
                     "{:>4.0}s  tps {:>7.0}  hit {:>6} (total {:>6})  hot stock {}",
                     load.elapsed.as_secs_f64(),
@@ -505,6 +532,7 @@ pub async fn cache_with_lines(
             CacheEvent::Done | CacheEvent::Failed(_) => {}
         }
     }
+    // Two `?`: the task's join (a panic in the run) and the run's own error (catalog gone).
     runner.await??;
     Ok(cache::figures(&last.0, &last.1))
 }

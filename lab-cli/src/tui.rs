@@ -7,7 +7,8 @@
 //!
 //! ## Why one channel and one loop
 //!
-//! Five producers (keys, ticks, race, cache, dashboard) and one consumer. The alternatives,
+//! Many producers (keys, ticks, the dashboard poller, each experiment, lesson commands)
+//! and one consumer. The alternatives,
 //! and what goes wrong with each:
 //! - ❌ `Arc<Mutex<App>>` shared with the experiment tasks: every snapshot takes the lock
 //!   the renderer needs; a task that panics while holding it poisons the screen; and the
@@ -114,10 +115,11 @@ use crate::{
     terminal::TerminalGuard,
 };
 
-// Only paths, no connections: every command that needs a service re-reads `stack.json`
-// at the moment it runs, because the learner may `bookstore-lab up` or `down` in another
-// terminal while the TUI is open. Caching addresses here would send the next race to a
-// port that no longer listens.
+// Statics, not fields of `App`: `App` is the state the screens render and the tests
+// build by hand, and a sender is an effect's handle, not state; `execute` has no other
+// place to keep it between two commands. A `Mutex` only because a static must be `Sync`:
+// the loop is its one user, so it is never contended. Taking the sender out (`take`) when
+// the run ends drops it, and the experiment's receiver then sees the channel closed.
 /// The running discovery experiment's action channel (`None` when it is not running).
 static DISCOVERY: std::sync::Mutex<Option<mpsc::UnboundedSender<Action>>> =
     std::sync::Mutex::new(None);
@@ -130,6 +132,10 @@ static FLASH: std::sync::Mutex<Option<mpsc::UnboundedSender<Fault>>> = std::sync
 static SCRIPT: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>> =
     std::sync::Mutex::new(None);
 
+// Only paths, no connections: every command that needs a service re-reads `stack.json`
+// at the moment it runs, because the learner may `bookstore-lab up` or `down` in another
+// terminal while the TUI is open. Caching addresses here would send the next race to a
+// port that no longer listens.
 /// Where the TUI finds the stack and keeps progress.
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -212,6 +218,8 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
     // stdout is a TTY, so in practice this error means a broken terminal, reported as such.
     let mut guard = TerminalGuard::enter()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // Keys on a thread of their own (crossterm's reader blocks), the rest on tasks: each
+    // producer only holds a `tx` clone, so none of them can touch `app`.
     event::spawn_key_reader(tx.clone());
     spawn_ticker(tx.clone());
     // An `AtomicBool` is the smallest possible shared state: one bit, written by the loop,
@@ -224,9 +232,12 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
         // each update the next iteration shows its effect immediately.
         let frame = guard.terminal.draw(|f| crate::ui::render(f, &app))?;
         app.viewport = (frame.area.width, frame.area.height);
-        // `let … else`: bind on the happy path, leave on the other — here `None` means every
-        // sender was dropped, so no event can ever arrive again.
+        // The loop's only `.await`: the App changes only between two events, so a frame never
+        // shows half an update. `None` means every sender was dropped — the ticker alone keeps
+        // one alive, so in practice only `q` ends the loop.
         let Some(ev) = rx.recv().await else { break };
+        // `update` decides (pure, unit-tested without a terminal), `execute` acts: the
+        // commands run in the order `update` returned them, before the next event is read.
         for cmd in app.update(ev) {
             execute(cmd, &mut app, &ctx, &tx);
         }
@@ -267,10 +278,19 @@ fn spawn_ticker(tx: mpsc::UnboundedSender<Event>) {
 /// every service during a race would steal CPU from the race we are measuring.
 fn spawn_dashboard(tx: mpsc::UnboundedSender<Event>, dir: PathBuf, visible: Arc<AtomicBool>) {
     tokio::spawn(async move {
+        // One poller for the whole session, so its previous scrapes and histories survive
+        // leaving the screen. The cost: the first refresh after coming back computes its rates
+        // against the scrape from before the learner left, so for one second the table shows
+        // an average over the hidden time under a title that says "最近 1 秒".
         let mut poller = Poller::new(&dir);
+        // The default missed-tick behaviour is `Burst`: after a poll slowed by a wedged
+        // service, the missed ticks fire at once and the next polls run back to back; the
+        // rates stay right because every interval is measured (`dashboard::rates`).
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
+            // Ticks are still taken while hidden, so coming back does not burst through
+            // every second the screen was away.
             if !visible.load(Ordering::Relaxed) {
                 continue;
             }
@@ -293,13 +313,13 @@ fn spawn_dashboard(tx: mpsc::UnboundedSender<Event>, dir: PathBuf, visible: Arc<
 /// takes. Failures come back as events too, so they are shown, not lost.
 fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSender<Event>) {
     match cmd {
-        // The one synchronous effect (see `app.rs`): a tiny local file, and a failure must be
-        // shown, not swallowed — a learner who marks a lesson done and loses it on restart
-        // would stop trusting the checkmarks.
         // The script's environment is read from `stack.json` now (`Context::for_lab`), and it
         // runs from the repository root the lessons were loaded from, exactly as
         // `lessons check --run` runs it.
         Command::RunScript { purpose, script } => {
+            // The stop handle is stored before the spawn, so a `StopScript` that arrives as the
+            // very next event already finds it. A previous handle is replaced (and dropped):
+            // app/runs.rs starts a script only when none runs.
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
             *SCRIPT.lock().expect("not poisoned") = Some(stop_tx);
             let root = crate::lessons::find_dir()
@@ -308,16 +328,23 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
                 .unwrap_or_else(|| PathBuf::from("."));
             let run_ctx = crate::lessons::runner::Context::for_lab(&root, &ctx.lab_dir);
             let tx = tx.clone();
+            // Spawned: a lesson command may run for minutes (a bench, a `sleep`), and the loop
+            // must keep drawing its output and accept the stop key meanwhile.
             tokio::spawn(async move {
                 let outcome = crate::lessons::runner::run(&script, &run_ctx, Some(stop_rx)).await;
                 let _ = tx.send(Event::ScriptDone(purpose, outcome));
             });
         }
+        // `take`: a second stop key press finds `None` and does nothing, rather than sending
+        // on a channel whose receiver already finished.
         Command::StopScript => {
             if let Some(stop) = SCRIPT.lock().expect("not poisoned").take() {
                 let _ = stop.send(());
             }
         }
+        // The one synchronous effect (see `app.rs`): a tiny local file, and a failure must be
+        // shown, not swallowed — a learner who marks a lesson done and loses it on restart
+        // would stop trusting the checkmarks.
         Command::SaveProgress => {
             if let Err(e) = app.progress.save(&ctx.lab_dir) {
                 app.notice = Some(format!("无法保存进度：{e}"));
@@ -332,7 +359,11 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
             let dir = ctx.lab_dir.clone();
             tokio::spawn(async move {
                 let (rtx, rrx) = mpsc::unbounded_channel();
+                // The forwarder starts before the run so progress reaches the screen while the
+                // race is still going; it ends when `rtx` (moved into `race::run`) is dropped.
                 let forward = forward(rrx, tx.clone(), Event::Race);
+                // An async block so the two set-up `?`s and the run share one error path: a
+                // refused connect and a failed lane both end as the same `Failed` below.
                 let result = async {
                     let infra = bookstore_stack::testing::try_infra_in(Some(&dir))?;
                     let arena = Arc::new(Arena::connect(&infra).await?);
@@ -356,6 +387,9 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
                 let forward = forward(crx, tx.clone(), Event::Cache);
                 let result = match targets {
                     Ok(t) => cache::run(t, params, ctx_tx).await,
+                    // The sender must go before `forward.await`: the forwarder ends only when
+                    // every sender is gone, and on this path no run took ownership of it —
+                    // keeping it alive would park the task forever and never show `Failed`.
                     Err(e) => {
                         drop(ctx_tx);
                         Err(e)
@@ -372,6 +406,8 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
         Command::StartDiscovery => {
             let tx = tx.clone();
             let targets = DiscoveryTargets::from_lab(&ctx.lab_dir);
+            // Stored before the spawn, so the learner's first action key (kill, restart) after
+            // Enter reaches this run; replacing an older sender ends the older run.
             let (atx, arx) = mpsc::unbounded_channel();
             *DISCOVERY.lock().expect("not poisoned") = Some(atx);
             tokio::spawn(async move {
@@ -390,6 +426,8 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
                 }
             });
         }
+        // No running experiment (Esc already took the sender): the key is ignored, because
+        // there is nothing to act on; the screen's status line already says it stopped.
         Command::Discovery(action) => {
             if let Some(atx) = DISCOVERY.lock().expect("not poisoned").as_ref() {
                 let _ = atx.send(action);
@@ -430,6 +468,8 @@ fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSende
         Command::StopFlash => {
             FLASH.lock().expect("not poisoned").take();
         }
+        // Spawned like the rest: the checklist calls every RPC of five services and asks
+        // Consul, far too long to freeze a frame for; its result is one event, so no forwarder.
         Command::FlashChecklist => {
             let (tx, dir) = (tx.clone(), ctx.lab_dir.clone());
             tokio::spawn(async move {

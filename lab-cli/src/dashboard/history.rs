@@ -85,6 +85,8 @@ impl Point {
                 .map(|x| x.value)
                 .sum()
         });
+        // `requests` sums every label set, errors included, so `errors / requests` in
+        // `error_rate` is a share of all answers, not errors over successes.
         Some(Self { at, requests: s.sum(count, &[]), errors, buckets: s.buckets(histogram) })
     }
 }
@@ -134,6 +136,8 @@ impl History {
 
     /// Requests per second in each interval, `(seconds before now, qps)`.
     pub fn qps(&self) -> Vec<(f64, f64)> {
+        // Never negative: a falling counter cleared the history in `push`, so neighbours are
+        // always from one process lifetime.
         self.per_interval(|a, b, dt| Some((b.requests - a.requests) / dt))
     }
 

@@ -91,8 +91,12 @@ pub fn render(
         );
         return ("仪表盘".into(), keys);
     }
+    // Computed once per frame and shared by the table and both charts, so a service's name
+    // and its two lines can never get different colours.
     let colours = line_colours(&d.rows);
     let rows = d.rows.iter().zip(&colours).map(|(r, colour)| {
+        // Health colours the whole row: its `/metrics` may still answer while the health
+        // check fails, and red says "read the error in the last column before the rates".
         let style = if r.healthy { Style::new() } else { Style::new().fg(Color::Red) };
         // The name cell carries the row's line colour: the charts below have no legend box
         // of their own (at 40 columns it would hide half the plot).
@@ -107,6 +111,8 @@ pub fn render(
             Cell::from(if r.healthy { "✔ 正常" } else { "✘ 异常" }),
             Cell::from(r.consul.clone().unwrap_or_else(|| "-".into())),
             Cell::from(r.qps.map_or("-".into(), |q| format!("{q:.1}"))),
+            // The p99 is interpolated inside a histogram bucket (`crate::metrics`): its decimal
+            // is a reading aid, the real precision is the bucket's width.
             Cell::from(r.p99_ms.map_or("-".into(), |p| format!("{p:.1}ms"))),
             // One decimal: 0.4 % (4 in 1000) is a normal NotFound share, 40 % an outage, and
             // both must read differently from "0.0 %" (no errors at all).
@@ -211,6 +217,10 @@ fn render_chart(
 ) {
     // Braille packs 2×4 dots into a cell: a 38-column plot is 76 dots wide for 60 seconds,
     // so every refresh gets a column of its own — the reason for braille over `Dot` here.
+    // One y scale for every service, from the highest point of any line: the chart answers
+    // "which service is busy (or slow) right now", which only a shared scale can show. The
+    // cost is that a quiet service beside a loaded one hugs the x axis — its exact figure is
+    // in the table above.
     let peak = lines.iter().flat_map(|l| l.iter().map(|p| p.1)).fold(0.0, f64::max);
     let datasets: Vec<Dataset> = lines
         .iter()
@@ -229,16 +239,18 @@ fn render_chart(
         .collect();
     let chart = Chart::new(datasets)
         .block(Block::bordered().title(title.to_string()))
+        // Labels `-60s  -30s  0s`: seconds before the newest refresh (see `History`), so the
+        // right edge is always "now"; a failed scrape adds no point, so the line bridges
+        // that second with one longer segment rather than dropping to 0.
         .x_axis(axis("", -WINDOW_SECS, 0.0, |x| format!("{x:.0}s")))
         .y_axis(axis(unit, 0.0, nice_ceil(peak), label));
     frame.render_widget(chart, area);
 }
 
 // `rsplit('@')` takes the part after the *last* `@`, so a password containing `@` is
-// still removed entirely.
+// still removed entirely. Shortened for the screen only: the full address (with scheme) is
+// what `status` and `stack.json` show, for copy-pasting into grpcurl or redis-cli.
 /// `mysql://root:pw@127.0.0.1:3306` → `127.0.0.1:3306` (no credentials on screen).
-// Shortened for the screen only: the full address (with scheme) is what `status` and
-// `stack.json` show, for copy-pasting into grpcurl or redis-cli.
 fn short(address: &str) -> String {
     let a = address.rsplit('@').next().unwrap_or(address);
     a.trim_start_matches("redis://").trim_start_matches("http://").to_string()

@@ -5,11 +5,12 @@
 //! call-chain box 8 (border, up to 5 steps and the total, border) + orders box `Min(3)` +
 //! key line 1; a notice takes its rows from the orders box.
 //!
-//! Reading the screen: created must equal the stock (one unit each) and the rest refused;
-//! the conservation line is green while `available + locked + sold = total` and `locked`
-//! equals the units of the Pending orders on screen — red is a leaked or lost unit. The
-//! call chain is a time axis: rows that start in the same column ran side by side
-//! (ValidateToken and the GetBooks, `∥`), the rest one after another.
+//! Reading the screen: created must equal the stock less the chain's lone first order (one
+//! unit each) and the rest refused; the conservation line is green while
+//! `available + locked + sold = total` and `locked` equals the units of the Pending orders
+//! on screen — red is a leaked or lost unit. The call chain is a time axis: rows that start
+//! in the same column ran side by side (ValidateToken and the GetBooks, `∥`), the rest one
+//! after another.
 
 use ratatui::{
     Frame,
@@ -35,6 +36,8 @@ pub fn render(
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let o = &app.orders;
+    // The fixed boxes take their exact rows and the orders box everything left: its notes
+    // are the only part that grows, and at 80×24 it still gets the 3 rows of `Min(3)`.
     let [status_area, burst_area, chain_area, orders_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(5),
@@ -75,6 +78,8 @@ pub fn render(
     // they include the contention of all the shoppers at once (unlike the chain below).
     // *错误* is everything else (a deadline, an Internal) and should read 0: a non-zero count
     // is a bug or an overloaded machine, never part of the lesson's result.
+    // Created + refused + errors = the `b`/`B` attempts once the burst is over (the chain's
+    // lone first order is not in these counts); fewer means it is still running.
     let b = &o.burst;
     let mut lines = vec![Line::from(format!(
         "已创建 {} · 被拒绝 {}（库存不足）· 错误 {} · p50 {} · p99 {}",
@@ -126,7 +131,9 @@ pub fn render(
 
     // The chain is the first CreateOrder run alone before the burst, from its
     // `server-timing` header: an unloaded picture of where one order's time goes, so the
-    // parallel lookups are visible and not drowned in the burst's queueing.
+    // parallel lookups are visible and not drowned in the burst's queueing. Expect its
+    // 合计 below the burst's p50: it is the handler alone, timed by the service, while the
+    // p50 is the caller's clock (network included) with every shopper ordering at once.
     frame.render_widget(
         Paragraph::new(chain_lines(&o.chain))
             .block(Block::bordered().title(" 一次 CreateOrder 的调用链（server-timing） ")),
@@ -147,7 +154,8 @@ pub fn render(
         _ => format!("待支付 0 笔 · 已取消 {} 笔", o.cancelled),
     })];
     // The newest notes that fit (a note may wrap to two rows, hence the halving); older ones
-    // scroll away — they are history, not state.
+    // scroll away — they are history, not state. The 3 rows taken off are the box's two
+    // borders and the countdown line above the notes.
     let room = (orders_area.height.saturating_sub(3) as usize).div_ceil(2).max(1);
     let skip = o.notes.len().saturating_sub(room);
     lines.extend(o.notes.iter().skip(skip).map(|n| Line::from(format!("· {n}"))));
@@ -184,6 +192,8 @@ fn chain_lines(steps: &[ChainStep]) -> Vec<Line<'static>> {
     if steps.is_empty() {
         return vec![Line::from("（第一笔订单成功后显示）")];
     }
+    // The chain's end, not the sum of the steps: parallel steps overlap, and adding them
+    // would count the same milliseconds twice — the very saving the `∥` rows show.
     let total = chain_total(steps);
     let mut lines: Vec<Line> = steps
         .iter()
@@ -192,6 +202,8 @@ fn chain_lines(steps: &[ChainStep]) -> Vec<Line<'static>> {
             // Scaled to this chain's own total (`ChainStep::bar` says why); the absolute
             // milliseconds are the right-hand column.
             let (start, len) = s.bar(total, AXIS);
+            // Colour repeats what `∥` says, never replaces it: a monochrome capture keeps the
+            // mark (as the race screen keeps its numbers).
             let color = if s.parallel() { Color::Cyan } else { Color::Yellow };
             Line::from(vec![
                 Span::raw(format!("{}{:<13} ", if s.parallel() { "∥" } else { " " }, s.name)),

@@ -87,6 +87,8 @@ pub fn render(
     // window only adds resolution to the curve.
     let [left_area, chart_area] =
         Layout::horizontal([Constraint::Length(44), Constraint::Min(20)]).areas(top_area);
+    // The lanes take their fixed 12 rows and the note the rest of the left column, so a
+    // notice shortens the note first and the lanes' numbers last.
     let [lanes_area, note_area] =
         Layout::vertical([Constraint::Length(12), Constraint::Min(0)]).areas(left_area);
 
@@ -117,6 +119,7 @@ pub fn render(
     // The stock of the run on screen, not of the knobs: the learner may already be
     // adjusting the next run, and the oversell of *this* run must not change under them.
     let stock = race.ran_with.unwrap_or(race.params).stock;
+    // 4 rows each (a top rule as title, three lines), exactly the 12 of `lanes_area`.
     let lane_areas = Layout::vertical([Constraint::Length(4); 3]).split(lanes_area);
     for (i, lane) in race.lanes.iter().enumerate() {
         render_lane(frame, lane_areas[i], i, lane, stock);
@@ -157,8 +160,8 @@ pub fn render(
             } else {
                 Style::new().fg(Color::Red)
             };
-            // Columns in the order of the argument: the verdict first, then the evidence (TPS, the
-            // ratio, oversell, what is left), then the one-line reason to remember.
+            // Columns in the order of the argument: the verdict first, then the evidence (sales/s,
+            // its ratio, attempts/s, oversell), then the one-line reason to remember.
             Row::new(vec![
                 v.verdict.to_string(),
                 v.strategy.label().to_string(),
@@ -172,7 +175,7 @@ pub fn render(
         });
         // Column widths are fixed so the numbers line up and the last column ("为什么") takes
         // what is left of 80; at wider terminals only that column grows. The arithmetic at
-        // 80×24: 78 inner columns − (6+11+7+8+5+5 widths + 6 one-column gaps) = 30 columns
+        // 80×24: 78 inner columns − (5+10+7+6+7+5 widths + 6 one-column gaps) = 32 columns
         // for the reason — which is why `Strategy::lesson` texts stay within 15 Chinese
         // characters (2 columns each). A longer one would be cut at the border, silently.
         let table = Table::new(
@@ -286,8 +289,12 @@ fn render_lane(frame: &mut Frame, area: Rect, i: usize, lane: &Lane, stock: u32)
                 s.tps(),
                 last.as_secs_f64()
             ),
+            // Nothing sold, or a sale window under 1 ms (`sales_per_sec`): `-`, because a
+            // selling speed computed from that would be noise, not a slower strategy.
             _ => format!("成交/秒 -  尝试/秒 {:.0}", s.tps()),
         },
+        // Mid-run only the attempts: a selling speed needs the time of the last sale, which
+        // is known once the lane has finished.
         None => format!("尝试/秒 {:.0}", s.tps()),
     };
     let lines = vec![
@@ -330,6 +337,8 @@ fn render_chart(frame: &mut Frame, area: Rect, race: &RaceState) {
     // is labelled 0 … 5 rather than 0 … 3.02 — and at least 0.1 s, so a single point of a
     // very short flash sale is not drawn on the y axis itself.
     let x_max = nice_ceil(series.iter().map(|(_, s)| s.end()).fold(0.1, f64::max));
+    // One y scale for all three lines, never one per strategy: the question is "who answers
+    // faster", and lines on separate scales would all reach the top and look equal.
     let y_max = nice_ceil(series.iter().map(|(_, s)| s.peak()).fold(0.0, f64::max));
     // A vertical line is a dataset of two points, (t, 0) and (t, top): `Chart` has no marker
     // or annotation API, and a line drawn in the chart's own coordinates stays at the right
@@ -338,6 +347,9 @@ fn render_chart(frame: &mut Frame, area: Rect, race: &RaceState) {
     let marks: Vec<(Strategy, [(f64, f64); 2])> = series
         .iter()
         .filter_map(|(st, _)| {
+            // Only after the lane finished, and only if it sold anything: `selling` is the time
+            // of the last confirmed sale, known from the result, not from a live snapshot (a
+            // lane mid-run may still sell, so a mark then would move).
             let last = race.lanes[st.index()].result.as_ref()?.selling?.as_secs_f64();
             Some((*st, [(last, 0.0), (last, y_max)]))
         })
@@ -370,6 +382,8 @@ fn render_chart(frame: &mut Frame, area: Rect, race: &RaceState) {
         .collect();
     let chart = Chart::new(datasets)
         .block(block.title_bottom(Line::from(legend)))
+        // x in seconds since each strategy's own start; y untitled because the block title
+        // already says 应答/秒 — answers, refusals included, not sales.
         .x_axis(axis("秒", 0.0, x_max, short))
         .y_axis(axis("", 0.0, y_max, short));
     frame.render_widget(chart, area);

@@ -14,9 +14,11 @@
 
 use bookstore_loadgen::Snapshot;
 
-// Shorter intervals are merged into the next one: the final snapshot often lands a few
-// milliseconds after the last 250 ms tick, and 3 answers in 4 ms would plot as a spike of
-// 750/s that no buyer ever saw.
+// Shorter intervals are merged into the next one (`last` stays put, so the next interval
+// starts where the last point ended). The final snapshot often lands a few milliseconds
+// after the last 250 ms tick, and 3 answers in 4 ms would plot as a spike of 750/s that no
+// buyer ever saw; with no snapshot after it, that tail is left off the chart — the lane's
+// numbers still count it.
 /// The shortest interval that becomes a point, in seconds.
 const MIN_INTERVAL: f64 = 0.05;
 
@@ -57,6 +59,9 @@ impl TpsSeries {
     // `fold` from 0.0 rather than `max_by`: rates are never negative, and an empty series
     // then needs no `Option` at the call site.
     /// The highest rate seen (0 when empty), for the chart's y bound.
+    ///
+    /// A single interval sets it, and one just over 50 ms is as noisy as its few answers;
+    /// the chart rounds it up (`ui::chart::nice_ceil`) so that point does not touch the top.
     pub fn peak(&self) -> f64 {
         self.points.iter().map(|p| p.1).fold(0.0, f64::max)
     }
