@@ -165,10 +165,18 @@ impl Supervisor {
     /// into a MariaDB crash-recovery and a full AOF replay on every `up`.
     pub async fn up(&mut self, opts: &UpOptions) -> anyhow::Result<()> {
         let _lock = self.lock()?;
-        if self.state.is_empty() {
-            // Nothing recorded, but a killed run may have left processes behind.
-            process::kill_orphans(&self.dir).await;
-        }
+        // Every time, not only when nothing is recorded: an `up` killed while it waited for
+        // Redis to answer leaves MariaDB recorded and that Redis running unrecorded. Left
+        // alone, the `start_redis` below finds its port taken and starts a second Redis on a
+        // fallback port — appending to the same AOF as the first. Under the lock nobody is
+        // between a spawn and its save, so a marked process the record does not explain is
+        // a leftover. Stopped rather than adopted: its readiness was never checked.
+        let recorded: Vec<u32> = self
+            .state
+            .all()
+            .filter_map(|c| c.pid.filter(|pid| process::is_ours(*pid, &c.program)))
+            .collect();
+        process::kill_orphans(&self.dir, &recorded).await;
         // A component left frozen (the capstone's "pause MariaDB" fault in a lab that was
         // killed before it could send SIGCONT) would make every step below hang on it:
         // alive, but answering nothing. Thawing is always safe — it only lets it run on.
@@ -305,7 +313,7 @@ impl Supervisor {
         }
         // The sweep catches what the record missed (a child spawned just before a killed
         // `up` could save it); then forget the stack, in memory and on disk.
-        process::kill_orphans(&self.dir).await;
+        process::kill_orphans(&self.dir, &[]).await;
         self.state = StackState::default();
         StackState::remove(&self.dir)?;
         Ok(())
