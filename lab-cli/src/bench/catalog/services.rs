@@ -64,6 +64,30 @@ pub(super) async fn start(
     pool.close().await;
 
     let shutdown = Shutdown::new();
+    let mut tasks = Vec::new();
+    let started = start_servers(opts, database, prefix, &shutdown, &mut tasks).await;
+    if started.is_err() {
+        // The caller only stops what it is handed, and an error hands it nothing: the
+        // servers already running would outlive the bench, holding their ports, pools and
+        // the database the caller is about to drop. ❌ DON'T `?` past a started server.
+        shutdown.cancel();
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    started
+}
+
+/// The body of [`start`]: each server's task goes into `tasks` the moment it is spawned,
+/// so [`start`] can stop the ones already running if a later step fails.
+async fn start_servers(
+    opts: &BenchOptions,
+    database: &str,
+    prefix: &str,
+    shutdown: &Shutdown,
+    tasks: &mut Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) -> anyhow::Result<Services> {
+    let infra = &opts.infra;
     let inv = bookstore_inventory::Settings::in_process(
         &infra.mysql_url,
         &infra.redis_url,
@@ -71,9 +95,9 @@ pub(super) async fn start(
         prefix,
     );
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let inventory = tokio::spawn(bookstore_inventory::run(inv, shutdown.clone(), move |b| {
+    tasks.push(tokio::spawn(bookstore_inventory::run(inv, shutdown.clone(), move |b| {
         let _ = tx.send(b.grpc);
-    }));
+    })));
     let inventory_addr = rx.await.context("inventory-service did not start")?;
 
     let mut settings =
@@ -89,13 +113,13 @@ pub(super) async fn start(
         negative: std::time::Duration::from_secs(settings.negative_ttl_secs),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let catalog = tokio::spawn(bookstore_catalog::run_observed(
+    tasks.push(tokio::spawn(bookstore_catalog::run_observed(
         settings,
         shutdown.clone(),
         move |b, stats| {
             let _ = tx.send((b, stats));
         },
-    ));
+    )));
     // `run_observed` hands out the instance's Stats: the hit rates in the report are read
     // from the same counters the service exports on /metrics, without scraping text.
     let (bound, stats) = rx.await.context("catalog-service did not start")?;
@@ -106,9 +130,9 @@ pub(super) async fn start(
     gw.common.port = 0;
     gw.catalog_addr = format!("http://{}", bound.grpc);
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let gateway = tokio::spawn(bookstore_gateway::run(gw, shutdown.clone(), move |a| {
+    tasks.push(tokio::spawn(bookstore_gateway::run(gw, shutdown.clone(), move |a| {
         let _ = tx.send(a);
-    }));
+    })));
     let http = rx.await.context("gateway did not start")?;
 
     // A second handle on the same keys, to invalidate every list before a cold round.
@@ -120,7 +144,7 @@ pub(super) async fn start(
         http,
         stats,
         invalidator,
-        shutdown,
-        tasks: vec![catalog, gateway, inventory],
+        shutdown: shutdown.clone(),
+        tasks: std::mem::take(tasks),
     })
 }
