@@ -24,7 +24,9 @@ use bookstore_proto::{
     catalog::{
         ListBooksRequest, SortField, SortOrder, catalog_service_client::CatalogServiceClient,
     },
-    inventory::{GetStocksRequest, IncrStockRequest, inventory_service_client::InventoryServiceClient},
+    inventory::{
+        GetStocksRequest, IncrStockRequest, inventory_service_client::InventoryServiceClient,
+    },
 };
 use futures::{StreamExt, stream};
 
