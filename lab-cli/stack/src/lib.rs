@@ -50,11 +50,11 @@
 //! table first when you build a supervisor; ❌ DON'T let "what if it is killed half-way"
 //! be discovered by a learner with six stray processes holding the course's ports.
 //!
-//! A known gap in row 4: an `up` killed while it waits for a child to become ready
-//! (Redis replaying a large AOF, a service running migrations) has saved the components
-//! before it but not that child. The next `up` sees a non-empty record, skips the sweep,
-//! and starts the component again — on a fallback port for infrastructure, or not at all
-//! for a service whose course port the orphan still holds. `down` first is the way out.
+//! Row 4 includes an `up` killed while it waits for a child to become ready (Redis
+//! replaying a large AOF, a service running migrations): the components before it are
+//! saved, that child is not. The next `up` therefore sweeps on every run, stopping any
+//! process of this lab the record does not account for, instead of starting a second
+//! Redis on a fallback port over the same AOF (`up_after_an_up_killed_while_redis_started_runs_one_redis`).
 //!
 //! ## The decisions behind `up`, and the failure each one prevents
 //!
@@ -186,12 +186,18 @@ impl Supervisor {
     /// into a MariaDB crash-recovery and a full AOF replay on every `up`.
     pub async fn up(&mut self, opts: &UpOptions) -> anyhow::Result<()> {
         let _lock = self.lock()?;
-        if self.state.is_empty() {
-            // Nothing recorded, but a killed run may have left processes behind. Only
-            // then: with a record, a sweep would also find the recorded children, which
-            // are alive on purpose (see the known gap in the crate docs).
-            process::kill_orphans(&self.dir).await;
-        }
+        // Every time, not only when nothing is recorded: an `up` killed while it waited for
+        // Redis to answer leaves MariaDB recorded and that Redis running unrecorded. Left
+        // alone, the `start_redis` below finds its port taken and starts a second Redis on a
+        // fallback port — appending to the same AOF as the first. Under the lock nobody is
+        // between a spawn and its save, so a marked process the record does not explain is
+        // a leftover. Stopped rather than adopted: its readiness was never checked.
+        let recorded: Vec<u32> = self
+            .state
+            .all()
+            .filter_map(|c| c.pid.filter(|pid| process::is_ours(*pid, &c.program)))
+            .collect();
+        process::kill_orphans(&self.dir, &recorded).await;
         // A component left frozen (the capstone's "pause MariaDB" fault in a lab that was
         // killed before it could send SIGCONT) would make every step below hang on it:
         // alive, but answering nothing. Thawing is always safe — it only lets it run on.
@@ -344,7 +350,7 @@ impl Supervisor {
         }
         // The sweep catches what the record missed (a child spawned just before a killed
         // `up` could save it); then forget the stack, in memory and on disk.
-        process::kill_orphans(&self.dir).await;
+        process::kill_orphans(&self.dir, &[]).await;
         self.state = StackState::default();
         StackState::remove(&self.dir)?;
         Ok(())

@@ -265,7 +265,7 @@ pub fn orphans(dir: &Path) -> Vec<u32> {
             continue;
         }
         // Only processes we started carry BOOKSTORE_LAB_DIR=<this dir>.
-        if has_lab_env(pid, &needle) {
+        if has_lab_env(pid, &needle) || is_lab_redis(pid, dir) {
             found.push(pid);
         }
     }
@@ -283,11 +283,43 @@ fn has_lab_env(pid: u32, dir: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// Stops every orphan of `dir` (see [`orphans`]). Sequential on purpose: orphans are
-/// rare (only after a killed run), and one at a time keeps the log readable.
-pub async fn kill_orphans(dir: &Path) {
-    for pid in orphans(dir) {
+/// Is `pid` a Redis working in `<dir>/redis`, the stack's Redis data directory?
+///
+/// Why the marker is not enough: Redis writes its process title (`redis-server
+/// 127.0.0.1:6379`) over the memory that held its argv *and environment*, so once it is
+/// up `/proc/<pid>/environ` no longer shows `BOOKSTORE_LAB_DIR`. But `--dir` makes it
+/// chdir into its data directory, and `/proc/<pid>/cwd` keeps saying so. (Found by a
+/// test: an `up` killed while its Redis started left one the sweep could not see.)
+fn is_lab_redis(pid: u32, dir: &Path) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir.join("redis"))
+        && is_ours(pid, "redis-server")
+}
+
+/// Stops every orphan of `dir` (see [`orphans`]) except the processes in `keep` (the
+/// recorded, running children) and their descendants — Redis forks its AOF rewrite, and
+/// that child carries the marker too. Sequential on purpose: orphans are rare (only after
+/// a killed run), and one at a time keeps the log readable.
+pub async fn kill_orphans(dir: &Path, keep: &[u32]) {
+    for pid in orphans(dir).into_iter().filter(|pid| !descends_from(*pid, keep)) {
         eprintln!("    stopping leftover process {pid} of an earlier run");
         terminate(pid, Duration::from_secs(30)).await;
     }
+}
+
+/// Is `pid`, or one of its ancestors, in `keep`? Walks the parent pids (field 4 of
+/// `/proc/<pid>/stat`, after the `(comm)` that may hold spaces) up to init.
+fn descends_from(mut pid: u32, keep: &[u32]) -> bool {
+    while pid > 1 {
+        if keep.contains(&pid) {
+            return true;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let Some(ppid) = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)) else {
+            return false;
+        };
+        pid = ppid.parse().unwrap_or(0);
+    }
+    false
 }

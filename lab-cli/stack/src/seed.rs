@@ -7,9 +7,10 @@
 //! lets `up` run them every time without asking "was this done before?":
 //! - the catalogue import uses `INSERT IGNORE` on a unique ISBN;
 //! - each restock carries the request id `seed:<book_id>`, and inventory applies a request
-//!   id at most once (its Lua script keeps a marker per id);
-//! - the lab's admin account ([`ensure_admin`], run apart from [`seed`]) is made by
-//!   `user-service ensure-admin`, which promotes an existing account instead of failing.
+//!   id at most once (its Lua script keeps a marker per id); books inventory already
+//!   knows (stocked before, or published with their own stock) are not restocked at all;
+//! - the lab's admin account ([`ensure_admin`]) is made by `user-service ensure-admin`,
+//!   which promotes an existing account instead of failing on it.
 //!
 //! ✅ DO make set-up steps idempotent and re-run them; ❌ DON'T keep a "seeded = true" flag
 //! beside the data — the flag and the data disagree the day someone restores a backup or
@@ -22,7 +23,9 @@ use bookstore_proto::{
     catalog::{
         ListBooksRequest, SortField, SortOrder, catalog_service_client::CatalogServiceClient,
     },
-    inventory::{IncrStockRequest, inventory_service_client::InventoryServiceClient},
+    inventory::{
+        GetStocksRequest, IncrStockRequest, inventory_service_client::InventoryServiceClient,
+    },
 };
 use futures::{StreamExt, stream};
 
@@ -58,6 +61,8 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
     // under us. A short page is the last one.
     let mut books = Vec::new();
     let mut client = CatalogServiceClient::connect(format!("http://{}", catalog.address)).await?;
+    let mut inventory =
+        InventoryServiceClient::connect(format!("http://{}", inventory.address)).await?;
     for page in 1.. {
         let resp = client
             .list_books(ListBooksRequest {
@@ -71,20 +76,34 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
             .into_inner();
         let done = resp.books.len() < 100;
         // Books whose opening stock is 0 are skipped (the seed makes some sold out on
-        // purpose, and IncrStock refuses a quantity of 0). Nothing here tells a seed book
-        // from one the learner published: those were stocked by PublishBook under
-        // `publish:<id>`, and this step adds their opening stock once more under
-        // `seed:<id>` at the next `up` (once: the id is then a replay). A known gap.
-        books.extend(
-            resp.books.into_iter().filter(|b| b.initial_stock > 0).map(|b| (b.id, b.initial_stock)),
-        );
+        // purpose, and IncrStock refuses a quantity of 0).
+        let page: Vec<(u64, i32)> = resp
+            .books
+            .into_iter()
+            .filter(|b| b.initial_stock > 0)
+            .map(|b| (b.id, b.initial_stock))
+            .collect();
+        // Only books inventory has no row for. A book published through PublishBook got
+        // its opening stock from catalog under `publish:<id>`; restocking it here under
+        // `seed:<id>` (a different id, so no replay) put that stock on the shelf twice.
+        // ❌ DON'T count on request ids to dedupe across two writers: each one's id only
+        // guards against its own retries. (Pages of 100 = GetStocks' batch limit.)
+        if !page.is_empty() {
+            let known: std::collections::HashSet<u64> = inventory
+                .get_stocks(GetStocksRequest { book_ids: page.iter().map(|b| b.0).collect() })
+                .await?
+                .into_inner()
+                .stocks
+                .into_iter()
+                .map(|s| s.book_id)
+                .collect();
+            books.extend(page.into_iter().filter(|b| !known.contains(&b.0)));
+        }
         if done {
             break;
         }
     }
 
-    let inventory =
-        InventoryServiceClient::connect(format!("http://{}", inventory.address)).await?;
     // 32 requests in flight: enough to finish 5,000 restocks in about a second, few enough
     // not to starve the services the learner is about to look at.
     let failures = stream::iter(books.iter().copied())
@@ -114,7 +133,7 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
     if let Some(first) = failures.first() {
         bail!("{} of {} restocks failed; first: {first}", failures.len(), books.len());
     }
-    eprintln!("==> seed catalogue ready: {} books with stock", books.len());
+    eprintln!("==> seed catalogue ready: {} books newly stocked", books.len());
     Ok(())
 }
 

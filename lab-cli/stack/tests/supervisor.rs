@@ -253,6 +253,71 @@ async fn up_twice_keeps_the_running_stack() {
     ok(&lab(dir.path(), &["down"]));
 }
 
+/// A book a learner published keeps the stock it was published with across the next
+/// `up`: the seed restocks only books inventory has no row for.
+///
+/// The bug this pins: the seed restocked every listed book under `seed:<id>`, and a
+/// published book — already stocked by catalog under `publish:<id>` — got its opening
+/// stock a second time (7 on the shelf became 14), breaking "total = what was put in".
+#[tokio::test(flavor = "multi_thread")]
+async fn up_after_a_publish_does_not_stock_the_published_book_again() {
+    use bookstore_proto::{
+        catalog::{PublishBookRequest, catalog_service_client::CatalogServiceClient},
+        inventory::{GetStockRequest, inventory_service_client::InventoryServiceClient},
+        user::{LoginRequest, user_service_client::UserServiceClient},
+    };
+    let _heavy = HEAVY.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    // `--no-seed` first: the book is published into an empty catalogue, and the plain
+    // `up` below runs the seed with it already there, as a learner's next start does.
+    ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--no-seed"]));
+    let state = StackState::load(dir.path()).unwrap().unwrap();
+    let at = |name: &str| format!("http://{}", state.service(name).unwrap().address);
+    let token = UserServiceClient::connect(at("user"))
+        .await
+        .unwrap()
+        .login(LoginRequest {
+            username: bookstore_stack::seed::ADMIN_USERNAME.into(),
+            password: bookstore_stack::seed::ADMIN_PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    let mut publish = tonic::Request::new(PublishBookRequest {
+        title: "Stock Twice".into(),
+        author: "Supervisor Test".into(),
+        isbn: String::new(),
+        publisher: "bookstore-lab".into(),
+        price: 4_990,
+        stock: 7,
+        description: String::new(),
+    });
+    publish.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let book = CatalogServiceClient::connect(at("catalog"))
+        .await
+        .unwrap()
+        .publish_book(publish)
+        .await
+        .unwrap()
+        .into_inner()
+        .book
+        .unwrap();
+
+    ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
+    let stock = InventoryServiceClient::connect(at("inventory"))
+        .await
+        .unwrap()
+        .get_stock(GetStockRequest { book_id: book.id })
+        .await
+        .unwrap()
+        .into_inner()
+        .stock
+        .unwrap();
+    assert_eq!((stock.total, stock.available), (7, 7), "book {} after up: {stock:?}", book.id);
+    ok(&lab(dir.path(), &["down"]));
+}
+
 /// A service killed with SIGKILL (a crash) is noticed by the next `up`, which restarts
 /// that service alone: its pid changes, every other pid — the lab's own MariaDB and Redis
 /// included — stays the same, and the stack is healthy again.
@@ -336,6 +401,56 @@ async fn down_cleans_up_after_an_up_that_was_killed_midway() {
         !process::orphans(dir.path()).is_empty(),
         "the killed run left children (what we clean up)"
     );
+    ok(&lab(dir.path(), &["down"]));
+    assert!(process::orphans(dir.path()).is_empty(), "down left processes behind");
+}
+
+/// The live processes of `dir` (by the `BOOKSTORE_LAB_DIR` marker) whose argv[0] names
+/// `program` — how many servers of one kind run on the stack's data directories.
+fn servers_of(dir: &Path, program: &str) -> Vec<u32> {
+    process::orphans(dir).into_iter().filter(|pid| process::is_ours(*pid, program)).collect()
+}
+
+/// `up` killed while it waits for its Redis to answer leaves that Redis running but not
+/// recorded, next to a recorded MariaDB. The next `up` must stop the stray one before it
+/// starts Redis, so exactly one Redis (and one MariaDB) runs on the stack's data.
+///
+/// The bug this pins: a non-empty record skipped the orphan sweep, so the next `up` started
+/// a second Redis on a fallback port, appending to the same AOF as the first.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_after_an_up_killed_while_redis_started_runs_one_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = ["mysql", "redis"];
+    let args = ["up", "--free-ports", "--infra-only"];
+    let mut child = lab_command_owning(dir.path(), &own, &args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let redis = loop {
+        if let Some(pid) = servers_of(dir.path(), "redis-server").first() {
+            break *pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "up never started redis-server");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    // Frozen, it cannot answer PING, so `up` is surely still waiting when it is killed.
+    process::freeze(redis);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    process::thaw(redis);
+    let state = StackState::load(dir.path()).unwrap().unwrap();
+    // Guard against a vacuous pass: the kill must have come between the two saves.
+    assert!(
+        state.mysql.is_some() && state.redis.is_none(),
+        "up was killed while waiting for redis: {state:?}"
+    );
+    let mysqld = state.mysql.as_ref().unwrap().program.clone();
+
+    ok(&lab_owning(dir.path(), &own, &args));
+    assert_eq!(servers_of(dir.path(), "redis-server").len(), 1, "one Redis on the data dir");
+    assert_eq!(servers_of(dir.path(), &mysqld).len(), 1, "one MariaDB on the data dir");
+    ok(&lab(dir.path(), &["status"]));
     ok(&lab(dir.path(), &["down"]));
     assert!(process::orphans(dir.path()).is_empty(), "down left processes behind");
 }

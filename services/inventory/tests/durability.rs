@@ -275,7 +275,17 @@ async fn a_malformed_stream_entry_is_skipped_once_and_does_not_wedge_the_syncer(
     // fix this loop would spin for ever, every pass reading the bad entry again: the
     // regression shows as a hung test, caught by the suite's timeout, not as an assert.
     let mut syncer = Syncer::new(store.clone(), pool.clone(), 50);
-    while syncer.sync_once().await.unwrap() > 0 {}
+    // Bounded: a syncer that re-reads the bad entry forever must fail this test with a
+    // message, not hang it until CI's limit.
+    let drain = |mut syncer: Syncer| async move {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while syncer.sync_once().await.unwrap() > 0 {}
+        })
+        .await
+        .expect("the syncer still found entries after 10 s: the bad entry wedges it");
+        syncer
+    };
+    syncer = drain(syncer).await;
     assert_eq!(read_cursor(&pool).await.unwrap(), bad, "the cursor moved past the bad entry");
     let left: u64 = redis::cmd("XLEN")
         .arg(store.keys().events())
@@ -287,7 +297,7 @@ async fn a_malformed_stream_entry_is_skipped_once_and_does_not_wedge_the_syncer(
     // Business as usual afterwards: a sale reaches the ledger, and Reconcile agrees.
     let sale = pb::DecrStockRequest { order_id: 5, items: vec![item(1, 2)] };
     app.client.clone().decr_stock(sale).await.unwrap();
-    while syncer.sync_once().await.unwrap() > 0 {}
+    drain(syncer).await;
     assert_eq!(app.assert_ledger_matches().await, 1);
 }
 

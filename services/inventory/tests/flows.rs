@@ -383,10 +383,25 @@ async fn the_stock_log_pages_newest_first() {
 ///
 /// The mix leans on what breaks conservation in practice: concurrent locks on shared
 /// books (two-line orders overlap with single-line ones), settles racing new locks, and
-/// 20 % of calls retried with the same id. Errors are expected (sold out, already
-/// settled) and ignored: the assertions are on the counters, not on each answer.
-async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
+/// 20 % of calls retried with the same id. Refusals are expected (sold out, already
+/// settled: FAILED_PRECONDITION) and counted; any other error panics the worker. Returns
+/// (calls answered OK, calls refused), so the test can tell a workload from a wall of errors.
+async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) -> (usize, usize) {
     use rand::Rng;
+    let (mut oks, mut refused) = (0, 0);
+    // A workload where every call failed would conserve stock trivially: the tally proves
+    // the calls did something, and a transport or INTERNAL error fails the test loudly.
+    let mut tally = |r: Result<(), tonic::Status>| match r {
+        Ok(()) => {
+            oks += 1;
+            true
+        }
+        Err(s) if s.code() == Code::FailedPrecondition => {
+            refused += 1;
+            false
+        }
+        Err(s) => panic!("worker {worker}: an unexpected error: {s:?}"),
+    };
     // Orders this client locked and has not settled yet (it settles its own orders only,
     // as order-service does).
     let mut mine: Vec<u64> = Vec::new();
@@ -412,7 +427,7 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
                     items.push(item(book + 1, 1));
                 }
                 for n in 0..sends {
-                    let locked = c.lock_stock(lock(order, items.clone())).await.is_ok();
+                    let locked = tally(c.lock_stock(lock(order, items.clone())).await.map(|_| ()));
                     if locked && n == 0 {
                         mine.push(order);
                     }
@@ -424,18 +439,18 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
                 // ago, while other clients still lock the same books.
                 let Some(o) = mine.pop() else { continue };
                 for _ in 0..sends {
-                    let _ = if dice < 55 {
+                    tally(if dice < 55 {
                         c.release_stock(release(o)).await.map(|_| ())
                     } else {
                         c.decr_stock(confirm(o)).await.map(|_| ())
-                    };
+                    });
                 }
             }
             // 17 %: a direct sale.
             75..92 => {
                 let req = pb::DecrStockRequest { order_id: order, items: vec![item(book, qty)] };
                 for _ in 0..sends {
-                    let _ = c.decr_stock(req.clone()).await;
+                    tally(c.decr_stock(req.clone()).await.map(|_| ()));
                 }
             }
             // 8 %: a restock.
@@ -443,11 +458,12 @@ async fn random_client(mut c: Client, worker: u64, books: u64, ops: usize) {
                 // One request id per operation: its retry is a replay, the next one a restock.
                 let req = incr(book, qty, &format!("w{worker}-{i}"));
                 for _ in 0..sends {
-                    let _ = c.incr_stock(req.clone()).await;
+                    tally(c.incr_stock(req.clone()).await.map(|_| ()));
                 }
             }
         }
     }
+    (oks, refused)
 }
 
 /// Under 32 concurrent random clients, every observed stock is conserved and never
@@ -481,13 +497,19 @@ async fn conservation_holds_under_a_long_random_concurrent_workload() {
             samples += 1;
         }
     }
-    // `random_client` ignores every answer, failures included, so this join surfaces
-    // only a panic in the client's own code. Note what that leaves open: a workload whose
-    // every call failed would still pass (conserved counters that never moved) — the
-    // samples and the final Reconcile prove conservation, not that the mix ran.
+    // Each worker returns its OK and refused counts; any other answer fails it, and a
+    // panic inside a worker (a transport error, say) surfaces at this join. Without the
+    // counts, a workload whose every call failed would still pass (conserved counters that
+    // never moved): the samples and the final Reconcile prove conservation, these prove
+    // that the mix ran.
+    let (mut oks, mut refused) = (0, 0);
     for w in workers {
-        w.await.unwrap();
+        let (o, r) = w.await.unwrap();
+        (oks, refused) = (oks + o, refused + r);
     }
+    // 4,800 operations send about 5,000 calls; restocks, my own settles and replayed
+    // retries always succeed, so well over 1,000 answer OK (about 3,000 in practice).
+    assert!(oks >= 1_000, "only {oks} calls succeeded ({refused} refused as sold out/settled)");
     // Had the workers finished before the first sample, the test would prove nothing.
     assert!(samples > 0);
     for b in 1..=BOOKS {

@@ -72,6 +72,30 @@ pub(super) async fn start(
     // One shutdown token for all three servers: `run` cancels it once and awaits the
     // tasks, whichever of them is still running.
     let shutdown = Shutdown::new();
+    let mut tasks = Vec::new();
+    let started = start_servers(opts, database, prefix, &shutdown, &mut tasks).await;
+    if started.is_err() {
+        // The caller only stops what it is handed, and an error hands it nothing: the
+        // servers already running would outlive the bench, holding their ports, pools and
+        // the database the caller is about to drop. ❌ DON'T `?` past a started server.
+        shutdown.cancel();
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    started
+}
+
+/// The body of [`start`]: each server's task goes into `tasks` the moment it is spawned,
+/// so [`start`] can stop the ones already running if a later step fails.
+async fn start_servers(
+    opts: &BenchOptions,
+    database: &str,
+    prefix: &str,
+    shutdown: &Shutdown,
+    tasks: &mut Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) -> anyhow::Result<Services> {
+    let infra = &opts.infra;
     // The catalog's Redis prefix for inventory too: inventory's keys sit under its own
     // `{<prefix>inv}` tag, apart from the catalog's, and all of the run's keys start with
     // one recognisable prefix in `redis-cli`.
@@ -85,9 +109,9 @@ pub(super) async fn start(
     // port-0 socket: waiting for it is waiting for "ready", and a server that fails
     // before binding drops the sender, which turns into the error below.
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let inventory = tokio::spawn(bookstore_inventory::run(inv, shutdown.clone(), move |b| {
+    tasks.push(tokio::spawn(bookstore_inventory::run(inv, shutdown.clone(), move |b| {
         let _ = tx.send(b.grpc);
-    }));
+    })));
     let inventory_addr = rx.await.context("inventory-service did not start")?;
 
     // The service's defaults otherwise (TTLs included), so the bench measures the
@@ -105,13 +129,13 @@ pub(super) async fn start(
         negative: std::time::Duration::from_secs(settings.negative_ttl_secs),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let catalog = tokio::spawn(bookstore_catalog::run_observed(
+    tasks.push(tokio::spawn(bookstore_catalog::run_observed(
         settings,
         shutdown.clone(),
         move |b, stats| {
             let _ = tx.send((b, stats));
         },
-    ));
+    )));
     // `run_observed` hands out the instance's Stats: the hit rates in the report are read
     // from the same counters the service exports on /metrics, without scraping text.
     // A gap worth knowing: if this (or the gateway below) fails to start, the `?` returns
@@ -128,9 +152,9 @@ pub(super) async fn start(
     gw.common.port = 0;
     gw.catalog_addr = format!("http://{}", bound.grpc);
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let gateway = tokio::spawn(bookstore_gateway::run(gw, shutdown.clone(), move |a| {
+    tasks.push(tokio::spawn(bookstore_gateway::run(gw, shutdown.clone(), move |a| {
         let _ = tx.send(a);
-    }));
+    })));
     let http = rx.await.context("gateway did not start")?;
 
     // A second handle on the same keys, to invalidate every list before a cold round.
@@ -142,9 +166,9 @@ pub(super) async fn start(
         http,
         stats,
         invalidator,
-        shutdown,
+        shutdown: shutdown.clone(),
         // Awaited in this order on the way out; all three got the one cancel already, so
         // the order only decides which join waits first, not who stops first.
-        tasks: vec![catalog, gateway, inventory],
+        tasks: std::mem::take(tasks),
     })
 }
