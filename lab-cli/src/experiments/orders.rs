@@ -61,29 +61,8 @@
 //!   second (the lock of a failing commit) is invisible to it — which is why `f` proves the
 //!   lock and its release from inventory's stock log, not from the counters.
 //!
-//! ## Predict before you measure
-//!
-//! The chain has two parallel lookups and three sequential steps. If every RPC on loopback
-//! costs ~0.5–1 ms and a MySQL commit with its redo-log flush ~1–3 ms, the lone order
-//! should take roughly max(ValidateToken, GetBook) + claim + LockStock + commit ≈
-//! 1 + 1 + 1 + 2 = 5 ms, and the sequential version (token, then each book) one lookup
-//! more. With N books the saving grows: sequential costs 1 + N lookups, parallel about one.
-//! Check the prediction against the bars; where it is off, find which step is slower than
-//! assumed (usually the commit: fsync on a busy disk).
-//!
-//! ## Exercises
-//!
-//! 1. Set the stock to 2 (`s` down to 2) and attempts to 200 (`B`). Does the burst's
-//!    created stay 1 (the lone first order took the other unit)? How does p99 change,
-//!    and why does it change while created does not?
-//! 2. Press `f` while every unit is locked. Why does the note say nothing was locked?
-//!    (LockStock refused the order before any commit could fail.) Then `c`, then `f`.
-//! 3. Press `e`, and in another terminal run the lesson's `mysql` query on `orders` while
-//!    the countdown runs; compare `expires_at` with the moment the order turns Cancelled.
-//!    The gap is at most one sweep interval (2 s in the lab): what bounds it?
-//! 4. Stop order-service (`bookstore-lab` supervisor: kill its PID from `status`) during
-//!    a countdown and start the stack again. Does the order still expire? Which row in
-//!    order_db made that possible, and what would an in-memory timer have done?
+//! The estimate of the lone order's chain and the exercises on this experiment are in
+//! `lessons/day32/lesson.md` ("延伸练习"), where the learner reads them.
 
 use std::time::Duration;
 
