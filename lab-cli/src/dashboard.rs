@@ -367,6 +367,47 @@ pub struct Rates {
 
 // A pure function of two scrapes and a duration, so the arithmetic is unit-tested with
 // literal `/metrics` text (below) instead of a running service and a sleep.
+/// The request counter and latency histogram a service exports, and how an error shows in
+/// the counter's labels; `None` for a component with neither (MariaDB, Redis, Consul).
+///
+/// One choice for the table's rates and the minute's history, so the two cannot read
+/// different families. The gRPC services count `grpc_requests_total{method, code}` (the
+/// platform's layer, `code` = the gRPC code's name), the gateway, an HTTP server,
+/// `http_requests_total{route, status}` with the same histogram shape. An error is a non-OK
+/// gRPC code — the answer the caller gets as a failure, NotFound and FailedPrecondition
+/// included — and for the gateway a 5xx, the convention its own middleware documents
+/// (`status=~"5.."`): a 404 for an unknown book is the gateway working, a 502 is it failing.
+pub(crate) fn request_metrics(s: &Scrape) -> Option<RequestMetrics> {
+    if s.has("grpc_requests_total") {
+        Some(RequestMetrics {
+            count: "grpc_requests_total",
+            histogram: "grpc_request_duration_seconds",
+            error_label: "code",
+            is_error: |c| c != "OK",
+        })
+    } else if s.has("http_requests_total") {
+        Some(RequestMetrics {
+            count: "http_requests_total",
+            histogram: "http_request_duration_seconds",
+            error_label: "status",
+            is_error: |c| c.starts_with('5'),
+        })
+    } else {
+        None
+    }
+}
+
+/// The metric names and error rule [`request_metrics`] chose for one service.
+pub(crate) struct RequestMetrics {
+    pub count: &'static str,
+    pub histogram: &'static str,
+    /// The label on `count` that carries the outcome (`code` or `status`).
+    pub error_label: &'static str,
+    // A plain `fn` pointer: two non-capturing closures of different types cannot share a
+    // field type, and a pointer needs no box.
+    pub is_error: fn(&str) -> bool,
+}
+
 // Worked example: scrape A at t = 10.0 s says `grpc_requests_total` = 5000 (summed over
 // methods and codes); scrape B at t = 11.2 s says 6200. QPS = (6200 − 5000) / 1.2 s = 1000.
 // Dividing by the nominal 1 s tick instead would report 1200 — a 20 % error from a
@@ -374,24 +415,27 @@ pub struct Rates {
 /// QPS, p99 and hit rate between two scrapes `dt` apart.
 pub fn rates(before: &Scrape, after: &Scrape, dt: Duration) -> Rates {
     let secs = dt.as_secs_f64();
-    // The gRPC services count `grpc_requests_total`; the gateway, an HTTP server, counts
-    // `http_requests_total{route,status}` with the same histogram shape. Whichever the
-    // service exports is its QPS — ❌ reading only the gRPC names left the gateway's row at
-    // `-` even under load (its samples were also lost to the `}` in `route="…/{id}"`).
-    let (count, histogram) = if after.has("grpc_requests_total") {
-        ("grpc_requests_total", "grpc_request_duration_seconds")
-    } else {
-        ("http_requests_total", "http_request_duration_seconds")
-    };
+    // ❌ Reading only the gRPC names left the gateway's row at `-` even under load (its
+    // samples were also lost to the `}` in `route="…/{id}"`): [`request_metrics`] picks
+    // whichever of the two families the service exports, as the history does.
     // `None` (not 0) for a component without either counter (MariaDB, Redis, Consul): they
     // serve no requests we count, and the table should say "-" for them.
     // `.max(0.0)`: across a restart the counter falls and the difference is negative; the
     // table shows 0.0 for that one interval (the charts restart instead, see `History::push`).
-    let qps = (after.has(count) && secs > 0.0)
-        .then(|| ((after.sum(count, &[]) - before.sum(count, &[])) / secs).max(0.0));
-    let p99_ms =
-        metrics::quantile_between(&before.buckets(histogram), &after.buckets(histogram), 0.99)
-            .map(|s| s * 1000.0);
+    let m = request_metrics(after);
+    let qps = m
+        .as_ref()
+        .filter(|_| secs > 0.0)
+        .map(|m| ((after.sum(m.count, &[]) - before.sum(m.count, &[])) / secs).max(0.0));
+    let p99_ms = m
+        .and_then(|m| {
+            metrics::quantile_between(
+                &before.buckets(m.histogram),
+                &after.buckets(m.histogram),
+                0.99,
+            )
+        })
+        .map(|s| s * 1000.0);
     // Outer `None`: this service has no cache (not the catalog). Inner `None`: it has one,
     // but nothing was looked up in the interval. Both render as `-`.
     let hit_rate = after.has("cache_requests_total").then(|| {

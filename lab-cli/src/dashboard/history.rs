@@ -30,6 +30,7 @@
 
 use std::collections::VecDeque;
 
+use super::{RequestMetrics, request_metrics};
 use crate::metrics::{self, Scrape};
 
 /// How far back the charts look, seconds.
@@ -52,27 +53,11 @@ pub struct Point {
 }
 
 impl Point {
-    // Which counter and which label: the gRPC services count `grpc_requests_total{method,
-    // code}` (the platform's layer, `code` = the gRPC code's name), the gateway counts
-    // `http_requests_total{route,status}`. An error is a non-OK gRPC code — the answer the
-    // caller gets as a failure, NotFound and FailedPrecondition included — and for the
-    // gateway a 5xx, the convention its own middleware documents (`status=~"5.."`): a 404 for
-    // an unknown book is the gateway working, a 502 is it failing.
     /// The point a scrape makes at time `at`; `None` for a component without a request
-    /// counter (MariaDB, Redis, Consul).
+    /// counter (MariaDB, Redis, Consul). Which counter, and what counts as an error, is
+    /// [`request_metrics`]'s choice, shared with the table's rates.
     pub fn from_scrape(at: f64, s: &Scrape) -> Option<Self> {
-        // A plain `fn` pointer for the error test: two non-capturing closures of different
-        // types cannot share a variable, and a pointer needs no box.
-        let (count, histogram, label, is_error): (_, _, _, fn(&str) -> bool) =
-            if s.has("grpc_requests_total") {
-                ("grpc_requests_total", "grpc_request_duration_seconds", "code", |c| c != "OK")
-            } else if s.has("http_requests_total") {
-                ("http_requests_total", "http_request_duration_seconds", "status", |c| {
-                    c.starts_with('5')
-                })
-            } else {
-                return None;
-            };
+        let RequestMetrics { count, histogram, error_label: label, is_error } = request_metrics(s)?;
         let series = s.samples.iter().filter(|x| x.name == count);
         // All series or none: a service built before the `code` label existed exports
         // `grpc_requests_total{method}` only, and counting "errors" among a mix would report
