@@ -109,8 +109,7 @@ impl CatalogApi {
         // Steps 1 and 2 in one round trip: read the version stamp (every list key embeds
         // it, which is what lets a write's single `INCR` invalidate all pages) and the
         // entry for it. A hit is decoded and returned without touching MySQL.
-        let Some((key, cached)) = self.cache.versioned_get(|v| self.cache.list_key(v, &q)).await
-        else {
+        let Some(found) = self.cache.versioned_get(|v| self.cache.list_key(v, &q)).await else {
             // Redis is down: straight to MySQL, still coalesced per query. The flight key
             // is the query's Debug form, prefixed so it can never equal a real cache key:
             // without Redis there is no cache key to coalesce on, but identical queries
@@ -118,48 +117,75 @@ impl CatalogApi {
             // exposed, since every request now misses.
             return self.lists.run(&format!("nocache:{q:?}"), || self.load_list(&q, None)).await;
         };
-        if let Some(bytes) = cached {
+        if let Some(bytes) = found.value {
             self.stats.cache(CacheKind::List, true);
             return decode(&bytes);
         }
         // Step 3: a miss. The key itself is the single-flight key: requests for the same
         // page coalesce, requests for different pages proceed in parallel.
         self.stats.cache(CacheKind::List, false);
-        self.lists.run(&key, || self.load_list(&q, Some(&key))).await
+        let slot = Slot { count_key: self.cache.list_count_key(found.version, &q), key: found.key };
+        self.lists.run(&slot.key, || self.load_list(&q, Some(&slot))).await
     }
 
-    /// The single-flight leader's work: check Redis once more, then MySQL, then fill.
-    ///
-    /// Why check again: a request that missed a moment ago may reach single-flight just
-    /// *after* the previous leader finished and left. Without this second GET it would
-    /// start a second query for a key that is now cached.
-    ///
-    /// `key` is `None` when Redis is down: the load then neither re-checks nor fills the
-    /// cache, it only answers.
+    /// The single-flight leader's load of a list page: MySQL, told the filter's total when
+    /// the cache knows it (see [`CatalogApi::lead`] for the re-check and the fill).
     async fn load_list(
         &self,
         q: &ListQuery,
-        key: Option<&str>,
+        slot: Option<&Slot>,
     ) -> Result<ListBooksResponse, Status> {
-        if let Some(key) = key
-            && let Some(bytes) = self.cache.get(key).await
-        {
+        self.lead(slot, |known_total| async move {
+            let page = self.store.list(q, known_total).await?;
+            // The applied page and size (defaulted, capped), not the request's: a client
+            // that asked for 10,000 rows reads `page_size: 100` and knows why it got 100.
+            let resp = ListBooksResponse {
+                books: page.books,
+                total: page.total,
+                page: q.page.page,
+                page_size: q.page.size,
+            };
+            Ok((resp, page.total))
+        })
+        .await
+    }
+
+    /// What every list or search leader does around its query: look at Redis once more,
+    /// query MySQL, fill the cache.
+    ///
+    /// Why look again: a request that missed a moment ago may reach single-flight just
+    /// *after* the previous leader finished and left. Without this second GET it would
+    /// start a second query for a key that is now cached. The same round trip reads the
+    /// filter's cached total, which `load` passes to the store so the statement need not
+    /// count (and the new total is cached when it had to).
+    ///
+    /// `slot` is `None` when Redis is down: the load then neither re-checks nor fills the
+    /// cache, it only answers. If the query fails, the error goes to every waiter and
+    /// *nothing* is cached: caching an error would turn a one-second database hiccup into
+    /// five minutes of failures.
+    async fn lead<M, Fut>(
+        &self,
+        slot: Option<&Slot>,
+        load: impl FnOnce(Option<u64>) -> Fut,
+    ) -> Result<M, Status>
+    where
+        M: Message + Default,
+        Fut: Future<Output = Result<(M, u64), Status>>,
+    {
+        let Some(slot) = slot else { return load(None).await.map(|(resp, _)| resp) };
+        let (cached, known_total) = self.cache.get_with_count(&slot.key, &slot.count_key).await;
+        if let Some(bytes) = cached {
             return decode(&bytes);
         }
-        // The one query. If it fails, the error goes to every waiter and *nothing* is
-        // cached: caching an error would turn a one-second database hiccup into five
-        // minutes of failures.
-        let page = self.store.list(q).await?;
-        // The applied page and size (defaulted, capped), not the request's: a client that
-        // asked for 10,000 rows reads `page_size: 100` and knows why it got 100.
-        let resp = ListBooksResponse {
-            books: page.books,
-            total: page.total,
-            page: q.page.page,
-            page_size: q.page.size,
-        };
-        if let Some(key) = key {
-            self.cache.put(key, &resp.encode_to_vec(), self.cache.ttls.list).await;
+        let (resp, total) = load(known_total).await?;
+        // The page and (if it was counted) its total, written side by side: both are
+        // stamped with the version the lookup read, so they retire together.
+        let bytes = resp.encode_to_vec();
+        let fill_page = self.cache.put(&slot.key, &bytes, self.cache.ttls.list);
+        if known_total.is_none() {
+            tokio::join!(fill_page, self.cache.put_count(&slot.count_key, total));
+        } else {
+            fill_page.await;
         }
         Ok(resp)
     }
@@ -174,38 +200,35 @@ impl CatalogApi {
     async fn search_books(&self, req: SearchBooksRequest) -> Result<SearchBooksResponse, Status> {
         let q = SearchQuery::parse(&req)?;
         let lookup = self.cache.versioned_get(|v| self.cache.search_key(v, &q)).await;
-        let key = lookup.as_ref().map(|(key, _)| key.clone());
-        if let Some((_, cached)) = lookup {
-            if let Some(bytes) = cached {
-                self.stats.cache(CacheKind::Search, true);
-                return decode(&bytes);
+        let slot = match lookup {
+            Some(found) => {
+                if let Some(bytes) = found.value {
+                    self.stats.cache(CacheKind::Search, true);
+                    return decode(&bytes);
+                }
+                self.stats.cache(CacheKind::Search, false);
+                let count_key = self.cache.search_count_key(found.version, &q);
+                Some(Slot { key: found.key, count_key })
             }
-            self.stats.cache(CacheKind::Search, false);
-        }
+            None => None,
+        };
         // As in `list_books`: the cache key when Redis answered, else a `nocache:` key, so
         // identical searches share one LIKE scan either way.
         // The same `nocache:` prefix as lists, but another flight group (`searches`), so a
         // search and a list whose Debug forms happened to match could still not share a load.
-        let flight_key = key.clone().unwrap_or_else(|| format!("nocache:{q:?}"));
+        let flight_key = slot.as_ref().map_or_else(|| format!("nocache:{q:?}"), |s| s.key.clone());
         self.searches
-            .run(&flight_key, || async {
-                // The leader's second look (see `load_list`), then the one scan, then the fill.
-                if let Some(key) = &key
-                    && let Some(bytes) = self.cache.get(key).await
-                {
-                    return decode(&bytes);
-                }
-                let page = self.store.search(&q).await?;
-                let resp = SearchBooksResponse {
-                    books: page.books,
-                    total: page.total,
-                    page: q.page.page,
-                    page_size: q.page.size,
-                };
-                if let Some(key) = &key {
-                    self.cache.put(key, &resp.encode_to_vec(), self.cache.ttls.list).await;
-                }
-                Ok(resp)
+            .run(&flight_key, || {
+                self.lead(slot.as_ref(), |known_total| async move {
+                    let page = self.store.search(&q, known_total).await?;
+                    let resp = SearchBooksResponse {
+                        books: page.books,
+                        total: page.total,
+                        page: q.page.page,
+                        page_size: q.page.size,
+                    };
+                    Ok((resp, page.total))
+                })
             })
             .await
     }
@@ -426,6 +449,13 @@ impl CatalogApi {
         });
     }
     // lesson:invalidate:end
+}
+
+/// Where a list or search leader finds and leaves its answer: the page's key and its
+/// filter's count key, both of the list version the lookup read.
+struct Slot {
+    key: String,
+    count_key: String,
 }
 
 /// Decodes a cached protobuf message; a corrupt entry is an internal error (logged).

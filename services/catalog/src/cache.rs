@@ -52,6 +52,7 @@
 //! | `{prefix}catalog:list:version` | an integer, `INCR`ed by every write | none: it must outlive every key stamped with it |
 //! | `{prefix}catalog:list:v42:p2:n20:price:ASC:k=rust` | protobuf `ListBooksResponse` | 300 s ± 10 % |
 //! | `{prefix}catalog:search:v42:p1:n20:q=100%` | protobuf `SearchBooksResponse` | 300 s ± 10 % |
+//! | `{prefix}catalog:count:v42:list:k=rust` | decimal text: how many books match | 300 s ± 10 % |
 //! | `{prefix}catalog:book:7` | protobuf `Book` | 3600 s ± 10 % |
 //! | `{prefix}catalog:book:999999` | empty string = "no such book" | 60 s ± 10 % |
 //!
@@ -132,6 +133,17 @@ pub fn jittered(base: Duration) -> Duration {
 }
 // lesson:jitter:end
 
+/// What [`Cache::versioned_get`] found: the list version it read, the key that version
+/// names, and the entry under that key (`None` on a miss).
+///
+/// The version travels with the key because a miss needs it once more: the page's total
+/// is cached under the same version (see [`Cache::list_count_key`]).
+pub struct Lookup {
+    pub version: u64,
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
 /// The catalog's view of Redis: keys, TTLs, and the few commands it needs.
 #[derive(Clone)]
 pub struct Cache {
@@ -168,12 +180,9 @@ impl Cache {
     /// DON'T above (trusting a process-local version): a write by another instance is seen
     /// on the very next request, exactly as with two sequential GETs.
     ///
-    /// Returns `(key, cached bytes)`, or `None` if Redis failed (the caller then bypasses
-    /// the cache for this request).
-    pub async fn versioned_get(
-        &self,
-        key_for: impl Fn(u64) -> String,
-    ) -> Option<(String, Option<Vec<u8>>)> {
+    /// Returns the [`Lookup`], or `None` if Redis failed (the caller then bypasses the
+    /// cache for this request).
+    pub async fn versioned_get(&self, key_for: impl Fn(u64) -> String) -> Option<Lookup> {
         let hint = self.version_hint.load(Ordering::Relaxed);
         let guessed = key_for(hint);
         let mut conn = self.conn.clone();
@@ -187,14 +196,14 @@ impl Cache {
                 // No version key yet means version 0: the first `INCR` creates it as 1.
                 let version = version.unwrap_or(0);
                 if version == hint {
-                    return Some((guessed, value));
+                    return Some(Lookup { version, key: guessed, value });
                 }
                 // `Relaxed` is enough: the hint is a guess that the next pipeline verifies,
                 // so a stale read of it costs at most one extra round trip, never a wrong page.
                 self.version_hint.store(version, Ordering::Relaxed);
                 let key = key_for(version);
                 let value = self.get(&key).await;
-                Some((key, value))
+                Some(Lookup { version, key, value })
             }
             Err(e) => {
                 tracing::warn!(error = %e, "redis GET list version failed; bypassing cache");
@@ -237,6 +246,30 @@ impl Cache {
         )
     }
 
+    /// `…catalog:count:v{version}:list:k={keyword}` — how many books a ListBooks keyword
+    /// matches (`k=` for the unfiltered list), under the same version as the pages.
+    ///
+    /// Why the total gets a key of its own: every page and sort of one filter shares it,
+    /// but while it lived only inside each page's value, every page's miss counted the
+    /// matches again. Counting is what makes a miss expensive: with a keyword,
+    /// `COUNT(*) OVER ()` makes the statement read *every* match before `LIMIT` may stop
+    /// (page 1 of a keyword needs only its first 20); unfiltered, a `COUNT(*)` over the
+    /// whole table rides along with every page. With the total known, a page is a bare
+    /// `LIMIT` that stops at its last row, and a page past the end needs no statement.
+    ///
+    /// Sort and page are not in the key: they reorder the matches, they do not change how
+    /// many there are. The version is, for the reason pages carry it: a publish changes
+    /// the count, and its `INCR` must retire the old one with the old pages.
+    pub fn list_count_key(&self, version: u64, q: &ListQuery) -> String {
+        format!("{}catalog:count:v{version}:list:k={}", self.prefix, q.keyword)
+    }
+
+    /// The count of a SearchBooks text: its own `search` namespace, because a search also
+    /// matches ISBNs and so counts differently from a ListBooks keyword of the same text.
+    pub fn search_count_key(&self, version: u64, q: &SearchQuery) -> String {
+        format!("{}catalog:count:v{version}:search:q={}", self.prefix, q.text)
+    }
+
     /// `…catalog:book:{id}`: one key per book, deleted by every write to that book.
     ///
     /// No version in detail keys: versions invalidate *everything* at once, which is right
@@ -260,6 +293,36 @@ impl Cache {
                 None
             }
         }
+    }
+
+    /// A single-flight leader's second look at its page, together with the filter's
+    /// cached total, in one pipelined round trip: `(page bytes, total)`, each `None` on a
+    /// miss or a Redis error (logged; the leader then loads as if both missed).
+    ///
+    /// The total is stored as decimal text, so `redis-cli GET` shows it as it is; a value
+    /// that does not parse counts as missing, never as 0 — a wrong 0 would make every
+    /// page of the filter look past the end.
+    pub async fn get_with_count(
+        &self,
+        key: &str,
+        count_key: &str,
+    ) -> (Option<Vec<u8>>, Option<u64>) {
+        let mut conn = self.conn.clone();
+        let reply: redis::RedisResult<(Option<Vec<u8>>, Option<String>)> =
+            redis::pipe().get(key).get(count_key).query_async(&mut conn).await;
+        match reply {
+            Ok((page, total)) => (page, total.and_then(|t| t.parse().ok())),
+            Err(e) => {
+                tracing::warn!(error = %e, key, "redis GET page and count failed; treating as misses");
+                (None, None)
+            }
+        }
+    }
+
+    /// Caches a filter's total under `count_key`, with the list TTL: a count lives exactly
+    /// as long as the pages it belongs to.
+    pub async fn put_count(&self, count_key: &str, total: u64) {
+        self.put(count_key, total.to_string().as_bytes(), self.ttls.list).await;
     }
 
     /// `SET key value EX ttl±10%`. A failure is logged and ignored: the answer was

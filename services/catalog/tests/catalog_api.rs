@@ -425,6 +425,48 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
     assert_eq!(fetched.into_inner().book.unwrap().title, "A Brand New Book");
 }
 
+/// A filter's total is counted once per list version and shared by every page and sort of
+/// that filter: a second page is one statement that counts nothing, a page past the end
+/// costs no statement at all, and a publish (a new version) counts afresh. Catches a total
+/// cached without the version (the old catalogue's count after a publish), a count key
+/// shared between filters (another keyword's total), and a past-the-end page that still
+/// scans the table.
+#[tokio::test]
+async fn a_filters_total_is_counted_once_per_version_and_pages_past_the_end_cost_no_query() {
+    let mut svc = spawn_catalog().await;
+    let before = svc.stats();
+    let first = svc.client.list_books(list(1, 5, SortField::Price, SortOrder::Asc, "rust")).await;
+    let matches = first.unwrap().into_inner().total;
+    assert!(matches > 5, "the seed has more than one page of Rust books: {matches}");
+    // The total as the cache now holds it, read from Redis directly: decimal text, under
+    // the version the page was read at.
+    let key = format!("{}catalog:count:v{}:list:k=rust", svc.prefix, svc.list_version().await);
+    let infra = bookstore_stack::testing::infra();
+    let mut redis = bookstore_platform::cache::connect(&infra.redis_url).await.unwrap();
+    let cached: Option<String> = redis::AsyncCommands::get(&mut redis, &key).await.unwrap();
+    assert_eq!(cached, Some(matches.to_string()), "{key}");
+
+    // Another page under another sort: a miss, one statement, the same total.
+    let second = svc.client.list_books(list(2, 5, SortField::Title, SortOrder::Desc, "rust")).await;
+    assert_eq!(second.unwrap().into_inner().total, matches);
+    // A page past the end: answered from the known total alone.
+    let beyond = u32::try_from(matches / 5 + 2).unwrap();
+    let past = svc.client.list_books(list(beyond, 5, SortField::Price, SortOrder::Asc, "rust"));
+    let past = past.await.unwrap().into_inner();
+    assert_eq!((past.books.len(), past.total), (0, matches));
+    let s = svc.stats().since(&before);
+    assert_eq!((s.list_misses, s.db_queries), (3, 2), "three misses, two statements: {s:?}");
+    // Another keyword has its own count: not the Rust total.
+    let other = svc.client.list_books(list(1, 5, SortField::Price, SortOrder::Asc, "redis")).await;
+    assert_ne!(other.unwrap().into_inner().total, matches, "a count shared between keywords");
+
+    // A publish bumps the version: the Rust total is counted again and includes the new book.
+    let token = svc.token().await;
+    svc.publish(&token, "Rust in Production").await;
+    let after = svc.client.list_books(list(beyond, 5, SortField::Price, SortOrder::Asc, "rust"));
+    assert_eq!(after.await.unwrap().into_inner().total, matches + 1);
+}
+
 /// The stampede defence: 500 concurrent reads of one cold list key reach MySQL once —
 /// the rest wait for that one load (single-flight) or find it in Redis.
 #[tokio::test]
