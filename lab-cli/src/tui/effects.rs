@@ -1,0 +1,357 @@
+//! The only place where a [`Command`] becomes real I/O: one spawned task per effect,
+//! reporting back to the loop as events.
+
+use std::{path::PathBuf, sync::Arc};
+
+use tokio::sync::mpsc;
+
+use super::Context;
+use crate::{
+    app::{App, Command, runs::Purpose},
+    event::Event,
+    experiments::{
+        arena::Arena,
+        cache::{self, CacheEvent, CacheParams},
+        discovery::{self, Action, DiscoveryEvent, DiscoveryTargets},
+        flash::{self, FlashEvent, FlashParams, FlashTargets, faults::Fault},
+        orders::{self, OrderParams, OrdersEvent},
+        payments::{self, PaymentsEvent, Scenario, Setup},
+        race::{self, RaceEvent, RaceParams},
+    },
+};
+
+// Statics, not fields of `App`: `App` is the state the screens render and the tests
+// build by hand, and a sender is an effect's handle, not state; `execute` has no other
+// place to keep it between two commands. A `Mutex` only because a static must be `Sync`:
+// the loop is its one user, so it is never contended. Taking the sender out (`take`) when
+// the run ends drops it, and the experiment's receiver then sees the channel closed.
+/// The running discovery experiment's action channel (`None` when it is not running).
+static DISCOVERY: std::sync::Mutex<Option<mpsc::UnboundedSender<Action>>> =
+    std::sync::Mutex::new(None);
+/// The running flash sale's fault channel, kept the same way as [`DISCOVERY`].
+static FLASH: std::sync::Mutex<Option<mpsc::UnboundedSender<Fault>>> = std::sync::Mutex::new(None);
+
+// The same shape for the lesson command that is running: one at a time (app/runs.rs), so
+// one slot; sending on it stops the script (the runner kills its process group).
+/// Stops the running lesson command or checkpoint check (`None` when none runs).
+static SCRIPT: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>> =
+    std::sync::Mutex::new(None);
+
+/// The loop's sender, cloned into every task an effect spawns.
+type Tx = mpsc::UnboundedSender<Event>;
+
+// Each experiment reports on its *own* channel (`RaceEvent` / `CacheEvent`) because the
+// experiment modules are library code shared with the plain mode and the tests, which
+// know nothing of the TUI's `Event`. [`forward`] adapts one to the other, and is awaited
+// before a `Failed` is sent so the failure is the last thing the screen sees, after any
+// progress that was already queued.
+/// Performs one side effect; results come back later as events.
+///
+/// Every effect that waits on the network is spawned, never awaited here: awaiting a
+/// database connect in the loop would freeze the keyboard (and `q`) for as long as it
+/// takes. Failures come back as events too, so they are shown, not lost.
+pub(super) fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &Tx) {
+    match cmd {
+        Command::RunScript { purpose, script } => run_script(purpose, script, ctx, tx),
+        // `take`: a second stop key press finds `None` and does nothing, rather than sending
+        // on a channel whose receiver already finished.
+        Command::StopScript => {
+            if let Some(stop) = SCRIPT.lock().expect("not poisoned").take() {
+                let _ = stop.send(());
+            }
+        }
+        // The one synchronous effect (see `app.rs`): a tiny local file, and a failure must be
+        // shown, not swallowed — a learner who marks a lesson done and loses it on restart
+        // would stop trusting the checkmarks.
+        Command::SaveProgress => {
+            if let Err(e) = app.progress.save(&ctx.lab_dir) {
+                app.notice = Some(format!("无法保存进度：{e}"));
+            }
+        }
+        Command::StartRace(params) => start_race(params, ctx, tx),
+        Command::StartCache(params) => start_cache(params, ctx, tx),
+        Command::StartDiscovery => start_discovery(ctx, tx),
+        // No running experiment (Esc already took the sender): the key is ignored, because
+        // there is nothing to act on; the screen's status line already says it stopped.
+        Command::Discovery(action) => {
+            if let Some(atx) = DISCOVERY.lock().expect("not poisoned").as_ref() {
+                let _ = atx.send(action);
+            }
+        }
+        Command::StopDiscovery => {
+            DISCOVERY.lock().expect("not poisoned").take();
+        }
+        Command::StartFlash { run, params } => start_flash(run, params, ctx, tx),
+        Command::Flash(fault) => {
+            if let Some(ftx) = FLASH.lock().expect("not poisoned").as_ref() {
+                let _ = ftx.send(fault);
+            }
+        }
+        Command::StopFlash => {
+            FLASH.lock().expect("not poisoned").take();
+        }
+        Command::FlashChecklist => flash_checklist(ctx, tx),
+        Command::StartOrders { run, params } => start_orders(run, params, ctx, tx),
+        Command::StartPayment { run, scenario, setup } => {
+            start_payment(run, scenario, setup, ctx, tx)
+        }
+        Command::OrderFault { run, .. } | Command::CancelOrder { run, .. } => {
+            order_action(run, cmd, ctx, tx)
+        }
+        Command::PublishBook | Command::ChangeStock(_) => cache_write(cmd, ctx, tx),
+    }
+}
+
+// The script's environment is read from `stack.json` now (`Context::for_lab`), and it
+// runs from the repository root the lessons were loaded from, exactly as
+// `lessons check --run` runs it.
+/// Runs a lesson command block or a checkpoint check; its outcome is a `ScriptDone`.
+fn run_script(purpose: Purpose, script: String, ctx: &Context, tx: &Tx) {
+    // The stop handle is stored before the spawn, so a `StopScript` that arrives as the
+    // very next event already finds it. A previous handle is replaced (and dropped):
+    // app/runs.rs starts a script only when none runs.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    *SCRIPT.lock().expect("not poisoned") = Some(stop_tx);
+    let root = crate::lessons::find_dir()
+        .ok()
+        .and_then(|d| d.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let run_ctx = crate::lessons::runner::Context::for_lab(&root, &ctx.lab_dir);
+    let tx = tx.clone();
+    // Spawned: a lesson command may run for minutes (a bench, a `sleep`), and the loop
+    // must keep drawing its output and accept the stop key meanwhile.
+    tokio::spawn(async move {
+        let outcome = crate::lessons::runner::run(&script, &run_ctx, Some(stop_rx)).await;
+        let _ = tx.send(Event::ScriptDone(purpose, outcome));
+    });
+}
+
+/// Starts the Day 30 race against the lab's MariaDB and Redis.
+fn start_race(params: RaceParams, ctx: &Context, tx: &Tx) {
+    let tx = tx.clone();
+    // The race needs MariaDB and Redis, not the services: it connects to the infra recorded
+    // in the lab directory (`try_infra_in`), so it works even when inventory-service is
+    // stopped. Connecting happens inside the spawned task — a refused connection becomes a
+    // `Failed` event on screen a moment later, while the keyboard stays responsive.
+    let dir = ctx.lab_dir.clone();
+    tokio::spawn(async move {
+        let (rtx, rrx) = mpsc::unbounded_channel();
+        // The forwarder starts before the run so progress reaches the screen while the
+        // race is still going; it ends when `rtx` (moved into `race::run`) is dropped.
+        let forward = forward(rrx, tx.clone(), Event::Race);
+        // An async block so the two set-up `?`s and the run share one error path: a
+        // refused connect and a failed lane both end as the same `Failed` below.
+        let result = async {
+            let infra = bookstore_stack::testing::try_infra_in(Some(&dir))?;
+            let arena = Arc::new(Arena::connect(&infra).await?);
+            race::run(arena, params, rtx).await
+        }
+        .await;
+        let _ = forward.await;
+        if let Err(e) = result {
+            let _ = tx.send(Event::Race(RaceEvent::Failed(format!("{e:#}"))));
+        }
+    });
+}
+
+/// Starts the Day 29 read load on the catalogue.
+fn start_cache(params: CacheParams, ctx: &Context, tx: &Tx) {
+    let tx = tx.clone();
+    // The addresses are resolved now (cheap file read) but used inside the task; if the
+    // catalog is not running, the error travels into the task and comes back as `Failed`,
+    // so both the success and the failure path report through the same event.
+    let targets = ctx.cache_targets();
+    tokio::spawn(async move {
+        let (ctx_tx, crx) = mpsc::unbounded_channel();
+        let forward = forward(crx, tx.clone(), Event::Cache);
+        let result = match targets {
+            Ok(t) => cache::run(t, params, ctx_tx).await,
+            // The sender must go before `forward.await`: the forwarder ends only when
+            // every sender is gone, and on this path no run took ownership of it —
+            // keeping it alive would park the task forever and never show `Failed`.
+            Err(e) => {
+                drop(ctx_tx);
+                Err(e)
+            }
+        };
+        let _ = forward.await;
+        if let Err(e) = result {
+            let _ = tx.send(Event::Cache(CacheEvent::Failed(format!("{e:#}"))));
+        }
+    });
+}
+
+// The discovery runner lives until its action sender is dropped: kept in a static
+// (one TUI per process), replaced by the next start, taken away by Esc.
+/// Starts the Day 35 load and its sampler; actions reach it through [`DISCOVERY`].
+fn start_discovery(ctx: &Context, tx: &Tx) {
+    let tx = tx.clone();
+    let targets = DiscoveryTargets::from_lab(&ctx.lab_dir);
+    // Stored before the spawn, so the learner's first action key (kill, restart) after
+    // Enter reaches this run; replacing an older sender ends the older run.
+    let (atx, arx) = mpsc::unbounded_channel();
+    *DISCOVERY.lock().expect("not poisoned") = Some(atx);
+    tokio::spawn(async move {
+        let (etx, erx) = mpsc::unbounded_channel();
+        let forward = forward(erx, tx.clone(), Event::Discovery);
+        let result = match targets {
+            Ok(t) => discovery::run(t, 16, arx, etx).await.map(drop),
+            Err(e) => {
+                drop(etx);
+                Err(e)
+            }
+        };
+        let _ = forward.await;
+        if let Err(e) = result {
+            let _ = tx.send(Event::Discovery(DiscoveryEvent::Failed(format!("{e:#}"))));
+        }
+    });
+}
+
+/// Starts sale `run` of the capstone; faults reach it through [`FLASH`].
+fn start_flash(run: u64, params: FlashParams, ctx: &Context, tx: &Tx) {
+    let tx = tx.clone();
+    let targets = FlashTargets::from_lab(&ctx.lab_dir);
+    let (ftx, frx) = mpsc::unbounded_channel();
+    *FLASH.lock().expect("not poisoned") = Some(ftx);
+    tokio::spawn(async move {
+        let (etx, erx) = mpsc::unbounded_channel();
+        let forward = forward(erx, tx.clone(), Event::Flash);
+        let result = match targets {
+            Ok(t) => flash::run(run, t, params, frx, etx).await.map(drop),
+            Err(e) => {
+                drop(etx);
+                Err(e)
+            }
+        };
+        let _ = forward.await;
+        if let Err(e) = result {
+            // Tagged like the sale's own events: a set-up that fails after the learner
+            // left (or started the next sale) is dropped with them.
+            let message = format!("{e:#}");
+            let _ = tx.send(Event::Flash(FlashEvent::Failed { run, message }));
+        }
+    });
+}
+
+// Spawned like the rest: the checklist calls every RPC of five services and asks
+// Consul, far too long to freeze a frame for; its result is one event, so no forwarder.
+/// Checks the Week 6 completion criteria against the stack and the saved benches.
+fn flash_checklist(ctx: &Context, tx: &Tx) {
+    let (tx, dir) = (tx.clone(), ctx.lab_dir.clone());
+    tokio::spawn(async move {
+        let items = flash::checklist::run(&dir).await.map_err(|e| format!("{e:#}"));
+        let _ = tx.send(Event::Flash(FlashEvent::Checklist(items)));
+    });
+}
+
+// Same shape as the cache: addresses now, everything else in the task, a failure comes
+// back as an event of this run.
+/// Starts run `run` of the orders experiment.
+fn start_orders(run: u64, params: OrderParams, ctx: &Context, tx: &Tx) {
+    let tx = tx.clone();
+    let targets = ctx.order_targets();
+    tokio::spawn(async move {
+        let (otx, orx) = mpsc::unbounded_channel();
+        let forward = forward(orx, tx.clone(), Event::Orders);
+        let result = match targets {
+            Ok(t) => orders::run(run, t, params, otx).await,
+            Err(e) => {
+                drop(otx);
+                Err(e)
+            }
+        };
+        let _ = forward.await;
+        if let Err(e) = result {
+            let message = format!("{e:#}");
+            let _ = tx.send(Event::Orders(OrdersEvent::Failed { run, message }));
+        }
+    });
+}
+
+// Same shape again; the report also comes back as `Finished`, so the `Ok` is dropped.
+/// Runs one payments scenario as run `run`.
+fn start_payment(run: u64, scenario: Scenario, setup: Option<Setup>, ctx: &Context, tx: &Tx) {
+    let tx = tx.clone();
+    let targets = ctx.payment_targets();
+    tokio::spawn(async move {
+        let (ptx, prx) = mpsc::unbounded_channel();
+        let forward = forward(prx, tx.clone(), Event::Payments);
+        let result = match targets {
+            Ok(t) => payments::run(run, t, scenario, setup, ptx).await.map(drop),
+            Err(e) => {
+                drop(ptx);
+                Err(e)
+            }
+        };
+        let _ = forward.await;
+        if let Err(e) = result {
+            let message = format!("{e:#}");
+            let _ = tx.send(Event::Payments(PaymentsEvent::Failed { run, message }));
+        }
+    });
+}
+
+// The learner's actions on the orders screen: one-shot tasks, like the cache's writes,
+// answered by a `Note` of the same run whether they worked or not. They need no handle
+// on the running experiment — the command carries the token and the ids, and the
+// watcher's next sample shows the effect on the stock. `_ => return` cannot happen
+// (`execute` passes only these two commands); it keeps the match exhaustive.
+/// A failing commit or a cancel on the orders screen, answered as a `Note` of `run`.
+fn order_action(run: u64, cmd: Command, ctx: &Context, tx: &Tx) {
+    let tx = tx.clone();
+    let targets = ctx.order_targets();
+    tokio::spawn(async move {
+        let result = match (targets, cmd) {
+            (Ok(t), Command::OrderFault { token, book, .. }) => {
+                orders::fail_commit(&t, &token, book).await
+            }
+            (Ok(t), Command::CancelOrder { token, order_id, .. }) => {
+                orders::cancel(&t, &token, order_id).await
+            }
+            (Err(e), _) => Err(e),
+            _ => return,
+        };
+        let text = result.unwrap_or_else(|e| format!("失败：{e:#}"));
+        let _ = tx.send(Event::Orders(OrdersEvent::Note { run, text }));
+    });
+}
+
+// Writes report as a `Note`, success or failure alike: the learner pressed a key and must
+// see an answer either way. `_ => return` is unreachable (`execute` only passes these
+// two commands); it is there to satisfy the exhaustive match without a panic.
+/// Publishes a book or changes the hot book's stock during the cache experiment.
+fn cache_write(cmd: Command, ctx: &Context, tx: &Tx) {
+    let tx = tx.clone();
+    let targets = ctx.cache_targets();
+    tokio::spawn(async move {
+        let result = match (targets, cmd) {
+            (Ok(t), Command::PublishBook) => cache::publish_book(&t).await,
+            (Ok(t), Command::ChangeStock(id)) => cache::change_stock(&t, id).await,
+            (Err(e), _) => Err(e),
+            _ => return,
+        };
+        let note = match result {
+            Ok(n) => n,
+            Err(e) => format!("失败：{e:#}"),
+        };
+        let _ = tx.send(Event::Cache(CacheEvent::Note(note)));
+    });
+}
+
+// `wrap` is a plain function pointer: the tuple-variant constructors `Event::Race` and
+// `Event::Cache` *are* functions `fn(RaceEvent) -> Event`, so no closure is needed. The
+// task ends when the experiment drops its sender, which is how the caller knows that
+// every event has been delivered.
+/// Re-sends every event of an experiment's own channel as a TUI [`Event`].
+fn forward<T: Send + 'static>(
+    mut rx: mpsc::UnboundedReceiver<T>,
+    tx: mpsc::UnboundedSender<Event>,
+    wrap: fn(T) -> Event,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            let _ = tx.send(wrap(e));
+        }
+    })
+}
