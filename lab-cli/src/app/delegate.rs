@@ -6,47 +6,62 @@ use ratatui::crossterm::event::KeyCode;
 use super::{App, Command, Screen};
 use crate::experiments::{orders::OrdersEvent, payments::PaymentsEvent};
 
+/// Esc, ← and Backspace: "back" on every screen.
+fn is_back(code: KeyCode) -> bool {
+    matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace)
+}
+
 impl App {
     // Esc is handled here, not in `orders`, because leaving a screen is `App`'s business
     // (which screen comes next); a notice is written only when the key produced one, so a
     // knob key does not wipe the answer to the learner's last action.
     /// Keys of the orders experiment (its logic lives in [`orders`]); Esc goes back.
     pub(super) fn orders_key(&mut self, code: KeyCode) -> Vec<Command> {
-        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
+        if is_back(code) {
             self.screen = Screen::Lesson;
             return Vec::new();
         }
-        let (cmds, notice) = self.orders.key(code);
-        if notice.is_some() {
-            self.notice = notice;
-        }
-        cmds
+        let answer = self.orders.key(code);
+        self.answer(answer)
     }
 
     /// Keys of the capstone; Esc goes back and stops the shoppers (the run still ends
     /// through catch-up in the background, so no fault is left half-done).
     pub(super) fn flash_key(&mut self, code: KeyCode) -> Vec<Command> {
-        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
+        if is_back(code) {
             self.screen = Screen::Lesson;
             let was_running = std::mem::take(&mut self.flash.running);
             return if was_running { vec![Command::StopFlash] } else { Vec::new() };
         }
-        let (cmds, notice) = self.flash.key(code);
-        if notice.is_some() {
-            self.notice = notice;
-        }
-        cmds
+        let answer = self.flash.key(code);
+        self.answer(answer)
     }
 
     /// Keys of the discovery experiment; Esc goes back and stops its load (the load would
     /// otherwise keep two cores busy behind a lesson the learner is reading).
     pub(super) fn discovery_key(&mut self, code: KeyCode) -> Vec<Command> {
-        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
+        if is_back(code) {
             self.screen = Screen::Lesson;
             let was_running = std::mem::take(&mut self.discovery.running);
             return if was_running { vec![Command::StopDiscovery] } else { Vec::new() };
         }
-        let (cmds, notice) = self.discovery.key(code);
+        let answer = self.discovery.key(code);
+        self.answer(answer)
+    }
+
+    /// Keys of the payments experiment (its logic lives in [`payments`]); Esc goes back.
+    pub(super) fn payments_key(&mut self, code: KeyCode) -> Vec<Command> {
+        if is_back(code) {
+            self.screen = Screen::Lesson;
+            return Vec::new();
+        }
+        let answer = self.payments.key(code);
+        self.answer(answer)
+    }
+
+    /// A screen's answer to a key: its commands go to the loop, its notice (if any) to the
+    /// footer.
+    fn answer(&mut self, (cmds, notice): (Vec<Command>, Option<String>)) -> Vec<Command> {
         if notice.is_some() {
             self.notice = notice;
         }
@@ -58,19 +73,6 @@ impl App {
         if let Some(n) = self.orders.on_event(e) {
             self.notice = Some(n);
         }
-    }
-
-    /// Keys of the payments experiment (its logic lives in [`payments`]); Esc goes back.
-    pub(super) fn payments_key(&mut self, code: KeyCode) -> Vec<Command> {
-        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
-            self.screen = Screen::Lesson;
-            return Vec::new();
-        }
-        let (cmds, notice) = self.payments.key(code);
-        if notice.is_some() {
-            self.notice = notice;
-        }
-        cmds
     }
 
     /// Folds a payments event; a scenario's verdict also goes to the footer.

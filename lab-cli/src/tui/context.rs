@@ -41,11 +41,7 @@ impl Context {
     /// The four services the orders experiment calls; all must be running.
     pub fn order_targets(&self) -> anyhow::Result<OrderTargets> {
         let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
-        let addr = |name: &str| {
-            state.service(name).map(|c| c.address.clone()).ok_or_else(|| {
-                anyhow::anyhow!("{name}-service is not running (start it with `bookstore-lab up`)")
-            })
-        };
+        let addr = |name: &str| address(&state, name, &format!("{name}-service"));
         Ok(OrderTargets {
             order: addr("order")?,
             inventory: addr("inventory")?,
@@ -61,11 +57,7 @@ impl Context {
     /// directory for scenario 3's kill and restart.
     pub fn payment_targets(&self) -> anyhow::Result<PaymentTargets> {
         let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
-        let addr = |name: &str| {
-            state.service(name).map(|c| c.address.clone()).ok_or_else(|| {
-                anyhow::anyhow!("{name} is not running (start it with `bookstore-lab up`)")
-            })
-        };
+        let addr = |name: &str| address(&state, name, name);
         Ok(PaymentTargets {
             order: addr("order")?,
             inventory: addr("inventory")?,
@@ -77,4 +69,13 @@ impl Context {
             lab_dir: self.lab_dir.clone(),
         })
     }
+}
+
+/// The recorded address of the service `name`, or an error that calls it `shown` and says
+/// how to start it.
+fn address(state: &StackState, name: &str, shown: &str) -> anyhow::Result<String> {
+    state
+        .service(name)
+        .map(|c| c.address.clone())
+        .ok_or_else(|| anyhow::anyhow!("{shown} is not running (start it with `bookstore-lab up`)"))
 }

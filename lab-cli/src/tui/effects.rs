@@ -40,11 +40,6 @@ static SCRIPT: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>> =
 /// The loop's sender, cloned into every task an effect spawns.
 type Tx = mpsc::UnboundedSender<Event>;
 
-// Each experiment reports on its *own* channel (`RaceEvent` / `CacheEvent`) because the
-// experiment modules are library code shared with the plain mode and the tests, which
-// know nothing of the TUI's `Event`. [`forward`] adapts one to the other, and is awaited
-// before a `Failed` is sent so the failure is the last thing the screen sees, after any
-// progress that was already queued.
 /// Performs one side effect; results come back later as events.
 ///
 /// Every effect that waits on the network is spawned, never awaited here: awaiting a
@@ -128,56 +123,28 @@ fn run_script(purpose: Purpose, script: String, ctx: &Context, tx: &Tx) {
 
 /// Starts the Day 30 race against the lab's MariaDB and Redis.
 fn start_race(params: RaceParams, ctx: &Context, tx: &Tx) {
-    let tx = tx.clone();
     // The race needs MariaDB and Redis, not the services: it connects to the infra recorded
     // in the lab directory (`try_infra_in`), so it works even when inventory-service is
     // stopped. Connecting happens inside the spawned task — a refused connection becomes a
     // `Failed` event on screen a moment later, while the keyboard stays responsive.
     let dir = ctx.lab_dir.clone();
-    tokio::spawn(async move {
-        let (rtx, rrx) = mpsc::unbounded_channel();
-        // The forwarder starts before the run so progress reaches the screen while the
-        // race is still going; it ends when `rtx` (moved into `race::run`) is dropped.
-        let forward = forward(rrx, tx.clone(), Event::Race);
-        // An async block so the two set-up `?`s and the run share one error path: a
-        // refused connect and a failed lane both end as the same `Failed` below.
-        let result = async {
-            let infra = bookstore_stack::testing::try_infra_in(Some(&dir))?;
-            let arena = Arc::new(Arena::connect(&infra).await?);
-            race::run(arena, params, rtx).await
-        }
-        .await;
-        let _ = forward.await;
-        if let Err(e) = result {
-            let _ = tx.send(Event::Race(RaceEvent::Failed(format!("{e:#}"))));
-        }
+    let failed = |m| Event::Race(RaceEvent::Failed(m));
+    spawn_experiment(tx, Event::Race, failed, move |rtx| async move {
+        let infra = bookstore_stack::testing::try_infra_in(Some(&dir))?;
+        let arena = Arc::new(Arena::connect(&infra).await?);
+        race::run(arena, params, rtx).await
     });
 }
 
 /// Starts the Day 29 read load on the catalogue.
 fn start_cache(params: CacheParams, ctx: &Context, tx: &Tx) {
-    let tx = tx.clone();
     // The addresses are resolved now (cheap file read) but used inside the task; if the
     // catalog is not running, the error travels into the task and comes back as `Failed`,
     // so both the success and the failure path report through the same event.
     let targets = ctx.cache_targets();
-    tokio::spawn(async move {
-        let (ctx_tx, crx) = mpsc::unbounded_channel();
-        let forward = forward(crx, tx.clone(), Event::Cache);
-        let result = match targets {
-            Ok(t) => cache::run(t, params, ctx_tx).await,
-            // The sender must go before `forward.await`: the forwarder ends only when
-            // every sender is gone, and on this path no run took ownership of it —
-            // keeping it alive would park the task forever and never show `Failed`.
-            Err(e) => {
-                drop(ctx_tx);
-                Err(e)
-            }
-        };
-        let _ = forward.await;
-        if let Err(e) = result {
-            let _ = tx.send(Event::Cache(CacheEvent::Failed(format!("{e:#}"))));
-        }
+    let failed = |m| Event::Cache(CacheEvent::Failed(m));
+    spawn_experiment(tx, Event::Cache, failed, move |ctx_tx| async move {
+        cache::run(targets?, params, ctx_tx).await
     });
 }
 
@@ -185,52 +152,27 @@ fn start_cache(params: CacheParams, ctx: &Context, tx: &Tx) {
 // (one TUI per process), replaced by the next start, taken away by Esc.
 /// Starts the Day 35 load and its sampler; actions reach it through [`DISCOVERY`].
 fn start_discovery(ctx: &Context, tx: &Tx) {
-    let tx = tx.clone();
     let targets = DiscoveryTargets::from_lab(&ctx.lab_dir);
     // Stored before the spawn, so the learner's first action key (kill, restart) after
     // Enter reaches this run; replacing an older sender ends the older run.
     let (atx, arx) = mpsc::unbounded_channel();
     *DISCOVERY.lock().expect("not poisoned") = Some(atx);
-    tokio::spawn(async move {
-        let (etx, erx) = mpsc::unbounded_channel();
-        let forward = forward(erx, tx.clone(), Event::Discovery);
-        let result = match targets {
-            Ok(t) => discovery::run(t, 16, arx, etx).await.map(drop),
-            Err(e) => {
-                drop(etx);
-                Err(e)
-            }
-        };
-        let _ = forward.await;
-        if let Err(e) = result {
-            let _ = tx.send(Event::Discovery(DiscoveryEvent::Failed(format!("{e:#}"))));
-        }
+    let failed = |m| Event::Discovery(DiscoveryEvent::Failed(m));
+    spawn_experiment(tx, Event::Discovery, failed, move |etx| async move {
+        discovery::run(targets?, 16, arx, etx).await
     });
 }
 
 /// Starts sale `run` of the capstone; faults reach it through [`FLASH`].
 fn start_flash(run: u64, params: FlashParams, ctx: &Context, tx: &Tx) {
-    let tx = tx.clone();
     let targets = FlashTargets::from_lab(&ctx.lab_dir);
     let (ftx, frx) = mpsc::unbounded_channel();
     *FLASH.lock().expect("not poisoned") = Some(ftx);
-    tokio::spawn(async move {
-        let (etx, erx) = mpsc::unbounded_channel();
-        let forward = forward(erx, tx.clone(), Event::Flash);
-        let result = match targets {
-            Ok(t) => flash::run(run, t, params, frx, etx).await.map(drop),
-            Err(e) => {
-                drop(etx);
-                Err(e)
-            }
-        };
-        let _ = forward.await;
-        if let Err(e) = result {
-            // Tagged like the sale's own events: a set-up that fails after the learner
-            // left (or started the next sale) is dropped with them.
-            let message = format!("{e:#}");
-            let _ = tx.send(Event::Flash(FlashEvent::Failed { run, message }));
-        }
+    // Tagged like the sale's own events: a set-up that fails after the learner
+    // left (or started the next sale) is dropped with them.
+    let failed = move |message| Event::Flash(FlashEvent::Failed { run, message });
+    spawn_experiment(tx, Event::Flash, failed, move |etx| async move {
+        flash::run(run, targets?, params, frx, etx).await
     });
 }
 
@@ -249,46 +191,20 @@ fn flash_checklist(ctx: &Context, tx: &Tx) {
 // back as an event of this run.
 /// Starts run `run` of the orders experiment.
 fn start_orders(run: u64, params: OrderParams, ctx: &Context, tx: &Tx) {
-    let tx = tx.clone();
     let targets = ctx.order_targets();
-    tokio::spawn(async move {
-        let (otx, orx) = mpsc::unbounded_channel();
-        let forward = forward(orx, tx.clone(), Event::Orders);
-        let result = match targets {
-            Ok(t) => orders::run(run, t, params, otx).await,
-            Err(e) => {
-                drop(otx);
-                Err(e)
-            }
-        };
-        let _ = forward.await;
-        if let Err(e) = result {
-            let message = format!("{e:#}");
-            let _ = tx.send(Event::Orders(OrdersEvent::Failed { run, message }));
-        }
+    let failed = move |message| Event::Orders(OrdersEvent::Failed { run, message });
+    spawn_experiment(tx, Event::Orders, failed, move |otx| async move {
+        orders::run(run, targets?, params, otx).await
     });
 }
 
 // Same shape again; the report also comes back as `Finished`, so the `Ok` is dropped.
 /// Runs one payments scenario as run `run`.
 fn start_payment(run: u64, scenario: Scenario, setup: Option<Setup>, ctx: &Context, tx: &Tx) {
-    let tx = tx.clone();
     let targets = ctx.payment_targets();
-    tokio::spawn(async move {
-        let (ptx, prx) = mpsc::unbounded_channel();
-        let forward = forward(prx, tx.clone(), Event::Payments);
-        let result = match targets {
-            Ok(t) => payments::run(run, t, scenario, setup, ptx).await.map(drop),
-            Err(e) => {
-                drop(ptx);
-                Err(e)
-            }
-        };
-        let _ = forward.await;
-        if let Err(e) = result {
-            let message = format!("{e:#}");
-            let _ = tx.send(Event::Payments(PaymentsEvent::Failed { run, message }));
-        }
+    let failed = move |message| Event::Payments(PaymentsEvent::Failed { run, message });
+    spawn_experiment(tx, Event::Payments, failed, move |ptx| async move {
+        payments::run(run, targets?, scenario, setup, ptx).await
     });
 }
 
@@ -336,6 +252,41 @@ fn cache_write(cmd: Command, ctx: &Context, tx: &Tx) {
             Err(e) => format!("失败：{e:#}"),
         };
         let _ = tx.send(Event::Cache(CacheEvent::Note(note)));
+    });
+}
+
+// Each experiment reports on its *own* channel (`RaceEvent`, `CacheEvent`, …) because the
+// experiment modules are library code shared with the plain mode and the tests, which
+// know nothing of the TUI's `Event`; [`forward`] adapts one to the other.
+// The sender is handed *into* `run`'s future, never kept out here: every way the future
+// ends — an early `?` on a missing target included — drops it, so the forwarder always
+// ends and the `Failed` below is always sent. ❌ A sender kept alive outside the run
+// parks the task on `forward.await` forever, and the screen never shows the failure.
+/// Runs an experiment in its own task: its events go to the loop as they come, and its
+/// error, if any, follows as the last event (`failed` wraps the message).
+fn spawn_experiment<T, R, Fut>(
+    tx: &Tx,
+    wrap: fn(T) -> Event,
+    failed: impl FnOnce(String) -> Event + Send + 'static,
+    run: impl FnOnce(mpsc::UnboundedSender<T>) -> Fut + Send + 'static,
+) where
+    T: Send + 'static,
+    R: Send + 'static,
+    Fut: Future<Output = anyhow::Result<R>> + Send + 'static,
+{
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let (etx, erx) = mpsc::unbounded_channel();
+        // The forwarder starts before the run so progress reaches the screen while the
+        // run is still going; it ends when the run's future drops `etx`.
+        let forward = forward(erx, tx.clone(), wrap);
+        let result = run(etx).await;
+        // Awaited before `Failed` is sent, so the failure is the last thing the screen
+        // sees, after any progress that was already queued.
+        let _ = forward.await;
+        if let Err(e) = result {
+            let _ = tx.send(failed(format!("{e:#}")));
+        }
     });
 }
 
