@@ -27,11 +27,8 @@
 //! - ✅ DO make rendering a function of `&App` only. `ui/` can then be snapshot-tested on
 //!   ratatui's `TestBackend` at a fixed size (tests/screens.rs) — what the learner sees at
 //!   80×24 is pinned in a `.snap` file and reviewed like code.
-//! - ❌ DON'T write the "god loop": one 370-line `loop {}` that sends requests, aggregates
-//!   latencies, computes the layout and polls the keyboard in turn (oha's `monitor.rs` is the
-//!   example STYLE.md cites). Every concern then blocks the others — a slow frame delays
-//!   the load, a slow request freezes the keyboard — and nothing can be tested without a
-//!   real terminal and a real server.
+//! - ❌ DON'T write the "god loop" that sends requests, aggregates, lays out and polls the
+//!   keyboard in turn (sketched, with what it costs, in `tui.rs`).
 //!
 //! ## Why `update` returns commands instead of doing I/O
 //!
@@ -168,8 +165,13 @@ pub enum Screen {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     StartRace(RaceParams),
+    /// Start the Zipf read load on the catalogue with these knobs.
     StartCache(CacheParams),
+    /// `p`: publish a book as the lab's admin — a catalogue write that must evict the
+    /// cached list pages, or the new book stays invisible until their TTL.
     PublishBook,
+    /// `u`: sell one copy of this book in inventory (or restock it near zero) — a write
+    /// that must evict nothing, since the cached book holds no stock.
     ChangeStock(u64),
     /// Start the Day 35 load and its sampler.
     StartDiscovery,
@@ -228,6 +230,7 @@ pub enum Command {
 // can build one from a `Library` and a `Progress` and never touch the network.
 /// The whole TUI state.
 pub struct App {
+    /// The screen on show; `on_key` and `ui::render` both match on it.
     pub screen: Screen,
     /// In manifest order, which is course order.
     pub items: Vec<LessonItem>,
@@ -252,6 +255,8 @@ pub struct App {
     // `None` until the first poll arrives: "not measured yet" is a different screen from
     // "nothing is running" (an empty snapshot).
     pub dashboard: Option<DashboardSnapshot>,
+    /// The learner's progress as loaded at start; keys change it, and only
+    /// `Command::SaveProgress` (run by the loop) writes it back to `progress.json`.
     pub progress: Progress,
     /// A message for the footer (drawn on its own rows above the key line).
     pub notice: Option<String>,
@@ -304,6 +309,8 @@ impl App {
             .lessons
             .iter()
             .filter(|l| l.is_available())
+            // The error as text with its whole context chain (`{:#}`): the lesson screen shows
+            // "lessons/day30/lesson.md: …" with the cause, not only the outermost message.
             .map(|l| (l.id.clone(), library.text(l).map_err(|e| format!("{e:#}"))))
             .collect();
         Self {
@@ -326,6 +333,8 @@ impl App {
             dashboard: None,
             progress,
             notice: None,
+            // The size of the screen snapshots: tests drive keys without ever drawing, and
+            // the lesson keys then clamp against the same layout the `.snap` files show.
             viewport: (80, 24),
             quit: false,
         }
@@ -405,6 +414,9 @@ impl App {
             return Vec::new();
         }
         // `q` is global too, because a learner who is lost must always have one key that works.
+        // Unlike Ctrl-C it quits even while a lesson command runs: the runtime's shutdown
+        // cancels the runner, whose `kill_on_drop` takes bash with it — but not what bash
+        // started, since the process-group kill runs only when a run ends or is stopped.
         if k.code == KeyCode::Char('q') {
             self.quit = true;
             return Vec::new();
@@ -421,6 +433,9 @@ impl App {
             Screen::Discovery => self.discovery_key(k.code),
             Screen::Payments => self.payments_key(k.code),
             Screen::Flash => self.flash_key(k.code),
+            // The same rule as the lesson's Esc: the first Esc stops a running check, the
+            // next one leaves — leaving never strands a process that holds the one run
+            // slot (app/runs.rs) the lesson's own commands need.
             Screen::Checkpoint => {
                 if k.code == KeyCode::Esc
                     && let Some(stop) = self.stop_run_key()

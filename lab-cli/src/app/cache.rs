@@ -13,27 +13,45 @@ use crate::experiments::cache::{CacheEvent, CacheParams, HitCounts};
 /// The Day 29 cache screen.
 #[derive(Clone, Debug, Default)]
 pub struct CacheState {
+    /// The knobs for the next run (`-`/`+` readers); a running load keeps the ones it
+    /// started with, because `StartCache` carries a copy.
     pub params: CacheParams,
     pub running: bool,
+    /// A run finished in this session: the lesson's reveal may quote its figures.
     pub done: bool,
+    /// How many books the run listed; the Zipf ranks are spread over exactly these, so a
+    /// larger catalogue at the same skew lowers the hit rate a short run can reach.
     pub books: u64,
     // `None` until the run has listed the catalogue; the `u` key needs it and says so.
+    /// The most-read book (Zipf rank 0: the newest listed), whose stock `u` changes and the
+    /// screen follows.
     pub hot: Option<u64>,
+    /// The load engine's snapshot: client-side TPS and latency, cumulative since Enter.
     pub load: Snapshot,
     /// Hit rate per second, in percent (for the sparkline).
     // Integers because ratatui's `Sparkline` takes `u64`s; rounded percent is all a
     // sparkline 78 columns wide can show anyway. It grows by one per second of a run (30
     // by default), so it needs no cap for a lab session.
     pub hit_series: Vec<u64>,
+    /// catalog-service's own `cache_requests_total`, differenced over the last second —
+    /// the server's count, not a guess from client-side latencies.
     pub last_second: HitCounts,
+    /// The same counters since the run's first scrape (the baseline taken at start), so
+    /// lookups from before Enter (a lesson command's `grpcurl`) are not in the headline.
     pub total: HitCounts,
     // `None` when the read failed (service restarted mid-run): the screen shows `-` rather
     // than a stale number that would look like a missed invalidation.
     pub hot_stock: Option<i32>,
+    /// Answers to `p` and `u`, oldest first, so each dip can be matched to its write.
     pub notes: Vec<String>,
+    /// Why the run stopped (catalog-service not running, say); replaces the status line.
     pub error: Option<String>,
 }
 
+// 16 (the default, `CacheParams::default`) is a step, so the first `+` or `-` lands on a
+// neighbour instead of snapping somewhere unexpected; 1 reader is there to show that the
+// hit rate does not depend on concurrency, only on the skew and the catalogue size.
+/// Steps of the readers knob.
 const READER_STEPS: &[u32] = &[1, 4, 8, 16, 32, 64];
 
 impl App {
@@ -69,6 +87,8 @@ impl App {
             KeyCode::Char('+') | KeyCode::Char('=') => {
                 self.cache.params.readers = step(READER_STEPS, self.cache.params.readers, true)
             }
+            // Enter during a run lands here and does nothing: the load ends on its own after
+            // `duration_secs`, and a second load would double the readers behind one chart.
             _ => {}
         }
         Vec::new()
@@ -82,6 +102,8 @@ impl App {
     pub(super) fn on_cache(&mut self, e: CacheEvent) {
         let c = &mut self.cache;
         match e {
+            // The runner picks the hot book (the newest one listed, rank 0 of its Zipf draw);
+            // the screen only learns it here, which is why `u` waits for this event.
             CacheEvent::Started { books, hot } => {
                 c.books = books;
                 c.hot = Some(hot);

@@ -22,12 +22,16 @@ pub struct Lane {
     pub live: Snapshot,
     /// Answers/s per snapshot interval, for the chart (every snapshot, the final one too).
     pub tps: TpsSeries,
+    /// Set once by `Finished`: the buyers' confirmed sales next to the stock the *store*
+    /// holds afterwards (`remaining`), so an oversell shows twice — as sold > stock and as
+    /// a negative remainder; if the two disagree, a sale was confirmed but not written.
     pub result: Option<StrategyResult>,
 }
 
 /// The Day 30 race screen.
 #[derive(Clone, Debug, Default)]
 pub struct RaceState {
+    /// The knobs (`s`/`S`, `b`/`B`, `t`/`T`), seeded from the command line's flags.
     pub params: RaceParams,
     // Why both `params` and `ran_with`: the learner may press `S` to prepare the next run
     // while looking at the last one. The lanes' oversell must use the stock of the run on
@@ -35,7 +39,10 @@ pub struct RaceState {
     // count. (The line on top shows the knobs: it describes the *next* run.)
     /// The parameters of the run on screen (the knobs may have moved since).
     pub ran_with: Option<RaceParams>,
+    /// Between Enter and `Done`/`Failed`; gates Enter, so two races never share the arena.
     pub running: bool,
+    /// `Done` arrived: all three lanes ran. The lesson's reveal waits for this (and for
+    /// at least one result, see `App::measured`), not for the first finished lane.
     pub done: bool,
     // A fixed array indexed by `Strategy::index()`, not a `HashMap<Strategy, Lane>`: the
     // lanes are always three, always in the lesson's order (naive, FOR UPDATE, Lua), and
@@ -67,6 +74,8 @@ impl App {
     /// wants to press a key 90 times. Enter while a run is going starts nothing - two
     /// overlapping races would compete for the same database and spoil both measurements.
     pub(super) fn race_key(&mut self, code: KeyCode) -> Vec<Command> {
+        // The knobs move during a run too: they describe the next run, and the lanes read
+        // the one on screen from `ran_with`, which these keys never touch.
         let p = &mut self.race.params;
         match code {
             KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => self.screen = Screen::Lesson,

@@ -13,7 +13,9 @@ use crate::{lessons::ExperimentKind, ui::lesson};
 pub struct LessonItem {
     /// The manifest id (`day30`), also the key of `App::texts` and of `progress.json`.
     pub id: String,
+    /// The course day (29–35), printed before the title so the list reads as the week.
     pub day: u32,
+    /// The manifest's title, Chinese as the learner reads it.
     pub title: String,
     /// Planned lessons are listed too (so the learner sees the week), but cannot be opened.
     pub available: bool,
@@ -40,6 +42,9 @@ impl App {
     /// Keys of the lesson list. Opening a planned lesson is refused with a notice instead
     /// of an empty screen.
     pub(super) fn home_key(&mut self, code: KeyCode) -> Vec<Command> {
+        // `selected` stays below `n` (↓ clamps to the last row), so the two `items[..]`
+        // below are in range — as long as the manifest lists a lesson at all: nothing
+        // rejects an empty `[[lessons]]` list today, and Enter would then panic.
         let n = self.items.len();
         match code {
             KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
@@ -76,7 +81,7 @@ impl App {
     // key — the same pure function the renderer calls, well under a millisecond.
     /// Keys while reading: scrolling, section and lesson jumps; `x` opens the lesson's
     /// experiment (from the manifest, so a new lesson gets an experiment by data, not by
-    /// code); `c` marks the lesson done.
+    /// code); `c` opens its checkpoint, whose passing marks the lesson done.
     pub(super) fn lesson_key(&mut self, code: KeyCode) -> Vec<Command> {
         // The page as the renderer will draw it at the current terminal size; `last` is the
         // first row of the final full page, the largest scroll that leaves no blank space
@@ -89,6 +94,8 @@ impl App {
         let top = self.lesson.scroll.min(last);
         // A step of a page keeps one row of the previous page in view, so the eye finds its
         // place; a section jump puts the heading on the top row (or as high as the end allows).
+        // `max(1)` for a window of one text row (a terminal shrunk to a few lines): a page
+        // step of 0 would make PgDn do nothing at all.
         let step = page.saturating_sub(1).max(1);
         self.lesson.scroll = match code {
             KeyCode::Up | KeyCode::Char('k') => top.saturating_sub(1),
@@ -107,6 +114,8 @@ impl App {
                 self.step_lesson(code == KeyCode::Char('>'));
                 return Vec::new();
             }
+            // The first Esc stops a running command and stays; only the next one leaves, so
+            // leaving the lesson never strands a process whose output has nowhere to go.
             KeyCode::Esc if self.runs.running.is_some() => {
                 return self.stop_run_key().unwrap_or_default();
             }
@@ -115,6 +124,9 @@ impl App {
                 top
             }
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Enter => {
+                // `doc.commands` are the label rows of the page as laid out now, the same rows
+                // the renderer numbers; the scroll that brings a label into view may point
+                // past the last page near the end of the text, hence the clamp.
                 let (cmds, scroll) = self.command_key(code, &doc.commands, top, page);
                 self.lesson.scroll = scroll.min(last);
                 return cmds;
@@ -161,6 +173,8 @@ impl App {
             Some(index) => {
                 self.selected = index;
                 self.lesson = LessonView { index, scroll: 0 };
+                // The selection is an index into the *old* lesson's command blocks; kept,
+                // Enter would run the new lesson's block of that number, never selected.
                 self.runs.selected = None;
             }
             None if forward => self.notice = Some("已经是最后一课（后面的课尚未开放）".into()),
