@@ -2,8 +2,8 @@
 //!
 //! The loop owns the [`App`]; everything else — keys, ticks, experiments, the dashboard
 //! poller — runs in its own task and only *sends* events. So a slow database cannot
-//! freeze the keyboard, and a slow frame cannot slow the load (DON'T: oha's single loop
-//! that aggregates, lays out and reads input in one place).
+//! freeze the keyboard, and a slow frame cannot slow the load (the alternative is
+//! sketched below, under "The god loop, for contrast").
 //!
 //! ## Why one channel and one loop
 //!
@@ -46,12 +46,6 @@
 //! And if drawing fails (the terminal went away — a closed SSH session), `draw(..)?`
 //! returns the error: the guard's `Drop` still runs, and the process exits with a message
 //! instead of spinning on a dead terminal.
-//!
-//! ## Exercise
-//!
-//! Temporarily `.await` the race inside `execute` instead of spawning it, run the TUI and
-//! press Enter on the race screen, then `q`. Count the seconds until the TUI reacts —
-//! that delay is the reason every effect here is spawned.
 //!
 //! ## The god loop, for contrast
 //!
@@ -114,7 +108,8 @@ use crate::{
 
 // Order matters at the top: the guard is created first (so any later `?` restores the
 // terminal on the way out), then the channel, then the producers that hold clones of `tx`.
-// The loop ends when `q` sets `app.quit` or when every sender is gone (`recv()` → `None`).
+// The loop ends when `q` (or Ctrl-C) sets `app.quit`; `recv()` → `None` cannot happen
+// while `run` itself holds `tx`, which it keeps to hand to `execute`.
 // Returning drops `guard` — that is what puts the learner's shell back.
 /// Runs the TUI until the learner quits. The terminal is restored on every exit path.
 pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
@@ -138,10 +133,12 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
         // Draw first, then wait: the first frame appears before any event arrives, and after
         // each update the next iteration shows its effect immediately.
         let frame = guard.terminal.draw(|f| crate::ui::render(f, &app))?;
+        // The size of the frame just drawn, so a resize reaches the lesson keys' clamp with
+        // the next key press, not only after some later redraw.
         app.viewport = (frame.area.width, frame.area.height);
         // The loop's only `.await`: the App changes only between two events, so a frame never
-        // shows half an update. `None` means every sender was dropped — the ticker alone keeps
-        // one alive, so in practice only `q` ends the loop.
+        // shows half an update. `None` would mean every sender was dropped, and this function
+        // holds one (`tx`) for as long as it runs — the `break` is for completeness.
         let Some(ev) = rx.recv().await else { break };
         // `update` decides (pure, unit-tested without a terminal), `execute` acts: the
         // commands run in the order `update` returned them, before the next event is read.

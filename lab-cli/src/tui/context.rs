@@ -18,10 +18,15 @@ pub struct Context {
 }
 
 impl Context {
-    /// The catalog/user addresses recorded by the supervisor right now.
+    /// The catalog (and its metrics port), user and inventory addresses recorded by the
+    /// supervisor right now; only catalog-service is required.
     // The user-service address is optional here: reads need only the catalog, and the
-    // missing user-service is reported when (and only if) the learner presses `p`.
+    // missing user-service is reported when (and only if) the learner presses `p`; the
+    // same for inventory and `u`, which sells through inventory and must evict nothing.
     pub fn cache_targets(&self) -> anyhow::Result<CacheTargets> {
+        // No `stack.json` (nothing was ever started here) is an empty record, so the error
+        // names the missing service — what the learner can act on. A file that does not
+        // parse stays an error (`?`): read as empty, it would hide a stack that runs.
         let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
         let catalog = state.service("catalog").ok_or_else(|| {
             anyhow::anyhow!("catalog-service is not running (start it with `bookstore-lab up`)")
@@ -41,6 +46,9 @@ impl Context {
     /// The four services the orders experiment calls; all must be running.
     pub fn order_targets(&self) -> anyhow::Result<OrderTargets> {
         let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
+        // `service(name)` is the record named exactly `user`, `order`, …: with `--replicas`
+        // the extra instances are `user-2`, … and are not picked, so the experiments call
+        // the first instance directly and a replica the learner stopped cannot break them.
         let addr = |name: &str| address(&state, name, &format!("{name}-service"));
         Ok(OrderTargets {
             order: addr("order")?,
@@ -57,6 +65,8 @@ impl Context {
     /// directory for scenario 3's kill and restart.
     pub fn payment_targets(&self) -> anyhow::Result<PaymentTargets> {
         let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
+        // The HTTP gateway is required as well: the lab posts the payment provider's
+        // callbacks through its `mock-callback` route (the duplicate-callback scenario).
         let addr = |name: &str| address(&state, name, name);
         Ok(PaymentTargets {
             order: addr("order")?,

@@ -38,6 +38,8 @@ static SCRIPT: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>> =
     std::sync::Mutex::new(None);
 
 /// The loop's sender, cloned into every task an effect spawns.
+// Every `let _ = tx.send(..)` below ignores the one possible error, "the loop is gone":
+// that happens only after `q`, when there is no screen left to report anything to.
 type Tx = mpsc::UnboundedSender<Event>;
 
 /// Performs one side effect; results come back later as events.
@@ -45,6 +47,10 @@ type Tx = mpsc::UnboundedSender<Event>;
 /// Every effect that waits on the network is spawned, never awaited here: awaiting a
 /// database connect in the loop would freeze the keyboard (and `q`) for as long as it
 /// takes. Failures come back as events too, so they are shown, not lost.
+// `&mut App` for one arm only (`SaveProgress` writes its failure into the footer); every
+// other effect reports through `tx`, so the App is changed by events, in loop order.
+// The statics' `expect("not poisoned")`: a `Mutex` is poisoned only by a panic while it is
+// held, and the holders below only assign, take or send — none of which panics.
 pub(super) fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &Tx) {
     match cmd {
         Command::RunScript { purpose, script } => run_script(purpose, script, ctx, tx),
@@ -107,6 +113,9 @@ fn run_script(purpose: Purpose, script: String, ctx: &Context, tx: &Tx) {
     // app/runs.rs starts a script only when none runs.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     *SCRIPT.lock().expect("not poisoned") = Some(stop_tx);
+    // The root is the directory above `lessons/`, the one the lessons' relative paths
+    // (`services/…`, `lessons/…`) are written against. "." only if the lessons can no
+    // longer be found: the TUI found them at start, so the checkout moved mid-session.
     let root = crate::lessons::find_dir()
         .ok()
         .and_then(|d| d.parent().map(std::path::Path::to_path_buf))
@@ -131,6 +140,8 @@ fn start_race(params: RaceParams, ctx: &Context, tx: &Tx) {
     let failed = |m| Event::Race(RaceEvent::Failed(m));
     spawn_experiment(tx, Event::Race, failed, move |rtx| async move {
         let infra = bookstore_stack::testing::try_infra_in(Some(&dir))?;
+        // Shared, not cloned per buyer: the arena owns the MariaDB and Redis pools, and
+        // every buyer task of every lane draws its connections from the same two pools.
         let arena = Arc::new(Arena::connect(&infra).await?);
         race::run(arena, params, rtx).await
     });
@@ -159,6 +170,9 @@ fn start_discovery(ctx: &Context, tx: &Tx) {
     *DISCOVERY.lock().expect("not poisoned") = Some(atx);
     let failed = |m| Event::Discovery(DiscoveryEvent::Failed(m));
     spawn_experiment(tx, Event::Discovery, failed, move |etx| async move {
+        // 16 callers, as the scripted run uses: enough that both instances have calls in
+        // flight at a kill (so there is something to re-send), few enough that the 2-core
+        // machine does not measure its own saturation.
         discovery::run(targets?, 16, arx, etx).await
     });
 }
