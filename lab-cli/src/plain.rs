@@ -63,9 +63,10 @@ pub use race::race_with_bars;
 // notes matches either mode.
 /// `bookstore-lab lessons`: the list with progress.
 pub fn list(lib: &Library, progress: &Progress) {
-    // Fixed-width columns via `{:<8}` work for the ASCII id, but Chinese marks are two columns
-    // wide per character, so the title column may not line up perfectly — acceptable for a
-    // list of seven; the TUI home screen is the polished view.
+    // `{:<6}` lines up the ASCII ids, but `{:<8}` pads by chars and the marks are Chinese,
+    // two columns per char: 未开放 and 可学习 take 11 columns, ✔ 完成 takes 10, so a done
+    // lesson's title starts one column early — acceptable for a list of seven; the TUI
+    // home screen (width-aware) is the polished view.
     for l in &lib.manifest.lessons {
         let mark = if !l.is_available() {
             "未开放"
@@ -144,6 +145,9 @@ pub async fn check_run(dir: &Path, only: Option<&str>) -> anyhow::Result<bool> {
 pub async fn dashboard(lab_dir: &Path) {
     let mut poller = Poller::new(lab_dir);
     poller.poll().await;
+    // One second, the TUI's refresh, so this table and the screen's "最近 1 秒" describe
+    // the same window. The rates divide by the interval measured between the two scrapes
+    // (each timestamped after it returned), so a slow poll does not inflate them.
     tokio::time::sleep(Duration::from_secs(1)).await;
     print!("{}", dashboard::table(&poller.poll().await));
 }

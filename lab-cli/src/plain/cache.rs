@@ -25,6 +25,8 @@ pub async fn cache_with_lines(
     let mut last = (HitCounts::default(), Snapshot::default());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let runner = tokio::spawn(cache::run(targets, params, tx));
+    // `-` for a second with no lookups (a missed scrape repeats the previous counts), not
+    // 0 %: the TUI leaves such a second off its sparkline for the same reason.
     let pct = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0));
     while let Some(e) = rx.recv().await {
         match e {
@@ -43,9 +45,13 @@ pub async fn cache_with_lines(
                     pct(total.rate()),
                     hot_stock.map_or("-".into(), |s| s.to_string())
                 );
+                // Overwritten every second, so after the loop it holds the final report —
+                // the one sent after the load ended, with the load's final snapshot.
                 last = (total, load);
             }
             CacheEvent::Note(n) => println!("{n}"),
+            // `Failed` is the TUI's wrapping of the run's error; here the error arrives
+            // through `runner.await??` below instead.
             CacheEvent::Done | CacheEvent::Failed(_) => {}
         }
     }

@@ -30,6 +30,8 @@ pub async fn lesson(
     // the tables are Chinese (they are for the learner).
     let entry = lib.get(id).ok_or_else(|| anyhow::anyhow!("no lesson `{id}`"))?;
     anyhow::ensure!(entry.is_available(), "lesson `{id}` is not available yet");
+    // Source references expanded now; one broken reference fails the whole command before
+    // anything is printed, saying which one — a CI log then names what to fix.
     let text = lib.text(entry)?;
     println!("{text}");
     match entry.experiment {
@@ -66,6 +68,8 @@ pub async fn lesson(
             let targets = crate::experiments::discovery::DiscoveryTargets::from_lab(lab_dir)?;
             crate::experiments::discovery::script(targets, |line| println!("{line}")).await?;
         }
+        // The context, not resolved targets: scenario 3 restarts payment-service on a new
+        // metrics port, so `payments_with_lines` re-reads the addresses before each scenario.
         Some(ExperimentKind::Payments) => {
             let ctx = crate::tui::Context { lab_dir: lab_dir.to_path_buf() };
             payments_with_lines(&ctx).await?
@@ -119,6 +123,8 @@ async fn flash_with_lines(lab_dir: &Path, text: &str) -> anyhow::Result<()> {
 fn print_reveals(text: &str, figures: &[(&'static str, String)]) {
     use crate::lessons::blocks::{self, BlockKind};
     for b in blocks::blocks(text).into_iter().filter(|b| b.kind == BlockKind::Reveal) {
+        // A key this run did not measure prints as `?key` (see `blocks::fill`), so a reveal
+        // never shows a number from nowhere; `lessons check` rejects unknown keys anyway.
         let body = blocks::fill(&b.body, |k| {
             figures.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
         });

@@ -27,6 +27,9 @@ pub async fn payments_with_lines(ctx: &crate::tui::Context) -> anyhow::Result<()
             let mut ready = None;
             while let Some(e) = rx.recv().await {
                 match e {
+                    // Seconds after CreateOrder was sent (`t0`), to the millisecond: the
+                    // 3 s payment window and the polls behind each step (the gateway's 200 ms,
+                    // the relay's) are read off this column; the runner timed it, not we.
                     payments::PaymentsEvent::Step { step, .. } => {
                         println!("  {:>+8.3}s  {}", step.at_ms as f64 / 1000.0, step.what)
                     }
@@ -42,6 +45,9 @@ pub async fn payments_with_lines(ctx: &crate::tui::Context) -> anyhow::Result<()
         if let Ok(Some(made)) = printer.await {
             setup = Some(made);
         }
+        // An error (an RPC failed, the restart did not come back) ends the whole command,
+        // unlike a ✘ verdict: with the stack broken, the later scenarios would only fail
+        // for the same reason and bury the first message under three more.
         let report = report?;
         let (ok, why) = report.verdict();
         failed += usize::from(!ok);

@@ -25,6 +25,8 @@ pub async fn race_with_bars(
     let runner = tokio::spawn(race::run(arena, params, tx));
     // `expect` on a constant template is a programming error caught by the first run, not a
     // runtime condition to handle.
+    // `{prefix:>11}` matches the `{:>11}` of the summary lines below, so the bar and the
+    // line that replaces it start their numbers in the same column.
     let style = ProgressStyle::with_template("{prefix:>11} [{bar:30}] {pos}/{len} {msg}")
         .expect("valid template")
         .progress_chars("=> ");
@@ -46,6 +48,8 @@ pub async fn race_with_bars(
             }
             RaceEvent::Progress(_, snap) => {
                 if let Some(b) = &bar {
+                    // The same snapshot the TUI's lane draws (4 Hz), so the bar advances at
+                    // the pace the race reports, not at a pace of its own.
                     b.set_position(match params.duration_secs {
                         0 => snap.completed(),
                         _ => snap.elapsed.as_millis() as u64,
@@ -68,6 +72,10 @@ pub async fn race_with_bars(
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
+                // Two rates, because they answer different questions: sales/s counts only the
+                // window while stock lasted (`-` if too short to time), attempts/s is the
+                // glossary's TPS over the whole run, refusals included — after a sell-out it
+                // says how fast a strategy refuses, not how fast it sells.
                 println!(
                     "{:>11}: sold {}/{} oversell {} remaining {} sales/s {} attempts/s {:.0} p99 {}",
                     r.strategy.label(),
@@ -80,9 +88,10 @@ pub async fn race_with_bars(
                     crate::ui::fmt_us(r.summary.p99_us)
                 );
             }
-            // `Failed` needs no print here: the runner also returns the error, and `runner.await?`
-            // below propagates it to `main`, which prints it and exits non-zero — what a script
-            // needs to notice.
+            // `Failed` never arrives here: the runner returns its error rather than sending it
+            // (the TUI's `start_race` is what turns that error into `Failed`), and
+            // `runner.await?` below propagates it to `main`, which prints it and exits
+            // non-zero — what a script needs to notice.
             RaceEvent::Done | RaceEvent::Failed(_) => {}
         }
     }
