@@ -60,6 +60,9 @@ pub enum Command {
         #[arg(long)]
         no_seed: bool,
         /// 某个服务启动多个实例，例如 `--replicas user=2`（可重复；额外实例用空闲端口，`status` 会列出）
+        // A `Vec` from a repeatable flag: `--replicas user=2 --replicas catalog=3`. A name
+        // given twice is kept twice, and the first count wins (`replicas_of` takes the
+        // first match) — no error, so a script that appends a flag cannot override one.
         #[arg(long, value_name = "服务=数量", value_parser = parse_replicas)]
         replicas: Vec<(String, u32)>,
         /// 服务之间用固定地址互相调用（Day 29–34 的方式），不经 Consul 服务发现
@@ -123,6 +126,9 @@ pub enum LessonsAction {
         #[arg(long)]
         run: bool,
         /// 只运行这一课（配合 --run，例如 --only day31）
+        // `requires`: `--only` without `--run` is a usage error (exit 2), because the static
+        // check always reads every lesson — an `--only` ignored in silence would let a
+        // script believe it had narrowed the check.
         #[arg(long, requires = "run")]
         only: Option<String>,
     },

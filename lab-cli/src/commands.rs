@@ -258,6 +258,9 @@ pub async fn home(mut sup: Supervisor, tui_mode: bool) -> anyhow::Result<()> {
 
 /// Prints one line per component; returns whether all are healthy.
 async fn print_status(sup: &Supervisor, json: bool) -> bool {
+    // One live probe per component recorded in `stack.json`, in its own protocol (gRPC
+    // health, `SELECT VERSION()`, `INFO`, a Consul leader), never the record alone: a
+    // service that died since `up` shows as unhealthy here, not as its old pid.
     let health = sup.status().await;
     // An empty list is not "all healthy": with nothing running, `status` must fail, or
     // `bookstore-lab status && run-tests` would run the tests against no stack at all.
@@ -285,6 +288,10 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
     // `{:<34}` pads but never truncates: a longer address (a MySQL URL) shifts the rest of
     // its row rather than losing characters someone may copy. The detail column goes last
     // because its length varies most.
+    // ❗ `{:<N}` counts chars, not terminal columns: a Chinese char is two columns wide, so
+    // the header (组件, 状态, 地址) ends up two columns right of its rows per such char,
+    // and the ✔/✘ marks shift the same way. Cosmetic; a width-aware pad (as `ui/` does
+    // for the screens) would fix it.
     println!("{:<10} {:<8} {:<34} {:<8} 详情", "组件", "状态", "地址", "PID");
     for h in &health {
         let pid = h.pid.map(|p| p.to_string()).unwrap_or_else(|| "外部".into());
