@@ -273,6 +273,8 @@ impl App {
                     let script = t.check.clone();
                     return self.start_run(Purpose::Task { lesson, item: i }, script);
                 }
+                // Enter on a question is a hint, not an answer: picking option 1 by default
+                // would count a press meant as "next" as a wrong (or right) answer.
                 self.notice = Some("按数字键选择答案".into());
             }
             _ => {}

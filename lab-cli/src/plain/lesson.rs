@@ -63,7 +63,8 @@ pub async fn lesson(
             orders_with_lines(ctx.order_targets()?, OrderParams::default()).await?
         }
         // Scripted: two instances, kill -9 one under load, restart it; fails (non-zero exit)
-        // if a single request of the load failed — the lesson's claim, checked.
+        // if a single request of the load failed — the lesson's claim, checked. About 11 s
+        // of load (3 s, the kill, 4 s, the restart, 4 s), one line per second.
         Some(ExperimentKind::Discovery) => {
             let targets = crate::experiments::discovery::DiscoveryTargets::from_lab(lab_dir)?;
             crate::experiments::discovery::script(targets, |line| println!("{line}")).await?;

@@ -120,6 +120,8 @@ fn run_script(purpose: Purpose, script: String, ctx: &Context, tx: &Tx) {
         .ok()
         .and_then(|d| d.parent().map(std::path::Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("."));
+    // The lab's variables (`BOOKSTORE_*`, `CONSUL_HTTP_ADDR`) are read from `stack.json`
+    // at this press, so a block run after an `up` in another terminal talks to that stack.
     let run_ctx = crate::lessons::runner::Context::for_lab(&root, &ctx.lab_dir);
     let tx = tx.clone();
     // Spawned: a lesson command may run for minutes (a bench, a `sleep`), and the loop
