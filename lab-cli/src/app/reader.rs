@@ -149,6 +149,9 @@ impl App {
                 self.screen = Screen::Checkpoint;
                 top
             }
+            // ❗ Esc from the dashboard always lands on the home list (`App::on_key`), not
+            // back in this lesson: the screen keeps no "came from". `selected` still points
+            // at this lesson, so Enter on the list reopens it — at its top (`open_lesson`).
             KeyCode::Char('d') => {
                 self.screen = Screen::Dashboard;
                 top

@@ -315,9 +315,13 @@ impl App {
             // measured, and a reveal filled with dashes would pretend there was a run.
             K::Race => (self.race.done && !self.race.results().is_empty())
                 .then(|| race::figures(&self.race.results())),
+            // `done` alone: a cache run that ended has its totals whatever they are — a low
+            // hit rate is a measurement, not a missing one.
             K::Cache => {
                 self.cache.done.then(|| cache::figures(&self.cache.total, &self.cache.load))
             }
+            // After the burst, not after the run: the figures are the burst's, the chain's
+            // and the last stock sample, and the watcher behind them may go on for minutes.
             K::Orders => self.orders.burst_done.then(|| {
                 let o = &self.orders;
                 orders::figures(&o.params, &o.burst, &o.chain, o.stock.as_ref())

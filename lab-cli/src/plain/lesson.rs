@@ -60,6 +60,8 @@ pub async fn lesson(
         // needs them, and a missing service fails after the text, like the cache.
         Some(ExperimentKind::Orders) => {
             let ctx = crate::tui::Context { lab_dir: lab_dir.to_path_buf() };
+            // The lesson's defaults (stock 5, 4 shoppers, 20 orders at once): plain mode has
+            // no knobs for this experiment, and the lesson's text quotes these sizes.
             orders_with_lines(ctx.order_targets()?, OrderParams::default()).await?
         }
         // Scripted: two instances, kill -9 one under load, restart it; fails (non-zero exit)

@@ -14,10 +14,12 @@ use crate::experiments::orders::{
 // looks like (illustrative numbers, bars shortened):
 // ```text
 // ==> 实验：库存 5 · 顾客 4 · 并发下单 20 · 图书 #212
-// 调用链（一次 CreateOrder，合计 2.43ms）：
+// 调用链（一次 CreateOrder，合计 2.72ms）：
 //   ∥ValidateToken ####                  0.81ms
 //   ∥GetBook-212   ######                1.10ms
 //    claim               ###             0.52ms
+//    LockStock              ####         0.61ms
+//    commit                     #######  0.49ms
 // 并发下单：已创建 4 · 被拒绝 16（FAILED_PRECONDITION）· 错误 0 · p50 … · p99 …（另有第一笔单独下的 1 单）
 // 库存：available 0 · locked 5 · sold 0 · total 5 · 待支付 5 笔（5 件）· 已取消 0 · 守恒 ✔
 // c: 订单 #… 已取消（Cancelled），锁定的库存回到 available
