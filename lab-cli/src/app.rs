@@ -27,11 +27,8 @@
 //! - ✅ DO make rendering a function of `&App` only. `ui/` can then be snapshot-tested on
 //!   ratatui's `TestBackend` at a fixed size (tests/screens.rs) — what the learner sees at
 //!   80×24 is pinned in a `.snap` file and reviewed like code.
-//! - ❌ DON'T write the "god loop": one 370-line `loop {}` that sends requests, aggregates
-//!   latencies, computes the layout and polls the keyboard in turn (oha's `monitor.rs` is the
-//!   example STYLE.md cites). Every concern then blocks the others — a slow frame delays
-//!   the load, a slow request freezes the keyboard — and nothing can be tested without a
-//!   real terminal and a real server.
+//! - ❌ DON'T write the "god loop" that sends requests, aggregates, lays out and polls the
+//!   keyboard in turn (sketched, with what it costs, in `tui.rs`).
 //!
 //! ## Why `update` returns commands instead of doing I/O
 //!
@@ -49,12 +46,12 @@
 //!
 //! ## Recipe: adding a screen (as Day 31's orders screen was added)
 //!
-//! 1. a [`Screen`] variant and, if it has knobs or live numbers, a state struct here
-//!    (plain data, `Default`);
+//! 1. a [`Screen`] variant here and, if it has knobs or live numbers, a state struct in
+//!    `app/<screen>.rs` (plain data, `Default`);
 //! 2. its keys in a `*_key` function returning commands, and its experiment's events in an
-//!    `on_*` function returning nothing;
-//! 3. a [`Command`] variant for each effect, executed in `tui::execute` (spawned, reporting
-//!    back as events);
+//!    `on_*` function returning nothing (both in `app/<screen>.rs`);
+//! 3. a [`Command`] variant for each effect, executed in `tui::execute` (`tui/effects.rs`:
+//!    spawned, reporting back as events);
 //! 4. `ui/<screen>.rs` with `render(frame, area, &App) -> (title, keys)`;
 //! 5. a snapshot test at 80×24 in tests/screens.rs, with the state built through `update`.
 //!
@@ -101,33 +98,35 @@
 //! with `match self.screen` is the simpler design at this size — ✅ DO start flat and
 //! split when a screen's state and keys stop touching the others'.
 
+mod cache;
+mod delegate;
 pub mod discovery;
 pub mod flash;
 pub mod orders;
 pub mod payments;
+mod race;
+mod reader;
 pub mod runs;
 
 use std::collections::HashMap;
 
-use bookstore_loadgen::Snapshot;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::experiments::orders::{OrderParams, OrdersEvent};
-use crate::experiments::payments::{PaymentsEvent, Scenario, Setup};
+use crate::experiments::orders::OrderParams;
+use crate::experiments::payments::{Scenario, Setup};
 use crate::{
     dashboard::DashboardSnapshot,
     event::Event,
-    experiments::{
-        cache::{CacheEvent, CacheParams, HitCounts},
-        race::{RaceEvent, RaceParams, Strategy, StrategyExt, StrategyResult, TpsSeries},
-    },
-    lessons::{ExperimentKind, Library, progress::Progress},
-    ui::lesson,
+    experiments::{cache::CacheParams, race::RaceParams},
+    lessons::{Library, progress::Progress},
 };
+pub use cache::CacheState;
 pub use discovery::DiscoveryState;
 pub use flash::FlashState;
 pub use orders::OrdersState;
 pub use payments::PaymentsState;
+pub use race::{Lane, RaceState, lane_strategy};
+pub use reader::{LessonItem, LessonView};
 
 // Screens are an enum, not a stack of boxed "views": there are ten of them, they are
 // known at compile time, and `match self.screen` in `on_key` / `ui::render` makes the
@@ -166,8 +165,13 @@ pub enum Screen {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     StartRace(RaceParams),
+    /// Start the Zipf read load on the catalogue with these knobs.
     StartCache(CacheParams),
+    /// `p`: publish a book as the lab's admin — a catalogue write that must evict the
+    /// cached list pages, or the new book stays invisible until their TTL.
     PublishBook,
+    /// `u`: sell one copy of this book in inventory (or restock it near zero) — a write
+    /// that must evict nothing, since the cached book holds no stock.
     ChangeStock(u64),
     /// Start the Day 35 load and its sampler.
     StartDiscovery,
@@ -221,110 +225,12 @@ pub enum Command {
     StopScript,
 }
 
-// A copy of the manifest entry's display fields, so rendering never reaches into the
-// `Library` (and the state stays plain data a test can build).
-/// One lesson as the list shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LessonItem {
-    /// The manifest id (`day30`), also the key of `App::texts` and of `progress.json`.
-    pub id: String,
-    pub day: u32,
-    pub title: String,
-    /// Planned lessons are listed too (so the learner sees the week), but cannot be opened.
-    pub available: bool,
-    /// Which screen `x` opens from this lesson; `None` for a reading-only lesson.
-    pub experiment: Option<ExperimentKind>,
-}
-
-// `scroll` is a row offset into the lesson *as laid out for the current width* (a row of
-// the reflowed page, not a line of the Markdown): the keys clamp it with the same layout
-// the renderer draws, so End shows the last row at the bottom, never blank space below.
-/// The lesson being read.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LessonView {
-    /// An index into `App::items` (the manifest's order), not an id: lookups on every frame
-    /// stay O(1), and the manifest cannot change while the TUI runs.
-    pub index: usize,
-    /// The first row on screen.
-    pub scroll: usize,
-}
-
-// `live` is overwritten by each snapshot (the bar moves) while `result` is set once at
-// the end. Keeping both lets the screen show a finished lane's final numbers next to a
-// lane that is still running, without a second source of truth.
-/// One strategy's lane on the race screen.
-#[derive(Clone, Debug, Default)]
-pub struct Lane {
-    // A lane's own `running` (not derived from `RaceState`) so the lane title can say
-    // "运行中" for exactly the strategy whose buyers are out right now.
-    pub running: bool,
-    /// The latest snapshot while running; after `Finished`, the final summary.
-    pub live: Snapshot,
-    /// Answers/s per snapshot interval, for the chart (every snapshot, the final one too).
-    pub tps: TpsSeries,
-    pub result: Option<StrategyResult>,
-}
-
-/// The Day 30 race screen.
-#[derive(Clone, Debug, Default)]
-pub struct RaceState {
-    pub params: RaceParams,
-    // Why both `params` and `ran_with`: the learner may press `S` to prepare the next run
-    // while looking at the last one. The lanes' oversell must use the stock of the run on
-    // screen, not the knobs — otherwise pressing `S` after a run would change its oversell
-    // count. (The line on top shows the knobs: it describes the *next* run.)
-    /// The parameters of the run on screen (the knobs may have moved since).
-    pub ran_with: Option<RaceParams>,
-    pub running: bool,
-    pub done: bool,
-    // A fixed array indexed by `Strategy::index()`, not a `HashMap<Strategy, Lane>`: the
-    // lanes are always three, always in the lesson's order (naive, FOR UPDATE, Lua), and
-    // the renderer can draw them top to bottom without sorting.
-    pub lanes: [Lane; 3],
-    // The error replaces the status line; the lanes keep whatever they showed, because a
-    // failure in strategy 3 does not make strategies 1 and 2's numbers wrong.
-    pub error: Option<String>,
-}
-
-impl RaceState {
-    // Only finished lanes: after a failure the table still shows what did finish.
-    pub fn results(&self) -> Vec<StrategyResult> {
-        self.lanes.iter().filter_map(|l| l.result.clone()).collect()
-    }
-}
-
-// Counts are kept twice on purpose: `last_second` drives the sparkline (how the hit rate
-// moves right now, e.g. the dip after an invalidation) and `total` the headline (what
-// the run achieved overall). One without the other hides either the dip or the result.
-/// The Day 29 cache screen.
-#[derive(Clone, Debug, Default)]
-pub struct CacheState {
-    pub params: CacheParams,
-    pub running: bool,
-    pub done: bool,
-    pub books: u64,
-    // `None` until the run has listed the catalogue; the `u` key needs it and says so.
-    pub hot: Option<u64>,
-    pub load: Snapshot,
-    /// Hit rate per second, in percent (for the sparkline).
-    // Integers because ratatui's `Sparkline` takes `u64`s; rounded percent is all a
-    // sparkline 78 columns wide can show anyway. It grows by one per second of a run (30
-    // by default), so it needs no cap for a lab session.
-    pub hit_series: Vec<u64>,
-    pub last_second: HitCounts,
-    pub total: HitCounts,
-    // `None` when the read failed (service restarted mid-run): the screen shows `-` rather
-    // than a stale number that would look like a missed invalidation.
-    pub hot_stock: Option<i32>,
-    pub notes: Vec<String>,
-    pub error: Option<String>,
-}
-
 // Everything the screen can show is in here, and nothing that performs I/O is: no
 // channels, no pools, no clients. That is the test of a good state struct — a test
 // can build one from a `Library` and a `Progress` and never touch the network.
 /// The whole TUI state.
 pub struct App {
+    /// The screen on show; `on_key` and `ui::render` both match on it.
     pub screen: Screen,
     /// In manifest order, which is course order.
     pub items: Vec<LessonItem>,
@@ -349,6 +255,8 @@ pub struct App {
     // `None` until the first poll arrives: "not measured yet" is a different screen from
     // "nothing is running" (an empty snapshot).
     pub dashboard: Option<DashboardSnapshot>,
+    /// The learner's progress as loaded at start; keys change it, and only
+    /// `Command::SaveProgress` (run by the loop) writes it back to `progress.json`.
     pub progress: Progress,
     /// A message for the footer (drawn on its own rows above the key line).
     pub notice: Option<String>,
@@ -365,15 +273,6 @@ pub struct App {
     /// Which unoptimised build this is, shown in the header; `None` for `--release`.
     pub build: Option<String>,
 }
-
-// The steps are roughly logarithmic because the effects are: 10 vs 20 buyers barely
-// changes a race, 100 vs 1000 changes whether naive oversells at all. Duration 0 is a
-// real step — "every buyer tries once" is the flash-sale shape the lesson starts with.
-/// Steps the knobs move through (values set by flags snap to the next step).
-const STOCK_STEPS: &[u32] = &[10, 20, 50, 100, 200, 500, 1000, 5000];
-const BUYER_STEPS: &[u32] = &[10, 50, 100, 200, 500, 1000, 2000];
-const DURATION_STEPS: &[u32] = &[0, 1, 2, 3, 5, 10, 20];
-const READER_STEPS: &[u32] = &[1, 4, 8, 16, 32, 64];
 
 // Off-step values (e.g. `--stock 150` from the command line) move to the nearest step in
 // the pressed direction instead of jumping back to the first step. At either end the
@@ -410,6 +309,8 @@ impl App {
             .lessons
             .iter()
             .filter(|l| l.is_available())
+            // The error as text with its whole context chain (`{:#}`): the lesson screen shows
+            // "lessons/day30/lesson.md: …" with the cause, not only the outermost message.
             .map(|l| (l.id.clone(), library.text(l).map_err(|e| format!("{e:#}"))))
             .collect();
         Self {
@@ -432,6 +333,8 @@ impl App {
             dashboard: None,
             progress,
             notice: None,
+            // The size of the screen snapshots: tests drive keys without ever drawing, and
+            // the lesson keys then clamp against the same layout the `.snap` files show.
             viewport: (80, 24),
             quit: false,
         }
@@ -511,6 +414,9 @@ impl App {
             return Vec::new();
         }
         // `q` is global too, because a learner who is lost must always have one key that works.
+        // Unlike Ctrl-C it quits even while a lesson command runs: the runtime's shutdown
+        // cancels the runner, whose `kill_on_drop` takes bash with it — but not what bash
+        // started, since the process-group kill runs only when a run ends or is stopped.
         if k.code == KeyCode::Char('q') {
             self.quit = true;
             return Vec::new();
@@ -527,6 +433,9 @@ impl App {
             Screen::Discovery => self.discovery_key(k.code),
             Screen::Payments => self.payments_key(k.code),
             Screen::Flash => self.flash_key(k.code),
+            // The same rule as the lesson's Esc: the first Esc stops a running check, the
+            // next one leaves — leaving never strands a process that holds the one run
+            // slot (app/runs.rs) the lesson's own commands need.
             Screen::Checkpoint => {
                 if k.code == KeyCode::Esc
                     && let Some(stop) = self.stop_run_key()
@@ -545,372 +454,4 @@ impl App {
             }
         }
     }
-
-    // Both arrow keys and vim keys (`j`/`k`) are accepted everywhere: learners come with
-    // either habit, and accepting both costs one pattern per arm.
-    /// Keys of the lesson list. Opening a planned lesson is refused with a notice instead
-    /// of an empty screen.
-    fn home_key(&mut self, code: KeyCode) -> Vec<Command> {
-        let n = self.items.len();
-        match code {
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.selected = (self.selected + 1).min(n.saturating_sub(1))
-            }
-            KeyCode::Enter | KeyCode::Right => {
-                let id = self.items[self.selected].id.clone();
-                // The only error `open_lesson` can return here is "not available" (the id came from
-                // our own list), so the notice names that case in the learner's language instead of
-                // echoing an English error string meant for the command line.
-                if self.open_lesson(&id).is_err() {
-                    self.notice = Some(format!("{id}：尚未开放"));
-                }
-            }
-            KeyCode::Char('d') => self.screen = Screen::Dashboard,
-            // `r` on the list resets progress; it only asks for a save when something changed, so
-            // pressing it on an untouched lesson does not rewrite `progress.json` for nothing.
-            KeyCode::Char('r') => {
-                let id = self.items[self.selected].id.clone();
-                if self.progress.reset(&id) {
-                    self.notice = Some(format!("{id} 的进度已重置"));
-                    return vec![Command::SaveProgress];
-                }
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    // Every key is followed by the clamp to the last page, so the state never holds a scroll
-    // the screen cannot show (❌ the old unclamped offset let PgDn run into blank space, and
-    // the next ↑ presses then moved nothing visible). The page is laid out again for each
-    // key — the same pure function the renderer calls, well under a millisecond.
-    /// Keys while reading: scrolling, section and lesson jumps; `x` opens the lesson's
-    /// experiment (from the manifest, so a new lesson gets an experiment by data, not by
-    /// code); `c` marks the lesson done.
-    fn lesson_key(&mut self, code: KeyCode) -> Vec<Command> {
-        // The page as the renderer will draw it at the current terminal size; `last` is the
-        // first row of the final full page, the largest scroll that leaves no blank space
-        // below the text. `top` re-clamps first, because the window may have grown since the
-        // last key (a wider window wraps into fewer rows, so an old scroll can be too large).
-        let (width, height) = lesson::text_size(self.viewport);
-        let doc = lesson::document(self, width);
-        let page = usize::from(height).max(1);
-        let last = doc.lines.len().saturating_sub(page);
-        let top = self.lesson.scroll.min(last);
-        // A step of a page keeps one row of the previous page in view, so the eye finds its
-        // place; a section jump puts the heading on the top row (or as high as the end allows).
-        let step = page.saturating_sub(1).max(1);
-        self.lesson.scroll = match code {
-            KeyCode::Up | KeyCode::Char('k') => top.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => top + 1,
-            KeyCode::PageUp | KeyCode::Char('b') => top.saturating_sub(step),
-            KeyCode::PageDown | KeyCode::Char(' ') => top + step,
-            KeyCode::Home | KeyCode::Char('g') => 0,
-            KeyCode::End | KeyCode::Char('G') => last,
-            // Past the last heading, `]` goes to the end and `[` before the first to the top: the
-            // key always moves somewhere sensible instead of silently doing nothing.
-            KeyCode::Char(']') | KeyCode::Char('n') => doc.next_heading(top).unwrap_or(last),
-            KeyCode::Char('[') | KeyCode::Char('N') => doc.previous_heading(top).unwrap_or(0),
-            // `>`/`<` rather than →/←: ← already means "back" on every screen, and a lesson
-            // switch on the same key would throw learners out of the list they came from.
-            KeyCode::Char('>') | KeyCode::Char('<') => {
-                self.step_lesson(code == KeyCode::Char('>'));
-                return Vec::new();
-            }
-            KeyCode::Esc if self.runs.running.is_some() => {
-                return self.stop_run_key().unwrap_or_default();
-            }
-            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => {
-                self.screen = Screen::Home;
-                top
-            }
-            KeyCode::Tab | KeyCode::BackTab | KeyCode::Enter => {
-                let (cmds, scroll) = self.command_key(code, &doc.commands, top, page);
-                self.lesson.scroll = scroll.min(last);
-                return cmds;
-            }
-            KeyCode::Char('x') => {
-                match self.current_lesson().experiment {
-                    Some(ExperimentKind::Race) => self.screen = Screen::Race,
-                    Some(ExperimentKind::Cache) => self.screen = Screen::Cache,
-                    Some(ExperimentKind::Orders) => self.screen = Screen::Orders,
-                    Some(ExperimentKind::Discovery) => self.screen = Screen::Discovery,
-                    Some(ExperimentKind::Payments) => self.screen = Screen::Payments,
-                    Some(ExperimentKind::Flash) => self.screen = Screen::Flash,
-                    None => self.notice = Some("这一课没有实验".into()),
-                }
-                top
-            }
-            // `c` opens the checkpoint; passing it is what marks the lesson done (progress.rs).
-            KeyCode::Char('c') => {
-                self.checkpoint_view.item = 0;
-                self.screen = Screen::Checkpoint;
-                top
-            }
-            KeyCode::Char('d') => {
-                self.screen = Screen::Dashboard;
-                top
-            }
-            _ => top,
-        }
-        .min(last);
-        Vec::new()
-    }
-
-    // Planned lessons are skipped (they cannot be opened); at either end the lesson stays
-    // and a notice says why nothing happened, instead of a key that silently does nothing.
-    /// Opens the next (`forward`) or previous available lesson, at its top.
-    fn step_lesson(&mut self, forward: bool) {
-        let here = self.lesson.index;
-        let found = if forward {
-            (here + 1..self.items.len()).find(|&i| self.items[i].available)
-        } else {
-            (0..here).rev().find(|&i| self.items[i].available)
-        };
-        match found {
-            Some(index) => {
-                self.selected = index;
-                self.lesson = LessonView { index, scroll: 0 };
-                self.runs.selected = None;
-            }
-            None if forward => self.notice = Some("已经是最后一课（后面的课尚未开放）".into()),
-            None => self.notice = Some("已经是第一课".into()),
-        }
-    }
-
-    /// Keys of the race. The knobs move in steps (10, 20, 50, ...) rather than by one:
-    /// the interesting changes are orders of magnitude (10 buyers vs 1000), and nobody
-    /// wants to press a key 90 times. Enter while a run is going starts nothing - two
-    /// overlapping races would compete for the same database and spoil both measurements.
-    fn race_key(&mut self, code: KeyCode) -> Vec<Command> {
-        let p = &mut self.race.params;
-        match code {
-            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => self.screen = Screen::Lesson,
-            KeyCode::Char('s') => p.stock = step(STOCK_STEPS, p.stock, false),
-            KeyCode::Char('S') => p.stock = step(STOCK_STEPS, p.stock, true),
-            KeyCode::Char('b') => p.buyers = step(BUYER_STEPS, p.buyers, false),
-            KeyCode::Char('B') => p.buyers = step(BUYER_STEPS, p.buyers, true),
-            KeyCode::Char('t') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, false),
-            KeyCode::Char('T') => p.duration_secs = step(DURATION_STEPS, p.duration_secs, true),
-            // Starting a run resets the whole race state (lanes, error, done) but keeps the knobs,
-            // so the screen never mixes lanes of the previous run with the new one — the TPS
-            // chart included: a new `TpsSeries` starts from (0 s, 0 answers), as the run does.
-            // While a run is going the same keys fall to the next arm, a "please wait" notice.
-            KeyCode::Enter | KeyCode::Char('r') if !self.race.running => {
-                let params = self.race.params;
-                self.race = RaceState {
-                    params,
-                    ran_with: Some(params),
-                    running: true,
-                    ..RaceState::default()
-                };
-                return vec![Command::StartRace(params)];
-            }
-            KeyCode::Enter | KeyCode::Char('r') => {
-                self.notice = Some("正在运行，请等待本轮结束".into())
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    // `p` and `u` are allowed while the load runs — that is the point: the learner writes
-    // *during* the read load and watches the hit rate dip and the hot book's stock change
-    // within a second. They do not need a running load either; then only the note appears.
-    /// Keys of the cache experiment: start, and the two writes that must invalidate.
-    fn cache_key(&mut self, code: KeyCode) -> Vec<Command> {
-        match code {
-            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => self.screen = Screen::Lesson,
-            KeyCode::Enter | KeyCode::Char('r') if !self.cache.running => {
-                let params = self.cache.params;
-                self.cache = CacheState { params, running: true, ..CacheState::default() };
-                return vec![Command::StartCache(params)];
-            }
-            KeyCode::Char('p') => {
-                self.notice = Some("正在发布新书…".into());
-                return vec![Command::PublishBook];
-            }
-            KeyCode::Char('u') => match self.cache.hot {
-                Some(id) => {
-                    self.notice = Some(format!("正在修改图书 {id} 的库存…"));
-                    return vec![Command::ChangeStock(id)];
-                }
-                None => self.notice = Some("先按 Enter 开始实验，找到最热的书".into()),
-            },
-            // Readers move in powers of two-ish steps: the hit rate barely depends on the number of
-            // readers, but the service's CPU does, and on a 2-core laptop 64 readers is already
-            // enough to see the catalog-service saturate in the dashboard.
-            KeyCode::Char('-') => {
-                self.cache.params.readers = step(READER_STEPS, self.cache.params.readers, false)
-            }
-            KeyCode::Char('+') | KeyCode::Char('=') => {
-                self.cache.params.readers = step(READER_STEPS, self.cache.params.readers, true)
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    // Esc is handled here, not in `orders`, because leaving a screen is `App`'s business
-    // (which screen comes next); a notice is written only when the key produced one, so a
-    // knob key does not wipe the answer to the learner's last action.
-    /// Keys of the orders experiment (its logic lives in [`orders`]); Esc goes back.
-    fn orders_key(&mut self, code: KeyCode) -> Vec<Command> {
-        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
-            self.screen = Screen::Lesson;
-            return Vec::new();
-        }
-        let (cmds, notice) = self.orders.key(code);
-        if notice.is_some() {
-            self.notice = notice;
-        }
-        cmds
-    }
-
-    /// Keys of the capstone; Esc goes back and stops the shoppers (the run still ends
-    /// through catch-up in the background, so no fault is left half-done).
-    fn flash_key(&mut self, code: KeyCode) -> Vec<Command> {
-        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
-            self.screen = Screen::Lesson;
-            let was_running = std::mem::take(&mut self.flash.running);
-            return if was_running { vec![Command::StopFlash] } else { Vec::new() };
-        }
-        let (cmds, notice) = self.flash.key(code);
-        if notice.is_some() {
-            self.notice = notice;
-        }
-        cmds
-    }
-
-    /// Keys of the discovery experiment; Esc goes back and stops its load (the load would
-    /// otherwise keep two cores busy behind a lesson the learner is reading).
-    fn discovery_key(&mut self, code: KeyCode) -> Vec<Command> {
-        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
-            self.screen = Screen::Lesson;
-            let was_running = std::mem::take(&mut self.discovery.running);
-            return if was_running { vec![Command::StopDiscovery] } else { Vec::new() };
-        }
-        let (cmds, notice) = self.discovery.key(code);
-        if notice.is_some() {
-            self.notice = notice;
-        }
-        cmds
-    }
-
-    /// Folds an orders event; an action's answer also goes to the footer.
-    fn on_orders(&mut self, e: OrdersEvent) {
-        if let Some(n) = self.orders.on_event(e) {
-            self.notice = Some(n);
-        }
-    }
-
-    /// Keys of the payments experiment (its logic lives in [`payments`]); Esc goes back.
-    fn payments_key(&mut self, code: KeyCode) -> Vec<Command> {
-        if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
-            self.screen = Screen::Lesson;
-            return Vec::new();
-        }
-        let (cmds, notice) = self.payments.key(code);
-        if notice.is_some() {
-            self.notice = notice;
-        }
-        cmds
-    }
-
-    /// Folds a payments event; a scenario's verdict also goes to the footer.
-    fn on_payments(&mut self, e: PaymentsEvent) {
-        if let Some(n) = self.payments.on_event(e) {
-            self.notice = Some(n);
-        }
-    }
-
-    // The race runs strategies one after another, so at most one lane is `running` at a
-    // time; the state does not rely on that, though — if a later version ran them in
-    // parallel, this function would still be right.
-    /// Folds a race event into the lanes. Events of a strategy only touch its own lane,
-    /// so a late snapshot of one strategy can never overwrite another's numbers.
-    fn on_race(&mut self, e: RaceEvent) {
-        let lanes = &mut self.race.lanes;
-        match e {
-            RaceEvent::Started(s) => lanes[s.index()].running = true,
-            // The chart's series is built here, in the state, from every snapshot as it
-            // arrives: a renderer sees only the latest `App`, so an interval it did not keep
-            // could never be computed again. Each `push` makes one point (see `TpsSeries`).
-            RaceEvent::Progress(s, snap) => {
-                let lane = &mut lanes[s.index()];
-                lane.tps.push(&snap);
-                lane.live = snap;
-            }
-            RaceEvent::Finished(r) => {
-                let lane = &mut lanes[r.strategy.index()];
-                lane.running = false;
-                // The summary covers the tail after the last 250 ms tick (in-flight buyers
-                // finishing), so the chart ends where the lane's numbers do — unless that
-                // tail is under 50 ms, which `TpsSeries::push` leaves off rather than spike.
-                lane.tps.push(&r.summary);
-                lane.live = r.summary.clone();
-                lane.result = Some(r);
-            }
-            RaceEvent::Done => {
-                self.race.running = false;
-                self.race.done = true;
-            }
-            // A failure stops every lane, not only the current one: the runner gives up after the
-            // first error (usually "no database"), so no later `Finished` will arrive to clear them.
-            RaceEvent::Failed(msg) => {
-                self.race.running = false;
-                for l in lanes.iter_mut() {
-                    l.running = false;
-                }
-                self.race.error = Some(msg);
-            }
-        }
-    }
-
-    // A second with zero lookups (the load has not started, or a scrape failed) would plot
-    // as a 0 % hit rate, and a learner would read it as "the cache emptied". Skipping it is
-    // the honest rendering: no data is not the same as bad data.
-    /// Folds a cache event into the screen state; the per-second hit rate is appended to
-    /// the sparkline only when something was looked up in that second (no fake zeros).
-    fn on_cache(&mut self, e: CacheEvent) {
-        let c = &mut self.cache;
-        match e {
-            CacheEvent::Started { books, hot } => {
-                c.books = books;
-                c.hot = Some(hot);
-            }
-            CacheEvent::Progress { load, last_second, total, hot_stock } => {
-                c.load = load;
-                c.last_second = last_second;
-                c.total = total;
-                c.hot_stock = hot_stock;
-                if let Some(r) = last_second.rate() {
-                    c.hit_series.push((r * 100.0).round() as u64);
-                }
-            }
-            // Notes (publish / stock change results) go both to the footer, where the learner is
-            // looking, and to the list on the screen, which keeps the history of the writes so the
-            // dips in the sparkline can be matched to them afterwards.
-            CacheEvent::Note(n) => {
-                c.notes.push(n.clone());
-                self.notice = Some(n);
-            }
-            CacheEvent::Done => {
-                c.running = false;
-                c.done = true;
-            }
-            CacheEvent::Failed(msg) => {
-                c.running = false;
-                c.error = Some(msg);
-            }
-        }
-    }
-}
-
-// The inverse of `Strategy::index`; renderers use it to label lanes without knowing the
-// enum's layout.
-/// Lane index → strategy (the order of [`Strategy::ALL`]).
-pub fn lane_strategy(i: usize) -> Strategy {
-    Strategy::ALL[i]
 }

@@ -30,12 +30,6 @@
 //!
 //! Both are *terminal* state, not process state: they outlive the process. That is why
 //! restoring is the program's job and why forgetting it is so visible.
-//!
-//! Try it: run `stty -a | head -3` in a shell, then `bookstore-lab` in the same terminal,
-//! quit, and run `stty -a` again — identical, thanks to the guard. Then add a
-//! `panic!("boom")` in `ui::render`, run it, and see the panic message printed on a
-//! working terminal; remove the `install_panic_hook()` call and repeat to see why the hook
-//! exists (type `reset` and Enter, blind, to recover).
 
 use std::io::{Stdout, stdout};
 

@@ -2,8 +2,8 @@
 //!
 //! The loop owns the [`App`]; everything else — keys, ticks, experiments, the dashboard
 //! poller — runs in its own task and only *sends* events. So a slow database cannot
-//! freeze the keyboard, and a slow frame cannot slow the load (DON'T: oha's single loop
-//! that aggregates, lays out and reads input in one place).
+//! freeze the keyboard, and a slow frame cannot slow the load (the alternative is
+//! sketched below, under "The god loop, for contrast").
 //!
 //! ## Why one channel and one loop
 //!
@@ -29,7 +29,8 @@
 //! microseconds of CPU and zero bytes to the terminal.
 //!
 //! - [`run`]: set up the terminal and the producers, then the loop.
-//! - [`execute`]: the only place where a [`Command`] becomes real I/O.
+//! - `effects`: `execute`, the only place where a [`Command`] becomes real I/O.
+//! - [`Context`]: where those effects find the stack (re-read from `stack.json`).
 //!
 //! ## What happens on quit (the honest version)
 //!
@@ -45,12 +46,6 @@
 //! And if drawing fails (the terminal went away — a closed SSH session), `draw(..)?`
 //! returns the error: the guard's `Drop` still runs, and the process exits with a message
 //! instead of spinning on a dead terminal.
-//!
-//! ## Exercise
-//!
-//! Temporarily `.await` the race inside `execute` instead of spawning it, run the TUI and
-//! press Enter on the race screen, then `q`. Count the seconds until the TUI reacts —
-//! that delay is the reason every effect here is spawned.
 //!
 //! ## The god loop, for contrast
 //!
@@ -87,6 +82,9 @@
 //! yet the panic hook — which cannot tell a task's panic from the loop's — would restore
 //! the terminal under a TUI that keeps drawing.
 
+mod context;
+mod effects;
+
 use std::{
     path::PathBuf,
     sync::{
@@ -96,118 +94,22 @@ use std::{
     time::Duration,
 };
 
-use bookstore_stack::StackState;
 use tokio::sync::mpsc;
 
+pub use context::Context;
+use effects::execute;
+
 use crate::{
-    app::{App, Command, Screen},
+    app::{App, Screen},
     dashboard::Poller,
     event::{self, Event},
-    experiments::{
-        arena::Arena,
-        cache::{self, CacheEvent, CacheTargets},
-        discovery::{self, Action, DiscoveryEvent, DiscoveryTargets},
-        flash::{self, FlashEvent, FlashTargets, faults::Fault},
-        orders::{self, OrderTargets, OrdersEvent},
-        payments::{self, PaymentTargets, PaymentsEvent},
-        race::{self, RaceEvent},
-    },
     terminal::TerminalGuard,
 };
 
-// Statics, not fields of `App`: `App` is the state the screens render and the tests
-// build by hand, and a sender is an effect's handle, not state; `execute` has no other
-// place to keep it between two commands. A `Mutex` only because a static must be `Sync`:
-// the loop is its one user, so it is never contended. Taking the sender out (`take`) when
-// the run ends drops it, and the experiment's receiver then sees the channel closed.
-/// The running discovery experiment's action channel (`None` when it is not running).
-static DISCOVERY: std::sync::Mutex<Option<mpsc::UnboundedSender<Action>>> =
-    std::sync::Mutex::new(None);
-/// The running flash sale's fault channel, kept the same way as [`DISCOVERY`].
-static FLASH: std::sync::Mutex<Option<mpsc::UnboundedSender<Fault>>> = std::sync::Mutex::new(None);
-
-// The same shape for the lesson command that is running: one at a time (app/runs.rs), so
-// one slot; sending on it stops the script (the runner kills its process group).
-/// Stops the running lesson command or checkpoint check (`None` when none runs).
-static SCRIPT: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>> =
-    std::sync::Mutex::new(None);
-
-// Only paths, no connections: every command that needs a service re-reads `stack.json`
-// at the moment it runs, because the learner may `bookstore-lab up` or `down` in another
-// terminal while the TUI is open. Caching addresses here would send the next race to a
-// port that no longer listens.
-/// Where the TUI finds the stack and keeps progress.
-#[derive(Clone, Debug)]
-pub struct Context {
-    /// The lab directory (`--dir`): `stack.json`, `progress.json`.
-    pub lab_dir: PathBuf,
-}
-
-impl Context {
-    /// The catalog/user addresses recorded by the supervisor right now.
-    // The user-service address is optional here: reads need only the catalog, and the
-    // missing user-service is reported when (and only if) the learner presses `p`.
-    pub fn cache_targets(&self) -> anyhow::Result<CacheTargets> {
-        let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
-        let catalog = state.service("catalog").ok_or_else(|| {
-            anyhow::anyhow!("catalog-service is not running (start it with `bookstore-lab up`)")
-        })?;
-        Ok(CacheTargets {
-            catalog: catalog.address.clone(),
-            catalog_metrics: catalog.metrics.clone(),
-            user: state.service("user").map(|c| c.address.clone()),
-            inventory: state.service("inventory").map(|c| c.address.clone()),
-        })
-    }
-
-    // Every name is required: an order needs a token (user), a price (catalog) and stock
-    // (inventory) besides order-service itself, and saying which one is missing before the
-    // run beats twenty UNAVAILABLE orders. Re-read at each command like the cache targets,
-    // so a service restarted on another port (free ports) is found again.
-    /// The four services the orders experiment calls; all must be running.
-    pub fn order_targets(&self) -> anyhow::Result<OrderTargets> {
-        let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
-        let addr = |name: &str| {
-            state.service(name).map(|c| c.address.clone()).ok_or_else(|| {
-                anyhow::anyhow!("{name}-service is not running (start it with `bookstore-lab up`)")
-            })
-        };
-        Ok(OrderTargets {
-            order: addr("order")?,
-            inventory: addr("inventory")?,
-            catalog: addr("catalog")?,
-            user: addr("user")?,
-        })
-    }
-
-    // Read at each key press like the others — and it matters more here: scenario 3 kills
-    // payment-service and `up` restarts it with a new pid and a new metrics port, so the
-    // next scenario must not use the record from before the kill.
-    /// The six addresses the payments experiment calls (all required), plus the lab
-    /// directory for scenario 3's kill and restart.
-    pub fn payment_targets(&self) -> anyhow::Result<PaymentTargets> {
-        let state = StackState::load(&self.lab_dir)?.unwrap_or_default();
-        let addr = |name: &str| {
-            state.service(name).map(|c| c.address.clone()).ok_or_else(|| {
-                anyhow::anyhow!("{name} is not running (start it with `bookstore-lab up`)")
-            })
-        };
-        Ok(PaymentTargets {
-            order: addr("order")?,
-            inventory: addr("inventory")?,
-            catalog: addr("catalog")?,
-            user: addr("user")?,
-            payment: addr("payment")?,
-            gateway: addr("gateway")?,
-            payment_metrics: state.service("payment").and_then(|c| c.metrics.clone()),
-            lab_dir: self.lab_dir.clone(),
-        })
-    }
-}
-
 // Order matters at the top: the guard is created first (so any later `?` restores the
 // terminal on the way out), then the channel, then the producers that hold clones of `tx`.
-// The loop ends when `q` sets `app.quit` or when every sender is gone (`recv()` → `None`).
+// The loop ends when `q` (or Ctrl-C) sets `app.quit`; `recv()` → `None` cannot happen
+// while `run` itself holds `tx`, which it keeps to hand to `execute`.
 // Returning drops `guard` — that is what puts the learner's shell back.
 /// Runs the TUI until the learner quits. The terminal is restored on every exit path.
 pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
@@ -231,10 +133,12 @@ pub async fn run(mut app: App, ctx: Context) -> anyhow::Result<()> {
         // Draw first, then wait: the first frame appears before any event arrives, and after
         // each update the next iteration shows its effect immediately.
         let frame = guard.terminal.draw(|f| crate::ui::render(f, &app))?;
+        // The size of the frame just drawn, so a resize reaches the lesson keys' clamp with
+        // the next key press, not only after some later redraw.
         app.viewport = (frame.area.width, frame.area.height);
         // The loop's only `.await`: the App changes only between two events, so a frame never
-        // shows half an update. `None` means every sender was dropped — the ticker alone keeps
-        // one alive, so in practice only `q` ends the loop.
+        // shows half an update. `None` would mean every sender was dropped, and this function
+        // holds one (`tx`) for as long as it runs — the `break` is for completeness.
         let Some(ev) = rx.recv().await else { break };
         // `update` decides (pure, unit-tested without a terminal), `execute` acts: the
         // commands run in the order `update` returned them, before the next event is read.
@@ -299,286 +203,4 @@ fn spawn_dashboard(tx: mpsc::UnboundedSender<Event>, dir: PathBuf, visible: Arc<
             }
         }
     });
-}
-
-// Each experiment reports on its *own* channel (`RaceEvent` / `CacheEvent`) because the
-// experiment modules are library code shared with the plain mode and the tests, which
-// know nothing of the TUI's `Event`. [`forward`] adapts one to the other, and is awaited
-// before a `Failed` is sent so the failure is the last thing the screen sees, after any
-// progress that was already queued.
-/// Performs one side effect; results come back later as events.
-///
-/// Every effect that waits on the network is spawned, never awaited here: awaiting a
-/// database connect in the loop would freeze the keyboard (and `q`) for as long as it
-/// takes. Failures come back as events too, so they are shown, not lost.
-fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &mpsc::UnboundedSender<Event>) {
-    match cmd {
-        // The script's environment is read from `stack.json` now (`Context::for_lab`), and it
-        // runs from the repository root the lessons were loaded from, exactly as
-        // `lessons check --run` runs it.
-        Command::RunScript { purpose, script } => {
-            // The stop handle is stored before the spawn, so a `StopScript` that arrives as the
-            // very next event already finds it. A previous handle is replaced (and dropped):
-            // app/runs.rs starts a script only when none runs.
-            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-            *SCRIPT.lock().expect("not poisoned") = Some(stop_tx);
-            let root = crate::lessons::find_dir()
-                .ok()
-                .and_then(|d| d.parent().map(std::path::Path::to_path_buf))
-                .unwrap_or_else(|| PathBuf::from("."));
-            let run_ctx = crate::lessons::runner::Context::for_lab(&root, &ctx.lab_dir);
-            let tx = tx.clone();
-            // Spawned: a lesson command may run for minutes (a bench, a `sleep`), and the loop
-            // must keep drawing its output and accept the stop key meanwhile.
-            tokio::spawn(async move {
-                let outcome = crate::lessons::runner::run(&script, &run_ctx, Some(stop_rx)).await;
-                let _ = tx.send(Event::ScriptDone(purpose, outcome));
-            });
-        }
-        // `take`: a second stop key press finds `None` and does nothing, rather than sending
-        // on a channel whose receiver already finished.
-        Command::StopScript => {
-            if let Some(stop) = SCRIPT.lock().expect("not poisoned").take() {
-                let _ = stop.send(());
-            }
-        }
-        // The one synchronous effect (see `app.rs`): a tiny local file, and a failure must be
-        // shown, not swallowed — a learner who marks a lesson done and loses it on restart
-        // would stop trusting the checkmarks.
-        Command::SaveProgress => {
-            if let Err(e) = app.progress.save(&ctx.lab_dir) {
-                app.notice = Some(format!("无法保存进度：{e}"));
-            }
-        }
-        Command::StartRace(params) => {
-            let tx = tx.clone();
-            // The race needs MariaDB and Redis, not the services: it connects to the infra recorded
-            // in the lab directory (`try_infra_in`), so it works even when inventory-service is
-            // stopped. Connecting happens inside the spawned task — a refused connection becomes a
-            // `Failed` event on screen a moment later, while the keyboard stays responsive.
-            let dir = ctx.lab_dir.clone();
-            tokio::spawn(async move {
-                let (rtx, rrx) = mpsc::unbounded_channel();
-                // The forwarder starts before the run so progress reaches the screen while the
-                // race is still going; it ends when `rtx` (moved into `race::run`) is dropped.
-                let forward = forward(rrx, tx.clone(), Event::Race);
-                // An async block so the two set-up `?`s and the run share one error path: a
-                // refused connect and a failed lane both end as the same `Failed` below.
-                let result = async {
-                    let infra = bookstore_stack::testing::try_infra_in(Some(&dir))?;
-                    let arena = Arc::new(Arena::connect(&infra).await?);
-                    race::run(arena, params, rtx).await
-                }
-                .await;
-                let _ = forward.await;
-                if let Err(e) = result {
-                    let _ = tx.send(Event::Race(RaceEvent::Failed(format!("{e:#}"))));
-                }
-            });
-        }
-        Command::StartCache(params) => {
-            let tx = tx.clone();
-            // The addresses are resolved now (cheap file read) but used inside the task; if the
-            // catalog is not running, the error travels into the task and comes back as `Failed`,
-            // so both the success and the failure path report through the same event.
-            let targets = ctx.cache_targets();
-            tokio::spawn(async move {
-                let (ctx_tx, crx) = mpsc::unbounded_channel();
-                let forward = forward(crx, tx.clone(), Event::Cache);
-                let result = match targets {
-                    Ok(t) => cache::run(t, params, ctx_tx).await,
-                    // The sender must go before `forward.await`: the forwarder ends only when
-                    // every sender is gone, and on this path no run took ownership of it —
-                    // keeping it alive would park the task forever and never show `Failed`.
-                    Err(e) => {
-                        drop(ctx_tx);
-                        Err(e)
-                    }
-                };
-                let _ = forward.await;
-                if let Err(e) = result {
-                    let _ = tx.send(Event::Cache(CacheEvent::Failed(format!("{e:#}"))));
-                }
-            });
-        }
-        // The discovery runner lives until its action sender is dropped: kept in a static
-        // (one TUI per process), replaced by the next start, taken away by Esc.
-        Command::StartDiscovery => {
-            let tx = tx.clone();
-            let targets = DiscoveryTargets::from_lab(&ctx.lab_dir);
-            // Stored before the spawn, so the learner's first action key (kill, restart) after
-            // Enter reaches this run; replacing an older sender ends the older run.
-            let (atx, arx) = mpsc::unbounded_channel();
-            *DISCOVERY.lock().expect("not poisoned") = Some(atx);
-            tokio::spawn(async move {
-                let (etx, erx) = mpsc::unbounded_channel();
-                let forward = forward(erx, tx.clone(), Event::Discovery);
-                let result = match targets {
-                    Ok(t) => discovery::run(t, 16, arx, etx).await.map(drop),
-                    Err(e) => {
-                        drop(etx);
-                        Err(e)
-                    }
-                };
-                let _ = forward.await;
-                if let Err(e) = result {
-                    let _ = tx.send(Event::Discovery(DiscoveryEvent::Failed(format!("{e:#}"))));
-                }
-            });
-        }
-        // No running experiment (Esc already took the sender): the key is ignored, because
-        // there is nothing to act on; the screen's status line already says it stopped.
-        Command::Discovery(action) => {
-            if let Some(atx) = DISCOVERY.lock().expect("not poisoned").as_ref() {
-                let _ = atx.send(action);
-            }
-        }
-        Command::StopDiscovery => {
-            DISCOVERY.lock().expect("not poisoned").take();
-        }
-        Command::StartFlash { run, params } => {
-            let tx = tx.clone();
-            let targets = FlashTargets::from_lab(&ctx.lab_dir);
-            let (ftx, frx) = mpsc::unbounded_channel();
-            *FLASH.lock().expect("not poisoned") = Some(ftx);
-            tokio::spawn(async move {
-                let (etx, erx) = mpsc::unbounded_channel();
-                let forward = forward(erx, tx.clone(), Event::Flash);
-                let result = match targets {
-                    Ok(t) => flash::run(run, t, params, frx, etx).await.map(drop),
-                    Err(e) => {
-                        drop(etx);
-                        Err(e)
-                    }
-                };
-                let _ = forward.await;
-                if let Err(e) = result {
-                    // Tagged like the sale's own events: a set-up that fails after the learner
-                    // left (or started the next sale) is dropped with them.
-                    let message = format!("{e:#}");
-                    let _ = tx.send(Event::Flash(FlashEvent::Failed { run, message }));
-                }
-            });
-        }
-        Command::Flash(fault) => {
-            if let Some(ftx) = FLASH.lock().expect("not poisoned").as_ref() {
-                let _ = ftx.send(fault);
-            }
-        }
-        Command::StopFlash => {
-            FLASH.lock().expect("not poisoned").take();
-        }
-        // Spawned like the rest: the checklist calls every RPC of five services and asks
-        // Consul, far too long to freeze a frame for; its result is one event, so no forwarder.
-        Command::FlashChecklist => {
-            let (tx, dir) = (tx.clone(), ctx.lab_dir.clone());
-            tokio::spawn(async move {
-                let items = flash::checklist::run(&dir).await.map_err(|e| format!("{e:#}"));
-                let _ = tx.send(Event::Flash(FlashEvent::Checklist(items)));
-            });
-        }
-        // Same shape as the cache: addresses now, everything else in the task, a failure comes
-        // back as an event of this run.
-        Command::StartOrders { run, params } => {
-            let tx = tx.clone();
-            let targets = ctx.order_targets();
-            tokio::spawn(async move {
-                let (otx, orx) = mpsc::unbounded_channel();
-                let forward = forward(orx, tx.clone(), Event::Orders);
-                let result = match targets {
-                    Ok(t) => orders::run(run, t, params, otx).await,
-                    Err(e) => {
-                        drop(otx);
-                        Err(e)
-                    }
-                };
-                let _ = forward.await;
-                if let Err(e) = result {
-                    let message = format!("{e:#}");
-                    let _ = tx.send(Event::Orders(OrdersEvent::Failed { run, message }));
-                }
-            });
-        }
-        // Same shape again; the report also comes back as `Finished`, so the `Ok` is dropped.
-        Command::StartPayment { run, scenario, setup } => {
-            let tx = tx.clone();
-            let targets = ctx.payment_targets();
-            tokio::spawn(async move {
-                let (ptx, prx) = mpsc::unbounded_channel();
-                let forward = forward(prx, tx.clone(), Event::Payments);
-                let result = match targets {
-                    Ok(t) => payments::run(run, t, scenario, setup, ptx).await.map(drop),
-                    Err(e) => {
-                        drop(ptx);
-                        Err(e)
-                    }
-                };
-                let _ = forward.await;
-                if let Err(e) = result {
-                    let message = format!("{e:#}");
-                    let _ = tx.send(Event::Payments(PaymentsEvent::Failed { run, message }));
-                }
-            });
-        }
-        // The learner's actions on the orders screen: one-shot tasks, like the cache's writes,
-        // answered by a `Note` of the same run whether they worked or not. They need no handle
-        // on the running experiment — the command carries the token and the ids, and the
-        // watcher's next sample shows the effect on the stock. `_ => return` cannot happen
-        // (the outer arm admits only these two commands); it keeps the match exhaustive.
-        Command::OrderFault { run, .. } | Command::CancelOrder { run, .. } => {
-            let tx = tx.clone();
-            let targets = ctx.order_targets();
-            tokio::spawn(async move {
-                let result = match (targets, cmd) {
-                    (Ok(t), Command::OrderFault { token, book, .. }) => {
-                        orders::fail_commit(&t, &token, book).await
-                    }
-                    (Ok(t), Command::CancelOrder { token, order_id, .. }) => {
-                        orders::cancel(&t, &token, order_id).await
-                    }
-                    (Err(e), _) => Err(e),
-                    _ => return,
-                };
-                let text = result.unwrap_or_else(|e| format!("失败：{e:#}"));
-                let _ = tx.send(Event::Orders(OrdersEvent::Note { run, text }));
-            });
-        }
-        // Writes report as a `Note`, success or failure alike: the learner pressed a key and must
-        // see an answer either way. `_ => return` is unreachable (the outer arm only admits these
-        // two commands); it is there to satisfy the exhaustive match without a panic.
-        Command::PublishBook | Command::ChangeStock(_) => {
-            let tx = tx.clone();
-            let targets = ctx.cache_targets();
-            tokio::spawn(async move {
-                let result = match (targets, cmd) {
-                    (Ok(t), Command::PublishBook) => cache::publish_book(&t).await,
-                    (Ok(t), Command::ChangeStock(id)) => cache::change_stock(&t, id).await,
-                    (Err(e), _) => Err(e),
-                    _ => return,
-                };
-                let note = match result {
-                    Ok(n) => n,
-                    Err(e) => format!("失败：{e:#}"),
-                };
-                let _ = tx.send(Event::Cache(CacheEvent::Note(note)));
-            });
-        }
-    }
-}
-
-// `wrap` is a plain function pointer: the tuple-variant constructors `Event::Race` and
-// `Event::Cache` *are* functions `fn(RaceEvent) -> Event`, so no closure is needed. The
-// task ends when the experiment drops its sender, which is how the caller knows that
-// every event has been delivered.
-/// Re-sends every event of an experiment's own channel as a TUI [`Event`].
-fn forward<T: Send + 'static>(
-    mut rx: mpsc::UnboundedReceiver<T>,
-    tx: mpsc::UnboundedSender<Event>,
-    wrap: fn(T) -> Event,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        while let Some(e) = rx.recv().await {
-            let _ = tx.send(wrap(e));
-        }
-    })
 }

@@ -63,6 +63,8 @@ impl DiscoveryState {
 
     /// A key: the commands to run, and a notice for the footer.
     pub fn key(&mut self, code: KeyCode) -> (Vec<Command>, Option<String>) {
+        // No notice for an action: the runner answers each with a `Note` once it is done
+        // (what it killed, restarted or added, or why it could not), the answer to show.
         let act = |a: Action| (vec![Command::Discovery(a)], None);
         match code {
             // `r` as well as Enter, like the other experiments' "run again"; once the load runs
@@ -105,6 +107,8 @@ impl DiscoveryState {
     /// Folds an event; an action's answer also goes to the footer.
     pub fn on_event(&mut self, e: DiscoveryEvent) -> Option<String> {
         match e {
+            // Sent once the lab user has logged in and the callers are out: until then the
+            // status line has no load to describe.
             DiscoveryEvent::Ready { workers } => self.workers = workers,
             // No run id here (unlike `app::orders`): Esc drops the action channel, the runner
             // stops at its next step, and Enter on the way back starts a fresh one — at most
@@ -119,6 +123,8 @@ impl DiscoveryState {
                 self.notes.push(n.clone());
                 return Some(n);
             }
+            // `running` goes false so Enter can try again once the learner fixed the cause
+            // (started the stack); the last tick's rows stay readable under the error.
             DiscoveryEvent::Failed(m) => {
                 self.running = false;
                 self.error = Some(m);

@@ -103,11 +103,16 @@ impl FlashState {
             // the script and its test assert on recovery, not on the 504s.
             KeyCode::Char('m') => fault(Fault::PauseMysql(PAUSE_SECS)),
             KeyCode::Char('o') => fault(Fault::KillRelay),
+            // Enter during a sale lands here too and does nothing: the sale ends on its own
+            // (ramp, then catch-up), and a second one would share the cores and services
+            // with it, spoiling both boards.
             _ => (Vec::new(), None),
         }
     }
 
     /// Folds an event; a fault's answer also goes to the footer.
+    // Returns the notice instead of writing `App::notice`: this state owns the capstone
+    // only, and `App` decides where a notice goes — the same split as `app::orders`.
     pub fn on_event(&mut self, e: FlashEvent) -> Option<String> {
         // The checklist is not part of a sale (it reads the stack and the saved benches), so
         // its answer is folded before the run gate below, at any time.
@@ -149,6 +154,8 @@ impl FlashState {
                 // could now name another service.
                 self.target = 0;
             }
+            // Replaced whole: each tick is the runner's complete reading of that second (the
+            // board's rows included), so a dropped tick loses nothing the next one lacks.
             FlashEvent::Tick { tick, .. } => self.tick = Some(*tick),
             FlashEvent::Note { text, .. } => {
                 self.notes.push(text.clone());
@@ -161,10 +168,13 @@ impl FlashState {
                 self.tick = Some(summary.last.clone());
                 self.summary = Some(*summary);
             }
+            // The board stays as it was: its last second is still true, and the error says
+            // why no verdict follows it.
             FlashEvent::Failed { message, .. } => {
                 self.running = false;
                 self.error = Some(message);
             }
+            // Handled before the gate above; listed so the match stays exhaustive.
             FlashEvent::Checklist(_) => {}
         }
         None

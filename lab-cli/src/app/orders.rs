@@ -61,6 +61,7 @@ pub struct OrdersState {
     pub awaiting: Option<u64>,
     /// Answers to the learner's actions, newest last.
     pub notes: Vec<String>,
+    /// Why the run stopped (a service missing, set-up refused); the status line shows it.
     pub error: Option<String>,
 }
 
@@ -176,6 +177,8 @@ impl OrdersState {
                 self.tokens = tokens;
             }
             OrdersEvent::Chain { steps, .. } => self.chain = steps,
+            // Overwritten, not added up: the load engine's snapshot is cumulative, so the
+            // latest one is the whole burst so far.
             OrdersEvent::Burst { load, .. } => self.burst = load,
             OrdersEvent::BurstDone { load, .. } => {
                 self.burst = load;
@@ -201,6 +204,9 @@ impl OrdersState {
                 self.notes.push(text.clone());
                 return Some(text);
             }
+            // The watcher ends once no order of the run is Pending any more (expired or
+            // cancelled: nothing here pays), or at its ten-minute bound; the last sample
+            // stays on screen.
             OrdersEvent::Done { .. } => self.running = false,
             OrdersEvent::Failed { message, .. } => {
                 self.running = false;

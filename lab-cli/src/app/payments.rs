@@ -5,7 +5,7 @@
 //! 3–15 s of real time and the next key waits for it. The shopper and the book are made by
 //! the first scenario and reused after, so each key press costs one order, not a new
 //! account — and the results table keeps every scenario's last verdict side by side.
-
+//!
 //! ✅ DO keep a result per scenario and overwrite it on the next run of the same scenario;
 //! ❌ DON'T append every run to a list: after a dozen presses the screen would be a log,
 //! and the four-line checklist the lesson refers to would scroll away.
@@ -102,6 +102,8 @@ impl PaymentsState {
             // Ready can come again in a later run: a sold-out book is replaced by a fresh one,
             // and the next command must carry the new book, not the empty one.
             PaymentsEvent::Ready { setup, .. } => self.setup = Some(setup),
+            // Appended as they come, already timed by the runner (ms after CreateOrder),
+            // so the timeline grows live and its offsets never depend on when we drew.
             PaymentsEvent::Step { step, .. } => self.steps.push(step),
             PaymentsEvent::Finished { report, .. } => {
                 self.running = None;
@@ -135,7 +137,9 @@ mod tests {
     use super::*;
 
     // Proves the one-at-a-time rule and that the setup made by the first scenario is handed
-    // to the next one (no second shopper, no second book).
+    // to the next one (no second shopper, no second book). The regression it catches: a
+    // `key` that forgot the setup would register a shopper per press, and one that let a
+    // second scenario start would let both sell the same book and break "sold +1".
     /// A second key while a scenario runs starts nothing; the next run reuses the setup.
     #[test]
     fn one_scenario_at_a_time_and_the_setup_is_reused() {

@@ -20,6 +20,9 @@ use crate::lessons::{
 };
 
 /// What a script run is for: a command block of a lesson, or a checkpoint task's check.
+// The key of `Runs::results` and the tag on `Event::ScriptDone`: a block and a task of
+// the same lesson and number are different keys, so a check's output never lands under
+// a command block, and a result always finds the run that asked for it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Purpose {
     /// Command block `index` (0-based, document order) of `lesson`.
@@ -34,6 +37,8 @@ pub enum RunStatus {
     // The tick it started on, not an `Instant`: the state stays plain data, and a snapshot
     // test of a running block draws the same spinner every time.
     Running { since_tick: u64 },
+    // Finished: the exit, the time it took and the output's last lines, kept until the
+    // same block runs again.
     Done(Outcome),
 }
 
@@ -58,6 +63,8 @@ pub struct CheckpointView {
     /// The item on screen (index into `Checkpoint::items`).
     pub item: usize,
     /// (lesson, item) → the option last chosen (1-based), right or wrong.
+    // Keyed by lesson as well: `item` is reset when a checkpoint opens, but the answers
+    // stay, so going to Day 31 and back shows Day 30's choices, not Day 31's by number.
     pub answers: HashMap<(String, usize), usize>,
 }
 
@@ -71,6 +78,8 @@ impl RunStatus {
     pub fn status_line(&self, tick: u64) -> String {
         match self {
             RunStatus::Running { since_tick } => {
+                // The frame from the session's tick, not the run's: every running status
+                // turns in step, and the modulo keeps the index inside the 8 frames.
                 let frame = SPINNER[(tick % SPINNER.len() as u64) as usize];
                 // Ticks → seconds: two ticks a second (see `Runs::tick`), whole seconds shown.
                 format!("{frame} 运行中 {} s · Esc 停止", tick.saturating_sub(*since_tick) / 2)
@@ -227,6 +236,8 @@ impl App {
         };
         let items = cp.items();
         let n = items.len();
+        // Clamped here as well as by ↑↓: a checkpoint with no items at all gives `i = 0`,
+        // and `items.get(i)` below then finds nothing instead of panicking.
         let i = self.checkpoint_view.item.min(n.saturating_sub(1));
         match code {
             KeyCode::Esc | KeyCode::Left | KeyCode::Backspace => self.screen = Screen::Lesson,
@@ -247,6 +258,8 @@ impl App {
                         return Vec::new();
                     }
                     self.checkpoint_view.answers.insert((lesson.clone(), i), chosen);
+                    // A right answer is a pass like a task's exit 0, saved at once; a wrong
+                    // one changes no progress and blocks nothing — the next digit is a retry.
                     if chosen == q.answer {
                         return self.pass_item(&lesson, &cp, i);
                     }
@@ -260,6 +273,8 @@ impl App {
                     let script = t.check.clone();
                     return self.start_run(Purpose::Task { lesson, item: i }, script);
                 }
+                // Enter on a question is a hint, not an answer: picking option 1 by default
+                // would count a press meant as "next" as a wrong (or right) answer.
                 self.notice = Some("按数字键选择答案".into());
             }
             _ => {}
@@ -300,9 +315,13 @@ impl App {
             // measured, and a reveal filled with dashes would pretend there was a run.
             K::Race => (self.race.done && !self.race.results().is_empty())
                 .then(|| race::figures(&self.race.results())),
+            // `done` alone: a cache run that ended has its totals whatever they are — a low
+            // hit rate is a measurement, not a missing one.
             K::Cache => {
                 self.cache.done.then(|| cache::figures(&self.cache.total, &self.cache.load))
             }
+            // After the burst, not after the run: the figures are the burst's, the chain's
+            // and the last stock sample, and the watcher behind them may go on for minutes.
             K::Orders => self.orders.burst_done.then(|| {
                 let o = &self.orders;
                 orders::figures(&o.params, &o.burst, &o.chain, o.stock.as_ref())
