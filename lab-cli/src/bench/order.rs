@@ -173,9 +173,14 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
         }
     }
 
+    Ok(build_report(opts, &runs))
+}
+
+/// The table from the rounds' summaries: rows, ratios, `vs_slowest` and the notes.
+fn build_report(opts: &BenchOptions, runs: &[Vec<Summary>]) -> Report {
     let mut report =
         Report::new("order", opts.concurrency, opts.duration().as_secs_f64(), opts.runs.max(1));
-    for (path, summaries) in PATHS.iter().zip(&runs).filter(|(_, s)| !s.is_empty()) {
+    for (path, summaries) in PATHS.iter().zip(runs).filter(|(_, s)| !s.is_empty()) {
         report.rows.push(Row::from_runs(*path, summaries));
     }
     // Every row against the no-op call of order-service: one transport ceiling for all,
@@ -228,7 +233,7 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
         "所有服务、MariaDB、Redis 与负载生成器同在这台 2 核机器上：看比值，绝对 TPS 随机器而变"
             .into(),
     );
-    Ok(report)
+    report
 }
 
 /// One registered user per worker, logged in: their tokens (argon2 hashing happens here,
