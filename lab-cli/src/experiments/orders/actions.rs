@@ -60,9 +60,13 @@ pub async fn fail_commit(targets: &OrderTargets, token: &str, book: u64) -> anyh
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
+    // Read after the pair was found (or the wait gave up): by then the compensation has run,
+    // so an `available` equal to the one before `f` is the proof that nothing leaked.
     let stock = inv.get_stock(GetStockRequest { book_id: book }).await?.into_inner().stock;
     let available = stock.map_or(0, |s| s.available);
     Ok(match pair {
+        // `abs`: the log signs each movement (a lock leaves `available`, negative; a release
+        // comes back, positive), and the note speaks of units.
         Some(((order, locked), (_, released))) => format!(
             "提交失败（{:?}）：#{order} 锁定 {} 件 → 补偿释放 {} 件，available 仍为 {available}",
             err.code(),
@@ -70,6 +74,9 @@ pub async fn fail_commit(targets: &OrderTargets, token: &str, book: u64) -> anyh
             released.abs()
         ),
         // No lock at all: the stock was already gone, LockStock refused before any commit.
+        // (The same note would appear if the syncer were more than 3 s behind: the pair
+        // would exist but not yet be in the log. The error code tells the two apart —
+        // FAILED_PRECONDITION for no stock, UNAVAILABLE for the injected commit failure.)
         None => format!(
             "下单失败（{:?}）：{}；没有锁定任何库存（先按 c 取消一单腾出库存，再按 f）",
             err.code(),

@@ -30,6 +30,9 @@ impl ChainStep {
     /// The bar's first column and width on an axis `axis` columns wide spanning `total` ms.
     pub fn bar(&self, total: f64, axis: usize) -> (usize, usize) {
         let col = |ms: f64| ((ms / total.max(1e-6)) * axis as f64).round() as usize;
+        // `start` stays below `axis`, so `axis - start >= 1` and the clamp's bounds are in
+        // order (`clamp` panics when min > max) — which is also what lets the renderer pad
+        // with `AXIS - start - len` without underflow.
         let start = col(self.start_ms).min(axis.saturating_sub(1));
         (start, col(self.dur_ms).clamp(1, axis - start))
     }

@@ -63,6 +63,15 @@
 //!
 //! The estimate of the lone order's chain and the exercises on this experiment are in
 //! `lessons/day32/lesson.md` ("延伸练习"), where the learner reads them.
+//!
+//! ## Modules
+//!
+//! - `setup`: fresh shoppers, the admin's token and the run's book (the payments, flash-sale
+//!   and cache experiments reuse them).
+//! - `run`: [`run`] as named steps — the lone order, the burst, the 1 Hz watch.
+//! - `chain`: [`parse_chain`], the `server-timing` header laid out on a time axis.
+//! - `conservation`: [`StockView`], [`PendingOrder`] and the check each sample is judged by.
+//! - `actions`: the `f` and `c` keys, [`fail_commit`] and [`cancel`].
 
 use bookstore_loadgen::Snapshot;
 use bookstore_proto::order::{CreateOrderItem, CreateOrderRequest};
@@ -169,6 +178,8 @@ pub enum OrdersEvent {
     Done {
         run: u64,
     },
+    /// The run stopped on an error; the screen shows it in place of the status line and
+    /// keeps what earlier events had filled in.
     Failed {
         run: u64,
         message: String,
@@ -181,6 +192,8 @@ pub enum OrdersEvent {
 /// skip the rule Day 33 teaches.
 pub(crate) fn authed<T>(body: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut req = tonic::Request::new(body);
+    // `?`, not `expect`: a token with a byte that is not visible ASCII cannot be a header
+    // value, and the run should report that rather than panic its task.
     req.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
     Ok(req)
 }
@@ -219,6 +232,8 @@ pub fn figures(
     chain: &[ChainStep],
     stock: Option<&StockView>,
 ) -> Vec<(&'static str, String)> {
+    // Not `chain_total`, which reads 0.0 for an empty chain: a reveal must say `-` when the
+    // lone order never answered, not claim it cost nothing.
     let end = chain
         .iter()
         .map(|s| s.start_ms + s.dur_ms)

@@ -40,6 +40,8 @@ pub async fn run(
     // division of attempts and its conservation check meaningless.
     let tokens = shoppers(&targets.user, params.shoppers.max(1) as usize).await?;
     let book = fresh_book(&targets.user, &targets.catalog, params.stock.max(1)).await?;
+    // Ready before the first order: from here the screen's `f` and `c` can act on the run's
+    // book, and every order they cause is one the watch's ListOrders will find.
     let _ = events.send(OrdersEvent::Ready { run, book, tokens: tokens.clone() });
 
     // One order alone first: under the burst every step would include queueing behind the
@@ -114,6 +116,9 @@ async fn burst(
             let token = tokens_for_load[i as usize % tokens_for_load.len()].clone();
             async move {
                 let Ok(req) = authed(one_unit(book), &token) else { return Outcome::Failed };
+                // Each attempt is timed by the load engine from before this closure ran to the
+                // answer: the p50/p99 the screen shows are the caller's view of a CreateOrder,
+                // queueing behind the other attempts included.
                 match client.create_order(req).await {
                     Ok(_) => Outcome::Success,
                     Err(s) if s.code() == Code::FailedPrecondition => Outcome::Rejected,
@@ -146,6 +151,10 @@ async fn watch_until_done(
     // window plus the 2-second sweep, so only a stuck sweeper reaches the cap), or the
     // screen is gone.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    // Tokio's default missed-tick behaviour is to burst: after a sample slower than a second
+    // (eight ListOrders on a loaded machine) the late ticks fire back to back. Harmless for
+    // the screen, because each Watch carries the clock of its own sample (`now`), so the
+    // countdown stays right however the samples bunch.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     while tokio::time::Instant::now() < deadline && !events.is_closed() {
         // The first tick fires at once: the first sample is taken right after the
@@ -194,7 +203,9 @@ async fn sample(
     for (shopper, token) in tokens.iter().enumerate() {
         for status in [OrderStatus::Pending, OrderStatus::Cancelled] {
             // One page of 50: a run makes `attempts + 1` CreateOrders over the shoppers
-            // (five or six each with the defaults), and only `stock` become orders.
+            // (five or six each with the defaults), and only `stock` become orders. The
+            // TUI's largest stock (50 units over 4 shoppers) keeps every list far below a
+            // page; a truncated list would read as `locked > pending`, a false leak.
             let req = ListOrdersRequest { page: 1, page_size: 50, status: status as i32 };
             let list = client.list_orders(authed(req, token)?).await?.into_inner();
             for o in list.orders {

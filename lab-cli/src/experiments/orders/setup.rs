@@ -23,7 +23,11 @@ pub(crate) async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>
     let logins = (0..n).map(|_| {
         let mut users = UserServiceClient::new(ch.clone());
         async move {
+            // Unique per call (the same helper the tests use), so two runs — or two
+            // experiments at once — never register the same name and meet ALREADY_EXISTS.
             let username = bookstore_stack::testing::unique_name("shopper");
+            // Derived from the name, so it needs no storage: the token is all the run keeps,
+            // and the name alone clears user-service's 8-character minimum.
             let password = format!("{username}-pw-1234");
             users
                 .register(RegisterRequest {
@@ -56,9 +60,13 @@ pub(crate) async fn admin_token(user: &str) -> anyhow::Result<String> {
 // units in inventory itself (IncrStock `publish:<id>`), so there is no restock step here.
 /// Publishes a new book with `stock` units (in inventory, through the publish); returns its id.
 pub(crate) async fn fresh_book(user: &str, catalog: &str, stock: u32) -> anyhow::Result<u64> {
+    // A fresh admin login per publish: a login costs one argon2 verify, and a token kept
+    // across a long TUI session could outlive its two-hour lifetime between two key presses.
     let token = admin_token(user).await?;
     // A random valid ISBN-13 (978 prefix, computed check digit): catalog
     // rejects malformed ones, and a fixed ISBN would collide with the previous run's.
+    // Nine random digits make a repeat unlikely over a lab database's life, and a repeat
+    // would fail loudly on `uk_books_isbn` rather than hand the run an old, used book.
     let first12: Vec<u8> =
         [9u8, 7, 8].into_iter().chain((0..9).map(|_| rand::rng().random_range(0..10u8))).collect();
     let check = bookstore_catalog::domain::isbn13_check_digit(&first12);

@@ -82,8 +82,8 @@ pub(super) async fn kill_and_restart(
     targets: &PaymentTargets,
     timeline: &mut Timeline<'_>,
 ) -> anyhow::Result<(u32, u32)> {
-    // Re-read from `stack.json` each time: the second call must see the pid that
-    // `up` wrote for the new process.
+    // Read from `stack.json` after `up` has returned, not kept from before the kill: the
+    // record is rewritten by `up`, and the new process's pid exists only there.
     let pid_of = || -> anyhow::Result<u32> {
         let state = bookstore_stack::StackState::load(&targets.lab_dir)?.unwrap_or_default();
         let c = state.service("payment").context("payment-service is not in stack.json")?;

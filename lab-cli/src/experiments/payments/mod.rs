@@ -77,6 +77,14 @@
 //! meets the same refusal — so the lab cancels and the lesson shows the expiry race with
 //! `mysql`. ❌ DON'T add a "short window" knob to a service just for a demo: it becomes a
 //! production setting someone turns on.
+//!
+//! ## Modules, in the order a scenario runs through them
+//!
+//! - `run`: [`run`] as named steps, and the `Timeline` that stamps and sends each step.
+//! - `faults`: scenario 2's burst of callbacks and scenario 3's kill -9 and restart.
+//! - `watch`: the clients, the 50 ms poll until the payment settled, the stock-log wait.
+//! - `report`: [`Report`] and its `verdict`, the one judgement the screen, the plain
+//!   output and the tests share.
 
 use std::path::PathBuf;
 
@@ -205,6 +213,8 @@ pub enum PaymentsEvent {
         run: u64,
         report: Box<Report>,
     },
+    /// The run stopped on an error; the screen shows it in place of the status line and
+    /// keeps what earlier events had filled in.
     Failed {
         run: u64,
         message: String,
@@ -232,6 +242,8 @@ pub fn figures(reports: &[Option<Report>]) -> Vec<(&'static str, String)> {
     let cb = of(Scenario::Duplicates).and_then(|r| r.callbacks.as_ref());
     let restart = of(Scenario::Crash).and_then(|r| r.restart.as_ref());
     let values = [
+        // Any scenario's amount is the session's: every one orders one unit of a book
+        // published at the same price, so the first report that exists will do.
         reports.iter().flatten().next().map_or_else(dash, |r| r.amount.to_string()),
         cb.map_or_else(dash, |c| c.sent.to_string()),
         cb.map_or_else(dash, |c| c.ok.to_string()),

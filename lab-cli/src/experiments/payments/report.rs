@@ -22,7 +22,7 @@ pub struct Step {
 /// Scenario 2's counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallbackCounts {
-    /// Always [`DUPLICATES`]: what the other counts are read against.
+    /// Always [`DUPLICATES`](super::DUPLICATES): what the other counts are read against.
     pub sent: usize,
     /// HTTP 200 with `"status":"success"` in the body.
     pub ok: usize,
@@ -50,9 +50,12 @@ pub struct Restart {
 /// What one scenario measured, for the screen, the plain output and the tests.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
+    /// Which scenario ran: it decides the end state `verdict` demands (paid or refunded).
     pub scenario: Scenario,
     /// The scenario's own order (a new one per scenario, no idempotency key).
     pub order_id: u64,
+    /// payment-service's public id of the payment: what QueryPayment and the gateway's
+    /// mock-callback URL take, and what a learner pastes into grpcurl to follow it.
     pub payment_no: String,
     /// In cents, equal to the order's total (payment-service refuses anything else).
     pub amount: i64,

@@ -18,6 +18,10 @@ use crate::experiments::orders::{self, authed};
 // The lab's wall clock, in the same unit as the services' timestamps (`due_at`,
 // `created_at`): the timeline mixes both, which is only meaningful because the lab and
 // the stack share one machine and one clock. Across machines the steps would carry skew.
+// Wall clock rather than a monotonic `Instant` for the same reason (`due_at` is wall
+// clock); the price is that an NTP step in the middle of a scenario would shift every
+// later step by the correction — loadgen, which compares no service timestamps, uses
+// `Instant` and has no such exposure.
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -25,10 +29,15 @@ fn now_ms() -> i64 {
 /// A scenario's timeline while it is recorded: every step is stamped against `t0`, sent to
 /// the screen at once and kept for the report.
 pub(super) struct Timeline<'a> {
+    /// The run id every `Step` event carries: the screen drops the steps of a scenario it
+    /// has already replaced with a newer key press.
     run: u64,
+    /// Borrowed from `run`: a timeline lives exactly as long as one scenario, and the
+    /// `Finished` event is sent on the same sender after the timeline is consumed.
     events: &'a mpsc::UnboundedSender<PaymentsEvent>,
     /// Unix milliseconds (see `now_ms`) when the timeline started.
     pub(super) t0: i64,
+    /// Every step pushed so far, in the order pushed: moved into the report at the end.
     pub(super) steps: Vec<Step>,
 }
 
@@ -72,6 +81,9 @@ pub async fn run(
     let (order, payment) = place(&mut c, &setup, &mut timeline).await?;
     let (callbacks, restart) =
         inject(scenario, &targets, &mut c, &setup, &order, &payment, &mut timeline).await?;
+    // The watch starts only after `inject` returned: for the crash that is after `up` saw
+    // the new process healthy, so the first polls meet a serving payment-service instead
+    // of spending the restart in connection refusals.
     let (pay, ord, after) = watch::settle(
         &mut c,
         scenario,
@@ -82,7 +94,12 @@ pub async fn run(
         &mut timeline,
     )
     .await?;
+    // After the watch, not inside its loop: the confirm reaches the stock log (MySQL) a
+    // moment after the Redis counters `settle` ends on, and one wait here costs less than a
+    // log query on every 50 ms poll.
     let confirms = watch::wait_for_confirms(&mut c, scenario, setup.book, order.id).await?;
+    // The statuses and `after` are the answers of the poll that ended the watch: the
+    // report states what the public API said at the moment it was judged settled.
     let report = Report {
         scenario,
         order_id: order.id,
@@ -130,6 +147,7 @@ async fn in_stock(
     c: &mut Clients,
     events: &mpsc::UnboundedSender<PaymentsEvent>,
 ) -> anyhow::Result<Setup> {
+    // One unit is enough: every scenario orders a quantity of 1.
     if c.stock(setup.book).await?.available >= 1 {
         return Ok(setup);
     }

@@ -37,6 +37,9 @@ pub(super) struct Clients {
 }
 
 impl Clients {
+    // Eager dials (`cache::channel` connects before it returns, 2 s at most each): a stopped
+    // service fails the scenario here, before an order is placed, instead of leaving a
+    // Pending order and a locked unit behind a failed CreatePayment.
     pub(super) async fn connect(t: &PaymentTargets) -> anyhow::Result<Self> {
         Ok(Self {
             orders: OrderServiceClient::new(channel(&t.order).await?),
@@ -45,6 +48,8 @@ impl Clients {
         })
     }
 
+    // inventory's Redis counters as GetStock serves them: the same figures a shopper is
+    // sold from, so the verdict's deltas are about what customers see, not the ledger.
     pub(super) async fn stock(&mut self, book: u64) -> anyhow::Result<StockView> {
         let s = self.inventory.get_stock(GetStockRequest { book_id: book }).await?;
         let s = s.into_inner().stock.unwrap_or_default();
@@ -120,6 +125,8 @@ pub(super) async fn settle(
         let o = c.orders.get_order(authed(GetOrderRequest { order_id }, &setup.token)?);
         let o = o.await?.into_inner().order.context("GetOrder returned no order")?;
         let s = c.stock(setup.book).await?;
+        // Recorded before the end test: the poll that settles the payment also puts its
+        // last change (Paid, sold +1, notified) on the timeline.
         seen.record(&p, &o, &s, timeline);
         if seen.settled(scenario, &p, &s, &before) {
             return Ok((p, o, s));
@@ -131,9 +138,13 @@ pub(super) async fn settle(
 /// What the watch has put on the timeline so far: each change is recorded once, at its
 /// first sight, and compared against on every later poll.
 struct Seen {
+    /// From QueryPayment: Pending until the gateway's answer lands.
     pay: PaymentStatus,
+    /// From GetOrder: Pending until the relay's UpdateOrderStatus (or Cancelled by scenario 4).
     order: OrderStatus,
+    /// From GetStock, starting at `before.sold`, so only this scenario's sale is announced.
     sold: i64,
+    /// The payment's `order_notified`: the outbox row delivered.
     notified: bool,
 }
 
