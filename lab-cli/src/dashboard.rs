@@ -25,6 +25,10 @@
 //! is what the business trusts; if the two disagree for more than a moment, the syncer is
 //! behind — a thing worth noticing on a dashboard.
 //!
+//! The poller is split by question: `targets` decides which rows exist (Consul and the
+//! record), `rates` turns two scrapes into the interval's QPS, p99 and hit rate, `history`
+//! keeps the minute behind the charts, and `table` prints a snapshot for `--no-tui`.
+//!
 //! ## Two shortcuts, admitted
 //!
 //! - **The lab reads `inventory_db` directly.** In the course's architecture each service
@@ -146,6 +150,10 @@ pub struct Poller {
 impl Poller {
     // The HTTP client's 2 s timeout bounds a scrape of a wedged service; without it one
     // stuck `/metrics` would stall the whole poll, and with it every other row.
+    // (`unwrap_or_default` covers a builder that cannot start its TLS backend: the default
+    // client it falls back to has no timeout, so that machine loses the bound, not the
+    // dashboard.)
+    /// A poller of the stack recorded in `dir`; nothing is contacted before the first poll.
     pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
@@ -225,6 +233,10 @@ impl Poller {
 
     // `max_connections(1)`: the dashboard runs one query a second; a pool of 10 would hold
     // ten idle connections on a database the learner is load-testing.
+    // A failed connect leaves `pool` at `None`, so the next poll tries again: the box comes
+    // back by itself once MariaDB is up. Once made, the pool is kept for the poller's life;
+    // sqlx tests and replaces a dead connection on acquire, so a restarted MariaDB needs no
+    // new pool: at worst one refresh loses its box (bounded by the 2 s acquire timeout).
     async fn stock(&mut self, mysql_url: &str) -> anyhow::Result<StockTotals> {
         if self.pool.is_none() {
             let url = format!("{}/inventory_db", mysql_url.trim_end_matches('/'));

@@ -10,13 +10,17 @@ use crate::metrics::{self, Scrape};
 /// What two scrapes of one service say about the interval between them.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Rates {
+    /// Requests per second between the scrapes, every method and outcome counted; `None`
+    /// for a component without a request counter.
     pub qps: Option<f64>,
+    /// The interval's p99 in milliseconds, interpolated inside a histogram bucket; `None`
+    /// without a histogram, or when no request finished in the interval (a p99 of nothing
+    /// is not 0 ms).
     pub p99_ms: Option<f64>,
+    /// Cache hits over lookups in the interval; `None` without a cache or without lookups.
     pub hit_rate: Option<f64>,
 }
 
-// A pure function of two scrapes and a duration, so the arithmetic is unit-tested with
-// literal `/metrics` text (below) instead of a running service and a sleep.
 /// The request counter and latency histogram a service exports, and how an error shows in
 /// the counter's labels; `None` for a component with neither (MariaDB, Redis, Consul).
 ///
@@ -28,6 +32,8 @@ pub struct Rates {
 /// included — and for the gateway a 5xx, the convention its own middleware documents
 /// (`status=~"5.."`): a 404 for an unknown book is the gateway working, a 502 is it failing.
 pub(crate) fn request_metrics(s: &Scrape) -> Option<RequestMetrics> {
+    // gRPC first: a process exporting both families (none does today) would be counted by
+    // its gRPC layer, the one every service-to-service call passes through.
     if s.has("grpc_requests_total") {
         Some(RequestMetrics {
             count: "grpc_requests_total",
@@ -49,7 +55,9 @@ pub(crate) fn request_metrics(s: &Scrape) -> Option<RequestMetrics> {
 
 /// The metric names and error rule [`request_metrics`] chose for one service.
 pub(crate) struct RequestMetrics {
+    /// The request counter, summed over all its label sets for QPS.
     pub count: &'static str,
+    /// The latency histogram (seconds) the p99 is interpolated from.
     pub histogram: &'static str,
     /// The label on `count` that carries the outcome (`code` or `status`).
     pub error_label: &'static str,
@@ -58,6 +66,8 @@ pub(crate) struct RequestMetrics {
     pub is_error: fn(&str) -> bool,
 }
 
+// A pure function of two scrapes and a duration, so the arithmetic is unit-tested with
+// literal `/metrics` text (below) instead of a running service and a sleep.
 // Worked example: scrape A at t = 10.0 s says `grpc_requests_total` = 5000 (summed over
 // methods and codes); scrape B at t = 11.2 s says 6200. QPS = (6200 − 5000) / 1.2 s = 1000.
 // Dividing by the nominal 1 s tick instead would report 1200 — a 20 % error from a

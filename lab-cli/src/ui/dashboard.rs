@@ -62,7 +62,9 @@ pub fn render(
     // components that is 9 rows at 80×24 (5 of them plot) and 27 at 120×40. The table
     // comes first because health is what a learner looks for first; the charts explain it.
     // `Length`, not `Min`, for the table: a `Min` table would take every spare row as blank
-    // table body (the old layout did) and leave the charts nothing.
+    // table body (the old layout did) and leave the charts nothing. With more instances
+    // than the terminal has rows (replicas at 80×24), the charts' `Min(0)` is what gives way
+    // first, and the height check below then skips them rather than drawing empty frames.
     let rows_len = app.dashboard.as_ref().map_or(0, |d| d.rows.len()) as u16;
     let [table_area, charts_area, stock_area] = Layout::vertical([
         Constraint::Length(rows_len + 3),

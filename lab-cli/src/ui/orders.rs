@@ -26,7 +26,8 @@ use crate::{
     experiments::orders::{ChainStep, chain_total, conservation},
 };
 
-/// Columns of the call chain's time axis (label 15 + axis + duration 9 fit 78).
+/// Columns of the call chain's time axis (label 15 + axis 52 + duration 10 = 77 of the box's
+/// 78 inner columns at 80×24).
 const AXIS: usize = 52;
 
 /// Draws the orders screen; returns its title and keys.
@@ -217,6 +218,9 @@ fn chain_lines(steps: &[ChainStep]) -> Vec<Line<'static>> {
             // mark (as the race screen keeps its numbers).
             let color = if s.parallel() { Color::Cyan } else { Color::Yellow };
             Line::from(vec![
+                // `{:<13}` pads but never cuts: `GetBook-<id>` fits up to a 5-digit id, and a
+                // longer name pushes its bar right by the overflow — that row's start column
+                // is then late by as much, the others stay true.
                 Span::raw(format!("{}{:<13} ", if s.parallel() { "∥" } else { " " }, s.name)),
                 Span::raw(" ".repeat(start)),
                 Span::styled("█".repeat(len), Style::new().fg(color)),
