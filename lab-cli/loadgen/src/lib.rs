@@ -194,6 +194,9 @@ impl Shared {
             // One slot per second of the run (an hour when only an operation budget is set).
             // Preallocated so `record` never resizes a shared vector (which would need a lock);
             // a counted run longer than an hour keeps its totals but stops growing the series.
+            // `+ 2` for a timed run: one slot for the second the deadline falls in, one for
+            // the operations in flight at the deadline that finish in the next; a completion
+            // later still keeps its counts and latency but is left out of the series.
             per_second: (0..cfg.duration.map_or(3600, |d| d.as_secs() as usize + 2))
                 .map(|_| AtomicU64::new(0))
                 .collect(),
@@ -339,6 +342,10 @@ where
 }
 
 /// One worker: a closed loop of `op` until the deadline, the operation budget or `stop`.
+///
+/// `deadline` is computed once by [`run`] from the shared start, so every worker stops
+/// starting operations at the same instant; `max_ops` is compared with the index the worker
+/// drew, not with completions, which is what makes a counted run start exactly that many.
 ///
 /// One tokio task per worker, not one OS thread: thousands of workers cost a few KB each,
 /// and they spend their time awaiting I/O anyway.

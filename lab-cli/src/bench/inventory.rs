@@ -136,6 +136,7 @@ async fn measure(
     // One client for the set-up calls (stock reads and top-ups), on the first measured
     // connection: set-up runs between rounds, never inside one.
     let inventory = InventoryServiceClient::new(channels[0].clone());
+    // One timed shape for all seven rows: same workers, same window, so their TPS compare.
     let cfg = LoadConfig::timed(opts.concurrency, opts.duration());
     // Huge SQL and raw-Lua stock: these rows measure speed; the race below measures
     // correctness.
@@ -279,6 +280,9 @@ async fn evalsha_noop(cfg: LoadConfig, redis: redis::aio::ConnectionManager) -> 
     bookstore_loadgen::run(
         cfg,
         move |_| {
+            // A clone of the `ConnectionManager` is a handle on the same multiplexed
+            // connection, not a new socket: all workers pipeline over one TCP stream, as the
+            // service's `StockStore` does, which is the point of comparing the two rows.
             let (script, mut conn) = (script.clone(), redis.clone());
             async move {
                 match script.invoke_async::<_, i64>(&mut conn).await {
