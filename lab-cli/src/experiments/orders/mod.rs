@@ -137,16 +137,9 @@ pub enum OrdersEvent {
     /// Shoppers registered, the fresh book stocked.
     /// The tokens and the book go to the screen so its keys (`f`, `c`) can act
     /// without asking the runner: see the module docs on stateless commands.
-    Ready {
-        run: u64,
-        book: u64,
-        tokens: Vec<String>,
-    },
+    Ready { run: u64, book: u64, tokens: Vec<String> },
     /// The call chain of the first CreateOrder, run alone (an unloaded picture).
-    Chain {
-        run: u64,
-        steps: Vec<ChainStep>,
-    },
+    Chain { run: u64, steps: Vec<ChainStep> },
     /// The burst's live counts: successes = created, rejections = FAILED_PRECONDITION.
     Burst {
         run: u64,
@@ -154,10 +147,7 @@ pub enum OrdersEvent {
         load: Snapshot,
     },
     /// The burst is over (its final snapshot).
-    BurstDone {
-        run: u64,
-        load: Snapshot,
-    },
+    BurstDone { run: u64, load: Snapshot },
     /// Once a second: the stock, this run's Pending orders, how many were cancelled, and
     /// the sample's clock (unix milliseconds) — the countdown is computed from it, so the
     /// renderer never reads the clock.
@@ -170,20 +160,12 @@ pub enum OrdersEvent {
         now: i64,
     },
     /// An action's answer (`f`, `c`), as a line for the screen.
-    Note {
-        run: u64,
-        text: String,
-    },
+    Note { run: u64, text: String },
     /// Nothing is Pending any more: the watcher stopped.
-    Done {
-        run: u64,
-    },
+    Done { run: u64 },
     /// The run stopped on an error; the screen shows it in place of the status line and
     /// keeps what earlier events had filled in.
-    Failed {
-        run: u64,
-        message: String,
-    },
+    Failed { run: u64, message: String },
 }
 
 /// A request with `authorization: Bearer <token>`, as the gateway forwards it. The payments

@@ -198,27 +198,15 @@ pub const BOOK_STOCK: u32 = 20;
 #[derive(Clone, Debug)]
 pub enum PaymentsEvent {
     /// The shopper and the book exist (sent once, then reused by later scenarios).
-    Ready {
-        run: u64,
-        setup: Setup,
-    },
+    Ready { run: u64, setup: Setup },
     /// A step of the scenario happened (the timeline grows live).
-    Step {
-        run: u64,
-        step: Step,
-    },
+    Step { run: u64, step: Step },
     /// The scenario settled: the numbers and the verdict.
     // Boxed: a report is ~300 bytes and every `Step` event would otherwise be as large.
-    Finished {
-        run: u64,
-        report: Box<Report>,
-    },
+    Finished { run: u64, report: Box<Report> },
     /// The run stopped on an error; the screen shows it in place of the status line and
     /// keeps what earlier events had filled in.
-    Failed {
-        run: u64,
-        message: String,
-    },
+    Failed { run: u64, message: String },
 }
 
 /// The `{{measured:KEY}}` keys the payments scenarios fill (see race's `FIGURE_KEYS`).
