@@ -183,6 +183,30 @@ struct Shared {
 }
 
 impl Shared {
+    /// A fresh run's state: zero counts, one histogram per worker, the clock started now.
+    fn new(cfg: &LoadConfig, workers: usize) -> Self {
+        Self {
+            started: Instant::now(),
+            next_op: AtomicU64::new(0),
+            successes: AtomicU64::new(0),
+            rejections: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            // One slot per second of the run (an hour when only an operation budget is set).
+            // Preallocated so `record` never resizes a shared vector (which would need a lock);
+            // a counted run longer than an hour keeps its totals but stops growing the series.
+            // `+ 2` for a timed run: one slot for the second the deadline falls in, one for
+            // the operations in flight at the deadline that finish in the next; a completion
+            // later still keeps its counts and latency but is left out of the series.
+            per_second: (0..cfg.duration.map_or(3600, |d| d.as_secs() as usize + 2))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            histograms: (0..workers)
+                .map(|_| Mutex::new(Histogram::new(3).expect("valid sigfig")))
+                .collect(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
     /// Merges the workers' histograms into a fresh one and reads the counters. HDR
     /// histograms merge exactly (bucket counts add up), so merged percentiles are the
     /// same as if one histogram had recorded everything — averaging per-worker p99s would
@@ -285,75 +309,15 @@ where
     // At least one worker: a run with 0 workers would "finish" at once with 0 TPS and look
     // like a broken server rather than a typo in a flag.
     let workers = cfg.concurrency.max(1);
-    let shared = Arc::new(Shared {
-        started: Instant::now(),
-        next_op: AtomicU64::new(0),
-        successes: AtomicU64::new(0),
-        rejections: AtomicU64::new(0),
-        failures: AtomicU64::new(0),
-        // One slot per second of the run (an hour when only an operation budget is set).
-        // Preallocated so `record` never resizes a shared vector (which would need a lock);
-        // a counted run longer than an hour keeps its totals but stops growing the series.
-        per_second: (0..cfg.duration.map_or(3600, |d| d.as_secs() as usize + 2))
-            .map(|_| AtomicU64::new(0))
-            .collect(),
-        histograms: (0..workers)
-            .map(|_| Mutex::new(Histogram::new(3).expect("valid sigfig")))
-            .collect(),
-        stop: AtomicBool::new(false),
-    });
+    let shared = Arc::new(Shared::new(&cfg, workers));
     // One `Arc` around the closure, cloned into each worker task (tasks must be 'static).
     let op = Arc::new(op);
     let deadline = cfg.duration.map(|d| shared.started + d);
 
-    let mut handles = Vec::with_capacity(workers);
-    for worker in 0..workers {
-        let shared = shared.clone();
-        let op = op.clone();
-        let max_ops = cfg.max_ops;
-        // One tokio task per worker, not one OS thread: thousands of workers cost a few KB
-        // each, and they spend their time awaiting I/O anyway.
-        handles.push(tokio::spawn(async move {
-            loop {
-                // The deadline is checked before *starting* an operation; one in flight at
-                // the deadline is allowed to finish and is counted (cutting it off would
-                // bias the sample towards fast operations).
-                if shared.stop.load(Ordering::Relaxed)
-                    || deadline.is_some_and(|d| Instant::now() >= d)
-                {
-                    break;
-                }
-                let index = shared.next_op.fetch_add(1, Ordering::Relaxed);
-                if max_ops.is_some_and(|m| index >= m) {
-                    break;
-                }
-                // The timer brackets exactly the operation: the bookkeeping before and after
-                // is not part of the latency we report.
-                let t0 = Instant::now();
-                let outcome = op(index).await;
-                shared.record(worker, outcome, t0.elapsed());
-            }
-        }));
-    }
-
-    let reporter = progress.clone().map(|tx| {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            // 4 updates a second: smooth enough for a live sparkline, rare enough that
-            // merging the histograms costs nothing measurable. (The first tick fires at
-            // once, so the screen shows a zero snapshot as soon as the run starts.)
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                tick.tick().await;
-                if shared.stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                // `send` fails only when every receiver is gone (the screen was closed);
-                // the run goes on regardless — the caller still gets its summary.
-                let _ = tx.send(shared.snapshot(false));
-            }
-        })
-    });
+    let handles: Vec<_> = (0..workers)
+        .map(|worker| spawn_worker(worker, shared.clone(), op.clone(), deadline, cfg.max_ops))
+        .collect();
+    let reporter = progress.clone().map(|tx| spawn_reporter(shared.clone(), tx));
 
     // A worker that panicked ends its loop early; its join error is dropped here, so the
     // run completes with fewer workers (the shortfall shows in a counted run's total).
@@ -375,6 +339,66 @@ where
         let _ = tx.send(summary.clone());
     }
     summary
+}
+
+/// One worker: a closed loop of `op` until the deadline, the operation budget or `stop`.
+///
+/// `deadline` is computed once by [`run`] from the shared start, so every worker stops
+/// starting operations at the same instant; `max_ops` is compared with the index the worker
+/// drew, not with completions, which is what makes a counted run start exactly that many.
+///
+/// One tokio task per worker, not one OS thread: thousands of workers cost a few KB each,
+/// and they spend their time awaiting I/O anyway.
+fn spawn_worker<F, Fut>(
+    worker: usize,
+    shared: Arc<Shared>,
+    op: Arc<F>,
+    deadline: Option<Instant>,
+    max_ops: Option<u64>,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            // The deadline is checked before *starting* an operation; one in flight at
+            // the deadline is allowed to finish and is counted (cutting it off would
+            // bias the sample towards fast operations).
+            if shared.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                break;
+            }
+            let index = shared.next_op.fetch_add(1, Ordering::Relaxed);
+            if max_ops.is_some_and(|m| index >= m) {
+                break;
+            }
+            // The timer brackets exactly the operation: the bookkeeping before and after
+            // is not part of the latency we report.
+            let t0 = Instant::now();
+            let outcome = op(index).await;
+            shared.record(worker, outcome, t0.elapsed());
+        }
+    })
+}
+
+/// The progress reporter: a live snapshot into `tx` every 250 ms until the run stops.
+fn spawn_reporter(shared: Arc<Shared>, tx: watch::Sender<Snapshot>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        // 4 updates a second: smooth enough for a live sparkline, rare enough that
+        // merging the histograms costs nothing measurable. (The first tick fires at
+        // once, so the screen shows a zero snapshot as soon as the run starts.)
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            if shared.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            // `send` fails only when every receiver is gone (the screen was closed);
+            // the run goes on regardless — the caller still gets its summary.
+            let _ = tx.send(shared.snapshot(false));
+        }
+    })
 }
 
 #[cfg(test)]

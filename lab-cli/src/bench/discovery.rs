@@ -43,6 +43,8 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use super::{BenchOptions, connect_channels, noop_grpc};
 
+// Row names, also the keys `ratio_to` looks the rows up by: spelled once, so a renamed row
+// cannot leave its ratio pointing at nothing.
 const NOOP: &str = "no-op gRPC";
 const STATIC: &str = "static address";
 const CONSUL: &str = "consul, 2 instances";
@@ -81,6 +83,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
     // 20 s: many check intervals, so a timeout means registration failed, not a slow check.
     let consul = Consul::new(&opts.infra.consul_addr);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // `healthy_instances` is the passing-only list a discovery client dials from — the list
+    // the consul row will balance over, so waiting on it is waiting on what is measured.
     while consul.healthy_instances(&name).await.map_or(0, |l| l.len()) < 2 {
         anyhow::ensure!(std::time::Instant::now() < deadline, "instances never passed in consul");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -122,6 +126,8 @@ async fn measure(
     let (fixed, found) = (Arc::new(fixed), Arc::new(found));
     let cfg = LoadConfig::timed(opts.concurrency, opts.duration());
     let mut runs: Vec<Vec<Summary>> = vec![Vec::new(); 3];
+    // Interleaved: each round runs the three rows back to back, so a noisy neighbour on the
+    // shared machine slows a baseline and the rows compared with it alike.
     for _round in 0..opts.runs.max(1) {
         runs[0].push(noop_grpc(cfg.clone(), channels.clone()).await);
         runs[1].push(balanced(cfg.clone(), fixed.clone()).await);
@@ -160,6 +166,9 @@ async fn balanced(cfg: LoadConfig, transports: Arc<Vec<clients::Balanced>>) -> S
         cfg,
         move |op| {
             let mut health = HealthClient::new(transports[op as usize % transports.len()].clone());
+            // The empty service name asks for the server's overall status: no lookup of a
+            // named service, so the call stays as cheap as the baseline's. Two outcomes only:
+            // a health check has no correct refusal, so anything but OK is a failure.
             async move {
                 match health.check(HealthCheckRequest { service: String::new() }).await {
                     Ok(_) => Outcome::Success,

@@ -136,6 +136,7 @@ async fn measure(
     // One client for the set-up calls (stock reads and top-ups), on the first measured
     // connection: set-up runs between rounds, never inside one.
     let inventory = InventoryServiceClient::new(channels[0].clone());
+    // One timed shape for all seven rows: same workers, same window, so their TPS compare.
     let cfg = LoadConfig::timed(opts.concurrency, opts.duration());
     // Huge SQL and raw-Lua stock: these rows measure speed; the race below measures
     // correctness.
@@ -164,37 +165,7 @@ async fn measure(
                 // DecrStock and LockStock share one closure: same request shape, same
                 // connections, same outcome mapping — the two rows differ only in the RPC,
                 // so their gap is LockStock's reservation record and stream entry.
-                DECR | LOCK => {
-                    let channels = channels.clone();
-                    let lock = *path == LOCK;
-                    let base = order_base;
-                    bookstore_loadgen::run(
-                        cfg.clone(),
-                        move |op| {
-                            let mut client = InventoryServiceClient::new(pick(&channels, op));
-                            let order_id = base + op;
-                            let items = vec![StockItem { book_id: BOOK, quantity: 1 }];
-                            // The reply is decoded and dropped: decoding is part of the call
-                            // a real client makes, so it stays inside the timed future.
-                            async move {
-                                let result = if lock {
-                                    client
-                                        .lock_stock(LockStockRequest { order_id, items })
-                                        .await
-                                        .map(|_| ())
-                                } else {
-                                    client
-                                        .decr_stock(DecrStockRequest { order_id, items })
-                                        .await
-                                        .map(|_| ())
-                                };
-                                outcome(result)
-                            }
-                        },
-                        None,
-                    )
-                    .await
-                }
+                DECR | LOCK => sale_path(cfg.clone(), &channels, *path == LOCK, order_base).await,
                 _ => unreachable!("every path is matched above"),
             };
             // Past every id this run could have taken: `completed` counts the indexes a
@@ -208,9 +179,49 @@ async fn measure(
     // would otherwise be background load for whichever row ran next. It belongs to the
     // full report; a filtered (`--only`, profiling) run skips it.
     let oversold = if opts.only.is_empty() { oversell_race(arena).await? } else { Vec::new() };
+    Ok(build_report(opts, &runs, &oversold))
+}
+
+/// DecrStock or LockStock (`lock`), one unit of the hot book per call under order ids from
+/// `base` upwards.
+async fn sale_path(
+    cfg: LoadConfig,
+    channels: &std::sync::Arc<Vec<Channel>>,
+    lock: bool,
+    base: u64,
+) -> Summary {
+    let channels = channels.clone();
+    bookstore_loadgen::run(
+        cfg,
+        move |op| {
+            let mut client = InventoryServiceClient::new(pick(&channels, op));
+            let order_id = base + op;
+            let items = vec![StockItem { book_id: BOOK, quantity: 1 }];
+            // The reply is decoded and dropped: decoding is part of the call
+            // a real client makes, so it stays inside the timed future.
+            async move {
+                let result = if lock {
+                    client.lock_stock(LockStockRequest { order_id, items }).await.map(|_| ())
+                } else {
+                    client.decr_stock(DecrStockRequest { order_id, items }).await.map(|_| ())
+                };
+                outcome(result)
+            }
+        },
+        None,
+    )
+    .await
+}
+
+/// The table from the rounds' summaries and the race's oversells: rows, ratios, notes.
+fn build_report(
+    opts: &BenchOptions,
+    runs: &[Vec<Summary>],
+    oversold: &[(Strategy, i64)],
+) -> Report {
     let mut report =
         Report::new("inventory", opts.concurrency, opts.duration().as_secs_f64(), opts.runs.max(1));
-    for (path, summaries) in PATHS.iter().zip(&runs).filter(|(_, s)| !s.is_empty()) {
+    for (path, summaries) in PATHS.iter().zip(runs).filter(|(_, s)| !s.is_empty()) {
         let mut row = Row::from_runs(*path, summaries);
         let strategy = match *path {
             RAW_LUA => Some(Strategy::Lua),
@@ -241,9 +252,9 @@ async fn measure(
     if !oversold.is_empty() {
         report.notes.push(format!(
             "oversold = 库存 100、1000 个并发买家的单独一轮抢购中多卖出的件数（naive {}，FOR UPDATE {}，Lua {}）",
-            count(&oversold, Strategy::Naive),
-            count(&oversold, Strategy::ForUpdate),
-            count(&oversold, Strategy::Lua),
+            count(oversold, Strategy::Naive),
+            count(oversold, Strategy::ForUpdate),
+            count(oversold, Strategy::Lua),
         ));
     }
     report.notes.push(
@@ -253,7 +264,7 @@ async fn measure(
         "负载生成器、服务、Redis 与 MariaDB 同在这台 2 核机器上：看比值，绝对 TPS 随机器而变"
             .into(),
     );
-    Ok(report)
+    report
 }
 
 /// `EVALSHA` of `return 1` through `redis`, one per operation: the floor under every
@@ -269,6 +280,9 @@ async fn evalsha_noop(cfg: LoadConfig, redis: redis::aio::ConnectionManager) -> 
     bookstore_loadgen::run(
         cfg,
         move |_| {
+            // A clone of the `ConnectionManager` is a handle on the same multiplexed
+            // connection, not a new socket: all workers pipeline over one TCP stream, as the
+            // service's `StockStore` does, which is the point of comparing the two rows.
             let (script, mut conn) = (script.clone(), redis.clone());
             async move {
                 match script.invoke_async::<_, i64>(&mut conn).await {

@@ -119,10 +119,15 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
 /// others over its *own* clients — so the chain's internal hops are not spread over the
 /// bench's connections, just as in production.
 struct Clients {
+    /// order-service: the no-op and the CreateOrder rows.
     order: Arc<Vec<Channel>>,
+    /// user-service, for the ValidateToken row.
     user: Arc<Vec<Channel>>,
+    /// catalog-service, for the GetBook row.
     catalog: Arc<Vec<Channel>>,
+    /// inventory-service, for the LockStock row and the restock.
     inventory: Arc<Vec<Channel>>,
+    /// One token per worker, registered before any clock starts.
     tokens: Arc<Vec<String>>,
 }
 
@@ -138,12 +143,17 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
         tokens: Arc::new(shoppers(graph, opts.concurrency).await?),
     };
     restock(&c.inventory[0]).await?;
+    // sqlx's default pool: 10 connections, where order-service runs 20
+    // (`db_max_connections`). At 64 workers the insert row therefore queues for a
+    // connection sooner than CreateOrder's own inserts do, and reads as a tighter bound
+    // than the service's SQL is — keep that in mind when it is the `vs_slowest` step.
     let pool =
         sqlx::MySqlPool::connect(&opts.infra.database_url(&graph.order_settings.common.database))
             .await?;
     // order-service's own `Store` over its own database: the insert row runs the very
     // SQL CreateOrder runs, not a copy of it that could drift.
     let store = Store::new(pool);
+    // One timed shape for every row: same workers, same window, so the TPS compare.
     let cfg = LoadConfig::timed(opts.concurrency, opts.duration());
 
     let mut runs: Vec<Vec<Summary>> = vec![Vec::new(); PATHS.len()];
@@ -173,9 +183,16 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
         }
     }
 
+    Ok(build_report(opts, &runs))
+}
+
+/// The table from the rounds' summaries: rows, ratios, `vs_slowest` and the notes.
+fn build_report(opts: &BenchOptions, runs: &[Vec<Summary>]) -> Report {
     let mut report =
         Report::new("order", opts.concurrency, opts.duration().as_secs_f64(), opts.runs.max(1));
-    for (path, summaries) in PATHS.iter().zip(&runs).filter(|(_, s)| !s.is_empty()) {
+    // Rows in `PATHS` order; a row filtered out by `--only` has no summaries and no row, so
+    // its ratio and its share of `vs_slowest` are simply absent rather than zero.
+    for (path, summaries) in PATHS.iter().zip(runs).filter(|(_, s)| !s.is_empty()) {
         report.rows.push(Row::from_runs(*path, summaries));
     }
     // Every row against the no-op call of order-service: one transport ceiling for all,
@@ -228,7 +245,7 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
         "所有服务、MariaDB、Redis 与负载生成器同在这台 2 核机器上：看比值，绝对 TPS 随机器而变"
             .into(),
     );
-    Ok(report)
+    report
 }
 
 /// One registered user per worker, logged in: their tokens (argon2 hashing happens here,
@@ -366,6 +383,10 @@ async fn insert_path(cfg: LoadConfig, store: Store) -> Summary {
                 // this row can ever meet a CreateOrder's. No idempotency key (`None`), so
                 // every claim is a plain INSERT — the path a first click takes.
                 let user_id = 1_000_000 + op;
+                // `"1x1"`: a basket in `Lines::canonical`'s form (book 1 × 1), the text
+                // CreateOrder stores with an intent so a keyed retry can be compared with its
+                // first attempt. The row's real book varies; a text of the same size costs
+                // the same, and no retry ever reads it here.
                 let id = match store.claim(user_id, None, "1x1").await {
                     Ok(Claim::New(id)) => id,
                     _ => return Outcome::Failed,

@@ -30,7 +30,7 @@ use ratatui::{
 use super::chart::{axis, nice_ceil, short as label};
 use crate::{
     app::App,
-    dashboard::{ServiceRow, WINDOW_SECS},
+    dashboard::{DashboardSnapshot, ServiceRow, WINDOW_SECS},
 };
 
 // Eight colours that read on dark and light terminals, none of them red (red is an
@@ -62,7 +62,9 @@ pub fn render(
     // components that is 9 rows at 80×24 (5 of them plot) and 27 at 120×40. The table
     // comes first because health is what a learner looks for first; the charts explain it.
     // `Length`, not `Min`, for the table: a `Min` table would take every spare row as blank
-    // table body (the old layout did) and leave the charts nothing.
+    // table body (the old layout did) and leave the charts nothing. With more instances
+    // than the terminal has rows (replicas at 80×24), the charts' `Min(0)` is what gives way
+    // first, and the height check below then skips them rather than drawing empty frames.
     let rows_len = app.dashboard.as_ref().map_or(0, |d| d.rows.len()) as u16;
     let [table_area, charts_area, stock_area] = Layout::vertical([
         Constraint::Length(rows_len + 3),
@@ -94,7 +96,28 @@ pub fn render(
     // Computed once per frame and shared by the table and both charts, so a service's name
     // and its two lines can never get different colours.
     let colours = line_colours(&d.rows);
-    let rows = d.rows.iter().zip(&colours).map(|(r, colour)| {
+    frame.render_widget(service_table(d, &colours), table_area);
+    // Below 6 rows a chart has no plot rows left after its border and x axis: skip both
+    // rather than draw two empty frames (a notice or a long instance list can do that).
+    if charts_area.height >= 6 {
+        // Side by side with the same x axis, so a moment reads straight down both: a QPS
+        // spike and the p99 step it caused sit at the same column. One above the other would
+        // halve each chart's height, and height is the scarce direction at 24 rows.
+        let [qps_area, p99_area] =
+            Layout::horizontal([Constraint::Percentage(50); 2]).areas(charts_area);
+        let qps: Vec<_> = d.rows.iter().map(|r| r.qps_line.as_slice()).collect();
+        let p99: Vec<_> = d.rows.iter().map(|r| r.p99_line.as_slice()).collect();
+        render_chart(frame, qps_area, " QPS · 最近 60 秒 ", "次/秒", &qps, &colours);
+        render_chart(frame, p99_area, " p99 · 最近 60 秒 ", "ms", &p99, &colours);
+    }
+    // One line, not a bordered box: at 80×24 the two border rows are worth more as plot.
+    frame.render_widget(stock_line(d), stock_area);
+    ("仪表盘".into(), keys)
+}
+
+/// The table: one row per component, its name in its chart line's colour.
+fn service_table(d: &DashboardSnapshot, colours: &[Option<Color>]) -> Table<'static> {
+    let rows = d.rows.iter().zip(colours).map(|(r, colour)| {
         // Health colours the whole row: its `/metrics` may still answer while the health
         // check fails, and red says "read the error in the last column before the rates".
         let style = if r.healthy { Style::new() } else { Style::new().fg(Color::Red) };
@@ -126,7 +149,7 @@ pub fn render(
     // plus 7 gaps, leaving 15 of the 78 inner columns for the address (`127.0.0.1:33097`,
     // exactly 15) or error. A longer error is cut at the border; `bookstore-lab status`
     // prints it in full — the screen points, the command explains.
-    let table = Table::new(
+    Table::new(
         rows,
         [
             Constraint::Length(10),
@@ -150,21 +173,11 @@ pub fn render(
         Block::bordered()
             .title(" 每秒刷新 · QPS/p99/命中率：最近 1 秒 · 错误率：最近 60 秒 ")
             .title_bottom(" 实例来自 Consul · 健康来自 grpc.health.v1 · 指标来自 /metrics "),
-    );
-    frame.render_widget(table, table_area);
-    // Below 6 rows a chart has no plot rows left after its border and x axis: skip both
-    // rather than draw two empty frames (a notice or a long instance list can do that).
-    if charts_area.height >= 6 {
-        // Side by side with the same x axis, so a moment reads straight down both: a QPS
-        // spike and the p99 step it caused sit at the same column. One above the other would
-        // halve each chart's height, and height is the scarce direction at 24 rows.
-        let [qps_area, p99_area] =
-            Layout::horizontal([Constraint::Percentage(50); 2]).areas(charts_area);
-        let qps: Vec<_> = d.rows.iter().map(|r| r.qps_line.as_slice()).collect();
-        let p99: Vec<_> = d.rows.iter().map(|r| r.p99_line.as_slice()).collect();
-        render_chart(frame, qps_area, " QPS · 最近 60 秒 ", "次/秒", &qps, &colours);
-        render_chart(frame, p99_area, " p99 · 最近 60 秒 ", "ms", &p99, &colours);
-    }
+    )
+}
+
+/// The stock line: the ledger's sums, or why they cannot be read.
+fn stock_line(d: &DashboardSnapshot) -> Line<'static> {
     let stock = match d.stock {
         Some(t) => format!(
             "{} 本书 · 可用 {} · 锁定 {} · 已售 {} · 总量 {}",
@@ -174,15 +187,7 @@ pub fn render(
         // have not run, so the table does not exist yet — a normal state, not a crash.
         None => "库存台账不可读（inventory_db 尚未建表？）".into(),
     };
-    // One line, not a bordered box: at 80×24 the two border rows are worth more as plot.
-    frame.render_widget(
-        Line::from(vec![
-            Span::styled(" 库存合计（MySQL 台账）：", Style::new().bold()),
-            stock.into(),
-        ]),
-        stock_area,
-    );
-    ("仪表盘".into(), keys)
+    Line::from(vec![Span::styled(" 库存合计（MySQL 台账）：", Style::new().bold()), stock.into()])
 }
 
 // By position among the rows that *have* a line, so the colours stay the same from one

@@ -22,11 +22,12 @@ use ratatui::{
 
 use super::fmt_us;
 use crate::{
-    app::App,
+    app::{App, OrdersState},
     experiments::orders::{ChainStep, chain_total, conservation},
 };
 
-/// Columns of the call chain's time axis (label 15 + axis + duration 9 fit 78).
+/// Columns of the call chain's time axis (label 15 + axis 52 + duration 10 = 77 of the box's
+/// 78 inner columns at 80×24).
 const AXIS: usize = 52;
 
 /// Draws the orders screen; returns its title and keys.
@@ -46,6 +47,46 @@ pub fn render(
     ])
     .areas(area);
 
+    frame.render_widget(status_line(o), status_area);
+    frame.render_widget(
+        Paragraph::new(burst_lines(o)).block(Block::bordered().title(" 并发下单 ")),
+        burst_area,
+    );
+    // The chain is the first CreateOrder run alone before the burst, from its
+    // `server-timing` header: an unloaded picture of where one order's time goes, so the
+    // parallel lookups are visible and not drowned in the burst's queueing. Expect its
+    // 合计 below the burst's p50: it is the handler alone, timed by the service, while the
+    // p50 is the caller's clock (network included) with every shopper ordering at once.
+    frame.render_widget(
+        Paragraph::new(chain_lines(&o.chain))
+            .block(Block::bordered().title(" 一次 CreateOrder 的调用链（server-timing） ")),
+        chain_area,
+    );
+
+    frame.render_widget(
+        Paragraph::new(orders_lines(o, orders_area.height))
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(" 待支付订单 · 补偿 · 过期 ")),
+        orders_area,
+    );
+
+    // `f`, `c` and `e` are the three ways a lock is released without a sale — a failed
+    // commit (compensated before any order exists), a cancel, an expiry — each one a path
+    // the conservation line must survive.
+    const KEYS: &[(&str, &str)] = &[
+        ("Enter", "开始"),
+        ("f", "失败提交"),
+        ("c", "取消"),
+        ("e", "等过期"),
+        ("s/S", "库存"),
+        ("Esc", "返回"),
+        ("q", "退出"),
+    ];
+    ("订单实验：下单、补偿与过期（Day 31–32）".into(), KEYS)
+}
+
+/// The status line: the knobs, the run's book, and where the run is.
+fn status_line(o: &OrdersState) -> Line<'static> {
     // 观察中 = the burst is over but the watcher still samples until no order of the run is
     // Pending (paid, cancelled or expired by the sweeper): the part of Day 32 that takes
     // minutes. Enter is accepted again from here, on a new book (see `app::orders`).
@@ -64,14 +105,14 @@ pub fn render(
     // before Enter. `b`/`B` are named only in the idle hint, not in the key line: with them
     // the key line would need 88 of the 80 columns.
     let book = o.book.map_or(String::new(), |b| format!(" · 图书 #{b}"));
-    frame.render_widget(
-        Line::styled(
-            format!("{}{book} · {status}", o.params.describe()),
-            Style::new().add_modifier(Modifier::BOLD),
-        ),
-        status_area,
-    );
+    Line::styled(
+        format!("{}{book} · {status}", o.params.describe()),
+        Style::new().add_modifier(Modifier::BOLD),
+    )
+}
 
+/// The burst box: the load engine's counts, then the stock and its conservation line.
+fn burst_lines(o: &OrdersState) -> Vec<Line<'static>> {
     // The burst: client-side counts from the load engine, where "refused" is the service's
     // FAILED_PRECONDITION (not enough stock) — a correct answer, kept apart from errors.
     // p50/p99 are the load engine's, every CreateOrder of the burst timed by the caller, so
@@ -124,22 +165,12 @@ pub fn render(
         // about a stock nobody has read yet.
         None => lines.push(Line::from("库存  （等待第一次 GetStock）")),
     }
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" 并发下单 ")),
-        burst_area,
-    );
+    lines
+}
 
-    // The chain is the first CreateOrder run alone before the burst, from its
-    // `server-timing` header: an unloaded picture of where one order's time goes, so the
-    // parallel lookups are visible and not drowned in the burst's queueing. Expect its
-    // 合计 below the burst's p50: it is the handler alone, timed by the service, while the
-    // p50 is the caller's clock (network included) with every shopper ordering at once.
-    frame.render_widget(
-        Paragraph::new(chain_lines(&o.chain))
-            .block(Block::bordered().title(" 一次 CreateOrder 的调用链（server-timing） ")),
-        chain_area,
-    );
-
+/// The orders box: the Pending count with the oldest order's countdown, then the newest
+/// notes that fit in `height` rows.
+fn orders_lines(o: &OrdersState, height: u16) -> Vec<Line<'static>> {
     // The oldest Pending order leads because it expires first: its countdown is what `e`
     // waits for, and `c` cancels the newest so this one keeps counting. The countdown is
     // computed from the sample's clock (`o.now`), never read here.
@@ -156,29 +187,10 @@ pub fn render(
     // The newest notes that fit (a note may wrap to two rows, hence the halving); older ones
     // scroll away — they are history, not state. The 3 rows taken off are the box's two
     // borders and the countdown line above the notes.
-    let room = (orders_area.height.saturating_sub(3) as usize).div_ceil(2).max(1);
+    let room = (height.saturating_sub(3) as usize).div_ceil(2).max(1);
     let skip = o.notes.len().saturating_sub(room);
     lines.extend(o.notes.iter().skip(skip).map(|n| Line::from(format!("· {n}"))));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(" 待支付订单 · 补偿 · 过期 ")),
-        orders_area,
-    );
-
-    // `f`, `c` and `e` are the three ways a lock is released without a sale — a failed
-    // commit (compensated before any order exists), a cancel, an expiry — each one a path
-    // the conservation line must survive.
-    const KEYS: &[(&str, &str)] = &[
-        ("Enter", "开始"),
-        ("f", "失败提交"),
-        ("c", "取消"),
-        ("e", "等过期"),
-        ("s/S", "库存"),
-        ("Esc", "返回"),
-        ("q", "退出"),
-    ];
-    ("订单实验：下单、补偿与过期（Day 31–32）".into(), KEYS)
+    lines
 }
 
 /// The call chain as rows on one time axis: `name  ····████  1.10ms`.
@@ -206,6 +218,9 @@ fn chain_lines(steps: &[ChainStep]) -> Vec<Line<'static>> {
             // mark (as the race screen keeps its numbers).
             let color = if s.parallel() { Color::Cyan } else { Color::Yellow };
             Line::from(vec![
+                // `{:<13}` pads but never cuts: `GetBook-<id>` fits up to a 5-digit id, and a
+                // longer name pushes its bar right by the overflow — that row's start column
+                // is then late by as much, the others stay true.
                 Span::raw(format!("{}{:<13} ", if s.parallel() { "∥" } else { " " }, s.name)),
                 Span::raw(" ".repeat(start)),
                 Span::styled("█".repeat(len), Style::new().fg(color)),

@@ -55,24 +55,7 @@ pub fn render(
     ])
     .areas(area);
 
-    // The book id leads the status line so a learner can follow the same book with
-    // grpcurl GetStock / GetStockLog in another terminal while the scenarios run.
-    let book = p.setup.as_ref().map_or(String::new(), |s| format!("图书 #{} · ", s.book));
-    // The error replaces the hint, not the boxes: the verdicts of earlier scenarios stay
-    // true after a later one failed (a stopped gateway does not unsell a unit).
-    // While a scenario runs the status names it: the timeline below belongs to it, and the
-    // stock box is hidden until it ends (see below).
-    let status = if let Some(e) = &p.error {
-        format!("失败：{e}")
-    } else if let Some(s) = p.running {
-        format!("运行中：{}…", s.label())
-    } else {
-        "按 1–4 运行一个场景（每个场景下一单、付一次款）".into()
-    };
-    frame.render_widget(
-        Line::styled(format!("{book}{status}"), Style::new().add_modifier(Modifier::BOLD)),
-        status_area,
-    );
+    frame.render_widget(status_line(p), status_area);
 
     // All four rows always, in the lesson's order, "未运行" until run: the box is the
     // lesson's checklist, and a row that appeared only after its run would make the
@@ -87,44 +70,21 @@ pub fn render(
         verdict_area,
     );
 
-    // Before/after of the scenario on screen, the four counters inventory keeps: the
-    // difference is the claim ("sold +1 exactly once", "refund: sold +0"), so both rows are
-    // shown rather than only the deltas — a learner can check the arithmetic.
-    let shown = p.shown.and_then(|s| p.reports[PaymentsState::slot(s)].as_ref());
-    // Hidden while a scenario runs: the previous scenario's before/after under the new
-    // scenario's title would pair the wrong numbers with the wrong timeline.
-    let stock_lines = match shown.filter(|_| p.running.is_none()) {
-        Some(r) => vec![stock_line("之前", &r.before), stock_line("之后", &r.after)],
-        None => vec![Line::from("（场景结束后显示 GetStock 的前后对比）")],
-    };
     frame.render_widget(
-        Paragraph::new(stock_lines).block(Block::bordered().title(" 库存（inventory GetStock） ")),
+        Paragraph::new(stock_lines(p))
+            .block(Block::bordered().title(" 库存（inventory GetStock） ")),
         stock_area,
     );
 
-    // The newest steps that fit: the end of a scenario (SUCCESS, Paid, sold) is what the
-    // learner waits for; the first steps are on screen before the box can overflow.
-    // Not wrapped: a wrapped step takes two rows, and counting rows instead of steps would
-    // push the newest step off the bottom. A step text is written to fit 78 columns; one
-    // that does not is cut at the border, which the snapshot test would show.
-    let room = timeline_area.height.saturating_sub(2) as usize;
-    let skip = p.steps.len().saturating_sub(room);
-    let mut lines: Vec<Line> = p
-        .steps
-        .iter()
-        .skip(skip)
-        // Seconds with milliseconds: the gaps that matter are 3 s (the gateway) and tens of
-        // ms (the relay after it); one format shows both without switching units.
-        .map(|s| Line::from(format!("{:>+8.3}s  {}", s.at_ms as f64 / 1000.0, s.what)))
-        .collect();
-    if lines.is_empty() {
-        lines.push(Line::from("（按 1 看一次支付从下单到出库的每一步）"));
-    }
     let title = match p.shown {
         Some(s) => format!(" 时间线：{} ", s.label()),
         None => " 时间线 ".into(),
     };
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), timeline_area);
+    frame.render_widget(
+        Paragraph::new(timeline_lines(p, timeline_area.height))
+            .block(Block::bordered().title(title)),
+        timeline_area,
+    );
 
     // Digits, not mnemonic letters: the four scenarios are the lesson's numbered list, and
     // `r`, `c`, `e`, `f` already mean other things on the orders screen next door.
@@ -137,6 +97,62 @@ pub fn render(
         ("q", "退出"),
     ];
     ("支付实验：回调、幂等、崩溃与退款（Day 33–34）".into(), KEYS)
+}
+
+/// The status line: the session's book, then the running scenario, the error or the hint.
+fn status_line(p: &PaymentsState) -> Line<'static> {
+    // The book id leads the status line so a learner can follow the same book with
+    // grpcurl GetStock / GetStockLog in another terminal while the scenarios run.
+    let book = p.setup.as_ref().map_or(String::new(), |s| format!("图书 #{} · ", s.book));
+    // The error replaces the hint, not the boxes: the verdicts of earlier scenarios stay
+    // true after a later one failed (a stopped gateway does not unsell a unit).
+    // While a scenario runs the status names it: the timeline below belongs to it, and the
+    // stock box is hidden until it ends (see below).
+    let status = if let Some(e) = &p.error {
+        format!("失败：{e}")
+    } else if let Some(s) = p.running {
+        format!("运行中：{}…", s.label())
+    } else {
+        "按 1–4 运行一个场景（每个场景下一单、付一次款）".into()
+    };
+    Line::styled(format!("{book}{status}"), Style::new().add_modifier(Modifier::BOLD))
+}
+
+/// The stock box: before and after of the scenario on screen, once it has ended.
+fn stock_lines(p: &PaymentsState) -> Vec<Line<'static>> {
+    // Before/after of the scenario on screen, the four counters inventory keeps: the
+    // difference is the claim ("sold +1 exactly once", "refund: sold +0"), so both rows are
+    // shown rather than only the deltas — a learner can check the arithmetic.
+    let shown = p.shown.and_then(|s| p.reports[PaymentsState::slot(s)].as_ref());
+    // Hidden while a scenario runs: the previous scenario's before/after under the new
+    // scenario's title would pair the wrong numbers with the wrong timeline.
+    match shown.filter(|_| p.running.is_none()) {
+        Some(r) => vec![stock_line("之前", &r.before), stock_line("之后", &r.after)],
+        None => vec![Line::from("（场景结束后显示 GetStock 的前后对比）")],
+    }
+}
+
+/// The timeline box: the newest steps that fit in `height` rows, or the hint before any.
+fn timeline_lines(p: &PaymentsState, height: u16) -> Vec<Line<'static>> {
+    // The newest steps that fit: the end of a scenario (SUCCESS, Paid, sold) is what the
+    // learner waits for; the first steps are on screen before the box can overflow.
+    // Not wrapped: a wrapped step takes two rows, and counting rows instead of steps would
+    // push the newest step off the bottom. A step text is written to fit 78 columns; one
+    // that does not is cut at the border, which the snapshot test would show.
+    let room = height.saturating_sub(2) as usize;
+    let skip = p.steps.len().saturating_sub(room);
+    let mut lines: Vec<Line> = p
+        .steps
+        .iter()
+        .skip(skip)
+        // Seconds with milliseconds: the gaps that matter are 3 s (the gateway) and tens of
+        // ms (the relay after it); one format shows both without switching units.
+        .map(|s| Line::from(format!("{:>+8.3}s  {}", s.at_ms as f64 / 1000.0, s.what)))
+        .collect();
+    if lines.is_empty() {
+        lines.push(Line::from("（按 1 看一次支付从下单到出库的每一步）"));
+    }
+    lines
 }
 
 // One line per scenario, green or red by the report's own verdict (the same function the

@@ -1,4 +1,5 @@
-//! The in-process catalog-service and gateway one bench run measures.
+//! The in-process catalog-service and gateway one bench run measures, and the
+//! inventory-service behind catalog's live-stock read.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -23,7 +24,7 @@ pub(super) struct Services {
     pub(super) stats: Arc<Stats>,
     /// The handle that bumps the list version before a cold round (see above).
     pub(super) invalidator: bookstore_catalog::cache::Cache,
-    /// One token stops both servers.
+    /// One token stops all three servers (inventory, catalog, gateway).
     pub(super) shutdown: Shutdown,
     /// The server tasks, awaited on the way out so nothing outlives the bench.
     pub(super) tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -138,10 +139,9 @@ async fn start_servers(
     )));
     // `run_observed` hands out the instance's Stats: the hit rates in the report are read
     // from the same counters the service exports on /metrics, without scraping text.
-    // A gap worth knowing: if this (or the gateway below) fails to start, the `?` returns
-    // before `Services` exists, so nobody cancels `shutdown` and the servers already
-    // started run on until the process exits — harmless for a CLI that exits right after
-    // the error, not for a long-lived caller.
+    // If this (or the gateway below) fails to start, the `?` returns before `Services`
+    // exists; the servers already started are in `tasks` by then, and [`start`] cancels
+    // `shutdown` and awaits them before it hands the error on.
     let (bound, stats) = rx.await.context("catalog-service did not start")?;
 
     // The gateway in front of the same catalog instance, so the HTTP rows hit the same

@@ -12,7 +12,9 @@ use super::Strategy;
 /// The final numbers of one strategy.
 #[derive(Clone, Debug)]
 pub struct StrategyResult {
+    /// The strategy this lane raced with.
     pub strategy: Strategy,
+    /// The starting stock, the same for every lane of a run.
     pub stock: u32,
     // Measured by the runner (the load engine counts outcomes, not when they happened): the
     // moment of the *last* confirmed sale. With stock to spare it is about the whole run;
@@ -27,6 +29,8 @@ pub struct StrategyResult {
 }
 
 impl StrategyResult {
+    /// Sales the buyers were told about (the load engine's successes): the buyers' side of
+    /// the cross-check against the store's `remaining`.
     pub fn sold(&self) -> u64 {
         self.summary.successes
     }

@@ -15,14 +15,18 @@ use super::{RaceParams, Strategy, StrategyResult};
 
 // The trait is the seam where a test could plug an in-memory store with a deliberately
 // racy `buy` and check the runner's bookkeeping without MariaDB. Honest gap: no such test
-// exists yet — the runner is exercised end to end against the real arena (tmux_day30.rs). The methods return `impl Future + Send` (return-position impl
-// trait in traits, stable since Rust 1.75) instead of using `#[async_trait]`: no boxing
-// per call, and the `Send` bound is spelled out because the load engine moves each buy
-// future onto Tokio's worker threads.
+// exists yet — the runner is exercised end to end against the real arena (tmux_day30.rs).
+// The `Send` bound on every returned future is required, not decoration: the load engine
+// spawns each buy onto Tokio's worker threads, which the generic runner can only do if the
+// trait promises `Send`. A store whose future holds a non-`Send` guard across an `.await`
+// is then refused at its own `impl`, where the mistake is.
 /// What one buyer's attempt can do to the stock; implemented by the real arena
 /// ([`crate::experiments::arena`]). A trait so the runner does not care which store sits behind it.
 pub trait RaceTarget: Send + Sync + 'static {
     /// Puts `stock` units of `book` back on the shelf for `strategy`, nothing sold.
+    ///
+    /// Must zero the sold and locked counters as well as set `stock`: a lane that started
+    /// from the previous race's leftovers would report the sum of two races.
     fn reset(
         &self,
         strategy: Strategy,
@@ -40,6 +44,9 @@ pub trait RaceTarget: Send + Sync + 'static {
         qty: i64,
     ) -> impl Future<Output = anyhow::Result<bool>> + Send;
     /// Stock left; negative after an oversell.
+    ///
+    /// Read from the store itself, not derived from the buyers' answers: it is the second,
+    /// independent witness the verdict cross-checks `sold` against (see the module docs).
     fn remaining(
         &self,
         strategy: Strategy,
@@ -110,18 +117,28 @@ pub async fn run<T: RaceTarget>(
         // load engine runs many of them concurrently and none may borrow from this stack frame.
         // Every buyer buys exactly 1 unit, so `sold` counts units as well as buyers.
         let buyer = target.clone();
-        // Microseconds since the start of the last sale seen by any buyer: `fetch_max` makes the
-        // order in which buyers finish irrelevant, and a relaxed atomic is enough because it is
-        // read only after every buyer is done (the load engine's `run` has returned).
+        // Microseconds from `started` to the moment the last sale was *acknowledged* (the
+        // stamp is taken after `buy` returned `Ok(true)`): `fetch_max` makes the order in
+        // which buyers finish irrelevant, and a relaxed atomic is enough because it is read
+        // only after every buyer is done (the load engine's `run` has returned).
+        // `started` is taken just before the engine starts its own clock, so the sale window
+        // and the engine's `elapsed` share an origin to within the time it takes to spawn the
+        // workers; a window measured from the first sale instead would leave out the queue
+        // the first buyers waited in, and flatter the slow strategy most.
         let started = Instant::now();
         let last_sale = Arc::new(AtomicU64::new(0));
         let last = last_sale.clone();
         let summary = bookstore_loadgen::run(
+            // The same load shape for every lane (`RaceParams::load`: buyers as workers, a
+            // counted or a timed run): the one condition that makes the lanes comparable.
             params.load(),
             move |_| {
                 let t = buyer.clone();
                 let last = last.clone();
                 async move {
+                    // The whole attempt, store round trips included, is inside the engine's
+                    // timer: a FOR UPDATE buyer's wait for the row lock is part of its latency,
+                    // which is exactly the queueing the lesson wants the p99 to show.
                     match t.buy(strategy, book, 1).await {
                         Ok(true) => {
                             let at = started.elapsed().as_micros() as u64;
