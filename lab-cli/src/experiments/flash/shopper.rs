@@ -177,70 +177,9 @@ impl Shopper {
     /// counts in exactly one of `refused`, `abandoned`, `paid`, `gave_up` — or in none when
     /// `stop` cut the visit short.
     async fn checkout(&self, tally: &Tally, stop: &AtomicBool) {
-        // Unique per shopper and per run: a second sale on the same stack must not log in
-        // as the first sale's users (their passwords are the same pattern).
-        let name = bookstore_stack::testing::unique_name("flash");
-        let password = format!("{name}-pw-1234");
-        let reg = serde_json::json!({"username": name, "password": password, "email": format!("{name}@lab.local")});
-        let login = serde_json::json!({"username": name, "password": password});
-        // Registration is not a step the faults are timed on (it is the shopper's set-up),
-        // but it goes through the same retries: a shopper arriving during a fault waits.
-        // A 409 to a retried registration is its own success arriving late (the first try
-        // created the user, its answer was lost): go on and log in.
-        match self.send(tally, Route::Login, "/api/v1/users/register", &reg, None, None).await {
-            Ok(_) | Err(Stop::Refused) => {}
-            Err(Stop::Failed(m)) => return tally.fail(format!("register: {m}")),
-        }
-        // Unlike the registration's 409 above, no refusal of a login is a late success:
-        // a refused login ends the visit.
-        let token =
-            match self.send(tally, Route::Login, "/api/v1/users/login", &login, None, None).await {
-                // A 2xx without a token (a gateway bug) goes on with an empty one: the
-                // order step then fails as 401, final, and the give-up names the step.
-                Ok(v) => v["token"].as_str().unwrap_or_default().to_string(),
-                Err(Stop::Refused) => return tally.fail("login: refused".into()),
-                Err(Stop::Failed(m)) => return tally.fail(format!("login: {m}")),
-            };
+        let Some(token) = self.sign_in(tally).await else { return };
         tally.logged_in.fetch_add(1, Ordering::Relaxed);
-        // One key per checkout, kept across every retry of it (see the module docs).
-        let key = format!("flash-{:016x}", rand::random::<u64>());
-        // One unit per order: "paid orders' quantity = sold" is then a count of orders,
-        // and three shoppers per unit compete for the stock.
-        let body = serde_json::json!({"items": [{"book_id": self.book, "quantity": 1}]});
-        // Refused orders are tried again until the sale ends (see `sale_ends`). Each try
-        // draws a new key: it is a new checkout, not a retry of one whose outcome is unknown.
-        let mut order = None;
-        let mut key = key;
-        for round in 0.. {
-            if round > 0 {
-                // The next round must start before the sale ends: a refusal after
-                // `sale_ends` would keep CreateOrder traffic going into catch-up.
-                if Instant::now() + Duration::from_secs(2) > self.sale_ends {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                key = format!("flash-{:016x}", rand::random::<u64>());
-            }
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            match self
-                .send(tally, Route::Order, "/api/v1/orders", &body, Some(&token), Some(&key))
-                .await
-            {
-                Ok(v) => {
-                    order = Some(v);
-                    break;
-                }
-                Err(Stop::Refused) => {}
-                Err(Stop::Failed(m)) => return tally.fail(format!("order: {m}")),
-            }
-        }
-        let Some(order) = order else {
-            // Refused at every round until the sale ended: sold out for this shopper.
-            tally.refused.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
+        let Some(order) = self.place_order(tally, stop, &token).await else { return };
         tally.placed.fetch_add(1, Ordering::Relaxed);
         // Recorded before paying, so the board checks this order's payments even if
         // the shopper never gets to pay (a give-up, an abandon, a stop).
@@ -266,6 +205,87 @@ impl Shopper {
             };
             return tally.fail(format!("pay: {m}"));
         }
+        self.wait_paid(tally, stop, id, &token).await;
+    }
+
+    /// Registers and logs in a fresh user; `None` after a give-up (already counted).
+    async fn sign_in(&self, tally: &Tally) -> Option<String> {
+        // Unique per shopper and per run: a second sale on the same stack must not log in
+        // as the first sale's users (their passwords are the same pattern).
+        let name = bookstore_stack::testing::unique_name("flash");
+        let password = format!("{name}-pw-1234");
+        let reg = serde_json::json!({"username": name, "password": password, "email": format!("{name}@lab.local")});
+        let login = serde_json::json!({"username": name, "password": password});
+        // Registration is not a step the faults are timed on (it is the shopper's set-up),
+        // but it goes through the same retries: a shopper arriving during a fault waits.
+        // A 409 to a retried registration is its own success arriving late (the first try
+        // created the user, its answer was lost): go on and log in.
+        match self.send(tally, Route::Login, "/api/v1/users/register", &reg, None, None).await {
+            Ok(_) | Err(Stop::Refused) => {}
+            Err(Stop::Failed(m)) => {
+                tally.fail(format!("register: {m}"));
+                return None;
+            }
+        }
+        // Unlike the registration's 409 above, no refusal of a login is a late success:
+        // a refused login ends the visit.
+        match self.send(tally, Route::Login, "/api/v1/users/login", &login, None, None).await {
+            // A 2xx without a token (a gateway bug) goes on with an empty one: the
+            // order step then fails as 401, final, and the give-up names the step.
+            Ok(v) => Some(v["token"].as_str().unwrap_or_default().to_string()),
+            Err(Stop::Refused) => {
+                tally.fail("login: refused".into());
+                None
+            }
+            Err(Stop::Failed(m)) => {
+                tally.fail(format!("login: {m}"));
+                None
+            }
+        }
+    }
+
+    /// Orders one copy, again every 2 s while sold out; `None` when the visit ends here
+    /// (refused to the end, a give-up, or `stop`), already counted.
+    async fn place_order(&self, tally: &Tally, stop: &AtomicBool, token: &str) -> Option<Value> {
+        // One unit per order: "paid orders' quantity = sold" is then a count of orders,
+        // and three shoppers per unit compete for the stock.
+        let body = serde_json::json!({"items": [{"book_id": self.book, "quantity": 1}]});
+        // One key per checkout, kept across every retry of it (see the module docs).
+        // Refused orders are tried again until the sale ends (see `sale_ends`). Each try
+        // draws a new key: it is a new checkout, not a retry of one whose outcome is unknown.
+        let mut key = format!("flash-{:016x}", rand::random::<u64>());
+        for round in 0.. {
+            if round > 0 {
+                // The next round must start before the sale ends: a refusal after
+                // `sale_ends` would keep CreateOrder traffic going into catch-up.
+                if Instant::now() + Duration::from_secs(2) > self.sale_ends {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                key = format!("flash-{:016x}", rand::random::<u64>());
+            }
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            match self
+                .send(tally, Route::Order, "/api/v1/orders", &body, Some(token), Some(&key))
+                .await
+            {
+                Ok(v) => return Some(v),
+                Err(Stop::Refused) => {}
+                Err(Stop::Failed(m)) => {
+                    tally.fail(format!("order: {m}"));
+                    return None;
+                }
+            }
+        }
+        // Refused at every round until the sale ended: sold out for this shopper.
+        tally.refused.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Polls the paid order until the relay's delivery shows as Paid, or gives up.
+    async fn wait_paid(&self, tally: &Tally, stop: &AtomicBool, id: u64, token: &str) {
         // Poll the order, as a shop's "waiting for your payment" page does: Paid arrives
         // after the mock gateway's 3 s and one relay pass — longer when a fault held the
         // relay, which is exactly what the Paid route's recovery time measures.
@@ -281,7 +301,7 @@ impl Shopper {
             // Failed or not-yet-Paid polls are not recorded: they are the expected
             // wait, not errors. Only the poll that sees Paid is logged, which makes it
             // the first "answer" the relay fault's recovery is timed on.
-            let answer = self.http.get(&url).bearer_auth(&token).send().await;
+            let answer = self.http.get(&url).bearer_auth(token).send().await;
             if let Ok(r) = answer
                 && r.status().is_success()
                 && let Ok(v) = r.json::<Value>().await
