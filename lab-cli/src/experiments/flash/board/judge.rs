@@ -5,7 +5,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Board, GRACE, Invariant, Row, Verdict};
+use super::{Board, GRACE, Invariant, Row, Sample, Verdict};
 
 impl Board {
     /// The board for one sample: each check's verdict, with lagging differences aged by
@@ -77,9 +77,7 @@ mod tests {
     use std::collections::{BTreeMap, HashMap};
 
     use super::*;
-    use crate::experiments::flash::board::sample::{
-        Counters, OrderRow, PAY_SUCCESS, PENDING, Sample,
-    };
+    use crate::experiments::flash::board::sample::{Counters, OrderRow, PAY_SUCCESS, PENDING};
 
     // A board over nothing: `judge` needs no connection, only the book and its stock.
     // Port 1 is never listened on: a test that accidentally sampled would fail loudly
