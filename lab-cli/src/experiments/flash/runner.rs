@@ -15,12 +15,12 @@ use super::{
     board::{Board, Row, Verdict},
     faults::{self, Fault},
     killable,
-    shopper::{self, Outcome, Shopper, Tally},
+    shopper::{Outcome, Shopper, Tally},
 };
 
 /// A fault being timed.
 /// `began` is a monotonic `Instant`, not `at_s`: recovery is compared with the `sent`
-/// instants of [`shopper::Attempt`], on the same clock.
+/// instants of [`super::shopper::Attempt`], on the same clock.
 struct Timed {
     record: FaultRecord,
     began: Instant,
