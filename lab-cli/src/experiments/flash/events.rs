@@ -17,7 +17,7 @@ pub struct FaultRecord {
     /// The action's own report, or its error.
     pub note: Option<String>,
     /// From the moment the loop received the fault to the end of the lab's action (see the
-    /// module docs); `None` while it runs, and for an action that failed.
+    /// `flash` module docs); `None` while it runs, and for an action that failed.
     pub restored_ms: Option<u64>,
     /// From the same start to the *answer* of the first non-error request on `route` that
     /// was sent after the fault began. `None` until one arrives; it stays `None` when no
@@ -35,6 +35,8 @@ pub struct FaultRecord {
 /// single counter, the last one each shopper bumps.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Counts {
+    /// The sale's `FlashParams::shoppers`: every other count is a part of it, and catch-up
+    /// begins when `finished` reaches it.
     pub shoppers: u64,
     /// Shoppers past register and login (their set-up steps).
     pub logged_in: u64,
@@ -77,6 +79,8 @@ pub enum Phase {
 pub struct Tick {
     /// Seconds since the sale started (set-up excluded).
     pub elapsed_s: f64,
+    /// The phase *after* this tick's decision: the tick that moves to `Done` is the last
+    /// one, and it says so itself.
     pub phase: Phase,
     pub counts: Counts,
     /// Successful requests per second over the last second, and their p99.
@@ -123,32 +127,17 @@ pub struct Summary {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FlashEvent {
     /// The book is on sale; `instances` are what the learner can kill (see [`killable`]).
-    Ready {
-        run: u64,
-        book: u64,
-        params: FlashParams,
-        instances: Vec<String>,
-    },
+    Ready { run: u64, book: u64, params: FlashParams, instances: Vec<String> },
     /// One sample of the sale, once a second. Boxed, like `Finished`: the board's rows make
     /// it far larger than the other variants, and an enum is as large as its largest.
-    Tick {
-        run: u64,
-        tick: Box<Tick>,
-    },
+    Tick { run: u64, tick: Box<Tick> },
     /// A fault's action finished (or failed): a line for the footer.
-    Note {
-        run: u64,
-        text: String,
-    },
-    Finished {
-        run: u64,
-        summary: Box<Summary>,
-    },
+    Note { run: u64, text: String },
+    /// The sale is over (catch-up held, or `CATCH_UP` ran out): sent once, after the last
+    /// tick, with the same summary `run` returns.
+    Finished { run: u64, summary: Box<Summary> },
     /// The run could not start (sent by the task that runs it).
-    Failed {
-        run: u64,
-        message: String,
-    },
+    Failed { run: u64, message: String },
     /// The completion checklist's answer, or why it could not be made (key `v`). No run:
     /// it reads the stack and the saved benches, not a sale, and comes at any time.
     Checklist(Result<Vec<checklist::Item>, String>),

@@ -43,6 +43,10 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 const REDIS_DOWN: Duration = Duration::from_secs(2);
 
 /// One fault the lab can inject.
+///
+/// Each variant is timed on one route ([`Fault::route`]) and reported by its own action's
+/// note, so a new variant needs both: a route its damage shows on, and a note with the
+/// evidence (pids, rows) that it really happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// kill -9 the instance with this supervisor name (`order`, `user-2`), restart it.
@@ -198,11 +202,11 @@ async fn kill_relay(lab_dir: &Path, mysql_url: &str) -> anyhow::Result<Done> {
     })
 }
 
-// A guard so that nothing — an error, a panic, the task being dropped when the learner
-// leaves the screen — can leave MariaDB frozen: the whole stack would hang on it. (If the
-// lab process itself is killed mid-pause, `bookstore-lab up` thaws it.)
-/// Sends SIGCONT when dropped.
-/// The MariaDB pid it thaws.
+/// Sends SIGCONT to the MariaDB pid it holds when dropped.
+///
+/// A guard so that nothing — an error, a panic, the task being dropped when the learner
+/// leaves the screen — can leave MariaDB frozen: the whole stack would hang on it. (If the
+/// lab process itself is killed mid-pause, `bookstore-lab up` thaws it.)
 struct Thaw(u32);
 
 impl Drop for Thaw {
@@ -248,6 +252,8 @@ async fn undelivered_soon(mysql_url: &str) -> anyhow::Result<i64> {
         .acquire_timeout(Duration::from_secs(3))
         .connect(&url)
         .await?;
+    // 10 s: long enough to meet the next payment of a sale still in progress; a sale whose
+    // payments are all delivered has nothing left to lose, and the note then says 0 rows.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // Served by `idx_outbox_due (delivered_at, …)`: polled every 20 ms, it must not

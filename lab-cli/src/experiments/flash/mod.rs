@@ -88,7 +88,7 @@ impl Default for FlashParams {
 }
 
 impl FlashParams {
-    /// `顾客 60 · 库存 20 · 20 秒内到达`, heading the screen and the plain output.
+    /// `顾客 60 · 库存 20 · 20 秒内陆续到达`, heading the screen and the plain output.
     pub fn describe(&self) -> String {
         format!("顾客 {} · 库存 {} · {} 秒内陆续到达", self.shoppers, self.stock, self.ramp_secs)
     }

@@ -2,7 +2,7 @@
 
 use super::{Phase, Summary, Tick, board::Verdict};
 
-/// `t= 12s 卖出中 成功 84/s p99 41ms | 下单 18 售罄 9 已付 12 重试 23 | 库存 2/4/14 | 看板 ✔✔✔✔✔✔`
+/// `t= 12s 卖出中 成功 84/s p99 41ms | 下单 18 售罄 9 已付 12 放弃 2 重试 23 重放 3 | 库存 2/4/14 | 看板 ✔✔✔✔✔✔`
 ///
 /// Left to right it answers the lesson's questions in order: is the system serving
 /// (successes per second, p99), how far the sale is (orders placed, sold-out refusals,
@@ -15,11 +15,17 @@ pub fn tick_line(t: &Tick) -> String {
         Phase::CatchingUp => "追赶中",
         Phase::Done => "结束",
     };
+    // One mark per check in `Invariant::ALL`'s order, so column n is always the same
+    // promise and a ✘ can be matched to the summary's row without labels on every line.
     let marks: String = t.board.iter().map(|r| mark(&r.verdict)).collect();
+    // One line per tick, never wrapped by us: the plain mode's output is a log a learner
+    // greps (`grep ✘`), so a tick must not spread over lines.
     format!(
         "t={:>3.0}s {phase} 成功 {:.0}/s p99 {} | 下单 {} 售罄 {} 已付 {} 放弃 {} 重试 {} 重放 {} | 库存 {} | 看板 {marks}",
         t.elapsed_s,
         t.rps,
+        // `-`, not 0 ms, in a second without a success: during a MariaDB pause there may be
+        // none, and a 0 would read as "fast" exactly when nothing is being served.
         t.p99_ms.map_or("-".into(), |p| format!("{p:.0}ms")),
         c.placed,
         c.refused,
@@ -27,6 +33,8 @@ pub fn tick_line(t: &Tick) -> String {
         c.abandoned,
         c.retries,
         c.replayed,
+        // available/locked/sold from Redis; `?` while Redis is down (see `Tick::stock`). The
+        // three always add up to the stock unless the conservation row is red.
         t.stock.map_or("?".into(), |(a, l, s)| format!("{a}/{l}/{s}")),
     )
 }
@@ -51,6 +59,8 @@ pub fn mark(v: &Verdict) -> char {
 /// fault, and the difference is the thing to explain, not to hide.
 pub fn summary_lines(s: &Summary) -> Vec<String> {
     let c = &s.last.counts;
+    // order_db's own statuses from the final sample: the store's count of paid orders,
+    // which may exceed `c.paid` (a shopper who stopped polling never saw its Paid).
     let (pending, paid, cancelled) = s.orders;
     let mut out = vec![
         format!("==> 秒杀结束：图书 #{}，{}", s.book, s.params.describe()),
@@ -63,6 +73,9 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
             c.retries, c.replayed
         ),
     ];
+    // Only the last give-up's reason: one line is enough to tell "the fault outlasted the
+    // 45 s step deadline" from "the request was wrong (a 4xx)", and a list of sixty would
+    // bury the verdict below it.
     if let Some(e) = &c.last_error {
         out.push(format!("    最后一个放弃的原因：{e}"));
     }
@@ -83,6 +96,10 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
             f.failed_answers
         ));
     }
+    // After catch-up every row should read 成立. 仍在追赶 here means `CATCH_UP` ran out
+    // with a difference still younger than the grace (one whose values kept changing), and
+    // 无法判断 a store still silent: neither passes the verdict — an audit that could not
+    // finish is not a clean audit.
     for r in &s.last.board {
         let now = match &r.verdict {
             Verdict::Holds => "成立".to_string(),
@@ -121,8 +138,13 @@ pub const FIGURE_KEYS: [&str; 10] = [
 ];
 
 /// The sale's figures from its summary (after catch-up, so they are final).
+///
+/// The shoppers' counts, not order_db's: the lesson's reveal asks what the *clients*
+/// experienced under faults, and the board's verdict (`held`) speaks for the stores.
 pub fn figures(s: &Summary) -> Vec<(&'static str, String)> {
     let c = &s.last.counts;
+    // In `FIGURE_KEYS`' order: the zip below pairs them by position, so a value added
+    // here without its key (or the reverse) shifts every later figure by one.
     let values = [
         s.params.stock.to_string(),
         s.params.shoppers.to_string(),

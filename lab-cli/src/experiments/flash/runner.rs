@@ -128,21 +128,34 @@ type FaultResults = mpsc::UnboundedReceiver<(usize, anyhow::Result<faults::Done>
 
 /// The loop's state between events: what the sale is, and what it has measured so far.
 struct Sale {
+    /// Tags every event, so a screen can drop the late events of a sale it already left.
     run: u64,
     targets: FlashTargets,
     params: FlashParams,
+    /// The fresh book every order of this sale is about (see `open`).
     book: u64,
+    /// The auditor: owned by the loop alone, because its memory of first sightings is
+    /// what ages a difference (see `board::judge`).
     board: Board,
+    /// What the shoppers count, read here once a tick.
     tally: Arc<Tally>,
+    /// The loop's one signal to the shoppers (see `open`).
     stop: Arc<AtomicBool>,
+    /// When the doors opened: the zero of every `t=` the learner reads.
     started: Instant,
+    /// Sends never fail the sale: a screen that went away only means nobody watches, and
+    /// the loop notices it through `is_closed`.
     events: mpsc::UnboundedSender<FlashEvent>,
     /// Cloned into each fault's task, which sends its result back on it.
     done_tx: mpsc::UnboundedSender<(usize, anyhow::Result<faults::Done>)>,
+    /// Every fault of the sale in arrival order; a fault's index here is its identity, so
+    /// entries are only ever pushed, never removed or reordered.
     timed: Vec<Timed>,
     /// Faults still acting; catch-up may not begin while one is.
     running_faults: usize,
     phase: Phase,
+    /// When catch-up began: [`CATCH_UP`] is counted from here, not from the sale's start,
+    /// so a long sale does not eat into the time the stores get to agree.
     catch_up_began: Option<Instant>,
     /// Successes counted at the previous tick: the difference is this tick's rps.
     ok_before: usize,
@@ -343,6 +356,8 @@ fn order_ids(tally: &Tally) -> Vec<u64> {
 /// second). The latencies are *taken*, so each p99 covers one tick's successes only:
 /// a slow second during a fault is not averaged away by the calm seconds before it.
 fn progress(tally: &Tally) -> (usize, Option<f64>) {
+    // Counted from the log, not from a counter of its own: the log is what the fault
+    // timing reads too, so rps and recoveries can never disagree about what succeeded.
     let ok =
         tally.log.lock().expect("not poisoned").iter().filter(|a| a.outcome == Outcome::Ok).count();
     let mut v = std::mem::take(&mut *tally.latencies.lock().expect("not poisoned"));
@@ -365,6 +380,8 @@ fn progress(tally: &Tally) -> (usize, Option<f64>) {
 /// recovered: the service is up and deciding. Once a recovery is found it is frozen;
 /// until then the failed count is recomputed from the log on every tick.
 fn time_faults(tally: &Tally, timed: &mut [Timed]) {
+    // Held for the whole pass: the shoppers' `record` waits on it for these few thousand
+    // comparisons, a microsecond-scale pause once a second.
     let log = tally.log.lock().expect("not poisoned");
     for t in timed.iter_mut().filter(|t| t.record.recovered_ms.is_none()) {
         let mut failed = 0;
@@ -386,6 +403,8 @@ fn time_faults(tally: &Tally, timed: &mut [Timed]) {
 
 /// A snapshot of the shared counters for one tick (see [`Counts`] on consistency).
 fn counts(tally: &Tally, shoppers: u32) -> Counts {
+    // Relaxed loads, like the shoppers' adds: no count is used to decide what another
+    // one means, so no ordering between them is needed (see `Tally`).
     let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     Counts {
         shoppers: u64::from(shoppers),

@@ -47,9 +47,12 @@ pub async fn script(
             // The summary comes back from `runner` itself below; the event's copy is for
             // the TUI.
             FlashEvent::Finished { .. } => break,
+            // Only the TUI asks for the checklist (key `v`); the runner never sends one.
             FlashEvent::Checklist(_) => {}
             FlashEvent::Tick { tick: t, .. } => {
                 print(tick_line(&t));
+                // `while`, not `if`: a tick delayed by a paused MariaDB (up to 4 s of
+                // sampling) can pass two planned times at once, and both faults go out.
                 while let Some((at, _)) = plan.peek()
                     && t.elapsed_s >= *at
                 {
@@ -59,8 +62,9 @@ pub async fn script(
                         tx.send(fault)?;
                     }
                 }
-                // All faults sent: close the channel once the shoppers are done, so the
-                // runner moves on to catch-up as soon as it can.
+                // All faults sent and the shoppers done: close the channel. Catch-up does not
+                // wait for this (it starts on `finished` and the faults still acting); the
+                // close only tells the runner no fault is coming, as leaving the TUI does.
                 if plan.peek().is_none() && t.counts.finished >= t.counts.shoppers {
                     ftx = None;
                 }
@@ -80,11 +84,16 @@ pub async fn script(
 }
 
 /// The fault plan: each fault named in `faults` with the second it is sent at.
+///
+/// Built before the sale starts: a typo in `BOOKSTORE_FLASH_FAULTS` fails at once, before
+/// a book is published and sixty users are registered for nothing.
 fn plan(
     targets: &FlashTargets,
     params: FlashParams,
     faults: &str,
 ) -> anyhow::Result<Vec<(f64, Fault)>> {
+    // Looked up even when the plan has no `kill`: a stack without any of these four is
+    // not one a flash sale can run on, so the error is right either way.
     // The first killable service that every checkout passes through.
     // payment is not in the list: killing it is the relay fault's job, and the script
     // runs that one separately, timed on the Paid route.

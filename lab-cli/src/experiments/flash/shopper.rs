@@ -3,14 +3,14 @@
 //! client must when the system behind it is failing.
 //!
 //! The retry policy is the gateway's own table (`services/gateway/src/error.rs`, "What a
-//! client may retry") turned into code: 503/504/429 and a refused or reset connection are
-//! retried with backoff; a 409 `ABORTED` at once; every other 4xx is final. The one rule
-//! that makes retrying safe is the idempotency key: it is drawn once per checkout and sent
-//! with every retry of that checkout, so a CreateOrder that timed out at the gateway but
-//! committed behind it is answered with the same order instead of a second one. A shopper
-//! that drew a new key per attempt would buy twice whenever the gateway timed out — the
-//! board's "每个已支付订单恰好售出一次" would not notice (each order sold once), but the
-//! shopper's second order would lock a unit nobody pays for. CreatePayment needs no key:
+//! client may retry") turned into code: 429, 500, 502, 503, 504 and a refused or reset
+//! connection are retried with backoff; a 409 `ABORTED` at once; every other 4xx is final.
+//! The one rule that makes retrying safe is the idempotency key: it is drawn once per
+//! checkout and sent with every retry of that checkout, so a CreateOrder that timed out
+//! at the gateway but committed behind it is answered with the same order instead of a
+//! second one. A shopper that drew a new key per attempt would buy twice whenever the
+//! gateway timed out — the board's "每个已支付订单恰好售出一次" would not notice (each
+//! order sold once), but the shopper's second order would lock a unit nobody pays for. CreatePayment needs no key:
 //! payment-service keeps one live payment per order, so a retry answers the same one.
 
 use std::{
@@ -58,7 +58,7 @@ pub enum Outcome {
 pub struct Attempt {
     pub route: Route,
     /// Taken just before the request left: recovery counts only requests sent after a
-    /// fault began (see `time_faults` in the parent module).
+    /// fault began (see `time_faults` in the sale's runner).
     pub sent: Instant,
     /// When the answer arrived.
     pub done: Instant,
@@ -170,6 +170,9 @@ impl Shopper {
         if !stop.load(Ordering::Relaxed) {
             self.checkout(&tally, &stop).await;
         }
+        // Bumped here, after every way `checkout` can return: catch-up begins only when
+        // `finished` reaches the number of shoppers, so a path that skipped it (a panic
+        // in a step would) leaves the sale selling until the learner leaves it.
         tally.finished.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -426,7 +429,7 @@ enum Retry {
     Refused,
     /// Retry at once (409 ABORTED: a race inside the service).
     Now(String),
-    /// Retry with backoff (503, 504, 429, 500, a dead connection).
+    /// Retry with backoff (429, 500, 502, 503, 504, a dead connection).
     After(String),
     /// Do not retry (400, 401, 403, 404): the request itself is wrong.
     Final(String),

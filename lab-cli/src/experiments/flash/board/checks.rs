@@ -58,6 +58,8 @@ impl Board {
     /// Redis's counters within the stock, and no more units paid for than exist.
     fn no_oversell(&self, s: &Sample) -> Found {
         let mut broken = Vec::new();
+        // Judged even while MariaDB is down: `paid_qty` is then 0 (no rows were read),
+        // which can never exceed the stock, so that half stays silent rather than wrong.
         let paid_qty = quantity(s, |st| PAID_OR_LATER.contains(&st));
         if let Some(c) = s.redis
             // Negative `avail` or `locked` is the other face of an oversell: a script
@@ -84,6 +86,8 @@ impl Board {
     /// that no longer adds up — while still matching Redis on the columns it did write.
     fn conservation(&self, s: &Sample) -> Found {
         let mut broken = Vec::new();
+        // A store without counters (`None`: Redis silent, or the syncer has not written the
+        // row yet) is skipped, not red: a missing copy is LedgerMatches' business.
         for (store, c) in [("Redis", s.redis), ("MySQL", s.mysql)] {
             if let Some(c) = c
                 // `total = stock` too: a restock nobody made, or a unit lost from all three
@@ -168,6 +172,8 @@ fn no_orphan_lock(s: &Sample) -> Found {
     // every sweep), so lag — unless it outlives the grace.
     for (id, q) in &s.locked {
         match s.orders.get(id) {
+            // A Pending order holding its lock is the design, not an orphan: the unit
+            // is what it is waiting to pay for (expiry is checked above).
             Some(o) if o.status == PENDING => {}
             // Paid but not confirmed, or cancelled but not released: order-service's
             // stock action is still on its way (it retries every sweep).
@@ -229,6 +235,8 @@ fn payment_backed(s: &Sample) -> Found {
             broken.push(format!("order {id}: {} 笔成功支付", ok.len()));
         }
         let paid = PAID_OR_LATER.contains(&o.status);
+        // Only the first success's amount is checked: a second success is already red
+        // above, whatever its amount.
         match ok.first() {
             Some(p) if p.2 != o.total => {
                 broken.push(format!("{}: 金额 {} ≠ 订单总额 {}", p.0, p.2, o.total))

@@ -11,6 +11,8 @@ impl Board {
     /// The board for one sample: each check's verdict, with lagging differences aged by
     /// their first sighting (see the module docs).
     pub fn judge(&mut self, s: &Sample) -> Vec<Row> {
+        // One `now` for the whole sample: every difference of this tick is aged against
+        // the same instant, so two rows never disagree about when "now" was.
         let now = Instant::now();
         // The (check, difference) pairs seen in this sample: whatever is not in it is
         // forgotten at the end, so a resolved difference cannot keep its old age.
@@ -62,8 +64,8 @@ impl Board {
             } else {
                 Verdict::Holds
             };
-            // `ever` already includes this sample's reds (added above), so a row
-            // that is red now always carries them in `ever_broken` too.
+            // `ever` already includes this sample's reds (added above), so a row that
+            // is red now carries them in `ever_broken` too — up to the cap of 20.
             rows.push(Row { invariant: inv, verdict, ever_broken: self.ever.get(&inv).cloned() });
         }
         // A difference that disappeared is forgotten: if it comes back, it is a new one.
@@ -82,6 +84,8 @@ mod tests {
     // A board over nothing: `judge` needs no connection, only the book and its stock.
     // Port 1 is never listened on: a test that accidentally sampled would fail loudly
     // instead of reading a real stack.
+    // The tests are `#[tokio::test]` although `judge` never awaits: sqlx's lazy pool starts
+    // its maintenance task when it is built, and that needs a runtime.
     fn board() -> Board {
         Board::new("mysql://root@127.0.0.1:1", "redis://127.0.0.1:1", 7, 10).unwrap()
     }
@@ -110,6 +114,8 @@ mod tests {
         s
     }
 
+    // Looked up by invariant, not by index: the tests must not depend on the board's row
+    // order, which `Invariant::ALL` may change.
     fn verdict(rows: &[Row], inv: Invariant) -> &Verdict {
         &rows.iter().find(|r| r.invariant == inv).unwrap().verdict
     }
@@ -149,10 +155,15 @@ mod tests {
         s.logged = s.redis;
         let rows = b.judge(&s);
         assert!(matches!(verdict(&rows, Invariant::PaidSoldOnce), Verdict::Lagging { .. }));
-        // Pretend it was first seen longer ago than the grace allows.
+        // Pretend it was first seen longer ago than the grace allows. Moving the first
+        // sighting back, not sleeping 20 s: the test stays fast, and it exercises the same
+        // `now - first > GRACE` comparison a real sale reaches by waiting.
         for seen in b.seen.values_mut() {
             *seen -= GRACE + Duration::from_secs(1);
         }
+        // The same sample again: same text, so the same difference, now past the grace —
+        // a board that keyed differences by something that changes each tick would
+        // restart the clock here and never turn red.
         let rows = b.judge(&s);
         assert!(verdict(&rows, Invariant::PaidSoldOnce).is_broken());
         // The confirm arrives: green now, but `ever_broken` must remember the red — the

@@ -137,6 +137,8 @@ pub struct Row {
 /// Not `Clone` and owned by the run's loop: the first-sighting map is the board's memory,
 /// and two boards would disagree about how old a difference is.
 pub struct Board {
+    /// The sale's fresh book: every query filters on it, so the rest of the stack's
+    /// traffic (another learner's curl, a bench) cannot reach the verdicts.
     book: u64,
     /// The stock the book was published with: what `total` must equal in every store.
     stock: i64,
@@ -155,7 +157,8 @@ pub struct Board {
     /// A monotonic `Instant`, so a wall-clock jump (NTP) cannot age a difference past the
     /// grace in one step or make it young again.
     seen: HashMap<(Invariant, String), Instant>,
-    /// Differences that were ever red, per check (the first 20 of each).
+    /// Differences that were ever red, per check (the first 20 of each). Never cleared
+    /// during a run: the summary's verdict reads it, and a red that healed still counts.
     ever: BTreeMap<Invariant, Vec<String>>,
 }
 

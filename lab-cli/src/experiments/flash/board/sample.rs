@@ -13,9 +13,15 @@ use super::{Board, QUERY_DEADLINE};
 /// script, because each script changes them in one atomic step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Units a new order can still lock (`stock` in MySQL's copy).
     pub avail: i64,
+    /// Units held for Pending orders: back to `avail` when an order is cancelled or
+    /// expires, on to `sold` when it is paid.
     pub locked: i64,
+    /// Units confirmed for paid orders.
     pub sold: i64,
+    /// The units the book was published with; a sale moves units between the other three
+    /// and never changes this one.
     pub total: i64,
 }
 
@@ -60,8 +66,11 @@ pub struct Sample {
     /// Payments per order: (payment_no, status, amount).
     pub(super) payments: BTreeMap<u64, Vec<(String, i8, i64)>>,
     /// Why a store did not answer (one line per store), shown as the unknown reason.
+    /// Each line starts with its store (`Redis: …`, `MariaDB: …`): `check` picks a row's
+    /// reason by that prefix, so a new message must keep it.
     pub errors: Vec<String>,
-    /// Every MariaDB query of the sample answered.
+    /// Every MariaDB query of the sample answered. `false` also in a `Sample::default()`,
+    /// so a sample nobody filled reads as "MariaDB unknown", never as "no orders".
     pub mysql_ok: bool,
     /// Unix ms of the sample (order expiry is compared with it).
     pub(super) now_ms: i64,
