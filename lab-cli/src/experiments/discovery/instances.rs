@@ -15,8 +15,11 @@ use crate::metrics::{self, Scrape};
 /// counts minus the previous one's, over the time between them.
 #[derive(Default)]
 pub(super) struct Counters {
+    /// When the sample was taken: the rates divide by the real time since, not by 1 s.
     pub(super) at: Option<Instant>,
+    /// Each instance's own `grpc_requests_total`, by its gRPC address.
     pub(super) served: HashMap<String, f64>,
+    /// The gateway's `upstream_requests_total` per address it sent to.
     pub(super) sent: HashMap<String, f64>,
 }
 
@@ -25,6 +28,8 @@ pub(super) struct Counters {
 ///
 /// Both empty or zero when the gateway has no metrics port or its scrape failed: the
 /// report then shows 0 re-sends, which in that case means "not measured", not "none".
+/// A single failed scrape after a kill also shows 0 for that one sample: the total is
+/// recomputed from the next good scrape, so the figure dips and comes back.
 pub(super) async fn gateway_counts(
     http: &reqwest::Client,
     targets: &DiscoveryTargets,
@@ -67,7 +72,8 @@ pub(super) async fn served_counts(
         let port = i.meta.get("metrics_port")?;
         let s = metrics::scrape(http, &format!("{host}:{port}")).await.ok()?;
         // Every method summed: the question is "did this process serve calls", and
-        // `/users/me` alone is two methods.
+        // `/users/me` alone is two methods. Consul's gRPC health checks are not in it
+        // (the service skips `/grpc.*` when counting), so an idle instance reads 0/s.
         Some((i.address.clone(), s.sum("grpc_requests_total", &[])))
     }))
     .await;

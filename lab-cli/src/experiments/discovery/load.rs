@@ -15,10 +15,15 @@ use std::{
 /// instance therefore lowers the rate instead of piling up requests — enough for this
 /// lesson, which is about where calls go, not about the system's capacity.
 pub(super) struct Load {
+    /// Answers with a 2xx, counted as they arrive: the run's total of served requests.
     pub(super) ok: AtomicU64,
+    /// Everything else — a 5xx, a 4xx or no answer within the 5 s timeout: each one a
+    /// failure the learner's customer would have seen, i.e. one discovery did not hide.
     pub(super) failed: AtomicU64,
     /// Latencies (µs) since the last tick, for its p99.
     latencies: Mutex<Vec<u32>>,
+    /// Set once, when `run` ends; a worker checks it before each request, so the load
+    /// stops within one request (at most the 5 s timeout).
     pub(super) stop: AtomicBool,
 }
 
@@ -37,6 +42,8 @@ impl Load {
             .build()
             .expect("a client with a timeout builds");
         let url = format!("http://{gateway}/api/v1/users/me");
+        // One token for every worker (see `run`), its header built once per worker outside
+        // the loop: what a worker times should be the call, nothing of the lab's own.
         for _ in 0..workers {
             let (load, http, url, auth) =
                 (load.clone(), http.clone(), url.clone(), format!("Bearer {token}"));
@@ -47,8 +54,12 @@ impl Load {
                     // The body is not read: the status alone answers "did the call work",
                     // and the latency is to the answer's head, the part every caller waits for.
                     let ok = answer.is_ok_and(|r| r.status().is_success());
+                    // A transport error (refused, reset, timed out) counts as failed too: for
+                    // the customer there is no difference between a 503 and no answer.
                     let counter = if ok { &load.ok } else { &load.failed };
                     counter.fetch_add(1, Ordering::Relaxed);
+                    // Failures' latencies too: a failure that waited the 5 s timeout belongs
+                    // in the tail. µs in a `u32` caps at ~71 minutes, far past the timeout.
                     let us = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
                     load.latencies.lock().expect("not poisoned").push(us);
                 }
@@ -63,6 +74,8 @@ impl Load {
         if v.is_empty() {
             return None;
         }
+        // Nearest rank over one second of answers: at ~1000 answers a second this is the
+        // tenth-slowest; with fewer than 100 it is the slowest, the honest reading.
         v.sort_unstable();
         Some(v[(v.len() * 99 / 100).min(v.len() - 1)] as f64 / 1000.0)
     }
@@ -83,6 +96,8 @@ pub(super) async fn login(http: &reqwest::Client, gateway: &str) -> anyhow::Resu
         .send()
         .await?
         .error_for_status()?;
+    // Login right after registering, over the same gateway: the token is a real JWT from
+    // user-service, so every load request pays for a real ValidateToken.
     let login = serde_json::json!({"username": name, "password": "discovery-35"});
     let answer: serde_json::Value = http
         .post(format!("http://{gateway}/api/v1/users/login"))

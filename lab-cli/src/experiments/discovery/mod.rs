@@ -165,8 +165,11 @@ pub struct KillReport {
 pub struct Tick {
     /// Seconds since the load started.
     pub elapsed_s: f64,
-    /// Requests per second over the last second, and the run's totals.
+    /// *Successful* requests in the last second (ten samples taken as one second): a
+    /// failure lowers it instead of counting in it.
     pub rps: f64,
+    /// The run's totals of answered and failed requests; they only grow, so a failure
+    /// stays on screen for the rest of the run.
     pub ok: u64,
     pub failed: u64,
     /// Over every answer of the last second, failures included: a failure that took the
@@ -182,11 +185,13 @@ pub struct Tick {
 #[derive(Clone, Debug, PartialEq)]
 pub enum DiscoveryEvent {
     /// The load runs (the lab user is logged in); `workers` concurrent callers.
-    Ready {
-        workers: usize,
-    },
+    Ready { workers: usize },
+    /// Once a second (every tenth sample), also while a kill is timed every 100 ms: the
+    /// screen redraws at the rate a person reads, the kill box carries the fine timings.
     Tick(Tick),
     /// The answer to an action.
     Note(String),
+    /// The run failed (no gateway, login refused, an unreadable stack record at a kill);
+    /// sent by the TUI's task from `run`'s error, after the last tick.
     Failed(String),
 }

@@ -98,14 +98,23 @@ pub async fn run(
 /// The loop's state between events.
 struct Sampler {
     targets: DiscoveryTargets,
+    /// The sampler's own client (2 s timeout), apart from the load's (5 s): a slow scrape
+    /// must give up long before a slow request of the load would.
     http: reqwest::Client,
     load: Arc<Load>,
+    /// Asked for every registration of the service, passing or not: a critical instance
+    /// is exactly the one the lesson wants to see.
     consul: Consul,
     events: mpsc::UnboundedSender<DiscoveryEvent>,
+    /// When the load began: the zero of every tick's `elapsed_s`.
     started: Instant,
+    /// The previous full sample's counters: each rate is the difference to them.
     second: Counters,
+    /// The load's `ok` at the previous full sample, for the tick's requests per second.
     ok_before: u64,
+    /// The last kill, being timed until it is restarted (or 90 s have passed).
     kill: Option<KillMark>,
+    /// The last tick sent, returned when the run ends.
     last: Tick,
     /// 100 ms ticks so far: every tenth is a full sample.
     samples: u64,
@@ -184,6 +193,8 @@ impl Sampler {
         if let Some(k) = self.kill.as_mut().filter(|k| !k.done) {
             time_kill(k, &listed, &sent, resent, self.load.failed.load(Ordering::Relaxed));
         }
+        // Consul and the gateway are read on every timing tick, the instances only on
+        // every tenth: the kill's moments need 100 ms resolution, the rates do not.
         if !self.samples.is_multiple_of(10) {
             return true;
         }
@@ -200,6 +211,9 @@ impl Sampler {
         // Server side only once a second: it scrapes every instance, and the per-
         // instance rates are per-second figures anyway.
         let served = served_counts(&self.http, listed).await;
+        // Re-read every second: an instance added or restarted from the keys appears in
+        // the record only after the supervisor wrote it, and the rows need its name.
+        // An unreadable record gives unnamed rows (`user@port`), not a failed run.
         let state = StackState::load(&self.targets.lab_dir).ok().flatten().unwrap_or_default();
         let instances = views(&state, listed, &self.second, &served, &sent, now);
         self.second = Counters { at: Some(now), served, sent };
@@ -248,6 +262,9 @@ async fn act(targets: &DiscoveryTargets, action: &Action) -> anyhow::Result<Stri
             format!("新实例 {} 启动于 {}（没有任何调用方被告知这个地址）", c.name, c.address)
         }
         Action::Stop(label) => {
+            // Awaited to the end, on its own task (see `act_beside`): the note is written
+            // only once the process deregistered and exited. The supervisor then forgets
+            // it, so a later `up` does not bring it back — unlike a killed instance.
             sup.stop_instance(label).await?;
             format!("{label} 已优雅停止（SIGTERM：先从 Consul 注销，再排空）")
         }
@@ -265,6 +282,8 @@ fn time_kill(
     resent: f64,
     failed: u64,
 ) {
+    // The sample's time, not the moment the event happened: every figure is late by up to
+    // one 100 ms sample (plus the scrapes' own few ms), never early.
     let ms = k.at.elapsed().as_millis() as u64;
     let r = &mut k.report;
     // Both cumulative since the kill, recomputed on every sample: the report
@@ -283,6 +302,8 @@ fn time_kill(
     if r.not_passing_ms.is_none() && status != Some("passing") {
         r.not_passing_ms = Some(ms);
     }
+    // Caveat: a restarted process registers a new id on the same address, so after a
+    // restart the address is listed again — which is why the timing stops at `Restart`.
     if r.deregistered_ms.is_none() && status.is_none() {
         r.deregistered_ms = Some(ms);
     }

@@ -35,6 +35,9 @@ pub async fn script(
     }
     // The highest-numbered instance: the one added for the lesson, never the
     // only one the rest of the stack was started with.
+    // The rows include recorded instances Consul does not list yet (see `views`), so an
+    // instance added a moment ago can already be the victim: its kill then tests a
+    // process the gateway may not have sent anything to, and the kill line shows 0 re-sends.
     let victim = |ticks: &Tick| ticks.instances.last().map(|i| i.label.clone());
     // 3 s of steady load before the kill, 4 s to watch ejection and the health
     // check, 4 s after the restart to see traffic return to the new process.
@@ -46,9 +49,13 @@ pub async fn script(
                 print(format!("==> 负载：{workers} 个并发调用方，GET /api/v1/users/me 经网关"))
             }
             DiscoveryEvent::Note(t) => print(t),
+            // `run` returns its errors instead of sending this (the TUI's task sends it);
+            // the arm keeps the script honest if a future sender does.
             DiscoveryEvent::Failed(m) => anyhow::bail!(m),
             DiscoveryEvent::Tick(t) => {
                 print(tick_line(&t));
+                // At most one step per tick (`if`, not `while`): the steps are 4 s apart and
+                // the ticks 1 s, so a step is late by less than a second, never skipped.
                 if let Some((at, step)) = plan.peek().copied()
                     && t.elapsed_s >= at
                 {
@@ -74,6 +81,8 @@ pub async fn script(
         }
     }
     drop(atx);
+    // `??`: the task panicked (a `JoinError`), or the run itself failed (login, a kill
+    // whose stack record could not be read).
     let last = runner.await??;
     if let Some(k) = &last.kill {
         print(kill_line(k));
