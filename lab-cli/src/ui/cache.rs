@@ -49,6 +49,9 @@ pub fn render(
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let c = &app.cache;
+    // The notes box takes whatever the two fixed boxes leave, and at least `Min(3)` (one
+    // note inside its border) when a notice takes rows; a taller terminal shows more
+    // notes, never more stats.
     let [stats_area, spark_area, notes_area] =
         Layout::vertical([Constraint::Length(7), Constraint::Length(5), Constraint::Min(3)])
             .areas(area);
@@ -104,6 +107,9 @@ pub fn render(
 
 /// The numbers box: run and status, the load, the hit rates, the hottest book's stock,
 /// and what `u` is expected to show.
+///
+/// Before the first second of a run every figure reads `-` or 0 ("0/0" lookups), not a
+/// rate computed from nothing; `pct` is where the `-` comes from.
 fn stats_lines(c: &CacheState) -> Vec<Line<'static>> {
     // The status sits in the first row, where the eye starts; an error replaces it so a
     // failed run cannot look like a paused one.

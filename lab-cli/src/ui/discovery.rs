@@ -114,6 +114,9 @@ fn render_status(frame: &mut Frame, area: Rect, d: &DiscoveryState) {
 }
 
 /// One horizontal bar per instance: its served rate, coloured by Consul's verdict.
+///
+/// No instances yet (before the first tick) draws the border alone, so the layout does not
+/// move when the first rows arrive; more instances than rows show the first ones only.
 fn render_bars(frame: &mut Frame, area: Rect, instances: &[InstanceView]) {
     // Two sources on one bar, on purpose: the length is what the instance itself served
     // (`served_qps`), the colour is Consul's verdict. Until the next health check after a
@@ -125,6 +128,8 @@ fn render_bars(frame: &mut Frame, area: Rect, instances: &[InstanceView]) {
     let bars: Vec<Bar> = instances
         .iter()
         .map(|i| {
+            // Rounded to whole calls per second: the bar's length is a `u64`, and a
+            // fraction of a call per second is below what one row of bar can show.
             let v = i.served_qps.unwrap_or(0.0).round() as u64;
             let colour = if i.consul == "passing" { Color::Green } else { Color::Red };
             Bar::default()
@@ -153,6 +158,9 @@ fn render_table(frame: &mut Frame, area: Rect, d: &DiscoveryState, instances: &[
     // glance. *网关发出* is the gateway's per-address counter (`upstream_requests_total`):
     // it shows whether the client still aims at an address, which the instance's own
     // count cannot show once the process is gone.
+    // The `▶` is matched by label, not by row index: the rows re-sort every second (an
+    // added instance, a deregistered one), and an index would move the selection under
+    // the learner's finger.
     let rows = instances.iter().map(|i| {
         let marker = if d.selected.as_ref() == Some(&i.label) { "▶" } else { " " };
         let style = if i.consul == "passing" { Style::new() } else { Style::new().fg(Color::Red) };
