@@ -117,7 +117,7 @@ enum Retry {
     Final(String),
 }
 
-/// The gateway's retry table (see the module docs) applied to one answer.
+/// The gateway's retry table (see the `shopper` module docs) applied to one answer.
 ///
 /// The error body is the gateway's `{"error": {"code", "message"}}`; the gRPC code name
 /// is what tells two 409s apart (sold out is final, a lost race is not).
@@ -126,6 +126,8 @@ fn classify(status: StatusCode, body: &Value) -> Result<(), Retry> {
         return Ok(());
     }
     let code = body["error"]["code"].as_str().unwrap_or("");
+    // Status, code and message in one line: it becomes the give-up reason on the screen
+    // (`Counts::last_error`), which must say which row of the table ended the visit.
     let what =
         format!("{} {code}: {}", status.as_u16(), body["error"]["message"].as_str().unwrap_or(""));
     Err(match (status.as_u16(), code) {
@@ -136,6 +138,8 @@ fn classify(status: StatusCode, body: &Value) -> Result<(), Retry> {
         // 500 is retried too, with backoff: during a MariaDB pause a service can answer
         // INTERNAL for a connection the pause broke; retrying with the same key is safe.
         (429 | 500 | 502 | 503 | 504, _) => Retry::After(what),
+        // Everything else, 4xx and unknown codes alike, is final: retrying a request the
+        // gateway rejected as malformed or unauthorised would only repeat the rejection.
         _ => Retry::Final(what),
     })
 }
