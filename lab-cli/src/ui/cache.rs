@@ -25,7 +25,7 @@ use ratatui::{
 };
 
 use super::fmt_us;
-use crate::app::App;
+use crate::app::{App, CacheState};
 
 // One decimal: enough to see a dip of a few percent after a publish, not so many that
 // the digits flicker every second with noise.
@@ -49,69 +49,13 @@ pub fn render(
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let c = &app.cache;
+    // The notes box takes whatever the two fixed boxes leave, and at least `Min(3)` (one
+    // note inside its border) when a notice takes rows; a taller terminal shows more
+    // notes, never more stats.
     let [stats_area, spark_area, notes_area] =
         Layout::vertical([Constraint::Length(7), Constraint::Length(5), Constraint::Min(3)])
             .areas(area);
-    // The status sits in the first row, where the eye starts; an error replaces it so a
-    // failed run cannot look like a paused one.
-    let status = if let Some(e) = &c.error {
-        format!("失败：{e}")
-    } else if c.running {
-        "运行中…".into()
-    } else if c.done {
-        "完成（按 Enter 再跑一轮）".into()
-    } else {
-        "按 Enter 开始".into()
-    };
-    // The list/detail split is shown as hits/lookups rather than two percentages: with
-    // few list lookups a percentage swings wildly, and "0/0" honestly says "none yet".
-    let lines = vec![
-        Line::styled(
-            format!(
-                "读者 {} · 每轮 {} 秒 · Zipf s={} · {status}",
-                c.params.readers, c.params.duration_secs, c.params.skew
-            ),
-            Style::new().add_modifier(Modifier::BOLD),
-        ),
-        // The load line's p50/p99 come from the load engine (client side, every call, exact);
-        // the dashboard shows the service's own p99 from histogram buckets (server side,
-        // bucket-precise). The difference between the two is the network and gRPC overhead —
-        // on loopback usually a small part, which is itself worth knowing.
-        Line::from(format!(
-            "图书 {} 本 · 请求 {} · TPS {:.0} · p50 {} · p99 {}",
-            c.books,
-            c.load.completed(),
-            c.load.tps(),
-            fmt_us(c.load.p50_us),
-            fmt_us(c.load.p99_us)
-        )),
-        // The lesson's number, hence the colour: the rate of the last second (what the
-        // sparkline plots) next to the run's total, then the split — list pages are the
-        // ones a publish invalidates, details the ones it leaves alone.
-        Line::styled(
-            format!(
-                "命中率：本秒 {} · 累计 {}（列表 {}/{}，详情 {}/{}）",
-                pct(c.last_second.rate()),
-                pct(c.total.rate()),
-                c.total.list_hits,
-                c.total.list_hits + c.total.list_misses,
-                c.total.detail_hits,
-                c.total.detail_hits + c.total.detail_misses
-            ),
-            Style::new().fg(Color::Green),
-        ),
-        // The hottest book (Zipf rank 1, the one `u` sells) and its stock as catalog's own
-        // GetBook answers it: the question is whether the cached book carries a stale stock,
-        // so the figure must come through the catalogue, not from inventory directly.
-        Line::from(format!(
-            "最热的书：{} · 目录显示的库存（来自库存服务）{}",
-            c.hot.map_or("-".into(), |h| format!("#{h}")),
-            c.hot_stock.map_or("-".into(), |s| s.to_string())
-        )),
-        // The screen states the expected outcome before the learner tries it: if the next sample
-        // shows the old stock, the learner has found a bug, not a quirk.
-        Line::from("按 u 在库存服务卖出一本：1 秒内目录显示新值，缓存一个不删。"),
-    ];
+    let lines = stats_lines(c);
     // No wrapping: each line is one fact, and a wrapped fact would push the next one out
     // of the 5-row box. The longest line (the hit rate) is ~56 columns with small counts
     // and grows by a few columns per extra digit — it fits 78 columns for any run the lab
@@ -159,4 +103,72 @@ pub fn render(
             ("q", "退出"),
         ],
     )
+}
+
+/// The numbers box: run and status, the load, the hit rates, the hottest book's stock,
+/// and what `u` is expected to show.
+///
+/// Before the first second of a run every figure reads `-` or 0 ("0/0" lookups), not a
+/// rate computed from nothing; `pct` is where the `-` comes from.
+fn stats_lines(c: &CacheState) -> Vec<Line<'static>> {
+    // The status sits in the first row, where the eye starts; an error replaces it so a
+    // failed run cannot look like a paused one.
+    let status = if let Some(e) = &c.error {
+        format!("失败：{e}")
+    } else if c.running {
+        "运行中…".into()
+    } else if c.done {
+        "完成（按 Enter 再跑一轮）".into()
+    } else {
+        "按 Enter 开始".into()
+    };
+    // The list/detail split is shown as hits/lookups rather than two percentages: with
+    // few list lookups a percentage swings wildly, and "0/0" honestly says "none yet".
+    vec![
+        Line::styled(
+            format!(
+                "读者 {} · 每轮 {} 秒 · Zipf s={} · {status}",
+                c.params.readers, c.params.duration_secs, c.params.skew
+            ),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        // The load line's p50/p99 come from the load engine (client side, every call, exact);
+        // the dashboard shows the service's own p99 from histogram buckets (server side,
+        // bucket-precise). The difference between the two is the network and gRPC overhead —
+        // on loopback usually a small part, which is itself worth knowing.
+        Line::from(format!(
+            "图书 {} 本 · 请求 {} · TPS {:.0} · p50 {} · p99 {}",
+            c.books,
+            c.load.completed(),
+            c.load.tps(),
+            fmt_us(c.load.p50_us),
+            fmt_us(c.load.p99_us)
+        )),
+        // The lesson's number, hence the colour: the rate of the last second (what the
+        // sparkline plots) next to the run's total, then the split — list pages are the
+        // ones a publish invalidates, details the ones it leaves alone.
+        Line::styled(
+            format!(
+                "命中率：本秒 {} · 累计 {}（列表 {}/{}，详情 {}/{}）",
+                pct(c.last_second.rate()),
+                pct(c.total.rate()),
+                c.total.list_hits,
+                c.total.list_hits + c.total.list_misses,
+                c.total.detail_hits,
+                c.total.detail_hits + c.total.detail_misses
+            ),
+            Style::new().fg(Color::Green),
+        ),
+        // The hottest book (Zipf rank 1, the one `u` sells) and its stock as catalog's own
+        // GetBook answers it: the question is whether the cached book carries a stale stock,
+        // so the figure must come through the catalogue, not from inventory directly.
+        Line::from(format!(
+            "最热的书：{} · 目录显示的库存（来自库存服务）{}",
+            c.hot.map_or("-".into(), |h| format!("#{h}")),
+            c.hot_stock.map_or("-".into(), |s| s.to_string())
+        )),
+        // The screen states the expected outcome before the learner tries it: if the next sample
+        // shows the old stock, the learner has found a bug, not a quirk.
+        Line::from("按 u 在库存服务卖出一本：1 秒内目录显示新值，缓存一个不删。"),
+    ]
 }

@@ -30,7 +30,10 @@ use ratatui::{
     widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Row, Table, TableState, Wrap},
 };
 
-use crate::{app::App, experiments::discovery::kill_line};
+use crate::{
+    app::{App, DiscoveryState},
+    experiments::discovery::{InstanceView, kill_line},
+};
 
 /// Draws the screen; returns its title and keys.
 pub fn render(
@@ -66,6 +69,15 @@ pub fn render(
     ])
     .areas(area);
 
+    render_status(frame, status_area, d);
+    render_bars(frame, bars_area, instances);
+    render_table(frame, table_area, d, instances);
+    render_kill(frame, kill_area, d);
+    (title, keys)
+}
+
+/// The status line: the load's totals, or what to do before it starts.
+fn render_status(frame: &mut Frame, area: Rect, d: &DiscoveryState) {
     // The status line is the load's own view (client side, every request counted): what a
     // customer would feel, and its failure count is the one figure a kill must not move.
     let status = match (&d.error, &d.tick) {
@@ -98,8 +110,14 @@ pub fn render(
     } else {
         Style::new().add_modifier(Modifier::BOLD)
     };
-    frame.render_widget(Line::styled(status, style), status_area);
+    frame.render_widget(Line::styled(status, style), area);
+}
 
+/// One horizontal bar per instance: its served rate, coloured by Consul's verdict.
+///
+/// No instances yet (before the first tick) draws the border alone, so the layout does not
+/// move when the first rows arrive; more instances than rows show the first ones only.
+fn render_bars(frame: &mut Frame, area: Rect, instances: &[InstanceView]) {
     // Two sources on one bar, on purpose: the length is what the instance itself served
     // (`served_qps`), the colour is Consul's verdict. Until the next health check after a
     // kill the bar can be empty with `-` and still green — the window in which Consul still
@@ -110,6 +128,8 @@ pub fn render(
     let bars: Vec<Bar> = instances
         .iter()
         .map(|i| {
+            // Rounded to whole calls per second: the bar's length is a `u64`, and a
+            // fraction of a call per second is below what one row of bar can show.
             let v = i.served_qps.unwrap_or(0.0).round() as u64;
             let colour = if i.consul == "passing" { Color::Green } else { Color::Red };
             Bar::default()
@@ -128,13 +148,19 @@ pub fn render(
         .bar_width(1)
         .bar_gap(0)
         .data(BarGroup::default().bars(&bars));
-    frame.render_widget(chart, bars_area);
+    frame.render_widget(chart, area);
+}
 
+/// The control panel: one row per instance, `▶` on the one the keys act on.
+fn render_table(frame: &mut Frame, area: Rect, d: &DiscoveryState, instances: &[InstanceView]) {
     // The table is the control panel: `▶` marks the row `k`/`s`/`-` act on, and a row not
     // passing in Consul is red like its bar, so the two halves of the screen agree at a
     // glance. *网关发出* is the gateway's per-address counter (`upstream_requests_total`):
     // it shows whether the client still aims at an address, which the instance's own
     // count cannot show once the process is gone.
+    // The `▶` is matched by label, not by row index: the rows re-sort every second (an
+    // added instance, a deregistered one), and an index would move the selection under
+    // the learner's finger.
     let rows = instances.iter().map(|i| {
         let marker = if d.selected.as_ref() == Some(&i.label) { "▶" } else { " " };
         let style = if i.consul == "passing" { Style::new() } else { Style::new().fg(Color::Red) };
@@ -168,8 +194,11 @@ pub fn render(
     // selection stays the state's and only the scroll is the widget's. ❌ DON'T let the
     // `▶` fall below the border: `k` would then kill a process the learner cannot see.
     let mut state = TableState::default().with_selected(d.selected_row());
-    frame.render_stateful_widget(table, table_area, &mut state);
+    frame.render_stateful_widget(table, area, &mut state);
+}
 
+/// The last kill's timeline, or what a kill will measure.
+fn render_kill(frame: &mut Frame, area: Rect, d: &DiscoveryState) {
     // `kill_line` is shared with the plain output of `lesson day35 --no-tui`, so the screen,
     // the script and the supervisor test (which asserts on `负载失败 0 次`) read the same
     // sentence; until the first kill the box says what to do and what will be measured.
@@ -181,7 +210,6 @@ pub fn render(
         Paragraph::new(kill)
             .wrap(Wrap { trim: true })
             .block(Block::bordered().title(" 最近一次 kill -9 ")),
-        kill_area,
+        area,
     );
-    (title, keys)
 }

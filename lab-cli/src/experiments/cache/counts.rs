@@ -10,9 +10,13 @@ pub struct HitCounts {
     /// `cache="list"`: ListBooks pages, keyed by every query parameter. (SearchBooks has
     /// its own `cache="search"` series; this load does not search.)
     pub list_hits: f64,
+    /// Each miss is one page read from catalog_db and written back to Redis: the misses,
+    /// not the hits, are the load the cache exists to take off MariaDB.
     pub list_misses: f64,
     /// `cache="detail"`: GetBook, one key per book id.
     pub detail_hits: f64,
+    /// A miss per book id at its first read (cold), then again only after a write
+    /// evicted it or its TTL ran out — a sale in inventory evicts nothing.
     pub detail_misses: f64,
 }
 
@@ -21,6 +25,9 @@ impl HitCounts {
     // two scrapes, hits and misses would cover slightly different intervals, and the rate
     // could even exceed 100 % for a second.
     pub(super) fn read(s: &metrics::Scrape) -> Self {
+        // `sum` over whatever other labels a series carries: a label the service adds
+        // later must not split the figure. A series not written yet (no miss so far)
+        // reads 0, so a fresh service starts at 0/0 rather than failing the scrape.
         let c =
             |cache, result| s.sum("cache_requests_total", &[("cache", cache), ("result", result)]);
         Self {
@@ -72,6 +79,8 @@ pub fn figures(
     total: &HitCounts,
     load: &bookstore_loadgen::Snapshot,
 ) -> Vec<(&'static str, String)> {
+    // The same one-decimal percentage as the screen, so the lesson's revealed figure and
+    // the number the learner watched are the same text.
     let pct = |h: f64, m: f64| {
         if h + m > 0.0 { format!("{:.1}%", 100.0 * h / (h + m)) } else { "-".into() }
     };
@@ -83,6 +92,8 @@ pub fn figures(
         pct(total.detail_hits, total.detail_misses),
         format!("{lookups:.0}"),
         format!("{misses:.0}"),
+        // Client-side figures from the load engine: every call the readers made, cache
+        // hits and misses alike, so the p99 is the cost of the misses in the tail.
         format!("{:.0}", load.tps()),
         format!("{:.1}", load.p99_us as f64 / 1000.0),
     ];

@@ -106,22 +106,18 @@ impl Default for CacheParams {
 #[derive(Clone, Debug)]
 pub enum CacheEvent {
     /// Load started over `books` books; `hot` is the most-read one.
-    Started {
-        books: u64,
-        hot: u64,
-    },
+    Started { books: u64, hot: u64 },
     /// Once a second: load so far, hit counts of the last second and since the start, and
     /// the hottest book's stock as the cache serves it.
-    Progress {
-        load: Snapshot,
-        last_second: HitCounts,
-        total: HitCounts,
-        hot_stock: Option<i32>,
-    },
+    Progress { load: Snapshot, last_second: HitCounts, total: HitCounts, hot_stock: Option<i32> },
     // Success and failure alike: the learner pressed a key and gets an answer either way.
     /// A learner action finished (publish, stock change), as a line to show.
     Note(String),
+    /// The run's duration is over and its last `Progress` (with the final snapshot) was
+    /// sent before this: the screen can freeze its figures as the run's result.
     Done,
+    /// The run could not start or broke off (catalog unreachable, an empty catalogue):
+    /// the message replaces the status line, so a failed run never looks paused.
     Failed(String),
 }
 

@@ -94,6 +94,8 @@ async fn rpcs(state: &StackState) -> Item {
     for (service, path) in &methods {
         // A service the stack did not start fails each of its methods with the same
         // line; `dedup` below keeps one of them.
+        // One instance per service: replicas run the same binary, so one answer per
+        // method proves the code; that every replica is up is the Consul item's job.
         let Some(c) = state.service(service) else {
             bad.push(format!("{service} 未运行"));
             continue;
@@ -102,8 +104,8 @@ async fn rpcs(state: &StackState) -> Item {
             bad.push(format!("{path}: {why}"));
         }
     }
-    // A stopped service fails every one of its methods with the same line: collapse
-    // consecutive repeats so the detail names the cause once.
+    // `dedup` collapses *consecutive* repeats only, which is enough: `methods` lists a
+    // service's methods together, file by file.
     bad.dedup();
     // `n` counts methods; after `dedup`, the "有问题" count is of distinct lines (a
     // stopped service is one line however many methods it has).
@@ -124,6 +126,8 @@ async fn rpcs(state: &StackState) -> Item {
 async fn call_empty(address: &str, path: &str) -> Result<(), String> {
     // A fresh channel per call: a checklist runs rarely, and a shared channel that
     // broke on the first dead service would fail every method after it.
+    // The cache experiment's channel: its 2 s connect bound makes a stopped service cost
+    // the checklist two seconds, not the OS's TCP timeout.
     let channel = super::super::cache::channel(address).await.map_err(|e| format!("{e:#}"))?;
     let mut grpc = tonic::client::Grpc::new(channel);
     // `ready` waits until the channel can take a request: a connection that broke
@@ -251,6 +255,8 @@ fn targets(lab_dir: &Path) -> Vec<Item> {
                     // Strictly greater: the course's targets read "> 1000", and a bench
                     // that lands exactly on the line has not beaten it.
                     ok: Some(v > target),
+                    // The build comes from the report itself: a debug build is several
+                    // times slower, so a red item read from one says so next to its value.
                     detail: format!(
                         "{v:.0}（{}，{}）",
                         row,

@@ -43,6 +43,10 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 const REDIS_DOWN: Duration = Duration::from_secs(2);
 
 /// One fault the lab can inject.
+///
+/// Each variant is timed on one route ([`Fault::route`]) and reported by its own action's
+/// note, so a new variant needs both: a route its damage shows on, and a note with the
+/// evidence (pids, rows) that it really happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// kill -9 the instance with this supervisor name (`order`, `user-2`), restart it.
@@ -103,96 +107,106 @@ pub async fn inject(lab_dir: &Path, mysql_url: &str, fault: &Fault) -> anyhow::R
     // Read fresh for every fault: an earlier fault's restart changed the pids.
     let state = StackState::load(lab_dir)?.unwrap_or_default();
     match fault {
-        Fault::Kill(name) => {
-            // The supervisor sends SIGKILL to the recorded pid after checking it is the
-            // program it started (a recycled pid is never killed by mistake).
-            let pid = Supervisor::open(lab_dir)?.kill_instance(name)?;
-            // Waiting for the pid to vanish first: `up` would otherwise see the old
-            // process still alive and restart nothing.
-            wait_gone(pid).await;
-            tokio::time::sleep(RESTART_DELAY).await;
-            up_again(lab_dir).await?;
-            let new = StackState::load(lab_dir)?.unwrap_or_default();
-            // A new pid in the note is the learner's evidence that the process really
-            // died and a different one answers now.
-            let new_pid = new.service(name).and_then(|c| c.pid).unwrap_or_default();
-            Ok(Done {
-                note: format!(
-                    "kill -9 {name}（pid {pid}）→ {RESTART_DELAY:?} 后重启（pid {new_pid}）"
-                ),
-                restored: Instant::now(),
-            })
-        }
-        Fault::RestartRedis => {
-            let c = state.redis.as_ref().context("no Redis in stack.json")?;
-            let pid = own_pid(c)?;
-            // SIGTERM, not SIGKILL: Redis writes its AOF out and exits, so no acknowledged
-            // write is lost. (A kill -9 could lose up to one second of writes with
-            // `appendfsync everysec` — a different lesson: inventory's rebuild from MySQL.)
-            // 30 s before it escalates: Redis's shutdown writes the AOF out, which for the
-            // lab's data takes well under a second; the margin is for a loaded CI machine.
-            process::terminate(pid, Duration::from_secs(30)).await;
-            tokio::time::sleep(REDIS_DOWN).await;
-            // `up` calls Redis ready only at `loading:0`, after the AOF is replayed — so
-            // `restored` is "the stock is back", not "the process started".
-            up_again(lab_dir).await?;
-            Ok(Done {
-                note: format!("Redis（pid {pid}）已停止 {REDIS_DOWN:?} 并重新启动，AOF 重放完毕"),
-                restored: Instant::now(),
-            })
-        }
-        // lesson:pause-mariadb:start
-        Fault::PauseMysql(secs) => {
-            let c = state.mysql.as_ref().context("no MariaDB in stack.json")?;
-            let pid = own_pid(c)?;
-            // The guard exists before the freeze: there is no instant at which MariaDB is
-            // stopped and nothing is responsible for waking it.
-            let thaw = Thaw(pid);
-            process::freeze(pid);
-            // 3 s in the script, 4 s from the TUI: at or past the gateway's 3 s upstream
-            // deadline, so a CreateOrder caught mid-transaction comes back as a 504 while
-            // the frozen server still holds its work — the unknown outcome the
-            // idempotency key is for.
-            tokio::time::sleep(Duration::from_secs(*secs)).await;
-            // Thawed here, explicitly, before `restored` is stamped below: the
-            // recorded end of the fault must come after the SIGCONT, not before.
-            drop(thaw);
-            Ok(Done {
-                note: format!("MariaDB（pid {pid}）暂停 {secs} 秒后继续：挂起的事务接着执行"),
-                restored: Instant::now(),
-            })
-        }
-        // lesson:pause-mariadb:end
-        Fault::KillRelay => {
-            // Only a kill while the relay holds work proves anything: with an empty outbox
-            // the relay has nothing to lose.
-            // Polled, not guessed: the kill lands within 20 ms of a row being seen, while
-            // payments still arrive. If none appears in 10 s it kills anyway, and the note
-            // says 0 rows — an honest "this run proved nothing about the relay".
-            let waiting = undelivered_soon(mysql_url).await?;
-            // The first payment-service instance. With `--replicas payment=2` the other
-            // instance's relay may deliver the waiting row instead (its `SKIP LOCKED`
-            // pass takes whatever is free): the payment still ends Paid, but the run then
-            // proves delivery by a survivor, not by the restarted process.
-            let pid = Supervisor::open(lab_dir)?.kill_instance("payment")?;
-            wait_gone(pid).await;
-            tokio::time::sleep(RESTART_DELAY).await;
-            up_again(lab_dir).await?;
-            Ok(Done {
-                note: format!(
-                    "kill -9 payment-service（pid {pid}），outbox 中 {waiting} 行未投递 → 重启后由新进程投递"
-                ),
-                restored: Instant::now(),
-            })
-        }
+        Fault::Kill(name) => kill_and_restart(lab_dir, name).await,
+        Fault::RestartRedis => restart_redis(lab_dir, &state).await,
+        Fault::PauseMysql(secs) => pause_mysql(&state, *secs).await,
+        Fault::KillRelay => kill_relay(lab_dir, mysql_url).await,
     }
 }
 
-// A guard so that nothing — an error, a panic, the task being dropped when the learner
-// leaves the screen — can leave MariaDB frozen: the whole stack would hang on it. (If the
-// lab process itself is killed mid-pause, `bookstore-lab up` thaws it.)
-/// Sends SIGCONT when dropped.
-/// The MariaDB pid it thaws.
+/// kill -9 the instance `name`, then restart it after [`RESTART_DELAY`].
+async fn kill_and_restart(lab_dir: &Path, name: &str) -> anyhow::Result<Done> {
+    // The supervisor sends SIGKILL to the recorded pid after checking it is the
+    // program it started (a recycled pid is never killed by mistake).
+    let pid = Supervisor::open(lab_dir)?.kill_instance(name)?;
+    // Waiting for the pid to vanish first: `up` would otherwise see the old
+    // process still alive and restart nothing.
+    wait_gone(pid).await;
+    tokio::time::sleep(RESTART_DELAY).await;
+    up_again(lab_dir).await?;
+    let new = StackState::load(lab_dir)?.unwrap_or_default();
+    // A new pid in the note is the learner's evidence that the process really
+    // died and a different one answers now.
+    let new_pid = new.service(name).and_then(|c| c.pid).unwrap_or_default();
+    Ok(Done {
+        note: format!("kill -9 {name}（pid {pid}）→ {RESTART_DELAY:?} 后重启（pid {new_pid}）"),
+        restored: Instant::now(),
+    })
+}
+
+/// Stops Redis gracefully for [`REDIS_DOWN`], then starts it again.
+async fn restart_redis(lab_dir: &Path, state: &StackState) -> anyhow::Result<Done> {
+    let c = state.redis.as_ref().context("no Redis in stack.json")?;
+    let pid = own_pid(c)?;
+    // SIGTERM, not SIGKILL: Redis writes its AOF out and exits, so no acknowledged
+    // write is lost. (A kill -9 could lose up to one second of writes with
+    // `appendfsync everysec` — a different lesson: inventory's rebuild from MySQL.)
+    // 30 s before it escalates: Redis's shutdown writes the AOF out, which for the
+    // lab's data takes well under a second; the margin is for a loaded CI machine.
+    process::terminate(pid, Duration::from_secs(30)).await;
+    tokio::time::sleep(REDIS_DOWN).await;
+    // `up` calls Redis ready only at `loading:0`, after the AOF is replayed — so
+    // `restored` is "the stock is back", not "the process started".
+    up_again(lab_dir).await?;
+    Ok(Done {
+        note: format!("Redis（pid {pid}）已停止 {REDIS_DOWN:?} 并重新启动，AOF 重放完毕"),
+        restored: Instant::now(),
+    })
+}
+
+// lesson:pause-mariadb:start
+/// Freezes MariaDB for `secs` seconds; the [`Thaw`] guard wakes it whatever happens.
+async fn pause_mysql(state: &StackState, secs: u64) -> anyhow::Result<Done> {
+    let c = state.mysql.as_ref().context("no MariaDB in stack.json")?;
+    let pid = own_pid(c)?;
+    // The guard exists before the freeze: there is no instant at which MariaDB is
+    // stopped and nothing is responsible for waking it.
+    let thaw = Thaw(pid);
+    process::freeze(pid);
+    // 3 s in the script, 4 s from the TUI: at or past the gateway's 3 s upstream
+    // deadline, so a CreateOrder caught mid-transaction comes back as a 504 while
+    // the frozen server still holds its work — the unknown outcome the
+    // idempotency key is for.
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    // Thawed here, explicitly, before `restored` is stamped below: the
+    // recorded end of the fault must come after the SIGCONT, not before.
+    drop(thaw);
+    Ok(Done {
+        note: format!("MariaDB（pid {pid}）暂停 {secs} 秒后继续：挂起的事务接着执行"),
+        restored: Instant::now(),
+    })
+}
+// lesson:pause-mariadb:end
+
+/// Waits for an undelivered outbox row, then kills payment-service (the relay's process).
+async fn kill_relay(lab_dir: &Path, mysql_url: &str) -> anyhow::Result<Done> {
+    // Only a kill while the relay holds work proves anything: with an empty outbox
+    // the relay has nothing to lose.
+    // Polled, not guessed: the kill lands within 20 ms of a row being seen, while
+    // payments still arrive. If none appears in 10 s it kills anyway, and the note
+    // says 0 rows — an honest "this run proved nothing about the relay".
+    let waiting = undelivered_soon(mysql_url).await?;
+    // The first payment-service instance. With `--replicas payment=2` the other
+    // instance's relay may deliver the waiting row instead (its `SKIP LOCKED`
+    // pass takes whatever is free): the payment still ends Paid, but the run then
+    // proves delivery by a survivor, not by the restarted process.
+    let pid = Supervisor::open(lab_dir)?.kill_instance("payment")?;
+    wait_gone(pid).await;
+    tokio::time::sleep(RESTART_DELAY).await;
+    up_again(lab_dir).await?;
+    Ok(Done {
+        note: format!(
+            "kill -9 payment-service（pid {pid}），outbox 中 {waiting} 行未投递 → 重启后由新进程投递"
+        ),
+        restored: Instant::now(),
+    })
+}
+
+/// Sends SIGCONT to the MariaDB pid it holds when dropped.
+///
+/// A guard so that nothing — an error, a panic, the task being dropped when the learner
+/// leaves the screen — can leave MariaDB frozen: the whole stack would hang on it. (If the
+/// lab process itself is killed mid-pause, `bookstore-lab up` thaws it.)
 struct Thaw(u32);
 
 impl Drop for Thaw {
@@ -238,6 +252,8 @@ async fn undelivered_soon(mysql_url: &str) -> anyhow::Result<i64> {
         .acquire_timeout(Duration::from_secs(3))
         .connect(&url)
         .await?;
+    // 10 s: long enough to meet the next payment of a sale still in progress; a sale whose
+    // payments are all delivered has nothing left to lose, and the note then says 0 rows.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // Served by `idx_outbox_due (delivered_at, …)`: polled every 20 ms, it must not

@@ -3,15 +3,18 @@
 //! client must when the system behind it is failing.
 //!
 //! The retry policy is the gateway's own table (`services/gateway/src/error.rs`, "What a
-//! client may retry") turned into code: 503/504/429 and a refused or reset connection are
-//! retried with backoff; a 409 `ABORTED` at once; every other 4xx is final. The one rule
-//! that makes retrying safe is the idempotency key: it is drawn once per checkout and sent
-//! with every retry of that checkout, so a CreateOrder that timed out at the gateway but
-//! committed behind it is answered with the same order instead of a second one. A shopper
-//! that drew a new key per attempt would buy twice whenever the gateway timed out — the
-//! board's "每个已支付订单恰好售出一次" would not notice (each order sold once), but the
-//! shopper's second order would lock a unit nobody pays for. CreatePayment needs no key:
+//! client may retry") turned into code: 429, 500, 502, 503, 504 and a refused or reset
+//! connection are retried with backoff; a 409 `ABORTED` at once; every other 4xx is final.
+//! The one rule that makes retrying safe is the idempotency key: it is drawn once per
+//! checkout and sent with every retry of that checkout, so a CreateOrder that timed out
+//! at the gateway but committed behind it is answered with the same order instead of a
+//! second one. A shopper that drew a new key per attempt would buy twice whenever the
+//! gateway timed out — the board's "每个已支付订单恰好售出一次" would not notice (each
+//! order sold once), but the shopper's second order would lock a unit nobody pays for. CreatePayment needs no key:
 //! payment-service keeps one live payment per order, so a retry answers the same one.
+//!
+//! This file is the visit, step by step; `retry` is how each step's request is sent and
+//! retried.
 
 use std::{
     sync::{
@@ -21,8 +24,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use reqwest::StatusCode;
 use serde_json::Value;
+
+mod retry;
 
 /// The steps whose failures and recoveries the faults are timed against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,7 +62,7 @@ pub enum Outcome {
 pub struct Attempt {
     pub route: Route,
     /// Taken just before the request left: recovery counts only requests sent after a
-    /// fault began (see `time_faults` in the parent module).
+    /// fault began (see `time_faults` in the sale's runner).
     pub sent: Instant,
     /// When the answer arrived.
     pub done: Instant,
@@ -170,6 +174,9 @@ impl Shopper {
         if !stop.load(Ordering::Relaxed) {
             self.checkout(&tally, &stop).await;
         }
+        // Bumped here, after every way `checkout` can return: catch-up begins only when
+        // `finished` reaches the number of shoppers, so a path that skipped it (a panic
+        // in a step would) leaves the sale selling until the learner leaves it.
         tally.finished.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -177,70 +184,9 @@ impl Shopper {
     /// counts in exactly one of `refused`, `abandoned`, `paid`, `gave_up` — or in none when
     /// `stop` cut the visit short.
     async fn checkout(&self, tally: &Tally, stop: &AtomicBool) {
-        // Unique per shopper and per run: a second sale on the same stack must not log in
-        // as the first sale's users (their passwords are the same pattern).
-        let name = bookstore_stack::testing::unique_name("flash");
-        let password = format!("{name}-pw-1234");
-        let reg = serde_json::json!({"username": name, "password": password, "email": format!("{name}@lab.local")});
-        let login = serde_json::json!({"username": name, "password": password});
-        // Registration is not a step the faults are timed on (it is the shopper's set-up),
-        // but it goes through the same retries: a shopper arriving during a fault waits.
-        // A 409 to a retried registration is its own success arriving late (the first try
-        // created the user, its answer was lost): go on and log in.
-        match self.send(tally, Route::Login, "/api/v1/users/register", &reg, None, None).await {
-            Ok(_) | Err(Stop::Refused) => {}
-            Err(Stop::Failed(m)) => return tally.fail(format!("register: {m}")),
-        }
-        // Unlike the registration's 409 above, no refusal of a login is a late success:
-        // a refused login ends the visit.
-        let token =
-            match self.send(tally, Route::Login, "/api/v1/users/login", &login, None, None).await {
-                // A 2xx without a token (a gateway bug) goes on with an empty one: the
-                // order step then fails as 401, final, and the give-up names the step.
-                Ok(v) => v["token"].as_str().unwrap_or_default().to_string(),
-                Err(Stop::Refused) => return tally.fail("login: refused".into()),
-                Err(Stop::Failed(m)) => return tally.fail(format!("login: {m}")),
-            };
+        let Some(token) = self.sign_in(tally).await else { return };
         tally.logged_in.fetch_add(1, Ordering::Relaxed);
-        // One key per checkout, kept across every retry of it (see the module docs).
-        let key = format!("flash-{:016x}", rand::random::<u64>());
-        // One unit per order: "paid orders' quantity = sold" is then a count of orders,
-        // and three shoppers per unit compete for the stock.
-        let body = serde_json::json!({"items": [{"book_id": self.book, "quantity": 1}]});
-        // Refused orders are tried again until the sale ends (see `sale_ends`). Each try
-        // draws a new key: it is a new checkout, not a retry of one whose outcome is unknown.
-        let mut order = None;
-        let mut key = key;
-        for round in 0.. {
-            if round > 0 {
-                // The next round must start before the sale ends: a refusal after
-                // `sale_ends` would keep CreateOrder traffic going into catch-up.
-                if Instant::now() + Duration::from_secs(2) > self.sale_ends {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                key = format!("flash-{:016x}", rand::random::<u64>());
-            }
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            match self
-                .send(tally, Route::Order, "/api/v1/orders", &body, Some(&token), Some(&key))
-                .await
-            {
-                Ok(v) => {
-                    order = Some(v);
-                    break;
-                }
-                Err(Stop::Refused) => {}
-                Err(Stop::Failed(m)) => return tally.fail(format!("order: {m}")),
-            }
-        }
-        let Some(order) = order else {
-            // Refused at every round until the sale ended: sold out for this shopper.
-            tally.refused.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
+        let Some(order) = self.place_order(tally, stop, &token).await else { return };
         tally.placed.fetch_add(1, Ordering::Relaxed);
         // Recorded before paying, so the board checks this order's payments even if
         // the shopper never gets to pay (a give-up, an abandon, a stop).
@@ -266,6 +212,87 @@ impl Shopper {
             };
             return tally.fail(format!("pay: {m}"));
         }
+        self.wait_paid(tally, stop, id, &token).await;
+    }
+
+    /// Registers and logs in a fresh user; `None` after a give-up (already counted).
+    async fn sign_in(&self, tally: &Tally) -> Option<String> {
+        // Unique per shopper and per run: a second sale on the same stack must not log in
+        // as the first sale's users (their passwords are the same pattern).
+        let name = bookstore_stack::testing::unique_name("flash");
+        let password = format!("{name}-pw-1234");
+        let reg = serde_json::json!({"username": name, "password": password, "email": format!("{name}@lab.local")});
+        let login = serde_json::json!({"username": name, "password": password});
+        // Registration is not a step the faults are timed on (it is the shopper's set-up),
+        // but it goes through the same retries: a shopper arriving during a fault waits.
+        // A 409 to a retried registration is its own success arriving late (the first try
+        // created the user, its answer was lost): go on and log in.
+        match self.send(tally, Route::Login, "/api/v1/users/register", &reg, None, None).await {
+            Ok(_) | Err(Stop::Refused) => {}
+            Err(Stop::Failed(m)) => {
+                tally.fail(format!("register: {m}"));
+                return None;
+            }
+        }
+        // Unlike the registration's 409 above, no refusal of a login is a late success:
+        // a refused login ends the visit.
+        match self.send(tally, Route::Login, "/api/v1/users/login", &login, None, None).await {
+            // A 2xx without a token (a gateway bug) goes on with an empty one: the
+            // order step then fails as 401, final, and the give-up names the step.
+            Ok(v) => Some(v["token"].as_str().unwrap_or_default().to_string()),
+            Err(Stop::Refused) => {
+                tally.fail("login: refused".into());
+                None
+            }
+            Err(Stop::Failed(m)) => {
+                tally.fail(format!("login: {m}"));
+                None
+            }
+        }
+    }
+
+    /// Orders one copy, again every 2 s while sold out; `None` when the visit ends here
+    /// (refused to the end, a give-up, or `stop`), already counted.
+    async fn place_order(&self, tally: &Tally, stop: &AtomicBool, token: &str) -> Option<Value> {
+        // One unit per order: "paid orders' quantity = sold" is then a count of orders,
+        // and three shoppers per unit compete for the stock.
+        let body = serde_json::json!({"items": [{"book_id": self.book, "quantity": 1}]});
+        // One key per checkout, kept across every retry of it (see the module docs).
+        // Refused orders are tried again until the sale ends (see `sale_ends`). Each try
+        // draws a new key: it is a new checkout, not a retry of one whose outcome is unknown.
+        let mut key = format!("flash-{:016x}", rand::random::<u64>());
+        for round in 0.. {
+            if round > 0 {
+                // The next round must start before the sale ends: a refusal after
+                // `sale_ends` would keep CreateOrder traffic going into catch-up.
+                if Instant::now() + Duration::from_secs(2) > self.sale_ends {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                key = format!("flash-{:016x}", rand::random::<u64>());
+            }
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            match self
+                .send(tally, Route::Order, "/api/v1/orders", &body, Some(token), Some(&key))
+                .await
+            {
+                Ok(v) => return Some(v),
+                Err(Stop::Refused) => {}
+                Err(Stop::Failed(m)) => {
+                    tally.fail(format!("order: {m}"));
+                    return None;
+                }
+            }
+        }
+        // Refused at every round until the sale ended: sold out for this shopper.
+        tally.refused.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Polls the paid order until the relay's delivery shows as Paid, or gives up.
+    async fn wait_paid(&self, tally: &Tally, stop: &AtomicBool, id: u64, token: &str) {
         // Poll the order, as a shop's "waiting for your payment" page does: Paid arrives
         // after the mock gateway's 3 s and one relay pass — longer when a fault held the
         // relay, which is exactly what the Paid route's recovery time measures.
@@ -281,7 +308,7 @@ impl Shopper {
             // Failed or not-yet-Paid polls are not recorded: they are the expected
             // wait, not errors. Only the poll that sees Paid is logged, which makes it
             // the first "answer" the relay fault's recovery is timed on.
-            let answer = self.http.get(&url).bearer_auth(&token).send().await;
+            let answer = self.http.get(&url).bearer_auth(token).send().await;
             if let Ok(r) = answer
                 && r.status().is_success()
                 && let Ok(v) = r.json::<Value>().await
@@ -305,155 +332,5 @@ impl Shopper {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         tally.fail(format!("order {id} not paid within {}s", (STEP_DEADLINE * 2).as_secs()));
-    }
-
-    /// POSTs `body` to `path` until it succeeds, is refused, fails for good or the step's
-    /// deadline passes. Returns the answer's JSON.
-    async fn send(
-        &self,
-        tally: &Tally,
-        route: Route,
-        path: &str,
-        body: &Value,
-        token: Option<&str>,
-        key: Option<&str>,
-    ) -> Result<Value, Stop> {
-        // lesson:client-retry:start
-        let started = Instant::now();
-        // 100 ms doubling to 1.6 s: five retries cover the first three seconds,
-        // about the length of one injected fault, and later tries come no faster than
-        // every 1.6 s — the lateness the module docs of the parent count into "recovered".
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
-            }
-            if let Some(k) = key {
-                req = req.header("idempotency-key", k);
-            }
-            let sent = Instant::now();
-            let verdict = match req.send().await {
-                Ok(r) => {
-                    let status = r.status();
-                    // The gateway sets this header on a 200 that replays the first answer for
-                    // the same key: the only way a client can tell "my retry duplicated
-                    // nothing" from "my first try never arrived".
-                    let replayed = r.headers().contains_key("idempotent-replayed");
-                    // A body that is not JSON (a proxy's HTML error page) still goes through
-                    // `classify` by its status; `Null` only loses the error code.
-                    let v: Value = r.json().await.unwrap_or(Value::Null);
-                    classify(status, &v).map(|()| (v, replayed))
-                }
-                // Refused, reset or timed out: the request may or may not have arrived —
-                // the case the idempotency key exists for.
-                Err(e) => Err(Retry::After(format!("{}", e.without_url()))),
-            };
-            let outcome = match &verdict {
-                Ok(_) => Outcome::Ok,
-                Err(Retry::Refused) => Outcome::Refused,
-                Err(_) => Outcome::Error,
-            };
-            // Every answer is logged, including those about to be retried: the fault
-            // timing counts the failed ones, and a success after retries is timed
-            // from its own send, not from the step's first try.
-            tally.record(route, sent, outcome);
-            let why = match verdict {
-                Ok((v, replayed)) => {
-                    if replayed {
-                        tally.replayed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    return Ok(v);
-                }
-                Err(Retry::Refused) => return Err(Stop::Refused),
-                Err(Retry::Final(m)) => return Err(Stop::Failed(m)),
-                Err(Retry::Now(m)) => {
-                    // An ABORTED is a lost race inside the service, not an overload —
-                    // often with this checkout's own earlier attempt under the same key,
-                    // whose state was still changing: retrying at once is right, and the
-                    // backoff restarts small so the next failure does not inherit a long wait.
-                    backoff = Duration::from_millis(20);
-                    m
-                }
-                Err(Retry::After(m)) => m,
-            };
-            // Checked after the answer, not before the send: a step always gets at
-            // least one try, and the deadline bounds the retrying, not the request
-            // (each request has the client's own 5 s timeout).
-            if started.elapsed() > STEP_DEADLINE {
-                return Err(Stop::Failed(format!(
-                    "gave up after {}s: {why}",
-                    STEP_DEADLINE.as_secs()
-                )));
-            }
-            tally.retries.fetch_add(1, Ordering::Relaxed);
-            // Jittered, so the retries of 60 shoppers that failed together do not return
-            // together and knock the recovering service over again (the thundering herd).
-            let jitter = rand::random_range(0.5..1.5);
-            tokio::time::sleep(backoff.mul_f64(jitter)).await;
-            backoff = (backoff * 2).min(Duration::from_millis(1600));
-        }
-        // lesson:client-retry:end
-    }
-}
-
-/// Why an answer was not a success, and what the client does about it.
-///
-/// Only `After` grows the backoff. `Refused` and `Final` are decisions about the request:
-/// retrying them changes nothing but the load.
-enum Retry {
-    /// 409 FAILED_PRECONDITION: do not retry; the state says no.
-    Refused,
-    /// Retry at once (409 ABORTED: a race inside the service).
-    Now(String),
-    /// Retry with backoff (503, 504, 429, 500, a dead connection).
-    After(String),
-    /// Do not retry (400, 401, 403, 404): the request itself is wrong.
-    Final(String),
-}
-
-/// The gateway's retry table (see the module docs) applied to one answer.
-///
-/// The error body is the gateway's `{"error": {"code", "message"}}`; the gRPC code name
-/// is what tells two 409s apart (sold out is final, a lost race is not).
-fn classify(status: StatusCode, body: &Value) -> Result<(), Retry> {
-    if status.is_success() {
-        return Ok(());
-    }
-    let code = body["error"]["code"].as_str().unwrap_or("");
-    let what =
-        format!("{} {code}: {}", status.as_u16(), body["error"]["message"].as_str().unwrap_or(""));
-    Err(match (status.as_u16(), code) {
-        (409, "ABORTED") => Retry::Now(what),
-        // Any other 409 (FAILED_PRECONDITION, ALREADY_EXISTS for a retried register) is a
-        // decision of the current state: the caller treats it as "the answer is no".
-        (409, _) => Retry::Refused,
-        // 500 is retried too, with backoff: during a MariaDB pause a service can answer
-        // INTERNAL for a connection the pause broke; retrying with the same key is safe.
-        (429 | 500 | 502 | 503 | 504, _) => Retry::After(what),
-        _ => Retry::Final(what),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The retry table: what is retried, at once or after a pause, and what is final.
-    ///
-    /// It catches the two costly regressions: a sold-out 409 retried as if it were a race
-    /// (sixty shoppers hammering a sold-out book until their deadlines), and a 504 treated
-    /// as final (a shopper giving up on an order that may have been placed).
-    #[test]
-    fn answers_are_classified_by_the_gateways_retry_table() {
-        let body = |code: &str| serde_json::json!({"error": {"code": code, "message": "m"}});
-        let c = |s: u16, code: &str| classify(StatusCode::from_u16(s).unwrap(), &body(code));
-        assert!(c(201, "").is_ok());
-        assert!(matches!(c(409, "FAILED_PRECONDITION"), Err(Retry::Refused)));
-        assert!(matches!(c(409, "ABORTED"), Err(Retry::Now(_))));
-        assert!(matches!(c(504, "DEADLINE_EXCEEDED"), Err(Retry::After(_))));
-        assert!(matches!(c(503, "UNAVAILABLE"), Err(Retry::After(_))));
-        assert!(matches!(c(400, "INVALID_ARGUMENT"), Err(Retry::Final(_))));
-        assert!(matches!(c(401, "UNAUTHENTICATED"), Err(Retry::Final(_))));
     }
 }
