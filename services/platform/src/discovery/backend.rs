@@ -51,6 +51,8 @@ pub struct BackendStats {
     pub sent: u64,
     /// Calls that failed at the transport (refused, reset): the instance was unreachable.
     pub failed: u64,
+    /// Inside its cool-down at the moment of the snapshot: new calls skip it unless every
+    /// instance is ejected. A moment's reading — it ends by itself, with no event.
     pub ejected: bool,
 }
 
@@ -70,6 +72,8 @@ impl Backend {
         })
     }
 
+    /// The (requests, failures) counter handles, made on first use — see `metrics` for why
+    /// not in `new`.
     fn counters(&self) -> &(metrics::Counter, metrics::Counter) {
         self.metrics.get_or_init(|| {
             (

@@ -108,6 +108,7 @@ struct Shared {
     /// The round-robin position, shared by all clones (one counter per client, not per
     /// clone, or every clone would start at instance 0 and they would move in lock-step).
     next: AtomicUsize,
+    /// Fixed at construction; the watcher task holds its own copy of the same value.
     tuning: Tuning,
 }
 
