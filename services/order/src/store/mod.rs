@@ -62,6 +62,8 @@ pub use transition::Transition;
 /// order_db: a pool handle, cheap to clone into the handlers and the sweeper.
 #[derive(Clone)]
 pub struct Store {
+    /// Private: SQL on order_db goes through this module's methods (and the two transactions
+    /// named at [`Store::pool`]), so each statement's guard is written in one place.
     pool: MySqlPool,
 }
 

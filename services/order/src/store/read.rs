@@ -96,6 +96,8 @@ impl Store {
         let rows = q.build().fetch_all(&self.pool).await?;
         // A linear search per line: a page is at most 100 orders, so a map would cost more
         // to build than it saves.
+        // Every line finds its order: the `IN` list is exactly this page's ids. Pushed in
+        // the query's `book_id` order, so each order's lines match what `with_items` returns.
         for r in &rows {
             let order_id: u64 = r.try_get("order_id")?;
             if let Some(o) = orders.iter_mut().find(|o| o.id == order_id) {

@@ -16,9 +16,13 @@ pub struct OrderRow {
     pub id: u64,
     /// `BK` + day + id, for receipts (see [`crate::domain::order_no`]).
     pub order_no: String,
+    /// The owner: every shopper-facing read is filtered by it (`api::owned`), so an order id
+    /// guessed from a receipt shows nobody else's order.
     pub user_id: u64,
     /// Cents: the lines' snapshotted prices × quantities, fixed at creation.
     pub total: i64,
+    /// Changed only by conditional UPDATEs — [`Store::transition`](super::Store::transition)
+    /// and the sweeper's expiry — each guarded by the status it read.
     pub status: Status,
     /// The canonical basket (`"7x2,42x1"`) the idempotency key is bound to. Kept on the
     /// order, not only on the intent: the intent is gone once the order commits, and a
@@ -44,6 +48,8 @@ pub struct ItemRow {
     /// The catalogue's title when the order was created: receipts and order history read
     /// right even after the book is renamed or withdrawn.
     pub title: String,
+    /// 1 ..= `domain::MAX_QUANTITY`, checked by `Lines` before anything is written;
+    /// signed because the column is a MySQL `INT`, and a negative one never gets this far.
     pub quantity: i32,
     /// Unit price in cents at creation: what the customer agreed to pay.
     pub price: i64,
@@ -52,9 +58,13 @@ pub struct ItemRow {
 /// The new order's fields, for [`Store::commit_order`](super::Store::commit_order): everything decided before the
 /// commit, so the transaction itself makes no decision and calls nobody.
 pub struct NewOrder<'a> {
+    /// The intent's id from [`Store::claim`](super::Store::claim): inventory's lock already
+    /// carries it, so the order must be inserted under exactly this id.
     pub id: u64,
     pub order_no: &'a str,
     pub user_id: u64,
+    /// Computed by `domain::order_total` from the snapshotted prices, never taken from the
+    /// client: a request cannot name its own price.
     pub total: i64,
     /// The idempotency key, or `None` (stored as NULL: the unique index ignores NULLs, so
     /// any number of key-less orders coexist).
