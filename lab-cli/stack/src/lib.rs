@@ -42,7 +42,7 @@
 //! | `bookstore-lab down` | SIGTERM in reverse start order, SIGKILL after 30 s | [`Supervisor::down`] |
 //! | Ctrl-C in the terminal | only the supervisor gets SIGINT (children have their own process group) | [`process::spawn`] |
 //! | test binary or TUI killed, even by SIGKILL | the kernel: PR_SET_PDEATHSIG sends SIGTERM | [`process::spawn`] |
-//! | `up` killed before saving a pid | `down` sweeps `/proc` for our env marker; `up` does so only when nothing is recorded | [`process::orphans`] |
+//! | `up` killed before saving a pid | `down` sweeps `/proc` for our env marker, and so does every `up` (sparing what the record explains) | [`process::orphans`] |
 //! | a service or server crashed | the next `up` restarts only what is gone, on its old port | [`probe::running`] |
 //! | reboot, stale `stack.json` | pids are checked against `/proc/<pid>/cmdline` before any signal | [`process::is_ours`] |
 //! | a port is taken | infra falls back to a free port; services refuse and say why | [`ports`], [`services`] |
