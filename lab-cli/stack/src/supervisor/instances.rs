@@ -23,6 +23,9 @@ impl Supervisor {
         let spec = services::spec(service)
             .filter(|s| s.name == service)
             .with_context(|| format!("no service named {service}"))?;
+        // Every recorded instance holds its number, running or not: a `kill -9`ed `user-2`
+        // keeps its record (and port) for `up` to restart, so `+` after a kill adds
+        // `user-3` rather than a second `user-2`.
         let taken: Vec<u32> = self
             .state
             .services
@@ -48,6 +51,8 @@ impl Supervisor {
         // The record of a killed instance is still there, so `services::start` gives it
         // back its port: with static addresses, callers were told that port.
         match self.state.service(instance) {
+            // Alive: returned as it is, so a restart key pressed on a live instance is a
+            // no-op instead of a second process fighting for its port.
             Some(c) if probe::running(c) => Ok(c.clone()),
             _ => self.start_recorded(spec, instance, opts).await,
         }
@@ -75,6 +80,8 @@ impl Supervisor {
     /// drain. The record stays, so `up` (or [`restart_instance`](Self::restart_instance))
     /// brings it back on the same port. Returns the pid killed.
     pub fn kill_instance(&self, instance: &str) -> anyhow::Result<u32> {
+        // No directory lock: nothing is recorded or forgotten, and the kill must land at
+        // once — waiting behind a slow `up` would move the crash the lesson times.
         let c = self.state.service(instance).with_context(|| format!("no instance {instance}"))?;
         let pid = c.pid.with_context(|| format!("{instance} was not started by the lab"))?;
         // Checked first: a pid from a stale record may belong to another program by now.
@@ -93,6 +100,8 @@ impl Supervisor {
         // Unknown or already forgotten: nothing to do, and no error — stopping is
         // idempotent like `down`, so the TUI can press it twice.
         if let Some(c) = self.state.service(instance).cloned() {
+            // Stopped before it is forgotten: saved first, a stop that then failed would
+            // leave a process no record names, found only by the next orphan sweep.
             process::stop(&c).await;
             self.state.services.retain(|s| s.name != instance);
             self.state.save(&self.dir)?;

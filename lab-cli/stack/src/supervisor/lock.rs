@@ -6,6 +6,8 @@ use std::path::Path;
 /// dies: the kernel drops flocks with the file descriptor, so a killed `up` never leaves
 /// the directory locked).
 pub(super) struct DirLock {
+    /// Never read: it is held for its open descriptor, which is what the flock belongs to
+    /// (closing it, by drop or by death, is the unlock).
     _file: std::fs::File,
 }
 

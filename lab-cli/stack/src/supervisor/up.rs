@@ -33,6 +33,9 @@ impl Supervisor {
         self.state.static_addrs = opts.static_addrs;
 
         let services_stale = self.start_infra(opts, &external).await?;
+        // After Consul is settled (ours or adopted) and before any service starts: each
+        // service registers under the name it is given at its start, so the suffix must be
+        // final by then.
         // A Consul we did not start may hold other stacks' services under the same names.
         // The suffix is a hash of this directory, so the same lab gets the same names on
         // every `up` — a changing suffix would strand the registrations of running services.
@@ -131,6 +134,8 @@ impl Supervisor {
                 port(&old),
             )
             .await?;
+            // The same rule as MariaDB's: on its old address the services' `ConnectionManager`
+            // reconnects by itself; only a new address strands them.
             services_stale |= old.is_some_and(|o| o.address != c.address);
             self.state.redis = Some(c);
             self.state.save(&self.dir)?;
@@ -191,6 +196,8 @@ impl Supervisor {
     fn instances_to_run(&self, spec: &services::ServiceSpec, wanted: u32) -> Vec<String> {
         let mut names: Vec<String> =
             (1..=wanted).map(|k| services::instance_name(spec, k)).collect();
+        // Recorded instances beyond `wanted` are kept: `up` never stops an instance (see
+        // `UpOptions::replicas`), it only brings back the ones that died.
         for c in &self.state.services {
             if services::spec(&c.name).is_some_and(|s| s.name == spec.name)
                 && !names.contains(&c.name)
