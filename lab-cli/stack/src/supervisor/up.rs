@@ -63,7 +63,7 @@ impl Supervisor {
     async fn recover_leftovers(&self) {
         // Every time, not only when nothing is recorded: an `up` killed while it waited for
         // Redis to answer leaves MariaDB recorded and that Redis running unrecorded. Left
-        // alone, the `start_redis` below finds its port taken and starts a second Redis on a
+        // alone, `start_infra`'s `start_redis` finds its port taken and starts a second Redis on a
         // fallback port — appending to the same AOF as the first. Under the lock nobody is
         // between a spawn and its save, so a marked process the record does not explain is
         // a leftover. Stopped rather than adopted: its readiness was never checked.
@@ -74,7 +74,7 @@ impl Supervisor {
             .collect();
         process::kill_orphans(&self.dir, &recorded).await;
         // A component left frozen (the capstone's "pause MariaDB" fault in a lab that was
-        // killed before it could send SIGCONT) would make every step below hang on it:
+        // killed before it could send SIGCONT) would make every later step of `up` hang on it:
         // alive, but answering nothing. Thawing is always safe — it only lets it run on.
         for c in self.state.all() {
             if let Some(pid) = c.pid
