@@ -96,7 +96,6 @@ impl Store {
     /// The write of one round of [`Store::transition`]: `from` → `to` with the debt
     /// `action`, guarded by everything the decision read. True when it changed the row;
     /// false when the row no longer matches (another change won, or a payment came late).
-    // lesson:conditional-update:start
     async fn guarded_update(
         &self,
         id: u64,
@@ -116,6 +115,7 @@ impl Store {
             "UPDATE orders SET status = ?, stock_action = ?, cancel_reason = ?, updated_at = NOW(3) \
              WHERE id = ? AND status = ? AND stock_action = 0{unexpired}"
         );
+        // lesson:conditional-update:start
         let done = sqlx::query(&sql)
             .bind(to as i8)
             .bind(action as i8)
@@ -127,8 +127,8 @@ impl Store {
         // Exactly one row or none: the WHERE names the primary key, and the affected-rows
         // count — not a re-read — is what says whether this request's decision won.
         Ok(done.rows_affected() == 1)
+        // lesson:conditional-update:end
     }
-    // lesson:conditional-update:end
 
     /// Clears `action` once inventory has acknowledged it, so the sweeper stops retrying it. Conditional on the action, so a
     /// later transition's newer debt is never wiped by an older acknowledgement.
