@@ -25,6 +25,8 @@ fn every_lesson_command_and_checkpoint_check_runs_against_a_fresh_stack() {
         .expect("bookstore-lab runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The per-block report, printed so it is in the test's captured output: cargo shows it
+    // on a failure (or with `--nocapture`), next to the assertion below.
     println!("{stdout}");
     assert!(out.status.success(), "lessons check --run failed:\n{stderr}\n{stdout}");
     // Guards against a vacuous pass: a run that found no blocks or checks checked nothing.

@@ -20,6 +20,8 @@ use bookstore_lab::experiments::{
 // machine (see the race module's "Reading the numbers"). The test insists on it, because
 // without an oversell naive's row and FOR UPDATE's would both end at 0 and prove nothing.
 /// After the race, naive's row still holds naive's negative stock, FOR UPDATE's its 0.
+// Two workers, not the default one-thread test runtime: the buyers must really run in
+// parallel for naive's read-then-write window to be hit, as in the TUI's multi-threaded loop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_strategy_leaves_its_own_row_after_the_race() {
     let infra = bookstore_stack::testing::infra();
@@ -31,6 +33,8 @@ async fn each_strategy_leaves_its_own_row_after_the_race() {
         std::env::set_var("BOOKSTORE_LAB_RACE_PREFIX", bookstore_stack::testing::unique_prefix());
     }
     let arena = Arc::new(Arena::connect(&infra).await.expect("arena connects"));
+    // The progress events go nowhere (nobody draws them); unbounded, so sending one never
+    // waits and the receiver kept alive by `_rx` means no send fails either.
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let params = RaceParams { stock: 50, buyers: 500, duration_secs: 0 };
     let results = race::run(arena.clone(), params, tx).await.expect("race runs");
@@ -44,6 +48,8 @@ async fn each_strategy_leaves_its_own_row_after_the_race() {
         let left = arena.remaining(r.strategy, race_book(r.strategy)).await.unwrap();
         assert_eq!(left, r.remaining, "{:?}'s row changed after its run", r.strategy);
     }
+    // The fix itself, stated: one book (one row) per strategy. Without it the loop above
+    // could pass by luck only when FOR UPDATE happened to leave naive's figure.
     assert_ne!(race_book(Strategy::Naive), race_book(Strategy::ForUpdate));
 
     // The arena created the database; dropping it keeps the shared test server from filling

@@ -189,6 +189,7 @@ fn finished_race(app: &mut App) {
     // 50 / 0.2 s = 250, Lua 50 / 0.01 s = 5000 — so the table must say 6.00× and 20.00×.
     // Had the ratio used attempts (2000 / 625), Lua would show 3.20×: that is the
     // regression the snapshot's ratio column catches.
+    // (strategy, its load summary, stock left afterwards, sale window in ms).
     let results = [
         (Strategy::Naive, snap(400, 180, 320, vec![1250]), -130, 120),
         (Strategy::ForUpdate, snap(800, 50, 450, vec![625]), 0, 200),
@@ -361,7 +362,9 @@ fn dashboard_screen_shows_health_and_rates_at_80x24() {
 // Proves the chart's data path end to end through the real events: Progress snapshots every
 // 250 ms feed each lane's series, Finished adds the tail and the last-sale mark. The numbers
 // tell the lesson's story — every strategy sells its 100 units in the first interval, then
-// answers refusals at its own pace (Lua fastest, FOR UPDATE slowest).
+// answers refusals at its own pace (Lua fastest, FOR UPDATE slowest). Catches a chart fed
+// from `Finished` only (one point per lane), a y-axis scaled to one lane so another's line
+// leaves the frame, and a chart that pushes the verdict table off the 24 rows.
 /// After a timed race, the chart draws each strategy's answers/s and the table still fits.
 #[test]
 fn race_chart_after_a_timed_run_at_80x24() {
@@ -371,6 +374,8 @@ fn race_chart_after_a_timed_run_at_80x24() {
     a.race.params = RaceParams { stock: 100, buyers: 200, duration_secs: 3 };
     key(&mut a, KeyCode::Enter);
     // Refusals per 250 ms after the opening burst: 500, 250 and 1000 (2000/s, 1000/s, 4000/s).
+    // Each row: strategy, refusals per tick, units sold, stock left (naive's −30 is its
+    // oversell), and the sale window in ms.
     let runs = [
         (Strategy::Naive, 500, 130, -30, 90),
         (Strategy::ForUpdate, 250, 100, 0, 240),
@@ -378,11 +383,19 @@ fn race_chart_after_a_timed_run_at_80x24() {
     ];
     for (strategy, per_tick, sold, remaining, selling_ms) in runs {
         a.update(Event::Race(RaceEvent::Started(strategy)));
+        // Twelve Progress snapshots, one per 250 ms as the runner samples them: 3 s of a
+        // `duration_secs: 3` run. Cumulative counts, so the chart must difference them —
+        // a chart that plotted the running totals would draw three rising ramps instead of
+        // three flat lines at each strategy's own rate.
         for tick in 1..=12u64 {
             let mut s = snap(tick * 250, sold, per_tick * tick, Vec::new());
+            // Not done: only `Finished` ends a lane, so a lane never closes on a sample.
             s.done = false;
             a.update(Event::Race(RaceEvent::Progress(strategy, s)));
         }
+        // The summary ends 100 ms after the last sample (3.1 s, a fifth of a tick more
+        // refusals): the tail that only `Finished` carries, so the chart's last point comes
+        // from it rather than stopping at the last 250 ms sample.
         a.update(Event::Race(RaceEvent::Finished(StrategyResult {
             strategy,
             stock: 100,
@@ -469,7 +482,8 @@ fn planned_lessons_do_not_open() {
 }
 
 // Proves persistence is requested exactly when progress changed; the save itself is
-// tested in `lessons::progress`.
+// tested in `lessons::progress`. Catches the old `c` that marked a lesson done without its
+// checkpoint, a wrong answer that saves, and a lesson done before its last item passed.
 /// Marking a lesson done and resetting it each ask for the progress file to be saved.
 #[test]
 fn completing_and_resetting_a_lesson_saves_progress() {
@@ -521,6 +535,8 @@ fn outcome(code: i32, lines: &[&str]) -> Outcome {
     }
 }
 
+// Proves a lesson's command runs from the screen and its answer lands under its own block;
+// catches output shown before the run ends, or under the wrong block.
 // What the snapshot pins: the label row above the selected command, the command rows
 // starting at column 0 with nothing after them (copy-friendly: no border character on
 // a command row), and the output under the block with its status line.
@@ -531,9 +547,13 @@ fn a_command_block_shows_its_output_inline_at_80x24() {
         "# 命令\n\n运行下面的命令：\n\n```bash\neval \"$(bookstore-lab env)\"\n\
         curl -s \"http://$BOOKSTORE_GATEWAY/api/v1/books?page_size=2\" | jq -c '.books[] | {id, title}'\n```\n\n后面的文字。\n",
     ]);
+    // Tab selects the lesson's only command block, Enter asks for it to run: exactly one
+    // `RunScript`, whose `purpose` tags the answer so it lands under this block.
     key(&mut a, KeyCode::Tab);
     let cmds = key(&mut a, KeyCode::Enter);
     let [Command::RunScript { purpose, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    // Between the command and its answer the block says it is running: catches a screen
+    // that shows nothing until the script ends (a slow command would look ignored).
     let running = draw(&a, 80, 24);
     assert!(running.contains("运行中"), "{running}");
     a.update(Event::ScriptDone(
@@ -547,17 +567,23 @@ fn a_command_block_shows_its_output_inline_at_80x24() {
         ),
     ));
     let screen = draw(&a, 80, 24);
+    // Column 0, so a mouse selection of the row pastes into a shell as it is; the status
+    // line carries exit code and duration from the `Outcome`, not from the clock at draw.
     assert!(screen.lines().any(|l| l.starts_with("eval \"$(bookstore-lab env)\"")), "{screen}");
     assert!(screen.contains("✔ 退出码 0 · 0.4 s"), "{screen}");
     assert!(!screen.lines().any(|l| l.starts_with('│')), "no side border: {screen}");
     insta::assert_snapshot!(screen);
 }
 
+// Proves a wrong answer is answered with the question's own `explain` text, so the
+// learner reads why, not only "wrong"; the snapshot pins the item list (two questions and
+// one task), the marks beside them and the explanation below, at 80×24.
 /// The checkpoint screen after a wrong answer shows the explanation, at 80×24.
 #[test]
 fn a_checkpoint_shows_items_and_the_explanation_at_80x24() {
     let (mut a, _dir) = app_with(&[CHECKPOINT_LESSON]);
     key(&mut a, KeyCode::Char('c'));
+    // Option 3 ("Redis 丢数据") of the first question, whose answer is 2: a wrong answer.
     key(&mut a, KeyCode::Char('3'));
     let screen = draw(&a, 80, 24);
     assert!(screen.contains("不对"), "{screen}");
@@ -754,7 +780,8 @@ fn lesson_section_jumps_and_position_indicator() {
 }
 
 // `>` / `<` walk the available lessons in course order, starting each at its top, and say
-// so at either end instead of doing nothing.
+// so at either end instead of doing nothing. Catches a walk that wraps round from the first
+// lesson to the last, and a home list whose selection stays behind on the old lesson.
 /// `>` and `<` open the next and previous lesson.
 #[test]
 fn lesson_next_and_previous_lesson_keys() {
@@ -918,6 +945,8 @@ fn orders_ignore_a_previous_runs_events() {
 /// `x` on Day 31 and on Day 32 opens the orders experiment.
 #[test]
 fn day31_and_day32_open_the_orders_experiment() {
+    // A fresh `App` per lesson: the second lap must not pass only because the first left
+    // the screen set. Catches a lesson whose manifest entry lost its `experiment` key.
     for id in ["day31", "day32"] {
         let mut a = app();
         a.open_lesson(id).unwrap();
@@ -931,6 +960,8 @@ fn day31_and_day32_open_the_orders_experiment() {
 
 // The first page of each payments lesson, as `bookstore-lab lesson day33|day34` opens it:
 // the title, the goal and the start of 核心概念 with its diagram (verbatim, not reflowed).
+// Catches a diagram reflowed like prose (its boxes break apart) and, like the Day 30
+// snapshot, any edit of those first pages, which is then reviewed as a screen change.
 /// Day 33 and Day 34 open at their titles.
 #[test]
 fn lesson_screens_show_day33_and_day34_text_at_80x24() {
@@ -1057,6 +1088,9 @@ fn finished_payments(a: &mut App) {
             steps,
         };
         // The crash scenario is the one left on screen: the others are replaced by the next key.
+        // After the refund (the last) arrives, the crash report's timeline is put back by
+        // hand, as pressing its digit again would show it: the snapshot then has both the
+        // four verdicts and the one timeline whose times tell the lesson's story.
         if scenario != Scenario::Refund {
             a.update(Event::Payments(PaymentsEvent::Finished { run, report: Box::new(report) }));
         } else {
@@ -1093,6 +1127,7 @@ fn payments_screen_shows_verdicts_stock_and_timeline_at_80x24() {
 /// `x` on Day 33 and on Day 34 opens the payments experiment.
 #[test]
 fn day33_and_day34_open_the_payments_experiment() {
+    // As for the orders lessons: one `App` per lesson, so each lap proves its own wiring.
     for id in ["day33", "day34"] {
         let mut a = app();
         a.open_lesson(id).unwrap();
@@ -1143,6 +1178,10 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
             ever_broken: None,
         })
         .collect();
+    // A fault as the runner records it: what was killed, when (s into the sale), which
+    // shopper route it is timed on, ms from the fault to the end of the lab's action
+    // (`restored`) and to the first good answer on that route (`recovered`), and the error
+    // answers shoppers got in between.
     let fault = |label: &str, at_s, route, restored, recovered, failed| FaultRecord {
         label: label.into(),
         at_s,
@@ -1157,6 +1196,9 @@ fn flash_screen_shows_the_board_and_the_faults_at_80x24() {
     let tick = Tick {
         elapsed_s: 9.0,
         phase: Phase::Selling,
+        // Consistent with `stock` below: 20 placed = 7 paid (sold 7) + 13 still locked, and
+        // 9 finished = 7 paid + 2 abandoned — so no row of the board is red because the
+        // fixture contradicts itself.
         counts: Counts {
             shoppers: 60,
             logged_in: 30,
@@ -1209,6 +1251,7 @@ fn discovery_table_keeps_the_selected_instance_in_view_at_80x24() {
     key(&mut a, KeyCode::Char('x'));
     assert_eq!(a.screen, Screen::Discovery);
     assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartDiscovery]);
+    // 16 callers, the figure the TUI starts the experiment with (`discovery::run(t, 16, …)`).
     a.update(Event::Discovery(DiscoveryEvent::Ready { workers: 16 }));
     // Five: two more than the old box held, and fewer than the six that fit the bars and
     // the table both at 80×24, so the snapshot shows every bar too.
@@ -1220,6 +1263,8 @@ fn discovery_table_keeps_the_selected_instance_in_view_at_80x24() {
     }
     let screen = draw(&a, 80, 24);
     assert!(screen.contains("▶user-5"), "{screen}");
+    // At 120×40 every row fits without scrolling, so all five addresses must be there:
+    // catches a table that keeps the old three-row limit on a large terminal.
     let large = draw(&a, 120, 40);
     // The addresses are in the table only (the bars carry the labels).
     for n in 0..labels.len() {
@@ -1245,6 +1290,9 @@ fn discovery_tick(labels: &[&str]) -> Event {
             sent_qps: Some(400.0),
         })
         .collect();
+    // The gateway's 800 rps in total, every instance serving 400 as seen from both ends
+    // (`served_qps` from its own `/metrics`, `sent_qps` from the gateway's): the two agree,
+    // so any difference in a snapshot comes from the layout, not the data.
     Event::Discovery(DiscoveryEvent::Tick(Tick {
         rps: 800.0,
         ok: 800,
@@ -1335,6 +1383,8 @@ fn flash_faults_box_keeps_the_newest_fault_when_lines_wrap() {
             failed_answers: n,
         })
         .collect();
+    // Everything but the faults left empty (no board, no stock, no p99): the faults box is
+    // then the only box whose height depends on the data, so its row count is the test's.
     let tick = Tick {
         elapsed_s: 33.0,
         phase: Phase::Selling,
@@ -1381,6 +1431,8 @@ fn flash_drops_a_late_failure_of_an_abandoned_sale() {
     assert_eq!(key(&mut a, KeyCode::Enter), vec![Command::StartFlash { run: 2, params }]);
     a.update(failed(1));
     assert!(a.flash.running && a.flash.error.is_none(), "sale 2 goes on");
+    // Sale 2's own failure ends sale 2 and is shown in full: the run tag drops only
+    // strangers, it does not swallow failures.
     a.update(failed(2));
     assert!(!a.flash.running);
     assert!(draw(&a, 80, 24).contains("失败：order-service unreachable"));

@@ -4,9 +4,9 @@
 //! - `bookstore-lab down`: every recorded pid gets SIGTERM, then SIGKILL after a grace period;
 //! - an attached run (tests, the TUI) that dies, even by SIGKILL: children were started
 //!   with `PR_SET_PDEATHSIG`, so the kernel sends them SIGTERM when their parent dies;
-//! - a detached run killed half-way: the next `down` (or an `up` that finds nothing
-//!   recorded) scans `/proc` for any process whose environment carries our stack
-//!   directory (`BOOKSTORE_LAB_DIR`), and stops it.
+//! - a detached run killed half-way: the next `down` or `up` scans `/proc` for any process
+//!   whose environment carries our stack directory (`BOOKSTORE_LAB_DIR`), and stops it
+//!   (`up` spares the recorded ones and their descendants, see [`kill_orphans`]).
 //!
 //! What this module is NOT: a general process supervisor. It does not restart crashed
 //! children, rotate logs or limit resources; a production supervisor (systemd, Kubernetes)

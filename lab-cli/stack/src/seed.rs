@@ -33,6 +33,8 @@ use crate::state::StackState;
 
 /// Runs both steps; `bin_dir` holds `catalog-service`.
 pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Result<()> {
+    // By the record, not by the course's ports: with `--free-ports` (tests, a second lab)
+    // the services are elsewhere, and `stack.json` is the one place that knows where.
     let catalog = state.service("catalog").context("catalog-service is not running")?;
     let inventory = state.service("inventory").context("inventory-service is not running")?;
 
@@ -43,6 +45,8 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
     let log = std::fs::File::create(dir.join("logs/seed.log"))?;
     let status = Command::new(bin_dir.join("catalog-service"))
         .arg("seed")
+        // `catalog-service` loads its whole settings before it looks at `seed`, so both
+        // URLs are set to the stack's: a default or a shell's value would seed elsewhere.
         .env("BOOKSTORE_MYSQL_URL", state.mysql_url()?)
         .env("BOOKSTORE_REDIS_URL", state.redis_url()?)
         .stdout(log.try_clone()?)
@@ -59,6 +63,8 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
     // Pages of 100 in creation order: a stable order, so a book inserted while we page
     // (a learner publishing during `up`) lands at the end instead of shifting the pages
     // under us. A short page is the last one.
+    // `books`: (id, opening stock) of every book still to be stocked, gathered before any
+    // write, so a failure while paging leaves inventory as it was.
     let mut books = Vec::new();
     let mut client = CatalogServiceClient::connect(format!("http://{}", catalog.address)).await?;
     let mut inventory =
@@ -124,6 +130,8 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
             }
         })
         .buffer_unordered(32)
+        // Answers arrive in completion order, so `first` below is the first to fail in
+        // time, not the lowest book id; only the errors are kept.
         .filter_map(|e| async move { e })
         .collect::<Vec<_>>()
         .await;
@@ -133,6 +141,8 @@ pub async fn seed(dir: &Path, bin_dir: &Path, state: &StackState) -> anyhow::Res
     if let Some(first) = failures.first() {
         bail!("{} of {} restocks failed; first: {first}", failures.len(), books.len());
     }
+    // "newly stocked", not "stocked": on a second `up` it prints 0, which is the learner's
+    // evidence that the run was a no-op rather than a second helping of stock.
     eprintln!("==> seed catalogue ready: {} books newly stocked", books.len());
     Ok(())
 }

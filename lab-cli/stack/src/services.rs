@@ -62,8 +62,8 @@ pub struct ServiceSpec {
 /// reserve stock, so start order follows the call graph, not the port numbers. A data table like this,
 /// instead of six copies of start-up code, is what keeps the six consistent.
 ///
-/// Three of the six run on their own defaults (`lab_env: &[]`); the other three get
-/// lab-only switches — a shorter payment window, fault injection, the mock payment
+/// Three of the six run on their own defaults (`lab_env: &[]`; every service still gets
+/// the lab's faster Consul check timings, `CHECK_ENV`); the other three get lab-only switches — a shorter payment window, fault injection, the mock payment
 /// route — each explained next to its entry. A switch only the lab sets is one a
 /// production deployment cannot turn on by accident.
 pub const SERVICES: &[ServiceSpec] = &[

@@ -131,8 +131,8 @@ impl StackState {
         format!("{binary}{}", self.consul_suffix)
     }
 
-    /// Nothing recorded. `up` then still sweeps for orphans: "no record" may mean a run
-    /// was killed before it wrote its first line.
+    /// Nothing recorded. Not a reason to skip the orphan sweep: "no record" may mean a run
+    /// was killed before it wrote its first line, and `up` sweeps on every run anyway.
     pub fn is_empty(&self) -> bool {
         self.mysql.is_none()
             && self.redis.is_none()

@@ -33,6 +33,8 @@ async fn redis_answers_with_its_version() {
 #[tokio::test]
 async fn consul_answers_with_the_course_version() {
     let infra = testing::infra();
+    // `consul_version` answers only once `/v1/status/leader` names a leader, so a pass
+    // also proves the agent can take the services' registrations.
     let v = infra::consul_version(&infra.consul_addr).await.expect("Consul answers");
     assert!(v.starts_with("1.16."), "Consul {v} is not the course's 1.16.x");
 }

@@ -152,6 +152,8 @@ async fn up_serves_health_and_reflection_and_down_leaves_nothing() {
     if let Some(grpcurl) = grpcurl() {
         let inv = &state.service("inventory").unwrap().address;
         // `-plaintext`: the lab speaks h2c on loopback; production would use TLS.
+        // No `-proto` files: every name `list` prints comes from the server's reflection
+        // service, which is what makes grpcurl usable in the lessons without the protos.
         let list = Command::new(&grpcurl).args(["-plaintext", inv, "list"]).output().unwrap();
         let list = String::from_utf8_lossy(&list.stdout);
         for svc in [
@@ -273,6 +275,9 @@ async fn up_after_a_publish_does_not_stock_the_published_book_again() {
     ok(&lab(dir.path(), &["up", "--external", "--free-ports", "--no-seed"]));
     let state = StackState::load(dir.path()).unwrap().unwrap();
     let at = |name: &str| format!("http://{}", state.service(name).unwrap().address);
+    // The seeded admin, because publishing is an admin's RPC: the same front door and
+    // credentials a learner uses, so the book is stocked by catalog's own publish path
+    // (`publish:<id>`), the one the seed must recognise and leave alone.
     let token = UserServiceClient::connect(at("user"))
         .await
         .unwrap()
@@ -290,6 +295,8 @@ async fn up_after_a_publish_does_not_stock_the_published_book_again() {
         isbn: String::new(),
         publisher: "bookstore-lab".into(),
         price: 4_990,
+        // Seven, so the failure is legible: the bug's double stocking reads (14, 14), and
+        // anything but (7, 7) means the seed touched a book it did not put in.
         stock: 7,
         description: String::new(),
     });
@@ -304,6 +311,8 @@ async fn up_after_a_publish_does_not_stock_the_published_book_again() {
         .book
         .unwrap();
 
+    // The plain `up`, seed included; no service restarts (same stack, nothing died), so
+    // the addresses read before are still the ones to ask.
     ok(&lab(dir.path(), &["up", "--external", "--free-ports"]));
     let stock = InventoryServiceClient::connect(at("inventory"))
         .await
@@ -314,6 +323,8 @@ async fn up_after_a_publish_does_not_stock_the_published_book_again() {
         .into_inner()
         .stock
         .unwrap();
+    // Both figures: `total` counts every unit ever put in, so a second restock shows there
+    // even if something later locked or sold units out of `available`.
     assert_eq!((stock.total, stock.available), (7, 7), "book {} after up: {stock:?}", book.id);
     ok(&lab(dir.path(), &["down"]));
 }
@@ -336,6 +347,8 @@ async fn up_restarts_only_a_killed_service() {
     let before = recorded_pids(dir.path());
     let state = StackState::load(dir.path()).unwrap().unwrap();
     assert!(state.mysql.as_ref().unwrap().pid.is_some(), "the lab owns its MariaDB");
+    // inventory: it talks to both owned servers (MariaDB and Redis), so a restart rule
+    // that also restarted a service's dependencies would show here as changed pids.
     let victim = state.service("inventory").unwrap().clone();
     // SIGKILL, not SIGTERM: a crash gives the service no chance to deregister from
     // Consul or to drain, which is exactly the state a supervisor must recover from.
@@ -426,6 +439,9 @@ async fn up_after_an_up_killed_while_redis_started_runs_one_redis() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Polled every 2 ms: the window between Redis's spawn and its first PONG is a few ms
+    // on an idle machine, and the freeze below must land inside it. 120 s covers MariaDB's
+    // first-start initialisation, which comes before Redis in `up`.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let redis = loop {
         if let Some(pid) = servers_of(dir.path(), "redis-server").first() {
@@ -447,6 +463,8 @@ async fn up_after_an_up_killed_while_redis_started_runs_one_redis() {
     );
     let mysqld = state.mysql.as_ref().unwrap().program.clone();
 
+    // Counted by the directory marker, not by `stack.json`: the record would show one Redis
+    // even with a second, unrecorded one appending to the same AOF — the bug itself.
     ok(&lab_owning(dir.path(), &own, &args));
     assert_eq!(servers_of(dir.path(), "redis-server").len(), 1, "one Redis on the data dir");
     assert_eq!(servers_of(dir.path(), &mysqld).len(), 1, "one MariaDB on the data dir");
@@ -459,6 +477,8 @@ async fn up_after_an_up_killed_while_redis_started_runs_one_redis() {
 async fn redis_loading_and_size(url: &str) -> (bool, Option<u64>) {
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // `INFO persistence` answers even while loading (that is the trap the test is about),
+    // so it is the one reliable way to ask "are you still replaying?".
     let info: String = redis::cmd("INFO").arg("persistence").query_async(&mut conn).await.unwrap();
     // DBSIZE is refused with `-LOADING` while the replay runs, hence an Option.
     let size: Option<u64> = redis::cmd("DBSIZE").query_async(&mut conn).await.ok();
@@ -549,6 +569,8 @@ async fn redis_rewrites_its_aof_as_it_grows() {
     }
     // The rewrite runs in a forked child; give it time to finish (it took over 30 s once
     // on a 2-core machine busy with three parallel builds).
+    // Redis 7's multi-part AOF: a base file plus increments in this directory, so the
+    // size that is replayed on start is the directory's sum, not one file's.
     let aof_dir = dir.path().join("redis/appendonlydir");
     let size = || -> u64 {
         std::fs::read_dir(&aof_dir).unwrap().flatten().map(|e| e.metadata().unwrap().len()).sum()
@@ -592,6 +614,9 @@ async fn two_user_instances_share_the_load_and_a_kill_fails_no_request() {
     let state = StackState::load(dir.path()).unwrap().unwrap();
     assert!(state.service("user-2").is_some(), "a second instance is recorded");
     assert!(!state.consul_suffix.is_empty(), "a shared Consul gets per-stack names");
+    // Asked of Consul's HTTP API directly, not through the lab: `?passing=true` is the
+    // same filter the services' discovery watcher uses, so two here means both instances
+    // are ones a caller would be sent to.
     let url = format!(
         "http://{}/v1/health/service/{}?passing=true",
         state.consul_addr().unwrap(),
@@ -603,6 +628,8 @@ async fn two_user_instances_share_the_load_and_a_kill_fails_no_request() {
     // The scripted run prints `kill_line`, the sentence the TUI's kill box shows: asserting
     // on its wording ties the test to what the learner reads, so rewording it there means
     // updating this line too (deliberately: Week 6's lesson quotes "负载失败 0 次").
+    // `--no-tui` runs the experiment's plain script (`discovery::script`), the same run the
+    // TUI's screen is drawn from, with its lines on stdout for the assertion below.
     let out = ok(&lab(dir.path(), &["--no-tui", "lesson", "day35"]));
     assert!(out.contains("kill -9 user-2：负载失败 0 次"), "{out}");
     ok(&lab(dir.path(), &["down"]));

@@ -52,6 +52,8 @@ impl Stack {
         let mut cmd = Command::new("timeout");
         cmd.arg("300").arg(lab()).arg("--dir").arg(dir.path()).arg("up");
         match infra {
+            // Passed explicitly, as in the supervisor tests: the developer's shell may export
+            // other servers, and `--external` must adopt exactly the suite's.
             Infra::Shared => {
                 let shared = testing::infra();
                 cmd.arg("--external")
@@ -70,6 +72,8 @@ impl Stack {
             .args(["--free-ports", "--no-seed"])
             .output()
             .expect("bookstore-lab runs (built by `cargo build --workspace --bins`)");
+        // Both streams in the message: the supervisor reports its steps on stderr (`==>`
+        // lines), so the step that failed is named there, not on stdout.
         assert!(
             out.status.success(),
             "up failed:\n{}{}",

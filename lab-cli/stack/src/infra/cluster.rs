@@ -96,6 +96,8 @@ pub async fn start_redis_cluster(parent: &Path) -> anyhow::Result<RedisCluster> 
     let hint = "install redis-server and redis-cli (Debian/Ubuntu: `make setup`)";
     let server = require_program(&["redis-server"], hint)?;
     let cli = require_program(&["redis-cli"], hint)?;
+    // A random name under the caller's directory: two tests that each start a cluster in
+    // one parallel run get separate node configs, and `Drop` removes only its own.
     let dir = parent.join(format!("redis-cluster-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir)?;
     let mut cluster = RedisCluster { ports: vec![], children: vec![], dir: dir.clone() };
@@ -170,6 +172,8 @@ impl RedisCluster {
             .into_iter()
             .find(|(start, end, _)| (*start..=*end).contains(&slot))
             .with_context(|| format!("no node owns slot {slot}"))?;
+        // Element 1 of `[ip, port, id, …]`: the IP is always 127.0.0.1 here, so the port
+        // alone names the node, as `ports` does.
         Ok(redis::from_redis_value(master.get(1).context("CLUSTER SLOTS entry without a port")?)?)
     }
 }

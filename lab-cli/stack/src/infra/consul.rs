@@ -54,6 +54,8 @@ pub async fn consul_version(addr: &str) -> anyhow::Result<String> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
     // `/v1/status/leader` answers `"127.0.0.1:<server port>"` once elected and `""`
     // before: the one question that says whether registrations will succeed.
+    // `error_for_status` before decoding: a 500 from an agent still starting would
+    // otherwise surface as a JSON error that names no HTTP status.
     let leader: String = http
         .get(format!("http://{addr}/v1/status/leader"))
         .send()
@@ -73,8 +75,9 @@ pub async fn consul_version(addr: &str) -> anyhow::Result<String> {
 ///
 /// Why `-dev`: it is a server and a client in one process, elects itself leader in about a
 /// second, and keeps the catalog in memory. For a lab that is exactly right — nothing to
-/// bootstrap, and every `up` starts with a clean registry (no stale instances from
-/// yesterday). Production runs 3 or 5 servers for a Raft quorum, with ACLs and TLS; a
+/// bootstrap, and every start of the agent begins with a clean registry (no stale
+/// instances from yesterday; an `up` that finds the agent running keeps it and its
+/// registrations). Production runs 3 or 5 servers for a Raft quorum, with ACLs and TLS; a
 /// single dev agent has neither and loses everything on restart.
 /// Services re-register on their own start, so losing the catalog with Consul is harmless.
 pub async fn start_consul(
@@ -87,6 +90,8 @@ pub async fn start_consul(
         // Accept `http://host:8500/` as well as `host:8500`: the Consul CLI's own
         // CONSUL_HTTP_ADDR convention allows both, and learners copy it from there.
         let addr = addr.trim_start_matches("http://").trim_end_matches('/');
+        // Checked once, here, with the same leader query as our own agent's start: an
+        // adopted Consul without a leader would fail every service's registration later.
         let v = consul_version(addr).await.with_context(|| "external Consul does not answer")?;
         eprintln!("==> using external Consul {v}");
         return Ok(Component::external("consul", addr));
