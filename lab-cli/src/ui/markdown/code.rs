@@ -15,11 +15,15 @@ impl Writer {
     pub(super) fn start_code_block(&mut self, kind: &CodeBlockKind<'_>) {
         let info = match kind {
             CodeBlockKind::Fenced(info) => info.split_whitespace().next().unwrap_or(""),
+            // An indented block has no info string: plain code, never a command — as in
+            // `blocks::blocks`, which looks at fences only, so the two number commands alike.
             CodeBlockKind::Indented => "",
         };
         self.open_block(!self.header);
         self.code = Some(String::new());
         self.code_style = CODE;
+        // An output is grey, not cyan: it is what the lab printed, not code the lesson asks
+        // the learner to read or type, and it must not pass for the command above it.
         self.output = info == "lab-output";
         if self.output {
             self.code_style = Style::new().fg(Color::Gray);
@@ -32,7 +36,11 @@ impl Writer {
         // there on Enter would run the block after the one the learner selected.
         if info == "bash" {
             let k = self.commands.len();
+            // Recorded before the emit, so it is the label's own row: the row Tab scrolls to,
+            // keeping the label and the first two command rows in view (`App::command_key`).
             self.commands.push(self.lines.len());
+            // The selected block's own rows turn bold too, so the command Enter will run is
+            // marked where the learner reads it, not only on the label row above it.
             let label = if self.selected == Some(k) {
                 self.code_style = CODE.add_modifier(Modifier::BOLD);
                 Span::styled(
@@ -54,6 +62,8 @@ impl Writer {
     /// Code as written: one row per source line, folded only where it would be cut off.
     pub(super) fn code_lines(&mut self, code: &str) {
         let width = self.text_width();
+        // The block's text ends in a newline, trimmed so it adds no empty last row; an empty
+        // block still splits into one empty line, so it draws as one blank code row.
         for line in code.trim_end_matches('\n').split('\n') {
             let mut row = String::new();
             let mut used = 0;
@@ -64,6 +74,8 @@ impl Writer {
                 // expanded by `runner::clean_lines`, but a tab in a lesson's code block would
                 // let that row run past the fold point.
                 let w = c.width().unwrap_or(0);
+                // `width` is at least 4 (`text_width`), so a fresh folded row — the 2-column
+                // `↪` plus one character of at most 2 — always fits: no row is ever empty.
                 if used + w > width {
                     self.emit_code_row(std::mem::take(&mut row), folded);
                     folded = true;
@@ -86,6 +98,8 @@ impl Writer {
         }
         // An output's first row is its status (`✔ 退出码 0 · 0.4 s`): coloured by verdict so
         // a failed run reads as failed before a word of its output is read.
+        // Cleared at the first row: only the status is coloured, and if the status itself
+        // folds, its continuation is drawn grey like the output under it.
         let style = if self.output {
             self.output = false;
             match row.chars().next() {

@@ -72,6 +72,16 @@
 //! Cost: a lesson of ~400 lines (with its expanded excerpts) lays out in well under a
 //! millisecond, so it is laid out on every frame and key press rather than cached in
 //! `App` (the DON'T in `ui/mod.rs`: derived data in the state goes stale on resize).
+//!
+//! ## Where each part lives
+//!
+//! - `writer`: the event loop's state and the blocks that are only margins and text
+//!   (paragraphs, headings, lists, quotes, rules);
+//! - `code`: code blocks — the command label, folding, a run's output and its status row;
+//! - `table`: tables — cells collected whole, columns fitted, rows drawn with borders;
+//! - `wrap`: line breaking of prose by display width, the rules for CJK and spaces;
+//! - here: the entry points, the inline [`Piece`] every part passes around, and the
+//!   measurements every part must make the same way (`str_width`, `plain`, `tint`).
 
 mod code;
 mod table;
@@ -92,6 +102,7 @@ use writer::Writer;
 /// A lesson laid out for one width.
 #[derive(Clone, Debug, Default)]
 pub struct Doc {
+    /// The page's rows, each at most the width asked for; scrolling is a slice of these.
     pub lines: Vec<Line<'static>>,
     /// Each heading's row in `lines` and its text, in order (for `[`/`]` and the footer).
     pub headings: Vec<(usize, String)>,
@@ -124,6 +135,9 @@ const CODE: Style = Style::new().fg(Color::Cyan);
 const DIM: Style = Style::new().fg(Color::DarkGray);
 
 /// Lays `markdown` out in rows of at most `width` display columns.
+// `width` is the whole text area (the lesson frame's inner width, from `ui::lesson` when
+// drawing and from `lesson::text_size` when a key scrolls); lists and quotes take their
+// margins out of it here, so the caller never thinks about them.
 pub fn render(markdown: &str, width: u16) -> Doc {
     render_selected(markdown, width, None)
 }
@@ -208,7 +222,8 @@ mod tests {
     use super::*;
 
     // Proves the section index: headings are found on the rows where they were drawn, and
-    // the jumps move between them.
+    // the jumps move between them. A heading recorded after its rows were emitted would be
+    // off by its own height, and `]` would land one row under the heading.
     /// Heading rows are recorded for section jumps.
     #[test]
     fn headings_are_indexed_for_jumps() {

@@ -12,6 +12,7 @@ use super::{DIM, Piece, plain, str_width, tint, wrap::wrap, writer::Writer};
 pub(super) struct Table {
     /// From the delimiter row (`|:---:|` centres); `None` reads as left.
     pub(super) alignments: Vec<Alignment>,
+    /// Head and body rows in order; each cell's inline pieces, unwrapped.
     pub(super) rows: Vec<Vec<Vec<Piece>>>,
     /// How many of `rows` are the header (GFM allows exactly one; counted, not assumed).
     pub(super) head_rows: usize,
@@ -28,14 +29,19 @@ impl Writer {
     // Chinese cell pushed its border two columns per character out of line.
     /// A table with box borders; columns sized by display width, cells wrapped inside.
     pub(super) fn table_lines(&mut self, t: &Table) {
+        // Columns from the widest row, so every cell the parser gave has a column however
+        // ragged the table; no cells at all draws nothing, not a border of zero columns.
         let cols = t.rows.iter().map(Vec::len).max().unwrap_or(0);
         if cols == 0 {
             return;
         }
         let natural = natural_widths(t, cols);
-        // Each column costs its text plus one space either side plus one border.
+        // Each column costs its text plus one space either side plus one border, and the row
+        // one more border: three columns in 80 leave 70 for text.
         let available = self.text_width().saturating_sub(3 * cols + 1);
         let widths = fit_columns(&natural, available);
+        // `w + 2`: the padding space on either side of a cell's text, so each `┬`/`┼`/`┴`
+        // sits exactly above or below a `│` of the rows.
         let border = |l: &str, m: &str, r: &str| {
             let inner: Vec<String> = widths.iter().map(|w| "─".repeat(w + 2)).collect();
             vec![Span::styled(format!("{l}{}{r}", inner.join(m)), DIM)]
@@ -83,6 +89,8 @@ impl Writer {
 }
 
 /// Each column's natural width: its widest cell, in display columns, unwrapped.
+// Header cells are measured before they are bolded, which is safe only because bold does
+// not change a character's width in a terminal cell grid.
 fn natural_widths(t: &Table, cols: usize) -> Vec<usize> {
     (0..cols)
         .map(|c| {
@@ -108,6 +116,8 @@ fn lay_out_cells(t: &Table, cols: usize, widths: &[usize]) -> Vec<Vec<Cell>> {
         .map(|(i, row)| {
             (0..cols)
                 .map(|c| {
+                    // A row with fewer cells than the widest gets empty ones, so its borders
+                    // still line up with the columns above and below it.
                     let empty = Vec::new();
                     let cell = row.get(c).unwrap_or(&empty);
                     // Header cells are bolded *before* wrapping, so the bold text is
@@ -144,6 +154,8 @@ fn fit_columns(natural: &[usize], available: usize) -> Vec<usize> {
     let mut widths = natural.to_vec();
     let floor = 4;
     while widths.iter().sum::<usize>() > available {
+        // Of equally wide columns `max_by_key` picks the last, so the rightmost gives first —
+        // a fixed order, so a table lays out the same on every frame.
         let Some((i, w)) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w) else {
             break;
         };
@@ -161,6 +173,8 @@ mod tests {
 
     // Proves the table contract: borders instead of `|---|`, every row exactly as wide as the
     // border (CJK counted as two), and wrapped cells when the natural width does not fit.
+    // The equal-width assertion is the one that catches padding by `chars().count()`: the
+    // Chinese cells' rows would come out wider than the border.
     /// Tables are boxed and aligned by display width, wrapping cells to fit.
     #[test]
     fn tables_align_by_display_width() {

@@ -22,6 +22,8 @@ fn is_cjk_punct(c: char) -> bool {
 // Chinese line-breaking rules (kinsoku), the minimum that matters: a row must not start
 // with closing punctuation (`，` alone at the start of a row reads as a typo) and must not
 // end with opening punctuation.
+// ASCII closers are in the list too: after a CJK character `)` or `,` would otherwise be a
+// free break point (`Glue::Break`), and a row could start with `)`.
 fn no_break_before(c: char) -> bool {
     "，。、；：？！）》」』”’…,.;:?!)]}%".contains(c)
 }
@@ -70,6 +72,8 @@ type Word = (Glue, Parts, usize);
 fn atoms(pieces: &[Piece]) -> Vec<Atom> {
     let mut atoms: Vec<Atom> = Vec::new();
     let mut pending_space = false;
+    // Carried across pieces, so glue is decided across style changes: `**超卖**：` is one
+    // decision between `卖` and `：`, whatever their styles.
     let mut prev: Option<char> = None;
     for (i, piece) in pieces.iter().enumerate() {
         let (text, style) = match piece {
@@ -100,6 +104,8 @@ fn atoms(pieces: &[Piece]) -> Vec<Atom> {
             // The glue before `c`: a space if whitespace preceded it; otherwise no break inside a
             // run of narrow characters (an English word, `stock=1`) or where kinsoku forbids it,
             // and a free break next to a wide character.
+            // `prev.is_some()`: whitespace before the paragraph's first character is dropped,
+            // so a row never opens with a space the source had for alignment.
             let glue = if pending_space && prev.is_some() {
                 Glue::Space
             } else if prev.is_none()
@@ -148,6 +154,8 @@ fn words(atoms: Vec<Atom>) -> Vec<Word> {
 fn fill_rows(words: Vec<Word>, width: usize) -> Vec<Vec<Span<'static>>> {
     let mut rows: Vec<Vec<Span<'static>>> = vec![Vec::new()];
     let mut used = 0;
+    // A word moves to a new row only from a row that holds something (`used > 0`): on an
+    // empty row it is cut instead, so an over-wide word cannot push rows forever.
     for (glue, parts, w) in words {
         let space = usize::from(glue == Glue::Space && used > 0);
         if used > 0 && used + space + w > width {
@@ -201,6 +209,8 @@ mod tests {
     #[test]
     fn paragraphs_reflow_by_display_width() {
         let md = "检查和扣减必须是一个不可分割的整体。\n课程的例子：库存还剩 1 本，两个请求同时到达，\nthen both\nread the row. 为什么是 0？\n1 号书在\nRust 里";
+        // Laid out twice: at 200 no row breaks, so the joins can be asserted on one string;
+        // at 20 it wraps into many rows, so the width and kinsoku rules are asserted on those.
         let rows = text(&render(md, 20));
         let joined = text(&render(md, 200)).concat();
         assert!(joined.contains("整体。课程"), "{rows:?}");

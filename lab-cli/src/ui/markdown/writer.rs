@@ -33,12 +33,15 @@ struct Margin {
 pub(super) struct Writer {
     /// The window's text width; containers take their margins out of it.
     width: usize,
+    /// The rows emitted so far; `lines.len()` is the row the next emit lands on.
     pub(super) lines: Vec<Line<'static>>,
+    /// What becomes [`super::Doc::headings`]: each heading's row, recorded before it is drawn.
     pub(super) headings: Vec<(usize, String)>,
     /// Inline content of the block being read (paragraph, heading, tight list item, cell).
     inline: Vec<Piece>,
     /// Bold / italic / link styles currently open, combined for new text.
     styles: Vec<Style>,
+    /// The open containers' margins, outermost first: the order they are drawn in.
     margins: Vec<Margin>,
     /// For each open list: the next number (ordered) or `None` (bullets).
     lists: Vec<Option<u64>>,
@@ -74,10 +77,13 @@ impl Writer {
         match event {
             Event::Start(tag) => self.start(tag),
             Event::End(tag) => self.end(tag),
+            // Inside a code block the text is kept as one string with its newlines, styles
+            // ignored: its rows are cut at `End(CodeBlock)`, one style for the whole block.
             Event::Text(t) => match &mut self.code {
                 Some(code) => code.push_str(&t),
                 None => self.push_text(&t, self.inline_style()),
             },
+            // Patched over the open styles, so inline code inside bold is bold *and* cyan.
             Event::Code(t) => self.push_text(&t, self.inline_style().patch(CODE)),
             Event::SoftBreak => self.inline.push(Piece::Soft),
             // A hard break (`\` or two spaces at a line's end) ends the row here: what came
@@ -133,6 +139,8 @@ impl Writer {
             Tag::List(start) => {
                 // A nested list starts right under its item's text, without a blank row.
                 self.open_block(self.lists.is_empty());
+                // `start` is the first number as written (`3.` → 3), so a numbered list that
+                // resumes after a paragraph keeps counting where the author did.
                 self.lists.push(start);
             }
             Tag::Item => self.start_item(),
@@ -172,6 +180,8 @@ impl Writer {
                 self.blank = true;
             }
             TagEnd::Heading(_) => self.end_heading(),
+            // Anything still pending is laid out before the pop, inside the bar; the pops are
+            // balanced because `Start(BlockQuote)` pushed exactly one margin and one style.
             TagEnd::BlockQuote(_) => {
                 self.flush();
                 self.margins.pop();
@@ -198,6 +208,7 @@ impl Writer {
                 self.flush();
                 self.margins.pop();
             }
+            // Counted when the head closes, so the rows pushed so far are exactly the head's.
             TagEnd::TableHead => {
                 if let Some(t) = &mut self.table {
                     t.head_rows = t.rows.len();
@@ -220,6 +231,8 @@ impl Writer {
     // the continuation rows of item 10 must hang under its text, not under item 9's.
     /// Opens a list item: pushes its margin, the bullet or number on its first row.
     fn start_item(&mut self) {
+        // No blank row between items: in a loose list each item's text is a paragraph, and
+        // its `Start(Paragraph)` owes the blank row itself.
         self.open_block(false);
         let marker = match self.lists.last_mut() {
             Some(Some(n)) => {
@@ -263,6 +276,7 @@ impl Writer {
     /// Before a block: lay out what is pending, then the owed blank row (if `spaced`).
     pub(super) fn open_block(&mut self, spaced: bool) {
         self.flush();
+        // Never a blank first row: a page that opened on an empty row would look scrolled.
         if spaced && self.blank && !self.lines.is_empty() {
             self.lines.push(Line::default());
         }
@@ -297,6 +311,8 @@ impl Writer {
         if self.inline.is_empty() {
             return;
         }
+        // Tinted before wrapping: the marker that decides the colour (❌/✅/📄) is at the
+        // paragraph's start, and every row the paragraph wraps into must carry it.
         let mut pieces = std::mem::take(&mut self.inline);
         // Remembered for the next block only (`open_block` resets it): the excerpt under a
         // `📄` line opens without a blank row, so pointer and code read as one unit.
@@ -319,6 +335,8 @@ mod tests {
         let md = "- 先检查所有商品都够，再扣减——要么全成，要么全不动；\n- 短\n";
         let rows = text(&render(md, 16));
         assert!(rows[0].starts_with("• 先"), "{rows:?}");
+        // Exactly two spaces, the bullet's display width: a pad sized by the bullet's byte
+        // length (`•` is three bytes) would indent the continuation by four.
         assert!(rows[1].starts_with("  ") && !rows[1].starts_with("   "), "{rows:?}");
         assert!(rows.iter().any(|r| r == "• 短"), "{rows:?}");
     }
