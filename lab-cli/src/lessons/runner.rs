@@ -48,6 +48,9 @@ pub enum Exit {
     /// The learner stopped it (Esc / Ctrl-C).
     Killed,
     /// bash could not be started at all.
+    ///
+    /// Kept apart from [`Exit::Code`] so "no bash on the PATH" is never mistaken for a
+    /// script's own failure: the status line names the OS error instead of a code.
     SpawnFailed(String),
 }
 
@@ -55,10 +58,15 @@ pub enum Exit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub exit: Exit,
+    /// From just before the spawn to after the output is drained: the learner's wait,
+    /// including bash's start-up and the drain, not the script's own running time.
     pub elapsed: Duration,
     /// Lines of stdout+stderr as they interleaved; at most [`MAX_LINES`].
     pub lines: Vec<String>,
     /// Lines dropped from the front to respect the cap.
+    ///
+    /// Only the line cap is counted: output past the reader's 1 MiB byte cap is dropped
+    /// before it is split into lines, so after a runaway block the true number is higher.
     pub dropped: usize,
 }
 
@@ -89,6 +97,8 @@ pub struct Context {
     pub lab_dir: PathBuf,
     /// From [`crate::lab_env::vars`] at the time of the run.
     pub vars: Vec<(String, String)>,
+    /// [`TIMEOUT`] for every real caller; a field so the tests can prove the group kill
+    /// with 300 ms instead of waiting a minute.
     pub timeout: Duration,
 }
 
@@ -201,6 +211,10 @@ fn command(script: &str, ctx: &Context) -> tokio::process::Command {
         .envs(ctx.vars.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        // Null because `exec 2>&1` sends the script's stderr to stdout. The gap: bash parses
+        // a whole line before running it, so a syntax error on the script's first line (an
+        // unclosed quote) is reported before the `exec` and lost here — the run shows only
+        // `✘ 退出码 2`. `lessons check` runs `bash -n` on every block so lessons do not ship one.
         .stderr(Stdio::null())
         // `process_group(0)`: the child leads a new group whose id is its pid, the handle
         // `kill_group` needs. `kill_on_drop`: a TUI that quits mid-run takes bash with it.
@@ -269,6 +283,8 @@ pub fn clean_lines(text: &str) -> (Vec<String>, usize) {
         .split('\n')
         .map(|l| l.rsplit('\r').find(|s| !s.is_empty()).unwrap_or("").replace('\t', "    "))
         .collect();
+    // No output is no lines, not one empty line: the lesson then shows the status row
+    // alone, instead of a blank row that looks like output that printed nothing visible.
     if lines.len() == 1 && lines[0].is_empty() {
         lines.clear();
     }
@@ -281,6 +297,8 @@ pub fn clean_lines(text: &str) -> (Vec<String>, usize) {
 mod tests {
     use super::*;
 
+    // The temp dir as both cwd and lab dir: these tests need bash, not a stack, and
+    // `LAB_X` stands in for the lab's variables.
     fn ctx(timeout: Duration) -> Context {
         let dir = std::env::temp_dir();
         Context {
@@ -333,6 +351,8 @@ mod tests {
     fn output_is_cleaned_and_capped() {
         let (l, d) = clean_lines("\x1b[1;32mok\x1b[0m\n10%\r50%\r100%\n");
         assert_eq!((l, d), (vec!["ok".to_string(), "100%".to_string()], 0));
+        // 250 lines against the cap of 200: the 50 dropped are counted, and the first line
+        // kept is `50`, which is what tells a tail from a head.
         let many: String = (0..250).map(|i| format!("{i}\n")).collect();
         let (l, d) = clean_lines(&many);
         assert_eq!((l.len(), d, l[0].as_str()), (MAX_LINES, 50, "50"));
