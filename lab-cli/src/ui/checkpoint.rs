@@ -57,6 +57,8 @@ pub fn render(
     let sel = app.checkpoint_view.item.min(items.len().saturating_sub(1));
     // Read from `progress` (progress.json), the store the done rule uses, not from this
     // session's answers: a learner who passed q1 yesterday sees it ✔ today.
+    // Current items only: it can read lower than the lesson page's pointer, which counts
+    // every id stored for the lesson (see `ui::lesson::prepare`).
     let passed = (0..items.len()).filter(|&i| app.progress.has_passed(&lesson.id, &cp.item_id(i)));
     let done = if app.progress.is_done(&lesson.id) { " · 这一课已完成 ✔" } else { "" };
     let head =
@@ -113,6 +115,8 @@ fn item_rows(
             let pointer = if i == sel { "▶ " } else { "  " };
             let row_style =
                 if i == sel { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
+            // Numbered 1, 2, 3… across both kinds, while the stored ids restart per kind
+            // (`q1`, `t1`): the learner counts items on screen, progress.json counts kinds.
             Line::from(vec![
                 Span::raw(pointer),
                 Span::styled(mark, style),
@@ -127,6 +131,8 @@ fn question_lines(app: &App, lesson: &str, sel: usize, q: &Question) -> Vec<Line
     let mut lines: Vec<Line> = Vec::new();
     let dim = Style::new().fg(Color::DarkGray);
     lines.push(Line::styled(q.ask.clone(), Style::new().bold()));
+    // `1)` and not `A.`: the label is the key to press, so reading it and answering are
+    // the same act; the two-space indent survives because `render` wraps with `trim: false`.
     for (k, o) in q.options.iter().enumerate() {
         lines.push(Line::raw(format!("  {}) {o}", k + 1)));
     }
@@ -169,12 +175,15 @@ fn task_lines(
     match app.runs.results.get(&purpose) {
         None => lines.push(Line::styled("完成后按 Enter，让实验室在环境上验证。", dim)),
         Some(status) => {
+            // Yellow whatever the exit: the run's status says that the check ran and how it
+            // ended; whether the task is done is the `✔ 已通过` line below, from progress.
             lines.push(Line::styled(
                 status.status_line(app.runs.tick),
                 Style::new().fg(Color::Yellow),
             ));
             // The check's own report is its last line of output (the format asks for one
             // Chinese line saying what it saw); earlier lines are the script's noise.
+            // Nothing while it runs: a half-printed check has not said what it saw yet.
             if let RunStatus::Done(o) = status
                 && let Some(last) = o.lines.iter().rev().find(|l| !l.trim().is_empty())
             {

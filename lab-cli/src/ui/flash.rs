@@ -66,6 +66,8 @@ pub fn render(
     ])
     .areas(area);
 
+    // Bold whatever its colour: it is the one line that says whether to keep watching or
+    // read the verdict, so it must stand out from the counts under it.
     let (status, style) = status_line(f);
     frame.render_widget(Line::styled(status, style.add_modifier(Modifier::BOLD)), status_area);
     frame.render_widget(Paragraph::new(counts_text(f)), counts_area);
@@ -161,6 +163,9 @@ fn counts_text(f: &FlashState) -> String {
             c.paid,
             c.abandoned,
             c.gave_up,
+            // In the order of inventory's conservation rule, `available + locked + sold ==
+            // total`: the sum stays the stock the sale began with through every fault, and a
+            // unit moves right (locked at order, sold at payment) or back left (released).
             t.stock.map_or("?".into(), |(a, l, s)| format!("{a}/{l}/{s}")),
             c.retries,
             c.replayed,
@@ -175,8 +180,12 @@ fn board_table(f: &FlashState) -> Table<'static> {
     let rows: Vec<Row> = Invariant::ALL
         .iter()
         .map(|inv| {
+            // Looked up by invariant, not by position in `t.board`: the row order on screen is
+            // the course's, whatever order the board module happens to judge them in.
             let row = f.tick.as_ref().and_then(|t| t.board.iter().find(|r| r.invariant == *inv));
             let (m, detail, colour) = match row.map(|r| (&r.verdict, &r.ever_broken)) {
+                // No sample yet (before the first tick): a blank mark, not a `?` — nothing was
+                // asked, so no store failed to answer.
                 None => (' ', String::new(), Color::Reset),
                 Some((Verdict::Holds, None)) => ('✔', "成立".into(), Color::Green),
                 // Green now but red once: the board keeps the evidence, the row stays red.
@@ -192,6 +201,8 @@ fn board_table(f: &FlashState) -> Table<'static> {
                     Color::Yellow,
                 ),
                 Some((v @ Verdict::Broken(items), _)) => (mark(v), items.join("；"), Color::Red),
+                // Grey with the reason (which store, what error): during a Redis stop this row
+                // says why it cannot judge, which is itself what the fault looks like.
                 Some((v @ Verdict::Unknown(why), _)) => (mark(v), why.clone(), Color::DarkGray),
             };
             Row::new(vec![m.to_string(), inv.label().to_string(), detail])
@@ -238,6 +249,8 @@ fn render_faults(frame: &mut Frame, faults_area: Rect, f: &FlashState) {
     let faults = f.tick.as_ref().map(|t| t.faults.as_slice()).unwrap_or_default();
     // Seconds with one decimal: the times run from a few hundred ms (a retry that found the
     // restarted process) to several seconds (Redis's stop and AOF replay).
+    // `…` is also what stays when no request on the route was sent after the fault (the
+    // sale ended first): the figure was never measured, so no number is shown for it.
     let ms = |v: Option<u64>| v.map_or("…".into(), |v| format!("{:.1}s", v as f64 / 1000.0));
     let block = Block::bordered().title(" 注入的故障与恢复时间 ");
     // No fault yet: the hint is the box's only text, with nothing after it to keep in
@@ -250,6 +263,7 @@ fn render_faults(frame: &mut Frame, faults_area: Rect, f: &FlashState) {
         );
         return;
     }
+    // The box's inner width: two columns of border off the area.
     let width = usize::from(faults_area.width.saturating_sub(2));
     let faults: Vec<Vec<String>> = faults
         .iter()
@@ -276,6 +290,8 @@ fn render_faults(frame: &mut Frame, faults_area: Rect, f: &FlashState) {
         used += rows.len();
         shown += 1;
     }
+    // The oldest faults drop off the top; the end-of-run report (`flash::summary_lines`)
+    // lists every one, so what the box cannot hold is not lost.
     let lines: Vec<Line> =
         faults[faults.len() - shown..].iter().flatten().map(|r| Line::from(r.as_str())).collect();
     frame.render_widget(Paragraph::new(lines).block(block), faults_area);
