@@ -20,6 +20,12 @@ pub fn vars(s: &StackState) -> Vec<(String, String)> {
     let mut out = Vec::new();
     // Missing infrastructure means missing variables, not an error: `env` on a half-started
     // stack still prints what runs, and a block that needs the rest fails on `-u` by name.
+    // ❌ DON'T fill a missing one with an empty string: `set -u` stops only on an *unset*
+    // variable, so `BOOKSTORE_REDIS_PORT=` would pass it and the block would fail a line
+    // later inside `redis-cli -p ""`, with an error that names the tool, not the stack.
+    // The port beside the URL because the lessons' shell helpers are one line each
+    // (`mariadb -h127.0.0.1 -P"$BOOKSTORE_MYSQL_PORT" -uroot`): parsing a URL in bash would
+    // put a `sed` into every lesson that talks to MariaDB or Redis.
     if let Ok(u) = s.mysql_url() {
         out.push(("BOOKSTORE_MYSQL_URL".into(), u.to_string()));
         if let Some(p) = url_port(u) {
@@ -37,6 +43,9 @@ pub fn vars(s: &StackState) -> Vec<(String, String)> {
         // The variable the `consul` CLI itself reads: `consul catalog services` just works.
         out.push(("CONSUL_HTTP_ADDR".into(), a.to_string()));
     }
+    // Service addresses are the bare `host:port` the supervisor recorded, no scheme:
+    // grpcurl takes exactly that (`grpcurl -plaintext "$BOOKSTORE_ORDER_ADDR" list`), and a
+    // lesson writes `http://` itself where curl needs one.
     for c in &s.services {
         // Only the first instance of a service gets the `_ADDR` name: `user-2` is a replica
         // (`up --replicas user=2`), and a lesson that calls "the user service" means the one
@@ -93,7 +102,10 @@ mod tests {
         assert_eq!(get("BOOKSTORE_GATEWAY"), Some("127.0.0.1:8081"));
         assert_eq!(get("BOOKSTORE_USER_ADDR"), Some("127.0.0.1:9101"));
         assert_eq!(get("BOOKSTORE_USER_2_METRICS"), Some("127.0.0.1:9900"));
+        // Catches a dash leaking into a name (`export` answers "not a valid identifier" on
+        // every `eval "$(bookstore-lab env)"`) and a replica shadowing the first instance.
         assert_eq!(get("BOOKSTORE_USER-2_ADDR"), None);
+        // This stack records no Consul: the variable is absent, not empty (see `vars`).
         assert_eq!(get("BOOKSTORE_CONSUL_ADDR"), None);
     }
 }

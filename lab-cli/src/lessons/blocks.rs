@@ -45,7 +45,8 @@ pub struct Block {
     pub line: usize,
     /// The byte range of the whole block, fences included (for rewriting the text).
     pub range: Range<usize>,
-    /// The text between the fences, verbatim.
+    /// The text between the fences, verbatim, its last newline included (`echo one\n`); an
+    /// indented fence's indentation is already removed by the parser.
     pub body: String,
 }
 
@@ -75,9 +76,14 @@ pub fn blocks(markdown: &str) -> Vec<Block> {
     let mut open: Option<(BlockKind, Range<usize>, String)> = None;
     for (event, range) in Parser::new_ext(markdown, Options::ENABLE_TABLES).into_offset_iter() {
         match event {
+            // Only fences opt in: an indented code block has no info string, so four spaces of
+            // indentation can never turn quoted text into a command. Code blocks cannot nest,
+            // so one open slot is enough, and an ordinary fence leaves it `None`.
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
                 open = kind_of(&info).map(|k| (k, range, String::new()));
             }
+            // Text outside a special block (prose, ordinary code) arrives here too and is
+            // dropped, because nothing is open then.
             Event::Text(t) => {
                 if let Some((_, _, body)) = &mut open {
                     body.push_str(&t);
@@ -120,6 +126,9 @@ pub struct Checkpoint {
 #[serde(deny_unknown_fields)]
 pub struct Question {
     pub ask: String,
+    /// Shown as `1)`, `2)`, … and answered with the keys 1–9 (`App::checkpoint_key`), so only
+    /// the first nine can be chosen; `problems` does not yet reject a tenth option, whose
+    /// answer no key could give.
     pub options: Vec<String>,
     /// 1-based, as a learner counts (and presses the number key).
     pub answer: usize,
@@ -133,6 +142,11 @@ pub struct Task {
     #[serde(default)]
     pub hint: Option<String>,
     /// A bash script: exit 0 = done, 1 = not yet, anything else = the check is broken.
+    ///
+    /// Run by the same runner as a command block (`-euo pipefail`, the lab's variables,
+    /// 60 s). A refused `curl` inside it ends it with curl's code 7, reported as a broken
+    /// check; but bash exits 1 on an unset variable, the code of "not yet", so a check
+    /// naming a variable the stack does not record reads as unfinished, not as broken.
     pub check: String,
     pub explain: String,
 }
@@ -153,6 +167,9 @@ impl Checkpoint {
     }
 
     /// Questions then tasks: the questions recall the lesson, the tasks then use it.
+    // A position in this list is what the screen's selection and the run key
+    // (`Purpose::Task { item }`) index by, and `item_id` numbers the same order (questions
+    // first), so one position names one item on the screen, in a run and in progress.json.
     pub fn items(&self) -> Vec<Item<'_>> {
         let q = self.question.iter().map(Item::Question);
         q.chain(self.task.iter().map(Item::Task)).collect()
@@ -198,6 +215,8 @@ impl Checkpoint {
                 out.push(format!("question {}: empty ask or explain", i + 1));
             }
         }
+        // A blank `check` would "pass" at once: `bash -c ''` exits 0, so the first Enter would
+        // mark the task done without the stack being asked anything.
         for (i, t) in self.task.iter().enumerate() {
             if t.explain.trim().is_empty() || t.ask.trim().is_empty() || t.check.trim().is_empty() {
                 out.push(format!("task {}: empty ask, check or explain", i + 1));
@@ -234,6 +253,8 @@ pub fn fill(body: &str, value: impl Fn(&str) -> Option<String>) -> String {
     while let Some(start) = rest.find("{{measured:") {
         out.push_str(&rest[..start]);
         let after = &rest[start + "{{measured:".len()..];
+        // Unclosed: the rest is copied as written, `{{measured:` included, exactly as
+        // `placeholders` stops listing there — the check and the screen see the same text.
         let Some(end) = after.find("}}") else {
             rest = &rest[start..];
             break;
@@ -250,6 +271,9 @@ pub fn fill(body: &str, value: impl Fn(&str) -> Option<String>) -> String {
 mod tests {
     use super::*;
 
+    // One lesson with each case the extraction must agree with the renderer on: a top-level
+    // fence, an indented fence in a list item, an ordinary `text` block, a reveal, and a
+    // four-backtick fence that holds a ``` line.
     const LESSON: &str = "# T\n\n```bash\necho one\n```\n\n- item\n\n  ```bash norun\n  # never ends\n  sleep infinity\n  ```\n\n```text\nnot a command\n```\n\n```reveal\n答案：{{measured:naive_sold}} 本\n```\n\n````bash\necho '```'\n````\n";
 
     // Proves extraction agrees with the renderer's parser: an indented fence inside a list

@@ -78,6 +78,8 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
     // Built directly (not `Library::load`) because the manifest was already loaded above and
     // its error already reported.
     let lib = Library { dir: dir.to_path_buf(), manifest };
+    // A reference's path is relative to the repository root, the parent of `lessons/` —
+    // which is why the tests below build `lessons/` with the quoted files beside it.
     let root = lib.repo_root();
     let mut seen = HashSet::new();
     for entry in &lib.manifest.lessons {
@@ -107,9 +109,11 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
                 // Sections are checked on the *raw* Markdown, references on each reference line: the
                 // check never expands the lesson, so one broken reference cannot hide the others.
                 check_sections(id, &text, &mut report.problems);
+                // Blocks on the raw text as well: their line numbers are the author's, and an
+                // expanded excerpt never adds a `bash` block (see `source.rs`).
+                check_blocks(id, file, entry.experiment, &text, &mut report.problems);
                 // Each reference is resolved exactly as the TUI would resolve it (same `source::resolve`),
                 // so "check passed" means "every lesson displays".
-                check_blocks(id, file, entry.experiment, &text, &mut report.problems);
                 for r in source::references(&text) {
                     report.references += 1;
                     if let Err(e) = source::resolve(&r, &root) {
@@ -126,6 +130,8 @@ pub fn run(dir: &std::path::Path) -> CheckReport {
 
 // `bash -n` parses without running: cheap enough for every block of every lesson, and it
 // catches what review misses in a 30-line command (an unclosed quote, a stray `fi`).
+// What it cannot catch is anything bash only learns by running: a misspelt command or
+// flag (`grpcurl -plaintxt`) parses fine, and only `--run` against a stack fails it.
 fn bash_syntax(script: &str) -> Result<(), String> {
     let out = std::process::Command::new("bash")
         .arg("-n")
@@ -173,6 +179,8 @@ fn check_blocks(
                         .push(format!("{at}: a reveal block in a lesson without an experiment"));
                     continue;
                 };
+                // The known keys go into the message: the author sees the spelling that would
+                // have worked without opening the experiment's source.
                 let keys = crate::experiments::figure_keys(kind);
                 for k in super::blocks::placeholders(&b.body) {
                     if !keys.contains(&k) {
@@ -190,6 +198,8 @@ fn check_blocks(
                     Ok(cp) => {
                         problems.extend(cp.problems().into_iter().map(|p| format!("{at}: {p}")));
                         for (i, t) in cp.task.iter().enumerate() {
+                            // Checks are scripts too, and a syntax error in one reads to the
+                            // learner as a task that can never pass.
                             if let Err(e) = bash_syntax(&t.check) {
                                 problems.push(format!("{at}: task {} check: bash -n: {e}", i + 1));
                             }
@@ -252,6 +262,8 @@ mod tests {
         root
     }
 
+    // The five required headings and nothing else: the smallest body `check_sections`
+    // accepts, so a test's other content is the only thing that can produce a problem.
     const SECTIONS: &str = "## 核心概念\n## DO / DON'T\n## 实验\n## 常见陷阱\n## 自己动手验证\n";
 
     // Proves the drift guarantee: the marker was deleted (the file has none), and the check
@@ -266,6 +278,8 @@ mod tests {
             &[("lessons/d.md", &body), ("code.lua", "-- no markers\n")],
         );
         let r = run(&root.path().join("lessons"));
+        // Exactly one: the five sections are present, so a section rule misfiring on this
+        // lesson would show up here as a second problem.
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
         assert!(r.problems[0].contains("code.lua#gone"), "{:?}", r.problems);
     }
@@ -274,6 +288,8 @@ mod tests {
     /// A newer manifest format is refused instead of misread.
     #[test]
     fn an_unknown_format_version_is_reported() {
+        // No lessons at all: the version gate must stop the check before the (empty) list is
+        // walked, or a future format would pass as "0 lessons, all fine".
         let root = lab("format_version = 99\n", &[]);
         let r = run(&root.path().join("lessons"));
         assert!(!r.is_ok());

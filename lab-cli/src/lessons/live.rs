@@ -66,8 +66,13 @@ impl PrivateStack {
             .env_remove("BOOKSTORE_MYSQL_URL")
             .env_remove("BOOKSTORE_REDIS_URL")
             .env_remove("BOOKSTORE_CONSUL_ADDR")
+            // `BOOKSTORE_LAB_HOME` is the env form of `--dir` and is set inside every lesson
+            // block: removed, so the private directory is the only one this `up` and the
+            // processes it starts can be told about.
             .env_remove("BOOKSTORE_LAB_HOME")
             .stdin(std::process::Stdio::null())
+            // `output()` waits for `up` to return and collects its log, printed whole only
+            // when it failed: a stack that did not come up is the one failure to explain first.
             .output()?;
         anyhow::ensure!(
             out.status.success(),
@@ -97,7 +102,9 @@ impl Drop for PrivateStack {
 pub struct LiveReport {
     /// `day31: lessons/day31/lesson.md:126: ✘ 退出码 7 · 0.1 s` and the output's tail.
     pub failures: Vec<String>,
+    /// `bash` blocks run, each once.
     pub blocks: usize,
+    /// Checkpoint tasks' `check` scripts run (they pass on exit 0 or 1).
     pub checks: usize,
     /// `bash norun` blocks not run (counted, so "skips nothing" can be read off the report).
     pub norun: usize,
@@ -125,6 +132,7 @@ pub async fn run(
         if only.is_some_and(|o| o != entry.id) {
             continue;
         }
+        // An available lesson without a file is the text check's report, not a run failure.
         let Some(file) = &entry.file else { continue };
         let Ok(text) = std::fs::read_to_string(lib.dir.join(file)) else {
             report.failures.push(format!("{}: lessons/{file}: cannot read", entry.id));
@@ -140,7 +148,12 @@ pub async fn run(
                 BlockKind::NoRun => report.norun += 1,
                 BlockKind::Run => {
                     report.blocks += 1;
+                    // No stop channel: only the runner's 60 s timeout ends a block here, and it
+                    // kills the block's whole process group, so a hung block costs a minute of
+                    // CI, not the job.
                     let o = runner::run(&b.body, &ctx, None).await;
+                    // One line per block as it ends: while a block hangs towards its timeout,
+                    // the log's last line names the block before it.
                     say(format!("{} {} {}", mark(o.success()), at(b.line), o.status_line()));
                     if !o.success() {
                         report.failures.push(failure(&at(b.line), &o));
@@ -156,6 +169,9 @@ pub async fn run(
                         // blocks did the task): either answer proves the check itself works.
                         let o = runner::run(&t.check, &ctx, None).await;
                         // 0 and 1 are the check's two answers; only a third kind of ending is a bug.
+                        // A gap to know of: bash also exits 1 on an unset variable, so a check
+                        // naming a variable the stack lacks passes here; the `unbound variable`
+                        // in its last line, printed beside the mark, is the tell.
                         let ok = matches!(o.exit, Exit::Code(0) | Exit::Code(1));
                         let what = format!("{} task {}", at(b.line), i + 1);
                         let last = o.lines.last().cloned().unwrap_or_default();
@@ -180,6 +196,7 @@ fn mark(ok: bool) -> &'static str {
 // The `│` gutter sets the output apart from the report's own lines in a CI log, where the
 // failures of three lessons follow each other with no other structure.
 fn failure(at: &str, o: &Outcome) -> String {
+    // The tail, like the runner's cap: the error that explains an exit code is printed last.
     let tail = &o.lines[o.lines.len().saturating_sub(TAIL)..];
     let mut s = format!("{at}: {}", o.status_line());
     for l in tail {

@@ -48,6 +48,9 @@ pub enum Exit {
     /// The learner stopped it (Esc / Ctrl-C).
     Killed,
     /// bash could not be started at all.
+    ///
+    /// Kept apart from [`Exit::Code`] so "no bash on the PATH" is never mistaken for a
+    /// script's own failure: the status line names the OS error instead of a code.
     SpawnFailed(String),
 }
 
@@ -55,10 +58,15 @@ pub enum Exit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub exit: Exit,
+    /// From just before the spawn to after the output is drained: the learner's wait,
+    /// including bash's start-up and the drain, not the script's own running time.
     pub elapsed: Duration,
     /// Lines of stdout+stderr as they interleaved; at most [`MAX_LINES`].
     pub lines: Vec<String>,
     /// Lines dropped from the front to respect the cap.
+    ///
+    /// Only the line cap is counted: output past the reader's 1 MiB byte cap is dropped
+    /// before it is split into lines, so after a runaway block the true number is higher.
     pub dropped: usize,
 }
 
@@ -89,6 +97,8 @@ pub struct Context {
     pub lab_dir: PathBuf,
     /// From [`crate::lab_env::vars`] at the time of the run.
     pub vars: Vec<(String, String)>,
+    /// [`TIMEOUT`] for every real caller; a field so the tests can prove the group kill
+    /// with 300 ms instead of waiting a minute.
     pub timeout: Duration,
 }
 
@@ -134,6 +144,54 @@ fn search_path() -> std::ffi::OsString {
 /// Runs `script` as the lesson format says; `stop` (if it fires) kills it.
 pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>>) -> Outcome {
     let started = Instant::now();
+    let mut cmd = command(script, ctx);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome {
+                exit: Exit::SpawnFailed(e.to_string()),
+                elapsed: started.elapsed(),
+                lines: Vec::new(),
+                dropped: 0,
+            };
+        }
+    };
+    let pgid = child.id();
+    // The reader runs beside the wait: a script that prints more than the pipe holds (64 KiB)
+    // blocks until someone reads, so reading only after `wait` would deadlock a chatty block.
+    let reader = read_tail(child.stdout.take().expect("stdout is piped"));
+    let stopped = stop_requested(stop);
+    // Three ways to end, whichever comes first; the losers are dropped, which is harmless
+    // here: the sleep and the stop receiver own nothing, and the child is killed below.
+    let exit = tokio::select! {
+        status = child.wait() => match status {
+            // No code means a signal ended bash (someone ran `kill -9` on it): reported as 137,
+            // a shell's code for SIGKILL (128 + 9), whatever the signal was — the point is that
+            // it reads as a failure and not as success, not which signal it was.
+            Ok(s) => Exit::Code(s.code().unwrap_or(128 + 9)),
+            Err(e) => Exit::SpawnFailed(e.to_string()),
+        },
+        _ = tokio::time::sleep(ctx.timeout) => Exit::TimedOut,
+        _ = stopped => Exit::Killed,
+    };
+    kill_group(pgid);
+    // Reap the child (no zombie), then give the reader a moment to drain what the group wrote
+    // before it died; two seconds bounds a reader stuck on a pipe some stray process
+    // outside the group still holds.
+    let _ = child.wait().await;
+    let bytes = tokio::time::timeout(Duration::from_secs(2), reader)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    // Lossy: a command that prints binary (a gzip body, a Redis dump) still shows something,
+    // with replacement characters where its bytes are not UTF-8, instead of nothing.
+    let (lines, dropped) = clean_lines(&String::from_utf8_lossy(&bytes));
+    Outcome { exit, elapsed: started.elapsed(), lines, dropped }
+}
+
+/// The `bash -euo pipefail` command for `script`, set up as the lesson format says.
+fn command(script: &str, ctx: &Context) -> tokio::process::Command {
     // `bash` from the PATH, not `/bin/bash`: macOS ships bash 3.2 there, and a learner with a
     // Homebrew bash on the PATH should get the same shell in the TUI as in their terminal.
     let mut cmd = tokio::process::Command::new("bash");
@@ -153,27 +211,21 @@ pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>
         .envs(ctx.vars.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        // Null because `exec 2>&1` sends the script's stderr to stdout. The gap: bash parses
+        // a whole line before running it, so a syntax error on the script's first line (an
+        // unclosed quote) is reported before the `exec` and lost here — the run shows only
+        // `✘ 退出码 2`. `lessons check` runs `bash -n` on every block so lessons do not ship one.
         .stderr(Stdio::null())
-        // `process_group(0)`: the child leads a new group whose id is its pid, the handle the
-        // group kill below needs. `kill_on_drop`: a TUI that quits mid-run takes bash with it.
+        // `process_group(0)`: the child leads a new group whose id is its pid, the handle
+        // `kill_group` needs. `kill_on_drop`: a TUI that quits mid-run takes bash with it.
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome {
-                exit: Exit::SpawnFailed(e.to_string()),
-                elapsed: started.elapsed(),
-                lines: Vec::new(),
-                dropped: 0,
-            };
-        }
-    };
-    let pgid = child.id();
-    // The reader runs beside the wait: a script that prints more than the pipe holds (64 KiB)
-    // blocks until someone reads, so reading only after `wait` would deadlock a chatty block.
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = tokio::spawn(async move {
+    cmd
+}
+
+/// Reads the script's output to its end on a task of its own; the task yields the tail.
+fn read_tail(mut stdout: tokio::process::ChildStdout) -> tokio::task::JoinHandle<Vec<u8>> {
+    tokio::spawn(async move {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 8192];
         while let Ok(n) = stdout.read(&mut chunk).await {
@@ -189,53 +241,33 @@ pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>
             }
         }
         buf
-    });
-    let stopped = async {
-        match stop {
-            Some(rx) => {
-                // A dropped sender (the TUI moved on) is not a request to stop.
-                if rx.await.is_err() {
-                    std::future::pending::<()>().await
-                }
+    })
+}
+
+/// Resolves when the learner asks to stop; never, if there is no way to ask.
+async fn stop_requested(stop: Option<oneshot::Receiver<()>>) {
+    match stop {
+        Some(rx) => {
+            // A dropped sender (the TUI moved on) is not a request to stop.
+            if rx.await.is_err() {
+                std::future::pending::<()>().await
             }
-            None => std::future::pending().await,
         }
-    };
-    // Three ways to end, whichever comes first; the losers are dropped, which is harmless
-    // here: the sleep and the stop receiver own nothing, and the child is killed below.
-    let exit = tokio::select! {
-        status = child.wait() => match status {
-            // No code means a signal ended bash (someone ran `kill -9` on it): reported as 137,
-            // a shell's code for SIGKILL (128 + 9), whatever the signal was — the point is that
-            // it reads as a failure and not as success, not which signal it was.
-            Ok(s) => Exit::Code(s.code().unwrap_or(128 + 9)),
-            Err(e) => Exit::SpawnFailed(e.to_string()),
-        },
-        _ = tokio::time::sleep(ctx.timeout) => Exit::TimedOut,
-        _ = stopped => Exit::Killed,
-    };
-    // The whole group, whatever the ending: after a normal exit this reaps what the script
-    // left in the background (`cmd &`), which would otherwise hold the pipe open.
+        None => std::future::pending().await,
+    }
+}
+
+// The whole group, whatever the ending: after a normal exit this reaps what the script
+// left in the background (`cmd &`), which would otherwise hold the pipe open.
+/// Sends SIGKILL to the script's whole process group (`pgid` is its leader's pid).
+fn kill_group(pgid: Option<u32>) {
     if let Some(pid) = pgid {
-        // SAFETY: kill(2) with a negative pid signals the process group we created above
+        // SAFETY: kill(2) with a negative pid signals the process group `command` created
         // (`process_group(0)` made the child its leader); it touches no memory of ours.
         unsafe {
             libc::kill(-(pid as i32), libc::SIGKILL);
         }
     }
-    // Reap the child (no zombie), then give the reader a moment to drain what the group wrote
-    // before it died; two seconds bounds a reader stuck on a pipe some stray process
-    // outside the group still holds.
-    let _ = child.wait().await;
-    let bytes = tokio::time::timeout(Duration::from_secs(2), reader)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    // Lossy: a command that prints binary (a gzip body, a Redis dump) still shows something,
-    // with replacement characters where its bytes are not UTF-8, instead of nothing.
-    let (lines, dropped) = clean_lines(&String::from_utf8_lossy(&bytes));
-    Outcome { exit, elapsed: started.elapsed(), lines, dropped }
 }
 
 // `console` (already built for indicatif's bars) strips CSI and OSC sequences; a `\r`
@@ -251,6 +283,8 @@ pub fn clean_lines(text: &str) -> (Vec<String>, usize) {
         .split('\n')
         .map(|l| l.rsplit('\r').find(|s| !s.is_empty()).unwrap_or("").replace('\t', "    "))
         .collect();
+    // No output is no lines, not one empty line: the lesson then shows the status row
+    // alone, instead of a blank row that looks like output that printed nothing visible.
     if lines.len() == 1 && lines[0].is_empty() {
         lines.clear();
     }
@@ -263,6 +297,8 @@ pub fn clean_lines(text: &str) -> (Vec<String>, usize) {
 mod tests {
     use super::*;
 
+    // The temp dir as both cwd and lab dir: these tests need bash, not a stack, and
+    // `LAB_X` stands in for the lab's variables.
     fn ctx(timeout: Duration) -> Context {
         let dir = std::env::temp_dir();
         Context {
@@ -315,6 +351,8 @@ mod tests {
     fn output_is_cleaned_and_capped() {
         let (l, d) = clean_lines("\x1b[1;32mok\x1b[0m\n10%\r50%\r100%\n");
         assert_eq!((l, d), (vec!["ok".to_string(), "100%".to_string()], 0));
+        // 250 lines against the cap of 200: the 50 dropped are counted, and the first line
+        // kept is `50`, which is what tells a tail from a head.
         let many: String = (0..250).map(|i| format!("{i}\n")).collect();
         let (l, d) = clean_lines(&many);
         assert_eq!((l.len(), d, l[0].as_str()), (MAX_LINES, 50, "50"));

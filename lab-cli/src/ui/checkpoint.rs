@@ -23,7 +23,7 @@ use crate::{
         App,
         runs::{Purpose, RunStatus},
     },
-    lessons::blocks::Item,
+    lessons::blocks::{Checkpoint, Item, Question, Task},
 };
 
 /// Draws the checkpoint of the open lesson; returns its title and keys.
@@ -57,6 +57,8 @@ pub fn render(
     let sel = app.checkpoint_view.item.min(items.len().saturating_sub(1));
     // Read from `progress` (progress.json), the store the done rule uses, not from this
     // session's answers: a learner who passed q1 yesterday sees it ✔ today.
+    // Current items only: it can read lower than the lesson page's pointer, which counts
+    // every id stored for the lesson (see `ui::lesson::prepare`).
     let passed = (0..items.len()).filter(|&i| app.progress.has_passed(&lesson.id, &cp.item_id(i)));
     let done = if app.progress.is_done(&lesson.id) { " · 这一课已完成 ✔" } else { "" };
     let head =
@@ -67,15 +69,38 @@ pub fn render(
         Layout::vertical([Constraint::Length(items.len() as u16 + 2), Constraint::Min(0)])
             .areas(area);
 
-    // The list: one row per item, its mark first so the column of marks reads as progress.
-    let rows: Vec<Line> = items
+    let rows = item_rows(app, &lesson.id, &cp, &items, sel);
+    // `Paragraph` without wrap: a long question is cut at the edge here and shown whole below.
+    frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(head)), list_area);
+
+    let lines = match items.get(sel) {
+        Some(Item::Question(q)) => question_lines(app, &lesson.id, sel, q),
+        Some(Item::Task(t)) => task_lines(app, &lesson.id, &cp, sel, t),
+        None => Vec::new(),
+    };
+    // Wrapped here (unlike the lesson page) because this text is prose from TOML strings, not
+    // Markdown with code that must keep its lines; `trim: false` keeps the options' indent.
+    let detail = Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered());
+    frame.render_widget(detail, detail_area);
+    (title, keys)
+}
+
+/// The item list: one row per item, its mark first so the column of marks reads as progress.
+fn item_rows(
+    app: &App,
+    lesson: &str,
+    cp: &Checkpoint,
+    items: &[Item],
+    sel: usize,
+) -> Vec<Line<'static>> {
+    items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let ok = app.progress.has_passed(&lesson.id, &cp.item_id(i));
+            let ok = app.progress.has_passed(lesson, &cp.item_id(i));
             // `answers` holds questions only, so a task whose check said "not yet" keeps the
             // `·` mark; its result is in the detail below, with the check's own line.
-            let wrong = !ok && answer(app, &lesson.id, i).is_some();
+            let wrong = !ok && answer(app, lesson, i).is_some();
             let (mark, style) = match (ok, wrong) {
                 (true, _) => ("✔", Style::new().fg(Color::Green)),
                 (_, true) => ("✘", Style::new().fg(Color::Red)),
@@ -90,79 +115,89 @@ pub fn render(
             let pointer = if i == sel { "▶ " } else { "  " };
             let row_style =
                 if i == sel { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
+            // Numbered 1, 2, 3… across both kinds, while the stored ids restart per kind
+            // (`q1`, `t1`): the learner counts items on screen, progress.json counts kinds.
             Line::from(vec![
                 Span::raw(pointer),
                 Span::styled(mark, style),
                 Span::styled(format!(" {} {kind}：{ask}", i + 1), row_style),
             ])
         })
-        .collect();
-    // `Paragraph` without wrap: a long question is cut at the edge here and shown whole below.
-    frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(head)), list_area);
+        .collect()
+}
 
+/// The detail of a question: its options and, once answered, the verdict and reason.
+fn question_lines(app: &App, lesson: &str, sel: usize, q: &Question) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = Vec::new();
     let dim = Style::new().fg(Color::DarkGray);
-    match items.get(sel) {
-        Some(Item::Question(q)) => {
-            lines.push(Line::styled(q.ask.clone(), Style::new().bold()));
-            for (k, o) in q.options.iter().enumerate() {
-                lines.push(Line::raw(format!("  {}) {o}", k + 1)));
-            }
-            match answer(app, &lesson.id, sel) {
-                None => lines.push(Line::styled("按数字键作答。", dim)),
-                // The render only reads: the pass itself was recorded by the key handler
-                // (`App::checkpoint_key`), so a redraw can never pass an item twice.
-                Some(a) => {
-                    let right = a == q.answer;
-                    let verdict = if right {
-                        Span::styled(format!("✔ 答对了（{a}）"), Style::new().fg(Color::Green))
-                    } else {
-                        Span::styled(format!("✘ {a} 不对，再试一次"), Style::new().fg(Color::Red))
-                    };
-                    lines.push(Line::from(verdict));
-                    // Right or wrong alike, see the module doc: the reason is the lesson.
-                    lines.push(Line::raw(q.explain.clone()));
-                }
-            }
-        }
-        Some(Item::Task(t)) => {
-            lines.push(Line::styled(t.ask.clone(), Style::new().bold()));
-            if let Some(h) = &t.hint {
-                lines.push(Line::styled(format!("提示：{h}"), dim));
-            }
-            // The same key the run was started under (`App::start_run`), so the result shown
-            // is this item's last run and never another task's output.
-            let purpose = Purpose::Task { lesson: lesson.id.clone(), item: sel };
-            match app.runs.results.get(&purpose) {
-                None => lines.push(Line::styled("完成后按 Enter，让实验室在环境上验证。", dim)),
-                Some(status) => {
-                    lines.push(Line::styled(
-                        status.status_line(app.runs.tick),
-                        Style::new().fg(Color::Yellow),
-                    ));
-                    // The check's own report is its last line of output (the format asks for one
-                    // Chinese line saying what it saw); earlier lines are the script's noise.
-                    if let RunStatus::Done(o) = status
-                        && let Some(last) = o.lines.iter().rev().find(|l| !l.trim().is_empty())
-                    {
-                        lines.push(Line::raw(format!("检查结果：{last}")));
-                    }
-                }
-            }
-            // A task's explanation waits for the pass, unlike a question's: before it, the
-            // explanation would read as the recipe and the check would verify copying.
-            if app.progress.has_passed(&lesson.id, &cp.item_id(sel)) {
-                lines.push(Line::styled("✔ 已通过", Style::new().fg(Color::Green)));
-                lines.push(Line::raw(t.explain.clone()));
-            }
-        }
-        None => {}
+    lines.push(Line::styled(q.ask.clone(), Style::new().bold()));
+    // `1)` and not `A.`: the label is the key to press, so reading it and answering are
+    // the same act; the two-space indent survives because `render` wraps with `trim: false`.
+    for (k, o) in q.options.iter().enumerate() {
+        lines.push(Line::raw(format!("  {}) {o}", k + 1)));
     }
-    // Wrapped here (unlike the lesson page) because this text is prose from TOML strings, not
-    // Markdown with code that must keep its lines; `trim: false` keeps the options' indent.
-    let detail = Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered());
-    frame.render_widget(detail, detail_area);
-    (title, keys)
+    match answer(app, lesson, sel) {
+        None => lines.push(Line::styled("按数字键作答。", dim)),
+        // The render only reads: the pass itself was recorded by the key handler
+        // (`App::checkpoint_key`), so a redraw can never pass an item twice.
+        Some(a) => {
+            let right = a == q.answer;
+            let verdict = if right {
+                Span::styled(format!("✔ 答对了（{a}）"), Style::new().fg(Color::Green))
+            } else {
+                Span::styled(format!("✘ {a} 不对，再试一次"), Style::new().fg(Color::Red))
+            };
+            lines.push(Line::from(verdict));
+            // Right or wrong alike, see the module doc: the reason is the lesson.
+            lines.push(Line::raw(q.explain.clone()));
+        }
+    }
+    lines
+}
+
+/// The detail of a task: its hint, its last check run and, once passed, the explanation.
+fn task_lines(
+    app: &App,
+    lesson: &str,
+    cp: &Checkpoint,
+    sel: usize,
+    t: &Task,
+) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line> = Vec::new();
+    let dim = Style::new().fg(Color::DarkGray);
+    lines.push(Line::styled(t.ask.clone(), Style::new().bold()));
+    if let Some(h) = &t.hint {
+        lines.push(Line::styled(format!("提示：{h}"), dim));
+    }
+    // The same key the run was started under (`App::start_run`), so the result shown
+    // is this item's last run and never another task's output.
+    let purpose = Purpose::Task { lesson: lesson.to_string(), item: sel };
+    match app.runs.results.get(&purpose) {
+        None => lines.push(Line::styled("完成后按 Enter，让实验室在环境上验证。", dim)),
+        Some(status) => {
+            // Yellow whatever the exit: the run's status says that the check ran and how it
+            // ended; whether the task is done is the `✔ 已通过` line below, from progress.
+            lines.push(Line::styled(
+                status.status_line(app.runs.tick),
+                Style::new().fg(Color::Yellow),
+            ));
+            // The check's own report is its last line of output (the format asks for one
+            // Chinese line saying what it saw); earlier lines are the script's noise.
+            // Nothing while it runs: a half-printed check has not said what it saw yet.
+            if let RunStatus::Done(o) = status
+                && let Some(last) = o.lines.iter().rev().find(|l| !l.trim().is_empty())
+            {
+                lines.push(Line::raw(format!("检查结果：{last}")));
+            }
+        }
+    }
+    // A task's explanation waits for the pass, unlike a question's: before it, the
+    // explanation would read as the recipe and the check would verify copying.
+    if app.progress.has_passed(lesson, &cp.item_id(sel)) {
+        lines.push(Line::styled("✔ 已通过", Style::new().fg(Color::Green)));
+        lines.push(Line::raw(t.explain.clone()));
+    }
+    lines
 }
 
 // Session state only (`CheckpointView`), never saved: what persists is the pass, in

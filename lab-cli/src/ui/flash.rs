@@ -26,10 +26,11 @@ use ratatui::{
 use unicode_width::UnicodeWidthStr;
 
 use crate::{
-    app::App,
+    app::{App, FlashState},
     experiments::flash::{
         Phase,
         board::{Invariant, Verdict},
+        checklist::Item,
         mark,
     },
 };
@@ -65,13 +66,41 @@ pub fn render(
     ])
     .areas(area);
 
+    // Bold whatever its colour: it is the one line that says whether to keep watching or
+    // read the verdict, so it must stand out from the counts under it.
+    let (status, style) = status_line(f);
+    frame.render_widget(Line::styled(status, style.add_modifier(Modifier::BOLD)), status_area);
+    frame.render_widget(Paragraph::new(counts_text(f)), counts_area);
+    frame.render_widget(board_table(f), board_area);
+
+    // Cyan, its own row: the next `k` kills a real process, so what it will hit is always in
+    // view, not hidden in the key line — and so are the keys that change it.
+    let target = match f.target_name() {
+        Some(name) => format!("k 将 kill -9：{name}（→ / [ 切换）"),
+        None => "开始后可用 → / [ 选择要 kill 的实例".into(),
+    };
+    frame.render_widget(Line::styled(target, Style::new().fg(Color::Cyan)), target_area);
+
+    // The checklist takes the faults' box rather than a box of its own: 80×24 has no
+    // spare rows, and the learner asks for it (`v`) after a sale, when the faults of that
+    // sale are already in the summary line above.
+    if let Some(items) = &f.checklist {
+        render_checklist(frame, faults_area, items);
+        return (title, keys);
+    }
+    render_faults(frame, faults_area, f);
+    (title, keys)
+}
+
+/// The status line and its colour: is the sale still selling, and how fast and slow.
+fn status_line(f: &FlashState) -> (String, Style) {
     // The book id leads, as on the payments screen: a learner can follow the same book in
     // grpcurl or the MariaDB client while the sale runs.
     let book = f.book.map_or(String::new(), |b| format!("图书 #{b} · "));
     // Arms in order of precedence: an error beats everything (a failed run must not look
     // finished), then the summary (`held` is "every check held after catch-up and none was
     // ever red"), then the idle hint, the set-up, and the live second.
-    let (status, style) = match (&f.error, &f.tick, &f.summary) {
+    match (&f.error, &f.tick, &f.summary) {
         (Some(e), _, _) => (format!("失败：{e}"), Style::new().fg(Color::Red)),
         // The three words of the green verdict are the capstone's three promises — no
         // oversell, no lost order, no wrong money — and say so *despite* the faults and
@@ -111,16 +140,18 @@ pub fn render(
                 Style::new(),
             )
         }
-    };
-    frame.render_widget(Line::styled(status, style.add_modifier(Modifier::BOLD)), status_area);
+    }
+}
 
+/// The shoppers' counts and Redis's stock, two lines (empty before the first tick).
+fn counts_text(f: &FlashState) -> String {
     // The shoppers' own view, two lines. Line one must add up once the sale is over: placed
     // = the stock (every unit found a buyer, none twice), refused is the correct "sold out",
     // paid + abandoned = placed, and `gave_up` (an error no retry got past) stays 0. Line two is Redis's
     // counters (`?` while Redis is down — a fault, not a zero) and the price of the faults:
     // retries, and the replays among them — a retry the server had already carried out,
     // answered from its idempotency record instead of being done twice.
-    let counts = f.tick.as_ref().map_or(String::new(), |t| {
+    f.tick.as_ref().map_or(String::new(), |t| {
         let c = &t.counts;
         format!(
             "顾客 {}/{} 结束 · 下单 {} · 售罄 {} · 已付 {} · 不付 {} · 放弃 {}\n\
@@ -132,20 +163,29 @@ pub fn render(
             c.paid,
             c.abandoned,
             c.gave_up,
+            // In the order of inventory's conservation rule, `available + locked + sold ==
+            // total`: the sum stays the stock the sale began with through every fault, and a
+            // unit moves right (locked at order, sold at payment) or back left (released).
             t.stock.map_or("?".into(), |(a, l, s)| format!("{a}/{l}/{s}")),
             c.retries,
             c.replayed,
         )
-    });
-    frame.render_widget(Paragraph::new(counts), counts_area);
+    })
+}
 
+/// The invariant board: one row per invariant with its verdict, in the course's order.
+fn board_table(f: &FlashState) -> Table<'static> {
     // Always six rows in the course's order, even before the first sample: a board whose
     // rows move around as checks appear is harder to read at a glance than a blank one.
     let rows: Vec<Row> = Invariant::ALL
         .iter()
         .map(|inv| {
+            // Looked up by invariant, not by position in `t.board`: the row order on screen is
+            // the course's, whatever order the board module happens to judge them in.
             let row = f.tick.as_ref().and_then(|t| t.board.iter().find(|r| r.invariant == *inv));
             let (m, detail, colour) = match row.map(|r| (&r.verdict, &r.ever_broken)) {
+                // No sample yet (before the first tick): a blank mark, not a `?` — nothing was
+                // asked, so no store failed to answer.
                 None => (' ', String::new(), Color::Reset),
                 Some((Verdict::Holds, None)) => ('✔', "成立".into(), Color::Green),
                 // Green now but red once: the board keeps the evidence, the row stays red.
@@ -161,6 +201,8 @@ pub fn render(
                     Color::Yellow,
                 ),
                 Some((v @ Verdict::Broken(items), _)) => (mark(v), items.join("；"), Color::Red),
+                // Grey with the reason (which store, what error): during a Redis stop this row
+                // says why it cannot judge, which is itself what the fault looks like.
                 Some((v @ Verdict::Unknown(why), _)) => (mark(v), why.clone(), Color::DarkGray),
             };
             Row::new(vec![m.to_string(), inv.label().to_string(), detail])
@@ -170,44 +212,35 @@ pub fn render(
     // 34 columns for the label: the longest, 没有无主的锁（过期后锁必须释放）, is 32 wide (two
     // columns per CJK character). The detail keeps ~40 columns at 80; a long list of ids is
     // cut at the border, which is why the plain run's summary prints every row in full.
-    let table =
-        Table::new(rows, [Constraint::Length(2), Constraint::Length(34), Constraint::Min(10)])
-            .block(Block::bordered().title(" 不变量看板（每秒从 Redis 与三个数据库读取） "));
-    frame.render_widget(table, board_area);
+    Table::new(rows, [Constraint::Length(2), Constraint::Length(34), Constraint::Min(10)])
+        .block(Block::bordered().title(" 不变量看板（每秒从 Redis 与三个数据库读取） "))
+}
 
-    // Cyan, its own row: the next `k` kills a real process, so what it will hit is always in
-    // view, not hidden in the key line — and so are the keys that change it.
-    let target = match f.target_name() {
-        Some(name) => format!("k 将 kill -9：{name}（→ / [ 切换）"),
-        None => "开始后可用 → / [ 选择要 kill 的实例".into(),
-    };
-    frame.render_widget(Line::styled(target, Style::new().fg(Color::Cyan)), target_area);
+/// The Week 6 checklist, drawn in the faults' box.
+fn render_checklist(frame: &mut Frame, faults_area: Rect, items: &[Item]) {
+    let lines: Vec<Line> = items
+        .iter()
+        .map(|i| {
+            // Grey `·` for "not measured yet" (no saved bench, no sale run), like the
+            // board's `?`: a missing measurement is not a failed criterion.
+            let (m, colour) = match i.ok {
+                Some(true) => ('✔', Color::Green),
+                Some(false) => ('✘', Color::Red),
+                None => ('·', Color::DarkGray),
+            };
+            Line::styled(format!("{m} {} — {}", i.label, i.detail), Style::new().fg(colour))
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(" Week 6 完成标准（v 重新核对） ")),
+        faults_area,
+    );
+}
 
-    // The checklist takes the faults' box rather than a box of its own: 80×24 has no
-    // spare rows, and the learner asks for it (`v`) after a sale, when the faults of that
-    // sale are already in the summary line above.
-    if let Some(items) = &f.checklist {
-        let lines: Vec<Line> = items
-            .iter()
-            .map(|i| {
-                // Grey `·` for "not measured yet" (no saved bench, no sale run), like the
-                // board's `?`: a missing measurement is not a failed criterion.
-                let (m, colour) = match i.ok {
-                    Some(true) => ('✔', Color::Green),
-                    Some(false) => ('✘', Color::Red),
-                    None => ('·', Color::DarkGray),
-                };
-                Line::styled(format!("{m} {} — {}", i.label, i.detail), Style::new().fg(colour))
-            })
-            .collect();
-        frame.render_widget(
-            Paragraph::new(lines)
-                .wrap(Wrap { trim: true })
-                .block(Block::bordered().title(" Week 6 完成标准（v 重新核对） ")),
-            faults_area,
-        );
-        return (title, keys);
-    }
+/// The faults injected so far with their recovery times, newest last, as many as fit.
+fn render_faults(frame: &mut Frame, faults_area: Rect, f: &FlashState) {
     // One line per fault, timed from the moment it was sent: *动作* is when its action was
     // over from the lab's side (the killed process back up, Redis restarted, MariaDB
     // thawed); *恢复* is the first non-error answer on the route the fault hits, among
@@ -216,6 +249,8 @@ pub fn render(
     let faults = f.tick.as_ref().map(|t| t.faults.as_slice()).unwrap_or_default();
     // Seconds with one decimal: the times run from a few hundred ms (a retry that found the
     // restarted process) to several seconds (Redis's stop and AOF replay).
+    // `…` is also what stays when no request on the route was sent after the fault (the
+    // sale ended first): the figure was never measured, so no number is shown for it.
     let ms = |v: Option<u64>| v.map_or("…".into(), |v| format!("{:.1}s", v as f64 / 1000.0));
     let block = Block::bordered().title(" 注入的故障与恢复时间 ");
     // No fault yet: the hint is the box's only text, with nothing after it to keep in
@@ -226,8 +261,9 @@ pub fn render(
             Paragraph::new(hint).wrap(Wrap { trim: true }).block(block),
             faults_area,
         );
-        return (title, keys);
+        return;
     }
+    // The box's inner width: two columns of border off the area.
     let width = usize::from(faults_area.width.saturating_sub(2));
     let faults: Vec<Vec<String>> = faults
         .iter()
@@ -254,10 +290,11 @@ pub fn render(
         used += rows.len();
         shown += 1;
     }
+    // The oldest faults drop off the top; the end-of-run report (`flash::summary_lines`)
+    // lists every one, so what the box cannot hold is not lost.
     let lines: Vec<Line> =
         faults[faults.len() - shown..].iter().flatten().map(|r| Line::from(r.as_str())).collect();
     frame.render_widget(Paragraph::new(lines).block(block), faults_area);
-    (title, keys)
 }
 
 /// One fault's pieces as the rows the box draws: joined by ` · ` while they fit `width`

@@ -29,6 +29,9 @@ pub fn render(
     area: Rect,
     app: &App,
 ) -> (String, &'static [(&'static str, &'static str)]) {
+    // At 80×24 the body is 22 rows: the info box takes 6 (borders, the title row, the
+    // guidance — 70 columns, one row inside the 78 — and two spare for a long title), the
+    // list the other 16, which holds the eight entries and its borders with room to grow.
     let [list_area, info_area] =
         Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(area);
     // In manifest order, not sorted by day: the capstone also says Day 35 and must stay
@@ -46,6 +49,8 @@ pub fn render(
             } else {
                 ("  可学习", Style::new())
             };
+            // The planned style covers the whole row, title included: a grey title is what
+            // says "nothing to open here" before the learner presses Enter and gets a notice.
             ListItem::new(Line::from(vec![
                 Span::styled(format!("{mark}  "), style),
                 Span::styled(format!("Day {}  ", l.day), style.add_modifier(Modifier::BOLD)),

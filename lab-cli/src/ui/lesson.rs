@@ -38,8 +38,11 @@ use crate::{
 
 // The lesson screen is the body between the one-row header and key line, inside a top and
 // a bottom border (no side borders, see the module doc): the full width and four rows less
-// than the terminal. A notice takes rows too, but any key
-// clears it, so the keys measure the page without one (the renderer clamps what it shows).
+// than the terminal — 20 text rows at 80×24. A notice takes rows too, but any key clears
+// it, so the keys measure the page without one (the renderer clamps what it shows).
+// `render` gets the same size from the frame's layout and `block.inner`; if the two ever
+// disagree by a row, the lesson's last row never scrolls into view, or the keys scroll a
+// row past the end (the renderer clamps the picture, not the stored scroll).
 /// The text area (columns, rows) of the lesson screen in a terminal of `viewport`.
 pub fn text_size((width, height): (u16, u16)) -> (u16, u16) {
     (width, height.saturating_sub(4))
@@ -71,6 +74,8 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
         let replacement = match b.kind {
             BlockKind::Run | BlockKind::NoRun => {
                 command_index -= 1;
+                // The key `App::command_key` stored the run under (lesson id, command index), so
+                // an output lands under the block that produced it and under no other one.
                 let purpose = Purpose::Block { lesson: id.to_string(), index: command_index };
                 // A block that never ran is left byte for byte as written.
                 let Some(status) = app.runs.results.get(&purpose) else { continue };
@@ -87,6 +92,8 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
                     let body = blocks::fill(&b.body, |k| {
                         figures.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
                     });
+                    // Every line prefixed with `> `, an empty one too: a bare blank line would end
+                    // the quote, and the rest of the answer would render as ordinary prose.
                     let quoted: Vec<String> = body.lines().map(|l| format!("> {l}")).collect();
                     format!("> **答案（本次实验的实测）**\n>\n{}\n", quoted.join("\n"))
                 }
@@ -126,6 +133,7 @@ fn output_block(status: &RunStatus, tick: u64) -> String {
     let text = body.join("\n");
     // The longest run of backticks in the output, plus one: CommonMark closes a fence only
     // with a run at least as long as the opening one, so nothing printed can close it.
+    // `max(2)`: output without backticks still gets the three a fence needs at the least.
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("\n{fence}lab-output\n{text}\n{fence}\n")
@@ -145,6 +153,8 @@ pub fn document(app: &App, width: u16) -> Doc {
         Some(Err(e)) => format!("无法读取这一课：{e}"),
         None => "这一课尚未开放。".to_string(),
     };
+    // Twenty rows, the page at 80×24: a message longer than the window ends in `…` at its
+    // edge instead of leaving the learner to scroll through an error chain.
     let lines = super::wrap_columns(&message, width.into(), 20).into_iter().map(Line::from);
     Doc { lines: lines.collect(), headings: Vec::new(), commands: Vec::new() }
 }
