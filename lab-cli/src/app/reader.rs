@@ -32,7 +32,7 @@ pub struct LessonView {
     /// An index into `App::items` (the manifest's order), not an id: lookups on every frame
     /// stay O(1), and the manifest cannot change while the TUI runs.
     pub index: usize,
-    /// The first row on screen.
+    /// The first row on screen; `lesson_key` keeps it at most the last full page's top.
     pub scroll: usize,
 }
 
@@ -131,6 +131,8 @@ impl App {
                 self.lesson.scroll = scroll.min(last);
                 return cmds;
             }
+            // Only the screen changes: the experiment's state is kept, so a run finished
+            // earlier is still on screen, and it is what `measured` reads for the reveal.
             KeyCode::Char('x') => {
                 match self.current_lesson().experiment {
                     Some(ExperimentKind::Race) => self.screen = Screen::Race,
@@ -144,6 +146,8 @@ impl App {
                 top
             }
             // `c` opens the checkpoint; passing it is what marks the lesson done (progress.rs).
+            // At its first item each time; the answers stay (keyed by lesson, see
+            // `CheckpointView`), so what was chosen earlier is still marked ✘ or ✔.
             KeyCode::Char('c') => {
                 self.checkpoint_view.item = 0;
                 self.screen = Screen::Checkpoint;
@@ -165,6 +169,9 @@ impl App {
     // Planned lessons are skipped (they cannot be opened); at either end the lesson stays
     // and a notice says why nothing happened, instead of a key that silently does nothing.
     /// Opens the next (`forward`) or previous available lesson, at its top.
+    ///
+    /// The same state change as `App::open_lesson` (list selection, index, scroll 0, no
+    /// command selected) minus the screen switch, since the learner is already reading.
     fn step_lesson(&mut self, forward: bool) {
         let here = self.lesson.index;
         let found = if forward {

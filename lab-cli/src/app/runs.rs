@@ -34,11 +34,13 @@ pub enum Purpose {
 /// A run in progress or its result.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunStatus {
+    /// Started and not yet reported back: the spinner and the seconds so far show.
     // The tick it started on, not an `Instant`: the state stays plain data, and a snapshot
     // test of a running block draws the same spinner every time.
     Running { since_tick: u64 },
-    // Finished: the exit, the time it took and the output's last lines, kept until the
-    // same block runs again.
+    /// Finished, stopped or timed out: whatever `lessons::runner::run` returned.
+    // The exit, the time it took and the output's last lines, kept until the same block
+    // runs again.
     Done(Outcome),
 }
 
@@ -47,6 +49,7 @@ pub enum RunStatus {
 pub struct Runs {
     /// The selected command block of the open lesson (reset when the lesson changes).
     pub selected: Option<usize>,
+    /// The last run of each block and task, running or finished.
     // Keyed by purpose, kept for the session: the output under a block stays when the
     // learner scrolls on or opens the checkpoint, and goes when the lab quits (never saved,
     // because output against last week's stack would describe a stack that is gone).
@@ -70,11 +73,15 @@ pub struct CheckpointView {
 
 // Something must move while a `curl` waits on a slow service: a static "running" line
 // reads as a hung TUI, and the learner presses keys that then land somewhere else.
-/// Braille spinner frames, one per Tick.
+/// Braille spinner frames, one per Tick: at two ticks a second one turn takes 4 s, slow
+/// enough not to distract while still moving visibly between two glances.
 const SPINNER: [char; 8] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧'];
 
 impl RunStatus {
     /// The status line shown above a run's output.
+    ///
+    /// `tick` is the session's current `Runs::tick`; a running status counts its seconds
+    /// from it, a finished one ignores it and shows its outcome (exit and time taken).
     pub fn status_line(&self, tick: u64) -> String {
         match self {
             RunStatus::Running { since_tick } => {
@@ -105,6 +112,9 @@ impl App {
     // mistake expects the key that stops a shell command to stop this one, not to quit the
     // lab (Ctrl-C) or leave the lesson with the command still running (Esc).
     /// Esc / Ctrl-C while a command runs: stop it. Returns the command, if one was running.
+    ///
+    /// `None` when nothing runs: the caller (`App::on_key`, `lesson_key`) then gives the
+    /// key its usual meaning, so Esc leaves and Ctrl-C quits only when no run is at stake.
     pub(super) fn stop_run_key(&mut self) -> Option<Vec<Command>> {
         // `running` is cleared only by the run's own `ScriptDone` (an `Exit::Killed` after a
         // stop), so the screen says "stopped" only once the process group is really gone.
@@ -170,6 +180,11 @@ impl App {
     }
 
     /// Starts a run unless one is going (then a notice says so).
+    ///
+    /// On success the slot is taken (`runs.running`) and `purpose`'s result is `Running`
+    /// before the returned `RunScript` reaches the loop, so no key handled in between can
+    /// start a second run. The caller must hand the command on: dropped, the slot stays
+    /// taken until the lab restarts.
     fn start_run(&mut self, purpose: Purpose, script: String) -> Vec<Command> {
         // Refused with a notice, not queued: a queue would run a command minutes after the key
         // press, when the learner has scrolled on and no longer watches its output.
@@ -189,6 +204,9 @@ impl App {
     // what it saw), anything else means the check itself could not run — said as such, so
     // a learner does not keep retrying a task whose check is broken.
     /// A finished run: record it; a task's exit 0 passes its checkpoint item.
+    ///
+    /// Called for every `ScriptDone`, stopped and timed-out runs included; the outcome
+    /// replaces the `Running` entry under the same purpose, so the spinner always ends.
     pub(super) fn on_script_done(&mut self, purpose: Purpose, outcome: Outcome) -> Vec<Command> {
         // Compared, not cleared blindly: only the run that is `running` frees the slot, so a
         // late result can never unlock a second run while the current one is still going.
@@ -213,6 +231,10 @@ impl App {
     }
 
     /// Records a passed item; saves progress, and says so when it completed the lesson.
+    ///
+    /// Marks in memory now, writes progress.json through the returned `SaveProgress`; a
+    /// failed save leaves the pass in memory for this session, the file as it was, and a
+    /// notice saying so (`tui::effects`).
     fn pass_item(&mut self, lesson: &str, cp: &Checkpoint, item: usize) -> Vec<Command> {
         // The ids of *this* version of the checkpoint: an item removed from the lesson is no
         // longer required, one added is, so "done" always means the checkpoint on screen.
@@ -326,6 +348,8 @@ impl App {
                 let o = &self.orders;
                 orders::figures(&o.params, &o.burst, &o.chain, o.stock.as_ref())
             }),
+            // Any scenario finished: each of the four is a run of its own, and
+            // `payments::figures` shows a dash for those not run yet.
             K::Payments => self
                 .payments
                 .reports
@@ -336,6 +360,8 @@ impl App {
                 (Some(t), false) => Some(discovery::figures(t)),
                 _ => None,
             },
+            // `summary` is set only by the sale's `Finished` event: a sale that failed or
+            // was left before its verdict has no figures, however long it ran.
             K::Flash => self.flash.summary.as_ref().map(flash::figures),
         }
     }

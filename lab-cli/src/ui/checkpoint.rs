@@ -27,6 +27,10 @@ use crate::{
 };
 
 /// Draws the checkpoint of the open lesson; returns its title and keys.
+///
+/// Reads three stores and writes none: the marks and the done line come from `progress`
+/// (what is saved), the chosen options from `checkpoint_view` (this session only), a
+/// task's last check from `runs.results`. A redraw therefore never changes what passed.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -43,6 +47,8 @@ pub fn render(
         ("Esc", "返回课程"),
         ("q", "退出"),
     ];
+    // The frame's title names the lesson id (`day30`) and the box below its day: the id is
+    // the manifest's and progress.json's key, the day is what the learner reads.
     let title = format!("检查点 {}", lesson.id);
     // Parsed on each frame, like the lesson page: a few dozen lines of TOML cost microseconds,
     // and nothing derived is kept in `App` to go stale.
@@ -86,6 +92,9 @@ pub fn render(
 }
 
 /// The item list: one row per item, its mark first so the column of marks reads as progress.
+///
+/// `sel` must already be clamped to `items` (as `render` does); `cp` supplies the stored
+/// ids (`q1`, `t1`) that `progress` is keyed by, `items` the text shown.
 fn item_rows(
     app: &App,
     lesson: &str,
@@ -127,6 +136,9 @@ fn item_rows(
 }
 
 /// The detail of a question: its options and, once answered, the verdict and reason.
+///
+/// `sel` is the item's index in the checkpoint, the key `answers` is stored under. The
+/// stored answer and `q.answer` are both 1-based (the key pressed), so they compare as is.
 fn question_lines(app: &App, lesson: &str, sel: usize, q: &Question) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = Vec::new();
     let dim = Style::new().fg(Color::DarkGray);
@@ -156,6 +168,9 @@ fn question_lines(app: &App, lesson: &str, sel: usize, q: &Question) -> Vec<Line
 }
 
 /// The detail of a task: its hint, its last check run and, once passed, the explanation.
+///
+/// The run shown is looked up under the same `Purpose::Task` the key handler started it
+/// with; the pass is read from `progress`, so a task passed yesterday shows ✔ with no run.
 fn task_lines(
     app: &App,
     lesson: &str,
@@ -200,9 +215,10 @@ fn task_lines(
     lines
 }
 
-// Session state only (`CheckpointView`), never saved: what persists is the pass, in
-// progress.json; a wrong answer from last week has nothing to teach on reopening.
-/// The option last chosen for item `i` of `lesson`, if any.
+/// The option last chosen (1-based) for item `i` of `lesson`, if any.
+///
+/// Session state only (`CheckpointView`), never saved: what persists is the pass, in
+/// progress.json; a wrong answer from last week has nothing to teach on reopening.
 fn answer(app: &App, lesson: &str, i: usize) -> Option<usize> {
     app.checkpoint_view.answers.get(&(lesson.to_string(), i)).copied()
 }

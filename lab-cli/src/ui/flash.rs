@@ -36,6 +36,10 @@ use crate::{
 };
 
 /// Draws the screen; returns its title and keys.
+///
+/// Reads `app.flash` only: the counts, board and faults are those of the last
+/// `FlashEvent::Tick` (one sample a second, taken by the experiment's task), so a redraw
+/// between two ticks shows the same second again and never queries Redis or MariaDB.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -147,8 +151,9 @@ fn status_line(f: &FlashState) -> (String, Style) {
 fn counts_text(f: &FlashState) -> String {
     // The shoppers' own view, two lines. Line one must add up once the sale is over: placed
     // = the stock (every unit found a buyer, none twice), refused is the correct "sold out",
-    // paid + abandoned = placed, and `gave_up` (an error no retry got past) stays 0. Line two is Redis's
-    // counters (`?` while Redis is down — a fault, not a zero) and the price of the faults:
+    // paid + abandoned = placed, and `gave_up` (an error no retry got past) stays 0. Line
+    // two is Redis's counters (`?` while Redis is down — a fault, not a zero) and the price
+    // of the faults:
     // retries, and the replays among them — a retry the server had already carried out,
     // answered from its idempotency record instead of being done twice.
     f.tick.as_ref().map_or(String::new(), |t| {
@@ -217,6 +222,9 @@ fn board_table(f: &FlashState) -> Table<'static> {
 }
 
 /// The Week 6 checklist, drawn in the faults' box.
+///
+/// `items` are the answer to the last `v`, read from the stack and the saved benches
+/// rather than from this sale, so the list can be checked before a sale or long after.
 fn render_checklist(frame: &mut Frame, faults_area: Rect, items: &[Item]) {
     let lines: Vec<Line> = items
         .iter()
@@ -278,8 +286,9 @@ fn render_faults(frame: &mut Frame, faults_area: Rect, f: &FlashState) {
         })
         .collect();
     // Newest last, and as many faults as their *rows* fit, counted from the newest back:
-    // the relay's line is wider than the 78 columns inside the box and takes two rows, so counting lines let the
-    // newest fault slip below the border once the box was full. The newest is always
+    // the relay's line is wider than the 78 columns inside the box and takes two rows, so
+    // counting lines let the newest fault slip below the border once the box was full. The
+    // newest is always
     // drawn, even alone in a box too low for it (its first rows, then).
     let room = usize::from(faults_area.height.saturating_sub(2));
     let (mut shown, mut used) = (0, 0);

@@ -31,6 +31,10 @@ use crate::{
 const AXIS: usize = 52;
 
 /// Draws the orders screen; returns its title and keys.
+///
+/// Reads `app.orders` only, which the experiment's events fill: the burst's counts as it
+/// runs, the chain once, the stock and Pending orders once per watcher sample. Nothing here
+/// asks a service, so the screen can lag the stores by up to one sample, never lead them.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -86,6 +90,8 @@ pub fn render(
 }
 
 /// The status line: the knobs, the run's book, and where the run is.
+///
+/// The error outranks every phase: a run that failed mid-burst must not read as 观察中.
 fn status_line(o: &OrdersState) -> Line<'static> {
     // 观察中 = the burst is over but the watcher still samples until no order of the run is
     // Pending (paid, cancelled or expired by the sweeper): the part of Day 32 that takes
@@ -121,6 +127,8 @@ fn burst_lines(o: &OrdersState) -> Vec<Line<'static>> {
     // is a bug or an overloaded machine, never part of the lesson's result.
     // Created + refused + errors = the `b`/`B` attempts once the burst is over (the chain's
     // lone first order is not in these counts); fewer means it is still running.
+    // The latencies are whole microseconds from the load engine; `fmt_us` switches to ms
+    // from 1000 µs, the same way on every screen, so two figures compare as printed.
     let b = &o.burst;
     let mut lines = vec![Line::from(format!(
         "已创建 {} · 被拒绝 {}（库存不足）· 错误 {} · p50 {} · p99 {}",
@@ -170,6 +178,9 @@ fn burst_lines(o: &OrdersState) -> Vec<Line<'static>> {
 
 /// The orders box: the Pending count with the oldest order's countdown, then the newest
 /// notes that fit in `height` rows.
+///
+/// `height` is the box's outer height (borders included), as `render` got it from the
+/// layout; at least one note is kept even in a box too low for it.
 fn orders_lines(o: &OrdersState, height: u16) -> Vec<Line<'static>> {
     // The oldest Pending order leads because it expires first: its countdown is what `e`
     // waits for, and `c` cancels the newest so this one keeps counting. The countdown is

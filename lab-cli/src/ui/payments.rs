@@ -38,6 +38,10 @@ use crate::{
 };
 
 /// Draws the payments screen; returns its title and keys.
+///
+/// Reads `app.payments` only: `reports` (one slot per scenario, filled when it ends),
+/// `steps` (the timeline of the scenario running or last run) and `shown`, which picks
+/// the scenario the stock box and the timeline's title belong to.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -133,6 +137,8 @@ fn stock_lines(p: &PaymentsState) -> Vec<Line<'static>> {
 }
 
 /// The timeline box: the newest steps that fit in `height` rows, or the hint before any.
+///
+/// `height` is the box's outer height, borders included, as the layout gave it.
 fn timeline_lines(p: &PaymentsState, height: u16) -> Vec<Line<'static>> {
     // The newest steps that fit: the end of a scenario (SUCCESS, Paid, sold) is what the
     // learner waits for; the first steps are on screen before the box can overflow.
@@ -146,7 +152,9 @@ fn timeline_lines(p: &PaymentsState, height: u16) -> Vec<Line<'static>> {
         .iter()
         .skip(skip)
         // Seconds with milliseconds: the gaps that matter are 3 s (the gateway) and tens of
-        // ms (the relay after it); one format shows both without switching units.
+        // ms (the relay after it); one format shows both without switching units. The `+`
+        // makes each time read as an offset from CreateOrder, the timeline's zero, not as a
+        // time of day.
         .map(|s| Line::from(format!("{:>+8.3}s  {}", s.at_ms as f64 / 1000.0, s.what)))
         .collect();
     if lines.is_empty() {
@@ -158,6 +166,8 @@ fn timeline_lines(p: &PaymentsState, height: u16) -> Vec<Line<'static>> {
 // One line per scenario, green or red by the report's own verdict (the same function the
 // tests and the plain output use, so the colour cannot disagree with them).
 /// `1 时间线   ✔ SUCCESS/PAID · sold +1 · 出库 1 次`, or "not run yet".
+///
+/// `key` is the digit that runs the scenario, its 1-based place in `Scenario::ALL`.
 fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
     // Grey, not red: a scenario not run yet has broken nothing.
     let Some(r) = r else {
@@ -204,14 +214,17 @@ fn verdict_line(key: usize, s: Scenario, r: Option<&Report>) -> Line<'static> {
 // The proto's names without their prefix (`SUCCESS`, `PAID`), exactly as grpcurl prints
 // them in the lesson's commands; `{:?}` would print `Success`, which matches neither the
 // lesson nor grpcurl, and a hand-written table would drift when a status is added.
+/// The payment's final status as grpcurl prints it, without its enum prefix.
 fn status_word(r: &Report) -> &'static str {
     r.payment_status.as_str_name().trim_start_matches("PAYMENT_STATUS_")
 }
 
+/// The order's final status, the same way: `PAID`, `CANCELLED`, as in the lesson.
 fn order_word(r: &Report) -> &'static str {
     r.order_status.as_str_name().trim_start_matches("ORDER_STATUS_")
 }
 
+/// One GetStock sample as a row of the stock box, prefixed by `label` (之前 / 之后).
 // All four counters, `total` included: `available + locked + sold = total` is the
 // conservation check of Day 31–32, and a payment must keep it too.
 fn stock_line(label: &str, s: &StockView) -> Line<'static> {

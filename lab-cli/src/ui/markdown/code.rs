@@ -19,8 +19,12 @@ impl Writer {
             // `blocks::blocks`, which looks at fences only, so the two number commands alike.
             CodeBlockKind::Indented => "",
         };
+        // No blank row under a `📄 path#marker` line (`header`, set by `flush`): the
+        // pointer and its excerpt read as one unit; any other block gets its gap.
         self.open_block(!self.header);
         self.code = Some(String::new());
+        // Reset for every block: the previous block's bold (selected command) or grey
+        // (output) style would otherwise carry into this one.
         self.code_style = CODE;
         // An output is grey, not cyan: it is what the lab printed, not code the lesson asks
         // the learner to read or type, and it must not pass for the command above it.
@@ -88,6 +92,7 @@ impl Writer {
         }
     }
 
+    /// Emits one code row: the `↪` mark if it continues a folded line, then the text.
     // One span per row for the code itself: the whole row is one colour, and keeping it a
     // single span makes a copied row (terminal selection) exactly the source's text after
     // the `↪` marker.

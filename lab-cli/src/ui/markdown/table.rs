@@ -5,9 +5,11 @@ use ratatui::text::Span;
 
 use super::{DIM, Piece, plain, str_width, tint, wrap::wrap, writer::Writer};
 
-// A table cannot be laid out row by row: a column's width depends on every cell in it,
-// the last row's included. So cells are collected whole (rows × cells × pieces) and laid
-// out at `End(Table)`.
+/// A table being read: its cells collected unwrapped until `End(Table)` lays it out.
+///
+/// A table cannot be laid out row by row: a column's width depends on every cell in it,
+/// the last row's included. So cells are collected whole (rows × cells × pieces) and laid
+/// out at `End(Table)`.
 #[derive(Default)]
 pub(super) struct Table {
     /// From the delimiter row (`|:---:|` centres); `None` reads as left.
@@ -63,6 +65,9 @@ impl Writer {
     // A row is as tall as its tallest cell; shorter cells are padded with blank rows, so
     // every border stays in its column down the whole row.
     /// Emits one table row: as many screen rows as its tallest cell, each cell padded.
+    ///
+    /// `row` has one cell per entry of `widths`, which `lay_out_cells` guarantees; a
+    /// column with no entry in `alignments` is drawn left-aligned.
     fn table_row(&mut self, row: &[Cell], widths: &[usize], alignments: &[Alignment]) {
         let height = row.iter().map(Vec::len).max().unwrap_or(1).max(1);
         for k in 0..height {
@@ -107,8 +112,12 @@ fn natural_widths(t: &Table, cols: usize) -> Vec<usize> {
         .collect()
 }
 
-// Rows that wrap get a divider between them, or two wrapped rows would read as one.
 /// Every cell wrapped into its column's width: rows × columns × wrapped rows.
+///
+/// Guarantees `table_row` relies on: every row has exactly `cols` cells (missing ones
+/// empty), and no wrapped row of a cell is wider than `widths[c]` (`wrap` cuts an
+/// over-long word by characters). When the floor of 4 in `fit_columns` keeps the columns
+/// wider than the window, the whole table overflows, never one cell past its border.
 fn lay_out_cells(t: &Table, cols: usize, widths: &[usize]) -> Vec<Vec<Cell>> {
     t.rows
         .iter()

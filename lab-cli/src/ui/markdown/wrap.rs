@@ -6,6 +6,7 @@ use unicode_width::UnicodeWidthChar;
 
 use super::{Piece, str_width};
 
+/// Whether `c` takes two terminal columns; a line may break on either side of it.
 // "Wide" is the terminal's notion (two cells), which for our text coincides with "Chinese,
 // Japanese, Korean or emoji" — the characters between which a line may break without a
 // space.
@@ -13,12 +14,14 @@ fn is_wide(c: char) -> bool {
     c.width().unwrap_or(0) >= 2
 }
 
+/// Whether `c` is Chinese punctuation, next to which a source line break adds no space.
 // Fullwidth punctuation (`，。？：（）` live in U+3000–U+303F and U+FF00–U+FFEF) plus the
 // dashes and quotes Chinese text uses: no space is ever wanted next to them.
 fn is_cjk_punct(c: char) -> bool {
     matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}' | '—' | '…' | '“' | '”' | '‘' | '’')
 }
 
+/// Closing punctuation that must not start a row: the break before it is forbidden.
 // Chinese line-breaking rules (kinsoku), the minimum that matters: a row must not start
 // with closing punctuation (`，` alone at the start of a row reads as a typo) and must not
 // end with opening punctuation.
@@ -28,6 +31,8 @@ fn no_break_before(c: char) -> bool {
     "，。、；：？！）》」』”’…,.;:?!)]}%".contains(c)
 }
 
+/// Opening punctuation that must not end a row: the break after it is forbidden, so an
+/// opening `（` or `“` always shares its row with the first word it opens.
 fn no_break_after(c: char) -> bool {
     "（《「『“‘([{".contains(c)
 }
@@ -56,6 +61,10 @@ enum Glue {
 // Greedy (first fit) rather than optimal (Knuth–Plass): terminals have no justification to
 // balance, and greedy is what every terminal pager does, so the result looks familiar.
 /// Wraps styled pieces into rows of at most `width` columns (display width).
+///
+/// Always at least one row (an empty paragraph is one empty row), and no row is wider
+/// than `width` unless one character alone is (a CJK character at `width` 1): the
+/// table pads each cell row to its column by that bound.
 pub(super) fn wrap(pieces: &[Piece], width: usize) -> Vec<Vec<Span<'static>>> {
     fill_rows(words(atoms(pieces)), width)
 }

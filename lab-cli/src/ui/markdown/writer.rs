@@ -20,15 +20,19 @@ use super::{CODE, DIM, Piece, plain, str_width, table::Table, tint, wrap::wrap};
 // width, a quote uses its bar for both). `text_width` sums `rest` only, so a wider bullet
 // would push its first row one column past the window.
 struct Margin {
+    /// What the container's first row shows: a bullet, a number, a quote's bar.
     first: Span<'static>,
+    /// What every later row shows in the same place, as wide as `first`.
     rest: Span<'static>,
     /// Set once the first row is emitted: the bullet shows once per item, not per row.
     used: bool,
 }
 
-// The event loop's state. Each field is state some open construct leaves behind until its
-// `End` event; nothing here survives past the document, which is why `render` builds a
-// fresh one each time (and why caching a `Writer` would buy nothing).
+/// The state of one layout pass: one lesson's events at one width, turned into rows.
+///
+/// Each field is state some open construct leaves behind until its `End` event; nothing
+/// here survives past the document, which is why `render` builds a fresh one each time
+/// (and why caching a `Writer` would buy nothing).
 #[derive(Default)]
 pub(super) struct Writer {
     /// The window's text width; containers take their margins out of it.
@@ -55,8 +59,10 @@ pub(super) struct Writer {
     blank: bool,
     /// The last block was a `📄 path#marker` header: its excerpt follows without a gap.
     pub(super) header: bool,
-    /// Which command block to highlight, and the label rows of those seen so far.
+    /// Which command block to highlight (0-based, document order), if any.
     pub(super) selected: Option<usize>,
+    /// The label row of each `bash` block seen so far: entry `k` is "命令 k+1". Becomes
+    /// `Doc::commands`, the rows Tab scrolls to, so its order must be `blocks::commands`'.
     pub(super) commands: Vec<usize>,
     /// How the open code block's rows are drawn (commands and outputs differ from code).
     pub(super) code_style: Style,
@@ -70,6 +76,8 @@ impl Writer {
         Self { width, selected, ..Self::default() }
     }
 
+    /// Feeds one parser event; events must arrive in document order, as the parser yields
+    /// them, because every open construct's state waits here for its `End`.
     // One arm per event kind; the `_` arm swallows the kinds the lessons cannot produce with
     // only tables enabled (footnotes, task markers, math) — ignoring them is the honest
     // rendering of "not part of our Markdown".
@@ -103,11 +111,13 @@ impl Writer {
         }
     }
 
+    /// The style for new inline text: every open emphasis and link style, combined.
     // Nested styles combine (`**bold _and italic_**`): each open tag patches the ones below.
     fn inline_style(&self) -> Style {
         self.styles.iter().fold(Style::new(), |acc, s| acc.patch(*s))
     }
 
+    /// Adds styled text to whatever is being collected: the open table cell or the block.
     // Inside a table, text belongs to the last cell of the last row (pulldown-cmark emits
     // only inline events in cells); everywhere else to the pending block.
     fn push_text(&mut self, text: &str, style: Style) {
@@ -117,7 +127,10 @@ impl Writer {
         }
     }
 
+    /// A construct opens: blocks lay out what is pending first, then push their state.
     // Block starts first settle what came before (`open_block`), then push their state.
+    // Every push here has its pop in `end`; an unbalanced pair would leak a margin or a
+    // style into everything after it, down to the page's last row.
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
             Tag::Paragraph => self.open_block(true),
@@ -172,6 +185,7 @@ impl Writer {
         }
     }
 
+    /// A construct closes: the mirror of `start`, popping what it pushed.
     // Block ends lay out (flush) and owe a blank row; inline ends only pop a style.
     fn end(&mut self, tag: TagEnd) {
         match tag {
@@ -251,6 +265,8 @@ impl Writer {
     // is what `[`/`]` jump to.
     /// Closes a heading: styles and prefixes its text, records its row, lays it out.
     fn end_heading(&mut self) {
+        // `heading` is set by every `Start(Heading)`; H3 is only the fallback style for an
+        // end without its start, which the parser does not produce.
         let level = self.heading.take().unwrap_or(HeadingLevel::H3);
         let title = plain(&self.inline);
         let (prefix, style) = match level {
@@ -307,6 +323,10 @@ impl Writer {
     }
 
     /// Lays out the pending inline content as wrapped rows.
+    ///
+    /// The rows go out under the margins open *now*, so every container flushes before it
+    /// pops its margin (see `end`); a flush after the pop would draw an item's text
+    /// without its bullet, at the outer level.
     pub(super) fn flush(&mut self) {
         if self.inline.is_empty() {
             return;
