@@ -20,6 +20,9 @@ pub(super) struct Counters {
     /// Each instance's own `grpc_requests_total`, by its gRPC address.
     pub(super) served: HashMap<String, f64>,
     /// The gateway's `upstream_requests_total` per address it sent to.
+    ///
+    /// Keyed like `served`, by `host:port`: `views` joins the two ends of a call, and the
+    /// Consul row, on that one string.
     pub(super) sent: HashMap<String, f64>,
 }
 
@@ -60,6 +63,10 @@ fn per_instance(scrape: &Scrape, name: &str, service: &str) -> HashMap<String, f
 }
 
 /// Each listed instance's own count of the calls it served.
+///
+/// Scraped concurrently, so slow instances cost the sample at most the sampler's 2 s
+/// timeout once, not once each. An instance without a `metrics_port` in its meta, or whose
+/// scrape failed, is missing from the map rather than 0: its row then reads `-`.
 pub(super) async fn served_counts(
     http: &reqwest::Client,
     listed: &[(Instance, String)],
@@ -85,6 +92,9 @@ pub(super) async fn served_counts(
 /// Recorded instances that Consul does not list are rows too: a dead instance that has
 /// been deregistered must stay visible as "-", or the screen would suggest it never
 /// existed.
+///
+/// Needs `prev`, the counters of the previous full sample, and `served`/`sent` taken at
+/// `now`; the rows come sorted by instance number.
 pub(super) fn views(
     state: &StackState,
     listed: &[(Instance, String)],

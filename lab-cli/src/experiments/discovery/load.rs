@@ -20,7 +20,8 @@ pub(super) struct Load {
     /// Everything else — a 5xx, a 4xx or no answer within the 5 s timeout: each one a
     /// failure the learner's customer would have seen, i.e. one discovery did not hide.
     pub(super) failed: AtomicU64,
-    /// Latencies (µs) since the last tick, for its p99.
+    /// Latencies (µs) since the last tick, for its p99: failures included, unlike the
+    /// flash sale's p99 of successes, because here a failure is the customer's wait too.
     latencies: Mutex<Vec<u32>>,
     /// Set once, when `run` ends; a worker checks it before each request, so the load
     /// stops within one request (at most the 5 s timeout).
@@ -28,6 +29,8 @@ pub(super) struct Load {
 }
 
 impl Load {
+    /// Spawns `workers` detached workers that call the gateway as `token` until `stop` is
+    /// set, and returns at once, before any request has answered.
     pub(super) fn start(gateway: &str, token: &str, workers: usize) -> Arc<Self> {
         let load = Arc::new(Self {
             ok: AtomicU64::new(0),
@@ -69,6 +72,9 @@ impl Load {
     }
 
     /// The p99 of the answers since the last call, which takes them (one tick's worth).
+    ///
+    /// Called once per full sample by the sampler alone: a second caller would take some
+    /// of the answers, and each p99 would then describe only part of the second.
     pub(super) fn p99_ms(&self) -> Option<f64> {
         let mut v = std::mem::take(&mut *self.latencies.lock().expect("not poisoned"));
         if v.is_empty() {

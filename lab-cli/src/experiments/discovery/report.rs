@@ -2,6 +2,8 @@
 
 use super::{KillReport, Tick};
 
+/// One tick as one line of the plain mode's log, for example:
+///
 /// `t=5s 1234 req/s 失败 0 p99 3.1ms | user passing 610/s | user-2 critical -`
 ///
 /// The instance columns are the *served* rates: the instances' own count is the
@@ -12,6 +14,7 @@ pub fn tick_line(t: &Tick) -> String {
     let mut line = format!(
         "t={:>4.1}s {:>6.0} 请求/秒 · 失败 {} · p99 {}",
         t.elapsed_s,
+        // Successes only, like the flash sale's: a second of failures shows as a dip.
         t.rps,
         t.failed,
         t.p99_ms.map_or("-".into(), |p| format!("{p:.1}ms"))
@@ -34,6 +37,9 @@ pub fn tick_line(t: &Tick) -> String {
 ///
 /// The three moments in the order they happen — last call, not passing, deregistered —
 /// so the line itself reads as the lesson's timeline; `尚未` for one not reached yet.
+///
+/// The TUI redraws it from every tick's report, so `尚未` turns into times as they are
+/// measured; the script prints it once, after the run, when the figures are final.
 pub fn kill_line(k: &KillReport) -> String {
     // `+`: every time is after the kill's own instant (`KillMark::at`), never a clock
     // time, so two runs' lines compare directly.
@@ -65,6 +71,9 @@ pub const FIGURE_KEYS: [&str; 8] = [
 ///
 /// From the run's last tick: the totals are the run's, and the kill figures describe the
 /// last `kill -9` (the one the lesson asks about); `-` before any kill.
+///
+/// Needs the tick `run` returned, not any tick: an earlier one would carry rates and a
+/// kill report that were still moving.
 pub fn figures(tick: &Tick) -> Vec<(&'static str, String)> {
     let dash = || "-".to_string();
     let kill = tick.kill.as_ref();

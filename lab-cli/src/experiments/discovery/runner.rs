@@ -30,12 +30,19 @@ struct KillMark {
     /// before the kill is never charged to it.
     failed_before: u64,
     resent_before: f64,
+    /// Raised whenever a sample shows the gateway's count for the dead address grew, so
+    /// `report.last_call_ms` ends as the last sample at which calls still went there.
     last_sent: f64,
+    /// The figures so far, updated in place by `time_kill` and cloned into every tick.
     report: KillReport,
 }
 
 /// Runs the experiment until `actions` is closed: load from `workers` callers, a `Tick`
 /// every second, actions applied as they arrive. Returns the last tick.
+///
+/// Fails before any load if the lab user cannot be registered or logged in, and later only
+/// if a kill's supervisor record cannot be read; every other failed action is a note on
+/// the screen.
 pub async fn run(
     targets: DiscoveryTargets,
     workers: usize,
@@ -78,6 +85,8 @@ pub async fn run(
                 // A kill is done here, inline, because its instant and the counters at that
                 // instant start the timing; starting an instance waits for Consul's first
                 // passing check (a second or two), so it runs beside the sampler.
+                // Caveat: this `?` returns before `load.stop` is set below, so after that
+                // error the detached workers keep calling the gateway until the runtime ends.
                 Some(Action::Kill(label)) => s.kill(label).await?,
                 Some(other) => s.act_beside(other),
             },
@@ -97,6 +106,8 @@ pub async fn run(
 
 /// The loop's state between events.
 struct Sampler {
+    /// Where the stack is: the gateway's metrics port for the scrapes, Consul, the lab directory whose
+    /// `stack.json` names the instances, and the service's Consul name.
     targets: DiscoveryTargets,
     /// The sampler's own client (2 s timeout), apart from the load's (5 s): a slow scrape
     /// must give up long before a slow request of the load would.
@@ -105,6 +116,8 @@ struct Sampler {
     /// Asked for every registration of the service, passing or not: a critical instance
     /// is exactly the one the lesson wants to see.
     consul: Consul,
+    /// Ticks and notes for the screen or the script; a closed channel ends the run at the
+    /// next full sample (see `full_sample`).
     events: mpsc::UnboundedSender<DiscoveryEvent>,
     /// When the load began: the zero of every tick's `elapsed_s`.
     started: Instant,
@@ -154,6 +167,9 @@ impl Sampler {
     }
 
     /// Restart, add or stop, on a task of its own.
+    ///
+    /// Returns at once; the outcome arrives later as a `DiscoveryEvent::Note`. Restarting
+    /// the instance being timed ends its timing here, before the restart starts.
     fn act_beside(&mut self, other: Action) {
         if let (Action::Restart(label), Some(k)) = (&other, self.kill.as_mut())
             && *label == k.report.label
@@ -202,6 +218,10 @@ impl Sampler {
     }
 
     /// The once-a-second part: per-instance rates, totals, the tick itself.
+    ///
+    /// Takes `listed` and `sent` from the caller's reading, so a tick's rows and the kill's
+    /// timing describe the same Consul list and the same gateway scrape. `false` when the
+    /// screen is gone.
     async fn full_sample(
         &mut self,
         listed: &[(Instance, String)],
@@ -275,6 +295,9 @@ async fn act(targets: &DiscoveryTargets, action: &Action) -> anyhow::Result<Stri
 ///
 /// Called on every 100 ms sample until the kill is restarted. Each moment is recorded
 /// once, at the first sample that shows it, so its resolution is one sample.
+///
+/// Needs `listed`, `sent`, `resent` and `failed` from one sample: mixing readings of
+/// different instants would let a call or a failure land on the wrong side of a moment.
 fn time_kill(
     k: &mut KillMark,
     listed: &[(Instance, String)],

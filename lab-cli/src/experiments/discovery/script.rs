@@ -8,6 +8,10 @@ use super::{Action, DiscoveryEvent, DiscoveryTargets, SERVICE, Tick, kill_line, 
 /// The scripted run of `bookstore-lab lesson day35 --no-tui` (and of the test): make sure
 /// there are two instances, load for 3 s, `kill -9` the last one, watch 4 s, restart it,
 /// watch 4 s. Prints a line per second and fails if any request of the load failed.
+///
+/// Returns the run's last tick, the one the lesson's figures are taken from. With one
+/// recorded instance it adds the second through the supervisor, which then keeps it:
+/// the stack has one more user-service instance after the script than before.
 pub async fn script(
     targets: DiscoveryTargets,
     mut print: impl FnMut(String),

@@ -39,6 +39,10 @@ pub struct Item {
 /// Read-only against the stack: it calls every RPC with an empty request (which no
 /// handler can act on) and reads Consul and saved reports, so pressing `v` mid-sale
 /// changes nothing the board is checking.
+///
+/// Fails only when the stack's record (`stack.json`) cannot be read; a missing one is an
+/// empty stack. Everything the stack does wrong, a stopped service or Consul included, is
+/// a red item, not an error.
 pub async fn run(lab_dir: &Path) -> anyhow::Result<Vec<Item>> {
     let state = StackState::load(lab_dir)?.unwrap_or_default();
     // One after the other, not joined: the RPC sweep is a few dozen calls on loopback,

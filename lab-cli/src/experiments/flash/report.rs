@@ -2,6 +2,8 @@
 
 use super::{Phase, Summary, Tick, board::Verdict};
 
+/// One tick as one line of the plain mode's log, for example:
+///
 /// `t= 12s 卖出中 成功 84/s p99 41ms | 下单 18 售罄 9 已付 12 放弃 2 重试 23 重放 3 | 库存 2/4/14 | 看板 ✔✔✔✔✔✔`
 ///
 /// Left to right it answers the lesson's questions in order: is the system serving
@@ -10,6 +12,8 @@ use super::{Phase, Summary, Tick, board::Verdict};
 /// prevented duplicate orders), Redis's available/locked/sold, and the six checks.
 pub fn tick_line(t: &Tick) -> String {
     let c = &t.counts;
+    // The phase says how to read the rest of the line: 追赶中 begins once every shopper is
+    // done and no fault acts, so a … from then on is the stores converging, not traffic.
     let phase = match t.phase {
         Phase::Selling => "卖出中",
         Phase::CatchingUp => "追赶中",
@@ -23,6 +27,8 @@ pub fn tick_line(t: &Tick) -> String {
     format!(
         "t={:>3.0}s {phase} 成功 {:.0}/s p99 {} | 下单 {} 售罄 {} 已付 {} 放弃 {} 重试 {} 重放 {} | 库存 {} | 看板 {marks}",
         t.elapsed_s,
+        // Successes per second, not requests: errors and retries do not count, so a fault
+        // shows as a dip here rather than as busier traffic.
         t.rps,
         // `-`, not 0 ms, in a second without a success: during a MariaDB pause there may be
         // none, and a 0 would read as "fast" exactly when nothing is being served.
@@ -39,7 +45,10 @@ pub fn tick_line(t: &Tick) -> String {
     )
 }
 
-/// ✔ holds, … lagging, ✘ broken, ? unknown.
+/// The one-character mark of a verdict: ✔ holds, … lagging, ✘ broken, ? unknown.
+///
+/// Shared by the tick line, the summary's rows and the TUI's board (`ui::flash`), so a
+/// learner who switches between plain mode and the TUI reads the same symbols.
 ///
 /// Lagging has its own mark because it is not a failure: the point of the board is that
 /// "…" is normal under eventual consistency and only "✘" is a bug.
@@ -57,6 +66,10 @@ pub fn mark(v: &Verdict) -> char {
 /// The shoppers' counts and order_db's counts are printed side by side on purpose: the
 /// client's view ("I saw Paid") and the store's truth ("status = 2") may differ after a
 /// fault, and the difference is the thing to explain, not to hide.
+///
+/// Needs the summary `run` returns once catch-up is over. The lines come in print order:
+/// header, shoppers' counts, order_db's counts, the last give-up's reason (if any), one
+/// line per fault in arrival order, one per check in the board's order, the verdict.
 pub fn summary_lines(s: &Summary) -> Vec<String> {
     let c = &s.last.counts;
     // order_db's own statuses from the final sample: the store's count of paid orders,

@@ -22,6 +22,8 @@ use super::{
 /// `began` is a monotonic `Instant`, not `at_s`: recovery is compared with the `sent`
 /// instants of [`super::shopper::Attempt`], on the same clock.
 struct Timed {
+    /// What every tick and the summary show of the fault: `note` and `restored_ms` are
+    /// filled by `fault_done`, `recovered_ms` and `failed_answers` by `time_faults`.
     record: FaultRecord,
     began: Instant,
 }
@@ -32,6 +34,11 @@ const CATCH_UP: Duration = Duration::from_secs(45);
 
 /// Runs sale `run` until every shopper is done (or `faults` is closed: the learner left),
 /// then waits for catch-up. Faults arrive on `faults` while it runs.
+///
+/// Fails only in set-up (publishing the book, building the board or the HTTP client).
+/// Once the doors are open, a store that stops answering (on the board) or a fault whose
+/// action fails (in the notes) is shown, never returned as an error: the sale runs to
+/// its summary, because the seconds after a failure are what the learner came to see.
 pub async fn run(
     run: u64,
     targets: FlashTargets,
@@ -81,6 +88,10 @@ pub async fn run(
 }
 
 /// Spawns the sale's shoppers over the ramp and returns the instant the doors opened.
+///
+/// Needs the book published and the board built: the first shopper may send its first
+/// request within half a second of the returned instant. Returns without waiting for any
+/// of them; each shopper sleeps its `arrives_after` first, and all of them watch `stop`.
 fn open_doors(
     targets: &FlashTargets,
     params: FlashParams,
@@ -130,7 +141,11 @@ type FaultResults = mpsc::UnboundedReceiver<(usize, anyhow::Result<faults::Done>
 struct Sale {
     /// Tags every event, so a screen can drop the late events of a sale it already left.
     run: u64,
+    /// Where the stack is: the gateway for the shoppers, the stores' URLs for the board,
+    /// the lab directory and MariaDB's URL for the faults' actions.
     targets: FlashTargets,
+    /// The sale as asked for (stock, shoppers, ramp, abandon rate): copied into the
+    /// summary unchanged, so a report always says which sale it describes.
     params: FlashParams,
     /// The fresh book every order of this sale is about (see `open`).
     book: u64,
@@ -153,6 +168,8 @@ struct Sale {
     timed: Vec<Timed>,
     /// Faults still acting; catch-up may not begin while one is.
     running_faults: usize,
+    /// Only ever moves forward, Selling → CatchingUp → Done (see `advance_phase`); every
+    /// tick carries it, so the screen knows when the shoppers' figures stop changing.
     phase: Phase,
     /// When catch-up began: [`CATCH_UP`] is counted from here, not from the sale's start,
     /// so a long sale does not eat into the time the stores get to agree.
@@ -217,6 +234,9 @@ impl Sale {
     }
 
     /// Starts timing `fault` and spawns its action.
+    ///
+    /// Returns at once, so the loop keeps ticking while the action runs; the action's
+    /// result comes back through `done_tx` and ends in `fault_done` with the same index.
     fn inject(&mut self, fault: Fault) {
         let record = FaultRecord {
             label: fault.label(),
@@ -246,6 +266,10 @@ impl Sale {
     }
 
     /// Records the end of fault `idx`'s action and tells the screen.
+    ///
+    /// Each spawned action reports exactly once, so `running_faults` is back at 0 only
+    /// when every action has ended. A task that panicked would never report: the sale
+    /// would stay in Selling for good, since even a closed screen ends it through catch-up.
     fn fault_done(&mut self, idx: usize, result: anyhow::Result<faults::Done>) {
         self.running_faults -= 1;
         let t = &mut self.timed[idx];
@@ -264,6 +288,10 @@ impl Sale {
 
     /// One second of the sale: sample, judge, time the faults, report; the summary once
     /// catch-up is over.
+    ///
+    /// Sends one `Tick` event per call, and `Finished` after the last. A call lasts as
+    /// long as its sample: well under a second with healthy stores, seconds while one is
+    /// paused (the interval then skips the ticks it missed).
     async fn tick(&mut self) -> Option<Summary> {
         let ids = order_ids(&self.tally);
         // While the sample waits on a paused MariaDB (up to 2 s for Redis plus
@@ -332,6 +360,9 @@ impl Sale {
         // confirms and syncer writes still in flight as failures.
         // Holds on every row: an Unknown row (a store not answering) is not
         // settled, so catch-up waits for the stores to answer again.
+        // Only the step into catch-up looks at `running_faults`: a fault injected during
+        // catch-up (from the TUI) does not move the phase back, and catch-up may end while
+        // it still acts, if every row happens to hold.
         let settled = rows.iter().all(|r| r.verdict == Verdict::Holds);
         if self.phase == Phase::CatchingUp
             && (settled || self.catch_up_began.is_some_and(|t| t.elapsed() > CATCH_UP))

@@ -87,16 +87,19 @@ pub async fn script(
 ///
 /// Built before the sale starts: a typo in `BOOKSTORE_FLASH_FAULTS` fails at once, before
 /// a book is published and sixty users are registered for nothing.
+///
+/// Names may repeat (`kill,kill`): each is its own fault, 4 s after the one before, and
+/// the plan comes out in the order it is sent.
 fn plan(
     targets: &FlashTargets,
     params: FlashParams,
     faults: &str,
 ) -> anyhow::Result<Vec<(f64, Fault)>> {
-    // Looked up even when the plan has no `kill`: a stack without any of these four is
-    // not one a flash sale can run on, so the error is right either way.
-    // The first killable service that every checkout passes through.
-    // payment is not in the list: killing it is the relay fault's job, and the script
-    // runs that one separately, timed on the Paid route.
+    // The first killable service that every checkout passes through. payment is not in
+    // the list: killing it is the relay fault's job, and the script runs that one
+    // separately, timed on the Paid route. Looked up even when the plan has no `kill`: a
+    // stack without any of these four is not one a flash sale can run on, so the error is
+    // right either way.
     let victim = ["order", "inventory", "catalog", "user"]
         .into_iter()
         .find(|n| targets.instances.iter().any(|i| i == n))

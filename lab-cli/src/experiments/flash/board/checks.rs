@@ -13,6 +13,11 @@ type Found = (Vec<String>, Vec<String>);
 
 impl Board {
     /// One check: (broken now, lagging differences, why it cannot be judged).
+    ///
+    /// The reason is `Some` when a store the check reads did not answer; broken lines may
+    /// still come with it (Redis alone proved a counter check red), and `judge` lets them
+    /// win. Lagging lines are only candidates: `judge` decides from their age whether
+    /// they are still lag.
     pub(super) fn check(
         &self,
         inv: Invariant,
@@ -111,6 +116,8 @@ impl Board {
 
 /// Units of the sale's book in the orders whose status passes `f`: each order holds one
 /// unit in the sale, but the sum is what the counters are compared with.
+///
+/// Reads order_db's rows only, so it is 0 in a sample where MariaDB did not answer.
 fn quantity(s: &Sample, f: impl Fn(i8) -> bool) -> i64 {
     s.orders.values().filter(|o| f(o.status)).map(|o| o.quantity).sum()
 }
@@ -153,6 +160,9 @@ fn paid_sold_once(s: &Sample) -> Found {
 }
 
 /// No Pending order left past its expiry, no lock held for an order that ended.
+///
+/// Three stores meet here: order_db's statuses and expiries, inventory_db's reservations
+/// still in state 1 (locked), and Redis's `locked` counter.
 fn no_orphan_lock(s: &Sample) -> Found {
     let (mut broken, mut lagging) = (Vec::new(), Vec::new());
     // An order past its expiry plus two sweeps (the lab sweeps every 2 s) that is
@@ -241,6 +251,9 @@ fn payment_backed(s: &Sample) -> Found {
             Some(p) if p.2 != o.total => {
                 broken.push(format!("{}: 金额 {} ≠ 订单总额 {}", p.0, p.2, o.total))
             }
+            // A success whose order is not Paid yet: the relay delivers only after the
+            // payment committed, so lag until the grace. A refund would have moved the
+            // payment to status 4 and out of `ok`, so it never reaches this arm.
             Some(p) if !paid => lagging.push(format!("{}: 成功，订单 {id} 未支付", p.0)),
             None if paid => broken.push(format!("order {id}: 已支付却没有成功的支付")),
             _ => {}

@@ -10,6 +10,12 @@ use super::{Board, GRACE, Invariant, Row, Sample, Verdict};
 impl Board {
     /// The board for one sample: each check's verdict, with lagging differences aged by
     /// their first sighting (see the module docs).
+    ///
+    /// Needs `&mut self` because it is the board's memory: `seen` gains this sample's new
+    /// differences and forgets the resolved ones, `ever` gains its reds. Ages are wall-clock
+    /// time between calls, not a count of calls, so a sample slowed by a paused MariaDB
+    /// ages a difference by the seconds that really passed. One row per check, always in
+    /// `Invariant::ALL`'s order.
     pub fn judge(&mut self, s: &Sample) -> Vec<Row> {
         // One `now` for the whole sample: every difference of this tick is aged against
         // the same instant, so two rows never disagree about when "now" was.

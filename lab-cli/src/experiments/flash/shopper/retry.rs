@@ -14,6 +14,12 @@ use super::{Outcome, Route, STEP_DEADLINE, Shopper, Stop, Tally};
 impl Shopper {
     /// POSTs `body` to `path` until it succeeds, is refused, fails for good or the step's
     /// deadline passes. Returns the answer's JSON.
+    ///
+    /// Every try's answer is logged in `tally` under `route` for the fault timing, and each
+    /// re-send adds to `tally.retries`. `key` is sent unchanged with every try: the caller
+    /// draws it once per checkout, which is what makes re-sending a CreateOrder safe.
+    /// `Stop::Refused` is a 409 that is not ABORTED; `Stop::Failed` a final status, or
+    /// retrying that outlasted `STEP_DEADLINE`.
     pub(super) async fn send(
         &self,
         tally: &Tally,
@@ -109,9 +115,11 @@ impl Shopper {
 enum Retry {
     /// 409 FAILED_PRECONDITION: do not retry; the state says no.
     Refused,
-    /// Retry at once (409 ABORTED: a race inside the service).
+    /// Retry almost at once (409 ABORTED: a race inside the service): after a jittered
+    /// 20 ms, with the backoff restarted from there.
     Now(String),
-    /// Retry with backoff (429, 500, 502, 503, 504, a dead connection).
+    /// Retry with backoff (429, 500, 502, 503, 504, a dead connection): the base wait
+    /// doubles after every retry, up to 1.6 s, and each sleep is jittered around it.
     After(String),
     /// Do not retry (400, 401, 403, 404): the request itself is wrong.
     Final(String),
