@@ -131,15 +131,6 @@ impl StackState {
         format!("{binary}{}", self.consul_suffix)
     }
 
-    /// Nothing recorded. Not a reason to skip the orphan sweep: "no record" may mean a run
-    /// was killed before it wrote its first line, and `up` sweeps on every run anyway.
-    pub fn is_empty(&self) -> bool {
-        self.mysql.is_none()
-            && self.redis.is_none()
-            && self.consul.is_none()
-            && self.services.is_empty()
-    }
-
     /// Every component, infrastructure first, then services in start order. An iterator,
     /// not a new `Vec`: callers (status, up, tests) only walk it once.
     pub fn all(&self) -> impl Iterator<Item = &Component> {
