@@ -195,6 +195,8 @@ async fn sale_path(
         cfg,
         move |op| {
             let mut client = InventoryServiceClient::new(pick(&channels, op));
+            // `op` is the engine's operation index, unique within one run, so `base + op`
+            // is an order id no earlier call of the bench has used (see `order_base`).
             let order_id = base + op;
             let items = vec![StockItem { book_id: BOOK, quantity: 1 }];
             // The reply is decoded and dropped: decoding is part of the call
@@ -243,6 +245,8 @@ fn build_report(
     // The raw script against a do-nothing script on the same client: what decr.lua's own
     // work inside Redis (and its reply) costs on top of one round trip.
     report.ratio_to(EVALSHA, &[RAW_LUA]);
+    // 0.0 when the raw-Lua row was left out (`--only`) or completed nothing: the extra is
+    // then omitted instead of dividing by zero.
     let raw_tps = report.rows.iter().find(|r| r.name == RAW_LUA).map_or(0.0, |r| r.tps);
     for row in report.rows.iter_mut().filter(|r| [DECR, LOCK].contains(&r.name.as_str())) {
         if raw_tps > 0.0 {
@@ -285,6 +289,8 @@ async fn evalsha_noop(cfg: LoadConfig, redis: redis::aio::ConnectionManager) -> 
             // service's `StockStore` does, which is the point of comparing the two rows.
             let (script, mut conn) = (script.clone(), redis.clone());
             async move {
+                // Anything but 1, a Redis error included, is a failure: the script has no
+                // other answer, so a different one means the call did not run it.
                 match script.invoke_async::<_, i64>(&mut conn).await {
                     Ok(1) => Outcome::Success,
                     _ => Outcome::Failed,
@@ -297,6 +303,9 @@ async fn evalsha_noop(cfg: LoadConfig, redis: redis::aio::ConnectionManager) -> 
 }
 
 /// One loadgen run of a race strategy (one unit per purchase).
+///
+/// `Rejected` means "out of stock", which the trillion-unit reset makes impossible on a
+/// speed row: a non-zero `rejected` there points at the reset, not at the strategy.
 ///
 /// The arena calls the strategy's SQL or script straight from this process: what is
 /// timed is one client round trip plus the store's work, with no gRPC or service around
@@ -380,6 +389,9 @@ fn count(list: &[(Strategy, i64)], strategy: Strategy) -> i64 {
 }
 
 /// Restocks the hot book up to [`ROUND_STOCK`] (IncrStock adds at most 10,000 per call).
+///
+/// Read, then add, not atomic: safe only because it runs between rounds, when no worker
+/// is selling. A failed call fails the bench before the round it would have stocked.
 async fn top_up(client: &InventoryServiceClient<Channel>, round: usize) -> anyhow::Result<()> {
     let mut client = client.clone();
     let available = match client.get_stock(GetStockRequest { book_id: BOOK }).await {

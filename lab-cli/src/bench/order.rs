@@ -142,6 +142,9 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
         inventory: connect_channels(graph.inventory, opts.concurrency).await?,
         tokens: Arc::new(shoppers(graph, opts.concurrency).await?),
     };
+    // Once for the whole bench, not per round: with the defaults (5 s rows, 3 rounds) the
+    // LockStock and CreateOrder rows lock some 10⁵ units in all, far below 1.5 million. A
+    // much longer `--duration` could sell books out; the `rejected` column would show it.
     restock(&c.inventory[0]).await?;
     // sqlx's default pool: 10 connections, where order-service runs 20
     // (`db_max_connections`). At 64 workers the insert row therefore queues for a
@@ -258,6 +261,8 @@ async fn shoppers(graph: &Graph, n: usize) -> anyhow::Result<Vec<String>> {
     // One connection for all registrations: they run concurrently over it (HTTP/2
     // streams), and set-up speed does not matter — it is outside every clock.
     let users = UserServiceClient::connect(url(graph.user)).await?;
+    // A one-letter label: `{run}_{i}` must stay within user-service's 32-character
+    // username limit (3–32 of `[A-Za-z0-9_.-]`): 13 characters before the worker index.
     let run = bookstore_stack::testing::unique_name("b");
     let logins = (0..n).map(|i| {
         let mut users = users.clone();
@@ -323,6 +328,9 @@ fn ok_or_failed<T>(r: Result<T, tonic::Status>) -> Outcome {
 }
 
 /// ValidateToken alone: the step every authenticated RPC pays, pure CPU in user-service.
+///
+/// Tokens are taken by `op`, the same rule as the CreateOrder row, so this row validates
+/// the very tokens CreateOrder's calls carry.
 async fn validate_path(cfg: LoadConfig, c: &Clients) -> Summary {
     let (channels, tokens) = (c.user.clone(), c.tokens.clone());
     bookstore_loadgen::run(
@@ -354,6 +362,9 @@ async fn get_book_path(cfg: LoadConfig, c: &Clients) -> Summary {
 
 /// LockStock alone, one unit per call under a fresh order id from `base` upwards (see
 /// the ranges in [`measure`]): the reservation CreateOrder makes, without order-service.
+///
+/// The locks are never confirmed or released: each keeps its unit out of `available` for
+/// the rest of the bench, which is part of what the restock's 30,000 per book is sized for.
 async fn lock_path(cfg: LoadConfig, c: &Clients, base: u64) -> Summary {
     let channels = c.inventory.clone();
     bookstore_loadgen::run(

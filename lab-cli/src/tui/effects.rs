@@ -79,6 +79,8 @@ pub(super) fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &Tx) {
                 let _ = atx.send(action);
             }
         }
+        // Dropping the sender is the whole stop: the runner's action channel closes, it
+        // winds down, and `spawn_experiment` still delivers the events it sends meanwhile.
         Command::StopDiscovery => {
             DISCOVERY.lock().expect("not poisoned").take();
         }
@@ -103,10 +105,12 @@ pub(super) fn execute(cmd: Command, app: &mut App, ctx: &Context, tx: &Tx) {
     }
 }
 
-// The script's environment is read from `stack.json` now (`Context::for_lab`), and it
-// runs from the repository root the lessons were loaded from, exactly as
-// `lessons check --run` runs it.
+// The same repository root and `Context::for_lab` as `lessons check --run`
+// (`lessons/live.rs`), so a block that passes the check runs the same way from the screen.
 /// Runs a lesson command block or a checkpoint check; its outcome is a `ScriptDone`.
+///
+/// Needs no running stack itself: a block that calls a stopped service fails inside the
+/// script, and that failure is the outcome the screen shows.
 fn run_script(purpose: Purpose, script: String, ctx: &Context, tx: &Tx) {
     // The stop handle is stored before the spawn, so a `StopScript` that arrives as the
     // very next event already finds it. A previous handle is replaced (and dropped):
@@ -133,6 +137,9 @@ fn run_script(purpose: Purpose, script: String, ctx: &Context, tx: &Tx) {
 }
 
 /// Starts the Day 30 race against the lab's MariaDB and Redis.
+///
+/// No run id and no stop handle: a race runs to its end on its own, and its events carry
+/// no tag because the screen starts no second race while one runs.
 fn start_race(params: RaceParams, ctx: &Context, tx: &Tx) {
     // The race needs MariaDB and Redis, not the services: it connects to the infra recorded
     // in the lab directory (`try_infra_in`), so it works even when inventory-service is
@@ -232,6 +239,8 @@ fn start_payment(run: u64, scenario: Scenario, setup: Option<Setup>, ctx: &Conte
 /// A failing commit or a cancel on the orders screen, answered as a `Note` of `run`.
 fn order_action(run: u64, cmd: Command, ctx: &Context, tx: &Tx) {
     let tx = tx.clone();
+    // Read from `stack.json` at this key press, not kept from the run's start: a service
+    // restarted on another port by `up` in the meantime is still reached.
     let targets = ctx.order_targets();
     tokio::spawn(async move {
         let result = match (targets, cmd) {
@@ -306,10 +315,10 @@ fn spawn_experiment<T, R, Fut>(
     });
 }
 
-// `wrap` is a plain function pointer: the tuple-variant constructors `Event::Race` and
-// `Event::Cache` *are* functions `fn(RaceEvent) -> Event`, so no closure is needed. The
-// task ends when the experiment drops its sender, which is how the caller knows that
-// every event has been delivered.
+// `wrap` is the variant constructor (`Event::Race`, …). The task ends when the experiment
+// drops its sender, which is how the caller knows that every event has been delivered.
+// Unbounded on both sides: with a bounded channel, a slow frame that let it fill would make
+// the experiment's `send` wait, and stall the very run whose timing it reports.
 /// Re-sends every event of an experiment's own channel as a TUI [`Event`].
 fn forward<T: Send + 'static>(
     mut rx: mpsc::UnboundedReceiver<T>,

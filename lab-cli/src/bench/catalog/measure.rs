@@ -53,6 +53,9 @@ impl Load {
 /// Rounds are interleaved — every path once, then every path again — so a burst of
 /// background load on the machine slows all paths of a round alike, and the median over
 /// rounds discards the unluckiest one.
+///
+/// Only the connect can fail it: a request that fails inside a round is an error counted in
+/// its row, so one bad moment shows in the table instead of discarding every other row.
 pub(super) async fn measure(opts: &BenchOptions, s: &Services) -> anyhow::Result<Report> {
     let load = Load::connect(opts, s).await?;
     // Per path: the loadgen summaries of every round (for medians) and the summed cache
@@ -87,6 +90,9 @@ pub(super) async fn measure(opts: &BenchOptions, s: &Services) -> anyhow::Result
 
 /// Per-path preparation, outside the measured window: invalidate before a cold round,
 /// fill before a warm one.
+///
+/// The no-op paths need neither; every path of a round meets the cache as the previous
+/// path left it, which is why cold and warm rows each set their own state first.
 async fn prepare(path: &str, s: &Services, load: &Load, concurrency: usize) {
     // One INCR makes every list key of the old version unreachable at once: the keys
     // stay in Redis until their TTL, but no reader computes their names any more. That
@@ -109,6 +115,8 @@ async fn run_path(path: &str, s: &Services, load: &Load, salt: u64) -> Summary {
         NOOP_HTTP | HTTP_COLD | HTTP_WARM => {
             over_http(load, format!("http://{}", s.http), path == NOOP_HTTP, salt).await
         }
+        // `PATHS` lists exactly the six above: a path added there without an arm here
+        // panics in the first round, before any row could report a number for it.
         _ => unreachable!("every path is matched above"),
     }
 }
@@ -180,6 +188,8 @@ fn report(
     // the cache facts summed over the rounds, which are counts, not rates.
     let mut report =
         Report::new("catalog", opts.concurrency, opts.duration().as_secs_f64(), opts.runs.max(1));
+    // A path left out by `--only` has no summaries and gets no row: its ratio is then
+    // absent from the table rather than a zero that reads like a measurement.
     for ((path, summaries), c) in
         PATHS.iter().zip(runs).zip(counts).filter(|((_, s), _)| !s.is_empty())
     {

@@ -21,6 +21,7 @@ pub struct HitCounts {
 }
 
 impl HitCounts {
+    /// The four cumulative counts in one scrape of catalog-service's `/metrics`.
     // One scrape, four filtered sums. Reading all four from the *same* scrape matters: from
     // two scrapes, hits and misses would cover slightly different intervals, and the rate
     // could even exceed 100 % for a second.
@@ -38,6 +39,7 @@ impl HitCounts {
         }
     }
 
+    /// What happened between the scrape `o` was read from and this one, field by field.
     // Counter arithmetic: counters only grow, so `now − before` is what happened in between.
     // If the service restarted, the counters restart at 0 and this goes negative for one
     // second; the rate then shows nonsense for one tick rather than hiding the restart.
@@ -75,6 +77,10 @@ pub const FIGURE_KEYS: [&str; 7] = [
 // `db_queries` is the misses: in cache-aside every miss is exactly one query to catalog_db
 // (and every hit is none) — the number the lesson wants learners to see fall.
 /// The cache run's figures: its totals over the whole run and the load's last snapshot.
+///
+/// Two witnesses, on purpose: the hit rates and `db_queries` are the service's counters
+/// (server side), `reads_per_s` and `p99_ms` the load engine's (client side). Callers ask
+/// only once the run has ended (the TUI checks `done`): mid-run totals are still growing.
 pub fn figures(
     total: &HitCounts,
     load: &bookstore_loadgen::Snapshot,

@@ -23,6 +23,10 @@ use crate::experiments::cache::channel;
 // cancel also left a LOCK/RELEASE pair, which must not be mistaken for this one.
 /// `f`: one CreateOrder with `x-lab-fault: fail-commit`. The lock is taken, the commit
 /// fails, the compensation releases it; the note shows both log entries.
+///
+/// Needs a token of the run's shoppers and the run's book. A refused order is part of the
+/// answer (the note), not an error; only a call that cannot be made at all (a service
+/// down, a bad header) returns `Err`.
 pub async fn fail_commit(targets: &OrderTargets, token: &str, book: u64) -> anyhow::Result<String> {
     let mut inv = InventoryServiceClient::new(channel(&targets.inventory).await?);
     let log = async |inv: &mut InventoryServiceClient<Channel>| {
@@ -30,7 +34,8 @@ pub async fn fail_commit(targets: &OrderTargets, token: &str, book: u64) -> anyh
         anyhow::Ok(r.await?.into_inner().logs)
     };
     // The log's newest id before the request: the high-water mark the pair must be
-    // above (see the comment on this function).
+    // above (see the comment on this function). The max of one page is the newest id only
+    // because page 1 holds the newest rows (`ORDER BY id DESC`).
     let before = log(&mut inv).await?.iter().map(|l| l.id).max().unwrap_or(0);
     let mut req = authed(one_unit(book), token)?;
     // Honoured only when order-service runs with `BOOKSTORE_LAB_FAULTS=true`,
@@ -90,6 +95,9 @@ pub async fn fail_commit(targets: &OrderTargets, token: &str, book: u64) -> anyh
 // Cancelled — cancelling twice is a no-op by contract) still reads "Cancelled", and the
 // next sample's counters tell whether the units moved.
 /// `c`: cancels one Pending order as its owner; the stock returns at once.
+///
+/// `token` must be the owner's: anyone else's gets NOT_FOUND, which comes back as `Err`
+/// and is shown as a failed note, the order untouched.
 pub async fn cancel(targets: &OrderTargets, token: &str, order_id: u64) -> anyhow::Result<String> {
     let req = CancelOrderRequest { order_id, reason: "cancelled in the lab".into() };
     let order = OrderServiceClient::new(channel(&targets.order).await?)

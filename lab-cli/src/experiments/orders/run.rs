@@ -20,12 +20,21 @@ use super::{
 use crate::experiments::cache::channel;
 
 /// Wall-clock ms, the unit of the orders' `expires_at` (order_db's clock, same machine).
+///
+/// Not a monotonic `Instant`: the countdown is `expires_at − now`, and only two readings
+/// of the same wall clock can be subtracted. A lab on another machine than the stack would
+/// count down by the two clocks' skew.
 fn unix_now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
 /// Runs setup, the chain, the burst, then watches until no order of the run is Pending
 /// (the sweeper expired or the learner cancelled them all), at most ten minutes.
+///
+/// Events, all tagged `run`, in this order: `Ready`, `Chain`, `Burst`s and one `BurstDone`,
+/// `Watch`es, and `Done` last. An error returns early without `Done` (the TUI's
+/// `spawn_experiment` turns it into `Failed`); what the run made stays behind — the
+/// shoppers, the book and any Pending orders, which the sweeper expires like any others.
 pub async fn run(
     run: u64,
     targets: OrderTargets,
@@ -55,6 +64,9 @@ pub async fn run(
 }
 
 /// The first CreateOrder, alone, and its `server-timing` chain sent to the screen.
+///
+/// A refusal fails the run (`?`): the book is fresh with at least one unit, so a "no"
+/// here is a broken stack, not a result the burst could still explain.
 async fn lone_order(
     run: u64,
     orders: &mut OrderServiceClient<Channel>,
@@ -78,6 +90,10 @@ async fn lone_order(
 }
 
 /// `attempts` CreateOrders at once through the load engine, their counts sent as they come.
+///
+/// Never fails: every answer, errors included, is an outcome the engine counts, so one
+/// UNAVAILABLE shows as "errors 1" next to the created and refused counts instead of
+/// ending the run and hiding them.
 async fn burst(
     run: u64,
     orders: &OrderServiceClient<Channel>,
@@ -115,6 +131,8 @@ async fn burst(
             // watch's per-owner ListOrders sees them all.
             let token = tokens_for_load[i as usize % tokens_for_load.len()].clone();
             async move {
+                // A token that cannot be a header fails this attempt only, counted as an
+                // error like any other, so the burst's totals still add up to `attempts`.
                 let Ok(req) = authed(one_unit(book), &token) else { return Outcome::Failed };
                 // Each attempt is timed by the load engine from before this closure ran to the
                 // answer: the p50/p99 the screen shows are the caller's view of a CreateOrder,
@@ -139,6 +157,9 @@ async fn burst(
 
 /// Samples once a second until nothing of the run is Pending (or the cap, or the screen
 /// is gone).
+///
+/// Reaching the cap is `Ok`, not an error: the last `Watch` already shows which orders
+/// are still Pending, and that list is the evidence of a stuck sweeper.
 async fn watch_until_done(
     run: u64,
     order_ch: &Channel,
@@ -183,6 +204,10 @@ async fn watch_until_done(
 // "locked > pending" (the lock counted, its order already gone from the Pending list)
 // for one sample at most, never as a lasting red line.
 /// One sample: GetStock, and every shopper's Pending and Cancelled orders of the book.
+///
+/// Returns the counters, the Pending orders oldest first and the number of Cancelled
+/// ones; the first failed call fails the whole sample, so a half-read sample (counters
+/// without their orders) is never judged.
 async fn sample(
     order: &Channel,
     inv: &Channel,

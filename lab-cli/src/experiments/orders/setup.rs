@@ -16,6 +16,10 @@ use crate::experiments::cache::channel;
 // orders (as `day31-alice`) never mix into the conservation check.
 /// `n` fresh users, registered and logged in at once (each register is an argon2 hash on
 /// user-service, so doing them together halves the setup on two cores).
+///
+/// Returns one token per shopper, in the order asked. The first failure fails the call,
+/// and the users registered before it stay in user_db: harmless, since their names are
+/// unique and nothing else refers to them.
 pub(crate) async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>> {
     let ch = channel(user).await?;
     // Concurrent, over one channel: user-service runs the argon2 hashes in parallel
@@ -48,6 +52,9 @@ pub(crate) async fn shoppers(user: &str, n: usize) -> anyhow::Result<Vec<String>
 /// Logs in as the lab's admin account (`admin`, made by every `bookstore-lab up`; see
 /// `bookstore_stack::seed::ensure_admin`): publishing needs the admin role, which no
 /// shopper's token carries.
+///
+/// Fails when the admin was never seeded (a user_db made without `up`) or its password was
+/// changed by hand; the error's context names `up` as the way back.
 pub(crate) async fn admin_token(user: &str) -> anyhow::Result<String> {
     use bookstore_stack::seed::{ADMIN_PASSWORD, ADMIN_USERNAME};
     let mut users = UserServiceClient::new(channel(user).await?);
@@ -59,6 +66,9 @@ pub(crate) async fn admin_token(user: &str) -> anyhow::Result<String> {
 // Published as the lab's admin with its opening stock: PublishBook gives the book its
 // units in inventory itself (IncrStock `publish:<id>`), so there is no restock step here.
 /// Publishes a new book with `stock` units (in inventory, through the publish); returns its id.
+///
+/// Needs user-service (the admin's login) and catalog-service; inventory is reached by
+/// catalog itself. The id is all a caller keeps: every later read of the book goes by it.
 pub(crate) async fn fresh_book(user: &str, catalog: &str, stock: u32) -> anyhow::Result<u64> {
     // A fresh admin login per publish: a login costs one argon2 verify, and a token kept
     // across a long TUI session could outlive its two-hour lifetime between two key presses.
@@ -67,6 +77,8 @@ pub(crate) async fn fresh_book(user: &str, catalog: &str, stock: u32) -> anyhow:
     // rejects malformed ones, and a fixed ISBN would collide with the previous run's.
     // Nine random digits make a repeat unlikely over a lab database's life, and a repeat
     // would fail loudly on `uk_books_isbn` rather than hand the run an old, used book.
+    // Digit values 0–9, not ASCII: the check-digit rule works on values, and the string
+    // is built from them below by adding `b'0'`.
     let first12: Vec<u8> =
         [9u8, 7, 8].into_iter().chain((0..9).map(|_| rand::rng().random_range(0..10u8))).collect();
     let check = bookstore_catalog::domain::isbn13_check_digit(&first12);

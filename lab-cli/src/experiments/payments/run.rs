@@ -15,6 +15,7 @@ use super::{
 };
 use crate::experiments::orders::{self, authed};
 
+/// Unix milliseconds now, on the lab's wall clock: the unit of every `Step::at_ms`.
 // The lab's wall clock, in the same unit as the services' timestamps (`due_at`,
 // `created_at`): the timeline mixes both, which is only meaningful because the lab and
 // the stack share one machine and one clock. Across machines the steps would carry skew.
@@ -42,6 +43,8 @@ pub(super) struct Timeline<'a> {
 }
 
 impl<'a> Timeline<'a> {
+    /// Stamps `t0` now: call it right before the first request the timeline is to time,
+    /// since every step's `at_ms` counts from this instant.
     fn start(run: u64, events: &'a mpsc::UnboundedSender<PaymentsEvent>) -> Self {
         Self { run, events, t0: now_ms(), steps: Vec::new() }
     }
@@ -56,6 +59,11 @@ impl<'a> Timeline<'a> {
 }
 
 /// Runs one scenario; makes the shopper and the book first when `setup` is `None`.
+///
+/// Events, all tagged `run`: `Ready` when a set-up was made (or a sold-out book replaced),
+/// the `Step`s as they happen, then `Finished` with the report it also returns. An error
+/// sends nothing more, and what was placed stays: a Pending order is expired by
+/// order-service's sweeper, its unit released like any unpaid order's.
 pub async fn run(
     run: u64,
     targets: PaymentTargets,
@@ -159,6 +167,9 @@ async fn in_stock(
 
 /// CreateOrder for one unit, then CreatePayment for its total: the two calls every
 /// scenario starts with.
+///
+/// Either refusal fails the scenario: `in_stock` made sure of the unit, so a "no" here is
+/// not a payments fact. A failed CreatePayment leaves the order Pending for the sweeper.
 async fn place(
     c: &mut Clients,
     setup: &Setup,
@@ -196,6 +207,10 @@ async fn place(
 }
 
 /// The scenario's fault, right after CreatePayment answered; what it measured on the way.
+///
+/// Returns the callback counts (duplicates only) and the restart's pids (crash only);
+/// the other scenarios return `None` for both, and their verdict judges only the stock
+/// deltas, the statuses and the confirms.
 async fn inject(
     scenario: Scenario,
     targets: &PaymentTargets,

@@ -37,6 +37,8 @@ pub(super) struct Clients {
 }
 
 impl Clients {
+    /// Dials order-, payment- and inventory-service, in that order; the first that does
+    /// not answer fails the call.
     // Eager dials (`cache::channel` connects before it returns, 2 s at most each): a stopped
     // service fails the scenario here, before an order is placed, instead of leaving a
     // Pending order and a locked unit behind a failed CreatePayment.
@@ -64,6 +66,9 @@ impl Clients {
         // book's history grew over a session.
         let req = GetStockLogRequest { book_id: book, page: 1, page_size: 100 };
         let logs = self.inventory.get_stock_log(req).await?.into_inner().logs;
+        // A confirm is logged as type DECR (one that draws on `locked`), so this order's
+        // DECR rows are its confirms; a direct DecrStock under the same order id would
+        // count too, but the lab never makes one.
         let decr = StockLogType::Decr as i32;
         Ok(logs.iter().filter(|l| l.order_id == order_id && l.r#type == decr).count())
     }
@@ -71,6 +76,10 @@ impl Clients {
 
 /// Polls until the payment has settled for good (paid, notified and confirmed, or refunded)
 /// and returns the last answers of QueryPayment, GetOrder and GetStock.
+///
+/// `before` must be read before the order was placed: `sold` is announced and `locked` is
+/// judged against it. Fails after 60 s, or at the first error of order-service or
+/// inventory; payment-service's errors are ridden out, since scenario 3 kills it.
 pub(super) async fn settle(
     c: &mut Clients,
     scenario: Scenario,
@@ -83,7 +92,6 @@ pub(super) async fn settle(
     // Watch until the payment has settled for good: notified (Paid and confirmed) or
     // refunded. 60 s is far beyond the 3 s gateway plus the relay's backoff (capped at
     // 10 s); only a stuck worker reaches it, and the scenario then fails loudly.
-    //
     // Polled every 50 ms over the public RPCs rather than read from payment_db: the lab
     // sees what a client sees (QueryPayment, GetOrder, GetStock), and a step appears at
     // most one poll after it happened. Each change is recorded once, at its first sight,
@@ -157,6 +165,8 @@ impl Seen {
                 PaymentStatus::Success => {
                     "支付 SUCCESS：网关回调生效，同一事务写入 outbox 一行".into()
                 }
+                // The service's reason reads `refunded: <why>`; the step already says
+                // REFUNDED, so only the why is kept.
                 PaymentStatus::Refunded => {
                     format!("支付 REFUNDED：{}", p.reason.trim_start_matches("refunded: "))
                 }
@@ -209,8 +219,8 @@ pub(super) async fn wait_for_confirms(
     order_id: u64,
 ) -> anyhow::Result<usize> {
     // The stock log is written to MySQL from inventory's event stream a moment after the
-    // Redis change; give it a second before counting a missing confirm as missing.
-    // Up to ten waits of 150 ms (1.5 s in all) for the confirm to reach the log;
+    // Redis change, so a missing confirm is counted as missing only after up to ten
+    // waits of 150 ms (1.5 s in all);
     // for the refund (want 0) the first read ends the loop: order-service never asks
     // to confirm a cancelled order, so there is no confirm to wait for.
     let mut confirms = c.confirms(book, order_id).await?;

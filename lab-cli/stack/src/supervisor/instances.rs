@@ -17,6 +17,8 @@ impl Supervisor {
         service: &str,
         opts: &UpOptions,
     ) -> anyhow::Result<Component> {
+        // The lock re-reads `stack.json`, so the numbers taken below include an instance
+        // another terminal added a moment ago, and two `+` presses never pick the same one.
         let _lock = self.lock()?;
         // A base name only: `user-2` names an instance, and "add an instance of user-2"
         // has no meaning.
@@ -54,12 +56,18 @@ impl Supervisor {
             // Alive: returned as it is, so a restart key pressed on a live instance is a
             // no-op instead of a second process fighting for its port.
             Some(c) if probe::running(c) => Ok(c.clone()),
+            // Dead, or not recorded at all (stopped and forgotten): started either way. With
+            // no record there is no port to give back, so it gets one as a new instance does.
             _ => self.start_recorded(spec, instance, opts).await,
         }
     }
 
     /// Starts `instance` and records it at once (the save is the crash-safety rule of
     /// `up`: a pid that is running is a pid in `stack.json`).
+    ///
+    /// The caller holds the directory lock for the whole start, health and Consul waits
+    /// included, so a concurrent `up` waits instead of starting the same instance.
+    /// A start that fails has already stopped its process: nothing runs, nothing is saved.
     async fn start_recorded(
         &mut self,
         spec: &services::ServiceSpec,
@@ -82,11 +90,15 @@ impl Supervisor {
     pub fn kill_instance(&self, instance: &str) -> anyhow::Result<u32> {
         // No directory lock: nothing is recorded or forgotten, and the kill must land at
         // once — waiting behind a slow `up` would move the crash the lesson times.
+        // The state as last loaded, not re-read: if another terminal restarted the
+        // instance meanwhile, the old pid fails `is_ours` below and the kill reports "not
+        // running" rather than guessing at the new process.
         let c = self.state.service(instance).with_context(|| format!("no instance {instance}"))?;
         let pid = c.pid.with_context(|| format!("{instance} was not started by the lab"))?;
         // Checked first: a pid from a stale record may belong to another program by now.
         anyhow::ensure!(process::is_ours(pid, &c.program), "{instance} is not running");
-        // SAFETY: sends a signal to a pid just verified to be our child; no memory is shared.
+        // SAFETY: sends a signal to a pid just checked to run the recorded program (a lab
+        // service of this user, not necessarily our child); no memory is shared.
         if unsafe { libc::kill(pid as i32, libc::SIGKILL) } != 0 {
             return Err(std::io::Error::last_os_error().into());
         }
@@ -95,6 +107,9 @@ impl Supervisor {
 
     /// Stops one instance gracefully (SIGTERM: it deregisters from Consul, then drains) and
     /// forgets it, so the next `up` does not start it again.
+    ///
+    /// Always ends: an instance that ignores SIGTERM is SIGKILLed after 30 s (see
+    /// `process::stop`), and a pid that is no longer ours is forgotten without a signal.
     pub async fn stop_instance(&mut self, instance: &str) -> anyhow::Result<()> {
         let _lock = self.lock()?;
         // Unknown or already forgotten: nothing to do, and no error — stopping is
