@@ -591,6 +591,22 @@ fn a_checkpoint_shows_items_and_the_explanation_at_80x24() {
     insta::assert_snapshot!(screen);
 }
 
+// Proves the page's checkpoint pointer counts the checkpoint's current items only: ids
+// left in progress.json by items a later edit removed (`t2`, `t5` here, where the
+// checkpoint has one task) must not count. Catches the old count of every stored id, which
+// read "已通过 4 项" of a 3-item checkpoint.
+/// The lesson page's checkpoint line counts only the items the checkpoint has now.
+#[test]
+fn the_checkpoint_pointer_ignores_ids_of_removed_items() {
+    let (mut a, _dir) = app_with(&[CHECKPOINT_LESSON]);
+    let stored = a.progress.passed.entry("t0".into()).or_default();
+    stored.extend(["q1", "t2", "t5"].map(String::from));
+    // Re-opened, because the page text (pointer included) is laid out when a lesson opens.
+    a.open_lesson("t0").unwrap();
+    let screen = draw(&a, 80, 24);
+    assert!(screen.contains("3 项，已通过 1 项"), "{screen}");
+}
+
 // Ctrl-C matters because raw mode disables the terminal's SIGINT: without this key
 // handling, the usual way out of a program would do nothing at all.
 /// q and Ctrl-C quit from any screen.

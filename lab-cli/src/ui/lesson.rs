@@ -102,11 +102,18 @@ pub fn prepare(app: &App, id: &str, text: &str) -> String {
             // The TOML itself is for the checkpoint screen; in the page it would read as a wall
             // of `[[question]]` with the answers in plain sight.
             BlockKind::Checkpoint => {
-                let n = blocks::Checkpoint::parse(&b.body).map(|c| c.items().len()).unwrap_or(0);
-                // Counts every id stored for the lesson, including ids of items a later edit
-                // removed (a `t3` of a checkpoint now of three items), so this pointer can
-                // read higher than the checkpoint screen, which counts the current ids only.
-                let passed = app.progress.passed.get(id).map_or(0, |s| s.len());
+                let checkpoint = blocks::Checkpoint::parse(&b.body).ok();
+                let n = checkpoint.as_ref().map_or(0, |c| c.items().len());
+                // Counted over the checkpoint's current ids, as the checkpoint screen counts:
+                // progress.json may still hold ids of items a later edit removed (a `t3` of a
+                // checkpoint now of three items), and counting those read "已通过 4 项" of 3.
+                let passed = (0..n)
+                    .filter(|&i| {
+                        checkpoint
+                            .as_ref()
+                            .is_some_and(|c| app.progress.has_passed(id, &c.item_id(i)))
+                    })
+                    .count();
                 format!(
                     "**检查点**：{n} 项，已通过 {passed} 项 —— 按 `c` 打开，全部通过这一课才算完成。\n"
                 )
