@@ -92,29 +92,7 @@ pub fn render(
     let [lanes_area, note_area] =
         Layout::vertical([Constraint::Length(12), Constraint::Min(0)]).areas(left_area);
 
-    // Precedence: an error outranks everything (a failed race must not say "全部完成"),
-    // then running, then done.
-    let status = if let Some(e) = &race.error {
-        Span::styled(format!("  失败：{e}"), Style::new().fg(Color::Red))
-    } else if race.running {
-        Span::styled("  运行中…", Style::new().fg(Color::Yellow))
-    } else if race.done {
-        Span::styled("  全部完成", Style::new().fg(Color::Green))
-    } else {
-        Span::raw("  按 Enter 开始")
-    };
-    frame.render_widget(
-        Line::from(vec![
-            Span::styled(
-                // The knobs (`params`), not `ran_with`: this line answers "what will Enter run?", while
-                // the lanes below show what did run.
-                format!(" {} ", race.params.describe()),
-                Style::new().add_modifier(Modifier::BOLD),
-            ),
-            status,
-        ]),
-        params_area,
-    );
+    render_status(frame, params_area, race);
 
     // The stock of the run on screen, not of the knobs: the learner may already be
     // adjusting the next run, and the oversell of *this* run must not change under them.
@@ -137,6 +115,49 @@ pub fn render(
     );
     render_chart(frame, chart_area, race);
 
+    render_verdicts(frame, table_area, race);
+    (
+        "Day 30 · 库存扣减竞赛".into(),
+        &[
+            ("Enter", "开始"),
+            ("s/S", "库存"),
+            ("b/B", "买家"),
+            ("t/T", "时长"),
+            ("Esc", "返回"),
+            ("q", "退出"),
+        ],
+    )
+}
+
+/// The params line: the knobs the next Enter will run with, then the run's state.
+fn render_status(frame: &mut Frame, area: Rect, race: &RaceState) {
+    // Precedence: an error outranks everything (a failed race must not say "全部完成"),
+    // then running, then done.
+    let status = if let Some(e) = &race.error {
+        Span::styled(format!("  失败：{e}"), Style::new().fg(Color::Red))
+    } else if race.running {
+        Span::styled("  运行中…", Style::new().fg(Color::Yellow))
+    } else if race.done {
+        Span::styled("  全部完成", Style::new().fg(Color::Green))
+    } else {
+        Span::raw("  按 Enter 开始")
+    };
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled(
+                // The knobs (`params`), not `ran_with`: this line answers "what will Enter run?", while
+                // the lanes below show what did run.
+                format!(" {} ", race.params.describe()),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+            status,
+        ]),
+        area,
+    );
+}
+
+/// The DO/DON'T table of the strategies that finished, or the question to guess before.
+fn render_verdicts(frame: &mut Frame, area: Rect, race: &RaceState) {
     let results = race.results();
     if results.is_empty() {
         frame.render_widget(
@@ -148,7 +169,7 @@ pub fn render(
                  猜一猜：谁会超卖？谁最快？",
             )
             .block(Block::bordered().title(" DO / DON'T ")),
-            table_area,
+            area,
         );
     } else {
         // The verdict colour is the verdict itself (red DON'T, green DO), computed from measured
@@ -199,19 +220,8 @@ pub fn render(
                 .style(Style::new().add_modifier(Modifier::BOLD)),
         )
         .block(Block::bordered().title(" 结论 DO / DON'T（本轮实测） "));
-        frame.render_widget(table, table_area);
+        frame.render_widget(table, area);
     }
-    (
-        "Day 30 · 库存扣减竞赛".into(),
-        &[
-            ("Enter", "开始"),
-            ("s/S", "库存"),
-            ("b/B", "买家"),
-            ("t/T", "时长"),
-            ("Esc", "返回"),
-            ("q", "退出"),
-        ],
-    )
 }
 
 /// The colour and marker of a strategy's lane title, chart line and sell-out mark.

@@ -312,6 +312,28 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
     };
     // Timed from after the lab's pause: the step shows what MySQL took, not the fault.
     trace.push("commit", t.elapsed());
+    let commit = Commit { id, user_id: identity.user_id, key: key.as_deref(), body: &body };
+    answer_commit(ctx, &commit, committed, trace).await
+}
+
+/// What step 5's outcome needs to be answered: the order's id, its shopper, the key and
+/// the canonical basket the request claimed.
+struct Commit<'a> {
+    id: u64,
+    user_id: u64,
+    key: Option<&'a str>,
+    body: &'a str,
+}
+
+/// Step 5's outcome turned into the answer. Each arm leaves the stock either owned by a
+/// committed order or released: never a lock held by no order (DESIGN §4, nothing lost).
+async fn answer_commit(
+    ctx: &Ctx<'_>,
+    c: &Commit<'_>,
+    committed: Result<Option<OrderRow>, Error>,
+    trace: Trace,
+) -> Result<Created, Error> {
+    let Commit { id, user_id, key, body } = *c;
     match committed {
         // The normal end: the order owns the lock, and the intent is gone with the commit.
         Ok(Some(order)) => {
@@ -334,8 +356,8 @@ pub async fn run(ctx: &Ctx<'_>, req: Request<'_>) -> Result<Created, Error> {
             // Our intent's lock is released first: the other order holds its own lock, and
             // ours must not be left behind as a second hold on the same units.
             abandon_or_leave(ctx, id, "duplicate idempotency key").await;
-            let key = key.as_deref().unwrap_or_default();
-            match ctx.store.find_by_key(identity.user_id, key).await? {
+            let key = key.unwrap_or_default();
+            match ctx.store.find_by_key(user_id, key).await? {
                 Some(order) if order.request_body == body => {
                     Ok(Created { order, replayed: true, trace })
                 }
