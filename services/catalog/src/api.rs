@@ -17,11 +17,11 @@ use crate::{
     Error,
     auth::UserClient,
     cache::{Cache, NEGATIVE},
-    domain::{BookId, ListQuery, NewBook, SearchQuery, Stock},
+    domain::{BookId, ListQuery, NewBook, Page, SearchQuery, Stock},
     live_stock::LiveStock,
     singleflight::SingleFlight,
     stats::{CacheKind, Stats},
-    store::Store,
+    store::{BookPage, Store},
 };
 
 /// How long after a write the detail key is deleted a second time (see [`CatalogApi::invalidate_book`]).
@@ -135,19 +135,7 @@ impl CatalogApi {
         q: &ListQuery,
         slot: Option<&Slot>,
     ) -> Result<ListBooksResponse, Status> {
-        self.lead(slot, |known_total| async move {
-            let page = self.store.list(q, known_total).await?;
-            // The applied page and size (defaulted, capped), not the request's: a client
-            // that asked for 10,000 rows reads `page_size: 100` and knows why it got 100.
-            let resp = ListBooksResponse {
-                books: page.books,
-                total: page.total,
-                page: q.page.page,
-                page_size: q.page.size,
-            };
-            Ok((resp, page.total))
-        })
-        .await
+        self.lead(slot, q.page, |known_total| self.store.list(q, known_total)).await
     }
 
     /// What every list or search leader does around its query: look at Redis once more,
@@ -166,18 +154,21 @@ impl CatalogApi {
     async fn lead<M, Fut>(
         &self,
         slot: Option<&Slot>,
+        applied: Page,
         load: impl FnOnce(Option<u64>) -> Fut,
     ) -> Result<M, Status>
     where
-        M: Message + Default,
-        Fut: Future<Output = Result<(M, u64), Status>>,
+        M: PageAnswer,
+        Fut: Future<Output = Result<BookPage, Error>>,
     {
-        let Some(slot) = slot else { return load(None).await.map(|(resp, _)| resp) };
+        let Some(slot) = slot else { return Ok(M::answer(load(None).await?, applied)) };
         let (cached, known_total) = self.cache.get_with_count(&slot.key, &slot.count_key).await;
         if let Some(bytes) = cached {
             return decode(&bytes);
         }
-        let (resp, total) = load(known_total).await?;
+        let page = load(known_total).await?;
+        let total = page.total;
+        let resp = M::answer(page, applied);
         // The page and (if it was counted) its total, written side by side: both are
         // stamped with the version the lookup read, so they retire together.
         let bytes = resp.encode_to_vec();
@@ -219,16 +210,7 @@ impl CatalogApi {
         let flight_key = slot.as_ref().map_or_else(|| format!("nocache:{q:?}"), |s| s.key.clone());
         self.searches
             .run(&flight_key, || {
-                self.lead(slot.as_ref(), |known_total| async move {
-                    let page = self.store.search(&q, known_total).await?;
-                    let resp = SearchBooksResponse {
-                        books: page.books,
-                        total: page.total,
-                        page: q.page.page,
-                        page_size: q.page.size,
-                    };
-                    Ok((resp, page.total))
-                })
+                self.lead(slot.as_ref(), q.page, |known_total| self.store.search(&q, known_total))
             })
             .await
     }
@@ -456,6 +438,27 @@ impl CatalogApi {
 struct Slot {
     key: String,
     count_key: String,
+}
+
+/// A list or search answer built from a store page: both RPCs answer the same four fields,
+/// so one leader ([`CatalogApi::lead`]) builds and caches either.
+///
+/// The applied page and size (defaulted, capped), not the request's: a client that asked
+/// for 10,000 rows reads `page_size: 100` and knows why it got 100.
+trait PageAnswer: Message + Default {
+    fn answer(page: BookPage, applied: Page) -> Self;
+}
+
+impl PageAnswer for ListBooksResponse {
+    fn answer(page: BookPage, applied: Page) -> Self {
+        Self { books: page.books, total: page.total, page: applied.page, page_size: applied.size }
+    }
+}
+
+impl PageAnswer for SearchBooksResponse {
+    fn answer(page: BookPage, applied: Page) -> Self {
+        Self { books: page.books, total: page.total, page: applied.page, page_size: applied.size }
+    }
 }
 
 /// Decodes a cached protobuf message; a corrupt entry is an internal error (logged).
