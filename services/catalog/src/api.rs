@@ -21,7 +21,7 @@ use crate::{
     live_stock::LiveStock,
     singleflight::SingleFlight,
     stats::{CacheKind, Stats},
-    store::{BookPage, Store},
+    store::{BookPage, Filter, Matches, Store},
 };
 
 /// How long after a write the detail key is deleted a second time (see [`CatalogApi::invalidate_book`]).
@@ -47,7 +47,7 @@ const FILL_DEADLINE: Duration = Duration::from_millis(250);
 const _: () = assert!(FILL_DEADLINE.as_millis() < SECOND_DELETE_AFTER.as_millis());
 
 /// The service and its dependencies; cheap to clone (everything inside is shared).
-/// Three single-flight groups, one per kind of value: a list page, a search page and a
+/// Single-flight groups, one per kind of value: a list page, a search page, a
 /// detail (`Option<Book>`, where `None` is "known not to exist"). Errors are carried as
 /// `Status` because they are handed to every waiter, and `Status` can be cloned while a
 /// `sqlx::Error` cannot; the conversion happens once, in the leader.
@@ -62,6 +62,9 @@ pub struct CatalogApi {
     lists: Arc<SingleFlight<ListBooksResponse, Status>>,
     searches: Arc<SingleFlight<SearchBooksResponse, Status>>,
     details: Arc<SingleFlight<Option<Book>, Status>>,
+    /// One more group, below the list and search leaders: a filter's matches (see
+    /// [`CatalogApi::find_matches`]).
+    matches: Arc<SingleFlight<Arc<Matches>, Status>>,
 }
 
 // The inherent methods below return `Result<_, Status>` rather than `Result<_, Error>`:
@@ -88,6 +91,7 @@ impl CatalogApi {
             lists: Default::default(),
             searches: Default::default(),
             details: Default::default(),
+            matches: Default::default(),
         }
     }
 
@@ -106,6 +110,7 @@ impl CatalogApi {
     // lesson:cache-aside:start
     async fn list_books(&self, req: ListBooksRequest) -> Result<ListBooksResponse, Status> {
         let q = ListQuery::parse(&req)?;
+        let filter = Filter::list(&q);
         // Steps 1 and 2 in one round trip: read the version stamp (every list key embeds
         // it, which is what lets a write's single `INCR` invalidate all pages) and the
         // entry for it. A hit is decoded and returned without touching MySQL.
@@ -115,7 +120,10 @@ impl CatalogApi {
             // without Redis there is no cache key to coalesce on, but identical queries
             // should still share one load — this is exactly the moment MySQL is most
             // exposed, since every request now misses.
-            return self.lists.run(&format!("nocache:{q:?}"), || self.load_list(&q, None)).await;
+            return self
+                .lists
+                .run(&format!("nocache:{q:?}"), || self.lead(None, &filter, q.page))
+                .await;
         };
         if let Some(bytes) = found.value {
             self.stats.cache(CacheKind::List, true);
@@ -124,61 +132,62 @@ impl CatalogApi {
         // Step 3: a miss. The key itself is the single-flight key: requests for the same
         // page coalesce, requests for different pages proceed in parallel.
         self.stats.cache(CacheKind::List, false);
-        let slot = Slot { count_key: self.cache.list_count_key(found.version, &q), key: found.key };
-        self.lists.run(&slot.key, || self.load_list(&q, Some(&slot))).await
+        let matches_key = self.cache.list_matches_key(found.version, &q);
+        let slot = Slot { matches_key, key: found.key };
+        self.lists.run(&slot.key, || self.lead(Some(&slot), &filter, q.page)).await
     }
 
-    /// The single-flight leader's load of a list page: MySQL, told the filter's total when
-    /// the cache knows it (see [`CatalogApi::lead`] for the re-check and the fill).
-    async fn load_list(
-        &self,
-        q: &ListQuery,
-        slot: Option<&Slot>,
-    ) -> Result<ListBooksResponse, Status> {
-        self.lead(slot, q.page, |known_total| self.store.list(q, known_total)).await
-    }
-
-    /// What every list or search leader does around its query: look at Redis once more,
-    /// query MySQL, fill the cache.
+    /// What every list or search leader does: look at Redis once more, read the page from
+    /// MySQL, fill the cache.
     ///
     /// Why look again: a request that missed a moment ago may reach single-flight just
     /// *after* the previous leader finished and left. Without this second GET it would
     /// start a second query for a key that is now cached. The same round trip reads the
-    /// filter's cached total, which `load` passes to the store so the statement need not
-    /// count (and the new total is cached when it had to).
+    /// filter's cached matches at this page's offset: when they are there, the page costs
+    /// 20 primary-key reads and no scan ([`Store::page_from`]).
     ///
     /// `slot` is `None` when Redis is down: the load then neither re-checks nor fills the
     /// cache, it only answers. If the query fails, the error goes to every waiter and
     /// *nothing* is cached: caching an error would turn a one-second database hiccup into
     /// five minutes of failures.
-    async fn lead<M, Fut>(
+    async fn lead<M: PageAnswer>(
         &self,
         slot: Option<&Slot>,
+        filter: &Filter,
         applied: Page,
-        load: impl FnOnce(Option<u64>) -> Fut,
-    ) -> Result<M, Status>
-    where
-        M: PageAnswer,
-        Fut: Future<Output = Result<BookPage, Error>>,
-    {
-        let Some(slot) = slot else { return Ok(M::answer(load(None).await?, applied)) };
-        let (cached, known_total) = self.cache.get_with_count(&slot.key, &slot.count_key).await;
+    ) -> Result<M, Status> {
+        let Some(slot) = slot else {
+            return Ok(M::answer(self.store.page(filter, applied, None).await?, applied));
+        };
+        let (cached, ids) =
+            self.cache.get_with_matches(&slot.key, &slot.matches_key, applied).await;
         if let Some(bytes) = cached {
             return decode(&bytes);
         }
-        let page = load(known_total).await?;
-        let total = page.total;
-        let resp = M::answer(page, applied);
-        // The page and (if it was counted) its total, written side by side: both are
-        // stamped with the version the lookup read, so they retire together.
-        let bytes = resp.encode_to_vec();
-        let fill_page = self.cache.put(&slot.key, &bytes, self.cache.ttls.list);
-        if known_total.is_none() {
-            tokio::join!(fill_page, self.cache.put_count(&slot.count_key, total));
-        } else {
-            fill_page.await;
-        }
+        let ids = match ids {
+            Some(ids) => ids,
+            None => self.find_matches(filter, &slot.matches_key).await?.page(applied),
+        };
+        let resp = M::answer(self.store.page_from(filter, applied, ids).await?, applied);
+        self.cache.put(&slot.key, &resp.encode_to_vec(), self.cache.ttls.list).await;
         Ok(resp)
+    }
+
+    /// A filter's matches from MySQL, cached for every page after this one; one scan per
+    /// filter, order and version, however many pages miss at once.
+    ///
+    /// Single-flight again, one level down: the first moments after a write are when many
+    /// *different* pages of one filter miss together (page 1 and 2 of "rust", by price and
+    /// by title), and each page's leader would otherwise run the same scan. Keyed by the
+    /// matches key, so pages of one filter and order share it and nothing else does.
+    async fn find_matches(&self, filter: &Filter, key: &str) -> Result<Arc<Matches>, Status> {
+        self.matches
+            .run(key, || async {
+                let found = Arc::new(self.store.matches(filter).await?);
+                self.cache.put_matches(key, &found).await;
+                Ok(found)
+            })
+            .await
     }
     // lesson:cache-aside:end
 
@@ -190,6 +199,7 @@ impl CatalogApi {
     /// new books searchable at once.
     async fn search_books(&self, req: SearchBooksRequest) -> Result<SearchBooksResponse, Status> {
         let q = SearchQuery::parse(&req)?;
+        let filter = Filter::search(&q);
         let lookup = self.cache.versioned_get(|v| self.cache.search_key(v, &q)).await;
         let slot = match lookup {
             Some(found) => {
@@ -198,8 +208,8 @@ impl CatalogApi {
                     return decode(&bytes);
                 }
                 self.stats.cache(CacheKind::Search, false);
-                let count_key = self.cache.search_count_key(found.version, &q);
-                Some(Slot { key: found.key, count_key })
+                let matches_key = self.cache.search_matches_key(found.version, &q);
+                Some(Slot { key: found.key, matches_key })
             }
             None => None,
         };
@@ -208,11 +218,7 @@ impl CatalogApi {
         // The same `nocache:` prefix as lists, but another flight group (`searches`), so a
         // search and a list whose Debug forms happened to match could still not share a load.
         let flight_key = slot.as_ref().map_or_else(|| format!("nocache:{q:?}"), |s| s.key.clone());
-        self.searches
-            .run(&flight_key, || {
-                self.lead(slot.as_ref(), q.page, |known_total| self.store.search(&q, known_total))
-            })
-            .await
+        self.searches.run(&flight_key, || self.lead(slot.as_ref(), &filter, q.page)).await
     }
 
     /// GetBook: cache-aside with negative entries for ids that do not exist.
@@ -434,10 +440,10 @@ impl CatalogApi {
 }
 
 /// Where a list or search leader finds and leaves its answer: the page's key and its
-/// filter's count key, both of the list version the lookup read.
+/// filter's matches key, both of the list version the lookup read.
 struct Slot {
     key: String,
-    count_key: String,
+    matches_key: String,
 }
 
 /// A list or search answer built from a store page: both RPCs answer the same four fields,

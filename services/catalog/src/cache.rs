@@ -52,7 +52,7 @@
 //! | `{prefix}catalog:list:version` | an integer, `INCR`ed by every write | none: it must outlive every key stamped with it |
 //! | `{prefix}catalog:list:v42:p2:n20:price:ASC:k=rust` | protobuf `ListBooksResponse` | 300 s ± 10 % |
 //! | `{prefix}catalog:search:v42:p1:n20:q=100%` | protobuf `SearchBooksResponse` | 300 s ± 10 % |
-//! | `{prefix}catalog:count:v42:list:k=rust` | decimal text: how many books match | 300 s ± 10 % |
+//! | `{prefix}catalog:ids:v42:list:price:ASC:k=rust` | total, count, then the ids in that order (big-endian `u64`s) | 300 s ± 10 % |
 //! | `{prefix}catalog:book:7` | protobuf `Book` | 3600 s ± 10 % |
 //! | `{prefix}catalog:book:999999` | empty string = "no such book" | 60 s ± 10 % |
 //!
@@ -93,7 +93,17 @@ use std::{
 use rand::Rng;
 use redis::{AsyncCommands, aio::ConnectionManager};
 
-use crate::domain::{BookId, ListQuery, SearchQuery};
+use crate::{
+    domain::{BookId, ListQuery, Page, SearchQuery},
+    store::{Matches, PageIds},
+};
+
+/// Bytes before the first id of a matches value: the total and the stored count.
+const HEADER: u64 = 16;
+
+/// The replies of [`Cache::get_with_matches`]'s pipeline: the page (or nil), then the two
+/// `GETRANGE`s of the matches value (empty strings when it is missing).
+type PageAndMatches = (Option<Vec<u8>>, Vec<u8>, Vec<u8>);
 
 // A limit of this design, said plainly: a *single* very hot key (page 1, newest first)
 // lives on one Redis node. At tens of thousands of requests per second on one key, the
@@ -246,28 +256,33 @@ impl Cache {
         )
     }
 
-    /// `…catalog:count:v{version}:list:k={keyword}` — how many books a ListBooks keyword
-    /// matches (`k=` for the unfiltered list), under the same version as the pages.
+    /// `…catalog:ids:v{version}:list:{sort}:{dir}:k={keyword}` — a ListBooks filter's
+    /// matches in one order: their total and ids ([`Matches`]), under the pages' version.
     ///
-    /// Why the total gets a key of its own: every page and sort of one filter shares it,
-    /// but while it lived only inside each page's value, every page's miss counted the
-    /// matches again. Counting is what makes a miss expensive: with a keyword,
-    /// `COUNT(*) OVER ()` makes the statement read *every* match before `LIMIT` may stop
-    /// (page 1 of a keyword needs only its first 20); unfiltered, a `COUNT(*)` over the
-    /// whole table rides along with every page. With the total known, a page is a bare
-    /// `LIMIT` that stops at its last row, and a page past the end needs no statement.
+    /// Why the matches get a key of their own: every page of one filter and sort is a
+    /// slice of them, but while each page's miss ran its own statement, every miss scanned
+    /// the table for `LIKE '%kw%'` again, and every page also counted the matches again.
+    /// With the ids cached, a page's miss is 20 primary-key reads, and a page past the end
+    /// needs no statement at all.
     ///
-    /// Sort and page are not in the key: they reorder the matches, they do not change how
-    /// many there are. The version is, for the reason pages carry it: a publish changes
-    /// the count, and its `INCR` must retire the old one with the old pages.
-    pub fn list_count_key(&self, version: u64, q: &ListQuery) -> String {
-        format!("{}catalog:count:v{version}:list:k={}", self.prefix, q.keyword)
+    /// Sort and direction are in the key, the page is not: the pages of one order share
+    /// the ids, another order has other ids. The version is, for the reason pages carry
+    /// it: a publish changes the matches, and its `INCR` retires the old ones with the old
+    /// pages.
+    pub fn list_matches_key(&self, version: u64, q: &ListQuery) -> String {
+        format!(
+            "{}catalog:ids:v{version}:list:{}:{}:k={}",
+            self.prefix,
+            q.sort.column(),
+            q.direction.sql(),
+            q.keyword
+        )
     }
 
-    /// The count of a SearchBooks text: its own `search` namespace, because a search also
-    /// matches ISBNs and so counts differently from a ListBooks keyword of the same text.
-    pub fn search_count_key(&self, version: u64, q: &SearchQuery) -> String {
-        format!("{}catalog:count:v{version}:search:q={}", self.prefix, q.text)
+    /// The matches of a SearchBooks text: its own `search` namespace, because a search also
+    /// matches ISBNs and so finds other books than a ListBooks keyword of the same text.
+    pub fn search_matches_key(&self, version: u64, q: &SearchQuery) -> String {
+        format!("{}catalog:ids:v{version}:search:q={}", self.prefix, q.text)
     }
 
     /// `…catalog:book:{id}`: one key per book, deleted by every write to that book.
@@ -295,34 +310,60 @@ impl Cache {
         }
     }
 
-    /// A single-flight leader's second look at its page, together with the filter's
-    /// cached total, in one pipelined round trip: `(page bytes, total)`, each `None` on a
-    /// miss or a Redis error (logged; the leader then loads as if both missed).
+    /// A single-flight leader's second look at its page, together with what the filter's
+    /// cached matches say of this page, in one pipelined round trip: `(page bytes, ids)`,
+    /// each `None` on a miss or a Redis error (logged; the leader then loads as if both
+    /// missed).
     ///
-    /// The total is stored as decimal text, so `redis-cli GET` shows it as it is; a value
-    /// that does not parse counts as missing, never as 0 — a wrong 0 would make every
-    /// page of the filter look past the end.
-    pub async fn get_with_count(
+    /// The matches are read with two `GETRANGE`s — the header and the page's slice — not
+    /// one `GET`: the value is up to 40 KB, and a page needs 8 bytes per book of it. That is
+    /// what the fixed-width layout (see [`Cache::put_matches`]) is for.
+    pub async fn get_with_matches(
         &self,
         key: &str,
-        count_key: &str,
-    ) -> (Option<Vec<u8>>, Option<u64>) {
+        matches_key: &str,
+        page: Page,
+    ) -> (Option<Vec<u8>>, Option<PageIds>) {
         let mut conn = self.conn.clone();
-        let reply: redis::RedisResult<(Option<Vec<u8>>, Option<String>)> =
-            redis::pipe().get(key).get(count_key).query_async(&mut conn).await;
+        // Byte range of the page's ids; GETRANGE's end is inclusive. A range beyond the
+        // value's end returns what exists (possibly nothing), which `PageIds` reads as
+        // "not stored".
+        let first = HEADER + page.offset() * 8;
+        let last = first + u64::from(page.size) * 8 - 1;
+        let (first, last) = (
+            isize::try_from(first).unwrap_or(isize::MAX),
+            isize::try_from(last).unwrap_or(isize::MAX),
+        );
+        let reply: redis::RedisResult<PageAndMatches> = redis::pipe()
+            .get(key)
+            .getrange(matches_key, 0, HEADER as isize - 1)
+            .getrange(matches_key, first, last)
+            .query_async(&mut conn)
+            .await;
         match reply {
-            Ok((page, total)) => (page, total.and_then(|t| t.parse().ok())),
+            Ok((cached, header, slice)) => (cached, decode_matches(&header, &slice, page)),
             Err(e) => {
-                tracing::warn!(error = %e, key, "redis GET page and count failed; treating as misses");
+                tracing::warn!(error = %e, key, "redis GET page and matches failed; treating as misses");
                 (None, None)
             }
         }
     }
 
-    /// Caches a filter's total under `count_key`, with the list TTL: a count lives exactly
-    /// as long as the pages it belongs to.
-    pub async fn put_count(&self, count_key: &str, total: u64) {
-        self.put(count_key, total.to_string().as_bytes(), self.ttls.list).await;
+    /// Caches a filter's matches under `matches_key`, with the list TTL: they live exactly
+    /// as long as the pages they belong to.
+    ///
+    /// Layout, all big-endian `u64`: the total, how many ids are stored, then the ids. Fixed
+    /// width, so the ids of page *p* sit at a computable offset and one `GETRANGE` fetches
+    /// them. ❌ DON'T store them as JSON or a comma list: a reader would have to fetch and
+    /// parse all 5,000 to use 20.
+    pub async fn put_matches(&self, matches_key: &str, m: &Matches) {
+        let mut value = Vec::with_capacity(HEADER as usize + m.ids.len() * 8);
+        value.extend_from_slice(&m.total.to_be_bytes());
+        value.extend_from_slice(&(m.ids.len() as u64).to_be_bytes());
+        for id in &m.ids {
+            value.extend_from_slice(&id.to_be_bytes());
+        }
+        self.put(matches_key, &value, self.ttls.list).await;
     }
 
     /// `SET key value EX ttl±10%`. A failure is logged and ignored: the answer was
@@ -360,5 +401,42 @@ impl Cache {
         if let Err(e) = conn.del::<_, ()>(key).await {
             tracing::error!(error = %e, key, "redis DEL failed; entry stays stale until TTL");
         }
+    }
+}
+
+/// Reads what a matches value says of one page: its `header` and the page's `slice`, as
+/// [`Cache::get_with_matches`] fetched them.
+///
+/// A missing key reads as two empty strings (GETRANGE's answer for no key): `None`, a
+/// miss. So does a header of the wrong length — a value this code did not write is not
+/// trusted to say where a page's ids are.
+fn decode_matches(header: &[u8], slice: &[u8], page: Page) -> Option<PageIds> {
+    let word = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8-byte chunk"));
+    if header.len() != HEADER as usize || !slice.len().is_multiple_of(8) {
+        return None;
+    }
+    let (total, stored) = (word(&header[..8]), word(&header[8..]));
+    let ids: Vec<u64> = slice.chunks_exact(8).map(word).collect();
+    Some(PageIds::new(total, stored, page, &ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(ws: &[u64]) -> Vec<u8> {
+        ws.iter().flat_map(|w| w.to_be_bytes()).collect()
+    }
+
+    /// The GETRANGE replies decode to the page's ids; a missing key (two empty strings) or
+    /// a value of another layout is a miss, never a page of wrong ids.
+    #[test]
+    fn a_matches_value_is_read_back_by_range_or_not_at_all() {
+        let page = Page { page: 2, size: 2 };
+        let got = decode_matches(&words(&[5, 5]), &words(&[30, 40]), page).unwrap();
+        assert_eq!((got.total, got.ids), (5, Some(vec![30, 40])));
+        assert!(decode_matches(b"", b"", page).is_none(), "a missing key is a miss");
+        assert!(decode_matches(b"12", b"", page).is_none(), "decimal text is not the layout");
+        assert!(decode_matches(&words(&[5, 5]), b"odd", page).is_none());
     }
 }

@@ -1,5 +1,5 @@
 //! The `books` table: SQL only. Every statement is counted in [`Stats`], which is how the
-//! tests prove "500 concurrent reads → 1 query" instead of assuming it.
+//! tests prove "500 concurrent reads → 1 load" instead of assuming it.
 //!
 //! ## Which index serves which query
 //!
@@ -9,6 +9,10 @@
 //! | `price` | `idx_books_price` | the same |
 //! | `title` | `idx_books_title` | the same |
 //! | any, with a keyword | none: `LIKE '%kw%'` cannot seek | scan all rows, filter, sort |
+//!
+//! Those are the costs of [`Store::page`] and of [`Store::matches`], which runs the same
+//! statement without `OFFSET` once per filter and order, so that the cache can hold the
+//! ids; with them cached, any page is 20 primary-key reads ([`Store::page_from`]).
 //!
 //! A B-tree index can answer `LIKE 'rust%'` (a prefix) but not `LIKE '%rust%'`: the
 //! wildcard in front means the match may start anywhere, so every row must be read. That
@@ -159,14 +163,112 @@ pub struct BookPage {
     pub total: u64,
 }
 
-/// Which page of a filter's matches to fetch, in which order, and the filter's total if
-/// the cache already knows it (then nothing is counted).
-#[derive(Clone, Copy)]
-struct Paging {
+/// How many ids of a filter's matches one cache entry holds (40 KB at 8 bytes an id).
+///
+/// The bound is what keeps the entry cheap for a filter that matches a million books:
+/// pages up to 5,000 matches deep (250 pages of 20) are answered from the ids, deeper
+/// ones fall back to the index walk with the total the entry still knows. The bench's
+/// catalogue (5,000 books) fits whole, unfiltered lists included.
+pub const MATCH_IDS_CAP: usize = 5_000;
+
+/// What a list or search asks for, except its page: which books, in which order.
+///
+/// One value for both RPCs, so the store has one page statement, one ids statement and
+/// one cache shape for both; [`Filter::list`] and [`Filter::search`] say how each RPC's
+/// query maps onto it.
+pub struct Filter {
+    /// Names the statements in `catalog_db_queries_total{query}`: `list` or `search`.
+    label: &'static str,
+    /// The escaped `LIKE` pattern, or `None` for "every book".
+    pattern: Option<String>,
+    /// The columns the pattern is matched against.
+    columns: &'static [&'static str],
     sort: SortKey,
     direction: Direction,
-    page: Page,
-    known_total: Option<u64>,
+}
+
+impl Filter {
+    /// ListBooks: a keyword matched in title or author (none: every book), the asked sort.
+    pub fn list(q: &ListQuery) -> Self {
+        Self {
+            label: "list",
+            pattern: (!q.keyword.is_empty()).then(|| like_contains(&q.keyword)),
+            columns: &["title", "author"],
+            sort: q.sort,
+            direction: q.direction,
+        }
+    }
+
+    /// SearchBooks: title, author and ISBN, newest first. (Week 7 replaces this with a
+    /// search engine: `LIKE '%x%'` cannot use an index and scans every row.)
+    ///
+    /// ISBN is matched with the same `LIKE`, so searching `978711` finds books by ISBN
+    /// prefix (and anywhere inside it); the digits-only normalisation of stored ISBNs
+    /// means a search with hyphens would not match — a known limit of LIKE-based search.
+    pub fn search(q: &SearchQuery) -> Self {
+        Self {
+            label: "search",
+            pattern: Some(like_contains(&q.text)),
+            columns: &["title", "author", "isbn"],
+            sort: SortKey::CreatedAt,
+            direction: Direction::Desc,
+        }
+    }
+
+    /// The `ORDER BY` list, its columns qualified by `table` (`""` or `"b."`).
+    ///
+    /// Column and direction are interpolated into the SQL text (ORDER BY cannot take bind
+    /// parameters); they are `&'static str` returned by closed enums, so no user byte can
+    /// reach this part of the statement. The `id` tie-break makes the order total: without
+    /// it, books with equal prices could swap places between page 1 and page 2, and one
+    /// would be shown twice — or, with cached ids, never.
+    fn order_by(&self, table: &str) -> String {
+        let (col, dir) = (self.sort.column(), self.direction.sql());
+        format!("{table}{col} {dir}, {table}id {dir}")
+    }
+}
+
+/// A filter's total and the ids of its first [`MATCH_IDS_CAP`] matches, in its order.
+///
+/// The answer to a query *without* its `LIMIT`, reduced to ids: every page of the filter
+/// is a slice of it, so one scan serves them all (see [`Store::matches`]).
+pub struct Matches {
+    pub total: u64,
+    pub ids: Vec<u64>,
+}
+
+impl Matches {
+    /// The slice of these matches that `page` shows (see [`PageIds`]).
+    pub fn page(&self, page: Page) -> PageIds {
+        let start = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        let end = start.saturating_add(page.size as usize);
+        let slice = self.ids.get(start..end.min(self.ids.len())).unwrap_or_default();
+        PageIds::new(self.total, self.ids.len() as u64, page, slice)
+    }
+}
+
+/// What one page needs of a filter's [`Matches`]: the total, and the page's ids if the
+/// stored ids cover it.
+///
+/// `ids` is `None` when the page lies (even partly) beyond the stored ids of a filter
+/// with more than [`MATCH_IDS_CAP`] matches: the page is then read the old way, with the
+/// total already known. `Some(empty)` is a page past the end: no statement at all.
+pub struct PageIds {
+    pub total: u64,
+    pub ids: Option<Vec<u64>>,
+}
+
+impl PageIds {
+    /// Decides coverage from the total, how many ids are stored, and the stored ids found
+    /// at the page's offset (short or empty where they ran out).
+    pub fn new(total: u64, stored: u64, page: Page, slice: &[u64]) -> Self {
+        let end = page.offset() + u64::from(page.size);
+        // Covered: the whole page is inside the stored ids, or the ids are all of the
+        // matches (then a short or empty slice is simply the last or a past-the-end page).
+        let covered = end <= stored || stored == total;
+        let ids = covered.then(|| slice.to_vec());
+        Self { total, ids }
+    }
 }
 
 /// The table, with its query counter.
@@ -187,7 +289,7 @@ impl Store {
         Self { pool, stats }
     }
 
-    /// A page, optionally filtered by keyword (title or author, matched literally).
+    /// One page of a [`Filter`]'s books, in a total order, with the total of all matches.
     ///
     /// One statement returns both the rows and the total, so one cache miss is one query
     /// (the tests count it). How it is shaped decides what a cold cache costs; measured
@@ -218,47 +320,19 @@ impl Store {
     /// ✅ DO read `EXPLAIN` before caching around a slow query: the cache hides the cost
     /// until the day it is cold, which is the day the database can least afford it.
     ///
-    /// `known_total` is the filter's total when the cache had it (see
-    /// [`Cache::list_count_key`](crate::cache::Cache::list_count_key)): the statement then
+    /// `known_total` is the filter's total when the cache had it: the statement then
     /// leaves the counting out, and a page past the end is answered without one.
-    pub async fn list(&self, q: &ListQuery, known_total: Option<u64>) -> Result<BookPage, Error> {
-        let filter = (!q.keyword.is_empty()).then(|| like_contains(&q.keyword));
-        let page = Paging { sort: q.sort, direction: q.direction, page: q.page, known_total };
-        self.page_of("list", filter.as_deref(), &["title", "author"], page).await
-    }
-
-    /// SearchBooks: LIKE over title, author and ISBN, newest first. (Week 7 replaces this
-    /// with a search engine: `LIKE '%x%'` cannot use an index and scans every row.)
     ///
-    /// ISBN is matched with the same `LIKE`, so searching `978711` finds books by ISBN
-    /// prefix (and anywhere inside it); the digits-only normalisation of stored ISBNs
-    /// means a search with hyphens would not match — a known limit of LIKE-based search.
-    pub async fn search(
+    /// With the cache up, this statement is the fallback: [`Store::page_from`] reads a
+    /// page by its ids when the filter's [`Matches`] cover it, which every page of the
+    /// bench's catalogue is. It is what answers when Redis is down, and pages deeper than
+    /// [`MATCH_IDS_CAP`].
+    pub async fn page(
         &self,
-        q: &SearchQuery,
+        filter: &Filter,
+        page: Page,
         known_total: Option<u64>,
     ) -> Result<BookPage, Error> {
-        let pattern = like_contains(&q.text);
-        let page = Paging {
-            sort: SortKey::CreatedAt,
-            direction: Direction::Desc,
-            page: q.page,
-            known_total,
-        };
-        self.page_of("search", Some(&pattern), &["title", "author", "isbn"], page).await
-    }
-
-    /// One page of books matching `pattern` (a LIKE pattern over `columns`, or none), in
-    /// a total order, with the total of all matches: the statement shape `list` explains.
-    /// `label` names the query in the `catalog_db_queries_total` counter.
-    async fn page_of(
-        &self,
-        label: &'static str,
-        pattern: Option<&str>,
-        columns: &[&str],
-        paging: Paging,
-    ) -> Result<BookPage, Error> {
-        let Paging { sort, direction, page, known_total } = paging;
         // A known total answers a page past the end by itself: asking MySQL would scan
         // every match only to return none of them.
         if let Some(total) = known_total
@@ -266,16 +340,12 @@ impl Store {
         {
             return Ok(BookPage { books: Vec::new(), total });
         }
-        // These two strings are interpolated into the SQL text (ORDER BY cannot take bind
-        // parameters); they are `&'static str` returned by closed enums, so no user byte
-        // can reach this part of the statement. The `id` tie-break makes the order total:
-        // without it, books with equal prices could swap places between page 1 and page 2,
-        // and one would be shown twice.
-        let (col, dir) = (sort.column(), direction.sql());
+        let Filter { label, ref pattern, columns, .. } = *filter;
+        let pattern = pattern.as_deref();
         // Outer query first: the 20 rows by primary key, then re-sorted, because a derived
         // table has no order of its own (sorting 20 rows is free).
         let mut sql = QueryBuilder::new(format!("SELECT {PAGE_COLUMNS}, "));
-        // Where the total comes from (see `list`) when the cache does not know it: counted
+        // Where the total comes from (see above) when the cache does not know it: counted
         // by the inner scan when a filter makes it read every row anyway, by a separate
         // index-only COUNT otherwise.
         let inner_total = match (known_total, pattern) {
@@ -298,12 +368,14 @@ impl Store {
         };
         sql.push(format!(" AS total FROM (SELECT id{inner_total} FROM books"));
         push_filter(&mut sql, pattern, columns);
-        sql.push(format!(" ORDER BY {col} {dir}, id {dir} LIMIT "));
+        let order = filter.order_by("");
+        sql.push(format!(" ORDER BY {order} LIMIT "));
         sql.push_bind(page.size);
         sql.push(" OFFSET ");
         sql.push_bind(page.offset());
         sql.push(format!(
-            ") AS p JOIN books AS b ON b.id = p.id ORDER BY b.{col} {dir}, b.id {dir}"
+            ") AS p JOIN books AS b ON b.id = p.id ORDER BY {}",
+            filter.order_by("b.")
         ));
 
         // Counted before it runs: a failed query still reached MySQL.
@@ -321,6 +393,69 @@ impl Store {
         };
         Ok(BookPage { books: rows.into_iter().map(|r| r.book.into()).collect(), total })
     }
+
+    // lesson:match-ids:start
+    /// Every match of `filter` as ids, in its order (the first [`MATCH_IDS_CAP`]), and
+    /// their total: the query of [`Store::page`] without its `OFFSET`, one statement.
+    ///
+    /// Why a cache miss should ask for *all* the ids: with a keyword, every page's own
+    /// statement scans the whole table for `LIKE '%kw%'` (5–8 ms on the bench's 5,000
+    /// books, alone; 13 ms median under its 64 cold readers), only to keep 20 of the
+    /// matches. This statement pays that scan once per filter, sort and list version;
+    /// every page after it is 20 primary-key reads ([`Store::page_from`]). Unfiltered, it
+    /// walks the sort's index once (`Using index`: the ids live in it) instead of once per
+    /// page with a growing `OFFSET`. ✅ DO cache the expensive, shared part of a family of
+    /// queries, not only each finished answer. (Feeds and timelines do the same: a cached
+    /// list of ids, "hydrated" by key.)
+    pub async fn matches(&self, filter: &Filter) -> Result<Matches, Error> {
+        let pattern = filter.pattern.as_deref();
+        // The total rides along as in `page`: the window when a filter scans every row
+        // anyway, the index-only subquery when none does.
+        let total =
+            if pattern.is_some() { "COUNT(*) OVER ()" } else { "(SELECT COUNT(*) FROM books)" };
+        let mut sql = QueryBuilder::new(format!("SELECT id, {total} AS total FROM books"));
+        push_filter(&mut sql, pattern, filter.columns);
+        sql.push(format!(" ORDER BY {} LIMIT ", filter.order_by("")));
+        sql.push_bind(MATCH_IDS_CAP as u64);
+        self.stats.db_query(filter.label);
+        let rows: Vec<(u64, i64)> = sql.build_query_as().fetch_all(&self.pool).await?;
+        // No row carries no total: nothing matched, or the table is empty.
+        let total = rows.first().map_or(0, |(_, t)| u64::try_from(*t).unwrap_or(0));
+        Ok(Matches { total, ids: rows.into_iter().map(|(id, _)| id).collect() })
+    }
+
+    /// The page that `ids` names: its books by primary key when the ids cover it, else
+    /// [`Store::page`] with the total already known.
+    ///
+    /// The books come back in `ids`' order, which is the filter's: `WHERE id IN (…)`
+    /// returns rows in whatever order the server finds them, so they are put back in place
+    /// here. An id whose row is gone (a book deleted since the ids were cached) is left out
+    /// rather than failing the page.
+    pub async fn page_from(
+        &self,
+        filter: &Filter,
+        page: Page,
+        ids: PageIds,
+    ) -> Result<BookPage, Error> {
+        let PageIds { total, ids } = ids;
+        let Some(ids) = ids else { return self.page(filter, page, Some(total)).await };
+        if ids.is_empty() {
+            return Ok(BookPage { books: Vec::new(), total });
+        }
+        let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM books WHERE id IN ("));
+        let mut list = sql.separated(", ");
+        for id in &ids {
+            list.push_bind(*id);
+        }
+        sql.push(")");
+        self.stats.db_query(filter.label);
+        let mut rows: Vec<BookRow> = sql.build_query_as().fetch_all(&self.pool).await?;
+        // At most 100 ids: a position lookup per row is cheaper than building a map.
+        rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+        Ok(BookPage { books: rows.into_iter().map(Book::from).collect(), total })
+    }
+
+    // lesson:match-ids:end
 
     /// `SELECT COUNT(*)` with the same filter as the page: the total for a page past the
     /// end, which has no rows to carry the total.
@@ -431,5 +566,38 @@ impl Store {
         self.stats.db_query("delete");
         sqlx::query("DELETE FROM books WHERE id = ?").bind(id.get()).execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(page: u32, size: u32) -> Page {
+        Page { page, size }
+    }
+
+    /// Which pages cached ids answer, and which fall back to the page statement: a
+    /// filter with more matches than were stored must never answer a page that runs past
+    /// the stored ids with a short page, nor call a deep page "past the end".
+    #[test]
+    fn stored_ids_answer_the_pages_they_cover_and_only_those() {
+        // Every match stored (7 of 7): the last page is short, past the end is empty.
+        let all = Matches { total: 7, ids: (1..=7).collect() };
+        assert_eq!(all.page(page(1, 5)).ids, Some(vec![1, 2, 3, 4, 5]));
+        assert_eq!(all.page(page(2, 5)).ids, Some(vec![6, 7]));
+        assert_eq!(all.page(page(9, 5)).ids, Some(vec![]));
+
+        // Capped: 10 ids stored of 1,000 matches. Inside: from the ids; straddling the
+        // last stored id or beyond it: `None`, the statement with the total known.
+        let capped = Matches { total: 1_000, ids: (1..=10).collect() };
+        assert_eq!(capped.page(page(2, 5)).ids, Some(vec![6, 7, 8, 9, 10]));
+        assert_eq!(capped.page(page(2, 6)).ids, None);
+        assert_eq!(capped.page(page(50, 5)).ids, None);
+        assert_eq!(capped.page(page(50, 5)).total, 1_000);
+
+        // Nothing matched: every page is empty, with no statement.
+        let none = Matches { total: 0, ids: vec![] };
+        assert_eq!(none.page(page(1, 20)).ids, Some(vec![]));
     }
 }

@@ -317,7 +317,9 @@ async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
     let first = svc.client.list_books(base.clone()).await.unwrap().into_inner();
     let after_miss = svc.stats().since(&before);
     assert_eq!((after_miss.list_misses, after_miss.list_hits), (1, 0));
-    assert_eq!(after_miss.db_queries, 1);
+    // Two statements: the filter's ids in this order (cached for its other pages), then
+    // this page's rows by primary key.
+    assert_eq!(after_miss.db_queries, 2);
     assert_eq!(first.total, SEEDED as u64);
     // The answer is right, not only cached: ordered by price, and the total counts all
     // seeded books (for an unfiltered list, the statement's `(SELECT COUNT(*) FROM books)`).
@@ -327,30 +329,34 @@ async fn a_list_misses_then_hits_and_every_parameter_changes_the_key() {
     let second = svc.client.list_books(base.clone()).await.unwrap().into_inner();
     let after_hit = svc.stats().since(&before);
     assert_eq!((after_hit.list_misses, after_hit.list_hits), (1, 1));
-    assert_eq!(after_hit.db_queries, 1, "a hit must not query MySQL");
+    assert_eq!(after_hit.db_queries, 2, "a hit must not query MySQL");
     assert_eq!(first, second);
 
     // One parameter changed at a time. With the course's DON'T key (`catalog:list:{page}`)
     // variants 2–5 would be served page 1's cached books: the "脏数据" bug, caught here
     // because each variant must be a miss *and* return different books.
+    // Each with the statements its miss costs: 1 where the base query's ids (same filter,
+    // same order) already answer it, 2 where another order or filter needs its own ids.
     let variants = [
-        list(2, 10, SortField::Price, SortOrder::Asc, ""),
-        list(1, 11, SortField::Price, SortOrder::Asc, ""),
-        list(1, 10, SortField::Title, SortOrder::Asc, ""),
-        list(1, 10, SortField::Price, SortOrder::Desc, ""),
-        list(1, 10, SortField::Price, SortOrder::Asc, "rust"),
+        (list(2, 10, SortField::Price, SortOrder::Asc, ""), 1),
+        (list(1, 11, SortField::Price, SortOrder::Asc, ""), 1),
+        (list(1, 10, SortField::Title, SortOrder::Asc, ""), 2),
+        (list(1, 10, SortField::Price, SortOrder::Desc, ""), 2),
+        (list(1, 10, SortField::Price, SortOrder::Asc, "rust"), 2),
     ];
-    for (i, variant) in variants.into_iter().enumerate() {
+    let mut statements = 2;
+    for (i, (variant, cost)) in variants.into_iter().enumerate() {
         let got = svc.client.list_books(variant).await.unwrap().into_inner();
         assert_ne!(got.books, first.books, "variant {i} must not reuse the base page");
         let s = svc.stats().since(&before);
         assert_eq!(s.list_misses, 2 + i as u64, "variant {i} is a miss");
-        assert_eq!(s.db_queries, 2 + i as u64);
+        statements += cost;
+        assert_eq!(s.db_queries, statements, "variant {i}");
     }
     // Normalisation: the same keyword with other case and spacing is the same query.
     svc.client.list_books(list(1, 10, SortField::Price, SortOrder::Asc, "  RUST ")).await.unwrap();
-    // 6 = 1 base miss + 5 variant misses; the normalised keyword added none.
-    assert_eq!(svc.stats().since(&before).db_queries, 6);
+    // The normalised keyword added none.
+    assert_eq!(svc.stats().since(&before).db_queries, statements);
 
     // The counters are exported on the Prometheus endpoint under the dashboard's names,
     // scraped in the text format as the dashboard does. Other tests in this process share
@@ -425,59 +431,95 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
     assert_eq!(fetched.into_inner().book.unwrap().title, "A Brand New Book");
 }
 
-/// A filter's total is counted once per list version and shared by every page and sort of
-/// that filter: a second page is one statement that counts nothing, a page past the end
-/// costs no statement at all, and a publish (a new version) counts afresh. Catches a total
-/// cached without the version (the old catalogue's count after a publish), a count key
-/// shared between filters (another keyword's total), and a past-the-end page that still
-/// scans the table.
+/// A filter's matches are found once per list version and order, and every page of that
+/// order is then read by primary key: a second page is one statement, a page past the end
+/// none, another order its own scan, and a publish (a new version) finds them afresh.
+/// Catches ids cached without the version (the old catalogue after a publish), ids shared
+/// between orders or keywords (another order's books on a page), a page read out of the
+/// ids' order, and a past-the-end page that still scans the table.
 #[tokio::test]
-async fn a_filters_total_is_counted_once_per_version_and_pages_past_the_end_cost_no_query() {
+async fn a_filters_matches_are_found_once_per_version_and_order_and_pages_read_by_id() {
     let mut svc = spawn_catalog().await;
+    let by_price = |page| list(page, 5, SortField::Price, SortOrder::Asc, "rust");
     let before = svc.stats();
-    let first = svc.client.list_books(list(1, 5, SortField::Price, SortOrder::Asc, "rust")).await;
-    let matches = first.unwrap().into_inner().total;
+    let first = svc.client.list_books(by_price(1)).await.unwrap().into_inner();
+    let matches = first.total;
     assert!(matches > 5, "the seed has more than one page of Rust books: {matches}");
-    // The total as the cache now holds it, read from Redis directly: decimal text, under
-    // the version the page was read at.
-    let key = format!("{}catalog:count:v{}:list:k=rust", svc.prefix, svc.list_version().await);
+    // The matches as the cache now holds them, read from Redis directly: total, stored
+    // count, then the ids, big-endian, under the version the page was read at.
+    let key =
+        format!("{}catalog:ids:v{}:list:price:ASC:k=rust", svc.prefix, svc.list_version().await);
     let infra = bookstore_stack::testing::infra();
     let mut redis = bookstore_platform::cache::connect(&infra.redis_url).await.unwrap();
-    let cached: Option<String> = redis::AsyncCommands::get(&mut redis, &key).await.unwrap();
-    assert_eq!(cached, Some(matches.to_string()), "{key}");
+    let raw: Vec<u8> = redis::AsyncCommands::get(&mut redis, &key).await.unwrap();
+    let words: Vec<u64> =
+        raw.chunks_exact(8).map(|w| u64::from_be_bytes(w.try_into().unwrap())).collect();
+    assert!(raw.len().is_multiple_of(8), "{key}: {} bytes", raw.len());
+    assert_eq!(words[..2], [matches, matches], "{key}: total and stored count");
+    let page_ids: Vec<u64> = first.books.iter().map(|b| b.id).collect();
+    assert_eq!(words[2..7], page_ids[..], "page 1 is the first five cached ids, in order");
 
-    // Another page under another sort: a miss, one statement, the same total.
-    let second = svc.client.list_books(list(2, 5, SortField::Title, SortOrder::Desc, "rust")).await;
-    assert_eq!(second.unwrap().into_inner().total, matches);
-    // A page past the end: answered from the known total alone.
+    // Page 2 of the same order: one statement (its rows by id), in the ids' order, which
+    // is the price order.
+    let second = svc.client.list_books(by_price(2)).await.unwrap().into_inner();
+    let ids: Vec<u64> = second.books.iter().map(|b| b.id).collect();
+    assert_eq!((second.total, &ids[..]), (matches, &words[7..12]));
+    assert!(
+        first
+            .books
+            .iter()
+            .chain(&second.books)
+            .collect::<Vec<_>>()
+            .windows(2)
+            .all(|w| w[0].price <= w[1].price)
+    );
+    // A page past the end: answered from the cached total alone.
     let beyond = u32::try_from(matches / 5 + 2).unwrap();
-    let past = svc.client.list_books(list(beyond, 5, SortField::Price, SortOrder::Asc, "rust"));
-    let past = past.await.unwrap().into_inner();
+    let past = svc.client.list_books(by_price(beyond)).await.unwrap().into_inner();
     assert_eq!((past.books.len(), past.total), (0, matches));
     let s = svc.stats().since(&before);
-    assert_eq!((s.list_misses, s.db_queries), (3, 2), "three misses, two statements: {s:?}");
-    // Another keyword has its own count: not the Rust total.
-    let other = svc.client.list_books(list(1, 5, SortField::Price, SortOrder::Asc, "redis")).await;
-    assert_ne!(other.unwrap().into_inner().total, matches, "a count shared between keywords");
+    assert_eq!((s.list_misses, s.db_queries), (3, 3), "ids + page 1, page 2, nothing: {s:?}");
 
-    // A publish bumps the version: the Rust total is counted again and includes the new book.
+    // Another order of the same keyword has its own ids: a scan and a page, and the title
+    // order, not the price order.
+    let titled = svc.client.list_books(list(1, 5, SortField::Title, SortOrder::Desc, "rust"));
+    let titled = titled.await.unwrap().into_inner();
+    assert_eq!(svc.stats().since(&before).db_queries, 5);
+    assert_eq!(titled.total, matches);
+    // In MySQL's title order (its collation, not Rust's byte order): the order its own
+    // cached ids were stored in, and not the price order's.
+    let key = key.replace(":price:ASC:", ":title:DESC:");
+    let raw: Vec<u8> = redis::AsyncCommands::get(&mut redis, &key).await.unwrap();
+    let title_ids: Vec<u64> = titled.books.iter().map(|b| b.id).collect();
+    let stored: Vec<u64> =
+        raw[16..56].chunks_exact(8).map(|w| u64::from_be_bytes(w.try_into().unwrap())).collect();
+    assert_eq!(title_ids, stored, "{key}");
+    assert_ne!(title_ids, page_ids, "the title order reused the price order's ids");
+    // Another keyword has its own matches: not the Rust total.
+    let other = svc.client.list_books(list(1, 5, SortField::Price, SortOrder::Asc, "redis")).await;
+    assert_ne!(other.unwrap().into_inner().total, matches, "matches shared between keywords");
+
+    // A publish bumps the version: the Rust matches are found again and hold the new book.
     let token = svc.token().await;
-    svc.publish(&token, "Rust in Production").await;
-    let after = svc.client.list_books(list(beyond, 5, SortField::Price, SortOrder::Asc, "rust"));
-    assert_eq!(after.await.unwrap().into_inner().total, matches + 1);
+    let book = svc.publish(&token, "Rust in Production").await;
+    let after = svc.client.list_books(list(1, 100, SortField::Price, SortOrder::Asc, "rust"));
+    let after = after.await.unwrap().into_inner();
+    assert_eq!(after.total, matches + 1);
+    assert!(after.books.iter().any(|b| b.id == book.id), "the new book is on the page");
 }
 
-/// The stampede defence: 500 concurrent reads of one cold list key reach MySQL once —
-/// the rest wait for that one load (single-flight) or find it in Redis.
+/// The stampede defence: 500 concurrent reads of one cold list key make one load —
+/// the rest wait for it (single-flight) or find its result in Redis. The load is two
+/// statements here: the filter's ids (nothing of that order was cached) and the page.
 #[tokio::test]
-async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query() {
+async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_load() {
     let svc = spawn_catalog().await;
     // Page 3 by title: a key no other part of this test has touched, so it is truly cold.
     let before = svc.stats();
     let req = list(3, 20, SortField::Title, SortOrder::Asc, "");
     // 500 requests in flight at once over one HTTP/2 connection, all for the same key.
-    // Without single-flight each would miss and run its own SELECT: 500 queries. The
-    // assertion allows exactly one.
+    // Without single-flight each would miss and run its own SELECTs: 1,000 statements.
+    // The assertion allows exactly one load.
     // Cloned clients share one HTTP/2 connection: the 500 calls are 500 streams on it,
     // which is how a gateway's traffic reaches catalog too.
     let calls = (0..500).map(|_| {
@@ -494,7 +536,7 @@ async fn five_hundred_concurrent_reads_of_a_cold_key_cause_one_database_query() 
     let first = results[0].as_ref().unwrap();
     assert!(results.iter().all(|r| r.as_ref().ok() == Some(first)));
     let s = svc.stats().since(&before);
-    assert_eq!(s.db_queries, 1, "{s:?}");
+    assert_eq!(s.db_queries, 2, "one load, two statements: {s:?}");
     // Every request was counted exactly once, as a hit (it arrived after the fill) or a
     // miss (it waited in single-flight): the counters add up to the traffic.
     assert_eq!(s.list_hits + s.list_misses, 500);

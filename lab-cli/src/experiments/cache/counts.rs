@@ -74,8 +74,9 @@ pub const FIGURE_KEYS: [&str; 7] = [
     "p99_ms",
 ];
 
-// `db_queries` is the misses: in cache-aside every miss is exactly one query to catalog_db
-// (and every hit is none) — the number the lesson wants learners to see fall.
+// `db_queries` is the misses: in cache-aside every miss is one load from catalog_db (a
+// detail's primary-key read; a list page's rows by id, plus its filter's ids the first
+// time that order is asked) and every hit is none — the number the lesson wants to fall.
 /// The cache run's figures: its totals over the whole run and the load's last snapshot.
 ///
 /// Two witnesses, on purpose: the hit rates and `db_queries` are the service's counters
