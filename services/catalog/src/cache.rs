@@ -146,8 +146,8 @@ pub fn jittered(base: Duration) -> Duration {
 /// What [`Cache::versioned_get`] found: the list version it read, the key that version
 /// names, and the entry under that key (`None` on a miss).
 ///
-/// The version travels with the key because a miss needs it once more: the page's total
-/// is cached under the same version (see [`Cache::list_count_key`]).
+/// The version travels with the key because a miss needs it once more: the filter's
+/// matches are cached under the same version (see [`Cache::list_matches_key`]).
 pub struct Lookup {
     pub version: u64,
     pub key: String,
