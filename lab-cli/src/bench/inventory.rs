@@ -15,6 +15,12 @@
 //! | `naive SQL` | SELECT, then UPDATE, no lock | fast-ish, and wrong (see the oversell count) |
 //! | `FOR UPDATE SQL` | SELECT … FOR UPDATE in a transaction | right, and every buyer queues on one row lock |
 //!
+//! The gRPC rows also show `vs_ceiling`: their TPS against what the machine allows a sale
+//! at all, one no-op call plus one raw script from the same cores (see `build_report`).
+//! On the lab's 2 cores that ceiling sits near 0.5× no-op, which is why "≥ 0.7× no-op"
+//! cannot be met here by any service code, and why the gap to the ceiling is the part of
+//! the figure the service owns.
+//!
 //! Then a separate short race per strategy — stock 100, 1,000 concurrent buyers — counts
 //! the oversells, shown as `oversold=` next to each SQL/Lua row.
 //!
@@ -245,13 +251,28 @@ fn build_report(
     // The raw script against a do-nothing script on the same client: what decr.lua's own
     // work inside Redis (and its reply) costs on top of one round trip.
     report.ratio_to(EVALSHA, &[RAW_LUA]);
-    // 0.0 when the raw-Lua row was left out (`--only`) or completed nothing: the extra is
-    // then omitted instead of dividing by zero.
-    let raw_tps = report.rows.iter().find(|r| r.name == RAW_LUA).map_or(0.0, |r| r.tps);
+    // 0.0 when a row was left out (`--only`) or completed nothing: the extra is then
+    // omitted instead of dividing by zero.
+    let tps = |name: &str| report.rows.iter().find(|r| r.name == name).map_or(0.0, |r| r.tps);
+    let (raw_tps, noop_tps) = (tps(RAW_LUA), tps(NOOP));
+    // The shared-CPU ceiling of a sale: a DecrStock is one no-op-sized gRPC call *and* one
+    // raw-Lua-sized script call, paid from the same two cores, so their costs per call add
+    // up (1/ceiling = 1/no-op + 1/raw Lua) even if the service's own code cost nothing.
+    // It is what says whether a low `× no-op` is the service's fault or the machine's:
+    // with raw Lua near no-op, the ceiling is near 0.5× no-op, and no handler can beat it.
+    let ceiling = (raw_tps > 0.0 && noop_tps > 0.0).then(|| 1.0 / (1.0 / noop_tps + 1.0 / raw_tps));
     for row in report.rows.iter_mut().filter(|r| [DECR, LOCK].contains(&r.name.as_str())) {
         if raw_tps > 0.0 {
             row.extra.push(("vs_raw_lua".into(), format!("{:.2}×", row.tps / raw_tps)));
         }
+        if let Some(c) = ceiling {
+            row.extra.push(("vs_ceiling".into(), format!("{:.2}×", row.tps / c)));
+        }
+    }
+    if let Some(c) = ceiling {
+        report.notes.push(format!(
+            "vs_ceiling = gRPC 行 ÷ 共享 CPU 上限 {c:.0} TPS（1 ÷ (1/no-op + 1/raw Lua)：一次扣减 = 一次空 gRPC 调用 + 一次脚本调用，两者花的是同两个核；服务自身代码即使零开销也到不了这个值之上）"
+        ));
     }
     if !oversold.is_empty() {
         report.notes.push(format!(
