@@ -12,9 +12,10 @@ use crate::bench::BenchOptions;
 
 /// The in-process services of one bench run.
 ///
-/// `invalidator` is a second `Cache` handle on the service's key prefix, used only to bump
-/// the list version before a cold round — the same command a write sends, so "cold"
-/// reproduces exactly what happens to a live service after a publish.
+/// `cache` is a second `Cache` handle on the service's key prefix. It bumps the list
+/// version before a cold round — the same command a write sends, so "cold" reproduces
+/// exactly what happens to a live service after a publish — and it is the raw-cache row's
+/// reader, so that row times the service's very read path.
 pub(super) struct Services {
     /// catalog-service's gRPC address (port 0 → whatever the OS gave).
     pub(super) grpc: SocketAddr,
@@ -22,8 +23,8 @@ pub(super) struct Services {
     pub(super) http: SocketAddr,
     /// The catalog instance's own counters: hits, misses, SQL statements.
     pub(super) stats: Arc<Stats>,
-    /// The handle that bumps the list version before a cold round (see above).
-    pub(super) invalidator: bookstore_catalog::cache::Cache,
+    /// The service's cache, from outside: invalidation and the raw read (see above).
+    pub(super) cache: bookstore_catalog::cache::Cache,
     /// One token stops all three servers (inventory, catalog, gateway).
     pub(super) shutdown: Shutdown,
     /// The server tasks, awaited on the way out so nothing outlives the bench.
@@ -157,15 +158,17 @@ async fn start_servers(
     })));
     let http = rx.await.context("gateway did not start")?;
 
-    // A second handle on the same keys, to invalidate every list before a cold round.
+    // A second handle on the same keys: it invalidates before a cold round and reads for
+    // the raw-cache row. Its own connection, not the service's: the raw row must not
+    // queue behind the service's traffic, nor the service behind it.
+    // (Its TTLs are never used: it only ever sends `INCR` and reads.)
     let redis = bookstore_platform::cache::connect(&infra.redis_url).await?;
-    // (Its TTLs are never used: the invalidator only ever sends `INCR`.)
-    let invalidator = bookstore_catalog::cache::Cache::new(redis, prefix, ttls);
+    let cache = bookstore_catalog::cache::Cache::new(redis, prefix, ttls);
     Ok(Services {
         grpc: bound.grpc,
         http,
         stats,
-        invalidator,
+        cache,
         shutdown: shutdown.clone(),
         // Awaited in this order on the way out; all three got the one cancel already, so
         // the order only decides which join waits first, not who stops first.
