@@ -198,6 +198,7 @@ pub async fn run_observed(
         &settings.inventory_addr,
         Duration::from_millis(settings.stock_ttl_ms),
         Duration::from_millis(settings.stock_timeout_ms),
+        stats.clone(),
     )?;
     let api = api::CatalogApi::new(
         store::Store::new(pool, stats.clone()),

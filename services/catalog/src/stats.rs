@@ -57,6 +57,9 @@ pub struct Stats {
     /// Lookups whose first GET found nothing, indexed the same way; a miss that single-
     /// flight then answered without a query still counts here (see `CatalogApi::list_books`).
     misses: [AtomicU64; 3],
+    /// GetStocks calls to inventory-service (see `live_stock`): what showing live stock
+    /// costs inventory, and what the refresh claim keeps at one per stale page.
+    stock_reads: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -75,6 +78,8 @@ pub struct StatsSnapshot {
     pub search_misses: u64,
     pub detail_hits: u64,
     pub detail_misses: u64,
+    /// GetStocks calls sent to inventory, answered or not.
+    pub stock_reads: u64,
 }
 
 impl StatsSnapshot {
@@ -106,6 +111,7 @@ impl StatsSnapshot {
             search_misses: self.search_misses - earlier.search_misses,
             detail_hits: self.detail_hits - earlier.detail_hits,
             detail_misses: self.detail_misses - earlier.detail_misses,
+            stock_reads: self.stock_reads - earlier.stock_reads,
         }
     }
 }
@@ -125,6 +131,12 @@ impl Stats {
         counter.fetch_add(1, Relaxed);
         metrics::counter!("cache_requests_total", "cache" => kind.label(), "result" => result)
             .increment(1);
+    }
+
+    /// Records one GetStocks sent to inventory-service; the Prometheus side is
+    /// `catalog_live_stock_reads_total{result}`, counted by `live_stock` with its outcome.
+    pub fn stock_read(&self) {
+        self.stock_reads.fetch_add(1, Relaxed);
     }
 
     /// Records one SQL statement sent to MySQL.
@@ -151,6 +163,7 @@ impl Stats {
             search_misses: m(CacheKind::Search),
             detail_hits: h(CacheKind::Detail),
             detail_misses: m(CacheKind::Detail),
+            stock_reads: self.stock_reads.load(Relaxed),
         }
     }
 }
