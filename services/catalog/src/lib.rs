@@ -121,8 +121,9 @@ pub struct Settings {
     /// inventory-service, e.g. `http://127.0.0.1:9004`: the live stock of every answer
     /// and the opening stock of a publish (see [`live_stock`]).
     pub inventory_addr: String,
-    /// How long a stock figure read from inventory is shown without asking again: 500 ms,
-    /// the "within about a second" the course promises, at ≤ 2 GetStocks per page per
+    /// How long a stock figure read from inventory is shown without asking again: 500 ms.
+    /// Past it the figure is re-read in the background, past twice it before answering:
+    /// the "within about a second" the course promises, at ≤ 2 re-reads per book per
     /// second per instance however hot the page. 0: ask on every read.
     pub stock_ttl_ms: u64,
     /// Deadline of one GetStocks: 300 ms. A page waits at most this long for stock before

@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | ❌ inventory calls UpdateStock on every sale | a DB write, a detail DEL and an `INCR` of the list version: *every* list and search page is invalidated — a flash sale of 2,000 sales/s empties the list cache 2,000 times a second (an avalanche made by ourselves) | exact, at the cost of the cache |
 //! | a read model fed by inventory's change stream | nothing per read; a consumer per catalog deployment | the consumer's lag; but the stream is inventory's private Redis data, and reading it would couple catalog to inventory's key layout |
-//! | ✅ cache the slow-changing fields, read the fast-changing one live | nothing at all: the cached pages hold title, price, … and no stock, so a sale invalidates nothing | at most [`LiveStock`]'s TTL (500 ms) plus one RPC behind inventory |
+//! | ✅ cache the slow-changing fields, read the fast-changing one live | nothing at all: the cached pages hold title, price, … and no stock, so a sale invalidates nothing | at most twice [`LiveStock`]'s TTL (1 s) plus one RPC behind inventory, one TTL on a page read continuously |
 //!
 //! The rule behind the choice: ✅ DO cache data by how often it changes. A book's title
 //! changes once a year, its stock many times a second; cached in one value, the stock
@@ -29,13 +29,15 @@
 //!
 //! ## The consistency it gives, said plainly
 //!
-//! - A sale that inventory applied more than TTL + one RPC (≈ 0.5 s) before a read is
-//!   shown by that read. Not more: two catalog instances may show different figures for
-//!   up to the TTL, and a figure can be a moment behind a sale a shopper just made.
+//! - A sale that inventory applied more than 2 × TTL + one RPC (≈ 1 s) before a read is
+//!   shown by that read; on a page read continuously, one TTL + one RPC (≈ 0.5 s), because
+//!   its figures are re-read in the background as soon as they pass the TTL (see
+//!   [`LiveStock::overlay`]). Not more: two catalog instances may show different figures
+//!   for that long, and a figure can be a moment behind a sale a shopper just made.
 //! - A shown figure is a *display*, never a promise: LockStock in inventory decides, so a
 //!   shopper who sees "1 left" may still be told "sold out" — never the other way round
 //!   (no oversell, whatever this module shows).
-//! - inventory down or slow (over [`LiveStock::timeout`], 300 ms): the last figure this
+//! - inventory down or slow (over `stock_timeout_ms`, 300 ms): the last figure this
 //!   instance saw, or 0 if it saw none. A warning is logged and
 //!   `catalog_live_stock_reads_total{result="unavailable"}` counts it. Nothing can be
 //!   sold while inventory is down, so a stale or zero figure misleads nobody into an order
@@ -55,6 +57,7 @@ use bookstore_proto::{
         GetStocksRequest, IncrStockRequest, inventory_service_client::InventoryServiceClient,
     },
 };
+use tokio::sync::mpsc;
 use tonic::Code;
 
 use crate::{Error, Stats};
@@ -77,27 +80,48 @@ impl Seen {
     }
 }
 
+/// What [`LiveStock::overlay`] does with one figure.
+enum Need {
+    /// Fresh, or stale with its re-read already claimed: shown as it is.
+    Shown,
+    /// Just stale, now claimed by this request: shown, and re-read by the refresher.
+    Behind,
+    /// Never seen, or too old to show: read before answering.
+    Now,
+}
+
 /// inventory-service's stock, read in batches and remembered briefly.
 ///
-/// Cheap to clone: the client is a channel handle, the memory an `Arc`.
+/// Cheap to clone: the reader is an `Arc`, the queue a channel handle.
 #[derive(Clone)]
 pub struct LiveStock {
-    client: InventoryServiceClient<Balanced>,
     /// How long a figure is shown without asking again (`stock_ttl_ms`).
     pub ttl: Duration,
+    reader: Arc<Reader>,
+    /// Stale figures for the background refresher (see [`LiveStock::overlay`]). When the
+    /// last `LiveStock` clone is dropped with the service, the refresher's queue closes and
+    /// the task ends with it.
+    behind: mpsc::UnboundedSender<u64>,
+}
+
+/// What asks inventory and remembers the answers: shared by the handlers and the
+/// background refresher.
+struct Reader {
+    client: InventoryServiceClient<Balanced>,
     /// Deadline for one GetStocks (`stock_timeout_ms`): past it the page is answered with
     /// what is known, instead of making every shopper wait for a struggling inventory.
-    pub timeout: Duration,
+    timeout: Duration,
     /// The last figure per book id. A std `Mutex`, not tokio's: it is held for a few map
     /// operations and never across an `.await`. Bounded by the number of books that exist
     /// (ids reach here only after the catalogue found them): ~40 bytes × 5,000 books.
-    seen: Arc<Mutex<HashMap<u64, Seen>>>,
+    seen: Mutex<HashMap<u64, Seen>>,
     /// The instance's counters: every GetStocks is counted there.
     stats: Arc<Stats>,
 }
 
 impl LiveStock {
-    /// A reader of inventory at `addr` (`http://…` or `consul://…`, connected lazily).
+    /// A reader of inventory at `addr` (`http://…` or `consul://…`, connected lazily), and
+    /// its background refresher (spawned here, so this must run inside the runtime).
     pub fn new(
         addr: &str,
         ttl: Duration,
@@ -105,67 +129,130 @@ impl LiveStock {
         stats: Arc<Stats>,
     ) -> anyhow::Result<Self> {
         let channel = bookstore_platform::clients::channel("inventory-service", addr)?;
-        Ok(Self {
+        let reader = Arc::new(Reader {
             client: InventoryServiceClient::new(channel),
-            ttl,
             timeout,
-            seen: Arc::new(Mutex::new(HashMap::new())),
+            seen: Mutex::new(HashMap::new()),
             stats,
-        })
+        });
+        let (behind, queue) = mpsc::unbounded_channel();
+        tokio::spawn(refresher(reader.clone(), queue));
+        Ok(Self { ttl, reader, behind })
     }
 
     // lesson:live-stock:start
-    /// Sets every book's `stock` to inventory's `available` (see the module docs for how
-    /// fresh). One RPC for all the books whose figure is older than the TTL, none if every
-    /// figure is fresh.
+    /// Sets every book's `stock` to inventory's last known `available` (see the module
+    /// docs for how fresh). A figure never seen, or older than twice the TTL, is read now,
+    /// one RPC for all of them; a figure just past its TTL is shown as it is and handed to
+    /// the background refresher.
+    ///
+    /// Why not wait for every stale figure: a popular page expires for all of its
+    /// concurrent readers at once. ❌ DON'T let every request refresh what it finds stale —
+    /// each of them sent the same GetStocks, and a request that waited for it paid a second
+    /// RPC on top of its own. ✅ The first reader that finds a figure stale claims its
+    /// re-read and queues it; the refresher sends everything queued meanwhile in one
+    /// GetStocks (up to 100 ids). A page read all the time is then never waited on. A page
+    /// read rarely finds its figures more than 2 × TTL old and reads them inline, so no
+    /// figure is ever shown older than 2 × TTL plus one RPC (about a second).
     pub async fn overlay(&self, books: &mut [Book]) {
         let now = Instant::now();
         // The lock is taken twice, never across the RPC: a std `MutexGuard` held over an
         // `.await` would block every other request of this instance for the RPC's length
         // (and does not compile in a `Send` future anyway). Two short sections instead.
-        let stale: Vec<u64> = {
-            // A poisoned lock (a panic while it was held) is recovered, not propagated: the
-            // map holds display figures only, so the worst case is one stale number, where
-            // `unwrap` would turn one panic into a failed read on every later request.
-            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            books
-                .iter()
-                .filter_map(|b| self.claim(seen.get_mut(&b.id), now).then_some(b.id))
-                .collect()
+        let now_ids: Vec<u64> = {
+            let mut seen = self.reader.lock();
+            let mut now_ids = Vec::new();
+            for book in books.iter() {
+                match self.need(seen.get_mut(&book.id), now) {
+                    Need::Shown => {}
+                    // A send fails only when the refresher is gone with the service.
+                    Need::Behind => drop(self.behind.send(book.id)),
+                    Need::Now => now_ids.push(book.id),
+                }
+            }
+            now_ids
         };
-        if !stale.is_empty() {
-            self.refresh(&stale).await;
+        if !now_ids.is_empty() {
+            self.reader.refresh(&now_ids).await;
         }
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = self.reader.lock();
         for book in books {
             // Still missing only if inventory never answered for it: 0, see the module docs.
             book.stock = seen.get(&book.id).map_or(0, |s| s.available);
         }
     }
-    /// Whether this request must ask inventory for a figure, claiming the re-read if so.
+
+    /// What a figure needs before it is shown; claims a re-read for the refresher.
     ///
-    /// A stale figure is re-read by the first request that finds it stale; the requests
-    /// that find it claimed show it as it is for the length of that one RPC, which keeps
-    /// the "TTL + one RPC" promise of the module docs. ❌ DON'T let every request refresh
-    /// what it finds stale: a popular page expires for all of its concurrent readers at
-    /// once, and each sent the same GetStocks — measured under `bench catalog`, those
-    /// duplicates cost the warm row a quarter of its QPS. A claim older than the RPC's
-    /// timeout is dead (its request gave up or failed) and is taken over.
-    ///
-    /// A figure never seen is read by every request that needs it: there is nothing to
-    /// show meanwhile, and it happens once per book per instance.
-    fn claim(&self, seen: Option<&mut Seen>, now: Instant) -> bool {
-        let Some(s) = seen else { return true };
-        let fresh = now.duration_since(s.at) < self.ttl;
-        let claimed = s.refreshing.is_some_and(|t| now.duration_since(t) < self.timeout);
-        if fresh || claimed {
-            return false;
+    /// A claim older than the RPC's timeout is dead (the refresher's call failed or hung)
+    /// and is taken over, so one lost answer cannot freeze a figure.
+    fn need(&self, seen: Option<&mut Seen>, now: Instant) -> Need {
+        let Some(s) = seen else { return Need::Now };
+        let age = now.duration_since(s.at);
+        if age < self.ttl {
+            return Need::Shown;
+        }
+        if age >= self.ttl * 2 {
+            return Need::Now;
+        }
+        if s.refreshing.is_some_and(|t| now.duration_since(t) < self.reader.timeout) {
+            return Need::Shown;
         }
         s.refreshing = Some(now);
-        true
+        Need::Behind
     }
-
     // lesson:live-stock:end
+
+    /// Gives a newly published book its opening stock in inventory: IncrStock with request
+    /// id `publish:<book_id>`, so a retried publish of the same book adds it once
+    /// (inventory answers the retry as a replay). Returns the book's `available` after it.
+    ///
+    /// The id is derived from the book, not chosen at random per call: a random id would
+    /// make every retry a fresh restock, and a publish retried three times would put three
+    /// times the stock on the shelf.
+    pub async fn open(&self, book_id: u64, quantity: i32) -> Result<i32, Error> {
+        let mut request = tonic::Request::new(IncrStockRequest {
+            book_id,
+            quantity,
+            request_id: format!("publish:{book_id}"),
+            remark: "opening stock (PublishBook)".into(),
+        });
+        // A write, so the ordinary upstream deadline of the caller, not the display read's.
+        // `max`: a lab that shortens the display timeout to 50 ms must not make publishing
+        // fail under ordinary load along with it.
+        let deadline = self.reader.timeout.max(Duration::from_secs(3));
+        request.set_timeout(deadline);
+        let mut client = self.reader.client.clone();
+        let stock = match tokio::time::timeout(deadline, client.incr_stock(request)).await {
+            Ok(Ok(r)) => r.into_inner().stock.unwrap_or_default(),
+            // A refusal of the request itself (a quantity out of range) is the caller's
+            // error; anything else means inventory could not be asked.
+            Ok(Err(s)) if s.code() == Code::InvalidArgument => {
+                return Err(Error::InvalidArgument(s.message().to_string()));
+            }
+            Ok(Err(s)) => {
+                return Err(Error::StockUnavailable(format!("{:?}: {}", s.code(), s.message())));
+            }
+            Err(_) => return Err(Error::StockUnavailable("timed out".into())),
+        };
+        // A replay answers the book's current counters, so after a retried publish this is
+        // what is on the shelf now (the opening stock minus any sales since), not 0.
+        let available = i32::try_from(stock.available.max(0)).unwrap_or(i32::MAX);
+        // Remembered now: the publisher's next read shows the stock without waiting a TTL.
+        self.reader.lock().insert(book_id, Seen::answered(available, Instant::now()));
+        Ok(available)
+    }
+}
+
+impl Reader {
+    /// The figures, whatever state the lock is in.
+    ///
+    /// A poisoned lock (a panic while it was held) is recovered, not propagated: the map
+    /// holds display figures only, so the worst case is one stale number, where `unwrap`
+    /// would turn one panic into a failed read on every later request.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Seen>> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
     /// One GetStocks for `ids` (at most 100: a page's worth), remembered with the time of
     /// the answer. Ids inventory left out have no row there: remembered as 0.
@@ -191,7 +278,7 @@ impl LiveStock {
                     .increment(1);
                 // The claims are released, so the next request tries again at once
                 // instead of showing the old figure until the claims time out.
-                let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                let mut seen = self.lock();
                 for id in ids {
                     if let Some(s) = seen.get_mut(id) {
                         s.refreshing = None;
@@ -202,7 +289,7 @@ impl LiveStock {
         };
         metrics::counter!("catalog_live_stock_reads_total", "result" => "ok").increment(1);
         let at = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self.lock();
         // Every id asked for is remembered, the absent ones as 0: otherwise a page with one
         // never-stocked book would re-ask inventory on every read — the penetration pattern
         // of the detail cache, one level down, with the same cure.
@@ -216,45 +303,23 @@ impl LiveStock {
             seen.insert(s.book_id, Seen::answered(available, at));
         }
     }
+}
 
-    /// Gives a newly published book its opening stock in inventory: IncrStock with request
-    /// id `publish:<book_id>`, so a retried publish of the same book adds it once
-    /// (inventory answers the retry as a replay). Returns the book's `available` after it.
-    ///
-    /// The id is derived from the book, not chosen at random per call: a random id would
-    /// make every retry a fresh restock, and a publish retried three times would put three
-    /// times the stock on the shelf.
-    pub async fn open(&self, book_id: u64, quantity: i32) -> Result<i32, Error> {
-        let mut request = tonic::Request::new(IncrStockRequest {
-            book_id,
-            quantity,
-            request_id: format!("publish:{book_id}"),
-            remark: "opening stock (PublishBook)".into(),
-        });
-        // A write, so the ordinary upstream deadline of the caller, not the display read's.
-        // `max`: a lab that shortens the display timeout to 50 ms must not make publishing
-        // fail under ordinary load along with it.
-        let deadline = self.timeout.max(Duration::from_secs(3));
-        request.set_timeout(deadline);
-        let mut client = self.client.clone();
-        let stock = match tokio::time::timeout(deadline, client.incr_stock(request)).await {
-            Ok(Ok(r)) => r.into_inner().stock.unwrap_or_default(),
-            // A refusal of the request itself (a quantity out of range) is the caller's
-            // error; anything else means inventory could not be asked.
-            Ok(Err(s)) if s.code() == Code::InvalidArgument => {
-                return Err(Error::InvalidArgument(s.message().to_string()));
+/// The background refresher: one GetStocks at a time, for every stale id queued while the
+/// previous one was in flight (up to inventory's batch limit of 100).
+///
+/// No timer: a batch is whatever has queued up, so a quiet instance sends a figure alone
+/// and at once, and a busy one gathers the stale figures of many pages into one RPC — the
+/// busier, the fewer RPCs per figure. Ends when every `LiveStock` is gone.
+async fn refresher(reader: Arc<Reader>, mut queue: mpsc::UnboundedReceiver<u64>) {
+    while let Some(first) = queue.recv().await {
+        let mut ids = vec![first];
+        while ids.len() < 100 {
+            match queue.try_recv() {
+                Ok(id) => ids.push(id),
+                Err(_) => break,
             }
-            Ok(Err(s)) => {
-                return Err(Error::StockUnavailable(format!("{:?}: {}", s.code(), s.message())));
-            }
-            Err(_) => return Err(Error::StockUnavailable("timed out".into())),
-        };
-        // A replay answers the book's current counters, so after a retried publish this is
-        // what is on the shelf now (the opening stock minus any sales since), not 0.
-        let available = i32::try_from(stock.available.max(0)).unwrap_or(i32::MAX);
-        // Remembered now: the publisher's next read shows the stock without waiting a TTL.
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.insert(book_id, Seen::answered(available, Instant::now()));
-        Ok(available)
+        }
+        reader.refresh(&ids).await;
     }
 }
