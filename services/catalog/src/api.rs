@@ -180,6 +180,12 @@ impl CatalogApi {
     /// *different* pages of one filter miss together (page 1 and 2 of "rust", by price and
     /// by title), and each page's leader would otherwise run the same scan. Keyed by the
     /// matches key, so pages of one filter and order share it and nothing else does.
+    ///
+    /// No second look at Redis before the scan, unlike the page leader: the leader's
+    /// pipelined read just missed this key, and a fill landing in between costs one
+    /// duplicate scan per instance, once per version — cheaper than a round trip on
+    /// every first miss. An `Arc`, because every waiter of the flight gets a copy of up
+    /// to 5,000 ids and only reads them.
     async fn find_matches(&self, filter: &Filter, key: &str) -> Result<Arc<Matches>, Status> {
         self.matches
             .run(key, || async {

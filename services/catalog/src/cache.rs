@@ -334,6 +334,9 @@ impl Cache {
             isize::try_from(first).unwrap_or(isize::MAX),
             isize::try_from(last).unwrap_or(isize::MAX),
         );
+        // Three commands, one round trip, and no script: the two keys are named by the
+        // caller, so this stays legal on Redis Cluster even though page and matches keys
+        // may hash to different slots (a script touching both would not be).
         let reply: redis::RedisResult<PageAndMatches> = redis::pipe()
             .get(key)
             .getrange(matches_key, 0, HEADER as isize - 1)

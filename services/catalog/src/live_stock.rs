@@ -311,6 +311,12 @@ impl Reader {
 /// No timer: a batch is whatever has queued up, so a quiet instance sends a figure alone
 /// and at once, and a busy one gathers the stale figures of many pages into one RPC — the
 /// busier, the fewer RPCs per figure. Ends when every `LiveStock` is gone.
+///
+/// One call in flight, not one per batch: the refresher is the only sender of these
+/// re-reads, so inventory sees at most one of them per catalog instance at any moment,
+/// however hot the catalogue — and a slow inventory makes the batches bigger instead of
+/// the calls more numerous. The queue is unbounded on paper only: an id enters it once
+/// per claim, so it never holds more than the books this instance has shown.
 async fn refresher(reader: Arc<Reader>, mut queue: mpsc::UnboundedReceiver<u64>) {
     while let Some(first) = queue.recv().await {
         let mut ids = vec![first];

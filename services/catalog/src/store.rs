@@ -265,6 +265,9 @@ impl PageIds {
         let end = page.offset() + u64::from(page.size);
         // Covered: the whole page is inside the stored ids, or the ids are all of the
         // matches (then a short or empty slice is simply the last or a past-the-end page).
+        // ❌ DON'T answer a page that straddles the cap from the ids it has: matches
+        // 4,990–5,010 of a large filter would come out as a short page of 10 in the middle
+        // of the list, and the client would take it for the last one.
         let covered = end <= stored || stored == total;
         let ids = covered.then(|| slice.to_vec());
         Self { total, ids }
@@ -415,9 +418,16 @@ impl Store {
             if pattern.is_some() { "COUNT(*) OVER ()" } else { "(SELECT COUNT(*) FROM books)" };
         let mut sql = QueryBuilder::new(format!("SELECT id, {total} AS total FROM books"));
         push_filter(&mut sql, pattern, filter.columns);
+        // The window is computed before `LIMIT` applies, so the total counts every match
+        // even when only the first 5,000 ids come back: a filter with a million matches
+        // still knows it has a million, and pages past the stored ids fall back with the
+        // right total instead of looking like the end of the list.
         sql.push(format!(" ORDER BY {} LIMIT ", filter.order_by("")));
         sql.push_bind(MATCH_IDS_CAP as u64);
         self.stats.db_query(filter.label);
+        // Two narrow columns: the statement ships 5,000 × 16 bytes at most, where the page
+        // statement of the same scan ships 20 whole rows; the scan, not the transfer, is
+        // what the statement costs.
         let rows: Vec<(u64, i64)> = sql.build_query_as().fetch_all(&self.pool).await?;
         // No row carries no total: nothing matched, or the table is empty.
         let total = rows.first().map_or(0, |(_, t)| u64::try_from(*t).unwrap_or(0));
@@ -450,7 +460,9 @@ impl Store {
         sql.push(")");
         self.stats.db_query(filter.label);
         let mut rows: Vec<BookRow> = sql.build_query_as().fetch_all(&self.pool).await?;
-        // At most 100 ids: a position lookup per row is cheaper than building a map.
+        // Ordered here, not by `ORDER BY FIELD(id, …)`: MySQL would evaluate FIELD per row
+        // and filesort, where the ids already say the order. At most 100 ids: a position
+        // lookup per row is cheaper than building a map.
         rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
         Ok(BookPage { books: rows.into_iter().map(Book::from).collect(), total })
     }

@@ -440,39 +440,27 @@ async fn writes_are_visible_on_the_next_read_of_lists_and_details() {
 #[tokio::test]
 async fn a_filters_matches_are_found_once_per_version_and_order_and_pages_read_by_id() {
     let mut svc = spawn_catalog().await;
+    // Five a page, so the seed's Rust books fill a few pages and page 2 exists.
     let by_price = |page| list(page, 5, SortField::Price, SortOrder::Asc, "rust");
     let before = svc.stats();
     let first = svc.client.list_books(by_price(1)).await.unwrap().into_inner();
     let matches = first.total;
     assert!(matches > 5, "the seed has more than one page of Rust books: {matches}");
-    // The matches as the cache now holds them, read from Redis directly: total, stored
-    // count, then the ids, big-endian, under the version the page was read at.
-    let key =
-        format!("{}catalog:ids:v{}:list:price:ASC:k=rust", svc.prefix, svc.list_version().await);
-    let infra = bookstore_stack::testing::infra();
-    let mut redis = bookstore_platform::cache::connect(&infra.redis_url).await.unwrap();
-    let raw: Vec<u8> = redis::AsyncCommands::get(&mut redis, &key).await.unwrap();
-    let words: Vec<u64> =
-        raw.chunks_exact(8).map(|w| u64::from_be_bytes(w.try_into().unwrap())).collect();
-    assert!(raw.len().is_multiple_of(8), "{key}: {} bytes", raw.len());
+    // The matches as the cache now holds them, read from Redis directly, under the
+    // version the page was read at: the header says all of them are stored, and page 1
+    // is their first five, in the page's order.
+    let version = svc.list_version().await;
+    let key = format!("{}catalog:ids:v{version}:list:price:ASC:k=rust", svc.prefix);
+    let words = cached_words(&key).await;
     assert_eq!(words[..2], [matches, matches], "{key}: total and stored count");
-    let page_ids: Vec<u64> = first.books.iter().map(|b| b.id).collect();
-    assert_eq!(words[2..7], page_ids[..], "page 1 is the first five cached ids, in order");
+    assert_eq!(words[2..7], ids_of(&first.books)[..], "page 1 is the first five cached ids");
 
-    // Page 2 of the same order: one statement (its rows by id), in the ids' order, which
-    // is the price order.
+    // Page 2 of the same order: one statement (its rows by id), and the rows put back in
+    // the ids' order — `WHERE id IN` alone would return them in primary-key order.
     let second = svc.client.list_books(by_price(2)).await.unwrap().into_inner();
-    let ids: Vec<u64> = second.books.iter().map(|b| b.id).collect();
-    assert_eq!((second.total, &ids[..]), (matches, &words[7..12]));
-    assert!(
-        first
-            .books
-            .iter()
-            .chain(&second.books)
-            .collect::<Vec<_>>()
-            .windows(2)
-            .all(|w| w[0].price <= w[1].price)
-    );
+    assert_eq!((second.total, ids_of(&second.books)), (matches, words[7..12].to_vec()));
+    let prices: Vec<i64> = first.books.iter().chain(&second.books).map(|b| b.price).collect();
+    assert!(prices.is_sorted(), "pages 1 and 2 together are in price order: {prices:?}");
     // A page past the end: answered from the cached total alone.
     let beyond = u32::try_from(matches / 5 + 2).unwrap();
     let past = svc.client.list_books(by_price(beyond)).await.unwrap().into_inner();
@@ -480,21 +468,15 @@ async fn a_filters_matches_are_found_once_per_version_and_order_and_pages_read_b
     let s = svc.stats().since(&before);
     assert_eq!((s.list_misses, s.db_queries), (3, 3), "ids + page 1, page 2, nothing: {s:?}");
 
-    // Another order of the same keyword has its own ids: a scan and a page, and the title
-    // order, not the price order.
+    // Another order of the same keyword has its own ids: a scan and a page (5 statements
+    // so far), in MySQL's title order — its collation, not Rust's byte order, which is why
+    // the page is compared with the ids MySQL sorted, not re-sorted here.
     let titled = svc.client.list_books(list(1, 5, SortField::Title, SortOrder::Desc, "rust"));
     let titled = titled.await.unwrap().into_inner();
-    assert_eq!(svc.stats().since(&before).db_queries, 5);
-    assert_eq!(titled.total, matches);
-    // In MySQL's title order (its collation, not Rust's byte order): the order its own
-    // cached ids were stored in, and not the price order's.
-    let key = key.replace(":price:ASC:", ":title:DESC:");
-    let raw: Vec<u8> = redis::AsyncCommands::get(&mut redis, &key).await.unwrap();
-    let title_ids: Vec<u64> = titled.books.iter().map(|b| b.id).collect();
-    let stored: Vec<u64> =
-        raw[16..56].chunks_exact(8).map(|w| u64::from_be_bytes(w.try_into().unwrap())).collect();
-    assert_eq!(title_ids, stored, "{key}");
-    assert_ne!(title_ids, page_ids, "the title order reused the price order's ids");
+    assert_eq!((svc.stats().since(&before).db_queries, titled.total), (5, matches));
+    let stored = cached_words(&key.replace(":price:ASC:", ":title:DESC:")).await;
+    assert_eq!(ids_of(&titled.books)[..], stored[2..7]);
+    assert_ne!(ids_of(&titled.books), ids_of(&first.books), "the price order's ids reused");
     // Another keyword has its own matches: not the Rust total.
     let other = svc.client.list_books(list(1, 5, SortField::Price, SortOrder::Asc, "redis")).await;
     assert_ne!(other.unwrap().into_inner().total, matches, "matches shared between keywords");
@@ -505,7 +487,22 @@ async fn a_filters_matches_are_found_once_per_version_and_order_and_pages_read_b
     let after = svc.client.list_books(list(1, 100, SortField::Price, SortOrder::Asc, "rust"));
     let after = after.await.unwrap().into_inner();
     assert_eq!(after.total, matches + 1);
-    assert!(after.books.iter().any(|b| b.id == book.id), "the new book is on the page");
+    assert!(ids_of(&after.books).contains(&book.id), "the new book is on the page");
+}
+
+/// A matches value as big-endian `u64` words (total, stored count, ids), read from Redis.
+/// Its length must be a whole number of words: a value of another layout fails here.
+async fn cached_words(key: &str) -> Vec<u64> {
+    let infra = bookstore_stack::testing::infra();
+    let mut redis = bookstore_platform::cache::connect(&infra.redis_url).await.unwrap();
+    let raw: Vec<u8> = redis::AsyncCommands::get(&mut redis, key).await.unwrap();
+    assert!(raw.len().is_multiple_of(8) && raw.len() >= 16, "{key}: {} bytes", raw.len());
+    raw.chunks_exact(8).map(|w| u64::from_be_bytes(w.try_into().unwrap())).collect()
+}
+
+/// The ids of a page, in its order: what the matches cache must agree with.
+fn ids_of(books: &[bookstore_proto::catalog::Book]) -> Vec<u64> {
+    books.iter().map(|b| b.id).collect()
 }
 
 /// The stampede defence: 500 concurrent reads of one cold list key make one load —
