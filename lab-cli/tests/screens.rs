@@ -1490,24 +1490,26 @@ const TWELVE_OPTIONS: &str = "# 多选项\n\n## 检查点\n\n```checkpoint\n[[qu
 fn a_question_with_twelve_options_takes_two_digit_answers() {
     let (mut a, _dir) = app_with(&[TWELVE_OPTIONS]);
     key(&mut a, KeyCode::Char('c'));
-    let hint = draw(&a, 80, 24);
+    // 30 rows, not 24: twelve options, the verdict and its reason must all be in view, and
+    // this test is about the keys, not about what fits the smallest terminal.
+    let hint = draw(&a, 80, 30);
     assert!(hint.contains("两位数的选项连按两位"), "the hint is on screen: {hint}");
     // `1` waits for a second digit, and the screen says so.
     assert!(key(&mut a, KeyCode::Char('1')).is_empty());
-    let waiting = draw(&a, 80, 24);
+    let waiting = draw(&a, 80, 30);
     assert!(waiting.contains("已输入 1"), "{waiting}");
     assert!(!a.progress.has_passed("t0", "q1"));
     // `1` + Enter is option 1: a wrong answer, recorded, with the explanation.
     key(&mut a, KeyCode::Enter);
-    assert!(draw(&a, 80, 24).contains("✘ 1 不对"));
+    assert!(draw(&a, 80, 30).contains("✘ 1 不对"));
     // `3` cannot start a longer number of twelve: answered at once.
     key(&mut a, KeyCode::Char('3'));
-    assert!(draw(&a, 80, 24).contains("✘ 3 不对"));
+    assert!(draw(&a, 80, 30).contains("✘ 3 不对"));
     // `1` `1` is option 11, the right one: passed and saved.
     key(&mut a, KeyCode::Char('1'));
     assert_eq!(key(&mut a, KeyCode::Char('1')), vec![Command::SaveProgress]);
     assert!(a.progress.has_passed("t0", "q1"));
-    assert!(draw(&a, 80, 24).contains("✔ 答对了（11）"));
+    assert!(draw(&a, 80, 30).contains("✔ 答对了（11）"));
 }
 
 // Proves a check stopped by an unset variable reads as a broken check, in the footer and
