@@ -77,7 +77,7 @@
 //! | everywhere | `q` / Ctrl-C quit |
 //! | home | ↑↓ / jk select · Enter open · `d` dashboard · `r` reset progress |
 //! | lesson | ↑↓ jk PgUp PgDn Space Home/g End/G scroll · `]`/`n` `[`/`N` next/previous section · `>` `<` next/previous lesson · Tab/Shift-Tab select a command · Enter run it · `x` experiment · `c` checkpoint · `d` dashboard · Esc back (stops a running command first) |
-//! | checkpoint | ↑↓ / Tab item · `1`–`9` answer · Enter check a task · Esc back |
+//! | checkpoint | ↑↓ / Tab item · digits answer (past nine options: two digits, or one and Enter) · Enter check a task · Esc back |
 //! | race | Enter/`r` run · `s`/`S` stock · `b`/`B` buyers · `t`/`T` duration · Esc back |
 //! | cache | Enter/`r` run · `p` publish · `u` change hot stock · `-`/`+` readers · Esc back |
 //! | orders | Enter/`r` run · `f` failing commit · `c` cancel · `e` await expiry · `s`/`S` stock · `b`/`B` attempts · Esc back |
@@ -415,8 +415,8 @@ impl App {
         }
         // `q` is global too, because a learner who is lost must always have one key that works.
         // Unlike Ctrl-C it quits even while a lesson command runs: the runtime's shutdown
-        // cancels the runner, whose `kill_on_drop` takes bash with it — but not what bash
-        // started, since the process-group kill runs only when a run ends or is stopped.
+        // drops the runner mid-run, and its guard (`runner::GroupKill`) kills the command's
+        // whole process group — bash and whatever it started — before the lab exits.
         if k.code == KeyCode::Char('q') {
             self.quit = true;
             return Vec::new();

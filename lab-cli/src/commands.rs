@@ -25,7 +25,9 @@ use bookstore_lab::{
     bench::{BenchOptions, BenchTarget},
     experiments::race::RaceParams,
     lessons::{Library, progress::Progress},
-    plain, tui,
+    plain,
+    plain::columns,
+    tui,
 };
 use bookstore_stack::{Supervisor, UpOptions};
 
@@ -285,14 +287,12 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
         println!("没有正在运行的环境（{}）。运行 `bookstore-lab up` 启动。", sup.dir().display());
         return false;
     }
-    // `{:<34}` pads but never truncates: a longer address (a MySQL URL) shifts the rest of
-    // its row rather than losing characters someone may copy. The detail column goes last
-    // because its length varies most.
-    // ❗ `{:<N}` counts chars, not terminal columns: a Chinese char is two columns wide, so
-    // the header (组件, 状态, 地址) ends up two columns right of its rows per such char,
-    // and the ✔/✘ marks shift the same way. Cosmetic; a width-aware pad (as `ui/` does
-    // for the screens) would fix it.
-    println!("{:<10} {:<8} {:<34} {:<8} 详情", "组件", "状态", "地址", "PID");
+    // The address column (34) pads but never truncates: a longer address (a MySQL URL)
+    // shifts the rest of its row rather than losing characters someone may copy. The
+    // detail column goes last because its length varies most. Padded by display width
+    // (`columns`), so 组件/状态 and the ✔ 正常 marks line up with the ASCII rows.
+    const COLS: [isize; 4] = [-10, -8, -34, -8];
+    println!("{} 详情", columns::row(&COLS, &["组件", "状态", "地址", "PID"]));
     for h in &health {
         let pid = h.pid.map(|p| p.to_string()).unwrap_or_else(|| "外部".into());
         let mark = if h.healthy { "✔ 正常" } else { "✘ 异常" };
@@ -301,7 +301,10 @@ async fn print_status(sup: &Supervisor, json: bool) -> bool {
             Some(m) => format!("{} · metrics {m}", h.detail),
             None => h.detail.clone(),
         };
-        println!("{:<10} {:<8} {:<34} {:<8} {detail}", h.name, mark, redact(&h.address), pid);
+        // The address redacted as before (a MySQL URL's password never reaches the screen);
+        // `--json` above is the place for the full URL.
+        let cells = [h.name.as_str(), mark, &redact(&h.address), &pid];
+        println!("{} {detail}", columns::row(&COLS, &cells));
     }
     all_ok
 }

@@ -42,6 +42,7 @@
 //! (Illustrative numbers: the ratios are what to compare, and they come from one run.)
 
 mod cache;
+pub mod columns;
 mod lesson;
 mod orders;
 mod payments;
@@ -63,10 +64,9 @@ pub use race::race_with_bars;
 // notes matches either mode.
 /// `bookstore-lab lessons`: the list with progress.
 pub fn list(lib: &Library, progress: &Progress) {
-    // `{:<6}` lines up the ASCII ids, but `{:<8}` pads by chars and the marks are Chinese,
-    // two columns per char: 未开放 and 可学习 take 11 columns, ✔ 完成 takes 10, so a done
-    // lesson's title starts one column early — acceptable for a list of seven; the TUI
-    // home screen (width-aware) is the polished view.
+    // Padded by display width (`columns`): every mark is six columns wide, but 未开放 is
+    // three chars and ✔ 完成 four, so `{:<8}` (chars) started a done lesson's title early.
+    let cols = [-6, -7, -6];
     for l in &lib.manifest.lessons {
         let mark = if !l.is_available() {
             "未开放"
@@ -75,7 +75,8 @@ pub fn list(lib: &Library, progress: &Progress) {
         } else {
             "可学习"
         };
-        println!("{:<6} Day {}  {:<8} {}", l.id, l.day, mark, l.title);
+        // The title goes last, unpadded: it is the one cell whose length is free.
+        println!("{} {}", columns::row(&cols, &[&l.id, &format!("Day {}", l.day), mark]), l.title);
     }
 }
 

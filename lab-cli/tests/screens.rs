@@ -1456,3 +1456,88 @@ fn flash_drops_a_late_failure_of_an_abandoned_sale() {
     a.update(Event::Flash(FlashEvent::Checklist(Err("no stack.json".into()))));
     assert!(a.notice.as_deref().is_some_and(|n| n.contains("no stack.json")), "{:?}", a.notice);
 }
+
+// Proves an empty manifest (no `[[lesson]]`, which `Library::load` accepts) gives a home
+// screen whose keys do nothing harmful: catches the old `items[selected]` in the home
+// keys, which panicked on Enter (and on `r`) and took the terminal down with it.
+/// An empty lesson list: Enter and `r` on the home screen say so instead of panicking.
+#[test]
+fn an_empty_lesson_list_answers_enter_with_a_notice() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("manifest.toml"), "format_version = 1\n").unwrap();
+    let mut a = App::new(&Library::load(root.path()).unwrap(), Progress::default());
+    // ↓ first: it clamps to `0.saturating_sub(1)`, so `selected` stays 0 — the index the
+    // other keys then look up in a list that has no row 0.
+    for code in [KeyCode::Down, KeyCode::Char('r'), KeyCode::Right, KeyCode::Enter] {
+        assert_eq!(key(&mut a, code), Vec::<Command>::new(), "{code:?}");
+    }
+    assert_eq!(a.screen, Screen::Home);
+    let screen = draw(&a, 80, 24);
+    assert!(screen.contains("课程清单里没有课"), "{screen}");
+}
+
+/// A checkpoint whose only question has twelve options (the answer is 11) and one task.
+const TWELVE_OPTIONS: &str = "# 多选项\n\n## 检查点\n\n```checkpoint\n[[question]]\n\
+    ask = \"哪一个端口是 gateway 的？\"\noptions = [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\", \"8\", \"9\", \"10\", \"11\", \"12\"]\n\
+    answer = 11\nexplain = \"第 11 个。\"\n[[task]]\nask = \"任务\"\ncheck = \"exit 0\"\nexplain = \"好。\"\n```\n";
+
+// Proves every option of a question past nine can be chosen: `1` then `1` answers 11,
+// `1` then Enter answers 1, and a digit no longer number starts with (`3` of twelve)
+// answers at once. Catches the old `1`–`9` keys, with which option 10–12 (here the right
+// one) could never be given, so the lesson could never be completed.
+/// A question with twelve options: two digits (or one and Enter) choose any option.
+#[test]
+fn a_question_with_twelve_options_takes_two_digit_answers() {
+    let (mut a, _dir) = app_with(&[TWELVE_OPTIONS]);
+    key(&mut a, KeyCode::Char('c'));
+    // 30 rows, not 24: twelve options, the verdict and its reason must all be in view, and
+    // this test is about the keys, not about what fits the smallest terminal.
+    let hint = draw(&a, 80, 30);
+    assert!(hint.contains("两位数的选项连按两位"), "the hint is on screen: {hint}");
+    // `1` waits for a second digit, and the screen says so.
+    assert!(key(&mut a, KeyCode::Char('1')).is_empty());
+    let waiting = draw(&a, 80, 30);
+    assert!(waiting.contains("已输入 1"), "{waiting}");
+    assert!(!a.progress.has_passed("t0", "q1"));
+    // `1` + Enter is option 1: a wrong answer, recorded, with the explanation.
+    key(&mut a, KeyCode::Enter);
+    assert!(draw(&a, 80, 30).contains("✘ 1 不对"));
+    // `3` cannot start a longer number of twelve: answered at once.
+    key(&mut a, KeyCode::Char('3'));
+    assert!(draw(&a, 80, 30).contains("✘ 3 不对"));
+    // `1` `1` is option 11, the right one: passed and saved.
+    key(&mut a, KeyCode::Char('1'));
+    assert_eq!(key(&mut a, KeyCode::Char('1')), vec![Command::SaveProgress]);
+    assert!(a.progress.has_passed("t0", "q1"));
+    assert!(draw(&a, 80, 30).contains("✔ 答对了（11）"));
+}
+
+// Proves a check stopped by an unset variable reads as a broken check, in the footer and
+// on the checkpoint, while a real "not yet" (exit 1 with its own line) stays quiet.
+// Catches the old exit-code-only reading, under which bash's `unbound variable` (exit 1)
+// was shown as the check's verdict on an unfinished task.
+/// A task check that hits an unset variable reports the error, not "not yet".
+#[test]
+fn a_check_on_an_unset_variable_reads_as_broken_not_unfinished() {
+    let (mut a, _dir) = app_with(&[CHECKPOINT_LESSON]);
+    key(&mut a, KeyCode::Char('c'));
+    // The task is the third item (after the two questions).
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    let cmds = key(&mut a, KeyCode::Enter);
+    let [Command::RunScript { purpose, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    let purpose = purpose.clone();
+    a.update(Event::ScriptDone(purpose.clone(), outcome(1, &["还没有卖光的书"])));
+    let not_yet = draw(&a, 80, 24);
+    assert!(a.notice.is_none(), "{:?}", a.notice);
+    assert!(not_yet.contains("检查结果：还没有卖光的书"), "{not_yet}");
+    key(&mut a, KeyCode::Enter);
+    // bash's own words for `-u`, exactly as the runner captures them (exit 1 as well).
+    let unbound = "bash: line 1: BOOKSTORE_NOPE: unbound variable";
+    a.update(Event::ScriptDone(purpose, outcome(1, &[unbound])));
+    let notice = a.notice.clone().unwrap_or_default();
+    assert!(notice.contains("检查脚本本身出错") && notice.contains(unbound), "{notice}");
+    let screen = draw(&a, 80, 24).replace('\n', "");
+    assert!(!screen.contains("检查结果：bash"), "{screen}");
+    assert!(!a.progress.has_passed("t0", "t1"));
+}

@@ -42,30 +42,38 @@ impl App {
     /// Keys of the lesson list. Opening a planned lesson is refused with a notice instead
     /// of an empty screen.
     pub(super) fn home_key(&mut self, code: KeyCode) -> Vec<Command> {
-        // `selected` stays below `n` (↓ clamps to the last row), so the two `items[..]`
-        // below are in range — as long as the manifest lists a lesson at all: nothing
-        // rejects an empty `[[lessons]]` list today, and Enter would then panic.
+        // `selected` stays below `n` (↓ clamps to the last row), but a manifest with no
+        // `[[lesson]]` at all loads fine (the list is `#[serde(default)]`), and then no
+        // index is in range: the row is looked up with `get`, and no row means no action.
         let n = self.items.len();
+        // Cloned up front (an id is a few bytes): `open_lesson` and `progress.reset` below
+        // need `&mut self`, which a borrow into `items` would block.
+        let row = self.items.get(self.selected).map(|l| l.id.clone());
         match code {
             KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
             KeyCode::Down | KeyCode::Char('j') => {
                 self.selected = (self.selected + 1).min(n.saturating_sub(1))
             }
-            KeyCode::Enter | KeyCode::Right => {
-                let id = self.items[self.selected].id.clone();
-                // The only error `open_lesson` can return here is "not available" (the id came from
-                // our own list), so the notice names that case in the learner's language instead of
-                // echoing an English error string meant for the command line.
-                if self.open_lesson(&id).is_err() {
-                    self.notice = Some(format!("{id}：尚未开放"));
+            // ❌ the old `items[selected]` panicked here on an empty list, taking the
+            // terminal down with it; now the footer says where the lessons should come from.
+            KeyCode::Enter | KeyCode::Right => match row {
+                None => self.notice = Some("课程清单里没有课（lessons/manifest.toml 为空）".into()),
+                // The only error `open_lesson` can return here is "not available" (the id came
+                // from our own list), so the notice names that case in the learner's language
+                // instead of echoing an English error string meant for the command line.
+                Some(id) => {
+                    if self.open_lesson(&id).is_err() {
+                        self.notice = Some(format!("{id}：尚未开放"));
+                    }
                 }
-            }
+            },
             KeyCode::Char('d') => self.screen = Screen::Dashboard,
             // `r` on the list resets progress; it only asks for a save when something changed, so
             // pressing it on an untouched lesson does not rewrite `progress.json` for nothing.
             KeyCode::Char('r') => {
-                let id = self.items[self.selected].id.clone();
-                if self.progress.reset(&id) {
+                if let Some(id) = row
+                    && self.progress.reset(&id)
+                {
                     self.notice = Some(format!("{id} 的进度已重置"));
                     return vec![Command::SaveProgress];
                 }
@@ -149,7 +157,8 @@ impl App {
             // At its first item each time; the answers stay (keyed by lesson, see
             // `CheckpointView`), so what was chosen earlier is still marked ✘ or ✔.
             KeyCode::Char('c') => {
-                self.checkpoint_view.item = 0;
+                // A digit typed before leaving (or in another lesson) is no answer to this one.
+                (self.checkpoint_view.item, self.checkpoint_view.pending) = (0, None);
                 self.screen = Screen::Checkpoint;
                 top
             }

@@ -16,7 +16,7 @@ use ratatui::crossterm::event::KeyCode;
 use super::{App, Command, Screen};
 use crate::lessons::{
     blocks::{self, Checkpoint, Item},
-    runner::Outcome,
+    runner::{Outcome, Verdict},
 };
 
 /// What a script run is for: a command block of a lesson, or a checkpoint task's check.
@@ -69,6 +69,10 @@ pub struct CheckpointView {
     // Keyed by lesson as well: `item` is reset when a checkpoint opens, but the answers
     // stay, so going to Day 31 and back shows Day 30's choices, not Day 31's by number.
     pub answers: HashMap<(String, usize), usize>,
+    /// The first digit of a two-digit option number, typed and not yet confirmed.
+    // Only a question with ten or more options ever sets it: there `1` may start 10–19,
+    // so it waits for a second digit or Enter. Any other key drops it (`checkpoint_key`).
+    pub pending: Option<usize>,
 }
 
 // Something must move while a `curl` waits on a slow service: a static "running" line
@@ -201,8 +205,8 @@ impl App {
     }
 
     // A task passes on exit 0 only; exit 1 is the check's "not yet" (its output line says
-    // what it saw), anything else means the check itself could not run — said as such, so
-    // a learner does not keep retrying a task whose check is broken.
+    // what it saw), anything else — an unset variable included — means the check itself
+    // could not run: said as such, so a learner does not retry a task whose check is broken.
     /// A finished run: record it; a task's exit 0 passes its checkpoint item.
     ///
     /// Called for every `ScriptDone`, stopped and timed-out runs included; the outcome
@@ -217,13 +221,14 @@ impl App {
         if let Purpose::Task { lesson, item } = &purpose
             && let Some(cp) = self.checkpoint(lesson)
         {
-            // Exit 0 only, stricter than `lessons check --run` (which accepts 0 and 1, as it asks
-            // only whether the check works): a pass here is what marks the item in progress.json.
-            if outcome.success() {
-                cmds = self.pass_item(lesson, &cp, *item);
-            } else if outcome.exit != crate::lessons::runner::Exit::Code(1) {
-                self.notice =
-                    Some(format!("检查脚本本身出错（{}），请报告这个问题", outcome.status_line()));
+            // Done only, stricter than `lessons check --run` (which accepts "not yet" too, as it
+            // asks only whether the check works): a pass here marks the item in progress.json.
+            match outcome.verdict() {
+                Verdict::Done => cmds = self.pass_item(lesson, &cp, *item),
+                Verdict::NotYet => {}
+                Verdict::Broken(why) => {
+                    self.notice = Some(format!("检查脚本本身出错：{why}（请报告这个问题）"))
+                }
             }
         }
         self.runs.results.insert(purpose, RunStatus::Done(outcome));
@@ -248,8 +253,16 @@ impl App {
     }
 
     /// Keys of the checkpoint screen: ↑↓ item, number keys answer, Enter checks a task.
+    ///
+    /// Up to nine options a digit answers at once. From ten on, a digit that could start a
+    /// longer number (`1` of twelve) waits: the next digit completes it (`1` `1` = 11), Enter
+    /// takes it alone, any other key drops it. ❌ The old `1`–`9` keys left options 10+
+    /// unanswerable, and a lesson whose answer was one of them could never be completed.
     pub(super) fn checkpoint_key(&mut self, code: KeyCode) -> Vec<Command> {
         let lesson = self.current_lesson().id.clone();
+        // Taken by every key: a half-typed number belongs to the key that follows it, and
+        // after a move to another item it would silently prefix that item's answer.
+        let pending = self.checkpoint_view.pending.take();
         let Some(cp) = self.checkpoint(&lesson) else {
             if matches!(code, KeyCode::Esc | KeyCode::Left | KeyCode::Backspace) {
                 self.screen = Screen::Lesson;
@@ -269,22 +282,23 @@ impl App {
             KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
                 self.checkpoint_view.item = (i + 1).min(n.saturating_sub(1))
             }
-            KeyCode::Char(c @ '1'..='9') => {
-                // Every answer is kept, the wrong ones too: the screen shows the explanation after a
-                // wrong answer (see ui/checkpoint.rs), and retrying is allowed and expected.
+            // Digits, not letters: the options are shown numbered, and `j`/`k`/`q` already
+            // mean something here. A question with ten or more options takes two digits:
+            // `1` could start 10, so it waits (shown on screen) for a digit or Enter.
+            KeyCode::Char(c @ '0'..='9') => {
                 if let Some(Item::Question(q)) = items.get(i) {
-                    let chosen = c as usize - '0' as usize;
-                    // A number past the options is ignored, not counted as a wrong answer: it is
-                    // a slip of the finger, and it would show an explanation for nothing.
-                    if chosen > q.options.len() {
+                    let chosen = pending.unwrap_or(0) * 10 + (c as usize - '0' as usize);
+                    // A number past the options (or 0) is ignored, not counted as a wrong
+                    // answer: it is a slip of the finger, and it would explain nothing.
+                    if chosen == 0 || chosen > q.options.len() {
                         return Vec::new();
                     }
-                    self.checkpoint_view.answers.insert((lesson.clone(), i), chosen);
-                    // A right answer is a pass like a task's exit 0, saved at once; a wrong
-                    // one changes no progress and blocks nothing — the next digit is a retry.
-                    if chosen == q.answer {
-                        return self.pass_item(&lesson, &cp, i);
+                    // No option number starts with `chosen` and goes on: answered at once.
+                    // With nine options or fewer that is every digit, as it always was.
+                    if chosen * 10 > q.options.len() {
+                        return self.answer_question(&lesson, &cp, i, chosen);
                     }
+                    self.checkpoint_view.pending = Some(chosen);
                 }
             }
             KeyCode::Enter => {
@@ -295,13 +309,36 @@ impl App {
                     let script = t.check.clone();
                     return self.start_run(Purpose::Task { lesson, item: i }, script);
                 }
-                // Enter on a question is a hint, not an answer: picking option 1 by default
+                // Enter confirms a typed number (`1` + Enter is option 1 of twelve); with
+                // nothing typed it is a hint, not an answer: picking option 1 by default
                 // would count a press meant as "next" as a wrong (or right) answer.
+                if let (Some(Item::Question(_)), Some(chosen)) = (items.get(i), pending) {
+                    return self.answer_question(&lesson, &cp, i, chosen);
+                }
                 self.notice = Some("按数字键选择答案".into());
             }
             _ => {}
         }
         Vec::new()
+    }
+
+    /// Records option `chosen` (1-based, in range) for question `item`; a right one passes.
+    fn answer_question(
+        &mut self,
+        lesson: &str,
+        cp: &Checkpoint,
+        item: usize,
+        chosen: usize,
+    ) -> Vec<Command> {
+        // Every answer is kept, the wrong ones too: the screen shows the explanation after a
+        // wrong answer (see ui/checkpoint.rs), and retrying is allowed and expected.
+        self.checkpoint_view.answers.insert((lesson.to_string(), item), chosen);
+        // A right answer is a pass like a task's exit 0, saved at once; a wrong one
+        // changes no progress and blocks nothing — the next number is a retry.
+        match cp.items().get(item) {
+            Some(Item::Question(q)) if q.answer == chosen => self.pass_item(lesson, cp, item),
+            _ => Vec::new(),
+        }
     }
 }
 

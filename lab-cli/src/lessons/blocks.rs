@@ -126,9 +126,8 @@ pub struct Checkpoint {
 #[serde(deny_unknown_fields)]
 pub struct Question {
     pub ask: String,
-    /// Shown as `1)`, `2)`, … and answered with the keys 1–9 (`App::checkpoint_key`), so only
-    /// the first nine can be chosen; `problems` does not yet reject a tenth option, whose
-    /// answer no key could give.
+    /// Shown as `1)`, `2)`, … and answered with the number keys (`App::checkpoint_key`);
+    /// from ten options on, an option takes two digits (`1` `2`) or a digit and Enter.
     pub options: Vec<String>,
     /// 1-based, as a learner counts (and presses the number key).
     pub answer: usize,
@@ -145,8 +144,7 @@ pub struct Task {
     ///
     /// Run by the same runner as a command block (`-euo pipefail`, the lab's variables,
     /// 60 s). A refused `curl` inside it ends it with curl's code 7, reported as a broken
-    /// check; but bash exits 1 on an unset variable, the code of "not yet", so a check
-    /// naming a variable the stack does not record reads as unfinished, not as broken.
+    /// check; so is an unset variable, although bash exits 1 there (`Outcome::verdict`).
     pub check: String,
     pub explain: String,
 }

@@ -27,7 +27,7 @@ use std::{
 use super::{
     Library,
     blocks::{self, BlockKind, Checkpoint},
-    runner::{self, Exit, Outcome},
+    runner::{self, Outcome, Verdict},
 };
 
 // Fewer than the runner keeps (`runner::MAX_LINES`): this goes into a CI log, where three
@@ -168,11 +168,10 @@ pub async fn run(
                         // After the lesson's own blocks have run, so a check may well answer 0 (the
                         // blocks did the task): either answer proves the check itself works.
                         let o = runner::run(&t.check, &ctx, None).await;
-                        // 0 and 1 are the check's two answers; only a third kind of ending is a bug.
-                        // A gap to know of: bash also exits 1 on an unset variable, so a check
-                        // naming a variable the stack lacks passes here; the `unbound variable`
-                        // in its last line, printed beside the mark, is the tell.
-                        let ok = matches!(o.exit, Exit::Code(0) | Exit::Code(1));
+                        // Done and not yet are the check's two answers; anything else is a bug —
+                        // read as the TUI reads it (`Outcome::verdict`), so a check that stops on
+                        // an unset variable (bash exits 1 there too) fails here, not on a learner.
+                        let ok = !matches!(o.verdict(), Verdict::Broken(_));
                         let what = format!("{} task {}", at(b.line), i + 1);
                         let last = o.lines.last().cloned().unwrap_or_default();
                         say(format!("{} {what} {} {last}", mark(ok), o.status_line()));

@@ -1,6 +1,6 @@
 //! Running a lesson's command the way the lesson format promises (lessons/README.md §1):
 //! one `bash -euo pipefail` script, cwd = the repository root, the lab's environment
-//! exported, stdin closed, a 60 s timeout, stdout and stderr in one stream.
+//! exported, stdin closed, a 60 s timeout, stdout and stderr in one stream (one pipe).
 //!
 //! Two callers, one function: the TUI runs the block the learner pressed Enter on, and
 //! `lessons check --run` runs every block and every checkpoint task. If they ran commands
@@ -11,9 +11,10 @@
 //! - ✅ `-euo pipefail`: a failing `curl` in the middle of a block fails the block. Plain
 //!   `bash -c` reports only the last command's status, so a block whose first request
 //!   got "connection refused" would still "pass" on its final `echo`.
-//! - ✅ its own process group, killed as a group (timeout, Esc, end of script): `curl`
-//!   or `grpcurl` started by the script die with it. ❌ DON'T kill only the bash pid —
-//!   its children keep the output pipe open, and the reader waits for them forever.
+//! - ✅ its own process group, killed as a group (timeout, Esc, end of script, the TUI
+//!   quitting mid-run): `curl` or `grpcurl` started by the script die with it. ❌ DON'T
+//!   kill only the bash pid — its children keep the output pipe open, and the reader
+//!   waits for them forever.
 //! - ✅ stdin is `/dev/null`: a command that would prompt (`mariadb -p`) fails at once
 //!   instead of hanging the TUI, whose keyboard it would otherwise steal.
 //! - ✅ the output is capped and ANSI-stripped before it reaches the screen: colour codes
@@ -26,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::{io::AsyncReadExt, sync::oneshot};
+use tokio::{io::AsyncReadExt, net::unix::pipe, sync::oneshot};
 
 // A bound the learner can sit through and `lessons check --run` can multiply by the number
 // of blocks: a block that waits forever (a `watch`, a blocking read) belongs in `norun`.
@@ -88,6 +89,45 @@ impl Outcome {
     }
 }
 
+// One reading for both callers: the TUI passes an item on `Done` only, `lessons check
+// --run` accepts `Done` and `NotYet` (a fresh stack has most tasks undone) and fails a
+// lesson on `Broken`. Two readings would let a check pass CI and break on the learner.
+/// What a checkpoint task's check answered (lessons/README.md: 0 done, 1 not yet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Exit 0: the task is done.
+    Done,
+    /// Exit 1 from the check itself: not yet (its last line says what it saw).
+    NotYet,
+    /// The check could not give an answer; the text names why (bash's or the tool's
+    /// own last line, or the status line when it printed nothing).
+    Broken(String),
+}
+
+impl Outcome {
+    // Exit 1 is ambiguous: it is the format's "not yet", and also what `bash -u` exits
+    // with on an unset variable. The tell is bash's own last words: `-u` stops the script
+    // at once, so its complaint is the last line and the check never printed a verdict.
+    // ❌ Reading exit 1 alone showed a check that names a variable the stack lacks as
+    // "not yet" forever: the learner retried a task that no work could pass.
+    /// Reads this run as a task check's answer.
+    pub fn verdict(&self) -> Verdict {
+        let last = self.lines.iter().rev().find(|l| !l.trim().is_empty());
+        match (&self.exit, last) {
+            (Exit::Code(0), _) => Verdict::Done,
+            (Exit::Code(1), Some(l)) if l.ends_with(": unbound variable") => {
+                Verdict::Broken(l.clone())
+            }
+            // Exit 1 with no line, or with the check's own line: the format's "not yet"
+            // (a check that says nothing is a lesson bug `lessons check` cannot see).
+            (Exit::Code(1), _) => Verdict::NotYet,
+            // Timeouts and stops print no line of their own: the status line says which.
+            (Exit::Code(_), Some(l)) => Verdict::Broken(l.clone()),
+            _ => Verdict::Broken(self.status_line()),
+        }
+    }
+}
+
 /// Where and with what a command runs.
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -144,8 +184,15 @@ fn search_path() -> std::ffi::OsString {
 /// Runs `script` as the lesson format says; `stop` (if it fires) kills it.
 pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>>) -> Outcome {
     let started = Instant::now();
-    let mut cmd = command(script, ctx);
-    let mut child = match cmd.spawn() {
+    // A pipe that cannot be made (out of descriptors) is reported like a bash that cannot
+    // start: either way no script ran, and the status line names the OS error.
+    let spawned = output_pipe().and_then(|(output, writer)| {
+        let mut cmd = command(script, ctx, writer)?;
+        // Spawned, then dropped: the command keeps our copies of the pipe's write end, and
+        // the reader would wait for an end of output that never comes while they exist.
+        Ok((cmd.spawn()?, output))
+    });
+    let (mut child, output) = match spawned {
         Ok(c) => c,
         Err(e) => {
             return Outcome {
@@ -156,10 +203,12 @@ pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>
             };
         }
     };
-    let pgid = child.id();
+    // Armed before the first `.await`: from here on, however this future ends — the TUI
+    // quit (`q`) and the runtime dropped it mid-run — the whole group is killed.
+    let mut group = GroupKill(child.id());
     // The reader runs beside the wait: a script that prints more than the pipe holds (64 KiB)
     // blocks until someone reads, so reading only after `wait` would deadlock a chatty block.
-    let reader = read_tail(child.stdout.take().expect("stdout is piped"));
+    let reader = read_tail(output);
     let stopped = stop_requested(stop);
     // Three ways to end, whichever comes first; the losers are dropped, which is harmless
     // here: the sleep and the stop receiver own nothing, and the child is killed below.
@@ -174,7 +223,7 @@ pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>
         _ = tokio::time::sleep(ctx.timeout) => Exit::TimedOut,
         _ = stopped => Exit::Killed,
     };
-    kill_group(pgid);
+    group.kill();
     // Reap the child (no zombie), then give the reader a moment to drain what the group wrote
     // before it died; two seconds bounds a reader stuck on a pipe some stray process
     // outside the group still holds.
@@ -190,15 +239,18 @@ pub async fn run(script: &str, ctx: &Context, stop: Option<oneshot::Receiver<()>
     Outcome { exit, elapsed: started.elapsed(), lines, dropped }
 }
 
-/// The `bash -euo pipefail` command for `script`, set up as the lesson format says.
-fn command(script: &str, ctx: &Context) -> tokio::process::Command {
+/// The `bash -euo pipefail` command for `script`, set up as the lesson format says;
+/// `output` (the write end of [`output_pipe`]) becomes both its stdout and its stderr.
+fn command(
+    script: &str,
+    ctx: &Context,
+    output: std::io::PipeWriter,
+) -> std::io::Result<tokio::process::Command> {
     // `bash` from the PATH, not `/bin/bash`: macOS ships bash 3.2 there, and a learner with a
     // Homebrew bash on the PATH should get the same shell in the TUI as in their terminal.
     let mut cmd = tokio::process::Command::new("bash");
-    // `exec 2>&1` on the script's first line (not a line of its own) merges stderr into the
-    // one pipe in the order bash writes them, and keeps bash's error line numbers equal to
-    // the block's own lines.
-    cmd.arg("-euo").arg("pipefail").arg("-c").arg(format!("exec 2>&1; {script}"));
+    // The block as written, nothing prepended: bash's error line numbers are the block's own.
+    cmd.arg("-euo").arg("pipefail").arg("-c").arg(script);
     cmd.current_dir(&ctx.cwd)
         .env("PATH", search_path())
         .env("BOOKSTORE_LAB_HOME", &ctx.lab_dir)
@@ -210,21 +262,34 @@ fn command(script: &str, ctx: &Context) -> tokio::process::Command {
         .env_remove("BOOKSTORE_CONSUL_ADDR")
         .envs(ctx.vars.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        // Null because `exec 2>&1` sends the script's stderr to stdout. The gap: bash parses
-        // a whole line before running it, so a syntax error on the script's first line (an
-        // unclosed quote) is reported before the `exec` and lost here — the run shows only
-        // `✘ 退出码 2`. `lessons check` runs `bash -n` on every block so lessons do not ship one.
-        .stderr(Stdio::null())
+        // One pipe behind both descriptors, so stdout and stderr interleave in the order
+        // bash writes them. ❌ The old `exec 2>&1;` prefix with stderr nulled lost bash's
+        // own message for a syntax error on the first line (bash parses a whole line
+        // before running any of it, the `exec` included): the run showed only `退出码 2`.
+        .stdout(output.try_clone()?)
+        .stderr(output)
         // `process_group(0)`: the child leads a new group whose id is its pid, the handle
-        // `kill_group` needs. `kill_on_drop`: a TUI that quits mid-run takes bash with it.
+        // `GroupKill` needs. `kill_on_drop`: a TUI that quits mid-run takes bash with it.
         .process_group(0)
         .kill_on_drop(true);
-    cmd
+    Ok(cmd)
+}
+
+// A pipe of our own rather than `Stdio::piped()`: tokio's pipe is created at spawn, one
+// per descriptor, and two pipes read separately would lose the order of the lines.
+// The read end goes to tokio (`from_owned_fd` makes it non-blocking and registers it):
+// ❌ DON'T read a std pipe on `spawn_blocking` instead — a read stuck on a pipe that a
+// stray process still holds would keep a blocking thread, and the runtime's shutdown at
+// quit waits for blocking threads, so the lab would hang on `q`.
+/// The script's one output pipe: the async read end for us, the write end for the child.
+fn output_pipe() -> std::io::Result<(pipe::Receiver, std::io::PipeWriter)> {
+    // std's pipe is close-on-exec, so the child inherits only the dup'ed write end.
+    let (read, write) = std::io::pipe()?;
+    Ok((pipe::Receiver::from_owned_fd(read.into())?, write))
 }
 
 /// Reads the script's output to its end on a task of its own; the task yields the tail.
-fn read_tail(mut stdout: tokio::process::ChildStdout) -> tokio::task::JoinHandle<Vec<u8>> {
+fn read_tail(mut stdout: pipe::Receiver) -> tokio::task::JoinHandle<Vec<u8>> {
     tokio::spawn(async move {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 8192];
@@ -258,15 +323,34 @@ async fn stop_requested(stop: Option<oneshot::Receiver<()>>) {
 }
 
 // The whole group, whatever the ending: after a normal exit this reaps what the script
-// left in the background (`cmd &`), which would otherwise hold the pipe open.
-/// Sends SIGKILL to the script's whole process group (`pgid` is its leader's pid).
-fn kill_group(pgid: Option<u32>) {
-    if let Some(pid) = pgid {
-        // SAFETY: kill(2) with a negative pid signals the process group `command` created
-        // (`process_group(0)` made the child its leader); it touches no memory of ours.
-        unsafe {
-            libc::kill(-(pid as i32), libc::SIGKILL);
+// left in the background (`cmd &`), which would otherwise hold the pipe open. A guard
+// and not a call at the end of `run`: when the TUI quits mid-run, the runtime drops the
+// run's future at its `.await` and no line after it executes — `kill_on_drop` then took
+// bash alone, and a `sleep` or `ghz` it started ran on after the lab had quit.
+/// Sends SIGKILL to the script's whole process group (the leader's pid) once: on `kill`
+/// or, if the run never got that far, on drop.
+struct GroupKill(Option<u32>);
+
+impl GroupKill {
+    // `take`: once killed, never again — after the reap the pid may be reused, and a second
+    // kill could hit an unrelated group that got the same id.
+    fn kill(&mut self) {
+        if let Some(pid) = self.0.take() {
+            // SAFETY: kill(2) with a negative pid signals the process group `command` created
+            // (`process_group(0)` made the child its leader); it touches no memory of ours.
+            unsafe {
+                libc::kill(-(pid as i32), libc::SIGKILL);
+            }
         }
+    }
+}
+
+// `kill_on_drop` stays on the command beside this guard: the guard kills the group but
+// cannot reap, and tokio's `Child` drop hands the dead bash to its orphan reaper, so a
+// quit mid-run leaves no zombie behind while the lab is still running.
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -341,6 +425,89 @@ mod tests {
         let k = handle.await.unwrap();
         assert_eq!(k.exit, Exit::Killed);
         assert!(k.elapsed < Duration::from_secs(5));
+    }
+
+    // Proves the one-pipe output: bash parses a whole line before running it, so with the
+    // old `exec 2>&1;` prefix a syntax error on line 1 was reported on a nulled stderr
+    // and the run showed no line at all, only exit 2.
+    /// A syntax error on a block's first line shows bash's own message.
+    #[tokio::test]
+    async fn a_syntax_error_on_the_first_line_is_shown() {
+        let o = run("if then echo hi; fi", &ctx(TIMEOUT), None).await;
+        assert_eq!(o.exit, Exit::Code(2), "{o:?}");
+        assert!(o.lines.iter().any(|l| l.contains("syntax error")), "{o:?}");
+    }
+
+    // What `q` does to a running block, reproduced: the runtime is dropped with the run
+    // mid-way. Catches the guard missing — `kill_on_drop` alone took bash and left both
+    // `sleep`s running, in a group that outlived the lab.
+    /// A run dropped mid-way (the TUI quitting) kills its whole process group.
+    #[test]
+    fn a_run_dropped_by_quitting_kills_its_whole_group() {
+        // A plain `#[test]` with a runtime of its own, not `#[tokio::test]`: the point is to
+        // drop the runtime under a running block, and a test cannot drop the runtime that
+        // is running it. Nothing is aborted by hand, so no shortcut stands in for the quit.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgid");
+        // `$$` is bash's pid, the group's id (`process_group(0)`); one sleep in the
+        // background and one in the foreground, so bash has children to leave behind.
+        let script = format!("echo $$ > '{}'; sleep 30 & sleep 30", file.display());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.spawn(async move { run(&script, &ctx(TIMEOUT), None).await });
+        let pgid = wait_for(|| std::fs::read_to_string(&file).ok()?.trim().parse().ok())
+            .expect("the script wrote its group id");
+        assert!(wait_for(|| (group_members(pgid) >= 2).then_some(())).is_some(), "no sleeps");
+        // What `main` returning after `q` does: every task's future is dropped mid-`.await`.
+        drop(rt);
+        let gone = wait_for(|| (group_members(pgid) == 0).then_some(()));
+        assert!(gone.is_some(), "group {pgid} outlived the run: {} left", group_members(pgid));
+    }
+
+    /// Polls `f` every 20 ms for up to 5 s; `None` if it never answered.
+    fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(v) = f() {
+                return Some(v);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    // A zombie is dead (only its exit status is left for a parent to reap), so it does
+    // not count: the killed sleeps are reparented and may wait a while to be reaped.
+    /// Live processes (not zombies) whose process group is `pgid`, from `/proc`.
+    fn group_members(pgid: i32) -> usize {
+        let stats = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok());
+        // `/proc/<pid>/stat` is `pid (comm) state ppid pgrp …`; `comm` may hold spaces,
+        // so the fields are read after its closing parenthesis.
+        stats
+            .filter(|st| {
+                let mut f = st.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace();
+                let state = f.next();
+                let pgrp = f.nth(1).and_then(|p| p.parse::<i32>().ok());
+                pgrp == Some(pgid) && state != Some("Z")
+            })
+            .count()
+    }
+
+    // Proves the three readings of a check on real bash runs, the unset variable above
+    // all: it exits 1 like "not yet", and only bash's last line tells the two apart.
+    /// A check's exit 0 is done, 1 not yet, an unset variable or a missing tool broken.
+    #[tokio::test]
+    async fn a_check_that_hits_an_unset_variable_is_broken_not_unfinished() {
+        let c = ctx(TIMEOUT);
+        let unset = run("test -n \"$NOT_SET_ANYWHERE\"; echo 已完成", &c, None).await;
+        let Verdict::Broken(why) = unset.verdict() else { panic!("{unset:?}") };
+        assert!(why.ends_with("NOT_SET_ANYWHERE: unbound variable"), "{why}");
+        assert_eq!(run("echo 还没有; exit 1", &c, None).await.verdict(), Verdict::NotYet);
+        assert_eq!(run("echo 已完成", &c, None).await.verdict(), Verdict::Done);
+        let missing = run("no-such-tool-here", &c, None).await.verdict();
+        assert!(matches!(&missing, Verdict::Broken(w) if w.contains("not found")), "{missing:?}");
     }
 
     // Proves the three cleanings on known input: an SGR colour code leaves no bytes, a

@@ -23,7 +23,10 @@ use crate::{
         App,
         runs::{Purpose, RunStatus},
     },
-    lessons::blocks::{Checkpoint, Item, Question, Task},
+    lessons::{
+        blocks::{Checkpoint, Item, Question, Task},
+        runner::Verdict,
+    },
 };
 
 /// Draws the checkpoint of the open lesson; returns its title and keys.
@@ -38,11 +41,12 @@ pub fn render(
 ) -> (String, &'static [(&'static str, &'static str)]) {
     let lesson = app.current_lesson();
     // Number keys answer because options are shown numbered `1)`…`4)`: one key press per
-    // answer, no cursor to move onto an option first. Enter is reserved for tasks, whose
-    // check runs on the stack and takes seconds, so it must be a deliberate key.
+    // answer, no cursor to move onto an option first ("数字", not "1-9": option 10 and up
+    // take two digits). Enter runs a task's check, which takes seconds on the stack, so it
+    // must be a deliberate key; on a question it only confirms a typed first digit.
     let keys: &'static [(&'static str, &'static str)] = &[
         ("↑↓", "选题"),
-        ("1-9", "作答"),
+        ("数字", "作答"),
         ("Enter", "验证任务"),
         ("Esc", "返回课程"),
         ("q", "退出"),
@@ -148,7 +152,19 @@ fn question_lines(app: &App, lesson: &str, sel: usize, q: &Question) -> Vec<Line
     for (k, o) in q.options.iter().enumerate() {
         lines.push(Line::raw(format!("  {}) {o}", k + 1)));
     }
+    // Past nine options the hint says how to type 10–12, and a first digit typed shows,
+    // so a `1` that waits for its second digit does not look like an ignored key. Up to
+    // nine, the hint stays the old one-liner: the common case keeps its snapshot and its
+    // one-key answer, and two-digit typing is explained only where it is needed.
+    let pending = app.checkpoint_view.pending;
+    if let Some(d) = pending {
+        lines.push(Line::styled(format!("已输入 {d}：再输入一位数字，或按 Enter 选 {d}。"), dim));
+    }
     match answer(app, lesson, sel) {
+        None if pending.is_some() => {}
+        None if q.options.len() > 9 => {
+            lines.push(Line::styled("按数字键作答：两位数的选项连按两位（如 1 0）。", dim))
+        }
         None => lines.push(Line::styled("按数字键作答。", dim)),
         // The render only reads: the pass itself was recorded by the key handler
         // (`App::checkpoint_key`), so a redraw can never pass an item twice.
@@ -199,10 +215,20 @@ fn task_lines(
             // The check's own report is its last line of output (the format asks for one
             // Chinese line saying what it saw); earlier lines are the script's noise.
             // Nothing while it runs: a half-printed check has not said what it saw yet.
-            if let RunStatus::Done(o) = status
-                && let Some(last) = o.lines.iter().rev().find(|l| !l.trim().is_empty())
-            {
-                lines.push(Line::raw(format!("检查结果：{last}")));
+            // A broken check is said in red with bash's words, so `X: unbound variable`
+            // never reads as the check's verdict on the learner's work.
+            if let RunStatus::Done(o) = status {
+                match o.verdict() {
+                    Verdict::Broken(why) => lines.push(Line::styled(
+                        format!("检查脚本本身出错：{why}"),
+                        Style::new().fg(Color::Red),
+                    )),
+                    _ => {
+                        if let Some(last) = o.lines.iter().rev().find(|l| !l.trim().is_empty()) {
+                            lines.push(Line::raw(format!("检查结果：{last}")));
+                        }
+                    }
+                }
             }
         }
     }
