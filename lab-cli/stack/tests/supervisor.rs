@@ -635,3 +635,52 @@ async fn two_user_instances_share_the_load_and_a_kill_fails_no_request() {
     ok(&lab(dir.path(), &["down"]));
     assert!(process::orphans(dir.path()).is_empty());
 }
+
+/// `kill_instance` waits for the directory lock and kills what `stack.json` names once it
+/// holds it: a restart that replaced the instance meanwhile is seen, never the stale pid.
+///
+/// Two real `sleep` processes stand in for the instance before and after a restart (the
+/// kill only checks that a pid runs the recorded program); the lock is held with flock(2)
+/// on `<dir>/lock`, exactly as a concurrent `up` holds it.
+#[test]
+fn kill_instance_waits_for_the_lock_and_kills_the_current_record() {
+    use std::os::{fd::AsRawFd, unix::process::ExitStatusExt};
+    let dir = tempfile::tempdir().unwrap();
+    let sleep = || Command::new("sleep").arg("60").spawn().unwrap();
+    let (mut old, mut new) = (sleep(), sleep());
+    let record = |pid: u32| {
+        let mut state = StackState::default();
+        let log = dir.path().join("user.log");
+        let c = bookstore_stack::state::Component::child(
+            "user",
+            pid,
+            "sleep".into(),
+            "127.0.0.1:1".into(),
+            &log,
+        );
+        state.put_service(c);
+        state.save(dir.path()).unwrap();
+    };
+    record(old.id());
+    let mut sup = bookstore_stack::Supervisor::open(dir.path()).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.path().join("lock"))
+        .unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let killer = std::thread::spawn(move || sup.kill_instance("user").map_err(|e| e.to_string()));
+    std::thread::sleep(Duration::from_millis(300));
+    // Before the lock was taken around it, the kill landed here, on the old record.
+    assert!(!killer.is_finished(), "kill_instance did not wait for the directory lock");
+    assert!(old.try_wait().unwrap().is_none(), "the old process was killed outside the lock");
+    // The concurrent restart, under the lock: the old process goes, a new one is recorded.
+    old.kill().unwrap();
+    old.wait().unwrap();
+    record(new.id());
+    drop(lock);
+    assert_eq!(killer.join().unwrap(), Ok(new.id()));
+    assert_eq!(new.wait().unwrap().signal(), Some(libc::SIGKILL));
+}
