@@ -684,3 +684,32 @@ fn kill_instance_waits_for_the_lock_and_kills_the_current_record() {
     assert_eq!(killer.join().unwrap(), Ok(new.id()));
     assert_eq!(new.wait().unwrap().signal(), Some(libc::SIGKILL));
 }
+
+/// Every service binary answers `--help` and `--version` on stdout with exit 0, and a bad
+/// flag with clap's usage error and exit 2 — no `Error: …`, no backtrace, no server.
+///
+/// `RUST_BACKTRACE=1` on purpose: an error returned from `main` would then print a stack
+/// backtrace, which is how the old behaviour showed. The settings are left unset: the
+/// arguments must be answered before any setting is read.
+#[test]
+fn every_service_binary_answers_help_version_and_a_bad_flag() {
+    for spec in services::SERVICES {
+        let run = |arg: &str| {
+            let out = Command::new(bin(spec.binary)).arg(arg).env("RUST_BACKTRACE", "1").output();
+            let out = out.unwrap();
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            (out.status.code(), text(&out.stdout), text(&out.stderr))
+        };
+        let (code, stdout, _) = run("--help");
+        assert_eq!(code, Some(0), "{} --help:\n{stdout}", spec.binary);
+        assert!(stdout.contains("Usage:") && stdout.contains(spec.binary), "{stdout}");
+        let (code, stdout, _) = run("--version");
+        // `<binary> <version>`: the binary's own name, not clap's default (the crate's).
+        let named = stdout.starts_with(&format!("{} ", spec.binary));
+        assert!(code == Some(0) && named, "{} --version: {code:?} {stdout}", spec.binary);
+        // A typo must be refused, never taken as "serve": the old mains ignored it.
+        let (code, _, stderr) = run("--no-such-flag");
+        assert_eq!(code, Some(2), "{} --no-such-flag:\n{stderr}", spec.binary);
+        assert!(stderr.contains("unexpected argument") && !stderr.contains("backtrace"), "{stderr}");
+    }
+}
