@@ -710,6 +710,9 @@ fn every_service_binary_answers_help_version_and_a_bad_flag() {
         // A typo must be refused, never taken as "serve": the old mains ignored it.
         let (code, _, stderr) = run("--no-such-flag");
         assert_eq!(code, Some(2), "{} --no-such-flag:\n{stderr}", spec.binary);
-        assert!(stderr.contains("unexpected argument") && !stderr.contains("backtrace"), "{stderr}");
+        assert!(
+            stderr.contains("unexpected argument") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
     }
 }
