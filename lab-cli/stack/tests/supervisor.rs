@@ -647,7 +647,11 @@ fn kill_instance_waits_for_the_lock_and_kills_the_current_record() {
     use std::os::{fd::AsRawFd, unix::process::ExitStatusExt};
     let dir = tempfile::tempdir().unwrap();
     let sleep = || Command::new("sleep").arg("60").spawn().unwrap();
+    // Both started up front: the "restart" below then only swaps the record, so the
+    // test times nothing but the lock.
     let (mut old, mut new) = (sleep(), sleep());
+    // `program: "sleep"`: `is_ours` matches argv[0] against it, so the kill's own check
+    // passes for these two processes and for nothing else.
     let record = |pid: u32| {
         let mut state = StackState::default();
         let log = dir.path().join("user.log");
@@ -662,6 +666,8 @@ fn kill_instance_waits_for_the_lock_and_kills_the_current_record() {
         state.save(dir.path()).unwrap();
     };
     record(old.id());
+    // Opened before the swap, so its in-memory state names the old pid: only a re-read
+    // under the lock can find the new one.
     let mut sup = bookstore_stack::Supervisor::open(dir.path()).unwrap();
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -681,6 +687,7 @@ fn kill_instance_waits_for_the_lock_and_kills_the_current_record() {
     old.wait().unwrap();
     record(new.id());
     drop(lock);
+    // The pid the record named when the kill got the lock, and that process died of it.
     assert_eq!(killer.join().unwrap(), Ok(new.id()));
     assert_eq!(new.wait().unwrap().signal(), Some(libc::SIGKILL));
 }
@@ -693,6 +700,7 @@ fn kill_instance_waits_for_the_lock_and_kills_the_current_record() {
 /// arguments must be answered before any setting is read.
 #[test]
 fn every_service_binary_answers_help_version_and_a_bad_flag() {
+    // The supervisor's own table of binaries: a service added later is covered too.
     for spec in services::SERVICES {
         let run = |arg: &str| {
             let out = Command::new(bin(spec.binary)).arg(arg).env("RUST_BACKTRACE", "1").output();
