@@ -146,13 +146,11 @@ async fn measure(opts: &BenchOptions, graph: &Graph) -> anyhow::Result<Report> {
     // LockStock and CreateOrder rows lock some 10⁵ units in all, far below 1.5 million. A
     // much longer `--duration` could sell books out; the `rejected` column would show it.
     restock(&c.inventory[0]).await?;
-    // sqlx's default pool: 10 connections, where order-service runs 20
-    // (`db_max_connections`). At 64 workers the insert row therefore queues for a
-    // connection sooner than CreateOrder's own inserts do, and reads as a tighter bound
-    // than the service's SQL is — keep that in mind when it is the `vs_slowest` step.
-    let pool =
-        sqlx::MySqlPool::connect(&opts.infra.database_url(&graph.order_settings.common.database))
-            .await?;
+    // order-service's own pool, opened by its own `connect_db` from the graph's settings,
+    // so the insert row queues for a connection exactly as CreateOrder's inserts do.
+    // ❌ DON'T size it here by hand: sqlx's default 10 against the service's 20 made
+    // the row a tighter bound than the service's SQL really is.
+    let pool = bookstore_order::connect_db(&graph.order_settings).await?;
     // order-service's own `Store` over its own database: the insert row runs the very
     // SQL CreateOrder runs, not a copy of it that could drift.
     let store = Store::new(pool);

@@ -635,3 +635,92 @@ async fn two_user_instances_share_the_load_and_a_kill_fails_no_request() {
     ok(&lab(dir.path(), &["down"]));
     assert!(process::orphans(dir.path()).is_empty());
 }
+
+/// `kill_instance` waits for the directory lock and kills what `stack.json` names once it
+/// holds it: a restart that replaced the instance meanwhile is seen, never the stale pid.
+///
+/// Two real `sleep` processes stand in for the instance before and after a restart (the
+/// kill only checks that a pid runs the recorded program); the lock is held with flock(2)
+/// on `<dir>/lock`, exactly as a concurrent `up` holds it.
+#[test]
+fn kill_instance_waits_for_the_lock_and_kills_the_current_record() {
+    use std::os::{fd::AsRawFd, unix::process::ExitStatusExt};
+    let dir = tempfile::tempdir().unwrap();
+    let sleep = || Command::new("sleep").arg("60").spawn().unwrap();
+    // Both started up front: the "restart" below then only swaps the record, so the
+    // test times nothing but the lock.
+    let (mut old, mut new) = (sleep(), sleep());
+    // `program: "sleep"`: `is_ours` matches argv[0] against it, so the kill's own check
+    // passes for these two processes and for nothing else.
+    let record = |pid: u32| {
+        let mut state = StackState::default();
+        let log = dir.path().join("user.log");
+        let c = bookstore_stack::state::Component::child(
+            "user",
+            pid,
+            "sleep".into(),
+            "127.0.0.1:1".into(),
+            &log,
+        );
+        state.put_service(c);
+        state.save(dir.path()).unwrap();
+    };
+    record(old.id());
+    // Opened before the swap, so its in-memory state names the old pid: only a re-read
+    // under the lock can find the new one.
+    let mut sup = bookstore_stack::Supervisor::open(dir.path()).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.path().join("lock"))
+        .unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let killer = std::thread::spawn(move || sup.kill_instance("user").map_err(|e| e.to_string()));
+    std::thread::sleep(Duration::from_millis(300));
+    // Before the lock was taken around it, the kill landed here, on the old record.
+    assert!(!killer.is_finished(), "kill_instance did not wait for the directory lock");
+    assert!(old.try_wait().unwrap().is_none(), "the old process was killed outside the lock");
+    // The concurrent restart, under the lock: the old process goes, a new one is recorded.
+    old.kill().unwrap();
+    old.wait().unwrap();
+    record(new.id());
+    drop(lock);
+    // The pid the record named when the kill got the lock, and that process died of it.
+    assert_eq!(killer.join().unwrap(), Ok(new.id()));
+    assert_eq!(new.wait().unwrap().signal(), Some(libc::SIGKILL));
+}
+
+/// Every service binary answers `--help` and `--version` on stdout with exit 0, and a bad
+/// flag with clap's usage error and exit 2 — no `Error: …`, no backtrace, no server.
+///
+/// `RUST_BACKTRACE=1` on purpose: an error returned from `main` would then print a stack
+/// backtrace, which is how the old behaviour showed. The settings are left unset: the
+/// arguments must be answered before any setting is read.
+#[test]
+fn every_service_binary_answers_help_version_and_a_bad_flag() {
+    // The supervisor's own table of binaries: a service added later is covered too.
+    for spec in services::SERVICES {
+        let run = |arg: &str| {
+            let out = Command::new(bin(spec.binary)).arg(arg).env("RUST_BACKTRACE", "1").output();
+            let out = out.unwrap();
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            (out.status.code(), text(&out.stdout), text(&out.stderr))
+        };
+        let (code, stdout, _) = run("--help");
+        assert_eq!(code, Some(0), "{} --help:\n{stdout}", spec.binary);
+        assert!(stdout.contains("Usage:") && stdout.contains(spec.binary), "{stdout}");
+        let (code, stdout, _) = run("--version");
+        // `<binary> <version>`: the binary's own name, not clap's default (the crate's).
+        let named = stdout.starts_with(&format!("{} ", spec.binary));
+        assert!(code == Some(0) && named, "{} --version: {code:?} {stdout}", spec.binary);
+        // A typo must be refused, never taken as "serve": the old mains ignored it.
+        let (code, _, stderr) = run("--no-such-flag");
+        assert_eq!(code, Some(2), "{} --no-such-flag:\n{stderr}", spec.binary);
+        assert!(
+            stderr.contains("unexpected argument") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
+    }
+}

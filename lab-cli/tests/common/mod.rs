@@ -8,7 +8,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Stdio},
 };
 
 use bookstore_stack::{services, testing};
@@ -94,6 +94,23 @@ impl Drop for Stack {
     fn drop(&mut self) {
         // Errors ignored, and no assertion: `drop` also runs while a failed test unwinds,
         // and a second panic there would abort the binary and lose the first message.
-        let _ = Command::new(lab()).arg("--dir").arg(self.dir.path()).arg("down").output();
+        // Bounded like `up` (coreutils' `timeout`): 60 s, then SIGTERM and 5 s later
+        // SIGKILL, so a hung `down` costs this test a minute instead of hanging the suite.
+        let mut down = Command::new("timeout");
+        down.args(["--kill-after=5", "60"]).arg(lab()).arg("--dir").arg(self.dir.path());
+        // Discarded, as before, but not piped: a pipe kept open by a process `down` left
+        // behind would make the wait for its EOF unbounded again.
+        let down = down.arg("down").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        // 124: timed out and ended by the TERM; 137 (128 + 9): it needed the KILL too.
+        // An `Err` (no `timeout` on the PATH) is ignored like any other failed `down`.
+        if let Ok(status) = down
+            && matches!(status.code(), Some(124 | 137))
+        {
+            eprintln!(
+                "bookstore-lab down in {} did not finish within 60 s and was killed; \
+                 its services may still be running",
+                self.dir.path().display()
+            );
+        }
     }
 }

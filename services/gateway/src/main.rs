@@ -8,6 +8,10 @@
 // Everything testable lives in the library.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // First, before any setting: `--help` and `--version` answer and exit, and any
+    // argument is a usage error — this binary has none, and must not serve on a typo.
+    let about = "gateway: the HTTP/JSON API in front of the gRPC services";
+    bookstore_platform::cli::parse("gateway", env!("CARGO_PKG_VERSION"), about, []);
     // Logging first, so everything start-up reports goes through one subscriber.
     bookstore_platform::telemetry::init("info");
     let settings = bookstore_platform::config::load(bookstore_gateway::Settings::default())?;

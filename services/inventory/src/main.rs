@@ -5,6 +5,10 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // First, before any setting: `--help` and `--version` answer and exit, and any
+    // argument is a usage error — this binary has none, and must not serve on a typo.
+    let about = "inventory-service: stock, locks and the stock log over gRPC";
+    bookstore_platform::cli::parse("inventory-service", env!("CARGO_PKG_VERSION"), about, []);
     bookstore_platform::telemetry::init("info");
     let settings = bookstore_platform::config::load(bookstore_inventory::Settings::default())?;
     // `|_| {}`: the binary has no use for the bound address; tests pass a callback here to

@@ -196,6 +196,15 @@ impl Settings {
 /// `order_items` (`migrations/order`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/order");
 
+/// The pool order-service runs on: `order_db` created and migrated, `db_max_connections`
+/// wide. Also the order bench's pool, so its insert row queues for a connection exactly
+/// as the service's inserts do (a pool sized anywhere else would measure another bound).
+pub async fn connect_db(settings: &Settings) -> anyhow::Result<sqlx::MySqlPool> {
+    let (common, size) = (&settings.common, settings.db_max_connections);
+    bookstore_platform::db::connect(common.mysql_url.expose(), &common.database, size, &MIGRATOR)
+        .await
+}
+
 /// Connects MySQL (creating and migrating `order_db`), starts the sweeper, serves until
 /// `shutdown`, and reports the bound addresses through `on_bound`.
 ///
@@ -210,16 +219,9 @@ pub async fn run(
     // development fails in milliseconds, before MySQL is touched.
     settings.check()?;
     let common = &settings.common;
-    let pool = bookstore_platform::db::connect(
-        common.mysql_url.expose(),
-        &common.database,
-        settings.db_max_connections,
-        &MIGRATOR,
-    )
-    .await?;
     // One pool for the handlers and the sweeper (`db_max_connections`, 20): an abandon
     // holds one across a ReleaseStock call, so the pool must outnumber those by a margin.
-    let store = store::Store::new(pool);
+    let store = store::Store::new(connect_db(&settings).await?);
     // One deadline for every peer call, request path and sweeper alike.
     let timeout = Duration::from_millis(settings.upstream_timeout_ms);
     // Lazily connected: order-service starts while its peers are still starting; only

@@ -50,6 +50,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod auth;
 pub mod cache;
+pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod consul;

@@ -146,9 +146,11 @@ pub struct KillReport {
     pub resent: u64,
     /// The gateway's last call to the dead instance.
     ///
-    /// Resolution is the sample: the first 100 ms tick at which the gateway's counter for
-    /// the dead address stopped growing. Usually within the first tick (passive ejection);
-    /// later if the ejection's cooldown ran out before Consul dropped the instance.
+    /// Resolution is the sample: the last 100 ms sample at which the gateway's counter for
+    /// the dead address had grown since the one before, so the call went out up to one
+    /// sample earlier. `None` when no sample after the kill saw it grow (the gateway sent
+    /// it nothing more). Usually the first sample (passive ejection); later if the
+    /// ejection's cooldown ran out before Consul dropped the instance.
     pub last_call_ms: Option<u64>,
     /// Consul's first verdict other than `passing`.
     /// The health check's view: one check interval (1 s in the lab) after the kill, at

@@ -41,8 +41,8 @@ struct KillMark {
 /// every second, actions applied as they arrive. Returns the last tick.
 ///
 /// Fails before any load if the lab user cannot be registered or logged in, and later only
-/// if a kill's supervisor record cannot be read; every other failed action is a note on
-/// the screen.
+/// if a kill's supervisor record cannot be read (the load is stopped then too); every
+/// other failed action is a note on the screen.
 pub async fn run(
     targets: DiscoveryTargets,
     workers: usize,
@@ -56,6 +56,10 @@ pub async fn run(
     // (user-service's ValidateToken), so it costs the same as sixteen users would.
     let token = login(&http, &targets.gateway).await?;
     let load = Load::start(&targets.gateway, &token, workers);
+    // Stops the detached workers when `run` ends by any path: the loop's end, an error's
+    // `?`, a panic, or the caller dropping this future. ❌ DON'T rely on one `store` after
+    // the loop: every early exit would skip it and leave the load firing at the gateway.
+    let _stop = StopOnDrop(load.clone());
     let _ = events.send(DiscoveryEvent::Ready { workers });
     let mut s = Sampler {
         consul: Consul::new(&targets.consul),
@@ -76,7 +80,7 @@ pub async fn run(
     // by quick catch-up ticks, so ten ticks still span about a second and the
     // once-a-second figures stay on the clock.
     let mut interval = tokio::time::interval(SAMPLE);
-    let result = loop {
+    loop {
         tokio::select! {
             // `select!` polls its ready branches in random order, so a stream of actions
             // cannot starve the sampler, nor the sampler the actions.
@@ -85,8 +89,7 @@ pub async fn run(
                 // A kill is done here, inline, because its instant and the counters at that
                 // instant start the timing; starting an instance waits for Consul's first
                 // passing check (a second or two), so it runs beside the sampler.
-                // Caveat: this `?` returns before `load.stop` is set below, so after that
-                // error the detached workers keep calling the gateway until the runtime ends.
+                // Its `?` ends the run; `_stop` above still stops the load on that path.
                 Some(Action::Kill(label)) => s.kill(label).await?,
                 Some(other) => s.act_beside(other),
             },
@@ -97,11 +100,20 @@ pub async fn run(
                 }
             }
         }
-    };
-    // The workers stop after their current request; they hold only `Arc`s, so
-    // nothing else has to be joined.
-    s.load.stop.store(true, Ordering::Relaxed);
-    result
+    }
+}
+
+/// Sets the load's `stop` when dropped; the workers then end after their current request.
+///
+/// They hold only `Arc`s, so nothing has to be joined: the flag is the whole shutdown.
+/// A guard of its own rather than `Drop for Load`: every worker holds an `Arc<Load>`, so
+/// the load itself is dropped only after the last worker ended — never while they fire.
+struct StopOnDrop(Arc<Load>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The loop's state between events.
@@ -329,5 +341,41 @@ fn time_kill(
     // restart the address is listed again — which is why the timing stops at `Restart`.
     if r.deregistered_ms.is_none() && status.is_none() {
         r.deregistered_ms = Some(ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Dropping the guard — what every exit of `run` does, an early `?` included — stops
+    /// the workers: their failure count stops growing once their last request is back.
+    ///
+    /// The "gateway" is a port just closed, so each request is a real, instant refusal
+    /// and the workers spin fast: a worker that kept firing would show within 200 ms.
+    #[tokio::test]
+    async fn dropping_the_guard_stops_the_workers() {
+        // Bound and dropped at once: a free port nobody listens on, so every request is
+        // refused by the kernel in microseconds, with no server to write or to mock.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let load = Load::start(&port.to_string(), "token", 2);
+        // Inside a function that leaves by `?`, as `run` does when a kill's record is
+        // unreadable: the guard must stop the load on that path too.
+        let early = || -> anyhow::Result<()> {
+            let _stop = StopOnDrop(load.clone());
+            anyhow::bail!("stack.json unreadable")
+        };
+        // The workers run only while this test awaits (a current-thread runtime): the
+        // first sleep lets them fire, so "it stopped" below is not "it never started".
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(load.failed.load(Ordering::Relaxed) > 0, "the workers never ran");
+        assert!(early().is_err());
+        // One request per worker may still be in flight when the flag is set.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Two readings 300 ms apart: with refusals this fast, a worker still looping
+        // would add hundreds of failures between them.
+        let settled = load.failed.load(Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(load.failed.load(Ordering::Relaxed), settled, "workers still firing");
     }
 }

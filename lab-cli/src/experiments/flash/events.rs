@@ -58,6 +58,9 @@ pub struct Counts {
     pub gave_up: u64,
     /// Shoppers done for any reason (including a stop); catch-up waits for all of them.
     pub finished: u64,
+    /// Shoppers whose task panicked: a bug of the lab, not of the stores (in `finished`).
+    /// The summary has a line for it when it is not 0; the tick line and the TUI do not.
+    pub crashed: u64,
     /// The last give-up's reason: one line is enough to tell a fault that outlasted the
     /// retries from a request the lab built wrong.
     pub last_error: Option<String>,

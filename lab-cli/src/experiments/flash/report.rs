@@ -92,6 +92,15 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
     if let Some(e) = &c.last_error {
         out.push(format!("    最后一个放弃的原因：{e}"));
     }
+    // A crashed shopper is the lab's bug, not the store's: said on its own line, because
+    // its order (if any) stopped half-way and the counts above are short by it.
+    // Absent when 0, like the give-up line: a clean run's report stays as it was.
+    if c.crashed > 0 {
+        out.push(format!(
+            "    ⚠ {} 个顾客任务崩溃（panic），按已结束计入：这是实验程序的缺陷",
+            c.crashed
+        ));
+    }
     // Both durations per fault: "restored" is when the lab's action ended, "recovered"
     // when a client got an answer again; the gap between them is the retries' backoff
     // plus whatever the service needed after it was back (reconnecting, a rebuild).

@@ -127,11 +127,27 @@ fn open_doors(
             // round if its first try was refused.
             sale_ends: started + Duration::from_secs_f64(ramp + 2.0),
         };
-        // Detached: the run ends when `finished` reaches `shoppers`, not by joining
-        // the tasks, so a shopper stuck in a request cannot hold the board's ticks.
-        tokio::spawn(s.visit(tally.clone(), stop.clone()));
+        // Not joined by the loop: the run ends when `finished` reaches `shoppers`, so a
+        // shopper stuck in a request cannot hold the board's ticks. Watched instead, so a
+        // panic still counts as finished and the sale can end.
+        let visit = tokio::spawn(s.visit(tally.clone(), stop.clone()));
+        tokio::spawn(watch_shopper(visit, tally.clone()));
     }
     Ok(started)
+}
+
+/// Waits for one shopper's task and, if it panicked or was aborted, counts it with
+/// [`Tally::crash`]. ❌ DON'T detach a task whose completion a count waits for: its panic
+/// would leave `finished` one short and the sale "selling" for good.
+///
+/// A watcher task per shopper, not a `JoinSet` in `Sale`: dropping a set aborts its tasks,
+/// so a run that ended would cut shoppers off mid-request, the unknown outcome `stop`
+/// exists to avoid. The watcher costs one small task and holds nothing but the handle.
+async fn watch_shopper(visit: tokio::task::JoinHandle<()>, tally: Arc<Tally>) {
+    // `Err` is a panic or an abort; `Ok` means `visit` returned and counted itself.
+    if let Err(e) = visit.await {
+        tally.crash(&e);
+    }
 }
 
 /// Each fault's index into `Sale::timed` and its action's result, back from its task.
@@ -261,15 +277,19 @@ impl Sale {
             self.targets.mysql_url.clone(),
         );
         tokio::spawn(async move {
-            let _ = tx.send((idx, faults::inject(&dir, &mysql, &fault).await));
+            // The action on a task of its own, joined here: a panic in it comes back as a
+            // failed action, so `running_faults` still returns to 0 and the sale can end.
+            let action = tokio::spawn(async move { faults::inject(&dir, &mysql, &fault).await });
+            // The join error's text carries the panic's message: the note then names it.
+            let result = action.await.unwrap_or_else(|e| Err(anyhow::anyhow!("task crashed: {e}")));
+            let _ = tx.send((idx, result));
         });
     }
 
     /// Records the end of fault `idx`'s action and tells the screen.
     ///
-    /// Each spawned action reports exactly once, so `running_faults` is back at 0 only
-    /// when every action has ended. A task that panicked would never report: the sale
-    /// would stay in Selling for good, since even a closed screen ends it through catch-up.
+    /// Each spawned action reports exactly once, a panicked one as an error (see
+    /// `inject`), so `running_faults` is back at 0 only when every action has ended.
     fn fault_done(&mut self, idx: usize, result: anyhow::Result<faults::Done>) {
         self.running_faults -= 1;
         let t = &mut self.timed[idx];
@@ -448,6 +468,47 @@ fn counts(tally: &Tally, shoppers: u32) -> Counts {
         replayed: n(&tally.replayed),
         gave_up: n(&tally.gave_up),
         finished: n(&tally.finished),
+        crashed: n(&tally.crashed),
         last_error: tally.last_error.lock().expect("not poisoned").clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shopper task that panics is counted as finished and as crashed, with the panic's
+    /// message: without that, catch-up (which waits for `finished == shoppers`) never
+    /// begins and the sale stays "selling" until the learner leaves.
+    #[tokio::test]
+    async fn a_panicked_shopper_is_finished_and_reported() {
+        let tally = Arc::new(Tally::default());
+        // A real task panicking on the runtime, as a bug in a checkout step would.
+        // The default panic hook prints this panic to the test's stderr: expected output.
+        let visit = tokio::spawn(async { panic!("step exploded") });
+        // Awaited here, not spawned: the watcher itself is the code under test.
+        watch_shopper(visit, tally.clone()).await;
+        // One shopper in the sale: `finished == shoppers` is what lets catch-up begin.
+        let c = counts(&tally, 1);
+        assert_eq!((c.finished, c.crashed), (1, 1));
+        let why = c.last_error.clone().unwrap_or_default();
+        assert!(why.contains("crashed") && why.contains("step exploded"), "{why}");
+        // And the end-of-run report names it, so the summary is not read as a clean run.
+        // A final tick with no board and no faults: only the counts matter to this line,
+        // and `held: true` shows the crash is reported even on a sale that held.
+        let last = Tick {
+            elapsed_s: 1.0,
+            phase: Phase::Done,
+            counts: c,
+            rps: 0.0,
+            p99_ms: None,
+            board: Vec::new(),
+            faults: Vec::new(),
+            stock: None,
+        };
+        let params = FlashParams::default();
+        let summary = Summary { book: 1, params, last, orders: (0, 0, 0), held: true };
+        let lines = super::super::summary_lines(&summary);
+        assert!(lines.iter().any(|l| l.contains("1 个顾客任务崩溃")), "{lines:#?}");
     }
 }

@@ -41,8 +41,11 @@ impl Supervisor {
         self.start_recorded(spec, &services::instance_name(spec, k), opts).await
     }
 
-    /// Starts the recorded instance `instance` again if its process is gone (after a kill),
-    /// on its recorded port; a running one is left alone.
+    /// Starts `instance` again if its process is gone (after a kill), on its recorded
+    /// port, and returns its record once it is healthy (and, with discovery, passing in
+    /// Consul). A running one (or an external one) is returned as it is, unstarted; one
+    /// not recorded at all (stopped and forgotten) is started too, on the port a new
+    /// instance of that name would get. Holds the directory lock throughout.
     pub async fn restart_instance(
         &mut self,
         instance: &str,
@@ -87,12 +90,15 @@ impl Supervisor {
     /// `kill -9` of one recorded instance, as a crash would end it: no deregistration, no
     /// drain. The record stays, so `up` (or [`restart_instance`](Self::restart_instance))
     /// brings it back on the same port. Returns the pid killed.
-    pub fn kill_instance(&self, instance: &str) -> anyhow::Result<u32> {
-        // No directory lock: nothing is recorded or forgotten, and the kill must land at
-        // once — waiting behind a slow `up` would move the crash the lesson times.
-        // The state as last loaded, not re-read: if another terminal restarted the
-        // instance meanwhile, the old pid fails `is_ours` below and the kill reports "not
-        // running" rather than guessing at the new process.
+    ///
+    /// Waits for the directory lock (behind an `up` or a restart in progress, which may
+    /// take seconds) and kills what `stack.json` names at that moment.
+    pub fn kill_instance(&mut self, instance: &str) -> anyhow::Result<u32> {
+        // Under the directory lock, which also re-reads `stack.json`: the check and the
+        // signal then see one record. ❌ DON'T check outside it: a concurrent `up` or
+        // restart could replace the record between the check and the kill, and the
+        // signal would go to a pid the record no longer vouches for.
+        let _lock = self.lock()?;
         let c = self.state.service(instance).with_context(|| format!("no instance {instance}"))?;
         let pid = c.pid.with_context(|| format!("{instance} was not started by the lab"))?;
         // Checked first: a pid from a stale record may belong to another program by now.

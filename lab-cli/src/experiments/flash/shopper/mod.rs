@@ -97,6 +97,9 @@ pub struct Tally {
     pub gave_up: AtomicU64,
     /// Shoppers done, for whatever reason.
     pub finished: AtomicU64,
+    /// Shoppers whose task panicked (or was aborted): counted in `finished` too, by
+    /// [`Tally::crash`], because nobody else will ever count them.
+    pub crashed: AtomicU64,
     /// Ids of the orders the shoppers were given (the board checks them too).
     pub orders: Mutex<Vec<u64>>,
     /// The last final error, for the screen.
@@ -126,6 +129,19 @@ impl Tally {
     fn fail(&self, message: String) {
         self.gave_up.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().expect("not poisoned") = Some(message);
+    }
+
+    /// Counts a shopper whose task ended without returning (`visit` never reached its
+    /// `finished` bump): as finished, so catch-up can begin, and as crashed, so the
+    /// report says the lab itself broke rather than passing the sale as a clean run.
+    /// Public, unlike `fail`: the runner's watch on the task calls it from outside.
+    pub fn crash(&self, e: &tokio::task::JoinError) {
+        self.crashed.fetch_add(1, Ordering::Relaxed);
+        self.finished.fetch_add(1, Ordering::Relaxed);
+        // `into_inner` on poison: the panic may have struck while this very lock was held,
+        // and the crash must still be recorded, not turned into a second panic.
+        *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(format!("shopper task crashed: {e}"));
     }
 }
 
@@ -175,8 +191,8 @@ impl Shopper {
             self.checkout(&tally, &stop).await;
         }
         // Bumped here, after every way `checkout` can return: catch-up begins only when
-        // `finished` reaches the number of shoppers, so a path that skipped it (a panic
-        // in a step would) leaves the sale selling until the learner leaves it.
+        // `finished` reaches the number of shoppers. A panic in a step skips it; the
+        // runner's watch on the task's `JoinHandle` then counts it (`Tally::crash`).
         tally.finished.fetch_add(1, Ordering::Relaxed);
     }
 
