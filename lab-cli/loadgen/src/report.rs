@@ -131,9 +131,7 @@ impl Report {
     pub fn ratio_to(&mut self, baseline: &str, rows: &[&str]) {
         // By name, so a typo in a bench's row constant silently gives no ratios; the
         // benches spell every name once, as a constant, for that reason.
-        let Some(base) = self.rows.iter().find(|r| r.name == baseline).map(|r| r.tps) else {
-            return;
-        };
+        let Some(base) = self.tps(baseline) else { return };
         // A later call overwrites an earlier one's ratio on the same row: one row, one
         // baseline (the inventory bench adds a second comparison as an extra fact).
         // Only the listed rows: a report can hold several comparisons (Lua vs no-op gRPC,
@@ -144,6 +142,33 @@ impl Report {
                 r.baseline = Some(baseline.to_string());
             }
         }
+    }
+
+    /// The TPS of the row named `name`, `None` if there is no such row (`--only` left it
+    /// out): the one lookup every comparison of rows goes through.
+    ///
+    /// The first row of that name: names are unique within a report, because each bench
+    /// spells every row name once, as a constant, and pushes each row once.
+    pub fn tps(&self, name: &str) -> Option<f64> {
+        self.rows.iter().find(|r| r.name == name).map(|r| r.tps)
+    }
+
+    /// Marks `rows` with `vs_ceiling`: their TPS against the shared-CPU ceiling of `parts`,
+    /// two measured rows whose work every call of `rows` does one of each. Returns the
+    /// ceiling, `None` when either part is missing or completed nothing.
+    ///
+    /// Why the costs add: on the lab machine the load generator, the service and Redis draw
+    /// on the same two cores, so a call that is "one no-op gRPC call plus one script call"
+    /// costs the CPU of both, and 1/ceiling = 1/TPS(a) + 1/TPS(b) even if the service's own
+    /// code cost nothing. A row near 1.0× of it is as fast as the machine allows; its
+    /// `× no-op` ratio cannot exceed ceiling ÷ no-op, however good the handler.
+    pub fn ceiling_to(&mut self, parts: [&str; 2], rows: &[&str]) -> Option<f64> {
+        let (a, b) = (self.tps(parts[0])?, self.tps(parts[1])?);
+        let ceiling = (a > 0.0 && b > 0.0).then(|| 1.0 / (1.0 / a + 1.0 / b))?;
+        for row in self.rows.iter_mut().filter(|r| rows.contains(&r.name.as_str())) {
+            row.extra.push(("vs_ceiling".into(), format!("{:.2}×", row.tps / ceiling)));
+        }
+        Some(ceiling)
     }
 
     /// The machine-readable form (CI keeps it as an artifact; the TUI can load it).
@@ -269,5 +294,26 @@ mod tests {
         r.ratio_to("noop", &["real"]);
         assert_eq!(r.rows[1].ratio, Some(0.5));
         assert!(r.to_table().contains("0.50× noop"));
+    }
+
+    /// The ceiling of two parts is their costs added: 1/(1/1000 + 1/1000) = 500 TPS, so a
+    /// 400 TPS row is 0.80× of it. A missing part gives no ceiling and marks nothing.
+    #[test]
+    fn a_ceiling_adds_the_costs_of_its_two_parts() {
+        let run = |successes| Summary {
+            elapsed: std::time::Duration::from_secs(1),
+            successes,
+            ..Default::default()
+        };
+        let mut r = Report::new("x", 1, 1.0, 1);
+        // Equal parts on purpose: the ceiling is then exactly half of either, the case the
+        // lab meets (raw Lua and no-op gRPC run at about the same rate on its two cores).
+        for (name, n) in [("a", 1000), ("b", 1000), ("both", 400)] {
+            r.rows.push(Row::from_runs(name, &[run(n)]));
+        }
+        assert_eq!(r.ceiling_to(["a", "missing"], &["both"]), None);
+        assert!(r.rows[2].extra.is_empty(), "no ceiling, no mark");
+        assert_eq!(r.ceiling_to(["a", "b"], &["both"]), Some(500.0));
+        assert_eq!(r.rows[2].extra, vec![("vs_ceiling".to_string(), "0.80×".to_string())]);
     }
 }

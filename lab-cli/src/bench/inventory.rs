@@ -16,7 +16,7 @@
 //! | `FOR UPDATE SQL` | SELECT … FOR UPDATE in a transaction | right, and every buyer queues on one row lock |
 //!
 //! The gRPC rows also show `vs_ceiling`: their TPS against what the machine allows a sale
-//! at all, one no-op call plus one raw script from the same cores (see `mark_ceiling`).
+//! at all, one no-op call plus one raw script from the same cores (see `Report::ceiling_to`).
 //! On the lab's 2 cores that ceiling sits near 0.5× no-op, which is why "≥ 0.7× no-op"
 //! cannot be met here by any service code, and why the gap to the ceiling is the part of
 //! the figure the service owns.
@@ -66,7 +66,7 @@ use bookstore_proto::inventory::{
 use bookstore_stack::testing::unique_name;
 use tonic::{Code, transport::Channel};
 
-use super::{BenchOptions, connect_channels, drop_databases, mark_ceiling, noop_grpc, pick};
+use super::{BenchOptions, connect_channels, drop_databases, noop_grpc, pick};
 
 /// The book every path sells (a flash sale concentrates on one title).
 const BOOK: u64 = 1;
@@ -253,7 +253,7 @@ fn build_report(
     report.ratio_to(EVALSHA, &[RAW_LUA]);
     // 0.0 when the raw-Lua row was left out (`--only`) or completed nothing: the extra is
     // then omitted instead of dividing by zero.
-    let raw_tps = report.rows.iter().find(|r| r.name == RAW_LUA).map_or(0.0, |r| r.tps);
+    let raw_tps = report.tps(RAW_LUA).unwrap_or(0.0);
     for row in report.rows.iter_mut().filter(|r| [DECR, LOCK].contains(&r.name.as_str())) {
         if raw_tps > 0.0 {
             row.extra.push(("vs_raw_lua".into(), format!("{:.2}×", row.tps / raw_tps)));
@@ -261,7 +261,7 @@ fn build_report(
     }
     // A sale is one no-op-sized gRPC call and one raw-Lua-sized script call: with raw Lua
     // near no-op, that ceiling is near 0.5× no-op, and no handler can beat it.
-    if let Some(c) = mark_ceiling(&mut report, [NOOP, RAW_LUA], &[DECR, LOCK]) {
+    if let Some(c) = report.ceiling_to([NOOP, RAW_LUA], &[DECR, LOCK]) {
         report.notes.push(format!(
             "vs_ceiling = gRPC 行 ÷ 共享 CPU 上限 {c:.0} TPS（1 ÷ (1/no-op + 1/raw Lua)：一次扣减 = 一次空 gRPC 调用 + 一次脚本调用，两者花的是同两个核；服务自身代码即使零开销也到不了这个值之上）"
         ));

@@ -311,22 +311,3 @@ pub(crate) async fn noop_grpc(
     )
     .await
 }
-
-/// Marks `rows` with `vs_ceiling`: their TPS against the shared-CPU ceiling of `parts`,
-/// two measured rows whose work every call of `rows` does one of each. Returns the
-/// ceiling, `None` when either part is missing (`--only`) or completed nothing.
-///
-/// Why the costs add: on this machine the load generator, the service and Redis draw on
-/// the same two cores, so a call that is "one no-op gRPC call plus one script call" costs
-/// the CPU of both, and 1/ceiling = 1/TPS(a) + 1/TPS(b) even if the service's own code
-/// cost nothing. A row near 1.0× of it is as fast as the machine allows; its `× no-op`
-/// ratio cannot exceed ceiling ÷ no-op, however good the handler.
-pub(crate) fn mark_ceiling(report: &mut Report, parts: [&str; 2], rows: &[&str]) -> Option<f64> {
-    let tps = |name: &str| report.rows.iter().find(|r| r.name == name).map_or(0.0, |r| r.tps);
-    let (a, b) = (tps(parts[0]), tps(parts[1]));
-    let ceiling = (a > 0.0 && b > 0.0).then(|| 1.0 / (1.0 / a + 1.0 / b))?;
-    for row in report.rows.iter_mut().filter(|r| rows.contains(&r.name.as_str())) {
-        row.extra.push(("vs_ceiling".into(), format!("{:.2}×", row.tps / ceiling)));
-    }
-    Some(ceiling)
-}

@@ -67,7 +67,7 @@ use crate::{Error, Stats};
 struct Seen {
     available: i32,
     /// When the answer arrived, not when it was asked for: the age is under-read by up to
-    /// one RPC, which is why the module docs promise "TTL + one RPC".
+    /// one RPC, which is why the module docs add "+ one RPC" to every bound they promise.
     at: Instant,
     /// Set while one request re-reads this stale figure (see [`LiveStock::overlay`]).
     refreshing: Option<Instant>,

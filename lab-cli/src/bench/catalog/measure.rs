@@ -17,7 +17,7 @@ use super::services::Services;
 use super::{
     BOOKS, GRPC_COLD, GRPC_WARM, HTTP_COLD, HTTP_WARM, NOOP_GRPC, NOOP_HTTP, PATHS, RAW_CACHE,
 };
-use crate::bench::{BenchOptions, connect_channels, mark_ceiling, noop_grpc, pick};
+use crate::bench::{BenchOptions, connect_channels, noop_grpc, pick};
 
 /// What every path of one run shares: the clients, the query mix and the load shape.
 struct Load {
@@ -148,7 +148,7 @@ async fn list_over_grpc(load: &Load, salt: u64) -> Summary {
 /// The warm row's read without gRPC: the service's own [`Cache::versioned_get`] and decode
 /// of the same mix, called from this process.
 ///
-/// It is the second part of the warm row's shared-CPU ceiling (see `mark_ceiling`): a warm
+/// It is the second part of the warm row's shared-CPU ceiling (see `Report::ceiling_to`): a warm
 /// ListBooks is one no-op-sized gRPC call plus this read, and what the warm row spends
 /// beyond both is the handler's own share — the stock overlay, the re-encode and the
 /// bigger reply's framing.
@@ -256,7 +256,7 @@ fn report(
     // connection is cheaper than a gRPC call, and the row has no server of its own. Shown
     // anyway, so the reader sees how small the cache's part of a warm read is.
     report.ratio_to(NOOP_GRPC, &[GRPC_COLD, GRPC_WARM, RAW_CACHE]);
-    let ceiling = mark_ceiling(&mut report, [NOOP_GRPC, RAW_CACHE], &[GRPC_WARM]);
+    let ceiling = report.ceiling_to([NOOP_GRPC, RAW_CACHE], &[GRPC_WARM]);
     report.ratio_to(NOOP_HTTP, &[HTTP_COLD, HTTP_WARM]);
     // Notes are learner-facing, so they are in Chinese like the rest of the lab's output.
     report.notes.push(format!(
